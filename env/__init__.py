@@ -1,0 +1,11 @@
+"""glade.env: the Wood, a woodland market economy (pure Python + numpy; never imports torch).
+
+    from glade.env import parallel_env
+    env = parallel_env("default", turns=10)
+    observations, infos = env.reset(seed=7)
+"""
+
+from .parallel import WoodEnv, parallel_env
+from .scenario import Scenario, load_scenario
+
+__all__ = ["WoodEnv", "parallel_env", "Scenario", "load_scenario"]

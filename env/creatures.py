@@ -1,0 +1,75 @@
+"""What creatures feel and say: mood, sentiment, the memory summary, and gossip hygiene."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+# Text in observations is printable ASCII (plus newline in multi-line fields): the
+# observation space's Text charset, and no way for gossip to smuggle control bytes.
+LINE_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
+TEXT_CHARSET = "".join(sorted(LINE_CHARS)) + "\n"
+
+# Chat-role markers a creature could use to forge turns in another creature's prompt.
+_ROLE_MARKERS = re.compile(
+    r"<\|[^|<>]{0,40}\|>"  # <|im_start|>, <|system|>, <|channel|> ...
+    r"|\[/?INST\]|<</?SYS>>|</?s>|</?think>"
+    r"|(?:^|(?<=\s))(?:system|assistant|user|developer|tool)\s*:",
+    re.IGNORECASE,
+)
+
+
+def sanitise_gossip(text, cap: int) -> str:
+    """One printable line of at most `cap` characters with chat-role markers removed."""
+    if not isinstance(text, str) or not text:
+        return ""
+    text = text[: cap * 8]  # bound the work before normalising
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch if ch in LINE_CHARS else " " for ch in text)
+    for _ in range(8):  # markers can nest ("<|im_<|x|>start|>"): strip until stable
+        stripped = _ROLE_MARKERS.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    return " ".join(text.split())[:cap].strip()
+
+
+def feeling_word(value: float) -> str | None:
+    if value >= 0.5:
+        return "fond of"
+    if value >= 0.15:
+        return "warm toward"
+    if value <= -0.5:
+        return "bitter toward"
+    if value <= -0.15:
+        return "wary of"
+    return None
+
+
+def memory_summary(feelings: dict[str, float], names: dict[str, str], shown: int) -> str:
+    """The strongest feelings, bucketed: 'warm toward Oona, wary of the patron'.
+
+    Prompts see only this; the exact numbers stay in the trace.
+    """
+    ranked = sorted(feelings.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    parts = []
+    for who, value in ranked:
+        word = feeling_word(value)
+        if word is None or len(parts) >= shown:
+            break
+        parts.append(f"{word} {names.get(who, who)}")
+    return ", ".join(parts) if parts else "no strong feelings"
+
+
+def nudge(feelings: dict[str, float], who: str, delta: float) -> None:
+    if who in feelings:
+        feelings[who] = max(-1.0, min(1.0, feelings[who] + delta))
+
+
+def next_mood(mood: float, fed_share: float, warm: bool, m) -> float:
+    """Mood mean-reverts, rises when fed and warm, falls when hungry or cold; never below floor."""
+    mood += m.reversion * (m.mean - mood)
+    mood += m.fed * fed_share - m.hungry * (1.0 - fed_share)
+    mood += m.warm if warm else -m.cold
+    return min(1.0, max(m.floor, mood))

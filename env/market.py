@@ -1,0 +1,206 @@
+"""Orders, the per-good call auction, and the reference-price update.
+
+Every function here is pure: it takes orders and prices and returns results. The phases
+in `phases.py` apply those results to the world through the journal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+SIDES = ("buy", "sell")
+
+
+class Order(NamedTuple):
+    creature: str
+    side: str  # "buy" | "sell"
+    good: str
+    qty: int
+    price: float  # limit price in pebbles
+
+
+class Clearing(NamedTuple):
+    good: str
+    price: float | None  # None when nothing crossed
+    volume: int
+    fills: list[tuple[str, str, int]]  # (buyer, seller, qty) at `price`
+    demand: int  # all units bid
+    supply: int  # all units offered
+    unfilled_demand: int
+    unfilled_supply: int
+
+
+def _as_int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    try:  # numpy scalars and 0-d arrays
+        as_float = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(as_float) if math.isfinite(as_float) and as_float == int(as_float) else None
+
+
+def _as_price(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        return None
+    return price if math.isfinite(price) and price > 0 else None
+
+
+def validate_orders(
+    creature: str,
+    raw_orders,
+    goods: tuple[str, ...],
+    inventory: dict[str, int],
+    pebbles: float,
+    max_orders: int,
+    max_qty: int,
+) -> tuple[list[Order], list[dict]]:
+    """Turn an action's raw orders into valid orders, keeping a named note for each change.
+
+    Notes are {"order": index, "reason": name, "outcome": "rejected" | "cut", "qty": kept}.
+    Reasons: not_an_order, bad_side, unknown_good, bad_qty, absurd_qty, bad_price,
+    too_many_orders, both_sides, sell_not_held, oversell (cut), no_pebbles, overspend (cut).
+    Sells are checked against goods held, buys against pebbles at their limit prices,
+    both cumulatively in the order given.
+    """
+    orders: list[Order] = []
+    notes: list[dict] = []
+    if raw_orders is None:
+        return orders, notes
+    if isinstance(raw_orders, dict):
+        raw_orders = [raw_orders]
+    sold: dict[str, int] = {}
+    committed = 0.0
+    sides_by_good: dict[str, str] = {}
+    for i, raw in enumerate(raw_orders):
+        reason = None
+        if i >= max_orders:
+            reason = "too_many_orders"
+        elif not isinstance(raw, dict):
+            reason = "not_an_order"
+        if reason:
+            notes.append({"order": i, "reason": reason, "outcome": "rejected", "qty": 0})
+            continue
+        side, good = raw.get("side"), raw.get("good")
+        qty, price = _as_int(raw.get("qty")), _as_price(raw.get("price"))
+        if side not in SIDES:
+            reason = "bad_side"
+        elif good not in goods:
+            reason = "unknown_good"
+        elif qty is None or qty <= 0:
+            reason = "bad_qty"
+        elif qty > max_qty:
+            reason = "absurd_qty"
+        elif price is None:
+            reason = "bad_price"
+        elif sides_by_good.get(good, side) != side:
+            reason = "both_sides"
+        if reason:
+            notes.append({"order": i, "reason": reason, "outcome": "rejected", "qty": 0})
+            continue
+        if side == "sell":
+            left = inventory.get(good, 0) - sold.get(good, 0)
+            kept = min(qty, left)
+            cut_reason, none_reason = "oversell", "sell_not_held"
+        else:
+            affordable = int((pebbles - committed) // price) if pebbles > committed else 0
+            kept = min(qty, affordable)
+            cut_reason, none_reason = "overspend", "no_pebbles"
+        if kept <= 0:
+            notes.append({"order": i, "reason": none_reason, "outcome": "rejected", "qty": 0})
+            continue
+        if kept < qty:
+            notes.append({"order": i, "reason": cut_reason, "outcome": "cut", "qty": kept})
+        if side == "sell":
+            sold[good] = sold.get(good, 0) + kept
+        else:
+            committed += kept * price
+        sides_by_good[good] = side
+        orders.append(Order(creature, side, good, kept, price))
+    return orders, notes
+
+
+def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[str, int]) -> Clearing:
+    """One call auction for one good: a single price that maximises matched volume.
+
+    Candidate prices are every limit price and the reference price. The clearing price is
+    the candidate with, in order: the largest matched volume; then the smallest imbalance
+    |demand - supply| at that price; then the one closest to the reference price; then the
+    lowest. Buyers fill by highest limit first, sellers by lowest limit first; equal limits
+    fill in `rank` order (the caller rotates it each turn so no creature is always first).
+    Partial fills are in whole units.
+    """
+    buys = [o for o in orders if o.side == "buy"]
+    sells = [o for o in orders if o.side == "sell"]
+    demand = sum(o.qty for o in buys)
+    supply = sum(o.qty for o in sells)
+    if not buys or not sells:
+        return Clearing(good, None, 0, [], demand, supply, demand, supply)
+    best = None
+    for p in {o.price for o in orders} | {reference}:
+        d = sum(o.qty for o in buys if o.price >= p)
+        s = sum(o.qty for o in sells if o.price <= p)
+        key = (-min(d, s), abs(d - s), abs(p - reference), p)
+        if best is None or key < best:
+            best = key
+    volume, price = -best[0], best[3]
+    if volume == 0:
+        return Clearing(good, None, 0, [], demand, supply, demand, supply)
+    buy_queue = _allocate(sorted((o for o in buys if o.price >= price), key=lambda o: (-o.price, rank[o.creature])), volume)
+    sell_queue = _allocate(sorted((o for o in sells if o.price <= price), key=lambda o: (o.price, rank[o.creature])), volume)
+    fills = _pair(buy_queue, sell_queue)
+    return Clearing(good, price, volume, fills, demand, supply, demand - volume, supply - volume)
+
+
+def _allocate(queue: list[Order], volume: int) -> list[list]:
+    out, left = [], volume
+    for o in queue:
+        if left <= 0:
+            break
+        take = min(o.qty, left)
+        out.append([o.creature, take])
+        left -= take
+    return out
+
+
+def _pair(buys: list[list], sells: list[list]) -> list[tuple[str, str, int]]:
+    """Walk both filled queues to name who traded with whom (for the journal and sentiment)."""
+    fills, i, j = [], 0, 0
+    while i < len(buys) and j < len(sells):
+        qty = min(buys[i][1], sells[j][1])
+        fills.append((buys[i][0], sells[j][0], qty))
+        buys[i][1] -= qty
+        sells[j][1] -= qty
+        if buys[i][1] == 0:
+            i += 1
+        if sells[j][1] == 0:
+            j += 1
+    return fills
+
+
+def reprice(reference: float, c: Clearing, trade_weight: float, pressure: float, max_step: float, floor: float) -> float:
+    """The next reference price of a good.
+
+        anchor   = ref + w * (p* - ref)         if the good traded at p*, else ref
+        tilt     = (D_left - S_left) / (V + D_left + S_left)    in [-1, 1]
+        target   = anchor * (1 + k * tilt)      unfilled buying lifts, a glut lowers
+        next ref = clip(target, ref * (1 - s), ref * (1 + s)), and at least `floor`
+
+    with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
+    unfilled on each side and V the matched volume.
+    """
+    anchor = reference if c.price is None else reference + trade_weight * (c.price - reference)
+    total = c.volume + c.unfilled_demand + c.unfilled_supply
+    tilt = (c.unfilled_demand - c.unfilled_supply) / total if total else 0.0
+    target = anchor * (1.0 + pressure * tilt)
+    bounded = min(max(target, reference * (1.0 - max_step)), reference * (1.0 + max_step))
+    return max(bounded, floor)

@@ -1,0 +1,128 @@
+"""What one creature sees each turn, and the Gymnasium spaces that describe it.
+
+The observation is self-describing (goods are keys, the creature's role is in it) so a
+prompt can be rendered from it alone. Numbers that are counts are ints; prices, pebbles
+and mood are 0-d float64 arrays, as Box spaces require. Nothing from the patron's ledger
+is here: a creature sees a whispered tip's words, never whether it is true.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from .creatures import TEXT_CHARSET, memory_summary
+from .world import PATRON, World
+
+MAX_UNITS = 1_000_000  # Discrete bound on any count
+MAX_TEXT = 8_000
+BIG = 1e9
+
+
+def _text(max_length: int = MAX_TEXT) -> spaces.Text:
+    return spaces.Text(max_length=max_length, min_length=0, charset=TEXT_CHARSET)
+
+
+def _scalar(low: float, high: float) -> spaces.Box:
+    return spaces.Box(low=low, high=high, shape=(), dtype=np.float64)
+
+
+def observation_space(goods: tuple[str, ...], turns: int) -> spaces.Dict:
+    per_good = lambda make: spaces.Dict({g: make() for g in goods})  # noqa: E731
+    return spaces.Dict(
+        {
+            "creature": _text(64),
+            "name": _text(64),
+            "species": _text(64),
+            "turn": spaces.Discrete(turns + 1),
+            "turns": spaces.Discrete(turns + 1),
+            "fuel": _text(64),  # the good burned for warmth
+            "appetite": spaces.Discrete(64),  # distinct foods eaten per meal
+            "pebbles": _scalar(-BIG, BIG),
+            "mood": _scalar(0.0, 1.0),
+            "inventory": per_good(lambda: spaces.Discrete(MAX_UNITS)),
+            "produces": per_good(lambda: spaces.Discrete(2)),
+            "needs": per_good(lambda: spaces.Discrete(MAX_UNITS)),  # units it uses per turn
+            "short_of": per_good(lambda: spaces.Discrete(2)),
+            "prices": per_good(lambda: _scalar(0.0, BIG)),
+            "price_moves": per_good(lambda: _scalar(-1.0, BIG)),  # share change last turn
+            "talk": per_good(lambda: spaces.Discrete(3)),  # public talk: 0 none, 1 fall, 2 rise
+            "whisper": per_good(lambda: spaces.Discrete(3)),  # a private tip, same coding
+            "events": _text(),
+            "gossip": _text(),
+            "whispers": _text(),
+            "memory": _text(512),
+        }
+    )
+
+
+def needs(world: World, creature: str) -> dict[str, int]:
+    """Units of each good this creature uses in a turn: firewood burned, one per diet food."""
+    c = world.scenario.creatures[creature]
+    out = {g: 0 for g in world.goods}
+    for food in c.diet:
+        out[food] = 1
+    out[world.scenario.fuel] = world.scenario.firewood_burn(world.turn)
+    return out
+
+
+def short_of(world: World, creature: str, need: dict[str, int]) -> dict[str, int]:
+    """Goods it will run out of this turn: firewood below the burn; diet foods it holds none
+    of while it holds fewer distinct foods than its appetite."""
+    c = world.scenario.creatures[creature]
+    inv = world.inventory[creature]
+    out = {g: 0 for g in world.goods}
+    fuel = world.scenario.fuel
+    out[fuel] = int(inv[fuel] < need[fuel])
+    if sum(1 for food in c.diet if inv[food] > 0) < c.appetite:
+        for food in c.diet:
+            if inv[food] == 0:
+                out[food] = 1
+    return out
+
+
+def observe(world: World) -> dict[str, dict]:
+    """Every creature's observation for the current turn."""
+    s = world.scenario
+    names = {cid: c.name for cid, c in s.creatures.items()}
+    names[PATRON] = "the patron"
+    prices = {g: np.array(world.price[g]) for g in world.goods}
+    moves = {g: np.array(max(-1.0, world.price_move[g])) for g in world.goods}
+    talk = {g: 0 for g in world.goods}
+    for good, (direction, until) in world.talk.items():
+        if world.turn <= until:
+            talk[good] = direction
+    events = "\n".join(world.events)
+    out = {}
+    for cid in world.creatures:
+        c = s.creatures[cid]
+        need = needs(world, cid)
+        whisper = {g: 0 for g in world.goods}
+        for good, direction, _ in world.heard_whispers[cid]:
+            whisper[good] = direction
+        gossip = "\n".join(f"{names[who]}: {text}" for who, text in world.gossip if who != cid)
+        out[cid] = {
+            "creature": cid,
+            "name": c.name,
+            "species": c.species,
+            "turn": world.turn,
+            "turns": s.turns,
+            "fuel": s.fuel,
+            "appetite": c.appetite,
+            "pebbles": np.array(world.pebbles[cid]),
+            "mood": np.array(world.mood[cid]),
+            "inventory": dict(world.inventory[cid]),
+            "produces": {g: int(c.produces.get(g, 0) > 0) for g in world.goods},
+            "needs": need,
+            "short_of": short_of(world, cid, need),
+            "prices": dict(prices),
+            "price_moves": dict(moves),
+            "talk": dict(talk),
+            "whisper": whisper,
+            "events": events,
+            "gossip": gossip,
+            "whispers": "\n".join(text for _, _, text in world.heard_whispers[cid]),
+            "memory": memory_summary(world.sentiment[cid], names, s.social.feelings_shown),
+        }
+    return out
+

@@ -1,0 +1,155 @@
+"""The Wood as a PettingZoo ParallelEnv: every creature acts at once, one step per turn.
+
+Actions come in the JSON action form the prompt protocol uses,
+    {"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}], "gossip": "..."}
+or as a sample of `action_space(agent)` (side and good as indices); both mean the same.
+`None` or `{"orders": []}` is a deliberate hold. Rewards are the change in wealth
+(pebbles plus goods at reference prices). Infos carry what the rules did to each
+creature's orders (named rejections and cuts), its fills and its full sentiment notes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from . import phases
+from .creatures import TEXT_CHARSET
+from .market import SIDES
+from .observation import observation_space, observe
+from .scenario import Scenario, load_scenario
+from .world import World, new_world, wealth
+
+MAX_PRICE = 10_000.0
+
+
+def action_space(goods: tuple[str, ...], max_qty: int, max_orders: int, gossip_chars: int) -> spaces.Dict:
+    order = spaces.Dict(
+        {
+            "side": spaces.Discrete(len(SIDES)),
+            "good": spaces.Discrete(len(goods)),
+            "qty": spaces.Discrete(max_qty, start=1),
+            "price": spaces.Box(low=0.01, high=MAX_PRICE, shape=(), dtype=np.float64),
+        }
+    )
+    return spaces.Dict(
+        {
+            "orders": spaces.Sequence(order, stack=False),
+            "gossip": spaces.Text(max_length=gossip_chars, min_length=0, charset=TEXT_CHARSET),
+        }
+    )
+
+
+def normalize_action(action, goods: tuple[str, ...]) -> dict:
+    """Either action form -> the JSON form; side and good given as indices become names."""
+    if action is None:
+        return {}
+    if not isinstance(action, dict):
+        return {"orders": "not_an_action"}
+    orders = action.get("orders")
+    if isinstance(orders, (list, tuple)):
+        fixed = []
+        for o in orders:
+            if isinstance(o, dict):
+                o = dict(o)
+                side, good = o.get("side"), o.get("good")
+                if isinstance(side, (int, np.integer)) and not isinstance(side, bool) and 0 <= side < len(SIDES):
+                    o["side"] = SIDES[int(side)]
+                if isinstance(good, (int, np.integer)) and not isinstance(good, bool) and 0 <= good < len(goods):
+                    o["good"] = goods[int(good)]
+            fixed.append(o)
+        action = {**action, "orders": fixed}
+    return action
+
+
+class WoodEnv(ParallelEnv):
+    metadata = {"name": "glade_wood_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(self, scenario: str | Scenario = "default", render_mode: str | None = None, **overrides):
+        self.scenario = load_scenario(scenario, **overrides)
+        self.render_mode = render_mode
+        s = self.scenario
+        goods = tuple(s.goods)
+        self.possible_agents = list(s.creatures)
+        self.agents: list[str] = []
+        # PettingZoo wants the very same space object on every call.
+        self._observation_spaces = {a: observation_space(goods, s.turns) for a in self.possible_agents}
+        self._action_spaces = {
+            a: action_space(goods, s.market.max_qty, s.market.max_orders, s.social.gossip_chars)
+            for a in self.possible_agents
+        }
+        self.world: World | None = None
+        self.last_row: dict | None = None
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Dict:
+        return self._action_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self.world = new_world(self.scenario, int(seed))
+        self.agents = list(self.possible_agents)
+        self.last_row = None
+        phases.begin_turn(self.world)
+        return observe(self.world), {a: {"turn": 0, "seed": int(seed)} for a in self.agents}
+
+    def step(self, actions: dict):
+        world = self.world
+        if world is None or not self.agents:
+            raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
+        before = {a: wealth(world, a) for a in self.agents}
+        goods = world.goods
+        normalized = {a: normalize_action(actions.get(a), goods) for a in self.agents}
+        decisions, clearings, row = phases.finish_turn(world, normalized)
+        self.last_row = row
+        done = world.turn >= self.scenario.turns
+        if not done:
+            phases.begin_turn(world)
+        observations = observe(world)
+        fills = {a: [] for a in self.agents}
+        for good, result in clearings.items():
+            for buyer, seller, qty in result.fills:
+                fills[buyer].append({"side": "buy", "good": good, "qty": qty, "price": result.price, "with": seller})
+                fills[seller].append({"side": "sell", "good": good, "qty": qty, "price": result.price, "with": buyer})
+        rewards, infos = {}, {}
+        for a in self.agents:
+            w = wealth(world, a)
+            rewards[a] = w - before[a]
+            infos[a] = {
+                "turn": row["turn"],
+                "notes": decisions.notes[a],
+                "self_buy": decisions.self_buys[a],
+                "fills": fills[a],
+                "wealth": w,
+                "sentiment": dict(world.sentiment[a]),
+                "meal": row["meals"][a],
+            }
+        terminations = {a: False for a in self.agents}
+        truncations = {a: done for a in self.agents}
+        if done:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        if self.world is None:
+            return None
+        w = self.world
+        prices = "  ".join(f"{g} {w.price[g]:.2f}" for g in w.goods)
+        text = f"turn {w.turn}: {prices}"
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def parallel_env(scenario: str | Scenario = "default", **overrides) -> WoodEnv:
+    """A PettingZoo ParallelEnv of the Wood; `overrides` set scenario keys (turns=10)."""
+    render_mode = overrides.pop("render_mode", None)
+    return WoodEnv(scenario, render_mode=render_mode, **overrides)

@@ -1,0 +1,141 @@
+"""The patron: a financier who shorts and goes long, whispers tips, lends and springs legends.
+
+Positions are cash-settled against the reference price (the patron owns no goods), so a
+position's P&L comes from outside the Wood and is journaled as `patron_pnl`. Everything
+runs in the settlement phase, against post-seam prices. Whether a tip is true is kept
+only in `world.patron.tips`; a creature hears the same words either way.
+"""
+
+from __future__ import annotations
+
+from .creatures import nudge
+from .legends import FALL, LEGENDS, RISE
+from .world import PATRON, PEBBLES, Loan, Position, World, move, transfer
+
+TIP_WORDS = {FALL: "will fall", RISE: "will rise"}
+
+
+class PatronError(ValueError):
+    """A patron move the rules refuse (not enough margin, unknown creature...)."""
+
+
+def equity(world: World) -> float:
+    ledger = world.patron
+    return ledger.pebbles + sum(p.qty * (world.price[p.good] - p.entry_price) for p in ledger.positions)
+
+
+def open_position(world: World, good: str, qty: int, gambit: bool = False) -> Position:
+    """Go long (qty > 0) or short (qty < 0) `good` at its current reference price."""
+    if good not in world.price:
+        raise PatronError(f"unknown good {good!r}")
+    notional = abs(qty) * world.price[good]
+    held = sum(abs(p.qty) * world.price[p.good] for p in world.patron.positions)
+    if equity(world) < world.scenario.patron.margin * (held + notional):
+        raise PatronError(f"not enough margin to open {qty:+d} {good}")
+    position = Position(good, qty, world.price[good], world.turn, gambit=gambit)
+    world.patron.positions.append(position)
+    return position
+
+
+def close_position(world: World, position: Position) -> float:
+    """Settle a position at the current reference price; returns its P&L in pebbles."""
+    pnl = position.qty * (world.price[position.good] - position.entry_price)
+    world.patron.positions.remove(position)
+    move(world, PATRON, PEBBLES, pnl, "patron_pnl")
+    world.patron.realized_pnl += pnl
+    if pnl > 0 and position.tipped_true:
+        world.patron.heat += pnl * world.scenario.patron.heat_per_profit
+    return pnl
+
+
+def tip(world: World, creature: str, good: str, direction: int, true: bool) -> None:
+    """Whisper to one creature that `good` will rise or fall; `true` stays in the ledger."""
+    if creature not in world.inventory:
+        raise PatronError(f"unknown creature {creature!r}")
+    if direction not in TIP_WORDS:
+        raise PatronError("direction must be FALL or RISE")
+    text = f"A stranger in a dark cloak whispers to you: {good} {TIP_WORDS[direction]} soon."
+    world.whispers[creature].append((good, direction, text))
+    world.patron.tips.append({"turn": world.turn, "creature": creature, "good": good, "direction": direction, "true": true})
+    if true:
+        for position in world.patron.positions:
+            if position.good == good:
+                position.tipped_true = True
+    nudge(world.sentiment[creature], PATRON, world.scenario.social.tip)
+
+
+def lend(world: World, creature: str, amount: float, rate: float, due_turn: int) -> None:
+    if amount <= 0 or amount > world.patron.pebbles:
+        raise PatronError(f"cannot lend {amount} pebbles")
+    transfer(world, PATRON, creature, PEBBLES, amount, "loan")
+    world.patron.loans.append(Loan(creature, amount, rate, due_turn))
+
+
+def spring(world: World, legend: str, mechanism: str) -> None:
+    """Spring a legend: it fires at the start of the next turn."""
+    if legend not in LEGENDS:
+        raise PatronError(f"unknown legend {legend!r}")
+    if mechanism not in ("rumour", "shock", "override"):
+        raise PatronError(f"unknown mechanism {mechanism!r}")
+    world.patron.queued_legends.append((legend, mechanism))
+
+
+def settle_patron(world: World) -> None:
+    """The patron's part of the settlement seam, in order: gambit, margin, loans, magistrate."""
+    run_gambit_step(world)
+    call_margin(world)
+    collect_loans(world)
+    magistrate(world)
+
+
+def run_gambit_step(world: World) -> None:
+    g = world.scenario.gambit
+    if g is None:
+        return
+    turn = world.turn
+    cover = g.spring_turn if g.cover_turn is None else g.cover_turn
+    if turn == g.open_turn:
+        try:
+            open_position(world, g.good, -g.size, gambit=True)
+        except PatronError as exc:
+            world.patron.refused.append(f"turn {turn}: gambit: {exc}")
+    if turn == g.tip_turn:
+        tip(world, g.tip_creature, g.good, FALL if g.size > 0 else RISE, g.tip_true)
+    if turn == cover:
+        for position in [p for p in world.patron.positions if p.gambit]:
+            world.patron.gambit_pnl += close_position(world, position)
+
+
+def call_margin(world: World) -> None:
+    positions = world.patron.positions
+    notional = sum(abs(p.qty) * world.price[p.good] for p in positions)
+    if positions and equity(world) < world.scenario.patron.maintenance * notional:
+        for position in list(positions):
+            pnl = close_position(world, position)
+            if position.gambit:
+                world.patron.gambit_pnl += pnl
+        world.news.append("A financier's positions were called in by the lenders of the Wood.")
+
+
+def collect_loans(world: World) -> None:
+    for loan in list(world.patron.loans):
+        loan.balance *= 1.0 + loan.rate
+        if world.turn < loan.due_turn:
+            continue
+        paid = min(loan.balance, max(0.0, world.pebbles[loan.creature]))
+        transfer(world, loan.creature, PATRON, PEBBLES, paid, "repay")
+        world.patron.loans.remove(loan)
+        if paid < loan.balance - 1e-9:
+            name = world.scenario.creatures[loan.creature].name
+            world.news.append(f"{name} could not repay a loan to the patron.")
+            nudge(world.sentiment[loan.creature], PATRON, world.scenario.social.default)
+
+
+def magistrate(world: World) -> None:
+    cfg, ledger = world.scenario.patron, world.patron
+    ledger.heat *= 1.0 - cfg.heat_decay
+    if ledger.heat > cfg.heat_threshold:
+        move(world, PATRON, PEBBLES, -cfg.fine, "fine")
+        ledger.fines += cfg.fine
+        ledger.heat = 0.0
+        world.news.append(f"The magistrate fines the patron {cfg.fine:g} pebbles for trading on whispers.")

@@ -1,0 +1,205 @@
+"""A turn of the Wood, one function per phase, in the order they run:
+
+    1 produce   2 observe   3 decide   4 clear   5 reprice   6 settle (the seam)
+    7 consume and spoil     8 score
+
+`observe` lives in observation.py. `begin_turn` runs produce; `finish_turn` runs decide
+through score once the seats' actions are in. The settle phase is the seam: authored
+overrides land there, after clearing and repricing and before anyone can react, and the
+patron settles against the post-seam prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import market
+from .creatures import next_mood, nudge, sanitise_gossip
+from .legends import LEGENDS
+from .patron import settle_patron
+from .world import PEBBLES, World, gini, move, transfer, wealth
+
+
+@dataclass(frozen=True)
+class Decisions:
+    orders: dict[str, list[market.Order]]
+    notes: dict[str, list[dict]]  # creature -> named rejections and cuts
+    self_buys: dict[str, int]  # creature -> buy orders for goods it produces
+
+
+def begin_turn(world: World) -> None:
+    """Phase 1 (produce), with this turn's news, gossip and legends put in the air first."""
+    world.events, world.news = world.news, []
+    world.gossip, world.posted = world.posted, []
+    world.heard_whispers = world.whispers  # tips whispered last turn are heard now, once
+    world.whispers = {c: [] for c in world.creatures}
+    fire_legends(world)
+    produce(world)
+
+
+def fire_legends(world: World) -> None:
+    """Legends due this turn: scheduled, the gambit's spring, or sprung by the patron."""
+    s, turn = world.scenario, world.turn
+    due = [(ev.legend, ev.mechanism) for ev in s.legends if ev.turn == turn]
+    if s.gambit is not None and s.gambit.spring_turn == turn:
+        due.append((s.gambit.legend, s.gambit.mechanism))
+    due += world.patron.queued_legends
+    world.patron.queued_legends = []
+    for legend_id, mechanism in due:
+        legend = LEGENDS[legend_id]
+        world.events.append(f"{legend.title}: {legend.text}")
+        world.talk[legend.good] = (legend.talk, turn + legend.talk_turns - 1)
+        if mechanism == "shock":
+            for c in world.creatures:
+                units = max(legend.shock_units, -world.inventory[c][legend.good])
+                move(world, c, legend.good, units, "legend_shock")
+            if legend.shock_turns:
+                until = turn + legend.shock_turns - 1
+                world.production_factor.setdefault(legend.good, []).append((until, legend.shock_production))
+        elif mechanism == "override":
+            world.pending_overrides.append((legend_id, legend.good, legend.override_factor))
+
+
+def produce(world: World) -> None:
+    """Phase 1: each creature makes its goods; a shock can scale production for a while."""
+    for c in world.creatures:
+        for good, rate in world.scenario.creatures[c].produces.items():
+            factor = 1.0
+            for until, x in world.production_factor.get(good, ()):
+                if world.turn <= until:
+                    factor *= x
+            trials = int(round(2 * rate * factor))  # binomial(2m, 1/2): mean m, some luck
+            units = int(world.rng.binomial(trials, 0.5)) if trials > 0 else 0
+            move(world, c, good, units, "produce")
+
+
+def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
+    """Phase 3: the seats' actions become valid orders (with named notes) and gossip."""
+    s = world.scenario
+    orders, notes, self_buys = {}, {}, {}
+    for c in world.creatures:
+        action = actions.get(c) or {}
+        raw = action.get("orders") if isinstance(action, dict) else None
+        valid, why = market.validate_orders(
+            c, raw, world.goods, world.inventory[c], world.pebbles[c], s.market.max_orders, s.market.max_qty
+        )
+        if raw is not None and not isinstance(raw, (list, tuple, dict)):
+            why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
+        orders[c], notes[c] = valid, why
+        produced = s.creatures[c].produces
+        self_buys[c] = sum(1 for o in valid if o.side == "buy" and produced.get(o.good, 0) > 0)
+        text = sanitise_gossip(action.get("gossip") if isinstance(action, dict) else None, s.social.gossip_chars)
+        if text:
+            world.posted.append((c, text))
+    return Decisions(orders, notes, self_buys)
+
+
+def clear(world: World, decisions: Decisions) -> dict[str, market.Clearing]:
+    """Phase 4: a call auction per good; trades move goods and pebbles through the journal."""
+    n = len(world.creatures)
+    rank = {c: (i - world.turn) % n for i, c in enumerate(world.creatures)}
+    by_good: dict[str, list[market.Order]] = {g: [] for g in world.goods}
+    for orders in decisions.orders.values():
+        for o in orders:
+            by_good[o.good].append(o)
+    out = {}
+    for good, orders in by_good.items():
+        result = market.clear_auction(good, orders, world.price[good], rank)
+        for buyer, seller, qty in result.fills:
+            transfer(world, buyer, seller, PEBBLES, qty * result.price, "trade")
+            transfer(world, seller, buyer, good, qty, "trade")
+            nudge(world.sentiment[buyer], seller, world.scenario.social.trade)
+            nudge(world.sentiment[seller], buyer, world.scenario.social.trade)
+        out[good] = result
+    return out
+
+
+def reprice(world: World, clearings: dict[str, market.Clearing]) -> None:
+    """Phase 5: references follow trade prices and residual demand (formula in market.reprice)."""
+    m = world.scenario.market
+    for good, result in clearings.items():
+        old = world.price[good]
+        floor = world.scenario.goods[good].price_floor
+        world.price[good] = market.reprice(old, result, m.trade_weight, m.pressure, m.max_step, floor)
+        world.price_move[good] = world.price[good] / old - 1.0
+
+
+def settle(world: World) -> list[str]:
+    """Phase 6, the seam: authored overrides write prices, then the patron settles."""
+    seam = []
+    for legend_id, good, factor in world.pending_overrides:
+        before = world.price[good]
+        world.price[good] = max(before * factor, world.scenario.goods[good].price_floor)
+        world.price_move[good] = (1.0 + world.price_move[good]) * world.price[good] / before - 1.0
+        seam.append(f"{legend_id}: {good} {before:.2f} -> {world.price[good]:.2f}")
+        world.news.append(f"At settlement the {good} price was set from {before:.2f} to {world.price[good]:.2f}.")
+    world.pending_overrides = []
+    settle_patron(world)
+    return seam
+
+
+def consume(world: World) -> dict[str, dict]:
+    """Phase 7: meals (at most one of any one food), firewood, spoilage, mood, fading feelings."""
+    s = world.scenario
+    fuel, burn = s.fuel, s.firewood_burn(world.turn)
+    out = {}
+    for c in world.creatures:
+        creature, inv = s.creatures[c], world.inventory[c]
+        # Eat the foods held most of first (ties in diet order): one unit each, up to appetite.
+        foods = sorted((f for f in creature.diet if inv[f] > 0), key=lambda f: (-inv[f], creature.diet.index(f)))
+        eaten = foods[: creature.appetite]
+        for food in eaten:
+            move(world, c, food, -1, "eat")
+        burned = min(burn, inv[fuel])
+        move(world, c, fuel, -burned, "burn")
+        fed = len(eaten) / creature.appetite if creature.appetite else 1.0
+        warm = burned >= burn
+        world.mood[c] = next_mood(world.mood[c], fed, warm, s.mood)
+        for good, spec in s.goods.items():
+            if spec.spoil_rate > 0 and inv[good] > 0:
+                rotten = int(world.rng.binomial(inv[good], spec.spoil_rate))
+                move(world, c, good, -rotten, "spoil")
+        feelings = world.sentiment[c]
+        for who in feelings:
+            feelings[who] *= 1.0 - s.social.decay
+        for speaker, _ in world.posted:
+            if speaker != c:
+                nudge(feelings, speaker, s.social.gossip)
+        out[c] = {"eaten": eaten, "burned": burned, "fed": fed, "warm": warm}
+    return out
+
+
+def score(world: World, decisions: Decisions, clearings: dict[str, market.Clearing], seam: list[str]) -> dict:
+    """Phase 8: the turn's figures, appended to the world's history."""
+    wealths = {c: wealth(world, c) for c in world.creatures}
+    row = {
+        "turn": world.turn,
+        "prices": dict(world.price),
+        "clearing": {g: r.price for g, r in clearings.items()},
+        "volume": {g: r.volume for g, r in clearings.items()},
+        "trades": sum(len(r.fills) for r in clearings.values()),
+        "wealth": wealths,
+        "gini": gini(list(wealths.values())),
+        "self_buys": sum(decisions.self_buys.values()),
+        "rejected": sum(1 for n in decisions.notes.values() for x in n if x["outcome"] == "rejected"),
+        "events": list(world.events),
+        "seam": seam,
+        "patron_pebbles": world.patron.pebbles,
+        "gambit_pnl": world.patron.gambit_pnl,
+    }
+    world.history.append(row)
+    return row
+
+
+def finish_turn(world: World, actions: dict[str, dict | None]) -> tuple[Decisions, dict[str, market.Clearing], dict]:
+    """Phases 3 to 8 for the current turn, then the clock moves on."""
+    decisions = decide(world, actions)
+    clearings = clear(world, decisions)
+    reprice(world, clearings)
+    seam = settle(world)
+    meals = consume(world)
+    row = score(world, decisions, clearings, seam)
+    row["meals"] = meals
+    world.turn += 1
+    return decisions, clearings, row
+

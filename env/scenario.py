@@ -1,0 +1,251 @@
+"""The Wood's rules as data: a scenario YAML validated into frozen dataclasses.
+
+`load_scenario("default")` reads `recipes/scenarios/default.yaml`; a path reads that file.
+Overrides (`turns=10`, `market.max_step=0.2`) are merged before validation, so the
+scenario hash names exactly the rules that ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from glade.config import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+
+from .legends import LEGENDS
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "recipes" / "scenarios"
+MECHANISMS = ("rumour", "shock", "override")
+
+
+@dataclass(frozen=True)
+class Good:
+    name: str
+    kind: Literal["food", "fuel"]
+    price: float  # starting reference price, in pebbles
+    spoil_rate: float = 0.0  # each unit rots with this chance per turn
+    price_floor: float = 0.25
+
+
+@dataclass(frozen=True)
+class Creature:
+    name: str
+    species: str
+    produces: dict[str, float]  # good -> mean units made per turn
+    diet: tuple[str, ...]
+    pebbles: float
+    inventory: dict[str, int]
+    appetite: int = 2  # food units per meal, at most one of any one food
+    disposition: str = "balanced"  # the stand-in's disposition when no council says otherwise
+
+
+@dataclass(frozen=True)
+class FirewoodStep:
+    from_turn: int
+    units: int  # firewood each creature burns per turn from `from_turn` on
+
+
+@dataclass(frozen=True)
+class Market:
+    max_orders: int = 8  # per creature per turn; later orders are rejected
+    max_qty: int = 500  # a larger quantity in one order is absurd and rejected
+    trade_weight: float = 0.5  # how far the reference moves toward the clearing price
+    pressure: float = 0.1  # how hard residual demand / supply pushes the reference
+    max_step: float = 0.15  # the reference moves at most this share per turn
+
+
+@dataclass(frozen=True)
+class Mood:
+    start: float = 0.6
+    mean: float = 0.6
+    reversion: float = 0.1
+    fed: float = 0.05
+    hungry: float = 0.08
+    warm: float = 0.03
+    cold: float = 0.1
+    floor: float = 0.05  # mood never goes below this
+
+
+@dataclass(frozen=True)
+class Social:
+    decay: float = 0.05  # sentiment fades toward neutral by this share per turn
+    trade: float = 0.04  # trading partners warm to each other
+    gossip: float = 0.02  # hearing a creature's gossip warms you to it
+    tip: float = 0.15  # a whispered tip warms you to the patron
+    default: float = -0.4  # collecting on a defaulted loan sours you on the patron
+    gossip_chars: int = 200
+    feelings_shown: int = 2  # how many feelings the memory summary names
+
+
+@dataclass(frozen=True)
+class LegendEvent:
+    legend: str
+    turn: int
+    mechanism: Literal["rumour", "shock", "override"]
+
+
+@dataclass(frozen=True)
+class Patron:
+    pebbles: float = 200.0
+    margin: float = 0.5  # share of a position's notional held as margin when opened
+    maintenance: float = 0.25  # below this share of notional, the position is called
+    heat_per_profit: float = 0.02  # magistrate heat per pebble of profit on a true tip
+    heat_decay: float = 0.1
+    heat_threshold: float = 1.0
+    fine: float = 25.0
+
+
+@dataclass(frozen=True)
+class Gambit:
+    """A scripted patron plan: short, tip, spring a legend, cover. Its P&L is reported."""
+
+    good: str = "honey"
+    size: int = 10  # units shorted (negative would be a long)
+    open_turn: int = 1
+    tip_creature: str = "oona"
+    tip_turn: int = 2
+    tip_true: bool = True  # whether the tip is true: known only to the patron's ledger
+    legend: str = "run_on_oonas_hoard"
+    mechanism: Literal["rumour", "shock", "override"] = "override"
+    spring_turn: int = 4
+    cover_turn: int | None = None  # default: the spring turn, right after the seam
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    goods: dict[str, Good]
+    creatures: dict[str, Creature]
+    firewood_need: tuple[FirewoodStep, ...]
+    description: str = ""
+    turns: int = 30
+    market: Market = field(default_factory=Market)
+    mood: Mood = field(default_factory=Mood)
+    social: Social = field(default_factory=Social)
+    legends: tuple[LegendEvent, ...] = ()
+    patron: Patron = field(default_factory=Patron)
+    gambit: Gambit | None = None
+
+    @property
+    def fuel(self) -> str:
+        return next(g for g, good in self.goods.items() if good.kind == "fuel")
+
+    def firewood_burn(self, turn: int) -> int:
+        units = 0
+        for step in self.firewood_need:
+            if turn >= step.from_turn:
+                units = step.units
+        return units
+
+    def to_dict(self) -> dict[str, Any]:
+        return as_plain(self)
+
+    def hash(self) -> str:
+        """sha256 of the resolved rules, so two runs can be compared by what they ran."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def resolve_path(scenario: str | Path) -> Path:
+    """A scenario name under recipes/scenarios/, or a path to a YAML file."""
+    text = str(scenario)
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        return Path(text)
+    path = SCENARIO_DIR / f"{text}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+        raise ConfigError(f"scenario {text!r}: no such scenario (known: {known})")
+    return path
+
+
+def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any) -> Scenario:
+    if isinstance(scenario, Scenario):
+        if not overrides:
+            return scenario
+        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides), "<overrides>")
+    path = resolve_path(scenario)
+    return scenario_from_dict(apply_overrides(read_raw(path), overrides), str(path))
+
+
+def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The file's mapping; `extends: NAME` first reads that scenario and merges this one over it."""
+    data = read_yaml(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends: expected a scenario name or path, got {base!r}")
+    is_file = "/" in base or base.endswith((".yaml", ".yml"))
+    base_path = path.parent / base if is_file else resolve_path(base)
+    if base_path.resolve() in seen:
+        raise ConfigError(f"{path}: extends: {base!r} extends itself")
+    return apply_overrides(read_raw(base_path, seen + (path.resolve(),)), data)
+
+
+def scenario_from_dict(data: dict, source: str | None = None) -> Scenario:
+    scenario = build(Scenario, data, source)
+    check(scenario, source)
+    return scenario
+
+
+def check(s: Scenario, src: str | None) -> None:
+    """Cross-field rules the types alone cannot say."""
+    goods = set(s.goods)
+    known = ", ".join(s.goods)
+
+    def good_ok(good: str, path: str) -> None:
+        if good not in goods:
+            fail(src, path, f"unknown good {good!r} (goods are {known})")
+
+    if s.turns < 1:
+        fail(src, "turns", "must be at least 1")
+    if [g.kind for g in s.goods.values()].count("fuel") != 1:
+        fail(src, "goods", "exactly one good must be of kind fuel (the firewood creatures burn)")
+    for gid, good in s.goods.items():
+        if not 0.0 <= good.spoil_rate <= 1.0:
+            fail(src, f"goods.{gid}.spoil_rate", "must be between 0 and 1")
+        if good.price <= 0 or good.price_floor <= 0:
+            fail(src, f"goods.{gid}.price", "prices must be positive")
+    if len(s.creatures) < 2:
+        fail(src, "creatures", "a market needs at least two creatures")
+    for cid, c in s.creatures.items():
+        base = f"creatures.{cid}"
+        for good, rate in c.produces.items():
+            good_ok(good, f"{base}.produces.{good}")
+            if rate < 0:
+                fail(src, f"{base}.produces.{good}", "must not be negative")
+        for good, units in c.inventory.items():
+            good_ok(good, f"{base}.inventory.{good}")
+            if units < 0:
+                fail(src, f"{base}.inventory.{good}", "must not be negative")
+        for i, good in enumerate(c.diet):
+            good_ok(good, f"{base}.diet[{i}]")
+            if s.goods[good].kind != "food":
+                fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
+        if c.pebbles < 0:
+            fail(src, f"{base}.pebbles", "must not be negative")
+        if c.appetite < 0:
+            fail(src, f"{base}.appetite", "must not be negative")
+    if not s.firewood_need:
+        fail(src, "firewood_need", "needs at least one step")
+    for i, ev in enumerate(s.legends):
+        if ev.legend not in LEGENDS:
+            fail(src, f"legends[{i}].legend", f"unknown legend {ev.legend!r} (known: {', '.join(LEGENDS)})")
+        good_ok(LEGENDS[ev.legend].good, f"legends[{i}].legend")
+        if ev.turn < 0:
+            fail(src, f"legends[{i}].turn", "must not be negative")
+    g = s.gambit
+    if g is not None:
+        good_ok(g.good, "gambit.good")
+        if g.tip_creature not in s.creatures:
+            fail(src, "gambit.tip_creature", f"unknown creature {g.tip_creature!r}")
+        if g.legend not in LEGENDS:
+            fail(src, "gambit.legend", f"unknown legend {g.legend!r} (known: {', '.join(LEGENDS)})")
+        cover = g.spring_turn if g.cover_turn is None else g.cover_turn
+        if not g.open_turn <= g.spring_turn <= cover:
+            fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
+        if g.size == 0:
+            fail(src, "gambit.size", "must not be zero")
