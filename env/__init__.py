@@ -7,5 +7,6 @@
 
 from .parallel import WoodEnv, parallel_env
 from .scenario import Scenario, load_scenario
+from .single import SingleCreatureEnv
 
-__all__ = ["WoodEnv", "parallel_env", "Scenario", "load_scenario"]
+__all__ = ["WoodEnv", "parallel_env", "SingleCreatureEnv", "Scenario", "load_scenario"]

@@ -193,3 +193,10 @@ def as_plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [as_plain(v) for v in obj]
     return obj
+
+
+def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen)."""
+    data = read_yaml(path)
+    pairs = dict(parse_override(o) for o in overrides)
+    return build(cls, apply_overrides(data, pairs), str(path))

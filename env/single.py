@@ -1,0 +1,58 @@
+"""A single-agent Gymnasium view of the Wood: one creature learns, the others are stand-ins."""
+
+from __future__ import annotations
+
+import gymnasium
+
+from . import standin
+from .parallel import WoodEnv
+from .scenario import Scenario
+
+
+class SingleCreatureEnv(gymnasium.Env):
+    """`creature` acts through step(); every other creature plays its stand-in disposition
+    (from `council`, else the scenario's). Reward is the change in the creature's wealth."""
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        creature: str = "oona",
+        scenario: str | Scenario = "default",
+        council: dict[str, str] | None = None,
+        render_mode: str | None = None,
+        **overrides,
+    ):
+        self.wood = WoodEnv(scenario, render_mode=render_mode, **overrides)
+        if creature not in self.wood.possible_agents:
+            raise ValueError(f"unknown creature {creature!r} (creatures: {', '.join(self.wood.possible_agents)})")
+        self.creature = creature
+        self.render_mode = render_mode
+        council = council or {}
+        self.others = {
+            c: standin.disposition(council.get(c, self.wood.scenario.creatures[c].disposition))
+            for c in self.wood.possible_agents
+            if c != creature
+        }
+        self.observation_space = self.wood.observation_space(creature)
+        self.action_space = self.wood.action_space(creature)
+        self._observations: dict | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        wood_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
+        self._observations, infos = self.wood.reset(seed=wood_seed)
+        return self._observations[self.creature], infos[self.creature]
+
+    def step(self, action):
+        if self._observations is None:
+            raise RuntimeError("step() called before reset()")
+        actions = {c: standin.act(self._observations[c], d) for c, d in self.others.items()}
+        actions[self.creature] = action
+        obs, rewards, terminations, truncations, infos = self.wood.step(actions)
+        self._observations = obs
+        me = self.creature
+        return obs[me], float(rewards[me]), terminations[me], truncations[me], infos[me]
+
+    def render(self):
+        return self.wood.render()
