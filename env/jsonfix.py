@@ -4,9 +4,10 @@
 harmony analysis channels), finds the object inside prose or code fences, repairs the
 usual faults, and names every repair, so a caller can count how often a model needed help.
 
-The work is bounded: at most `MAX_CHARS` of the answer are read, well-formed JSON is parsed
-by the C decoder, and the repairing parser is one left-to-right pass with a stack, so the
-cost stays linear in the input (a budget stops pathological inputs from rescanning forever).
+The work is bounded: only the first `MAX_CHARS` of the answer (after any preamble) are read,
+well-formed JSON goes to the C decoder, and the repairing parser is one left-to-right pass
+with a stack, so the cost stays linear in the input (a budget stops pathological inputs
+from rescanning forever).
 """
 
 from __future__ import annotations
@@ -68,15 +69,17 @@ _CHAT_ENDS = re.compile(r"<\|(?:im_end|eot_id|end|return|endoftext)\|>|</s>|<end
 _FENCE_TAIL = re.compile(r"(?:`{3,}|~{3,})[ \t]*[\w+.-]*\Z")
 _FENCE_HEAD = re.compile(r"`{3,}|~{3,}")
 
-_OPENER = re.compile(r"[{\[]")
-_STRINGS = {  # quote -> pattern of a string opened by it; group 2 is None if it never closes
-    '"': re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*\\?)(")?', re.S),
-    "'": re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*\\?)(')?", re.S),
-    "“": re.compile(r"[“”]([^“”]*)([“”])?"),
-    "”": re.compile(r"[“”]([^“”]*)([“”])?"),
-    "‘": re.compile(r"[‘’]([^‘’]*)([‘’])?"),
-    "’": re.compile(r"[‘’]([^‘’]*)([‘’])?"),
+# A '{' counts only if a key (or '}') could follow it, so "{{{{" or "{1}" in prose costs nothing.
+_OPENER = re.compile(r"\{(?=\s*(?:[\"'“”‘’}]|[^\W\d]))|\[")
+_FAST_TRIES = 32  # failed C-decoder tries before going lenient-only: each failure costs O(position)
+# quote -> its string; one never closed runs to the end of the text (truncated output).
+_STRINGS = {
+    '"': re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*\\?)"?', re.S),
+    "'": re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*\\?)'?", re.S),
+    "“": re.compile(r"[“”]([^“”]*)[“”]?"),
+    "‘": re.compile(r"[‘’]([^‘’]*)[‘’]?"),
 }
+_STRINGS["”"], _STRINGS["’"] = _STRINGS["“"], _STRINGS["‘"]
 _STRING_FIX = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])|\\(.?)|(")|([\x00-\x1f])', re.S)
 _NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*")
 _WORD = re.compile(r"[^\W\d][\w-]*")
@@ -141,14 +144,15 @@ def _scan(seg: str) -> tuple[list, bool, bool]:
     prose may enclose the real object; the budget keeps such rescans linear overall.
     """
     found, saw_list, failed_object = [], False, False
-    budget = 4 * len(seg) + 4096
+    budget, failures = 4 * len(seg) + 4096, 0
     pos = 0
     while budget > 0 and (m := _OPENER.search(seg, pos)):
         i = m.start()
-        value, end, fixes, closed, read = _parse_at(seg, i)
+        value, end, fixes, closed, read = _parse_at(seg, i, fast=failures < _FAST_TRIES)
         budget -= read + 1
-        if value is None:
+        if value is None or (closed and not value):  # closing "{" alone to "{}" proves nothing
             failed_object |= seg[i] == "{"
+            failures += 1
             pos = i + 1
             continue
         pos = end
@@ -161,15 +165,17 @@ def _scan(seg: str) -> tuple[list, bool, bool]:
     return found, saw_list, failed_object
 
 
-def _parse_at(s: str, i: int) -> tuple:
+def _parse_at(s: str, i: int, fast: bool) -> tuple:
     """Parse the value opening at s[i]: (value or None, end, repairs, closed, chars read)."""
-    try:
-        value, end = _DECODER.raw_decode(s, i)
-        return value, end, (), False, end - i
-    except ValueError as exc:  # JSONDecodeError, or a NaN / inf we refuse
-        read = getattr(exc, "pos", i) - i
-    except RecursionError:  # absurdly deep nesting: give up on this start
-        return None, i, (), False, len(s) - i
+    read = 0
+    if fast:  # well-formed JSON: the C decoder, no repairs
+        try:
+            value, end = _DECODER.raw_decode(s, i)
+            return value, end, (), False, end - i
+        except ValueError as exc:  # JSONDecodeError, or a NaN / inf we refuse
+            read = getattr(exc, "pos", i) - i
+        except RecursionError:  # absurdly deep nesting: give up on this start
+            return None, i, (), False, len(s) - i
     value, end, fixes, closed = _lenient(s, i, may_close=s[i] == "{")
     return value, end, fixes, closed, read + end - i
 
@@ -226,7 +232,7 @@ def _lenient(s: str, i: int, may_close: bool) -> tuple:
             j += 1
             continue
         if c in "}]":
-            if all(level[0] != c for level in stack):
+            if c != closer and all(level[0] != c for level in stack):
                 return None, j, fixes, False
             while True:  # a } that skips an open [ closes it too
                 top = stack.pop()

@@ -78,6 +78,8 @@ def validate_orders(
         return orders, notes
     if isinstance(raw_orders, dict):
         raw_orders = [raw_orders]
+    if not isinstance(raw_orders, (list, tuple)):
+        return orders, notes  # decide() records the one orders_not_a_list note
     sold: dict[str, int] = {}
     committed = 0.0
     sides_by_good: dict[str, str] = {}
@@ -112,7 +114,8 @@ def validate_orders(
             kept = min(qty, left)
             cut_reason, none_reason = "oversell", "sell_not_held"
         else:
-            affordable = int((pebbles - committed) // price) if pebbles > committed else 0
+            room = (pebbles - committed) / price if pebbles > committed else 0.0
+            affordable = int(min(math.floor(room), max_qty)) if math.isfinite(room) else max_qty
             kept = min(qty, affordable)
             cut_reason, none_reason = "overspend", "no_pebbles"
         if kept <= 0:
@@ -187,20 +190,23 @@ def _pair(buys: list[list], sells: list[list]) -> list[tuple[str, str, int]]:
     return fills
 
 
-def reprice(reference: float, c: Clearing, trade_weight: float, pressure: float, max_step: float, floor: float) -> float:
+def reprice(
+    reference: float, c: Clearing, trade_weight: float, pressure: float, max_step: float, floor: float, depth: int = 10
+) -> float:
     """The next reference price of a good.
 
         anchor   = ref + w * (p* - ref)         if the good traded at p*, else ref
-        tilt     = (D_left - S_left) / (V + D_left + S_left)    in [-1, 1]
+        tilt     = (D_left - S_left) / max(V + D_left + S_left, depth)    in [-1, 1]
         target   = anchor * (1 + k * tilt)      unfilled buying lifts, a glut lowers
         next ref = clip(target, ref * (1 - s), ref * (1 + s)), and at least `floor`
 
     with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
-    unfilled on each side and V the matched volume.
+    unfilled on each side and V the matched volume. `depth` (units) keeps a thin market
+    honest: one unsold unit nudges the price, a glut of `depth` or more pushes it fully.
     """
     anchor = reference if c.price is None else reference + trade_weight * (c.price - reference)
     total = c.volume + c.unfilled_demand + c.unfilled_supply
-    tilt = (c.unfilled_demand - c.unfilled_supply) / total if total else 0.0
+    tilt = (c.unfilled_demand - c.unfilled_supply) / max(total, depth, 1)
     target = anchor * (1.0 + pressure * tilt)
     bounded = min(max(target, reference * (1.0 - max_step)), reference * (1.0 + max_step))
     return max(bounded, floor)

@@ -52,6 +52,8 @@ def tip(world: World, creature: str, good: str, direction: int, true: bool) -> N
     """Whisper to one creature that `good` will rise or fall; `true` stays in the ledger."""
     if creature not in world.inventory:
         raise PatronError(f"unknown creature {creature!r}")
+    if good not in world.price:
+        raise PatronError(f"unknown good {good!r}")
     if direction not in TIP_WORDS:
         raise PatronError("direction must be FALL or RISE")
     text = f"A stranger in a dark cloak whispers to you: {good} {TIP_WORDS[direction]} soon."
@@ -65,7 +67,9 @@ def tip(world: World, creature: str, good: str, direction: int, true: bool) -> N
 
 
 def lend(world: World, creature: str, amount: float, rate: float, due_turn: int) -> None:
-    if amount <= 0 or amount > world.patron.pebbles:
+    if creature not in world.pebbles:
+        raise PatronError(f"unknown creature {creature!r}")
+    if not 0 < amount <= world.patron.pebbles:  # also refuses NaN
         raise PatronError(f"cannot lend {amount} pebbles")
     transfer(world, PATRON, creature, PEBBLES, amount, "loan")
     world.patron.loans.append(Loan(creature, amount, rate, due_turn))
@@ -138,4 +142,5 @@ def magistrate(world: World) -> None:
         move(world, PATRON, PEBBLES, -cfg.fine, "fine")
         ledger.fines += cfg.fine
         ledger.heat = 0.0
-        world.news.append(f"The magistrate fines the patron {cfg.fine:g} pebbles for trading on whispers.")
+        # Not public news: heat comes only from TRUE tips, so a public fine would tell the
+        # creatures which whispers were true. The fine stays in the patron's ledger.

@@ -120,7 +120,7 @@ def reprice(world: World, clearings: dict[str, market.Clearing]) -> None:
     for good, result in clearings.items():
         old = world.price[good]
         floor = world.scenario.goods[good].price_floor
-        world.price[good] = market.reprice(old, result, m.trade_weight, m.pressure, m.max_step, floor)
+        world.price[good] = market.reprice(old, result, m.trade_weight, m.pressure, m.max_step, floor, m.depth)
         world.price_move[good] = world.price[good] / old - 1.0
 
 

@@ -5,8 +5,13 @@ what it makes and must never buy, what it is short of, the action schema, one wo
 example) and a user message for this turn. `parse(text, observation)` gives back a
 `Parsed` whose `.action` is always valid for that observation (a hold at worst),
 `.error` a short name or None, `.repaired` whether anything had to be fixed. It never
-raises. `PROTOCOL_VERSION` is derived from the rendered prompt of a fixed observation,
-so any change to the wording changes the version recorded in every trace row.
+raises. `PROTOCOL_VERSION` is derived from the rendered prompts of fixed observations
+(and the parser's limits), so any change to the wording changes the version recorded in
+every trace row.
+
+Free text that other parties wrote (gossip, whispers, news) is rendered only after
+`sanitise_gossip`, line by line, whatever produced the observation: no chat-role marker
+or control character reaches a prompt from there.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from .creatures import sanitise_gossip
 from .jsonfix import extract_json_object
 from .market import validate_orders
 
@@ -26,6 +32,9 @@ ACTION_SCHEMA = (
 MAX_ORDERS = 8
 MAX_QTY = 500
 GOSSIP_CHARS = 200
+THOUGHT_CHARS = 2000
+MIN_PRICE, MAX_PRICE = 0.01, 10_000.0  # the action space's price bounds
+LINE_CHARS = 1000  # any one line of rendered free text (gossip, whispers, news)
 
 
 def _goods(obs: dict) -> list[str]:
@@ -36,17 +45,45 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items) if items else "nothing"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _cents(value: float) -> float:
+    return max(MIN_PRICE, round(value, 2))
+
+
 def _example(obs: dict) -> str:
-    """One worked example built from the creature's own goods, so it is never a self-buy."""
+    """One worked example built from the creature's own state: it sells only what it holds,
+    buys only what its pebbles cover (a good it is short of, if any), never buys a good it
+    makes, so it parses back as a valid action with no error."""
     goods = _goods(obs)
+    inventory = obs["inventory"]
     made = [g for g in goods if obs["produces"][g]]
     other = [g for g in goods if not obs["produces"][g]]
+    other.sort(key=lambda g: not obs["short_of"][g])  # stable: goods it is short of first
     orders = []
-    if made:
-        orders.append({"side": "sell", "good": made[0], "qty": 2, "price": round(float(obs["prices"][made[0]]) * 0.95, 2)})
-    if other:
-        orders.append({"side": "buy", "good": other[0], "qty": 1, "price": round(float(obs["prices"][other[0]]) * 1.05, 2)})
+    held = [g for g in made if int(inventory[g]) > 0] or [g for g in other if int(inventory[g]) > 0]
+    if held:
+        good = held[0]
+        orders.append({"side": "sell", "good": good, "qty": min(2, int(inventory[good])),
+                       "price": _cents(float(obs["prices"][good]) * 0.95)})
+    sold = orders[0]["good"] if orders else None
+    for good in other:
+        price = _cents(float(obs["prices"][good]) * 1.05)
+        if good != sold and price <= float(obs["pebbles"]):
+            orders.append({"side": "buy", "good": good, "qty": 1, "price": price})
+            break
     return json.dumps({"orders": orders, "gossip": "Fair trades at my stall today."})
+
+
+def _clean(text) -> str:
+    """Free text written by others, one sanitised line per line (no role markers or control
+    characters); the env sanitises gossip already, this holds whatever built the observation."""
+    if not isinstance(text, str):
+        return ""
+    lines = (sanitise_gossip(line, LINE_CHARS) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def render(obs: dict) -> list[dict]:
@@ -54,12 +91,20 @@ def render(obs: dict) -> list[dict]:
     goods = _goods(obs)
     made = [g for g in goods if obs["produces"][g]]
     short = [g for g in goods if obs["short_of"][g]]
+    foods = [g for g in goods if obs["needs"][g] and g != obs["fuel"]]
+    if made:
+        them = "it" if len(made) == 1 else "them"
+        makes = f"You make {_listing(made)}. Never buy {_listing(made)}: you make {them} yourself."
+    else:
+        makes = "You make nothing yourself: you live by trade."
     system = "\n".join(
         [
-            f"You are {obs['name']}, a {obs['species']} trading in the Wood, a woodland market paid in pebbles.",
-            f"You make {_listing(made)}. Never buy {_listing(made)}: you make it yourself.",
+            f"You are {obs['name']}, {_article(obs['species'])} {obs['species']} trading in the Wood, "
+            "a woodland market paid in pebbles.",
+            makes,
             f"Goods: {', '.join(goods)}.",
-            f"Each turn you eat up to {obs['appetite']} different foods (one of each) and burn {obs['fuel']} to stay warm.",
+            f"Each turn you eat up to {obs['appetite']} different foods (one of each) from: {_listing(foods)}; "
+            f"and you burn {obs['fuel']} to stay warm.",
             f"You are short of: {_listing(short)}.",
             "Each turn, answer with ONE JSON object and nothing else:",
             ACTION_SCHEMA,
@@ -71,18 +116,18 @@ def render(obs: dict) -> list[dict]:
     prices = ", ".join(
         f"{g} {float(obs['prices'][g]):.2f} ({float(obs['price_moves'][g]) * 100:+.0f}%)" for g in goods
     )
-    needs = ", ".join(f"{g} {obs['needs'][g]}" for g in goods if obs["needs"][g])
+    events, gossip, whispers = _clean(obs["events"]), _clean(obs["gossip"]), _clean(obs["whispers"])
     lines = [
         f"Turn {obs['turn'] + 1} of {obs['turns']}.",
         f"Pebbles: {float(obs['pebbles']):.2f}. Mood: {float(obs['mood']):.2f} (0 miserable, 1 content).",
         f"You hold: {inventory}.",
-        f"You use per turn: {needs}.",
+        f"You burn {obs['needs'][obs['fuel']]} {obs['fuel']} this turn.",
         f"Reference prices (change since last turn): {prices}.",
-        f"News: {obs['events'] or 'nothing new'}",
+        f"News: {events or 'nothing new'}",
     ]
-    if obs["whispers"]:
-        lines.append(f"Whispered to you: {obs['whispers']}")
-    lines.append(f"Gossip heard: {obs['gossip'] or 'none'}")
+    if whispers:
+        lines.append(f"Whispered to you: {whispers}")
+    lines.append(f"Gossip heard: {gossip or 'none'}")
     lines.append(f"Your feelings: {obs['memory']}.")
     lines.append("Your action as JSON:")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
@@ -93,6 +138,8 @@ class Parsed:
     action: dict  # always valid for the observation: {"orders": [...], "gossip"?, "thought"?}
     error: str | None  # first problem that cost the action something, or None
     repaired: bool
+    # jsonfix.REPAIRS names, then single_order, orders_not_list, side_word, good_name,
+    # qty_string, price_string, qty_cut, gossip_cut (one entry per fix, so they can be counted)
     repairs: tuple[str, ...] = ()
     dropped: tuple[dict, ...] = field(default_factory=tuple)  # {"order": i, "reason": name, ...}
 
@@ -151,6 +198,9 @@ def _normalise_order(raw, goods: list[str], repairs: list[str]):
     qty = order.get("qty")
     if isinstance(qty, float) and math.isfinite(qty) and qty == int(qty):
         order["qty"] = int(qty)
+    price = order.get("price")
+    if isinstance(price, (int, float)) and not isinstance(price, bool) and not MIN_PRICE <= price <= MAX_PRICE:
+        order["price"] = None  # outside the action space (and 1e-320 overflows the budget maths): bad_price
     return order
 
 
@@ -160,6 +210,22 @@ def parse(text, obs: dict) -> Parsed:
         return _parse(text, obs)
     except Exception:  # noqa: BLE001 - the simulation must never see a parser fault
         return Parsed(dict(HOLD), "parser_fault", False)
+
+
+def _extras(value: dict, repairs: list[str]) -> dict:
+    """The optional free-text fields: gossip sanitised as the Wood will (named `gossip_cut`
+    when that took more than spacing: role markers, control characters, length), thought capped."""
+    out = {}
+    raw = value.get("gossip")
+    gossip = sanitise_gossip(raw, GOSSIP_CHARS)
+    if gossip:
+        out["gossip"] = gossip
+    if isinstance(raw, str) and gossip != " ".join(raw.split()):
+        repairs.append("gossip_cut")
+    thought = value.get("thought")
+    if isinstance(thought, str) and thought.strip():
+        out["thought"] = thought[:THOUGHT_CHARS]
+    return out
 
 
 def _parse(text, obs: dict) -> Parsed:
@@ -172,21 +238,21 @@ def _parse(text, obs: dict) -> Parsed:
     if raw_orders is None and {"side", "good"} <= set(value):
         raw_orders, value = [value], {}
         repairs.append("single_order")
-    if raw_orders is None:
-        return Parsed(dict(HOLD), "no_orders", True, tuple(repairs + ["no_orders_key"]))
+    if raw_orders is None:  # a hold, keeping any gossip or thought
+        action = {**HOLD, **_extras(value, repairs)}
+        return Parsed(action, "no_orders", bool(repairs), tuple(repairs))
     if isinstance(raw_orders, dict):
         raw_orders = [raw_orders]
         repairs.append("orders_not_list")
     if not isinstance(raw_orders, list):
-        return Parsed(dict(HOLD), "orders_not_list", True, tuple(repairs))
+        action = {**HOLD, **_extras(value, repairs)}
+        return Parsed(action, "orders_not_list", bool(repairs), tuple(repairs))
     normalised = [_normalise_order(o, goods, repairs) for o in raw_orders]
     valid, notes = validate_orders(
         obs["creature"], normalised, tuple(goods), obs["inventory"], float(obs["pebbles"]), MAX_ORDERS, MAX_QTY
     )
     action: dict = {"orders": [{"side": o.side, "good": o.good, "qty": o.qty, "price": o.price} for o in valid]}
-    for key, cap in (("gossip", GOSSIP_CHARS), ("thought", 2000)):
-        if isinstance(value.get(key), str) and value[key].strip():
-            action[key] = value[key][:cap]
+    action.update(_extras(value, repairs))
     dropped = tuple(n for n in notes if n["outcome"] == "rejected")
     if any(n["outcome"] == "cut" for n in notes):
         repairs.append("qty_cut")
@@ -194,9 +260,12 @@ def _parse(text, obs: dict) -> Parsed:
     return Parsed(action, error, bool(repairs), tuple(repairs), dropped)
 
 
-def _canonical_observation() -> dict:
+def _canonical_observations() -> list[dict]:
+    """Fixed observations whose prompts define PROTOCOL_VERSION: one busy turn (news, gossip,
+    a whisper, a shortage) and one quiet turn of a creature that makes nothing, so every
+    branch of the wording is covered."""
     goods = ["honey", "firewood", "acorns"]
-    return {
+    busy = {
         "creature": "oona", "name": "Oona", "species": "owl", "turn": 2, "turns": 30,
         "fuel": "firewood", "appetite": 2, "pebbles": 40.0, "mood": 0.6,
         "inventory": {"honey": 12, "firewood": 1, "acorns": 0},
@@ -208,8 +277,22 @@ def _canonical_observation() -> dict:
         "events": "A legend.", "gossip": "Thorn: wood for sale.", "whispers": "A tip.",
         "memory": "warm toward Thorn",
     }
+    quiet = {
+        **busy, "creature": "moss", "name": "Moss", "species": "badger", "turn": 0, "pebbles": 0.0,
+        "inventory": {"honey": 0, "firewood": 0, "acorns": 0},
+        "produces": dict.fromkeys(goods, 0), "short_of": dict.fromkeys(goods, 0),
+        "events": "", "gossip": "", "whispers": "", "memory": "no strong feelings",
+    }
+    return [busy, quiet]
 
 
-PROTOCOL_VERSION = "wood-chat-1+" + hashlib.sha256(
-    json.dumps(render(_canonical_observation())).encode()
-).hexdigest()[:8]
+def _version(render_fn=None) -> str:
+    """The protocol version: a hash of the canonical prompts and the parser's limits."""
+    render_fn = render_fn or render
+    prompts = [render_fn(obs) for obs in _canonical_observations()]
+    limits = [MAX_ORDERS, MAX_QTY, GOSSIP_CHARS, THOUGHT_CHARS, MIN_PRICE, MAX_PRICE]
+    digest = hashlib.sha256(json.dumps([prompts, limits]).encode()).hexdigest()[:8]
+    return "wood-chat-1+" + digest
+
+
+PROTOCOL_VERSION = _version()

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from glade.config import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
 
+from .creatures import LINE_CHARS
 from .legends import LEGENDS
+from .standin import DISPOSITIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "recipes" / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
@@ -55,6 +57,7 @@ class Market:
     trade_weight: float = 0.5  # how far the reference moves toward the clearing price
     pressure: float = 0.1  # how hard residual demand / supply pushes the reference
     max_step: float = 0.15  # the reference moves at most this share per turn
+    depth: int = 10  # a residual of this many units or more pushes the reference fully
 
 
 @dataclass(frozen=True)
@@ -227,8 +230,14 @@ def check(s: Scenario, src: str | None) -> None:
                 fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
         if c.pebbles < 0:
             fail(src, f"{base}.pebbles", "must not be negative")
-        if c.appetite < 0:
-            fail(src, f"{base}.appetite", "must not be negative")
+        if not 0 <= c.appetite < 64:
+            fail(src, f"{base}.appetite", "must be from 0 to 63")
+        if c.disposition not in DISPOSITIONS:
+            fail(src, f"{base}.disposition", f"unknown disposition {c.disposition!r} (known: {', '.join(DISPOSITIONS)})")
+        for key in ("name", "species"):
+            text = getattr(c, key)
+            if not text or len(text) > 64 or not set(text) <= LINE_CHARS:
+                fail(src, f"{base}.{key}", "must be 1 to 64 printable ASCII characters")
     if not s.firewood_need:
         fail(src, "firewood_need", "needs at least one step")
     for i, ev in enumerate(s.legends):

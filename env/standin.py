@@ -15,7 +15,7 @@ every choice follows from its parameters. For each good, in order:
    below -momentum sell them (when no rule above fired).
 
 Limits sit at the reference price, plus `bid` for buys, minus `ask` for sells, plus a
-jitter in [-jitter, +jitter] that is a hash of (seed, turn, creature, good): deterministic,
+jitter in [-jitter, +jitter] that is a CRC-32 of (seed, turn, creature, good): deterministic,
 stateless, so asking "what would the stand-in do here?" never changes a later answer.
 Buys are then cut, last good first, to spend at most `budget` of the pebbles held.
 It never buys a good it makes.
@@ -23,6 +23,7 @@ It never buys a good it makes.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,26 +69,24 @@ def disposition(name: str) -> Disposition:
         raise ValueError(f"unknown disposition {name!r} (known: {', '.join(DISPOSITIONS)})") from None
 
 
-def _jitter(seed: int, turn: int, creature: str, good: str) -> float:
-    """A deterministic number in [-1, 1] (FNV-1a over the key; cheap and stateless)."""
-    h = 2166136261
-    for ch in f"{seed}|{turn}|{creature}|{good}":
-        h = ((h ^ ord(ch)) * 16777619) & 0xFFFFFFFF
-    return h / 0x7FFFFFFF - 1.0
+def _unit(h: int) -> float:
+    return h / 0x7FFFFFFF - 1.0  # a 32-bit hash -> [-1, 1]
 
 
 def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
     """The stand-in's action (the JSON action form) for one observation."""
-    inventory, prices, needs = obs["inventory"], obs["prices"], obs["needs"]
+    inventory, needs = obs["inventory"], obs["needs"]
     makes, talk, whisper, moves = obs["produces"], obs["talk"], obs["whisper"], obs["price_moves"]
-    creature, turn = obs["creature"], obs["turn"]
+    prices = {g: float(p) for g, p in obs["prices"].items()}  # 0-d arrays -> floats, once
+    fuel = obs["fuel"]
+    key = None  # CRC-32 of "seed|turn|creature|", the jitter's stem, made when first needed
     buys, sells = [], []
-    foods = sorted((g for g in inventory if needs[g] and g != obs["fuel"]), key=lambda g: (-makes[g], float(prices[g])))
+    foods = sorted((g for g in inventory if needs[g] and g != fuel), key=lambda g: (-makes[g], prices[g]))
     eats = set(foods[: obs["appetite"]])
     for good, held in inventory.items():
-        ref = float(prices[good])
+        ref = prices[good]
         own = makes[good] == 1
-        want = needs[good] * d.horizon if good in eats or good == obs["fuel"] else 0
+        want = needs[good] * d.horizon if good in eats or good == fuel else 0
         side, qty, premium = None, 0, 0.0
         if held < want and not own:
             side, qty = "buy", want - held
@@ -107,7 +106,9 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
                 side, qty = "sell", min(held, d.swing_units)
         if side is None or qty <= 0:
             continue
-        noise = d.jitter * _jitter(seed, turn, creature, good)
+        if key is None:
+            key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
+        noise = d.jitter * _unit(zlib.crc32(good.encode(), key))
         if side == "buy":
             buys.append([good, qty, round(ref * (1.0 + d.bid + premium + noise), 2)])
         else:

@@ -5,6 +5,11 @@ An `HFPolicy` seats that model on creatures, each with its own adapter or the ba
 its `act` renders every observation, and answers them all in ONE batched `generate`
 (left padding, PEFT mixed-adapter batches), stopping each row at the end of its JSON
 object. On CPU use float32 (bf16 is far slower there); on a GPU bf16 is the usual choice.
+
+Decoding is exactly what `Generation` says: temperature 0 is plain greedy, and sampling
+knobs a model folder ships (top_k, repetition penalty...) are pinned neutral. A sampled
+call is seeded from `Generation.seed`, so it is reproducible, and it leaves the caller's
+torch RNG state as it found it.
 """
 
 from __future__ import annotations
@@ -35,40 +40,66 @@ class Generation:
 
 
 class JsonEnd(StoppingCriteria):
-    """Stops each row once the first top-level JSON object it generated has closed."""
+    """Stops each row once the first top-level JSON object it generated has closed.
+
+    Each new token is decoded and fed to that row's `JsonScan`; braces inside strings
+    (double- or single-quoted) do not count, nor do braces in a `<think>` block before
+    the object opens."""
 
     def __init__(self, tokenizer, prompt_length: int, batch: int):
         self.tokenizer = tokenizer
         self.start = prompt_length
-        self.state = [[0, False, False, False] for _ in range(batch)]  # depth, in_string, escape, opened
+        self.rows = [JsonScan() for _ in range(batch)]
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         done = []
-        for row, ids in enumerate(input_ids):
-            state = self.state[row]
-            if not (state[3] and state[0] == 0):
-                for ch in self.tokenizer.decode(ids[-1:], skip_special_tokens=True):
-                    _scan(state, ch)
-            done.append(state[3] and state[0] == 0)
+        for scan, ids in zip(self.rows, input_ids, strict=True):
+            if not scan.done:
+                scan.feed(self.tokenizer.decode(ids[-1:], skip_special_tokens=True))
+            done.append(scan.done)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-def _scan(state: list, ch: str) -> None:
-    depth, in_string, escape, opened = state
-    if in_string:
-        if escape:
-            escape = False
-        elif ch == "\\":
-            escape = True
-        elif ch == '"':
-            in_string = False
-    elif ch == '"' and opened:
-        in_string = True
-    elif ch == "{":
-        depth, opened = depth + 1, True
-    elif ch == "}" and depth > 0:
-        depth -= 1
-    state[:] = [depth, in_string, escape, opened]
+class JsonScan:
+    """Incremental scanner: `done` once the first top-level `{...}` in the text fed has closed."""
+
+    __slots__ = ("depth", "quote", "escape", "thinking", "tail", "done")
+
+    def __init__(self):
+        self.depth = 0  # open braces; > 0 once the object has opened
+        self.quote = ""  # the quote of the string being read, if any
+        self.escape = False
+        self.thinking = False  # inside <think>...</think> before the object
+        self.tail = ""  # the last few characters, to spot <think> markers across tokens
+        self.done = False
+
+    def feed(self, text: str) -> bool:
+        for ch in text:
+            if self.done:
+                break
+            if self.depth == 0:  # before the object: look for it, or for a think block
+                self.tail = (self.tail + ch)[-8:]
+                if self.thinking:
+                    self.thinking = not self.tail.endswith("</think>")
+                elif self.tail.endswith("<think>"):
+                    self.thinking = True
+                elif ch == "{":
+                    self.depth = 1
+            elif self.quote:
+                if self.escape:
+                    self.escape = False
+                elif ch == "\\":
+                    self.escape = True
+                elif ch == self.quote:
+                    self.quote = ""
+            elif ch in "\"'":
+                self.quote = ch
+            elif ch == "{":
+                self.depth += 1
+            elif ch == "}":
+                self.depth -= 1
+                self.done = self.depth == 0
+        return self.done
 
 
 class SharedModel:
@@ -113,22 +144,45 @@ class SharedModel:
             width = enc["input_ids"].shape[1]
             kwargs = dict(
                 max_new_tokens=gen.max_new_tokens,
-                do_sample=gen.temperature > 0,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=StoppingCriteriaList([JsonEnd(self.tokenizer, width, len(chunk))]),
+                **_sampling(gen),
             )
-            if gen.temperature > 0:
-                kwargs.update(temperature=gen.temperature, top_p=gen.top_p)
-                torch.manual_seed(gen.seed + start)
             if self.adapters:
                 kwargs["adapter_names"] = names
-            ids = self.model.generate(**enc, **kwargs)
+            if gen.temperature > 0:  # seeded, and without disturbing the caller's RNG streams
+                with torch.random.fork_rng(devices=self._rng_devices()):
+                    torch.manual_seed(gen.seed + start)
+                    ids = self.model.generate(**enc, **kwargs)
+            else:
+                ids = self.model.generate(**enc, **kwargs)
             prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
             for row, new in enumerate(ids[:, width:]):
                 keep = new[new != self.tokenizer.pad_token_id]
                 text = self.tokenizer.decode(keep, skip_special_tokens=True)
                 out.append((text, int(prompt_lengths[row]), int(keep.numel())))
         return out
+
+    def _rng_devices(self) -> list[int]:
+        device = torch.device(self.device)
+        if device.type != "cuda":
+            return []
+        return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+# Decoding knobs a model folder's generation_config may set (Qwen2.5-Instruct ships top_k 20
+# and a repetition penalty; transformers fills any knob left unset from there): pinned so
+# that a seat decodes exactly as its `Generation` says. eos ids still come from the folder.
+_NEUTRAL = dict(num_beams=1, repetition_penalty=1.0, no_repeat_ngram_size=0, typical_p=1.0,
+                epsilon_cutoff=0.0, eta_cutoff=0.0)
+
+
+def _sampling(gen: Generation) -> dict:
+    if gen.temperature > 0:  # plain temperature + nucleus sampling: no top-k cut
+        return dict(_NEUTRAL, do_sample=True, temperature=gen.temperature, top_p=gen.top_p, top_k=0)
+    # Greedy ignores the sampling knobs; transformers' own defaults keep it from warning about
+    # a folder's sampling settings on every call.
+    return dict(_NEUTRAL, do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
 
 
 _MODELS: dict[tuple[str, str, str], SharedModel] = {}

@@ -86,7 +86,9 @@ def load(spec: dict[str, Any] | str) -> Policy:
         _check_keys(spec, {"kind", "entry_point", "kwargs"})
         return _load_python(spec)
     if kind in ("hf", "checkpoint"):
-        return load_council({"_": spec})["_"]
+        policy = load_council({"_": spec})["_"]
+        policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
+        return policy
     if kind == "server":
         _check_keys(spec, {"kind", "base_url", "model"} | SERVER_KEYS)
         for key in ("base_url", "model"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from glade.env import parallel_env, standin
+from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario
 from glade.env.world import wealth
@@ -115,6 +116,7 @@ def _row(e: EpisodeSpec, creature: str, obs: dict, d: Decision, info: dict, weal
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
         "messages": render(obs),
+        "observation": json.dumps(plain(obs)),
         "completion": d.text if d.text is not None else action,
         "action": action,
         "error": d.error,

@@ -2,27 +2,61 @@
 
 Requests for one batch go out concurrently. Each has a timeout and a bounded number of
 retries with exponential backoff; a seat whose server still fails holds for the turn with
-a named error (`server_refused`, `server_timeout`, `server_http_500`, `server_bad_response`)
-and the fault is counted in `policy.faults`. The run goes on.
+a named error and the fault is counted in `policy.faults` (one count per failed seat, not
+per attempt). The run goes on.
+
+    server_refused       nothing listens (or the connection dropped): retried
+    server_timeout       no answer within `timeout` seconds: retried
+    server_http_NNN      an HTTP error status; 408, 429, 500, 502, 503, 504 are retried,
+                         others (400, 401, 404, 422 ...) are not
+    server_bad_response  an answer that is not an OpenAI chat completion (not HTTP, not
+                         JSON, no choices ...): not retried, asking again will not help
+
+`timeout` bounds the connect and each wait for data, as urllib does; a server that never
+answers costs `(retries + 1) * timeout` plus the backoff sleeps.
+
+The request carries only fields every OpenAI-compatible server accepts: model, messages,
+max_tokens, temperature and (when set) seed. With `transformers serve DIR`, the server is
+pinned to DIR and `model` must be that same string (or the server answers 400, which is
+not retried): `{kind: server, base_url: "http://127.0.0.1:8000/v1", model: DIR}`.
+
+The API key is read from the environment variable named by `api_key_env` at request time
+and sent as a Bearer header; it is never stored on the policy, in a Decision or in a
+fault. Loopback servers are reached directly, never through an http(s)_proxy from the
+environment.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import os
 import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from glade.env.protocol import parse, render
-from glade.policies import Decision
+from glade.policies import Decision, SeatSpecError
 
-RETRYABLE = {"refused", "timeout", "http_429", "http_500", "http_502", "http_503", "http_504"}
+RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -38,7 +72,32 @@ class ServerPolicy:
     seed: int | None = None
     api_key_env: str = "OPENAI_API_KEY"  # read at request time; never stored or logged
     faults: Counter = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _opener: urllib.request.OpenerDirector | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = urllib.parse.urlsplit(self.base_url) if isinstance(self.base_url, str) else None
+        try:
+            port_ok = parts is not None and (parts.port is None or parts.port > 0)
+        except ValueError:
+            port_ok = False
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise SeatSpecError(f"seat spec server base_url: expected http(s)://HOST[:PORT]/PATH, got {self.base_url!r}")
+        checks = (
+            ("timeout", isinstance(self.timeout, (int, float)) and self.timeout > 0, "a number > 0"),
+            ("retries", isinstance(self.retries, int) and self.retries >= 0, "a whole number >= 0"),
+            ("backoff", isinstance(self.backoff, (int, float)) and self.backoff >= 0, "a number >= 0"),
+            ("concurrency", isinstance(self.concurrency, int) and self.concurrency >= 1, "a whole number >= 1"),
+            ("max_tokens", isinstance(self.max_tokens, int) and self.max_tokens >= 1, "a whole number >= 1"),
+        )
+        for key, ok, expected in checks:
+            if not ok or isinstance(getattr(self, key), bool):
+                raise SeatSpecError(f"seat spec server {key}: expected {expected}, got {getattr(self, key)!r}")
+        # A local server is never reached through a proxy from the environment.
+        if _is_loopback(parts.hostname):
+            self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        else:
+            self._opener = urllib.request.build_opener()
 
     @property
     def name(self) -> str:
@@ -52,11 +111,12 @@ class ServerPolicy:
 
     def _decide(self, obs: dict) -> Decision:
         started = time.perf_counter()
+        messages = render(obs)
         fault = "refused"
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            reply, fault = self._request(render(obs))
+            reply, fault = self._request(messages)
             if reply is not None:
                 text, prompt_tokens, completion_tokens = reply
                 parsed = parse(text, obs)
@@ -72,7 +132,7 @@ class ServerPolicy:
         body = {"model": self.model, "messages": messages, "max_tokens": self.max_tokens, "temperature": self.temperature}
         if self.seed is not None:
             body["seed"] = self.seed
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = os.environ.get(self.api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -80,9 +140,10 @@ class ServerPolicy:
             self.base_url.rstrip("/") + "/chat/completions", json.dumps(body).encode(), headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
+            exc.close()
             return None, f"http_{exc.code}"
         except (TimeoutError, socket.timeout):
             return None, "timeout"
@@ -90,12 +151,40 @@ class ServerPolicy:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
                 return None, "timeout"
             return None, "refused"
-        except (ConnectionError, OSError):
+        except ConnectionError:  # reset, or closed without an answer (RemoteDisconnected)
             return None, "refused"
-        try:
-            data = json.loads(raw)
-            text = data["choices"][0]["message"]["content"] or ""
-            usage = data.get("usage") or {}
-            return (str(text), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)), ""
-        except (ValueError, KeyError, IndexError, TypeError):
+        except http.client.HTTPException:  # not HTTP at all (BadStatusLine), a cut-off body (IncompleteRead)
             return None, "bad_response"
+        except OSError:
+            return None, "refused"
+        return _completion(raw), "bad_response"
+
+
+def _completion(raw: bytes) -> tuple[str, int, int] | None:
+    """(text, prompt_tokens, completion_tokens) from an OpenAI chat completion body, or None."""
+    try:
+        data = json.loads(raw)
+        message = data["choices"][0]["message"]
+        if not isinstance(message, dict):
+            return None
+        content = message.get("content")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    elif isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+        text = "".join(p.get("text") or "" for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    else:
+        return None
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    return text, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+
+
+def _count(value) -> int:
+    """A token count from usage; a missing or malformed count is 0, not a lost completion."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return max(0, int(value))

@@ -1,0 +1,400 @@
+"""How fast a council of model seats decides: naive, batched per policy, mixed adapters.
+
+    .venv/bin/python benchmarks/council_throughput.py             (about 2-4 minutes on 2 cores)
+    .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
+
+All five creatures of a short default scenario sit on hf seats of the tiny model
+(`glade.train.tiny.save_tiny`, built into a temp dir), and every mode generates with the
+same fixed `max_new_tokens`, so every decision asks the model for comparable work:
+
+(a) naive: one `policy.act([obs])` (one generate) per seat per world, W = 1 and 8 worlds;
+(b) batched: `glade.rollout.run_lockstep`, one `policy.act` per policy per turn over the
+    observations of all W worlds, W = 1, 8, 32;
+(c) a mixed-adapter council at W = 32: two random LoRA adapters (PEFT get_peft_model,
+    r=4 on q_proj/v_proj, init_lora_weights=False) and the bare base on ONE base model,
+    one `policy.act` per turn; PEFT serves the rows of each adapter in one generate.
+
+Then the share of wall time spent outside the model at W = 32, as `RolloutStats` counts
+it (everything but `policy.act`: env steps, trace rows), plus a breakdown of the host-side
+work that happens inside `policy.act` (render, chat template + tokenize, parse).
+
+The tiny model has random weights: it rarely closes a JSON object or emits its end token,
+so its generations run to `max_new_tokens` and its answers parse as holds. The figures
+measure the plumbing and the model's cost, not the quality of the answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime
+import io
+import math
+import os
+import platform
+import pstats
+import shlex
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+_TMP = tempfile.mkdtemp(prefix="glade-council-bench-")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
+os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
+TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def loadavg() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+def make_adapters(base: Path, out: Path, seeds: tuple[int, ...]) -> list[Path]:
+    """Random plain-LoRA adapters on q_proj/v_proj (non-zero B, so they change outputs)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    paths = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        peft_model = get_peft_model(model, config)
+        path = out / f"lora-{seed}"
+        peft_model.save_pretrained(path)
+        paths.append(path)
+    return paths
+
+
+class Naive:
+    """The same policy asked one observation at a time: one generate per seat per world."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+
+    def act(self, observations):
+        return [self.inner.act([obs])[0] for obs in observations]
+
+
+class Recorder:
+    """Passes `act` through, keeping every (observation, decision) for a later breakdown."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.seen: list[tuple[dict, object]] = []
+
+    def act(self, observations):
+        decisions = self.inner.act(observations)
+        self.seen.extend(zip(observations, decisions))
+        return decisions
+
+
+class GenerateTimer:
+    """Wraps SharedModel.generate on the instance to count calls and their seconds."""
+
+    def __init__(self, shared):
+        self.shared, self.inner = shared, shared.generate
+        self.calls = self.seconds = 0.0
+        shared.generate = self
+
+    def __call__(self, conversations, adapters, gen):
+        t0 = time.perf_counter()
+        try:
+            return self.inner(conversations, adapters, gen)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += math.ceil(len(conversations) / gen.batch_size)
+
+    def reset(self):
+        self.calls = self.seconds = 0.0
+
+
+def run_mode(label, council_for_world, scenario, worlds, seed, timer):
+    from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+
+    episodes = [EpisodeSpec(f"{label}-{i}", scenario, seed + i, council_for_world(i)) for i in range(worlds)]
+    stats = RolloutStats()
+    timer.reset()
+    c0 = time.process_time()
+    rows = run_lockstep(episodes, stats=stats)
+    cpu = time.process_time() - c0
+    flat = [r for rs in rows.values() for r in rs]
+    return {
+        "label": label,
+        "worlds": worlds,
+        "stats": stats,
+        "cpu": cpu,
+        "rows": flat,
+        "generate_calls": int(timer.calls),
+        "generate_seconds": timer.seconds,
+    }
+
+
+def describe(result, max_new_tokens):
+    s, rows = result["stats"], result["rows"]
+    completion = [r["completion_tokens"] for r in rows]
+    return {
+        "rate": s.decisions / s.total_seconds,
+        "model_rate": s.decisions / s.model_seconds if s.model_seconds else float("nan"),
+        "cpu_rate": s.decisions / result["cpu"] if result["cpu"] else float("nan"),
+        "mean_completion": sum(completion) / len(completion),
+        "full": sum(1 for c in completion if c >= max_new_tokens) / len(completion),
+        "prompt": sum(r["prompt_tokens"] for r in rows) / len(rows),
+    }
+
+
+def host_breakdown(recorder, shared, total_seconds):
+    """Seconds of render, chat template + tokenize and parse for what the run decided."""
+    from glade.env.protocol import parse, render
+
+    obs = [o for o, _ in recorder.seen]
+    texts = [d.text for _, d in recorder.seen]
+    t0 = time.perf_counter()
+    conversations = [render(o) for o in obs]
+    t1 = time.perf_counter()
+    prompts = [shared.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    shared.tokenizer(prompts, padding=True, add_special_tokens=False)
+    t2 = time.perf_counter()
+    for text, o in zip(texts, obs):
+        parse(text, o)
+    t3 = time.perf_counter()
+    return {"render": t1 - t0, "tokenize": t2 - t1, "parse": t3 - t2, "total": total_seconds}
+
+
+def prefill_decode_split(policy, observations, max_new_tokens):
+    """Wall seconds of one generate of these rows with 1 new token and with max_new_tokens."""
+    import torch
+
+    from glade.env.protocol import render
+
+    shared = policy.shared
+    tok = shared.tokenizer
+    prompts = [tok.apply_chat_template(render(o), add_generation_prompt=True, tokenize=False) for o in observations]
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    out = {}
+    for n in (1, max_new_tokens):
+        kwargs = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            shared.model.generate(**enc, **kwargs)
+        out[n] = time.perf_counter() - t0
+    return enc["input_ids"].shape, out
+
+
+def profile_act(policy, observations, top=14) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    policy.act(observations)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    return text.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scenario", default="default")
+    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--batch-size", type=int, default=None, help="rows per generate (default: Generation's)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--naive-worlds", default="1,8")
+    p.add_argument("--worlds", default="1,8,32", help="batched modes; the largest is the headline")
+    p.add_argument("--mixed-worlds", type=int, default=32)
+    p.add_argument("--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split")
+    args = p.parse_args(argv)
+
+    started = time.perf_counter()
+    load_before = loadavg()
+    import peft
+    import torch
+    import transformers
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from glade.env import load_scenario, parallel_env
+    from glade.hf_seat import BASE, Generation
+    from glade.policies import load_council
+    from glade.train.tiny import save_tiny
+
+    tmp = Path(_TMP)
+    t0 = time.perf_counter()
+    base = save_tiny(tmp / "tiny")
+    adapters = make_adapters(base, tmp, seeds=(1, 2))
+    setup_seconds = time.perf_counter() - t0
+
+    scenario = load_scenario(args.scenario, turns=args.turns)
+    creatures = list(scenario.creatures)
+    gen_keys = {"max_new_tokens": args.max_new_tokens}
+    if args.batch_size:
+        gen_keys["batch_size"] = args.batch_size
+    batch_size = Generation(**gen_keys).batch_size
+
+    # One HFPolicy for the five seats on the bare base (load_council shares it).
+    base_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys} for c in creatures})
+    base_policy = base_council[creatures[0]]
+    assert all(base_council[c] is base_policy for c in creatures)
+    shared = base_policy.shared
+    timer = GenerateTimer(shared)
+    n_params = sum(p.numel() for p in shared.model.parameters())
+
+    env = parallel_env(scenario)
+    first_obs, _ = env.reset(seed=args.seed)
+    warm = [first_obs[c] for c in creatures]
+    base_policy.act(warm[:1])  # untimed warm-up: first-call costs
+    base_policy.act(warm)
+
+    results = []
+    naive_worlds = [int(w) for w in args.naive_worlds.split(",") if w]
+    batched_worlds = [int(w) for w in args.worlds.split(",") if w]
+    naive = Naive(base_policy)
+    for w in naive_worlds:
+        results.append(run_mode(f"(a) naive, W={w}", lambda i: dict.fromkeys(creatures, naive), scenario, w, args.seed, timer))
+    headline = max(batched_worlds)
+    recorder = Recorder(base_policy)
+    for w in batched_worlds:
+        seat = recorder if w == headline else base_policy
+        results.append(run_mode(f"(b) batched, W={w}", lambda i, seat=seat: dict.fromkeys(creatures, seat), scenario, w, args.seed, timer))
+        if w == headline:
+            batched_head = results[-1]
+    breakdown = host_breakdown(recorder, shared, batched_head["stats"].total_seconds)
+
+    profile_text = split = None
+    if args.profile:
+        split = prefill_decode_split(base_policy, (warm * (batch_size // len(warm) + 1))[:batch_size], args.max_new_tokens)
+        profile_text = (profile_act(naive, warm[:1]), profile_act(base_policy, (warm * 32)[: 5 * 32]))
+
+    # (c) two adapters and the bare base on the SAME base model: one policy, one act per turn.
+    # Loaded last: once an adapter is on the shared model, every generate passes adapter_names.
+    plan = [str(adapters[0]), str(adapters[1]), None, str(adapters[0]), str(adapters[1])]
+    seat_of = {c: plan[i % len(plan)] for i, c in enumerate(creatures)}
+    mixed_specs = {c: {"kind": "hf", "model": str(base), **gen_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()}
+    mixed_council = load_council(mixed_specs)
+    mixed_policy = mixed_council[creatures[0]]
+    assert all(mixed_council[c] is mixed_policy for c in creatures) and mixed_policy.shared is shared
+    mixed_policy.act(warm)  # loads both adapters onto the shared model, untimed
+    names = {c: shared.adapter_name(seat_of[c]) for c in creatures}
+    results.append(run_mode(f"(c) mixed adapters, W={args.mixed_worlds}", lambda i: dict(mixed_council), scenario, args.mixed_worlds, args.seed, timer))
+    mixed = results[-1]
+
+    # Sanity: the adapters do change outputs. Compare turn-0 completions with the bare-base run.
+    base_text = {(r["seed"], r["creature"]): r["completion"] for r in batched_head["rows"] if r["turn"] == 0}
+    differ = Counter()
+    total = Counter()
+    for r in mixed["rows"]:
+        if r["turn"] != 0:
+            continue
+        key = (r["seed"], r["creature"])
+        if key in base_text:
+            kind = "base" if names[r["creature"]] == BASE else names[r["creature"]]
+            total[kind] += 1
+            differ[kind] += r["completion"] != base_text[key]
+
+    # ---- report -----------------------------------------------------------------------
+    print("glade council throughput (tiny model, hf seats, CPU)")
+    print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print(f"  machine    {platform.machine()} {platform.processor() or ''}  nproc {nproc()}  torch threads {torch.get_num_threads()}"
+          f"  load avg before {load_before}, after {loadavg()}")
+    print(f"  versions   python {platform.python_version()}  torch {torch.__version__}  transformers {transformers.__version__}"
+          f"  peft {peft.__version__}")
+    print(f"  model      tiny Qwen2 (random weights) {n_params / 1e6:.2f}M params, float32, cpu;"
+          f" setup (build model + 2 adapters) {setup_seconds:.1f} s")
+    print(f"  scenario   {args.scenario}, {args.turns} turns, {len(creatures)} creatures on hf seats, world i seed {args.seed}+i")
+    print(f"  generation greedy, max_new_tokens {args.max_new_tokens}, batch_size {batch_size} rows per generate")
+    print()
+    head = f"  {'mode':<28} {'decisions':>9} {'wall s':>8} {'dec/s':>7} {'model dec/s':>11} {'act calls':>9} {'generates':>9}" \
+           f" {'cpu s':>7} {'dec/cpu s':>9} {'prompt tok':>10} {'new tok':>8} {'ran full':>8}"
+    print(head)
+    for r in results:
+        s, d = r["stats"], describe(r, args.max_new_tokens)
+        print(f"  {r['label']:<28} {s.decisions:>9} {s.total_seconds:>8.2f} {d['rate']:>7.2f} {d['model_rate']:>11.2f}"
+              f" {s.policy_calls:>9} {r['generate_calls']:>9} {r['cpu']:>7.1f} {d['cpu_rate']:>9.2f} {d['prompt']:>10.0f} {d['mean_completion']:>8.1f}"
+              f" {d['full']:>8.0%}")
+    print("  (dec/s = decisions / wall time of run_lockstep; model dec/s = decisions / seconds inside policy.act;")
+    print("   cpu s = process CPU time, all threads (time.process_time); dec/cpu s = decisions per CPU second, the")
+    print("   steadier figure on a busy machine with 1 torch thread; new tok = mean completion tokens per decision;")
+    print("   ran full = share of decisions that ran to max_new_tokens)")
+    print()
+
+    naive_rates = {r["worlds"]: describe(r, args.max_new_tokens)["rate"] for r in results if r["label"].startswith("(a)")}
+    naive_cpu = {r["worlds"]: describe(r, args.max_new_tokens)["cpu_rate"] for r in results if r["label"].startswith("(a)")}
+    head_cpu = describe(batched_head, args.max_new_tokens)["cpu_rate"]
+    head_rate = describe(batched_head, args.max_new_tokens)["rate"]
+    mixed_rate = describe(mixed, args.max_new_tokens)["rate"]
+    s = batched_head["stats"]
+    share = s.outside_model_share
+    mixed_share = mixed["stats"].outside_model_share
+    host = breakdown["render"] + breakdown["tokenize"] + breakdown["parse"]
+    outside_generate = 1 - batched_head["generate_seconds"] / s.total_seconds
+    print("  figure                                         measured   target   verdict")
+    for w, rate in naive_rates.items():
+        ratio = head_rate / rate
+        print(f"  batched(W={headline}) / naive(W={w}) decisions/s    {ratio:>7.2f}x   >= {TARGET_SPEEDUP:.0f}x    "
+              f"{'meets' if ratio >= TARGET_SPEEDUP else 'MISSED'}")
+    for w, rate in naive_cpu.items():
+        print(f"  same, per CPU second: batched / naive(W={w})    {head_cpu / rate:>7.2f}x   (info)")
+    for w, rate in naive_rates.items():
+        print(f"  mixed(W={args.mixed_worlds}) / naive(W={w}) decisions/s      {mixed_rate / rate:>7.2f}x   (info)")
+    print(f"  mixed(W={args.mixed_worlds}) / batched(W={headline}) decisions/s    {mixed_rate / head_rate:>7.2f}x   (info: cost of mixing)")
+    print(f"  outside-model share, batched W={headline} (RolloutStats) {share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
+          f"{'meets' if share <= TARGET_OUTSIDE else 'MISSED'}")
+    print(f"  outside-model share, mixed W={args.mixed_worlds} (RolloutStats)   {mixed_share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
+          f"{'meets' if mixed_share <= TARGET_OUTSIDE else 'MISSED'}")
+    print()
+    print(f"  where the batched W={headline} wall time went ({s.total_seconds:.2f} s):")
+    print(f"    inside policy.act                 {s.model_seconds:8.2f} s  {s.model_seconds / s.total_seconds:7.2%}")
+    print(f"      SharedModel.generate            {batched_head['generate_seconds']:8.2f} s  "
+          f"{batched_head['generate_seconds'] / s.total_seconds:7.2%}   (incl. chat template, tokenize, decode)")
+    print(f"      render (re-timed alone)         {breakdown['render']:8.3f} s  {breakdown['render'] / s.total_seconds:7.2%}")
+    print(f"      chat template + tokenize (alone){breakdown['tokenize']:8.3f} s  {breakdown['tokenize'] / s.total_seconds:7.2%}")
+    print(f"      parse (re-timed alone)          {breakdown['parse']:8.3f} s  {breakdown['parse'] / s.total_seconds:7.2%}")
+    print(f"    outside policy.act (env, rows)    {s.total_seconds - s.model_seconds:8.2f} s  {share:7.2%}")
+    print(f"    => outside model.generate in all  {s.total_seconds - batched_head['generate_seconds']:8.2f} s  {outside_generate:7.2%}"
+          f"   (env + rows + render + parse + act bookkeeping)")
+    print(f"    => env + rows + render + parse    {(s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']:8.2f} s  "
+          f"{((s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']) / s.total_seconds:7.2%}")
+    print()
+    print("  adapters change outputs (turn-0 completions that differ from the bare-base run, same worlds):")
+    for kind in sorted(total):
+        label = "bare base" if kind == "base" else f"adapter {kind}"
+        print(f"    {label:<22} {differ[kind]:>3}/{total[kind]}")
+    errors = Counter(r["error"] for r in batched_head["rows"])
+    print(f"  parse outcomes of the batched W={headline} answers: {dict(errors.most_common())}")
+    print("  note: the tiny model has random weights; it rarely closes a JSON object or emits its end token,")
+    print("  so generations run to max_new_tokens (see 'ran full') and its answers parse as holds.")
+
+    if split is not None:
+        shape, t = split
+        n = args.max_new_tokens
+        print()
+        print(f"  prefill/decode split: one generate of {shape[0]} rows x {shape[1]} prompt tokens:"
+              f" 1 new token {t[1]:.2f} s, {n} new tokens {t[n]:.2f} s"
+              f" -> prefill ~{t[1] / t[n]:.0%} of it ({t[1] / shape[0] * 1000:.0f} ms/row), decode {(t[n] - t[1]) / shape[0] * 1000:.0f} ms/row")
+        print()
+        print("  cProfile, naive: one act of 1 observation, by own time")
+        print(profile_text[0])
+        print("  cProfile, batched: one act of 160 observations (W=32), by own time")
+        print(profile_text[1])
+    print(f"  whole script {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,567 @@
+"""Fuzz `glade.env.protocol.parse` with messy completions against real observations.
+
+    .venv/bin/python benchmarks/parser_fuzz.py                 (100,000 completions, seed 0)
+    .venv/bin/python benchmarks/parser_fuzz.py --n 20000 --seed 3
+
+Observations come from real episodes (stand-in seats) of every scenario under
+recipes/scenarios/. Each completion is drawn, from a seeded `random.Random`, out of these
+families: valid actions (as a model might format them), model-like actions with wrong
+values, character-level mutations of valid actions, the usual small-model faults (quotes,
+literals, commas, words for sides and goods, numbers as strings, NaN, 5,000-digit numbers,
+wrong types), actions wrapped in prose / fences / think blocks / harmony channels,
+truncations, random text, junk (control characters, brace soup, deep nesting), huge inputs
+(up to ~2 MB), unicode (every plane, lone surrogates, full-width look-alikes) and a few
+non-strings (None, bytes, numbers, dicts).
+
+Checks, per completion:
+  - `parse` raises nothing (target 0); a "parser_fault" result, i.e. an exception inside the
+    parser that its guard swallowed, is counted apart and traced back to its exception;
+  - the returned action validates cleanly: `glade.env.market.validate_orders` keeps every
+    order unchanged with no note (no rejection, no cut), every field is well typed, the
+    gossip and thought are strings within their caps, and the action is finite JSON;
+  - the observation is not mutated (checked on a sample).
+Printed: counts per error name and per family, median / p99 / max microseconds per parse
+(time.perf_counter_ns around the call alone), the slowest inputs, total time, and a digest
+of every outcome, so two runs with the same --n and --seed can be compared exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import gc
+import hashlib
+import heapq
+import json
+import math
+import platform
+import random
+import shlex
+import statistics
+import sys
+import time
+import traceback
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from glade.env import parallel_env, standin  # noqa: E402
+from glade.env import protocol  # noqa: E402
+from glade.env.market import SIDES, validate_orders  # noqa: E402
+from glade.env.protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, parse  # noqa: E402
+from glade.env.scenario import SCENARIO_DIR  # noqa: E402
+
+THOUGHT_CHARS = 2000  # protocol's cap on a thought
+ACTION_KEYS = {"orders", "gossip", "thought"}
+ORDER_KEYS = ("side", "good", "qty", "price")
+
+# ---- observations --------------------------------------------------------------------
+
+
+def collect_observations(seed: int) -> list[dict]:
+    """Every observation stand-in seats see in a few episodes of every scenario."""
+    seen = []
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+    for name in names:
+        for episode_seed in (seed, seed + 1):
+            env = parallel_env(name)
+            dispositions = {c: standin.disposition(env.scenario.creatures[c].disposition) for c in env.possible_agents}
+            obs, _ = env.reset(seed=episode_seed)
+            while env.agents:
+                seen.extend(obs[c] for c in env.agents)
+                obs, *_ = env.step({c: standin.act(obs[c], dispositions[c]) for c in env.agents})
+    return seen
+
+
+# ---- building blocks -----------------------------------------------------------------
+
+WORDS = ("the", "honey", "I", "will", "sell", "buy", "orders", "price", "qty", "good", "side", "pebbles",
+         "winter", "is", "coming", "Thorn", "Oona", "trade", "json", "answer", "{", "}", "[", "]", ":",
+         ",", '"', "'", "ok", "Let", "me", "think", "about", "it", "firewood", "acorns", "berries")
+JSONISH = '{}[]":,\'\\ \n\t0123456789.-eE+truefalsenull'
+CONTROL = "".join(chr(c) for c in range(32)) + "\x7f"
+UNICODE_BITS = ("é", "ñ", "ß", "İ", "ı", "ﬁ", "Å", "Å", "😀", "🍯", "🌲", "𝓱𝓸𝓷𝓮𝔂", "汉字", "ハチミツ", "мёд",
+                "עסקה", "\u200f", "\u200b", "\u2028", "\u2029", "\ufeff", "\u00a0", "\u0301", "｛", "｝", "＂", "：",
+                "，", "［", "］", "“", "”", "‘", "’", "«", "»", "\ud800", "\udfff", "\U0010ffff", "\x00")
+SIDE_WORDS = ("buy", "sell", "Buy", "SELL", " bid ", "ask", "offer", "purchase", "hold", "trade", "", "b")
+NUMBER_JUNK = ("NaN", "Infinity", "-Infinity", "1e999", "-0", "0", "-5", "1e-400", "0.0000001", "1e308",
+               "9" * 5000, "1" + "0" * 400, "3.", ".5", "0x10", "1_000", "١٢", "true", "null", "[]", "{}",
+               '"3 pebbles"', '"4.5"', '"three"', '""', "2.5", "500", "501", "100000")
+
+
+def goods_of(obs: dict) -> list[str]:
+    return list(obs["inventory"])
+
+
+def random_order(rng: random.Random, obs: dict) -> dict:
+    goods = goods_of(obs)
+    good = rng.choice(goods)
+    price = float(obs["prices"][good])
+    return {
+        "side": rng.choice(SIDES),
+        "good": good,
+        "qty": rng.choice((1, 2, 3, 5, 10, int(obs["inventory"][good]) or 1, rng.randint(1, 40))),
+        "price": round(price * rng.uniform(0.5, 1.6), rng.choice((0, 1, 2, 3))),
+    }
+
+
+def valid_action(rng: random.Random, obs: dict) -> dict:
+    """A plausible action: the stand-in's, or random orders, with optional gossip/thought."""
+    if rng.random() < 0.5:
+        action = standin.act(obs, standin.disposition(rng.choice(tuple(standin.DISPOSITIONS))), rng.randrange(99))
+    else:
+        action = {"orders": [random_order(rng, obs) for _ in range(rng.randint(0, 4))]}
+    if rng.random() < 0.4:
+        action["gossip"] = rng.choice(("Honey is cheap today.", "Thorn hoards wood!", "", "  ", "x" * 500))
+    if rng.random() < 0.2:
+        action["thought"] = rng.choice(("sell high", "winter is near " * 300, ""))
+    return action
+
+
+def dump(rng: random.Random, value) -> str:
+    style = rng.randrange(5)
+    if style == 0:
+        return json.dumps(value)
+    if style == 1:
+        return json.dumps(value, separators=(",", ":"))
+    if style == 2:
+        return json.dumps(value, indent=rng.choice((1, 2, 4)))
+    if style == 3:
+        return json.dumps(value, ensure_ascii=False, indent=None, separators=(", ", ": "))
+    return json.dumps(value, indent="\t", sort_keys=True)
+
+
+def wrap(rng: random.Random, body: str) -> str:
+    kind = rng.randrange(12)
+    if kind == 0:
+        return f"```json\n{body}\n```"
+    if kind == 1:
+        return f"Here is my action:\n{body}\nI hope that works."
+    if kind == 2:
+        return f"<think>I should sell some honey {{maybe}} [or not].</think>\n{body}"
+    if kind == 3:
+        return f"<think>unfinished thought with {body}"  # never closed: no final answer
+    if kind == 4:
+        return f"<|start|>assistant<|channel|>analysis<|message|>Consider {{\"orders\": []}}.<|end|>" \
+               f"<|start|>assistant<|channel|>final<|message|>{body}<|return|>"
+    if kind == 5:
+        return f"analysisWe think.assistantfinal{body}"
+    if kind == 6:
+        return f"{body}<|im_end|>"
+    if kind == 7:
+        return f'First idea: {{"orders": [{{"side": "sell", "good": "honey", "qty": 1, "price": 9}}]}}\nFinal: {body}'
+    if kind == 8:
+        return f"{body}\n{body}"
+    if kind == 9:
+        return f"~~~\n{body}\n~~~ and then {{ some prose }}"
+    if kind == 10:
+        return f"Sure! {{{{{{ }}}} [1, 2] {body} [[[["
+    return f"   \n\n{body}\n\n   "
+
+
+def mutate_chars(rng: random.Random, text: str, edits: int) -> str:
+    chars = list(text)
+    for _ in range(edits):
+        if not chars:
+            chars.append(rng.choice(JSONISH))
+            continue
+        i = rng.randrange(len(chars))
+        op = rng.randrange(6)
+        if op == 0:
+            del chars[i]
+        elif op == 1:
+            chars.insert(i, rng.choice(JSONISH))
+        elif op == 2:
+            chars[i] = rng.choice(JSONISH)
+        elif op == 3 and i + 1 < len(chars):
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        elif op == 4:
+            j = min(len(chars), i + rng.randint(1, 12))
+            chars[i:i] = chars[i:j]  # duplicate a slice
+        else:
+            chars.insert(i, rng.choice(UNICODE_BITS + tuple(CONTROL)))
+    return "".join(chars)
+
+
+def structural(rng: random.Random, obs: dict) -> str:
+    """The usual faults of small models, each applied to a valid action."""
+    action = valid_action(rng, obs)
+    if not action["orders"]:
+        action["orders"] = [random_order(rng, obs)]
+    text = json.dumps(action)
+    kind = rng.randrange(16)
+    if kind == 0:
+        return text.replace('"', "'")
+    if kind == 1:
+        return text.replace('"', "“", 1).replace('"', "”", 1).replace('"', "‘").replace("‘", "’", 3)
+    if kind == 2:
+        for key in ("orders", "side", "good", "qty", "price", "gossip", "thought"):
+            text = text.replace(f'"{key}"', key)
+        return text
+    if kind == 3:
+        return text.replace("true", "True").replace("]", ", ]").replace("}", ", }") + rng.choice(("", "None", "False"))
+    if kind == 4:
+        return text.replace(", ", " ", rng.randint(1, 5))
+    if kind == 5:  # words for sides, loose good names, numbers as strings
+        order = action["orders"][0]
+        order["side"] = rng.choice(SIDE_WORDS)
+        g = order["good"]
+        order["good"] = rng.choice((g.upper(), g[:-1], g.rstrip("s"), g[:-3] + "y", f" {g} ", g.title(), "gold", 7, None, ["honey"]))
+        order["qty"] = rng.choice((str(order["qty"]), f"{order['qty']}.0", float(order["qty"]), -order["qty"], 0, True, 10**6, 2.5))
+        order["price"] = rng.choice((f"{order['price']} pebbles", str(order["price"]), "1 pebble", -1, 0, False, [1], None))
+        return json.dumps(action)
+    if kind == 6:  # a raw number token that JSON may not accept
+        return text.replace(str(action["orders"][0]["price"]), rng.choice(NUMBER_JUNK), 1)
+    if kind == 7:
+        return text.replace(str(action["orders"][0]["qty"]), rng.choice(NUMBER_JUNK), 1)
+    if kind == 8:  # wrong container types
+        return json.dumps(rng.choice((
+            {"orders": action["orders"][0]}, {"orders": "buy honey"}, {"orders": 5}, {"orders": None},
+            {"orders": [1, "x", None, [], {}]}, {"order": action["orders"]}, action["orders"][0],
+            action["orders"], [action], {"orders": [[o] for o in action["orders"]]}, {"Orders": action["orders"]},
+            {"orders": action["orders"], "gossip": 5, "thought": ["a"]}, {"orders": action["orders"], "gossip": None},
+        )))
+    if kind == 9:  # too many orders, both sides of one good, over-selling, over-spending
+        goods = goods_of(obs)
+        orders = [{"side": rng.choice(SIDES), "good": rng.choice(goods), "qty": rng.randint(1, 600),
+                   "price": round(rng.uniform(0.01, 900), 2)} for _ in range(rng.randint(5, 40))]
+        return json.dumps({"orders": orders})
+    if kind == 10:  # duplicate keys; the last wins in JSON
+        return text.replace('"orders": ', '"orders": [], "orders": ', 1)
+    if kind == 11:  # escapes in strings
+        return text.replace("gossip", "gos\\sip").replace('": "', '": "\\x41\\u12\\\n\t', 1)
+    if kind == 12:  # a self-buy: buy what it makes
+        made = [g for g in goods_of(obs) if obs["produces"][g]] or goods_of(obs)
+        return json.dumps({"orders": [{"side": "buy", "good": made[0], "qty": 1, "price": 1.0}]})
+    if kind == 13:  # key case and spacing
+        return text.replace('"side"', '"Side"').replace('"qty"', '"quantity"', rng.randrange(2))
+    if kind == 14:  # comments and trailing garbage
+        return text.replace("[", "[ // my orders\n", 1) + " /* done */"
+    return text.replace("{", "{ ", 1).replace(":", " :\n", 3).replace(",", ",,", rng.randrange(2))
+
+
+def random_text(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return "".join(rng.choice(" abcdefghijklmnopqrstuvwxyz.,!?\n") for _ in range(rng.randint(0, 400)))
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 120)))
+
+
+def junk(rng: random.Random) -> str:
+    kind = rng.randrange(10)
+    n = rng.randint(1, 3000)
+    if kind == 0:
+        return bytes(rng.randrange(256) for _ in range(n)).decode("latin-1")
+    if kind == 1:
+        return "".join(rng.choice(CONTROL) for _ in range(n))
+    if kind == 2:
+        return "".join(rng.choice("{}[]") for _ in range(n))
+    if kind == 3:
+        return "[" * n + "]" * rng.randrange(n + 1)
+    if kind == 4:
+        return '{"orders":' * n
+    if kind == 5:
+        return "".join(rng.choice("\"'\\“”‘’") for _ in range(n))
+    if kind == 6:
+        return "".join(rng.choice(JSONISH) for _ in range(n))
+    if kind == 7:
+        return "{" + ",".join(f'"k{i}": {i}' for i in range(n)) + "}"
+    if kind == 8:
+        return '{"orders": [' + "," * n + "]}"
+    return rng.choice(("", " ", "\n", "{", "}", "[", "]", "{}", "[]", '"', "null", "0", "{\"orders\"", "{'", "```", "<think>",
+                       "</think>", "<|channel|>final", "assistantfinal", "<|im_end|>", "\\", "{\"orders\": [}"))
+
+
+def huge(rng: random.Random, obs: dict) -> str:
+    body = json.dumps(valid_action(rng, obs))
+    size = rng.choice((30_000, 200_000, 1_000_000, 2_000_000))
+    kind = rng.randrange(9)
+    if kind == 0:
+        return ("blah " * (size // 5)) + body  # the answer after the read window
+    if kind == 1:
+        return body + (" blah" * (size // 5))
+    if kind == 2:
+        return "[" * size
+    if kind == 3:
+        return "{" * size
+    if kind == 4:
+        return '{"orders": [], "gossip": "' + "a" * size + '"}'
+    if kind == 5:
+        return '{"orders": [{"side": "buy", "good": "honey", "qty": ' + "9" * size + ', "price": 1}]}'
+    if kind == 6:
+        return " ".join('{"orders": []}' for _ in range(size // 15))
+    if kind == 7:
+        return "<think>" + "hmm " * (size // 4) + "</think>" + body
+    return '{"a": ' * (size // 6) + "1" + "}" * (size // 6)
+
+
+def unicode_text(rng: random.Random, obs: dict) -> str:
+    kind = rng.randrange(5)
+    if kind == 0:  # random code points from every plane, surrogates included
+        return "".join(chr(rng.randrange(0x110000)) for _ in range(rng.randint(1, 300)))
+    if kind == 1:
+        action = valid_action(rng, obs)
+        action["gossip"] = "".join(rng.choice(UNICODE_BITS) for _ in range(rng.randint(1, 300)))
+        return json.dumps(action, ensure_ascii=rng.random() < 0.5)
+    if kind == 2:  # full-width and look-alike punctuation
+        text = json.dumps(valid_action(rng, obs))
+        table = str.maketrans({"{": "｛", "}": "｝", '"': "＂", ":": "：", ",": "，", "[": "［", "]": "］"})
+        return text.translate(table) if rng.random() < 0.5 else text.replace('"', "«", 2)
+    if kind == 3:  # unicode good names and sides
+        action = {"orders": [random_order(rng, obs)]}
+        action["orders"][0]["good"] = rng.choice(("hönig", "HONEY", "ｈｏｎｅｙ", "honey\u0301", "ACORNS", "acorns\u200b",
+                                                 "İ", "berrıes", "мёд", "🍯"))
+        action["orders"][0]["side"] = rng.choice(("ＢＵＹ", "sell\u200b", "SELL", "buy"))
+        return json.dumps(action, ensure_ascii=False)
+    return mutate_chars(rng, json.dumps(valid_action(rng, obs), ensure_ascii=False), rng.randint(1, 10)) \
+        + "".join(rng.choice(UNICODE_BITS) for _ in range(5))
+
+
+def non_string(rng: random.Random, obs: dict):
+    return rng.choice((None, b'{"orders": []}', 42, 3.5, [], {}, {"orders": []}, valid_action(rng, obs),
+                       bytearray(b"{}"), object(), float("nan"), True))
+
+
+# family -> (weight, generator(rng, obs))
+FAMILIES = {
+    "valid": (8, lambda rng, obs: dump(rng, valid_action(rng, obs))),
+    "model_like": (10, lambda rng, obs: json.dumps({"orders": [
+        {"side": rng.choice(SIDE_WORDS), "good": rng.choice(goods_of(obs) + ["gold", "honey ", "Berries"]),
+         "qty": rng.choice((0, 1, 3, 50, 499, 500, 501, -2, 2.0, 2.5)), "price": rng.choice((0.01, 1, 2.5, 10, 99, 1e6, 0, -3))}
+        for _ in range(rng.randint(0, 10))]})),
+    "mutated": (20, lambda rng, obs: mutate_chars(rng, dump(rng, valid_action(rng, obs)), rng.choice((1, 1, 2, 3, 5, 10, 30))),),
+    "structural": (15, structural),
+    "wrapped": (10, lambda rng, obs: wrap(rng, rng.choice((
+        dump(rng, valid_action(rng, obs)), structural(rng, obs), mutate_chars(rng, json.dumps(valid_action(rng, obs)), 2))))),
+    "truncated": (12, lambda rng, obs: (lambda t: t[: rng.randrange(len(t) + 1)])(
+        wrap(rng, json.dumps(valid_action(rng, obs))) if rng.random() < 0.3 else dump(rng, valid_action(rng, obs)))),
+    "random_text": (8, lambda rng, obs: random_text(rng)),
+    "junk": (7, lambda rng, obs: junk(rng)),
+    "unicode": (8, unicode_text),
+    "huge": (0.5, huge),
+    "non_string": (0.5, non_string),
+}
+
+
+# ---- checks --------------------------------------------------------------------------
+
+
+def check(result, obs: dict) -> list[str]:
+    """Names of everything wrong with a parse result (empty when it is clean)."""
+    problems = []
+    if not isinstance(result, protocol.Parsed):
+        return ["not_a_Parsed"]
+    action = result.action
+    if not isinstance(action, dict):
+        return ["action_not_dict"]
+    if set(action) - ACTION_KEYS:
+        problems.append("extra_action_keys")
+    orders = action.get("orders")
+    if not isinstance(orders, list):
+        return problems + ["orders_not_list"]
+    goods = tuple(goods_of(obs))
+    for o in orders:
+        if not isinstance(o, dict) or tuple(o) != ORDER_KEYS:
+            problems.append("order_keys")
+            continue
+        if o["side"] not in SIDES or o["good"] not in goods:
+            problems.append("order_names")
+        if type(o["qty"]) is not int or not 1 <= o["qty"] <= MAX_QTY:
+            problems.append("order_qty")
+        if type(o["price"]) is not float or not math.isfinite(o["price"]) or o["price"] <= 0:
+            problems.append("order_price")
+    if len(orders) > MAX_ORDERS:
+        problems.append("too_many_orders")
+    if not problems:
+        valid, notes = validate_orders(obs["creature"], orders, goods, obs["inventory"], float(obs["pebbles"]), MAX_ORDERS, MAX_QTY)
+        if notes:
+            problems.append("revalidate_notes:" + ",".join(sorted({n["reason"] for n in notes})))
+        elif [(v.side, v.good, v.qty, v.price) for v in valid] != [tuple(o.values()) for o in orders]:
+            problems.append("revalidate_changed")
+    for key, cap in (("gossip", GOSSIP_CHARS), ("thought", THOUGHT_CHARS)):
+        if key in action and not (isinstance(action[key], str) and 0 < len(action[key]) <= cap and action[key].strip()):
+            problems.append(f"{key}_bad")
+    try:
+        json.dumps(action, allow_nan=False)
+    except (TypeError, ValueError):
+        problems.append("not_finite_json")
+    if not (result.error is None or isinstance(result.error, str)):
+        problems.append("error_type")
+    if not isinstance(result.repaired, bool) or not all(isinstance(r, str) for r in result.repairs):
+        problems.append("repairs_type")
+    if result.error is None and result.dropped:
+        problems.append("dropped_without_error")
+    return problems
+
+
+def fault_of(text, obs: dict) -> str:
+    """The exception parse's guard swallowed for this input (re-raised by calling _parse)."""
+    try:
+        protocol._parse(text, obs)
+    except Exception as exc:  # noqa: BLE001
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno}: {str(exc)[:80]}"
+    return "no exception on rerun"
+
+
+def preview(text, n: int = 70) -> str:
+    if not isinstance(text, str):
+        return f"<{type(text).__name__}>"
+    head = text[:n].encode("unicode_escape").decode("ascii")
+    return f"{len(text):,} chars: {head}{'...' if len(text) > n else ''}"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=100_000, help="completions to parse")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mutation-sample", type=int, default=97, help="check every k-th observation is not mutated")
+    p.add_argument("--slowest", type=int, default=5, help="slowest inputs to list")
+    p.add_argument("--dump", metavar="PATH", help="write one line per completion (index, family, error, action) to diff runs")
+    args = p.parse_args(argv)
+
+    started = time.perf_counter()
+    observations = collect_observations(args.seed)
+    rng = random.Random(args.seed)
+    names = list(FAMILIES)
+    weights = [FAMILIES[f][0] for f in names]
+
+    exceptions: Counter = Counter()
+    exception_examples: dict[str, str] = {}
+    errors: Counter = Counter()
+    problems: Counter = Counter()
+    problem_examples: dict[str, str] = {}
+    faults: Counter = Counter()
+    fault_examples: dict[str, str] = {}
+    mutated = 0
+    per_family: dict[str, list[int]] = defaultdict(list)
+    family_errors: dict[str, Counter] = defaultdict(Counter)
+    repaired = 0
+    slowest: list[tuple[int, int, str, str]] = []
+    digest = hashlib.sha256()
+    all_ns: list[int] = []
+    cpu_ns: list[int] = []
+    parse_ns_total = 0
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+    dump_file = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
+
+    gc.disable()  # as timeit does: a collection of the harness's own heap is not the parser's cost
+    for i in range(args.n):
+        if i % 1000 == 0:
+            gc.collect()  # outside the timed region
+        family = rng.choices(names, weights)[0]
+        obs = observations[rng.randrange(len(observations))]
+        text = FAMILIES[family][1](rng, obs)
+        snapshot = copy.deepcopy(obs) if i % args.mutation_sample == 0 else None
+        c0, t0 = cpu_clock(), clock()
+        try:
+            result = parse(text, obs)
+        except BaseException as exc:  # noqa: BLE001 - counting exactly this
+            dt, dc = clock() - t0, cpu_clock() - c0
+            name = type(exc).__name__
+            exceptions[name] += 1
+            exception_examples.setdefault(name, f"{family}: {preview(text)}")
+            result = None
+        else:
+            dt, dc = clock() - t0, cpu_clock() - c0
+        parse_ns_total += dt
+        all_ns.append(dt)
+        cpu_ns.append(dc)
+        per_family[family].append((dt, dc))
+        if len(slowest) < args.slowest:
+            heapq.heappush(slowest, (dt, i, family, preview(text)))
+        elif dt > slowest[0][0]:
+            heapq.heapreplace(slowest, (dt, i, family, preview(text)))
+        if snapshot is not None and snapshot != obs:
+            mutated += 1
+        if result is None:
+            line = f"{i}:{family}:EXC\n"
+            digest.update(line.encode())
+            if dump_file:
+                dump_file.write(line)
+            continue
+        error = result.error or "None (clean)"
+        errors[error] += 1
+        family_errors[family][error] += 1
+        repaired += bool(result.repaired)
+        if result.error == "parser_fault":
+            why = fault_of(text, obs)
+            faults[why] += 1
+            fault_examples.setdefault(why, f"{family}: {preview(text)}")
+        for problem in check(result, obs):
+            problems[problem] += 1
+            problem_examples.setdefault(problem, f"{family}: {preview(text)}")
+        action = json.dumps(result.action, sort_keys=True, ensure_ascii=True, default=repr)
+        line = f"{i}:{family}:{result.error}:{action}\n"
+        digest.update(line.encode())
+        if dump_file:
+            dump_file.write(line)
+
+    gc.enable()
+    if dump_file:
+        dump_file.close()
+    total = time.perf_counter() - started
+    micros = [ns / 1000 for ns in all_ns]
+    cpu_micros = [ns / 1000 for ns in cpu_ns]
+
+    print("glade parser fuzz: glade.env.protocol.parse on messy completions, real observations")
+    print(f"  command      {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"  date         {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print(f"  python       {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}")
+    print(f"  inputs       {args.n:,} completions, seed {args.seed}, over {len(observations):,} observations "
+          f"({', '.join(sorted(p.stem for p in SCENARIO_DIR.glob('*.yaml')))})")
+    print()
+    verdict = "meets" if not exceptions else "MISSED"
+    print(f"  exceptions raised by parse        {sum(exceptions.values()):>8,}   target 0   {verdict}   {dict(exceptions)}")
+    print(f"  parser_fault (guard caught one)   {errors.get('parser_fault', 0):>8,}   target 0   "
+          f"{'meets' if not errors.get('parser_fault') else 'MISSED'}")
+    print(f"  actions not validating cleanly    {sum(problems.values()):>8,}   target 0   {'meets' if not problems else 'MISSED'}")
+    print(f"  observations mutated (sampled)    {mutated:>8,}   of {math.ceil(args.n / args.mutation_sample):,} checked")
+    for name, example in exception_examples.items():
+        print(f"    exception {name}: e.g. {example}")
+    for why, count in faults.most_common():
+        print(f"    parser_fault x{count}: {why}\n      e.g. {fault_examples[why]}")
+    for problem, count in problems.most_common():
+        print(f"    check {problem} x{count}: e.g. {problem_examples[problem]}")
+    print()
+    print(f"  time per parse   median {statistics.median(micros):.1f} us   p99 {pct(micros, 0.99):.1f} us   "
+          f"max {max(micros) / 1000:.1f} ms   mean {statistics.fmean(micros):.1f} us   (wall, time.perf_counter_ns)")
+    print(f"  cpu per parse    median {statistics.median(cpu_micros):.1f} us   p99 {pct(cpu_micros, 0.99):.1f} us   "
+          f"max {max(cpu_micros) / 1000:.1f} ms   mean {statistics.fmean(cpu_micros):.1f} us   (this thread's CPU time:"
+          f" leaves out waits for a core)")
+    print(f"  total            {total:.1f} s wall, of which parse {parse_ns_total / 1e9:.2f} s wall, {sum(cpu_ns) / 1e9:.2f} s cpu "
+          f"(the rest: making inputs, checks, collecting observations;"
+          f" gc paused during parse calls, collected every 1,000)")
+    print(f"  repaired         {repaired:,} of {args.n:,} ({repaired / args.n:.1%})")
+    print()
+    print(f"  {'error name':<22} {'count':>8} {'share':>7}")
+    for name, count in errors.most_common():
+        print(f"  {name:<22} {count:>8,} {count / args.n:>7.2%}")
+    print()
+    print(f"  {'family':<12} {'count':>7} {'median us':>10} {'p99 us':>9} {'max ms':>8} {'cpu p99':>8} {'cpu max':>8}  top outcomes")
+    for family in names:
+        values = [w / 1000 for w, _ in per_family.get(family, [])]
+        cpus = [c / 1000 for _, c in per_family.get(family, [])]
+        if not values:
+            continue
+        top = ", ".join(f"{e} {c}" for e, c in family_errors[family].most_common(3))
+        print(f"  {family:<12} {len(values):>7,} {statistics.median(values):>10.1f} {pct(values, 0.99):>9.1f}"
+              f" {max(values) / 1000:>8.2f} {pct(cpus, 0.99):>8.1f} {max(cpus) / 1000:>8.2f}  {top}")
+    print("  (median / p99 in us, max in ms, wall; cpu p99 in us and cpu max in ms are this thread's CPU time)")
+    print()
+    print("  slowest parses:")
+    for dt, i, family, text in sorted(slowest, reverse=True):
+        print(f"    {dt / 1e6:8.2f} ms  #{i} {family}: {text}")
+    print()
+    print(f"  outcome digest   sha256 {digest.hexdigest()[:16]}  (same --n and --seed must give the same digest)")
+    return 1 if exceptions or problems or errors.get("parser_fault") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""`glade generate RECIPE [key=value ...]`: play episodes and write a traces dataset.
+
+The recipe names scenarios, councils and seeds; every (scenario, council, seed) is one
+episode, and episodes run `worlds` at a time in lockstep (one batched call per policy per
+turn). Finished batches are written as Parquet shards under OUT/data/ and listed in
+OUT/progress.json, so a rerun after an interruption keeps them and plays only the rest.
+The folder is a Hugging Face dataset: `load_dataset("parquet", data_dir=OUT/data)`, with
+a dataset card in OUT/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import glade
+from glade.config import as_plain, load_recipe
+from glade.env.protocol import PROTOCOL_VERSION
+from glade.env.scenario import load_scenario
+from glade.policies import load_council
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+
+
+@dataclass(frozen=True)
+class Seeds:
+    start: int = 0
+    count: int = 4
+
+    def values(self) -> list[int]:
+        return list(range(self.start, self.start + self.count))
+
+
+@dataclass(frozen=True)
+class GenerateRecipe:
+    out: str
+    scenarios: tuple[str, ...] = ("default",)
+    # council name -> creature -> seat spec; "*" seats every creature not named.
+    # An empty council seats every creature on its scenario's stand-in disposition.
+    councils: dict[str, dict[str, Any]] = field(default_factory=lambda: {"scenario": {}})
+    seeds: Seeds = field(default_factory=Seeds)
+    turns: int | None = None  # None: each scenario's own
+    worlds: int = 16  # episodes played in lockstep
+
+
+def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
+    """(episode_id, scenario, council, seed) for every episode, in a fixed order."""
+    return [
+        (f"{scenario}.{council}.s{seed}", scenario, council, seed)
+        for scenario in recipe.scenarios
+        for council in recipe.councils
+        for seed in recipe.seeds.values()
+    ]
+
+
+def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:
+    seats = recipe.councils[council]
+    unknown = set(seats) - set(creatures) - {"*"}
+    if unknown:
+        raise ValueError(f"councils.{council}: unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})")
+    return {c: seats.get(c, seats.get("*")) for c in creatures}
+
+
+def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
+    """Play every planned episode not already written; returns a summary dict.
+
+    `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    out = Path(recipe.out)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    progress_path = out / "progress.json"
+    done: dict[str, str] = json.loads(progress_path.read_text()) if progress_path.exists() else {}
+    _drop_orphan_shards(out / "data", set(done.values()))
+    plan = [p for p in episode_plan(recipe) if p[0] not in done]
+    overrides = {"turns": recipe.turns} if recipe.turns else {}
+    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    councils: dict[tuple[str, str], dict] = {}
+    if on_total is not None:
+        batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
+        on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
+    stats = RolloutStats()
+    next_part = max((int(Path(p).stem.split("-")[1]) for p in done.values()), default=-1) + 1
+    for batch_start in range(0, len(plan), recipe.worlds):
+        batch = plan[batch_start : batch_start + recipe.worlds]
+        specs = []
+        for episode_id, scenario_name, council_name, seed in batch:
+            scenario = scenarios[scenario_name]
+            key = (scenario_name, council_name)
+            if key not in councils:
+                seats = seat_specs(recipe, council_name, list(scenario.creatures))
+                defaults = {c: scenario.creatures[c].disposition for c in scenario.creatures}
+                councils[key] = load_council({c: s if s is not None else defaults[c] for c, s in seats.items()})
+            specs.append(EpisodeSpec(episode_id, scenario, seed, councils[key]))
+        rows = run_lockstep(specs, on_turn=progress, stats=stats)
+        part = f"data/part-{next_part:05d}.parquet"
+        _write_shard([r for e in specs for r in rows[e.episode_id]], out / part)
+        next_part += 1
+        done.update({e.episode_id: part for e in specs})
+        _write_json(progress_path, done)
+    summary = {
+        "episodes": len(done),
+        "played_now": len(plan),
+        "decisions_now": stats.decisions,
+        "seconds_now": round(stats.total_seconds, 3),
+        "out": str(out),
+    }
+    write_card(recipe, out, scenarios, done)
+    return summary
+
+
+def _write_shard(rows: list[dict], path: Path) -> None:
+    from datasets import Dataset  # heavy import, only when writing
+
+    tmp = path.with_suffix(".tmp")
+    Dataset.from_list(rows).to_parquet(str(tmp))
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _drop_orphan_shards(data_dir: Path, listed: set[str]) -> None:
+    """A shard written but not yet listed (killed between the two) is played again."""
+    for path in data_dir.glob("part-*.parquet"):
+        if f"data/{path.name}" not in listed:
+            path.unlink()
+    for path in data_dir.glob("*.tmp"):
+        path.unlink()
+
+
+def git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+COLUMNS = {
+    "episode_id": "scenario.council.sSEED",
+    "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
+    "turn / creature": "when and who",
+    "seat / policy": "the seat label and the identity of the policy that decided",
+    "protocol_version": "version of the prompt protocol (changes whenever the prompt wording does)",
+    "messages": "the rendered chat prompt (system role card, user turn)",
+    "observation": "the observation the prompt was rendered from (JSON)",
+    "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
+    "action": "the parsed, valid action as canonical JSON",
+    "error / repaired": "the parser's named error (or null) and whether it repaired the text",
+    "self_buy": "buy orders for goods the creature makes",
+    "standin_action / standin_disposition": "what the stand-in would have done in the same state",
+    "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
+    "rejected / fills": "the market's named rejections and the fills (JSON)",
+    "pebbles / wealth_before / wealth_after / wealth_change / mood": "outcome figures of the creature-turn",
+}
+
+
+def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -> None:
+    front = {
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
+        "license": "apache-2.0",
+    }
+    provenance = {
+        "glade_version": glade.__version__,
+        "git_commit": git_commit(),
+        "protocol_version": PROTOCOL_VERSION,
+        "scenario_hashes": {name: s.hash() for name, s in scenarios.items()},
+        "python": platform.python_version(),
+        "episodes": len(done),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
+    text = (
+        "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
+        f"# glade traces: {out.name}\n\n"
+        "Decisions of creatures in the Wood, one row per creature per turn, written by "
+        "`glade generate`. Load with `datasets.load_dataset(\"parquet\", data_dir=\"data\")`.\n\n"
+        "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
+        "## Provenance\n\n```json\n" + json.dumps(provenance, indent=2) + "\n```\n\n"
+        "## Recipe\n\n```yaml\n" + yaml.safe_dump(as_plain(recipe), sort_keys=False) + "```\n"
+    )
+    (out / "README.md").write_text(text)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="play episodes and write a traces dataset (Parquet)",
+        description="Play the episodes a recipe describes and write one trace row per decision.",
+    )
+    p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
+    console = Console(stderr=True)
+    with Progress(TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TextColumn("turns"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("turns", total=None)
+        summary = generate(
+            recipe, progress=lambda live: bar.advance(task), on_total=lambda n: bar.update(task, total=n)
+        )
+    console.print(
+        f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
+        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
+    )
+    return 0

@@ -1,0 +1,66 @@
+"""`glade validate [PATH ...]`: check recipes and scenarios without running anything.
+
+Every YAML file under the given paths (default: recipes/) is validated as what its folder
+says it is: recipes/scenarios/ scenarios, recipes/generate/ generate recipes, recipes/train/
+training recipes (SFTConfig and LoraConfig built for real; nothing is loaded or downloaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from glade.config import ConfigError, load_recipe
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def validate_file(path: Path) -> str:
+    """What the file is; raises ConfigError naming the key when it is malformed."""
+    kind = path.parent.name
+    if kind == "scenarios":
+        from glade.env.scenario import load_scenario
+
+        load_scenario(path)
+        return "scenario"
+    if kind == "generate":
+        from glade.generate import GenerateRecipe
+
+        load_recipe(GenerateRecipe, path)
+        return "generate recipe"
+    if kind == "train":
+        from glade.train.recipe import load_train_recipe
+
+        load_train_recipe(path)
+        return "train recipe"
+    raise ConfigError(f"{path}: not under recipes/scenarios, recipes/generate or recipes/train; cannot tell what it is")
+
+
+def collect(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths or [str(RECIPES)]):
+        if p.is_dir():
+            files += sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise ConfigError(f"{p}: no such file or folder")
+    return files
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="check recipes and scenarios without running them", description=__doc__.split("\n\n")[0])
+    p.add_argument("paths", nargs="*", help="files or folders (default: recipes/)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    failures = 0
+    for path in collect(args.paths):
+        try:
+            print(f"ok    {path}  ({validate_file(path)})")
+        except ConfigError as exc:
+            failures += 1
+            print(f"FAIL  {exc}")
+    print(f"{failures} invalid" if failures else "all valid")
+    return 2 if failures else 0

@@ -1,0 +1,86 @@
+"""Shared set-up for the test suite.
+
+Nothing in the tests may reach the network or write into ~/.cache: HF_HOME points at a
+throw-away folder for the whole session and the Hub is switched off, before anything
+imports huggingface_hub, datasets or transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+_HF_HOME = tempfile.mkdtemp(prefix="glade-test-hf-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+def _canon(value):
+    """An observation (or any nested structure) as plain, exactly comparable JSON data.
+
+    Floats and 0-d arrays become their hex form, so two observations compare equal only if
+    they are bit-for-bit the same."""
+    if isinstance(value, dict):
+        return {str(k): _canon(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canon(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return ["array", str(value.dtype), [_canon(v) for v in value.reshape(-1).tolist()]]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value).hex()
+    return value
+
+
+@pytest.fixture(scope="session")
+def canon():
+    return _canon
+
+
+@pytest.fixture(scope="session")
+def canon_json():
+    return lambda value: json.dumps(_canon(value), sort_keys=True, separators=(",", ":"))
+
+
+def _run_standin(scenario="default", seed=0, council=None, actions_hook=None, **overrides):
+    """Play one whole episode with every seat a stand-in (its scenario disposition, or
+    `council[creature]`). `actions_hook(env, obs, actions)` may edit the actions of a turn.
+    Returns (env, observations per turn [reset first], infos per step)."""
+    from glade.env import parallel_env, standin
+
+    env = parallel_env(scenario, **overrides)
+    obs, _ = env.reset(seed=seed)
+    council = council or {}
+    disp = {
+        c: standin.disposition(council.get(c, env.scenario.creatures[c].disposition))
+        for c in env.possible_agents
+    }
+    seen, infos = [obs], []
+    while env.agents:
+        actions = {a: standin.act(obs[a], disp[a], seed) for a in env.agents}
+        if actions_hook is not None:
+            actions_hook(env, obs, actions)
+        obs, _, _, _, info = env.step(actions)
+        seen.append(obs)
+        infos.append(info)
+    return env, seen, infos
+
+
+@pytest.fixture(scope="session")
+def run_standin():
+    return _run_standin

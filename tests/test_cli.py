@@ -1,0 +1,153 @@
+"""The glade CLI: simulate writes a trace and a summary, mistakes are one red line and exit 2,
+quickstart runs, and the installed console script works."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from glade.cli import main
+from glade.env import load_scenario
+from glade.policies import StandIn
+from glade.simulate import TRACE_COLUMNS, parse_council, run_episode
+
+TURNS = 6
+CREATURES = ["oona", "thorn", "hazel", "bramble", "moss"]
+
+
+def simulate(tmp_path: Path, *extra: str) -> tuple[int, Path]:
+    out = tmp_path / "sim"
+    code = main(["simulate", "--scenario", "default", "--seed", "7", "--turns", str(TURNS), "--out", str(out), *extra])
+    return code, out
+
+
+def test_simulate_writes_trace_and_summary(tmp_path, capsys):
+    code, out = simulate(tmp_path)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "scoreboard" in printed and "conservation: ok" in printed and str(out) in printed
+
+    table = pq.read_table(out / "trace.parquet")
+    assert table.num_rows == TURNS * len(CREATURES)
+    assert tuple(table.column_names) == TRACE_COLUMNS
+    rows = table.to_pylist()
+    assert sorted({r["turn"] for r in rows}) == list(range(TURNS))
+    assert {r["creature"] for r in rows} == set(CREATURES)
+    first = rows[0]
+    for column in ("action", "notes", "fills", "inventory", "sentiment", "events"):
+        json.loads(first[column])  # every structured column is a JSON string
+    assert "orders" in json.loads(first["action"])
+    assert set(json.loads(first["inventory"])) == {"honey", "firewood", "acorns", "berries", "mushrooms"}
+    assert "patron" in json.loads(first["sentiment"])
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "default"
+    assert summary["scenario_hash"] == load_scenario("default", turns=TURNS).hash()
+    assert summary["seed"] == 7 and summary["turns"] == TURNS
+    assert summary["conservation_problems"] == []
+    assert set(summary["wealth"]) == set(CREATURES)
+    assert summary["council"]["oona"] == "standin:hoarder"  # the scenario's own disposition
+    assert summary["gambit_pnl"] is None  # the default scenario has no gambit
+    assert 0.0 <= summary["gini"] < 1.0
+
+
+def test_council_names_a_disposition_for_one_creature(tmp_path):
+    code, out = simulate(tmp_path, "--council", "oona=panic_seller")
+    assert code == 0
+    rows = pq.read_table(out / "trace.parquet").to_pylist()
+    assert {r["seat"] for r in rows if r["creature"] == "oona"} == {"standin:panic_seller"}
+    assert {r["seat"] for r in rows if r["creature"] == "bramble"} == {"standin:panic_seller"}  # its default
+    assert {r["seat"] for r in rows if r["creature"] == "thorn"} == {"standin:balanced"}
+
+
+def test_council_forms(tmp_path):
+    scenario = load_scenario("default")
+    everyone = parse_council("speculator", scenario)
+    assert {p.name for p in everyone.values()} == {"standin:speculator"}
+    spec = tmp_path / "council.yaml"
+    spec.write_text("oona: {kind: standin, disposition: panic_seller}\n'*': hoarder\n")
+    from_file = parse_council(str(spec), scenario)
+    assert from_file["oona"].name == "standin:panic_seller"
+    assert {from_file[c].name for c in CREATURES if c != "oona"} == {"standin:hoarder"}
+
+
+def test_run_episode_batches_one_call_per_policy_per_turn():
+    calls = []
+
+    class Counting(StandIn):
+        def act(self, observations):
+            calls.append(len(observations))
+            return super().act(observations)
+
+    from glade.env import standin
+
+    shared = Counting(standin.disposition("balanced"))
+    episode = run_episode("default", 3, 4, {c: shared for c in CREATURES})
+    assert calls == [5, 5, 5, 5]
+    assert len(episode.rows) == 20 and len(episode.history) == 4
+    assert episode.summary["conservation_problems"] == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--council", "oona=grumpy"], "error: --council oona=grumpy: unknown disposition 'grumpy'"),
+        (["--council", "grumpy"], "error: --council grumpy: unknown disposition 'grumpy'"),
+        (["--council", "zed=hoarder"], "error: --council: unknown creature 'zed'"),
+        (["--scenario", "nowhere"], "error: scenario 'nowhere': no such scenario"),
+        (["--set", "market.bogus=1"], "market.bogus: unknown key"),
+        (["--set", "turns"], "error: override 'turns': expected key=value"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    code = main(["simulate", "--turns", "2", "--out", str(tmp_path / "x"), *args])
+    assert code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "x").exists()
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("glade ")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "simulate" in text and "quickstart" in text and "not yet available" in text
+
+
+def test_quickstart_prints_the_three_mechanisms(tmp_path, capsys):
+    assert main(["quickstart", "--out", str(tmp_path / "qs")]) == 0
+    text = capsys.readouterr().out
+    for mechanism in ("rumour", "shock", "override"):
+        assert mechanism in text
+    assert "gambit P&L" in text and "step 2/2" in text
+    assert (tmp_path / "qs" / "simulate" / "trace.parquet").exists()
+
+
+def test_console_script_entry_point(tmp_path):
+    glade = Path(sys.executable).parent / "glade"
+    if not glade.exists():
+        pytest.skip(f"no console script next to {sys.executable}")
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(glade), "simulate", "--turns", "3", "--seed", "1", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(out / "trace.parquet").num_rows == 3 * len(CREATURES)
+    assert "wrote" in done.stdout
+    bad = subprocess.run([str(glade), "simulate", "--council", "oona=grumpy"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: ") and "Traceback" not in bad.stderr

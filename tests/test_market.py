@@ -1,0 +1,444 @@
+"""The call auction, order validation and the reference-price update, against hand-worked books."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from glade.env import market
+from glade.env.market import Clearing, Order, clear_auction, reprice, validate_orders
+
+RANK = {"a": 0, "b": 1, "c": 2, "d": 3}
+
+
+def buy(who, qty, price, good="honey"):
+    return Order(who, "buy", good, qty, price)
+
+
+def sell(who, qty, price, good="honey"):
+    return Order(who, "sell", good, qty, price)
+
+
+# --------------------------------------------------------------------------- clear_auction
+
+
+def test_crossing_book_clears_at_the_volume_maximising_price_nearest_the_reference():
+    # buys: a 5@10, b 3@8    sells: c 4@7, d 4@9    reference 8.5
+    # p=7: D=8 S=4 -> 4   p=8: D=8 S=4 -> 4   p=8.5: D=5 S=4 -> 4
+    # p=9: D=5 S=8 -> 5 (imbalance 3)   p=10: D=5 S=8 -> 5 (imbalance 3)
+    # volume 5 at 9 and 10, same imbalance; 9 is nearer 8.5.
+    orders = [buy("a", 5, 10.0), buy("b", 3, 8.0), sell("c", 4, 7.0), sell("d", 4, 9.0)]
+    result = clear_auction("honey", orders, 8.5, RANK)
+    assert result == Clearing("honey", 9.0, 5, [("a", "c", 4), ("a", "d", 1)], 8, 8, 3, 3)
+
+
+def test_no_cross_gives_no_price_and_everything_unfilled():
+    orders = [buy("a", 2, 5.0), sell("c", 3, 6.0)]
+    assert clear_auction("honey", orders, 5.5, RANK) == Clearing("honey", None, 0, [], 2, 3, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "orders, expected",
+    [
+        ([buy("a", 2, 5.0), buy("b", 4, 9.0)], Clearing("honey", None, 0, [], 6, 0, 6, 0)),
+        ([sell("c", 3, 1.0)], Clearing("honey", None, 0, [], 0, 3, 0, 3)),
+        ([], Clearing("honey", None, 0, [], 0, 0, 0, 0)),
+    ],
+    ids=["only-buys", "only-sells", "empty"],
+)
+def test_one_side_empty(orders, expected):
+    assert clear_auction("honey", orders, 4.0, RANK) == expected
+
+
+def test_partial_fills_walk_both_queues_in_whole_units():
+    # buys: a 3@10, b 2@9, c 4@6      sells: d 1@7, e 3@8
+    orders = [
+        buy("a", 3, 10.0),
+        buy("b", 2, 9.0),
+        buy("c", 4, 6.0),
+        sell("d", 1, 7.0),
+        sell("e", 3, 8.0),
+    ]
+    rank = {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4}
+    # p=6: D=9 S=0 -> 0;  p=7: D=5 S=1 -> 1;  p=8: D=5 S=4 -> 4 (imb 1);  p=9: D=5 S=4 -> 4 (imb 1)
+    # p=10: D=3 S=4 -> 3;  reference 8.8: D=5 S=4 -> 4 (imb 1, distance 0) -> the reference wins.
+    result = clear_auction("honey", orders, 8.8, rank)
+    assert result.price == 8.8
+    assert result.volume == 4
+    # buyers by limit: a (3), then b (1 of 2); sellers by limit: d (1), then e (3)
+    assert result.fills == [("a", "d", 1), ("a", "e", 2), ("b", "e", 1)]
+    assert (result.demand, result.supply, result.unfilled_demand, result.unfilled_supply) == (9, 4, 5, 0)
+
+
+def test_volume_tie_is_broken_by_imbalance_before_closeness_and_price():
+    # buys a 4@10, b 5@8     sells c 4@8, d 1@10     reference 8
+    # p=8:  D=9 S=4 -> volume 4, imbalance 5 (and it is the reference, and the lower price)
+    # p=10: D=4 S=5 -> volume 4, imbalance 1  -> wins on imbalance
+    orders = [buy("a", 4, 10.0), buy("b", 5, 8.0), sell("c", 4, 8.0), sell("d", 1, 10.0)]
+    result = clear_auction("honey", orders, 8.0, RANK)
+    assert result == Clearing("honey", 10.0, 4, [("a", "c", 4)], 9, 5, 5, 1)
+
+
+def test_volume_and_imbalance_tie_is_broken_by_closeness_to_the_reference():
+    # buy a 5@10, sell c 5@6, reference 12 (no volume at 12 itself).
+    # p=6 and p=10 both: volume 5, imbalance 0; 10 is 2 away from 12, 6 is 6 away -> 10,
+    # though 6 is the lower price.
+    orders = [buy("a", 5, 10.0), sell("c", 5, 6.0)]
+    assert clear_auction("honey", orders, 12.0, RANK) == Clearing("honey", 10.0, 5, [("a", "c", 5)], 5, 5, 0, 0)
+    # and from below: reference 1 -> 6
+    assert clear_auction("honey", orders, 1.0, RANK).price == 6.0
+
+
+def test_last_tie_break_is_the_lower_price():
+    # With a finite reference two equally good candidates equidistant from it always have
+    # the reference itself between them as an at-least-as-good candidate, so the last rule
+    # can only be seen with a reference every candidate is equally far from.
+    orders = [buy("a", 5, 10.0), sell("c", 5, 6.0)]
+    result = clear_auction("honey", orders, math.inf, RANK)
+    assert result.price == 6.0 and result.volume == 5
+
+
+def test_reference_price_is_chosen_when_it_is_among_the_best():
+    orders = [buy("a", 5, 10.0), sell("c", 5, 6.0)]
+    assert clear_auction("honey", orders, 9.0, RANK) == Clearing("honey", 9.0, 5, [("a", "c", 5)], 5, 5, 0, 0)
+
+
+def test_reference_not_among_the_best_is_not_chosen():
+    # reference 9: D(9)=2 S(9)=4 -> 2;  p=8: D=5 S=4 -> 4 (imb 1);  p=7: D=5 S=2 -> 2
+    orders = [buy("a", 2, 10.0), buy("b", 3, 8.0), sell("c", 2, 7.0), sell("d", 2, 8.0)]
+    result = clear_auction("honey", orders, 9.0, RANK)
+    assert result.price == 8.0 and result.volume == 4
+    assert result.fills == [("a", "c", 2), ("b", "d", 2)]
+
+
+@pytest.mark.parametrize(
+    "rank, fills",
+    [
+        ({"a": 0, "b": 1, "c": 2}, [("a", "c", 3), ("b", "c", 1)]),
+        ({"a": 1, "b": 0, "c": 2}, [("b", "c", 3), ("a", "c", 1)]),
+    ],
+)
+def test_equal_buy_limits_fill_in_rank_order(rank, fills):
+    # buys a 3@10, b 3@10; sell c 4@9; reference 9.5 -> volume 4 at 9.5, one buyer is short 2
+    orders = [buy("a", 3, 10.0), buy("b", 3, 10.0), sell("c", 4, 9.0)]
+    result = clear_auction("honey", orders, 9.5, rank)
+    assert result.price == 9.5
+    assert result.fills == fills
+
+
+@pytest.mark.parametrize(
+    "rank, fills",
+    [
+        ({"a": 0, "c": 1, "d": 2}, [("a", "c", 2), ("a", "d", 2)]),
+        ({"a": 0, "c": 2, "d": 1}, [("a", "d", 3), ("a", "c", 1)]),
+    ],
+)
+def test_equal_sell_limits_fill_in_rank_order(rank, fills):
+    # sells c 2@5, d 3@5; buy a 4@6; reference 5.5: volume 4 everywhere, imbalance 1 -> 5.5
+    orders = [sell("c", 2, 5.0), sell("d", 3, 5.0), buy("a", 4, 6.0)]
+    result = clear_auction("honey", orders, 5.5, rank)
+    assert result.price == 5.5 and result.volume == 4
+    assert result.fills == fills
+    assert result.unfilled_supply == 1 and result.unfilled_demand == 0
+
+
+def test_better_limit_beats_rank():
+    # b ranks first but a bids higher: a fills first.
+    orders = [buy("a", 2, 11.0), buy("b", 2, 10.0), sell("c", 3, 9.0)]
+    result = clear_auction("honey", orders, 10.0, {"a": 2, "b": 0, "c": 1})
+    assert result.price == 10.0
+    assert result.fills == [("a", "c", 2), ("b", "c", 1)]
+
+
+def test_every_fill_respects_both_limits():
+    orders = [buy("a", 3, 10.0), buy("b", 2, 9.0), sell("c", 2, 8.5), sell("d", 4, 9.5)]
+    result = clear_auction("honey", orders, 9.0, RANK)
+    limits = {(o.creature, o.side): o.price for o in orders}
+    for buyer, seller, qty in result.fills:
+        assert limits[(buyer, "buy")] >= result.price >= limits[(seller, "sell")]
+    assert sum(q for _, _, q in result.fills) == result.volume
+
+
+def test_the_env_rotates_rank_each_turn():
+    # Oona and Hazel bid the same limit for Thorn's one unit of firewood; rank is
+    # (index - turn) mod 5, so the unit goes to whoever ranks first that turn.
+    from glade.env import parallel_env
+
+    winners = []
+    for turn in range(5):
+        env = parallel_env(turns=6)
+        env.reset(seed=0)
+        for _ in range(turn):
+            env.step({})
+        bid = {"orders": [{"side": "buy", "good": "firewood", "qty": 1, "price": 4.0}]}
+        _, _, _, _, infos = env.step({
+            "thorn": {"orders": [{"side": "sell", "good": "firewood", "qty": 1, "price": 4.0}]},
+            "oona": bid,
+            "hazel": bid,
+        })
+        winners.append([c for c in ("oona", "hazel") if infos[c]["fills"]])
+    assert winners == [["oona"], ["hazel"], ["hazel"], ["oona"], ["oona"]]
+
+
+# --------------------------------------------------------------------------- validate_orders
+
+GOODS = ("honey", "acorns", "berries")
+
+
+def validate(raw, inventory=None, pebbles=20.0, max_orders=8, max_qty=500):
+    inventory = {"honey": 5, "acorns": 0, "berries": 2} if inventory is None else inventory
+    return validate_orders("oona", raw, GOODS, inventory, pebbles, max_orders, max_qty)
+
+
+def rejected(i, reason):
+    return {"order": i, "reason": reason, "outcome": "rejected", "qty": 0}
+
+
+def o(side="sell", good="honey", qty=1, price=5.0):
+    return {"side": side, "good": good, "qty": qty, "price": price}
+
+
+def test_valid_orders_pass_unchanged():
+    orders, notes = validate([o("sell", "honey", 2, 9.5), o("buy", "acorns", 3, 2.0)])
+    assert orders == [Order("oona", "sell", "honey", 2, 9.5), Order("oona", "buy", "acorns", 3, 2.0)]
+    assert notes == []
+
+
+def test_none_and_a_single_dict():
+    assert validate(None) == ([], [])
+    assert validate([]) == ([], [])
+    assert validate(o("sell", "honey", 1, 3.0)) == ([Order("oona", "sell", "honey", 1, 3.0)], [])
+
+
+@pytest.mark.parametrize("raw", ["sell honey", 7, None, ["honey"], ("sell", "honey", 1, 2.0)])
+def test_not_an_order(raw):
+    assert validate([raw]) == ([], [rejected(0, "not_an_order")])
+
+
+@pytest.mark.parametrize("side", ["borrow", "BUY", None, 0, 1, True])
+def test_bad_side(side):
+    assert validate([o(side=side)]) == ([], [rejected(0, "bad_side")])
+
+
+def test_missing_side_is_bad_side():
+    assert validate([{"good": "honey", "qty": 1, "price": 5.0}]) == ([], [rejected(0, "bad_side")])
+
+
+@pytest.mark.parametrize("good", ["nectar", "Honey", None, 0, ""])
+def test_unknown_good(good):
+    assert validate([o(good=good)]) == ([], [rejected(0, "unknown_good")])
+
+
+@pytest.mark.parametrize("qty", [0, -1, 2.5, "lots", None, True, False, math.nan, math.inf, [1]])
+def test_bad_qty(qty):
+    assert validate([o(qty=qty)]) == ([], [rejected(0, "bad_qty")])
+
+
+def test_integral_floats_and_numpy_ints_are_whole_quantities():
+    orders, notes = validate([o(qty=2.0), o(qty=np.int64(1)), o(qty=np.array(1))])
+    assert notes == []
+    assert [x.qty for x in orders] == [2, 1, 1]
+    assert all(type(x.qty) is int for x in orders)
+
+
+def test_absurd_qty_is_checked_after_a_valid_qty():
+    orders, notes = validate([o(qty=501), o(qty=500, side="buy", good="acorns", price=0.01)], max_qty=500)
+    assert notes == [rejected(0, "absurd_qty")]
+    assert orders == [Order("oona", "buy", "acorns", 500, 0.01)]
+
+
+@pytest.mark.parametrize(
+    "price", [math.nan, math.inf, -math.inf, -1.0, 0.0, 0, True, False, None, "cheap", [5.0]]
+)
+def test_bad_price(price):
+    assert validate([o(price=price)]) == ([], [rejected(0, "bad_price")])
+
+
+def test_numpy_price_is_accepted_as_float():
+    orders, notes = validate([o(price=np.array(2.5)), o(price=np.float32(3.5))])
+    assert notes == []
+    assert [x.price for x in orders] == [2.5, 3.5]
+
+
+def test_reasons_are_checked_in_the_documented_order():
+    # every field bad: the side is named first, then the good, then qty, then price
+    assert validate([{"side": "x", "good": "x", "qty": -1, "price": -1}])[1] == [rejected(0, "bad_side")]
+    assert validate([{"side": "buy", "good": "x", "qty": -1, "price": -1}])[1] == [rejected(0, "unknown_good")]
+    assert validate([{"side": "buy", "good": "honey", "qty": -1, "price": -1}])[1] == [rejected(0, "bad_qty")]
+    assert validate([{"side": "buy", "good": "honey", "qty": 999, "price": -1}])[1] == [rejected(0, "absurd_qty")]
+    assert validate([{"side": "buy", "good": "honey", "qty": 1, "price": -1}])[1] == [rejected(0, "bad_price")]
+
+
+def test_too_many_orders_counts_every_raw_order_including_rejected_ones():
+    raw = ["junk", o("sell", "honey", 1, 5.0), o("sell", "honey", 1, 6.0), o("buy", "acorns", 1, 1.0)]
+    orders, notes = validate(raw, max_orders=2)
+    assert orders == [Order("oona", "sell", "honey", 1, 5.0)]
+    assert notes == [rejected(0, "not_an_order"), rejected(2, "too_many_orders"), rejected(3, "too_many_orders")]
+
+
+def test_both_sides_of_one_good_is_rejected_on_the_second_side():
+    raw = [o("sell", "honey", 1, 5.0), o("buy", "honey", 1, 4.0), o("sell", "honey", 1, 6.0)]
+    orders, notes = validate(raw)
+    assert orders == [Order("oona", "sell", "honey", 1, 5.0), Order("oona", "sell", "honey", 1, 6.0)]
+    assert notes == [rejected(1, "both_sides")]
+
+
+def test_a_rejected_order_does_not_claim_a_side():
+    # the buy is unaffordable (no_pebbles), so a later sell of the same good is fine
+    orders, notes = validate([o("buy", "honey", 1, 100.0), o("sell", "honey", 2, 5.0)])
+    assert notes == [rejected(0, "no_pebbles")]
+    assert orders == [Order("oona", "sell", "honey", 2, 5.0)]
+
+
+def test_sell_not_held():
+    assert validate([o("sell", "acorns", 1, 2.0)]) == ([], [rejected(0, "sell_not_held")])
+
+
+def test_oversell_is_cut_to_what_is_held():
+    orders, notes = validate([o("sell", "honey", 7, 5.0)])
+    assert orders == [Order("oona", "sell", "honey", 5, 5.0)]
+    assert notes == [{"order": 0, "reason": "oversell", "outcome": "cut", "qty": 5}]
+
+
+def test_sells_are_checked_cumulatively():
+    raw = [o("sell", "honey", 3, 5.0), o("sell", "honey", 3, 6.0), o("sell", "honey", 1, 7.0), o("sell", "berries", 2, 3.0)]
+    orders, notes = validate(raw)
+    assert orders == [
+        Order("oona", "sell", "honey", 3, 5.0),
+        Order("oona", "sell", "honey", 2, 6.0),
+        Order("oona", "sell", "berries", 2, 3.0),
+    ]
+    assert notes == [{"order": 1, "reason": "oversell", "outcome": "cut", "qty": 2}, rejected(2, "sell_not_held")]
+
+
+def test_no_pebbles():
+    assert validate([o("buy", "acorns", 1, 25.0)], pebbles=20.0) == ([], [rejected(0, "no_pebbles")])
+    assert validate([o("buy", "acorns", 1, 1.0)], pebbles=0.0) == ([], [rejected(0, "no_pebbles")])
+
+
+def test_overspend_is_cut_to_what_the_pebbles_buy_at_the_limit():
+    orders, notes = validate([o("buy", "acorns", 5, 6.0)], pebbles=20.0)  # 20 // 6 = 3
+    assert orders == [Order("oona", "buy", "acorns", 3, 6.0)]
+    assert notes == [{"order": 0, "reason": "overspend", "outcome": "cut", "qty": 3}]
+
+
+def test_buys_are_checked_cumulatively():
+    # 2@6 commits 12 of 20; 3@4 can take only 2 (8 left); then nothing is left for 1@1.
+    raw = [o("buy", "acorns", 2, 6.0), o("buy", "berries", 3, 4.0), o("buy", "acorns", 1, 1.0)]
+    orders, notes = validate(raw, pebbles=20.0)
+    assert orders == [Order("oona", "buy", "acorns", 2, 6.0), Order("oona", "buy", "berries", 2, 4.0)]
+    assert notes == [{"order": 1, "reason": "overspend", "outcome": "cut", "qty": 2}, rejected(2, "no_pebbles")]
+
+
+def test_buys_and_sells_have_separate_budgets():
+    # selling does not fund buying in the same turn, and buying does not use up goods
+    raw = [o("sell", "honey", 5, 5.0), o("buy", "acorns", 4, 5.0), o("buy", "berries", 1, 0.5)]
+    orders, notes = validate(raw, pebbles=20.0)
+    assert orders == [
+        Order("oona", "sell", "honey", 5, 5.0),
+        Order("oona", "buy", "acorns", 4, 5.0),
+    ]
+    assert notes == [rejected(2, "no_pebbles")]
+
+
+def test_validation_is_pure():
+    inventory = {"honey": 5, "acorns": 0, "berries": 2}
+    raw = [o("sell", "honey", 9, 5.0), o("buy", "acorns", 9, 5.0)]
+    before = (dict(inventory), [dict(r) for r in raw])
+    validate(raw, inventory=inventory)
+    assert (inventory, raw) == before
+
+
+# --------------------------------------------------------------------------- reprice
+
+
+def clearing(price, volume, unfilled_demand, unfilled_supply):
+    return Clearing("honey", price, volume, [], volume + unfilled_demand, volume + unfilled_supply,
+                    unfilled_demand, unfilled_supply)
+
+
+W, K, S, FLOOR, DEPTH = 0.5, 0.1, 0.15, 0.25, 10
+
+
+@pytest.mark.parametrize(
+    "ref, c, expected",
+    [
+        # trade anchor: 10 + 0.5 * (11 - 10) = 10.5, no residual -> 10.5
+        (10.0, clearing(11.0, 4, 0, 0), 10.5),
+        (10.0, clearing(9.0, 4, 0, 0), 9.5),
+        # a trade at the reference with no residual leaves it alone
+        (10.0, clearing(10.0, 3, 0, 0), 10.0),
+        # no trade, 4 units of unfilled demand: tilt 4 / max(4, depth 10) = 0.4 -> 10 * 1.04
+        (10.0, clearing(None, 0, 4, 0), 10.4),
+        # no trade, a glut of 6: tilt -6 / 10 -> 10 * 0.94
+        (10.0, clearing(None, 0, 0, 6), 9.4),
+        # a glut deeper than depth pushes fully: tilt -25 / 25 = -1 -> 10 * 0.9
+        (10.0, clearing(None, 0, 0, 25), 9.0),
+        # demand beyond depth: tilt 12 / 12 = 1 -> 11
+        (10.0, clearing(None, 0, 12, 0), 11.0),
+        # a trade at 10 (V 2) with residual 3 demand / 1 supply: tilt (3 - 1) / max(6, 10) = 0.2
+        (10.0, clearing(10.0, 2, 3, 1), 10.2),
+        # trade at 10.4 (V 4) and a glut of 4: anchor 10.2, tilt -4 / max(8, 10) = -0.4 -> 10.2 * 0.96
+        (10.0, clearing(10.4, 4, 0, 4), 10.2 * 0.96),
+        # big book: trade at 10 (V 20), residual 10 demand: tilt 10 / 30 -> 10 * (1 + 0.1 / 3)
+        (10.0, clearing(10.0, 20, 10, 0), 10.0 * (1 + 0.1 / 3)),
+        # max_step up: anchor 15 (trade at 20) is bounded to 10 * 1.15
+        (10.0, clearing(20.0, 1, 0, 0), 11.5),
+        # max_step down: anchor 6 (trade at 2) is bounded to 10 * 0.85
+        (10.0, clearing(2.0, 1, 0, 0), 8.5),
+        # nothing at all: unchanged
+        (10.0, clearing(None, 0, 0, 0), 10.0),
+        # floor: 0.26 * (1 - 0.1 * 0.5) = 0.247 -> 0.25
+        (0.26, clearing(None, 0, 0, 5), 0.25),
+        # the floor wins over the step bound too
+        (0.2, clearing(None, 0, 0, 0), 0.25),
+    ],
+    ids=[
+        "anchor-up", "anchor-down", "anchor-at-ref", "thin-demand-lifts", "thin-glut-lowers", "deep-glut",
+        "deep-demand", "partial-tilt", "trade-and-glut", "big-book", "max-step-up", "max-step-down", "nothing",
+        "floor", "floor-over-bound",
+    ],
+)
+def test_reprice_by_hand(ref, c, expected):
+    assert reprice(ref, c, W, K, S, FLOOR, DEPTH) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "c, expected",
+    [
+        (clearing(None, 0, 4, 0), 11.0),  # tilt 4 / 4 = 1
+        (clearing(None, 0, 0, 1), 9.0),  # one unsold unit is a full glut without depth
+        (clearing(10.0, 2, 3, 1), 10.0 * (1 + 0.1 / 3)),  # tilt 2 / 6
+        (clearing(10.4, 4, 0, 4), 10.2 * 0.95),  # tilt -4 / 8
+    ],
+)
+def test_reprice_depth_one_is_the_plain_share_of_the_book(c, expected):
+    assert reprice(10.0, c, W, K, S, FLOOR, 1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_reprice_default_depth_is_the_scenario_default():
+    from glade.env.scenario import Market
+
+    c = clearing(None, 0, 0, 3)
+    assert Market().depth == DEPTH
+    assert reprice(10.0, c, W, K, S, FLOOR) == reprice(10.0, c, W, K, S, FLOOR, DEPTH) == pytest.approx(9.7)
+
+
+def test_reprice_max_step_binds_demand_pressure_too():
+    # pressure 0.5, a residual of 7 on one side: target 10 * (1 +- 0.5 * 0.7), bounded to +-15%
+    assert reprice(10.0, clearing(None, 0, 7, 0), W, 0.5, S, FLOOR, DEPTH) == pytest.approx(11.5)
+    assert reprice(10.0, clearing(None, 0, 0, 7), W, 0.5, S, FLOOR, DEPTH) == pytest.approx(8.5)
+    # a wider max_step lets it through
+    assert reprice(10.0, clearing(None, 0, 7, 0), W, 0.5, 0.6, FLOOR, DEPTH) == pytest.approx(13.5)
+    assert reprice(10.0, clearing(None, 0, 7, 0), W, 0.5, 0.6, FLOOR, 1) == pytest.approx(15.0)
+
+
+def test_reprice_trade_weight_one_jumps_to_the_trade_price():
+    assert reprice(10.0, clearing(10.8, 5, 0, 0), 1.0, K, S, FLOOR, DEPTH) == pytest.approx(10.8)
+    assert reprice(10.0, clearing(10.8, 5, 0, 0), 0.0, K, S, FLOOR, DEPTH) == pytest.approx(10.0)
+
+
+def test_sides_constant():
+    assert market.SIDES == ("buy", "sell")

@@ -1,0 +1,205 @@
+"""Training: recipes validate, data splits by episode, LoRA learns, resume, merge, and the shipped
+recipes build their trainers (on the tiny model, so nothing downloads)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from glade.cli import main
+from glade.config import ConfigError
+from glade.generate import GenerateRecipe, generate
+from glade.train.data import DataConfig, prepare
+from glade.train.recipe import load_train_recipe
+from glade.train.tiny import save_tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_SFT = [
+    "sft.max_steps=6", "sft.per_device_train_batch_size=2", "sft.per_device_eval_batch_size=4",
+    "sft.logging_steps=1", "sft.save_steps=2", "sft.learning_rate=0.01", "sft.warmup_steps=0",
+    "eval.states=4", "eval.max_new_tokens=16",
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """Small stand-in traces and a tiny random base model, shared by the module."""
+    root = tmp_path_factory.mktemp("train")
+    generate(GenerateRecipe(
+        out=str(root / "traces"), scenarios=("default",),
+        councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
+        turns=3, worlds=8,
+    ))
+    save_tiny(root / "base")
+    return root
+
+
+def recipe_file(workdir, tmp_path, name="lora", **changes):
+    data = {
+        "name": name,
+        "output_root": str(tmp_path / "checkpoints"),
+        "model": {"base": str(workdir / "base")},
+        "data": {"traces": [str(workdir / "traces")], "eval_share": 0.25},
+        "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        "sft": {"bf16": False, "use_cpu": True, "gradient_checkpointing": False, "report_to": "none", "max_length": 1024},
+        **changes,
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_split_is_by_episode(workdir):
+    train, held, counts = prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.3))
+    assert set(train["episode_id"]).isdisjoint(held["episode_id"])
+    assert counts["eval_episodes"] >= 1 and len(train) > 0 and len(held) > 0
+    assert counts["train"] + counts["eval"] == counts.get("after_dedupe", counts["after_rules"])
+    # the answer is the canonical action, and the prompt is the rendered turn
+    msg = train[0]["messages"]
+    assert [m["role"] for m in msg] == ["system", "user", "assistant"]
+    assert json.loads(msg[-1]["content"])["orders"] is not None
+
+
+def test_filters_keep_what_they_say(workdir):
+    only = DataConfig(traces=(str(workdir / "traces"),), policies=("standin:hoarder",), creatures=("oona",), eval_share=0.0)
+    train, _, counts = prepare(only)
+    assert set(train["policy"]) == {"standin:hoarder"} and set(train["creature"]) == {"oona"}
+    top = DataConfig(traces=(str(workdir / "traces"),), top_share=0.2, eval_share=0.0, dedupe=False)
+    best, _, c = prepare(top)
+    assert c["after_outcome"] <= int(c["after_rules"] * 0.2) + 5
+    assert min(best["wealth_change"]) >= sorted(prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.0, dedupe=False))[0]["wealth_change"])[-c["after_outcome"]]
+
+
+def test_lora_loss_falls_and_every_lora_weight_changes(workdir, tmp_path):
+    from glade.train.sft import build_trainer
+
+    recipe = load_train_recipe(recipe_file(workdir, tmp_path), FAST_SFT + ["sft.max_steps=12"])
+    train_rows, eval_rows, _ = prepare(recipe.data)
+    trainer = build_trainer(recipe, str(workdir / "base"), train_rows, eval_rows, str(tmp_path / "out"))
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_" in n}
+    assert before, "no LoRA parameters found"
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    unchanged = [n for n, p in before.items() if torch.equal(p, after[n].detach())]
+    assert unchanged == []
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+
+def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_path, capsys):
+    path = recipe_file(workdir, tmp_path)
+    assert main(["train", str(path), *FAST_SFT]) == 0
+    [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
+    assert not list((tmp_path / "checkpoints").glob(".*partial"))
+    meta = json.loads((ckpt / "meta.json").read_text())
+    assert meta["kind"] == "lora" and meta["base_model"] == str(workdir / "base")
+    assert meta["metrics"]["train_steps"] == 6 and "eval_loss" in meta["metrics"]
+    assert {"valid_json_rate", "standin_agreement", "self_buy_rate"} <= set(meta["metrics"])
+    assert len(meta["data_fingerprint"]) == 16 and meta["versions"]["trl"]
+    assert (ckpt / "adapter_config.json").exists() and (ckpt / "recipe.yaml").exists()
+    assert "checkpoint:" in capsys.readouterr().out
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    assert main(["merge", str(ckpt)]) == 0
+    merged = AutoModelForCausalLM.from_pretrained(str(ckpt) + "-merged")
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(workdir / "base"), str(ckpt)).eval()
+    ids = torch.tensor([[5, 17, 42, 99, 3, 250, 7]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-5)
+    assert json.loads((Path(str(ckpt) + "-merged") / "meta.json").read_text())["kind"] == "merged"
+
+
+def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch):
+    from transformers import TrainerCallback
+
+    import glade.train.sft as sft
+
+    class Die(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    real = sft.build_trainer
+
+    def dying(*a, **kw):
+        trainer = real(*a, **kw)
+        trainer.add_callback(Die())
+        return trainer
+
+    path = recipe_file(workdir, tmp_path, eval={"states": 0})
+    monkeypatch.setattr(sft, "build_trainer", dying)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", str(path), *FAST_SFT, "eval.states=0"])
+    partial = tmp_path / "checkpoints" / ".lora__0.partial"
+    assert (partial / "trainer" / "checkpoint-2").is_dir()
+    assert not list((tmp_path / "checkpoints").glob("lora__0__*"))  # nothing incomplete is final
+    monkeypatch.setattr(sft, "build_trainer", real)
+    assert main(["train", str(path), *FAST_SFT, "eval.states=0", "--resume"]) == 0
+    [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
+    assert json.loads((ckpt / "meta.json").read_text())["metrics"]["train_steps"] == 6
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"sft": {"learning_rat": 0.1}}, r"sft.learning_rat: unknown SFTConfig field"),
+        ({"lora": {"rank": 4}}, r"lora.rank: unknown LoraConfig field"),
+        ({"data": {"traces": ["x"], "eval_shares": 0.1}}, r"data.eval_shares: unknown key"),
+        ({"seed": "zero"}, r"seed: expected an integer, got 'zero'"),
+        ({"sft": {"output_dir": "/tmp"}}, r"sft.output_dir: is set by glade"),
+        ({"sft": {"bf16": "yes"}}, r"sft.bf16: expected true or false"),
+        ({"model": {"base": "tiny"}, "lora": {"r": 4}}, r"lora: a freshly built tiny model must be trained in full"),
+    ],
+)
+def test_bad_recipes_name_the_key(workdir, tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        load_train_recipe(recipe_file(workdir, tmp_path, **changes))
+
+
+def test_missing_traces_is_exit_2_and_writes_nothing(workdir, tmp_path, capsys):
+    path = recipe_file(workdir, tmp_path, data={"traces": [str(tmp_path / "nowhere")]})
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "data.traces[0]" in err and "glade generate" in err
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-0.5b-instruct-lora", "smollm2-360m-instruct-lora", "tiny-hoarder"])
+def test_shipped_recipes_build_their_trainer_on_the_tiny_model(workdir, tmp_path, name):
+    from glade.train.sft import build_trainer
+
+    recipe = load_train_recipe(
+        ROOT / "recipes" / "train" / f"{name}.yaml",
+        [f"model.base={workdir / 'base'}", "model.dtype=float32", "sft.bf16=false", "sft.use_cpu=true",
+         f"data.traces=[{workdir / 'traces'}]", "data.policies=[]"],
+    )
+    train_rows, eval_rows, _ = prepare(recipe.data)
+    trainer = build_trainer(recipe, str(workdir / "base"), train_rows, eval_rows, str(tmp_path / "out"))
+    assert trainer.args.learning_rate == recipe.sft["learning_rate"]
+    assert trainer.args.max_length == recipe.sft["max_length"]
+    lora = trainer.model.peft_config["default"]
+    assert lora.r == recipe.lora["r"] and set(lora.target_modules) == set(recipe.lora["target_modules"])
+
+
+def test_validate_covers_every_recipe():
+    assert main(["validate"]) == 0
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes(workdir, tmp_path):
+    path = recipe_file(workdir, tmp_path, eval={"states": 0})
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "glade.cli", "train", str(path), *FAST_SFT]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
+    assert json.loads((ckpt / "meta.json").read_text())["metrics"]["train_steps"] == 6

@@ -1,0 +1,38 @@
+"""`glade train RECIPE [key=value ...] [--resume]`: fine-tune a creature model.
+
+Heavy imports (torch, TRL, PEFT) happen inside `run`, so `glade --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="fine-tune a creature model from a recipe (TRL SFT, LoRA or full)",
+        description="Validate the recipe, prepare SFT data from traces, train, evaluate on held-out "
+        "states, and write checkpoints/<recipe>__<seed>__<time>/. Under torchrun or accelerate "
+        "launch every process trains and rank 0 writes.",
+    )
+    p.add_argument("recipe", help="a training recipe (YAML), e.g. recipes/train/tiny-base.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run of this recipe and seed")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .recipe import load_train_recipe
+    from .sft import train
+
+    recipe = load_train_recipe(args.recipe, args.overrides)
+    out = train(recipe, args.recipe, resume=args.resume)
+    if out is not None:
+        metrics = json.loads((out / "meta.json").read_text())["metrics"]
+        width = max(map(len, metrics))
+        print(f"checkpoint: {out}")
+        for key, value in metrics.items():
+            print(f"  {key:<{width}}  {value:.4f}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
+    return 0

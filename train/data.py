@@ -1,0 +1,122 @@
+"""Traces -> conversational SFT data: filter, dedupe, split by episode, save with a card.
+
+A trace row (see `glade generate`) becomes one conversation: the rendered system and user
+messages, then the assistant turn = the valid action as canonical JSON. Splits are by
+episode, never by row, so no state of a held-out episode is seen in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, concatenate_datasets, load_dataset
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    traces: tuple[str, ...]  # folders written by `glade generate` (their data/*.parquet)
+    eval_share: float = 0.1  # share of episodes held out
+    split_seed: int = 0
+    valid_only: bool = True  # drop decisions with a parse error or a rejected order
+    no_self_buy: bool = True  # drop decisions that buy what the creature makes
+    creatures: tuple[str, ...] = ()  # keep only these creatures (empty: all)
+    policies: tuple[str, ...] = ()  # keep only these policies, e.g. standin:hoarder (empty: all)
+    top_share: float | None = None  # keep the best share of creature-turns by wealth change
+    dedupe: bool = True  # one copy of each identical (prompt, answer)
+    max_rows: int | None = None  # cap on training rows, after filtering (first rows kept)
+
+
+def load_traces(folders: tuple[str, ...]) -> Dataset:
+    parts = []
+    for folder in folders:
+        files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+        parts.append(load_dataset("parquet", data_files=files, split="train"))
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def is_held_out(episode_id: str, share: float, seed: int) -> bool:
+    digest = hashlib.sha256(f"{seed}:{episode_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def split_episodes(episodes: list[str], share: float, seed: int) -> set[str]:
+    """The held-out episodes; at least one when share > 0 and there are two or more."""
+    held = {e for e in episodes if is_held_out(e, share, seed)}
+    if share > 0 and not held and len(episodes) > 1:
+        held = {min(episodes, key=lambda e: hashlib.sha256(f"{seed}:{e}".encode()).digest())}
+    if len(held) == len(episodes) and len(episodes) > 1:
+        held.discard(sorted(held)[0])
+    return held
+
+
+def to_conversation(row: dict) -> dict:
+    messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
+    messages.append({"role": "assistant", "content": row["action"]})
+    return {
+        "messages": messages,
+        "episode_id": row["episode_id"],
+        "creature": row["creature"],
+        "policy": row["policy"],
+        "turn": row["turn"],
+        "observation": row["observation"],
+        "standin_action": row["standin_action"],
+        "wealth_change": row["wealth_change"],
+    }
+
+
+def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
+    """(train, eval, counts): counts say how many rows each filter kept."""
+    rows = load_traces(cfg.traces)
+    counts = {"traces": len(rows)}
+
+    def keep(row: dict) -> bool:
+        if cfg.valid_only and (row["error"] is not None or json.loads(row["rejected"])):
+            return False
+        if cfg.no_self_buy and row["self_buy"]:
+            return False
+        if cfg.creatures and row["creature"] not in cfg.creatures:
+            return False
+        return not cfg.policies or row["policy"] in cfg.policies
+
+    rows = rows.filter(keep)
+    counts["after_rules"] = len(rows)
+    if cfg.top_share is not None:
+        ranked = sorted(rows["wealth_change"], reverse=True)
+        cut = ranked[max(0, int(len(ranked) * cfg.top_share) - 1)] if ranked else 0.0
+        rows = rows.filter(lambda r: r["wealth_change"] >= cut)
+        counts["after_outcome"] = len(rows)
+    if cfg.dedupe:
+        seen: set[str] = set()
+
+        def first(row: dict) -> bool:
+            key = hashlib.sha1((json.dumps(row["messages"]) + row["action"]).encode()).hexdigest()
+            if key in seen:
+                return False
+            seen.add(key)
+            return True
+
+        rows = rows.filter(first)  # single process: `seen` must be shared
+        counts["after_dedupe"] = len(rows)
+    held = split_episodes(sorted(set(rows["episode_id"])), cfg.eval_share, cfg.split_seed)
+    conversations = rows.map(to_conversation, remove_columns=rows.column_names)
+    train = conversations.filter(lambda r: r["episode_id"] not in held)
+    evaluation = conversations.filter(lambda r: r["episode_id"] in held)
+    if cfg.max_rows is not None:
+        train = train.select(range(min(cfg.max_rows, len(train))))
+    counts.update(train=len(train), eval=len(evaluation), eval_episodes=len(held))
+    return train, evaluation, counts
+
+
+def fingerprint(train: Dataset, evaluation: Dataset) -> str:
+    """A short hash of the exact training and held-out conversations."""
+    h = hashlib.sha256()
+    for split in (train, evaluation):
+        for messages in split["messages"]:
+            h.update(json.dumps(messages, sort_keys=True).encode())
+        h.update(b"|")
+    return h.hexdigest()[:16]

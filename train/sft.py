@@ -1,0 +1,189 @@
+"""One training run: traces -> SFT data -> TRL SFTTrainer (+ PEFT LoRA) -> a checkpoint folder.
+
+The run works in `checkpoints/.<name>__<seed>.partial/` and is renamed to
+`checkpoints/<name>__<seed>__<time>/` only when complete (adapter or model, tokenizer,
+resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpoint.
+`resume=True` continues from the last trainer checkpoint inside the partial folder.
+Works unchanged under `torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from glade.config import as_plain
+
+from .data import fingerprint, prepare
+from .recipe import LATEST, TrainRecipe, check_paths, latest_checkpoint, lora_config, sft_config
+
+
+def partial_dir(recipe: TrainRecipe) -> Path:
+    return Path(recipe.output_root) / f".{recipe.name}__{recipe.seed}.partial"
+
+
+def resolve_base(recipe: TrainRecipe) -> str:
+    base = recipe.model.base
+    if base.startswith(LATEST):
+        found = latest_checkpoint(recipe.output_root, base[len(LATEST) :])
+        return str(found.resolve())
+    return str(Path(base).resolve()) if Path(base).is_dir() else base
+
+
+def to_prompt_completion(row: dict) -> dict:
+    """TRL masks the prompt of prompt/completion rows, so the loss is on the answer only,
+    with any chat template (no generation markers needed)."""
+    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+
+def build_tiny(recipe: TrainRecipe, train_rows, folder: Path) -> None:
+    """A tokenizer trained on this run's own prompts and answers, and a fresh tiny model."""
+    from .tiny import build_model, build_tokenizer, default_corpus
+
+    if not (folder / "config.json").exists():
+        texts = [m["content"] for messages in train_rows["messages"] for m in messages]
+        tokenizer = build_tokenizer(list(default_corpus()) + texts, vocab_size=recipe.model.tiny.vocab_size)
+        t = recipe.model.tiny
+        model = build_model(tokenizer, t.hidden_size, t.layers, t.heads, t.kv_heads, seed=recipe.seed)
+        tmp = folder.with_name(folder.name + ".tmp")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, folder)
+
+
+def build_trainer(recipe: TrainRecipe, base: str, train_rows, eval_rows, output_dir: str, source: str | None = None):
+    """The TRL SFTTrainer a recipe asks for, on `base` (a hub id or a local folder)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[recipe.model.dtype]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    extra = {"ddp_backend": "gloo"} if world > 1 and not torch.cuda.is_available() else {}
+    columns = ["prompt", "completion"]
+    return SFTTrainer(
+        model=model,
+        args=sft_config(recipe, output_dir, source, **extra),
+        train_dataset=train_rows.map(to_prompt_completion).select_columns(columns),
+        eval_dataset=eval_rows.map(to_prompt_completion).select_columns(columns) if len(eval_rows) else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(recipe, source),
+    )
+
+
+def train(recipe: TrainRecipe, source: str | None = None, resume: bool = False, log=print) -> Path | None:
+    """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    check_paths(recipe, source)
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    work = partial_dir(recipe)
+    if not resume and rank == 0 and work.exists():
+        shutil.rmtree(work)
+    if world > 1:  # every rank must see the cleared folder before writing into it
+        _barrier()
+    work.mkdir(parents=True, exist_ok=True)
+    train_rows, eval_rows, counts = prepare(recipe.data)
+    log(f"data: {counts}")
+    if len(train_rows) == 0:
+        raise ValueError(f"{source}: data: no training rows left after filtering ({counts})")
+    if recipe.model.base == "tiny":
+        if rank == 0:
+            build_tiny(recipe, train_rows, work / "init")
+        if world > 1:  # the other ranks load what rank 0 built
+            _barrier()
+        base = str((work / "init").resolve())
+    else:
+        base = resolve_base(recipe)
+    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source)
+    tokenizer = trainer.processing_class
+    last = get_last_checkpoint(str(work / "trainer")) if resume and (work / "trainer").is_dir() else None
+    if resume:
+        log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics = {"train_loss": float(result.training_loss), "train_steps": int(result.global_step)}
+    if len(eval_rows):
+        metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
+    if not trainer.is_world_process_zero():
+        return None
+    trainer.save_model(str(work))
+    tokenizer.save_pretrained(str(work))
+    shutil.rmtree(work / "trainer", ignore_errors=True)
+    meta = {
+        "name": recipe.name,
+        "seed": recipe.seed,
+        "kind": "full" if recipe.lora is None else "lora",
+        "base_model": base if recipe.lora is not None else None,
+        "base_model_given": recipe.model.base,
+        "data_fingerprint": fingerprint(train_rows, eval_rows),
+        "data_counts": counts,
+        "metrics": metrics,
+        **provenance(),
+    }
+    if recipe.model.base == "tiny":
+        shutil.rmtree(work / "init", ignore_errors=True)
+        meta["base_model_given"] = "tiny (built locally from the training data)"
+    (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+    _write_meta(work, meta)
+    if len(eval_rows) and recipe.eval.states:
+        from .evaluate import evaluate_checkpoint
+
+        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval))
+        _write_meta(work, meta)
+    final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    os.replace(work, final)
+    return final
+
+
+def _write_meta(folder: Path, meta: dict) -> None:
+    tmp = folder / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, folder / "meta.json")
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if os.environ.get("LOCAL_RANK") and _has_cuda() else "gloo"
+        dist.init_process_group(backend)
+    dist.barrier()
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def provenance() -> dict:
+    """Versions and the git commit, for meta.json and cards."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import glade
+    from glade.env.protocol import PROTOCOL_VERSION
+    from glade.generate import git_commit
+
+    versions = {}
+    for package in ("torch", "transformers", "trl", "peft", "datasets", "accelerate"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "glade_version": glade.__version__,
+        "git_commit": git_commit(),
+        "protocol_version": PROTOCOL_VERSION,
+        "versions": versions,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
