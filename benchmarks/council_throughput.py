@@ -1,6 +1,6 @@
 """How fast a council of model seats decides: naive, batched per policy, mixed adapters.
 
-    .venv/bin/python benchmarks/council_throughput.py             (about 2-4 minutes on 2 cores)
+    .venv/bin/python benchmarks/council_throughput.py             (about 2-3 minutes on 2 idle cores)
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
 
 All five creatures of a short default scenario sit on hf seats of the tiny model
@@ -70,7 +70,7 @@ def make_adapters(base: Path, out: Path, seeds: tuple[int, ...]) -> list[Path]:
     for seed in seeds:
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-        config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
         peft_model = get_peft_model(model, config)
         path = out / f"lora-{seed}"
         peft_model.save_pretrained(path)
@@ -208,7 +208,7 @@ def profile_act(policy, observations, top=14) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", default="default")
-    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--turns", type=int, default=5)
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--batch-size", type=int, default=None, help="rows per generate (default: Generation's)")
@@ -387,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  prefill/decode split: one generate of {shape[0]} rows x {shape[1]} prompt tokens:"
               f" 1 new token {t[1]:.2f} s, {n} new tokens {t[n]:.2f} s"
               f" -> prefill ~{t[1] / t[n]:.0%} of it ({t[1] / shape[0] * 1000:.0f} ms/row), decode {(t[n] - t[1]) / shape[0] * 1000:.0f} ms/row")
+        naive_ms = 1000 / max(naive_rates.values())
+        print(f"  bound: batching cannot amortise prefill (each row's prompt is its own compute), so even with free"
+              f" decoding\n  batched/naive <= naive ms per decision / prefill ms per row = {naive_ms:.0f} / "
+              f"{t[1] / shape[0] * 1000:.0f} = {naive_ms / (t[1] / shape[0] * 1000):.1f}x")
         print()
         print("  cProfile, naive: one act of 1 observation, by own time")
         print(profile_text[0])

@@ -124,14 +124,15 @@ def reprice(world: World, clearings: dict[str, market.Clearing]) -> None:
         world.price_move[good] = world.price[good] / old - 1.0
 
 
-def settle(world: World) -> list[str]:
-    """Phase 6, the seam: authored overrides write prices, then the patron settles."""
+def settle(world: World) -> list[dict]:
+    """Phase 6, the seam: authored overrides write prices, then the patron settles.
+    Returns the writes: {"legend", "good", "before", "after"} (before = after repricing)."""
     seam = []
     for legend_id, good, factor in world.pending_overrides:
         before = world.price[good]
         world.price[good] = max(before * factor, world.scenario.goods[good].price_floor)
         world.price_move[good] = (1.0 + world.price_move[good]) * world.price[good] / before - 1.0
-        seam.append(f"{legend_id}: {good} {before:.2f} -> {world.price[good]:.2f}")
+        seam.append({"legend": legend_id, "good": good, "before": before, "after": world.price[good]})
         world.news.append(f"At settlement the {good} price was set from {before:.2f} to {world.price[good]:.2f}.")
     world.pending_overrides = []
     settle_patron(world)
@@ -169,7 +170,7 @@ def consume(world: World) -> dict[str, dict]:
     return out
 
 
-def score(world: World, decisions: Decisions, clearings: dict[str, market.Clearing], seam: list[str]) -> dict:
+def score(world: World, decisions: Decisions, clearings: dict[str, market.Clearing], seam: list[dict]) -> dict:
     """Phase 8: the turn's figures, appended to the world's history."""
     wealths = {c: wealth(world, c) for c in world.creatures}
     row = {
@@ -183,7 +184,8 @@ def score(world: World, decisions: Decisions, clearings: dict[str, market.Cleari
         "self_buys": sum(decisions.self_buys.values()),
         "rejected": sum(1 for n in decisions.notes.values() for x in n if x["outcome"] == "rejected"),
         "events": list(world.events),
-        "seam": seam,
+        "seam": [f"{w['legend']}: {w['good']} {w['before']:.2f} -> {w['after']:.2f}" for w in seam],
+        "seam_writes": seam,
         "patron_pebbles": world.patron.pebbles,
         "gambit_pnl": world.patron.gambit_pnl,
     }

@@ -215,23 +215,33 @@ class HFPolicy:
         return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter))
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        if not observations:
-            return []
-        started = time.perf_counter()
-        conversations = [render(obs) for obs in observations]
-        names = [self.shared.adapter_name(self.adapters.get(o["creature"], self.default_adapter)) for o in observations]
-        replies = self.shared.generate(conversations, names, self.gen)
-        share = (time.perf_counter() - started) / len(observations)
-        decisions = []
-        for obs, (text, prompt_tokens, completion_tokens) in zip(observations, replies, strict=True):
-            parsed = parse(text, obs)
-            decisions.append(
-                Decision(
-                    parsed.action, text, parsed.error, share, prompt_tokens, completion_tokens,
-                    parsed.repaired, self.seat_identity(obs["creature"]),
-                )
+        return act_grouped([(self, obs) for obs in observations])
+
+
+def act_grouped(seats: list[tuple[HFPolicy, dict]]) -> list[Decision]:
+    """Answer (policy, observation) pairs from policies that share one SharedModel and one
+    Generation in ONE batched generate: councils and casts that differ only in which
+    adapter sits where still cost one call per turn."""
+    if not seats:
+        return []
+    shared, gen = seats[0][0].shared, seats[0][0].gen
+    if any(p.shared is not shared or p.gen != gen for p, _ in seats):
+        raise ValueError("act_grouped: every policy must share one model and one generation config")
+    started = time.perf_counter()
+    conversations = [render(obs) for _, obs in seats]
+    names = [shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
+    replies = shared.generate(conversations, names, gen)
+    share = (time.perf_counter() - started) / len(seats)
+    decisions = []
+    for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
+        parsed = parse(text, obs)
+        decisions.append(
+            Decision(
+                parsed.action, text, parsed.error, share, prompt_tokens, completion_tokens,
+                parsed.repaired, policy.seat_identity(obs["creature"]),
             )
-        return decisions
+        )
+    return decisions
 
 
 def _identity(model: str, adapter: str | None) -> str:

@@ -138,9 +138,23 @@ def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     return key, adapter, generation
 
 
+def latest_checkpoint(root: str | Path, name: str) -> Path | None:
+    """The newest complete checkpoint folder of recipe `name` under `root` (partial runs,
+    hidden and without meta.json, never count)."""
+    found = [p for p in Path(root).glob(f"{name}__*") if p.is_dir() and (p / "meta.json").exists()]
+    found.sort(key=lambda p: p.name.split("__")[-1])  # by the time stamp
+    return found[-1] if found else None
+
+
 def _resolve_checkpoint(path) -> dict:
     """A glade checkpoint folder: meta.json names the base model; the folder is the adapter
-    (or, when it holds a config.json and no adapter, a merged model)."""
+    (or, when it holds a config.json and no adapter, a merged model). `latest:NAME` is the
+    newest checkpoint of recipe NAME under ./checkpoints."""
+    if isinstance(path, str) and path.startswith("latest:"):
+        found = latest_checkpoint("checkpoints", path[len("latest:") :])
+        if found is None:
+            raise SeatSpecError(f"seat spec checkpoint path {path!r}: no complete checkpoint under checkpoints/ (train it first)")
+        path = str(found)
     if not isinstance(path, str) or not Path(path).is_dir():
         raise SeatSpecError(f"seat spec checkpoint path: {path!r} is not a folder")
     folder = Path(path)

@@ -57,8 +57,12 @@ def run_lockstep(
     episodes: list[EpisodeSpec],
     on_turn: Callable[[int], None] | None = None,
     stats: RolloutStats | None = None,
+    histories: dict[str, list[dict]] | None = None,
 ) -> dict[str, list[dict]]:
-    """Play every episode to its end; returns episode_id -> trace rows (one per decision)."""
+    """Play every episode to its end; returns episode_id -> trace rows (one per decision).
+
+    `histories`, when given, receives episode_id -> the world's per-turn score rows
+    (prices, volume, Gini, gambit P&L...) as each episode ends."""
     stats = stats if stats is not None else RolloutStats()
     started = time.perf_counter()
     envs, observations, rows = {}, {}, {e.episode_id: [] for e in episodes}
@@ -68,16 +72,25 @@ def run_lockstep(
         envs[e.episode_id] = env
     live = [e for e in episodes]
     while live:
-        groups: dict[int, tuple[Policy, list[tuple[EpisodeSpec, str]]]] = {}
+        # One call per policy object; model policies that share a base model (and its
+        # generation settings) across councils and casts are merged into one call.
+        groups: dict[object, tuple[Policy, list[tuple[EpisodeSpec, str]]]] = {}
         for e in live:
             for creature in envs[e.episode_id].agents:
                 policy = e.council[creature]
-                groups.setdefault(id(policy), (policy, []))[1].append((e, creature))
+                shared = getattr(policy, "shared", None)
+                key = (id(shared), policy.gen) if shared is not None else id(policy)
+                groups.setdefault(key, (policy, []))[1].append((e, creature))
         decisions: dict[tuple[str, str], Decision] = {}
         for policy, seats in groups.values():
             batch = [observations[e.episode_id][c] for e, c in seats]
             t0 = time.perf_counter()
-            answers = policy.act(batch)
+            if getattr(policy, "shared", None) is not None:
+                from glade.hf_seat import act_grouped  # torch only when a model sits
+
+                answers = act_grouped([(e.council[c], o) for (e, c), o in zip(seats, batch, strict=True)])
+            else:
+                answers = policy.act(batch)
             if not isinstance(policy, StandIn):
                 stats.model_seconds += time.perf_counter() - t0
             stats.policy_calls += 1
@@ -93,6 +106,10 @@ def run_lockstep(
                 rows[e.episode_id].append(_row(e, c, obs[c], decisions[(e.episode_id, c)], infos[c], before[c], env))
             observations[e.episode_id] = next_obs
             stats.decisions += len(agents)
+        if histories is not None:
+            for e in live:
+                if not envs[e.episode_id].agents:
+                    histories[e.episode_id] = envs[e.episode_id].world.history
         live = [e for e in live if envs[e.episode_id].agents]
         if on_turn is not None:
             on_turn(len(live))

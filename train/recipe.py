@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from glade.config import ConfigError, fail, load_recipe
+from glade.policies import latest_checkpoint
 
 from .data import DataConfig
 
@@ -124,11 +125,3 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
             fail(source, "model.base", f"no complete checkpoint of {base[len(LATEST):]!r} under {recipe.output_root}/ (train it first)")
     elif base != "tiny" and (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")
-
-
-def latest_checkpoint(root: str, name: str) -> Path | None:
-    """The newest complete checkpoint folder of recipe `name` (partial runs are hidden)."""
-    found = [p for p in Path(root).glob(f"{name}__*") if p.is_dir() and (p / "meta.json").exists()]
-    found.sort(key=lambda p: p.name.split("__")[-1])  # by the time stamp
-    return found[-1] if found else None
-

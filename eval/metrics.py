@@ -1,0 +1,430 @@
+"""What an evaluation measures, from its decisions and episodes tables (see eval/run.py).
+
+Decision level, per scenario x council x policy x creature x phase: how often the live seat
+takes the stand-in's side on each good, the two direction distributions and their
+Jensen-Shannon divergence, quantity and price differences.
+
+Outcome level, per scenario x council: every figure of the council's worlds beside the same
+figure in the paired all-stand-in worlds (same scenario and seed), and the effect
+council - stand-in computed on the paired differences.
+
+Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and a
+bootstrap confidence interval from a seeded resampler (scipy.stats.bootstrap), resampling
+whole episodes, never single rows.
+
+Price paths: `path[t]` is a good's reference price after turn t's settlement (the world's
+history row of turn t); `start` is the price before turn 0. The legend turn L is the turn
+the gambit springs (else the first legend); "before the legend" is the price before turn L
+settles: path[L - 1], or `start` when L == 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PHASES = ("before", "seam", "after")
+DIRECTIONS = ("buy", "sell", "none")
+# Outcome figures, one value per world. path_distance_<good> is added per good.
+FIGURES = ("legend_ratio", "gambit_pnl", "final_gini", "volume", "crash", "bubble")
+# Figures in units (pebbles, goods) whose flag threshold is applied relative to the
+# stand-in's mean magnitude (at least 1 unit); the rest are ratios, shares and rates.
+RELATIVE_FIGURES = ("gambit_pnl", "volume")
+DEFAULTS = {
+    "crash_drop": 0.3, "crash_within": 2, "bubble_rise": 0.3, "flag_min_effect": 0.15,
+    "flag_support": 0.6, "ci_level": 0.95, "resamples": 2000,
+}
+
+
+# --- small pieces --------------------------------------------------------------------------
+
+
+def threshold(thresholds: Any, key: str):
+    """A threshold from a Thresholds dataclass, a mapping (recipe.yaml) or None (defaults)."""
+    if thresholds is None:
+        return DEFAULTS[key]
+    if isinstance(thresholds, Mapping):
+        return thresholds.get(key, DEFAULTS[key])
+    return getattr(thresholds, key, DEFAULTS[key])
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN and inf to None, tuples to lists."""
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [clean(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def bootstrap_ci(
+    values,
+    *,
+    seed: int,
+    level: float = 0.95,
+    resamples: int = 2000,
+    statistic: Callable = np.mean,
+    method: str = "percentile",
+) -> tuple[float, float]:
+    """A `level` bootstrap confidence interval of `statistic` over `values` (scipy.stats.bootstrap
+    with a resampler seeded by `seed`). NaNs are dropped. No data: (nan, nan); one value or all
+    equal: (v, v), without warnings. `statistic` must take an `axis` keyword (numpy reductions do).
+    """
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return (math.nan, math.nan)
+    if x.size < 2 or np.all(x == x[0]):
+        v = float(statistic(x))
+        return (v, v)
+    from scipy.stats import bootstrap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = bootstrap(
+            (x,), statistic, n_resamples=int(resamples), confidence_level=level, method=method,
+            vectorized=True, axis=-1, rng=np.random.default_rng(seed),
+        )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa can fail on tiny samples
+        dist = result.bootstrap_distribution
+        low, high = (float(q) for q in np.quantile(dist, [(1 - level) / 2, (1 + level) / 2]))
+    return (low, high)
+
+
+def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -> dict:
+    """{"mean", "ci": [low, high], "n"} over the non-NaN values (mean None when there are none)."""
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    mean = float(x.mean()) if x.size else math.nan
+    return clean({"mean": mean, "ci": list(bootstrap_ci(x, seed=seed, level=level, resamples=resamples)), "n": int(x.size)})
+
+
+def support(values, sign: float) -> float:
+    """Share of the values that have the given sign (strictly: zeros never support)."""
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0 or sign == 0:
+        return 0.0
+    return float(np.mean(np.sign(x) == np.sign(sign)))
+
+
+def jsd(p, q) -> float:
+    """Jensen-Shannon divergence (base 2, so in [0, 1]) between two distributions given as
+    non-negative weights (normalised here; mappings are aligned by key). 0 when equal."""
+    if isinstance(p, Mapping) or isinstance(q, Mapping):
+        keys = sorted(set(p) | set(q))
+        p, q = [p.get(k, 0.0) for k in keys], [q.get(k, 0.0) for k in keys]
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if p.shape != q.shape or p.sum() <= 0 or q.sum() <= 0 or (p < 0).any() or (q < 0).any():
+        raise ValueError("jsd needs two non-negative distributions of the same length with positive mass")
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+
+    def kl(a, b):
+        mask = a > 0
+        return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
+
+    return max(0.0, 0.5 * kl(p, m) + 0.5 * kl(q, m))
+
+
+# --- named phenomena -------------------------------------------------------------------------
+
+
+def _reference(path: Sequence[float], legend_turn: int, start: float | None) -> float | None:
+    if legend_turn > 0:
+        return float(path[legend_turn - 1])
+    if start is None:
+        raise ValueError("legend at turn 0: pass the start price (the price before turn 0)")
+    return float(start)
+
+
+def crash(path: Sequence[float], legend_turn: int | None, drop: float, within: int, start: float | None = None) -> bool:
+    """The good falls by at least `drop` (a share) within `within` turns of the legend: some
+    price in path[L], ..., path[L + within] is at most (1 - drop) x the price before the
+    legend (path[L - 1], or `start` when L == 0). No legend, or L past the path: False."""
+    if legend_turn is None or legend_turn < 0 or legend_turn >= len(path):
+        return False
+    ref = _reference(path, legend_turn, start)
+    window = path[legend_turn : legend_turn + within + 1]
+    return any(p <= (1.0 - drop) * ref for p in window)
+
+
+def bubble(path: Sequence[float], legend_turn: int | None, rise: float, start: float | None = None) -> bool:
+    """The good rises by at least `rise` then falls back: from the legend turn on, some
+    path[t] >= (1 + rise) x the price before the legend, and a later path[u] (u > t) is back
+    at or below that price. No legend, or L past the path: False."""
+    if legend_turn is None or legend_turn < 0 or legend_turn >= len(path):
+        return False
+    ref = _reference(path, legend_turn, start)
+    peaked = False
+    for p in path[legend_turn:]:
+        if peaked and p <= ref:
+            return True
+        if p >= (1.0 + rise) * ref:
+            peaked = True
+    return False
+
+
+def path_distance(a: Sequence[float], b: Sequence[float]) -> float:
+    """Mean over turns of |log a[t] - log b[t]| (over the common turns)."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return math.nan
+    x, y = np.asarray(a[:n], dtype=float), np.asarray(b[:n], dtype=float)
+    return float(np.mean(np.abs(np.log(x) - np.log(y))))
+
+
+# --- decision level ---------------------------------------------------------------------------
+
+
+def goods_of(decisions: pd.DataFrame) -> list[str]:
+    """The goods a decisions table carries (dir_<good> with its standin_dir_<good>), in order."""
+    return [c[4:] for c in decisions.columns if c.startswith("dir_") and f"standin_{c}" in decisions.columns]
+
+
+def _limit_prices(action_json: str, goods: list[str]) -> dict[str, tuple[str, float]]:
+    """good -> (side, quantity-weighted limit price) of an action's orders."""
+    try:
+        orders = json.loads(action_json).get("orders", [])
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    sums: dict[str, list] = {}
+    for o in orders if isinstance(orders, list) else []:
+        try:
+            good, side, qty, price = o["good"], o["side"], float(o["qty"]), float(o["price"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if good in goods and qty > 0 and price > 0:
+            s = sums.setdefault(good, [side, 0.0, 0.0])
+            if s[0] == side:
+                s[1] += qty
+                s[2] += qty * price
+    return {g: (s[0], s[2] / s[1]) for g, s in sums.items() if s[1] > 0}
+
+
+def price_differences(decisions: pd.DataFrame, goods: list[str]) -> pd.DataFrame:
+    """Per row and good: live limit price / stand-in limit price - 1 where both trade the
+    good on the same side, else NaN. Columns price_diff_<good>."""
+    out = {f"price_diff_{g}": np.full(len(decisions), np.nan) for g in goods}
+    for i, (live, ref) in enumerate(zip(decisions["action"], decisions["standin_action"])):
+        a, b = _limit_prices(live, goods), _limit_prices(ref, goods)
+        for g in set(a) & set(b):
+            if a[g][0] == b[g][0]:
+                out[f"price_diff_{g}"][i] = a[g][1] / b[g][1] - 1.0
+    return pd.DataFrame(out, index=decisions.index)
+
+
+def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """Per scenario x council x policy x creature x phase. Agreement is the share of goods on
+    which the live seat takes the stand-in's side (buy / sell / none); its mean and CI are over
+    episodes (each episode's mean agreement in the phase is one value)."""
+    if decisions is None or len(decisions) == 0:
+        return []
+    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    goods = goods_of(decisions)
+    frame = decisions.copy()
+    frame = pd.concat([frame, price_differences(frame, goods)], axis=1)
+    for g in goods:
+        frame[f"qty_abs_diff_{g}"] = (frame[f"qty_{g}"] - frame[f"standin_qty_{g}"]).abs()
+    frame["qty_abs_diff"] = frame[[f"qty_abs_diff_{g}" for g in goods]].mean(axis=1)
+    keys = ["scenario", "council", "policy_name", "creature", "phase"]
+    out = []
+    for key, group in frame.groupby(keys, sort=True):
+        per_episode = group.groupby("episode_id")["agreement"].mean()
+        row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
+        row["policy_identity"] = sorted(set(group["policy"]))
+        row["n"] = int(per_episode.size)
+        row["decisions"] = int(len(group))
+        row["casts"] = sorted(int(c) for c in set(group["cast"]))
+        row["agreement"] = describe(per_episode.to_numpy(), seed=seed, level=level, resamples=resamples)
+        row["qty_abs_diff"] = float(group["qty_abs_diff"].mean())
+        per_good, divergences = {}, []
+        for g in goods:
+            live = group[f"dir_{g}"].value_counts(normalize=True)
+            ref = group[f"standin_dir_{g}"].value_counts(normalize=True)
+            live_d = {d: float(live.get(d, 0.0)) for d in DIRECTIONS}
+            ref_d = {d: float(ref.get(d, 0.0)) for d in DIRECTIONS}
+            divergence = jsd(live_d, ref_d)
+            divergences.append(divergence)
+            prices = group[f"price_diff_{g}"].dropna()
+            per_good[g] = {
+                "live": live_d,
+                "standin": ref_d,
+                "jsd": divergence,
+                "agreement": float((group[f"dir_{g}"] == group[f"standin_dir_{g}"]).mean()),
+                "qty_abs_diff": float(group[f"qty_abs_diff_{g}"].mean()),
+                "qty_diff": float((group[f"qty_{g}"] - group[f"standin_qty_{g}"]).mean()),
+                "price_diff": float(prices.mean()) if len(prices) else None,
+                "price_abs_diff": float(prices.abs().mean()) if len(prices) else None,
+                "price_n": int(len(prices)),
+            }
+        row["jsd_mean"] = float(np.mean(divergences)) if divergences else 0.0
+        row["goods"] = per_good
+        out.append(clean(row))
+    order = {p: i for i, p in enumerate(PHASES)}
+    out.sort(key=lambda r: (r["scenario"], r["council"], r["policy"], r["creature"], order.get(r["phase"], 9)))
+    return out
+
+
+# --- outcome level ----------------------------------------------------------------------------
+
+
+def world_figures(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
+    """One row per world (episode): its figures, crash and bubble of the legend good (NaN when
+    the scenario has no legend), and path_distance_<good> against the paired stand-in world
+    (0 for stand-in worlds themselves; NaN when the pair has no stand-in world)."""
+    if episodes is None or len(episodes) == 0:
+        return pd.DataFrame()
+    drop, within, rise = (threshold(thresholds, k) for k in ("crash_drop", "crash_within", "bubble_rise"))
+    worlds = episodes.drop_duplicates("episode_id").reset_index(drop=True).copy()
+    paths = [json.loads(p) for p in worlds["price_path"]]
+    starts = [json.loads(s) for s in worlds["start_prices"]]
+    crashes, bubbles = [], []
+    for path, start, good, turn in zip(paths, starts, worlds["legend_good"], worlds["legend_turn"]):
+        if good is None or (isinstance(good, float) and math.isnan(good)) or pd.isna(turn) or good not in path:
+            crashes.append(math.nan)
+            bubbles.append(math.nan)
+            continue
+        crashes.append(float(crash(path[good], int(turn), drop, within, start=start.get(good))))
+        bubbles.append(float(bubble(path[good], int(turn), rise, start=start.get(good))))
+    worlds["crash"], worlds["bubble"] = crashes, bubbles
+    goods = list(paths[0]) if paths else []
+    standin_paths = {
+        pid: paths[i] for i, (pid, council) in enumerate(zip(worlds["pair_id"], worlds["council"])) if council == "standin"
+    }
+    for g in goods:
+        column = []
+        for i, pid in enumerate(worlds["pair_id"]):
+            ref = standin_paths.get(pid)
+            column.append(path_distance(paths[i][g], ref[g]) if ref is not None and g in ref and g in paths[i] else math.nan)
+        worlds[f"path_distance_{g}"] = column
+    for column in ("legend_ratio", "gambit_pnl", "final_gini", "volume"):
+        worlds[column] = pd.to_numeric(worlds[column], errors="coerce").astype(float)
+    return worlds
+
+
+def figure_names(worlds: pd.DataFrame) -> list[str]:
+    return [*FIGURES, *(c for c in worlds.columns if c.startswith("path_distance_"))]
+
+
+def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
+    """The council's worlds of a scenario with their paired stand-in value and the difference
+    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
+    world, or with a NaN figure on either side, are left out."""
+    mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)]
+    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == "standin")].set_index("pair_id")[figure]
+    out = pd.DataFrame({
+        "episode_id": mine["episode_id"].to_numpy(), "pair_id": mine["pair_id"].to_numpy(),
+        "cast": mine["cast"].to_numpy(), "seed": mine["seed"].to_numpy(),
+        "live": mine[figure].to_numpy(dtype=float),
+        "standin": mine["pair_id"].map(ref).to_numpy(dtype=float),
+    })
+    out["diff"] = out["live"] - out["standin"]
+    return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
+
+
+def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """Per scenario x council: for each figure the council's value, the stand-in's value and
+    the paired effect council - stand-in, each {"mean", "ci", "n"} (the effect also has
+    "support": the share of pairs whose difference has the effect's sign)."""
+    if worlds is None or len(worlds) == 0:
+        return []
+    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    figures = figure_names(worlds)
+    out = []
+    for scenario in sorted(set(worlds["scenario"])):
+        here = worlds[worlds["scenario"] == scenario]
+        standin = here[here["council"] == "standin"]
+        for council in sorted(set(here["council"]) - {"standin"}):
+            mine = here[here["council"] == council]
+            entry = {
+                "scenario": scenario, "council": council,
+                "legend_good": here["legend_good"].iloc[0], "legend_turn": here["legend_turn"].iloc[0],
+                "n": int(len(mine)), "casts": int(mine["cast"].nunique()), "seeds": int(mine["seed"].nunique()),
+                "figures": {},
+            }
+            for figure in figures:
+                pairs = paired_effects(worlds, scenario, council, figure)
+                effect = describe(pairs["diff"], seed=seed, level=level, resamples=resamples)
+                effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
+                entry["figures"][figure] = {
+                    "council": describe(mine[figure], seed=seed, level=level, resamples=resamples),
+                    "standin": describe(standin[figure], seed=seed, level=level, resamples=resamples),
+                    "effect": effect,
+                }
+            out.append(clean(entry))
+    return out
+
+
+def _mechanism(scenario: str) -> str | None:
+    try:
+        from glade.env.scenario import load_scenario
+
+        s = load_scenario(scenario)
+        return s.gambit.mechanism if s.gambit is not None else None
+    except Exception:  # a scenario that no longer loads: the table just lacks the mechanism
+        return None
+
+
+def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, seed: int = 0) -> list[dict]:
+    """One table: the legend good at settlement relative to before the legend, and the
+    gambit's P&L, with CIs over seeds (x casts); one row per scenario x world (the stand-in
+    world first), council rows with the paired effect."""
+    if worlds is None or len(worlds) == 0:
+        return []
+    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    rows = []
+    for scenario in sorted(set(worlds["scenario"])):
+        here = worlds[worlds["scenario"] == scenario]
+        mechanism = _mechanism(scenario)
+        good = here["legend_good"].iloc[0]
+        standin = here[here["council"] == "standin"]
+        if len(standin):
+            ratio = describe(standin["legend_ratio"], seed=seed, level=level, resamples=resamples)
+            pnl = describe(standin["gambit_pnl"], seed=seed, level=level, resamples=resamples)
+            rows.append(clean({
+                "scenario": scenario, "mechanism": mechanism, "legend_good": good, "world": "standin",
+                "legend_ratio": ratio["mean"], "legend_ratio_ci": ratio["ci"],
+                "gambit_pnl": pnl["mean"], "gambit_pnl_ci": pnl["ci"], "n": pnl["n"],
+            }))
+        for entry in outcome:
+            if entry["scenario"] != scenario:
+                continue
+            f = entry["figures"]
+            rows.append(clean({
+                "scenario": scenario, "mechanism": mechanism, "legend_good": good, "world": entry["council"],
+                "legend_ratio": f["legend_ratio"]["council"]["mean"], "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
+                "gambit_pnl": f["gambit_pnl"]["council"]["mean"], "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
+                "n": f["gambit_pnl"]["council"]["n"],
+                "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"], "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],
+                "gambit_pnl_effect": f["gambit_pnl"]["effect"]["mean"], "gambit_pnl_effect_ci": f["gambit_pnl"]["effect"]["ci"],
+            }))
+    return rows
+
+
+def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> dict:
+    """The JSON-ready summary of an evaluation: {"decision": [...], "outcome": [...],
+    "table": [...], "thresholds": {...}}. See decision_summary, outcome_summary, outcome_table."""
+    worlds = world_figures(episodes, thresholds)
+    outcome = outcome_summary(worlds, thresholds, seed)
+    return clean({
+        "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
+        "bootstrap_seed": seed,
+        "decision": decision_summary(decisions, thresholds, seed),
+        "outcome": outcome,
+        "table": outcome_table(worlds, outcome, thresholds, seed),
+    })

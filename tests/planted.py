@@ -1,0 +1,45 @@
+"""A scripted `python` seat with one planted divergence from the stand-in, for the flag tests.
+
+    {kind: python, entry_point: "tests.planted:always_buy_honey", kwargs: {disposition: balanced}}
+
+It plays the rule-based stand-in with the given disposition (give it the disposition the
+creature it sits on has in the scenario, so everything else agrees with the stand-in
+counterfactual), except that whenever there is public talk about honey it buys `units`
+honey at the reference price, replacing whatever it would have done with honey.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glade.env import standin
+from glade.policies import Decision
+
+
+@dataclass(frozen=True)
+class AlwaysBuyHoney:
+    disposition: standin.Disposition
+    units: int = 3
+    good: str = "honey"
+
+    @property
+    def name(self) -> str:
+        return f"planted:always_buy_{self.good}:{self.disposition.name}"
+
+    def act(self, observations: list[dict]) -> list[Decision]:
+        return [Decision(self._act(obs)) for obs in observations]
+
+    def _act(self, obs: dict) -> dict:
+        action = standin.act(obs, self.disposition)
+        if int(obs["talk"][self.good]) == 0 or int(obs["produces"][self.good]) == 1:
+            return action
+        price = round(float(obs["prices"][self.good]), 2)
+        units = min(self.units, int(float(obs["pebbles"]) // price)) if price > 0 else 0
+        orders = [o for o in action["orders"] if o["good"] != self.good]
+        if units > 0:  # first, so the pebbles go to it before the stand-in's other buys
+            orders.insert(0, {"side": "buy", "good": self.good, "qty": units, "price": price})
+        return {"orders": orders}
+
+
+def always_buy_honey(disposition: str = "balanced", units: int = 3) -> AlwaysBuyHoney:
+    return AlwaysBuyHoney(standin.disposition(disposition), int(units))
