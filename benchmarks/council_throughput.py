@@ -26,6 +26,7 @@ measure the plumbing and the model's cost, not the quality of the answers.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import datetime
 import io
@@ -34,6 +35,7 @@ import os
 import platform
 import pstats
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -41,6 +43,7 @@ from collections import Counter
 from pathlib import Path
 
 _TMP = tempfile.mkdtemp(prefix="glade-council-bench-")
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # the tiny model, adapters, HF_HOME
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
 os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout

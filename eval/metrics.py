@@ -229,9 +229,13 @@ def price_differences(decisions: pd.DataFrame, goods: list[str]) -> pd.DataFrame
 
 
 def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    """Per scenario x council x policy x creature x phase. Agreement is the share of goods on
-    which the live seat takes the stand-in's side (buy / sell / none); its mean and CI are over
-    episodes (each episode's mean agreement in the phase is one value)."""
+    """Per scenario x council x policy x creature x phase: n (episodes, i.e. seeds x casts),
+    decisions; agreement (the share of goods on which the live seat takes the stand-in's side:
+    buy / sell / none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over
+    episodes (an episode's mean in the phase is one value); per good the live and stand-in
+    direction distributions, their JSD, agreement {"mean", "ci", "n"}, quantity differences
+    (|live - stand-in| and signed, in units, + bought) and the relative limit-price difference
+    live / stand-in - 1 where both trade the good on the same side (price_n such decisions)."""
     if decisions is None or len(decisions) == 0:
         return []
     level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
@@ -241,17 +245,24 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     for g in goods:
         frame[f"qty_abs_diff_{g}"] = (frame[f"qty_{g}"] - frame[f"standin_qty_{g}"]).abs()
     frame["qty_abs_diff"] = frame[[f"qty_abs_diff_{g}" for g in goods]].mean(axis=1)
+    for g in goods:
+        frame[f"agreement_{g}"] = (frame[f"dir_{g}"] == frame[f"standin_dir_{g}"]).astype(float)
     keys = ["scenario", "council", "policy_name", "creature", "phase"]
+    per_row = ["agreement", "qty_abs_diff", *(f"agreement_{g}" for g in goods)]
     out = []
     for key, group in frame.groupby(keys, sort=True):
-        per_episode = group.groupby("episode_id")["agreement"].mean()
+        per_episode = group.groupby("episode_id")[per_row].mean()
+
+        def over_episodes(column: str) -> dict:
+            return describe(per_episode[column].to_numpy(), seed=seed, level=level, resamples=resamples)
+
         row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
         row["policy_identity"] = sorted(set(group["policy"]))
-        row["n"] = int(per_episode.size)
+        row["n"] = int(len(per_episode))
         row["decisions"] = int(len(group))
         row["casts"] = sorted(int(c) for c in set(group["cast"]))
-        row["agreement"] = describe(per_episode.to_numpy(), seed=seed, level=level, resamples=resamples)
-        row["qty_abs_diff"] = float(group["qty_abs_diff"].mean())
+        row["agreement"] = over_episodes("agreement")
+        row["qty_abs_diff"] = over_episodes("qty_abs_diff")
         per_good, divergences = {}, []
         for g in goods:
             live = group[f"dir_{g}"].value_counts(normalize=True)
@@ -265,7 +276,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
                 "live": live_d,
                 "standin": ref_d,
                 "jsd": divergence,
-                "agreement": float((group[f"dir_{g}"] == group[f"standin_dir_{g}"]).mean()),
+                "agreement": over_episodes(f"agreement_{g}"),
                 "qty_abs_diff": float(group[f"qty_abs_diff_{g}"].mean()),
                 "qty_diff": float((group[f"qty_{g}"] - group[f"standin_qty_{g}"]).mean()),
                 "price_diff": float(prices.mean()) if len(prices) else None,
@@ -285,7 +296,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
 
 def world_figures(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
     """One row per world (episode): its figures, crash and bubble of the legend good (NaN when
-    the scenario has no legend), and path_distance_<good> against the paired stand-in world
+    the scenario has no legend or it falls after the last turn played), and path_distance_<good> against the paired stand-in world
     (0 for stand-in worlds themselves; NaN when the pair has no stand-in world)."""
     if episodes is None or len(episodes) == 0:
         return pd.DataFrame()
@@ -295,8 +306,8 @@ def world_figures(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
     starts = [json.loads(s) for s in worlds["start_prices"]]
     crashes, bubbles = [], []
     for path, start, good, turn in zip(paths, starts, worlds["legend_good"], worlds["legend_turn"]):
-        if good is None or (isinstance(good, float) and math.isnan(good)) or pd.isna(turn) or good not in path:
-            crashes.append(math.nan)
+        if not isinstance(good, str) or pd.isna(turn) or good not in path or not 0 <= int(turn) < len(path[good]):
+            crashes.append(math.nan)  # no legend, or it falls after the last turn played: not evaluated
             bubbles.append(math.nan)
             continue
         crashes.append(float(crash(path[good], int(turn), drop, within, start=start.get(good))))

@@ -166,7 +166,8 @@ def _rng(bootstrap, seed: int) -> dict:
 
 def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
     """One value per (scenario, council, seed): the mean over the council's casts on that seed."""
-    return episodes.groupby(["scenario", "council", "seed"], sort=False)[column].mean().reset_index()
+    frame = episodes[["scenario", "council", "seed"]].assign(**{column: pd.to_numeric(episodes[column], errors="coerce")})
+    return frame.groupby(["scenario", "council", "seed"], sort=False)[column].mean().reset_index()
 
 
 def results_table(r: Results) -> pd.DataFrame:
@@ -282,7 +283,8 @@ def _save(fig, plt) -> bytes:
 def _ci_words(r: Results) -> str:
     return (
         f"{r.level:.0%} CI: percentile bootstrap of the mean over seeds "
-        f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}); a council's casts on one seed are averaged first"
+        f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}; rough with few seeds: "
+        "with two it spans at most their range); a council's casts on one seed are averaged first"
     )
 
 
@@ -294,6 +296,9 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
     goods = list(next(iter(paths.values())))
     mine = r.episodes[r.episodes["scenario"] == scenario]
     legend_good, legend_turn = _first(mine, "legend_good"), _first(mine, "legend_turn")
+    length = max((p.shape[1] for w in worlds for p in paths[w].values()), default=0)
+    if legend_turn is not None and (pd.isna(legend_turn) or legend_turn >= length):
+        legend_turn = None  # the episodes ended before the legend
     ncols = min(3, len(goods))
     nrows = math.ceil(len(goods) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
@@ -308,7 +313,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
             ax.plot(x, mean, color=colors[w], label=f"{_label(w)} (n={data.shape[0]})", **style)
             if np.isfinite(low).any():
                 ax.fill_between(x, low, high, color=colors[w], alpha=0.18, linewidth=0)
-        if legend_turn is not None and not pd.isna(legend_turn):
+        if legend_turn is not None:
             ax.axvline(float(legend_turn), color="tab:red", linestyle=":", linewidth=1.2)
         star = good == legend_good
         ax.set_title(f"{good} (legend good)" if star else good, fontweight="bold" if star else "normal", fontsize=10)
@@ -319,7 +324,10 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
         ax.xaxis.get_major_locator().set_params(integer=True)
     spare = list(axes.flat)[len(goods):]
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    if legend_turn is not None and not pd.isna(legend_turn):
+    rank = {f"{_label(w)} (n=": i for i, w in enumerate(worlds)}
+    order = sorted(range(len(labels)), key=lambda i: next((v for k, v in rank.items() if labels[i].startswith(k)), 99))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    if legend_turn is not None:
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], color="tab:red", linestyle=":"))
@@ -332,11 +340,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9, bbox_to_anchor=(0.5, -0.04))
     fig.suptitle(f"{label}: reference price after each turn's settlement", fontsize=11)
     fig.tight_layout()
-    caption = (
-        f"Reference price of each good after each turn's settlement in {scenario}: lines are the mean over seeds, "
-        f"bands the {_ci_words(r)}. Dashed: the all-stand-in world on the same seeds. "
-        "Dotted red: the legend turn (the gambit's spring)."
-    )
+    caption = f"{label}: the council(s) against the all-stand-in world (dashed) on the same seeds."
     return Figure(f"prices-{_slug(scenario)}.png", f"Price paths: {label}", caption, _save(fig, plt))
 
 
@@ -358,13 +362,13 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
         grids.append((scenario, grid.reindex(index=[c for c in creatures if c in grid.index], columns=turns)))
     width = max(g.shape[1] for _, g in grids)
     fig, axes = plt.subplots(
-        len(grids), 1, figsize=(max(5.0, 0.5 * width + 2.6), 0.8 + sum(0.32 * g.shape[0] + 0.75 for _, g in grids)),
+        len(grids), 1, figsize=(max(5.0, 0.5 * width + 2.6), max(2.6, 0.8 + sum(0.32 * g.shape[0] + 0.75 for _, g in grids))),
         squeeze=False, layout="constrained", gridspec_kw={"height_ratios": [max(g.shape[0], 1) + 1.2 for _, g in grids]},
     )
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
     image = None
     annotate = width <= 24
+    boxed = False
     for ax, (scenario, grid) in zip(axes[:, 0], grids):
         values = np.ma.masked_invalid(grid.to_numpy(dtype=float))
         image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -378,16 +382,15 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
                             color="black" if v > 0.6 else "white")
         lt = _first(r.episodes[r.episodes["scenario"] == scenario], "legend_turn")
         if lt is not None and not pd.isna(lt) and lt < grid.shape[1]:
+            boxed = True
             for edge in (lt - 0.5, lt + 0.5):
                 ax.axvline(edge, color="tab:red", linewidth=1.4)
-    axes[-1, 0].set_xlabel("turn (red box: the legend turn)", fontsize=8)
-    fig.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.8, pad=0.02, label="agreement with the stand-in")
+    axes[-1, 0].set_xlabel("turn (red box: the legend turn)" if boxed else "turn", fontsize=8)
+    bar = fig.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.02)
+    bar.set_label("agreement", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
     fig.suptitle(f"{council}: live decisions agreeing with the stand-in", fontsize=11)
-    caption = (
-        f"Council {council}: mean agreement of each live seat's decision with the stand-in's counterfactual decision in the same "
-        "state (share of goods traded on the same side: buy, sell or none), over seeds and casts; 1 = always the same side. "
-        "Grey: no live decision there (the creature was a background stand-in in every cast)."
-    )
+    caption = f"Council {council}, one panel per scenario."
     return Figure(f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt))
 
 
@@ -423,13 +426,10 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
     ax.set_xticks(range(len(r.scenarios)), [labels.get(s, s) for s in r.scenarios], fontsize=9)
     ax.set_ylabel("gambit P&L (pebbles)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("The patron's gambit P&L by mechanism and world", fontsize=11)
     fig.tight_layout()
-    caption = (
-        "The patron's gambit P&L at the end of the episode, per scenario (mechanism) and world: bars are the mean over seeds, "
-        f"error bars the {_ci_words(r)}; dots are the individual seeds."
-    )
+    caption = "Mean over seeds with the CI as error bars; dots: the seeds."
     return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
 
 
@@ -559,12 +559,25 @@ TABLE_CAPTION = (
 )
 
 
-def _sections(figures: list[Figure]) -> dict[str, list[Figure]]:
-    return {
-        "Price paths": [f for f in figures if f.name.startswith("prices-")],
-        "Agreement with the stand-in": [f for f in figures if f.name.startswith("agreement-")],
-        "Gambit P&L": [f for f in figures if f.name == "gambit-pnl.png"],
-    }
+def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Figure]]]:
+    """(title, what the section's figures show, figures)."""
+    return [
+        ("Price paths", (
+            "Reference price of each good after each turn's settlement, one figure per scenario, one panel per good: lines are "
+            f"the mean over seeds, bands the {_ci_words(r)}. Dashed: the all-stand-in world on the same seeds. "
+            "Dotted red: the legend turn (the gambit's spring)."
+        ), [f for f in figures if f.name.startswith("prices-")]),
+        ("Agreement with the stand-in", (
+            "For every state a live seat met: the share of goods on which its decision took the same side (buy, sell or none) "
+            "as the stand-in's counterfactual decision in that state; mean over seeds and casts, per creature and turn "
+            "(1 = always the same side). Grey: no live decision there (a background stand-in in every cast). "
+            "Red box: the legend turn."
+        ), [f for f in figures if f.name.startswith("agreement-")]),
+        ("Gambit P&L", (
+            "The patron's gambit P&L at the end of the episode, per scenario (mechanism) and world: bars are the mean over seeds, "
+            f"error bars the {_ci_words(r)}; dots are the individual seeds (averaged over casts)."
+        ), [f for f in figures if f.name == "gambit-pnl.png"]),
+    ]
 
 
 def _md_cell(text: str) -> str:
@@ -583,10 +596,10 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
     out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
     out += ["", "## Results", "", TABLE_CAPTION.format(ci=_ci_words(r)), ""]
     out += _md_table(*table_rows(table, labels))
-    for title, figs in _sections(figures).items():
+    for title, about, figs in _sections(r, figures):
         if not figs:
             continue
-        out += ["", f"## {title}", ""]
+        out += ["", f"## {title}", "", about, ""]
         for f in figs:
             out += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
     out += ["", f"## Flags (top {TOP_FLAGS})", ""]
@@ -609,7 +622,7 @@ table { border-collapse: collapse; font-size: .88em; margin: .6em 0; }
 th, td { border: 1px solid #d6d6d6; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.standin { color: #555; font-style: italic; }
+tr.standin td { color: #444; font-style: italic; }
 figure { margin: 1.2em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, p.caption { font-size: .88em; color: #555; max-width: 60em; }
 p.note { color: #8a5a00; background: #fff7e6; border: 1px solid #f0d9a8; padding: .5em .8em; display: inline-block; }
@@ -658,10 +671,11 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
     header, rows = table_rows(table, labels)
     worlds = list(table["world"]) if len(table) else []
     out.append(_html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else ""))
-    for title, figs in _sections(figures).items():
+    for title, about, figs in _sections(r, figures):
         if not figs:
             continue
         out.append(f"<h2>{e(title)}</h2>")
+        out.append(f'<p class="caption">{e(about)}</p>')
         for f in figs:
             data = base64.b64encode(f.png).decode("ascii")
             out.append(
@@ -694,13 +708,19 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from glade.cli import error
+def _error(message: str) -> None:
+    """One red `error: ...` line on stderr, as glade.cli prints it (not imported: that loads every verb)."""
+    from rich.console import Console
+    from rich.text import Text
 
+    Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         md_path, html_path = write_report(args.results)
     except (OSError, ValueError) as exc:
-        error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return 2
     print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
     print(f"wrote {html_path} (self-contained)")

@@ -14,12 +14,13 @@ import sys
 
 import glade
 from glade import generate, quickstart, simulate, validate
+from glade.eval import evaluate, flag, report
 from glade.train import command as train, merge
 
 # The verbs, in the order `glade --help` lists them. Adding a verb is adding its module here.
-VERBS = (simulate, generate, train, merge, validate, quickstart)
+VERBS = (simulate, generate, train, merge, evaluate, flag, report, validate, quickstart)
 
-PLANNED = "eval, flag, report, lm-eval, export"
+PLANNED = "lm-eval, export"
 
 
 class _HelpFormatter(argparse.HelpFormatter):

@@ -36,7 +36,7 @@ class Generation:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 64  # rows per generate call; larger batches are split
+    batch_size: int = 32  # rows per generate call; larger batches are split (32 measured best on CPU)
 
 
 class JsonEnd(StoppingCriteria):
@@ -150,6 +150,10 @@ class SharedModel:
             )
             if self.adapters:
                 kwargs["adapter_names"] = names
+            if len(chunk) > 1 and self.device == "cpu":
+                # A preallocated KV cache saves re-concatenating the whole cache every step
+                # (measured +12% for batches on CPU; it slows single rows, so not for them).
+                kwargs["cache_implementation"] = "static"
             if gen.temperature > 0:  # seeded, and without disturbing the caller's RNG streams
                 with torch.random.fork_rng(devices=self._rng_devices()):
                     torch.manual_seed(gen.seed + start)

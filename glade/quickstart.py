@@ -1,24 +1,26 @@
-"""`glade quickstart`: a short tour that runs end to end on this machine, offline.
+"""`glade quickstart`: the whole chain on the embedded tiny default, offline, on a CPU.
 
-It is a list of named steps, printed as they run. For now:
+A list of named steps, printed as they run:
 
 1. simulate the default Wood (seed 7, 30 turns) with its stand-in seats, write the trace;
-2. play the crash gambit under each mechanism (rumour, shock, override; seed 7) and
-   compare the honey price around the spring turn and the gambit's P&L.
-
-The full chain (generate a traces dataset, train the tiny default creature model, seat
-it in a council and evaluate it) joins this list as those verbs land.
+2. play the crash gambit under each mechanism with stand-ins only (a first look);
+3. generate stand-in traces of every disposition (recipes/generate/standin.yaml);
+4-6. train the tiny base model in full, then the hoarder and panic-seller LoRA adapters;
+7. evaluate the crash-gambit councils against the all-stand-in world (recipes/eval/);
+8. flag where the creature models and the stand-in part ways, and write the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from glade.env.scenario import load_scenario
+from glade.validate import RECIPES
 from glade.simulate import console, plain_table, run_episode, scoreboard, summary_lines, write
 
 SEED = 7
@@ -94,27 +96,90 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
             raise RuntimeError(f"conservation check failed in {r['scenario']}")
 
 
+def generate_traces(args: argparse.Namespace, con) -> None:
+    from glade.config import load_recipe
+    from glade.generate import GenerateRecipe, generate
+
+    summary = generate(load_recipe(GenerateRecipe, RECIPES / "generate" / "standin.yaml"))
+    con.print(f"{summary['episodes']} episodes in {summary['out']} ({summary['decisions_now']} decisions played now)")
+
+
+def train_recipe(name: str):
+    def step(args: argparse.Namespace, con) -> None:
+        from glade.train.recipe import load_train_recipe
+        from glade.train.sft import train
+
+        path = RECIPES / "train" / f"{name}.yaml"
+        out = train(load_train_recipe(path), str(path), log=lambda m: con.print(f"[dim]{m}[/]"))
+        metrics = json.loads((out / "meta.json").read_text())["metrics"]
+        shown = ("train_loss", "eval_loss", "valid_json_rate", "valid_action_rate", "standin_agreement", "self_buy_rate")
+        con.print(f"{out}: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if k in metrics))
+
+    return step
+
+
+def evaluate_councils(args: argparse.Namespace, con) -> None:
+    from glade.eval.evaluate import run_recipe
+    from glade.eval.recipe import load_eval_recipe
+
+    recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml")
+    summary = run_recipe(recipe)
+    table = plain_table("the crash gambit across worlds: honey at settlement / before, gambit P&L (mean [95% CI])")
+    for column in ("scenario", "world", "honey ratio", "gambit P&L", "n"):
+        table.add_column(column)
+    for row in summary.get("table", []):
+        table.add_row(
+            row["scenario"], row["world"],
+            f"{row['legend_ratio']:.2f} [{row['legend_ratio_ci'][0]:.2f}, {row['legend_ratio_ci'][1]:.2f}]",
+            f"{row['gambit_pnl']:+.1f} [{row['gambit_pnl_ci'][0]:+.1f}, {row['gambit_pnl_ci'][1]:+.1f}]",
+            str(row["n"]),
+        )
+    con.print(table)
+    timing = summary["timing"]
+    con.print(f"{summary['worlds']} worlds in {timing['seconds']:.0f} s, {1 - timing['outside_model_share']:.0%} of it in the model")
+
+
+def flag_and_report(args: argparse.Namespace, con) -> None:
+    from glade.eval.flag import run as flag_run
+    from glade.eval.report import write_report
+
+    results = "runs/eval/crash-gambit"
+    flag_run(argparse.Namespace(results=results, top=8))
+    md, html = write_report(results)
+    con.print(f"report: {html} (and {md})")
+
+
 STEPS = (
     Step("simulate", f"the default Wood, seed {SEED}, 30 turns, stand-in seats", simulate_default),
     Step("gambits", f"the crash gambit under rumour, shock and override, seed {SEED}", compare_gambits),
+    Step("generate", "stand-in traces of every disposition (recipes/generate/standin.yaml)", generate_traces),
+    Step("train-base", "the tiny base model, built locally and trained in full", train_recipe("tiny-base")),
+    Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
+    Step("train-panic-seller", "a LoRA creature adapter on the panic-seller's decisions", train_recipe("tiny-panic-seller")),
+    Step("eval", "the crash-gambit councils against the all-stand-in world", evaluate_councils),
+    Step("flag-report", "ranked disagreements and the report", flag_and_report),
 )
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "quickstart",
-        help="a short offline tour: the Wood and the crash gambit",
+        help="the whole chain offline: simulate, generate, train, evaluate, flag, report",
         description="Run the quickstart steps in order, printing each as it runs.",
     )
-    p.add_argument("--out", metavar="DIR", default="runs/quickstart", help="where steps write (default: runs/quickstart)")
+    p.add_argument("--out", metavar="DIR", default="runs/quickstart", help="where the simulate step writes (default: runs/quickstart)")
+    p.add_argument("--until", metavar="STEP", choices=[s.name for s in STEPS], help="stop after this step (one of: %(choices)s)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     con = console()
     started = time.perf_counter()
-    for i, step in enumerate(STEPS, 1):
-        con.rule(f"[bold]step {i}/{len(STEPS)}: {step.name}[/] - {step.what}", align="left")
+    steps = list(STEPS)
+    if args.until:
+        steps = steps[: [s.name for s in steps].index(args.until) + 1]
+    for i, step in enumerate(steps, 1):
+        con.rule(f"[bold]step {i}/{len(steps)}: {step.name}[/] - {step.what}", align="left")
         t0 = time.perf_counter()
         step.run(args, con)
         con.print(f"[dim]{step.name} done in {time.perf_counter() - t0:.1f} s[/]")

@@ -123,11 +123,11 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    assert "simulate" in text and "quickstart" in text and "not yet available" in text
+    assert "simulate" in text and "quickstart" in text and "eval" in text and "not yet available" in text
 
 
 def test_quickstart_prints_the_three_mechanisms(tmp_path, capsys):
-    assert main(["quickstart", "--out", str(tmp_path / "qs")]) == 0
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--until", "gambits"]) == 0
     text = capsys.readouterr().out
     for mechanism in ("rumour", "shock", "override"):
         assert mechanism in text

@@ -94,3 +94,27 @@ def test_casts_rotate_focal_seats():
 def test_bad_recipe_names_the_key(tmp_path):
     with pytest.raises(Exception, match=r"councils.mixed.focal.oona: unknown policy 'nobody'"):
         recipe(tmp_path, councils={"mixed": {"focal": {"oona": "nobody"}}})
+
+
+def test_eval_cli_writes_summary_with_provenance(tmp_path, capsys):
+    from glade.cli import main
+    from glade.env.protocol import PROTOCOL_VERSION
+    from glade.env.scenario import load_scenario
+
+    r = recipe(tmp_path, seeds={"start": 0, "count": 3})
+    assert main(["eval", str(tmp_path / "recipe.yaml"), "seeds.count=3"]) == 0
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["protocol_version"] == PROTOCOL_VERSION
+    assert summary["scenario_hashes"]["gambit_shock"] == load_scenario("gambit_shock", turns=7).hash()
+    assert set(summary["policies"]) == {"standin:panic_seller", "standin:hoarder"}
+    assert summary["versions"]["numpy"] and "git_commit" in summary
+    table = {(row["scenario"], row["world"]): row for row in summary["table"]}
+    assert len(table) == 3 * 3  # scenarios x (stand-in world + 2 councils)
+    override = table[("gambit_override", "standin")]
+    assert override["n"] == 3 and override["gambit_pnl"] > 0
+    low, high = override["gambit_pnl_ci"]
+    assert low <= override["gambit_pnl"] <= high
+    assert (tmp_path / "results" / "recipe.yaml").exists()
+    out = capsys.readouterr().out
+    assert "gambit_override" in out and "results in" in out
+    assert r.name == "t"

@@ -1,0 +1,170 @@
+"""`glade report RESULTS`: report.md with PNGs beside it, a self-contained report.html, the
+results table's numbers straight from episodes.parquet, and clean errors."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from glade.eval import report
+
+SCENARIOS = ["gambit_rumour", "gambit_shock"]
+COUNCILS = ["all_panic", "mixed"]
+
+RECIPE = """\
+name: report-test
+out: {out}
+policies:
+  panic: {{kind: standin, disposition: panic_seller}}
+  hoard: hoarder
+councils:
+  all_panic: {{focal: {{"*": panic}}}}
+  mixed: {{focal: {{oona: hoard, bramble: panic}}, rotate: 2}}
+scenarios: [gambit_rumour, gambit_shock]
+seeds: {{start: 0, count: 2}}
+turns: 6
+worlds: 16
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from glade.eval.recipe import load_eval_recipe
+    from glade.eval.run import evaluate
+
+    root = tmp_path_factory.mktemp("report")
+    out = root / "results"
+    (root / "recipe.yaml").write_text(RECIPE.format(out=out))
+    evaluate(load_eval_recipe(root / "recipe.yaml"))
+    md, html = report.write_report(out)
+    return out, md, html
+
+
+def _section(md: str, title: str) -> str:
+    return md.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def _md_rows(section: str) -> list[list[str]]:
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]  # past header and rule
+
+
+def test_files_and_self_contained_html(results):
+    out, md_path, html_path = results
+    assert md_path == out / "report.md" and html_path == out / "report.html"
+    html = html_path.read_text()
+    md = md_path.read_text()
+    pngs = sorted((out / report.FILES).glob("*.png"))
+    # a price figure per scenario, an agreement heatmap per council, the P&L chart
+    assert [p.name for p in pngs] == sorted(
+        [f"prices-{s}.png" for s in SCENARIOS] + [f"agreement-{c}.png" for c in COUNCILS] + ["gambit-pnl.png"]
+    )
+    assert html.count('<img src="data:image/png;base64,') == len(pngs)
+    assert len(re.findall(r"<img ", html)) == len(pngs)  # no image that is not a data URI
+    assert not re.search(r"https?://", html)
+    assert "<link" not in html and "<script" not in html and "<style>" in html
+    for png in pngs:
+        assert f"]({report.FILES}/{png.name})" in md
+
+
+def test_pngs_are_images(results):
+    from PIL import Image
+
+    out, _, html_path = results
+    html = html_path.read_text()
+    for png in (out / report.FILES).glob("*.png"):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.width > 300 and image.height > 200
+        assert base64.b64encode(data).decode() in html  # the HTML embeds exactly the file
+
+
+def test_results_table_matches_pandas(results):
+    out, md_path, html_path = results
+    rows = _md_rows(_section(md_path.read_text(), "Results"))
+    assert len(rows) == len(SCENARIOS) * (1 + len(COUNCILS))
+    html = html_path.read_text()
+    results_table = html.split('id="results"', 1)[1].split("</table>", 1)[0]
+    assert results_table.count("<tr") == 1 + len(rows)  # header + one per scenario x world
+
+    episodes = pd.read_parquet(out / "episodes.parquet").drop_duplicates("episode_id")
+    per_seed = episodes.groupby(["scenario", "council", "seed"])[["legend_ratio", "gambit_pnl"]].mean()
+    expected = per_seed.groupby(level=["scenario", "council"]).mean()
+    seen = set()
+    for row in rows:
+        scenario = row[0].split(" ")[0]
+        council = report.STANDIN if row[1] == "all stand-in" else row[1]
+        seen.add((scenario, council))
+        ratio, pnl = expected.loc[(scenario, council)]
+        assert row[3].split(" [")[0] == f"{ratio:.3f}"
+        assert row[4].split(" [")[0] == f"{pnl:+.2f}"
+        low, high = (float(x) for x in row[4].split(" [")[1].rstrip("]").split(", "))
+        seeds = per_seed.loc[(scenario, council), "gambit_pnl"]
+        assert seeds.min() - 0.01 <= low <= round(pnl, 2) <= high <= seeds.max() + 0.01
+        assert row[5] == "2"  # seeds
+        assert int(row[6]) == (episodes[(episodes.scenario == scenario) & (episodes.council == council)]).shape[0]
+    assert seen == {(s, c) for s in SCENARIOS for c in [report.STANDIN, *COUNCILS]}
+
+
+def test_missing_flags_shows_the_hint(results):
+    out, md_path, html_path = results
+    assert not (out / "flags.json").exists()
+    assert report.NO_FLAGS in _section(md_path.read_text(), "Flags (top 20)")
+    assert report.NO_FLAGS in html_path.read_text()
+
+
+def test_flags_table_top_20_escaped(results, tmp_path):
+    out = tmp_path / "results"
+    shutil.copytree(results[0], out)
+    flags = [
+        {
+            "kind": "decision", "scenario": "gambit_shock", "council": "mixed", "cast": 1, "creature": "thorn", "phase": "after",
+            "metric": "dir_honey", "standin_value": 0.8, "live_value": 0.3, "effect": -0.5, "ci_low": -0.6, "ci_high": -0.4,
+            "support": 0.9, "n": 8, "score": float(i),
+            "examples": [{"episode_id": "gambit_shock.mixed.c1.s0", "turn": 4, "creature": "thorn",
+                          "prompt": "<b>turn</b> | prices", "response": "{}", "standin_action": "{}"}],
+        }
+        for i in range(25)
+    ]
+    (out / "flags.json").write_text(json.dumps(flags))
+    md_path, html_path = report.write_report(out)
+    rows = _md_rows(_section(md_path.read_text(), "Flags (top 20)"))
+    assert len(rows) == 20
+    assert [float(r[13]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
+    html = html_path.read_text()
+    assert report.NO_FLAGS not in html
+    assert "&lt;b&gt;turn&lt;/b&gt;" in html and "<b>turn</b>" not in html
+
+
+def _args(results_dir) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    report.add_parser(parser.add_subparsers())
+    return parser.parse_args(["report", str(results_dir)])
+
+
+def test_cli_verb(results, capsys):
+    args = _args(results[0])
+    assert args.run is report.run
+    assert args.run(args) == 0
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_missing_results_folder_is_a_clear_error(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    assert report.run(_args(missing)) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "nowhere" in err and "glade eval" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert report.run(_args(empty)) == 2
+    assert "episodes.parquet" in capsys.readouterr().err
