@@ -70,6 +70,15 @@ def run_recipe(recipe, on_total=None, progress=None) -> dict:
     return summary
 
 
+def cell(value, ci, fmt: str) -> str:
+    """`mean [low, high]`, or '-' where the figure does not apply (no legend in the run)."""
+    if value is None:
+        return "-"
+    if not ci or ci[0] is None:
+        return f"{value:{fmt}}"
+    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "eval",
@@ -99,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     for row in summary.get("table", []):
         table.add_row(
             str(row["scenario"]), str(row["world"]),
-            f"{row['legend_ratio']:.3f} [{row['legend_ratio_ci'][0]:.3f}, {row['legend_ratio_ci'][1]:.3f}]",
-            f"{row['gambit_pnl']:+.2f} [{row['gambit_pnl_ci'][0]:+.2f}, {row['gambit_pnl_ci'][1]:+.2f}]",
+            cell(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f"),
+            cell(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f"),
             str(row["n"]),
         )
     console.print(table)

@@ -119,7 +119,7 @@ def train_recipe(name: str):
 
 
 def evaluate_councils(args: argparse.Namespace, con) -> None:
-    from glade.eval.evaluate import run_recipe
+    from glade.eval.evaluate import cell, run_recipe
     from glade.eval.recipe import load_eval_recipe
 
     recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml")
@@ -130,8 +130,8 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
     for row in summary.get("table", []):
         table.add_row(
             row["scenario"], row["world"],
-            f"{row['legend_ratio']:.2f} [{row['legend_ratio_ci'][0]:.2f}, {row['legend_ratio_ci'][1]:.2f}]",
-            f"{row['gambit_pnl']:+.1f} [{row['gambit_pnl_ci'][0]:+.1f}, {row['gambit_pnl_ci'][1]:+.1f}]",
+            cell(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f"),
+            cell(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f"),
             str(row["n"]),
         )
     con.print(table)
