@@ -2,7 +2,8 @@
 
 Every YAML file under the given paths (default: recipes/) is validated as what its folder
 says it is: recipes/scenarios/ scenarios, recipes/generate/ generate recipes, recipes/train/
-training recipes (SFTConfig and LoraConfig built for real; nothing is loaded or downloaded).
+training recipes (SFTConfig and LoraConfig built for real), recipes/eval/ council recipes;
+nothing is loaded or downloaded.
 """
 
 from __future__ import annotations
@@ -33,7 +34,20 @@ def validate_file(path: Path) -> str:
 
         load_train_recipe(path)
         return "train recipe"
-    raise ConfigError(f"{path}: not under recipes/scenarios, recipes/generate or recipes/train; cannot tell what it is")
+    if kind == "eval":
+        from glade.eval.recipe import load_eval_recipe
+        from glade.policies import SEAT_KINDS
+
+        recipe = load_eval_recipe(path)
+        for name, spec in recipe.policies.items():
+            if isinstance(spec, dict) and spec.get("kind") not in SEAT_KINDS:
+                raise ConfigError(f"{path}: policies.{name}.kind: unknown seat kind {spec.get('kind')!r} (known: {', '.join(SEAT_KINDS)})")
+        for scenario in recipe.scenarios:
+            from glade.env.scenario import load_scenario
+
+            load_scenario(scenario)
+        return "eval recipe"
+    raise ConfigError(f"{path}: not under recipes/scenarios, generate, train or eval; cannot tell what it is")
 
 
 def collect(paths: list[str]) -> list[Path]:
