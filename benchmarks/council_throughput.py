@@ -344,7 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     s = batched_head["stats"]
     share = s.outside_model_share
     mixed_share = mixed["stats"].outside_model_share
-    host = breakdown["render"] + breakdown["tokenize"] + breakdown["parse"]
     outside_generate = 1 - batched_head["generate_seconds"] / s.total_seconds
     print("  figure                                         measured   target   verdict")
     for w, rate in naive_rates.items():

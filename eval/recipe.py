@@ -6,16 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import fail, load_recipe
-
-
-@dataclass(frozen=True)
-class Seeds:
-    start: int = 0
-    count: int = 5
-
-    def values(self) -> list[int]:
-        return list(range(self.start, self.start + self.count))
+from glade.config import Seeds, fail, load_recipe
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,24 @@ Pure Python (no torch): `glade.env` uses it.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import types
 import typing
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """A run of world seeds in a recipe: `{start: 0, count: 4}` is seeds 0, 1, 2, 3."""
+
+    start: int = 0
+    count: int = 4
+
+    def values(self) -> list[int]:
+        return list(range(self.start, self.start + self.count))
 
 
 class ConfigError(ValueError):

@@ -23,20 +23,11 @@ from typing import Any
 import yaml
 
 import glade
-from glade.config import as_plain, load_recipe
+from glade.config import Seeds, as_plain, load_recipe
 from glade.env.protocol import PROTOCOL_VERSION
 from glade.env.scenario import load_scenario
 from glade.policies import load_council
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
-
-
-@dataclass(frozen=True)
-class Seeds:
-    start: int = 0
-    count: int = 4
-
-    def values(self) -> list[int]:
-        return list(range(self.start, self.start + self.count))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from glade.env import parallel_env, standin
+from glade.env import parallel_env
 from glade.env.legends import FALL, RISE
 from glade.env.standin import DISPOSITIONS, act, disposition
 

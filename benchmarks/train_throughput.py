@@ -1,0 +1,94 @@
+"""Training tokens/s of the shipped tiny recipe against TRL's defaults, on the same data.
+
+Builds stand-in traces and a tiny model in a temp folder, then trains the same model copy
+for the same number of steps under each configuration, side by side in one run:
+
+    shipped      recipes/train/tiny-base.yaml's SFT settings (fp32, no activation checkpointing)
+    TRL defaults SFTConfig() as it comes (only use_cpu set, which this machine needs)
+    packing      the shipped settings with packing=True
+    padding-free the shipped settings with padding_free=True (max_length None)
+
+Run:  .venv/bin/python benchmarks/train_throughput.py [--steps 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=12, help="training steps per configuration")
+    args = parser.parse_args()
+
+    import torch
+    import transformers
+    import trl
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from glade.config import load_recipe
+    from glade.generate import GenerateRecipe, generate
+    from glade.train.data import DataConfig, prepare
+    from glade.train.recipe import load_train_recipe
+    from glade.train.sft import to_prompt_completion
+    from glade.train.tiny import build_model, build_tokenizer, default_corpus
+
+    work = Path(tempfile.mkdtemp(prefix="glade-train-bench-"))
+    os.environ.setdefault("HF_HOME", str(work / "hf"))
+    recipe = load_recipe(GenerateRecipe, ROOT / "recipes" / "generate" / "standin.yaml", [f"out={work / 'traces'}", "seeds.count=1"])
+    generate(recipe)
+    rows, _, _ = prepare(DataConfig(traces=(str(work / "traces"),), eval_share=0.0))
+    texts = [m["content"] for messages in rows["messages"][:400] for m in messages]
+    tokenizer = build_tokenizer(list(default_corpus()) + texts)
+    build_model(tokenizer).save_pretrained(work / "model")
+    tokenizer.save_pretrained(work / "model")
+    data = rows.map(to_prompt_completion).select_columns(["prompt", "completion"])
+    shipped = dict(load_train_recipe(ROOT / "recipes" / "train" / "tiny-base.yaml").sft)
+    for key in ("max_steps", "save_strategy", "save_steps", "logging_steps", "warmup_steps"):
+        shipped.pop(key, None)
+
+    configs = {
+        "shipped": shipped,
+        "TRL defaults": {"use_cpu": True},
+        "packing": {**shipped, "packing": True},
+        "padding-free": {**shipped, "padding_free": True, "max_length": None},
+    }
+    print(f"command   {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"machine   {platform.machine()}  nproc {os.cpu_count()}  torch threads {torch.get_num_threads()}  load {os.getloadavg()[0]:.2f}")
+    print(f"versions  torch {torch.__version__}  transformers {transformers.__version__}  trl {trl.__version__}")
+    print(f"data      {len(data)} conversations of stand-in traces; {args.steps} steps per configuration\n")
+    results = {}
+    for name, overrides in configs.items():
+        model = AutoModelForCausalLM.from_pretrained(work / "model", dtype=torch.float32)
+        cfg = SFTConfig(output_dir=str(work / "out" / name), max_steps=args.steps, save_strategy="no", report_to="none",
+                        logging_steps=1, disable_tqdm=True, seed=0, **overrides)
+        trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(work / "model"))
+        started = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - started
+        tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        results[name] = tokens / seconds
+        print(f"{name:<13} batch {cfg.per_device_train_batch_size:>2}  bf16 {str(cfg.bf16):<5}  checkpointing "
+              f"{str(cfg.gradient_checkpointing):<5}  {tokens:>8.0f} tokens in {seconds:6.1f} s  "
+              f"{tokens / seconds:8.0f} tokens/s  loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    base = results["TRL defaults"]
+    print()
+    for name, rate in results.items():
+        print(f"{name:<13} {rate / base:5.2f}x TRL defaults")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The report's figures (matplotlib, Agg): price paths with CI bands, agreement heatmaps,
+gambit P&L by mechanism and world."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+
+from .report_data import Results, STANDIN, _first, _ordered, mean_ci, per_seed, price_paths
+
+
+
+
+# ---------------------------------------------------------------------------------------
+# Figures (matplotlib, Agg)
+
+
+@dataclass
+class Figure:
+    name: str  # file name under report_files/
+    title: str
+    caption: str
+    png: bytes = b""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colors(r: Results) -> dict[str, str]:
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    colors = {STANDIN: "#333333"}
+    colors.update({c: palette[i % len(palette)] for i, c in enumerate(r.councils)})
+    return colors
+
+
+def _label(world: str) -> str:
+    return "all stand-in" if world == STANDIN else world
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
+
+
+def _save(fig, plt) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _ci_words(r: Results) -> str:
+    return (
+        f"{r.level:.0%} CI: percentile bootstrap of the mean over seeds "
+        f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}; rough with few seeds: "
+        "with two it spans at most their range); a council's casts on one seed are averaged first"
+    )
+
+
+def price_figure(r: Results, scenario: str, label: str) -> Figure:
+    plt = _pyplot()
+    colors = _colors(r)
+    worlds = [w for w in r.worlds if ((r.episodes["scenario"] == scenario) & (r.episodes["council"] == w)).any()]
+    paths = {w: price_paths(r, scenario, w) for w in worlds}
+    goods = list(next(iter(paths.values())))
+    mine = r.episodes[r.episodes["scenario"] == scenario]
+    legend_good, legend_turn = _first(mine, "legend_good"), _first(mine, "legend_turn")
+    length = max((p.shape[1] for w in worlds for p in paths[w].values()), default=0)
+    if legend_turn is not None and (pd.isna(legend_turn) or legend_turn >= length):
+        legend_turn = None  # the episodes ended before the legend
+    ncols = min(3, len(goods))
+    nrows = math.ceil(len(goods) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, good in zip(axes.flat, goods):
+        for w in [*worlds[1:], *worlds[:1]]:  # the stand-in world last, dashed, on top
+            data = paths[w].get(good)
+            if data is None or not data.size:
+                continue
+            mean, low, high = mean_ci(data, seed=r.seed, level=r.level, resamples=r.resamples)
+            x = np.arange(len(mean))
+            style = {"linestyle": "--", "linewidth": 1.8, "zorder": 4} if w == STANDIN else {"linewidth": 1.6}
+            ax.plot(x, mean, color=colors[w], label=f"{_label(w)} (n={data.shape[0]})", **style)
+            if np.isfinite(low).any():
+                ax.fill_between(x, low, high, color=colors[w], alpha=0.18, linewidth=0)
+        if legend_turn is not None:
+            ax.axvline(float(legend_turn), color="tab:red", linestyle=":", linewidth=1.2)
+        star = good == legend_good
+        ax.set_title(f"{good} (legend good)" if star else good, fontweight="bold" if star else "normal", fontsize=10)
+        ax.set_xlabel("turn", fontsize=8)
+        ax.set_ylabel("price (pebbles)", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    spare = list(axes.flat)[len(goods):]
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    rank = {f"{_label(w)} (n=": i for i, w in enumerate(worlds)}
+    order = sorted(range(len(labels)), key=lambda i: next((v for k, v in rank.items() if labels[i].startswith(k)), 99))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    if legend_turn is not None:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="tab:red", linestyle=":"))
+        labels.append(f"legend turn ({int(legend_turn)})")
+    if spare:
+        spare[0].legend(handles, labels, loc="center", frameon=False, fontsize=9)
+        for ax in spare:
+            ax.axis("off")
+    else:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9, bbox_to_anchor=(0.5, -0.04))
+    fig.suptitle(f"{label}: reference price after each turn's settlement", fontsize=11)
+    fig.tight_layout()
+    caption = f"{label}: the council(s) against the all-stand-in world (dashed) on the same seeds."
+    return Figure(f"prices-{_slug(scenario)}.png", f"Price paths: {label}", caption, _save(fig, plt))
+
+
+def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure | None:
+    d = r.decisions
+    if not len(d) or "agreement" not in d:
+        return None
+    mine = d[d["council"] == council]
+    if not len(mine):
+        return None
+    scenarios = [s for s in r.scenarios if (mine["scenario"] == s).any()]
+    plt = _pyplot()
+    grids = []
+    for scenario in scenarios:
+        rows = mine[mine["scenario"] == scenario]
+        creatures = _ordered(rows["creature"], r.creatures.get(scenario))
+        grid = rows.pivot_table(index="creature", columns="turn", values="agreement", aggfunc="mean")
+        turns = range(0, int(rows["turn"].max()) + 1)
+        grids.append((scenario, grid.reindex(index=[c for c in creatures if c in grid.index], columns=turns)))
+    width = max(g.shape[1] for _, g in grids)
+    fig, axes = plt.subplots(
+        len(grids), 1, figsize=(max(5.0, 0.5 * width + 2.6), max(2.6, 0.8 + sum(0.32 * g.shape[0] + 0.75 for _, g in grids))),
+        squeeze=False, layout="constrained", gridspec_kw={"height_ratios": [max(g.shape[0], 1) + 1.2 for _, g in grids]},
+    )
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
+    image = None
+    annotate = width <= 24
+    boxed = False
+    for ax, (scenario, grid) in zip(axes[:, 0], grids):
+        values = np.ma.masked_invalid(grid.to_numpy(dtype=float))
+        image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
+        ax.set_xticks(range(grid.shape[1]), [str(t) for t in grid.columns], fontsize=8)
+        ax.set_title(labels.get(scenario, scenario), fontsize=10, loc="left")
+        if annotate:
+            for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+                if not np.isnan(v):
+                    ax.text(j, i, f"{v:.2f}"[1:] if v < 1 else "1", ha="center", va="center", fontsize=6.5,
+                            color="black" if v > 0.6 else "white")
+        lt = _first(r.episodes[r.episodes["scenario"] == scenario], "legend_turn")
+        if lt is not None and not pd.isna(lt) and lt < grid.shape[1]:
+            boxed = True
+            for edge in (lt - 0.5, lt + 0.5):
+                ax.axvline(edge, color="tab:red", linewidth=1.4)
+    axes[-1, 0].set_xlabel("turn (red box: the legend turn)" if boxed else "turn", fontsize=8)
+    bar = fig.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.02)
+    bar.set_label("agreement", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
+    fig.suptitle(f"{council}: live decisions agreeing with the stand-in", fontsize=11)
+    caption = f"Council {council}, one panel per scenario."
+    return Figure(f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt))
+
+
+def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figure | None:
+    if not len(table) or table["gambit_pnl"].isna().all():
+        return None
+    plt = _pyplot()
+    colors = _colors(r)
+    pnl = per_seed(r.episodes, "gambit_pnl")
+    worlds = [w for w in r.worlds if (table["world"] == w).any()]
+    width = 0.8 / max(len(worlds), 1)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 1.6 * len(r.scenarios) * max(len(worlds), 1) * 0.5), 3.6))
+    for k, w in enumerate(worlds):
+        xs, means, lows, highs = [], [], [], []
+        for i, scenario in enumerate(r.scenarios):
+            row = table[(table["scenario"] == scenario) & (table["world"] == w)]
+            if not len(row):
+                continue
+            row = row.iloc[0]
+            x = i + (k - (len(worlds) - 1) / 2) * width
+            xs.append(x)
+            means.append(row["gambit_pnl"])
+            lows.append(row["gambit_pnl_low"])
+            highs.append(row["gambit_pnl_high"])
+            seeds = pnl[(pnl["scenario"] == scenario) & (pnl["council"] == w)]["gambit_pnl"]
+            ax.scatter([x] * len(seeds), seeds, s=9, color="black", zorder=3, alpha=0.6, linewidths=0)
+        means = np.array(means, dtype=float)
+        err = np.array([means - np.array(lows, dtype=float), np.array(highs, dtype=float) - means])
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.bar(xs, means, width * 0.92, color=colors[w], label=_label(w), yerr=err, capsize=3,
+               error_kw={"elinewidth": 1, "ecolor": "#222222"}, alpha=0.85)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(r.scenarios)), [labels.get(s, s) for s in r.scenarios], fontsize=9)
+    ax.set_ylabel("gambit P&L (pebbles)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("The patron's gambit P&L by mechanism and world", fontsize=11)
+    fig.tight_layout()
+    caption = "Mean over seeds with the CI as error bars; dots: the seeds."
+    return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))

@@ -1,0 +1,219 @@
+"""Loading an evaluation's results and the numbers the report shows (tables, paths, CIs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STANDIN = "standin"  # the council name of the all-stand-in world (glade.eval.run.STANDIN)
+FILES = "report_files"
+TOP_FLAGS = 20
+NO_FLAGS = "no flags file: run glade flag"
+
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass
+class Results:
+    folder: Path
+    episodes: pd.DataFrame  # one row per episode (the seat rows collapsed)
+    decisions: pd.DataFrame
+    recipe: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    flags: list[dict] | None = None  # None: no flags.json
+    flags_note: str = ""
+    scenarios: list[str] = field(default_factory=list)
+    councils: list[str] = field(default_factory=list)  # without the stand-in world
+    creatures: dict[str, list[str]] = field(default_factory=dict)  # scenario -> seats in scenario order
+    seed: int = 0  # bootstrap seed
+    level: float = 0.95
+    resamples: int = 2000
+
+    @property
+    def worlds(self) -> list[str]:
+        return [STANDIN, *self.councils]
+
+
+def load_results(results_dir: str | Path) -> Results:
+    folder = Path(results_dir)
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: not a folder; glade report takes the results folder glade eval wrote")
+    episodes_path = folder / "episodes.parquet"
+    if not episodes_path.exists():
+        raise FileNotFoundError(f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)")
+    seats = pd.read_parquet(episodes_path)
+    if not len(seats):
+        raise ValueError(f"{episodes_path}: no episodes")
+    missing = {"episode_id", "scenario", "council", "seed", "price_path"} - set(seats.columns)
+    if missing:
+        raise ValueError(f"{episodes_path}: missing column(s) {', '.join(sorted(missing))}")
+    episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
+    decisions_path = folder / "decisions.parquet"
+    decisions = pd.read_parquet(decisions_path) if decisions_path.exists() else pd.DataFrame()
+
+    recipe: dict = {}
+    if (folder / "recipe.yaml").exists():
+        import yaml
+
+        try:
+            recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) or {}
+        except yaml.YAMLError:
+            recipe = {}
+    summary: dict = {}
+    if (folder / "summary.json").exists():
+        try:
+            summary = json.loads((folder / "summary.json").read_text())
+        except json.JSONDecodeError:
+            summary = {}
+    flags, note = None, NO_FLAGS
+    if (folder / "flags.json").exists():
+        try:
+            loaded = json.loads((folder / "flags.json").read_text())
+            flags = loaded if isinstance(loaded, list) else loaded.get("flags", [])
+            note = "" if flags else "no flags: no disagreement crossed the recipe's thresholds"
+        except (json.JSONDecodeError, AttributeError) as exc:
+            note = f"flags.json unreadable ({exc}); run glade flag again"
+
+    scenarios = _ordered(episodes["scenario"], recipe.get("scenarios"))
+    councils = _ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
+    thresholds = recipe.get("thresholds") or {}
+    creatures = {}
+    if "creature" in seats:
+        creatures = {s: list(dict.fromkeys(g["creature"])) for s, g in seats.groupby("scenario", sort=False)}
+    return Results(
+        folder=folder, episodes=episodes, decisions=decisions, recipe=recipe, summary=summary,
+        flags=flags, flags_note=note, scenarios=scenarios, councils=councils, creatures=creatures,
+        seed=int(recipe.get("seed", 0) or 0),
+        level=float(thresholds.get("ci_level", 0.95)), resamples=int(thresholds.get("resamples", 2000)),
+    )
+
+
+def _ordered(values: pd.Series, preferred) -> list[str]:
+    """The distinct values, in the recipe's order where it names them, else as they appear."""
+    seen = list(dict.fromkeys(values))
+    first = [v for v in (preferred or []) if v in seen]
+    return first + [v for v in seen if v not in first]
+
+
+# ---------------------------------------------------------------------------------------
+# Numbers
+
+
+def mean_ci(values, *, seed: int, level: float = 0.95, resamples: int = 2000):
+    """Mean and percentile-bootstrap CI of the mean over the first axis.
+
+    1-D input gives floats (NaNs dropped); 2-D (n, k) gives arrays of k. Fewer than two
+    values: the interval is NaN. All values equal: the interval is that value."""
+    from scipy.stats import bootstrap
+
+    data = np.asarray(values, dtype=float)
+    if data.ndim == 1:
+        data = data[~np.isnan(data)]
+        if not len(data):
+            return math.nan, math.nan, math.nan
+        mean, low, high = mean_ci(data[:, None], seed=seed, level=level, resamples=resamples)
+        return float(mean[0]), float(low[0]), float(high[0])
+    mean = data.mean(axis=0)
+    if data.shape[0] < 2:
+        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    constant = np.ptp(data, axis=0) == 0
+    low, high = mean.copy(), mean.copy()
+    if not constant.all():
+        varying = data[:, ~constant]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = bootstrap(
+                (varying,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
+                axis=0, vectorized=True, **_rng(bootstrap, seed),
+            )
+        low[~constant], high[~constant] = res.confidence_interval.low, res.confidence_interval.high
+    return mean, low, high
+
+
+def _rng(bootstrap, seed: int) -> dict:
+    import inspect
+
+    key = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
+    return {key: np.random.default_rng(seed)}
+
+
+def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One value per (scenario, council, seed): the mean over the council's casts on that seed."""
+    frame = episodes[["scenario", "council", "seed"]].assign(**{column: pd.to_numeric(episodes[column], errors="coerce")})
+    return frame.groupby(["scenario", "council", "seed"], sort=False)[column].mean().reset_index()
+
+
+def results_table(r: Results) -> pd.DataFrame:
+    """Per scenario x world: legend ratio and gambit P&L, mean over seeds and bootstrap CI."""
+    ep = r.episodes
+    ratio = per_seed(ep, "legend_ratio") if "legend_ratio" in ep else None
+    pnl = per_seed(ep, "gambit_pnl") if "gambit_pnl" in ep else None
+    rows = []
+    for scenario in r.scenarios:
+        for world in r.worlds:
+            mine = ep[(ep["scenario"] == scenario) & (ep["council"] == world)]
+            if not len(mine):
+                continue
+            row = {
+                "scenario": scenario, "world": world,
+                "legend_good": _first(mine, "legend_good"), "legend_turn": _first(mine, "legend_turn"),
+                "seeds": int(mine["seed"].nunique()), "episodes": len(mine),
+            }
+            for name, table in (("legend_ratio", ratio), ("gambit_pnl", pnl)):
+                if table is None:
+                    row[name] = row[f"{name}_low"] = row[f"{name}_high"] = math.nan
+                    continue
+                values = table[(table["scenario"] == scenario) & (table["council"] == world)][name]
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_ci(
+                    values.to_numpy(dtype=float), seed=r.seed, level=r.level, resamples=r.resamples
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _first(frame: pd.DataFrame, column: str):
+    if column not in frame:
+        return None
+    values = frame[column].dropna()
+    return values.iloc[0] if len(values) else None
+
+
+def price_paths(r: Results, scenario: str, world: str) -> dict[str, np.ndarray]:
+    """good -> (seeds, turns) array of reference prices, each seed averaged over casts."""
+    mine = r.episodes[(r.episodes["scenario"] == scenario) & (r.episodes["council"] == world)]
+    by_seed: dict[int, list[dict]] = {}
+    for seed, path in zip(mine["seed"], mine["price_path"]):
+        by_seed.setdefault(int(seed), []).append(json.loads(path))
+    out: dict[str, np.ndarray] = {}
+    for seed in sorted(by_seed):
+        paths = by_seed[seed]
+        for good in paths[0]:
+            n = min(len(p[good]) for p in paths)
+            out.setdefault(good, []).append(np.mean([p[good][:n] for p in paths], axis=0))
+    result = {}
+    for good, rows in out.items():
+        n = min(len(x) for x in rows)
+        result[good] = np.array([x[:n] for x in rows])
+    return result
+
+
+def mechanism(scenario: str, turns) -> str | None:
+    """The gambit's mechanism (rumour / shock / override), if the scenario still loads."""
+    try:
+        from glade.env.scenario import load_scenario
+
+        s = load_scenario(scenario, **({"turns": int(turns)} if turns else {}))
+        return s.gambit.mechanism if s.gambit is not None else None
+    except Exception:  # a moved or changed scenario file: the label just goes without it
+        return None
