@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from glade.eval import report
+from glade.eval.report_data import NO_FLAGS
 
 SCENARIOS = ["gambit_rumour", "gambit_shock"]
 COUNCILS = ["all_panic", "mixed"]
@@ -119,8 +120,8 @@ def test_results_table_matches_pandas(results):
 def test_missing_flags_shows_the_hint(results):
     out, md_path, html_path = results
     assert not (out / "flags.json").exists()
-    assert report.NO_FLAGS in _section(md_path.read_text(), "Flags (top 20)")
-    assert report.NO_FLAGS in html_path.read_text()
+    assert NO_FLAGS in _section(md_path.read_text(), "Flags (top 20)")
+    assert NO_FLAGS in html_path.read_text()
 
 
 def test_flags_table_top_20_escaped(results, tmp_path):
@@ -142,7 +143,7 @@ def test_flags_table_top_20_escaped(results, tmp_path):
     assert len(rows) == 20
     assert [float(r[13]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
     html = html_path.read_text()
-    assert report.NO_FLAGS not in html
+    assert NO_FLAGS not in html
     assert "&lt;b&gt;turn&lt;/b&gt;" in html and "<b>turn</b>" not in html
 
 
