@@ -55,7 +55,7 @@ def main() -> int:
     tokenizer.save_pretrained(work / "model")
     data = rows.map(to_prompt_completion).select_columns(["prompt", "completion"])
     shipped = dict(load_train_recipe(ROOT / "recipes" / "train" / "tiny-base.yaml").sft)
-    for key in ("max_steps", "save_strategy", "save_steps", "logging_steps", "warmup_steps"):
+    for key in ("max_steps", "save_strategy", "save_steps", "logging_steps", "warmup_steps", "report_to"):
         shipped.pop(key, None)
 
     configs = {

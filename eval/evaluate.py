@@ -91,14 +91,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from glade.simulate import console as glade_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from .recipe import load_eval_recipe
 
     recipe = load_eval_recipe(args.recipe, args.overrides)
-    console = Console()
+    console = glade_console()
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("turns"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("turns", total=None)
         summary = run_recipe(recipe, on_total=lambda n: bar.update(task, total=n), progress=lambda live: bar.advance(task))

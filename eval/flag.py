@@ -53,7 +53,7 @@ def _g(value: float, sign: bool = False) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from rich import box
-    from rich.console import Console
+    from glade.simulate import console as glade_console
     from rich.markup import escape
     from rich.table import Table
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     flags = find_flags(decisions, episodes, thresholds, seed)
     json_path, md_path = write_flags(flags, results, top=args.top, thresholds=thresholds)
 
-    console = Console()
+    console = glade_console()
     width = min(console.width, WIDTH)
     if not flags:
         console.print(
