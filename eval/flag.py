@@ -53,7 +53,7 @@ def _g(value: float, sign: bool = False) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from rich import box
-    from glade.simulate import console as glade_console
+    from glade.tables import console as glade_console
     from rich.markup import escape
     from rich.table import Table
 

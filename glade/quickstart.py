@@ -21,7 +21,8 @@ from typing import Callable
 
 from glade.env.scenario import load_scenario
 from glade.validate import RECIPES
-from glade.simulate import console, plain_table, run_episode, scoreboard, summary_lines, write
+from glade.simulate import run_episode, write
+from glade.tables import console, plain_table, scoreboard, summary_lines
 
 SEED = 7
 GAMBITS = ("gambit_rumour", "gambit_shock", "gambit_override")
