@@ -3,7 +3,9 @@
 Each verb module exposes `add_parser(subparsers)` (which sets `run` as the default) and
 `run(args) -> int`. A mistake a user can make (a malformed scenario or recipe, a bad
 seat spec, a bad --council or --set, a missing file) prints one red `error: ...` line to
-stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead.
+stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead. `glade export` and
+`glade export-traces` exit 3 when the folder is written but the push could not happen
+(offline, no network, no token; glade.cards.PushFailed, handled in their own run()).
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import os
 import sys
 
 import glade
-from glade import generate, quickstart, simulate, validate
-from glade.eval import evaluate, flag, report
+from glade import export, export_traces, generate, quickstart, simulate, validate
+from glade.eval import evaluate, flag, harness, report
 from glade.train import command as train, merge
 
 # The verbs, in the order `glade --help` lists them. Adding a verb is adding its module here.
-VERBS = (simulate, generate, train, merge, evaluate, flag, report, validate, quickstart)
+VERBS = (simulate, generate, train, merge, evaluate, flag, report, harness, export, export_traces, validate, quickstart)
 
-PLANNED = "lm-eval, export"
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glade",
         description="Fine-tune and evaluate creature models in the Wood, a woodland market economy.",
         formatter_class=_HelpFormatter,
-        epilog=f"Run 'glade VERB --help' for a verb's options. Planned, not yet available: {PLANNED}.",
+        epilog="Run 'glade VERB --help' for a verb's options.",
     )
     parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
     subparsers = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb")

@@ -7,7 +7,9 @@ A list of named steps, printed as they run:
 3. generate stand-in traces of every disposition (recipes/generate/standin.yaml);
 4-6. train the tiny base model in full, then the hoarder and panic-seller LoRA adapters;
 7. evaluate the crash-gambit councils against the all-stand-in world (recipes/eval/);
-8. flag where the creature models and the stand-in part ways, and write the report.
+8. flag where the creature models and the stand-in part ways, and write the report;
+9. score the creature adapters on glade's decision tasks with lm-eval;
+10. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from glade.simulate import run_episode, write
 from glade.tables import console, plain_table, scoreboard, summary_lines
 
 SEED = 7
+LM_EVAL_LIMIT = 24  # held-out states per lm-eval task: enough to see, quick on a CPU
 GAMBITS = ("gambit_rumour", "gambit_shock", "gambit_override")
 
 
@@ -150,6 +153,41 @@ def flag_and_report(args: argparse.Namespace, con) -> None:
     con.print(f"report: {html} (and {md})")
 
 
+def lm_eval_creatures(args: argparse.Namespace, con) -> None:
+    from glade.eval.harness import run_lm_eval
+    from glade.policies import latest_checkpoint
+
+    for name in ("tiny-hoarder", "tiny-panic-seller"):
+        results = run_lm_eval(latest_checkpoint("checkpoints", name), limit=LM_EVAL_LIMIT)
+        scores = "; ".join(
+            f"{task}: " + ", ".join(f"{metric} {value:.3f}" for metric, value in metrics.items())
+            for task, metrics in results["scores"].items()
+        )
+        con.print(f"{name}: {scores}", soft_wrap=True)
+
+
+def export_creatures(args: argparse.Namespace, con) -> None:
+    from glade.export import export_checkpoint
+    from glade.policies import latest_checkpoint
+
+    out = Path(args.out) / "exports"
+    owner = "glade-quickstart"
+    done = [export_checkpoint(latest_checkpoint("checkpoints", "tiny-base"), f"{owner}/tiny-base", out=out / "tiny-base")]
+    for name in ("tiny-hoarder", "tiny-panic-seller"):
+        done.append(export_checkpoint(
+            latest_checkpoint("checkpoints", name), f"{owner}/{name}", out=out / name,
+            council="runs/eval/crash-gambit", base_model=f"{owner}/tiny-base",
+        ))
+    for folder in done:
+        con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
+    con.print(
+        f"Hub-ready folders in {out}/ (not pushed). To publish, re-run with your own repo ids and --push, e.g. "
+        f"glade export CHECKPOINT --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
+        f"or upload a folder as it is: hf upload YOU/tiny-hoarder {out / 'tiny-hoarder'} .",
+        soft_wrap=True,
+    )
+
+
 STEPS = (
     Step("simulate", f"the default Wood, seed {SEED}, 30 turns, stand-in seats", simulate_default),
     Step("gambits", f"the crash gambit under rumour, shock and override, seed {SEED}", compare_gambits),
@@ -159,16 +197,18 @@ STEPS = (
     Step("train-panic-seller", "a LoRA creature adapter on the panic-seller's decisions", train_recipe("tiny-panic-seller")),
     Step("eval", "the crash-gambit councils against the all-stand-in world", evaluate_councils),
     Step("flag-report", "ranked disagreements and the report", flag_and_report),
+    Step("lm-eval", f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states)", lm_eval_creatures),
+    Step("export", "the base and creature checkpoints as Hub-ready folders with model cards (no push)", export_creatures),
 )
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "quickstart",
-        help="the whole chain offline: simulate, generate, train, evaluate, flag, report",
+        help="the whole chain offline: simulate, generate, train, evaluate, flag, report, export",
         description="Run the quickstart steps in order, printing each as it runs.",
     )
-    p.add_argument("--out", metavar="DIR", default="runs/quickstart", help="where the simulate step writes (default: runs/quickstart)")
+    p.add_argument("--out", metavar="DIR", default="runs/quickstart", help="where the simulate and export steps write (default: runs/quickstart)")
     p.add_argument("--until", metavar="STEP", choices=[s.name for s in STEPS], help="stop after this step (one of: %(choices)s)")
     p.set_defaults(run=run)
 

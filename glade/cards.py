@@ -1,0 +1,138 @@
+"""Shared pieces of `glade export` and `glade export-traces`: repo ids, the export folder,
+the push (the one place that talks to the Hub) and its failure mode.
+
+Exit code 3 (`PUSH_FAILED`) means: the folder was written and is complete, but the push did
+not happen (offline mode, no network, no or a refused token). `PushFailed.message` names the
+folder and the exact `hf upload` command that pushes it later.
+
+The Hub token is never read, passed or written here: `HfApi()` finds it itself (HF_TOKEN or
+the saved `hf auth login`), and nothing in an export folder is derived from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
+
+REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+MARKER = "glade_export.json"  # written in every export folder; marks a folder glade may replace
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+class PushFailed(Exception):
+    """The export folder is ready but could not be pushed (deliberately neither a ValueError
+    nor an OSError, so the CLI maps it to its own exit code, 3)."""
+
+    def __init__(self, reason: str, folder: Path, command: str):
+        self.reason, self.folder, self.command = reason, Path(folder), command
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"push failed ({self.reason}); the folder is ready at {self.folder}; push it later with: {self.command}"
+
+
+def check_repo_id(repo_id: str) -> str:
+    """OWNER/NAME, as the Hub spells repo ids; anything else is a ValueError."""
+    if not isinstance(repo_id, str) or not REPO_ID.match(repo_id) or "--" in repo_id or ".." in repo_id or len(repo_id.split("/")[1]) > 96:
+        raise ValueError(
+            f"--repo-id {repo_id!r}: expected OWNER/NAME (letters, digits, '-', '_', '.'; "
+            "no leading or trailing '-' or '.'; e.g. alice/glade-hoarder)"
+        )
+    return repo_id
+
+
+def default_out(repo_id: str) -> Path:
+    return Path("exports") / repo_id.split("/")[1]
+
+
+def start_folder(out: Path) -> Path:
+    """A fresh, hidden work folder next to `out`; `finish_folder` moves it into place. An
+    existing `out` is replaced only when it is an earlier glade export."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise ValueError(f"--out {out}: exists and is not a glade export folder; choose another --out or remove it")
+    tmp = out.with_name("." + out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def finish_folder(tmp: Path, out: Path, marker: dict) -> Path:
+    import glade
+
+    marker = {**marker, "glade_version": glade.__version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    pickles = [p.name for p in tmp.rglob("*") if p.suffix in PICKLE_SUFFIXES]
+    if pickles:  # a guard on this module's own copying, never expected to fire
+        raise RuntimeError(f"refusing to export pickle files: {', '.join(pickles)}")
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def copy_files(source: Path, dest: Path, names) -> list[str]:
+    copied = []
+    for name in names:
+        if (source / name).is_file():
+            shutil.copy2(source / name, dest / name)
+            copied.append(name)
+    return copied
+
+
+def upload_command(repo_id: str, folder: Path, repo_type: str, private: bool) -> str:
+    parts = ["hf", "upload", repo_id, shlex.quote(str(folder)), ".", "--repo-type", repo_type]
+    return " ".join(parts + (["--private"] if private else []))
+
+
+def push(folder: Path, repo_id: str, repo_type: str, private: bool = False, api=None, commit_message: str | None = None) -> str:
+    """Create the repo (if missing) and upload the folder; returns the repo URL.
+
+    `api` is the network boundary (default `huggingface_hub.HfApi()`, which finds the token
+    itself). Offline mode, no network or a missing/refused token raise PushFailed at once."""
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
+
+    api = HfApi() if api is None else api
+    command = upload_command(repo_id, folder, repo_type, private)
+    try:
+        url = api.create_repo(repo_id=repo_id, private=private, repo_type=repo_type, exist_ok=True)
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            repo_type=repo_type,
+            commit_message=commit_message or f"glade export of {Path(folder).name}",
+        )
+    except OfflineModeIsEnabled:
+        raise PushFailed("offline mode is on: HF_HUB_OFFLINE is set", folder, command) from None
+    except httpx2.TransportError as exc:  # ConnectError, timeouts: not OSErrors
+        raise PushFailed(f"no network: cannot reach the Hub ({type(exc).__name__})", folder, command) from None
+    except LocalTokenNotFoundError:
+        raise PushFailed("no Hub token: set HF_TOKEN or run `hf auth login`", folder, command) from None
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            reason = f"the Hub refused the token (HTTP {status}): set HF_TOKEN or run `hf auth login`"
+        else:
+            reason = f"the Hub answered HTTP {status}" if status else "the Hub refused the request"
+        raise PushFailed(reason, folder, command) from None
+    return str(url) if url is not None else f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+
+
+def report_push_failed(exc: PushFailed) -> int:
+    """The CLI's message for exit code 3: one red line with the reason, the folder and the command."""
+    from glade.cli import error
+
+    error(exc.message)
+    return PUSH_FAILED

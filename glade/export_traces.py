@@ -1,0 +1,92 @@
+"""`glade export-traces DATASET --repo-id OWNER/NAME [--private] [--out DIR] [--push]`: write a
+Hub-ready folder for a traces dataset written by `glade generate`, and optionally push it.
+
+The folder (default `exports/NAME/`) holds the Parquet shards (data/*.parquet), the
+resolved generate recipe and the dataset card (README.md, with a section on loading it
+from the Hub). --push creates the dataset repo and uploads the folder; the token comes from
+HF_TOKEN or the saved `hf auth login` and is never written. If the push cannot happen the
+folder stays ready and the command exits 3 with the `hf upload` command for later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from glade.cards import PushFailed, check_repo_id, copy_files, default_out, finish_folder, push as push_folder, report_push_failed, start_folder
+
+
+def read_traces(dataset: Path) -> list[Path]:
+    dataset = Path(dataset)
+    shards = sorted((dataset / "data").glob("*.parquet")) if dataset.is_dir() else []
+    if not shards or not (dataset / "README.md").exists():
+        raise ValueError(f"{dataset}: not a traces dataset (expected data/*.parquet and README.md, as glade generate writes)")
+    return shards
+
+
+def export_traces(
+    dataset: str | Path,
+    repo_id: str,
+    private: bool = False,
+    out: str | Path | None = None,
+    push: bool = False,
+    api=None,
+) -> Path:
+    """Write the export folder (and push it when `push`); returns the folder."""
+    from huggingface_hub import DatasetCard
+
+    check_repo_id(repo_id)
+    dataset = Path(dataset)
+    shards = read_traces(dataset)
+    out = Path(out) if out else default_out(repo_id)
+    tmp = start_folder(out)
+    try:
+        (tmp / "data").mkdir()
+        for shard in shards:
+            shutil.copy2(shard, tmp / "data" / shard.name)
+        copy_files(dataset, tmp, ["recipe.yaml"])
+        card = DatasetCard((dataset / "README.md").read_text())
+        card.data.pretty_name = card.data.get("pretty_name") or f"glade traces: {repo_id.split('/')[1]}"
+        if "## Load from the Hub" not in card.text:
+            card.text = card.text.rstrip() + (
+                "\n\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n\n"
+                f"traces = load_dataset({repo_id!r}, split=\"train\")\n```\n"
+                "\nTo train on it with glade, download it (`hf download "
+                f"{repo_id} --repo-type dataset --local-dir DIR`) and name DIR under `data.traces` in a training recipe.\n"
+            )
+        card.save(tmp / "README.md")
+        folder = finish_folder(tmp, out, {"repo_id": repo_id, "repo_type": "dataset", "source": dataset.name, "shards": len(shards)})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if push:
+        push_folder(folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}")
+    return folder
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export-traces",
+        help="write a Hub-ready folder for a traces dataset (card included) and optionally push it",
+        description="Write a Hub-ready folder for a traces dataset written by glade generate, and optionally push it.",
+        epilog="Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network "
+        "or no token; the message gives the `hf upload` command for later).",
+    )
+    p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
+    p.add_argument("--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)")
+    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
+    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
+    p.add_argument("--push", action="store_true", help="create the dataset repo and upload the folder (token: HF_TOKEN or `hf auth login`)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        folder = export_traces(args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push)
+    except PushFailed as exc:
+        return report_push_failed(exc)
+    print(f"export: {folder}")
+    if args.push:
+        print(f"pushed: https://huggingface.co/datasets/{args.repo_id}")
+    return 0

@@ -1,0 +1,324 @@
+"""Export: Hub-ready folders for checkpoints and traces. The exported adapter and merged model
+load and behave like the checkpoint, the card parses with its model-index, the push goes
+through HfApi (faked at the network boundary), and offline or unreachable Hubs give exit 3
+quickly with the folder ready. No pickles, no token in any file."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from glade.cards import PUSH_FAILED, PushFailed
+from glade.cli import main
+from glade.export import export_checkpoint
+from glade.export_traces import export_traces
+from glade.generate import GenerateRecipe, generate
+from glade.train.tiny import save_tiny
+
+torch.set_num_threads(1)
+
+FAST_SFT = [
+    "sft.max_steps=4", "sft.per_device_train_batch_size=2", "sft.per_device_eval_batch_size=4",
+    "sft.logging_steps=1", "sft.save_steps=100", "sft.learning_rate=0.01", "sft.warmup_steps=0",
+    "eval.states=4", "eval.max_new_tokens=8",
+]
+FAKE_TOKEN = "hf_FAKEexportTOKEN0123456789abcdefXYZ"
+IDS = torch.tensor([[5, 17, 42, 99, 3, 250, 7]])
+PICKLES = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Small traces, a tiny base and a LoRA checkpoint trained on them, once per module."""
+    root = tmp_path_factory.mktemp("export")
+    generate(GenerateRecipe(out=str(root / "traces"), scenarios=("default",), councils={"hoarders": {"*": "hoarder"}}, turns=3, worlds=4))
+    save_tiny(root / "base")
+    recipe = {
+        "name": "creature",
+        "output_root": str(root / "checkpoints"),
+        "model": {"base": str(root / "base")},
+        "data": {"traces": [str(root / "traces")], "eval_share": 0.25},
+        "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        "sft": {"bf16": False, "use_cpu": True, "activation_checkpointing": False, "report_to": "none", "max_length": 1024},
+    }
+    (root / "creature.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(root / "creature.yaml"), *FAST_SFT]) == 0
+    [ckpt] = (root / "checkpoints").glob("creature__0__*")
+    return root, ckpt
+
+
+@pytest.fixture(autouse=True)
+def verbs(monkeypatch):
+    """The export verbs on the CLI, whether or not glade.cli lists them yet."""
+    import glade.cli
+    import glade.export
+    import glade.export_traces
+
+    missing = tuple(v for v in (glade.export, glade.export_traces) if v not in glade.cli.VERBS)
+    monkeypatch.setattr(glade.cli, "VERBS", glade.cli.VERBS + missing)
+
+
+def base_model(root):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(root / "base", dtype=torch.float32).eval()
+
+
+def greedy(model, n=12):
+    with torch.no_grad():
+        return model.generate(IDS, attention_mask=torch.ones_like(IDS), max_new_tokens=n, do_sample=False)
+
+
+class RecordingApi:
+    """HfApi at the network boundary: records what would be sent."""
+
+    calls: list = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
+        return f"https://huggingface.co/{repo_id}"
+
+    def upload_folder(self, **kwargs):
+        files = sorted(str(p.relative_to(kwargs["folder_path"])) for p in Path(kwargs["folder_path"]).rglob("*") if p.is_file())
+        self.calls.append(("upload_folder", {**kwargs, "files": files}))
+
+
+class UnreachableApi:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def create_repo(self, repo_id, **kwargs):
+        import httpx2
+
+        raise httpx2.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    upload_folder = create_repo
+
+
+def no_pickles(folder):
+    return [p.name for pattern in PICKLES for p in Path(folder).rglob(pattern)]
+
+
+def test_adapter_export_generates_like_the_checkpoint(work, tmp_path):
+    from peft import PeftModel
+
+    root, ckpt = work
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "adapter")
+    names = {p.name for p in out.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "chat_template.jinja", "recipe.yaml", "meta.json", "README.md"} <= names
+    assert (ckpt / "training_args.bin").exists() and no_pickles(out) == []
+    assert json.loads((out / "meta.json").read_text())["kind"] == "lora"
+    exported = greedy(PeftModel.from_pretrained(base_model(root), str(out)).eval())
+    original = greedy(PeftModel.from_pretrained(base_model(root), str(ckpt)).eval())
+    assert torch.equal(exported, original)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.chat_template and tok.encode("honey 3 pebbles") == AutoTokenizer.from_pretrained(str(ckpt)).encode("honey 3 pebbles")
+
+
+def test_merged_export_matches_the_adapter(work, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    root, ckpt = work
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature-merged", "--merge", "--out", str(tmp_path / "merged")]) == 0
+    out = tmp_path / "merged"
+    assert (out / "model.safetensors").exists() and not (out / "adapter_config.json").exists() and no_pickles(out) == []
+    merged = AutoModelForCausalLM.from_pretrained(str(out)).eval()
+    adapted = PeftModel.from_pretrained(base_model(root), str(ckpt)).eval()
+    with torch.no_grad():
+        assert torch.allclose(merged(IDS).logits, adapted(IDS).logits, atol=1e-5)
+    assert torch.equal(greedy(merged), greedy(adapted))
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "merged" and meta["base_model"] is None
+
+
+def council_results(ckpt, folder):
+    """A minimal glade eval results folder in which this checkpoint sat as `creature_model`."""
+    folder.mkdir()
+    effect = lambda mean: {"council": {"mean": 1.0}, "standin": {"mean": 1.0}, "effect": {"mean": mean, "ci": [mean - 1, mean + 1], "support": 0.8}}
+    summary = {
+        "recipe": "crash-gambit",
+        "policies": [f"hf:base+{ckpt.name}", "hf:base+other__0__1"],
+        "decision": [
+            {"council": "mixed", "policy": "creature_model", "policy_identity": [f"hf:base+{ckpt.name}"]},
+            {"council": "solo", "policy": "other_model", "policy_identity": ["hf:base+other__0__1"]},
+        ],
+        "outcome": [
+            {"scenario": "gambit_rumour", "council": "mixed", "figures": {"gambit_pnl": effect(-2.5), "legend_ratio": effect(0.25)}},
+            {"scenario": "gambit_rumour", "council": "solo", "figures": {"gambit_pnl": effect(9.0)}},
+        ],
+    }
+    flag = lambda kind, council, policy, rank: {
+        "kind": kind, "scenario": "gambit_rumour", "council": council, "cast": 0 if kind == "decision" else None,
+        "creature": "oona" if kind == "decision" else None, "phase": "seam" if kind == "decision" else None,
+        "policy": policy, "metric": "honey: sell share", "good": "honey", "direction": "sell", "instead": "none",
+        "standin_value": 0.0, "live_value": 1.0, "effect": 1.0, "scaled_effect": 1.0, "ci_low": 1.0, "ci_high": 1.0,
+        "support": 1.0, "n": 3, "rows": 3, "score": 1.0, "examples": [], "rank": rank,
+    }
+    flags = [flag("decision", "mixed", "creature_model", 1), flag("decision", "solo", "other_model", 2),
+             flag("outcome", "mixed", None, 3), flag("decision", "mixed", "creature_model", 4)]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "flags.json").write_text(json.dumps(flags))
+    return folder
+
+
+def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
+    from huggingface_hub import ModelCard
+
+    root, ckpt = work
+    source = tmp_path / ckpt.name  # a copy, with lm-eval results beside it
+    shutil.copytree(ckpt, source)
+    (source / "lm_eval").mkdir()
+    (source / "lm_eval" / "results.json").write_text(json.dumps({"results": {
+        "wood_json": {"alias": "wood_json", "exact_match,none": 0.375, "exact_match_stderr,none": 0.1},
+    }}))
+    council = council_results(source, tmp_path / "council")
+    out = export_checkpoint(source, "alice/creature", out=tmp_path / "card", council=council, dataset="alice/wood-traces")
+    card = ModelCard.load(out / "README.md")
+    data = card.data
+    assert data.library_name == "peft" and data.pipeline_tag == "text-generation" and data.license == "apache-2.0"
+    assert data.datasets == ["alice/wood-traces"] and "glade" in data.tags
+    assert data.base_model is None  # a local base is never written as a Hub id
+    meta = json.loads((ckpt / "meta.json").read_text())
+    found = {(r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
+    for key in ("valid_json_rate", "standin_agreement", "self_buy_rate"):
+        assert found[("glade Wood held-out states", None, "heldout", key)] == pytest.approx(meta["metrics"][key])
+    assert found[("wood_json", None, None, "exact_match")] == 0.375
+    assert not any("stderr" in k[3] for k in found)
+    assert found[("crash-gambit", "gambit_rumour", "mixed", "gambit_pnl_effect")] == -2.5
+    assert found[("crash-gambit", "gambit_rumour", "mixed", "legend_ratio_effect")] == 0.25
+    assert ("crash-gambit", "gambit_rumour", "solo", "gambit_pnl_effect") not in found  # another model's council
+    assert found[("crash-gambit", None, None, "decision_flags")] == 2 and found[("crash-gambit", None, None, "outcome_flags")] == 1
+    text = card.text
+    for part in ("## Training", meta["data_fingerprint"], "## How it diverges from the stand-in", "creature_model", "## How to load", "PeftModel.from_pretrained"):
+        assert part in text
+    assert "other_model" not in text
+
+
+def test_base_model_hub_id_goes_to_the_card_and_adapter_config(work, tmp_path):
+    from huggingface_hub import ModelCard
+
+    _, ckpt = work
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "x", base_model="alice/tiny-base")
+    assert ModelCard.load(out / "README.md").data.base_model == "alice/tiny-base"
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "alice/tiny-base"
+    assert json.loads((out / "meta.json").read_text())["base_model"] == "alice/tiny-base"
+
+
+def test_push_creates_the_repo_and_uploads_the_folder(work, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    _, ckpt = work
+    RecordingApi.calls = []
+    out = export_checkpoint(ckpt, "alice/creature", private=True, out=tmp_path / "pushed", push=True, api=RecordingApi())
+    (create, c), (upload, u) = RecordingApi.calls
+    assert create == "create_repo" and c["repo_id"] == "alice/creature" and c["private"] is True and c["repo_type"] == "model"
+    assert upload == "upload_folder" and u["repo_id"] == "alice/creature" and Path(u["folder_path"]) == out
+    assert u["repo_type"] == "model" and "adapter_model.safetensors" in u["files"] and "README.md" in u["files"]
+    # and through the CLI, with HfApi itself substituted
+    RecordingApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "cli"), "--push"]) == 0
+    assert [name for name, _ in RecordingApi.calls] == ["create_repo", "upload_folder"]
+    assert RecordingApi.calls[0][1]["private"] is False and Path(RecordingApi.calls[1][1]["folder_path"]) == tmp_path / "cli"
+
+
+def test_offline_push_fails_fast_with_exit_3_and_the_folder_ready(work, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    _, ckpt = work
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    out = tmp_path / "offline"
+    t0 = time.perf_counter()
+    code = main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(out), "--push", "--private"])
+    assert time.perf_counter() - t0 < 5
+    assert code == PUSH_FAILED == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "offline" in err and str(out) in err
+    assert f"hf upload alice/creature {out} . --repo-type model --private" in err
+    assert (out / "adapter_model.safetensors").exists() and (out / "README.md").exists()
+
+
+def test_unreachable_hub_gives_the_same_clear_failure(work, tmp_path):
+    _, ckpt = work
+    out = tmp_path / "nonet"
+    t0 = time.perf_counter()
+    with pytest.raises(PushFailed) as info:
+        export_checkpoint(ckpt, "alice/creature", out=out, push=True, api=UnreachableApi())
+    assert time.perf_counter() - t0 < 5
+    assert "no network" in info.value.message and str(out) in info.value.message
+    assert f"hf upload alice/creature {out} . --repo-type model" in info.value.message
+    assert (out / "README.md").exists()
+
+
+def test_a_token_in_the_environment_is_written_nowhere(work, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    root, ckpt = work
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    RecordingApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "a"), "--push"]) == 0
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--merge", "--out", str(tmp_path / "m"), "--push"]) == 0
+    assert main(["export-traces", str(root / "traces"), "--repo-id", "alice/traces", "--out", str(tmp_path / "t"), "--push"]) == 0
+    monkeypatch.setattr(huggingface_hub, "HfApi", UnreachableApi)
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "u"), "--push"]) == 3
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 20
+    assert [p for p in written if FAKE_TOKEN.encode() in p.read_bytes()] == []
+    assert not any(FAKE_TOKEN in str(kw) for _, kw in RecordingApi.calls)  # never passed explicitly either
+    out = capsys.readouterr()
+    assert FAKE_TOKEN not in out.out + out.err
+
+
+def test_export_traces_copies_data_and_card_and_pushes_a_dataset(work, tmp_path):
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard
+
+    root, _ = work
+    RecordingApi.calls = []
+    out = export_traces(root / "traces", "alice/wood-traces", out=tmp_path / "traces", push=True, api=RecordingApi())
+    shards = sorted(p.name for p in (root / "traces" / "data").glob("*.parquet"))
+    assert sorted(p.name for p in (out / "data").iterdir()) == shards and (out / "recipe.yaml").exists()
+    assert not (out / "progress.json").exists() and no_pickles(out) == []
+    card = DatasetCard.load(out / "README.md")
+    assert card.data.configs[0]["data_files"][0]["path"] == "data/*.parquet" and "glade" in card.data.tags
+    assert "load_dataset('alice/wood-traces'" in card.text and "## Schema" in card.text
+    rows = load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
+    assert len(rows) > 0 and "messages" in rows.column_names
+    (create, c), (upload, u) = RecordingApi.calls
+    assert c["repo_id"] == u["repo_id"] == "alice/wood-traces" and c["repo_type"] == u["repo_type"] == "dataset"
+    assert Path(u["folder_path"]) == out and c["private"] is False
+    # exporting again replaces the earlier export
+    assert export_traces(root / "traces", "alice/wood-traces", out=out) == out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["export", "{ckpt}", "--repo-id", "no-owner"], "expected OWNER/NAME"),
+    (["export", "{ckpt}", "--repo-id", "alice/bad name"], "expected OWNER/NAME"),
+    (["export", "{ckpt}", "--repo-id", "alice/-x"], "expected OWNER/NAME"),
+    (["export", "{traces}", "--repo-id", "alice/x"], "not a glade checkpoint"),
+    (["export", "{tmp}/missing", "--repo-id", "alice/x"], "not a folder"),
+    (["export", "{ckpt}", "--repo-id", "alice/x", "--council", "{tmp}"], "no summary.json"),
+    (["export", "{ckpt}", "--repo-id", "alice/x", "--out", "{traces}"], "not a glade export folder"),
+    (["export-traces", "{ckpt}", "--repo-id", "alice/x"], "not a traces dataset"),
+    (["export-traces", "{traces}", "--repo-id", "alice"], "expected OWNER/NAME"),
+])
+def test_bad_input_is_one_clear_error_and_exit_2(work, tmp_path, capsys, argv, message):
+    root, ckpt = work
+    argv = [a.format(ckpt=ckpt, traces=root / "traces", tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error:") and message in err
+    assert not list(tmp_path.glob(".*partial"))
