@@ -27,10 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import (
-    DIRECTIONS, PHASES, RELATIVE_FIGURES, bootstrap_ci, clean, figure_names, goods_of, paired_effects, support,
-    threshold, world_figures,
-)
+from .metrics import DIRECTIONS, PHASES, RELATIVE_FIGURES, figure_names, goods_of, paired_effects, world_figures
+from .stats import bootstrap_ci, clean, support, threshold
 
 CELL = ["scenario", "council", "cast", "creature", "phase"]
 EXAMPLES = 3

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from glade.eval.agreement import directions, quantities
-from glade.eval.metrics import (
-    bootstrap_ci, bubble, crash, decision_summary, jsd, outcome_summary, path_distance, summarize, world_figures,
-)
+from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
+from glade.eval.stats import bootstrap_ci, bubble, crash, jsd, path_distance
 from glade.eval.recipe import Thresholds
 
 GOODS = ["honey", "acorns"]
