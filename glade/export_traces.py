@@ -19,9 +19,9 @@ from glade.cards import PushFailed, check_repo_id, copy_files, default_out, fini
 
 def read_traces(dataset: Path) -> list[Path]:
     dataset = Path(dataset)
-    shards = sorted((dataset / "data").glob("*.parquet")) if dataset.is_dir() else []
-    if not shards or not (dataset / "README.md").exists():
-        raise ValueError(f"{dataset}: not a traces dataset (expected data/*.parquet and README.md, as glade generate writes)")
+    shards = sorted((dataset / "data").glob("part-*.parquet")) if dataset.is_dir() else []
+    if not shards or not (dataset / "README.md").exists() or (dataset / "meta.json").exists():
+        raise ValueError(f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)")
     return shards
 
 

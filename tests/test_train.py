@@ -102,6 +102,12 @@ def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_p
     assert {"valid_json_rate", "standin_agreement", "self_buy_rate"} <= set(meta["metrics"])
     assert len(meta["data_fingerprint"]) == 16 and meta["versions"]["trl"]
     assert (ckpt / "adapter_config.json").exists() and (ckpt / "recipe.yaml").exists()
+    from datasets import load_dataset
+
+    prepared = load_dataset("parquet", data_files={"train": str(ckpt / "data" / "train.parquet"), "eval": str(ckpt / "data" / "eval.parquet")})
+    assert set(prepared["train"]["episode_id"]).isdisjoint(prepared["eval"]["episode_id"])
+    assert len(prepared["train"]) == meta["data_counts"]["train"]
+    assert meta["data_fingerprint"] in (ckpt / "data" / "README.md").read_text()
     assert "checkpoint:" in capsys.readouterr().out
 
     from peft import PeftModel

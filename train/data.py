@@ -120,3 +120,26 @@ def fingerprint(train: Dataset, evaluation: Dataset) -> str:
             h.update(json.dumps(messages, sort_keys=True).encode())
         h.update(b"|")
     return h.hexdigest()[:16]
+
+
+def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dict, cfg: DataConfig) -> None:
+    """The exact SFT data of a run, as Parquet with a dataset card (what was kept, and why)."""
+    import yaml
+
+    from glade.config import as_plain
+
+    folder.mkdir(parents=True, exist_ok=True)
+    train.to_parquet(str(folder / "train.parquet"))
+    evaluation.to_parquet(str(folder / "eval.parquet"))
+    front = {"configs": [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "train.parquet"}, {"split": "eval", "path": "eval.parquet"}]}],
+        "tags": ["glade", "sft", "conversational"]}
+    (folder / "README.md").write_text(
+        "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
+        "# SFT data prepared by `glade train`\n\n"
+        "Conversations (`messages`: system, user, assistant = the valid action as canonical JSON) "
+        "from glade traces, split by episode (no episode is in both splits).\n\n"
+        f"Fingerprint: `{fingerprint(train, evaluation)}`\n\n"
+        "Rows kept at each step:\n\n" + "\n".join(f"- {k}: {v}" for k, v in counts.items()) + "\n\n"
+        "Filters:\n\n```yaml\n" + yaml.safe_dump(as_plain(cfg), sort_keys=False) + "```\n"
+    )

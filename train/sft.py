@@ -19,7 +19,7 @@ import yaml
 
 from glade.config import as_plain
 
-from .data import fingerprint, prepare
+from .data import fingerprint, prepare, save_prepared
 from .recipe import LATEST, TrainRecipe, check_paths, latest_checkpoint, lora_config, sft_config
 
 
@@ -97,6 +97,8 @@ def train(recipe: TrainRecipe, source: str | None = None, resume: bool = False, 
     log(f"data: {counts}")
     if len(train_rows) == 0:
         raise ValueError(f"{source}: data: no training rows left after filtering ({counts})")
+    if rank == 0:
+        save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
     if recipe.model.base == "tiny":
         if rank == 0:
             build_tiny(recipe, train_rows, work / "init")
