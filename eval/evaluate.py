@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
 from pathlib import Path
 
 import yaml
@@ -16,29 +14,15 @@ from glade.config import as_plain
 
 
 def provenance(decisions, episodes) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    from glade.provenance import now, stamp
 
-    import glade
-    from glade.env.protocol import PROTOCOL_VERSION
-    from glade.generate import git_commit
-
-    versions = {}
-    for package in ("numpy", "scipy", "pandas", "torch", "transformers", "peft", "pettingzoo"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
     hashes = episodes.groupby("scenario")["scenario_hash"].first().to_dict() if len(episodes) else {}
     identities = sorted(set(decisions["policy"])) if len(decisions) else []
     return {
-        "glade_version": glade.__version__,
-        "git_commit": git_commit(),
-        "protocol_version": PROTOCOL_VERSION,
+        **stamp(("numpy", "scipy", "pandas", "torch", "transformers", "peft", "pettingzoo")),
         "scenario_hashes": hashes,
         "policies": identities,
-        "versions": versions,
-        "python": platform.python_version(),
-        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "written": now(),
     }
 
 

@@ -35,6 +35,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from glade.provenance import package_version
+
 GEN_TASK = "glade_decision_gen"
 MC_TASK = "glade_direction_mc"
 GLADE_TASKS = (GEN_TASK, MC_TASK)
@@ -278,7 +280,7 @@ def run_lm_eval(
         "stderr": stderr,
         "n_samples": raw.get("n-samples", {}),
         "versions": raw.get("versions", {}),
-        "lm_eval_version": _version("lm_eval"),
+        "lm_eval_version": package_version("lm_eval"),
         "seconds": {"build": round(built - started, 3), "evaluate": round(time.perf_counter() - built, 3)},
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -287,15 +289,6 @@ def run_lm_eval(
     tmp.write_text(json.dumps(result, indent=2, default=str))
     tmp.replace(out / "results.json")
     return result
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package.replace("_", "-"))
-    except PackageNotFoundError:
-        return None
 
 
 # --- CLI ------------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-DEFAULTS = {
-    "crash_drop": 0.3, "crash_within": 2, "bubble_rise": 0.3, "flag_min_effect": 0.15,
-    "flag_support": 0.6, "ci_level": 0.95, "resamples": 2000,
-}
+from glade.config import as_plain
+
+from .recipe import Thresholds
+
+DEFAULTS = as_plain(Thresholds())  # one source of truth: the recipe's defaults
 
 
 # --- small pieces --------------------------------------------------------------------------

@@ -13,19 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-import glade
 from glade.config import Seeds, as_plain, load_recipe
-from glade.env.protocol import PROTOCOL_VERSION
 from glade.env.scenario import load_scenario
+from glade.provenance import now, stamp
 from glade.policies import load_council
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
@@ -129,14 +125,6 @@ def _drop_orphan_shards(data_dir: Path, listed: set[str]) -> None:
         path.unlink()
 
 
-def git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 COLUMNS = {
     "episode_id": "scenario.council.sSEED",
     "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
@@ -163,13 +151,10 @@ def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -
         "license": "apache-2.0",
     }
     provenance = {
-        "glade_version": glade.__version__,
-        "git_commit": git_commit(),
-        "protocol_version": PROTOCOL_VERSION,
+        **stamp(("datasets", "numpy")),
         "scenario_hashes": {name: s.hash() for name, s in scenarios.items()},
-        "python": platform.python_version(),
         "episodes": len(done),
-        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "written": now(),
     }
     schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
     text = (

@@ -53,6 +53,35 @@ def canonical(action: dict) -> str:
     return json.dumps(out, separators=(", ", ": "))
 
 
+def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
+    """One Decision per (policy, observation), in order, with one call per policy object;
+    model policies that share a base model (and its generation settings) across councils
+    and casts are merged into one call."""
+    groups: dict[object, tuple[Policy, list[int]]] = {}
+    for i, (policy, _) in enumerate(seated):
+        shared = getattr(policy, "shared", None)
+        key = (id(shared), policy.gen) if shared is not None else id(policy)
+        groups.setdefault(key, (policy, []))[1].append(i)
+    out: list[Decision | None] = [None] * len(seated)
+    for policy, members in groups.values():
+        t0 = time.perf_counter()
+        if getattr(policy, "shared", None) is not None:
+            from glade.hf_seat import act_grouped  # torch only when a model sits
+
+            answers = act_grouped([seated[i] for i in members])
+        else:
+            answers = policy.act([seated[i][1] for i in members])
+        if len(answers) != len(members):
+            raise RuntimeError(f"policy {policy.name!r} returned {len(answers)} decisions for {len(members)} seats")
+        if stats is not None:
+            if not isinstance(policy, StandIn):
+                stats.model_seconds += time.perf_counter() - t0
+            stats.policy_calls += 1
+        for i, decision in zip(members, answers):
+            out[i] = decision
+    return out  # type: ignore[return-value]
+
+
 def run_lockstep(
     episodes: list[EpisodeSpec],
     on_turn: Callable[[int], None] | None = None,
@@ -70,32 +99,11 @@ def run_lockstep(
         env = parallel_env(e.scenario)
         observations[e.episode_id], _ = env.reset(seed=e.seed)
         envs[e.episode_id] = env
-    live = [e for e in episodes]
+    live = list(episodes)
     while live:
-        # One call per policy object; model policies that share a base model (and its
-        # generation settings) across councils and casts are merged into one call.
-        groups: dict[object, tuple[Policy, list[tuple[EpisodeSpec, str]]]] = {}
-        for e in live:
-            for creature in envs[e.episode_id].agents:
-                policy = e.council[creature]
-                shared = getattr(policy, "shared", None)
-                key = (id(shared), policy.gen) if shared is not None else id(policy)
-                groups.setdefault(key, (policy, []))[1].append((e, creature))
-        decisions: dict[tuple[str, str], Decision] = {}
-        for policy, seats in groups.values():
-            batch = [observations[e.episode_id][c] for e, c in seats]
-            t0 = time.perf_counter()
-            if getattr(policy, "shared", None) is not None:
-                from glade.hf_seat import act_grouped  # torch only when a model sits
-
-                answers = act_grouped([(e.council[c], o) for (e, c), o in zip(seats, batch, strict=True)])
-            else:
-                answers = policy.act(batch)
-            if not isinstance(policy, StandIn):
-                stats.model_seconds += time.perf_counter() - t0
-            stats.policy_calls += 1
-            for (e, c), decision in zip(seats, answers, strict=True):
-                decisions[(e.episode_id, c)] = decision
+        seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
+        answers = act_all([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
+        decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
         for e in live:
             env, obs = envs[e.episode_id], observations[e.episode_id]
             before = {c: wealth(env.world, c) for c in env.agents}

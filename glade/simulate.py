@@ -37,7 +37,8 @@ from glade.env import parallel_env, standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.tables import console, show
-from glade.policies import Decision, Policy, SeatSpecError, StandIn, load, load_council
+from glade.rollout import act_all
+from glade.policies import Policy, SeatSpecError, StandIn, load, load_council
 
 TRACE_COLUMNS = (
     "turn", "creature", "seat", "action", "notes", "fills", "pebbles", "inventory",
@@ -151,15 +152,7 @@ def run_episode(
     seats: dict[str, str] = {}
     while env.agents:
         agents = list(env.agents)
-        groups: dict[int, tuple[Policy, list[str]]] = {}
-        for c in agents:
-            groups.setdefault(id(seated[c]), (seated[c], []))[1].append(c)
-        decisions: dict[str, Decision] = {}
-        for policy, members in groups.values():
-            answers = policy.act([observations[c] for c in members])
-            if len(answers) != len(members):
-                raise RuntimeError(f"policy {policy.name!r} returned {len(answers)} decisions for {len(members)} seats")
-            decisions.update(zip(members, answers))
+        decisions = dict(zip(agents, act_all([(seated[c], observations[c]) for c in agents])))
         observations, _, _, _, infos = env.step({c: decisions[c].action for c in agents})
         turn_row, world = env.last_row, env.world
         events = _json(list(turn_row["events"]) + [f"seam: {s}" for s in turn_row["seam"]])

@@ -170,22 +170,6 @@ def _has_cuda() -> bool:
 
 def provenance() -> dict:
     """Versions and the git commit, for meta.json and cards."""
-    from importlib.metadata import PackageNotFoundError, version
+    from glade.provenance import now, stamp
 
-    import glade
-    from glade.env.protocol import PROTOCOL_VERSION
-    from glade.generate import git_commit
-
-    versions = {}
-    for package in ("torch", "transformers", "trl", "peft", "datasets", "accelerate"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {
-        "glade_version": glade.__version__,
-        "git_commit": git_commit(),
-        "protocol_version": PROTOCOL_VERSION,
-        "versions": versions,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return {**stamp(("torch", "transformers", "trl", "peft", "datasets", "accelerate")), "created": now()}
