@@ -99,6 +99,7 @@ def run_lockstep(
         env = parallel_env(e.scenario)
         observations[e.episode_id], _ = env.reset(seed=e.seed)
         envs[e.episode_id] = env
+    hashes = {e.episode_id: e.scenario.hash() for e in episodes}  # once per episode, not per row
     live = list(episodes)
     while live:
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
@@ -111,7 +112,9 @@ def run_lockstep(
             agents = list(env.agents)
             next_obs, rewards, _, _, infos = env.step(actions)
             for c in agents:
-                rows[e.episode_id].append(_row(e, c, obs[c], decisions[(e.episode_id, c)], infos[c], before[c], env))
+                rows[e.episode_id].append(
+                    _row(e, hashes[e.episode_id], c, obs[c], decisions[(e.episode_id, c)], infos[c], before[c], env)
+                )
             observations[e.episode_id] = next_obs
             stats.decisions += len(agents)
         if histories is not None:
@@ -125,7 +128,7 @@ def run_lockstep(
     return rows
 
 
-def _row(e: EpisodeSpec, creature: str, obs: dict, d: Decision, info: dict, wealth_before: float, env) -> dict:
+def _row(e: EpisodeSpec, scenario_hash: str, creature: str, obs: dict, d: Decision, info: dict, wealth_before: float, env) -> dict:
     policy = e.council[creature]
     reference = standin.disposition(e.scenario.creatures[creature].disposition)
     counterfactual = standin.act(obs, reference)
@@ -133,7 +136,7 @@ def _row(e: EpisodeSpec, creature: str, obs: dict, d: Decision, info: dict, weal
     return {
         "episode_id": e.episode_id,
         "scenario": e.scenario.name,
-        "scenario_hash": e.scenario.hash(),
+        "scenario_hash": scenario_hash,
         "seed": e.seed,
         "turn": int(obs["turn"]),
         "creature": creature,
