@@ -3,16 +3,24 @@
     .venv/bin/python benchmarks/council_throughput.py             (about 2-3 minutes on 2 idle cores)
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
 
-All five creatures of a short default scenario sit on hf seats of the tiny model
-(`glade.train.tiny.save_tiny`, built into a temp dir), and every mode generates with the
-same fixed `max_new_tokens`, so every decision asks the model for comparable work:
+All five creatures of a short default scenario sit on hf seats of a tiny model built the
+way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
+tokenizer trained on the built-in corpus plus stand-in traces of the Wood, so prompts
+tokenize as a trained base sees them), with random weights. Every mode generates with the
+same fixed `max_new_tokens` (default 80, the crash-gambit seats' budget, about the length
+of the stand-in answers the creature models learn from; the script prints that length),
+so every decision asks the model for comparable work:
 
 (a) naive: one `policy.act([obs])` (one generate) per seat per world, W = 1 and 8 worlds;
 (b) batched: `glade.rollout.run_lockstep`, one `policy.act` per policy per turn over the
-    observations of all W worlds, W = 1, 8, 32;
+    observations of all W worlds, W = 1, 8, 32; and W = 32 again with the role-card
+    prefix cache switched off, to show what it adds;
 (c) a mixed-adapter council at W = 32: two random LoRA adapters (PEFT get_peft_model,
     r=4 on q_proj/v_proj, init_lora_weights=False) and the bare base on ONE base model,
     one `policy.act` per turn; PEFT serves the rows of each adapter in one generate.
+
+Naive seats keep the prefix cache too (it is the seat's default), so the headline ratio is
+what batching alone adds; naive without the cache is printed for reference.
 
 Then the share of wall time spent outside the model at W = 32, as `RolloutStats` counts
 it (everything but `policy.act`: env steps, trace rows), plus a breakdown of the host-side
@@ -27,13 +35,9 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import cProfile
 import datetime
-import io
-import math
 import os
 import platform
-import pstats
 import shlex
 import shutil
 import sys
@@ -47,6 +51,20 @@ atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # the tiny model, adap
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
 os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from council_parts import (  # noqa: E402  (beside this script)
+    GenerateTimer,
+    Naive,
+    Recorder,
+    build_base,
+    describe,
+    host_breakdown,
+    make_adapters,
+    prefill_decode_split,
+    profile_act,
+    run_mode,
+    stand_in_texts,
+)
 
 TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
 TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
@@ -63,157 +81,13 @@ def loadavg() -> str:
     return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
 
 
-def make_adapters(base: Path, out: Path, seeds: tuple[int, ...]) -> list[Path]:
-    """Random plain-LoRA adapters on q_proj/v_proj (non-zero B, so they change outputs)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    paths = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-        config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-        peft_model = get_peft_model(model, config)
-        path = out / f"lora-{seed}"
-        peft_model.save_pretrained(path)
-        paths.append(path)
-    return paths
-
-
-class Naive:
-    """The same policy asked one observation at a time: one generate per seat per world."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = inner.name
-
-    def act(self, observations):
-        return [self.inner.act([obs])[0] for obs in observations]
-
-
-class Recorder:
-    """Passes `act` through, keeping every (observation, decision) for a later breakdown."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = inner.name
-        self.seen: list[tuple[dict, object]] = []
-
-    def act(self, observations):
-        decisions = self.inner.act(observations)
-        self.seen.extend(zip(observations, decisions))
-        return decisions
-
-
-class GenerateTimer:
-    """Wraps SharedModel.generate on the instance to count calls and their seconds."""
-
-    def __init__(self, shared):
-        self.shared, self.inner = shared, shared.generate
-        self.calls = self.seconds = 0.0
-        shared.generate = self
-
-    def __call__(self, conversations, adapters, gen):
-        t0 = time.perf_counter()
-        try:
-            return self.inner(conversations, adapters, gen)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.calls += math.ceil(len(conversations) / gen.batch_size)
-
-    def reset(self):
-        self.calls = self.seconds = 0.0
-
-
-def run_mode(label, council_for_world, scenario, worlds, seed, timer):
-    from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
-
-    episodes = [EpisodeSpec(f"{label}-{i}", scenario, seed + i, council_for_world(i)) for i in range(worlds)]
-    stats = RolloutStats()
-    timer.reset()
-    c0 = time.process_time()
-    rows = run_lockstep(episodes, stats=stats)
-    cpu = time.process_time() - c0
-    flat = [r for rs in rows.values() for r in rs]
-    return {
-        "label": label,
-        "worlds": worlds,
-        "stats": stats,
-        "cpu": cpu,
-        "rows": flat,
-        "generate_calls": int(timer.calls),
-        "generate_seconds": timer.seconds,
-    }
-
-
-def describe(result, max_new_tokens):
-    s, rows = result["stats"], result["rows"]
-    completion = [r["completion_tokens"] for r in rows]
-    return {
-        "rate": s.decisions / s.total_seconds,
-        "model_rate": s.decisions / s.model_seconds if s.model_seconds else float("nan"),
-        "cpu_rate": s.decisions / result["cpu"] if result["cpu"] else float("nan"),
-        "mean_completion": sum(completion) / len(completion),
-        "full": sum(1 for c in completion if c >= max_new_tokens) / len(completion),
-        "prompt": sum(r["prompt_tokens"] for r in rows) / len(rows),
-    }
-
-
-def host_breakdown(recorder, shared, total_seconds):
-    """Seconds of render, chat template + tokenize and parse for what the run decided."""
-    from glade.env.protocol import parse, render
-
-    obs = [o for o, _ in recorder.seen]
-    texts = [d.text for _, d in recorder.seen]
-    t0 = time.perf_counter()
-    conversations = [render(o) for o in obs]
-    t1 = time.perf_counter()
-    prompts = [shared.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
-    shared.tokenizer(prompts, padding=True, add_special_tokens=False)
-    t2 = time.perf_counter()
-    for text, o in zip(texts, obs):
-        parse(text, o)
-    t3 = time.perf_counter()
-    return {"render": t1 - t0, "tokenize": t2 - t1, "parse": t3 - t2, "total": total_seconds}
-
-
-def prefill_decode_split(policy, observations, max_new_tokens):
-    """Wall seconds of one generate of these rows with 1 new token and with max_new_tokens."""
-    import torch
-
-    from glade.env.protocol import render
-
-    shared = policy.shared
-    tok = shared.tokenizer
-    prompts = [tok.apply_chat_template(render(o), add_generation_prompt=True, tokenize=False) for o in observations]
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    out = {}
-    for n in (1, max_new_tokens):
-        kwargs = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            shared.model.generate(**enc, **kwargs)
-        out[n] = time.perf_counter() - t0
-    return enc["input_ids"].shape, out
-
-
-def profile_act(policy, observations, top=14) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    policy.act(observations)
-    profiler.disable()
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
-    return text.getvalue()
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", default="default")
     p.add_argument("--turns", type=int, default=5)
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
-    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("--trace-episodes", type=int, default=8, help="stand-in episodes the tokenizer is trained on")
     p.add_argument("--batch-size", type=int, default=None, help="rows per generate (default: Generation's)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--naive-worlds", default="1,8")
@@ -234,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     from glade.env import load_scenario, parallel_env
     from glade.hf_seat import BASE, Generation
     from glade.policies import load_council
-    from glade.train.tiny import save_tiny
 
     tmp = Path(_TMP)
     t0 = time.perf_counter()
-    base = save_tiny(tmp / "tiny")
+    texts = stand_in_texts(args.scenario, args.trace_episodes, turns=30)
+    base = build_base(tmp / "tiny", texts)
     adapters = make_adapters(base, tmp, seeds=(1, 2))
     setup_seconds = time.perf_counter() - t0
 
@@ -251,9 +125,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # One HFPolicy for the five seats on the bare base (load_council shares it).
     base_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys} for c in creatures})
+    no_cache_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys, "prefix_cache": False} for c in creatures})
+    no_cache_policy = no_cache_council[creatures[0]]
     base_policy = base_council[creatures[0]]
     assert all(base_council[c] is base_policy for c in creatures)
     shared = base_policy.shared
+    assert no_cache_policy.shared is shared and no_cache_policy is not base_policy
+    answer_tokens = sorted(len(shared.tokenizer(t, add_special_tokens=False)["input_ids"])
+                           for t in texts if t.startswith("{"))
     timer = GenerateTimer(shared)
     n_params = sum(p.numel() for p in shared.model.parameters())
 
@@ -269,18 +148,26 @@ def main(argv: list[str] | None = None) -> int:
     naive = Naive(base_policy)
     for w in naive_worlds:
         results.append(run_mode(f"(a) naive, W={w}", lambda i: dict.fromkeys(creatures, naive), scenario, w, args.seed, timer))
+    naive_no_cache = Naive(no_cache_policy)
+    results.append(run_mode("(a) naive, no prefix cache, W=1", lambda i: dict.fromkeys(creatures, naive_no_cache),
+                            scenario, 1, args.seed, timer))
     headline = max(batched_worlds)
     recorder = Recorder(base_policy)
     for w in batched_worlds:
         seat = recorder if w == headline else base_policy
+        reused_before = shared.prefix_tokens_reused
         results.append(run_mode(f"(b) batched, W={w}", lambda i, seat=seat: dict.fromkeys(creatures, seat), scenario, w, args.seed, timer))
         if w == headline:
             batched_head = results[-1]
+            reused = shared.prefix_tokens_reused - reused_before
+    results.append(run_mode(f"(b) batched, no prefix cache, W={headline}",
+                            lambda i: dict.fromkeys(creatures, no_cache_policy), scenario, headline, args.seed, timer))
+    no_cache_head = results[-1]
     breakdown = host_breakdown(recorder, shared, batched_head["stats"].total_seconds)
 
     profile_text = split = None
     if args.profile:
-        split = prefill_decode_split(base_policy, (warm * (batch_size // len(warm) + 1))[:batch_size], args.max_new_tokens)
+        split = prefill_decode_split(shared, warm, args.max_new_tokens, batch_size)
         profile_text = (profile_act(naive, warm[:1]), profile_act(base_policy, (warm * 32)[: 5 * 32]))
 
     # (c) two adapters and the bare base on the SAME base model: one policy, one act per turn.
@@ -321,13 +208,19 @@ def main(argv: list[str] | None = None) -> int:
           f" setup (build model + 2 adapters) {setup_seconds:.1f} s")
     print(f"  scenario   {args.scenario}, {args.turns} turns, {len(creatures)} creatures on hf seats, world i seed {args.seed}+i")
     print(f"  generation greedy, max_new_tokens {args.max_new_tokens}, batch_size {batch_size} rows per generate")
+    print(f"  tokenizer  {len(shared.tokenizer)} tokens, trained on the built-in corpus + {args.trace_episodes} stand-in episodes;"
+          f" stand-in answers there: median {answer_tokens[len(answer_tokens) // 2]} tokens,"
+          f" 90th percentile {answer_tokens[int(0.9 * len(answer_tokens))]}")
+    prompt_total = sum(r["prompt_tokens"] for r in batched_head["rows"])
+    print(f"  prefix     batched W={headline}: {reused / prompt_total:.0%} of prompt tokens came from the role-card cache"
+          f" ({reused:,} of {prompt_total:,})")
     print()
-    head = f"  {'mode':<28} {'decisions':>9} {'wall s':>8} {'dec/s':>7} {'model dec/s':>11} {'act calls':>9} {'generates':>9}" \
+    head = f"  {'mode':<36} {'decisions':>9} {'wall s':>8} {'dec/s':>7} {'model dec/s':>11} {'act calls':>9} {'generates':>9}" \
            f" {'cpu s':>7} {'dec/cpu s':>9} {'prompt tok':>10} {'new tok':>8} {'ran full':>8}"
     print(head)
     for r in results:
         s, d = r["stats"], describe(r, args.max_new_tokens)
-        print(f"  {r['label']:<28} {s.decisions:>9} {s.total_seconds:>8.2f} {d['rate']:>7.2f} {d['model_rate']:>11.2f}"
+        print(f"  {r['label']:<36} {s.decisions:>9} {s.total_seconds:>8.2f} {d['rate']:>7.2f} {d['model_rate']:>11.2f}"
               f" {s.policy_calls:>9} {r['generate_calls']:>9} {r['cpu']:>7.1f} {d['cpu_rate']:>9.2f} {d['prompt']:>10.0f} {d['mean_completion']:>8.1f}"
               f" {d['full']:>8.0%}")
     print("  (dec/s = decisions / wall time of run_lockstep; model dec/s = decisions / seconds inside policy.act;")
@@ -336,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     print("   ran full = share of decisions that ran to max_new_tokens)")
     print()
 
-    naive_rates = {r["worlds"]: describe(r, args.max_new_tokens)["rate"] for r in results if r["label"].startswith("(a)")}
-    naive_cpu = {r["worlds"]: describe(r, args.max_new_tokens)["cpu_rate"] for r in results if r["label"].startswith("(a)")}
+    naive_runs = [r for r in results if r["label"].startswith("(a) naive, W=")]
+    naive_rates = {r["worlds"]: describe(r, args.max_new_tokens)["rate"] for r in naive_runs}
+    naive_cpu = {r["worlds"]: describe(r, args.max_new_tokens)["cpu_rate"] for r in naive_runs}
+    bare_naive_rate = describe(next(r for r in results if "naive, no prefix" in r["label"]), args.max_new_tokens)["rate"]
+    no_cache_rate = describe(no_cache_head, args.max_new_tokens)["rate"]
     head_cpu = describe(batched_head, args.max_new_tokens)["cpu_rate"]
     head_rate = describe(batched_head, args.max_new_tokens)["rate"]
     mixed_rate = describe(mixed, args.max_new_tokens)["rate"]
@@ -352,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{'meets' if ratio >= TARGET_SPEEDUP else 'MISSED'}")
     for w, rate in naive_cpu.items():
         print(f"  same, per CPU second: batched / naive(W={w})    {head_cpu / rate:>7.2f}x   (info)")
+    print(f"  batched(W={headline}) / naive without prefix cache   {head_rate / bare_naive_rate:>7.2f}x   (info)")
+    print(f"  prefix cache on / off, batched W={headline}          {head_rate / no_cache_rate:>7.2f}x   (info)")
+    print(f"  batched without prefix cache / naive(W=1)      {no_cache_rate / naive_rates[min(naive_rates)]:>7.2f}x   (info)")
     for w, rate in naive_rates.items():
         print(f"  mixed(W={args.mixed_worlds}) / naive(W={w}) decisions/s      {mixed_rate / rate:>7.2f}x   (info)")
     print(f"  mixed(W={args.mixed_worlds}) / batched(W={headline}) decisions/s    {mixed_rate / head_rate:>7.2f}x   (info: cost of mixing)")
@@ -383,16 +282,20 @@ def main(argv: list[str] | None = None) -> int:
     print("  so generations run to max_new_tokens (see 'ran full') and its answers parse as holds.")
 
     if split is not None:
-        shape, t = split
         n = args.max_new_tokens
+
+        def per_row(batch):  # (prefill ms, decode ms per new token) for one row of this batch size
+            (one, _), (full, steps) = split[batch, 1], split[batch, n]
+            return one * 1000, (full - one) * 1000 / max(steps - 1, 1)
+
+        (bp, bd), (np_, nd) = per_row(batch_size), per_row(1)
         print()
-        print(f"  prefill/decode split: one generate of {shape[0]} rows x {shape[1]} prompt tokens:"
-              f" 1 new token {t[1]:.2f} s, {n} new tokens {t[n]:.2f} s"
-              f" -> prefill ~{t[1] / t[n]:.0%} of it ({t[1] / shape[0] * 1000:.0f} ms/row), decode {(t[n] - t[1]) / shape[0] * 1000:.0f} ms/row")
-        naive_ms = 1000 / max(naive_rates.values())
-        print(f"  bound: batching cannot amortise prefill (each row's prompt is its own compute), so even with free"
-              f" decoding\n  batched/naive <= naive ms per decision / prefill ms per row = {naive_ms:.0f} / "
-              f"{t[1] / shape[0] * 1000:.0f} = {naive_ms / (t[1] / shape[0] * 1000):.1f}x")
+        print(f"  where a decision's model time goes (the seat's generate, prefix cache on, {n} new tokens):")
+        print(f"    batched, {batch_size} rows: prefill {bp:6.1f} ms/row, decode {bd:5.2f} ms per row per token")
+        print(f"    one row alone:    prefill {np_:6.1f} ms,     decode {nd:5.2f} ms per token")
+        print(f"  bound: batched/naive <= ({np_:.1f} + {n} x {nd:.2f}) / ({bp:.1f} + {n} x {bd:.2f})"
+              f" = {(np_ + n * nd) / (bp + n * bd):.1f}x at {n} new tokens;"
+              f" {nd / bd:.1f}x even with endless decoding (decode alone)")
         print()
         print("  cProfile, naive: one act of 1 observation, by own time")
         print(profile_text[0])

@@ -1,8 +1,9 @@
 """The protocol between the Wood and a language model: observation -> chat, completion -> action.
 
-`render(observation)` gives chat messages: a system role card (who the creature is,
-what it makes and must never buy, what it is short of, the action schema, one worked
-example) and a user message for this turn. `parse(text, observation)` gives back a
+`render(observation)` gives chat messages: a system message that opens with the role card
+(`role_card`: who the creature is, what it makes and must never buy, the action schema;
+the same all episode, so its attention cache can be reused), then what it is short of and
+one worked example, and a user message for this turn. `parse(text, observation)` gives back a
 `Parsed` whose `.action` is always valid for that observation (a hold at worst),
 `.error` a short name or None, `.repaired` whether anything had to be fixed. It never
 raises. `PROTOCOL_VERSION` is derived from the rendered prompts of fixed observations
@@ -86,18 +87,20 @@ def _clean(text) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def render(obs: dict) -> list[dict]:
-    """Chat messages for one creature's turn (system role card, then the turn)."""
+def role_card(obs: dict) -> str:
+    """The part of the system message that stays the same for a creature all episode: who it
+    is, what it makes and must never buy, its goods and diet, the action schema. It leads the
+    prompt so a model server can reuse its attention cache across turns and worlds (the hf
+    seat's prefix cache, vLLM's automatic prefix caching)."""
     goods = _goods(obs)
     made = [g for g in goods if obs["produces"][g]]
-    short = [g for g in goods if obs["short_of"][g]]
     foods = [g for g in goods if obs["needs"][g] and g != obs["fuel"]]
     if made:
         them = "it" if len(made) == 1 else "them"
         makes = f"You make {_listing(made)}. Never buy {_listing(made)}: you make {them} yourself."
     else:
         makes = "You make nothing yourself: you live by trade."
-    system = "\n".join(
+    return "\n".join(
         [
             f"You are {obs['name']}, {_article(obs['species'])} {obs['species']} trading in the Wood, "
             "a woodland market paid in pebbles.",
@@ -105,10 +108,23 @@ def render(obs: dict) -> list[dict]:
             f"Goods: {', '.join(goods)}.",
             f"Each turn you eat up to {obs['appetite']} different foods (one of each) from: {_listing(foods)}; "
             f"and you burn {obs['fuel']} to stay warm.",
-            f"You are short of: {_listing(short)}.",
             "Each turn, answer with ONE JSON object and nothing else:",
             ACTION_SCHEMA,
             'Use {"orders": []} to hold. You can only sell what you hold and buy what your pebbles cover.',
+        ]
+    )
+
+
+def render(obs: dict) -> list[dict]:
+    """Chat messages for one creature's turn: the system message is the role card, then what
+    this turn changes in it (the goods it is short of, a worked example valid right now);
+    the user message is the turn."""
+    goods = _goods(obs)
+    short = [g for g in goods if obs["short_of"][g]]
+    system = "\n".join(
+        [
+            role_card(obs),
+            f"You are short of: {_listing(short)}.",
             f"Example answer: {_example(obs)}",
         ]
     )
@@ -292,7 +308,7 @@ def _version(render_fn=None) -> str:
     prompts = [render_fn(obs) for obs in _canonical_observations()]
     limits = [MAX_ORDERS, MAX_QTY, GOSSIP_CHARS, THOUGHT_CHARS, MIN_PRICE, MAX_PRICE]
     digest = hashlib.sha256(json.dumps([prompts, limits]).encode()).hexdigest()[:8]
-    return "wood-chat-1+" + digest
+    return "wood-chat-2+" + digest
 
 
 PROTOCOL_VERSION = _version()

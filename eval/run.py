@@ -18,6 +18,7 @@ import pandas as pd
 from glade.env.scenario import Scenario, load_scenario
 from glade.eval.agreement import directions, quantities
 from glade.policies import load, load_council
+from glade.provenance import check_resume_protocol
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
 from .recipe import EvalRecipe, casts
@@ -88,6 +89,8 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> dict:
     for stale in (out / "shards").glob("*.parquet"):
         if stale.name not in listed:  # written but not listed: the batch is played again
             stale.unlink()
+    if done:
+        check_resume_protocol(out, out / "shards" / f"decisions-{min(done.values()):05d}.parquet")
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
     todo = [w for w in plan(recipe, scenarios) if w.episode_id not in done]

@@ -21,7 +21,7 @@ import yaml
 
 from glade.config import Seeds, as_plain, load_recipe
 from glade.env.scenario import load_scenario
-from glade.provenance import now, stamp
+from glade.provenance import check_resume_protocol, now, stamp
 from glade.policies import load_council
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
@@ -65,6 +65,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     progress_path = out / "progress.json"
     done: dict[str, str] = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     _drop_orphan_shards(out / "data", set(done.values()))
+    if done:
+        check_resume_protocol(out, out / next(iter(done.values())))
     plan = [p for p in episode_plan(recipe) if p[0] not in done]
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}

@@ -65,7 +65,7 @@ class SeatSpecError(ValueError):
 
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
-GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size"}
+GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache"}
 SERVER_KEYS = {"timeout", "retries", "backoff", "concurrency", "max_tokens", "temperature", "seed", "api_key_env"}
 
 
@@ -134,6 +134,8 @@ def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
         raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
     generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
+    if not isinstance(generation.get("prefix_cache", True), bool):
+        raise SeatSpecError(f"seat spec hf prefix_cache: expected true or false, got {generation['prefix_cache']!r}")
     key = (spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu"), tuple(sorted(generation.items())))
     return key, adapter, generation
 

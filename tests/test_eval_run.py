@@ -81,6 +81,12 @@ def test_interrupted_evaluation_resumes(tmp_path, monkeypatch):
     episodes = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
     assert episodes["episode_id"].nunique() == 3 * 4 * 4
 
+    from glade.env import protocol
+
+    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade's prompts
+    with pytest.raises(ValueError, match=r"results: its finished episodes were rendered with prompt protocol wood-chat-2"):
+        eval_run.evaluate(r)
+
 
 def test_casts_rotate_focal_seats():
     creatures = ["a", "b", "c", "d"]

@@ -1,6 +1,7 @@
 """`glade generate`: rows, schema, dataset card, and resume after an interruption."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -88,6 +89,19 @@ def test_resume_keeps_finished_episodes(tmp_path, monkeypatch):
     assert len(set(ds["episode_id"])) == 8
     # a third run plays nothing and changes nothing
     assert gen.generate(r)["played_now"] == 0
+
+
+def test_resume_refuses_rows_of_another_prompt_protocol(tmp_path, monkeypatch):
+    from glade.env import protocol
+
+    r = recipe(tmp_path, seeds={"start": 3, "count": 1}, scenarios=["default"])
+    gen.generate(r)
+    progress = (tmp_path / "traces" / "progress.json").read_text()
+    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade's prompts
+    with pytest.raises(ValueError, match=rf"rendered with prompt protocol {re.escape(PROTOCOL_VERSION)}, this glade renders "
+                                         r"wood-chat-9\+deadbeef; move the folder aside"):
+        gen.generate(r)
+    assert (tmp_path / "traces" / "progress.json").read_text() == progress  # nothing lost or played
 
 
 def test_same_recipe_same_rows(tmp_path):

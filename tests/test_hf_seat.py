@@ -128,9 +128,9 @@ def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
     calls = []
     real_generate = shared.generate
 
-    def counting(conversations, names, gen):
+    def counting(conversations, names, gen, heads=None):
         calls.append(list(names))
-        return real_generate(conversations, names, gen)
+        return real_generate(conversations, names, gen, heads)
 
     monkeypatch.setattr(shared, "generate", counting)
     together = policy.act([obs[c] for c in seats])
@@ -153,6 +153,65 @@ def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
 
     stand = council["moss"].act([obs["moss"]])[0]
     assert stand.text is None and stand.action == standin.act(obs["moss"], standin.disposition("hoarder"))
+
+
+# --- the role-card prefix cache ----------------------------------------------------------------
+
+
+def test_prefix_cache_changes_nothing_but_the_work(tiny, adapters, wood):
+    """Cached role cards give the same answers and prompt counts as full prefill, alone and in
+    mixed batches; each (adapter, card) is computed once, then only reused."""
+    observations = mixed_obs(wood) + [wood["later"]["oona"], wood["first"]["hazel"]]
+    seats = {"hazel": adapters["panic"], "moss": None}
+    fresh = SharedModel(str(tiny))  # its own caches and counters
+    cached = HFPolicy(fresh, adapters["hoarder"], seats, Generation(max_new_tokens=NEW_TOKENS))
+    full = HFPolicy(fresh, adapters["hoarder"], seats, Generation(max_new_tokens=NEW_TOKENS, prefix_cache=False))
+
+    reference = full.act(observations)
+    assert fresh.prefix_tokens_computed == fresh.prefix_tokens_reused == 0  # switched off: untouched
+    batched = cached.act(observations)
+    computed = fresh.prefix_tokens_computed
+    assert 0 < computed < fresh.prefix_tokens_reused  # oona and hazel's cards served twice
+    assert len(fresh._prefixes) == 5  # five creatures, one adapter each here
+    alone = [cached.act([obs])[0] for obs in observations]
+    assert fresh.prefix_tokens_computed == computed  # nothing recomputed on later calls
+    for run in (batched, alone):
+        assert texts(run) == texts(reference)
+        assert [(d.prompt_tokens, d.completion_tokens, d.action) for d in run] == [
+            (d.prompt_tokens, d.completion_tokens, d.action) for d in reference
+        ]
+    assert len(set(texts(reference))) >= 3
+
+    # The card covers most of the system message: a real saving, not one token.
+    card_tokens = computed / 5
+    assert card_tokens > 0.35 * min(d.prompt_tokens for d in reference)
+
+
+def test_prefix_cache_is_keyed_by_adapter_and_bounded(tiny, adapters, wood, monkeypatch):
+    import glade.hf_seat as hf_seat
+
+    fresh = SharedModel(str(tiny))
+    obs = wood["first"]["oona"]
+    said = {}
+    for name, adapter in (("hoarder", adapters["hoarder"]), ("panic", adapters["panic"]), ("base", None)):
+        uncached = HFPolicy(fresh, adapter, {}, Generation(max_new_tokens=NEW_TOKENS, prefix_cache=False)).act([obs])[0]
+        said[name] = HFPolicy(fresh, adapter, {}, Generation(max_new_tokens=NEW_TOKENS)).act([obs])[0].text
+        assert said[name] == uncached.text  # the adapter's own keys and values, not another's
+    assert len(set(said.values())) == 3 and len(fresh._prefixes) == 3
+
+    monkeypatch.setattr(hf_seat, "PREFIX_CACHE_ENTRIES", 2)
+    HFPolicy(fresh, None, {}, Generation(max_new_tokens=2)).act([wood["first"]["thorn"]])
+    assert len(fresh._prefixes) == 2  # the oldest entries went
+
+
+def test_prefix_cache_falls_back_when_the_card_is_not_in_the_prompt(shared, wood):
+    obs = wood["first"]["thorn"]
+    conversation = render(obs)
+    gen = Generation(max_new_tokens=NEW_TOKENS)
+    before = shared.prefix_tokens_reused
+    missing = shared.generate([conversation], [BASE], gen, heads=["no prompt says this"])
+    assert shared.prefix_tokens_reused == before
+    assert missing == shared.generate([conversation], [BASE], Generation(max_new_tokens=NEW_TOKENS, prefix_cache=False))
 
 
 # --- stopping at the end of the JSON object ----------------------------------------------------
@@ -270,6 +329,8 @@ def test_load_errors_name_the_key(tiny, adapters, tmp_path):
         load({"kind": "checkpoint"})
     with pytest.raises(SeatSpecError, match="'temperature_'"):
         load({"kind": "hf", "model": str(tiny), "temperature_": 0.5})
+    with pytest.raises(SeatSpecError, match="prefix_cache: expected true or false, got 'no'"):
+        load({"kind": "hf", "model": str(tiny), "prefix_cache": "no"})
 
     empty = tmp_path / "not_an_adapter"
     empty.mkdir()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from glade.env import parallel_env, protocol
 from glade.env.creatures import TEXT_CHARSET
 from glade.env.market import validate_orders
-from glade.env.protocol import ACTION_SCHEMA, MAX_ORDERS, MAX_QTY, PROTOCOL_VERSION, Parsed, parse, render
+from glade.env.protocol import ACTION_SCHEMA, MAX_ORDERS, MAX_QTY, PROTOCOL_VERSION, Parsed, parse, render, role_card
 
 GOODS = ("honey", "firewood", "acorns", "berries", "mushrooms")
 PRICES = {"honey": 10.0, "firewood": 4.0, "acorns": 2.0, "berries": 3.0, "mushrooms": 3.0}
@@ -107,6 +107,25 @@ def test_worked_example_is_valid_for_every_creature_every_turn(run_standin):
                 assert not (o["side"] == "buy" and obs["produces"][o["good"]])
 
 
+def test_role_card_leads_the_prompt_and_holds_all_episode(run_standin):
+    """The card is the cacheable head of every prompt: the system message opens with it, and
+    it is the same text for a creature on every turn, whatever its state."""
+    _, seen, _ = run_standin("default", seed=3, turns=12)
+    cards: dict[str, set[str]] = {}
+    states: dict[str, set[str]] = {}
+    for observations in seen:
+        for creature, obs in observations.items():
+            system = render(obs)[0]["content"]
+            card = role_card(obs)
+            assert system.startswith(card + "\nYou are short of: ")
+            assert ACTION_SCHEMA in card and "Example answer" not in card
+            cards.setdefault(creature, set()).add(card)
+            states.setdefault(creature, set()).add(system[len(card):])
+    assert all(len(c) == 1 for c in cards.values()), cards
+    assert len(set().union(*cards.values())) == 5  # one card per creature
+    assert all(len(s) > 1 for s in states.values())  # what follows the card does change
+
+
 def test_user_message_carries_the_turn(wood_obs):
     obs = hazel(
         wood_obs,
@@ -131,7 +150,7 @@ def test_user_message_carries_the_turn(wood_obs):
 
 
 def test_protocol_version_follows_the_wording(monkeypatch):
-    assert re.fullmatch(r"wood-chat-1\+[0-9a-f]{8}", PROTOCOL_VERSION)
+    assert re.fullmatch(r"wood-chat-2\+[0-9a-f]{8}", PROTOCOL_VERSION)
     assert protocol._version() == PROTOCOL_VERSION  # deterministic
     monkeypatch.setattr(protocol, "ACTION_SCHEMA", ACTION_SCHEMA.replace("WHOLE_NUMBER", "INTEGER"))
     assert protocol._version() != PROTOCOL_VERSION  # a template piece of the system card

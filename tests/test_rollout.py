@@ -44,9 +44,9 @@ def test_councils_sharing_a_base_cost_one_generate_per_turn(models, monkeypatch)
     calls = []
     real = hf_seat.SharedModel.generate
 
-    def counting(self, conversations, adapters, gen):
+    def counting(self, conversations, adapters, gen, heads=None):
         calls.append(sorted(set(adapters)))
-        return real(self, conversations, adapters, gen)
+        return real(self, conversations, adapters, gen, heads)
 
     monkeypatch.setattr(hf_seat.SharedModel, "generate", counting)
     scenario = load_scenario("default", turns=2)

@@ -1,0 +1,192 @@
+"""The pieces of benchmarks/council_throughput.py: the tiny base it builds, the seat
+wrappers it times with, and the breakdowns it prints (kept apart so the script reads as
+its list of modes)."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import math
+import pstats
+import time
+from pathlib import Path
+
+
+def stand_in_texts(scenario_name: str, episodes: int, turns: int) -> list[str]:
+    """Prompts and stand-in answers of a few Wood episodes: what a tiny base's tokenizer is
+    trained on by `glade train` (it trains on traces like these)."""
+    import json
+
+    from glade.env import parallel_env, standin
+    from glade.env.protocol import render
+
+    texts = []
+    for seed in range(episodes):
+        env = parallel_env(scenario_name, turns=turns)
+        obs, _ = env.reset(seed=1000 + seed)
+        kinds = {c: standin.disposition(env.scenario.creatures[c].disposition) for c in env.possible_agents}
+        while env.agents:
+            actions = {c: standin.act(obs[c], kinds[c], seed) for c in env.agents}
+            texts += [m["content"] for c in env.agents for m in render(obs[c])]
+            texts += [json.dumps(a) for a in actions.values()]
+            obs, *_ = env.step(actions)
+    return texts
+
+
+def build_base(out: Path, texts: list[str]) -> Path:
+    """The tiny base as tiny-base's recipe builds it (sizes and tokenizer vocabulary from
+    `TinyModel`, the recipe's values), random weights."""
+    from glade.train.recipe import TinyModel
+    from glade.train.tiny import build_model, build_tokenizer, default_corpus
+
+    t = TinyModel()
+    tokenizer = build_tokenizer(list(default_corpus()) + texts, vocab_size=t.vocab_size)
+    model = build_model(tokenizer, t.hidden_size, t.layers, t.heads, t.kv_heads, seed=0)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def make_adapters(base: Path, out: Path, seeds: tuple[int, ...]) -> list[Path]:
+    """Random plain-LoRA adapters on q_proj/v_proj (non-zero B, so they change outputs)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    paths = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        peft_model = get_peft_model(model, config)
+        path = out / f"lora-{seed}"
+        peft_model.save_pretrained(path)
+        paths.append(path)
+    return paths
+
+
+class Naive:
+    """The same policy asked one observation at a time: one generate per seat per world."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+
+    def act(self, observations):
+        return [self.inner.act([obs])[0] for obs in observations]
+
+
+class Recorder:
+    """Passes `act` through, keeping every (observation, decision) for a later breakdown."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.seen: list[tuple[dict, object]] = []
+
+    def act(self, observations):
+        decisions = self.inner.act(observations)
+        self.seen.extend(zip(observations, decisions))
+        return decisions
+
+
+class GenerateTimer:
+    """Wraps SharedModel.generate on the instance to count calls and their seconds."""
+
+    def __init__(self, shared):
+        self.shared, self.inner = shared, shared.generate
+        self.calls = self.seconds = 0.0
+        shared.generate = self
+
+    def __call__(self, conversations, adapters, gen, heads=None):
+        t0 = time.perf_counter()
+        try:
+            return self.inner(conversations, adapters, gen, heads)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += math.ceil(len(conversations) / gen.batch_size)
+
+    def reset(self):
+        self.calls = self.seconds = 0.0
+
+
+def run_mode(label, council_for_world, scenario, worlds, seed, timer):
+    from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+
+    episodes = [EpisodeSpec(f"{label}-{i}", scenario, seed + i, council_for_world(i)) for i in range(worlds)]
+    stats = RolloutStats()
+    timer.reset()
+    c0 = time.process_time()
+    rows = run_lockstep(episodes, stats=stats)
+    cpu = time.process_time() - c0
+    flat = [r for rs in rows.values() for r in rs]
+    return {
+        "label": label,
+        "worlds": worlds,
+        "stats": stats,
+        "cpu": cpu,
+        "rows": flat,
+        "generate_calls": int(timer.calls),
+        "generate_seconds": timer.seconds,
+    }
+
+
+def describe(result, max_new_tokens):
+    s, rows = result["stats"], result["rows"]
+    completion = [r["completion_tokens"] for r in rows]
+    return {
+        "rate": s.decisions / s.total_seconds,
+        "model_rate": s.decisions / s.model_seconds if s.model_seconds else float("nan"),
+        "cpu_rate": s.decisions / result["cpu"] if result["cpu"] else float("nan"),
+        "mean_completion": sum(completion) / len(completion),
+        "full": sum(1 for c in completion if c >= max_new_tokens) / len(completion),
+        "prompt": sum(r["prompt_tokens"] for r in rows) / len(rows),
+    }
+
+
+def host_breakdown(recorder, shared, total_seconds):
+    """Seconds of render, chat template + tokenize and parse for what the run decided."""
+    from glade.env.protocol import parse, render
+
+    obs = [o for o, _ in recorder.seen]
+    texts = [d.text for _, d in recorder.seen]
+    t0 = time.perf_counter()
+    conversations = [render(o) for o in obs]
+    t1 = time.perf_counter()
+    prompts = [shared.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    shared.tokenizer(prompts, padding=True, add_special_tokens=False)
+    t2 = time.perf_counter()
+    for text, o in zip(texts, obs):
+        parse(text, o)
+    t3 = time.perf_counter()
+    return {"render": t1 - t0, "tokenize": t2 - t1, "parse": t3 - t2, "total": total_seconds}
+
+
+def prefill_decode_split(shared, observations, max_new_tokens: int, rows: int) -> dict:
+    """Per-row seconds of the seat's own generate (prefix cache on) with 1 and with
+    `max_new_tokens` new tokens, for `rows` rows in one batch and for one row alone, and the
+    mean new tokens each produced: what a decision costs in prefill and per decoded token."""
+    from glade.env.protocol import render, role_card
+    from glade.hf_seat import BASE, Generation
+
+    out = {}
+    for batch in (rows, 1):
+        chosen = (observations * batch)[:batch]
+        conversations, heads = [render(o) for o in chosen], [role_card(o) for o in chosen]
+        for n in (1, max_new_tokens):
+            gen = Generation(max_new_tokens=n, batch_size=batch)
+            shared.generate(conversations, [BASE] * batch, gen, heads)  # warm: cards cached
+            t0 = time.perf_counter()
+            replies = shared.generate(conversations, [BASE] * batch, gen, heads)
+            out[batch, n] = ((time.perf_counter() - t0) / batch, sum(r[2] for r in replies) / batch)
+    return out
+
+
+def profile_act(policy, observations, top=14) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    policy.act(observations)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    return text.getvalue()
