@@ -44,7 +44,8 @@ from glade.policies import Decision
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-PREFIX_CACHE_ENTRIES = 256  # (adapter, role card) pairs kept; a council of 5 on 3 adapters needs 15
+PREFIX_CACHE_ENTRIES = 128  # (adapter, role card) pairs kept: 5 creatures x 3 adapters need 15;
+# an entry of a 0.5B model in bf16 is about 2 MB
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,14 @@ class SharedModel:
         kv = [self._prefix_kv(ids[:n], name) if n else None for ids, n, name in zip(rows, cut, names, strict=True)]
         head_width = max(cut)
         tail_width = max(len(ids) - n for ids, n in zip(rows, cut))
-        input_ids = torch.full((len(rows), head_width + tail_width), self.tokenizer.pad_token_id, dtype=torch.long)
+        width = head_width + tail_width
+        input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(input_ids)
         for i, (ids, n) in enumerate(zip(rows, cut)):
-            input_ids[i, head_width - n : head_width] = torch.tensor(ids[:n], dtype=torch.long)
-            mask[i, head_width - n : head_width] = 1
-            input_ids[i, head_width + tail_width - (len(ids) - n) :] = torch.tensor(ids[n:], dtype=torch.long)
-            mask[i, head_width + tail_width - (len(ids) - n) :] = 1
+            head_start, tail_start = head_width - n, width - (len(ids) - n)  # each part right-aligned
+            input_ids[i, head_start:head_width] = torch.tensor(ids[:n], dtype=torch.long)
+            input_ids[i, tail_start:] = torch.tensor(ids[n:], dtype=torch.long)
+            mask[i, head_start:head_width] = mask[i, tail_start:] = 1
         like = next(layers for layers in kv if layers is not None)
         layers = []
         for index, (key, value) in enumerate(like):
@@ -229,7 +231,7 @@ class SharedModel:
             values = [F.pad(row[index][1] if row else empty_value, (0, 0, head_width - n, 0)) for row, n in zip(kv, cut)]
             layers.append((torch.cat(keys), torch.cat(values)))
         if static:
-            cache = StaticCache(config=self.config, max_cache_len=head_width + tail_width + gen.max_new_tokens)
+            cache = StaticCache(config=self.config, max_cache_len=width + gen.max_new_tokens)
             for layer, (keys, values) in zip(cache.layers, layers, strict=True):
                 layer.update(keys, values)
         else:
