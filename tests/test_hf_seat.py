@@ -214,6 +214,21 @@ def test_prefix_cache_falls_back_when_the_card_is_not_in_the_prompt(shared, wood
     assert missing == shared.generate([conversation], [BASE], Generation(max_new_tokens=NEW_TOKENS, prefix_cache=False))
 
 
+def test_sliding_window_models_skip_the_prefix_cache(tiny, wood, tmp_path):
+    """A sliding-window cache cannot be assembled row by row: such a model prefills in full."""
+    folder = tmp_path / "windowed"
+    shutil.copytree(tiny, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(use_sliding_window=True, sliding_window=64, max_window_layers=0)
+    config.pop("layer_types", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    windowed = SharedModel(str(folder))
+    assert not windowed.prefix_cache_supported
+    decisions = HFPolicy(windowed, None, {}, Generation(max_new_tokens=4)).act(mixed_obs(wood)[:2])
+    assert len(decisions) == 2 and all(d.completion_tokens == 4 for d in decisions)
+    assert windowed.prefix_tokens_reused == windowed.prefix_tokens_computed == 0
+
+
 # --- stopping at the end of the JSON object ----------------------------------------------------
 
 
