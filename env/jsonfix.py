@@ -122,6 +122,8 @@ def _answer_segment(text: str) -> tuple[str, set[str]]:
     else:  # harmony decoded with its special tokens dropped reads "...assistantfinal{...}"
         k = text.rfind("assistantfinal")
         start = k + len("assistantfinal") if k >= 0 else -1
+    if start >= 0 and any(lo < k < hi for _, lo, hi, *_ in _scan(text[:MAX_CHARS])[0]):
+        start = -1  # the marker is text inside an answer object (say, its gossip), not a channel
     if start >= 0:
         text = text[start:]
         for stop in _HARMONY_STOPS:

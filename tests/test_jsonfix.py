@@ -129,6 +129,12 @@ def test_harmony_final_channel_beats_analysis():
     # The same with special tokens dropped by the decoder.
     check('analysisMaybe {"orders": [1]}.assistantfinal{"orders": []}', {"orders": []},
           repairs=["final_channel"])
+    # A marker that is text inside the answer (its gossip) is not a channel boundary
+    # (hypothesis found this one: the whole object was lost to the cut).
+    for marker in ("assistantfinal", "<|channel|>final"):
+        said = {"orders": [], "gossip": marker}
+        check(json.dumps(said), said)
+        check("analysis{\"orders\": [1]}assistantfinal" + json.dumps(said), said, repairs=["prose_around"])
 
 
 def test_braces_and_quotes_inside_strings():
