@@ -2,6 +2,7 @@
 directions that hold by construction, and resume after an interruption."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -83,8 +84,10 @@ def test_interrupted_evaluation_resumes(tmp_path, monkeypatch):
 
     from glade.env import protocol
 
+    written = protocol.PROTOCOL_VERSION
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade's prompts
-    with pytest.raises(ValueError, match=r"results: its finished episodes were rendered with prompt protocol wood-chat-2"):
+    with pytest.raises(ValueError, match=rf"results: its finished episodes were rendered with prompt protocol "
+                                         rf"{re.escape(written)}, this glade renders wood-chat-9"):
         eval_run.evaluate(r)
 
 
