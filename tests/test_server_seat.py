@@ -1,44 +1,27 @@
-"""Server seats (glade.server_seat.ServerPolicy) against real and fake chat servers, loopback only.
+"""Server seats (glade.server_seat.ServerPolicy) against fake chat servers, loopback only.
 
-The fast tests run against small stdlib `http.server` doubles speaking the OpenAI
-chat-completions JSON (and one raw TCP server speaking no HTTP at all). The slow test
-starts a real `transformers serve` on a tiny local model (about 17 s to start on 2 CPU
-cores) and plays real Wood observations through it.
+These tests run against small stdlib `http.server` doubles speaking the OpenAI
+chat-completions JSON (and one raw TCP server speaking no HTTP at all). The real
+`transformers serve` tests are in test_transformers_serve.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import socketserver
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from seat_checks import assert_all_held, assert_valid, observations, server_seat
 
-from glade.env import parallel_env
-from glade.env.protocol import parse
 from glade.env.scenario import load_scenario
-from glade.policies import Decision, SeatSpecError, load
+from glade.policies import SeatSpecError, load
 from glade.rollout import EpisodeSpec, run_lockstep
-from glade.server_seat import ServerPolicy
-
-FAST = {"timeout": 0.5, "retries": 2, "backoff": 0.05, "concurrency": 8, "max_tokens": 32}
-
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def observations(turns: int = 2, seed: int = 0) -> list[dict]:
-    obs, _ = parallel_env(turns=turns).reset(seed=seed)
-    return list(obs.values())
 
 
 def completion(content: str, prompt_tokens: int = 600, completion_tokens: int = 7) -> bytes:
@@ -147,27 +130,6 @@ def refused_port():
 @pytest.fixture(autouse=True)
 def no_api_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
-def server_seat(base_url: str, model: str = "fake", **overrides) -> ServerPolicy:
-    policy = load({"kind": "server", "base_url": base_url, "model": model, **{**FAST, **overrides}})
-    assert isinstance(policy, ServerPolicy)
-    return policy
-
-
-def assert_valid(decision: Decision, obs: dict) -> None:
-    """The action is one the rules accept for this observation: parsing it again changes nothing."""
-    again = parse(json.dumps(decision.action), obs)
-    assert again.error is None, (decision.action, again.error)
-    assert again.action["orders"] == decision.action["orders"]
-
-
-def assert_all_held(decisions: list[Decision], error: str) -> None:
-    for d in decisions:
-        assert d.action == {"orders": []}
-        assert d.error == error
-        assert d.text is None
-        assert d.completion_tokens == 0
 
 
 # --- the happy path (fast double of the real server) ---------------------------------------
@@ -457,112 +419,3 @@ def test_empty_batch_sends_nothing(fake_server):
     server = fake_server(lambda n, body, headers: GOOD)
     assert server_seat(server.base_url).act([]) == []
     assert server.count == 0
-
-
-# --- a real `transformers serve` ----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_command() -> list[str]:
-    script = Path(sys.executable).with_name("transformers")
-    if not script.exists():
-        found = shutil.which("transformers")
-        if found is None:
-            pytest.skip("the `transformers` CLI (transformers[serving]) is not installed")
-        script = Path(found)
-    return [str(script), "serve"]
-
-
-@pytest.fixture(scope="module")
-def real_server(tmp_path_factory):
-    """`transformers serve DIR` on a tiny local model, offline, on 127.0.0.1; killed at teardown.
-    Yields (base_url, model_dir, seconds the server took to answer /health)."""
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
-    from glade.train.tiny import save_tiny
-
-    root = tmp_path_factory.mktemp("serve")
-    model_dir = str(save_tiny(root / "tiny"))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HF_HOME": str(root / "hf-home"),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    command = _serve_command() + [model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--dtype", "float32"]
-    log_path = root / "serve.log"
-    with open(log_path, "wb") as log:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        deadline = started + 120.0
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with opener.open(f"http://127.0.0.1:{port}/health", timeout=1.0) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                pytest.fail(f"transformers serve not healthy after 120 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        startup_s = time.perf_counter() - started
-        print(f"\ntransformers serve answered /health after {startup_s:.1f} s")
-        yield f"http://127.0.0.1:{port}/v1", model_dir, startup_s
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-@pytest.mark.slow
-def test_real_transformers_serve_answers_real_observations(real_server, record_property):
-    base_url, model_dir, startup_s = real_server
-    record_property("serve_startup_s", round(startup_s, 2))
-    assert startup_s < 120
-    batch = observations()
-    policy = load(
-        {"kind": "server", "base_url": base_url, "model": model_dir,
-         "timeout": 60, "retries": 0, "max_tokens": 16, "concurrency": len(batch), "seed": 0}
-    )
-
-    started = time.perf_counter()
-    decisions = policy.act(batch)
-    elapsed = time.perf_counter() - started
-    record_property("batch_s", round(elapsed, 2))
-    print(f"5 real decisions in {elapsed:.1f} s")
-
-    assert len(decisions) == len(batch)
-    assert policy.faults == {}
-    for d, obs in zip(decisions, batch):
-        assert_valid(d, obs)
-        assert isinstance(d.text, str)
-        assert 0 < d.completion_tokens <= 16
-        assert d.prompt_tokens > 500  # the whole rendered role card and turn went in
-        # the untrained tiny model writes junk: a named parse error, never a server fault
-        assert d.error is None or not d.error.startswith("server_")
-    assert any(d.error is not None for d in decisions)
-
-
-@pytest.mark.slow
-def test_real_transformers_serve_pinned_model_mismatch_is_a_400(real_server):
-    base_url, _, _ = real_server
-    policy = server_seat(base_url, model="some/other-model", timeout=30, retries=2)
-    decisions = policy.act(observations()[:1])
-    assert_all_held(decisions, "server_http_400")
-    assert policy.faults == {"http_400": 1}
