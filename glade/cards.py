@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
+EXIT_CODES = (  # the epilog of both export verbs
+    "Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network "
+    "or no token; the message gives the `hf upload` command for later)."
+)
 
 REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 MARKER = "glade_export.json"  # written in every export folder; marks a folder glade may replace

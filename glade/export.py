@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from glade.cards import (
+    EXIT_CODES,
     REPO_ID,
     PushFailed,
     check_repo_id,
@@ -369,8 +370,7 @@ def add_parser(subparsers) -> None:
         "export",
         help="write a Hub-ready folder for a checkpoint (model card included) and optionally push it",
         description=__doc__.split("\n\n")[0].split(":", 1)[1].strip(),
-        epilog="Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network "
-        "or no token; the message gives the `hf upload` command for later).",
+        epilog=EXIT_CODES,
     )
     p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge)")
     p.add_argument("--repo-id", required=True, metavar="OWNER/NAME", help="the Hub repo to write the card for (and push to)")

@@ -14,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from glade.cards import PushFailed, check_repo_id, copy_files, default_out, finish_folder, push as push_folder, report_push_failed, start_folder
+from glade.cards import EXIT_CODES, PushFailed, check_repo_id, copy_files, default_out, finish_folder, push as push_folder, report_push_failed, start_folder
 
 
 def read_traces(dataset: Path) -> list[Path]:
@@ -70,8 +70,7 @@ def add_parser(subparsers) -> None:
         "export-traces",
         help="write a Hub-ready folder for a traces dataset (card included) and optionally push it",
         description="Write a Hub-ready folder for a traces dataset written by glade generate, and optionally push it.",
-        epilog="Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network "
-        "or no token; the message gives the `hf upload` command for later).",
+        epilog=EXIT_CODES,
     )
     p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
     p.add_argument("--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)")

@@ -233,7 +233,6 @@ def write(episode: Episode, out: str | Path) -> Path:
     return out
 
 
-
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate",
