@@ -33,20 +33,6 @@ def stand_in_texts(scenario_name: str, episodes: int, turns: int) -> list[str]:
     return texts
 
 
-def build_base(out: Path, texts: list[str]) -> Path:
-    """The tiny base as tiny-base's recipe builds it (sizes and tokenizer vocabulary from
-    `TinyModel`, the recipe's values), random weights."""
-    from glade.train.recipe import TinyModel
-    from glade.train.tiny import build_model, build_tokenizer, default_corpus
-
-    t = TinyModel()
-    tokenizer = build_tokenizer(list(default_corpus()) + texts, vocab_size=t.vocab_size)
-    model = build_model(tokenizer, t.hidden_size, t.layers, t.heads, t.kv_heads, seed=0)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 def make_adapters(base: Path, out: Path, seeds: tuple[int, ...]) -> list[Path]:
     """Random plain-LoRA adapters on q_proj/v_proj (non-zero B, so they change outputs)."""
     import torch
