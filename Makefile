@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.glade-installed
+LAYERS := build/layers
 export HF_HOME ?= $(CURDIR)/.cache/huggingface
 
-.PHONY: install quickstart test test-slow bench clean
+.PHONY: install quickstart test test-slow lint bench clean
 
 install: $(STAMP)
 
@@ -20,8 +21,18 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/glade quickstart
 
+# ruff (lint and format), then the house's import contracts (pyproject.toml). They are
+# checked on an installed copy: only there do env/, train/ and eval/ sit inside glade/.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	rm -rf $(LAYERS)
+	$(PY) -m pip install -q --no-deps --no-build-isolation --target $(LAYERS) . 2>&1 | grep -v "^WARNING: Location" || true
+	test -f $(LAYERS)/glade/env/__init__.py
+	cd $(LAYERS) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
+
 # One torch thread per test process: tiny models gain nothing from more and the suite stays steady.
-test: $(STAMP)
+test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 test-slow: $(STAMP)

@@ -105,7 +105,7 @@ def run_mode(label, council_for_world, scenario, worlds, seed, timer):
     c0 = time.process_time()
     rows = run_lockstep(episodes, stats=stats)
     cpu = time.process_time() - c0
-    flat = [r for rs in rows.values() for r in rs]
+    flat = [r for played in rows.values() for r in played.rows]
     return {
         "label": label,
         "worlds": worlds,
@@ -139,7 +139,9 @@ def host_breakdown(recorder, shared, total_seconds):
     t0 = time.perf_counter()
     conversations = [render(o) for o in obs]
     t1 = time.perf_counter()
-    prompts = [shared.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    prompts = [
+        shared.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations
+    ]
     shared.tokenizer(prompts, padding=True, add_special_tokens=False)
     t2 = time.perf_counter()
     for text, o in zip(texts, obs):
@@ -153,7 +155,7 @@ def prefill_decode_split(shared, observations, max_new_tokens: int, rows: int) -
     `max_new_tokens` new tokens, for `rows` rows in one batch and for one row alone, and the
     mean new tokens each produced: what a decision costs in prefill and per decoded token."""
     from glade.env.protocol import render, role_card
-    from glade.hf_seat import BASE, Generation
+    from glade.seats.hf import BASE, Generation
 
     out = {}
     for batch in (rows, 1):

@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worlds", default="1,8,32", help="batched modes; the largest is the headline")
     p.add_argument("--mixed-worlds", type=int, default=32)
     p.add_argument("--rounds", type=int, default=3, help="interleaved repeats of every mode; each keeps its best")
-    p.add_argument("--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split")
+    p.add_argument(
+        "--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split"
+    )
     args = p.parse_args(argv)
 
     started = time.perf_counter()
@@ -120,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     from glade.env import load_scenario, parallel_env
-    from glade.hf_seat import BASE, Generation
-    from glade.policies import load_council
+    from glade.seats import load_council
+    from glade.seats.hf import BASE, Generation
     from glade.train.tiny import default_corpus, save_tiny
 
     tmp = Path(_TMP)
@@ -142,14 +144,17 @@ def main(argv: list[str] | None = None) -> int:
 
     # One HFPolicy for the five seats on the bare base (load_council shares it).
     base_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys} for c in creatures})
-    no_cache_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys, "prefix_cache": False} for c in creatures})
+    no_cache_council = load_council(
+        {c: {"kind": "hf", "model": str(base), **gen_keys, "prefix_cache": False} for c in creatures}
+    )
     no_cache_policy = no_cache_council[creatures[0]]
     base_policy = base_council[creatures[0]]
     assert all(base_council[c] is base_policy for c in creatures)
     shared = base_policy.shared
     assert no_cache_policy.shared is shared and no_cache_policy is not base_policy
-    answer_tokens = sorted(len(shared.tokenizer(t, add_special_tokens=False)["input_ids"])
-                           for t in texts if t.startswith("{"))
+    answer_tokens = sorted(
+        len(shared.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts if t.startswith("{")
+    )
     timer = GenerateTimer(shared)
     n_params = sum(p.numel() for p in shared.model.parameters())
 
@@ -195,15 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     # Loaded last: once an adapter is on the shared model, every generate passes adapter_names.
     plan = [str(adapters[0]), str(adapters[1]), None, str(adapters[0]), str(adapters[1])]
     seat_of = {c: plan[i % len(plan)] for i, c in enumerate(creatures)}
-    mixed_specs = {c: {"kind": "hf", "model": str(base), **gen_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()}
+    mixed_specs = {
+        c: {"kind": "hf", "model": str(base), **gen_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()
+    }
     mixed_council = load_council(mixed_specs)
     mixed_policy = mixed_council[creatures[0]]
     assert all(mixed_council[c] is mixed_policy for c in creatures) and mixed_policy.shared is shared
     mixed_policy.act(warm)  # loads both adapters onto the shared model, untimed
     names = {c: shared.adapter_name(seat_of[c]) for c in creatures}
     mixed_label = f"(c) mixed adapters, W={args.mixed_worlds}"
-    rounds[mixed_label] = [run_mode(mixed_label, lambda i: dict(mixed_council), scenario, args.mixed_worlds, args.seed, timer)
-                           for _ in range(args.rounds)]
+    rounds[mixed_label] = [
+        run_mode(mixed_label, lambda i: dict(mixed_council), scenario, args.mixed_worlds, args.seed, timer)
+        for _ in range(args.rounds)
+    ]
     mixed = max(rounds[mixed_label], key=wall_rate)
     results.append(mixed)
 
@@ -224,29 +233,45 @@ def main(argv: list[str] | None = None) -> int:
     print("glade council throughput (tiny model, hf seats, CPU)")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"  machine    {platform.machine()} {platform.processor() or ''}  nproc {nproc()}  torch threads {torch.get_num_threads()}"
-          f"  load avg before {load_before}, after {loadavg()}")
-    print(f"  versions   python {platform.python_version()}  torch {torch.__version__}  transformers {transformers.__version__}"
-          f"  peft {peft.__version__}")
-    print(f"  model      tiny Qwen2 (random weights) {n_params / 1e6:.2f}M params, float32, cpu;"
-          f" setup (build model + 2 adapters) {setup_seconds:.1f} s")
-    print(f"  scenario   {args.scenario}, {args.turns} turns, {len(creatures)} creatures on hf seats, world i seed {args.seed}+i")
+    print(
+        f"  machine    {platform.machine()} {platform.processor() or ''}  nproc {nproc()}  torch threads {torch.get_num_threads()}"
+        f"  load avg before {load_before}, after {loadavg()}"
+    )
+    print(
+        f"  versions   python {platform.python_version()}  torch {torch.__version__}  transformers {transformers.__version__}"
+        f"  peft {peft.__version__}"
+    )
+    print(
+        f"  model      tiny Qwen2 (random weights) {n_params / 1e6:.2f}M params, float32, cpu;"
+        f" setup (build model + 2 adapters) {setup_seconds:.1f} s"
+    )
+    print(
+        f"  scenario   {args.scenario}, {args.turns} turns, {len(creatures)} creatures on hf seats, world i seed {args.seed}+i"
+    )
     print(f"  generation greedy, max_new_tokens {args.max_new_tokens}, batch_size {batch_size} rows per generate")
-    print(f"  tokenizer  {len(shared.tokenizer)} tokens, trained on the built-in corpus + {args.trace_episodes} stand-in episodes;"
-          f" stand-in answers there: median {answer_tokens[len(answer_tokens) // 2]} tokens,"
-          f" 90th percentile {answer_tokens[int(0.9 * len(answer_tokens))]}")
+    print(
+        f"  tokenizer  {len(shared.tokenizer)} tokens, trained on the built-in corpus + {args.trace_episodes} stand-in episodes;"
+        f" stand-in answers there: median {answer_tokens[len(answer_tokens) // 2]} tokens,"
+        f" 90th percentile {answer_tokens[int(0.9 * len(answer_tokens))]}"
+    )
     prompt_total = sum(r["prompt_tokens"] for r in batched_head["rows"])
-    print(f"  prefix     batched W={headline}: {reused / prompt_total:.0%} of prompt tokens came from the role-card cache"
-          f" ({reused:,} of {prompt_total:,})")
+    print(
+        f"  prefix     batched W={headline}: {reused / prompt_total:.0%} of prompt tokens came from the role-card cache"
+        f" ({reused:,} of {prompt_total:,})"
+    )
     print()
-    head = f"  {'mode':<36} {'decisions':>9} {'wall s':>8} {'dec/s':>7} {'model dec/s':>11} {'act calls':>9} {'generates':>9}" \
-           f" {'cpu s':>7} {'dec/cpu s':>9} {'prompt tok':>10} {'new tok':>8} {'ran full':>8} {'dec/s, all rounds':>18}"
+    head = (
+        f"  {'mode':<36} {'decisions':>9} {'wall s':>8} {'dec/s':>7} {'model dec/s':>11} {'act calls':>9} {'generates':>9}"
+        f" {'cpu s':>7} {'dec/cpu s':>9} {'prompt tok':>10} {'new tok':>8} {'ran full':>8} {'dec/s, all rounds':>18}"
+    )
     print(head)
     for r in results:
         s, d = r["stats"], describe(r, args.max_new_tokens)
-        print(f"  {r['label']:<36} {s.decisions:>9} {s.total_seconds:>8.2f} {d['rate']:>7.2f} {d['model_rate']:>11.2f}"
-              f" {s.policy_calls:>9} {r['generate_calls']:>9} {r['cpu']:>7.1f} {d['cpu_rate']:>9.2f} {d['prompt']:>10.0f} {d['mean_completion']:>8.1f}"
-              f" {d['full']:>8.0%} {spread(rounds[r['label']]):>18}")
+        print(
+            f"  {r['label']:<36} {s.decisions:>9} {s.total_seconds:>8.2f} {d['rate']:>7.2f} {d['model_rate']:>11.2f}"
+            f" {s.policy_calls:>9} {r['generate_calls']:>9} {r['cpu']:>7.1f} {d['cpu_rate']:>9.2f} {d['prompt']:>10.0f} {d['mean_completion']:>8.1f}"
+            f" {d['full']:>8.0%} {spread(rounds[r['label']]):>18}"
+        )
     print(f"  (each mode ran {args.rounds} times, interleaved; its best round is shown and used in the figures below)")
     print("  (dec/s = decisions / wall time of run_lockstep; model dec/s = decisions / seconds inside policy.act;")
     print("   cpu s = process CPU time, all threads (time.process_time); dec/cpu s = decisions per CPU second, the")
@@ -257,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     naive_runs = [r for r in results if r["label"].startswith("(a) naive, W=")]
     naive_rates = {r["worlds"]: describe(r, args.max_new_tokens)["rate"] for r in naive_runs}
     naive_cpu = {r["worlds"]: describe(r, args.max_new_tokens)["cpu_rate"] for r in naive_runs}
-    bare_naive_rate = describe(next(r for r in results if "naive, no prefix" in r["label"]), args.max_new_tokens)["rate"]
+    bare_naive_rate = describe(next(r for r in results if "naive, no prefix" in r["label"]), args.max_new_tokens)[
+        "rate"
+    ]
     no_cache_rate = describe(no_cache_head, args.max_new_tokens)["rate"]
     head_cpu = describe(batched_head, args.max_new_tokens)["cpu_rate"]
     head_rate = describe(batched_head, args.max_new_tokens)["rate"]
@@ -269,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     print("  figure                                         measured   target   verdict")
     for w, rate in naive_rates.items():
         ratio = head_rate / rate
-        print(f"  batched(W={headline}) / naive(W={w}) decisions/s    {ratio:>7.2f}x   >= {TARGET_SPEEDUP:.0f}x    "
-              f"{'meets' if ratio >= TARGET_SPEEDUP else 'MISSED'}")
+        print(
+            f"  batched(W={headline}) / naive(W={w}) decisions/s    {ratio:>7.2f}x   >= {TARGET_SPEEDUP:.0f}x    "
+            f"{'meets' if ratio >= TARGET_SPEEDUP else 'MISSED'}"
+        )
     for w, rate in naive_cpu.items():
         print(f"  same, per CPU second: batched / naive(W={w})    {head_cpu / rate:>7.2f}x   (info)")
     w1 = min(naive_rates)
@@ -278,27 +307,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  same, round by round: batched / naive(W={w1})   {', '.join(f'{x:.2f}x' for x in per)}   (info)")
     print(f"  batched(W={headline}) / naive without prefix cache   {head_rate / bare_naive_rate:>7.2f}x   (info)")
     print(f"  prefix cache on / off, batched W={headline}          {head_rate / no_cache_rate:>7.2f}x   (info)")
-    print(f"  batched without prefix cache / naive(W=1)      {no_cache_rate / naive_rates[min(naive_rates)]:>7.2f}x   (info)")
+    print(
+        f"  batched without prefix cache / naive(W=1)      {no_cache_rate / naive_rates[min(naive_rates)]:>7.2f}x   (info)"
+    )
     for w, rate in naive_rates.items():
         print(f"  mixed(W={args.mixed_worlds}) / naive(W={w}) decisions/s      {mixed_rate / rate:>7.2f}x   (info)")
-    print(f"  mixed(W={args.mixed_worlds}) / batched(W={headline}) decisions/s    {mixed_rate / head_rate:>7.2f}x   (info: cost of mixing)")
-    print(f"  outside-model share, batched W={headline} (RolloutStats) {share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
-          f"{'meets' if share <= TARGET_OUTSIDE else 'MISSED'}")
-    print(f"  outside-model share, mixed W={args.mixed_worlds} (RolloutStats)   {mixed_share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
-          f"{'meets' if mixed_share <= TARGET_OUTSIDE else 'MISSED'}")
+    print(
+        f"  mixed(W={args.mixed_worlds}) / batched(W={headline}) decisions/s    {mixed_rate / head_rate:>7.2f}x   (info: cost of mixing)"
+    )
+    print(
+        f"  outside-model share, batched W={headline} (RolloutStats) {share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
+        f"{'meets' if share <= TARGET_OUTSIDE else 'MISSED'}"
+    )
+    print(
+        f"  outside-model share, mixed W={args.mixed_worlds} (RolloutStats)   {mixed_share:>7.2%}   <= {TARGET_OUTSIDE:.0%}     "
+        f"{'meets' if mixed_share <= TARGET_OUTSIDE else 'MISSED'}"
+    )
     print()
     print(f"  where the batched W={headline} wall time went ({s.total_seconds:.2f} s):")
     print(f"    inside policy.act                 {s.model_seconds:8.2f} s  {s.model_seconds / s.total_seconds:7.2%}")
-    print(f"      SharedModel.generate            {batched_head['generate_seconds']:8.2f} s  "
-          f"{batched_head['generate_seconds'] / s.total_seconds:7.2%}   (incl. chat template, tokenize, decode)")
-    print(f"      render (re-timed alone)         {breakdown['render']:8.3f} s  {breakdown['render'] / s.total_seconds:7.2%}")
-    print(f"      chat template + tokenize (alone){breakdown['tokenize']:8.3f} s  {breakdown['tokenize'] / s.total_seconds:7.2%}")
-    print(f"      parse (re-timed alone)          {breakdown['parse']:8.3f} s  {breakdown['parse'] / s.total_seconds:7.2%}")
+    print(
+        f"      SharedModel.generate            {batched_head['generate_seconds']:8.2f} s  "
+        f"{batched_head['generate_seconds'] / s.total_seconds:7.2%}   (incl. chat template, tokenize, decode)"
+    )
+    print(
+        f"      render (re-timed alone)         {breakdown['render']:8.3f} s  {breakdown['render'] / s.total_seconds:7.2%}"
+    )
+    print(
+        f"      chat template + tokenize (alone){breakdown['tokenize']:8.3f} s  {breakdown['tokenize'] / s.total_seconds:7.2%}"
+    )
+    print(
+        f"      parse (re-timed alone)          {breakdown['parse']:8.3f} s  {breakdown['parse'] / s.total_seconds:7.2%}"
+    )
     print(f"    outside policy.act (env, rows)    {s.total_seconds - s.model_seconds:8.2f} s  {share:7.2%}")
-    print(f"    => outside model.generate in all  {s.total_seconds - batched_head['generate_seconds']:8.2f} s  {outside_generate:7.2%}"
-          f"   (env + rows + render + parse + act bookkeeping)")
-    print(f"    => env + rows + render + parse    {(s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']:8.2f} s  "
-          f"{((s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']) / s.total_seconds:7.2%}")
+    print(
+        f"    => outside model.generate in all  {s.total_seconds - batched_head['generate_seconds']:8.2f} s  {outside_generate:7.2%}"
+        f"   (env + rows + render + parse + act bookkeeping)"
+    )
+    print(
+        f"    => env + rows + render + parse    {(s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']:8.2f} s  "
+        f"{((s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']) / s.total_seconds:7.2%}"
+    )
     print()
     print("  adapters change outputs (turn-0 completions that differ from the bare-base run, same worlds):")
     for kind in sorted(total):
@@ -321,9 +370,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  where a decision's model time goes (the seat's generate, prefix cache on, {n} new tokens):")
         print(f"    batched, {batch_size} rows: prefill {bp:6.1f} ms/row, decode {bd:5.2f} ms per row per token")
         print(f"    one row alone:    prefill {np_:6.1f} ms,     decode {nd:5.2f} ms per token")
-        print(f"  bound: batched/naive <= ({np_:.1f} + {n} x {nd:.2f}) / ({bp:.1f} + {n} x {bd:.2f})"
-              f" = {(np_ + n * nd) / (bp + n * bd):.1f}x at {n} new tokens;"
-              f" {nd / bd:.1f}x even with endless decoding (decode alone)")
+        print(
+            f"  bound: batched/naive <= ({np_:.1f} + {n} x {nd:.2f}) / ({bp:.1f} + {n} x {bd:.2f})"
+            f" = {(np_ + n * nd) / (bp + n * bd):.1f}x at {n} new tokens;"
+            f" {nd / bd:.1f}x even with endless decoding (decode alone)"
+        )
         print()
         print("  cProfile, naive: one act of 1 observation, by own time")
         print(profile_text[0])

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import numpy as np  # noqa: E402
 
 from glade.env import load_scenario, parallel_env, standin  # noqa: E402
-from glade.simulate import run_episode  # noqa: E402
+from glade.rollout import run_episode  # noqa: E402
 
 TARGET = 50_000
 

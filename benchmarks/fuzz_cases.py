@@ -11,9 +11,9 @@ import random
 from glade.env import standin
 from glade.env.market import SIDES
 
-
 # ---- building blocks -----------------------------------------------------------------
 
+# fmt: off
 WORDS = ("the", "honey", "I", "will", "sell", "buy", "orders", "price", "qty", "good", "side", "pebbles",
          "winter", "is", "coming", "Thorn", "Oona", "trade", "json", "answer", "{", "}", "[", "]", ":",
          ",", '"', "'", "ok", "Let", "me", "think", "about", "it", "firewood", "acorns", "berries")
@@ -26,6 +26,7 @@ SIDE_WORDS = ("buy", "sell", "Buy", "SELL", " bid ", "ask", "offer", "purchase",
 NUMBER_JUNK = ("NaN", "Infinity", "-Infinity", "1e999", "-0", "0", "-5", "1e-400", "0.0000001", "1e308",
                "9" * 5000, "1" + "0" * 400, "3.", ".5", "0x10", "1_000", "١٢", "true", "null", "[]", "{}",
                '"3 pebbles"', '"4.5"', '"three"', '""', "2.5", "500", "501", "100000")
+# fmt: on
 
 
 def goods_of(obs: dict) -> list[str]:
@@ -81,8 +82,10 @@ def wrap(rng: random.Random, body: str) -> str:
     if kind == 3:
         return f"<think>unfinished thought with {body}"  # never closed: no final answer
     if kind == 4:
-        return f"<|start|>assistant<|channel|>analysis<|message|>Consider {{\"orders\": []}}.<|end|>" \
-               f"<|start|>assistant<|channel|>final<|message|>{body}<|return|>"
+        return (
+            f'<|start|>assistant<|channel|>analysis<|message|>Consider {{"orders": []}}.<|end|>'
+            f"<|start|>assistant<|channel|>final<|message|>{body}<|return|>"
+        )
     if kind == 5:
         return f"analysisWe think.assistantfinal{body}"
     if kind == 6:
@@ -145,25 +148,51 @@ def structural(rng: random.Random, obs: dict) -> str:
         order = action["orders"][0]
         order["side"] = rng.choice(SIDE_WORDS)
         g = order["good"]
-        order["good"] = rng.choice((g.upper(), g[:-1], g.rstrip("s"), g[:-3] + "y", f" {g} ", g.title(), "gold", 7, None, ["honey"]))
-        order["qty"] = rng.choice((str(order["qty"]), f"{order['qty']}.0", float(order["qty"]), -order["qty"], 0, True, 10**6, 2.5))
-        order["price"] = rng.choice((f"{order['price']} pebbles", str(order["price"]), "1 pebble", -1, 0, False, [1], None))
+        order["good"] = rng.choice(
+            (g.upper(), g[:-1], g.rstrip("s"), g[:-3] + "y", f" {g} ", g.title(), "gold", 7, None, ["honey"])
+        )
+        order["qty"] = rng.choice(
+            (str(order["qty"]), f"{order['qty']}.0", float(order["qty"]), -order["qty"], 0, True, 10**6, 2.5)
+        )
+        order["price"] = rng.choice(
+            (f"{order['price']} pebbles", str(order["price"]), "1 pebble", -1, 0, False, [1], None)
+        )
         return json.dumps(action)
     if kind == 6:  # a raw number token that JSON may not accept
         return text.replace(str(action["orders"][0]["price"]), rng.choice(NUMBER_JUNK), 1)
     if kind == 7:
         return text.replace(str(action["orders"][0]["qty"]), rng.choice(NUMBER_JUNK), 1)
     if kind == 8:  # wrong container types
-        return json.dumps(rng.choice((
-            {"orders": action["orders"][0]}, {"orders": "buy honey"}, {"orders": 5}, {"orders": None},
-            {"orders": [1, "x", None, [], {}]}, {"order": action["orders"]}, action["orders"][0],
-            action["orders"], [action], {"orders": [[o] for o in action["orders"]]}, {"Orders": action["orders"]},
-            {"orders": action["orders"], "gossip": 5, "thought": ["a"]}, {"orders": action["orders"], "gossip": None},
-        )))
+        return json.dumps(
+            rng.choice(
+                (
+                    {"orders": action["orders"][0]},
+                    {"orders": "buy honey"},
+                    {"orders": 5},
+                    {"orders": None},
+                    {"orders": [1, "x", None, [], {}]},
+                    {"order": action["orders"]},
+                    action["orders"][0],
+                    action["orders"],
+                    [action],
+                    {"orders": [[o] for o in action["orders"]]},
+                    {"Orders": action["orders"]},
+                    {"orders": action["orders"], "gossip": 5, "thought": ["a"]},
+                    {"orders": action["orders"], "gossip": None},
+                )
+            )
+        )
     if kind == 9:  # too many orders, both sides of one good, over-selling, over-spending
         goods = goods_of(obs)
-        orders = [{"side": rng.choice(SIDES), "good": rng.choice(goods), "qty": rng.randint(1, 600),
-                   "price": round(rng.uniform(0.01, 900), 2)} for _ in range(rng.randint(5, 40))]
+        orders = [
+            {
+                "side": rng.choice(SIDES),
+                "good": rng.choice(goods),
+                "qty": rng.randint(1, 600),
+                "price": round(rng.uniform(0.01, 900), 2),
+            }
+            for _ in range(rng.randint(5, 40))
+        ]
         return json.dumps({"orders": orders})
     if kind == 10:  # duplicate keys; the last wins in JSON
         return text.replace('"orders": ', '"orders": [], "orders": ', 1)
@@ -206,8 +235,32 @@ def junk(rng: random.Random) -> str:
         return "{" + ",".join(f'"k{i}": {i}' for i in range(n)) + "}"
     if kind == 8:
         return '{"orders": [' + "," * n + "]}"
-    return rng.choice(("", " ", "\n", "{", "}", "[", "]", "{}", "[]", '"', "null", "0", "{\"orders\"", "{'", "```", "<think>",
-                       "</think>", "<|channel|>final", "assistantfinal", "<|im_end|>", "\\", "{\"orders\": [}"))
+    return rng.choice(
+        (
+            "",
+            " ",
+            "\n",
+            "{",
+            "}",
+            "[",
+            "]",
+            "{}",
+            "[]",
+            '"',
+            "null",
+            "0",
+            '{"orders"',
+            "{'",
+            "```",
+            "<think>",
+            "</think>",
+            "<|channel|>final",
+            "assistantfinal",
+            "<|im_end|>",
+            "\\",
+            '{"orders": [}',
+        )
+    )
 
 
 def huge(rng: random.Random, obs: dict) -> str:
@@ -247,32 +300,78 @@ def unicode_text(rng: random.Random, obs: dict) -> str:
         return text.translate(table) if rng.random() < 0.5 else text.replace('"', "«", 2)
     if kind == 3:  # unicode good names and sides
         action = {"orders": [random_order(rng, obs)]}
-        action["orders"][0]["good"] = rng.choice(("hönig", "HONEY", "ｈｏｎｅｙ", "honey\u0301", "ACORNS", "acorns\u200b",
-                                                 "İ", "berrıes", "мёд", "🍯"))
+        action["orders"][0]["good"] = rng.choice(
+            ("hönig", "HONEY", "ｈｏｎｅｙ", "honey\u0301", "ACORNS", "acorns\u200b", "İ", "berrıes", "мёд", "🍯")
+        )
         action["orders"][0]["side"] = rng.choice(("ＢＵＹ", "sell\u200b", "SELL", "buy"))
         return json.dumps(action, ensure_ascii=False)
-    return mutate_chars(rng, json.dumps(valid_action(rng, obs), ensure_ascii=False), rng.randint(1, 10)) \
-        + "".join(rng.choice(UNICODE_BITS) for _ in range(5))
+    return mutate_chars(rng, json.dumps(valid_action(rng, obs), ensure_ascii=False), rng.randint(1, 10)) + "".join(
+        rng.choice(UNICODE_BITS) for _ in range(5)
+    )
 
 
 def non_string(rng: random.Random, obs: dict):
-    return rng.choice((None, b'{"orders": []}', 42, 3.5, [], {}, {"orders": []}, valid_action(rng, obs),
-                       bytearray(b"{}"), object(), float("nan"), True))
+    return rng.choice(
+        (
+            None,
+            b'{"orders": []}',
+            42,
+            3.5,
+            [],
+            {},
+            {"orders": []},
+            valid_action(rng, obs),
+            bytearray(b"{}"),
+            object(),
+            float("nan"),
+            True,
+        )
+    )
 
 
 # family -> (weight, generator(rng, obs))
 FAMILIES = {
     "valid": (8, lambda rng, obs: dump(rng, valid_action(rng, obs))),
-    "model_like": (10, lambda rng, obs: json.dumps({"orders": [
-        {"side": rng.choice(SIDE_WORDS), "good": rng.choice(goods_of(obs) + ["gold", "honey ", "Berries"]),
-         "qty": rng.choice((0, 1, 3, 50, 499, 500, 501, -2, 2.0, 2.5)), "price": rng.choice((0.01, 1, 2.5, 10, 99, 1e6, 0, -3))}
-        for _ in range(rng.randint(0, 10))]})),
-    "mutated": (20, lambda rng, obs: mutate_chars(rng, dump(rng, valid_action(rng, obs)), rng.choice((1, 1, 2, 3, 5, 10, 30))),),
+    "model_like": (
+        10,
+        lambda rng, obs: json.dumps(
+            {
+                "orders": [
+                    {
+                        "side": rng.choice(SIDE_WORDS),
+                        "good": rng.choice(goods_of(obs) + ["gold", "honey ", "Berries"]),
+                        "qty": rng.choice((0, 1, 3, 50, 499, 500, 501, -2, 2.0, 2.5)),
+                        "price": rng.choice((0.01, 1, 2.5, 10, 99, 1e6, 0, -3)),
+                    }
+                    for _ in range(rng.randint(0, 10))
+                ]
+            }
+        ),
+    ),
+    "mutated": (
+        20,
+        lambda rng, obs: mutate_chars(rng, dump(rng, valid_action(rng, obs)), rng.choice((1, 1, 2, 3, 5, 10, 30))),
+    ),
     "structural": (15, structural),
-    "wrapped": (10, lambda rng, obs: wrap(rng, rng.choice((
-        dump(rng, valid_action(rng, obs)), structural(rng, obs), mutate_chars(rng, json.dumps(valid_action(rng, obs)), 2))))),
-    "truncated": (12, lambda rng, obs: (lambda t: t[: rng.randrange(len(t) + 1)])(
-        wrap(rng, json.dumps(valid_action(rng, obs))) if rng.random() < 0.3 else dump(rng, valid_action(rng, obs)))),
+    "wrapped": (
+        10,
+        lambda rng, obs: wrap(
+            rng,
+            rng.choice(
+                (
+                    dump(rng, valid_action(rng, obs)),
+                    structural(rng, obs),
+                    mutate_chars(rng, json.dumps(valid_action(rng, obs)), 2),
+                )
+            ),
+        ),
+    ),
+    "truncated": (
+        12,
+        lambda rng, obs: (lambda t: t[: rng.randrange(len(t) + 1)])(
+            wrap(rng, json.dumps(valid_action(rng, obs))) if rng.random() < 0.3 else dump(rng, valid_action(rng, obs))
+        ),
+    ),
     "random_text": (8, lambda rng, obs: random_text(rng)),
     "junk": (7, lambda rng, obs: junk(rng)),
     "unicode": (8, unicode_text),

@@ -47,13 +47,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from glade.env import parallel_env, standin  # noqa: E402
-from glade.env import protocol  # noqa: E402
+from fuzz_cases import FAMILIES, goods_of  # noqa: E402  (beside this script)
+
+from glade.env import (  # noqa: E402
+    parallel_env,
+    protocol,  # noqa: E402
+    standin,
+)
 from glade.env.market import SIDES, validate_orders  # noqa: E402
 from glade.env.protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, parse  # noqa: E402
 from glade.env.scenario import SCENARIO_DIR  # noqa: E402
-
-from fuzz_cases import goods_of, FAMILIES  # noqa: E402  (beside this script)
 
 THOUGHT_CHARS = 2000  # protocol's cap on a thought
 ACTION_KEYS = {"orders", "gossip", "thought"}
@@ -107,7 +110,9 @@ def check(result, obs: dict) -> list[str]:
     if len(orders) > MAX_ORDERS:
         problems.append("too_many_orders")
     if not problems:
-        valid, notes = validate_orders(obs["creature"], orders, goods, obs["inventory"], float(obs["pebbles"]), MAX_ORDERS, MAX_QTY)
+        valid, notes = validate_orders(
+            obs["creature"], orders, goods, obs["inventory"], float(obs["pebbles"]), MAX_ORDERS, MAX_QTY
+        )
         if notes:
             problems.append("revalidate_notes:" + ",".join(sorted({n["reason"] for n in notes})))
         elif [(v.side, v.good, v.qty, v.price) for v in valid] != [tuple(o.values()) for o in orders]:
@@ -156,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mutation-sample", type=int, default=97, help="check every k-th observation is not mutated")
     p.add_argument("--slowest", type=int, default=5, help="slowest inputs to list")
-    p.add_argument("--dump", metavar="PATH", help="write one line per completion (index, family, error, action) to diff runs")
+    p.add_argument(
+        "--dump", metavar="PATH", help="write one line per completion (index, family, error, action) to diff runs"
+    )
     args = p.parse_args(argv)
 
     started = time.perf_counter()
@@ -247,15 +254,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  command      {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  date         {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(f"  python       {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}")
-    print(f"  inputs       {args.n:,} completions, seed {args.seed}, over {len(observations):,} observations "
-          f"({', '.join(sorted(p.stem for p in SCENARIO_DIR.glob('*.yaml')))})")
+    print(
+        f"  inputs       {args.n:,} completions, seed {args.seed}, over {len(observations):,} observations "
+        f"({', '.join(sorted(p.stem for p in SCENARIO_DIR.glob('*.yaml')))})"
+    )
     print()
     verdict = "meets" if not exceptions else "MISSED"
-    print(f"  exceptions raised by parse        {sum(exceptions.values()):>8,}   target 0   {verdict}   {dict(exceptions)}")
-    print(f"  parser_fault (guard caught one)   {errors.get('parser_fault', 0):>8,}   target 0   "
-          f"{'meets' if not errors.get('parser_fault') else 'MISSED'}")
-    print(f"  actions not validating cleanly    {sum(problems.values()):>8,}   target 0   {'meets' if not problems else 'MISSED'}")
-    print(f"  observations mutated (sampled)    {mutated:>8,}   of {math.ceil(args.n / args.mutation_sample):,} checked")
+    print(
+        f"  exceptions raised by parse        {sum(exceptions.values()):>8,}   target 0   {verdict}   {dict(exceptions)}"
+    )
+    print(
+        f"  parser_fault (guard caught one)   {errors.get('parser_fault', 0):>8,}   target 0   "
+        f"{'meets' if not errors.get('parser_fault') else 'MISSED'}"
+    )
+    print(
+        f"  actions not validating cleanly    {sum(problems.values()):>8,}   target 0   {'meets' if not problems else 'MISSED'}"
+    )
+    print(
+        f"  observations mutated (sampled)    {mutated:>8,}   of {math.ceil(args.n / args.mutation_sample):,} checked"
+    )
     for name, example in exception_examples.items():
         print(f"    exception {name}: e.g. {example}")
     for why, count in faults.most_common():
@@ -263,29 +280,39 @@ def main(argv: list[str] | None = None) -> int:
     for problem, count in problems.most_common():
         print(f"    check {problem} x{count}: e.g. {problem_examples[problem]}")
     print()
-    print(f"  time per parse   median {statistics.median(micros):.1f} us   p99 {pct(micros, 0.99):.1f} us   "
-          f"max {max(micros) / 1000:.1f} ms   mean {statistics.fmean(micros):.1f} us   (wall, time.perf_counter_ns)")
-    print(f"  cpu per parse    median {statistics.median(cpu_micros):.1f} us   p99 {pct(cpu_micros, 0.99):.1f} us   "
-          f"max {max(cpu_micros) / 1000:.1f} ms   mean {statistics.fmean(cpu_micros):.1f} us   (this thread's CPU time:"
-          f" leaves out waits for a core)")
-    print(f"  total            {total:.1f} s wall, of which parse {parse_ns_total / 1e9:.2f} s wall, {sum(cpu_ns) / 1e9:.2f} s cpu "
-          f"(the rest: making inputs, checks, collecting observations;"
-          f" gc paused during parse calls, collected every 1,000)")
+    print(
+        f"  time per parse   median {statistics.median(micros):.1f} us   p99 {pct(micros, 0.99):.1f} us   "
+        f"max {max(micros) / 1000:.1f} ms   mean {statistics.fmean(micros):.1f} us   (wall, time.perf_counter_ns)"
+    )
+    print(
+        f"  cpu per parse    median {statistics.median(cpu_micros):.1f} us   p99 {pct(cpu_micros, 0.99):.1f} us   "
+        f"max {max(cpu_micros) / 1000:.1f} ms   mean {statistics.fmean(cpu_micros):.1f} us   (this thread's CPU time:"
+        f" leaves out waits for a core)"
+    )
+    print(
+        f"  total            {total:.1f} s wall, of which parse {parse_ns_total / 1e9:.2f} s wall, {sum(cpu_ns) / 1e9:.2f} s cpu "
+        f"(the rest: making inputs, checks, collecting observations;"
+        f" gc paused during parse calls, collected every 1,000)"
+    )
     print(f"  repaired         {repaired:,} of {args.n:,} ({repaired / args.n:.1%})")
     print()
     print(f"  {'error name':<22} {'count':>8} {'share':>7}")
     for name, count in errors.most_common():
         print(f"  {name:<22} {count:>8,} {count / args.n:>7.2%}")
     print()
-    print(f"  {'family':<12} {'count':>7} {'median us':>10} {'p99 us':>9} {'max ms':>8} {'cpu p99':>8} {'cpu max':>8}  top outcomes")
+    print(
+        f"  {'family':<12} {'count':>7} {'median us':>10} {'p99 us':>9} {'max ms':>8} {'cpu p99':>8} {'cpu max':>8}  top outcomes"
+    )
     for family in names:
         values = [w / 1000 for w, _ in per_family.get(family, [])]
         cpus = [c / 1000 for _, c in per_family.get(family, [])]
         if not values:
             continue
         top = ", ".join(f"{e} {c}" for e, c in family_errors[family].most_common(3))
-        print(f"  {family:<12} {len(values):>7,} {statistics.median(values):>10.1f} {pct(values, 0.99):>9.1f}"
-              f" {max(values) / 1000:>8.2f} {pct(cpus, 0.99):>8.1f} {max(cpus) / 1000:>8.2f}  {top}")
+        print(
+            f"  {family:<12} {len(values):>7,} {statistics.median(values):>10.1f} {pct(values, 0.99):>9.1f}"
+            f" {max(values) / 1000:>8.2f} {pct(cpus, 0.99):>8.1f} {max(cpus) / 1000:>8.2f}  {top}"
+        )
     print("  (median / p99 in us, max in ms, wall; cpu p99 in us and cpu max in ms are this thread's CPU time)")
     print()
     print("  slowest parses:")

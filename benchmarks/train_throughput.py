@@ -38,7 +38,7 @@ def main() -> int:
     from trl import SFTConfig, SFTTrainer
 
     from glade.config import load_recipe
-    from glade.generate import GenerateRecipe, generate
+    from glade.traces import GenerateRecipe, generate
     from glade.train.data import DataConfig, prepare
     from glade.train.recipe import load_train_recipe
     from glade.train.sft import to_prompt_completion
@@ -46,7 +46,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="glade-train-bench-"))
     os.environ.setdefault("HF_HOME", str(work / "hf"))
-    recipe = load_recipe(GenerateRecipe, ROOT / "recipes" / "generate" / "standin.yaml", [f"out={work / 'traces'}", "seeds.count=1"])
+    recipe = load_recipe(
+        GenerateRecipe, ROOT / "recipes" / "generate" / "standin.yaml", [f"out={work / 'traces'}", "seeds.count=1"]
+    )
     generate(recipe)
     rows, _, _ = prepare(DataConfig(traces=(str(work / "traces"),), eval_share=0.0))
     texts = [m["content"] for messages in rows["messages"][:400] for m in messages]
@@ -65,24 +67,38 @@ def main() -> int:
         "padding-free": {**shipped, "padding_free": True, "max_length": None},
     }
     print(f"command   {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"machine   {platform.machine()}  nproc {os.cpu_count()}  torch threads {torch.get_num_threads()}  load {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine   {platform.machine()}  nproc {os.cpu_count()}  torch threads {torch.get_num_threads()}  load {os.getloadavg()[0]:.2f}"
+    )
     print(f"versions  torch {torch.__version__}  transformers {transformers.__version__}  trl {trl.__version__}")
     print(f"data      {len(data)} conversations of stand-in traces; {args.steps} steps per configuration\n")
     results = {}
     for name, overrides in configs.items():
         model = AutoModelForCausalLM.from_pretrained(work / "model", dtype=torch.float32)
-        cfg = SFTConfig(output_dir=str(work / "out" / name), max_steps=args.steps, save_strategy="no", report_to="none",
-                        logging_steps=1, disable_tqdm=True, seed=0, **overrides)
-        trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(work / "model"))
+        cfg = SFTConfig(
+            output_dir=str(work / "out" / name),
+            max_steps=args.steps,
+            save_strategy="no",
+            report_to="none",
+            logging_steps=1,
+            disable_tqdm=True,
+            seed=0,
+            **overrides,
+        )
+        trainer = SFTTrainer(
+            model=model, args=cfg, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(work / "model")
+        )
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
         tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
         results[name] = tokens / seconds
-        print(f"{name:<13} batch {cfg.per_device_train_batch_size:>2}  bf16 {str(cfg.bf16):<5}  checkpointing "
-              f"{str(cfg.gradient_checkpointing):<5}  {tokens:>8.0f} tokens in {seconds:6.1f} s  "
-              f"{tokens / seconds:8.0f} tokens/s  loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+        print(
+            f"{name:<13} batch {cfg.per_device_train_batch_size:>2}  bf16 {str(cfg.bf16):<5}  checkpointing "
+            f"{str(cfg.gradient_checkpointing):<5}  {tokens:>8.0f} tokens in {seconds:6.1f} s  "
+            f"{tokens / seconds:8.0f} tokens/s  loss {losses[0]:.2f} -> {losses[-1]:.2f}"
+        )
     base = results["TRL defaults"]
     print()
     for name, rate in results.items():

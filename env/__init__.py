@@ -1,8 +1,8 @@
 """glade.env: the Wood, a woodland market economy (pure Python + numpy; never imports torch).
 
-    from glade.env import parallel_env
-    env = parallel_env("default", turns=10)
-    observations, infos = env.reset(seed=7)
+from glade.env import parallel_env
+env = parallel_env("default", turns=10)
+observations, infos = env.reset(seed=7)
 """
 
 from .parallel import WoodEnv, parallel_env

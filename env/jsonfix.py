@@ -86,8 +86,7 @@ _WORD = re.compile(r"[^\W\d][\w-]*")
 _COLON_AHEAD = re.compile(r"\s*:")
 _BLANK_TO_END = re.compile(r"\s*\Z")
 _END_MARKS = ("```", "<|", "</")  # a fence or chat token after truncated JSON ends it
-_LITERALS = {"true": "true", "false": "false", "null": "null",
-             "True": "true", "False": "false", "None": "null"}
+_LITERALS = {"true": "true", "false": "false", "null": "null", "True": "true", "False": "false", "None": "null"}
 _CLOSER = {"{": "}", "[": "]"}
 
 
@@ -338,7 +337,7 @@ def _outside(before: str, after: str) -> set[str]:
         applied.add("code_fence")
     after = _CHAT_ENDS.sub("", after)
     while m := _FENCE_HEAD.match(after := after.lstrip()):
-        after = after[m.end():]
+        after = after[m.end() :]
         applied.add("code_fence")
     if before.strip() or after.strip():
         applied.add("prose_around")

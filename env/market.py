@@ -158,8 +158,12 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
     volume, price = -best[0], best[3]
     if volume == 0:
         return Clearing(good, None, 0, [], demand, supply, demand, supply)
-    buy_queue = _allocate(sorted((o for o in buys if o.price >= price), key=lambda o: (-o.price, rank[o.creature])), volume)
-    sell_queue = _allocate(sorted((o for o in sells if o.price <= price), key=lambda o: (o.price, rank[o.creature])), volume)
+    buy_queue = _allocate(
+        sorted((o for o in buys if o.price >= price), key=lambda o: (-o.price, rank[o.creature])), volume
+    )
+    sell_queue = _allocate(
+        sorted((o for o in sells if o.price <= price), key=lambda o: (o.price, rank[o.creature])), volume
+    )
     fills = _pair(buy_queue, sell_queue)
     return Clearing(good, price, volume, fills, demand, supply, demand - volume, supply - volume)
 

@@ -127,8 +127,9 @@ def observe(world: World) -> dict[str, dict]:
     return out
 
 
-
 def plain(obs: dict) -> dict:
     """The observation with numpy values as Python numbers: JSON-ready, and still accepted
     by `render`, `parse` and the stand-in."""
-    return {k: plain(v) if isinstance(v, dict) else (v.item() if isinstance(v, np.ndarray) else v) for k, v in obs.items()}
+    return {
+        k: plain(v) if isinstance(v, dict) else (v.item() if isinstance(v, np.ndarray) else v) for k, v in obs.items()
+    }

@@ -58,7 +58,9 @@ def tip(world: World, creature: str, good: str, direction: int, true: bool) -> N
         raise PatronError("direction must be FALL or RISE")
     text = f"A stranger in a dark cloak whispers to you: {good} {TIP_WORDS[direction]} soon."
     world.whispers[creature].append((good, direction, text))
-    world.patron.tips.append({"turn": world.turn, "creature": creature, "good": good, "direction": direction, "true": true})
+    world.patron.tips.append(
+        {"turn": world.turn, "creature": creature, "good": good, "direction": direction, "true": true}
+    )
     if true:
         for position in world.patron.positions:
             if position.good == good:

@@ -204,4 +204,3 @@ def finish_turn(world: World, actions: dict[str, dict | None]) -> tuple[Decision
     row["meals"] = meals
     world.turn += 1
     return decisions, clearings, row
-

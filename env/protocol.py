@@ -67,8 +67,14 @@ def _example(obs: dict) -> str:
     held = [g for g in made if int(inventory[g]) > 0] or [g for g in other if int(inventory[g]) > 0]
     if held:
         good = held[0]
-        orders.append({"side": "sell", "good": good, "qty": min(2, int(inventory[good])),
-                       "price": _cents(float(obs["prices"][good]) * 0.95)})
+        orders.append(
+            {
+                "side": "sell",
+                "good": good,
+                "qty": min(2, int(inventory[good])),
+                "price": _cents(float(obs["prices"][good]) * 0.95),
+            }
+        )
     sold = orders[0]["good"] if orders else None
     for good in other:
         price = _cents(float(obs["prices"][good]) * 1.05)
@@ -129,9 +135,7 @@ def render(obs: dict) -> list[dict]:
         ]
     )
     inventory = ", ".join(f"{g} {obs['inventory'][g]}" for g in goods)
-    prices = ", ".join(
-        f"{g} {float(obs['prices'][g]):.2f} ({float(obs['price_moves'][g]) * 100:+.0f}%)" for g in goods
-    )
+    prices = ", ".join(f"{g} {float(obs['prices'][g]):.2f} ({float(obs['price_moves'][g]) * 100:+.0f}%)" for g in goods)
     events, gossip, whispers = _clean(obs["events"]), _clean(obs["gossip"]), _clean(obs["whispers"])
     lines = [
         f"Turn {obs['turn'] + 1} of {obs['turns']}.",
@@ -282,22 +286,42 @@ def _canonical_observations() -> list[dict]:
     branch of the wording is covered."""
     goods = ["honey", "firewood", "acorns"]
     busy = {
-        "creature": "oona", "name": "Oona", "species": "owl", "turn": 2, "turns": 30,
-        "fuel": "firewood", "appetite": 2, "pebbles": 40.0, "mood": 0.6,
+        "creature": "oona",
+        "name": "Oona",
+        "species": "owl",
+        "turn": 2,
+        "turns": 30,
+        "fuel": "firewood",
+        "appetite": 2,
+        "pebbles": 40.0,
+        "mood": 0.6,
         "inventory": {"honey": 12, "firewood": 1, "acorns": 0},
         "produces": {"honey": 1, "firewood": 0, "acorns": 0},
         "needs": {"honey": 1, "firewood": 1, "acorns": 1},
         "short_of": {"honey": 0, "firewood": 0, "acorns": 1},
-        "prices": dict.fromkeys(goods, 4.0), "price_moves": dict.fromkeys(goods, 0.05),
-        "talk": dict.fromkeys(goods, 0), "whisper": dict.fromkeys(goods, 0),
-        "events": "A legend.", "gossip": "Thorn: wood for sale.", "whispers": "A tip.",
+        "prices": dict.fromkeys(goods, 4.0),
+        "price_moves": dict.fromkeys(goods, 0.05),
+        "talk": dict.fromkeys(goods, 0),
+        "whisper": dict.fromkeys(goods, 0),
+        "events": "A legend.",
+        "gossip": "Thorn: wood for sale.",
+        "whispers": "A tip.",
         "memory": "warm toward Thorn",
     }
     quiet = {
-        **busy, "creature": "moss", "name": "Moss", "species": "badger", "turn": 0, "pebbles": 0.0,
+        **busy,
+        "creature": "moss",
+        "name": "Moss",
+        "species": "badger",
+        "turn": 0,
+        "pebbles": 0.0,
         "inventory": {"honey": 0, "firewood": 0, "acorns": 0},
-        "produces": dict.fromkeys(goods, 0), "short_of": dict.fromkeys(goods, 0),
-        "events": "", "gossip": "", "whispers": "", "memory": "no strong feelings",
+        "produces": dict.fromkeys(goods, 0),
+        "short_of": dict.fromkeys(goods, 0),
+        "events": "",
+        "gossip": "",
+        "whispers": "",
+        "memory": "no strong feelings",
     }
     return [busy, quiet]
 

@@ -8,18 +8,20 @@ scenario hash names exactly the rules that ran.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from glade.config import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
-
 from .creatures import LINE_CHARS
 from .legends import LEGENDS
+from .schema import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
 from .standin import DISPOSITIONS
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "recipes" / "scenarios"
+# The shipped recipes are package data (glade.recipes); in a source checkout, ./recipes.
+RECIPES = Path(str(importlib.resources.files("glade.recipes")))
+SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
 
 
@@ -233,7 +235,9 @@ def check(s: Scenario, src: str | None) -> None:
         if not 0 <= c.appetite < 64:
             fail(src, f"{base}.appetite", "must be from 0 to 63")
         if c.disposition not in DISPOSITIONS:
-            fail(src, f"{base}.disposition", f"unknown disposition {c.disposition!r} (known: {', '.join(DISPOSITIONS)})")
+            fail(
+                src, f"{base}.disposition", f"unknown disposition {c.disposition!r} (known: {', '.join(DISPOSITIONS)})"
+            )
         for key in ("name", "species"):
             text = getattr(c, key)
             if not text or len(text) > 64 or not set(text) <= LINE_CHARS:

@@ -8,10 +8,11 @@ support the share of episodes whose difference has the effect's sign. Only direc
 live seat takes MORE often are flagged (shares sum to one, so every divergence has such a
 side); `instead` names the side it takes less often.
 
-Outcome flags, per (scenario, council) and figure (eval.metrics.FIGURES and the price path
-distance of each good): the paired difference council - stand-in world over seeds x casts.
-Gambit P&L and volume are measured against `flag_min_effect` relative to the stand-in's mean
-magnitude (at least 1); the other figures are ratios, shares and rates and are compared as is.
+Outcome flags, per (scenario, council) and figure (the catalogue in eval/figures.py and the
+price path distance of each good): the paired difference council - stand-in world over
+seeds x casts. Figures in units (the catalogue's `relative` ones: gambit P&L, volume) are
+measured against `flag_min_effect` relative to the stand-in's mean magnitude (at least 1);
+the others are ratios, shares and rates and are compared as is.
 
 A flag needs |effect| >= flag_min_effect, a CI that excludes 0 and support >= flag_support.
 Score = |scaled effect| x support; flags are ranked by it. Each points at up to three example
@@ -27,18 +28,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import DIRECTIONS, PHASES, RELATIVE_FIGURES, figure_names, goods_of, paired_effects, world_figures
+from glade.config import build, read_yaml
+
+from .figures import FIGURES, PHASES
+from .metrics import DIRECTIONS, figure_names, goods_of, paired_effects, world_figures
+from .recipe import STANDIN, Thresholds
 from .stats import bootstrap_ci, clean, support, threshold
 
 CELL = ["scenario", "council", "cast", "creature", "phase"]
 EXAMPLES = 3
 FLAG_KEYS = (
-    "kind", "scenario", "council", "cast", "creature", "phase", "metric", "standin_value", "live_value",
-    "effect", "ci_low", "ci_high", "support", "n", "score", "examples",
+    "kind",
+    "scenario",
+    "council",
+    "cast",
+    "creature",
+    "phase",
+    "metric",
+    "standin_value",
+    "live_value",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "support",
+    "n",
+    "score",
+    "examples",
 )
 
 
-def _passes(effect: float, scaled: float, low: float, high: float, sup: float, min_effect: float, min_support: float) -> bool:
+def _passes(
+    effect: float, scaled: float, low: float, high: float, sup: float, min_effect: float, min_support: float
+) -> bool:
     if not all(math.isfinite(v) for v in (effect, scaled, low, high)):
         return False
     excludes_zero = low > 0 or high < 0
@@ -47,8 +68,12 @@ def _passes(effect: float, scaled: float, low: float, high: float, sup: float, m
 
 def _example(row) -> dict:
     return {
-        "episode_id": str(row["episode_id"]), "turn": int(row["turn"]), "creature": str(row["creature"]),
-        "prompt": str(row["prompt"]), "response": str(row["completion"]), "action": str(row["action"]),
+        "episode_id": str(row["episode_id"]),
+        "turn": int(row["turn"]),
+        "creature": str(row["creature"]),
+        "prompt": str(row["prompt"]),
+        "response": str(row["completion"]),
+        "action": str(row["action"]),
         "standin_action": str(row["standin_action"]),
     }
 
@@ -74,7 +99,9 @@ def decision_flags(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
         for d in DIRECTIONS:
             indicators[f"L|{g}|{d}"] = (decisions[f"dir_{g}"] == d).astype(float)
             indicators[f"S|{g}|{d}"] = (decisions[f"standin_dir_{g}"] == d).astype(float)
-    frame = pd.concat([decisions[CELL + ["episode_id", "policy_name"]], pd.DataFrame(indicators, index=decisions.index)], axis=1)
+    frame = pd.concat(
+        [decisions[CELL + ["episode_id", "policy_name"]], pd.DataFrame(indicators, index=decisions.index)], axis=1
+    )
     per_episode = frame.groupby(CELL + ["episode_id"], sort=True).mean(numeric_only=True)
     flags = []
     for cell, episodes in per_episode.groupby(level=list(range(len(CELL))), sort=True):
@@ -101,19 +128,35 @@ def decision_flags(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
                     mask &= (decisions[column] == value).to_numpy()
                 here = decisions[mask]
                 diverging = here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)]
-                flags.append({
-                    "kind": "decision", **key, "cast": int(key["cast"]),
-                    "policy": sorted(set(here["policy_name"]))[0] if len(here) else None,
-                    "metric": f"{g}: {d} share", "good": g, "direction": d, "instead": instead,
-                    "standin_value": float(ref_shares[d].mean()), "live_value": float(live_shares[d].mean()),
-                    "effect": effect, "scaled_effect": effect, "ci_low": low, "ci_high": high,
-                    "support": sup, "n": n, "rows": int(len(here)), "score": abs(effect) * sup,
-                    "examples": _examples(diverging),
-                })
+                flags.append(
+                    {
+                        "kind": "decision",
+                        **key,
+                        "cast": int(key["cast"]),
+                        "policy": sorted(set(here["policy_name"]))[0] if len(here) else None,
+                        "metric": f"{g}: {d} share",
+                        "good": g,
+                        "direction": d,
+                        "instead": instead,
+                        "standin_value": float(ref_shares[d].mean()),
+                        "live_value": float(live_shares[d].mean()),
+                        "effect": effect,
+                        "scaled_effect": effect,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "support": sup,
+                        "n": n,
+                        "rows": int(len(here)),
+                        "score": abs(effect) * sup,
+                        "examples": _examples(diverging),
+                    }
+                )
     return flags
 
 
-def _outcome_examples(decisions: pd.DataFrame, pairs: pd.DataFrame, effect: float, legend_good, legend_turn) -> list[dict]:
+def _outcome_examples(
+    decisions: pd.DataFrame, pairs: pd.DataFrame, effect: float, legend_good, legend_turn
+) -> list[dict]:
     """Live decisions from the worlds that moved most in the effect's direction: the least
     agreeing ones, nearest the legend turn, disagreements on the legend good first."""
     if decisions is None or len(decisions) == 0 or len(pairs) == 0:
@@ -126,7 +169,8 @@ def _outcome_examples(decisions: pd.DataFrame, pairs: pd.DataFrame, effect: floa
     rows = rows.assign(
         _rank=rows["episode_id"].map({e: i for i, e in enumerate(episodes)}),
         _legend=(rows[f"dir_{legend_good}"] == rows[f"standin_dir_{legend_good}"]).astype(int)
-        if isinstance(legend_good, str) and f"dir_{legend_good}" in rows else 0,
+        if isinstance(legend_good, str) and f"dir_{legend_good}" in rows
+        else 0,
         _near=(rows["turn"] - (legend_turn if legend_turn is not None and not pd.isna(legend_turn) else 0)).abs(),
     )
     rows = rows.sort_values(["_legend", "agreement", "_near", "_rank", "turn", "creature"])
@@ -144,13 +188,14 @@ def outcome_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=No
     flags = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
-        for council in sorted(set(here["council"]) - {"standin"}):
+        for council in sorted(set(here["council"]) - {STANDIN}):
             for figure in figure_names(worlds):
                 pairs = paired_effects(worlds, scenario, council, figure)
                 if len(pairs) == 0:
                     continue
                 effect = float(pairs["diff"].mean())
-                scale = max(float(pairs["standin"].abs().mean()), 1.0) if figure in RELATIVE_FIGURES else 1.0
+                relative = figure in FIGURES and FIGURES[figure].relative
+                scale = max(float(pairs["standin"].abs().mean()), 1.0) if relative else 1.0
                 scaled = effect / scale
                 sup = support(pairs["diff"], effect)
                 if abs(scaled) < min_effect or sup < min_support:
@@ -159,16 +204,34 @@ def outcome_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=No
                 if not _passes(effect, scaled, low, high, sup, min_effect, min_support):
                     continue
                 good, turn = here["legend_good"].iloc[0], here["legend_turn"].iloc[0]
-                flags.append({
-                    "kind": "outcome", "scenario": scenario, "council": council, "cast": None, "creature": None,
-                    "phase": None, "policy": None, "metric": figure, "good": figure[len("path_distance_"):]
-                    if figure.startswith("path_distance_") else (good if isinstance(good, str) else None),
-                    "direction": None, "instead": None,
-                    "standin_value": float(pairs["standin"].mean()), "live_value": float(pairs["live"].mean()),
-                    "effect": effect, "scaled_effect": scaled, "ci_low": low, "ci_high": high,
-                    "support": sup, "n": int(len(pairs)), "rows": None, "score": abs(scaled) * sup,
-                    "examples": _outcome_examples(decisions, pairs, effect, good, turn),
-                })
+                flags.append(
+                    {
+                        "kind": "outcome",
+                        "scenario": scenario,
+                        "council": council,
+                        "cast": None,
+                        "creature": None,
+                        "phase": None,
+                        "policy": None,
+                        "metric": figure,
+                        "good": figure[len("path_distance_") :]
+                        if figure.startswith("path_distance_")
+                        else (good if isinstance(good, str) else None),
+                        "direction": None,
+                        "instead": None,
+                        "standin_value": float(pairs["standin"].mean()),
+                        "live_value": float(pairs["live"].mean()),
+                        "effect": effect,
+                        "scaled_effect": scaled,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "support": sup,
+                        "n": int(len(pairs)),
+                        "rows": None,
+                        "score": abs(scaled) * sup,
+                        "examples": _outcome_examples(decisions, pairs, effect, good, turn),
+                    }
+                )
     return flags
 
 
@@ -176,10 +239,18 @@ def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None,
     """All decision and outcome flags, best first (score, then a stable order); JSON-ready."""
     flags = decision_flags(decisions, thresholds, seed) + outcome_flags(decisions, episodes, thresholds, seed)
     phase_order = {p: i for i, p in enumerate(PHASES)}
-    flags.sort(key=lambda f: (
-        -f["score"], f["kind"], f["scenario"], f["council"], f["cast"] if f["cast"] is not None else -1,
-        f["creature"] or "", phase_order.get(f["phase"], 9), f["metric"],
-    ))
+    flags.sort(
+        key=lambda f: (
+            -f["score"],
+            f["kind"],
+            f["scenario"],
+            f["council"],
+            f["cast"] if f["cast"] is not None else -1,
+            f["creature"] or "",
+            phase_order.get(f["phase"], 9),
+            f["metric"],
+        )
+    )
     for rank, f in enumerate(flags, 1):
         f["rank"] = rank
     return [clean(f) for f in flags]
@@ -198,12 +269,26 @@ def _fence(text: str) -> str:
     return f"{fence}\n{text.rstrip()}\n{fence}"
 
 
-def _num(value, digits: int = 3) -> str:
+def number(value, digits: int = 3) -> str:
+    """A flag's value for a table: 3 digits, '-' when missing."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
     return str(value)
+
+
+def load_thresholds(results: Path) -> tuple[Thresholds, int]:
+    """(thresholds, bootstrap seed) from RESULTS/recipe.yaml (validated like the recipe), else
+    the defaults."""
+    path = Path(results) / "recipe.yaml"
+    if not path.exists():
+        return Thresholds(), 0
+    data = read_yaml(path)
+    given = data.get("thresholds") or {}
+    if not isinstance(given, dict):
+        raise ValueError(f"{path}: thresholds: expected a mapping")
+    return build(Thresholds, given, str(path), "thresholds"), int(data.get("seed", 0) or 0)
 
 
 def where(flag: dict) -> str:
@@ -215,6 +300,20 @@ def where(flag: dict) -> str:
 
 def effect_text(flag: dict) -> str:
     return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
+
+
+def where_lines(flag: dict) -> str:
+    """`where` in two short lines, for narrow terminal tables."""
+    if flag["kind"] == "decision":
+        return f"{flag['scenario']}\n{flag['council']}.c{flag['cast']} {flag['creature']} {flag['phase']}"
+    return f"{flag['scenario']}\n{flag['council']}"
+
+
+def metric_lines(flag: dict) -> str:
+    """`metric_text` in two short lines, for narrow terminal tables."""
+    if flag["kind"] == "decision":
+        return f"{flag['good']} {flag['direction']}\n(not {flag['instead']})"
+    return flag["metric"]
 
 
 def metric_text(flag: dict) -> str:
@@ -239,8 +338,20 @@ def markdown(flags: list[dict], top: int = 10, thresholds=None) -> str:
     ]
     for f in flags:
         cells = [
-            f["rank"], f["kind"], f["scenario"], f["council"], f["cast"], f["creature"], f["phase"], metric_text(f),
-            _num(f["standin_value"]), _num(f["live_value"]), effect_text(f), f"{f['support']:.2f}", f["n"], f"{f['score']:.3f}",
+            f["rank"],
+            f["kind"],
+            f["scenario"],
+            f["council"],
+            f["cast"],
+            f["creature"],
+            f["phase"],
+            metric_text(f),
+            number(f["standin_value"]),
+            number(f["live_value"]),
+            effect_text(f),
+            f"{f['support']:.2f}",
+            f["n"],
+            f"{f['score']:.3f}",
         ]
         lines.append("| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")

@@ -1,48 +1,45 @@
-"""`glade lm-eval CHECKPOINT [--tasks ...] [--limit N] [--traces DIR ...]`: the decision tasks
-(and any standard task) through EleutherAI's lm-evaluation-harness.
+"""glade's decision tasks (and any standard task) through EleutherAI's lm-evaluation-harness.
 
-Two tasks are generated from held-out trace rows into CHECKPOINT/lm_eval/tasks/ (YAML with
-absolute data paths, JSONL data, and the `glade_hooks.py` shim their `!function` hooks
-name; lm-eval resolves those relative to the YAML):
+The two tasks are checked in as lm-eval tasks are written (glade/eval/lm_tasks/: a YAML
+each plus utils.py):
 
   glade_decision_gen  the model answers one rendered turn (the exact system + user prompt
                       of the trace, through the model's chat template); the completion is
                       parsed as the Wood parses it and scored: valid_json, standin_agreement,
-                      self_buy (see glade.eval.lm_metrics). Greedy, until <|im_end|> or a
-                      blank line, at most 128 new tokens.
+                      self_buy (glade.eval.scoring). Greedy, until <|im_end|> or a blank
+                      line, at most 128 new tokens.
   glade_direction_mc  the same turn plus a question naming one good; choices buy / sell /
                       hold by log-likelihood; gold = the stand-in's direction for that good
                       in that state. Metrics: acc, gold_prob.
 
-Held-out rows: by default the traces named in CHECKPOINT/recipe.yaml (`data.traces`),
-prepared with the recipe's own data settings, and only the held-out episodes kept
-(`glade.train.data.prepare`, whose split is `split_episodes` with `eval_share` and
-`split_seed`): exactly the rows `glade train` held out. `--traces DIR` uses every row of
-DIR instead (traces generated apart from training, e.g. other seeds).
+At run time only the documents are written: held-out states as JSONL in
+CHECKPOINT/lm_eval/docs/, whose path reaches the tasks as lm-eval task metadata. By
+default the states are the checkpoint's own held-out split (CHECKPOINT/data/eval.parquet,
+saved by `glade train`: exactly the episodes it held out); `traces` uses every row of
+traces folders instead (generated apart from training, e.g. other seeds).
 
 The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint
 is `pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The
-task manager indexes only our folder unless a standard task name is asked for. Results go
-to CHECKPOINT/lm_eval/results.json (what the model card reports).
+task manager indexes only glade's folder unless a standard task name is asked for.
+Results go to CHECKPOINT/lm_eval/results.json (what the model card reports).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from glade import checkpoint as checkpoints
 from glade.provenance import package_version
 
-GEN_TASK = "glade_decision_gen"
-MC_TASK = "glade_direction_mc"
+from .lm_tasks.utils import CHOICES, DOCS, GEN_TASK, MC_TASK
+from .scoring import directions
+
+LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
 GLADE_TASKS = (GEN_TASK, MC_TASK)
-HOOKS = "glade_hooks"  # the shim module beside the YAMLs
-MAX_GEN_TOKS = 128
-STOP = ["<|im_end|>", "\n\n"]
 QUESTION = "\nQuestion: what do you do with {good} this turn? Answer with one word: buy, sell or hold."
 
 
@@ -55,22 +52,17 @@ def _prompt(messages) -> tuple[str, str]:
 
 
 def _direction(action: dict, good: str) -> str:
-    from glade.eval.agreement import directions
-
     side = directions(action, [good])[good]
     return side if side in ("buy", "sell") else "hold"
 
 
 def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = None) -> Path:
-    """Write both tasks (YAML + JSONL + hooks shim) for these trace rows into OUT_DIR; returns
-    the folder (absolute), which is what lm-eval's `include_path` takes.
+    """Write both tasks' documents (<task>.jsonl) for these trace rows into OUT_DIR; returns
+    the folder (absolute), which the tasks read through the metadata key `glade_docs`.
 
     A row needs `messages` (system and user; an assistant turn is ignored), `observation`
     and `standin_action` (JSON strings), `episode_id`, `creature`, `turn`. `limit` keeps
     the first LIMIT states (the MC task then has one document per good of each)."""
-    import yaml
-    from glade.eval.lm_metrics import CHOICES
-
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     gen, mc = [], []
@@ -86,12 +78,27 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
         obs = json.loads(row["observation"])
         standin = json.loads(row["standin_action"])
         base = {"episode_id": row["episode_id"], "creature": row["creature"], "turn": int(row["turn"])}
-        gen.append({"id": len(gen), **base, "system": system, "user": user,
-                    "observation": row["observation"], "standin_action": row["standin_action"]})
+        gen.append(
+            {
+                "id": len(gen),
+                **base,
+                "system": system,
+                "user": user,
+                "observation": row["observation"],
+                "standin_action": row["standin_action"],
+            }
+        )
         for good in obs["inventory"]:
-            mc.append({**base, "good": good, "system": system, "user": user + QUESTION.format(good=good),
-                       "answer": _direction(standin, good),
-                       "gold": CHOICES.index(_direction(standin, good))})
+            mc.append(
+                {
+                    **base,
+                    "good": good,
+                    "system": system,
+                    "user": user + QUESTION.format(good=good),
+                    "answer": _direction(standin, good),
+                    "gold": CHOICES.index(_direction(standin, good)),
+                }
+            )
     if not gen:
         raise ValueError("no held-out trace rows to build the lm-eval tasks from")
     random.Random(0).shuffle(mc)  # so that --limit samples states and goods alike
@@ -101,52 +108,11 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
         with open(out / f"{name}.jsonl", "w") as f:
             for doc in docs:
                 f.write(json.dumps(doc) + "\n")
-    (out / f"{HOOKS}.py").write_text(
-        '"""Written by `glade lm-eval`: lm-eval imports `!function` hooks from beside the YAML."""\n'
-        "from glade.eval.lm_metrics import process_decision, process_direction  # noqa: F401\n"
-    )
-    common = {
-        "dataset_path": "json",
-        "test_split": "train",
-        "description": "system",  # a document field: the trace's own system prompt
-        "doc_to_text": "user",
-    }
-    gen_yaml = {
-        "task": GEN_TASK,
-        **common,
-        "dataset_kwargs": {"data_files": {"train": str(out / f"{GEN_TASK}.jsonl")}},
-        "output_type": "generate_until",
-        "doc_to_target": "standin_action",
-        "generation_kwargs": {"until": STOP, "max_gen_toks": MAX_GEN_TOKS, "do_sample": False, "temperature": 0.0},
-        "metric_list": [
-            {"metric": "valid_json", "aggregation": "mean", "higher_is_better": True},
-            {"metric": "standin_agreement", "aggregation": "mean", "higher_is_better": True},
-            {"metric": "self_buy", "aggregation": "mean", "higher_is_better": False},
-        ],
-        "metadata": {"version": 1.0, "states": len(gen)},
-    }
-    mc_yaml = {
-        "task": MC_TASK,
-        **common,
-        "dataset_kwargs": {"data_files": {"train": str(out / f"{MC_TASK}.jsonl")}},
-        "output_type": "multiple_choice",
-        "doc_to_choice": list(CHOICES),
-        "doc_to_target": "gold",
-        "target_delimiter": "",  # the choice starts the assistant turn
-        "metric_list": [
-            {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-            {"metric": "gold_prob", "aggregation": "mean", "higher_is_better": True},
-        ],
-        "metadata": {"version": 1.0, "documents": len(mc)},
-    }
-    for spec, hook in ((gen_yaml, "process_decision"), (mc_yaml, "process_direction")):
-        text = yaml.safe_dump(spec, sort_keys=False) + f"process_results: !function {HOOKS}.{hook}\n"
-        (out / f"{spec['task']}.yaml").write_text(text)
     return out
 
 
 def _trace_rows(folders: Sequence[str | Path]) -> list[dict]:
-    from glade.train.data import load_traces
+    from glade.traces import load_traces
 
     return load_traces(tuple(str(f) for f in folders)).to_list()
 
@@ -158,23 +124,25 @@ def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
 
 
 def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
-    """The rows `glade train` held out for this checkpoint (from its recipe.yaml), and a note of
+    """The states `glade train` held out for this checkpoint (its saved split), and a note of
     where they came from."""
-    from glade.train.data import prepare
-    from glade.train.recipe import TrainRecipe
+    from datasets import load_dataset
 
-    from glade.config import load_recipe
-
-    path = Path(checkpoint) / "recipe.yaml"
+    path = Path(checkpoint) / "data" / "eval.parquet"
     if not path.exists():
-        raise ValueError(f"{checkpoint}: no recipe.yaml naming its traces; pass --traces DIR")
-    recipe = load_recipe(TrainRecipe, path)
-    if recipe.data.eval_share <= 0:
-        raise ValueError(f"{path}: data.eval_share is 0, so nothing was held out; pass --traces DIR")
-    _, evaluation, counts = prepare(recipe.data)
-    source = {"traces": list(recipe.data.traces), "held_out_episodes": counts["eval_episodes"],
-              "eval_share": recipe.data.eval_share, "split_seed": recipe.data.split_seed}
-    return evaluation.to_list(), source
+        raise ValueError(
+            f"{checkpoint}: no held-out split (data/eval.parquet, which glade train saves beside "
+            "recipe.yaml); pass --traces DIR"
+        )
+    rows = load_dataset("parquet", data_files=str(path), split="train").to_list()
+    if not rows:
+        raise ValueError(f"{path}: no held-out states (the recipe's data.eval_share was 0); pass --traces DIR")
+    source = {
+        "held_out": "the checkpoint's held-out split (data/eval.parquet)",
+        "held_out_episodes": len({r["episode_id"] for r in rows}),
+        "states": len(rows),
+    }
+    return rows, source
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -182,25 +150,17 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
 
 def model_args(checkpoint: str | Path) -> dict:
     """lm-eval `hf` model_args for a checkpoint folder; ValueError naming what is wrong."""
-    folder = Path(checkpoint)
-    if not folder.is_dir():
-        raise ValueError(f"{checkpoint}: not a checkpoint folder")
-    meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    found = checkpoints.read(checkpoint)
     args = {"dtype": "float32"}
-    if (folder / "adapter_config.json").exists():
-        base = meta.get("base_model") or json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        if not base:
-            raise ValueError(f"{checkpoint}: a LoRA adapter without a base model (meta.json base_model)")
+    if found.is_adapter:
+        base = found.base_model
         if (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
             raise ValueError(f"{checkpoint}: its base model {base!r} is not a folder")
-        args.update(pretrained=str(base), peft=str(folder.resolve()))
-        if (folder / "tokenizer_config.json").exists():
-            args["tokenizer"] = str(folder.resolve())
-    elif (folder / "config.json").exists():
-        args["pretrained"] = str(folder.resolve())
+        args.update(pretrained=str(base), peft=str(found.folder.resolve()))
+        if (found.folder / "tokenizer_config.json").exists():
+            args["tokenizer"] = str(found.folder.resolve())
     else:
-        raise ValueError(f"{checkpoint}: neither a model (config.json) nor a LoRA adapter (adapter_config.json)")
+        args["pretrained"] = str(found.folder.resolve())
     if any("," in str(v) for v in args.values()):
         raise ValueError(f"{checkpoint}: lm-eval model paths cannot contain commas")
     return args
@@ -247,11 +207,15 @@ def run_lm_eval(
             source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
         else:
             rows, source = heldout_rows(checkpoint)
-        write_tasks(rows, out / "tasks")
+        docs = write_tasks(rows, out / "docs")
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    manager = TaskManager(include_path=str(out / "tasks") if ours else None, include_defaults=bool(standard))
+    manager = TaskManager(
+        include_path=str(LM_TASKS) if ours else None,
+        include_defaults=bool(standard),
+        metadata={DOCS: str(docs)} if ours else None,
+    )
     unknown = [t for t in tasks if t not in manager.all_tasks]
     if unknown:
         raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
@@ -289,38 +253,3 @@ def run_lm_eval(
     tmp.write_text(json.dumps(result, indent=2, default=str))
     tmp.replace(out / "results.json")
     return result
-
-
-# --- CLI ------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "lm-eval",
-        help="score a checkpoint on glade's decision tasks (and standard ones) with lm-eval",
-        description="Build lm-eval tasks from held-out traces (glade_decision_gen: answer a turn, scored "
-        "for valid JSON, stand-in agreement and self-buys; glade_direction_mc: buy / sell / hold for a "
-        "named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat template). "
-        "Writes CHECKPOINT/lm_eval/results.json.",
-    )
-    p.add_argument("checkpoint", help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`")
-    p.add_argument("--tasks", default=",".join(GLADE_TASKS),
-                   help=f"comma-separated task names (default {','.join(GLADE_TASKS)}); standard lm-eval names too")
-    p.add_argument("--limit", type=int, default=None, help="at most N documents per task")
-    p.add_argument("--traces", nargs="+", default=None, metavar="DIR",
-                   help="use every row of these traces folders instead of the recipe's held-out episodes")
-    p.add_argument("--batch-size", type=int, default=4, help="lm-eval batch size (default 4)")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
-    for task, metrics in result["scores"].items():
-        n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
-        shown = ", ".join(f"{m} {v:.4f}" for m, v in metrics.items())
-        print(f"{task} (n={n}): {shown}")
-    print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")
-    return 0

@@ -4,9 +4,10 @@ Decision level, per scenario x council x policy x creature x phase: how often th
 takes the stand-in's side on each good, the two direction distributions and their
 Jensen-Shannon divergence, quantity and price differences.
 
-Outcome level, per scenario x council: every figure of the council's worlds beside the same
-figure in the paired all-stand-in worlds (same scenario and seed), and the effect
-council - stand-in computed on the paired differences.
+Outcome level, per scenario x council: every figure of the council's worlds (the catalogue
+in eval/figures.py, and the price-path distance of each good to the paired all-stand-in
+world) beside the same figure in the paired all-stand-in worlds (same scenario and seed),
+and the effect council - stand-in computed on the paired differences.
 
 Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and a
 bootstrap confidence interval from a seeded resampler (eval/stats.py), resampling whole
@@ -21,15 +22,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from .stats import DEFAULTS, bubble, clean, crash, describe, jsd, path_distance, support, threshold
+from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
+from .recipe import STANDIN
+from .stats import DEFAULTS, clean, describe, jsd, path_distance, support, threshold
 
-PHASES = ("before", "seam", "after")
 DIRECTIONS = ("buy", "sell", "none")
-# Outcome figures, one value per world. path_distance_<good> is added per good.
-FIGURES = ("legend_ratio", "gambit_pnl", "final_gini", "volume", "crash", "bubble")
-# Figures in units (pebbles, goods) whose flag threshold is applied relative to the
-# stand-in's mean magnitude (at least 1 unit); the rest are ratios, shares and rates.
-RELATIVE_FIGURES = ("gambit_pnl", "volume")
 
 
 # --- decision level ---------------------------------------------------------------------------
@@ -97,7 +94,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     for key, group in frame.groupby(keys, sort=True):
         per_episode = group.groupby("episode_id")[per_row].mean()
 
-        def over_episodes(column: str) -> dict:
+        def over_episodes(column: str, per_episode=per_episode) -> dict:
             return describe(per_episode[column].to_numpy(), seed=seed, level=level, resamples=resamples)
 
         row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
@@ -139,41 +136,36 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
 
 
 def world_figures(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
-    """One row per world (episode): its figures, crash and bubble of the legend good (NaN when
-    the scenario has no legend or it falls after the last turn played), and path_distance_<good> against the paired stand-in world
-    (0 for stand-in worlds themselves; NaN when the pair has no stand-in world)."""
+    """One row per world (episode): every figure of the catalogue (NaN where it does not
+    apply, e.g. crash and bubble when the scenario has no legend or it falls after the last
+    turn played), and path_distance_<good> against the paired stand-in world (0 for
+    stand-in worlds themselves; NaN when the pair has no stand-in world)."""
     if episodes is None or len(episodes) == 0:
         return pd.DataFrame()
-    drop, within, rise = (threshold(thresholds, k) for k in ("crash_drop", "crash_within", "bubble_rise"))
     worlds = episodes.drop_duplicates("episode_id").reset_index(drop=True).copy()
+    records = worlds.to_dict("records")
+    for name, figure in FIGURES.items():
+        worlds[name] = [float(figure.measure(ep, thresholds)) for ep in records]
     paths = [json.loads(p) for p in worlds["price_path"]]
-    starts = [json.loads(s) for s in worlds["start_prices"]]
-    crashes, bubbles = [], []
-    for path, start, good, turn in zip(paths, starts, worlds["legend_good"], worlds["legend_turn"]):
-        if not isinstance(good, str) or pd.isna(turn) or good not in path or not 0 <= int(turn) < len(path[good]):
-            crashes.append(math.nan)  # no legend, or it falls after the last turn played: not evaluated
-            bubbles.append(math.nan)
-            continue
-        crashes.append(float(crash(path[good], int(turn), drop, within, start=start.get(good))))
-        bubbles.append(float(bubble(path[good], int(turn), rise, start=start.get(good))))
-    worlds["crash"], worlds["bubble"] = crashes, bubbles
     goods = list(paths[0]) if paths else []
     standin_paths = {
-        pid: paths[i] for i, (pid, council) in enumerate(zip(worlds["pair_id"], worlds["council"])) if council == "standin"
+        pid: paths[i]
+        for i, (pid, council) in enumerate(zip(worlds["pair_id"], worlds["council"]))
+        if council == STANDIN
     }
     for g in goods:
         column = []
         for i, pid in enumerate(worlds["pair_id"]):
             ref = standin_paths.get(pid)
-            column.append(path_distance(paths[i][g], ref[g]) if ref is not None and g in ref and g in paths[i] else math.nan)
-        worlds[f"path_distance_{g}"] = column
-    for column in ("legend_ratio", "gambit_pnl", "final_gini", "volume"):
-        worlds[column] = pd.to_numeric(worlds[column], errors="coerce").astype(float)
+            column.append(
+                path_distance(paths[i][g], ref[g]) if ref is not None and g in ref and g in paths[i] else math.nan
+            )
+        worlds[f"{PATH_DISTANCE}{g}"] = column
     return worlds
 
 
 def figure_names(worlds: pd.DataFrame) -> list[str]:
-    return [*FIGURES, *(c for c in worlds.columns if c.startswith("path_distance_"))]
+    return [*FIGURES, *(c for c in worlds.columns if c.startswith(PATH_DISTANCE))]
 
 
 def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
@@ -181,13 +173,17 @@ def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: st
     (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
     world, or with a NaN figure on either side, are left out."""
     mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)]
-    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == "standin")].set_index("pair_id")[figure]
-    out = pd.DataFrame({
-        "episode_id": mine["episode_id"].to_numpy(), "pair_id": mine["pair_id"].to_numpy(),
-        "cast": mine["cast"].to_numpy(), "seed": mine["seed"].to_numpy(),
-        "live": mine[figure].to_numpy(dtype=float),
-        "standin": mine["pair_id"].map(ref).to_numpy(dtype=float),
-    })
+    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].set_index("pair_id")[figure]
+    out = pd.DataFrame(
+        {
+            "episode_id": mine["episode_id"].to_numpy(),
+            "pair_id": mine["pair_id"].to_numpy(),
+            "cast": mine["cast"].to_numpy(),
+            "seed": mine["seed"].to_numpy(),
+            "live": mine[figure].to_numpy(dtype=float),
+            "standin": mine["pair_id"].map(ref).to_numpy(dtype=float),
+        }
+    )
     out["diff"] = out["live"] - out["standin"]
     return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
 
@@ -203,13 +199,17 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
     out = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
-        standin = here[here["council"] == "standin"]
-        for council in sorted(set(here["council"]) - {"standin"}):
+        standin = here[here["council"] == STANDIN]
+        for council in sorted(set(here["council"]) - {STANDIN}):
             mine = here[here["council"] == council]
             entry = {
-                "scenario": scenario, "council": council,
-                "legend_good": here["legend_good"].iloc[0], "legend_turn": here["legend_turn"].iloc[0],
-                "n": int(len(mine)), "casts": int(mine["cast"].nunique()), "seeds": int(mine["seed"].nunique()),
+                "scenario": scenario,
+                "council": council,
+                "legend_good": here["legend_good"].iloc[0],
+                "legend_turn": here["legend_turn"].iloc[0],
+                "n": int(len(mine)),
+                "casts": int(mine["cast"].nunique()),
+                "seeds": int(mine["seed"].nunique()),
                 "figures": {},
             }
             for figure in figures:
@@ -225,16 +225,6 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
     return out
 
 
-def _mechanism(scenario: str) -> str | None:
-    try:
-        from glade.env.scenario import load_scenario
-
-        s = load_scenario(scenario)
-        return s.gambit.mechanism if s.gambit is not None else None
-    except Exception:  # a scenario that no longer loads: the table just lacks the mechanism
-        return None
-
-
 def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, seed: int = 0) -> list[dict]:
     """One table: the legend good at settlement relative to before the legend, and the
     gambit's P&L, with CIs over seeds (x casts); one row per scenario x world (the stand-in
@@ -245,29 +235,50 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
-        mechanism = _mechanism(scenario)
+        mechanism_name = mechanism(scenario, here["turns"].max() if "turns" in here else None)
         good = here["legend_good"].iloc[0]
-        standin = here[here["council"] == "standin"]
+        standin = here[here["council"] == STANDIN]
         if len(standin):
             ratio = describe(standin["legend_ratio"], seed=seed, level=level, resamples=resamples)
             pnl = describe(standin["gambit_pnl"], seed=seed, level=level, resamples=resamples)
-            rows.append(clean({
-                "scenario": scenario, "mechanism": mechanism, "legend_good": good, "world": "standin",
-                "legend_ratio": ratio["mean"], "legend_ratio_ci": ratio["ci"],
-                "gambit_pnl": pnl["mean"], "gambit_pnl_ci": pnl["ci"], "n": pnl["n"],
-            }))
+            rows.append(
+                clean(
+                    {
+                        "scenario": scenario,
+                        "mechanism": mechanism_name,
+                        "legend_good": good,
+                        "world": STANDIN,
+                        "legend_ratio": ratio["mean"],
+                        "legend_ratio_ci": ratio["ci"],
+                        "gambit_pnl": pnl["mean"],
+                        "gambit_pnl_ci": pnl["ci"],
+                        "n": pnl["n"],
+                    }
+                )
+            )
         for entry in outcome:
             if entry["scenario"] != scenario:
                 continue
             f = entry["figures"]
-            rows.append(clean({
-                "scenario": scenario, "mechanism": mechanism, "legend_good": good, "world": entry["council"],
-                "legend_ratio": f["legend_ratio"]["council"]["mean"], "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
-                "gambit_pnl": f["gambit_pnl"]["council"]["mean"], "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
-                "n": f["gambit_pnl"]["council"]["n"],
-                "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"], "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],
-                "gambit_pnl_effect": f["gambit_pnl"]["effect"]["mean"], "gambit_pnl_effect_ci": f["gambit_pnl"]["effect"]["ci"],
-            }))
+            rows.append(
+                clean(
+                    {
+                        "scenario": scenario,
+                        "mechanism": mechanism_name,
+                        "legend_good": good,
+                        "world": entry["council"],
+                        "legend_ratio": f["legend_ratio"]["council"]["mean"],
+                        "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
+                        "gambit_pnl": f["gambit_pnl"]["council"]["mean"],
+                        "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
+                        "n": f["gambit_pnl"]["council"]["n"],
+                        "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"],
+                        "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],
+                        "gambit_pnl_effect": f["gambit_pnl"]["effect"]["mean"],
+                        "gambit_pnl_effect_ci": f["gambit_pnl"]["effect"]["ci"],
+                    }
+                )
+            )
     return rows
 
 
@@ -276,10 +287,12 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
     "table": [...], "thresholds": {...}}. See decision_summary, outcome_summary, outcome_table."""
     worlds = world_figures(episodes, thresholds)
     outcome = outcome_summary(worlds, thresholds, seed)
-    return clean({
-        "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
-        "bootstrap_seed": seed,
-        "decision": decision_summary(decisions, thresholds, seed),
-        "outcome": outcome,
-        "table": outcome_table(worlds, outcome, thresholds, seed),
-    })
+    return clean(
+        {
+            "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
+            "bootstrap_seed": seed,
+            "decision": decision_summary(decisions, thresholds, seed),
+            "outcome": outcome,
+            "table": outcome_table(worlds, outcome, thresholds, seed),
+        }
+    )

@@ -8,6 +8,8 @@ from typing import Any
 
 from glade.config import Seeds, fail, load_recipe
 
+STANDIN = "standin"  # the council name of the all-stand-in world every council world is paired with
+
 
 @dataclass(frozen=True)
 class CouncilSpec:
@@ -44,9 +46,15 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     recipe = load_recipe(EvalRecipe, path, overrides)
     source = str(path)
     for name, council in recipe.councils.items():
+        if name == STANDIN:
+            fail(source, f"councils.{name}", f"{STANDIN!r} names the all-stand-in world; choose another council name")
         for creature, policy in council.focal.items():
             if policy not in recipe.policies:
-                fail(source, f"councils.{name}.focal.{creature}", f"unknown policy {policy!r} (policies: {', '.join(recipe.policies)})")
+                fail(
+                    source,
+                    f"councils.{name}.focal.{creature}",
+                    f"unknown policy {policy!r} (policies: {', '.join(recipe.policies)})",
+                )
         if council.rotate < 1:
             fail(source, f"councils.{name}.rotate", "must be at least 1")
     for name, spec in recipe.policies.items():
@@ -65,7 +73,9 @@ def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:
         return [{c: council.focal.get(c, council.focal["*"]) for c in creatures}]
     unknown = set(council.focal) - set(creatures)
     if unknown:
-        raise ValueError(f"focal seats name unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})")
+        raise ValueError(
+            f"focal seats name unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})"
+        )
     n = len(creatures)
     out = []
     for shift in range(min(council.rotate, n)):

@@ -57,31 +57,58 @@ def bootstrap_ci(
     resamples: int = 2000,
     statistic: Callable = np.mean,
     method: str = "percentile",
-) -> tuple[float, float]:
+):
     """A `level` bootstrap confidence interval of `statistic` over `values` (scipy.stats.bootstrap
-    with a resampler seeded by `seed`). NaNs are dropped. No data: (nan, nan); one value or all
-    equal: (v, v), without warnings. `statistic` must take an `axis` keyword (numpy reductions do).
-    """
-    x = np.asarray(values, dtype=float).ravel()
+    with a resampler seeded by `seed`): the one home of glade's intervals.
+
+    1-D `values` gives (low, high): NaNs are dropped; no data gives (nan, nan); one value or
+    all equal gives (v, v), without warnings. 2-D values (n, k) give two arrays of k, one
+    interval per column over the n rows (price paths: rows are seeds, columns turns).
+    `statistic` must take an `axis` keyword (numpy reductions do)."""
+    data = np.asarray(values, dtype=float)
+    if data.ndim == 2:
+        return _column_intervals(data, seed=seed, level=level, resamples=resamples, statistic=statistic, method=method)
+    x = data.ravel()
     x = x[~np.isnan(x)]
     if x.size == 0:
         return (math.nan, math.nan)
     if x.size < 2 or np.all(x == x[0]):
         v = float(statistic(x))
         return (v, v)
+    low, high = _column_intervals(
+        x[:, None], seed=seed, level=level, resamples=resamples, statistic=statistic, method=method
+    )
+    return (float(low[0]), float(high[0]))
+
+
+def _column_intervals(data: np.ndarray, *, seed, level, resamples, statistic, method) -> tuple[np.ndarray, np.ndarray]:
     from scipy.stats import bootstrap
 
+    centre = statistic(data, axis=0)
+    low, high = centre.astype(float).copy(), centre.astype(float).copy()
+    varying = np.ptp(data, axis=0) > 0
+    if data.shape[0] < 2 or not varying.any():
+        return low, high
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = bootstrap(
-            (x,), statistic, n_resamples=int(resamples), confidence_level=level, method=method,
-            vectorized=True, axis=-1, rng=np.random.default_rng(seed),
+            (data[:, varying],),
+            statistic,
+            n_resamples=int(resamples),
+            confidence_level=level,
+            method=method,
+            vectorized=True,
+            axis=0,
+            rng=np.random.default_rng(seed),
         )
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):  # BCa can fail on tiny samples
+    lo, hi = np.asarray(result.confidence_interval.low, float), np.asarray(result.confidence_interval.high, float)
+    broken = ~(np.isfinite(lo) & np.isfinite(hi))  # BCa can fail on tiny samples
+    if broken.any():
         dist = result.bootstrap_distribution
-        low, high = (float(q) for q in np.quantile(dist, [(1 - level) / 2, (1 + level) / 2]))
-    return (low, high)
+        q = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2], axis=-1)
+        lo[broken], hi[broken] = q[0][broken], q[1][broken]
+    low[varying], high[varying] = lo, hi
+    return low, high
 
 
 def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -> dict:
@@ -89,7 +116,9 @@ def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
     mean = float(x.mean()) if x.size else math.nan
-    return clean({"mean": mean, "ci": list(bootstrap_ci(x, seed=seed, level=level, resamples=resamples)), "n": int(x.size)})
+    return clean(
+        {"mean": mean, "ci": list(bootstrap_ci(x, seed=seed, level=level, resamples=resamples)), "n": int(x.size)}
+    )
 
 
 def support(values, sign: float) -> float:

@@ -1,24 +1,31 @@
-"""Validate plain YAML data into frozen dataclasses, with one-line errors naming the key.
+"""Recipes: YAML files validated into frozen dataclasses before anything runs.
 
-Scenarios and recipes are YAML files that say how to run themselves. Before anything
-runs they become frozen dataclasses here: an unknown key, a wrong type or a missing
-required key is a `ConfigError` whose message names the file and the key path, e.g.
-
-    recipes/scenarios/x.yaml: creatures.oona.prodcues: unknown key (known: name, species, ...)
-
-Pure Python (no torch): `glade.env` uses it.
+The validation itself (unknown keys, types, one-line `ConfigError`s naming file and key)
+lives at the bottom of the house in `glade.env.schema`, since scenarios need it too; the
+names the trunk's recipes use are re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-import types
-import typing
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 import yaml
+
+from glade.env.schema import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+
+__all__ = [
+    "ConfigError",
+    "Seeds",
+    "apply_overrides",
+    "as_plain",
+    "build",
+    "fail",
+    "load_recipe",
+    "parse_override",
+    "read_yaml",
+]
 
 
 @dataclass(frozen=True)
@@ -30,129 +37,6 @@ class Seeds:
 
     def values(self) -> list[int]:
         return list(range(self.start, self.start + self.count))
-
-
-class ConfigError(ValueError):
-    """A scenario or recipe is malformed; the message is one line naming file and key."""
-
-
-def _where(source: str | None, path: str) -> str:
-    key = path or "(top level)"
-    return f"{source}: {key}" if source else key
-
-
-def fail(source: str | None, path: str, problem: str) -> typing.NoReturn:
-    raise ConfigError(f"{_where(source, path)}: {problem}")
-
-
-def _type_name(tp: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    if tp in names:
-        return names[tp]
-    origin = get_origin(tp)
-    if origin in (list, tuple):
-        return "a list"
-    if origin is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        options = get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option, source, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{_where(source, path)}: bad value")
-    if tp is Any:
-        return value
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            fail(source, path, f"expected a mapping, got {value!r}")
-        return build(tp, value, source, path)
-    if origin is dict:
-        key_tp, val_tp = get_args(tp)
-        if not isinstance(value, dict):
-            fail(source, path, f"expected a mapping, got {value!r}")
-        return {
-            _convert(k, key_tp, source, path): _convert(v, val_tp, source, f"{path}.{k}" if path else str(k))
-            for k, v in value.items()
-        }
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            fail(source, path, f"expected a list, got {value!r}")
-        args = get_args(tp)
-        item_tp = args[0] if args else Any
-        return tuple(_convert(v, item_tp, source, f"{path}[{i}]") for i, v in enumerate(value))
-    if tp is bool:
-        if not isinstance(value, bool):
-            fail(source, path, f"expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail(source, path, f"expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(source, path, f"expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            fail(source, path, f"expected a string, got {value!r}")
-        return value
-    if typing.get_origin(tp) is typing.Literal:
-        allowed = get_args(tp)
-        if value not in allowed:
-            fail(source, path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
-        return value
-    raise TypeError(f"glade.config cannot validate type {tp!r}")  # a programming error
-
-
-def build(cls: type, data: dict, source: str | None = None, path: str = "") -> Any:
-    """Build dataclass `cls` from `data`, checking keys and types recursively."""
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in data:
-        if key not in fields:
-            sub = f"{path}.{key}" if path else str(key)
-            fail(source, sub, f"unknown key (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, field in fields.items():
-        sub = f"{path}.{name}" if path else name
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], source, sub)
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            fail(source, sub, f"missing required key ({_type_name(hints[name])})")
-    return cls(**kwargs)
-
-
-def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping; a parse error or a non-mapping is a one-line ConfigError."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{path}: YAML error{at}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -167,44 +51,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
-
-
-def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings."""
-    out = _deep_copy(data)
-    for key, value in overrides.items():
-        parts = key.split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
-            node[parts[-1]] = apply_overrides(node[parts[-1]], value)
-        else:
-            node[parts[-1]] = value
-    return out
-
-
-def _deep_copy(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _deep_copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_deep_copy(v) for v in data]
-    return data
-
-
-def as_plain(obj: Any) -> Any:
-    """A frozen dataclass tree back to plain dicts and lists (for hashing and writing)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {k: as_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [as_plain(v) for v in obj]
-    return obj
 
 
 def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:

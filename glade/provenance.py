@@ -44,20 +44,3 @@ def stamp(packages: tuple[str, ...] = ()) -> dict:
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def check_resume_protocol(folder: Path, shard: Path) -> None:
-    """A resumed run must render prompts as its finished rows did: raises ValueError naming
-    both protocol versions when `shard` (one finished part) was written under another."""
-    import pyarrow.parquet as pq
-
-    from glade.env.protocol import PROTOCOL_VERSION
-
-    if "protocol_version" not in pq.read_schema(shard).names:  # an empty part: nothing to compare
-        return
-    seen = set(pq.read_table(shard, columns=["protocol_version"]).column(0).to_pylist())
-    if seen - {PROTOCOL_VERSION}:
-        raise ValueError(
-            f"{folder}: its finished episodes were rendered with prompt protocol {', '.join(sorted(map(str, seen)))}, "
-            f"this glade renders {PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
-        )

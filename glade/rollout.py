@@ -1,26 +1,40 @@
-"""Run many worlds in lockstep, one batched policy call per policy per turn.
+"""The episode loop: W worlds in lockstep, one batched policy call per batch of seats per turn.
 
-Each turn, the observations of every world are grouped by the policy object seated on
-them, and each policy is called once with its whole group. Seats that share a base model
-share one policy object (see `glade.policies.load_council`), so a council of creature
-adapters costs one batched generate per turn. For every decision the stand-in's
-counterfactual action in the same state is recorded too; the stand-in is a pure function
-of the observation, so asking it changes nothing.
+Each turn, the observations of every world are grouped by their policy's `batch_key()`,
+and each group is answered by one `act_batch` call. Seats that share a base model share
+a key (see `glade.seats.load_council`), so a council of creature adapters costs one
+batched generate per turn, across councils and casts. `glade simulate` is W = 1.
+
+Every decision becomes one trace row (ROW_COLUMNS). The stand-in's counterfactual action
+in the same state is recorded too; the stand-in is a pure function of the observation, so
+asking it changes nothing. `glade generate` and `glade eval` keep the columns they
+document; `write_episode` writes the per-turn trace of `glade simulate`.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any
 
+import glade
 from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render
-from glade.env.scenario import Scenario
-from glade.env.world import wealth
-from glade.policies import Decision, Policy, StandIn
+from glade.env.scenario import Scenario, load_scenario
+from glade.env.world import check_conservation, wealth
+from glade.seats import Decision, Policy, StandIn, standin_council
+
+ROW_COLUMNS = (
+    "episode_id", "scenario", "scenario_hash", "seed", "turn", "creature", "seat", "policy",
+    "protocol_version", "messages", "observation", "completion", "action", "error", "repaired",
+    "self_buy", "standin_action", "standin_disposition", "latency_s", "prompt_tokens",
+    "completion_tokens", "rejected", "fills", "pebbles", "wealth_before", "wealth_after",
+    "wealth_change", "mood", "inventory", "sentiment", "events",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,10 +46,30 @@ class EpisodeSpec:
     seats: dict[str, str] = field(default_factory=dict)  # creature -> seat label (default: policy name)
 
 
+@dataclass(frozen=True)
+class Played:
+    """One finished episode: its trace rows (one per decision, ROW_COLUMNS), the world's
+    score history (one row per turn) and its summary (final prices, wealth, Gini, trades,
+    volume, gambit P&L, the conservation check)."""
+
+    spec: EpisodeSpec
+    rows: list[dict]
+    history: list[dict]
+    summary: dict[str, Any]
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.spec.scenario
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+
 @dataclass
 class RolloutStats:
     decisions: int = 0
-    model_seconds: float = 0.0  # inside policy.act of non-stand-in policies
+    model_seconds: float = 0.0  # inside act_batch of non-stand-in policies
     total_seconds: float = 0.0
     policy_calls: int = 0
 
@@ -46,7 +80,12 @@ class RolloutStats:
 
 def canonical(action: dict) -> str:
     """The action as compact JSON with a fixed key order: the SFT target and the trace form."""
-    out = {"orders": [{"side": o["side"], "good": o["good"], "qty": int(o["qty"]), "price": round(float(o["price"]), 2)} for o in action.get("orders", [])]}
+    out = {
+        "orders": [
+            {"side": o["side"], "good": o["good"], "qty": int(o["qty"]), "price": round(float(o["price"]), 2)}
+            for o in action.get("orders", [])
+        ]
+    }
     for key in ("gossip", "thought"):
         if action.get(key):
             out[key] = action[key]
@@ -54,27 +93,19 @@ def canonical(action: dict) -> str:
 
 
 def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
-    """One Decision per (policy, observation), in order, with one call per policy object;
-    model policies that share a base model (and its generation settings) across councils
-    and casts are merged into one call."""
-    groups: dict[object, tuple[Policy, list[int]]] = {}
+    """One Decision per (policy, observation), in order, with one `act_batch` call per batch key."""
+    groups: dict[object, list[int]] = {}
     for i, (policy, _) in enumerate(seated):
-        shared = getattr(policy, "shared", None)
-        key = (id(shared), policy.gen) if shared is not None else id(policy)
-        groups.setdefault(key, (policy, []))[1].append(i)
+        groups.setdefault(policy.batch_key(), []).append(i)
     out: list[Decision | None] = [None] * len(seated)
-    for policy, members in groups.values():
+    for members in groups.values():
+        leader = seated[members[0]][0]
         t0 = time.perf_counter()
-        if getattr(policy, "shared", None) is not None:
-            from glade.hf_seat import act_grouped  # torch only when a model sits
-
-            answers = act_grouped([seated[i] for i in members])
-        else:
-            answers = policy.act([seated[i][1] for i in members])
+        answers = leader.act_batch([seated[i] for i in members])
         if len(answers) != len(members):
-            raise RuntimeError(f"policy {policy.name!r} returned {len(answers)} decisions for {len(members)} seats")
+            raise RuntimeError(f"policy {leader.name!r} returned {len(answers)} decisions for {len(members)} seats")
         if stats is not None:
-            if not isinstance(policy, StandIn):
+            if not isinstance(leader, StandIn):
                 stats.model_seconds += time.perf_counter() - t0
             stats.policy_calls += 1
         for i, decision in zip(members, answers):
@@ -83,15 +114,10 @@ def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
 
 
 def run_lockstep(
-    episodes: list[EpisodeSpec],
-    on_turn: Callable[[int], None] | None = None,
-    stats: RolloutStats | None = None,
-    histories: dict[str, list[dict]] | None = None,
-) -> dict[str, list[dict]]:
-    """Play every episode to its end; returns episode_id -> trace rows (one per decision).
-
-    `histories`, when given, receives episode_id -> the world's per-turn score rows
-    (prices, volume, Gini, gambit P&L...) as each episode ends."""
+    episodes: list[EpisodeSpec], on_turn: Callable[[int], None] | None = None, stats: RolloutStats | None = None
+) -> dict[str, Played]:
+    """Play every episode to its end; returns episode_id -> Played. `on_turn(live)` hears
+    after each lockstep turn how many worlds are still playing."""
     stats = stats if stats is not None else RolloutStats()
     started = time.perf_counter()
     envs, observations, rows = {}, {}, {e.episode_id: [] for e in episodes}
@@ -100,6 +126,7 @@ def run_lockstep(
         observations[e.episode_id], _ = env.reset(seed=e.seed)
         envs[e.episode_id] = env
     hashes = {e.episode_id: e.scenario.hash() for e in episodes}  # once per episode, not per row
+    played: dict[str, Played] = {}
     live = list(episodes)
     while live:
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
@@ -110,25 +137,50 @@ def run_lockstep(
             before = {c: wealth(env.world, c) for c in env.agents}
             actions = {c: decisions[(e.episode_id, c)].action for c in env.agents}
             agents = list(env.agents)
-            next_obs, rewards, _, _, infos = env.step(actions)
+            next_obs, _, _, _, infos = env.step(actions)
+            events = _json(list(env.last_row["events"]) + [f"seam: {s}" for s in env.last_row["seam"]])
             for c in agents:
                 rows[e.episode_id].append(
-                    _row(e, hashes[e.episode_id], c, obs[c], decisions[(e.episode_id, c)], infos[c], before[c], env)
+                    trace_row(
+                        e,
+                        hashes[e.episode_id],
+                        c,
+                        obs[c],
+                        decisions[(e.episode_id, c)],
+                        infos[c],
+                        before[c],
+                        env.world,
+                        events,
+                    )
                 )
             observations[e.episode_id] = next_obs
             stats.decisions += len(agents)
-        if histories is not None:
-            for e in live:
-                if not envs[e.episode_id].agents:
-                    histories[e.episode_id] = envs[e.episode_id].world.history
+            if not env.agents:
+                played[e.episode_id] = Played(
+                    e,
+                    rows[e.episode_id],
+                    list(env.world.history),
+                    _summary(e, hashes[e.episode_id], rows[e.episode_id], env.world),
+                )
         live = [e for e in live if envs[e.episode_id].agents]
         if on_turn is not None:
             on_turn(len(live))
     stats.total_seconds += time.perf_counter() - started
-    return rows
+    return {e.episode_id: played[e.episode_id] for e in episodes}
 
 
-def _row(e: EpisodeSpec, scenario_hash: str, creature: str, obs: dict, d: Decision, info: dict, wealth_before: float, env) -> dict:
+def trace_row(
+    e: EpisodeSpec,
+    scenario_hash: str,
+    creature: str,
+    obs: dict,
+    d: Decision,
+    info: dict,
+    wealth_before: float,
+    world,
+    events: str,
+) -> dict:
+    """One decision's row (ROW_COLUMNS); structured columns are JSON strings."""
     policy = e.council[creature]
     reference = standin.disposition(e.scenario.creatures[creature].disposition)
     counterfactual = standin.act(obs, reference)
@@ -157,9 +209,94 @@ def _row(e: EpisodeSpec, scenario_hash: str, creature: str, obs: dict, d: Decisi
         "completion_tokens": int(d.completion_tokens),
         "rejected": json.dumps(info["notes"]),
         "fills": json.dumps(info["fills"]),
-        "pebbles": float(env.world.pebbles[creature]),
+        "pebbles": float(world.pebbles[creature]),
         "wealth_before": float(wealth_before),
         "wealth_after": float(info["wealth"]),
         "wealth_change": float(info["wealth"] - wealth_before),
-        "mood": float(env.world.mood[creature]),
+        "mood": float(world.mood[creature]),
+        "inventory": _json(world.inventory[creature]),
+        "sentiment": _json(info["sentiment"]),
+        "events": events,
     }
+
+
+def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dict:
+    history = world.history
+    last = history[-1]
+    seats: dict[str, str] = {}
+    for r in rows:
+        seats.setdefault(r["creature"], r["seat"])
+    return {
+        "scenario": e.scenario.name,
+        "scenario_hash": scenario_hash,
+        "seed": int(e.seed),
+        "turns": e.scenario.turns,
+        "council": seats,
+        "final_prices": {g: round(p, 6) for g, p in world.price.items()},
+        "wealth": {c: round(w, 6) for c, w in last["wealth"].items()},
+        "pebbles": {c: round(world.pebbles[c], 6) for c in world.creatures},
+        "gini": round(last["gini"], 6),
+        "trades": sum(r["trades"] for r in history),
+        "volume": sum(sum(r["volume"].values()) for r in history),
+        "gambit_pnl": round(world.patron.gambit_pnl, 6) if e.scenario.gambit is not None else None,
+        "patron_pebbles": round(world.patron.pebbles, 6),
+        "conservation_problems": check_conservation(world),
+        "glade_version": glade.__version__,
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_plain, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- one episode
+
+
+def run_episode(
+    scenario: str | Path | Scenario, seed: int, turns: int | None = None, council: dict[str, Policy] | None = None
+) -> Played:
+    """Play one episode (W = 1). `turns` overrides the scenario's; `council` maps creature ->
+    Policy (creatures left out sit on their scenario's stand-in disposition)."""
+    if turns is not None and (not isinstance(scenario, Scenario) or scenario.turns != turns):
+        scenario = load_scenario(scenario, turns=turns)
+    else:
+        scenario = load_scenario(scenario)
+    seated = {**standin_council(scenario), **(council or {})}
+    spec = EpisodeSpec(f"{scenario.name}.s{seed}", scenario, int(seed), seated)
+    return run_lockstep([spec])[spec.episode_id]
+
+
+# `glade simulate`'s trace.parquet: one row per creature-turn, columns from the trace row.
+TRACE_COLUMNS = (
+    "turn", "creature", "seat", "action", "notes", "fills", "pebbles", "inventory",
+    "wealth", "mood", "self_buy", "sentiment", "events", "error",
+)  # fmt: skip
+_TRACE_FROM = {"notes": "rejected", "wealth": "wealth_after"}  # renamed for the simulate trace
+
+
+def write_episode(episode: Played, out: str | Path) -> Path:
+    """trace.parquet (TRACE_COLUMNS) and summary.json into `out` (created)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema(
+        [
+            ("turn", pa.int32()), ("creature", pa.string()), ("seat", pa.string()),
+            ("action", pa.string()), ("notes", pa.string()), ("fills", pa.string()),
+            ("pebbles", pa.float64()), ("inventory", pa.string()), ("wealth", pa.float64()),
+            ("mood", pa.float64()), ("self_buy", pa.int32()), ("sentiment", pa.string()),
+            ("events", pa.string()), ("error", pa.string()),
+        ]
+    )  # fmt: skip
+    rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
+    (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")
+    return out

@@ -66,10 +66,7 @@ def _run_standin(scenario="default", seed=0, council=None, actions_hook=None, **
     env = parallel_env(scenario, **overrides)
     obs, _ = env.reset(seed=seed)
     council = council or {}
-    disp = {
-        c: standin.disposition(council.get(c, env.scenario.creatures[c].disposition))
-        for c in env.possible_agents
-    }
+    disp = {c: standin.disposition(council.get(c, env.scenario.creatures[c].disposition)) for c in env.possible_agents}
     seen, infos = [obs], []
     while env.agents:
         actions = {a: standin.act(obs[a], disp[a], seed) for a in env.agents}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from glade.env import standin
-from glade.policies import Decision
+from glade.seats import Decision
 
 
 @dataclass(frozen=True)

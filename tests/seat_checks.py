@@ -6,8 +6,8 @@ import json
 
 from glade.env import parallel_env
 from glade.env.protocol import parse
-from glade.policies import Decision, load
-from glade.server_seat import ServerPolicy
+from glade.seats import Decision, load
+from glade.seats.server import ServerPolicy
 
 FAST = {"timeout": 0.5, "retries": 2, "backoff": 0.05, "concurrency": 8, "max_tokens": 32}
 

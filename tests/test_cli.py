@@ -12,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from glade.cli import main
+from glade.cli.simulate import parse_council
 from glade.env import load_scenario
-from glade.policies import StandIn
-from glade.simulate import TRACE_COLUMNS, parse_council, run_episode
+from glade.rollout import TRACE_COLUMNS, run_episode
+from glade.seats import StandIn
 
 TURNS = 6
 CREATURES = ["oona", "thorn", "hazel", "bramble", "moss"]
@@ -123,7 +124,20 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for verb in ("simulate", "generate", "train", "merge", "eval", "flag", "report", "lm-eval", "export", "export-traces", "validate", "quickstart"):
+    for verb in (
+        "simulate",
+        "generate",
+        "train",
+        "merge",
+        "eval",
+        "flag",
+        "report",
+        "lm-eval",
+        "export",
+        "export-traces",
+        "validate",
+        "quickstart",
+    ):
         assert f"\n    {verb} " in text, verb
 
 
@@ -150,5 +164,7 @@ def test_console_script_entry_point(tmp_path):
     assert done.returncode == 0, done.stderr
     assert pq.read_table(out / "trace.parquet").num_rows == 3 * len(CREATURES)
     assert "wrote" in done.stdout
-    bad = subprocess.run([str(glade), "simulate", "--council", "oona=grumpy"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [str(glade), "simulate", "--council", "oona=grumpy"], capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: ") and "Traceback" not in bad.stderr

@@ -53,7 +53,7 @@ def test_aec_api_test_with_every_other_warning_an_error():
             warnings.filterwarnings("ignore", message=re.escape(message), category=UserWarning)
         api_test(parallel_to_aec(parallel_env("gambit_shock", turns=5)), num_cycles=10)
         with pytest.raises(UserWarning):  # the filter really is strict
-            warnings.warn("Observation contains NaNs")
+            warnings.warn("Observation contains NaNs", stacklevel=2)
 
 
 def test_spaces_are_the_same_object_every_call():
@@ -113,11 +113,19 @@ def _assert_in_spaces(env, observations):
     "scenario, seed, overrides",
     [
         ("default", 0, {"turns": 30}),
-        ("default", 5, {"legends": [{"legend": "hollow_log_company", "turn": 2, "mechanism": "shock"},
-                                    {"legend": "drought", "turn": 3, "mechanism": "override"},
-                                    {"legend": "great_acorn_mania", "turn": 3, "mechanism": "override"},
-                                    {"legend": "winter_rumour", "turn": 3, "mechanism": "rumour"}],
-                        "turns": 12}),
+        (
+            "default",
+            5,
+            {
+                "legends": [
+                    {"legend": "hollow_log_company", "turn": 2, "mechanism": "shock"},
+                    {"legend": "drought", "turn": 3, "mechanism": "override"},
+                    {"legend": "great_acorn_mania", "turn": 3, "mechanism": "override"},
+                    {"legend": "winter_rumour", "turn": 3, "mechanism": "rumour"},
+                ],
+                "turns": 12,
+            },
+        ),
         ("gambit_override", 3, {}),
         ("gambit_shock", 4, {}),
         ("gambit_rumour", 9, {}),
@@ -157,14 +165,20 @@ def test_sampled_actions_and_json_actions_mean_the_same():
 
     sample_form = {
         "oona": {"orders": (sampled(1, goods.index("honey"), 3, 9.0),), "gossip": "honey for sale"},
-        "thorn": {"orders": (sampled(0, goods.index("honey"), 2, 10.5),
-                             sampled(1, goods.index("firewood"), 4, 3.5)), "gossip": ""},
+        "thorn": {
+            "orders": (sampled(0, goods.index("honey"), 2, 10.5), sampled(1, goods.index("firewood"), 4, 3.5)),
+            "gossip": "",
+        },
         "hazel": {"orders": (sampled(0, goods.index("firewood"), 3, 4.5),), "gossip": ""},
     }
     json_form = {
         "oona": {"orders": [{"side": "sell", "good": "honey", "qty": 3, "price": 9.0}], "gossip": "honey for sale"},
-        "thorn": {"orders": [{"side": "buy", "good": "honey", "qty": 2, "price": 10.5},
-                             {"side": "sell", "good": "firewood", "qty": 4, "price": 3.5}]},
+        "thorn": {
+            "orders": [
+                {"side": "buy", "good": "honey", "qty": 2, "price": 10.5},
+                {"side": "sell", "good": "firewood", "qty": 4, "price": 3.5},
+            ]
+        },
         "hazel": {"orders": [{"side": "buy", "good": "firewood", "qty": 3, "price": 4.5}]},
     }
     results = []
@@ -182,7 +196,10 @@ def test_sampled_actions_and_json_actions_mean_the_same():
     assert [o1[a]["gossip"] for a in o1] == [o2[a]["gossip"] for a in o2]
     # the orders really traded: honey at 9.0 <= p <= 10.5, firewood between 3.5 and 4.5
     assert i1["thorn"]["notes"] == [] and i1["hazel"]["notes"] == []
-    assert {(f["side"], f["good"], f["qty"]) for f in i1["thorn"]["fills"]} == {("buy", "honey", 2), ("sell", "firewood", 3)}
+    assert {(f["side"], f["good"], f["qty"]) for f in i1["thorn"]["fills"]} == {
+        ("buy", "honey", 2),
+        ("sell", "firewood", 3),
+    }
     assert i1["oona"]["fills"][0]["with"] == "thorn"
     assert o1["thorn"]["gossip"] == "Oona: honey for sale"
 
@@ -207,8 +224,10 @@ def test_render_ansi():
 def test_rewards_are_the_change_in_wealth():
     env = parallel_env(turns=4)
     env.reset(seed=2)
-    before = {a: env.world.pebbles[a] + sum(env.world.inventory[a][g] * env.world.price[g] for g in env.world.goods)
-              for a in env.agents}
+    before = {
+        a: env.world.pebbles[a] + sum(env.world.inventory[a][g] * env.world.price[g] for g in env.world.goods)
+        for a in env.agents
+    }
     _, rewards, _, _, infos = env.step({})
     for a in env.possible_agents:
         assert rewards[a] == pytest.approx(infos[a]["wealth"] - before[a])

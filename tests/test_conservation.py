@@ -40,8 +40,9 @@ def scenario_overrides(draw):
     o["legends"] = [
         {"legend": legend, "turn": turn, "mechanism": mechanism}
         for legend, turn, mechanism in draw(
-            st.lists(st.tuples(st.sampled_from(list(LEGENDS)), st.integers(0, 15), st.sampled_from(MECHANISMS)),
-                     max_size=4)
+            st.lists(
+                st.tuples(st.sampled_from(list(LEGENDS)), st.integers(0, 15), st.sampled_from(MECHANISMS)), max_size=4
+            )
         )
     ]
     if draw(st.booleans()):
@@ -130,8 +131,12 @@ def assert_books(world, label):
     assert math.isfinite(world.patron.pebbles)
 
 
-@settings(max_examples=int(os.environ.get("GLADE_CONSERVATION_EXAMPLES", "45")), deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("GLADE_CONSERVATION_EXAMPLES", "45")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(overrides=scenario_overrides(), seed=st.integers(0, 2**31 - 1), data=st.data())
 def test_conservation_under_random_scenarios_and_orders(overrides, seed, data):
     env = parallel_env("default", **overrides)
@@ -192,8 +197,11 @@ def test_untracked_inventory_change_is_detected(played):
 def test_untracked_pebbles_are_detected(played):
     played.pebbles["thorn"] += 0.5
     problems = check_conservation(played)
-    assert len(problems) == 1 and problems[0].startswith("thorn holds ") and problems[0].endswith("pebbles, journal says "
-                                                                                                   f"{played.pebbles['thorn'] - 0.5}")
+    assert (
+        len(problems) == 1
+        and problems[0].startswith("thorn holds ")
+        and problems[0].endswith(f"pebbles, journal says {played.pebbles['thorn'] - 0.5}")
+    )
 
 
 def test_untracked_patron_pebbles_are_detected(played):

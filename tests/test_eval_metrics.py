@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glade.eval.agreement import directions, quantities
 from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
-from glade.eval.stats import bootstrap_ci, bubble, crash, jsd, path_distance
 from glade.eval.recipe import Thresholds
+from glade.eval.scoring import directions, quantities
+from glade.eval.stats import bootstrap_ci, bubble, crash, jsd, path_distance
 
 GOODS = ["honey", "acorns"]
 
@@ -33,10 +33,22 @@ def decision(episode, seed, turn, phase, live, ref, creature="thorn", council="c
     d_live, d_ref = directions(a, GOODS), directions(b, GOODS)
     q_live, q_ref = quantities(a, GOODS), quantities(b, GOODS)
     row = {
-        "episode_id": episode, "pair_id": f"{scenario}.s{seed}", "scenario": scenario, "council": council,
-        "cast": cast, "seed": seed, "turn": turn, "phase": phase, "creature": creature, "policy_name": "p",
-        "policy": "python:p", "action": json.dumps(a), "standin_action": json.dumps(b), "completion": json.dumps(a),
-        "prompt": f"turn {turn}", "agreement": sum(d_live[g] == d_ref[g] for g in GOODS) / len(GOODS),
+        "episode_id": episode,
+        "pair_id": f"{scenario}.s{seed}",
+        "scenario": scenario,
+        "council": council,
+        "cast": cast,
+        "seed": seed,
+        "turn": turn,
+        "phase": phase,
+        "creature": creature,
+        "policy_name": "p",
+        "policy": "python:p",
+        "action": json.dumps(a),
+        "standin_action": json.dumps(b),
+        "completion": json.dumps(a),
+        "prompt": f"turn {turn}",
+        "agreement": sum(d_live[g] == d_ref[g] for g in GOODS) / len(GOODS),
     }
     for g in GOODS:
         row[f"dir_{g}"], row[f"standin_dir_{g}"] = d_live[g], d_ref[g]
@@ -49,13 +61,26 @@ def world(council, seed, honey, *, acorns=None, cast=0, pnl=0.0, gini=0.3, volum
     acorns = acorns or [2.0] * len(honey)
     before = honey[legend_turn - 1] if legend_turn > 0 else 10.0
     return {
-        "episode_id": f"{scenario}.{council}.c{cast}.s{seed}", "pair_id": f"{scenario}.s{seed}",
-        "world": "standin" if council == "standin" else "council", "scenario": scenario, "scenario_hash": "h",
-        "council": council, "cast": cast, "seed": seed, "creature": "oona", "policy": "x", "focal": False,
-        "legend_good": "honey", "legend_turn": legend_turn, "legend_ratio": honey[legend_turn] / before,
+        "episode_id": f"{scenario}.{council}.c{cast}.s{seed}",
+        "pair_id": f"{scenario}.s{seed}",
+        "world": "standin" if council == "standin" else "council",
+        "scenario": scenario,
+        "scenario_hash": "h",
+        "council": council,
+        "cast": cast,
+        "seed": seed,
+        "creature": "oona",
+        "policy": "x",
+        "focal": False,
+        "legend_good": "honey",
+        "legend_turn": legend_turn,
+        "legend_ratio": honey[legend_turn] / before,
         "price_path": json.dumps({"honey": honey, "acorns": acorns}),
         "start_prices": json.dumps({"honey": 10.0, "acorns": 2.0}),
-        "gambit_pnl": pnl, "final_gini": gini, "volume": volume, "turns": len(honey),
+        "gambit_pnl": pnl,
+        "final_gini": gini,
+        "volume": volume,
+        "turns": len(honey),
     }
 
 
@@ -149,7 +174,13 @@ def test_decision_summary_exact_numbers():
     out = decision_summary(pd.DataFrame(rows), Thresholds(resamples=200), seed=0)
     assert len(out) == 1
     cell = out[0]
-    assert (cell["scenario"], cell["council"], cell["policy"], cell["creature"], cell["phase"]) == ("sc", "c", "p", "thorn", "before")
+    assert (cell["scenario"], cell["council"], cell["policy"], cell["creature"], cell["phase"]) == (
+        "sc",
+        "c",
+        "p",
+        "thorn",
+        "before",
+    )
     assert cell["n"] == 2 and cell["decisions"] == 4
     # agreement per row: 1, 0.5, 1, 1 -> per episode 0.75 and 1.0 -> mean 0.875
     assert cell["agreement"]["mean"] == pytest.approx(0.875)
@@ -181,14 +212,16 @@ def test_decision_summary_splits_phases_and_orders_them():
 
 
 def outcome_episodes():
-    return pd.DataFrame([
-        # the stand-in worlds: honey 10 -> 9 at the legend turn 2; no crash
-        world("standin", 0, [10, 10, 9, 9], pnl=1.0, gini=0.30, volume=10),
-        world("standin", 1, [10, 10, 9, 10], pnl=3.0, gini=0.20, volume=20),
-        # the council: honey crashes (10 -> 6) in seed 0; in seed 1 it dips to 8 and recovers
-        world("council", 0, [10, 10, 6, 6], acorns=[2.0, 2.0, 2.0, 2.0 * math.e], pnl=5.0, gini=0.40, volume=16),
-        world("council", 1, [10, 10, 8, 10], pnl=4.0, gini=0.20, volume=30),
-    ])
+    return pd.DataFrame(
+        [
+            # the stand-in worlds: honey 10 -> 9 at the legend turn 2; no crash
+            world("standin", 0, [10, 10, 9, 9], pnl=1.0, gini=0.30, volume=10),
+            world("standin", 1, [10, 10, 9, 10], pnl=3.0, gini=0.20, volume=20),
+            # the council: honey crashes (10 -> 6) in seed 0; in seed 1 it dips to 8 and recovers
+            world("council", 0, [10, 10, 6, 6], acorns=[2.0, 2.0, 2.0, 2.0 * math.e], pnl=5.0, gini=0.40, volume=16),
+            world("council", 1, [10, 10, 8, 10], pnl=4.0, gini=0.20, volume=30),
+        ]
+    )
 
 
 def test_world_figures_crash_bubble_and_path_distance():
@@ -228,7 +261,16 @@ def test_summarize_is_json_ready_with_the_table():
     assert set(summary) >= {"decision", "outcome", "table", "thresholds"}
     standin, council = summary["table"]
     assert standin["world"] == "standin" and council["world"] == "council"
-    for key in ("scenario", "mechanism", "legend_good", "legend_ratio", "legend_ratio_ci", "gambit_pnl", "gambit_pnl_ci", "n"):
+    for key in (
+        "scenario",
+        "mechanism",
+        "legend_good",
+        "legend_ratio",
+        "legend_ratio_ci",
+        "gambit_pnl",
+        "gambit_pnl_ci",
+        "n",
+    ):
         assert key in standin and key in council
     assert council["gambit_pnl"] == 4.5 and council["gambit_pnl_effect"] == 2.5 and council["n"] == 2
     assert standin["legend_ratio"] == pytest.approx(0.9)

@@ -17,7 +17,10 @@ def recipe(tmp_path, **changes):
         "name": "t",
         "out": str(tmp_path / "results"),
         "policies": {"panic": {"kind": "standin", "disposition": "panic_seller"}, "hoard": "hoarder"},
-        "councils": {"all_panic": {"focal": {"*": "panic"}}, "mixed": {"focal": {"oona": "hoard", "bramble": "panic"}, "rotate": 2}},
+        "councils": {
+            "all_panic": {"focal": {"*": "panic"}},
+            "mixed": {"focal": {"oona": "hoard", "bramble": "panic"}, "rotate": 2},
+        },
         "scenarios": ["gambit_rumour", "gambit_shock", "gambit_override"],
         "seeds": {"start": 0, "count": 4},
         "turns": 7,
@@ -32,8 +35,9 @@ def recipe(tmp_path, **changes):
 def test_tables_pair_every_council_world_with_a_standin_world(tmp_path):
     r = recipe(tmp_path)
     result = eval_run.evaluate(r)
+    eval_run.write_results(r, result)
     # per scenario and seed: 1 stand-in world + 1 all_panic + 2 mixed casts
-    assert result["worlds"] == 3 * 4 * 4
+    assert result.worlds == 3 * 4 * 4
     episodes = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
     decisions = pd.read_parquet(tmp_path / "results" / "decisions.parquet")
     assert len(episodes) == 3 * 4 * 4 * 5
@@ -49,7 +53,7 @@ def test_tables_pair_every_council_world_with_a_standin_world(tmp_path):
 
 def test_crash_gambit_directions_hold_by_construction(tmp_path):
     r = recipe(tmp_path, seeds={"start": 0, "count": 8})
-    eval_run.evaluate(r)
+    eval_run.run_recipe(r)
     e = pd.read_parquet(tmp_path / "results" / "episodes.parquet").drop_duplicates("episode_id")
     override = e[e.scenario == "gambit_override"]
     assert (override["seam_ratio"].round(12) == 0.5).all()  # halves at the seam, every seed, every world
@@ -78,7 +82,8 @@ def test_interrupted_evaluation_resumes(tmp_path, monkeypatch):
     assert len(done) == calls[0] == 10
     monkeypatch.setattr(eval_run, "run_lockstep", real)
     result = eval_run.evaluate(r)
-    assert result["played_now"] == 3 * 4 * 4 - 10
+    assert result.played_now == 3 * 4 * 4 - 10
+    eval_run.write_results(r, result)
     episodes = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
     assert episodes["episode_id"].nunique() == 3 * 4 * 4
 
@@ -86,15 +91,21 @@ def test_interrupted_evaluation_resumes(tmp_path, monkeypatch):
 
     written = protocol.PROTOCOL_VERSION
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade's prompts
-    with pytest.raises(ValueError, match=rf"results: its finished episodes were rendered with prompt protocol "
-                                         rf"{re.escape(written)}, this glade renders wood-chat-9"):
+    with pytest.raises(
+        ValueError,
+        match=rf"results: its finished episodes were rendered with prompt protocol "
+        rf"{re.escape(written)}, this glade renders wood-chat-9",
+    ):
         eval_run.evaluate(r)
 
 
 def test_casts_rotate_focal_seats():
     creatures = ["a", "b", "c", "d"]
     assert casts(CouncilSpec({"a": "x", "c": "y"}, rotate=3), creatures) == [
-        {"a": "x", "c": "y"}, {"b": "x", "d": "y"}, {"c": "x", "a": "y"}]
+        {"a": "x", "c": "y"},
+        {"b": "x", "d": "y"},
+        {"c": "x", "a": "y"},
+    ]
     assert casts(CouncilSpec({"*": "x", "b": "y"}), creatures) == [{"a": "x", "b": "y", "c": "x", "d": "x"}]
     with pytest.raises(ValueError, match="unknown creature"):
         casts(CouncilSpec({"owl": "x"}), creatures)

@@ -12,19 +12,25 @@ import pytest
 import torch
 import yaml
 
-from glade.cards import PUSH_FAILED, PushFailed
 from glade.cli import main
-from glade.export import export_checkpoint
-from glade.export_traces import export_traces
-from glade.generate import GenerateRecipe, generate
+from glade.hub.cards import PUSH_FAILED, PushFailed
+from glade.hub.export import export_checkpoint
+from glade.hub.export_traces import export_traces
+from glade.traces import GenerateRecipe, generate
 from glade.train.tiny import save_tiny
 
 torch.set_num_threads(1)
 
 FAST_SFT = [
-    "sft.max_steps=4", "sft.per_device_train_batch_size=2", "sft.per_device_eval_batch_size=4",
-    "sft.logging_steps=1", "sft.save_steps=100", "sft.learning_rate=0.01", "sft.warmup_steps=0",
-    "eval.states=4", "eval.max_new_tokens=8",
+    "sft.max_steps=4",
+    "sft.per_device_train_batch_size=2",
+    "sft.per_device_eval_batch_size=4",
+    "sft.logging_steps=1",
+    "sft.save_steps=100",
+    "sft.learning_rate=0.01",
+    "sft.warmup_steps=0",
+    "eval.states=4",
+    "eval.max_new_tokens=8",
 ]
 FAKE_TOKEN = "hf_FAKEexportTOKEN0123456789abcdefXYZ"
 IDS = torch.tensor([[5, 17, 42, 99, 3, 250, 7]])
@@ -35,7 +41,11 @@ PICKLES = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle")
 def work(tmp_path_factory):
     """Small traces, a tiny base and a LoRA checkpoint trained on them, once per module."""
     root = tmp_path_factory.mktemp("export")
-    generate(GenerateRecipe(out=str(root / "traces"), scenarios=("default",), councils={"hoarders": {"*": "hoarder"}}, turns=3, worlds=4))
+    generate(
+        GenerateRecipe(
+            out=str(root / "traces"), scenarios=("default",), councils={"hoarders": {"*": "hoarder"}}, turns=3, worlds=4
+        )
+    )
     save_tiny(root / "base")
     recipe = {
         "name": "creature",
@@ -43,23 +53,18 @@ def work(tmp_path_factory):
         "model": {"base": str(root / "base")},
         "data": {"traces": [str(root / "traces")], "eval_share": 0.25},
         "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
-        "sft": {"bf16": False, "use_cpu": True, "activation_checkpointing": False, "report_to": "none", "max_length": 1024},
+        "sft": {
+            "bf16": False,
+            "use_cpu": True,
+            "activation_checkpointing": False,
+            "report_to": "none",
+            "max_length": 1024,
+        },
     }
     (root / "creature.yaml").write_text(yaml.safe_dump(recipe))
     assert main(["train", str(root / "creature.yaml"), *FAST_SFT]) == 0
     [ckpt] = (root / "checkpoints").glob("creature__0__*")
     return root, ckpt
-
-
-@pytest.fixture(autouse=True)
-def verbs(monkeypatch):
-    """The export verbs on the CLI, whether or not glade.cli lists them yet."""
-    import glade.cli
-    import glade.export
-    import glade.export_traces
-
-    missing = tuple(v for v in (glade.export, glade.export_traces) if v not in glade.cli.VERBS)
-    monkeypatch.setattr(glade.cli, "VERBS", glade.cli.VERBS + missing)
 
 
 def base_model(root):
@@ -86,7 +91,9 @@ class RecordingApi:
         return f"https://huggingface.co/{repo_id}"
 
     def upload_folder(self, **kwargs):
-        files = sorted(str(p.relative_to(kwargs["folder_path"])) for p in Path(kwargs["folder_path"]).rglob("*") if p.is_file())
+        files = sorted(
+            str(p.relative_to(kwargs["folder_path"])) for p in Path(kwargs["folder_path"]).rglob("*") if p.is_file()
+        )
         self.calls.append(("upload_folder", {**kwargs, "files": files}))
 
 
@@ -112,8 +119,16 @@ def test_adapter_export_generates_like_the_checkpoint(work, tmp_path):
     root, ckpt = work
     out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "adapter")
     names = {p.name for p in out.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "chat_template.jinja", "recipe.yaml", "meta.json", "README.md"} <= names
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "recipe.yaml",
+        "meta.json",
+        "README.md",
+    } <= names
     assert (ckpt / "training_args.bin").exists() and no_pickles(out) == []
     assert json.loads((out / "meta.json").read_text())["kind"] == "lora"
     exported = greedy(PeftModel.from_pretrained(base_model(root), str(out)).eval())
@@ -122,7 +137,9 @@ def test_adapter_export_generates_like_the_checkpoint(work, tmp_path):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(out))
-    assert tok.chat_template and tok.encode("honey 3 pebbles") == AutoTokenizer.from_pretrained(str(ckpt)).encode("honey 3 pebbles")
+    assert tok.chat_template and tok.encode("honey 3 pebbles") == AutoTokenizer.from_pretrained(str(ckpt)).encode(
+        "honey 3 pebbles"
+    )
 
 
 def test_merged_export_matches_the_adapter(work, tmp_path):
@@ -130,7 +147,10 @@ def test_merged_export_matches_the_adapter(work, tmp_path):
     from transformers import AutoModelForCausalLM
 
     root, ckpt = work
-    assert main(["export", str(ckpt), "--repo-id", "alice/creature-merged", "--merge", "--out", str(tmp_path / "merged")]) == 0
+    assert (
+        main(["export", str(ckpt), "--repo-id", "alice/creature-merged", "--merge", "--out", str(tmp_path / "merged")])
+        == 0
+    )
     out = tmp_path / "merged"
     assert (out / "model.safetensors").exists() and not (out / "adapter_config.json").exists() and no_pickles(out) == []
     merged = AutoModelForCausalLM.from_pretrained(str(out)).eval()
@@ -145,7 +165,11 @@ def test_merged_export_matches_the_adapter(work, tmp_path):
 def council_results(ckpt, folder):
     """A minimal glade eval results folder in which this checkpoint sat as `creature_model`."""
     folder.mkdir()
-    effect = lambda mean: {"council": {"mean": 1.0}, "standin": {"mean": 1.0}, "effect": {"mean": mean, "ci": [mean - 1, mean + 1], "support": 0.8}}
+    effect = lambda mean: {
+        "council": {"mean": 1.0},
+        "standin": {"mean": 1.0},
+        "effect": {"mean": mean, "ci": [mean - 1, mean + 1], "support": 0.8},
+    }
     summary = {
         "recipe": "crash-gambit",
         "policies": [f"hf:base+{ckpt.name}", "hf:base+other__0__1"],
@@ -154,19 +178,45 @@ def council_results(ckpt, folder):
             {"council": "solo", "policy": "other_model", "policy_identity": ["hf:base+other__0__1"]},
         ],
         "outcome": [
-            {"scenario": "gambit_rumour", "council": "mixed", "figures": {"gambit_pnl": effect(-2.5), "legend_ratio": effect(0.25)}},
+            {
+                "scenario": "gambit_rumour",
+                "council": "mixed",
+                "figures": {"gambit_pnl": effect(-2.5), "legend_ratio": effect(0.25)},
+            },
             {"scenario": "gambit_rumour", "council": "solo", "figures": {"gambit_pnl": effect(9.0)}},
         ],
     }
     flag = lambda kind, council, policy, rank: {
-        "kind": kind, "scenario": "gambit_rumour", "council": council, "cast": 0 if kind == "decision" else None,
-        "creature": "oona" if kind == "decision" else None, "phase": "seam" if kind == "decision" else None,
-        "policy": policy, "metric": "honey: sell share", "good": "honey", "direction": "sell", "instead": "none",
-        "standin_value": 0.0, "live_value": 1.0, "effect": 1.0, "scaled_effect": 1.0, "ci_low": 1.0, "ci_high": 1.0,
-        "support": 1.0, "n": 3, "rows": 3, "score": 1.0, "examples": [], "rank": rank,
+        "kind": kind,
+        "scenario": "gambit_rumour",
+        "council": council,
+        "cast": 0 if kind == "decision" else None,
+        "creature": "oona" if kind == "decision" else None,
+        "phase": "seam" if kind == "decision" else None,
+        "policy": policy,
+        "metric": "honey: sell share",
+        "good": "honey",
+        "direction": "sell",
+        "instead": "none",
+        "standin_value": 0.0,
+        "live_value": 1.0,
+        "effect": 1.0,
+        "scaled_effect": 1.0,
+        "ci_low": 1.0,
+        "ci_high": 1.0,
+        "support": 1.0,
+        "n": 3,
+        "rows": 3,
+        "score": 1.0,
+        "examples": [],
+        "rank": rank,
     }
-    flags = [flag("decision", "mixed", "creature_model", 1), flag("decision", "solo", "other_model", 2),
-             flag("outcome", "mixed", None, 3), flag("decision", "mixed", "creature_model", 4)]
+    flags = [
+        flag("decision", "mixed", "creature_model", 1),
+        flag("decision", "solo", "other_model", 2),
+        flag("outcome", "mixed", None, 3),
+        flag("decision", "mixed", "creature_model", 4),
+    ]
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "flags.json").write_text(json.dumps(flags))
     return folder
@@ -179,18 +229,28 @@ def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
     source = tmp_path / ckpt.name  # a copy, with lm-eval results beside it
     shutil.copytree(ckpt, source)
     (source / "lm_eval").mkdir()
-    (source / "lm_eval" / "results.json").write_text(json.dumps({"results": {
-        "wood_json": {"alias": "wood_json", "exact_match,none": 0.375, "exact_match_stderr,none": 0.1},
-    }}))
+    (source / "lm_eval" / "results.json").write_text(
+        json.dumps(
+            {
+                "results": {
+                    "wood_json": {"alias": "wood_json", "exact_match,none": 0.375, "exact_match_stderr,none": 0.1},
+                }
+            }
+        )
+    )
     council = council_results(source, tmp_path / "council")
-    out = export_checkpoint(source, "alice/creature", out=tmp_path / "card", council=council, dataset="alice/wood-traces")
+    out = export_checkpoint(
+        source, "alice/creature", out=tmp_path / "card", council=council, dataset="alice/wood-traces"
+    )
     card = ModelCard.load(out / "README.md")
     data = card.data
     assert data.library_name == "peft" and data.pipeline_tag == "text-generation" and data.license == "apache-2.0"
     assert data.datasets == ["alice/wood-traces"] and "glade" in data.tags
     assert data.base_model is None  # a local base is never written as a Hub id
     meta = json.loads((ckpt / "meta.json").read_text())
-    found = {(r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
+    found = {
+        (r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results
+    }
     for key in ("valid_json_rate", "standin_agreement", "self_buy_rate"):
         assert found[("glade Wood held-out states", None, "heldout", key)] == pytest.approx(meta["metrics"][key])
     assert found[("wood_json", None, None, "exact_match")] == 0.375
@@ -198,9 +258,19 @@ def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
     assert found[("crash-gambit", "gambit_rumour", "mixed", "gambit_pnl_effect")] == -2.5
     assert found[("crash-gambit", "gambit_rumour", "mixed", "legend_ratio_effect")] == 0.25
     assert ("crash-gambit", "gambit_rumour", "solo", "gambit_pnl_effect") not in found  # another model's council
-    assert found[("crash-gambit", None, None, "decision_flags")] == 2 and found[("crash-gambit", None, None, "outcome_flags")] == 1
+    assert (
+        found[("crash-gambit", None, None, "decision_flags")] == 2
+        and found[("crash-gambit", None, None, "outcome_flags")] == 1
+    )
     text = card.text
-    for part in ("## Training", meta["data_fingerprint"], "## How it diverges from the stand-in", "creature_model", "## How to load", "PeftModel.from_pretrained"):
+    for part in (
+        "## Training",
+        meta["data_fingerprint"],
+        "## How it diverges from the stand-in",
+        "creature_model",
+        "## How to load",
+        "PeftModel.from_pretrained",
+    ):
         assert part in text
     assert "other_model" not in text
 
@@ -220,9 +290,16 @@ def test_push_creates_the_repo_and_uploads_the_folder(work, tmp_path, monkeypatc
 
     _, ckpt = work
     RecordingApi.calls = []
-    out = export_checkpoint(ckpt, "alice/creature", private=True, out=tmp_path / "pushed", push=True, api=RecordingApi())
+    out = export_checkpoint(
+        ckpt, "alice/creature", private=True, out=tmp_path / "pushed", push=True, api=RecordingApi()
+    )
     (create, c), (upload, u) = RecordingApi.calls
-    assert create == "create_repo" and c["repo_id"] == "alice/creature" and c["private"] is True and c["repo_type"] == "model"
+    assert (
+        create == "create_repo"
+        and c["repo_id"] == "alice/creature"
+        and c["private"] is True
+        and c["repo_type"] == "model"
+    )
     assert upload == "upload_folder" and u["repo_id"] == "alice/creature" and Path(u["folder_path"]) == out
     assert u["repo_type"] == "model" and "adapter_model.safetensors" in u["files"] and "README.md" in u["files"]
     # and through the CLI, with HfApi itself substituted
@@ -230,7 +307,10 @@ def test_push_creates_the_repo_and_uploads_the_folder(work, tmp_path, monkeypatc
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
     assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "cli"), "--push"]) == 0
     assert [name for name, _ in RecordingApi.calls] == ["create_repo", "upload_folder"]
-    assert RecordingApi.calls[0][1]["private"] is False and Path(RecordingApi.calls[1][1]["folder_path"]) == tmp_path / "cli"
+    assert (
+        RecordingApi.calls[0][1]["private"] is False
+        and Path(RecordingApi.calls[1][1]["folder_path"]) == tmp_path / "cli"
+    )
 
 
 def test_offline_push_fails_fast_with_exit_3_and_the_folder_ready(work, tmp_path, monkeypatch, capsys):
@@ -270,8 +350,16 @@ def test_a_token_in_the_environment_is_written_nowhere(work, tmp_path, monkeypat
     RecordingApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
     assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "a"), "--push"]) == 0
-    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--merge", "--out", str(tmp_path / "m"), "--push"]) == 0
-    assert main(["export-traces", str(root / "traces"), "--repo-id", "alice/traces", "--out", str(tmp_path / "t"), "--push"]) == 0
+    assert (
+        main(["export", str(ckpt), "--repo-id", "alice/creature", "--merge", "--out", str(tmp_path / "m"), "--push"])
+        == 0
+    )
+    assert (
+        main(
+            ["export-traces", str(root / "traces"), "--repo-id", "alice/traces", "--out", str(tmp_path / "t"), "--push"]
+        )
+        == 0
+    )
     monkeypatch.setattr(huggingface_hub, "HfApi", UnreachableApi)
     assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "u"), "--push"]) == 3
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -304,17 +392,20 @@ def test_export_traces_copies_data_and_card_and_pushes_a_dataset(work, tmp_path)
     assert export_traces(root / "traces", "alice/wood-traces", out=out) == out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["export", "{ckpt}", "--repo-id", "no-owner"], "expected OWNER/NAME"),
-    (["export", "{ckpt}", "--repo-id", "alice/bad name"], "expected OWNER/NAME"),
-    (["export", "{ckpt}", "--repo-id", "alice/-x"], "expected OWNER/NAME"),
-    (["export", "{traces}", "--repo-id", "alice/x"], "not a glade checkpoint"),
-    (["export", "{tmp}/missing", "--repo-id", "alice/x"], "not a folder"),
-    (["export", "{ckpt}", "--repo-id", "alice/x", "--council", "{tmp}"], "no summary.json"),
-    (["export", "{ckpt}", "--repo-id", "alice/x", "--out", "{traces}"], "not a glade export folder"),
-    (["export-traces", "{ckpt}", "--repo-id", "alice/x"], "not a traces dataset"),
-    (["export-traces", "{traces}", "--repo-id", "alice"], "expected OWNER/NAME"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "{ckpt}", "--repo-id", "no-owner"], "expected OWNER/NAME"),
+        (["export", "{ckpt}", "--repo-id", "alice/bad name"], "expected OWNER/NAME"),
+        (["export", "{ckpt}", "--repo-id", "alice/-x"], "expected OWNER/NAME"),
+        (["export", "{traces}", "--repo-id", "alice/x"], "not a glade checkpoint"),
+        (["export", "{tmp}/missing", "--repo-id", "alice/x"], "not a folder"),
+        (["export", "{ckpt}", "--repo-id", "alice/x", "--council", "{tmp}"], "no summary.json"),
+        (["export", "{ckpt}", "--repo-id", "alice/x", "--out", "{traces}"], "not a glade export folder"),
+        (["export-traces", "{ckpt}", "--repo-id", "alice/x"], "not a traces dataset"),
+        (["export-traces", "{traces}", "--repo-id", "alice"], "expected OWNER/NAME"),
+    ],
+)
 def test_bad_input_is_one_clear_error_and_exit_2(work, tmp_path, capsys, argv, message):
     root, ckpt = work
     argv = [a.format(ckpt=ckpt, traces=root / "traces", tmp=tmp_path) for a in argv]

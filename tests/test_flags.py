@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_eval_metrics import decision, order, outcome_episodes  # tests/ is on sys.path under pytest
 
+from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
-from glade.eval import flag as flag_verb
 from glade.eval.flags import FLAG_KEYS, find_flags, write_flags
 from glade.eval.metrics import summarize
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds, Thresholds
-from glade.eval.run import evaluate
-from glade.policies import load
-
-from test_eval_metrics import decision, order, outcome_episodes  # tests/ is on sys.path under pytest
+from glade.eval.run import run_recipe
+from glade.seats import load
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = Thresholds(resamples=300)
@@ -44,14 +43,25 @@ def cell(episodes_buying: list[int], turns: int = 2, phase: str = "seam") -> pd.
 def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
     [f] = find_flags(cell([2, 2, 1, 2]), None, FAST, seed=0)
     assert set(FLAG_KEYS) <= set(f)
-    assert (f["kind"], f["scenario"], f["council"], f["cast"], f["creature"], f["phase"]) == ("decision", "sc", "c", 0, "thorn", "seam")
+    assert (f["kind"], f["scenario"], f["council"], f["cast"], f["creature"], f["phase"]) == (
+        "decision",
+        "sc",
+        "c",
+        0,
+        "thorn",
+        "seam",
+    )
     assert (f["good"], f["direction"], f["instead"], f["metric"]) == ("honey", "buy", "none", "honey: buy share")
     assert f["live_value"] == pytest.approx(7 / 8) and f["standin_value"] == 0.0
     assert f["effect"] == pytest.approx(7 / 8)  # per episode 1, 1, 1/2, 1
     assert 0.5 <= f["ci_low"] <= f["effect"] <= f["ci_high"] <= 1.0
     assert f["support"] == 1.0 and f["n"] == 4 and f["score"] == pytest.approx(7 / 8)
     assert len(f["examples"]) == 3
-    assert [e["episode_id"] for e in f["examples"]] == ["sc.c.c0.s0", "sc.c.c0.s1", "sc.c.c0.s2"]  # one per episode first
+    assert [e["episode_id"] for e in f["examples"]] == [
+        "sc.c.c0.s0",
+        "sc.c.c0.s1",
+        "sc.c.c0.s2",
+    ]  # one per episode first
     for e in f["examples"]:
         assert '"buy"' in e["response"] and e["standin_action"] == '{"orders": []}' and e["prompt"].startswith("turn")
 
@@ -96,11 +106,15 @@ def identical(tmp_path_factory):
     policies = {d: d for d in set(focal.values())}
     policies["hoarder"] = {"kind": "standin", "disposition": "hoarder"}  # a seat spec works the same
     recipe = EvalRecipe(
-        name="identical", out=str(tmp_path_factory.mktemp("identical")), policies=policies,
+        name="identical",
+        out=str(tmp_path_factory.mktemp("identical")),
+        policies=policies,
         councils={"same": CouncilSpec(focal=focal), "one_seat": CouncilSpec(focal={"oona": "hoarder"})},
-        scenarios=("gambit_rumour", "gambit_shock"), seeds=Seeds(0, 3), thresholds=FAST,
+        scenarios=("gambit_rumour", "gambit_shock"),
+        seeds=Seeds(0, 3),
+        thresholds=FAST,
     )
-    evaluate(recipe)
+    run_recipe(recipe)
     return Path(recipe.out)
 
 
@@ -110,11 +124,15 @@ def planted(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(ROOT))
         recipe = EvalRecipe(
-            name="planted", out=str(tmp_path_factory.mktemp("planted")), policies={"planted": PLANTED},
+            name="planted",
+            out=str(tmp_path_factory.mktemp("planted")),
+            policies={"planted": PLANTED},
             councils={"plant": CouncilSpec(focal={"thorn": "planted"})},
-            scenarios=("gambit_rumour",), seeds=Seeds(0, 4), thresholds=FAST,
+            scenarios=("gambit_rumour",),
+            seeds=Seeds(0, 4),
+            thresholds=FAST,
         )
-        evaluate(recipe)
+        run_recipe(recipe)
     return Path(recipe.out)
 
 
@@ -127,7 +145,9 @@ def test_identical_policy_councils_yield_no_flags(identical):
     assert len(decisions) and (decisions["agreement"] == 1.0).all()
     assert set(decisions["council"]) == {"same", "one_seat"}
     assert find_flags(decisions, episodes, FAST, seed=0) == []
-    assert find_flags(decisions, episodes, Thresholds(resamples=300, flag_min_effect=0.0, flag_support=0.0), seed=0) == []
+    assert (
+        find_flags(decisions, episodes, Thresholds(resamples=300, flag_min_effect=0.0, flag_support=0.0), seed=0) == []
+    )
     summary = summarize(decisions, episodes, FAST, seed=0)
     for entry in summary["outcome"]:
         for name, figure in entry["figures"].items():
@@ -140,10 +160,17 @@ def test_the_planted_python_seat_validates_and_diverges_only_on_honey_talk():
         mp.syspath_prepend(str(ROOT))
         policy = load(PLANTED)
     obs = {
-        "turn": 4, "creature": "thorn", "pebbles": 25.0, "fuel": "firewood", "appetite": 1,
-        "inventory": {"honey": 0, "firewood": 9}, "needs": {"honey": 0, "firewood": 1},
-        "produces": {"honey": 0, "firewood": 1}, "talk": {"honey": 1, "firewood": 0},
-        "whisper": {"honey": 0, "firewood": 0}, "price_moves": {"honey": 0.0, "firewood": 0.0},
+        "turn": 4,
+        "creature": "thorn",
+        "pebbles": 25.0,
+        "fuel": "firewood",
+        "appetite": 1,
+        "inventory": {"honey": 0, "firewood": 9},
+        "needs": {"honey": 0, "firewood": 1},
+        "produces": {"honey": 0, "firewood": 1},
+        "talk": {"honey": 1, "firewood": 0},
+        "whisper": {"honey": 0, "firewood": 0},
+        "price_moves": {"honey": 0.0, "firewood": 0.0},
         "prices": {"honey": 10.0, "firewood": 2.0},
     }
     [d] = policy.act([obs])
@@ -157,7 +184,9 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
     decisions, episodes = tables(planted)
     flags = find_flags(decisions, episodes, FAST, seed=0)
     decision_flags = [f for f in flags if f["kind"] == "decision"]
-    assert [(f["creature"], f["phase"], f["good"], f["direction"]) for f in decision_flags] == [("thorn", "seam", "honey", "buy")]
+    assert [(f["creature"], f["phase"], f["good"], f["direction"]) for f in decision_flags] == [
+        ("thorn", "seam", "honey", "buy")
+    ]
     [f] = decision_flags
     assert f["effect"] == 1.0 and f["support"] == 1.0 and f["n"] == 4 and f["ci_low"] > 0
     assert f["standin_value"] == 0.0 and f["live_value"] == 1.0 and f["instead"] == "none"
@@ -194,7 +223,7 @@ def test_write_flags_json_and_markdown(tmp_path):
 
 def run_verb(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="glade")
-    flag_verb.add_parser(parser.add_subparsers(dest="verb"))
+    flag_verb.add_parser(parser.add_subparsers(dest="verb"), "flag")
     args = parser.parse_args(["flag", *argv])
     return args.run(args)
 
@@ -232,8 +261,6 @@ def test_flag_verb_without_tables_is_one_line_and_exit_2(tmp_path, capsys, monke
         run_verb(str(tmp_path))
     from glade import cli
 
-    if flag_verb not in cli.VERBS:  # until glade/cli.py lists the verb
-        monkeypatch.setattr(cli, "VERBS", (*cli.VERBS, flag_verb))
     assert cli.main(["flag", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "glade eval" in err and len(err.splitlines()) == 1

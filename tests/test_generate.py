@@ -7,16 +7,40 @@ import pytest
 import yaml
 from datasets import load_dataset
 
-from glade import generate as gen
+from glade import traces as gen
 from glade.config import ConfigError, load_recipe
 from glade.env.protocol import PROTOCOL_VERSION
 from glade.env.scenario import load_scenario
 
 SCHEMA = {
-    "episode_id", "scenario", "scenario_hash", "seed", "turn", "creature", "seat", "policy",
-    "protocol_version", "messages", "observation", "completion", "action", "error", "repaired", "self_buy",
-    "standin_action", "standin_disposition", "latency_s", "prompt_tokens", "completion_tokens",
-    "rejected", "fills", "pebbles", "wealth_before", "wealth_after", "wealth_change", "mood",
+    "episode_id",
+    "scenario",
+    "scenario_hash",
+    "seed",
+    "turn",
+    "creature",
+    "seat",
+    "policy",
+    "protocol_version",
+    "messages",
+    "observation",
+    "completion",
+    "action",
+    "error",
+    "repaired",
+    "self_buy",
+    "standin_action",
+    "standin_disposition",
+    "latency_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "rejected",
+    "fills",
+    "pebbles",
+    "wealth_before",
+    "wealth_after",
+    "wealth_change",
+    "mood",
 }
 
 
@@ -98,8 +122,11 @@ def test_resume_refuses_rows_of_another_prompt_protocol(tmp_path, monkeypatch):
     gen.generate(r)
     progress = (tmp_path / "traces" / "progress.json").read_text()
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade's prompts
-    with pytest.raises(ValueError, match=rf"rendered with prompt protocol {re.escape(PROTOCOL_VERSION)}, this glade renders "
-                                         r"wood-chat-9\+deadbeef; move the folder aside"):
+    with pytest.raises(
+        ValueError,
+        match=rf"rendered with prompt protocol {re.escape(PROTOCOL_VERSION)}, this glade renders "
+        r"wood-chat-9\+deadbeef; move the folder aside",
+    ):
         gen.generate(r)
     assert (tmp_path / "traces" / "progress.json").read_text() == progress  # nothing lost or played
 

@@ -1,4 +1,4 @@
-"""glade.hf_seat: transformers seats, batched, with PEFT mixed-adapter councils.
+"""glade.seats.hf: transformers seats, batched, with PEFT mixed-adapter councils.
 
 Everything runs on the tiny local model (train/tiny.py) and two LoRA adapters made here
 with random (non-zero) weights, so each adapter really changes what the model says.
@@ -15,8 +15,8 @@ from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorL
 
 from glade.env import parallel_env, standin
 from glade.env.protocol import render
-from glade.hf_seat import BASE, Generation, HFPolicy, JsonEnd, JsonScan, SharedModel, shared_model
-from glade.policies import Decision, SeatSpecError, StandIn, load, load_council
+from glade.seats import Decision, SeatSpecError, StandIn, load, load_council
+from glade.seats.hf import BASE, Generation, HFPolicy, JsonEnd, JsonScan, SharedModel, shared_model
 from glade.train.tiny import save_tiny
 
 # PEFT calls a transformers helper that v5 deprecates; nothing here to act on.
@@ -79,8 +79,13 @@ def wood():
 
 
 def mixed_obs(wood) -> list[dict]:
-    return [wood["first"]["oona"], wood["later"]["hazel"], wood["first"]["thorn"], wood["later"]["moss"],
-            wood["later"]["bramble"]]
+    return [
+        wood["first"]["oona"],
+        wood["later"]["hazel"],
+        wood["first"]["thorn"],
+        wood["later"]["moss"],
+        wood["later"]["bramble"],
+    ]
 
 
 def texts(decisions: list[Decision]) -> list[str]:
@@ -94,8 +99,9 @@ def test_batched_equals_one_by_one(shared, adapters, wood):
     observations = mixed_obs(wood)
     lengths = {len(json.dumps(render(o))) for o in observations}
     assert len(lengths) == len(observations)  # prompts of different lengths: real left padding
-    policy = HFPolicy(shared, adapters["hoarder"], {"hazel": adapters["panic"], "moss": None},
-                      Generation(max_new_tokens=NEW_TOKENS))
+    policy = HFPolicy(
+        shared, adapters["hoarder"], {"hazel": adapters["panic"], "moss": None}, Generation(max_new_tokens=NEW_TOKENS)
+    )
     batched = policy.act(observations)
     alone = [policy.act([obs])[0] for obs in observations]
     assert texts(batched) == texts(alone)
@@ -104,20 +110,26 @@ def test_batched_equals_one_by_one(shared, adapters, wood):
     ]
     assert len(set(texts(batched))) >= 3  # the rows really differ, so equality means something
     assert len({d.prompt_tokens for d in batched}) == len(observations)
-    split = HFPolicy(shared, adapters["hoarder"], {"hazel": adapters["panic"], "moss": None},
-                     Generation(max_new_tokens=NEW_TOKENS, batch_size=2))
+    split = HFPolicy(
+        shared,
+        adapters["hoarder"],
+        {"hazel": adapters["panic"], "moss": None},
+        Generation(max_new_tokens=NEW_TOKENS, batch_size=2),
+    )
     assert texts(split.act(observations)) == texts(batched)  # chunked generate calls agree too
 
 
 def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
     spec = {"kind": "hf", "model": str(tiny), "max_new_tokens": NEW_TOKENS}
-    council = load_council({
-        "oona": {**spec, "adapter": adapters["hoarder"]},
-        "thorn": {**spec, "adapter": adapters["panic"]},
-        "hazel": dict(spec),
-        "bramble": "panic_seller",
-        "moss": {"kind": "standin", "disposition": "hoarder"},
-    })
+    council = load_council(
+        {
+            "oona": {**spec, "adapter": adapters["hoarder"]},
+            "thorn": {**spec, "adapter": adapters["panic"]},
+            "hazel": dict(spec),
+            "bramble": "panic_seller",
+            "moss": {"kind": "standin", "disposition": "hoarder"},
+        }
+    )
     policy = council["oona"]
     assert isinstance(policy, HFPolicy) and council["thorn"] is policy and council["hazel"] is policy
     assert policy.shared is shared  # one SharedModel per base model in the process
@@ -139,10 +151,15 @@ def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
     assert [d.policy for d in together] == ["hf:tiny+hoarder", "hf:tiny+panic", "hf:tiny"]
 
     gen = Generation(max_new_tokens=NEW_TOKENS)
-    solo = {name: HFPolicy(shared, path, {}, gen) for name, path in
-            (("hoarder", adapters["hoarder"]), ("panic", adapters["panic"]), ("base", None))}
-    alone = [solo["hoarder"].act([obs["oona"]])[0], solo["panic"].act([obs["thorn"]])[0],
-             solo["base"].act([obs["hazel"]])[0]]
+    solo = {
+        name: HFPolicy(shared, path, {}, gen)
+        for name, path in (("hoarder", adapters["hoarder"]), ("panic", adapters["panic"]), ("base", None))
+    }
+    alone = [
+        solo["hoarder"].act([obs["oona"]])[0],
+        solo["panic"].act([obs["thorn"]])[0],
+        solo["base"].act([obs["hazel"]])[0],
+    ]
     assert texts(together) == texts(alone)
     assert [d.action for d in together] == [d.action for d in alone]
 
@@ -188,7 +205,7 @@ def test_prefix_cache_changes_nothing_but_the_work(tiny, adapters, wood):
 
 
 def test_prefix_cache_is_keyed_by_adapter_and_bounded(tiny, adapters, wood, monkeypatch):
-    import glade.hf_seat as hf_seat
+    import glade.seats.hf as hf_seat
 
     fresh = SharedModel(str(tiny))
     obs = wood["first"]["oona"]
@@ -237,7 +254,7 @@ def closes_at(text: str, chunks: int = 1) -> int | None:
     reports done (None if it never does)."""
     scan = JsonScan()
     for i in range(0, len(text), chunks):
-        if scan.feed(text[i:i + chunks]):
+        if scan.feed(text[i : i + chunks]):
             return i + chunks
     return None
 
@@ -286,17 +303,24 @@ class Script(LogitsProcessor):
 def test_json_end_stops_each_row_right_after_its_object(shared):
     tok, model = shared.tokenizer, shared.model
     answer = '{"orders": [{"side": "sell", "good": "honey", "qty": 2, "price": 9.5}], "gossip": "a } b"}'
-    scripts = [tok.encode(answer + " and then some more words", add_special_tokens=False),
-               tok.encode("I will not answer in json today, no braces at all here. " * 8, add_special_tokens=False)]
+    scripts = [
+        tok.encode(answer + " and then some more words", add_special_tokens=False),
+        tok.encode("I will not answer in json today, no braces at all here. " * 8, add_special_tokens=False),
+    ]
     budget = len(scripts[0]) + 8
     assert len(scripts[1]) > budget
     enc = tok(["<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "hi"], return_tensors="pt", padding=True)
     width = enc["input_ids"].shape[1]
     stop = JsonEnd(tok, width, 2)
     with torch.inference_mode():
-        ids = model.generate(**enc, max_new_tokens=budget, do_sample=False, pad_token_id=tok.pad_token_id,
-                             logits_processor=LogitsProcessorList([Script(scripts, width, tok.eos_token_id)]),
-                             stopping_criteria=[stop])
+        ids = model.generate(
+            **enc,
+            max_new_tokens=budget,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            logits_processor=LogitsProcessorList([Script(scripts, width, tok.eos_token_id)]),
+            stopping_criteria=[stop],
+        )
     rows = [row[row != tok.pad_token_id] for row in ids[:, width:]]
     assert tok.decode(rows[0]) == answer  # stopped on the token that closed the object
     assert len(rows[1]) == budget  # the other row ran on to its budget
@@ -325,8 +349,7 @@ def test_folder_sampling_defaults_do_not_leak_into_greedy(tiny, shared, wood, tm
     folder = tmp_path / "tiny_sampling_defaults"
     shutil.copytree(tiny, folder)
     config = json.loads((folder / "generation_config.json").read_text())
-    config.update(do_sample=True, temperature=0.7, top_k=5, top_p=0.8, repetition_penalty=1.5,
-                  no_repeat_ngram_size=2)
+    config.update(do_sample=True, temperature=0.7, top_k=5, top_p=0.8, repetition_penalty=1.5, no_repeat_ngram_size=2)
     (folder / "generation_config.json").write_text(json.dumps(config))
     observations = mixed_obs(wood)[:2]
     gen = Generation(max_new_tokens=NEW_TOKENS)

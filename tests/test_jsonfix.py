@@ -41,21 +41,30 @@ REPAIR_CASES = {
     "code_fence": ('```json\n{"orders": []}\n```', {"orders": []}, ["code_fence"]),
     "prose_around": ('My move: {"orders": []} -- done.', {"orders": []}, ["prose_around"]),
     "bare_order_list": (json.dumps([ORDER]), {"orders": [ORDER]}, ["bare_order_list"]),
-    "smart_quotes": ("{“orders”: [], “gossip”: “it’s cold”}", {"orders": [], "gossip": "it’s cold"},
-                     ["smart_quotes"]),
-    "single_quotes": ("{'orders': [], 'gossip': 'say \"hi\"'}", {"orders": [], "gossip": 'say "hi"'},
-                      ["single_quotes"]),
+    "smart_quotes": ("{“orders”: [], “gossip”: “it’s cold”}", {"orders": [], "gossip": "it’s cold"}, ["smart_quotes"]),
+    "single_quotes": (
+        "{'orders': [], 'gossip': 'say \"hi\"'}",
+        {"orders": [], "gossip": 'say "hi"'},
+        ["single_quotes"],
+    ),
     "unquoted_keys": ('{orders: [], gossip: "x"}', {"orders": [], "gossip": "x"}, ["unquoted_keys"]),
-    "python_literals": ('{"orders": [], "a": True, "b": False, "c": None}',
-                        {"orders": [], "a": True, "b": False, "c": None}, ["python_literals"]),
-    "string_escapes": ('{"gossip": "line one\nit\\\'s \\d"}', {"gossip": "line one\nit's \\d"},
-                       ["string_escapes"]),
-    "missing_commas": ('{"orders": [{"qty": 1} {"qty": 2}] "gossip": ""}',
-                       {"orders": [{"qty": 1}, {"qty": 2}], "gossip": ""}, ["missing_commas"]),
-    "trailing_comma": ('{"orders": [1, 2,], "gossip": "x",}', {"orders": [1, 2], "gossip": "x"},
-                       ["trailing_comma"]),
-    "closed_braces": ('{"orders": [{"side": "buy", "good": "hon', {"orders": [{"side": "buy", "good": "hon"}]},
-                      ["closed_braces"]),
+    "python_literals": (
+        '{"orders": [], "a": True, "b": False, "c": None}',
+        {"orders": [], "a": True, "b": False, "c": None},
+        ["python_literals"],
+    ),
+    "string_escapes": ('{"gossip": "line one\nit\\\'s \\d"}', {"gossip": "line one\nit's \\d"}, ["string_escapes"]),
+    "missing_commas": (
+        '{"orders": [{"qty": 1} {"qty": 2}] "gossip": ""}',
+        {"orders": [{"qty": 1}, {"qty": 2}], "gossip": ""},
+        ["missing_commas"],
+    ),
+    "trailing_comma": ('{"orders": [1, 2,], "gossip": "x",}', {"orders": [1, 2], "gossip": "x"}, ["trailing_comma"]),
+    "closed_braces": (
+        '{"orders": [{"side": "buy", "good": "hon',
+        {"orders": [{"side": "buy", "good": "hon"}]},
+        ["closed_braces"],
+    ),
 }
 
 
@@ -69,8 +78,7 @@ def test_each_repair(name):
 def test_truncated_input():
     head = '{"orders": [], "pad": "'
     text = head + "x" * (2 * MAX_CHARS) + '"}'
-    check(text, {"orders": [], "pad": "x" * (MAX_CHARS - len(head))},
-          repairs=["truncated_input", "closed_braces"])
+    check(text, {"orders": [], "pad": "x" * (MAX_CHARS - len(head))}, repairs=["truncated_input", "closed_braces"])
 
 
 def test_every_repair_name_has_a_case():
@@ -83,7 +91,7 @@ def test_every_repair_name_has_a_case():
         (None, "empty"),
         ("", "empty"),
         ("  \n\t", "empty"),
-        ("<think>{\"orders\": []}</think>", "empty"),  # thought, never answered
+        ('<think>{"orders": []}</think>', "empty"),  # thought, never answered
         (42, "no_json"),
         (b'{"orders": []}', "no_json"),
         ("I will hold this turn.", "no_json"),
@@ -115,8 +123,11 @@ def test_missing_bracket_before_brace():
 
 
 def test_truncated_inside_fence():
-    check('```json\n{"orders": [{"side": "buy"\n```', {"orders": [{"side": "buy"}]},
-          repairs=["code_fence", "closed_braces"])
+    check(
+        '```json\n{"orders": [{"side": "buy"\n```',
+        {"orders": [{"side": "buy"}]},
+        repairs=["code_fence", "closed_braces"],
+    )
 
 
 def test_harmony_final_channel_beats_analysis():
@@ -127,22 +138,20 @@ def test_harmony_final_channel_beats_analysis():
     )
     check(text, {"orders": []}, repairs=["final_channel"])
     # The same with special tokens dropped by the decoder.
-    check('analysisMaybe {"orders": [1]}.assistantfinal{"orders": []}', {"orders": []},
-          repairs=["final_channel"])
+    check('analysisMaybe {"orders": [1]}.assistantfinal{"orders": []}', {"orders": []}, repairs=["final_channel"])
     # A marker that is text inside the answer (its gossip) is not a channel boundary
     # (hypothesis found this one: the whole object was lost to the cut).
     for marker in ("assistantfinal", "<|channel|>final"):
         said = {"orders": [], "gossip": marker}
         check(json.dumps(said), said)
-        check("analysis{\"orders\": [1]}assistantfinal" + json.dumps(said), said, repairs=["prose_around"])
+        check('analysis{"orders": [1]}assistantfinal' + json.dumps(said), said, repairs=["prose_around"])
 
 
 def test_braces_and_quotes_inside_strings():
     value = {"orders": [], "gossip": 'a } b { c ] "quoted" \\ done', "thought": "{not json"}
     check(json.dumps(value), value)
     check("noise " + json.dumps(value) + " noise", value, repairs=["prose_around"])
-    check("{'gossip': 'a } b {', 'orders': []}", {"gossip": "a } b {", "orders": []},
-          repairs=["single_quotes"])
+    check("{'gossip': 'a } b {', 'orders': []}", {"gossip": "a } b {", "orders": []}, repairs=["single_quotes"])
 
 
 def test_nested_fences():
@@ -180,6 +189,7 @@ def test_pathological_inputs_stay_fast():
 
 # Properties: never raise; always a dict and no error, or no value and a named error.
 
+
 def assert_well_formed(got):
     assert isinstance(got, Extracted)
     if got.value is not None:
@@ -189,14 +199,18 @@ def assert_well_formed(got):
         assert got.error in ERRORS and got.repairs == ()
 
 
-JUNK = st.sampled_from(list('{}[]"\':,` \n\\') + ["True", "None", "“", "”", "‘", "’", "```", "<|end|>",
-                                                   "</think>", "NaN", "-", "1e999", "{'a'", "\x00"])
-ORDERS = st.fixed_dictionaries({
-    "side": st.sampled_from(["buy", "sell"]),
-    "good": st.sampled_from(["honey", "acorns", "firewood", "mushrooms"]),
-    "qty": st.integers(0, 500),
-    "price": st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
-})
+JUNK = st.sampled_from(
+    list("{}[]\"':,` \n\\")
+    + ["True", "None", "“", "”", "‘", "’", "```", "<|end|>", "</think>", "NaN", "-", "1e999", "{'a'", "\x00"]
+)
+ORDERS = st.fixed_dictionaries(
+    {
+        "side": st.sampled_from(["buy", "sell"]),
+        "good": st.sampled_from(["honey", "acorns", "firewood", "mushrooms"]),
+        "qty": st.integers(0, 500),
+        "price": st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
+    }
+)
 ACTIONS = st.fixed_dictionaries({"orders": st.lists(ORDERS, max_size=4), "gossip": st.text(max_size=30)})
 
 
@@ -223,7 +237,7 @@ def test_mutated_action_never_raises(action, data):
         op = data.draw(st.sampled_from(["delete", "insert", "truncate"]))
         at = data.draw(st.integers(0, len(text)))
         if op == "delete":
-            text = text[:at] + text[at + data.draw(st.integers(1, 8)):]
+            text = text[:at] + text[at + data.draw(st.integers(1, 8)) :]
         elif op == "insert":
             text = text[:at] + data.draw(JUNK) + text[at:]
         else:

@@ -4,30 +4,19 @@ checkpoint) and on a tiny LoRA adapter over it; the adapter changes the scores."
 import json
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from glade.eval import harness, lm_metrics
-from glade.train.data import DataConfig, prepare
-from glade.train.tiny import save_tiny
 
 from glade.cli import main
-from glade.generate import GenerateRecipe, generate
+from glade.eval import harness
+from glade.eval.lm_tasks import utils as lm_metrics
+from glade.traces import GenerateRecipe, generate
+from glade.train.data import DataConfig, prepare, save_prepared
+from glade.train.tiny import save_tiny
 
 LIMIT = 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def verb_registered():
-    """`glade lm-eval` is in glade.cli.VERBS; until that line lands, register it here."""
-    from glade import cli
-
-    with pytest.MonkeyPatch.context() as mp:
-        if harness not in cli.VERBS:
-            mp.setattr(cli, "VERBS", (*cli.VERBS, harness))
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -40,29 +29,41 @@ def workdir(tmp_path_factory):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root = tmp_path_factory.mktemp("lm_eval")
-    generate(GenerateRecipe(
-        out=str(root / "traces"), scenarios=("default",),
-        councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
-        turns=2, worlds=8,
-    ))
+    generate(
+        GenerateRecipe(
+            out=str(root / "traces"),
+            scenarios=("default",),
+            councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
+            turns=2,
+            worlds=8,
+        )
+    )
     base = save_tiny(root / "base")  # a bare model folder: no recipe, so it needs --traces
-    recipe = {"name": "tiny", "model": {"base": str(base)},
-              "data": {"traces": [str(root / "traces")], "eval_share": 0.25, "split_seed": 0}}
+    recipe = {
+        "name": "tiny",
+        "model": {"base": str(base)},
+        "data": {"traces": [str(root / "traces")], "eval_share": 0.25, "split_seed": 0},
+    }
     full = root / "full"
     shutil.copytree(base, full)
     (full / "meta.json").write_text(json.dumps({"name": "tiny", "kind": "full", "base_model": None}))
     (full / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    config = DataConfig(traces=(str(root / "traces"),), eval_share=0.25, split_seed=0)
+    save_prepared(full / "data", *prepare(config), config)  # the splits, as glade train saves them
 
     lora = root / "lora"
     torch.manual_seed(0)
     model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"),
+        LoraConfig(
+            r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"
+        ),
     )
     model.save_pretrained(lora)
     AutoTokenizer.from_pretrained(base).save_pretrained(lora)
     (lora / "meta.json").write_text(json.dumps({"name": "lora", "kind": "lora", "base_model": str(base)}))
     (lora / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    save_prepared(lora / "data", *prepare(config), config)
     return root
 
 
@@ -81,37 +82,45 @@ def runs(workdir):
 
 
 def test_metrics_score_a_completion():
-    obs = {"inventory": {"honey": 3, "acorns": 0}, "produces": {"honey": 1, "acorns": 0},
-           "creature": "oona", "pebbles": 10.0}
+    obs = {
+        "inventory": {"honey": 3, "acorns": 0},
+        "produces": {"honey": 1, "acorns": 0},
+        "creature": "oona",
+        "pebbles": 10.0,
+    }
     standin = {"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 2.0}]}
-    same = lm_metrics.score_completion('{"orders": [{"side": "sell", "good": "honey", "qty": 2, "price": 3}]}', obs, standin)
+    same = lm_metrics.score_completion(
+        '{"orders": [{"side": "sell", "good": "honey", "qty": 2, "price": 3}]}', obs, standin
+    )
     assert same == {"valid_json": 1.0, "standin_agreement": 1.0, "self_buy": 0.0}
-    selfbuy = lm_metrics.score_completion('{"orders": [{"side": "buy", "good": "honey", "qty": 1, "price": 1}]}', obs, standin)
+    selfbuy = lm_metrics.score_completion(
+        '{"orders": [{"side": "buy", "good": "honey", "qty": 1, "price": 1}]}', obs, standin
+    )
     assert selfbuy["self_buy"] == 1.0 and selfbuy["standin_agreement"] == 0.5
     assert lm_metrics.score_completion("I would rather not", obs, standin)["valid_json"] == 0.0
     mc = lm_metrics.process_direction({"gold": 1}, [(-3.0, False), (-1.0, True), (-2.0, False)])
     assert mc["acc"] == 1.0 and 0.5 < mc["gold_prob"] < 1.0
 
 
-def test_tasks_use_absolute_paths_and_load_fast(workdir, tmp_path):
+def test_tasks_are_checked_in_and_only_documents_are_written(workdir, tmp_path):
     out = harness.build_tasks(workdir / "traces", tmp_path / "tasks", limit=5)
     assert out.is_absolute()
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.jsonl" for t in harness.GLADE_TASKS)
     for task in harness.GLADE_TASKS:
-        text = (out / f"{task}.yaml").read_text()
-        assert "!function glade_hooks." in text
-        spec = yaml.safe_load(text.replace("!function", ""))  # the tag is lm-eval's
-        path = Path(spec["dataset_kwargs"]["data_files"]["train"])
-        assert path.is_absolute() and path.exists()
+        text = (harness.LM_TASKS / f"{task}.yaml").read_text()
+        assert "!function utils." in text
     gen = [json.loads(line) for line in (out / f"{harness.GEN_TASK}.jsonl").open()]
     mc = [json.loads(line) for line in (out / f"{harness.MC_TASK}.jsonl").open()]
     assert len(gen) == 5 and len(mc) == 5 * len(json.loads(gen[0]["observation"])["inventory"])
     assert all(d["answer"] == lm_metrics.CHOICES[d["gold"]] for d in mc)
-    assert (out / "glade_hooks.py").exists()
+    assert len(lm_metrics.decision_docs(**{lm_metrics.DOCS: str(out)})["train"]) == 5
 
     from lm_eval.tasks import TaskManager
 
     t = time.perf_counter()
-    manager = TaskManager(include_path=str(out), include_defaults=False)
+    manager = TaskManager(
+        include_path=str(harness.LM_TASKS), include_defaults=False, metadata={lm_metrics.DOCS: str(out)}
+    )
     assert set(harness.GLADE_TASKS) <= set(manager.all_tasks)
     assert time.perf_counter() - t < 5
 
@@ -138,8 +147,12 @@ def test_base_and_adapter_scores(runs, workdir):
     assert base["data"] == lora["data"] and base["n_samples"] == lora["n_samples"]  # same documents
     # the adapter changes the model, so the (continuous) gold probability moves
     assert lora["scores"][harness.MC_TASK]["gold_prob"] != base["scores"][harness.MC_TASK]["gold_prob"]
-    print("\nlm-eval scores:", json.dumps({k: runs[k]["scores"] for k in ("base", "lora")}),
-          "seconds:", {k: round(v, 1) for k, v in runs["seconds"].items()})
+    print(
+        "\nlm-eval scores:",
+        json.dumps({k: runs[k]["scores"] for k in ("base", "lora")}),
+        "seconds:",
+        {k: round(v, 1) for k, v in runs["seconds"].items()},
+    )
 
 
 def test_bad_checkpoint_is_a_clear_error(workdir, tmp_path, capsys):
@@ -150,12 +163,22 @@ def test_bad_checkpoint_is_a_clear_error(workdir, tmp_path, capsys):
     with pytest.raises(ValueError, match="recipe.yaml"):  # a bare model folder names no traces
         harness.run_lm_eval(workdir / "base", limit=1)
     with pytest.raises(ValueError, match="unknown lm-eval task"):
-        harness.run_lm_eval(workdir / "base", tasks=["glade_decision_gen", "no_such_task_xyz"], limit=1,
-                            traces=workdir / "traces")
+        harness.run_lm_eval(
+            workdir / "base", tasks=["glade_decision_gen", "no_such_task_xyz"], limit=1, traces=workdir / "traces"
+        )
 
 
 def test_traces_override_and_one_task(workdir, capsys):
-    argv = ["lm-eval", str(workdir / "base"), "--tasks", harness.GEN_TASK, "--limit", "2", "--traces", str(workdir / "traces")]
+    argv = [
+        "lm-eval",
+        str(workdir / "base"),
+        "--tasks",
+        harness.GEN_TASK,
+        "--limit",
+        "2",
+        "--traces",
+        str(workdir / "traces"),
+    ]
     assert main(argv) == 0
     result = json.loads((workdir / "base" / "lm_eval" / "results.json").read_text())
     assert list(result["scores"]) == [harness.GEN_TASK] and result["data"]["held_out"].startswith("every row")

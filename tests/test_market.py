@@ -156,7 +156,7 @@ def test_every_fill_respects_both_limits():
     orders = [buy("a", 3, 10.0), buy("b", 2, 9.0), sell("c", 2, 8.5), sell("d", 4, 9.5)]
     result = clear_auction("honey", orders, 9.0, RANK)
     limits = {(o.creature, o.side): o.price for o in orders}
-    for buyer, seller, qty in result.fills:
+    for buyer, seller, _qty in result.fills:
         assert limits[(buyer, "buy")] >= result.price >= limits[(seller, "sell")]
     assert sum(q for _, _, q in result.fills) == result.volume
 
@@ -173,11 +173,13 @@ def test_the_env_rotates_rank_each_turn():
         for _ in range(turn):
             env.step({})
         bid = {"orders": [{"side": "buy", "good": "firewood", "qty": 1, "price": 4.0}]}
-        _, _, _, _, infos = env.step({
-            "thorn": {"orders": [{"side": "sell", "good": "firewood", "qty": 1, "price": 4.0}]},
-            "oona": bid,
-            "hazel": bid,
-        })
+        _, _, _, _, infos = env.step(
+            {
+                "thorn": {"orders": [{"side": "sell", "good": "firewood", "qty": 1, "price": 4.0}]},
+                "oona": bid,
+                "hazel": bid,
+            }
+        )
         winners.append([c for c in ("oona", "hazel") if infos[c]["fills"]])
     assert winners == [["oona"], ["hazel"], ["hazel"], ["oona"], ["oona"]]
 
@@ -186,8 +188,9 @@ def test_the_env_rotates_rank_each_turn():
 
 
 def clearing(price, volume, unfilled_demand, unfilled_supply):
-    return Clearing("honey", price, volume, [], volume + unfilled_demand, volume + unfilled_supply,
-                    unfilled_demand, unfilled_supply)
+    return Clearing(
+        "honey", price, volume, [], volume + unfilled_demand, volume + unfilled_supply, unfilled_demand, unfilled_supply
+    )
 
 
 W, K, S, FLOOR, DEPTH = 0.5, 0.1, 0.15, 0.25, 10
@@ -227,9 +230,21 @@ W, K, S, FLOOR, DEPTH = 0.5, 0.1, 0.15, 0.25, 10
         (0.2, clearing(None, 0, 0, 0), 0.25),
     ],
     ids=[
-        "anchor-up", "anchor-down", "anchor-at-ref", "thin-demand-lifts", "thin-glut-lowers", "deep-glut",
-        "deep-demand", "partial-tilt", "trade-and-glut", "big-book", "max-step-up", "max-step-down", "nothing",
-        "floor", "floor-over-bound",
+        "anchor-up",
+        "anchor-down",
+        "anchor-at-ref",
+        "thin-demand-lifts",
+        "thin-glut-lowers",
+        "deep-glut",
+        "deep-demand",
+        "partial-tilt",
+        "trade-and-glut",
+        "big-book",
+        "max-step-up",
+        "max-step-down",
+        "nothing",
+        "floor",
+        "floor-over-bound",
     ],
 )
 def test_reprice_by_hand(ref, c, expected):

@@ -9,7 +9,6 @@ import pytest
 
 from glade.env.market import Order, validate_orders
 
-
 # --------------------------------------------------------------------------- validate_orders
 
 GOODS = ("honey", "acorns", "berries")
@@ -77,9 +76,7 @@ def test_absurd_qty_is_checked_after_a_valid_qty():
     assert orders == [Order("oona", "buy", "acorns", 500, 0.01)]
 
 
-@pytest.mark.parametrize(
-    "price", [math.nan, math.inf, -math.inf, -1.0, 0.0, 0, True, False, None, "cheap", [5.0]]
-)
+@pytest.mark.parametrize("price", [math.nan, math.inf, -math.inf, -1.0, 0.0, 0, True, False, None, "cheap", [5.0]])
 def test_bad_price(price):
     assert validate([o(price=price)]) == ([], [rejected(0, "bad_price")])
 
@@ -131,7 +128,12 @@ def test_oversell_is_cut_to_what_is_held():
 
 
 def test_sells_are_checked_cumulatively():
-    raw = [o("sell", "honey", 3, 5.0), o("sell", "honey", 3, 6.0), o("sell", "honey", 1, 7.0), o("sell", "berries", 2, 3.0)]
+    raw = [
+        o("sell", "honey", 3, 5.0),
+        o("sell", "honey", 3, 6.0),
+        o("sell", "honey", 1, 7.0),
+        o("sell", "berries", 2, 3.0),
+    ]
     orders, notes = validate(raw)
     assert orders == [
         Order("oona", "sell", "honey", 3, 5.0),

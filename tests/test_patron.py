@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from glade.env import parallel_env
 from glade.env import patron as P
 from glade.env.legends import FALL, LEGENDS
 from glade.env.world import PATRON, PEBBLES, Entry, check_conservation
-
 
 # --------------------------------------------------------------------------- margin, magistrate
 

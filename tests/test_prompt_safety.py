@@ -15,7 +15,6 @@ from glade.env.patron import tip
 from glade.env.protocol import render
 from glade.env.world import Loan, PatronLedger, Position
 
-
 # --- the truth firewall ----------------------------------------------------------------------
 
 
@@ -56,12 +55,13 @@ def test_truth_firewall(seed, canon_json):
 
     words = _ledger_words()
     assert {"true", "tipped_true", "gambit_pnl", "tips", "realized_pnl"} <= words
-    secret = re.compile(r"planted|ledger|true|" + "|".join(rf"\b{re.escape(w)}\b" for w in sorted(words)),
-                        re.IGNORECASE)
+    secret = re.compile(
+        r"planted|ledger|true|" + "|".join(rf"\b{re.escape(w)}\b" for w in sorted(words)), re.IGNORECASE
+    )
     for turn in true_prompts:
         for creature, prompt in turn.items():
             hit = secret.search(prompt)
-            assert hit is None, (creature, hit and prompt[max(0, hit.start() - 60): hit.end() + 60])
+            assert hit is None, (creature, hit and prompt[max(0, hit.start() - 60) : hit.end() + 60])
 
     # Each whisper reaches exactly its creature, once, on the turn after the tip.
     heard: dict[tuple[int, str], list[str]] = {}
@@ -92,8 +92,9 @@ PAYLOADS = {
     "long": "honey is cheap " * 700,  # 10,500 characters
 }
 PAYLOADS["all"] = "".join(PAYLOADS.values())
-MARKERS = re.compile(r"<\||\|>|\[/?INST\]|<</?SYS>>|(?:^|\s)(?:system|assistant|user|developer|tool)\s*:",
-                     re.IGNORECASE)
+MARKERS = re.compile(
+    r"<\||\|>|\[/?INST\]|<</?SYS>>|(?:^|\s)(?:system|assistant|user|developer|tool)\s*:", re.IGNORECASE
+)
 
 
 @pytest.mark.parametrize("cap", [200, 48])

@@ -46,15 +46,20 @@ def hazel(wood_obs, **changes) -> dict:
 
 def example_of(messages) -> str:
     line = next(x for x in messages[0]["content"].splitlines() if x.startswith("Example answer: "))
-    return line[len("Example answer: "):]
+    return line[len("Example answer: ") :]
 
 
 def check_valid(action: dict, obs: dict) -> None:
     """The action passes the market's own validation unchanged, with no note."""
     assert set(action) <= {"orders", "gossip", "thought"}
     valid, notes = validate_orders(
-        obs["creature"], action["orders"], tuple(obs["inventory"]), obs["inventory"], float(obs["pebbles"]),
-        MAX_ORDERS, MAX_QTY,
+        obs["creature"],
+        action["orders"],
+        tuple(obs["inventory"]),
+        obs["inventory"],
+        float(obs["pebbles"]),
+        MAX_ORDERS,
+        MAX_QTY,
     )
     assert notes == []
     assert [dict(o._asdict()) for o in valid] == [{"creature": obs["creature"], **o} for o in action["orders"]]
@@ -86,13 +91,19 @@ def test_system_card_names_role_shortages_schema_and_example(wood_obs):
 
 
 def test_short_of_nothing_and_maker_of_nothing(wood_obs):
-    obs = hazel(wood_obs, short_of=dict.fromkeys(GOODS, 0), produces=dict.fromkeys(GOODS, 0),
-                inventory=dict.fromkeys(GOODS, 0), pebbles=np.array(0.0))
+    obs = hazel(
+        wood_obs,
+        short_of=dict.fromkeys(GOODS, 0),
+        produces=dict.fromkeys(GOODS, 0),
+        inventory=dict.fromkeys(GOODS, 0),
+        pebbles=np.array(0.0),
+    )
     system = render(obs)[0]["content"]
     assert "You are short of: nothing.\n" in system
     assert "You make nothing yourself" in system and "Never buy" not in system
-    assert parse(example_of(render(obs)), obs) == Parsed({"orders": [], "gossip": "Fair trades at my stall today."},
-                                                         None, False)
+    assert parse(example_of(render(obs)), obs) == Parsed(
+        {"orders": [], "gossip": "Fair trades at my stall today."}, None, False
+    )
 
 
 def test_worked_example_is_valid_for_every_creature_every_turn(run_standin):
@@ -120,7 +131,7 @@ def test_role_card_leads_the_prompt_and_holds_all_episode(run_standin):
             assert system.startswith(card + "\nYou are short of: ")
             assert ACTION_SCHEMA in card and "Example answer" not in card
             cards.setdefault(creature, set()).add(card)
-            states.setdefault(creature, set()).add(system[len(card):])
+            states.setdefault(creature, set()).add(system[len(card) :])
     assert all(len(c) == 1 for c in cards.values()), cards
     assert len(set().union(*cards.values())) == 5  # one card per creature
     assert all(len(s) > 1 for s in states.values())  # what follows the card does change
@@ -138,8 +149,9 @@ def test_user_message_carries_the_turn(wood_obs):
     user = render(obs)[1]["content"]
     assert "You hold: honey 2, firewood 4, acorns 10, berries 0, mushrooms 0." in user
     assert "Pebbles: 40.00." in user and "Mood: 0.62" in user
-    assert ("honey 10.00 (+12%), firewood 4.00 (+0%), acorns 2.00 (-5%), berries 3.00 (+0%), "
-            "mushrooms 3.00 (+0%)") in user
+    assert (
+        "honey 10.00 (+12%), firewood 4.00 (+0%), acorns 2.00 (-5%), berries 3.00 (+0%), mushrooms 3.00 (+0%)"
+    ) in user
     assert "News: The Run on Oona's Hoard: jars are empty." in user
     assert "Gossip heard: Thorn: firewood is cheap today\nMoss: mushrooms galore" in user
     assert "Whispered to you: A stranger in a dark cloak whispers to you: honey will fall soon." in user
@@ -159,6 +171,7 @@ def test_protocol_version_follows_the_wording(monkeypatch):
     def reworded(old: str, new: str):
         def render_fn(obs):
             return [{**m, "content": m["content"].replace(old, new)} for m in render(obs)]
+
         return render_fn
 
     assert protocol._version(reworded("Your action as JSON:", "Your move:")) != PROTOCOL_VERSION
@@ -185,6 +198,7 @@ def orders_text(*orders, **extra) -> str:
 
 
 # name -> (completion, expected action, expected error, repair names that must be listed)
+# fmt: off
 CASES = {
     "clean": (orders_text(SELL, BUY), {"orders": [SELL, BUY]}, None, ()),
     "no_json": ("I will hold this turn and watch the honey.", HOLD, "no_json", ()),
@@ -206,7 +220,7 @@ CASES = {
     "bad_price_huge": (orders_text(o("sell", "acorns", 1, 20000.0)), HOLD, "bad_price", ()),
     "sell_not_held": (orders_text(o("sell", "berries", 1, 3.0)), HOLD, "sell_not_held", ()),
     "no_pebbles": (orders_text(o("buy", "honey", 1, 41.0)), HOLD, "no_pebbles", ()),
-    "not_an_order": ('{"orders": ["sell acorns", %s]}' % SELL_JSON, {"orders": [SELL]}, "not_an_order", ()),
+    "not_an_order": (f'{{"orders": ["sell acorns", {SELL_JSON}]}}', {"orders": [SELL]}, "not_an_order", ()),
     "both_sides": (orders_text(SELL, o("buy", "acorns", 1, 1.0)), {"orders": [SELL]}, "both_sides", ()),
     "too_many_orders": (orders_text(*[o("sell", "acorns", 1, 2.0)] * 9),
                         {"orders": [o("sell", "acorns", 1, 2.0)] * 8}, "too_many_orders", ()),
@@ -249,6 +263,7 @@ CASES = {
     "gossip_too_long": (orders_text(gossip="honey " * 100), {"orders": [], "gossip": ("honey " * 34)[:200]}, None,
                         ("gossip_cut",)),
 }
+# fmt: on
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -314,12 +329,20 @@ def completions(draw):
         elif op == "insert":
             text = text[:at] + draw(st.sampled_from(list(",{}[]:\"' \n`x"))) + text[at:]
         elif op == "delete":
-            text = text[:at] + text[at + 1:]
+            text = text[:at] + text[at + 1 :]
         elif op == "quotes":
             text = text.replace('"', "'")
         else:
-            text = draw(st.sampled_from(["```json\n{}\n```", "Sure! {}", "<think>hm {{</think>{}",
-                                         "<|channel|>final<|message|>{}<|return|>"])).format(text)
+            text = draw(
+                st.sampled_from(
+                    [
+                        "```json\n{}\n```",
+                        "Sure! {}",
+                        "<think>hm {{</think>{}",
+                        "<|channel|>final<|message|>{}<|return|>",
+                    ]
+                )
+            ).format(text)
     return text
 
 

@@ -13,8 +13,11 @@ import shutil
 import pandas as pd
 import pytest
 
+from glade.cli import main
+from glade.cli import report as report_verb
 from glade.eval import report
-from glade.eval.report_data import NO_FLAGS
+from glade.eval.recipe import STANDIN
+from glade.eval.report.data import NO_FLAGS
 
 SCENARIOS = ["gambit_rumour", "gambit_shock"]
 COUNCILS = ["all_panic", "mixed"]
@@ -38,12 +41,12 @@ worlds: 16
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     from glade.eval.recipe import load_eval_recipe
-    from glade.eval.run import evaluate
+    from glade.eval.run import run_recipe
 
     root = tmp_path_factory.mktemp("report")
     out = root / "results"
     (root / "recipe.yaml").write_text(RECIPE.format(out=out))
-    evaluate(load_eval_recipe(root / "recipe.yaml"))
+    run_recipe(load_eval_recipe(root / "recipe.yaml"))
     md, html = report.write_report(out)
     return out, md, html
 
@@ -104,7 +107,7 @@ def test_results_table_matches_pandas(results):
     seen = set()
     for row in rows:
         scenario = row[0].split(" ")[0]
-        council = report.STANDIN if row[1] == "all stand-in" else row[1]
+        council = STANDIN if row[1] == "all stand-in" else row[1]
         seen.add((scenario, council))
         ratio, pnl = expected.loc[(scenario, council)]
         assert row[3].split(" [")[0] == f"{ratio:.3f}"
@@ -114,7 +117,7 @@ def test_results_table_matches_pandas(results):
         assert seeds.min() - 0.01 <= low <= round(pnl, 2) <= high <= seeds.max() + 0.01
         assert row[5] == "2"  # seeds
         assert int(row[6]) == (episodes[(episodes.scenario == scenario) & (episodes.council == council)]).shape[0]
-    assert seen == {(s, c) for s in SCENARIOS for c in [report.STANDIN, *COUNCILS]}
+    assert seen == {(s, c) for s in SCENARIOS for c in [STANDIN, *COUNCILS]}
 
 
 def test_missing_flags_shows_the_hint(results):
@@ -129,11 +132,31 @@ def test_flags_table_top_20_escaped(results, tmp_path):
     shutil.copytree(results[0], out)
     flags = [
         {
-            "kind": "decision", "scenario": "gambit_shock", "council": "mixed", "cast": 1, "creature": "thorn", "phase": "after",
-            "metric": "dir_honey", "standin_value": 0.8, "live_value": 0.3, "effect": -0.5, "ci_low": -0.6, "ci_high": -0.4,
-            "support": 0.9, "n": 8, "score": float(i),
-            "examples": [{"episode_id": "gambit_shock.mixed.c1.s0", "turn": 4, "creature": "thorn",
-                          "prompt": "<b>turn</b> | prices", "response": "{}", "standin_action": "{}"}],
+            "kind": "decision",
+            "scenario": "gambit_shock",
+            "council": "mixed",
+            "cast": 1,
+            "creature": "thorn",
+            "phase": "after",
+            "metric": "dir_honey",
+            "standin_value": 0.8,
+            "live_value": 0.3,
+            "effect": -0.5,
+            "ci_low": -0.6,
+            "ci_high": -0.4,
+            "support": 0.9,
+            "n": 8,
+            "score": float(i),
+            "examples": [
+                {
+                    "episode_id": "gambit_shock.mixed.c1.s0",
+                    "turn": 4,
+                    "creature": "thorn",
+                    "prompt": "<b>turn</b> | prices",
+                    "response": "{}",
+                    "standin_action": "{}",
+                }
+            ],
         }
         for i in range(25)
     ]
@@ -149,23 +172,23 @@ def test_flags_table_top_20_escaped(results, tmp_path):
 
 def _args(results_dir) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    report.add_parser(parser.add_subparsers())
+    report_verb.add_parser(parser.add_subparsers(), "report")
     return parser.parse_args(["report", str(results_dir)])
 
 
 def test_cli_verb(results, capsys):
     args = _args(results[0])
-    assert args.run is report.run
+    assert args.run is report_verb.run
     assert args.run(args) == 0
     assert "report.html" in capsys.readouterr().out
 
 
 def test_missing_results_folder_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "nowhere"
-    assert report.run(_args(missing)) == 2
+    assert main(["report", str(missing)]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "nowhere" in err and "glade eval" in err
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert report.run(_args(empty)) == 2
+    assert main(["report", str(empty)]) == 2
     assert "episodes.parquet" in capsys.readouterr().err

@@ -9,8 +9,8 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from glade.env.scenario import load_scenario
-from glade.policies import load, load_council
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.seats import load, load_council
 from glade.train.tiny import save_tiny
 
 
@@ -22,7 +22,10 @@ def models(tmp_path_factory):
     adapters = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        model = get_peft_model(
+            AutoModelForCausalLM.from_pretrained(base),
+            LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+        )
         model.save_pretrained(root / f"a{seed}")
         adapters.append(str(root / f"a{seed}"))
     return str(base), adapters
@@ -32,13 +35,14 @@ def test_one_call_per_policy_per_turn_across_worlds():
     scenario = load_scenario("default", turns=4)
     council = {c: load(scenario.creatures[c].disposition) for c in scenario.creatures}
     stats = RolloutStats()
-    rows = run_lockstep([EpisodeSpec(f"w{i}", scenario, i, council) for i in range(6)], stats=stats)
+    played = run_lockstep([EpisodeSpec(f"w{i}", scenario, i, council) for i in range(6)], stats=stats)
+    rows = {e: p.rows for e, p in played.items()}
     assert stats.policy_calls == 4 * len(set(map(id, council.values())))  # not x 6 worlds
     assert stats.decisions == 6 * 4 * 5 and all(len(r) == 20 for r in rows.values())
 
 
 def test_councils_sharing_a_base_cost_one_generate_per_turn(models, monkeypatch):
-    from glade import hf_seat
+    from glade.seats import hf as hf_seat
 
     base, (a1, a2) = models
     calls = []
@@ -51,10 +55,15 @@ def test_councils_sharing_a_base_cost_one_generate_per_turn(models, monkeypatch)
     monkeypatch.setattr(hf_seat.SharedModel, "generate", counting)
     scenario = load_scenario("default", turns=2)
     seat = lambda a: {"kind": "hf", "model": base, "adapter": a, "max_new_tokens": 8}  # noqa: E731
-    cast_1 = load_council({"oona": seat(a1), "thorn": seat(a2), **{c: "balanced" for c in ("hazel", "bramble", "moss")}})
-    cast_2 = load_council({"oona": seat(a2), "hazel": seat(a1), **{c: "balanced" for c in ("thorn", "bramble", "moss")}})
+    cast_1 = load_council(
+        {"oona": seat(a1), "thorn": seat(a2), **{c: "balanced" for c in ("hazel", "bramble", "moss")}}
+    )
+    cast_2 = load_council(
+        {"oona": seat(a2), "hazel": seat(a1), **{c: "balanced" for c in ("thorn", "bramble", "moss")}}
+    )
     assert cast_1["oona"] is not cast_2["oona"]
-    rows = run_lockstep([EpisodeSpec("c1", scenario, 0, cast_1), EpisodeSpec("c2", scenario, 0, cast_2)])
+    played = run_lockstep([EpisodeSpec("c1", scenario, 0, cast_1), EpisodeSpec("c2", scenario, 0, cast_2)])
+    rows = {e: p.rows for e, p in played.items()}
     assert len(calls) == 2  # two turns, one generate each, both casts in it
     assert calls[0] == sorted({hf_seat.SharedModel.adapter_name(cast_1["oona"].shared, a) for a in (a1, a2)})
     policies = {(e, r["creature"]): r["policy"] for e, rs in rows.items() for r in rs}
@@ -66,8 +75,8 @@ def test_counterfactual_is_the_scenario_disposition_and_changes_nothing():
     scenario = load_scenario("gambit_rumour", turns=6)
     panic = load("panic_seller")
     council = {c: panic for c in scenario.creatures}
-    a = run_lockstep([EpisodeSpec("x", scenario, 3, council)])["x"]
-    b = run_lockstep([EpisodeSpec("x", scenario, 3, council)])["x"]
+    a = run_lockstep([EpisodeSpec("x", scenario, 3, council)])["x"].rows
+    b = run_lockstep([EpisodeSpec("x", scenario, 3, council)])["x"].rows
     assert [r["action"] for r in a] == [r["action"] for r in b]
     hoarder_rows = [r for r in a if r["creature"] == "oona"]
     assert {r["standin_disposition"] for r in hoarder_rows} == {"hoarder"}

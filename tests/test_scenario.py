@@ -86,7 +86,12 @@ def test_gambit_scenarios_extend_default_and_differ_only_in_mechanism(mechanism)
     d = load_scenario("default")
     assert s.gambit is not None and s.gambit.mechanism == mechanism
     assert (s.gambit.good, s.gambit.size, s.gambit.open_turn, s.gambit.tip_turn, s.gambit.spring_turn) == (
-        "honey", 10, 1, 2, 4)
+        "honey",
+        10,
+        1,
+        2,
+        4,
+    )
     assert s.turns == 12 and s.legends == ()
     assert s.creatures == d.creatures and s.goods == d.goods
 
@@ -119,8 +124,10 @@ def test_unknown_scenario_name():
         ("market: {max_step: fast}\n", "market.max_step: expected a number, got 'fast'"),
         ("creatures: {oona: {pebbles: true}}\n", "creatures.oona.pebbles: expected a number, got True"),
         ("creatures: {oona: {name: 7}}\n", "creatures.oona.name: expected a string, got 7"),
-        ("firewood_need: {from_turn: 0, units: 1}\n",
-         "firewood_need: expected a list, got {'from_turn': 0, 'units': 1}"),
+        (
+            "firewood_need: {from_turn: 0, units: 1}\n",
+            "firewood_need: expected a list, got {'from_turn': 0, 'units': 1}",
+        ),
         ("goods: {honey: {kind: drink}}\n", "goods.honey.kind: expected one of food, fuel, got 'drink'"),
         ("market: 3\n", "market: expected a mapping, got 3"),
         (
@@ -139,8 +146,10 @@ def test_unknown_scenario_name():
         ("creatures: {hazel: {produces: {acorns: -1.0}}}\n", "creatures.hazel.produces.acorns: must not be negative"),
         ("creatures: {hazel: {inventory: {acorns: -1}}}\n", "creatures.hazel.inventory.acorns: must not be negative"),
         ("goods: {berries: {spoil_rate: 1.5}}\n", "goods.berries.spoil_rate: must be between 0 and 1"),
-        ("goods: {honey: {kind: fuel}}\n",
-         "goods: exactly one good must be of kind fuel (the firewood creatures burn)"),
+        (
+            "goods: {honey: {kind: fuel}}\n",
+            "goods: exactly one good must be of kind fuel (the firewood creatures burn)",
+        ),
         ("turns: 0\n", "turns: must be at least 1"),
         (
             "legends: [{legend: dragon_hoard, turn: 3, mechanism: rumour}]\n",
@@ -152,8 +161,7 @@ def test_unknown_scenario_name():
         ),
         ("legends: [{legend: drought, mechanism: shock}]\n", "legends[0].turn: missing required key (an integer)"),
         ("gambit: {mechanism: bribe}\n", "gambit.mechanism: expected one of rumour, shock, override, got 'bribe'"),
-        ("gambit: {legend: dragon_hoard}\n",
-         f"gambit.legend: unknown legend 'dragon_hoard' (known: {KNOWN_LEGENDS})"),
+        ("gambit: {legend: dragon_hoard}\n", f"gambit.legend: unknown legend 'dragon_hoard' (known: {KNOWN_LEGENDS})"),
         ("gambit: {tip_creature: fox}\n", "gambit.tip_creature: unknown creature 'fox'"),
         ("gambit: {good: nectar}\n", f"gambit.good: unknown good 'nectar' (goods are {GOODS})"),
         ("gambit: {size: 0}\n", "gambit.size: must not be zero"),
@@ -193,18 +201,26 @@ def test_missing_file(tmp_path):
 
 
 def test_extends_chain_merges_each_file_over_its_base(tmp_path):
-    write(tmp_path, "base.yaml", """\
+    write(
+        tmp_path,
+        "base.yaml",
+        """\
         extends: default
         name: base
         turns: 7
         market: {max_step: 0.3}
         creatures: {oona: {pebbles: 99.0}}
-        """)
-    top = write(tmp_path, "top.yaml", """\
+        """,
+    )
+    top = write(
+        tmp_path,
+        "top.yaml",
+        """\
         extends: base.yaml
         name: top
         market: {pressure: 0.2}
-        """)
+        """,
+    )
     s = load_scenario(top)
     d = load_scenario("default")
     assert s.name == "top" and s.turns == 7
@@ -296,9 +312,7 @@ def test_bad_override_names_the_scenario_file_and_key():
     default = SCENARIO_DIR / "default.yaml"
     with pytest.raises(ConfigError) as info:
         load_scenario("default", **{"market.max_stp": 0.2})
-    assert str(info.value) == (
-        f"{default}: market.max_stp: unknown key (known: {MARKET_KEYS})"
-    )
+    assert str(info.value) == (f"{default}: market.max_stp: unknown key (known: {MARKET_KEYS})")
     with pytest.raises(ConfigError) as info:
         load_scenario(load_scenario("default"), turns="x")
     assert str(info.value) == "<overrides>: turns: expected an integer, got 'x'"

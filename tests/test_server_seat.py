@@ -1,4 +1,4 @@
-"""Server seats (glade.server_seat.ServerPolicy) against fake chat servers, loopback only.
+"""Server seats (glade.seats.server.ServerPolicy) against fake chat servers, loopback only.
 
 These tests run against small stdlib `http.server` doubles speaking the OpenAI
 chat-completions JSON (and one raw TCP server speaking no HTTP at all). The real
@@ -18,8 +18,8 @@ import pytest
 from seat_checks import assert_all_held, assert_valid, observations, server_seat
 
 from glade.env.scenario import load_scenario
-from glade.policies import SeatSpecError, load
 from glade.rollout import EpisodeSpec, run_lockstep
+from glade.seats import SeatSpecError, load
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ def test_junk_completion_is_a_parse_error_not_a_fault(fake_server):
     server = fake_server(lambda n, body, headers: (200, completion("boursboursbours", completion_tokens=32)))
     batch = observations()
     decisions = server_seat(server.base_url).act(batch)
-    for d, obs in zip(decisions, batch):
+    for d, _obs in zip(decisions, batch):
         assert d.action == {"orders": []}
         assert d.error == "no_json"
         assert d.text == "boursboursbours"
@@ -315,7 +315,7 @@ def test_a_whole_episode_runs_with_a_failing_server_seat(fake_server):
     served = creatures[:2]
     council = {c: (seat if c in served else stand_in) for c in creatures}
 
-    rows = run_lockstep([EpisodeSpec("ep0", scenario, 0, council)])["ep0"]
+    rows = run_lockstep([EpisodeSpec("ep0", scenario, 0, council)])["ep0"].rows
 
     assert len(rows) == turns * len(creatures)  # every turn played, every creature decided
     assert sorted({r["turn"] for r in rows}) == list(range(turns))

@@ -83,7 +83,12 @@ def test_the_live_observation_is_what_the_tests_assume():
     assert o["needs"] == {"honey": 1, "firewood": 1, "acorns": 1, "berries": 1, "mushrooms": 1}
     assert o["produces"] == {"honey": 0, "firewood": 1, "acorns": 0, "berries": 0, "mushrooms": 0}
     assert {g: float(p) for g, p in o["prices"].items()} == {
-        "honey": 10.0, "firewood": 4.0, "acorns": 2.0, "berries": 3.0, "mushrooms": 3.0}
+        "honey": 10.0,
+        "firewood": 4.0,
+        "acorns": 2.0,
+        "berries": 3.0,
+        "mushrooms": 3.0,
+    }
 
 
 def test_buys_the_gap_below_want_for_the_foods_it_eats_and_sells_its_excess():
@@ -91,20 +96,24 @@ def test_buys_the_gap_below_want_for_the_foods_it_eats_and_sells_its_excess():
     # want = need * horizon 2: acorns 2 (holds 0 -> buy 2), berries 2 (holds 1 -> buy 1);
     # mushrooms and honey are not among the 2 cheapest foods: want 0, no buy.
     # firewood: his own good, want 2 + surplus 3 = 5 kept, 12 held -> sell 7.
-    assert act(o, BALANCED) == {"orders": [
-        order(o, BALANCED, "buy", "acorns", 2),
-        order(o, BALANCED, "buy", "berries", 1),
-        order(o, BALANCED, "sell", "firewood", 7),
-    ]}
+    assert act(o, BALANCED) == {
+        "orders": [
+            order(o, BALANCED, "buy", "acorns", 2),
+            order(o, BALANCED, "buy", "berries", 1),
+            order(o, BALANCED, "sell", "firewood", 7),
+        ]
+    }
 
 
 def test_the_cheapest_diet_foods_are_the_wanted_ones():
     o = observation("thorn", inventory=inv(firewood=3, berries=1), prices={"mushrooms": 1.0})
     # mushrooms (1.0) and acorns (2.0) are now the two cheapest: berries drop out of want.
-    assert act(o, BALANCED) == {"orders": [
-        order(o, BALANCED, "buy", "acorns", 2),
-        order(o, BALANCED, "buy", "mushrooms", 2),
-    ]}
+    assert act(o, BALANCED) == {
+        "orders": [
+            order(o, BALANCED, "buy", "acorns", 2),
+            order(o, BALANCED, "buy", "mushrooms", 2),
+        ]
+    }
 
 
 def test_horizon_scales_want_and_firewood_need_follows_winter():
@@ -114,7 +123,9 @@ def test_horizon_scales_want_and_firewood_need_follows_winter():
     assert act(o, BALANCED)["orders"] == [order(o, BALANCED, "buy", "acorns", 4)]
     wide = dataclasses.replace(BALANCED, horizon=5)
     assert act(observation("thorn", inventory=inv(firewood=4), pebbles=100.0), wide)["orders"] == [
-        order(o, wide, "buy", "acorns", 5), order(o, wide, "buy", "berries", 5)]
+        order(o, wide, "buy", "acorns", 5),
+        order(o, wide, "buy", "berries", 5),
+    ]
     # a creature that does not make firewood buys its burn * horizon
     h = observation("hazel", inventory=inv(acorns=2, berries=2), needs={"firewood": 2})
     assert order(h, BALANCED, "buy", "firewood", 4) in act(h, BALANCED)["orders"]
@@ -139,8 +150,12 @@ def test_never_buys_its_own_good():
     h = observation("hazel", inventory=inv(firewood=2, berries=2))
     for d in FLAT.values():
         assert all(o["good"] != "acorns" for o in act(h, d)["orders"] if o["side"] == "buy"), d.name
-    for edit in ({"talk": {"acorns": RISE}}, {"talk": {"acorns": FALL}}, {"whisper": {"acorns": RISE}},
-                 {"price_moves": {"acorns": 0.5}}):
+    for edit in (
+        {"talk": {"acorns": RISE}},
+        {"talk": {"acorns": FALL}},
+        {"whisper": {"acorns": RISE}},
+        {"price_moves": {"acorns": 0.5}},
+    ):
         h2 = observation("hazel", inventory=inv(firewood=2, berries=2), **edit)
         for d in DISPOSITIONS.values():
             assert all(not (o["side"] == "buy" and o["good"] == "acorns") for o in act(h2, d)["orders"]), (edit, d)
@@ -165,8 +180,9 @@ def test_never_buys_its_own_good_in_real_episodes(run_standin):
 def test_panic_seller_dumps_on_fall_talk():
     # Bramble: panic_seller, makes berries. Talk says honey will fall: sell all honey at a deep discount.
     # (Bramble makes berries; her wanted foods are berries and acorns, held at want here.)
-    o = observation("bramble", inventory=inv(honey=2, firewood=2, acorns=2, berries=2, mushrooms=2),
-                    talk={"honey": FALL})
+    o = observation(
+        "bramble", inventory=inv(honey=2, firewood=2, acorns=2, berries=2, mushrooms=2), talk={"honey": FALL}
+    )
     assert PANIC.on_fall == "dump" and PANIC.dump_keep == 0
     assert act(o, PANIC)["orders"] == [order(o, PANIC, "sell", "honey", 2, premium=PANIC.dump_discount)]
     # the same creature, no talk: keeps its honey (want 0, 2 <= surplus 2)
@@ -222,8 +238,9 @@ def test_hoard_buys_at_least_the_gap():
 )
 def test_speculator_follows_momentum(move, held, expected):
     # mushrooms: Thorn wants none and holds at most surplus, so only momentum can fire
-    o = observation("thorn", inventory=inv(firewood=3, acorns=2, berries=2, mushrooms=held),
-                    price_moves={"mushrooms": move})
+    o = observation(
+        "thorn", inventory=inv(firewood=3, acorns=2, berries=2, mushrooms=held), price_moves={"mushrooms": move}
+    )
     orders = act(o, SPECULATOR)["orders"]
     if expected is None:
         assert orders == []
@@ -245,10 +262,12 @@ def test_budget_cuts_buys_from_the_last_good_first():
     # acorns: over 0.20 -> cut ceil(0.2 / 2.1) = 1, spend 2.10.
     assert act(o, flat) == {"orders": [{"side": "buy", "good": "acorns", "qty": 1, "price": 2.1}]}
     rich = observation("thorn", inventory=inv(firewood=3), pebbles=100.0)
-    assert act(rich, flat) == {"orders": [
-        {"side": "buy", "good": "acorns", "qty": 2, "price": 2.1},
-        {"side": "buy", "good": "berries", "qty": 2, "price": 3.15},
-    ]}
+    assert act(rich, flat) == {
+        "orders": [
+            {"side": "buy", "good": "acorns", "qty": 2, "price": 2.1},
+            {"side": "buy", "good": "berries", "qty": 2, "price": 3.15},
+        ]
+    }
     broke = observation("thorn", inventory=inv(firewood=12), pebbles=0.0)
     assert act(broke, flat) == {"orders": [{"side": "sell", "good": "firewood", "qty": 7, "price": 3.8}]}
     assert act(observation("thorn", inventory=inv(firewood=3), pebbles=-5.0), flat) == {"orders": []}
@@ -274,7 +293,8 @@ def test_jitter_moves_limits_within_the_band_deterministically(name):
         assert with_jitter == act(o, d, seed)["orders"]  # the same key, the same limit
         # same orders, limits moved by at most jitter * reference (plus rounding to the cent)
         assert [(x["side"], x["good"], x["qty"]) for x in with_jitter] == [
-            (x["side"], x["good"], x["qty"]) for x in without]
+            (x["side"], x["good"], x["qty"]) for x in without
+        ]
         for x, y in zip(with_jitter, without):
             band = d.jitter * float(o["prices"][x["good"]]) + 0.0051
             assert abs(x["price"] - y["price"]) <= band, (seed, x, y)
@@ -339,8 +359,9 @@ def test_standin_honey_falls_at_the_shock(run_standin, seed):
 
     def count(env, obs, actions):
         turn = obs["oona"]["turn"]
-        offered[turn] = sum(x["qty"] for a in actions.values() for x in a["orders"]
-                            if x["good"] == "honey" and x["side"] == "sell")
+        offered[turn] = sum(
+            x["qty"] for a in actions.values() for x in a["orders"] if x["good"] == "honey" and x["side"] == "sell"
+        )
 
     env, _, _ = run_standin("gambit_shock", seed, actions_hook=count)
     rumour, _, _ = run_standin("gambit_rumour", seed)

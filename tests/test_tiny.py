@@ -12,8 +12,13 @@ from glade.train.tiny import IM_END, build_model, build_tokenizer, default_corpu
 
 TEXTS = [
     "Oona sold 3 jars of honey to Thorn at the old oak.",
-    json.dumps({"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}],
-                "gossip": "Moss is hoarding acorns", "thought": "buy cheap, sell dear"}),
+    json.dumps(
+        {
+            "orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}],
+            "gossip": "Moss is hoarding acorns",
+            "thought": "buy cheap, sell dear",
+        }
+    ),
     '{"orders":[],"gossip":"","thought":""}',
     "Ünïcödé: café, naïve, 日本語, Ελληνικά, 🦔🍯🌰, \u00a0nbsp, zero\u200bwidth",
     "",
@@ -118,8 +123,11 @@ def test_save_tiny_replaces_in_place_without_leftovers(saved):
 CHAT = [
     {"role": "system", "content": "You are Hazel, a trader in the Wood."},
     {"role": "user", "content": "Honey is 9.5 today. What do you do?"},
-    {"role": "assistant", "content": '{"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}], '
-                                     '"gossip": "", "thought": "cheap"}'},
+    {
+        "role": "assistant",
+        "content": '{"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}], '
+        '"gossip": "", "thought": "cheap"}',
+    },
     {"role": "user", "content": "And now?"},
     {"role": "assistant", "content": "Hold.\n  Wait for frost."},
 ]
@@ -146,8 +154,10 @@ def test_left_padded_batch_generation_equals_single(reloaded):
     tok, model = reloaded
     prompts = [
         [{"role": "user", "content": "Sell?"}],
-        [{"role": "system", "content": "You are Thorn."},
-         {"role": "user", "content": "Berries cost 4.25 and firewood 12. Buy or sell, and how many?"}],
+        [
+            {"role": "system", "content": "You are Thorn."},
+            {"role": "user", "content": "Berries cost 4.25 and firewood 12. Buy or sell, and how many?"},
+        ],
         [{"role": "user", "content": "Moss says mushrooms are scarce."}],
     ]
     texts = [tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
@@ -160,16 +170,16 @@ def test_left_padded_batch_generation_equals_single(reloaded):
     assert (batch["attention_mask"][:, -1] == 1).all()  # left padding
     with torch.no_grad():
         together = model.generate(**batch, **kw)
-    new_ids = together.sequences[:, batch["input_ids"].shape[1]:]
+    new_ids = together.sequences[:, batch["input_ids"].shape[1] :]
 
     for i, text in enumerate(texts):
         single = tok(text, return_tensors="pt")
         with torch.no_grad():
             alone = model.generate(**single, **kw)
-        alone_ids = alone.sequences[0, single["input_ids"].shape[1]:].tolist()
+        alone_ids = alone.sequences[0, single["input_ids"].shape[1] :].tolist()
         # After eos a batch row is filled with pad; compare up to the single run's length.
         assert new_ids[i, : len(alone_ids)].tolist() == alone_ids
-        assert all(t == tok.pad_token_id for t in new_ids[i, len(alone_ids):].tolist())
+        assert all(t == tok.pad_token_id for t in new_ids[i, len(alone_ids) :].tolist())
         for step, logits in enumerate(alone.logits):
             assert torch.allclose(together.logits[step][i], logits[0], atol=1e-5), (i, step)
 

@@ -13,16 +13,22 @@ import yaml
 
 from glade.cli import main
 from glade.config import ConfigError
-from glade.generate import GenerateRecipe, generate
+from glade.traces import GenerateRecipe, generate
 from glade.train.data import DataConfig, prepare
 from glade.train.recipe import load_train_recipe
 from glade.train.tiny import save_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_SFT = [
-    "sft.max_steps=6", "sft.per_device_train_batch_size=2", "sft.per_device_eval_batch_size=4",
-    "sft.logging_steps=1", "sft.save_steps=2", "sft.learning_rate=0.01", "sft.warmup_steps=0",
-    "eval.states=4", "eval.max_new_tokens=16",
+    "sft.max_steps=6",
+    "sft.per_device_train_batch_size=2",
+    "sft.per_device_eval_batch_size=4",
+    "sft.logging_steps=1",
+    "sft.save_steps=2",
+    "sft.learning_rate=0.01",
+    "sft.warmup_steps=0",
+    "eval.states=4",
+    "eval.max_new_tokens=16",
 ]
 
 
@@ -30,11 +36,15 @@ FAST_SFT = [
 def workdir(tmp_path_factory):
     """Small stand-in traces and a tiny random base model, shared by the module."""
     root = tmp_path_factory.mktemp("train")
-    generate(GenerateRecipe(
-        out=str(root / "traces"), scenarios=("default",),
-        councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
-        turns=3, worlds=8,
-    ))
+    generate(
+        GenerateRecipe(
+            out=str(root / "traces"),
+            scenarios=("default",),
+            councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
+            turns=3,
+            worlds=8,
+        )
+    )
     save_tiny(root / "base")
     return root
 
@@ -46,7 +56,13 @@ def recipe_file(workdir, tmp_path, name="lora", **changes):
         "model": {"base": str(workdir / "base")},
         "data": {"traces": [str(workdir / "traces")], "eval_share": 0.25},
         "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
-        "sft": {"bf16": False, "use_cpu": True, "activation_checkpointing": False, "report_to": "none", "max_length": 1024},
+        "sft": {
+            "bf16": False,
+            "use_cpu": True,
+            "activation_checkpointing": False,
+            "report_to": "none",
+            "max_length": 1024,
+        },
         **changes,
     }
     path = tmp_path / f"{name}.yaml"
@@ -66,13 +82,20 @@ def test_split_is_by_episode(workdir):
 
 
 def test_filters_keep_what_they_say(workdir):
-    only = DataConfig(traces=(str(workdir / "traces"),), policies=("standin:hoarder",), creatures=("oona",), eval_share=0.0)
+    only = DataConfig(
+        traces=(str(workdir / "traces"),), policies=("standin:hoarder",), creatures=("oona",), eval_share=0.0
+    )
     train, _, counts = prepare(only)
     assert set(train["policy"]) == {"standin:hoarder"} and set(train["creature"]) == {"oona"}
     top = DataConfig(traces=(str(workdir / "traces"),), top_share=0.2, eval_share=0.0, dedupe=False)
     best, _, c = prepare(top)
     assert c["after_outcome"] <= int(c["after_rules"] * 0.2) + 5
-    assert min(best["wealth_change"]) >= sorted(prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.0, dedupe=False))[0]["wealth_change"])[-c["after_outcome"]]
+    assert (
+        min(best["wealth_change"])
+        >= sorted(
+            prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.0, dedupe=False))[0]["wealth_change"]
+        )[-c["after_outcome"]]
+    )
 
 
 def test_lora_loss_falls_and_every_lora_weight_changes(workdir, tmp_path):
@@ -104,7 +127,10 @@ def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_p
     assert (ckpt / "adapter_config.json").exists() and (ckpt / "recipe.yaml").exists()
     from datasets import load_dataset
 
-    prepared = load_dataset("parquet", data_files={"train": str(ckpt / "data" / "train.parquet"), "eval": str(ckpt / "data" / "eval.parquet")})
+    prepared = load_dataset(
+        "parquet",
+        data_files={"train": str(ckpt / "data" / "train.parquet"), "eval": str(ckpt / "data" / "eval.parquet")},
+    )
     assert set(prepared["train"]["episode_id"]).isdisjoint(prepared["eval"]["episode_id"])
     assert len(prepared["train"]) == meta["data_counts"]["train"]
     assert meta["data_fingerprint"] in (ckpt / "data" / "README.md").read_text()
@@ -183,8 +209,14 @@ def test_shipped_recipes_build_their_trainer_on_the_tiny_model(workdir, tmp_path
 
     recipe = load_train_recipe(
         ROOT / "recipes" / "train" / f"{name}.yaml",
-        [f"model.base={workdir / 'base'}", "model.dtype=float32", "sft.bf16=false", "sft.use_cpu=true",
-         f"data.traces=[{workdir / 'traces'}]", "data.policies=[]"],
+        [
+            f"model.base={workdir / 'base'}",
+            "model.dtype=float32",
+            "sft.bf16=false",
+            "sft.use_cpu=true",
+            f"data.traces=[{workdir / 'traces'}]",
+            "data.policies=[]",
+        ],
     )
     train_rows, eval_rows, _ = prepare(recipe.data)
     trainer = build_trainer(recipe, str(workdir / "base"), train_rows, eval_rows, str(tmp_path / "out"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from seat_checks import assert_all_held, assert_valid, observations, server_seat
 
-from glade.policies import load
+from glade.seats import load
 
 
 def _free_port() -> int:
@@ -55,7 +55,17 @@ def real_server(tmp_path_factory):
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    command = _serve_command() + [model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--dtype", "float32"]
+    command = _serve_command() + [
+        model_dir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+    ]
     log_path = root / "serve.log"
     with open(log_path, "wb") as log:
         started = time.perf_counter()
@@ -94,8 +104,16 @@ def test_real_transformers_serve_answers_real_observations(real_server, record_p
     assert startup_s < 120
     batch = observations()
     policy = load(
-        {"kind": "server", "base_url": base_url, "model": model_dir,
-         "timeout": 60, "retries": 0, "max_tokens": 16, "concurrency": len(batch), "seed": 0}
+        {
+            "kind": "server",
+            "base_url": base_url,
+            "model": model_dir,
+            "timeout": 60,
+            "retries": 0,
+            "max_tokens": 16,
+            "concurrency": len(batch),
+            "seed": 0,
+        }
     )
 
     started = time.perf_counter()

@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, concatenate_datasets, load_dataset
+from datasets import Dataset
+
+from glade.traces import load_traces
 
 
 @dataclass(frozen=True)
@@ -27,16 +29,6 @@ class DataConfig:
     top_share: float | None = None  # keep the best share of creature-turns by wealth change
     dedupe: bool = True  # one copy of each identical (prompt, answer)
     max_rows: int | None = None  # cap on training rows, after filtering (first rows kept)
-
-
-def load_traces(folders: tuple[str, ...]) -> Dataset:
-    parts = []
-    for folder in folders:
-        files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
-        if not files:
-            raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
-        parts.append(load_dataset("parquet", data_files=files, split="train"))
-    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
 def is_held_out(episode_id: str, share: float, seed: int) -> bool:
@@ -131,9 +123,15 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
     folder.mkdir(parents=True, exist_ok=True)
     train.to_parquet(str(folder / "train.parquet"))
     evaluation.to_parquet(str(folder / "eval.parquet"))
-    front = {"configs": [{"config_name": "default", "data_files": [
-        {"split": "train", "path": "train.parquet"}, {"split": "eval", "path": "eval.parquet"}]}],
-        "tags": ["glade", "sft", "conversational"]}
+    front = {
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": "train.parquet"}, {"split": "eval", "path": "eval.parquet"}],
+            }
+        ],
+        "tags": ["glade", "sft", "conversational"],
+    }
     (folder / "README.md").write_text(
         "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
         "# SFT data prepared by `glade train`\n\n"

@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glade import checkpoint
+from glade.checkpoint import LATEST
 from glade.config import ConfigError, fail, load_recipe
-from glade.policies import latest_checkpoint
 
 from .data import DataConfig
 
 SET_BY_GLADE = {"output_dir", "seed"}
-HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware  # from the recipe's run folder and `seed`
-LATEST = "latest:"  # model.base "latest:NAME": the newest complete checkpoint of recipe NAME
+HARDWARE_KEYS = (
+    "bf16",
+    "fp16",
+    "tf32",
+)  # refused by SFTConfig on machines without the hardware  # from the recipe's run folder and `seed`
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,11 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
             fail(source, f"data.traces[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
     base = recipe.model.base
     if base.startswith(LATEST):
-        if latest_checkpoint(recipe.output_root, base[len(LATEST) :]) is None:
-            fail(source, "model.base", f"no complete checkpoint of {base[len(LATEST):]!r} under {recipe.output_root}/ (train it first)")
+        if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
+            fail(
+                source,
+                "model.base",
+                f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
+            )
     elif base != "tiny" and (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")

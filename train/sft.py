@@ -17,10 +17,12 @@ from pathlib import Path
 
 import yaml
 
+from glade import checkpoint
+from glade.checkpoint import LATEST
 from glade.config import as_plain
 
 from .data import fingerprint, prepare, save_prepared
-from .recipe import LATEST, TrainRecipe, check_paths, latest_checkpoint, lora_config, sft_config
+from .recipe import TrainRecipe, check_paths, lora_config, sft_config
 
 
 def partial_dir(recipe: TrainRecipe) -> Path:
@@ -30,7 +32,7 @@ def partial_dir(recipe: TrainRecipe) -> Path:
 def resolve_base(recipe: TrainRecipe) -> str:
     base = recipe.model.base
     if base.startswith(LATEST):
-        found = latest_checkpoint(recipe.output_root, base[len(LATEST) :])
+        found = checkpoint.latest(base[len(LATEST) :], recipe.output_root)
         return str(found.resolve())
     return str(Path(base).resolve()) if Path(base).is_dir() else base
 
@@ -56,8 +58,11 @@ def build_tiny(recipe: TrainRecipe, train_rows, folder: Path) -> None:
         os.replace(tmp, folder)
 
 
-def build_trainer(recipe: TrainRecipe, base: str, train_rows, eval_rows, output_dir: str, source: str | None = None):
-    """The TRL SFTTrainer a recipe asks for, on `base` (a hub id or a local folder)."""
+def build_trainer(
+    recipe: TrainRecipe, base: str, train_rows, eval_rows, output_dir: str, source: str | None = None, progress=None
+):
+    """The TRL SFTTrainer a recipe asks for, on `base` (a hub id or a local folder). With
+    `progress` (a glade.console.Bar), the steps advance it instead of the trainer's own bar."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
@@ -69,19 +74,48 @@ def build_trainer(recipe: TrainRecipe, base: str, train_rows, eval_rows, output_
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     extra = {"ddp_backend": "gloo"} if world > 1 and not torch.cuda.is_available() else {}
+    if progress is not None:
+        extra["disable_tqdm"] = True
     columns = ["prompt", "completion"]
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=sft_config(recipe, output_dir, source, **extra),
         train_dataset=train_rows.map(to_prompt_completion).select_columns(columns),
         eval_dataset=eval_rows.map(to_prompt_completion).select_columns(columns) if len(eval_rows) else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe, source),
+        callbacks=[_progress_callback(progress)] if progress is not None else None,
     )
+    if progress is not None:  # the bar shows the loss; the Trainer's own printing of each log goes
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
-def train(recipe: TrainRecipe, source: str | None = None, resume: bool = False, log=print) -> Path | None:
-    """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks)."""
+def _progress_callback(bar):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):  # the Trainer's callback interface is a base class to subclass
+        def on_train_begin(self, args, state, control, **kwargs):
+            bar.total(state.max_steps)
+            bar.advance(state.global_step)  # a resumed run starts part-way
+
+        def on_step_end(self, args, state, control, **kwargs):
+            bar.advance()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                bar.note(f"loss {float(logs['loss']):.3f}")
+
+    return Progress()
+
+
+def train(
+    recipe: TrainRecipe, source: str | None = None, resume: bool = False, log=print, progress=None
+) -> Path | None:
+    """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks).
+    `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps."""
     from transformers.trainer_utils import get_last_checkpoint
 
     check_paths(recipe, source)
@@ -107,7 +141,7 @@ def train(recipe: TrainRecipe, source: str | None = None, resume: bool = False, 
         base = str((work / "init").resolve())
     else:
         base = resolve_base(recipe)
-    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source)
+    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
     tokenizer = trainer.processing_class
     last = get_last_checkpoint(str(work / "trainer")) if resume and (work / "trainer").is_dir() else None
     if resume:

@@ -76,7 +76,7 @@ PROSE_TEMPLATES = [
     "{a} and {b} argued over {n} bundles of {g} until the owls woke up.",
     "Rumour says {g} will be scarce {t}, so {a} is {m}.",
     "{a} keeps {n} coins under {p} and trusts no one, least of all {b}.",
-    "\"Fair prices!\" cried {a}. \"{price} for {g}, {price2} for {g2}!\"",
+    '"Fair prices!" cried {a}. "{price} for {g}, {price2} for {g2}!"',
     "{b} thinks {a}'s {g} is overpriced, and {a} doesn't care.",
     "If {a} buys {n} {g} now, {b} will have to sell {g2} cheaply {t}.",
 ]
@@ -136,20 +136,31 @@ def _fill(rng: random.Random, template: str) -> str:
     g, g2 = rng.sample(GOODS, 2)
     price = round(rng.uniform(0.5, 40.0), rng.choice([0, 1, 2]))
     return template.format(
-        a=a, b=b, c=c, g=g, g2=g2, n=rng.randint(1, 120), p=rng.choice(PLACES),
-        t=rng.choice(TIMES), m=rng.choice(MOODS), price=price,
+        a=a,
+        b=b,
+        c=c,
+        g=g,
+        g2=g2,
+        n=rng.randint(1, 120),
+        p=rng.choice(PLACES),
+        t=rng.choice(TIMES),
+        m=rng.choice(MOODS),
+        price=price,
         price2=round(price * rng.uniform(0.5, 2.0), 1),
     )
 
 
 def _action(rng: random.Random) -> str:
     orders = [
-        {"side": rng.choice(["buy", "sell"]), "good": rng.choice(GOODS),
-         "qty": rng.randint(1, 20), "price": round(rng.uniform(0.5, 30.0), 1)}
+        {
+            "side": rng.choice(["buy", "sell"]),
+            "good": rng.choice(GOODS),
+            "qty": rng.randint(1, 20),
+            "price": round(rng.uniform(0.5, 30.0), 1),
+        }
         for _ in range(rng.randint(0, 3))
     ]
-    action = {"orders": orders, "gossip": _fill(rng, rng.choice(GOSSIP)),
-              "thought": _fill(rng, rng.choice(THOUGHTS))}
+    action = {"orders": orders, "gossip": _fill(rng, rng.choice(GOSSIP)), "thought": _fill(rng, rng.choice(THOUGHTS))}
     return json.dumps(action)  # default separators: `{"orders": [...], ...}` as in the action format
 
 
@@ -176,10 +187,12 @@ def build_tokenizer(texts: Iterable[str] | None = None, vocab_size: int = 3000) 
     """
     tok = Tokenizer(models.BPE())  # no unk: byte-level covers every input
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

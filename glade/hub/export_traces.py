@@ -10,18 +10,20 @@ folder stays ready and the command exits 3 with the `hf upload` command for late
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
-from glade.cards import EXIT_CODES, PushFailed, check_repo_id, copy_files, default_out, finish_folder, push as push_folder, report_push_failed, start_folder
+from .cards import check_repo_id, copy_files, default_out, finish_folder, start_folder
+from .cards import push as push_folder
 
 
 def read_traces(dataset: Path) -> list[Path]:
     dataset = Path(dataset)
     shards = sorted((dataset / "data").glob("part-*.parquet")) if dataset.is_dir() else []
     if not shards or not (dataset / "README.md").exists() or (dataset / "meta.json").exists():
-        raise ValueError(f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)")
+        raise ValueError(
+            f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)"
+        )
     return shards
 
 
@@ -51,41 +53,17 @@ def export_traces(
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
                 "\n\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n\n"
-                f"traces = load_dataset({repo_id!r}, split=\"train\")\n```\n"
+                f'traces = load_dataset({repo_id!r}, split="train")\n```\n'
                 "\nTo train on it with glade, download it (`hf download "
                 f"{repo_id} --repo-type dataset --local-dir DIR`) and name DIR under `data.traces` in a training recipe.\n"
             )
         card.save(tmp / "README.md")
-        folder = finish_folder(tmp, out, {"repo_id": repo_id, "repo_type": "dataset", "source": dataset.name, "shards": len(shards)})
+        folder = finish_folder(
+            tmp, out, {"repo_id": repo_id, "repo_type": "dataset", "source": dataset.name, "shards": len(shards)}
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if push:
         push_folder(folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}")
     return folder
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export-traces",
-        help="write a Hub-ready folder for a traces dataset (card included) and optionally push it",
-        description="Write a Hub-ready folder for a traces dataset written by glade generate, and optionally push it.",
-        epilog=EXIT_CODES,
-    )
-    p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
-    p.add_argument("--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)")
-    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
-    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
-    p.add_argument("--push", action="store_true", help="create the dataset repo and upload the folder (token: HF_TOKEN or `hf auth login`)")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        folder = export_traces(args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push)
-    except PushFailed as exc:
-        return report_push_failed(exc)
-    print(f"export: {folder}")
-    if args.push:
-        print(f"pushed: https://huggingface.co/datasets/{args.repo_id}")
-    return 0

@@ -1,4 +1,4 @@
-"""`glade report RESULTS`: write RESULTS/report.md and a self-contained RESULTS/report.html.
+"""The report of an evaluation: RESULTS/report.md and a self-contained RESULTS/report.html.
 
 The report reads what `glade eval` wrote (episodes.parquet, decisions.parquet, and
 recipe.yaml, summary.json and flags.json where present) and shows: the legend good's price at
@@ -15,7 +15,6 @@ and carries its CSS inline, so it is one file that opens anywhere, offline.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import math
@@ -23,11 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from glade.eval.figures import mechanism
+from glade.eval.flags import effect_text
+from glade.eval.recipe import STANDIN
 
-
-from .plots import Figure, _ci_words, _label, agreement_figure, pnl_figure, price_figure
-from .report_data import FILES, Results, STANDIN, TOP_FLAGS, load_results, mechanism, results_table
-
+from .data import FILES, TOP_FLAGS, Results, load_results, results_table
+from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
 
 # ---------------------------------------------------------------------------------------
 # Writing
@@ -48,33 +48,69 @@ def _with_ci(mean, low, high, fmt: str) -> str:
 
 
 def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], list[list[str]]]:
-    header = ["scenario (mechanism)", "world", "legend good @ turn", "price at settlement / before", "gambit P&L", "seeds", "episodes"]
+    header = [
+        "scenario (mechanism)",
+        "world",
+        "legend good @ turn",
+        "price at settlement / before",
+        "gambit P&L",
+        "seeds",
+        "episodes",
+    ]
     rows = []
     for t in table.itertuples():
         turn = "" if t.legend_turn is None or pd.isna(t.legend_turn) else f" @ {int(t.legend_turn)}"
-        rows.append([
-            labels.get(t.scenario, t.scenario), _label(t.world), f"{t.legend_good or '—'}{turn}",
-            _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f"),
-            _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f"),
-            str(t.seeds), str(t.episodes),
-        ])
+        rows.append(
+            [
+                labels.get(t.scenario, t.scenario),
+                world_label(t.world),
+                f"{t.legend_good or '—'}{turn}",
+                _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f"),
+                _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f"),
+                str(t.seeds),
+                str(t.episodes),
+            ]
+        )
     return header, rows
 
 
 def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
     ranked = sorted(flags, key=lambda f: _float(f.get("score")), reverse=True)[:TOP_FLAGS]
-    header = ["#", "kind", "scenario", "council", "cast", "creature", "phase", "metric", "stand-in", "live", "effect [CI]", "support", "n", "score", "first example"]
+    header = [
+        "#",
+        "kind",
+        "scenario",
+        "council",
+        "cast",
+        "creature",
+        "phase",
+        "metric",
+        "stand-in",
+        "live",
+        "effect [CI]",
+        "support",
+        "n",
+        "score",
+        "first example",
+    ]
     rows = []
     for i, f in enumerate(ranked, 1):
         examples = f.get("examples") or []
         ex = examples[0] if examples else {}
         where = f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}".strip() if ex else "—"
-        rows.append([
-            str(i), *(_text(f.get(k)) for k in ("kind", "scenario", "council", "cast", "creature", "phase", "metric")),
-            _num(_float(f.get("standin_value")), ".3g"), _num(_float(f.get("live_value")), ".3g"),
-            _with_ci(_float(f.get("effect")), _float(f.get("ci_low")), _float(f.get("ci_high")), "+.3f"),
-            _num(_float(f.get("support")), ".0%"), _text(f.get("n")), _num(_float(f.get("score")), ".3g"), where,
-        ])
+        rows.append(
+            [
+                str(i),
+                *(_text(f.get(k)) for k in ("kind", "scenario", "council", "cast", "creature", "phase", "metric")),
+                _num(_float(f.get("standin_value")), ".3g"),
+                _num(_float(f.get("live_value")), ".3g"),
+                effect_text(f),
+                _num(_float(f.get("support")), ".0%"),
+                _text(f.get("n")),
+                _num(_float(f.get("score")), ".3g"),
+                where,
+            ]
+        )
     return header, rows, ranked
 
 
@@ -101,7 +137,11 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         spec = (r.recipe.get("councils") or {}).get(c)
         casts = ep.loc[ep["council"] == c, "cast"].nunique() if "cast" in ep else 1
         focal = ", ".join(f"{k}: {v}" for k, v in (spec.get("focal") or {}).items()) if isinstance(spec, dict) else ""
-        councils.append(f"{c} ({focal}; {casts} cast{'s' if casts != 1 else ''})" if focal else f"{c} ({casts} cast{'s' if casts != 1 else ''})")
+        councils.append(
+            f"{c} ({focal}; {casts} cast{'s' if casts != 1 else ''})"
+            if focal
+            else f"{c} ({casts} cast{'s' if casts != 1 else ''})"
+        )
     items = [
         ("recipe", str(r.recipe.get("name") or s.get("recipe") or "— (no recipe.yaml)")),
         ("results", str(r.folder)),
@@ -113,8 +153,11 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         ("episodes", f"{len(ep)} ({(ep['council'] == STANDIN).sum()} all-stand-in), {len(d)} live decisions"),
     ]
     if s:
-        prov = [f"glade {s['glade_version']}" if s.get("glade_version") else "", f"commit {s['git_commit']}" if s.get("git_commit") else "",
-                f"written {s['written']}" if s.get("written") else ""]
+        prov = [
+            f"glade {s['glade_version']}" if s.get("glade_version") else "",
+            f"commit {s['git_commit']}" if s.get("git_commit") else "",
+            f"written {s['written']}" if s.get("written") else "",
+        ]
         items.append(("evaluation", ", ".join(p for p in prov if p) or "summary.json"))
     else:
         items.append(("evaluation", "no summary.json (the numbers below come from the parquet tables)"))
@@ -158,21 +201,33 @@ TABLE_CAPTION = (
 def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Figure]]]:
     """(title, what the section's figures show, figures)."""
     return [
-        ("Price paths", (
-            "Reference price of each good after each turn's settlement, one figure per scenario, one panel per good: lines are "
-            f"the mean over seeds, bands the {_ci_words(r)}. Dashed: the all-stand-in world on the same seeds. "
-            "Dotted red: the legend turn (the gambit's spring)."
-        ), [f for f in figures if f.name.startswith("prices-")]),
-        ("Agreement with the stand-in", (
-            "For every state a live seat met: the share of goods on which its decision took the same side (buy, sell or none) "
-            "as the stand-in's counterfactual decision in that state; mean over seeds and casts, per creature and turn "
-            "(1 = always the same side). Grey: no live decision there (a background stand-in in every cast). "
-            "Red box: the legend turn."
-        ), [f for f in figures if f.name.startswith("agreement-")]),
-        ("Gambit P&L", (
-            "The patron's gambit P&L at the end of the episode, per scenario (mechanism) and world: bars are the mean over seeds, "
-            f"error bars the {_ci_words(r)}; dots are the individual seeds (averaged over casts)."
-        ), [f for f in figures if f.name == "gambit-pnl.png"]),
+        (
+            "Price paths",
+            (
+                "Reference price of each good after each turn's settlement, one figure per scenario, one panel per good: lines are "
+                f"the mean over seeds, bands the {ci_words(r)}. Dashed: the all-stand-in world on the same seeds. "
+                "Dotted red: the legend turn (the gambit's spring)."
+            ),
+            [f for f in figures if f.name.startswith("prices-")],
+        ),
+        (
+            "Agreement with the stand-in",
+            (
+                "For every state a live seat met: the share of goods on which its decision took the same side (buy, sell or none) "
+                "as the stand-in's counterfactual decision in that state; mean over seeds and casts, per creature and turn "
+                "(1 = always the same side). Grey: no live decision there (a background stand-in in every cast). "
+                "Red box: the legend turn."
+            ),
+            [f for f in figures if f.name.startswith("agreement-")],
+        ),
+        (
+            "Gambit P&L",
+            (
+                "The patron's gambit P&L at the end of the episode, per scenario (mechanism) and world: bars are the mean over seeds, "
+                f"error bars the {ci_words(r)}; dots are the individual seeds (averaged over casts)."
+            ),
+            [f for f in figures if f.name == "gambit-pnl.png"],
+        ),
     ]
 
 
@@ -190,7 +245,7 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
     name = r.recipe.get("name") or r.summary.get("recipe") or r.folder.name
     out = [f"# glade evaluation report: {name}", ""]
     out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
-    out += ["", "## Results", "", TABLE_CAPTION.format(ci=_ci_words(r)), ""]
+    out += ["", "## Results", "", TABLE_CAPTION.format(ci=ci_words(r)), ""]
     out += _md_table(*table_rows(table, labels))
     for title, about, figs in _sections(r, figures):
         if not figs:
@@ -201,7 +256,10 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
     out += ["", f"## Flags (top {TOP_FLAGS})", ""]
     if r.flags:
         header, rows, _ = flag_rows(r.flags)
-        out += [f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet.", ""]
+        out += [
+            f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet.",
+            "",
+        ]
         out += _md_table(header, rows)
     else:
         out.append(f"*{r.flags_note}*")
@@ -232,7 +290,8 @@ def _html_table(header: list[str], rows: list[list[str]], numeric: set[int], row
     for i, row in enumerate(rows):
         cls = f' class="{row_class(i)}"' if row_class and row_class(i) else ""
         cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>' if j in numeric else f"<td>{html.escape(c)}</td>" for j, c in enumerate(row)
+            f'<td class="num">{html.escape(c)}</td>' if j in numeric else f"<td>{html.escape(c)}</td>"
+            for j, c in enumerate(row)
         )
         if extra is not None:
             cells += f"<td>{extra(i)}</td>"
@@ -257,13 +316,24 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
     name = r.recipe.get("name") or r.summary.get("recipe") or r.folder.name
     e = html.escape
     out = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>glade report: {e(str(name))}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-        f"<h1>glade evaluation report: {e(str(name))}</h1>", '<dl class="meta">',
+        f"<title>glade report: {e(str(name))}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>glade evaluation report: {e(str(name))}</h1>",
+        '<dl class="meta">',
     ]
     out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in header_items(r)]
-    out += ["</dl>", '<h2 id="results">Results</h2>', f'<p class="caption">{e(TABLE_CAPTION.format(ci=_ci_words(r)))}</p>']
+    out += [
+        "</dl>",
+        '<h2 id="results">Results</h2>',
+        f'<p class="caption">{e(TABLE_CAPTION.format(ci=ci_words(r)))}</p>',
+    ]
     header, rows = table_rows(table, labels)
     worlds = list(table["world"]) if len(table) else []
     out.append(_html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else ""))
@@ -281,43 +351,18 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
     out.append(f'<h2 id="flags">Flags (top {TOP_FLAGS})</h2>')
     if r.flags:
         header, rows, ranked = flag_rows(r.flags)
-        out.append(f'<p class="caption">{len(r.flags)} flag(s) in flags.json, ranked by score; the examples are rows of decisions.parquet.</p>')
-        out.append(_html_table(header[:-1] + ["examples"], [row[:-1] for row in rows], {8, 9, 10, 11, 12, 13},
-                               extra=lambda i: _examples_html(ranked[i])))
+        out.append(
+            f'<p class="caption">{len(r.flags)} flag(s) in flags.json, ranked by score; the examples are rows of decisions.parquet.</p>'
+        )
+        out.append(
+            _html_table(
+                header[:-1] + ["examples"],
+                [row[:-1] for row in rows],
+                {8, 9, 10, 11, 12, 13},
+                extra=lambda i: _examples_html(ranked[i]),
+            )
+        )
     else:
         out.append(f'<p class="note">{e(r.flags_note)}</p>')
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------------------------------
-# CLI
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "report",
-        help="write report.md and a self-contained report.html for a results folder",
-        description=__doc__.split("\n\n")[0],
-    )
-    p.add_argument("results", metavar="RESULTS", help="the folder glade eval wrote (the recipe's `out`)")
-    p.set_defaults(run=run)
-
-
-def _error(message: str) -> None:
-    """One red `error: ...` line on stderr, as glade.cli prints it (not imported: that loads every verb)."""
-    from rich.console import Console
-    from rich.text import Text
-
-    Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        md_path, html_path = write_report(args.results)
-    except (OSError, ValueError) as exc:
-        _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return 2
-    print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
-    print(f"wrote {html_path} (self-contained)")
-    return 0

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from glade.eval.recipe import STANDIN
 
-
-from .report_data import Results, STANDIN, _first, _ordered, mean_ci, per_seed, price_paths
-
-
-
+from .data import Results, first_value, mean_ci, ordered, per_seed, price_paths
 
 # ---------------------------------------------------------------------------------------
 # Figures (matplotlib, Agg)
@@ -39,13 +36,23 @@ def _pyplot():
 
 
 def _colors(r: Results) -> dict[str, str]:
-    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    palette = [
+        "tab:blue",
+        "tab:orange",
+        "tab:green",
+        "tab:red",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+        "tab:olive",
+        "tab:cyan",
+    ]
     colors = {STANDIN: "#333333"}
     colors.update({c: palette[i % len(palette)] for i, c in enumerate(r.councils)})
     return colors
 
 
-def _label(world: str) -> str:
+def world_label(world: str) -> str:
     return "all stand-in" if world == STANDIN else world
 
 
@@ -62,7 +69,7 @@ def _save(fig, plt) -> bytes:
     return buf.getvalue()
 
 
-def _ci_words(r: Results) -> str:
+def ci_words(r: Results) -> str:
     return (
         f"{r.level:.0%} CI: percentile bootstrap of the mean over seeds "
         f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}; rough with few seeds: "
@@ -77,7 +84,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
     paths = {w: price_paths(r, scenario, w) for w in worlds}
     goods = list(next(iter(paths.values())))
     mine = r.episodes[r.episodes["scenario"] == scenario]
-    legend_good, legend_turn = _first(mine, "legend_good"), _first(mine, "legend_turn")
+    legend_good, legend_turn = first_value(mine, "legend_good"), first_value(mine, "legend_turn")
     length = max((p.shape[1] for w in worlds for p in paths[w].values()), default=0)
     if legend_turn is not None and (pd.isna(legend_turn) or legend_turn >= length):
         legend_turn = None  # the episodes ended before the legend
@@ -89,10 +96,10 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
             data = paths[w].get(good)
             if data is None or not data.size:
                 continue
-            mean, low, high = mean_ci(data, seed=r.seed, level=r.level, resamples=r.resamples)
+            mean, low, high = mean_ci(data, r)
             x = np.arange(len(mean))
             style = {"linestyle": "--", "linewidth": 1.8, "zorder": 4} if w == STANDIN else {"linewidth": 1.6}
-            ax.plot(x, mean, color=colors[w], label=f"{_label(w)} (n={data.shape[0]})", **style)
+            ax.plot(x, mean, color=colors[w], label=f"{world_label(w)} (n={data.shape[0]})", **style)
             if np.isfinite(low).any():
                 ax.fill_between(x, low, high, color=colors[w], alpha=0.18, linewidth=0)
         if legend_turn is not None:
@@ -104,9 +111,9 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    spare = list(axes.flat)[len(goods):]
+    spare = list(axes.flat)[len(goods) :]
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    rank = {f"{_label(w)} (n=": i for i, w in enumerate(worlds)}
+    rank = {f"{world_label(w)} (n=": i for i, w in enumerate(worlds)}
     order = sorted(range(len(labels)), key=lambda i: next((v for k, v in rank.items() if labels[i].startswith(k)), 99))
     handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     if legend_turn is not None:
@@ -119,7 +126,15 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
         for ax in spare:
             ax.axis("off")
     else:
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9, bbox_to_anchor=(0.5, -0.04))
+        fig.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=len(labels),
+            frameon=False,
+            fontsize=9,
+            bbox_to_anchor=(0.5, -0.04),
+        )
     fig.suptitle(f"{label}: reference price after each turn's settlement", fontsize=11)
     fig.tight_layout()
     caption = f"{label}: the council(s) against the all-stand-in world (dashed) on the same seeds."
@@ -138,14 +153,18 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
     grids = []
     for scenario in scenarios:
         rows = mine[mine["scenario"] == scenario]
-        creatures = _ordered(rows["creature"], r.creatures.get(scenario))
+        creatures = ordered(rows["creature"], r.creatures.get(scenario))
         grid = rows.pivot_table(index="creature", columns="turn", values="agreement", aggfunc="mean")
         turns = range(0, int(rows["turn"].max()) + 1)
         grids.append((scenario, grid.reindex(index=[c for c in creatures if c in grid.index], columns=turns)))
     width = max(g.shape[1] for _, g in grids)
     fig, axes = plt.subplots(
-        len(grids), 1, figsize=(max(5.0, 0.5 * width + 2.6), max(2.6, 0.8 + sum(0.32 * g.shape[0] + 0.75 for _, g in grids))),
-        squeeze=False, layout="constrained", gridspec_kw={"height_ratios": [max(g.shape[0], 1) + 1.2 for _, g in grids]},
+        len(grids),
+        1,
+        figsize=(max(5.0, 0.5 * width + 2.6), max(2.6, 0.8 + sum(0.32 * g.shape[0] + 0.75 for _, g in grids))),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"height_ratios": [max(g.shape[0], 1) + 1.2 for _, g in grids]},
     )
     cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
     image = None
@@ -160,9 +179,16 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
         if annotate:
             for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
                 if not np.isnan(v):
-                    ax.text(j, i, f"{v:.2f}"[1:] if v < 1 else "1", ha="center", va="center", fontsize=6.5,
-                            color="black" if v > 0.6 else "white")
-        lt = _first(r.episodes[r.episodes["scenario"] == scenario], "legend_turn")
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}"[1:] if v < 1 else "1",
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="black" if v > 0.6 else "white",
+                    )
+        lt = first_value(r.episodes[r.episodes["scenario"] == scenario], "legend_turn")
         if lt is not None and not pd.isna(lt) and lt < grid.shape[1]:
             boxed = True
             for edge in (lt - 0.5, lt + 0.5):
@@ -173,7 +199,9 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
     bar.ax.tick_params(labelsize=8)
     fig.suptitle(f"{council}: live decisions agreeing with the stand-in", fontsize=11)
     caption = f"Council {council}, one panel per scenario."
-    return Figure(f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt))
+    return Figure(
+        f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt)
+    )
 
 
 def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figure | None:
@@ -202,8 +230,17 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
         means = np.array(means, dtype=float)
         err = np.array([means - np.array(lows, dtype=float), np.array(highs, dtype=float) - means])
         err = np.where(np.isfinite(err), err, 0.0)
-        ax.bar(xs, means, width * 0.92, color=colors[w], label=_label(w), yerr=err, capsize=3,
-               error_kw={"elinewidth": 1, "ecolor": "#222222"}, alpha=0.85)
+        ax.bar(
+            xs,
+            means,
+            width * 0.92,
+            color=colors[w],
+            label=world_label(w),
+            yerr=err,
+            capsize=3,
+            error_kw={"elinewidth": 1, "ecolor": "#222222"},
+            alpha=0.85,
+        )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(r.scenarios)), [labels.get(s, s) for s in r.scenarios], fontsize=9)
     ax.set_ylabel("gambit P&L (pebbles)", fontsize=9)

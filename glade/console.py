@@ -1,13 +1,23 @@
-"""What the terminal shows: rich consoles and tables for episodes and runs (100 columns off a TTY)."""
+"""The one home of terminal output: rich consoles (100 columns off a TTY), the one-line
+`error:`, plain tables, the episode tables of `glade simulate`, and `quiet_libraries`,
+which keeps the progress bars and warnings of datasets, transformers, huggingface_hub,
+TRL and lm-eval out of glade's own output (`--verbose` keeps them).
+
+Library code never prints: the verbs in glade.cli do, through this module.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:  # only for annotations; simulate imports this module
-    from glade.simulate import Episode
+from glade.env.scenario import Scenario
 
 UP, DOWN, FLAT = "↑", "↓", "·"
 
@@ -36,14 +46,17 @@ def plain_table(title: str):
     from rich import box
     from rich.table import Table
 
-    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 1, 0, 0), show_edge=False
+    )
 
 
-def turn_table(episode: Episode):
+def turn_table(s: Scenario, seed: int, history: list[dict]):
+    """Reference prices after each turn (with their direction), trades, volume, events."""
     from rich.text import Text
 
-    s, goods = episode.scenario, list(episode.scenario.goods)
-    title = f"{s.name}, seed {episode.seed}: reference prices after each turn"
+    goods = list(s.goods)
+    title = f"{s.name}, seed {seed}: reference prices after each turn"
     table = plain_table(title)
     table.add_column("turn", justify="right")
     for g in goods:
@@ -54,7 +67,7 @@ def turn_table(episode: Episode):
     previous = {g: s.goods[g].price for g in goods}
     gambit = s.gambit
     pnl_before = 0.0
-    for row in episode.history:
+    for row in history:
         cells: list[Any] = [str(row["turn"])]
         for g in goods:
             p = row["prices"][g]
@@ -77,19 +90,18 @@ def turn_table(episode: Episode):
     return table
 
 
-def scoreboard(episode: Episode, width: int = 100):
+def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
     """Per creature: seat, pebbles, wealth, mood (after the last turn) and the episode's
     trades, self-buys and rejected orders. Below 94 columns the species column goes and
     stand-in seats show their disposition only, so the table fits 80 columns."""
-    s = episode.scenario
     compact = width < 94
     per: dict[str, dict[str, int]] = {c: {"trades": 0, "self_buys": 0, "rejected": 0} for c in s.creatures}
     last: dict[str, dict] = {}
-    for r in episode.rows:
+    for r in rows:
         tally = per[r["creature"]]
         tally["trades"] += len(json.loads(r["fills"]))
         tally["self_buys"] += r["self_buy"]
-        tally["rejected"] += sum(1 for n in json.loads(r["notes"]) if n.get("outcome") == "rejected")
+        tally["rejected"] += sum(1 for n in json.loads(r["rejected"]) if n.get("outcome") == "rejected")
         last[r["creature"]] = r
     table = plain_table(f"scoreboard after turn {s.turns - 1}")
     columns = ["creature", "species", "seat", "pebbles", "wealth", "mood", "trades", "self-buys", "rejected"]
@@ -101,7 +113,7 @@ def scoreboard(episode: Episode, width: int = 100):
     for cid, creature in s.creatures.items():
         r, t = last[cid], per[cid]
         seat = r["seat"].removeprefix("standin:") if compact else r["seat"]
-        cells = [creature.name, creature.species, seat, f"{r['pebbles']:.2f}", f"{r['wealth']:.2f}",
+        cells = [creature.name, creature.species, seat, f"{r['pebbles']:.2f}", f"{r['wealth_after']:.2f}",
                  f"{r['mood']:.2f}", str(t["trades"]), str(t["self_buys"]), str(t["rejected"])]  # fmt: skip
         if compact:
             del cells[1]
@@ -109,12 +121,11 @@ def scoreboard(episode: Episode, width: int = 100):
     return table
 
 
-def summary_lines(episode: Episode) -> list[str]:
+def summary_lines(s: Scenario, sm: dict) -> list[str]:
     """Gini, the gambit's P&L, the scenario hash and the conservation check, as markup lines."""
-    sm = episode.summary
     lines = [f"Gini of wealth [bold]{sm['gini']:.3f}[/]   trades {sm['trades']}   volume {sm['volume']}"]
     if sm["gambit_pnl"] is not None:
-        g = episode.scenario.gambit
+        g = s.gambit
         colour = "green" if sm["gambit_pnl"] >= 0 else "red"
         lines.append(
             f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({g.legend} by {g.mechanism}, "
@@ -129,15 +140,90 @@ def summary_lines(episode: Episode) -> list[str]:
     return lines
 
 
-def show(episode: Episode, out=None, turns_table: bool = True) -> None:
-    out = out or console()
-    if turns_table:
-        out.print(turn_table(episode))
-        out.print()
-    out.print(scoreboard(episode, out.width))
-    out.print()
-    for line in summary_lines(episode):
-        out.print(line)
+@dataclass(frozen=True)
+class Bar:
+    """One step's rich progress bar: set its `total`, then `advance` it."""
+
+    progress: Any  # rich.progress.Progress
+    task: int
+
+    def total(self, n: int) -> None:
+        self.progress.update(self.task, total=n)
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def note(self, text: str) -> None:
+        """A short note after the bar (a training loss, say)."""
+        self.progress.update(self.task, note=text)
 
 
-# ---------------------------------------------------------------------------- the verb
+@contextmanager
+def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
+    """`label [bar] done/total unit elapsed`, on stderr unless given a console."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
+    with Progress(*columns, console=con or console(stderr=True)) as progress:
+        yield Bar(progress, progress.add_task(unit, total=None, note=""))
+
+
+def error(message: str) -> None:
+    """One red line on stderr, never wrapped."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+
+
+def with_ci(value, ci, fmt: str) -> str:
+    """`mean [low, high]`, or '-' where the figure does not apply (no legend in the run)."""
+    if value is None:
+        return "-"
+    if not ci or ci[0] is None:
+        return f"{value:{fmt}}"
+    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
+# Warnings a user cannot act on, raised on every call. The first is glade's own call, which
+# must stay as it is while the supported transformers range (5.19 for vLLM) has no `cache`
+# argument; the others come from inside transformers and TRL.
+_UNACTIONABLE = (
+    r".*past_key_values.*is deprecated.*",
+    r".*is_gradient_checkpointing.*is deprecated.*",
+    r".*gradient_checkpointing.*",
+)
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """Library progress bars and chatter off, so each glade step shows one line and its own
+    bar; `verbose` leaves everything as the libraries print it. Call it before the libraries
+    are imported: tqdm and some of them read these settings once, at import."""
+    if verbose:
+        return
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's and the Trainer's own bars
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for pattern in _UNACTIONABLE:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in (
+        "lm_eval",
+        "lm-eval",
+        "datasets",
+        "transformers",
+        "huggingface_hub",
+        "trl",
+        "peft",
+        "accelerate",
+        "httpx",
+    ):
+        logging.getLogger(name).setLevel(logging.ERROR)

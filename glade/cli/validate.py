@@ -12,8 +12,7 @@ import argparse
 from pathlib import Path
 
 from glade.config import ConfigError, load_recipe
-
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+from glade.env.scenario import RECIPES
 
 
 def validate_file(path: Path) -> str:
@@ -25,7 +24,7 @@ def validate_file(path: Path) -> str:
         load_scenario(path)
         return "scenario"
     if kind == "generate":
-        from glade.generate import GenerateRecipe
+        from glade.traces import GenerateRecipe
 
         load_recipe(GenerateRecipe, path)
         return "generate recipe"
@@ -36,12 +35,14 @@ def validate_file(path: Path) -> str:
         return "train recipe"
     if kind == "eval":
         from glade.eval.recipe import load_eval_recipe
-        from glade.policies import SEAT_KINDS
+        from glade.seats import SEAT_KINDS
 
         recipe = load_eval_recipe(path)
         for name, spec in recipe.policies.items():
             if isinstance(spec, dict) and spec.get("kind") not in SEAT_KINDS:
-                raise ConfigError(f"{path}: policies.{name}.kind: unknown seat kind {spec.get('kind')!r} (known: {', '.join(SEAT_KINDS)})")
+                raise ConfigError(
+                    f"{path}: policies.{name}.kind: unknown seat kind {spec.get('kind')!r} (known: {', '.join(SEAT_KINDS)})"
+                )
         for scenario in recipe.scenarios:
             from glade.env.scenario import load_scenario
 
@@ -62,10 +63,11 @@ def collect(paths: list[str]) -> list[Path]:
     return files
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("validate", help="check recipes and scenarios without running them", description=__doc__.split("\n\n")[0])
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("validate", help=help, description=__doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="files or folders (default: recipes/)")
     p.set_defaults(run=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from glade.env.scenario import load_scenario
-from glade.validate import RECIPES
-from glade.simulate import run_episode, write
-from glade.tables import console, plain_table, scoreboard, summary_lines
+from glade import checkpoint
+from glade.console import console, plain_table, progress_bar, scoreboard, summary_lines, with_ci
+from glade.env.scenario import RECIPES, load_scenario
+from glade.rollout import run_episode, write_episode
 
 SEED = 7
 LM_EVAL_LIMIT = 24  # held-out states per lm-eval task: enough to see, quick on a CPU
@@ -40,10 +40,10 @@ class Step:
 
 def simulate_default(args: argparse.Namespace, con) -> None:
     episode = run_episode("default", SEED, 30)
-    out = write(episode, Path(args.out) / "simulate")
-    con.print(scoreboard(episode, con.width))
+    out = write_episode(episode, Path(args.out) / "simulate")
+    con.print(scoreboard(episode.scenario, episode.rows, con.width))
     con.print()
-    for line in summary_lines(episode):
+    for line in summary_lines(episode.scenario, episode.summary):
         con.print(line)
     con.print(f"wrote {out}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
     if episode.summary["conservation_problems"]:
@@ -102,9 +102,14 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
 
 def generate_traces(args: argparse.Namespace, con) -> None:
     from glade.config import load_recipe
-    from glade.generate import GenerateRecipe, generate
+    from glade.traces import GenerateRecipe, generate
 
-    summary = generate(load_recipe(GenerateRecipe, RECIPES / "generate" / "standin.yaml"))
+    with progress_bar("generate", "turns", con) as bar:
+        summary = generate(
+            load_recipe(GenerateRecipe, RECIPES / "generate" / "standin.yaml"),
+            progress=lambda live: bar.advance(),
+            on_total=bar.total,
+        )
     con.print(f"{summary['episodes']} episodes in {summary['out']} ({summary['decisions_now']} decisions played now)")
 
 
@@ -114,51 +119,71 @@ def train_recipe(name: str):
         from glade.train.sft import train
 
         path = RECIPES / "train" / f"{name}.yaml"
-        out = train(load_train_recipe(path), str(path), log=lambda m: con.print(f"[dim]{m}[/]"))
+        with progress_bar(f"train {name}", "steps", con) as bar:
+            out = train(load_train_recipe(path), str(path), log=lambda m: con.print(f"[dim]{m}[/]"), progress=bar)
         metrics = json.loads((out / "meta.json").read_text())["metrics"]
-        shown = ("train_loss", "eval_loss", "valid_json_rate", "valid_action_rate", "standin_agreement", "self_buy_rate")
+        shown = (
+            "train_loss",
+            "eval_loss",
+            "valid_json_rate",
+            "valid_action_rate",
+            "standin_agreement",
+            "self_buy_rate",
+        )
         con.print(f"{out}: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if k in metrics))
 
     return step
 
 
 def evaluate_councils(args: argparse.Namespace, con) -> None:
-    from glade.eval.evaluate import cell, run_recipe
     from glade.eval.recipe import load_eval_recipe
+    from glade.eval.run import run_recipe
 
     recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml")
-    summary = run_recipe(recipe)
+    with progress_bar("eval", "turns", con) as bar:
+        summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
     table = plain_table("the crash gambit across worlds: honey at settlement / before, gambit P&L (mean [95% CI])")
     for column in ("scenario", "world", "honey ratio", "gambit P&L", "n"):
         table.add_column(column)
     for row in summary.get("table", []):
         table.add_row(
-            row["scenario"], row["world"],
-            cell(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f"),
-            cell(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f"),
+            row["scenario"],
+            row["world"],
+            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f"),
+            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f"),
             str(row["n"]),
         )
     con.print(table)
     timing = summary["timing"]
-    con.print(f"{summary['worlds']} worlds in {timing['seconds']:.0f} s, {1 - timing['outside_model_share']:.0%} of it in the model")
+    con.print(
+        f"{summary['worlds']} worlds in {timing['seconds']:.0f} s, {1 - timing['outside_model_share']:.0%} of it in the model"
+    )
 
 
 def flag_and_report(args: argparse.Namespace, con) -> None:
-    from glade.eval.flag import run as flag_run
+    import pandas as pd
+
+    from glade.eval.flags import effect_text, find_flags, load_thresholds, metric_text, where, write_flags
     from glade.eval.report import write_report
 
-    results = "runs/eval/crash-gambit"
-    flag_run(argparse.Namespace(results=results, top=8))
+    results = Path("runs/eval/crash-gambit")
+    thresholds, seed = load_thresholds(results)
+    decisions = pd.read_parquet(results / "decisions.parquet")
+    episodes = pd.read_parquet(results / "episodes.parquet")
+    flags = find_flags(decisions, episodes, thresholds, seed)
+    json_path, _ = write_flags(flags, results, top=8, thresholds=thresholds)
+    con.print(f"{len(flags)} flags in {json_path}; the top {min(3, len(flags))}:")
+    for f in flags[:3]:
+        con.print(f"  {f['rank']}. {where(f)}: {metric_text(f)}, effect {effect_text(f)}", soft_wrap=True)
     md, html = write_report(results)
     con.print(f"report: {html} (and {md})")
 
 
 def lm_eval_creatures(args: argparse.Namespace, con) -> None:
     from glade.eval.harness import run_lm_eval
-    from glade.policies import latest_checkpoint
 
     for name in ("tiny-hoarder", "tiny-panic-seller"):
-        results = run_lm_eval(latest_checkpoint("checkpoints", name), limit=LM_EVAL_LIMIT)
+        results = run_lm_eval(checkpoint.latest(name), limit=LM_EVAL_LIMIT)
         scores = "; ".join(
             f"{task}: " + ", ".join(f"{metric} {value:.3f}" for metric, value in metrics.items())
             for task, metrics in results["scores"].items()
@@ -167,17 +192,21 @@ def lm_eval_creatures(args: argparse.Namespace, con) -> None:
 
 
 def export_creatures(args: argparse.Namespace, con) -> None:
-    from glade.export import export_checkpoint
-    from glade.policies import latest_checkpoint
+    from glade.hub.export import export_checkpoint
 
     out = Path(args.out) / "exports"
     owner = "glade-quickstart"
-    done = [export_checkpoint(latest_checkpoint("checkpoints", "tiny-base"), f"{owner}/tiny-base", out=out / "tiny-base")]
+    done = [export_checkpoint(checkpoint.latest("tiny-base"), f"{owner}/tiny-base", out=out / "tiny-base")]
     for name in ("tiny-hoarder", "tiny-panic-seller"):
-        done.append(export_checkpoint(
-            latest_checkpoint("checkpoints", name), f"{owner}/{name}", out=out / name,
-            council="runs/eval/crash-gambit", base_model=f"{owner}/tiny-base",
-        ))
+        done.append(
+            export_checkpoint(
+                checkpoint.latest(name),
+                f"{owner}/{name}",
+                out=out / name,
+                council="runs/eval/crash-gambit",
+                base_model=f"{owner}/tiny-base",
+            )
+        )
     for folder in done:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
     con.print(
@@ -194,23 +223,41 @@ STEPS = (
     Step("generate", "stand-in traces of every disposition (recipes/generate/standin.yaml)", generate_traces),
     Step("train-base", "the tiny base model, built locally and trained in full", train_recipe("tiny-base")),
     Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
-    Step("train-panic-seller", "a LoRA creature adapter on the panic-seller's decisions", train_recipe("tiny-panic-seller")),
+    Step(
+        "train-panic-seller",
+        "a LoRA creature adapter on the panic-seller's decisions",
+        train_recipe("tiny-panic-seller"),
+    ),
     Step("eval", "the crash-gambit councils against the all-stand-in world", evaluate_councils),
     Step("flag-report", "ranked disagreements and the report", flag_and_report),
-    Step("lm-eval", f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states)", lm_eval_creatures),
-    Step("export", "the base and creature checkpoints as Hub-ready folders with model cards (no push)", export_creatures),
+    Step(
+        "lm-eval",
+        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states)",
+        lm_eval_creatures,
+    ),
+    Step(
+        "export", "the base and creature checkpoints as Hub-ready folders with model cards (no push)", export_creatures
+    ),
 )
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "quickstart",
-        help="the whole chain offline: simulate, generate, train, evaluate, flag, report, export",
+        help=help,
         description="Run the quickstart steps in order, printing each as it runs.",
     )
-    p.add_argument("--out", metavar="DIR", default="runs/quickstart", help="where the simulate and export steps write (default: runs/quickstart)")
-    p.add_argument("--until", metavar="STEP", choices=[s.name for s in STEPS], help="stop after this step (one of: %(choices)s)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="runs/quickstart",
+        help="where the simulate and export steps write (default: runs/quickstart)",
+    )
+    p.add_argument(
+        "--until", metavar="STEP", choices=[s.name for s in STEPS], help="stop after this step (one of: %(choices)s)"
+    )
     p.set_defaults(run=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

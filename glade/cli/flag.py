@@ -1,7 +1,8 @@
 """`glade flag RESULTS [--top N]`: rank the disagreements between a council and the
-stand-in worth a person's look. Reads RESULTS/decisions.parquet and episodes.parquet (written
-by `glade eval`) and the thresholds in RESULTS/recipe.yaml (defaults when absent); writes
-RESULTS/flags.json and RESULTS/flags.md and prints the top flags."""
+stand-in worth a person's look (glade.eval.flags). Reads RESULTS/decisions.parquet and
+episodes.parquet (written by `glade eval`) and the thresholds in RESULTS/recipe.yaml
+(defaults when absent); writes RESULTS/flags.json and RESULTS/flags.md and prints the top
+flags."""
 
 from __future__ import annotations
 
@@ -12,37 +13,18 @@ TABLES = ("decisions.parquet", "episodes.parquet")
 WIDTH = 100
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "flag",
-        help="rank council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
+        help=help,
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("results", metavar="RESULTS", help="an evaluation's output folder (the eval recipe's `out`)")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="flags to print and to show examples of (default 10)")
+    p.add_argument(
+        "--top", type=int, default=10, metavar="N", help="flags to print and to show examples of (default 10)"
+    )
     p.set_defaults(run=run)
-
-
-def load_settings(results: Path):
-    """(thresholds, bootstrap seed) from RESULTS/recipe.yaml, else the defaults."""
-    from dataclasses import fields
-
-    from .recipe import Thresholds
-
-    path = results / "recipe.yaml"
-    if not path.exists():
-        return Thresholds(), 0
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    given = data.get("thresholds") or {}
-    if not isinstance(given, dict):
-        raise ValueError(f"{path}: thresholds: expected a mapping")
-    known = {f.name for f in fields(Thresholds)}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise ValueError(f"{path}: thresholds.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-    return Thresholds(**given), int(data.get("seed", 0) or 0)
+    return p
 
 
 def _g(value: float, sign: bool = False) -> str:
@@ -53,11 +35,11 @@ def _g(value: float, sign: bool = False) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from rich import box
-    from glade.tables import console as glade_console
     from rich.markup import escape
     from rich.table import Table
 
-    from .flags import find_flags, write_flags
+    from glade.console import console as glade_console
+    from glade.eval.flags import find_flags, load_thresholds, metric_lines, where_lines, write_flags
 
     results = Path(args.results)
     missing = [name for name in TABLES if not (results / name).is_file()]
@@ -65,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{results}: no {' or '.join(missing)} here (run 'glade eval RECIPE' to make them)")
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
-    thresholds, seed = load_settings(results)
+    thresholds, seed = load_thresholds(results)
     decisions = pd.read_parquet(results / "decisions.parquet")
     episodes = pd.read_parquet(results / "episodes.parquet")
     flags = find_flags(decisions, episodes, thresholds, seed)
@@ -83,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
         shown = flags[: args.top]
         table = Table(
             title=f"{len(flags)} flag{'s' if len(flags) != 1 else ''}, top {len(shown)} (effect = live - stand-in, CI {thresholds.ci_level:.0%})",
-            box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, padding=(0, 1),
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+            padding=(0, 1),
         )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("kind", no_wrap=True)
@@ -95,15 +81,17 @@ def run(args: argparse.Namespace) -> int:
         table.add_column("sup", justify="right", no_wrap=True)
         table.add_column("n", justify="right", no_wrap=True)
         for f in shown:
-            if f["kind"] == "decision":
-                place = f"{f['scenario']}\n{f['council']}.c{f['cast']} {f['creature']} {f['phase']}"
-                metric = f"{f['good']} {f['direction']}\n(not {f['instead']})"
-            else:
-                place, metric = f"{f['scenario']}\n{f['council']}", f["metric"]
             cells = (
-                str(f["rank"]), f["kind"][:3], place, metric, _g(f["standin_value"]), _g(f["live_value"]),
-                _g(f["effect"], sign=True), f"[{_g(f['ci_low'], sign=True)}, {_g(f['ci_high'], sign=True)}]",
-                f"{f['support']:.2f}", str(f["n"]),
+                str(f["rank"]),
+                f["kind"][:3],
+                where_lines(f),
+                metric_lines(f),
+                _g(f["standin_value"]),
+                _g(f["live_value"]),
+                _g(f["effect"], sign=True),
+                f"[{_g(f['ci_low'], sign=True)}, {_g(f['ci_high'], sign=True)}]",
+                f"{f['support']:.2f}",
+                str(f["n"]),
             )
             table.add_row(*(escape(c) for c in cells))
         console.print(table, width=width)

@@ -39,11 +39,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from glade.env.protocol import parse, render
-from glade.policies import Decision, SeatSpecError
+
+from .base import Decision, Policy, SeatSpecError
 
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
 
@@ -82,7 +84,9 @@ class ServerPolicy:
         except ValueError:
             port_ok = False
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-            raise SeatSpecError(f"seat spec server base_url: expected http(s)://HOST[:PORT]/PATH, got {self.base_url!r}")
+            raise SeatSpecError(
+                f"seat spec server base_url: expected http(s)://HOST[:PORT]/PATH, got {self.base_url!r}"
+            )
         checks = (
             ("timeout", isinstance(self.timeout, (int, float)) and self.timeout > 0, "a number > 0"),
             ("retries", isinstance(self.retries, int) and self.retries >= 0, "a whole number >= 0"),
@@ -109,6 +113,12 @@ class ServerPolicy:
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(observations)))) as pool:
             return list(pool.map(self._decide, observations))
 
+    def batch_key(self) -> Hashable:
+        return id(self)
+
+    def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
+        return self.act([obs for _, obs in seats])
+
     def _decide(self, obs: dict) -> Decision:
         started = time.perf_counter()
         messages = render(obs)
@@ -121,7 +131,9 @@ class ServerPolicy:
                 text, prompt_tokens, completion_tokens = reply
                 parsed = parse(text, obs)
                 latency = time.perf_counter() - started
-                return Decision(parsed.action, text, parsed.error, latency, prompt_tokens, completion_tokens, parsed.repaired)
+                return Decision(
+                    parsed.action, text, parsed.error, latency, prompt_tokens, completion_tokens, parsed.repaired
+                )
             if fault not in RETRYABLE:
                 break
         with self._lock:
@@ -129,7 +141,12 @@ class ServerPolicy:
         return Decision({"orders": []}, None, f"server_{fault}", time.perf_counter() - started)
 
     def _request(self, messages: list[dict]) -> tuple[tuple[str, int, int] | None, str]:
-        body = {"model": self.model, "messages": messages, "max_tokens": self.max_tokens, "temperature": self.temperature}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
         if self.seed is not None:
             body["seed"] = self.seed
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -145,7 +162,7 @@ class ServerPolicy:
         except urllib.error.HTTPError as exc:
             exc.close()
             return None, f"http_{exc.code}"
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None, "timeout"
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):

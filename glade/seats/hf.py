@@ -24,6 +24,7 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,8 @@ from transformers import (
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.env.protocol import parse, render, role_card
-from glade.policies import Decision
+
+from .base import Decision, Policy
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -138,9 +140,9 @@ class SharedModel:
         self._head_ids: dict[str, list[int]] = {}
         self.prefix_tokens_reused = self.prefix_tokens_computed = 0
         # Only plain full-attention caches can be assembled row by row (no sliding windows).
-        self.prefix_cache_supported = all(type(x) is DynamicLayer for x in DynamicCache(config=self.config).layers) and all(
-            type(x) is StaticLayer for x in StaticCache(config=self.config, max_cache_len=8).layers
-        )
+        self.prefix_cache_supported = all(
+            type(x) is DynamicLayer for x in DynamicCache(config=self.config).layers
+        ) and all(type(x) is StaticLayer for x in StaticCache(config=self.config, max_cache_len=8).layers)
 
     def adapter_name(self, path: str | None) -> str:
         """Load the adapter at `path` once; returns the name PEFT knows it by."""
@@ -179,7 +181,9 @@ class SharedModel:
             if heads is not None and gen.prefix_cache and self.prefix_cache_supported:
                 batch = self._with_prefix_cache(prompts, heads[start : start + gen.batch_size], names, gen, static)
             if batch is None:
-                batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+                batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+                    self.device
+                )
                 if static:
                     batch["cache_implementation"] = "static"
             width = batch["input_ids"].shape[1]
@@ -228,7 +232,9 @@ class SharedModel:
             empty_key = key.new_zeros(1, key.shape[1], 0, key.shape[3])
             empty_value = value.new_zeros(1, value.shape[1], 0, value.shape[3])
             keys = [F.pad(row[index][0] if row else empty_key, (0, 0, head_width - n, 0)) for row, n in zip(kv, cut)]
-            values = [F.pad(row[index][1] if row else empty_value, (0, 0, head_width - n, 0)) for row, n in zip(kv, cut)]
+            values = [
+                F.pad(row[index][1] if row else empty_value, (0, 0, head_width - n, 0)) for row, n in zip(kv, cut)
+            ]
             layers.append((torch.cat(keys), torch.cat(values)))
         if static:
             cache = StaticCache(config=self.config, max_cache_len=width + gen.max_new_tokens)
@@ -237,7 +243,11 @@ class SharedModel:
         else:
             cache = DynamicCache(ddp_cache_data=layers)
         self.prefix_tokens_reused += sum(cut)
-        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device), "past_key_values": cache}
+        return {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "past_key_values": cache,
+        }
 
     def _head_length(self, prompt: str, head: str, ids: list[int]) -> int:
         """How many of the prompt's leading tokens cover `head` exactly as the whole prompt
@@ -268,8 +278,13 @@ class SharedModel:
             return self._prefixes[key]
         cache = DynamicCache(config=self.config)
         kwargs = {"adapter_names": [adapter]} if self.adapters else {}
-        self.model(input_ids=torch.tensor([ids], device=self.device), past_key_values=cache, use_cache=True,
-                   logits_to_keep=1, **kwargs)
+        self.model(
+            input_ids=torch.tensor([ids], device=self.device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+            **kwargs,
+        )
         entry = [(layer.keys, layer.values) for layer in cache.layers]
         self._prefixes[key] = entry
         self.prefix_tokens_computed += len(ids)
@@ -287,8 +302,9 @@ class SharedModel:
 # Decoding knobs a model folder's generation_config may set (Qwen2.5-Instruct ships top_k 20
 # and a repetition penalty; transformers fills any knob left unset from there): pinned so
 # that a seat decodes exactly as its `Generation` says. eos ids still come from the folder.
-_NEUTRAL = dict(num_beams=1, repetition_penalty=1.0, no_repeat_ngram_size=0, typical_p=1.0,
-                epsilon_cutoff=0.0, eta_cutoff=0.0)
+_NEUTRAL = dict(
+    num_beams=1, repetition_penalty=1.0, no_repeat_ngram_size=0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0
+)
 
 
 def _sampling(gen: Generation) -> dict:
@@ -329,33 +345,42 @@ class HFPolicy:
         return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter))
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        return act_grouped([(self, obs) for obs in observations])
+        return self.act_batch([(self, obs) for obs in observations])
 
+    def batch_key(self) -> Hashable:
+        """Seats on one base model with one generation config share a batch, whichever
+        council, cast or adapter they come from."""
+        return ("hf", id(self.shared), self.gen)
 
-def act_grouped(seats: list[tuple[HFPolicy, dict]]) -> list[Decision]:
-    """Answer (policy, observation) pairs from policies that share one SharedModel and one
-    Generation in ONE batched generate: councils and casts that differ only in which
-    adapter sits where still cost one call per turn."""
-    if not seats:
-        return []
-    shared, gen = seats[0][0].shared, seats[0][0].gen
-    if any(p.shared is not shared or p.gen != gen for p, _ in seats):
-        raise ValueError("act_grouped: every policy must share one model and one generation config")
-    started = time.perf_counter()
-    conversations = [render(obs) for _, obs in seats]
-    names = [shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
-    replies = shared.generate(conversations, names, gen, heads=[role_card(obs) for _, obs in seats])
-    share = (time.perf_counter() - started) / len(seats)
-    decisions = []
-    for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
-        parsed = parse(text, obs)
-        decisions.append(
-            Decision(
-                parsed.action, text, parsed.error, share, prompt_tokens, completion_tokens,
-                parsed.repaired, policy.seat_identity(obs["creature"]),
+    def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
+        """Answer (policy, observation) pairs from policies that share this one's model and
+        Generation in ONE batched generate: councils and casts that differ only in which
+        adapter sits where still cost one call per turn."""
+        if not seats:
+            return []
+        if any(not isinstance(p, HFPolicy) or p.shared is not self.shared or p.gen != self.gen for p, _ in seats):
+            raise ValueError("act_batch: every policy must share one model and one generation config")
+        started = time.perf_counter()
+        conversations = [render(obs) for _, obs in seats]
+        names = [self.shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
+        replies = self.shared.generate(conversations, names, self.gen, heads=[role_card(obs) for _, obs in seats])
+        share = (time.perf_counter() - started) / len(seats)
+        decisions = []
+        for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
+            parsed = parse(text, obs)
+            decisions.append(
+                Decision(
+                    parsed.action,
+                    text,
+                    parsed.error,
+                    share,
+                    prompt_tokens,
+                    completion_tokens,
+                    parsed.repaired,
+                    policy.seat_identity(obs["creature"]),
+                )
             )
-        )
-    return decisions
+        return decisions
 
 
 def _identity(model: str, adapter: str | None) -> str:

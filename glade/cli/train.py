@@ -1,6 +1,6 @@
-"""`glade train RECIPE [key=value ...] [--resume]`: fine-tune a creature model.
+"""`glade train RECIPE [key=value ...] [--resume]`: fine-tune a creature model (glade.train).
 
-Heavy imports (torch, TRL, PEFT) happen inside `run`, so `glade --help` stays fast.
+Heavy imports (torch, TRL, PEFT) happen inside `run`, so `glade train --help` stays fast.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import argparse
 import json
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
-        help="fine-tune a creature model from a recipe (TRL SFT, LoRA or full)",
+        help=help,
         description="Validate the recipe, prepare SFT data from traces, train, evaluate on held-out "
         "states, and write checkpoints/<recipe>__<seed>__<time>/. Under torchrun or accelerate "
         "launch every process trains and rank 0 writes.",
@@ -21,14 +21,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run of this recipe and seed")
     p.set_defaults(run=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from .recipe import load_train_recipe
-    from .sft import train
+    from glade.console import console, progress_bar
+    from glade.train.recipe import load_train_recipe
+    from glade.train.sft import train
 
     recipe = load_train_recipe(args.recipe, args.overrides)
-    out = train(recipe, args.recipe, resume=args.resume)
+    con = console(stderr=True)
+    with progress_bar(f"train {recipe.name}", "steps", con) as bar:
+        out = train(recipe, args.recipe, resume=args.resume, log=lambda m: con.print(f"[dim]{m}[/]"), progress=bar)
     if out is not None:
         metrics = json.loads((out / "meta.json").read_text())["metrics"]
         width = max(map(len, metrics))

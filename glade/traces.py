@@ -1,29 +1,28 @@
-"""`glade generate RECIPE [key=value ...]`: play episodes and write a traces dataset.
+"""Traces: play the episodes a generate recipe describes and write them as a dataset.
 
 The recipe names scenarios, councils and seeds; every (scenario, council, seed) is one
 episode, and episodes run `worlds` at a time in lockstep (one batched call per policy per
 turn). Finished batches are written as Parquet shards under OUT/data/ and listed in
-OUT/progress.json, so a rerun after an interruption keeps them and plays only the rest.
-The folder is a Hugging Face dataset: `load_dataset("parquet", data_dir=OUT/data)`, with
-a dataset card in OUT/README.md.
+OUT/progress.json (glade.resume), so a rerun after an interruption keeps them and plays
+only the rest. The folder is a Hugging Face dataset: `load_dataset("parquet",
+data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads it back.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from glade.config import Seeds, as_plain, load_recipe
+from glade.config import Seeds, as_plain
 from glade.env.scenario import load_scenario
-from glade.provenance import check_resume_protocol, now, stamp
-from glade.policies import load_council
-from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.provenance import now, stamp
+from glade.resume import ShardLog, atomic, next_part
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
+from glade.seats import load_council
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,14 @@ def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> di
     seats = recipe.councils[council]
     unknown = set(seats) - set(creatures) - {"*"}
     if unknown:
-        raise ValueError(f"councils.{council}: unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})")
+        raise ValueError(
+            f"councils.{council}: unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})"
+        )
     return {c: seats.get(c, seats.get("*")) for c in creatures}
+
+
+def shard_log(out: str | Path) -> ShardLog:
+    return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"})
 
 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
@@ -61,12 +66,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     out = Path(recipe.out)
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    progress_path = out / "progress.json"
-    done: dict[str, str] = json.loads(progress_path.read_text()) if progress_path.exists() else {}
-    _drop_orphan_shards(out / "data", set(done.values()))
-    if done:
-        check_resume_protocol(out, out / next(iter(done.values())))
+    log = shard_log(out)
+    done = log.start()
     plan = [p for p in episode_plan(recipe) if p[0] not in done]
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
@@ -75,7 +76,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
     stats = RolloutStats()
-    next_part = max((int(Path(p).stem.split("-")[1]) for p in done.values()), default=-1) + 1
+    part = next_part(done)
     for batch_start in range(0, len(plan), recipe.worlds):
         batch = plan[batch_start : batch_start + recipe.worlds]
         specs = []
@@ -87,12 +88,13 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
                 defaults = {c: scenario.creatures[c].disposition for c in scenario.creatures}
                 councils[key] = load_council({c: s if s is not None else defaults[c] for c, s in seats.items()})
             specs.append(EpisodeSpec(episode_id, scenario, seed, councils[key]))
-        rows = run_lockstep(specs, on_turn=progress, stats=stats)
-        part = f"data/part-{next_part:05d}.parquet"
-        _write_shard([r for e in specs for r in rows[e.episode_id]], out / part)
-        next_part += 1
-        done.update({e.episode_id: part for e in specs})
-        _write_json(progress_path, done)
+        played = run_lockstep(specs, on_turn=progress, stats=stats)
+        _write_shard(
+            [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows],
+            log.path("traces", part),
+        )
+        log.finish(done, part, [e.episode_id for e in specs])
+        part += 1
     summary = {
         "episodes": len(done),
         "played_now": len(plan),
@@ -107,26 +109,25 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
 def _write_shard(rows: list[dict], path: Path) -> None:
     from datasets import Dataset  # heavy import, only when writing
 
-    tmp = path.with_suffix(".tmp")
-    Dataset.from_list(rows).to_parquet(str(tmp))
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        Dataset.from_list(rows).to_parquet(str(tmp))
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+def load_traces(folders: tuple[str, ...] | list[str]):
+    """Every row of these traces folders, as one `datasets.Dataset`."""
+    from datasets import concatenate_datasets, load_dataset
+
+    parts = []
+    for folder in folders:
+        files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+        parts.append(load_dataset("parquet", data_files=files, split="train"))
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
-def _drop_orphan_shards(data_dir: Path, listed: set[str]) -> None:
-    """A shard written but not yet listed (killed between the two) is played again."""
-    for path in data_dir.glob("part-*.parquet"):
-        if f"data/{path.name}" not in listed:
-            path.unlink()
-    for path in data_dir.glob("*.tmp"):
-        path.unlink()
-
-
+# The dataset keeps every trace column but the simulate trace's per-turn extras.
+DATASET_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("inventory", "sentiment", "events"))
 COLUMNS = {
     "episode_id": "scenario.council.sSEED",
     "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
@@ -163,39 +164,10 @@ def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -
         "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
         f"# glade traces: {out.name}\n\n"
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
-        "`glade generate`. Load with `datasets.load_dataset(\"parquet\", data_dir=\"data\")`.\n\n"
+        '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
         "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
         "## Provenance\n\n```json\n" + json.dumps(provenance, indent=2) + "\n```\n\n"
         "## Recipe\n\n```yaml\n" + yaml.safe_dump(as_plain(recipe), sort_keys=False) + "```\n"
     )
     (out / "README.md").write_text(text)
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "generate",
-        help="play episodes and write a traces dataset (Parquet)",
-        description="Play the episodes a recipe describes and write one trace row per decision.",
-    )
-    p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
-    console = Console(stderr=True)
-    with Progress(TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TextColumn("turns"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("turns", total=None)
-        summary = generate(
-            recipe, progress=lambda live: bar.advance(task), on_total=lambda n: bar.update(task, total=n)
-        )
-    console.print(
-        f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
-        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
-    )
-    return 0

@@ -1,4 +1,4 @@
-"""Shared pieces of `glade export` and `glade export-traces`: repo ids, the export folder,
+"""Shared pieces of the Hub exports (`glade export`, `glade export-traces`): repo ids, the export folder,
 the push (the one place that talks to the Hub) and its failure mode.
 
 Exit code 3 (`PUSH_FAILED`) means: the folder was written and is complete, but the push did
@@ -45,7 +45,13 @@ class PushFailed(Exception):
 
 def check_repo_id(repo_id: str) -> str:
     """OWNER/NAME, as the Hub spells repo ids; anything else is a ValueError."""
-    if not isinstance(repo_id, str) or not REPO_ID.match(repo_id) or "--" in repo_id or ".." in repo_id or len(repo_id.split("/")[1]) > 96:
+    if (
+        not isinstance(repo_id, str)
+        or not REPO_ID.match(repo_id)
+        or "--" in repo_id
+        or ".." in repo_id
+        or len(repo_id.split("/")[1]) > 96
+    ):
         raise ValueError(
             f"--repo-id {repo_id!r}: expected OWNER/NAME (letters, digits, '-', '_', '.'; "
             "no leading or trailing '-' or '.'; e.g. alice/glade-hoarder)"
@@ -73,7 +79,11 @@ def start_folder(out: Path) -> Path:
 def finish_folder(tmp: Path, out: Path, marker: dict) -> Path:
     import glade
 
-    marker = {**marker, "glade_version": glade.__version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    marker = {
+        **marker,
+        "glade_version": glade.__version__,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     pickles = [p.name for p in tmp.rglob("*") if p.suffix in PICKLE_SUFFIXES]
     if pickles:  # a guard on this module's own copying, never expected to fire
@@ -99,7 +109,9 @@ def upload_command(repo_id: str, folder: Path, repo_type: str, private: bool) ->
     return " ".join(parts + (["--private"] if private else []))
 
 
-def push(folder: Path, repo_id: str, repo_type: str, private: bool = False, api=None, commit_message: str | None = None) -> str:
+def push(
+    folder: Path, repo_id: str, repo_type: str, private: bool = False, api=None, commit_message: str | None = None
+) -> str:
     """Create the repo (if missing) and upload the folder; returns the repo URL.
 
     `api` is the network boundary (default `huggingface_hub.HfApi()`, which finds the token
@@ -131,12 +143,8 @@ def push(folder: Path, repo_id: str, repo_type: str, private: bool = False, api=
         else:
             reason = f"the Hub answered HTTP {status}" if status else "the Hub refused the request"
         raise PushFailed(reason, folder, command) from None
-    return str(url) if url is not None else f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
-
-
-def report_push_failed(exc: PushFailed) -> int:
-    """The CLI's message for exit code 3: one red line with the reason, the folder and the command."""
-    from glade.cli import error
-
-    error(exc.message)
-    return PUSH_FAILED
+    return (
+        str(url)
+        if url is not None
+        else f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+    )

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-STANDIN = "standin"  # the council name of the all-stand-in world (glade.eval.run.STANDIN)
+from glade.eval.recipe import STANDIN
+from glade.eval.stats import bootstrap_ci
+
 FILES = "report_files"
 TOP_FLAGS = 20
 NO_FLAGS = "no flags file: run glade flag"
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -51,7 +51,9 @@ def load_results(results_dir: str | Path) -> Results:
         raise NotADirectoryError(f"{folder}: not a folder; glade report takes the results folder glade eval wrote")
     episodes_path = folder / "episodes.parquet"
     if not episodes_path.exists():
-        raise FileNotFoundError(f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)")
+        raise FileNotFoundError(
+            f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)"
+        )
     seats = pd.read_parquet(episodes_path)
     if not len(seats):
         raise ValueError(f"{episodes_path}: no episodes")
@@ -85,21 +87,30 @@ def load_results(results_dir: str | Path) -> Results:
         except (json.JSONDecodeError, AttributeError) as exc:
             note = f"flags.json unreadable ({exc}); run glade flag again"
 
-    scenarios = _ordered(episodes["scenario"], recipe.get("scenarios"))
-    councils = _ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
+    scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
+    councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
     thresholds = recipe.get("thresholds") or {}
     creatures = {}
     if "creature" in seats:
         creatures = {s: list(dict.fromkeys(g["creature"])) for s, g in seats.groupby("scenario", sort=False)}
     return Results(
-        folder=folder, episodes=episodes, decisions=decisions, recipe=recipe, summary=summary,
-        flags=flags, flags_note=note, scenarios=scenarios, councils=councils, creatures=creatures,
+        folder=folder,
+        episodes=episodes,
+        decisions=decisions,
+        recipe=recipe,
+        summary=summary,
+        flags=flags,
+        flags_note=note,
+        scenarios=scenarios,
+        councils=councils,
+        creatures=creatures,
         seed=int(recipe.get("seed", 0) or 0),
-        level=float(thresholds.get("ci_level", 0.95)), resamples=int(thresholds.get("resamples", 2000)),
+        level=float(thresholds.get("ci_level", 0.95)),
+        resamples=int(thresholds.get("resamples", 2000)),
     )
 
 
-def _ordered(values: pd.Series, preferred) -> list[str]:
+def ordered(values: pd.Series, preferred) -> list[str]:
     """The distinct values, in the recipe's order where it names them, else as they appear."""
     seen = list(dict.fromkeys(values))
     first = [v for v in (preferred or []) if v in seen]
@@ -110,47 +121,29 @@ def _ordered(values: pd.Series, preferred) -> list[str]:
 # Numbers
 
 
-def mean_ci(values, *, seed: int, level: float = 0.95, resamples: int = 2000):
-    """Mean and percentile-bootstrap CI of the mean over the first axis.
-
-    1-D input gives floats (NaNs dropped); 2-D (n, k) gives arrays of k. Fewer than two
-    values: the interval is NaN. All values equal: the interval is that value."""
-    from scipy.stats import bootstrap
-
+def mean_ci(values, r: Results):
+    """Mean and bootstrap CI of the mean over the first axis (glade.eval.stats.bootstrap_ci
+    with the results' seed, level and resamples). 1-D input gives floats (NaNs dropped); 2-D
+    (n, k) gives arrays of k. The report shows no interval below two values: NaN there."""
     data = np.asarray(values, dtype=float)
     if data.ndim == 1:
         data = data[~np.isnan(data)]
         if not len(data):
             return math.nan, math.nan, math.nan
-        mean, low, high = mean_ci(data[:, None], seed=seed, level=level, resamples=resamples)
+        mean, low, high = mean_ci(data[:, None], r)
         return float(mean[0]), float(low[0]), float(high[0])
     mean = data.mean(axis=0)
     if data.shape[0] < 2:
         return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    constant = np.ptp(data, axis=0) == 0
-    low, high = mean.copy(), mean.copy()
-    if not constant.all():
-        varying = data[:, ~constant]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = bootstrap(
-                (varying,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
-                axis=0, vectorized=True, **_rng(bootstrap, seed),
-            )
-        low[~constant], high[~constant] = res.confidence_interval.low, res.confidence_interval.high
+    low, high = bootstrap_ci(data, seed=r.seed, level=r.level, resamples=r.resamples)
     return mean, low, high
-
-
-def _rng(bootstrap, seed: int) -> dict:
-    import inspect
-
-    key = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
-    return {key: np.random.default_rng(seed)}
 
 
 def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
     """One value per (scenario, council, seed): the mean over the council's casts on that seed."""
-    frame = episodes[["scenario", "council", "seed"]].assign(**{column: pd.to_numeric(episodes[column], errors="coerce")})
+    frame = episodes[["scenario", "council", "seed"]].assign(
+        **{column: pd.to_numeric(episodes[column], errors="coerce")}
+    )
     return frame.groupby(["scenario", "council", "seed"], sort=False)[column].mean().reset_index()
 
 
@@ -166,23 +159,24 @@ def results_table(r: Results) -> pd.DataFrame:
             if not len(mine):
                 continue
             row = {
-                "scenario": scenario, "world": world,
-                "legend_good": _first(mine, "legend_good"), "legend_turn": _first(mine, "legend_turn"),
-                "seeds": int(mine["seed"].nunique()), "episodes": len(mine),
+                "scenario": scenario,
+                "world": world,
+                "legend_good": first_value(mine, "legend_good"),
+                "legend_turn": first_value(mine, "legend_turn"),
+                "seeds": int(mine["seed"].nunique()),
+                "episodes": len(mine),
             }
             for name, table in (("legend_ratio", ratio), ("gambit_pnl", pnl)):
                 if table is None:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = math.nan
                     continue
                 values = table[(table["scenario"] == scenario) & (table["council"] == world)][name]
-                row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_ci(
-                    values.to_numpy(dtype=float), seed=r.seed, level=r.level, resamples=r.resamples
-                )
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_ci(values.to_numpy(dtype=float), r)
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _first(frame: pd.DataFrame, column: str):
+def first_value(frame: pd.DataFrame, column: str):
     if column not in frame:
         return None
     values = frame[column].dropna()
@@ -206,14 +200,3 @@ def price_paths(r: Results, scenario: str, world: str) -> dict[str, np.ndarray]:
         n = min(len(x) for x in rows)
         result[good] = np.array([x[:n] for x in rows])
     return result
-
-
-def mechanism(scenario: str, turns) -> str | None:
-    """The gambit's mechanism (rumour / shock / override), if the scenario still loads."""
-    try:
-        from glade.env.scenario import load_scenario
-
-        s = load_scenario(scenario, **({"turns": int(turns)} if turns else {}))
-        return s.gambit.mechanism if s.gambit is not None else None
-    except Exception:  # a moved or changed scenario file: the label just goes without it
-        return None

@@ -1,0 +1,8 @@
+"""The report of an evaluation (`glade report RESULTS`): data.py loads the results and
+computes what is shown, plots.py draws the figures, render.py writes report.md and a
+self-contained report.html."""
+
+from .data import FILES
+from .render import write_report
+
+__all__ = ["FILES", "write_report"]

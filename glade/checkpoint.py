@@ -1,0 +1,79 @@
+"""The one reader of a checkpoint folder, as `glade train` and `glade merge` write them.
+
+    checkpoints/<recipe>__<seed>__<time>/
+        meta.json, recipe.yaml, the tokenizer, and either
+        adapter_config.json + adapter_model.safetensors   kind "lora" (meta.json names the base model)
+        config.json + model*.safetensors                  kind "full", or "merged" (by glade merge)
+
+A plain transformers model folder (config.json, no meta.json) reads as kind "full".
+`latest:NAME` names the newest complete checkpoint of recipe NAME under a root folder;
+unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json) never count.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+LATEST = "latest:"
+ROOT = "checkpoints"  # where `latest:NAME` looks unless told otherwise
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    folder: Path
+    meta: dict  # meta.json ({} for a plain model folder)
+    kind: str  # "lora", "full" or "merged"
+    base_model: str | None  # the model a LoRA adapter sits on (a hub id or a folder); None otherwise
+
+    @property
+    def is_adapter(self) -> bool:
+        return self.kind == "lora"
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+def read(folder: str | Path) -> Checkpoint:
+    """The checkpoint in `folder`; a ValueError naming what is missing otherwise."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(
+            f"{folder}: not a folder, so not a checkpoint folder (glade train writes them under checkpoints/)"
+        )
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if (folder / "adapter_config.json").exists():
+        if not meta_path.exists():
+            raise ValueError(f"{folder}: a LoRA adapter with no meta.json naming its base model")
+        base = meta.get("base_model")
+        if not base:
+            raise ValueError(f"{folder}: meta.json has no base_model for this LoRA adapter")
+        return Checkpoint(folder, meta, "lora", str(base))
+    if (folder / "config.json").exists():
+        return Checkpoint(folder, meta, "merged" if meta.get("kind") == "merged" else "full", None)
+    raise ValueError(
+        f"{folder}: not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
+    )
+
+
+def latest(name: str, root: str | Path = ROOT) -> Path | None:
+    """The newest complete checkpoint folder of recipe `name` under `root`, or None."""
+    found = [p for p in Path(root).glob(f"{name}__*") if p.is_dir() and (p / "meta.json").exists()]
+    found.sort(key=lambda p: p.name.split("__")[-1])  # by the time stamp
+    return found[-1] if found else None
+
+
+def resolve(path: str | Path, root: str | Path = ROOT) -> Path:
+    """A checkpoint folder, or `latest:NAME` resolved under `root`; ValueError if there is none."""
+    text = str(path)
+    if text.startswith(LATEST):
+        found = latest(text[len(LATEST) :], root)
+        if found is None:
+            raise ValueError(
+                f"{text!r}: no complete checkpoint of {text[len(LATEST) :]!r} under {root}/ (train it first)"
+            )
+        return found
+    return Path(text)

@@ -1,0 +1,94 @@
+"""The `glade` command line: one module per verb, imported only when that verb runs.
+
+A verb module `glade.cli.<verb>` (dashes as underscores) has `add_parser(subparsers, help)`,
+which returns its parser with `run` set as the default, and `run(args) -> int`; the work
+itself is in the library. A mistake a user can make (a malformed scenario or recipe, a bad
+seat spec, a bad --council or --set, a missing file) prints one red `error: ...` line to
+stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead. `glade export` and
+`glade export-traces` exit 3 when the folder is written but the push could not happen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+import glade
+from glade.console import error, quiet_libraries
+
+# The verbs, in the order `glade --help` lists them, with their one-line help.
+# Adding a verb is adding a line here and its module glade/cli/<verb>.py.
+VERBS = {
+    "simulate": "play one episode of the Wood and show it, turn by turn",
+    "generate": "play episodes and write a traces dataset (Parquet)",
+    "train": "fine-tune a creature model from a recipe (TRL SFT, LoRA or full)",
+    "merge": "merge a LoRA checkpoint into its base model",
+    "eval": "seat a council, play it against the all-stand-in world, measure divergence",
+    "flag": "rank council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
+    "report": "write report.md and a self-contained report.html for a results folder",
+    "lm-eval": "score a checkpoint on glade's decision tasks (and standard ones) with lm-eval",
+    "export": "write a Hub-ready folder for a checkpoint (model card included) and optionally push it",
+    "export-traces": "write a Hub-ready folder for a traces dataset (card included) and optionally push it",
+    "validate": "check recipes and scenarios without running them",
+    "quickstart": "the whole chain offline: simulate, generate, train, evaluate, flag, report, export",
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Keeps each verb and its one-line help on one line (argparse indents subcommands two
+    columns deeper than it measures them)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            longest = max((len(name) for name in action.choices), default=0)
+            self._action_max_length = max(self._action_max_length, self._current_indent + longest + 2)
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `verb`'s module is imported (every verb's when None)."""
+    parser = argparse.ArgumentParser(
+        prog="glade",
+        description="Fine-tune and evaluate creature models in the Wood, a woodland market economy.",
+        formatter_class=_HelpFormatter,
+        epilog="Run 'glade VERB --help' for a verb's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
+    subparsers = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb")
+    for name, help_text in VERBS.items():
+        if verb is None or name == verb:
+            module = importlib.import_module(f"glade.cli.{name.replace('-', '_')}")
+            verb_parser = module.add_parser(subparsers, help_text)
+            verb_parser.add_argument(
+                "--verbose", action="store_true", help="show the libraries' own progress bars, logs and warnings"
+            )
+        else:
+            subparsers.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    quiet_libraries("--verbose" in argv)  # before a verb imports the libraries
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(verb if verb in VERBS else "")
+    args = parser.parse_args(argv)
+    if "run" not in args:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except (ValueError, OSError) as exc:  # ConfigError and SeatSpecError are ValueErrors
+        if os.environ.get("GLADE_DEBUG"):
+            raise
+        error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m glade.cli VERB ...`, as `torchrun -m glade.cli train RECIPE` runs it."""
+
+import sys
+
+from glade.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""`glade export CHECKPOINT --repo-id OWNER/NAME [--merge] [--private] [--out DIR] [--push]`:
+write a Hub-ready folder for a creature checkpoint, and optionally push it (glade.hub.export).
+
+The folder (default `exports/NAME/`) holds the LoRA adapter (or, with --merge, the merged
+model) as safetensors, the tokenizer and chat template, the resolved recipe (recipe.yaml),
+meta.json, and a model card (README.md) whose front matter carries a model-index with the
+held-out metrics, the lm-eval results found in CHECKPOINT/lm_eval/results.json and, with
+--council RESULTS, the council's outcome effects and flag counts. Nothing is pickled and
+nothing needs remote code to load.
+
+--push creates the repo and uploads the folder with huggingface_hub; the token comes from
+HF_TOKEN or the saved `hf auth login` and is never written anywhere. If the push cannot
+happen (offline mode, no network, no token) the folder stays ready and the command exits 3,
+printing the `hf upload` command that pushes it later.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from glade.console import error
+from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
+from glade.hub.export import export_checkpoint
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export",
+        help=help,
+        description=__doc__.split("\n\n")[0].split(":", 1)[1].strip(),
+        epilog=EXIT_CODES,
+    )
+    p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge)")
+    p.add_argument(
+        "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub repo to write the card for (and push to)"
+    )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="export the adapter merged into its base model (a plain transformers model)",
+    )
+    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
+    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
+    p.add_argument(
+        "--push", action="store_true", help="create the repo and upload the folder (token: HF_TOKEN or `hf auth login`)"
+    )
+    p.add_argument(
+        "--council",
+        metavar="RESULTS",
+        help="a glade eval results folder (summary.json, flags.json) to summarise in the card",
+    )
+    p.add_argument(
+        "--base-model",
+        metavar="OWNER/NAME",
+        help="the Hub id of the base model, when the checkpoint's is a local folder",
+    )
+    p.add_argument("--dataset", metavar="OWNER/NAME", help="the Hub id of the traces dataset, for the card")
+    p.add_argument("--license", default="apache-2.0", help="license for the card (default: apache-2.0)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        folder = export_checkpoint(
+            args.checkpoint,
+            args.repo_id,
+            merge=args.merge,
+            private=args.private,
+            out=args.out,
+            push=args.push,
+            council=args.council,
+            base_model=args.base_model,
+            license=args.license,
+            dataset=args.dataset,
+        )
+    except PushFailed as exc:
+        error(exc.message)
+        return PUSH_FAILED
+    print(f"export: {folder}")
+    if args.push:
+        print(f"pushed: https://huggingface.co/{args.repo_id}")
+    return 0

@@ -1,0 +1,45 @@
+"""`glade export-traces DATASET --repo-id OWNER/NAME [--private] [--out DIR] [--push]`: write a
+Hub-ready folder for a traces dataset written by `glade generate`, and optionally push it
+(glade.hub.export_traces). Exit code 3: the folder is ready but the push did not happen."""
+
+from __future__ import annotations
+
+import argparse
+
+from glade.console import error
+from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
+from glade.hub.export_traces import export_traces
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export-traces",
+        help=help,
+        description="Write a Hub-ready folder for a traces dataset written by glade generate, and optionally push it.",
+        epilog=EXIT_CODES,
+    )
+    p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
+    p.add_argument(
+        "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)"
+    )
+    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
+    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="create the dataset repo and upload the folder (token: HF_TOKEN or `hf auth login`)",
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        folder = export_traces(args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push)
+    except PushFailed as exc:
+        error(exc.message)
+        return PUSH_FAILED
+    print(f"export: {folder}")
+    if args.push:
+        print(f"pushed: https://huggingface.co/datasets/{args.repo_id}")
+    return 0

@@ -1,0 +1,35 @@
+"""`glade generate RECIPE [key=value ...]`: play episodes and write a traces dataset (glade.traces)."""
+
+from __future__ import annotations
+
+import argparse
+
+from glade.config import load_recipe
+from glade.console import console, progress_bar
+from glade.traces import GenerateRecipe, generate
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "generate",
+        help=help,
+        description="Play the episodes a recipe describes and write one trace row per decision "
+        "(OUT/data/*.parquet, a dataset card in OUT/README.md). A rerun after an interruption "
+        "plays only the episodes not yet written.",
+    )
+    p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
+    con = console(stderr=True)
+    with progress_bar("generate", "turns", con) as bar:
+        summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
+    con.print(
+        f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
+        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
+    )
+    return 0

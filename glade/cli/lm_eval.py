@@ -1,0 +1,50 @@
+"""`glade lm-eval CHECKPOINT [--tasks ...] [--limit N] [--traces DIR ...]`: score a checkpoint on
+glade's decision tasks (and any standard task) with lm-eval (glade.eval.harness)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from glade.eval.harness import GLADE_TASKS, run_lm_eval
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "lm-eval",
+        help=help,
+        description="Build lm-eval tasks from held-out traces (glade_decision_gen: answer a turn, scored "
+        "for valid JSON, stand-in agreement and self-buys; glade_direction_mc: buy / sell / hold for a "
+        "named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat template). "
+        "Writes CHECKPOINT/lm_eval/results.json.",
+    )
+    p.add_argument("checkpoint", help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`")
+    p.add_argument(
+        "--tasks",
+        default=",".join(GLADE_TASKS),
+        help=f"comma-separated task names (default {','.join(GLADE_TASKS)}); standard lm-eval names too",
+    )
+    p.add_argument("--limit", type=int, default=None, help="at most N documents per task")
+    p.add_argument(
+        "--traces",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="use every row of these traces folders instead of the checkpoint's held-out split",
+    )
+    p.add_argument("--batch-size", type=int, default=4, help="lm-eval batch size (default 4)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
+    for task, metrics in result["scores"].items():
+        n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
+        shown = ", ".join(f"{m} {v:.4f}" for m, v in metrics.items())
+        print(f"{task} (n={n}): {shown}")
+    print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")
+    return 0

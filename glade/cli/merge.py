@@ -1,0 +1,25 @@
+"""`glade merge CHECKPOINT [--out DIR]`: fold a LoRA checkpoint into its base model (glade.train.merge)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "merge",
+        help=help,
+        description="Fold a LoRA checkpoint into its base model: a plain transformers model "
+        "(safetensors, tokenizer, meta.json) whose logits equal the adapter's.",
+    )
+    p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train")
+    p.add_argument("--out", help="where to write the merged model (default: CHECKPOINT-merged)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from glade.train.merge import merge
+
+    print(f"merged model: {merge(args.checkpoint, args.out)}")
+    return 0

@@ -1,0 +1,22 @@
+"""`glade report RESULTS`: write RESULTS/report.md and a self-contained RESULTS/report.html
+(glade.eval.report)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("report", help=help, description=help[0].upper() + help[1:] + ".")
+    p.add_argument("results", metavar="RESULTS", help="the folder glade eval wrote (the recipe's `out`)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from glade.eval.report import FILES, write_report
+
+    md_path, html_path = write_report(args.results)
+    print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
+    print(f"wrote {html_path} (self-contained)")
+    return 0

@@ -1,0 +1,149 @@
+"""`glade simulate`: play one episode of the Wood and show what happened, turn by turn.
+
+    glade simulate --scenario default --seed 7 --turns 30
+    glade simulate --council oona=panic_seller,bramble=hoarder
+    glade simulate --council speculator                  (one disposition for every seat)
+    glade simulate --council council.yaml                (creature -> seat spec, "*" for the rest)
+    glade simulate --set market.max_step=0.3 --set turns=12
+
+Seats not named by `--council` keep their scenario's stand-in disposition. The episode is
+played by `glade.rollout.run_episode` (the one episode loop, with one world), so model
+seats that share a base model cost one batched call per turn.
+
+`--out DIR` (default `runs/simulate/<scenario>-seed<seed>`) receives:
+
+- `trace.parquet`, one row per creature-turn: turn, creature, seat (the policy's name),
+  action (JSON), notes (JSON: the rules' named rejections and cuts), fills (JSON), pebbles,
+  inventory (JSON), wealth, mood (all after the turn), self_buy, sentiment (JSON: the full
+  notes toward each other creature and the patron), events (JSON: the turn's public events
+  and seam writes), error (a seat's named parse error or fault, null when clean);
+- `summary.json`: scenario name and hash, seed, turns, council, final prices, wealth,
+  Gini, gambit P&L, patron pebbles, conservation problems (always []), glade version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from glade.config import ConfigError, parse_override, read_yaml
+from glade.console import console, scoreboard, summary_lines, turn_table
+from glade.env import standin
+from glade.env.scenario import Scenario, load_scenario
+from glade.rollout import run_episode, write_episode
+from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
+
+
+def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
+    """A --council value -> creature -> Policy, for every creature of the scenario.
+
+    `oona=hoarder,bramble=panic_seller` names stand-in dispositions per creature; a bare
+    name (`hoarder`) seats every creature on it; a .yaml file maps creature -> seat spec
+    (a `*` key seats every creature not named). Unnamed creatures keep the scenario's
+    disposition. Mistakes raise ConfigError or SeatSpecError with a one-line message.
+    """
+    council = standin_council(scenario)
+    if spec is None or not spec.strip():
+        return council
+    spec = spec.strip()
+    creatures = list(scenario.creatures)
+    if spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
+        data = read_yaml(spec)
+        _check_creatures(data, creatures, f"--council {spec}")
+        seats = {c: data.get(c, data.get("*")) for c in creatures}
+        loaded = load_council({c: s for c, s in seats.items() if s is not None})
+        return {**council, **loaded}
+    if "=" not in spec:
+        return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
+    named: dict[str, str] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        creature, sep, disposition = (x.strip() for x in part.partition("="))
+        if not sep or not creature or not disposition:
+            raise ConfigError(f"--council {part.strip()!r}: expected creature=disposition")
+        named[creature] = disposition
+    _check_creatures(named, creatures, "--council")
+    shared = {p.disposition.name: p for p in council.values() if isinstance(p, StandIn)}  # reuse
+    for creature, disposition in named.items():
+        if disposition not in shared:
+            shared[disposition] = _standin(disposition, f"--council {creature}={disposition}")
+        council[creature] = shared[disposition]
+    return council
+
+
+def _standin(name: str, where: str) -> Policy:
+    try:
+        standin.disposition(name)
+    except ValueError as exc:
+        raise SeatSpecError(f"{where}: {exc}") from None
+    return load(name)
+
+
+def _check_creatures(named: dict, creatures: list[str], where: str) -> None:
+    unknown = [c for c in named if c not in creatures and c != "*"]
+    if unknown:
+        raise ConfigError(f"{where}: unknown creature {unknown[0]!r} (creatures: {', '.join(creatures)})")
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "simulate",
+        help=help,
+        description="Play one episode of the Wood, print a per-turn table and a scoreboard,\n"
+        "and write trace.parquet and summary.json to --out.",
+        epilog="examples:\n"
+        "  glade simulate --scenario default --seed 7 --turns 30\n"
+        "  glade simulate --council oona=panic_seller,bramble=hoarder\n"
+        "  glade simulate --scenario gambit_override --council hoarder --quiet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--scenario", default="default", help="a name under recipes/scenarios/ or a YAML path (default: default)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="fixes the whole episode (default: 7)")
+    p.add_argument("--turns", type=int, default=None, help="turns to play (default: the scenario's)")
+    p.add_argument(
+        "--council",
+        metavar="SPEC",
+        help="seats: 'oona=hoarder,bramble=panic_seller' (stand-in dispositions), one disposition "
+        "for all, or a YAML file of creature -> seat spec; unnamed creatures keep the scenario's",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/simulate/<scenario>-seed<seed>)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. market.max_step=0.3 (repeatable)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-turn table: just the scoreboard and where it wrote")
+    p.set_defaults(run=run)
+    return p
+
+
+def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
+    overrides = dict(parse_override(s) for s in sets)
+    if turns is not None:
+        overrides["turns"] = turns
+    return load_scenario(name, **overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = load_with_overrides(args.scenario, args.turns, args.sets)
+    council = parse_council(args.council, scenario)
+    episode = run_episode(scenario, args.seed, None, council)
+    out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
+    write_episode(episode, out_dir)
+    con = console()
+    if not args.quiet:
+        con.print(turn_table(scenario, args.seed, episode.history))
+        con.print()
+    con.print(scoreboard(scenario, episode.rows, con.width))
+    con.print()
+    for line in summary_lines(scenario, episode.summary):
+        con.print(line)
+    con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
+    return 1 if episode.summary["conservation_problems"] else 0

@@ -1,0 +1,147 @@
+"""A Hub-ready folder for a creature checkpoint (`glade export`), and its push.
+
+The folder holds the LoRA adapter (or, merged, a plain model) as safetensors, the tokenizer
+and chat template, the resolved recipe, meta.json and a model card (glade.hub.model_card).
+Nothing is pickled and nothing needs remote code to load. Raises ValueError for bad input
+and PushFailed (the folder ready) when the push cannot happen; never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from glade import checkpoint as checkpoints
+
+from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, start_folder
+from .cards import push as push_folder
+from .model_card import council_for, eval_results, hub_id, render_card
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
+
+
+def exportable(folder: Path) -> checkpoints.Checkpoint:
+    """A checkpoint glade may export: written by glade (meta.json and safetensors weights) and
+    loadable without remote code; a ValueError naming what is wrong otherwise."""
+    found = checkpoints.read(folder)
+    has_weights = (folder / "adapter_model.safetensors").exists() or any(folder.glob("model*.safetensors"))
+    if not found.meta or not has_weights:
+        raise ValueError(
+            f"{folder}: not a glade checkpoint (expected meta.json and adapter_model.safetensors "
+            "or model.safetensors, as glade train writes)"
+        )
+    for name in ("config.json", "adapter_config.json", "tokenizer_config.json"):
+        if (folder / name).exists() and "auto_map" in json.loads((folder / name).read_text()):
+            raise ValueError(
+                f"{folder / name}: names custom code (auto_map); glade exports only models that load without remote code"
+            )
+    return found
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    repo_id: str,
+    merge: bool = False,
+    private: bool = False,
+    out: str | Path | None = None,
+    push: bool = False,
+    council: str | Path | None = None,
+    api=None,
+    base_model: str | None = None,
+    license: str = "apache-2.0",
+    dataset: str | None = None,
+) -> Path:
+    """Write the export folder (and push it when `push`); returns the folder.
+
+    `base_model` / `dataset`: Hub ids for the card (and adapter_config.json) when the
+    checkpoint's own are local paths. Raises ValueError for bad input, PushFailed (folder
+    ready) when the push cannot happen."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    check_repo_id(repo_id)
+    for label, value in (("--base-model", base_model), ("--dataset", dataset)):
+        if value is not None and not REPO_ID.match(value):
+            raise ValueError(f"{label} {value!r}: expected a Hub id OWNER/NAME")
+    checkpoint = Path(checkpoint)
+    found = exportable(checkpoint)
+    meta, kind = found.meta, found.kind
+    exported_kind = "merged" if merge and kind == "lora" else kind
+    summary = council_for(checkpoint, council) if council is not None else None
+    out = Path(out) if out else default_out(repo_id)
+    base = base_model or hub_id(meta.get("base_model")) or hub_id(meta.get("base_model_given"))
+    recipe = yaml.safe_load((checkpoint / "recipe.yaml").read_text()) if (checkpoint / "recipe.yaml").exists() else {}
+
+    tmp = start_folder(out)
+    try:
+        if exported_kind == "lora":
+            config = json.loads((checkpoint / "adapter_config.json").read_text())
+            if base:
+                config["base_model_name_or_path"] = base
+            (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+            copy_files(checkpoint, tmp, ["adapter_model.safetensors"])
+        elif exported_kind == "merged":
+            from glade.train.merge import merge as merge_lora
+
+            with tempfile.TemporaryDirectory(prefix="glade-export-") as work:
+                merged = merge_lora(checkpoint, Path(work) / "merged")
+                copy_files(
+                    merged,
+                    tmp,
+                    ["config.json", "generation_config.json"] + [p.name for p in merged.glob("model*.safetensors*")],
+                )
+        else:
+            copy_files(
+                checkpoint,
+                tmp,
+                ["config.json", "generation_config.json"] + [p.name for p in checkpoint.glob("model*.safetensors*")],
+            )
+        copy_files(checkpoint, tmp, TOKENIZER_FILES)
+        copy_files(checkpoint, tmp, ["recipe.yaml"])
+        exported_meta = {**meta, "kind": exported_kind}
+        if exported_kind == "lora":
+            exported_meta.update(base_model=base or meta.get("base_model"), base_model_local=meta.get("base_model"))
+        else:
+            exported_meta["base_model"] = None
+        if exported_kind == "merged":
+            exported_meta["merged_from"] = checkpoint.name
+        (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
+
+        model_name = repo_id.split("/")[1]
+        data = ModelCardData(
+            model_name=model_name,
+            base_model=base,
+            library_name="peft" if exported_kind == "lora" else "transformers",
+            license=license,
+            tags=["glade", "wood", "creature", "multi-agent", "market-simulation", "trl", "sft"]
+            + (["lora"] if exported_kind == "lora" else []),
+            datasets=[dataset] if dataset else None,
+            pipeline_tag="text-generation",
+        )
+        data.eval_results = eval_results(meta, checkpoint, model_name, summary) or None
+        body = render_card(meta, recipe, data, repo_id, exported_kind, base, summary)
+        ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
+        folder = finish_folder(
+            tmp, out, {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
+        )
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if push:
+        push_folder(
+            folder, repo_id, "model", private=private, api=api, commit_message=f"glade export of {checkpoint.name}"
+        )
+    return folder

@@ -1,0 +1,330 @@
+"""The model card of an exported creature checkpoint: front matter (ModelCardData with a
+model-index of the held-out figures, lm-eval results and council effects) and prose."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from glade.eval.figures import FIGURES
+from glade.eval.flags import effect_text, metric_text, number, where
+
+from .cards import REPO_ID
+
+HELDOUT = "glade Wood held-out states"
+HELDOUT_METRICS = ("valid_json_rate", "valid_action_rate", "standin_agreement", "self_buy_rate", "eval_loss")
+TOP_FLAGS = 8
+
+
+def hub_id(value) -> str | None:
+    """`value` if it reads as a Hub repo id (OWNER/NAME, not a local path), else None."""
+    if isinstance(value, str) and REPO_ID.match(value) and not Path(value).exists():
+        return value
+    return None
+
+
+def lm_eval_results(checkpoint: Path, model_name: str) -> list:
+    """EvalResult entries for CHECKPOINT/lm_eval/results.json (lm-eval's results dict)."""
+    from huggingface_hub import EvalResult
+
+    path = Path(checkpoint) / "lm_eval" / "results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text()).get("results", {})
+    out = []
+    for task, values in sorted(results.items()):
+        for key, value in sorted(values.items()):
+            metric, _, filt = key.partition(",")
+            if "_stderr" in metric or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            out.append(
+                EvalResult(
+                    task_type="text-generation",
+                    task_name=task,
+                    dataset_type=f"lm-eval/{task}",
+                    dataset_name=task,
+                    metric_type=metric,
+                    metric_name=f"{metric} ({filt})" if filt and filt != "none" else metric,
+                    metric_value=float(value),
+                )
+            )
+    return out
+
+
+def council_for(checkpoint: Path, results: str | Path) -> dict:
+    """What a council evaluation says about this checkpoint: its seats, their councils, the
+    outcome effects of those councils and their flags (best first)."""
+    results = Path(results)
+    if not (results / "summary.json").exists():
+        raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
+    summary = json.loads((results / "summary.json").read_text())
+    name = Path(checkpoint).resolve().name
+    seats, councils = set(), set()
+    for row in summary.get("decision", []):
+        if any(re.split(r"[:+]", identity)[-1] == name for identity in row.get("policy_identity", [])):
+            seats.add(row["policy"])
+            councils.add(row["council"])
+    if not seats:
+        raise ValueError(
+            f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
+        )
+    outcome = [o for o in summary.get("outcome", []) if o["council"] in councils]
+    flags = json.loads((results / "flags.json").read_text()) if (results / "flags.json").exists() else None
+    if flags is not None:
+        flags = [
+            f
+            for f in flags
+            if (f["kind"] == "decision" and f.get("policy") in seats)
+            or (f["kind"] != "decision" and f["council"] in councils)
+        ]
+    return {
+        "recipe": summary.get("recipe", results.name),
+        "seats": sorted(seats),
+        "councils": sorted(councils),
+        "outcome": outcome,
+        "flags": flags,
+    }
+
+
+def eval_results(meta: dict, checkpoint: Path, model_name: str, council: dict | None) -> list:
+    from huggingface_hub import EvalResult
+
+    metrics = meta.get("metrics", {})
+    found = [
+        EvalResult(
+            task_type="text-generation",
+            task_name="creature decisions",
+            dataset_type="glade/wood-heldout",
+            dataset_name=HELDOUT,
+            dataset_split="heldout",
+            metric_type=key,
+            metric_name=key,
+            metric_value=float(metrics[key]),
+        )
+        for key in HELDOUT_METRICS
+        if isinstance(metrics.get(key), (int, float))
+    ]
+    found += lm_eval_results(checkpoint, model_name)
+    if council:
+        for o in council["outcome"]:
+            for figure, values in sorted(o.get("figures", {}).items()):
+                effect = (values.get("effect") or {}).get("mean")
+                if isinstance(effect, (int, float)):
+                    found.append(
+                        EvalResult(
+                            task_type="text-generation",
+                            task_name="council outcome effect vs the stand-in world",
+                            dataset_type="glade/council",
+                            dataset_name=council["recipe"],
+                            dataset_config=o["scenario"],
+                            dataset_split=o["council"],
+                            metric_type=f"{figure}_effect",
+                            metric_name=f"{figure} effect",
+                            metric_value=float(effect),
+                        )
+                    )
+        if council["flags"] is not None:
+            for kind in ("decision", "outcome"):
+                found.append(
+                    EvalResult(
+                        task_type="text-generation",
+                        task_name="flags vs the stand-in",
+                        dataset_type="glade/council",
+                        dataset_name=council["recipe"],
+                        metric_type=f"{kind}_flags",
+                        metric_name=f"{kind} flags",
+                        metric_value=sum(1 for f in council["flags"] if f["kind"] == kind),
+                    )
+                )
+    return found
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def what_it_is(recipe: dict) -> str:
+    data = recipe.get("data", {}) or {}
+    policies = [p.split(":", 1)[-1].replace("_", "-") for p in data.get("policies") or []]
+    creatures = data.get("creatures") or []
+    who = (
+        f"the {' and '.join(policies)} stand-in{'s' if len(policies) > 1 else ''}"
+        if policies
+        else "every seat in its traces"
+    )
+    only = f" (creatures: {', '.join(creatures)})" if creatures else ""
+    return (
+        "A creature model for the Wood, glade's woodland market economy. Each turn it reads one "
+        "creature's situation (purse, stock, prices, news, gossip, feelings) as a chat prompt and "
+        "answers with that creature's market orders as JSON. It was fine-tuned by imitation on the "
+        f"decisions of {who}{only}."
+    )
+
+
+def render_card(
+    meta: dict, recipe: dict, data, repo_id: str, exported_kind: str, base: str | None, council: dict | None
+) -> str:
+    """Front matter (ModelCardData) and prose."""
+    name = repo_id.split("/")[1]
+    metrics = meta.get("metrics", {})
+    lora = recipe.get("lora")
+    how_trained = "TRL SFT " + (
+        f"with a PEFT LoRA adapter (r {lora.get('r')}, alpha {lora.get('lora_alpha')}, on {', '.join(lora.get('target_modules') or [])})"
+        if lora
+        else "of the full model"
+    )
+    local = Path(meta["base_model"]).name if meta.get("base_model") else meta.get("base_model_given")
+    base_text = f"`{base}`" if base else f"a locally built base model that is not on the Hub (`{local}`)"
+    parts = [
+        f"# {name}",
+        "",
+        what_it_is(recipe),
+        "",
+        f"This repository holds {'a LoRA adapter for ' + base_text if exported_kind == 'lora' else 'the full model (the adapter merged into its base)' if exported_kind == 'merged' else 'the full model'}, "
+        "the tokenizer with its chat template, the resolved training recipe (`recipe.yaml`) and glade's "
+        "`meta.json`. Weights are safetensors; loading needs no remote code.",
+        "",
+        "## Training",
+        "",
+        f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
+        "",
+        _table(
+            ["what", "value"],
+            [
+                ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
+                ["data counts", ", ".join(f"{k} {v}" for k, v in (meta.get("data_counts") or {}).items())],
+                ["glade", f"{meta.get('glade_version')} (commit `{meta.get('git_commit')}`)"],
+                ["prompt protocol", f"`{meta.get('protocol_version')}`"],
+                ["versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())],
+                ["trained", meta.get("created")],
+            ],
+        ),
+        "",
+        "The resolved recipe:",
+        "",
+        "```yaml",
+        yaml.safe_dump(recipe, sort_keys=False).rstrip(),
+        "```",
+        "",
+        "## Evaluation",
+        "",
+        f"On {HELDOUT} (answered by greedy generation after training):",
+        "",
+        _table(["metric", "value"], [[k, _fmt(v)] for k, v in metrics.items()]),
+        "",
+    ]
+    lm = [r for r in data.eval_results or [] if (r.dataset_type or "").startswith("lm-eval/")]
+    if lm:
+        parts += [
+            "lm-eval (`lm_eval/results.json`):",
+            "",
+            _table(["task", "metric", "value"], [[r.task_name, r.metric_name, _fmt(r.metric_value)] for r in lm]),
+            "",
+        ]
+    parts += ["## How it diverges from the stand-in", ""]
+    if council is None:
+        parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
+    else:
+        parts += [
+            f"Council evaluation `{council['recipe']}`: this model sat as {', '.join(council['seats'])} in "
+            f"{', '.join(council['councils'])}, each paired with the all-stand-in world on the same seeds.",
+            "",
+        ]
+        rows = []
+        for o in council["outcome"]:
+            for figure, values in sorted(o.get("figures", {}).items()):
+                effect = values.get("effect") or {}
+                if figure not in FIGURES or not FIGURES[figure].key:
+                    continue
+                if isinstance(effect.get("mean"), (int, float)):
+                    ci = effect.get("ci") or [None, None]
+                    rows.append(
+                        [
+                            o["scenario"],
+                            o["council"],
+                            figure,
+                            _fmt(effect["mean"]),
+                            ", ".join(_fmt(c) for c in ci),
+                            _fmt(effect.get("support")),
+                        ]
+                    )
+        if rows:
+            parts += [
+                "Outcome effects (council minus stand-in world; every figure is in the model-index):",
+                "",
+                _table(["scenario", "council", "figure", "effect", "95% CI", "support"], rows),
+                "",
+            ]
+        if council["flags"] is None:
+            parts += ["No flags.json in the results (run `glade flag RESULTS`).", ""]
+        elif not council["flags"]:
+            parts += ["No flags: the council and the stand-in do not part ways beyond the thresholds.", ""]
+        else:
+            top = council["flags"][:TOP_FLAGS]
+            parts += [
+                f"Top flags ({len(top)} of {len(council['flags'])}), best first:",
+                "",
+                _table(
+                    ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support"],
+                    [
+                        [
+                            f.get("rank"),
+                            f["kind"],
+                            where(f),
+                            metric_text(f),
+                            number(f["standin_value"]),
+                            number(f["live_value"]),
+                            effect_text(f),
+                            f"{f['support']:.2f}",
+                        ]
+                        for f in top
+                    ],
+                ),
+                "",
+            ]
+    parts += ["## How to load", "", "```python"]
+    if exported_kind == "lora":
+        parts += [
+            "from peft import PeftModel",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            "",
+            f"base = AutoModelForCausalLM.from_pretrained({(base or 'BASE_MODEL')!r})",
+            f"model = PeftModel.from_pretrained(base, {repo_id!r})",
+            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r})",
+        ]
+    else:
+        parts += [
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            "",
+            f"model = AutoModelForCausalLM.from_pretrained({repo_id!r})",
+            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r})",
+        ]
+    parts += [
+        "```",
+        "",
+        "Prompts are glade's rendered turns (`tokenizer.apply_chat_template(messages, add_generation_prompt=True)`); "
+        "the answer is one JSON action. To seat it in glade, download it "
+        f"(`hf download {repo_id} --local-dir DIR`) and use the seat spec "
+        + (
+            "`{kind: checkpoint, path: DIR}` (meta.json names the base model)."
+            if exported_kind == "lora"
+            else "`{kind: hf, model: DIR}`."
+        ),
+        "",
+    ]
+    if exported_kind == "lora" and not base:
+        parts += [
+            "The base model was built locally: export it too (`glade export BASE_CHECKPOINT --repo-id OWNER/BASE`) "
+            "and re-export this adapter with `--base-model OWNER/BASE`.",
+            "",
+        ]
+    return "\n".join(parts).rstrip() + "\n"

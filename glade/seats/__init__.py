@@ -1,0 +1,126 @@
+"""Seats: what picks each creature's actions. The one dispatch on a seat spec's `kind`.
+
+Seat specs are small dicts, the same ones the YAML recipes use:
+
+    {kind: standin, disposition: hoarder}
+    {kind: hf, model: ID_OR_DIR, adapter: DIR}       (+ dtype, device, generation keys)
+    {kind: checkpoint, path: DIR}                      (a folder written by glade train; latest:NAME)
+    {kind: server, base_url: URL, model: NAME}        (+ timeout, retries, concurrency ...)
+    {kind: python, entry_point: "module:factory", kwargs: {...}}
+
+`load_council` builds a whole council and seats every hf/checkpoint seat that shares a
+base model (and generation settings) on ONE policy, so a council of LoRA creature models
+costs one batched generate per turn. Model backends (torch) load only when a model sits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from glade import checkpoint
+from glade.env.scenario import Scenario
+from glade.env.standin import disposition
+
+from .base import Decision, Policy, SeatSpecError, check_keys
+from .python import load_python
+from .standin import StandIn
+
+__all__ = ["Decision", "Policy", "SeatSpecError", "StandIn", "SEAT_KINDS", "load", "load_council", "standin_council"]
+
+SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
+GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache"}
+SERVER_KEYS = {"timeout", "retries", "backoff", "concurrency", "max_tokens", "temperature", "seed", "api_key_env"}
+
+
+def load(spec: dict[str, Any] | str) -> Policy:
+    """Build a Policy from a seat spec. A bare string is a stand-in disposition name."""
+    if isinstance(spec, str):
+        spec = {"kind": "standin", "disposition": spec}
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
+    kind = spec["kind"]
+    if kind == "standin":
+        check_keys(spec, {"kind", "disposition", "seed"})
+        try:
+            return StandIn(disposition(spec.get("disposition", "balanced")), int(spec.get("seed", 0)))
+        except ValueError as exc:
+            raise SeatSpecError(f"seat spec disposition: {exc}") from None
+    if kind == "python":
+        return load_python(spec)
+    if kind in ("hf", "checkpoint"):
+        policy = load_council({"_": spec})["_"]
+        policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
+        return policy
+    if kind == "server":
+        check_keys(spec, {"kind", "base_url", "model"} | SERVER_KEYS)
+        for key in ("base_url", "model"):
+            if not isinstance(spec.get(key), str):
+                raise SeatSpecError(f"seat spec server: missing {key!r} (a string)")
+        from .server import ServerPolicy
+
+        return ServerPolicy(**{k: v for k, v in spec.items() if k != "kind"})
+    raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
+
+
+def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
+    """creature -> seat spec  =>  creature -> Policy, sharing one policy per base model."""
+    council: dict[str, Policy] = {}
+    shared: dict[tuple, Any] = {}
+    for creature, spec in seats.items():
+        if isinstance(spec, dict) and spec.get("kind") in ("hf", "checkpoint"):
+            key, adapter, generation = _model_seat(spec)
+            if key not in shared:
+                from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
+
+                model, dtype, device = key[0], key[1], key[2]
+                shared[key] = HFPolicy(shared_model(model, dtype, device), None, {}, Generation(**generation))
+            shared[key].adapters[creature] = adapter
+            council[creature] = shared[key]
+        else:
+            council[creature] = load(spec)
+    return council
+
+
+def standin_council(scenario: Scenario) -> dict[str, Policy]:
+    """Every creature on its scenario's stand-in disposition (one policy per disposition)."""
+    by_disposition: dict[str, Policy] = {}
+    out = {}
+    for cid, creature in scenario.creatures.items():
+        d = creature.disposition
+        if d not in by_disposition:
+            by_disposition[d] = load(d)
+        out[cid] = by_disposition[d]
+    return out
+
+
+def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
+    """(sharing key, adapter path, generation kwargs) for an hf or checkpoint seat."""
+    if spec["kind"] == "checkpoint":
+        check_keys(spec, {"kind", "path", "dtype", "device"} | GENERATION_KEYS)
+        spec = {**_checkpoint_model(spec.get("path")), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
+        spec["kind"] = "hf"
+    check_keys(spec, {"kind", "model", "adapter", "dtype", "device"} | GENERATION_KEYS)
+    if not isinstance(spec.get("model"), str):
+        raise SeatSpecError("seat spec hf: missing 'model' (a hub id or a local folder)")
+    adapter = spec.get("adapter")
+    if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
+        raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
+    generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
+    if not isinstance(generation.get("prefix_cache", True), bool):
+        raise SeatSpecError(f"seat spec hf prefix_cache: expected true or false, got {generation['prefix_cache']!r}")
+    key = (spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu"), tuple(sorted(generation.items())))
+    return key, adapter, generation
+
+
+def _checkpoint_model(path) -> dict:
+    """model (and adapter) of a checkpoint seat: the adapter folder on its base model, or a full model."""
+    if not isinstance(path, str):
+        raise SeatSpecError(f"seat spec checkpoint path: expected a folder or latest:NAME, got {path!r}")
+    try:
+        found = checkpoint.read(checkpoint.resolve(path))
+    except ValueError as exc:
+        raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
+    if found.is_adapter:
+        return {"model": found.base_model, "adapter": str(found.folder)}
+    return {"model": str(found.folder)}

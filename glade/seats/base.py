@@ -1,0 +1,52 @@
+"""The Policy protocol: anything that picks actions for seats, batched. Imports no seat.
+
+A policy takes a list of observations (as `glade.env.parallel_env` returns them) and
+returns one Decision per observation. Rollouts answer many seats at once: seats whose
+policies share a `batch_key()` are answered together, in one `act_batch` call of the first
+of them, so that a council of LoRA adapters on one base model costs one generate per turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: dict  # the JSON action form: {"orders": [...], "gossip": "..."}
+    text: str | None = None  # the raw completion, for model seats
+    error: str | None = None  # a named parse error or fault, None when clean
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    repaired: bool = False  # the parser had to fix the completion
+    policy: str | None = None  # identity of what decided, when it differs per seat
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+
+    def act(self, observations: list[dict]) -> list[Decision]:
+        """One Decision per observation, in order."""
+        ...
+
+    def batch_key(self) -> Hashable:
+        """Policies with equal keys are answered together by `act_batch`."""
+        ...
+
+    def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
+        """One Decision per (policy, observation) pair; every policy here shares this one's key."""
+        ...
+
+
+class SeatSpecError(ValueError):
+    """A seat spec that cannot be loaded; the message says which key and why."""
+
+
+def check_keys(spec: dict, allowed: set[str]) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise SeatSpecError(f"seat spec {spec['kind']}: unknown key {key!r} (known: {', '.join(sorted(allowed))})")

@@ -1,0 +1,1 @@
+"""The shipped recipes and scenarios (YAML), installed as package data `glade.recipes`."""
