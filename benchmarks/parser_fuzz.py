@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/parser_fuzz.py                 (100,000 completions, seed 0)
     .venv/bin/python benchmarks/parser_fuzz.py --n 20000 --seed 3
+    .venv/bin/python benchmarks/parser_fuzz.py --quick         (20,000 completions, < 2 minutes)
 
 Observations come from real episodes (stand-in seats) of every scenario under
 recipes/scenarios/. Each completion is drawn, from a seeded `random.Random`, out of these
@@ -49,11 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from fuzz_cases import FAMILIES, goods_of  # noqa: E402  (beside this script)
 
-from glade.env import (  # noqa: E402
-    parallel_env,
-    protocol,  # noqa: E402
-    standin,
-)
+from glade.env import parallel_env, protocol, standin  # noqa: E402
 from glade.env.market import SIDES, validate_orders  # noqa: E402
 from glade.env.protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, parse  # noqa: E402
 from glade.env.scenario import SCENARIO_DIR  # noqa: E402
@@ -158,6 +155,9 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=100_000, help="completions to parse")
+    p.add_argument(
+        "--quick", action="store_true", help="20,000 completions (under 2 minutes); the headline is the last line"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mutation-sample", type=int, default=97, help="check every k-th observation is not mutated")
     p.add_argument("--slowest", type=int, default=5, help="slowest inputs to list")
@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dump", metavar="PATH", help="write one line per completion (index, family, error, action) to diff runs"
     )
     args = p.parse_args(argv)
+    if args.quick:
+        args.n = 20_000
 
     started = time.perf_counter()
     observations = collect_observations(args.seed)
@@ -320,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {dt / 1e6:8.2f} ms  #{i} {family}: {text}")
     print()
     print(f"  outcome digest   sha256 {digest.hexdigest()[:16]}  (same --n and --seed must give the same digest)")
+    print(
+        f"parser fuzz: {args.n:,} completions, {sum(exceptions.values())} exceptions, "
+        f"{len(problems)} invalid actions, median {statistics.median(micros):.0f} us, p99 {pct(micros, 0.99):.0f} us"
+    )
     return 1 if exceptions or problems or errors.get("parser_fault") else 0
 
 
