@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/council_throughput.py             (about 7 minutes on 2 idle cores)
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
     .venv/bin/python benchmarks/council_throughput.py --quick     (under 2 minutes: (b) W=32 and (d) only)
+    .venv/bin/python benchmarks/council_throughput.py --quick --base DIR   (the same on a trained base)
 
 All five creatures of a short default scenario sit on hf seats of a tiny model built the
 way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
@@ -126,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         help="under 2 minutes: only the batched and the structured council at W=32, 2 turns, 2 rounds;"
         " prints the structured/unconstrained ratio last",
     )
+    p.add_argument(
+        "--base",
+        default=None,
+        help="a trained base model folder to seat instead of the random tiny one (its answers close their JSON, so"
+        " both councils do comparable work)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.turns, args.worlds, args.rounds, args.trace_episodes = 2, "32", 2, 2
@@ -149,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = stand_in_texts(args.scenario, args.trace_episodes, turns=30)
     # The tokenizer as `glade train` builds tiny-base's (built-in corpus + the run's own texts);
     # save_tiny's sizes and vocabulary cap are the recipe's (TinyModel's defaults).
-    base = save_tiny(tmp / "tiny", texts=list(default_corpus()) + texts)
+    base = Path(args.base) if args.base else save_tiny(tmp / "tiny", texts=list(default_corpus()) + texts)
     adapters = make_adapters(base, tmp, seeds=(1, 2))
     setup_seconds = time.perf_counter() - t0
 
@@ -438,7 +445,8 @@ def quick(args, creatures, scenario, base_council, structured_council, structure
     figures = structured_figures(
         best[plain_label], best[structured_label], args.max_new_tokens, best[structured_label]["grammar_seconds"]
     )
-    print("glade council throughput --quick (tiny model, random weights, hf seats, CPU)")
+    weights = f"trained base {args.base}" if args.base else "random weights"
+    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  load avg   {loadavg()}  nproc {nproc()}")
     print(
