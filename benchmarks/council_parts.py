@@ -84,10 +84,10 @@ class GenerateTimer:
         self.calls = self.seconds = 0.0
         shared.generate = self
 
-    def __call__(self, conversations, adapters, gen, heads=None):
+    def __call__(self, conversations, adapters, gen, heads=None, schemas=None):
         t0 = time.perf_counter()
         try:
-            return self.inner(conversations, adapters, gen, heads)
+            return self.inner(conversations, adapters, gen, heads, schemas)
         finally:
             self.seconds += time.perf_counter() - t0
             self.calls += math.ceil(len(conversations) / gen.batch_size)
@@ -178,3 +178,78 @@ def profile_act(policy, observations, top=14) -> str:
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
     return text.getvalue()
+
+
+class GrammarTimer:
+    """Sums the seconds the structured-decoding worker spends building matchers and masks
+    (glade.seats.structured.SchemaConstraint), which runs beside the model's forward passes."""
+
+    def __init__(self):
+        from glade.seats import structured
+
+        self.seconds = 0.0
+        self.rows = 0
+        cls = structured.SchemaConstraint
+        start, step = cls._start, cls._step
+
+        def timed_start(constraint, texts):
+            t0 = time.perf_counter()
+            try:
+                return start(constraint, texts)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.rows += sum(t is not None for t in texts)
+
+        def timed_step(constraint, tokens):
+            t0 = time.perf_counter()
+            try:
+                return step(constraint, tokens)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        cls._start, cls._step = timed_start, timed_step
+
+    def reset(self):
+        self.seconds, self.rows = 0.0, 0
+
+
+def structured_figures(plain: dict, structured: dict, max_new_tokens: int, grammar_seconds: float) -> dict:
+    """The structured council beside the unconstrained one (same worlds, same model): the
+    decisions/s ratio, and what each decided."""
+    from collections import Counter
+
+    a, b = describe(plain, max_new_tokens), describe(structured, max_new_tokens)
+    return {
+        "ratio": b["rate"] / a["rate"],
+        "cpu_ratio": b["cpu_rate"] / a["cpu_rate"],
+        "plain": a,
+        "structured": b,
+        "grammar_share": grammar_seconds / structured["stats"].total_seconds,
+        "plain_errors": Counter(r["error"] for r in plain["rows"]),
+        "structured_errors": Counter(r["error"] for r in structured["rows"]),
+    }
+
+
+def structured_lines(f: dict, worlds: int, target_overhead: float) -> list[str]:
+    floor = 1.0 - target_overhead
+    verdict = "meets" if f["ratio"] >= floor else "MISSED"
+    return [
+        f"  structured council (each answer held to its state's action schema), W={worlds}, beside the unconstrained one:",
+        f"    unconstrained: {f['plain']['rate']:.2f} dec/s, {f['plain']['mean_completion']:.1f} new tok/decision,"
+        f" ran full {f['plain']['full']:.0%}; parse outcomes {dict(f['plain_errors'].most_common())}",
+        f"    structured:    {f['structured']['rate']:.2f} dec/s, {f['structured']['mean_completion']:.1f} new tok/decision,"
+        f" ran full {f['structured']['full']:.0%}; parse outcomes {dict(f['structured_errors'].most_common())}",
+        f"    grammar worker busy {f['grammar_share']:.1%} of the structured run's wall time (matchers and masks,"
+        " beside the model's forward passes)",
+        f"    per CPU second: structured / unconstrained {f['cpu_ratio']:.2f}x",
+        *(
+            [
+                "    (the two councils wrote answers of different lengths: with random weights free rows run to",
+                "     max_new_tokens while held rows stop when their object closes; --base DIR compares like for like)",
+            ]
+            if abs(f["structured"]["mean_completion"] / f["plain"]["mean_completion"] - 1) > 0.2
+            else []
+        ),
+        f"  structured / unconstrained decisions/s, W={worlds}: {f['ratio']:.2f}x"
+        f" (overhead {1 - f['ratio']:+.0%}; target at most {target_overhead:.0%}: {verdict})",
+    ]

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/council_throughput.py             (about 7 minutes on 2 idle cores)
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
+    .venv/bin/python benchmarks/council_throughput.py --quick     (under 2 minutes: (b) W=32 and (d) only)
+    .venv/bin/python benchmarks/council_throughput.py --quick --base DIR   (the same on a trained base)
 
 All five creatures of a short default scenario sit on hf seats of a tiny model built the
 way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
@@ -18,6 +20,11 @@ so every decision asks the model for comparable work:
 (c) a mixed-adapter council at W = 32: two random LoRA adapters (PEFT get_peft_model,
     r=4 on q_proj/v_proj, init_lora_weights=False) and the bare base on ONE base model,
     one `policy.act` per turn; PEFT serves the rows of each adapter in one generate.
+
+(d) a structured council at W = 32: the same seats with `structured: true`, every answer
+    held to its own state's action schema (glade.seats.structured, llguidance), in the same
+    interleaved rounds; its decisions/s over (b)'s at W = 32 is the last line printed
+    (target: at most 15% slower).
 
 Naive seats keep the prefix cache too (it is the seat's default), so the headline ratio is
 what batching alone adds; naive without the cache is printed for reference.
@@ -59,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from council_parts import (  # noqa: E402  (beside this script)
     GenerateTimer,
+    GrammarTimer,
     Naive,
     Recorder,
     describe,
@@ -68,10 +76,13 @@ from council_parts import (  # noqa: E402  (beside this script)
     profile_act,
     run_mode,
     stand_in_texts,
+    structured_figures,
+    structured_lines,
 )
 
 TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
 TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
+TARGET_STRUCTURED_OVERHEAD = 0.15  # structured council's decisions/s at most 15% below the unconstrained one
 
 
 def nproc() -> int:
@@ -110,7 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split"
     )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="under 2 minutes: only the batched and the structured council at W=32, 2 turns, 2 rounds;"
+        " prints the structured/unconstrained ratio last",
+    )
+    p.add_argument(
+        "--base",
+        default=None,
+        help="a trained base model folder to seat instead of the random tiny one (its answers close their JSON, so"
+        " both councils do comparable work)",
+    )
     args = p.parse_args(argv)
+    if args.quick:
+        args.turns, args.worlds, args.rounds, args.trace_episodes = 2, "32", 2, 2
 
     started = time.perf_counter()
     load_before = loadavg()
@@ -131,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = stand_in_texts(args.scenario, args.trace_episodes, turns=30)
     # The tokenizer as `glade train` builds tiny-base's (built-in corpus + the run's own texts);
     # save_tiny's sizes and vocabulary cap are the recipe's (TinyModel's defaults).
-    base = save_tiny(tmp / "tiny", texts=list(default_corpus()) + texts)
+    base = Path(args.base) if args.base else save_tiny(tmp / "tiny", texts=list(default_corpus()) + texts)
     adapters = make_adapters(base, tmp, seeds=(1, 2))
     setup_seconds = time.perf_counter() - t0
 
@@ -148,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         {c: {"kind": "hf", "model": str(base), **gen_keys, "prefix_cache": False} for c in creatures}
     )
     no_cache_policy = no_cache_council[creatures[0]]
+    # The same seats held to each state's action schema: another policy on the same model.
+    structured_council = load_council(
+        {c: {"kind": "hf", "model": str(base), **gen_keys, "structured": True} for c in creatures}
+    )
+    grammar_timer = GrammarTimer()
     base_policy = base_council[creatures[0]]
     assert all(base_council[c] is base_policy for c in creatures)
     shared = base_policy.shared
@@ -163,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     warm = [first_obs[c] for c in creatures]
     base_policy.act(warm[:1])  # untimed warm-up: first-call costs
     base_policy.act(warm)
+    structured_council[creatures[0]].act(warm)  # llguidance's tokenizer view, built once
+    structured_label = f"(d) structured, W={max(int(w) for w in args.worlds.split(',') if w)}"
+    if args.quick:
+        return quick(
+            args, creatures, scenario, base_council, structured_council, structured_label, timer, grammar_timer
+        )
 
     naive_worlds = [int(w) for w in args.naive_worlds.split(",") if w]
     batched_worlds = [int(w) for w in args.worlds.split(",") if w]
@@ -177,14 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     modes.append(("(a) naive, no prefix cache, W=1", seats(Naive(no_cache_policy)), 1))
     modes += [(f"(b) batched, W={w}", seats(recorder if w == headline else base_policy), w) for w in batched_worlds]
     modes.append((f"(b) batched, no prefix cache, W={headline}", seats(no_cache_policy), headline))
+    modes.append((structured_label, lambda i: dict(structured_council), headline))
     rounds: dict[str, list[dict]] = {label: [] for label, _, _ in modes}
     for _ in range(args.rounds):  # interleaved: a slow spell on a shared machine hits every mode alike
         for label, council_for_world, w in modes:
             if label == head_label:
                 recorder.seen.clear()
             reused_before = shared.prefix_tokens_reused
+            grammar_timer.reset()
             rounds[label].append(run_mode(label, council_for_world, scenario, w, args.seed, timer))
             rounds[label][-1]["reused"] = shared.prefix_tokens_reused - reused_before
+            rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
     best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
     results = [best[label] for label, _, _ in modes]
     batched_head, no_cache_head = best[head_label], best[f"(b) batched, no prefix cache, W={headline}"]
@@ -380,7 +419,44 @@ def main(argv: list[str] | None = None) -> int:
         print(profile_text[0])
         print("  cProfile, batched: one act of 160 observations (W=32), by own time")
         print(profile_text[1])
+    print()
+    structured = best[structured_label]
+    figures = structured_figures(batched_head, structured, args.max_new_tokens, structured["grammar_seconds"])
+    lines = structured_lines(figures, headline, TARGET_STRUCTURED_OVERHEAD)
+    print("\n".join(lines[:-1]))
     print(f"  whole script {time.perf_counter() - started:.1f} s")
+    print(lines[-1])
+    return 0
+
+
+def quick(args, creatures, scenario, base_council, structured_council, structured_label, timer, grammar_timer) -> int:
+    """--quick: the batched and the structured council at W=32, interleaved; the ratio last."""
+    started = time.perf_counter()
+    worlds = int(args.worlds)
+    plain_label = f"(b) batched, W={worlds}"
+    modes = [(plain_label, base_council), (structured_label, structured_council)]
+    rounds: dict[str, list[dict]] = {label: [] for label, _ in modes}
+    for _ in range(args.rounds):
+        for label, council in modes:
+            grammar_timer.reset()
+            rounds[label].append(run_mode(label, lambda i, c=council: dict(c), scenario, worlds, args.seed, timer))
+            rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
+    best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
+    figures = structured_figures(
+        best[plain_label], best[structured_label], args.max_new_tokens, best[structured_label]["grammar_seconds"]
+    )
+    weights = f"trained base {args.base}" if args.base else "random weights"
+    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
+    print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"  load avg   {loadavg()}  nproc {nproc()}")
+    print(
+        f"  {len(creatures)} creatures x W={worlds} worlds x {args.turns} turns, max_new_tokens {args.max_new_tokens},"
+        f" {args.rounds} interleaved rounds (best kept: {', '.join(f'{label} {spread(rounds[label])}' for label, _ in modes)})"
+    )
+    lines = structured_lines(figures, worlds, TARGET_STRUCTURED_OVERHEAD)
+    print("\n".join(lines[:-1]))
+    print(f"  quick run {time.perf_counter() - started:.1f} s (after setup)")
+    print(lines[-1])
     return 0
 
 

@@ -132,6 +132,36 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     return out
 
 
+def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """Per council x live seat (the recipe's policy name): how often its answer parsed as a
+    valid action with no named error, {"mean", "ci", "n"} over episodes (n: seeds x casts),
+    with the decisions counted and the most frequent errors. An unconstrained model's format
+    failures are a divergence of their own; put a checkpoint in the policies twice, with and
+    without `structured: true`, to see what the constraint changes."""
+    if decisions is None or len(decisions) == 0 or not {"error", "policy_name"} <= set(decisions.columns):
+        return []
+    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    frame = decisions.assign(valid=decisions["error"].isna().astype(float))
+    out = []
+    for (council, policy), group in frame.groupby(["council", "policy_name"], sort=True):
+        errors = group["error"].dropna().value_counts()
+        out.append(
+            clean(
+                {
+                    "council": council,
+                    "policy": policy,
+                    "policy_identity": sorted(set(group["policy"])),
+                    "decisions": int(len(group)),
+                    "valid_action": describe(
+                        group.groupby("episode_id")["valid"].mean(), seed=seed, level=level, resamples=resamples
+                    ),
+                    "errors": {str(k): int(v) for k, v in errors.head(5).items()},
+                }
+            )
+        )
+    return out
+
+
 # --- outcome level ----------------------------------------------------------------------------
 
 
@@ -283,8 +313,9 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
 
 
 def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> dict:
-    """The JSON-ready summary of an evaluation: {"decision": [...], "outcome": [...],
-    "table": [...], "thresholds": {...}}. See decision_summary, outcome_summary, outcome_table."""
+    """The JSON-ready summary of an evaluation: {"decision": [...], "seats": [...], "outcome": [...],
+    "table": [...], "thresholds": {...}}. See decision_summary, seat_validity, outcome_summary,
+    outcome_table."""
     worlds = world_figures(episodes, thresholds)
     outcome = outcome_summary(worlds, thresholds, seed)
     return clean(
@@ -292,6 +323,7 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
             "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
             "bootstrap_seed": seed,
             "decision": decision_summary(decisions, thresholds, seed),
+            "seats": seat_validity(decisions, thresholds, seed),
             "outcome": outcome,
             "table": outcome_table(worlds, outcome, thresholds, seed),
         }

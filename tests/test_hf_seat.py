@@ -16,7 +16,8 @@ from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorL
 from glade.env import parallel_env, standin
 from glade.env.protocol import render
 from glade.seats import Decision, SeatSpecError, StandIn, load, load_council
-from glade.seats.hf import BASE, Generation, HFPolicy, JsonEnd, JsonScan, SharedModel, shared_model
+from glade.seats.hf import BASE, Generation, HFPolicy, SharedModel, shared_model
+from glade.seats.structured import JsonEnd, JsonScan
 from glade.train.tiny import save_tiny
 
 # PEFT calls a transformers helper that v5 deprecates; nothing here to act on.

@@ -184,6 +184,25 @@ def test_seed_is_sent_when_set(fake_server):
     assert server.requests[0]["body"]["seed"] == 7
 
 
+def test_structured_seats_send_the_state_schema_as_response_format(fake_server):
+    from glade.env.observation import plain
+    from glade.env.protocol import action_schema
+    from glade.seats.server import portable_schema
+
+    server = fake_server(lambda n, body, headers: GOOD)
+    batch = observations()
+    policy = server_seat(server.base_url, structured=True, concurrency=1)
+    assert policy.name == "server:fake+structured"
+    decisions = policy.act(batch)
+    assert [d.error for d in decisions] == [None] * len(batch)
+    for request, obs in zip(server.requests, batch):
+        sent = request["body"]["response_format"]
+        assert sent["type"] == "json_schema" and sent["json_schema"]["name"] == "wood_action"
+        assert sent["json_schema"]["schema"] == portable_schema(action_schema(plain(obs)))
+    server_seat(server.base_url).act(batch[:1])
+    assert "response_format" not in server.requests[-1]["body"]
+
+
 # --- failure modes ---------------------------------------------------------------------------
 
 

@@ -141,3 +141,32 @@ def test_real_transformers_serve_pinned_model_mismatch_is_a_400(real_server):
     decisions = policy.act(observations()[:1])
     assert_all_held(decisions, "server_http_400")
     assert policy.faults == {"http_400": 1}
+
+
+@pytest.mark.slow
+def test_real_transformers_serve_takes_the_schema_and_ignores_it(real_server):
+    """A structured server seat sends each state's schema as response_format. transformers
+    serve (5.x) accepts the field, logs that it ignores it, and answers unconstrained: the
+    random tiny model's answers still fail to parse. (vLLM and llama.cpp hold answers to it.)"""
+    base_url, model_dir, _ = real_server
+    batch = observations()
+    policy = load(
+        {
+            "kind": "server",
+            "base_url": base_url,
+            "model": model_dir,
+            "timeout": 60,
+            "retries": 0,
+            "max_tokens": 16,
+            "concurrency": len(batch),
+            "seed": 0,
+            "structured": True,
+        }
+    )
+    decisions = policy.act(batch)
+    assert policy.faults == {}  # a 200 for every request that carried response_format
+    assert all(d.text is not None for d in decisions)
+    assert any(d.error is not None for d in decisions)  # not held to the schema
+    served = (Path(model_dir).parent / "serve.log").read_text()  # the fixture's server log
+    assert "Ignoring unsupported fields in the request" in served
+    assert "response_format" in served

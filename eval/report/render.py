@@ -74,6 +74,35 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
     return header, rows
 
 
+SEATS_CAPTION = (
+    "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
+    "with no named error, mean over episodes [{level:.0%} CI: percentile bootstrap over episodes], n = episodes "
+    "(seeds x casts); and the most frequent errors. "
+    "A seat with structured: true has each answer held to its state's action schema."
+)
+
+
+def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
+    from glade.eval.metrics import seat_validity
+
+    header = ["council", "seat (policy)", "valid actions", "n", "decisions", "top errors"]
+    rows = []
+    for row in seat_validity(r.decisions, r.recipe.get("thresholds"), r.seed) if len(r.decisions) else []:
+        valid = row["valid_action"]
+        low, high = (valid.get("ci") or [None, None])[:2]
+        rows.append(
+            [
+                row["council"],
+                f"{row['policy']} ({', '.join(row['policy_identity'])})",
+                _with_ci(valid["mean"], _float(low), _float(high), ".3f"),
+                str(valid["n"]),
+                str(row["decisions"]),
+                ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "—",
+            ]
+        )
+    return header, rows
+
+
 def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
     ranked = sorted(flags, key=lambda f: _float(f.get("score")), reverse=True)[:TOP_FLAGS]
     header = [
@@ -247,6 +276,10 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
     out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
     out += ["", "## Results", "", TABLE_CAPTION.format(ci=ci_words(r)), ""]
     out += _md_table(*table_rows(table, labels))
+    header, rows = seat_rows(r)
+    if rows:
+        out += ["", "## Valid answers per live seat", "", SEATS_CAPTION.format(level=r.level), ""]
+        out += _md_table(header, rows)
     for title, about, figs in _sections(r, figures):
         if not figs:
             continue
@@ -337,6 +370,11 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
     header, rows = table_rows(table, labels)
     worlds = list(table["world"]) if len(table) else []
     out.append(_html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else ""))
+    header, rows = seat_rows(r)
+    if rows:
+        out.append('<h2 id="seats">Valid answers per live seat</h2>')
+        out.append(f'<p class="caption">{e(SEATS_CAPTION.format(level=r.level))}</p>')
+        out.append(_html_table(header, rows, {2, 3, 4}))
     for title, about, figs in _sections(r, figures):
         if not figs:
             continue

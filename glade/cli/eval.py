@@ -39,6 +39,17 @@ def run(args: argparse.Namespace) -> int:
             str(row["n"]),
         )
     con.print(table)
+    seats = Table(
+        title="valid-action rate per live seat (answers the parser took with no named error; mean [95% CI], n)"
+    )
+    for column in ("council", "policy", "valid actions", "decisions", "top errors"):
+        seats.add_column(column)
+    for row in summary.get("seats", []):
+        valid = row["valid_action"]
+        errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
+        rate = f"{with_ci(valid['mean'], valid['ci'], '.3f')}, n {valid['n']}"
+        seats.add_row(row["council"], row["policy"], rate, str(row["decisions"]), errors)
+    con.print(seats)
     timing = summary["timing"]
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "

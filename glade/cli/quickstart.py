@@ -129,6 +129,7 @@ def train_recipe(name: str):
             "valid_action_rate",
             "standin_agreement",
             "self_buy_rate",
+            "structured_valid_action_rate",
         )
         con.print(f"{out}: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if k in metrics))
 

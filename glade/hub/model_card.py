@@ -15,7 +15,17 @@ from glade.eval.flags import effect_text, metric_text, number, where
 from .cards import REPO_ID
 
 HELDOUT = "glade Wood held-out states"
-HELDOUT_METRICS = ("valid_json_rate", "valid_action_rate", "standin_agreement", "self_buy_rate", "eval_loss")
+HELDOUT_METRICS = (
+    "valid_json_rate",
+    "valid_action_rate",
+    "standin_agreement",
+    "self_buy_rate",
+    # the same held-out states answered with structured decoding (glade.train.evaluate)
+    "structured_valid_action_rate",
+    "structured_standin_agreement",
+    "structured_self_buy_rate",
+    "eval_loss",
+)
 TOP_FLAGS = 8
 
 

@@ -3,7 +3,8 @@
 Seat specs are small dicts, the same ones the YAML recipes use:
 
     {kind: standin, disposition: hoarder}
-    {kind: hf, model: ID_OR_DIR, adapter: DIR}       (+ dtype, device, generation keys)
+    {kind: hf, model: ID_OR_DIR, adapter: DIR}       (+ dtype, device, generation keys; structured: true
+                                                       holds answers to each state's action schema)
     {kind: checkpoint, path: DIR}                      (a folder written by glade train; latest:NAME)
     {kind: server, base_url: URL, model: NAME}        (+ timeout, retries, concurrency ...)
     {kind: python, entry_point: "module:factory", kwargs: {...}}
@@ -29,8 +30,18 @@ from .standin import StandIn
 __all__ = ["Decision", "Policy", "SeatSpecError", "StandIn", "SEAT_KINDS", "load", "load_council", "standin_council"]
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
-GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache"}
-SERVER_KEYS = {"timeout", "retries", "backoff", "concurrency", "max_tokens", "temperature", "seed", "api_key_env"}
+GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache", "structured"}
+SERVER_KEYS = {
+    "timeout",
+    "retries",
+    "backoff",
+    "concurrency",
+    "max_tokens",
+    "temperature",
+    "seed",
+    "api_key_env",
+    "structured",
+}
 
 
 def load(spec: dict[str, Any] | str) -> Policy:
@@ -107,8 +118,9 @@ def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
         raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
     generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
-    if not isinstance(generation.get("prefix_cache", True), bool):
-        raise SeatSpecError(f"seat spec hf prefix_cache: expected true or false, got {generation['prefix_cache']!r}")
+    for flag in ("prefix_cache", "structured"):
+        if not isinstance(generation.get(flag, False), bool):
+            raise SeatSpecError(f"seat spec hf {flag}: expected true or false, got {generation[flag]!r}")
     key = (spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu"), tuple(sorted(generation.items())))
     return key, adapter, generation
 

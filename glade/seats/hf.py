@@ -12,6 +12,11 @@ starts from a cache assembled from them, so only the rest of each prompt is pref
 A row reads [pad..][card][pad..][this turn]: padding inside the row is masked and
 positions follow the mask, so each row reads as its prompt would alone.
 
+Structured decoding (`Generation.structured`, the seat spec's `structured: true`): each row
+is held to its own state's action schema by glade.seats.structured, in the same batched
+generate as every other row (mixed adapters, unconstrained rows and the prefix cache
+included); a schema row's answer always parses (budget overspend aside: the parser's job).
+
 Decoding is exactly what `Generation` says: temperature 0 is plain greedy, and sampling
 knobs a model folder ships (top_k, repetition penalty...) are pinned neutral. A sampled
 call is seeded from `Generation.seed`, so it is reproducible, and it leaves the caller's
@@ -25,7 +30,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -35,14 +40,14 @@ from transformers import (
     AutoTokenizer,
     DynamicCache,
     StaticCache,
-    StoppingCriteria,
     StoppingCriteriaList,
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
-from glade.env.protocol import parse, render, role_card
+from glade.env.protocol import action_schema, parse, render, role_card
 
 from .base import Decision, Policy
+from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -58,69 +63,7 @@ class Generation:
     seed: int = 0
     batch_size: int = 32  # rows per generate call; larger batches are split (32 measured best on CPU)
     prefix_cache: bool = True  # reuse each role card's keys/values instead of prefilling it every turn
-
-
-class JsonEnd(StoppingCriteria):
-    """Stops each row once the first top-level JSON object it generated has closed.
-
-    Each new token is decoded and fed to that row's `JsonScan`; braces inside strings
-    (double- or single-quoted) do not count, nor do braces in a `<think>` block before
-    the object opens."""
-
-    def __init__(self, tokenizer, prompt_length: int, batch: int):
-        self.tokenizer = tokenizer
-        self.start = prompt_length
-        self.rows = [JsonScan() for _ in range(batch)]
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        done = []
-        for scan, ids in zip(self.rows, input_ids, strict=True):
-            if not scan.done:
-                scan.feed(self.tokenizer.decode(ids[-1:], skip_special_tokens=True))
-            done.append(scan.done)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-class JsonScan:
-    """Incremental scanner: `done` once the first top-level `{...}` in the text fed has closed."""
-
-    __slots__ = ("depth", "quote", "escape", "thinking", "tail", "done")
-
-    def __init__(self):
-        self.depth = 0  # open braces; > 0 once the object has opened
-        self.quote = ""  # the quote of the string being read, if any
-        self.escape = False
-        self.thinking = False  # inside <think>...</think> before the object
-        self.tail = ""  # the last few characters, to spot <think> markers across tokens
-        self.done = False
-
-    def feed(self, text: str) -> bool:
-        for ch in text:
-            if self.done:
-                break
-            if self.depth == 0:  # before the object: look for it, or for a think block
-                self.tail = (self.tail + ch)[-8:]
-                if self.thinking:
-                    self.thinking = not self.tail.endswith("</think>")
-                elif self.tail.endswith("<think>"):
-                    self.thinking = True
-                elif ch == "{":
-                    self.depth = 1
-            elif self.quote:
-                if self.escape:
-                    self.escape = False
-                elif ch == "\\":
-                    self.escape = True
-                elif ch == self.quote:
-                    self.quote = ""
-            elif ch in "\"'":
-                self.quote = ch
-            elif ch == "{":
-                self.depth += 1
-            elif ch == "}":
-                self.depth -= 1
-                self.done = self.depth == 0
-        return self.done
+    structured: bool = False  # hold each answer to its state's action schema (glade.seats.structured)
 
 
 class SharedModel:
@@ -139,6 +82,8 @@ class SharedModel:
         self._prefixes: OrderedDict[tuple, list] = OrderedDict()  # (adapter, head ids) -> per-layer (keys, values)
         self._head_ids: dict[str, list[int]] = {}
         self.prefix_tokens_reused = self.prefix_tokens_computed = 0
+        self._grammars = None  # glade.seats.structured.Grammars, made when a structured row first comes
+        self.constraint_faults = 0  # structured rows whose grammar failed mid-answer (they went on free)
         # Only plain full-attention caches can be assembled row by row (no sliding windows).
         self.prefix_cache_supported = all(
             type(x) is DynamicLayer for x in DynamicCache(config=self.config).layers
@@ -163,12 +108,19 @@ class SharedModel:
 
     @torch.inference_mode()
     def generate(
-        self, conversations: list[list[dict]], adapters: list[str], gen: Generation, heads: list[str] | None = None
+        self,
+        conversations: list[list[dict]],
+        adapters: list[str],
+        gen: Generation,
+        heads: list[str] | None = None,
+        schemas: list[dict | None] | None = None,
     ) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per conversation, in order.
 
         `heads`, one per conversation, is text its prompt opens with that recurs across
-        calls (the role card); with `gen.prefix_cache` its keys/values are reused."""
+        calls (the role card); with `gen.prefix_cache` its keys/values are reused.
+        `schemas`, one per conversation (None: unconstrained), holds each answer to its
+        JSON Schema (structured decoding)."""
         out: list[tuple[str, int, int]] = []
         for start in range(0, len(conversations), gen.batch_size):
             chunk = conversations[start : start + gen.batch_size]
@@ -195,18 +147,31 @@ class SharedModel:
             )
             if self.adapters:
                 kwargs["adapter_names"] = names
+            rows = schemas[start : start + gen.batch_size] if schemas else []
+            constraint = self.grammars().constraint(rows) if any(s is not None for s in rows) else None
+            if constraint is not None:
+                kwargs.update(constraint.generate_kwargs(gen.temperature, gen.top_p))
+                kwargs["stopping_criteria"].append(constraint.advance)
             if gen.temperature > 0:  # seeded, and without disturbing the caller's RNG streams
                 with torch.random.fork_rng(devices=self._rng_devices()):
                     torch.manual_seed(gen.seed + start)
                     ids = self.model.generate(**batch, **kwargs)
             else:
                 ids = self.model.generate(**batch, **kwargs)
+            self.constraint_faults += constraint.finish() if constraint is not None else 0
             prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
             for row, new in enumerate(ids[:, width:]):
                 keep = new[new != self.tokenizer.pad_token_id]
                 text = self.tokenizer.decode(keep, skip_special_tokens=True)
                 out.append((text, int(prompt_lengths[row]), int(keep.numel())))
         return out
+
+    def grammars(self):
+        if self._grammars is None:
+            from .structured import Grammars  # llguidance only when a structured seat sits
+
+            self._grammars = Grammars(self.tokenizer, self.config.vocab_size)
+        return self._grammars
 
     def _with_prefix_cache(self, prompts, heads, names, gen: Generation, static: bool) -> dict | None:
         """generate() inputs whose cache already holds each row's cached head; None when no
@@ -339,18 +304,19 @@ class HFPolicy:
 
     @property
     def name(self) -> str:
-        return _identity(self.shared.model_id, self.default_adapter)
+        return _identity(self.shared.model_id, self.default_adapter, self.gen.structured)
 
     def seat_identity(self, creature: str) -> str:
-        return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter))
+        return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured)
 
     def act(self, observations: list[dict]) -> list[Decision]:
         return self.act_batch([(self, obs) for obs in observations])
 
     def batch_key(self) -> Hashable:
         """Seats on one base model with one generation config share a batch, whichever
-        council, cast or adapter they come from."""
-        return ("hf", id(self.shared), self.gen)
+        council, cast or adapter they come from, structured or not (a row's own schema
+        constrains it, or nothing does)."""
+        return ("hf", id(self.shared), replace(self.gen, structured=False))
 
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         """Answer (policy, observation) pairs from policies that share this one's model and
@@ -358,12 +324,20 @@ class HFPolicy:
         adapter sits where still cost one call per turn."""
         if not seats:
             return []
-        if any(not isinstance(p, HFPolicy) or p.shared is not self.shared or p.gen != self.gen for p, _ in seats):
+        if any(
+            not isinstance(p, HFPolicy) or p.shared is not self.shared or p.batch_key() != self.batch_key()
+            for p, _ in seats
+        ):
             raise ValueError("act_batch: every policy must share one model and one generation config")
         started = time.perf_counter()
         conversations = [render(obs) for _, obs in seats]
         names = [self.shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
-        replies = self.shared.generate(conversations, names, self.gen, heads=[role_card(obs) for _, obs in seats])
+        heads = [role_card(obs) for _, obs in seats]
+        if any(p.gen.structured for p, _ in seats):
+            schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
+            replies = self.shared.generate(conversations, names, self.gen, heads=heads, schemas=schemas)
+        else:
+            replies = self.shared.generate(conversations, names, self.gen, heads=heads)
         share = (time.perf_counter() - started) / len(seats)
         decisions = []
         for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
@@ -383,6 +357,7 @@ class HFPolicy:
         return decisions
 
 
-def _identity(model: str, adapter: str | None) -> str:
+def _identity(model: str, adapter: str | None, structured: bool = False) -> str:
     base = os.path.basename(str(model).rstrip("/")) or str(model)
-    return f"hf:{base}" + (f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else "")
+    adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
+    return f"hf:{base}{adapter_part}" + ("+structured" if structured else "")

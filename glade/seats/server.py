@@ -16,7 +16,10 @@ per attempt). The run goes on.
 answers costs `(retries + 1) * timeout` plus the backoff sleeps.
 
 The request carries only fields every OpenAI-compatible server accepts: model, messages,
-max_tokens, temperature and (when set) seed. With `transformers serve DIR`, the server is
+max_tokens, temperature and (when set) seed; with `structured: true`, also
+`response_format: {type: json_schema, json_schema: {name, schema}}`, the state's action
+schema in the portable form `portable_schema` writes (vLLM and llama.cpp hold the answer
+to it; `transformers serve` accepts the field and ignores it, logging that it does). With `transformers serve DIR`, the server is
 pinned to DIR and `model` must be that same string (or the server answers 400, which is
 not retried): `{kind: server, base_url: "http://127.0.0.1:8000/v1", model: DIR}`.
 
@@ -42,11 +45,13 @@ from collections import Counter
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import permutations
 
-from glade.env.protocol import parse, render
+from glade.env.protocol import action_schema, parse, render
 
 from .base import Decision, Policy, SeatSpecError
 
+PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
 
 
@@ -73,6 +78,7 @@ class ServerPolicy:
     temperature: float = 0.0
     seed: int | None = None
     api_key_env: str = "OPENAI_API_KEY"  # read at request time; never stored or logged
+    structured: bool = False  # send each state's action schema as response_format
     faults: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _opener: urllib.request.OpenerDirector | None = field(default=None, init=False, repr=False, compare=False)
@@ -93,9 +99,10 @@ class ServerPolicy:
             ("backoff", isinstance(self.backoff, (int, float)) and self.backoff >= 0, "a number >= 0"),
             ("concurrency", isinstance(self.concurrency, int) and self.concurrency >= 1, "a whole number >= 1"),
             ("max_tokens", isinstance(self.max_tokens, int) and self.max_tokens >= 1, "a whole number >= 1"),
+            ("structured", isinstance(self.structured, bool), "true or false"),
         )
         for key, ok, expected in checks:
-            if not ok or isinstance(getattr(self, key), bool):
+            if not ok or (isinstance(getattr(self, key), bool) and key != "structured"):
                 raise SeatSpecError(f"seat spec server {key}: expected {expected}, got {getattr(self, key)!r}")
         # A local server is never reached through a proxy from the environment.
         if _is_loopback(parts.hostname):
@@ -105,7 +112,7 @@ class ServerPolicy:
 
     @property
     def name(self) -> str:
-        return f"server:{self.model}"
+        return f"server:{self.model}" + ("+structured" if self.structured else "")
 
     def act(self, observations: list[dict]) -> list[Decision]:
         if not observations:
@@ -122,11 +129,12 @@ class ServerPolicy:
     def _decide(self, obs: dict) -> Decision:
         started = time.perf_counter()
         messages = render(obs)
+        schema = portable_schema(action_schema(obs)) if self.structured else None
         fault = "refused"
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            reply, fault = self._request(messages)
+            reply, fault = self._request(messages, schema)
             if reply is not None:
                 text, prompt_tokens, completion_tokens = reply
                 parsed = parse(text, obs)
@@ -140,7 +148,7 @@ class ServerPolicy:
             self.faults[fault] += 1
         return Decision({"orders": []}, None, f"server_{fault}", time.perf_counter() - started)
 
-    def _request(self, messages: list[dict]) -> tuple[tuple[str, int, int] | None, str]:
+    def _request(self, messages: list[dict], schema: dict | None = None) -> tuple[tuple[str, int, int] | None, str]:
         body = {
             "model": self.model,
             "messages": messages,
@@ -149,6 +157,8 @@ class ServerPolicy:
         }
         if self.seed is not None:
             body["seed"] = self.seed
+        if schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "wood_action", "schema": schema}}
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = os.environ.get(self.api_key_env)
         if key:
@@ -175,6 +185,29 @@ class ServerPolicy:
         except OSError:
             return None, "refused"
         return _completion(raw), "bad_response"
+
+
+def portable_schema(schema: dict) -> dict:
+    """An action schema (glade.env.protocol.action_schema) in keywords servers compile.
+
+    Its "at most one order per good" is `contains`/`maxContains`, which llguidance refuses
+    and xgrammar silently drops (with the whole orders array). Here the orders array is an
+    `anyOf` over every sequence of distinct goods (`prefixItems` of `$ref`s to each good's
+    order forms): the same set of answers. Past PORTABLE_GOODS tradeable goods that list
+    grows too long, and the limit is left to the parser (`both_sides`)."""
+    orders = schema["properties"]["orders"]
+    forms = orders.get("items", {}).get("anyOf", [])
+    goods = list(dict.fromkeys(form["properties"]["good"]["const"] for form in forms))
+    if not goods:
+        return schema
+    defs = {f"order_{g}": {"anyOf": [f for f in forms if f["properties"]["good"]["const"] == g]} for g in goods}
+    portable = {"type": "array", "items": orders["items"], "maxItems": orders["maxItems"]}
+    if len(goods) <= PORTABLE_GOODS:
+        # Without minItems a sequence also admits each of its prefixes: the longest ones suffice.
+        longest = permutations(goods, orders["maxItems"])
+        refs = [{"prefixItems": [{"$ref": f"#/$defs/order_{g}"} for g in s], "items": False} for s in longest]
+        portable = {"type": "array", "anyOf": refs}
+    return {**schema, "properties": {**schema["properties"], "orders": portable}, "$defs": defs}
 
 
 def _completion(raw: bytes) -> tuple[str, int, int] | None:
