@@ -11,6 +11,7 @@ import hashlib
 import importlib.resources
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,9 +135,24 @@ class Scenario:
     patron: Patron = field(default_factory=Patron)
     gambit: Gambit | None = None
 
-    @property
-    def fuel(self) -> str:
+    @cached_property
+    def fuel(self) -> str:  # asked several times a turn: worked out once (the rules are frozen)
         return next(g for g, good in self.goods.items() if good.kind == "fuel")
+
+    @cached_property
+    def made_goods(self) -> dict[str, dict[str, int]]:
+        """creature -> good -> 1 if it produces the good, else 0 (an observation's `produces`)."""
+        return {cid: {g: int(c.produces.get(g, 0) > 0) for g in self.goods} for cid, c in self.creatures.items()}
+
+    @cached_property
+    def diet_needs(self) -> dict[str, dict[str, int]]:
+        """creature -> good -> 1 for each food of its diet, else 0 (its needs before firewood)."""
+        out = {}
+        for cid, c in self.creatures.items():
+            out[cid] = dict.fromkeys(self.goods, 0)
+            for food in c.diet:
+                out[cid][food] = 1
+        return out
 
     def firewood_burn(self, turn: int) -> int:
         units = 0

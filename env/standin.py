@@ -75,40 +75,42 @@ def _unit(h: int) -> float:
 
 def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
     """The stand-in's action (the JSON action form) for one observation."""
-    inventory, needs = obs["inventory"], obs["needs"]
-    makes, talk, whisper, moves = obs["produces"], obs["talk"], obs["whisper"], obs["price_moves"]
-    prices = {g: float(p) for g, p in obs["prices"].items()}  # 0-d arrays -> floats, once
-    fuel = obs["fuel"]
+    inventory, needs, makes, fuel = obs["inventory"], obs["needs"], obs["produces"], obs["fuel"]
+    talk, whisper, prices = obs["talk"], obs["whisper"], obs["prices"]
+    eats = [g for g in inventory if needs[g] and g != fuel]
+    appetite = obs["appetite"]
+    if len(eats) > appetite:  # the foods it makes first, then the cheapest (ties: goods order)
+        eats.sort(key=lambda g: (-makes[g], float(prices[g])))
+        del eats[appetite:]
+    horizon, surplus, momentum = d.horizon, d.surplus, d.momentum
     key = None  # CRC-32 of "seed|turn|creature|", the jitter's stem, made when first needed
     buys, sells = [], []
-    foods = sorted((g for g in inventory if needs[g] and g != fuel), key=lambda g: (-makes[g], prices[g]))
-    eats = set(foods[: obs["appetite"]])
     for good, held in inventory.items():
-        ref = prices[good]
         own = makes[good] == 1
-        want = needs[good] * d.horizon if good in eats or good == fuel else 0
+        want = needs[good] * horizon if good == fuel or good in eats else 0
         side, qty, premium = None, 0, 0.0
         if held < want and not own:
             side, qty = "buy", want - held
-        elif held > want + d.surplus:
-            side, qty = "sell", held - want - d.surplus
+        elif held > want + surplus:
+            side, qty = "sell", held - want - surplus
         signal = talk[good] or whisper[good]
-        reaction = d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
+        reaction = "ignore" if not signal else d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
         if reaction == "dump" and held > d.dump_keep:
             side, qty, premium = "sell", held - d.dump_keep, d.dump_discount
         elif reaction == "hoard" and not own:
             side, qty, premium = "buy", max(qty if side == "buy" else 0, d.hoard_units), d.hoard_premium
-        elif side is None and d.momentum > 0:
-            move = float(moves[good])
-            if move > d.momentum and not own:
+        elif side is None and momentum > 0:
+            move = float(obs["price_moves"][good])
+            if move > momentum and not own:
                 side, qty = "buy", d.swing_units
-            elif move < -d.momentum and held > 0:
+            elif move < -momentum and held > 0:
                 side, qty = "sell", min(held, d.swing_units)
         if side is None or qty <= 0:
             continue
         if key is None:
             key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
         noise = d.jitter * _unit(zlib.crc32(good.encode(), key))
+        ref = float(prices[good])
         if side == "buy":
             buys.append([good, qty, round(ref * (1.0 + d.bid + premium + noise), 2)])
         else:

@@ -134,7 +134,7 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
     council = parse_council(args.council, scenario)
-    episode = run_episode(scenario, args.seed, None, council)
+    episode = run_episode(scenario, args.seed, None, council, full=False)
     out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
     write_episode(episode, out_dir)
     con = console()
