@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--turns", type=int, default=30)
     p.add_argument("--repeats", type=int, default=None, help="timings per figure and round (default 15; quick 5)")
-    p.add_argument("--rounds", type=int, default=None, help="alternating rounds of before and after (default 3; quick 1)")
+    p.add_argument(
+        "--rounds", type=int, default=None, help="alternating rounds of before and after (default 3; quick 1)"
+    )
     p.add_argument("--quick", action="store_true", help="fewer timings: a minute or less")
     p.add_argument("--baseline", default=BASELINE, metavar="REV", help=f"the before code (default {BASELINE})")
     p.add_argument("--no-baseline", action="store_true", help="measure this checkout only")
@@ -223,7 +225,9 @@ def report(args: argparse.Namespace, results: dict[str, dict], why_not: str | No
     load = "   load avg {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else ""
     print(f"  machine   {platform.machine()}   nproc {len(os.sched_getaffinity(0))}{load}")
     print(f"  episode   {args.scenario}, seed {args.seed}, {args.turns} turns = {after['decisions']} decisions")
-    print(f"  timing    best of {rounds} round(s) x {args.repeats} timings after a warm-up, before and after alternating")
+    print(
+        f"  timing    best of {rounds} round(s) x {args.repeats} timings after a warm-up, before and after alternating"
+    )
     print(f"  before    {'not measured: ' + why_not if why_not else args.baseline + ' (git archive)'}")
     print(f"  after     {after['glade']}")
     print()

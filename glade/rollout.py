@@ -138,8 +138,7 @@ def run_lockstep(
         envs[e.episode_id] = env
     hashes = {e.episode_id: e.scenario.hash() for e in episodes}  # once per episode, not per row
     references = {  # the counterfactual's disposition per creature, read once per episode
-        e.episode_id: {c: standin.disposition(x.disposition) for c, x in e.scenario.creatures.items()}
-        for e in episodes
+        e.episode_id: {c: standin.disposition(x.disposition) for c, x in e.scenario.creatures.items()} for e in episodes
     }
     played: dict[str, Played] = {}
     live = list(episodes)
