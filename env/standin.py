@@ -23,13 +23,19 @@ It never buys a good it makes.
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from .legends import FALL, RISE
+from .schema import RECIPES, ConfigError, build, fail, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
+DISPOSITION_DIR = RECIPES / "dispositions"
+SHIPPED = ("balanced", "panic_seller", "hoarder", "speculator")  # recipes/dispositions/<name>.yaml, in this order
 
 
 @dataclass(frozen=True)
@@ -51,22 +57,79 @@ class Disposition:
     swing_units: int = 3
 
 
-DISPOSITIONS: dict[str, Disposition] = {
-    d.name: d
-    for d in (
-        Disposition("balanced"),
-        Disposition("panic_seller", on_fall="dump", on_rise="hoard", surplus=2),
-        Disposition("hoarder", on_fall="hoard", on_rise="hoard", horizon=3, surplus=30, budget=0.7),
-        Disposition("speculator", momentum=0.04, on_rise="hoard", budget=0.6),
-    )
+DISPOSITION_KEYS = frozenset(Disposition.__dataclass_fields__)  # what a disposition YAML may say
+
+# field -> (lowest, highest) allowed; None: no bound on that side
+BOUNDS = {
+    "horizon": (0, None),
+    "surplus": (0, None),
+    "bid": (-0.99, 10.0),
+    "ask": (-10.0, 0.99),
+    "jitter": (0.0, 0.99),
+    "budget": (0.0, 1.0),
+    "dump_keep": (0, None),
+    "dump_discount": (0.0, 0.99),
+    "hoard_units": (0, None),
+    "hoard_premium": (0.0, 10.0),
+    "momentum": (0.0, None),
+    "swing_units": (0, None),
 }
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-def disposition(name: str) -> Disposition:
-    try:
-        return DISPOSITIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown disposition {name!r} (known: {', '.join(DISPOSITIONS)})") from None
+def check_disposition(d: Disposition, source: str | None = None) -> Disposition:
+    """The ranges the types alone cannot say; a ConfigError names the file and the key."""
+    if not d.name or len(d.name) > 64 or not set(d.name) <= NAME_CHARS:
+        fail(source, "name", "must be 1 to 64 letters, digits, '_', '-' or '.'")
+    for key, (low, high) in BOUNDS.items():
+        value = getattr(d, key)
+        if (low is not None and value < low) or (high is not None and value > high):
+            fail(source, key, f"must be {_range(low, high)}, got {value!r}")
+    return d
+
+
+def _range(low, high) -> str:
+    return f"at least {low}" if high is None else f"from {low} to {high}"
+
+
+def load_disposition(path: str | Path) -> Disposition:
+    """A disposition YAML file: any fields of Disposition (`name` defaults to the file's stem);
+    an unknown key, a wrong type or a value out of range is a one-line ConfigError."""
+    path = Path(path)
+    data = read_yaml(path)
+    data.setdefault("name", path.stem)
+    return check_disposition(build(Disposition, data, str(path)), str(path))
+
+
+DISPOSITIONS: dict[str, Disposition] = {name: load_disposition(DISPOSITION_DIR / f"{name}.yaml") for name in SHIPPED}
+
+
+def is_disposition_path(ref: str) -> bool:
+    """A disposition reference that names a file rather than a shipped disposition."""
+    return ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref
+
+
+def disposition(ref: str) -> Disposition:
+    """A shipped disposition by name (recipes/dispositions/), or a disposition YAML by path."""
+    if not isinstance(ref, str):
+        raise ValueError(f"disposition: expected a name or a path to a .yaml file, got {ref!r}")
+    if ref in DISPOSITIONS:
+        return DISPOSITIONS[ref]
+    if is_disposition_path(ref):
+        path = Path(ref)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            raise ConfigError(f"{ref}: no such disposition file") from None
+        return _load_once(str(path.resolve()), stamp)
+    known = ", ".join(DISPOSITIONS)
+    raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml)")
+
+
+@lru_cache(maxsize=64)
+def _load_once(path: str, stamp: int) -> Disposition:
+    """One read per file version: rollouts ask for the same file once a decision."""
+    return load_disposition(path)
 
 
 def _unit(h: int) -> float:
@@ -94,7 +157,9 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
         elif held > want + surplus:
             side, qty = "sell", held - want - surplus
         signal = talk[good] or whisper[good]
-        reaction = "ignore" if not signal else d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
+        reaction = (
+            "ignore" if not signal else d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
+        )
         if reaction == "dump" and held > d.dump_keep:
             side, qty, premium = "sell", held - d.dump_keep, d.dump_discount
         elif reaction == "hoard" and not own:
