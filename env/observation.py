@@ -72,11 +72,17 @@ def short_of(world: World, creature: str, need: dict[str, int]) -> dict[str, int
     inv = world.inventory[creature]
     out = dict.fromkeys(world.goods, 0)
     fuel = world.scenario.fuel
-    out[fuel] = int(inv[fuel] < need[fuel])
-    if len([food for food in c.diet if inv[food] > 0]) < c.appetite:
-        for food in c.diet:
-            if inv[food] == 0:
-                out[food] = 1
+    if inv[fuel] < need[fuel]:
+        out[fuel] = 1
+    held, missing = 0, []
+    for food in c.diet:
+        if inv[food] > 0:
+            held += 1
+        elif inv[food] == 0:
+            missing.append(food)
+    if held < c.appetite:
+        for food in missing:
+            out[food] = 1
     return out
 
 

@@ -157,9 +157,9 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
         elif held > want + surplus:
             side, qty = "sell", held - want - surplus
         signal = talk[good] or whisper[good]
-        reaction = (
-            "ignore" if not signal else d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
-        )
+        if side is None and not signal and momentum <= 0:
+            continue  # no rule fires for this good (most goods, most turns)
+        reaction = d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
         if reaction == "dump" and held > d.dump_keep:
             side, qty, premium = "sell", held - d.dump_keep, d.dump_discount
         elif reaction == "hoard" and not own:
