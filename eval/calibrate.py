@@ -60,14 +60,14 @@ class Live:
 def load_live(source: str | Path, policy: str, creature: str | None = None) -> Live:
     folder = Path(source)
     if (folder / "decisions.parquet").is_file():
-        kind, frame, names = "results", pd.read_parquet(folder / "decisions.parquet"), ("policy_name", "policy")
+        kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
     elif sorted((folder / "data").glob("*.parquet")):
-        kind, names = "traces", ("policy", "seat")
-        frame = pd.concat([pd.read_parquet(p) for p in sorted((folder / "data").glob("*.parquet"))], ignore_index=True)
+        kind, names, files = "traces", ("policy", "seat"), sorted((folder / "data").glob("*.parquet"))
     elif folder.exists():
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:
         raise FileNotFoundError(f"{folder}: no such folder (give a glade eval results folder or a traces dataset)")
+    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition"])
     if "observation" not in frame.columns:
         raise ValueError(
             f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
@@ -93,11 +93,31 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     for scenario, c, stored in (
         frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
     ):
-        ref = load_scenario(scenario).creatures[c].disposition
-        if standin.disposition(ref).name != stored:
-            raise ValueError(f"{folder}: scenario {scenario!r} now seats {c} on {ref!r}, the decisions on {stored!r}")
-        references[(scenario, c)] = ref
+        references[(scenario, c)] = _reference(folder, scenario, c, stored)
     return Live(kind, folder, policy, creature, rows, references)
+
+
+def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
+    """Only the columns calibration reads (a traces dataset also holds every prompt)."""
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(files[0]).names)
+    columns = [c for c in dict.fromkeys(wanted) if c in have]
+    return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
+
+
+def _reference(folder: Path, scenario: str, creature: str, stored: str) -> str:
+    """The disposition the creature's scenario seats it on (a name or a file), which the stored
+    counterfactual names; a shipped name stands in when the scenario is not found by name."""
+    try:
+        ref = load_scenario(scenario).creatures[creature].disposition
+    except (ValueError, KeyError):
+        ref = stored
+    if standin.disposition(ref).name != stored:
+        raise ValueError(
+            f"{folder}: scenario {scenario!r} now seats {creature} on {ref!r}, the decisions on {stored!r}"
+        )
+    return ref
 
 
 def rebuilt(live: Live) -> int:

@@ -61,7 +61,7 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
     council = council[[(s, int(k)) not in fit_pairs for s, k in zip(council["scenario"], council["seed"])]]
     if not len(council):
         return {"skipped": "no council world of the policy lies on a held-out seed or scenario"}
-    scenarios = _scenarios(folder, council, (recipe or {}).get("turns"))
+    scenarios = _scenarios(folder, council, recipe or {})
     specs = {}
     for name, s_seed in sorted(set(zip(council["scenario"], council["seed"].astype(int)))):
         s = scenarios[name]
@@ -99,11 +99,20 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
     return out
 
 
-def _scenarios(folder, council: pd.DataFrame, turns) -> dict[str, Scenario]:
-    """The scenarios the council played, as they ran (checked against the stored hashes)."""
+def _scenarios(folder, council: pd.DataFrame, recipe: dict) -> dict[str, Scenario]:
+    """The scenarios the council played, as they ran (checked against the stored hashes); the
+    recipe names them (a name or a path), the results by their `name`."""
+    overrides = {"turns": int(recipe["turns"])} if recipe.get("turns") else {}
+    named = {}
+    for spec in recipe.get("scenarios") or []:
+        try:
+            s = load_scenario(spec, **overrides)
+        except (ValueError, OSError):
+            continue
+        named[s.name] = s
     out = {}
     for name, digest in council[["scenario", "scenario_hash"]].drop_duplicates().itertuples(index=False):
-        s = load_scenario(name, **({"turns": int(turns)} if turns else {}))
+        s = named.get(name) or load_scenario(name, **overrides)
         if s.hash() != digest:
             raise ValueError(
                 f"{folder}: scenario {name!r} is not the one these results ran (hash {s.hash()}, results {digest}); "
