@@ -232,14 +232,15 @@ def report(args: argparse.Namespace, results: dict[str, dict], why_not: str | No
     print(f"  after     {after['glade']}")
     print()
     width = 44
-    print(f"  {'decisions/s, wall (cpu)':<{width}} {'before':>17} {'after':>17} {'ratio':>6}  target")
+    print(f"  {'decisions/s, wall (cpu)':<{width}} {'before':>17} {'after':>17} {'ratio (cpu)':>13}  target")
     for key, label in LABELS.items():
         was = f"{before[key]:,.0f} ({before[key + '_cpu']:,.0f})" if before else "-"
         now = f"{after[key]:,.0f} ({after[key + '_cpu']:,.0f})"
-        ratio = f"{after[key] / before[key]:.2f}x" if before else "-"
+        cpu = after[key + "_cpu"] / before[key + "_cpu"] if before else 0.0
+        ratio = f"{after[key] / before[key]:.2f}x ({cpu:.2f}x)" if before else "-"
         target = TARGETS.get(key)
         verdict = "" if target is None else f"{target:,} {'met' if after[key] >= target else 'NOT met'}"
-        print(f"  {label:<{width}} {was:>17} {now:>17} {ratio:>6}  {verdict}")
+        print(f"  {label:<{width}} {was:>17} {now:>17} {ratio:>13}  {verdict}")
     print()
     headline(results)
 
