@@ -166,7 +166,7 @@ def test_calibrate_from_traces_and_its_mistakes(tmp_path, capsys):
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "outcome check skipped: a traces dataset holds no council outcome figures" in printed
+    assert "Outcome check skipped: a traces dataset holds no council outcome figures" in printed
     assert standin.disposition(str(out)).name == "calibrated_changed_changed"
     for bad, message in [
         (["--policy", "nobody"], "no decisions of policy 'nobody' (policies here: changed:changed)"),

@@ -30,7 +30,8 @@ def calibrations(folder: Path) -> list[dict]:
     return out
 
 
-def _ci(d: dict | None, fmt: str) -> str:
+def ci_text(d: dict | None, fmt: str) -> str:
+    """`mean [low, high]` of a glade.eval.stats.describe dict; `mean (n 1)` where n is too small for an interval."""
     if not d or d.get("mean") is None:
         return "—"
     low, high = d.get("ci") or (None, None)
@@ -51,9 +52,9 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     label,
                     str(p["episodes"]),
                     when,
-                    _ci(p["agreement"][when], f"{sign}.3f"),
-                    _ci(p["qty_error"][when], f"{sign}.2f"),
-                    _ci(p["price_error"][when], f"{sign}.3f"),
+                    ci_text(p["agreement"][when], f"{sign}.3f"),
+                    ci_text(p["qty_error"][when], f"{sign}.2f"),
+                    ci_text(p["price_error"][when], f"{sign}.3f"),
                 ]
             )
     out = [
@@ -72,13 +73,17 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             for name, f in g["figures"].items():
                 if "improvement" in f:
                     means = [
-                        _ci({"mean": f[w]["mean"], "n": 1}, ".3g").split(" ")[0]
+                        ci_text({"mean": f[w]["mean"], "n": 1}, ".3g").split(" ")[0]
                         for w in ("council", "original", "calibrated")
                     ]
-                    rows.append([label, str(f["n"]), name, *means, _ci(f["improvement"], "+.3g"), f["verdict"]])
+                    rows.append([label, str(f["n"]), name, *means, ci_text(f["improvement"], "+.3g"), f["verdict"]])
         header = ["worlds", "n", "figure", "council", "original", "calibrated", "improvement", "verdict"]
         out.append(("Outcome check on held-out worlds (means)", header, rows))
     return out
+
+
+def _value(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def lines(c: dict) -> list[str]:
@@ -88,10 +93,10 @@ def lines(c: dict) -> list[str]:
     held = f"seeds {', '.join(map(str, split['heldout_seeds']))}"
     if split.get("heldout_scenario"):
         held += f" and scenario {split['heldout_scenario']}"
-    moved = ", ".join(f"{m['parameter']} {m['before']} → {m['after']}" for m in c.get("moved", [])) or "nothing"
+    moved = ", ".join(f"{m['parameter']} {_value(m['before'])} → {_value(m['after'])}" for m in c.get("moved", []))
     out = [
         f"Policy {who}: {c['decisions']} decisions ({c['rebuilt']} rebuild the stored counterfactual exactly); held out {held}.",
-        f"Fitted disposition {c['fitted']['name']}; moved most: {moved}.",
+        f"Fitted disposition {c['fitted']['name']}; moved most: {moved or 'nothing'}.",
         c["verdict"][0].upper() + c["verdict"][1:] + ".",
     ]
     outcome = c.get("outcome") or {}

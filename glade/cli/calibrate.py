@@ -106,89 +106,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ci(d: dict | None, fmt: str) -> str:
-    if not d or d.get("mean") is None:
-        return "-"
-    low, high = d.get("ci") or (None, None)
-    if low is None or d.get("n", 0) < 2:
-        return f"{d['mean']:{fmt}} (n {d.get('n', 0)})"
-    return f"{d['mean']:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
-
-
-def _value(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def show(con, s: dict) -> None:
+    """The calibration's prose and tables, as the report shows them (glade.eval.report.calibration)."""
     from rich.markup import escape
 
     from glade.console import plain_table
+    from glade.eval.report.calibration import lines, tables
 
-    split = s["split"]
-    who = s["policy"] + (f" on {s['creature']}" if s["creature"] else "")
-    con.print(
-        f"{s['decisions']} decisions of {escape(who)} from {escape(s['source'])} ({s['kind']}); "
-        f"{s['rebuilt']} of them rebuild the stored stand-in counterfactual exactly",
-        soft_wrap=True,
-    )
-    held = f"seeds {', '.join(map(str, split['heldout_seeds']))}"
-    if split["heldout_scenario"]:
-        held += f" and scenario {split['heldout_scenario']}"
     search = s["search"]
     con.print(
-        f"held out: {held}; search: {search['evaluations']} candidates in {search['generations']} generations, "
-        f"{search['seconds']} s",
+        f"search: {search['evaluations']} candidates in {search['generations']} generations, {search['seconds']} s",
         soft_wrap=True,
     )
-    table = plain_table("the scenario's disposition (before) and the fitted one (after), mean over episodes [95% CI]")
-    for column in ("part", "episodes", "stand-in", "direction agreement", "quantity error (units)", "price error"):
-        table.add_column(column, justify="left" if column in ("part", "stand-in") else "right")
-    for part in ("fit", "heldout"):
-        p = s["parts"][part]
-        for when in ("before", "after", "change"):
-            table.add_row(
-                "held out" if part == "heldout" else "fit",
-                str(p["episodes"]),
-                when,
-                _ci(p["agreement"][when], "+.3f" if when == "change" else ".3f"),
-                _ci(p["qty_error"][when], "+.2f" if when == "change" else ".2f"),
-                _ci(p["price_error"][when], "+.3f" if when == "change" else ".3f"),
-            )
-    con.print(table)
-    con.print(("[green]" if s["generalised"] else "[yellow]") + escape(s["verdict"]) + "[/]", soft_wrap=True)
-    if s["moved"]:
-        moved = plain_table("the parameters that moved most (share of their search range)")
-        for column in ("parameter", "before", "after", "moved"):
-            moved.add_column(column)
-        for m in s["moved"]:
-            moved.add_row(m["parameter"], _value(m["before"]), _value(m["after"]), f"{m['share_of_range']:.0%}")
-        con.print(moved)
-    outcome = s.get("outcome")
-    if outcome is None:
-        return
-    if "skipped" in outcome:
-        con.print(f"outcome check skipped: {escape(outcome['skipped'])}", soft_wrap=True)
-        return
-    table = plain_table(
-        "outcome check against the live council on held-out worlds: means; improvement = the original stand-in "
-        "world's error - the calibrated one's, paired by world [95% CI]"
-    )
-    for column in ("worlds", "n", "figure", "council", "original", "calibrated", "improvement", "verdict"):
-        table.add_column(column, justify="right" if column in ("n", "council", "original", "calibrated") else "left")
-    for group in outcome["groups"]:
-        seen = group["scenario_in_fit"]
-        label = group["group"] + ("" if seen is None else ", held-out seeds" if seen else ", unseen scenario")
-        for name, f in group["figures"].items():
-            if "improvement" not in f:
-                continue
-            means = (
-                _ci({"mean": f[w]["mean"], "n": 1}, ".3g").split(" ")[0] for w in ("council", "original", "calibrated")
-            )
-            table.add_row(label, str(f["n"]), name, *means, _ci(f["improvement"], "+.3g"), f["verdict"])
-            label = ""
-    con.print(table)
-    if outcome["other_live_seats"]:
+    for line in lines(s):
+        con.print(escape(line), soft_wrap=True)
+    for caption, header, rows in tables(s):
+        table = plain_table(caption)
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        con.print(table)
+    outcome = s.get("outcome") or {}
+    if outcome.get("other_live_seats"):
         con.print(
-            f"({outcome['other_live_seats']} seats of other live policies sat as their scenario's stand-in in both stand-in worlds)"
+            f"({outcome['other_live_seats']} seats of other live policies sat as their scenario's stand-in "
+            "in both stand-in worlds)"
         )
-    con.print(escape(outcome["verdict"]), soft_wrap=True)
