@@ -35,14 +35,17 @@ def sanitise_gossip(text, cap: int) -> str:
     return " ".join(text.split())[:cap].strip()
 
 
+FELT = 0.15  # a feeling this strong or stronger has a word
+
+
 def feeling_word(value: float) -> str | None:
     if value >= 0.5:
         return "fond of"
-    if value >= 0.15:
+    if value >= FELT:
         return "warm toward"
     if value <= -0.5:
         return "bitter toward"
-    if value <= -0.15:
+    if value <= -FELT:
         return "wary of"
     return None
 
@@ -52,14 +55,14 @@ def memory_summary(feelings: dict[str, float], names: dict[str, str], shown: int
 
     Prompts see only this; the exact numbers stay in the trace.
     """
-    ranked = sorted(feelings.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-    parts = []
-    for who, value in ranked:
-        word = feeling_word(value)
-        if word is None or len(parts) >= shown:
-            break
-        parts.append(f"{word} {names.get(who, who)}")
-    return ", ".join(parts) if parts else "no strong feelings"
+    # Only feelings with a word are named, strongest first (ties by name); most turns have none.
+    strong = [(who, value) for who, value in feelings.items() if value >= FELT or value <= -FELT]
+    if not strong:
+        return "no strong feelings"
+    strong.sort(key=lambda kv: (-abs(kv[1]), kv[0]))
+    return ", ".join(f"{feeling_word(value)} {names.get(who, who)}" for who, value in strong[:shown]) or (
+        "no strong feelings"
+    )
 
 
 def nudge(feelings: dict[str, float], who: str, delta: float) -> None:

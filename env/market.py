@@ -32,6 +32,8 @@ class Clearing(NamedTuple):
 
 
 def _as_int(value) -> int | None:
+    if type(value) is int:  # the common case, first (a bool's type is bool)
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -46,6 +48,8 @@ def _as_int(value) -> int | None:
 
 
 def _as_price(value) -> float | None:
+    if type(value) is float:  # the common case, first
+        return value if math.isfinite(value) and value > 0 else None
     if isinstance(value, bool):
         return None
     try:
@@ -92,8 +96,13 @@ def validate_orders(
         if reason:
             notes.append({"order": i, "reason": reason, "outcome": "rejected", "qty": 0})
             continue
-        side, good = raw.get("side"), raw.get("good")
-        qty, price = _as_int(raw.get("qty")), _as_price(raw.get("price"))
+        side, good, qty, price = raw.get("side"), raw.get("good"), raw.get("qty"), raw.get("price")
+        if type(qty) is not int:  # an int as it is; anything else through the full check
+            qty = _as_int(qty)
+        if type(price) is not float:
+            price = _as_price(price)
+        elif not 0.0 < price < math.inf:
+            price = None
         if side not in SIDES:
             reason = "bad_side"
         elif good not in goods:
@@ -142,16 +151,27 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
     fill in `rank` order (the caller rotates it each turn so no creature is always first).
     Partial fills are in whole units.
     """
-    buys = [o for o in orders if o.side == "buy"]
-    sells = [o for o in orders if o.side == "sell"]
-    demand = sum(o.qty for o in buys)
-    supply = sum(o.qty for o in sells)
-    if not buys or not sells:
+    buys, sells = [], []
+    demand = supply = 0
+    for o in orders:
+        if o.side == "buy":
+            buys.append(o)
+            demand += o.qty
+        else:
+            sells.append(o)
+            supply += o.qty
+    # Nothing crosses (every bid below every ask): no candidate matches a unit.
+    if not buys or not sells or max(o.price for o in buys) < min(o.price for o in sells):
         return Clearing(good, None, 0, [], demand, supply, demand, supply)
     best = None
     for p in {o.price for o in orders} | {reference}:
-        d = sum(o.qty for o in buys if o.price >= p)
-        s = sum(o.qty for o in sells if o.price <= p)
+        d = s = 0
+        for o in buys:
+            if o.price >= p:
+                d += o.qty
+        for o in sells:
+            if o.price <= p:
+                s += o.qty
         key = (-min(d, s), abs(d - s), abs(p - reference), p)
         if best is None or key < best:
             best = key

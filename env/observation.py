@@ -56,13 +56,12 @@ def observation_space(goods: tuple[str, ...], turns: int) -> spaces.Dict:
     )
 
 
-def needs(world: World, creature: str) -> dict[str, int]:
-    """Units of each good this creature uses in a turn: firewood burned, one per diet food."""
-    c = world.scenario.creatures[creature]
-    out = {g: 0 for g in world.goods}
-    for food in c.diet:
-        out[food] = 1
-    out[world.scenario.fuel] = world.scenario.firewood_burn(world.turn)
+def needs(world: World, creature: str, burn: int | None = None) -> dict[str, int]:
+    """Units of each good this creature uses in a turn: firewood burned, one per diet food.
+    `burn` is this turn's firewood burn when the caller has it already."""
+    s = world.scenario
+    out = dict(s.diet_needs[creature])
+    out[s.fuel] = s.firewood_burn(world.turn) if burn is None else burn
     return out
 
 
@@ -71,48 +70,57 @@ def short_of(world: World, creature: str, need: dict[str, int]) -> dict[str, int
     of while it holds fewer distinct foods than its appetite."""
     c = world.scenario.creatures[creature]
     inv = world.inventory[creature]
-    out = {g: 0 for g in world.goods}
+    out = dict.fromkeys(world.goods, 0)
     fuel = world.scenario.fuel
-    out[fuel] = int(inv[fuel] < need[fuel])
-    if sum(1 for food in c.diet if inv[food] > 0) < c.appetite:
-        for food in c.diet:
-            if inv[food] == 0:
-                out[food] = 1
+    if inv[fuel] < need[fuel]:
+        out[fuel] = 1
+    held, missing = 0, []
+    for food in c.diet:
+        if inv[food] > 0:
+            held += 1
+        elif inv[food] == 0:
+            missing.append(food)
+    if held < c.appetite:
+        for food in missing:
+            out[food] = 1
     return out
 
 
 def observe(world: World) -> dict[str, dict]:
     """Every creature's observation for the current turn."""
     s = world.scenario
+    goods, turn = world.goods, world.turn
     names = {cid: c.name for cid, c in s.creatures.items()}
     names[PATRON] = "the patron"
-    prices = {g: np.array(world.price[g]) for g in world.goods}
-    moves = {g: np.array(max(-1.0, world.price_move[g])) for g in world.goods}
-    talk = {g: 0 for g in world.goods}
+    prices = {g: np.array(world.price[g]) for g in goods}
+    moves = {g: np.array(max(-1.0, world.price_move[g])) for g in goods}
+    talk = dict.fromkeys(goods, 0)
     for good, (direction, until) in world.talk.items():
-        if world.turn <= until:
+        if turn <= until:
             talk[good] = direction
     events = "\n".join(world.events)
+    burn, fuel, shown, made = s.firewood_burn(turn), s.fuel, s.social.feelings_shown, s.made_goods
     out = {}
     for cid in world.creatures:
         c = s.creatures[cid]
-        need = needs(world, cid)
-        whisper = {g: 0 for g in world.goods}
-        for good, direction, _ in world.heard_whispers[cid]:
+        need = needs(world, cid, burn)
+        heard = world.heard_whispers[cid]
+        whisper = dict.fromkeys(goods, 0)
+        for good, direction, _ in heard:
             whisper[good] = direction
-        gossip = "\n".join(f"{names[who]}: {text}" for who, text in world.gossip if who != cid)
+        gossip = "\n".join([f"{names[who]}: {text}" for who, text in world.gossip if who != cid])
         out[cid] = {
             "creature": cid,
             "name": c.name,
             "species": c.species,
-            "turn": world.turn,
+            "turn": turn,
             "turns": s.turns,
-            "fuel": s.fuel,
+            "fuel": fuel,
             "appetite": c.appetite,
             "pebbles": np.array(world.pebbles[cid]),
             "mood": np.array(world.mood[cid]),
             "inventory": dict(world.inventory[cid]),
-            "produces": {g: int(c.produces.get(g, 0) > 0) for g in world.goods},
+            "produces": dict(made[cid]),
             "needs": need,
             "short_of": short_of(world, cid, need),
             "prices": dict(prices),
@@ -121,8 +129,8 @@ def observe(world: World) -> dict[str, dict]:
             "whisper": whisper,
             "events": events,
             "gossip": gossip,
-            "whispers": "\n".join(text for _, _, text in world.heard_whispers[cid]),
-            "memory": memory_summary(world.sentiment[cid], names, s.social.feelings_shown),
+            "whispers": "\n".join([text for _, _, text in heard]),
+            "memory": memory_summary(world.sentiment[cid], names, shown),
         }
     return out
 

@@ -19,7 +19,7 @@ from .creatures import TEXT_CHARSET
 from .market import SIDES
 from .observation import observation_space, observe
 from .scenario import Scenario, load_scenario
-from .world import World, new_world, wealth
+from .world import World, new_world, wealths
 
 MAX_PRICE = 10_000.0
 
@@ -48,7 +48,7 @@ def normalize_action(action, goods: tuple[str, ...]) -> dict:
     if not isinstance(action, dict):
         return {"orders": "not_an_action"}
     orders = action.get("orders")
-    if isinstance(orders, (list, tuple)):
+    if isinstance(orders, (list, tuple)) and any(_indexed(o) for o in orders):
         fixed = []
         for o in orders:
             if isinstance(o, dict):
@@ -63,30 +63,47 @@ def normalize_action(action, goods: tuple[str, ...]) -> dict:
     return action
 
 
+def _indexed(order) -> bool:
+    """An order that names its side or good by index (the action-space form)."""
+    return isinstance(order, dict) and (
+        isinstance(order.get("side"), (int, np.integer)) or isinstance(order.get("good"), (int, np.integer))
+    )
+
+
 class WoodEnv(ParallelEnv):
     metadata = {"name": "glade_wood_v0", "render_modes": ["ansi"], "is_parallelizable": True}
 
     def __init__(self, scenario: str | Scenario = "default", render_mode: str | None = None, **overrides):
         self.scenario = load_scenario(scenario, **overrides)
         self.render_mode = render_mode
-        s = self.scenario
-        goods = tuple(s.goods)
-        self.possible_agents = list(s.creatures)
+        self.possible_agents = list(self.scenario.creatures)
         self.agents: list[str] = []
-        # PettingZoo wants the very same space object on every call.
-        self._observation_spaces = {a: observation_space(goods, s.turns) for a in self.possible_agents}
-        self._action_spaces = {
-            a: action_space(goods, s.market.max_qty, s.market.max_orders, s.social.gossip_chars)
-            for a in self.possible_agents
-        }
+        # PettingZoo wants the very same space object on every call. They are built on the
+        # first call: building Gymnasium spaces took longer than playing an episode, and a
+        # rollout never asks for them.
+        self._observation_spaces: dict[str, spaces.Dict] = {}
+        self._action_spaces: dict[str, spaces.Dict] = {}
         self.world: World | None = None
         self.last_row: dict | None = None
 
     def observation_space(self, agent: str) -> spaces.Dict:
+        if agent not in self._observation_spaces:
+            self._check_agent(agent)
+            self._observation_spaces[agent] = observation_space(tuple(self.scenario.goods), self.scenario.turns)
         return self._observation_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Dict:
+        if agent not in self._action_spaces:
+            self._check_agent(agent)
+            s = self.scenario
+            self._action_spaces[agent] = action_space(
+                tuple(s.goods), s.market.max_qty, s.market.max_orders, s.social.gossip_chars
+            )
         return self._action_spaces[agent]
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise KeyError(agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is None:
@@ -101,7 +118,7 @@ class WoodEnv(ParallelEnv):
         world = self.world
         if world is None or not self.agents:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
-        before = {a: wealth(world, a) for a in self.agents}
+        before = wealths(world)
         goods = world.goods
         normalized = {a: normalize_action(actions.get(a), goods) for a in self.agents}
         decisions, clearings, row = phases.finish_turn(world, normalized)
@@ -116,8 +133,9 @@ class WoodEnv(ParallelEnv):
                 fills[buyer].append({"side": "buy", "good": good, "qty": qty, "price": result.price, "with": seller})
                 fills[seller].append({"side": "sell", "good": good, "qty": qty, "price": result.price, "with": buyer})
         rewards, infos = {}, {}
+        after = wealths(world)
         for a in self.agents:
-            w = wealth(world, a)
+            w = after[a]
             rewards[a] = w - before[a]
             infos[a] = {
                 "turn": row["turn"],

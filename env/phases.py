@@ -17,7 +17,7 @@ from . import market
 from .creatures import next_mood, nudge, sanitise_gossip
 from .legends import LEGENDS
 from .patron import settle_patron
-from .world import PEBBLES, World, gini, move, transfer, wealth
+from .world import World, gini, move, trade, wealths
 
 
 @dataclass(frozen=True)
@@ -62,33 +62,37 @@ def fire_legends(world: World) -> None:
 
 def produce(world: World) -> None:
     """Phase 1: each creature makes its goods; a shock can scale production for a while."""
+    s, turn, rng, shocks = world.scenario, world.turn, world.rng, world.production_factor
     for c in world.creatures:
-        for good, rate in world.scenario.creatures[c].produces.items():
+        for good, rate in s.creatures[c].produces.items():
             factor = 1.0
-            for until, x in world.production_factor.get(good, ()):
-                if world.turn <= until:
+            for until, x in shocks.get(good, ()):
+                if turn <= until:
                     factor *= x
             trials = int(round(2 * rate * factor))  # binomial(2m, 1/2): mean m, some luck
-            units = int(world.rng.binomial(trials, 0.5)) if trials > 0 else 0
+            units = int(rng.binomial(trials, 0.5)) if trials > 0 else 0
             move(world, c, good, units, "produce")
 
 
 def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
     """Phase 3: the seats' actions become valid orders (with named notes) and gossip."""
     s = world.scenario
+    max_orders, max_qty, cap = s.market.max_orders, s.market.max_qty, s.social.gossip_chars
     orders, notes, self_buys = {}, {}, {}
     for c in world.creatures:
         action = actions.get(c) or {}
-        raw = action.get("orders") if isinstance(action, dict) else None
+        is_dict = isinstance(action, dict)
+        raw = action.get("orders") if is_dict else None
         valid, why = market.validate_orders(
-            c, raw, world.goods, world.inventory[c], world.pebbles[c], s.market.max_orders, s.market.max_qty
+            c, raw, world.goods, world.inventory[c], world.pebbles[c], max_orders, max_qty
         )
         if raw is not None and not isinstance(raw, (list, tuple, dict)):
             why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
         orders[c], notes[c] = valid, why
         produced = s.creatures[c].produces
-        self_buys[c] = sum(1 for o in valid if o.side == "buy" and produced.get(o.good, 0) > 0)
-        text = sanitise_gossip(action.get("gossip") if isinstance(action, dict) else None, s.social.gossip_chars)
+        self_buys[c] = len([o for o in valid if o.side == "buy" and produced.get(o.good, 0) > 0])
+        gossip = action.get("gossip") if is_dict else None
+        text = sanitise_gossip(gossip, cap) if gossip else ""
         if text:
             world.posted.append((c, text))
     return Decisions(orders, notes, self_buys)
@@ -96,32 +100,33 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
 
 def clear(world: World, decisions: Decisions) -> dict[str, market.Clearing]:
     """Phase 4: a call auction per good; trades move goods and pebbles through the journal."""
-    n = len(world.creatures)
-    rank = {c: (i - world.turn) % n for i, c in enumerate(world.creatures)}
+    n, turn = len(world.creatures), world.turn
+    rank = {c: (i - turn) % n for i, c in enumerate(world.creatures)}
     by_good: dict[str, list[market.Order]] = {g: [] for g in world.goods}
     for orders in decisions.orders.values():
         for o in orders:
             by_good[o.good].append(o)
+    warmth, sentiment = world.scenario.social.trade, world.sentiment
     out = {}
     for good, orders in by_good.items():
         result = market.clear_auction(good, orders, world.price[good], rank)
         for buyer, seller, qty in result.fills:
-            transfer(world, buyer, seller, PEBBLES, qty * result.price, "trade")
-            transfer(world, seller, buyer, good, qty, "trade")
-            nudge(world.sentiment[buyer], seller, world.scenario.social.trade)
-            nudge(world.sentiment[seller], buyer, world.scenario.social.trade)
+            trade(world, buyer, seller, good, qty, result.price)
+            nudge(sentiment[buyer], seller, warmth)
+            nudge(sentiment[seller], buyer, warmth)
         out[good] = result
     return out
 
 
 def reprice(world: World, clearings: dict[str, market.Clearing]) -> None:
     """Phase 5: references follow trade prices and residual demand (formula in market.reprice)."""
-    m = world.scenario.market
+    m, goods = world.scenario.market, world.scenario.goods
+    weight, pressure, step, depth = m.trade_weight, m.pressure, m.max_step, m.depth
+    price, moves = world.price, world.price_move
     for good, result in clearings.items():
-        old = world.price[good]
-        floor = world.scenario.goods[good].price_floor
-        world.price[good] = market.reprice(old, result, m.trade_weight, m.pressure, m.max_step, floor, m.depth)
-        world.price_move[good] = world.price[good] / old - 1.0
+        old = price[good]
+        price[good] = new = market.reprice(old, result, weight, pressure, step, goods[good].price_floor, depth)
+        moves[good] = new / old - 1.0
 
 
 def settle(world: World) -> list[dict]:
@@ -143,11 +148,15 @@ def consume(world: World) -> dict[str, dict]:
     """Phase 7: meals (at most one of any one food), firewood, spoilage, mood, fading feelings."""
     s = world.scenario
     fuel, burn = s.fuel, s.firewood_burn(world.turn)
+    spoiling = [(good, spec.spoil_rate) for good, spec in s.goods.items() if spec.spoil_rate > 0]
+    keep, warmth = 1.0 - s.social.decay, s.social.gossip
     out = {}
     for c in world.creatures:
         creature, inv = s.creatures[c], world.inventory[c]
-        # Eat the foods held most of first (ties in diet order): one unit each, up to appetite.
-        foods = sorted((f for f in creature.diet if inv[f] > 0), key=lambda f: (-inv[f], creature.diet.index(f)))
+        # Eat the foods held most of first (ties in diet order: the sort is stable): one unit
+        # each, up to appetite.
+        foods = [f for f in creature.diet if inv[f] > 0]
+        foods.sort(key=inv.__getitem__, reverse=True)  # reverse keeps a stable sort stable
         eaten = foods[: creature.appetite]
         for food in eaten:
             move(world, c, food, -1, "eat")
@@ -156,31 +165,31 @@ def consume(world: World) -> dict[str, dict]:
         fed = len(eaten) / creature.appetite if creature.appetite else 1.0
         warm = burned >= burn
         world.mood[c] = next_mood(world.mood[c], fed, warm, s.mood)
-        for good, spec in s.goods.items():
-            if spec.spoil_rate > 0 and inv[good] > 0:
-                rotten = int(world.rng.binomial(inv[good], spec.spoil_rate))
+        for good, rate in spoiling:
+            if inv[good] > 0:
+                rotten = int(world.rng.binomial(inv[good], rate))
                 move(world, c, good, -rotten, "spoil")
         feelings = world.sentiment[c]
         for who in feelings:
-            feelings[who] *= 1.0 - s.social.decay
+            feelings[who] *= keep
         for speaker, _ in world.posted:
             if speaker != c:
-                nudge(feelings, speaker, s.social.gossip)
+                nudge(feelings, speaker, warmth)
         out[c] = {"eaten": eaten, "burned": burned, "fed": fed, "warm": warm}
     return out
 
 
 def score(world: World, decisions: Decisions, clearings: dict[str, market.Clearing], seam: list[dict]) -> dict:
     """Phase 8: the turn's figures, appended to the world's history."""
-    wealths = {c: wealth(world, c) for c in world.creatures}
+    worth = wealths(world)
     row = {
         "turn": world.turn,
         "prices": dict(world.price),
         "clearing": {g: r.price for g, r in clearings.items()},
         "volume": {g: r.volume for g, r in clearings.items()},
         "trades": sum(len(r.fills) for r in clearings.values()),
-        "wealth": wealths,
-        "gini": gini(list(wealths.values())),
+        "wealth": worth,
+        "gini": gini(list(worth.values())),
         "self_buys": sum(decisions.self_buys.values()),
         "rejected": sum(1 for n in decisions.notes.values() for x in n if x["outcome"] == "rejected"),
         "events": list(world.events),

@@ -8,19 +8,17 @@ scenario hash names exactly the rules that ran.
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from .creatures import LINE_CHARS
 from .legends import LEGENDS
-from .schema import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
-from .standin import DISPOSITIONS
+from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+from .standin import disposition, is_disposition_path
 
-# The shipped recipes are package data (glade.recipes); in a source checkout, ./recipes.
-RECIPES = Path(str(importlib.resources.files("glade.recipes")))
 SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
 
@@ -43,7 +41,9 @@ class Creature:
     pebbles: float
     inventory: dict[str, int]
     appetite: int = 2  # food units per meal, at most one of any one food
-    disposition: str = "balanced"  # the stand-in's disposition when no council says otherwise
+    # The stand-in's disposition when no council says otherwise: a shipped name, or a path to a
+    # disposition YAML (relative to the scenario file that names it).
+    disposition: str = "balanced"
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,24 @@ class Scenario:
     patron: Patron = field(default_factory=Patron)
     gambit: Gambit | None = None
 
-    @property
-    def fuel(self) -> str:
+    @cached_property
+    def fuel(self) -> str:  # asked several times a turn: worked out once (the rules are frozen)
         return next(g for g, good in self.goods.items() if good.kind == "fuel")
+
+    @cached_property
+    def made_goods(self) -> dict[str, dict[str, int]]:
+        """creature -> good -> 1 if it produces the good, else 0 (an observation's `produces`)."""
+        return {cid: {g: int(c.produces.get(g, 0) > 0) for g in self.goods} for cid, c in self.creatures.items()}
+
+    @cached_property
+    def diet_needs(self) -> dict[str, dict[str, int]]:
+        """creature -> good -> 1 for each food of its diet, else 0 (its needs before firewood)."""
+        out = {}
+        for cid, c in self.creatures.items():
+            out[cid] = dict.fromkeys(self.goods, 0)
+            for food in c.diet:
+                out[cid][food] = 1
+        return out
 
     def firewood_burn(self, turn: int) -> int:
         units = 0
@@ -149,8 +164,13 @@ class Scenario:
         return as_plain(self)
 
     def hash(self) -> str:
-        """sha256 of the resolved rules, so two runs can be compared by what they ran."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the resolved rules, so two runs can be compared by what they ran. A
+        disposition given as a file counts by its contents, not by where the file lies."""
+        rules = self.to_dict()
+        for c in rules["creatures"].values():
+            if is_disposition_path(c["disposition"]):
+                c["disposition"] = as_plain(disposition(c["disposition"]))
+        blob = json.dumps(rules, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -178,6 +198,7 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     """The file's mapping; `extends: NAME` first reads that scenario and merges this one over it."""
     data = read_yaml(path)
+    _anchor_dispositions(data, path)
     base = data.pop("extends", None)
     if base is None:
         return data
@@ -188,6 +209,17 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if base_path.resolve() in seen:
         raise ConfigError(f"{path}: extends: {base!r} extends itself")
     return apply_overrides(read_raw(base_path, seen + (path.resolve(),)), data)
+
+
+def _anchor_dispositions(data: dict, path: Path) -> None:
+    """A disposition file named by a relative path is found next to the scenario file."""
+    creatures = data.get("creatures")
+    if not isinstance(creatures, dict):
+        return
+    for creature in creatures.values():
+        ref = creature.get("disposition") if isinstance(creature, dict) else None
+        if isinstance(ref, str) and is_disposition_path(ref) and not Path(ref).is_absolute():
+            creature["disposition"] = str(path.parent / ref)
 
 
 def scenario_from_dict(data: dict, source: str | None = None) -> Scenario:
@@ -234,10 +266,10 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, f"{base}.pebbles", "must not be negative")
         if not 0 <= c.appetite < 64:
             fail(src, f"{base}.appetite", "must be from 0 to 63")
-        if c.disposition not in DISPOSITIONS:
-            fail(
-                src, f"{base}.disposition", f"unknown disposition {c.disposition!r} (known: {', '.join(DISPOSITIONS)})"
-            )
+        try:
+            disposition(c.disposition)
+        except ValueError as exc:
+            fail(src, f"{base}.disposition", str(exc))
         for key in ("name", "species"):
             text = getattr(c, key)
             if not text or len(text) > 64 or not set(text) <= LINE_CHARS:

@@ -13,12 +13,17 @@ trunk's recipes through `glade.config`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import types
 import typing
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+# The shipped recipes, scenarios and dispositions are package data (glade.recipes); in a
+# source checkout, ./recipes.
+RECIPES = Path(str(importlib.resources.files("glade.recipes")))
 
 
 class ConfigError(ValueError):

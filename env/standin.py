@@ -23,13 +23,19 @@ It never buys a good it makes.
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from .legends import FALL, RISE
+from .schema import RECIPES, ConfigError, build, fail, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
+DISPOSITION_DIR = RECIPES / "dispositions"
+SHIPPED = ("balanced", "panic_seller", "hoarder", "speculator")  # recipes/dispositions/<name>.yaml, in this order
 
 
 @dataclass(frozen=True)
@@ -51,22 +57,79 @@ class Disposition:
     swing_units: int = 3
 
 
-DISPOSITIONS: dict[str, Disposition] = {
-    d.name: d
-    for d in (
-        Disposition("balanced"),
-        Disposition("panic_seller", on_fall="dump", on_rise="hoard", surplus=2),
-        Disposition("hoarder", on_fall="hoard", on_rise="hoard", horizon=3, surplus=30, budget=0.7),
-        Disposition("speculator", momentum=0.04, on_rise="hoard", budget=0.6),
-    )
+DISPOSITION_KEYS = frozenset(Disposition.__dataclass_fields__)  # what a disposition YAML may say
+
+# field -> (lowest, highest) allowed; None: no bound on that side
+BOUNDS = {
+    "horizon": (0, None),
+    "surplus": (0, None),
+    "bid": (-0.99, 10.0),
+    "ask": (-10.0, 0.99),
+    "jitter": (0.0, 0.99),
+    "budget": (0.0, 1.0),
+    "dump_keep": (0, None),
+    "dump_discount": (0.0, 0.99),
+    "hoard_units": (0, None),
+    "hoard_premium": (0.0, 10.0),
+    "momentum": (0.0, None),
+    "swing_units": (0, None),
 }
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-def disposition(name: str) -> Disposition:
-    try:
-        return DISPOSITIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown disposition {name!r} (known: {', '.join(DISPOSITIONS)})") from None
+def check_disposition(d: Disposition, source: str | None = None) -> Disposition:
+    """The ranges the types alone cannot say; a ConfigError names the file and the key."""
+    if not d.name or len(d.name) > 64 or not set(d.name) <= NAME_CHARS:
+        fail(source, "name", "must be 1 to 64 letters, digits, '_', '-' or '.'")
+    for key, (low, high) in BOUNDS.items():
+        value = getattr(d, key)
+        if (low is not None and value < low) or (high is not None and value > high):
+            fail(source, key, f"must be {_range(low, high)}, got {value!r}")
+    return d
+
+
+def _range(low, high) -> str:
+    return f"at least {low}" if high is None else f"from {low} to {high}"
+
+
+def load_disposition(path: str | Path) -> Disposition:
+    """A disposition YAML file: any fields of Disposition (`name` defaults to the file's stem);
+    an unknown key, a wrong type or a value out of range is a one-line ConfigError."""
+    path = Path(path)
+    data = read_yaml(path)
+    data.setdefault("name", path.stem)
+    return check_disposition(build(Disposition, data, str(path)), str(path))
+
+
+DISPOSITIONS: dict[str, Disposition] = {name: load_disposition(DISPOSITION_DIR / f"{name}.yaml") for name in SHIPPED}
+
+
+def is_disposition_path(ref: str) -> bool:
+    """A disposition reference that names a file rather than a shipped disposition."""
+    return ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref
+
+
+def disposition(ref: str) -> Disposition:
+    """A shipped disposition by name (recipes/dispositions/), or a disposition YAML by path."""
+    if not isinstance(ref, str):
+        raise ValueError(f"disposition: expected a name or a path to a .yaml file, got {ref!r}")
+    if ref in DISPOSITIONS:
+        return DISPOSITIONS[ref]
+    if is_disposition_path(ref):
+        path = Path(ref)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            raise ConfigError(f"{ref}: no such disposition file") from None
+        return _load_once(str(path.resolve()), stamp)
+    known = ", ".join(DISPOSITIONS)
+    raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml)")
+
+
+@lru_cache(maxsize=64)
+def _load_once(path: str, stamp: int) -> Disposition:
+    """One read per file version: rollouts ask for the same file once a decision."""
+    return load_disposition(path)
 
 
 def _unit(h: int) -> float:
@@ -75,40 +138,44 @@ def _unit(h: int) -> float:
 
 def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
     """The stand-in's action (the JSON action form) for one observation."""
-    inventory, needs = obs["inventory"], obs["needs"]
-    makes, talk, whisper, moves = obs["produces"], obs["talk"], obs["whisper"], obs["price_moves"]
-    prices = {g: float(p) for g, p in obs["prices"].items()}  # 0-d arrays -> floats, once
-    fuel = obs["fuel"]
+    inventory, needs, makes, fuel = obs["inventory"], obs["needs"], obs["produces"], obs["fuel"]
+    talk, whisper, prices = obs["talk"], obs["whisper"], obs["prices"]
+    eats = [g for g in inventory if needs[g] and g != fuel]
+    appetite = obs["appetite"]
+    if len(eats) > appetite:  # the foods it makes first, then the cheapest (ties: goods order)
+        eats.sort(key=lambda g: (-makes[g], float(prices[g])))
+        del eats[appetite:]
+    horizon, surplus, momentum = d.horizon, d.surplus, d.momentum
     key = None  # CRC-32 of "seed|turn|creature|", the jitter's stem, made when first needed
     buys, sells = [], []
-    foods = sorted((g for g in inventory if needs[g] and g != fuel), key=lambda g: (-makes[g], prices[g]))
-    eats = set(foods[: obs["appetite"]])
     for good, held in inventory.items():
-        ref = prices[good]
         own = makes[good] == 1
-        want = needs[good] * d.horizon if good in eats or good == fuel else 0
+        want = needs[good] * horizon if good == fuel or good in eats else 0
         side, qty, premium = None, 0, 0.0
         if held < want and not own:
             side, qty = "buy", want - held
-        elif held > want + d.surplus:
-            side, qty = "sell", held - want - d.surplus
+        elif held > want + surplus:
+            side, qty = "sell", held - want - surplus
         signal = talk[good] or whisper[good]
+        if side is None and not signal and momentum <= 0:
+            continue  # no rule fires for this good (most goods, most turns)
         reaction = d.on_fall if signal == FALL else d.on_rise if signal == RISE else "ignore"
         if reaction == "dump" and held > d.dump_keep:
             side, qty, premium = "sell", held - d.dump_keep, d.dump_discount
         elif reaction == "hoard" and not own:
             side, qty, premium = "buy", max(qty if side == "buy" else 0, d.hoard_units), d.hoard_premium
-        elif side is None and d.momentum > 0:
-            move = float(moves[good])
-            if move > d.momentum and not own:
+        elif side is None and momentum > 0:
+            move = float(obs["price_moves"][good])
+            if move > momentum and not own:
                 side, qty = "buy", d.swing_units
-            elif move < -d.momentum and held > 0:
+            elif move < -momentum and held > 0:
                 side, qty = "sell", min(held, d.swing_units)
         if side is None or qty <= 0:
             continue
         if key is None:
             key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
         noise = d.jitter * _unit(zlib.crc32(good.encode(), key))
+        ref = float(prices[good])
         if side == "buy":
             buys.append([good, qty, round(ref * (1.0 + d.bid + premium + noise), 2)])
         else:

@@ -8,6 +8,7 @@ and also checks that transfers (trades, loans) net to zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import mul
 from typing import NamedTuple
 
 import numpy as np
@@ -137,7 +138,10 @@ def move(world: World, holder: str, asset: str, delta: float, cause: str) -> Non
         world.pebbles[holder] += delta
     else:
         world.inventory[holder][asset] += int(delta)
-    world.journal.append(Entry(world.turn, holder, asset, delta, cause))
+    world.journal.append(_entry(Entry, (world.turn, holder, asset, delta, cause)))
+
+
+_entry = tuple.__new__  # Entry's fields in order, without NamedTuple's Python-level __new__ (a hot path)
 
 
 def transfer(world: World, payer: str, payee: str, asset: str, amount: float, cause: str) -> None:
@@ -145,18 +149,36 @@ def transfer(world: World, payer: str, payee: str, asset: str, amount: float, ca
     move(world, payee, asset, amount, cause)
 
 
+def trade(world: World, buyer: str, seller: str, good: str, qty: int, price: float) -> None:
+    """One fill: the buyer pays qty x price to the seller, the seller hands over qty units.
+    The same four journal entries, in the same order, as transfer(pebbles) then
+    transfer(good) (the clearing phase's hot path, so written out)."""
+    amount, turn, journal = qty * price, world.turn, world.journal
+    if amount != 0:
+        world.pebbles[buyer] += -amount
+        journal.append(_entry(Entry, (turn, buyer, PEBBLES, -amount, "trade")))
+        world.pebbles[seller] += amount
+        journal.append(_entry(Entry, (turn, seller, PEBBLES, amount, "trade")))
+    if qty != 0:
+        world.inventory[seller][good] += int(-qty)
+        journal.append(_entry(Entry, (turn, seller, good, -qty, "trade")))
+        world.inventory[buyer][good] += int(qty)
+        journal.append(_entry(Entry, (turn, buyer, good, qty, "trade")))
+
+
 def check_conservation(world: World, tol: float = 1e-6) -> list[str]:
     """Problems found, or []: holdings must equal opening + journal; transfers net to zero."""
     problems = []
     replay = {h: dict(a) for h, a in world.opening.items()}
     transfer_sums: dict[tuple[int, str, str], float] = {}
-    for e in world.journal:
-        if e.cause not in TRANSFERS and e.cause not in SOURCES_AND_SINKS:
-            problems.append(f"turn {e.turn}: unknown cause {e.cause!r}")
-        replay[e.holder][e.asset] = replay[e.holder].get(e.asset, 0.0) + e.delta
-        if e.cause in TRANSFERS:
-            key = (e.turn, e.asset, e.cause)
-            transfer_sums[key] = transfer_sums.get(key, 0.0) + e.delta
+    for turn, holder, asset, delta, cause in world.journal:
+        if cause in TRANSFERS:
+            key = (turn, asset, cause)
+            transfer_sums[key] = transfer_sums.get(key, 0.0) + delta
+        elif cause not in SOURCES_AND_SINKS:
+            problems.append(f"turn {turn}: unknown cause {cause!r}")
+        held = replay[holder]
+        held[asset] = held.get(asset, 0.0) + delta
     for (turn, asset, cause), total in transfer_sums.items():
         if abs(total) > tol:
             problems.append(f"turn {turn}: {cause} of {asset} nets to {total:+.6f}, not 0")
@@ -173,6 +195,15 @@ def check_conservation(world: World, tol: float = 1e-6) -> list[str]:
 def wealth(world: World, creature: str) -> float:
     inv = world.inventory[creature]
     return world.pebbles[creature] + sum(inv[g] * world.price[g] for g in world.goods)
+
+
+def wealths(world: World) -> dict[str, float]:
+    """`wealth` of every creature, in one pass (the same sums, in the same order)."""
+    goods, prices, pebbles = world.goods, [world.price[g] for g in world.goods], world.pebbles
+    out = {}
+    for c in world.creatures:
+        out[c] = pebbles[c] + sum(map(mul, map(world.inventory[c].__getitem__, goods), prices))
+    return out
 
 
 def gini(values: list[float]) -> float:

@@ -86,6 +86,7 @@ DECISION_COLUMNS = {
     "creature / policy_name / policy": "who: the recipe's policy name and the deciding policy's identity",
     "action / standin_action / standin_disposition": "the live action and the stand-in's in the same state (JSON)",
     "completion / prompt / error / self_buy": "the raw answer, the user prompt, the parse error, self-buys",
+    "observation": "the observation decided on (JSON), from which glade calibrate rebuilds the state",
     "wealth_change / agreement": "the creature-turn's wealth change; share of goods on the stand-in's side",
 }
 EPISODE_COLUMNS = {
@@ -221,6 +222,7 @@ def decision_rows(w: World, s: Scenario, rows: list[dict]) -> list[dict]:
             "standin_disposition": r["standin_disposition"],
             "completion": r["completion"],
             "prompt": r["messages"][-1]["content"],
+            "observation": r["observation"],
             "error": r["error"],
             "self_buy": r["self_buy"],
             "wealth_change": r["wealth_change"],

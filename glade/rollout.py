@@ -8,7 +8,10 @@ batched generate per turn, across councils and casts. `glade simulate` is W = 1.
 Every decision becomes one trace row (ROW_COLUMNS). The stand-in's counterfactual action
 in the same state is recorded too; the stand-in is a pure function of the observation, so
 asking it changes nothing. `glade generate` and `glade eval` keep the columns they
-document; `write_episode` writes the per-turn trace of `glade simulate`.
+document; `write_episode` writes the per-turn trace of `glade simulate`, which plays the
+same loop with `full=False`: its rows leave out the four columns it never reads (the
+rendered prompt, the observation JSON and the stand-in's counterfactual, FULL_ONLY), which
+were most of an episode's time.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
-from glade.env.world import check_conservation, wealth
+from glade.env.world import check_conservation, wealths
 from glade.seats import Decision, Policy, StandIn, standin_council
 
 ROW_COLUMNS = (
@@ -35,6 +38,9 @@ ROW_COLUMNS = (
     "completion_tokens", "rejected", "fills", "pebbles", "wealth_before", "wealth_after",
     "wealth_change", "mood", "inventory", "sentiment", "events",
 )  # fmt: skip
+
+
+FULL_ONLY = ("messages", "observation", "standin_action", "standin_disposition")  # left out by full=False
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class EpisodeSpec:
 
 @dataclass(frozen=True)
 class Played:
-    """One finished episode: its trace rows (one per decision, ROW_COLUMNS), the world's
+    """One finished episode: its trace rows (one per decision, ROW_COLUMNS; without FULL_ONLY
+    when played with full=False), the world's
     score history (one row per turn) and its summary (final prices, wealth, Gini, trades,
     volume, gambit P&L, the conservation check)."""
 
@@ -89,7 +96,7 @@ def canonical(action: dict) -> str:
     for key in ("gossip", "thought"):
         if action.get(key):
             out[key] = action[key]
-    return json.dumps(out, separators=(", ", ": "))
+    return _canonical_json(out)
 
 
 def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
@@ -114,10 +121,14 @@ def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
 
 
 def run_lockstep(
-    episodes: list[EpisodeSpec], on_turn: Callable[[int], None] | None = None, stats: RolloutStats | None = None
+    episodes: list[EpisodeSpec],
+    on_turn: Callable[[int], None] | None = None,
+    stats: RolloutStats | None = None,
+    full: bool = True,
 ) -> dict[str, Played]:
     """Play every episode to its end; returns episode_id -> Played. `on_turn(live)` hears
-    after each lockstep turn how many worlds are still playing."""
+    after each lockstep turn how many worlds are still playing. `full=False` records rows
+    without the FULL_ONLY columns (what `glade simulate` writes needs none of them)."""
     stats = stats if stats is not None else RolloutStats()
     started = time.perf_counter()
     envs, observations, rows = {}, {}, {e.episode_id: [] for e in episodes}
@@ -126,6 +137,9 @@ def run_lockstep(
         observations[e.episode_id], _ = env.reset(seed=e.seed)
         envs[e.episode_id] = env
     hashes = {e.episode_id: e.scenario.hash() for e in episodes}  # once per episode, not per row
+    references = {  # the counterfactual's disposition per creature, read once per episode
+        e.episode_id: {c: standin.disposition(x.disposition) for c, x in e.scenario.creatures.items()} for e in episodes
+    }
     played: dict[str, Played] = {}
     live = list(episodes)
     while live:
@@ -134,7 +148,7 @@ def run_lockstep(
         decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
         for e in live:
             env, obs = envs[e.episode_id], observations[e.episode_id]
-            before = {c: wealth(env.world, c) for c in env.agents}
+            before = wealths(env.world)
             actions = {c: decisions[(e.episode_id, c)].action for c in env.agents}
             agents = list(env.agents)
             next_obs, _, _, _, infos = env.step(actions)
@@ -151,6 +165,7 @@ def run_lockstep(
                         before[c],
                         env.world,
                         events,
+                        references[e.episode_id][c] if full else None,
                     )
                 )
             observations[e.episode_id] = next_obs
@@ -179,13 +194,13 @@ def trace_row(
     wealth_before: float,
     world,
     events: str,
+    reference: standin.Disposition | None,
 ) -> dict:
-    """One decision's row (ROW_COLUMNS); structured columns are JSON strings."""
+    """One decision's row; structured columns are JSON strings. With the creature's
+    scenario disposition as `reference`, all of ROW_COLUMNS; with None, all but FULL_ONLY."""
     policy = e.council[creature]
-    reference = standin.disposition(e.scenario.creatures[creature].disposition)
-    counterfactual = standin.act(obs, reference)
     action = canonical(d.action)
-    return {
+    row = {
         "episode_id": e.episode_id,
         "scenario": e.scenario.name,
         "scenario_hash": scenario_hash,
@@ -195,20 +210,16 @@ def trace_row(
         "seat": e.seats.get(creature, d.policy or policy.name),
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
-        "messages": render(obs),
-        "observation": json.dumps(plain(obs)),
         "completion": d.text if d.text is not None else action,
         "action": action,
         "error": d.error,
         "repaired": bool(d.repaired),
         "self_buy": int(info["self_buy"]),
-        "standin_action": canonical(counterfactual),
-        "standin_disposition": reference.name,
         "latency_s": float(d.latency_s),
         "prompt_tokens": int(d.prompt_tokens),
         "completion_tokens": int(d.completion_tokens),
-        "rejected": json.dumps(info["notes"]),
-        "fills": json.dumps(info["fills"]),
+        "rejected": json.dumps(info["notes"]) if info["notes"] else "[]",
+        "fills": json.dumps(info["fills"]) if info["fills"] else "[]",
         "pebbles": float(world.pebbles[creature]),
         "wealth_before": float(wealth_before),
         "wealth_after": float(info["wealth"]),
@@ -218,6 +229,16 @@ def trace_row(
         "sentiment": _json(info["sentiment"]),
         "events": events,
     }
+    if reference is not None:
+        if isinstance(policy, StandIn) and policy.disposition == reference and policy.seed == 0 and d.text is None:
+            counterfactual = d.action  # the seat is the reference: its answer is the counterfactual
+        else:
+            counterfactual = standin.act(obs, reference)
+        row["messages"] = render(obs)
+        row["observation"] = json.dumps(plain(obs))
+        row["standin_action"] = canonical(counterfactual)
+        row["standin_disposition"] = reference.name
+    return row
 
 
 def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dict:
@@ -245,31 +266,37 @@ def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dic
     }
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, default=_plain, ensure_ascii=False)
-
-
 def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
     return str(value)
 
 
+# The encoders, made once: json.dumps with any non-default argument builds a new one per call.
+_canonical_json = json.JSONEncoder(separators=(", ", ": ")).encode
+_json = json.JSONEncoder(default=_plain, ensure_ascii=False).encode
+
+
 # ---------------------------------------------------------------------------- one episode
 
 
 def run_episode(
-    scenario: str | Path | Scenario, seed: int, turns: int | None = None, council: dict[str, Policy] | None = None
+    scenario: str | Path | Scenario,
+    seed: int,
+    turns: int | None = None,
+    council: dict[str, Policy] | None = None,
+    full: bool = True,
 ) -> Played:
     """Play one episode (W = 1). `turns` overrides the scenario's; `council` maps creature ->
-    Policy (creatures left out sit on their scenario's stand-in disposition)."""
+    Policy (creatures left out sit on their scenario's stand-in disposition); `full=False`
+    leaves the FULL_ONLY columns out of the rows (as `glade simulate` plays)."""
     if turns is not None and (not isinstance(scenario, Scenario) or scenario.turns != turns):
         scenario = load_scenario(scenario, turns=turns)
     else:
         scenario = load_scenario(scenario)
     seated = {**standin_council(scenario), **(council or {})}
     spec = EpisodeSpec(f"{scenario.name}.s{seed}", scenario, int(seed), seated)
-    return run_lockstep([spec])[spec.episode_id]
+    return run_lockstep([spec], full=full)[spec.episode_id]
 
 
 # `glade simulate`'s trace.parquet: one row per creature-turn, columns from the trace row.

@@ -1,4 +1,5 @@
-"""A scripted `python` seat with one planted divergence from the stand-in, for the flag tests.
+"""Scripted `python` seats: one planted divergence from the stand-in (the flag tests), a
+stand-in with changed parameters and a random trader (the calibration tests).
 
     {kind: python, entry_point: "tests.planted:always_buy_honey", kwargs: {disposition: balanced}}
 
@@ -10,6 +11,8 @@ honey at the reference price, replacing whatever it would have done with honey.
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from dataclasses import dataclass
 
 from glade.env import standin
@@ -43,3 +46,53 @@ class AlwaysBuyHoney:
 
 def always_buy_honey(disposition: str = "balanced", units: int = 3) -> AlwaysBuyHoney:
     return AlwaysBuyHoney(standin.disposition(disposition), int(units))
+
+
+@dataclass(frozen=True)
+class ChangedStandIn:
+    """The stand-in itself, on a disposition with some parameters changed: calibration must find them."""
+
+    disposition: standin.Disposition
+
+    @property
+    def name(self) -> str:
+        return f"changed:{self.disposition.name}"
+
+    def act(self, observations: list[dict]) -> list[Decision]:
+        return [Decision(standin.act(obs, self.disposition)) for obs in observations]
+
+
+def changed_standin(base: str = "balanced", **changes) -> ChangedStandIn:
+    """{kind: python, entry_point: "tests.planted:changed_standin", kwargs: {surplus: 8, on_fall: dump}}"""
+    return ChangedStandIn(dataclasses.replace(standin.disposition(base), name="changed", **changes))
+
+
+@dataclass(frozen=True)
+class RandomTrader:
+    """Buys, sells or holds each good at random (seeded by the state, so the same state gets the
+    same answer): no disposition explains it."""
+
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"random:{self.seed}"
+
+    def act(self, observations: list[dict]) -> list[Decision]:
+        out = []
+        for obs in observations:
+            rng = random.Random(
+                f"{self.seed}|{obs['turn']}|{obs['creature']}|{float(obs['pebbles'])}|{obs['inventory']}"
+            )
+            orders = []
+            for good, price in obs["prices"].items():
+                side = rng.choice(("buy", "sell", "none"))
+                if side != "none":
+                    limit = round(float(price) * rng.uniform(0.8, 1.2), 2)
+                    orders.append({"side": side, "good": good, "qty": rng.randint(1, 6), "price": limit})
+            out.append(Decision({"orders": orders}))
+        return out
+
+
+def random_trader(seed: int = 0) -> RandomTrader:
+    return RandomTrader(int(seed))

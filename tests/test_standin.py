@@ -339,7 +339,9 @@ def test_dispositions_and_unknown_names():
     assert disposition("hoarder") is DISPOSITIONS["hoarder"]
     with pytest.raises(ValueError) as info:
         disposition("grumpy")
-    assert str(info.value) == "unknown disposition 'grumpy' (known: balanced, panic_seller, hoarder, speculator)"
+    assert str(info.value) == (
+        "unknown disposition 'grumpy' (known: balanced, panic_seller, hoarder, speculator; or a path to a disposition .yaml)"
+    )
 
 
 def test_standin_orders_are_valid_actions_in_the_env(run_standin):

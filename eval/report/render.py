@@ -26,6 +26,7 @@ from glade.eval.figures import mechanism
 from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
 
+from . import calibration
 from .data import FILES, TOP_FLAGS, Results, load_results, results_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
 
@@ -286,6 +287,7 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
         out += ["", f"## {title}", "", about, ""]
         for f in figs:
             out += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
+    out += calibration.section_md(r.folder)
     out += ["", f"## Flags (top {TOP_FLAGS})", ""]
     if r.flags:
         header, rows, _ = flag_rows(r.flags)
@@ -386,6 +388,7 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
                 f'<figure><img src="data:image/png;base64,{data}" alt="{e(f.title)}">'
                 f"<figcaption>{e(f.caption)}</figcaption></figure>"
             )
+    out += calibration.section_html(r.folder)
     out.append(f'<h2 id="flags">Flags (top {TOP_FLAGS})</h2>')
     if r.flags:
         header, rows, ranked = flag_rows(r.flags)

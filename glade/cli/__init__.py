@@ -27,6 +27,7 @@ VERBS = {
     "merge": "merge a LoRA checkpoint into its base model",
     "eval": "seat a council, play it against the all-stand-in world, measure divergence",
     "flag": "rank council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
+    "calibrate": "fit the stand-in to a live policy's decisions; check it on held-out seeds and the council",
     "report": "write report.md and a self-contained report.html for a results folder",
     "lm-eval": "score a checkpoint on glade's decision tasks (and standard ones) with lm-eval",
     "export": "write a Hub-ready folder for a checkpoint (model card included) and optionally push it",

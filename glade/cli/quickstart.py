@@ -39,7 +39,7 @@ class Step:
 
 
 def simulate_default(args: argparse.Namespace, con) -> None:
-    episode = run_episode("default", SEED, 30)
+    episode = run_episode("default", SEED, 30, full=False)
     out = write_episode(episode, Path(args.out) / "simulate")
     con.print(scoreboard(episode.scenario, episode.rows, con.width))
     con.print()
@@ -57,7 +57,7 @@ def gambit_rows() -> list[dict]:
     for name in GAMBITS:
         scenario = load_scenario(name)
         g = scenario.gambit
-        episode = run_episode(scenario, SEED)
+        episode = run_episode(scenario, SEED, full=False)
         history = episode.history
         before = history[g.spring_turn - 1]["prices"][g.good] if g.spring_turn > 0 else scenario.goods[g.good].price
         after = history[g.spring_turn]["prices"][g.good]

@@ -4,6 +4,7 @@
     glade simulate --council oona=panic_seller,bramble=hoarder
     glade simulate --council speculator                  (one disposition for every seat)
     glade simulate --council council.yaml                (creature -> seat spec, "*" for the rest)
+    glade simulate --council oona=runs/calibrated.yaml   (a disposition YAML, e.g. from glade calibrate)
     glade simulate --set market.max_step=0.3 --set turns=12
 
 Seats not named by `--council` keep their scenario's stand-in disposition. The episode is
@@ -31,6 +32,7 @@ from glade.config import ConfigError, parse_override, read_yaml
 from glade.console import console, scoreboard, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
+from glade.env.standin import DISPOSITION_KEYS
 from glade.rollout import run_episode, write_episode
 from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
 
@@ -38,18 +40,22 @@ from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, stan
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     """A --council value -> creature -> Policy, for every creature of the scenario.
 
-    `oona=hoarder,bramble=panic_seller` names stand-in dispositions per creature; a bare
-    name (`hoarder`) seats every creature on it; a .yaml file maps creature -> seat spec
-    (a `*` key seats every creature not named). Unnamed creatures keep the scenario's
-    disposition. Mistakes raise ConfigError or SeatSpecError with a one-line message.
+    `oona=hoarder,bramble=panic_seller` names stand-in dispositions per creature (a
+    disposition is a shipped name or the path of a disposition YAML); a bare disposition
+    (`hoarder`, `calibrated.yaml`) seats every creature on it; any other .yaml file maps
+    creature -> seat spec (a `*` key seats every creature not named). Unnamed creatures keep
+    the scenario's disposition. Mistakes raise ConfigError or SeatSpecError with a one-line
+    message.
     """
     council = standin_council(scenario)
     if spec is None or not spec.strip():
         return council
     spec = spec.strip()
     creatures = list(scenario.creatures)
-    if spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
+    if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
         data = read_yaml(spec)
+        if data and set(data) <= DISPOSITION_KEYS:  # a disposition file: every seat on it
+            return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
         _check_creatures(data, creatures, f"--council {spec}")
         seats = {c: data.get(c, data.get("*")) for c in creatures}
         loaded = load_council({c: s for c, s in seats.items() if s is not None})
@@ -107,8 +113,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--council",
         metavar="SPEC",
-        help="seats: 'oona=hoarder,bramble=panic_seller' (stand-in dispositions), one disposition "
-        "for all, or a YAML file of creature -> seat spec; unnamed creatures keep the scenario's",
+        help="seats: 'oona=hoarder,bramble=panic_seller' (stand-in dispositions: a shipped name or a "
+        "disposition .yaml), one disposition for all, or a YAML file of creature -> seat spec; "
+        "unnamed creatures keep the scenario's",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/simulate/<scenario>-seed<seed>)")
     p.add_argument(
@@ -134,7 +141,7 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
     council = parse_council(args.council, scenario)
-    episode = run_episode(scenario, args.seed, None, council)
+    episode = run_episode(scenario, args.seed, None, council, full=False)
     out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
     write_episode(episode, out_dir)
     con = console()

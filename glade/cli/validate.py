@@ -1,7 +1,8 @@
 """`glade validate [PATH ...]`: check recipes and scenarios without running anything.
 
 Every YAML file under the given paths (default: recipes/) is validated as what its folder
-says it is: recipes/scenarios/ scenarios, recipes/generate/ generate recipes, recipes/train/
+says it is: recipes/scenarios/ scenarios, recipes/dispositions/ stand-in dispositions,
+recipes/generate/ generate recipes, recipes/train/
 training recipes (SFTConfig and LoraConfig built for real), recipes/eval/ council recipes;
 nothing is loaded or downloaded.
 """
@@ -18,6 +19,11 @@ from glade.env.scenario import RECIPES
 def validate_file(path: Path) -> str:
     """What the file is; raises ConfigError naming the key when it is malformed."""
     kind = path.parent.name
+    if kind == "dispositions":
+        from glade.env.standin import load_disposition
+
+        load_disposition(path)
+        return "disposition"
     if kind == "scenarios":
         from glade.env.scenario import load_scenario
 
@@ -48,7 +54,9 @@ def validate_file(path: Path) -> str:
 
             load_scenario(scenario)
         return "eval recipe"
-    raise ConfigError(f"{path}: not under recipes/scenarios, generate, train or eval; cannot tell what it is")
+    raise ConfigError(
+        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval; cannot tell what it is"
+    )
 
 
 def collect(paths: list[str]) -> list[Path]:

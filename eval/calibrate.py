@@ -1,0 +1,380 @@
+"""`glade calibrate`: fit the stand-in to what a live policy did, and check it where the fit never looked.
+
+1. The live decisions of one policy (optionally one creature) come from an eval results folder
+   (decisions.parquet) or a traces dataset (data/*.parquet); each observation is rebuilt from
+   its `observation` column, and the stored stand-in counterfactual is recomputed from it as a
+   check that the rebuild is exact.
+2. Split by seed (never by row): a seeded share of the seeds is held out, and when the source
+   holds several scenarios one whole scenario too. The fit part is every decision of the other
+   (scenario, seed) pairs.
+3. `standin_search.search` fits the disposition on the fit part, starting from the scenario's
+   own disposition.
+4. Direction agreement, quantity error and price error of the scenario's own disposition
+   (before) and the fitted one (after), on the fit part and on the held-out part, each a mean
+   over episodes with a bootstrap interval (glade.eval.stats), the change paired by episode.
+   The fit generalised when, on held-out episodes, the fitted stand-in beats always taking each
+   good's most common live side (from the fit part) by at least MIN_GAIN, interval above 0.
+5. The outcome check (eval/outcome_check.py) plays the fitted and the original stand-in worlds
+   on the held-out seeds and scenario and compares each with the live council.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from glade.config import as_plain
+from glade.env import standin
+from glade.env.scenario import load_scenario
+from glade.rollout import canonical
+
+from .scoring import directions, quantities
+from .standin_search import Search, features, limit_prices, moves, search
+from .stats import clean, describe
+
+MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
+CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
+RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
+
+
+@dataclass(frozen=True)
+class Live:
+    """One policy's live decisions: one row per decision with the rebuilt observation (a dict),
+    the live action (a dict) and the creature's scenario disposition (`reference`)."""
+
+    kind: str  # "results" (a glade eval folder) or "traces" (a glade generate dataset)
+    folder: Path
+    policy: str
+    creature: str | None
+    rows: pd.DataFrame
+    references: dict[tuple[str, str], str] = field(default_factory=dict)  # (scenario, creature) -> disposition ref
+
+
+def load_live(source: str | Path, policy: str, creature: str | None = None) -> Live:
+    folder = Path(source)
+    if (folder / "decisions.parquet").is_file():
+        kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
+    elif sorted((folder / "data").glob("*.parquet")):
+        kind, names, files = "traces", ("policy", "seat"), sorted((folder / "data").glob("*.parquet"))
+    elif folder.exists():
+        raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
+    else:
+        raise FileNotFoundError(f"{folder}: no such folder (give a glade eval results folder or a traces dataset)")
+    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition"])
+    if "observation" not in frame.columns:
+        raise ValueError(
+            f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
+        )
+    mine = np.zeros(len(frame), dtype=bool)
+    for column in names:
+        if column in frame.columns:
+            mine |= (frame[column] == policy).to_numpy()
+    if not mine.any():
+        known = sorted({str(v) for c in names if c in frame.columns for v in frame[c].dropna().unique()})
+        raise ValueError(f"{folder}: no decisions of policy {policy!r} (policies here: {', '.join(known)})")
+    frame = frame[mine]
+    if creature is not None:
+        if creature not in set(frame["creature"]):
+            raise ValueError(
+                f"{folder}: policy {policy!r} never sat on {creature!r} (it sat on: {', '.join(sorted(set(frame['creature'])))})"
+            )
+        frame = frame[frame["creature"] == creature]
+    rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
+    rows["observation"] = [json.loads(o) for o in rows["observation"]]
+    rows["action"] = [json.loads(a) for a in rows["action"]]
+    references = {}
+    for scenario, c, stored in (
+        frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
+    ):
+        references[(scenario, c)] = _reference(folder, scenario, c, stored)
+    return Live(kind, folder, policy, creature, rows, references)
+
+
+def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
+    """Only the columns calibration reads (a traces dataset also holds every prompt)."""
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(files[0]).names)
+    columns = [c for c in dict.fromkeys(wanted) if c in have]
+    return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
+
+
+def _reference(folder: Path, scenario: str, creature: str, stored: str) -> str:
+    """The disposition the creature's scenario seats it on (a name or a file), which the stored
+    counterfactual names; a shipped name stands in when the scenario is not found by name."""
+    try:
+        ref = load_scenario(scenario).creatures[creature].disposition
+    except (ValueError, KeyError):
+        ref = stored
+    if standin.disposition(ref).name != stored:
+        raise ValueError(
+            f"{folder}: scenario {scenario!r} now seats {creature} on {ref!r}, the decisions on {stored!r}"
+        )
+    return ref
+
+
+def rebuilt(live: Live) -> int:
+    """How many stored stand-in counterfactuals the rebuilt observations reproduce exactly."""
+    return sum(
+        canonical(standin.act(obs, standin.disposition(live.references[(s, c)]))) == stored
+        for obs, s, c, stored in zip(
+            live.rows["observation"], live.rows["scenario"], live.rows["creature"], live.rows["standin_action"]
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    heldout_seeds: tuple[int, ...]
+    heldout_scenario: str | None
+    fit: np.ndarray  # bool per row of Live.rows
+
+    def fit_pairs(self, rows: pd.DataFrame) -> set[tuple[str, int]]:
+        return set(zip(rows.loc[self.fit, "scenario"], rows.loc[self.fit, "seed"].astype(int)))
+
+
+def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str | None = None) -> Split:
+    """Hold out a seeded `share` of the seeds (at least one), and with several scenarios one
+    whole scenario (`scenario`, else the last by name)."""
+    seeds = sorted(int(s) for s in rows["seed"].unique())
+    if len(seeds) < 2:
+        raise ValueError(f"the decisions come from {len(seeds)} seed(s); holding out needs at least 2")
+    if not 0 < share < 1:
+        raise ValueError(f"--holdout: a share between 0 and 1, got {share}")
+    k = min(len(seeds) - 1, max(1, round(share * len(seeds))))
+    held = tuple(sorted(int(s) for s in np.random.default_rng(seed).choice(seeds, size=k, replace=False)))
+    scenarios = sorted(set(rows["scenario"]))
+    if scenario is not None and scenario not in scenarios:
+        raise ValueError(f"--holdout-scenario {scenario!r}: not in the decisions (scenarios: {', '.join(scenarios)})")
+    if scenario is None and len(scenarios) > 1:
+        scenario = scenarios[-1]
+    if scenario is not None and len(scenarios) < 2:
+        raise ValueError(f"--holdout-scenario {scenario!r}: the only scenario; nothing would be left to fit on")
+    fit = ~rows["seed"].isin(held).to_numpy() & (rows["scenario"] != scenario).to_numpy()
+    return Split(held, scenario, fit)
+
+
+def decision_scores(observations, actions, dispositions) -> pd.DataFrame:
+    """Per decision, the stand-in (one disposition per decision) against the live action:
+    agreement (share of goods on the same side: buy, sell or none), qty_error (mean over goods
+    of |live - stand-in| signed units) and price_error (mean |live limit / stand-in limit - 1|
+    over goods both trade on the same side; NaN where there is none)."""
+    out = []
+    for obs, live, d in zip(observations, actions, dispositions, strict=True):
+        goods = list(obs["inventory"])
+        ref = standin.act(obs, d)
+        d_live, d_ref = directions(live, goods), directions(ref, goods)
+        q_live, q_ref = quantities(live, goods), quantities(ref, goods)
+        p_live, p_ref = limit_prices(live), limit_prices(ref)
+        gaps = [
+            abs(p_live[(g, side)] / p_ref[(g, side)] - 1.0)
+            for g, side in d_live.items()
+            if side == d_ref[g] != "none" and (g, side) in p_live and (g, side) in p_ref
+        ]
+        out.append(
+            {
+                "agreement": sum(d_live[g] == d_ref[g] for g in goods) / len(goods),
+                "qty_error": sum(abs(q_live[g] - q_ref[g]) for g in goods) / len(goods),
+                "price_error": float(np.mean(gaps)) if gaps else math.nan,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def base_rate_agreement(fit: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
+    """Per held-out decision: the agreement of always taking each good's most common live side
+    in the fit part (a predictor that knows base rates and nothing about the state)."""
+    goods = list(fit["observation"].iloc[0]["inventory"])
+    counts = {g: {} for g in goods}
+    for action in fit["action"]:
+        for g, side in directions(action, goods).items():
+            counts[g][side] = counts[g].get(side, 0) + 1
+    usual = {g: max(sorted(c), key=c.get) for g, c in counts.items()}
+    return np.array(
+        [sum(d[g] == usual[g] for g in goods) / len(goods) for d in (directions(a, goods) for a in heldout["action"])]
+    )
+
+
+def _per_episode(rows: pd.DataFrame, values: pd.Series | np.ndarray) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=rows.index).groupby(rows["episode_id"]).mean()
+
+
+def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, seed: int, level: float) -> dict:
+    """Before and after on one part: each figure over episodes, the change paired by episode."""
+    out = {"decisions": len(rows), "episodes": int(rows["episode_id"].nunique())}
+    for column in ("agreement", "qty_error", "price_error"):
+        b, a = _per_episode(rows, before[column].to_numpy()), _per_episode(rows, after[column].to_numpy())
+        out[column] = {
+            "before": describe(b, seed=seed, level=level),
+            "after": describe(a, seed=seed, level=level),
+            "change": describe((a - b).dropna(), seed=seed, level=level),
+        }
+    return out
+
+
+def moved(start: standin.Disposition, fitted: standin.Disposition, top: int = 5) -> list[dict]:
+    """The parameters that moved most, by the share of their search range they moved."""
+    out = [
+        {"parameter": k, "before": getattr(start, k), "after": getattr(fitted, k), "share_of_range": round(share, 4)}
+        for k, share in moves(start, fitted).items()
+        if share > 0
+    ]
+    return sorted(out, key=lambda m: -m["share_of_range"])[:top]
+
+
+def disposition_name(policy: str, creature: str | None) -> str:
+    raw = f"calibrated_{policy}" + (f"_{creature}" if creature else "")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:64]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    live: Live
+    split: Split
+    fitted: standin.Disposition
+    summary: dict  # JSON-ready; `fitted` is the disposition's fields
+
+
+def calibrate(
+    source: str | Path,
+    policy: str,
+    creature: str | None = None,
+    *,
+    seed: int = 0,
+    holdout: float = 1 / 3,
+    holdout_scenario: str | None = None,
+    popsize: int = 10,
+    maxiter: int = 60,
+    name: str | None = None,
+    on_total=None,
+    on_generation=None,
+) -> Calibration:
+    """Steps 1 to 4: load, split, fit, score. `on_total(generations)` then `on_generation()`
+    after each generation of the search."""
+    live = load_live(source, policy, creature)
+    rows = live.rows
+    part = split(rows, seed, holdout, holdout_scenario)
+    fit_rows, held_rows = rows[part.fit], rows[~part.fit]
+    if not len(fit_rows) or not len(held_rows):
+        raise ValueError("the split left no decisions to fit on or none to hold out")
+    references = [live.references[(s, c)] for s, c in zip(rows["scenario"], rows["creature"])]
+    fit_refs = [r for r, f in zip(references, part.fit) if f]
+    start = standin.disposition(max(sorted(set(fit_refs)), key=fit_refs.count))  # the most common one
+    if on_total is not None:
+        on_total(maxiter)
+    found: Search = search(
+        features(list(fit_rows["observation"]), list(fit_rows["action"])),
+        start,
+        name or disposition_name(policy, creature),
+        seed=seed,
+        popsize=popsize,
+        maxiter=maxiter,
+        on_generation=on_generation,
+    )
+    fitted = found.disposition
+    level = 0.95
+    before = decision_scores(rows["observation"], rows["action"], [standin.disposition(r) for r in references])
+    after = decision_scores(rows["observation"], rows["action"], [fitted] * len(rows))
+    parts = {
+        "fit": compare(fit_rows, before[part.fit], after[part.fit], seed, level),
+        "heldout": compare(held_rows, before[~part.fit], after[~part.fit], seed, level),
+    }
+    base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
+    calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
+    gain = describe(calibrated - base, seed=seed, level=level)
+    generalised, verdict = fit_verdict(describe(calibrated, seed=seed, level=level), gain)
+    summary = {
+        "policy": policy,
+        "creature": creature,
+        "source": str(live.folder),
+        "kind": live.kind,
+        "decisions": len(rows),
+        "rebuilt": rebuilt(live),
+        "split": {
+            "seed": seed,
+            "holdout_share": holdout,
+            "heldout_seeds": list(part.heldout_seeds),
+            "heldout_scenario": part.heldout_scenario,
+            "fit_pairs": len(part.fit_pairs(rows)),
+        },
+        "start": as_plain(start),
+        "fitted": as_plain(fitted),
+        "search": {
+            "optimiser": "scipy.optimize.differential_evolution",
+            **found.settings,
+            "evaluations": found.evaluations,
+            "generations": found.generations,
+            "seconds": round(found.seconds, 2),
+            "fit_agreement": found.agreement,
+        },
+        "parts": parts,
+        "base_rate": {"heldout": describe(base, seed=seed, level=level), "gain": gain},
+        "generalised": generalised,
+        "verdict": verdict,
+        "moved": moved(start, fitted),
+    }
+    return Calibration(live, part, fitted, clean(summary))
+
+
+def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
+    """Step 5: the summary with the outcome check (`on_total(turns)`, then `on_turn(live)`)."""
+    from .outcome_check import outcome_check
+
+    seed = cal.summary["split"]["seed"]
+    check = outcome_check(cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), seed, on_total, on_turn)
+    return clean({**cal.summary, "outcome": check})
+
+
+def fit_verdict(heldout: dict, gain: dict) -> tuple[bool, str]:
+    n = heldout["n"]
+    if n < 2:
+        return False, f"too few held-out episodes to tell whether the fit generalised (n = {n})"
+    said = (
+        f"on {n} held-out episodes the calibrated stand-in takes the live side on {_pct(heldout['mean'])} of goods "
+        f"[{_pct(heldout['ci'][0])}, {_pct(heldout['ci'][1])}], {_pct(gain['mean'], True)} "
+        f"[{_pct(gain['ci'][0], True)}, {_pct(gain['ci'][1], True)}] over always taking each good's most common side"
+    )
+    if gain["ci"][0] > 0 and gain["mean"] >= MIN_GAIN:
+        return True, f"the fit generalised: {said}"
+    return False, (
+        f"the fit did not generalise: {said} (it needs {_pct(MIN_GAIN, True)} or more with the interval above 0); "
+        "no disposition of the stand-in's rules explains these decisions beyond base rates"
+    )
+
+
+def _pct(x: float, sign: bool = False) -> str:
+    return f"{x * 100:{'+' if sign else ''}.1f}%"
+
+
+def write(summary: dict, out: str | Path) -> list[Path]:
+    """The fitted disposition as YAML at `out`, the summary beside it (`out` with .json), and
+    for a results folder a copy in RESULTS/calibration/ for the report."""
+    out = Path(out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    held = summary["parts"]["heldout"]["agreement"]["after"]
+    header = (
+        f"# A stand-in disposition fitted by glade calibrate to policy {summary['policy']!r}"
+        + (f" on {summary['creature']}" if summary["creature"] else "")
+        + f"\n# from {summary['source']} ({summary['decisions']} decisions); held-out direction agreement "
+        f"{held['mean']:.3f} (n = {held['n']} episodes). {summary['verdict'].split(':')[0].capitalize()}.\n"
+        f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
+    )
+    out.write_text(header + yaml.safe_dump(summary["fitted"], sort_keys=False))
+    written = [out, out.with_suffix(".json")]
+    text = json.dumps(summary, indent=2) + "\n"
+    written[1].write_text(text)
+    if summary["kind"] == "results":
+        folder = Path(summary["source"]) / CALIBRATION_DIR
+        folder.mkdir(exist_ok=True)
+        written.append(folder / f"{summary['fitted']['name']}.json")
+        written[-1].write_text(text)
+    return written

@@ -1,0 +1,135 @@
+"""`glade calibrate RESULTS_OR_TRACES --policy NAME [--creature C] --out FILE`: fit the stand-in's
+disposition to what a live policy did, on some seeds, and check on the others whether it
+predicts the policy's decisions and the live council's outcomes (glade.eval.calibrate)."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+what it does:
+  1. reads the policy's live decisions (an eval results folder or a traces dataset) and
+     rebuilds each observation from the stored JSON;
+  2. holds out a seeded share of the seeds (and, with several scenarios, one whole scenario);
+  3. searches the disposition's parameters (scipy differential_evolution, seeded) for the
+     best per-good direction agreement with the live actions on the rest, then quantity and
+     price closeness;
+  4. prints agreement, quantity and price error before (the scenario's own disposition) and
+     after, on the fit and the held-out part, with 95% intervals over episodes, whether the
+     fit generalised, and the parameters that moved most;
+  5. from a results folder: plays the calibrated and the original stand-in worlds on the
+     held-out seeds and compares each with the live council (legend-good price, crash,
+     gambit P&L, price path), paired by world.
+
+writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
+FILE with .json (the full summary) and, for a results folder, RESULTS/calibration/NAME.json,
+which glade report shows.
+
+examples:
+  glade calibrate runs/eval/crash-gambit --policy panic_model --out runs/calibrated/panic.yaml
+  glade calibrate runs/traces/mine --policy standin:hoarder --creature oona --out oona.yaml
+"""
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "calibrate",
+        help=help,
+        description="Fit the stand-in's disposition to what a live policy did on some seeds, and check on the\n"
+        "others whether it then predicts the policy's decisions and the live council's outcomes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "source", metavar="RESULTS_OR_TRACES", help="a glade eval results folder or a glade generate traces folder"
+    )
+    p.add_argument(
+        "--policy",
+        required=True,
+        help="the policy to fit: an eval recipe's policy name, or a seat/policy name in traces",
+    )
+    p.add_argument("--creature", help="only this creature's decisions (default: every seat the policy held)")
+    p.add_argument("--out", required=True, metavar="FILE", help="where the fitted disposition goes (a .yaml file)")
+    p.add_argument("--name", help="the fitted disposition's name (default: calibrated_<policy>[_<creature>])")
+    p.add_argument("--seed", type=int, default=0, help="seeds the split and the search (default 0)")
+    p.add_argument(
+        "--holdout", type=float, default=1 / 3, metavar="SHARE", help="share of seeds held out (default 1/3)"
+    )
+    p.add_argument(
+        "--holdout-scenario",
+        metavar="NAME",
+        help="the scenario held out whole (default: the last by name, when there are several)",
+    )
+    p.add_argument(
+        "--popsize", type=int, default=10, help="differential evolution population per parameter (default 10)"
+    )
+    p.add_argument("--maxiter", type=int, default=60, help="differential evolution generations at most (default 60)")
+    p.add_argument("--no-outcome", action="store_true", help="skip the outcome check (no stand-in worlds are played)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from glade.console import console, progress_bar
+    from glade.eval.calibrate import calibrate, with_outcome, write
+
+    if not str(args.out).endswith((".yaml", ".yml")):
+        raise ValueError(f"--out {args.out}: the fitted disposition is a YAML file; name it *.yaml")
+    if args.popsize < 1 or args.maxiter < 1:
+        raise ValueError("--popsize and --maxiter: at least 1")
+    con = console()
+    with progress_bar("fit", "generations", console(stderr=True)) as bar:
+        cal = calibrate(
+            args.source,
+            args.policy,
+            args.creature,
+            seed=args.seed,
+            holdout=args.holdout,
+            holdout_scenario=args.holdout_scenario,
+            popsize=args.popsize,
+            maxiter=args.maxiter,
+            name=args.name,
+            on_total=bar.total,
+            on_generation=bar.advance,
+        )
+    summary = cal.summary
+    if not args.no_outcome:
+        with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
+            summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
+    written = write(summary, args.out)
+    show(con, summary)
+    con.print("fitted disposition:")
+    con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
+    con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True)
+    return 0
+
+
+def show(con, s: dict) -> None:
+    """The calibration's prose and tables, as the report shows them (glade.eval.report.calibration)."""
+    from rich.markup import escape
+
+    from glade.console import plain_table
+    from glade.eval.report.calibration import lines, tables
+
+    search = s["search"]
+    con.print(
+        f"search: {search['evaluations']} candidates in {search['generations']} generations, {search['seconds']} s",
+        soft_wrap=True,
+    )
+    for line in lines(s):
+        con.print(escape(line), soft_wrap=True)
+    for caption, header, rows in tables(s):
+        table = plain_table(caption)
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        con.print(table)
+    outcome = s.get("outcome") or {}
+    if outcome.get("other_live_seats"):
+        con.print(
+            f"({outcome['other_live_seats']} seats of other live policies sat as their scenario's stand-in "
+            "in both stand-in worlds)"
+        )

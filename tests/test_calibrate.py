@@ -1,0 +1,180 @@
+"""`glade calibrate`: the vectorised stand-in is the stand-in; a seat that IS a stand-in with
+changed parameters is recovered and then predicts the council; a random seat is not fitted into
+false confidence; the split never mixes seeds; mistakes are one error line."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from glade.cli import main
+from glade.env import parallel_env, standin
+from glade.env.observation import plain
+from glade.eval import run as eval_run
+from glade.eval.calibrate import calibrate, split, with_outcome, write
+from glade.eval.recipe import load_eval_recipe
+from glade.eval.report.data import load_results, results_table
+from glade.eval.report.render import render_md
+from glade.eval.standin_search import SIDE, SPACE, decode, features, predict, search
+from glade.traces import GenerateRecipe, generate
+
+CHANGED = {
+    "kind": "python",
+    "entry_point": "tests.planted:changed_standin",
+    "kwargs": {"surplus": 8, "on_fall": "dump"},
+}
+RANDOM = {"kind": "python", "entry_point": "tests.planted:random_trader", "kwargs": {"seed": 1}}
+FAST = {"popsize": 6, "maxiter": 25}  # a small search: enough for these decisions, quick in the suite
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Both scripted seats on every creature, two gambit scenarios, six seeds, eight turns."""
+    folder = tmp_path_factory.mktemp("calibrate")
+    data = {
+        "name": "cal",
+        "out": str(folder / "results"),
+        "policies": {"changed": CHANGED, "random": RANDOM},
+        "councils": {"all_changed": {"focal": {"*": "changed"}}, "all_random": {"focal": {"*": "random"}}},
+        "scenarios": ["gambit_override", "gambit_shock"],
+        "seeds": {"start": 0, "count": 6},
+        "turns": 8,
+        "worlds": 36,
+    }
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(data))
+    eval_run.run_recipe(load_eval_recipe(folder / "recipe.yaml"))
+    return folder / "results"
+
+
+def observations(n_seeds: int = 2, turns: int = 10) -> list[dict]:
+    """Plain (JSON) observations of stand-in episodes with mixed dispositions."""
+    rng, out = random.Random(0), []
+    for scenario in ("default", "gambit_override"):
+        for seed in range(n_seeds):
+            env = parallel_env(scenario, turns=turns)
+            obs, _ = env.reset(seed=seed)
+            while env.agents:
+                out += [json.loads(json.dumps(plain(obs[c]))) for c in env.agents]
+                pick = {c: standin.DISPOSITIONS[rng.choice(standin.SHIPPED)] for c in env.agents}
+                obs = env.step({c: standin.act(obs[c], pick[c]) for c in env.agents})[0]
+    return out
+
+
+def test_the_vectorised_stand_in_is_the_stand_in():
+    seen = observations()
+    rng = np.random.default_rng(3)
+    for _ in range(40):  # random dispositions over the whole search space
+        d = decode([rng.uniform(p.low, p.high) for p in SPACE], "probe")
+        actions = [standin.act(o, d) for o in seen]
+        side, qty, price = predict(features(seen, actions), d)
+        for r, action in enumerate(actions):
+            want = {o["good"]: (SIDE[o["side"]], o["qty"], o["price"]) for o in action["orders"]}
+            got = {
+                g: (int(side[r, i]), int(qty[r, i]), float(price[r, i]))
+                for i, g in enumerate(seen[r]["inventory"])
+                if side[r, i]
+            }
+            assert got == want, (d, r)
+
+
+def test_the_search_is_seeded_and_starts_from_the_original():
+    seen = observations(n_seeds=1, turns=6)
+    live = standin.DISPOSITIONS["panic_seller"]
+    f = features(seen, [standin.act(o, live) for o in seen])
+    first = search(f, standin.DISPOSITIONS["balanced"], "x", seed=4, popsize=4, maxiter=6)
+    again = search(f, standin.DISPOSITIONS["balanced"], "x", seed=4, popsize=4, maxiter=6)
+    assert first.disposition == again.disposition and first.evaluations == again.evaluations
+    exact = search(f, live, "x", seed=4, popsize=4, maxiter=2)  # starting on the truth keeps it
+    assert exact.agreement == 1.0 and exact.disposition.on_fall == "dump"
+
+
+def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, tmp_path):
+    cal = calibrate(results, "changed", seed=0, **FAST)
+    s = with_outcome(cal)
+    held = s["parts"]["heldout"]["agreement"]
+    assert held["after"]["mean"] >= 0.95 and held["before"]["mean"] < 0.9
+    assert s["fitted"]["surplus"] == 8 and s["fitted"]["on_fall"] == "dump"
+    assert {m["parameter"] for m in s["moved"]} == {"surplus", "on_fall"}  # nothing the data cannot see
+    assert s["generalised"] and s["verdict"].startswith("the fit generalised")
+    assert s["rebuilt"] == s["decisions"] == 2 * 6 * 8 * 5  # every observation rebuilt exactly
+    # split by seed: held-out seeds never fit; the second scenario is held out whole
+    assert s["split"]["heldout_scenario"] == "gambit_shock" and len(s["split"]["heldout_seeds"]) == 2
+    outcome = s["outcome"]
+    every = outcome["groups"][0]
+    assert every["n"] == outcome["worlds"] == 6 + 2  # all six shock seeds, two override seeds
+    path = every["figures"]["price_path"]
+    assert path["calibrated"]["mean"] < 1e-9 < path["original"]["mean"]  # the calibrated world IS the council
+    assert path["verdict"] == "calibrated closer" and every["figures"]["gambit_pnl"]["verdict"] == "calibrated closer"
+    assert "better on 2 of 4 figures" in outcome["verdict"]
+
+    written = write(s, tmp_path / "fitted.yaml")
+    assert standin.disposition(str(written[0])) == cal.fitted  # usable by path at once
+    assert json.loads(written[1].read_text())["fitted"] == s["fitted"]
+    assert written[2] == results / "calibration" / "calibrated_changed.json"
+    r = load_results(results)  # the report's markdown, without drawing its figures
+    report = render_md(r, results_table(r), [], {})
+    assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report and "The fit generalised" in report
+    assert "| gambit_shock (unseen scenario) | 6 | price_path | 0 |" in report
+
+
+def test_a_random_seat_is_not_calibrated_into_false_confidence(results):
+    s = calibrate(results, "random", seed=0, **FAST).summary
+    held = s["parts"]["heldout"]["agreement"]["after"]
+    assert held["mean"] < 0.6
+    assert not s["generalised"] and s["verdict"].startswith("the fit did not generalise")
+    assert s["base_rate"]["gain"]["ci"][0] < 0.05
+
+
+def test_split_holds_out_whole_seeds_and_is_seeded():
+    rows = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2, 3, 3], "scenario": ["a"] * 8})
+    part = split(rows, seed=5, share=0.5)
+    assert len(part.heldout_seeds) == 2 and part.heldout_scenario is None
+    for s in range(4):
+        assert len(set(part.fit[rows["seed"].to_numpy() == s])) == 1  # a seed is all fit or all held out
+    assert split(rows, seed=5, share=0.5).heldout_seeds == part.heldout_seeds
+    with pytest.raises(ValueError, match="holding out needs at least 2"):
+        split(rows[rows.seed == 0], seed=0)
+
+
+def test_calibrate_from_traces_and_its_mistakes(tmp_path, capsys):
+    traces = tmp_path / "traces"
+    recipe = GenerateRecipe(
+        out=str(traces),
+        scenarios=("gambit_rumour",),
+        councils={"changed": {"*": CHANGED}},
+        seeds={"start": 0, "count": 4},
+        turns=6,
+    )
+    generate(recipe)
+    out = tmp_path / "fitted.yaml"
+    args = [
+        "calibrate",
+        str(traces),
+        "--policy",
+        "changed:changed",
+        "--out",
+        str(out),
+        "--popsize",
+        "4",
+        "--maxiter",
+        "8",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Outcome check skipped: a traces dataset holds no council outcome figures" in printed
+    assert standin.disposition(str(out)).name == "calibrated_changed_changed"
+    for bad, message in [
+        (["--policy", "nobody"], "no decisions of policy 'nobody' (policies here: changed:changed)"),
+        (["--policy", "changed:changed", "--creature", "owl"], "never sat on 'owl'"),
+        (["--policy", "changed:changed", "--out", str(tmp_path / "x.txt")], "name it *.yaml"),
+    ]:
+        argv = ["calibrate", str(traces), "--out", str(out), *bad]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert main(["calibrate", str(tmp_path / "none"), "--policy", "p", "--out", str(out)]) == 2
+    assert "no such folder" in capsys.readouterr().err
