@@ -58,6 +58,7 @@ class Generation:
     seed: int = 0
     batch_size: int = 32  # rows per generate call; larger batches are split (32 measured best on CPU)
     prefix_cache: bool = True  # reuse each role card's keys/values instead of prefilling it every turn
+    structured: bool = False  # hold each answer to its state's action schema (glade.seats.structured)
 
 
 class JsonEnd(StoppingCriteria):
