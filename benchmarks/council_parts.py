@@ -178,3 +178,20 @@ def profile_act(policy, observations, top=14) -> str:
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
     return text.getvalue()
+
+
+# --- the hf and vLLM engines side by side (council_engines.py, gpu_council.py) -------------
+
+QWEN_05B = dict(  # Qwen2.5-0.5B-Instruct's config.json, the parts that set the cost
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    vocab_size=151936,
+    max_position_embeddings=32768,
+    rope_theta=1000000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+)
+RESULT = "GLADE_RESULT "  # marks a worker process's figures among whatever the engines print
