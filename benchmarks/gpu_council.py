@@ -71,6 +71,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.dry_run:
         args.worlds, args.turns, args.new_tokens, args.dtype, args.device = 2, 1, 8, "float32", "cpu"
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM on CPU otherwise claims most of the RAM
     return args
 
 
