@@ -198,8 +198,8 @@ def report(args, results: dict, skipped: dict, wall_s: float) -> None:
     print(f"glade council on one {'GPU' if args.device.startswith('cuda') else 'CPU (dry run)'}: {name}")
     print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(f"  machine    {platform.node()} {platform.machine()}  python {platform.python_version()}")
-    versions = next((r["versions"] for r in results.values() if "versions" in r), "")
-    print(f"  versions   {versions}")
+    stack = next((r["versions"] for r in results.values() if "versions" in r), "")
+    print(f"  versions   {stack}")
     shape = "tiny (dry run)" if args.dry_run else "Qwen2.5-0.5B's shape"
     print(
         f"  council    5 creature seats (adapters a, b, bare base, a, b) x {args.worlds} worlds; model of {shape},"
