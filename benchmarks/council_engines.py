@@ -23,11 +23,13 @@ On CPU vLLM is not built to win on a 1M-parameter model; its case is large model
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_before = _loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="glade-engines-bench-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models and adapters built here
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HOME", str(tmp / "hf-home"))
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

@@ -30,10 +30,12 @@ vLLM half is skipped with a message saying so.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def main(argv=None) -> int:
         raise SystemExit("gpu_council: no CUDA device here; run it on a GPU machine, or use --dry-run on CPU")
     engines = [e for e in args.engine.split(",") if e]
     tmp = Path(tempfile.mkdtemp(prefix="glade-gpu-council-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models and adapters built here
     os.environ.setdefault("HF_HOME", str(tmp / "hf-home"))
     model, adapters = build(tmp, args)
     results, skipped = {}, {}
