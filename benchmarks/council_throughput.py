@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
     .venv/bin/python benchmarks/council_throughput.py --quick     (under 2 minutes: (b) W=32 and (d) only)
     .venv/bin/python benchmarks/council_throughput.py --quick --base DIR   (the same on a trained base)
+    .venv/bin/python benchmarks/council_throughput.py --engine hf,vllm [--quick]
+                                                                   (the council on both engines: council_engines.py)
 
 All five creatures of a short default scenario sit on hf seats of a tiny model built the
 way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
@@ -106,6 +108,11 @@ def spread(runs: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a == "--engine" or a.startswith("--engine=") for a in argv):  # (e) and (f): hf vs vLLM, its own options
+        import council_engines
+
+        return council_engines.main(argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", default="default")
     p.add_argument("--turns", type=int, default=5)

@@ -213,6 +213,7 @@ def quiet_libraries(verbose: bool = False) -> None:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM's engine start-up chatter (engine: vllm seats)
     for pattern in _UNACTIONABLE:
         warnings.filterwarnings("ignore", message=pattern)
     for name in (

@@ -36,3 +36,38 @@ def assert_all_held(decisions: list[Decision], error: str) -> None:
         assert d.error == error
         assert d.text is None
         assert d.completion_tokens == 0
+
+
+def random_adapters(base, root) -> dict[str, str]:
+    """Two plain LoRA adapters on q/v of the model at `base`, random non-zero weights (seeds 1
+    and 2), so each one really changes what the model says: {"hoarder": DIR, "panic": DIR}."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    out = {}
+    with torch.random.fork_rng(devices=[]):
+        for name, seed in (("hoarder", 1), ("panic", 2)):
+            torch.manual_seed(seed)
+            model = AutoModelForCausalLM.from_pretrained(base)
+            model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+            model.save_pretrained(root / name)
+            out[name] = str(root / name)
+    return out
+
+
+def wood_states(count: int, turns: int = 4) -> list[dict]:
+    """`count` real observations: every creature of stand-in episodes, seed after seed."""
+    from glade.env import standin
+
+    states = []
+    seed = 0
+    while len(states) < count:
+        env = parallel_env(turns=turns)
+        obs, _ = env.reset(seed=seed)
+        kinds = {c: standin.disposition(env.scenario.creatures[c].disposition) for c in env.possible_agents}
+        while env.agents:
+            states += [obs[c] for c in env.agents]
+            obs, *_ = env.step({c: standin.act(obs[c], kinds[c], seed) for c in env.agents})
+        seed += 1
+    return states[:count]

