@@ -40,6 +40,7 @@ class EvalRecipe:
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0  # seeds the bootstrap resampler
+    max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:

@@ -183,6 +183,19 @@ def error(message: str) -> None:
     Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
 
 
+def fault_lines(tally: dict[str, dict]) -> list[str]:
+    """One markup line per seat whose server failed to answer some turns (glade.rollout.tally_faults)."""
+    lines = []
+    for seat, t in tally.items():
+        if t["faults"]:
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+            lines.append(
+                f"[yellow]seat faults[/]: {seat}: {sum(t['faults'].values())} of {t['decisions']} decisions "
+                f"({t['fault_share']:.0%}) failed: {kinds}"
+            )
+    return lines
+
+
 def with_ci(value, ci, fmt: str) -> str:
     """`mean [low, high]`, or '-' where the figure does not apply (no legend in the run)."""
     if value is None:

@@ -113,6 +113,32 @@ class SeatMeter:
         }
 
 
+def tally_faults(pairs) -> dict[str, dict]:
+    """seat -> {"decisions", "faults": {fault: n}, "fault_share"} from (seat, error) pairs, e.g.
+    the `seat` and `error` columns of every row a run wrote."""
+    meters: dict[str, SeatMeter] = {}
+    for seat, error in pairs:
+        meters.setdefault(str(seat), SeatMeter()).add(Decision({}, error=error))
+    return {
+        seat: {k: v for k, v in m.as_dict().items() if k in ("decisions", "faults", "fault_share")}
+        for seat, m in sorted(meters.items())
+    }
+
+
+def too_many_faults(tally: dict[str, dict], max_share: float) -> list[str]:
+    """One line per seat whose faults are more than `max_share` of its decisions, worst first."""
+    lines = []
+    for seat, t in sorted(tally.items(), key=lambda kv: -kv[1]["fault_share"]):
+        if t["faults"] and t["fault_share"] > max_share:
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+            lines.append(
+                f"seat {seat!r}: {sum(t['faults'].values())} of {t['decisions']} decisions failed ({kinds}), "
+                f"more than max_fault_share {max_share:g}; these rows are held turns, not the model's behaviour: "
+                "fix the seat (is its server up?) and rerun, and the episodes with faults play again"
+            )
+    return lines
+
+
 @dataclass
 class RolloutStats:
     decisions: int = 0

@@ -20,9 +20,9 @@ import yaml
 from glade.config import Seeds, as_plain
 from glade.env.scenario import load_scenario
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic, next_part
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
-from glade.seats import load_council
+from glade.resume import ShardLog, atomic, identity
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
+from glade.seats import load_council, results_spec
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ class GenerateRecipe:
     seeds: Seeds = field(default_factory=Seeds)
     turns: int | None = None  # None: each scenario's own
     worlds: int = 16  # episodes played in lockstep
+    max_fault_share: float = 0.2  # a seat whose server failed on more of its decisions fails the run
+
+
+# Recipe keys that cannot change the rows: a rerun into the same folder may change them.
+RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share")
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -61,49 +66,77 @@ def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"})
 
 
+def results_recipe(recipe: GenerateRecipe) -> dict:
+    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
+    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
+    plain["councils"] = {
+        name: {c: results_spec(spec) for c, spec in seats.items()} for name, seats in plain["councils"].items()
+    }
+    return plain
+
+
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict.
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     out = Path(recipe.out)
-    log = shard_log(out)
-    done = log.start()
-    plan = [p for p in episode_plan(recipe) if p[0] not in done]
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    seats = {  # (scenario, council) -> creature -> seat spec, every creature seated
+        (name, council): {
+            c: spec if spec is not None else scenario.creatures[c].disposition
+            for c, spec in seat_specs(recipe, council, list(scenario.creatures)).items()
+        }
+        for name, scenario in scenarios.items()
+        for council in recipe.councils
+    }
+    identities = {p[0]: identity(seats[(p[1], p[2])]) for p in episode_plan(recipe)}
+    log = shard_log(out)
+    state = log.start(results_recipe(recipe), identities)
+    plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     councils: dict[tuple[str, str], dict] = {}
     if on_total is not None:
         batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
     stats = RolloutStats()
-    part = next_part(done)
-    for batch_start in range(0, len(plan), recipe.worlds):
-        batch = plan[batch_start : batch_start + recipe.worlds]
-        specs = []
-        for episode_id, scenario_name, council_name, seed in batch:
-            scenario = scenarios[scenario_name]
-            key = (scenario_name, council_name)
-            if key not in councils:
-                seats = seat_specs(recipe, council_name, list(scenario.creatures))
-                defaults = {c: scenario.creatures[c].disposition for c in scenario.creatures}
-                councils[key] = load_council({c: s if s is not None else defaults[c] for c, s in seats.items()})
-            specs.append(EpisodeSpec(episode_id, scenario, seed, councils[key]))
-        played = run_lockstep(specs, on_turn=progress, stats=stats)
-        _write_shard(
-            [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows],
-            log.path("traces", part),
-        )
-        log.finish(done, part, [e.episode_id for e in specs])
-        part += 1
-    summary = {
-        "episodes": len(done),
+    part = state.next_part()
+    try:
+        for batch_start in range(0, len(plan), recipe.worlds):
+            batch = plan[batch_start : batch_start + recipe.worlds]
+            specs = []
+            for episode_id, scenario_name, council_name, seed in batch:
+                key = (scenario_name, council_name)
+                if key not in councils:
+                    councils[key] = load_council(seats[key])
+                specs.append(EpisodeSpec(episode_id, scenarios[scenario_name], seed, councils[key]))
+            played = run_lockstep(specs, on_turn=progress, stats=stats)
+            rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
+            _write_shard(rows, log.path("traces", part))
+            faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
+            log.finish(state, part, faults, identities)
+            part += 1
+    except BaseException:
+        log.abandon(state)
+        raise
+    write_card(recipe, out, scenarios, state.done)
+    return {
+        "episodes": len(state.done),
         "played_now": len(plan),
         "decisions_now": stats.decisions,
         "seconds_now": round(stats.total_seconds, 3),
         "out": str(out),
+        "replayed": state.replayed,
+        "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
+        "faults": tally_faults(_seats_and_errors(log.listed("traces", state))),
     }
-    write_card(recipe, out, scenarios, done)
-    return summary
+
+
+def _seats_and_errors(shards: list[Path]):
+    import pyarrow.parquet as pq
+
+    for shard in shards:
+        table = pq.read_table(shard, columns=["seat", "error"])
+        yield from zip(table["seat"].to_pylist(), table["error"].to_pylist())
 
 
 def _write_shard(rows: list[dict], path: Path) -> None:
@@ -114,7 +147,10 @@ def _write_shard(rows: list[dict], path: Path) -> None:
 
 
 def load_traces(folders: tuple[str, ...] | list[str]):
-    """Every row of these traces folders, as one `datasets.Dataset`."""
+    """Every row of these traces folders, as one `datasets.Dataset`; a ValueError naming the
+    file when a shard cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from datasets import concatenate_datasets, load_dataset
 
     parts = []
@@ -122,6 +158,14 @@ def load_traces(folders: tuple[str, ...] | list[str]):
         files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
         if not files:
             raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+        for file in files:
+            try:
+                pq.read_metadata(file)
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(
+                    f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
+                    f"on its recipe to replay it, or drop the folder from data.traces"
+                ) from None
         parts.append(load_dataset("parquet", data_files=files, split="train"))
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 

@@ -24,6 +24,17 @@ def read_traces(dataset: Path) -> list[Path]:
         raise ValueError(
             f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)"
         )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for shard in shards:
+        try:
+            pq.read_table(shard)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(
+                f"{shard}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
+                f"on {dataset} to replay it before exporting"
+            ) from None
     return shards
 
 

@@ -26,11 +26,34 @@ from .base import Decision, Policy, SeatSpecError, check_keys
 from .python import load_python
 from .standin import StandIn
 
-__all__ = ["Decision", "Policy", "SeatSpecError", "StandIn", "SEAT_KINDS", "load", "load_council", "standin_council"]
+__all__ = [
+    "Decision",
+    "Policy",
+    "SeatSpecError",
+    "StandIn",
+    "SEAT_KINDS",
+    "TRANSPORT_KEYS",
+    "load",
+    "load_council",
+    "results_spec",
+    "standin_council",
+]
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache"}
 SERVER_KEYS = {"timeout", "retries", "backoff", "concurrency", "max_tokens", "temperature", "seed", "api_key_env"}
+# Keys that say how a seat is reached or batched, not what it answers: a resumed run may
+# change them (fix a server's URL, give it a longer timeout) and keep what it finished.
+TRANSPORT_KEYS = {
+    "base_url",
+    "timeout",
+    "retries",
+    "backoff",
+    "concurrency",
+    "api_key_env",
+    "batch_size",
+    "prefix_cache",
+}
 
 
 def load(spec: dict[str, Any] | str) -> Policy:
@@ -80,6 +103,24 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
         else:
             council[creature] = load(spec)
     return council
+
+
+def results_spec(spec: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+    """What decides a seat's answers: the spec without its TRANSPORT_KEYS, with `latest:NAME`
+    resolved to the checkpoint folder it names now (a retrained recipe is another model)."""
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: v for k, v in spec.items() if k not in TRANSPORT_KEYS}
+    if (
+        out.get("kind") == "checkpoint"
+        and isinstance(out.get("path"), str)
+        and out["path"].startswith(checkpoint.LATEST)
+    ):
+        try:
+            out["path"] = str(checkpoint.resolve(out["path"]))
+        except ValueError as exc:
+            raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
+    return out
 
 
 def standin_council(scenario: Scenario) -> dict[str, Policy]:
