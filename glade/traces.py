@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
-from glade.config import Seeds, as_plain
+from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
 from glade.env.scenario import load_scenario
 from glade.provenance import now, stamp
 from glade.resume import ShardLog, atomic, identity
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
-from glade.seats import load_council, results_spec
+from glade.seats import check_inputs as seat_inputs
+from glade.seats import check_spec, load_council, results_spec
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,44 @@ class GenerateRecipe:
 
 # Recipe keys that cannot change the rows: a rerun into the same folder may change them.
 RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share")
+
+
+def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GenerateRecipe:
+    """Read and fully validate a generate recipe: keys, types and ranges, every seat spec, that
+    every scenario loads and every council names only its creatures. Reads no model."""
+    recipe = load_recipe(GenerateRecipe, path, overrides)
+    source = str(path)
+    check_seeds(recipe.seeds, source)
+    for key, low in (("worlds", 1), ("turns", 1)):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < low:
+            fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    if not 0 <= recipe.max_fault_share <= 1:
+        fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
+    if not recipe.scenarios:
+        fail(source, "scenarios", "needs at least one scenario")
+    if not recipe.councils:
+        fail(source, "councils", "needs at least one council")
+    for council, seats in recipe.councils.items():
+        for creature, spec in seats.items():
+            if spec is not None:
+                with keyed(source, f"councils.{council}.{creature}"):
+                    check_spec(spec)
+    overrides_ = {"turns": recipe.turns} if recipe.turns else {}
+    for i, name in enumerate(recipe.scenarios):
+        with keyed(source, f"scenarios[{i}]"):
+            scenario = load_scenario(name, **overrides_)
+        for council in recipe.councils:
+            with keyed(source, f"scenarios[{i}]"):
+                seat_specs(recipe, council, list(scenario.creatures))
+    return recipe
+
+
+def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
+    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
+    for council, seats in recipe.councils.items():
+        for creature, spec in seats.items():
+            with keyed(source, f"councils.{council}.{creature}"):
+                seat_inputs(spec)
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -146,27 +185,31 @@ def _write_shard(rows: list[dict], path: Path) -> None:
         Dataset.from_list(rows).to_parquet(str(tmp))
 
 
-def load_traces(folders: tuple[str, ...] | list[str]):
-    """Every row of these traces folders, as one `datasets.Dataset`; a ValueError naming the
-    file when a shard cannot be read."""
+def readable_shards(folder: str | Path) -> list[str]:
+    """The Parquet files of a traces folder; FileNotFoundError when there are none, a ValueError
+    naming the file when one cannot be read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(
+                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
+                "on its recipe to replay it, or drop the folder from data.traces"
+            ) from None
+    return files
+
+
+def load_traces(folders: tuple[str, ...] | list[str]):
+    """Every row of these traces folders, as one `datasets.Dataset` (readable_shards first)."""
     from datasets import concatenate_datasets, load_dataset
 
-    parts = []
-    for folder in folders:
-        files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
-        if not files:
-            raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
-        for file in files:
-            try:
-                pq.read_metadata(file)
-            except (pa.ArrowException, OSError) as exc:
-                raise ValueError(
-                    f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
-                    f"on its recipe to replay it, or drop the folder from data.traces"
-                ) from None
-        parts.append(load_dataset("parquet", data_files=files, split="train"))
+    parts = [load_dataset("parquet", data_files=readable_shards(folder), split="train") for folder in folders]
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 

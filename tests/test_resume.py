@@ -103,7 +103,8 @@ def test_a_file_glade_did_not_write_beside_the_shards_is_refused_and_kept(tmp_pa
 
 
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
-    path = generate_recipe(tmp_path, councils={"x": {"*": {"kind": "python", "entry_point": "nowhere:nothing"}}})
+    # the module is there, its factory is not: found only when the council is seated, mid-run
+    path = generate_recipe(tmp_path, councils={"x": {"*": {"kind": "python", "entry_point": "glade.env.standin:nope"}}})
     assert main(["generate", str(path)]) == 2
     assert not (tmp_path / "traces").exists()
 

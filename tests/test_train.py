@@ -252,8 +252,9 @@ def test_shipped_recipes_build_their_trainer_on_the_tiny_model(workdir, tmp_path
     assert lora.r == recipe.lora["r"] and set(lora.target_modules) == set(recipe.lora["target_modules"])
 
 
-def test_validate_covers_every_recipe():
-    assert main(["validate"]) == 0
+def test_validate_covers_every_recipe(capsys):
+    assert main(["validate"]) in (0, 1)  # 1: well formed, waiting for traces or checkpoints an earlier step writes
+    assert " 0 invalid" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -28,11 +28,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from glade.eval.recipe import load_eval_recipe
+    from glade.eval.recipe import check_inputs, load_eval_recipe
     from glade.eval.run import evaluate, write_results
     from glade.rollout import too_many_faults
 
     recipe = load_eval_recipe(args.recipe, args.overrides)
+    check_inputs(recipe, args.recipe)
     con = console()
     try:
         with progress_bar("eval", "turns", con) as bar:

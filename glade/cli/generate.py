@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from glade.config import load_recipe
 from glade.console import console, error, fault_lines, progress_bar
 from glade.rollout import too_many_faults
-from glade.traces import GenerateRecipe, generate
+from glade.traces import check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
 
@@ -30,7 +29,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
+    recipe = load_generate_recipe(args.recipe, args.overrides)
+    check_inputs(recipe, args.recipe)
     con = console(stderr=True)
     try:
         with progress_bar("generate", "turns", con) as bar:

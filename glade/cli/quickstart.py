@@ -101,12 +101,11 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
 
 
 def generate_traces(args: argparse.Namespace, con) -> None:
-    from glade.config import load_recipe
-    from glade.traces import GenerateRecipe, generate
+    from glade.traces import generate, load_generate_recipe
 
     with progress_bar("generate", "turns", con) as bar:
         summary = generate(
-            load_recipe(GenerateRecipe, RECIPES / "generate" / "standin.yaml"),
+            load_generate_recipe(RECIPES / "generate" / "standin.yaml"),
             progress=lambda live: bar.advance(),
             on_total=bar.total,
         )

@@ -132,6 +132,10 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.seed < 0:
+        raise ValueError(f"--seed: must be 0 or more (it seeds the world), got {args.seed}")
+    if args.turns is not None and args.turns < 1:
+        raise ValueError(f"--turns: must be at least 1, got {args.turns}")
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
     council = parse_council(args.council, scenario)
     episode = run_episode(scenario, args.seed, None, council)

@@ -15,15 +15,15 @@ costs one batched generate per turn. Model backends (torch) load only when a mod
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
 from glade.env.standin import disposition
 
-from .base import Decision, Policy, SeatSpecError, check_keys
+from .base import Decision, Policy, SeatSpecError
 from .python import load_python
+from .spec import GENERATION, SEAT_KINDS, check_inputs, check_spec, checkpoint_model
 from .standin import StandIn
 
 __all__ = [
@@ -33,15 +33,15 @@ __all__ = [
     "StandIn",
     "SEAT_KINDS",
     "TRANSPORT_KEYS",
+    "check_inputs",
+    "check_spec",
     "load",
     "load_council",
     "results_spec",
     "standin_council",
 ]
 
-SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
-GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache"}
-SERVER_KEYS = {"timeout", "retries", "backoff", "concurrency", "max_tokens", "temperature", "seed", "api_key_env"}
+GENERATION_KEYS = set(GENERATION)
 # Keys that say how a seat is reached or batched, not what it answers: a resumed run may
 # change them (fix a server's URL, give it a longer timeout) and keep what it finished.
 TRANSPORT_KEYS = {
@@ -57,33 +57,24 @@ TRANSPORT_KEYS = {
 
 
 def load(spec: dict[str, Any] | str) -> Policy:
-    """Build a Policy from a seat spec. A bare string is a stand-in disposition name."""
+    """Build a Policy from a seat spec (checked first: glade.seats.spec). A bare string is a
+    stand-in disposition name."""
+    check_spec(spec)
     if isinstance(spec, str):
         spec = {"kind": "standin", "disposition": spec}
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
     kind = spec["kind"]
     if kind == "standin":
-        check_keys(spec, {"kind", "disposition", "seed"})
-        try:
-            return StandIn(disposition(spec.get("disposition", "balanced")), int(spec.get("seed", 0)))
-        except ValueError as exc:
-            raise SeatSpecError(f"seat spec disposition: {exc}") from None
+        return StandIn(disposition(spec.get("disposition", "balanced")), int(spec.get("seed", 0)))
     if kind == "python":
+        check_inputs(spec)
         return load_python(spec)
     if kind in ("hf", "checkpoint"):
         policy = load_council({"_": spec})["_"]
         policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
         return policy
-    if kind == "server":
-        check_keys(spec, {"kind", "base_url", "model"} | SERVER_KEYS)
-        for key in ("base_url", "model"):
-            if not isinstance(spec.get(key), str):
-                raise SeatSpecError(f"seat spec server: missing {key!r} (a string)")
-        from .server import ServerPolicy
+    from .server import ServerPolicy
 
-        return ServerPolicy(**{k: v for k, v in spec.items() if k != "kind"})
-    raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
+    return ServerPolicy(**{k: v for k, v in spec.items() if k != "kind"})
 
 
 def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
@@ -137,31 +128,11 @@ def standin_council(scenario: Scenario) -> dict[str, Policy]:
 
 def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     """(sharing key, adapter path, generation kwargs) for an hf or checkpoint seat."""
+    check_spec(spec)
+    check_inputs(spec)
     if spec["kind"] == "checkpoint":
-        check_keys(spec, {"kind", "path", "dtype", "device"} | GENERATION_KEYS)
-        spec = {**_checkpoint_model(spec.get("path")), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
-        spec["kind"] = "hf"
-    check_keys(spec, {"kind", "model", "adapter", "dtype", "device"} | GENERATION_KEYS)
-    if not isinstance(spec.get("model"), str):
-        raise SeatSpecError("seat spec hf: missing 'model' (a hub id or a local folder)")
+        spec = {**checkpoint_model(spec["path"]), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
     adapter = spec.get("adapter")
-    if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
-        raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
     generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
-    if not isinstance(generation.get("prefix_cache", True), bool):
-        raise SeatSpecError(f"seat spec hf prefix_cache: expected true or false, got {generation['prefix_cache']!r}")
     key = (spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu"), tuple(sorted(generation.items())))
     return key, adapter, generation
-
-
-def _checkpoint_model(path) -> dict:
-    """model (and adapter) of a checkpoint seat: the adapter folder on its base model, or a full model."""
-    if not isinstance(path, str):
-        raise SeatSpecError(f"seat spec checkpoint path: expected a folder or latest:NAME, got {path!r}")
-    try:
-        found = checkpoint.read(checkpoint.resolve(path))
-    except ValueError as exc:
-        raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
-    if found.is_adapter:
-        return {"model": found.base_model, "adapter": str(found.folder)}
-    return {"model": str(found.folder)}
