@@ -175,6 +175,14 @@ def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
         yield Bar(progress, progress.add_task(unit, total=None, note=""))
 
 
+def warning(message: str) -> None:
+    """One yellow line on stderr, never wrapped: the command went on, but look at this."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True).print(Text("warning: ", style="bold yellow") + Text(message, style="yellow"), soft_wrap=True)
+
+
 def error(message: str) -> None:
     """One red line on stderr, never wrapped."""
     from rich.console import Console
@@ -194,6 +202,34 @@ def fault_lines(tally: dict[str, dict]) -> list[str]:
                 f"({t['fault_share']:.0%}) failed: {kinds}"
             )
     return lines
+
+
+@contextmanager
+def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
+    """Drop the lines that start with `start` from everything written to file descriptor 2
+    inside the block, subprocesses included (a library's `git` call); the rest is passed on."""
+    if not enabled:
+        yield
+        return
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line for line in captured.read().decode(errors="replace").splitlines(True) if not line.startswith(start)
+            ]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def with_ci(value, ci, fmt: str) -> str:

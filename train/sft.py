@@ -168,6 +168,18 @@ def train(
         shutil.rmtree(work)
     if world > 1:  # every rank must see the cleared folder before writing into it
         _barrier()
+    made = [folder for folder in (Path(recipe.output_root), work) if not folder.exists()]
+    try:
+        return _train(recipe, work, source, resume, log, progress, rank, world)
+    except Exception:  # a failure, not an interrupt: leave no folder behind unless it holds progress
+        if rank == 0 and work in made and not any((work / "trainer").glob("checkpoint-*")):
+            shutil.rmtree(work, ignore_errors=True)
+            if Path(recipe.output_root) in made and not any(Path(recipe.output_root).iterdir()):
+                Path(recipe.output_root).rmdir()
+        raise
+
+
+def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
     work.mkdir(parents=True, exist_ok=True)
     train_rows, eval_rows, counts = prepare(recipe.data)
     log(f"data: {counts}")
