@@ -336,6 +336,7 @@ def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dic
         "gambit_pnl": round(world.patron.gambit_pnl, 6) if e.scenario.gambit is not None else None,
         "patron_pebbles": round(world.patron.pebbles, 6),
         "conservation_problems": check_conservation(world),
+        "faults": tally_faults((r["seat"], r["error"]) for r in rows),  # per seat: turns its server failed to answer
         "glade_version": glade.__version__,
     }
 

@@ -292,3 +292,17 @@ def test_fault_rows_never_become_training_rows(tmp_path, closed_port):
     assert counts["traces"] == 15 and counts["faults_excluded"] == 3
     assert "oona" not in set(train["creature"])
     assert main(["generate", str(path)]) == 1  # the default threshold fails it
+
+
+def test_simulate_counts_a_dead_seat_and_exits_1(tmp_path, closed_port, capsys):
+    council = tmp_path / "council.yaml"
+    council.write_text(yaml.safe_dump({"oona": server_policy(f"http://127.0.0.1:{closed_port}/v1")}))
+    argv = ["simulate", "--turns", "4", "--council", str(council), "--out", str(tmp_path / "sim"), "--quiet"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "seat faults: server:tiny: 4 of 4 decisions (100%) failed: server_refused 4" in captured.out
+    assert captured.err.count("error:") == 1 and "seat 'server:tiny': 4 of 4 decisions failed" in captured.err
+    summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
+    assert summary["faults"]["server:tiny"]["faults"] == {"server_refused": 4}
+    assert summary["faults"]["standin:balanced"]["faults"] == {}
+    assert main([*argv, "--max-fault-share", "1"]) == 0
