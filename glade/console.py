@@ -191,17 +191,25 @@ def error(message: str) -> None:
     Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
 
 
-def fault_lines(tally: dict[str, dict]) -> list[str]:
-    """One markup line per seat whose server failed to answer some turns (glade.rollout.tally_faults)."""
-    lines = []
+def fault_text(t: dict) -> str:
+    """`12 of 40 decisions (30%) failed: server_refused 12` for one seat of a fault tally."""
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+    return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: {kinds}"
+
+
+def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float) -> None:
+    """A line per seat whose server failed to answer some turns (glade.rollout.tally_faults), then
+    one `error:` line for the worst seat over `max_share` (glade.rollout.too_many_faults)."""
     for seat, t in tally.items():
         if t["faults"]:
-            kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
-            lines.append(
-                f"[yellow]seat faults[/]: {seat}: {sum(t['faults'].values())} of {t['decisions']} decisions "
-                f"({t['fault_share']:.0%}) failed: {kinds}"
-            )
-    return lines
+            con.print(f"[yellow]seat faults[/]: {seat}: {fault_text(t)}", soft_wrap=True)
+    if over:
+        error(
+            f"seat {over[0]!r}: {fault_text(tally[over[0]])}, more than max_fault_share {max_share:g}"
+            + (f" (and {len(over) - 1} more seat(s))" if len(over) > 1 else "")
+            + "; these rows are held turns, not the model's behaviour: fix the seat (is its server up?) "
+            "and rerun, and the episodes with faults play again"
+        )
 
 
 @contextmanager

@@ -200,7 +200,7 @@ def readable_shards(folder: str | Path) -> list[str]:
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
-                "on its recipe to replay it, or drop the folder from data.traces"
+                "with the recipe that wrote it: it replays that shard"
             ) from None
     return files
 

@@ -145,6 +145,20 @@ def test_a_resume_may_change_what_cannot_change_the_rows(tmp_path, monkeypatch):
     )
 
 
+def test_an_older_ledger_is_read_and_kept(tmp_path):
+    recipe = load_recipe(gen.GenerateRecipe, generate_recipe(tmp_path))
+    gen.generate(recipe)
+    progress = tmp_path / "traces" / "progress.json"
+    episodes = json.loads(progress.read_text())["episodes"]
+    # what glade wrote before the ledger held the recipe: episode id -> shard path
+    progress.write_text(json.dumps({e: f"data/part-{v['part']:05d}.parquet" for e, v in episodes.items()}))
+    assert gen.generate(recipe)["played_now"] == 0
+    ledger = json.loads(progress.read_text())
+    assert ledger["format"] == 2 and {e: v["part"] for e, v in ledger["episodes"].items()} == {
+        e: v["part"] for e, v in episodes.items()
+    }
+
+
 # --- 10. unreadable shards are named and played again -----------------------------------------
 
 
@@ -251,14 +265,14 @@ def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_rep
     assert main(["eval", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(
-        "error: seat 'live': 12 of 12 decisions failed (server_refused 12), more than max_fault_share 0.2"
+        "error: seat 'live': 12 of 12 decisions (100%) failed: server_refused 12, more than max_fault_share 0.2"
     )
     summary = json.loads((results / "summary.json").read_text())
     assert summary["faults"]["live"] == {"decisions": 12, "faults": {"server_refused": 12}, "fault_share": 1.0}
     assert summary["excluded"] == {"fault_rows": 12, "fault_worlds": 2}
     assert main(["report", str(results)]) == 0
     report = (results / "report.md").read_text()
-    assert report.index("Seat faults: live: 12 of 12 decisions (100%) failed (server_refused 12)") < report.index(
+    assert report.index("Seat faults: live: 12 of 12 decisions (100%) failed: server_refused 12") < report.index(
         "**recipe**"
     )
     assert main(["flag", str(results)]) == 0
@@ -301,7 +315,7 @@ def test_simulate_counts_a_dead_seat_and_exits_1(tmp_path, closed_port, capsys):
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "seat faults: server:tiny: 4 of 4 decisions (100%) failed: server_refused 4" in captured.out
-    assert captured.err.count("error:") == 1 and "seat 'server:tiny': 4 of 4 decisions failed" in captured.err
+    assert captured.err.count("error:") == 1 and "seat 'server:tiny': 4 of 4 decisions (100%) failed" in captured.err
     summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
     assert summary["faults"]["server:tiny"]["faults"] == {"server_refused": 4}
     assert summary["faults"]["standin:balanced"]["faults"] == {}

@@ -204,13 +204,11 @@ def price_paths(r: Results, scenario: str, world: str) -> dict[str, np.ndarray]:
 
 def fault_notes(summary: dict) -> list[str]:
     """One sentence per live seat whose server failed to answer some turns (summary.json `faults`)."""
-    notes = []
-    for seat, t in (summary.get("faults") or {}).items():
-        if t.get("faults"):
-            kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
-            notes.append(
-                f"Seat faults: {seat}: {sum(t['faults'].values())} of {t['decisions']} decisions "
-                f"({t['fault_share']:.0%}) failed ({kinds}). These are held turns, not the model's behaviour: "
-                "the rows and the worlds they happened in are left out of the metrics and flags."
-            )
-    return notes
+    from glade.console import fault_text
+
+    return [
+        f"Seat faults: {seat}: {fault_text(t)}. These are held turns, not the model's behaviour: the rows "
+        "and the worlds they happened in are left out of the metrics and flags."
+        for seat, t in (summary.get("faults") or {}).items()
+        if t.get("faults")
+    ]

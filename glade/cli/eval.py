@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import console, error, fault_lines, progress_bar, with_ci
+from glade.console import console, progress_bar, show_faults, with_ci
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
 
@@ -60,10 +60,6 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
     )
-    for line in fault_lines(summary["faults"]):
-        con.print(line)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    if over:
-        error(over[0])
-        return 1
-    return 0
+    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    return 1 if over else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import console, error, fault_lines, progress_bar
+from glade.console import console, progress_bar, show_faults
 from glade.rollout import too_many_faults
 from glade.traces import check_inputs, generate, load_generate_recipe
 
@@ -43,10 +43,6 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
         f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
     )
-    for line in fault_lines(summary["faults"]):
-        con.print(line)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    if over:
-        error(over[0])
-        return 1
-    return 0
+    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    return 1 if over else 0

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 
 from glade.config import ConfigError, parse_override, read_yaml
-from glade.console import console, error, fault_lines, scoreboard, summary_lines, turn_table
+from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.rollout import run_episode, too_many_faults, write_episode
@@ -159,9 +159,6 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(scenario, episode.summary):
         con.print(line)
     con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
-    for line in fault_lines(episode.summary["faults"]):
-        con.print(line)
     over = too_many_faults(episode.summary["faults"], args.max_fault_share)
-    if over:
-        error(over[0])
+    show_faults(con, episode.summary["faults"], over, args.max_fault_share)
     return 1 if episode.summary["conservation_problems"] or over else 0

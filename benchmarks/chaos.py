@@ -1,0 +1,371 @@
+"""Chaos: kill -9 real `glade generate`, `glade eval` and `glade train` runs at seeded moments,
+rerun each until it finishes, and compare what it wrote with an uninterrupted run.
+
+    python benchmarks/chaos.py            # 28 kills (10 generate, 10 eval, 8 train)
+    python benchmarks/chaos.py --quick    # 20 kills (8, 8, 4), under 2 minutes on 2 idle cores
+
+Every run is the real CLI in its own process (`python -m glade.cli ...`), killed with SIGKILL
+(nothing to catch, nothing flushed) at a moment drawn from a seeded generator:
+- `random`: after a random delay within the length of the uninterrupted run;
+- `write`: while a shard or the progress ledger is being written (its hidden temporary
+  file is on disk), the k-th such write of that run;
+- `save`: while the trainer saves a checkpoint (a checkpoint-N folder without its
+  trainer_state.json, which is written last), the k-th save of that run;
+- `writing`: after training finished, while the checkpoint folder is being written and
+  its held-out states are answered.
+The rerun after a kill is the same command (`glade train` adds --resume). After every kill
+the folder is checked: no listed shard may be unreadable or hold rows of unlisted episodes,
+and no checkpoint may be final without its meta.json ("torn"). When the job finishes, its
+rows are compared with the uninterrupted run's: traces rows (latency aside), the eval's
+decisions, episodes and summary metrics (timing and time stamps aside), and the training
+run's SFT splits, adapter weights and metrics; and each is checked for rows counted twice.
+A mismatch is one table, file or figure that differs. The jobs of generate/eval and of
+train run side by side (two processes at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+GLADE = [sys.executable, "-m", "glade.cli"]
+GENERATE = {
+    "scenarios": ["default", "gambit_override"],
+    "councils": {"scenario": {}, "hoarder": {"*": "hoarder"}},
+    "seeds": {"start": 0, "count": 6},
+    "turns": 6,
+    "worlds": 2,  # 12 parts: many shard writes to land in
+}
+EVAL = {
+    "name": "chaos",
+    "policies": {"panic": "panic_seller", "hoard": "hoarder"},
+    "councils": {"all_panic": {"focal": {"*": "panic"}}, "mixed": {"focal": {"oona": "hoard", "bramble": "panic"}, "rotate": 2}},
+    "scenarios": ["gambit_override", "gambit_shock"],
+    "seeds": {"start": 0, "count": 4},
+    "turns": 6,
+    "worlds": 4,  # 8 parts
+}  # fmt: skip
+TRAIN = {
+    "name": "chaos-lora",
+    "model": {"base": "base"},
+    "data": {"traces": ["ref/traces"], "eval_share": 0.2},
+    "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+    "sft": {
+        "max_steps": 12,
+        "per_device_train_batch_size": 4,
+        "per_device_eval_batch_size": 8,
+        "learning_rate": 0.01,
+        "warmup_steps": 0,
+        "logging_steps": 1,
+        "save_steps": 2,  # 6 checkpoint saves to land in
+        "bf16": False,
+        "use_cpu": True,
+        "activation_checkpointing": False,
+        "report_to": "none",
+        "max_length": 1024,
+    },
+    "eval": {"states": 8, "max_new_tokens": 16, "batch_size": 8},
+}
+KILLS = {"quick": {"generate": 8, "eval": 8, "train": 4}, "full": {"generate": 10, "eval": 10, "train": 8}}
+MODES = {"generate": ("random", "write"), "eval": ("random", "write"), "train": ("random", "save", "writing")}
+
+
+@dataclass
+class Job:
+    name: str
+    argv: list[str]  # the command, without the output override
+    out: str  # the override key that points the run at a folder (out= or output_root=)
+    watch: list[str]  # folders (under the run's folder) where writes are watched
+    kills: Counter = field(default_factory=Counter)
+    resumes: int = 0
+    kept: int = 0  # resumes that found finished work to keep
+    runs: int = 0
+    torn: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reference_seconds: float = 0.0
+
+
+def run(cmd: list[str], cwd: Path, log: Path) -> int:
+    with open(log, "ab") as f:
+        return subprocess.run(cmd, cwd=cwd, stdout=f, stderr=f, env=ENV).returncode
+
+
+def hidden_tmps(folders: list[Path]) -> set[str]:
+    seen = set()
+    for folder in folders:
+        try:
+            seen |= {e.path for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".tmp")}
+        except OSError:
+            pass
+    return seen
+
+
+def saving(trainer: Path) -> set[str]:
+    try:
+        return {
+            e.path
+            for e in os.scandir(trainer)
+            if e.name.startswith("checkpoint-") and not os.path.exists(os.path.join(e.path, "trainer_state.json"))
+        }
+    except OSError:
+        return set()
+
+
+def kill_at(proc: subprocess.Popen, mode: str, k: int, delay: float, folders: list[Path], partial: Path | None) -> bool:
+    """Wait for the moment, then SIGKILL; False when the run ended first."""
+    started, seen = time.monotonic(), set()
+    while proc.poll() is None:
+        if mode == "random":
+            hit = time.monotonic() - started >= delay
+        elif mode == "write":
+            seen |= hidden_tmps(folders)
+            hit = len(seen) >= k
+        elif mode == "save":
+            seen |= saving(partial / "trainer")
+            hit = len(seen) >= k
+        else:  # writing: training finished, the checkpoint is being written
+            hit = (partial / "trained.json").exists()
+        if hit:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def torn(job: Job, folder: Path) -> int:
+    """Listed shards that cannot be read or hold unlisted episodes; final checkpoints without meta.json."""
+    import pyarrow.parquet as pq
+
+    if job.name == "train":
+        return sum(1 for p in folder.glob("chaos-lora__*") if not (p / "meta.json").exists())
+    progress = folder / "progress.json"
+    if not progress.exists():
+        return 0
+    ledger = json.loads(progress.read_text())["episodes"]
+    parts: dict[int, set] = {}
+    for episode, entry in ledger.items():
+        parts.setdefault(entry["part"], set()).add(episode)
+    patterns = (
+        ["data/part-{:05d}.parquet"]
+        if job.name == "generate"
+        else ["shards/decisions-{:05d}.parquet", "shards/episodes-{:05d}.parquet"]
+    )
+    bad = 0
+    for part, episodes in parts.items():
+        for pattern in patterns:
+            try:
+                table = pq.read_table(folder / pattern.format(part))
+                if "episode_id" in table.column_names and set(table["episode_id"].to_pylist()) - episodes:
+                    bad += 1
+            except Exception:  # any failure to read a listed shard is what this counts
+                bad += 1
+    return bad
+
+
+def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
+    """Kill the job `n_kills` times at drawn moments (when it lives long enough), rerun until it ends."""
+    folder = work / "chaos" / job.name
+    log = work / f"chaos-{job.name}.log"
+    partial = folder / ".chaos-lora__0.partial" if job.name == "train" else None
+    started = time.perf_counter()
+    plan = [rng.choice(MODES[job.name]) for _ in range(n_kills)]
+    first = True
+    while True:
+        argv = GLADE + job.argv + [f"{job.out}={folder}"] + ([] if first or job.name != "train" else ["--resume"])
+        if not first:
+            job.resumes += 1
+            if job.name == "train":
+                finished = (partial / "trained.json").exists()
+                job.kept += int(finished or any((partial / "trainer").glob("checkpoint-*")))
+            else:
+                job.kept += int(
+                    (folder / "progress.json").exists()
+                    and json.loads((folder / "progress.json").read_text())["episodes"] != {}
+                )
+        first = False
+        job.runs += 1
+        with open(log, "ab") as f:
+            proc = subprocess.Popen(argv, cwd=work, stdout=f, stderr=f, env=ENV)
+        if plan:
+            mode = plan[0]
+            killed = kill_at(
+                proc,
+                mode,
+                rng.randint(1, 2),  # the first or second write (or save) of this run
+                rng.uniform(0.2, 0.9) * job.reference_seconds,
+                [folder / w for w in job.watch],
+                partial,
+            )
+            if killed:
+                plan.pop(0)
+                job.kills[mode] += 1
+                job.torn += torn(job, folder)
+                continue
+        if proc.wait() != 0:
+            job.mismatches.append(f"a rerun failed with exit status {proc.returncode} (see {log})")
+            break
+        if not plan or proc.returncode == 0:
+            break
+    job.seconds = time.perf_counter() - started
+
+
+def frame(path: Path, drop=()):
+    import pandas as pd
+
+    table = pd.read_parquet(path).drop(columns=[c for c in drop if c], errors="ignore")
+    keys = [c for c in ("episode_id", "turn", "creature") if c in table]
+    return table.sort_values(keys).reset_index(drop=True), keys
+
+
+def same_rows(job: Job, name: str, a: Path, b: Path, drop=()) -> None:
+    fa, keys = frame(a, drop)
+    fb, _ = frame(b, drop)
+    if fa.duplicated(keys).any():
+        job.mismatches.append(f"{name}: rows counted twice")
+    if not fa.equals(fb):
+        job.mismatches.append(f"{name}: differs from the uninterrupted run ({len(fa)} vs {len(fb)} rows)")
+
+
+def compare(job: Job, work: Path) -> None:
+    chaos_dir, ref = work / "chaos" / job.name, work / "ref" / job.name
+    if job.name == "generate":
+        same_rows(job, "traces", chaos_dir / "data", ref / "data", drop=("latency_s",))
+    elif job.name == "eval":
+        for table in ("decisions.parquet", "episodes.parquet"):
+            same_rows(job, table, chaos_dir / table, ref / table)
+        a, b = (json.loads((d / "summary.json").read_text()) for d in (chaos_dir, ref))
+        for key in ("decision", "outcome", "table", "faults", "worlds", "decisions"):
+            if a.get(key) != b.get(key):
+                job.mismatches.append(f"summary.json {key}: differs")
+    else:
+        found = sorted(chaos_dir.glob("chaos-lora__*"))
+        [reference] = sorted(ref.glob("chaos-lora__*"))
+        if len(found) != 1 or list(chaos_dir.glob(".*.partial")):
+            job.mismatches.append(
+                f"{len(found)} final checkpoints (and a partial left: {list(chaos_dir.glob('.*.partial'))})"
+            )
+        if not found:
+            return
+        for split in ("train", "eval"):
+            same_rows(
+                job,
+                f"SFT {split} split",
+                found[-1] / "data" / f"{split}.parquet",
+                reference / "data" / f"{split}.parquet",
+            )
+        from safetensors.numpy import load_file
+
+        wa, wb = (load_file(str(d / "adapter_model.safetensors")) for d in (found[-1], reference))
+        differ = [k for k in wb if k not in wa or not (wa[k] == wb[k]).all()]
+        if differ or set(wa) != set(wb):
+            job.mismatches.append(f"adapter weights: {len(differ)} of {len(wb)} tensors differ")
+        ma, mb = (json.loads((d / "meta.json").read_text()) for d in (found[-1], reference))
+        for key in sorted(set(ma["metrics"]) | set(mb["metrics"])):
+            if ma["metrics"].get(key) != mb["metrics"].get(key):
+                job.mismatches.append(f"metric {key}: {ma['metrics'].get(key)} vs {mb['metrics'].get(key)}")
+        if ma["data_fingerprint"] != mb["data_fingerprint"]:
+            job.mismatches.append("data fingerprint differs")
+
+
+def reference(job: Job, work: Path) -> None:
+    folder = work / "ref" / job.name
+    t0 = time.perf_counter()
+    if run(GLADE + job.argv + [f"{job.out}={folder}"], work, work / f"ref-{job.name}.log") != 0:
+        raise SystemExit(f"chaos: the uninterrupted {job.name} run failed (see {work / f'ref-{job.name}.log'})")
+    job.reference_seconds = time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="20 kills: 8 generate, 8 eval, 4 train (under 2 minutes)")
+    p.add_argument("--seed", type=int, default=0, help="seeds every kill moment (default 0)")
+    p.add_argument("--kills", metavar="G,E,T", help="kills per job (generate,eval,train), e.g. 2,2,1")
+    p.add_argument("--work", metavar="DIR", help="keep the runs here (default: a temporary folder, removed)")
+    args = p.parse_args()
+    counts = KILLS["quick" if args.quick else "full"]
+    if args.kills:
+        counts = dict(zip(("generate", "eval", "train"), map(int, args.kills.split(","))))
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="glade-chaos-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        ENV.update(HF_HOME=str(work / "hf"))
+        for name, data in (("generate", GENERATE), ("eval", EVAL), ("train", TRAIN)):
+            (work / f"{name}.yaml").write_text(yaml.safe_dump(data))
+        jobs = {
+            "generate": Job("generate", ["generate", "generate.yaml"], "out", ["data", "."]),
+            "eval": Job("eval", ["eval", "eval.yaml"], "out", ["shards", "."]),
+            "train": Job("train", ["train", "train.yaml"], "output_root", []),
+        }
+        rngs = {name: random.Random(f"{args.seed}:{name}") for name in jobs}
+        reference(jobs["generate"], work)  # the training run's traces
+        (work / "ref" / "traces").symlink_to(work / "ref" / "generate")
+
+        def training() -> None:
+            run(
+                [sys.executable, "-c", "from glade.train.tiny import save_tiny; save_tiny('base')"],
+                work,
+                work / "base.log",
+            )
+            reference(jobs["train"], work)
+            if counts["train"]:
+                chaos(jobs["train"], work, counts["train"], rngs["train"])
+                compare(jobs["train"], work)
+
+        side = threading.Thread(target=training)
+        side.start()
+        for name in ("generate", "eval"):
+            if name == "eval":
+                reference(jobs[name], work)
+            if counts[name]:
+                chaos(jobs[name], work, counts[name], rngs[name])
+                compare(jobs[name], work)
+        side.join()
+    jobs = {k: j for k, j in jobs.items() if counts[k]}
+    print(
+        f"{'job':<9} {'kills':>5}  {'random / write / save / writing':<31} {'resumes':>7} {'kept':>4} {'torn':>4} {'mismatches':>10} {'seconds':>7}"
+    )
+    for job in jobs.values():
+        modes = " / ".join(str(job.kills[m]) for m in ("random", "write", "save", "writing"))
+        print(
+            f"{job.name:<9} {sum(job.kills.values()):>5}  {modes:<31} {job.resumes:>7} {job.kept:>4} {job.torn:>4} "
+            f"{len(job.mismatches):>10} {job.seconds:>7.1f}"
+        )
+        for problem in job.mismatches:
+            print(f"  {job.name}: {problem}")
+    kills = sum(sum(j.kills.values()) for j in jobs.values())
+    resumes = sum(j.resumes for j in jobs.values())
+    mismatches = sum(len(j.mismatches) + j.torn for j in jobs.values())
+    load = os.getloadavg()[0]
+    print(f"seed {args.seed}; {time.perf_counter() - wall:.0f} s wall in all; load average {load:.1f} at the end")
+    print(f"chaos: {kills} kills, {resumes} resumes, {mismatches} mismatches")
+
+
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+if __name__ == "__main__":
+    main()
