@@ -19,7 +19,7 @@ import yaml
 
 from glade.config import as_plain
 from glade.env.scenario import Scenario, load_scenario
-from glade.resume import ShardLog, atomic, identity
+from glade.resume import ShardLog, atomic
 from glade.rollout import EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
 from glade.seats import load, load_council, results_spec
 
@@ -127,11 +127,9 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
-    worlds = plan(recipe, scenarios)
-    identities = {w.episode_id: identity(seat_specs(recipe, scenarios[w.scenario], w.focal)) for w in worlds}
     log = shard_log(recipe.out)
-    state = log.start(results_recipe(recipe), identities)
-    todo = [w for w in worlds if w.episode_id not in state.done]
+    state = log.start(results_recipe(recipe))
+    todo = [w for w in plan(recipe, scenarios) if w.episode_id not in state.done]
     batches = [todo[i : i + recipe.worlds] for i in range(0, len(todo), recipe.worlds)]
     if on_total is not None:
         on_total(sum(max(scenarios[w.scenario].turns for w in batch) for batch in batches))
@@ -159,7 +157,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
             _write(pd.DataFrame(decisions), log.path("decisions", part))
             _write(pd.DataFrame(episodes), log.path("episodes", part))
             faults = {w.episode_id: sum(is_fault(r["error"]) for r in played[w.episode_id].rows) for w in batch}
-            log.finish(state, part, faults, identities)
+            log.finish(state, part, faults)
             part += 1
     except BaseException:
         log.abandon(state)

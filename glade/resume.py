@@ -6,12 +6,12 @@ written atomically and only then listed, so a rerun after an interruption keeps 
 listed, plays the rest, and plays again a part written but not yet listed (killed between
 the two). progress.json is the folder's ledger:
 
-    {"format": 2, "recipe": {...}, "episodes": {EPISODE_ID: {"part": 3, "seats": ID, "faults": 0}}}
+    {"format": 2, "recipe": {...}, "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
 
-`recipe` is the content of the recipe that decides the rows (the caller leaves out what
-cannot change them, such as `worlds`); `seats` identifies the seat specs the episode was
-played with and `faults` counts its decisions whose seat failed to answer. Older folders
-list `EPISODE_ID: part` (or a shard path) and are read too.
+`recipe` is the content of the recipe that decides the rows, its seat specs included (the
+caller leaves out what cannot change them, such as `worlds` or a server's URL): every
+episode of the folder was played with it. `faults` counts an episode's decisions whose seat
+failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and are read too.
 
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
@@ -19,13 +19,13 @@ What a rerun refuses, with one ValueError and nothing touched:
 - rows rendered under another prompt protocol version;
 - a file in the shard folders that no run of this folder wrote.
 What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read is moved
-to OUT/corrupt/ and its part's episodes play again; an episode that had faults and whose seat
-specs have changed since (the seat was fixed) is dropped from its shard and plays again.
+to OUT/corrupt/ and its part's episodes play again; an episode that had seat faults is
+never final: it is dropped from its shard and plays again (the seat fixed, or its server
+back), so a rerun retries exactly the episodes whose turns failed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -58,17 +58,12 @@ def write_json(path: Path, data) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def identity(data) -> str:
-    """A short content hash of plain data (seat specs, a recipe)."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class Resumed:
     """The state of a folder at the start of a run, updated as parts are finished."""
 
     recipe: dict
-    episodes: dict[str, dict]  # episode id -> {"part", "seats", "faults"}
+    episodes: dict[str, dict]  # episode id -> {"part", "faults"}
     replayed: list[str] = field(default_factory=list)  # one line per repair, for the console
     created: bool = False  # this run created the folder
 
@@ -91,11 +86,9 @@ class ShardLog:
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
 
-    def start(self, recipe: dict, seats: dict[str, str]) -> Resumed:
-        """The finished episodes of this folder, after the checks and repairs above.
-
-        `recipe` is the plain recipe content that decides the rows; `seats` maps every planned
-        episode id to the identity of its seat specs."""
+    def start(self, recipe: dict) -> Resumed:
+        """The finished episodes of this folder, after the checks and repairs above. `recipe`
+        is the plain recipe content that decides the rows."""
         progress = self.root / PROGRESS
         created = not self.root.exists()
         if not progress.exists() and self.root.exists() and any(self.root.iterdir()):
@@ -115,17 +108,17 @@ class ShardLog:
         if state.episodes:
             self.check_protocol(self._first_readable(state))
         self._replay_unreadable(state)
-        self._replay_fixed_seats(state, seats)
+        self._replay_faulted(state)
         for folder in self._patterns():
             folder.mkdir(parents=True, exist_ok=True)
         self._save(state)
         return state
 
-    def finish(self, state: Resumed, part: int, faults: dict[str, int], seats: dict[str, str]) -> None:
+    def finish(self, state: Resumed, part: int, faults: dict[str, int]) -> None:
         """List a part whose shards are written: its episodes count as finished from now on.
         `faults` maps each of its episode ids to its fault count."""
         for episode_id, count in faults.items():
-            state.episodes[episode_id] = {"part": part, "seats": seats.get(episode_id), "faults": int(count)}
+            state.episodes[episode_id] = {"part": part, "faults": int(count)}
         self._save(state)
 
     def listed(self, kind: str, state: Resumed) -> list[Path]:
@@ -223,14 +216,10 @@ class ShardLog:
                 )
                 break
 
-    def _replay_fixed_seats(self, state: Resumed, seats: dict[str, str]) -> None:
-        """Episodes that had faults and whose seats have changed since: dropped from their
-        shards (rewritten atomically), then from the ledger, so they play again."""
-        stale = {
-            e
-            for e, v in state.episodes.items()
-            if v.get("faults") and v.get("seats") is not None and e in seats and seats[e] != v["seats"]
-        }
+    def _replay_faulted(self, state: Resumed) -> None:
+        """Episodes that had seat faults: dropped from their shards (rewritten atomically), then
+        from the ledger, so they play again."""
+        stale = {e for e, v in state.episodes.items() if v["faults"]}
         if not stale:
             return
         import pyarrow.compute as pc
@@ -249,9 +238,7 @@ class ShardLog:
         for e in stale:
             del state.episodes[e]
         self._save(state)
-        state.replayed.append(
-            f"{len(stale)} episode(s) with {faults} seat fault(s) play again: their seat specs have changed since"
-        )
+        state.replayed.append(f"{len(stale)} episode(s) with {faults} seat fault(s) play again")
 
 
 def changes(old: dict, new: dict) -> str:
@@ -289,9 +276,9 @@ def _read(progress: Path) -> dict[str, dict]:
     try:
         data = json.loads(progress.read_text())
         if data.get("format") == FORMAT:
-            return {str(e): {"part": int(v["part"]), "seats": v.get("seats"), "faults": int(v.get("faults") or 0)}
+            return {str(e): {"part": int(v["part"]), "faults": int(v.get("faults") or 0)}
                     for e, v in data["episodes"].items()}  # fmt: skip
-        return {str(e): {"part": _part_number(v), "seats": None, "faults": 0} for e, v in data.items()}
+        return {str(e): {"part": _part_number(v), "faults": 0} for e, v in data.items()}
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValueError(
             f"{progress}: not a glade progress ledger ({type(exc).__name__}); move the folder aside to start afresh"

@@ -20,7 +20,7 @@ import yaml
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
 from glade.env.scenario import load_scenario
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic, identity
+from glade.resume import ShardLog, atomic
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, load_council, results_spec
@@ -129,9 +129,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         for name, scenario in scenarios.items()
         for council in recipe.councils
     }
-    identities = {p[0]: identity(seats[(p[1], p[2])]) for p in episode_plan(recipe)}
     log = shard_log(out)
-    state = log.start(results_recipe(recipe), identities)
+    state = log.start(results_recipe(recipe))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     councils: dict[tuple[str, str], dict] = {}
     if on_total is not None:
@@ -152,7 +151,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
             faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
-            log.finish(state, part, faults, identities)
+            log.finish(state, part, faults)
             part += 1
     except BaseException:
         log.abandon(state)

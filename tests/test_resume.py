@@ -207,9 +207,10 @@ def test_export_traces_refuses_a_corrupt_shard(tmp_path):
 
 
 class HoldServer:
-    """An OpenAI-compatible chat server on loopback that always answers a deliberate hold."""
+    """An OpenAI-compatible chat server on loopback that always answers a deliberate hold; on
+    `sock` (bound, not yet listening) when given, else on a free port."""
 
-    def __init__(self):
+    def __init__(self, sock=None):
         answer = json.dumps(
             {
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": '{"orders": []}'}}],
@@ -231,7 +232,12 @@ class HoldServer:
                 self.end_headers()
                 self.wfile.write(answer)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=sock is None)
+        if sock is not None:
+            self.httpd.socket.close()
+            self.httpd.socket = sock
+            self.httpd.server_address = sock.getsockname()
+            self.httpd.server_activate()
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -242,19 +248,24 @@ class HoldServer:
 
 
 @pytest.fixture
-def closed_port():
+def closed_socket():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-    yield sock.getsockname()[1]
+    sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    yield sock
     sock.close()
+
+
+@pytest.fixture
+def closed_port(closed_socket):
+    return closed_socket.getsockname()[1]
 
 
 def server_policy(url):
     return {"kind": "server", "base_url": url, "model": "tiny", "retries": 0, "timeout": 2}
 
 
-def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_replays(tmp_path, closed_port, capsys):
-    dead = f"http://127.0.0.1:{closed_port}/v1"
+def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_replays(tmp_path, closed_socket, capsys):
+    dead = f"http://127.0.0.1:{closed_socket.getsockname()[1]}/v1"
     path = eval_recipe(
         tmp_path,
         policies={"live": server_policy(dead)},
@@ -282,17 +293,37 @@ def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_rep
     assert "Left out: 12 live decision(s)" in (results / "flags.md").read_text()
     # a higher threshold accepts the run; the faults are still counted
     assert main(["eval", str(path), "max_fault_share=1.0"]) == 0
-    # the server is fixed: the episodes with faults play again, the clean stand-in worlds stay
-    server = HoldServer()
+    capsys.readouterr()
+    # the server is back at the same URL: the episodes with faults play again, the clean
+    # stand-in worlds are kept
+    server = HoldServer(closed_socket)
     try:
+        assert main(["eval", str(path)]) == 0
+        assert "2 episode(s) with 12 seat fault(s) play again" in capsys.readouterr().out
+        summary = json.loads((results / "summary.json").read_text())
+        assert summary["faults"]["live"]["faults"] == {} and summary["worlds"] == 4
+        decisions = pd.read_parquet(results / "decisions.parquet")
+        assert len(decisions) == 12 and decisions["error"].isna().all()
+        assert main(["eval", str(path)]) == 0  # and now nothing is left to play
+        assert "play again" not in capsys.readouterr().out
+    finally:
+        server.close()
+
+
+def test_a_fixed_seat_url_resumes_the_same_folder(tmp_path, closed_port):
+    path = eval_recipe(
+        tmp_path,
+        policies={"live": server_policy(f"http://127.0.0.1:{closed_port}/v1")},
+        councils={"one": {"focal": {"oona": "live"}}},
+        seeds={"start": 0, "count": 1},
+    )
+    assert main(["eval", str(path)]) == 1
+    server = HoldServer()
+    try:  # a server's URL cannot change its answers: the folder is this recipe's, its faults replay
         assert main(["eval", str(path), f"policies.live.base_url={server.base_url}"]) == 0
     finally:
         server.close()
-    summary = json.loads((results / "summary.json").read_text())
-    assert summary["faults"]["live"]["faults"] == {} and summary["worlds"] == 4
-    assert "2 episode(s) with 12 seat fault(s) play again" in capsys.readouterr().out
-    decisions = pd.read_parquet(results / "decisions.parquet")
-    assert len(decisions) == 12 and decisions["error"].isna().all()
+    assert json.loads((tmp_path / "results" / "summary.json").read_text())["faults"]["live"]["faults"] == {}
 
 
 def test_fault_rows_never_become_training_rows(tmp_path, closed_port):
