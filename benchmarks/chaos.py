@@ -19,8 +19,10 @@ and no checkpoint may be final without its meta.json ("torn"). When the job fini
 rows are compared with the uninterrupted run's: traces rows (latency aside), the eval's
 decisions, episodes and summary metrics (timing and time stamps aside), and the training
 run's SFT splits, adapter weights and metrics; and each is checked for rows counted twice.
-A mismatch is one table, file or figure that differs. The jobs of generate/eval and of
-train run side by side (two processes at a time).
+A mismatch is one table, file or figure that differs. A run that ends before its drawn
+moment comes ends a round: the job is compared, and the next round starts from an empty
+folder with the kills left (at most 4 rounds). The jobs of generate/eval and of train run
+side by side (two processes at a time).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import argparse
 import json
 import os
 import random
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,6 +84,7 @@ TRAIN = {
     "eval": {"states": 8, "max_new_tokens": 16, "batch_size": 8},
 }
 KILLS = {"quick": {"generate": 8, "eval": 8, "train": 4}, "full": {"generate": 10, "eval": 10, "train": 8}}
+MAX_ROUNDS = 4
 MODES = {"generate": ("random", "write"), "eval": ("random", "write"), "train": ("random", "save", "writing")}
 
 
@@ -90,6 +95,7 @@ class Job:
     out: str  # the override key that points the run at a folder (out= or output_root=)
     watch: list[str]  # folders (under the run's folder) where writes are watched
     kills: Counter = field(default_factory=Counter)
+    rounds: int = 0
     resumes: int = 0
     kept: int = 0  # resumes that found finished work to keep
     runs: int = 0
@@ -178,50 +184,50 @@ def torn(job: Job, folder: Path) -> int:
 
 
 def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
-    """Kill the job `n_kills` times at drawn moments (when it lives long enough), rerun until it ends."""
+    """Kill the job `n_kills` times at drawn moments and rerun it until it ends; compare. A run
+    that ends before its drawn moment ends the round: the next round starts from an empty
+    folder with the kills left (at most MAX_ROUNDS rounds), and is compared in its turn."""
     folder = work / "chaos" / job.name
     log = work / f"chaos-{job.name}.log"
     partial = folder / ".chaos-lora__0.partial" if job.name == "train" else None
     started = time.perf_counter()
     plan = [rng.choice(MODES[job.name]) for _ in range(n_kills)]
-    first = True
-    while True:
-        argv = GLADE + job.argv + [f"{job.out}={folder}"] + ([] if first or job.name != "train" else ["--resume"])
-        if not first:
-            job.resumes += 1
-            if job.name == "train":
-                finished = (partial / "trained.json").exists()
-                job.kept += int(finished or any((partial / "trainer").glob("checkpoint-*")))
-            else:
-                job.kept += int(
-                    (folder / "progress.json").exists()
-                    and json.loads((folder / "progress.json").read_text())["episodes"] != {}
-                )
-        first = False
-        job.runs += 1
-        with open(log, "ab") as f:
-            proc = subprocess.Popen(argv, cwd=work, stdout=f, stderr=f, env=ENV)
-        if plan:
-            mode = plan[0]
-            killed = kill_at(
-                proc,
-                mode,
-                rng.randint(1, 2),  # the first or second write (or save) of this run
-                rng.uniform(0.2, 0.9) * job.reference_seconds,
-                [folder / w for w in job.watch],
-                partial,
-            )
-            if killed:
-                plan.pop(0)
-                job.kills[mode] += 1
-                job.torn += torn(job, folder)
-                continue
-        if proc.wait() != 0:
-            job.mismatches.append(f"a rerun failed with exit status {proc.returncode} (see {log})")
+    while plan and job.rounds < MAX_ROUNDS:
+        job.rounds += 1
+        shutil.rmtree(folder, ignore_errors=True)
+        first = True
+        while True:
+            resume = [] if first or job.name != "train" else ["--resume"]
+            if not first:
+                job.resumes += 1
+                job.kept += int(kept_work(job, folder, partial))
+            first = False
+            job.runs += 1
+            with open(log, "ab") as f:
+                proc = subprocess.Popen(GLADE + job.argv + [f"{job.out}={folder}"] + resume, cwd=work, stdout=f, stderr=f, env=ENV)  # fmt: skip
+            if plan:
+                mode = plan[0]
+                k = rng.randint(1, 2)  # the first or second write (or save) of this run
+                delay = rng.uniform(0.1, 0.7) * job.reference_seconds
+                if kill_at(proc, mode, k, delay, [folder / w for w in job.watch], partial):
+                    plan.pop(0)
+                    job.kills[mode] += 1
+                    job.torn += torn(job, folder)
+                    continue
+            if proc.wait() != 0:
+                job.mismatches.append(f"a rerun failed with exit status {proc.returncode} (see {log})")
+                plan.clear()
             break
-        if not plan or proc.returncode == 0:
-            break
+        compare(job, work)
     job.seconds = time.perf_counter() - started
+
+
+def kept_work(job: Job, folder: Path, partial: Path | None) -> bool:
+    """Whether a rerun finds finished work to keep (listed episodes, a trainer checkpoint)."""
+    if job.name == "train":
+        return (partial / "trained.json").exists() or any((partial / "trainer").glob("checkpoint-*"))
+    progress = folder / "progress.json"
+    return progress.exists() and json.loads(progress.read_text())["episodes"] != {}
 
 
 def frame(path: Path, drop=()):
@@ -327,7 +333,6 @@ def main() -> None:
             reference(jobs["train"], work)
             if counts["train"]:
                 chaos(jobs["train"], work, counts["train"], rngs["train"])
-                compare(jobs["train"], work)
 
         side = threading.Thread(target=training)
         side.start()
@@ -336,7 +341,6 @@ def main() -> None:
                 reference(jobs[name], work)
             if counts[name]:
                 chaos(jobs[name], work, counts[name], rngs[name])
-                compare(jobs[name], work)
         side.join()
     jobs = {k: j for k, j in jobs.items() if counts[k]}
     print(
@@ -345,7 +349,7 @@ def main() -> None:
     for job in jobs.values():
         modes = " / ".join(str(job.kills[m]) for m in ("random", "write", "save", "writing"))
         print(
-            f"{job.name:<9} {sum(job.kills.values()):>5}  {modes:<31} {job.resumes:>7} {job.kept:>4} {job.torn:>4} "
+            f"{job.name:<9} {sum(job.kills.values()):>5}  {modes:<31} {job.resumes:>7} {job.kept:>4} {job.rounds:>6} {job.torn:>4} "
             f"{len(job.mismatches):>10} {job.seconds:>7.1f}"
         )
         for problem in job.mismatches:
@@ -354,7 +358,11 @@ def main() -> None:
     resumes = sum(j.resumes for j in jobs.values())
     mismatches = sum(len(j.mismatches) + j.torn for j in jobs.values())
     load = os.getloadavg()[0]
-    print(f"seed {args.seed}; {time.perf_counter() - wall:.0f} s wall in all; load average {load:.1f} at the end")
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"seed {args.seed}; {time.perf_counter() - wall:.0f} s wall in all, {cpu.ru_utime + cpu.ru_stime:.0f} s of CPU in "
+        f"the glade processes (two run at a time); load average {load:.1f} at the end"
+    )
     print(f"chaos: {kills} kills, {resumes} resumes, {mismatches} mismatches")
 
 

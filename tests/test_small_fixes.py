@@ -65,3 +65,23 @@ def test_a_training_run_that_fails_leaves_no_folder_behind(tmp_path, monkeypatch
     assert main(["train", "t.yaml"]) == 2
     assert "no training rows left after filtering" in capsys.readouterr().err
     assert not (tmp_path / "checkpoints").exists()  # and so no "interrupted run" to refuse next time
+
+
+def test_training_never_resumes_from_its_final_step(tmp_path):
+    from glade.train.sft import last_checkpoint
+
+    trainer = tmp_path / "trainer"
+    for step in (2, 4, 6):
+        (trainer / f"checkpoint-{step}").mkdir(parents=True)
+        (trainer / f"checkpoint-{step}" / "trainer_state.json").write_text(
+            json.dumps({"global_step": step, "max_steps": 4})
+        )
+    (trainer / "checkpoint-8").mkdir()  # a save a kill cut short: no trainer_state.json yet
+    lines = []
+    assert last_checkpoint(trainer, lines.append) == str(trainer / "checkpoint-2")
+    assert lines == [
+        "dropping checkpoint-8: its save was cut short",
+        "checkpoint-6 is the final step; resuming from the checkpoint before it",
+        "checkpoint-4 is the final step; resuming from the checkpoint before it",
+    ]
+    assert not (trainer / "checkpoint-8").exists() and (trainer / "checkpoint-4").exists()

@@ -35,19 +35,25 @@ def partial_dir(recipe: TrainRecipe) -> Path:
 
 
 def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
-    """The newest trainer checkpoint that was written to the end (its trainer_state.json, written
-    last, reads); newer ones a kill cut short are removed."""
+    """The newest trainer checkpoint to resume from: written to the end (its trainer_state.json,
+    written last, reads; newer ones a kill cut short are removed), and not at the final step
+    (resumed from there, the Trainer takes a step past max_steps: the one before is used and
+    the last steps are trained again, to the same weights)."""
     steps = sorted(
         (p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
         key=lambda p: int(p.name.split("-")[-1]),
     )
     for folder in reversed(steps):
         try:
-            json.loads((folder / "trainer_state.json").read_text())
-            return str(folder)
+            state = json.loads((folder / "trainer_state.json").read_text())
         except (OSError, ValueError):
             log(f"dropping {folder.name}: its save was cut short")
             shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]:
+            log(f"{folder.name} is the final step; resuming from the checkpoint before it")
+            continue
+        return str(folder)
     return None
 
 
