@@ -359,9 +359,11 @@ def main() -> None:
     mismatches = sum(len(j.mismatches) + j.torn for j in jobs.values())
     load = os.getloadavg()[0]
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     print(
-        f"seed {args.seed}; {time.perf_counter() - wall:.0f} s wall in all, {cpu.ru_utime + cpu.ru_stime:.0f} s of CPU in "
-        f"the glade processes (two run at a time); load average {load:.1f} at the end"
+        f"seed {args.seed}; {time.perf_counter() - wall:.0f} s wall in all; CPU {cpu.ru_utime + cpu.ru_stime:.0f} s in "
+        f"the glade processes (two at a time), {own.ru_utime + own.ru_stime:.0f} s watching and comparing; "
+        f"load average {load:.1f} at the end"
     )
     print(f"chaos: {kills} kills, {resumes} resumes, {mismatches} mismatches")
 
