@@ -79,7 +79,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "validate",
         help=help,
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        description="Check recipes and scenarios without running anything, with the checks the runs make.",
         epilog="exit status: 0 every file ok; 1 none malformed, but some need inputs an earlier step writes; "
         "2 a file is malformed.",
     )
