@@ -91,7 +91,7 @@ class ShardLog:
         is the plain recipe content that decides the rows."""
         progress = self.root / PROGRESS
         created = not self.root.exists()
-        if not progress.exists() and self.root.exists() and any(self.root.iterdir()):
+        if not progress.exists() and _holds_files(self.root):
             raise ValueError(
                 f"{self.root}: holds files that no glade run of this folder wrote (there is no {PROGRESS}); "
                 "glade never deletes them: choose another out (out=DIR), or move the folder aside"
@@ -109,9 +109,10 @@ class ShardLog:
             self.check_protocol(self._first_readable(state))
         self._replay_unreadable(state)
         self._replay_faulted(state)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._save(state)  # first: from now on the folder is this ledger's
         for folder in self._patterns():
             folder.mkdir(parents=True, exist_ok=True)
-        self._save(state)
         return state
 
     def finish(self, state: Resumed, part: int, faults: dict[str, int]) -> None:
@@ -269,6 +270,14 @@ def _array(values):
     import pyarrow as pa
 
     return pa.array(sorted(values), type=pa.string())
+
+
+def _holds_files(root: Path) -> bool:
+    """Whether `root` holds a file, other than a hidden temporary one (.NAME.tmp) that a run
+    killed while writing its first ledger leaves; empty folders hold nothing to lose."""
+    if not root.is_dir():
+        return root.exists()
+    return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
 
 
 def _read(progress: Path) -> dict[str, dict]:

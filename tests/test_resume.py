@@ -91,6 +91,13 @@ def test_generate_refuses_a_dataset_it_did_not_write_and_keeps_every_file(tmp_pa
     assert files(exported) == before
 
 
+def test_a_run_killed_while_writing_its_first_ledger_is_resumed(tmp_path):
+    # what kill -9 left in benchmarks/chaos.py: the shard folder, and the ledger's temporary file
+    (tmp_path / "traces" / "data").mkdir(parents=True)
+    (tmp_path / "traces" / ".progress.json.tmp").write_text('{"format": 2, "rec')
+    assert gen.generate(load_recipe(gen.GenerateRecipe, generate_recipe(tmp_path)))["episodes"] == 6
+
+
 def test_a_file_glade_did_not_write_beside_the_shards_is_refused_and_kept(tmp_path):
     path = generate_recipe(tmp_path)
     recipe = load_recipe(gen.GenerateRecipe, path)
