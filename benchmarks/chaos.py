@@ -103,11 +103,20 @@ class Job:
     mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reference_seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this job's glade processes, its uninterrupted run included
 
 
-def run(cmd: list[str], cwd: Path, log: Path) -> int:
+def run(cmd: list[str], cwd: Path, log: Path, job: Job) -> int:
     with open(log, "ab") as f:
-        return subprocess.run(cmd, cwd=cwd, stdout=f, stderr=f, env=ENV).returncode
+        return reap(subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=f, env=ENV), job)
+
+
+def reap(proc: subprocess.Popen, job: Job) -> int:
+    """Wait for `proc` and add its CPU time to the job's; its exit status (-9 when killed)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    job.cpu += usage.ru_utime + usage.ru_stime
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode
 
 
 def hidden_tmps(folders: list[Path]) -> set[str]:
@@ -132,9 +141,9 @@ def saving(trainer: Path) -> set[str]:
 
 
 def kill_at(proc: subprocess.Popen, mode: str, k: int, delay: float, folders: list[Path], partial: Path | None) -> bool:
-    """Wait for the moment, then SIGKILL; False when the run ended first."""
+    """Wait for the moment, then SIGKILL; False when the run ended first (it is not reaped)."""
     started, seen = time.monotonic(), set()
-    while proc.poll() is None:
+    while _alive(proc):
         if mode == "random":
             hit = time.monotonic() - started >= delay
         elif mode == "write":
@@ -147,10 +156,14 @@ def kill_at(proc: subprocess.Popen, mode: str, k: int, delay: float, folders: li
             hit = (partial / "trained.json").exists()
         if hit:
             os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
             return True
         time.sleep(0.002)
     return False
+
+
+def _alive(proc: subprocess.Popen) -> bool:
+    """Whether the process still runs, without reaping it (reap() collects its CPU time)."""
+    return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
 
 
 def torn(job: Job, folder: Path) -> int:
@@ -210,11 +223,12 @@ def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
                 k = rng.randint(1, 2)  # the first or second write (or save) of this run
                 delay = rng.uniform(0.1, 0.7) * job.reference_seconds
                 if kill_at(proc, mode, k, delay, [folder / w for w in job.watch], partial):
+                    reap(proc, job)
                     plan.pop(0)
                     job.kills[mode] += 1
                     job.torn += torn(job, folder)
                     continue
-            if proc.wait() != 0:
+            if reap(proc, job) != 0:
                 job.mismatches.append(f"a rerun failed with exit status {proc.returncode} (see {log})")
                 plan.clear()
             break
@@ -291,7 +305,7 @@ def compare(job: Job, work: Path) -> None:
 def reference(job: Job, work: Path) -> None:
     folder = work / "ref" / job.name
     t0 = time.perf_counter()
-    if run(GLADE + job.argv + [f"{job.out}={folder}"], work, work / f"ref-{job.name}.log") != 0:
+    if run(GLADE + job.argv + [f"{job.out}={folder}"], work, work / f"ref-{job.name}.log", job) != 0:
         raise SystemExit(f"chaos: the uninterrupted {job.name} run failed (see {work / f'ref-{job.name}.log'})")
     job.reference_seconds = time.perf_counter() - t0
 
@@ -325,14 +339,16 @@ def main() -> None:
         (work / "ref" / "traces").symlink_to(work / "ref" / "generate")
 
         def training() -> None:
+            if not counts["train"]:
+                return
             run(
                 [sys.executable, "-c", "from glade.train.tiny import save_tiny; save_tiny('base')"],
                 work,
                 work / "base.log",
+                jobs["train"],
             )
             reference(jobs["train"], work)
-            if counts["train"]:
-                chaos(jobs["train"], work, counts["train"], rngs["train"])
+            chaos(jobs["train"], work, counts["train"], rngs["train"])
 
         side = threading.Thread(target=training)
         side.start()
@@ -343,17 +359,17 @@ def main() -> None:
                 chaos(jobs[name], work, counts[name], rngs[name])
         side.join()
     jobs = {k: j for k, j in jobs.items() if counts[k]}
-    print(
-        f"{'job':<9} {'kills':>5}  {'random / write / save / writing':<31} {'resumes':>7} {'kept':>4} {'torn':>4} {'mismatches':>10} {'seconds':>7}"
-    )
+    header = ["job", "kills", "random / write / save / writing", "resumes", "kept work", "rounds", "torn", "mismatches", "wall s", "CPU s"]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for job in jobs.values():
         modes = " / ".join(str(job.kills[m]) for m in ("random", "write", "save", "writing"))
-        print(
-            f"{job.name:<9} {sum(job.kills.values()):>5}  {modes:<31} {job.resumes:>7} {job.kept:>4} {job.rounds:>6} {job.torn:>4} "
-            f"{len(job.mismatches):>10} {job.seconds:>7.1f}"
-        )
+        cells = [job.name, sum(job.kills.values()), modes, job.resumes, job.kept, job.rounds, job.torn,
+                 len(job.mismatches), f"{job.seconds:.0f}", f"{job.cpu:.0f}"]  # fmt: skip
+        print("| " + " | ".join(map(str, cells)) + " |")
+    for job in jobs.values():
         for problem in job.mismatches:
-            print(f"  {job.name}: {problem}")
+            print(f"{job.name}: {problem}")
     kills = sum(sum(j.kills.values()) for j in jobs.values())
     resumes = sum(j.resumes for j in jobs.values())
     mismatches = sum(len(j.mismatches) + j.torn for j in jobs.values())
