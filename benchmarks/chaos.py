@@ -2,15 +2,15 @@
 rerun each until it finishes, and compare what it wrote with an uninterrupted run.
 
     python benchmarks/chaos.py            # 28 kills (10 generate, 10 eval, 8 train)
-    python benchmarks/chaos.py --quick    # 20 kills (8, 8, 4), under 2 minutes on 2 idle cores
+    python benchmarks/chaos.py --quick    # 20 kills (9, 8, 3)
 
 Every run is the real CLI in its own process (`python -m glade.cli ...`), killed with SIGKILL
 (nothing to catch, nothing flushed) at a moment drawn from a seeded generator:
 - `random`: after a random delay within the length of the uninterrupted run;
 - `write`: while a shard or the progress ledger is being written (its hidden temporary
-  file is on disk), the k-th such write of that run;
-- `save`: while the trainer saves a checkpoint (a checkpoint-N folder without its
-  trainer_state.json, which is written last), the k-th save of that run;
+  file is on disk), the first or second such write of that run;
+- `save`: while the trainer saves its next checkpoint (a checkpoint-N folder without its
+  trainer_state.json, which is written last);
 - `writing`: after training finished, while the checkpoint folder is being written and
   its held-out states are answered.
 The rerun after a kill is the same command (`glade train` adds --resume). After every kill
@@ -83,7 +83,7 @@ TRAIN = {
     },
     "eval": {"states": 8, "max_new_tokens": 16, "batch_size": 8},
 }
-KILLS = {"quick": {"generate": 8, "eval": 8, "train": 4}, "full": {"generate": 10, "eval": 10, "train": 8}}
+KILLS = {"quick": {"generate": 9, "eval": 8, "train": 3}, "full": {"generate": 10, "eval": 10, "train": 8}}
 MAX_ROUNDS = 4
 MODES = {"generate": ("random", "write"), "eval": ("random", "write"), "train": ("random", "save", "writing")}
 
@@ -220,7 +220,7 @@ def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
                 proc = subprocess.Popen(GLADE + job.argv + [f"{job.out}={folder}"] + resume, cwd=work, stdout=f, stderr=f, env=ENV)  # fmt: skip
             if plan:
                 mode = plan[0]
-                k = rng.randint(1, 2)  # the first or second write (or save) of this run
+                k = rng.randint(1, 2) if mode == "write" else 1  # the first or second write; the next save
                 delay = rng.uniform(0.1, 0.7) * job.reference_seconds
                 if kill_at(proc, mode, k, delay, [folder / w for w in job.watch], partial):
                     reap(proc, job)
@@ -314,7 +314,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--quick", action="store_true", help="20 kills: 8 generate, 8 eval, 4 train (under 2 minutes)")
+    p.add_argument("--quick", action="store_true", help="20 kills: 9 generate, 8 eval, 3 train")
     p.add_argument("--seed", type=int, default=0, help="seeds every kill moment (default 0)")
     p.add_argument("--kills", metavar="G,E,T", help="kills per job (generate,eval,train), e.g. 2,2,1")
     p.add_argument("--work", metavar="DIR", help="keep the runs here (default: a temporary folder, removed)")
