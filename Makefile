@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/parser_fuzz.py
 	$(PY) benchmarks/council_throughput.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/chaos.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .cache

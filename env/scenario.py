@@ -174,16 +174,22 @@ class Scenario:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+LOCAL_SCENARIO_DIR = Path("recipes") / "scenarios"  # your own, found first (relative to the working folder)
+
+
 def resolve_path(scenario: str | Path) -> Path:
-    """A scenario name under recipes/scenarios/, or a path to a YAML file."""
+    """A scenario name (./recipes/scenarios/NAME.yaml if there is one, else the shipped
+    recipes/scenarios/NAME.yaml), or a path to a YAML file."""
     text = str(scenario)
     if text.endswith((".yaml", ".yml")) or "/" in text:
         return Path(text)
-    path = SCENARIO_DIR / f"{text}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
-        raise ConfigError(f"scenario {text!r}: no such scenario (known: {known})")
-    return path
+    local, shipped = LOCAL_SCENARIO_DIR / f"{text}.yaml", SCENARIO_DIR / f"{text}.yaml"
+    if local.is_file() and not (shipped.is_file() and local.samefile(shipped)):
+        return local
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted({p.stem for folder in (LOCAL_SCENARIO_DIR, SCENARIO_DIR) for p in folder.glob("*.yaml")}))
+    raise ConfigError(f"scenario {text!r}: no such scenario (known: {known})")
 
 
 def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any) -> Scenario:
@@ -294,3 +300,44 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
         if g.size == 0:
             fail(src, "gambit.size", "must not be zero")
+        if g.open_turn < 0:
+            fail(src, "gambit.open_turn", "must not be negative")
+    for i, step in enumerate(s.firewood_need):
+        if step.from_turn < 0 or step.units < 0:
+            fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")
+    for path, value, low, high in _ranges(s):
+        above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
+        if not above or value > high:
+            lowest = "more than 0" if path in _ABOVE_ZERO else f"at least {low:g}"
+            fail(src, path, f"must be {lowest}" + (f" and at most {high:g}" if high < INF else "") + f", got {value!r}")
+    if s.patron.maintenance > s.patron.margin:
+        fail(src, "patron.maintenance", "must not exceed patron.margin (a position would be called when opened)")
+
+
+INF = float("inf")
+_ABOVE_ZERO = {"market.max_step", "patron.heat_threshold"}
+
+
+def _ranges(s: Scenario) -> list[tuple[str, float, float, float]]:
+    """(key, value, lowest, highest) for every number the rules read as a share, a count or a rate."""
+    m, mood, so, p = s.market, s.mood, s.social, s.patron
+    return [
+        ("market.max_orders", m.max_orders, 1, INF),
+        ("market.max_qty", m.max_qty, 1, INF),
+        ("market.trade_weight", m.trade_weight, 0, 1),
+        ("market.pressure", m.pressure, 0, INF),
+        ("market.max_step", m.max_step, 0, 1),
+        ("market.depth", m.depth, 1, INF),
+        *((f"mood.{k}", getattr(mood, k), 0, 1) for k in ("start", "mean", "reversion", "floor")),
+        *((f"mood.{k}", getattr(mood, k), 0, INF) for k in ("fed", "hungry", "warm", "cold")),
+        ("social.decay", so.decay, 0, 1),
+        ("social.gossip_chars", so.gossip_chars, 0, INF),
+        ("social.feelings_shown", so.feelings_shown, 0, INF),
+        ("patron.pebbles", p.pebbles, 0, INF),
+        ("patron.margin", p.margin, 0, 1),
+        ("patron.maintenance", p.maintenance, 0, 1),
+        ("patron.heat_per_profit", p.heat_per_profit, 0, INF),
+        ("patron.heat_decay", p.heat_decay, 0, 1),
+        ("patron.heat_threshold", p.heat_threshold, 0, INF),
+        ("patron.fine", p.fine, 0, INF),
+    ]

@@ -30,6 +30,7 @@ import pandas as pd
 
 from glade.config import build, read_yaml
 
+from .faults import excluded_text, without_faults
 from .figures import FIGURES, PHASES
 from .metrics import DIRECTIONS, figure_names, goods_of, paired_effects, world_figures
 from .recipe import STANDIN, Thresholds
@@ -236,7 +237,9 @@ def outcome_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=No
 
 
 def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    """All decision and outcome flags, best first (score, then a stable order); JSON-ready."""
+    """All decision and outcome flags, best first (score, then a stable order); JSON-ready. Seat
+    faults are left out first (glade.eval.faults)."""
+    decisions, episodes, _ = without_faults(decisions, episodes)
     flags = decision_flags(decisions, thresholds, seed) + outcome_flags(decisions, episodes, thresholds, seed)
     phase_order = {p: i for i, p in enumerate(PHASES)}
     flags.sort(
@@ -322,8 +325,10 @@ def metric_text(flag: dict) -> str:
     return flag["metric"]
 
 
-def markdown(flags: list[dict], top: int = 10, thresholds=None) -> str:
+def markdown(flags: list[dict], top: int = 10, thresholds=None, excluded: dict | None = None) -> str:
     lines = ["# Flags", ""]
+    if excluded and excluded["fault_rows"]:
+        lines += [f"Left out: {excluded_text(excluded)}.", ""]
     if thresholds is not None:
         lines += [
             f"A flag needs |effect| >= {threshold(thresholds, 'flag_min_effect')}, a "
@@ -368,12 +373,12 @@ def markdown(flags: list[dict], top: int = 10, thresholds=None) -> str:
     return "\n".join(lines)
 
 
-def write_flags(flags: list[dict], out_dir, top: int = 10, thresholds=None) -> tuple[Path, Path]:
+def write_flags(flags: list[dict], out_dir, top: int = 10, thresholds=None, excluded=None) -> tuple[Path, Path]:
     """OUT/flags.json (the list of flags, JSON) and OUT/flags.md (a table, then the top flags'
     examples). Returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "flags.json", out / "flags.md"
     json_path.write_text(json.dumps(clean(flags), indent=2, allow_nan=False) + "\n")
-    md_path.write_text(markdown(flags, top=top, thresholds=thresholds))
+    md_path.write_text(markdown(flags, top=top, thresholds=thresholds, excluded=excluded))
     return json_path, md_path

@@ -21,7 +21,8 @@ traces folders instead (generated apart from training, e.g. other seeds).
 The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint
 is `pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The
 task manager indexes only glade's folder unless a standard task name is asked for.
-Results go to CHECKPOINT/lm_eval/results.json (what the model card reports).
+Results go to CHECKPOINT/lm_eval/results.json (what the model card reports); an earlier
+results.json is kept beside it as results-<its time>.json, never overwritten.
 """
 
 from __future__ import annotations
@@ -249,7 +250,27 @@ def run_lm_eval(
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out.mkdir(parents=True, exist_ok=True)
+    result["previous"] = keep_previous(out / "results.json")
     tmp = out / "results.json.tmp"
     tmp.write_text(json.dumps(result, indent=2, default=str))
     tmp.replace(out / "results.json")
     return result
+
+
+def keep_previous(results: Path) -> str | None:
+    """Move an earlier results.json (what a model card reports) aside as results-<its time>.json
+    rather than overwrite it; returns where it went."""
+    if not results.exists():
+        return None
+    try:
+        written = json.loads(results.read_text()).get("written") or ""
+    except ValueError:
+        written = ""
+    stamp = "".join(ch for ch in written if ch.isalnum()) or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = results.with_name(f"results-{stamp}.json")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = results.with_name(f"results-{stamp}-{n}.json")
+    results.replace(aside)
+    return str(aside)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .faults import without_faults
 from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
 from .recipe import STANDIN
 from .stats import DEFAULTS, clean, describe, jsd, path_distance, support, threshold
@@ -314,14 +315,16 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
 
 def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> dict:
     """The JSON-ready summary of an evaluation: {"decision": [...], "seats": [...], "outcome": [...],
-    "table": [...], "thresholds": {...}}. See decision_summary, seat_validity, outcome_summary,
-    outcome_table."""
+    "table": [...], "thresholds": {...}, "excluded": {...}}. See decision_summary, seat_validity,
+    outcome_summary, outcome_table; seat faults are left out first (glade.eval.faults)."""
+    decisions, episodes, excluded = without_faults(decisions, episodes)
     worlds = world_figures(episodes, thresholds)
     outcome = outcome_summary(worlds, thresholds, seed)
     return clean(
         {
             "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
             "bootstrap_seed": seed,
+            "excluded": excluded,
             "decision": decision_summary(decisions, thresholds, seed),
             "seats": seat_validity(decisions, thresholds, seed),
             "outcome": outcome,

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import Seeds, fail, load_recipe
+from glade.config import Seeds, check_seeds, fail, keyed, load_recipe
+from glade.env.scenario import Scenario, load_scenario
+from glade.seats import check_inputs as seat_inputs
+from glade.seats import check_spec
 
 STANDIN = "standin"  # the council name of the all-stand-in world every council world is paired with
 
@@ -40,9 +43,13 @@ class EvalRecipe:
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0  # seeds the bootstrap resampler
+    max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:
+    """Read and fully validate a council recipe: keys, types and ranges, every seat spec, that
+    every scenario loads, every focal creature exists, and that `turns` reaches each scenario's
+    legend and the gambit's cover (glade.eval.figures measures them). Reads no model."""
     recipe = load_recipe(EvalRecipe, path, overrides)
     source = str(path)
     for name, council in recipe.councils.items():
@@ -60,11 +67,72 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     for name, spec in recipe.policies.items():
         if not isinstance(spec, (dict, str)):
             fail(source, f"policies.{name}", "expected a seat spec (a mapping) or a disposition name")
+        with keyed(source, f"policies.{name}"):
+            check_spec(spec)
     if not recipe.scenarios:
         fail(source, "scenarios", "needs at least one scenario")
-    if recipe.worlds < 1:
-        fail(source, "worlds", "must be at least 1")
+    if not recipe.councils:
+        fail(source, "councils", "needs at least one council")
+    check_seeds(recipe.seeds, source)
+    for key, low in (("worlds", 1), ("turns", 1), ("seed", 0)):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < low:
+            fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    if not 0 <= recipe.max_fault_share <= 1:
+        fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
+    check_thresholds(recipe.thresholds, source)
+    overrides_ = {"turns": recipe.turns} if recipe.turns else {}
+    for i, name in enumerate(recipe.scenarios):
+        with keyed(source, f"scenarios[{i}]"):
+            scenario = load_scenario(name, **overrides_)
+        for council_name, council in recipe.councils.items():
+            with keyed(source, f"councils.{council_name}.focal"):
+                casts(council, list(scenario.creatures))
+        check_reach(scenario, source)
     return recipe
+
+
+def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
+    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
+    used = {policy for council in recipe.councils.values() for policy in council.focal.values()}
+    for name in sorted(used):
+        with keyed(source, f"policies.{name}"):
+            seat_inputs(recipe.policies[name])
+
+
+def check_thresholds(t: Thresholds, source: str | None) -> None:
+    rules = {
+        "crash_drop": (0 < t.crash_drop <= 1, "between 0 (excluded) and 1"),
+        "crash_within": (t.crash_within >= 0, "0 or more"),
+        "bubble_rise": (t.bubble_rise > 0, "more than 0"),
+        "flag_min_effect": (t.flag_min_effect >= 0, "0 or more"),
+        "flag_support": (0 <= t.flag_support <= 1, "between 0 and 1"),
+        "ci_level": (0 < t.ci_level < 1, "between 0 and 1, both excluded"),
+        "resamples": (t.resamples >= 1, "at least 1"),
+    }
+    for key, (ok, expected) in rules.items():
+        if not ok:
+            fail(source, f"thresholds.{key}", f"must be {expected}, got {getattr(t, key)}")
+
+
+def check_reach(scenario: Scenario, source: str | None) -> None:
+    """A run too short for the scenario's legend (or the gambit's cover) would report a price
+    ratio of '-' and a gambit P&L of +0.00 that look like results: refuse it."""
+    from .figures import legend_turn  # figures -> stats -> this module's Thresholds
+
+    events = {"legend": legend_turn(scenario)}
+    if scenario.gambit is not None:
+        g = scenario.gambit
+        events["gambit cover"] = g.spring_turn if g.cover_turn is None else g.cover_turn
+    late = {what: turn for what, turn in events.items() if turn is not None and turn >= scenario.turns}
+    if late:
+        need = max(events[w] for w in events if events[w] is not None) + 1
+        where = ", ".join(f"{what} at turn {turn}" for what, turn in late.items())
+        fail(
+            source,
+            "turns",
+            f"{scenario.turns} turns (0 to {scenario.turns - 1}) never reach {scenario.name}'s {where}: "
+            f"its figures would read '-' and +0.00; set turns to at least {need}",
+        )
 
 
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:

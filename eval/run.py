@@ -19,9 +19,9 @@ import yaml
 
 from glade.config import as_plain
 from glade.env.scenario import Scenario, load_scenario
-from glade.resume import ShardLog, atomic, next_part
-from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
-from glade.seats import load, load_council
+from glade.resume import ShardLog, atomic
+from glade.rollout import EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
+from glade.seats import load, load_council, results_spec
 
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN, EvalRecipe, casts
@@ -54,15 +54,30 @@ def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
     return worlds
 
 
+def seat_specs(recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str]) -> dict:
+    """creature -> seat spec of one world: the focal policies, the rest on their scenario disposition."""
+    return {
+        c: recipe.policies[focal[c]] if c in focal else scenario.creatures[c].disposition for c in scenario.creatures
+    }
+
+
 def seat_council(recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str], cache: dict) -> dict:
     key = (scenario.name, tuple(sorted(focal.items())))
     if key not in cache:
-        seats = {
-            c: recipe.policies[focal[c]] if c in focal else scenario.creatures[c].disposition
-            for c in scenario.creatures
-        }
+        seats = seat_specs(recipe, scenario, focal)
         cache[key] = load_council(seats) if focal else {c: load(d) for c, d in seats.items()}
     return cache[key]
+
+
+# Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
+RUN_ONLY_KEYS = ("name", "out", "worlds", "thresholds", "seed", "max_fault_share")
+
+
+def results_recipe(recipe: EvalRecipe) -> dict:
+    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
+    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
+    plain["policies"] = {name: results_spec(spec) for name, spec in plain["policies"].items()}
+    return plain
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class Evaluation:
     worlds: int  # all finished worlds, resumed ones included
     played_now: int
     stats: RolloutStats
+    replayed: tuple[str, ...] = ()  # repairs of the results folder, one line each (glade.resume)
 
 
 DECISION_COLUMNS = {
@@ -92,7 +108,7 @@ DECISION_COLUMNS = {
 EPISODE_COLUMNS = {
     "episode_id / pair_id / world / scenario / scenario_hash / council / cast / seed": "the world",
     "creature / policy / focal": "the seat, and whether it is a live (focal) one",
-    "wealth_start / wealth_end / wealth_change / trades / self_buys / errors": "the seat over the episode",
+    "wealth_start / wealth_end / wealth_change / trades / self_buys / errors / faults": "the seat over the episode (faults: turns its seat failed to answer)",
     "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's move at the legend turn, the seam's write",
     "price_path / start_prices": "every good's reference price after each turn, and before turn 0 (JSON)",
     "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures)",
@@ -110,40 +126,50 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
     """Play every world of the recipe not already in its shards; returns all of them.
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
-    log = shard_log(recipe.out)
-    done = log.start()
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
-    todo = [w for w in plan(recipe, scenarios) if w.episode_id not in done]
+    log = shard_log(recipe.out)
+    state = log.start(results_recipe(recipe))
+    todo = [w for w in plan(recipe, scenarios) if w.episode_id not in state.done]
     batches = [todo[i : i + recipe.worlds] for i in range(0, len(todo), recipe.worlds)]
     if on_total is not None:
         on_total(sum(max(scenarios[w.scenario].turns for w in batch) for batch in batches))
     cache: dict = {}
     stats = RolloutStats()
-    part = next_part(done)
-    for batch in batches:
-        specs = [
-            EpisodeSpec(
-                w.episode_id, scenarios[w.scenario], w.seed, seat_council(recipe, scenarios[w.scenario], w.focal, cache)
-            )
-            for w in batch
-        ]
-        played = run_lockstep(specs, on_turn=progress, stats=stats)
-        decisions, episodes = [], []
-        for w in batch:
-            s, p = scenarios[w.scenario], played[w.episode_id]
-            decisions += decision_rows(w, s, p.rows)
-            episodes += episode_rows(w, s, p.rows, p.history)
-        _write(pd.DataFrame(decisions), log.path("decisions", part))
-        _write(pd.DataFrame(episodes), log.path("episodes", part))
-        log.finish(done, part, [w.episode_id for w in batch])
-        part += 1
+    part = state.next_part()
+    try:
+        for batch in batches:
+            specs = [
+                EpisodeSpec(
+                    w.episode_id,
+                    scenarios[w.scenario],
+                    w.seed,
+                    seat_council(recipe, scenarios[w.scenario], w.focal, cache),
+                    seats=dict(w.focal),  # the live seats' label is the recipe's policy name
+                )
+                for w in batch
+            ]
+            played = run_lockstep(specs, on_turn=progress, stats=stats)
+            decisions, episodes = [], []
+            for w in batch:
+                s, p = scenarios[w.scenario], played[w.episode_id]
+                decisions += decision_rows(w, s, p.rows)
+                episodes += episode_rows(w, s, p.rows, p.history)
+            _write(pd.DataFrame(decisions), log.path("decisions", part))
+            _write(pd.DataFrame(episodes), log.path("episodes", part))
+            faults = {w.episode_id: sum(is_fault(r["error"]) for r in played[w.episode_id].rows) for w in batch}
+            log.finish(state, part, faults)
+            part += 1
+    except BaseException:
+        log.abandon(state)
+        raise
     return Evaluation(
-        decisions=_concat(log.listed("decisions", done)),
-        episodes=_concat(log.listed("episodes", done)),
-        worlds=len(done),
+        decisions=_concat(log.listed("decisions", state)),
+        episodes=_concat(log.listed("episodes", state)),
+        worlds=len(state.done),
         played_now=len(todo),
         stats=stats,
+        replayed=tuple(state.replayed),
     )
 
 
@@ -157,11 +183,17 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     _write(result.decisions, out / "decisions.parquet")
     _write(result.episodes, out / "episodes.parquet")
     stats = result.stats
+    decisions = result.decisions
+    faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {
         "recipe": recipe.name,
         **provenance(result.decisions, result.episodes),
         "worlds": result.worlds,
         "decisions": len(result.decisions),
+        # per live seat (the recipe's policy name): faults are turns its seat failed to answer; those
+        # rows, and the worlds they happened in, are left out of the metrics below and of the flags
+        "faults": faults,
+        "max_fault_share": recipe.max_fault_share,
         "timing": {
             "seconds": round(stats.total_seconds, 3),
             "model_seconds": round(stats.model_seconds, 3),
@@ -279,6 +311,7 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
                 "trades": sum(len(json.loads(r["fills"])) for r in mine),
                 "self_buys": sum(r["self_buy"] for r in mine),
                 "errors": sum(r["error"] is not None for r in mine),
+                "faults": sum(is_fault(r["error"]) for r in mine),
                 **figures,
             }
         )

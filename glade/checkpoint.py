@@ -6,13 +6,15 @@
         config.json + model*.safetensors                  kind "full", or "merged" (by glade merge)
 
 A plain transformers model folder (config.json, no meta.json) reads as kind "full".
-`latest:NAME` names the newest complete checkpoint of recipe NAME under a root folder;
-unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json) never count.
+`latest:NAME` names the newest complete checkpoint of recipe NAME's own training runs under a
+root folder; unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json), merged
+models beside them and other recipes' folders never count.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +62,22 @@ def read(folder: str | Path) -> Checkpoint:
 
 
 def latest(name: str, root: str | Path = ROOT) -> Path | None:
-    """The newest complete checkpoint folder of recipe `name` under `root`, or None."""
-    found = [p for p in Path(root).glob(f"{name}__*") if p.is_dir() and (p / "meta.json").exists()]
-    found.sort(key=lambda p: p.name.split("__")[-1])  # by the time stamp
-    return found[-1] if found else None
+    """The newest complete checkpoint folder of recipe `name`'s own training runs under `root`
+    (`NAME__SEED__YYYYmmdd-HHMMSS` with a meta.json naming NAME), or None. A merged model
+    (`...-merged`, kind "merged") or any other sibling never counts."""
+    run = re.compile(rf"^{re.escape(name)}__\d+__(\d{{8}}-\d{{6}})$")
+    found = []
+    for p in Path(root).glob(f"{name}__*"):
+        stamp = run.match(p.name)
+        if stamp is None or not p.is_dir() or not (p / "meta.json").exists():
+            continue
+        try:
+            meta = json.loads((p / "meta.json").read_text())
+        except ValueError:
+            continue
+        if meta.get("name", name) == name and meta.get("kind") != "merged":
+            found.append((stamp.group(1), p.name, p))
+    return max(found)[2] if found else None
 
 
 def resolve(path: str | Path, root: str | Path = ROOT) -> Path:

@@ -7,6 +7,8 @@ names the trunk's recipes use are re-exported here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +19,24 @@ from glade.env.schema import ConfigError, apply_overrides, as_plain, build, fail
 
 __all__ = [
     "ConfigError",
+    "MissingInput",
     "Seeds",
     "apply_overrides",
     "as_plain",
     "build",
+    "check_seeds",
     "fail",
+    "keyed",
     "load_recipe",
     "parse_override",
     "read_yaml",
 ]
+
+
+class MissingInput(ConfigError):
+    """A well-formed recipe names a file or folder that is not there (yet): a traces folder, a
+    checkpoint, a model. The run refuses it like any bad input; `glade validate` reports it
+    apart from malformed recipes, since an earlier step may still write it."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,24 @@ class Seeds:
 
     def values(self) -> list[int]:
         return list(range(self.start, self.start + self.count))
+
+
+def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
+    if seeds.count < 1:
+        fail(source, f"{path}.count", f"must be at least 1, got {seeds.count}")
+    if seeds.start < 0:
+        fail(source, f"{path}.start", f"must be 0 or more (a world seed), got {seeds.start}")
+
+
+@contextmanager
+def keyed(source: str | None, path: str) -> Iterator[None]:
+    """A ValueError raised inside (a seat spec's, a scenario's) comes out as the same kind of
+    ConfigError, its message led by the recipe file and key: `x.yaml: policies.live: ...`."""
+    try:
+        yield
+    except ValueError as exc:
+        message = f"{source}: {path}: {exc}" if source else f"{path}: {exc}"
+        raise (MissingInput if isinstance(exc, MissingInput) else ConfigError)(message) from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -175,12 +175,69 @@ def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
         yield Bar(progress, progress.add_task(unit, total=None, note=""))
 
 
+def warning(message: str) -> None:
+    """One yellow line on stderr, never wrapped: the command went on, but look at this."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True).print(Text("warning: ", style="bold yellow") + Text(message, style="yellow"), soft_wrap=True)
+
+
 def error(message: str) -> None:
     """One red line on stderr, never wrapped."""
     from rich.console import Console
     from rich.text import Text
 
     Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+
+
+def fault_text(t: dict) -> str:
+    """`12 of 40 decisions (30%) failed: server_refused 12` for one seat of a fault tally."""
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+    return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: {kinds}"
+
+
+def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float) -> None:
+    """A line per seat whose server failed to answer some turns (glade.rollout.tally_faults), then
+    one `error:` line for the worst seat over `max_share` (glade.rollout.too_many_faults)."""
+    for seat, t in tally.items():
+        if t["faults"]:
+            con.print(f"[yellow]seat faults[/]: {seat}: {fault_text(t)}", soft_wrap=True)
+    if over:
+        error(
+            f"seat {over[0]!r}: {fault_text(tally[over[0]])}, more than max_fault_share {max_share:g}"
+            + (f" (and {len(over) - 1} more seat(s))" if len(over) > 1 else "")
+            + "; these rows are held turns, not the model's behaviour: fix the seat (is its server up?) "
+            "and rerun, and the episodes with faults play again"
+        )
+
+
+@contextmanager
+def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
+    """Drop the lines that start with `start` from everything written to file descriptor 2
+    inside the block, subprocesses included (a library's `git` call); the rest is passed on."""
+    if not enabled:
+        yield
+        return
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line for line in captured.read().decode(errors="replace").splitlines(True) if not line.startswith(start)
+            ]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def with_ci(value, ci, fmt: str) -> str:

@@ -1,33 +1,51 @@
 """Resumable runs: finished work kept as Parquet shards and listed in OUT/progress.json.
 
 Shared by `glade generate` (OUT/data/part-NNNNN.parquet) and `glade eval`
-(OUT/shards/decisions-NNNNN.parquet and episodes-NNNNN.parquet). progress.json maps every
-finished episode id to the number of the part that holds it. A part's shards are written
-atomically and only then listed, so a rerun after an interruption keeps what is listed,
-plays the rest, and plays again any shard written but not yet listed (killed between the two).
+(OUT/shards/decisions-NNNNN.parquet and episodes-NNNNN.parquet). A part's shards are
+written atomically and only then listed, so a rerun after an interruption keeps what is
+listed, plays the rest, and plays again a part written but not yet listed (killed between
+the two). progress.json is the folder's ledger:
 
-A rerun refuses (one ValueError, nothing touched) when the listed rows were rendered under
-another prompt protocol version, so one folder never mixes two prompt formats.
+    {"format": 2, "recipe": {...}, "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
+
+`recipe` is the content of the recipe that decides the rows, its seat specs included (the
+caller leaves out what cannot change them, such as `worlds` or a server's URL): every
+episode of the folder was played with it. `faults` counts an episode's decisions whose seat
+failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and are read too.
+
+What a rerun refuses, with one ValueError and nothing touched:
+- a folder that holds files but no progress.json: glade did not write it, and never deletes it;
+- a folder written by another recipe (the message names each key that changed);
+- rows rendered under another prompt protocol version;
+- a file in the shard folders that no run of this folder wrote.
+What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read is moved
+to OUT/corrupt/ and its part's episodes play again; an episode that had seat faults is
+never final: it is dropped from its shard and plays again (the seat fixed, or its server
+back), so a rerun retries exactly the episodes whose turns failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from glade.env import protocol
 
 PROGRESS = "progress.json"
+FORMAT = 2
+CORRUPT = "corrupt"  # unreadable shards are moved here, under their own relative path
 
 
 @contextmanager
 def atomic(path: Path) -> Iterator[Path]:
-    """Write to a temporary sibling of `path`; it replaces `path` only when the block ends cleanly."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write to a temporary sibling of `path`; it replaces `path` only when the block ends cleanly.
+    The sibling is hidden (.NAME.tmp), so readers of the folder (pyarrow, datasets) skip one a kill left."""
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -40,6 +58,26 @@ def write_json(path: Path, data) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
+@dataclass
+class Resumed:
+    """The state of a folder at the start of a run, updated as parts are finished."""
+
+    recipe: dict
+    episodes: dict[str, dict]  # episode id -> {"part", "faults"}
+    replayed: list[str] = field(default_factory=list)  # one line per repair, for the console
+    created: bool = False  # this run created the folder
+
+    @property
+    def done(self) -> set[str]:
+        return set(self.episodes)
+
+    def next_part(self) -> int:
+        return max((e["part"] for e in self.episodes.values()), default=-1) + 1
+
+    def parts(self) -> list[int]:
+        return sorted({e["part"] for e in self.episodes.values()})
+
+
 @dataclass(frozen=True)
 class ShardLog:
     root: Path
@@ -48,29 +86,61 @@ class ShardLog:
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
 
-    def start(self) -> dict[str, int]:
-        """The finished episodes (episode id -> part), after dropping shards that no entry
-        lists and checking the prompt protocol of what is listed."""
+    def start(self, recipe: dict) -> Resumed:
+        """The finished episodes of this folder, after the checks and repairs above. `recipe`
+        is the plain recipe content that decides the rows."""
         progress = self.root / PROGRESS
-        done = {k: _part_number(v) for k, v in json.loads(progress.read_text()).items()} if progress.exists() else {}
-        listed = {self.path(kind, part) for part in set(done.values()) for kind in self.shards}
-        for _kind, pattern in self.shards.items():
-            folder = (self.root / pattern).parent
+        created = not self.root.exists()
+        if not progress.exists() and _holds_files(self.root):
+            raise ValueError(
+                f"{self.root}: holds files that no glade run of this folder wrote (there is no {PROGRESS}); "
+                "glade never deletes them: choose another out (out=DIR), or move the folder aside"
+            )
+        state = Resumed(recipe, _read(progress) if progress.exists() else {}, created=created)
+        if progress.exists():
+            written = _recipe(progress)
+            if written is not None and written != recipe:
+                raise ValueError(
+                    f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "
+                    "or choose another out (out=DIR) for this one"
+                )
+        self._check_folders(state)
+        if state.episodes:
+            self.check_protocol(self._first_readable(state))
+        self._replay_unreadable(state)
+        self._replay_faulted(state)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._save(state)  # first: from now on the folder is this ledger's
+        for folder in self._patterns():
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob("*.tmp"):
-                stale.unlink()
-            for shard in folder.glob(Path(pattern).name.replace("{part:05d}", "*")):
-                if shard not in listed:  # written but not listed: that batch is played again
-                    shard.unlink()
-        if done:
-            self.check_protocol(self.path(next(iter(self.shards)), min(done.values())))
-        return done
+        return state
 
-    def check_protocol(self, shard: Path) -> None:
+    def finish(self, state: Resumed, part: int, faults: dict[str, int]) -> None:
+        """List a part whose shards are written: its episodes count as finished from now on.
+        `faults` maps each of its episode ids to its fault count."""
+        for episode_id, count in faults.items():
+            state.episodes[episode_id] = {"part": part, "faults": int(count)}
+        self._save(state)
+
+    def listed(self, kind: str, state: Resumed) -> list[Path]:
+        """The listed shards of one kind, in part order."""
+        return [self.path(kind, part) for part in state.parts()]
+
+    def abandon(self, state: Resumed) -> None:
+        """After a run that failed before finishing anything: remove the folder it created."""
+        if not state.created or state.episodes:
+            return
+        (self.root / PROGRESS).unlink(missing_ok=True)
+        folders = sorted({(self.root / p).parent for p in self.shards.values()}, key=lambda p: -len(p.parts))
+        for folder in [*folders, self.root]:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+    def check_protocol(self, shard: Path | None) -> None:
         """Raises ValueError naming both protocol versions when `shard` was rendered under another."""
         import pyarrow.parquet as pq
 
-        if "protocol_version" not in pq.read_schema(shard).names:  # an empty part: nothing to compare
+        if shard is None or "protocol_version" not in pq.read_schema(shard).names:  # an empty part
             return
         seen = set(pq.read_table(shard, columns=["protocol_version"]).column(0).to_pylist())
         if seen - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
@@ -79,18 +149,172 @@ class ShardLog:
                 f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
             )
 
-    def finish(self, done: dict[str, int], part: int, episode_ids: list[str]) -> None:
-        """List a part whose shards are written: its episodes count as finished from now on."""
-        done.update(dict.fromkeys(episode_ids, part))
-        write_json(self.root / PROGRESS, done)
+    # --- checks and repairs -------------------------------------------------------------------
 
-    def listed(self, kind: str, done: dict[str, int]) -> list[Path]:
-        """The listed shards of one kind, in part order."""
-        return [self.path(kind, part) for part in sorted(set(done.values()))]
+    def _save(self, state: Resumed) -> None:
+        write_json(self.root / PROGRESS, {"format": FORMAT, "recipe": state.recipe, "episodes": state.episodes})
+
+    def _patterns(self) -> dict[Path, re.Pattern]:
+        """Shard folder -> the names this log writes there (the part number in the one group that matched)."""
+        out = {}
+        for pattern in self.shards.values():
+            folder = (self.root / pattern).parent
+            name = re.escape(Path(pattern).name).replace(r"\{part:05d\}", r"(\d{5})")
+            out.setdefault(folder, []).append(name)
+        return {folder: re.compile(f"^(?:{'|'.join(names)})$") for folder, names in out.items()}
+
+    def _check_folders(self, state: Resumed) -> None:
+        """Drop what a killed run left half-done (temporary files, a part written but not listed);
+        refuse anything else that is not a listed shard."""
+        listed = set(state.parts())
+        following = state.next_part()
+        for folder, names in self._patterns().items():
+            if not folder.is_dir():
+                continue
+            for item in sorted(folder.iterdir()):
+                if item.name.startswith(".") and item.name.endswith(".tmp") and names.match(item.name[1:-4]):
+                    item.unlink()  # a write a kill cut short
+                    continue
+                found = names.match(item.name)
+                part = int(next(g for g in found.groups() if g)) if found else None
+                if part in listed:
+                    continue
+                if part is not None and part >= following:  # written by a run killed before listing it
+                    item.unlink()
+                    continue
+                raise ValueError(
+                    f"{item}: not a shard this folder lists ({PROGRESS}); glade never deletes what it did not "
+                    "write: move it out of the folder, or choose another out (out=DIR)"
+                )
+
+    def _first_readable(self, state: Resumed) -> Path | None:
+        kind = next(iter(self.shards))
+        for part in state.parts():
+            if _unreadable(self.path(kind, part)) is None:
+                return self.path(kind, part)
+        return None
+
+    def _replay_unreadable(self, state: Resumed) -> None:
+        """A listed shard that is missing or cannot be read: its part's files go aside as
+        *.corrupt and the part's episodes play again."""
+        for part in state.parts():
+            members = {e for e, v in state.episodes.items() if v["part"] == part}
+            for kind in self.shards:
+                shard = self.path(kind, part)
+                problem = _unreadable(shard, members)
+                if problem is None:
+                    continue
+                for other in self.shards:  # kept for a look, outside the folders anything reads
+                    if self.path(other, part).exists():
+                        aside = self.root / CORRUPT / self.path(other, part).relative_to(self.root)
+                        aside.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(self.path(other, part), aside)
+                for e in members:
+                    del state.episodes[e]
+                self._save(state)
+                state.replayed.append(
+                    f"{shard.relative_to(self.root)}: {problem}; its {len(members)} episode(s) play again"
+                )
+                break
+
+    def _replay_faulted(self, state: Resumed) -> None:
+        """Episodes that had seat faults: dropped from their shards (rewritten atomically), then
+        from the ledger, so they play again."""
+        stale = {e for e, v in state.episodes.items() if v["faults"]}
+        if not stale:
+            return
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        for part in sorted({state.episodes[e]["part"] for e in stale}):
+            for kind in self.shards:
+                shard = self.path(kind, part)
+                table = pq.read_table(shard)
+                if "episode_id" not in table.column_names:
+                    continue
+                keep = table.filter(pc.invert(pc.is_in(table["episode_id"], value_set=_array(stale))))
+                with atomic(shard) as tmp:
+                    pq.write_table(keep, tmp)
+        faults = sum(state.episodes[e]["faults"] for e in stale)
+        for e in stale:
+            del state.episodes[e]
+        self._save(state)
+        state.replayed.append(f"{len(stale)} episode(s) with {faults} seat fault(s) play again")
 
 
-def next_part(done: dict[str, int]) -> int:
-    return max(done.values(), default=-1) + 1
+def changes(old: dict, new: dict) -> str:
+    """`key: old -> new` for every leaf that differs, dotted, comma-separated."""
+    a, b = _flat(old), _flat(new)
+    parts = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key, "<none>") != b.get(key, "<none>"):
+            parts.append(f"{key}: {_short(a.get(key, '<none>'))} -> {_short(b.get(key, '<none>'))}")
+    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
+
+
+def _flat(data, prefix: str = "") -> dict:
+    if isinstance(data, dict) and data:
+        out = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _array(values):
+    import pyarrow as pa
+
+    return pa.array(sorted(values), type=pa.string())
+
+
+def _holds_files(root: Path) -> bool:
+    """Whether `root` holds a file, other than a hidden temporary one (.NAME.tmp) that a run
+    killed while writing its first ledger leaves; empty folders hold nothing to lose."""
+    if not root.is_dir():
+        return root.exists()
+    return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
+
+
+def _read(progress: Path) -> dict[str, dict]:
+    """The ledger's episodes, from either format; a ValueError naming the file if it is not one."""
+    try:
+        data = json.loads(progress.read_text())
+        if data.get("format") == FORMAT:
+            return {str(e): {"part": int(v["part"]), "faults": int(v.get("faults") or 0)}
+                    for e, v in data["episodes"].items()}  # fmt: skip
+        return {str(e): {"part": _part_number(v), "faults": 0} for e, v in data.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(
+            f"{progress}: not a glade progress ledger ({type(exc).__name__}); move the folder aside to start afresh"
+        ) from None
+
+
+def _recipe(progress: Path) -> dict | None:
+    data = json.loads(progress.read_text())
+    return data.get("recipe") if data.get("format") == FORMAT else None
+
+
+def _unreadable(shard: Path, members: set[str] | None = None) -> str | None:
+    """Why a listed shard cannot be used (missing, not Parquet, rows of unlisted episodes), or None."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not shard.exists():
+        return "missing"
+    try:
+        table = pq.read_table(shard)
+    except (pa.ArrowException, OSError) as exc:
+        return f"unreadable ({str(exc).splitlines()[0][:80]})"
+    if members is not None and "episode_id" in table.column_names:
+        strangers = set(table["episode_id"].to_pylist()) - members
+        if strangers:
+            return f"holds {len(strangers)} episode(s) its part does not list"
+    return None
 
 
 def _part_number(value) -> int:

@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
-from glade.config import Seeds, as_plain
+from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
 from glade.env.scenario import load_scenario
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic, next_part
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
-from glade.seats import load_council
+from glade.resume import ShardLog, atomic
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
+from glade.seats import check_inputs as seat_inputs
+from glade.seats import check_spec, load_council, results_spec
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,49 @@ class GenerateRecipe:
     seeds: Seeds = field(default_factory=Seeds)
     turns: int | None = None  # None: each scenario's own
     worlds: int = 16  # episodes played in lockstep
+    max_fault_share: float = 0.2  # a seat whose server failed on more of its decisions fails the run
+
+
+# Recipe keys that cannot change the rows: a rerun into the same folder may change them.
+RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share")
+
+
+def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GenerateRecipe:
+    """Read and fully validate a generate recipe: keys, types and ranges, every seat spec, that
+    every scenario loads and every council names only its creatures. Reads no model."""
+    recipe = load_recipe(GenerateRecipe, path, overrides)
+    source = str(path)
+    check_seeds(recipe.seeds, source)
+    for key, low in (("worlds", 1), ("turns", 1)):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < low:
+            fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    if not 0 <= recipe.max_fault_share <= 1:
+        fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
+    if not recipe.scenarios:
+        fail(source, "scenarios", "needs at least one scenario")
+    if not recipe.councils:
+        fail(source, "councils", "needs at least one council")
+    for council, seats in recipe.councils.items():
+        for creature, spec in seats.items():
+            if spec is not None:
+                with keyed(source, f"councils.{council}.{creature}"):
+                    check_spec(spec)
+    overrides_ = {"turns": recipe.turns} if recipe.turns else {}
+    for i, name in enumerate(recipe.scenarios):
+        with keyed(source, f"scenarios[{i}]"):
+            scenario = load_scenario(name, **overrides_)
+        for council in recipe.councils:
+            with keyed(source, f"scenarios[{i}]"):
+                seat_specs(recipe, council, list(scenario.creatures))
+    return recipe
+
+
+def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
+    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
+    for council, seats in recipe.councils.items():
+        for creature, spec in seats.items():
+            with keyed(source, f"councils.{council}.{creature}"):
+                seat_inputs(spec)
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -61,49 +105,76 @@ def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"})
 
 
+def results_recipe(recipe: GenerateRecipe) -> dict:
+    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
+    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
+    plain["councils"] = {
+        name: {c: results_spec(spec) for c, spec in seats.items()} for name, seats in plain["councils"].items()
+    }
+    return plain
+
+
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict.
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     out = Path(recipe.out)
-    log = shard_log(out)
-    done = log.start()
-    plan = [p for p in episode_plan(recipe) if p[0] not in done]
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    seats = {  # (scenario, council) -> creature -> seat spec, every creature seated
+        (name, council): {
+            c: spec if spec is not None else scenario.creatures[c].disposition
+            for c, spec in seat_specs(recipe, council, list(scenario.creatures)).items()
+        }
+        for name, scenario in scenarios.items()
+        for council in recipe.councils
+    }
+    log = shard_log(out)
+    state = log.start(results_recipe(recipe))
+    plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     councils: dict[tuple[str, str], dict] = {}
     if on_total is not None:
         batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
     stats = RolloutStats()
-    part = next_part(done)
-    for batch_start in range(0, len(plan), recipe.worlds):
-        batch = plan[batch_start : batch_start + recipe.worlds]
-        specs = []
-        for episode_id, scenario_name, council_name, seed in batch:
-            scenario = scenarios[scenario_name]
-            key = (scenario_name, council_name)
-            if key not in councils:
-                seats = seat_specs(recipe, council_name, list(scenario.creatures))
-                defaults = {c: scenario.creatures[c].disposition for c in scenario.creatures}
-                councils[key] = load_council({c: s if s is not None else defaults[c] for c, s in seats.items()})
-            specs.append(EpisodeSpec(episode_id, scenario, seed, councils[key]))
-        played = run_lockstep(specs, on_turn=progress, stats=stats)
-        _write_shard(
-            [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows],
-            log.path("traces", part),
-        )
-        log.finish(done, part, [e.episode_id for e in specs])
-        part += 1
-    summary = {
-        "episodes": len(done),
+    part = state.next_part()
+    try:
+        for batch_start in range(0, len(plan), recipe.worlds):
+            batch = plan[batch_start : batch_start + recipe.worlds]
+            specs = []
+            for episode_id, scenario_name, council_name, seed in batch:
+                key = (scenario_name, council_name)
+                if key not in councils:
+                    councils[key] = load_council(seats[key])
+                specs.append(EpisodeSpec(episode_id, scenarios[scenario_name], seed, councils[key]))
+            played = run_lockstep(specs, on_turn=progress, stats=stats)
+            rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
+            _write_shard(rows, log.path("traces", part))
+            faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
+            log.finish(state, part, faults)
+            part += 1
+    except BaseException:
+        log.abandon(state)
+        raise
+    write_card(recipe, out, scenarios, state.done)
+    return {
+        "episodes": len(state.done),
         "played_now": len(plan),
         "decisions_now": stats.decisions,
         "seconds_now": round(stats.total_seconds, 3),
         "out": str(out),
+        "replayed": state.replayed,
+        "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
+        "faults": tally_faults(_seats_and_errors(log.listed("traces", state))),
     }
-    write_card(recipe, out, scenarios, done)
-    return summary
+
+
+def _seats_and_errors(shards: list[Path]):
+    import pyarrow.parquet as pq
+
+    for shard in shards:
+        table = pq.read_table(shard, columns=["seat", "error"])
+        yield from zip(table["seat"].to_pylist(), table["error"].to_pylist())
 
 
 def _write_shard(rows: list[dict], path: Path) -> None:
@@ -113,16 +184,31 @@ def _write_shard(rows: list[dict], path: Path) -> None:
         Dataset.from_list(rows).to_parquet(str(tmp))
 
 
+def readable_shards(folder: str | Path) -> list[str]:
+    """The Parquet files of a traces folder; FileNotFoundError when there are none, a ValueError
+    naming the file when one cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(
+                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
+                "with the recipe that wrote it: it replays that shard"
+            ) from None
+    return files
+
+
 def load_traces(folders: tuple[str, ...] | list[str]):
-    """Every row of these traces folders, as one `datasets.Dataset`."""
+    """Every row of these traces folders, as one `datasets.Dataset` (readable_shards first)."""
     from datasets import concatenate_datasets, load_dataset
 
-    parts = []
-    for folder in folders:
-        files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
-        if not files:
-            raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
-        parts.append(load_dataset("parquet", data_files=files, split="train"))
+    parts = [load_dataset("parquet", data_files=readable_shards(folder), split="train") for folder in folders]
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 

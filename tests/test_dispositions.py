@@ -167,5 +167,5 @@ def test_validate_checks_disposition_files(tmp_path, capsys):
     write(folder, "bad.yaml", "surplus: -4\n")
     assert main(["validate", str(folder)]) == 2
     printed = capsys.readouterr().out
-    assert f"ok    {folder / 'ok.yaml'}  (disposition)" in printed
-    assert f"FAIL  {folder / 'bad.yaml'}: surplus: must be at least 0, got -4" in printed
+    assert f"ok     {folder / 'ok.yaml'}  (disposition)" in printed
+    assert f"FAIL   {folder / 'bad.yaml'}: surplus: must be at least 0, got -4" in printed

@@ -18,10 +18,10 @@ def tiny(tmp_path_factory):
 @pytest.mark.parametrize(
     "keys, message",
     [
-        ({"engine": "tgi"}, "seat spec engine: expected one of hf, vllm, got 'tgi'"),
+        ({"engine": "tgi"}, "seat spec hf engine: expected one of hf, vllm, got 'tgi'"),
         ({"max_model_len": 2048}, "seat spec max_model_len: a key of engine: vllm, not of engine: hf"),
         ({"engine": "vllm", "batch_size": 8}, "seat spec batch_size: a key of engine: hf"),
-        ({"engine": "vllm", "max_model_len": "long"}, "seat spec max_model_len: expected a whole number >= 1"),
+        ({"engine": "vllm", "max_model_len": "long"}, "seat spec hf max_model_len: expected a whole number >= 1"),
         ({"engine": "vllm", "structured": "yes"}, "seat spec hf structured: expected true or false"),
     ],
 )

@@ -78,7 +78,7 @@ def test_interrupted_evaluation_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(eval_run, "run_lockstep", dies_second_time)
     with pytest.raises(KeyboardInterrupt):
         eval_run.evaluate(r)
-    done = json.loads((tmp_path / "results" / "progress.json").read_text())
+    done = json.loads((tmp_path / "results" / "progress.json").read_text())["episodes"]
     assert len(done) == calls[0] == 10
     monkeypatch.setattr(eval_run, "run_lockstep", real)
     result = eval_run.evaluate(r)

@@ -285,6 +285,16 @@ def test_base_model_hub_id_goes_to_the_card_and_adapter_config(work, tmp_path):
     assert json.loads((out / "meta.json").read_text())["base_model"] == "alice/tiny-base"
 
 
+def test_an_adapter_on_a_local_base_warns_without_base_model(work, tmp_path, capsys):
+    _, ckpt = work
+    assert main(["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "the adapter's base model is a local folder" in err and "--base-model" in err
+    argv = ["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "b"), "--base-model", "alice/b"]
+    assert main(argv) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_push_creates_the_repo_and_uploads_the_folder(work, tmp_path, monkeypatch):
     import huggingface_hub
 

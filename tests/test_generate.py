@@ -103,7 +103,7 @@ def test_resume_keeps_finished_episodes(tmp_path, monkeypatch):
     monkeypatch.setattr(gen, "run_lockstep", dies_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         gen.generate(r)
-    done = json.loads((tmp_path / "traces" / "progress.json").read_text())
+    done = json.loads((tmp_path / "traces" / "progress.json").read_text())["episodes"]
     assert sorted(done) == sorted(calls[0])
     monkeypatch.setattr(gen, "run_lockstep", real)
     summary = gen.generate(r)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from glade.rollout import is_fault
 from glade.traces import load_traces
 
 
@@ -65,6 +66,9 @@ def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
     """(train, eval, counts): counts say how many rows each filter kept."""
     rows = load_traces(cfg.traces)
     counts = {"traces": len(rows)}
+    # A seat fault (its server failed to answer) is a held turn, never an answer worth learning.
+    rows = rows.filter(lambda row: not is_fault(row["error"]))
+    counts["faults_excluded"] = counts["traces"] - len(rows)
 
     def keep(row: dict) -> bool:
         if cfg.valid_only and (row["error"] is not None or json.loads(row["rejected"])):

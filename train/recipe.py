@@ -8,13 +8,17 @@ objects, so a misspelt or mistyped field is a one-line error naming `sft.<field>
 from __future__ import annotations
 
 import dataclasses
+import enum
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
 from glade.checkpoint import LATEST
-from glade.config import ConfigError, fail, load_recipe
+from glade.config import ConfigError, MissingInput, fail, load_recipe
+from glade.seats.spec import looks_local
 
 from .data import DataConfig
 
@@ -70,6 +74,68 @@ OLD_NAMES = {
 }
 
 
+# Ranges the config classes do not check themselves (a wrong one fails deep inside training).
+SFT_RANGES = {
+    "max_steps": lambda v: v == -1 or v >= 1,
+    "num_train_epochs": lambda v: v > 0,
+    "learning_rate": lambda v: v >= 0,
+    "per_device_train_batch_size": lambda v: v >= 1,
+    "per_device_eval_batch_size": lambda v: v >= 1,
+    "gradient_accumulation_steps": lambda v: v >= 1,
+    "warmup_steps": lambda v: v >= 0,
+    "logging_steps": lambda v: v > 0,
+    "save_steps": lambda v: v > 0,
+    "eval_steps": lambda v: v is None or v > 0,
+    "max_length": lambda v: v is None or v >= 1,
+    "weight_decay": lambda v: v >= 0,
+}
+LORA_RANGES = {"r": lambda v: v >= 1, "lora_alpha": lambda v: v > 0, "lora_dropout": lambda v: 0 <= v < 1}
+
+
+def fits(value: Any, hint: Any) -> bool | None:
+    """Whether `value` (from YAML) fits a config class's type hint; None when the hint is
+    something YAML cannot spell (then the class itself judges)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        answers = [fits(value, option) for option in typing.get_args(hint)]
+        return True if True in answers else (None if None in answers else False)
+    if hint is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str or (isinstance(hint, type) and issubclass(hint, enum.Enum)):
+        return isinstance(value, str)
+    if hint is dict or origin is dict:
+        return isinstance(value, dict)
+    if hint is list or origin is list:
+        return isinstance(value, list)
+    return None
+
+
+def check_fields(given: dict, cls: type, ranges: dict, source: str | None, prefix: str) -> None:
+    """Each key of `given` is a field of `cls`, its value fits the field's type and range."""
+    hints = typing.get_type_hints(cls)
+    for key, value in given.items():
+        if key not in hints:
+            fail(source, f"{prefix}.{key}", f"unknown {cls.__name__} field")
+        if fits(value, hints[key]) is False:
+            fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}")
+        if key in ranges and value is not None and not ranges[key](value):
+            fail(source, f"{prefix}.{key}", f"out of range: {value!r}")
+
+
+def _hint_text(hint) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return " or ".join(dict.fromkeys(names.get(o, getattr(o, "__name__", str(o))) for o in options))
+
+
 def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, **extra):
     from trl import SFTConfig
 
@@ -78,10 +144,8 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
     for key, value in recipe.sft.items():
         if key in SET_BY_GLADE:
             fail(source, f"sft.{key}", "is set by glade (the run folder and the recipe's seed)")
-        name = key if key in fields else OLD_NAMES.get(key, key)
-        if name not in fields:
-            fail(source, f"sft.{key}", "unknown SFTConfig field")
-        sft[name] = value
+        sft[key if key in fields else OLD_NAMES.get(key, key)] = value
+    check_fields(sft, SFTConfig, SFT_RANGES, source, "sft")
     try:
         return SFTConfig(output_dir=output_dir, seed=recipe.seed, **{**sft, **extra})
     except (TypeError, ValueError) as exc:
@@ -93,10 +157,7 @@ def lora_config(recipe: TrainRecipe, source: str | None = None):
         return None
     from peft import LoraConfig
 
-    fields = {f.name for f in dataclasses.fields(LoraConfig)}
-    for key in recipe.lora:
-        if key not in fields:
-            fail(source, f"lora.{key}", "unknown LoraConfig field")
+    check_fields(recipe.lora, LoraConfig, LORA_RANGES, source, "lora")
     try:
         return LoraConfig(**{"task_type": "CAUSAL_LM", **recipe.lora})
     except (TypeError, ValueError) as exc:
@@ -111,6 +172,21 @@ def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] =
 
 
 def check(recipe: TrainRecipe, source: str | None) -> None:
+    if recipe.seed < 0:
+        fail(source, "seed", f"must be 0 or more, got {recipe.seed}")
+    if not recipe.model.base.strip():
+        fail(source, "model.base", "needs a model: tiny, a hub id, a folder or latest:RECIPE")
+    t = recipe.model.tiny
+    for key in ("hidden_size", "layers", "heads", "kv_heads", "vocab_size"):
+        if getattr(t, key) < 1:
+            fail(source, f"model.tiny.{key}", f"must be at least 1, got {getattr(t, key)}")
+    if t.hidden_size % t.heads or t.heads % t.kv_heads:
+        fail(source, "model.tiny", "hidden_size must divide by heads, and heads by kv_heads")
+    for key, low in (("states", 0), ("max_new_tokens", 1), ("batch_size", 1)):
+        if getattr(recipe.eval, key) < low:
+            fail(source, f"eval.{key}", f"must be at least {low}, got {getattr(recipe.eval, key)}")
+    if recipe.data.max_rows is not None and recipe.data.max_rows < 1:
+        fail(source, "data.max_rows", f"must be at least 1 (or null), got {recipe.data.max_rows}")
     if recipe.model.dtype not in ("float32", "bfloat16", "float16"):
         fail(source, "model.dtype", "expected float32, bfloat16 or float16")
     if not 0.0 <= recipe.data.eval_share < 1.0:
@@ -131,17 +207,31 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
 
 
 def check_paths(recipe: TrainRecipe, source: str | None) -> None:
-    """What must exist on disk to run (not checked by `glade validate`)."""
+    """What must exist on disk to run: MissingInput for what is not there yet (a traces folder,
+    latest:RECIPE with nothing trained, a local model folder), ConfigError for what is there but
+    unusable (an unreadable traces shard, a file where a folder should be)."""
+    from glade.traces import readable_shards
+
     for i, folder in enumerate(recipe.data.traces):
         if not (Path(folder) / "data").is_dir():
-            fail(source, f"data.traces[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
+            missing(source, f"data.traces[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
+        try:
+            readable_shards(folder)
+        except (ValueError, OSError) as exc:
+            fail(source, f"data.traces[{i}]", str(exc))
     base = recipe.model.base
     if base.startswith(LATEST):
         if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
-            fail(
+            missing(
                 source,
                 "model.base",
                 f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
             )
-    elif base != "tiny" and (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
+    elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")
+    elif base != "tiny" and not Path(base).exists() and looks_local(base):
+        missing(source, "model.base", f"{base!r}: no such folder")
+
+
+def missing(source: str | None, path: str, problem: str):
+    raise MissingInput(f"{source}: {path}: {problem}" if source else f"{path}: {problem}")

@@ -3,8 +3,11 @@
 The run works in `checkpoints/.<name>__<seed>.partial/` and is renamed to
 `checkpoints/<name>__<seed>__<time>/` only when complete (adapter or model, tokenizer,
 resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpoint.
-`resume=True` continues from the last trainer checkpoint inside the partial folder.
-Works unchanged under `torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
+`resume=True` continues from the last complete trainer checkpoint inside the partial folder
+(a checkpoint a kill cut short is dropped), or, when training had finished, only redoes the
+writing after it; `restart=True` discards the partial folder; with neither, an interrupted
+run is refused rather than wiped. Works unchanged under `torchrun` / `accelerate launch`:
+every rank trains, rank 0 writes.
 """
 
 from __future__ import annotations
@@ -24,9 +27,43 @@ from glade.config import as_plain
 from .data import fingerprint, prepare, save_prepared
 from .recipe import TrainRecipe, check_paths, lora_config, sft_config
 
+TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
+
 
 def partial_dir(recipe: TrainRecipe) -> Path:
     return Path(recipe.output_root) / f".{recipe.name}__{recipe.seed}.partial"
+
+
+def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
+    """The newest trainer checkpoint to resume from: written to the end (its trainer_state.json,
+    written last, reads; newer ones a kill cut short are removed), and not at the final step
+    (resumed from there, the Trainer takes a step past max_steps: the one before is used and
+    the last steps are trained again, to the same weights)."""
+    steps = sorted(
+        (p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    for folder in reversed(steps):
+        try:
+            state = json.loads((folder / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log(f"dropping {folder.name}: its save was cut short")
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]:
+            log(f"{folder.name} is the final step; resuming from the checkpoint before it")
+            continue
+        return str(folder)
+    return None
+
+
+def finished_run(recipe: TrainRecipe) -> Path | None:
+    """The newest complete checkpoint of this recipe and seed trained from exactly this recipe."""
+    found = checkpoint.latest(recipe.name, recipe.output_root)
+    if found is None or not (found / "recipe.yaml").exists():
+        return None
+    same = yaml.safe_load((found / "recipe.yaml").read_text()) == as_plain(recipe)
+    return found if same else None
 
 
 def resolve_base(recipe: TrainRecipe) -> str:
@@ -112,20 +149,43 @@ def _progress_callback(bar):
 
 
 def train(
-    recipe: TrainRecipe, source: str | None = None, resume: bool = False, log=print, progress=None
+    recipe: TrainRecipe,
+    source: str | None = None,
+    resume: bool = False,
+    log=print,
+    progress=None,
+    restart: bool = False,
 ) -> Path | None:
     """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks).
     `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     check_paths(recipe, source)
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work = partial_dir(recipe)
-    if not resume and rank == 0 and work.exists():
+    if work.exists() and not (resume or restart):
+        raise ValueError(
+            f"{work}: an interrupted run of this recipe exists: rerun with --resume to continue it, "
+            "or --restart to discard it"
+        )
+    if resume and not work.exists() and (done := finished_run(recipe)) is not None:
+        log(f"nothing to resume: this run had finished in {done}")
+        return done if rank == 0 else None
+    if restart and rank == 0 and work.exists():
         shutil.rmtree(work)
     if world > 1:  # every rank must see the cleared folder before writing into it
         _barrier()
+    made = [folder for folder in (Path(recipe.output_root), work) if not folder.exists()]
+    try:
+        return _train(recipe, work, source, resume, log, progress, rank, world)
+    except Exception:  # a failure, not an interrupt: leave no folder behind unless it holds progress
+        if rank == 0 and work in made and not any((work / "trainer").glob("checkpoint-*")):
+            shutil.rmtree(work, ignore_errors=True)
+            if Path(recipe.output_root) in made and not any(Path(recipe.output_root).iterdir()):
+                Path(recipe.output_root).rmdir()
+        raise
+
+
+def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
     work.mkdir(parents=True, exist_ok=True)
     train_rows, eval_rows, counts = prepare(recipe.data)
     log(f"data: {counts}")
@@ -133,27 +193,24 @@ def train(
         raise ValueError(f"{source}: data: no training rows left after filtering ({counts})")
     if rank == 0:
         save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
+    trained = resume and (work / TRAINED).exists()  # killed while writing the checkpoint: training is done
     if recipe.model.base == "tiny":
-        if rank == 0:
+        if rank == 0 and not trained:
             build_tiny(recipe, train_rows, work / "init")
         if world > 1:  # the other ranks load what rank 0 built
             _barrier()
         base = str((work / "init").resolve())
     else:
         base = resolve_base(recipe)
-    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
-    tokenizer = trainer.processing_class
-    last = get_last_checkpoint(str(work / "trainer")) if resume and (work / "trainer").is_dir() else None
-    if resume:
-        log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
-    result = trainer.train(resume_from_checkpoint=last)
-    metrics = {"train_loss": float(result.training_loss), "train_steps": int(result.global_step)}
-    if len(eval_rows):
-        metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
-    if not trainer.is_world_process_zero():
-        return None
-    trainer.save_model(str(work))
-    tokenizer.save_pretrained(str(work))
+    if trained:
+        log("training had finished; writing the checkpoint")
+        if rank != 0:
+            return None
+        metrics = json.loads((work / TRAINED).read_text())
+    else:
+        metrics = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
+        if metrics is None:
+            return None
     shutil.rmtree(work / "trainer", ignore_errors=True)
     meta = {
         "name": recipe.name,
@@ -178,7 +235,50 @@ def train(
         _write_meta(work, meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
+    (final / TRAINED).unlink(missing_ok=True)
     return final
+
+
+def _fit(recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log) -> dict | None:
+    """Train (from the last complete checkpoint when resuming); on rank 0 save the model and
+    tokenizer into `work` and mark training finished (TRAINED). Returns the metrics (None off rank 0)."""
+    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
+    last = last_checkpoint(work / "trainer", log) if resume else None
+    if resume:
+        log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics = {
+        "train_loss": _run_loss(trainer.state.log_history, float(result.training_loss)),
+        "train_steps": int(result.global_step),
+    }
+    if len(eval_rows):
+        metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
+    if not trainer.is_world_process_zero():
+        return None
+    trainer.save_model(str(work))
+    trainer.processing_class.save_pretrained(str(work))
+    _write_json(work / TRAINED, metrics)
+    return metrics
+
+
+def _run_loss(history: list[dict], fallback: float) -> float:
+    """The mean training loss over the whole run: the logged losses, each weighted by the steps it
+    covers. (The Trainer's own `training_loss` covers only the steps since the last resume; the
+    log history is restored with the checkpoint.) `fallback` when nothing was logged."""
+    logged = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    if not logged:
+        return fallback
+    total, previous = 0.0, 0
+    for step, loss in logged:
+        total += float(loss) * (step - previous)
+        previous = step
+    return total / previous if previous else fallback
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 def _write_meta(folder: Path, meta: dict) -> None:

@@ -200,3 +200,15 @@ def price_paths(r: Results, scenario: str, world: str) -> dict[str, np.ndarray]:
         n = min(len(x) for x in rows)
         result[good] = np.array([x[:n] for x in rows])
     return result
+
+
+def fault_notes(summary: dict) -> list[str]:
+    """One sentence per live seat whose server failed to answer some turns (summary.json `faults`)."""
+    from glade.console import fault_text
+
+    return [
+        f"Seat faults: {seat}: {fault_text(t)}. These are held turns, not the model's behaviour: the rows "
+        "and the worlds they happened in are left out of the metrics and flags."
+        for seat, t in (summary.get("faults") or {}).items()
+        if t.get("faults")
+    ]

@@ -27,7 +27,7 @@ from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
 
 from . import calibration
-from .data import FILES, TOP_FLAGS, Results, load_results, results_table
+from .data import FILES, TOP_FLAGS, Results, fault_notes, load_results, results_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
 
 # ---------------------------------------------------------------------------------------
@@ -274,6 +274,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: dict[str, str]) -> str:
     name = r.recipe.get("name") or r.summary.get("recipe") or r.folder.name
     out = [f"# glade evaluation report: {name}", ""]
+    out += [line for note in fault_notes(r.summary) for line in (f"> **{note}**", "")]
     out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
     out += ["", "## Results", "", TABLE_CAPTION.format(ci=ci_words(r)), ""]
     out += _md_table(*table_rows(table, labels))
@@ -361,6 +362,7 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
         "</head>",
         "<body>",
         f"<h1>glade evaluation report: {e(str(name))}</h1>",
+        *(f'<p class="note">{e(note)}</p>' for note in fault_notes(r.summary)),
         '<dl class="meta">',
     ]
     out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in header_items(r)]

@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        error("interrupted")
+    except KeyboardInterrupt as exc:  # a verb may say how to resume: KeyboardInterrupt("rerun ...")
+        error(f"interrupted; {exc}" if str(exc) else "interrupted")
         return 130
     except (ValueError, OSError) as exc:  # ConfigError and SeatSpecError are ValueErrors
         if os.environ.get("GLADE_DEBUG"):

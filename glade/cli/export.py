@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import error
+from glade.console import error, warning
 from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
-from glade.hub.export import export_checkpoint
+from glade.hub.export import export_checkpoint, local_base
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -78,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
         error(exc.message)
         return PUSH_FAILED
     print(f"export: {folder}")
+    base = local_base(args.checkpoint, args.merge, args.base_model)
+    if base is not None:
+        warning(
+            f"the adapter's base model is a local folder ({base}); adapter_config.json and the card name it, "
+            "and nobody else can load that: pass --base-model OWNER/NAME (its Hub id), or --merge"
+        )
     if args.push:
         print(f"pushed: https://huggingface.co/{args.repo_id}")
     return 0

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from glade.console import console as glade_console
+    from glade.eval.faults import excluded_text, without_faults
     from glade.eval.flags import find_flags, load_thresholds, metric_lines, where_lines, write_flags
 
     results = Path(args.results)
@@ -51,10 +52,13 @@ def run(args: argparse.Namespace) -> int:
     decisions = pd.read_parquet(results / "decisions.parquet")
     episodes = pd.read_parquet(results / "episodes.parquet")
     flags = find_flags(decisions, episodes, thresholds, seed)
-    json_path, md_path = write_flags(flags, results, top=args.top, thresholds=thresholds)
+    excluded = without_faults(decisions, episodes)[2]
+    json_path, md_path = write_flags(flags, results, top=args.top, thresholds=thresholds, excluded=excluded)
 
     console = glade_console()
     width = min(console.width, WIDTH)
+    if excluded["fault_rows"]:
+        console.print(f"[yellow]left out[/]: {excluded_text(excluded)}", width=width)
     if not flags:
         console.print(
             f"[bold green]no flags[/]: the council and the stand-in do not part ways beyond the thresholds "

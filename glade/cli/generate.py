@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from glade.config import load_recipe
-from glade.console import console, progress_bar
-from glade.traces import GenerateRecipe, generate
+from glade.console import console, progress_bar, show_faults
+from glade.rollout import too_many_faults
+from glade.traces import check_inputs, generate, load_generate_recipe
+
+RESUME = "rerun the same command to resume: the finished episodes are kept"
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -16,6 +18,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description="Play the episodes a recipe describes and write one trace row per decision "
         "(OUT/data/*.parquet, a dataset card in OUT/README.md). A rerun after an interruption "
         "plays only the episodes not yet written.",
+        epilog="exit status: 0 written; 1 written, but a seat's server failed on more than the recipe's "
+        "max_fault_share of its decisions (default 0.2); 2 bad input, nothing written; 130 interrupted "
+        "(rerun to resume).",
     )
     p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
@@ -24,12 +29,20 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
+    recipe = load_generate_recipe(args.recipe, args.overrides)
+    check_inputs(recipe, args.recipe)
     con = console(stderr=True)
-    with progress_bar("generate", "turns", con) as bar:
-        summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
+    try:
+        with progress_bar("generate", "turns", con) as bar:
+            summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(RESUME) from None
+    for line in summary["replayed"]:
+        con.print(f"[yellow]replayed[/]: {line}")
     con.print(
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
         f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
     )
-    return 0
+    over = too_many_faults(summary["faults"], recipe.max_fault_share)
+    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    return 1 if over else 0

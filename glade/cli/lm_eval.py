@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.console import without_lines
 from glade.eval.harness import GLADE_TASKS, run_lm_eval
+
+GIT_NOISE = "fatal: not a git repository"
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -40,11 +43,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
+    with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
+        result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
     for task, metrics in result["scores"].items():
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         shown = ", ".join(f"{m} {v:.4f}" for m, v in metrics.items())
         print(f"{task} (n={n}): {shown}")
     print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")
+    if result.get("previous"):
+        print(f"the earlier results are kept as {result['previous']}")
     return 0

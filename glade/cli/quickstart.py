@@ -101,12 +101,11 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
 
 
 def generate_traces(args: argparse.Namespace, con) -> None:
-    from glade.config import load_recipe
-    from glade.traces import GenerateRecipe, generate
+    from glade.traces import generate, load_generate_recipe
 
     with progress_bar("generate", "turns", con) as bar:
         summary = generate(
-            load_recipe(GenerateRecipe, RECIPES / "generate" / "standin.yaml"),
+            load_generate_recipe(RECIPES / "generate" / "standin.yaml"),
             progress=lambda live: bar.advance(),
             on_total=bar.total,
         )
@@ -120,7 +119,13 @@ def train_recipe(name: str):
 
         path = RECIPES / "train" / f"{name}.yaml"
         with progress_bar(f"train {name}", "steps", con) as bar:
-            out = train(load_train_recipe(path), str(path), log=lambda m: con.print(f"[dim]{m}[/]"), progress=bar)
+            out = train(  # a rerun continues an interrupted run, and keeps a finished one
+                load_train_recipe(path),
+                str(path),
+                resume=True,
+                log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),
+                progress=bar,
+            )
         metrics = json.loads((out / "meta.json").read_text())["metrics"]
         shown = (
             "train_loss",
@@ -270,7 +275,10 @@ def run(args: argparse.Namespace) -> int:
     for i, step in enumerate(steps, 1):
         con.rule(f"[bold]step {i}/{len(steps)}: {step.name}[/] - {step.what}", align="left")
         t0 = time.perf_counter()
-        step.run(args, con)
+        try:
+            step.run(args, con)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt("rerun glade quickstart to continue: finished work is kept") from None
         con.print(f"[dim]{step.name} done in {time.perf_counter() - t0:.1f} s[/]")
         con.print()
     con.print(f"quickstart finished in {time.perf_counter() - started:.1f} s")

@@ -29,11 +29,11 @@ import os
 from pathlib import Path
 
 from glade.config import ConfigError, parse_override, read_yaml
-from glade.console import console, scoreboard, summary_lines, turn_table
+from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
-from glade.rollout import run_episode, write_episode
+from glade.rollout import run_episode, too_many_faults, write_episode
 from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
 
 
@@ -127,6 +127,13 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="override a scenario key, e.g. market.max_step=0.3 (repeatable)",
     )
     p.add_argument("--quiet", action="store_true", help="no per-turn table: just the scoreboard and where it wrote")
+    p.add_argument(
+        "--max-fault-share",
+        type=float,
+        default=0.2,
+        metavar="SHARE",
+        help="exit 1 when a seat's server failed on more than this share of its decisions (default 0.2)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -139,6 +146,12 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.seed < 0:
+        raise ValueError(f"--seed: must be 0 or more (it seeds the world), got {args.seed}")
+    if args.turns is not None and args.turns < 1:
+        raise ValueError(f"--turns: must be at least 1, got {args.turns}")
+    if not 0 <= args.max_fault_share <= 1:
+        raise ValueError(f"--max-fault-share: must be between 0 and 1, got {args.max_fault_share}")
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
     council = parse_council(args.council, scenario)
     episode = run_episode(scenario, args.seed, None, council, full=False)
@@ -153,4 +166,6 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(scenario, episode.summary):
         con.print(line)
     con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
-    return 1 if episode.summary["conservation_problems"] else 0
+    over = too_many_faults(episode.summary["faults"], args.max_fault_share)
+    show_faults(con, episode.summary["faults"], over, args.max_fault_share)
+    return 1 if episode.summary["conservation_problems"] or over else 0

@@ -19,7 +19,13 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument("recipe", help="a training recipe (YAML), e.g. recipes/train/tiny-base.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50")
-    p.add_argument("--resume", action="store_true", help="continue the interrupted run of this recipe and seed")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run of this recipe and seed where it stopped"
+    )
+    again.add_argument(
+        "--restart", action="store_true", help="discard the interrupted run of this recipe and seed, and start over"
+    )
     p.set_defaults(run=run)
     return p
 
@@ -27,12 +33,24 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from glade.console import console, progress_bar
     from glade.train.recipe import load_train_recipe
-    from glade.train.sft import train
+    from glade.train.sft import partial_dir, train
 
     recipe = load_train_recipe(args.recipe, args.overrides)
     con = console(stderr=True)
-    with progress_bar(f"train {recipe.name}", "steps", con) as bar:
-        out = train(recipe, args.recipe, resume=args.resume, log=lambda m: con.print(f"[dim]{m}[/]"), progress=bar)
+    try:
+        with progress_bar(f"train {recipe.name}", "steps", con) as bar:
+            out = train(
+                recipe,
+                args.recipe,
+                resume=args.resume,
+                restart=args.restart,
+                log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),
+                progress=bar,
+            )
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"rerun with --resume to continue from the last trainer checkpoint ({partial_dir(recipe)})"
+        ) from None
     if out is not None:
         metrics = json.loads((out / "meta.json").read_text())["metrics"]
         width = max(map(len, metrics))

@@ -1,10 +1,14 @@
-"""`glade validate [PATH ...]`: check recipes and scenarios without running anything.
+"""`glade validate [PATH ...] [--kind KIND]`: check recipes and scenarios without running anything.
 
-Every YAML file under the given paths (default: recipes/) is validated as what its folder
-says it is: recipes/scenarios/ scenarios, recipes/dispositions/ stand-in dispositions,
-recipes/generate/ generate recipes, recipes/train/
-training recipes (SFTConfig and LoraConfig built for real), recipes/eval/ council recipes;
-nothing is loaded or downloaded.
+Every YAML file under the given paths (default: ./recipes when it exists, else the recipes
+glade ships) is checked as what its folder says it is (recipes/scenarios/, dispositions/,
+generate/, train/, eval/), or as `--kind` says for files kept elsewhere, with the same checks
+the run itself makes before it does any work: keys, types and ranges, seat specs, scenarios,
+creatures, and the files each recipe reads. Nothing is loaded, trained or downloaded.
+
+Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); or `NEEDS` (well
+formed, but a file or folder it reads is not there yet, such as traces an earlier
+`glade generate` writes or a checkpoint of `latest:NAME`).
 """
 
 from __future__ import annotations
@@ -12,56 +16,67 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.config import ConfigError, load_recipe
+from glade.config import ConfigError, MissingInput
 from glade.env.scenario import RECIPES
 
+FOLDERS = {
+    "scenarios": "scenario",
+    "dispositions": "disposition",
+    "generate": "generate",
+    "train": "train",
+    "eval": "eval",
+}
+KINDS = tuple(FOLDERS.values())
 
-def validate_file(path: Path) -> str:
-    """What the file is; raises ConfigError naming the key when it is malformed."""
-    kind = path.parent.name
-    if kind == "dispositions":
+
+def kind_of(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    if path.parent.name in FOLDERS:
+        return FOLDERS[path.parent.name]
+    raise ConfigError(
+        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval, so glade cannot tell what it is: "
+        f"say it with --kind ({', '.join(KINDS)})"
+    )
+
+
+def validate_file(path: Path, kind: str) -> str:
+    """What the file is; raises ConfigError (MissingInput for inputs not there yet) naming the key."""
+    source = str(path)
+    if kind == "disposition":
         from glade.env.standin import load_disposition
 
         load_disposition(path)
         return "disposition"
-    if kind == "scenarios":
+    if kind == "scenario":
         from glade.env.scenario import load_scenario
 
         load_scenario(path)
         return "scenario"
     if kind == "generate":
-        from glade.traces import GenerateRecipe
+        from glade.traces import check_inputs, load_generate_recipe
 
-        load_recipe(GenerateRecipe, path)
+        check_inputs(load_generate_recipe(path), source)
         return "generate recipe"
     if kind == "train":
-        from glade.train.recipe import load_train_recipe
+        from glade.train.recipe import check_paths, load_train_recipe
 
-        load_train_recipe(path)
+        check_paths(load_train_recipe(path), source)
         return "train recipe"
-    if kind == "eval":
-        from glade.eval.recipe import load_eval_recipe
-        from glade.seats import SEAT_KINDS
+    from glade.eval.recipe import check_inputs, load_eval_recipe
 
-        recipe = load_eval_recipe(path)
-        for name, spec in recipe.policies.items():
-            if isinstance(spec, dict) and spec.get("kind") not in SEAT_KINDS:
-                raise ConfigError(
-                    f"{path}: policies.{name}.kind: unknown seat kind {spec.get('kind')!r} (known: {', '.join(SEAT_KINDS)})"
-                )
-        for scenario in recipe.scenarios:
-            from glade.env.scenario import load_scenario
+    check_inputs(load_eval_recipe(path), source)
+    return "eval recipe"
 
-            load_scenario(scenario)
-        return "eval recipe"
-    raise ConfigError(
-        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval; cannot tell what it is"
-    )
+
+def default_paths() -> list[str]:
+    """./recipes when there is one (the recipes you edit), else the ones glade ships."""
+    return ["recipes"] if Path("recipes").is_dir() else [str(RECIPES)]
 
 
 def collect(paths: list[str]) -> list[Path]:
     files: list[Path] = []
-    for p in map(Path, paths or [str(RECIPES)]):
+    for p in map(Path, paths or default_paths()):
         if p.is_dir():
             files += sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
         elif p.exists():
@@ -72,19 +87,30 @@ def collect(paths: list[str]) -> list[Path]:
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("validate", help=help, description=__doc__.split("\n\n")[0])
-    p.add_argument("paths", nargs="*", help="files or folders (default: recipes/)")
+    p = subparsers.add_parser(
+        "validate",
+        help=help,
+        description="Check recipes and scenarios without running anything, with the checks the runs make.",
+        epilog="exit status: 0 every file ok; 1 none malformed, but some need inputs an earlier step writes; "
+        "2 a file is malformed.",
+    )
+    p.add_argument("paths", nargs="*", help="files or folders (default: ./recipes, else the shipped recipes)")
+    p.add_argument("--kind", choices=KINDS, help="what the given files are, for files outside recipes/<kind>/")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    failures = 0
-    for path in collect(args.paths):
+    failures = needs = 0
+    files = collect(args.paths)
+    for path in files:
         try:
-            print(f"ok    {path}  ({validate_file(path)})")
-        except ConfigError as exc:
+            print(f"ok     {path}  ({validate_file(path, kind_of(path, args.kind))})")
+        except MissingInput as exc:
+            needs += 1
+            print(f"NEEDS  {exc}")
+        except ValueError as exc:  # ConfigError, SeatSpecError
             failures += 1
-            print(f"FAIL  {exc}")
-    print(f"{failures} invalid" if failures else "all valid")
-    return 2 if failures else 0
+            print(f"FAIL   {str(exc).splitlines()[0]}")
+    print(f"{len(files) - failures - needs} ok, {failures} invalid, {needs} waiting for inputs")
+    return 2 if failures else 1 if needs else 0

@@ -50,6 +50,18 @@ def exportable(folder: Path) -> checkpoints.Checkpoint:
     return found
 
 
+def local_base(checkpoint: str | Path, merge: bool = False, base_model: str | None = None) -> str | None:
+    """The local folder a LoRA export would name as its base model (in adapter_config.json and
+    the card), when no Hub id was given or found: nobody else can load it. None otherwise."""
+    found = exportable(Path(checkpoint))
+    if merge or found.kind != "lora" or base_model:
+        return None
+    meta = found.meta
+    if hub_id(meta.get("base_model")) or hub_id(meta.get("base_model_given")):
+        return None
+    return str(meta.get("base_model"))
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     repo_id: str,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from glade.traces import readable_shards
+
 from .cards import check_repo_id, copy_files, default_out, finish_folder, start_folder
 from .cards import push as push_folder
 
@@ -24,6 +26,7 @@ def read_traces(dataset: Path) -> list[Path]:
         raise ValueError(
             f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)"
         )
+    readable_shards(dataset)  # names a shard that cannot be read
     return shards
 
 

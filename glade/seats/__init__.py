@@ -18,64 +18,69 @@ costs one batched generate per turn. Model backends (torch) load only when a mod
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
 from glade.env.standin import disposition
 
-from .base import Decision, Policy, SeatSpecError, check_keys
+from .base import Decision, Policy, SeatSpecError
 from .python import load_python
+from .spec import GENERATION, SEAT_KINDS, VLLM_ONLY, check_inputs, check_spec, checkpoint_model
 from .standin import StandIn
 
-__all__ = ["Decision", "Policy", "SeatSpecError", "StandIn", "SEAT_KINDS", "load", "load_council", "standin_council"]
+__all__ = [
+    "Decision",
+    "Policy",
+    "SeatSpecError",
+    "StandIn",
+    "SEAT_KINDS",
+    "TRANSPORT_KEYS",
+    "check_inputs",
+    "check_spec",
+    "load",
+    "load_council",
+    "results_spec",
+    "standin_council",
+]
 
-SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
-GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size", "prefix_cache", "structured"}
-ENGINES = ("hf", "vllm")
-VLLM_KEYS = {"max_model_len"}  # engine: vllm only
-SERVER_KEYS = {
+GENERATION_KEYS = set(GENERATION)
+# Keys that say how a seat is reached or batched, not what it answers: a resumed run may
+# change them (fix a server's URL, give it a longer timeout) and keep what it finished.
+TRANSPORT_KEYS = {
+    "base_url",
     "timeout",
     "retries",
     "backoff",
     "concurrency",
-    "max_tokens",
-    "temperature",
-    "seed",
     "api_key_env",
-    "structured",
+    "batch_size",
+    "prefix_cache",
 }
 
 
 def load(spec: dict[str, Any] | str) -> Policy:
-    """Build a Policy from a seat spec. A bare string is a stand-in disposition name."""
+    """Build a Policy from a seat spec (checked first: glade.seats.spec). A bare string is a
+    stand-in disposition name."""
+    check_spec(spec)
     if isinstance(spec, str):
         spec = {"kind": "standin", "disposition": spec}
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
     kind = spec["kind"]
     if kind == "standin":
-        check_keys(spec, {"kind", "disposition", "seed"})
         try:
             return StandIn(disposition(spec.get("disposition", "balanced")), int(spec.get("seed", 0)))
-        except ValueError as exc:
+        except ValueError as exc:  # a disposition file that is missing or malformed
             raise SeatSpecError(f"seat spec disposition: {exc}") from None
     if kind == "python":
+        check_inputs(spec)
         return load_python(spec)
     if kind in ("hf", "checkpoint"):
         policy = load_council({"_": spec})["_"]
         policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
         return policy
-    if kind == "server":
-        check_keys(spec, {"kind", "base_url", "model"} | SERVER_KEYS)
-        for key in ("base_url", "model"):
-            if not isinstance(spec.get(key), str):
-                raise SeatSpecError(f"seat spec server: missing {key!r} (a string)")
-        from .server import ServerPolicy
+    from .server import ServerPolicy
 
-        return ServerPolicy(**{k: v for k, v in spec.items() if k != "kind"})
-    raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
+    return ServerPolicy(**{k: v for k, v in spec.items() if k != "kind"})
 
 
 def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
@@ -118,6 +123,24 @@ def _vllm_seats():
     return vllm
 
 
+def results_spec(spec: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+    """What decides a seat's answers: the spec without its TRANSPORT_KEYS, with `latest:NAME`
+    resolved to the checkpoint folder it names now (a retrained recipe is another model)."""
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: v for k, v in spec.items() if k not in TRANSPORT_KEYS}
+    if (
+        out.get("kind") == "checkpoint"
+        and isinstance(out.get("path"), str)
+        and out["path"].startswith(checkpoint.LATEST)
+    ):
+        try:
+            out["path"] = str(checkpoint.resolve(out["path"]))
+        except ValueError as exc:
+            raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
+    return out
+
+
 def standin_council(scenario: Scenario) -> dict[str, Policy]:
     """Every creature on its scenario's stand-in disposition (one policy per disposition)."""
     by_disposition: dict[str, Policy] = {}
@@ -132,51 +155,12 @@ def standin_council(scenario: Scenario) -> dict[str, Policy]:
 
 def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     """(sharing key, adapter path, generation kwargs) for an hf or checkpoint seat."""
+    check_spec(spec)
+    check_inputs(spec)
     if spec["kind"] == "checkpoint":
-        check_keys(spec, {"kind", "path", "dtype", "device", "engine"} | GENERATION_KEYS | VLLM_KEYS)
-        spec = {**_checkpoint_model(spec.get("path")), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
-        spec["kind"] = "hf"
-    check_keys(spec, {"kind", "model", "adapter", "dtype", "device", "engine"} | GENERATION_KEYS | VLLM_KEYS)
-    engine, options = _engine(spec)
-    if not isinstance(spec.get("model"), str):
-        raise SeatSpecError("seat spec hf: missing 'model' (a hub id or a local folder)")
+        spec = {**checkpoint_model(spec["path"]), **{k: v for k, v in spec.items() if k not in ("kind", "path")}}
     adapter = spec.get("adapter")
-    if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
-        raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
     generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
-    for flag in ("prefix_cache", "structured"):
-        if not isinstance(generation.get(flag, False), bool):
-            raise SeatSpecError(f"seat spec hf {flag}: expected true or false, got {generation[flag]!r}")
+    engine, options = spec.get("engine", "hf"), tuple(sorted((k, spec[k]) for k in VLLM_ONLY if k in spec))
     model, dtype, device = spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu")
     return (engine, model, dtype, device, options, tuple(sorted(generation.items()))), adapter, generation
-
-
-def _engine(spec: dict) -> tuple[str, tuple]:
-    """(engine, engine-only options as sorted pairs) of a model seat spec."""
-    engine = spec.get("engine", "hf")
-    if engine not in ENGINES:
-        raise SeatSpecError(f"seat spec engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
-    options = {k: spec[k] for k in VLLM_KEYS if k in spec}
-    if engine == "hf" and options:
-        raise SeatSpecError(f"seat spec {', '.join(sorted(options))}: a key of engine: vllm, not of engine: hf")
-    if engine == "vllm" and "batch_size" in spec:
-        raise SeatSpecError(
-            "seat spec batch_size: a key of engine: hf (rows per generate); vLLM schedules its own batches"
-        )
-    length = options.get("max_model_len")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-        raise SeatSpecError(f"seat spec max_model_len: expected a whole number >= 1, got {length!r}")
-    return engine, tuple(sorted(options.items()))
-
-
-def _checkpoint_model(path) -> dict:
-    """model (and adapter) of a checkpoint seat: the adapter folder on its base model, or a full model."""
-    if not isinstance(path, str):
-        raise SeatSpecError(f"seat spec checkpoint path: expected a folder or latest:NAME, got {path!r}")
-    try:
-        found = checkpoint.read(checkpoint.resolve(path))
-    except ValueError as exc:
-        raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
-    if found.is_adapter:
-        return {"model": found.base_model, "adapter": str(found.folder)}
-    return {"model": str(found.folder)}

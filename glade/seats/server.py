@@ -49,9 +49,11 @@ from itertools import permutations
 
 from glade.env.protocol import action_schema, parse, render
 
-from .base import Decision, Policy, SeatSpecError
+from .base import Decision, Policy
+from .spec import SERVER, check_fields
 
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
+SERVER_FIELDS = tuple(SERVER)  # the spec keys, each a field below
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
 
 
@@ -84,26 +86,8 @@ class ServerPolicy:
     _opener: urllib.request.OpenerDirector | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.base_url) if isinstance(self.base_url, str) else None
-        try:
-            port_ok = parts is not None and (parts.port is None or parts.port > 0)
-        except ValueError:
-            port_ok = False
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-            raise SeatSpecError(
-                f"seat spec server base_url: expected http(s)://HOST[:PORT]/PATH, got {self.base_url!r}"
-            )
-        checks = (
-            ("timeout", isinstance(self.timeout, (int, float)) and self.timeout > 0, "a number > 0"),
-            ("retries", isinstance(self.retries, int) and self.retries >= 0, "a whole number >= 0"),
-            ("backoff", isinstance(self.backoff, (int, float)) and self.backoff >= 0, "a number >= 0"),
-            ("concurrency", isinstance(self.concurrency, int) and self.concurrency >= 1, "a whole number >= 1"),
-            ("max_tokens", isinstance(self.max_tokens, int) and self.max_tokens >= 1, "a whole number >= 1"),
-            ("structured", isinstance(self.structured, bool), "true or false"),
-        )
-        for key, ok, expected in checks:
-            if not ok or (isinstance(getattr(self, key), bool) and key != "structured"):
-                raise SeatSpecError(f"seat spec server {key}: expected {expected}, got {getattr(self, key)!r}")
+        check_fields("server", {k: getattr(self, k) for k in SERVER_FIELDS})
+        parts = urllib.parse.urlsplit(self.base_url)
         # A local server is never reached through a proxy from the environment.
         if _is_loopback(parts.hostname):
             self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -1,0 +1,217 @@
+"""Seat specs checked before anything loads, shared by the run (`glade.seats.load`) and
+`glade validate`: `check_spec` checks every key and value of a spec; `check_inputs` checks what
+it reads from disk (a checkpoint, a model folder, an adapter, a Python module) and raises
+`MissingInput` for what is not there yet. Every error is a SeatSpecError naming the key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from glade import checkpoint
+from glade.config import MissingInput
+from glade.env.standin import DISPOSITIONS, is_disposition_path
+
+from .base import SeatSpecError, check_keys
+
+SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
+
+
+def _whole(low: int | None = None) -> Rule:
+    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low)  # noqa: E731
+    return ok, "a whole number" + (f" >= {low}" if low is not None else "")
+
+
+def _number(low: float, open_low: bool = False, high: float | None = None) -> Rule:
+    def ok(v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        return (v > low if open_low else v >= low) and (high is None or v <= high)
+
+    bounds = f"> {low:g}" if open_low else f">= {low:g}"
+    return ok, f"a number {bounds}" + (f" and <= {high:g}" if high is not None else "")
+
+
+def _url(v) -> bool:
+    if not isinstance(v, str):
+        return False
+    parts = urllib.parse.urlsplit(v)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
+OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
+GENERATION: dict[str, Rule] = {
+    "max_new_tokens": _whole(1),
+    "temperature": _number(0),
+    "top_p": _number(0, open_low=True, high=1),
+    "seed": _whole(),
+    "batch_size": _whole(1),
+    "prefix_cache": (lambda v: isinstance(v, bool), "true or false"),
+    "structured": (lambda v: isinstance(v, bool), "true or false"),
+}
+ENGINES = ("hf", "vllm")
+VLLM_ONLY = {"max_model_len"}  # keys of engine: vllm
+ENGINE: dict[str, Rule] = {
+    "engine": (lambda v: v in ENGINES, "one of " + ", ".join(ENGINES)),
+    "max_model_len": _whole(1),
+}
+MODEL: dict[str, Rule] = {
+    "dtype": (lambda v: v in DTYPE_NAMES, ", ".join(DTYPE_NAMES)),
+    "device": (TEXT[0], "a device name such as cpu or cuda:0"),
+}
+SERVER: dict[str, Rule] = {
+    "base_url": (_url, "http(s)://HOST[:PORT]/PATH"),
+    "model": TEXT,
+    "timeout": _number(0, open_low=True),
+    "retries": _whole(0),
+    "backoff": _number(0),
+    "concurrency": _whole(1),
+    "max_tokens": _whole(1),
+    "temperature": _number(0),
+    "seed": (lambda v: v is None or _whole()[0](v), "a whole number or null"),
+    "api_key_env": TEXT,
+    "structured": (lambda v: isinstance(v, bool), "true or false"),
+}
+RULES: dict[str, dict[str, Rule]] = {
+    "standin": {
+        "disposition": (
+            lambda v: isinstance(v, str) and (v in DISPOSITIONS or is_disposition_path(v)),
+            "one of " + ", ".join(DISPOSITIONS) + ", or a path to a disposition .yaml",
+        ),
+        "seed": _whole(),
+    },
+    "python": {
+        "entry_point": (
+            lambda v: isinstance(v, str) and re.fullmatch(r"[\w.]+:\w+", v) is not None,
+            "'module:factory'",
+        ),
+        "kwargs": (lambda v: v is None or isinstance(v, dict), "a mapping"),
+    },
+    "hf": {"model": TEXT, "adapter": OPTIONAL_TEXT, **MODEL, **GENERATION, **ENGINE},
+    "checkpoint": {
+        "path": (TEXT[0], "a folder written by glade train, or latest:NAME"),
+        **MODEL,
+        **GENERATION,
+        **ENGINE,
+    },
+    "server": SERVER,
+}
+REQUIRED = {
+    "hf": {"model": "a hub id or a local folder"},
+    "checkpoint": {"path": "a folder written by glade train, or latest:NAME"},
+    "server": {"base_url": "a string", "model": "a string"},
+    "python": {"entry_point": "'module:factory'"},
+}
+
+
+def check_spec(spec: dict[str, Any] | str) -> None:
+    """Every key and value of a seat spec (a bare string is a stand-in disposition); loads nothing."""
+    if isinstance(spec, str):
+        spec = {"kind": "standin", "disposition": spec}
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
+    kind = spec["kind"]
+    if kind not in RULES:
+        raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
+    check_fields(kind, {k: v for k, v in spec.items() if k != "kind"})
+    for key, what in REQUIRED.get(kind, {}).items():
+        if key not in spec:
+            raise SeatSpecError(f"seat spec {kind} {key}: missing {key!r} ({what})")
+    if kind in ("hf", "checkpoint"):
+        check_engine(spec)
+
+
+def check_engine(spec: dict[str, Any]) -> None:
+    """Keys that belong to one engine only."""
+    engine = spec.get("engine", "hf")
+    if engine == "hf" and VLLM_ONLY & set(spec):
+        raise SeatSpecError(
+            f"seat spec {', '.join(sorted(VLLM_ONLY & set(spec)))}: a key of engine: vllm, not of engine: hf"
+        )
+    if engine == "vllm" and "batch_size" in spec:
+        raise SeatSpecError(
+            "seat spec batch_size: a key of engine: hf (rows per generate); vLLM schedules its own batches"
+        )
+
+
+def check_fields(kind: str, fields: dict[str, Any]) -> None:
+    """The fields of one kind of seat: known keys, each value of the right type and range."""
+    rules = RULES[kind]
+    check_keys({"kind": kind, **fields}, {"kind", *rules})
+    for key, value in fields.items():
+        ok, expected = rules[key]
+        if not ok(value):
+            raise SeatSpecError(f"seat spec {kind} {key}: expected {expected}, got {value!r}")
+
+
+def check_inputs(spec: dict[str, Any] | str) -> None:
+    """What the seat reads before it plays: MissingInput when a file or folder is not there,
+    SeatSpecError when one is there but is not what the spec says."""
+    if not isinstance(spec, dict):
+        return
+    kind = spec.get("kind")
+    if kind == "checkpoint":
+        model_inputs(**checkpoint_model(spec["path"]))
+    elif kind == "hf":
+        model_inputs(spec["model"], spec.get("adapter"))
+    elif kind == "python":
+        module = spec["entry_point"].split(":", 1)[0]
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise SeatSpecError(f"seat spec python entry_point {spec['entry_point']!r}: no module {module!r}")
+
+
+def checkpoint_model(path: str) -> dict:
+    """model (and adapter) of a checkpoint seat: the adapter folder on its base model, or a full model."""
+    try:
+        resolved = checkpoint.resolve(path)
+    except ValueError as exc:  # latest:NAME with nothing trained yet
+        raise MissingInput(f"seat spec checkpoint path: {exc}") from None
+    if not Path(resolved).exists():
+        raise MissingInput(f"seat spec checkpoint path: {str(path)!r}: no such folder (glade train writes them)")
+    try:
+        found = checkpoint.read(resolved)
+    except ValueError as exc:
+        raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
+    if found.is_adapter:
+        return {"model": found.base_model, "adapter": str(found.folder)}
+    return {"model": str(found.folder)}
+
+
+def looks_local(model: str) -> bool:
+    """A model string that can only be a local folder: a hub id is NAME or OWNER/NAME."""
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def model_inputs(model: str, adapter: str | None = None) -> None:
+    """A local model folder (or a hub id, not checked: nothing is downloaded) and an adapter folder."""
+    folder = Path(model).expanduser()
+    if folder.exists():
+        if not (folder / "config.json").exists():
+            raise SeatSpecError(f"seat spec hf model: {model!r} is not a model folder (no config.json)")
+        if not any((folder / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
+            raise SeatSpecError(
+                f"seat spec hf model: {model!r} has no tokenizer (tokenizer.json or tokenizer_config.json)"
+            )
+    elif looks_local(model):
+        raise MissingInput(f"seat spec hf model: {model!r}: no such folder")
+    if adapter is not None:
+        if not Path(adapter).exists():
+            raise MissingInput(f"seat spec hf adapter: {adapter!r}: no such folder")
+        if not (Path(adapter) / "adapter_config.json").exists():
+            raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
