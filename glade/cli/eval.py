@@ -1,6 +1,11 @@
-"""`glade eval RECIPE [key=value ...]`: seat a council, play it against the stand-in world,
-measure where they part ways (glade.eval.run). Writes RESULTS/decisions.parquet,
-episodes.parquet, summary.json and recipe.yaml (RESULTS is the recipe's `out`)."""
+"""`glade eval RECIPE [key=value ...] [--ray [ADDRESS]]`: seat a council, play it against the
+stand-in world, measure where they part ways (glade.eval.run). Writes RESULTS/decisions.parquet,
+episodes.parquet, summary.json and recipe.yaml (RESULTS is the recipe's `out`).
+
+With --ray the shards play as Ray tasks on a cluster (glade.eval.distributed): the same
+results folder, the same numbers. ADDRESS defaults to `auto`, the cluster this machine
+belongs to (`ray start --head` here, `ray start --address HEAD:6379` on every other node);
+with none running, a local one is started."""
 
 from __future__ import annotations
 
@@ -13,6 +18,13 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser("eval", help=help, description=__doc__.split("\n\n")[0])
     p.add_argument("recipe", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="play the shards on a Ray cluster (default address: auto, the running cluster; else a local one)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -23,10 +35,22 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
-    recipe = load_eval_recipe(args.recipe, args.overrides)
+    overrides = list(args.overrides)
+    if args.ray is not None and "=" in args.ray:  # `--ray key=value`: an override, not an address
+        overrides.append(args.ray)
+        args.ray = "auto"
+    recipe = load_eval_recipe(args.recipe, overrides)
     con = console()
+    backend = {}
+    if args.ray is not None:
+        try:
+            from glade.eval import distributed
+        except ImportError:
+            raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
+        con.print(distributed.connect(args.ray))
+        backend = {"backend": distributed.play_on_ray}
     with progress_bar("eval", "turns", con) as bar:
-        summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
+        summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
     table = Table(title=f"{recipe.name}: legend good at settlement and gambit P&L (mean [95% CI], n)")
     for column in ("scenario", "world", "price at seam / before", "gambit P&L", "n"):
         table.add_column(column)
