@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,16 +67,68 @@ class Played:
         return self.spec.seed
 
 
+FAULT_PREFIX = "server_"  # a Decision whose error starts with this is a fault: the seat failed to answer
+
+
+def is_fault(error: str | None) -> bool:
+    """Whether a decision's error is a seat fault (refused, timeout, HTTP error ...), not a parse error."""
+    return error is not None and error.startswith(FAULT_PREFIX)
+
+
+@dataclass
+class SeatMeter:
+    """One seat label's tally over a run: its decisions, its faults by kind, its tokens and
+    the model seconds spent on it (its share of each batched call it was answered in)."""
+
+    decisions: int = 0
+    faults: Counter = field(default_factory=Counter)  # fault (server_refused, server_timeout ...) -> count
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_seconds: float = 0.0
+
+    @property
+    def fault_count(self) -> int:
+        return sum(self.faults.values())
+
+    @property
+    def fault_share(self) -> float:
+        return self.fault_count / self.decisions if self.decisions else 0.0
+
+    def add(self, decision: Decision, seconds: float = 0.0) -> None:
+        self.decisions += 1
+        if is_fault(decision.error):
+            self.faults[decision.error] += 1
+        self.prompt_tokens += int(decision.prompt_tokens)
+        self.completion_tokens += int(decision.completion_tokens)
+        self.model_seconds += seconds
+
+    def as_dict(self) -> dict:
+        return {
+            "decisions": self.decisions,
+            "faults": dict(sorted(self.faults.items())),
+            "fault_share": round(self.fault_share, 6),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "model_seconds": round(self.model_seconds, 6),
+        }
+
+
 @dataclass
 class RolloutStats:
     decisions: int = 0
     model_seconds: float = 0.0  # inside act_batch of non-stand-in policies
     total_seconds: float = 0.0
     policy_calls: int = 0
+    seats: dict[str, SeatMeter] = field(default_factory=dict)  # seat label (the trace rows' `seat`) -> meter
 
     @property
     def outside_model_share(self) -> float:
         return 1.0 - self.model_seconds / self.total_seconds if self.total_seconds else 0.0
+
+    def meter(self, seat: str) -> SeatMeter:
+        if seat not in self.seats:
+            self.seats[seat] = SeatMeter()
+        return self.seats[seat]
 
 
 def canonical(action: dict) -> str:
@@ -94,23 +147,37 @@ def canonical(action: dict) -> str:
 
 def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
     """One Decision per (policy, observation), in order, with one `act_batch` call per batch key."""
+    return _act_timed(seated, stats)[0]
+
+
+def _act_timed(seated: list[tuple[Policy, dict]], stats: RolloutStats | None) -> tuple[list[Decision], list[float]]:
+    """act_all, plus each decision's model seconds: an equal share of its batched call's wall
+    time (0 for stand-ins, which `model_seconds` leaves out too)."""
     groups: dict[object, list[int]] = {}
     for i, (policy, _) in enumerate(seated):
         groups.setdefault(policy.batch_key(), []).append(i)
     out: list[Decision | None] = [None] * len(seated)
+    seconds = [0.0] * len(seated)
     for members in groups.values():
         leader = seated[members[0]][0]
         t0 = time.perf_counter()
         answers = leader.act_batch([seated[i] for i in members])
         if len(answers) != len(members):
             raise RuntimeError(f"policy {leader.name!r} returned {len(answers)} decisions for {len(members)} seats")
+        spent = time.perf_counter() - t0
         if stats is not None:
             if not isinstance(leader, StandIn):
-                stats.model_seconds += time.perf_counter() - t0
+                stats.model_seconds += spent
             stats.policy_calls += 1
         for i, decision in zip(members, answers):
             out[i] = decision
-    return out  # type: ignore[return-value]
+            seconds[i] = 0.0 if isinstance(leader, StandIn) else spent / len(members)
+    return out, seconds  # type: ignore[return-value]
+
+
+def seat_label(e: EpisodeSpec, creature: str, d: Decision) -> str:
+    """The trace rows' `seat`: the episode's label for the creature, else the deciding policy's identity."""
+    return e.seats.get(creature, d.policy or e.council[creature].name)
 
 
 def run_lockstep(
@@ -130,8 +197,10 @@ def run_lockstep(
     live = list(episodes)
     while live:
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
-        answers = act_all([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
+        answers, seconds = _act_timed([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
         decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
+        for (e, c), d, spent in zip(seats, answers, seconds):
+            stats.meter(seat_label(e, c, d)).add(d, spent)
         for e in live:
             env, obs = envs[e.episode_id], observations[e.episode_id]
             before = {c: wealth(env.world, c) for c in env.agents}
@@ -192,7 +261,7 @@ def trace_row(
         "seed": e.seed,
         "turn": int(obs["turn"]),
         "creature": creature,
-        "seat": e.seats.get(creature, d.policy or policy.name),
+        "seat": seat_label(e, creature, d),
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
         "messages": render(obs),

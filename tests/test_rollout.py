@@ -82,3 +82,46 @@ def test_counterfactual_is_the_scenario_disposition_and_changes_nothing():
     assert {r["standin_disposition"] for r in hoarder_rows} == {"hoarder"}
     assert any(r["action"] != r["standin_action"] for r in hoarder_rows)  # panic vs hoarder do differ
     assert all(json.loads(r["standin_action"])["orders"] is not None for r in a)
+
+
+class Flaky:
+    """A scripted seat whose server 'refuses' every other turn; the answers it does give cost tokens."""
+
+    name = "flaky"
+
+    def act(self, observations):
+        from glade.seats import Decision
+
+        return [
+            Decision({"orders": []}, None, "server_refused")
+            if obs["turn"] % 2
+            else Decision({"orders": []}, "{}", None, 0.01, prompt_tokens=100, completion_tokens=7)
+            for obs in observations
+        ]
+
+
+def test_the_seat_meter_counts_decisions_faults_tokens_and_seconds_per_seat():
+    from glade.seats.python import PythonSeat
+
+    scenario = load_scenario("default", turns=4)
+    council = {c: load(scenario.creatures[c].disposition) for c in scenario.creatures}
+    council["oona"] = PythonSeat(Flaky())
+    stats = RolloutStats()
+    specs = [EpisodeSpec(f"w{i}", scenario, i, council, seats={"oona": "live"}) for i in range(3)]
+    played = run_lockstep(specs, stats=stats)
+    live = stats.seats["live"]
+    assert live.decisions == 3 * 4 and live.faults == {"server_refused": 3 * 2}
+    assert live.fault_count == 6 and live.fault_share == 0.5
+    assert (live.prompt_tokens, live.completion_tokens) == (6 * 100, 6 * 7)
+    assert live.model_seconds > 0 and live.model_seconds == pytest.approx(stats.model_seconds)
+    standins = {k: m for k, m in stats.seats.items() if k != "live"}
+    assert set(standins) == {f"standin:{scenario.creatures[c].disposition}" for c in scenario.creatures if c != "oona"}
+    assert sum(m.decisions for m in standins.values()) == 3 * 4 * 4
+    assert all(m.fault_count == 0 and m.model_seconds == 0 for m in standins.values())
+    assert live.as_dict()["faults"] == {"server_refused": 6}
+    # the meter keys by the label the trace rows carry
+    assert {r["seat"] for p in played.values() for r in p.rows if r["creature"] == "oona"} == {"live"}
+    # a parse error is the model's answer, not a fault
+    from glade.rollout import is_fault
+
+    assert is_fault("server_timeout") and not is_fault("no_json") and not is_fault(None)
