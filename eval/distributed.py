@@ -33,6 +33,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
+from glade.meter import add
 from glade.rollout import RolloutStats, act_all
 from glade.seats import Decision, Policy, load_council
 
@@ -109,7 +110,7 @@ def play_on_ray(
             except ray.exceptions.RayTaskError as exc:  # the seat's own error, not Ray's wrapper
                 cause = exc.cause
                 raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
-            _add(stats, played)
+            add(stats, played)
             if progress is not None:
                 for _ in range(max(scenarios[w.scenario].turns for w in shard)):
                     progress(0)
@@ -201,10 +202,3 @@ class SeatServer:
             if key not in self.councils:
                 self.councils[key] = load_council(seats)
         return act_all([(self.councils[key][creature], obs) for key, creature, obs in requests])
-
-
-def _add(total: RolloutStats, part: RolloutStats) -> None:
-    total.decisions += part.decisions
-    total.model_seconds += part.model_seconds
-    total.total_seconds += part.total_seconds
-    total.policy_calls += part.policy_calls

@@ -40,6 +40,8 @@ class EvalRecipe:
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0  # seeds the bootstrap resampler
+    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
+    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:
@@ -64,6 +66,9 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         fail(source, "scenarios", "needs at least one scenario")
     if recipe.worlds < 1:
         fail(source, "worlds", "must be at least 1")
+    for key in ("max_decisions", "max_tokens"):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
+            fail(source, key, "must be at least 1 (or left out: no limit)")
     return recipe
 
 

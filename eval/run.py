@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class Evaluation:
     worlds: int  # all finished worlds, resumed ones included
     played_now: int
     stats: RolloutStats
+    wall_seconds: float = 0.0  # this call, start to end
 
 
 DECISION_COLUMNS = {
@@ -153,13 +155,18 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each.
     `backend` plays the shards and yields each as it finishes (play_here, or
     glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
-    the one process that writes the folder, so nothing is counted twice."""
+    the one process that writes the folder, so nothing is counted twice. The recipe's
+    max_decisions and max_tokens are checked before anything plays (glade.eval.estimate)."""
+    from .estimate import check
+
+    started = time.perf_counter()
     log = shard_log(recipe.out)
     done = log.start()
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
     planned = plan(recipe, scenarios)
     todo = shards(planned, done, recipe.worlds)
+    check(recipe, scenarios, todo, recipe.name)
     if on_total is not None:
         on_total(sum(max(scenarios[w.scenario].turns for w in shard) for shard in todo))
     stats = RolloutStats()
@@ -176,12 +183,15 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
         worlds=len(done),
         played_now=sum(len(shard) for shard in todo),
         stats=stats,
+        wall_seconds=time.perf_counter() - started,
     )
 
 
 def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     """OUT/decisions.parquet, episodes.parquet, summary.json (provenance, timing and the
     metrics of glade.eval.metrics) and recipe.yaml; returns the summary."""
+    from glade.meter import run_cost
+
     from .metrics import summarize
 
     out = Path(recipe.out)
@@ -199,6 +209,7 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             "model_seconds": round(stats.model_seconds, 3),
             "outside_model_share": round(stats.outside_model_share, 4),
         },
+        "cost": run_cost(stats, result.wall_seconds, result.played_now),
         **summarize(result.decisions, result.episodes, recipe.thresholds, recipe.seed),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))

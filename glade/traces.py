@@ -11,6 +11,7 @@ data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads i
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 
 from glade.config import Seeds, as_plain
 from glade.env.scenario import load_scenario
+from glade.meter import closing_line, cost_table, run_cost
 from glade.provenance import now, stamp
 from glade.resume import ShardLog, atomic, next_part
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
@@ -65,6 +67,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict.
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    started = time.perf_counter()
     out = Path(recipe.out)
     log = shard_log(out)
     done = log.start()
@@ -101,8 +104,9 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "decisions_now": stats.decisions,
         "seconds_now": round(stats.total_seconds, 3),
         "out": str(out),
+        "cost": run_cost(stats, time.perf_counter() - started, len(plan)),
     }
-    write_card(recipe, out, scenarios, done)
+    write_card(recipe, out, scenarios, done, summary["cost"])
     return summary
 
 
@@ -147,7 +151,7 @@ COLUMNS = {
 }
 
 
-def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -> None:
+def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None) -> None:
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
@@ -166,8 +170,20 @@ def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
         '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
         "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
-        "## Provenance\n\n```json\n" + json.dumps(provenance, indent=2) + "\n```\n\n"
-        "## Recipe\n\n```yaml\n" + yaml.safe_dump(as_plain(recipe), sort_keys=False) + "```\n"
+        "## Provenance\n\n```json\n"
+        + json.dumps(provenance, indent=2)
+        + "\n```\n\n"
+        + (cost_section(cost) if cost else "")
+        + "## Recipe\n\n```yaml\n"
+        + yaml.safe_dump(as_plain(recipe), sort_keys=False)
+        + "```\n"
     )
     (out / "README.md").write_text(text)
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+
+
+def cost_section(cost: dict) -> str:
+    """The card's record of what the last run into this folder cost (glade.meter)."""
+    header, rows = cost_table(cost)
+    table = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    return f"## Cost of the last run\n\n{closing_line(cost)}.\n\n{table}\n\n"

@@ -28,6 +28,7 @@ from glade.eval.recipe import STANDIN
 
 from .data import FILES, TOP_FLAGS, Results, load_results, results_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
+from .sections import section_html, section_md, sections
 
 # ---------------------------------------------------------------------------------------
 # Writing
@@ -253,6 +254,8 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
         out += ["", f"## {title}", "", about, ""]
         for f in figs:
             out += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
+    for section in sections(r):  # cost, leaderboard (eval/report/sections.py)
+        out += section_md(section)
     out += ["", f"## Flags (top {TOP_FLAGS})", ""]
     if r.flags:
         header, rows, _ = flag_rows(r.flags)
@@ -348,6 +351,7 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
                 f'<figure><img src="data:image/png;base64,{data}" alt="{e(f.title)}">'
                 f"<figcaption>{e(f.caption)}</figcaption></figure>"
             )
+    out += [section_html(section) for section in sections(r)]  # cost, leaderboard (eval/report/sections.py)
     out.append(f'<h2 id="flags">Flags (top {TOP_FLAGS})</h2>')
     if r.flags:
         header, rows, ranked = flag_rows(r.flags)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from glade.console import console, progress_bar, with_ci
+from glade.meter import closing_line
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -24,6 +25,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         const="auto",
         metavar="ADDRESS",
         help="play the shards on a Ray cluster (default address: auto, the running cluster; else a local one)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (episodes, decisions, model calls, tokens) and a calibrated time estimate; run nothing",
     )
     p.set_defaults(run=run)
     return p
@@ -41,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         args.ray = "auto"
     recipe = load_eval_recipe(args.recipe, overrides)
     con = console()
+    if args.dry_run:
+        from glade.eval.estimate import dry_run
+
+        show_estimate(con, recipe, dry_run(recipe))
+        return 0
     backend = {}
     if args.ray is not None:
         try:
@@ -68,4 +79,36 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
     )
+    con.print(closing_line(summary["cost"]))
     return 0
+
+
+def show_estimate(con, recipe, expected) -> None:
+    from rich.table import Table
+
+    plan = expected.plan
+    table = Table(title=f"{recipe.name}: the plan, before it runs")
+    for column in ("seat", "decisions", "prompt tokens", "completion tokens", "model s"):
+        table.add_column(column, justify="left" if column == "seat" else "right")
+    for label, s in expected.seats.items():
+        free = label in plan.free
+        table.add_row(
+            label + (" (stand-in)" if free else ""),
+            f"{s['decisions']:,}",
+            "-" if free else f"{s['prompt_tokens']:,}",
+            "-" if free else f"{s['completion_tokens']:,}",
+            "-" if free else f"{s['model_seconds']:.1f}",
+        )
+    con.print(table)
+    con.print(
+        f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
+        f"({plan.model_decisions:,} by model seats), {plan.model_calls:,} batched model calls, "
+        f"about {expected.tokens:,} tokens ({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)"
+    )
+    limits = [
+        f"{k} {v:,}" for k, v in (("max_decisions", recipe.max_decisions), ("max_tokens", recipe.max_tokens)) if v
+    ]
+    con.print(
+        f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models); "
+        f"{expected.how}" + (f"; limits: {', '.join(limits)}" if limits else "")
+    )

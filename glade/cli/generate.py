@@ -6,6 +6,7 @@ import argparse
 
 from glade.config import load_recipe
 from glade.console import console, progress_bar
+from glade.meter import closing_line
 from glade.traces import GenerateRecipe, generate
 
 
@@ -32,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
         f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
     )
+    con.print(closing_line(summary["cost"]))
     return 0

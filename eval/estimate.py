@@ -1,0 +1,114 @@
+"""What a council evaluation will cost, before it runs (`glade eval RECIPE --dry-run`), and
+the recipe's limits (`max_decisions`, `max_tokens`) checked before anything is played.
+
+The plan is counted from the recipe (glade.eval.run's plan and shards); the estimate comes
+from glade.meter's calibration on this recipe's own first shard. Seats are labelled by the
+recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat).
+"""
+
+from __future__ import annotations
+
+from glade.env.scenario import Scenario, load_scenario
+from glade.meter import CALIBRATION_TURNS, Calibration, Estimate, Plan, check_limits, estimate
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.seats import StandIn
+
+from .recipe import EvalRecipe
+from .run import World, seat_council
+
+
+def labels(scenario: Scenario, world: World) -> dict[str, str]:
+    """creature -> seat label: the recipe's policy name on focal seats, else the stand-in's."""
+    return {c: world.focal.get(c) or f"standin:{scenario.creatures[c].disposition}" for c in scenario.creatures}
+
+
+def is_standin(spec) -> bool:
+    return isinstance(spec, str) or (isinstance(spec, dict) and spec.get("kind") == "standin")
+
+
+def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]]) -> Plan:
+    decisions: dict[str, int] = {}
+    worlds = [w for shard in todo for w in shard]
+    for w in worlds:
+        s = scenarios[w.scenario]
+        for label in labels(s, w).values():
+            decisions[label] = decisions.get(label, 0) + s.turns
+    free = {name for name, spec in recipe.policies.items() if is_standin(spec)}
+    free |= {label for label in decisions if label.startswith("standin:") and label not in recipe.policies}
+    return Plan(
+        episodes=len(worlds),
+        world_turns=sum(scenarios[w.scenario].turns for w in worlds),
+        decisions=decisions,
+        free=frozenset(free),
+    )
+
+
+def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> int:
+    """Batched calls to model seats: per shard and lockstep turn, one per batch key of its model seats."""
+    calls = 0
+    for shard in todo:
+        keys = set()
+        for w in shard:
+            council = seat_council(recipe, scenarios[w.scenario], w.focal, cache)
+            keys |= {p.batch_key() for p in council.values() if not isinstance(p, StandIn)}
+        calls += len(keys) * max(scenarios[w.scenario].turns for w in shard)
+    return calls
+
+
+def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> Calibration:
+    """The first shard (and one world of each council it lacks), one warm-up turn, then
+    CALIBRATION_TURNS measured turns; nothing is written."""
+    worlds = list(todo[0]) if todo else []
+    seen = {w.council for w in worlds}
+    for w in (w for shard in todo for w in shard):
+        if w.council not in seen:
+            worlds.append(w)
+            seen.add(w.council)
+
+    def specs(turns: int) -> list[EpisodeSpec]:
+        out = []
+        for w in worlds:
+            s = scenarios[w.scenario]
+            short = load_scenario(s, turns=min(turns, s.turns))
+            out.append(EpisodeSpec(w.episode_id, short, w.seed, seat_council(recipe, s, w.focal, cache), labels(s, w)))
+        return out
+
+    run_lockstep(specs(1))  # warm-up: models load, role cards fill the prefix cache
+    stats = RolloutStats()
+    run_lockstep(specs(CALIBRATION_TURNS), stats=stats)
+    turns = sum(min(CALIBRATION_TURNS, scenarios[w.scenario].turns) for w in worlds)
+    return Calibration(stats, turns, len(worlds))
+
+
+def dry_run(recipe: EvalRecipe) -> Estimate:
+    """The plan of what is still to play (finished shards skipped, the folder left as it
+    is), with its model calls and the calibrated estimate; writes nothing."""
+    import json
+    from pathlib import Path
+
+    from glade.resume import PROGRESS
+
+    from .run import plan, shards
+
+    progress = Path(recipe.out) / PROGRESS
+    done = json.loads(progress.read_text()) if progress.exists() else {}
+    overrides = {"turns": recipe.turns} if recipe.turns else {}
+    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    todo = shards(plan(recipe, scenarios), done, recipe.worlds)
+    cache: dict = {}
+    plan = eval_plan(recipe, scenarios, todo)
+    counted = Plan(
+        plan.episodes, plan.world_turns, plan.decisions, plan.free, model_calls(recipe, scenarios, todo, cache)
+    )
+    return estimate(counted, calibrate(recipe, scenarios, todo, cache))
+
+
+def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], source: str) -> None:
+    """The recipe's limits, before the run starts (a calibration only when max_tokens is set)."""
+    if recipe.max_decisions is None and recipe.max_tokens is None:
+        return
+    plan = eval_plan(recipe, scenarios, todo)
+    check_limits(plan, source, recipe.max_decisions, None)
+    if recipe.max_tokens is not None and todo:
+        expected = estimate(plan, calibrate(recipe, scenarios, todo, {}))
+        check_limits(plan, source, None, recipe.max_tokens, expected)
