@@ -111,6 +111,13 @@ def test_ray_results_equal_local_byte_for_byte(cluster, model, local, tmp_path, 
         pd.testing.assert_frame_equal(frame, local_tables[name], check_exact=True)
     assert (ray_tables["decisions"]["policy"].str.startswith("hf:base+adapter")).any()  # the model really sat
     assert numbers(tmp_path / "ray") == numbers(local)
+    # the cost meter counts the same work on the cluster (its seconds differ, its counts do not)
+    counts = lambda folder: {
+        label: {k: seat[k] for k in ("decisions", "prompt_tokens", "completion_tokens", "faults")}
+        for label, seat in json.loads((folder / "summary.json").read_text())["cost"]["seats"].items()
+    }
+    assert counts(tmp_path / "ray") == counts(local)
+    assert "cost: 12 episodes" in out
     assert (tmp_path / "ray" / "decisions.parquet").read_bytes() == (local / "decisions.parquet").read_bytes()
 
 

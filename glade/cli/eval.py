@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             from glade.eval import distributed
         except ImportError:
             raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
-        con.print(distributed.connect(args.ray))
+        con.print(distributed.connect(args.ray), soft_wrap=True)
         backend = {"backend": distributed.play_on_ray}
     with progress_bar("eval", "turns", con) as bar:
         summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
     )
-    con.print(closing_line(summary["cost"]))
+    con.print(closing_line(summary["cost"]), soft_wrap=True)
     return 0
 
 
@@ -103,12 +103,14 @@ def show_estimate(con, recipe, expected) -> None:
     con.print(
         f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
         f"({plan.model_decisions:,} by model seats), {plan.model_calls:,} batched model calls, "
-        f"about {expected.tokens:,} tokens ({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)"
+        f"about {expected.tokens:,} tokens ({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)",
+        soft_wrap=True,
     )
     limits = [
         f"{k} {v:,}" for k, v in (("max_decisions", recipe.max_decisions), ("max_tokens", recipe.max_tokens)) if v
     ]
     con.print(
         f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models); "
-        f"{expected.how}" + (f"; limits: {', '.join(limits)}" if limits else "")
+        f"{expected.how}" + (f"; limits: {', '.join(limits)}" if limits else ""),
+        soft_wrap=True,
     )

@@ -33,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
         f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
     )
-    con.print(closing_line(summary["cost"]))
+    con.print(closing_line(summary["cost"]), soft_wrap=True)
     return 0
