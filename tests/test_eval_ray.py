@@ -20,8 +20,6 @@ from ray_cluster import ray_cluster, worker_pids  # noqa: E402
 from glade.eval import run as eval_run  # noqa: E402
 from glade.eval.recipe import load_eval_recipe  # noqa: E402
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -98,6 +96,23 @@ def local(tmp_path_factory, model):
     return tmp / "local"
 
 
+def test_standin_councils_on_ray_equal_local(cluster, tmp_path):
+    """The fast suite's Ray check: stand-in councils (no model to load) through the cluster."""
+    from glade.eval import distributed
+
+    standins = {"kind": "standin", "disposition": "hoarder"}
+    local_recipe = load_eval_recipe(write_recipe(tmp_path, "local", standins, seeds={"start": 0, "count": 4}))
+    ray_recipe = load_eval_recipe(write_recipe(tmp_path, "ray", standins, seeds={"start": 0, "count": 4}))
+    eval_run.run_recipe(local_recipe)
+    result = eval_run.evaluate(ray_recipe, backend=distributed.play_on_ray)
+    assert result.played_now == 16 and result.stats.decisions == 16 * 4 * 5
+    eval_run.write_results(ray_recipe, result)
+    for name, frame in tables(tmp_path / "ray").items():
+        pd.testing.assert_frame_equal(frame, tables(tmp_path / "local")[name], check_exact=True)
+    assert eval_run.evaluate(ray_recipe, backend=distributed.play_on_ray).played_now == 0  # all kept
+
+
+@pytest.mark.slow
 def test_ray_results_equal_local_byte_for_byte(cluster, model, local, tmp_path, capsys):
     from glade.cli import main
 
@@ -121,6 +136,7 @@ def test_ray_results_equal_local_byte_for_byte(cluster, model, local, tmp_path, 
     assert (tmp_path / "ray" / "decisions.parquet").read_bytes() == (local / "decisions.parquet").read_bytes()
 
 
+@pytest.mark.slow
 def test_interrupted_ray_run_plays_only_the_rest(cluster, model, local, tmp_path):
     from glade.eval import distributed
 
@@ -143,6 +159,7 @@ def test_interrupted_ray_run_plays_only_the_rest(cluster, model, local, tmp_path
         pd.testing.assert_frame_equal(frame, tables(local)[name], check_exact=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("title", ["ray::play_shard", "ray::SeatServer"])
 def test_a_killed_worker_is_retried_and_counted_once(cluster, model, local, tmp_path, title):
     """SIGKILL, from outside, a worker playing a shard (or the node's seat server) while the

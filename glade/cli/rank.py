@@ -1,4 +1,4 @@
-"""`glade rank RESULTS [RESULTS ...]`: a leaderboard of the policies in one or more
+"""`glade rank RESULTS [RESULTS ...]`: A leaderboard of the policies in one or more
 evaluations (glade.eval.rank): Bradley-Terry strengths from paired comparisons of per-episode
 outcomes, with bootstrap intervals over episodes. Prints the table and writes rank.json
 (default: into the first RESULTS folder, where `glade report` shows it)."""
