@@ -50,6 +50,7 @@ def connect(address: str = "auto") -> str:
     "auto" and no cluster, start a local one. Returns one line saying which."""
     if ray.is_initialized():
         return describe("an already connected Ray cluster")
+    check_address(os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address)
     quiet = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
     try:
         ray.init(address=address, **quiet)
@@ -62,6 +63,23 @@ def connect(address: str = "auto") -> str:
         ray.init(address="local", include_dashboard=False, **quiet)
         return describe("no Ray cluster found (--ray auto); started a local one on this machine")
     return describe(f"Ray cluster at {address}")
+
+
+def check_address(address: str) -> None:
+    """OSError at once when nothing listens at a HOST:PORT address (ray.init would retry
+    for minutes); "auto", "local" and ray:// addresses are left to Ray."""
+    import socket
+
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except (OSError, ValueError):
+        raise OSError(
+            f"--ray {address}: no Ray cluster answers there; start one with `ray start --head` "
+            "and give its address (HOST:PORT), or leave the address out for a local one"
+        ) from None
 
 
 def describe(what: str) -> str:
@@ -124,21 +142,35 @@ def uses_models(recipe: EvalRecipe) -> bool:
     return any(isinstance(s, dict) and s.get("kind") in MODEL_KINDS for s in recipe.policies.values())
 
 
+# (job, node id) -> that node's SeatServer: kept for the driver's life, so a second
+# evaluation in one process (a benchmark, a notebook) finds its models loaded, as the local
+# backend does (glade.seats.hf.shared_model).
+_SERVERS: dict[tuple[str, str], ray.actor.ActorHandle] = {}
+
+
 def seat_servers() -> dict[str, ray.actor.ActorHandle]:
     """node id -> that node's SeatServer, one per alive node, owned by the driver."""
+    job = ray.get_runtime_context().get_job_id()
     servers = {}
     for node in ray.nodes():
         if not node.get("Alive"):
             continue
-        gpus = 1 if node["Resources"].get("GPU", 0) >= 1 else 0
-        servers[node["NodeID"]] = SeatServer.options(
-            num_cpus=0,
-            num_gpus=gpus,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-            max_restarts=-1,  # a killed server comes back (and loads its models again) ...
-            max_task_retries=TASK_RETRIES,  # ... and the call that was in flight is asked again
-        ).remote()
+        key = (job, node["NodeID"])
+        if key not in _SERVERS:
+            _SERVERS[key] = _start_server(node)
+        servers[node["NodeID"]] = _SERVERS[key]
     return servers
+
+
+def _start_server(node: dict) -> ray.actor.ActorHandle:
+    gpus = 1 if node["Resources"].get("GPU", 0) >= 1 else 0
+    return SeatServer.options(
+        num_cpus=0,
+        num_gpus=gpus,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+        max_restarts=-1,  # a killed server comes back (and loads its models again) ...
+        max_task_retries=TASK_RETRIES,  # ... and the call that was in flight is asked again
+    ).remote()
 
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES)

@@ -8,9 +8,10 @@ recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat)
 
 from __future__ import annotations
 
+from glade import meter
 from glade.env.scenario import Scenario, load_scenario
-from glade.meter import CALIBRATION_TURNS, Calibration, Estimate, Plan, check_limits, estimate
-from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
+from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
 from .recipe import EvalRecipe
@@ -56,28 +57,25 @@ def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[l
 
 
 def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> Calibration:
-    """The first shard (and one world of each council it lacks), one warm-up turn, then
-    CALIBRATION_TURNS measured turns; nothing is written."""
+    """glade.meter.calibrate on the first shard, and one world of each council it lacks."""
     worlds = list(todo[0]) if todo else []
     seen = {w.council for w in worlds}
     for w in (w for shard in todo for w in shard):
         if w.council not in seen:
             worlds.append(w)
             seen.add(w.council)
-
-    def specs(turns: int) -> list[EpisodeSpec]:
-        out = []
-        for w in worlds:
-            s = scenarios[w.scenario]
-            short = load_scenario(s, turns=min(turns, s.turns))
-            out.append(EpisodeSpec(w.episode_id, short, w.seed, seat_council(recipe, s, w.focal, cache), labels(s, w)))
-        return out
-
-    run_lockstep(specs(1))  # warm-up: models load, role cards fill the prefix cache
-    stats = RolloutStats()
-    run_lockstep(specs(CALIBRATION_TURNS), stats=stats)
-    turns = sum(min(CALIBRATION_TURNS, scenarios[w.scenario].turns) for w in worlds)
-    return Calibration(stats, turns, len(worlds))
+    return meter.calibrate(
+        lambda: [
+            EpisodeSpec(
+                w.episode_id,
+                scenarios[w.scenario],
+                w.seed,
+                seat_council(recipe, scenarios[w.scenario], w.focal, cache),
+                labels(scenarios[w.scenario], w),
+            )
+            for w in worlds
+        ]
+    )
 
 
 def dry_run(recipe: EvalRecipe) -> Estimate:

@@ -144,8 +144,8 @@ def play_here(
     """The local backend: every shard in this process, one after another; yields (shard,
     decisions, episodes) as each finishes."""
     cache: dict = {}
+    council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
     for shard in todo:
-        council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
         yield shard, *play(recipe, scenarios, shard, council, stats, progress)
 
 

@@ -11,7 +11,8 @@ world-turns, batched model calls) from a short calibration: the run's own first 
 played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn (with one world of
 any council the shard lacks), so every distinct seat is met at the batch size the run will
 use. Each seat's model seconds and tokens per decision are multiplied by its planned
-decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns.
+decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns;
+the time the seats took to load is added once.
 `check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
 seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens).
 """
@@ -19,9 +20,12 @@ seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from glade.rollout import RolloutStats, SeatMeter
+from glade.env.scenario import load_scenario
+from glade.rollout import EpisodeSpec, RolloutStats, SeatMeter, run_lockstep
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
 
@@ -46,6 +50,7 @@ class Calibration:
     stats: RolloutStats  # the measured turns
     world_turns: int
     worlds: int
+    setup_seconds: float = 0.0  # loading the seats (models), paid once by the run too
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Estimate:
     completion_tokens: int = 0
     model_seconds: float = 0.0
     outside_seconds: float = 0.0
+    setup_seconds: float = 0.0
     how: str = ""
 
     @property
@@ -64,7 +70,69 @@ class Estimate:
 
     @property
     def seconds(self) -> float:
-        return self.model_seconds + self.outside_seconds
+        return self.setup_seconds + self.model_seconds + self.outside_seconds
+
+
+def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
+    """Play the worlds `seat()` builds (their councils loaded, seat labels set) for one
+    unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written."""
+    started = time.perf_counter()
+    specs = seat()  # the seats load here (models once per process) ...
+    setup = time.perf_counter() - started
+
+    def short(turns: int) -> list[EpisodeSpec]:
+        return [replace(e, scenario=load_scenario(e.scenario, turns=min(turns, e.scenario.turns))) for e in specs]
+
+    run_lockstep(short(1))  # ... and role cards fill the prefix cache
+    stats = RolloutStats()
+    run_lockstep(short(CALIBRATION_TURNS), stats=stats)
+    turns = sum(min(CALIBRATION_TURNS, e.scenario.turns) for e in specs)
+    return Calibration(stats, turns, len(specs), setup)
+
+
+def spec_label(spec) -> str:
+    """A seat spec as a short label for a plan (before any model is loaded)."""
+    if isinstance(spec, str):
+        return f"standin:{spec}"
+    kind = spec.get("kind")
+    if kind == "standin":
+        return f"standin:{spec.get('disposition', 'balanced')}"
+    name = {"hf": "model", "checkpoint": "path", "server": "model", "python": "entry_point"}.get(kind, "kind")
+    text = str(spec.get(name, "")).rstrip("/").rsplit("/", 1)[-1]
+    adapter = str(spec.get("adapter") or "").rstrip("/").rsplit("/", 1)[-1]
+    return f"{kind}:{text}" + (f"+{adapter}" if adapter else "")
+
+
+def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[str]:
+    """The plan's closing lines for `--dry-run` (the per-seat table is estimate_table)."""
+    plan = expected.plan
+    calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
+    set_limits = [f"{k} {v:,}" for k, v in limits.items() if v]
+    return [
+        f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
+        f"({plan.model_decisions:,} by model seats){calls}, about {expected.tokens:,} tokens "
+        f"({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)",
+        f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models, "
+        f"{expected.setup_seconds:,.1f} s loading the seats); {expected.how}"
+        + (f"; limits: {', '.join(set_limits)}" if set_limits else ""),
+    ]
+
+
+def estimate_table(expected: Estimate) -> tuple[list[str], list[list[str]]]:
+    header = ["seat", "decisions", "prompt tokens", "completion tokens", "model s"]
+    rows = []
+    for label, s in expected.seats.items():
+        free = label in expected.plan.free
+        rows.append(
+            [
+                label + (" (stand-in)" if free else ""),
+                f"{s['decisions']:,}",
+                "-" if free else f"{s['prompt_tokens']:,}",
+                "-" if free else f"{s['completion_tokens']:,}",
+                "-" if free else f"{s['model_seconds']:.1f}",
+            ]
+        )
+    return header, rows
 
 
 def estimate(plan: Plan, calibration: Calibration) -> Estimate:
@@ -91,10 +159,12 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         completion_tokens=sum(s["completion_tokens"] for s in seats.values()),
         model_seconds=sum(s["model_seconds"] for s in seats.values()),
         outside_seconds=outside_per_world_turn * plan.world_turns,
+        setup_seconds=calibration.setup_seconds,
         how=(
             f"calibrated on {stats.decisions} decisions: {calibration.worlds} worlds for {CALIBRATION_TURNS} turns "
             "after a warm-up turn; per seat, model seconds and tokens per decision x its planned decisions, "
-            "plus the time outside the models per world-turn x the planned world-turns (one process)"
+            "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
+            "(one process)"
         ),
     )
 

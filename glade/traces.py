@@ -20,9 +20,20 @@ import yaml
 
 from glade.config import Seeds, as_plain
 from glade.env.scenario import load_scenario
-from glade.meter import closing_line, cost_table, run_cost
+from glade.meter import (
+    Calibration,
+    Estimate,
+    Plan,
+    calibrate,
+    check_limits,
+    closing_line,
+    cost_table,
+    estimate,
+    run_cost,
+    spec_label,
+)
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic, next_part
+from glade.resume import PROGRESS, ShardLog, atomic, next_part
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import load_council
 
@@ -37,6 +48,8 @@ class GenerateRecipe:
     seeds: Seeds = field(default_factory=Seeds)
     turns: int | None = None  # None: each scenario's own
     worlds: int = 16  # episodes played in lockstep
+    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
+    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -59,6 +72,74 @@ def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> di
     return {c: seats.get(c, seats.get("*")) for c in creatures}
 
 
+def seats_of(recipe: GenerateRecipe, scenario, council: str) -> dict[str, Any]:
+    """creature -> seat spec, with the scenario's stand-in disposition where the council names none."""
+    seats = seat_specs(recipe, council, list(scenario.creatures))
+    return {c: s if s is not None else scenario.creatures[c].disposition for c, s in seats.items()}
+
+
+def episode_spec(recipe: GenerateRecipe, scenarios: dict, planned: tuple, councils: dict, labels=False) -> EpisodeSpec:
+    """One planned episode, its council loaded once per (scenario, council); `labels` seats
+    it under glade.meter.spec_label's names (for a calibration)."""
+    episode_id, scenario_name, council_name, seed = planned
+    scenario = scenarios[scenario_name]
+    seats = seats_of(recipe, scenario, council_name)
+    if (scenario_name, council_name) not in councils:
+        councils[(scenario_name, council_name)] = load_council(seats)
+    named = {c: spec_label(s) for c, s in seats.items()} if labels else {}
+    return EpisodeSpec(episode_id, scenario, seed, councils[(scenario_name, council_name)], named)
+
+
+def load_scenarios(recipe: GenerateRecipe) -> dict:
+    overrides = {"turns": recipe.turns} if recipe.turns else {}
+    return {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+
+
+def generate_plan(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple]) -> Plan:
+    decisions: dict[str, int] = {}
+    for _, scenario_name, council_name, _ in plan:
+        scenario = scenarios[scenario_name]
+        for spec in seats_of(recipe, scenario, council_name).values():
+            label = spec_label(spec)
+            decisions[label] = decisions.get(label, 0) + scenario.turns
+    free = frozenset(label for label in decisions if label.startswith("standin:"))
+    return Plan(len(plan), sum(scenarios[p[1]].turns for p in plan), decisions, free)
+
+
+def calibration(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> Calibration:
+    """glade.meter.calibrate on the first batch, and one episode of each council it lacks."""
+    first = list(plan[: recipe.worlds])
+    seen = {p[2] for p in first}
+    for p in plan:
+        if p[2] not in seen:
+            first.append(p)
+            seen.add(p[2])
+    return calibrate(lambda: [episode_spec(recipe, scenarios, p, councils, labels=True) for p in first])
+
+
+def dry_run(recipe: GenerateRecipe) -> Estimate:
+    """The plan of the episodes not yet written and its calibrated estimate; writes nothing."""
+    progress = Path(recipe.out) / PROGRESS
+    done = json.loads(progress.read_text()) if progress.exists() else {}
+    plan = [p for p in episode_plan(recipe) if p[0] not in done]
+    scenarios = load_scenarios(recipe)
+    return estimate(generate_plan(recipe, scenarios, plan), calibration(recipe, scenarios, plan, {}))
+
+
+def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> None:
+    """The recipe's limits, before anything plays (a calibration only when max_tokens is set)."""
+    if recipe.max_decisions is None and recipe.max_tokens is None:
+        return
+    for key, value in (("max_decisions", recipe.max_decisions), ("max_tokens", recipe.max_tokens)):
+        if value is not None and value < 1:
+            raise ValueError(f"{recipe.out}: {key}: must be at least 1 (or left out: no limit)")
+    counted = generate_plan(recipe, scenarios, plan)
+    check_limits(counted, recipe.out, recipe.max_decisions, None)
+    if recipe.max_tokens is not None and plan:
+        expected = estimate(counted, calibration(recipe, scenarios, plan, councils))
+        check_limits(counted, recipe.out, None, recipe.max_tokens, expected)
+
+
 def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"})
 
@@ -72,9 +153,9 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     log = shard_log(out)
     done = log.start()
     plan = [p for p in episode_plan(recipe) if p[0] not in done]
-    overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    scenarios = load_scenarios(recipe)
     councils: dict[tuple[str, str], dict] = {}
+    check(recipe, scenarios, plan, councils)
     if on_total is not None:
         batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
@@ -82,15 +163,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     part = next_part(done)
     for batch_start in range(0, len(plan), recipe.worlds):
         batch = plan[batch_start : batch_start + recipe.worlds]
-        specs = []
-        for episode_id, scenario_name, council_name, seed in batch:
-            scenario = scenarios[scenario_name]
-            key = (scenario_name, council_name)
-            if key not in councils:
-                seats = seat_specs(recipe, council_name, list(scenario.creatures))
-                defaults = {c: scenario.creatures[c].disposition for c in scenario.creatures}
-                councils[key] = load_council({c: s if s is not None else defaults[c] for c, s in seats.items()})
-            specs.append(EpisodeSpec(episode_id, scenario, seed, councils[key]))
+        specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
         played = run_lockstep(specs, on_turn=progress, stats=stats)
         _write_shard(
             [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows],

@@ -21,6 +21,18 @@ from glade.eval import run as eval_run  # noqa: E402
 from glade.eval.recipe import load_eval_recipe  # noqa: E402
 
 
+def test_an_address_where_nothing_answers_is_refused_at_once():
+    from ray_cluster import free_port
+
+    from glade.eval.distributed import check_address
+
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"--ray 127.0.0.1:\d+: no Ray cluster answers there"):
+        check_address(f"127.0.0.1:{free_port()}")
+    assert time.monotonic() - started < 5
+    check_address("auto")  # left to Ray: the cluster this machine belongs to, or a local one
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A fresh 2-CPU head node, this process connected to it as the driver."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import console, progress_bar, with_ci
-from glade.meter import closing_line
+from glade.console import console, print_table, progress_bar, with_ci
+from glade.meter import closing_line, estimate_lines, estimate_table
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -50,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
-        show_estimate(con, recipe, dry_run(recipe))
+        expected = dry_run(recipe)
+        limits = {"max_decisions": recipe.max_decisions, "max_tokens": recipe.max_tokens}
+        print_table(
+            con, f"{recipe.name}: the plan, before it runs", *estimate_table(expected), estimate_lines(expected, limits)
+        )
         return 0
     backend = {}
     if args.ray is not None:
@@ -81,36 +85,3 @@ def run(args: argparse.Namespace) -> int:
     )
     con.print(closing_line(summary["cost"]), soft_wrap=True)
     return 0
-
-
-def show_estimate(con, recipe, expected) -> None:
-    from rich.table import Table
-
-    plan = expected.plan
-    table = Table(title=f"{recipe.name}: the plan, before it runs")
-    for column in ("seat", "decisions", "prompt tokens", "completion tokens", "model s"):
-        table.add_column(column, justify="left" if column == "seat" else "right")
-    for label, s in expected.seats.items():
-        free = label in plan.free
-        table.add_row(
-            label + (" (stand-in)" if free else ""),
-            f"{s['decisions']:,}",
-            "-" if free else f"{s['prompt_tokens']:,}",
-            "-" if free else f"{s['completion_tokens']:,}",
-            "-" if free else f"{s['model_seconds']:.1f}",
-        )
-    con.print(table)
-    con.print(
-        f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
-        f"({plan.model_decisions:,} by model seats), {plan.model_calls:,} batched model calls, "
-        f"about {expected.tokens:,} tokens ({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)",
-        soft_wrap=True,
-    )
-    limits = [
-        f"{k} {v:,}" for k, v in (("max_decisions", recipe.max_decisions), ("max_tokens", recipe.max_tokens)) if v
-    ]
-    con.print(
-        f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models); "
-        f"{expected.how}" + (f"; limits: {', '.join(limits)}" if limits else ""),
-        soft_wrap=True,
-    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from glade.config import load_recipe
-from glade.console import console, progress_bar
-from glade.meter import closing_line
+from glade.console import console, print_table, progress_bar
+from glade.meter import closing_line, estimate_lines, estimate_table
 from glade.traces import GenerateRecipe, generate
 
 
@@ -20,6 +20,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -27,6 +32,15 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(GenerateRecipe, args.recipe, args.overrides)
     con = console(stderr=True)
+    if args.dry_run:
+        from glade.traces import dry_run
+
+        expected = dry_run(recipe)
+        limits = {"max_decisions": recipe.max_decisions, "max_tokens": recipe.max_tokens}
+        print_table(
+            con, f"{recipe.out}: the plan, before it runs", *estimate_table(expected), estimate_lines(expected, limits)
+        )
+        return 0
     with progress_bar("generate", "turns", con) as bar:
         summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
     con.print(
