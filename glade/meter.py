@@ -103,8 +103,14 @@ def spec_label(spec) -> str:
     return f"{kind}:{text}" + (f"+{adapter}" if adapter else "")
 
 
+def estimate_report(expected: Estimate, max_decisions=None, max_tokens=None) -> tuple[list, list, list[str]]:
+    """What `--dry-run` prints: (header, rows) of the per-seat table, then its closing lines."""
+    return *estimate_table(expected), estimate_lines(
+        expected, {"max_decisions": max_decisions, "max_tokens": max_tokens}
+    )
+
+
 def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[str]:
-    """The plan's closing lines for `--dry-run` (the per-seat table is estimate_table)."""
     plan = expected.plan
     calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
     set_limits = [f"{k} {v:,}" for k, v in limits.items() if v]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from glade.console import console, print_table, progress_bar, with_ci
-from glade.meter import closing_line, estimate_lines, estimate_table
+from glade.meter import closing_line, estimate_report
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -50,11 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
-        expected = dry_run(recipe)
-        limits = {"max_decisions": recipe.max_decisions, "max_tokens": recipe.max_tokens}
-        print_table(
-            con, f"{recipe.name}: the plan, before it runs", *estimate_table(expected), estimate_lines(expected, limits)
-        )
+        report = estimate_report(dry_run(recipe), recipe.max_decisions, recipe.max_tokens)
+        print_table(con, f"{recipe.name}: the plan, before it runs", *report)
         return 0
     backend = {}
     if args.ray is not None:

@@ -6,7 +6,7 @@ import argparse
 
 from glade.config import load_recipe
 from glade.console import console, print_table, progress_bar
-from glade.meter import closing_line, estimate_lines, estimate_table
+from glade.meter import closing_line, estimate_report
 from glade.traces import GenerateRecipe, generate
 
 
@@ -35,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.traces import dry_run
 
-        expected = dry_run(recipe)
-        limits = {"max_decisions": recipe.max_decisions, "max_tokens": recipe.max_tokens}
-        print_table(
-            con, f"{recipe.out}: the plan, before it runs", *estimate_table(expected), estimate_lines(expected, limits)
-        )
+        report = estimate_report(dry_run(recipe), recipe.max_decisions, recipe.max_tokens)
+        print_table(con, f"{recipe.out}: the plan, before it runs", *report)
         return 0
     with progress_bar("generate", "turns", con) as bar:
         summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
