@@ -125,7 +125,7 @@ def main() -> None:
         seconds, summary = timed(write_recipe(root, name, base, adapter, args.quick, size), backend)
         same = runs == 1 or same_decisions(root / "run1", root / name)
         rows.append((label, seconds, summary["cost"]["model_share"], same))
-        print(f"  {label}: {seconds:.1f} s", flush=True)
+        print(f"  {label}: {seconds:.1f} s{'' if same else ' (decisions differ from the first run!)'}", flush=True)
         if runs == 1:
             cost = summary["cost"]
             model = sum(s["decisions"] for k, s in cost["seats"].items() if not k.startswith("standin:"))

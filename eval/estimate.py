@@ -95,10 +95,9 @@ def dry_run(recipe: EvalRecipe) -> Estimate:
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}
     plan = eval_plan(recipe, scenarios, todo)
-    counted = Plan(
-        plan.episodes, plan.world_turns, plan.decisions, plan.free, model_calls(recipe, scenarios, todo, cache)
-    )
-    return estimate(counted, calibrate(recipe, scenarios, todo, cache))
+    calibration = calibrate(recipe, scenarios, todo, cache)  # first: it times loading the seats
+    calls = model_calls(recipe, scenarios, todo, cache)
+    return estimate(Plan(plan.episodes, plan.world_turns, plan.decisions, plan.free, calls), calibration)
 
 
 def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], source: str) -> None:

@@ -120,7 +120,7 @@ def fit(wins: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
     """Bradley-Terry strengths (log-odds scale, mean 0) from a wins matrix (wins[i, j]: i over j)."""
     import choix
 
-    strengths = np.asarray(choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha), float)
+    strengths = np.asarray(choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000), float)
     return strengths - strengths.mean()
 
 
