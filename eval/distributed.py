@@ -57,8 +57,9 @@ def connect(address: str = "auto") -> str:
     except ConnectionError as exc:
         if address != "auto":
             raise OSError(
-                f"--ray {address}: no Ray cluster answers there ({str(exc).splitlines()[0]}); "
-                "start one with `ray start --head` or give its address (HOST:PORT)"
+                f"--ray {address}: the Ray cluster there did not let this driver in ({str(exc).splitlines()[0]}); "
+                "if it uses token authentication (Ray's default when ~/.ray/auth_token exists), "
+                "set RAY_AUTH_MODE=token and its token (`ray get-auth-token`)"
             ) from None
         ray.init(address="local", include_dashboard=False, **quiet)
         return describe("no Ray cluster found (--ray auto); started a local one on this machine")

@@ -2,9 +2,15 @@
 
 `ray start --head` runs in the foreground (`--block`) in a session of its own, with its own
 short temp dir and a free port, the dashboard off and 2 CPUs. Stopping it never calls
-`ray stop` (which stops every Ray on the machine, other people's too): it signals the
-process group it started, then ends, by pid, any process still running whose command line
-names this cluster's temp dir (its GCS, raylet and workers), and removes the temp dir.
+`ray stop` (which stops every Ray on the machine, other people's too): it ends, by pid, the
+`ray start` process, every process whose command line names this cluster's temp dir (GCS,
+raylet, monitors) and all their descendants (the workers): SIGTERM, then SIGKILL after 3 s;
+then it removes the temp dir.
+
+Token authentication is off on both sides (`RAY_AUTH_MODE=disabled`, a loopback cluster that
+lives for one test module): Ray 2.60 turns it on for `ray start` whenever ~/.ray/auth_token
+exists (any local `ray.init()` writes one), but never for a driver given an explicit
+address, so without this the tests would pass or fail with the state of the home folder.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+NO_AUTH = {"RAY_AUTH_MODE": "disabled"}
 
 
 def free_port() -> int:
@@ -79,15 +87,25 @@ def ray_cluster(cpus: int = 2, env: dict | None = None):
     ]  # fmt: skip
     log = open(Path(temp_dir) / "start.log", "w")
     head = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})}
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **NO_AUTH, **(env or {})},
     )
     address = f"127.0.0.1:{port}"
+    driver_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ.update(NO_AUTH)  # this process connects as the driver
     try:
         _wait_for(address, head, temp_dir)
         yield address, head.pid, temp_dir
     finally:
         _stop(head, temp_dir)
         log.close()
+        if driver_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = driver_auth
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
