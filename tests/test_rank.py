@@ -20,7 +20,7 @@ BUDGETS = {"thrifty": 0.02, "modest": 0.1, "lavish": 0.3}  # share of pebbles a 
 @pytest.fixture(scope="module")
 def skill(tmp_path_factory):
     """Three scripted stand-ins that differ only in their budget, each on every creature
-    (rotate 5) of the default Wood, 20 seeds: the thriftier keeps more wealth."""
+    (rotate 5) of the default Wood, 12 seeds of 8 turns: the thriftier keeps more wealth."""
     root = tmp_path_factory.mktemp("rank")
     policies = {
         name: {"kind": "python", "entry_point": "tests.skill:stand_in", "kwargs": {"name": name, "budget": b}}
@@ -32,8 +32,8 @@ def skill(tmp_path_factory):
         "policies": policies,
         "councils": {name: {"focal": {"oona": name}, "rotate": 5} for name in BUDGETS},
         "scenarios": ["default"],
-        "seeds": {"start": 0, "count": 20},
-        "turns": 10,
+        "seeds": {"start": 0, "count": 12},
+        "turns": 8,
         "worlds": 64,
         "thresholds": {"resamples": 100},  # the summary's own intervals: not what is tested here
     }
@@ -50,9 +50,9 @@ def test_a_known_order_of_skill_comes_out_in_order_with_separate_intervals(skill
     ci = [rows[name]["ci"] for name in order]
     assert ci[0][0] > ci[1][1] and ci[1][0] > ci[2][1]  # no overlap, best to worst
     assert rows["skill:thrifty"]["names"] == ["thrifty"]
-    # every cell compares the three with each other and with the creature's stand-in: 5 creatures x 20 seeds
-    assert board["units"] == 20 and board["comparisons"] == 20 * 5 * 6
-    assert rows["skill:modest"]["comparisons"] == 20 * 5 * 3
+    # every cell compares the three with each other and with the creature's stand-in: 5 creatures x 12 seeds
+    assert board["units"] == 12 and board["comparisons"] == 12 * 5 * 6
+    assert rows["skill:modest"]["comparisons"] == 12 * 5 * 3
     assert sum(row["strength"] for row in board["board"]) == pytest.approx(0.0, abs=1e-9)
 
 
