@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --progress-bar off --upgrade pip
 	$(PY) -m pip install -q --progress-bar off torch==2.13.0
-	$(PY) -m pip install -q --progress-bar off -e '.[dev]'
+	$(PY) -m pip install -q --progress-bar off -e '.[dev,ray]'  # ray: the --ray tests
 	touch $(STAMP)
 
 quickstart: $(STAMP)

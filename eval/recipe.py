@@ -44,6 +44,8 @@ class EvalRecipe:
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0  # seeds the bootstrap resampler
     max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
+    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
+    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:
@@ -77,6 +79,9 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     for key, low in (("worlds", 1), ("turns", 1), ("seed", 0)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:
             fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    for key in ("max_decisions", "max_tokens"):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
+            fail(source, key, "must be at least 1 (or left out: no limit)")
     if not 0 <= recipe.max_fault_share <= 1:
         fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
     check_thresholds(recipe.thresholds, source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from glade.config import as_plain
 from glade.env.scenario import Scenario, load_scenario
 from glade.resume import ShardLog, atomic
 from glade.rollout import EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
-from glade.seats import load, load_council, results_spec
+from glade.seats import load_council, results_spec
 
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN, EvalRecipe, casts
@@ -61,16 +62,20 @@ def seat_specs(recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str]) ->
     }
 
 
-def seat_council(recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str], cache: dict) -> dict:
+def seat_council(
+    recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str], cache: dict, loader=load_council
+) -> dict:
+    """creature -> Policy for one world's seats, built once per (scenario, focal seats) by
+    `loader` (glade.seats.load_council here; a Ray task passes one that serves model seats
+    from its node's seat actor, glade.eval.distributed)."""
     key = (scenario.name, tuple(sorted(focal.items())))
     if key not in cache:
-        seats = seat_specs(recipe, scenario, focal)
-        cache[key] = load_council(seats) if focal else {c: load(d) for c, d in seats.items()}
+        cache[key] = loader(seat_specs(recipe, scenario, focal))
     return cache[key]
 
 
 # Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
-RUN_ONLY_KEYS = ("name", "out", "worlds", "thresholds", "seed", "max_fault_share")
+RUN_ONLY_KEYS = ("name", "out", "worlds", "thresholds", "seed", "max_fault_share", "max_decisions", "max_tokens")
 
 
 def results_recipe(recipe: EvalRecipe) -> dict:
@@ -93,6 +98,7 @@ class Evaluation:
     played_now: int
     stats: RolloutStats
     replayed: tuple[str, ...] = ()  # repairs of the results folder, one line each (glade.resume)
+    wall_seconds: float = 0.0  # this call, start to end
 
 
 DECISION_COLUMNS = {
@@ -122,60 +128,103 @@ def shard_log(out: str | Path) -> ShardLog:
     )
 
 
-def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
+def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
+    """The worlds still to play, in shards: blocks of `size` consecutive worlds of the whole
+    plan, less the finished ones. A shard plays in lockstep and is written as one part, by
+    either backend; cutting the plan, not what is left, keeps every shard's worlds (and so
+    every model seat's batches) the same however often a run was interrupted."""
+    blocks = [planned[i : i + size] for i in range(0, len(planned), size)]
+    return [todo for todo in ([w for w in b if w.episode_id not in done] for b in blocks) if todo]
+
+
+def play(
+    recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Play one shard in lockstep; its decisions and episodes rows. `council(scenario, focal)`
+    seats a world (see seat_council)."""
+    specs = [
+        EpisodeSpec(
+            w.episode_id,
+            scenarios[w.scenario],
+            w.seed,
+            council(scenarios[w.scenario], w.focal),
+            seats=dict(w.focal),  # the live seats' label is the recipe's policy name
+        )
+        for w in shard
+    ]
+    played = run_lockstep(specs, on_turn=progress, stats=stats)
+    decisions, episodes = [], []
+    for w in shard:
+        s, p = scenarios[w.scenario], played[w.episode_id]
+        decisions += decision_rows(w, s, p.rows)
+        episodes += episode_rows(w, s, p.rows, p.history)
+    return pd.DataFrame(decisions), pd.DataFrame(episodes)
+
+
+def play_here(
+    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
+):
+    """The local backend: every shard in this process, one after another; yields (shard,
+    decisions, episodes) as each finishes."""
+    cache: dict = {}
+    council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
+    for shard in todo:
+        yield shard, *play(recipe, scenarios, shard, council, stats, progress)
+
+
+def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> Evaluation:
     """Play every world of the recipe not already in its shards; returns all of them.
 
-    `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each.
+    `backend` plays the shards and yields each as it finishes (play_here, or
+    glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
+    the one process that writes the folder, so nothing is counted twice. The recipe's
+    max_decisions and max_tokens are checked before anything plays (glade.eval.estimate)."""
+    from .estimate import check
+
+    started = time.perf_counter()
     overrides = {"turns": recipe.turns} if recipe.turns else {}
     scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
     log = shard_log(recipe.out)
     state = log.start(results_recipe(recipe))
-    todo = [w for w in plan(recipe, scenarios) if w.episode_id not in state.done]
-    batches = [todo[i : i + recipe.worlds] for i in range(0, len(todo), recipe.worlds)]
+    planned = plan(recipe, scenarios)
+    todo = shards(planned, state.done, recipe.worlds)
+    try:
+        check(recipe, scenarios, todo, recipe.name)
+    except BaseException:
+        log.abandon(state)
+        raise
     if on_total is not None:
-        on_total(sum(max(scenarios[w.scenario].turns for w in batch) for batch in batches))
-    cache: dict = {}
+        on_total(sum(max(scenarios[w.scenario].turns for w in shard) for shard in todo))
     stats = RolloutStats()
     part = state.next_part()
     try:
-        for batch in batches:
-            specs = [
-                EpisodeSpec(
-                    w.episode_id,
-                    scenarios[w.scenario],
-                    w.seed,
-                    seat_council(recipe, scenarios[w.scenario], w.focal, cache),
-                    seats=dict(w.focal),  # the live seats' label is the recipe's policy name
-                )
-                for w in batch
-            ]
-            played = run_lockstep(specs, on_turn=progress, stats=stats)
-            decisions, episodes = [], []
-            for w in batch:
-                s, p = scenarios[w.scenario], played[w.episode_id]
-                decisions += decision_rows(w, s, p.rows)
-                episodes += episode_rows(w, s, p.rows, p.history)
-            _write(pd.DataFrame(decisions), log.path("decisions", part))
-            _write(pd.DataFrame(episodes), log.path("episodes", part))
-            faults = {w.episode_id: sum(is_fault(r["error"]) for r in played[w.episode_id].rows) for w in batch}
-            log.finish(state, part, faults)
+        for shard, decisions, episodes in backend(recipe, scenarios, todo, stats, progress):
+            _write(decisions, log.path("decisions", part))
+            _write(episodes, log.path("episodes", part))
+            faults = episodes.groupby("episode_id")["faults"].sum() if len(episodes) else {}
+            log.finish(state, part, {w.episode_id: int(faults.get(w.episode_id, 0)) for w in shard})
             part += 1
     except BaseException:
         log.abandon(state)
         raise
+    order = {w.episode_id: i for i, w in enumerate(planned)}  # plan order, whichever shard finished first
     return Evaluation(
-        decisions=_concat(log.listed("decisions", state)),
-        episodes=_concat(log.listed("episodes", state)),
+        decisions=_in_order(_concat(log.listed("decisions", state)), order),
+        episodes=_in_order(_concat(log.listed("episodes", state)), order),
         worlds=len(state.done),
-        played_now=len(todo),
+        played_now=sum(len(shard) for shard in todo),
         stats=stats,
         replayed=tuple(state.replayed),
+        wall_seconds=time.perf_counter() - started,
     )
 
 
 def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     """OUT/decisions.parquet, episodes.parquet, summary.json (provenance, timing and the
     metrics of glade.eval.metrics) and recipe.yaml; returns the summary."""
+    from glade.meter import run_cost
+
     from .metrics import summarize
 
     out = Path(recipe.out)
@@ -199,6 +248,7 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             "model_seconds": round(stats.model_seconds, 3),
             "outside_model_share": round(stats.outside_model_share, 4),
         },
+        "cost": run_cost(stats, result.wall_seconds, result.played_now),
         **summarize(result.decisions, result.episodes, recipe.thresholds, recipe.seed),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -206,9 +256,9 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     return summary
 
 
-def run_recipe(recipe: EvalRecipe, on_total=None, progress=None) -> dict:
+def run_recipe(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> dict:
     """evaluate, then write_results; returns the summary."""
-    return write_results(recipe, evaluate(recipe, on_total=on_total, progress=progress))
+    return write_results(recipe, evaluate(recipe, on_total=on_total, progress=progress, backend=backend))
 
 
 def provenance(decisions: pd.DataFrame, episodes: pd.DataFrame) -> dict:
@@ -321,6 +371,13 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
 def _write(frame: pd.DataFrame, path: Path) -> None:
     with atomic(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def _in_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    rank = frame["episode_id"].map(order).fillna(len(order))
+    return frame.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
 
 
 def _concat(paths: list[Path]) -> pd.DataFrame:

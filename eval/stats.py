@@ -111,6 +111,20 @@ def _column_intervals(data: np.ndarray, *, seed, level, resamples, statistic, me
     return low, high
 
 
+def resample_intervals(
+    units: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap intervals of a vector-valued `statistic(indices)` of `units`
+    resampling units (indices drawn with replacement, seeded), for statistics that refit a
+    model on each resample (glade.eval.rank)."""
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(rng.integers(0, units, units)) for _ in range(int(resamples))])
+    low, high = np.quantile(
+        draws, [(1 - level) / 2, (1 + level) / 2], axis=0, method="inverted_cdf"
+    )  # ranks stay whole
+    return low, high
+
+
 def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -> dict:
     """{"mean", "ci": [low, high], "n"} over the non-NaN values (mean None when there are none)."""
     x = np.asarray(values, dtype=float).ravel()

@@ -51,6 +51,18 @@ def plain_table(title: str):
     )
 
 
+def print_table(con, title: str, header: list[str], rows: list[list[str]], lines: list[str] = ()) -> None:
+    """A table (first column left, the rest right-aligned), then whole lines under it."""
+    table = plain_table(title)
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    con.print(table)
+    for line in lines:
+        con.print(line, soft_wrap=True)
+
+
 def turn_table(s: Scenario, seed: int, history: list[dict]):
     """Reference prices after each turn (with their direction), trades, volume, events."""
     from rich.text import Text

@@ -280,6 +280,15 @@ def _holds_files(root: Path) -> bool:
     return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
 
 
+def finished(root: Path) -> set[str]:
+    """The episodes a rerun into `root` keeps, read without checks or repairs (for a dry run):
+    those listed in its ledger, less those with seat faults (they play again)."""
+    progress = root / PROGRESS
+    if not progress.exists():
+        return set()
+    return {episode for episode, entry in _read(progress).items() if not entry["faults"]}
+
+
 def _read(progress: Path) -> dict[str, dict]:
     """The ledger's episodes, from either format; a ValueError naming the file if it is not one."""
     try:

@@ -79,7 +79,7 @@ FAULT_PREFIX = "server_"  # a Decision whose error starts with this is a fault: 
 
 def is_fault(error: str | None) -> bool:
     """Whether a decision's error is a seat fault (refused, timeout, HTTP error ...), not a parse error."""
-    return error is not None and error.startswith(FAULT_PREFIX)
+    return isinstance(error, str) and error.startswith(FAULT_PREFIX)  # a table's missing error may read NaN
 
 
 @dataclass

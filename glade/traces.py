@@ -11,6 +11,7 @@ data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads i
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,20 @@ import yaml
 
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
 from glade.env.scenario import load_scenario
+from glade.meter import (
+    Calibration,
+    Estimate,
+    Plan,
+    calibrate,
+    check_limits,
+    closing_line,
+    cost_table,
+    estimate,
+    run_cost,
+    spec_label,
+)
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic
+from glade.resume import ShardLog, atomic, finished
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, load_council, results_spec
@@ -37,10 +50,12 @@ class GenerateRecipe:
     turns: int | None = None  # None: each scenario's own
     worlds: int = 16  # episodes played in lockstep
     max_fault_share: float = 0.2  # a seat whose server failed on more of its decisions fails the run
+    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
+    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
 
 
 # Recipe keys that cannot change the rows: a rerun into the same folder may change them.
-RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share")
+RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share", "max_decisions", "max_tokens")
 
 
 def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GenerateRecipe:
@@ -54,6 +69,9 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
             fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
     if not 0 <= recipe.max_fault_share <= 1:
         fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
+    for key in ("max_decisions", "max_tokens"):
+        if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
+            fail(source, key, "must be at least 1 (or left out: no limit)")
     if not recipe.scenarios:
         fail(source, "scenarios", "needs at least one scenario")
     if not recipe.councils:
@@ -114,25 +132,86 @@ def results_recipe(recipe: GenerateRecipe) -> dict:
     return plain
 
 
+def seats_of(recipe: GenerateRecipe, scenario, council: str) -> dict[str, Any]:
+    """creature -> seat spec, with the scenario's stand-in disposition where the council names none."""
+    seats = seat_specs(recipe, council, list(scenario.creatures))
+    return {c: s if s is not None else scenario.creatures[c].disposition for c, s in seats.items()}
+
+
+def episode_spec(recipe: GenerateRecipe, scenarios: dict, planned: tuple, councils: dict, labels=False) -> EpisodeSpec:
+    """One planned episode, its council loaded once per (scenario, council); `labels` seats
+    it under glade.meter.spec_label's names (for a calibration)."""
+    episode_id, scenario_name, council_name, seed = planned
+    scenario = scenarios[scenario_name]
+    seats = seats_of(recipe, scenario, council_name)
+    if (scenario_name, council_name) not in councils:
+        councils[(scenario_name, council_name)] = load_council(seats)
+    named = {c: spec_label(s) for c, s in seats.items()} if labels else {}
+    return EpisodeSpec(episode_id, scenario, seed, councils[(scenario_name, council_name)], named)
+
+
+def load_scenarios(recipe: GenerateRecipe) -> dict:
+    overrides = {"turns": recipe.turns} if recipe.turns else {}
+    return {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+
+
+def generate_plan(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple]) -> Plan:
+    decisions: dict[str, int] = {}
+    for _, scenario_name, council_name, _ in plan:
+        scenario = scenarios[scenario_name]
+        for spec in seats_of(recipe, scenario, council_name).values():
+            label = spec_label(spec)
+            decisions[label] = decisions.get(label, 0) + scenario.turns
+    free = frozenset(label for label in decisions if label.startswith("standin:"))
+    return Plan(len(plan), sum(scenarios[p[1]].turns for p in plan), decisions, free)
+
+
+def calibration(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> Calibration:
+    """glade.meter.calibrate on the first batch, and one episode of each council it lacks."""
+    first = list(plan[: recipe.worlds])
+    seen = {p[2] for p in first}
+    for p in plan:
+        if p[2] not in seen:
+            first.append(p)
+            seen.add(p[2])
+    return calibrate(lambda: [episode_spec(recipe, scenarios, p, councils, labels=True) for p in first])
+
+
+def dry_run(recipe: GenerateRecipe) -> Estimate:
+    """The plan of the episodes not yet written and its calibrated estimate; writes nothing."""
+    done = finished(Path(recipe.out))
+    plan = [p for p in episode_plan(recipe) if p[0] not in done]
+    scenarios = load_scenarios(recipe)
+    return estimate(generate_plan(recipe, scenarios, plan), calibration(recipe, scenarios, plan, {}))
+
+
+def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> None:
+    """The recipe's limits, before anything plays (a calibration only when max_tokens is set)."""
+    if recipe.max_decisions is None and recipe.max_tokens is None:
+        return
+    counted = generate_plan(recipe, scenarios, plan)
+    check_limits(counted, recipe.out, recipe.max_decisions, None)
+    if recipe.max_tokens is not None and plan:
+        expected = estimate(counted, calibration(recipe, scenarios, plan, councils))
+        check_limits(counted, recipe.out, None, recipe.max_tokens, expected)
+
+
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict.
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    started = time.perf_counter()
     out = Path(recipe.out)
-    overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
-    seats = {  # (scenario, council) -> creature -> seat spec, every creature seated
-        (name, council): {
-            c: spec if spec is not None else scenario.creatures[c].disposition
-            for c, spec in seat_specs(recipe, council, list(scenario.creatures)).items()
-        }
-        for name, scenario in scenarios.items()
-        for council in recipe.councils
-    }
+    scenarios = load_scenarios(recipe)
     log = shard_log(out)
     state = log.start(results_recipe(recipe))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     councils: dict[tuple[str, str], dict] = {}
+    try:
+        check(recipe, scenarios, plan, councils)
+    except BaseException:
+        log.abandon(state)
+        raise
     if on_total is not None:
         batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
@@ -141,12 +220,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     try:
         for batch_start in range(0, len(plan), recipe.worlds):
             batch = plan[batch_start : batch_start + recipe.worlds]
-            specs = []
-            for episode_id, scenario_name, council_name, seed in batch:
-                key = (scenario_name, council_name)
-                if key not in councils:
-                    councils[key] = load_council(seats[key])
-                specs.append(EpisodeSpec(episode_id, scenarios[scenario_name], seed, councils[key]))
+            specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
             played = run_lockstep(specs, on_turn=progress, stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
@@ -156,8 +230,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     except BaseException:
         log.abandon(state)
         raise
-    write_card(recipe, out, scenarios, state.done)
-    return {
+    summary = {
         "episodes": len(state.done),
         "played_now": len(plan),
         "decisions_now": stats.decisions,
@@ -166,7 +239,10 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "replayed": state.replayed,
         "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
         "faults": tally_faults(_seats_and_errors(log.listed("traces", state))),
+        "cost": run_cost(stats, time.perf_counter() - started, len(plan)),
     }
+    write_card(recipe, out, scenarios, state.done, summary["cost"])
+    return summary
 
 
 def _seats_and_errors(shards: list[Path]):
@@ -233,7 +309,7 @@ COLUMNS = {
 }
 
 
-def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -> None:
+def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None) -> None:
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
@@ -252,8 +328,20 @@ def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict) -
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
         '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
         "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
-        "## Provenance\n\n```json\n" + json.dumps(provenance, indent=2) + "\n```\n\n"
-        "## Recipe\n\n```yaml\n" + yaml.safe_dump(as_plain(recipe), sort_keys=False) + "```\n"
+        "## Provenance\n\n```json\n"
+        + json.dumps(provenance, indent=2)
+        + "\n```\n\n"
+        + (cost_section(cost) if cost else "")
+        + "## Recipe\n\n```yaml\n"
+        + yaml.safe_dump(as_plain(recipe), sort_keys=False)
+        + "```\n"
     )
     (out / "README.md").write_text(text)
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+
+
+def cost_section(cost: dict) -> str:
+    """The card's record of what the last run into this folder cost (glade.meter)."""
+    header, rows = cost_table(cost)
+    table = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    return f"## Cost of the last run\n\n{closing_line(cost)}.\n\n{table}\n\n"

@@ -423,3 +423,29 @@ def test_bad_input_is_one_clear_error_and_exit_2(work, tmp_path, capsys, argv, m
     err = " ".join(capsys.readouterr().err.split())
     assert err.startswith("error:") and message in err
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_card_carries_the_checkpoints_rank_from_glade_rank(work, tmp_path):
+    from huggingface_hub import ModelCard
+
+    _, ckpt = work
+    council = council_results(ckpt, tmp_path / "council")
+    row = lambda rank, entry, strength: {
+        "rank": rank, "entry": entry, "names": [], "strength": strength, "ci": [strength - 0.5, strength + 0.5],
+        "rank_ci": [rank, rank + 1], "wins": 30.0, "comparisons": 60.0, "separated": False,
+    }  # fmt: skip
+    board = {
+        "outcome": "seat",
+        "level": 0.95,
+        "board": [
+            row(1, "standin:hoarder", 1.25),
+            row(2, f"hf:base+{ckpt.name}", 0.5),
+            row(3, "standin:balanced", -1.75),
+        ],
+    }
+    (council / "rank.json").write_text(json.dumps(board))
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "card", council=council)
+    card = ModelCard.load(out / "README.md")
+    assert "rank **2 of 3**, Bradley-Terry strength +0.50 (95% CI +0.00 to +1.00; rank 2 to 3" in card.text
+    found = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert found["bradley_terry_strength"] == 0.5

@@ -126,7 +126,10 @@ def test_a_file_outside_the_recipe_folders_asks_for_kind(tmp_path, capsys):
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump(GENERATE))
     assert main(["validate", str(path)]) == 2
-    assert "cannot tell what it is: say it with --kind (scenario, disposition, generate, train, eval)" in capsys.readouterr().out
+    assert (
+        "cannot tell what it is: say it with --kind (scenario, disposition, generate, train, eval)"
+        in capsys.readouterr().out
+    )
     assert main(["validate", str(path), "--kind", "generate"]) == 0
 
 

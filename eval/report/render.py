@@ -29,6 +29,7 @@ from glade.eval.recipe import STANDIN
 from . import calibration
 from .data import FILES, TOP_FLAGS, Results, fault_notes, load_results, results_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
+from .sections import section_html, section_md, sections
 
 # ---------------------------------------------------------------------------------------
 # Writing
@@ -289,6 +290,8 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
         for f in figs:
             out += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
     out += calibration.section_md(r.folder)
+    for section in sections(r):  # cost, leaderboard (eval/report/sections.py)
+        out += section_md(section)
     out += ["", f"## Flags (top {TOP_FLAGS})", ""]
     if r.flags:
         header, rows, _ = flag_rows(r.flags)
@@ -391,6 +394,7 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
                 f"<figcaption>{e(f.caption)}</figcaption></figure>"
             )
     out += calibration.section_html(r.folder)
+    out += [section_html(section) for section in sections(r)]  # cost, leaderboard (eval/report/sections.py)
     out.append(f'<h2 id="flags">Flags (top {TOP_FLAGS})</h2>')
     if r.flags:
         header, rows, ranked = flag_rows(r.flags)

@@ -29,6 +29,7 @@ VERBS = {
     "flag": "rank council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
     "calibrate": "fit the stand-in to a live policy's decisions; check it on held-out seeds and the council",
     "report": "write report.md and a self-contained report.html for a results folder",
+    "rank": "a leaderboard of policies across evaluations (Bradley-Terry, bootstrap intervals; rank.json)",
     "lm-eval": "score a checkpoint on glade's decision tasks (and standard ones) with lm-eval",
     "export": "write a Hub-ready folder for a checkpoint (model card included) and optionally push it",
     "export-traces": "write a Hub-ready folder for a traces dataset (card included) and optionally push it",

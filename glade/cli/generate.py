@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import console, progress_bar, show_faults
+from glade.console import console, print_table, progress_bar, show_faults
+from glade.meter import closing_line, estimate_report
 from glade.rollout import too_many_faults
 from glade.traces import check_inputs, generate, load_generate_recipe
 
@@ -24,6 +25,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -32,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_generate_recipe(args.recipe, args.overrides)
     check_inputs(recipe, args.recipe)
     con = console(stderr=True)
+    if args.dry_run:
+        from glade.traces import dry_run
+
+        report = estimate_report(dry_run(recipe), recipe.max_decisions, recipe.max_tokens)
+        print_table(con, f"{recipe.out}: the plan, before it runs", *report)
+        return 0
     try:
         with progress_bar("generate", "turns", con) as bar:
             summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
@@ -43,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
         f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
     )
+    con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
     show_faults(con, summary["faults"], over, recipe.max_fault_share)
     return 1 if over else 0

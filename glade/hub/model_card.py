@@ -96,7 +96,23 @@ def council_for(checkpoint: Path, results: str | Path) -> dict:
         "councils": sorted(councils),
         "outcome": outcome,
         "flags": flags,
+        "rank": rank_for(results, name),
     }
+
+
+def rank_for(results: Path, name: str) -> dict | None:
+    """This checkpoint's row of RESULTS/rank.json (`glade rank`), with the board's size and
+    what was compared; None when there is no leaderboard or it is not on it."""
+    from glade.eval.rank import entry_of
+
+    path = results / "rank.json"
+    if not path.exists():
+        return None
+    board = json.loads(path.read_text())
+    row = entry_of(board, name)
+    if row is None:
+        return None
+    return {**row, "of": len(board["board"]), "outcome": board["outcome"], "level": board["level"]}
 
 
 def eval_results(meta: dict, checkpoint: Path, model_name: str, council: dict | None) -> list:
@@ -136,6 +152,18 @@ def eval_results(meta: dict, checkpoint: Path, model_name: str, council: dict | 
                             metric_value=float(effect),
                         )
                     )
+        if council.get("rank"):
+            found.append(
+                EvalResult(
+                    task_type="text-generation",
+                    task_name=f"leaderboard ({council['rank']['outcome']} comparisons, Bradley-Terry)",
+                    dataset_type="glade/council",
+                    dataset_name=council["recipe"],
+                    metric_type="bradley_terry_strength",
+                    metric_name=f"strength (rank {council['rank']['rank']} of {council['rank']['of']})",
+                    metric_value=float(council["rank"]["strength"]),
+                )
+            )
         if council["flags"] is not None:
             for kind in ("decision", "outcome"):
                 found.append(
@@ -272,6 +300,17 @@ def render_card(
                 "Outcome effects (council minus stand-in world; every figure is in the model-index):",
                 "",
                 _table(["scenario", "council", "figure", "effect", "95% CI", "support"], rows),
+                "",
+            ]
+        rank = council.get("rank")
+        if rank:
+            low, high = rank["ci"]
+            rank_low, rank_high = rank["rank_ci"]
+            parts += [
+                f"Leaderboard (`glade rank`, {rank['outcome']} comparisons): rank **{rank['rank']} of {rank['of']}**, "
+                f"Bradley-Terry strength {rank['strength']:+.2f} ({rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; "
+                f"rank {rank_low:g} to {rank_high:g} across bootstrap refits), {rank['wins']:g} wins in "
+                f"{rank['comparisons']:g} comparisons.",
                 "",
             ]
         if council["flags"] is None:

@@ -1,0 +1,237 @@
+"""`glade eval --ray`: the same evaluation, its shards played as Ray tasks across a cluster.
+
+The plan, the shards and the results folder are glade.eval.run's: this module only plays
+shards. The driver (the `glade eval` process) submits every shard still to play as one Ray
+task and writes each shard as a part when its task returns (run.evaluate), so finished
+shards are kept, a rerun plays only the rest, and a shard is counted once however often
+Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows
+and writes nothing, so a dead attempt leaves no trace.
+
+Inside a task the worlds play in lockstep (glade.rollout), with one batched call per policy
+per turn. Model seats (hf, checkpoint) live in one `SeatServer` actor per node, created by
+the driver: it loads each base model once and serves every shard on its node; a task
+sends it all the model seats of a turn in one call, and it answers them with one batched
+generate per base model, exactly as the local backend does. Actors take a GPU
+(`num_gpus=1`) on nodes that have one; on CPU nodes they reserve no CPU, since their work
+happens while the tasks that call them wait. Stand-in, server and python seats play inside
+the task.
+
+Every node must see the model folders at the same path (a shared filesystem) or load them
+from the Hub; relative paths and `latest:NAME` are resolved by the driver before shipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from glade import checkpoint
+from glade.env.scenario import Scenario
+from glade.meter import add
+from glade.rollout import RolloutStats, act_all
+from glade.seats import Decision, Policy, load_council
+
+from .recipe import EvalRecipe
+from .run import World, play, seat_council
+
+MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
+TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often
+NAMESPACE = "glade"
+
+
+def connect(address: str = "auto") -> str:
+    """Join the Ray cluster at `address` ("auto": the one this machine belongs to); with
+    "auto" and no cluster, start a local one. Returns one line saying which."""
+    if ray.is_initialized():
+        return describe("an already connected Ray cluster")
+    check_address(os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address)
+    quiet = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+    try:
+        ray.init(address=address, **quiet)
+    except ConnectionError as exc:
+        if address != "auto":
+            raise OSError(
+                f"--ray {address}: the Ray cluster there did not let this driver in ({str(exc).splitlines()[0]}); "
+                "if it uses token authentication (Ray's default when ~/.ray/auth_token exists), "
+                "set RAY_AUTH_MODE=token and its token (`ray get-auth-token`)"
+            ) from None
+        ray.init(address="local", include_dashboard=False, **quiet)
+        return describe("no Ray cluster found (--ray auto); started a local one on this machine")
+    return describe(f"Ray cluster at {address}")
+
+
+def check_address(address: str) -> None:
+    """OSError at once when nothing listens at a HOST:PORT address (ray.init would retry
+    for minutes); "auto", "local" and ray:// addresses are left to Ray."""
+    import socket
+
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except (OSError, ValueError):
+        raise OSError(
+            f"--ray {address}: no Ray cluster answers there; start one with `ray start --head` "
+            "and give its address (HOST:PORT), or leave the address out for a local one"
+        ) from None
+
+
+def describe(what: str) -> str:
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
+    gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
+    return f"{what}: {len(nodes)} node(s), {cpus:g} CPU(s), {gpus:g} GPU(s)"
+
+
+def shipped(recipe: EvalRecipe) -> EvalRecipe:
+    """The recipe as a worker on another node can read it: checkpoint paths (and
+    latest:NAME) resolved to absolute folders by the driver."""
+    from dataclasses import replace
+
+    policies = {}
+    for name, spec in recipe.policies.items():
+        if isinstance(spec, dict) and spec.get("kind") == "checkpoint" and isinstance(spec.get("path"), str):
+            spec = {**spec, "path": str(checkpoint.resolve(spec["path"]).resolve())}
+        elif isinstance(spec, dict) and spec.get("kind") == "hf":
+            spec = {k: _absolute(v) if k in ("model", "adapter") else v for k, v in spec.items()}
+        policies[name] = spec
+    return replace(recipe, policies=policies)
+
+
+def _absolute(value):
+    return str(os.path.abspath(value)) if isinstance(value, str) and os.path.exists(value) else value
+
+
+def play_on_ray(
+    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
+) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame]]:
+    """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions,
+    episodes) as tasks finish. Call `connect` first."""
+    if not todo:
+        return
+    recipe = shipped(recipe)
+    servers = seat_servers() if uses_models(recipe) else {}
+    recipe_ref, scenarios_ref = ray.put(recipe), ray.put(scenarios)
+    pending = {play_shard.remote(recipe_ref, scenarios_ref, shard, servers): shard for shard in todo}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            shard = pending.pop(ready[0])
+            try:
+                decisions, episodes, played = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:  # the seat's own error, not Ray's wrapper
+                cause = exc.cause
+                raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
+            add(stats, played)
+            if progress is not None:
+                for _ in range(max(scenarios[w.scenario].turns for w in shard)):
+                    progress(0)
+            yield shard, decisions, episodes
+    finally:
+        for ref in pending:  # interrupted: what is still running is dropped, not written
+            ray.cancel(ref, force=True)
+
+
+def uses_models(recipe: EvalRecipe) -> bool:
+    return any(isinstance(s, dict) and s.get("kind") in MODEL_KINDS for s in recipe.policies.values())
+
+
+# (job, node id) -> that node's SeatServer: kept for the driver's life, so a second
+# evaluation in one process (a benchmark, a notebook) finds its models loaded, as the local
+# backend does (glade.seats.hf.shared_model).
+_SERVERS: dict[tuple[str, str], ray.actor.ActorHandle] = {}
+
+
+def seat_servers() -> dict[str, ray.actor.ActorHandle]:
+    """node id -> that node's SeatServer, one per alive node, owned by the driver."""
+    job = ray.get_runtime_context().get_job_id()
+    servers = {}
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        key = (job, node["NodeID"])
+        if key not in _SERVERS:
+            _SERVERS[key] = _start_server(node)
+        servers[node["NodeID"]] = _SERVERS[key]
+    return servers
+
+
+def _start_server(node: dict) -> ray.actor.ActorHandle:
+    gpus = 1 if node["Resources"].get("GPU", 0) >= 1 else 0
+    return SeatServer.options(
+        num_cpus=0,
+        num_gpus=gpus,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+        max_restarts=-1,  # a killed server comes back (and loads its models again) ...
+        max_task_retries=TASK_RETRIES,  # ... and the call that was in flight is asked again
+    ).remote()
+
+
+@ray.remote(num_cpus=1, max_retries=TASK_RETRIES)
+def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], servers: dict):
+    """One shard in lockstep on a worker: (decisions, episodes, stats)."""
+    server = servers.get(ray.get_runtime_context().get_node_id()) or next(iter(servers.values()), None)
+    cache: dict = {}
+    loader = lambda seats: served_council(seats, server)
+    council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache, loader)
+    stats = RolloutStats()
+    decisions, episodes = play(recipe, scenarios, shard, council, stats)
+    return decisions, episodes, stats
+
+
+def served_council(seats: dict[str, dict | str], server) -> dict[str, Policy]:
+    """load_council, with the model seats answered by `server` (the node's SeatServer)."""
+    models = {c: s for c, s in seats.items() if isinstance(s, dict) and s.get("kind") in MODEL_KINDS}
+    council = load_council({c: s for c, s in seats.items() if c not in models})
+    if models:
+        key = json.dumps(models, sort_keys=True)
+        council.update({c: ServedSeat(server, key, models, c) for c in models})
+    return council
+
+
+@dataclass(frozen=True, eq=False)
+class ServedSeat:
+    """A model seat whose decisions come from the node's SeatServer. Every served seat of a
+    task shares one batch key, so one turn's model seats go to the server in one call."""
+
+    server: object  # the SeatServer actor handle
+    council_key: str  # the model seats of one council, as JSON: the server loads each council once
+    council: dict
+    creature: str
+
+    @property
+    def name(self) -> str:
+        return f"served:{self.creature}"
+
+    def act(self, observations: list[dict]) -> list[Decision]:
+        return self.act_batch([(self, obs) for obs in observations])
+
+    def batch_key(self) -> Hashable:
+        return ("served", id(self.server))
+
+    def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
+        councils = {p.council_key: p.council for p, _ in seats}
+        requests = [(p.council_key, p.creature, obs) for p, obs in seats]
+        return ray.get(self.server.act.remote(councils, requests))
+
+
+@ray.remote
+class SeatServer:
+    """The model seats of one node: each council's model seats loaded once (each base model
+    once per process, glade.seats.hf.shared_model), answered in batches."""
+
+    def __init__(self):
+        self.councils: dict[str, dict[str, Policy]] = {}
+
+    def act(self, councils: dict[str, dict], requests: list[tuple[str, str, dict]]) -> list[Decision]:
+        for key, seats in councils.items():
+            if key not in self.councils:
+                self.councils[key] = load_council(seats)
+        return act_all([(self.councils[key][creature], obs) for key, creature, obs in requests])

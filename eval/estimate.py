@@ -1,0 +1,111 @@
+"""What a council evaluation will cost, before it runs (`glade eval RECIPE --dry-run`), and
+the recipe's limits (`max_decisions`, `max_tokens`) checked before anything is played.
+
+The plan is counted from the recipe (glade.eval.run's plan and shards); the estimate comes
+from glade.meter's calibration on this recipe's own first shard. Seats are labelled by the
+recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat).
+"""
+
+from __future__ import annotations
+
+from glade import meter
+from glade.env.scenario import Scenario, load_scenario
+from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
+from glade.rollout import EpisodeSpec
+from glade.seats import StandIn
+
+from .recipe import EvalRecipe
+from .run import World, seat_council
+
+
+def labels(scenario: Scenario, world: World) -> dict[str, str]:
+    """creature -> seat label: the recipe's policy name on focal seats, else the stand-in's."""
+    return {c: world.focal.get(c) or f"standin:{scenario.creatures[c].disposition}" for c in scenario.creatures}
+
+
+def is_standin(spec) -> bool:
+    return isinstance(spec, str) or (isinstance(spec, dict) and spec.get("kind") == "standin")
+
+
+def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]]) -> Plan:
+    decisions: dict[str, int] = {}
+    worlds = [w for shard in todo for w in shard]
+    for w in worlds:
+        s = scenarios[w.scenario]
+        for label in labels(s, w).values():
+            decisions[label] = decisions.get(label, 0) + s.turns
+    free = {name for name, spec in recipe.policies.items() if is_standin(spec)}
+    free |= {label for label in decisions if label.startswith("standin:") and label not in recipe.policies}
+    return Plan(
+        episodes=len(worlds),
+        world_turns=sum(scenarios[w.scenario].turns for w in worlds),
+        decisions=decisions,
+        free=frozenset(free),
+    )
+
+
+def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> int:
+    """Batched calls to model seats: per shard and lockstep turn, one per batch key of its model seats."""
+    calls = 0
+    for shard in todo:
+        keys = set()
+        for w in shard:
+            council = seat_council(recipe, scenarios[w.scenario], w.focal, cache)
+            keys |= {p.batch_key() for p in council.values() if not isinstance(p, StandIn)}
+        calls += len(keys) * max(scenarios[w.scenario].turns for w in shard)
+    return calls
+
+
+def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> Calibration:
+    """glade.meter.calibrate on the first shard, and one world of each council it lacks."""
+    worlds = list(todo[0]) if todo else []
+    seen = {w.council for w in worlds}
+    for w in (w for shard in todo for w in shard):
+        if w.council not in seen:
+            worlds.append(w)
+            seen.add(w.council)
+    return meter.calibrate(
+        lambda: [
+            EpisodeSpec(
+                w.episode_id,
+                scenarios[w.scenario],
+                w.seed,
+                seat_council(recipe, scenarios[w.scenario], w.focal, cache),
+                labels(scenarios[w.scenario], w),
+            )
+            for w in worlds
+        ]
+    )
+
+
+def dry_run(recipe: EvalRecipe) -> Estimate:
+    """The plan of what is still to play (finished shards skipped, the folder left as it
+    is), with its model calls and the calibrated estimate; writes nothing."""
+    import json
+    from pathlib import Path
+
+    from glade.resume import PROGRESS
+
+    from .run import plan, shards
+
+    progress = Path(recipe.out) / PROGRESS
+    done = json.loads(progress.read_text()) if progress.exists() else {}
+    overrides = {"turns": recipe.turns} if recipe.turns else {}
+    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    todo = shards(plan(recipe, scenarios), done, recipe.worlds)
+    cache: dict = {}
+    plan = eval_plan(recipe, scenarios, todo)
+    calibration = calibrate(recipe, scenarios, todo, cache)  # first: it times loading the seats
+    calls = model_calls(recipe, scenarios, todo, cache)
+    return estimate(Plan(plan.episodes, plan.world_turns, plan.decisions, plan.free, calls), calibration)
+
+
+def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], source: str) -> None:
+    """The recipe's limits, before the run starts (a calibration only when max_tokens is set)."""
+    if recipe.max_decisions is None and recipe.max_tokens is None:
+        return
+    plan = eval_plan(recipe, scenarios, todo)
+    check_limits(plan, source, recipe.max_decisions, None)
+    if recipe.max_tokens is not None and todo:
+        expected = estimate(plan, calibrate(recipe, scenarios, todo, {}))
+        check_limits(plan, source, None, recipe.max_tokens, expected)

@@ -1,0 +1,218 @@
+"""A leaderboard of policies (`glade rank RESULTS [RESULTS ...]`): Bradley-Terry strengths
+fitted on paired comparisons of per-episode outcomes, with bootstrap intervals over episodes.
+
+Two kinds of comparison (`outcome`):
+- `seat` (the default): who did better on the same creature, in the same scenario, on the
+  same seed. A cell is (scenario, seed, creature); in it every policy that sat on that
+  creature (a council's focal seat, or the creature's own stand-in in the all-stand-in
+  world) has one value, its wealth change over the episode (the mean over the worlds where
+  it sat there: casts, councils and results folders alike); every pair of policies in the
+  cell is one comparison, won by the higher value, a tie counting half to each. Policies
+  are their identities (`standin:hoarder`, `hf:BASE+ADAPTER`, a server model...), so one
+  checkpoint is one entry across councils and evaluations.
+- `team`: the council against the all-stand-in world on the same seed. A council's value
+  in a (scenario, seed) is its focal seats' wealth change summed, minus the same creatures'
+  in the paired all-stand-in world (averaged over casts); the all-stand-in world's is 0.
+  Entries are councils (RECIPE/COUNCIL) and "all stand-ins".
+
+The model: P(i beats j) = 1 / (1 + exp(-(s_i - s_j))), strengths s on the log-odds scale,
+centred on 0 (the average entry), fitted by choix's iterative Luce spectral ranking
+(`choix.ilsr_pairwise_dense`, the maximum-likelihood estimate) with a weak prior (`ALPHA`)
+that keeps a strength finite when an entry wins or loses every comparison (`separated`: its
+strength then says "beyond the others", its size set by the prior). Intervals: the
+percentile bootstrap over episodes, where the unit resampled is a (scenario, seed) with
+every world played on it (their comparisons share the seed), refitting each time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .recipe import STANDIN
+from .stats import clean, resample_intervals
+
+ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
+OUTCOMES = ("seat", "team")
+ALL_STANDINS = "all stand-ins"
+UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed): the unit the bootstrap resamples
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    entries: list[str]
+    units: list[tuple]  # (scenario, scenario_hash, seed)
+    wins: np.ndarray  # (units, entries, entries): wins[u, i, j] = what i won against j in unit u (ties half)
+    labels: dict[str, list[str]]  # entry -> the recipe names it ran under
+
+
+def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Every results folder's episodes.parquet (with `recipe`, the recipe's name), and for
+    each policy identity the names the recipes gave it (decisions.parquet)."""
+    frames, names = [], {}
+    for folder in map(Path, results):
+        path = folder / "episodes.parquet"
+        if not path.exists():
+            raise ValueError(f"{folder}: no episodes.parquet (give a results folder written by glade eval)")
+        frame = pd.read_parquet(path)
+        summary = folder / "summary.json"
+        recipe = json.loads(summary.read_text()).get("recipe") if summary.exists() else None
+        frames.append(frame.assign(recipe=recipe or folder.name))
+        if (folder / "decisions.parquet").exists():
+            pairs = pd.read_parquet(folder / "decisions.parquet", columns=["policy", "policy_name"]).drop_duplicates()
+            for policy, name in pairs.itertuples(index=False):
+                names.setdefault(policy, set()).add(name)
+    return pd.concat(frames, ignore_index=True), {k: sorted(v) for k, v in names.items()}
+
+
+def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:
+    """(unit..., cell, entry, value) for `seat` comparisons."""
+    seated = episodes[(episodes["world"] == STANDIN) | episodes["focal"].astype(bool)]
+    seated = seated.dropna(subset=["policy", "wealth_change"])
+    values = seated.groupby([*UNIT, "creature", "policy"], as_index=False)["wealth_change"].mean()
+    return values.rename(columns={"creature": "cell", "policy": "entry", "wealth_change": "value"})
+
+
+def team_values(episodes: pd.DataFrame) -> pd.DataFrame:
+    """(unit..., cell, entry, value) for `team` comparisons: one cell per unit."""
+    keys = [*UNIT, "recipe"]
+    standin = episodes[episodes["world"] == STANDIN].set_index([*keys, "creature"])["wealth_change"]
+    focal = episodes[(episodes["world"] != STANDIN) & episodes["focal"].astype(bool)]
+    rows = []
+    for (scenario, digest, seed, recipe, council, _cast), seats in focal.groupby([*keys, "council", "cast"]):
+        reference = [standin.get((scenario, digest, seed, recipe, c)) for c in seats["creature"]]
+        if any(r is None for r in reference):
+            continue  # the paired all-stand-in world is missing
+        lift = float(seats["wealth_change"].sum() - sum(reference))
+        rows.append((scenario, digest, seed, f"{recipe}/{council}", lift))
+    lifts = pd.DataFrame(rows, columns=[*UNIT, "entry", "value"])
+    lifts = lifts.groupby([*UNIT, "entry"], as_index=False)["value"].mean()  # casts averaged
+    paired = lifts[UNIT].drop_duplicates().assign(entry=ALL_STANDINS, value=0.0)
+    return pd.concat([lifts, paired], ignore_index=True).assign(cell="team")
+
+
+def comparisons(episodes: pd.DataFrame, outcome: str = "seat", names: dict | None = None) -> Comparisons:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    values = seat_values(episodes) if outcome == "seat" else team_values(episodes)
+    entries = sorted(values["entry"].unique())
+    units = sorted(values[UNIT].drop_duplicates().itertuples(index=False, name=None))
+    if len(entries) < 2:
+        raise ValueError(f"{outcome} comparisons need at least two policies; found {', '.join(entries) or 'none'}")
+    at = {e: i for i, e in enumerate(entries)}
+    unit_at = {u: i for i, u in enumerate(units)}
+    wins = np.zeros((len(units), len(entries), len(entries)))
+    for key, cell in values.groupby([*UNIT, "cell"]):
+        u = unit_at[tuple(key[:3])]
+        idx = np.array([at[e] for e in cell["entry"]])
+        v = cell["value"].to_numpy(float)
+        better = (v[:, None] > v[None, :]) + 0.5 * (v[:, None] == v[None, :])
+        np.fill_diagonal(better, 0.0)
+        wins[u][np.ix_(idx, idx)] += better
+    return Comparisons(entries, units, wins, {e: (names or {}).get(e, []) for e in entries})
+
+
+def fit(wins: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """Bradley-Terry strengths (log-odds scale, mean 0) from a wins matrix (wins[i, j]: i over j)."""
+    import choix
+
+    strengths = np.asarray(choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000), float)
+    return strengths - strengths.mean()
+
+
+def disconnected(wins: np.ndarray) -> list[list[int]]:
+    """The groups of entries never compared with each other, directly or through others
+    (one group when every strength is comparable)."""
+    from scipy.sparse.csgraph import connected_components
+
+    count, label = connected_components((wins + wins.T) > 0, directed=False)
+    return [list(np.flatnonzero(label == k)) for k in range(count)]
+
+
+def rank(
+    results: list[str | Path],
+    outcome: str = "seat",
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    on_total=None,
+    progress=None,
+) -> dict:
+    """The leaderboard (what rank.json holds): entries best first, each with its strength,
+    the bootstrap interval of the strength and of its rank, wins and comparisons."""
+    episodes, names = load_episodes(results)
+    c = comparisons(episodes, outcome, names)
+    total = c.wins.sum(axis=0)
+    groups = disconnected(total)
+    if len(groups) > 1:
+        parts = ["{" + ", ".join(c.entries[i] for i in g) + "}" for g in groups]
+        raise ValueError(
+            f"these groups of policies were never compared with each other: {' and '.join(parts)}; "
+            "seat them on the same creatures (a council, or rotate) so the strengths share one scale"
+        )
+    strengths = fit(total)
+    order = np.argsort(-strengths, kind="stable")
+
+    if on_total is not None:
+        on_total(resamples)
+
+    def refit(units: np.ndarray) -> np.ndarray:
+        if progress is not None:
+            progress()
+        s = fit(c.wins[units].sum(axis=0))
+        ranks = np.empty(len(s))
+        ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
+        return np.concatenate([s, ranks])
+
+    low, high = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
+    n = len(c.entries)
+    board = []
+    for place, i in enumerate(order, 1):
+        board.append(
+            {
+                "rank": place,
+                "entry": c.entries[i],
+                "names": c.labels.get(c.entries[i], []),
+                "strength": strengths[i],
+                "ci": [low[i], high[i]],
+                "rank_ci": [low[n + i], high[n + i]],
+                "wins": total[i].sum(),
+                "comparisons": total[i].sum() + total[:, i].sum(),
+                "separated": bool(total[i].sum() == 0 or total[:, i].sum() == 0),  # strength set by the prior
+            }
+        )
+    return clean(
+        {
+            "outcome": outcome,
+            "figure": "wealth_change" if outcome == "seat" else "focal wealth change minus the all-stand-in world's",
+            "results": [str(r) for r in results],
+            "method": f"Bradley-Terry, choix.ilsr_pairwise_dense (alpha {ALPHA}); percentile bootstrap over (scenario, seed)",
+            "units": len(c.units),
+            "comparisons": float(total.sum()),
+            "resamples": resamples,
+            "level": level,
+            "seed": seed,
+            "board": board,
+        }
+    )
+
+
+def write_rank(board: dict, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(board, indent=2) + "\n")
+    return out
+
+
+def entry_of(board: dict, name: str) -> dict | None:
+    """The board entry of a checkpoint folder `name` (its identity ends in that name)."""
+    import re
+
+    for row in board.get("board", []):
+        if re.split(r"[:+]", row["entry"])[-1] == name:
+            return row
+    return None

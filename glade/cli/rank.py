@@ -1,0 +1,60 @@
+"""`glade rank RESULTS [RESULTS ...]`: A leaderboard of the policies in one or more
+evaluations (glade.eval.rank): Bradley-Terry strengths from paired comparisons of per-episode
+outcomes, with bootstrap intervals over episodes. Prints the table and writes rank.json
+(default: into the first RESULTS folder, where `glade report` shows it)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "rank",
+        help=help,
+        description=__doc__.split("\n\n")[0].split(":", 1)[1].strip(),
+        epilog="--outcome seat compares policies on the same creature, scenario and seed by the seat's wealth change; "
+        "--outcome team compares each council's focal wealth change, net of the all-stand-in world's on the same seed, "
+        "with the other councils and with the all-stand-in world.",
+    )
+    p.add_argument("results", nargs="+", metavar="RESULTS", help="results folders written by glade eval")
+    p.add_argument("--outcome", choices=("seat", "team"), default="seat", help="what is compared (default: seat)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap refits (default: 1000)")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default: 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampler (default: 0)")
+    p.add_argument("--out", metavar="FILE", help="where to write rank.json (default: RESULTS/rank.json, the first)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from glade.console import console, progress_bar
+    from glade.eval.rank import rank, write_rank
+    from glade.eval.report.sections import board_about, board_table
+
+    if args.resamples < 1 or not 0 < args.level < 1:
+        raise ValueError("--resamples must be at least 1 and --level between 0 and 1")
+    con = console()
+    with progress_bar("rank", "refits", con) as bar:
+        board = rank(
+            args.results,
+            outcome=args.outcome,
+            resamples=args.resamples,
+            level=args.level,
+            seed=args.seed,
+            on_total=bar.total,
+            progress=bar.advance,
+        )
+    header, rows = board_table(board)
+    table = Table(title=f"leaderboard ({args.outcome}): Bradley-Terry strength, best first", caption=board_about(board))
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    con.print(table)
+    out = write_rank(board, args.out or Path(args.results[0]) / "rank.json")
+    con.print(f"wrote {out}")
+    return 0

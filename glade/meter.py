@@ -1,0 +1,265 @@
+"""The cost meter: what a run spent (per seat and in all), and what it will spend, before it runs.
+
+After a run, `run_cost` turns the rollout's seat meters (glade.rollout.SeatMeter) into the
+figures `glade eval` and `glade generate` write into summary.json and their card or report,
+and `closing_line` is the one line they print last: per seat, decisions, prompt and
+completion tokens, model seconds, decisions per model second and faults; for the run, wall
+time, the share of the playing time spent inside the models, episodes per second.
+
+Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions per seat,
+world-turns, batched model calls) from a short calibration: the run's own first shard
+played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn (with one world of
+any council the shard lacks), so every distinct seat is met at the batch size the run will
+use. Each seat's model seconds and tokens per decision are multiplied by its planned
+decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns;
+the time the seats took to load is added once.
+`check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
+seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from glade.env.scenario import load_scenario
+from glade.rollout import EpisodeSpec, RolloutStats, SeatMeter, run_lockstep
+
+CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, counted from its recipe before anything plays."""
+
+    episodes: int
+    world_turns: int  # sum of every episode's turns
+    decisions: dict[str, int]  # seat label -> decisions it will make
+    free: frozenset[str] = frozenset()  # labels of stand-in seats: no model, no tokens
+    model_calls: int | None = None  # batched calls to model seats (known once the seats are loaded)
+
+    @property
+    def model_decisions(self) -> int:
+        return sum(n for label, n in self.decisions.items() if label not in self.free)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    stats: RolloutStats  # the measured turns
+    world_turns: int
+    worlds: int
+    setup_seconds: float = 0.0  # loading the seats (models), paid once by the run too
+
+
+@dataclass(frozen=True)
+class Estimate:
+    plan: Plan
+    seats: dict[str, dict] = field(default_factory=dict)  # label -> decisions, tokens, model seconds expected
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_seconds: float = 0.0
+    outside_seconds: float = 0.0
+    setup_seconds: float = 0.0
+    how: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def seconds(self) -> float:
+        return self.setup_seconds + self.model_seconds + self.outside_seconds
+
+
+def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
+    """Play the worlds `seat()` builds (their councils loaded, seat labels set) for one
+    unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written."""
+    started = time.perf_counter()
+    specs = seat()  # the seats load here (models once per process) ...
+    setup = time.perf_counter() - started
+
+    def short(turns: int) -> list[EpisodeSpec]:
+        return [replace(e, scenario=load_scenario(e.scenario, turns=min(turns, e.scenario.turns))) for e in specs]
+
+    run_lockstep(short(1))  # ... and role cards fill the prefix cache
+    stats = RolloutStats()
+    run_lockstep(short(CALIBRATION_TURNS), stats=stats)
+    turns = sum(min(CALIBRATION_TURNS, e.scenario.turns) for e in specs)
+    return Calibration(stats, turns, len(specs), setup)
+
+
+def spec_label(spec) -> str:
+    """A seat spec as a short label for a plan (before any model is loaded)."""
+    if isinstance(spec, str):
+        return f"standin:{spec}"
+    kind = spec.get("kind")
+    if kind == "standin":
+        return f"standin:{spec.get('disposition', 'balanced')}"
+    name = {"hf": "model", "checkpoint": "path", "server": "model", "python": "entry_point"}.get(kind, "kind")
+    text = str(spec.get(name, "")).rstrip("/").rsplit("/", 1)[-1]
+    adapter = str(spec.get("adapter") or "").rstrip("/").rsplit("/", 1)[-1]
+    return f"{kind}:{text}" + (f"+{adapter}" if adapter else "")
+
+
+def estimate_report(expected: Estimate, max_decisions=None, max_tokens=None) -> tuple[list, list, list[str]]:
+    """What `--dry-run` prints: (header, rows) of the per-seat table, then its closing lines."""
+    return *estimate_table(expected), estimate_lines(
+        expected, {"max_decisions": max_decisions, "max_tokens": max_tokens}
+    )
+
+
+def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[str]:
+    plan = expected.plan
+    calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
+    set_limits = [f"{k} {v:,}" for k, v in limits.items() if v]
+    return [
+        f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
+        f"({plan.model_decisions:,} by model seats){calls}, about {expected.tokens:,} tokens "
+        f"({expected.prompt_tokens:,} prompt + {expected.completion_tokens:,} completion)",
+        f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models, "
+        f"{expected.setup_seconds:,.1f} s loading the seats); {expected.how}"
+        + (f"; limits: {', '.join(set_limits)}" if set_limits else ""),
+    ]
+
+
+def estimate_table(expected: Estimate) -> tuple[list[str], list[list[str]]]:
+    header = ["seat", "decisions", "prompt tokens", "completion tokens", "model s"]
+    rows = []
+    for label, s in expected.seats.items():
+        free = label in expected.plan.free
+        rows.append(
+            [
+                label + (" (stand-in)" if free else ""),
+                f"{s['decisions']:,}",
+                "-" if free else f"{s['prompt_tokens']:,}",
+                "-" if free else f"{s['completion_tokens']:,}",
+                "-" if free else f"{s['model_seconds']:.1f}",
+            ]
+        )
+    return header, rows
+
+
+def estimate(plan: Plan, calibration: Calibration) -> Estimate:
+    """Extrapolate the plan from the calibration (see the module's docstring)."""
+    measured = calibration.stats.seats
+    seats = {}
+    for label, planned in sorted(plan.decisions.items()):
+        m = measured.get(label) or SeatMeter()
+        scale = planned / m.decisions if m.decisions else 0.0  # measured per decision x planned decisions
+        seats[label] = {
+            "decisions": planned,
+            "prompt_tokens": round(m.prompt_tokens * scale),
+            "completion_tokens": round(m.completion_tokens * scale),
+            "model_seconds": m.model_seconds * scale,
+            "measured_decisions": m.decisions,
+        }
+    stats = calibration.stats
+    outside = max(stats.total_seconds - stats.model_seconds, 0.0)
+    outside_per_world_turn = outside / calibration.world_turns if calibration.world_turns else 0.0
+    return Estimate(
+        plan=plan,
+        seats=seats,
+        prompt_tokens=sum(s["prompt_tokens"] for s in seats.values()),
+        completion_tokens=sum(s["completion_tokens"] for s in seats.values()),
+        model_seconds=sum(s["model_seconds"] for s in seats.values()),
+        outside_seconds=outside_per_world_turn * plan.world_turns,
+        setup_seconds=calibration.setup_seconds,
+        how=(
+            f"calibrated on {stats.decisions} decisions: {calibration.worlds} worlds for {CALIBRATION_TURNS} turns "
+            "after a warm-up turn; per seat, model seconds and tokens per decision x its planned decisions, "
+            "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
+            "(one process)"
+        ),
+    )
+
+
+def check_limits(plan: Plan, source: str, max_decisions: int | None, max_tokens: int | None, expected=None) -> None:
+    """ValueError, naming the limit and the figure, when the plan exceeds a recipe's limit.
+    `expected` (an Estimate) is needed for max_tokens."""
+    if max_decisions is not None and plan.model_decisions > max_decisions:
+        raise ValueError(
+            f"{source}: max_decisions: this run would ask model seats for {plan.model_decisions:,} decisions, "
+            f"more than the {max_decisions:,} allowed; fewer seeds, scenarios or councils, or raise max_decisions"
+        )
+    if max_tokens is not None and expected is not None and expected.tokens > max_tokens:
+        raise ValueError(
+            f"{source}: max_tokens: this run would use about {expected.tokens:,} tokens ({expected.how.split(':')[0]}), "
+            f"more than the {max_tokens:,} allowed; fewer seeds, shorter answers (max_new_tokens), or raise max_tokens"
+        )
+
+
+# --- after the run ----------------------------------------------------------------------------
+
+
+def seat_cost(meter: SeatMeter) -> dict:
+    figures = meter.as_dict()
+    seconds = figures["model_seconds"]
+    figures["decisions_per_s"] = round(meter.decisions / seconds, 3) if seconds > 0 else None
+    return figures
+
+
+def run_cost(stats: RolloutStats, wall_seconds: float, episodes: int) -> dict:
+    """summary.json's `cost`: per seat label and for the run. `play_seconds` is the time spent
+    playing shards (summed over processes on Ray), `model_share` its share inside model seats."""
+    play = stats.total_seconds
+    return {
+        "seats": {label: seat_cost(m) for label, m in sorted(stats.seats.items())},
+        "episodes": episodes,
+        "decisions": stats.decisions,
+        "prompt_tokens": sum(m.prompt_tokens for m in stats.seats.values()),
+        "completion_tokens": sum(m.completion_tokens for m in stats.seats.values()),
+        "faults": sum(m.fault_count for m in stats.seats.values()),
+        "wall_seconds": round(wall_seconds, 3),
+        "play_seconds": round(play, 3),
+        "model_seconds": round(stats.model_seconds, 3),
+        "model_share": round(stats.model_seconds / play, 4) if play > 0 else 0.0,
+        "episodes_per_s": round(episodes / wall_seconds, 3) if wall_seconds > 0 else None,
+    }
+
+
+def closing_line(cost: dict) -> str:
+    tokens = cost["prompt_tokens"] + cost["completion_tokens"]
+    rate = cost["episodes_per_s"]
+    return (
+        f"cost: {cost['episodes']:,} episodes, {cost['decisions']:,} decisions in {cost['wall_seconds']:.1f} s wall "
+        f"({cost['model_share']:.0%} of play inside the models, {rate if rate is not None else '-'} episodes/s); "
+        f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
+        f"{cost['faults']:,} faults"
+    )
+
+
+def cost_table(cost: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): one row per seat, for the report and the dataset card."""
+    header = ["seat", "decisions", "prompt tokens", "completion tokens", "model s", "decisions/s", "faults"]
+    rows = []
+    for label, s in cost.get("seats", {}).items():
+        rate = s.get("decisions_per_s")
+        rows.append(
+            [
+                label,
+                f"{s['decisions']:,}",
+                f"{s['prompt_tokens']:,}",
+                f"{s['completion_tokens']:,}",
+                f"{s['model_seconds']:.2f}",
+                "-" if rate is None or (isinstance(rate, float) and math.isnan(rate)) else f"{rate:,.1f}",
+                f"{sum(s['faults'].values()):,}" + (f" ({s['fault_share']:.0%})" if s["faults"] else ""),
+            ]
+        )
+    return header, rows
+
+
+def add(total: RolloutStats, part: RolloutStats) -> None:
+    """Fold one process's stats into the run's (Ray shards come back with their own)."""
+    total.decisions += part.decisions
+    total.model_seconds += part.model_seconds
+    total.total_seconds += part.total_seconds
+    total.policy_calls += part.policy_calls
+    for label, m in part.seats.items():
+        into = total.meter(label)
+        into.decisions += m.decisions
+        into.faults.update(m.faults)
+        into.prompt_tokens += m.prompt_tokens
+        into.completion_tokens += m.completion_tokens
+        into.model_seconds += m.model_seconds

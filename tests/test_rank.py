@@ -1,0 +1,127 @@
+"""`glade rank`: Bradley-Terry strengths from paired comparisons, bootstrap intervals over
+(scenario, seed); a known order of skill comes out in order; the report and CLI show it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from glade.eval import run as eval_run
+from glade.eval.rank import comparisons, disconnected, fit, rank
+from glade.env.scenario import RECIPES
+from glade.eval.recipe import load_eval_recipe
+
+BUDGETS = {"thrifty": 0.02, "modest": 0.1, "lavish": 0.3}  # share of pebbles a turn: less is better here
+
+
+@pytest.fixture(scope="module")
+def skill(tmp_path_factory):
+    """Three scripted stand-ins that differ only in their budget, each on every creature
+    (rotate 5) of the default Wood without its legend, 12 seeds of 8 turns: the thriftier
+    keeps more wealth."""
+    root = tmp_path_factory.mktemp("rank")
+    wood = yaml.safe_load((RECIPES / "scenarios" / "default.yaml").read_text())
+    (root / "quiet.yaml").write_text(yaml.safe_dump({**wood, "name": "quiet", "legends": []}))
+    policies = {
+        name: {"kind": "python", "entry_point": "tests.skill:stand_in", "kwargs": {"name": name, "budget": b}}
+        for name, b in BUDGETS.items()
+    }
+    recipe = {
+        "name": "skill",
+        "out": str(root / "results"),
+        "policies": policies,
+        "councils": {name: {"focal": {"oona": name}, "rotate": 5} for name in BUDGETS},
+        "scenarios": [str(root / "quiet.yaml")],  # no legend: 8 turns need not reach one
+        "seeds": {"start": 0, "count": 12},
+        "turns": 8,
+        "worlds": 64,
+        "thresholds": {"resamples": 100},  # the summary's own intervals: not what is tested here
+    }
+    (root / "skill.yaml").write_text(yaml.safe_dump(recipe))
+    eval_run.run_recipe(load_eval_recipe(root / "skill.yaml"))
+    return root / "results"
+
+
+def test_a_known_order_of_skill_comes_out_in_order_with_separate_intervals(skill):
+    board = rank([skill], resamples=300)
+    rows = {row["entry"]: row for row in board["board"]}
+    order = [row["entry"] for row in board["board"] if row["entry"].startswith("skill:")]
+    assert order == ["skill:thrifty", "skill:modest", "skill:lavish"]
+    ci = [rows[name]["ci"] for name in order]
+    assert ci[0][0] > ci[1][1] and ci[1][0] > ci[2][1]  # no overlap, best to worst
+    assert rows["skill:thrifty"]["names"] == ["thrifty"]
+    # every cell compares the three with each other and with the creature's stand-in: 5 creatures x 12 seeds
+    assert board["units"] == 12 and board["comparisons"] == 12 * 5 * 6
+    assert rows["skill:modest"]["comparisons"] == 12 * 5 * 3
+    assert sum(row["strength"] for row in board["board"]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ties_count_half_and_strengths_follow_the_wins():
+    episodes = pd.DataFrame(
+        [
+            # one cell (scenario s, seed 0, creature c): a > b, b == c
+            {"scenario": "s", "scenario_hash": "h", "seed": 0, "creature": "c", "world": "council", "focal": True, **x}
+            for x in (
+                {"policy": "a", "wealth_change": 3.0},
+                {"policy": "b", "wealth_change": 1.0},
+                {"policy": "c", "wealth_change": 1.0},
+            )
+        ]
+    )
+    c = comparisons(episodes)
+    assert c.entries == ["a", "b", "c"]
+    assert c.wins[0].tolist() == [[0, 1, 1], [0, 0, 0.5], [0, 0.5, 0]]
+    wins = np.array([[0, 8, 9], [2, 0, 6], [1, 4, 0]], float)
+    s = fit(wins)
+    assert s[0] > s[1] > s[2] and s.sum() == pytest.approx(0.0, abs=1e-9)
+    # P(a beats b) under the fit is close to the share a won
+    assert 1 / (1 + np.exp(-(s[0] - s[1]))) == pytest.approx(0.8, abs=0.05)
+
+
+def test_policies_never_compared_are_refused_by_name(tmp_path):
+    rows = []
+    for creature, pair in (("c1", ("a", "b")), ("c2", ("x", "y"))):
+        for policy, value in zip(pair, (1.0, 2.0)):
+            rows.append(
+                {
+                    "episode_id": f"e-{policy}",
+                    "scenario": "s",
+                    "scenario_hash": "h",
+                    "seed": 0,
+                    "creature": creature,
+                    "world": "council",
+                    "focal": True,
+                    "policy": policy,
+                    "wealth_change": value,
+                    "council": "k",
+                    "cast": 0,
+                }
+            )
+    (tmp_path / "r").mkdir()
+    pd.DataFrame(rows).to_parquet(tmp_path / "r" / "episodes.parquet")
+    assert len(disconnected(comparisons(pd.DataFrame(rows)).wins.sum(axis=0))) == 2
+    with pytest.raises(ValueError, match=r"never compared with each other: \{a, b\} and \{x, y\}"):
+        rank([tmp_path / "r"], resamples=10)
+
+
+def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
+    from glade.cli import main
+    from glade.eval.report import write_report
+
+    assert main(["rank", str(skill), "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "skill:thrifty" in out and "wrote" in out
+    board = json.loads((skill / "rank.json").read_text())
+    assert board["board"][0]["rank"] == 1 and board["resamples"] == 50
+    md, _ = write_report(skill)
+    text = md.read_text()
+    assert "## Leaderboard" in text and "skill:thrifty" in text and "## Cost" in text
+    assert main(["rank", str(skill), "--outcome", "team", "--resamples", "20", "--out", str(skill / "team.json")]) == 0
+    team = json.loads((skill / "team.json").read_text())
+    assert {row["entry"] for row in team["board"]} == {"skill/thrifty", "skill/modest", "skill/lavish", "all stand-ins"}
+    assert main(["rank", str(skill / "nowhere")]) == 2
+    assert "no episodes.parquet" in capsys.readouterr().err
