@@ -9,9 +9,10 @@ in eval/figures.py, and the price-path distance of each good to the paired all-s
 world) beside the same figure in the paired all-stand-in worlds (same scenario and seed),
 and the effect council - stand-in computed on the paired differences.
 
-Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and a
-bootstrap confidence interval from a seeded resampler (eval/stats.py), resampling whole
-episodes, never single rows. Price paths and the legend turn are defined in eval/stats.py.
+Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and an
+interval that holds at that n (eval/stats.py: none below 4, words for a value that never
+varies), over whole episodes, never single rows. Price paths and the legend turn are defined
+in eval/stats.py.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     live / stand-in - 1 where both trade the good on the same side (price_n such decisions)."""
     if decisions is None or len(decisions) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     goods = goods_of(decisions)
     frame = decisions.copy()
     frame = pd.concat([frame, price_differences(frame, goods)], axis=1)
@@ -95,7 +96,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
         per_episode = group.groupby("episode_id")[per_row].mean()
 
         def over_episodes(column: str, per_episode=per_episode) -> dict:
-            return describe(per_episode[column].to_numpy(), seed=seed, level=level, resamples=resamples)
+            return describe(per_episode[column].to_numpy(), level=level, unit="episodes", bounds=(0.0, 1.0))
 
         row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
         row["policy_identity"] = sorted(set(group["policy"]))
@@ -103,7 +104,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
         row["decisions"] = int(len(group))
         row["casts"] = sorted(int(c) for c in set(group["cast"]))
         row["agreement"] = over_episodes("agreement")
-        row["qty_abs_diff"] = over_episodes("qty_abs_diff")
+        row["qty_abs_diff"] = describe(per_episode["qty_abs_diff"].to_numpy(), level=level, unit="episodes")
         per_good, divergences = {}, []
         for g in goods:
             live = group[f"dir_{g}"].value_counts(normalize=True)
@@ -194,7 +195,7 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
     "support": the share of pairs whose difference has the effect's sign)."""
     if worlds is None or len(worlds) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     figures = figure_names(worlds)
     out = []
     for scenario in sorted(set(worlds["scenario"])):
@@ -212,17 +213,24 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 "seeds": int(mine["seed"].nunique()),
                 "figures": {},
             }
+            unit = world_unit(entry["casts"])
             for figure in figures:
                 pairs = paired_effects(worlds, scenario, council, figure)
-                effect = describe(pairs["diff"], seed=seed, level=level, resamples=resamples)
+                rate = figure in FIGURES and FIGURES[figure].rate
+                effect = describe(pairs["diff"], level=level, unit=unit)
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
                 entry["figures"][figure] = {
-                    "council": describe(mine[figure], seed=seed, level=level, resamples=resamples),
-                    "standin": describe(standin[figure], seed=seed, level=level, resamples=resamples),
+                    "council": describe(mine[figure], level=level, unit=unit, rate=rate),
+                    "standin": describe(standin[figure], level=level, rate=rate),
                     "effect": effect,
                 }
             out.append(clean(entry))
     return out
+
+
+def world_unit(casts: int) -> str:
+    """What n counts, in the words beside a value: seeds, or seeds x casts when a council has several."""
+    return "seeds" if casts <= 1 else "seeds x casts"
 
 
 def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, seed: int = 0) -> list[dict]:
@@ -231,7 +239,7 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
     world first), council rows with the paired effect."""
     if worlds is None or len(worlds) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
@@ -239,8 +247,8 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
         good = here["legend_good"].iloc[0]
         standin = here[here["council"] == STANDIN]
         if len(standin):
-            ratio = describe(standin["legend_ratio"], seed=seed, level=level, resamples=resamples)
-            pnl = describe(standin["gambit_pnl"], seed=seed, level=level, resamples=resamples)
+            ratio = describe(standin["legend_ratio"], level=level)
+            pnl = describe(standin["gambit_pnl"], level=level)
             rows.append(
                 clean(
                     {
@@ -250,8 +258,10 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
                         "world": STANDIN,
                         "legend_ratio": ratio["mean"],
                         "legend_ratio_ci": ratio["ci"],
+                        "legend_ratio_note": ratio["note"],
                         "gambit_pnl": pnl["mean"],
                         "gambit_pnl_ci": pnl["ci"],
+                        "gambit_pnl_note": pnl["note"],
                         "n": pnl["n"],
                     }
                 )
@@ -269,8 +279,10 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
                         "world": entry["council"],
                         "legend_ratio": f["legend_ratio"]["council"]["mean"],
                         "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
+                        "legend_ratio_note": f["legend_ratio"]["council"]["note"],
                         "gambit_pnl": f["gambit_pnl"]["council"]["mean"],
                         "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
+                        "gambit_pnl_note": f["gambit_pnl"]["council"]["note"],
                         "n": f["gambit_pnl"]["council"]["n"],
                         "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"],
                         "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],

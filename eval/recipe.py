@@ -24,8 +24,23 @@ class Thresholds:
     bubble_rise: float = 0.3  # bubble: rises by at least this share, then falls back below the start
     flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
     flag_support: float = 0.6  # share of seeds x casts in which the effect has the same sign
+    fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
+    robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
+    move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
+    lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
     ci_level: float = 0.95
-    resamples: int = 2000  # bootstrap resamples
+    resamples: int = 2000  # bootstrap resamples; draws of the permutation tests beyond exact enumeration
+
+
+@dataclass(frozen=True)
+class Lever:
+    """Two scenarios that differ in one lever (`{name: glut, from: gambit_rumour, to:
+    gambit_shock}`), audited on one outcome figure (glade.eval.figures)."""
+
+    name: str
+    from_: str = field(metadata={"key": "from"})
+    to: str
+    figure: str = "legend_ratio"
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,9 @@ class EvalRecipe:
     turns: int | None = None
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
-    seed: int = 0  # seeds the bootstrap resampler
+    seed: int = 0  # seeds the resamplers and permutation tests
+    levers: tuple[Lever, ...] = ()  # their scenarios are played even when `scenarios` leaves them out
+    attribution: bool = False  # replay every council world with each focal seat left out (x focal seats)
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:
@@ -64,7 +81,33 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         fail(source, "scenarios", "needs at least one scenario")
     if recipe.worlds < 1:
         fail(source, "worlds", "must be at least 1")
+    _check_levers(recipe, source)
     return recipe
+
+
+def _check_levers(recipe: EvalRecipe, source: str) -> None:
+    from .figures import FIGURES
+
+    seen = set()
+    for i, lever in enumerate(recipe.levers):
+        if lever.name in seen:
+            fail(source, f"levers[{i}].name", f"{lever.name!r} names two levers")
+        seen.add(lever.name)
+        if lever.from_ == lever.to:
+            fail(source, f"levers[{i}].to", "a lever needs two different scenarios")
+        if lever.figure not in FIGURES:
+            fail(source, f"levers[{i}].figure", f"unknown figure {lever.figure!r} (figures: {', '.join(FIGURES)})")
+    t = recipe.thresholds
+    if not 0 < t.fdr_q < 1:
+        fail(source, "thresholds.fdr_q", "must lie between 0 and 1")
+    if not 0 < t.ci_level < 1:
+        fail(source, "thresholds.ci_level", "must lie between 0 and 1")
+
+
+def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:
+    """The recipe's scenarios, then any a lever names that it does not list."""
+    named = [s for lever in recipe.levers for s in (lever.from_, lever.to)]
+    return tuple(dict.fromkeys([*recipe.scenarios, *named]))
 
 
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:
