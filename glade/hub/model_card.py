@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from glade.eval.figures import FIGURES
-from glade.eval.flags import effect_text, metric_text, number, where
+from glade.eval.flags import effect_text, load_flags, metric_text, number, where
 
 from .cards import REPO_ID
 
@@ -72,7 +72,7 @@ def council_for(checkpoint: Path, results: str | Path) -> dict:
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
         )
     outcome = [o for o in summary.get("outcome", []) if o["council"] in councils]
-    flags = json.loads((results / "flags.json").read_text()) if (results / "flags.json").exists() else None
+    flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
     if flags is not None:
         flags = [
             f
