@@ -2,6 +2,12 @@
 (scenario, seed), the paired all-stand-in world; `evaluate` returns the decisions and
 episodes tables, `write_results` writes them with the summary beside them.
 
+The plan also holds the worlds the verdicts need (eval/verdicts.py, eval/attribution.py):
+the scenarios a lever names are played even when `scenarios` leaves them out, and with
+`attribution: true` every council world with two or more focal seats is replayed once per
+focal seat with that seat left out (its creature back on its stand-in disposition). Those
+replays go to their own table (attribution.parquet), never into the council's figures.
+
 Worlds play `worlds` at a time in lockstep (one batched call per policy per turn, see
 glade.rollout). Finished batches go to OUT/shards/ and OUT/progress.json (glade.resume),
 so an interrupted evaluation resumes where it stopped.
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,8 +30,10 @@ from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import load, load_council
 
 from .figures import FIGURES, legend_good, legend_turn, phase
-from .recipe import STANDIN, EvalRecipe, casts
+from .recipe import STANDIN, EvalRecipe, casts, played_scenarios
 from .scoring import directions, quantities
+
+ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class World:
     cast: int
     seed: int
     focal: dict[str, str]  # creature -> policy name, for the council's live seats
+    left_out: str | None = None  # a leave-one-out replay: the focal creature back on its stand-in
 
 
 def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
@@ -48,9 +57,16 @@ def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
             worlds.append(World(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
             for council_name, council in recipe.councils.items():
                 for k, focal in enumerate(casts(council, creatures)):
-                    worlds.append(
-                        World(f"{name}.{council_name}.c{k}.s{seed}", pair, name, council_name, k, seed, focal)
-                    )
+                    episode = f"{name}.{council_name}.c{k}.s{seed}"
+                    worlds.append(World(episode, pair, name, council_name, k, seed, focal))
+                    if recipe.attribution and len(focal) > 1:  # one focal seat left out is the stand-in world
+                        for creature in focal:
+                            rest = {c: p for c, p in focal.items() if c != creature}
+                            worlds.append(
+                                World(
+                                    f"{episode}.without-{creature}", pair, name, council_name, k, seed, rest, creature
+                                )
+                            )
     return worlds
 
 
@@ -77,6 +93,7 @@ class Evaluation:
     worlds: int  # all finished worlds, resumed ones included
     played_now: int
     stats: RolloutStats
+    attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # leave-one-out replays, as episodes rows
 
 
 DECISION_COLUMNS = {
@@ -95,13 +112,18 @@ EPISODE_COLUMNS = {
     "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's move at the legend turn, the seam's write",
     "price_path / start_prices": "every good's reference price after each turn, and before turn 0 (JSON)",
     "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures)",
+    "left_out": "attribution.parquet only: the focal creature put back on its stand-in in this replay",
 }
 
 
 def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(
         Path(out),
-        {"decisions": "shards/decisions-{part:05d}.parquet", "episodes": "shards/episodes-{part:05d}.parquet"},
+        {
+            "decisions": "shards/decisions-{part:05d}.parquet",
+            "episodes": "shards/episodes-{part:05d}.parquet",
+            ATTRIBUTION: "shards/attribution-{part:05d}.parquet",
+        },
     )
 
 
@@ -112,7 +134,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
     log = shard_log(recipe.out)
     done = log.start()
     overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    scenarios = {name: load_scenario(name, **overrides) for name in played_scenarios(recipe)}
     todo = [w for w in plan(recipe, scenarios) if w.episode_id not in done]
     batches = [todo[i : i + recipe.worlds] for i in range(0, len(todo), recipe.worlds)]
     if on_total is not None:
@@ -128,13 +150,17 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
             for w in batch
         ]
         played = run_lockstep(specs, on_turn=progress, stats=stats)
-        decisions, episodes = [], []
+        decisions, episodes, replays = [], [], []
         for w in batch:
             s, p = scenarios[w.scenario], played[w.episode_id]
+            if w.left_out is not None:
+                replays += [{**row, "left_out": w.left_out} for row in episode_rows(w, s, p.rows, p.history)]
+                continue
             decisions += decision_rows(w, s, p.rows)
             episodes += episode_rows(w, s, p.rows, p.history)
         _write(pd.DataFrame(decisions), log.path("decisions", part))
         _write(pd.DataFrame(episodes), log.path("episodes", part))
+        _write(pd.DataFrame(replays), log.path(ATTRIBUTION, part))
         log.finish(done, part, [w.episode_id for w in batch])
         part += 1
     return Evaluation(
@@ -143,6 +169,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None) -> Evaluation:
         worlds=len(done),
         played_now=len(todo),
         stats=stats,
+        attribution=_concat([p for p in log.listed(ATTRIBUTION, done) if p.exists()]),  # older folders have none
     )
 
 
@@ -150,11 +177,16 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     """OUT/decisions.parquet, episodes.parquet, summary.json (provenance, timing and the
     metrics of glade.eval.metrics) and recipe.yaml; returns the summary."""
     from .metrics import summarize
+    from .verdicts import verdicts
 
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     _write(result.decisions, out / "decisions.parquet")
     _write(result.episodes, out / "episodes.parquet")
+    if len(result.attribution):
+        _write(result.attribution, out / "attribution.parquet")
+    else:
+        (out / "attribution.parquet").unlink(missing_ok=True)
     stats = result.stats
     summary = {
         "recipe": recipe.name,
@@ -167,6 +199,9 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             "outside_model_share": round(stats.outside_model_share, 4),
         },
         **summarize(result.decisions, result.episodes, recipe.thresholds, recipe.seed),
+        "verdicts": verdicts(
+            result.episodes, result.attribution, recipe.levers, recipe.thresholds, recipe.seed, result.decisions
+        ),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
@@ -262,7 +297,7 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
             {
                 "episode_id": w.episode_id,
                 "pair_id": w.pair_id,
-                "world": STANDIN if w.council == STANDIN else "council",
+                "world": STANDIN if w.council == STANDIN else ("council" if w.left_out is None else ATTRIBUTION),
                 "scenario": w.scenario,
                 "scenario_hash": s.hash(),
                 "council": w.council,

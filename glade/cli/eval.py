@@ -1,12 +1,13 @@
 """`glade eval RECIPE [key=value ...]`: seat a council, play it against the stand-in world,
-measure where they part ways (glade.eval.run). Writes RESULTS/decisions.parquet,
-episodes.parquet, summary.json and recipe.yaml (RESULTS is the recipe's `out`)."""
+measure where they part ways (glade.eval.run) and say what that means for the three lessons
+(glade.eval.verdicts). Writes RESULTS/decisions.parquet, episodes.parquet, summary.json and
+recipe.yaml (RESULTS is the recipe's `out`; attribution.parquet too with `attribution: true`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from glade.console import console, progress_bar, with_ci
+from glade.console import console, findings, progress_bar, with_ci
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
+    from glade.eval.verdict_text import findings as verdict_findings
 
     recipe = load_eval_recipe(args.recipe, args.overrides)
     con = console()
@@ -34,11 +36,12 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(
             str(row["scenario"]),
             str(row["world"]),
-            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f"),
-            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f"),
+            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f", row.get("legend_ratio_note")),
+            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f", row.get("gambit_pnl_note")),
             str(row["n"]),
         )
     con.print(table)
+    findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
