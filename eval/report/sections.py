@@ -1,0 +1,271 @@
+"""The report's lead and the sections behind it: "What this evaluation says" (the three
+lessons' verdicts and the top flag families, in sentences with n and intervals), the detail
+tables of each lesson and of seat attribution, and the flag families with their example
+decisions side by side (prompt, live answer, stand-in action). Each builder takes the Page
+(eval/report/render.py) and gives Sections (eval/report/markup.py)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from glade.eval.verdict_text import (
+    EMPTY,
+    LESSONS,
+    families_heading,
+    move_text,
+    value_text,
+    verdict_sections,
+    world_name,
+)
+
+from .markup import Section, html_table, md_table
+
+TOP_FAMILIES = 5
+EXAMPLE_CHARS = 4000
+
+LEAD = (
+    "n counts clusters: seeds x casts for outcomes, episodes for decisions. Intervals are {level:.0%}: the t interval "
+    "widened by Hall's skewness correction, exact binomial for rates; below 4 seeds none is given, and a value that is "
+    "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control."
+)
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def family_anchor(family: dict) -> str:
+    return f"family-{family['family']}"
+
+
+def example_anchor(family: dict, j: int) -> str:
+    return f"family-{family['family']}-example-{j}"
+
+
+def verdict_section(page) -> list[Section]:
+    """The lead: each lesson's verdicts, seat attribution where played, the top flag families."""
+    r, v = page.r, page.verdicts
+    md, out = [LEAD.format(level=r.level), ""], [f'<p class="caption">{_e(LEAD.format(level=r.level))}</p>']
+    for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
+        heading = f"{number}. {question}" if key in LESSONS else question
+        lines = lines or [EMPTY.get(key, "nothing to say")]
+        md += [f"**{heading}**", ""] + [f"- {line}" for line in lines] + [""]
+        out.append(f"<h3>{_e(heading)}</h3><ul>" + "".join(f"<li>{_verdict_html(x)}</li>" for x in lines) + "</ul>")
+    heading = "Top flag families"
+    if r.flags is None:
+        md += [f"**{heading}**", "", f"*{r.flags_note}*", ""]
+        out.append(f'<h3>{heading}</h3><p class="note">{_e(r.flags_note)}</p>')
+    else:
+        heading = families_heading(r.families, r.flags_method)
+        top = r.families[:TOP_FAMILIES]
+        md += [f"**{heading}**", ""]
+        md += [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in top] or ["no flags"]
+        md.append("")
+        items = []
+        for f in top:
+            links = " ".join(
+                f'<a href="#{example_anchor(f, j)}">example {j}</a>' for j in range(1, len(f["examples"]) + 1)
+            )
+            items.append(
+                f'<li><a href="#{family_anchor(f)}">{_e(f["title"])}</a>: {_e(f["text"][len(f["title"]) + 2 :])} '
+                f"(n {f['n']}, q {f['q']:.2g}) {links}</li>"
+            )
+        out.append(f"<h3>{_e(heading)}</h3>" + (f"<ol>{''.join(items)}</ol>" if items else "<p>no flags</p>"))
+    return [Section("verdicts", "What this evaluation says", md, out)]
+
+
+VERDICTS = (
+    "robust",
+    "cast-dependent",
+    "sporadic",
+    "absent",
+    "not enough seeds",
+    "authored",
+    "emergent",
+    "mixed",
+    "no move",
+    "holds live",
+    "stand-in only",
+    "live only",
+    "neither",
+)
+
+
+def _verdict_html(line: str) -> str:
+    """A verdict line with each verdict word in bold."""
+    pattern = "|".join(re.escape(w) for w in sorted(VERDICTS, key=len, reverse=True))
+    return re.sub(rf": ({pattern})(?= \(| in every|;|$)", r': <span class="verdict">\1</span>', _e(line))
+
+
+def _table_section(anchor: str, title: str, about: str, header: list[str], rows: list[list[str]], numeric: set[int]):
+    if not rows:
+        return []
+    return [
+        Section(
+            anchor,
+            title,
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{_e(about)}</p>', html_table(header, rows, numeric)],
+        )
+    ]
+
+
+def lesson_sections(page) -> list[Section]:
+    """The detail behind each verdict: one sortable table per lesson, and seat attribution."""
+    v, floor = page.verdicts, page.thresholds
+    out = _table_section(
+        "robustness",
+        "Robustness across casts and seeds",
+        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the pooled rate with its exact "
+        f"interval, the permutation test of the casts' rates, and the verdict (robust: in every cast with the rate's "
+        f"interval above {floor('robust_floor')}).",
+        ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "casts differ (p)", "verdict"],
+        [
+            [
+                e["scenario"],
+                f"{e['phenomenon']} of {e['good']}",
+                world_name(e["world"]),
+                "; ".join(c["note"] for c in e["casts"]),
+                value_text(e["rate"], ".2f"),
+                "—" if e.get("heterogeneity_p") is None else f"{e['heterogeneity_p']:.2g}",
+                e["verdict"],
+            ]
+            for e in v.get("robustness", [])
+        ],
+        {4, 5},
+    )
+    out += _table_section(
+        "seam",
+        "The legend turn: traded or written at the seam",
+        f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
+        f"and repricing made (the seats' trading) and what the settlement seam wrote; moves below "
+        f"{floor('move_floor'):.0%} (log) count as no move.",
+        ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "verdict"],
+        [
+            [
+                e["scenario"],
+                world_name(e["world"]),
+                f"{e['good']} @ {e['turn']}",
+                move_text(e["total"]),
+                move_text(e["traded"]),
+                move_text(e["seam"]),
+                "—" if e.get("authored_share") is None else f"{e['authored_share']:.0%}",
+                e["verdict"],
+            ]
+            for e in v.get("seam", [])
+        ],
+        {3, 4, 5, 6},
+    )
+    out += _table_section(
+        "levers",
+        "Levers: the stand-in against the councils",
+        f"A lever's effect (scenario `to` minus `from`, same seeds and casts) in the all-stand-in world and in each "
+        f"council, and the difference in differences; a world moves when the interval excludes 0 and the effect is at "
+        f"least {floor('lever_min_effect')}.",
+        ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "verdict"],
+        [
+            row
+            for e in v.get("levers", [])
+            for row in [
+                [
+                    e["lever"],
+                    f"{e['from']} -> {e['to']}",
+                    e["figure"],
+                    "all stand-in",
+                    value_text(e["standin"]),
+                    "—",
+                    "—",
+                ]
+            ]
+            + [
+                [
+                    e["lever"],
+                    f"{e['from']} -> {e['to']}",
+                    e["figure"],
+                    c["council"],
+                    value_text(c["effect"]),
+                    value_text(c["did"]),
+                    c["verdict"],
+                ]
+                for c in e["councils"]
+            ]
+        ],
+        {4, 5},
+    )
+    out += _table_section(
+        "attribution",
+        "Which seat did it",
+        "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
+        "on its stand-in, replayed on the same seeds), its share of the effect with Fieller's interval, and what the "
+        "seats do only together (the interaction); effects whose interval excludes 0.",
+        ["scenario", "council", "figure", "effect", "seat (cast)", "contribution", "share [CI]"],
+        [
+            [
+                e["scenario"],
+                e["council"],
+                e["figure"],
+                value_text(e["effect"]),
+                f"{s['creature']}: {s['policy']} ({s['cast']})",
+                value_text(s["contribution"]),
+                _share(s),
+            ]
+            for e in v.get("attribution", [])
+            if e.get("effect_clear")
+            for s in e["seats"]
+        ],
+        {3, 5, 6},
+    )
+    return out
+
+
+def _share(seat: dict) -> str:
+    if seat.get("share") is None:
+        return "—"
+    ci = seat.get("share_ci")
+    return f"{seat['share']:.0%}" + (f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else " (effect too uncertain to share out)")
+
+
+def family_sections(page) -> list[Section]:
+    """Every flag family, with its example decisions side by side."""
+    families = page.r.families
+    if not families:
+        return []
+    md = [f"{len(families)} families of flags (flags.json has every tested cell with its p and q values).", ""]
+    out = [f'<p class="caption">{_e(md[0])}</p>']
+    for f in families:
+        md += [
+            f"### {f['family']}. {f['text']}",
+            "",
+            f"flags {', '.join(f'#{m}' for m in f['members'])}; n {f['n']}; smallest q {f['q']:.3g}",
+            "",
+        ]
+        parts = [
+            f'<div class="family" id="{family_anchor(f)}"><h3>{f["family"]}. {_e(f["title"])}</h3>',
+            f"<p>{_e(f['text'][len(f['title']) + 2 :])}</p>",
+            f'<p class="caption">flags {_e(", ".join(f"#{m}" for m in f["members"]))}; n {f["n"]}; smallest q {f["q"]:.3g}</p>',
+        ]
+        for j, ex in enumerate(f["examples"], 1):
+            where = f"episode {ex['episode_id']}, turn {ex['turn']}, {ex['creature']}"
+            md += [f"#### {where}", ""]
+            for key, label in (
+                ("prompt", "Prompt"),
+                ("response", "Live answer"),
+                ("standin_action", "Stand-in action"),
+            ):
+                md += [f"{label}:", "", "```", str(ex.get(key, ""))[:EXAMPLE_CHARS].replace("```", "'''"), "```", ""]
+            cells = "".join(
+                f"<div><b>{label}</b><pre>{_e(str(ex.get(key, ''))[:EXAMPLE_CHARS])}</pre></div>"
+                for key, label in (
+                    ("prompt", "prompt"),
+                    ("response", "live answer"),
+                    ("standin_action", "stand-in action"),
+                )
+            )
+            parts.append(
+                f'<div class="example" id="{example_anchor(f, j)}"><h4>{_e(where)}</h4><div class="side">{cells}</div></div>'
+            )
+        if not f["examples"]:
+            parts.append("<p>(no live decisions to show)</p>")
+        out.append("".join(parts) + "</div>")
+    return [Section("families", "Flag families", md, out)]
