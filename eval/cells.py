@@ -10,7 +10,7 @@ import pandas as pd
 
 from .fdr import sign_flip
 from .figures import FIGURES
-from .metrics import DIRECTIONS, figure_names, goods_of, paired_effects, world_figures, world_unit
+from .metrics import DIRECTIONS, figure_names, goods_of, paired_worlds, pairs_of, world_figures, world_unit
 from .recipe import STANDIN
 from .stats import interval, support, threshold
 
@@ -114,8 +114,9 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
         good, turn = here["legend_good"].iloc[0], here["legend_turn"].iloc[0]
         for council in sorted(set(here["council"]) - {STANDIN}):
             casts = int(here.loc[here["council"] == council, "cast"].nunique())
+            paired = paired_worlds(worlds, scenario, council)
             for figure in figure_names(worlds):
-                pairs = paired_effects(worlds, scenario, council, figure)
+                pairs = pairs_of(paired, figure)
                 if len(pairs) == 0:
                     continue
                 effect = float(pairs["diff"].mean())

@@ -128,8 +128,9 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed:
     for c, q in zip(cells, q_values):
         c["q"] = None if math.isnan(q) else float(q)
     flags = [dict(c) for c in cells if _passes(c, q_max, min_effect, min_support)]
+    rows_of = decisions.groupby(CELL, sort=False).indices if decisions is not None and len(decisions) else {}
     for f in flags:
-        f["examples"] = _flag_examples(decisions, f)
+        f["examples"] = _flag_examples(decisions, f, rows_of)
     _rank(flags)
     for c in cells:
         c.pop("pairs", None)
@@ -160,13 +161,10 @@ def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None,
     return flag(decisions, episodes, thresholds, seed).flags
 
 
-def _flag_examples(decisions: pd.DataFrame, f: dict) -> list[dict]:
+def _flag_examples(decisions: pd.DataFrame, f: dict, rows_of: dict) -> list[dict]:
     if f["kind"] == "outcome":
         return _outcome_examples(decisions, f["pairs"], f["effect"], f["good"], f.get("legend_turn"))
-    mask = np.ones(len(decisions), dtype=bool)
-    for column in CELL:
-        mask &= (decisions[column] == f[column]).to_numpy()
-    here = decisions[mask]
+    here = decisions.iloc[rows_of[tuple(f[c] for c in CELL)]]
     g, d = f["good"], f["direction"]
     return _examples(here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)])
 

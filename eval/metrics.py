@@ -169,24 +169,38 @@ def figure_names(worlds: pd.DataFrame) -> list[str]:
     return [*FIGURES, *(c for c in worlds.columns if c.startswith(PATH_DISTANCE))]
 
 
-def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
-    """The council's worlds of a scenario with their paired stand-in value and the difference
-    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
-    world, or with a NaN figure on either side, are left out."""
-    mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)]
-    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].set_index("pair_id")[figure]
+def paired_worlds(worlds: pd.DataFrame, scenario: str, council: str) -> pd.DataFrame:
+    """The council's worlds of a scenario, each beside its paired stand-in world: every figure
+    column as it is (the council's) and as `standin:<figure>` (its pair's; NaN without one)."""
+    mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)].reset_index(drop=True)
+    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].drop_duplicates("pair_id")
+    figures = figure_names(worlds)
+    ref = ref.set_index("pair_id")[figures].add_prefix("standin:")
+    return mine.join(ref, on="pair_id")
+
+
+def pairs_of(paired: pd.DataFrame, figure: str) -> pd.DataFrame:
+    """One figure of `paired_worlds`: columns episode_id, pair_id, cast, seed, live, standin,
+    diff; pairs with a NaN on either side are left out."""
     out = pd.DataFrame(
         {
-            "episode_id": mine["episode_id"].to_numpy(),
-            "pair_id": mine["pair_id"].to_numpy(),
-            "cast": mine["cast"].to_numpy(),
-            "seed": mine["seed"].to_numpy(),
-            "live": mine[figure].to_numpy(dtype=float),
-            "standin": mine["pair_id"].map(ref).to_numpy(dtype=float),
+            "episode_id": paired["episode_id"].to_numpy(),
+            "pair_id": paired["pair_id"].to_numpy(),
+            "cast": paired["cast"].to_numpy(),
+            "seed": paired["seed"].to_numpy(),
+            "live": paired[figure].to_numpy(dtype=float),
+            "standin": paired[f"standin:{figure}"].to_numpy(dtype=float),
         }
     )
     out["diff"] = out["live"] - out["standin"]
     return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
+
+
+def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
+    """The council's worlds of a scenario with their paired stand-in value and the difference
+    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
+    world, or with a NaN figure on either side, are left out."""
+    return pairs_of(paired_worlds(worlds, scenario, council), figure)
 
 
 def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
@@ -214,8 +228,9 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 "figures": {},
             }
             unit = world_unit(entry["casts"])
+            paired = paired_worlds(worlds, scenario, council)
             for figure in figures:
-                pairs = paired_effects(worlds, scenario, council, figure)
+                pairs = pairs_of(paired, figure)
                 rate = figure in FIGURES and FIGURES[figure].rate
                 effect = describe(pairs["diff"], level=level, unit=unit)
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)

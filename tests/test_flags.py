@@ -312,7 +312,9 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
     assert run_verb(str(planted), "--top", "5") == 0
     out = capsys.readouterr().out
     words = " ".join(out.split())  # the family's text folds over two lines of the table
-    assert "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00)" in words
+    assert (
+        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00)" in words
+    )
     assert "2 flags in 2 families, from 58 cells tested (FDR q = 0.1)" in words and "flags.md" in out
     table = out.split("wrote ")[0]  # the closing line holds two paths and is not wrapped
     assert max(len(line) for line in table.splitlines()) <= 100

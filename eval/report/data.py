@@ -122,8 +122,11 @@ def load_results(results_dir: str | Path) -> Results:
 
 
 def results_verdicts(r: Results) -> dict:
-    """The three lessons' verdicts and seat attribution (glade.eval.verdicts), computed from the
-    tables with the recipe's levers and thresholds, as `glade eval` computed them."""
+    """The three lessons' verdicts and seat attribution (glade.eval.verdicts): as `glade eval`
+    wrote them in summary.json, else computed from the tables with the recipe's levers and
+    thresholds (results from before the verdicts)."""
+    if isinstance(r.summary.get("verdicts"), dict):
+        return r.summary["verdicts"]
     from glade.config import build
     from glade.eval.recipe import Lever
     from glade.eval.verdicts import verdicts
