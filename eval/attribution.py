@@ -13,12 +13,13 @@ eval/stats.py.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .figures import FIGURES
 from .metrics import world_figures, world_unit
 from .recipe import STANDIN
-from .stats import clean, fieller, interval, threshold
+from .stats import MIN_N, clean, fieller, interval, threshold
 
 
 def _seat_names(episodes: pd.DataFrame, decisions: pd.DataFrame | None) -> dict[tuple[str, str], str]:
@@ -82,8 +83,11 @@ def attribution(
             seats = []
             for (cast, creature), part in table.groupby(["cast", "creature"], sort=True):
                 contribution = interval(part["contribution"], level=level)
-                share_ci = fieller(part["contribution"], part["effect"], level)
                 total = part["effect"].mean()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratios = (part["contribution"] / part["effect"]).to_numpy()
+                same = len(part) >= MIN_N and np.isfinite(ratios).all() and np.ptp(ratios) <= 1e-9
+                share_ci = None if same else fieller(part["contribution"], part["effect"], level)
                 seats.append(
                     {
                         "cast": int(cast),
@@ -92,6 +96,7 @@ def attribution(
                         "contribution": contribution.as_dict(),
                         "share": contribution.mean / total if total != 0 else None,
                         "share_ci": list(share_ci) if share_ci else None,
+                        "share_note": f"same share in all {len(part)} seeds" if same else "",
                     }
                 )
             total = interval(effect, level=level, unit=unit)

@@ -124,6 +124,7 @@ def attribution_lines(entries: list[dict]) -> list[str]:
         for s in e["seats"]:
             share = "share -" if s["share"] is None else f"{s['share']:.0%}"
             ci = f" [{s['share_ci'][0]:.0%}, {s['share_ci'][1]:.0%}]" if s.get("share_ci") else ""
+            ci = f" ({s['share_note']})" if s.get("share_note") else ci
             seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
         lines.append(
             f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])}; "
@@ -144,12 +145,20 @@ def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
         ("seam", LESSONS["seam"], seam_lines(verdicts.get("seam", []))),
         ("levers", LESSONS["levers"], lever_lines(verdicts.get("levers", []))),
     ]
-    attributed = attribution_lines(verdicts.get("attribution", []))
-    if attributed:
+    clear = [e for e in verdicts.get("attribution", []) if e.get("effect_clear")]
+    lead = sorted((e for e in clear if e["figure"] in LEAD_FIGURES), key=lambda e: LEAD_FIGURES.index(e["figure"]))
+    attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS])
+    if len(clear) > len(attributed):
+        attributed.append(f"... and {len(clear) - len(attributed)} more clear effects shared out in the detail")
+    if clear:
         out.append(
-            ("attribution", "Which seat did it: each focal seat's share of the clear outcome effects", attributed)
+            ("attribution", "Which seat did it: each focal seat's share of the clearest outcome effects", attributed)
         )
     return out
+
+
+LEAD_FIGURES = ("crash", "bubble", "legend_ratio", "gambit_pnl")  # the effects attribution leads with, in order
+LEAD_ATTRIBUTIONS = 6
 
 
 EMPTY = {

@@ -180,6 +180,7 @@ def test_attribution_shares_the_crash_between_the_seats_that_make_it(attributed)
     seats = {s["creature"]: s for s in crash["seats"]}
     assert {c: s["policy"] for c, s in seats.items()} == {"oona": "fire", "thorn": "fire", "moss": "like"}
     assert seats["oona"]["share"] == seats["thorn"]["share"] == 1.0  # without either one, no crash
+    assert seats["oona"]["share_note"] == "same share in all 6 seeds" and seats["oona"]["share_ci"] is None
     assert seats["moss"]["share"] == 0.0 and seats["moss"]["contribution"]["note"] == "same value in all 6 seeds"
     assert crash["interaction"]["mean"] == -1.0  # 1 - (1 + 1 + 0): they crash honey only together
     legend = pick(summary["verdicts"]["attribution"], figure="legend_ratio")

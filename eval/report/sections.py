@@ -222,8 +222,12 @@ def lesson_sections(page) -> list[Section]:
 def _share(seat: dict) -> str:
     if seat.get("share") is None:
         return "—"
-    ci = seat.get("share_ci")
-    return f"{seat['share']:.0%}" + (f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else " (effect too uncertain to share out)")
+    ci, note = seat.get("share_ci"), seat.get("share_note")
+    if note:
+        return f"{seat['share']:.0%} ({note})"
+    return f"{seat['share']:.0%}" + (
+        f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
+    )
 
 
 def family_sections(page) -> list[Section]:
