@@ -35,7 +35,9 @@ lint: $(STAMP)
 test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
+# The report's browser check (tests/test_report_browser.py) needs Debian's chromium.
 test-slow: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m slow
 
 bench: $(STAMP)
@@ -43,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/parser_fuzz.py
 	$(PY) benchmarks/council_throughput.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/interval_coverage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .cache

@@ -235,7 +235,7 @@ def number(value, digits: int = 3) -> str:
 
 
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
-    """(thresholds, bootstrap seed) from RESULTS/recipe.yaml (validated like the recipe), else
+    """(thresholds, the seed of the permutation tests) from RESULTS/recipe.yaml (validated like the recipe), else
     the defaults."""
     path = Path(results) / "recipe.yaml"
     if not path.exists():

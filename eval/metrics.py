@@ -317,7 +317,7 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
     return clean(
         {
             "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
-            "bootstrap_seed": seed,
+            "seed": seed,  # of the permutation tests
             "decision": decision_summary(decisions, thresholds, seed),
             "outcome": outcome,
             "table": outcome_table(worlds, outcome, thresholds, seed),

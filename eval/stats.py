@@ -70,7 +70,8 @@ def bootstrap_ci(
     method: str = "percentile",
 ):
     """A `level` bootstrap confidence interval of `statistic` over `values` (scipy.stats.bootstrap
-    with a resampler seeded by `seed`): the one home of glade's intervals.
+    with a resampler seeded by `seed`), for statistics other than a mean (a mean's interval is
+    `interval`, which holds at small n).
 
     1-D `values` gives (low, high): NaNs are dropped; no data gives (nan, nan); one value or
     all equal gives (v, v), without warnings. 2-D values (n, k) give two arrays of k, one

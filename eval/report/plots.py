@@ -71,9 +71,9 @@ def _save(fig, plt) -> bytes:
 
 def ci_words(r: Results) -> str:
     return (
-        f"{r.level:.0%} CI: percentile bootstrap of the mean over seeds "
-        f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}; rough with few seeds: "
-        "with two it spans at most their range); a council's casts on one seed are averaged first"
+        f"{r.level:.0%} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
+        "correction; none below 4 seeds, and none where every seed gave the same value); a council's casts "
+        "on one seed are averaged first"
     )
 
 

@@ -7,7 +7,8 @@ A list of named steps, printed as they run:
 3. generate stand-in traces of every disposition (recipes/generate/standin.yaml);
 4-6. train the tiny base model in full, then the hoarder and panic-seller LoRA adapters;
 7. evaluate the crash-gambit councils against the all-stand-in world (recipes/eval/);
-8. flag where the creature models and the stand-in part ways, and write the report;
+8. flag where the creature models and the stand-in part ways, print the three verdicts and the top
+   flag families, and write the report;
 9. score the creature adapters on glade's decision tasks with lm-eval;
 10. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
 """

@@ -246,14 +246,14 @@ def render_card(
                 if figure not in FIGURES or not FIGURES[figure].key:
                     continue
                 if isinstance(effect.get("mean"), (int, float)):
-                    ci = effect.get("ci") or [None, None]
+                    ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
                     rows.append(
                         [
                             o["scenario"],
                             o["council"],
                             figure,
                             _fmt(effect["mean"]),
-                            ", ".join(_fmt(c) for c in ci),
+                            ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
                             _fmt(effect.get("support")),
                         ]
                     )
