@@ -316,6 +316,8 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         lines += [f"### {fam['family']}. {fam['text']}", ""]
         lines += [f"flags {', '.join(f'#{m}' for m in fam['members'])}; n {fam['n']}; smallest q {fam['q']:.3g}", ""]
         lines += _examples_md(fam["examples"])
+    if len(fams) > top:
+        lines += ["## The other families", ""] + [f"{fam['family']}. {fam['text']}" for fam in fams[top:]] + [""]
     lines += [
         "## All flags",
         "",

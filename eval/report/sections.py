@@ -21,7 +21,8 @@ from glade.eval.verdict_text import (
 
 from .markup import Section, html_table, md_table
 
-TOP_FAMILIES = 5
+TOP_FAMILIES = 5  # in the lead
+FAMILY_DETAILS = 20  # with their examples, further down
 EXAMPLE_CHARS = 4000
 
 LEAD = (
@@ -235,9 +236,13 @@ def family_sections(page) -> list[Section]:
     families = page.r.families
     if not families:
         return []
-    md = [f"{len(families)} families of flags (flags.json has every tested cell with its p and q values).", ""]
-    out = [f'<p class="caption">{_e(md[0])}</p>']
-    for f in families:
+    shown = families[:FAMILY_DETAILS]
+    about = (
+        f"{len(families)} families of flags, the first {len(shown)} here with their example decisions "
+        "(flags.md lists them all; flags.json has every tested cell with its p and q values)."
+    )
+    md, out = [about, ""], [f'<p class="caption">{_e(about)}</p>']
+    for f in shown:
         md += [
             f"### {f['family']}. {f['text']}",
             "",
