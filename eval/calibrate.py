@@ -212,9 +212,9 @@ def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, seed:
     for column in ("agreement", "qty_error", "price_error"):
         b, a = _per_episode(rows, before[column].to_numpy()), _per_episode(rows, after[column].to_numpy())
         out[column] = {
-            "before": describe(b, seed=seed, level=level),
-            "after": describe(a, seed=seed, level=level),
-            "change": describe((a - b).dropna(), seed=seed, level=level),
+            "before": describe(b, level=level, unit="episodes"),
+            "after": describe(a, level=level, unit="episodes"),
+            "change": describe((a - b).dropna(), level=level, unit="episodes"),
         }
     return out
 
@@ -288,8 +288,8 @@ def calibrate(
     }
     base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
     calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
-    gain = describe(calibrated - base, seed=seed, level=level)
-    generalised, verdict = fit_verdict(describe(calibrated, seed=seed, level=level), gain)
+    gain = describe(calibrated - base, level=level, unit="episodes")
+    generalised, verdict = fit_verdict(describe(calibrated, level=level, unit="episodes"), gain)
     summary = {
         "policy": policy,
         "creature": creature,
@@ -315,7 +315,7 @@ def calibrate(
             "fit_agreement": found.agreement,
         },
         "parts": parts,
-        "base_rate": {"heldout": describe(base, seed=seed, level=level), "gain": gain},
+        "base_rate": {"heldout": describe(base, level=level, unit="episodes"), "gain": gain},
         "generalised": generalised,
         "verdict": verdict,
         "moved": moved(start, fitted),
@@ -333,20 +333,30 @@ def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
 
 
 def fit_verdict(heldout: dict, gain: dict) -> tuple[bool, str]:
+    """Generalised: the gain over base rates is at least MIN_GAIN with its interval above 0 (or
+    the same positive gain in every held-out episode, n >= MIN_N)."""
     n = heldout["n"]
-    if n < 2:
-        return False, f"too few held-out episodes to tell whether the fit generalised (n = {n})"
+    if gain["ci"] is None and not gain["note"].startswith("same value"):
+        return False, f"too few held-out episodes to tell whether the fit generalised (n = {n}: {gain['note']})"
     said = (
         f"on {n} held-out episodes the calibrated stand-in takes the live side on {_pct(heldout['mean'])} of goods "
-        f"[{_pct(heldout['ci'][0])}, {_pct(heldout['ci'][1])}], {_pct(gain['mean'], True)} "
-        f"[{_pct(gain['ci'][0], True)}, {_pct(gain['ci'][1], True)}] over always taking each good's most common side"
+        f"{_spread(heldout)}, {_pct(gain['mean'], True)} {_spread(gain, True)} over always taking each good's most "
+        "common side"
     )
-    if gain["ci"][0] > 0 and gain["mean"] >= MIN_GAIN:
+    above = gain["ci"][0] > 0 if gain["ci"] is not None else gain["mean"] > 0
+    if above and gain["mean"] >= MIN_GAIN:
         return True, f"the fit generalised: {said}"
     return False, (
         f"the fit did not generalise: {said} (it needs {_pct(MIN_GAIN, True)} or more with the interval above 0); "
         "no disposition of the stand-in's rules explains these decisions beyond base rates"
     )
+
+
+def _spread(d: dict, sign: bool = False) -> str:
+    """`[low, high]` of an interval (glade.eval.stats.describe), or its note in parentheses."""
+    if d["ci"] is None:
+        return f"({d['note']})"
+    return f"[{_pct(d['ci'][0], sign)}, {_pct(d['ci'][1], sign)}]"
 
 
 def _pct(x: float, sign: bool = False) -> str:

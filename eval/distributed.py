@@ -111,9 +111,9 @@ def _absolute(value):
 
 def play_on_ray(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
-) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame]]:
+) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions,
-    episodes) as tasks finish. Call `connect` first."""
+    episodes, attribution) as tasks finish. Call `connect` first."""
     if not todo:
         return
     recipe = shipped(recipe)
@@ -125,7 +125,7 @@ def play_on_ray(
             ready, _ = ray.wait(list(pending), num_returns=1)
             shard = pending.pop(ready[0])
             try:
-                decisions, episodes, played = ray.get(ready[0])
+                decisions, episodes, replays, played = ray.get(ready[0])
             except ray.exceptions.RayTaskError as exc:  # the seat's own error, not Ray's wrapper
                 cause = exc.cause
                 raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
@@ -133,7 +133,7 @@ def play_on_ray(
             if progress is not None:
                 for _ in range(max(scenarios[w.scenario].turns for w in shard)):
                     progress(0)
-            yield shard, decisions, episodes
+            yield shard, decisions, episodes, replays
     finally:
         for ref in pending:  # interrupted: what is still running is dropped, not written
             ray.cancel(ref, force=True)
@@ -176,14 +176,14 @@ def _start_server(node: dict) -> ray.actor.ActorHandle:
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES)
 def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], servers: dict):
-    """One shard in lockstep on a worker: (decisions, episodes, stats)."""
+    """One shard in lockstep on a worker: (decisions, episodes, attribution, stats)."""
     server = servers.get(ray.get_runtime_context().get_node_id()) or next(iter(servers.values()), None)
     cache: dict = {}
     loader = lambda seats: served_council(seats, server)
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache, loader)
     stats = RolloutStats()
-    decisions, episodes = play(recipe, scenarios, shard, council, stats)
-    return decisions, episodes, stats
+    decisions, episodes, replays = play(recipe, scenarios, shard, council, stats)
+    return decisions, episodes, replays, stats
 
 
 def served_council(seats: dict[str, dict | str], server) -> dict[str, Policy]:

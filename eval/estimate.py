@@ -14,7 +14,7 @@ from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
 from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
-from .recipe import EvalRecipe
+from .recipe import EvalRecipe, played_scenarios
 from .run import World, seat_council
 
 
@@ -81,17 +81,15 @@ def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[lis
 def dry_run(recipe: EvalRecipe) -> Estimate:
     """The plan of what is still to play (finished shards skipped, the folder left as it
     is), with its model calls and the calibrated estimate; writes nothing."""
-    import json
     from pathlib import Path
 
-    from glade.resume import PROGRESS
+    from glade.resume import finished
 
     from .run import plan, shards
 
-    progress = Path(recipe.out) / PROGRESS
-    done = json.loads(progress.read_text()) if progress.exists() else {}
+    done = finished(Path(recipe.out))
     overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    scenarios = {name: load_scenario(name, **overrides) for name in played_scenarios(recipe)}
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}
     plan = eval_plan(recipe, scenarios, todo)

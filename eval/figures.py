@@ -117,6 +117,28 @@ def bubble_figure(ep: Mapping, thresholds=None) -> float:
     return float(bubble(path, turn, threshold(thresholds, "bubble_rise"), start=before))
 
 
+def _seam_ratio(ep: Mapping) -> float:
+    value = ep.get("seam_ratio")
+    return math.nan if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def seam_move(ep: Mapping, thresholds=None) -> float:
+    """log of the legend good's price after the seam's write over before it, at the legend turn."""
+    if _legend_path(ep) is None:
+        return math.nan
+    return math.log(_seam_ratio(ep))
+
+
+def traded_move(ep: Mapping, thresholds=None) -> float:
+    """log of the legend good's price after clearing and repricing at the legend turn (before
+    the seam) over the price before the legend: what the seats' trading made of it."""
+    found = _legend_path(ep)
+    if found is None:
+        return math.nan
+    path, turn, before = found
+    return math.log(path[turn] / _seam_ratio(ep) / before)
+
+
 @dataclass(frozen=True)
 class Figure:
     name: str
@@ -124,6 +146,7 @@ class Figure:
     measure: Callable[[Mapping, Any], float]  # (episode row, thresholds) -> value; NaN where it does not apply
     relative: bool = False  # in units (pebbles, goods): a flag's threshold is relative to the stand-in's magnitude
     key: bool = True  # named in the model card's prose
+    rate: bool = False  # 0 or 1 per world: its mean is a rate with an exact binomial interval
 
 
 FIGURES: dict[str, Figure] = {
@@ -136,9 +159,30 @@ FIGURES: dict[str, Figure] = {
         Figure("final_gini", "the Gini of wealth after the last turn", final_gini),
         Figure("volume", "units traded over the episode, all goods", volume, relative=True),
         Figure(
-            "crash", "1 if the legend good fell by crash_drop within crash_within turns of the legend", crash_figure
+            "crash",
+            "1 if the legend good fell by crash_drop within crash_within turns of the legend",
+            crash_figure,
+            rate=True,
         ),
-        Figure("bubble", "1 if the legend good rose by bubble_rise after the legend, then fell back", bubble_figure),
+        Figure(
+            "bubble",
+            "1 if the legend good rose by bubble_rise after the legend, then fell back",
+            bubble_figure,
+            rate=True,
+        ),
+        Figure(
+            "traded_move",
+            "log price move of the legend good at the legend turn made by clearing and repricing (the seats' trading)",
+            traded_move,
+            key=False,
+        ),
+        Figure(
+            "seam_move",
+            "log price move of the legend good at the legend turn written at the settlement seam (authored)",
+            seam_move,
+            key=False,
+        ),
     )
 }
+PHENOMENA = tuple(name for name, f in FIGURES.items() if f.rate)  # the named phenomena: crash, bubble
 PATH_DISTANCE = "path_distance_"  # + good: mean |log price gap| to the paired all-stand-in world, per turn

@@ -1,28 +1,34 @@
-"""Flags: disagreements between the council and the stand-in worth a person's look.
+"""Flags: disagreements between the council and the stand-in worth a person's look, with the
+false discovery rate controlled over every cell tested, grouped into families.
 
-Decision flags, per (scenario, council, cast, creature, phase, good, direction): the share of
+Decision cells, per (scenario, council, cast, creature, phase, good, direction): the share of
 the live seat's decisions on that side of the good minus the stand-in counterfactual's share
 in the same states. Each episode (one seed of the cast) gives one difference; the effect is
-their mean, its CI a bootstrap over episodes (clustered: whole episodes are resampled), its
-support the share of episodes whose difference has the effect's sign. Only directions the
-live seat takes MORE often are flagged (shares sum to one, so every divergence has such a
-side); `instead` names the side it takes less often.
+their mean, its interval the small-n rule of eval/stats.py over episodes, its support the
+share of episodes whose difference has the effect's sign. Only directions the live seat
+takes MORE often are flagged (shares sum to one, so every divergence has such a side);
+`instead` names the side it takes less often.
 
-Outcome flags, per (scenario, council) and figure (the catalogue in eval/figures.py and the
+Outcome cells, per (scenario, council) and figure (the catalogue in eval/figures.py and the
 price path distance of each good): the paired difference council - stand-in world over
 seeds x casts. Figures in units (the catalogue's `relative` ones: gambit P&L, volume) are
 measured against `flag_min_effect` relative to the stand-in's mean magnitude (at least 1);
 the others are ratios, shares and rates and are compared as is.
 
-A flag needs |effect| >= flag_min_effect, a CI that excludes 0 and support >= flag_support.
-Score = |scaled effect| x support; flags are ranked by it. Each points at up to three example
-trace rows (episode, turn, creature) with the prompt, the live response and the stand-in action.
+Every cell is tested (eval/fdr.py: an exact sign-flip test over episodes or worlds), and
+Benjamini-Hochberg at q = `fdr_q` runs over all of them together (those that can reach it). A
+flag is a cell with q <= fdr_q, |effect| >= flag_min_effect and support >= flag_support;
+identical policies give no flags, since every difference is 0. Score = |scaled effect| x
+support; flags are ranked by it. Each points at up to three example trace rows (episode,
+turn, creature) with the prompt, the live response and the stand-in action. Flags are then
+grouped into families a person reads as one finding (eval/families.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +36,14 @@ import pandas as pd
 
 from glade.config import build, read_yaml
 
+from .cells import CELL, decision_cells, outcome_cells
+from .families import families
 from .faults import excluded_text, without_faults
-from .figures import FIGURES, PHASES
-from .metrics import DIRECTIONS, figure_names, goods_of, paired_effects, world_figures
-from .recipe import STANDIN, Thresholds
-from .stats import bootstrap_ci, clean, support, threshold
+from .fdr import filtered_bh
+from .figures import PHASES
+from .recipe import Thresholds
+from .stats import clean, threshold
 
-CELL = ["scenario", "council", "cast", "creature", "phase"]
 EXAMPLES = 3
 FLAG_KEYS = (
     "kind",
@@ -51,20 +58,37 @@ FLAG_KEYS = (
     "effect",
     "ci_low",
     "ci_high",
+    "ci_note",
     "support",
     "n",
+    "p",
+    "q",
     "score",
     "examples",
 )
 
 
-def _passes(
-    effect: float, scaled: float, low: float, high: float, sup: float, min_effect: float, min_support: float
-) -> bool:
-    if not all(math.isfinite(v) for v in (effect, scaled, low, high)):
-        return False
-    excludes_zero = low > 0 or high < 0
-    return abs(scaled) >= min_effect and excludes_zero and sup >= min_support and (low > 0) == (effect > 0)
+@dataclass(frozen=True)
+class Flagging:
+    """Every tested cell (with its p and q values), the flags among them (best first, with
+    examples), their families (best first) and the method in words and numbers."""
+
+    cells: list[dict]
+    flags: list[dict]
+    families: list[dict]
+    method: dict
+    excluded: dict = field(default_factory=dict)  # seat faults left out first (glade.eval.faults)
+
+    def as_json(self) -> dict:
+        return clean(
+            {
+                "method": self.method,
+                "excluded": self.excluded,
+                "families": self.families,
+                "flags": self.flags,
+                "cells": self.cells,
+            }
+        )
 
 
 def _example(row) -> dict:
@@ -89,70 +113,83 @@ def _examples(rows: pd.DataFrame, limit: int = EXAMPLES) -> list[dict]:
     return [_example(r) for _, r in picked.iterrows()]
 
 
-def decision_flags(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    if decisions is None or len(decisions) == 0:
-        return []
+def _passes(cell: dict, q_max: float, min_effect: float, min_support: float) -> bool:
+    if cell["q"] is None or not math.isfinite(cell["scaled_effect"]):
+        return False
+    if cell["kind"] == "decision" and cell["effect"] <= 0:
+        return False
+    return cell["q"] <= q_max and abs(cell["scaled_effect"]) >= min_effect and cell["support"] >= min_support
+
+
+def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> Flagging:
+    """Test every decision and outcome cell, control the FDR over all of them, keep the flags
+    (best first, with examples) and group them into families. Seat faults are left out first."""
+    decisions, episodes, excluded = without_faults(decisions, episodes)
+    q_max = threshold(thresholds, "fdr_q")
     min_effect, min_support = threshold(thresholds, "flag_min_effect"), threshold(thresholds, "flag_support")
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
-    goods = goods_of(decisions)
-    indicators = {}
-    for g in goods:
-        for d in DIRECTIONS:
-            indicators[f"L|{g}|{d}"] = (decisions[f"dir_{g}"] == d).astype(float)
-            indicators[f"S|{g}|{d}"] = (decisions[f"standin_dir_{g}"] == d).astype(float)
-    frame = pd.concat(
-        [decisions[CELL + ["episode_id", "policy_name"]], pd.DataFrame(indicators, index=decisions.index)], axis=1
+    cells = decision_cells(decisions, thresholds, seed) + outcome_cells(episodes, thresholds, seed)
+    q_values = filtered_bh([c["p"] for c in cells], [c["p_min"] for c in cells], q_max)
+    for c, q in zip(cells, q_values):
+        c["q"] = None if math.isnan(q) else float(q)
+    flags = [dict(c) for c in cells if _passes(c, q_max, min_effect, min_support)]
+    rows_of = decisions.groupby(CELL, sort=False).indices if decisions is not None and len(decisions) else {}
+    for f in flags:
+        f["examples"] = _flag_examples(decisions, f, rows_of)
+    _rank(flags)
+    for c in cells:
+        c.pop("pairs", None)
+        c["flagged"] = _passes(c, q_max, min_effect, min_support)
+    for f in flags:
+        f.pop("pairs", None)
+    testable = sum(c["q"] is not None for c in cells)
+    method = {
+        "test": "exact two-sided sign-flip (paired randomisation) test over episodes / worlds",
+        "fdr": "Benjamini-Hochberg over every cell that can reach q (independent filtering on the smallest attainable p)",
+        "fdr_q": q_max,
+        "flag_min_effect": min_effect,
+        "flag_support": min_support,
+        "cells": len(cells),
+        "testable": testable,
+        "flags": len(flags),
+    }
+    return Flagging(
+        cells=[clean(c) for c in cells],
+        flags=[clean(f) for f in flags],
+        families=clean(families(flags)),
+        method=method,
+        excluded=excluded,
     )
-    per_episode = frame.groupby(CELL + ["episode_id"], sort=True).mean(numeric_only=True)
-    flags = []
-    for cell, episodes in per_episode.groupby(level=list(range(len(CELL))), sort=True):
-        n = len(episodes)
-        for g in goods:
-            live_shares = {d: episodes[f"L|{g}|{d}"].to_numpy() for d in DIRECTIONS}
-            ref_shares = {d: episodes[f"S|{g}|{d}"].to_numpy() for d in DIRECTIONS}
-            diffs = {d: live_shares[d] - ref_shares[d] for d in DIRECTIONS}
-            means = {d: float(diffs[d].mean()) for d in DIRECTIONS}
-            for d in DIRECTIONS:
-                effect = means[d]
-                if effect <= 0 or effect < min_effect:
-                    continue
-                sup = support(diffs[d], effect)
-                if sup < min_support:
-                    continue
-                low, high = bootstrap_ci(diffs[d], seed=seed, level=level, resamples=resamples)
-                if not _passes(effect, effect, low, high, sup, min_effect, min_support):
-                    continue
-                instead = min(DIRECTIONS, key=lambda k: means[k])
-                key = dict(zip(CELL, cell))
-                mask = np.ones(len(decisions), dtype=bool)
-                for column, value in key.items():
-                    mask &= (decisions[column] == value).to_numpy()
-                here = decisions[mask]
-                diverging = here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)]
-                flags.append(
-                    {
-                        "kind": "decision",
-                        **key,
-                        "cast": int(key["cast"]),
-                        "policy": sorted(set(here["policy_name"]))[0] if len(here) else None,
-                        "metric": f"{g}: {d} share",
-                        "good": g,
-                        "direction": d,
-                        "instead": instead,
-                        "standin_value": float(ref_shares[d].mean()),
-                        "live_value": float(live_shares[d].mean()),
-                        "effect": effect,
-                        "scaled_effect": effect,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "support": sup,
-                        "n": n,
-                        "rows": int(len(here)),
-                        "score": abs(effect) * sup,
-                        "examples": _examples(diverging),
-                    }
-                )
-    return flags
+
+
+def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """The flags alone, best first (see `flag`); JSON-ready."""
+    return flag(decisions, episodes, thresholds, seed).flags
+
+
+def _flag_examples(decisions: pd.DataFrame, f: dict, rows_of: dict) -> list[dict]:
+    if f["kind"] == "outcome":
+        return _outcome_examples(decisions, f["pairs"], f["effect"], f["good"], f.get("legend_turn"))
+    here = decisions.iloc[rows_of[tuple(f[c] for c in CELL)]]
+    g, d = f["good"], f["direction"]
+    return _examples(here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)])
+
+
+def _rank(flags: list[dict]) -> None:
+    phase_order = {p: i for i, p in enumerate(PHASES)}
+    flags.sort(
+        key=lambda f: (
+            -f["score"],
+            f["kind"],
+            f["scenario"],
+            f["council"],
+            f["cast"] if f["cast"] is not None else -1,
+            f["creature"] or "",
+            phase_order.get(f["phase"], 9),
+            f["metric"],
+        )
+    )
+    for rank, f in enumerate(flags, 1):
+        f["rank"] = rank
 
 
 def _outcome_examples(
@@ -180,85 +217,6 @@ def _outcome_examples(
     return [_example(r) for _, r in picked.iterrows()]
 
 
-def outcome_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    if episodes is None or len(episodes) == 0:
-        return []
-    min_effect, min_support = threshold(thresholds, "flag_min_effect"), threshold(thresholds, "flag_support")
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
-    worlds = world_figures(episodes, thresholds)
-    flags = []
-    for scenario in sorted(set(worlds["scenario"])):
-        here = worlds[worlds["scenario"] == scenario]
-        for council in sorted(set(here["council"]) - {STANDIN}):
-            for figure in figure_names(worlds):
-                pairs = paired_effects(worlds, scenario, council, figure)
-                if len(pairs) == 0:
-                    continue
-                effect = float(pairs["diff"].mean())
-                relative = figure in FIGURES and FIGURES[figure].relative
-                scale = max(float(pairs["standin"].abs().mean()), 1.0) if relative else 1.0
-                scaled = effect / scale
-                sup = support(pairs["diff"], effect)
-                if abs(scaled) < min_effect or sup < min_support:
-                    continue
-                low, high = bootstrap_ci(pairs["diff"], seed=seed, level=level, resamples=resamples)
-                if not _passes(effect, scaled, low, high, sup, min_effect, min_support):
-                    continue
-                good, turn = here["legend_good"].iloc[0], here["legend_turn"].iloc[0]
-                flags.append(
-                    {
-                        "kind": "outcome",
-                        "scenario": scenario,
-                        "council": council,
-                        "cast": None,
-                        "creature": None,
-                        "phase": None,
-                        "policy": None,
-                        "metric": figure,
-                        "good": figure[len("path_distance_") :]
-                        if figure.startswith("path_distance_")
-                        else (good if isinstance(good, str) else None),
-                        "direction": None,
-                        "instead": None,
-                        "standin_value": float(pairs["standin"].mean()),
-                        "live_value": float(pairs["live"].mean()),
-                        "effect": effect,
-                        "scaled_effect": scaled,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "support": sup,
-                        "n": int(len(pairs)),
-                        "rows": None,
-                        "score": abs(scaled) * sup,
-                        "examples": _outcome_examples(decisions, pairs, effect, good, turn),
-                    }
-                )
-    return flags
-
-
-def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    """All decision and outcome flags, best first (score, then a stable order); JSON-ready. Seat
-    faults are left out first (glade.eval.faults)."""
-    decisions, episodes, _ = without_faults(decisions, episodes)
-    flags = decision_flags(decisions, thresholds, seed) + outcome_flags(decisions, episodes, thresholds, seed)
-    phase_order = {p: i for i, p in enumerate(PHASES)}
-    flags.sort(
-        key=lambda f: (
-            -f["score"],
-            f["kind"],
-            f["scenario"],
-            f["council"],
-            f["cast"] if f["cast"] is not None else -1,
-            f["creature"] or "",
-            phase_order.get(f["phase"], 9),
-            f["metric"],
-        )
-    )
-    for rank, f in enumerate(flags, 1):
-        f["rank"] = rank
-    return [clean(f) for f in flags]
-
-
 # --- writing -----------------------------------------------------------------------------------
 
 
@@ -282,7 +240,7 @@ def number(value, digits: int = 3) -> str:
 
 
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
-    """(thresholds, bootstrap seed) from RESULTS/recipe.yaml (validated like the recipe), else
+    """(thresholds, the seed of the permutation tests) from RESULTS/recipe.yaml (validated like the recipe), else
     the defaults."""
     path = Path(results) / "recipe.yaml"
     if not path.exists():
@@ -302,6 +260,10 @@ def where(flag: dict) -> str:
 
 
 def effect_text(flag: dict) -> str:
+    """`+0.875 [+0.61, +1.00]`, or the words said instead of an interval."""
+    if flag.get("ci_low") is None:
+        note = flag.get("ci_note")
+        return f"{flag['effect']:+.3f}" + (f" ({note})" if note else "")
     return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
 
 
@@ -325,21 +287,49 @@ def metric_text(flag: dict) -> str:
     return flag["metric"]
 
 
-def markdown(flags: list[dict], top: int = 10, thresholds=None, excluded: dict | None = None) -> str:
-    lines = ["# Flags", ""]
-    if excluded and excluded["fault_rows"]:
-        lines += [f"Left out: {excluded_text(excluded)}.", ""]
-    if thresholds is not None:
-        lines += [
-            f"A flag needs |effect| >= {threshold(thresholds, 'flag_min_effect')}, a "
-            f"{threshold(thresholds, 'ci_level'):.0%} CI excluding 0 and support >= {threshold(thresholds, 'flag_support')}.",
-            "",
-        ]
+def method_text(method: dict) -> str:
+    """The flag rule in one paragraph, with the counts of this run."""
+    return (
+        f"Every cell tested ({method['cells']} cells: decisions per cast, creature, phase, good and direction; "
+        f"outcomes per council and figure) with the exact sign-flip test over episodes; Benjamini-Hochberg at "
+        f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
+        f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
+        f"{method['flag_support']}."
+    )
+
+
+def _examples_md(examples: list[dict]) -> list[str]:
+    lines = []
+    if not examples:
+        return ["(no live decisions to show)", ""]
+    for e in examples:
+        lines += [f"#### episode {e['episode_id']}, turn {e['turn']}, {e['creature']}", ""]
+        lines += ["Prompt:", "", _fence(e["prompt"]), ""]
+        lines += ["Live response:", "", _fence(e["response"]), ""]
+        lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
+    return lines
+
+
+def markdown(flagging: Flagging, top: int = 10) -> str:
+    flags, fams = flagging.flags, flagging.families
+    lines = ["# Flags", "", method_text(flagging.method), ""]
+    if flagging.excluded.get("fault_rows"):
+        lines += [f"Left out: {excluded_text(flagging.excluded)}.", ""]
     if not flags:
         return "\n".join(lines + ["No flags: the council and the stand-in do not part ways beyond the thresholds.", ""])
+    lines += [f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}.", ""]
+    lines += [f"## Families (top {min(top, len(fams))})", ""]
+    for fam in fams[:top]:
+        lines += [f"### {fam['family']}. {fam['text']}", ""]
+        lines += [f"flags {', '.join(f'#{m}' for m in fam['members'])}; n {fam['n']}; smallest q {fam['q']:.3g}", ""]
+        lines += _examples_md(fam["examples"])
+    if len(fams) > top:
+        lines += ["## The other families", ""] + [f"{fam['family']}. {fam['text']}" for fam in fams[top:]] + [""]
     lines += [
-        "| # | kind | scenario | council | cast | creature | phase | metric | stand-in | live | effect [CI] | support | n | score |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "## All flags",
+        "",
+        "| # | kind | scenario | council | cast | creature | phase | metric | stand-in | live | effect [CI] | support | n | q | score |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in flags:
         cells = [
@@ -356,29 +346,37 @@ def markdown(flags: list[dict], top: int = 10, thresholds=None, excluded: dict |
             effect_text(f),
             f"{f['support']:.2f}",
             f["n"],
+            f"{f['q']:.3g}",
             f"{f['score']:.3f}",
         ]
         lines.append("| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")
-    for f in flags[:top]:
-        lines += [f"## {f['rank']}. {f['kind']}: {where(f)}: {metric_text(f)}", ""]
-        lines += [f"effect {effect_text(f)}, support {f['support']:.2f}, n {f['n']}", ""]
-        if not f["examples"]:
-            lines += ["(no live decisions to show)", ""]
-        for e in f["examples"]:
-            lines += [f"### episode {e['episode_id']}, turn {e['turn']}, {e['creature']}", ""]
-            lines += ["Prompt:", "", _fence(e["prompt"]), ""]
-            lines += ["Live response:", "", _fence(e["response"]), ""]
-            lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
     return "\n".join(lines)
 
 
-def write_flags(flags: list[dict], out_dir, top: int = 10, thresholds=None, excluded=None) -> tuple[Path, Path]:
-    """OUT/flags.json (the list of flags, JSON) and OUT/flags.md (a table, then the top flags'
-    examples). Returns both paths."""
+def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]:
+    """OUT/flags.json (method, families, flags and every tested cell with its p and q values)
+    and OUT/flags.md (the method, the top families with their examples, every flag). Returns
+    both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "flags.json", out / "flags.md"
-    json_path.write_text(json.dumps(clean(flags), indent=2, allow_nan=False) + "\n")
-    md_path.write_text(markdown(flags, top=top, thresholds=thresholds, excluded=excluded))
+    json_path.write_text(json.dumps(flagging.as_json(), indent=1, allow_nan=False) + "\n")
+    md_path.write_text(markdown(flagging, top=top))
     return json_path, md_path
+
+
+def load_flags(path) -> dict:
+    """flags.json as {"method", "families", "flags", "cells"}; a file from before families (a
+    plain list of flags) reads with no families and no cells."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, list):
+        return {"method": {}, "families": [], "flags": data, "cells": []}
+    if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
+        raise ValueError(f"{path}: not a flags file (expected a list or an object with 'flags')")
+    return {
+        "method": data.get("method") or {},
+        "families": data.get("families") or [],
+        "flags": data["flags"],
+        "cells": data.get("cells") or [],
+    }

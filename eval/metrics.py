@@ -9,9 +9,10 @@ in eval/figures.py, and the price-path distance of each good to the paired all-s
 world) beside the same figure in the paired all-stand-in worlds (same scenario and seed),
 and the effect council - stand-in computed on the paired differences.
 
-Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and a
-bootstrap confidence interval from a seeded resampler (eval/stats.py), resampling whole
-episodes, never single rows. Price paths and the legend turn are defined in eval/stats.py.
+Every aggregate carries n (seeds x casts, i.e. worlds; or episodes for decisions) and an
+interval that holds at that n (eval/stats.py: none below 4, words for a value that never
+varies), over whole episodes, never single rows. Price paths and the legend turn are defined
+in eval/stats.py.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     live / stand-in - 1 where both trade the good on the same side (price_n such decisions)."""
     if decisions is None or len(decisions) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     goods = goods_of(decisions)
     frame = decisions.copy()
     frame = pd.concat([frame, price_differences(frame, goods)], axis=1)
@@ -96,7 +97,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
         per_episode = group.groupby("episode_id")[per_row].mean()
 
         def over_episodes(column: str, per_episode=per_episode) -> dict:
-            return describe(per_episode[column].to_numpy(), seed=seed, level=level, resamples=resamples)
+            return describe(per_episode[column].to_numpy(), level=level, unit="episodes", bounds=(0.0, 1.0))
 
         row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
         row["policy_identity"] = sorted(set(group["policy"]))
@@ -104,7 +105,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
         row["decisions"] = int(len(group))
         row["casts"] = sorted(int(c) for c in set(group["cast"]))
         row["agreement"] = over_episodes("agreement")
-        row["qty_abs_diff"] = over_episodes("qty_abs_diff")
+        row["qty_abs_diff"] = describe(per_episode["qty_abs_diff"].to_numpy(), level=level, unit="episodes")
         per_good, divergences = {}, []
         for g in goods:
             live = group[f"dir_{g}"].value_counts(normalize=True)
@@ -141,7 +142,7 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> li
     without `structured: true`, to see what the constraint changes."""
     if decisions is None or len(decisions) == 0 or not {"error", "policy_name"} <= set(decisions.columns):
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     frame = decisions.assign(valid=decisions["error"].isna().astype(float))
     out = []
     for (council, policy), group in frame.groupby(["council", "policy_name"], sort=True):
@@ -154,7 +155,10 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> li
                     "policy_identity": sorted(set(group["policy"])),
                     "decisions": int(len(group)),
                     "valid_action": describe(
-                        group.groupby("episode_id")["valid"].mean(), seed=seed, level=level, resamples=resamples
+                        group.groupby("episode_id")["valid"].mean().to_numpy(),
+                        level=level,
+                        unit="episodes",
+                        bounds=(0.0, 1.0),
                     ),
                     "errors": {str(k): int(v) for k, v in errors.head(5).items()},
                 }
@@ -199,24 +203,38 @@ def figure_names(worlds: pd.DataFrame) -> list[str]:
     return [*FIGURES, *(c for c in worlds.columns if c.startswith(PATH_DISTANCE))]
 
 
-def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
-    """The council's worlds of a scenario with their paired stand-in value and the difference
-    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
-    world, or with a NaN figure on either side, are left out."""
-    mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)]
-    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].set_index("pair_id")[figure]
+def paired_worlds(worlds: pd.DataFrame, scenario: str, council: str) -> pd.DataFrame:
+    """The council's worlds of a scenario, each beside its paired stand-in world: every figure
+    column as it is (the council's) and as `standin:<figure>` (its pair's; NaN without one)."""
+    mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)].reset_index(drop=True)
+    ref = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].drop_duplicates("pair_id")
+    figures = figure_names(worlds)
+    ref = ref.set_index("pair_id")[figures].add_prefix("standin:")
+    return mine.join(ref, on="pair_id")
+
+
+def pairs_of(paired: pd.DataFrame, figure: str) -> pd.DataFrame:
+    """One figure of `paired_worlds`: columns episode_id, pair_id, cast, seed, live, standin,
+    diff; pairs with a NaN on either side are left out."""
     out = pd.DataFrame(
         {
-            "episode_id": mine["episode_id"].to_numpy(),
-            "pair_id": mine["pair_id"].to_numpy(),
-            "cast": mine["cast"].to_numpy(),
-            "seed": mine["seed"].to_numpy(),
-            "live": mine[figure].to_numpy(dtype=float),
-            "standin": mine["pair_id"].map(ref).to_numpy(dtype=float),
+            "episode_id": paired["episode_id"].to_numpy(),
+            "pair_id": paired["pair_id"].to_numpy(),
+            "cast": paired["cast"].to_numpy(),
+            "seed": paired["seed"].to_numpy(),
+            "live": paired[figure].to_numpy(dtype=float),
+            "standin": paired[f"standin:{figure}"].to_numpy(dtype=float),
         }
     )
     out["diff"] = out["live"] - out["standin"]
     return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
+
+
+def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
+    """The council's worlds of a scenario with their paired stand-in value and the difference
+    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
+    world, or with a NaN figure on either side, are left out."""
+    return pairs_of(paired_worlds(worlds, scenario, council), figure)
 
 
 def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
@@ -225,7 +243,7 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
     "support": the share of pairs whose difference has the effect's sign)."""
     if worlds is None or len(worlds) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     figures = figure_names(worlds)
     out = []
     for scenario in sorted(set(worlds["scenario"])):
@@ -243,17 +261,25 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 "seeds": int(mine["seed"].nunique()),
                 "figures": {},
             }
+            unit = world_unit(entry["casts"])
+            paired = paired_worlds(worlds, scenario, council)
             for figure in figures:
-                pairs = paired_effects(worlds, scenario, council, figure)
-                effect = describe(pairs["diff"], seed=seed, level=level, resamples=resamples)
+                pairs = pairs_of(paired, figure)
+                rate = figure in FIGURES and FIGURES[figure].rate
+                effect = describe(pairs["diff"], level=level, unit=unit)
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
                 entry["figures"][figure] = {
-                    "council": describe(mine[figure], seed=seed, level=level, resamples=resamples),
-                    "standin": describe(standin[figure], seed=seed, level=level, resamples=resamples),
+                    "council": describe(mine[figure], level=level, unit=unit, rate=rate),
+                    "standin": describe(standin[figure], level=level, rate=rate),
                     "effect": effect,
                 }
             out.append(clean(entry))
     return out
+
+
+def world_unit(casts: int) -> str:
+    """What n counts, in the words beside a value: seeds, or seeds x casts when a council has several."""
+    return "seeds" if casts <= 1 else "seeds x casts"
 
 
 def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, seed: int = 0) -> list[dict]:
@@ -262,7 +288,7 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
     world first), council rows with the paired effect."""
     if worlds is None or len(worlds) == 0:
         return []
-    level, resamples = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level = threshold(thresholds, "ci_level")
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
@@ -270,8 +296,8 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
         good = here["legend_good"].iloc[0]
         standin = here[here["council"] == STANDIN]
         if len(standin):
-            ratio = describe(standin["legend_ratio"], seed=seed, level=level, resamples=resamples)
-            pnl = describe(standin["gambit_pnl"], seed=seed, level=level, resamples=resamples)
+            ratio = describe(standin["legend_ratio"], level=level)
+            pnl = describe(standin["gambit_pnl"], level=level)
             rows.append(
                 clean(
                     {
@@ -281,8 +307,10 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
                         "world": STANDIN,
                         "legend_ratio": ratio["mean"],
                         "legend_ratio_ci": ratio["ci"],
+                        "legend_ratio_note": ratio["note"],
                         "gambit_pnl": pnl["mean"],
                         "gambit_pnl_ci": pnl["ci"],
+                        "gambit_pnl_note": pnl["note"],
                         "n": pnl["n"],
                     }
                 )
@@ -300,8 +328,10 @@ def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, se
                         "world": entry["council"],
                         "legend_ratio": f["legend_ratio"]["council"]["mean"],
                         "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
+                        "legend_ratio_note": f["legend_ratio"]["council"]["note"],
                         "gambit_pnl": f["gambit_pnl"]["council"]["mean"],
                         "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
+                        "gambit_pnl_note": f["gambit_pnl"]["council"]["note"],
                         "n": f["gambit_pnl"]["council"]["n"],
                         "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"],
                         "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],
@@ -323,7 +353,7 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
     return clean(
         {
             "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
-            "bootstrap_seed": seed,
+            "seed": seed,  # of the permutation tests and resamplers
             "excluded": excluded,
             "decision": decision_summary(decisions, thresholds, seed),
             "seats": seat_validity(decisions, thresholds, seed),

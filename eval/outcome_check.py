@@ -168,14 +168,15 @@ def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
             continue
         # rounded to 1e-12: a difference of a few ulps is no difference (it would make an interval of zeros "above 0")
         err_o, err_k = np.round(np.abs(o[ok] - c[ok]), 12), np.round(np.abs(k[ok] - c[ok]), 12)
-        better = describe(err_o - err_k, seed=seed, level=level)
+        better = describe(err_o - err_k, level=level, unit="worlds")
+        rate = name == "crash"  # 0/1 per world: the exact binomial interval
         out["figures"][name] = {
             "n": int(ok.sum()),
-            "council": describe(c[ok], seed=seed, level=level),
-            "original": describe(o[ok], seed=seed, level=level),
-            "calibrated": describe(k[ok], seed=seed, level=level),
-            "error_original": describe(err_o, seed=seed, level=level),
-            "error_calibrated": describe(err_k, seed=seed, level=level),
+            "council": describe(c[ok], level=level, unit="worlds", rate=rate),
+            "original": describe(o[ok], level=level, unit="worlds", rate=rate),
+            "calibrated": describe(k[ok], level=level, unit="worlds", rate=rate),
+            "error_original": describe(err_o, level=level, unit="worlds", rate=rate),
+            "error_calibrated": describe(err_k, level=level, unit="worlds", rate=rate),
             "improvement": better,
             "verdict": _figure_verdict(better),
         }
@@ -183,8 +184,8 @@ def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
 
 
 def _figure_verdict(better: dict) -> str:
-    if better["n"] < 2:
-        return f"n = {better['n']}: too few worlds for an interval"
+    if better["ci"] is None:
+        return f"n = {better['n']}: no interval ({better['note']})"
     low, high = better["ci"]
     if low is not None and low > 0:
         return "calibrated closer"

@@ -27,8 +27,23 @@ class Thresholds:
     bubble_rise: float = 0.3  # bubble: rises by at least this share, then falls back below the start
     flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
     flag_support: float = 0.6  # share of seeds x casts in which the effect has the same sign
+    fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
+    robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
+    move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
+    lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
     ci_level: float = 0.95
-    resamples: int = 2000  # bootstrap resamples
+    resamples: int = 2000  # bootstrap resamples; draws of the permutation tests beyond exact enumeration
+
+
+@dataclass(frozen=True)
+class Lever:
+    """Two scenarios that differ in one lever (`{name: glut, from: gambit_rumour, to:
+    gambit_shock}`), audited on one outcome figure (glade.eval.figures)."""
+
+    name: str
+    from_: str = field(metadata={"key": "from"})
+    to: str
+    figure: str = "legend_ratio"
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,9 @@ class EvalRecipe:
     max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
     max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
     max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
+    seed: int = 0  # seeds the resamplers and permutation tests
+    levers: tuple[Lever, ...] = ()  # their scenarios are played even when `scenarios` leaves them out
+    attribution: bool = False  # replay every council world with each focal seat left out (x focal seats)
 
 
 def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvalRecipe:
@@ -85,9 +103,11 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     if not 0 <= recipe.max_fault_share <= 1:
         fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
     check_thresholds(recipe.thresholds, source)
+    check_levers(recipe, source)
     overrides_ = {"turns": recipe.turns} if recipe.turns else {}
-    for i, name in enumerate(recipe.scenarios):
-        with keyed(source, f"scenarios[{i}]"):
+    for i, name in enumerate(played_scenarios(recipe)):
+        key = f"scenarios[{i}]" if i < len(recipe.scenarios) else "levers"
+        with keyed(source, key):
             scenario = load_scenario(name, **overrides_)
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
@@ -111,6 +131,10 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
         "bubble_rise": (t.bubble_rise > 0, "more than 0"),
         "flag_min_effect": (t.flag_min_effect >= 0, "0 or more"),
         "flag_support": (0 <= t.flag_support <= 1, "between 0 and 1"),
+        "fdr_q": (0 < t.fdr_q < 1, "between 0 and 1, both excluded"),
+        "robust_floor": (0 <= t.robust_floor <= 1, "between 0 and 1"),
+        "move_floor": (t.move_floor >= 0, "0 or more"),
+        "lever_min_effect": (t.lever_min_effect >= 0, "0 or more"),
         "ci_level": (0 < t.ci_level < 1, "between 0 and 1, both excluded"),
         "resamples": (t.resamples >= 1, "at least 1"),
     }
@@ -138,6 +162,26 @@ def check_reach(scenario: Scenario, source: str | None) -> None:
             f"{scenario.turns} turns (0 to {scenario.turns - 1}) never reach {scenario.name}'s {where}: "
             f"its figures would read '-' and +0.00; set turns to at least {need}",
         )
+
+
+def check_levers(recipe: EvalRecipe, source: str) -> None:
+    from .figures import FIGURES
+
+    seen = set()
+    for i, lever in enumerate(recipe.levers):
+        if lever.name in seen:
+            fail(source, f"levers[{i}].name", f"{lever.name!r} names two levers")
+        seen.add(lever.name)
+        if lever.from_ == lever.to:
+            fail(source, f"levers[{i}].to", "a lever needs two different scenarios")
+        if lever.figure not in FIGURES:
+            fail(source, f"levers[{i}].figure", f"unknown figure {lever.figure!r} (figures: {', '.join(FIGURES)})")
+
+
+def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:
+    """The recipe's scenarios, then any a lever names that it does not list."""
+    named = [s for lever in recipe.levers for s in (lever.from_, lever.to)]
+    return tuple(dict.fromkeys([*recipe.scenarios, *named]))
 
 
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:

@@ -2,6 +2,12 @@
 (scenario, seed), the paired all-stand-in world; `evaluate` returns the decisions and
 episodes tables, `write_results` writes them with the summary beside them.
 
+The plan also holds the worlds the verdicts need (eval/verdicts.py, eval/attribution.py):
+the scenarios a lever names are played even when `scenarios` leaves them out, and with
+`attribution: true` every council world with two or more focal seats is replayed once per
+focal seat with that seat left out (its creature back on its stand-in disposition). Those
+replays go to their own table (attribution.parquet), never into the council's figures.
+
 Worlds play `worlds` at a time in lockstep (one batched call per policy per turn, see
 glade.rollout). Finished batches go to OUT/shards/ and OUT/progress.json (glade.resume),
 so an interrupted evaluation resumes where it stopped.
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +31,10 @@ from glade.rollout import EpisodeSpec, RolloutStats, is_fault, run_lockstep, tal
 from glade.seats import load_council, results_spec
 
 from .figures import FIGURES, legend_good, legend_turn, phase
-from .recipe import STANDIN, EvalRecipe, casts
+from .recipe import STANDIN, EvalRecipe, casts, played_scenarios
 from .scoring import directions, quantities
+
+ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class World:
     cast: int
     seed: int
     focal: dict[str, str]  # creature -> policy name, for the council's live seats
+    left_out: str | None = None  # a leave-one-out replay: the focal creature back on its stand-in
 
 
 def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
@@ -49,9 +58,16 @@ def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
             worlds.append(World(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
             for council_name, council in recipe.councils.items():
                 for k, focal in enumerate(casts(council, creatures)):
-                    worlds.append(
-                        World(f"{name}.{council_name}.c{k}.s{seed}", pair, name, council_name, k, seed, focal)
-                    )
+                    episode = f"{name}.{council_name}.c{k}.s{seed}"
+                    worlds.append(World(episode, pair, name, council_name, k, seed, focal))
+                    if recipe.attribution and len(focal) > 1:  # one focal seat left out is the stand-in world
+                        for creature in focal:
+                            rest = {c: p for c, p in focal.items() if c != creature}
+                            worlds.append(
+                                World(
+                                    f"{episode}.without-{creature}", pair, name, council_name, k, seed, rest, creature
+                                )
+                            )
     return worlds
 
 
@@ -75,7 +91,19 @@ def seat_council(
 
 
 # Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
-RUN_ONLY_KEYS = ("name", "out", "worlds", "thresholds", "seed", "max_fault_share", "max_decisions", "max_tokens")
+# `attribution` only adds the leave-one-out worlds (rows of their own), so switching it on
+# later plays just those.
+RUN_ONLY_KEYS = (
+    "name",
+    "out",
+    "worlds",
+    "thresholds",
+    "seed",
+    "max_fault_share",
+    "max_decisions",
+    "max_tokens",
+    "attribution",
+)
 
 
 def results_recipe(recipe: EvalRecipe) -> dict:
@@ -99,6 +127,7 @@ class Evaluation:
     stats: RolloutStats
     replayed: tuple[str, ...] = ()  # repairs of the results folder, one line each (glade.resume)
     wall_seconds: float = 0.0  # this call, start to end
+    attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # leave-one-out replays, as episodes rows
 
 
 DECISION_COLUMNS = {
@@ -118,13 +147,19 @@ EPISODE_COLUMNS = {
     "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's move at the legend turn, the seam's write",
     "price_path / start_prices": "every good's reference price after each turn, and before turn 0 (JSON)",
     "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures)",
+    "left_out": "attribution.parquet only: the focal creature put back on its stand-in in this replay",
 }
 
 
 def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(
         Path(out),
-        {"decisions": "shards/decisions-{part:05d}.parquet", "episodes": "shards/episodes-{part:05d}.parquet"},
+        {
+            "decisions": "shards/decisions-{part:05d}.parquet",
+            "episodes": "shards/episodes-{part:05d}.parquet",
+            ATTRIBUTION: "shards/attribution-{part:05d}.parquet",
+        },
+        optional=(ATTRIBUTION,),  # folders from before attribution have none
     )
 
 
@@ -139,9 +174,9 @@ def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
 
 def play(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Play one shard in lockstep; its decisions and episodes rows. `council(scenario, focal)`
-    seats a world (see seat_council)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
+    replay) rows. `council(scenario, focal)` seats a world (see seat_council)."""
     specs = [
         EpisodeSpec(
             w.episode_id,
@@ -153,19 +188,22 @@ def play(
         for w in shard
     ]
     played = run_lockstep(specs, on_turn=progress, stats=stats)
-    decisions, episodes = [], []
+    decisions, episodes, replays = [], [], []
     for w in shard:
         s, p = scenarios[w.scenario], played[w.episode_id]
+        if w.left_out is not None:
+            replays += [{**row, "left_out": w.left_out} for row in episode_rows(w, s, p.rows, p.history)]
+            continue
         decisions += decision_rows(w, s, p.rows)
         episodes += episode_rows(w, s, p.rows, p.history)
-    return pd.DataFrame(decisions), pd.DataFrame(episodes)
+    return pd.DataFrame(decisions), pd.DataFrame(episodes), pd.DataFrame(replays)
 
 
 def play_here(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
 ):
     """The local backend: every shard in this process, one after another; yields (shard,
-    decisions, episodes) as each finishes."""
+    decisions, episodes, attribution) as each finishes."""
     cache: dict = {}
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
     for shard in todo:
@@ -184,7 +222,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
 
     started = time.perf_counter()
     overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    scenarios = {name: load_scenario(name, **overrides) for name in played_scenarios(recipe)}
     log = shard_log(recipe.out)
     state = log.start(results_recipe(recipe))
     planned = plan(recipe, scenarios)
@@ -199,10 +237,11 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     stats = RolloutStats()
     part = state.next_part()
     try:
-        for shard, decisions, episodes in backend(recipe, scenarios, todo, stats, progress):
+        for shard, decisions, episodes, replays in backend(recipe, scenarios, todo, stats, progress):
             _write(decisions, log.path("decisions", part))
             _write(episodes, log.path("episodes", part))
-            faults = episodes.groupby("episode_id")["faults"].sum() if len(episodes) else {}
+            _write(replays, log.path(ATTRIBUTION, part))
+            faults = pd.concat([episodes, replays]).groupby("episode_id")["faults"].sum() if len(episodes) else {}
             log.finish(state, part, {w.episode_id: int(faults.get(w.episode_id, 0)) for w in shard})
             part += 1
     except BaseException:
@@ -217,6 +256,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
         stats=stats,
         replayed=tuple(state.replayed),
         wall_seconds=time.perf_counter() - started,
+        attribution=_in_order(_concat([p for p in log.listed(ATTRIBUTION, state) if p.exists()]), order),
     )
 
 
@@ -226,11 +266,16 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     from glade.meter import run_cost
 
     from .metrics import summarize
+    from .verdicts import verdicts
 
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     _write(result.decisions, out / "decisions.parquet")
     _write(result.episodes, out / "episodes.parquet")
+    if len(result.attribution):
+        _write(result.attribution, out / "attribution.parquet")
+    else:
+        (out / "attribution.parquet").unlink(missing_ok=True)
     stats = result.stats
     decisions = result.decisions
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
@@ -250,6 +295,9 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
         },
         "cost": run_cost(stats, result.wall_seconds, result.played_now),
         **summarize(result.decisions, result.episodes, recipe.thresholds, recipe.seed),
+        "verdicts": verdicts(
+            result.episodes, result.attribution, recipe.levers, recipe.thresholds, recipe.seed, result.decisions
+        ),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
@@ -346,7 +394,7 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
             {
                 "episode_id": w.episode_id,
                 "pair_id": w.pair_id,
-                "world": STANDIN if w.council == STANDIN else "council",
+                "world": STANDIN if w.council == STANDIN else ("council" if w.left_out is None else ATTRIBUTION),
                 "scenario": w.scenario,
                 "scenario_hash": s.hash(),
                 "council": w.council,

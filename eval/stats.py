@@ -1,5 +1,14 @@
-"""Statistics the evaluation rests on: seeded bootstrap intervals, support, Jensen-Shannon
-divergence, and the named phenomena (crash, bubble) on a price path.
+"""Statistics the evaluation rests on: intervals that hold at small n, seeded bootstrap
+intervals, support, Jensen-Shannon divergence, and the named phenomena (crash, bubble) on a
+price path.
+
+Intervals (`interval`, `describe`): one value per cluster (a world, or an episode's mean for
+decisions: seeds x casts, never single rows). Below MIN_N clusters there is no interval, only
+the values and "too few seeds for an interval"; the same value in every cluster is said in
+words ("same value in all 8 seeds"), never as a zero-width interval. Otherwise the mean gets
+the Student t interval, widened on the skewed side where Hall's (1992) skewness-corrected
+interval reaches further; a rate (a 0/1 value per cluster) gets the exact Clopper-Pearson
+interval. benchmarks/interval_coverage.py measures what coverage that gives.
 
 Price paths: `path[t]` is a good's reference price after turn t's settlement; `start` is the
 price before turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
@@ -10,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +29,7 @@ from glade.config import as_plain
 from .recipe import Thresholds
 
 DEFAULTS = as_plain(Thresholds())  # one source of truth: the recipe's defaults
+MIN_N = 4  # clusters below which no interval is given
 
 
 # --- small pieces --------------------------------------------------------------------------
@@ -59,7 +70,8 @@ def bootstrap_ci(
     method: str = "percentile",
 ):
     """A `level` bootstrap confidence interval of `statistic` over `values` (scipy.stats.bootstrap
-    with a resampler seeded by `seed`): the one home of glade's intervals.
+    with a resampler seeded by `seed`), for statistics other than a mean (a mean's interval is
+    `interval`, which holds at small n).
 
     1-D `values` gives (low, high): NaNs are dropped; no data gives (nan, nan); one value or
     all equal gives (v, v), without warnings. 2-D values (n, k) give two arrays of k, one
@@ -125,14 +137,164 @@ def resample_intervals(
     return low, high
 
 
-def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -> dict:
-    """{"mean", "ci": [low, high], "n"} over the non-NaN values (mean None when there are none)."""
+# --- intervals that hold at small n -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over n clusters and its interval, or the words said instead of one."""
+
+    mean: float  # NaN when there are no values
+    low: float | None  # None: no interval (see `note`)
+    high: float | None
+    n: int
+    note: str = ""  # words instead of an interval, or "k of n seeds" beside a rate's
+    method: str = ""  # "t+hall", "clopper-pearson", or "" when there is no interval
+    values: tuple[float, ...] = ()  # the values themselves when n < MIN_N
+
+    @property
+    def ci(self) -> list[float] | None:
+        return None if self.low is None else [self.low, self.high]
+
+    def as_dict(self) -> dict:
+        """{"mean", "ci", "n", "note"}, and "values" below MIN_N; JSON-ready (NaN as None)."""
+        out = {"mean": self.mean, "ci": self.ci, "n": self.n, "note": self.note}
+        return clean({**out, "values": list(self.values)} if self.values else out)
+
+    def excludes_zero(self) -> bool:
+        """The interval lies on one side of 0, or every cluster has the same nonzero value."""
+        if self.low is not None:
+            return self.low > 0 or self.high < 0
+        return self.n >= MIN_N and self.note.startswith("same value") and self.mean != 0
+
+    def text(self, fmt: str = "+.3f", scale: Callable[[float], float] | None = None) -> str:
+        """`mean [low, high]`, or `mean (words)`; `scale` maps every number (say, log to %)."""
+        f = scale or (lambda v: v)
+        if math.isnan(self.mean):
+            return "-"
+        head = format(f(self.mean), fmt)
+        if self.low is not None:
+            text = f"{head} [{format(f(self.low), fmt)}, {format(f(self.high), fmt)}]"
+            return f"{text} ({self.note})" if self.note else text
+        return f"{head} ({self.note})" if self.note else head
+
+
+def _values_text(x: np.ndarray) -> str:
+    return ", ".join(f"{v:.3g}" for v in x)
+
+
+def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = False, bounds=None) -> Interval:
+    """The mean of `values` (one per cluster; NaNs dropped) with an interval that holds at its n.
+
+    Fewer than MIN_N values: no interval, the values in the note. `rate`: values are 0/1 (a
+    phenomenon in a world or not): the exact Clopper-Pearson interval, "k of n" in the note.
+    Otherwise the same value everywhere is said in words, else the t interval widened by
+    Hall's skewness correction (clipped to `bounds`, e.g. (0, 1) for shares)."""
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
-    mean = float(x.mean()) if x.size else math.nan
-    return clean(
-        {"mean": mean, "ci": list(bootstrap_ci(x, seed=seed, level=level, resamples=resamples)), "n": int(x.size)}
-    )
+    n = int(x.size)
+    if n == 0:
+        return Interval(math.nan, None, None, 0, f"no {unit}")
+    mean = float(x.mean())
+    values = tuple(float(v) for v in x) if n < MIN_N else ()
+    if rate and n < MIN_N:
+        return Interval(
+            mean, None, None, n, f"{int(round(x.sum()))} of {n} {unit}, too few for an interval", values=values
+        )
+    if n < MIN_N:
+        return Interval(mean, None, None, n, f"too few {unit} for an interval: {_values_text(x)}", values=values)
+    if rate:
+        k = int(round(x.sum()))
+        low, high = clopper_pearson(k, n, level)
+        return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
+    if np.ptp(x) <= 1e-9 * max(1.0, abs(mean)):  # equal up to float rounding (0.9 and 0.8999999999999999)
+        return Interval(mean, None, None, n, f"same value in all {n} {unit}")
+    low, high = t_hall(x, level)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Interval(mean, low, high, n, "", "t+hall")
+
+
+def t_hall(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The Student t interval of the mean, each end moved out to Hall's (1992) skewness-corrected
+    interval where that reaches further (a skewed sample's long side needs the room). Hall's
+    transformation reads the sample skewness as the adjusted G1 (n >= 3)."""
+    from scipy import stats
+
+    n = x.size
+    mean, sd = float(x.mean()), float(x.std(ddof=1))
+    q = float(stats.t.ppf((1 + level) / 2, n - 1))
+    half = q * sd / math.sqrt(n)
+    centred = x - mean
+    # the adjusted Fisher-Pearson skewness G1: the plain moment ratio runs low in small samples
+    skew = float(np.mean(centred**3) / np.mean(centred**2) ** 1.5) * math.sqrt(n * (n - 1)) / (n - 2)
+    a, c = skew / (3 * math.sqrt(n)), skew / (6 * math.sqrt(n))
+
+    def untransform(u: float) -> float:  # the inverse of Hall's T + aT^2 + a^2 T^3 / 3 + c
+        if abs(a) < 1e-12:
+            return u - c
+        return (math.copysign(abs(1 + 3 * a * (u - c)) ** (1 / 3), 1 + 3 * a * (u - c)) - 1) / a
+
+    scale = sd / math.sqrt(n)
+    hall_low, hall_high = mean - scale * untransform(q), mean - scale * untransform(-q)
+    return min(mean - half, hall_low), max(mean + half, hall_high)
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a binomial rate k / n."""
+    from scipy.stats import beta
+
+    alpha = 1 - level
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high
+
+
+def fieller(numerator, denominator, level: float = 0.95) -> tuple[float, float] | None:
+    """Fieller's interval for mean(numerator) / mean(denominator) on paired values (a seat's
+    contribution over the whole effect); None when the denominator's mean is not clearly away
+    from 0 (the interval would be unbounded) or there are fewer than MIN_N pairs."""
+    from scipy import stats
+
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    n = a.size
+    if n < MIN_N:
+        return None
+    q2 = float(stats.t.ppf((1 + level) / 2, n - 1)) ** 2 / n
+    ma, mb = a.mean(), b.mean()
+    cov = np.cov(a, b, ddof=1)
+    saa, sab, sbb = cov[0, 0], cov[0, 1], cov[1, 1]
+    qa = mb**2 - q2 * sbb
+    if qa <= 0:
+        return None
+    qb = -2 * (ma * mb - q2 * sab)
+    qc = ma**2 - q2 * saa
+    disc = qb**2 - 4 * qa * qc
+    if disc < 0:
+        return None
+    root = math.sqrt(disc)
+    return float((-qb - root) / (2 * qa)), float((-qb + root) / (2 * qa))
+
+
+def describe(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = False, bounds=None) -> dict:
+    """{"mean", "ci": [low, high] or None, "n", "note"} over the non-NaN values (see `interval`;
+    mean None when there are none), and "values" when n < MIN_N."""
+    return interval(values, level=level, unit=unit, rate=rate, bounds=bounds).as_dict()
+
+
+def column_intervals(data, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, low, high) per column of a (clusters, k) array (price paths: rows are seeds,
+    columns turns); low and high are NaN where `interval` gives none."""
+    data = np.asarray(data, dtype=float)
+    mean = np.nanmean(data, axis=0) if data.size else np.full(data.shape[1], np.nan)
+    low, high = np.full(data.shape[1], np.nan), np.full(data.shape[1], np.nan)
+    for j in range(data.shape[1]):
+        iv = interval(data[:, j], level=level)
+        if iv.low is not None:
+            low[j], high[j] = iv.low, iv.high
+    return mean, low, high
 
 
 def support(values, sign: float) -> float:

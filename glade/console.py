@@ -252,13 +252,25 @@ def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
             sys.stderr.flush()
 
 
-def with_ci(value, ci, fmt: str) -> str:
-    """`mean [low, high]`, or '-' where the figure does not apply (no legend in the run)."""
+def with_ci(value, ci, fmt: str, note: str | None = None) -> str:
+    """`mean [low, high]`, `mean (note)` where there is no interval (too few seeds, the same
+    value in every seed), or '-' where the figure does not apply (no legend in the run)."""
     if value is None:
         return "-"
     if not ci or ci[0] is None:
-        return f"{value:{fmt}}"
+        return f"{value:{fmt}} ({note})" if note else f"{value:{fmt}}"
     return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
+def findings(con, title: str, sections: list[tuple[str, list[str]]]) -> None:
+    """A bold title, then each section's heading and its lines, indented, one line each (never cut)."""
+    from rich.markup import escape
+
+    con.print(f"[bold]{escape(title)}[/]")
+    for heading, lines in sections:
+        con.print(f"[bold cyan]{escape(heading)}[/]")
+        for line in lines or ["(nothing to say)"]:
+            con.print(f"  {escape(line)}", soft_wrap=True)
 
 
 # Warnings a user cannot act on, raised on every call. The first is glade's own call, which

@@ -82,6 +82,7 @@ class Resumed:
 class ShardLog:
     root: Path
     shards: dict[str, str]  # kind -> shard path under root with a {part} field, first kind holds protocol_version
+    optional: tuple[str, ...] = ()  # kinds a folder written before they existed lacks: missing is not corrupt
 
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
@@ -201,6 +202,8 @@ class ShardLog:
             members = {e for e, v in state.episodes.items() if v["part"] == part}
             for kind in self.shards:
                 shard = self.path(kind, part)
+                if kind in self.optional and not shard.exists():
+                    continue
                 problem = _unreadable(shard, members)
                 if problem is None:
                     continue
@@ -229,6 +232,8 @@ class ShardLog:
         for part in sorted({state.episodes[e]["part"] for e in stale}):
             for kind in self.shards:
                 shard = self.path(kind, part)
+                if kind in self.optional and not shard.exists():
+                    continue
                 table = pq.read_table(shard)
                 if "episode_id" not in table.column_names:
                     continue

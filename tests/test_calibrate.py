@@ -18,8 +18,7 @@ from glade.env.observation import plain
 from glade.eval import run as eval_run
 from glade.eval.calibrate import calibrate, split, with_outcome, write
 from glade.eval.recipe import load_eval_recipe
-from glade.eval.report.data import load_results, results_table
-from glade.eval.report.render import render_md
+from glade.eval.report import write_report
 from glade.eval.standin_search import SIDE, SPACE, decode, features, predict, search
 from glade.traces import GenerateRecipe, generate
 
@@ -109,15 +108,18 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     assert every["n"] == outcome["worlds"] == 6 + 2  # all six shock seeds, two override seeds
     path = every["figures"]["price_path"]
     assert path["calibrated"]["mean"] < 1e-9 < path["original"]["mean"]  # the calibrated world IS the council
-    assert path["verdict"] == "calibrated closer" and every["figures"]["gambit_pnl"]["verdict"] == "calibrated closer"
-    assert "better on 2 of 4 figures" in outcome["verdict"]
+    assert path["verdict"] == "calibrated closer"
+    # the calibrated world's gambit P&L is the council's in every world; at n = 8 the skewed errors of
+    # the original leave an interval across 0 (glade.eval.stats: t widened by Hall's correction)
+    pnl = every["figures"]["gambit_pnl"]
+    assert pnl["error_calibrated"]["mean"] == 0 and pnl["improvement"]["mean"] > 0
+    assert "better on 1 of 4 figures" in outcome["verdict"]
 
     written = write(s, tmp_path / "fitted.yaml")
     assert standin.disposition(str(written[0])) == cal.fitted  # usable by path at once
     assert json.loads(written[1].read_text())["fitted"] == s["fitted"]
     assert written[2] == results / "calibration" / "calibrated_changed.json"
-    r = load_results(results)  # the report's markdown, without drawing its figures
-    report = render_md(r, results_table(r), [], {})
+    report = write_report(results)[0].read_text()
     assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report and "The fit generalised" in report
     assert "| gambit_shock (unseen scenario) | 6 | price_path | 0 |" in report
 

@@ -1,6 +1,6 @@
 """eval.metrics: JSD, crash and bubble, price path distance, the bootstrap CI (degenerate
 inputs, seeding, coverage on a case with a known mean), and decision and outcome summaries
-on hand-built tables with exact expected numbers."""
+on hand-built tables with exact expected numbers (two seeds: no interval, the values said)."""
 
 from __future__ import annotations
 
@@ -185,8 +185,9 @@ def test_decision_summary_exact_numbers():
     # agreement per row: 1, 0.5, 1, 1 -> per episode 0.75 and 1.0 -> mean 0.875
     assert cell["agreement"]["mean"] == pytest.approx(0.875)
     assert cell["agreement"]["n"] == 2
-    low, high = cell["agreement"]["ci"]
-    assert 0.75 <= low <= 0.875 <= high <= 1.0
+    # two episodes are too few for an interval: the values are said instead
+    assert cell["agreement"]["ci"] is None and cell["agreement"]["values"] == [0.75, 1.0]
+    assert cell["agreement"]["note"] == "too few episodes for an interval: 0.75, 1"
     honey = cell["goods"]["honey"]
     assert honey["live"] == {"buy": 0.25, "sell": 0.25, "none": 0.5}
     assert honey["standin"] == {"buy": 0.0, "sell": 0.25, "none": 0.75}
@@ -205,7 +206,8 @@ def test_decision_summary_splits_phases_and_orders_them():
     rows = [decision("e0", 0, t, p, [], []) for t, p in ((0, "after"), (1, "before"), (2, "seam"))]
     out = decision_summary(pd.DataFrame(rows), None, seed=0)
     assert [c["phase"] for c in out] == ["before", "seam", "after"]
-    assert all(c["agreement"]["mean"] == 1.0 and c["agreement"]["ci"] == [1.0, 1.0] for c in out)
+    assert all(c["agreement"]["mean"] == 1.0 and c["agreement"]["ci"] is None for c in out)
+    assert all(c["agreement"]["note"] == "too few episodes for an interval: 1" for c in out)
 
 
 # --- outcome summary ---------------------------------------------------------------------------
@@ -241,7 +243,8 @@ def test_outcome_summary_paired_effects_exact():
     f = entry["figures"]
     assert f["gambit_pnl"]["council"]["mean"] == 4.5 and f["gambit_pnl"]["standin"]["mean"] == 2.0
     assert f["gambit_pnl"]["effect"]["mean"] == 2.5 and f["gambit_pnl"]["effect"]["n"] == 2  # diffs 4, 1
-    assert f["gambit_pnl"]["effect"]["ci"] == [1.0, 4.0]  # resample means of (4, 1) are 1, 2.5 or 4
+    assert f["gambit_pnl"]["effect"]["ci"] is None  # two seeds: no interval, the values instead
+    assert f["gambit_pnl"]["effect"]["note"] == "too few seeds for an interval: 4, 1"
     assert f["gambit_pnl"]["effect"]["support"] == 1.0
     assert f["volume"]["effect"]["mean"] == 8.0  # diffs 6, 10
     assert f["final_gini"]["effect"]["mean"] == pytest.approx(0.05)  # diffs 0.1, 0
@@ -250,7 +253,13 @@ def test_outcome_summary_paired_effects_exact():
     assert f["legend_ratio"]["effect"]["mean"] == pytest.approx((0.6 - 0.9 + 0.8 - 0.9) / 2)
     assert f["crash"]["council"]["mean"] == 0.5 and f["crash"]["standin"]["mean"] == 0.0
     assert f["crash"]["effect"]["mean"] == 0.5
-    assert f["path_distance_honey"]["standin"] == {"mean": 0.0, "ci": [0.0, 0.0], "n": 2}
+    assert f["path_distance_honey"]["standin"] == {
+        "mean": 0.0,
+        "ci": None,
+        "n": 2,
+        "note": "too few seeds for an interval: 0, 0",
+        "values": [0.0, 0.0],
+    }
 
 
 def test_summarize_is_json_ready_with_the_table():

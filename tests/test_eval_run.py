@@ -132,9 +132,15 @@ def test_eval_cli_writes_summary_with_provenance(tmp_path, capsys):
     assert len(table) == 3 * 3  # scenarios x (stand-in world + 2 councils)
     override = table[("gambit_override", "standin")]
     assert override["n"] == 3 and override["gambit_pnl"] > 0
-    low, high = override["gambit_pnl_ci"]
-    assert low <= override["gambit_pnl"] <= high
+    # three seeds: no interval; the values are said, and the table prints them
+    assert override["gambit_pnl_ci"] is None and override["gambit_pnl_note"].startswith(
+        "too few seeds for an interval: "
+    )
+    mixed = table[("gambit_override", "mixed")]  # two casts x three seeds: six worlds, an interval
+    low, high = mixed["gambit_pnl_ci"]
+    assert mixed["n"] == 6 and low <= mixed["gambit_pnl"] <= high
     assert (tmp_path / "results" / "recipe.yaml").exists()
     out = capsys.readouterr().out
     assert "gambit_override" in out and "results in" in out
+    assert "too few seeds for an interval" in out and "What this evaluation says" in out
     assert r.name == "t"

@@ -1,7 +1,9 @@
-"""Flags: the rules on hand-built tables; councils identical to the stand-in give no flags
-(through real evaluate() runs); a scripted python seat with a planted divergence (it buys honey
-whenever honey is talked about) is flagged on that creature and phase and nowhere else among
-decisions; flags.json / flags.md; the `glade flag` verb."""
+"""Flags: the rules on hand-built tables (every cell tested, Benjamini-Hochberg over them, too
+few episodes can never be a flag); councils identical to the stand-in, and a 5% random
+perturbation of it, give no flags (through real evaluate() runs); a scripted python seat with a
+planted divergence (it buys honey whenever honey is talked about) is flagged on that creature
+and phase and nowhere else among decisions, as one family; flags.json / flags.md; the `glade
+flag` verb."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_eval_metrics import decision, order, outcome_episodes  # tests/ is on sys.path under pytest
+from test_eval_metrics import decision, order, world  # tests/ is on sys.path under pytest
 
 from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
-from glade.eval.flags import FLAG_KEYS, find_flags, write_flags
+from glade.eval.figures import FIGURES
+from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
 from glade.eval.metrics import summarize
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds, Thresholds
 from glade.eval.run import run_recipe
@@ -41,7 +44,7 @@ def cell(episodes_buying: list[int], turns: int = 2, phase: str = "seam") -> pd.
 
 
 def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
-    [f] = find_flags(cell([2, 2, 1, 2]), None, FAST, seed=0)
+    [f] = find_flags(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, FAST, seed=0)
     assert set(FLAG_KEYS) <= set(f)
     assert (f["kind"], f["scenario"], f["council"], f["cast"], f["creature"], f["phase"]) == (
         "decision",
@@ -52,10 +55,13 @@ def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
         "seam",
     )
     assert (f["good"], f["direction"], f["instead"], f["metric"]) == ("honey", "buy", "none", "honey: buy share")
-    assert f["live_value"] == pytest.approx(7 / 8) and f["standin_value"] == 0.0
-    assert f["effect"] == pytest.approx(7 / 8)  # per episode 1, 1, 1/2, 1
-    assert 0.5 <= f["ci_low"] <= f["effect"] <= f["ci_high"] <= 1.0
-    assert f["support"] == 1.0 and f["n"] == 4 and f["score"] == pytest.approx(7 / 8)
+    assert f["live_value"] == pytest.approx(15 / 16) and f["standin_value"] == 0.0
+    assert f["effect"] == pytest.approx(15 / 16)  # per episode 1, 1, 1/2, 1, 1, 1, 1, 1
+    assert 0.4 <= f["ci_low"] <= f["effect"] <= f["ci_high"] == 1.0  # shares: the interval stops at 1
+    # every episode differs the same way: the exact sign-flip p is 2 / 2^8; two cells can reach
+    # q (honey buy and honey none, the mirror image), and BH keeps both at 2 / 256
+    assert f["p"] == f["q"] == pytest.approx(2 / 256)
+    assert f["support"] == 1.0 and f["n"] == 8 and f["score"] == pytest.approx(15 / 16)
     assert len(f["examples"]) == 3
     assert [e["episode_id"] for e in f["examples"]] == [
         "sc.c.c0.s0",
@@ -66,33 +72,55 @@ def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
         assert '"buy"' in e["response"] and e["standin_action"] == '{"orders": []}' and e["prompt"].startswith("turn")
 
 
+def test_every_cell_is_tested_and_kept_with_p_and_q():
+    result = flag(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, FAST, seed=0)
+    # one (cast, creature, phase) x 2 goods x 3 directions
+    assert len(result.cells) == 6 and result.method["cells"] == 6 and result.method["testable"] == 2
+    by_metric = {c["metric"]: c for c in result.cells}
+    assert by_metric["acorns: buy share"]["p"] == 1.0 and by_metric["acorns: buy share"]["q"] is None
+    assert by_metric["honey: none share"]["q"] == pytest.approx(2 / 256)
+    assert not by_metric["honey: none share"]["flagged"]  # the side taken less often is never the flag
+    assert [c["metric"] for c in result.cells if c["flagged"]] == ["honey: buy share"]
+
+
 def test_small_rare_or_uncertain_divergences_are_not_flagged():
-    assert find_flags(cell([0, 0, 0, 0]), None, FAST, seed=0) == []  # identical
+    eight = [2] * 8
+    assert find_flags(cell([0] * 8), None, FAST, seed=0) == []  # identical
     # 1 of 10 turns in every episode: effect 0.1 < flag_min_effect 0.15
-    assert find_flags(cell([1, 1, 1, 1], turns=10), None, FAST, seed=0) == []
-    # large but in one episode of four: support 0.25 < 0.6
-    assert find_flags(cell([2, 0, 0, 0]), None, FAST, seed=0) == []
-    # the thresholds decide: a lower support bar lets 3 of 4 through, a higher effect bar stops it
-    assert len(find_flags(cell([2, 2, 2, 0]), None, Thresholds(resamples=300, flag_support=0.7), seed=0)) == 1
-    assert find_flags(cell([2, 2, 2, 0]), None, Thresholds(resamples=300, flag_support=0.8), seed=0) == []
-    assert find_flags(cell([2, 2, 2, 2]), None, Thresholds(resamples=300, flag_min_effect=1.01), seed=0) == []
-    # two episodes (1 and 0.5) are enough when every one of them agrees: the CI [0.5, 1] excludes 0
-    assert len(find_flags(cell([2, 1]), None, FAST, seed=0)) == 1
+    assert find_flags(cell([1] * 8, turns=10), None, FAST, seed=0) == []
+    # large but in two episodes of eight: support 0.25 < 0.6, and p = 0.5
+    assert find_flags(cell([2, 2, 0, 0, 0, 0, 0, 0]), None, FAST, seed=0) == []
+    # too few episodes: four that all agree give p = 2 / 2^4 = 0.125 > q = 0.10, never a flag
+    assert find_flags(cell([2, 2, 2, 2]), None, FAST, seed=0) == []
+    assert find_flags(cell([2, 2, 2, 2]), None, Thresholds(resamples=300, fdr_q=0.2), seed=0) != []
+    # the thresholds decide: a lower support bar lets 6 of 8 through, a higher effect bar stops it
+    six = [2, 2, 2, 2, 2, 2, 0, 0]
+    assert len(find_flags(cell(six), None, Thresholds(resamples=300, flag_support=0.7), seed=0)) == 1
+    assert find_flags(cell(six), None, Thresholds(resamples=300, flag_support=0.8), seed=0) == []
+    assert find_flags(cell(eight), None, Thresholds(resamples=300, flag_min_effect=1.01), seed=0) == []
+
+
+def paired_worlds(seeds: int = 8):
+    """Council and stand-in worlds over `seeds` seeds: the council's gambit P&L is 2 or 3
+    pebbles above the stand-in's in every seed; its Gini differs by +0.01 or -0.01."""
+    rows = []
+    for s in range(seeds):
+        rows.append(world("standin", s, [10, 10, 9, 9], pnl=2.0, gini=0.30, volume=10))
+        rows.append(
+            world("council", s, [10, 10, 9, 9], pnl=4.0 + s % 2, gini=0.30 + (0.01 if s % 2 else -0.01), volume=10)
+        )
+    return pd.DataFrame(rows)
 
 
 def test_outcome_flags_from_paired_effects():
-    flags = find_flags(pd.DataFrame(), outcome_episodes(), Thresholds(resamples=300, crash_within=1), seed=0)
-    by_metric = {f["metric"]: f for f in flags}
-    assert all(f["kind"] == "outcome" and f["cast"] is None and f["creature"] is None for f in flags)
-    # gambit P&L: diffs 4 and 1 (relative to the stand-in's mean 2: 1.25); volume: 6 and 10 over 15
-    assert by_metric["gambit_pnl"]["effect"] == 2.5 and by_metric["gambit_pnl"]["support"] == 1.0
-    assert by_metric["volume"]["effect"] == 8.0
-    assert by_metric["legend_ratio"]["effect"] == pytest.approx(-0.2)
-    assert "path_distance_honey" not in by_metric  # (2 log 1.5 / 4 + log(9/8) / 4) / 2 = 0.116 < 0.15
-    assert "final_gini" not in by_metric  # 0.05 < 0.15, support 0.5
-    assert "crash" not in by_metric  # one crash in two pairs: support 0.5
-    assert [f["rank"] for f in flags] == list(range(1, len(flags) + 1))
-    assert [f["score"] for f in flags] == sorted((f["score"] for f in flags), reverse=True)
+    flags = find_flags(pd.DataFrame(), paired_worlds(), FAST, seed=0)
+    assert [f["metric"] for f in flags] == ["gambit_pnl"]
+    [f] = flags
+    assert f["kind"] == "outcome" and f["cast"] is None and f["creature"] is None
+    assert f["effect"] == 2.5 and f["support"] == 1.0 and f["n"] == 8  # relative to the stand-in's 2: 1.25
+    assert f["p"] == pytest.approx(2 / 256) and f["score"] == pytest.approx(1.25)
+    # two seeds are too few for the same effect to be a flag
+    assert find_flags(pd.DataFrame(), paired_worlds(2), FAST, seed=0) == []
 
 
 # --- real evaluations ---------------------------------------------------------------------------
@@ -129,7 +157,27 @@ def planted(tmp_path_factory):
             policies={"planted": PLANTED},
             councils={"plant": CouncilSpec(focal={"thorn": "planted"})},
             scenarios=("gambit_rumour",),
-            seeds=Seeds(0, 4),
+            seeds=Seeds(0, 8),
+            thresholds=FAST,
+        )
+        run_recipe(recipe)
+    return Path(recipe.out)
+
+
+@pytest.fixture(scope="module")
+def perturbed(tmp_path_factory):
+    """Every seat the stand-in of its own disposition with 5% of its decisions perturbed at
+    random, in the three gambits, eight seeds."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT))
+        recipe = EvalRecipe(
+            name="perturbed",
+            out=str(tmp_path_factory.mktemp("perturbed")),
+            policies={"noisy": {"kind": "python", "entry_point": "tests.planted:perturbed", "kwargs": {"rate": 0.05}}},
+            councils={"noisy": CouncilSpec(focal={"*": "noisy"})},
+            scenarios=("gambit_rumour", "gambit_shock", "gambit_override"),
+            seeds=Seeds(0, 8),
+            turns=8,
             thresholds=FAST,
         )
         run_recipe(recipe)
@@ -145,14 +193,28 @@ def test_identical_policy_councils_yield_no_flags(identical):
     assert len(decisions) and (decisions["agreement"] == 1.0).all()
     assert set(decisions["council"]) == {"same", "one_seat"}
     assert find_flags(decisions, episodes, FAST, seed=0) == []
-    assert (
-        find_flags(decisions, episodes, Thresholds(resamples=300, flag_min_effect=0.0, flag_support=0.0), seed=0) == []
-    )
+    loose = Thresholds(resamples=300, flag_min_effect=0.0, flag_support=0.0, fdr_q=0.99)
+    result = flag(decisions, episodes, loose, seed=0)
+    assert result.flags == [] and result.method["testable"] == 0  # every difference is 0: p = 1 everywhere
+    assert {c["p"] for c in result.cells} == {1.0}
     summary = summarize(decisions, episodes, FAST, seed=0)
     for entry in summary["outcome"]:
         for name, figure in entry["figures"].items():
-            assert figure["effect"]["mean"] == 0.0 and figure["effect"]["ci"] == [0.0, 0.0], (entry["council"], name)
+            effect = figure["effect"]  # three seeds: no interval, never a zero-width one
+            assert effect["mean"] == 0.0 and effect["ci"] is None, (entry["council"], name)
+            assert effect["note"] == "too few seeds for an interval: 0, 0, 0"
     assert all(c["agreement"]["mean"] == 1.0 and c["jsd_mean"] == 0.0 for c in summary["decision"])
+
+
+def test_a_five_percent_perturbation_of_the_standin_gives_no_flags(perturbed):
+    decisions, episodes = tables(perturbed)
+    assert 0.95 < decisions["agreement"].mean() < 1.0  # it does differ, now and then
+    result = flag(decisions, episodes, FAST, seed=0)
+    assert result.flags == [] and result.families == []
+    # scenarios x creatures x phases x goods x directions, and scenarios x (figures + a path distance per good)
+    assert result.method["cells"] == 3 * 5 * 3 * 5 * 3 + 3 * (len(FIGURES) + 5)
+    # differences are there and tested: cells whose every episode differs can reach q
+    assert result.method["testable"] > 0
 
 
 def test_the_planted_python_seat_validates_and_diverges_only_on_honey_talk():
@@ -188,7 +250,8 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
         ("thorn", "seam", "honey", "buy")
     ]
     [f] = decision_flags
-    assert f["effect"] == 1.0 and f["support"] == 1.0 and f["n"] == 4 and f["ci_low"] > 0
+    assert f["effect"] == 1.0 and f["support"] == 1.0 and f["n"] == 8 and f["ci_low"] is None
+    assert f["ci_note"] == "same value in all 8 episodes" and f["q"] <= 0.1
     assert f["standin_value"] == 0.0 and f["live_value"] == 1.0 and f["instead"] == "none"
     turn = load_scenario("gambit_rumour").gambit.spring_turn
     assert len(f["examples"]) == 3
@@ -202,23 +265,39 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
     outcome = {f["metric"]: f for f in flags if f["kind"] == "outcome"}
     if "gambit_pnl" in outcome:
         assert outcome["gambit_pnl"]["effect"] < 0 and outcome["gambit_pnl"]["examples"][0]["creature"] == "thorn"
+    # one family reads it: Thorn at the seam buys honey where the stand-in holds
+    families = flag(decisions, episodes, FAST, seed=0).families
+    thorn = [fam for fam in families if fam["kind"] == "decision"]
+    assert [fam["text"] for fam in thorn] == [
+        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the stand-in holds (+1.00)"
+    ]
+    assert thorn[0]["members"] == [f["rank"]] and len(thorn[0]["examples"]) == 3
 
 
 # --- writers and the verb ------------------------------------------------------------------------
 
 
 def test_write_flags_json_and_markdown(tmp_path):
-    flags = find_flags(cell([2, 2, 1, 2]), outcome_episodes(), FAST, seed=0)
-    json_path, md_path = write_flags(flags, tmp_path, thresholds=FAST)
+    both = pd.concat([cell([2, 2, 1, 2, 2, 2, 2, 2])], ignore_index=True)
+    result = flag(both, paired_worlds(), FAST, seed=0)
+    json_path, md_path = write_flags(result, tmp_path)
     data = json.loads(json_path.read_text())
-    assert data == flags and all(set(FLAG_KEYS) <= set(f) for f in data)
+    assert set(data) == {"method", "excluded", "families", "flags", "cells"}
+    assert data["flags"] == result.flags and all(set(FLAG_KEYS) <= set(f) for f in data["flags"])
+    assert len(data["cells"]) == result.method["cells"] and all("p" in c and "q" in c for c in data["cells"])
+    assert load_flags(json_path)["families"] == result.families
     md = md_path.read_text()
-    assert md.count("\n| ") == len(flags) + 1  # header + one row per flag
+    assert md.count("\n| ") == len(result.flags) + 1  # header + one row per flag
+    assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds (+0.94)" in md
     assert "honey: buy share (instead of none)" in md and "Live response:" in md and "Stand-in action:" in md
+    assert "Benjamini-Hochberg at q = 0.1" in md
     assert md.count("```") % 2 == 0
-    write_flags([], tmp_path / "none")
-    assert json.loads((tmp_path / "none" / "flags.json").read_text()) == []
+    write_flags(flag(pd.DataFrame(), pd.DataFrame(), FAST), tmp_path / "none")
+    assert json.loads((tmp_path / "none" / "flags.json").read_text())["flags"] == []
     assert "No flags" in (tmp_path / "none" / "flags.md").read_text()
+    # a flags.json from before families (a plain list) still reads
+    (tmp_path / "old.json").write_text(json.dumps(result.flags))
+    assert load_flags(tmp_path / "old.json") == {"method": {}, "families": [], "flags": result.flags, "cells": []}
 
 
 def run_verb(*argv: str) -> int:
@@ -232,10 +311,14 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
     monkeypatch.setenv("COLUMNS", "160")
     assert run_verb(str(planted), "--top", "5") == 0
     out = capsys.readouterr().out
-    assert "honey buy" in out and "(not none)" in out and "thorn" in out and "flags.md" in out
+    words = " ".join(out.split())  # the family's text folds over two lines of the table
+    assert (
+        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00)" in words
+    )
+    assert "2 flags in 2 families, from 58 cells tested (FDR q = 0.1)" in words and "flags.md" in out
     table = out.split("wrote ")[0]  # the closing line holds two paths and is not wrapped
     assert max(len(line) for line in table.splitlines()) <= 100
-    flags = json.loads((planted / "flags.json").read_text())
+    flags = load_flags(planted / "flags.json")["flags"]
     assert any(f["kind"] == "decision" and f["creature"] == "thorn" for f in flags)
     assert (planted / "flags.md").exists()
 
@@ -248,7 +331,7 @@ def test_flag_verb_reads_thresholds_from_recipe_yaml(planted, capsys, tmp_path):
     (results / "recipe.yaml").write_text("name: x\nseed: 3\nthresholds: {flag_min_effect: 50.0, resamples: 100}\n")
     assert run_verb(str(results)) == 0
     assert "no flags" in capsys.readouterr().out
-    assert json.loads((results / "flags.json").read_text()) == []
+    assert json.loads((results / "flags.json").read_text())["flags"] == []
 
 
 def test_flag_verb_on_identical_councils_says_no_flags(identical, capsys):

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from glade.env.scenario import RECIPES
 from glade.eval import run as eval_run
 from glade.eval.rank import comparisons, disconnected, fit, rank
-from glade.env.scenario import RECIPES
 from glade.eval.recipe import load_eval_recipe
 
 BUDGETS = {"thrifty": 0.02, "modest": 0.1, "lavish": 0.3}  # share of pebbles a turn: less is better here

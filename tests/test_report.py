@@ -18,6 +18,7 @@ from glade.cli import report as report_verb
 from glade.eval import report
 from glade.eval.recipe import STANDIN
 from glade.eval.report.data import NO_FLAGS
+from glade.eval.stats import interval
 
 SCENARIOS = ["gambit_rumour", "gambit_shock"]
 COUNCILS = ["all_panic", "mixed"]
@@ -32,7 +33,7 @@ councils:
   all_panic: {{focal: {{"*": panic}}}}
   mixed: {{focal: {{oona: hoard, bramble: panic}}, rotate: 2}}
 scenarios: [gambit_rumour, gambit_shock]
-seeds: {{start: 0, count: 2}}
+seeds: {{start: 0, count: 4}}
 turns: 6
 worlds: 16
 """
@@ -68,12 +69,15 @@ def test_files_and_self_contained_html(results):
     pngs = sorted((out / report.FILES).glob("*.png"))
     # a price figure per scenario, an agreement heatmap per council, the P&L chart
     assert [p.name for p in pngs] == sorted(
-        [f"prices-{s}.png" for s in SCENARIOS] + [f"agreement-{c}.png" for c in COUNCILS] + ["gambit-pnl.png"]
+        [f"prices-{s}.png" for s in SCENARIOS]
+        + [f"agreement-{c}.png" for c in COUNCILS]
+        + ["gambit-pnl.png", "seam-split.png"]
     )
     assert html.count('<img src="data:image/png;base64,') == len(pngs)
     assert len(re.findall(r"<img ", html)) == len(pngs)  # no image that is not a data URI
     assert not re.search(r"https?://", html)
-    assert "<link" not in html and "<script" not in html and "<style>" in html
+    assert "<link" not in html and "<style>" in html
+    assert html.count("<script") == 1 and "<script>" in html  # one inline script (sorting), no src
     for png in pngs:
         assert f"]({report.FILES}/{png.name})" in md
 
@@ -103,20 +107,21 @@ def test_results_table_matches_pandas(results):
 
     episodes = pd.read_parquet(out / "episodes.parquet").drop_duplicates("episode_id")
     per_seed = episodes.groupby(["scenario", "council", "seed"])[["legend_ratio", "gambit_pnl"]].mean()
-    expected = per_seed.groupby(level=["scenario", "council"]).mean()
-    seen = set()
+    seen, notes = set(), []
     for row in rows:
         scenario = row[0].split(" ")[0]
         council = STANDIN if row[1] == "all stand-in" else row[1]
         seen.add((scenario, council))
-        ratio, pnl = expected.loc[(scenario, council)]
-        assert row[3].split(" [")[0] == f"{ratio:.3f}"
-        assert row[4].split(" [")[0] == f"{pnl:+.2f}"
-        low, high = (float(x) for x in row[4].split(" [")[1].rstrip("]").split(", "))
-        seeds = per_seed.loc[(scenario, council), "gambit_pnl"]
-        assert seeds.min() - 0.01 <= low <= round(pnl, 2) <= high <= seeds.max() + 0.01
-        assert row[5] == "2"  # seeds
+        for column, cell, fmt in (("legend_ratio", row[3], ".3f"), ("gambit_pnl", row[4], "+.2f")):
+            iv = interval(per_seed.loc[(scenario, council), column].to_numpy())
+            if iv.low is None:  # said in words, never a zero-width interval
+                assert cell == f"{iv.mean:{fmt}} ({iv.note})" and "[" not in cell
+                notes.append(iv.note)
+            else:
+                assert cell == f"{iv.mean:{fmt}} [{iv.low:{fmt}}, {iv.high:{fmt}}]"
+        assert row[5] == "4"  # seeds
         assert int(row[6]) == (episodes[(episodes.scenario == scenario) & (episodes.council == council)]).shape[0]
+    assert "same value in all 4 seeds" in notes  # the glut halts honey at 0.9 under the stand-in in every seed
     assert seen == {(s, c) for s in SCENARIOS for c in [STANDIN, *COUNCILS]}
 
 
@@ -164,7 +169,7 @@ def test_flags_table_top_20_escaped(results, tmp_path):
     md_path, html_path = report.write_report(out)
     rows = _md_rows(_section(md_path.read_text(), "Flags (top 20)"))
     assert len(rows) == 20
-    assert [float(r[13]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
+    assert [float(r[14]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
     html = html_path.read_text()
     assert NO_FLAGS not in html
     assert "&lt;b&gt;turn&lt;/b&gt;" in html and "<b>turn</b>" not in html

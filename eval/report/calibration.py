@@ -9,6 +9,8 @@ from pathlib import Path
 
 from glade.eval.calibrate import CALIBRATION_DIR
 
+from .markup import Section, html_table, md_table
+
 TITLE = "Calibrating the stand-in"
 ABOUT = (
     "glade calibrate fitted a stand-in disposition to a live policy's decisions on some seeds and checked it "
@@ -107,31 +109,17 @@ def lines(c: dict) -> list[str]:
     return out
 
 
-def section_md(folder: Path) -> list[str]:
-    found = calibrations(folder)
-    if not found:
-        return []
-    out = ["", f"## {TITLE}", "", ABOUT, ""]
-    for c in found:
-        out += [f"### {c['fitted']['name']}", ""] + [f"- {line}" for line in lines(c)] + [""]
-        for caption, header, rows in tables(c):
-            out += [f"*{caption}*", "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-            out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows] + [""]
-    return out
-
-
-def section_html(folder: Path) -> list[str]:
-    found = calibrations(folder)
+def calibration_sections(page) -> list[Section]:
+    """One section, a block per calibration of this results folder (none: no section)."""
+    found = calibrations(page.r.folder)
     if not found:
         return []
     e = html.escape
-    out = [f'<h2 id="calibration">{e(TITLE)}</h2>', f'<p class="caption">{e(ABOUT)}</p>']
+    md, out = [ABOUT, ""], [f'<p class="caption">{e(ABOUT)}</p>']
     for c in found:
+        md += [f"### {c['fitted']['name']}", ""] + [f"- {line}" for line in lines(c)] + [""]
         out.append(f"<h3>{e(c['fitted']['name'])}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines(c)) + "</ul>")
         for caption, header, rows in tables(c):
-            head = "".join(f"<th>{e(h)}</th>" for h in header)
-            body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-            out.append(
-                f'<p class="caption">{e(caption)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-            )
-    return out
+            md += [f"*{caption}*", ""] + md_table(header, rows) + [""]
+            out += [f'<p class="caption">{e(caption)}</p>', html_table(header, rows, set())]
+    return [Section("calibration", TITLE, md, out)]

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
-from glade.eval.stats import bootstrap_ci
+from glade.eval.stats import column_intervals, interval
 
 FILES = "report_files"
 TOP_FLAGS = 20
@@ -34,9 +35,13 @@ class Results:
     scenarios: list[str] = field(default_factory=list)
     councils: list[str] = field(default_factory=list)  # without the stand-in world
     creatures: dict[str, list[str]] = field(default_factory=dict)  # scenario -> seats in scenario order
-    seed: int = 0  # bootstrap seed
+    seed: int = 0  # seeds the permutation tests
     level: float = 0.95
     resamples: int = 2000
+    seats: pd.DataFrame = field(default_factory=pd.DataFrame)  # episodes.parquet as written: one row per seat
+    attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution.parquet (leave-one-out replays)
+    families: list[dict] = field(default_factory=list)  # flag families from flags.json
+    flags_method: dict = field(default_factory=dict)  # how the flags were tested, with counts
 
     @property
     def worlds(self) -> list[str]:
@@ -78,14 +83,16 @@ def load_results(results_dir: str | Path) -> Results:
             summary = json.loads((folder / "summary.json").read_text())
         except json.JSONDecodeError:
             summary = {}
-    flags, note = None, NO_FLAGS
+    flags, note, loaded = None, NO_FLAGS, {}
     if (folder / "flags.json").exists():
         try:
-            loaded = json.loads((folder / "flags.json").read_text())
-            flags = loaded if isinstance(loaded, list) else loaded.get("flags", [])
-            note = "" if flags else "no flags: no disagreement crossed the recipe's thresholds"
-        except (json.JSONDecodeError, AttributeError) as exc:
+            loaded = load_flags(folder / "flags.json")
+            flags = loaded["flags"]
+            note = "" if flags else "no flags: no disagreement survived the false-discovery control and the thresholds"
+        except (json.JSONDecodeError, ValueError) as exc:
             note = f"flags.json unreadable ({exc}); run glade flag again"
+    attribution_path = folder / "attribution.parquet"
+    attribution = pd.read_parquet(attribution_path) if attribution_path.exists() else pd.DataFrame()
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
@@ -107,7 +114,29 @@ def load_results(results_dir: str | Path) -> Results:
         seed=int(recipe.get("seed", 0) or 0),
         level=float(thresholds.get("ci_level", 0.95)),
         resamples=int(thresholds.get("resamples", 2000)),
+        seats=seats,
+        attribution=attribution,
+        families=(loaded or {}).get("families", []),
+        flags_method=(loaded or {}).get("method", {}),
     )
+
+
+def results_verdicts(r: Results) -> dict:
+    """The three lessons' verdicts and seat attribution (glade.eval.verdicts): as `glade eval`
+    wrote them in summary.json, else computed from the tables with the recipe's levers and
+    thresholds (results from before the verdicts)."""
+    if isinstance(r.summary.get("verdicts"), dict):
+        return r.summary["verdicts"]
+    from glade.config import build
+    from glade.eval.recipe import Lever
+    from glade.eval.verdicts import verdicts
+
+    levers = tuple(
+        build(Lever, lever, str(r.folder / "recipe.yaml"), f"levers[{i}]")
+        for i, lever in enumerate(r.recipe.get("levers") or [])
+    )
+    thresholds = r.recipe.get("thresholds") or {}
+    return verdicts(r.seats, r.attribution, levers, thresholds, r.seed, r.decisions)
 
 
 def ordered(values: pd.Series, preferred) -> list[str]:
@@ -122,9 +151,9 @@ def ordered(values: pd.Series, preferred) -> list[str]:
 
 
 def mean_ci(values, r: Results):
-    """Mean and bootstrap CI of the mean over the first axis (glade.eval.stats.bootstrap_ci
-    with the results' seed, level and resamples). 1-D input gives floats (NaNs dropped); 2-D
-    (n, k) gives arrays of k. The report shows no interval below two values: NaN there."""
+    """Mean and interval of the mean over the first axis (glade.eval.stats.interval: none below
+    4 values or where every value is the same: NaN there). 1-D input gives floats (NaNs
+    dropped); 2-D (n, k) gives arrays of k."""
     data = np.asarray(values, dtype=float)
     if data.ndim == 1:
         data = data[~np.isnan(data)]
@@ -132,11 +161,7 @@ def mean_ci(values, r: Results):
             return math.nan, math.nan, math.nan
         mean, low, high = mean_ci(data[:, None], r)
         return float(mean[0]), float(low[0]), float(high[0])
-    mean = data.mean(axis=0)
-    if data.shape[0] < 2:
-        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    low, high = bootstrap_ci(data, seed=r.seed, level=r.level, resamples=r.resamples)
-    return mean, low, high
+    return column_intervals(data, r.level)
 
 
 def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -148,7 +173,8 @@ def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def results_table(r: Results) -> pd.DataFrame:
-    """Per scenario x world: legend ratio and gambit P&L, mean over seeds and bootstrap CI."""
+    """Per scenario x world: legend ratio and gambit P&L, the mean over seeds and its interval
+    (or the words said instead: too few seeds, the same value in every seed)."""
     ep = r.episodes
     ratio = per_seed(ep, "legend_ratio") if "legend_ratio" in ep else None
     pnl = per_seed(ep, "gambit_pnl") if "gambit_pnl" in ep else None
@@ -169,9 +195,13 @@ def results_table(r: Results) -> pd.DataFrame:
             for name, table in (("legend_ratio", ratio), ("gambit_pnl", pnl)):
                 if table is None:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = math.nan
+                    row[f"{name}_note"] = ""
                     continue
                 values = table[(table["scenario"] == scenario) & (table["council"] == world)][name]
-                row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_ci(values.to_numpy(dtype=float), r)
+                iv = interval(values.to_numpy(dtype=float), level=r.level)
+                row[name], row[f"{name}_note"] = iv.mean, iv.note
+                row[f"{name}_low"] = math.nan if iv.low is None else iv.low
+                row[f"{name}_high"] = math.nan if iv.high is None else iv.high
             rows.append(row)
     return pd.DataFrame(rows)
 

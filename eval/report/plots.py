@@ -71,9 +71,9 @@ def _save(fig, plt) -> bytes:
 
 def ci_words(r: Results) -> str:
     return (
-        f"{r.level:.0%} CI: percentile bootstrap of the mean over seeds "
-        f"(scipy.stats.bootstrap, {r.resamples} resamples, seed {r.seed}; rough with few seeds: "
-        "with two it spans at most their range); a council's casts on one seed are averaged first"
+        f"{r.level:.0%} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
+        "correction; none below 4 seeds, and none where every seed gave the same value); a council's casts "
+        "on one seed are averaged first"
     )
 
 
@@ -250,3 +250,30 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
     fig.tight_layout()
     caption = "Mean over seeds with the CI as error bars; dots: the seeds."
     return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
+
+
+def seam_figure(r: Results, seam: list[dict], labels: dict[str, str]) -> Figure | None:
+    """Per scenario x world, the legend turn's log price move as two stacked bars: traded and
+    written at the seam (in percent of the price before: 100 x log part, so the parts add)."""
+    rows = [e for e in seam if e["traded"].get("mean") is not None and e["seam"].get("mean") is not None]
+    if not rows:
+        return None
+    plt = _pyplot()
+    names = [f"{labels.get(e['scenario'], e['scenario'])}\n{world_label(e['world'])}" for e in rows]
+    traded = np.array([100 * e["traded"]["mean"] for e in rows])
+    written = np.array([100 * e["seam"]["mean"] for e in rows])
+    fig, ax = plt.subplots(figsize=(7.5, max(2.4, 0.42 * len(rows) + 1.0)))
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, traded, color="tab:blue", label="traded (clearing and repricing)")
+    left = np.where(np.sign(written) == np.sign(traded), traded, 0.0)
+    ax.barh(y, written, left=left, color="tab:red", label="written at the seam")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, names, fontsize=7)
+    ax.set_xlabel("log price move at the legend turn, x 100", fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.set_title("The legend turn's move: traded or authored", fontsize=11)
+    fig.tight_layout()
+    caption = "Blue: made by the seats' trading; red: written at the settlement seam."
+    return Figure("seam-split.png", "The legend turn: traded or authored", caption, _save(fig, plt))

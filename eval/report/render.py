@@ -1,16 +1,22 @@
 """The report of an evaluation: RESULTS/report.md and a self-contained RESULTS/report.html.
 
 The report reads what `glade eval` wrote (episodes.parquet, decisions.parquet, and
-recipe.yaml, summary.json and flags.json where present) and shows: the legend good's price at
-settlement and the gambit P&L per scenario x world with bootstrap intervals; price paths per
+recipe.yaml, summary.json, flags.json and attribution.parquet where present) and opens with
+"What this evaluation says": the three lessons' verdicts (robust or cast-dependent
+phenomena, moves traded or written at the seam, levers that hold live or only under the
+stand-in) and the top flag families, in sentences with n and intervals. Then the run, the
+legend good's price at settlement and the gambit P&L per scenario x world; price paths per
 good, the council(s) against the all-stand-in world; how often live seats agreed with the
-stand-in (creature x turn); the gambit P&L by mechanism and world; the top flags.
+stand-in (creature x turn); the gambit P&L by mechanism and world; the detail of each
+lesson; the flag families with their example decisions; the top flags.
 
-Everything plotted is computed here from the parquet tables. The unit of replication is the
-seed: a council's casts on one seed are averaged first, then the mean and its percentile
-bootstrap interval (scipy.stats.bootstrap, fixed seed) are taken over seeds.
-report.md links PNGs in RESULTS/report_files/; report.html embeds the same PNGs as data URIs
-and carries its CSS inline, so it is one file that opens anywhere, offline.
+A report is a list of section builders (SECTIONS): each takes the Page (the results and what
+is computed from them once) and gives Sections; a new section is one builder and one entry.
+Everything is computed here from the parquet tables. The unit of replication is the seed: a
+council's casts on one seed are averaged first, then the mean and its interval (glade.eval.
+stats.interval: none below 4 seeds) are taken over seeds. report.md links PNGs in
+RESULTS/report_files/; report.html embeds the same PNGs as data URIs and carries its CSS and
+its one script (tables sort by column) inline, so it is one file that opens anywhere, offline.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -25,11 +33,15 @@ import pandas as pd
 from glade.eval.figures import mechanism
 from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
+from glade.eval.stats import threshold
 
-from . import calibration
-from .data import FILES, TOP_FLAGS, Results, fault_notes, load_results, results_table
-from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, world_label
-from .sections import section_html, section_md, sections
+from .calibration import calibration_sections
+from .cost import cost_sections
+from .data import FILES, TOP_FLAGS, Results, fault_notes, load_results, results_table, results_verdicts
+from .leaderboard import rank_sections
+from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table
+from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, seam_figure, world_label
+from .sections import family_sections, lesson_sections, verdict_section
 
 # ---------------------------------------------------------------------------------------
 # Writing
@@ -41,11 +53,11 @@ def _num(value, fmt: str) -> str:
     return format(value, fmt)
 
 
-def _with_ci(mean, low, high, fmt: str) -> str:
+def _with_ci(mean, low, high, fmt: str, note: str = "") -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "—"
     if low is None or math.isnan(low):
-        return f"{format(mean, fmt)} [—]"
+        return f"{format(mean, fmt)} ({note})" if note else format(mean, fmt)
     return f"{format(mean, fmt)} [{format(low, fmt)}, {format(high, fmt)}]"
 
 
@@ -67,8 +79,8 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
                 labels.get(t.scenario, t.scenario),
                 world_label(t.world),
                 f"{t.legend_good or '—'}{turn}",
-                _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f"),
-                _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f"),
+                _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f", t.legend_ratio_note),
+                _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f", t.gambit_pnl_note),
                 str(t.seeds),
                 str(t.episodes),
             ]
@@ -78,9 +90,8 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
 
 SEATS_CAPTION = (
     "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
-    "with no named error, mean over episodes [{level:.0%} CI: percentile bootstrap over episodes], n = episodes "
-    "(seeds x casts); and the most frequent errors. "
-    "A seat with structured: true has each answer held to its state's action schema."
+    "with no named error, mean over episodes [{level:.0%} interval], n = episodes (seeds x casts); and the most "
+    "frequent errors. A seat with structured: true has each answer held to its state's action schema."
 )
 
 
@@ -96,7 +107,7 @@ def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
             [
                 row["council"],
                 f"{row['policy']} ({', '.join(row['policy_identity'])})",
-                _with_ci(valid["mean"], _float(low), _float(high), ".3f"),
+                _with_ci(valid["mean"], _float(low), _float(high), ".3f", valid.get("note") or ""),
                 str(valid["n"]),
                 str(row["decisions"]),
                 ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "—",
@@ -121,6 +132,7 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
         "effect [CI]",
         "support",
         "n",
+        "q",
         "score",
         "first example",
     ]
@@ -138,6 +150,7 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
                 effect_text(f),
                 _num(_float(f.get("support")), ".0%"),
                 _text(f.get("n")),
+                _num(_float(f.get("q")), ".2g"),
                 _num(_float(f.get("score")), ".3g"),
                 where,
             ]
@@ -195,6 +208,20 @@ def header_items(r: Results) -> list[tuple[str, str]]:
     return items
 
 
+@dataclass(frozen=True)
+class Page:
+    """What every section builder reads: the results and what is computed from them once."""
+
+    r: Results
+    table: pd.DataFrame
+    figures: list[Figure]
+    labels: dict[str, str]
+    verdicts: dict
+
+    def thresholds(self, key: str):
+        return threshold(self.r.recipe.get("thresholds") or {}, key)
+
+
 def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     """Write RESULTS/report.md (+ RESULTS/report_files/*.png) and a self-contained RESULTS/report.html."""
     r = load_results(results_dir)
@@ -204,11 +231,12 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
         mech = mechanism(s, turns)
         labels[s] = f"{s} ({mech})" if mech else s
     table = results_table(r)
+    verdicts = results_verdicts(r)
     figures = [price_figure(r, s, labels[s]) for s in r.scenarios]
     figures += [f for f in (agreement_figure(r, c, labels) for c in r.councils) if f is not None]
-    pnl = pnl_figure(r, table, labels)
-    if pnl is not None:
-        figures.append(pnl)
+    for extra in (pnl_figure(r, table, labels), seam_figure(r, verdicts.get("seam", []), labels)):
+        if extra is not None:
+            figures.append(extra)
 
     files = r.folder / FILES
     files.mkdir(exist_ok=True)
@@ -217,9 +245,10 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     for f in figures:
         (files / f.name).write_bytes(f.png)
 
+    page = Page(r, table, figures, labels, verdicts)
     md_path, html_path = r.folder / "report.md", r.folder / "report.html"
-    md_path.write_text(render_md(r, table, figures, labels))
-    html_path.write_text(render_html(r, table, figures, labels))
+    md_path.write_text(render_md(page))
+    html_path.write_text(render_html(page))
     return md_path, html_path
 
 
@@ -259,83 +288,146 @@ def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Fi
             ),
             [f for f in figures if f.name == "gambit-pnl.png"],
         ),
+        (
+            "The legend turn: traded or authored",
+            (
+                "The legend good's price move at the legend turn per scenario (mechanism) and world, split into the part "
+                "clearing and repricing made (the seats' trading) and the part written at the settlement seam; bars are "
+                "means over seeds x casts, in percent (log parts, so they add up)."
+            ),
+            [f for f in figures if f.name == "seam-split.png"],
+        ),
     ]
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def run_sections(page: Page) -> list[Section]:
+    items = header_items(page.r)
+    md = [f"- **{k}**: {md_cell(v)}" for k, v in items]
+    dl = (
+        '<dl class="meta">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
+    )
+    return [Section("run", "The run", md, [dl])]
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
-    return lines
+def results_sections(page: Page) -> list[Section]:
+    r, table = page.r, page.table
+    caption = TABLE_CAPTION.format(ci=ci_words(r))
+    header, rows = table_rows(table, page.labels)
+    worlds = list(table["world"]) if len(table) else []
+    element = html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else "")
+    return [
+        Section(
+            "results",
+            "Results",
+            [caption, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(caption)}</p>', element],
+        )
+    ]
 
 
-def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: dict[str, str]) -> str:
-    name = r.recipe.get("name") or r.summary.get("recipe") or r.folder.name
-    out = [f"# glade evaluation report: {name}", ""]
-    out += [line for note in fault_notes(r.summary) for line in (f"> **{note}**", "")]
-    out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
-    out += ["", "## Results", "", TABLE_CAPTION.format(ci=ci_words(r)), ""]
-    out += _md_table(*table_rows(table, labels))
-    header, rows = seat_rows(r)
-    if rows:
-        out += ["", "## Valid answers per live seat", "", SEATS_CAPTION.format(level=r.level), ""]
-        out += _md_table(header, rows)
-    for title, about, figs in _sections(r, figures):
+def fault_sections(page: Page) -> list[Section]:
+    """Seat faults first: a run whose servers failed to answer is read with that in mind."""
+    notes = fault_notes(page.r.summary)
+    if not notes:
+        return []
+    return [
+        Section(
+            "faults",
+            "Seat faults",
+            [line for note in notes for line in (f"> **{note}**", "")],
+            [f'<p class="note">{html.escape(note)}</p>' for note in notes],
+        )
+    ]
+
+
+def seat_sections(page: Page) -> list[Section]:
+    header, rows = seat_rows(page.r)
+    if not rows:
+        return []
+    about = SEATS_CAPTION.format(level=page.r.level)
+    return [
+        Section(
+            "seats",
+            "Valid answers per live seat",
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {2, 3, 4})],
+        )
+    ]
+
+
+def figure_sections(page: Page) -> list[Section]:
+    out = []
+    for title, about, figs in _sections(page.r, page.figures):
         if not figs:
             continue
-        out += ["", f"## {title}", "", about, ""]
+        md, parts = [about, ""], [f'<p class="caption">{html.escape(about)}</p>']
         for f in figs:
-            out += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
-    out += calibration.section_md(r.folder)
-    for section in sections(r):  # cost, leaderboard (eval/report/sections.py)
-        out += section_md(section)
-    out += ["", f"## Flags (top {TOP_FLAGS})", ""]
-    if r.flags:
-        header, rows, _ = flag_rows(r.flags)
-        out += [
-            f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet.",
-            "",
+            md += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
+            data = base64.b64encode(f.png).decode("ascii")
+            parts.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(f.title)}">'
+                f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+            )
+        out.append(Section("figure-" + f"{title}".lower().replace(" ", "-").replace(":", ""), title, md, parts))
+    return out
+
+
+def flag_sections(page: Page) -> list[Section]:
+    r = page.r
+    if not r.flags:
+        return [
+            Section(
+                "flags",
+                f"Flags (top {TOP_FLAGS})",
+                [f"*{r.flags_note}*"],
+                [f'<p class="note">{html.escape(r.flags_note)}</p>'],
+            )
         ]
-        out += _md_table(header, rows)
-    else:
-        out.append(f"*{r.flags_note}*")
-    return "\n".join(out).rstrip() + "\n"
-
-
-CSS = """
-body { font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d1d1f;
-       max-width: 1180px; margin: 2em auto; padding: 0 1.2em; }
-h1 { font-size: 1.6em; margin-bottom: .3em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1.2em; font-size: .92em; }
-dl.meta dt { font-weight: 600; color: #555; } dl.meta dd { margin: 0; word-break: break-word; }
-table { border-collapse: collapse; font-size: .88em; margin: .6em 0; }
-th, td { border: 1px solid #d6d6d6; padding: .3em .6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.standin td { color: #444; font-style: italic; }
-figure { margin: 1.2em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption, p.caption { font-size: .88em; color: #555; max-width: 60em; }
-p.note { color: #8a5a00; background: #fff7e6; border: 1px solid #f0d9a8; padding: .5em .8em; display: inline-block; }
-details pre { white-space: pre-wrap; font-size: .85em; background: #f6f6f6; padding: .5em; max-height: 24em; overflow: auto; }
-"""
-
-
-def _html_table(header: list[str], rows: list[list[str]], numeric: set[int], row_class=None, extra=None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{row_class(i)}"' if row_class and row_class(i) else ""
-        cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>' if j in numeric else f"<td>{html.escape(c)}</td>"
-            for j, c in enumerate(row)
+    header, rows, ranked = flag_rows(r.flags)
+    about = f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet."
+    element = html_table(
+        header[:-1] + ["examples"],
+        [row[:-1] for row in rows],
+        {8, 9, 10, 11, 12, 13, 14},
+        extra=lambda i: _examples_html(ranked[i]),
+    )
+    return [
+        Section(
+            "flags",
+            f"Flags (top {TOP_FLAGS})",
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(about)}</p>', element],
         )
-        if extra is not None:
-            cells += f"<td>{extra(i)}</td>"
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+    ]
+
+
+# The report, top to bottom: a new section is one builder here.
+SECTIONS: tuple[Callable[[Page], list[Section]], ...] = (
+    fault_sections,
+    verdict_section,
+    run_sections,
+    results_sections,
+    seat_sections,
+    figure_sections,
+    lesson_sections,
+    calibration_sections,
+    cost_sections,
+    rank_sections,
+    family_sections,
+    flag_sections,
+)
+
+
+def _title(r: Results) -> str:
+    return str(r.recipe.get("name") or r.summary.get("recipe") or r.folder.name)
+
+
+def render_md(page: Page) -> str:
+    out = [f"# glade evaluation report: {_title(page.r)}", ""]
+    for build in SECTIONS:
+        for section in build(page):
+            out += [f"## {section.title}", "", *section.markdown, ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _examples_html(flag: dict) -> str:
@@ -351,65 +443,27 @@ def _examples_html(flag: dict) -> str:
     return "".join(parts) or "—"
 
 
-def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: dict[str, str]) -> str:
-    name = r.recipe.get("name") or r.summary.get("recipe") or r.folder.name
-    e = html.escape
+def render_html(page: Page) -> str:
+    name = html.escape(_title(page.r))
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>glade report: {e(str(name))}</title>",
+        f"<title>glade report: {name}</title>",
         f"<style>{CSS}</style>",
         "</head>",
         "<body>",
-        f"<h1>glade evaluation report: {e(str(name))}</h1>",
-        *(f'<p class="note">{e(note)}</p>' for note in fault_notes(r.summary)),
-        '<dl class="meta">',
+        f"<h1>glade evaluation report: {name}</h1>",
     ]
-    out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in header_items(r)]
-    out += [
-        "</dl>",
-        '<h2 id="results">Results</h2>',
-        f'<p class="caption">{e(TABLE_CAPTION.format(ci=ci_words(r)))}</p>',
-    ]
-    header, rows = table_rows(table, labels)
-    worlds = list(table["world"]) if len(table) else []
-    out.append(_html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else ""))
-    header, rows = seat_rows(r)
-    if rows:
-        out.append('<h2 id="seats">Valid answers per live seat</h2>')
-        out.append(f'<p class="caption">{e(SEATS_CAPTION.format(level=r.level))}</p>')
-        out.append(_html_table(header, rows, {2, 3, 4}))
-    for title, about, figs in _sections(r, figures):
-        if not figs:
-            continue
-        out.append(f"<h2>{e(title)}</h2>")
-        out.append(f'<p class="caption">{e(about)}</p>')
-        for f in figs:
-            data = base64.b64encode(f.png).decode("ascii")
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{e(f.title)}">'
-                f"<figcaption>{e(f.caption)}</figcaption></figure>"
-            )
-    out += calibration.section_html(r.folder)
-    out += [section_html(section) for section in sections(r)]  # cost, leaderboard (eval/report/sections.py)
-    out.append(f'<h2 id="flags">Flags (top {TOP_FLAGS})</h2>')
-    if r.flags:
-        header, rows, ranked = flag_rows(r.flags)
-        out.append(
-            f'<p class="caption">{len(r.flags)} flag(s) in flags.json, ranked by score; the examples are rows of decisions.parquet.</p>'
-        )
-        out.append(
-            _html_table(
-                header[:-1] + ["examples"],
-                [row[:-1] for row in rows],
-                {8, 9, 10, 11, 12, 13},
-                extra=lambda i: _examples_html(ranked[i]),
-            )
-        )
-    else:
-        out.append(f'<p class="note">{e(r.flags_note)}</p>')
-    out += ["</body>", "</html>"]
+    for build in SECTIONS:
+        for section in build(page):
+            out += [
+                f'<section id="{section.anchor}">',
+                f"<h2>{html.escape(section.title)}</h2>",
+                *section.html,
+                "</section>",
+            ]
+    out += [f"<script>{SORT_SCRIPT}</script>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

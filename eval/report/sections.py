@@ -1,96 +1,280 @@
-"""Report sections of their own: what the run cost (summary.json's `cost`, glade.meter) and
-the leaderboard (rank.json, written by `glade rank`). Each is None when its file says nothing."""
+"""The report's lead and the sections behind it: "What this evaluation says" (the three
+lessons' verdicts and the top flag families, in sentences with n and intervals), the detail
+tables of each lesson and of seat attribution, and the flag families with their example
+decisions side by side (prompt, live answer, stand-in action). Each builder takes the Page
+(eval/report/render.py) and gives Sections (eval/report/markup.py)."""
 
 from __future__ import annotations
 
 import html
-import json
-from dataclasses import dataclass
-from pathlib import Path
+import re
 
-from glade.meter import closing_line, cost_table
+from glade.eval.verdict_text import (
+    EMPTY,
+    LESSONS,
+    families_heading,
+    move_text,
+    value_text,
+    verdict_sections,
+    world_name,
+)
 
-from .data import Results
+from .markup import Section, html_table, md_table
 
-RANK_FILE = "rank.json"
+TOP_FAMILIES = 5  # in the lead
+FAMILY_DETAILS = 20  # with their examples, further down
+EXAMPLE_CHARS = 4000
 
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    about: str
-    header: list[str]
-    rows: list[list[str]]
-
-
-def cost_section(r: Results) -> Section | None:
-    cost = r.summary.get("cost")
-    if not cost:
-        return None
-    return Section("Cost", closing_line(cost) + ". Per seat (its identity):", *cost_table(cost))
-
-
-def rank_section(r: Results) -> Section | None:
-    path = Path(r.folder) / RANK_FILE
-    if not path.exists():
-        return None
-    board = json.loads(path.read_text())
-    header, rows = board_table(board)
-    return Section("Leaderboard", board_about(board), header, rows)
+LEAD = (
+    "n counts clusters: seeds x casts for outcomes, episodes for decisions. Intervals are {level:.0%}: the t interval "
+    "widened by Hall's skewness correction, exact binomial for rates; below 4 seeds none is given, and a value that is "
+    "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control."
+)
 
 
-def board_about(board: dict) -> str:
-    level = f"{board['level']:.0%}"
-    what = (
-        "wealth change of the seat, against every other policy on the same creature, scenario and seed"
-        if board["outcome"] == "seat"
-        else "the council's focal wealth change minus the all-stand-in world's, on the same scenario and seed"
-    )
-    return (
-        f"Bradley-Terry strengths (log-odds, mean 0) from {board['comparisons']:g} paired comparisons of {what}, "
-        f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {level} percentile bootstrap "
-        f"over those units ({board['resamples']} refits) for the strength and the rank. {board['method']}."
-    )
+def _e(text) -> str:
+    return html.escape(str(text))
 
 
-def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
-    level = f"{board['level']:.0%}"
-    header = ["rank", "policy", "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
-    rows = []
-    for row in board["board"]:
-        low, high = row["ci"]
-        rank_low, rank_high = row["rank_ci"]
-        rows.append(
-            [
-                str(row["rank"]),
-                row["entry"],
-                ", ".join(row["names"]) or "-",
-                f"{row['strength']:+.2f}",
-                f"[{low:+.2f}, {high:+.2f}]",
-                f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}",
-                f"{row['wins']:g} / {row['comparisons']:g}" + (" (all or none)" if row.get("separated") else ""),
-            ]
+def family_anchor(family: dict) -> str:
+    return f"family-{family['family']}"
+
+
+def example_anchor(family: dict, j: int) -> str:
+    return f"family-{family['family']}-example-{j}"
+
+
+def verdict_section(page) -> list[Section]:
+    """The lead: each lesson's verdicts, seat attribution where played, the top flag families."""
+    r, v = page.r, page.verdicts
+    md, out = [LEAD.format(level=r.level), ""], [f'<p class="caption">{_e(LEAD.format(level=r.level))}</p>']
+    for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
+        heading = f"{number}. {question}" if key in LESSONS else question
+        lines = lines or [EMPTY.get(key, "nothing to say")]
+        md += [f"**{heading}**", ""] + [f"- {line}" for line in lines] + [""]
+        out.append(f"<h3>{_e(heading)}</h3><ul>" + "".join(f"<li>{_verdict_html(x)}</li>" for x in lines) + "</ul>")
+    heading = "Top flag families"
+    if r.flags is None:
+        md += [f"**{heading}**", "", f"*{r.flags_note}*", ""]
+        out.append(f'<h3>{heading}</h3><p class="note">{_e(r.flags_note)}</p>')
+    else:
+        heading = families_heading(r.families, r.flags_method)
+        top = r.families[:TOP_FAMILIES]
+        md += [f"**{heading}**", ""]
+        md += [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in top] or ["no flags"]
+        md.append("")
+        items = []
+        for f in top:
+            links = " ".join(
+                f'<a href="#{example_anchor(f, j)}">example {j}</a>' for j in range(1, len(f["examples"]) + 1)
+            )
+            items.append(
+                f'<li><a href="#{family_anchor(f)}">{_e(f["title"])}</a>: {_e(f["text"][len(f["title"]) + 2 :])} '
+                f"(n {f['n']}, q {f['q']:.2g}) {links}</li>"
+            )
+        out.append(f"<h3>{_e(heading)}</h3>" + (f"<ol>{''.join(items)}</ol>" if items else "<p>no flags</p>"))
+    return [Section("verdicts", "What this evaluation says", md, out)]
+
+
+VERDICTS = (
+    "robust",
+    "cast-dependent",
+    "sporadic",
+    "absent",
+    "not enough seeds",
+    "authored",
+    "emergent",
+    "mixed",
+    "no move",
+    "holds live",
+    "stand-in only",
+    "live only",
+    "neither",
+)
+
+
+def _verdict_html(line: str) -> str:
+    """A verdict line with each verdict word in bold."""
+    pattern = "|".join(re.escape(w) for w in sorted(VERDICTS, key=len, reverse=True))
+    return re.sub(rf": ({pattern})(?= \(| in every|;|$)", r': <span class="verdict">\1</span>', _e(line))
+
+
+def _table_section(anchor: str, title: str, about: str, header: list[str], rows: list[list[str]], numeric: set[int]):
+    if not rows:
+        return []
+    return [
+        Section(
+            anchor,
+            title,
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{_e(about)}</p>', html_table(header, rows, numeric)],
         )
-    return header, rows
+    ]
 
 
-def sections(r: Results) -> list[Section]:
-    return [s for s in (cost_section(r), rank_section(r)) if s is not None]
-
-
-def section_md(s: Section) -> list[str]:
-    cell = lambda text: str(text).replace("|", "\\|")
-    lines = ["", f"## {s.title}", "", s.about, ""]
-    lines += ["| " + " | ".join(map(cell, s.header)) + " |", "|" + "|".join("---" for _ in s.header) + "|"]
-    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in s.rows]
-    return lines
-
-
-def section_html(s: Section) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for h in s.header)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in s.rows)
-    return (
-        f'<h2>{e(s.title)}</h2>\n<p class="caption">{e(s.about)}</p>\n'
-        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
+def lesson_sections(page) -> list[Section]:
+    """The detail behind each verdict: one sortable table per lesson, and seat attribution."""
+    v, floor = page.verdicts, page.thresholds
+    out = _table_section(
+        "robustness",
+        "Robustness across casts and seeds",
+        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the pooled rate with its exact "
+        f"interval, the permutation test of the casts' rates, and the verdict (robust: in every cast with the rate's "
+        f"interval above {floor('robust_floor')}).",
+        ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "casts differ (p)", "verdict"],
+        [
+            [
+                e["scenario"],
+                f"{e['phenomenon']} of {e['good']}",
+                world_name(e["world"]),
+                "; ".join(c["note"] for c in e["casts"]),
+                value_text(e["rate"], ".2f"),
+                "—" if e.get("heterogeneity_p") is None else f"{e['heterogeneity_p']:.2g}",
+                e["verdict"],
+            ]
+            for e in v.get("robustness", [])
+        ],
+        {4, 5},
     )
+    out += _table_section(
+        "seam",
+        "The legend turn: traded or written at the seam",
+        f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
+        f"and repricing made (the seats' trading) and what the settlement seam wrote; moves below "
+        f"{floor('move_floor'):.0%} (log) count as no move.",
+        ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "verdict"],
+        [
+            [
+                e["scenario"],
+                world_name(e["world"]),
+                f"{e['good']} @ {e['turn']}",
+                move_text(e["total"]),
+                move_text(e["traded"]),
+                move_text(e["seam"]),
+                "—" if e.get("authored_share") is None else f"{e['authored_share']:.0%}",
+                e["verdict"],
+            ]
+            for e in v.get("seam", [])
+        ],
+        {3, 4, 5, 6},
+    )
+    out += _table_section(
+        "levers",
+        "Levers: the stand-in against the councils",
+        f"A lever's effect (scenario `to` minus `from`, same seeds and casts) in the all-stand-in world and in each "
+        f"council, and the difference in differences; a world moves when the interval excludes 0 and the effect is at "
+        f"least {floor('lever_min_effect')}.",
+        ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "verdict"],
+        [
+            row
+            for e in v.get("levers", [])
+            for row in [
+                [
+                    e["lever"],
+                    f"{e['from']} -> {e['to']}",
+                    e["figure"],
+                    "all stand-in",
+                    value_text(e["standin"]),
+                    "—",
+                    "—",
+                ]
+            ]
+            + [
+                [
+                    e["lever"],
+                    f"{e['from']} -> {e['to']}",
+                    e["figure"],
+                    c["council"],
+                    value_text(c["effect"]),
+                    value_text(c["did"]),
+                    c["verdict"],
+                ]
+                for c in e["councils"]
+            ]
+        ],
+        {4, 5},
+    )
+    out += _table_section(
+        "attribution",
+        "Which seat did it",
+        "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
+        "on its stand-in, replayed on the same seeds), its share of the effect with Fieller's interval, and what the "
+        "seats do only together (the interaction); effects whose interval excludes 0.",
+        ["scenario", "council", "figure", "effect", "seat (cast)", "contribution", "share [CI]"],
+        [
+            [
+                e["scenario"],
+                e["council"],
+                e["figure"],
+                value_text(e["effect"]),
+                f"{s['creature']}: {s['policy']} ({s['cast']})",
+                value_text(s["contribution"]),
+                _share(s),
+            ]
+            for e in v.get("attribution", [])
+            if e.get("effect_clear")
+            for s in e["seats"]
+        ],
+        {3, 5, 6},
+    )
+    return out
+
+
+def _share(seat: dict) -> str:
+    if seat.get("share") is None:
+        return "—"
+    ci, note = seat.get("share_ci"), seat.get("share_note")
+    if note:
+        return f"{seat['share']:.0%} ({note})"
+    return f"{seat['share']:.0%}" + (
+        f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
+    )
+
+
+def family_sections(page) -> list[Section]:
+    """Every flag family, with its example decisions side by side."""
+    families = page.r.families
+    if not families:
+        return []
+    shown = families[:FAMILY_DETAILS]
+    about = (
+        f"{len(families)} families of flags, the first {len(shown)} here with their example decisions "
+        "(flags.md lists them all; flags.json has every tested cell with its p and q values)."
+    )
+    md, out = [about, ""], [f'<p class="caption">{_e(about)}</p>']
+    for f in shown:
+        md += [
+            f"### {f['family']}. {f['text']}",
+            "",
+            f"flags {', '.join(f'#{m}' for m in f['members'])}; n {f['n']}; smallest q {f['q']:.3g}",
+            "",
+        ]
+        parts = [
+            f'<div class="family" id="{family_anchor(f)}"><h3>{f["family"]}. {_e(f["title"])}</h3>',
+            f"<p>{_e(f['text'][len(f['title']) + 2 :])}</p>",
+            f'<p class="caption">flags {_e(", ".join(f"#{m}" for m in f["members"]))}; n {f["n"]}; smallest q {f["q"]:.3g}</p>',
+        ]
+        for j, ex in enumerate(f["examples"], 1):
+            where = f"episode {ex['episode_id']}, turn {ex['turn']}, {ex['creature']}"
+            md += [f"#### {where}", ""]
+            for key, label in (
+                ("prompt", "Prompt"),
+                ("response", "Live answer"),
+                ("standin_action", "Stand-in action"),
+            ):
+                md += [f"{label}:", "", "```", str(ex.get(key, ""))[:EXAMPLE_CHARS].replace("```", "'''"), "```", ""]
+            cells = "".join(
+                f"<div><b>{label}</b><pre>{_e(str(ex.get(key, ''))[:EXAMPLE_CHARS])}</pre></div>"
+                for key, label in (
+                    ("prompt", "prompt"),
+                    ("response", "live answer"),
+                    ("standin_action", "stand-in action"),
+                )
+            )
+            parts.append(
+                f'<div class="example" id="{example_anchor(f, j)}"><h4>{_e(where)}</h4><div class="side">{cells}</div></div>'
+            )
+        if not f["examples"]:
+            parts.append("<p>(no live decisions to show)</p>")
+        out.append("".join(parts) + "</div>")
+    return [Section("families", "Flag families", md, out)]

@@ -1,6 +1,8 @@
 """`glade eval RECIPE [key=value ...] [--ray [ADDRESS]]`: seat a council, play it against the
-stand-in world, measure where they part ways (glade.eval.run). Writes RESULTS/decisions.parquet,
-episodes.parquet, summary.json and recipe.yaml (RESULTS is the recipe's `out`).
+stand-in world, measure where they part ways (glade.eval.run) and say what that means for the
+three lessons (glade.eval.verdicts). Writes RESULTS/decisions.parquet, episodes.parquet,
+summary.json and recipe.yaml (RESULTS is the recipe's `out`; attribution.parquet too with
+`attribution: true`).
 
 With --ray the shards play as Ray tasks on a cluster (glade.eval.distributed): the same
 results folder, the same numbers. ADDRESS defaults to `auto`, the cluster this machine
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from glade.console import console, print_table, progress_bar, show_faults, with_ci
+from glade.console import console, findings, print_table, progress_bar, show_faults, with_ci
 from glade.meter import closing_line, estimate_report
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.eval.recipe import check_inputs, load_eval_recipe
     from glade.eval.run import evaluate, write_results
+    from glade.eval.verdict_text import findings as verdict_findings
     from glade.rollout import too_many_faults
 
     overrides = list(args.overrides)
@@ -86,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(
             str(row["scenario"]),
             str(row["world"]),
-            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f"),
-            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f"),
+            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f", row.get("legend_ratio_note")),
+            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f", row.get("gambit_pnl_note")),
             str(row["n"]),
         )
     con.print(table)
@@ -99,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
     for row in summary.get("seats", []):
         valid = row["valid_action"]
         errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
-        rate = f"{with_ci(valid['mean'], valid['ci'], '.3f')}, n {valid['n']}"
+        rate = f"{with_ci(valid['mean'], valid['ci'], '.3f', valid.get('note'))}, n {valid['n']}"
         seats.add_row(row["council"], row["policy"], rate, str(row["decisions"]), errors)
     con.print(seats)
+    findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "

@@ -7,7 +7,8 @@ A list of named steps, printed as they run:
 3. generate stand-in traces of every disposition (recipes/generate/standin.yaml);
 4-6. train the tiny base model in full, then the hoarder and panic-seller LoRA adapters;
 7. evaluate the crash-gambit councils against the all-stand-in world (recipes/eval/);
-8. flag where the creature models and the stand-in part ways, and write the report;
+8. flag where the creature models and the stand-in part ways, print the three verdicts and the top
+   flag families, and write the report;
 9. score the creature adapters on glade's decision tasks with lm-eval;
 10. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glade import checkpoint
-from glade.console import console, plain_table, progress_bar, scoreboard, summary_lines, with_ci
+from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines, with_ci
 from glade.env.scenario import RECIPES, load_scenario
 from glade.rollout import run_episode, write_episode
 
@@ -155,8 +156,8 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
         table.add_row(
             row["scenario"],
             row["world"],
-            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f"),
-            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f"),
+            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f", row.get("legend_ratio_note")),
+            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f", row.get("gambit_pnl_note")),
             str(row["n"]),
         )
     con.print(table)
@@ -169,18 +170,19 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
 def flag_and_report(args: argparse.Namespace, con) -> None:
     import pandas as pd
 
-    from glade.eval.flags import effect_text, find_flags, load_thresholds, metric_text, where, write_flags
+    from glade.eval.flags import flag, load_thresholds, write_flags
     from glade.eval.report import write_report
+    from glade.eval.verdict_text import findings as verdict_findings
 
     results = Path("runs/eval/crash-gambit")
     thresholds, seed = load_thresholds(results)
     decisions = pd.read_parquet(results / "decisions.parquet")
     episodes = pd.read_parquet(results / "episodes.parquet")
-    flags = find_flags(decisions, episodes, thresholds, seed)
-    json_path, _ = write_flags(flags, results, top=8, thresholds=thresholds)
-    con.print(f"{len(flags)} flags in {json_path}; the top {min(3, len(flags))}:")
-    for f in flags[:3]:
-        con.print(f"  {f['rank']}. {where(f)}: {metric_text(f)}, effect {effect_text(f)}", soft_wrap=True)
+    flagging = flag(decisions, episodes, thresholds, seed)
+    json_path, _ = write_flags(flagging, results, top=8)
+    verdicts = json.loads((results / "summary.json").read_text()).get("verdicts")
+    findings(con, "What this evaluation says", verdict_findings(verdicts, flagging.families, flagging.method, top=5))
+    con.print(f"flags, families and every tested cell in {json_path}")
     md, html = write_report(results)
     con.print(f"report: {html} (and {md})")
 

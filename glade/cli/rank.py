@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.console import console, progress_bar
     from glade.eval.rank import rank, write_rank
-    from glade.eval.report.sections import board_about, board_table
+    from glade.eval.report.leaderboard import board_about, board_table
 
     if args.resamples < 1 or not 0 < args.level < 1:
         raise ValueError("--resamples must be at least 1 and --level between 0 and 1")

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from glade.eval.figures import FIGURES
-from glade.eval.flags import effect_text, metric_text, number, where
+from glade.eval.flags import effect_text, load_flags, metric_text, number, where
 
 from .cards import REPO_ID
 
@@ -82,7 +82,7 @@ def council_for(checkpoint: Path, results: str | Path) -> dict:
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
         )
     outcome = [o for o in summary.get("outcome", []) if o["council"] in councils]
-    flags = json.loads((results / "flags.json").read_text()) if (results / "flags.json").exists() else None
+    flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
     if flags is not None:
         flags = [
             f
@@ -284,14 +284,14 @@ def render_card(
                 if figure not in FIGURES or not FIGURES[figure].key:
                     continue
                 if isinstance(effect.get("mean"), (int, float)):
-                    ci = effect.get("ci") or [None, None]
+                    ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
                     rows.append(
                         [
                             o["scenario"],
                             o["council"],
                             figure,
                             _fmt(effect["mean"]),
-                            ", ".join(_fmt(c) for c in ci),
+                            ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
                             _fmt(effect.get("support")),
                         ]
                     )

@@ -1,0 +1,118 @@
+"""Which seat did it: each focal seat's share of a council's outcome effects, from
+leave-one-out replays (eval/run.py plays them with `attribution: true`).
+
+For a council world w (a cast on a seed) with effect E_w = F(w) - F(its all-stand-in world),
+seat i's contribution is F(w) - F(w with seat i back on its stand-in): how much of the figure
+goes away without it. A council with one focal seat needs no replay (without it, the world is
+the all-stand-in world). Contributions need not add up to the effect: the rest, E_w minus their
+sum, is the seats' interaction. A seat's share is mean(contribution) / mean(effect) over its
+seeds, with Fieller's interval for a ratio of paired means (none when the effect itself is not
+clearly away from 0); contributions and the interaction get the small-n interval of
+eval/stats.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .figures import FIGURES
+from .metrics import world_figures, world_unit
+from .recipe import STANDIN
+from .stats import MIN_N, clean, fieller, interval, threshold
+
+
+def _seat_names(episodes: pd.DataFrame, decisions: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """(episode id, creature) -> the recipe's policy name (decisions), else the policy identity."""
+    names = {}
+    focal = episodes[episodes["focal"].astype(bool)]
+    for e, c, p in zip(focal["episode_id"], focal["creature"], focal["policy"]):
+        names[(e, c)] = str(p)
+    if decisions is not None and len(decisions) and "policy_name" in decisions:
+        first = decisions.drop_duplicates(["episode_id", "creature"])
+        for e, c, p in zip(first["episode_id"], first["creature"], first["policy_name"]):
+            names[(e, c)] = str(p)
+    return names
+
+
+def attribution(
+    worlds: pd.DataFrame,
+    episodes: pd.DataFrame,
+    replays: pd.DataFrame | None,
+    thresholds=None,
+    decisions: pd.DataFrame | None = None,
+) -> list[dict]:
+    """Per scenario x council x figure of the catalogue: the effect, each seat's contribution
+    and share, and the interaction; [] when no leave-one-out replays were played."""
+    if replays is None or len(replays) == 0:
+        return []
+    level = threshold(thresholds, "ci_level")
+    loo = world_figures(replays, thresholds)
+    without = {(e.rsplit(".without-", 1)[0], c): i for i, (e, c) in enumerate(zip(loo["episode_id"], loo["left_out"]))}
+    focal = episodes[episodes["focal"].astype(bool) & (episodes["council"] != STANDIN)]
+    seats_of = focal.groupby("episode_id")["creature"].apply(list).to_dict()
+    names = _seat_names(episodes, decisions)
+    councils = set(zip(loo["scenario"], loo["council"]))
+    out = []
+    for scenario, council in sorted(councils):
+        mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == council)]
+        standin = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == STANDIN)].set_index("pair_id")
+        unit = world_unit(mine["cast"].nunique())
+        for figure in FIGURES:
+            rows = []
+            for w in mine.itertuples():
+                live, ref = getattr(w, figure), standin[figure].get(w.pair_id)
+                seats = seats_of.get(w.episode_id, [])
+                if ref is None or pd.isna(live) or pd.isna(ref):
+                    continue
+                for c in seats:
+                    if len(seats) == 1:
+                        rest = ref
+                    elif (w.episode_id, c) in without:
+                        rest = loo[figure].iloc[without[(w.episode_id, c)]]
+                    else:
+                        continue  # replay not played (yet)
+                    rows.append((w.episode_id, w.cast, c, live - ref, live - rest))
+            if not rows:
+                continue
+            table = pd.DataFrame(rows, columns=["episode_id", "cast", "creature", "effect", "contribution"])
+            effect = table.drop_duplicates("episode_id")["effect"]
+            summed = table.groupby("episode_id")[["effect", "contribution"]].agg(
+                {"effect": "first", "contribution": "sum"}
+            )
+            seats = []
+            for (cast, creature), part in table.groupby(["cast", "creature"], sort=True):
+                contribution = interval(part["contribution"], level=level)
+                total = part["effect"].mean()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratios = (part["contribution"] / part["effect"]).to_numpy()
+                same = len(part) >= MIN_N and np.isfinite(ratios).all() and np.ptp(ratios) <= 1e-9
+                share_ci = None if same else fieller(part["contribution"], part["effect"], level)
+                seats.append(
+                    {
+                        "cast": int(cast),
+                        "creature": creature,
+                        "policy": names.get((part["episode_id"].iloc[0], creature), "?"),
+                        "contribution": contribution.as_dict(),
+                        "share": contribution.mean / total if total != 0 else None,
+                        "share_ci": list(share_ci) if share_ci else None,
+                        "share_note": f"same share in all {len(part)} seeds" if same else "",
+                    }
+                )
+            total = interval(effect, level=level, unit=unit)
+            out.append(
+                clean(
+                    {
+                        "scenario": scenario,
+                        "council": council,
+                        "figure": figure,
+                        "effect": total.as_dict(),
+                        "effect_clear": total.excludes_zero(),
+                        "seats": seats,
+                        "interaction": interval(
+                            summed["effect"] - summed["contribution"], level=level, unit=unit
+                        ).as_dict(),
+                    }
+                )
+            )
+    return out

@@ -1,0 +1,149 @@
+"""The cells the flags test: every (scenario, council, cast, creature, phase, good, direction)
+of the decisions and every (scenario, council, figure) of the outcomes, each with its effect,
+interval, support, n and sign-flip p-value (eval/flags.py adds the q-values and picks the flags).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .fdr import sign_flip
+from .figures import FIGURES
+from .metrics import DIRECTIONS, figure_names, goods_of, paired_worlds, pairs_of, world_figures, world_unit
+from .recipe import STANDIN
+from .stats import interval, support, threshold
+
+CELL = ["scenario", "council", "cast", "creature", "phase"]
+
+
+def _cell(
+    kind: str,
+    key: dict,
+    diffs: np.ndarray,
+    live: float,
+    ref: float,
+    effect: float,
+    scaled: float,
+    *,
+    level: float,
+    seed: int,
+    unit: str,
+    draws: int,
+    **extra,
+) -> dict:
+    """One tested cell: effect, interval, support, n and the sign-flip p-value (q comes later)."""
+    iv = interval(diffs, level=level, unit=unit, bounds=(-1.0, 1.0) if kind == "decision" else None)
+    p, p_min = sign_flip(diffs, seed=seed, draws=draws)
+    sup = support(diffs, effect)
+    return {
+        "kind": kind,
+        **key,
+        **extra,
+        "standin_value": ref,
+        "live_value": live,
+        "effect": effect,
+        "scaled_effect": scaled,
+        "ci_low": iv.low,
+        "ci_high": iv.high,
+        "ci_note": iv.note,
+        "support": sup,
+        "n": int(iv.n),
+        "p": p,
+        "p_min": p_min,
+        "q": None,
+        "score": abs(scaled) * sup,
+    }
+
+
+def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """Every (scenario, council, cast, creature, phase, good, direction) cell, tested."""
+    if decisions is None or len(decisions) == 0:
+        return []
+    level, draws = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    goods = goods_of(decisions)
+    indicators = {}
+    for g in goods:
+        for d in DIRECTIONS:
+            indicators[f"L|{g}|{d}"] = (decisions[f"dir_{g}"] == d).astype(float)
+            indicators[f"S|{g}|{d}"] = (decisions[f"standin_dir_{g}"] == d).astype(float)
+    frame = pd.concat([decisions[CELL + ["episode_id"]], pd.DataFrame(indicators, index=decisions.index)], axis=1)
+    per_episode = frame.groupby(CELL + ["episode_id"], sort=True).mean(numeric_only=True)
+    policies = decisions.groupby(CELL, sort=True)["policy_name"].first()
+    cells = []
+    for cell, episodes in per_episode.groupby(level=list(range(len(CELL))), sort=True):
+        key = dict(zip(CELL, cell))
+        key["cast"] = int(key["cast"])
+        for g in goods:
+            live = {d: episodes[f"L|{g}|{d}"].to_numpy() for d in DIRECTIONS}
+            ref = {d: episodes[f"S|{g}|{d}"].to_numpy() for d in DIRECTIONS}
+            means = {d: float((live[d] - ref[d]).mean()) for d in DIRECTIONS}
+            for d in DIRECTIONS:
+                cells.append(
+                    _cell(
+                        "decision",
+                        key,
+                        live[d] - ref[d],
+                        float(live[d].mean()),
+                        float(ref[d].mean()),
+                        means[d],
+                        means[d],
+                        policy=policies.get(cell),
+                        metric=f"{g}: {d} share",
+                        good=g,
+                        direction=d,
+                        instead=min(DIRECTIONS, key=lambda k: means[k]),
+                        level=level,
+                        seed=seed,
+                        unit="episodes",
+                        draws=draws,
+                    )
+                )
+    return cells
+
+
+def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """Every (scenario, council, figure) cell: the paired effect council - stand-in world, tested."""
+    if episodes is None or len(episodes) == 0:
+        return []
+    level, draws = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    worlds = world_figures(episodes, thresholds)
+    cells = []
+    for scenario in sorted(set(worlds["scenario"])):
+        here = worlds[worlds["scenario"] == scenario]
+        good, turn = here["legend_good"].iloc[0], here["legend_turn"].iloc[0]
+        for council in sorted(set(here["council"]) - {STANDIN}):
+            casts = int(here.loc[here["council"] == council, "cast"].nunique())
+            paired = paired_worlds(worlds, scenario, council)
+            for figure in figure_names(worlds):
+                pairs = pairs_of(paired, figure)
+                if len(pairs) == 0:
+                    continue
+                effect = float(pairs["diff"].mean())
+                relative = figure in FIGURES and FIGURES[figure].relative
+                scale = max(float(pairs["standin"].abs().mean()), 1.0) if relative else 1.0
+                cells.append(
+                    _cell(
+                        "outcome",
+                        {"scenario": scenario, "council": council, "cast": None, "creature": None, "phase": None},
+                        pairs["diff"].to_numpy(),
+                        float(pairs["live"].mean()),
+                        float(pairs["standin"].mean()),
+                        effect,
+                        effect / scale,
+                        policy=None,
+                        metric=figure,
+                        good=figure[len("path_distance_") :]
+                        if figure.startswith("path_distance_")
+                        else (good if isinstance(good, str) else None),
+                        direction=None,
+                        instead=None,
+                        legend_turn=None if pd.isna(turn) else int(turn),
+                        pairs=pairs,
+                        level=level,
+                        seed=seed,
+                        unit=world_unit(casts),
+                        draws=draws,
+                    )
+                )
+    return cells

@@ -1,0 +1,101 @@
+"""Tests over many cells with the false discovery rate controlled (the flags) and the
+heterogeneity test across casts (the robustness verdicts).
+
+Each cell's p-value comes from the paired randomisation (sign-flip) test over clusters
+(episodes or worlds): under "the live seat behaves as the stand-in would in the same states",
+each cluster's difference is as likely to be negative as positive, so the p-value is the
+share of the 2^n sign patterns whose |sum| reaches the observed one (exact up to EXACT
+nonzero clusters, else `draws` seeded random patterns). Clusters whose difference is exactly
+0 carry no sign and drop out.
+
+The smallest p-value a cell can reach is 2 / 2^k with k clusters that differ: a cell where
+fewer than 5 clusters differ can never fall below q = 0.10. Such cells are filtered out before
+Benjamini-Hochberg (independent filtering, Bourgon, Gentleman and Huber 2010, PNAS 107:9546:
+the filter reads only |differences|, which under the null carry no information about the
+signs the test reads), and BH at level q runs over the rest. A cell's q-value is its BH-adjusted
+p-value; the discoveries are the cells with q <= fdr_q.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+EXACT = 14  # up to this many nonzero clusters the test enumerates every sign pattern
+DRAWS = 20000  # random sign patterns beyond that
+
+
+@cache
+def _patterns(k: int) -> np.ndarray:
+    """All 2^k sign patterns, (2^k, k)."""
+    bits = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1
+    return 1.0 - 2.0 * bits
+
+
+def sign_flip(diffs, *, seed: int = 0, draws: int = DRAWS) -> tuple[float, float]:
+    """(p, smallest attainable p) of the two-sided sign-flip test of mean(diffs) = 0 (NaNs
+    dropped). No nonzero difference: (1.0, 1.0)."""
+    d = np.asarray(diffs, dtype=float).ravel()
+    d = d[~np.isnan(d)]
+    d = d[np.abs(d) > 1e-12]  # float rounding is no difference
+    k = int(d.size)
+    if k == 0:
+        return 1.0, 1.0
+    observed = abs(d.sum()) * (1 - 1e-9)  # ties (equal sums) count as reaching the observed
+    if k <= EXACT:
+        sums = np.abs(_patterns(k) @ d)
+        return float(np.mean(sums >= observed)), min(1.0, 2.0 / 2**k)
+    rng = np.random.default_rng(seed)
+    signs = rng.choice((-1.0, 1.0), size=(draws, k))
+    hits = int(np.sum(np.abs(signs @ d) >= observed))
+    return (1 + hits) / (draws + 1), max(2.0 / 2**k, 1 / (draws + 1))
+
+
+def benjamini_hochberg(p_values) -> np.ndarray:
+    """BH-adjusted p-values (q-values) of a sequence of p-values, in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def filtered_bh(p_values, smallest, q: float) -> np.ndarray:
+    """q-values after independent filtering: cells whose smallest attainable p is above `q`
+    can never be discoveries and are left out (NaN); BH runs over the rest."""
+    p, p_min = np.asarray(p_values, dtype=float), np.asarray(smallest, dtype=float)
+    out = np.full(p.size, np.nan)
+    keep = p_min <= q
+    out[keep] = benjamini_hochberg(p[keep])
+    return out
+
+
+def heterogeneity(groups: list, *, seed: int = 0, draws: int = 9999) -> float | None:
+    """p-value that a 0/1 outcome's rate is the same in every group (casts): a permutation
+    test of the chi-square statistic, cast labels shuffled over worlds. None when there are
+    fewer than two groups or the outcome never varies."""
+    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    if len(groups) < 2:
+        return None
+    values = np.concatenate(groups)
+    if values.min() == values.max():
+        return None
+    sizes = np.array([len(g) for g in groups])
+    labels = np.repeat(np.arange(len(groups)), sizes)
+    overall = values.mean()
+
+    def statistic(y: np.ndarray, lab: np.ndarray) -> np.ndarray:  # y: (draws, N)
+        sums = np.stack([y[:, lab == i].sum(axis=1) for i in range(len(groups))], axis=1)
+        return ((sums / sizes - overall) ** 2 * sizes).sum(axis=1)
+
+    observed = statistic(values[None, :], labels)[0] * (1 - 1e-9)
+    rng = np.random.default_rng(seed)
+    shuffled = np.stack([rng.permutation(values) for _ in range(draws)])
+    hits = int(np.sum(statistic(shuffled, labels) >= observed))
+    return (1 + hits) / (draws + 1)

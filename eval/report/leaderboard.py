@@ -1,0 +1,64 @@
+"""The report's leaderboard section: the Bradley-Terry board `glade rank` wrote into the results
+folder (rank.json), and the table and caption `glade rank` prints. No rank.json, no section."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from .markup import Section, html_table, md_table
+
+RANK_FILE = "rank.json"
+
+
+def rank_sections(page) -> list[Section]:
+    path = Path(page.r.folder) / RANK_FILE
+    if not path.exists():
+        return []
+    board = json.loads(path.read_text())
+    about = board_about(board)
+    header, rows = board_table(board)
+    return [
+        Section(
+            "leaderboard",
+            "Leaderboard",
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {0, 3, 5})],
+        )
+    ]
+
+
+def board_about(board: dict) -> str:
+    level = f"{board['level']:.0%}"
+    what = (
+        "wealth change of the seat, against every other policy on the same creature, scenario and seed"
+        if board["outcome"] == "seat"
+        else "the council's focal wealth change minus the all-stand-in world's, on the same scenario and seed"
+    )
+    return (
+        f"Bradley-Terry strengths (log-odds, mean 0) from {board['comparisons']:g} paired comparisons of {what}, "
+        f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {level} percentile bootstrap "
+        f"over those units ({board['resamples']} refits) for the strength and the rank. {board['method']}."
+    )
+
+
+def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
+    level = f"{board['level']:.0%}"
+    header = ["rank", "policy", "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
+    rows = []
+    for row in board["board"]:
+        low, high = row["ci"]
+        rank_low, rank_high = row["rank_ci"]
+        rows.append(
+            [
+                str(row["rank"]),
+                row["entry"],
+                ", ".join(row["names"]) or "-",
+                f"{row['strength']:+.2f}",
+                f"[{low:+.2f}, {high:+.2f}]",
+                f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}",
+                f"{row['wins']:g} / {row['comparisons']:g}" + (" (all or none)" if row.get("separated") else ""),
+            ]
+        )
+    return header, rows

@@ -1,0 +1,189 @@
+"""The verdicts (eval/verdicts.py) and the top flag families in plain sentences, each with its
+n and interval: what `glade eval`, `glade flag`, the quickstart and the report say first.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .recipe import STANDIN
+
+LESSONS = {
+    "robustness": "Contingent emergence: does a phenomenon survive other casts and seeds?",
+    "seam": "Author the seam: how much of the legend turn's price move was traded, how much written at the seam?",
+    "levers": "The stand-in flatters wrong fixes: does a lever's effect under the stand-in hold with live seats?",
+}
+
+
+def world_name(world: str) -> str:
+    return "all stand-in" if world == STANDIN else world
+
+
+def _pct(log_move: float) -> float:
+    return 100.0 * (math.exp(log_move) - 1.0)
+
+
+def move_text(iv: dict) -> str:
+    """A log price move as a percent change, with its interval or its words."""
+    if iv.get("mean") is None:
+        return "-"
+    head = f"{_pct(iv['mean']):+.1f}%"
+    if iv.get("ci"):
+        low, high = iv["ci"]
+        return f"{head} [{_pct(low):+.1f}, {_pct(high):+.1f}]"
+    if iv.get("values"):  # too few seeds: the values themselves, as percents too
+        return f"{head} (too few seeds for an interval: {', '.join(f'{_pct(v):+.1f}%' for v in iv['values'])})"
+    return f"{head} ({iv['note']})" if iv.get("note") else head
+
+
+def value_text(iv: dict, fmt: str = "+.3f") -> str:
+    if iv.get("mean") is None:
+        return "-"
+    head = format(iv["mean"], fmt)
+    if iv.get("ci"):
+        return f"{head} [{format(iv['ci'][0], fmt)}, {format(iv['ci'][1], fmt)}]"
+    return f"{head} ({iv['note']})" if iv.get("note") else head
+
+
+def rate_text(entry: dict) -> str:
+    """ "8 of 8 seeds, 1.00 [0.63, 1.00]", or per cast when there are several."""
+    if len(entry["casts"]) > 1:
+        casts = "; ".join(f"cast {c['cast']}: {c['note']}" for c in entry["casts"])
+        p = entry.get("heterogeneity_p")
+        across = f"; rates across casts differ with p = {p:.2g}" if p is not None else ""
+        return f"{casts}{across}"
+    rate = entry["rate"]
+    if rate.get("ci"):
+        return f"{rate['note']}, rate {rate['mean']:.2f} [{rate['ci'][0]:.2f}, {rate['ci'][1]:.2f}]"
+    return rate["note"]
+
+
+def robustness_lines(entries: list[dict]) -> list[str]:
+    """One line per scenario and phenomenon: its verdict in each world."""
+    groups: dict[tuple, list[dict]] = {}
+    for e in entries:
+        groups.setdefault((e["scenario"], e["phenomenon"], e["good"]), []).append(e)
+    lines = []
+    for (scenario, phenomenon, good), worlds in groups.items():
+        verdicts = {w["verdict"] for w in worlds}
+        head = f"{phenomenon} of {good} in {scenario}"
+        if len(verdicts) == 1:
+            counts = ", ".join(f"{world_name(w['world'])} {w['rate']['note']}" for w in worlds)
+            lines.append(f"{head}: {verdicts.pop()} in every world ({counts})")
+            continue
+        parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)})" for w in worlds]
+        lines.append(f"{head}: " + "; ".join(parts))
+    return lines
+
+
+def seam_lines(entries: list[dict]) -> list[str]:
+    """One line per scenario: the legend good's move split into traded and written at the seam."""
+    groups: dict[tuple, list[dict]] = {}
+    for e in entries:
+        groups.setdefault((e["scenario"], e["good"], e["turn"]), []).append(e)
+    lines = []
+    for (scenario, good, turn), worlds in groups.items():
+        parts = []
+        for w in worlds:
+            share = w.get("authored_share")
+            authored = (
+                f", {share:.0%} of it at the seam"
+                if share is not None and w["verdict"] in ("authored", "mixed")
+                else ""
+            )
+            seam = "nothing" if w["seam"].get("mean") == 0 and not w["seam"].get("ci") else move_text(w["seam"])
+            parts.append(
+                f"{world_name(w['world'])}: {w['verdict']} ({move_text(w['total'])}: traded {move_text(w['traded'])}, "
+                f"at the seam {seam}{authored})"
+            )
+        lines.append(f"{good} at the legend turn ({turn}) in {scenario}: " + "; ".join(parts))
+    return lines
+
+
+def lever_lines(entries: list[dict]) -> list[str]:
+    lines = []
+    for e in entries:
+        councils = "; ".join(
+            f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}): {c['verdict']}"
+            for c in e["councils"]
+        )
+        lines.append(
+            f"{e['lever']} ({e['from']} -> {e['to']}, effect on {e['figure']}): all stand-in "
+            f"{value_text(e['standin'])}; {councils or 'no council'}"
+        )
+    return lines
+
+
+def attribution_lines(entries: list[dict]) -> list[str]:
+    """One line per clear outcome effect: each seat's share of it."""
+    lines = []
+    for e in entries:
+        if not e.get("effect_clear"):
+            continue
+        seats = []
+        for s in e["seats"]:
+            share = "share -" if s["share"] is None else f"{s['share']:.0%}"
+            ci = f" [{s['share_ci'][0]:.0%}, {s['share_ci'][1]:.0%}]" if s.get("share_ci") else ""
+            ci = f" ({s['share_note']})" if s.get("share_note") else ci
+            seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
+        lines.append(
+            f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])}; "
+            + ", ".join(seats)
+            + f"; interaction {value_text(e['interaction'])}"
+        )
+    return lines
+
+
+def family_lines(families: list[dict], top: int = 5) -> list[str]:
+    return [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in families[:top]]
+
+
+def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
+    """(key, the lesson's question, its lines) for the three lessons, then seat attribution when played."""
+    out = [
+        ("robustness", LESSONS["robustness"], robustness_lines(verdicts.get("robustness", []))),
+        ("seam", LESSONS["seam"], seam_lines(verdicts.get("seam", []))),
+        ("levers", LESSONS["levers"], lever_lines(verdicts.get("levers", []))),
+    ]
+    clear = [e for e in verdicts.get("attribution", []) if e.get("effect_clear")]
+    lead = sorted((e for e in clear if e["figure"] in LEAD_FIGURES), key=lambda e: LEAD_FIGURES.index(e["figure"]))
+    attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS])
+    if len(clear) > len(attributed):
+        attributed.append(f"... and {len(clear) - len(attributed)} more clear effects shared out in the detail")
+    if clear:
+        out.append(
+            ("attribution", "Which seat did it: each focal seat's share of the clearest outcome effects", attributed)
+        )
+    return out
+
+
+LEAD_FIGURES = ("crash", "bubble", "legend_ratio", "gambit_pnl")  # the effects attribution leads with, in order
+LEAD_ATTRIBUTIONS = 6
+
+
+EMPTY = {
+    "robustness": "no legend in the turns played: no phenomenon to judge",
+    "seam": "no legend in the turns played: no move to split",
+    "levers": "the recipe names no levers (levers: [{name, from, to}])",
+}
+
+
+def findings(verdicts: dict | None, families: list[dict] | None = None, method: dict | None = None, top: int = 5):
+    """(heading, lines) for the terminal: the three lessons (and attribution when played), then
+    the top flag families when flags were found (families None: not flagged yet)."""
+    out = []
+    for number, (key, question, lines) in enumerate(verdict_sections(verdicts or {}), 1):
+        heading = f"{number}. {question}" if key in LESSONS else question
+        out.append((heading, lines or [EMPTY.get(key, "nothing to say")]))
+    if families is not None:
+        out.append((families_heading(families, method), family_lines(families, top) or ["no flags"]))
+    return out
+
+
+def families_heading(families: list[dict], method: dict | None) -> str:
+    m = method or {}
+    counts = (
+        f"{m.get('flags', '?')} flags in {len(families)} families, from {m.get('cells', '?')} cells tested "
+        f"(FDR q = {m.get('fdr_q', '?')})"
+    )
+    return f"Top flag families: {counts}"

@@ -1,0 +1,230 @@
+"""The field notes' three lessons as measured verdicts, each with n and an interval that holds
+at that n (eval/stats.py).
+
+1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
+   the legend good) and world, the rate in every cast and pooled, and a verdict: robust (in
+   every cast, the rate's interval above `robust_floor`), cast-dependent (the rate differs
+   across casts: permutation test of the casts' rates, p < 0.05), sporadic (present, but the
+   rate's interval lies below the floor), absent, or not enough seeds (a cast with fewer
+   than 4 seeds, or an interval that straddles the floor).
+2. Author the seam (`seam_split`): the legend good's log price move at the legend turn split
+   into the part clearing and repricing made (the seats' trading, figure `traded_move`) and
+   the part written at the settlement seam (`seam_move`); authored when the seam moved it by
+   at least `move_floor` and made most of the move, emergent when only trading moved it,
+   mixed when the seam wrote less than the trading made, no move below the floor.
+3. The stand-in flatters wrong fixes (`lever_audit`): a lever's effect (scenario `to` minus
+   `from` on the same seed and cast) in the stand-in world and in each council, and the
+   difference in differences; holds live, stand-in only (the stand-in moves and the council
+   does not, or moves the other way), live only, or neither. A world moves when the effect's
+   interval excludes 0 and it is at least `lever_min_effect` (relative to the stand-in's
+   magnitude for figures in units).
+
+Seat attribution (leave-one-out replays) lives in eval/attribution.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .attribution import attribution
+from .fdr import heterogeneity
+from .figures import FIGURES, PHENOMENA
+from .metrics import world_figures, world_unit
+from .recipe import STANDIN, Lever
+from .stats import MIN_N, Interval, clean, interval, threshold
+
+CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
+
+
+def _worlds_of(worlds: pd.DataFrame, scenario: str) -> list[str]:
+    here = worlds[worlds["scenario"] == scenario]
+    councils = [c for c in dict.fromkeys(here["council"]) if c != STANDIN]
+    return ([STANDIN] if (here["council"] == STANDIN).any() else []) + councils
+
+
+# --- lesson 1: robustness ----------------------------------------------------------------------
+
+
+def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    level, floor = threshold(thresholds, "ci_level"), threshold(thresholds, "robust_floor")
+    out = []
+    for scenario in dict.fromkeys(worlds["scenario"]):
+        here = worlds[worlds["scenario"] == scenario]
+        good = here["legend_good"].iloc[0]
+        for phenomenon in PHENOMENA:
+            for world in _worlds_of(worlds, scenario):
+                mine = here[(here["council"] == world) & here[phenomenon].notna()]
+                if not len(mine):
+                    continue  # no legend in the turns played
+                by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in sorted(set(mine["cast"]))]
+                casts = [interval(v, level=level, rate=True).as_dict() | {"cast": c} for c, v in enumerate(by_cast)]
+                pooled = interval(mine[phenomenon], level=level, rate=True, unit=world_unit(len(by_cast)))
+                hetero = heterogeneity(by_cast, seed=seed) if len(by_cast) > 1 else None
+                verdict = _robust_verdict(by_cast, pooled, hetero, floor)
+                out.append(
+                    clean(
+                        {
+                            "scenario": scenario,
+                            "phenomenon": phenomenon,
+                            "good": good,
+                            "world": world,
+                            "casts": casts,
+                            "rate": pooled.as_dict(),
+                            "heterogeneity_p": hetero,
+                            "verdict": verdict,
+                        }
+                    )
+                )
+    return out
+
+
+def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float | None, floor: float) -> str:
+    if min(len(v) for v in by_cast) < MIN_N:
+        return "not enough seeds"
+    present = [v.sum() > 0 for v in by_cast]
+    if not any(present):
+        return "absent"
+    if hetero is not None and hetero < CAST_ALPHA:
+        return "cast-dependent"
+    if all(present) and pooled.low >= floor:
+        return "robust"
+    if pooled.high < floor:
+        return "sporadic"
+    return "not enough seeds"
+
+
+# --- lesson 2: the seam --------------------------------------------------------------------------
+
+
+def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
+    level, floor = threshold(thresholds, "ci_level"), threshold(thresholds, "move_floor")
+    out = []
+    for scenario in dict.fromkeys(worlds["scenario"]):
+        here = worlds[worlds["scenario"] == scenario]
+        for world in _worlds_of(worlds, scenario):
+            mine = here[(here["council"] == world)].dropna(subset=["traded_move", "seam_move"])
+            if not len(mine):
+                continue
+            unit = world_unit(mine["cast"].nunique())
+            traded = interval(mine["traded_move"], level=level, unit=unit)
+            seam = interval(mine["seam_move"], level=level, unit=unit)
+            total = interval(mine["traded_move"] + mine["seam_move"], level=level, unit=unit)
+            size = abs(traded.mean) + abs(seam.mean)
+            share = abs(seam.mean) / size if size > 0 else None
+            out.append(
+                clean(
+                    {
+                        "scenario": scenario,
+                        "world": world,
+                        "good": here["legend_good"].iloc[0],
+                        "turn": here["legend_turn"].iloc[0],
+                        "total": total.as_dict(),
+                        "traded": traded.as_dict(),
+                        "seam": seam.as_dict(),
+                        "authored_share": share,
+                        "verdict": _seam_verdict(traded, seam, share, floor),
+                    }
+                )
+            )
+    return out
+
+
+def _seam_verdict(traded: Interval, seam: Interval, share: float | None, floor: float) -> str:
+    if traded.n < MIN_N:
+        return "not enough seeds"
+    if seam.excludes_zero() and abs(seam.mean) >= floor:
+        return "authored" if share is not None and share >= 0.5 else "mixed"
+    if traded.excludes_zero() and abs(traded.mean) >= floor:
+        return "emergent"
+    return "no move"
+
+
+# --- lesson 3: levers ----------------------------------------------------------------------------
+
+
+def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None) -> list[dict]:
+    level, min_effect = threshold(thresholds, "ci_level"), threshold(thresholds, "lever_min_effect")
+    out = []
+    for lever in levers:
+        figure = lever.figure
+        here = worlds[worlds["scenario"].isin([lever.from_, lever.to])]
+        if not {lever.from_, lever.to} <= set(here["scenario"]):
+            continue  # results without one of its scenarios (an older folder)
+        key = ["council", "cast", "seed"]
+        table = here.pivot_table(index=key, columns="scenario", values=figure, aggfunc="first")
+        if lever.from_ not in table or lever.to not in table:
+            continue
+        effect = (table[lever.to] - table[lever.from_]).dropna()
+        standin = effect.xs(STANDIN, level="council") if STANDIN in effect.index.get_level_values(0) else None
+        if standin is None:
+            continue
+        standin = standin.droplevel("cast")
+        base = here[(here["council"] == STANDIN) & (here["scenario"] == lever.from_)][figure]
+        scale = max(float(base.abs().mean()), 1.0) if FIGURES[figure].relative else 1.0
+        ref = interval(standin, level=level)
+        entry = {
+            "lever": lever.name,
+            "from": lever.from_,
+            "to": lever.to,
+            "figure": figure,
+            "standin": ref.as_dict(),
+            "councils": [],
+        }
+        for council in dict.fromkeys(effect.index.get_level_values("council")):
+            if council == STANDIN:
+                continue
+            mine = effect.xs(council, level="council")
+            did = mine - mine.index.get_level_values("seed").map(standin).to_numpy(dtype=float)
+            unit = world_unit(mine.index.get_level_values("cast").nunique())
+            live = interval(mine, level=level, unit=unit)
+            entry["councils"].append(
+                {
+                    "council": council,
+                    "effect": live.as_dict(),
+                    "did": interval(did, level=level, unit=unit).as_dict(),
+                    "verdict": _lever_verdict(ref, live, min_effect * scale),
+                }
+            )
+        out.append(clean(entry))
+    return out
+
+
+def _moves(iv: Interval, min_effect: float) -> bool:
+    return iv.excludes_zero() and abs(iv.mean) >= min_effect
+
+
+def _lever_verdict(standin: Interval, live: Interval, min_effect: float) -> str:
+    if min(standin.n, live.n) < MIN_N:
+        return "not enough seeds"
+    s, c = _moves(standin, min_effect), _moves(live, min_effect)
+    if s and c and math.copysign(1, standin.mean) == math.copysign(1, live.mean):
+        return "holds live"
+    if s:
+        return "stand-in only"
+    return "live only" if c else "neither"
+
+
+# --- all of it ------------------------------------------------------------------------------------
+
+
+def verdicts(
+    episodes: pd.DataFrame,
+    replays: pd.DataFrame | None,
+    levers: tuple[Lever, ...] = (),
+    thresholds=None,
+    seed: int = 0,
+    decisions: pd.DataFrame | None = None,
+) -> dict:
+    """{"robustness", "seam", "levers", "attribution"} (JSON-ready; see the module's doc)."""
+    if episodes is None or len(episodes) == 0:
+        return {"robustness": [], "seam": [], "levers": [], "attribution": []}
+    worlds = world_figures(episodes, thresholds)
+    return {
+        "robustness": robustness(worlds, thresholds, seed),
+        "seam": seam_split(worlds, thresholds),
+        "levers": lever_audit(worlds, tuple(levers), thresholds),
+        "attribution": attribution(worlds, episodes, replays, thresholds, decisions),
+    }

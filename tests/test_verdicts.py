@@ -1,0 +1,239 @@
+"""The three lessons' verdicts on scripted python seats with known answers (tests/planted.py),
+through real evaluations:
+
+- fire-sale seats on Oona and Thorn crash honey by trading alone in every seed (an emergent
+  crash); rotated to other creatures they rarely do: cast-dependent;
+- the override halves honey at the seam in every world: an authored crash, robust everywhere;
+- a seat that ignores its stores never sells into the glut: the glut lever is "stand-in only",
+  while the override lever holds live;
+- seat attribution: with a third, stand-in-like seat beside the two fire-sale seats, the crash
+  needs both fire-sale seats (each carries all of it; they only crash together) and none of
+  the third;
+- the report opens with the verdicts and links each flag family to its example decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from glade.cli import main
+from glade.eval.recipe import load_eval_recipe
+from glade.eval.run import evaluate, plan, run_recipe
+from glade.eval.verdicts import verdicts
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRE = {"kind": "python", "entry_point": "tests.planted:fire_sale"}
+STUBBORN = {"kind": "python", "entry_point": "tests.planted:ignores_stores"}
+LIKE_STANDIN = {"kind": "python", "entry_point": "tests.planted:perturbed", "kwargs": {"rate": 0.0}}
+
+
+def write_recipe(folder: Path, **data) -> Path:
+    base = {"name": "verdicts", "out": str(folder / "results"), "seeds": {"start": 0, "count": 6}, "turns": 8}
+    base["thresholds"] = {"resamples": 300}
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump({**base, **data}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lessons(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lessons")
+    path = write_recipe(
+        folder,
+        policies={"fire": FIRE, "stubborn": STUBBORN},
+        councils={
+            "fire": {"focal": {"oona": "fire", "thorn": "fire"}, "rotate": 3},
+            "stubborn": {"focal": {"*": "stubborn"}},
+        },
+        scenarios=["gambit_rumour", "gambit_override"],
+        levers=[
+            {"name": "glut", "from": "gambit_rumour", "to": "gambit_shock"},
+            {"name": "override", "from": "gambit_rumour", "to": "gambit_override"},
+        ],
+        worlds=64,
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT))
+        summary = run_recipe(load_eval_recipe(path))
+    return folder / "results", summary["verdicts"]
+
+
+def pick(entries: list[dict], **match) -> dict:
+    [found] = [e for e in entries if all(e[k] == v for k, v in match.items())]
+    return found
+
+
+def test_levers_play_their_scenarios_and_verdicts_land_in_the_summary(lessons):
+    results, v = lessons
+    episodes = pd.read_parquet(results / "episodes.parquet")
+    assert set(episodes["scenario"]) == {"gambit_rumour", "gambit_override", "gambit_shock"}  # shock: the glut's
+    assert set(v) == {"robustness", "seam", "levers", "attribution"} and v["attribution"] == []
+    assert json.loads((results / "summary.json").read_text())["verdicts"] == v
+    assert "from: gambit_rumour" in (results / "recipe.yaml").read_text()  # the recipe round-trips its `from`
+    assert load_eval_recipe(results / "recipe.yaml").levers[0].from_ == "gambit_rumour"
+
+
+def test_an_emergent_crash_is_cast_dependent_when_only_some_casts_carry_it(lessons):
+    _, v = lessons
+    crash = pick(v["robustness"], scenario="gambit_rumour", phenomenon="crash", world="fire")
+    assert crash["verdict"] == "cast-dependent" and crash["heterogeneity_p"] < 0.05
+    oona_thorn, *others = crash["casts"]
+    assert oona_thorn["note"] == "6 of 6 seeds" and oona_thorn["ci"][0] > 0.5  # Oona and Thorn: every seed
+    # shifted to Thorn and Hazel, then Hazel and Bramble: at most half the seeds, then hardly any
+    assert max(c["mean"] for c in others) <= 0.5 and min(c["mean"] for c in others) <= 1 / 6
+    assert pick(v["robustness"], scenario="gambit_rumour", phenomenon="crash", world="standin")["verdict"] == "absent"
+    assert pick(v["robustness"], scenario="gambit_rumour", phenomenon="bubble", world="fire")["verdict"] == "absent"
+    # the override crashes honey in every world, whoever sits where
+    for world in ("standin", "fire", "stubborn"):
+        assert pick(v["robustness"], scenario="gambit_override", phenomenon="crash", world=world)["verdict"] == "robust"
+
+
+def test_the_override_reads_as_authored_the_fire_sale_as_emergent(lessons):
+    _, v = lessons
+    override = pick(v["seam"], scenario="gambit_override", world="standin")
+    assert override["verdict"] == "authored" and override["authored_share"] > 0.9
+    assert override["seam"]["mean"] == pytest.approx(-0.6931, abs=1e-3)  # log 0.5: the seam halves honey
+    assert override["seam"]["note"] == "same value in all 6 seeds" and override["seam"]["ci"] is None
+    assert pick(v["seam"], scenario="gambit_override", world="fire")["verdict"] == "authored"
+    emergent = pick(v["seam"], scenario="gambit_rumour", world="fire")
+    assert emergent["verdict"] == "emergent" and emergent["seam"]["mean"] == 0.0 and emergent["traded"]["ci"][1] < 0
+    assert pick(v["seam"], scenario="gambit_rumour", world="standin")["verdict"] == "no move"  # -2%: below the floor
+
+
+def test_the_glut_is_stand_in_only_with_a_seat_that_ignores_stores(lessons):
+    _, v = lessons
+    glut = pick(v["levers"], lever="glut")
+    assert (glut["from"], glut["to"], glut["figure"]) == ("gambit_rumour", "gambit_shock", "legend_ratio")
+    assert glut["standin"]["ci"][1] < 0 and glut["standin"]["mean"] < -0.05  # the stand-ins sell into the glut
+    stubborn = pick(glut["councils"], council="stubborn")
+    assert stubborn["verdict"] == "stand-in only" and stubborn["effect"]["mean"] == 0.0
+    assert stubborn["did"]["mean"] == pytest.approx(-glut["standin"]["mean"])
+    override = pick(v["levers"], lever="override")
+    assert {c["council"]: c["verdict"] for c in override["councils"]} == {
+        "fire": "holds live",
+        "stubborn": "holds live",
+    }
+
+
+def test_the_verdicts_are_printed_by_glade_eval(lessons, tmp_path, capsys):
+    results, _ = lessons
+    folder = tmp_path / "again"
+    folder.mkdir()
+    recipe = yaml.safe_load((results / "recipe.yaml").read_text())
+    recipe["out"] = str(folder / "results")
+    recipe["scenarios"], recipe["levers"] = ["gambit_rumour"], [recipe["levers"][0]]
+    recipe["councils"] = {"stubborn": recipe["councils"]["stubborn"]}
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT))
+        assert main(["eval", str(folder / "recipe.yaml"), "seeds.count=4"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "What this evaluation says" in out and "1. Contingent emergence" in out
+    assert "glut (gambit_rumour -> gambit_shock, effect on legend_ratio)" in out and "stand-in only" in out
+
+
+@pytest.fixture(scope="module")
+def attributed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("attribution")
+    path = write_recipe(
+        folder,
+        policies={"fire": FIRE, "like": LIKE_STANDIN},
+        councils={"trio": {"focal": {"oona": "fire", "thorn": "fire", "moss": "like"}}},
+        scenarios=["gambit_rumour"],
+        attribution=True,
+        worlds=40,
+    )
+    recipe = load_eval_recipe(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT))
+        summary = run_recipe(recipe)
+    return recipe, summary
+
+
+def test_attribution_replays_each_focal_seat_left_out(attributed):
+    recipe, summary = attributed
+    from glade.env.scenario import load_scenario
+
+    worlds = plan(recipe, {"gambit_rumour": load_scenario("gambit_rumour", turns=8)})
+    replays = [w for w in worlds if w.left_out is not None]
+    assert len(replays) == 6 * 3 and {w.left_out for w in replays} == {"oona", "thorn", "moss"}
+    assert all(len(w.focal) == 2 and w.left_out not in w.focal for w in replays)
+    table = pd.read_parquet(Path(recipe.out) / "attribution.parquet")
+    assert table["episode_id"].nunique() == 18 and set(table["world"]) == {"attribution"}
+    episodes = pd.read_parquet(Path(recipe.out) / "episodes.parquet")
+    assert not episodes["episode_id"].str.contains("without").any()  # replays stay out of the council's figures
+    assert summary["worlds"] == 6 * 5
+
+
+def test_attribution_shares_the_crash_between_the_seats_that_make_it(attributed):
+    _, summary = attributed
+    crash = pick(summary["verdicts"]["attribution"], figure="crash")
+    assert crash["effect"]["mean"] == 1.0 and crash["effect_clear"]  # stand-ins never crash, the trio always does
+    seats = {s["creature"]: s for s in crash["seats"]}
+    assert {c: s["policy"] for c, s in seats.items()} == {"oona": "fire", "thorn": "fire", "moss": "like"}
+    assert seats["oona"]["share"] == seats["thorn"]["share"] == 1.0  # without either one, no crash
+    assert seats["oona"]["share_note"] == "same share in all 6 seeds" and seats["oona"]["share_ci"] is None
+    assert seats["moss"]["share"] == 0.0 and seats["moss"]["contribution"]["note"] == "same value in all 6 seeds"
+    assert crash["interaction"]["mean"] == -1.0  # 1 - (1 + 1 + 0): they crash honey only together
+    legend = pick(summary["verdicts"]["attribution"], figure="legend_ratio")
+    assert {s["creature"]: s["share"] for s in legend["seats"]}["moss"] == 0.0
+
+
+def test_attribution_recomputes_from_the_tables(attributed):
+    recipe, summary = attributed
+    out = Path(recipe.out)
+    episodes = pd.read_parquet(out / "episodes.parquet")
+    again = verdicts(
+        episodes,
+        pd.read_parquet(out / "attribution.parquet"),
+        recipe.levers,
+        recipe.thresholds,
+        recipe.seed,
+        pd.read_parquet(out / "decisions.parquet"),
+    )
+    assert again == summary["verdicts"]
+    assert evaluate(recipe).attribution["episode_id"].nunique() == 18  # resumed: every replay from its shards
+
+
+def test_a_results_folder_from_before_attribution_still_resumes(attributed, tmp_path):
+    recipe, _ = attributed
+    old = tmp_path / "old"
+    shutil.copytree(recipe.out, old)
+    for shard in (old / "shards").glob("attribution-*.parquet"):
+        shard.unlink()
+    result = evaluate(replace(recipe, out=str(old), attribution=False))
+    assert result.played_now == 0 and len(result.attribution) == 0 and result.worlds == 6 * 5
+
+
+def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attributed):
+    recipe, _ = attributed
+    results = Path(recipe.out)
+    assert main(["flag", str(results)]) == 0
+    assert main(["report", str(results)]) == 0
+    md = (results / "report.md").read_text()
+    assert md.split("\n## ")[1].startswith("What this evaluation says")
+    lead = md.split("\n## ")[1]
+    assert "**1. Contingent emergence" in lead and "crash of honey in gambit_rumour: all stand-in: absent" in lead
+    assert "trio: robust (6 of 6 seeds" in lead and "trio: emergent" in lead
+    assert "Which seat did it" in lead and "crash in gambit_rumour, trio: effect +1.000" in lead
+    assert "**Top flag families: " in lead
+    assert "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds (+1.00)" in lead
+    html = (results / "report.html").read_text()
+    sections = re.findall(r'<section id="([^"]+)">', html)
+    assert sections[:3] == ["verdicts", "run", "results"]
+    assert {"robustness", "seam", "attribution", "families", "flags"} <= set(sections)
+    links = set(re.findall(r'href="#([^"]+)"', html))
+    assert "family-1" in links and "family-1-example-1" in links
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    assert links <= ids  # every trace link lands on its example in the same page
+    example = html.split('id="family-1-example-1"', 1)[1].split("</div></div>", 1)[0]
+    assert "<b>prompt</b>" in example and "<b>live answer</b>" in example and "<b>stand-in action</b>" in example
+    assert html.count('<table class="sortable">') >= 4
