@@ -121,6 +121,18 @@ def describe(values, *, seed: int, level: float = 0.95, resamples: int = 2000) -
     )
 
 
+def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """An exact (Clopper-Pearson) interval for a rate of `successes` in `n` trials: unlike a
+    bootstrap, it does not collapse to a point when every trial came out the same (0 of 8
+    gives [0, 0.37]). No trials: (nan, nan)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return (float(ci.low), float(ci.high))
+
+
 def support(values, sign: float) -> float:
     """Share of the values that have the given sign (strictly: zeros never support)."""
     x = np.asarray(values, dtype=float).ravel()

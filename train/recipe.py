@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.checkpoint import LATEST
+from glade.checkpoint import LATEST, SHIPPED
 from glade.config import ConfigError, fail, load_recipe
 
 from .data import DataConfig
@@ -47,6 +47,11 @@ class EvalSpec:
     states: int = 64  # held-out states answered by generation after training
     max_new_tokens: int = 128
     batch_size: int = 32
+    # Traces of seeds no training run used (glade generate); their states, under the recipe's
+    # data filters, are the held-out set. Empty: the run's own held-out episodes.
+    traces: tuple[str, ...] = ()
+    probe_states: int = 64  # fall-talk states of `traces` for the disposition probe (glade.train.evaluate)
+    targets: dict[str, str] = field(default_factory=dict)  # metric -> ">= 0.95" or "<= 0.01"
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,20 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
         fail(source, "data.top_share", "must be in (0, 1]")
     if not recipe.data.traces:
         fail(source, "data.traces", "needs at least one traces folder")
+    if recipe.data.relabel is not None:
+        from glade.env.standin import DISPOSITIONS
+
+        if recipe.data.relabel not in DISPOSITIONS:
+            fail(source, "data.relabel", f"unknown disposition {recipe.data.relabel!r} (known: {', '.join(DISPOSITIONS)})")
+    from .evaluate import METRICS, parse_target
+
+    for metric, target in recipe.eval.targets.items():
+        if metric not in METRICS:
+            fail(source, f"eval.targets.{metric}", f"unknown metric (known: {', '.join(METRICS)})")
+        try:
+            parse_target(target)
+        except ValueError as exc:
+            fail(source, f"eval.targets.{metric}", str(exc))
     if recipe.model.base == "tiny" and recipe.lora is not None:
         fail(source, "lora", "a freshly built tiny model must be trained in full (lora: null); LoRA goes on top of it")
     # Validation must not depend on this machine: build the config with the hardware
@@ -120,16 +139,15 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
 
 def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     """What must exist on disk to run (not checked by `glade validate`)."""
-    for i, folder in enumerate(recipe.data.traces):
-        if not (Path(folder) / "data").is_dir():
-            fail(source, f"data.traces[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
+    for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
+        for i, folder in enumerate(folders):
+            if not (Path(folder) / "data").is_dir():
+                fail(source, f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
     base = recipe.model.base
-    if base.startswith(LATEST):
-        if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
-            fail(
-                source,
-                "model.base",
-                f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
-            )
+    if base.startswith((LATEST, SHIPPED)):
+        try:
+            checkpoint.resolve(base, recipe.output_root)
+        except ValueError as exc:
+            fail(source, "model.base", str(exc))
     elif base != "tiny" and (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")

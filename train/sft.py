@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint
-from glade.checkpoint import LATEST
+from glade.checkpoint import LATEST, SHIPPED
 from glade.config import as_plain
 
 from .data import fingerprint, prepare, save_prepared
@@ -31,9 +31,8 @@ def partial_dir(recipe: TrainRecipe) -> Path:
 
 def resolve_base(recipe: TrainRecipe) -> str:
     base = recipe.model.base
-    if base.startswith(LATEST):
-        found = checkpoint.latest(base[len(LATEST) :], recipe.output_root)
-        return str(found.resolve())
+    if base.startswith((LATEST, SHIPPED)):
+        return str(checkpoint.resolve(base, recipe.output_root).resolve())
     return str(Path(base).resolve()) if Path(base).is_dir() else base
 
 
@@ -118,7 +117,9 @@ def train(
     `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps."""
     from transformers.trainer_utils import get_last_checkpoint
 
+    started = time.perf_counter()
     check_paths(recipe, source)
+    check_heldout_seeds(recipe, source)
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work = partial_dir(recipe)
@@ -146,7 +147,9 @@ def train(
     last = get_last_checkpoint(str(work / "trainer")) if resume and (work / "trainer").is_dir() else None
     if resume:
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
+    trained = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
+    trained = time.perf_counter() - trained
     metrics = {"train_loss": float(result.training_loss), "train_steps": int(result.global_step)}
     if len(eval_rows):
         metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
@@ -163,6 +166,7 @@ def train(
         "base_model_given": recipe.model.base,
         "data_fingerprint": fingerprint(train_rows, eval_rows),
         "data_counts": counts,
+        "train_seconds": round(trained, 1),  # the trainer's steps (this process's part, after a resume)
         "metrics": metrics,
         **provenance(),
     }
@@ -171,14 +175,37 @@ def train(
         meta["base_model_given"] = "tiny (built locally from the training data)"
     (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
     _write_meta(work, meta)
-    if len(eval_rows) and recipe.eval.states:
-        from .evaluate import evaluate_checkpoint
+    if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
+        from .evaluate import check_targets, evaluate_checkpoint
 
-        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval))
-        _write_meta(work, meta)
+        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data))
+        if recipe.eval.traces:
+            meta["heldout"] = {
+                "traces": list(recipe.eval.traces),
+                "seeds": meta["metrics"].pop("heldout_seeds", []),
+                "about": "states of these seeds' episodes; no training run of this checkpoint used them",
+            }
+        if recipe.eval.targets:
+            meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
+    meta["wall_seconds"] = round(time.perf_counter() - started, 1)  # data, build, train, held-out evaluation
+    _write_meta(work, meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
     return final
+
+
+def check_heldout_seeds(recipe: TrainRecipe, source: str | None) -> None:
+    """Held-out states must come from seeds no training data of this run used."""
+    if not recipe.eval.traces:
+        return
+    from .evaluate import trace_seeds
+
+    shared = sorted(set(trace_seeds(recipe.data.traces)) & set(trace_seeds(recipe.eval.traces)))
+    if shared:
+        raise ValueError(
+            f"{source}: eval.traces: seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; "
+            "held-out traces must be generated from seeds the training traces do not use"
+        )
 
 
 def _write_meta(folder: Path, meta: dict) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from glade.eval.field_notes import TABLE_ONE_CAPTION, table_one, table_one_cells
 from glade.eval.figures import mechanism
 from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
@@ -247,6 +248,10 @@ def render_md(r: Results, table: pd.DataFrame, figures: list[Figure], labels: di
     out += [f"- **{k}**: {_md_cell(v)}" for k, v in header_items(r)]
     out += ["", "## Results", "", TABLE_CAPTION.format(ci=ci_words(r)), ""]
     out += _md_table(*table_rows(table, labels))
+    field_notes = table_one(r.episodes, r.recipe.get("thresholds"), r.seed)
+    if field_notes:
+        out += ["", "## Table 1 of the field notes, played here", "", TABLE_ONE_CAPTION, ""]
+        out += _md_table(*table_one_cells(field_notes))
     for title, about, figs in _sections(r, figures):
         if not figs:
             continue
@@ -337,6 +342,13 @@ def render_html(r: Results, table: pd.DataFrame, figures: list[Figure], labels: 
     header, rows = table_rows(table, labels)
     worlds = list(table["world"]) if len(table) else []
     out.append(_html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else ""))
+    field_notes = table_one(r.episodes, r.recipe.get("thresholds"), r.seed)
+    if field_notes:
+        out += [
+            '<h2 id="table-one">Table 1 of the field notes, played here</h2>',
+            f'<p class="caption">{e(TABLE_ONE_CAPTION)}</p>',
+        ]
+        out.append(_html_table(*table_one_cells(field_notes), {5, 6, 7, 8}))
     for title, about, figs in _sections(r, figures):
         if not figs:
             continue

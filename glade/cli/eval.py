@@ -39,9 +39,34 @@ def run(args: argparse.Namespace) -> int:
             str(row["n"]),
         )
     con.print(table)
+    print_table_one(con, recipe.out, recipe.thresholds, recipe.seed)
     timing = summary["timing"]
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
     )
     return 0
+
+
+def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
+    """The field notes' Table 1 beside glade's measured rows, when the results hold a gambit."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from glade.console import plain_table
+    from glade.eval.field_notes import table_one, table_one_cells
+
+    rows = table_one(pd.read_parquet(Path(results) / "episodes.parquet"), thresholds, seed)
+    if not rows:
+        return
+    header, cells = table_one_cells(rows)
+    table = plain_table(
+        "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
+        "gambit P&L (mean over seeds [95% bootstrap CI]), crash rate (episodes that crashed [95% exact CI])"
+    )
+    for column in header:
+        table.add_column(column)
+    for row in cells:
+        table.add_row(*row)
+    con.print(table)

@@ -34,9 +34,12 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(f"train {recipe.name}", "steps", con) as bar:
         out = train(recipe, args.recipe, resume=args.resume, log=lambda m: con.print(f"[dim]{m}[/]"), progress=bar)
     if out is not None:
-        metrics = json.loads((out / "meta.json").read_text())["metrics"]
+        meta = json.loads((out / "meta.json").read_text())
+        metrics = meta["metrics"]
         width = max(map(len, metrics))
         print(f"checkpoint: {out}")
         for key, value in metrics.items():
             print(f"  {key:<{width}}  {value:.4f}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
+        for key, t in (meta.get("targets") or {}).items():
+            print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'}")
     return 0
