@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .creatures import sanitise_gossip
 from .jsonfix import extract_json_object
+from .legends import TALK_WORDS
 from .market import validate_orders
 
 ACTION_SCHEMA = (
@@ -147,6 +148,12 @@ def render(obs: dict) -> list[dict]:
         f"Reference prices (change since last turn): {prices}.",
         f"News: {events or 'nothing new'}",
     ]
+    # A legend's news is printed on its turn only, but its talk stays in the air for a few
+    # turns and the stand-in still reacts to it: say so, or a model cannot see what it meets.
+    said = obs.get("talk", {})
+    talk = [f"{g} will {TALK_WORDS[int(said[g])]}" for g in goods if int(said.get(g, 0))]
+    if talk:
+        lines.append(f"Talk in the Wood: {', '.join(talk)}.")
     if whispers:
         lines.append(f"Whispered to you: {whispers}")
     lines.append(f"Gossip heard: {gossip or 'none'}")
@@ -366,7 +373,7 @@ def _canonical_observations() -> list[dict]:
         "short_of": {"honey": 0, "firewood": 0, "acorns": 1},
         "prices": dict.fromkeys(goods, 4.0),
         "price_moves": dict.fromkeys(goods, 0.05),
-        "talk": dict.fromkeys(goods, 0),
+        "talk": {"honey": 1, "firewood": 0, "acorns": 2},
         "whisper": dict.fromkeys(goods, 0),
         "events": "A legend.",
         "gossip": "Thorn: wood for sale.",
@@ -383,6 +390,7 @@ def _canonical_observations() -> list[dict]:
         "inventory": {"honey": 0, "firewood": 0, "acorns": 0},
         "produces": dict.fromkeys(goods, 0),
         "short_of": dict.fromkeys(goods, 0),
+        "talk": dict.fromkeys(goods, 0),
         "events": "",
         "gossip": "",
         "whispers": "",

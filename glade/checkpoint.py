@@ -9,6 +9,8 @@ A plain transformers model folder (config.json, no meta.json) reads as kind "ful
 `latest:NAME` names the newest complete checkpoint of recipe NAME's own training runs under a
 root folder; unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json), merged
 models beside them and other recipes' folders never count.
+`shipped:NAME` names a model glade ships as package data (the top-level `models/` folder,
+installed as glade.models): found from any working folder, in a regular install too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LATEST = "latest:"
+SHIPPED = "shipped:"
 ROOT = "checkpoints"  # where `latest:NAME` looks unless told otherwise
 
 
@@ -80,9 +83,22 @@ def latest(name: str, root: str | Path = ROOT) -> Path | None:
     return max(found)[2] if found else None
 
 
+def shipped(name: str) -> Path:
+    """The folder of a model glade ships (`models/NAME`); ValueError if there is none."""
+    from importlib.resources import files
+
+    folder = Path(str(files("glade.models"))) / name
+    if not (folder / "config.json").is_file():
+        known = sorted(p.name for p in folder.parent.iterdir() if (p / "config.json").is_file())
+        raise ValueError(f"{SHIPPED}{name}: glade ships no such model (shipped: {', '.join(known) or 'none'})")
+    return folder
+
+
 def resolve(path: str | Path, root: str | Path = ROOT) -> Path:
-    """A checkpoint folder, or `latest:NAME` resolved under `root`; ValueError if there is none."""
+    """A checkpoint folder, `latest:NAME` resolved under `root` or `shipped:NAME`; ValueError if there is none."""
     text = str(path)
+    if text.startswith(SHIPPED):
+        return shipped(text[len(SHIPPED) :])
     if text.startswith(LATEST):
         found = latest(text[len(LATEST) :], root)
         if found is None:

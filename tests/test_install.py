@@ -61,7 +61,7 @@ def test_a_regular_install_runs_from_any_folder(tmp_path):
     assert sim.returncode == 0, sim.stderr[-2000:]
     assert json.loads((elsewhere / "sim" / "summary.json").read_text())["gambit_pnl"] > 0
     quick = subprocess.run(
-        [glade, "quickstart", "--until", "generate", "--out", "qs"],
+        [glade, "quickstart", "--until", "base", "--out", "qs"],
         capture_output=True,
         text=True,
         cwd=elsewhere,
@@ -69,6 +69,7 @@ def test_a_regular_install_runs_from_any_folder(tmp_path):
         timeout=600,
     )
     assert quick.returncode == 0, quick.stderr[-2000:]
-    assert "step 3/3" in quick.stdout and (elsewhere / "runs" / "traces" / "standin" / "data").is_dir()
+    assert "step 4/4" in quick.stdout and (elsewhere / "runs" / "traces" / "standin" / "data").is_dir()
+    assert str(site_packages / "glade" / "models" / "tiny-base") in quick.stdout  # the shipped base, as package data
     valid = subprocess.run([glade, "validate"], capture_output=True, text=True, cwd=elsewhere, env=env, timeout=300)
     assert valid.returncode == 0 and "all valid" in valid.stdout, valid.stdout + valid.stderr

@@ -161,6 +161,22 @@ def test_user_message_carries_the_turn(wood_obs):
     assert "News: nothing new" in quiet and "Gossip heard: none" in quiet and "Whispered" not in quiet
 
 
+def test_talk_stays_in_the_prompt_as_long_as_the_stand_in_hears_it(run_standin):
+    """The legend's news is printed on its turn only; its talk lasts longer and the stand-in
+    reacts to it all that time, so the prompt says so on every such turn, and only then."""
+    _, seen, _ = run_standin("gambit_rumour", seed=1, turns=8)
+    talking = set()
+    for observations in seen[:-1]:
+        for obs in observations.values():
+            user = render(obs)[1]["content"]
+            if obs["talk"]["honey"]:
+                talking.add(obs["turn"])
+                assert "\nTalk in the Wood: honey will fall.\n" in user
+            else:
+                assert "Talk in the Wood" not in user
+    assert talking == {4, 5}  # the spring turn (its news printed) and the turn after (no news)
+
+
 def test_protocol_version_follows_the_wording(monkeypatch):
     assert re.fullmatch(r"wood-chat-2\+[0-9a-f]{8}", PROTOCOL_VERSION)
     assert protocol._version() == PROTOCOL_VERSION  # deterministic

@@ -125,6 +125,15 @@ def test_results_table_matches_pandas(results):
     assert seen == {(s, c) for s in SCENARIOS for c in [STANDIN, *COUNCILS]}
 
 
+def test_table_one_of_the_field_notes_has_its_own_section(results):
+    out, md_path, html_path = results
+    rows = _md_rows(_section(md_path.read_text(), "Table 1 of the field notes, played here"))
+    assert [(r[0], r[1]) for r in rows] == [(m, w) for m in ("rumour", "shock") for w in (STANDIN, *COUNCILS)]
+    assert rows[3][2:5] == ["Test policy, inventory glut", "fell (worked 'beautifully')", "—"]  # shock, stand-in
+    assert rows[0][2] == "—" and rows[0][8] == "4, 4"  # no notes row for it; 4 seeds, 4 episodes
+    assert 'id="table-one"' in html_path.read_text()
+
+
 def test_missing_flags_shows_the_hint(results):
     out, md_path, html_path = results
     assert not (out / "flags.json").exists()

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from glade.cli import main
-from glade.config import ConfigError
+from glade.config import ConfigError, Seeds
 from glade.traces import GenerateRecipe, generate
 from glade.train.data import DataConfig, prepare
 from glade.train.recipe import load_train_recipe
@@ -43,6 +43,15 @@ def workdir(tmp_path_factory):
             councils={"hoarders": {"*": "hoarder"}, "panic": {"*": "panic_seller"}},
             turns=3,
             worlds=8,
+        )
+    )
+    generate(  # other seeds, and the Run on Oona's Hoard in the air at turns 4 and 5
+        GenerateRecipe(
+            out=str(root / "heldout"),
+            scenarios=("gambit_rumour",),
+            councils={"scenario": {}},
+            seeds=Seeds(start=50, count=1),
+            turns=6,
         )
     )
     save_tiny(root / "base")
@@ -98,6 +107,21 @@ def test_filters_keep_what_they_say(workdir):
     )
 
 
+def test_relabel_answers_every_state_as_one_stand_in_would(workdir):
+    from glade.env import standin
+    from glade.rollout import canonical
+
+    cfg = DataConfig(traces=(str(workdir / "traces"),), relabel="balanced", eval_share=0.0, dedupe=False)
+    train, _, counts = prepare(cfg)
+    assert counts["after_rules"] == counts["traces"]  # the stand-in's answers are all valid
+    assert set(train["policy"]) == {"standin:hoarder", "standin:panic_seller"}  # states of both councils ...
+    balanced = standin.disposition("balanced")
+    for row in train.select(range(0, len(train), 7)):  # ... each answered as the balanced stand-in would
+        assert row["messages"][-1]["content"] == canonical(standin.act(json.loads(row["observation"]), balanced))
+    own, _, _ = prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.0, dedupe=False))
+    assert [m[-1]["content"] for m in own["messages"]] != [m[-1]["content"] for m in train["messages"]]
+
+
 def test_lora_loss_falls_and_every_lora_weight_changes(workdir, tmp_path):
     from glade.train.sft import build_trainer
 
@@ -146,6 +170,31 @@ def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_p
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-5)
     assert json.loads((Path(str(ckpt) + "-merged") / "meta.json").read_text())["kind"] == "merged"
+
+
+def test_heldout_traces_of_other_seeds_give_the_figures_and_the_targets(workdir, tmp_path):
+    targets = {"valid_json_rate": ">= 0", "direction_agreement": ">= 1.5", "fall_talk_sell_rate": "<= 1"}
+    eval_spec = {"traces": [str(workdir / "heldout")], "states": 4, "probe_states": 3, "targets": targets}
+    path = recipe_file(workdir, tmp_path, eval=eval_spec)
+    assert main(["train", str(path), *FAST_SFT[:-2], "eval.max_new_tokens=16"]) == 0
+    [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
+    meta = json.loads((ckpt / "meta.json").read_text())
+    assert meta["heldout"]["seeds"] == [50] and meta["heldout"]["traces"] == [str(workdir / "heldout")]
+    metrics = meta["metrics"]
+    assert metrics["heldout_states"] == 4 and 0 <= metrics["direction_agreement"] <= 1
+    # the probe: states where talk says honey will fall and the panic_seller stand-in sells it
+    assert metrics["fall_talk_states"] == 3 and metrics["fall_talk_sell_rate_standins"]["panic_seller"] == 1.0
+    assert metrics["fall_talk_sell_rate_standins"]["hoarder"] < 1.0
+    assert meta["targets"]["valid_json_rate"] == {"target": ">= 0", "measured": metrics["valid_json_rate"], "met": True}
+    assert meta["targets"]["direction_agreement"]["met"] is False  # no agreement reaches 1.5
+    assert meta["targets"]["fall_talk_sell_rate"]["met"] is True
+
+
+def test_heldout_traces_that_share_a_training_seed_are_refused(workdir, tmp_path, capsys):
+    path = recipe_file(workdir, tmp_path, eval={"traces": [str(workdir / "traces")]})
+    assert main(["train", str(path), *FAST_SFT]) == 2
+    assert "eval.traces: seed(s) 0, 1, 2, 3 are also in data.traces" in capsys.readouterr().err
+    assert not list((tmp_path / "checkpoints").glob("lora__0__*"))
 
 
 def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys):
@@ -214,6 +263,9 @@ def test_restart_discards_an_interrupted_run(workdir, tmp_path):
         ({"sft": {"output_dir": "/tmp"}}, r"sft.output_dir: is set by glade"),
         ({"sft": {"bf16": "yes"}}, r"sft.bf16: expected true or false"),
         ({"model": {"base": "tiny"}, "lora": {"r": 4}}, r"lora: a freshly built tiny model must be trained in full"),
+        ({"eval": {"targets": {"accuracy": ">= 0.9"}}}, r"eval.targets.accuracy: unknown metric"),
+        ({"data": {"traces": ["x"], "relabel": "greedy"}}, r"data.relabel: unknown disposition 'greedy'"),
+        ({"eval": {"targets": {"valid_action_rate": "0.95"}}}, r"eval.targets.valid_action_rate: '0.95': expected"),
     ],
 )
 def test_bad_recipes_name_the_key(workdir, tmp_path, changes, message):

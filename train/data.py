@@ -3,6 +3,11 @@
 A trace row (see `glade generate`) becomes one conversation: the rendered system and user
 messages, then the assistant turn = the valid action as canonical JSON. Splits are by
 episode, never by row, so no state of a held-out episode is seen in training.
+
+`relabel: DISPOSITION` answers every state as that stand-in would, whoever played it: the
+states of every council in the traces (a hoarders' Wood drained of pebbles, a panicking
+one) become that one stand-in's lessons, so a model meets more kinds of state than its own
+disposition's seats ever reach. The filters then judge the relabelled answer.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class DataConfig:
     top_share: float | None = None  # keep the best share of creature-turns by wealth change
     dedupe: bool = True  # one copy of each identical (prompt, answer)
     max_rows: int | None = None  # cap on training rows, after filtering (first rows kept)
+    relabel: str | None = None  # answer every state as this stand-in disposition would (None: the seat's own answer)
 
 
 def is_held_out(episode_id: str, share: float, seed: int) -> bool:
@@ -62,6 +68,25 @@ def to_conversation(row: dict) -> dict:
     }
 
 
+def relabelled(row: dict, disposition) -> dict:
+    """The row answered by the stand-in `disposition` in the same state (error, rejections and
+    self-buys of that answer), as the rollout would have recorded it."""
+    from glade.env import standin
+    from glade.env.protocol import parse
+    from glade.eval.scoring import self_buy
+    from glade.rollout import canonical
+
+    observation = json.loads(row["observation"])
+    action = canonical(standin.act(observation, disposition))
+    parsed = parse(action, observation)
+    return {
+        "action": action,
+        "error": parsed.error,
+        "rejected": json.dumps(list(parsed.dropped)),
+        "self_buy": int(self_buy(parsed.action, observation)),
+    }
+
+
 def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
     """(train, eval, counts): counts say how many rows each filter kept."""
     rows = load_traces(cfg.traces)
@@ -69,6 +94,10 @@ def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
     # A seat fault (its server failed to answer) is a held turn, never an answer worth learning.
     rows = rows.filter(lambda row: not is_fault(row["error"]))
     counts["faults_excluded"] = counts["traces"] - len(rows)
+    if cfg.relabel is not None:
+        from glade.env.standin import disposition
+
+        rows = rows.map(relabelled, fn_kwargs={"disposition": disposition(cfg.relabel)})
 
     def keep(row: dict) -> bool:
         if cfg.valid_only and (row["error"] is not None or json.loads(row["rejected"])):

@@ -1,45 +1,163 @@
 """After training: answer held-out states by generation, through the checkpoint's own seat.
 
-The checkpoint is loaded exactly as a council would seat it (`{kind: checkpoint}`), so
-these figures describe what an evaluation will meet: how often the answer is valid JSON,
-how often the parsed action is valid as given, how often it agrees with the stand-in on
-each good's direction, and how often it buys what the creature makes (glade.eval.scoring);
-once unconstrained and once with structured decoding.
+The checkpoint is loaded exactly as a council would seat it (`{kind: checkpoint}`), greedy,
+so these figures describe what an evaluation will meet:
+- valid_json_rate, valid_action_rate (the parser dropped nothing and named no error),
+  self_buy_rate, standin_agreement (per-good direction vs the scenario's own stand-in in
+  that state; glade.eval.scoring);
+- direction_agreement: per-good direction (buy / sell / none) vs the stand-in it learned
+  from, i.e. the answer its training data gives in that state;
+- fall_talk_sell_rate: in held-out states where talk says a good the creature holds will
+  fall and the panic_seller stand-in sells that good, the share where the model sells it
+  too (a disposition probe; the stand-ins' own rates on the same states sit beside it);
+- the same figures with structured decoding (`structured: true`, keys prefixed
+  `structured_`): an unconstrained model's format failures are a divergence of their own,
+  and the second pass shows what the constraint leaves of the decisions.
+
+Held-out states come from `eval.traces` (traces of seeds no training run used, with the
+recipe's own data filters applied), or else from the run's held-out episodes. `check_targets`
+compares the figures with the recipe's `eval.targets`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import operator
 from pathlib import Path
 
-from glade.eval.scoring import score
+from glade.env import standin
+from glade.env.legends import FALL
+from glade.eval.scoring import direction_agreement, score
 from glade.seats import load
 
+PROBE = "panic_seller"  # the stand-in whose selling defines the fall-talk probe's states
+REFERENCES = ("panic_seller", "balanced", "hoarder", "speculator")  # stand-ins measured on the probe's states
+TARGET_OPS = {">=": operator.ge, "<=": operator.le}
+UNCONSTRAINED = (
+    "valid_json_rate",
+    "valid_action_rate",
+    "self_buy_rate",
+    "standin_agreement",
+    "direction_agreement",
+    "fall_talk_sell_rate",
+)
+METRICS = UNCONSTRAINED + tuple(f"structured_{m}" for m in UNCONSTRAINED)  # what eval.targets may name
 
-def evaluate_checkpoint(folder: Path, rows, spec) -> dict:
-    """The figures unconstrained, then again with each answer held to its state's action
-    schema (`structured: true`, keys prefixed `structured_`): an unconstrained model's format
-    failures are a divergence of their own, and the second pass shows what the constraint
-    leaves of the decisions."""
-    sample = rows.shuffle(seed=0).select(range(min(spec.states, len(rows))))
+
+def heldout_rows(data_cfg, spec):
+    """(rows to answer, the traces' seeds): conversations of `spec.traces` under the recipe's
+    data filters (all of them held out), or None when the recipe names no held-out traces."""
+    from .data import prepare
+
+    if not spec.traces:
+        return None, []
+    rows, _, _ = prepare(dataclasses.replace(data_cfg, traces=tuple(spec.traces), eval_share=0.0, max_rows=None))
+    return rows, trace_seeds(spec.traces)
+
+
+def trace_seeds(folders) -> list[int]:
+    from glade.traces import load_traces
+
+    return sorted({int(s) for s in load_traces(list(folders))["seed"]})
+
+
+def fall_talk_states(folders, limit: int) -> list[tuple[dict, str]]:
+    """(observation, good) for held-out states where talk says `good` will fall, the creature
+    holds some, and the panic_seller stand-in sells it; at most `limit`, in a fixed order."""
+    from glade.traces import load_traces
+
+    if limit <= 0:
+        return []
+    rows = load_traces(list(folders))
+    rows = rows.filter(lambda r: FALL in json.loads(r["observation"])["talk"].values())
+    panic = standin.disposition(PROBE)
+    found = []
+    for text in rows.shuffle(seed=0)["observation"]:
+        obs = json.loads(text)
+        sold = sold_goods(standin.act(obs, panic))
+        for good, said in obs["talk"].items():
+            if said == FALL and obs["inventory"][good] > 0 and good in sold:
+                found.append((obs, good))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def sold_goods(action: dict) -> set[str]:
+    return {o["good"] for o in action["orders"] if o["side"] == "sell"}
+
+
+def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None) -> dict:
+    """Held-out figures of the checkpoint in `folder` (see the module docstring)."""
+    heldout, seeds = heldout_rows(data_cfg, spec) if data_cfg is not None else (None, [])
+    sample = rows if heldout is None else heldout
+    sample = sample.shuffle(seed=0).select(range(min(spec.states, len(sample))))
     observations = [json.loads(o) for o in sample["observation"]]
-    metrics: dict = {"heldout_states": len(observations)}
+    targets = [json.loads(m[-1]["content"]) for m in sample["messages"]]
+    probes = fall_talk_states(spec.traces, spec.probe_states) if spec.traces else []
+    out: dict = {"heldout_states": len(observations)}
     for prefix, structured in (("", False), ("structured_", True)):
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
         policy = load({**seat, "batch_size": spec.batch_size, "structured": structured})
-        decisions = policy.act(observations)
-        scores = [
-            score(d.action, d.error, obs, json.loads(reference))
-            for obs, d, reference in zip(observations, decisions, sample["standin_action"], strict=True)
-        ]
-        for key, name in SCORES.items():
-            metrics[prefix + name] = sum(s[key] for s in scores) / len(scores)
-    return metrics
+        decisions = policy.act(observations + [obs for obs, _ in probes])
+        answered, probed = decisions[: len(observations)], decisions[len(observations) :]
+        out.update(
+            {prefix + k: v for k, v in figures(answered, observations, targets, sample["standin_action"]).items()}
+        )
+        if probes:
+            sold = sum(good in sold_goods(d.action) for d, (_, good) in zip(probed, probes, strict=True))
+            out[prefix + "fall_talk_sell_rate"] = sold / len(probes)
+    if seeds:
+        out["heldout_seeds"] = seeds
+    if probes:
+        out["fall_talk_states"] = len(probes)
+        out["fall_talk_sell_rate_standins"] = {
+            name: sum(good in sold_goods(standin.act(obs, standin.disposition(name))) for obs, good in probes)
+            / len(probes)
+            for name in REFERENCES
+        }
+    return out
 
 
-SCORES = {  # glade.eval.scoring's score -> the held-out metric's name
-    "valid_json": "valid_json_rate",
-    "valid_action": "valid_action_rate",
-    "standin_agreement": "standin_agreement",
-    "self_buy": "self_buy_rate",
-}
+def figures(answered, observations, targets, standin_actions) -> dict:
+    """The per-state figures of one pass over the held-out states, as shares."""
+    scores = [
+        score(d.action, d.error, obs, json.loads(reference))
+        for obs, d, reference in zip(observations, answered, standin_actions, strict=True)
+    ]
+    n = len(scores)
+    return {
+        "valid_json_rate": sum(s["valid_json"] for s in scores) / n,
+        "valid_action_rate": sum(s["valid_action"] for s in scores) / n,
+        "standin_agreement": sum(s["standin_agreement"] for s in scores) / n,
+        "direction_agreement": sum(
+            direction_agreement(d.action, t, list(o["inventory"]))
+            for d, t, o in zip(answered, targets, observations, strict=True)
+        )
+        / n,
+        "self_buy_rate": sum(s["self_buy"] for s in scores) / n,
+    }
+
+
+def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
+    """{metric: {"target": ">= 0.95", "measured": x, "met": bool}}; a figure not measured is
+    reported as not met, with measured None."""
+    out = {}
+    for name, target in targets.items():
+        op, value = parse_target(target)
+        measured = metrics.get(name)
+        met = isinstance(measured, (int, float)) and TARGET_OPS[op](measured, value)
+        out[name] = {"target": f"{op} {value:g}", "measured": measured, "met": bool(met)}
+    return out
+
+
+def parse_target(text: str) -> tuple[str, float]:
+    """'>= 0.95' -> ('>=', 0.95); ValueError otherwise."""
+    op, _, number = str(text).strip().partition(" ")
+    if op not in TARGET_OPS:
+        raise ValueError(f"{text!r}: expected '>= NUMBER' or '<= NUMBER'")
+    try:
+        return op, float(number)
+    except ValueError:
+        raise ValueError(f"{text!r}: expected '>= NUMBER' or '<= NUMBER'") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.checkpoint import LATEST
+from glade.checkpoint import LATEST, SHIPPED
 from glade.config import ConfigError, MissingInput, fail, load_recipe
 from glade.seats.spec import looks_local
 
@@ -51,6 +51,11 @@ class EvalSpec:
     states: int = 64  # held-out states answered by generation after training
     max_new_tokens: int = 128
     batch_size: int = 32
+    # Traces of seeds no training run used (glade generate); their states, under the recipe's
+    # data filters, are the held-out set. Empty: the run's own held-out episodes.
+    traces: tuple[str, ...] = ()
+    probe_states: int = 64  # fall-talk states of `traces` for the disposition probe (glade.train.evaluate)
+    targets: dict[str, str] = field(default_factory=dict)  # metric -> ">= 0.95" or "<= 0.01"
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,24 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
         fail(source, "data.top_share", "must be in (0, 1]")
     if not recipe.data.traces:
         fail(source, "data.traces", "needs at least one traces folder")
+    if recipe.data.relabel is not None:
+        from glade.env.standin import DISPOSITIONS
+
+        if recipe.data.relabel not in DISPOSITIONS:
+            fail(
+                source,
+                "data.relabel",
+                f"unknown disposition {recipe.data.relabel!r} (known: {', '.join(DISPOSITIONS)})",
+            )
+    from .evaluate import METRICS, parse_target
+
+    for metric, target in recipe.eval.targets.items():
+        if metric not in METRICS:
+            fail(source, f"eval.targets.{metric}", f"unknown metric (known: {', '.join(METRICS)})")
+        try:
+            parse_target(target)
+        except ValueError as exc:
+            fail(source, f"eval.targets.{metric}", str(exc))
     if recipe.model.base == "tiny" and recipe.lora is not None:
         fail(source, "lora", "a freshly built tiny model must be trained in full (lora: null); LoRA goes on top of it")
     # Validation must not depend on this machine: build the config with the hardware
@@ -212,13 +235,14 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     unusable (an unreadable traces shard, a file where a folder should be)."""
     from glade.traces import readable_shards
 
-    for i, folder in enumerate(recipe.data.traces):
-        if not (Path(folder) / "data").is_dir():
-            missing(source, f"data.traces[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
-        try:
-            readable_shards(folder)
-        except (ValueError, OSError) as exc:
-            fail(source, f"data.traces[{i}]", str(exc))
+    for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
+        for i, folder in enumerate(folders):
+            if not (Path(folder) / "data").is_dir():
+                missing(source, f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
+            try:
+                readable_shards(folder)
+            except (ValueError, OSError) as exc:
+                fail(source, f"{key}[{i}]", str(exc))
     base = recipe.model.base
     if base.startswith(LATEST):
         if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
@@ -227,6 +251,11 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
                 "model.base",
                 f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
             )
+    elif base.startswith(SHIPPED):
+        try:
+            checkpoint.resolve(base, recipe.output_root)
+        except ValueError as exc:
+            fail(source, "model.base", str(exc))
     elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and not Path(base).exists() and looks_local(base):

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint
-from glade.checkpoint import LATEST
+from glade.checkpoint import LATEST, SHIPPED
 from glade.config import as_plain
 
 from .data import fingerprint, prepare, save_prepared
@@ -68,9 +68,8 @@ def finished_run(recipe: TrainRecipe) -> Path | None:
 
 def resolve_base(recipe: TrainRecipe) -> str:
     base = recipe.model.base
-    if base.startswith(LATEST):
-        found = checkpoint.latest(base[len(LATEST) :], recipe.output_root)
-        return str(found.resolve())
+    if base.startswith((LATEST, SHIPPED)):
+        return str(checkpoint.resolve(base, recipe.output_root).resolve())
     return str(Path(base).resolve()) if Path(base).is_dir() else base
 
 
@@ -159,6 +158,7 @@ def train(
     """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks).
     `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps."""
     check_paths(recipe, source)
+    check_heldout_seeds(recipe, source)
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work = partial_dir(recipe)
@@ -186,6 +186,7 @@ def train(
 
 
 def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
+    started = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
     train_rows, eval_rows, counts = prepare(recipe.data)
     log(f"data: {counts}")
@@ -207,8 +208,11 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         if rank != 0:
             return None
         metrics = json.loads((work / TRAINED).read_text())
+        fit_seconds = 0.0
     else:
+        fit_started = time.perf_counter()
         metrics = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
+        fit_seconds = time.perf_counter() - fit_started
         if metrics is None:
             return None
     shutil.rmtree(work / "trainer", ignore_errors=True)
@@ -220,6 +224,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "base_model_given": recipe.model.base,
         "data_fingerprint": fingerprint(train_rows, eval_rows),
         "data_counts": counts,
+        "train_seconds": round(fit_seconds, 1),  # the trainer's steps (this process's part, after a resume)
         "metrics": metrics,
         **provenance(),
     }
@@ -228,11 +233,20 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         meta["base_model_given"] = "tiny (built locally from the training data)"
     (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
     _write_meta(work, meta)
-    if len(eval_rows) and recipe.eval.states:
-        from .evaluate import evaluate_checkpoint
+    if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
+        from .evaluate import check_targets, evaluate_checkpoint
 
-        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval))
-        _write_meta(work, meta)
+        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data))
+        if recipe.eval.traces:
+            meta["heldout"] = {
+                "traces": list(recipe.eval.traces),
+                "seeds": meta["metrics"].pop("heldout_seeds", []),
+                "about": "states of these seeds' episodes; no training run of this checkpoint used them",
+            }
+        if recipe.eval.targets:
+            meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
+    meta["wall_seconds"] = round(time.perf_counter() - started, 1)  # data, build, train, held-out evaluation
+    _write_meta(work, meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
     (final / TRAINED).unlink(missing_ok=True)
@@ -279,6 +293,20 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2))
     os.replace(tmp, path)
+
+
+def check_heldout_seeds(recipe: TrainRecipe, source: str | None) -> None:
+    """Held-out states must come from seeds no training data of this run used."""
+    if not recipe.eval.traces:
+        return
+    from .evaluate import trace_seeds
+
+    shared = sorted(set(trace_seeds(recipe.data.traces)) & set(trace_seeds(recipe.eval.traces)))
+    if shared:
+        raise ValueError(
+            f"{source}: eval.traces: seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; "
+            "held-out traces must be generated from seeds the training traces do not use"
+        )
 
 
 def _write_meta(folder: Path, meta: dict) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from glade.eval.field_notes import TABLE_ONE_CAPTION, table_one, table_one_cells
 from glade.eval.figures import mechanism
 from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
@@ -340,6 +341,22 @@ def fault_sections(page: Page) -> list[Section]:
     ]
 
 
+def table_one_sections(page: Page) -> list[Section]:
+    """Table 1 of the field notes beside glade's measured rows, when the results hold a gambit."""
+    rows = table_one(page.r.episodes, page.r.recipe.get("thresholds"), page.r.seed)
+    if not rows:
+        return []
+    header, cells = table_one_cells(rows)
+    return [
+        Section(
+            "table-one",
+            "Table 1 of the field notes, played here",
+            [TABLE_ONE_CAPTION, ""] + md_table(header, cells),
+            [f'<p class="caption">{html.escape(TABLE_ONE_CAPTION)}</p>', html_table(header, cells, {5, 6, 7, 8})],
+        )
+    ]
+
+
 def seat_sections(page: Page) -> list[Section]:
     header, rows = seat_rows(page.r)
     if not rows:
@@ -407,6 +424,7 @@ SECTIONS: tuple[Callable[[Page], list[Section]], ...] = (
     verdict_section,
     run_sections,
     results_sections,
+    table_one_sections,
     seat_sections,
     figure_sections,
     lesson_sections,

@@ -46,7 +46,6 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.table import Table
 
     from glade.eval.recipe import check_inputs, load_eval_recipe
     from glade.eval.run import evaluate, write_results
@@ -82,6 +81,48 @@ def run(args: argparse.Namespace) -> int:
     for line in result.replayed:
         con.print(f"[yellow]replayed[/]: {line}")
     summary = write_results(recipe, result)
+    print_results(con, recipe, summary)
+    findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
+    timing = summary["timing"]
+    con.print(
+        f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
+        f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
+    )
+    con.print(closing_line(summary["cost"]), soft_wrap=True)
+    over = too_many_faults(summary["faults"], recipe.max_fault_share)
+    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    return 1 if over else 0
+
+
+def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
+    """The field notes' Table 1 beside glade's measured rows, when the results hold a gambit."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from glade.console import plain_table
+    from glade.eval.field_notes import table_one, table_one_cells
+
+    rows = table_one(pd.read_parquet(Path(results) / "episodes.parquet"), thresholds, seed)
+    if not rows:
+        return
+    header, cells = table_one_cells(rows)
+    table = plain_table(
+        "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
+        "gambit P&L (mean over seeds [95% interval]), crash rate (episodes that crashed [95% exact CI])"
+    )
+    for column in header:
+        table.add_column(column)
+    for row in cells:
+        table.add_row(*row)
+    con.print(table)
+
+
+def print_results(con, recipe, summary: dict) -> None:
+    """The outcome table, each live seat's valid-action rate and, for a gambit, Table 1 of the
+    field notes: what `glade eval` and the quickstart's eval step print."""
+    from rich.table import Table
+
     table = Table(title=f"{recipe.name}: legend good at settlement and gambit P&L (mean [95% CI], n)")
     for column in ("scenario", "world", "price at seam / before", "gambit P&L", "n"):
         table.add_column(column)
@@ -105,13 +146,4 @@ def run(args: argparse.Namespace) -> int:
         rate = f"{with_ci(valid['mean'], valid['ci'], '.3f', valid.get('note'))}, n {valid['n']}"
         seats.add_row(row["council"], row["policy"], rate, str(row["decisions"]), errors)
     con.print(seats)
-    findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
-    timing = summary["timing"]
-    con.print(
-        f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
-        f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
-    )
-    con.print(closing_line(summary["cost"]), soft_wrap=True)
-    over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    show_faults(con, summary["faults"], over, recipe.max_fault_share)
-    return 1 if over else 0
+    print_table_one(con, recipe.out, recipe.thresholds, recipe.seed)

@@ -4,13 +4,17 @@ A list of named steps, printed as they run:
 
 1. simulate the default Wood (seed 7, 30 turns) with its stand-in seats, write the trace;
 2. play the crash gambit under each mechanism with stand-ins only (a first look);
-3. generate stand-in traces of every disposition (recipes/generate/standin.yaml);
-4-6. train the tiny base model in full, then the hoarder and panic-seller LoRA adapters;
-7. evaluate the crash-gambit councils against the all-stand-in world (recipes/eval/);
-8. flag where the creature models and the stand-in part ways, print the three verdicts and the top
-   flag families, and write the report;
-9. score the creature adapters on glade's decision tasks with lm-eval;
-10. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
+3. generate stand-in traces of every disposition (recipes/generate/standin.yaml) and the
+   held-out traces of other seeds that every training run is measured on (heldout.yaml);
+4-7. LoRA-tune four creature adapters (hoarder, panic-seller, speculator, shrewd) on the
+   shipped pretrained tiny base (models/tiny-base; `--train-base` first rebuilds it from
+   recipes/generate/base.yaml and recipes/train/tiny-base.yaml, which takes far longer);
+8. evaluate the crash-gambit councils (one model on every seat; five minds, one per
+   creature; the all-stand-in world) and print Table 1 of the field notes beside them;
+9. flag where the creature models and the stand-in part ways, print the three verdicts and the
+   top flag families, and write the report;
+10. score two creature adapters on glade's decision tasks with lm-eval;
+11. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glade import checkpoint
-from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines, with_ci
+from glade.checkpoint import LATEST
+from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.rollout import run_episode, write_episode
 
@@ -101,16 +106,22 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
             raise RuntimeError(f"conservation check failed in {r['scenario']}")
 
 
-def generate_traces(args: argparse.Namespace, con) -> None:
-    from glade.traces import generate, load_generate_recipe
+def generate_traces(*names: str):
+    def step(args: argparse.Namespace, con) -> None:
+        from glade.traces import generate, load_generate_recipe
 
-    with progress_bar("generate", "turns", con) as bar:
-        summary = generate(
-            load_generate_recipe(RECIPES / "generate" / "standin.yaml"),
-            progress=lambda live: bar.advance(),
-            on_total=bar.total,
-        )
-    con.print(f"{summary['episodes']} episodes in {summary['out']} ({summary['decisions_now']} decisions played now)")
+        for name in names:
+            with progress_bar(f"generate {name}", "turns", con) as bar:
+                summary = generate(
+                    load_generate_recipe(RECIPES / "generate" / f"{name}.yaml"),
+                    progress=lambda live: bar.advance(),
+                    on_total=bar.total,
+                )
+            con.print(
+                f"{summary['episodes']} episodes in {summary['out']} ({summary['decisions_now']} decisions played now)"
+            )
+
+    return step
 
 
 def train_recipe(name: str):
@@ -119,48 +130,67 @@ def train_recipe(name: str):
         from glade.train.sft import train
 
         path = RECIPES / "train" / f"{name}.yaml"
+        overrides = [f"model.base={LATEST}tiny-base"] if args.train_base and name != "tiny-base" else []
         with progress_bar(f"train {name}", "steps", con) as bar:
             out = train(  # a rerun continues an interrupted run, and keeps a finished one
-                load_train_recipe(path),
+                load_train_recipe(path, overrides),
                 str(path),
                 resume=True,
                 log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),
                 progress=bar,
             )
-        metrics = json.loads((out / "meta.json").read_text())["metrics"]
-        shown = (
-            "train_loss",
-            "eval_loss",
-            "valid_json_rate",
-            "valid_action_rate",
-            "standin_agreement",
-            "self_buy_rate",
-            "structured_valid_action_rate",
-        )
-        con.print(f"{out}: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if k in metrics))
+        meta = json.loads((out / "meta.json").read_text())
+        con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True)
+        for metric, t in (meta.get("targets") or {}).items():
+            verdict = "[green]met[/]" if t["met"] else "[red]not met[/]"
+            con.print(f"  target {metric} {t['target']}: measured {_number(t['measured'])}, {verdict}")
 
     return step
 
 
+SHOWN = (
+    "train_loss",
+    "eval_loss",
+    "valid_json_rate",
+    "valid_action_rate",
+    "direction_agreement",
+    "standin_agreement",
+    "self_buy_rate",
+    "fall_talk_sell_rate",
+    "structured_valid_action_rate",
+)
+
+
+def metric_line(metrics: dict) -> str:
+    return ", ".join(f"{k} {metrics[k]:.3f}" for k in SHOWN if isinstance(metrics.get(k), (int, float)))
+
+
+def _number(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def shipped_base(args: argparse.Namespace, con) -> None:
+    """Say which base the adapters go on, and what it measured when it was made."""
+    folder = checkpoint.shipped("tiny-base")
+    meta = json.loads((folder / "meta.json").read_text())
+    con.print(
+        f"{folder}: trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
+        f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
+        soft_wrap=True,
+    )
+    con.print("[dim]rebuild it with `glade quickstart --train-base` (see models/tiny-base/README.md)[/]")
+
+
 def evaluate_councils(args: argparse.Namespace, con) -> None:
+    from glade.cli.eval import print_results
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
-    recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml")
+    overrides = [f"policies.base_model.path={LATEST}tiny-base"] if args.train_base else []
+    recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml", overrides)
     with progress_bar("eval", "turns", con) as bar:
         summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
-    table = plain_table("the crash gambit across worlds: honey at settlement / before, gambit P&L (mean [95% CI])")
-    for column in ("scenario", "world", "honey ratio", "gambit P&L", "n"):
-        table.add_column(column)
-    for row in summary.get("table", []):
-        table.add_row(
-            row["scenario"],
-            row["world"],
-            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".2f", row.get("legend_ratio_note")),
-            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.1f", row.get("gambit_pnl_note")),
-            str(row["n"]),
-        )
-    con.print(table)
+    print_results(con, recipe, summary)
     timing = summary["timing"]
     con.print(
         f"{summary['worlds']} worlds in {timing['seconds']:.0f} s, {1 - timing['outside_model_share']:.0%} of it in the model"
@@ -204,8 +234,9 @@ def export_creatures(args: argparse.Namespace, con) -> None:
 
     out = Path(args.out) / "exports"
     owner = "glade-quickstart"
-    done = [export_checkpoint(checkpoint.latest("tiny-base"), f"{owner}/tiny-base", out=out / "tiny-base")]
-    for name in ("tiny-hoarder", "tiny-panic-seller"):
+    base = checkpoint.latest("tiny-base") if args.train_base else checkpoint.shipped("tiny-base")
+    done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base")]
+    for name in ADAPTERS:
         done.append(
             export_checkpoint(
                 checkpoint.latest(name),
@@ -225,18 +256,29 @@ def export_creatures(args: argparse.Namespace, con) -> None:
     )
 
 
+ADAPTERS = ("tiny-hoarder", "tiny-panic-seller", "tiny-speculator", "tiny-shrewd")
 STEPS = (
     Step("simulate", f"the default Wood, seed {SEED}, 30 turns, stand-in seats", simulate_default),
     Step("gambits", f"the crash gambit under rumour, shock and override, seed {SEED}", compare_gambits),
-    Step("generate", "stand-in traces of every disposition (recipes/generate/standin.yaml)", generate_traces),
-    Step("train-base", "the tiny base model, built locally and trained in full", train_recipe("tiny-base")),
+    Step(
+        "generate",
+        "stand-in traces of every disposition, and held-out traces of other seeds (recipes/generate/)",
+        generate_traces("standin", "heldout"),
+    ),
+    Step("base", "the shipped pretrained tiny base the creature adapters go on (models/tiny-base)", shipped_base),
     Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
     Step(
         "train-panic-seller",
         "a LoRA creature adapter on the panic-seller's decisions",
         train_recipe("tiny-panic-seller"),
     ),
-    Step("eval", "the crash-gambit councils against the all-stand-in world", evaluate_councils),
+    Step("train-speculator", "a LoRA creature adapter on the speculator's decisions", train_recipe("tiny-speculator")),
+    Step(
+        "train-shrewd",
+        "a LoRA creature adapter on the best quarter of every stand-in's decisions by wealth gained",
+        train_recipe("tiny-shrewd"),
+    ),
+    Step("eval", "one model, five minds and the all-stand-in world under the crash gambit; Table 1", evaluate_councils),
     Step("flag-report", "ranked disagreements and the report", flag_and_report),
     Step(
         "lm-eval",
@@ -245,6 +287,16 @@ STEPS = (
     ),
     Step(
         "export", "the base and creature checkpoints as Hub-ready folders with model cards (no push)", export_creatures
+    ),
+)
+
+
+TRAIN_BASE = (
+    Step("generate-base", "stand-in traces for the base (recipes/generate/base.yaml)", generate_traces("base")),
+    Step(
+        "train-base",
+        "the tiny base, built locally and trained in full (recipes/train/tiny-base.yaml)",
+        train_recipe("tiny-base"),
     ),
 )
 
@@ -262,7 +314,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="where the simulate and export steps write (default: runs/quickstart)",
     )
     p.add_argument(
-        "--until", metavar="STEP", choices=[s.name for s in STEPS], help="stop after this step (one of: %(choices)s)"
+        "--until",
+        metavar="STEP",
+        choices=[s.name for s in STEPS + TRAIN_BASE],
+        help="stop after this step (one of: %(choices)s)",
+    )
+    p.add_argument(
+        "--train-base",
+        action="store_true",
+        help="rebuild the tiny base first (recipes/generate/base.yaml, then recipes/train/tiny-base.yaml: "
+        "about an hour and a half on 2 CPU cores) and tune the adapters on it instead of the shipped one",
     )
     p.set_defaults(run=run)
     return p
@@ -272,8 +333,14 @@ def run(args: argparse.Namespace) -> int:
     con = console()
     started = time.perf_counter()
     steps = list(STEPS)
+    if args.train_base:
+        at = [s.name for s in steps].index("base")
+        steps[at : at + 1] = TRAIN_BASE
     if args.until:
-        steps = steps[: [s.name for s in steps].index(args.until) + 1]
+        names = [s.name for s in steps]
+        if args.until not in names:
+            raise ValueError(f"--until {args.until}: not a step of this run (steps: {', '.join(names)})")
+        steps = steps[: names.index(args.until) + 1]
     for i, step in enumerate(steps, 1):
         con.rule(f"[bold]step {i}/{len(steps)}: {step.name}[/] - {step.what}", align="left")
         t0 = time.perf_counter()

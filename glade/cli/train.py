@@ -52,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
             f"rerun with --resume to continue from the last trainer checkpoint ({partial_dir(recipe)})"
         ) from None
     if out is not None:
-        metrics = json.loads((out / "meta.json").read_text())["metrics"]
+        meta = json.loads((out / "meta.json").read_text())
+        metrics = meta["metrics"]
         width = max(map(len, metrics))
         print(f"checkpoint: {out}")
         for key, value in metrics.items():
             print(f"  {key:<{width}}  {value:.4f}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
+        for key, t in (meta.get("targets") or {}).items():
+            print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'}")
     return 0

@@ -19,10 +19,12 @@ HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
     "standin_agreement",
+    "direction_agreement",
     "self_buy_rate",
+    "fall_talk_sell_rate",
     # the same held-out states answered with structured decoding (glade.train.evaluate)
     "structured_valid_action_rate",
-    "structured_standin_agreement",
+    "structured_direction_agreement",
     "structured_self_buy_rate",
     "eval_loss",
 )
@@ -208,6 +210,61 @@ def what_it_is(recipe: dict) -> str:
     )
 
 
+def reproduce(meta: dict) -> list[str]:
+    """How to make it again, when glade ships its recipe; and how long that took."""
+    from glade.env.scenario import RECIPES
+
+    name = meta.get("name")
+    if not name or not (RECIPES / "train" / f"{name}.yaml").exists():
+        return []
+    took = ""
+    if isinstance(meta.get("wall_seconds"), (int, float)):
+        took = (
+            f" The run that made this one took {meta['wall_seconds'] / 60:.0f} min, "
+            f"{meta.get('metrics', {}).get('train_steps')} steps (its meta.json: `wall_seconds`, `train_seconds`)."
+        )
+    return [f"Reproduce it with `glade train recipes/train/{name}.yaml` (glade's shipped recipe).{took}", ""]
+
+
+def heldout_words(meta: dict) -> str:
+    held = meta.get("heldout") or {}
+    if not held.get("seeds"):
+        return ""
+    return (
+        f", from episodes of seeds {', '.join(map(str, held['seeds']))} ({', '.join(held.get('traces', []))}), "
+        "which no training run of this model used"
+    )
+
+
+def targets_section(meta: dict) -> list[str]:
+    """The recipe's targets, measured; and the stand-ins' own rates on the disposition probe's states."""
+    out = []
+    targets = meta.get("targets") or {}
+    if targets:
+        rows = [
+            [name, t["target"], _fmt(t["measured"]), "met" if t["met"] else "**not met**"]
+            for name, t in targets.items()
+        ]
+        out += [
+            "Targets (from the recipe's `eval.targets`):",
+            "",
+            _table(["metric", "target", "measured", ""], rows),
+            "",
+        ]
+    metrics = meta.get("metrics") or {}
+    references = metrics.get("fall_talk_sell_rate_standins")
+    if references:
+        out += [
+            f"`fall_talk_sell_rate`: in {metrics.get('fall_talk_states')} held-out states where talk says a good the "
+            "creature holds will fall and the panic_seller stand-in sells it, the share where this model sells it. "
+            "The stand-ins on the same states: "
+            + ", ".join(f"{name} {_fmt(rate)}" for name, rate in references.items())
+            + ".",
+            "",
+        ]
+    return out
+
+
 def render_card(
     meta: dict, recipe: dict, data, repo_id: str, exported_kind: str, base: str | None, council: dict | None
 ) -> str:
@@ -235,6 +292,7 @@ def render_card(
         "",
         f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
         "",
+        *reproduce(meta),
         _table(
             ["what", "value"],
             [
@@ -255,10 +313,11 @@ def render_card(
         "",
         "## Evaluation",
         "",
-        f"On {HELDOUT} (answered by greedy generation after training):",
+        f"On {HELDOUT} (answered by greedy generation after training){heldout_words(meta)}:",
         "",
-        _table(["metric", "value"], [[k, _fmt(v)] for k, v in metrics.items()]),
+        _table(["metric", "value"], [[k, _fmt(v)] for k, v in metrics.items() if not isinstance(v, dict)]),
         "",
+        *targets_section(meta),
     ]
     lm = [r for r in data.eval_results or [] if (r.dataset_type or "").startswith("lm-eval/")]
     if lm:

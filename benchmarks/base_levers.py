@@ -1,0 +1,120 @@
+"""Levers for the tiny base: train it as `glade train recipes/train/tiny-base.yaml` does, with
+one lever changed, and answer held-out states greedily through the checkpoint seat every
+`--every` steps (glade.train.evaluate, the same figures meta.json gets), printing the curve.
+
+    python benchmarks/base_levers.py --lever shipped --steps 2000 --every 250
+    python benchmarks/base_levers.py --lever answer_only_loss --steps 2000 --every 250
+    python benchmarks/base_levers.py --quick          # < 2 minutes: the plumbing, 30 steps
+
+Levers (each is the shipped recipe with one thing changed):
+- shipped: the recipe as it is (loss on every token, the prompt's included);
+- answer_only_loss: loss on the answer only (TRL's default for prompt/completion data);
+- wider: hidden 192, 6 layers (3.6M parameters instead of 1.15M);
+- goods_order: the answer's orders sorted by good (the stand-in writes buys, then sells).
+
+Needs the base traces and the held-out traces:
+    glade generate recipes/generate/base.yaml && glade generate recipes/generate/heldout.yaml
+Set OMP_NUM_THREADS=1 on a shared 2-core machine (two threads were 4x slower there).
+The last line is the headline: the final step's valid-action rate, self-buy rate and
+direction agreement with the balanced stand-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LEVERS = {
+    "shipped": [],
+    "answer_only_loss": ["sft.completion_only_loss=true"],
+    "wider": ["model.tiny={hidden_size: 192, layers: 6, heads: 4, kv_heads: 2, vocab_size: 3000}"],
+    "goods_order": [],
+}
+
+
+def goods_order(row: dict) -> dict:
+    """The answer's orders sorted by the creature's goods order (same action, other wording)."""
+    goods = list(json.loads(row["observation"])["inventory"])
+    messages = [dict(m) for m in row["messages"]]
+    action = json.loads(messages[-1]["content"])
+    action["orders"].sort(key=lambda o: goods.index(o["good"]))
+    messages[-1]["content"] = json.dumps(action)
+    return {"messages": messages}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lever", choices=list(LEVERS), default="shipped")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--every", type=int, default=250, help="evaluate every N steps")
+    p.add_argument("--states", type=int, default=48, help="held-out states per evaluation")
+    p.add_argument("--quick", action="store_true", help="30 steps, 8 states: the plumbing in under 2 minutes")
+    p.add_argument("--work", default=None, help="scratch folder (default: a temp folder, removed after)")
+    a = p.parse_args()
+    quick = ["data.max_rows=240"] if a.quick else []
+    if a.quick:
+        a.steps, a.every, a.states = 30, 30, 8
+
+    import torch
+    from transformers import TrainerCallback
+
+    from glade.train import sft
+    from glade.train.data import prepare
+    from glade.train.evaluate import evaluate_checkpoint
+    from glade.train.recipe import EvalSpec, load_train_recipe
+
+    torch.set_num_threads(1)
+    recipe = load_train_recipe(
+        ROOT / "recipes" / "train" / "tiny-base.yaml",
+        [f"sft.max_steps={a.steps}", 'sft.save_strategy="no"', "data.eval_share=0.02", *quick, *LEVERS[a.lever]],
+    )
+    spec = EvalSpec(traces=recipe.eval.traces, states=a.states, probe_states=0, max_new_tokens=160)
+    work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
+    train_rows, eval_rows, counts = prepare(recipe.data)
+    if a.lever == "goods_order":
+        train_rows, eval_rows = train_rows.map(goods_order), eval_rows.map(goods_order)
+    print(f"lever {a.lever}: {counts['train']} training conversations, {a.steps} steps", flush=True)
+    sft.build_tiny(recipe, train_rows, work / "init")
+    trainer = sft.build_trainer(recipe, str(work / "init"), train_rows, eval_rows.select(range(0)), str(work / "t"))
+    started = time.perf_counter()
+    curve = []
+
+    def evaluate(model, step: int) -> None:
+        folder = work / f"step{step}"
+        model.save_pretrained(folder)
+        trainer.processing_class.save_pretrained(folder)
+        model.eval()
+        m = evaluate_checkpoint(folder, None, spec, recipe.data)
+        model.train()
+        curve.append((step, m))
+        print(
+            f"step {step:5d}  {time.perf_counter() - started:6.0f} s  valid_action {m['valid_action_rate']:.3f}  "
+            f"self_buy {m['self_buy_rate']:.3f}  direction_agreement {m['direction_agreement']:.3f}",
+            flush=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+    class Every(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % a.every == 0:
+                evaluate(model, state.global_step)
+
+    trainer.add_callback(Every())
+    trainer.train()
+    if not a.work:
+        shutil.rmtree(work, ignore_errors=True)
+    step, m = curve[-1]
+    print(
+        f"{a.lever} at step {step} ({m['heldout_states']} held-out states, seeds {', '.join(map(str, m['heldout_seeds']))}): "
+        f"valid_action {m['valid_action_rate']:.3f}, self_buy {m['self_buy_rate']:.3f}, "
+        f"direction_agreement {m['direction_agreement']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Table 1 of the field notes (seeds/), beside the row glade measures for the same world.
+
+The field notes play one gambit (short honey, tip Oona, spring the Run on Oona's Hoard,
+cover) in four worlds: one model on every creature dumped honey under the rumour (10 -> 3);
+a council of five models held under the rumour (honey rose, P&L -15); a glut moved the
+rule-based stand-in but not the council (-26 to -27); the settlement override halved honey
+(+40). `table_one` gives, for every mechanism x world an evaluation played, the field notes'
+row where there is one and glade's measured row: the legend good at settlement over the turn
+before, the gambit's P&L and the crash rate, each with n and a 95% interval.
+
+Unit of replication: the seed. A council's casts on one seed are averaged first (as the
+report does), then the mean and its interval are taken over seeds (glade.eval.stats.describe:
+none below 4 seeds). The crash rate counts episodes (seeds x casts) that crashed, with an
+exact binomial interval (glade.eval.stats.clopper_pearson), so that 0 of 8 reads as
+[0, 0.37] rather than as a certainty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from .figures import FIGURES, mechanism
+from .recipe import STANDIN
+from .stats import clopper_pearson, describe, threshold
+
+MECHANISMS = ("rumour", "shock", "override")
+WORLDS = ("one_model", "five_minds")  # the councils Table 1 names, after the stand-in world; others follow
+
+
+@dataclass(frozen=True)
+class FieldNote:
+    attempt: str
+    what_happened: str
+    honey: str  # honey at settlement, in the notes' words
+    pnl: str  # the gambit's P&L, in the notes' words
+
+
+# (world, mechanism) -> the field notes' row. `one_model` is one model on every creature,
+# `five_minds` five different models, one per creature; the stand-in is the notes' "test policy".
+FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
+    ("one_model", "rumour"): FieldNote(
+        "Original, one model", "that model chose to dump", "10 to 3", "the showcase win"
+    ),
+    ("five_minds", "rumour"): FieldNote("Council, rumour only", "five models chose to hold", "rose on scarcity", "-15"),
+    ("five_minds", "shock"): FieldNote(
+        "Council, inventory glut", "demand collapse, test policy only", "barely moved", "-26 to -27"
+    ),
+    (STANDIN, "shock"): FieldNote(
+        "Test policy, inventory glut", "flood its inventory and it stops buying", "fell (worked 'beautifully')", "—"
+    ),
+    ("five_minds", "override"): FieldNote(
+        "Council, settlement override", "price crashed post-clearing, by fiat", "halved reliably", "+40"
+    ),
+}
+
+
+def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+    """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
+    episode or per seat): mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
+    ({"mean", "ci", "n"} over seeds), crash ({"rate", "ci", "crashed", "n"} over episodes) and
+    field_notes (a FieldNote as a dict, or None where the notes have no such row)."""
+    if episodes is None or not len(episodes):
+        return []
+    worlds = episodes.drop_duplicates("episode_id")
+    level = threshold(thresholds, "ci_level")
+    records = worlds.to_dict("records")
+    worlds = worlds.assign(
+        **{name: [float(FIGURES[name].measure(ep, thresholds)) for ep in records] for name in ("legend_ratio", "crash")}
+    )
+    turns = worlds["turns"].max() if "turns" in worlds else None
+    kinds = {s: mechanism(s, turns) for s in worlds["scenario"].unique()}
+    worlds = worlds.assign(mechanism=worlds["scenario"].map(kinds))
+    order = list(dict.fromkeys([STANDIN, *WORLDS, *worlds["council"]]))
+    rows = []
+    for mech in [m for m in MECHANISMS if m in set(kinds.values())]:
+        for world in order:
+            mine = worlds[(worlds["mechanism"] == mech) & (worlds["council"] == world)]
+            if not len(mine):
+                continue
+            by_seed = mine.groupby("seed")[["legend_ratio", "gambit_pnl"]].mean()
+            crashes = mine["crash"].dropna()
+            crashed = int(crashes.sum())
+            note = FIELD_NOTES.get((world, mech))
+            rows.append(
+                {
+                    "mechanism": mech,
+                    "world": world,
+                    "scenarios": sorted(set(mine["scenario"])),
+                    "seeds": int(mine["seed"].nunique()),
+                    "episodes": int(len(mine)),
+                    "legend_ratio": describe(by_seed["legend_ratio"].to_numpy(), level=level),
+                    "gambit_pnl": describe(by_seed["gambit_pnl"].to_numpy(), level=level),
+                    "crash": {
+                        "rate": crashed / len(crashes) if len(crashes) else None,
+                        "ci": list(clopper_pearson(crashed, len(crashes), level=level)) if len(crashes) else None,
+                        "crashed": crashed,
+                        "n": int(len(crashes)),
+                    },
+                    "field_notes": None if note is None else asdict(note),
+                }
+            )
+    return rows
+
+
+def _ci(entry: dict, fmt: str) -> str:
+    mean, ci = entry.get("mean"), entry.get("ci") or [None, None]
+    if mean is None:
+        return "—"
+    if ci[0] is None:
+        return f"{format(mean, fmt)} ({entry['note']})" if entry.get("note") else format(mean, fmt)
+    return f"{format(mean, fmt)} [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
+
+
+TABLE_ONE_CAPTION = (
+    "The field notes' Table 1 (the same gambit in four worlds, in the notes' words) beside the row glade measured "
+    "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn before "
+    "and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a 95% interval (none "
+    "below 4 seeds); the crash rate, episodes (seeds x casts) where honey fell by the recipe's crash_drop within "
+    "crash_within turns, with a 95% exact binomial interval. one_model: the panic-seller adapter on every seat; "
+    "five_minds: five different creature models, one per creature, rotated over casts; standin: every seat the "
+    "rule-based stand-in (the notes' 'test policy'). '—': the notes have no such row."
+)
+
+
+def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows of text) for printing: the field notes' row, then glade's measured row."""
+    header = [
+        "mechanism",
+        "world",
+        "field notes: attempt",
+        "field notes: honey",
+        "field notes: P&L",
+        "glade: honey ratio [95% CI]",
+        "glade: gambit P&L [95% CI]",
+        "glade: crash rate [95% CI]",
+        "n (seeds, episodes)",
+    ]
+    out = []
+    for r in rows:
+        note = r["field_notes"] or {}
+        crash = r["crash"]
+        rate = (
+            "—"
+            if crash["rate"] is None
+            else f"{crash['crashed']}/{crash['n']} [{crash['ci'][0]:.2f}, {crash['ci'][1]:.2f}]"
+        )
+        out.append(
+            [
+                r["mechanism"],
+                r["world"],
+                note.get("attempt", "—"),
+                note.get("honey", "—"),
+                note.get("pnl", "—"),
+                _ci(r["legend_ratio"], ".2f"),
+                _ci(r["gambit_pnl"], "+.1f"),
+                rate,
+                f"{r['seeds']}, {r['episodes']}",
+            ]
+        )
+    return header, out

@@ -1,0 +1,86 @@
+"""Table 1 of the field notes beside glade's measured rows (glade.eval.field_notes)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from glade.eval.field_notes import table_one, table_one_cells
+from glade.eval.stats import clopper_pearson
+
+TURNS = 7  # the gambit springs at turn 4
+
+
+def episode(scenario, council, seed, cast, honey_at_spring, pnl):
+    """One world: honey 10 until the spring turn, then `honey_at_spring` and flat after."""
+    path = [10.0] * 4 + [honey_at_spring] * (TURNS - 4)
+    return {
+        "episode_id": f"{scenario}.{council}.c{cast}.s{seed}",
+        "scenario": scenario,
+        "council": council,
+        "cast": cast,
+        "seed": seed,
+        "legend_good": "honey",
+        "legend_turn": 4,
+        "price_path": json.dumps({"honey": path}),
+        "start_prices": json.dumps({"honey": 10.0}),
+        "gambit_pnl": pnl,
+        "turns": TURNS,
+    }
+
+
+@pytest.fixture(scope="module")
+def rows():
+    episodes = []
+    for seed in range(4):
+        for scenario in ("gambit_rumour", "gambit_override"):
+            episodes.append(episode(scenario, "standin", seed, 0, 9.0, 2.0))
+            # one model: a crash (10 -> 6) on seeds 0 and 1 only
+            episodes.append(episode(scenario, "one_model", seed, 0, 6.0 if seed < 2 else 9.5, 10.0 + seed))
+            for cast in range(2):  # five minds: honey rises in cast 0, holds in cast 1
+                episodes.append(episode(scenario, "five_minds", seed, cast, 11.0 if cast == 0 else 10.0, -4.0))
+    frame = pd.DataFrame(episodes)
+    seat_rows = pd.concat([frame, frame.assign(creature="x")])  # episodes.parquet repeats each world per seat
+    return table_one(seat_rows)
+
+
+def test_one_row_per_mechanism_and_world_in_table_order(rows):
+    assert [(r["mechanism"], r["world"]) for r in rows] == [
+        (m, w) for m in ("rumour", "override") for w in ("standin", "one_model", "five_minds")
+    ]
+    assert all(r["seeds"] == 4 for r in rows)
+    assert [r["episodes"] for r in rows[:3]] == [4, 4, 8]
+
+
+def test_figures_are_seed_means_with_intervals_and_crashes_are_counted(rows):
+    one = rows[1]
+    assert one["legend_ratio"]["mean"] == pytest.approx((0.6 + 0.6 + 0.95 + 0.95) / 4)
+    assert one["legend_ratio"]["n"] == 4 and one["legend_ratio"]["ci"][0] < one["legend_ratio"]["mean"]
+    assert one["gambit_pnl"]["mean"] == pytest.approx(11.5)
+    assert one["crash"] == {"rate": 0.5, "ci": list(clopper_pearson(2, 4)), "crashed": 2, "n": 4}
+    five = rows[2]  # casts are averaged per seed before the mean over seeds
+    # the same ratio in every seed: said in words, never a zero-width interval
+    assert five["legend_ratio"] == {"mean": pytest.approx(1.05), "ci": None, "n": 4, "note": "same value in all 4 seeds"}
+    assert five["crash"]["crashed"] == 0 and five["crash"]["ci"][1] == pytest.approx(0.369, abs=1e-3)
+
+
+def test_the_field_notes_row_sits_beside_its_world(rows):
+    assert rows[1]["field_notes"]["honey"] == "10 to 3"  # one model, rumour
+    assert rows[2]["field_notes"]["pnl"] == "-15"  # five minds, rumour
+    assert (
+        rows[5]["field_notes"]["attempt"] == "Council, settlement override" and rows[5]["field_notes"]["pnl"] == "+40"
+    )
+    assert rows[3]["field_notes"] is None  # the notes played no all-stand-in override
+    header, cells = table_one_cells(rows)
+    assert len(header) == len(cells[0]) == 9
+    assert cells[1][:5] == ["rumour", "one_model", "Original, one model", "10 to 3", "the showcase win"]
+    assert cells[1][7] == "2/4 [0.07, 0.93]" and cells[1][8] == "4, 4"
+
+
+def test_no_gambit_no_rows():
+    assert table_one(pd.DataFrame()) == []
+
+
+def test_exact_interval_for_a_rate():
+    assert clopper_pearson(0, 8) == pytest.approx((0.0, 0.3694), abs=1e-4)
+    assert clopper_pearson(8, 8) == pytest.approx((0.6306, 1.0), abs=1e-4)
