@@ -60,7 +60,12 @@ def test_figures_are_seed_means_with_intervals_and_crashes_are_counted(rows):
     assert one["crash"] == {"rate": 0.5, "ci": list(clopper_pearson(2, 4)), "crashed": 2, "n": 4}
     five = rows[2]  # casts are averaged per seed before the mean over seeds
     # the same ratio in every seed: said in words, never a zero-width interval
-    assert five["legend_ratio"] == {"mean": pytest.approx(1.05), "ci": None, "n": 4, "note": "same value in all 4 seeds"}
+    assert five["legend_ratio"] == {
+        "mean": pytest.approx(1.05),
+        "ci": None,
+        "n": 4,
+        "note": "same value in all 4 seeds",
+    }
     assert five["crash"]["crashed"] == 0 and five["crash"]["ci"][1] == pytest.approx(0.369, abs=1e-3)
 
 
