@@ -405,16 +405,16 @@ def render_card(
             "from peft import PeftModel",
             "from transformers import AutoModelForCausalLM, AutoTokenizer",
             "",
-            f"base = AutoModelForCausalLM.from_pretrained({(base or 'BASE_MODEL')!r})",
-            f"model = PeftModel.from_pretrained(base, {repo_id!r})",
-            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r})",
+            f"base = AutoModelForCausalLM.from_pretrained({json.dumps(base or 'BASE_MODEL')})",
+            f"model = PeftModel.from_pretrained(base, {json.dumps(repo_id)})",
+            f"tokenizer = AutoTokenizer.from_pretrained({json.dumps(repo_id)})",
         ]
     else:
         parts += [
             "from transformers import AutoModelForCausalLM, AutoTokenizer",
             "",
-            f"model = AutoModelForCausalLM.from_pretrained({repo_id!r})",
-            f"tokenizer = AutoTokenizer.from_pretrained({repo_id!r})",
+            f"model = AutoModelForCausalLM.from_pretrained({json.dumps(repo_id)})",
+            f"tokenizer = AutoTokenizer.from_pretrained({json.dumps(repo_id)})",
         ]
     parts += [
         "```",
