@@ -189,11 +189,13 @@ def test_a_server_killed_mid_run_the_run_completes_counts_faults_and_a_rerun_res
     assert len(answered) == 2  # the first turn of the first episode
     assert len(faults) == len(live) - 2 == 2 * 2 * 3 - 2  # the rest: held, each fault counted once
 
-    # A rerun with one more seed resumes: the two written episodes are kept as they were and only
-    # the new one is played (its server is still gone, so its live seats hold with faults too).
-    more = generate(GenerateRecipe(**{**recipe.__dict__, "seeds": Seeds(start=0, count=3)}))
-    assert more["episodes"] == 3 and more["played_now"] == 1
+    # A rerun resumes: an episode with seat faults is never final, so both play again (the
+    # server is still gone: every live turn holds with a fault now), and nothing is counted twice.
+    more = generate(recipe)
+    assert more["episodes"] == 2 and more["played_now"] == 2 and more["replayed"]
     after = list(load_traces([recipe.out]))
-    assert [r for r in after if r["seed"] < 2] == rows
-    new = [r for r in after if r["seed"] == 2 and r["creature"] in ("oona", "thorn")]
-    assert len(new) == 2 * 3 and {r["error"] for r in new} == {"server_refused"}
+    assert len(after) == len(rows)
+    assert len({(r["episode_id"], r["turn"], r["creature"]) for r in after}) == len(after)
+    relive = [r for r in after if r["creature"] in ("oona", "thorn")]
+    assert len(relive) == 2 * 2 * 3 and {r["error"] for r in relive} == {"server_refused"}
+    assert sum(sum(t["faults"].values()) for t in more["faults"].values()) == 2 * 2 * 3  # each fault once

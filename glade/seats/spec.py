@@ -68,7 +68,7 @@ ENGINE: dict[str, Rule] = {
     "max_model_len": _whole(1),
 }
 MODEL: dict[str, Rule] = {
-    "dtype": (lambda v: v in DTYPE_NAMES, ", ".join(DTYPE_NAMES)),
+    "dtype": (lambda v: v in DTYPE_NAMES, "one of " + ", ".join(DTYPE_NAMES)),
     "device": (TEXT[0], "a device name such as cpu or cuda:0"),
 }
 SERVER: dict[str, Rule] = {
