@@ -38,7 +38,8 @@ from glade.rollout import RolloutStats, act_all
 from glade.seats import Decision, Policy, load_council
 
 from .recipe import EvalRecipe
-from .run import World, play, seat_council
+from .rows import World
+from .run import play, seat_council
 
 MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
 TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often

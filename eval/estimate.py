@@ -15,7 +15,8 @@ from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
 from .recipe import EvalRecipe, played_scenarios
-from .run import World, seat_council
+from .rows import World
+from .run import seat_council
 
 
 def labels(scenario: Scenario, world: World) -> dict[str, str]:

@@ -31,7 +31,7 @@ from glade.seats import StandIn, standin_council
 
 from .figures import FIGURES
 from .recipe import STANDIN
-from .run import World, episode_rows
+from .rows import World, episode_rows
 from .stats import describe, path_distance
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from glade.eval.field_notes import TABLE_ONE_CAPTION, table_one, table_one_cells
 from glade.eval.figures import mechanism
 from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
@@ -38,10 +37,11 @@ from glade.eval.stats import threshold
 
 from .calibration import calibration_sections
 from .cost import cost_sections
-from .data import FILES, TOP_FLAGS, Results, fault_notes, load_results, results_table, results_verdicts
+from .data import FILES, TOP_FLAGS, Results, load_results, results_table, results_verdicts
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, seam_figure, world_label
+from .seats import fault_sections, seat_sections, table_one_sections
 from .sections import family_sections, lesson_sections, verdict_section
 
 # ---------------------------------------------------------------------------------------
@@ -84,34 +84,6 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
                 _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f", t.gambit_pnl_note),
                 str(t.seeds),
                 str(t.episodes),
-            ]
-        )
-    return header, rows
-
-
-SEATS_CAPTION = (
-    "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
-    "with no named error, mean over episodes [{level:.0%} interval], n = episodes (seeds x casts); and the most "
-    "frequent errors. A seat with structured: true has each answer held to its state's action schema."
-)
-
-
-def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
-    from glade.eval.metrics import seat_validity
-
-    header = ["council", "seat (policy)", "valid actions", "n", "decisions", "top errors"]
-    rows = []
-    for row in seat_validity(r.decisions, r.recipe.get("thresholds"), r.seed) if len(r.decisions) else []:
-        valid = row["valid_action"]
-        low, high = (valid.get("ci") or [None, None])[:2]
-        rows.append(
-            [
-                row["council"],
-                f"{row['policy']} ({', '.join(row['policy_identity'])})",
-                _with_ci(valid["mean"], _float(low), _float(high), ".3f", valid.get("note") or ""),
-                str(valid["n"]),
-                str(row["decisions"]),
-                ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "—",
             ]
         )
     return header, rows
@@ -322,52 +294,6 @@ def results_sections(page: Page) -> list[Section]:
             "Results",
             [caption, ""] + md_table(header, rows),
             [f'<p class="caption">{html.escape(caption)}</p>', element],
-        )
-    ]
-
-
-def fault_sections(page: Page) -> list[Section]:
-    """Seat faults first: a run whose servers failed to answer is read with that in mind."""
-    notes = fault_notes(page.r.summary)
-    if not notes:
-        return []
-    return [
-        Section(
-            "faults",
-            "Seat faults",
-            [line for note in notes for line in (f"> **{note}**", "")],
-            [f'<p class="note">{html.escape(note)}</p>' for note in notes],
-        )
-    ]
-
-
-def table_one_sections(page: Page) -> list[Section]:
-    """Table 1 of the field notes beside glade's measured rows, when the results hold a gambit."""
-    rows = table_one(page.r.episodes, page.r.recipe.get("thresholds"), page.r.seed)
-    if not rows:
-        return []
-    header, cells = table_one_cells(rows)
-    return [
-        Section(
-            "table-one",
-            "Table 1 of the field notes, played here",
-            [TABLE_ONE_CAPTION, ""] + md_table(header, cells),
-            [f'<p class="caption">{html.escape(TABLE_ONE_CAPTION)}</p>', html_table(header, cells, {5, 6, 7, 8})],
-        )
-    ]
-
-
-def seat_sections(page: Page) -> list[Section]:
-    header, rows = seat_rows(page.r)
-    if not rows:
-        return []
-    about = SEATS_CAPTION.format(level=page.r.level)
-    return [
-        Section(
-            "seats",
-            "Valid answers per live seat",
-            [about, ""] + md_table(header, rows),
-            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {2, 3, 4})],
         )
     ]
 

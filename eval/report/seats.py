@@ -1,0 +1,94 @@
+"""The report's seat sections: seat faults (first: a run whose servers failed to answer is
+read with that in mind) and each live seat's valid-action rate; and Table 1 of the field
+notes beside glade's measured rows, when the results hold a gambit."""
+
+from __future__ import annotations
+
+import html
+
+from glade.eval.field_notes import TABLE_ONE_CAPTION, table_one, table_one_cells
+
+from .data import Results, fault_notes
+from .markup import Section, html_table, md_table
+
+
+def _interval_text(d: dict, fmt: str) -> str:
+    """`mean [low, high]`, or `mean (note)` where the interval was said in words."""
+    if d.get("mean") is None:
+        return "—"
+    if d.get("ci"):
+        return f"{format(d['mean'], fmt)} [{format(d['ci'][0], fmt)}, {format(d['ci'][1], fmt)}]"
+    return f"{format(d['mean'], fmt)} ({d['note']})" if d.get("note") else format(d["mean"], fmt)
+
+
+SEATS_CAPTION = (
+    "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
+    "with no named error, mean over episodes [{level:.0%} interval], n = episodes (seeds x casts); and the most "
+    "frequent errors. A seat with structured: true has each answer held to its state's action schema."
+)
+
+
+def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
+    from glade.eval.metrics import seat_validity
+
+    header = ["council", "seat (policy)", "valid actions", "n", "decisions", "top errors"]
+    rows = []
+    for row in seat_validity(r.decisions, r.recipe.get("thresholds"), r.seed) if len(r.decisions) else []:
+        valid = row["valid_action"]
+        rows.append(
+            [
+                row["council"],
+                f"{row['policy']} ({', '.join(row['policy_identity'])})",
+                _interval_text(valid, ".3f"),
+                str(valid["n"]),
+                str(row["decisions"]),
+                ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "—",
+            ]
+        )
+    return header, rows
+
+
+def fault_sections(page) -> list[Section]:
+    """Seat faults first: a run whose servers failed to answer is read with that in mind."""
+    notes = fault_notes(page.r.summary)
+    if not notes:
+        return []
+    return [
+        Section(
+            "faults",
+            "Seat faults",
+            [line for note in notes for line in (f"> **{note}**", "")],
+            [f'<p class="note">{html.escape(note)}</p>' for note in notes],
+        )
+    ]
+
+
+def table_one_sections(page) -> list[Section]:
+    """Table 1 of the field notes beside glade's measured rows, when the results hold a gambit."""
+    rows = table_one(page.r.episodes, page.r.recipe.get("thresholds"), page.r.seed)
+    if not rows:
+        return []
+    header, cells = table_one_cells(rows)
+    return [
+        Section(
+            "table-one",
+            "Table 1 of the field notes, played here",
+            [TABLE_ONE_CAPTION, ""] + md_table(header, cells),
+            [f'<p class="caption">{html.escape(TABLE_ONE_CAPTION)}</p>', html_table(header, cells, {5, 6, 7, 8})],
+        )
+    ]
+
+
+def seat_sections(page) -> list[Section]:
+    header, rows = seat_rows(page.r)
+    if not rows:
+        return []
+    about = SEATS_CAPTION.format(level=page.r.level)
+    return [
+        Section(
+            "seats",
+            "Valid answers per live seat",
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {2, 3, 4})],
+        )
+    ]
