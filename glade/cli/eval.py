@@ -46,7 +46,6 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from glade.eval.recipe import check_inputs, load_eval_recipe
     from glade.eval.run import evaluate, write_results
     from glade.eval.verdict_text import findings as verdict_findings
