@@ -162,8 +162,8 @@ def test_interrupted_ray_run_plays_only_the_rest(cluster, model, local, tmp_path
 
     with pytest.raises(KeyboardInterrupt):
         eval_run.evaluate(recipe, backend=stops_after_two)
-    done = json.loads((tmp_path / "ray" / "progress.json").read_text())
-    assert len(set(done.values())) == 2 and len(done) == 2 * 3  # two shards of 3 worlds kept
+    done = json.loads((tmp_path / "ray" / "progress.json").read_text())["episodes"]
+    assert len({e["part"] for e in done.values()}) == 2 and len(done) == 2 * 3  # two shards of 3 worlds kept
     result = eval_run.evaluate(recipe, backend=distributed.play_on_ray)
     assert result.played_now == 12 - 6
     eval_run.write_results(recipe, result)
@@ -204,8 +204,8 @@ def test_a_killed_worker_is_retried_and_counted_once(cluster, model, local, tmp_
     assert "error" not in outcome, outcome.get("error")
     result = outcome["result"]
     assert result.played_now == result.worlds == 12
-    done = json.loads((tmp_path / "ray" / "progress.json").read_text())
-    assert len(done) == 12 and len(set(done.values())) == 6  # every world once, in one of 6 shards
+    done = json.loads((tmp_path / "ray" / "progress.json").read_text())["episodes"]
+    assert len(done) == 12 and len({e["part"] for e in done.values()}) == 6  # every world once, in one of 6 shards
     eval_run.write_results(recipe, result)
     for name, frame in tables(tmp_path / "ray").items():
         assert not frame.duplicated(["episode_id", "creature"] + (["turn"] if name == "decisions" else [])).any()
