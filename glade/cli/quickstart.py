@@ -323,7 +323,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--train-base",
         action="store_true",
         help="rebuild the tiny base first (recipes/generate/base.yaml, then recipes/train/tiny-base.yaml: "
-        "about an hour and a half on 2 CPU cores) and tune the adapters on it instead of the shipped one",
+        "about 35 minutes on 2 CPU cores) and tune the adapters on it instead of the shipped one",
     )
     p.set_defaults(run=run)
     return p
