@@ -7,8 +7,11 @@ decisions: seeds x casts, never single rows). Below MIN_N clusters there is no i
 the values and "too few seeds for an interval"; the same value in every cluster is said in
 words ("same value in all 8 seeds"), never as a zero-width interval. Otherwise the mean gets
 the Student t interval, widened on the skewed side where Hall's (1992) skewness-corrected
-interval reaches further; a rate (a 0/1 value per cluster) gets the exact Clopper-Pearson
-interval. benchmarks/interval_coverage.py measures what coverage that gives.
+interval reaches further, both read at the variance estimate's effective degrees of freedom
+under the sample's excess kurtosis (`kurtosis_df`: heavy tails make s^2 noisier than n - 1
+degrees of freedom say, so the critical value grows); a rate (a 0/1 value per cluster) gets
+the exact Clopper-Pearson interval. benchmarks/interval_coverage.py measures what coverage
+that gives, and what width it costs.
 
 Price paths: `path[t]` is a good's reference price after turn t's settlement; `start` is the
 price before turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
@@ -149,7 +152,7 @@ class Interval:
     high: float | None
     n: int
     note: str = ""  # words instead of an interval, or "k of n seeds" beside a rate's
-    method: str = ""  # "t+hall", "clopper-pearson", or "" when there is no interval
+    method: str = ""  # "t+hall+kurtosis-df", "clopper-pearson", or "" when there is no interval
     values: tuple[float, ...] = ()  # the values themselves when n < MIN_N
 
     @property
@@ -189,7 +192,8 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     Fewer than MIN_N values: no interval, the values in the note. `rate`: values are 0/1 (a
     phenomenon in a world or not): the exact Clopper-Pearson interval, "k of n" in the note.
     Otherwise the same value everywhere is said in words, else the t interval widened by
-    Hall's skewness correction (clipped to `bounds`, e.g. (0, 1) for shares)."""
+    Hall's skewness correction, at the kurtosis-adjusted degrees of freedom (clipped to
+    `bounds`, e.g. (0, 1) for shares)."""
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
     n = int(x.size)
@@ -209,21 +213,40 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
     if np.ptp(x) <= 1e-9 * max(1.0, abs(mean)):  # equal up to float rounding (0.9 and 0.8999999999999999)
         return Interval(mean, None, None, n, f"same value in all {n} {unit}")
-    low, high = t_hall(x, level)
+    low, high = t_hall(x, level, df=kurtosis_df(x))
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Interval(mean, low, high, n, "", "t+hall")
+    return Interval(mean, low, high, n, "", "t+hall+kurtosis-df")
 
 
-def t_hall(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+def kurtosis_df(x: np.ndarray) -> float:
+    """The effective degrees of freedom of the sample variance s^2 under excess kurtosis k:
+    Var(s^2) = sigma^4 (2 / (n - 1) + k / n) (Kenney and Keeping 1951), matched to a scaled
+    chi-square's 2 sigma^4 / df by its first two moments (Satterthwaite 1946), so
+    df = 2 / (2 / (n - 1) + k / n); n - 1 when k = 0, as for normal data. k is the adjusted
+    excess kurtosis G2 (the moment ratio runs low in small samples, as the skewness does),
+    floored at 0 so the interval is never narrower than the t interval at n - 1 (n >= 4).
+    At small n G2 is noisy and bounded (at most 4 when n = 4), so this widens what the
+    sample shows of its tails, not tails it has not drawn."""
+    n = x.size
+    centred = x - x.mean()
+    m2, m4 = float(np.mean(centred**2)), float(np.mean(centred**4))
+    g2 = m4 / m2**2 - 3
+    kurtosis = ((n + 1) * g2 + 6) * (n - 1) / ((n - 2) * (n - 3))
+    return 2 / (2 / (n - 1) + max(kurtosis, 0.0) / n)
+
+
+def t_hall(x: np.ndarray, level: float = 0.95, df: float | None = None) -> tuple[float, float]:
     """The Student t interval of the mean, each end moved out to Hall's (1992) skewness-corrected
     interval where that reaches further (a skewed sample's long side needs the room). Hall's
-    transformation reads the sample skewness as the adjusted G1 (n >= 3)."""
+    transformation reads the sample skewness as the adjusted G1 (n >= 3). Both read the t
+    critical value at `df` degrees of freedom (default n - 1; `interval` passes
+    `kurtosis_df`)."""
     from scipy import stats
 
     n = x.size
     mean, sd = float(x.mean()), float(x.std(ddof=1))
-    q = float(stats.t.ppf((1 + level) / 2, n - 1))
+    q = float(stats.t.ppf((1 + level) / 2, n - 1 if df is None else df))
     half = q * sd / math.sqrt(n)
     centred = x - mean
     # the adjusted Fisher-Pearson skewness G1: the plain moment ratio runs low in small samples

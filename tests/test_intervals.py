@@ -1,5 +1,6 @@
 """The small-n rules of glade.eval.stats.interval, the intervals behind them (t widened by
-Hall's skewness correction, Clopper-Pearson, Fieller), and the tests the flags and verdicts
+Hall's skewness correction at the kurtosis-adjusted degrees of freedom, Clopper-Pearson,
+Fieller), and the tests the flags and verdicts
 rest on (eval/fdr.py): the exact sign-flip test, Benjamini-Hochberg on synthetic p-values,
 independent filtering, the heterogeneity test across casts."""
 
@@ -12,7 +13,16 @@ import pytest
 from scipy import stats as scipy_stats
 
 from glade.eval.fdr import benjamini_hochberg, filtered_bh, heterogeneity, sign_flip
-from glade.eval.stats import MIN_N, clopper_pearson, column_intervals, describe, fieller, interval
+from glade.eval.stats import (
+    MIN_N,
+    clopper_pearson,
+    column_intervals,
+    describe,
+    fieller,
+    interval,
+    kurtosis_df,
+    t_hall,
+)
 
 # --- the small-n rules -----------------------------------------------------------------------------
 
@@ -48,15 +58,34 @@ def test_t_interval_widened_on_the_skewed_side():
     x = np.array([1.0, 1.2, 0.9, 1.1, 1.0, 0.95, 1.05, 1.3, 0.8, 1.0])  # near symmetric
     iv = interval(x)
     half = scipy_stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    assert iv.method == "t+hall"
+    assert iv.method == "t+hall+kurtosis-df"
     assert iv.low <= x.mean() - half + 1e-12 and iv.high >= x.mean() + half - 1e-12  # never narrower than t
-    assert iv.high - iv.low == pytest.approx(2 * half, rel=0.1)  # and close to it without skew
+    # and, near symmetric, close to the t interval read at the kurtosis-adjusted df (G2 0.41: 7.6 df)
+    half_at_df = scipy_stats.t.ppf(0.975, kurtosis_df(x)) * x.std(ddof=1) / math.sqrt(x.size)
+    assert kurtosis_df(x) == pytest.approx(7.5877, abs=1e-4)
+    assert iv.high - iv.low == pytest.approx(2 * half_at_df, rel=0.1)
     skewed = np.array([1.0, 1.1, 0.9, 1.0, 1.2, 0.95, 1.05, 6.0])  # one long right tail
     s = interval(skewed)
-    t_half = scipy_stats.t.ppf(0.975, 7) * skewed.std(ddof=1) / math.sqrt(8)
+    df = kurtosis_df(skewed)
+    t_half = scipy_stats.t.ppf(0.975, df) * skewed.std(ddof=1) / math.sqrt(8)
     assert s.high - skewed.mean() > t_half * 1.2  # the long side gets the room
     assert s.low == pytest.approx(skewed.mean() - t_half)  # the short side stays the t interval's
     assert interval([0.2, 0.9, 1.0, 1.0], bounds=(0.0, 1.0)).high == 1.0  # shares stop at 1
+
+
+def test_heavy_tails_read_t_at_the_variance_estimates_effective_df():
+    skewed = np.array([1.0, 1.1, 0.9, 1.0, 1.2, 0.95, 1.05, 6.0])  # excess kurtosis G2 7.93
+    g2 = scipy_stats.kurtosis(skewed, bias=False)  # the adjusted G2
+    assert kurtosis_df(skewed) == pytest.approx(2 / (2 / 7 + g2 / 8))  # Var(s^2) / sigma^4 = 2/(n-1) + k/n
+    low, high = t_hall(skewed)  # the method before issue 13: t and Hall at n - 1 = 7 df
+    s = interval(skewed)
+    assert s.low < low and s.high > high  # heavier tails than the normal's: wider at both ends
+    # no excess kurtosis (G2 <= 0, e.g. evenly spread values): exactly n - 1, never narrower
+    flat = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert scipy_stats.kurtosis(flat, bias=False) < 0 and kurtosis_df(flat) == 5
+    assert (interval(flat).low, interval(flat).high) == pytest.approx(t_hall(flat))
+    # at n = 4 one outlier is the most kurtosis a sample can show: G2 = 4, df = 2 / (2/3 + 1)
+    assert kurtosis_df(np.array([0.0, 0.0, 0.0, 1.0])) == pytest.approx(1.2)
 
 
 def test_rates_get_the_exact_binomial_interval():
