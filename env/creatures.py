@@ -56,18 +56,21 @@ def memory_summary(feelings: dict[str, float], names: dict[str, str], shown: int
     Prompts see only this; the exact numbers stay in the trace.
     """
     # Only feelings with a word are named, strongest first (ties by name); most turns have none.
-    strong = [(who, value) for who, value in feelings.items() if value >= FELT or value <= -FELT]
+    strong = [(-abs(value), who, value) for who, value in feelings.items() if value >= FELT or value <= -FELT]
     if not strong:
         return "no strong feelings"
-    strong.sort(key=lambda kv: (-abs(kv[1]), kv[0]))
-    return ", ".join(f"{feeling_word(value)} {names.get(who, who)}" for who, value in strong[:shown]) or (
+    strong.sort()  # (-strength, name): each name once, so the value is never compared
+    return ", ".join([f"{feeling_word(value)} {names.get(who, who)}" for _, who, value in strong[:shown]]) or (
         "no strong feelings"
     )
 
 
 def nudge(feelings: dict[str, float], who: str, delta: float) -> None:
-    if who in feelings:
-        feelings[who] = max(-1.0, min(1.0, feelings[who] + delta))
+    value = feelings.get(who)
+    if value is not None:  # clamped to [-1, 1] as max(-1.0, min(1.0, value)) would, NaN included
+        value += delta
+        value = value if value < 1.0 else 1.0
+        feelings[who] = value if value > -1.0 else -1.0
 
 
 def next_mood(mood: float, fed_share: float, warm: bool, m) -> float:

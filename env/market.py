@@ -120,12 +120,16 @@ def validate_orders(
             continue
         if side == "sell":
             left = inventory.get(good, 0) - sold.get(good, 0)
-            kept = min(qty, left)
+            kept = qty if qty <= left else left
             cut_reason, none_reason = "oversell", "sell_not_held"
         else:
             room = (pebbles - committed) / price if pebbles > committed else 0.0
-            affordable = int(min(math.floor(room), max_qty)) if math.isfinite(room) else max_qty
-            kept = min(qty, affordable)
+            if math.isfinite(room):
+                affordable = math.floor(room)
+                affordable = affordable if affordable <= max_qty else int(max_qty)
+            else:
+                affordable = max_qty
+            kept = qty if qty <= affordable else affordable
             cut_reason, none_reason = "overspend", "no_pebbles"
         if kept <= 0:
             notes.append({"order": i, "reason": none_reason, "outcome": "rejected", "qty": 0})
@@ -137,8 +141,13 @@ def validate_orders(
         else:
             committed += kept * price
         sides_by_good[good] = side
-        orders.append(Order(creature, side, good, kept, price))
+        orders.append(_new(Order, (creature, side, good, kept, price)))
     return orders, notes
+
+
+# Builds an Order or a Clearing from its fields in order, without NamedTuple's Python-level
+# __new__ (the clearing phase makes a dozen of each a turn).
+_new = tuple.__new__
 
 
 def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[str, int]) -> Clearing:
@@ -160,11 +169,20 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
         else:
             sells.append(o)
             supply += o.qty
+    if not buys or not sells:
+        return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
+    best_bid = max([o.price for o in buys])
+    best_ask = min([o.price for o in sells])
     # Nothing crosses (every bid below every ask): no candidate matches a unit.
-    if not buys or not sells or max(o.price for o in buys) < min(o.price for o in sells):
-        return Clearing(good, None, 0, [], demand, supply, demand, supply)
+    if best_bid < best_ask:
+        return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
+    # A candidate outside [best ask, best bid] matches nothing, and one inside matches at
+    # least the best bid against the best ask, so only those inside can win.
+    candidates = {o.price for o in orders if best_ask <= o.price <= best_bid}
+    if best_ask <= reference <= best_bid:
+        candidates.add(reference)
     best = None
-    for p in {o.price for o in orders} | {reference}:
+    for p in candidates:
         d = s = 0
         for o in buys:
             if o.price >= p:
@@ -172,28 +190,29 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
         for o in sells:
             if o.price <= p:
                 s += o.qty
-        key = (-min(d, s), abs(d - s), abs(p - reference), p)
+        key = (-(d if d < s else s), abs(d - s), abs(p - reference), p)
         if best is None or key < best:
             best = key
     volume, price = -best[0], best[3]
-    if volume == 0:
-        return Clearing(good, None, 0, [], demand, supply, demand, supply)
-    buy_queue = _allocate(
-        sorted((o for o in buys if o.price >= price), key=lambda o: (-o.price, rank[o.creature])), volume
-    )
-    sell_queue = _allocate(
-        sorted((o for o in sells if o.price <= price), key=lambda o: (o.price, rank[o.creature])), volume
-    )
-    fills = _pair(buy_queue, sell_queue)
-    return Clearing(good, price, volume, fills, demand, supply, demand - volume, supply - volume)
+    fills = _pair(_queue(buys, price, volume, rank, True), _queue(sells, price, volume, rank, False))
+    return _new(Clearing, (good, price, volume, fills, demand, supply, demand - volume, supply - volume))
 
 
-def _allocate(queue: list[Order], volume: int) -> list[list]:
+def _queue(side: list[Order], price: float, volume: int, rank: dict[str, int], buying: bool) -> list[list]:
+    """[creature, units] filled on one side at `price`, best limit first (ties by rank),
+    until `volume` units are taken."""
+    # (limit, rank, position): a creature's two orders at one limit keep the order given.
+    if buying:
+        eligible = [(-o.price, rank[o.creature], i, o) for i, o in enumerate(side) if o.price >= price]
+    else:
+        eligible = [(o.price, rank[o.creature], i, o) for i, o in enumerate(side) if o.price <= price]
+    if len(eligible) > 1:
+        eligible.sort()
     out, left = [], volume
-    for o in queue:
+    for _, _, _, o in eligible:
         if left <= 0:
             break
-        take = min(o.qty, left)
+        take = o.qty if o.qty < left else left
         out.append([o.creature, take])
         left -= take
     return out

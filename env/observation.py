@@ -76,9 +76,10 @@ def short_of(world: World, creature: str, need: dict[str, int]) -> dict[str, int
         out[fuel] = 1
     held, missing = 0, []
     for food in c.diet:
-        if inv[food] > 0:
+        units = inv[food]
+        if units > 0:
             held += 1
-        elif inv[food] == 0:
+        elif units == 0:
             missing.append(food)
     if held < c.appetite:
         for food in missing:
@@ -90,8 +91,7 @@ def observe(world: World) -> dict[str, dict]:
     """Every creature's observation for the current turn."""
     s = world.scenario
     goods, turn = world.goods, world.turn
-    names = {cid: c.name for cid, c in s.creatures.items()}
-    names[PATRON] = "the patron"
+    names = {**s.names, PATRON: "the patron"}
     prices = {g: np.array(world.price[g]) for g in goods}
     moves = {g: np.array(max(-1.0, world.price_move[g])) for g in goods}
     talk = dict.fromkeys(goods, 0)
@@ -100,6 +100,7 @@ def observe(world: World) -> dict[str, dict]:
             talk[good] = direction
     events = "\n".join(world.events)
     burn, fuel, shown, made = s.firewood_burn(turn), s.fuel, s.social.feelings_shown, s.made_goods
+    said = [(who, f"{names[who]}: {text}") for who, text in world.gossip]  # each line written once
     out = {}
     for cid in world.creatures:
         c = s.creatures[cid]
@@ -108,7 +109,7 @@ def observe(world: World) -> dict[str, dict]:
         whisper = dict.fromkeys(goods, 0)
         for good, direction, _ in heard:
             whisper[good] = direction
-        gossip = "\n".join([f"{names[who]}: {text}" for who, text in world.gossip if who != cid])
+        gossip = "\n".join([line for who, line in said if who != cid])
         out[cid] = {
             "creature": cid,
             "name": c.name,

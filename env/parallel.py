@@ -48,26 +48,27 @@ def normalize_action(action, goods: tuple[str, ...]) -> dict:
     if not isinstance(action, dict):
         return {"orders": "not_an_action"}
     orders = action.get("orders")
-    if isinstance(orders, (list, tuple)) and any(_indexed(o) for o in orders):
-        fixed = []
-        for o in orders:
-            if isinstance(o, dict):
-                o = dict(o)
-                side, good = o.get("side"), o.get("good")
-                if isinstance(side, (int, np.integer)) and not isinstance(side, bool) and 0 <= side < len(SIDES):
-                    o["side"] = SIDES[int(side)]
-                if isinstance(good, (int, np.integer)) and not isinstance(good, bool) and 0 <= good < len(goods):
-                    o["good"] = goods[int(good)]
-            fixed.append(o)
-        action = {**action, "orders": fixed}
+    if isinstance(orders, (list, tuple)):
+        for o in orders:  # the JSON form (names) passes as it is
+            if isinstance(o, dict) and (isinstance(o.get("side"), INDEX) or isinstance(o.get("good"), INDEX)):
+                return {**action, "orders": [_named(o, goods) for o in orders]}
     return action
 
 
-def _indexed(order) -> bool:
-    """An order that names its side or good by index (the action-space form)."""
-    return isinstance(order, dict) and (
-        isinstance(order.get("side"), (int, np.integer)) or isinstance(order.get("good"), (int, np.integer))
-    )
+INDEX = (int, np.integer)  # a side or good given by index (the action-space form)
+
+
+def _named(order, goods: tuple[str, ...]):
+    """An order with its side and good as names, where they were valid indices."""
+    if not isinstance(order, dict):
+        return order
+    order = dict(order)
+    side, good = order.get("side"), order.get("good")
+    if isinstance(side, INDEX) and not isinstance(side, bool) and 0 <= side < len(SIDES):
+        order["side"] = SIDES[int(side)]
+    if isinstance(good, INDEX) and not isinstance(good, bool) and 0 <= good < len(goods):
+        order["good"] = goods[int(good)]
+    return order
 
 
 class WoodEnv(ParallelEnv):

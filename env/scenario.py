@@ -153,6 +153,16 @@ class Scenario:
                 out[cid][food] = 1
         return out
 
+    @cached_property
+    def spoiling(self) -> tuple[tuple[str, float], ...]:
+        """(good, spoil_rate) of every good that spoils, in goods order."""
+        return tuple((g, good.spoil_rate) for g, good in self.goods.items() if good.spoil_rate > 0)
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """creature -> its name, as observations and prompts show it."""
+        return {cid: c.name for cid, c in self.creatures.items()}
+
     def firewood_burn(self, turn: int) -> int:
         units = 0
         for step in self.firewood_need:
