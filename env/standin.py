@@ -181,7 +181,7 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
         else:
             sells.append([good, qty, round(max(0.01, ref * (1.0 - d.ask - premium + noise)), 2)])
     budget = d.budget * max(0.0, float(obs["pebbles"]))
-    spend = sum(q * p for _, q, p in buys)
+    spend = sum([q * p for _, q, p in buys])
     for order in reversed(buys):  # needs come first in goods order; trim from the back
         if spend <= budget:
             break
