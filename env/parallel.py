@@ -85,7 +85,8 @@ class WoodEnv(ParallelEnv):
         self._observation_spaces: dict[str, spaces.Dict] = {}
         self._action_spaces: dict[str, spaces.Dict] = {}
         self.world: World | None = None
-        self.last_row: dict | None = None
+        self.last_row: dict | None = None  # the last step's score row
+        self.last_wealth_before: dict[str, float] | None = None  # each creature's wealth as the last step began
 
     def observation_space(self, agent: str) -> spaces.Dict:
         if agent not in self._observation_spaces:
@@ -111,7 +112,7 @@ class WoodEnv(ParallelEnv):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.world = new_world(self.scenario, int(seed))
         self.agents = list(self.possible_agents)
-        self.last_row = None
+        self.last_row = self.last_wealth_before = None
         phases.begin_turn(self.world)
         return observe(self.world), {a: {"turn": 0, "seed": int(seed)} for a in self.agents}
 
@@ -119,7 +120,7 @@ class WoodEnv(ParallelEnv):
         world = self.world
         if world is None or not self.agents:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
-        before = wealths(world)
+        self.last_wealth_before = before = wealths(world)
         goods = world.goods
         normalized = {a: normalize_action(actions.get(a), goods) for a in self.agents}
         decisions, clearings, row = phases.finish_turn(world, normalized)

@@ -29,7 +29,7 @@ from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
-from glade.env.world import check_conservation, wealths
+from glade.env.world import check_conservation
 from glade.seats import Decision, Policy, StandIn, standin_council
 from glade.tracejson import canonical, dumps, encoder
 
@@ -226,14 +226,16 @@ def run_lockstep(
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
         answers, seconds = _act_timed([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
         decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
+        labels = {}  # (episode, creature) -> the rows' seat label
         for (e, c), d, spent in zip(seats, answers, seconds):
-            stats.meter(seat_label(e, c, d)).add(d, spent)
+            labels[(e.episode_id, c)] = label = seat_label(e, c, d)
+            stats.meter(label).add(d, spent)
         for e in live:
             env, obs = envs[e.episode_id], observations[e.episode_id]
-            before = wealths(env.world)
             actions = {c: decisions[(e.episode_id, c)].action for c in env.agents}
             agents = list(env.agents)
             next_obs, _, _, _, infos = env.step(actions)
+            before = env.last_wealth_before
             events = _json(list(env.last_row["events"]) + [f"seam: {s}" for s in env.last_row["seam"]])
             for c in agents:
                 rows[e.episode_id].append(
@@ -243,6 +245,7 @@ def run_lockstep(
                         c,
                         obs[c],
                         decisions[(e.episode_id, c)],
+                        labels[(e.episode_id, c)],
                         infos[c],
                         before[c],
                         env.world,
@@ -272,6 +275,7 @@ def trace_row(
     creature: str,
     obs: dict,
     d: Decision,
+    seat: str,
     info: dict,
     wealth_before: float,
     world,
@@ -289,7 +293,7 @@ def trace_row(
         "seed": e.seed,
         "turn": int(obs["turn"]),
         "creature": creature,
-        "seat": seat_label(e, creature, d),
+        "seat": seat,
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
         "completion": d.text if d.text is not None else action,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,14 +53,20 @@ dumps = encoder()
 
 
 def canonical(action: dict) -> str:
-    """The action as compact JSON with a fixed key order: the SFT target and the trace form."""
-    out = {
-        "orders": [
-            {"side": o["side"], "good": o["good"], "qty": int(o["qty"]), "price": round(float(o["price"]), 2)}
-            for o in action.get("orders", [])
-        ]
-    }
-    for key in ("gossip", "thought"):
-        if action.get(key):
-            out[key] = action[key]
-    return canonical_json(out)
+    """The action as compact JSON with a fixed key order: the SFT target and the trace form.
+
+    Orders are {"side", "good", "qty" (an int), "price" (rounded to 2 places)}, then "gossip"
+    and "thought" when present. An order of plain names and a finite price is written
+    directly (most of them: every stand-in's); any other goes through the encoder."""
+    parts = []
+    for o in action.get("orders", []):
+        side, good, qty, price = o["side"], o["good"], int(o["qty"]), round(float(o["price"]), 2)
+        if type(side) is str and type(good) is str and math.isfinite(price):
+            parts.append(f'{{"side": {_ascii(side)}, "good": {_ascii(good)}, "qty": {qty}, "price": {price!r}}}')
+        else:
+            parts.append(canonical_json({"side": side, "good": good, "qty": qty, "price": price}))
+    extra = "".join([f', "{key}": {canonical_json(action[key])}' for key in ("gossip", "thought") if action.get(key)])
+    return f'{{"orders": [{", ".join(parts)}]{extra}}}'
+
+
+_ascii = json.encoder.encode_basestring_ascii  # a JSON string as canonical_json writes it
