@@ -160,27 +160,31 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
     fill in `rank` order (the caller rotates it each turn so no creature is always first).
     Partial fills are in whole units.
     """
+    # Plain loops rather than comprehensions: an auction has a handful of orders, and a
+    # comprehension's setup costs more than its loop here.
     buys, sells = [], []
     demand = supply = 0
+    best_bid = best_ask = None
     for o in orders:
         if o.side == "buy":
             buys.append(o)
             demand += o.qty
+            if best_bid is None or o.price > best_bid:
+                best_bid = o.price
         else:
             sells.append(o)
             supply += o.qty
-    if not buys or not sells:
-        return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
-    best_bid = max([o.price for o in buys])
-    best_ask = min([o.price for o in sells])
-    # Nothing crosses (every bid below every ask): no candidate matches a unit.
-    if best_bid < best_ask:
+            if best_ask is None or o.price < best_ask:
+                best_ask = o.price
+    # Nothing crosses (no bid, no ask, or every bid below every ask): no candidate matches a unit.
+    if best_bid is None or best_ask is None or best_bid < best_ask:
         return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
     # A candidate outside [best ask, best bid] matches nothing, and one inside matches at
     # least the best bid against the best ask, so only those inside can win.
-    candidates = {o.price for o in orders if best_ask <= o.price <= best_bid}
-    if best_ask <= reference <= best_bid:
-        candidates.add(reference)
+    candidates = {reference} if best_ask <= reference <= best_bid else set()
+    for o in orders:
+        if best_ask <= o.price <= best_bid:
+            candidates.add(o.price)
     best = None
     for p in candidates:
         d = s = 0
@@ -199,13 +203,12 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
 
 
 def _queue(side: list[Order], price: float, volume: int, rank: dict[str, int], buying: bool) -> list[list]:
-    """[creature, units] filled on one side at `price`, best limit first (ties by rank),
-    until `volume` units are taken."""
-    # (limit, rank, position): a creature's two orders at one limit keep the order given.
-    if buying:
-        eligible = [(-o.price, rank[o.creature], i, o) for i, o in enumerate(side) if o.price >= price]
-    else:
-        eligible = [(o.price, rank[o.creature], i, o) for i, o in enumerate(side) if o.price <= price]
+    """[creature, units] filled on one side at `price`, best limit first (ties by rank, then
+    the order given: a creature's two orders at one limit), until `volume` units are taken."""
+    eligible = []
+    for i, o in enumerate(side):
+        if o.price >= price if buying else o.price <= price:
+            eligible.append((-o.price if buying else o.price, rank[o.creature], i, o))
     if len(eligible) > 1:
         eligible.sort()
     out, left = [], volume
@@ -222,13 +225,14 @@ def _pair(buys: list[list], sells: list[list]) -> list[tuple[str, str, int]]:
     """Walk both filled queues to name who traded with whom (for the journal and sentiment)."""
     fills, i, j = [], 0, 0
     while i < len(buys) and j < len(sells):
-        qty = min(buys[i][1], sells[j][1])
-        fills.append((buys[i][0], sells[j][0], qty))
-        buys[i][1] -= qty
-        sells[j][1] -= qty
-        if buys[i][1] == 0:
+        buy, sell = buys[i], sells[j]
+        qty = buy[1] if buy[1] < sell[1] else sell[1]
+        fills.append((buy[0], sell[0], qty))
+        buy[1] -= qty
+        sell[1] -= qty
+        if buy[1] == 0:
             i += 1
-        if sells[j][1] == 0:
+        if sell[1] == 0:
             j += 1
     return fills
 
