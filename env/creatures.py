@@ -56,13 +56,17 @@ def memory_summary(feelings: dict[str, float], names: dict[str, str], shown: int
     Prompts see only this; the exact numbers stay in the trace.
     """
     # Only feelings with a word are named, strongest first (ties by name); most turns have none.
-    strong = [(-abs(value), who, value) for who, value in feelings.items() if value >= FELT or value <= -FELT]
+    strong = []  # plain loops: a comprehension's setup costs more than five feelings
+    for who, value in feelings.items():
+        if value >= FELT or value <= -FELT:
+            strong.append((-abs(value), who, value))
     if not strong:
         return "no strong feelings"
     strong.sort()  # (-strength, name): each name once, so the value is never compared
-    return ", ".join([f"{feeling_word(value)} {names.get(who, who)}" for _, who, value in strong[:shown]]) or (
-        "no strong feelings"
-    )
+    words = []
+    for _, who, value in strong[:shown]:
+        words.append(f"{feeling_word(value)} {names.get(who, who)}")
+    return ", ".join(words) or "no strong feelings"
 
 
 def nudge(feelings: dict[str, float], who: str, delta: float) -> None:

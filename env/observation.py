@@ -117,8 +117,8 @@ def observe(world: World) -> dict[str, dict]:
             "talk": dict(talk),
             "whisper": whisper,
             "events": events,
-            "gossip": "\n".join([line for who, line in said if who != cid]),
-            "whispers": "\n".join([text for _, _, text in heard]),
+            "gossip": "\n".join([line for who, line in said if who != cid]) if said else "",
+            "whispers": "\n".join([text for _, _, text in heard]) if heard else "",
             "memory": memory_summary(world.sentiment[cid], names, shown),
         }
     return out

@@ -148,8 +148,8 @@ class WoodEnv(ParallelEnv):
                 "sentiment": dict(world.sentiment[a]),
                 "meal": row["meals"][a],
             }
-        terminations = {a: False for a in self.agents}
-        truncations = {a: done for a in self.agents}
+        terminations = dict.fromkeys(self.agents, False)
+        truncations = dict.fromkeys(self.agents, done)
         if done:
             self.agents = []
         return observations, rewards, terminations, truncations, infos

@@ -89,8 +89,11 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
         if raw is not None and not isinstance(raw, (list, tuple, dict)):
             why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
         orders[c], notes[c] = valid, why
-        made = s.made_goods[c]
-        self_buys[c] = sum([made[o.good] for o in valid if o.side == "buy"])
+        made, count = s.made_goods[c], 0
+        for o in valid:
+            if o.side == "buy":
+                count += made[o.good]
+        self_buys[c] = count
         gossip = action.get("gossip") if is_dict else None
         text = sanitise_gossip(gossip, cap) if gossip else ""
         if text:
@@ -154,7 +157,10 @@ def consume(world: World) -> dict[str, dict]:
         creature, inv = s.creatures[c], world.inventory[c]
         # Eat the foods held most of first (ties in diet order: the sort is stable): one unit
         # each, up to appetite.
-        foods = [f for f in creature.diet if inv[f] > 0]
+        foods = []
+        for food in creature.diet:
+            if inv[food] > 0:
+                foods.append(food)
         if len(foods) > 1:
             foods.sort(key=inv.__getitem__, reverse=True)  # reverse keeps a stable sort stable
         eaten = foods[: creature.appetite]
