@@ -255,5 +255,8 @@ def reprice(
     total = c.volume + c.unfilled_demand + c.unfilled_supply
     tilt = (c.unfilled_demand - c.unfilled_supply) / max(total, depth, 1)
     target = anchor * (1.0 + pressure * tilt)
-    bounded = min(max(target, reference * (1.0 - max_step)), reference * (1.0 + max_step))
-    return max(bounded, floor)
+    # min(max(target, low), high), then max(bounded, floor), without the builtins' call cost
+    low, high = reference * (1.0 - max_step), reference * (1.0 + max_step)
+    bounded = low if low > target else target
+    bounded = high if high < bounded else bounded
+    return floor if floor > bounded else bounded
