@@ -82,4 +82,5 @@ def next_mood(mood: float, fed_share: float, warm: bool, m) -> float:
     mood += m.reversion * (m.mean - mood)
     mood += m.fed * fed_share - m.hungry * (1.0 - fed_share)
     mood += m.warm if warm else -m.cold
-    return min(1.0, max(m.floor, mood))
+    mood = mood if mood > m.floor else m.floor  # min(1.0, max(floor, mood)), without the calls
+    return mood if mood < 1.0 else 1.0

@@ -166,7 +166,7 @@ def consume(world: World) -> dict[str, dict]:
         eaten = foods[: creature.appetite]
         for food in eaten:
             move(world, c, food, -1, "eat")
-        burned = min(burn, inv[fuel])
+        burned = inv[fuel] if inv[fuel] < burn else burn
         move(world, c, fuel, -burned, "burn")
         fed = len(eaten) / creature.appetite if creature.appetite else 1.0
         warm = burned >= burn
