@@ -31,7 +31,7 @@ from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.seats import Decision, Policy, StandIn, standin_council
-from glade.tracejson import canonical, dumps, encoder
+from glade.tracejson import canonical, dumps, encoder, fills_json
 
 ROW_COLUMNS = (
     "episode_id", "scenario", "scenario_hash", "seed", "turn", "creature", "seat", "policy",
@@ -305,7 +305,7 @@ def trace_row(
         "prompt_tokens": int(d.prompt_tokens),
         "completion_tokens": int(d.completion_tokens),
         "rejected": dumps(info["notes"]) if info["notes"] else "[]",
-        "fills": dumps(info["fills"]) if info["fills"] else "[]",
+        "fills": fills_json(info["fills"]) if info["fills"] else "[]",
         "pebbles": float(world.pebbles[creature]),
         "wealth_before": float(wealth_before),
         "wealth_after": float(info["wealth"]),
