@@ -199,7 +199,8 @@ def wealth(world: World, creature: str) -> float:
 
 def wealths(world: World) -> dict[str, float]:
     """`wealth` of every creature, in one pass (the same sums, in the same order)."""
-    goods, prices, pebbles, inventory = world.goods, [world.price[g] for g in world.goods], world.pebbles, world.inventory
+    goods, pebbles, inventory = world.goods, world.pebbles, world.inventory
+    prices = [world.price[g] for g in goods]
     if len(goods) == 1:  # itemgetter of one key gives the value, not a tuple
         return {c: pebbles[c] + sum(map(mul, map(inventory[c].__getitem__, goods), prices)) for c in world.creatures}
     held = itemgetter(*goods)  # a creature's holdings in goods order, in one call
