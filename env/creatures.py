@@ -56,18 +56,25 @@ def memory_summary(feelings: dict[str, float], names: dict[str, str], shown: int
     Prompts see only this; the exact numbers stay in the trace.
     """
     # Only feelings with a word are named, strongest first (ties by name); most turns have none.
-    strong = [(who, value) for who, value in feelings.items() if value >= FELT or value <= -FELT]
+    strong = []  # plain loops: a comprehension's setup costs more than five feelings
+    for who, value in feelings.items():
+        if value >= FELT or value <= -FELT:
+            strong.append((-abs(value), who, value))
     if not strong:
         return "no strong feelings"
-    strong.sort(key=lambda kv: (-abs(kv[1]), kv[0]))
-    return ", ".join(f"{feeling_word(value)} {names.get(who, who)}" for who, value in strong[:shown]) or (
-        "no strong feelings"
-    )
+    strong.sort()  # (-strength, name): each name once, so the value is never compared
+    words = []
+    for _, who, value in strong[:shown]:
+        words.append(f"{feeling_word(value)} {names.get(who, who)}")
+    return ", ".join(words) or "no strong feelings"
 
 
 def nudge(feelings: dict[str, float], who: str, delta: float) -> None:
-    if who in feelings:
-        feelings[who] = max(-1.0, min(1.0, feelings[who] + delta))
+    value = feelings.get(who)
+    if value is not None:  # clamped to [-1, 1] as max(-1.0, min(1.0, value)) would, NaN included
+        value += delta
+        value = value if value < 1.0 else 1.0
+        feelings[who] = value if value > -1.0 else -1.0
 
 
 def next_mood(mood: float, fed_share: float, warm: bool, m) -> float:
@@ -75,4 +82,5 @@ def next_mood(mood: float, fed_share: float, warm: bool, m) -> float:
     mood += m.reversion * (m.mean - mood)
     mood += m.fed * fed_share - m.hungry * (1.0 - fed_share)
     mood += m.warm if warm else -m.cold
-    return min(1.0, max(m.floor, mood))
+    mood = mood if mood > m.floor else m.floor  # min(1.0, max(floor, mood)), without the calls
+    return mood if mood < 1.0 else 1.0

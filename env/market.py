@@ -120,12 +120,16 @@ def validate_orders(
             continue
         if side == "sell":
             left = inventory.get(good, 0) - sold.get(good, 0)
-            kept = min(qty, left)
+            kept = qty if qty <= left else left
             cut_reason, none_reason = "oversell", "sell_not_held"
         else:
             room = (pebbles - committed) / price if pebbles > committed else 0.0
-            affordable = int(min(math.floor(room), max_qty)) if math.isfinite(room) else max_qty
-            kept = min(qty, affordable)
+            if math.isfinite(room):
+                affordable = math.floor(room)
+                affordable = affordable if affordable <= max_qty else int(max_qty)
+            else:
+                affordable = max_qty
+            kept = qty if qty <= affordable else affordable
             cut_reason, none_reason = "overspend", "no_pebbles"
         if kept <= 0:
             notes.append({"order": i, "reason": none_reason, "outcome": "rejected", "qty": 0})
@@ -137,8 +141,13 @@ def validate_orders(
         else:
             committed += kept * price
         sides_by_good[good] = side
-        orders.append(Order(creature, side, good, kept, price))
+        orders.append(_new(Order, (creature, side, good, kept, price)))
     return orders, notes
+
+
+# Builds an Order or a Clearing from its fields in order, without NamedTuple's Python-level
+# __new__ (the clearing phase makes a dozen of each a turn).
+_new = tuple.__new__
 
 
 def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[str, int]) -> Clearing:
@@ -151,20 +160,33 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
     fill in `rank` order (the caller rotates it each turn so no creature is always first).
     Partial fills are in whole units.
     """
+    # Plain loops rather than comprehensions: an auction has a handful of orders, and a
+    # comprehension's setup costs more than its loop here.
     buys, sells = [], []
     demand = supply = 0
+    best_bid = best_ask = None
     for o in orders:
         if o.side == "buy":
             buys.append(o)
             demand += o.qty
+            if best_bid is None or o.price > best_bid:
+                best_bid = o.price
         else:
             sells.append(o)
             supply += o.qty
-    # Nothing crosses (every bid below every ask): no candidate matches a unit.
-    if not buys or not sells or max(o.price for o in buys) < min(o.price for o in sells):
-        return Clearing(good, None, 0, [], demand, supply, demand, supply)
+            if best_ask is None or o.price < best_ask:
+                best_ask = o.price
+    # Nothing crosses (no bid, no ask, or every bid below every ask): no candidate matches a unit.
+    if best_bid is None or best_ask is None or best_bid < best_ask:
+        return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
+    # A candidate outside [best ask, best bid] matches nothing, and one inside matches at
+    # least the best bid against the best ask, so only those inside can win.
+    candidates = {reference} if best_ask <= reference <= best_bid else set()
+    for o in orders:
+        if best_ask <= o.price <= best_bid:
+            candidates.add(o.price)
     best = None
-    for p in {o.price for o in orders} | {reference}:
+    for p in candidates:
         d = s = 0
         for o in buys:
             if o.price >= p:
@@ -172,28 +194,28 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
         for o in sells:
             if o.price <= p:
                 s += o.qty
-        key = (-min(d, s), abs(d - s), abs(p - reference), p)
+        key = (-(d if d < s else s), abs(d - s), abs(p - reference), p)
         if best is None or key < best:
             best = key
     volume, price = -best[0], best[3]
-    if volume == 0:
-        return Clearing(good, None, 0, [], demand, supply, demand, supply)
-    buy_queue = _allocate(
-        sorted((o for o in buys if o.price >= price), key=lambda o: (-o.price, rank[o.creature])), volume
-    )
-    sell_queue = _allocate(
-        sorted((o for o in sells if o.price <= price), key=lambda o: (o.price, rank[o.creature])), volume
-    )
-    fills = _pair(buy_queue, sell_queue)
-    return Clearing(good, price, volume, fills, demand, supply, demand - volume, supply - volume)
+    fills = _pair(_queue(buys, price, volume, rank, True), _queue(sells, price, volume, rank, False))
+    return _new(Clearing, (good, price, volume, fills, demand, supply, demand - volume, supply - volume))
 
 
-def _allocate(queue: list[Order], volume: int) -> list[list]:
+def _queue(side: list[Order], price: float, volume: int, rank: dict[str, int], buying: bool) -> list[list]:
+    """[creature, units] filled on one side at `price`, best limit first (ties by rank, then
+    the order given: a creature's two orders at one limit), until `volume` units are taken."""
+    eligible = []
+    for i, o in enumerate(side):
+        if o.price >= price if buying else o.price <= price:
+            eligible.append((-o.price if buying else o.price, rank[o.creature], i, o))
+    if len(eligible) > 1:
+        eligible.sort()
     out, left = [], volume
-    for o in queue:
+    for _, _, _, o in eligible:
         if left <= 0:
             break
-        take = min(o.qty, left)
+        take = o.qty if o.qty < left else left
         out.append([o.creature, take])
         left -= take
     return out
@@ -203,13 +225,14 @@ def _pair(buys: list[list], sells: list[list]) -> list[tuple[str, str, int]]:
     """Walk both filled queues to name who traded with whom (for the journal and sentiment)."""
     fills, i, j = [], 0, 0
     while i < len(buys) and j < len(sells):
-        qty = min(buys[i][1], sells[j][1])
-        fills.append((buys[i][0], sells[j][0], qty))
-        buys[i][1] -= qty
-        sells[j][1] -= qty
-        if buys[i][1] == 0:
+        buy, sell = buys[i], sells[j]
+        qty = buy[1] if buy[1] < sell[1] else sell[1]
+        fills.append((buy[0], sell[0], qty))
+        buy[1] -= qty
+        sell[1] -= qty
+        if buy[1] == 0:
             i += 1
-        if sells[j][1] == 0:
+        if sell[1] == 0:
             j += 1
     return fills
 
@@ -232,5 +255,8 @@ def reprice(
     total = c.volume + c.unfilled_demand + c.unfilled_supply
     tilt = (c.unfilled_demand - c.unfilled_supply) / max(total, depth, 1)
     target = anchor * (1.0 + pressure * tilt)
-    bounded = min(max(target, reference * (1.0 - max_step)), reference * (1.0 + max_step))
-    return max(bounded, floor)
+    # min(max(target, low), high), then max(bounded, floor), without the builtins' call cost
+    low, high = reference * (1.0 - max_step), reference * (1.0 + max_step)
+    bounded = low if low > target else target
+    bounded = high if high < bounded else bounded
+    return floor if floor > bounded else bounded

@@ -12,6 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .creatures import TEXT_CHARSET, memory_summary
+from .scenario import Creature
 from .world import PATRON, World
 
 MAX_UNITS = 1_000_000  # Discrete bound on any count
@@ -56,29 +57,17 @@ def observation_space(goods: tuple[str, ...], turns: int) -> spaces.Dict:
     )
 
 
-def needs(world: World, creature: str, burn: int | None = None) -> dict[str, int]:
-    """Units of each good this creature uses in a turn: firewood burned, one per diet food.
-    `burn` is this turn's firewood burn when the caller has it already."""
-    s = world.scenario
-    out = dict(s.diet_needs[creature])
-    out[s.fuel] = s.firewood_burn(world.turn) if burn is None else burn
-    return out
-
-
-def short_of(world: World, creature: str, need: dict[str, int]) -> dict[str, int]:
-    """Goods it will run out of this turn: firewood below the burn; diet foods it holds none
-    of while it holds fewer distinct foods than its appetite."""
-    c = world.scenario.creatures[creature]
-    inv = world.inventory[creature]
-    out = dict.fromkeys(world.goods, 0)
-    fuel = world.scenario.fuel
+def short_of(c: Creature, inv: dict[str, int], need: dict[str, int], out: dict[str, int], fuel: str) -> dict[str, int]:
+    """Goods it will run out of this turn, marked 1 in `out` (every good at 0): firewood below
+    the burn; diet foods it holds none of while it holds fewer distinct foods than its appetite."""
     if inv[fuel] < need[fuel]:
         out[fuel] = 1
     held, missing = 0, []
     for food in c.diet:
-        if inv[food] > 0:
+        units = inv[food]
+        if units > 0:
             held += 1
-        elif inv[food] == 0:
+        elif units == 0:
             missing.append(food)
     if held < c.appetite:
         for food in missing:
@@ -90,25 +79,25 @@ def observe(world: World) -> dict[str, dict]:
     """Every creature's observation for the current turn."""
     s = world.scenario
     goods, turn = world.goods, world.turn
-    names = {cid: c.name for cid, c in s.creatures.items()}
-    names[PATRON] = "the patron"
+    names = {**s.names, PATRON: "the patron"}
     prices = {g: np.array(world.price[g]) for g in goods}
     moves = {g: np.array(max(-1.0, world.price_move[g])) for g in goods}
-    talk = dict.fromkeys(goods, 0)
+    zeros = dict.fromkeys(goods, 0)
+    talk = dict(zeros)
     for good, (direction, until) in world.talk.items():
         if turn <= until:
             talk[good] = direction
     events = "\n".join(world.events)
     burn, fuel, shown, made = s.firewood_burn(turn), s.fuel, s.social.feelings_shown, s.made_goods
+    said = [(who, f"{names[who]}: {text}") for who, text in world.gossip]  # each line written once
     out = {}
     for cid in world.creatures:
-        c = s.creatures[cid]
-        need = needs(world, cid, burn)
-        heard = world.heard_whispers[cid]
-        whisper = dict.fromkeys(goods, 0)
+        c, inv, heard = s.creatures[cid], world.inventory[cid], world.heard_whispers[cid]
+        need = dict(s.diet_needs[cid])
+        need[fuel] = burn
+        whisper = dict(zeros)
         for good, direction, _ in heard:
             whisper[good] = direction
-        gossip = "\n".join([f"{names[who]}: {text}" for who, text in world.gossip if who != cid])
         out[cid] = {
             "creature": cid,
             "name": c.name,
@@ -119,17 +108,17 @@ def observe(world: World) -> dict[str, dict]:
             "appetite": c.appetite,
             "pebbles": np.array(world.pebbles[cid]),
             "mood": np.array(world.mood[cid]),
-            "inventory": dict(world.inventory[cid]),
+            "inventory": dict(inv),
             "produces": dict(made[cid]),
             "needs": need,
-            "short_of": short_of(world, cid, need),
+            "short_of": short_of(c, inv, need, dict(zeros), fuel),
             "prices": dict(prices),
             "price_moves": dict(moves),
             "talk": dict(talk),
             "whisper": whisper,
             "events": events,
-            "gossip": gossip,
-            "whispers": "\n".join([text for _, _, text in heard]),
+            "gossip": "\n".join([line for who, line in said if who != cid]) if said else "",
+            "whispers": "\n".join([text for _, _, text in heard]) if heard else "",
             "memory": memory_summary(world.sentiment[cid], names, shown),
         }
     return out

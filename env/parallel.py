@@ -48,26 +48,27 @@ def normalize_action(action, goods: tuple[str, ...]) -> dict:
     if not isinstance(action, dict):
         return {"orders": "not_an_action"}
     orders = action.get("orders")
-    if isinstance(orders, (list, tuple)) and any(_indexed(o) for o in orders):
-        fixed = []
-        for o in orders:
-            if isinstance(o, dict):
-                o = dict(o)
-                side, good = o.get("side"), o.get("good")
-                if isinstance(side, (int, np.integer)) and not isinstance(side, bool) and 0 <= side < len(SIDES):
-                    o["side"] = SIDES[int(side)]
-                if isinstance(good, (int, np.integer)) and not isinstance(good, bool) and 0 <= good < len(goods):
-                    o["good"] = goods[int(good)]
-            fixed.append(o)
-        action = {**action, "orders": fixed}
+    if isinstance(orders, (list, tuple)):
+        for o in orders:  # the JSON form (names) passes as it is
+            if isinstance(o, dict) and (isinstance(o.get("side"), INDEX) or isinstance(o.get("good"), INDEX)):
+                return {**action, "orders": [_named(o, goods) for o in orders]}
     return action
 
 
-def _indexed(order) -> bool:
-    """An order that names its side or good by index (the action-space form)."""
-    return isinstance(order, dict) and (
-        isinstance(order.get("side"), (int, np.integer)) or isinstance(order.get("good"), (int, np.integer))
-    )
+INDEX = (int, np.integer)  # a side or good given by index (the action-space form)
+
+
+def _named(order, goods: tuple[str, ...]):
+    """An order with its side and good as names, where they were valid indices."""
+    if not isinstance(order, dict):
+        return order
+    order = dict(order)
+    side, good = order.get("side"), order.get("good")
+    if isinstance(side, INDEX) and not isinstance(side, bool) and 0 <= side < len(SIDES):
+        order["side"] = SIDES[int(side)]
+    if isinstance(good, INDEX) and not isinstance(good, bool) and 0 <= good < len(goods):
+        order["good"] = goods[int(good)]
+    return order
 
 
 class WoodEnv(ParallelEnv):
@@ -84,7 +85,8 @@ class WoodEnv(ParallelEnv):
         self._observation_spaces: dict[str, spaces.Dict] = {}
         self._action_spaces: dict[str, spaces.Dict] = {}
         self.world: World | None = None
-        self.last_row: dict | None = None
+        self.last_row: dict | None = None  # the last step's score row
+        self.last_wealth_before: dict[str, float] | None = None  # each creature's wealth as the last step began
 
     def observation_space(self, agent: str) -> spaces.Dict:
         if agent not in self._observation_spaces:
@@ -110,7 +112,7 @@ class WoodEnv(ParallelEnv):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.world = new_world(self.scenario, int(seed))
         self.agents = list(self.possible_agents)
-        self.last_row = None
+        self.last_row = self.last_wealth_before = None
         phases.begin_turn(self.world)
         return observe(self.world), {a: {"turn": 0, "seed": int(seed)} for a in self.agents}
 
@@ -118,7 +120,7 @@ class WoodEnv(ParallelEnv):
         world = self.world
         if world is None or not self.agents:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
-        before = wealths(world)
+        self.last_wealth_before = before = wealths(world)
         goods = world.goods
         normalized = {a: normalize_action(actions.get(a), goods) for a in self.agents}
         decisions, clearings, row = phases.finish_turn(world, normalized)
@@ -146,8 +148,8 @@ class WoodEnv(ParallelEnv):
                 "sentiment": dict(world.sentiment[a]),
                 "meal": row["meals"][a],
             }
-        terminations = {a: False for a in self.agents}
-        truncations = {a: done for a in self.agents}
+        terminations = dict.fromkeys(self.agents, False)
+        truncations = dict.fromkeys(self.agents, done)
         if done:
             self.agents = []
         return observations, rewards, terminations, truncations, infos

@@ -89,8 +89,11 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
         if raw is not None and not isinstance(raw, (list, tuple, dict)):
             why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
         orders[c], notes[c] = valid, why
-        produced = s.creatures[c].produces
-        self_buys[c] = len([o for o in valid if o.side == "buy" and produced.get(o.good, 0) > 0])
+        made, count = s.made_goods[c], 0
+        for o in valid:
+            if o.side == "buy":
+                count += made[o.good]
+        self_buys[c] = count
         gossip = action.get("gossip") if is_dict else None
         text = sanitise_gossip(gossip, cap) if gossip else ""
         if text:
@@ -147,31 +150,34 @@ def settle(world: World) -> list[dict]:
 def consume(world: World) -> dict[str, dict]:
     """Phase 7: meals (at most one of any one food), firewood, spoilage, mood, fading feelings."""
     s = world.scenario
-    fuel, burn = s.fuel, s.firewood_burn(world.turn)
-    spoiling = [(good, spec.spoil_rate) for good, spec in s.goods.items() if spec.spoil_rate > 0]
+    fuel, burn, spoiling, rng = s.fuel, s.firewood_burn(world.turn), s.spoiling, world.rng
     keep, warmth = 1.0 - s.social.decay, s.social.gossip
     out = {}
     for c in world.creatures:
         creature, inv = s.creatures[c], world.inventory[c]
         # Eat the foods held most of first (ties in diet order: the sort is stable): one unit
         # each, up to appetite.
-        foods = [f for f in creature.diet if inv[f] > 0]
-        foods.sort(key=inv.__getitem__, reverse=True)  # reverse keeps a stable sort stable
+        foods = []
+        for food in creature.diet:
+            if inv[food] > 0:
+                foods.append(food)
+        if len(foods) > 1:
+            foods.sort(key=inv.__getitem__, reverse=True)  # reverse keeps a stable sort stable
         eaten = foods[: creature.appetite]
         for food in eaten:
             move(world, c, food, -1, "eat")
-        burned = min(burn, inv[fuel])
+        burned = inv[fuel] if inv[fuel] < burn else burn
         move(world, c, fuel, -burned, "burn")
         fed = len(eaten) / creature.appetite if creature.appetite else 1.0
         warm = burned >= burn
         world.mood[c] = next_mood(world.mood[c], fed, warm, s.mood)
         for good, rate in spoiling:
-            if inv[good] > 0:
-                rotten = int(world.rng.binomial(inv[good], rate))
-                move(world, c, good, -rotten, "spoil")
+            held = inv[good]
+            if held > 0:
+                move(world, c, good, -int(rng.binomial(held, rate)), "spoil")
         feelings = world.sentiment[c]
-        for who in feelings:
-            feelings[who] *= keep
+        for who, value in feelings.items():
+            feelings[who] = value * keep
         for speaker, _ in world.posted:
             if speaker != c:
                 nudge(feelings, speaker, warmth)

@@ -153,6 +153,16 @@ class Scenario:
                 out[cid][food] = 1
         return out
 
+    @cached_property
+    def spoiling(self) -> tuple[tuple[str, float], ...]:
+        """(good, spoil_rate) of every good that spoils, in goods order."""
+        return tuple((g, good.spoil_rate) for g, good in self.goods.items() if good.spoil_rate > 0)
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """creature -> its name, as observations and prompts show it."""
+        return {cid: c.name for cid, c in self.creatures.items()}
+
     def firewood_burn(self, turn: int) -> int:
         units = 0
         for step in self.firewood_need:
@@ -166,6 +176,15 @@ class Scenario:
     def hash(self) -> str:
         """sha256 of the resolved rules, so two runs can be compared by what they ran. A
         disposition given as a file counts by its contents, not by where the file lies."""
+        if not any(is_disposition_path(c.disposition) for c in self.creatures.values()):
+            return self._rules_hash  # nothing but the frozen rules: worked out once
+        return self._hash_now()
+
+    @cached_property
+    def _rules_hash(self) -> str:
+        return self._hash_now()
+
+    def _hash_now(self) -> str:
         rules = self.to_dict()
         for c in rules["creatures"].values():
             if is_disposition_path(c["disposition"]):

@@ -132,15 +132,14 @@ def _load_once(path: str, stamp: int) -> Disposition:
     return load_disposition(path)
 
 
-def _unit(h: int) -> float:
-    return h / 0x7FFFFFFF - 1.0  # a 32-bit hash -> [-1, 1]
-
-
 def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
     """The stand-in's action (the JSON action form) for one observation."""
     inventory, needs, makes, fuel = obs["inventory"], obs["needs"], obs["produces"], obs["fuel"]
     talk, whisper, prices = obs["talk"], obs["whisper"], obs["prices"]
-    eats = [g for g in inventory if needs[g] and g != fuel]
+    eats = []
+    for g in inventory:
+        if needs[g] and g != fuel:
+            eats.append(g)
     appetite = obs["appetite"]
     if len(eats) > appetite:  # the foods it makes first, then the cheapest (ties: goods order)
         eats.sort(key=lambda g: (-makes[g], float(prices[g])))
@@ -174,14 +173,15 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
             continue
         if key is None:
             key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
-        noise = d.jitter * _unit(zlib.crc32(good.encode(), key))
+        noise = d.jitter * (zlib.crc32(good.encode(), key) / 0x7FFFFFFF - 1.0)  # a 32-bit hash -> [-1, 1]
         ref = float(prices[good])
         if side == "buy":
             buys.append([good, qty, round(ref * (1.0 + d.bid + premium + noise), 2)])
         else:
             sells.append([good, qty, round(max(0.01, ref * (1.0 - d.ask - premium + noise)), 2)])
-    budget = d.budget * max(0.0, float(obs["pebbles"]))
-    spend = sum(q * p for _, q, p in buys)
+    pebbles = float(obs["pebbles"])
+    budget = d.budget * (pebbles if pebbles > 0.0 else 0.0)
+    spend = sum([q * p for _, q, p in buys])
     for order in reversed(buys):  # needs come first in goods order; trim from the back
         if spend <= budget:
             break
@@ -189,6 +189,10 @@ def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
         cut = min(order[1], int(-(-over // order[2])))
         order[1] -= cut
         spend -= cut * order[2]
-    orders = [{"side": "buy", "good": g, "qty": q, "price": p} for g, q, p in buys if q > 0]
-    orders += [{"side": "sell", "good": g, "qty": q, "price": p} for g, q, p in sells]
+    orders = []  # plain loops: a comprehension's setup costs more than two or three orders
+    for g, q, p in buys:
+        if q > 0:
+            orders.append({"side": "buy", "good": g, "qty": q, "price": p})
+    for g, q, p in sells:
+        orders.append({"side": "sell", "good": g, "qty": q, "price": p})
     return {"orders": orders}

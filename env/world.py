@@ -8,7 +8,7 @@ and also checks that transfers (trades, loans) net to zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import mul
+from operator import itemgetter, mul
 from typing import NamedTuple
 
 import numpy as np
@@ -199,10 +199,14 @@ def wealth(world: World, creature: str) -> float:
 
 def wealths(world: World) -> dict[str, float]:
     """`wealth` of every creature, in one pass (the same sums, in the same order)."""
-    goods, prices, pebbles = world.goods, [world.price[g] for g in world.goods], world.pebbles
+    goods, pebbles, inventory = world.goods, world.pebbles, world.inventory
+    prices = [world.price[g] for g in goods]
+    if len(goods) == 1:  # itemgetter of one key gives the value, not a tuple
+        return {c: pebbles[c] + sum(map(mul, map(inventory[c].__getitem__, goods), prices)) for c in world.creatures}
+    held = itemgetter(*goods)  # a creature's holdings in goods order, in one call
     out = {}
     for c in world.creatures:
-        out[c] = pebbles[c] + sum(map(mul, map(world.inventory[c].__getitem__, goods), prices))
+        out[c] = pebbles[c] + sum(map(mul, held(inventory[c]), prices))
     return out
 
 

@@ -29,8 +29,9 @@ from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
-from glade.env.world import check_conservation, wealths
+from glade.env.world import check_conservation
 from glade.seats import Decision, Policy, StandIn, standin_council
+from glade.tracejson import canonical, dumps, encoder, fills_json
 
 ROW_COLUMNS = (
     "episode_id", "scenario", "scenario_hash", "seed", "turn", "creature", "seat", "policy",
@@ -102,12 +103,16 @@ class SeatMeter:
         return self.fault_count / self.decisions if self.decisions else 0.0
 
     def add(self, decision: Decision, seconds: float = 0.0) -> None:
-        self.decisions += 1
-        if is_fault(decision.error):
-            self.faults[decision.error] += 1
+        self.count(decision.error)
         self.prompt_tokens += int(decision.prompt_tokens)
         self.completion_tokens += int(decision.completion_tokens)
         self.model_seconds += seconds
+
+    def count(self, error: str | None) -> None:
+        """One more decision, and its fault if `error` is one."""
+        self.decisions += 1
+        if is_fault(error):
+            self.faults[error] += 1
 
     def as_dict(self) -> dict:
         return {
@@ -125,7 +130,10 @@ def tally_faults(pairs) -> dict[str, dict]:
     the `seat` and `error` columns of every row a run wrote."""
     meters: dict[str, SeatMeter] = {}
     for seat, error in pairs:
-        meters.setdefault(str(seat), SeatMeter()).add(Decision({}, error=error))
+        seat = str(seat)
+        if seat not in meters:
+            meters[seat] = SeatMeter()
+        meters[seat].count(error)
     return {
         seat: {k: v for k, v in m.as_dict().items() if k in ("decisions", "faults", "fault_share")}
         for seat, m in sorted(meters.items())
@@ -155,20 +163,6 @@ class RolloutStats:
         if seat not in self.seats:
             self.seats[seat] = SeatMeter()
         return self.seats[seat]
-
-
-def canonical(action: dict) -> str:
-    """The action as compact JSON with a fixed key order: the SFT target and the trace form."""
-    out = {
-        "orders": [
-            {"side": o["side"], "good": o["good"], "qty": int(o["qty"]), "price": round(float(o["price"]), 2)}
-            for o in action.get("orders", [])
-        ]
-    }
-    for key in ("gossip", "thought"):
-        if action.get(key):
-            out[key] = action[key]
-    return _canonical_json(out)
 
 
 def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
@@ -232,14 +226,16 @@ def run_lockstep(
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
         answers, seconds = _act_timed([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
         decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
+        labels = {}  # (episode, creature) -> the rows' seat label
         for (e, c), d, spent in zip(seats, answers, seconds):
-            stats.meter(seat_label(e, c, d)).add(d, spent)
+            labels[(e.episode_id, c)] = label = seat_label(e, c, d)
+            stats.meter(label).add(d, spent)
         for e in live:
             env, obs = envs[e.episode_id], observations[e.episode_id]
-            before = wealths(env.world)
             actions = {c: decisions[(e.episode_id, c)].action for c in env.agents}
             agents = list(env.agents)
             next_obs, _, _, _, infos = env.step(actions)
+            before = env.last_wealth_before
             events = _json(list(env.last_row["events"]) + [f"seam: {s}" for s in env.last_row["seam"]])
             for c in agents:
                 rows[e.episode_id].append(
@@ -249,6 +245,7 @@ def run_lockstep(
                         c,
                         obs[c],
                         decisions[(e.episode_id, c)],
+                        labels[(e.episode_id, c)],
                         infos[c],
                         before[c],
                         env.world,
@@ -278,6 +275,7 @@ def trace_row(
     creature: str,
     obs: dict,
     d: Decision,
+    seat: str,
     info: dict,
     wealth_before: float,
     world,
@@ -295,7 +293,7 @@ def trace_row(
         "seed": e.seed,
         "turn": int(obs["turn"]),
         "creature": creature,
-        "seat": seat_label(e, creature, d),
+        "seat": seat,
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
         "completion": d.text if d.text is not None else action,
@@ -306,8 +304,8 @@ def trace_row(
         "latency_s": float(d.latency_s),
         "prompt_tokens": int(d.prompt_tokens),
         "completion_tokens": int(d.completion_tokens),
-        "rejected": json.dumps(info["notes"]) if info["notes"] else "[]",
-        "fills": json.dumps(info["fills"]) if info["fills"] else "[]",
+        "rejected": dumps(info["notes"]) if info["notes"] else "[]",
+        "fills": fills_json(info["fills"]) if info["fills"] else "[]",
         "pebbles": float(world.pebbles[creature]),
         "wealth_before": float(wealth_before),
         "wealth_after": float(info["wealth"]),
@@ -323,7 +321,7 @@ def trace_row(
         else:
             counterfactual = standin.act(obs, reference)
         row["messages"] = render(obs)
-        row["observation"] = json.dumps(plain(obs))
+        row["observation"] = dumps(plain(obs))
         row["standin_action"] = canonical(counterfactual)
         row["standin_disposition"] = reference.name
     return row
@@ -361,9 +359,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-# The encoders, made once: json.dumps with any non-default argument builds a new one per call.
-_canonical_json = json.JSONEncoder(separators=(", ", ": ")).encode
-_json = json.JSONEncoder(default=_plain, ensure_ascii=False).encode
+_json = encoder(default=_plain, ensure_ascii=False)  # made once (see glade.tracejson)
 
 
 # ---------------------------------------------------------------------------- one episode
