@@ -167,9 +167,6 @@ class Grammars:
         import llguidance.hf
 
         self.ll = llguidance
-        # one call per step for the whole batch (masks, tokens), not one per row: the
-        # per-row calls cost more than the masks themselves on a small vocabulary
-        self.executor = llguidance.LLExecutor(num_threads=1)
         self.vocab_size = max(vocab_size, len(tokenizer))  # the model's logits may be wider than the tokenizer
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=self.vocab_size)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glade-grammar")
@@ -218,17 +215,16 @@ class SchemaConstraint(LogitsProcessor):
         self._masks()
 
     def _step(self, tokens: list[int]) -> None:
-        live = [(m, t) for m, t in zip(self.matchers, tokens, strict=True) if m is not None and not m.is_stopped()]
-        if live:  # llguidance refuses an empty batch
-            self.grammars.executor.consume_token_par(live)
+        for m, token in zip(self.matchers, tokens, strict=True):
+            if m is not None and not m.is_stopped():
+                m.consume_token(token)
         self._masks()
 
     def _masks(self) -> None:
         self.bitmask.fill(-1)
-        rows = [(m, i) for i, m in enumerate(self.matchers) if m is not None and not m.is_error()]
-        if rows:
-            width = self.bitmask.shape[1] * 4
-            self.grammars.executor.unsafe_compute_mask_ptr(rows, self.bitmask.ctypes.data, width, len(self.bitmask))
+        for i, m in enumerate(self.matchers):
+            if m is not None and not m.is_error():
+                m.unsafe_compute_mask_ptr(self.bitmask[i].ctypes.data, self.bitmask.shape[1] * 4)
         self.faults = sum(m is not None and m.is_error() for m in self.matchers)
 
     def generate_kwargs(self, temperature: float, top_p: float) -> dict:
