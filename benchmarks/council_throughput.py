@@ -124,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-worlds", default="1,8")
     p.add_argument("--worlds", default="1,8,32", help="batched modes; the largest is the headline")
     p.add_argument("--mixed-worlds", type=int, default=32)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved repeats of every mode; each keeps its best")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved repeats of every mode; each keeps its best (default 3; quick 2)",
+    )
     p.add_argument(
         "--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split"
     )
@@ -142,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.turns, args.worlds, args.rounds, args.trace_episodes = 2, "32", 2, 2
+        args.turns, args.worlds, args.trace_episodes = 2, "32", 2
+    args.rounds = args.rounds or (2 if args.quick else 3)
 
     started = time.perf_counter()
     load_before = loadavg()

@@ -4,8 +4,9 @@ A list of named steps, printed as they run:
 
 1. simulate the default Wood (seed 7, 30 turns) with its stand-in seats, write the trace;
 2. play the crash gambit under each mechanism with stand-ins only (a first look);
-3. generate stand-in traces of every disposition (recipes/generate/standin.yaml) and the
-   held-out traces of other seeds that every training run is measured on (heldout.yaml);
+3. generate stand-in traces of every disposition (recipes/generate/standin.yaml), more of
+   the panic-seller's (panic-seller.yaml), and the held-out traces of other seeds that every
+   training run is measured on (heldout.yaml);
 4-7. LoRA-tune four creature adapters (hoarder, panic-seller, speculator, shrewd) on the
    shipped pretrained tiny base (models/tiny-base; `--train-base` first rebuilds it from
    recipes/generate/base.yaml and recipes/train/tiny-base.yaml, which takes far longer);
@@ -263,7 +264,7 @@ STEPS = (
     Step(
         "generate",
         "stand-in traces of every disposition, and held-out traces of other seeds (recipes/generate/)",
-        generate_traces("standin", "heldout"),
+        generate_traces("standin", "panic-seller", "heldout"),
     ),
     Step("base", "the shipped pretrained tiny base the creature adapters go on (models/tiny-base)", shipped_base),
     Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
