@@ -182,17 +182,21 @@ def profile_act(policy, observations, top=14) -> str:
 
 class GrammarTimer:
     """Sums the seconds the structured-decoding worker spends building matchers and masks
-    (glade.seats.structured.SchemaConstraint), which runs beside the model's forward passes."""
+    (glade.seats.structured.SchemaConstraint), which runs beside the model's forward passes.
+    `reset` also makes the grammars forget their kept matchers, so every round builds its own
+    (rounds replay the same worlds)."""
 
     def __init__(self):
         from glade.seats import structured
 
         self.seconds = 0.0
         self.rows = 0
+        self.grammars = set()
         cls = structured.SchemaConstraint
         start, step = cls._start, cls._step
 
         def timed_start(constraint, texts):
+            self.grammars.add(constraint.grammars)
             t0 = time.perf_counter()
             try:
                 return start(constraint, texts)
@@ -211,6 +215,8 @@ class GrammarTimer:
 
     def reset(self):
         self.seconds, self.rows = 0.0, 0
+        for grammars in self.grammars:
+            grammars.forget()
 
 
 def structured_figures(plain: dict, structured: dict, max_new_tokens: int, grammar_seconds: float) -> dict:

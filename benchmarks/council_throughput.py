@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return council_engines.main(argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", default="default")
-    p.add_argument("--turns", type=int, default=5)
+    p.add_argument("--turns", type=int, help="turns per world (default 5; quick 2)")
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
     p.add_argument("--max-new-tokens", type=int, default=80)
     p.add_argument("--trace-episodes", type=int, default=8, help="stand-in episodes the tokenizer is trained on")
@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.turns, args.worlds, args.trace_episodes = 2, "32", 2
+        args.turns, args.worlds, args.trace_episodes = args.turns or 2, "32", 2
+    args.turns = args.turns or 5
     args.rounds = args.rounds or (2 if args.quick else 3)
 
     started = time.perf_counter()

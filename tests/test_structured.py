@@ -171,6 +171,22 @@ def test_grammar_writes_prices_in_cents_and_limits_goods(grammars, observations)
     assert source.count("\nrest") == 2**tradeable - 1  # one rule per set of goods already ordered
 
 
+def test_a_kept_matcher_is_copied_fresh_for_every_row(grammars, observations):
+    """Rows with the same grammar get copies of one kept matcher: each starts at the
+    beginning, and one row's tokens do not move another's."""
+    grammars.forget()
+    grammar = grammars.grammar(action_schema(observations[0]))
+    first, second = grammars.matcher(grammar), grammars.matcher(grammar)
+    assert first is not second and len(grammars._pristine) == 1
+    assert first.consume_tokens(grammars.tokenizer.tokenize_str('{"orders": []'))
+    assert second.consume_tokens(grammars.tokenizer.tokenize_str('{"orders": [], "thought": "x"}'))
+    assert second.is_accepting() and not first.is_accepting()
+    third = grammars.matcher(grammar)
+    assert third.consume_tokens(grammars.tokenizer.tokenize_str('{"orders": []}')) and third.is_accepting()
+    grammars.forget()
+    assert not grammars._pristine
+
+
 # --- generation on the random tiny model --------------------------------------------------------
 
 

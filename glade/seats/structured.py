@@ -44,6 +44,7 @@ from transformers import (
 STYLE = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
 MAX_GOODS = 12  # one grammar rule per set of goods already ordered: 2**goods rules
 GRAMMAR_CACHE = 4096  # grammar texts kept (keyed by schema); a council turn needs one per row
+MATCHER_CACHE = 1024  # an unused matcher per grammar: a copy costs microseconds, a build milliseconds
 
 
 def lark_grammar(schema: dict) -> str:
@@ -171,6 +172,7 @@ class Grammars:
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=self.vocab_size)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glade-grammar")
         self._grammars: OrderedDict[str, str] = OrderedDict()
+        self._pristine: OrderedDict[str, Any] = OrderedDict()  # grammar -> an unused matcher, to copy
 
     def grammar(self, schema: dict) -> str:
         key = json.dumps(schema, sort_keys=True)
@@ -181,6 +183,20 @@ class Grammars:
             if len(self._grammars) > GRAMMAR_CACHE:
                 self._grammars.popitem(last=False)
         return found
+
+    def matcher(self, grammar: str) -> Any:
+        """A fresh matcher of `grammar` (a copy of the one kept, else built and kept)."""
+        kept = self._pristine.get(grammar)
+        if kept is None:
+            kept = self._pristine[grammar] = self.ll.LLMatcher(self.tokenizer, grammar, log_level=0)
+            if len(self._pristine) > MATCHER_CACHE:
+                self._pristine.popitem(last=False)
+        return kept.deep_copy()
+
+    def forget(self) -> None:
+        """Drop the kept matchers (a benchmark's rounds replay the same states, and each round
+        must build its own)."""
+        self._pristine.clear()
 
     def constraint(self, schemas: list[dict | None]) -> SchemaConstraint:
         """The constraint of one generate call: row i follows schemas[i] (None: free). Give
@@ -210,8 +226,7 @@ class SchemaConstraint(LogitsProcessor):
         self.advance = _Advance(self)
 
     def _start(self, texts: list[str | None]) -> None:
-        ll, tokenizer = self.grammars.ll, self.grammars.tokenizer
-        self.matchers = [None if t is None else ll.LLMatcher(tokenizer, t, log_level=0) for t in texts]
+        self.matchers = [None if t is None else self.grammars.matcher(t) for t in texts]
         self._masks()
 
     def _step(self, tokens: list[int]) -> None:
