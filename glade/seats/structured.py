@@ -169,7 +169,11 @@ class Grammars:
 
         self.ll = llguidance
         self.vocab_size = max(vocab_size, len(tokenizer))  # the model's logits may be wider than the tokenizer
-        self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=self.vocab_size)
+        # JSON slices: masks a seventh cheaper and matchers a little faster to build than the
+        # general slices (measured on the tiny council's states; the grammar is JSON throughout)
+        self.tokenizer = llguidance.hf.from_tokenizer(
+            tokenizer, n_vocab=self.vocab_size, slices=llguidance.LLTokenizer.json_slices()
+        )
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glade-grammar")
         self._grammars: OrderedDict[str, str] = OrderedDict()
         self._pristine: OrderedDict[str, Any] = OrderedDict()  # grammar -> an unused matcher, to copy
