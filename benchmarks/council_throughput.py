@@ -11,9 +11,11 @@ All five creatures of a short default scenario sit on hf seats of a tiny model b
 way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
 tokenizer trained on the built-in corpus plus stand-in traces of the Wood, so prompts
 tokenize as a trained base sees them), with random weights. Every mode generates with the
-same fixed `max_new_tokens` (default 80, the crash-gambit seats' budget, about the length
-of the stand-in answers the creature models learn from; the script prints that length),
-so every decision asks the model for comparable work:
+same fixed `max_new_tokens`, so every decision asks the model for comparable work: 80 with
+random weights (about the length of the stand-in answers the creature models learn from;
+the script prints that length), 144 with `--base` (the crash-gambit seats' budget: a
+trained base writes its orders out, and at 80 tokens half its answers with three orders
+were cut off mid-order):
 
 (a) naive: one `policy.act([obs])` (one generate) per seat per world, W = 1 and 8 worlds;
 (b) batched: `glade.rollout.run_lockstep`, one `policy.act` per policy per turn over the
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default="default")
     p.add_argument("--turns", type=int, help="turns per world (default 5; quick 2)")
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
-    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("--max-new-tokens", type=int, help="per answer (default 80 with random weights, 144 with --base)")
     p.add_argument("--trace-episodes", type=int, default=8, help="stand-in episodes the tokenizer is trained on")
     p.add_argument("--batch-size", type=int, default=None, help="rows per generate (default: Generation's)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         " both councils do comparable work)",
     )
     args = p.parse_args(argv)
+    args.max_new_tokens = args.max_new_tokens or (144 if args.base else 80)
     if args.quick:
         args.turns, args.worlds, args.trace_episodes = args.turns or 2, "32", 2
     args.turns = args.turns or 5
@@ -435,7 +438,13 @@ def main(argv: list[str] | None = None) -> int:
         print(profile_text[1])
     print()
     structured = best[structured_label]
-    figures = structured_figures(batched_head, structured, args.max_new_tokens, structured["grammar_seconds"])
+    figures = structured_figures(
+        batched_head,
+        structured,
+        args.max_new_tokens,
+        structured["grammar_seconds"],
+        list(zip(rounds[head_label], rounds[structured_label], strict=True)),
+    )
     lines = structured_lines(figures, headline, TARGET_STRUCTURED_OVERHEAD)
     print("\n".join(lines[:-1]))
     print(f"  whole script {time.perf_counter() - started:.1f} s")
@@ -457,7 +466,11 @@ def quick(args, creatures, scenario, base_council, structured_council, structure
             rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
     best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
     figures = structured_figures(
-        best[plain_label], best[structured_label], args.max_new_tokens, best[structured_label]["grammar_seconds"]
+        best[plain_label],
+        best[structured_label],
+        args.max_new_tokens,
+        best[structured_label]["grammar_seconds"],
+        list(zip(rounds[plain_label], rounds[structured_label], strict=True)),
     )
     weights = f"trained base {args.base}" if args.base else "random weights"
     print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
