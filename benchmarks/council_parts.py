@@ -7,7 +7,10 @@ from __future__ import annotations
 import cProfile
 import io
 import math
+import os
 import pstats
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -277,6 +280,67 @@ def structured_lines(f: dict, worlds: int, target_overhead: float) -> list[str]:
         f" {len(f['paired'])} paired rounds (overhead {1 - f['paired_mean']:+.0%}; target at most"
         f" {target_overhead:.0%}: {verdict})",
     ]
+
+
+# --- council_throughput.py --quick ------------------------------------------------------
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def loadavg() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+def wall_rate(result: dict) -> float:
+    return result["stats"].decisions / result["stats"].total_seconds
+
+
+def spread(runs: list[dict]) -> str:
+    rates = sorted(wall_rate(r) for r in runs)
+    return f"{rates[0]:.2f}-{rates[-1]:.2f}" if len(rates) > 1 else f"{rates[0]:.2f}"
+
+
+def quick(
+    args, creatures, scenario, base_council, structured_council, structured_label, timer, grammar_timer, target: float
+) -> int:
+    """council_throughput.py --quick: the batched and the structured council at W=32, interleaved;
+    the ratio last."""
+    started = time.perf_counter()
+    worlds = int(args.worlds)
+    plain_label = f"(b) batched, W={worlds}"
+    modes = [(plain_label, base_council), (structured_label, structured_council)]
+    rounds: dict[str, list[dict]] = {label: [] for label, _ in modes}
+    for _ in range(args.rounds):
+        for label, council in modes:
+            grammar_timer.reset()
+            rounds[label].append(run_mode(label, lambda i, c=council: dict(c), scenario, worlds, args.seed, timer))
+            rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
+    best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
+    figures = structured_figures(
+        best[plain_label],
+        best[structured_label],
+        args.max_new_tokens,
+        best[structured_label]["grammar_seconds"],
+        list(zip(rounds[plain_label], rounds[structured_label], strict=True)),
+    )
+    weights = f"trained base {args.base}" if args.base else "random weights"
+    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
+    print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"  load avg   {loadavg()}  nproc {nproc()}")
+    print(
+        f"  {len(creatures)} creatures x W={worlds} worlds x {args.turns} turns, max_new_tokens {args.max_new_tokens},"
+        f" {args.rounds} interleaved rounds (best kept: {', '.join(f'{label} {spread(rounds[label])}' for label, _ in modes)})"
+    )
+    lines = structured_lines(figures, worlds, target)
+    print("\n".join(lines[:-1]))
+    print(f"  quick run {time.perf_counter() - started:.1f} s (after setup)")
+    print(lines[-1])
+    return 0
 
 
 # --- the hf and vLLM engines side by side (council_engines.py, gpu_council.py) -------------

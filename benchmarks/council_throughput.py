@@ -75,38 +75,23 @@ from council_parts import (  # noqa: E402  (beside this script)
     Recorder,
     describe,
     host_breakdown,
+    loadavg,
     make_adapters,
+    nproc,
     prefill_decode_split,
     profile_act,
+    quick,
     run_mode,
+    spread,
     stand_in_texts,
     structured_figures,
     structured_lines,
+    wall_rate,
 )
 
 TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
 TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
 TARGET_STRUCTURED_OVERHEAD = 0.15  # structured council's decisions/s at most 15% below the unconstrained one
-
-
-def nproc() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def loadavg() -> str:
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-
-
-def wall_rate(result: dict) -> float:
-    return result["stats"].decisions / result["stats"].total_seconds
-
-
-def spread(runs: list[dict]) -> str:
-    rates = sorted(wall_rate(r) for r in runs)
-    return f"{rates[0]:.2f}-{rates[-1]:.2f}" if len(rates) > 1 else f"{rates[0]:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,7 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     structured_label = f"(d) structured, W={max(int(w) for w in args.worlds.split(',') if w)}"
     if args.quick:
         return quick(
-            args, creatures, scenario, base_council, structured_council, structured_label, timer, grammar_timer
+            args,
+            creatures,
+            scenario,
+            base_council,
+            structured_council,
+            structured_label,
+            timer,
+            grammar_timer,
+            TARGET_STRUCTURED_OVERHEAD,
         )
 
     naive_worlds = [int(w) for w in args.naive_worlds.split(",") if w]
@@ -448,41 +441,6 @@ def main(argv: list[str] | None = None) -> int:
     lines = structured_lines(figures, headline, TARGET_STRUCTURED_OVERHEAD)
     print("\n".join(lines[:-1]))
     print(f"  whole script {time.perf_counter() - started:.1f} s")
-    print(lines[-1])
-    return 0
-
-
-def quick(args, creatures, scenario, base_council, structured_council, structured_label, timer, grammar_timer) -> int:
-    """--quick: the batched and the structured council at W=32, interleaved; the ratio last."""
-    started = time.perf_counter()
-    worlds = int(args.worlds)
-    plain_label = f"(b) batched, W={worlds}"
-    modes = [(plain_label, base_council), (structured_label, structured_council)]
-    rounds: dict[str, list[dict]] = {label: [] for label, _ in modes}
-    for _ in range(args.rounds):
-        for label, council in modes:
-            grammar_timer.reset()
-            rounds[label].append(run_mode(label, lambda i, c=council: dict(c), scenario, worlds, args.seed, timer))
-            rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
-    best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
-    figures = structured_figures(
-        best[plain_label],
-        best[structured_label],
-        args.max_new_tokens,
-        best[structured_label]["grammar_seconds"],
-        list(zip(rounds[plain_label], rounds[structured_label], strict=True)),
-    )
-    weights = f"trained base {args.base}" if args.base else "random weights"
-    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
-    print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"  load avg   {loadavg()}  nproc {nproc()}")
-    print(
-        f"  {len(creatures)} creatures x W={worlds} worlds x {args.turns} turns, max_new_tokens {args.max_new_tokens},"
-        f" {args.rounds} interleaved rounds (best kept: {', '.join(f'{label} {spread(rounds[label])}' for label, _ in modes)})"
-    )
-    lines = structured_lines(figures, worlds, TARGET_STRUCTURED_OVERHEAD)
-    print("\n".join(lines[:-1]))
-    print(f"  quick run {time.perf_counter() - started:.1f} s (after setup)")
     print(lines[-1])
     return 0
 
