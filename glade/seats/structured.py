@@ -44,7 +44,8 @@ from transformers import (
 STYLE = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
 MAX_GOODS = 12  # one grammar rule per set of goods already ordered: 2**goods rules
 GRAMMAR_CACHE = 4096  # grammar texts kept (keyed by schema); a council turn needs one per row
-MATCHER_CACHE = 1024  # an unused matcher per grammar: a copy costs microseconds, a build milliseconds
+MATCHER_CACHE = 256  # unused matchers kept, one per grammar (a copy costs microseconds, a build
+# milliseconds; each holds about 260 KiB with the tiny vocabulary): a W=32 turn has 160 rows
 
 
 def lark_grammar(schema: dict) -> str:
