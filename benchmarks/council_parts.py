@@ -329,7 +329,7 @@ def quick(
         list(zip(rounds[plain_label], rounds[structured_label], strict=True)),
     )
     weights = f"trained base {args.base}" if args.base else "random weights"
-    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, CPU)")
+    print(f"glade council throughput --quick (tiny model, {weights}, hf seats, {args.device})")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  load avg   {loadavg()}  nproc {nproc()}")
     print(

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/council_throughput.py --profile   (adds cProfile and a prefill/decode split)
     .venv/bin/python benchmarks/council_throughput.py --quick     (under 2 minutes: (b) W=32 and (d) only)
     .venv/bin/python benchmarks/council_throughput.py --quick --base DIR   (the same on a trained base)
+    .venv/bin/python benchmarks/council_throughput.py --quick --base DIR --device cuda   (the same on a GPU)
     .venv/bin/python benchmarks/council_throughput.py --engine hf,vllm [--quick]
                                                                    (the council on both engines: council_engines.py)
 
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace-episodes", type=int, default=8, help="stand-in episodes the tokenizer is trained on")
     p.add_argument("--batch-size", type=int, default=None, help="rows per generate (default: Generation's)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the seats' model runs (the hf seat's `device`: cpu, cuda, cuda:0); on a GPU the grammar worker"
+        " has the CPU cores to itself",
+    )
     p.add_argument("--naive-worlds", default="1,8")
     p.add_argument("--worlds", default="1,8,32", help="batched modes; the largest is the headline")
     p.add_argument("--mixed-worlds", type=int, default=32)
@@ -168,17 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size:
         gen_keys["batch_size"] = args.batch_size
     batch_size = Generation(**gen_keys).batch_size
+    # every seat's spec but its adapter
+    seat_keys = {"kind": "hf", "model": str(base), "device": args.device, **gen_keys}
 
     # One HFPolicy for the five seats on the bare base (load_council shares it).
-    base_council = load_council({c: {"kind": "hf", "model": str(base), **gen_keys} for c in creatures})
-    no_cache_council = load_council(
-        {c: {"kind": "hf", "model": str(base), **gen_keys, "prefix_cache": False} for c in creatures}
-    )
+    base_council = load_council(dict.fromkeys(creatures, seat_keys))
+    no_cache_council = load_council(dict.fromkeys(creatures, {**seat_keys, "prefix_cache": False}))
     no_cache_policy = no_cache_council[creatures[0]]
     # The same seats held to each state's action schema: another policy on the same model.
-    structured_council = load_council(
-        {c: {"kind": "hf", "model": str(base), **gen_keys, "structured": True} for c in creatures}
-    )
+    structured_council = load_council(dict.fromkeys(creatures, {**seat_keys, "structured": True}))
     grammar_timer = GrammarTimer()
     base_policy = base_council[creatures[0]]
     assert all(base_council[c] is base_policy for c in creatures)
@@ -249,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     # Loaded last: once an adapter is on the shared model, every generate passes adapter_names.
     plan = [str(adapters[0]), str(adapters[1]), None, str(adapters[0]), str(adapters[1])]
     seat_of = {c: plan[i % len(plan)] for i, c in enumerate(creatures)}
-    mixed_specs = {
-        c: {"kind": "hf", "model": str(base), **gen_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()
-    }
+    mixed_specs = {c: {**seat_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()}
     mixed_council = load_council(mixed_specs)
     mixed_policy = mixed_council[creatures[0]]
     assert all(mixed_council[c] is mixed_policy for c in creatures) and mixed_policy.shared is shared
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             differ[kind] += r["completion"] != base_text[key]
 
     # ---- report -----------------------------------------------------------------------
-    print("glade council throughput (tiny model, hf seats, CPU)")
+    print(f"glade council throughput (tiny model, hf seats, {args.device})")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  peft {peft.__version__}"
     )
     print(
-        f"  model      tiny Qwen2 (random weights) {n_params / 1e6:.2f}M params, float32, cpu;"
+        f"  model      tiny Qwen2 (random weights) {n_params / 1e6:.2f}M params, float32, {args.device};"
         f" setup (build model + 2 adapters) {setup_seconds:.1f} s"
     )
     print(
