@@ -152,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(
+            f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA device; leave it out to run on cpu"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
 
