@@ -66,6 +66,12 @@ class Naive:
     def act(self, observations):
         return [self.inner.act([obs])[0] for obs in observations]
 
+    def batch_key(self):
+        return id(self)
+
+    def act_batch(self, seats):
+        return self.act([obs for _, obs in seats])
+
 
 class Recorder:
     """Passes `act` through, keeping every (observation, decision) for a later breakdown."""
@@ -79,6 +85,12 @@ class Recorder:
         decisions = self.inner.act(observations)
         self.seen.extend(zip(observations, decisions))
         return decisions
+
+    def batch_key(self):
+        return id(self)
+
+    def act_batch(self, seats):
+        return self.act([obs for _, obs in seats])
 
 
 class GenerateTimer:
@@ -173,6 +185,31 @@ def prefill_decode_split(shared, observations, max_new_tokens: int, rows: int) -
             replies = shared.generate(conversations, [BASE] * batch, gen, heads)
             out[batch, n] = ((time.perf_counter() - t0) / batch, sum(r[2] for r in replies) / batch)
     return out
+
+
+def print_split(split: dict, n: int, batch_size: int, profile_text: tuple[str, str]) -> None:
+    """--profile's figures: where a decision's model time goes (prefill_decode_split) and the
+    two cProfile tables (profile_act)."""
+
+    def per_row(batch):  # (prefill ms, decode ms per new token) for one row of this batch size
+        (one, _), (full, steps) = split[batch, 1], split[batch, n]
+        return one * 1000, (full - one) * 1000 / max(steps - 1, 1)
+
+    (bp, bd), (np_, nd) = per_row(batch_size), per_row(1)
+    print()
+    print(f"  where a decision's model time goes (the seat's generate, prefix cache on, {n} new tokens):")
+    print(f"    batched, {batch_size} rows: prefill {bp:6.1f} ms/row, decode {bd:5.2f} ms per row per token")
+    print(f"    one row alone:    prefill {np_:6.1f} ms,     decode {nd:5.2f} ms per token")
+    print(
+        f"  bound: batched/naive <= ({np_:.1f} + {n} x {nd:.2f}) / ({bp:.1f} + {n} x {bd:.2f})"
+        f" = {(np_ + n * nd) / (bp + n * bd):.1f}x at {n} new tokens;"
+        f" {nd / bd:.1f}x even with endless decoding (decode alone)"
+    )
+    print()
+    print("  cProfile, naive: one act of 1 observation, by own time")
+    print(profile_text[0])
+    print("  cProfile, batched: one act of 160 observations (W=32), by own time")
+    print(profile_text[1])
 
 
 def profile_act(policy, observations, top=14) -> str:

@@ -80,6 +80,7 @@ from council_parts import (  # noqa: E402  (beside this script)
     make_adapters,
     nproc,
     prefill_decode_split,
+    print_split,
     profile_act,
     quick,
     run_mode,
@@ -415,27 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  so generations run to max_new_tokens (see 'ran full') and its answers parse as holds.")
 
     if split is not None:
-        n = args.max_new_tokens
-
-        def per_row(batch):  # (prefill ms, decode ms per new token) for one row of this batch size
-            (one, _), (full, steps) = split[batch, 1], split[batch, n]
-            return one * 1000, (full - one) * 1000 / max(steps - 1, 1)
-
-        (bp, bd), (np_, nd) = per_row(batch_size), per_row(1)
-        print()
-        print(f"  where a decision's model time goes (the seat's generate, prefix cache on, {n} new tokens):")
-        print(f"    batched, {batch_size} rows: prefill {bp:6.1f} ms/row, decode {bd:5.2f} ms per row per token")
-        print(f"    one row alone:    prefill {np_:6.1f} ms,     decode {nd:5.2f} ms per token")
-        print(
-            f"  bound: batched/naive <= ({np_:.1f} + {n} x {nd:.2f}) / ({bp:.1f} + {n} x {bd:.2f})"
-            f" = {(np_ + n * nd) / (bp + n * bd):.1f}x at {n} new tokens;"
-            f" {nd / bd:.1f}x even with endless decoding (decode alone)"
-        )
-        print()
-        print("  cProfile, naive: one act of 1 observation, by own time")
-        print(profile_text[0])
-        print("  cProfile, batched: one act of 160 observations (W=32), by own time")
-        print(profile_text[1])
+        print_split(split, args.max_new_tokens, batch_size, profile_text)
     print()
     structured = best[structured_label]
     figures = structured_figures(

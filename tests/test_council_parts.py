@@ -1,0 +1,65 @@
+"""The council benchmark's seat wrappers (benchmarks/council_parts.py) play in the real episode
+loop: a wrapper without the Policy protocol's batch_key/act_batch broke the full benchmark."""
+
+import importlib.util
+from pathlib import Path
+
+from glade.env import load_scenario, standin
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.seats import Policy, StandIn, standin_council
+
+PARTS = Path(__file__).resolve().parent.parent / "benchmarks" / "council_parts.py"
+
+
+def _parts():
+    spec = importlib.util.spec_from_file_location("council_parts", PARTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Counting:
+    """A stand-in seat that counts how many observations each `act` call got."""
+
+    def __init__(self, disposition: str):
+        self.inner = StandIn(standin.disposition(disposition))
+        self.name = self.inner.name
+        self.calls: list[int] = []
+
+    def act(self, observations):
+        self.calls.append(len(observations))
+        return self.inner.act(observations)
+
+
+def _play(council, turns=3, worlds=2):
+    scenario = load_scenario("default", turns=turns)
+    episodes = [EpisodeSpec(f"w{i}", scenario, 7 + i, council) for i in range(worlds)]
+    played = run_lockstep(episodes, stats=(stats := RolloutStats()))
+    return played, stats
+
+
+def test_naive_asks_one_observation_at_a_time_and_changes_no_answer():
+    parts = _parts()
+    scenario = load_scenario("default", turns=3)
+    inner = Counting("speculator")
+    naive = parts.Naive(inner)
+    assert isinstance(naive, Policy)
+    played, stats = _play(dict.fromkeys(scenario.creatures, naive))
+    reference, _ = _play(standin_council(scenario) | dict.fromkeys(scenario.creatures, inner.inner))
+    assert inner.calls == [1] * (2 * 3 * len(scenario.creatures))  # worlds x turns x seats, one each
+    assert stats.policy_calls == 3  # one act_batch per turn, answered seat by seat
+    actions = [r["action"] for p in played.values() for r in p.rows]
+    assert actions == [r["action"] for p in reference.values() for r in p.rows]
+
+
+def test_recorder_answers_a_turn_in_one_call_and_keeps_every_pair():
+    parts = _parts()
+    scenario = load_scenario("default", turns=3)
+    inner = Counting("speculator")
+    recorder = parts.Recorder(inner)
+    assert isinstance(recorder, Policy)
+    _play(dict.fromkeys(scenario.creatures, recorder))
+    seats = 2 * len(scenario.creatures)
+    assert inner.calls == [seats] * 3  # every seat of both worlds in one call per turn
+    assert len(recorder.seen) == 3 * seats
+    assert all(obs["creature"] in scenario.creatures for obs, _ in recorder.seen)
