@@ -14,6 +14,7 @@ Levers (each is the shipped recipe with one thing changed):
 
 Needs the base traces and the held-out traces:
     glade generate recipes/generate/base.yaml && glade generate recipes/generate/heldout.yaml
+(`--quick` makes small ones of its own: the same recipes with fewer seeds, in its scratch folder.)
 Set OMP_NUM_THREADS=1 on a shared 2-core machine (two threads were 4x slower there).
 The last line is the headline: the final step's valid-action rate, self-buy rate and
 direction agreement with the balanced stand-in.
@@ -47,6 +48,20 @@ def goods_order(row: dict) -> dict:
     return {"messages": messages}
 
 
+def quick_traces(work: Path) -> list[str]:
+    """--quick's own traces: the base and held-out generate recipes with one seed each, written
+    under `work`; returns the train recipe overrides that point at them."""
+    from glade.traces import generate, load_generate_recipe
+
+    folders = {}
+    for name in ("base", "heldout"):
+        out = work / "traces" / name
+        recipe = load_generate_recipe(ROOT / "recipes" / "generate" / f"{name}.yaml", [f"out={out}", "seeds.count=1"])
+        generate(recipe)
+        folders[name] = out
+    return [f"data.traces=[{folders['base']}]", f"eval.traces=[{folders['heldout']}]"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lever", choices=list(LEVERS), default="shipped")
@@ -59,6 +74,9 @@ def main() -> None:
     quick = ["data.max_rows=240"] if a.quick else []
     if a.quick:
         a.steps, a.every, a.states = 30, 30, 8
+    work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
+    if a.quick:
+        quick += quick_traces(work)
 
     import torch
     from transformers import TrainerCallback
@@ -74,8 +92,12 @@ def main() -> None:
         [f"sft.max_steps={a.steps}", 'sft.save_strategy="no"', "data.eval_share=0.02", *quick, *LEVERS[a.lever]],
     )
     spec = EvalSpec(traces=recipe.eval.traces, states=a.states, probe_states=0, max_new_tokens=160)
-    work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
-    train_rows, eval_rows, counts = prepare(recipe.data)
+    try:
+        train_rows, eval_rows, counts = prepare(recipe.data)
+    except FileNotFoundError as exc:
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(f"base_levers: {exc}; make them first (see --help), or run with --quick") from None
     if a.lever == "goods_order":
         train_rows, eval_rows = train_rows.map(goods_order), eval_rows.map(goods_order)
     print(f"lever {a.lever}: {counts['train']} training conversations, {a.steps} steps", flush=True)

@@ -238,6 +238,11 @@ def report(args, results: dict, skipped: dict, wall_s: float) -> None:
     if {"hf", "vllm"} <= set(ok):
         ratio = ok["hf"]["turn_s"] / ok["vllm"]["turn_s"]
         verdicts.append(f"vLLM / hf decisions/s {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x)")
+    elif "hf" in ok:  # vLLM missing or failed: the hf figure is the headline, and no ratio
+        hf = ok["hf"]
+        verdicts.append(
+            f"hf council turn {hf['turn_s']:.2f} s, {hf['decisions'] / hf['seconds']:.1f} dec/s (no vLLM figure)"
+        )
     out["results"], out["skipped"] = results, skipped
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")

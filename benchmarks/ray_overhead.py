@@ -73,7 +73,7 @@ def write_recipe(root: Path, name: str, base: str, adapter: str, quick: bool, wo
         },
         "scenarios": ["gambit_override"] if quick else ["gambit_override", "gambit_rumour"],
         "seeds": {"start": 0, "count": 3 if quick else 8},
-        "turns": 3 if quick else 6,
+        "turns": 5 if quick else 6,  # the legend comes at turn 4, and eval refuses a run that never reaches it
         "worlds": worlds,
         "thresholds": {"resamples": 200},
     }
