@@ -34,8 +34,8 @@ class Counting:
 def _play(council, turns=3, worlds=2):
     scenario = load_scenario("default", turns=turns)
     episodes = [EpisodeSpec(f"w{i}", scenario, 7 + i, council) for i in range(worlds)]
-    played = run_lockstep(episodes, stats=(stats := RolloutStats()))
-    return played, stats
+    stats = RolloutStats()
+    return run_lockstep(episodes, stats=stats), stats
 
 
 def test_naive_asks_one_observation_at_a_time_and_changes_no_answer():
