@@ -4,6 +4,8 @@ loop: a wrapper without the Policy protocol's batch_key/act_batch broke the full
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from glade.env import load_scenario, standin
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import Policy, StandIn, standin_council
@@ -11,7 +13,8 @@ from glade.seats import Policy, StandIn, standin_council
 PARTS = Path(__file__).resolve().parent.parent / "benchmarks" / "council_parts.py"
 
 
-def _parts():
+@pytest.fixture(scope="module")
+def parts():
     spec = importlib.util.spec_from_file_location("council_parts", PARTS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -38,8 +41,7 @@ def _play(council, turns=3, worlds=2):
     return run_lockstep(episodes, stats=stats), stats
 
 
-def test_naive_asks_one_observation_at_a_time_and_changes_no_answer():
-    parts = _parts()
+def test_naive_asks_one_observation_at_a_time_and_changes_no_answer(parts):
     scenario = load_scenario("default", turns=3)
     inner = Counting("speculator")
     naive = parts.Naive(inner)
@@ -52,8 +54,7 @@ def test_naive_asks_one_observation_at_a_time_and_changes_no_answer():
     assert actions == [r["action"] for p in reference.values() for r in p.rows]
 
 
-def test_recorder_answers_a_turn_in_one_call_and_keeps_every_pair():
-    parts = _parts()
+def test_recorder_answers_a_turn_in_one_call_and_keeps_every_pair(parts):
     scenario = load_scenario("default", turns=3)
     inner = Counting("speculator")
     recorder = parts.Recorder(inner)
