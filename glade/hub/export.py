@@ -18,7 +18,8 @@ from glade import checkpoint as checkpoints
 
 from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, start_folder
 from .cards import push as push_folder
-from .model_card import council_for, eval_results, hub_id, render_card
+from .model_card import render_card
+from .model_index import council_for, eval_results, hub_id
 
 TOKENIZER_FILES = (
     "tokenizer.json",
