@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     from glade.env.protocol import action_schema
     from glade.env.standin import DISPOSITIONS
     from glade.env.standin import act as standin_act
-    from glade.rollout import canonical
+    from glade.tracejson import canonical
     from glade.train.tiny import default_corpus, save_tiny
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))

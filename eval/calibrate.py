@@ -33,7 +33,7 @@ import yaml
 from glade.config import as_plain
 from glade.env import standin
 from glade.env.scenario import load_scenario
-from glade.rollout import canonical
+from glade.tracejson import canonical
 
 from .scoring import directions, quantities
 from .standin_search import Search, features, limit_prices, moves, search

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from glade.rollout import is_fault
+from glade.faults import is_fault
 
 
 def without_faults(decisions: pd.DataFrame | None, episodes: pd.DataFrame | None):

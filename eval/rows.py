@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from glade.env.scenario import Scenario
-from glade.rollout import is_fault
+from glade.faults import is_fault
 
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN

@@ -25,8 +25,9 @@ import yaml
 
 from glade.config import as_plain
 from glade.env.scenario import Scenario, load_scenario
+from glade.faults import tally_faults
 from glade.resume import ShardLog, atomic
-from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, tally_faults
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import load_council, results_spec
 
 from .recipe import STANDIN, EvalRecipe, casts, played_scenarios

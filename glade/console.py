@@ -210,8 +210,8 @@ def fault_text(t: dict) -> str:
 
 
 def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float) -> None:
-    """A line per seat whose server failed to answer some turns (glade.rollout.tally_faults), then
-    one `error:` line for the worst seat over `max_share` (glade.rollout.too_many_faults)."""
+    """A line per seat whose server failed to answer some turns (glade.faults.tally_faults), then
+    one `error:` line for the worst seat over `max_share` (glade.faults.too_many_faults)."""
     for seat, t in tally.items():
         if t["faults"]:
             con.print(f"[yellow]seat faults[/]: {seat}: {fault_text(t)}", soft_wrap=True)

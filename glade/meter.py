@@ -1,6 +1,6 @@
 """The cost meter: what a run spent (per seat and in all), and what it will spend, before it runs.
 
-After a run, `run_cost` turns the rollout's seat meters (glade.rollout.SeatMeter) into the
+After a run, `run_cost` turns the rollout's seat meters (glade.faults.SeatMeter) into the
 figures `glade eval` and `glade generate` write into summary.json and their card or report,
 and `closing_line` is the one line they print last: per seat, decisions, prompt and
 completion tokens, model seconds, decisions per model second and faults; for the run, wall
@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from glade.env.scenario import load_scenario
-from glade.rollout import EpisodeSpec, RolloutStats, SeatMeter, run_lockstep
+from glade.faults import SeatMeter
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
 

@@ -20,6 +20,7 @@ import yaml
 
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
 from glade.env.scenario import load_scenario
+from glade.faults import is_fault, tally_faults
 from glade.meter import (
     Calibration,
     Estimate,
@@ -34,7 +35,7 @@ from glade.meter import (
 )
 from glade.provenance import now, stamp
 from glade.resume import ShardLog, atomic, finished
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, is_fault, run_lockstep, tally_faults
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, load_council, results_spec
 

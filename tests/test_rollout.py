@@ -122,6 +122,6 @@ def test_the_seat_meter_counts_decisions_faults_tokens_and_seconds_per_seat():
     # the meter keys by the label the trace rows carry
     assert {r["seat"] for p in played.values() for r in p.rows if r["creature"] == "oona"} == {"live"}
     # a parse error is the model's answer, not a fault
-    from glade.rollout import is_fault
+    from glade.faults import is_fault
 
     assert is_fault("server_timeout") and not is_fault("no_json") and not is_fault(None)

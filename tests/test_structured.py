@@ -22,10 +22,10 @@ from glade.env.jsonfix import extract_json_object
 from glade.env.observation import plain
 from glade.env.protocol import action_schema, parse
 from glade.eval.metrics import seat_validity
-from glade.rollout import canonical
 from glade.seats import SeatSpecError, load, load_council
 from glade.seats.server import portable_schema
 from glade.seats.structured import Grammars, lark_grammar
+from glade.tracejson import canonical
 from glade.train.tiny import save_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")

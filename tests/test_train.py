@@ -109,7 +109,7 @@ def test_filters_keep_what_they_say(workdir):
 
 def test_relabel_answers_every_state_as_one_stand_in_would(workdir):
     from glade.env import standin
-    from glade.rollout import canonical
+    from glade.tracejson import canonical
 
     cfg = DataConfig(traces=(str(workdir / "traces"),), relabel="balanced", eval_share=0.0, dedupe=False)
     train, _, counts = prepare(cfg)

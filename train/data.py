@@ -19,7 +19,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from glade.rollout import is_fault
+from glade.faults import is_fault
 from glade.traces import load_traces
 
 
@@ -74,7 +74,7 @@ def relabelled(row: dict, disposition) -> dict:
     from glade.env import standin
     from glade.env.protocol import parse
     from glade.eval.scoring import self_buy
-    from glade.rollout import canonical
+    from glade.tracejson import canonical
 
     observation = json.loads(row["observation"])
     action = canonical(standin.act(observation, disposition))

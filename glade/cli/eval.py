@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.recipe import check_inputs, load_eval_recipe
     from glade.eval.run import evaluate, write_results
     from glade.eval.verdict_text import findings as verdict_findings
-    from glade.rollout import too_many_faults
+    from glade.faults import too_many_faults
 
     overrides = list(args.overrides)
     if args.ray is not None and "=" in args.ray:  # `--ray key=value`: an override, not an address

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from glade.console import console, print_table, progress_bar, show_faults
+from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report
-from glade.rollout import too_many_faults
 from glade.traces import check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"

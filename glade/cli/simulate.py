@@ -33,7 +33,8 @@ from glade.console import console, scoreboard, show_faults, summary_lines, turn_
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
-from glade.rollout import run_episode, too_many_faults, write_episode
+from glade.faults import too_many_faults
+from glade.rollout import run_episode, write_episode
 from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
 
 
