@@ -31,27 +31,21 @@ from pathlib import Path
 import pandas as pd
 
 from glade.eval.figures import mechanism
-from glade.eval.flags import effect_text
 from glade.eval.recipe import STANDIN
 from glade.eval.stats import threshold
 
 from .calibration import calibration_sections
 from .cost import cost_sections
-from .data import FILES, TOP_FLAGS, Results, load_results, results_table, results_verdicts
+from .data import FILES, Results, load_results, results_table, results_verdicts
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table
 from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, seam_figure, world_label
 from .seats import fault_sections, seat_sections, table_one_sections
 from .sections import family_sections, lesson_sections, verdict_section
+from .top_flags import flag_sections
 
 # ---------------------------------------------------------------------------------------
 # Writing
-
-
-def _num(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return format(value, fmt)
 
 
 def _with_ci(mean, low, high, fmt: str, note: str = "") -> str:
@@ -87,59 +81,6 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
             ]
         )
     return header, rows
-
-
-def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
-    ranked = sorted(flags, key=lambda f: _float(f.get("score")), reverse=True)[:TOP_FLAGS]
-    header = [
-        "#",
-        "kind",
-        "scenario",
-        "council",
-        "cast",
-        "creature",
-        "phase",
-        "metric",
-        "stand-in",
-        "live",
-        "effect [CI]",
-        "support",
-        "n",
-        "q",
-        "score",
-        "first example",
-    ]
-    rows = []
-    for i, f in enumerate(ranked, 1):
-        examples = f.get("examples") or []
-        ex = examples[0] if examples else {}
-        where = f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}".strip() if ex else "—"
-        rows.append(
-            [
-                str(i),
-                *(_text(f.get(k)) for k in ("kind", "scenario", "council", "cast", "creature", "phase", "metric")),
-                _num(_float(f.get("standin_value")), ".3g"),
-                _num(_float(f.get("live_value")), ".3g"),
-                effect_text(f),
-                _num(_float(f.get("support")), ".0%"),
-                _text(f.get("n")),
-                _num(_float(f.get("q")), ".2g"),
-                _num(_float(f.get("score")), ".3g"),
-                where,
-            ]
-        )
-    return header, rows, ranked
-
-
-def _float(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _text(value) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def header_items(r: Results) -> list[tuple[str, str]]:
@@ -315,35 +256,6 @@ def figure_sections(page: Page) -> list[Section]:
     return out
 
 
-def flag_sections(page: Page) -> list[Section]:
-    r = page.r
-    if not r.flags:
-        return [
-            Section(
-                "flags",
-                f"Flags (top {TOP_FLAGS})",
-                [f"*{r.flags_note}*"],
-                [f'<p class="note">{html.escape(r.flags_note)}</p>'],
-            )
-        ]
-    header, rows, ranked = flag_rows(r.flags)
-    about = f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet."
-    element = html_table(
-        header[:-1] + ["examples"],
-        [row[:-1] for row in rows],
-        {8, 9, 10, 11, 12, 13, 14},
-        extra=lambda i: _examples_html(ranked[i]),
-    )
-    return [
-        Section(
-            "flags",
-            f"Flags (top {TOP_FLAGS})",
-            [about, ""] + md_table(header, rows),
-            [f'<p class="caption">{html.escape(about)}</p>', element],
-        )
-    ]
-
-
 # The report, top to bottom: a new section is one builder here.
 SECTIONS: tuple[Callable[[Page], list[Section]], ...] = (
     fault_sections,
@@ -372,19 +284,6 @@ def render_md(page: Page) -> str:
         for section in build(page):
             out += [f"## {section.title}", "", *section.markdown, ""]
     return "\n".join(out).rstrip() + "\n"
-
-
-def _examples_html(flag: dict) -> str:
-    parts = []
-    for ex in (flag.get("examples") or [])[:3]:
-        summary = html.escape(f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}")
-        body = "".join(
-            f"<b>{label}</b><pre>{html.escape(str(ex.get(key, ''))[:4000])}</pre>"
-            for key, label in (("prompt", "prompt"), ("response", "response"), ("standin_action", "stand-in action"))
-            if ex.get(key) is not None
-        )
-        parts.append(f"<details><summary>{summary}</summary>{body}</details>")
-    return "".join(parts) or "—"
 
 
 def render_html(page: Page) -> str:

@@ -1,0 +1,113 @@
+"""The report's last section: the top flags of flags.json, ranked by score, each with its
+first example decision (report.md) or its first three in folds (report.html)."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from glade.eval.flags import effect_text
+
+from .data import TOP_FLAGS
+from .markup import Section, html_table, md_table
+
+
+def _num(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(value, fmt)
+
+
+def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
+    ranked = sorted(flags, key=lambda f: _float(f.get("score")), reverse=True)[:TOP_FLAGS]
+    header = [
+        "#",
+        "kind",
+        "scenario",
+        "council",
+        "cast",
+        "creature",
+        "phase",
+        "metric",
+        "stand-in",
+        "live",
+        "effect [CI]",
+        "support",
+        "n",
+        "q",
+        "score",
+        "first example",
+    ]
+    rows = []
+    for i, f in enumerate(ranked, 1):
+        examples = f.get("examples") or []
+        ex = examples[0] if examples else {}
+        where = f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}".strip() if ex else "—"
+        rows.append(
+            [
+                str(i),
+                *(_text(f.get(k)) for k in ("kind", "scenario", "council", "cast", "creature", "phase", "metric")),
+                _num(_float(f.get("standin_value")), ".3g"),
+                _num(_float(f.get("live_value")), ".3g"),
+                effect_text(f),
+                _num(_float(f.get("support")), ".0%"),
+                _text(f.get("n")),
+                _num(_float(f.get("q")), ".2g"),
+                _num(_float(f.get("score")), ".3g"),
+                where,
+            ]
+        )
+    return header, rows, ranked
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _text(value) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def flag_sections(page) -> list[Section]:
+    r = page.r
+    if not r.flags:
+        return [
+            Section(
+                "flags",
+                f"Flags (top {TOP_FLAGS})",
+                [f"*{r.flags_note}*"],
+                [f'<p class="note">{html.escape(r.flags_note)}</p>'],
+            )
+        ]
+    header, rows, ranked = flag_rows(r.flags)
+    about = f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet."
+    element = html_table(
+        header[:-1] + ["examples"],
+        [row[:-1] for row in rows],
+        {8, 9, 10, 11, 12, 13, 14},
+        extra=lambda i: _examples_html(ranked[i]),
+    )
+    return [
+        Section(
+            "flags",
+            f"Flags (top {TOP_FLAGS})",
+            [about, ""] + md_table(header, rows),
+            [f'<p class="caption">{html.escape(about)}</p>', element],
+        )
+    ]
+
+
+def _examples_html(flag: dict) -> str:
+    parts = []
+    for ex in (flag.get("examples") or [])[:3]:
+        summary = html.escape(f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}")
+        body = "".join(
+            f"<b>{label}</b><pre>{html.escape(str(ex.get(key, ''))[:4000])}</pre>"
+            for key, label in (("prompt", "prompt"), ("response", "response"), ("standin_action", "stand-in action"))
+            if ex.get(key) is not None
+        )
+        parts.append(f"<details><summary>{summary}</summary>{body}</details>")
+    return "".join(parts) or "—"
