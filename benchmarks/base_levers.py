@@ -70,7 +70,11 @@ def main() -> None:
     p.add_argument("--states", type=int, default=48, help="held-out states per evaluation")
     p.add_argument("--quick", action="store_true", help="30 steps, 8 states: the plumbing in under 2 minutes")
     p.add_argument("--work", default=None, help="scratch folder (default: a temp folder, removed after)")
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and logs through")
     a = p.parse_args()
+    from glade.console import quiet_libraries
+
+    quiet_libraries(a.verbose)  # before datasets and transformers are imported: one line per step, no bars
     quick = ["data.max_rows=240"] if a.quick else []
     if a.quick:
         a.steps, a.every, a.states = 30, 30, 8
@@ -80,6 +84,7 @@ def main() -> None:
 
     import torch
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
 
     from glade.train import sft
     from glade.train.data import prepare
@@ -103,6 +108,8 @@ def main() -> None:
     print(f"lever {a.lever}: {counts['train']} training conversations, {a.steps} steps", flush=True)
     sft.build_tiny(recipe, train_rows, work / "init")
     trainer = sft.build_trainer(recipe, str(work / "init"), train_rows, eval_rows.select(range(0)), str(work / "t"))
+    if not a.verbose:  # the curve below is this script's output; the Trainer's log dicts would interleave with it
+        trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
     curve = []
 
