@@ -71,7 +71,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from council_parts import (  # noqa: E402  (beside this script)
     GenerateTimer,
-    GrammarTimer,
     Naive,
     Recorder,
     describe,
@@ -80,16 +79,16 @@ from council_parts import (  # noqa: E402  (beside this script)
     make_adapters,
     nproc,
     prefill_decode_split,
+    print_adapter_differences,
     print_split,
+    print_wall_breakdown,
     profile_act,
-    quick,
     run_mode,
     spread,
     stand_in_texts,
-    structured_figures,
-    structured_lines,
     wall_rate,
 )
+from council_structured import GrammarTimer, quick, structured_figures, structured_lines  # noqa: E402
 
 TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
 TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
@@ -273,19 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     mixed = max(rounds[mixed_label], key=wall_rate)
     results.append(mixed)
 
-    # Sanity: the adapters do change outputs. Compare turn-0 completions with the bare-base run.
-    base_text = {(r["seed"], r["creature"]): r["completion"] for r in batched_head["rows"] if r["turn"] == 0}
-    differ = Counter()
-    total = Counter()
-    for r in mixed["rows"]:
-        if r["turn"] != 0:
-            continue
-        key = (r["seed"], r["creature"])
-        if key in base_text:
-            kind = "base" if names[r["creature"]] == BASE else names[r["creature"]]
-            total[kind] += 1
-            differ[kind] += r["completion"] != base_text[key]
-
     # ---- report -----------------------------------------------------------------------
     print(f"glade council throughput (tiny model, hf seats, {args.device})")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
@@ -349,7 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     s = batched_head["stats"]
     share = s.outside_model_share
     mixed_share = mixed["stats"].outside_model_share
-    outside_generate = 1 - batched_head["generate_seconds"] / s.total_seconds
     print("  figure                                         measured   target   verdict")
     for w, rate in naive_rates.items():
         ratio = head_rate / rate
@@ -381,35 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{'meets' if mixed_share <= TARGET_OUTSIDE else 'MISSED'}"
     )
     print()
-    print(f"  where the batched W={headline} wall time went ({s.total_seconds:.2f} s):")
-    print(f"    inside policy.act                 {s.model_seconds:8.2f} s  {s.model_seconds / s.total_seconds:7.2%}")
-    print(
-        f"      SharedModel.generate            {batched_head['generate_seconds']:8.2f} s  "
-        f"{batched_head['generate_seconds'] / s.total_seconds:7.2%}   (incl. chat template, tokenize, decode)"
-    )
-    print(
-        f"      render (re-timed alone)         {breakdown['render']:8.3f} s  {breakdown['render'] / s.total_seconds:7.2%}"
-    )
-    print(
-        f"      chat template + tokenize (alone){breakdown['tokenize']:8.3f} s  {breakdown['tokenize'] / s.total_seconds:7.2%}"
-    )
-    print(
-        f"      parse (re-timed alone)          {breakdown['parse']:8.3f} s  {breakdown['parse'] / s.total_seconds:7.2%}"
-    )
-    print(f"    outside policy.act (env, rows)    {s.total_seconds - s.model_seconds:8.2f} s  {share:7.2%}")
-    print(
-        f"    => outside model.generate in all  {s.total_seconds - batched_head['generate_seconds']:8.2f} s  {outside_generate:7.2%}"
-        f"   (env + rows + render + parse + act bookkeeping)"
-    )
-    print(
-        f"    => env + rows + render + parse    {(s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']:8.2f} s  "
-        f"{((s.total_seconds - s.model_seconds) + breakdown['render'] + breakdown['parse']) / s.total_seconds:7.2%}"
-    )
+    print_wall_breakdown(s, batched_head, breakdown, headline)
     print()
-    print("  adapters change outputs (turn-0 completions that differ from the bare-base run, same worlds):")
-    for kind in sorted(total):
-        label = "bare base" if kind == "base" else f"adapter {kind}"
-        print(f"    {label:<22} {differ[kind]:>3}/{total[kind]}")
+    print_adapter_differences(batched_head, mixed, names, BASE)
     errors = Counter(r["error"] for r in batched_head["rows"])
     print(f"  parse outcomes of the batched W={headline} answers: {dict(errors.most_common())}")
     print("  note: the tiny model has random weights; it rarely closes a JSON object or emits its end token,")
