@@ -217,7 +217,9 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
             return scenario
         return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides), "<overrides>")
     path = resolve_path(scenario)
-    return scenario_from_dict(apply_overrides(read_raw(path), overrides), str(path))
+    # a value given on the command line is named with the file, so a bad one is not blamed on the file
+    given = f" with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""
+    return scenario_from_dict(apply_overrides(read_raw(path), overrides), f"{path}{given}")
 
 
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:

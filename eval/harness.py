@@ -28,9 +28,11 @@ results.json is kept beside it as results-<its time>.json, never overwritten.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
@@ -221,18 +223,19 @@ def run_lm_eval(
     if unknown:
         raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
     built = time.perf_counter()
-    raw = lm_eval.simple_evaluate(
-        model="hf",
-        model_args=args,
-        tasks=tasks,
-        device="cpu",
-        batch_size=batch_size,
-        limit=limit,
-        apply_chat_template=True,
-        task_manager=manager,
-        log_samples=False,
-        verbosity="WARNING",
-    )
+    with _quiet_bars():
+        raw = lm_eval.simple_evaluate(
+            model="hf",
+            model_args=args,
+            tasks=tasks,
+            device="cpu",
+            batch_size=batch_size,
+            limit=limit,
+            apply_chat_template=True,
+            task_manager=manager,
+            log_samples=False,
+            verbosity="WARNING",
+        )
     scores, stderr = _flatten(raw["results"])
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
@@ -274,3 +277,29 @@ def keep_previous(results: Path) -> str | None:
         aside = results.with_name(f"results-{stamp}-{n}.json")
     results.replace(aside)
     return str(aside)
+
+
+@contextmanager
+def _quiet_bars() -> Iterator[None]:
+    """lm-eval's request bars off while TQDM_DISABLE is set (glade.console.quiet_libraries,
+    unless --verbose): lm-eval passes `disable=` to tqdm itself, which overrides the variable."""
+    import importlib
+
+    from tqdm import tqdm  # what these modules import by name
+
+    if not os.environ.get("TQDM_DISABLE"):
+        yield
+        return
+    names = ("lm_eval.api.model", "lm_eval.api.task", "lm_eval.models.huggingface")
+    modules = [importlib.import_module(name) for name in names]
+
+    def off(*args, **kwargs):
+        return tqdm(*args, **{**kwargs, "disable": True})
+
+    for m in modules:
+        m.tqdm = off
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.tqdm = tqdm

@@ -68,12 +68,21 @@ def robustness_lines(entries: list[dict]) -> list[str]:
         verdicts = {w["verdict"] for w in worlds}
         head = f"{phenomenon} of {good} in {scenario}"
         if len(verdicts) == 1:
-            counts = ", ".join(f"{world_name(w['world'])} {w['rate']['note']}" for w in worlds)
+            counts = ", ".join(f"{world_name(w['world'])} {w['rate']['note']}{straddles(w)}" for w in worlds)
             lines.append(f"{head}: {verdicts.pop()} in every world ({counts})")
             continue
-        parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)})" for w in worlds]
+        parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)}{straddles(w)})" for w in worlds]
         lines.append(f"{head}: " + "; ".join(parts))
     return lines
+
+
+def straddles(entry: dict) -> str:
+    """Why a world with its seeds still reads 'not enough seeds': the pooled rate's interval
+    reaches both sides of the robust floor. Empty otherwise."""
+    ci, floor = entry["rate"].get("ci"), entry.get("floor")
+    if entry["verdict"] != "not enough seeds" or not ci or floor is None or not ci[0] < floor <= ci[1]:
+        return ""
+    return f", rate {entry['rate']['mean']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] straddles the robust floor {floor:.2f}: more seeds would settle it"
 
 
 def seam_lines(entries: list[dict]) -> list[str]:

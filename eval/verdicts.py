@@ -75,6 +75,7 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                             "rate": pooled.as_dict(),
                             "heterogeneity_p": hetero,
                             "verdict": verdict,
+                            "floor": floor,
                         }
                     )
                 )

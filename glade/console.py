@@ -139,9 +139,12 @@ def summary_lines(s: Scenario, sm: dict) -> list[str]:
     if sm["gambit_pnl"] is not None:
         g = s.gambit
         colour = "green" if sm["gambit_pnl"] >= 0 else "red"
+        when = f"turn {g.spring_turn}"
+        if g.spring_turn >= sm["turns"]:  # a short run: say so, lest +0.00 read as a result
+            when += f", [yellow]after the last turn ({sm['turns'] - 1}): it never sprang[/]"
         lines.append(
             f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({g.legend} by {g.mechanism}, "
-            f"turn {g.spring_turn}); patron holds {sm['patron_pebbles']:.2f}"
+            f"{when}); patron holds {sm['patron_pebbles']:.2f}"
         )
     lines.append(f"scenario {sm['scenario']}  hash {sm['scenario_hash']}  seed {sm['seed']}  turns {sm['turns']}")
     problems = sm["conservation_problems"]

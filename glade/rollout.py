@@ -321,11 +321,14 @@ _TRACE_FROM = {"notes": "rejected", "wealth": "wealth_after"}  # renamed for the
 
 
 def write_episode(episode: Played, out: str | Path) -> Path:
-    """trace.parquet (TRACE_COLUMNS) and summary.json into `out` (created)."""
+    """trace.parquet (TRACE_COLUMNS) and summary.json into `out` (created). An earlier episode
+    written there is replaced; a file, or a folder holding anything else, is refused
+    (ValueError) before anything is written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out)
+    _check_episode_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     schema = pa.schema(
         [
@@ -340,3 +343,25 @@ def write_episode(episode: Played, out: str | Path) -> Path:
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
     (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")
     return out
+
+
+def _check_episode_folder(out: Path) -> None:
+    """Refuses `out` unless it is new, empty, or holds only an episode write_episode wrote."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; an episode is written into a folder (trace.parquet, summary.json)")
+    if not out.is_dir():
+        return
+    found = sorted(p.name for p in out.iterdir())
+    foreign = [name for name in found if name not in ("trace.parquet", "summary.json")]
+    if not foreign and "summary.json" in found:
+        try:
+            summary = json.loads((out / "summary.json").read_text())
+        except (OSError, ValueError):
+            summary = None
+        if not (isinstance(summary, dict) and {"scenario_hash", "seed", "conservation_problems"} <= set(summary)):
+            foreign = ["summary.json"]  # not one write_episode wrote
+    if foreign:
+        raise ValueError(
+            f"{out}: holds files glade did not write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+            "give a new or empty folder"
+        )

@@ -230,26 +230,32 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
 
 
 def check_paths(recipe: TrainRecipe, source: str | None) -> None:
-    """What must exist on disk to run: MissingInput for what is not there yet (a traces folder,
-    latest:RECIPE with nothing trained, a local model folder), ConfigError for what is there but
-    unusable (an unreadable traces shard, a file where a folder should be)."""
+    """What must exist on disk to run: ConfigError for what is there but unusable (an
+    unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
+    traces that share a seed with the training traces), then MissingInput for what is not there
+    yet (a traces folder, latest:RECIPE with nothing trained, a local model folder). Malformed
+    inputs are reported first, so an input still to be written never hides one."""
     from glade.traces import readable_shards
 
+    pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
+    shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
     for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
         for i, folder in enumerate(folders):
             if not (Path(folder) / "data").is_dir():
-                missing(source, f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)")
+                pending.append((f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)"))
+                continue
             try:
-                readable_shards(folder)
+                shards[key] += readable_shards(folder)
             except (ValueError, OSError) as exc:
                 fail(source, f"{key}[{i}]", str(exc))
     base = recipe.model.base
     if base.startswith(LATEST):
         if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
-            missing(
-                source,
-                "model.base",
-                f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
+            pending.append(
+                (
+                    "model.base",
+                    f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
+                )
             )
     elif base.startswith(SHIPPED):
         try:
@@ -259,7 +265,26 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
-        missing(source, "model.base", f"{base!r}: no such folder")
+        pending.append(("model.base", f"{base!r}: no such folder"))
+    traces_pending = any(key.startswith(("data.traces", "eval.traces")) for key, _ in pending)
+    if shards["data.traces"] and shards["eval.traces"] and not traces_pending:
+        shared = sorted(_seeds(shards["data.traces"]) & _seeds(shards["eval.traces"]))
+        if shared:
+            fail(
+                source,
+                "eval.traces",
+                f"seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; held-out traces must be "
+                "generated from seeds the training traces do not use",
+            )
+    if pending:
+        missing(source, *pending[0])
+
+
+def _seeds(files: list[str]) -> set[int]:
+    """The `seed` column of these traces shards, read alone."""
+    import pyarrow.parquet as pq
+
+    return {int(s) for f in files for s in pq.read_table(f, columns=["seed"]).column("seed").to_pylist()}
 
 
 def missing(source: str | None, path: str, problem: str):

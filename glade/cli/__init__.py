@@ -76,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries("--verbose" in argv)  # before a verb imports the libraries
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(verb if verb in VERBS else "")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse ends `recipe [key=value ...]` at the first option, so `RECIPE --dry-run a=1`
+    # leaves a=1 over: overrides may come anywhere on the line, as the usage line reads.
+    if extra and "overrides" in args and all("=" in a and not a.startswith("-") for a in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.parse_args(argv)  # argparse's own message and exit 2 for what is left
     if "run" not in args:
         parser.print_help()
         return 2

@@ -11,7 +11,8 @@ Seats not named by `--council` keep their scenario's stand-in disposition. The e
 played by `glade.rollout.run_episode` (the one episode loop, with one world), so model
 seats that share a base model cost one batched call per turn.
 
-`--out DIR` (default `runs/simulate/<scenario>-seed<seed>`) receives:
+`--out DIR` (default `runs/simulate/<scenario>-seed<seed>`; an earlier episode there is
+replaced, a folder holding anything else refused) receives:
 
 - `trace.parquet`, one row per creature-turn: turn, creature, seat (the policy's name),
   action (JSON), notes (JSON: the rules' named rejections and cuts), fills (JSON), pebbles,
@@ -36,6 +37,7 @@ from glade.env.standin import DISPOSITION_KEYS
 from glade.faults import too_many_faults
 from glade.rollout import run_episode, write_episode
 from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
+from glade.seats.spec import check_spec
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -55,11 +57,22 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     creatures = list(scenario.creatures)
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
         data = read_yaml(spec)
-        if data and set(data) <= DISPOSITION_KEYS:  # a disposition file: every seat on it
+        keys = set(data or {})
+        if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
+            # a disposition file (every seat on it); its own loader names a mistyped key
             return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
         _check_creatures(data, creatures, f"--council {spec}")
         seats = {c: data.get(c, data.get("*")) for c in creatures}
-        loaded = load_council({c: s for c, s in seats.items() if s is not None})
+        for creature, seat in seats.items():
+            if seat is not None:
+                try:
+                    check_spec(seat)
+                except SeatSpecError as exc:
+                    raise SeatSpecError(f"--council {spec}: {creature}: {exc}") from None
+        try:
+            loaded = load_council({c: s for c, s in seats.items() if s is not None})
+        except SeatSpecError as exc:
+            raise SeatSpecError(f"--council {spec}: {exc}") from None
         return {**council, **loaded}
     if "=" not in spec:
         return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
@@ -70,6 +83,10 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
         creature, sep, disposition = (x.strip() for x in part.partition("="))
         if not sep or not creature or not disposition:
             raise ConfigError(f"--council {part.strip()!r}: expected creature=disposition")
+        if creature in named:
+            raise ConfigError(
+                f"--council: {creature} is named twice ({named[creature]}, {disposition}); name each once"
+            )
         named[creature] = disposition
     _check_creatures(named, creatures, "--council")
     shared = {p.disposition.name: p for p in council.values() if isinstance(p, StandIn)}  # reuse
@@ -118,7 +135,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "disposition .yaml), one disposition for all, or a YAML file of creature -> seat spec; "
         "unnamed creatures keep the scenario's",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/simulate/<scenario>-seed<seed>)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: runs/simulate/<scenario>-seed<seed>); an earlier episode there is replaced,"
+        " a folder holding anything else refused",
+    )
     p.add_argument(
         "--set",
         dest="sets",
@@ -157,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     council = parse_council(args.council, scenario)
     episode = run_episode(scenario, args.seed, None, council, full=False)
     out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
+    replaced = (out_dir / "summary.json").is_file()  # write_episode refuses a folder it did not write
     write_episode(episode, out_dir)
     con = console()
     if not args.quiet:
@@ -166,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     con.print()
     for line in summary_lines(scenario, episode.summary):
         con.print(line)
-    con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
+    again = " (replacing the simulate run that was there)" if replaced else ""
+    con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json{again}", soft_wrap=True)
     over = too_many_faults(episode.summary["faults"], args.max_fault_share)
     show_faults(con, episode.summary["faults"], over, args.max_fault_share)
     return 1 if episode.summary["conservation_problems"] or over else 0

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"NEEDS  {exc}")
         except ValueError as exc:  # ConfigError, SeatSpecError
             failures += 1
-            print(f"FAIL   {str(exc).splitlines()[0]}")
+            line = str(exc).splitlines()[0]
+            print(f"FAIL   {line if str(path) in line else f'{path}: {line}'}")  # every line names its file
     print(f"{len(files) - failures - needs} ok, {failures} invalid, {needs} waiting for inputs")
     return 2 if failures else 1 if needs else 0

@@ -1,0 +1,144 @@
+"""What a user types, taken as meant or refused with a line that says why: overrides after
+options, simulate's output folder, --council files and lists, command-line values named
+as such, validate's file names and order, a gambit that never springs, a verdict whose
+interval straddles its floor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from glade.cli import main
+from glade.eval.verdict_text import robustness_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATE = ROOT / "recipes" / "generate" / "standin.yaml"
+
+
+def sim(tmp_path: Path, *extra: str) -> int:
+    return main(["simulate", "--quiet", "--turns", "2", *extra])
+
+
+def test_overrides_may_follow_an_option(tmp_path, capsys):
+    out = str(tmp_path / "g")
+    assert main(["generate", str(GENERATE), "--dry-run", f"out={out}", "seeds.count=1"]) == 0
+    after = capsys.readouterr()
+    assert main(["generate", str(GENERATE), f"out={out}", "seeds.count=1", "--dry-run"]) == 0
+    before = capsys.readouterr()
+    plan = [line for line in (after.out + after.err).splitlines() if " episodes (" in line]
+    assert plan and plan[0].startswith("20 episodes")  # seeds.count=1 (80 with the recipe's 4 seeds)
+    assert plan == [line for line in (before.out + before.err).splitlines() if " episodes (" in line]
+
+
+def test_an_unknown_option_among_overrides_is_still_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["generate", str(GENERATE), "--dry-run", "--bogus", "seeds.count=1"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_simulate_replaces_its_own_run_and_refuses_anything_else(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert sim(tmp_path, "--out", str(out)) == 0
+    assert "replacing" not in capsys.readouterr().out
+    assert sim(tmp_path, "--out", str(out), "--seed", "3") == 0
+    assert "(replacing the simulate run that was there)" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["seed"] == 3
+
+    (out / "notes.txt").write_text("mine")
+    assert sim(tmp_path, "--out", str(out)) == 2
+    assert "holds files glade did not write (notes.txt); give a new or empty folder" in capsys.readouterr().err
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "summary.json").write_text('{"mine": 1}')
+    assert sim(tmp_path, "--out", str(mine)) == 2
+    assert "holds files glade did not write (summary.json)" in capsys.readouterr().err
+    assert (mine / "summary.json").read_text() == '{"mine": 1}' and not (mine / "trace.parquet").exists()
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert sim(tmp_path, "--out", str(a_file)) == 2
+    assert "is a file; an episode is written into a folder" in capsys.readouterr().err
+
+
+def test_council_mistakes_name_the_file_creature_and_key(tmp_path, capsys):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({"name": "mine", "surplu": 3}))  # a disposition with one key mistyped
+    assert sim(tmp_path, "--council", str(typo), "--out", str(tmp_path / "a")) == 2
+    assert "surplu: unknown key" in capsys.readouterr().err
+
+    seats = tmp_path / "seats.yaml"
+    seats.write_text(yaml.safe_dump({"oona": {"kind": "nosuch"}}))
+    assert sim(tmp_path, "--council", str(seats), "--out", str(tmp_path / "b")) == 2
+    assert f"--council {seats}: oona: seat spec kind: unknown kind 'nosuch'" in capsys.readouterr().err
+
+    assert sim(tmp_path, "--council", "oona=hoarder,oona=panic_seller", "--out", str(tmp_path / "c")) == 2
+    assert "oona is named twice (hoarder, panic_seller)" in capsys.readouterr().err
+
+
+def test_a_bad_value_from_the_command_line_is_named_as_given(tmp_path, capsys):
+    assert sim(tmp_path, "--set", "market.max_step=-5", "--out", str(tmp_path / "a")) == 2
+    err = capsys.readouterr().err
+    assert "default.yaml with turns=2, market.max_step=-5" in err or "default.yaml with market.max_step=-5" in err
+    assert "market.max_step: must be more than 0" in err
+
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    assert sim(tmp_path, "--scenario", str(folder), "--out", str(tmp_path / "b")) == 2
+    assert f"{folder}: is a folder; expected a YAML file" in capsys.readouterr().err
+
+
+def test_a_gambit_after_the_last_turn_says_it_never_sprang(tmp_path, capsys):
+    assert (
+        main(["simulate", "--quiet", "--scenario", "gambit_shock", "--turns", "3", "--out", str(tmp_path / "s")]) == 0
+    )
+    assert "after the last turn (2): it never sprang" in capsys.readouterr().out
+
+
+def _traces(folder: Path, seeds: list[int]) -> str:
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(pa.table({"seed": seeds}), folder / "data" / "part-00000.parquet")
+    return str(folder)
+
+
+def test_validate_refuses_held_out_traces_that_share_a_training_seed(tmp_path, capsys):
+    recipe = {
+        "name": "t",
+        "model": {"base": "tiny"},
+        "data": {"traces": [_traces(tmp_path / "train", [0, 1, 2])]},
+        "eval": {"traces": [_traces(tmp_path / "heldout", [2, 9])]},
+    }
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["validate", str(path), "--kind", "train"]) == 2
+    assert f"FAIL   {path}: eval.traces: seed(s) 2 are also in data.traces" in capsys.readouterr().out
+
+    recipe["eval"]["traces"] = [_traces(tmp_path / "other", [9])]
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["validate", str(path), "--kind", "train"]) == 0
+
+
+def test_a_straddling_interval_says_so_rather_than_only_not_enough_seeds():
+    entry = {
+        "scenario": "gambit_override",
+        "phenomenon": "crash",
+        "good": "honey",
+        "world": "one_model",
+        "casts": [{"cast": 0, "note": "5 of 5 seeds"}],
+        "rate": {"mean": 1.0, "ci": [0.48, 1.0], "note": "5 of 5 seeds"},
+        "verdict": "not enough seeds",
+        "floor": 0.5,
+    }
+    [line] = robustness_lines([entry])
+    assert line == (
+        "crash of honey in gambit_override: not enough seeds in every world (one_model 5 of 5 seeds, rate 1.00 "
+        "[0.48, 1.00] straddles the robust floor 0.50: more seeds would settle it)"
+    )
+    [line] = robustness_lines([{**entry, "rate": {**entry["rate"], "ci": [0.6, 1.0]}, "verdict": "robust"}])
+    assert "straddles" not in line
