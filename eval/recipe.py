@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import Seeds, check_seeds, fail, keyed, load_recipe
+from glade.config import Seeds, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario, load_scenario
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec
@@ -71,7 +71,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     every scenario loads, every focal creature exists, and that `turns` reaches each scenario's
     legend and the gambit's cover (glade.eval.figures measures them). Reads no model."""
     recipe = load_recipe(EvalRecipe, path, overrides)
-    source = str(path)
+    source = recipe_source(path, overrides)
     for name, council in recipe.councils.items():
         if name == STANDIN:
             fail(source, f"councils.{name}", f"{STANDIN!r} names the all-stand-in world; choose another council name")

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from glade.env.schema import ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+from glade.env.schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
 
 __all__ = [
     "ConfigError",
@@ -84,6 +84,24 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen)."""
-    data = read_yaml(path)
+    data = read_yaml(_shipped_hint(Path(path)))
     pairs = dict(parse_override(o) for o in overrides)
-    return build(cls, apply_overrides(data, pairs), str(path))
+    return build(cls, apply_overrides(data, pairs), recipe_source(path, overrides))
+
+
+def recipe_source(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """What an error names: the file, and the overrides when some were given, so a bad value
+    from the command line is not blamed on the file."""
+    return f"{path} with {', '.join(overrides)}" if overrides else str(path)
+
+
+def _shipped_hint(path: Path) -> Path:
+    """`path`; when it is missing but names one of glade's shipped recipes (`recipes/...` run
+    from outside a checkout), a ConfigError that says where that one is."""
+    parts = path.parts
+    if path.exists() or path.is_absolute() or not parts or parts[0] != "recipes":
+        return path
+    shipped = RECIPES.joinpath(*parts[1:])
+    if shipped.is_file():
+        raise ConfigError(f"{path}: no such file here; glade's shipped copy is {shipped}")
+    return path

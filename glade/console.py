@@ -163,10 +163,16 @@ class Bar:
     task: int
 
     def total(self, n: int) -> None:
+        self._show()
         self.progress.update(self.task, total=n)
 
     def advance(self, n: int = 1) -> None:
+        self._show()
         self.progress.advance(self.task, n)
+
+    def _show(self) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
 
     def note(self, text: str) -> None:
         """A short note after the bar (a training loss, say)."""
@@ -186,8 +192,13 @@ def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
         TimeElapsedColumn(),
         TextColumn("{task.fields[note]}"),
     )
-    with Progress(*columns, console=con or console(stderr=True)) as progress:
+    # Drawn from its total or first step on, so input refused before any work draws no empty bar.
+    progress = Progress(*columns, console=con or console(stderr=True))
+    try:
         yield Bar(progress, progress.add_task(unit, total=None, note=""))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 def warning(message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe
+from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import load_scenario
 from glade.faults import is_fault, tally_faults
 from glade.meter import (
@@ -63,7 +63,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     """Read and fully validate a generate recipe: keys, types and ranges, every seat spec, that
     every scenario loads and every council names only its creatures. Reads no model."""
     recipe = load_recipe(GenerateRecipe, path, overrides)
-    source = str(path)
+    source = recipe_source(path, overrides)
     check_seeds(recipe.seeds, source)
     for key, low in (("worlds", 1), ("turns", 1)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:

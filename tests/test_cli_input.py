@@ -142,3 +142,31 @@ def test_a_straddling_interval_says_so_rather_than_only_not_enough_seeds():
     )
     [line] = robustness_lines([{**entry, "rate": {**entry["rate"], "ci": [0.6, 1.0]}, "verdict": "robust"}])
     assert "straddles" not in line
+
+
+def test_refused_input_draws_no_progress_bar_and_names_the_option(tmp_path, capsys):
+    assert main(["calibrate", str(tmp_path / "nowhere"), "--policy", "p", "--out", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "generations" not in err  # the fit's bar never started
+    assert main(["rank", str(tmp_path), "--level", "5"]) == 2
+    assert "error: --level: must be between 0 and 1 (0.95 for a 95% interval), got 5.0" in capsys.readouterr().err
+
+
+def test_recipe_paths_and_values_are_named_as_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # outside a checkout: recipes/... is not here
+    assert main(["generate", "recipes/generate/standin.yaml"]) == 2
+    assert f"no such file here; glade's shipped copy is {GENERATE}" in capsys.readouterr().err
+    assert main(["generate", str(GENERATE), "worlds=0"]) == 2
+    assert f"error: {GENERATE} with worlds=0: worlds: must be at least 1, got 0" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["validate", "empty"]) == 2
+    assert "empty: no YAML files (*.yaml, *.yml) to check" in capsys.readouterr().err
+
+
+def test_verb_help_opens_with_what_it_does(capsys):
+    for verb, opening in (("eval", "Seat a council"), ("flag", "Test every cell"), ("export", "Write a Hub-ready")):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = capsys.readouterr().out
+        description = text.split("\n\n")[1]
+        assert description.startswith(opening) and "glade." not in description, description

@@ -17,7 +17,7 @@ from typing import Any
 
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
-from glade.config import ConfigError, MissingInput, fail, load_recipe
+from glade.config import ConfigError, MissingInput, fail, load_recipe, recipe_source
 from glade.seats.spec import looks_local
 
 from .data import DataConfig
@@ -172,7 +172,7 @@ def lora_config(recipe: TrainRecipe, source: str | None = None):
 def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainRecipe:
     """Read and fully validate a training recipe (SFTConfig and LoraConfig included)."""
     recipe = load_recipe(TrainRecipe, path, overrides)
-    check(recipe, str(path))
+    check(recipe, recipe_source(path, overrides))
     return recipe
 
 

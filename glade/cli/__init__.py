@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 import glade
@@ -36,6 +37,16 @@ VERBS = {
     "validate": "check recipes and scenarios without running them",
     "quickstart": "the whole chain offline: simulate, generate, train, evaluate, flag, report, export",
 }
+
+
+def about(doc: str) -> str:
+    """A verb's --help description from its module docstring: the first paragraph, without the
+    usage line that opens it (argparse prints its own) or the library modules it names."""
+    text = doc.split("\n\n")[0]
+    if text.startswith("`"):
+        text = text.split("`:", 1)[1].strip()
+    text = re.sub(r" \(glade\.[a-z_.]+\)", "", text)
+    return text[0].upper() + text[1:]
 
 
 class _HelpFormatter(argparse.HelpFormatter):

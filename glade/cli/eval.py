@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from glade.cli import about
 from glade.console import console, findings, print_table, progress_bar, show_faults, with_ci
 from glade.meter import closing_line, estimate_report
 
@@ -23,7 +24,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "eval",
         help=help,
-        description=__doc__.split("\n\n")[0],
+        description=about(__doc__),
         epilog="exit status: 0 written; 1 written, but a live seat's server failed on more than the recipe's "
         "max_fault_share of its decisions (default 0.2); 2 bad input; 130 interrupted (rerun to resume).",
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 
+from glade.cli import about
 from glade.console import error, warning
 from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
 from glade.hub.export import export_checkpoint, local_base
@@ -27,7 +28,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "export",
         help=help,
-        description=__doc__.split("\n\n")[0].split(":", 1)[1].strip(),
+        description=about(__doc__),
         epilog=EXIT_CODES,
     )
     p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.cli import about
+
 TABLES = ("decisions.parquet", "episodes.parquet")
 WIDTH = 100
 
@@ -19,7 +21,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "flag",
         help=help,
-        description=__doc__.split("\n\n")[0],
+        description=about(__doc__),
     )
     p.add_argument("results", metavar="RESULTS", help="an evaluation's output folder (the eval recipe's `out`)")
     p.add_argument(
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             f"{escape(method_text(flagging.method))}",
             width=width,
         )
+    elif not args.top:  # --top 0: the files only
+        console.print(escape(families_heading(flagging.families, flagging.method)), width=width)
     else:
         shown = flagging.families[: args.top]
         table = Table(

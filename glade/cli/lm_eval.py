@@ -27,7 +27,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         default=",".join(GLADE_TASKS),
         help=f"comma-separated task names (default {','.join(GLADE_TASKS)}); standard lm-eval names too",
     )
-    p.add_argument("--limit", type=int, default=None, help="at most N documents per task")
+    p.add_argument("--limit", type=int, default=None, help="at most N documents per task (default: all of them)")
     p.add_argument(
         "--traces",
         nargs="+",

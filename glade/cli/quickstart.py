@@ -318,7 +318,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--until",
         metavar="STEP",
         choices=[s.name for s in STEPS + TRAIN_BASE],
-        help="stop after this step (one of: %(choices)s)",
+        help=f"stop after this step: {', '.join(s.name for s in STEPS)}; with --train-base also"
+        f" {', '.join(s.name for s in TRAIN_BASE)}, which run first",
     )
     p.add_argument(
         "--train-base",

@@ -35,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.rank import rank, write_rank
     from glade.eval.report.leaderboard import board_about, board_table
 
-    if args.resamples < 1 or not 0 < args.level < 1:
-        raise ValueError("--resamples must be at least 1 and --level between 0 and 1")
+    if args.resamples < 1:
+        raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
+    if not 0 < args.level < 1:
+        raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
     con = console()
     with progress_bar("rank", "refits", con) as bar:
         board = rank(

@@ -103,6 +103,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     failures = needs = 0
     files = collect(args.paths)
+    if not files:
+        raise ConfigError(f"{', '.join(args.paths or default_paths())}: no YAML files (*.yaml, *.yml) to check")
     for path in files:
         try:
             print(f"ok     {path}  ({validate_file(path, kind_of(path, args.kind))})")
