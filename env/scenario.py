@@ -212,13 +212,13 @@ def resolve_path(scenario: str | Path) -> Path:
 
 
 def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any) -> Scenario:
+    # An error names the overrides with the file, so a bad value given is not blamed on the file.
+    given = f" with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""
     if isinstance(scenario, Scenario):
         if not overrides:
             return scenario
-        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides), "<overrides>")
+        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides), f"{scenario.name}{given}")
     path = resolve_path(scenario)
-    # a value given on the command line is named with the file, so a bad one is not blamed on the file
-    given = f" with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""
     return scenario_from_dict(apply_overrides(read_raw(path), overrides), f"{path}{given}")
 
 

@@ -170,3 +170,8 @@ def test_verb_help_opens_with_what_it_does(capsys):
         text = capsys.readouterr().out
         description = text.split("\n\n")[1]
         assert description.startswith(opening) and "glade." not in description, description
+
+
+def test_merging_a_full_model_says_there_is_nothing_to_merge(capsys):
+    assert main(["merge", str(ROOT / "models" / "tiny-base")]) == 2
+    assert "tiny-base: a full model, with no LoRA adapter to merge" in capsys.readouterr().err

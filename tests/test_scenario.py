@@ -312,10 +312,10 @@ def test_bad_override_names_the_scenario_file_and_key():
     default = SCENARIO_DIR / "default.yaml"
     with pytest.raises(ConfigError) as info:
         load_scenario("default", **{"market.max_stp": 0.2})
-    assert str(info.value) == (f"{default}: market.max_stp: unknown key (known: {MARKET_KEYS})")
+    assert str(info.value) == (f"{default} with market.max_stp=0.2: market.max_stp: unknown key (known: {MARKET_KEYS})")
     with pytest.raises(ConfigError) as info:
         load_scenario(load_scenario("default"), turns="x")
-    assert str(info.value) == "<overrides>: turns: expected an integer, got 'x'"
+    assert str(info.value) == "default with turns='x': turns: expected an integer, got 'x'"
 
 
 def test_env_scenario_hash_follows_overrides():

@@ -19,8 +19,9 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     found = checkpoints.read(checkpoint)
-    if not found.is_adapter:
-        raise ValueError(f"{checkpoint}: not a LoRA checkpoint (expected adapter_config.json and meta.json)")
+    if not found.is_adapter:  # checkpoints.read refused anything that is not a model
+        what = "a merged model already" if found.kind == "merged" else "a full model"
+        raise ValueError(f"{checkpoint}: {what}, with no LoRA adapter to merge; seat or export it as it is")
     checkpoint, meta = found.folder, found.meta
     out = Path(out) if out else checkpoint.with_name(checkpoint.name + "-merged")
     if out.exists():

@@ -120,7 +120,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  glade simulate --scenario default --seed 7 --turns 30\n"
         "  glade simulate --council oona=panic_seller,bramble=hoarder\n"
-        "  glade simulate --scenario gambit_override --council hoarder --quiet",
+        "  glade simulate --scenario gambit_override --council hoarder --quiet\n\n"
+        "exit status: 0 played and written; 1 written, but a seat's server failed on more than\n"
+        "--max-fault-share of its turns (or the conservation check failed); 2 bad input.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
