@@ -70,7 +70,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     """Read and fully validate a council recipe: keys, types and ranges, every seat spec, that
     every scenario loads, every focal creature exists, and that `turns` reaches each scenario's
     legend and the gambit's cover (glade.eval.figures measures them). Reads no model."""
-    recipe = load_recipe(EvalRecipe, path, overrides)
+    recipe = load_recipe(EvalRecipe, path, overrides, kind="eval")
     source = recipe_source(path, overrides)
     for name, council in recipe.councils.items():
         if name == STANDIN:

@@ -82,8 +82,24 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen)."""
+# What a file under recipes/<folder>/ is, named in the error when a verb is given another kind.
+FOLDER_KINDS = {
+    "scenarios": "a scenario",
+    "dispositions": "a disposition",
+    "generate": "a generate recipe",
+    "train": "a train recipe",
+    "eval": "an eval recipe",
+}
+
+
+def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, kind: str) -> Any:
+    """Read a `kind` recipe YAML (generate, train, eval), apply `key=value` overrides, validate
+    into `cls` (frozen). A file from another recipes/<kind>/ folder is refused by name."""
+    folder = Path(path).parent.name
+    if Path(path).parent.parent.name == "recipes" and folder in FOLDER_KINDS and folder != kind:
+        raise ConfigError(
+            f"{path}: {FOLDER_KINDS[folder]} (recipes/{folder}/); `glade {kind}` takes {FOLDER_KINDS[kind]}"
+        )
     data = read_yaml(_shipped_hint(Path(path)))
     pairs = dict(parse_override(o) for o in overrides)
     return build(cls, apply_overrides(data, pairs), recipe_source(path, overrides))

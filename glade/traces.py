@@ -62,7 +62,7 @@ RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share", "max_decisions", "max_token
 def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GenerateRecipe:
     """Read and fully validate a generate recipe: keys, types and ranges, every seat spec, that
     every scenario loads and every council names only its creatures. Reads no model."""
-    recipe = load_recipe(GenerateRecipe, path, overrides)
+    recipe = load_recipe(GenerateRecipe, path, overrides, kind="generate")
     source = recipe_source(path, overrides)
     check_seeds(recipe.seeds, source)
     for key, low in (("worlds", 1), ("turns", 1)):

@@ -175,3 +175,11 @@ def test_verb_help_opens_with_what_it_does(capsys):
 def test_merging_a_full_model_says_there_is_nothing_to_merge(capsys):
     assert main(["merge", str(ROOT / "models" / "tiny-base")]) == 2
     assert "tiny-base: a full model, with no LoRA adapter to merge" in capsys.readouterr().err
+
+
+def test_a_recipe_of_another_kind_is_named(capsys):
+    assert main(["eval", str(GENERATE), "--dry-run"]) == 2
+    assert (
+        f"{GENERATE}: a generate recipe (recipes/generate/); `glade eval` takes an eval recipe"
+        in capsys.readouterr().err
+    )

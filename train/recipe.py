@@ -171,7 +171,7 @@ def lora_config(recipe: TrainRecipe, source: str | None = None):
 
 def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainRecipe:
     """Read and fully validate a training recipe (SFTConfig and LoraConfig included)."""
-    recipe = load_recipe(TrainRecipe, path, overrides)
+    recipe = load_recipe(TrainRecipe, path, overrides, kind="train")
     check(recipe, recipe_source(path, overrides))
     return recipe
 
