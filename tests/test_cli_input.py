@@ -164,7 +164,13 @@ def test_recipe_paths_and_values_are_named_as_given(tmp_path, monkeypatch, capsy
 
 
 def test_verb_help_opens_with_what_it_does(capsys):
-    for verb, opening in (("eval", "Seat a council"), ("flag", "Test every cell"), ("export", "Write a Hub-ready")):
+    verbs = (
+        ("eval", "Seat a council"),
+        ("flag", "Test every cell"),
+        ("export", "Write a Hub-ready"),
+        ("rank", "A leaderboard"),
+    )
+    for verb, opening in verbs:
         with pytest.raises(SystemExit):
             main([verb, "--help"])
         text = capsys.readouterr().out

@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.cli import about
+
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "rank",
         help=help,
-        description=__doc__.split("\n\n")[0].split(":", 1)[1].strip(),
+        description=about(__doc__),
         epilog="--outcome seat compares policies on the same creature, scenario and seed by the seat's wealth change; "
         "--outcome team compares each council's focal wealth change, net of the all-stand-in world's on the same seed, "
         "with the other councils and with the all-stand-in world.",
