@@ -219,7 +219,7 @@ def profile_act(policy, observations, top=14) -> str:
     return text.getvalue()
 
 
-# --- council_throughput.py --quick ------------------------------------------------------
+# --- rates, machine facts and the full run's printouts ----------------------------------
 
 
 def nproc() -> int:

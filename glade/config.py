@@ -82,23 +82,32 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-# What a file under recipes/<folder>/ is, named in the error when a verb is given another kind.
+# What a file under recipes/<folder>/ is (glade validate reads its kind from the folder).
 FOLDER_KINDS = {
-    "scenarios": "a scenario",
-    "dispositions": "a disposition",
-    "generate": "a generate recipe",
-    "train": "a train recipe",
-    "eval": "an eval recipe",
+    "scenarios": "scenario",
+    "dispositions": "disposition",
+    "generate": "generate",
+    "train": "train",
+    "eval": "eval",
 }
 
 
-def load_recipe(cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, kind: str) -> Any:
-    """Read a `kind` recipe YAML (generate, train, eval), apply `key=value` overrides, validate
-    into `cls` (frozen). A file from another recipes/<kind>/ folder is refused by name."""
-    folder = Path(path).parent.name
-    if Path(path).parent.parent.name == "recipes" and folder in FOLDER_KINDS and folder != kind:
+def _kind_text(kind: str) -> str:
+    return {"scenario": "a scenario", "disposition": "a disposition", "eval": "an eval recipe"}.get(
+        kind, f"a {kind} recipe"
+    )
+
+
+def load_recipe(
+    cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, kind: str | None = None
+) -> Any:
+    """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen). Given the
+    `kind` (generate, train, eval), a file from another recipes/<kind>/ folder is refused by name."""
+    parent = Path(path).parent
+    found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
+    if kind is not None and found is not None and found != kind:
         raise ConfigError(
-            f"{path}: {FOLDER_KINDS[folder]} (recipes/{folder}/); `glade {kind}` takes {FOLDER_KINDS[kind]}"
+            f"{path}: {_kind_text(found)} (recipes/{parent.name}/); `glade {kind}` takes {_kind_text(kind)}"
         )
     data = read_yaml(_shipped_hint(Path(path)))
     pairs = dict(parse_override(o) for o in overrides)

@@ -328,7 +328,7 @@ def write_episode(episode: Played, out: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     out = Path(out)
-    _check_episode_folder(out)
+    check_episode_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     schema = pa.schema(
         [
@@ -340,20 +340,23 @@ def write_episode(episode: Played, out: str | Path) -> Path:
         ]
     )  # fmt: skip
     rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
+    (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")  # first: marks the folder
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
-    (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")
     return out
 
 
-def _check_episode_folder(out: Path) -> None:
-    """Refuses `out` unless it is new, empty, or holds only an episode write_episode wrote."""
+def check_episode_folder(out: Path) -> None:
+    """Refuses `out` (ValueError) unless it is new, empty, or holds only an episode
+    write_episode wrote (its summary.json is written first, so a trace alone is not one)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: is a file; an episode is written into a folder (trace.parquet, summary.json)")
     if not out.is_dir():
         return
     found = sorted(p.name for p in out.iterdir())
     foreign = [name for name in found if name not in ("trace.parquet", "summary.json")]
-    if not foreign and "summary.json" in found:
+    if found and not foreign and "summary.json" not in found:
+        foreign = ["trace.parquet"]  # without the summary written before it: not ours
+    elif not foreign and "summary.json" in found:
         try:
             summary = json.loads((out / "summary.json").read_text())
         except (OSError, ValueError):

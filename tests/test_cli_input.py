@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATE = ROOT / "recipes" / "generate" / "standin.yaml"
 
 
-def sim(tmp_path: Path, *extra: str) -> int:
+def sim(*extra: str) -> int:
     return main(["simulate", "--quiet", "--turns", "2", *extra])
 
 
@@ -44,53 +44,59 @@ def test_an_unknown_option_among_overrides_is_still_refused(tmp_path, capsys):
 
 def test_simulate_replaces_its_own_run_and_refuses_anything_else(tmp_path, capsys):
     out = tmp_path / "sim"
-    assert sim(tmp_path, "--out", str(out)) == 0
+    assert sim("--out", str(out)) == 0
     assert "replacing" not in capsys.readouterr().out
-    assert sim(tmp_path, "--out", str(out), "--seed", "3") == 0
+    assert sim("--out", str(out), "--seed", "3") == 0
     assert "(replacing the simulate run that was there)" in capsys.readouterr().out
     assert json.loads((out / "summary.json").read_text())["seed"] == 3
 
     (out / "notes.txt").write_text("mine")
-    assert sim(tmp_path, "--out", str(out)) == 2
+    assert sim("--out", str(out)) == 2
     assert "holds files glade did not write (notes.txt); give a new or empty folder" in capsys.readouterr().err
 
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "summary.json").write_text('{"mine": 1}')
-    assert sim(tmp_path, "--out", str(mine)) == 2
+    assert sim("--out", str(mine)) == 2
     assert "holds files glade did not write (summary.json)" in capsys.readouterr().err
     assert (mine / "summary.json").read_text() == '{"mine": 1}' and not (mine / "trace.parquet").exists()
 
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "trace.parquet").write_text("mine")  # a trace without the summary simulate writes first
+    assert sim("--out", str(loose)) == 2
+    assert "holds files glade did not write (trace.parquet)" in capsys.readouterr().err
+
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    assert sim(tmp_path, "--out", str(a_file)) == 2
+    assert sim("--out", str(a_file)) == 2
     assert "is a file; an episode is written into a folder" in capsys.readouterr().err
 
 
 def test_council_mistakes_name_the_file_creature_and_key(tmp_path, capsys):
     typo = tmp_path / "typo.yaml"
     typo.write_text(yaml.safe_dump({"name": "mine", "surplu": 3}))  # a disposition with one key mistyped
-    assert sim(tmp_path, "--council", str(typo), "--out", str(tmp_path / "a")) == 2
+    assert sim("--council", str(typo), "--out", str(tmp_path / "a")) == 2
     assert "surplu: unknown key" in capsys.readouterr().err
 
     seats = tmp_path / "seats.yaml"
     seats.write_text(yaml.safe_dump({"oona": {"kind": "nosuch"}}))
-    assert sim(tmp_path, "--council", str(seats), "--out", str(tmp_path / "b")) == 2
+    assert sim("--council", str(seats), "--out", str(tmp_path / "b")) == 2
     assert f"--council {seats}: oona: seat spec kind: unknown kind 'nosuch'" in capsys.readouterr().err
 
-    assert sim(tmp_path, "--council", "oona=hoarder,oona=panic_seller", "--out", str(tmp_path / "c")) == 2
+    assert sim("--council", "oona=hoarder,oona=panic_seller", "--out", str(tmp_path / "c")) == 2
     assert "oona is named twice (hoarder, panic_seller)" in capsys.readouterr().err
 
 
 def test_a_bad_value_from_the_command_line_is_named_as_given(tmp_path, capsys):
-    assert sim(tmp_path, "--set", "market.max_step=-5", "--out", str(tmp_path / "a")) == 2
+    assert sim("--set", "market.max_step=-5", "--out", str(tmp_path / "a")) == 2
     err = capsys.readouterr().err
-    assert "default.yaml with turns=2, market.max_step=-5" in err or "default.yaml with market.max_step=-5" in err
+    assert "default.yaml with market.max_step=-5, turns=2: market.max_step: must be more than 0" in err
     assert "market.max_step: must be more than 0" in err
 
     folder = tmp_path / "folder.yaml"
     folder.mkdir()
-    assert sim(tmp_path, "--scenario", str(folder), "--out", str(tmp_path / "b")) == 2
+    assert sim("--scenario", str(folder), "--out", str(tmp_path / "b")) == 2
     assert f"{folder}: is a folder; expected a YAML file" in capsys.readouterr().err
 
 

@@ -266,9 +266,10 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
-    traces_pending = any(key.startswith(("data.traces", "eval.traces")) for key, _ in pending)
-    if shards["data.traces"] and shards["eval.traces"] and not traces_pending:
-        shared = sorted(_seeds(shards["data.traces"]) & _seeds(shards["eval.traces"]))
+    if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
+        shared = sorted(
+            _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
+        )
         if shared:
             fail(
                 source,
@@ -280,11 +281,21 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         missing(source, *pending[0])
 
 
-def _seeds(files: list[str]) -> set[int]:
+def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
     """The `seed` column of these traces shards, read alone."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return {int(s) for f in files for s in pq.read_table(f, columns=["seed"]).column("seed").to_pylist()}
+    seeds = set()
+    for f in files:
+        try:
+            column = pq.read_table(f, columns=["seed"]).column("seed").to_pylist()
+        except (pa.ArrowException, KeyError):
+            fail(source, key, f"{f}: no seed column (not a traces shard written by `glade generate`)")
+        if None in column:
+            fail(source, key, f"{f}: a row without a seed (not a traces shard written by `glade generate`)")
+        seeds.update(int(s) for s in column)
+    return seeds
 
 
 def missing(source: str | None, path: str, problem: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from glade.cli import about
+from glade.config import recipe_source
 from glade.console import console, findings, print_table, progress_bar, show_faults, with_ci
 from glade.meter import closing_line, estimate_report
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(args.ray)
         args.ray = "auto"
     recipe = load_eval_recipe(args.recipe, overrides)
-    check_inputs(recipe, args.recipe)
+    check_inputs(recipe, recipe_source(args.recipe, overrides))
     con = console()
     if args.dry_run:
         from glade.eval.estimate import dry_run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from glade.config import recipe_source
 from glade.console import console, print_table, progress_bar, show_faults
 from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report
@@ -36,7 +37,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     recipe = load_generate_recipe(args.recipe, args.overrides)
-    check_inputs(recipe, args.recipe)
+    check_inputs(recipe, recipe_source(args.recipe, args.overrides))
     con = console(stderr=True)
     if args.dry_run:
         from glade.traces import dry_run

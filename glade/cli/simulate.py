@@ -35,9 +35,8 @@ from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.faults import too_many_faults
-from glade.rollout import run_episode, write_episode
-from glade.seats import Policy, SeatSpecError, StandIn, load, load_council, standin_council
-from glade.seats.spec import check_spec
+from glade.rollout import check_episode_folder, run_episode, write_episode
+from glade.seats import Policy, SeatSpecError, StandIn, check_spec, load, load_council, standin_council
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -178,10 +177,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.max_fault_share <= 1:
         raise ValueError(f"--max-fault-share: must be between 0 and 1, got {args.max_fault_share}")
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
+    out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
+    check_episode_folder(out_dir)  # before seats load and play, not after
+    replaced = (out_dir / "summary.json").is_file()
     council = parse_council(args.council, scenario)
     episode = run_episode(scenario, args.seed, None, council, full=False)
-    out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
-    replaced = (out_dir / "summary.json").is_file()  # write_episode refuses a folder it did not write
     write_episode(episode, out_dir)
     con = console()
     if not args.quiet:

@@ -31,6 +31,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glade.config import recipe_source
     from glade.console import console, progress_bar
     from glade.train.recipe import load_train_recipe
     from glade.train.sft import partial_dir, train
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(f"train {recipe.name}", "steps", con) as bar:
             out = train(
                 recipe,
-                args.recipe,
+                recipe_source(args.recipe, args.overrides),
                 resume=args.resume,
                 restart=args.restart,
                 log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),

@@ -16,24 +16,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.config import ConfigError, MissingInput
+from glade.config import FOLDER_KINDS, ConfigError, MissingInput
 from glade.env.scenario import RECIPES
 
-FOLDERS = {
-    "scenarios": "scenario",
-    "dispositions": "disposition",
-    "generate": "generate",
-    "train": "train",
-    "eval": "eval",
-}
-KINDS = tuple(FOLDERS.values())
+KINDS = tuple(FOLDER_KINDS.values())
 
 
 def kind_of(path: Path, given: str | None) -> str:
     if given:
         return given
-    if path.parent.name in FOLDERS:
-        return FOLDERS[path.parent.name]
+    if path.parent.name in FOLDER_KINDS:
+        return FOLDER_KINDS[path.parent.name]
     raise ConfigError(
         f"{path}: not under recipes/scenarios, dispositions, generate, train or eval, so glade cannot tell what it is: "
         f"say it with --kind ({', '.join(KINDS)})"

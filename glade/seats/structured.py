@@ -19,7 +19,7 @@ used (one rule per set, so no good comes twice and the walk stops at `maxItems`)
 item is one of its good's order forms (the side and good written out, the quantity and
 price ranges embedded as `%json`, so llguidance's number ranges do the rest), then the
 optional gossip and thought. Keys come in the canonical order with the separators every
-trace uses (`glade.rollout.canonical`), so a model is asked for exactly the text it was
+trace uses (`glade.tracejson.canonical`), so a model is asked for exactly the text it was
 trained on. Budget overspend across several buys, which no schema can say, stays the
 parser's job.
 """
