@@ -234,7 +234,8 @@ def run_lm_eval(
             apply_chat_template=True,
             task_manager=manager,
             log_samples=False,
-            verbosity="WARNING",
+            # lm-eval sets its logger to this level, over quiet_libraries' ERROR: keep it quiet unless --verbose
+            verbosity="ERROR" if os.environ.get("TQDM_DISABLE") else "WARNING",
         )
     scores, stderr = _flatten(raw["results"])
     result = {
