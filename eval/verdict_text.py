@@ -82,7 +82,7 @@ def straddles(entry: dict) -> str:
     ci, floor = entry["rate"].get("ci"), entry.get("floor")
     if entry["verdict"] != "not enough seeds" or not ci or floor is None or not ci[0] < floor <= ci[1]:
         return ""
-    return f", rate {entry['rate']['mean']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] straddles the robust floor {floor:.2f}: more seeds would settle it"
+    return f", rate {entry['rate']['mean']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] straddles the robust floor {floor:.2f}: more seeds would narrow it"
 
 
 def seam_lines(entries: list[dict]) -> list[str]:

@@ -144,7 +144,7 @@ def test_a_straddling_interval_says_so_rather_than_only_not_enough_seeds():
     [line] = robustness_lines([entry])
     assert line == (
         "crash of honey in gambit_override: not enough seeds in every world (one_model 5 of 5 seeds, rate 1.00 "
-        "[0.48, 1.00] straddles the robust floor 0.50: more seeds would settle it)"
+        "[0.48, 1.00] straddles the robust floor 0.50: more seeds would narrow it)"
     )
     [line] = robustness_lines([{**entry, "rate": {**entry["rate"], "ci": [0.6, 1.0]}, "verdict": "robust"}])
     assert "straddles" not in line
