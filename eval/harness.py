@@ -223,7 +223,8 @@ def run_lm_eval(
     if unknown:
         raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
     built = time.perf_counter()
-    with _quiet_bars():
+    quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
+    with _quiet_bars(quiet):
         raw = lm_eval.simple_evaluate(
             model="hf",
             model_args=args,
@@ -235,7 +236,7 @@ def run_lm_eval(
             task_manager=manager,
             log_samples=False,
             # lm-eval sets its logger to this level, over quiet_libraries' ERROR: keep it quiet unless --verbose
-            verbosity="ERROR" if os.environ.get("TQDM_DISABLE") else "WARNING",
+            verbosity="ERROR" if quiet else "WARNING",
         )
     scores, stderr = _flatten(raw["results"])
     result = {
@@ -281,14 +282,14 @@ def keep_previous(results: Path) -> str | None:
 
 
 @contextmanager
-def _quiet_bars() -> Iterator[None]:
-    """lm-eval's request bars off while TQDM_DISABLE is set (glade.console.quiet_libraries,
-    unless --verbose): lm-eval passes `disable=` to tqdm itself, which overrides the variable."""
+def _quiet_bars(quiet: bool) -> Iterator[None]:
+    """lm-eval's request bars off when `quiet`: lm-eval passes `disable=` to tqdm itself, which
+    overrides the TQDM_DISABLE that quiet_libraries set."""
     import importlib
 
     from tqdm import tqdm  # what these modules import by name
 
-    if not os.environ.get("TQDM_DISABLE"):
+    if not quiet:
         yield
         return
     names = ("lm_eval.api.model", "lm_eval.api.task", "lm_eval.models.huggingface")
