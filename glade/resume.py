@@ -15,6 +15,7 @@ failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and ar
 
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
+- a folder another verb wrote (an eval results folder given to `glade generate`);
 - a folder written by another recipe (the message names each key that changed);
 - rows rendered under another prompt protocol version;
 - a file in the shard folders that no run of this folder wrote.
@@ -96,6 +97,12 @@ class ShardLog:
             raise ValueError(
                 f"{self.root}: holds files that no glade run of this folder wrote (there is no {PROGRESS}); "
                 "glade never deletes them: choose another out (out=DIR), or move the folder aside"
+            )
+        if progress.exists() and not any(folder.is_dir() for folder in self._patterns()):
+            mine = ", ".join(sorted(f"{folder.relative_to(self.root)}/" for folder in self._patterns()))
+            raise ValueError(
+                f"{self.root}: holds another kind of glade results (there is no {mine} in it, where this run "
+                "writes); choose another out (out=DIR)"
             )
         state = Resumed(recipe, _read(progress) if progress.exists() else {}, created=created)
         if progress.exists():

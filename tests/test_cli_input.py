@@ -87,6 +87,9 @@ def test_council_mistakes_name_the_file_creature_and_key(tmp_path, capsys):
     assert sim("--council", "oona=hoarder,oona=panic_seller", "--out", str(tmp_path / "c")) == 2
     assert "oona is named twice (hoarder, panic_seller)" in capsys.readouterr().err
 
+    assert sim("--council", "oona=hoarder,,bramble=panic_seller", "--out", str(tmp_path / "d")) == 2
+    assert "an empty creature=disposition pair" in capsys.readouterr().err
+
 
 def test_a_bad_value_from_the_command_line_is_named_as_given(tmp_path, capsys):
     assert sim("--set", "market.max_step=-5", "--out", str(tmp_path / "a")) == 2

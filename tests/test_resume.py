@@ -131,6 +131,20 @@ def test_eval_resume_refuses_another_recipe_and_names_what_changed(tmp_path, mon
     assert files(tmp_path / "results") == before
 
 
+def test_a_folder_another_verb_wrote_is_named_as_such(tmp_path, capsys):
+    eval_run.evaluate(load_eval_recipe(eval_recipe(tmp_path, seeds={"start": 0, "count": 1})))
+    before = files(tmp_path / "results")
+    assert main(["generate", str(generate_recipe(tmp_path)), f"out={tmp_path / 'results'}"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another kind of glade results (there is no data/ in it, where this run writes)" in err
+    assert "recipe" not in err  # not a list of recipe keys that differ
+    assert files(tmp_path / "results") == before
+
+    gen.generate(load_recipe(gen.GenerateRecipe, generate_recipe(tmp_path)))
+    with pytest.raises(ValueError, match=r"traces: holds another kind of glade results \(there is no shards/ in it"):
+        eval_run.evaluate(load_eval_recipe(eval_recipe(tmp_path), [f"out={tmp_path / 'traces'}"]))
+
+
 def test_generate_into_a_dataset_of_other_scenarios_is_refused(tmp_path):
     path = generate_recipe(tmp_path)
     gen.generate(load_recipe(gen.GenerateRecipe, path))

@@ -78,7 +78,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     named: dict[str, str] = {}
     for part in spec.split(","):
         if not part.strip():
-            continue
+            raise ConfigError(f"--council {spec!r}: an empty creature=disposition pair (two commas, or one at an end)")
         creature, sep, disposition = (x.strip() for x in part.partition("="))
         if not sep or not creature or not disposition:
             raise ConfigError(f"--council {part.strip()!r}: expected creature=disposition")
