@@ -6,7 +6,8 @@ a council of five models held under the rumour (honey rose, P&L -15); a glut mov
 rule-based stand-in but not the council (-26 to -27); the settlement override halved honey
 (+40). `table_one` gives, for every mechanism x world an evaluation played, the field notes'
 row where there is one and glade's measured row: the legend good at settlement over the turn
-before, the gambit's P&L and the crash rate, each with n and a 95% interval.
+before, the gambit's P&L and the crash rate, each with n and an interval at the recipe's
+`ci_level` (95% by default).
 
 Unit of replication: the seed. A council's casts on one seed are averaged first (as the
 report does), then the mean and its interval are taken over seeds (glade.eval.stats.describe:
@@ -60,7 +61,8 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
     episode or per seat): mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
     ({"mean", "ci", "n"} over seeds), crash ({"rate", "ci", "crashed", "n"} over episodes) and
-    field_notes (a FieldNote as a dict, or None where the notes have no such row)."""
+    field_notes (a FieldNote as a dict, or None where the notes have no such row) and level (of
+    every interval)."""
     if episodes is None or not len(episodes):
         return []
     worlds = episodes.drop_duplicates("episode_id")
@@ -99,6 +101,7 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
                         "n": int(len(crashes)),
                     },
                     "field_notes": None if note is None else asdict(note),
+                    "level": level,
                 }
             )
     return rows
@@ -113,28 +116,31 @@ def _ci(entry: dict, fmt: str) -> str:
     return f"{format(mean, fmt)} [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
 
 
-TABLE_ONE_CAPTION = (
-    "The field notes' Table 1 (the same gambit in four worlds, in the notes' words) beside the row glade measured "
-    "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn before "
-    "and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a 95% interval (none "
-    "below 4 seeds); the crash rate, episodes (seeds x casts) where honey fell by the recipe's crash_drop within "
-    "crash_within turns, with a 95% exact binomial interval. one_model: the panic-seller adapter on every seat; "
-    "five_minds: five different creature models, one per creature, rotated over casts; standin: every seat the "
-    "rule-based stand-in (the notes' 'test policy'). '—': the notes have no such row."
-)
+def table_one_caption(level: float) -> str:
+    return (
+        "The field notes' Table 1 (the same gambit in four worlds, in the notes' words) beside the row glade measured "
+        "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn "
+        f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level:.0%} "
+        "interval (none below 4 seeds); the crash rate, episodes (seeds x casts) where honey fell by the recipe's "
+        f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval. one_model: the "
+        "panic-seller adapter on every seat; five_minds: five different creature models, one per creature, rotated "
+        "over casts; standin: every seat the rule-based stand-in (the notes' 'test policy'). '—': the notes have no "
+        "such row."
+    )
 
 
 def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """(header, rows of text) for printing: the field notes' row, then glade's measured row."""
+    ci = f"[{rows[0]['level']:.0%} CI]" if rows else "[CI]"
     header = [
         "mechanism",
         "world",
         "field notes: attempt",
         "field notes: honey",
         "field notes: P&L",
-        "glade: honey ratio [95% CI]",
-        "glade: gambit P&L [95% CI]",
-        "glade: crash rate [95% CI]",
+        f"glade: honey ratio {ci}",
+        f"glade: gambit P&L {ci}",
+        f"glade: crash rate {ci}",
         "n (seeds, episodes)",
     ]
     out = []

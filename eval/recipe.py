@@ -50,18 +50,17 @@ class Lever:
 class EvalRecipe:
     name: str
     out: str
-    policies: dict[str, Any]  # name -> seat spec (glade.policies.load), or a disposition name
+    policies: dict[str, Any]  # name -> seat spec (glade.seats.load), or a disposition name
     councils: dict[str, CouncilSpec]
     scenarios: tuple[str, ...]
     seeds: Seeds = field(default_factory=Seeds)
     turns: int | None = None
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
-    seed: int = 0  # seeds the bootstrap resampler
+    seed: int = 0  # seeds the resamplers and permutation tests
     max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
     max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
     max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
-    seed: int = 0  # seeds the resamplers and permutation tests
     levers: tuple[Lever, ...] = ()  # their scenarios are played even when `scenarios` leaves them out
     attribution: bool = False  # replay every council world with each focal seat left out (x focal seats)
 

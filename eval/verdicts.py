@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .attribution import attribution
+from .faults import without_faults
 from .fdr import heterogeneity
 from .figures import FIGURES, PHENOMENA
 from .metrics import world_figures, world_unit
@@ -219,7 +220,9 @@ def verdicts(
     seed: int = 0,
     decisions: pd.DataFrame | None = None,
 ) -> dict:
-    """{"robustness", "seam", "levers", "attribution"} (JSON-ready; see the module's doc)."""
+    """{"robustness", "seam", "levers", "attribution"} (JSON-ready; see the module's doc). Seat
+    faults are left out first (glade.eval.faults): a held turn is not the model's behaviour."""
+    decisions, episodes, _ = without_faults(decisions, episodes)
     if episodes is None or len(episodes) == 0:
         return {"robustness": [], "seam": [], "levers": [], "attribution": []}
     worlds = world_figures(episodes, thresholds)

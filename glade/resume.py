@@ -229,7 +229,8 @@ class ShardLog:
 
     def _replay_faulted(self, state: Resumed) -> None:
         """Episodes that had seat faults: dropped from their shards (rewritten atomically), then
-        from the ledger, so they play again."""
+        from the ledger, so they play again. A part whose episodes all faulted loses its shards:
+        left empty and unlisted, they would read as files no run of the folder wrote."""
         stale = {e for e, v in state.episodes.items() if v["faults"]}
         if not stale:
             return
@@ -237,9 +238,13 @@ class ShardLog:
         import pyarrow.parquet as pq
 
         for part in sorted({state.episodes[e]["part"] for e in stale}):
+            emptied = all(e in stale for e, v in state.episodes.items() if v["part"] == part)
             for kind in self.shards:
                 shard = self.path(kind, part)
                 if kind in self.optional and not shard.exists():
+                    continue
+                if emptied:
+                    shard.unlink(missing_ok=True)
                     continue
                 table = pq.read_table(shard)
                 if "episode_id" not in table.column_names:

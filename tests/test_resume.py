@@ -347,6 +347,31 @@ def test_a_fixed_seat_url_resumes_the_same_folder(tmp_path, closed_port):
     assert json.loads((tmp_path / "results" / "summary.json").read_text())["faults"]["live"]["faults"] == {}
 
 
+def test_a_part_whose_episodes_all_faulted_does_not_block_the_next_rerun(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glade.env.protocol import PROTOCOL_VERSION
+    from glade.resume import ShardLog
+
+    log = ShardLog(tmp_path / "out", {"traces": "data/part-{part:05d}.parquet"})
+
+    def finish(state, part, episode, faults):
+        table = pa.table({"episode_id": [episode], "protocol_version": [PROTOCOL_VERSION]})
+        pq.write_table(table, log.path("traces", part))
+        log.finish(state, part, {episode: faults})
+
+    state = log.start({"r": 1})
+    finish(state, 0, "a", 0)
+    finish(state, 1, "b", 3)  # the server was down for this whole part
+    finish(state, 2, "c", 0)
+    state = log.start({"r": 1})
+    assert state.replayed == ["1 episode(s) with 3 seat fault(s) play again"] and state.done == {"a", "c"}
+    assert not log.path("traces", 1).exists()
+    finish(state, state.next_part(), "b", 0)
+    assert log.start({"r": 1}).done == {"a", "b", "c"}  # refused before: part 1 was left empty and unlisted
+
+
 def test_fault_rows_never_become_training_rows(tmp_path, closed_port):
     from glade.train.data import DataConfig, prepare
 

@@ -96,6 +96,17 @@ def test_an_emergent_crash_is_cast_dependent_when_only_some_casts_carry_it(lesso
         assert pick(v["robustness"], scenario="gambit_override", phenomenon="crash", world=world)["verdict"] == "robust"
 
 
+def test_worlds_with_seat_faults_are_left_out_of_the_verdicts(lessons):
+    results, v = lessons
+    episodes = pd.read_parquet(results / "episodes.parquet")
+    fire = episodes[(episodes["scenario"] == "gambit_rumour") & (episodes["council"] == "fire")]
+    held = set(fire["episode_id"].unique()[:4])  # worlds where a server failed some turns
+    marked = episodes.assign(faults=episodes["faults"].where(~episodes["episode_id"].isin(held), 2))
+    left_out = verdicts(episodes[~episodes["episode_id"].isin(held)], None, (), {"resamples": 300})
+    assert verdicts(marked, None, (), {"resamples": 300}) == left_out
+    assert left_out != verdicts(episodes, None, (), {"resamples": 300})
+
+
 def test_the_override_reads_as_authored_the_fire_sale_as_emergent(lessons):
     _, v = lessons
     override = pick(v["seam"], scenario="gambit_override", world="standin")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from glade.eval.field_notes import TABLE_ONE_CAPTION, table_one, table_one_cells
+from glade.eval.field_notes import table_one, table_one_caption, table_one_cells
 
 from .data import Results, fault_notes
 from .markup import Section, html_table, md_table
@@ -69,12 +69,13 @@ def table_one_sections(page) -> list[Section]:
     if not rows:
         return []
     header, cells = table_one_cells(rows)
+    caption = table_one_caption(rows[0]["level"])
     return [
         Section(
             "table-one",
             "Table 1 of the field notes, played here",
-            [TABLE_ONE_CAPTION, ""] + md_table(header, cells),
-            [f'<p class="caption">{html.escape(TABLE_ONE_CAPTION)}</p>', html_table(header, cells, {5, 6, 7, 8})],
+            [caption, ""] + md_table(header, cells),
+            [f'<p class="caption">{html.escape(caption)}</p>', html_table(header, cells, {5, 6, 7, 8})],
         )
     ]
 

@@ -108,9 +108,10 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
     if not rows:
         return
     header, cells = table_one_cells(rows)
+    level = f"{rows[0]['level']:.0%}"
     table = plain_table(
         "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
-        "gambit P&L (mean over seeds [95% interval]), crash rate (episodes that crashed [95% exact CI])"
+        f"gambit P&L (mean over seeds [{level} interval]), crash rate (episodes that crashed [{level} exact CI])"
     )
     for column in header:
         table.add_column(column)
@@ -124,7 +125,8 @@ def print_results(con, recipe, summary: dict) -> None:
     field notes: what `glade eval` and the quickstart's eval step print."""
     from rich.table import Table
 
-    table = Table(title=f"{recipe.name}: legend good at settlement and gambit P&L (mean [95% CI], n)")
+    level = f"{recipe.thresholds.ci_level:.0%}"
+    table = Table(title=f"{recipe.name}: legend good at settlement and gambit P&L (mean [{level} CI], n)")
     for column in ("scenario", "world", "price at seam / before", "gambit P&L", "n"):
         table.add_column(column)
     for row in summary.get("table", []):
@@ -137,7 +139,7 @@ def print_results(con, recipe, summary: dict) -> None:
         )
     con.print(table)
     seats = Table(
-        title="valid-action rate per live seat (answers the parser took with no named error; mean [95% CI], n)"
+        title=f"valid-action rate per live seat (answers the parser took with no named error; mean [{level} CI], n)"
     )
     for column in ("council", "policy", "valid actions", "decisions", "top errors"):
         seats.add_column(column)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import math
 import os
 import socket
 import threading
@@ -219,6 +220,6 @@ def _completion(raw: bytes) -> tuple[str, int, int] | None:
 
 def _count(value) -> int:
     """A token count from usage; a missing or malformed count is 0, not a lost completion."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0  # json.loads takes NaN and Infinity
     return max(0, int(value))
