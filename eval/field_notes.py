@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from glade.console import with_ci
+
 from .figures import FIGURES, mechanism
 from .recipe import STANDIN
 from .stats import clopper_pearson, describe, threshold
@@ -108,12 +110,7 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
 
 
 def _ci(entry: dict, fmt: str) -> str:
-    mean, ci = entry.get("mean"), entry.get("ci") or [None, None]
-    if mean is None:
-        return "—"
-    if ci[0] is None:
-        return f"{format(mean, fmt)} ({entry['note']})" if entry.get("note") else format(mean, fmt)
-    return f"{format(mean, fmt)} [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
+    return with_ci(entry.get("mean"), entry.get("ci"), fmt, entry.get("note"), missing="—")
 
 
 def table_one_caption(level: float) -> str:

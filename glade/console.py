@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -266,14 +268,21 @@ def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
             sys.stderr.flush()
 
 
-def with_ci(value, ci, fmt: str, note: str | None = None) -> str:
+def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") -> str:
     """`mean [low, high]`, `mean (note)` where there is no interval (too few seeds, the same
-    value in every seed), or '-' where the figure does not apply (no legend in the run)."""
-    if value is None:
-        return "-"
-    if not ci or ci[0] is None:
+    value in every seed), or `missing` where the figure does not apply (no legend in the run).
+    An interval narrower than `fmt` can show gets the digits it needs: 0.487 to 0.493 reads
+    [0.487, 0.493], not [0.49, 0.49], which would look like no spread at all."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    if not ci or ci[0] is None or math.isnan(ci[0]):
         return f"{value:{fmt}} ({note})" if note else f"{value:{fmt}}"
-    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+    low, high = ci
+    match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
+    while match and low != high and format(low, fmt) == format(high, fmt) and int(match[2]) < 6:
+        fmt = f"{match[1]}{int(match[2]) + 1}{match[3]}"
+        match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
 def findings(con, title: str, sections: list[tuple[str, list[str]]]) -> None:

@@ -89,3 +89,12 @@ def test_no_gambit_no_rows():
 def test_exact_interval_for_a_rate():
     assert clopper_pearson(0, 8) == pytest.approx((0.0, 0.3694), abs=1e-4)
     assert clopper_pearson(8, 8) == pytest.approx((0.6306, 1.0), abs=1e-4)
+
+
+def test_a_narrow_interval_gets_the_digits_it_needs():
+    from glade.console import with_ci
+
+    assert with_ci(0.49, [0.487, 0.493], ".2f") == "0.490 [0.487, 0.493]"  # not "0.49 [0.49, 0.49]"
+    assert with_ci(2.72, [0.62, 9.67], "+.1f") == "+2.7 [+0.6, +9.7]"
+    assert with_ci(0.9, None, ".2f", "same value in all 8 seeds") == "0.90 (same value in all 8 seeds)"
+    assert with_ci(float("nan"), None, ".2f", missing="—") == "—"

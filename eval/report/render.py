@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from glade.console import with_ci
 from glade.eval.figures import mechanism
 from glade.eval.recipe import STANDIN
 from glade.eval.stats import threshold
@@ -49,11 +49,7 @@ from .top_flags import flag_sections
 
 
 def _with_ci(mean, low, high, fmt: str, note: str = "") -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "—"
-    if low is None or math.isnan(low):
-        return f"{format(mean, fmt)} ({note})" if note else format(mean, fmt)
-    return f"{format(mean, fmt)} [{format(low, fmt)}, {format(high, fmt)}]"
+    return with_ci(mean, [low, high], fmt, note, missing="—")
 
 
 def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], list[list[str]]]:
