@@ -20,9 +20,10 @@ What a rerun refuses, with one ValueError and nothing touched:
 - rows rendered under another prompt protocol version;
 - a file in the shard folders that no run of this folder wrote.
 What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read is moved
-to OUT/corrupt/ and its part's episodes play again; an episode that had seat faults is
-never final: it is dropped from its shard and plays again (the seat fixed, or its server
-back), so a rerun retries exactly the episodes whose turns failed.
+to OUT/corrupt/ and its part's episodes play again; a shard the ledger never listed (a run
+killed between writing and listing it, or a file copied in) is moved there too; an episode
+that had seat faults is never final: it is dropped from its shard and plays again (the seat
+fixed, or its server back), so a rerun retries exactly the episodes whose turns failed.
 """
 
 from __future__ import annotations
@@ -187,13 +188,29 @@ class ShardLog:
                 part = int(next(g for g in found.groups() if g)) if found else None
                 if part in listed:
                     continue
-                if part is not None and part >= following:  # written by a run killed before listing it
-                    item.unlink()
+                if part is not None and part >= following:  # a run killed before listing it, or a copy
+                    aside = self._aside(item)
+                    state.replayed.append(
+                        f"{item.relative_to(self.root)}: a shard the ledger never listed (a run killed before "
+                        f"listing it, or a file put there); moved to {aside.relative_to(self.root)}, not read"
+                    )
                     continue
                 raise ValueError(
                     f"{item}: not a shard this folder lists ({PROGRESS}); glade never deletes what it did not "
                     "write: move it out of the folder, or choose another out (out=DIR)"
                 )
+
+    def _aside(self, path: Path) -> Path:
+        """Move `path` under OUT/corrupt/ (kept for a look, outside the folders anything reads),
+        never over an earlier one; returns where it went."""
+        aside = self.root / CORRUPT / path.relative_to(self.root)
+        count = 1
+        while aside.exists():
+            count += 1
+            aside = aside.with_name(f"{path.stem}.{count}{path.suffix}")
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, aside)
+        return aside
 
     def _first_readable(self, state: Resumed) -> Path | None:
         kind = next(iter(self.shards))
@@ -214,11 +231,9 @@ class ShardLog:
                 problem = _unreadable(shard, members)
                 if problem is None:
                     continue
-                for other in self.shards:  # kept for a look, outside the folders anything reads
+                for other in self.shards:
                     if self.path(other, part).exists():
-                        aside = self.root / CORRUPT / self.path(other, part).relative_to(self.root)
-                        aside.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(self.path(other, part), aside)
+                        self._aside(self.path(other, part))
                 for e in members:
                     del state.episodes[e]
                 self._save(state)

@@ -109,6 +109,21 @@ def test_a_file_glade_did_not_write_beside_the_shards_is_refused_and_kept(tmp_pa
     assert stranger.exists()
 
 
+def test_an_unlisted_part_is_moved_aside_and_named_never_deleted(tmp_path, capsys):
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    data = tmp_path / "traces" / "data"
+    copied = (data / "part-00000.parquet").read_bytes()
+    (data / "part-00007.parquet").write_bytes(copied)  # a copy, or a part a kill left unlisted
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    said = capsys.readouterr()
+    said = " ".join((said.out + said.err).split())  # the console may wrap the line
+    assert "data/part-00007.parquet: a shard the ledger never listed" in said and "moved to corrupt/data" in said
+    assert (tmp_path / "traces" / "corrupt" / "data" / "part-00007.parquet").read_bytes() == copied
+    assert not (data / "part-00007.parquet").exists()
+
+
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
     # the module is there, its factory is not: found only when the council is seated, mid-run
     path = generate_recipe(tmp_path, councils={"x": {"*": {"kind": "python", "entry_point": "glade.env.standin:nope"}}})
