@@ -25,12 +25,13 @@ UP, DOWN, FLAT = "↑", "↓", "·"
 
 
 def console(stderr: bool = False):
-    """A rich Console; off a terminal (CI, a pipe) it lays out at 100 columns, not 80."""
+    """A rich Console; off a terminal (CI, a pipe) it lays out at 100 columns, not 80. No emoji
+    codes: a seat or model named `x` prints as `server:x`, not as an emoji."""
     from rich.console import Console
 
-    c = Console(stderr=stderr)
+    c = Console(stderr=stderr, emoji=False)
     if not c.is_terminal and "COLUMNS" not in os.environ:
-        c = Console(stderr=stderr, width=100)
+        c = Console(stderr=stderr, width=100, emoji=False)
     return c
 
 
@@ -228,9 +229,11 @@ def fault_text(t: dict) -> str:
 def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float) -> None:
     """A line per seat whose server failed to answer some turns (glade.faults.tally_faults), then
     one `error:` line for the worst seat over `max_share` (glade.faults.too_many_faults)."""
+    from rich.markup import escape
+
     for seat, t in tally.items():
         if t["faults"]:
-            con.print(f"[yellow]seat faults[/]: {seat}: {fault_text(t)}", soft_wrap=True)
+            con.print(f"[yellow]seat faults[/]: {escape(seat)}: {fault_text(t)}", soft_wrap=True)
     if over:
         error(
             f"seat {over[0]!r}: {fault_text(tally[over[0]])}, more than max_fault_share {max_share:g}"

@@ -198,3 +198,21 @@ def test_a_recipe_of_another_kind_is_named(capsys):
         f"{GENERATE}: a generate recipe (recipes/generate/); `glade eval` takes an eval recipe"
         in capsys.readouterr().err
     )
+
+
+def test_a_seat_label_prints_as_written(capsys):
+    from glade.console import console, show_faults
+
+    tally = {"server:x [bold]": {"decisions": 3, "faults": {"server_refused": 3}, "fault_share": 1.0}}
+    show_faults(console(), tally, [], 0.2)
+    out = capsys.readouterr().out
+    assert "seat faults: server:x [bold]: 3 of 3 decisions" in out  # no emoji, no markup eaten
+
+
+def test_an_hf_seat_naming_a_checkpoint_says_how_to_seat_it(tmp_path, capsys):
+    seats = tmp_path / "seats.yaml"
+    seats.write_text(yaml.safe_dump({"*": {"kind": "hf", "model": "shipped:tiny-base"}}))
+    assert sim("--council", str(seats), "--out", str(tmp_path / "a")) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "'shipped:tiny-base' names a checkpoint, which an hf seat does not resolve" in err
+    assert "{kind: checkpoint, path: shipped:tiny-base}" in err

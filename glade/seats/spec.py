@@ -200,6 +200,11 @@ def looks_local(model: str) -> bool:
 
 def model_inputs(model: str, adapter: str | None = None) -> None:
     """A local model folder (or a hub id, not checked: nothing is downloaded) and an adapter folder."""
+    if model.startswith((checkpoint.SHIPPED, checkpoint.LATEST)):
+        raise SeatSpecError(
+            f"seat spec hf model: {model!r} names a checkpoint, which an hf seat does not resolve; "
+            f"seat it as {{kind: checkpoint, path: {model}}}"
+        )
     folder = Path(model).expanduser()
     if folder.exists():
         if not (folder / "config.json").exists():
