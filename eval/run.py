@@ -226,7 +226,8 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
 
 def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     """OUT/decisions.parquet, episodes.parquet, summary.json (provenance, timing and the
-    metrics of glade.eval.metrics) and recipe.yaml; returns the summary."""
+    metrics of glade.eval.metrics) and recipe.yaml; returns the summary. Timing and cost are
+    this run's; a rerun that played nothing keeps the earlier summary's."""
     from glade.meter import run_cost
 
     from .metrics import summarize
@@ -241,6 +242,16 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     else:
         (out / "attribution.parquet").unlink(missing_ok=True)
     stats = result.stats
+    timing = {
+        "seconds": round(stats.total_seconds, 3),
+        "model_seconds": round(stats.model_seconds, 3),
+        "outside_model_share": round(stats.outside_model_share, 4),
+    }
+    cost = run_cost(stats, result.wall_seconds, result.played_now)
+    earlier = out / "summary.json"
+    if result.played_now == 0 and earlier.exists():  # a rerun with nothing to play keeps what playing cost
+        kept = json.loads(earlier.read_text())
+        timing, cost = kept.get("timing", timing), kept.get("cost", cost)
     decisions = result.decisions
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {
@@ -252,12 +263,8 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
         # rows, and the worlds they happened in, are left out of the metrics below and of the flags
         "faults": faults,
         "max_fault_share": recipe.max_fault_share,
-        "timing": {
-            "seconds": round(stats.total_seconds, 3),
-            "model_seconds": round(stats.model_seconds, 3),
-            "outside_model_share": round(stats.outside_model_share, 4),
-        },
-        "cost": run_cost(stats, result.wall_seconds, result.played_now),
+        "timing": timing,
+        "cost": cost,
         **summarize(result.decisions, result.episodes, recipe.thresholds, recipe.seed),
         "verdicts": verdicts(
             result.episodes, result.attribution, recipe.levers, recipe.thresholds, recipe.seed, result.decisions

@@ -124,6 +124,21 @@ def test_an_unlisted_part_is_moved_aside_and_named_never_deleted(tmp_path, capsy
     assert not (data / "part-00007.parquet").exists()
 
 
+def test_a_rerun_with_nothing_to_play_keeps_what_playing_cost(tmp_path, capsys):
+    path = eval_recipe(tmp_path, seeds={"start": 0, "count": 1})
+    assert main(["eval", str(path)]) == 0
+    summary = tmp_path / "results" / "summary.json"
+    played = json.loads(summary.read_text())
+    assert played["cost"]["episodes"] == 2 and played["cost"]["decisions"] == 60
+    capsys.readouterr()
+    assert main(["eval", str(path), "--dry-run"]) == 0
+    assert "nothing left to play; every episode is finished in" in " ".join(capsys.readouterr().out.split())
+    assert main(["eval", str(path)]) == 0
+    assert "nothing left to play: every episode was finished" in capsys.readouterr().out
+    again = json.loads(summary.read_text())
+    assert again["cost"] == played["cost"] and again["timing"] == played["timing"]  # was 0 episodes, 0 s
+
+
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
     # the module is there, its factory is not: found only when the council is seated, mid-run
     path = generate_recipe(tmp_path, councils={"x": {"*": {"kind": "python", "entry_point": "glade.env.standin:nope"}}})

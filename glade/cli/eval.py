@@ -63,7 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
-        report = estimate_report(dry_run(recipe), recipe.max_decisions, recipe.max_tokens)
+        planned = dry_run(recipe)
+        if planned.plan.episodes == 0:
+            con.print(
+                f"{recipe.name}: nothing left to play; every episode is finished in {recipe.out} "
+                "(a run writes its tables, summary and verdicts again)",
+                soft_wrap=True,
+            )
+            return 0
+        report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
         print_table(con, f"{recipe.name}: the plan, before it runs", *report)
         return 0
     backend = {}
@@ -85,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
+    if result.played_now == 0:
+        con.print("nothing left to play: every episode was finished; timing and cost are the run's that played them")
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
