@@ -282,64 +282,36 @@ def world_unit(casts: int) -> str:
     return "seeds" if casts <= 1 else "seeds x casts"
 
 
-def outcome_table(worlds: pd.DataFrame, outcome: list[dict], thresholds=None, seed: int = 0) -> list[dict]:
+def outcome_table(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     """One table: the legend good at settlement relative to before the legend, and the
-    gambit's P&L, with CIs over seeds (x casts); one row per scenario x world (the stand-in
-    world first), council rows with the paired effect."""
+    gambit's P&L, mean over seeds with its interval (a council's casts on one seed averaged
+    first, as Table 1 and the report do: the casts of a seed share its world); one row per
+    scenario x world (the stand-in world first), council rows with the paired effect, n seeds."""
     if worlds is None or len(worlds) == 0:
         return []
     level = threshold(thresholds, "ci_level")
+
+    def over_seeds(frame: pd.DataFrame, column: str) -> dict:
+        return describe(frame.groupby("seed")[column].mean(), level=level)
+
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
         mechanism_name = mechanism(scenario, here["turns"].max() if "turns" in here else None)
         good = here["legend_good"].iloc[0]
         standin = here[here["council"] == STANDIN]
-        if len(standin):
-            ratio = describe(standin["legend_ratio"], level=level)
-            pnl = describe(standin["gambit_pnl"], level=level)
-            rows.append(
-                clean(
-                    {
-                        "scenario": scenario,
-                        "mechanism": mechanism_name,
-                        "legend_good": good,
-                        "world": STANDIN,
-                        "legend_ratio": ratio["mean"],
-                        "legend_ratio_ci": ratio["ci"],
-                        "legend_ratio_note": ratio["note"],
-                        "gambit_pnl": pnl["mean"],
-                        "gambit_pnl_ci": pnl["ci"],
-                        "gambit_pnl_note": pnl["note"],
-                        "n": pnl["n"],
-                    }
-                )
-            )
-        for entry in outcome:
-            if entry["scenario"] != scenario:
-                continue
-            f = entry["figures"]
-            rows.append(
-                clean(
-                    {
-                        "scenario": scenario,
-                        "mechanism": mechanism_name,
-                        "legend_good": good,
-                        "world": entry["council"],
-                        "legend_ratio": f["legend_ratio"]["council"]["mean"],
-                        "legend_ratio_ci": f["legend_ratio"]["council"]["ci"],
-                        "legend_ratio_note": f["legend_ratio"]["council"]["note"],
-                        "gambit_pnl": f["gambit_pnl"]["council"]["mean"],
-                        "gambit_pnl_ci": f["gambit_pnl"]["council"]["ci"],
-                        "gambit_pnl_note": f["gambit_pnl"]["council"]["note"],
-                        "n": f["gambit_pnl"]["council"]["n"],
-                        "legend_ratio_effect": f["legend_ratio"]["effect"]["mean"],
-                        "legend_ratio_effect_ci": f["legend_ratio"]["effect"]["ci"],
-                        "gambit_pnl_effect": f["gambit_pnl"]["effect"]["mean"],
-                        "gambit_pnl_effect_ci": f["gambit_pnl"]["effect"]["ci"],
-                    }
-                )
-            )
+        councils = [STANDIN] * bool(len(standin)) + sorted(set(here["council"]) - {STANDIN})
+        for council in councils:
+            mine = here[here["council"] == council]
+            row = {"scenario": scenario, "mechanism": mechanism_name, "legend_good": good, "world": council}
+            for figure in ("legend_ratio", "gambit_pnl"):
+                value = over_seeds(mine, figure)
+                row |= {figure: value["mean"], f"{figure}_ci": value["ci"], f"{figure}_note": value["note"]}
+                if council != STANDIN:
+                    effect = over_seeds(pairs_of(paired_worlds(worlds, scenario, council), figure), "diff")
+                    row |= {f"{figure}_effect": effect["mean"], f"{figure}_effect_ci": effect["ci"]}
+            row["n"] = int(mine["seed"].nunique())
+            rows.append(clean(row))
     return rows
 
 
@@ -358,6 +330,6 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
             "decision": decision_summary(decisions, thresholds, seed),
             "seats": seat_validity(decisions, thresholds, seed),
             "outcome": outcome,
-            "table": outcome_table(worlds, outcome, thresholds, seed),
+            "table": outcome_table(worlds, thresholds),
         }
     )

@@ -136,8 +136,10 @@ def print_results(con, recipe, summary: dict) -> None:
     from rich.table import Table
 
     level = f"{recipe.thresholds.ci_level:.0%}"
-    table = Table(title=f"{recipe.name}: legend good at settlement and gambit P&L (mean [{level} CI], n)")
-    for column in ("scenario", "world", "price at seam / before", "gambit P&L", "n"):
+    table = Table(
+        title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
+    )
+    for column in ("scenario", "world", "price at seam / before", "gambit P&L", "seeds"):
         table.add_column(column)
     for row in summary.get("table", []):
         table.add_row(
