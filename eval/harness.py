@@ -262,6 +262,31 @@ def run_lm_eval(
     return result
 
 
+def lm_eval_scores(checkpoint: Path) -> list[dict]:
+    """The scores `evaluate` wrote to CHECKPOINT/lm_eval/results.json (`scores` and `stderr`,
+    task -> metric -> value), one row per task and metric; [] when lm-eval was not run. The
+    one reader of that file, beside its writer (the model card and model-index read it)."""
+    path = Path(checkpoint) / "lm_eval" / "results.json"
+    if not path.exists():
+        return []
+    written = json.loads(path.read_text())
+    if not isinstance(written.get("scores"), dict):  # silently dropping the figures is how they once went missing
+        raise ValueError(f"{path}: no 'scores' (expected the results.json `glade lm-eval` writes); rerun glade lm-eval")
+    stderr, samples = written.get("stderr") or {}, written.get("n_samples") or {}
+    return [
+        {
+            "task": task,
+            "metric": metric,
+            "value": float(value),
+            "stderr": (stderr.get(task) or {}).get(metric),
+            "n": (samples.get(task) or {}).get("effective"),
+        }
+        for task, metrics in sorted(written["scores"].items())
+        for metric, value in sorted(metrics.items())
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+
+
 def keep_previous(results: Path) -> str | None:
     """Move an earlier results.json (what a model card reports) aside as results-<its time>.json
     rather than overwrite it; returns where it went."""

@@ -4,7 +4,6 @@ through HfApi (faked at the network boundary), and offline or unreachable Hubs g
 quickly with the folder ready. No pickles, no token in any file."""
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -226,22 +225,8 @@ def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
     from huggingface_hub import ModelCard
 
     root, ckpt = work
-    source = tmp_path / ckpt.name  # a copy, with lm-eval results beside it
-    shutil.copytree(ckpt, source)
-    (source / "lm_eval").mkdir()
-    (source / "lm_eval" / "results.json").write_text(
-        json.dumps(
-            {
-                "results": {
-                    "wood_json": {"alias": "wood_json", "exact_match,none": 0.375, "exact_match_stderr,none": 0.1},
-                }
-            }
-        )
-    )
-    council = council_results(source, tmp_path / "council")
-    out = export_checkpoint(
-        source, "alice/creature", out=tmp_path / "card", council=council, dataset="alice/wood-traces"
-    )
+    council = council_results(ckpt, tmp_path / "council")
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "card", council=council, dataset="alice/wood-traces")
     card = ModelCard.load(out / "README.md")
     data = card.data
     assert data.library_name == "peft" and data.pipeline_tag == "text-generation" and data.license == "apache-2.0"
@@ -249,19 +234,15 @@ def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
     assert data.base_model is None  # a local base is never written as a Hub id
     meta = json.loads((ckpt / "meta.json").read_text())
     found = {
-        (r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results
+        (r.dataset_type, r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results
     }
     for key in ("valid_json_rate", "standin_agreement", "self_buy_rate"):
-        assert found[("glade Wood held-out states", None, "heldout", key)] == pytest.approx(meta["metrics"][key])
-    assert found[("wood_json", None, None, "exact_match")] == 0.375
-    assert not any("stderr" in k[3] for k in found)
-    assert found[("crash-gambit", "gambit_rumour", "mixed", "gambit_pnl_effect")] == -2.5
-    assert found[("crash-gambit", "gambit_rumour", "mixed", "legend_ratio_effect")] == 0.25
-    assert ("crash-gambit", "gambit_rumour", "solo", "gambit_pnl_effect") not in found  # another model's council
-    assert (
-        found[("crash-gambit", None, None, "decision_flags")] == 2
-        and found[("crash-gambit", None, None, "outcome_flags")] == 1
-    )
+        assert found[("glade/wood-heldout", None, "heldout", key)] == pytest.approx(meta["metrics"][key])
+    assert found[("glade/council-outcome", "gambit_rumour", "mixed", "council_gambit_pnl_effect")] == -2.5
+    assert found[("glade/council-outcome", "gambit_rumour", "mixed", "council_legend_ratio_effect")] == 0.25
+    assert not any(k[2] == "solo" for k in found)  # another model's council
+    assert found[("glade/council-seat", "creature_model", "mixed", "decision_flags")] == 2
+    assert found[("glade/council-outcome", None, "mixed", "council_outcome_flags")] == 1
     text = card.text
     for part in (
         "## Training",
@@ -273,6 +254,12 @@ def test_card_parses_and_its_model_index_holds_the_metrics(work, tmp_path):
     ):
         assert part in text
     assert "other_model" not in text
+
+
+def test_a_trained_checkpoint_holds_no_placeholder_card(work):
+    _, ckpt = work
+    assert "adapter_model.safetensors" in {p.name for p in ckpt.iterdir()}
+    assert "README.md" not in {p.name for p in ckpt.iterdir()}  # PEFT's "Model Card for Model ID"
 
 
 def test_base_model_hub_id_goes_to_the_card_and_adapter_config(work, tmp_path):

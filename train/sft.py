@@ -215,6 +215,9 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         if metrics is None:
             return None
     shutil.rmtree(work / "trainer", ignore_errors=True)
+    # PEFT's save_pretrained leaves a placeholder card naming this machine's base folder; the card is
+    # `glade export`'s (glade.hub, a layer above this one), which needs a Hub repo id to write it
+    (work / "README.md").unlink(missing_ok=True)
     meta = {
         "name": recipe.name,
         "seed": recipe.seed,

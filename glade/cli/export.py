@@ -4,9 +4,10 @@ write a Hub-ready folder for a creature checkpoint, and optionally push it (glad
 The folder (default `exports/NAME/`) holds the LoRA adapter (or, with --merge, the merged
 model) as safetensors, the tokenizer and chat template, the resolved recipe (recipe.yaml),
 meta.json, and a model card (README.md) whose front matter carries a model-index with the
-held-out metrics, the lm-eval results found in CHECKPOINT/lm_eval/results.json and, with
---council RESULTS, the council's outcome effects and flag counts. Nothing is pickled and
-nothing needs remote code to load.
+held-out metrics, the scores `glade lm-eval` wrote to CHECKPOINT/lm_eval/results.json and,
+with --council RESULTS, this checkpoint's own seats (valid-action rate, decision flags) and,
+named as the whole council's, the outcome effects and outcome flags of the councils it sat
+in. Nothing is pickled and nothing needs remote code to load.
 
 --push creates the repo and uploads the folder with huggingface_hub; the token comes from
 HF_TOKEN or the saved `hf auth login` and is never written anywhere. If the push cannot
@@ -48,7 +49,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--council",
         metavar="RESULTS",
-        help="a glade eval results folder (summary.json, flags.json) to summarise in the card",
+        help="a glade eval results folder (summary.json, flags.json): this checkpoint's seats, and the "
+        "councils it sat in, as whole-council results",
     )
     p.add_argument(
         "--base-model",

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint as checkpoints
+from glade.eval.harness import lm_eval_scores
 
 from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, start_folder
 from .cards import push as push_folder
@@ -92,6 +93,7 @@ def export_checkpoint(
     meta, kind = found.meta, found.kind
     exported_kind = "merged" if merge and kind == "lora" else kind
     summary = council_for(checkpoint, council) if council is not None else None
+    lm_scores = lm_eval_scores(checkpoint)
     out = Path(out) if out else default_out(repo_id)
     base = base_model or hub_id(meta.get("base_model")) or hub_id(meta.get("base_model_given"))
     recipe = yaml.safe_load((checkpoint / "recipe.yaml").read_text()) if (checkpoint / "recipe.yaml").exists() else {}
@@ -142,8 +144,8 @@ def export_checkpoint(
             datasets=[dataset] if dataset else None,
             pipeline_tag="text-generation",
         )
-        data.eval_results = eval_results(meta, checkpoint, model_name, summary) or None
-        body = render_card(meta, recipe, data, repo_id, exported_kind, base, summary)
+        data.eval_results = eval_results(meta, lm_scores, summary) or None
+        body = render_card(meta, recipe, lm_scores, repo_id, exported_kind, base, summary)
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         folder = finish_folder(
             tmp, out, {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}

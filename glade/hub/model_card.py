@@ -11,9 +11,9 @@ import yaml
 from glade.eval.figures import FIGURES
 from glade.eval.flags import effect_text, metric_text, number, where
 
-from .model_index import HELDOUT
+from .model_index import HELDOUT, CouncilView, members_text
 
-TOP_FLAGS = 8  # flags shown in the card; the model-index counts them all
+TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -99,10 +99,132 @@ def targets_section(meta: dict) -> list[str]:
     return out
 
 
+def flags_table(flags) -> str:
+    return _table(
+        ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support"],
+        [
+            [
+                f.get("rank"),
+                f["kind"],
+                where(f),
+                metric_text(f),
+                number(f["standin_value"]),
+                number(f["live_value"]),
+                effect_text(f),
+                f"{f['support']:.2f}",
+            ]
+            for f in flags[:TOP_FLAGS]
+        ],
+    )
+
+
+def seat_section(council: CouncilView) -> list[str]:
+    """This model's own seats: its answers only, so these figures are its own."""
+    sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
+    out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
+    if council.seat_rows:
+        rows = [
+            [
+                r["council"],
+                r["policy"],
+                r.get("decisions"),
+                _fmt(r["valid_action"]["mean"]),
+                ", ".join(_fmt(c) for c in r["valid_action"]["ci"]) if r["valid_action"].get("ci") else "-",
+                ", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items()) or "-",
+            ]
+            for r in council.seat_rows
+        ]
+        out += [
+            "Its own seat (its decisions only):",
+            "",
+            _table(["council", "seat", "decisions", "valid-action rate", "95% CI", "most frequent errors"], rows),
+            "",
+        ]
+    flags = council.decision_flags
+    if flags is None:
+        out += ["No flags.json in the results (run `glade flag RESULTS`).", ""]
+    elif not flags:
+        out += ["No decision flags: its seat and the stand-in do not part ways beyond the thresholds.", ""]
+    else:
+        out += [
+            f"Decision flags of its seat (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
+            "",
+            flags_table(flags),
+            "",
+        ]
+    rank = council.rank
+    if rank:
+        low, high = rank["ci"]
+        rank_low, rank_high = rank["rank_ci"]
+        out += [
+            f"Leaderboard (`glade rank`, {rank['outcome']} comparisons): rank **{rank['rank']} of {rank['of']}**, "
+            f"Bradley-Terry strength {rank['strength']:+.2f} ({rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; "
+            f"rank {rank_low:g} to {rank_high:g} across bootstrap refits), {rank['wins']:g} wins in "
+            f"{rank['comparisons']:g} comparisons.",
+            "",
+        ]
+    return out
+
+
+def council_section(council: CouncilView) -> list[str]:
+    """Its seats, then what the councils it sat in did as a whole (shared by every seat there)."""
+    out = seat_section(council)
+    out += ["### The councils it sat in (whole-council results, not this model's alone)", ""]
+    for name in council.councils:
+        out += [f"Council {name} seated: {members_text(council, name)}.", ""]
+    out += [
+        "An outcome is what the whole council did, paired with the all-stand-in world on the same seeds: "
+        "every model seated in a council carries the same outcome figures and outcome flags.",
+        "",
+    ]
+    rows = []
+    for o in council.outcome:
+        for figure, values in sorted(o.get("figures", {}).items()):
+            effect = values.get("effect") or {}
+            if figure not in FIGURES or not FIGURES[figure].key:
+                continue
+            if isinstance(effect.get("mean"), (int, float)):
+                ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
+                rows.append(
+                    [
+                        o["scenario"],
+                        o["council"],
+                        figure,
+                        _fmt(effect["mean"]),
+                        ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
+                        _fmt(effect.get("support")),
+                    ]
+                )
+    if rows:
+        out += [
+            "Council outcome effects (council minus stand-in world; in the model-index as `council_*_effect`):",
+            "",
+            _table(["scenario", "council", "figure", "effect", "95% CI", "support"], rows),
+            "",
+        ]
+    flags = council.outcome_flags
+    if flags:
+        out += [
+            f"Council outcome flags (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
+            "",
+            flags_table(flags),
+            "",
+        ]
+    elif flags is not None:
+        out += ["No outcome flags: these councils and the stand-in world do not part ways beyond the thresholds.", ""]
+    return out
+
+
 def render_card(
-    meta: dict, recipe: dict, data, repo_id: str, exported_kind: str, base: str | None, council: dict | None
+    meta: dict,
+    recipe: dict,
+    lm_scores: list[dict],
+    repo_id: str,
+    exported_kind: str,
+    base: str | None,
+    council: CouncilView | None,
 ) -> str:
-    """Front matter (ModelCardData) and prose."""
+    """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores."""
     name = repo_id.split("/")[1]
     metrics = meta.get("metrics", {})
     lora = recipe.get("lora")
@@ -153,86 +275,21 @@ def render_card(
         "",
         *targets_section(meta),
     ]
-    lm = [r for r in data.eval_results or [] if (r.dataset_type or "").startswith("lm-eval/")]
-    if lm:
+    if lm_scores:
         parts += [
-            "lm-eval (`lm_eval/results.json`):",
+            "lm-eval (`glade lm-eval`, `lm_eval/results.json`):",
             "",
-            _table(["task", "metric", "value"], [[r.task_name, r.metric_name, _fmt(r.metric_value)] for r in lm]),
+            _table(
+                ["task", "metric", "value", "stderr", "n"],
+                [[r["task"], r["metric"], _fmt(r["value"]), _fmt(r["stderr"]), r["n"]] for r in lm_scores],
+            ),
             "",
         ]
     parts += ["## How it diverges from the stand-in", ""]
     if council is None:
         parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
     else:
-        parts += [
-            f"Council evaluation `{council['recipe']}`: this model sat as {', '.join(council['seats'])} in "
-            f"{', '.join(council['councils'])}, each paired with the all-stand-in world on the same seeds.",
-            "",
-        ]
-        rows = []
-        for o in council["outcome"]:
-            for figure, values in sorted(o.get("figures", {}).items()):
-                effect = values.get("effect") or {}
-                if figure not in FIGURES or not FIGURES[figure].key:
-                    continue
-                if isinstance(effect.get("mean"), (int, float)):
-                    ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
-                    rows.append(
-                        [
-                            o["scenario"],
-                            o["council"],
-                            figure,
-                            _fmt(effect["mean"]),
-                            ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
-                            _fmt(effect.get("support")),
-                        ]
-                    )
-        if rows:
-            parts += [
-                "Outcome effects (council minus stand-in world; every figure is in the model-index):",
-                "",
-                _table(["scenario", "council", "figure", "effect", "95% CI", "support"], rows),
-                "",
-            ]
-        rank = council.get("rank")
-        if rank:
-            low, high = rank["ci"]
-            rank_low, rank_high = rank["rank_ci"]
-            parts += [
-                f"Leaderboard (`glade rank`, {rank['outcome']} comparisons): rank **{rank['rank']} of {rank['of']}**, "
-                f"Bradley-Terry strength {rank['strength']:+.2f} ({rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; "
-                f"rank {rank_low:g} to {rank_high:g} across bootstrap refits), {rank['wins']:g} wins in "
-                f"{rank['comparisons']:g} comparisons.",
-                "",
-            ]
-        if council["flags"] is None:
-            parts += ["No flags.json in the results (run `glade flag RESULTS`).", ""]
-        elif not council["flags"]:
-            parts += ["No flags: the council and the stand-in do not part ways beyond the thresholds.", ""]
-        else:
-            top = council["flags"][:TOP_FLAGS]
-            parts += [
-                f"Top flags ({len(top)} of {len(council['flags'])}), best first:",
-                "",
-                _table(
-                    ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support"],
-                    [
-                        [
-                            f.get("rank"),
-                            f["kind"],
-                            where(f),
-                            metric_text(f),
-                            number(f["standin_value"]),
-                            number(f["live_value"]),
-                            effect_text(f),
-                            f"{f['support']:.2f}",
-                        ]
-                        for f in top
-                    ],
-                ),
-                "",
-            ]
+        parts += council_section(council)
     parts += ["## How to load", "", "```python"]
     if exported_kind == "lora":
         parts += [

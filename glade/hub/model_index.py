@@ -1,11 +1,14 @@
 """The model-index of an exported creature checkpoint: the Hub's EvalResult entries for its
-held-out figures, its lm-eval results and what a council evaluation says about it (outcome
-effects, leaderboard rank, flag counts). The card's prose is in model_card.py."""
+held-out figures, its lm-eval results and what a council evaluation says about it: its own
+seats (valid-action rate, decision flags), its leaderboard rank, and, named as the whole
+council's, the outcome effects and outcome flags of the councils it sat in. The card's
+prose is in model_card.py."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from glade.eval.flags import load_flags
@@ -13,6 +16,7 @@ from glade.eval.flags import load_flags
 from .cards import REPO_ID
 
 HELDOUT = "glade Wood held-out states"
+STRUCTURED = "+structured"  # what glade.seats appends to a structured seat's identity
 HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
@@ -35,68 +39,73 @@ def hub_id(value) -> str | None:
     return None
 
 
-def lm_eval_results(checkpoint: Path, model_name: str) -> list:
-    """EvalResult entries for CHECKPOINT/lm_eval/results.json (lm-eval's results dict)."""
-    from huggingface_hub import EvalResult
-
-    path = Path(checkpoint) / "lm_eval" / "results.json"
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text()).get("results", {})
-    out = []
-    for task, values in sorted(results.items()):
-        for key, value in sorted(values.items()):
-            metric, _, filt = key.partition(",")
-            if "_stderr" in metric or isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            out.append(
-                EvalResult(
-                    task_type="text-generation",
-                    task_name=task,
-                    dataset_type=f"lm-eval/{task}",
-                    dataset_name=task,
-                    metric_type=metric,
-                    metric_name=f"{metric} ({filt})" if filt and filt != "none" else metric,
-                    metric_value=float(value),
-                )
-            )
-    return out
+def model_of(identity: str) -> str:
+    """The model a seat identity names (`hf:BASE+ADAPTER[+structured]`): its checkpoint folder's name."""
+    return re.split(r"[:+]", identity.removesuffix(STRUCTURED))[-1]
 
 
-def council_for(checkpoint: Path, results: str | Path) -> dict:
-    """What a council evaluation says about this checkpoint: its seats, their councils, the
-    outcome effects of those councils and their flags (best first)."""
+@dataclass(frozen=True)
+class CouncilView:
+    """What a council evaluation (`glade eval` RESULTS) says about one checkpoint. Seat-level
+    figures are this model's own; outcome figures and outcome flags are those of the whole
+    councils it sat in, shared by every seat there."""
+
+    recipe: str
+    seats: tuple[tuple[str, str], ...]  # (council, policy): the seats this checkpoint played
+    members: dict  # council -> ((policy, model), ...): every live seat of each council it sat in
+    seat_rows: tuple[dict, ...]  # summary.json `seats` rows of its own seats (valid-action rate, decisions)
+    outcome: tuple[dict, ...]  # summary.json `outcome` rows of its councils
+    decision_flags: tuple[dict, ...] | None  # flags of its own seats (None: no flags.json)
+    outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
+    rank: dict | None
+
+    @property
+    def councils(self) -> tuple[str, ...]:
+        return tuple(self.members)
+
+
+def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
+    """What a council evaluation says about this checkpoint: its seats and their figures, the
+    councils it sat in with who else sat there, their outcome effects, and the flags of its
+    seats and of those councils (best first)."""
     results = Path(results)
     if not (results / "summary.json").exists():
         raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
     summary = json.loads((results / "summary.json").read_text())
     name = Path(checkpoint).resolve().name
-    seats, councils = set(), set()
+    seated: dict[str, dict[str, set]] = {}  # council -> policy -> the models it ran
     for row in summary.get("decision", []):
-        if any(re.split(r"[:+]", identity)[-1] == name for identity in row.get("policy_identity", [])):
-            seats.add(row["policy"])
-            councils.add(row["council"])
+        models = seated.setdefault(row["council"], {}).setdefault(row["policy"], set())
+        models.update(model_of(identity) for identity in row.get("policy_identity", []))
+    seats = tuple(sorted((c, p) for c, by in seated.items() for p, models in by.items() if name in models))
     if not seats:
         raise ValueError(
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
         )
-    outcome = [o for o in summary.get("outcome", []) if o["council"] in councils]
+    councils = sorted({c for c, _ in seats})
     flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
-    if flags is not None:
-        flags = [
-            f
-            for f in flags
-            if (f["kind"] == "decision" and f.get("policy") in seats)
-            or (f["kind"] != "decision" and f["council"] in councils)
-        ]
-    return {
-        "recipe": summary.get("recipe", results.name),
-        "seats": sorted(seats),
-        "councils": sorted(councils),
-        "outcome": outcome,
-        "flags": flags,
-        "rank": rank_for(results, name),
-    }
+    return CouncilView(
+        recipe=summary.get("recipe", results.name),
+        seats=seats,
+        members={
+            c: tuple((p, " / ".join(sorted(models))) for p, models in sorted(seated[c].items())) for c in councils
+        },
+        seat_rows=tuple(r for r in summary.get("seats", []) if (r["council"], r["policy"]) in seats),
+        outcome=tuple(o for o in summary.get("outcome", []) if o["council"] in councils),
+        decision_flags=None
+        if flags is None
+        else tuple(f for f in flags if f["kind"] == "decision" and (f["council"], f.get("policy")) in seats),
+        outcome_flags=None
+        if flags is None
+        else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
+        rank=rank_for(results, name),
+    )
+
+
+def members_text(council: CouncilView, name: str) -> str:
+    """`a (this model), b (tiny-base), ...`: the live seats of council `name`."""
+    own = {p for c, p in council.seats if c == name}
+    return ", ".join(f"{p} ({'this model' if p in own else model})" for p, model in council.members[name])
 
 
 def rank_for(results: Path, name: str) -> dict | None:
@@ -114,7 +123,12 @@ def rank_for(results: Path, name: str) -> dict | None:
     return {**row, "of": len(board["board"]), "outcome": board["outcome"], "level": board["level"]}
 
 
-def eval_results(meta: dict, checkpoint: Path, model_name: str, council: dict | None) -> list:
+def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None) -> list:
+    """The model-index: this model's own figures (held-out, lm-eval, its council seats, its
+    leaderboard row) and, each named as the whole council's, its councils' outcome figures.
+    `lm_scores`: glade.eval.harness.lm_eval_scores.
+    Entries group by task type, dataset type, config and split (huggingface_hub's
+    `unique_identifier`), so each kind of entry has a dataset type of its own."""
     from huggingface_hub import EvalResult
 
     metrics = meta.get("metrics", {})
@@ -132,48 +146,105 @@ def eval_results(meta: dict, checkpoint: Path, model_name: str, council: dict | 
         for key in HELDOUT_METRICS
         if isinstance(metrics.get(key), (int, float))
     ]
-    found += lm_eval_results(checkpoint, model_name)
-    if council:
-        for o in council["outcome"]:
-            for figure, values in sorted(o.get("figures", {}).items()):
-                effect = (values.get("effect") or {}).get("mean")
-                if isinstance(effect, (int, float)):
-                    found.append(
-                        EvalResult(
-                            task_type="text-generation",
-                            task_name="council outcome effect vs the stand-in world",
-                            dataset_type="glade/council",
-                            dataset_name=council["recipe"],
-                            dataset_config=o["scenario"],
-                            dataset_split=o["council"],
-                            metric_type=f"{figure}_effect",
-                            metric_name=f"{figure} effect",
-                            metric_value=float(effect),
-                        )
-                    )
-        if council.get("rank"):
-            found.append(
-                EvalResult(
-                    task_type="text-generation",
-                    task_name=f"leaderboard ({council['rank']['outcome']} comparisons, Bradley-Terry)",
-                    dataset_type="glade/council",
-                    dataset_name=council["recipe"],
-                    metric_type="bradley_terry_strength",
-                    metric_name=f"strength (rank {council['rank']['rank']} of {council['rank']['of']})",
-                    metric_value=float(council["rank"]["strength"]),
-                )
-            )
-        if council["flags"] is not None:
-            for kind in ("decision", "outcome"):
+    found += [
+        EvalResult(
+            task_type="text-generation",
+            task_name=row["task"],
+            dataset_type=f"lm-eval/{row['task']}",
+            dataset_name=row["task"],
+            metric_type=row["metric"],
+            metric_name=row["metric"],
+            metric_value=row["value"],
+        )
+        for row in lm_scores
+    ]
+    if council is not None:
+        found += seat_results(council) + council_results(council)
+    return found
+
+
+def seat_results(council: CouncilView) -> list:
+    """This model's own seats in the councils: its valid-action rate and its decision flags."""
+    from huggingface_hub import EvalResult
+
+    found = []
+    for council_name, policy in council.seats:
+        own = dict(
+            task_type="text-generation",
+            task_name=f"its own seat ({policy}) in council {council_name}",
+            dataset_type="glade/council-seat",
+            dataset_name=council.recipe,
+            dataset_config=policy,
+            dataset_split=council_name,
+        )
+        for row in council.seat_rows:
+            if (row["council"], row["policy"]) == (council_name, policy) and row.get("valid_action"):
                 found.append(
                     EvalResult(
-                        task_type="text-generation",
-                        task_name="flags vs the stand-in",
-                        dataset_type="glade/council",
-                        dataset_name=council["recipe"],
-                        metric_type=f"{kind}_flags",
-                        metric_name=f"{kind} flags",
-                        metric_value=sum(1 for f in council["flags"] if f["kind"] == kind),
+                        **own,
+                        metric_type="valid_action_rate",
+                        metric_name="valid_action_rate",
+                        metric_value=float(row["valid_action"]["mean"]),
                     )
                 )
+        if council.decision_flags is not None:
+            count = sum(1 for f in council.decision_flags if (f["council"], f["policy"]) == (council_name, policy))
+            found.append(
+                EvalResult(**own, metric_type="decision_flags", metric_name="decision flags", metric_value=count)
+            )
+    if council.rank:
+        rank = council.rank
+        found.append(
+            EvalResult(
+                task_type="text-generation",
+                task_name=f"leaderboard ({rank['outcome']} comparisons, Bradley-Terry)",
+                dataset_type="glade/council-rank",
+                dataset_name=council.recipe,
+                metric_type="bradley_terry_strength",
+                metric_name=f"strength (rank {rank['rank']} of {rank['of']})",
+                metric_value=float(rank["strength"]),
+            )
+        )
+    return found
+
+
+def council_results(council: CouncilView) -> list:
+    """The outcome effects and outcome flag counts of the councils this model sat in: the
+    whole council's, so the task, the dataset and the metric say so, and `args` names every seat."""
+    from huggingface_hub import EvalResult
+
+    def whole(council_name: str, scenario: str | None, what: str) -> dict:
+        return dict(
+            task_type="text-generation",
+            task_name=f"{what} of the whole council {council_name}, not this model's alone",
+            dataset_type="glade/council-outcome",
+            dataset_name=f"{council.recipe}, council {council_name}",
+            dataset_config=scenario,
+            dataset_split=council_name,
+            dataset_args={"council": council_name, "seats": members_text(council, council_name)},
+        )
+
+    found = []
+    for o in council.outcome:
+        for figure, values in sorted(o.get("figures", {}).items()):
+            effect = (values.get("effect") or {}).get("mean")
+            if isinstance(effect, (int, float)):
+                found.append(
+                    EvalResult(
+                        **whole(o["council"], o["scenario"], "outcome effect vs the stand-in world"),
+                        metric_type=f"council_{figure}_effect",
+                        metric_name=f"council {figure} effect",
+                        metric_value=float(effect),
+                    )
+                )
+    if council.outcome_flags is not None:
+        for council_name in council.councils:
+            found.append(
+                EvalResult(
+                    **whole(council_name, None, "outcome flags vs the stand-in"),
+                    metric_type="council_outcome_flags",
+                    metric_name="council outcome flags",
+                    metric_value=sum(1 for f in council.outcome_flags if f["council"] == council_name),
+                )
+            )
     return found
