@@ -210,9 +210,9 @@ def write_rank(board: dict, out: str | Path) -> Path:
 
 def entry_of(board: dict, name: str) -> dict | None:
     """The board entry of a checkpoint folder `name` (its identity ends in that name)."""
-    import re
+    from glade.seats.base import model_of
 
     for row in board.get("board", []):
-        if re.split(r"[:+]", row["entry"])[-1] == name:
+        if model_of(row["entry"]) == name:
             return row
     return None

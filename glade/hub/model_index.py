@@ -7,16 +7,15 @@ prose is in model_card.py."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from glade.eval.flags import load_flags
+from glade.seats.base import model_of
 
 from .cards import REPO_ID
 
 HELDOUT = "glade Wood held-out states"
-STRUCTURED = "+structured"  # what glade.seats appends to a structured seat's identity
 HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
@@ -37,11 +36,6 @@ def hub_id(value) -> str | None:
     if isinstance(value, str) and REPO_ID.match(value) and not Path(value).exists():
         return value
     return None
-
-
-def model_of(identity: str) -> str:
-    """The model a seat identity names (`hf:BASE+ADAPTER[+structured]`): its checkpoint folder's name."""
-    return re.split(r"[:+]", identity.removesuffix(STRUCTURED))[-1]
 
 
 @dataclass(frozen=True)

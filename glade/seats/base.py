@@ -8,9 +8,18 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
+
+
+def model_of(identity: str) -> str:
+    """The model a seat identity names (`hf:BASE+ADAPTER[+structured]`, `server:MODEL`): its
+    last part, a checkpoint folder's name for a checkpoint seat."""
+    return re.split(r"[:+]", identity.removesuffix(STRUCTURED))[-1]
 
 
 @dataclass(frozen=True)

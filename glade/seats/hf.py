@@ -46,7 +46,7 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.env.protocol import action_schema, parse, render, role_card
 
-from .base import Decision, Policy
+from .base import STRUCTURED, Decision, Policy
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -360,4 +360,4 @@ class HFPolicy:
 def _identity(model: str, adapter: str | None, structured: bool = False) -> str:
     base = os.path.basename(str(model).rstrip("/")) or str(model)
     adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
-    return f"hf:{base}{adapter_part}" + ("+structured" if structured else "")
+    return f"hf:{base}{adapter_part}" + (STRUCTURED if structured else "")

@@ -50,7 +50,7 @@ from itertools import permutations
 
 from glade.env.protocol import action_schema, parse, render
 
-from .base import Decision, Policy
+from .base import STRUCTURED, Decision, Policy
 from .spec import SERVER, check_fields
 
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
@@ -97,7 +97,7 @@ class ServerPolicy:
 
     @property
     def name(self) -> str:
-        return f"server:{self.model}" + ("+structured" if self.structured else "")
+        return f"server:{self.model}" + (STRUCTURED if self.structured else "")
 
     def act(self, observations: list[dict]) -> list[Decision]:
         if not observations:

@@ -61,7 +61,7 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa
 
 from glade.env.protocol import action_schema, parse, render  # noqa: E402
 
-from .base import Decision, Policy  # noqa: E402
+from .base import STRUCTURED, Decision, Policy  # noqa: E402
 from .hf import Generation  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
 
@@ -375,4 +375,4 @@ class VLLMPolicy:
 def _identity(model: str, adapter: str | None, structured: bool) -> str:
     base = os.path.basename(str(model).rstrip("/")) or str(model)
     adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
-    return f"vllm:{base}{adapter_part}" + ("+structured" if structured else "")
+    return f"vllm:{base}{adapter_part}" + (STRUCTURED if structured else "")
