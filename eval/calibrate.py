@@ -10,10 +10,12 @@
 3. `standin_search.search` fits the disposition on the fit part, starting from the scenario's
    own disposition.
 4. Direction agreement, quantity error and price error of the scenario's own disposition
-   (before) and the fitted one (after), on the fit part and on the held-out part, each a mean
-   over episodes with a bootstrap interval (glade.eval.stats), the change paired by episode.
-   The fit generalised when, on held-out episodes, the fitted stand-in beats always taking each
-   good's most common live side (from the fit part) by at least MIN_GAIN, interval above 0.
+   (original; `before` in the summary) and the fitted one (calibrated; `after`), on the fit part
+   and on the held-out part, each a mean over episodes with an interval (glade.eval.stats), the
+   change (calibrated minus original) paired by episode. The verdict (`fit_verdict`) says two
+   things about held-out episodes: whether the fit generalised (it beats always taking each
+   good's most common live side in the fit part by at least MIN_GAIN, interval above 0), and
+   whether it improved on the original disposition (the paired change excludes 0).
 5. The outcome check (eval/outcome_check.py) plays the fitted and the original stand-in worlds
    on the held-out seeds and scenario and compares each with the live council.
 """
@@ -21,7 +23,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +36,11 @@ from glade.env import standin
 from glade.env.scenario import load_scenario
 from glade.tracejson import canonical
 
-from .scoring import directions, quantities
-from .standin_search import Search, features, limit_prices, moves, search
-from .stats import clean, describe
+from .standin_search import Search, base_rate_agreement, decision_scores, features, moved, search
+from .stats import MIN_N, Interval, clean, describe, interval
 
 MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
+IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
 RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
 
@@ -161,47 +162,6 @@ def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str
     return Split(held, scenario, fit)
 
 
-def decision_scores(observations, actions, dispositions) -> pd.DataFrame:
-    """Per decision, the stand-in (one disposition per decision) against the live action:
-    agreement (share of goods on the same side: buy, sell or none), qty_error (mean over goods
-    of |live - stand-in| signed units) and price_error (mean |live limit / stand-in limit - 1|
-    over goods both trade on the same side; NaN where there is none)."""
-    out = []
-    for obs, live, d in zip(observations, actions, dispositions, strict=True):
-        goods = list(obs["inventory"])
-        ref = standin.act(obs, d)
-        d_live, d_ref = directions(live, goods), directions(ref, goods)
-        q_live, q_ref = quantities(live, goods), quantities(ref, goods)
-        p_live, p_ref = limit_prices(live), limit_prices(ref)
-        gaps = [
-            abs(p_live[(g, side)] / p_ref[(g, side)] - 1.0)
-            for g, side in d_live.items()
-            if side == d_ref[g] != "none" and (g, side) in p_live and (g, side) in p_ref
-        ]
-        out.append(
-            {
-                "agreement": sum(d_live[g] == d_ref[g] for g in goods) / len(goods),
-                "qty_error": sum(abs(q_live[g] - q_ref[g]) for g in goods) / len(goods),
-                "price_error": float(np.mean(gaps)) if gaps else math.nan,
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def base_rate_agreement(fit: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
-    """Per held-out decision: the agreement of always taking each good's most common live side
-    in the fit part (a predictor that knows base rates and nothing about the state)."""
-    goods = list(fit["observation"].iloc[0]["inventory"])
-    counts = {g: {} for g in goods}
-    for action in fit["action"]:
-        for g, side in directions(action, goods).items():
-            counts[g][side] = counts[g].get(side, 0) + 1
-    usual = {g: max(sorted(c), key=c.get) for g, c in counts.items()}
-    return np.array(
-        [sum(d[g] == usual[g] for g in goods) / len(goods) for d in (directions(a, goods) for a in heldout["action"])]
-    )
-
-
 def _per_episode(rows: pd.DataFrame, values: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=float), index=rows.index).groupby(rows["episode_id"]).mean()
 
@@ -217,16 +177,6 @@ def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, seed:
             "change": describe((a - b).dropna(), level=level, unit="episodes"),
         }
     return out
-
-
-def moved(start: standin.Disposition, fitted: standin.Disposition, top: int = 5) -> list[dict]:
-    """The parameters that moved most, by the share of their search range they moved."""
-    out = [
-        {"parameter": k, "before": getattr(start, k), "after": getattr(fitted, k), "share_of_range": round(share, 4)}
-        for k, share in moves(start, fitted).items()
-        if share > 0
-    ]
-    return sorted(out, key=lambda m: -m["share_of_range"])[:top]
 
 
 def disposition_name(policy: str, creature: str | None) -> str:
@@ -288,8 +238,12 @@ def calibrate(
     }
     base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
     calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
-    gain = describe(calibrated - base, level=level, unit="episodes")
-    generalised, verdict = fit_verdict(describe(calibrated, level=level, unit="episodes"), gain)
+    original = _per_episode(held_rows, before[~part.fit]["agreement"].to_numpy())
+    gain = interval(calibrated - base, level=level, unit="episodes")
+    said = fit_verdict(
+        *(interval(v, level=level, unit="episodes") for v in (calibrated, original, base, calibrated - original)),
+        gain,
+    )
     summary = {
         "policy": policy,
         "creature": creature,
@@ -315,9 +269,10 @@ def calibrate(
             "fit_agreement": found.agreement,
         },
         "parts": parts,
-        "base_rate": {"heldout": describe(base, level=level, unit="episodes"), "gain": gain},
-        "generalised": generalised,
-        "verdict": verdict,
+        "base_rate": {"heldout": describe(base, level=level, unit="episodes"), "gain": gain.as_dict()},
+        "generalised": said.generalised,
+        "against_original": said.against_original,
+        "verdict": said.text,
         "moved": moved(start, fitted),
     }
     return Calibration(live, part, fitted, clean(summary))
@@ -332,35 +287,69 @@ def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
     return clean({**cal.summary, "outcome": check})
 
 
-def fit_verdict(heldout: dict, gain: dict) -> tuple[bool, str]:
-    """Generalised: the gain over base rates is at least MIN_GAIN with its interval above 0 (or
-    the same positive gain in every held-out episode, n >= MIN_N)."""
-    n = heldout["n"]
-    if gain["ci"] is None and not gain["note"].startswith("same value"):
-        return False, f"too few held-out episodes to tell whether the fit generalised (n = {n}: {gain['note']})"
+@dataclass(frozen=True)
+class FitVerdict:
+    generalised: bool
+    against_original: str | None  # IMPROVED, NO_BETTER or WORSE; None with too few held-out episodes
+    text: str  # "headline: what was measured" (the YAML header carries the headline)
+
+
+def fit_verdict(
+    calibrated: Interval, original: Interval, base: Interval, change: Interval, gain: Interval
+) -> FitVerdict:
+    """Held-out agreement per episode: the calibrated stand-in, the original disposition, base
+    rates (each good's most common live side), change = calibrated minus original and gain =
+    calibrated minus base rates, both paired by episode. Generalised: the gain is at least
+    MIN_GAIN and excludes 0 upwards. Against the original: improved or worse when the change
+    excludes 0 (an interval, or the same nonzero change in all of at least MIN_N episodes), no
+    better otherwise."""
+    n = calibrated.n
+    if n < MIN_N:
+        return FitVerdict(False, None, f"too few held-out episodes to tell whether the fit generalised: n = {n}")
+    if change.excludes_zero():
+        against = IMPROVED if change.mean > 0 else WORSE
+    else:
+        against = NO_BETTER
     said = (
-        f"on {n} held-out episodes the calibrated stand-in takes the live side on {_pct(heldout['mean'])} of goods "
-        f"{_spread(heldout)}, {_pct(gain['mean'], True)} {_spread(gain, True)} over always taking each good's most "
-        "common side"
+        f"held-out agreement (the share of goods on the live side) over {n} episodes: calibrated stand-in "
+        f"{ci_text(calibrated, '.3f')}, original disposition {ci_text(original, '.3f')}, always each good's most "
+        f"common side {base.mean:.3f}; the calibrated stand-in's change is {ci_text(gain, '+.3f')} over base rates "
+        f"and {ci_text(change, '+.3f')} over the original"
     )
-    above = gain["ci"][0] > 0 if gain["ci"] is not None else gain["mean"] > 0
-    if above and gain["mean"] >= MIN_GAIN:
-        return True, f"the fit generalised: {said}"
-    return False, (
-        f"the fit did not generalise: {said} (it needs {_pct(MIN_GAIN, True)} or more with the interval above 0); "
-        "no disposition of the stand-in's rules explains these decisions beyond base rates"
+    if not (gain.excludes_zero() and gain.mean >= MIN_GAIN):
+        return FitVerdict(
+            False,
+            against,
+            f"the fit did not generalise: {said} (generalising needs {MIN_GAIN:+.3f} or more over base rates, "
+            "interval above 0); no disposition of the stand-in's rules explains these decisions beyond base rates",
+        )
+    if against == IMPROVED:
+        return FitVerdict(True, against, f"the fit generalised and improved on the original disposition: {said}")
+    if against == WORSE:
+        return FitVerdict(
+            True, against, f"the fit generalised beyond base rates but is worse than the original disposition: {said}"
+        )
+    why = "interval spans 0" if change.low is not None else "the same in every episode"
+    return FitVerdict(
+        True,
+        against,
+        f"the fit generalised beyond base rates but is no better than the original disposition ({why}): {said}",
     )
 
 
-def _spread(d: dict, sign: bool = False) -> str:
-    """`[low, high]` of an interval (glade.eval.stats.describe), or its note in parentheses."""
-    if d["ci"] is None:
-        return f"({d['note']})"
-    return f"[{_pct(d['ci'][0], sign)}, {_pct(d['ci'][1], sign)}]"
-
-
-def _pct(x: float, sign: bool = False) -> str:
-    return f"{x * 100:{'+' if sign else ''}.1f}%"
+def ci_text(d: Interval | dict | None, fmt: str) -> str:
+    """A glade.eval.stats interval (or its `as_dict`) in a few characters: `mean [low, high]`,
+    `mean in all N` (the same value everywhere), `mean (n N)` (too few for an interval), or `—`."""
+    if isinstance(d, Interval):
+        d = d.as_dict()
+    if not d or d.get("mean") is None:
+        return "—"
+    head = format(d["mean"], fmt)
+    if d.get("ci"):
+        return f"{head} [{format(d['ci'][0], fmt)}, {format(d['ci'][1], fmt)}]"
+    if d.get("note", "").startswith("same value"):
+        return f"{head} in all {d['n']}"
+    return f"{head} (n {d.get('n', 0)})"
 
 
 def write(summary: dict, out: str | Path) -> list[Path]:
@@ -370,12 +359,16 @@ def write(summary: dict, out: str | Path) -> list[Path]:
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
     out.parent.mkdir(parents=True, exist_ok=True)
-    held = summary["parts"]["heldout"]["agreement"]["after"]
+    held = summary["parts"]["heldout"]["agreement"]
+    headline = summary["verdict"].split(": ", 1)[0]
     header = (
         f"# A stand-in disposition fitted by glade calibrate to policy {summary['policy']!r}"
         + (f" on {summary['creature']}" if summary["creature"] else "")
-        + f"\n# from {summary['source']} ({summary['decisions']} decisions); held-out direction agreement "
-        f"{held['mean']:.3f} (n = {held['n']} episodes). {summary['verdict'].split(':')[0].capitalize()}.\n"
+        + f" from {summary['source']} ({summary['decisions']} decisions).\n"
+        f"# Held-out direction agreement over {held['after']['n']} episodes: original {ci_text(held['before'], '.3f')}, "
+        f"calibrated {ci_text(held['after'], '.3f')}, change {ci_text(held['change'], '+.3f')} "
+        "(calibrated minus original).\n"
+        f"# {headline[0].upper() + headline[1:]}.\n"
         f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
     )
     out.write_text(header + yaml.safe_dump(summary["fitted"], sort_keys=False))

@@ -9,16 +9,16 @@ fit never saw, two stand-in worlds are played on the same scenario and seed:
 
 Each is compared with the council world on the outcome figures: the legend good's price at
 settlement over the turn before (legend_ratio), the crash, the gambit's P&L (glade.eval.figures)
-and the price path (the path distance of glade.eval.stats, averaged over goods). A stand-in
-world's error is |its figure - the council's| (for the path, the distance itself); the
-improvement is the original's error minus the calibrated's, paired by world, with a bootstrap
-interval over worlds (seeds x casts).
+and the price path (the path distance of glade.eval.stats to the council's, averaged over goods;
+the council has no figure of its own there). A stand-in world's error is |its figure - the
+council's| (for the path, the distance itself); the change in error is the calibrated's minus
+the original's, paired by world (negative: the calibrated world is closer), with an interval
+over worlds (seeds x casts).
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,11 @@ from glade.env.standin import Disposition
 from glade.rollout import EpisodeSpec, run_lockstep
 from glade.seats import StandIn, standin_council
 
+from .calibrate import ci_text
 from .figures import FIGURES
 from .recipe import STANDIN
 from .rows import World, episode_rows
-from .stats import describe, path_distance
+from .stats import Interval, describe, interval, path_distance
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
 ABOUT = {
@@ -41,6 +42,8 @@ ABOUT = {
     "gambit_pnl": "gambit P&L (pebbles)",
     "price_path": "price-path distance to the council (mean over goods)",
 }
+FORMAT = {"legend_ratio": ".3f", "crash": ".3f", "gambit_pnl": ".2f", "price_path": ".3f"}  # decimals per figure
+CALIBRATED_CLOSER, ORIGINAL_CLOSER = "calibrated closer", "original closer"
 BATCH = 32  # worlds played in lockstep at a time
 
 
@@ -147,71 +150,64 @@ def _errors(council: dict, original, calibrated, thresholds) -> dict:
     }
     out = {}
     for name in CHECKED[:-1]:
-        for world, row in rows.items():
-            out[f"{name}.{world}"] = float(FIGURES[name].measure(row, thresholds))
+        values = {world: float(FIGURES[name].measure(row, thresholds)) for world, row in rows.items()}
+        out[f"{name}.council"] = values["council"]
+        for world in ("original", "calibrated"):
+            out[f"{name}.{world}"] = values[world]
+            out[f"{name}.error_{world}"] = abs(values[world] - values["council"])
     paths = {world: json.loads(row["price_path"]) for world, row in rows.items()}
-    out["price_path.council"] = 0.0
     for world in ("original", "calibrated"):
-        out[f"price_path.{world}"] = float(
-            np.mean([path_distance(paths[world][g], paths["council"][g]) for g in paths["council"]])
-        )
+        distance = float(np.mean([path_distance(paths[world][g], paths["council"][g]) for g in paths["council"]]))
+        out[f"price_path.{world}"] = out[f"price_path.error_{world}"] = distance
     return out
 
 
 def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
     out = {"n": len(part), "figures": {}}
     for name in CHECKED:
-        c, o, k = (part[f"{name}.{w}"].to_numpy(dtype=float) for w in ("council", "original", "calibrated"))
-        ok = np.isfinite(c) & np.isfinite(o) & np.isfinite(k)
+        o, k = (part[f"{name}.{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
+        err_o, err_k = (part[f"{name}.error_{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
+        ok = np.isfinite(err_o) & np.isfinite(err_k)
         if not ok.any():
             out["figures"][name] = {"n": 0, "verdict": "does not apply here"}
             continue
-        # rounded to 1e-12: a difference of a few ulps is no difference (it would make an interval of zeros "above 0")
-        err_o, err_k = np.round(np.abs(o[ok] - c[ok]), 12), np.round(np.abs(k[ok] - c[ok]), 12)
-        better = describe(err_o - err_k, level=level, unit="worlds")
+        # rounded to 1e-12: a difference of a few ulps is no difference (it would make an interval of zeros "below 0")
+        change = interval(np.round(err_k[ok], 12) - np.round(err_o[ok], 12), level=level, unit="worlds")
         rate = name == "crash"  # 0/1 per world: the exact binomial interval
+        council = part[f"{name}.council"].to_numpy(dtype=float)[ok] if f"{name}.council" in part else None
         out["figures"][name] = {
             "n": int(ok.sum()),
-            "council": describe(c[ok], level=level, unit="worlds", rate=rate),
+            "council": None if council is None else describe(council, level=level, unit="worlds", rate=rate),
             "original": describe(o[ok], level=level, unit="worlds", rate=rate),
             "calibrated": describe(k[ok], level=level, unit="worlds", rate=rate),
-            "error_original": describe(err_o, level=level, unit="worlds", rate=rate),
-            "error_calibrated": describe(err_k, level=level, unit="worlds", rate=rate),
-            "improvement": better,
-            "verdict": _figure_verdict(better),
+            "error_original": describe(err_o[ok], level=level, unit="worlds", rate=rate),
+            "error_calibrated": describe(err_k[ok], level=level, unit="worlds", rate=rate),
+            "error_change": change.as_dict(),
+            "verdict": _figure_verdict(change),
         }
     return out
 
 
-def _figure_verdict(better: dict) -> str:
-    if better["ci"] is None:
-        return f"n = {better['n']}: no interval ({better['note']})"
-    low, high = better["ci"]
-    if low is not None and low > 0:
-        return "calibrated closer"
-    if high is not None and high < 0:
-        return "original closer"
-    return "no clear difference"
+def _figure_verdict(change: Interval) -> str:
+    """From the change in error (calibrated minus original) over worlds."""
+    if change.excludes_zero():
+        return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
+    if change.low is None and change.note.startswith("same value"):
+        return "no difference"
+    return "too few worlds" if change.low is None else "no clear difference"
 
 
 def verdict(group: dict) -> str:
     """One sentence over all held-out worlds."""
-    figures = {k: v for k, v in group["figures"].items() if "improvement" in v}
-    closer = [k for k, v in figures.items() if v["verdict"] == "calibrated closer"]
-    worse = [k for k, v in figures.items() if v["verdict"] == "original closer"]
+    figures = {k: v for k, v in group["figures"].items() if "error_change" in v}
+    closer = [k for k, v in figures.items() if v["verdict"] == CALIBRATED_CLOSER]
+    worse = [k for k, v in figures.items() if v["verdict"] == ORIGINAL_CLOSER]
     n = group["n"]
     if n < 2:
         return f"{n} held-out world: too few to say whether the calibrated stand-in predicts the council better"
-    parts = []
-    for k in closer + worse:
-        imp = figures[k]["improvement"]
-        parts.append(f"{ABOUT[k]}: error {_num(-imp['mean'])} [{_num(-imp['ci'][1])}, {_num(-imp['ci'][0])}]")
+    parts = [f"{ABOUT[k]} {ci_text(figures[k]['error_change'], '+' + FORMAT[k])}" for k in closer + worse]
     head = (
         f"on {n} held-out worlds the calibrated stand-in predicts the council better on {len(closer)} of "
         f"{len(figures)} figures and worse on {len(worse)}"
     )
-    return head + (" (" + "; ".join(parts) + ", calibrated minus original)" if parts else "; no difference is clear")
-
-
-def _num(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.3g}"
+    return head + (" (change in error: " + "; ".join(parts) + ")" if parts else "; no difference is clear")

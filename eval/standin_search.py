@@ -20,20 +20,25 @@ where both trade a good on the same side: direction first, closeness breaks its 
 `prune` puts back, one by one (largest move first), every parameter whose starting value
 scores as well: a parameter the decisions say nothing about (a reaction to talk there never
 was) stays where it started instead of drifting with the search.
+
+`decision_scores`, `base_rate_agreement` and `moved` score a disposition against the live
+decisions one decision at a time, through `act` itself (what glade calibrate reports).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from glade.env.legends import FALL, RISE
-from glade.env.standin import Disposition, check_disposition
+from glade.env.standin import Disposition, act, check_disposition
 
 from .scoring import directions, quantities
 
@@ -298,3 +303,57 @@ def search(
     best = prune(f, decode(result.x, name), start)  # never worse than `start`: it was in the first population
     agreement, closeness = score(f, best)
     return Search(best, agreement, closeness, calls[0], int(result.nit), time.perf_counter() - t0, settings)
+
+
+# --- the stand-in against live decisions, one decision at a time (glade calibrate's scores) ---
+
+
+def decision_scores(observations, actions, dispositions) -> pd.DataFrame:
+    """Per decision, the stand-in (one disposition per decision) against the live action:
+    agreement (share of goods on the same side: buy, sell or none), qty_error (mean over goods
+    of |live - stand-in| signed units) and price_error (mean |live limit / stand-in limit - 1|
+    over goods both trade on the same side; NaN where there is none)."""
+    out = []
+    for obs, live, d in zip(observations, actions, dispositions, strict=True):
+        goods = list(obs["inventory"])
+        ref = act(obs, d)
+        d_live, d_ref = directions(live, goods), directions(ref, goods)
+        q_live, q_ref = quantities(live, goods), quantities(ref, goods)
+        p_live, p_ref = limit_prices(live), limit_prices(ref)
+        gaps = [
+            abs(p_live[(g, side)] / p_ref[(g, side)] - 1.0)
+            for g, side in d_live.items()
+            if side == d_ref[g] != "none" and (g, side) in p_live and (g, side) in p_ref
+        ]
+        out.append(
+            {
+                "agreement": sum(d_live[g] == d_ref[g] for g in goods) / len(goods),
+                "qty_error": sum(abs(q_live[g] - q_ref[g]) for g in goods) / len(goods),
+                "price_error": float(np.mean(gaps)) if gaps else math.nan,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def base_rate_agreement(fit: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
+    """Per held-out decision: the agreement of always taking each good's most common live side
+    in the fit part (a predictor that knows base rates and nothing about the state)."""
+    goods = list(fit["observation"].iloc[0]["inventory"])
+    counts = {g: {} for g in goods}
+    for action in fit["action"]:
+        for g, side in directions(action, goods).items():
+            counts[g][side] = counts[g].get(side, 0) + 1
+    usual = {g: max(sorted(c), key=c.get) for g, c in counts.items()}
+    return np.array(
+        [sum(d[g] == usual[g] for g in goods) / len(goods) for d in (directions(a, goods) for a in heldout["action"])]
+    )
+
+
+def moved(start: Disposition, fitted: Disposition, top: int = 5) -> list[dict]:
+    """The parameters that moved most, by the share of their search range they moved."""
+    out = [
+        {"parameter": k, "before": getattr(start, k), "after": getattr(fitted, k), "share_of_range": round(share, 4)}
+        for k, share in moves(start, fitted).items()
+        if share > 0
+    ]
+    return sorted(out, key=lambda m: -m["share_of_range"])[:top]

@@ -1,25 +1,34 @@
 """`glade calibrate`: the vectorised stand-in is the stand-in; a seat that IS a stand-in with
 changed parameters is recovered and then predicts the council; a random seat is not fitted into
-false confidence; the split never mixes seeds; mistakes are one error line."""
+false confidence; a fit that beats base rates but not the original disposition says so; one sign
+convention (calibrated minus original) throughout; the split never mixes seeds; mistakes are one
+error line."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from rich.console import Console
 
 from glade.cli import main
+from glade.cli.calibrate import show
+from glade.config import Seeds
 from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.eval import run as eval_run
-from glade.eval.calibrate import calibrate, split, with_outcome, write
+from glade.eval.calibrate import IMPROVED, NO_BETTER, WORSE, calibrate, fit_verdict, split, with_outcome, write
 from glade.eval.recipe import load_eval_recipe
 from glade.eval.report import write_report
+from glade.eval.report.calibration import CONVENTION, tables
 from glade.eval.standin_search import SIDE, SPACE, decode, features, predict, search
+from glade.eval.stats import interval
 from glade.traces import GenerateRecipe, generate
 
 CHANGED = {
@@ -27,6 +36,7 @@ CHANGED = {
     "entry_point": "tests.planted:changed_standin",
     "kwargs": {"surplus": 8, "on_fall": "dump"},
 }
+SAME = {"kind": "python", "entry_point": "tests.planted:changed_standin", "kwargs": {}}  # balanced, unchanged
 RANDOM = {"kind": "python", "entry_point": "tests.planted:random_trader", "kwargs": {"seed": 1}}
 FAST = {"popsize": 6, "maxiter": 25}  # a small search: enough for these decisions, quick in the suite
 
@@ -48,6 +58,13 @@ def results(tmp_path_factory):
     (folder / "recipe.yaml").write_text(yaml.safe_dump(data))
     eval_run.run_recipe(load_eval_recipe(folder / "recipe.yaml"))
     return folder / "results"
+
+
+@pytest.fixture(scope="module")
+def changed(results):
+    """The changed stand-in calibrated, with its outcome check."""
+    cal = calibrate(results, "changed", seed=0, **FAST)
+    return cal, with_outcome(cal)
 
 
 def observations(n_seeds: int = 2, turns: int = 10) -> list[dict]:
@@ -92,14 +109,14 @@ def test_the_search_is_seeded_and_starts_from_the_original():
     assert exact.agreement == 1.0 and exact.disposition.on_fall == "dump"
 
 
-def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, tmp_path):
-    cal = calibrate(results, "changed", seed=0, **FAST)
-    s = with_outcome(cal)
+def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, changed, tmp_path):
+    cal, s = changed
     held = s["parts"]["heldout"]["agreement"]
     assert held["after"]["mean"] >= 0.95 and held["before"]["mean"] < 0.9
     assert s["fitted"]["surplus"] == 8 and s["fitted"]["on_fall"] == "dump"
     assert {m["parameter"] for m in s["moved"]} == {"surplus", "on_fall"}  # nothing the data cannot see
-    assert s["generalised"] and s["verdict"].startswith("the fit generalised")
+    assert s["generalised"] and s["verdict"].startswith("the fit generalised and improved on the original")
+    assert s["against_original"] == IMPROVED
     assert s["rebuilt"] == s["decisions"] == 2 * 6 * 8 * 5  # every observation rebuilt exactly
     # split by seed: held-out seeds never fit; the second scenario is held out whole
     assert s["split"]["heldout_scenario"] == "gambit_shock" and len(s["split"]["heldout_seeds"]) == 2
@@ -112,7 +129,7 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     # the calibrated world's gambit P&L is the council's in every world; at n = 8 the skewed errors of
     # the original leave an interval across 0 (glade.eval.stats: t widened by Hall's correction)
     pnl = every["figures"]["gambit_pnl"]
-    assert pnl["error_calibrated"]["mean"] == 0 and pnl["improvement"]["mean"] > 0
+    assert pnl["error_calibrated"]["mean"] == 0 and pnl["error_change"]["mean"] < 0
     assert "better on 1 of 4 figures" in outcome["verdict"]
 
     written = write(s, tmp_path / "fitted.yaml")
@@ -120,8 +137,92 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     assert json.loads(written[1].read_text())["fitted"] == s["fitted"]
     assert written[2] == results / "calibration" / "calibrated_changed.json"
     report = write_report(results)[0].read_text()
-    assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report and "The fit generalised" in report
-    assert "| gambit_shock (unseen scenario) | 6 | price_path | 0 |" in report
+    assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report
+    assert "The fit generalised and improved on the original disposition" in report
+    assert "*Outcome check, gambit_shock: 6 worlds of a scenario the fit never saw (means)*" in report
+    assert "| price_path | — | " in report  # the council's distance to itself is no figure
+    assert report.count("calibrated minus original") == 1 and "original minus calibrated" not in report
+    header = written[0].read_text().splitlines()
+    assert "change +0.1" in header[1] and header[1].endswith("(calibrated minus original).")
+    assert header[2] == "# The fit generalised and improved on the original disposition."
+
+
+def test_one_sign_convention_and_readable_tables(changed):
+    """The numbers the sentences give are the table's, sign and digits; the convention is said once;
+    no council self-distance, no repeated notes, one number format per figure."""
+    s = changed[1]
+    agreement, everywhere, *per_scenario = tables(s)
+    held = {row[1]: row for row in agreement[2] if row[0] == "held out"}
+    assert held["change"][2].startswith("+") and held["change"][2] in s["verdict"]
+    path = next(row for row in everywhere[2] if row[0] == "price_path")
+    assert path[1] == "—" and path[4].startswith("-") and path[4] in s["outcome"]["verdict"]
+    for _, header, rows in [everywhere, *per_scenario]:
+        assert header == ["figure", "council", "original", "calibrated", "change in error", "verdict"]
+        for row in rows:
+            assert not any("interval" in cell or "same value" in cell for cell in row), row
+            digits = {len(d) for cell in row[1:5] for d in re.findall(r"\d\.(\d+)", cell)}
+            assert len(digits) == 1, row  # one format per figure
+    crash = next(row for row in everywhere[2] if row[0] == "crash")
+    assert crash[4] == "+0.000 in all 8" and crash[5] == "no difference"
+    printed = io.StringIO()
+    show(Console(file=printed, width=100), s)
+    assert printed.getvalue().count(CONVENTION[:40]) == 1 and "original minus calibrated" not in printed.getvalue()
+
+
+def test_the_verdict_tells_base_rates_from_the_original():
+    """Four held-out outcomes, four wordings: beating base rates is not beating the original."""
+    rng = np.random.default_rng(0)
+    original, base = 0.78 + rng.normal(0, 0.02, 20), 0.6 + rng.normal(0, 0.02, 20)
+
+    def said(calibrated):
+        parts = (calibrated, original, base, calibrated - original, calibrated - base)
+        return fit_verdict(*(interval(v, unit="episodes") for v in parts))
+
+    cases = {
+        "better": (original + 0.05 + rng.normal(0, 0.01, 20), True, IMPROVED),
+        "same": (original + rng.normal(0, 0.02, 20), True, NO_BETTER),
+        "worse": (original - 0.05 + rng.normal(0, 0.01, 20), True, WORSE),
+        "base rates": (base + rng.normal(0, 0.02, 20), False, WORSE),
+    }
+    heads = {}
+    for case, (calibrated, generalised, against) in cases.items():
+        v = said(calibrated)
+        assert (v.generalised, v.against_original) == (generalised, against), case
+        heads[case] = v.text.split(": ", 1)[0]
+    assert heads == {
+        "better": "the fit generalised and improved on the original disposition",
+        "same": "the fit generalised beyond base rates but is no better than the original disposition "
+        "(interval spans 0)",
+        "worse": "the fit generalised beyond base rates but is worse than the original disposition",
+        "base rates": "the fit did not generalise",
+    }
+
+
+def test_a_seat_on_its_own_disposition_is_no_better_than_the_original(tmp_path, capsys):
+    """Thorn's scenario disposition is balanced; a seat that plays balanced is explained beyond base
+    rates, but the fit cannot improve on the original, and the output must not say it generalised
+    as if it had."""
+    traces = tmp_path / "traces"
+    generate(
+        GenerateRecipe(
+            out=str(traces),
+            scenarios=("gambit_rumour",),
+            councils={"same": {"*": SAME}},
+            seeds=Seeds(0, 12),
+            turns=6,
+        )
+    )
+    out = tmp_path / "same.yaml"
+    argv = ["calibrate", str(traces), "--policy", "changed:changed", "--creature", "thorn", "--out", str(out)]
+    assert main([*argv, "--popsize", "4", "--maxiter", "8"]) == 0
+    printed = capsys.readouterr().out
+    s = json.loads(out.with_suffix(".json").read_text())
+    assert s["generalised"] and s["against_original"] == NO_BETTER
+    headline = "the fit generalised beyond base rates but is no better than the original disposition"
+    assert s["verdict"].startswith(headline + " (the same in every episode): ")
+    assert "+0.000 in all 4 over the original" in s["verdict"]
+    assert out.read_text().splitlines()[2] == f"# {headline[0].upper()}{headline[1:]} (the same in every episode)."
+    assert "The fit generalised beyond base rates but is no better" in printed
 
 
 def test_a_random_seat_is_not_calibrated_into_false_confidence(results):

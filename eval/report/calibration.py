@@ -7,17 +7,24 @@ import html
 import json
 from pathlib import Path
 
-from glade.eval.calibrate import CALIBRATION_DIR
+from glade.eval.calibrate import CALIBRATION_DIR, ci_text
+from glade.eval.outcome_check import FORMAT
 
 from .markup import Section, html_table, md_table
 
 TITLE = "Calibrating the stand-in"
+CONVENTION = (
+    "Every change is calibrated minus original, paired by episode or world [95% CI]: a positive change in "
+    "agreement, or a negative change in an error, favours the calibrated stand-in; `in all N`: the same value "
+    "in all N episodes or worlds."
+)
 ABOUT = (
     "glade calibrate fitted a stand-in disposition to a live policy's decisions on some seeds and checked it "
     "on the others. Agreement: the share of goods on which the stand-in takes the live side (buy, sell or none); "
-    "before is each creature's scenario disposition, after the fitted one; mean over episodes [95% CI]. "
-    "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council; "
-    "improvement is the original's error minus the calibrated's, paired by world [95% CI]."
+    "original is each creature's scenario disposition, calibrated the fitted one; mean over episodes [95% CI]. "
+    "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council "
+    "(means over worlds; price_path is each stand-in world's distance to the council's price path, so the "
+    "council has none). " + CONVENTION
 )
 
 
@@ -32,28 +39,21 @@ def calibrations(folder: Path) -> list[dict]:
     return out
 
 
-def ci_text(d: dict | None, fmt: str) -> str:
-    """`mean [low, high]` of a glade.eval.stats.describe dict; `mean (n 1)` where n is too small for an interval."""
-    if not d or d.get("mean") is None:
-        return "—"
-    low, high = d.get("ci") or (None, None)
-    if low is None or d.get("n", 0) < 2:
-        return f"{d['mean']:{fmt}} (n {d.get('n', 0)})"
-    return f"{d['mean']:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+WORLDS = ("council", "original", "calibrated")
 
 
 def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(caption, header, rows) of one calibration: agreement and errors, then the outcome check."""
-    rows = []
+    """(caption, header, rows) of one calibration: agreement and errors, then the outcome check, a
+    table per group of worlds."""
+    rows, parts = [], c["parts"]
     for part, label in (("fit", "fit"), ("heldout", "held out")):
-        p = c["parts"][part]
-        for when in ("before", "after", "change"):
+        p = parts[part]
+        for when, shown in (("before", "original"), ("after", "calibrated"), ("change", "change")):
             sign = "+" if when == "change" else ""
             rows.append(
                 [
                     label,
-                    str(p["episodes"]),
-                    when,
+                    shown,
                     ci_text(p["agreement"][when], f"{sign}.3f"),
                     ci_text(p["qty_error"][when], f"{sign}.2f"),
                     ci_text(p["price_error"][when], f"{sign}.3f"),
@@ -61,27 +61,33 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
     out = [
         (
-            "Direction agreement, quantity error (units) and price error, before and after",
-            ["part", "episodes", "stand-in", "agreement", "quantity error", "price error"],
+            f"Agreement, quantity error (units), price error: {parts['fit']['episodes']} fit, "
+            f"{parts['heldout']['episodes']} held-out episodes (means)",
+            ["part", "stand-in", "agreement", "quantity error", "price error"],
             rows,
         )
     ]
-    outcome = c.get("outcome") or {}
-    if outcome.get("groups"):
-        rows = []
-        for g in outcome["groups"]:
-            seen = g["scenario_in_fit"]
-            label = g["group"] + ("" if seen is None else " (held-out seeds)" if seen else " (unseen scenario)")
-            for name, f in g["figures"].items():
-                if "improvement" in f:
-                    means = [
-                        ci_text({"mean": f[w]["mean"], "n": 1}, ".3g").split(" ")[0]
-                        for w in ("council", "original", "calibrated")
-                    ]
-                    rows.append([label, str(f["n"]), name, *means, ci_text(f["improvement"], "+.3g"), f["verdict"]])
-        header = ["worlds", "n", "figure", "council", "original", "calibrated", "improvement", "verdict"]
-        out.append(("Outcome check on held-out worlds (means)", header, rows))
+    header = ["figure", "council", "original", "calibrated", "change in error", "verdict"]
+    for g in (c.get("outcome") or {}).get("groups", []):
+        rows = [
+            [
+                name + ("" if f["n"] == g["n"] else f" (n {f['n']})"),
+                *("—" if f[w] is None else format(f[w]["mean"], FORMAT[name]) for w in WORLDS),
+                ci_text(f["error_change"], "+" + FORMAT[name]),
+                f["verdict"],
+            ]
+            for name, f in g["figures"].items()
+            if "error_change" in f
+        ]
+        out.append((_where(g) + " (means)", header, rows))
     return out
+
+
+def _where(g: dict) -> str:
+    if g["scenario_in_fit"] is None:
+        return f"Outcome check over all {g['n']} held-out worlds"
+    seen = "on held-out seeds" if g["scenario_in_fit"] else "of a scenario the fit never saw"
+    return f"Outcome check, {g['group']}: {g['n']} worlds {seen}"
 
 
 def _value(v) -> str:

@@ -14,12 +14,15 @@ what it does:
   3. searches the disposition's parameters (scipy differential_evolution, seeded) for the
      best per-good direction agreement with the live actions on the rest, then quantity and
      price closeness;
-  4. prints agreement, quantity and price error before (the scenario's own disposition) and
-     after, on the fit and the held-out part, with 95% intervals over episodes, whether the
-     fit generalised, and the parameters that moved most;
+  4. prints agreement, quantity and price error of the original (the scenario's own
+     disposition) and the calibrated stand-in, on the fit and the held-out part, with 95%
+     intervals over episodes; whether the fit generalised beyond base rates (always taking
+     each good's most common side) and whether it improved on the original on held-out
+     episodes; and the parameters that moved most;
   5. from a results folder: plays the calibrated and the original stand-in worlds on the
      held-out seeds and compares each with the live council (legend-good price, crash,
      gambit P&L, price path), paired by world.
+every change printed is calibrated minus original.
 
 writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
 FILE with .json (the full summary) and, for a results folder, RESULTS/calibration/NAME.json,
@@ -111,7 +114,7 @@ def show(con, s: dict) -> None:
     from rich.markup import escape
 
     from glade.console import plain_table
-    from glade.eval.report.calibration import lines, tables
+    from glade.eval.report.calibration import CONVENTION, lines, tables
 
     search = s["search"]
     con.print(
@@ -120,6 +123,7 @@ def show(con, s: dict) -> None:
     )
     for line in lines(s):
         con.print(escape(line), soft_wrap=True)
+    con.print(escape(CONVENTION), soft_wrap=True)
     for caption, header, rows in tables(s):
         table = plain_table(caption)
         for column in header:
