@@ -1,11 +1,15 @@
 """Flag families: the flags a person reads as one finding.
 
 Decision flags group per (scenario, council, creature, phase), over casts and goods: "Oona at
-the seam (gambit_rumour, mixed): sells honey where the stand-in buys (+0.62), buys acorns
-where the stand-in holds (+0.30)". Outcome flags group per (scenario, council): "outcomes
-of gambit_shock, one_model: legend_ratio +0.100, volume -12.0". A family ranks by its best
-member's score, then by how many members it has; it carries its members' ranks and up to
-three of their example decisions.
+the seam (gambit_rumour, mixed, cast 0): sells honey where the stand-in buys (+0.62), buys
+acorns where the stand-in holds (+0.30)". A family that spans several seats (a council that
+rotates its models over casts seats a different one on a creature in each) groups its
+clauses by seat, each group led by its policy and cast: "Hazel at the seam (gambit_shock,
+five_minds, casts 0, 1): speculator_model (cast 0): holds berries where the stand-in buys
+(+1.00); base_model (cast 1): buys firewood where the stand-in sells (+1.00)". Outcome flags
+group per (scenario, council): "outcomes of gambit_shock, one_model: legend_ratio +0.100,
+volume -12.0". A family ranks by its best member's score, then by how many members it has;
+it carries its members' ranks and up to three of their example decisions.
 """
 
 from __future__ import annotations
@@ -29,6 +33,25 @@ def member_text(flag: dict) -> str:
     return (
         f"{flag['metric']} {flag['effect']:+.3g} (stand-in {flag['standin_value']:.3g}, live {flag['live_value']:.3g})"
     )
+
+
+def seat_text(flag: dict) -> str:
+    """Who made a decision flag: "speculator_model (cast 0)", or what of it is known."""
+    cast = f"cast {flag['cast']}" if flag.get("cast") is not None else ""
+    if flag.get("policy"):
+        return f"{flag['policy']} ({cast})" if cast else str(flag["policy"])
+    return cast or "?"
+
+
+def members_text(family: dict, members: list[dict]) -> str:
+    """The members in words, best first; where they come from several seats (policies or
+    casts), grouped by seat, each group led by its policy and cast."""
+    if len(family["policies"]) < 2 and len(family["casts"]) < 2:
+        return ", ".join(member_text(f) for f in members)
+    seats: dict[str, list[str]] = {}
+    for f in members:
+        seats.setdefault(seat_text(f), []).append(member_text(f))
+    return "; ".join(f"{seat}: {', '.join(texts)}" for seat, texts in seats.items())
 
 
 def family_title(family: dict) -> str:
@@ -65,6 +88,7 @@ def families(flags: list[dict]) -> list[dict]:
             "creature": creature,
             "phase": phase,
             "casts": sorted({f["cast"] for f in members if f.get("cast") is not None}),
+            "policies": sorted({f["policy"] for f in members if f.get("policy")}),
             "members": [f["rank"] for f in members],
             "score": max(f["score"] for f in members),
             "n": min(f["n"] for f in members),
@@ -72,7 +96,7 @@ def families(flags: list[dict]) -> list[dict]:
             "examples": examples,
         }
         family["title"] = family_title(family)
-        family["text"] = f"{family['title']}: " + ", ".join(member_text(f) for f in members)
+        family["text"] = f"{family['title']}: {members_text(family, members)}"
         out.append(family)
     out.sort(key=lambda fam: (-fam["score"], -len(fam["members"]), fam["members"][0]))
     for i, fam in enumerate(out, 1):

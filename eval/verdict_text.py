@@ -19,21 +19,57 @@ def world_name(world: str) -> str:
     return "all stand-in" if world == STANDIN else world
 
 
+def prompt_turn(turn) -> int:
+    """The turn as the prompt names it ("Turn 5 of 8", env/protocol.py) for the 0-based turn
+    of the tables (decisions.parquet's `turn`, the legend turn)."""
+    return int(turn) + 1
+
+
+def turn_text(turn) -> str:
+    """A 0-based turn with the prompt's own number beside it: "turn 4 (the prompt's Turn 5)"."""
+    return f"turn {int(turn)} (the prompt's Turn {prompt_turn(turn)})"
+
+
 def _pct(log_move: float) -> float:
     return 100.0 * (math.exp(log_move) - 1.0)
 
 
+def _points(log_move: float) -> str:
+    return f"{100.0 * log_move:+.1f}"
+
+
+# What move_text's numbers are, for the captions beside them.
+LOG_POINTS = (
+    "in log points (100 x ln of the price after over the price before, so the traded and seam parts add up to the "
+    "move), the interval in log points, the simple % change in parentheses"
+)
+
+
 def move_text(iv: dict) -> str:
-    """A log price move as a percent change, with its interval or its words."""
+    """A log price move in log points (100 x log: parts of a move add up), its interval or its
+    words, and the simple percent change: "-79.2 [-83.0, -73.7] (-54.7%)"."""
     if iv.get("mean") is None:
         return "-"
-    head = f"{_pct(iv['mean']):+.1f}%"
+    head, pct = _points(iv["mean"]), f"{_pct(iv['mean']):+.1f}%"
     if iv.get("ci"):
         low, high = iv["ci"]
-        return f"{head} [{_pct(low):+.1f}, {_pct(high):+.1f}]"
-    if iv.get("values"):  # too few seeds: the values themselves, as percents too
-        return f"{head} (too few seeds for an interval: {', '.join(f'{_pct(v):+.1f}%' for v in iv['values'])})"
-    return f"{head} ({iv['note']})" if iv.get("note") else head
+        return f"{head} [{_points(low)}, {_points(high)}] ({pct})"
+    if iv.get("values"):  # too few seeds: the values themselves
+        return f"{head} ({pct}; too few seeds for an interval: {', '.join(map(_points, iv['values']))})"
+    return f"{head} ({pct}; {iv['note']})" if iv.get("note") else f"{head} ({pct})"
+
+
+def n_text(n, seeds=None) -> str:
+    """What an interval stands on: "n 8 seeds", "n 16 = 8 seeds x 2 casts", or "n 16" when
+    the seeds are not known (`seeds`: the all-stand-in world's n, one cast per seed)."""
+    if n is None:
+        return "n -"
+    n = int(n)
+    if seeds and n == int(seeds):
+        return f"n {n} seeds"
+    if seeds and n % int(seeds) == 0:
+        return f"n {n} = {int(seeds)} seeds x {n // int(seeds)} casts"
+    return f"n {n}"
 
 
 def value_text(iv: dict, fmt: str = "+.3f") -> str:
@@ -85,40 +121,52 @@ def straddles(entry: dict) -> str:
     return f", rate {entry['rate']['mean']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] straddles the robust floor {floor:.2f}: more seeds would narrow it"
 
 
+def seam_seeds(entries: list[dict], scenario: str):
+    """The seeds behind a scenario's seam split: the all-stand-in world's n (None without it)."""
+    return next((e["total"].get("n") for e in entries if e["scenario"] == scenario and e["world"] == STANDIN), None)
+
+
 def seam_lines(entries: list[dict]) -> list[str]:
-    """One line per scenario: the legend good's move split into traded and written at the seam."""
+    """One line per scenario: the legend good's log move split into traded and written at the
+    seam, in log points (the parts add up) with the simple percent change beside each."""
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         groups.setdefault((e["scenario"], e["good"], e["turn"]), []).append(e)
     lines = []
     for (scenario, good, turn), worlds in groups.items():
+        seeds = seam_seeds(entries, scenario)
         parts = []
         for w in worlds:
             share = w.get("authored_share")
             authored = (
-                f", {share:.0%} of it at the seam"
+                f"; {share:.0%} of the log move at the seam"
                 if share is not None and w["verdict"] in ("authored", "mixed")
                 else ""
             )
-            seam = "nothing" if w["seam"].get("mean") == 0 and not w["seam"].get("ci") else move_text(w["seam"])
+            nothing = w["seam"].get("mean") == 0 and not w["seam"].get("ci")
+            seam = "nothing at the seam" if nothing else f"at the seam {move_text(w['seam'])}"
             parts.append(
-                f"{world_name(w['world'])}: {w['verdict']} ({move_text(w['total'])}: traded {move_text(w['traded'])}, "
-                f"at the seam {seam}{authored})"
+                f"{world_name(w['world'])}: {w['verdict']} ({move_text(w['total'])} = traded "
+                f"{move_text(w['traded'])} + {seam}{authored}; {n_text(w['total'].get('n'), seeds)})"
             )
-        lines.append(f"{good} at the legend turn ({turn}) in {scenario}: " + "; ".join(parts))
+        lines.append(
+            f"{good} at the legend {turn_text(turn)} in {scenario}, log points (simple %): " + "; ".join(parts)
+        )
     return lines
 
 
 def lever_lines(entries: list[dict]) -> list[str]:
     lines = []
     for e in entries:
+        seeds = e["standin"].get("n")
         councils = "; ".join(
-            f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}): {c['verdict']}"
+            f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}; "
+            f"{n_text(c['effect'].get('n'), seeds)}): {c['verdict']}"
             for c in e["councils"]
         )
         lines.append(
             f"{e['lever']} ({e['from']} -> {e['to']}, effect on {e['figure']}): all stand-in "
-            f"{value_text(e['standin'])}; {councils or 'no council'}"
+            f"{value_text(e['standin'])} ({n_text(seeds, seeds)}); {councils or 'no council'}"
         )
     return lines
 
@@ -136,9 +184,8 @@ def attribution_lines(entries: list[dict]) -> list[str]:
             ci = f" ({s['share_note']})" if s.get("share_note") else ci
             seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
         lines.append(
-            f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])}; "
-            + ", ".join(seats)
-            + f"; interaction {value_text(e['interaction'])}"
+            f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])} "
+            f"({n_text(e['effect'].get('n'))}); " + ", ".join(seats) + f"; interaction {value_text(e['interaction'])}"
         )
     return lines
 
@@ -189,10 +236,20 @@ def findings(verdicts: dict | None, families: list[dict] | None = None, method: 
     return out
 
 
+def _count(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def families_heading(families: list[dict], method: dict | None) -> str:
+    """The flags, their families and the cells behind them: every cell tested, and the ones that
+    could reach the FDR threshold at their n (the only ones Benjamini-Hochberg ran over)."""
     m = method or {}
+    cells = f"{_count(m.get('cells', '?'))} cells"
+    if m.get("testable") is not None:
+        cells += f", {_count(m['testable'])} testable at this n"
+    else:
+        cells += " tested"
     counts = (
-        f"{m.get('flags', '?')} flags in {len(families)} families, from {m.get('cells', '?')} cells tested "
-        f"(FDR q = {m.get('fdr_q', '?')})"
+        f"{_count(m.get('flags', '?'))} flags in {len(families)} families, from {cells} (FDR q = {m.get('fdr_q', '?')})"
     )
     return f"Top flag families: {counts}"

@@ -315,7 +315,9 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
     assert (
         "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00)" in words
     )
-    assert "2 flags in 2 families, from 58 cells tested (FDR q = 0.1)" in words and "flags.md" in out
+    testable = load_flags(planted / "flags.json")["method"]["testable"]
+    assert f"2 flags in 2 families, from 58 cells, {testable} testable at this n (FDR q = 0.1)" in words
+    assert "flags.md" in out
     table = out.split("wrote ")[0]  # the closing line holds two paths and is not wrapped
     assert max(len(line) for line in table.splitlines()) <= 100
     flags = load_flags(planted / "flags.json")["flags"]
@@ -347,3 +349,82 @@ def test_flag_verb_without_tables_is_one_line_and_exit_2(tmp_path, capsys, monke
     assert cli.main(["flag", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "glade eval" in err and len(err.splitlines()) == 1
+
+
+def test_a_family_across_casts_names_the_policy_and_cast_of_each_clause():
+    from glade.eval.families import families
+
+    def seat_flag(rank: int, cast: int, policy: str, good: str, effect: float) -> dict:
+        return {
+            "kind": "decision",
+            "scenario": "gambit_shock",
+            "council": "five_minds",
+            "cast": cast,
+            "creature": "hazel",
+            "phase": "seam",
+            "policy": policy,
+            "good": good,
+            "direction": "none",
+            "instead": "buy",
+            "effect": effect,
+            "score": effect,
+            "n": 8,
+            "q": 0.01,
+            "rank": rank,
+            "examples": [],
+        }
+
+    rotated = [
+        seat_flag(1, 0, "speculator_model", "berries", 1.0),
+        seat_flag(2, 1, "base_model", "firewood", 1.0),
+        seat_flag(3, 0, "speculator_model", "honey", 0.75),
+        seat_flag(4, 1, "base_model", "berries", 0.625),
+    ]
+    [family] = families(rotated)
+    assert family["text"] == (
+        "Hazel at the seam (gambit_shock, five_minds, casts 0, 1): "
+        "speculator_model (cast 0): holds berries where the stand-in buys (+1.00), "
+        "holds honey where the stand-in buys (+0.75); "
+        "base_model (cast 1): holds firewood where the stand-in buys (+1.00), "
+        "holds berries where the stand-in buys (+0.62)"
+    )
+    # one policy in two casts: the same clause twice is told apart by its cast
+    [same] = families([seat_flag(1, 0, "panic_model", "honey", 0.96), seat_flag(2, 1, "panic_model", "honey", 0.96)])
+    assert same["text"].endswith(
+        "panic_model (cast 0): holds honey where the stand-in buys (+0.96); "
+        "panic_model (cast 1): holds honey where the stand-in buys (+0.96)"
+    )
+    # one seat: no names in the clauses (the title says the cast; the flags table the policy)
+    [single] = families(rotated[:1] + rotated[2:3])
+    assert single["text"] == (
+        "Hazel at the seam (gambit_shock, five_minds, cast 0): holds berries where the stand-in buys (+1.00), "
+        "holds honey where the stand-in buys (+0.75)"
+    )
+
+
+def test_the_report_names_each_flags_policy_and_the_prompts_turn_of_each_example(planted, tmp_path, capsys):
+    import re
+    import shutil
+
+    from glade.eval.report import write_report
+
+    results = tmp_path / "results"
+    shutil.copytree(planted, results)
+    assert run_verb(str(results)) == 0
+    md = write_report(results)[0].read_text()
+    found = load_flags(results / "flags.json")
+    method = found["method"]
+    assert f"from {method['cells']:,} cells, {method['testable']:,} testable at this n" in md  # not "cells tested"
+    table = md.split("## Flags (top 20)", 1)[1]
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split(" | ")]
+    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+    ranked = sorted(found["flags"], key=lambda f: f["score"], reverse=True)[: len(rows)]
+    assert rows and [r[header.index("policy")] for r in rows] == [f["policy"] or "—" for f in ranked]
+    assert "planted" in {r[header.index("policy")] for r in rows}
+    examples = re.findall(
+        r"^#### episode \S+, turn (\d+) \(the prompt's Turn (\d+)\), \w+\n\nPrompt:\n\n```\n(.*)", md, re.M
+    )
+    assert examples
+    for turn, prompt_turn, first_line in examples:  # the label and the prompt the reader sees agree
+        assert int(prompt_turn) == int(turn) + 1 and first_line.startswith(f"Turn {prompt_turn} of ")

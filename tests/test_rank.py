@@ -125,3 +125,32 @@ def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
     assert {row["entry"] for row in team["board"]} == {"skill/thrifty", "skill/modest", "skill/lavish", "all stand-ins"}
     assert main(["rank", str(skill / "nowhere")]) == 2
     assert "no episodes.parquet" in capsys.readouterr().err
+
+
+def test_rank_cli_keeps_each_policy_id_whole_where_the_terminal_has_room(skill, capsys, monkeypatch):
+    from glade.cli import main
+
+    monkeypatch.setenv("COLUMNS", "90")
+    assert main(["rank", str(skill), "--resamples", "20", "--out", str(skill / "narrow.json")]) == 0
+    out = capsys.readouterr().out
+    table = out.split("Bradley-Terry strengths")[0]
+    assert max(len(line) for line in table.splitlines()) <= 90
+    entries = [row["entry"] for row in json.loads((skill / "narrow.json").read_text())["board"]]
+    assert any(len(entry) >= 15 for entry in entries)
+    for entry in entries:  # on one line, not folded mid-word ("standin:panic_" / "seller")
+        assert any(entry in line.split() for line in table.splitlines()), entry
+
+
+def test_only_an_id_longer_than_the_room_folds_and_no_other_word_splits():
+    from glade.cli.rank import column_widths
+
+    header = ["rank", "policy", "recipe names", "strength", "95% CI", "rank range", "wins / comparisons"]
+    row = lambda entry: ["1", entry, "speculator_model", "+0.96", "[+0.54, +1.43]", "2-5", "80 / 120"]
+    rows = [row("standin:panic_seller"), row("hf:tiny-base+tiny-panic-seller__0__20261202-132820")]
+    assert column_widths(header, rows, 200, 1) is None  # it fits as it is
+    widths = column_widths(header, rows, 88, 1)
+    assert sum(widths) <= 88
+    assert widths[1] >= len("standin:panic_seller")  # the short id whole; the long one folds once
+    assert -(-len(rows[1][1]) // widths[1]) == 2
+    words = [max(len(w) for cell in col for w in cell.split()) for col in zip(header, *rows)]
+    assert all(widths[i] >= words[i] for i in range(len(header)) if i != 1)  # nothing else splits mid-word

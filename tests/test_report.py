@@ -178,7 +178,7 @@ def test_flags_table_top_20_escaped(results, tmp_path):
     md_path, html_path = report.write_report(out)
     rows = _md_rows(_section(md_path.read_text(), "Flags (top 20)"))
     assert len(rows) == 20
-    assert [float(r[14]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
+    assert [float(r[15]) for r in rows] == [float(s) for s in range(24, 4, -1)]  # ranked by score
     html = html_path.read_text()
     assert NO_FLAGS not in html
     assert "&lt;b&gt;turn&lt;/b&gt;" in html and "<b>turn</b>" not in html
@@ -206,3 +206,48 @@ def test_missing_results_folder_is_a_clear_error(tmp_path, capsys):
     empty.mkdir()
     assert main(["report", str(empty)]) == 2
     assert "episodes.parquet" in capsys.readouterr().err
+
+
+def test_terms_define_the_names_the_report_uses(results):
+    out, md_path, html_path = results
+    md = md_path.read_text()
+    terms = _section(md, "Terms")
+    for name in ("turn", "cast", "legend_ratio", "log points", "path_distance_<good>", "support", "q", "score"):
+        assert f"- **{name}**: " in terms
+    assert "|ln council price - ln stand-in price|" in terms  # what path_distance measures (eval/stats.py)
+    errors = set(pd.read_parquet(out / "decisions.parquet")["error"].dropna())
+    assert all(f"- **{code}**: " in terms for code in errors)  # every error code the seat table can show
+    assert "legend_ratio (price at settlement / before)" in _section(md, "Results")  # one name, said where shown
+    assert 'id="terms"' in html_path.read_text()
+
+
+def test_the_seam_chart_and_its_table_are_one_section_in_log_points(results):
+    out, md_path, _ = results
+    md = md_path.read_text()
+    assert len(re.findall(r"^## The legend turn", md, flags=re.M)) == 1
+    section = _section(md, "The legend turn: traded or written at the seam")
+    assert f"]({report.FILES}/seam-split.png)" in section and "in percent" not in md
+    rows = _md_rows(section)
+    assert rows
+    seeds = {r[0]: int(r[7].split()[1]) for r in rows if r[1] == "all stand-in"}
+    for row in rows:
+        move, traded, seam = (float(re.match(r"[-+]?\d+\.\d", cell).group()) for cell in row[3:6])
+        assert move == pytest.approx(traded + seam, abs=0.15)  # log points: the parts add up as shown
+        assert re.search(r"\(([-+]\d+\.\d)%", row[3])  # the simple percent beside it
+        if row[6] != "—" and abs(traded) + abs(seam) > 1:
+            assert float(row[6].rstrip("%")) == pytest.approx(100 * abs(seam) / (abs(traded) + abs(seam)), abs=1)
+        n = int(row[7].split()[1])
+        casts = n // seeds[row[0]]
+        assert row[7] == (f"n {n} seeds" if casts == 1 else f"n {n} = {seeds[row[0]]} seeds x {casts} casts")
+
+
+def test_the_run_and_cost_say_what_their_decisions_count(results):
+    out, md_path, _ = results
+    md = md_path.read_text()
+    live = len(pd.read_parquet(out / "decisions.parquet"))
+    run = _section(md, "The run")
+    assert f"- **decisions**: {live:,} live (decisions.parquet" in run
+    cost = json.loads((out / "summary.json").read_text()).get("cost")
+    if cost:
+        assert f"{cost['decisions']:,} in all, stand-in seats included" in run
+        assert "split equally among the decisions it answered" in _section(md, "Cost")

@@ -15,6 +15,7 @@ through real evaluations:
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from dataclasses import replace
@@ -248,3 +249,53 @@ def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attri
     example = html.split('id="family-1-example-1"', 1)[1].split("</div></div>", 1)[0]
     assert "<b>prompt</b>" in example and "<b>live answer</b>" in example and "<b>stand-in action</b>" in example
     assert html.count('<table class="sortable">') >= 4
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"[-+]?\d+\.\d+|[-+]?\d+", text)]
+
+
+def test_the_seam_split_reads_in_log_points_that_add_up_with_n_and_the_prompt_turn(lessons):
+    from glade.eval.verdict_text import lever_lines, seam_lines
+
+    _, v = lessons
+    seam = v["seam"]
+    seeds = {e["scenario"]: e["total"]["n"] for e in seam if e["world"] == "standin"}
+    lines = seam_lines(seam)
+    authored = 0
+    for e in seam:
+        [line] = [x for x in lines if f" in {e['scenario']}, " in x]
+        assert f"at the legend turn {e['turn']} (the prompt's Turn {e['turn'] + 1})" in line
+        name = "all stand-in" if e["world"] == "standin" else e["world"]
+        part = re.search(rf"{name}: {e['verdict']} \((.*?; n [^;)]*)\)", line).group(1)
+        total, rest = part.split(" = traded ", 1)
+        traded, seam_part = rest.split(" + ", 1)
+        shown_total, shown_traded = _numbers(total)[0], _numbers(traded)[0]
+        # every number is in log points (100 x log), the simple percent beside it in parentheses
+        assert shown_total == pytest.approx(100 * e["total"]["mean"], abs=0.051)
+        assert f"({100 * (math.exp(e['total']['mean']) - 1):+.1f}%" in total
+        shown_seam = 0.0 if seam_part.startswith("nothing") else _numbers(seam_part.split("at the seam ", 1)[1])[0]
+        assert shown_total == pytest.approx(shown_traded + shown_seam, abs=0.15)  # the parts add up as shown
+        if "of the log move at the seam" in seam_part:
+            authored += 1
+            share = float(re.search(r"; (\d+)% of the log move at the seam", seam_part).group(1))
+            assert share == pytest.approx(100 * abs(shown_seam) / (abs(shown_traded) + abs(shown_seam)), abs=1.0)
+        n = e["total"]["n"]
+        casts = n // seeds[e["scenario"]]
+        assert part.endswith(f"n {n} seeds" if casts == 1 else f"n {n} = {seeds[e['scenario']]} seeds x {casts} casts")
+    assert authored  # the override is written at the seam: its share is shown
+    for e, line in zip(v["levers"], lever_lines(v["levers"])):
+        assert f"all stand-in {e['standin']['mean']:+.3f}" in line and f"(n {e['standin']['n']} seeds)" in line
+        for c in e["councils"]:
+            assert re.search(rf"{c['council']} [^;]*; n {c['effect']['n']}[ )=]", line)
+
+
+def test_the_flag_heading_counts_the_cells_and_those_that_could_reach_q():
+    from glade.eval.verdict_text import families_heading
+
+    method = {"flags": 246, "cells": 2103, "testable": 591, "fdr_q": 0.1}
+    assert families_heading([{}] * 81, method) == (
+        "Top flag families: 246 flags in 81 families, from 2,103 cells, 591 testable at this n (FDR q = 0.1)"
+    )
+    older = {k: v for k, v in method.items() if k != "testable"}  # a flags.json from before the count
+    assert "from 2,103 cells tested (FDR q = 0.1)" in families_heading([], older)

@@ -14,7 +14,12 @@ def cost_sections(page) -> list[Section]:
     cost = page.r.summary.get("cost")
     if not cost:
         return []
-    about = closing_line(cost) + ". Per seat (its label):"
+    about = (
+        closing_line(cost) + ". Decisions here count every seat, stand-in seats included (The run's live decisions "
+        "are the live seats' alone). Per seat (its label); model s is the seat's share of the time inside the models: "
+        "a batched call's wall time is split equally among the decisions it answered, so seats that shared their "
+        "batches show the same decisions/s:"
+    )
     header, rows = cost_table(cost)
     numeric = set(range(1, len(header)))
     return [

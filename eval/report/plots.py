@@ -1,8 +1,11 @@
 """The report's figures (matplotlib, Agg): price paths with CI bands, agreement heatmaps,
-gambit P&L by mechanism and world."""
+gambit P&L by mechanism and world, the legend turn's move split into traded and written at the
+seam; and a figure as report.md and report.html show it."""
 
 from __future__ import annotations
 
+import base64
+import html
 import math
 import re
 from dataclasses import dataclass
@@ -11,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from glade.eval.recipe import STANDIN
+from glade.eval.verdict_text import turn_text
 
-from .data import Results, first_value, mean_ci, ordered, per_seed, price_paths
+from .data import FILES, Results, first_value, mean_ci, ordered, per_seed, price_paths
 
 # ---------------------------------------------------------------------------------------
 # Figures (matplotlib, Agg)
@@ -24,6 +28,24 @@ class Figure:
     title: str
     caption: str
     png: bytes = b""
+
+
+def figure_md(f: Figure) -> list[str]:
+    """A figure in report.md: the PNG under report_files/ and its caption."""
+    return [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
+
+
+def figure_html(f: Figure) -> str:
+    """A figure in report.html: the PNG as a data URI, so the page stays one file."""
+    data = base64.b64encode(f.png).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(f.title)}">'
+        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+    )
+
+
+# The x axis of the per-turn figures: the tables' 0-based turn, and what the prompt calls it.
+TURN_AXIS = "turn (from 0; the prompt says Turn t+1)"
 
 
 def _pyplot():
@@ -106,7 +128,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
             ax.axvline(float(legend_turn), color="tab:red", linestyle=":", linewidth=1.2)
         star = good == legend_good
         ax.set_title(f"{good} (legend good)" if star else good, fontweight="bold" if star else "normal", fontsize=10)
-        ax.set_xlabel("turn", fontsize=8)
+        ax.set_xlabel(TURN_AXIS, fontsize=8)
         ax.set_ylabel("price (pebbles)", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
@@ -120,7 +142,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], color="tab:red", linestyle=":"))
-        labels.append(f"legend turn ({int(legend_turn)})")
+        labels.append(f"legend {turn_text(legend_turn)}")
     if spare:
         spare[0].legend(handles, labels, loc="center", frameon=False, fontsize=9)
         for ax in spare:
@@ -193,7 +215,7 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
             boxed = True
             for edge in (lt - 0.5, lt + 0.5):
                 ax.axvline(edge, color="tab:red", linewidth=1.4)
-    axes[-1, 0].set_xlabel("turn (red box: the legend turn)" if boxed else "turn", fontsize=8)
+    axes[-1, 0].set_xlabel(f"{TURN_AXIS}; red box: the legend turn" if boxed else TURN_AXIS, fontsize=8)
     bar = fig.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.02)
     bar.set_label("agreement", fontsize=8)
     bar.ax.tick_params(labelsize=8)
@@ -254,7 +276,7 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
 
 def seam_figure(r: Results, seam: list[dict], labels: dict[str, str]) -> Figure | None:
     """Per scenario x world, the legend turn's log price move as two stacked bars: traded and
-    written at the seam (in percent of the price before: 100 x log part, so the parts add)."""
+    written at the seam, in log points (100 x log part, so the parts add; not percent)."""
     rows = [e for e in seam if e["traded"].get("mean") is not None and e["seam"].get("mean") is not None]
     if not rows:
         return None
@@ -269,11 +291,14 @@ def seam_figure(r: Results, seam: list[dict], labels: dict[str, str]) -> Figure 
     ax.barh(y, written, left=left, color="tab:red", label="written at the seam")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, names, fontsize=7)
-    ax.set_xlabel("log price move at the legend turn, x 100", fontsize=8)
+    ax.set_xlabel("move at the legend turn, log points (100 x ln price after / before)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False, loc="lower left")
-    ax.set_title("The legend turn's move: traded or authored", fontsize=11)
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.set_title("The legend turn's move: traded or written at the seam", fontsize=11)
     fig.tight_layout()
-    caption = "Blue: made by the seats' trading; red: written at the settlement seam."
-    return Figure("seam-split.png", "The legend turn: traded or authored", caption, _save(fig, plt))
+    caption = (
+        "Blue: made by the seats' trading; red: written at the settlement seam; in log points, so the two add up to the "
+        "move (-69.3 log points is a halving, -50%)."
+    )
+    return Figure("seam-split.png", "The legend turn: traded or written at the seam", caption, _save(fig, plt))

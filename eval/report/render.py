@@ -8,7 +8,8 @@ stand-in) and the top flag families, in sentences with n and intervals. Then the
 legend good's price at settlement and the gambit P&L per scenario x world; price paths per
 good, the council(s) against the all-stand-in world; how often live seats agreed with the
 stand-in (creature x turn); the gambit P&L by mechanism and world; the detail of each
-lesson; the flag families with their example decisions; the top flags.
+lesson; the flag families with their example decisions; the top flags; the terms used, said in
+words (glossary.py).
 
 A report is a list of section builders (SECTIONS): each takes the Page (the results and what
 is computed from them once) and gives Sections; a new section is one builder and one entry.
@@ -21,7 +22,6 @@ its one script (tables sort by column) inline, so it is one file that opens anyw
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,9 +37,20 @@ from glade.eval.stats import threshold
 from .calibration import calibration_sections
 from .cost import cost_sections
 from .data import FILES, Results, load_results, results_table, results_verdicts
+from .glossary import glossary_sections
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table
-from .plots import Figure, agreement_figure, ci_words, pnl_figure, price_figure, seam_figure, world_label
+from .plots import (
+    Figure,
+    agreement_figure,
+    ci_words,
+    figure_html,
+    figure_md,
+    pnl_figure,
+    price_figure,
+    seam_figure,
+    world_label,
+)
 from .seats import fault_sections, seat_sections, table_one_sections
 from .sections import family_sections, lesson_sections, verdict_section
 from .top_flags import flag_sections
@@ -57,7 +68,7 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
         "scenario (mechanism)",
         "world",
         "legend good @ turn",
-        "price at settlement / before",
+        "legend_ratio (price at settlement / before)",
         "gambit P&L",
         "seeds",
         "episodes",
@@ -104,7 +115,8 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         ("seeds", f"{', '.join(map(str, seeds))} ({len(seeds)})"),
         ("scenario hashes", ", ".join(f"{k}: {'/'.join(v)}" for k, v in dict(hashes).items()) or "—"),
         ("protocol version", ", ".join(protocol) or "—"),
-        ("episodes", f"{len(ep)} ({(ep['council'] == STANDIN).sum()} all-stand-in), {len(d)} live decisions"),
+        ("episodes", f"{len(ep)} ({(ep['council'] == STANDIN).sum()} all-stand-in)"),
+        ("decisions", decisions_text(len(d), (s.get("cost") or {}).get("decisions"))),
     ]
     if s:
         prov = [
@@ -116,6 +128,14 @@ def header_items(r: Results) -> list[tuple[str, str]]:
     else:
         items.append(("evaluation", "no summary.json (the numbers below come from the parquet tables)"))
     return items
+
+
+def decisions_text(live: int, every: int | None) -> str:
+    """The live decisions (decisions.parquet) beside every seat's (Cost: stand-in seats too)."""
+    text = f"{live:,} live (decisions.parquet: the live seats' decisions, each beside the stand-in's counterfactual)"
+    if every is not None:
+        text += f"; {every:,} in all, stand-in seats included (as Cost counts them)"
+    return text
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,8 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
 
 TABLE_CAPTION = (
     "Per scenario (mechanism) and world: the legend good's reference price at the legend turn's settlement relative to "
-    "the turn before, and the patron's gambit P&L at the end (pebbles). Mean over seeds [{ci}]; '—' where fewer than two seeds."
+    "the turn before (legend_ratio), and the patron's gambit P&L at the end (pebbles). Mean over seeds [{ci}]; '—' where "
+    "fewer than two seeds. Turns count from 0, as in decisions.parquet: turn 4 is the prompt's Turn 5."
 )
 
 
@@ -197,15 +218,6 @@ def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Fi
                 f"error bars the {ci_words(r)}; dots are the individual seeds (averaged over casts)."
             ),
             [f for f in figures if f.name == "gambit-pnl.png"],
-        ),
-        (
-            "The legend turn: traded or authored",
-            (
-                "The legend good's price move at the legend turn per scenario (mechanism) and world, split into the part "
-                "clearing and repricing made (the seats' trading) and the part written at the settlement seam; bars are "
-                "means over seeds x casts, in percent (log parts, so they add up)."
-            ),
-            [f for f in figures if f.name == "seam-split.png"],
         ),
     ]
 
@@ -242,12 +254,8 @@ def figure_sections(page: Page) -> list[Section]:
             continue
         md, parts = [about, ""], [f'<p class="caption">{html.escape(about)}</p>']
         for f in figs:
-            md += [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
-            data = base64.b64encode(f.png).decode("ascii")
-            parts.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(f.title)}">'
-                f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
-            )
+            md += figure_md(f)
+            parts.append(figure_html(f))
         out.append(Section("figure-" + f"{title}".lower().replace(" ", "-").replace(":", ""), title, md, parts))
     return out
 
@@ -267,6 +275,7 @@ SECTIONS: tuple[Callable[[Page], list[Section]], ...] = (
     rank_sections,
     family_sections,
     flag_sections,
+    glossary_sections,
 )
 
 

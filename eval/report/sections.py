@@ -12,14 +12,19 @@ import re
 from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
+    LOG_POINTS,
     families_heading,
     move_text,
+    n_text,
+    seam_seeds,
+    turn_text,
     value_text,
     verdict_sections,
     world_name,
 )
 
 from .markup import Section, html_table, md_table
+from .plots import figure_html, figure_md
 
 TOP_FAMILIES = 5  # in the lead
 FAMILY_DETAILS = 20  # with their examples, further down
@@ -28,7 +33,9 @@ EXAMPLE_CHARS = 4000
 LEAD = (
     "n counts clusters: seeds x casts for outcomes, episodes for decisions. Intervals are {level:.0%}: the t interval "
     "widened by Hall's skewness correction, exact binomial for rates; below 4 seeds none is given, and a value that is "
-    "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control."
+    "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
+    "Turns count from 0 as in decisions.parquet (turn 4 is the prompt's Turn 5); Terms, at the end, says what "
+    "each name means."
 )
 
 
@@ -99,15 +106,22 @@ def _verdict_html(line: str) -> str:
     return re.sub(rf": ({pattern})(?= \(| in every|;|$)", r': <span class="verdict">\1</span>', _e(line))
 
 
-def _table_section(anchor: str, title: str, about: str, header: list[str], rows: list[list[str]], numeric: set[int]):
+def _table_section(
+    anchor: str, title: str, about: str, header: list[str], rows: list[list[str]], numeric: set[int], figures=()
+):
+    """A lesson's table under its caption, after the figures that draw it (if any)."""
     if not rows:
         return []
     return [
         Section(
             anchor,
             title,
-            [about, ""] + md_table(header, rows),
-            [f'<p class="caption">{_e(about)}</p>', html_table(header, rows, numeric)],
+            [about, ""] + [line for f in figures for line in figure_md(f)] + md_table(header, rows),
+            [
+                f'<p class="caption">{_e(about)}</p>',
+                *(figure_html(f) for f in figures),
+                html_table(header, rows, numeric),
+            ],
         )
     ]
 
@@ -136,13 +150,16 @@ def lesson_sections(page) -> list[Section]:
         ],
         {4, 5},
     )
+    seam = v.get("seam", [])
     out += _table_section(
         "seam",
         "The legend turn: traded or written at the seam",
         f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
-        f"and repricing made (the seats' trading) and what the settlement seam wrote; moves below "
-        f"{floor('move_floor'):.0%} (log) count as no move.",
-        ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "verdict"],
+        f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
+        f"is |seam| / (|traded| + |seam|) in log points; means over seeds x casts, n beside them. Moves under "
+        f"{100 * floor('move_floor'):.1f} log points count as no move. Turns count from 0 (turn 4 is the prompt's "
+        f"Turn 5).",
+        ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
         [
             [
                 e["scenario"],
@@ -152,11 +169,13 @@ def lesson_sections(page) -> list[Section]:
                 move_text(e["traded"]),
                 move_text(e["seam"]),
                 "—" if e.get("authored_share") is None else f"{e['authored_share']:.0%}",
+                n_text(e["total"].get("n"), seam_seeds(seam, e["scenario"])),
                 e["verdict"],
             ]
-            for e in v.get("seam", [])
+            for e in seam
         ],
-        {3, 4, 5, 6},
+        {3, 4, 5, 6, 7},
+        [f for f in page.figures if f.name == "seam-split.png"],
     )
     out += _table_section(
         "levers",
@@ -164,7 +183,7 @@ def lesson_sections(page) -> list[Section]:
         f"A lever's effect (scenario `to` minus `from`, same seeds and casts) in the all-stand-in world and in each "
         f"council, and the difference in differences; a world moves when the interval excludes 0 and the effect is at "
         f"least {floor('lever_min_effect')}.",
-        ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "verdict"],
+        ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
         [
             row
             for e in v.get("levers", [])
@@ -176,6 +195,7 @@ def lesson_sections(page) -> list[Section]:
                     "all stand-in",
                     value_text(e["standin"]),
                     "—",
+                    n_text(e["standin"].get("n"), e["standin"].get("n")),
                     "—",
                 ]
             ]
@@ -187,6 +207,7 @@ def lesson_sections(page) -> list[Section]:
                     c["council"],
                     value_text(c["effect"]),
                     value_text(c["did"]),
+                    n_text(c["effect"].get("n"), e["standin"].get("n")),
                     c["verdict"],
                 ]
                 for c in e["councils"]
@@ -255,7 +276,7 @@ def family_sections(page) -> list[Section]:
             f'<p class="caption">flags {_e(", ".join(f"#{m}" for m in f["members"]))}; n {f["n"]}; smallest q {f["q"]:.3g}</p>',
         ]
         for j, ex in enumerate(f["examples"], 1):
-            where = f"episode {ex['episode_id']}, turn {ex['turn']}, {ex['creature']}"
+            where = f"episode {ex['episode_id']}, {turn_text(ex['turn'])}, {ex['creature']}"
             md += [f"#### {where}", ""]
             for key, label in (
                 ("prompt", "Prompt"),

@@ -27,6 +27,7 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
         "council",
         "cast",
         "creature",
+        "policy",
         "phase",
         "metric",
         "stand-in",
@@ -46,7 +47,10 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
         rows.append(
             [
                 str(i),
-                *(_text(f.get(k)) for k in ("kind", "scenario", "council", "cast", "creature", "phase", "metric")),
+                *(
+                    _text(f.get(k))
+                    for k in ("kind", "scenario", "council", "cast", "creature", "policy", "phase", "metric")
+                ),
                 _num(_float(f.get("standin_value")), ".3g"),
                 _num(_float(f.get("live_value")), ".3g"),
                 effect_text(f),
@@ -83,11 +87,15 @@ def flag_sections(page) -> list[Section]:
             )
         ]
     header, rows, ranked = flag_rows(r.flags)
-    about = f"{len(r.flags)} flag(s) in flags.json, ranked by score; examples point at rows of decisions.parquet."
+    about = (
+        f"{len(r.flags)} flag(s) in flags.json, ranked by score; policy: the model in that seat (a council that rotates "
+        "its models seats a different one on a creature in each cast); the first example points at a row of "
+        "decisions.parquet: episode, turn (from 0, as there; the prompt's Turn is one more) and creature."
+    )
     element = html_table(
         header[:-1] + ["examples"],
         [row[:-1] for row in rows],
-        {8, 9, 10, 11, 12, 13, 14},
+        {9, 10, 11, 12, 13, 14, 15},
         extra=lambda i: _examples_html(ranked[i]),
     )
     return [

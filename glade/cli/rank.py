@@ -31,6 +31,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich import box
     from rich.table import Table
 
     from glade.console import console, progress_bar
@@ -53,12 +54,45 @@ def run(args: argparse.Namespace) -> int:
             progress=bar.advance,
         )
     header, rows = board_table(board)
-    table = Table(title=f"leaderboard ({args.outcome}): Bradley-Terry strength, best first", caption=board_about(board))
-    for column in header:
-        table.add_column(column, overflow="fold")
+    table = Table(
+        title=f"leaderboard ({args.outcome}): Bradley-Terry strength, best first",
+        caption=board_about(board),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        padding=(0, 1),
+    )
+    # the table's own characters: one padding and one rule between columns, none at the edges
+    widths = column_widths(header, rows, con.width - 2 * (len(header) - 1), header.index("policy"))
+    for i, column in enumerate(header):
+        table.add_column(column, overflow="fold", width=widths[i] if widths else None)
     for row in rows:
         table.add_row(*row)
     con.print(table)
     out = write_rank(board, args.out or Path(args.results[0]) / "rank.json")
     con.print(f"wrote {out}")
     return 0
+
+
+def column_widths(header: list[str], rows: list[list[str]], budget: int, grow: int) -> list[int] | None:
+    """Column widths that fit `budget` characters of text without splitting a word mid-way, or
+    None when the table fits as it is. Every other column gets its longest word (so it wraps
+    only at spaces); column `grow` (the policy id, one long word) what is left, up to its
+    longest line, and only as much of it as keeps the longest id to its fewest lines; the rest
+    goes back to the others, up to their longest lines. Only the id folds, and only if it must."""
+    columns = list(zip(header, *rows))
+    lines = [max(len(line) for cell in col for line in (str(cell).splitlines() or [""])) for col in columns]
+    if sum(lines) <= budget:
+        return None
+    widths = [max((len(word) for cell in col for word in str(cell).split()), default=1) for col in columns]
+    widths[grow] = 0
+    room, longest = max(budget - sum(widths), 8), lines[grow]
+    folds = -(-longest // room)  # the lines the longest id needs at best
+    widths[grow] = -(-longest // folds)
+    slack = budget - sum(widths)
+    for i in (j for j in range(len(columns)) if j != grow):
+        add = max(0, min(slack, lines[i] - widths[i]))
+        widths[i] += add
+        slack -= add
+    return widths
