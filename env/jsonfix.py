@@ -45,10 +45,6 @@ class Extracted:
     error: str | None  # one of ERRORS when nothing usable was found
     repairs: tuple[str, ...] = ()  # names from REPAIRS; always () when value is None
 
-    @property
-    def repaired(self) -> bool:
-        return bool(self.repairs)
-
 
 def _finite(text: str) -> float:
     number = float(text)

@@ -10,6 +10,7 @@ import math
 from typing import NamedTuple
 
 SIDES = ("buy", "sell")
+MIN_PRICE, MAX_PRICE = 0.01, 10_000.0  # the action space's price bounds
 
 
 class Order(NamedTuple):

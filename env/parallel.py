@@ -16,12 +16,10 @@ from pettingzoo import ParallelEnv
 
 from . import phases
 from .creatures import TEXT_CHARSET
-from .market import SIDES
+from .market import MAX_PRICE, MIN_PRICE, SIDES
 from .observation import observation_space, observe
 from .scenario import Scenario, load_scenario
 from .world import World, new_world, wealths
-
-MAX_PRICE = 10_000.0
 
 
 def action_space(goods: tuple[str, ...], max_qty: int, max_orders: int, gossip_chars: int) -> spaces.Dict:
@@ -30,7 +28,7 @@ def action_space(goods: tuple[str, ...], max_qty: int, max_orders: int, gossip_c
             "side": spaces.Discrete(len(SIDES)),
             "good": spaces.Discrete(len(goods)),
             "qty": spaces.Discrete(max_qty, start=1),
-            "price": spaces.Box(low=0.01, high=MAX_PRICE, shape=(), dtype=np.float64),
+            "price": spaces.Box(low=MIN_PRICE, high=MAX_PRICE, shape=(), dtype=np.float64),
         }
     )
     return spaces.Dict(

@@ -26,17 +26,18 @@ from dataclasses import dataclass, field
 from .creatures import sanitise_gossip
 from .jsonfix import extract_json_object
 from .legends import TALK_WORDS
-from .market import validate_orders
+from .market import MAX_PRICE, MIN_PRICE, validate_orders
 
 ACTION_SCHEMA = (
     '{"orders": [{"side": "buy" | "sell", "good": GOOD, "qty": WHOLE_NUMBER, "price": PEBBLES}], '
     '"gossip": "optional short message to the Wood", "thought": "optional private note"}'
 )
+# The parser's own limits, hashed into PROTOCOL_VERSION: a scenario's market and social limits
+# (env/scenario.py) default to the same numbers but may differ without changing the protocol.
 MAX_ORDERS = 8
 MAX_QTY = 500
 GOSSIP_CHARS = 200
 THOUGHT_CHARS = 2000
-MIN_PRICE, MAX_PRICE = 0.01, 10_000.0  # the action space's price bounds
 PRICE_CAP = 10.0  # action_schema's sane limit on a limit price: this many times the reference
 LINE_CHARS = 1000  # any one line of rendered free text (gossip, whispers, news)
 
@@ -399,10 +400,9 @@ def _canonical_observations() -> list[dict]:
     return [busy, quiet]
 
 
-def _version(render_fn=None) -> str:
+def _version() -> str:
     """The protocol version: a hash of the canonical prompts and the parser's limits."""
-    render_fn = render_fn or render
-    prompts = [render_fn(obs) for obs in _canonical_observations()]
+    prompts = [render(obs) for obs in _canonical_observations()]
     limits = [MAX_ORDERS, MAX_QTY, GOSSIP_CHARS, THOUGHT_CHARS, MIN_PRICE, MAX_PRICE]
     digest = hashlib.sha256(json.dumps([prompts, limits]).encode()).hexdigest()[:8]
     return "wood-chat-2+" + digest

@@ -147,9 +147,9 @@ def read_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file; expected YAML") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
+        marked = isinstance(exc, yaml.MarkedYAMLError)  # a scanner or parser error: line and problem
+        at = f" (line {exc.problem_mark.line + 1})" if marked and exc.problem_mark else ""
+        problem = (exc.problem if marked else None) or "not valid YAML"
         raise ConfigError(f"{path}: YAML error{at}: {problem}") from None
     if data is None:
         return {}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .fdr import sign_flip
-from .figures import FIGURES
+from .figures import FIGURES, PATH_DISTANCE
 from .metrics import DIRECTIONS, figure_names, goods_of, paired_worlds, pairs_of, world_figures, world_unit
 from .recipe import STANDIN
 from .stats import interval, support, threshold
@@ -133,8 +133,8 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                         effect / scale,
                         policy=None,
                         metric=figure,
-                        good=figure[len("path_distance_") :]
-                        if figure.startswith("path_distance_")
+                        good=figure[len(PATH_DISTANCE) :]
+                        if figure.startswith(PATH_DISTANCE)
                         else (good if isinstance(good, str) else None),
                         direction=None,
                         instead=None,

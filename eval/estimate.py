@@ -9,12 +9,12 @@ recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat)
 from __future__ import annotations
 
 from glade import meter
-from glade.env.scenario import Scenario, load_scenario
+from glade.env.scenario import Scenario
 from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
 from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
-from .recipe import EvalRecipe, played_scenarios
+from .recipe import EvalRecipe, load_played
 from .rows import World
 from .run import seat_council
 
@@ -89,8 +89,7 @@ def dry_run(recipe: EvalRecipe) -> Estimate:
     from .run import plan, shards
 
     done = finished(Path(recipe.out))
-    overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in played_scenarios(recipe)}
+    scenarios = load_played(recipe)
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}
     plan = eval_plan(recipe, scenarios, todo)

@@ -267,20 +267,6 @@ def effect_text(flag: dict) -> str:
     return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
 
 
-def where_lines(flag: dict) -> str:
-    """`where` in two short lines, for narrow terminal tables."""
-    if flag["kind"] == "decision":
-        return f"{flag['scenario']}\n{flag['council']}.c{flag['cast']} {flag['creature']} {flag['phase']}"
-    return f"{flag['scenario']}\n{flag['council']}"
-
-
-def metric_lines(flag: dict) -> str:
-    """`metric_text` in two short lines, for narrow terminal tables."""
-    if flag["kind"] == "decision":
-        return f"{flag['good']} {flag['direction']}\n(not {flag['instead']})"
-    return flag["metric"]
-
-
 def metric_text(flag: dict) -> str:
     if flag["kind"] == "decision" and flag.get("instead"):
         return f"{flag['metric']} (instead of {flag['instead']})"

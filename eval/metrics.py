@@ -230,13 +230,6 @@ def pairs_of(paired: pd.DataFrame, figure: str) -> pd.DataFrame:
     return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
 
 
-def paired_effects(worlds: pd.DataFrame, scenario: str, council: str, figure: str) -> pd.DataFrame:
-    """The council's worlds of a scenario with their paired stand-in value and the difference
-    (columns episode_id, pair_id, cast, seed, live, standin, diff); pairs without a stand-in
-    world, or with a NaN figure on either side, are left out."""
-    return pairs_of(paired_worlds(worlds, scenario, council), figure)
-
-
 def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """Per scenario x council: for each figure the council's value, the stand-in's value and
     the paired effect council - stand-in, each {"mean", "ci", "n"} (the effect also has

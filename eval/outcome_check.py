@@ -12,8 +12,10 @@ settlement over the turn before (legend_ratio), the crash, the gambit's P&L (gla
 and the price path (the path distance of glade.eval.stats to the council's, averaged over goods;
 the council has no figure of its own there). A stand-in world's error is |its figure - the
 council's| (for the path, the distance itself); the change in error is the calibrated's minus
-the original's, paired by world (negative: the calibrated world is closer), with an interval
-over worlds (seeds x casts).
+the original's, paired by world (negative: the calibrated world is closer), with its interval
+over worlds (seeds x casts): glade.eval.stats.interval, the t interval widened by Hall's skewness
+correction; each world's figures and errors are summarised the same way (`describe`), the
+crash (0/1 per world) with the exact Clopper-Pearson interval.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from glade.config import Seeds, check_seeds, fail, keyed, load_recipe, recipe_source
-from glade.env.scenario import Scenario, load_scenario
+from glade.env.scenario import Scenario
+from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec
 
@@ -32,7 +33,7 @@ class Thresholds:
     move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
     lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
     ci_level: float = 0.95
-    resamples: int = 2000  # bootstrap resamples; draws of the permutation tests beyond exact enumeration
+    resamples: int = 2000  # draws of the sign-flip permutation tests beyond exact enumeration
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,10 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)
-    overrides_ = {"turns": recipe.turns} if recipe.turns else {}
     for i, name in enumerate(played_scenarios(recipe)):
         key = f"scenarios[{i}]" if i < len(recipe.scenarios) else "levers"
         with keyed(source, key):
-            scenario = load_scenario(name, **overrides_)
+            scenario = recipe_scenario(name, recipe.turns)
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
@@ -181,6 +181,11 @@ def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:
     """The recipe's scenarios, then any a lever names that it does not list."""
     named = [s for lever in recipe.levers for s in (lever.from_, lever.to)]
     return tuple(dict.fromkeys([*recipe.scenarios, *named]))
+
+
+def load_played(recipe: EvalRecipe) -> dict[str, Scenario]:
+    """Every scenario the recipe plays (`played_scenarios`), at the recipe's turns."""
+    return {name: recipe_scenario(name, recipe.turns) for name in played_scenarios(recipe)}
 
 
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ from glade.faults import is_fault
 
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN
-from .scoring import directions, quantities
+from .scoring import direction_agreement, directions, quantities
 
 ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay
 
@@ -86,7 +86,7 @@ def decision_rows(w: World, s: Scenario, rows: list[dict]) -> list[dict]:
             "error": r["error"],
             "self_buy": r["self_buy"],
             "wealth_change": r["wealth_change"],
-            "agreement": sum(d_live[g] == d_ref[g] for g in goods) / len(goods),
+            "agreement": direction_agreement(live, ref, goods),
         }
         for g in goods:
             row[f"dir_{g}"], row[f"standin_dir_{g}"] = d_live[g], d_ref[g]

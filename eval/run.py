@@ -24,13 +24,13 @@ import pandas as pd
 import yaml
 
 from glade.config import as_plain
-from glade.env.scenario import Scenario, load_scenario
+from glade.env.scenario import Scenario
 from glade.faults import tally_faults
 from glade.resume import ShardLog, atomic
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import load_council, results_spec
 
-from .recipe import STANDIN, EvalRecipe, casts, played_scenarios
+from .recipe import STANDIN, EvalRecipe, casts, load_played
 from .rows import ATTRIBUTION, World, decision_rows, episode_rows
 
 
@@ -185,8 +185,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     from .estimate import check
 
     started = time.perf_counter()
-    overrides = {"turns": recipe.turns} if recipe.turns else {}
-    scenarios = {name: load_scenario(name, **overrides) for name in played_scenarios(recipe)}
+    scenarios = load_played(recipe)
     log = shard_log(recipe.out)
     state = log.start(results_recipe(recipe))
     planned = plan(recipe, scenarios)

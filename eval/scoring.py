@@ -8,10 +8,13 @@ Actions compare good by good: direction (buy / sell / none), signed quantity, pr
 
 from __future__ import annotations
 
+from glade.env.jsonfix import ERRORS
+
 NONE = "none"
-# Parse errors that mean "no readable JSON object"; any other named error is a readable
-# object the parser had to cut (an oversell, an unknown good...): valid JSON, not a valid action.
-JSON_ERRORS = frozenset({"empty", "no_json", "bad_json", "not_object", "parser_fault"})
+# Parse errors that mean "no readable JSON object" (jsonfix's, and parse's own guard); any other
+# named error is a readable object the parser had to cut (an oversell, an unknown good...):
+# valid JSON, not a valid action.
+JSON_ERRORS = frozenset((*ERRORS, "parser_fault"))
 
 
 def directions(action: dict, goods: list[str] | tuple[str, ...]) -> dict[str, str]:

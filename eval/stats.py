@@ -20,7 +20,6 @@ price before turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +37,12 @@ MIN_N = 4  # clusters below which no interval is given
 # --- small pieces --------------------------------------------------------------------------
 
 
-def threshold(thresholds: Any, key: str):
-    """A threshold from a Thresholds dataclass, a mapping (recipe.yaml) or None (defaults)."""
-    if thresholds is None:
-        return DEFAULTS[key]
-    if isinstance(thresholds, Mapping):
-        return thresholds.get(key, DEFAULTS[key])
-    return getattr(thresholds, key, DEFAULTS[key])
+def threshold(thresholds: Thresholds | Mapping[str, Any] | None, key: str):
+    """A threshold from a Thresholds, a mapping (a results folder's recipe.yaml; keys left out
+    take the defaults) or None (the defaults)."""
+    if isinstance(thresholds, Thresholds):
+        return getattr(thresholds, key)  # key names one of its fields (DEFAULTS' keys)
+    return (thresholds or {}).get(key, DEFAULTS[key])
 
 
 def clean(value: Any) -> Any:
@@ -61,69 +59,6 @@ def clean(value: Any) -> Any:
         value = float(value)
         return value if math.isfinite(value) else None
     return value
-
-
-def bootstrap_ci(
-    values,
-    *,
-    seed: int,
-    level: float = 0.95,
-    resamples: int = 2000,
-    statistic: Callable = np.mean,
-    method: str = "percentile",
-):
-    """A `level` bootstrap confidence interval of `statistic` over `values` (scipy.stats.bootstrap
-    with a resampler seeded by `seed`), for statistics other than a mean (a mean's interval is
-    `interval`, which holds at small n).
-
-    1-D `values` gives (low, high): NaNs are dropped; no data gives (nan, nan); one value or
-    all equal gives (v, v), without warnings. 2-D values (n, k) give two arrays of k, one
-    interval per column over the n rows (price paths: rows are seeds, columns turns).
-    `statistic` must take an `axis` keyword (numpy reductions do)."""
-    data = np.asarray(values, dtype=float)
-    if data.ndim == 2:
-        return _column_intervals(data, seed=seed, level=level, resamples=resamples, statistic=statistic, method=method)
-    x = data.ravel()
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return (math.nan, math.nan)
-    if x.size < 2 or np.all(x == x[0]):
-        v = float(statistic(x))
-        return (v, v)
-    low, high = _column_intervals(
-        x[:, None], seed=seed, level=level, resamples=resamples, statistic=statistic, method=method
-    )
-    return (float(low[0]), float(high[0]))
-
-
-def _column_intervals(data: np.ndarray, *, seed, level, resamples, statistic, method) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.stats import bootstrap
-
-    centre = statistic(data, axis=0)
-    low, high = centre.astype(float).copy(), centre.astype(float).copy()
-    varying = np.ptp(data, axis=0) > 0
-    if data.shape[0] < 2 or not varying.any():
-        return low, high
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = bootstrap(
-            (data[:, varying],),
-            statistic,
-            n_resamples=int(resamples),
-            confidence_level=level,
-            method=method,
-            vectorized=True,
-            axis=0,
-            rng=np.random.default_rng(seed),
-        )
-    lo, hi = np.asarray(result.confidence_interval.low, float), np.asarray(result.confidence_interval.high, float)
-    broken = ~(np.isfinite(lo) & np.isfinite(hi))  # BCa can fail on tiny samples
-    if broken.any():
-        dist = result.bootstrap_distribution
-        q = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2], axis=-1)
-        lo[broken], hi[broken] = q[0][broken], q[1][broken]
-    low[varying], high[varying] = lo, hi
-    return low, high
 
 
 def resample_intervals(

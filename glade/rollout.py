@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import glade
 from glade.env import parallel_env, standin
 from glade.env.observation import plain
@@ -282,7 +284,7 @@ def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dic
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
+    if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     return str(value)
 
@@ -291,6 +293,11 @@ _json = encoder(default=_plain, ensure_ascii=False)  # made once (see glade.trac
 
 
 # ---------------------------------------------------------------------------- one episode
+
+
+def recipe_scenario(name: str | Path, turns: int | None) -> Scenario:
+    """A scenario as a recipe plays it: at the recipe's `turns` when it sets them, else at its own."""
+    return load_scenario(name, **({"turns": turns} if turns else {}))
 
 
 def run_episode(

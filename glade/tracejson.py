@@ -53,7 +53,8 @@ dumps = encoder()
 
 
 def canonical(action: dict) -> str:
-    """The action as compact JSON with a fixed key order: the SFT target and the trace form.
+    """The action as one-line JSON (json.dumps' ", " and ": " separators) with a fixed key order:
+    the SFT target and the trace form.
 
     Orders are {"side", "good", "qty" (an int), "price" (rounded to 2 places)}, then "gossip"
     and "thought" when present. An order of plain names and a finite price is written

@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe, recipe_source
-from glade.env.scenario import load_scenario
 from glade.faults import is_fault, tally_faults
 from glade.meter import (
     Calibration,
@@ -35,7 +34,7 @@ from glade.meter import (
 )
 from glade.provenance import now, stamp
 from glade.resume import ShardLog, atomic, finished
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, load_council, results_spec
 
@@ -82,10 +81,9 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
             if spec is not None:
                 with keyed(source, f"councils.{council}.{creature}"):
                     check_spec(spec)
-    overrides_ = {"turns": recipe.turns} if recipe.turns else {}
     for i, name in enumerate(recipe.scenarios):
         with keyed(source, f"scenarios[{i}]"):
-            scenario = load_scenario(name, **overrides_)
+            scenario = recipe_scenario(name, recipe.turns)
         for council in recipe.councils:
             with keyed(source, f"scenarios[{i}]"):
                 seat_specs(recipe, council, list(scenario.creatures))
@@ -152,8 +150,7 @@ def episode_spec(recipe: GenerateRecipe, scenarios: dict, planned: tuple, counci
 
 
 def load_scenarios(recipe: GenerateRecipe) -> dict:
-    overrides = {"turns": recipe.turns} if recipe.turns else {}
-    return {name: load_scenario(name, **overrides) for name in recipe.scenarios}
+    return {name: recipe_scenario(name, recipe.turns) for name in recipe.scenarios}
 
 
 def generate_plan(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple]) -> Plan:

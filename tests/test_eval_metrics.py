@@ -1,21 +1,18 @@
-"""eval.metrics: JSD, crash and bubble, price path distance, the bootstrap CI (degenerate
-inputs, seeding, coverage on a case with a known mean), and decision and outcome summaries
+"""eval.metrics: JSD, crash and bubble, price path distance, and decision and outcome summaries
 on hand-built tables with exact expected numbers (two seeds: no interval, the values said)."""
 
 from __future__ import annotations
 
 import json
 import math
-import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
 from glade.eval.recipe import Thresholds
 from glade.eval.scoring import directions, quantities
-from glade.eval.stats import bootstrap_ci, bubble, crash, jsd, path_distance
+from glade.eval.stats import bubble, crash, jsd, path_distance
 
 GOODS = ["honey", "acorns"]
 
@@ -125,38 +122,6 @@ def test_path_distance_is_mean_abs_log_difference():
     assert path_distance([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert path_distance([1.0, math.e], [math.e, 1.0]) == pytest.approx(1.0)
     assert path_distance([2.0, 4.0, 8.0], [1.0, 4.0]) == pytest.approx(math.log(2) / 2)  # common turns only
-
-
-def test_bootstrap_ci_degenerate_inputs_without_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert bootstrap_ci([3.0], seed=0) == (3.0, 3.0)
-        assert bootstrap_ci([2.0, 2.0, 2.0], seed=0) == (2.0, 2.0)
-        low, high = bootstrap_ci([], seed=0)
-        assert math.isnan(low) and math.isnan(high)
-        assert bootstrap_ci([1.0, float("nan")], seed=0) == (1.0, 1.0)  # NaNs dropped
-
-
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
-    x = np.random.default_rng(5).normal(2.0, 1.0, size=25)
-    a = bootstrap_ci(x, seed=1, resamples=500)
-    assert a == bootstrap_ci(x, seed=1, resamples=500)
-    assert a != bootstrap_ci(x, seed=2, resamples=500)
-    assert a[0] < x.mean() < a[1]
-    narrow = bootstrap_ci(x, seed=1, resamples=500, level=0.5)
-    assert a[0] < narrow[0] < narrow[1] < a[1]
-    lo, hi = bootstrap_ci(x, seed=1, resamples=500, statistic=np.median)
-    assert lo <= np.median(x) <= hi
-
-
-def test_bootstrap_ci_coverage_on_a_known_mean():
-    truth, rng = 1.5, np.random.default_rng(20240601)
-    covered = 0
-    for rep in range(200):
-        sample = rng.normal(truth, 2.0, size=60)  # the percentile CI runs a little short for small n
-        low, high = bootstrap_ci(sample, seed=rep, resamples=400)
-        covered += low <= truth <= high
-    assert 0.90 <= covered / 200 <= 0.99, covered
 
 
 # --- decision summary --------------------------------------------------------------------------

@@ -18,16 +18,12 @@ from typing import Any
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import ConfigError, MissingInput, fail, load_recipe, recipe_source
-from glade.seats.spec import looks_local
+from glade.seats.spec import DTYPE_NAMES, looks_local
 
 from .data import DataConfig
 
-SET_BY_GLADE = {"output_dir", "seed"}
-HARDWARE_KEYS = (
-    "bf16",
-    "fp16",
-    "tf32",
-)  # refused by SFTConfig on machines without the hardware  # from the recipe's run folder and `seed`
+SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
+HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware
 
 
 @dataclass(frozen=True)
@@ -192,8 +188,8 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
             fail(source, f"eval.{key}", f"must be at least {low}, got {getattr(recipe.eval, key)}")
     if recipe.data.max_rows is not None and recipe.data.max_rows < 1:
         fail(source, "data.max_rows", f"must be at least 1 (or null), got {recipe.data.max_rows}")
-    if recipe.model.dtype not in ("float32", "bfloat16", "float16"):
-        fail(source, "model.dtype", "expected float32, bfloat16 or float16")
+    if recipe.model.dtype not in DTYPE_NAMES:
+        fail(source, "model.dtype", f"expected {', '.join(DTYPE_NAMES[:-1])} or {DTYPE_NAMES[-1]}")
     if not 0.0 <= recipe.data.eval_share < 1.0:
         fail(source, "data.eval_share", "must be in [0, 1)")
     if recipe.data.top_share is not None and not 0.0 < recipe.data.top_share <= 1.0:

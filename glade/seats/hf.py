@@ -50,7 +50,7 @@ from .base import STRUCTURED, Decision, Policy
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}  # each of spec.DTYPE_NAMES
 PREFIX_CACHE_ENTRIES = 128  # (adapter, role card) pairs kept: 5 creatures x 3 adapters need 15;
 # an entry of a 0.5B model in bf16 is about 2 MB
 

@@ -63,11 +63,11 @@ from glade.env.protocol import action_schema, parse, render  # noqa: E402
 
 from .base import STRUCTURED, Decision, Policy  # noqa: E402
 from .hf import Generation  # noqa: E402
+from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
 
 STOP_AT_JSON_END = "glade_json_stop"  # SamplingParams.extra_args key that turns JsonStop on for a row
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
-DTYPES = ("float32", "bfloat16", "float16")
 NULL_LORA_ID = 2**31 - 1  # apart from the adapters, numbered from 1
 
 
@@ -143,8 +143,8 @@ class SharedEngine:
     the engine calls (one per `generate`, whatever the number of rows)."""
 
     def __init__(self, settings: EngineSettings):
-        if settings.dtype not in DTYPES:
-            raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {settings.dtype!r}")
+        if settings.dtype not in DTYPE_NAMES:
+            raise ValueError(f"dtype: expected one of {', '.join(DTYPE_NAMES)}, got {settings.dtype!r}")
         from vllm.platforms import current_platform
 
         here = current_platform.device_type
