@@ -314,8 +314,9 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
     lines += [
         "## All flags",
         "",
-        "| # | kind | scenario | council | cast | creature | phase | metric | stand-in | live | effect [CI] | support | n | q | score |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| # | kind | scenario | council | cast | creature | policy | phase | metric | stand-in | live | effect [CI] | support "
+        "| n | q | score |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in flags:
         cells = [
@@ -325,6 +326,7 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
             f["council"],
             f["cast"],
             f["creature"],
+            f["policy"],
             f["phase"],
             metric_text(f),
             number(f["standin_value"]),

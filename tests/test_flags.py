@@ -278,7 +278,7 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
 
 
 def test_write_flags_json_and_markdown(tmp_path):
-    both = pd.concat([cell([2, 2, 1, 2, 2, 2, 2, 2])], ignore_index=True)
+    both = pd.concat([cell([2, 2, 1, 2, 2, 2, 2, 2])], ignore_index=True).assign(policy_name="live_model")
     result = flag(both, paired_worlds(), FAST, seed=0)
     json_path, md_path = write_flags(result, tmp_path)
     data = json.loads(json_path.read_text())
@@ -288,6 +288,10 @@ def test_write_flags_json_and_markdown(tmp_path):
     assert load_flags(json_path)["families"] == result.families
     md = md_path.read_text()
     assert md.count("\n| ") == len(result.flags) + 1  # header + one row per flag
+    header = next(line for line in md.splitlines() if line.startswith("| # |")).split(" | ")
+    [decided] = [f for f in result.flags if f["kind"] == "decision"]
+    row = next(line for line in md.splitlines() if line.startswith(f"| {decided['rank']} |")).split(" | ")
+    assert row[header.index("policy")] == decided["policy"] == "live_model"  # which model it is about
     assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds (+0.94)" in md
     assert "honey: buy share (instead of none)" in md and "Live response:" in md and "Stand-in action:" in md
     assert "Benjamini-Hochberg at q = 0.1" in md

@@ -139,7 +139,7 @@ def print_results(con, recipe, summary: dict) -> None:
     table = Table(
         title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
     )
-    for column in ("scenario", "world", "price at seam / before", "gambit P&L", "seeds"):
+    for column in ("scenario", "world", "legend_ratio (settlement / before)", "gambit P&L", "seeds"):
         table.add_column(column)
     for row in summary.get("table", []):
         table.add_row(
