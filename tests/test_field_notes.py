@@ -29,8 +29,7 @@ def episode(scenario, council, seed, cast, honey_at_spring, pnl):
     }
 
 
-@pytest.fixture(scope="module")
-def rows():
+def seat_rows() -> pd.DataFrame:
     episodes = []
     for seed in range(4):
         for scenario in ("gambit_rumour", "gambit_override"):
@@ -40,8 +39,12 @@ def rows():
             for cast in range(2):  # five minds: honey rises in cast 0, holds in cast 1
                 episodes.append(episode(scenario, "five_minds", seed, cast, 11.0 if cast == 0 else 10.0, -4.0))
     frame = pd.DataFrame(episodes)
-    seat_rows = pd.concat([frame, frame.assign(creature="x")])  # episodes.parquet repeats each world per seat
-    return table_one(seat_rows)
+    return pd.concat([frame, frame.assign(creature="x")])  # episodes.parquet repeats each world per seat
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return table_one(seat_rows())
 
 
 def test_one_row_per_mechanism_and_world_in_table_order(rows):
@@ -98,3 +101,14 @@ def test_a_narrow_interval_gets_the_digits_it_needs():
     assert with_ci(2.72, [0.62, 9.67], "+.1f") == "+2.7 [+0.6, +9.7]"
     assert with_ci(0.9, None, ".2f", "same value in all 8 seeds") == "0.90 (same value in all 8 seeds)"
     assert with_ci(float("nan"), None, ".2f", missing="—") == "—"
+
+
+def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
+    from glade.cli.eval import print_table_one
+    from glade.console import console
+
+    seat_rows().to_parquet(tmp_path / "episodes.parquet")
+    print_table_one(console(), tmp_path)
+    out = capsys.readouterr().out
+    assert "…" not in out and "five_minds" in out  # was "five_min…", "settleme…"
+    assert "over the turn before and gambit P&L" in " ".join(out.split())  # the title loses no letter

@@ -119,12 +119,17 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
         return
     header, cells = table_one_cells(rows)
     level = f"{rows[0]['level']:.0%}"
-    table = plain_table(
+    # the title printed on its own: as the table's title, rich drops a character where a word
+    # wraps when the table fills the whole width
+    con.print(
         "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
-        f"gambit P&L (mean over seeds [{level} interval]), crash rate (episodes that crashed [{level} exact CI])"
+        f"gambit P&L (mean over seeds [{level} interval]), crash rate (episodes that crashed [{level} exact CI])",
+        highlight=False,
     )
-    for column in header:
-        table.add_column(column)
+    table = plain_table(None)
+    for i, column in enumerate(header):  # the mechanism and world whole; a long word folds, never cut to "…"
+        whole = max([len(row[i]) for row in cells] + [len(column)]) if i < 2 else None
+        table.add_column(column, overflow="fold", min_width=whole)
     for row in cells:
         table.add_row(*row)
     con.print(table)
