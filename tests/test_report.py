@@ -212,7 +212,17 @@ def test_terms_define_the_names_the_report_uses(results):
     out, md_path, html_path = results
     md = md_path.read_text()
     terms = _section(md, "Terms")
-    for name in ("turn", "cast", "legend_ratio", "log points", "path_distance_<good>", "support", "q", "score"):
+    for name in (
+        "turn",
+        "cast",
+        "legend_ratio",
+        "log points",
+        "path_distance_<good>",
+        "support",
+        "q",
+        "score",
+        "interval",
+    ):
         assert f"- **{name}**: " in terms
     assert "|ln council price - ln stand-in price|" in terms  # what path_distance measures (eval/stats.py)
     errors = set(pd.read_parquet(out / "decisions.parquet")["error"].dropna())

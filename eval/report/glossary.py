@@ -96,6 +96,13 @@ def glossary(page) -> list[tuple[str, str]]:
             "the cell would be flagged" + _threshold(m, "fdr_q", "a flag needs q at most"),
         ),
         (
+            "interval",
+            "of a mean: the t interval, its long side widened by Hall's skewness correction; on a skewed effect "
+            "at few seeds that side can reach past every observed value, even across 0 where the sign-flip test "
+            "(q) flags the cell: the test asks whether the signs are random, the interval where the mean may lie. "
+            "Of a rate: the exact binomial interval",
+        ),
+        (
             "testable cells",
             "the cells whose smallest attainable p at their n could reach that q; the others can never be flagged at "
             "this n and are left out of Benjamini-Hochberg",
