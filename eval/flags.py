@@ -43,6 +43,7 @@ from .fdr import filtered_bh
 from .figures import PHASES
 from .recipe import Thresholds
 from .stats import clean, threshold
+from .verdict_text import example_where
 
 EXAMPLES = 3
 FLAG_KEYS = (
@@ -168,7 +169,7 @@ def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None,
 
 def _flag_examples(decisions: pd.DataFrame, f: dict, rows_of: dict) -> list[dict]:
     if f["kind"] == "outcome":
-        return _outcome_examples(decisions, f["pairs"], f["effect"], f["good"], f.get("legend_turn"))
+        return _outcome_examples(decisions, f["pairs"], f["effect"], f["good"], f.get("legend_turn"), f["metric"])
     here = decisions.iloc[rows_of[tuple(f[c] for c in CELL)]]
     g, d = f["good"], f["direction"]
     return _examples(here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)])
@@ -193,10 +194,11 @@ def _rank(flags: list[dict]) -> None:
 
 
 def _outcome_examples(
-    decisions: pd.DataFrame, pairs: pd.DataFrame, effect: float, legend_good, legend_turn
+    decisions: pd.DataFrame, pairs: pd.DataFrame, effect: float, legend_good, legend_turn, metric: str
 ) -> list[dict]:
     """Live decisions from the worlds that moved most in the effect's direction: the least
-    agreeing ones, nearest the legend turn, disagreements on the legend good first."""
+    agreeing ones, nearest the legend turn, disagreements on the legend good first. Each says
+    its world's figure beside its pair's (`outcome`), which is what ties it to the flag."""
     if decisions is None or len(decisions) == 0 or len(pairs) == 0:
         return []
     top = pairs.assign(moved=pairs["diff"] * np.sign(effect)).sort_values("moved", ascending=False)
@@ -214,7 +216,15 @@ def _outcome_examples(
     rows = rows.sort_values(["_legend", "agreement", "_near", "_rank", "turn", "creature"])
     first = rows.drop_duplicates("episode_id")
     picked = pd.concat([first, rows.drop(first.index)]).head(EXAMPLES)
-    return [_example(r) for _, r in picked.iterrows()]
+    world = top.drop_duplicates("episode_id").set_index("episode_id")
+    return [
+        _example(r)
+        | {
+            "outcome": f"{metric} {world.at[r['episode_id'], 'live']:.3g} in this world, "
+            f"{world.at[r['episode_id'], 'standin']:.3g} in the all-stand-in world on its seed"
+        }
+        for _, r in picked.iterrows()
+    ]
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -289,7 +299,8 @@ def _examples_md(examples: list[dict]) -> list[str]:
     if not examples:
         return ["(no live decisions to show)", ""]
     for e in examples:
-        lines += [f"#### episode {e['episode_id']}, turn {e['turn']}, {e['creature']}", ""]
+        lines += [f"#### {example_where(e)}", ""]
+        lines += [f"Outcome: {e['outcome']}", ""] if e.get("outcome") else []
         lines += ["Prompt:", "", _fence(e["prompt"]), ""]
         lines += ["Live response:", "", _fence(e["response"]), ""]
         lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]

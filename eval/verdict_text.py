@@ -30,6 +30,11 @@ def turn_text(turn) -> str:
     return f"turn {int(turn)} (the prompt's Turn {prompt_turn(turn)})"
 
 
+def example_where(ex: dict) -> str:
+    """Where a flag's example decision was made: "episode E, turn 1 (the prompt's Turn 2), hazel"."""
+    return f"episode {ex['episode_id']}, {turn_text(ex['turn'])}, {ex['creature']}"
+
+
 def _pct(log_move: float) -> float:
     return 100.0 * (math.exp(log_move) - 1.0)
 

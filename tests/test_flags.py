@@ -19,7 +19,7 @@ from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
 from glade.eval.figures import FIGURES
 from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
-from glade.eval.metrics import summarize
+from glade.eval.metrics import summarize, world_figures
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds, Thresholds
 from glade.eval.run import run_recipe
 from glade.seats import load
@@ -265,6 +265,13 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
     outcome = {f["metric"]: f for f in flags if f["kind"] == "outcome"}
     if "gambit_pnl" in outcome:
         assert outcome["gambit_pnl"]["effect"] < 0 and outcome["gambit_pnl"]["examples"][0]["creature"] == "thorn"
+    worlds = world_figures(episodes, FAST).set_index("episode_id")
+    assert outcome and all(o["examples"] for o in outcome.values())
+    for o in outcome.values():  # each example says what its world did to the flagged figure
+        for e in o["examples"]:
+            assert e["outcome"].startswith(
+                f"{o['metric']} {worlds.at[e['episode_id'], o['metric']]:.3g} in this world, "
+            )
     # one family reads it: Thorn at the seam buys honey where the stand-in holds
     families = flag(decisions, episodes, FAST, seed=0).families
     thorn = [fam for fam in families if fam["kind"] == "decision"]
@@ -295,6 +302,7 @@ def test_write_flags_json_and_markdown(tmp_path):
     assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds (+0.94)" in md
     assert "honey: buy share (instead of none)" in md and "Live response:" in md and "Stand-in action:" in md
     assert "Benjamini-Hochberg at q = 0.1" in md
+    assert "#### episode sc.c.c0.s0, turn 0 (the prompt's Turn 1), thorn" in md  # the turn as the prompt says it
     assert md.count("```") % 2 == 0
     write_flags(flag(pd.DataFrame(), pd.DataFrame(), FAST), tmp_path / "none")
     assert json.loads((tmp_path / "none" / "flags.json").read_text())["flags"] == []

@@ -13,11 +13,11 @@ from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
     LOG_POINTS,
+    example_where,
     families_heading,
     move_text,
     n_text,
     seam_seeds,
-    turn_text,
     value_text,
     verdict_sections,
     world_name,
@@ -276,8 +276,9 @@ def family_sections(page) -> list[Section]:
             f'<p class="caption">flags {_e(", ".join(f"#{m}" for m in f["members"]))}; n {f["n"]}; smallest q {f["q"]:.3g}</p>',
         ]
         for j, ex in enumerate(f["examples"], 1):
-            where = f"episode {ex['episode_id']}, {turn_text(ex['turn'])}, {ex['creature']}"
-            md += [f"#### {where}", ""]
+            where = example_where(ex)
+            outcome = f"Outcome: {ex['outcome']}" if ex.get("outcome") else ""
+            md += [f"#### {where}", ""] + ([outcome, ""] if outcome else [])
             for key, label in (
                 ("prompt", "Prompt"),
                 ("response", "Live answer"),
@@ -293,7 +294,9 @@ def family_sections(page) -> list[Section]:
                 )
             )
             parts.append(
-                f'<div class="example" id="{example_anchor(f, j)}"><h4>{_e(where)}</h4><div class="side">{cells}</div></div>'
+                f'<div class="example" id="{example_anchor(f, j)}"><h4>{_e(where)}</h4>'
+                + (f"<p>{_e(outcome)}</p>" if outcome else "")
+                + f'<div class="side">{cells}</div></div>'
             )
         if not f["examples"]:
             parts.append("<p>(no live decisions to show)</p>")

@@ -7,6 +7,7 @@ import html
 import math
 
 from glade.eval.flags import effect_text
+from glade.eval.verdict_text import example_where
 
 from .data import TOP_FLAGS
 from .markup import Section, html_table, md_table
@@ -43,7 +44,7 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
     for i, f in enumerate(ranked, 1):
         examples = f.get("examples") or []
         ex = examples[0] if examples else {}
-        where = f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}".strip() if ex else "—"
+        where = example_where(ex) if ex else "—"
         rows.append(
             [
                 str(i),
@@ -111,7 +112,7 @@ def flag_sections(page) -> list[Section]:
 def _examples_html(flag: dict) -> str:
     parts = []
     for ex in (flag.get("examples") or [])[:3]:
-        summary = html.escape(f"{ex.get('episode_id', '')} turn {ex.get('turn', '')} {ex.get('creature', '')}")
+        summary = html.escape(example_where(ex) + (f"; {ex['outcome']}" if ex.get("outcome") else ""))
         body = "".join(
             f"<b>{label}</b><pre>{html.escape(str(ex.get(key, ''))[:4000])}</pre>"
             for key, label in (("prompt", "prompt"), ("response", "response"), ("standin_action", "stand-in action"))
