@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from glade.config import as_plain
+from glade.console import with_ci
 from glade.env import standin
 from glade.env.scenario import load_scenario
 from glade.tracejson import canonical
@@ -346,7 +347,7 @@ def ci_text(d: Interval | dict | None, fmt: str) -> str:
         return "—"
     head = format(d["mean"], fmt)
     if d.get("ci"):
-        return f"{head} [{format(d['ci'][0], fmt)}, {format(d['ci'][1], fmt)}]"
+        return with_ci(d["mean"], d["ci"], fmt)  # a narrow interval gets the digits it needs
     if d.get("note", "").startswith("same value"):
         return f"{head} in all {d['n']}"
     return f"{head} (n {d.get('n', 0)})"

@@ -82,13 +82,11 @@ def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[lis
 def dry_run(recipe: EvalRecipe) -> Estimate:
     """The plan of what is still to play (finished shards skipped, the folder left as it
     is), with its model calls and the calibrated estimate; writes nothing."""
-    from pathlib import Path
-
     from glade.resume import finished
 
-    from .run import plan, shards
+    from .run import plan, results_recipe, shard_log, shards
 
-    done = finished(Path(recipe.out))
+    done = finished(shard_log(recipe.out), results_recipe(recipe))
     scenarios = load_played(recipe)
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}

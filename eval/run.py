@@ -250,7 +250,8 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     earlier = out / "summary.json"
     if result.played_now == 0 and earlier.exists():  # a rerun with nothing to play keeps what playing cost
         kept = json.loads(earlier.read_text())
-        timing, cost = kept.get("timing", timing), kept.get("cost", cost)
+        if "timing" in kept and "cost" in kept:
+            timing, cost = kept["timing"], {**kept["cost"], "kept": True}
     decisions = result.decisions
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {

@@ -223,6 +223,7 @@ def verdicts(
     """{"robustness", "seam", "levers", "attribution"} (JSON-ready; see the module's doc). Seat
     faults are left out first (glade.eval.faults): a held turn is not the model's behaviour."""
     decisions, episodes, _ = without_faults(decisions, episodes)
+    _, replays, _ = without_faults(None, replays)  # a replay's faults are its own world's
     if episodes is None or len(episodes) == 0:
         return {"robustness": [], "seam": [], "levers": [], "attribution": []}
     worlds = world_figures(episodes, thresholds)

@@ -40,7 +40,7 @@ from glade.env import protocol
 
 PROGRESS = "progress.json"
 FORMAT = 2
-CORRUPT = "corrupt"  # unreadable shards are moved here, under their own relative path
+CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
 
 
 @contextmanager
@@ -89,30 +89,39 @@ class ShardLog:
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
 
+    def check(self, recipe: dict) -> None:
+        """The refusals, read-only (a dry run asks too): a folder of files no glade run wrote, a
+        folder another verb wrote, a folder of another recipe. `recipe` is the plain recipe
+        content that decides the rows."""
+        progress = self.root / PROGRESS
+        if not progress.exists():
+            if _holds_files(self.root):
+                raise ValueError(
+                    f"{self.root}: holds files that no glade run of this folder wrote (there is no {PROGRESS}); "
+                    "glade never deletes them: choose another out (out=DIR), or move the folder aside"
+                )
+            return
+        data = _ledger(progress)
+        theirs, ours = data.get("shards"), next(iter(self.shards))
+        if isinstance(theirs, list) and theirs and theirs[0] != ours:
+            raise ValueError(
+                f"{self.root}: holds another kind of glade results ({theirs[0]} shards, where this run "
+                f"writes {ours}); choose another out (out=DIR)"
+            )
+        written = data.get("recipe") if data.get("format") == FORMAT else None
+        if written is not None and written != recipe:
+            raise ValueError(
+                f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "
+                "or choose another out (out=DIR) for this one"
+            )
+
     def start(self, recipe: dict) -> Resumed:
         """The finished episodes of this folder, after the checks and repairs above. `recipe`
         is the plain recipe content that decides the rows."""
+        self.check(recipe)
         progress = self.root / PROGRESS
         created = not self.root.exists()
-        if not progress.exists() and _holds_files(self.root):
-            raise ValueError(
-                f"{self.root}: holds files that no glade run of this folder wrote (there is no {PROGRESS}); "
-                "glade never deletes them: choose another out (out=DIR), or move the folder aside"
-            )
-        if progress.exists() and not any(folder.is_dir() for folder in self._patterns()):
-            mine = ", ".join(sorted(f"{folder.relative_to(self.root)}/" for folder in self._patterns()))
-            raise ValueError(
-                f"{self.root}: holds another kind of glade results (there is no {mine} in it, where this run "
-                "writes); choose another out (out=DIR)"
-            )
         state = Resumed(recipe, _read(progress) if progress.exists() else {}, created=created)
-        if progress.exists():
-            written = _recipe(progress)
-            if written is not None and written != recipe:
-                raise ValueError(
-                    f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "
-                    "or choose another out (out=DIR) for this one"
-                )
         self._check_folders(state)
         if state.episodes:
             self.check_protocol(self._first_readable(state))
@@ -161,7 +170,9 @@ class ShardLog:
     # --- checks and repairs -------------------------------------------------------------------
 
     def _save(self, state: Resumed) -> None:
-        write_json(self.root / PROGRESS, {"format": FORMAT, "recipe": state.recipe, "episodes": state.episodes})
+        # the shard kinds in order (a list: the file's keys are sorted), the first naming the verb's rows
+        ledger = {"format": FORMAT, "recipe": state.recipe, "shards": list(self.shards), "episodes": state.episodes}
+        write_json(self.root / PROGRESS, ledger)
 
     def _patterns(self) -> dict[Path, re.Pattern]:
         """Shard folder -> the names this log writes there (the part number in the one group that matched)."""
@@ -173,10 +184,10 @@ class ShardLog:
         return {folder: re.compile(f"^(?:{'|'.join(names)})$") for folder, names in out.items()}
 
     def _check_folders(self, state: Resumed) -> None:
-        """Drop what a killed run left half-done (temporary files, a part written but not listed);
-        refuse anything else that is not a listed shard."""
+        """Drop a write a kill cut short (a temporary file); move aside a shard file the ledger never
+        listed (a part written but not yet listed when a run was killed, an empty part an older
+        glade left behind, a copy); refuse anything else that is not a listed shard."""
         listed = set(state.parts())
-        following = state.next_part()
         for folder, names in self._patterns().items():
             if not folder.is_dir():
                 continue
@@ -188,7 +199,7 @@ class ShardLog:
                 part = int(next(g for g in found.groups() if g)) if found else None
                 if part in listed:
                     continue
-                if part is not None and part >= following:  # a run killed before listing it, or a copy
+                if part is not None:  # named as this log names its shards, but not listed
                     aside = self._aside(item)
                     state.replayed.append(
                         f"{item.relative_to(self.root)}: a shard the ledger never listed (a run killed before "
@@ -220,8 +231,8 @@ class ShardLog:
         return None
 
     def _replay_unreadable(self, state: Resumed) -> None:
-        """A listed shard that is missing or cannot be read: its part's files go aside as
-        *.corrupt and the part's episodes play again."""
+        """A listed shard that is missing or cannot be read: its part's files go aside under
+        OUT/corrupt/ and the part's episodes play again."""
         for part in state.parts():
             members = {e for e, v in state.episodes.items() if v["part"] == part}
             for kind in self.shards:
@@ -312,10 +323,12 @@ def _holds_files(root: Path) -> bool:
     return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
 
 
-def finished(root: Path) -> set[str]:
-    """The episodes a rerun into `root` keeps, read without checks or repairs (for a dry run):
-    those listed in its ledger, less those with seat faults (they play again)."""
-    progress = root / PROGRESS
+def finished(log: ShardLog, recipe: dict) -> set[str]:
+    """The episodes a rerun into the log's folder keeps, after its refusals (`ShardLog.check`)
+    and without repairs (for a dry run): those listed in its ledger, less those with seat
+    faults (they play again)."""
+    log.check(recipe)
+    progress = log.root / PROGRESS
     if not progress.exists():
         return set()
     return {episode for episode, entry in _read(progress).items() if not entry["faults"]}
@@ -335,9 +348,15 @@ def _read(progress: Path) -> dict[str, dict]:
         ) from None
 
 
-def _recipe(progress: Path) -> dict | None:
-    data = json.loads(progress.read_text())
-    return data.get("recipe") if data.get("format") == FORMAT else None
+def _ledger(progress: Path) -> dict:
+    """progress.json as it is (an older folder's is a plain episode map)."""
+    try:
+        data = json.loads(progress.read_text())
+    except ValueError:
+        raise ValueError(
+            f"{progress}: not a glade progress ledger (not JSON); move the folder aside to start afresh"
+        ) from None
+    return data if isinstance(data, dict) else {}
 
 
 def _unreadable(shard: Path, members: set[str] | None = None) -> str | None:

@@ -281,3 +281,17 @@ def test_calibrate_from_traces_and_its_mistakes(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert main(["calibrate", str(tmp_path / "none"), "--policy", "p", "--out", str(out)]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcome_check():
+    from glade.eval.report.calibration import tables
+
+    iv = {"mean": 0.5, "ci": [0.4, 0.6], "n": 8, "note": ""}
+    part = {"agreement": {k: iv for k in ("before", "after", "change")}, "episodes": 8}
+    part |= {"qty_error": part["agreement"], "price_error": part["agreement"]}
+    improved = {"mean": 0.066, "ci": [0.056, 0.076], "n": 8, "note": ""}  # original minus calibrated
+    figure = {"council": None, "original": iv, "calibrated": iv, "improvement": improved, "verdict": "closer", "n": 8}
+    group = {"group": "all", "n": 8, "scenario_in_fit": None, "figures": {"price_path": figure}}
+    old = {"parts": {"fit": part, "heldout": part}, "outcome": {"groups": [group]}}
+    [(_, _, rows)] = [t for t in tables(old) if t[0].startswith("Outcome check")]
+    assert rows[0][0] == "price_path" and rows[0][4] == "-0.066 [-0.076, -0.056]"  # as calibrated minus original

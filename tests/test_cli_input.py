@@ -200,13 +200,23 @@ def test_a_recipe_of_another_kind_is_named(capsys):
     )
 
 
-def test_a_seat_label_prints_as_written(capsys):
+def test_a_seat_label_prints_as_written(tmp_path, capsys):
     from glade.console import console, show_faults
 
     tally = {"server:x [bold]": {"decisions": 3, "faults": {"server_refused": 3}, "fault_share": 1.0}}
     show_faults(console(), tally, [], 0.2)
     out = capsys.readouterr().out
     assert "seat faults: server:x [bold]: 3 of 3 decisions" in out  # no emoji, no markup eaten
+
+    from glade.cli.eval import print_results
+    from glade.eval.recipe import EvalRecipe
+
+    pq.write_table(pa.table({"episode_id": pa.array([], pa.string())}), tmp_path / "episodes.parquet")
+    recipe = EvalRecipe(name="t", out=str(tmp_path), policies={}, councils={}, scenarios=())
+    valid = {"mean": 0.9, "ci": None, "n": 2, "note": "too few seeds"}
+    seat = {"council": "c[/]", "policy": "model[v2]", "valid_action": valid, "decisions": 4, "errors": {}}
+    print_results(console(), recipe, {"table": [], "seats": [seat]})  # "c[/]" raised a MarkupError
+    assert "model[v2]" in capsys.readouterr().out
 
 
 def test_an_hf_seat_naming_a_checkpoint_says_how_to_seat_it(tmp_path, capsys):

@@ -185,6 +185,15 @@ def test_protocol_version_follows_the_wording(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(protocol, "MAX_QTY", 999)  # the parser's limits are part of the protocol
     assert protocol._version() != PROTOCOL_VERSION
+    monkeypatch.undo()
+    real = protocol.render
+
+    def reworded(obs):
+        messages = real(obs)
+        return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"].replace("Turn", "Round")}]
+
+    monkeypatch.setattr(protocol, "render", reworded)  # any rewording of the prompt a model reads
+    assert protocol._version() != PROTOCOL_VERSION
 
 
 # --- parse: one case per named error and per repair path --------------------------------

@@ -227,8 +227,23 @@ def test_terms_define_the_names_the_report_uses(results):
     assert "|ln council price - ln stand-in price|" in terms  # what path_distance measures (eval/stats.py)
     errors = set(pd.read_parquet(out / "decisions.parquet")["error"].dropna())
     assert all(f"- **{code}**: " in terms for code in errors)  # every error code the seat table can show
+    assert "- **sell_not_held**: " not in terms  # only the codes this run produced
     assert "legend_ratio (price at settlement / before)" in _section(md, "Results")  # one name, said where shown
     assert 'id="terms"' in html_path.read_text()
+
+
+def test_terms_define_the_error_codes_of_the_run(results, tmp_path):
+    import shutil
+
+    out, _, _ = results
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    decisions = pd.read_parquet(copy / "decisions.parquet")
+    decisions.loc[decisions.index[:3], "error"] = ["sell_not_held", "bad_json", "both_sides"]
+    decisions.to_parquet(copy / "decisions.parquet")
+    terms = _section(report.write_report(copy)[0].read_text(), "Terms")
+    for code in ("sell_not_held", "bad_json", "both_sides"):
+        assert f"- **{code}**: " in terms
 
 
 def test_the_seam_chart_and_its_table_are_one_section_in_log_points(results):
@@ -248,7 +263,7 @@ def test_the_seam_chart_and_its_table_are_one_section_in_log_points(results):
             assert float(row[6].rstrip("%")) == pytest.approx(100 * abs(seam) / (abs(traded) + abs(seam)), abs=1)
         n = int(row[7].split()[1])
         casts = n // seeds[row[0]]
-        assert row[7] == (f"n {n} seeds" if casts == 1 else f"n {n} = {seeds[row[0]]} seeds x {casts} casts")
+        assert row[7] == (f"n {n} seeds" if casts == 1 else f"n {n} seeds x casts over {seeds[row[0]]} seeds")
 
 
 def test_the_run_and_cost_say_what_their_decisions_count(results):

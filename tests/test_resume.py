@@ -136,7 +136,10 @@ def test_a_rerun_with_nothing_to_play_keeps_what_playing_cost(tmp_path, capsys):
     assert main(["eval", str(path)]) == 0
     assert "nothing left to play: every episode was finished" in capsys.readouterr().out
     again = json.loads(summary.read_text())
-    assert again["cost"] == played["cost"] and again["timing"] == played["timing"]  # was 0 episodes, 0 s
+    assert again["cost"] == played["cost"] | {"kept": True} and again["timing"] == played["timing"]  # was 0 s
+    (tmp_path / "results" / "summary.json").unlink()  # the playing run died before writing its summary
+    assert main(["eval", str(path)]) == 0
+    assert "no earlier summary, so no cost to show" in capsys.readouterr().out
 
 
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
@@ -165,14 +168,35 @@ def test_a_folder_another_verb_wrote_is_named_as_such(tmp_path, capsys):
     eval_run.evaluate(load_eval_recipe(eval_recipe(tmp_path, seeds={"start": 0, "count": 1})))
     before = files(tmp_path / "results")
     assert main(["generate", str(generate_recipe(tmp_path)), f"out={tmp_path / 'results'}"]) == 2
-    err = capsys.readouterr().err
-    assert "holds another kind of glade results (there is no data/ in it, where this run writes)" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds another kind of glade results (decisions shards, where this run writes traces)" in err
     assert "recipe" not in err  # not a list of recipe keys that differ
     assert files(tmp_path / "results") == before
+    # a dry run refuses it alike
+    assert main(["generate", str(generate_recipe(tmp_path)), f"out={tmp_path / 'results'}", "--dry-run"]) == 2
 
     gen.generate(load_recipe(gen.GenerateRecipe, generate_recipe(tmp_path)))
-    with pytest.raises(ValueError, match=r"traces: holds another kind of glade results \(there is no shards/ in it"):
+    with pytest.raises(ValueError, match=r"traces: holds another kind of glade results \(traces shards"):
         eval_run.evaluate(load_eval_recipe(eval_recipe(tmp_path), [f"out={tmp_path / 'traces'}"]))
+
+
+def test_a_dry_run_refuses_another_recipe_as_the_run_would(tmp_path, capsys):
+    path = eval_recipe(tmp_path, seeds={"start": 0, "count": 1})
+    assert main(["eval", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(path), "turns=5", "--dry-run"]) == 2  # said "nothing left to play"
+    assert "holds a run of another recipe (turns: 6 -> 5)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_folder_whose_shard_folder_was_deleted_resumes(tmp_path, capsys):
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    shutil.rmtree(tmp_path / "traces" / "data")
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    said = " ".join((lambda c: c.out + c.err)(capsys.readouterr()).split())
+    assert "data/part-00000.parquet: missing" in said and "play again" in said
+    assert len(rows(tmp_path / "traces")) == 3 * 2 * 3 * 5  # every episode played again
 
 
 def test_generate_into_a_dataset_of_other_scenarios_is_refused(tmp_path):
@@ -400,6 +424,11 @@ def test_a_part_whose_episodes_all_faulted_does_not_block_the_next_rerun(tmp_pat
     assert not log.path("traces", 1).exists()
     finish(state, state.next_part(), "b", 0)
     assert log.start({"r": 1}).done == {"a", "b", "c"}  # refused before: part 1 was left empty and unlisted
+    # such an empty, unlisted part that an older glade left below the next part is moved aside too
+    pq.write_table(pa.table({"episode_id": pa.array([], pa.string())}), log.path("traces", 1))
+    state = log.start({"r": 1})
+    assert state.done == {"a", "b", "c"} and not log.path("traces", 1).exists()
+    assert any("part-00001.parquet: a shard the ledger never listed" in line for line in state.replayed)
 
 
 def test_fault_rows_never_become_training_rows(tmp_path, closed_port):

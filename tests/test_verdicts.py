@@ -215,6 +215,18 @@ def test_attribution_recomputes_from_the_tables(attributed):
     assert evaluate(recipe).attribution["episode_id"].nunique() == 18  # resumed: every replay from its shards
 
 
+def test_replays_with_seat_faults_are_left_out_of_the_attribution(attributed):
+    recipe, _ = attributed
+    out = Path(recipe.out)
+    episodes, replays = pd.read_parquet(out / "episodes.parquet"), pd.read_parquet(out / "attribution.parquet")
+    held = set(replays["episode_id"].unique()[:6])
+    marked = replays.assign(faults=replays["faults"].where(~replays["episode_id"].isin(held), 3))
+    kept = replays[~replays["episode_id"].isin(held)]
+    args = (recipe.levers, recipe.thresholds, recipe.seed)
+    assert verdicts(episodes, marked, *args)["attribution"] == verdicts(episodes, kept, *args)["attribution"]
+    assert verdicts(episodes, kept, *args)["attribution"] != verdicts(episodes, replays, *args)["attribution"]
+
+
 def test_a_results_folder_from_before_attribution_still_resumes(attributed, tmp_path):
     recipe, _ = attributed
     old = tmp_path / "old"
@@ -282,7 +294,7 @@ def test_the_seam_split_reads_in_log_points_that_add_up_with_n_and_the_prompt_tu
             assert share == pytest.approx(100 * abs(shown_seam) / (abs(shown_traded) + abs(shown_seam)), abs=1.0)
         n = e["total"]["n"]
         casts = n // seeds[e["scenario"]]
-        assert part.endswith(f"n {n} seeds" if casts == 1 else f"n {n} = {seeds[e['scenario']]} seeds x {casts} casts")
+        assert part.endswith(f"n {n} seeds" if casts == 1 else f"n {n} seeds x casts over {seeds[e['scenario']]} seeds")
     assert authored  # the override is written at the seam: its share is shown
     for e, line in zip(v["levers"], lever_lines(v["levers"])):
         assert f"all stand-in {e['standin']['mean']:+.3f}" in line and f"(n {e['standin']['n']} seeds)" in line

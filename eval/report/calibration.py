@@ -73,14 +73,26 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             [
                 name + ("" if f["n"] == g["n"] else f" (n {f['n']})"),
                 *("—" if f[w] is None else format(f[w]["mean"], FORMAT[name]) for w in WORLDS),
-                ci_text(f["error_change"], "+" + FORMAT[name]),
+                ci_text(_error_change(f), "+" + FORMAT[name]),
                 f["verdict"],
             ]
             for name, f in g["figures"].items()
-            if "error_change" in f
+            if _error_change(f) is not None
         ]
         out.append((_where(g) + " (means)", header, rows))
     return out
+
+
+def _error_change(figure: dict) -> dict | None:
+    """The change in error, calibrated minus original; a calibration written before that
+    convention stored the improvement (original minus calibrated), which is its negation."""
+    if "error_change" in figure:
+        return figure["error_change"]
+    old = figure.get("improvement")
+    if not isinstance(old, dict) or old.get("mean") is None:
+        return None
+    ci = old.get("ci")
+    return {**old, "mean": -old["mean"], "ci": [-ci[1], -ci[0]] if ci else None}
 
 
 def _where(g: dict) -> str:

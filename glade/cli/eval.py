@@ -94,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
     if result.played_now == 0:
-        con.print("nothing left to play: every episode was finished; timing and cost are the run's that played them")
+        kept = summary["cost"].get("kept")
+        con.print(
+            "nothing left to play: every episode was finished; "
+            + ("timing and cost are the run's that played them" if kept else "no earlier summary, so no cost to show"),
+            soft_wrap=True,
+        )
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
@@ -138,6 +143,7 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
 def print_results(con, recipe, summary: dict) -> None:
     """The outcome table, each live seat's valid-action rate and, for a gambit, Table 1 of the
     field notes: what `glade eval` and the quickstart's eval step print."""
+    from rich.markup import escape  # names from a recipe print as written: `model[v2]` is not markup
     from rich.table import Table
 
     level = f"{recipe.thresholds.ci_level:.0%}"
@@ -148,8 +154,8 @@ def print_results(con, recipe, summary: dict) -> None:
         table.add_column(column)
     for row in summary.get("table", []):
         table.add_row(
-            str(row["scenario"]),
-            str(row["world"]),
+            escape(str(row["scenario"])),
+            escape(str(row["world"])),
             with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f", row.get("legend_ratio_note")),
             with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f", row.get("gambit_pnl_note")),
             str(row["n"]),
@@ -164,6 +170,6 @@ def print_results(con, recipe, summary: dict) -> None:
         valid = row["valid_action"]
         errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
         rate = f"{with_ci(valid['mean'], valid['ci'], '.3f', valid.get('note'))}, n {valid['n']}"
-        seats.add_row(row["council"], row["policy"], rate, str(row["decisions"]), errors)
+        seats.add_row(escape(row["council"]), escape(row["policy"]), rate, str(row["decisions"]), escape(errors))
     con.print(seats)
     print_table_one(con, recipe.out, recipe.thresholds, recipe.seed)

@@ -137,7 +137,17 @@ def seat_section(council: CouncilView) -> list[str]:
         out += [
             "Its own seat (its decisions only):",
             "",
-            _table(["council", "seat", "decisions", "valid-action rate", "95% CI", "most frequent errors"], rows),
+            _table(
+                [
+                    "council",
+                    "seat",
+                    "decisions",
+                    "valid-action rate",
+                    f"{council.level:.0%} CI",
+                    "most frequent errors",
+                ],
+                rows,
+            ),
             "",
         ]
     flags = council.decision_flags
@@ -199,7 +209,7 @@ def council_section(council: CouncilView) -> list[str]:
         out += [
             "Council outcome effects (council minus stand-in world; in the model-index as `council_*_effect`):",
             "",
-            _table(["scenario", "council", "figure", "effect", "95% CI", "support"], rows),
+            _table(["scenario", "council", "figure", "effect", f"{council.level:.0%} CI", "support"], rows),
             "",
         ]
     flags = council.outcome_flags

@@ -52,6 +52,7 @@ class CouncilView:
     decision_flags: tuple[dict, ...] | None  # flags of its own seats (None: no flags.json)
     outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
     rank: dict | None
+    level: float = 0.95  # of the intervals (the eval recipe's ci_level)
 
     @property
     def councils(self) -> tuple[str, ...]:
@@ -93,6 +94,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         if flags is None
         else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         rank=rank_for(results, name),
+        level=float((summary.get("thresholds") or {}).get("ci_level", 0.95)),
     )
 
 

@@ -8,7 +8,6 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -18,8 +17,9 @@ STRUCTURED = "+structured"  # ends the identity of a seat with structured decodi
 
 def model_of(identity: str) -> str:
     """The model a seat identity names (`hf:BASE+ADAPTER[+structured]`, `server:MODEL`): its
-    last part, a checkpoint folder's name for a checkpoint seat."""
-    return re.split(r"[:+]", identity.removesuffix(STRUCTURED))[-1]
+    last part after the kind, a checkpoint folder's name for a checkpoint seat (a server's
+    model name may hold a colon itself: `server:qwen2.5:0.5b` is `qwen2.5:0.5b`)."""
+    return identity.removesuffix(STRUCTURED).split(":", 1)[-1].split("+")[-1]
 
 
 @dataclass(frozen=True)
