@@ -12,7 +12,7 @@ import pandas as pd
 
 from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
-from glade.eval.stats import column_intervals, interval
+from glade.eval.stats import DEFAULTS, column_intervals, interval
 
 FILES = "report_files"
 TOP_FLAGS = 20
@@ -37,7 +37,6 @@ class Results:
     creatures: dict[str, list[str]] = field(default_factory=dict)  # scenario -> seats in scenario order
     seed: int = 0  # seeds the permutation tests
     level: float = 0.95
-    resamples: int = 2000
     seats: pd.DataFrame = field(default_factory=pd.DataFrame)  # episodes.parquet as written: one row per seat
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution.parquet (leave-one-out replays)
     families: list[dict] = field(default_factory=list)  # flag families from flags.json
@@ -112,8 +111,7 @@ def load_results(results_dir: str | Path) -> Results:
         councils=councils,
         creatures=creatures,
         seed=int(recipe.get("seed", 0) or 0),
-        level=float(thresholds.get("ci_level", 0.95)),
-        resamples=int(thresholds.get("resamples", 2000)),
+        level=float(thresholds.get("ci_level", DEFAULTS["ci_level"])),
         seats=seats,
         attribution=attribution,
         families=(loaded or {}).get("families", []),
