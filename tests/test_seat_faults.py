@@ -1,0 +1,193 @@
+"""A dead model server is a fault, not behaviour (issue 14): counted, left out of the metrics
+and flags, never training rows, and played again once the server is back."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+import yaml
+from resume_setup import eval_recipe, generate_recipe
+
+from glade.cli import main
+
+
+class HoldServer:
+    """An OpenAI-compatible chat server on loopback that always answers a deliberate hold; on
+    `sock` (bound, not yet listening) when given, else on a free port."""
+
+    def __init__(self, sock=None):
+        answer = json.dumps(
+            {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": '{"orders": []}'}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 4},
+            }
+        ).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=sock is None)
+        if sock is not None:
+            self.httpd.socket.close()
+            self.httpd.socket = sock
+            self.httpd.server_address = sock.getsockname()
+            self.httpd.server_activate()
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def closed_socket():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def closed_port(closed_socket):
+    return closed_socket.getsockname()[1]
+
+
+def server_policy(url):
+    return {"kind": "server", "base_url": url, "model": "tiny", "retries": 0, "timeout": 2}
+
+
+def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_replays(tmp_path, closed_socket, capsys):
+    dead = f"http://127.0.0.1:{closed_socket.getsockname()[1]}/v1"
+    path = eval_recipe(
+        tmp_path,
+        policies={"live": server_policy(dead)},
+        councils={"one": {"focal": {"oona": "live"}}},
+        seeds={"start": 0, "count": 2},
+    )
+    results = tmp_path / "results"
+    assert main(["eval", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(
+        "error: seat 'live': 12 of 12 decisions (100%) failed: server_refused 12, more than max_fault_share 0.2"
+    )
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["faults"]["live"] == {"decisions": 12, "faults": {"server_refused": 12}, "fault_share": 1.0}
+    assert summary["excluded"] == {"fault_rows": 12, "fault_worlds": 2}
+    assert main(["report", str(results)]) == 0
+    report = (results / "report.md").read_text()
+    assert report.index("Seat faults: live: 12 of 12 decisions (100%) failed: server_refused 12") < report.index(
+        "**recipe**"
+    )
+    assert main(["flag", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "left out: 12 live decision(s) whose seat failed to answer" in out
+    assert json.loads((results / "flags.json").read_text())["flags"] == []  # the holds are not ranked as behaviour
+    assert "Left out: 12 live decision(s)" in (results / "flags.md").read_text()
+    # a higher threshold accepts the run; the faults are still counted
+    assert main(["eval", str(path), "max_fault_share=1.0"]) == 0
+    capsys.readouterr()
+    # the server is back at the same URL: the episodes with faults play again, the clean
+    # stand-in worlds are kept
+    server = HoldServer(closed_socket)
+    try:
+        assert main(["eval", str(path)]) == 0
+        assert "2 episode(s) with 12 seat fault(s) play again" in capsys.readouterr().out
+        summary = json.loads((results / "summary.json").read_text())
+        assert summary["faults"]["live"]["faults"] == {} and summary["worlds"] == 4
+        decisions = pd.read_parquet(results / "decisions.parquet")
+        assert len(decisions) == 12 and decisions["error"].isna().all()
+        assert main(["eval", str(path)]) == 0  # and now nothing is left to play
+        assert "play again" not in capsys.readouterr().out
+    finally:
+        server.close()
+
+
+def test_a_fixed_seat_url_resumes_the_same_folder(tmp_path, closed_port):
+    path = eval_recipe(
+        tmp_path,
+        policies={"live": server_policy(f"http://127.0.0.1:{closed_port}/v1")},
+        councils={"one": {"focal": {"oona": "live"}}},
+        seeds={"start": 0, "count": 1},
+    )
+    assert main(["eval", str(path)]) == 1
+    server = HoldServer()
+    try:  # a server's URL cannot change its answers: the folder is this recipe's, its faults replay
+        assert main(["eval", str(path), f"policies.live.base_url={server.base_url}"]) == 0
+    finally:
+        server.close()
+    assert json.loads((tmp_path / "results" / "summary.json").read_text())["faults"]["live"]["faults"] == {}
+
+
+def test_a_part_whose_episodes_all_faulted_does_not_block_the_next_rerun(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glade.env.protocol import PROTOCOL_VERSION
+    from glade.resume import ShardLog
+
+    log = ShardLog(tmp_path / "out", {"traces": "data/part-{part:05d}.parquet"})
+
+    def finish(state, part, episode, faults):
+        table = pa.table({"episode_id": [episode], "protocol_version": [PROTOCOL_VERSION]})
+        pq.write_table(table, log.path("traces", part))
+        log.finish(state, part, {episode: faults})
+
+    state = log.start({"r": 1})
+    finish(state, 0, "a", 0)
+    finish(state, 1, "b", 3)  # the server was down for this whole part
+    finish(state, 2, "c", 0)
+    state = log.start({"r": 1})
+    assert state.replayed == ["1 episode(s) with 3 seat fault(s) play again"] and state.done == {"a", "c"}
+    assert not log.path("traces", 1).exists()
+    finish(state, state.next_part(), "b", 0)
+    assert log.start({"r": 1}).done == {"a", "b", "c"}  # refused before: part 1 was left empty and unlisted
+    # such an empty, unlisted part that an older glade left below the next part is moved aside too
+    pq.write_table(pa.table({"episode_id": pa.array([], pa.string())}), log.path("traces", 1))
+    state = log.start({"r": 1})
+    assert state.done == {"a", "b", "c"} and not log.path("traces", 1).exists()
+    assert any("part-00001.parquet: a shard the ledger never listed" in line for line in state.replayed)
+
+
+def test_fault_rows_never_become_training_rows(tmp_path, closed_port):
+    from glade.train.data import DataConfig, prepare
+
+    path = generate_recipe(
+        tmp_path, councils={"live": {"oona": server_policy(f"http://127.0.0.1:{closed_port}/v1")}}, seeds={"count": 1}
+    )
+    assert main(["generate", str(path), "max_fault_share=1.0"]) == 0
+    train, held, counts = prepare(DataConfig(traces=(str(tmp_path / "traces"),), valid_only=False, eval_share=0.0))
+    assert counts["traces"] == 15 and counts["faults_excluded"] == 3
+    assert "oona" not in set(train["creature"])
+    assert main(["generate", str(path)]) == 1  # the default threshold fails it
+
+
+def test_simulate_counts_a_dead_seat_and_exits_1(tmp_path, closed_port, capsys):
+    council = tmp_path / "council.yaml"
+    council.write_text(yaml.safe_dump({"oona": server_policy(f"http://127.0.0.1:{closed_port}/v1")}))
+    argv = ["simulate", "--turns", "4", "--council", str(council), "--out", str(tmp_path / "sim"), "--quiet"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "seat faults: server:tiny: 4 of 4 decisions (100%) failed: server_refused 4" in captured.out
+    assert captured.err.count("error:") == 1 and "seat 'server:tiny': 4 of 4 decisions (100%) failed" in captured.err
+    summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
+    assert summary["faults"]["server:tiny"]["faults"] == {"server_refused": 4}
+    assert summary["faults"]["standin:balanced"]["faults"] == {}
+    assert main([*argv, "--max-fault-share", "1"]) == 0
