@@ -15,11 +15,8 @@ def generate_recipe(tmp_path, **changes):
         "seeds": {"start": 0, "count": 3},
         "turns": 3,
         "worlds": 2,
-        **changes,
     }
-    path = tmp_path / "generate.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return written(tmp_path / "generate.yaml", data | changes)
 
 
 def eval_recipe(tmp_path, **changes):
@@ -32,9 +29,11 @@ def eval_recipe(tmp_path, **changes):
         "seeds": {"start": 0, "count": 3},
         "turns": 6,
         "worlds": 2,
-        **changes,
     }
-    path = tmp_path / "eval.yaml"
+    return written(tmp_path / "eval.yaml", data | changes)
+
+
+def written(path, data: dict):
     path.write_text(yaml.safe_dump(data))
     return path
 
