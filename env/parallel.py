@@ -3,13 +3,15 @@
 Actions come in the JSON action form the prompt protocol uses,
     {"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}], "gossip": "..."}
 or as a sample of `action_space(agent)` (side and good as indices); both mean the same.
-`None` or `{"orders": []}` is a deliberate hold. Rewards are the change in wealth
+`None` or `{"orders": []}` is a deliberate hold; a key other than orders, gossip and thought
+is ignored with an `unknown_key` note. Rewards are the change in wealth
 (pebbles plus goods at reference prices). Infos carry what the rules did to each
 creature's orders (named rejections and cuts), its fills and its full sentiment notes.
 """
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
@@ -22,7 +24,10 @@ from .scenario import Scenario, load_scenario
 from .world import World, new_world, wealths
 
 
-def action_space(goods: tuple[str, ...], max_qty: int, max_orders: int, gossip_chars: int) -> spaces.Dict:
+def action_space(goods: tuple[str, ...], max_qty: int, gossip_chars: int) -> spaces.Dict:
+    """The action-space form of an action. A Gymnasium Sequence has no length bound, so the
+    scenario's `market.max_orders` is not in the space: orders past it are rejected, each
+    with a `too_many_orders` note in infos."""
     order = spaces.Dict(
         {
             "side": spaces.Discrete(len(SIDES)),
@@ -73,6 +78,10 @@ class WoodEnv(ParallelEnv):
     metadata = {"name": "glade_wood_v0", "render_modes": ["ansi"], "is_parallelizable": True}
 
     def __init__(self, scenario: str | Scenario = "default", render_mode: str | None = None, **overrides):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode {render_mode!r}: the Wood renders as {self.metadata['render_modes']} or None"
+            )
         self.scenario = load_scenario(scenario, **overrides)
         self.render_mode = render_mode
         self.possible_agents = list(self.scenario.creatures)
@@ -96,28 +105,33 @@ class WoodEnv(ParallelEnv):
         if agent not in self._action_spaces:
             self._check_agent(agent)
             s = self.scenario
-            self._action_spaces[agent] = action_space(
-                tuple(s.goods), s.market.max_qty, s.market.max_orders, s.social.gossip_chars
-            )
+            self._action_spaces[agent] = action_space(tuple(s.goods), s.market.max_qty, s.social.gossip_chars)
         return self._action_spaces[agent]
 
     def _check_agent(self, agent: str) -> None:
         if agent not in self.possible_agents:
-            raise KeyError(agent)
+            raise KeyError(f"unknown agent {agent!r} (agents: {', '.join(self.possible_agents)})")
 
-    def reset(self, seed: int | None = None, options: dict | None = None):
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"reset(seed={seed!r}): a seed is a whole number >= 0, or None for a random one")
         self.world = new_world(self.scenario, int(seed))
         self.agents = list(self.possible_agents)
         self.last_row = self.last_wealth_before = None
         phases.begin_turn(self.world)
         return observe(self.world), {a: {"turn": 0, "seed": int(seed)} for a in self.agents}
 
-    def step(self, actions: dict):
+    def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
         world = self.world
         if world is None or not self.agents:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
+        if not isinstance(actions, dict):
+            raise TypeError(f"step() takes a dict of agent -> action, got a {type(actions).__name__}")
+        for agent in actions:
+            if agent not in self.agents:  # a misspelt agent would otherwise hold unseen
+                raise ValueError(f"step(): unknown agent {agent!r} (agents: {', '.join(self.agents)})")
         self.last_wealth_before = before = wealths(world)
         goods = world.goods
         normalized = {a: normalize_action(actions.get(a), goods) for a in self.agents}
@@ -153,15 +167,16 @@ class WoodEnv(ParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def render(self) -> str | None:
+        """This turn's prices as one line of text (render_mode "ansi"); None before reset, or
+        with no render mode (Gymnasium's convention, with a warning)."""
+        if self.render_mode is None:
+            gymnasium.logger.warn('render() without a render mode: make the env with render_mode="ansi"')
+            return None
         if self.world is None:
             return None
         w = self.world
         prices = "  ".join(f"{g} {w.price[g]:.2f}" for g in w.goods)
-        text = f"turn {w.turn}: {prices}"
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
+        return f"turn {w.turn}: {prices}"
 
     def close(self) -> None:
         pass

@@ -19,6 +19,10 @@ from .legends import LEGENDS
 from .patron import settle_patron
 from .world import World, gini, move, trade, wealths
 
+# What an action may hold; `thought` is a model's private note (traces keep it, the Wood ignores
+# it). Any other key gets an unknown_key note: a misspelt "order" would otherwise hold unseen.
+ACTION_KEYS = frozenset(("orders", "gossip", "thought"))
+
 
 @dataclass(frozen=True)
 class Decisions:
@@ -88,6 +92,12 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
         )
         if raw is not None and not isinstance(raw, (list, tuple, dict)):
             why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
+        if is_dict and not action.keys() <= ACTION_KEYS:
+            for key in action:
+                if key not in ACTION_KEYS:
+                    why.append(
+                        {"order": None, "reason": "unknown_key", "outcome": "ignored", "qty": 0, "key": str(key)}
+                    )
         orders[c], notes[c] = valid, why
         made, count = s.made_goods[c], 0
         for o in valid:

@@ -29,6 +29,12 @@ class SingleCreatureEnv(gymnasium.Env):
         self.creature = creature
         self.render_mode = render_mode
         council = council or {}
+        unknown = [c for c in council if c not in self.wood.possible_agents or c == creature]
+        if unknown:
+            raise ValueError(
+                f"council: {unknown[0]!r} is not one of the other creatures"
+                f" ({', '.join(c for c in self.wood.possible_agents if c != creature)})"
+            )
         self.others = {
             c: standin.disposition(council.get(c, self.wood.scenario.creatures[c].disposition))
             for c in self.wood.possible_agents
@@ -38,13 +44,13 @@ class SingleCreatureEnv(gymnasium.Env):
         self.action_space = self.wood.action_space(creature)
         self._observations: dict | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
         wood_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
         self._observations, infos = self.wood.reset(seed=wood_seed)
         return self._observations[self.creature], infos[self.creature]
 
-    def step(self, action):
+    def step(self, action: dict | None) -> tuple[dict, float, bool, bool, dict]:
         if self._observations is None:
             raise RuntimeError("step() called before reset()")
         actions = {c: standin.act(self._observations[c], d) for c, d in self.others.items()}
@@ -54,5 +60,5 @@ class SingleCreatureEnv(gymnasium.Env):
         me = self.creature
         return obs[me], float(rewards[me]), terminations[me], truncations[me], infos[me]
 
-    def render(self):
+    def render(self) -> str | None:
         return self.wood.render()

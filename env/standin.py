@@ -132,8 +132,11 @@ def _load_once(path: str, stamp: int) -> Disposition:
     return load_disposition(path)
 
 
-def act(obs: dict, d: Disposition, seed: int = 0) -> dict:
-    """The stand-in's action (the JSON action form) for one observation."""
+def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
+    """The stand-in's action (the JSON action form) for one observation; `d` is a Disposition
+    or a name `disposition()` takes."""
+    if type(d) is not Disposition:
+        d = disposition(d)
     inventory, needs, makes, fuel = obs["inventory"], obs["needs"], obs["produces"], obs["fuel"]
     talk, whisper, prices = obs["talk"], obs["whisper"], obs["prices"]
     eats = []

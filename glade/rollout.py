@@ -32,7 +32,7 @@ from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.faults import SeatMeter, tally_faults
-from glade.seats import Decision, Policy, StandIn, standin_council
+from glade.seats import Decision, Policy, StandIn, each_creature, load_council, standin_council
 from glade.tracejson import canonical, dumps, encoder, fills_json
 
 ROW_COLUMNS = (
@@ -54,6 +54,22 @@ class EpisodeSpec:
     seed: int
     council: dict[str, Policy]  # creature -> policy
     seats: dict[str, str] = field(default_factory=dict)  # creature -> seat label (default: policy name)
+
+    def __post_init__(self):
+        # A misspelt creature would otherwise sit nowhere, and its creature on its stand-in.
+        creatures = self.scenario.creatures
+        for creature, policy in self.council.items():
+            if creature not in creatures:
+                raise ValueError(
+                    f"{self.episode_id}: council names {creature!r}, which is not a creature of scenario"
+                    f" {self.scenario.name} (creatures: {', '.join(creatures)})"
+                )
+            if not isinstance(policy, Policy):
+                raise TypeError(
+                    f"{self.episode_id}: the seat of {creature} is a {type(policy).__name__}, not a Policy;"
+                    " build one with glade.seats.load(spec), or seat an object with a name and an"
+                    " act(observations) as glade.seats.PythonSeat(obj)"
+                )
 
 
 @dataclass(frozen=True)
@@ -304,17 +320,23 @@ def run_episode(
     scenario: str | Path | Scenario,
     seed: int,
     turns: int | None = None,
-    council: dict[str, Policy] | None = None,
+    council: dict[str, Policy | dict | str] | None = None,
     full: bool = True,
 ) -> Played:
     """Play one episode (W = 1). `turns` overrides the scenario's; `council` maps creature ->
-    Policy (creatures left out sit on their scenario's stand-in disposition); `full=False`
-    leaves the FULL_ONLY columns out of the rows (as `glade simulate` plays)."""
+    Policy or seat spec (`"hoarder"`, `{"kind": "hf", ...}`; loaded with
+    `glade.seats.load_council`), and `"*"` every creature not named; creatures left out sit
+    on their scenario's stand-in disposition. `full=False` leaves the FULL_ONLY columns out of the rows (as `glade
+    simulate` plays). A seat that fails to answer never raises here: its decisions hold, with
+    the fault named in `error`, and `summary["faults"]` counts them per seat."""
     if turns is not None and (not isinstance(scenario, Scenario) or scenario.turns != turns):
         scenario = load_scenario(scenario, turns=turns)
     else:
         scenario = load_scenario(scenario)
-    seated = {**standin_council(scenario), **(council or {})}
+    named = each_creature(council or {}, list(scenario.creatures), "council")
+    specs = {c: seat for c, seat in named.items() if isinstance(seat, (dict, str))}
+    policies = {c: seat for c, seat in named.items() if seat is not None and c not in specs}
+    seated = {**standin_council(scenario), **policies, **load_council(specs)}
     spec = EpisodeSpec(f"{scenario.name}.s{seed}", scenario, int(seed), seated)
     return run_lockstep([spec], full=full)[spec.episode_id]
 

@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -36,7 +36,10 @@ from glade.provenance import now, stamp
 from glade.resume import ShardLog, atomic, finished
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_spec, load_council, results_spec
+from glade.seats import check_spec, each_creature, load_council, results_spec
+
+if TYPE_CHECKING:
+    import datasets
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,7 @@ def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
 
 
 def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:
-    seats = recipe.councils[council]
-    unknown = set(seats) - set(creatures) - {"*"}
-    if unknown:
-        raise ValueError(
-            f"councils.{council}: unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})"
-        )
-    return {c: seats.get(c, seats.get("*")) for c in creatures}
+    return each_creature(recipe.councils[council], creatures, f"councils.{council}")
 
 
 def shard_log(out: str | Path) -> ShardLog:
@@ -278,10 +275,13 @@ def readable_shards(folder: str | Path) -> list[str]:
     return files
 
 
-def load_traces(folders: tuple[str, ...] | list[str]):
-    """Every row of these traces folders, as one `datasets.Dataset` (readable_shards first)."""
+def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path]) -> datasets.Dataset:
+    """Every row of this traces folder, or of these folders, as one `datasets.Dataset`
+    (readable_shards first)."""
     from datasets import concatenate_datasets, load_dataset
 
+    if isinstance(folders, (str, Path)):
+        folders = [folders]
     parts = [load_dataset("parquet", data_files=readable_shards(folder), split="train") for folder in folders]
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 

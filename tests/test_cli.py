@@ -99,7 +99,7 @@ def test_run_episode_batches_one_call_per_policy_per_turn():
     [
         (["--council", "oona=grumpy"], "error: --council oona=grumpy: unknown disposition 'grumpy'"),
         (["--council", "grumpy"], "error: --council grumpy: unknown disposition 'grumpy'"),
-        (["--council", "zed=hoarder"], "error: --council: unknown creature 'zed'"),
+        (["--council", "zed=hoarder"], "error: --council: unknown creature(s) zed (creatures: oona,"),
         (["--scenario", "nowhere"], "error: scenario 'nowhere': no such scenario"),
         (["--set", "market.bogus=1"], "market.bogus: unknown key"),
         (["--set", "turns"], "error: override 'turns': expected key=value"),

@@ -83,6 +83,9 @@ def test_rows_schema_and_card(tmp_path):
     from glade.env.protocol import render
 
     assert render(json.loads(row["observation"])) == row["messages"]
+    # one folder, as a str or a Path, reads like a list of one
+    assert gen.load_traces(str(tmp_path / "traces"))["episode_id"] == ds["episode_id"]
+    assert len(gen.load_traces(tmp_path / "traces")) == len(ds)
     card = (tmp_path / "traces" / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])
     assert front["configs"][0]["data_files"][0]["path"] == "data/*.parquet"

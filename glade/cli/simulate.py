@@ -36,7 +36,7 @@ from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.faults import too_many_faults
 from glade.rollout import check_episode_folder, run_episode, write_episode
-from glade.seats import Policy, SeatSpecError, StandIn, check_spec, load, load_council, standin_council
+from glade.seats import Policy, SeatSpecError, StandIn, check_spec, each_creature, load, load_council, standin_council
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -60,8 +60,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
         if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
             # a disposition file (every seat on it); its own loader names a mistyped key
             return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
-        _check_creatures(data, creatures, f"--council {spec}")
-        seats = {c: data.get(c, data.get("*")) for c in creatures}
+        seats = each_creature(data or {}, creatures, f"--council {spec}")
         for creature, seat in seats.items():
             if seat is not None:
                 try:
@@ -87,9 +86,10 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
                 f"--council: {creature} is named twice ({named[creature]}, {disposition}); name each once"
             )
         named[creature] = disposition
-    _check_creatures(named, creatures, "--council")
     shared = {p.disposition.name: p for p in council.values() if isinstance(p, StandIn)}  # reuse
-    for creature, disposition in named.items():
+    for creature, disposition in each_creature(named, creatures, "--council").items():
+        if disposition is None:
+            continue
         if disposition not in shared:
             shared[disposition] = _standin(disposition, f"--council {creature}={disposition}")
         council[creature] = shared[disposition]
@@ -102,12 +102,6 @@ def _standin(name: str, where: str) -> Policy:
     except ValueError as exc:
         raise SeatSpecError(f"{where}: {exc}") from None
     return load(name)
-
-
-def _check_creatures(named: dict, creatures: list[str], where: str) -> None:
-    unknown = [c for c in named if c not in creatures and c != "*"]
-    if unknown:
-        raise ConfigError(f"{where}: unknown creature {unknown[0]!r} (creatures: {', '.join(creatures)})")
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Seats: what picks each creature's actions. The one dispatch on a seat spec's `kind`.
+"""Seats: what picks each creature's actions. The dispatch on a seat spec's `kind`: `load`, and
+`load_council` for the model seats that share a base.
 
 Seat specs are small dicts, the same ones the YAML recipes use:
 
@@ -22,22 +23,25 @@ from typing import Any
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
+from glade.env.schema import ConfigError
 from glade.env.standin import disposition
 
 from .base import Decision, Policy, SeatSpecError
-from .python import load_python
+from .python import PythonSeat, load_python
 from .spec import GENERATION, SEAT_KINDS, VLLM_ONLY, check_inputs, check_spec, checkpoint_model
 from .standin import StandIn
 
 __all__ = [
     "Decision",
     "Policy",
+    "PythonSeat",
     "SeatSpecError",
     "StandIn",
     "SEAT_KINDS",
     "TRANSPORT_KEYS",
     "check_inputs",
     "check_spec",
+    "each_creature",
     "load",
     "load_council",
     "results_spec",
@@ -109,6 +113,16 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
         if key[0] == "vllm":
             policy.seat()  # the engine starts (or makes room) now, with every adapter of this council
     return council
+
+
+def each_creature(seats: dict[str, Any], creatures: list[str], where: str) -> dict[str, Any]:
+    """creature -> seat spec for every creature, as recipes and `--council` write councils:
+    `"*"` seats each creature not named, and a creature neither names gets None (its
+    stand-in). A name that is not a creature is a ConfigError that starts with `where`."""
+    unknown = [c for c in seats if c not in creatures and c != "*"]
+    if unknown:
+        raise ConfigError(f"{where}: unknown creature(s) {', '.join(unknown)} (creatures: {', '.join(creatures)})")
+    return {c: seats.get(c, seats.get("*")) for c in creatures}
 
 
 def _vllm_seats():

@@ -2,7 +2,10 @@
 
     {kind: python, entry_point: "module:factory", kwargs: {...}}
 
-`factory(**kwargs)` returns the object; glade wraps it into a Policy (one batch per object).
+`factory(**kwargs)` returns the object (a `Scripted`); glade wraps it into a Policy, one
+batch per object. In Python, `PythonSeat(obj)` seats such an object directly. Its `act`
+gets a list of observations and returns, in order, one `Decision` or one action dict
+(`{"orders": [...]}`) for each.
 """
 
 from __future__ import annotations
@@ -33,13 +36,30 @@ class PythonSeat:
         return self.scripted.name
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        return self.scripted.act(observations)
+        answers = self.scripted.act(observations)
+        if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
+            raise TypeError(
+                f"python seat {self.name}: act must return a list with one answer per observation"
+                f" ({len(observations)}), got {type(answers).__name__}"
+                + (f" of {len(answers)}" if isinstance(answers, (list, tuple)) else "")
+            )
+        return [_decision(a, self.name) for a in answers]
 
     def batch_key(self) -> Hashable:
         return id(self.scripted)
 
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
-        return self.scripted.act([obs for _, obs in seats])
+        return self.act([obs for _, obs in seats])
+
+
+def _decision(answer: Decision | dict, name: str) -> Decision:
+    if isinstance(answer, Decision):
+        return answer
+    if isinstance(answer, dict):
+        return Decision(action=answer)
+    raise TypeError(
+        f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"
+    )
 
 
 def load_python(spec: dict) -> PythonSeat:
@@ -52,7 +72,13 @@ def load_python(spec: dict) -> PythonSeat:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
-    scripted = factory(**(spec.get("kwargs") or {}))
+    try:
+        scripted = factory(**(spec.get("kwargs") or {}))
+    except TypeError as exc:  # kwargs the factory does not take
+        raise SeatSpecError(f"seat spec entry_point {entry!r} with kwargs: {exc}") from None
     if not isinstance(scripted, Scripted):
-        raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory must return a Policy (name, act)")
+        raise SeatSpecError(
+            f"seat spec entry_point {entry!r}: the factory returned a {type(scripted).__name__};"
+            " it must return an object with a `name` and an `act(observations)`"
+        )
     return PythonSeat(scripted)
