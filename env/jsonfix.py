@@ -61,6 +61,7 @@ _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject)
 
 _HARMONY_STOPS = ("<|end|>", "<|return|>", "<|call|>", "<|start|>")
 _THINK_ENDS = ("</think>", "</thinking>")
+_THINK_END = re.compile("|".join(re.escape(end) for end in _THINK_ENDS))
 _CHAT_ENDS = re.compile(r"<\|(?:im_end|eot_id|end|return|endoftext)\|>|</s>|<end_of_turn>")
 _FENCE_TAIL = re.compile(r"(?:`{3,}|~{3,})[ \t]*[\w+.-]*\Z")
 _FENCE_HEAD = re.compile(r"`{3,}|~{3,}")
@@ -124,10 +125,13 @@ def _answer_segment(text: str) -> tuple[str, set[str]]:
         for stop in _HARMONY_STOPS:
             text = text.partition(stop)[0]
         applied.add("final_channel")
-    cut = max((k + len(end) for end in _THINK_ENDS if (k := text.rfind(end)) >= 0), default=-1)
-    if cut >= 0:
-        text = text[cut:]
-        applied.add("think_block")
+    if any(end in text for end in _THINK_ENDS):
+        # the last end of a think block that is not text inside an answer object (its gossip)
+        spans = [(lo, hi) for _, lo, hi, *_ in _scan(text[:MAX_CHARS])[0]]
+        ends = [m.end() for m in _THINK_END.finditer(text) if not any(lo < m.start() < hi for lo, hi in spans)]
+        if ends:
+            text = text[ends[-1] :]
+            applied.add("think_block")
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
         applied.add("truncated_input")

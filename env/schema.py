@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import types
 import typing
 from pathlib import Path
@@ -37,6 +38,18 @@ def _where(source: str | None, path: str) -> str:
 
 def fail(source: str | None, path: str, problem: str) -> typing.NoReturn:
     raise ConfigError(f"{_where(source, path)}: {problem}")
+
+
+def finite(value: int | float, source: str | None, path: str) -> float:
+    """`value` as a float, refusing NaN and infinity: YAML reads `.nan` and `.inf` as numbers,
+    and NaN passes every range check (its comparisons are all False), so it would run."""
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        fail(source, path, f"expected a finite number, got {value!r}")
+    return number
 
 
 def _type_name(tp: Any) -> str:
@@ -99,7 +112,7 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail(source, path, f"expected a number, got {value!r}")
-        return float(value)
+        return finite(value, source, path)
     if tp is str:
         if not isinstance(value, str):
             fail(source, path, f"expected a string, got {value!r}")

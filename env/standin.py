@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from .legends import FALL, RISE
-from .schema import RECIPES, ConfigError, build, fail, read_yaml
+from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
 DISPOSITION_DIR = RECIPES / "dispositions"
@@ -83,6 +83,8 @@ def check_disposition(d: Disposition, source: str | None = None) -> Disposition:
         fail(source, "name", "must be 1 to 64 letters, digits, '_', '-' or '.'")
     for key, (low, high) in BOUNDS.items():
         value = getattr(d, key)
+        if isinstance(value, float):  # NaN passes the comparisons below; YAML's are refused earlier
+            finite(value, source, key)
         if (low is not None and value < low) or (high is not None and value > high):
             fail(source, key, f"must be {_range(low, high)}, got {value!r}")
     return d

@@ -35,14 +35,25 @@ from glade.config import as_plain
 from glade.console import with_ci
 from glade.env import standin
 from glade.env.scenario import load_scenario
+from glade.faults import is_fault
+from glade.files import check_replaceable
 from glade.tracejson import canonical
+from glade.traces import readable_shards
 
+from .rows import read_table
 from .standin_search import Search, base_rate_agreement, decision_scores, features, moved, search
 from .stats import MIN_N, Interval, clean, describe, interval
 
 MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
 IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
+# What each figure can be: agreement is a share; the errors are distances (no upper bound)
+BOUNDS = {"agreement": (0.0, 1.0), "qty_error": (0.0, float("inf")), "price_error": (0.0, float("inf"))}
+CHANGE_BOUNDS = {
+    "agreement": (-1.0, 1.0),
+    "qty_error": (-float("inf"), float("inf")),
+    "price_error": (-float("inf"), float("inf")),
+}
 RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
 
 
@@ -57,6 +68,7 @@ class Live:
     creature: str | None
     rows: pd.DataFrame
     references: dict[tuple[str, str], str] = field(default_factory=dict)  # (scenario, creature) -> disposition ref
+    faults: int = 0  # decisions left out: turns the policy's seat failed to answer (held, not its play)
 
 
 def load_live(source: str | Path, policy: str, creature: str | None = None) -> Live:
@@ -64,12 +76,12 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     if (folder / "decisions.parquet").is_file():
         kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
     elif sorted((folder / "data").glob("*.parquet")):
-        kind, names, files = "traces", ("policy", "seat"), sorted((folder / "data").glob("*.parquet"))
+        kind, names, files = "traces", ("policy", "seat"), [Path(f) for f in readable_shards(folder)]
     elif folder.exists():
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:
         raise FileNotFoundError(f"{folder}: no such folder (give a glade eval results folder or a traces dataset)")
-    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition"])
+    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition", "error"])
     if "observation" not in frame.columns:
         raise ValueError(
             f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
@@ -88,6 +100,13 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
                 f"{folder}: policy {policy!r} never sat on {creature!r} (it sat on: {', '.join(sorted(set(frame['creature'])))})"
             )
         frame = frame[frame["creature"] == creature]
+    faulted = frame["error"].map(is_fault).astype(bool) if "error" in frame.columns else pd.Series(False, frame.index)
+    if faulted.all():
+        raise ValueError(
+            f"{folder}: every one of the {len(frame)} decisions of policy {policy!r} is a seat fault (its seat failed "
+            "to answer, so the turn was held): nothing to calibrate on; fix the seat and rerun the evaluation"
+        )
+    frame = frame[~faulted]
     rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
     rows["observation"] = [json.loads(o) for o in rows["observation"]]
     rows["action"] = [json.loads(a) for a in rows["action"]]
@@ -96,16 +115,20 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
     ):
         references[(scenario, c)] = _reference(folder, scenario, c, stored)
-    return Live(kind, folder, policy, creature, rows, references)
+    return Live(kind, folder, policy, creature, rows, references, int(faulted.sum()))
 
 
 def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
     """Only the columns calibration reads (a traces dataset also holds every prompt)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    have = set(pq.read_schema(files[0]).names)
+    try:
+        have = set(pq.read_schema(files[0]).names)
+    except (pa.ArrowException, OSError):  # traces shards were checked (readable_shards); a results table is named
+        have = set(read_table(files[0]).columns)
     columns = [c for c in dict.fromkeys(wanted) if c in have]
-    return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
+    return pd.concat([read_table(p, columns) for p in files], ignore_index=True)
 
 
 def _reference(folder: Path, scenario: str, creature: str, stored: str) -> str:
@@ -173,9 +196,9 @@ def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, seed:
     for column in ("agreement", "qty_error", "price_error"):
         b, a = _per_episode(rows, before[column].to_numpy()), _per_episode(rows, after[column].to_numpy())
         out[column] = {
-            "before": describe(b, level=level, unit="episodes"),
-            "after": describe(a, level=level, unit="episodes"),
-            "change": describe((a - b).dropna(), level=level, unit="episodes"),
+            "before": describe(b, level=level, unit="episodes", bounds=BOUNDS[column]),
+            "after": describe(a, level=level, unit="episodes", bounds=BOUNDS[column]),
+            "change": describe((a - b).dropna(), level=level, unit="episodes", bounds=CHANGE_BOUNDS[column]),
         }
     return out
 
@@ -240,17 +263,16 @@ def calibrate(
     base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
     calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
     original = _per_episode(held_rows, before[~part.fit]["agreement"].to_numpy())
-    gain = interval(calibrated - base, level=level, unit="episodes")
-    said = fit_verdict(
-        *(interval(v, level=level, unit="episodes") for v in (calibrated, original, base, calibrated - original)),
-        gain,
-    )
+    gain = interval(calibrated - base, level=level, unit="episodes", bounds=(-1, 1))
+    shares = (interval(v, level=level, unit="episodes", bounds=(0, 1)) for v in (calibrated, original, base))
+    said = fit_verdict(*shares, interval(calibrated - original, level=level, unit="episodes", bounds=(-1, 1)), gain)
     summary = {
         "policy": policy,
         "creature": creature,
         "source": str(live.folder),
         "kind": live.kind,
         "decisions": len(rows),
+        "faults_left_out": live.faults,
         "rebuilt": rebuilt(live),
         "split": {
             "seed": seed,
@@ -270,7 +292,7 @@ def calibrate(
             "fit_agreement": found.agreement,
         },
         "parts": parts,
-        "base_rate": {"heldout": describe(base, level=level, unit="episodes"), "gain": gain.as_dict()},
+        "base_rate": {"heldout": describe(base, level=level, unit="episodes", bounds=(0, 1)), "gain": gain.as_dict()},
         "generalised": said.generalised,
         "against_original": said.against_original,
         "verdict": said.text,
@@ -353,17 +375,37 @@ def ci_text(d: Interval | dict | None, fmt: str) -> str:
     return f"{head} (n {d.get('n', 0)})"
 
 
+HEADER = "# A stand-in disposition fitted by glade calibrate"  # how the YAML it writes begins
+
+
+def check_out(out: str | Path) -> None:
+    """Refuses an --out that is not a YAML name, or whose YAML or JSON exists and was not
+    written by glade calibrate (ValueError): checked before the search, and again on writing."""
+    out = Path(out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
+    check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
+    check_replaceable(out.with_suffix(".json"), _a_summary, "calibration summary")
+
+
+def _a_summary(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and {"fitted", "search", "verdict"} <= set(data)
+
+
 def write(summary: dict, out: str | Path) -> list[Path]:
     """The fitted disposition as YAML at `out`, the summary beside it (`out` with .json), and
     for a results folder a copy in RESULTS/calibration/ for the report."""
     out = Path(out)
-    if out.suffix not in (".yaml", ".yml"):
-        raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     held = summary["parts"]["heldout"]["agreement"]
     headline = summary["verdict"].split(": ", 1)[0]
     header = (
-        f"# A stand-in disposition fitted by glade calibrate to policy {summary['policy']!r}"
+        f"{HEADER} to policy {summary['policy']!r}"
         + (f" on {summary['creature']}" if summary["creature"] else "")
         + f" from {summary['source']} ({summary['decisions']} decisions).\n"
         f"# Held-out direction agreement over {held['after']['n']} episodes: original {ci_text(held['before'], '.3f')}, "

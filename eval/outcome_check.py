@@ -32,9 +32,10 @@ from glade.rollout import EpisodeSpec, run_lockstep
 from glade.seats import StandIn, standin_council
 
 from .calibrate import ci_text
+from .faults import without_faults
 from .figures import FIGURES
 from .recipe import STANDIN
-from .rows import World, episode_rows
+from .rows import World, episode_rows, read_table
 from .stats import Interval, describe, interval, path_distance
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
@@ -57,7 +58,8 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
             "to check whether the calibrated stand-in predicts the council"
         }
     folder = live.folder
-    episodes = pd.read_parquet(folder / "episodes.parquet").drop_duplicates("episode_id")
+    _, episodes, excluded = without_faults(None, read_table(folder / "episodes.parquet"))
+    episodes = episodes.drop_duplicates("episode_id")
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) if (folder / "recipe.yaml").exists() else {}
     thresholds = (recipe or {}).get("thresholds") or {}
     level = float(thresholds.get("ci_level", 0.95))
@@ -83,13 +85,14 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
         mine = played[f"{ep['episode_id']}.calibrated"]
         worlds.append({"scenario": ep["scenario"], **_errors(ep, original, mine, thresholds)})
     frame = pd.DataFrame(worlds)
-    focal = pd.read_parquet(folder / "episodes.parquet", columns=["episode_id", "creature", "focal"])
+    focal = read_table(folder / "episodes.parquet", ["episode_id", "creature", "focal"])
     focal = focal[focal["focal"] & focal["episode_id"].isin(council["episode_id"])]
     others = sum(c not in seats[e] for e, c in zip(focal["episode_id"], focal["creature"]))
     groups = [("all held-out worlds", frame)] + [(name, frame[frame["scenario"] == name]) for name in sorted(scenarios)]
     fit_scenarios = {s for s, _ in fit_pairs}
     out = {
         "worlds": len(frame),
+        "fault_worlds": excluded["fault_worlds"],  # council worlds left out: a seat failed to answer
         "other_live_seats": int(others),
         "groups": [
             {

@@ -33,7 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glade.files import check_replaceable
+
+from .faults import without_faults
 from .recipe import STANDIN
+from .rows import REBUILD, read_table
 from .stats import clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
@@ -51,19 +55,23 @@ class Comparisons:
 
 
 def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Every results folder's episodes.parquet (with `recipe`, the recipe's name), and for
-    each policy identity the names the recipes gave it (decisions.parquet)."""
+    """Every results folder's episodes.parquet (with `recipe`, the recipe's name, and
+    `source`, the folder's place in `results`), and for each policy identity the names the
+    recipes gave it (decisions.parquet)."""
     frames, names = [], {}
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet (give a results folder written by glade eval)")
-        frame = pd.read_parquet(path)
+        frame = read_table(path)
         summary = folder / "summary.json"
-        recipe = json.loads(summary.read_text()).get("recipe") if summary.exists() else None
-        frames.append(frame.assign(recipe=recipe or folder.name))
+        try:
+            recipe = json.loads(summary.read_text()).get("recipe") if summary.exists() else None
+        except ValueError:
+            raise ValueError(f"{summary}: not JSON; {REBUILD}") from None
+        frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
         if (folder / "decisions.parquet").exists():
-            pairs = pd.read_parquet(folder / "decisions.parquet", columns=["policy", "policy_name"]).drop_duplicates()
+            pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()
             for policy, name in pairs.itertuples(index=False):
                 names.setdefault(policy, set()).add(name)
     return pd.concat(frames, ignore_index=True), {k: sorted(v) for k, v in names.items()}
@@ -79,18 +87,18 @@ def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:
 
 def team_values(episodes: pd.DataFrame) -> pd.DataFrame:
     """(unit..., cell, entry, value) for `team` comparisons: one cell per unit."""
-    keys = [*UNIT, "recipe"]
-    standin = episodes[episodes["world"] == STANDIN].set_index([*keys, "creature"])["wealth_change"]
+    keys = [*UNIT, "recipe", "source"]  # two folders of one recipe pair within each folder
+    standin = episodes[episodes["world"] == STANDIN].set_index([*keys, "creature"])["wealth_change"].to_dict()
     focal = episodes[(episodes["world"] != STANDIN) & episodes["focal"].astype(bool)]
     rows = []
-    for (scenario, digest, seed, recipe, council, _cast), seats in focal.groupby([*keys, "council", "cast"]):
-        reference = [standin.get((scenario, digest, seed, recipe, c)) for c in seats["creature"]]
+    for (scenario, digest, seed, recipe, source, council, _cast), seats in focal.groupby([*keys, "council", "cast"]):
+        reference = [standin.get((scenario, digest, seed, recipe, source, c)) for c in seats["creature"]]
         if any(r is None for r in reference):
-            continue  # the paired all-stand-in world is missing
+            continue  # the paired all-stand-in world is missing (or had seat faults)
         lift = float(seats["wealth_change"].sum() - sum(reference))
         rows.append((scenario, digest, seed, f"{recipe}/{council}", lift))
     lifts = pd.DataFrame(rows, columns=[*UNIT, "entry", "value"])
-    lifts = lifts.groupby([*UNIT, "entry"], as_index=False)["value"].mean()  # casts averaged
+    lifts = lifts.groupby([*UNIT, "entry"], as_index=False)["value"].mean()  # casts (and folders) averaged
     paired = lifts[UNIT].drop_duplicates().assign(entry=ALL_STANDINS, value=0.0)
     return pd.concat([lifts, paired], ignore_index=True).assign(cell="team")
 
@@ -145,6 +153,7 @@ def rank(
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
     the bootstrap interval of the strength and of its rank, wins and comparisons."""
     episodes, names = load_episodes(results)
+    _, episodes, excluded = without_faults(None, episodes)  # a held turn is not the policy's play
     c = comparisons(episodes, outcome, names)
     total = c.wins.sum(axis=0)
     groups = disconnected(total)
@@ -196,13 +205,28 @@ def rank(
             "resamples": resamples,
             "level": level,
             "seed": seed,
+            "excluded": excluded,
             "board": board,
         }
     )
 
 
+def check_out(out: str | Path) -> None:
+    """Refuses (ValueError) an --out that is a folder, or a file that is not a board glade rank wrote."""
+    check_replaceable(Path(out), _a_board, "leaderboard (rank.json)")
+
+
+def _a_board(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and {"board", "method", "outcome"} <= set(data)
+
+
 def write_rank(board: dict, out: str | Path) -> Path:
     out = Path(out)
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(board, indent=2) + "\n")
     return out

@@ -84,6 +84,8 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
                 )
         if council.rotate < 1:
             fail(source, f"councils.{name}.rotate", "must be at least 1")
+        if not council.focal:
+            fail(source, f"councils.{name}.focal", "names no seat; seat at least one creature (or '*': every creature)")
     for name, spec in recipe.policies.items():
         if not isinstance(spec, (dict, str)):
             fail(source, f"policies.{name}", "expected a seat spec (a mapping) or a disposition name")
@@ -190,14 +192,20 @@ def load_played(recipe: EvalRecipe) -> dict[str, Scenario]:
 
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:
     """creature -> policy name for each cast; creatures not named are background stand-ins."""
-    if "*" in council.focal:
-        return [{c: council.focal.get(c, council.focal["*"]) for c in creatures}]
-    unknown = set(council.focal) - set(creatures)
-    if unknown:
+    unknown = set(council.focal) - set(creatures) - {"*"}
+    if unknown:  # beside "*" too: a misspelt creature would quietly sit on the "*" policy
         raise ValueError(
             f"focal seats name unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})"
         )
     n = len(creatures)
+    if "*" in council.focal:
+        if council.rotate > 1:
+            raise ValueError(
+                f"rotate {council.rotate} with '*': every creature is focal, so there is one cast; drop rotate"
+            )
+        return [{c: council.focal.get(c, council.focal["*"]) for c in creatures}]
+    if council.rotate > n:
+        raise ValueError(f"rotate {council.rotate}: the scenario has {n} creatures, so at most {n} casts")
     out = []
     for shift in range(min(council.rotate, n)):
         out.append({creatures[(creatures.index(c) + shift) % n]: p for c, p in council.focal.items()})

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
 
 from glade.env.scenario import Scenario
 from glade.faults import is_fault
@@ -15,6 +18,20 @@ from glade.faults import is_fault
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN
 from .scoring import direction_agreement, directions, quantities
+
+REBUILD = "rerun `glade eval` with the recipe that wrote this folder: it rebuilds the tables from its shards"
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that
+    cannot be read is a ValueError naming it and saying how to rebuild it."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); {REBUILD}") from None
+
 
 ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay
 

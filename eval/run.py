@@ -26,7 +26,8 @@ import yaml
 from glade.config import as_plain
 from glade.env.scenario import Scenario
 from glade.faults import tally_faults
-from glade.resume import ShardLog, atomic
+from glade.files import atomic
+from glade.resume import ShardLog
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import load_council, results_spec
 
@@ -124,6 +125,7 @@ def shard_log(out: str | Path) -> ShardLog:
             ATTRIBUTION: "shards/attribution-{part:05d}.parquet",
         },
         optional=(ATTRIBUTION,),  # folders from before attribution have none
+        complete=("episodes", ATTRIBUTION),  # every world's rows are in one of these; decisions: live seats only
     )
 
 
@@ -247,11 +249,15 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
         "outside_model_share": round(stats.outside_model_share, 4),
     }
     cost = run_cost(stats, result.wall_seconds, result.played_now)
-    earlier = out / "summary.json"
-    if result.played_now == 0 and earlier.exists():  # a rerun with nothing to play keeps what playing cost
-        kept = json.loads(earlier.read_text())
-        if "timing" in kept and "cost" in kept:
+    if result.played_now == 0:  # a rerun with nothing to play keeps what playing cost, if it was written
+        try:
+            kept = json.loads((out / "summary.json").read_text())
+        except (OSError, ValueError):
+            kept = {}  # the runs that played were interrupted before they wrote a summary
+        if "timing" in kept and kept.get("cost"):
             timing, cost = kept["timing"], {**kept["cost"], "kept": True}
+        else:
+            cost = None  # not recorded: zeros would read as a run that cost nothing
     decisions = result.decisions
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {

@@ -98,17 +98,22 @@ def _kind_text(kind: str) -> str:
     )
 
 
+def check_kind(path: str | Path, kind: str, taker: str) -> None:
+    """A file from a recipes/<folder>/ of another kind than `kind` is a ConfigError naming both
+    (`taker`, what wanted it, e.g. "`glade eval`" or "--scenario")."""
+    parent = Path(path).parent
+    found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
+    if found is not None and found != kind:
+        raise ConfigError(f"{path}: {_kind_text(found)} (recipes/{parent.name}/); {taker} takes {_kind_text(kind)}")
+
+
 def load_recipe(
     cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, kind: str | None = None
 ) -> Any:
     """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen). Given the
     `kind` (generate, train, eval), a file from another recipes/<kind>/ folder is refused by name."""
-    parent = Path(path).parent
-    found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
-    if kind is not None and found is not None and found != kind:
-        raise ConfigError(
-            f"{path}: {_kind_text(found)} (recipes/{parent.name}/); `glade {kind}` takes {_kind_text(kind)}"
-        )
+    if kind is not None:
+        check_kind(path, kind, f"`glade {kind}`")
     data = read_yaml(_shipped_hint(Path(path)))
     pairs = dict(parse_override(o) for o in overrides)
     return build(cls, apply_overrides(data, pairs), recipe_source(path, overrides))

@@ -19,8 +19,8 @@ What a rerun refuses, with one ValueError and nothing touched:
 - a folder written by another recipe (the message names each key that changed);
 - rows rendered under another prompt protocol version;
 - a file in the shard folders that no run of this folder wrote.
-What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read is moved
-to OUT/corrupt/ and its part's episodes play again; a shard the ledger never listed (a run
+What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, or that
+lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play again; a shard the ledger never listed (a run
 killed between writing and listing it, or a file copied in) is moved there too; an episode
 that had seat faults is never final: it is dropped from its shard and plays again (the seat
 fixed, or its server back), so a rerun retries exactly the episodes whose turns failed.
@@ -31,33 +31,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from glade.env import protocol
+from glade.files import atomic, check_folder_path, write_json
 
 PROGRESS = "progress.json"
 FORMAT = 2
 CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
-
-
-@contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """Write to a temporary sibling of `path`; it replaces `path` only when the block ends cleanly.
-    The sibling is hidden (.NAME.tmp), so readers of the folder (pyarrow, datasets) skip one a kill left."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, data) -> None:
-    with atomic(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 @dataclass
@@ -85,6 +67,9 @@ class ShardLog:
     root: Path
     shards: dict[str, str]  # kind -> shard path under root with a {part} field, first kind holds protocol_version
     optional: tuple[str, ...] = ()  # kinds a folder written before they existed lacks: missing is not corrupt
+    # kinds whose shards together hold rows of every episode of their part: a listed episode
+    # in none of them means a shard was overwritten (the other kinds hold some episodes only)
+    complete: tuple[str, ...] = ()
 
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
@@ -93,6 +78,7 @@ class ShardLog:
         """The refusals, read-only (a dry run asks too): a folder of files no glade run wrote, a
         folder another verb wrote, a folder of another recipe. `recipe` is the plain recipe
         content that decides the rows."""
+        check_folder_path(self.root)
         progress = self.root / PROGRESS
         if not progress.exists():
             if _holds_files(self.root):
@@ -226,32 +212,41 @@ class ShardLog:
     def _first_readable(self, state: Resumed) -> Path | None:
         kind = next(iter(self.shards))
         for part in state.parts():
-            if _unreadable(self.path(kind, part)) is None:
+            if not isinstance(_episodes_in(self.path(kind, part)), str):
                 return self.path(kind, part)
         return None
 
     def _replay_unreadable(self, state: Resumed) -> None:
-        """A listed shard that is missing or cannot be read: its part's files go aside under
-        OUT/corrupt/ and the part's episodes play again."""
+        """A listed shard that is missing or cannot be read, or a part whose shards lack one of
+        its listed episodes: the part's files go aside under OUT/corrupt/ and its episodes
+        play again."""
         for part in state.parts():
             members = {e for e, v in state.episodes.items() if v["part"] == part}
+            problem, held = None, set()
             for kind in self.shards:
                 shard = self.path(kind, part)
                 if kind in self.optional and not shard.exists():
                     continue
-                problem = _unreadable(shard, members)
-                if problem is None:
-                    continue
-                for other in self.shards:
-                    if self.path(other, part).exists():
-                        self._aside(self.path(other, part))
-                for e in members:
-                    del state.episodes[e]
-                self._save(state)
-                state.replayed.append(
-                    f"{shard.relative_to(self.root)}: {problem}; its {len(members)} episode(s) play again"
-                )
-                break
+                found = _episodes_in(shard)
+                if isinstance(found, str):
+                    problem = f"{shard.relative_to(self.root)}: {found}"
+                elif found - members:
+                    problem = f"{shard.relative_to(self.root)}: holds {len(found - members)} episode(s) its part does not list"
+                if problem:
+                    break
+                held |= found if kind in self.complete else set()
+            if problem is None and self.complete and members - held:
+                shard = self.path(self.complete[0], part).relative_to(self.root)
+                problem = f"{shard}: lacks {len(members - held)} episode(s) its part lists"
+            if problem is None:
+                continue
+            for other in self.shards:
+                if self.path(other, part).exists():
+                    self._aside(self.path(other, part))
+            for e in members:
+                del state.episodes[e]
+            self._save(state)
+            state.replayed.append(f"{problem}; its {len(members)} episode(s) play again")
 
     def _replay_faulted(self, state: Resumed) -> None:
         """Episodes that had seat faults: dropped from their shards (rewritten atomically), then
@@ -359,8 +354,8 @@ def _ledger(progress: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _unreadable(shard: Path, members: set[str] | None = None) -> str | None:
-    """Why a listed shard cannot be used (missing, not Parquet, rows of unlisted episodes), or None."""
+def _episodes_in(shard: Path) -> set[str] | str:
+    """The episode ids a shard holds, or why it cannot be used (missing, not Parquet)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -370,11 +365,7 @@ def _unreadable(shard: Path, members: set[str] | None = None) -> str | None:
         table = pq.read_table(shard)
     except (pa.ArrowException, OSError) as exc:
         return f"unreadable ({str(exc).splitlines()[0][:80]})"
-    if members is not None and "episode_id" in table.column_names:
-        strangers = set(table["episode_id"].to_pylist()) - members
-        if strangers:
-            return f"holds {len(strangers)} episode(s) its part does not list"
-    return None
+    return set(table["episode_id"].to_pylist()) if "episode_id" in table.column_names else set()
 
 
 def _part_number(value) -> int:

@@ -32,6 +32,7 @@ from glade.env.protocol import PROTOCOL_VERSION, render
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.faults import SeatMeter, tally_faults
+from glade.files import check_folder_path
 from glade.seats import Decision, Policy, StandIn, each_creature, load_council, standin_council
 from glade.tracejson import canonical, dumps, encoder, fills_json
 
@@ -377,8 +378,7 @@ def write_episode(episode: Played, out: str | Path) -> Path:
 def check_episode_folder(out: Path) -> None:
     """Refuses `out` (ValueError) unless it is new, empty, or holds only an episode
     write_episode wrote (its summary.json is written first, so a trace alone is not one)."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: is a file; an episode is written into a folder (trace.parquet, summary.json)")
+    check_folder_path(out)
     if not out.is_dir():
         return
     found = sorted(p.name for p in out.iterdir())

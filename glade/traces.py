@@ -20,6 +20,7 @@ import yaml
 
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.faults import is_fault, tally_faults
+from glade.files import atomic
 from glade.meter import (
     Calibration,
     Estimate,
@@ -33,7 +34,7 @@ from glade.meter import (
     spec_label,
 )
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, atomic, finished
+from glade.resume import ShardLog, finished
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, each_creature, load_council, results_spec
@@ -116,7 +117,7 @@ def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> di
 
 
 def shard_log(out: str | Path) -> ShardLog:
-    return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"})
+    return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"}, complete=("traces",))
 
 
 def results_recipe(recipe: GenerateRecipe) -> dict:

@@ -233,6 +233,37 @@ def test_a_random_seat_is_not_calibrated_into_false_confidence(results):
     assert s["base_rate"]["gain"]["ci"][0] < 0.05
 
 
+def test_seat_faults_are_left_out_of_the_fit_and_the_outcome_check(results, changed, tmp_path):
+    """A held turn of a seat that failed to answer is not the policy's play: a dead server's
+    holds would otherwise be fitted as a disposition that never trades."""
+    import shutil
+
+    from glade.eval.calibrate import load_live
+
+    faulty = tmp_path / "faulty"
+    shutil.copytree(results, faulty)
+    decisions = pd.read_parquet(faulty / "decisions.parquet")
+    episodes = pd.read_parquet(faulty / "episodes.parquet")
+    dead = decisions["policy_name"].eq("changed") & decisions["seed"].eq(5)
+    decisions.loc[dead, ["error", "action"]] = ["server_refused", '{"orders": []}']
+    decisions.to_parquet(faulty / "decisions.parquet")
+    hit = episodes["episode_id"].isin(set(decisions.loc[dead, "episode_id"]))
+    episodes.loc[hit, "faults"] = 1
+    episodes.to_parquet(faulty / "episodes.parquet")
+
+    cal = calibrate(faulty, "changed", seed=0, **FAST)
+    assert cal.summary["faults_left_out"] == int(dead.sum()) > 0
+    assert cal.summary["decisions"] == changed[0].summary["decisions"] - int(dead.sum())
+    assert 5 not in set(cal.live.rows["seed"])
+    outcome = with_outcome(cal)["outcome"]
+    assert outcome["fault_worlds"] == episodes.loc[hit, "episode_id"].nunique() == 2  # one world per scenario
+
+    decisions.loc[decisions["policy_name"].eq("changed"), "error"] = "server_timeout"
+    decisions.to_parquet(faulty / "decisions.parquet")
+    with pytest.raises(ValueError, match="every one of the .* decisions of policy 'changed' is a seat fault"):
+        load_live(faulty, "changed")
+
+
 def test_split_holds_out_whole_seeds_and_is_seeded():
     rows = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2, 3, 3], "scenario": ["a"] * 8})
     part = split(rows, seed=5, share=0.5)
@@ -281,6 +312,21 @@ def test_calibrate_from_traces_and_its_mistakes(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert main(["calibrate", str(tmp_path / "none"), "--policy", "p", "--out", str(out)]) == 2
     assert "no such folder" in capsys.readouterr().err
+    # a rerun may replace what calibrate wrote; never a file of the user's, before any search
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: my own disposition\n")
+    for target in (mine, tmp_path / "fitted.json"):
+        keep = target.read_text() if target.exists() else None
+        if target.suffix == ".json":
+            target.write_text('{"my": "notes"}')
+            keep = target.read_text()
+        argv = ["calibrate", str(traces), "--policy", "changed:changed", "--out", str(target.with_suffix(".yaml"))]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"--out {target}: exists and is not a calibrat" in err and "glade never replaces a file" in err
+        assert target.read_text() == keep
+    assert main(["calibrate", str(traces), "--policy", "p", "--out", str(tmp_path)]) == 2
+    assert "name it *.yaml" in capsys.readouterr().err
 
 
 def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcome_check():
@@ -295,3 +341,17 @@ def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcom
     old = {"parts": {"fit": part, "heldout": part}, "outcome": {"groups": [group]}}
     [(_, _, rows)] = [t for t in tables(old) if t[0].startswith("Outcome check")]
     assert rows[0][0] == "price_path" and rows[0][4] == "-0.066 [-0.076, -0.056]"  # as calibrated minus original
+
+
+def test_agreement_intervals_stay_within_what_a_share_can_be():
+    from glade.eval.calibrate import compare
+
+    rows = pd.DataFrame({"episode_id": [f"e{i}" for i in range(8)]})
+    before = pd.DataFrame({"agreement": [0.2] * 7 + [0.9], "qty_error": [0.0] * 7 + [4.0], "price_error": [0.5] * 8})
+    after = pd.DataFrame({"agreement": [1.0] * 7 + [0.6], "qty_error": [0.0] * 8, "price_error": [0.5] * 8})
+    out = compare(rows, before, after, seed=0, level=0.95)
+    unbounded = interval(after["agreement"].to_numpy(), unit="episodes")
+    assert unbounded.high > 1  # what the interval said before it knew a share's bounds
+    assert out["agreement"]["after"]["ci"][1] == 1.0 and out["agreement"]["after"]["ci"][0] < 0.95
+    assert out["qty_error"]["before"]["ci"][0] == 0.0  # an error is never below 0
+    assert -1.0 <= out["agreement"]["change"]["ci"][0]

@@ -70,7 +70,21 @@ def test_simulate_replaces_its_own_run_and_refuses_anything_else(tmp_path, capsy
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     assert sim("--out", str(a_file)) == 2
-    assert "is a file; an episode is written into a folder" in capsys.readouterr().err
+    assert f"{a_file}: is a file; give a folder to write into" in capsys.readouterr().err
+    under = a_file / "sub"
+    expected = f"{under}: {a_file} is a file, so no folder can be made under it; give another path"
+    assert sim("--out", str(under)) == 2
+    assert expected in capsys.readouterr().err
+    recipe = tmp_path / "gen.yaml"
+    recipe.write_text(
+        yaml.safe_dump({"out": str(under), "scenarios": ["default"], "councils": {"c": {"*": "hoarder"}}})
+    )
+    assert main(["generate", str(recipe), "turns=2"]) == 2
+    assert expected in capsys.readouterr().err
+    assert main(["generate", str(recipe), "turns=2", f"out={a_file}"]) == 2
+    assert f"{a_file}: is a file; give a folder to write into" in capsys.readouterr().err
+    assert main(["quickstart", "--out", str(under)]) == 2
+    assert expected in capsys.readouterr().err
 
 
 def test_council_mistakes_name_the_file_creature_and_key(tmp_path, capsys):
@@ -226,3 +240,12 @@ def test_an_hf_seat_naming_a_checkpoint_says_how_to_seat_it(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "'shipped:tiny-base' names a checkpoint, which an hf seat does not resolve" in err
     assert "{kind: checkpoint, path: shipped:tiny-base}" in err
+
+
+def test_a_recipe_of_another_kind_is_named_as_such(tmp_path, capsys):
+    root = Path(__file__).resolve().parents[1]
+    crash = str(root / "recipes" / "eval" / "crash-gambit.yaml")
+    assert sim("--scenario", crash, "--out", str(tmp_path / "a")) == 2
+    assert f"{crash}: an eval recipe (recipes/eval/); --scenario takes a scenario" in capsys.readouterr().err
+    assert sim("--council", crash, "--out", str(tmp_path / "a")) == 2
+    assert f"{crash}: an eval recipe (recipes/eval/); --council takes a disposition" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from glade.env.standin import (
     DISPOSITIONS,
     SHIPPED,
     Disposition,
+    check_disposition,
     disposition,
     load_disposition,
 )
@@ -169,3 +170,40 @@ def test_validate_checks_disposition_files(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"ok     {folder / 'ok.yaml'}  (disposition)" in printed
     assert f"FAIL   {folder / 'bad.yaml'}: surplus: must be at least 0, got -4" in printed
+
+
+# NaN passes every range check (its comparisons are all False) and YAML reads `.nan` and `.inf`
+# as numbers: without a finite check they validated "ok" and ran, or died deep in the stand-in.
+@pytest.mark.parametrize(
+    "body, shown",
+    [
+        ("ask: .nan\n", "ask: expected a finite number, got nan"),
+        ("dump_discount: .nan\n", "dump_discount: expected a finite number, got nan"),
+        ("momentum: .nan\n", "momentum: expected a finite number, got nan"),
+        ("momentum: .inf\n", "momentum: expected a finite number, got inf"),
+        ("hoard_premium: .nan\n", "hoard_premium: expected a finite number, got nan"),
+        ("bid: .nan\n", "bid: expected a finite number, got nan"),
+        ("budget: .nan\n", "budget: expected a finite number, got nan"),
+        ("jitter: -.inf\n", "jitter: expected a finite number, got -inf"),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_file_and_key(tmp_path, body, shown):
+    path = write(tmp_path, "d.yaml", body)
+    with pytest.raises(ConfigError) as info:
+        disposition(str(path))
+    assert str(info.value) == f"{path}: {shown}"
+
+
+def test_check_disposition_refuses_nan_built_in_code():
+    with pytest.raises(ConfigError) as info:
+        check_disposition(Disposition("odd", ask=float("nan")), "fitted")
+    assert str(info.value) == "fitted: ask: expected a finite number, got nan"
+
+
+def test_simulate_and_validate_refuse_a_nan_disposition(tmp_path, capsys):
+    path = write(tmp_path, "d.yaml", "bid: .nan\n")
+    assert main(["simulate", "--turns", "2", "--council", f"oona={path}", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --council oona={path}: {path}: bid: expected a finite number, got nan" in err
+    assert main(["validate", "--kind", "disposition", str(path)]) == 2
+    assert f"FAIL   {path}: bid: expected a finite number, got nan" in capsys.readouterr().out

@@ -99,6 +99,10 @@ def test_python_seat_answers_with_action_dicts_or_decisions():
     mine = [r for r in played.rows if r["creature"] == "oona"]
     assert [json.loads(r["action"])["orders"][0]["good"] for r in mine] == ["honey", "honey"]
     assert {r["seat"] for r in mine} == {"seller"}
+    # an action dict is read as a model's answer: what the parser cannot use is a named error
+    played = run_episode("default", 3, 2, {"oona": PythonSeat(Seller([{"orders": "lots"}]))})
+    [first, *_] = [r for r in played.rows if r["creature"] == "oona"]
+    assert first["error"] == "orders_not_list" and json.loads(first["action"]) == {"orders": []}
     seat = PythonSeat(Seller([Decision({"orders": []}, error="mine")]))
     assert seat.act([{}]) == [Decision({"orders": []}, error="mine")]
 
@@ -129,6 +133,8 @@ def test_python_seat_factory_mistakes_are_seat_spec_errors(tmp_path, monkeypatch
         load({"kind": "python", "entry_point": "glade_test_factories:seller", "kwargs": {"x": 1}})
     with pytest.raises(SeatSpecError, match="the factory returned a int; it must return an object with a `name`"):
         load({"kind": "python", "entry_point": "glade_test_factories:nothing"})
+    with pytest.raises(SeatSpecError, match="'os:sep': sep is a str, not a factory to call"):
+        load({"kind": "python", "entry_point": "os:sep"})
 
 
 def test_standin_act_takes_a_disposition_or_its_name():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from glade.env import parallel_env
 from glade.env import patron as P
 from glade.env.legends import FALL, LEGENDS
+from glade.env.scenario import resolve_path
+from glade.env.schema import ConfigError
 from glade.env.world import PATRON, PEBBLES, Entry, check_conservation
 
 # --------------------------------------------------------------------------- margin, magistrate
@@ -199,3 +203,25 @@ def test_a_sprung_legend_fires_next_turn():
     env.step({})
     assert env.world.price["mushrooms"] == before * legend.override_factor
     assert env.world.history[1]["seam"] == [f"hollow_log_company: mushrooms {before:.2f} -> {before * 2.5:.2f}"]
+
+
+# --------------------------------------------------------------------------- the patron's rules
+
+
+@pytest.mark.parametrize(
+    "key, value, shown",
+    [
+        ("patron.pebbles", math.nan, "nan"),
+        ("patron.margin", math.nan, "nan"),
+        ("patron.maintenance", math.nan, "nan"),
+        ("patron.heat_per_profit", math.inf, "inf"),
+        ("patron.heat_decay", math.nan, "nan"),
+        ("patron.fine", -math.inf, "-inf"),
+    ],
+)
+def test_non_finite_patron_numbers_are_refused_at_load(key, value, shown):
+    # NaN passes every range check and would reach the margin and magistrate arithmetic
+    path = resolve_path("gambit_override")
+    with pytest.raises(ConfigError) as info:
+        parallel_env("gambit_override", **{key: value})
+    assert str(info.value) == f"{path} with {key}={value!r}: {key}: expected a finite number, got {shown}"

@@ -108,6 +108,35 @@ def test_policies_never_compared_are_refused_by_name(tmp_path):
         rank([tmp_path / "r"], resamples=10)
 
 
+def test_worlds_with_seat_faults_are_left_out(skill, tmp_path):
+    """A seat that failed to answer held its turns: that is not its policy's play."""
+    import shutil
+
+    from glade.eval.report.leaderboard import board_about
+
+    faulty = tmp_path / "faulty"
+    shutil.copytree(skill, faulty)
+    episodes = pd.read_parquet(faulty / "episodes.parquet")
+    lavish = episodes["council"] == "lavish"
+    episodes.loc[lavish, "faults"] = 3
+    episodes.to_parquet(faulty / "episodes.parquet")
+    board = rank([faulty], resamples=10)
+    assert "skill:lavish" not in {row["entry"] for row in board["board"]}
+    assert board["excluded"]["fault_worlds"] == episodes.loc[lavish, "episode_id"].nunique() == 60
+    assert "Left out: the 60 world(s) in which a seat failed to answer" in board_about(board)
+    assert "Left out" not in board_about(rank([skill], resamples=10))
+
+
+def test_two_folders_of_one_recipe_pair_within_each_folder(skill, tmp_path):
+    import shutil
+
+    shutil.copytree(skill, tmp_path / "again")
+    one = rank([skill], outcome="team", resamples=10)
+    two = rank([skill, tmp_path / "again"], outcome="team", resamples=10)
+    assert [r["entry"] for r in two["board"]] == [r["entry"] for r in one["board"]]
+    assert [r["strength"] for r in two["board"]] == pytest.approx([r["strength"] for r in one["board"]])
+
+
 def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
     from glade.cli import main
     from glade.eval.report import write_report
@@ -125,6 +154,34 @@ def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
     assert {row["entry"] for row in team["board"]} == {"skill/thrifty", "skill/modest", "skill/lavish", "all stand-ins"}
     assert main(["rank", str(skill / "nowhere")]) == 2
     assert "no episodes.parquet" in capsys.readouterr().err
+    mine = skill.parent / "notes.json"
+    mine.write_text('{"my": "notes"}')
+    assert main(["rank", str(skill), "--resamples", "5", "--out", str(mine)]) == 2
+    assert f"--out {mine}: exists and is not a leaderboard (rank.json) glade wrote" in capsys.readouterr().err
+    assert mine.read_text() == '{"my": "notes"}'
+    assert main(["rank", str(skill), "--resamples", "5", "--out", str(skill)]) == 2
+    assert (
+        f"--out {skill}: is a folder; --out names the leaderboard (rank.json) file to write" in capsys.readouterr().err
+    )
+
+
+def test_unreadable_results_tables_are_named(skill, tmp_path, capsys):
+    import shutil
+
+    from glade.cli import main
+
+    broken = tmp_path / "broken"
+    shutil.copytree(skill, broken)
+    (broken / "summary.json").write_text('{"recipe": "sk')
+    assert main(["rank", str(broken), "--resamples", "5"]) == 2
+    assert f"{broken / 'summary.json'}: not JSON; rerun `glade eval` with the recipe" in capsys.readouterr().err
+    shutil.copy(skill / "summary.json", broken / "summary.json")
+    (broken / "decisions.parquet").write_bytes(b"PAR1 not really")
+    for argv in (["rank", str(broken)], ["flag", str(broken)], ["report", str(broken)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{broken / 'decisions.parquet'}: not a readable Parquet file (" in err, argv
+        assert "it rebuilds the tables from its shards" in err
 
 
 def test_rank_cli_keeps_each_policy_id_whole_where_the_terminal_has_room(skill, capsys, monkeypatch):

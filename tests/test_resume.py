@@ -80,9 +80,28 @@ def test_a_rerun_with_nothing_to_play_keeps_what_playing_cost(tmp_path, capsys):
     assert "nothing left to play: every episode was finished" in capsys.readouterr().out
     again = json.loads(summary.read_text())
     assert again["cost"] == played["cost"] | {"kept": True} and again["timing"] == played["timing"]  # was 0 s
-    (tmp_path / "results" / "summary.json").unlink()  # the playing run died before writing its summary
+    for broken in ("", '{"cost": {"episo'):  # the playing run died before (or while) writing its summary
+        summary.write_text(broken)
+        assert main(["eval", str(path)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "were interrupted before writing a summary, so no cost to show" in out and "cost: " not in out
+        assert json.loads(summary.read_text())["cost"] is None  # not zeros: nothing was recorded
+        assert main(["report", str(tmp_path / "results")]) == 0
+        assert "## Cost" not in (tmp_path / "results" / "report.md").read_text()
+
+
+def test_a_resumed_run_says_its_cost_is_its_own_part(tmp_path, monkeypatch, capsys):
+    path = eval_recipe(tmp_path)
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    with pytest.raises(KeyboardInterrupt):
+        eval_run.evaluate(load_eval_recipe(path))
+    restore()
+    capsys.readouterr()
     assert main(["eval", str(path)]) == 0
-    assert "no earlier summary, so no cost to show" in capsys.readouterr().out
+    assert "this run played 4 of the 6 worlds; its timing and cost are those" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "results")]) == 0
+    report = " ".join((tmp_path / "results" / "report.md").read_text().split())
+    assert "(the run that wrote this summary played 4 of the 6 worlds; an earlier, interrupted run" in report
 
 
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
@@ -209,6 +228,34 @@ def test_a_corrupt_eval_shard_does_not_leave_the_results_stuck(tmp_path):
         again.decisions.sort_values(key).reset_index(drop=True), first.decisions.sort_values(key).reset_index(drop=True)
     )
     assert again.episodes["episode_id"].value_counts().eq(5).all()  # nothing counted twice
+
+
+def test_a_shard_overwritten_without_some_of_its_episodes_is_replayed(tmp_path, capsys):
+    """Valid Parquet that lacks a listed episode (a shard copied over from another run, or
+    rewritten by hand): the part plays again, so the dataset holds what the summary counts."""
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    clean = rows(tmp_path / "traces")
+    shard = tmp_path / "traces" / "data" / "part-00001.parquet"
+    table = pd.read_parquet(shard)
+    table[table["episode_id"] != table["episode_id"].iloc[0]].to_parquet(shard, index=False)
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "data/part-00001.parquet: lacks 1 episode(s) its part lists; its 2 episode(s) play again" in err
+    assert "wrote 6 episodes (2 played now" in err
+    pd.testing.assert_frame_equal(rows(tmp_path / "traces").drop(columns="latency_s"), clean.drop(columns="latency_s"))
+
+
+def test_an_eval_episodes_shard_without_a_world_is_replayed(tmp_path):
+    path = eval_recipe(tmp_path)
+    first = eval_run.evaluate(load_eval_recipe(path))
+    shard = tmp_path / "results" / "shards" / "episodes-00001.parquet"
+    table = pd.read_parquet(shard)
+    table[table["episode_id"] != table["episode_id"].iloc[0]].to_parquet(shard, index=False)
+    again = eval_run.evaluate(load_eval_recipe(path))
+    assert any("shards/episodes-00001.parquet: lacks 1 episode(s) its part lists" in line for line in again.replayed)
+    assert again.played_now == 2 and again.episodes["episode_id"].nunique() == first.worlds == 6
 
 
 def test_export_traces_refuses_a_corrupt_shard(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from glade.cli import main
 from glade.config import ConfigError
 from glade.env import load_scenario, parallel_env
 from glade.env.legends import LEGENDS
@@ -343,3 +344,49 @@ def test_names_outside_the_observation_charset_are_rejected_or_fit(key, value):
     obs, _ = env.reset(seed=0)
     for agent, o in obs.items():
         assert env.observation_space(agent).contains(o)
+
+
+# YAML reads `.nan` and `.inf` as numbers and NaN passes every range check: a non-finite
+# pebbles used to run with "conservation: ok" and a NaN wealth and Gini in the summary.
+@pytest.mark.parametrize(
+    "body, key, shown",
+    [
+        ("creatures: {oona: {pebbles: .nan}}\n", "creatures.oona.pebbles", "nan"),
+        ("creatures: {oona: {pebbles: .inf}}\n", "creatures.oona.pebbles", "inf"),
+        ("creatures: {hazel: {produces: {acorns: .nan}}}\n", "creatures.hazel.produces.acorns", "nan"),
+        ("goods: {honey: {price: .nan}}\n", "goods.honey.price", "nan"),
+        ("goods: {honey: {price: .inf}}\n", "goods.honey.price", "inf"),
+        ("goods: {berries: {spoil_rate: .nan}}\n", "goods.berries.spoil_rate", "nan"),
+        ("goods: {honey: {price_floor: -.inf}}\n", "goods.honey.price_floor", "-inf"),
+        ("market: {max_step: .nan}\n", "market.max_step", "nan"),
+        ("market: {pressure: .inf}\n", "market.pressure", "inf"),
+        ("mood: {start: .nan}\n", "mood.start", "nan"),
+        ("mood: {cold: .inf}\n", "mood.cold", "inf"),
+        ("social: {decay: .nan}\n", "social.decay", "nan"),
+        ("social: {default: -.inf}\n", "social.default", "-inf"),
+        ("patron: {pebbles: .inf}\n", "patron.pebbles", "inf"),
+        ("patron: {heat_threshold: .nan}\n", "patron.heat_threshold", "nan"),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_file_and_key(tmp_path, body, key, shown):
+    path = write(tmp_path, "bad.yaml", "extends: default\n" + body)
+    assert error_of(path) == f"{path}: {key}: expected a finite number, got {shown}"
+
+
+def test_an_integer_too_large_for_a_float_is_refused(tmp_path):
+    huge = 10**400
+    path = write(tmp_path, "bad.yaml", f"extends: default\ncreatures: {{oona: {{pebbles: {huge}}}}}\n")
+    assert error_of(path) == f"{path}: creatures.oona.pebbles: expected a finite number, got {huge}"
+
+
+def test_non_finite_override_and_validate(tmp_path, capsys):
+    default = SCENARIO_DIR / "default.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_scenario("default", **{"market.max_step": float("nan")})
+    assert str(info.value) == f"{default} with market.max_step=nan: market.max_step: expected a finite number, got nan"
+    path = write(tmp_path, "bad.yaml", "extends: default\ngoods: {honey: {price: .nan}}\n")
+    assert main(["validate", "--kind", "scenario", str(path)]) == 2
+    assert f"FAIL   {path}: goods.honey.price: expected a finite number, got nan" in capsys.readouterr().out
+    assert main(["simulate", "--turns", "2", "--scenario", str(path), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path} with turns=2: goods.honey.price: expected a finite number, got nan" in err

@@ -114,8 +114,14 @@ def lines(c: dict) -> list[str]:
     if split.get("heldout_scenario"):
         held += f" and scenario {split['heldout_scenario']}"
     moved = ", ".join(f"{m['parameter']} {_value(m['before'])} → {_value(m['after'])}" for m in c.get("moved", []))
+    faults = (
+        f"; {c['faults_left_out']} more were seat faults (held turns, not its play), left out"
+        if c.get("faults_left_out")
+        else ""
+    )
     out = [
-        f"Policy {who}: {c['decisions']} decisions ({c['rebuilt']} rebuild the stored counterfactual exactly); held out {held}.",
+        f"Policy {who}: {c['decisions']} decisions ({c['rebuilt']} rebuild the stored counterfactual exactly{faults});"
+        f" held out {held}.",
         f"Fitted disposition {c['fitted']['name']}; moved most: {moved or 'nothing'}.",
         c["verdict"][0].upper() + c["verdict"][1:] + ".",
     ]
@@ -124,6 +130,10 @@ def lines(c: dict) -> list[str]:
         out.append(f"Outcome check skipped: {outcome['skipped']}.")
     elif outcome.get("verdict"):
         out.append("Outcome check: " + outcome["verdict"] + ".")
+    if outcome.get("fault_worlds"):
+        out.append(
+            f"The outcome check left out {outcome['fault_worlds']} council world(s) in which a seat failed to answer."
+        )
     return out
 
 

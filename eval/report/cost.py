@@ -14,8 +14,17 @@ def cost_sections(page) -> list[Section]:
     cost = page.r.summary.get("cost")
     if not cost:
         return []
+    worlds = page.r.summary.get("worlds") or 0
+    part = (
+        f" (the run that wrote this summary played {cost['episodes']:,} of the {worlds:,} worlds; an earlier, "
+        "interrupted run played the others, and their cost is not in these figures)"
+        if 0 < cost["episodes"] < worlds and not cost.get("kept")
+        else ""
+    )
     about = (
-        closing_line(cost) + ". Decisions here count every seat, stand-in seats included (The run's live decisions "
+        closing_line(cost)
+        + part
+        + ". Decisions here count every seat, stand-in seats included (The run's live decisions "
         "are the live seats' alone). Per seat (its label); model s is the seat's share of the time inside the models: "
         "a batched call's wall time is split equally among the decisions it answered, so seats that shared their "
         "batches show the same decisions/s:"

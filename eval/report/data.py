@@ -12,6 +12,7 @@ import pandas as pd
 
 from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
+from glade.eval.rows import read_table
 from glade.eval.stats import DEFAULTS, column_intervals, interval
 
 FILES = "report_files"
@@ -58,7 +59,7 @@ def load_results(results_dir: str | Path) -> Results:
         raise FileNotFoundError(
             f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)"
         )
-    seats = pd.read_parquet(episodes_path)
+    seats = read_table(episodes_path)
     if not len(seats):
         raise ValueError(f"{episodes_path}: no episodes")
     missing = {"episode_id", "scenario", "council", "seed", "price_path"} - set(seats.columns)
@@ -66,7 +67,7 @@ def load_results(results_dir: str | Path) -> Results:
         raise ValueError(f"{episodes_path}: missing column(s) {', '.join(sorted(missing))}")
     episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
     decisions_path = folder / "decisions.parquet"
-    decisions = pd.read_parquet(decisions_path) if decisions_path.exists() else pd.DataFrame()
+    decisions = read_table(decisions_path) if decisions_path.exists() else pd.DataFrame()
 
     recipe: dict = {}
     if (folder / "recipe.yaml").exists():
@@ -91,7 +92,7 @@ def load_results(results_dir: str | Path) -> Results:
         except (json.JSONDecodeError, ValueError) as exc:
             note = f"flags.json unreadable ({exc}); run glade flag again"
     attribution_path = folder / "attribution.parquet"
-    attribution = pd.read_parquet(attribution_path) if attribution_path.exists() else pd.DataFrame()
+    attribution = read_table(attribution_path) if attribution_path.exists() else pd.DataFrame()
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))

@@ -36,10 +36,16 @@ def board_about(board: dict) -> str:
         if board["outcome"] == "seat"
         else "the council's focal wealth change minus the all-stand-in world's, on the same scenario and seed"
     )
+    faulted = board.get("excluded", {}).get("fault_worlds", 0)  # boards written before faults were left out lack it
+    left_out = (
+        f" Left out: the {faulted} world(s) in which a seat failed to answer (seat faults: held turns, not play)."
+        if faulted
+        else ""
+    )
     return (
         f"Bradley-Terry strengths (log-odds, mean 0) from {board['comparisons']:g} paired comparisons of {what}, "
         f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {level} percentile bootstrap "
-        f"over those units ({board['resamples']} refits) for the strength and the rank. {board['method']}."
+        f"over those units ({board['resamples']} refits) for the strength and the rank. {board['method']}.{left_out}"
     )
 
 

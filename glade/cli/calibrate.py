@@ -76,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from glade.console import console, progress_bar
-    from glade.eval.calibrate import calibrate, with_outcome, write
+    from glade.eval.calibrate import calibrate, check_out, with_outcome, write
 
-    if not str(args.out).endswith((".yaml", ".yml")):
-        raise ValueError(f"--out {args.out}: the fitted disposition is a YAML file; name it *.yaml")
+    check_out(args.out)  # before the search: a fit that cannot be written is not started
     if args.popsize < 1 or args.maxiter < 1:
         raise ValueError("--popsize and --maxiter: at least 1")
     con = console()

@@ -94,17 +94,25 @@ def run(args: argparse.Namespace) -> int:
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
     if result.played_now == 0:
-        kept = summary["cost"].get("kept")
         con.print(
             "nothing left to play: every episode was finished; "
-            + ("timing and cost are the run's that played them" if kept else "no earlier summary, so no cost to show"),
+            + (
+                "timing and cost are the run's that played them"
+                if summary["cost"]
+                else "the runs that played them were interrupted before writing a summary, so no cost to show"
+            ),
             soft_wrap=True,
+        )
+    elif result.played_now < summary["worlds"]:
+        con.print(
+            f"this run played {result.played_now} of the {summary['worlds']} worlds; its timing and cost are those"
         )
     con.print(
         f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
         f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
     )
-    con.print(closing_line(summary["cost"]), soft_wrap=True)
+    if summary["cost"]:
+        con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
     show_faults(con, summary["faults"], over, recipe.max_fault_share)
     return 1 if over else 0
@@ -114,12 +122,11 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
     """The field notes' Table 1 beside glade's measured rows, when the results hold a gambit."""
     from pathlib import Path
 
-    import pandas as pd
-
     from glade.console import plain_table
     from glade.eval.field_notes import table_one, table_one_cells
+    from glade.eval.rows import read_table
 
-    rows = table_one(pd.read_parquet(Path(results) / "episodes.parquet"), thresholds, seed)
+    rows = table_one(read_table(Path(results) / "episodes.parquet"), thresholds, seed)
     if not rows:
         return
     header, cells = table_one_cells(rows)

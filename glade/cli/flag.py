@@ -32,7 +32,6 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -40,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.console import console as glade_console
     from glade.eval.faults import excluded_text
     from glade.eval.flags import flag, load_thresholds, method_text, write_flags
+    from glade.eval.rows import read_table
     from glade.eval.verdict_text import families_heading
 
     results = Path(args.results)
@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
     thresholds, seed = load_thresholds(results)
-    decisions = pd.read_parquet(results / "decisions.parquet")
-    episodes = pd.read_parquet(results / "episodes.parquet")
+    decisions = read_table(results / "decisions.parquet")
+    episodes = read_table(results / "episodes.parquet")
     flagging = flag(decisions, episodes, thresholds, seed)
     json_path, md_path = write_flags(flagging, results, top=args.top)
 

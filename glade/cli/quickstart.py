@@ -31,6 +31,7 @@ from glade import checkpoint
 from glade.checkpoint import LATEST
 from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
+from glade.files import check_folder_path
 from glade.rollout import run_episode, write_episode
 
 SEED = 7
@@ -332,6 +333,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_folder_path(Path(args.out))  # before any step: a file in the way fails now, not after training
     con = console()
     started = time.perf_counter()
     steps = list(STEPS)

@@ -35,13 +35,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from glade.console import console, progress_bar
-    from glade.eval.rank import rank, write_rank
+    from glade.eval.rank import check_out, rank, write_rank
     from glade.eval.report.leaderboard import board_about, board_table
 
     if args.resamples < 1:
         raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
     if not 0 < args.level < 1:
         raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
+    out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
+    check_out(out)  # before the refits
     con = console()
     with progress_bar("rank", "refits", con) as bar:
         board = rank(
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(*row)
     con.print(table)
-    out = write_rank(board, args.out or Path(args.results[0]) / "rank.json")
+    out = write_rank(board, out)
     con.print(f"wrote {out}")
     return 0
 

@@ -29,7 +29,7 @@ import argparse
 import os
 from pathlib import Path
 
-from glade.config import ConfigError, parse_override, read_yaml
+from glade.config import ConfigError, check_kind, parse_override, read_yaml
 from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
@@ -55,6 +55,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     spec = spec.strip()
     creatures = list(scenario.creatures)
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
+        check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
         data = read_yaml(spec)
         keys = set(data or {})
         if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
@@ -157,6 +158,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
+    check_kind(name, "scenario", "--scenario")
     overrides = dict(parse_override(s) for s in sets)
     if turns is not None:
         overrides["turns"] = turns

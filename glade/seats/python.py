@@ -5,15 +5,20 @@
 `factory(**kwargs)` returns the object (a `Scripted`); glade wraps it into a Policy, one
 batch per object. In Python, `PythonSeat(obj)` seats such an object directly. Its `act`
 gets a list of observations and returns, in order, one `Decision` or one action dict
-(`{"orders": [...]}`) for each.
+(`{"orders": [...]}`) for each. An action dict is read as a model's answer is (the parser
+checks it against its observation: what it cannot use is dropped with a named error); a
+Decision is taken as it is, and the Wood's rules still reject what breaks them.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from glade.env.protocol import parse
 
 from .base import Decision, Policy, SeatSpecError, check_keys
 
@@ -43,7 +48,7 @@ class PythonSeat:
                 f" ({len(observations)}), got {type(answers).__name__}"
                 + (f" of {len(answers)}" if isinstance(answers, (list, tuple)) else "")
             )
-        return [_decision(a, self.name) for a in answers]
+        return [_decision(a, obs, self.name) for a, obs in zip(answers, observations)]
 
     def batch_key(self) -> Hashable:
         return id(self.scripted)
@@ -52,11 +57,12 @@ class PythonSeat:
         return self.act([obs for _, obs in seats])
 
 
-def _decision(answer: Decision | dict, name: str) -> Decision:
+def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
     if isinstance(answer, Decision):
         return answer
     if isinstance(answer, dict):
-        return Decision(action=answer)
+        parsed = parse(json.dumps(answer, default=str), obs)
+        return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
     raise TypeError(
         f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"
     )
@@ -72,6 +78,10 @@ def load_python(spec: dict) -> PythonSeat:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
+    if not callable(factory):
+        raise SeatSpecError(
+            f"seat spec entry_point {entry!r}: {attr} is a {type(factory).__name__}, not a factory to call"
+        )
     try:
         scripted = factory(**(spec.get("kwargs") or {}))
     except TypeError as exc:  # kwargs the factory does not take
