@@ -178,6 +178,17 @@ def test_junk_completion_is_a_parse_error_not_a_fault(fake_server):
     assert server.count == len(batch)
 
 
+def test_an_answer_the_budget_cut_off_is_named_cut_off(fake_server):
+    """Its JSON closed by the parser at the token budget: the budget is what to raise, and the
+    orders it held whole are kept. The same answer under the budget keeps the parser's error."""
+    cut = '{"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}, {"side": "buy", "good": "hon'
+    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=32)))
+    [d] = server_seat(server.base_url).act(observations()[:1])
+    assert d.error == "cut_off" and d.action["orders"] == [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}]
+    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=31)))
+    assert server_seat(server.base_url).act(observations()[:1])[0].error == "unknown_good"
+
+
 def test_seed_is_sent_when_set(fake_server):
     server = fake_server(lambda n, body, headers: GOOD)
     server_seat(server.base_url, seed=7).act(observations()[:1])

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from glade.env.protocol import Parsed
 
 STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
 
@@ -49,6 +52,25 @@ class Policy(Protocol):
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         """One Decision per (policy, observation) pair; every policy here shares this one's key."""
         ...
+
+
+CUT_OFF = "cut_off"  # an answer the token budget ended, which the parser could not use whole
+
+
+def answer_error(parsed: Parsed, tokens: int, budget: int) -> str | None:
+    """A model answer's error: the parser's, except where the token budget cut the answer off
+    (it spent the whole budget and the parser had to close its JSON, or could not parse it)
+    and what failed is what was cut: no usable object, or its last order. That is named
+    `cut_off`, since the budget (max_new_tokens, max_tokens), not the model's format, is then
+    what to raise. An earlier order's own error, or none, stays as the parser said."""
+    if parsed.error is None or budget <= 0 or tokens < budget:
+        return parsed.error
+    if "closed_braces" not in parsed.repairs and parsed.error != "bad_json":
+        return parsed.error  # the answer closed on its own: whatever failed was not cut
+    last = len(parsed.action.get("orders", [])) + len(parsed.dropped) - 1  # every order is kept or dropped
+    if parsed.dropped and parsed.dropped[0]["order"] != last:
+        return parsed.error
+    return CUT_OFF
 
 
 class SeatSpecError(ValueError):

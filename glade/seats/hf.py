@@ -46,7 +46,7 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.env.protocol import action_schema, parse, render, role_card
 
-from .base import STRUCTURED, Decision, Policy
+from .base import STRUCTURED, Decision, Policy, answer_error
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -346,7 +346,7 @@ class HFPolicy:
                 Decision(
                     parsed.action,
                     text,
-                    parsed.error,
+                    answer_error(parsed, completion_tokens, self.gen.max_new_tokens),
                     share,
                     prompt_tokens,
                     completion_tokens,

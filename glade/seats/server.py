@@ -50,7 +50,7 @@ from itertools import permutations
 
 from glade.env.protocol import action_schema, parse, render
 
-from .base import STRUCTURED, Decision, Policy
+from .base import STRUCTURED, Decision, Policy, answer_error
 from .spec import SERVER, check_fields
 
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
@@ -124,9 +124,8 @@ class ServerPolicy:
                 text, prompt_tokens, completion_tokens = reply
                 parsed = parse(text, obs)
                 latency = time.perf_counter() - started
-                return Decision(
-                    parsed.action, text, parsed.error, latency, prompt_tokens, completion_tokens, parsed.repaired
-                )
+                error = answer_error(parsed, completion_tokens, self.max_tokens)
+                return Decision(parsed.action, text, error, latency, prompt_tokens, completion_tokens, parsed.repaired)
             if fault not in RETRYABLE:
                 break
         with self._lock:

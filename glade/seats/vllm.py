@@ -61,7 +61,7 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa
 
 from glade.env.protocol import action_schema, parse, render  # noqa: E402
 
-from .base import STRUCTURED, Decision, Policy  # noqa: E402
+from .base import STRUCTURED, Decision, Policy, answer_error  # noqa: E402
 from .hf import Generation  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
@@ -361,7 +361,7 @@ class VLLMPolicy:
                 Decision(
                     parsed.action,
                     text,
-                    parsed.error,
+                    answer_error(parsed, completion_tokens, self.gen.max_new_tokens),
                     share,
                     prompt_tokens,
                     completion_tokens,

@@ -1,0 +1,37 @@
+"""`cut_off`: a model answer whose JSON the token budget cut is named for the budget, and only
+when what failed is what was cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from glade.env import parallel_env
+from glade.env.protocol import parse
+from glade.seats.base import answer_error
+
+SELL = '{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}'
+
+
+@pytest.fixture(scope="module")
+def oona():
+    obs, _ = parallel_env("default", turns=2).reset(seed=1)
+    return obs["oona"]
+
+
+@pytest.mark.parametrize(
+    "text, tokens, expected",
+    [
+        ('{"orders": [' + SELL + ', {"side": "buy", "good": "hon', 32, "cut_off"),  # the last order was cut
+        ('{"orders": [' + SELL + ', {"side": "buy", "good": "hon', 31, "unknown_good"),  # under the budget
+        ('{"orders": [' + SELL + ', {"side": "buy", "good": "hon"}]}', 32, "unknown_good"),  # closed: not cut
+        (
+            '{"orders": [{"side": "sell", "good": "owl", "qty": 1, "price": 2}, ' + SELL + ', {"side": "se',
+            32,
+            "unknown_good",
+        ),
+        ('{"orders": [' + SELL + '], "thought": "honey will', 32, None),  # cut in the thought: nothing lost
+        ("boursboursbours", 32, "no_json"),  # junk at the budget is junk, not a cut answer
+    ],
+)
+def test_cut_off_names_only_what_the_budget_cut(oona, text, tokens, expected):
+    assert answer_error(parse(text, oona), tokens, 32) == expected
