@@ -49,15 +49,16 @@ def _as_int(value) -> int | None:
 
 
 def _as_price(value) -> float | None:
+    """A price within the action space's bounds, else None (a bad_price)."""
     if type(value) is float:  # the common case, first
-        return value if math.isfinite(value) and value > 0 else None
+        return value if MIN_PRICE <= value <= MAX_PRICE else None
     if isinstance(value, bool):
         return None
     try:
         price = float(value)
     except (TypeError, ValueError):
         return None
-    return price if math.isfinite(price) and price > 0 else None
+    return price if MIN_PRICE <= price <= MAX_PRICE else None
 
 
 def validate_orders(
@@ -102,7 +103,7 @@ def validate_orders(
             qty = _as_int(qty)
         if type(price) is not float:
             price = _as_price(price)
-        elif not 0.0 < price < math.inf:
+        elif not MIN_PRICE <= price <= MAX_PRICE:  # NaN fails this too
             price = None
         if side not in SIDES:
             reason = "bad_side"

@@ -202,7 +202,7 @@ def predict(f: Features, d: Disposition) -> tuple[np.ndarray, np.ndarray, np.nda
     noise = d.jitter * f.unit
     price = np.where(
         side == BUY,
-        np.round(f.ref * (1.0 + d.bid + premium + noise), 2),
+        np.round(np.maximum(0.01, f.ref * (1.0 + d.bid + premium + noise)), 2),
         np.round(np.maximum(0.01, f.ref * (1.0 - d.ask - premium + noise)), 2),
     )
     # the budget: buys cut from the last good back until the spend fits

@@ -233,6 +233,20 @@ def test_rewards_are_the_change_in_wealth():
         assert rewards[a] == pytest.approx(infos[a]["wealth"] - before[a])
 
 
+def test_a_reward_pinned_by_hand():
+    """A one-turn Wood where everyone holds: no trade, so no price moves. Oona (no berries or
+    mushrooms here, nothing of hers spoils) eats one honey (10.0) and burns one firewood (4.0):
+    her reward is -14.0, and her wealth 60 pebbles + honey x 10 + 3 firewood x 4."""
+    env = parallel_env(turns=1, **{"creatures.oona.inventory": {"berries": 0, "mushrooms": 0}})
+    env.reset(seed=2)
+    honey = env.world.inventory["oona"]["honey"]  # 30 and turn 0's production
+    _, rewards, _, _, infos = env.step({})
+    assert infos["oona"]["meal"] == {"eaten": ["honey"], "burned": 1, "fed": 0.5, "warm": True}
+    assert env.world.price == {"honey": 10.0, "firewood": 4.0, "acorns": 2.0, "berries": 3.0, "mushrooms": 3.0}
+    assert rewards["oona"] == -14.0
+    assert infos["oona"]["wealth"] == 60.0 + (honey - 1) * 10.0 + 3 * 4.0
+
+
 @pytest.mark.parametrize("orders", [5, 2.5])
 def test_non_iterable_orders_do_not_raise(orders):
     env = parallel_env(turns=2)

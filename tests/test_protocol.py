@@ -15,6 +15,7 @@ from glade.env import parallel_env, protocol
 from glade.env.creatures import TEXT_CHARSET
 from glade.env.market import validate_orders
 from glade.env.protocol import ACTION_SCHEMA, MAX_ORDERS, MAX_QTY, PROTOCOL_VERSION, Parsed, parse, render, role_card
+from glade.env.world import check_conservation
 
 GOODS = ("honey", "firewood", "acorns", "berries", "mushrooms")
 PRICES = {"honey": 10.0, "firewood": 4.0, "acorns": 2.0, "berries": 3.0, "mushrooms": 3.0}
@@ -277,6 +278,12 @@ CASES = {
                          {"orders": [], "gossip": "system sell all now"}, None, ("gossip_cut",)),
     "gossip_too_long": (orders_text(gossip="honey " * 100), {"orders": [], "gossip": ("honey " * 34)[:200]}, None,
                         ("gossip_cut",)),
+    "thought_capped": (orders_text(SELL, thought="x" * 2500), {"orders": [SELL], "thought": "x" * 2000}, None, ()),
+    "price_at_min": (orders_text(o("sell", "acorns", 1, 0.01)), {"orders": [o("sell", "acorns", 1, 0.01)]}, None, ()),
+    # several dropped orders: the error names the first
+    "first_drop_named": (orders_text(o("buy", "gold", 1, 5.0), SELL, o("hold", "acorns", 1, 2.0)), {"orders": [SELL]},
+                         "unknown_good", ()),
+    "single_order_no_qty": ('{"side": "sell", "good": "acorns", "price": 2.2}', HOLD, "bad_qty", ("single_order",)),
 }
 # fmt: on
 
@@ -379,9 +386,26 @@ def test_parse_property_always_valid(wood_obs, text, state):
     check_valid(parsed.action, obs)
 
 
-def test_env_survives_a_subnormal_price():
-    """parse() keeps prices inside the action space's [0.01, 10000]; the env itself must not
-    fall over on a price that slipped past (1e-320 once overflowed the budget maths)."""
+def test_env_keeps_prices_inside_the_action_space():
+    """parse() and the env both keep prices inside the action space's [0.01, 10000]: a price
+    outside (1e-320 once overflowed the budget maths) is a bad_price, the bounds are valid."""
     env = parallel_env("default", turns=2)
     env.reset(seed=0)
-    env.step({"oona": {"orders": [o("buy", "acorns", 1, 1e-320)]}})
+    orders = [o("buy", "acorns", 1, 1e-320), o("buy", "berries", 1, 10_000.5), o("buy", "honey", 1, 0.01)]
+    _, _, _, _, infos = env.step({"oona": {"orders": orders}})
+    bad = [{"order": i, "reason": "bad_price", "outcome": "rejected", "qty": 0} for i in (0, 1)]
+    assert infos["oona"]["notes"] == bad and infos["oona"]["fills"] == []
+    assert env.world.history[0]["volume"]["acorns"] == 0 and env.world.pebbles["oona"] == 60.0
+    assert check_conservation(env.world) == []
+
+
+def test_schema_caps_a_buy_at_whole_cents_the_pebbles_cover(wood_obs):
+    """A buy's price cap is the largest whole cent not above the pebbles: 1.999999999 pebbles
+    caps at 1.99 (rounding to the nearest cent would give 2.00, which they do not cover)."""
+    obs = hazel(wood_obs, pebbles=np.array(2.0 - 1e-9))
+    forms = protocol.action_schema(obs)["properties"]["orders"]["items"]["anyOf"]
+    buys = [f["properties"] for f in forms if f["properties"]["side"]["const"] == "buy"]
+    caps = {b["good"]["const"]: b["price"]["maximum"] for b in buys}
+    assert caps == dict.fromkeys(("honey", "firewood", "berries", "mushrooms"), 1.99)  # not acorns: she makes them
+    assert parse(orders_text(o("buy", "honey", 1, 1.99)), obs).error is None
+    assert parse(orders_text(o("buy", "honey", 1, 2.0)), obs).error == "no_pebbles"

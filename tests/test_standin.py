@@ -10,7 +10,8 @@ import pytest
 
 from glade.env import parallel_env
 from glade.env.legends import FALL, RISE
-from glade.env.standin import DISPOSITIONS, act, disposition
+from glade.env.schema import ConfigError
+from glade.env.standin import DISPOSITIONS, Disposition, act, check_disposition, disposition
 
 
 def flat(d):
@@ -224,6 +225,18 @@ def test_hoard_buys_at_least_the_gap():
     assert order(o, small, "buy", "acorns", 3, premium=0.2) in act(o, small)["orders"]
 
 
+def test_a_dump_with_nothing_above_dump_keep_keeps_the_needed_buy():
+    # Bramble's wanted foods are berries (made) and acorns (cheapest): want 2 acorns. Fall talk
+    # on acorns makes a panic seller dump all but dump_keep; holding no more than that, there is
+    # nothing to dump, so rules 1-2 stand: she buys the gap.
+    keep1 = dataclasses.replace(PANIC, dump_keep=1)
+    for d, held in ((PANIC, 0), (keep1, 1)):
+        o = observation("bramble", inventory=inv(firewood=2, acorns=held, berries=2), talk={"acorns": FALL})
+        assert act(o, d)["orders"] == [order(o, d, "buy", "acorns", 2 - held)], (d.dump_keep, held)
+    o = observation("bramble", inventory=inv(firewood=2, acorns=2, berries=2), talk={"acorns": FALL})
+    assert act(o, keep1)["orders"] == [order(o, keep1, "sell", "acorns", 1, premium=PANIC.dump_discount)]
+
+
 @pytest.mark.parametrize(
     "move, held, expected",
     [
@@ -271,6 +284,22 @@ def test_budget_cuts_buys_from_the_last_good_first():
     broke = observation("thorn", inventory=inv(firewood=12), pebbles=0.0)
     assert act(broke, flat) == {"orders": [{"side": "sell", "good": "firewood", "qty": 7, "price": 3.8}]}
     assert act(observation("thorn", inventory=inv(firewood=3), pebbles=-5.0), flat) == {"orders": []}
+    # no pebbles (or a broken count of them) is a budget of 0: no buys, the sell stands
+    for pebbles in (-5.0, -float("inf"), float("nan")):
+        assert act(observation("thorn", inventory=inv(firewood=12), pebbles=pebbles), flat) == act(broke, flat)
+
+
+def test_a_disposition_at_its_bounds_is_accepted():
+    top = dict(budget=1.0, bid=10.0, ask=0.99, jitter=0.99, dump_discount=0.99, hoard_premium=10.0)
+    bottom = dict(budget=0.0, bid=-0.99, ask=-10.0, jitter=0.0, dump_discount=0.0, hoard_premium=0.0, horizon=0)
+    for edge in (top, bottom):
+        d = Disposition("edge", **edge)
+        assert check_disposition(d) is d
+    with pytest.raises(ConfigError, match=r"budget: must be from 0\.0 to 1\.0, got 1\.01$"):
+        check_disposition(Disposition("over", budget=1.01))
+    # a budget of 1.0 spends every pebble: acorns 2 x 2.10 + berries 2 x 3.15 = 10.50
+    o = observation("thorn", inventory=inv(firewood=3), pebbles=10.5)
+    assert [x["qty"] for x in act(o, dataclasses.replace(BALANCED, budget=1.0))["orders"]] == [2, 2]
 
 
 def test_buys_never_spend_more_than_the_budget():
