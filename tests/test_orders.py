@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from glade.env import parallel_env
 from glade.env.market import Order, validate_orders
+from glade.env.world import check_conservation
 
 # --------------------------------------------------------------------------- validate_orders
 
@@ -179,3 +181,16 @@ def test_validation_is_pure():
     before = (dict(inventory), [dict(r) for r in raw])
     validate(raw, inventory=inventory)
     assert (inventory, raw) == before
+
+
+def test_env_keeps_prices_inside_the_action_space():
+    """parse() and the env both keep prices inside the action space's [0.01, 10000]: a price
+    outside (1e-320 once overflowed the budget maths) is a bad_price, the bounds are valid."""
+    env = parallel_env("default", turns=2)
+    env.reset(seed=0)
+    orders = [o("buy", "acorns", 1, 1e-320), o("buy", "berries", 1, 10_000.5), o("buy", "honey", 1, 0.01)]
+    _, _, _, _, infos = env.step({"oona": {"orders": orders}})
+    bad = [{"order": i, "reason": "bad_price", "outcome": "rejected", "qty": 0} for i in (0, 1)]
+    assert infos["oona"]["notes"] == bad and infos["oona"]["fills"] == []
+    assert env.world.history[0]["volume"]["acorns"] == 0 and env.world.pebbles["oona"] == 60.0
+    assert check_conservation(env.world) == []
