@@ -8,7 +8,8 @@
 A plain transformers model folder (config.json, no meta.json) reads as kind "full".
 `latest:NAME` names the newest complete checkpoint of recipe NAME's own training runs under a
 root folder; unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json), merged
-models beside them and other recipes' folders never count.
+models beside them and other recipes' folders never count, and `finished` refuses an unfinished
+run by name (merge and export take only finished ones).
 `shipped:NAME` names a model glade ships as package data (the top-level `models/` folder,
 installed as glade.models): found from any working folder, in a regular install too.
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 LATEST = "latest:"
 SHIPPED = "shipped:"
 ROOT = "checkpoints"  # where `latest:NAME` looks unless told otherwise
+PARTIAL = re.compile(r"\.(?P<name>.+)__(?P<seed>\d+)\.partial")  # a training run's folder until it finishes
+STARTED = "started.json"  # in that folder: the recipe the run was started with, and the source it came from
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,26 @@ def read(folder: str | Path) -> Checkpoint:
         return Checkpoint(folder, meta, "merged" if meta.get("kind") == "merged" else "full", None)
     raise ValueError(
         f"{folder}: not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
+    )
+
+
+def finished(folder: str | Path) -> Checkpoint:
+    """`read`, for verbs that take only a finished run (merge, export): the folder of an
+    interrupted training run is named as one, with how to finish it. (`read` itself accepts it:
+    training evaluates its own folder before the rename.)"""
+    folder = Path(folder)
+    run = PARTIAL.fullmatch(folder.name)
+    if run is None:
+        return read(folder)
+    try:
+        source = json.loads((folder / STARTED).read_text()).get("source")
+    except (OSError, ValueError, AttributeError):  # a run started before the record was kept
+        source = None
+    started = f" (as it was started: {source})" if source else ""
+    raise ValueError(
+        f"{folder}: an interrupted training run of {run['name']} (seed {run['seed']}), not a checkpoint: finish it "
+        f"with `glade train RECIPE --resume`{started}, then use the checkpoint folder it writes "
+        f"({folder.parent / run['name']}__{run['seed']}__TIME)"
     )
 
 

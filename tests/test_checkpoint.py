@@ -40,3 +40,29 @@ def test_latest_is_the_recipes_own_newest_run_not_a_merged_sibling(tmp_path):
     assert checkpoint.latest("tiny-hoarder", tmp_path) == older
     with pytest.raises(ValueError, match=r"no complete checkpoint of 'nobody'"):
         checkpoint.resolve("latest:nobody", tmp_path)
+
+
+def test_an_interrupted_training_run_is_named_as_one_by_merge_and_export(tmp_path, capsys):
+    from glade.cli import main
+
+    # killed while writing: the adapter and meta.json are there, but the run never finished
+    partial = fake(tmp_path, ".creature__2.partial", {"name": "creature", "kind": "lora", "base_model": "b"})
+    (partial / "started.json").write_text(json.dumps({"recipe": {}, "source": "creature.yaml with sft.max_steps=6"}))
+    message = (
+        f"{partial}: an interrupted training run of creature (seed 2), not a checkpoint: finish it with "
+        "`glade train RECIPE --resume` (as it was started: creature.yaml with sft.max_steps=6), then use the "
+        f"checkpoint folder it writes ({tmp_path}/creature__2__TIME)"
+    )
+    with pytest.raises(ValueError) as refused:
+        checkpoint.finished(partial)
+    assert str(refused.value) == message
+    assert checkpoint.read(partial).kind == "lora"  # training evaluates its own folder before the rename
+    assert main(["merge", str(partial)]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert main(["export", str(partial), "--repo-id", "someone/creature", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".creature__2.partial-merged").exists()
+    # one an older glade started (no record of how): the same, without the source
+    (partial / "started.json").unlink()
+    assert main(["merge", str(partial) + "/"]) == 2
+    assert "finish it with `glade train RECIPE --resume`, then use the checkpoint folder" in capsys.readouterr().err

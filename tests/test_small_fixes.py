@@ -54,11 +54,12 @@ def test_a_training_run_that_fails_leaves_no_folder_behind(tmp_path, monkeypatch
     from glade.traces import GenerateRecipe, generate
 
     monkeypatch.chdir(tmp_path)
-    generate(GenerateRecipe(out="traces", scenarios=("default",), councils={"h": {"*": "hoarder"}}, turns=2))
-    recipe = {
+    councils = {"h": {"oona": "hoarder", "*": "speculator"}}
+    generate(GenerateRecipe(out="traces", scenarios=("default",), councils=councils, turns=2))
+    recipe = {  # each filter's value is in the traces (validation passes); together they keep nothing
         "name": "t",
         "model": {"base": "tiny"},
-        "data": {"traces": ["traces"], "creatures": ["nobody"]},
+        "data": {"traces": ["traces"], "creatures": ["oona"], "policies": ["standin:speculator"]},
         "sft": {"max_steps": 2, "bf16": False, "use_cpu": True, "report_to": "none"},
     }
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(recipe))

@@ -221,6 +221,7 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     assert "interrupted; rerun with --resume to continue from the last trainer checkpoint" in capsys.readouterr().err
     partial = tmp_path / "checkpoints" / ".lora__0.partial"
     assert (partial / "trainer" / "checkpoint-2").is_dir()
+    assert json.loads((partial / "started.json").read_text())["recipe"]["sft"]["max_steps"] == 6  # checked on resume
     assert not list((tmp_path / "checkpoints").glob("lora__0__*"))  # nothing incomplete is final
     monkeypatch.setattr(sft, "build_trainer", real)
     # a rerun without --resume refuses rather than wiping the interrupted run
@@ -237,6 +238,7 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
     meta = json.loads((ckpt / "meta.json").read_text())
     assert meta["metrics"]["train_steps"] == 6 and not (ckpt / "trained.json").exists()
+    assert not (ckpt / "started.json").exists()  # the partial folder's record; recipe.yaml says it here
     assert not partial.exists()
     # --resume after the run finished names it instead of training again
     assert main(["train", str(path), *FAST_SFT, "eval.states=0", "--resume"]) == 0

@@ -18,8 +18,8 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    found = checkpoints.read(checkpoint)
-    if not found.is_adapter:  # checkpoints.read refused anything that is not a model
+    found = checkpoints.finished(checkpoint)
+    if not found.is_adapter:  # checkpoints.finished refused anything that is not a finished model
         what = "a merged model already" if found.kind == "merged" else "a full model"
         raise ValueError(f"{checkpoint}: {what}, with no LoRA adapter to merge; seat or export it as it is")
     checkpoint, meta = found.folder, found.meta

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from .data import DataConfig
 
 SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
 HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware
+# `name` becomes the run's folder names (and latest:NAME a glob): one plain folder name, so no
+# `/`, `..`, hidden folder or glob character can put a run outside output_root.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,13 @@ def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] =
 
 
 def check(recipe: TrainRecipe, source: str | None) -> None:
+    if not PLAIN_NAME.fullmatch(recipe.name):
+        fail(
+            source,
+            "name",
+            f"{recipe.name!r} is not a plain folder name (it names the checkpoint folders): use letters, "
+            "digits, '.', '_' and '-', starting with a letter or digit",
+        )
     if recipe.seed < 0:
         fail(source, "seed", f"must be 0 or more, got {recipe.seed}")
     if not recipe.model.base.strip():
@@ -262,6 +273,12 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
+    if not any(key.startswith("data.traces") for key, _ in pending):  # every training shard is there to read
+        for key, column, asked in (
+            ("data.policies", "policy", recipe.data.policies),
+            ("data.creatures", "creature", recipe.data.creatures),
+        ):
+            _check_present(shards["data.traces"], key, column, asked, source)
     if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
         shared = sorted(
             _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
@@ -292,6 +309,31 @@ def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
             fail(source, key, f"{f}: a row without a seed (not a traces shard written by `glade generate`)")
         seeds.update(int(s) for s in column)
     return seeds
+
+
+def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ...], source: str | None) -> None:
+    """Each value a filter asks for is in the traces: one that is not (misspelt, or traces of other
+    councils) keeps nothing, which training would find out only after loading everything."""
+    if not asked:
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    held: set[str] = set()
+    for f in files:
+        try:
+            held.update(pq.read_table(f, columns=[column]).column(column).to_pylist())
+        except (pa.ArrowException, KeyError):
+            fail(source, "data.traces", f"{f}: no {column} column (not a traces shard written by `glade generate`)")
+    absent = [value for value in asked if value not in held]
+    if absent:
+        fail(
+            source,
+            key,
+            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of data.traces (asked for: {', '.join(asked)}; the traces hold: "
+            f"{', '.join(sorted(map(str, held - {None}))) or 'none'}); ask for what the traces hold, or generate "
+            "traces that hold it",
+        )
 
 
 def missing(source: str | None, path: str, problem: str):

@@ -6,8 +6,9 @@ resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpo
 `resume=True` continues from the last complete trainer checkpoint inside the partial folder
 (a checkpoint a kill cut short is dropped), or, when training had finished, only redoes the
 writing after it; `restart=True` discards the partial folder; with neither, an interrupted
-run is refused rather than wiped. Works unchanged under `torchrun` / `accelerate launch`:
-every rank trains, rank 0 writes.
+run is refused rather than wiped, and so is a resume under a recipe other than the one the
+run was started with (the partial folder records it, STARTED). Works unchanged under
+`torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint
-from glade.checkpoint import LATEST, SHIPPED
+from glade.checkpoint import LATEST, SHIPPED, STARTED
 from glade.config import as_plain
+from glade.resume import changes
 
 from .data import fingerprint, prepare, save_prepared
 from .recipe import TrainRecipe, check_paths, lora_config, sft_config
@@ -71,6 +73,35 @@ def resolve_base(recipe: TrainRecipe) -> str:
     if base.startswith((LATEST, SHIPPED)):
         return str(checkpoint.resolve(base, recipe.output_root).resolve())
     return str(Path(base).resolve()) if Path(base).is_dir() else base
+
+
+def run_record(recipe: TrainRecipe, source: str | None) -> dict:
+    """What the partial folder records as a run starts: the recipe's content, every key (the
+    trainer checkpoints hold its weights, optimizer and schedule), a `latest:NAME` base with the
+    checkpoint it resolves to (a newer one is another base); and the source, for messages."""
+    recipe_plain = as_plain(recipe)
+    base = recipe.model.base
+    if base.startswith(LATEST):
+        recipe_plain["model"]["base"] = f"{base} = {checkpoint.resolve(base, recipe.output_root).name}"
+    return {"recipe": json.loads(json.dumps(recipe_plain)), "source": source}  # as read back
+
+
+def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool:
+    """Refuse an interrupted run started under another recipe: resumed, it would train on
+    silently under the new one, or fail loading its checkpoint. False when the folder predates
+    the record and cannot be checked (it may be resumed: refusing would throw its steps away)."""
+    if not (work / STARTED).exists():
+        return False
+    record = json.loads((work / STARTED).read_text())
+    ours = run_record(recipe, source)["recipe"]
+    if record["recipe"] != ours:
+        how = f" (it was started as: {record['source']})" if record.get("source") else ""
+        raise ValueError(
+            f"{work}: holds a run of another recipe ({changes(record['recipe'], ours)}); to continue it, restore "
+            f"its recipe{how} and rerun with --resume; to train this one, give it a new name (name=NEW), "
+            "or rerun with --restart to discard the interrupted run"
+        )
+    return True
 
 
 def to_prompt_completion(row: dict) -> dict:
@@ -163,11 +194,15 @@ def train(
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work = partial_dir(recipe)
-    if work.exists() and not (resume or restart):
-        raise ValueError(
-            f"{work}: an interrupted run of this recipe exists: rerun with --resume to continue it, "
-            "or --restart to discard it"
-        )
+    if work.exists() and not restart:
+        checked = check_resumable(recipe, work, source)
+        if not resume:
+            raise ValueError(
+                f"{work}: an interrupted run of this recipe exists: rerun with --resume to continue it, "
+                "or --restart to discard it"
+            )
+        if not checked:
+            log(f"{work}: started before glade recorded a run's recipe, so it cannot be checked; resuming it")
     if resume and not work.exists() and (done := finished_run(recipe)) is not None:
         log(f"nothing to resume: this run had finished in {done}")
         return done if rank == 0 else None
@@ -189,10 +224,12 @@ def train(
 def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
     started = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
+    if rank == 0 and not (work / STARTED).exists():  # first, so every trainer checkpoint has its recipe
+        _write_json(work / STARTED, run_record(recipe, source))
     train_rows, eval_rows, counts = prepare(recipe.data)
     log(f"data: {counts}")
     if len(train_rows) == 0:
-        raise ValueError(f"{source}: data: no training rows left after filtering ({counts})")
+        raise ValueError(f"{source}: data: no training rows left after filtering ({counts}); loosen the data filters")
     if rank == 0:
         save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
     trained = resume and (work / TRAINED).exists()  # killed while writing the checkpoint: training is done
@@ -253,7 +290,8 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     _write_meta(work, meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
-    (final / TRAINED).unlink(missing_ok=True)
+    for name in (TRAINED, STARTED):  # the partial folder's own records: recipe.yaml and meta.json say it all
+        (final / name).unlink(missing_ok=True)
     return final
 
 

@@ -37,7 +37,7 @@ TOKENIZER_FILES = (
 def exportable(folder: Path) -> checkpoints.Checkpoint:
     """A checkpoint glade may export: written by glade (meta.json and safetensors weights) and
     loadable without remote code; a ValueError naming what is wrong otherwise."""
-    found = checkpoints.read(folder)
+    found = checkpoints.finished(folder)
     has_weights = (folder / "adapter_model.safetensors").exists() or any(folder.glob("model*.safetensors"))
     if not found.meta or not has_weights:
         raise ValueError(
