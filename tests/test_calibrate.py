@@ -10,6 +10,7 @@ import io
 import json
 import random
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from glade.eval.calibrate import IMPROVED, NO_BETTER, WORSE, calibrate, fit_verd
 from glade.eval.recipe import load_eval_recipe
 from glade.eval.report import write_report
 from glade.eval.report.calibration import CONVENTION, tables
-from glade.eval.standin_search import SIDE, SPACE, decode, features, predict, search
+from glade.eval.standin_search import SIDE, SPACE, Features, decode, features, predict, score, search
 from glade.eval.stats import interval
 from glade.traces import GenerateRecipe, generate
 
@@ -355,3 +356,41 @@ def test_agreement_intervals_stay_within_what_a_share_can_be():
     assert out["agreement"]["after"]["ci"][1] == 1.0 and out["agreement"]["after"]["ci"][0] < 0.95
     assert out["qty_error"]["before"]["ci"][0] == 0.0  # an error is never below 0
     assert -1.0 <= out["agreement"]["change"]["ci"][0]
+
+
+# --- the search's rules on small hand-made cases (the split and fit verdict: test_verdict_rules.py) --------------------------------
+
+
+def test_closeness_breaks_ties_between_equally_agreeing_dispositions():
+    # the live seat is the balanced stand-in bidding 0.2 over the reference instead of 0.05: the
+    # same sides everywhere (agreement 1 already at the start), only its buy prices differ
+    seen = observations(n_seeds=1, turns=6)
+    start = standin.DISPOSITIONS["balanced"]
+    live = replace(start, bid=0.2)
+    f = features(seen, [standin.act(o, live) for o in seen])
+    assert score(f, start)[0] == score(f, live)[0] == 1.0 and score(f, start)[1] < 0.97
+    found = search(f, start, "x", seed=0, popsize=4, maxiter=6)
+    assert found.agreement == 1.0
+    assert found.closeness > score(f, start)[1] + 0.01  # it moved towards the live prices
+    assert found.disposition.bid > start.bid + 0.05
+
+
+def test_quantity_closeness_is_relative_to_the_larger_of_the_two_quantities():
+    # one decision, one good: the stand-in (horizon 2, needing 2 a turn, holding none) buys 4 at
+    # exactly 10.00 (bid 0, no jitter); the live seat bought 2 at 10.00: price closeness 1,
+    # quantity closeness 1 - |2 - 4| / max(2, 4) = 0.5, so closeness (0.5 + 1) / 2 = 0.75
+    d = replace(standin.DISPOSITIONS["balanced"], horizon=2, bid=0.0, jitter=0.0, momentum=0.0)
+
+    def one(live_qty: int) -> Features:
+        cell = lambda v, dtype=float: np.array([[v]], dtype=dtype)  # noqa: E731
+        return Features(
+            ("honey",), cell(0, np.int64), cell(2, np.int64), cell(False, bool), cell(0, np.int64),
+            cell(0.0), cell(10.0), cell(0.0), np.array([1000.0]), cell(SIDE["buy"], np.int8),
+            cell(live_qty, np.int64), cell(10.0),
+        )  # fmt: skip
+
+    side, qty, price = predict(one(2), d)
+    assert (int(side[0, 0]), int(qty[0, 0]), float(price[0, 0])) == (SIDE["buy"], 4, 10.0)
+    assert score(one(2), d) == (1.0, 0.75)
+    assert score(one(8), d) == (1.0, 0.75)  # 1 - |8 - 4| / 8
+    assert score(one(4), d) == (1.0, 1.0)

@@ -56,6 +56,49 @@ def test_simulate_writes_trace_and_summary(tmp_path, capsys):
     assert summary["gambit_pnl"] is None  # the default scenario has no gambit
     assert 0.0 <= summary["gini"] < 1.0
 
+    # the same episode stepped here by hand, each creature on its scenario's stand-in
+    wealth, fills = stepped_by_hand(seed=7)
+    assert summary["wealth"] == pytest.approx(wealth, abs=1e-6)
+    assert summary["gini"] == pytest.approx(gini(list(wealth.values())), abs=1e-6)
+    for r in rows:
+        assert r["fills"] == (
+            json.dumps(fills[(r["turn"], r["creature"])]) if fills[(r["turn"], r["creature"])] else "[]"
+        )
+    # regression pins (values this version writes for seed 7; the hand-stepped checks above are the
+    # independent ones): a change here means the default scenario's episode changed
+    assert summary["gini"] == pytest.approx(0.393296, abs=1e-6)
+    assert summary["wealth"]["oona"] == pytest.approx(355.063973, abs=1e-6)
+    assert summary["wealth"]["thorn"] == pytest.approx(138.128245, abs=1e-6)
+    assert (summary["trades"], summary["volume"]) == (37, 48)
+    assert (first["turn"], first["creature"]) == (0, "oona")
+    assert first["fills"] == '[{"side": "buy", "good": "acorns", "qty": 3, "price": 2.0, "with": "hazel"}]'
+    last = {r["creature"]: r for r in rows if r["turn"] == TURNS - 1}
+    assert {c: r["wealth"] for c, r in last.items()} == pytest.approx(summary["wealth"], abs=1e-6)
+    assert {c: r["pebbles"] for c, r in last.items()} == pytest.approx(summary["pebbles"], abs=1e-6)
+
+
+def gini(values: list[float]) -> float:
+    """The Gini coefficient as the mean absolute difference over twice the mean (negatives as 0)."""
+    xs = [max(0.0, v) for v in values]
+    n, total = len(xs), sum(xs)
+    return sum(abs(a - b) for a in xs for b in xs) / (2 * n * total)
+
+
+def stepped_by_hand(seed: int) -> tuple[dict[str, float], dict[tuple[int, str], list]]:
+    """Final wealth (pebbles + goods at the final prices) and each (turn, creature)'s fills."""
+    from glade.env import parallel_env, standin
+
+    scenario = load_scenario("default", turns=TURNS)
+    env = parallel_env(scenario)
+    obs, _ = env.reset(seed=seed)
+    fills = {}
+    while env.agents:
+        turn, agents = env.world.turn, list(env.agents)
+        obs, _, _, _, infos = env.step({c: standin.act(obs[c], scenario.creatures[c].disposition) for c in agents})
+        fills.update({(turn, c): infos[c]["fills"] for c in agents})
+    w = env.world
+    return {c: w.pebbles[c] + sum(w.inventory[c][g] * w.price[g] for g in w.goods) for c in w.creatures}, fills
+
 
 def test_council_names_a_disposition_for_one_creature(tmp_path):
     code, out = simulate(tmp_path, "--council", "oona=panic_seller")

@@ -208,3 +208,16 @@ def test_heterogeneity_across_casts():
     assert heterogeneity([[1, 0, 1, 0], [0, 1, 0, 1]]) == 1.0
     assert heterogeneity([[1] * 8]) is None and heterogeneity([[0] * 4, [0] * 4]) is None
     assert heterogeneity([[1] * 8, [0] * 8], seed=1) == heterogeneity([[1] * 8, [0] * 8], seed=1)  # seeded
+
+
+def test_bounds_clip_both_ends_of_the_interval():
+    # a share near 0: mean 0.25, sd 0.5 over 4 clusters; even the plain t interval at n - 1 = 3
+    # degrees of freedom reaches 0.25 -/+ 3.18 x 0.25, past both 0 and 1
+    x = [0.0, 0.0, 0.0, 1.0]
+    half = scipy_stats.t.ppf(0.975, 3) * 0.5 / 2
+    assert 0.25 - half < 0.0 and 0.25 + half > 1.0
+    assert interval(x, bounds=(0.0, 1.0)).ci == [0.0, 1.0]
+    assert describe(x, bounds=(0.0, 1.0))["ci"] == [0.0, 1.0]
+    low, high = interval(x).ci  # unbounded, it is wider still
+    assert low <= 0.25 - half and high >= 0.25 + half
+    assert interval([-1.0, -1.0, -1.0, 1.0], bounds=(-0.5, 0.5)).ci == [-0.5, 0.5]

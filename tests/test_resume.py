@@ -266,3 +266,54 @@ def test_export_traces_refuses_a_corrupt_shard(tmp_path):
     with pytest.raises(ValueError, match=r"part-00002.parquet: not a readable Parquet file"):
         export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+# --- the ledger's rules, on a bare ShardLog ------------------------------------------------------
+
+
+def bare_log(tmp_path):
+    from glade.resume import ShardLog
+
+    return ShardLog(tmp_path / "out", {"data": "data/part-{part:05d}.parquet"})
+
+
+def test_a_dry_run_does_not_count_faulted_episodes_as_finished(tmp_path):
+    from glade.resume import finished
+
+    log, recipe = bare_log(tmp_path), {"name": "r", "seeds": 3}
+    state = log.start(recipe)
+    log.finish(state, 0, {"e0": 0, "e1": 2, "e2": 0})
+    assert finished(log, recipe) == {"e0", "e2"}  # e1's seat failed twice: it plays again
+    ledger = json.loads((tmp_path / "out" / "progress.json").read_text())
+    assert ledger["episodes"]["e1"] == {"part": 0, "faults": 2}  # the dry run touched nothing
+
+
+@pytest.mark.timeout(20)
+def test_a_shard_moved_aside_twice_gets_a_second_name(tmp_path):
+    log, recipe = bare_log(tmp_path), {"name": "r"}
+    log.start(recipe)
+    stray, corrupt = tmp_path / "out" / "data" / "part-00004.parquet", tmp_path / "out" / "corrupt" / "data"
+    stray.write_bytes(b"first")
+    assert "moved to corrupt/data/part-00004.parquet" in " ".join(log.start(recipe).replayed)
+    stray.write_bytes(b"second")
+    assert "moved to corrupt/data/part-00004.2.parquet" in " ".join(log.start(recipe).replayed)
+    stray.write_bytes(b"third")
+    log.start(recipe)
+    assert sorted(p.name for p in corrupt.iterdir()) == [
+        "part-00004.2.parquet",
+        "part-00004.3.parquet",
+        "part-00004.parquet",
+    ]
+    assert (corrupt / "part-00004.parquet").read_bytes() == b"first"  # never over an earlier one
+    assert (corrupt / "part-00004.2.parquet").read_bytes() == b"second"
+    assert (corrupt / "part-00004.3.parquet").read_bytes() == b"third" and not stray.exists()
+
+
+def test_another_recipes_long_values_are_cut_to_sixty_characters(tmp_path):
+    log = bare_log(tmp_path)
+    old, new = "a" * 61, "b" * 100
+    log.start({"note": old, "seeds": [0, 1], "short": "x" * 60})
+    with pytest.raises(ValueError) as caught:
+        log.check({"note": new, "seeds": [0, 1], "short": "y" * 60})
+    want = f"note: {'a' * 57}... -> {'b' * 57}..., short: {'x' * 60} -> {'y' * 60}"  # 60 fit, 61 do not
+    assert f"holds a run of another recipe ({want}); rerun it as it was" in str(caught.value)
