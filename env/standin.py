@@ -181,7 +181,8 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
         noise = d.jitter * (zlib.crc32(good.encode(), key) / 0x7FFFFFFF - 1.0)  # a 32-bit hash -> [-1, 1]
         ref = float(prices[good])
         if side == "buy":
-            buys.append([good, qty, round(max(0.01, ref * (1.0 + d.bid + premium + noise)), 2)])  # as sells
+            limit = ref * (1.0 + d.bid + premium + noise)  # at least a cent, as sells (a comparison: max() costs more)
+            buys.append([good, qty, round(limit if limit > 0.01 else 0.01, 2)])
         else:
             sells.append([good, qty, round(max(0.01, ref * (1.0 - d.ask - premium + noise)), 2)])
     pebbles = float(obs["pebbles"])
