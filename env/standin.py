@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from .legends import FALL, RISE
+from .market import MAX_PRICE, MIN_PRICE
 from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
@@ -180,11 +181,10 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
             key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
         noise = d.jitter * (zlib.crc32(good.encode(), key) / 0x7FFFFFFF - 1.0)  # a 32-bit hash -> [-1, 1]
         ref = float(prices[good])
-        if side == "buy":
-            limit = ref * (1.0 + d.bid + premium + noise)  # at least a cent, as sells (a comparison: max() costs more)
-            buys.append([good, qty, round(limit if limit > 0.01 else 0.01, 2)])
-        else:
-            sells.append([good, qty, round(max(0.01, ref * (1.0 - d.ask - premium + noise)), 2)])
+        limit = ref * (1.0 + d.bid + premium + noise) if side == "buy" else ref * (1.0 - d.ask - premium + noise)
+        # within the action space's prices, as the Wood takes them (comparisons: min/max cost more)
+        limit = round(MIN_PRICE if limit < MIN_PRICE else MAX_PRICE if limit > MAX_PRICE else limit, 2)
+        (buys if side == "buy" else sells).append([good, qty, limit])
     pebbles = float(obs["pebbles"])
     budget = d.budget * (pebbles if pebbles > 0.0 else 0.0)
     spend = sum([q * p for _, q, p in buys])

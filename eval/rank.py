@@ -153,7 +153,10 @@ def rank(
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
     the bootstrap interval of the strength and of its rank, wins and comparisons."""
     episodes, names = load_episodes(results)
-    _, episodes, excluded = without_faults(None, episodes)  # a held turn is not the policy's play
+    # a held turn is not the policy's play; per folder, since two folders share episode ids
+    kept = [without_faults(None, folder)[1:] for _, folder in episodes.groupby("source", sort=False)]
+    episodes = pd.concat([k[0] for k in kept], ignore_index=True)
+    excluded = {"fault_rows": 0, "fault_worlds": sum(k[1]["fault_worlds"] for k in kept)}
     c = comparisons(episodes, outcome, names)
     total = c.wins.sum(axis=0)
     groups = disconnected(total)

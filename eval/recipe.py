@@ -113,6 +113,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
+            check_rotate(council, scenario, source, f"councils.{council_name}.rotate")
         check_reach(scenario, source)
     return recipe
 
@@ -190,6 +191,22 @@ def load_played(recipe: EvalRecipe) -> dict[str, Scenario]:
     return {name: recipe_scenario(name, recipe.turns) for name in played_scenarios(recipe)}
 
 
+def check_rotate(council: CouncilSpec, scenario: Scenario, source: str | None, key: str) -> None:
+    """A rotation that cannot happen as written: beside "*" (every creature is focal already),
+    or past the scenario's creatures (a cast would repeat)."""
+    n = len(scenario.creatures)
+    if council.rotate > 1 and "*" in council.focal:
+        fail(
+            source, key, f"{council.rotate} with focal '*': every creature is focal, so there is one cast; drop rotate"
+        )
+    if council.rotate > n:
+        fail(
+            source,
+            key,
+            f"{council.rotate}: scenario {scenario.name} has {n} creatures, so at most {n} casts; set rotate to at most {n}",
+        )
+
+
 def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:
     """creature -> policy name for each cast; creatures not named are background stand-ins."""
     unknown = set(council.focal) - set(creatures) - {"*"}
@@ -198,14 +215,8 @@ def casts(council: CouncilSpec, creatures: list[str]) -> list[dict[str, str]]:
             f"focal seats name unknown creature(s) {', '.join(sorted(unknown))} (creatures: {', '.join(creatures)})"
         )
     n = len(creatures)
-    if "*" in council.focal:
-        if council.rotate > 1:
-            raise ValueError(
-                f"rotate {council.rotate} with '*': every creature is focal, so there is one cast; drop rotate"
-            )
+    if "*" in council.focal:  # one cast: load_eval_recipe refuses a rotate beside "*"
         return [{c: council.focal.get(c, council.focal["*"]) for c in creatures}]
-    if council.rotate > n:
-        raise ValueError(f"rotate {council.rotate}: the scenario has {n} creatures, so at most {n} casts")
     out = []
     for shift in range(min(council.rotate, n)):
         out.append({creatures[(creatures.index(c) + shift) % n]: p for c, p in council.focal.items()})

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from glade.env.legends import FALL, RISE
+from glade.env.market import MAX_PRICE, MIN_PRICE
 from glade.env.standin import Disposition, act, check_disposition
 
 from .scoring import directions, quantities
@@ -202,8 +203,8 @@ def predict(f: Features, d: Disposition) -> tuple[np.ndarray, np.ndarray, np.nda
     noise = d.jitter * f.unit
     price = np.where(
         side == BUY,
-        np.round(np.maximum(0.01, f.ref * (1.0 + d.bid + premium + noise)), 2),
-        np.round(np.maximum(0.01, f.ref * (1.0 - d.ask - premium + noise)), 2),
+        np.round(np.clip(f.ref * (1.0 + d.bid + premium + noise), MIN_PRICE, MAX_PRICE), 2),
+        np.round(np.clip(f.ref * (1.0 - d.ask - premium + noise), MIN_PRICE, MAX_PRICE), 2),
     )
     # the budget: buys cut from the last good back until the spend fits
     buys = side == BUY

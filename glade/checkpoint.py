@@ -44,6 +44,11 @@ class Checkpoint:
         return self.folder.name
 
 
+def partial_folder(root: str | Path, name: str, seed: int) -> Path:
+    """A training run's folder until it finishes (hidden; PARTIAL reads the name back)."""
+    return Path(root) / f".{name}__{seed}.partial"
+
+
 def read(folder: str | Path) -> Checkpoint:
     """The checkpoint in `folder`; a ValueError naming what is missing otherwise."""
     folder = Path(folder)

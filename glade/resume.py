@@ -300,8 +300,9 @@ def _flat(data, prefix: str = "") -> dict:
 
 
 def _short(value) -> str:
+    """At most 60 characters, keeping both ends: two long paths often differ only at the end."""
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]
 
 
 def _array(values):

@@ -328,8 +328,9 @@ def run_episode(
     Policy or seat spec (`"hoarder"`, `{"kind": "hf", ...}`; loaded with
     `glade.seats.load_council`), and `"*"` every creature not named; creatures left out sit
     on their scenario's stand-in disposition. `full=False` leaves the FULL_ONLY columns out of the rows (as `glade
-    simulate` plays). A seat that fails to answer never raises here: its decisions hold, with
-    the fault named in `error`, and `summary["faults"]` counts them per seat."""
+    simulate` plays). A model or server seat that fails to answer never raises here: its
+    decisions hold, with the fault named in `error`, and `summary["faults"]` counts them per
+    seat; a python seat's own exceptions, and answers of the wrong shape, do raise."""
     if turns is not None and (not isinstance(scenario, Scenario) or scenario.turns != turns):
         scenario = load_scenario(scenario, turns=turns)
     else:

@@ -31,7 +31,10 @@ def oona():
         ),
         ('{"orders": [' + SELL + '], "thought": "honey will', 32, None),  # cut in the thought: nothing lost
         ("boursboursbours", 32, "no_json"),  # junk at the budget is junk, not a cut answer
+        ("<think>honey will fall, so I", 32, "cut_off"),  # still thinking when the budget ran out
+        ("<think>honey will fall, so I", 31, "no_json"),
+        ("<thinking>a</thinking> no answer here", 32, "no_json"),  # thought, then answered with no JSON
     ],
 )
 def test_cut_off_names_only_what_the_budget_cut(oona, text, tokens, expected):
-    assert answer_error(parse(text, oona), tokens, 32) == expected
+    assert answer_error(parse(text, oona), text, tokens >= 32) == expected

@@ -239,7 +239,7 @@ def test_seat_faults_are_left_out_of_the_fit_and_the_outcome_check(results, chan
     holds would otherwise be fitted as a disposition that never trades."""
     import shutil
 
-    from glade.eval.calibrate import load_live
+    from glade.eval.live_decisions import load_live
 
     faulty = tmp_path / "faulty"
     shutil.copytree(results, faulty)

@@ -103,6 +103,11 @@ def test_python_seat_answers_with_action_dicts_or_decisions():
     played = run_episode("default", 3, 2, {"oona": PythonSeat(Seller([{"orders": "lots"}]))})
     [first, *_] = [r for r in played.rows if r["creature"] == "oona"]
     assert first["error"] == "orders_not_list" and json.loads(first["action"]) == {"orders": []}
+    # the action-space form (side 1 = sell, good 0 = honey) means the same as the names
+    indexed = [{"orders": [{"side": 1, "good": 0, "qty": 1, "price": 1.0}]}]
+    played = run_episode("default", 3, 2, {"oona": PythonSeat(Seller(indexed))})
+    [first, *_] = [r for r in played.rows if r["creature"] == "oona"]
+    assert first["error"] is None and json.loads(first["action"])["orders"][0]["good"] == "honey"
     seat = PythonSeat(Seller([Decision({"orders": []}, error="mine")]))
     assert seat.act([{}]) == [Decision({"orders": []}, error="mine")]
 

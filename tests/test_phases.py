@@ -191,3 +191,16 @@ def test_a_lowball_stand_in_bids_at_least_a_cent_and_never_divides_by_zero():
     assert buy == {"side": "buy", "good": "acorns", "qty": 2, "price": 0.01}
     broke = {**oona, "pebbles": 0.0}
     assert [o for o in standin.act(broke, lowball)["orders"] if o["side"] == "buy"] == []
+
+
+def test_a_stand_in_prices_within_the_action_space():
+    """A bold disposition at a dear reference would ask more than the Wood takes (10,000)."""
+    from dataclasses import replace
+
+    from glade.env import standin
+
+    obs, _ = parallel_env("default", turns=4).reset(seed=1)
+    dear = {**obs["oona"], "prices": dict.fromkeys(obs["oona"]["prices"], 5_000.0), "pebbles": 1e9}
+    bold = replace(standin.disposition("balanced"), name="bold", bid=10.0, budget=1.0)
+    [buy] = [o for o in standin.act(dear, bold)["orders"] if o["side"] == "buy"]
+    assert buy["price"] == 10_000.0

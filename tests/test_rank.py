@@ -125,6 +125,8 @@ def test_worlds_with_seat_faults_are_left_out(skill, tmp_path):
     assert board["excluded"]["fault_worlds"] == episodes.loc[lavish, "episode_id"].nunique() == 60
     assert "Left out: the 60 world(s) in which a seat failed to answer" in board_about(board)
     assert "Left out" not in board_about(rank([skill], resamples=10))
+    both = rank([faulty, skill], resamples=10)  # the same episode ids, healthy in the other folder
+    assert "skill:lavish" in {row["entry"] for row in both["board"]} and both["excluded"]["fault_worlds"] == 60
 
 
 def test_two_folders_of_one_recipe_pair_within_each_folder(skill, tmp_path):

@@ -102,6 +102,10 @@ def test_a_resumed_run_says_its_cost_is_its_own_part(tmp_path, monkeypatch, caps
     assert main(["report", str(tmp_path / "results")]) == 0
     report = " ".join((tmp_path / "results" / "report.md").read_text().split())
     assert "(the run that wrote this summary played 4 of the 6 worlds; an earlier, interrupted run" in report
+    assert main(["eval", str(path)]) == 0  # nothing left: the kept cost still covers 4 of the 6
+    assert "timing and cost are those of the run that played the last 4 of them" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "results")]) == 0
+    assert "played 4 of the 6 worlds" in " ".join((tmp_path / "results" / "report.md").read_text().split())
 
 
 def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
@@ -315,5 +319,5 @@ def test_another_recipes_long_values_are_cut_to_sixty_characters(tmp_path):
     log.start({"note": old, "seeds": [0, 1], "short": "x" * 60})
     with pytest.raises(ValueError) as caught:
         log.check({"note": new, "seeds": [0, 1], "short": "y" * 60})
-    want = f"note: {'a' * 57}... -> {'b' * 57}..., short: {'x' * 60} -> {'y' * 60}"  # 60 fit, 61 do not
+    want = f"note: {'a' * 28}...{'a' * 29} -> {'b' * 28}...{'b' * 29}, short: {'x' * 60} -> {'y' * 60}"  # 60 fit
     assert f"holds a run of another recipe ({want}); rerun it as it was" in str(caught.value)

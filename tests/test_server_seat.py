@@ -187,6 +187,11 @@ def test_an_answer_the_budget_cut_off_is_named_cut_off(fake_server):
     assert d.error == "cut_off" and d.action["orders"] == [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}]
     server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=31)))
     assert server_seat(server.base_url).act(observations()[:1])[0].error == "unknown_good"
+    # a server that reports no usage still says why it stopped
+    body = json.loads(completion(cut, completion_tokens=0))
+    body["choices"][0]["finish_reason"], body["usage"] = "length", None
+    server = fake_server(lambda n, b, headers: (200, json.dumps(body).encode()))
+    assert server_seat(server.base_url).act(observations()[:1])[0].error == "cut_off"
 
 
 def test_seed_is_sent_when_set(fake_server):

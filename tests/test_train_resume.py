@@ -60,10 +60,19 @@ def test_resume_refuses_a_newer_latest_base(workdir, tmp_path, monkeypatch, caps
     trained_base("20260102-000000")  # the base recipe trained again meanwhile
     capsys.readouterr()
     assert main(["train", str(path), "--resume"]) == 2
-    assert (
-        "holds a run of another recipe (model.base: latest:base = base__0__20260101-000000 -> "
-        "latest:base = base__0__20260102-000000)" in capsys.readouterr().err
-    )
+    old, new = (tmp_path / "checkpoints" / f"base__0__{stamp}" for stamp in ("20260101-000000", "20260102-000000"))
+    err = capsys.readouterr().err
+    assert "holds a run of another recipe (model.base: " in err and "base__0__20260102-000000)" in err
+    assert f"rerun with --resume; its base was {old}: resume with model.base={old};" in err
+    interrupt_at_start(monkeypatch, str(path), f"model.base={old}", "--resume")  # as told: it resumes
+
+
+def test_a_resume_may_run_longer_log_and_save_differently(workdir, tmp_path, monkeypatch, capsys):  # noqa: F811
+    path = recipe_file(workdir, tmp_path)
+    interrupt_at_start(monkeypatch, str(path), *FAST_SFT)
+    longer = [*FAST_SFT, "sft.max_steps=9", "sft.logging_steps=3", "eval.states=4", "--resume"]
+    interrupt_at_start(monkeypatch, str(path), *longer)  # past the check: killed loading the data
+    assert "holds a run of another recipe" not in capsys.readouterr().err
 
 
 def test_a_partial_folder_from_before_the_record_resumes_and_says_it_cannot_be_checked(

@@ -24,6 +24,7 @@ import yaml
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED, STARTED
 from glade.config import as_plain
+from glade.files import atomic
 from glade.resume import changes
 
 from .data import fingerprint, prepare, save_prepared
@@ -33,7 +34,7 @@ TRAINED = "trained.json"  # in the partial folder: training finished, its metric
 
 
 def partial_dir(recipe: TrainRecipe) -> Path:
-    return Path(recipe.output_root) / f".{recipe.name}__{recipe.seed}.partial"
+    return checkpoint.partial_folder(recipe.output_root, recipe.name, recipe.seed)
 
 
 def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
@@ -75,30 +76,47 @@ def resolve_base(recipe: TrainRecipe) -> str:
     return str(Path(base).resolve()) if Path(base).is_dir() else base
 
 
+# What a resumed run may change: how long it runs (the schedule stretches as the trainer's does),
+# how it logs and saves, its precision on this machine, and the held-out figures taken after it.
+# Every other key decides what the trainer checkpoints hold (weights, optimizer, schedule).
+RESUMABLE = {"eval", "output_root"}
+RESUMABLE_SFT = {
+    "max_steps", "num_train_epochs", "logging_steps", "logging_first_step", "save_steps", "save_total_limit",
+    "eval_steps", "report_to", "disable_tqdm", "dataloader_num_workers", "bf16", "fp16", "tf32", "use_cpu",
+}  # fmt: skip
+
+
 def run_record(recipe: TrainRecipe, source: str | None) -> dict:
-    """What the partial folder records as a run starts: the recipe's content, every key (the
-    trainer checkpoints hold its weights, optimizer and schedule), a `latest:NAME` base with the
-    checkpoint it resolves to (a newer one is another base); and the source, for messages."""
+    """What the partial folder records as a run starts: the recipe's content, with its base as
+    the folder it resolves to (a `latest:NAME` that later names a newer checkpoint is another
+    base), and the source, for messages."""
     recipe_plain = as_plain(recipe)
-    base = recipe.model.base
-    if base.startswith(LATEST):
-        recipe_plain["model"]["base"] = f"{base} = {checkpoint.resolve(base, recipe.output_root).name}"
+    recipe_plain["model"]["base"] = resolve_base(recipe)
     return {"recipe": json.loads(json.dumps(recipe_plain)), "source": source}  # as read back
 
 
+def _decisive(recipe_plain: dict) -> dict:
+    out = {k: v for k, v in recipe_plain.items() if k not in RESUMABLE}
+    out["sft"] = {k: v for k, v in (out.get("sft") or {}).items() if k not in RESUMABLE_SFT}
+    return out
+
+
 def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool:
-    """Refuse an interrupted run started under another recipe: resumed, it would train on
-    silently under the new one, or fail loading its checkpoint. False when the folder predates
-    the record and cannot be checked (it may be resumed: refusing would throw its steps away)."""
+    """Refuse an interrupted run started under a recipe that trains something else (RESUMABLE
+    says what may change): resumed, it would train on silently under the new one, or fail
+    loading its checkpoint. False when the folder predates the record and cannot be checked
+    (it may be resumed: refusing would throw its steps away)."""
     if not (work / STARTED).exists():
         return False
     record = json.loads((work / STARTED).read_text())
-    ours = run_record(recipe, source)["recipe"]
-    if record["recipe"] != ours:
+    theirs, ours = _decisive(record["recipe"]), _decisive(run_record(recipe, source)["recipe"])
+    if theirs != ours:
         how = f" (it was started as: {record['source']})" if record.get("source") else ""
+        base = theirs["model"]["base"]
+        pin = f"; its base was {base}: resume with model.base={base}" if base != ours["model"]["base"] else ""
         raise ValueError(
-            f"{work}: holds a run of another recipe ({changes(record['recipe'], ours)}); to continue it, restore "
-            f"its recipe{how} and rerun with --resume; to train this one, give it a new name (name=NEW), "
+            f"{work}: holds a run of another recipe ({changes(theirs, ours)}); to continue it, restore "
+            f"its recipe{how} and rerun with --resume{pin}; to train this one, give it a new name (name=NEW), "
             "or rerun with --restart to discard the interrupted run"
         )
     return True
@@ -332,9 +350,8 @@ def _run_loss(history: list[dict], fallback: float) -> float:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
 
 
 def _write_meta(folder: Path, meta: dict) -> None:

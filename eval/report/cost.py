@@ -18,7 +18,7 @@ def cost_sections(page) -> list[Section]:
     part = (
         f" (the run that wrote this summary played {cost['episodes']:,} of the {worlds:,} worlds; an earlier, "
         "interrupted run played the others, and their cost is not in these figures)"
-        if 0 < cost["episodes"] < worlds and not cost.get("kept")
+        if 0 < cost["episodes"] < worlds
         else ""
     )
     about = (

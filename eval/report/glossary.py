@@ -20,7 +20,7 @@ ERRORS = {
     "no_orders": "a JSON object with no orders (read as a hold)",
     "orders_not_list": "orders was neither a list nor one order",
     "parser_fault": "the parser failed on the answer (read as a hold)",
-    "cut_off": "the answer spent its whole token budget and did not parse whole (raise max_new_tokens)",
+    "cut_off": "the token budget ended the answer mid-thought or mid-order (raise max_new_tokens)",
     "not_an_order": "an order that is not an object",
     "bad_side": "an order's side is neither buy nor sell",
     "unknown_good": "an order names a good the Wood does not trade",

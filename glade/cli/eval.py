@@ -93,16 +93,15 @@ def run(args: argparse.Namespace) -> int:
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     timing = summary["timing"]
+    cost = summary["cost"]
     if result.played_now == 0:
-        con.print(
-            "nothing left to play: every episode was finished; "
-            + (
-                "timing and cost are the run's that played them"
-                if summary["cost"]
-                else "the runs that played them were interrupted before writing a summary, so no cost to show"
-            ),
-            soft_wrap=True,
-        )
+        if not cost:
+            kept = "the runs that played them were interrupted before writing a summary, so no cost to show"
+        elif cost["episodes"] < summary["worlds"]:
+            kept = f"timing and cost are those of the run that played the last {cost['episodes']} of them"
+        else:
+            kept = "timing and cost are the run's that played them"
+        con.print(f"nothing left to play: every episode was finished; {kept}", soft_wrap=True)
     elif result.played_now < summary["worlds"]:
         con.print(
             f"this run played {result.played_now} of the {summary['worlds']} worlds; its timing and cost are those"

@@ -57,14 +57,16 @@ class Policy(Protocol):
 CUT_OFF = "cut_off"  # an answer the token budget ended, which the parser could not use whole
 
 
-def answer_error(parsed: Parsed, tokens: int, budget: int) -> str | None:
+def answer_error(parsed: Parsed, text: str, cut: bool) -> str | None:
     """A model answer's error: the parser's, except where the token budget cut the answer off
-    (it spent the whole budget and the parser had to close its JSON, or could not parse it)
-    and what failed is what was cut: no usable object, or its last order. That is named
-    `cut_off`, since the budget (max_new_tokens, max_tokens), not the model's format, is then
-    what to raise. An earlier order's own error, or none, stays as the parser said."""
-    if parsed.error is None or budget <= 0 or tokens < budget:
+    (`cut`: it spent the whole budget) and what failed is what was cut: a think block never
+    closed, JSON the parser had to close (or could not parse) whose last order or whole
+    object failed. That is named `cut_off`, since the budget (max_new_tokens, max_tokens), not
+    the model's format, is then what to raise. An earlier order's own error, or none, stays."""
+    if parsed.error is None or not cut:
         return parsed.error
+    if text.rfind("<think") > text.rfind("</think"):  # <think> or <thinking>, never closed
+        return CUT_OFF  # still thinking when the budget ran out
     if "closed_braces" not in parsed.repairs and parsed.error != "bad_json":
         return parsed.error  # the answer closed on its own: whatever failed was not cut
     last = len(parsed.action.get("orders", [])) + len(parsed.dropped) - 1  # every order is kept or dropped

@@ -346,7 +346,7 @@ class HFPolicy:
                 Decision(
                     parsed.action,
                     text,
-                    answer_error(parsed, completion_tokens, self.gen.max_new_tokens),
+                    answer_error(parsed, text, completion_tokens >= self.gen.max_new_tokens),
                     share,
                     prompt_tokens,
                     completion_tokens,

@@ -5,9 +5,10 @@
 `factory(**kwargs)` returns the object (a `Scripted`); glade wraps it into a Policy, one
 batch per object. In Python, `PythonSeat(obj)` seats such an object directly. Its `act`
 gets a list of observations and returns, in order, one `Decision` or one action dict
-(`{"orders": [...]}`) for each. An action dict is read as a model's answer is (the parser
-checks it against its observation: what it cannot use is dropped with a named error); a
-Decision is taken as it is, and the Wood's rules still reject what breaks them.
+(`{"orders": [...]}`, or the action-space form with indices) for each. An action dict is read
+as a model's answer is (the parser checks it against its observation, with the protocol's
+limits: what it cannot use is dropped with a named error); a Decision is taken as it is, and
+the Wood's rules still reject what breaks them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from glade.env.parallel import normalize_action
 from glade.env.protocol import parse
 
 from .base import Decision, Policy, SeatSpecError, check_keys
@@ -29,7 +31,7 @@ class Scripted(Protocol):
 
     name: str
 
-    def act(self, observations: list[dict]) -> list[Decision]: ...
+    def act(self, observations: list[dict]) -> list[Decision | dict]: ...
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class PythonSeat:
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
     if isinstance(answer, Decision):
         return answer
-    if isinstance(answer, dict):
-        parsed = parse(json.dumps(answer, default=str), obs)
+    if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
+        parsed = parse(json.dumps(normalize_action(answer, tuple(obs["prices"])), default=str), obs)
         return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
     raise TypeError(
         f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"

@@ -121,10 +121,11 @@ class ServerPolicy:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             reply, fault = self._request(messages, schema)
             if reply is not None:
-                text, prompt_tokens, completion_tokens = reply
+                text, prompt_tokens, completion_tokens, finish = reply
                 parsed = parse(text, obs)
                 latency = time.perf_counter() - started
-                error = answer_error(parsed, completion_tokens, self.max_tokens)
+                cut = finish == "length" or completion_tokens >= self.max_tokens  # usage may be missing: finish
+                error = answer_error(parsed, text, cut)
                 return Decision(parsed.action, text, error, latency, prompt_tokens, completion_tokens, parsed.repaired)
             if fault not in RETRYABLE:
                 break
@@ -194,11 +195,13 @@ def portable_schema(schema: dict) -> dict:
     return {**schema, "properties": {**schema["properties"], "orders": portable}, "$defs": defs}
 
 
-def _completion(raw: bytes) -> tuple[str, int, int] | None:
-    """(text, prompt_tokens, completion_tokens) from an OpenAI chat completion body, or None."""
+def _completion(raw: bytes) -> tuple[str, int, int, str | None] | None:
+    """(text, prompt_tokens, completion_tokens, finish_reason) from an OpenAI chat completion
+    body, or None."""
     try:
         data = json.loads(raw)
-        message = data["choices"][0]["message"]
+        choice = data["choices"][0]
+        message = choice["message"]
         if not isinstance(message, dict):
             return None
         content = message.get("content")
@@ -214,7 +217,9 @@ def _completion(raw: bytes) -> tuple[str, int, int] | None:
         return None
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    return text, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    finish = choice.get("finish_reason")
+    finish = finish if isinstance(finish, str) else None
+    return text, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), finish
 
 
 def _count(value) -> int:

@@ -361,7 +361,7 @@ class VLLMPolicy:
                 Decision(
                     parsed.action,
                     text,
-                    answer_error(parsed, completion_tokens, self.gen.max_new_tokens),
+                    answer_error(parsed, text, completion_tokens >= self.gen.max_new_tokens),
                     share,
                     prompt_tokens,
                     completion_tokens,

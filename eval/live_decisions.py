@@ -1,0 +1,121 @@
+"""The live decisions `glade calibrate` fits (step 1 of glade.eval.calibrate): one policy's
+decisions, optionally on one creature, from an eval results folder (decisions.parquet) or a
+traces dataset (data/*.parquet), each with its observation rebuilt from the stored JSON and
+its seat faults left out (a held turn is not the policy's play)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from glade.env import standin
+from glade.env.scenario import load_scenario
+from glade.faults import is_fault
+from glade.tracejson import canonical
+from glade.traces import readable_shards
+
+from .rows import read_table
+
+RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
+
+
+@dataclass(frozen=True)
+class Live:
+    """One policy's live decisions: one row per decision with the rebuilt observation (a dict),
+    the live action (a dict) and the creature's scenario disposition (`reference`)."""
+
+    kind: str  # "results" (a glade eval folder) or "traces" (a glade generate dataset)
+    folder: Path
+    policy: str
+    creature: str | None
+    rows: pd.DataFrame
+    references: dict[tuple[str, str], str] = field(default_factory=dict)  # (scenario, creature) -> disposition ref
+    faults: int = 0  # decisions left out: turns the policy's seat failed to answer (held, not its play)
+
+
+def load_live(source: str | Path, policy: str, creature: str | None = None) -> Live:
+    folder = Path(source)
+    if (folder / "decisions.parquet").is_file():
+        kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
+    elif sorted((folder / "data").glob("*.parquet")):
+        kind, names, files = "traces", ("policy", "seat"), [Path(f) for f in readable_shards(folder)]
+    elif folder.exists():
+        raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
+    else:
+        raise FileNotFoundError(f"{folder}: no such folder (give a glade eval results folder or a traces dataset)")
+    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition", "error"])
+    if "observation" not in frame.columns:
+        raise ValueError(
+            f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
+        )
+    mine = np.zeros(len(frame), dtype=bool)
+    for column in names:
+        if column in frame.columns:
+            mine |= (frame[column] == policy).to_numpy()
+    if not mine.any():
+        known = sorted({str(v) for c in names if c in frame.columns for v in frame[c].dropna().unique()})
+        raise ValueError(f"{folder}: no decisions of policy {policy!r} (policies here: {', '.join(known)})")
+    frame = frame[mine]
+    if creature is not None:
+        if creature not in set(frame["creature"]):
+            raise ValueError(
+                f"{folder}: policy {policy!r} never sat on {creature!r} (it sat on: {', '.join(sorted(set(frame['creature'])))})"
+            )
+        frame = frame[frame["creature"] == creature]
+    faulted = frame["error"].map(is_fault).astype(bool) if "error" in frame.columns else pd.Series(False, frame.index)
+    if faulted.all():
+        raise ValueError(
+            f"{folder}: every one of the {len(frame)} decisions of policy {policy!r} is a seat fault (its seat failed "
+            "to answer, so the turn was held): nothing to calibrate on; fix the seat and rerun the evaluation"
+        )
+    frame = frame[~faulted]
+    rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
+    rows["observation"] = [json.loads(o) for o in rows["observation"]]
+    rows["action"] = [json.loads(a) for a in rows["action"]]
+    references = {}
+    for scenario, c, stored in (
+        frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
+    ):
+        references[(scenario, c)] = _reference(folder, scenario, c, stored)
+    return Live(kind, folder, policy, creature, rows, references, int(faulted.sum()))
+
+
+def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
+    """Only the columns calibration reads (a traces dataset also holds every prompt)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        have = set(pq.read_schema(files[0]).names)
+    except (pa.ArrowException, OSError):  # traces shards were checked (readable_shards); a results table is named
+        have = set(read_table(files[0]).columns)
+    columns = [c for c in dict.fromkeys(wanted) if c in have]
+    return pd.concat([read_table(p, columns) for p in files], ignore_index=True)
+
+
+def _reference(folder: Path, scenario: str, creature: str, stored: str) -> str:
+    """The disposition the creature's scenario seats it on (a name or a file), which the stored
+    counterfactual names; a shipped name stands in when the scenario is not found by name."""
+    try:
+        ref = load_scenario(scenario).creatures[creature].disposition
+    except (ValueError, KeyError):
+        ref = stored
+    if standin.disposition(ref).name != stored:
+        raise ValueError(
+            f"{folder}: scenario {scenario!r} now seats {creature} on {ref!r}, the decisions on {stored!r}"
+        )
+    return ref
+
+
+def rebuilt(live: Live) -> int:
+    """How many stored stand-in counterfactuals the rebuilt observations reproduce exactly."""
+    return sum(
+        canonical(standin.act(obs, standin.disposition(live.references[(s, c)]))) == stored
+        for obs, s, c, stored in zip(
+            live.rows["observation"], live.rows["scenario"], live.rows["creature"], live.rows["standin_action"]
+        )
+    )
