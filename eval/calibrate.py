@@ -34,7 +34,7 @@ import yaml
 from glade.config import as_plain
 from glade.console import with_ci
 from glade.env import standin
-from glade.files import check_replaceable
+from glade.files import check_replaceable, json_with_keys
 
 from .live_decisions import Live, load_live, rebuilt
 from .standin_search import Search, base_rate_agreement, decision_scores, features, moved, search
@@ -282,15 +282,7 @@ def check_out(out: str | Path) -> None:
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
-    check_replaceable(out.with_suffix(".json"), _a_summary, "calibration summary")
-
-
-def _a_summary(text: str) -> bool:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and {"fitted", "search", "verdict"} <= set(data)
+    check_replaceable(out.with_suffix(".json"), json_with_keys({"fitted", "search", "verdict"}), "calibration summary")
 
 
 def write(summary: dict, out: str | Path) -> list[Path]:

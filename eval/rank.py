@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glade.files import check_replaceable
+from glade.files import check_replaceable, json_with_keys
 
 from .faults import without_faults
 from .recipe import STANDIN
@@ -216,15 +216,7 @@ def rank(
 
 def check_out(out: str | Path) -> None:
     """Refuses (ValueError) an --out that is a folder, or a file that is not a board glade rank wrote."""
-    check_replaceable(Path(out), _a_board, "leaderboard (rank.json)")
-
-
-def _a_board(text: str) -> bool:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and {"board", "method", "outcome"} <= set(data)
+    check_replaceable(Path(out), json_with_keys({"board", "method", "outcome"}), "leaderboard (rank.json)")
 
 
 def write_rank(board: dict, out: str | Path) -> Path:

@@ -56,3 +56,17 @@ def check_folder_path(path: Path) -> None:
             if not parent.is_dir():
                 raise ValueError(f"{path}: {parent} is a file, so no folder can be made under it; give another path")
             return
+
+
+def json_with_keys(keys: set[str]) -> Callable[[str], bool]:
+    """For check_replaceable: the text is a JSON object holding every one of `keys` (how a
+    summary or board glade wrote is told from a file of the user's)."""
+
+    def holds(text: str) -> bool:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and keys <= set(data)
+
+    return holds

@@ -81,3 +81,20 @@ def _run_standin(scenario="default", seed=0, council=None, actions_hook=None, **
 @pytest.fixture(scope="session")
 def run_standin():
     return _run_standin
+
+
+@pytest.fixture
+def fake_server():
+    """Start fake OpenAI chat servers on loopback (`fake_server(script)`); all closed after the test."""
+    from fake_server import FakeServer
+
+    servers: list[FakeServer] = []
+
+    def start(script) -> FakeServer:
+        server = FakeServer(script)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

@@ -3,7 +3,11 @@ when what failed is what was cut."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from fake_server import completion
+from seat_checks import observations, server_seat
 
 from glade.env import parallel_env
 from glade.env.protocol import parse
@@ -38,3 +42,19 @@ def oona():
 )
 def test_cut_off_names_only_what_the_budget_cut(oona, text, tokens, expected):
     assert answer_error(parse(text, oona), text, tokens >= 32) == expected
+
+
+def test_an_answer_the_budget_cut_off_is_named_cut_off(fake_server):
+    """Its JSON closed by the parser at the token budget: the budget is what to raise, and the
+    orders it held whole are kept. The same answer under the budget keeps the parser's error."""
+    cut = '{"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}, {"side": "buy", "good": "hon'
+    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=32)))
+    [d] = server_seat(server.base_url).act(observations()[:1])
+    assert d.error == "cut_off" and d.action["orders"] == [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}]
+    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=31)))
+    assert server_seat(server.base_url).act(observations()[:1])[0].error == "unknown_good"
+    # a server that reports no usage still says why it stopped
+    body = json.loads(completion(cut, completion_tokens=0))
+    body["choices"][0]["finish_reason"], body["usage"] = "length", None
+    server = fake_server(lambda n, b, headers: (200, json.dumps(body).encode()))
+    assert server_seat(server.base_url).act(observations()[:1])[0].error == "cut_off"

@@ -12,9 +12,9 @@ import socket
 import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_server import completion
 from seat_checks import assert_all_held, assert_valid, observations, server_seat
 
 from glade.env.scenario import load_scenario
@@ -24,96 +24,7 @@ from glade.seats import SeatSpecError, load
 # --- helpers ------------------------------------------------------------------------------
 
 
-def completion(content: str, prompt_tokens: int = 600, completion_tokens: int = 7) -> bytes:
-    return json.dumps(
-        {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "fake",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
-    ).encode()
-
-
 GOOD = (200, completion('{"orders": [], "gossip": "Quiet day at the stall."}'))
-
-
-class FakeServer:
-    """A threaded OpenAI-ish chat server on 127.0.0.1. `script(n, body, headers)` gives the
-    answer to the n-th request (0-based): (status, bytes), or ("stall", seconds)."""
-
-    def __init__(self, script):
-        self.script = script
-        self.requests: list[dict] = []  # {"path", "headers", "body"}
-        self.release = threading.Event()  # set on close, so stalled handlers end at once
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
-                with fake._lock:
-                    n = len(fake.requests)
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status, payload = fake.script(n, body, self.headers)
-                if status == "stall":
-                    fake.release.wait(payload)
-                    return  # the client has given up; nothing to answer
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def count(self) -> int:
-        with self._lock:
-            return len(self.requests)
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def fake_server():
-    servers: list[FakeServer] = []
-
-    def start(script) -> FakeServer:
-        server = FakeServer(script)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 @pytest.fixture
@@ -176,22 +87,6 @@ def test_junk_completion_is_a_parse_error_not_a_fault(fake_server):
         assert d.text == "boursboursbours"
         assert d.completion_tokens == 32
     assert server.count == len(batch)
-
-
-def test_an_answer_the_budget_cut_off_is_named_cut_off(fake_server):
-    """Its JSON closed by the parser at the token budget: the budget is what to raise, and the
-    orders it held whole are kept. The same answer under the budget keeps the parser's error."""
-    cut = '{"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}, {"side": "buy", "good": "hon'
-    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=32)))
-    [d] = server_seat(server.base_url).act(observations()[:1])
-    assert d.error == "cut_off" and d.action["orders"] == [{"side": "sell", "good": "honey", "qty": 1, "price": 9.5}]
-    server = fake_server(lambda n, body, headers: (200, completion(cut, completion_tokens=31)))
-    assert server_seat(server.base_url).act(observations()[:1])[0].error == "unknown_good"
-    # a server that reports no usage still says why it stopped
-    body = json.loads(completion(cut, completion_tokens=0))
-    body["choices"][0]["finish_reason"], body["usage"] = "length", None
-    server = fake_server(lambda n, b, headers: (200, json.dumps(body).encode()))
-    assert server_seat(server.base_url).act(observations()[:1])[0].error == "cut_off"
 
 
 def test_seed_is_sent_when_set(fake_server):
