@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import pytest
+from test_standin import BALANCED, inv, observation  # the stand-in tests' hand-made states
 
 from glade.cli import main
 from glade.cli.simulate import parse_council
@@ -17,6 +18,7 @@ from glade.env.standin import (
     DISPOSITIONS,
     SHIPPED,
     Disposition,
+    act,
     check_disposition,
     disposition,
     load_disposition,
@@ -207,3 +209,16 @@ def test_simulate_and_validate_refuse_a_nan_disposition(tmp_path, capsys):
     assert f"error: --council oona={path}: {path}: bid: expected a finite number, got nan" in err
     assert main(["validate", "--kind", "disposition", str(path)]) == 2
     assert f"FAIL   {path}: bid: expected a finite number, got nan" in capsys.readouterr().out
+
+
+def test_a_disposition_at_its_bounds_is_accepted():
+    top = dict(budget=1.0, bid=10.0, ask=0.99, jitter=0.99, dump_discount=0.99, hoard_premium=10.0)
+    bottom = dict(budget=0.0, bid=-0.99, ask=-10.0, jitter=0.0, dump_discount=0.0, hoard_premium=0.0, horizon=0)
+    for edge in (top, bottom):
+        d = Disposition("edge", **edge)
+        assert check_disposition(d) is d
+    with pytest.raises(ConfigError, match=r"budget: must be from 0\.0 to 1\.0, got 1\.01$"):
+        check_disposition(Disposition("over", budget=1.01))
+    # a budget of 1.0 spends every pebble: acorns 2 x 2.10 + berries 2 x 3.15 = 10.50
+    o = observation("thorn", inventory=inv(firewood=3), pebbles=10.5)
+    assert [x["qty"] for x in act(o, dataclasses.replace(BALANCED, budget=1.0))["orders"]] == [2, 2]

@@ -10,8 +10,7 @@ import pytest
 
 from glade.env import parallel_env
 from glade.env.legends import FALL, RISE
-from glade.env.schema import ConfigError
-from glade.env.standin import DISPOSITIONS, Disposition, act, check_disposition, disposition
+from glade.env.standin import DISPOSITIONS, act, disposition
 
 
 def flat(d):
@@ -287,19 +286,6 @@ def test_budget_cuts_buys_from_the_last_good_first():
     # no pebbles (or a broken count of them) is a budget of 0: no buys, the sell stands
     for pebbles in (-5.0, -float("inf"), float("nan")):
         assert act(observation("thorn", inventory=inv(firewood=12), pebbles=pebbles), flat) == act(broke, flat)
-
-
-def test_a_disposition_at_its_bounds_is_accepted():
-    top = dict(budget=1.0, bid=10.0, ask=0.99, jitter=0.99, dump_discount=0.99, hoard_premium=10.0)
-    bottom = dict(budget=0.0, bid=-0.99, ask=-10.0, jitter=0.0, dump_discount=0.0, hoard_premium=0.0, horizon=0)
-    for edge in (top, bottom):
-        d = Disposition("edge", **edge)
-        assert check_disposition(d) is d
-    with pytest.raises(ConfigError, match=r"budget: must be from 0\.0 to 1\.0, got 1\.01$"):
-        check_disposition(Disposition("over", budget=1.01))
-    # a budget of 1.0 spends every pebble: acorns 2 x 2.10 + berries 2 x 3.15 = 10.50
-    o = observation("thorn", inventory=inv(firewood=3), pebbles=10.5)
-    assert [x["qty"] for x in act(o, dataclasses.replace(BALANCED, budget=1.0))["orders"]] == [2, 2]
 
 
 def test_buys_never_spend_more_than_the_budget():
