@@ -13,9 +13,10 @@ import pytest
 
 from glade.cli import main
 from glade.cli.simulate import parse_council
+from glade.config import ConfigError
 from glade.env import load_scenario
 from glade.rollout import TRACE_COLUMNS, run_episode
-from glade.seats import StandIn
+from glade.seats import SeatSpecError, StandIn
 
 TURNS = 6
 CREATURES = ["oona", "thorn", "hazel", "bramble", "moss"]
@@ -118,6 +119,20 @@ def test_council_forms(tmp_path):
     from_file = parse_council(str(spec), scenario)
     assert from_file["oona"].name == "standin:panic_seller"
     assert {from_file[c].name for c in CREATURES if c != "oona"} == {"standin:hoarder"}
+
+
+@pytest.mark.parametrize("spec", ["", " ", " , "])
+def test_an_empty_council_is_refused_not_the_default(spec):
+    with pytest.raises(ConfigError, match="names no seat: leave it out"):
+        parse_council(spec, load_scenario("default"))
+
+
+def test_a_council_file_names_the_creature_whose_disposition_is_missing(tmp_path):
+    spec = tmp_path / "council.yaml"
+    spec.write_text("thorn: hoarder\noona: nowhere.yaml\n")
+    message = f"^--council {spec}: oona: seat spec disposition: nowhere.yaml: no such disposition file$"
+    with pytest.raises(SeatSpecError, match=message):
+        parse_council(str(spec), load_scenario("default"))
 
 
 def test_run_episode_batches_one_call_per_policy_per_turn():

@@ -50,8 +50,10 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     message.
     """
     council = standin_council(scenario)
-    if spec is None or not spec.strip():
+    if spec is None:
         return council
+    if not spec.strip(" ,"):
+        raise ConfigError(f"--council {spec!r} names no seat: leave it out for the scenario's own council")
     spec = spec.strip()
     creatures = list(scenario.creatures)
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):

@@ -108,7 +108,10 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
             shared[key].adapters[creature] = adapter
             council[creature] = shared[key]
         else:
-            council[creature] = load(spec)
+            try:
+                council[creature] = load(spec)
+            except SeatSpecError as exc:
+                raise SeatSpecError(f"{creature}: {exc}") from None
     for key, policy in shared.items():
         if key[0] == "vllm":
             policy.seat()  # the engine starts (or makes room) now, with every adapter of this council
