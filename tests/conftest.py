@@ -98,3 +98,48 @@ def fake_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def trained_creature(tmp_path_factory):
+    """Small traces, a tiny base and a LoRA checkpoint trained on them (four steps), once per
+    session: (root, checkpoint folder). The export tests share it."""
+    import yaml
+
+    from glade.cli import main
+    from glade.traces import GenerateRecipe, generate
+    from glade.train.tiny import save_tiny
+
+    root = tmp_path_factory.mktemp("export")
+    generate(
+        GenerateRecipe(
+            out=str(root / "traces"), scenarios=("default",), councils={"hoarders": {"*": "hoarder"}}, turns=3, worlds=4
+        )
+    )
+    save_tiny(root / "base")
+    recipe = {
+        "name": "creature",
+        "output_root": str(root / "checkpoints"),
+        "model": {"base": str(root / "base")},
+        "data": {"traces": [str(root / "traces")], "eval_share": 0.25},
+        "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        "sft": {
+            "bf16": False,
+            "use_cpu": True,
+            "activation_checkpointing": False,
+            "report_to": "none",
+            "max_length": 1024,
+            "max_steps": 4,
+            "per_device_train_batch_size": 2,
+            "per_device_eval_batch_size": 4,
+            "logging_steps": 1,
+            "save_steps": 100,
+            "learning_rate": 0.01,
+            "warmup_steps": 0,
+        },
+        "eval": {"states": 4, "max_new_tokens": 8},
+    }
+    (root / "creature.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(root / "creature.yaml")]) == 0
+    [ckpt] = (root / "checkpoints").glob("creature__0__*")
+    return root, ckpt
