@@ -19,7 +19,8 @@ import pandas as pd
 from .figures import FIGURES
 from .metrics import world_figures, world_unit
 from .recipe import STANDIN
-from .stats import MIN_N, clean, fieller, interval, threshold
+from .stats import MIN_N, clean, fieller, interval
+from .thresholds import threshold
 
 
 def _seat_names(episodes: pd.DataFrame, decisions: pd.DataFrame | None) -> dict[tuple[str, str], str]:

@@ -32,13 +32,13 @@ import pandas as pd
 import yaml
 
 from glade.config import as_plain
-from glade.console import with_ci
 from glade.env import standin
 from glade.files import check_replaceable, json_with_keys
 
 from .live_decisions import Live, load_live, rebuilt
+from .outcome_check import outcome_check
 from .standin_search import Search, base_rate_agreement, decision_scores, features, moved, search
-from .stats import MIN_N, Interval, clean, describe, interval
+from .stats import MIN_N, Interval, ci_text, clean, describe, interval
 
 MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
 IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
@@ -200,8 +200,6 @@ def calibrate(
 
 def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
     """Step 5: the summary with the outcome check (`on_total(turns)`, then `on_turn(live)`)."""
-    from .outcome_check import outcome_check
-
     seed = cal.summary["split"]["seed"]
     check = outcome_check(cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), seed, on_total, on_turn)
     return clean({**cal.summary, "outcome": check})
@@ -255,21 +253,6 @@ def fit_verdict(
         against,
         f"the fit generalised beyond base rates but is no better than the original disposition ({why}): {said}",
     )
-
-
-def ci_text(d: Interval | dict | None, fmt: str) -> str:
-    """A glade.eval.stats interval (or its `as_dict`) in a few characters: `mean [low, high]`,
-    `mean in all N` (the same value everywhere), `mean (n N)` (too few for an interval), or `—`."""
-    if isinstance(d, Interval):
-        d = d.as_dict()
-    if not d or d.get("mean") is None:
-        return "—"
-    head = format(d["mean"], fmt)
-    if d.get("ci"):
-        return with_ci(d["mean"], d["ci"], fmt)  # a narrow interval gets the digits it needs
-    if d.get("note", "").startswith("same value"):
-        return f"{head} in all {d['n']}"
-    return f"{head} (n {d.get('n', 0)})"
 
 
 HEADER = "# A stand-in disposition fitted by glade calibrate"  # how the YAML it writes begins

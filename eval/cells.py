@@ -12,7 +12,8 @@ from .fdr import sign_flip
 from .figures import FIGURES, PATH_DISTANCE
 from .metrics import DIRECTIONS, figure_names, goods_of, paired_worlds, pairs_of, world_figures, world_unit
 from .recipe import STANDIN
-from .stats import interval, support, threshold
+from .stats import interval, support
+from .thresholds import threshold
 
 CELL = ["scenario", "council", "cast", "creature", "phase"]
 

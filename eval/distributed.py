@@ -1,8 +1,9 @@
 """`glade eval --ray`: the same evaluation, its shards played as Ray tasks across a cluster.
 
-The plan, the shards and the results folder are glade.eval.run's: this module only plays
-shards. The driver (the `glade eval` process) submits every shard still to play as one Ray
-task and writes each shard as a part when its task returns (run.evaluate), so finished
+The plan and the shards are glade.eval.plan's, the results folder glade.eval.run's: this
+module only plays shards. The driver (the `glade eval` process) submits every shard still
+to play as one Ray task and writes each shard as a part when its task returns
+(run.evaluate), so finished
 shards are kept, a rerun plays only the rest, and a shard is counted once however often
 Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows
 and writes nothing, so a dead attempt leaves no trace.
@@ -37,9 +38,10 @@ from glade.meter import add
 from glade.rollout import RolloutStats, act_all
 from glade.seats import Decision, Policy, load_council
 
+from .plan import seat_council
 from .recipe import EvalRecipe
 from .rows import World
-from .run import play, seat_council
+from .run import play
 
 MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
 TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often

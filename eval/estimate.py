@@ -1,7 +1,7 @@
 """What a council evaluation will cost, before it runs (`glade eval RECIPE --dry-run`), and
 the recipe's limits (`max_decisions`, `max_tokens`) checked before anything is played.
 
-The plan is counted from the recipe (glade.eval.run's plan and shards); the estimate comes
+The plan is counted from the recipe (glade.eval.plan); the estimate comes
 from glade.meter's calibration on this recipe's own first shard. Seats are labelled by the
 recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat).
 """
@@ -14,9 +14,9 @@ from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
 from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
+from .plan import plan, results_recipe, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
 from .rows import World
-from .run import seat_council
 
 
 def labels(scenario: Scenario, world: World) -> dict[str, str]:
@@ -84,24 +84,22 @@ def dry_run(recipe: EvalRecipe) -> Estimate:
     is), with its model calls and the calibrated estimate; writes nothing."""
     from glade.resume import finished
 
-    from .run import plan, results_recipe, shard_log, shards
-
     done = finished(shard_log(recipe.out), results_recipe(recipe))
     scenarios = load_played(recipe)
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}
-    plan = eval_plan(recipe, scenarios, todo)
+    counted = eval_plan(recipe, scenarios, todo)
     calibration = calibrate(recipe, scenarios, todo, cache)  # first: it times loading the seats
     calls = model_calls(recipe, scenarios, todo, cache)
-    return estimate(Plan(plan.episodes, plan.world_turns, plan.decisions, plan.free, calls), calibration)
+    return estimate(Plan(counted.episodes, counted.world_turns, counted.decisions, counted.free, calls), calibration)
 
 
 def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], source: str) -> None:
     """The recipe's limits, before the run starts (a calibration only when max_tokens is set)."""
     if recipe.max_decisions is None and recipe.max_tokens is None:
         return
-    plan = eval_plan(recipe, scenarios, todo)
-    check_limits(plan, source, recipe.max_decisions, None)
+    counted = eval_plan(recipe, scenarios, todo)
+    check_limits(counted, source, recipe.max_decisions, None)
     if recipe.max_tokens is not None and todo:
-        expected = estimate(plan, calibrate(recipe, scenarios, todo, {}))
-        check_limits(plan, source, None, recipe.max_tokens, expected)
+        expected = estimate(counted, calibrate(recipe, scenarios, todo, {}))
+        check_limits(counted, source, None, recipe.max_tokens, expected)

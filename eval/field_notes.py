@@ -26,7 +26,8 @@ from glade.console import with_ci
 
 from .figures import FIGURES, mechanism
 from .recipe import STANDIN
-from .stats import clopper_pearson, describe, threshold
+from .stats import clopper_pearson, describe
+from .thresholds import threshold
 
 MECHANISMS = ("rumour", "shock", "override")
 WORLDS = ("one_model", "five_minds")  # the councils Table 1 names, after the stand-in world; others follow

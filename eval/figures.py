@@ -22,7 +22,8 @@ from typing import Any
 from glade.env.legends import LEGENDS
 from glade.env.scenario import Scenario, load_scenario
 
-from .stats import bubble, crash, threshold
+from .stats import bubble, crash
+from .thresholds import threshold
 
 PHASES = ("before", "seam", "after")
 

@@ -41,8 +41,8 @@ from .families import families
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh
 from .figures import PHASES
-from .recipe import Thresholds
-from .stats import clean, threshold
+from .stats import clean
+from .thresholds import Thresholds, threshold
 from .verdict_text import example_where
 
 EXAMPLES = 3

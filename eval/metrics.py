@@ -26,7 +26,8 @@ import pandas as pd
 from .faults import without_faults
 from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
 from .recipe import STANDIN
-from .stats import DEFAULTS, clean, describe, jsd, path_distance, support, threshold
+from .stats import clean, describe, jsd, path_distance, support
+from .thresholds import DEFAULTS, threshold
 
 DIRECTIONS = ("buy", "sell", "none")
 

@@ -31,12 +31,11 @@ from glade.env.standin import Disposition
 from glade.rollout import EpisodeSpec, run_lockstep
 from glade.seats import StandIn, standin_council
 
-from .calibrate import ci_text
 from .faults import without_faults
 from .figures import FIGURES
 from .recipe import STANDIN
 from .rows import World, episode_rows, read_table
-from .stats import Interval, describe, interval, path_distance
+from .stats import Interval, ci_text, describe, interval, path_distance
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
 ABOUT = {

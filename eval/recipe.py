@@ -12,6 +12,9 @@ from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec
 
+from .figures import FIGURES, legend_turn
+from .thresholds import Thresholds, check_thresholds
+
 STANDIN = "standin"  # the council name of the all-stand-in world every council world is paired with
 
 
@@ -19,21 +22,6 @@ STANDIN = "standin"  # the council name of the all-stand-in world every council 
 class CouncilSpec:
     focal: dict[str, str]  # creature (or "*" for all) -> a policy name from `policies`
     rotate: int = 1  # casts: 1 = as written; k > 1 also shifts every focal seat 1..k-1 places
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    crash_drop: float = 0.3  # crash: the legend good falls by at least this share ...
-    crash_within: int = 2  # ... within this many turns of the legend turn
-    bubble_rise: float = 0.3  # bubble: rises by at least this share, then falls back below the start
-    flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
-    flag_support: float = 0.6  # share of seeds x casts in which the effect has the same sign
-    fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
-    robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
-    move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
-    lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
-    ci_level: float = 0.95
-    resamples: int = 2000  # draws of the sign-flip permutation tests beyond exact enumeration
 
 
 @dataclass(frozen=True)
@@ -126,30 +114,9 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
             seat_inputs(recipe.policies[name])
 
 
-def check_thresholds(t: Thresholds, source: str | None) -> None:
-    rules = {
-        "crash_drop": (0 < t.crash_drop <= 1, "between 0 (excluded) and 1"),
-        "crash_within": (t.crash_within >= 0, "0 or more"),
-        "bubble_rise": (t.bubble_rise > 0, "more than 0"),
-        "flag_min_effect": (t.flag_min_effect >= 0, "0 or more"),
-        "flag_support": (0 <= t.flag_support <= 1, "between 0 and 1"),
-        "fdr_q": (0 < t.fdr_q < 1, "between 0 and 1, both excluded"),
-        "robust_floor": (0 <= t.robust_floor <= 1, "between 0 and 1"),
-        "move_floor": (t.move_floor >= 0, "0 or more"),
-        "lever_min_effect": (t.lever_min_effect >= 0, "0 or more"),
-        "ci_level": (0 < t.ci_level < 1, "between 0 and 1, both excluded"),
-        "resamples": (t.resamples >= 1, "at least 1"),
-    }
-    for key, (ok, expected) in rules.items():
-        if not ok:
-            fail(source, f"thresholds.{key}", f"must be {expected}, got {getattr(t, key)}")
-
-
 def check_reach(scenario: Scenario, source: str | None) -> None:
     """A run too short for the scenario's legend (or the gambit's cover) would report a price
     ratio of '-' and a gambit P&L of +0.00 that look like results: refuse it."""
-    from .figures import legend_turn  # figures -> stats -> this module's Thresholds
-
     events = {"legend": legend_turn(scenario)}
     if scenario.gambit is not None:
         g = scenario.gambit
@@ -167,8 +134,6 @@ def check_reach(scenario: Scenario, source: str | None) -> None:
 
 
 def check_levers(recipe: EvalRecipe, source: str) -> None:
-    from .figures import FIGURES
-
     seen = set()
     for i, lever in enumerate(recipe.levers):
         if lever.name in seen:

@@ -26,23 +26,27 @@ from typing import Any
 
 import numpy as np
 
-from glade.config import as_plain
+from glade.console import with_ci
 
-from .recipe import Thresholds
-
-DEFAULTS = as_plain(Thresholds())  # one source of truth: the recipe's defaults
 MIN_N = 4  # clusters below which no interval is given
 
 
 # --- small pieces --------------------------------------------------------------------------
 
 
-def threshold(thresholds: Thresholds | Mapping[str, Any] | None, key: str):
-    """A threshold from a Thresholds, a mapping (a results folder's recipe.yaml; keys left out
-    take the defaults) or None (the defaults)."""
-    if isinstance(thresholds, Thresholds):
-        return getattr(thresholds, key)  # key names one of its fields (DEFAULTS' keys)
-    return (thresholds or {}).get(key, DEFAULTS[key])
+def ci_text(d: Interval | dict | None, fmt: str) -> str:
+    """A glade.eval.stats interval (or its `as_dict`) in a few characters: `mean [low, high]`,
+    `mean in all N` (the same value everywhere), `mean (n N)` (too few for an interval), or `—`."""
+    if isinstance(d, Interval):
+        d = d.as_dict()
+    if not d or d.get("mean") is None:
+        return "—"
+    head = format(d["mean"], fmt)
+    if d.get("ci"):
+        return with_ci(d["mean"], d["ci"], fmt)  # a narrow interval gets the digits it needs
+    if d.get("note", "").startswith("same value"):
+        return f"{head} in all {d['n']}"
+    return f"{head} (n {d.get('n', 0)})"
 
 
 def clean(value: Any) -> Any:

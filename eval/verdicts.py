@@ -35,7 +35,8 @@ from .fdr import heterogeneity
 from .figures import FIGURES, PHENOMENA
 from .metrics import world_figures, world_unit
 from .recipe import STANDIN, Lever
-from .stats import MIN_N, Interval, clean, interval, threshold
+from .stats import MIN_N, Interval, clean, interval
+from .thresholds import threshold
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
 

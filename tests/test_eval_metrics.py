@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
-from glade.eval.recipe import Thresholds
 from glade.eval.scoring import directions, quantities
 from glade.eval.stats import bubble, crash, jsd, path_distance
+from glade.eval.thresholds import Thresholds
 
 GOODS = ["honey", "acorns"]
 

@@ -20,8 +20,9 @@ from glade.env.scenario import load_scenario
 from glade.eval.figures import FIGURES
 from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
 from glade.eval.metrics import summarize, world_figures
-from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds, Thresholds
+from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds
 from glade.eval.run import run_recipe
+from glade.eval.thresholds import Thresholds
 from glade.seats import load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,9 @@ from test_eval_metrics import decision, order  # tests/ is on sys.path under pyt
 
 from glade.eval.calibrate import fit_verdict, split
 from glade.eval.flags import flag, write_flags
-from glade.eval.recipe import STANDIN, Lever, Thresholds
+from glade.eval.recipe import STANDIN, Lever
 from glade.eval.stats import Interval, interval
+from glade.eval.thresholds import Thresholds
 from glade.eval.verdicts import (
     CAST_ALPHA,
     _robust_verdict,

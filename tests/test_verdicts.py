@@ -26,8 +26,9 @@ import pytest
 import yaml
 
 from glade.cli import main
+from glade.eval.plan import plan
 from glade.eval.recipe import load_eval_recipe
-from glade.eval.run import evaluate, plan, run_recipe
+from glade.eval.run import evaluate, run_recipe
 from glade.eval.verdicts import verdicts
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,9 @@ import html
 import json
 from pathlib import Path
 
-from glade.eval.calibrate import CALIBRATION_DIR, ci_text
+from glade.eval.calibrate import CALIBRATION_DIR
 from glade.eval.outcome_check import FORMAT
+from glade.eval.stats import ci_text
 
 from .markup import Section, html_table, md_table
 

@@ -13,7 +13,8 @@ import pandas as pd
 from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import read_table
-from glade.eval.stats import DEFAULTS, column_intervals, interval
+from glade.eval.stats import column_intervals, interval
+from glade.eval.thresholds import DEFAULTS
 
 FILES = "report_files"
 TOP_FLAGS = 20

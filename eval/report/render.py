@@ -32,7 +32,7 @@ import pandas as pd
 from glade.console import with_ci
 from glade.eval.figures import mechanism
 from glade.eval.recipe import STANDIN
-from glade.eval.stats import threshold
+from glade.eval.thresholds import threshold
 
 from .calibration import calibration_sections
 from .cost import cost_sections

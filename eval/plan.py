@@ -1,0 +1,109 @@
+"""The plan of a council recipe: every (scenario, council, cast, seed) world and, for each
+(scenario, seed), the paired all-stand-in world; the seats of each world; and the shards
+they play in, which glade.resume records so an interrupted evaluation resumes where it
+stopped.
+
+The plan also holds the worlds the verdicts need (eval/verdicts.py, eval/attribution.py):
+the scenarios a lever names are played even when `scenarios` leaves them out, and with
+`attribution: true` every council world with two or more focal seats is replayed once per
+focal seat with that seat left out (its creature back on its stand-in disposition). Those
+replays go to their own table (attribution.parquet), never into the council's figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glade.config import as_plain
+from glade.env.scenario import Scenario
+from glade.resume import ShardLog
+from glade.seats import load_council, results_spec
+
+from .recipe import STANDIN, EvalRecipe, casts
+from .rows import ATTRIBUTION, World
+
+
+def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
+    worlds = []
+    for name, scenario in scenarios.items():
+        creatures = list(scenario.creatures)
+        for seed in recipe.seeds.values():
+            pair = f"{name}.s{seed}"
+            worlds.append(World(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
+            for council_name, council in recipe.councils.items():
+                for k, focal in enumerate(casts(council, creatures)):
+                    episode = f"{name}.{council_name}.c{k}.s{seed}"
+                    worlds.append(World(episode, pair, name, council_name, k, seed, focal))
+                    if recipe.attribution and len(focal) > 1:  # one focal seat left out is the stand-in world
+                        for creature in focal:
+                            rest = {c: p for c, p in focal.items() if c != creature}
+                            worlds.append(
+                                World(
+                                    f"{episode}.without-{creature}", pair, name, council_name, k, seed, rest, creature
+                                )
+                            )
+    return worlds
+
+
+def seat_specs(recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str]) -> dict:
+    """creature -> seat spec of one world: the focal policies, the rest on their scenario disposition."""
+    return {
+        c: recipe.policies[focal[c]] if c in focal else scenario.creatures[c].disposition for c in scenario.creatures
+    }
+
+
+def seat_council(
+    recipe: EvalRecipe, scenario: Scenario, focal: dict[str, str], cache: dict, loader=load_council
+) -> dict:
+    """creature -> Policy for one world's seats, built once per (scenario, focal seats) by
+    `loader` (glade.seats.load_council here; a Ray task passes one that serves model seats
+    from its node's seat actor, glade.eval.distributed)."""
+    key = (scenario.name, tuple(sorted(focal.items())))
+    if key not in cache:
+        cache[key] = loader(seat_specs(recipe, scenario, focal))
+    return cache[key]
+
+
+# Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
+# `attribution` only adds the leave-one-out worlds (rows of their own), so switching it on
+# later plays just those.
+RUN_ONLY_KEYS = (
+    "name",
+    "out",
+    "worlds",
+    "thresholds",
+    "seed",
+    "max_fault_share",
+    "max_decisions",
+    "max_tokens",
+    "attribution",
+)
+
+
+def results_recipe(recipe: EvalRecipe) -> dict:
+    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
+    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
+    plain["policies"] = {name: results_spec(spec) for name, spec in plain["policies"].items()}
+    return plain
+
+
+def shard_log(out: str | Path) -> ShardLog:
+    return ShardLog(
+        Path(out),
+        {
+            "decisions": "shards/decisions-{part:05d}.parquet",
+            "episodes": "shards/episodes-{part:05d}.parquet",
+            ATTRIBUTION: "shards/attribution-{part:05d}.parquet",
+        },
+        optional=(ATTRIBUTION,),  # folders from before attribution have none
+        complete=("episodes", ATTRIBUTION),  # every world's rows are in one of these; decisions: live seats only
+    )
+
+
+def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
+    """The worlds still to play, in shards: blocks of `size` consecutive worlds of the whole
+    plan, less the finished ones. A shard plays in lockstep and is written as one part, by
+    either backend; cutting the plan, not what is left, keeps every shard's worlds (and so
+    every model seat's batches) the same however often a run was interrupted."""
+    blocks = [planned[i : i + size] for i in range(0, len(planned), size)]
+    return [todo for todo in ([w for w in b if w.episode_id not in done] for b in blocks) if todo]

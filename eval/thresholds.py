@@ -1,0 +1,56 @@
+"""The thresholds of a council recipe (`thresholds:`): what counts as a crash or a bubble,
+which effects are flagged, the interval level. Their defaults are the one source of truth
+for results folders written before a threshold existed (`threshold`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from glade.config import as_plain, fail
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    crash_drop: float = 0.3  # crash: the legend good falls by at least this share ...
+    crash_within: int = 2  # ... within this many turns of the legend turn
+    bubble_rise: float = 0.3  # bubble: rises by at least this share, then falls back below the start
+    flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
+    flag_support: float = 0.6  # share of seeds x casts in which the effect has the same sign
+    fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
+    robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
+    move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
+    lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
+    ci_level: float = 0.95
+    resamples: int = 2000  # draws of the sign-flip permutation tests beyond exact enumeration
+
+
+DEFAULTS = as_plain(Thresholds())
+
+
+def check_thresholds(t: Thresholds, source: str | None) -> None:
+    rules = {
+        "crash_drop": (0 < t.crash_drop <= 1, "between 0 (excluded) and 1"),
+        "crash_within": (t.crash_within >= 0, "0 or more"),
+        "bubble_rise": (t.bubble_rise > 0, "more than 0"),
+        "flag_min_effect": (t.flag_min_effect >= 0, "0 or more"),
+        "flag_support": (0 <= t.flag_support <= 1, "between 0 and 1"),
+        "fdr_q": (0 < t.fdr_q < 1, "between 0 and 1, both excluded"),
+        "robust_floor": (0 <= t.robust_floor <= 1, "between 0 and 1"),
+        "move_floor": (t.move_floor >= 0, "0 or more"),
+        "lever_min_effect": (t.lever_min_effect >= 0, "0 or more"),
+        "ci_level": (0 < t.ci_level < 1, "between 0 and 1, both excluded"),
+        "resamples": (t.resamples >= 1, "at least 1"),
+    }
+    for key, (ok, expected) in rules.items():
+        if not ok:
+            fail(source, f"thresholds.{key}", f"must be {expected}, got {getattr(t, key)}")
+
+
+def threshold(thresholds: Thresholds | Mapping[str, Any] | None, key: str):
+    """A threshold from a Thresholds, a mapping (a results folder's recipe.yaml; keys left out
+    take the defaults) or None (the defaults)."""
+    if isinstance(thresholds, Thresholds):
+        return getattr(thresholds, key)  # key names one of its fields (DEFAULTS' keys)
+    return (thresholds or {}).get(key, DEFAULTS[key])
