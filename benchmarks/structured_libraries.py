@@ -8,7 +8,7 @@ stand-ins playing) and the tokenizer `glade train` builds for the tiny base, for
 installed (llguidance is glade's dependency; xgrammar and outlines-core are compared when
 present: `pip install xgrammar outlines-core`):
 
-- correctness: does its JSON-schema converter take `glade.env.protocol.action_schema` (which
+- correctness: does its JSON-schema converter take `glade.env.action_schema.action_schema` (which
   says "one order per good" with contains/maxContains) and keep its bounds? Each compiled
   grammar must accept the stand-in's answer in every state (written as traces write it)
   and refuse a second order on one good, a self-buy, a price over the cap and a quantity of 0;
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from transformers import AutoTokenizer
 
-    from glade.env.protocol import action_schema
+    from glade.env.action_schema import action_schema
     from glade.env.standin import DISPOSITIONS
     from glade.env.standin import act as standin_act
     from glade.tracejson import canonical

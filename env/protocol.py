@@ -6,8 +6,8 @@ the same all episode, so its attention cache can be reused), then what it is sho
 one worked example, and a user message for this turn. `parse(text, observation)` gives back a
 `Parsed` whose `.action` is always valid for that observation (a hold at worst),
 `.error` a short name or None, `.repaired` whether anything had to be fixed. It never
-raises. `action_schema(observation)` is a JSON Schema of the valid actions in that state,
-for structured decoding. `PROTOCOL_VERSION` is derived from the rendered prompts of fixed observations
+raises. `glade.env.action_schema.action_schema(observation)` is a JSON Schema of the valid
+actions in that state, for structured decoding. `PROTOCOL_VERSION` is derived from the rendered prompts of fixed observations
 (and the parser's limits), so any change to the wording changes the version recorded in
 every trace row.
 
@@ -38,11 +38,10 @@ MAX_ORDERS = 8
 MAX_QTY = 500
 GOSSIP_CHARS = 200
 THOUGHT_CHARS = 2000
-PRICE_CAP = 10.0  # action_schema's sane limit on a limit price: this many times the reference
 LINE_CHARS = 1000  # any one line of rendered free text (gossip, whispers, news)
 
 
-def _goods(obs: dict) -> list[str]:
+def goods_of(obs: dict) -> list[str]:
     return list(obs["inventory"])
 
 
@@ -62,7 +61,7 @@ def _example(obs: dict) -> str:
     """One worked example built from the creature's own state: it sells only what it holds,
     buys only what its pebbles cover (a good it is short of, if any), never buys a good it
     makes, so it parses back as a valid action with no error."""
-    goods = _goods(obs)
+    goods = goods_of(obs)
     inventory = obs["inventory"]
     made = [g for g in goods if obs["produces"][g]]
     other = [g for g in goods if not obs["produces"][g]]
@@ -102,7 +101,7 @@ def role_card(obs: dict) -> str:
     is, what it makes and must never buy, its goods and diet, the action schema. It leads the
     prompt so a model server can reuse its attention cache across turns and worlds (the hf
     seat's prefix cache, vLLM's automatic prefix caching)."""
-    goods = _goods(obs)
+    goods = goods_of(obs)
     made = [g for g in goods if obs["produces"][g]]
     foods = [g for g in goods if obs["needs"][g] and g != obs["fuel"]]
     if made:
@@ -129,7 +128,7 @@ def render(obs: dict) -> list[dict]:
     """Chat messages for one creature's turn: the system message is the role card, then what
     this turn changes in it (the goods it is short of, a worked example valid right now);
     the user message is the turn."""
-    goods = _goods(obs)
+    goods = goods_of(obs)
     short = [g for g in goods if obs["short_of"][g]]
     system = "\n".join(
         [
@@ -263,7 +262,7 @@ def _parse(text, obs: dict) -> Parsed:
     if found.value is None:
         return Parsed(dict(HOLD), found.error or "no_json", False, tuple(found.repairs))
     value, repairs = found.value, list(found.repairs)
-    goods = _goods(obs)
+    goods = goods_of(obs)
     raw_orders = value.get("orders")
     if raw_orders is None and {"side", "good"} <= set(value):
         raw_orders, value = [value], {}
@@ -288,69 +287,6 @@ def _parse(text, obs: dict) -> Parsed:
         repairs.append("qty_cut")
     error = dropped[0]["reason"] if dropped else None
     return Parsed(action, error, bool(repairs), tuple(repairs), dropped)
-
-
-def _cents_at_most(value: float) -> float:
-    """The largest whole-cent amount not above `value` (a float that prints as 0.29 may be
-    a hair under it: then the cent below)."""
-    cents = math.floor(value * 100 + 1e-6) / 100
-    return cents if cents <= value else math.floor(value * 100 - 1e-6) / 100
-
-
-def _order_form(side: str, good: str, max_qty: int, max_price: float) -> dict:
-    return {
-        "type": "object",
-        "properties": {
-            "side": {"const": side},
-            "good": {"const": good},
-            "qty": {"type": "integer", "minimum": 1, "maximum": max_qty},
-            "price": {"type": "number", "minimum": MIN_PRICE, "maximum": max_price},
-        },
-        "required": ["side", "good", "qty", "price"],
-        "additionalProperties": False,
-    }
-
-
-def action_schema(obs: dict) -> dict:
-    """A JSON Schema (draft 2020-12) of the valid actions in this state, for structured decoding.
-
-    An order sells a good the creature holds (qty 1..held) or buys a good it does not make
-    (qty >= 1, and a price its pebbles cover once, so a lone buy always fills a unit); a
-    price is at least MIN_PRICE and at most PRICE_CAP x the reference; at most one order per
-    good (two on one side are redundant, one each side is `both_sides`), hence `contains` /
-    `maxContains` per good; gossip and thought are optional strings within the parser's caps.
-    What it cannot say: several buys together may still overspend the pebbles, which the
-    parser cuts (`overspend`) or drops (`no_pebbles`), as for any answer."""
-    goods = _goods(obs)
-    pebbles = float(obs["pebbles"])
-    forms, tradeable = [], []
-    for good in goods:
-        cap = min(MAX_PRICE, max(MIN_PRICE, _cents_at_most(PRICE_CAP * float(obs["prices"][good]))))
-        held = int(obs["inventory"][good])
-        sides = []
-        if held >= 1:
-            sides.append(_order_form("sell", good, min(held, MAX_QTY), cap))
-        if not obs["produces"][good] and pebbles >= MIN_PRICE:
-            sides.append(_order_form("buy", good, MAX_QTY, min(cap, _cents_at_most(pebbles))))
-        forms += sides
-        tradeable += [good] if sides else []
-    orders: dict = {"type": "array", "maxItems": min(MAX_ORDERS, len(tradeable))}
-    if forms:
-        orders["items"] = {"anyOf": forms}
-        orders["allOf"] = [
-            {"contains": {"properties": {"good": {"const": good}}}, "minContains": 0, "maxContains": 1}
-            for good in tradeable
-        ]
-    return {
-        "type": "object",
-        "properties": {
-            "orders": orders,
-            "gossip": {"type": "string", "maxLength": GOSSIP_CHARS},
-            "thought": {"type": "string", "maxLength": THOUGHT_CHARS},
-        },
-        "required": ["orders"],
-        "additionalProperties": False,
-    }
 
 
 def _canonical_observations() -> list[dict]:

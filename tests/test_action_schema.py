@@ -1,4 +1,4 @@
-"""glade.env.protocol.action_schema: a JSON Schema of exactly the valid actions in a state.
+"""glade.env.action_schema.action_schema: a JSON Schema of exactly the valid actions in a state.
 
 Checked with the `jsonschema` package (draft 2020-12): every stand-in action of a few
 thousand real states validates against its state's schema; the usual mistakes do not; and
@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from glade.env import parallel_env, standin
+from glade.env.action_schema import PRICE_CAP, action_schema
 from glade.env.observation import plain
-from glade.env.protocol import GOSSIP_CHARS, MAX_QTY, MIN_PRICE, PRICE_CAP, action_schema, parse
+from glade.env.protocol import GOSSIP_CHARS, MAX_QTY, MIN_PRICE, parse
 from glade.env.standin import DISPOSITIONS
 from glade.eval.scoring import self_buy
 

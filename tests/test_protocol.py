@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glade.env import parallel_env, protocol
+from glade.env.action_schema import action_schema
 from glade.env.creatures import TEXT_CHARSET
 from glade.env.market import validate_orders
 from glade.env.protocol import ACTION_SCHEMA, MAX_ORDERS, MAX_QTY, PROTOCOL_VERSION, Parsed, parse, render, role_card
@@ -389,7 +390,7 @@ def test_schema_caps_a_buy_at_whole_cents_the_pebbles_cover(wood_obs):
     """A buy's price cap is the largest whole cent not above the pebbles: 1.999999999 pebbles
     caps at 1.99 (rounding to the nearest cent would give 2.00, which they do not cover)."""
     obs = hazel(wood_obs, pebbles=np.array(2.0 - 1e-9))
-    forms = protocol.action_schema(obs)["properties"]["orders"]["items"]["anyOf"]
+    forms = action_schema(obs)["properties"]["orders"]["items"]["anyOf"]
     buys = [f["properties"] for f in forms if f["properties"]["side"]["const"] == "buy"]
     caps = {b["good"]["const"]: b["price"]["maximum"] for b in buys}
     assert caps == dict.fromkeys(("honey", "firewood", "berries", "mushrooms"), 1.99)  # not acorns: she makes them

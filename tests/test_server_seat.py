@@ -96,8 +96,8 @@ def test_seed_is_sent_when_set(fake_server):
 
 
 def test_structured_seats_send_the_state_schema_as_response_format(fake_server):
+    from glade.env.action_schema import action_schema
     from glade.env.observation import plain
-    from glade.env.protocol import action_schema
     from glade.seats.server import portable_schema
 
     server = fake_server(lambda n, body, headers: GOOD)

@@ -18,9 +18,10 @@ from jsonschema import Draft202012Validator
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from glade.env import parallel_env, standin
+from glade.env.action_schema import action_schema
 from glade.env.jsonfix import extract_json_object
 from glade.env.observation import plain
-from glade.env.protocol import action_schema, parse
+from glade.env.protocol import parse
 from glade.eval.metrics import seat_validity
 from glade.seats import SeatSpecError, load, load_council
 from glade.seats.server import portable_schema

@@ -44,7 +44,8 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
-from glade.env.protocol import action_schema, parse, render, role_card
+from glade.env.action_schema import action_schema
+from glade.env.protocol import parse, render, role_card
 
 from .base import STRUCTURED, Decision, Policy, answer_error
 from .structured import JsonEnd

@@ -48,7 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import permutations
 
-from glade.env.protocol import action_schema, parse, render
+from glade.env.action_schema import action_schema
+from glade.env.protocol import parse, render
 
 from .base import STRUCTURED, Decision, Policy, answer_error
 from .spec import SERVER, check_fields
@@ -173,7 +174,7 @@ class ServerPolicy:
 
 
 def portable_schema(schema: dict) -> dict:
-    """An action schema (glade.env.protocol.action_schema) in keywords servers compile.
+    """An action schema (glade.env.action_schema.action_schema) in keywords servers compile.
 
     Its "at most one order per good" is `contains`/`maxContains`, which llguidance refuses
     and xgrammar silently drops (with the whole orders array). Here the orders array is an

@@ -1,6 +1,6 @@
 """How an hf seat holds each generated answer to the action format: `JsonEnd` stops a row
 once its JSON object closes; with structured decoding, `SchemaConstraint` holds each row of
-a batched generate to its own state's action schema (`glade.env.protocol.action_schema`),
+a batched generate to its own state's action schema (`glade.env.action_schema.action_schema`),
 through llguidance.
 
 Why llguidance (measured side by side; README "Structured decoding"): it compiles what the

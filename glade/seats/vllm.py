@@ -59,7 +59,8 @@ from vllm.sampling_params import StructuredOutputsParams  # noqa: E402
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor  # noqa: E402
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa: E402
 
-from glade.env.protocol import action_schema, parse, render  # noqa: E402
+from glade.env.action_schema import action_schema  # noqa: E402
+from glade.env.protocol import parse, render  # noqa: E402
 
 from .base import STRUCTURED, Decision, Policy, answer_error  # noqa: E402
 from .hf import Generation  # noqa: E402

@@ -1,0 +1,74 @@
+"""A JSON Schema of the actions the parser (glade.env.protocol.parse) accepts in one state,
+for structured decoding: a seat held to it cannot answer an invalid order."""
+
+from __future__ import annotations
+
+import math
+
+from .market import MAX_PRICE, MIN_PRICE
+from .protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, THOUGHT_CHARS, goods_of
+
+PRICE_CAP = 10.0  # a sane limit on a limit price: this many times the reference
+
+
+def _cents_at_most(value: float) -> float:
+    """The largest whole-cent amount not above `value` (a float that prints as 0.29 may be
+    a hair under it: then the cent below)."""
+    cents = math.floor(value * 100 + 1e-6) / 100
+    return cents if cents <= value else math.floor(value * 100 - 1e-6) / 100
+
+
+def _order_form(side: str, good: str, max_qty: int, max_price: float) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "side": {"const": side},
+            "good": {"const": good},
+            "qty": {"type": "integer", "minimum": 1, "maximum": max_qty},
+            "price": {"type": "number", "minimum": MIN_PRICE, "maximum": max_price},
+        },
+        "required": ["side", "good", "qty", "price"],
+        "additionalProperties": False,
+    }
+
+
+def action_schema(obs: dict) -> dict:
+    """A JSON Schema (draft 2020-12) of the valid actions in this state, for structured decoding.
+
+    An order sells a good the creature holds (qty 1..held) or buys a good it does not make
+    (qty >= 1, and a price its pebbles cover once, so a lone buy always fills a unit); a
+    price is at least MIN_PRICE and at most PRICE_CAP x the reference; at most one order per
+    good (two on one side are redundant, one each side is `both_sides`), hence `contains` /
+    `maxContains` per good; gossip and thought are optional strings within the parser's caps.
+    What it cannot say: several buys together may still overspend the pebbles, which the
+    parser cuts (`overspend`) or drops (`no_pebbles`), as for any answer."""
+    goods = goods_of(obs)
+    pebbles = float(obs["pebbles"])
+    forms, tradeable = [], []
+    for good in goods:
+        cap = min(MAX_PRICE, max(MIN_PRICE, _cents_at_most(PRICE_CAP * float(obs["prices"][good]))))
+        held = int(obs["inventory"][good])
+        sides = []
+        if held >= 1:
+            sides.append(_order_form("sell", good, min(held, MAX_QTY), cap))
+        if not obs["produces"][good] and pebbles >= MIN_PRICE:
+            sides.append(_order_form("buy", good, MAX_QTY, min(cap, _cents_at_most(pebbles))))
+        forms += sides
+        tradeable += [good] if sides else []
+    orders: dict = {"type": "array", "maxItems": min(MAX_ORDERS, len(tradeable))}
+    if forms:
+        orders["items"] = {"anyOf": forms}
+        orders["allOf"] = [
+            {"contains": {"properties": {"good": {"const": good}}}, "minContains": 0, "maxContains": 1}
+            for good in tradeable
+        ]
+    return {
+        "type": "object",
+        "properties": {
+            "orders": orders,
+            "gossip": {"type": "string", "maxLength": GOSSIP_CHARS},
+            "thought": {"type": "string", "maxLength": THOUGHT_CHARS},
+        },
+        "required": ["orders"],
+        "additionalProperties": False,
+    }
