@@ -82,8 +82,9 @@ def attribution(
                 {"effect": "first", "contribution": "sum"}
             )
             seats = []
+            bounds = (-1.0, 1.0) if FIGURES[figure].rate else None  # a rate's differences lie in [-1, 1]
             for (cast, creature), part in table.groupby(["cast", "creature"], sort=True):
-                contribution = interval(part["contribution"], level=level)
+                contribution = interval(part["contribution"], level=level, bounds=bounds)
                 total = part["effect"].mean()
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratios = (part["contribution"] / part["effect"]).to_numpy()
@@ -100,7 +101,7 @@ def attribution(
                         "share_note": f"same share in all {len(part)} seeds" if same else "",
                     }
                 )
-            total = interval(effect, level=level, unit=unit)
+            total = interval(effect, level=level, unit=unit, bounds=bounds)
             out.append(
                 clean(
                     {

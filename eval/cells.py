@@ -31,10 +31,12 @@ def _cell(
     seed: int,
     unit: str,
     draws: int,
+    bounds: tuple[float, float] | None,
     **extra,
 ) -> dict:
-    """One tested cell: effect, interval, support, n and the sign-flip p-value (q comes later)."""
-    iv = interval(diffs, level=level, unit=unit, bounds=(-1.0, 1.0) if kind == "decision" else None)
+    """One tested cell: effect, interval, support, n and the sign-flip p-value (q comes later).
+    `bounds`: where the paired differences cannot go (shares and rates differ by -1 to 1)."""
+    iv = interval(diffs, level=level, unit=unit, bounds=bounds)
     p, p_min = sign_flip(diffs, seed=seed, draws=draws)
     sup = support(diffs, effect)
     return {
@@ -98,6 +100,7 @@ def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
                         seed=seed,
                         unit="episodes",
                         draws=draws,
+                        bounds=(-1.0, 1.0),
                     )
                 )
     return cells
@@ -145,6 +148,7 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                         seed=seed,
                         unit=world_unit(casts),
                         draws=draws,
+                        bounds=(-1.0, 1.0) if figure in FIGURES and FIGURES[figure].rate else None,
                     )
                 )
     return cells

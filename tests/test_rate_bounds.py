@@ -1,0 +1,70 @@
+"""A rate figure (crash, bubble: 0 or 1 per world) differs between paired worlds by -1 to 1,
+so its effect's interval stays inside [-1, 1] in the flags' cells and in the seat
+attribution: a t interval on 0/1 differences would otherwise run past 1."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from glade.eval.attribution import attribution
+from glade.eval.cells import outcome_cells
+from glade.eval.metrics import world_figures
+from glade.eval.recipe import STANDIN
+
+FLAT = [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+CRASH = [4.0, 4.0, 4.0, 1.0, 1.0, 1.0]  # the legend turn (3) falls by three quarters
+CRASHED = [1, 1, 1, 1, 1, 0]  # the council world crashes on five seeds of six: mean 0.83
+
+
+def world(episode_id: str, council: str, seed: int, path: list[float], creature: str, **extra) -> dict:
+    return {
+        "episode_id": episode_id,
+        "pair_id": f"sc.s{seed}",
+        "scenario": "sc",
+        "council": council,
+        "cast": 0,
+        "seed": seed,
+        "creature": creature,
+        "focal": council != STANDIN and creature == "oona",
+        "legend_good": "honey",
+        "legend_turn": 3,
+        "price_path": json.dumps({"honey": path}),
+        "start_prices": json.dumps({"honey": 4.0}),
+        "gambit_pnl": 0.0,
+        "final_gini": 0.1,
+        "volume": 10.0,
+        "seam_ratio": 1.0,
+        "faults": 0,
+        "policy": "live-policy" if council != STANDIN else "standin:balanced",
+        **extra,
+    }
+
+
+def episodes() -> pd.DataFrame:
+    rows = []
+    for seed, crashed in enumerate(CRASHED):
+        rows.append(world(f"sc.{STANDIN}.s{seed}", STANDIN, seed, FLAT, "oona"))
+        rows.append(world(f"sc.live.c0.s{seed}", "live", seed, CRASH if crashed else FLAT, "oona"))
+    return pd.DataFrame(rows)
+
+
+def test_a_crash_rate_effect_stays_within_one_in_the_flags_cells():
+    [cell] = [c for c in outcome_cells(episodes()) if c["metric"] == "crash"]
+    assert cell["effect"] == sum(CRASHED) / len(CRASHED) and cell["n"] == 6
+    assert cell["ci_high"] == 1.0 and -1.0 <= cell["ci_low"] < cell["effect"]
+    [volume] = [c for c in outcome_cells(episodes()) if c["metric"] == "volume"]
+    assert volume["ci_high"] is None  # the same value in every pair: no interval, nothing clipped
+
+
+def test_a_crash_rate_effect_and_contribution_stay_within_one_in_the_attribution():
+    # one focal seat: its contribution is the whole effect (the world without it is the stand-in's);
+    # attribution runs when some replay was played, so one is given
+    worlds = world_figures(episodes())
+    replay = world("sc.live.c0.s0.without-oona", "live", 0, FLAT, "oona", left_out="oona")
+    [entry] = [e for e in attribution(worlds, episodes(), pd.DataFrame([replay])) if e["figure"] == "crash"]
+    assert entry["effect"]["mean"] == sum(CRASHED) / len(CRASHED)
+    assert entry["effect"]["ci"][1] == 1.0
+    [seat] = entry["seats"]
+    assert seat["contribution"]["ci"][1] == 1.0 and seat["contribution"]["mean"] == entry["effect"]["mean"]
