@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glade.eval.faults import without_faults
 from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import read_table
+from glade.eval.rows import REBUILD, read_table
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import DEFAULTS
 
@@ -43,6 +44,7 @@ class Results:
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution.parquet (leave-one-out replays)
     families: list[dict] = field(default_factory=list)  # flag families from flags.json
     flags_method: dict = field(default_factory=dict)  # how the flags were tested, with counts
+    excluded: dict = field(default_factory=dict)  # seat faults left out of the tables above (glade.eval.faults)
 
     @property
     def worlds(self) -> list[str]:
@@ -66,9 +68,18 @@ def load_results(results_dir: str | Path) -> Results:
     missing = {"episode_id", "scenario", "council", "seed", "price_path"} - set(seats.columns)
     if missing:
         raise ValueError(f"{episodes_path}: missing column(s) {', '.join(sorted(missing))}")
-    episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
     decisions_path = folder / "decisions.parquet"
-    decisions = read_table(decisions_path) if decisions_path.exists() else pd.DataFrame()
+    if not decisions_path.exists():
+        raise FileNotFoundError(f"{decisions_path}: missing; {REBUILD}")
+    decisions = read_table(decisions_path)
+    # a seat fault is a held turn, not play: its rows and worlds are left out as the summary leaves them out
+    decisions, seats, excluded = without_faults(decisions, seats)
+    if not len(seats):
+        raise ValueError(
+            f"{episodes_path}: a seat failed to answer in every world (seat faults), so there is no play to report; "
+            "see summary.json `faults`, mend the seats' servers and run glade eval again"
+        )
+    episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
 
     recipe: dict = {}
     if (folder / "recipe.yaml").exists():
@@ -76,20 +87,24 @@ def load_results(results_dir: str | Path) -> Results:
 
         try:
             recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) or {}
-        except yaml.YAMLError:
-            recipe = {}
+        except yaml.YAMLError as exc:
+            raise ValueError(
+                f"{folder / 'recipe.yaml'}: not readable YAML ({str(exc).splitlines()[0]}); {REBUILD}"
+            ) from None
     summary: dict = {}
     if (folder / "summary.json").exists():
         try:
             summary = json.loads((folder / "summary.json").read_text())
-        except json.JSONDecodeError:
-            summary = {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{folder / 'summary.json'}: not readable JSON ({exc}); {REBUILD}") from None
+        if not isinstance(summary, dict):
+            raise ValueError(f"{folder / 'summary.json'}: not a summary glade eval wrote; {REBUILD}")
     flags, note, loaded = None, NO_FLAGS, {}
     if (folder / "flags.json").exists():
         try:
             loaded = load_flags(folder / "flags.json")
             flags = loaded["flags"]
-            note = "" if flags else "no flags: no disagreement survived the false-discovery control and the thresholds"
+            note = "" if flags else no_flags_note(loaded.get("method") or {})
         except (json.JSONDecodeError, ValueError) as exc:
             note = f"flags.json unreadable ({exc}); run glade flag again"
     attribution_path = folder / "attribution.parquet"
@@ -118,7 +133,18 @@ def load_results(results_dir: str | Path) -> Results:
         attribution=attribution,
         families=(loaded or {}).get("families", []),
         flags_method=(loaded or {}).get("method", {}),
+        excluded=excluded,
     )
+
+
+def no_flags_note(method: dict) -> str:
+    """Why flags.json holds no flag: nothing could be tested at this n, or nothing survived."""
+    if method.get("cells") and not method.get("testable"):
+        return (
+            f"no flags: none of the {method['cells']} cells could be tested at this n (the exact sign-flip test's "
+            f"smallest p, 2 / 2^n over n seeds x casts, cannot reach q = {method.get('fdr_q')}); add seeds"
+        )
+    return "no flags: no disagreement survived the false-discovery control and the thresholds"
 
 
 def results_verdicts(r: Results) -> dict:

@@ -115,8 +115,8 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         ("seeds", f"{', '.join(map(str, seeds))} ({len(seeds)})"),
         ("scenario hashes", ", ".join(f"{k}: {'/'.join(v)}" for k, v in dict(hashes).items()) or "—"),
         ("protocol version", ", ".join(protocol) or "—"),
-        ("episodes", f"{len(ep)} ({(ep['council'] == STANDIN).sum()} all-stand-in)"),
-        ("decisions", decisions_text(len(d), (s.get("cost") or {}).get("decisions"))),
+        ("episodes", episodes_text(r)),
+        ("decisions", decisions_text(r)),
     ]
     if s:
         prov = [
@@ -130,11 +130,29 @@ def header_items(r: Results) -> list[tuple[str, str]]:
     return items
 
 
-def decisions_text(live: int, every: int | None) -> str:
-    """The live decisions (decisions.parquet) beside every seat's (Cost: stand-in seats too)."""
-    text = f"{live:,} live (decisions.parquet: the live seats' decisions, each beside the stand-in's counterfactual)"
-    if every is not None:
-        text += f"; {every:,} in all, stand-in seats included (as Cost counts them)"
+def episodes_text(r: Results) -> str:
+    """The worlds the tables hold, the replays beside them and the faulted worlds left out."""
+    ep = r.episodes
+    text = f"{len(ep):,} ({(ep['council'] == STANDIN).sum():,} all-stand-in)"
+    if len(r.attribution):
+        text += f"; {r.attribution['episode_id'].nunique():,} leave-one-out replays beside them (attribution.parquet)"
+    if r.excluded.get("fault_worlds"):
+        text += f"; {r.excluded['fault_worlds']:,} more left out: a seat failed to answer in them (seat faults)"
+    return text
+
+
+def decisions_text(r: Results) -> str:
+    """The live decisions (decisions.parquet) beside every seat's (Cost: stand-in seats too,
+    and only the part of the run that wrote the summary when an earlier run was interrupted)."""
+    text = f"{len(r.decisions):,} live (decisions.parquet: the live seats' decisions, each beside the stand-in's counterfactual"
+    if r.excluded.get("fault_rows") or r.excluded.get("fault_worlds"):
+        text += "; those of the worlds with seat faults left out"
+    text += ")"
+    cost, worlds = r.summary.get("cost") or {}, r.summary.get("worlds") or 0
+    if cost.get("decisions") is not None:
+        whole = not 0 < cost.get("episodes", 0) < worlds
+        where = "in all" if whole else f"in the {cost['episodes']:,} of {worlds:,} worlds the last run played"
+        text += f"; {cost['decisions']:,} {where}, stand-in seats included (as Cost counts them)"
     return text
 
 
@@ -168,17 +186,18 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
         if extra is not None:
             figures.append(extra)
 
+    page = Page(r, table, figures, labels, verdicts)
+    markdown, page_html = render_md(page), render_html(page)  # every section read before a file changes
+
     files = r.folder / FILES
     files.mkdir(exist_ok=True)
     for old in files.glob("*.png"):
         old.unlink()
     for f in figures:
         (files / f.name).write_bytes(f.png)
-
-    page = Page(r, table, figures, labels, verdicts)
     md_path, html_path = r.folder / "report.md", r.folder / "report.html"
-    md_path.write_text(render_md(page))
-    html_path.write_text(render_html(page))
+    md_path.write_text(markdown)
+    html_path.write_text(page_html)
     return md_path, html_path
 
 
