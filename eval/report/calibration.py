@@ -16,7 +16,7 @@ from .markup import Section, html_table, md_table
 TITLE = "Calibrating the stand-in"
 CONVENTION = (
     "Every change is calibrated minus original, paired by episode or world [95% CI]: a positive change in "
-    "agreement, or a negative change in an error, favours the calibrated stand-in; `in all N`: the same value "
+    "agreement, or a negative change in an error, favours the calibrated stand-in; 'in all N': the same value "
     "in all N episodes or worlds."
 )
 ABOUT = (

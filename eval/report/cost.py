@@ -24,7 +24,7 @@ def cost_sections(page) -> list[Section]:
     about = (
         closing_line(cost)
         + part
-        + ". Decisions here count every seat, stand-in seats included (The run's live decisions "
+        + ". Decisions here count every seat, stand-in seats included (the run's live decisions "
         "are the live seats' alone). Per seat (its label); model s is the seat's share of the time inside the models: "
         "a batched call's wall time is split equally among the decisions it answered, so seats that shared their "
         "batches show the same decisions/s:"

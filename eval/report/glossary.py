@@ -1,7 +1,9 @@
-"""The report's Terms section: each name the report uses for a figure, a flag's numbers, a seat's
-error or a cost, said once in words (the glossary), so the tables can stay short. Figure
-definitions come from their catalogue (eval/figures.py); the error codes listed are the ones
-this run's seats made (env/market.py and env/protocol.py name them)."""
+"""The report's Terms section: each name the report uses for a figure, a flag's numbers, a lever,
+a seat's attribution or error, or a cost, said once in words (the glossary), so the tables can
+stay short. Every figure of the catalogue is defined, in its catalogue's words (eval/figures.py),
+with the run's thresholds where a figure reads them (crash, bubble); the terms of levers and seat
+attribution only where the run has them; the error codes listed are the ones this run's seats
+made (env/market.py and env/protocol.py name them)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,84 @@ def _threshold(method: dict, key: str, words: str) -> str:
     return f"; {words} {method[key]}" if method.get(key) is not None else ""
 
 
+BEFORE = "a share of the price before the legend"
+
+
+def _figure(name: str, more: str = "") -> tuple[str, str]:
+    return name, FIGURES[name].about + more
+
+
+def _thresholds(page, **keys: str) -> str:
+    """The run's values of the thresholds a figure reads, each with its unit: "; in this run
+    crash_drop 0.3 (a share of the price before the legend), crash_within 2 (turns)"."""
+    return "; in this run " + ", ".join(f"{key} {page.thresholds(key)} ({unit})" for key, unit in keys.items())
+
+
+def figure_terms(page) -> list[tuple[str, str]]:
+    """Every figure of the catalogue (tables, flags, levers and attribution name them), and the
+    parts of the legend turn's move."""
+    terms = [
+        _figure("legend_ratio", " (the Results table's 'price at settlement / before')"),
+        _figure("gambit_pnl", " (the Results table's 'gambit P&L')"),
+        _figure("crash", _thresholds(page, crash_drop=BEFORE, crash_within="turns")),
+        _figure("bubble", _thresholds(page, bubble_rise=BEFORE)),
+        (
+            "log points",
+            "100 x ln(price after / price before): the legend turn's move in log points is the traded part plus the "
+            "seam's part exactly; -69.3 log points is a halving (-50%)",
+        ),
+        (
+            "traded (traded_move), at the seam (seam_move), seam's share",
+            f"{FIGURES['traded_move'].about}; {FIGURES['seam_move'].about}; the seam's share is |seam| / (|traded| + "
+            "|seam|), in log points",
+        ),
+        _figure("final_gini"),
+        _figure("volume"),
+    ]
+    covered = {"legend_ratio", "gambit_pnl", "crash", "bubble", "traded_move", "seam_move", "final_gini", "volume"}
+    terms += [_figure(name) for name in FIGURES if name not in covered]  # a figure added to the catalogue
+    terms.append(
+        (
+            "path_distance_<good>",
+            "the mean over turns of |ln council price - ln stand-in price| of that good: the council's world against "
+            "the all-stand-in world on the same seed (0: the same path; 0.10: about 10% apart on average)",
+        )
+    )
+    return terms
+
+
+def lever_terms(page) -> list[tuple[str, str]]:
+    """The words of the Levers and Which seat did it sections, where the run has them."""
+    v, terms = page.verdicts or {}, []
+    if v.get("levers"):
+        terms.append(
+            (
+                "difference in differences",
+                "a lever's effect (the figure in its 'to' scenario minus its 'from' scenario) in a council minus its "
+                "effect in the all-stand-in world on the same seed: what the live seats add to the lever",
+            )
+        )
+    if v.get("attribution"):
+        terms += [
+            (
+                "contribution",
+                "a focal seat's part of a council's outcome effect: the figure minus the figure with that seat back on "
+                "its stand-in, replayed on the same seed",
+            ),
+            (
+                "share, Fieller's interval",
+                "a seat's share is the mean of its contribution over the mean of the effect, over its seeds; its "
+                "interval is Fieller's for a ratio of paired means (none where the effect is not clearly away from 0)",
+            ),
+            (
+                "interaction",
+                "what the seats do only together: the effect minus the sum of the seats' contributions (0: the seats' "
+                "parts add up to the effect)",
+            ),
+        ]
+    return terms
+
+
 def glossary(page) -> list[tuple[str, str]]:
     """(term, what it means) for the names this report uses, in reading order."""
     r = page.r
@@ -69,22 +149,9 @@ def glossary(page) -> list[tuple[str, str]]:
             "what an interval stands on: seeds, or seeds x casts where a council has several casts (casts on one "
             "seed averaged first in the Results table); episodes for a decision flag",
         ),
-        ("legend_ratio", f"{FIGURES['legend_ratio'].about} (the Results table's 'price at settlement / before')"),
-        (
-            "log points",
-            "100 x ln(price after / price before): the legend turn's move in log points is the traded part plus the "
-            "seam's part exactly; -69.3 log points is a halving (-50%)",
-        ),
-        (
-            "traded, at the seam, seam's share",
-            f"{FIGURES['traded_move'].about}; {FIGURES['seam_move'].about}; the seam's share is |seam| / (|traded| + "
-            "|seam|), in log points",
-        ),
-        (
-            "path_distance_<good>",
-            "the mean over turns of |ln council price - ln stand-in price| of that good: the council's world against "
-            "the all-stand-in world on the same seed (0: the same path; 0.10: about 10% apart on average)",
-        ),
+    ]
+    terms += figure_terms(page) + lever_terms(page)
+    terms += [
         ("effect", "live minus stand-in: the council's value minus the stand-in's in the same states or paired worlds"),
         (
             "support",

@@ -42,10 +42,11 @@ def board_about(board: dict) -> str:
         if faulted
         else ""
     )
+    fit = board["method"].split(";")[0].removeprefix("Bradley-Terry, ")  # the rest is said here already
     return (
         f"Bradley-Terry strengths (log-odds, mean 0) from {board['comparisons']:g} paired comparisons of {what}, "
         f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {level} percentile bootstrap "
-        f"over those units ({board['resamples']} refits) for the strength and the rank. {board['method']}.{left_out}"
+        f"over those units ({board['resamples']} refits) for the strength and the rank. Fit: {fit}.{left_out}"
     )
 
 

@@ -1,11 +1,23 @@
 """The report's building blocks: a section, Markdown and HTML tables, the page's inline CSS and
 its one inline script (tables sort by column when a header is clicked; the page stays one
-self-contained file)."""
+self-contained file). A table never widens the page: it scrolls sideways in its own box, and a
+long numeric cell wraps (short numbers stay whole)."""
 
 from __future__ import annotations
 
 import html
+import json
+import math
+import re
 from dataclasses import dataclass, field
+
+MISSING = "—"  # a missing value, in every table (some builders write "-")
+NOWRAP_CHARS = 28  # a numeric cell up to this long stays on one line ("+0.62 [+0.41, +0.83]")
+
+
+def slug(text: str) -> str:
+    """An id: lower-case letters, digits and hyphens ("figure-gambit-p&l" -> "figure-gambit-p-l")."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -18,8 +30,14 @@ class Section:
     html: list[str] = field(default_factory=list)  # elements under the heading
 
 
+def cell_text(text) -> str:
+    """A cell as shown: a lone hyphen is a missing value, shown as MISSING."""
+    text = str(text)
+    return MISSING if text.strip() == "-" else text
+
+
 def md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return cell_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -29,23 +47,28 @@ def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def html_table(header: list[str], rows: list[list[str]], numeric: set[int], row_class=None, extra=None) -> str:
-    """A sortable table: `numeric` columns align right; `extra(i)` adds a last cell of raw HTML."""
+    """A sortable table in a box that scrolls sideways: `numeric` columns align right (a short
+    number on one line, a long cell wraps); `extra(i)` adds a last cell of raw HTML, kept readable
+    (at least 16em wide)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_class(i)}"' if row_class and row_class(i) else ""
-        cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>' if j in numeric else f"<td>{html.escape(c)}</td>"
-            for j, c in enumerate(row)
-        )
+        cells = "".join(_td(cell_text(c), j in numeric) for j, c in enumerate(row))
         if extra is not None:
-            cells += f"<td>{extra(i)}</td>"
+            cells += f'<td class="extra">{extra(i)}</td>'
         body.append(f"<tr{cls}>{cells}</tr>")
     return (
-        f'<table class="sortable">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        f'<div class="scroll"><table class="sortable">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
         + "\n".join(body)
-        + "\n</tbody>\n</table>"
+        + "\n</tbody>\n</table></div>"
     )
+
+
+def _td(text: str, numeric: bool) -> str:
+    if not numeric:
+        return f"<td>{html.escape(text)}</td>"
+    return f'<td class="{"num" if len(text) > NOWRAP_CHARS else "num nowrap"}">{html.escape(text)}</td>'
 
 
 CSS = """
@@ -55,11 +78,13 @@ h1 { font-size: 1.6em; margin-bottom: .3em; } h2 { font-size: 1.25em; border-bot
 h3 { font-size: 1.05em; margin: 1.2em 0 .4em; } h4 { font-size: .95em; margin: .8em 0 .3em; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1.2em; font-size: .92em; }
 dl.meta dt { font-weight: 600; color: #555; } dl.meta dd { margin: 0; word-break: break-word; }
-table { border-collapse: collapse; font-size: .88em; margin: .6em 0; }
+div.scroll { max-width: 100%; overflow-x: auto; margin: .6em 0; }
+table { border-collapse: collapse; font-size: .88em; margin: 0; }
 th, td { border: 1px solid #d6d6d6; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 table.sortable th { cursor: pointer; user-select: none; } table.sortable th[aria-sort]::after { content: " \\2195"; color: #888; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } td.nowrap { white-space: nowrap; }
+td.extra { min-width: 16em; overflow-wrap: anywhere; }
 tr.standin td { color: #444; font-style: italic; }
 figure { margin: 1.2em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, p.caption { font-size: .88em; color: #555; max-width: 60em; }
@@ -75,8 +100,26 @@ div.side pre { white-space: pre-wrap; font-size: .8em; background: #f6f6f6; padd
 """
 
 # Tables sort by a column when its header is clicked (again: the other way). Numbers sort as
-# numbers: the first signed decimal in the cell, so "+0.62 [+0.41, +0.83]" sorts by +0.62.
+# numbers: thousands separators dropped ("1,152" is 1152) and the unicode minus read as "-", the
+# first signed decimal anywhere in the cell that is not part of a word, so "+0.62 [+0.41, +0.83]"
+# sorts by +0.62, "n 12 seeds x casts" by 12, "15.0%" by 15 (and "c1" in a name is no number).
+# Cells with no number sort after those with one, by text. The script and sort_key (Python, for
+# the tests) read the same two patterns.
+THOUSANDS = r"(\d),(?=\d{3}\b)"
+NUMBER = r"(?<![A-Za-z_\d.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
+
+
+def sort_key(text: str) -> tuple[int, float, str]:
+    """What the script sorts a cell by: (0, the number, text), or (1, 0, text) with no number."""
+    text = str(text).strip()
+    plain = re.sub(THOUSANDS, r"\1", text.replace("\u2212", "-"), flags=re.A)
+    m = re.search(NUMBER, plain, flags=re.A | re.I)
+    value = float(m.group()) if m else math.nan
+    return (0, value, text) if m and math.isfinite(value) else (1, 0.0, text)
+
+
 SORT_SCRIPT = """
+var THOUSANDS = new RegExp(@THOUSANDS, "g"), NUMBER = new RegExp(@NUMBER, "i");
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
     th.setAttribute("aria-sort", "none");
@@ -87,8 +130,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       th.setAttribute("aria-sort", up ? "ascending" : "descending");
       function key(row) {
         var text = (row.cells[col] ? row.cells[col].textContent : "").trim();
-        var m = text.replace(/\\u2212/g, "-").match(/^[-+]?\\d*\\.?\\d+(e[-+]?\\d+)?/i);
-        return m ? [0, parseFloat(m[0]), text] : [1, 0, text];
+        var m = text.replace(/\\u2212/g, "-").replace(THOUSANDS, "$1").match(NUMBER);
+        var value = m ? parseFloat(m[0]) : NaN;
+        return isFinite(value) ? [0, value, text] : [1, 0, text];
       }
       rows.sort(function (a, b) {
         var x = key(a), y = key(b), c = x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
@@ -98,4 +142,4 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
     });
   });
 });
-"""
+""".replace("@THOUSANDS", json.dumps(THOUSANDS)).replace("@NUMBER", json.dumps(NUMBER))

@@ -39,7 +39,7 @@ from .cost import cost_sections
 from .data import FILES, Results, load_results, results_table, results_verdicts
 from .glossary import glossary_sections
 from .leaderboard import rank_sections
-from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table
+from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, slug
 from .plots import (
     Figure,
     agreement_figure,
@@ -275,7 +275,7 @@ def figure_sections(page: Page) -> list[Section]:
         for f in figs:
             md += figure_md(f)
             parts.append(figure_html(f))
-        out.append(Section("figure-" + f"{title}".lower().replace(" ", "-").replace(":", ""), title, md, parts))
+        out.append(Section(slug(f"figure {title}"), title, md, parts))
     return out
 
 

@@ -180,9 +180,9 @@ def lesson_sections(page) -> list[Section]:
     out += _table_section(
         "levers",
         "Levers: the stand-in against the councils",
-        f"A lever's effect (scenario `to` minus `from`, same seeds and casts) in the all-stand-in world and in each "
-        f"council, and the difference in differences; a world moves when the interval excludes 0 and the effect is at "
-        f"least {floor('lever_min_effect')}.",
+        f"A lever's effect (its 'to' scenario minus its 'from' scenario, same seeds and casts) in the all-stand-in "
+        f"world and in each council, and the difference in differences; a world moves when the interval excludes 0 and "
+        f"the effect is at least {floor('lever_min_effect')}.",
         ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
         [
             row
