@@ -34,7 +34,7 @@ from glade.meter import (
     spec_label,
 )
 from glade.provenance import now, stamp
-from glade.resume import ShardLog, finished
+from glade.resume import PROGRESS, ShardLog, finished
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, each_creature, load_council, results_spec
@@ -257,14 +257,20 @@ def _write_shard(rows: list[dict], path: Path) -> None:
 
 
 def readable_shards(folder: str | Path) -> list[str]:
-    """The Parquet files of a traces folder; FileNotFoundError when there are none, a ValueError
-    naming the file when one cannot be read."""
+    """The Parquet files of a finished traces folder; FileNotFoundError when there are none, a
+    ValueError naming the folder of an interrupted generate run, or the file that cannot be read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
+    if (Path(folder) / PROGRESS).exists() and not (Path(folder) / "README.md").exists():
+        # generate writes the dataset card last: shards and a ledger without it are a run cut short
+        raise ValueError(
+            f"{folder}: an interrupted `glade generate` run ({len(files)} shard(s) written, no dataset card yet); "
+            "rerun the same generate command to finish it (it plays only what is missing)"
+        )
     for file in files:
         try:
             pq.read_metadata(file)

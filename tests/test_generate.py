@@ -108,12 +108,16 @@ def test_resume_keeps_finished_episodes(tmp_path, monkeypatch):
         gen.generate(r)
     done = json.loads((tmp_path / "traces" / "progress.json").read_text())["episodes"]
     assert sorted(done) == sorted(calls[0])
+    # what it wrote so far is no dataset to train on: training, lm-eval and calibrate say so
+    with pytest.raises(ValueError, match=r"traces: an interrupted `glade generate` run \(1 shard\(s\) written"):
+        gen.load_traces(tmp_path / "traces")
     monkeypatch.setattr(gen, "run_lockstep", real)
     summary = gen.generate(r)
     assert summary["played_now"] == 8 - len(calls[0])
     ds = load_dataset("parquet", data_dir=str(tmp_path / "traces" / "data"), split="train")
     assert len(ds) == 8 * 4 * 5
     assert len(set(ds["episode_id"])) == 8
+    assert len(gen.load_traces(tmp_path / "traces")) == len(ds)  # finished: its card is written
     # a third run plays nothing and changes nothing
     assert gen.generate(r)["played_now"] == 0
 
