@@ -43,6 +43,7 @@ from .stats import MIN_N, Interval, ci_text, clean, describe, interval
 MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
 IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
+SUMMARY_KEYS = {"fitted", "search", "verdict"}  # every summary it writes holds these (how one is told)
 # What each figure can be: agreement is a share; the errors are distances (no upper bound)
 BOUNDS = {"agreement": (0.0, 1.0), "qty_error": (0.0, float("inf")), "price_error": (0.0, float("inf"))}
 CHANGE_BOUNDS = {
@@ -265,7 +266,7 @@ def check_out(out: str | Path) -> None:
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
-    check_replaceable(out.with_suffix(".json"), json_with_keys({"fitted", "search", "verdict"}), "calibration summary")
+    check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
 
 
 def write(summary: dict, out: str | Path) -> list[Path]:

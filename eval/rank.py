@@ -44,6 +44,7 @@ ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
 ALL_STANDINS = "all stand-ins"
 UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed): the unit the bootstrap resamples
+BOARD_KEYS = {"board", "method", "outcome", "level"}  # every rank.json it writes holds these (how one is told)
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def rank(
 
 def check_out(out: str | Path) -> None:
     """Refuses (ValueError) an --out that is a folder, or a file that is not a board glade rank wrote."""
-    check_replaceable(Path(out), json_with_keys({"board", "method", "outcome"}), "leaderboard (rank.json)")
+    check_replaceable(Path(out), json_with_keys(BOARD_KEYS), "leaderboard (rank.json)")
 
 
 def write_rank(board: dict, out: str | Path) -> Path:

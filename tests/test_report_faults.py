@@ -1,7 +1,8 @@
 """The report reads the tables as the summary does: worlds with seat faults and fault rows are
 left out of every table and figure (and the page says how many); a broken summary.json,
 recipe.yaml or a missing decisions.parquet is a named error, not a page without them; a run
-whose flags could test nothing says so; a resumed run's decision count says it is a part."""
+whose flags could test nothing says so; a resumed run's decision count says it is a part; a
+rank.json or calibration summary glade did not write is named before any file changes."""
 
 from __future__ import annotations
 
@@ -85,3 +86,21 @@ def test_a_resumed_run_counts_its_decisions_as_a_part(copy):
     run = _section(report.write_report(copy)[0].read_text(), "The run")
     played = f"{summary['cost']['decisions']:,} in the 5 of {summary['worlds']:,} worlds the last run played"
     assert played in run and " in all," not in run
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("rank.json", "{}", "rank.json: not a leaderboard glade rank wrote; rerun `glade rank"),
+        ("rank.json", "{bad", "rank.json: not a leaderboard glade rank wrote"),
+        ("calibration/x.json", '{"policy": "x"}', "x.json: not a calibration summary glade calibrate wrote"),
+    ],
+)
+def test_a_leaderboard_or_calibration_glade_did_not_write_is_named(copy, capsys, name, text, message):
+    (copy / name).parent.mkdir(exist_ok=True)
+    (copy / name).write_text(text)
+    pngs = {p.name: p.stat().st_mtime_ns for p in (copy / "report_files").glob("*.png")}
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {copy / name}: ") and message in err
+    assert {p.name: p.stat().st_mtime_ns for p in (copy / "report_files").glob("*.png")} == pngs  # nothing rewritten

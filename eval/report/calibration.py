@@ -7,9 +7,10 @@ import html
 import json
 from pathlib import Path
 
-from glade.eval.calibrate import CALIBRATION_DIR
+from glade.eval.calibrate import CALIBRATION_DIR, SUMMARY_KEYS
 from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
+from glade.files import json_with_keys
 
 from .markup import Section, html_table, md_table
 
@@ -30,13 +31,16 @@ ABOUT = (
 
 
 def calibrations(folder: Path) -> list[dict]:
-    """The summaries glade calibrate wrote for this folder, by name; unreadable ones are skipped."""
+    """The summaries glade calibrate wrote for this folder, by name; a file there it did not
+    write is named (ValueError), not shown half."""
     out = []
     for path in sorted((Path(folder) / CALIBRATION_DIR).glob("*.json")):
-        try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
+        text = path.read_text()
+        if not json_with_keys(SUMMARY_KEYS)(text):
+            raise ValueError(
+                f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"
+            )
+        out.append(json.loads(text))
     return out
 
 

@@ -7,6 +7,9 @@ import html
 import json
 from pathlib import Path
 
+from glade.eval.rank import BOARD_KEYS
+from glade.files import json_with_keys
+
 from .markup import Section, html_table, md_table
 
 RANK_FILE = "rank.json"
@@ -16,7 +19,10 @@ def rank_sections(page) -> list[Section]:
     path = Path(page.r.folder) / RANK_FILE
     if not path.exists():
         return []
-    board = json.loads(path.read_text())
+    text = path.read_text()
+    if not json_with_keys(BOARD_KEYS)(text):
+        raise ValueError(f"{path}: not a leaderboard glade rank wrote; rerun `glade rank {page.r.folder}` or remove it")
+    board = json.loads(text)
     about = board_about(board)
     header, rows = board_table(board)
     return [
