@@ -96,6 +96,7 @@ def attribution(
                         "creature": creature,
                         "policy": names.get((part["episode_id"].iloc[0], creature), "?"),
                         "contribution": contribution.as_dict(),
+                        "cast_effect": total,  # the share's denominator: this cast's mean effect
                         "share": contribution.mean / total if total != 0 else None,
                         "share_ci": list(share_ci) if share_ci else None,
                         "share_note": f"same share in all {len(part)} seeds" if same else "",

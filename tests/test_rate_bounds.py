@@ -68,3 +68,11 @@ def test_a_crash_rate_effect_and_contribution_stay_within_one_in_the_attribution
     assert entry["effect"]["ci"][1] == 1.0
     [seat] = entry["seats"]
     assert seat["contribution"]["ci"][1] == 1.0 and seat["contribution"]["mean"] == entry["effect"]["mean"]
+
+
+def test_a_seat_s_share_is_of_its_own_cast_s_effect():
+    worlds = world_figures(episodes())
+    replay = world("sc.live.c0.s0.without-oona", "live", 0, FLAT, "oona", left_out="oona")
+    [entry] = [e for e in attribution(worlds, episodes(), pd.DataFrame([replay])) if e["figure"] == "crash"]
+    [seat] = entry["seats"]
+    assert seat["cast_effect"] == sum(CRASHED) / len(CRASHED) and seat["share"] == 1.0

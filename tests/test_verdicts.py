@@ -253,6 +253,8 @@ def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attri
     assert "trio: robust (6 of 6 seeds" in lead and "trio: emergent" in lead
     assert "Which seat did it" in lead and "crash in gambit_rumour, trio: effect +1.000" in lead
     assert "**Top flag families: " in lead
+    detail = md.split("## Which seat did it", 1)[1].split("\n## ", 1)[0]
+    assert "| seat (cast) | cast's effect | contribution | share [CI] |" in detail  # a share is of its cast's effect
     assert "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds (+1.00)" in lead
     html = (results / "report.html").read_text()
     sections = re.findall(r'<section id="([^"]+)">', html)

@@ -219,9 +219,9 @@ def lesson_sections(page) -> list[Section]:
         "attribution",
         "Which seat did it",
         "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
-        "on its stand-in, replayed on the same seeds), its share of the effect with Fieller's interval, and what the "
-        "seats do only together (the interaction); effects whose interval excludes 0.",
-        ["scenario", "council", "figure", "effect", "seat (cast)", "contribution", "share [CI]"],
+        "on its stand-in, replayed on the same seeds), its share of its own cast's effect with Fieller's interval, and "
+        "what the seats do only together (the interaction); effects over every cast whose interval excludes 0.",
+        ["scenario", "council", "figure", "effect", "seat (cast)", "cast's effect", "contribution", "share [CI]"],
         [
             [
                 e["scenario"],
@@ -229,6 +229,7 @@ def lesson_sections(page) -> list[Section]:
                 e["figure"],
                 value_text(e["effect"]),
                 f"{s['creature']}: {s['policy']} ({s['cast']})",
+                value_text({"mean": s.get("cast_effect")}),  # "-" in results from before it was recorded
                 value_text(s["contribution"]),
                 _share(s),
             ]
@@ -236,7 +237,7 @@ def lesson_sections(page) -> list[Section]:
             if e.get("effect_clear")
             for s in e["seats"]
         ],
-        {3, 5, 6},
+        {3, 5, 6, 7},
     )
     return out
 
