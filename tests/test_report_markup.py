@@ -273,3 +273,15 @@ def test_a_missing_value_is_one_dash_everywhere(rich):
     assert md_table(["policy", "rate"], [["a", "-"]])[-1] == f"| a | {MISSING} |"
     assert not re.search(r"<td[^>]*>-</td>", page)  # Cost's rates, the leaderboard's names: none shows "-"
     assert not re.search(r"^\|.*\| - \|", md, flags=re.M)
+
+
+def test_the_page_opens_with_contents_linking_every_section_in_order(results):  # noqa: F811
+    page = results[2].read_text()
+    nav = page.split('<nav class="contents">', 1)[1].split("</nav>", 1)[0]
+    assert re.findall(r'href="#([^"]+)"', nav) == re.findall(r'<section id="([^"]+)">', page)
+    assert page.index('<nav class="contents">') < page.index("<section ")
+
+
+def test_the_results_caption_says_where_intervals_stop(results):  # noqa: F811
+    md = results[1].read_text()
+    assert "below 4 seeds no interval (the seeds' values are listed instead)" in _section(md, "Results")

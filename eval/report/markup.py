@@ -78,6 +78,7 @@ h1 { font-size: 1.6em; margin-bottom: .3em; } h2 { font-size: 1.25em; border-bot
 h3 { font-size: 1.05em; margin: 1.2em 0 .4em; } h4 { font-size: .95em; margin: .8em 0 .3em; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1.2em; font-size: .92em; }
 dl.meta dt { font-weight: 600; color: #555; } dl.meta dd { margin: 0; word-break: break-word; }
+nav.contents ol { columns: 2; font-size: .92em; } nav.contents h2 { border: none; }
 div.scroll { max-width: 100%; overflow-x: auto; margin: .6em 0; }
 table { border-collapse: collapse; font-size: .88em; margin: 0; }
 th, td { border: 1px solid #d6d6d6; padding: .3em .6em; text-align: left; vertical-align: top; }

@@ -32,6 +32,7 @@ import pandas as pd
 from glade.console import with_ci
 from glade.eval.figures import mechanism
 from glade.eval.recipe import STANDIN
+from glade.eval.stats import MIN_N
 from glade.eval.thresholds import threshold
 
 from .calibration import calibration_sections
@@ -203,8 +204,9 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
 
 TABLE_CAPTION = (
     "Per scenario (mechanism) and world: the legend good's reference price at the legend turn's settlement relative to "
-    "the turn before (legend_ratio), and the patron's gambit P&L at the end (pebbles). Mean over seeds [{ci}]; '—' where "
-    "fewer than two seeds. Turns count from 0, as in decisions.parquet: turn 4 is the prompt's Turn 5."
+    "the turn before (legend_ratio), and the patron's gambit P&L at the end (pebbles). Mean over seeds [{ci}]; below "
+    "{min_n} seeds no interval (the seeds' values are listed instead); '—' where the figure does not apply. Turns "
+    "count from 0, as in decisions.parquet: turn 4 is the prompt's Turn 5."
 )
 
 
@@ -252,7 +254,7 @@ def run_sections(page: Page) -> list[Section]:
 
 def results_sections(page: Page) -> list[Section]:
     r, table = page.r, page.table
-    caption = TABLE_CAPTION.format(ci=ci_words(r))
+    caption = TABLE_CAPTION.format(ci=ci_words(r), min_n=MIN_N)
     header, rows = table_rows(table, page.labels)
     worlds = list(table["world"]) if len(table) else []
     element = html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else "")
@@ -324,13 +326,16 @@ def render_html(page: Page) -> str:
         "<body>",
         f"<h1>glade evaluation report: {name}</h1>",
     ]
-    for build in SECTIONS:
-        for section in build(page):
-            out += [
-                f'<section id="{section.anchor}">',
-                f"<h2>{html.escape(section.title)}</h2>",
-                *section.html,
-                "</section>",
-            ]
+    sections = [section for build in SECTIONS for section in build(page)]
+    # a long page: its contents first, one link per section
+    links = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in sections)
+    out.append(f'<nav class="contents"><h2>Contents</h2><ol>{links}</ol></nav>')
+    for section in sections:
+        out += [
+            f'<section id="{section.anchor}">',
+            f"<h2>{html.escape(section.title)}</h2>",
+            *section.html,
+            "</section>",
+        ]
     out += [f"<script>{SORT_SCRIPT}</script>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

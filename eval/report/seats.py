@@ -23,7 +23,8 @@ def _interval_text(d: dict, fmt: str) -> str:
 
 SEATS_CAPTION = (
     "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
-    "with no named error, mean over episodes [{level:.0%} interval], n = episodes (seeds x casts); and the most "
+    "with no named error, mean over episodes [{level:.0%} interval], n = the council's episodes (scenarios x "
+    "seeds x casts); and the most "
     "frequent errors. A seat with structured: true has each answer held to its state's action schema."
 )
 
