@@ -294,8 +294,9 @@ def seam_figure(r: Results, seam: list[dict], labels: dict[str, str]) -> Figure 
     ax.set_xlabel("move at the legend turn, log points (100 x ln price after / before)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False, loc="best")
-    ax.set_title("The legend turn's move: traded or written at the seam", fontsize=11)
+    # the key sits between the title and the axes: inside them it covered bars that fill the width
+    ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.set_title("The legend turn's move: traded or written at the seam", fontsize=11, pad=22)
     fig.tight_layout()
     caption = (
         "Blue: made by the seats' trading; red: written at the settlement seam; in log points, so the two add up to the "
