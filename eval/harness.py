@@ -5,18 +5,26 @@ each plus utils.py):
 
   glade_decision_gen  the model answers one rendered turn (the exact system + user prompt
                       of the trace, through the model's chat template); the completion is
-                      parsed as the Wood parses it and scored: valid_json, standin_agreement,
-                      self_buy (glade.eval.scoring). Greedy, until <|im_end|> or a blank
-                      line, at most 128 new tokens.
+                      parsed as the Wood parses it and scored: valid_json, valid_action,
+                      standin_agreement, self_buy (glade.eval.scoring). Greedy, until
+                      <|im_end|> or a blank line, at most 128 new tokens.
   glade_direction_mc  the same turn plus a question naming one good; choices buy / sell /
                       hold by log-likelihood; gold = the stand-in's direction for that good
-                      in that state. Metrics: acc, gold_prob.
+                      in that state. Metrics: acc, acc_norm, gold_prob.
 
 At run time only the documents are written: held-out states as JSONL in
 CHECKPOINT/lm_eval/docs/, whose path reaches the tasks as lm-eval task metadata. By
 default the states are the checkpoint's own held-out split (CHECKPOINT/data/eval.parquet,
 saved by `glade train`: exactly the episodes it held out); `traces` uses every row of
-traces folders instead (generated apart from training, e.g. other seeds).
+traces folders instead (generated apart from training, e.g. other seeds). Both tasks'
+documents are a seeded shuffle (SHUFFLE_SEED, recorded in results.json) of those states, so
+that `limit` (lm-eval scores a task's first LIMIT documents) samples across episodes, turns
+and goods, and the same limit scores the same documents on every run.
+
+Beside the scores, results.json holds the baselines of the documents scored (`baselines`):
+the share of direction documents whose gold is each choice (the accuracy of always giving
+that answer; chance is 1/3) and what an empty answer scores on the decision documents (it
+executes as a hold, which agrees with the stand-in wherever the stand-in holds).
 
 The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint
 is `pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The
@@ -38,12 +46,18 @@ from pathlib import Path
 from glade import checkpoint as checkpoints
 from glade.provenance import package_version
 
-from .lm_tasks.utils import CHOICES, DOCS, GEN_TASK, MC_TASK
+from .lm_tasks.utils import CHOICES, DOCS, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
 from .scoring import directions
 
 LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
 GLADE_TASKS = (GEN_TASK, MC_TASK)
-QUESTION = "\nQuestion: what do you do with {good} this turn? Answer with one word: buy, sell or hold."
+# Appended to the rendered turn, which ends "Your action as JSON:": the trained prompt stays
+# exact and the question says plainly that a word, not the JSON, answers it.
+QUESTION = (
+    "\n\nInstead of the JSON, answer one question: this turn, do you buy, sell or hold {good}? "
+    "Answer with one word: buy, sell or hold."
+)
+SHUFFLE_SEED = 0  # the documents' order, so which states a --limit scores
 
 
 # --- task building --------------------------------------------------------------------------
@@ -59,16 +73,19 @@ def _direction(action: dict, good: str) -> str:
     return side if side in ("buy", "sell") else "hold"
 
 
-def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = None) -> Path:
+def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = None, seed: int = SHUFFLE_SEED) -> Path:
     """Write both tasks' documents (<task>.jsonl) for these trace rows into OUT_DIR; returns
     the folder (absolute), which the tasks read through the metadata key `glade_docs`.
 
     A row needs `messages` (system and user; an assistant turn is ignored), `observation`
-    and `standin_action` (JSON strings), `episode_id`, `creature`, `turn`. `limit` keeps
-    the first LIMIT states (the MC task then has one document per good of each)."""
+    and `standin_action` (JSON strings), `episode_id`, `creature`, `turn`. One state per
+    distinct prompt; the states are shuffled with `seed` (the decision task's order), and the
+    direction documents (one per good of each state) are shuffled with it too, so the first N
+    documents of either task are a sample across episodes and turns, the same on every run.
+    `limit` keeps the first LIMIT states of that shuffle."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    gen, mc = [], []
+    states: list[tuple[dict, str, str]] = []
     seen: set[str] = set()
     for row in rows:
         system, user = _prompt(row["messages"])
@@ -76,8 +93,12 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
         if key in seen:  # one document per distinct prompt
             continue
         seen.add(key)
-        if limit is not None and len(gen) >= limit:
-            break
+        states.append((row, system, user))
+    if not states:
+        raise ValueError("no held-out trace rows to build the lm-eval tasks from")
+    random.Random(seed).shuffle(states)
+    gen, mc = [], []
+    for row, system, user in states[:limit]:
         obs = json.loads(row["observation"])
         standin = json.loads(row["standin_action"])
         base = {"episode_id": row["episode_id"], "creature": row["creature"], "turn": int(row["turn"])}
@@ -102,9 +123,7 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
                     "gold": CHOICES.index(_direction(standin, good)),
                 }
             )
-    if not gen:
-        raise ValueError("no held-out trace rows to build the lm-eval tasks from")
-    random.Random(0).shuffle(mc)  # so that --limit samples states and goods alike
+    random.Random(seed).shuffle(mc)  # so that --limit samples states and goods alike
     for i, doc in enumerate(mc):
         doc["id"] = i
     for name, docs in ((GEN_TASK, gen), (MC_TASK, mc)):
@@ -112,6 +131,60 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
             for doc in docs:
                 f.write(json.dumps(doc) + "\n")
     return out
+
+
+def read_docs(folder: str | Path, task: str, limit: int | None = None) -> list[dict]:
+    """The first LIMIT documents (all without one) of a task `write_tasks` wrote to FOLDER:
+    the ones lm-eval scores with that limit."""
+    with open(Path(folder) / f"{task}.jsonl") as f:
+        docs = [json.loads(line) for line in f if line.strip()]
+    return docs[:limit]
+
+
+def baselines(folder: str | Path, tasks: Sequence[str] = GLADE_TASKS, limit: int | None = None) -> dict:
+    """What answers that carry no judgement score on the documents lm-eval scores (the first
+    LIMIT of each task in FOLDER), to read the scores against:
+
+    glade_direction_mc  `gold_share`: the share of documents whose gold is each choice, which
+                        is the acc of giving that answer every time (the best of them is the
+                        best constant answer); `chance` 1/3.
+    glade_decision_gen  `empty_answer`: the mean scores of an empty completion. The Wood
+                        executes an answer it cannot use as a hold, and so does the scoring, so
+                        an empty answer earns standin_agreement wherever the stand-in holds."""
+    out: dict[str, dict] = {}
+    if MC_TASK in tasks:
+        docs = read_docs(folder, MC_TASK, limit)
+        shares = gold_shares(docs)
+        best = max(CHOICES, key=lambda c: shares[c])
+        out[MC_TASK] = {
+            "documents": len(docs),
+            "gold_share": shares,
+            "best_constant": {"answer": best, "acc": shares[best]},
+            "chance": 1 / len(CHOICES),
+        }
+    if GEN_TASK in tasks:
+        docs = read_docs(folder, GEN_TASK, limit)
+        empty = [score_completion("", json.loads(d["observation"]), json.loads(d["standin_action"])) for d in docs]
+        out[GEN_TASK] = {
+            "documents": len(docs),
+            "empty_answer": {m: (sum(e[m] for e in empty) / len(empty) if empty else 0.0) for m in GEN_METRICS},
+        }
+    return out
+
+
+def baseline_text(task: str, found: dict) -> str:
+    """One line of a task's baselines (`baselines`) for the console."""
+    n = found.get("documents", "?")
+    if task == MC_TASK:
+        shares = ", ".join(f"always {c} {v:.4f}" for c, v in found["gold_share"].items())
+        return f"baselines on the same {n} documents: {shares}; chance {found['chance']:.4f}"
+    if task == GEN_TASK:
+        empty = found["empty_answer"]
+        return (
+            f"baseline on the same {n} documents: an empty answer (executed as a hold) scores "
+            f"standin_agreement {empty['standin_agreement']:.4f}, valid_action {empty['valid_action']:.4f}"
+        )
+    return ""
 
 
 def _trace_rows(folders: Sequence[str | Path]) -> list[dict]:
@@ -169,6 +242,55 @@ def model_args(checkpoint: str | Path) -> dict:
     return args
 
 
+def resolve_checkpoint(checkpoint: str | Path) -> Path:
+    """A checkpoint folder, or `latest:NAME` resolved as train and merge resolve it (under
+    checkpoints/). Not `shipped:NAME`: results are written into the checkpoint's folder."""
+    if str(checkpoint).startswith(checkpoints.SHIPPED):
+        raise ValueError(
+            f"{checkpoint}: glade lm-eval writes its results into the checkpoint folder, and a shipped model's "
+            "folder is glade's own package data; evaluate a checkpoint of yours (glade train writes them)"
+        )
+    return checkpoints.resolve(checkpoint)
+
+
+def _from_hub(exc: BaseException) -> bool:
+    """The error (or one it came from) is a failed look-up of a model's files: transformers
+    raises OSError for a Hub id it can neither download nor find cached, huggingface_hub its
+    own errors, and httpx a ConnectError that is no OSError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) or type(seen).__module__.split(".")[0] in ("huggingface_hub", "httpx", "httpx2"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def load_model(checkpoint: str | Path, args: dict, batch_size: int):
+    """lm-eval's `hf` model for these model_args, on CPU. A LoRA checkpoint whose base is a Hub
+    id that can be neither found in the local cache nor downloaded is a ValueError naming the
+    checkpoint, the base and what to do."""
+    from lm_eval.api.registry import get_model
+
+    try:
+        return get_model("hf").create_from_arg_obj(
+            args, {"batch_size": batch_size, "max_batch_size": None, "device": "cpu"}
+        )
+    except Exception as exc:
+        base = str(args["pretrained"]) if "peft" in args else ""
+        if not base or Path(base).is_dir() or not _from_hub(exc):
+            raise
+        from huggingface_hub.constants import HF_HUB_CACHE, HF_HUB_OFFLINE
+
+        offline = " (HF_HUB_OFFLINE is set)" if HF_HUB_OFFLINE else ""
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(
+            f"{checkpoint}: cannot load its base model {base!r} (a Hugging Face Hub id, meta.json's base_model): "
+            f"{reason.rstrip('.')}{offline}. Download it once where the Hub is reachable (`hf download {base}`, into the "
+            f"cache {HF_HUB_CACHE}), or set base_model in {Path(checkpoint) / 'meta.json'} to a local folder "
+            "holding that model."
+        ) from exc
+
+
 # --- running --------------------------------------------------------------------------------
 
 
@@ -194,8 +316,9 @@ def run_lm_eval(
     traces: Sequence[str | Path] | str | Path | None = None,
     batch_size: int = 4,
 ) -> dict:
-    """Evaluate CHECKPOINT on `tasks` (default: both glade tasks), write
-    CHECKPOINT/lm_eval/results.json and return what it holds."""
+    """Evaluate CHECKPOINT (a folder or `latest:NAME`) on `tasks` (default: both glade tasks),
+    write CHECKPOINT/lm_eval/results.json and return what it holds."""
+    checkpoint = resolve_checkpoint(checkpoint)
     args = model_args(checkpoint)
     tasks = list(tasks or GLADE_TASKS)
     ours = [t for t in tasks if t in GLADE_TASKS]
@@ -203,6 +326,7 @@ def run_lm_eval(
     out = Path(checkpoint).resolve() / "lm_eval"
     started = time.perf_counter()
     source: dict = {}
+    found_baselines: dict = {}
     if ours:
         if traces:
             folders = [traces] if isinstance(traces, (str, Path)) else list(traces)
@@ -211,6 +335,8 @@ def run_lm_eval(
         else:
             rows, source = heldout_rows(checkpoint)
         docs = write_tasks(rows, out / "docs")
+        source["shuffle_seed"] = SHUFFLE_SEED
+        found_baselines = baselines(docs, ours, limit)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -226,11 +352,8 @@ def run_lm_eval(
     quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
     with _quiet_bars(quiet):
         raw = lm_eval.simple_evaluate(
-            model="hf",
-            model_args=args,
+            model=load_model(checkpoint, args, batch_size),
             tasks=tasks,
-            device="cpu",
-            batch_size=batch_size,
             limit=limit,
             apply_chat_template=True,
             task_manager=manager,
@@ -248,6 +371,7 @@ def run_lm_eval(
         "data": source,
         "scores": scores,
         "stderr": stderr,
+        "baselines": found_baselines,
         "n_samples": raw.get("n-samples", {}),
         "versions": raw.get("versions", {}),
         "lm_eval_version": package_version("lm_eval"),

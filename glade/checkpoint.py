@@ -57,7 +57,7 @@ def read(folder: str | Path) -> Checkpoint:
             f"{folder}: not a folder, so not a checkpoint folder (glade train writes them under checkpoints/)"
         )
     meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta = _meta(meta_path) if meta_path.exists() else {}
     if (folder / "adapter_config.json").exists():
         if not meta_path.exists():
             raise ValueError(f"{folder}: a LoRA adapter with no meta.json naming its base model")
@@ -70,6 +70,22 @@ def read(folder: str | Path) -> Checkpoint:
     raise ValueError(
         f"{folder}: not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
     )
+
+
+def _meta(path: Path) -> dict:
+    """A checkpoint's meta.json; a ValueError naming the file and what to do when it is not a
+    JSON object."""
+    fix = (
+        "it is the record glade train (or glade merge) writes beside the model (name, kind, base_model): "
+        "restore it from a copy, or train the checkpoint again"
+    )
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); {fix}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: a JSON {type(meta).__name__}, not an object; {fix}")
+    return meta
 
 
 def finished(folder: str | Path) -> Checkpoint:
@@ -106,9 +122,20 @@ def latest(name: str, root: str | Path = ROOT) -> Path | None:
             meta = json.loads((p / "meta.json").read_text())
         except ValueError:
             continue
+        if not isinstance(meta, dict):  # not a record glade wrote: resolve names it when nothing else is found
+            continue
         if meta.get("name", name) == name and meta.get("kind") != "merged":
             found.append((stamp.group(1), p.name, p))
     return max(found)[2] if found else None
+
+
+def _unreadable_meta(folder: Path) -> bool:
+    try:
+        return not isinstance(json.loads((folder / "meta.json").read_text()), dict)
+    except OSError:  # no meta.json: an unfinished run, which `latest` rightly passes over
+        return False
+    except ValueError:
+        return True
 
 
 def shipped(name: str) -> Path:
@@ -128,10 +155,16 @@ def resolve(path: str | Path, root: str | Path = ROOT) -> Path:
     if text.startswith(SHIPPED):
         return shipped(text[len(SHIPPED) :])
     if text.startswith(LATEST):
-        found = latest(text[len(LATEST) :], root)
+        name = text[len(LATEST) :]
+        found = latest(name, root)
         if found is None:
+            unreadable = sorted(p.name for p in Path(root).glob(f"{name}__*") if _unreadable_meta(p))
+            skipped = (
+                f"; skipped for a meta.json that is not a JSON object: {', '.join(unreadable)}" if unreadable else ""
+            )
             raise ValueError(
-                f"{text!r}: no complete checkpoint of {text[len(LATEST) :]!r} under {root}/ (train it first)"
+                f"{text!r}: no complete checkpoint of {name!r} under {root}/ "
+                f"({Path(root).resolve()}; train it first, or run from the folder that holds checkpoints/){skipped}"
             )
         return found
     return Path(text)

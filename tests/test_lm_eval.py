@@ -92,7 +92,7 @@ def test_metrics_score_a_completion():
     same = lm_metrics.score_completion(
         '{"orders": [{"side": "sell", "good": "honey", "qty": 2, "price": 3}]}', obs, standin
     )
-    assert same == {"valid_json": 1.0, "standin_agreement": 1.0, "self_buy": 0.0}
+    assert same == {"valid_json": 1.0, "valid_action": 1.0, "standin_agreement": 1.0, "self_buy": 0.0}
     selfbuy = lm_metrics.score_completion(
         '{"orders": [{"side": "buy", "good": "honey", "qty": 1, "price": 1}]}', obs, standin
     )
@@ -138,10 +138,17 @@ def test_base_and_adapter_scores(runs, workdir):
     for result in (base, lora):
         assert set(result["scores"]) == set(harness.GLADE_TASKS)
         gen, mc = result["scores"][harness.GEN_TASK], result["scores"][harness.MC_TASK]
-        assert {"valid_json", "standin_agreement", "self_buy"} <= set(gen)
-        assert {"acc", "gold_prob"} <= set(mc)
+        assert {"valid_json", "valid_action", "standin_agreement", "self_buy"} <= set(gen)
+        assert {"acc", "acc_norm", "gold_prob"} <= set(mc)
         assert all(0.0 <= v <= 1.0 for v in [*gen.values(), *mc.values()])
         assert result["model_args"]["dtype"] == "float32"
+        # the baselines of exactly the documents lm-eval scored, beside the scores
+        docs = workdir / ("full" if result is base else "lora") / "lm_eval" / "docs"
+        assert result["baselines"] == harness.baselines(docs, harness.GLADE_TASKS, LIMIT)
+        for task in harness.GLADE_TASKS:
+            assert result["baselines"][task]["documents"] == result["n_samples"][task]["effective"] == LIMIT
+        assert sum(result["baselines"][harness.MC_TASK]["gold_share"].values()) == pytest.approx(1.0)
+        assert result["data"]["shuffle_seed"] == harness.SHUFFLE_SEED
     assert "peft" in lora["model_args"] and "peft" not in base["model_args"]
     assert lora["model_args"]["pretrained"] == str(workdir / "base")
     assert base["data"] == lora["data"] and base["n_samples"] == lora["n_samples"]  # same documents
@@ -184,4 +191,8 @@ def test_traces_override_and_one_task(workdir, capsys):
     assert list(result["scores"]) == [harness.GEN_TASK] and result["data"]["held_out"].startswith("every row")
     printed = capsys.readouterr()
     assert harness.GEN_TASK in printed.out
+    assert (
+        "baseline on the same 2 documents: an empty answer (executed as a hold) scores standin_agreement" in printed.out
+    )
+    assert result["baselines"][harness.GEN_TASK]["documents"] == 2
     assert "generate_until requests" not in printed.err  # lm-eval's own bar stays off without --verbose

@@ -1,4 +1,4 @@
-"""`glade lm-eval CHECKPOINT [--tasks ...] [--limit N] [--traces DIR ...]`: score a checkpoint on
+"""`glade lm-eval CHECKPOINT [--tasks ...] [--limit N] [--traces DIR]...`: score a checkpoint on
 glade's decision tasks (and any standard task) with lm-eval (glade.eval.harness)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from glade.console import without_lines
-from glade.eval.harness import GLADE_TASKS, run_lm_eval
+from glade.eval.harness import GLADE_TASKS, baseline_text, run_lm_eval
 
 GIT_NOISE = "fatal: not a git repository"
 
@@ -17,23 +17,34 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "lm-eval",
         help=help,
         description="Build lm-eval tasks from held-out traces (glade_decision_gen: answer a turn, scored "
-        "for valid JSON, stand-in agreement and self-buys; glade_direction_mc: buy / sell / hold for a "
-        "named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat template). "
-        "Writes CHECKPOINT/lm_eval/results.json.",
+        "for valid JSON, valid actions, stand-in agreement and self-buys; glade_direction_mc: buy / sell / "
+        "hold for a named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat "
+        "template). Prints each task's baselines beside its scores (the constant answers of the direction "
+        "task, an empty answer of the decision task). Writes CHECKPOINT/lm_eval/results.json.",
     )
-    p.add_argument("checkpoint", help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`")
+    p.add_argument(
+        "checkpoint",
+        help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`, or latest:NAME (the newest "
+        "checkpoint of recipe NAME under checkpoints/)",
+    )
     p.add_argument(
         "--tasks",
         default=",".join(GLADE_TASKS),
         help=f"comma-separated task names (default {','.join(GLADE_TASKS)}); standard lm-eval names too",
     )
-    p.add_argument("--limit", type=int, default=None, help="at most N documents per task (default: all of them)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most N documents per task, a seeded sample of the states (default: all of them)",
+    )
     p.add_argument(
         "--traces",
-        nargs="+",
+        action="append",
         default=None,
         metavar="DIR",
-        help="use every row of these traces folders instead of the checkpoint's held-out split",
+        help="use every row of this traces folder instead of the checkpoint's held-out split; repeat "
+        "--traces DIR for several folders",
     )
     p.add_argument("--batch-size", type=int, default=4, help="lm-eval batch size (default 4)")
     p.set_defaults(run=run)
@@ -52,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         shown = ", ".join(f"{m} {v:.4f}" for m, v in metrics.items())
         print(f"{task} (n={n}): {shown}")
+        if task in (result.get("baselines") or {}):
+            print(f"  {baseline_text(task, result['baselines'][task])}")
     print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")
     if result.get("previous"):
         print(f"the earlier results are kept as {result['previous']}")
