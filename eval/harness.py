@@ -16,8 +16,8 @@ At run time only the documents are written: held-out states as JSONL in
 CHECKPOINT/lm_eval/docs/, whose path reaches the tasks as lm-eval task metadata. By
 default the states are the checkpoint's own held-out split (CHECKPOINT/data/eval.parquet,
 saved by `glade train`: exactly the episodes it held out); `traces` uses every row of
-traces folders instead (generated apart from training, e.g. other seeds). Both tasks'
-documents are a seeded shuffle (SHUFFLE_SEED, recorded in results.json) of those states, so
+traces folders instead (generated apart from training, e.g. other seeds). The documents are
+glade.eval.lm_docs': both tasks' documents are a seeded shuffle (SHUFFLE_SEED, recorded in results.json) of those states, so
 that `limit` (lm-eval scores a task's first LIMIT documents) samples across episodes, turns
 and goods, and the same limit scores the same documents on every run.
 
@@ -37,188 +37,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
 from glade.provenance import package_version
 
-from .lm_tasks.utils import CHOICES, DOCS, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
-from .scoring import directions
+from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, heldout_rows, trace_rows, write_tasks
+from .lm_tasks.utils import DOCS
 
 LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
-GLADE_TASKS = (GEN_TASK, MC_TASK)
-# Appended to the rendered turn, which ends "Your action as JSON:": the trained prompt stays
-# exact and the question says plainly that a word, not the JSON, answers it.
-QUESTION = (
-    "\n\nInstead of the JSON, answer one question: this turn, do you buy, sell or hold {good}? "
-    "Answer with one word: buy, sell or hold."
-)
-SHUFFLE_SEED = 0  # the documents' order, so which states a --limit scores
-
-
-# --- task building --------------------------------------------------------------------------
-
-
-def _prompt(messages) -> tuple[str, str]:
-    by_role = {m["role"]: m["content"] for m in messages if m["role"] in ("system", "user")}
-    return by_role.get("system", ""), by_role["user"]
-
-
-def _direction(action: dict, good: str) -> str:
-    side = directions(action, [good])[good]
-    return side if side in ("buy", "sell") else "hold"
-
-
-def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = None, seed: int = SHUFFLE_SEED) -> Path:
-    """Write both tasks' documents (<task>.jsonl) for these trace rows into OUT_DIR; returns
-    the folder (absolute), which the tasks read through the metadata key `glade_docs`.
-
-    A row needs `messages` (system and user; an assistant turn is ignored), `observation`
-    and `standin_action` (JSON strings), `episode_id`, `creature`, `turn`. One state per
-    distinct prompt; the states are shuffled with `seed` (the decision task's order), and the
-    direction documents (one per good of each state) are shuffled with it too, so the first N
-    documents of either task are a sample across episodes and turns, the same on every run.
-    `limit` keeps the first LIMIT states of that shuffle."""
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    states: list[tuple[dict, str, str]] = []
-    seen: set[str] = set()
-    for row in rows:
-        system, user = _prompt(row["messages"])
-        key = system + "\x00" + user
-        if key in seen:  # one document per distinct prompt
-            continue
-        seen.add(key)
-        states.append((row, system, user))
-    if not states:
-        raise ValueError("no held-out trace rows to build the lm-eval tasks from")
-    random.Random(seed).shuffle(states)
-    gen, mc = [], []
-    for row, system, user in states[:limit]:
-        obs = json.loads(row["observation"])
-        standin = json.loads(row["standin_action"])
-        base = {"episode_id": row["episode_id"], "creature": row["creature"], "turn": int(row["turn"])}
-        gen.append(
-            {
-                "id": len(gen),
-                **base,
-                "system": system,
-                "user": user,
-                "observation": row["observation"],
-                "standin_action": row["standin_action"],
-            }
-        )
-        for good in obs["inventory"]:
-            mc.append(
-                {
-                    **base,
-                    "good": good,
-                    "system": system,
-                    "user": user + QUESTION.format(good=good),
-                    "answer": _direction(standin, good),
-                    "gold": CHOICES.index(_direction(standin, good)),
-                }
-            )
-    random.Random(seed).shuffle(mc)  # so that --limit samples states and goods alike
-    for i, doc in enumerate(mc):
-        doc["id"] = i
-    for name, docs in ((GEN_TASK, gen), (MC_TASK, mc)):
-        with open(out / f"{name}.jsonl", "w") as f:
-            for doc in docs:
-                f.write(json.dumps(doc) + "\n")
-    return out
-
-
-def read_docs(folder: str | Path, task: str, limit: int | None = None) -> list[dict]:
-    """The first LIMIT documents (all without one) of a task `write_tasks` wrote to FOLDER:
-    the ones lm-eval scores with that limit."""
-    with open(Path(folder) / f"{task}.jsonl") as f:
-        docs = [json.loads(line) for line in f if line.strip()]
-    return docs[:limit]
-
-
-def baselines(folder: str | Path, tasks: Sequence[str] = GLADE_TASKS, limit: int | None = None) -> dict:
-    """What answers that carry no judgement score on the documents lm-eval scores (the first
-    LIMIT of each task in FOLDER), to read the scores against:
-
-    glade_direction_mc  `gold_share`: the share of documents whose gold is each choice, which
-                        is the acc of giving that answer every time (the best of them is the
-                        best constant answer); `chance` 1/3.
-    glade_decision_gen  `empty_answer`: the mean scores of an empty completion. The Wood
-                        executes an answer it cannot use as a hold, and so does the scoring, so
-                        an empty answer earns standin_agreement wherever the stand-in holds."""
-    out: dict[str, dict] = {}
-    if MC_TASK in tasks:
-        docs = read_docs(folder, MC_TASK, limit)
-        shares = gold_shares(docs)
-        best = max(CHOICES, key=lambda c: shares[c])
-        out[MC_TASK] = {
-            "documents": len(docs),
-            "gold_share": shares,
-            "best_constant": {"answer": best, "acc": shares[best]},
-            "chance": 1 / len(CHOICES),
-        }
-    if GEN_TASK in tasks:
-        docs = read_docs(folder, GEN_TASK, limit)
-        empty = [score_completion("", json.loads(d["observation"]), json.loads(d["standin_action"])) for d in docs]
-        out[GEN_TASK] = {
-            "documents": len(docs),
-            "empty_answer": {m: (sum(e[m] for e in empty) / len(empty) if empty else 0.0) for m in GEN_METRICS},
-        }
-    return out
-
-
-def baseline_text(task: str, found: dict) -> str:
-    """One line of a task's baselines (`baselines`) for the console."""
-    n = found.get("documents", "?")
-    if task == MC_TASK:
-        shares = ", ".join(f"always {c} {v:.4f}" for c, v in found["gold_share"].items())
-        return f"baselines on the same {n} documents: {shares}; chance {found['chance']:.4f}"
-    if task == GEN_TASK:
-        empty = found["empty_answer"]
-        return (
-            f"baseline on the same {n} documents: an empty answer (executed as a hold) scores "
-            f"standin_agreement {empty['standin_agreement']:.4f}, valid_action {empty['valid_action']:.4f}"
-        )
-    return ""
-
-
-def _trace_rows(folders: Sequence[str | Path]) -> list[dict]:
-    from glade.traces import load_traces
-
-    return load_traces(tuple(str(f) for f in folders)).to_list()
-
-
-def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Path, limit: int | None = None) -> Path:
-    """The two tasks from every row of a traces folder (or several) written by `glade generate`."""
-    folders = [traces_dir] if isinstance(traces_dir, (str, Path)) else list(traces_dir)
-    return write_tasks(_trace_rows(folders), out_dir, limit)
-
-
-def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
-    """The states `glade train` held out for this checkpoint (its saved split), and a note of
-    where they came from."""
-    from datasets import load_dataset
-
-    path = Path(checkpoint) / "data" / "eval.parquet"
-    if not path.exists():
-        raise ValueError(
-            f"{checkpoint}: no held-out split (data/eval.parquet, which glade train saves beside "
-            "recipe.yaml); pass --traces DIR"
-        )
-    rows = load_dataset("parquet", data_files=str(path), split="train").to_list()
-    if not rows:
-        raise ValueError(f"{path}: no held-out states (the recipe's data.eval_share was 0); pass --traces DIR")
-    source = {
-        "held_out": "the checkpoint's held-out split (data/eval.parquet)",
-        "held_out_episodes": len({r["episode_id"] for r in rows}),
-        "states": len(rows),
-    }
-    return rows, source
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -330,7 +160,7 @@ def run_lm_eval(
     if ours:
         if traces:
             folders = [traces] if isinstance(traces, (str, Path)) else list(traces)
-            rows = _trace_rows(folders)
+            rows = trace_rows(folders)
             source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
         else:
             rows, source = heldout_rows(checkpoint)

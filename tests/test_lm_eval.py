@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from glade.cli import main
-from glade.eval import harness
+from glade.eval import harness, lm_docs
 from glade.eval.lm_tasks import utils as lm_metrics
 from glade.traces import GenerateRecipe, generate
 from glade.train.data import DataConfig, prepare, save_prepared
@@ -103,14 +103,14 @@ def test_metrics_score_a_completion():
 
 
 def test_tasks_are_checked_in_and_only_documents_are_written(workdir, tmp_path):
-    out = harness.build_tasks(workdir / "traces", tmp_path / "tasks", limit=5)
+    out = lm_docs.build_tasks(workdir / "traces", tmp_path / "tasks", limit=5)
     assert out.is_absolute()
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.jsonl" for t in harness.GLADE_TASKS)
-    for task in harness.GLADE_TASKS:
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.jsonl" for t in lm_docs.GLADE_TASKS)
+    for task in lm_docs.GLADE_TASKS:
         text = (harness.LM_TASKS / f"{task}.yaml").read_text()
         assert "!function utils." in text
-    gen = [json.loads(line) for line in (out / f"{harness.GEN_TASK}.jsonl").open()]
-    mc = [json.loads(line) for line in (out / f"{harness.MC_TASK}.jsonl").open()]
+    gen = [json.loads(line) for line in (out / f"{lm_docs.GEN_TASK}.jsonl").open()]
+    mc = [json.loads(line) for line in (out / f"{lm_docs.MC_TASK}.jsonl").open()]
     assert len(gen) == 5 and len(mc) == 5 * len(json.loads(gen[0]["observation"])["inventory"])
     assert all(d["answer"] == lm_metrics.CHOICES[d["gold"]] for d in mc)
     assert len(lm_metrics.decision_docs(**{lm_metrics.DOCS: str(out)})["train"]) == 5
@@ -121,12 +121,12 @@ def test_tasks_are_checked_in_and_only_documents_are_written(workdir, tmp_path):
     manager = TaskManager(
         include_path=str(harness.LM_TASKS), include_defaults=False, metadata={lm_metrics.DOCS: str(out)}
     )
-    assert set(harness.GLADE_TASKS) <= set(manager.all_tasks)
+    assert set(lm_docs.GLADE_TASKS) <= set(manager.all_tasks)
     assert time.perf_counter() - t < 5
 
 
 def test_default_rows_are_the_recipes_held_out_episodes(workdir):
-    rows, source = harness.heldout_rows(workdir / "lora")
+    rows, source = lm_docs.heldout_rows(workdir / "lora")
     train, held, _ = prepare(DataConfig(traces=(str(workdir / "traces"),), eval_share=0.25, split_seed=0))
     assert {r["episode_id"] for r in rows} == set(held["episode_id"])
     assert {r["episode_id"] for r in rows}.isdisjoint(train["episode_id"])
@@ -136,24 +136,24 @@ def test_default_rows_are_the_recipes_held_out_episodes(workdir):
 def test_base_and_adapter_scores(runs, workdir):
     base, lora = runs["base"], runs["lora"]
     for result in (base, lora):
-        assert set(result["scores"]) == set(harness.GLADE_TASKS)
-        gen, mc = result["scores"][harness.GEN_TASK], result["scores"][harness.MC_TASK]
+        assert set(result["scores"]) == set(lm_docs.GLADE_TASKS)
+        gen, mc = result["scores"][lm_docs.GEN_TASK], result["scores"][lm_docs.MC_TASK]
         assert {"valid_json", "valid_action", "standin_agreement", "self_buy"} <= set(gen)
         assert {"acc", "acc_norm", "gold_prob"} <= set(mc)
         assert all(0.0 <= v <= 1.0 for v in [*gen.values(), *mc.values()])
         assert result["model_args"]["dtype"] == "float32"
         # the baselines of exactly the documents lm-eval scored, beside the scores
         docs = workdir / ("full" if result is base else "lora") / "lm_eval" / "docs"
-        assert result["baselines"] == harness.baselines(docs, harness.GLADE_TASKS, LIMIT)
-        for task in harness.GLADE_TASKS:
+        assert result["baselines"] == lm_docs.baselines(docs, lm_docs.GLADE_TASKS, LIMIT)
+        for task in lm_docs.GLADE_TASKS:
             assert result["baselines"][task]["documents"] == result["n_samples"][task]["effective"] == LIMIT
-        assert sum(result["baselines"][harness.MC_TASK]["gold_share"].values()) == pytest.approx(1.0)
-        assert result["data"]["shuffle_seed"] == harness.SHUFFLE_SEED
+        assert sum(result["baselines"][lm_docs.MC_TASK]["gold_share"].values()) == pytest.approx(1.0)
+        assert result["data"]["shuffle_seed"] == lm_docs.SHUFFLE_SEED
     assert "peft" in lora["model_args"] and "peft" not in base["model_args"]
     assert lora["model_args"]["pretrained"] == str(workdir / "base")
     assert base["data"] == lora["data"] and base["n_samples"] == lora["n_samples"]  # same documents
     # the adapter changes the model, so the (continuous) gold probability moves
-    assert lora["scores"][harness.MC_TASK]["gold_prob"] != base["scores"][harness.MC_TASK]["gold_prob"]
+    assert lora["scores"][lm_docs.MC_TASK]["gold_prob"] != base["scores"][lm_docs.MC_TASK]["gold_prob"]
     print(
         "\nlm-eval scores:",
         json.dumps({k: runs[k]["scores"] for k in ("base", "lora")}),
@@ -180,7 +180,7 @@ def test_traces_override_and_one_task(workdir, capsys):
         "lm-eval",
         str(workdir / "base"),
         "--tasks",
-        harness.GEN_TASK,
+        lm_docs.GEN_TASK,
         "--limit",
         "2",
         "--traces",
@@ -188,11 +188,11 @@ def test_traces_override_and_one_task(workdir, capsys):
     ]
     assert main(argv) == 0
     result = json.loads((workdir / "base" / "lm_eval" / "results.json").read_text())
-    assert list(result["scores"]) == [harness.GEN_TASK] and result["data"]["held_out"].startswith("every row")
+    assert list(result["scores"]) == [lm_docs.GEN_TASK] and result["data"]["held_out"].startswith("every row")
     printed = capsys.readouterr()
-    assert harness.GEN_TASK in printed.out
+    assert lm_docs.GEN_TASK in printed.out
     assert (
         "baseline on the same 2 documents: an empty answer (executed as a hold) scores standin_agreement" in printed.out
     )
-    assert result["baselines"][harness.GEN_TASK]["documents"] == 2
+    assert result["baselines"][lm_docs.GEN_TASK]["documents"] == 2
     assert "generate_until requests" not in printed.err  # lm-eval's own bar stays off without --verbose

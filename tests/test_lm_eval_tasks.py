@@ -10,7 +10,7 @@ import pytest
 
 from glade import checkpoint
 from glade.cli import build_parser, main
-from glade.eval import harness
+from glade.eval import harness, lm_docs
 from glade.eval.lm_tasks import utils as lm_tasks
 from glade.eval.scoring import score
 from glade.traces import GenerateRecipe, generate
@@ -42,7 +42,7 @@ def traces(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rows(traces):
-    found = harness._trace_rows([traces])
+    found = lm_docs.trace_rows([traces])
     assert len({r["episode_id"] for r in found}) >= 2
     return found
 
@@ -71,7 +71,7 @@ def test_direction_task_scores_acc_norm_as_lm_eval_does():
         got = lm_tasks.process_direction({"gold": gold}, [(float(ll), False) for ll in lls])
         assert got["acc"] == float(np.argmax(lls) == gold)
         assert got["acc_norm"] == float(np.argmax(lls / lengths) == gold)
-    text = (harness.LM_TASKS / f"{harness.MC_TASK}.yaml").read_text()
+    text = (harness.LM_TASKS / f"{lm_docs.MC_TASK}.yaml").read_text()
     assert "{metric: acc_norm, aggregation: mean, higher_is_better: true}" in text
 
 
@@ -82,7 +82,7 @@ def test_decision_task_scores_valid_action_and_an_empty_answer_is_a_hold():
         "standin_agreement",
         "self_buy",
     }
-    text = (harness.LM_TASKS / f"{harness.GEN_TASK}.yaml").read_text()
+    text = (harness.LM_TASKS / f"{lm_docs.GEN_TASK}.yaml").read_text()
     assert "{metric: valid_action, aggregation: mean, higher_is_better: true}" in text
     assert "EXECUTED action" in text  # the YAML says what standin_agreement counts
     # an answer the parser cannot use is invalid, and executes (and scores) as a hold
@@ -105,68 +105,68 @@ def test_decision_task_scores_valid_action_and_an_empty_answer_is_a_hold():
 
 
 def test_documents_are_a_seeded_shuffle_so_a_limit_samples_episodes(rows, tmp_path):
-    a = harness.write_tasks(rows, tmp_path / "a")
-    b = harness.write_tasks(rows, tmp_path / "b")
-    for task in harness.GLADE_TASKS:  # two runs: the same documents in the same order
+    a = lm_docs.write_tasks(rows, tmp_path / "a")
+    b = lm_docs.write_tasks(rows, tmp_path / "b")
+    for task in lm_docs.GLADE_TASKS:  # two runs: the same documents in the same order
         assert (a / f"{task}.jsonl").read_text() == (b / f"{task}.jsonl").read_text()
-    first = _docs(a, harness.GEN_TASK, 8)  # what lm-eval scores with --limit 8
+    first = _docs(a, lm_docs.GEN_TASK, 8)  # what lm-eval scores with --limit 8
     assert len({d["episode_id"] for d in first}) > 1
     assert len({d["turn"] for d in first}) > 1
     in_rows = [(r["episode_id"], r["creature"], r["turn"]) for r in rows[:8]]
     assert [(d["episode_id"], d["creature"], d["turn"]) for d in first] != in_rows  # not the rows' order
-    assert len({d["episode_id"] for d in _docs(a, harness.MC_TASK, 8)}) > 1
+    assert len({d["episode_id"] for d in _docs(a, lm_docs.MC_TASK, 8)}) > 1
     # write_tasks' own limit keeps the same states: the first of that shuffle
-    c = harness.write_tasks(rows, tmp_path / "c", limit=8)
-    assert _docs(c, harness.GEN_TASK) == first
-    assert len(_docs(c, harness.MC_TASK)) == sum(len(json.loads(d["observation"])["inventory"]) for d in first)
+    c = lm_docs.write_tasks(rows, tmp_path / "c", limit=8)
+    assert _docs(c, lm_docs.GEN_TASK) == first
+    assert len(_docs(c, lm_docs.MC_TASK)) == sum(len(json.loads(d["observation"])["inventory"]) for d in first)
     # another seed, another sample of the same states
-    d = harness.write_tasks(rows, tmp_path / "d", seed=1)
-    assert _docs(d, harness.GEN_TASK, 8) != first
+    d = lm_docs.write_tasks(rows, tmp_path / "d", seed=1)
+    assert _docs(d, lm_docs.GEN_TASK, 8) != first
     key = lambda doc: (doc["episode_id"], doc["creature"], doc["turn"])  # noqa: E731
-    assert sorted(map(key, _docs(d, harness.GEN_TASK))) == sorted(map(key, _docs(a, harness.GEN_TASK)))
+    assert sorted(map(key, _docs(d, lm_docs.GEN_TASK))) == sorted(map(key, _docs(a, lm_docs.GEN_TASK)))
 
 
 def test_the_question_follows_the_exact_turn_and_asks_for_a_word(rows, tmp_path):
-    out = harness.write_tasks(rows, tmp_path / "docs", limit=4)
-    prompts = {(d["episode_id"], d["creature"], d["turn"]): d["user"] for d in _docs(out, harness.GEN_TASK)}
-    for doc in _docs(out, harness.MC_TASK):
+    out = lm_docs.write_tasks(rows, tmp_path / "docs", limit=4)
+    prompts = {(d["episode_id"], d["creature"], d["turn"]): d["user"] for d in _docs(out, lm_docs.GEN_TASK)}
+    for doc in _docs(out, lm_docs.MC_TASK):
         user = prompts[(doc["episode_id"], doc["creature"], doc["turn"])]
-        assert doc["user"] == user + harness.QUESTION.format(good=doc["good"])  # the trained prompt, exact
+        assert doc["user"] == user + lm_docs.QUESTION.format(good=doc["good"])  # the trained prompt, exact
         question = doc["user"][len(user) :]
         assert "Instead of the JSON" in question and doc["good"] in question
         assert question.rstrip().endswith("buy, sell or hold.")
 
 
 def test_baselines_are_the_constant_answers_and_the_empty_answer(rows, tmp_path):
-    out = harness.write_tasks(rows, tmp_path / "docs")
-    assert harness.read_docs(out, harness.MC_TASK, 7) == _docs(out, harness.MC_TASK, 7)
+    out = lm_docs.write_tasks(rows, tmp_path / "docs")
+    assert lm_docs.read_docs(out, lm_docs.MC_TASK, 7) == _docs(out, lm_docs.MC_TASK, 7)
     for limit in (None, 7):
-        found = harness.baselines(out, harness.GLADE_TASKS, limit)
-        mc = _docs(out, harness.MC_TASK, limit)
+        found = lm_docs.baselines(out, lm_docs.GLADE_TASKS, limit)
+        mc = _docs(out, lm_docs.MC_TASK, limit)
         golds = Counter(d["answer"] for d in mc)
-        shares = found[harness.MC_TASK]["gold_share"]
-        assert found[harness.MC_TASK]["documents"] == len(mc)
+        shares = found[lm_docs.MC_TASK]["gold_share"]
+        assert found[lm_docs.MC_TASK]["documents"] == len(mc)
         assert shares == {c: pytest.approx(golds[c] / len(mc)) for c in lm_tasks.CHOICES}
         assert sum(shares.values()) == pytest.approx(1.0)
-        best = found[harness.MC_TASK]["best_constant"]
+        best = found[lm_docs.MC_TASK]["best_constant"]
         assert best["acc"] == max(shares.values()) and shares[best["answer"]] == best["acc"]
         # acc of always answering `hold` equals its share, as process_direction scores it
         always_hold = [lm_tasks.process_direction(d, [(-9.0, False), (-9.0, False), (-1.0, False)])["acc"] for d in mc]
         assert shares["hold"] == pytest.approx(sum(always_hold) / len(mc))
 
-        gen = _docs(out, harness.GEN_TASK, limit)
-        empty = found[harness.GEN_TASK]["empty_answer"]
+        gen = _docs(out, lm_docs.GEN_TASK, limit)
+        empty = found[lm_docs.GEN_TASK]["empty_answer"]
         holds = [
             score({"orders": []}, None, json.loads(d["observation"]), json.loads(d["standin_action"]))[
                 "standin_agreement"
             ]
             for d in gen
         ]
-        assert found[harness.GEN_TASK]["documents"] == len(gen)
+        assert found[lm_docs.GEN_TASK]["documents"] == len(gen)
         assert empty["standin_agreement"] == pytest.approx(sum(holds) / len(gen)) and empty["standin_agreement"] > 0
         assert empty["valid_action"] == 0.0 and empty["valid_json"] == 0.0
-    assert list(harness.baselines(out, [harness.MC_TASK])) == [harness.MC_TASK]
-    line = harness.baseline_text(harness.MC_TASK, found[harness.MC_TASK])
+    assert list(lm_docs.baselines(out, [lm_docs.MC_TASK])) == [lm_docs.MC_TASK]
+    line = lm_docs.baseline_text(lm_docs.MC_TASK, found[lm_docs.MC_TASK])
     assert "always hold" in line and "chance 0.3333" in line
 
 

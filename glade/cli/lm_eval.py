@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 from glade.console import without_lines
-from glade.eval.harness import GLADE_TASKS, baseline_text, run_lm_eval
+from glade.eval.harness import run_lm_eval
+from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
 GIT_NOISE = "fatal: not a git repository"
 
