@@ -256,6 +256,28 @@ def _write_shard(rows: list[dict], path: Path) -> None:
         Dataset.from_list(rows).to_parquet(str(tmp))
 
 
+def interrupted_generate(dataset: Path) -> str | None:
+    """Why `dataset` is the folder of a `glade generate` run cut short, or None. generate writes
+    the dataset card (README.md) last, after every episode its ledger (progress.json) lists."""
+    if not (dataset / PROGRESS).is_file() or (dataset / "README.md").exists():
+        return None
+    try:
+        ledger = json.loads((dataset / PROGRESS).read_text())
+    except (OSError, ValueError):
+        ledger = None
+    kinds = ledger.get("shards") if isinstance(ledger, dict) else None
+    if isinstance(kinds, list) and kinds and kinds[0] != "traces":
+        return None  # another verb's results (glade eval's), not a generate run
+    if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
+        return None  # an older ledger names no kind: only its shards tell
+    episodes = ledger.get("episodes") if isinstance(ledger, dict) and ledger.get("format") else ledger
+    done = f"{len(episodes)} episode(s) written" if isinstance(episodes, dict) else "some episodes written"
+    return (
+        f"{dataset}: an interrupted `glade generate` run ({done}, no dataset card yet), not a traces dataset "
+        "yet: rerun the same generate command to finish it (it plays only what is missing), then use the folder"
+    )
+
+
 def readable_shards(folder: str | Path) -> list[str]:
     """The Parquet files of a finished traces folder; FileNotFoundError when there are none, a
     ValueError naming the folder of an interrupted generate run, or the file that cannot be read."""
@@ -265,12 +287,9 @@ def readable_shards(folder: str | Path) -> list[str]:
     files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
-    if (Path(folder) / PROGRESS).exists() and not (Path(folder) / "README.md").exists():
-        # generate writes the dataset card last: shards and a ledger without it are a run cut short
-        raise ValueError(
-            f"{folder}: an interrupted `glade generate` run ({len(files)} shard(s) written, no dataset card yet); "
-            "rerun the same generate command to finish it (it plays only what is missing)"
-        )
+    cut_short = interrupted_generate(Path(folder))
+    if cut_short is not None:
+        raise ValueError(cut_short)
     for file in files:
         try:
             pq.read_metadata(file)

@@ -209,7 +209,7 @@ def test_export_traces_copies_data_and_card_and_pushes_a_dataset(trained_creatur
     from huggingface_hub import DatasetCard
 
     root, _ = trained_creature
-    RecordingApi.calls = []
+    RecordingApi.reset()
     out = export_traces(root / "traces", "alice/wood-traces", out=tmp_path / "traces", push=True, api=RecordingApi())
     shards = sorted(p.name for p in (root / "traces" / "data").glob("*.parquet"))
     assert sorted(p.name for p in (out / "data").iterdir()) == shards and (out / "recipe.yaml").exists()
@@ -273,3 +273,51 @@ def test_card_carries_the_checkpoints_rank_from_glade_rank(trained_creature, tmp
     assert "rank **2 of 3**, Bradley-Terry strength +0.50 (95% CI +0.00 to +1.00; rank 2 to 3" in card.text
     found = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert found["bradley_terry_strength"] == 0.5
+
+
+def test_export_traces_of_an_interrupted_generate_says_to_finish_it(tmp_path, capsys):
+    from glade.traces import GenerateRecipe, generate
+
+    recipe = GenerateRecipe(
+        out=str(tmp_path / "cut"), scenarios=("default",), councils={"hoarders": {"*": "hoarder"}}, turns=2, worlds=1
+    )
+    turns = []
+
+    def interrupt(_live):  # Ctrl-C in the second episode: the first is written and listed
+        turns.append(1)
+        if len(turns) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(recipe, progress=interrupt)
+    assert list((tmp_path / "cut" / "data").glob("part-*.parquet")) and not (tmp_path / "cut" / "README.md").exists()
+    argv = ["export-traces", str(tmp_path / "cut"), "--repo-id", "alice/x", "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "an interrupted `glade generate` run (1 episode(s) written" in err
+    assert "rerun the same generate command to finish it" in err and "not a traces dataset (expected" not in err
+    assert not (tmp_path / "out").exists()
+    # killed before any episode was written: still named as a run cut short
+    (tmp_path / "early" / "data").mkdir(parents=True)
+    (tmp_path / "early" / "progress.json").write_text(
+        '{"format": 2, "recipe": {}, "shards": ["traces"], "episodes": {}}'
+    )
+    assert main(["export-traces", str(tmp_path / "early"), "--repo-id", "alice/x", "--out", str(tmp_path / "o2")]) == 2
+    assert "an interrupted `glade generate` run (0 episode(s) written" in " ".join(capsys.readouterr().err.split())
+    # finished by rerunning it, it exports
+    generate(recipe)
+    assert main(argv) == 0 and (tmp_path / "out" / "README.md").exists()
+
+
+def test_a_glade_merge_folder_exports_as_it_is(trained_creature, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    _, ckpt = trained_creature
+    merged = tmp_path / "merged-ckpt"
+    assert main(["merge", str(ckpt), "--out", str(merged)]) == 0
+    assert main(["export", str(merged), "--repo-id", "alice/creature-merged", "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert (out / "model.safetensors").exists() and not (out / "adapter_config.json").exists() and no_pickles(out) == []
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "merged" and meta["merged_from"] == ckpt.name  # a folder name, not this machine's path
+    AutoModelForCausalLM.from_pretrained(str(out))

@@ -109,7 +109,7 @@ def test_resume_keeps_finished_episodes(tmp_path, monkeypatch):
     done = json.loads((tmp_path / "traces" / "progress.json").read_text())["episodes"]
     assert sorted(done) == sorted(calls[0])
     # what it wrote so far is no dataset to train on: training, lm-eval and calibrate say so
-    with pytest.raises(ValueError, match=r"traces: an interrupted `glade generate` run \(1 shard\(s\) written"):
+    with pytest.raises(ValueError, match=r"traces: an interrupted `glade generate` run \(\d+ episode\(s\) written"):
         gen.load_traces(tmp_path / "traces")
     monkeypatch.setattr(gen, "run_lockstep", real)
     summary = gen.generate(r)

@@ -9,15 +9,20 @@ with --council RESULTS, this checkpoint's own seats (valid-action rate, decision
 named as the whole council's, the outcome effects and outcome flags of the councils it sat
 in. Nothing is pickled and nothing needs remote code to load.
 
---push creates the repo and uploads the folder with huggingface_hub; the token comes from
-HF_TOKEN or the saved `hf auth login` and is never written anywhere. If the push cannot
-happen (offline mode, no network, no token) the folder stays ready and the command exits 3,
-printing the `hf upload` command that pushes it later.
+--push creates the repo and uploads the folder with huggingface_hub, so that the repo holds
+exactly the folder's files (older remote files are deleted); --private makes an existing public
+repo private before uploading. The token comes from HF_TOKEN or the saved `hf auth login` and
+is never written anywhere. An adapter whose base model is a local folder is not pushed without
+--base-model (or --merge): nobody else could load it. If the push cannot happen (offline mode,
+no network, no token) the folder stays ready and the command exits 3, printing the `hf`
+command that pushes it later.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from glade.cli import about
 from glade.console import error, warning
@@ -41,7 +46,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         action="store_true",
         help="export the adapter merged into its base model (a plain transformers model)",
     )
-    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
+    p.add_argument(
+        "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
+    )
     p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
     p.add_argument(
         "--push", action="store_true", help="create the repo and upload the folder (token: HF_TOKEN or `hf auth login`)"
@@ -63,6 +70,28 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     return p
 
 
+def shipped_recipe(checkpoint: str | Path) -> dict | None:
+    """glade's shipped training recipe of the checkpoint's name (meta.json `name`), resolved as
+    `glade train` resolves it (every default filled in, as its recipe.yaml holds it); None when
+    glade ships no such recipe or it no longer reads. Here, not in glade.hub: the hub layer may
+    not import glade.train.recipe (it names TRL)."""
+    from glade.config import ConfigError, as_plain, load_recipe
+    from glade.env.scenario import RECIPES
+    from glade.train.recipe import TrainRecipe
+
+    try:
+        name = json.loads((Path(checkpoint) / "meta.json").read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    path = RECIPES / "train" / f"{name}.yaml"
+    if not isinstance(name, str) or not path.is_file():
+        return None
+    try:
+        return json.loads(json.dumps(as_plain(load_recipe(TrainRecipe, path, kind="train"))))
+    except (ConfigError, ValueError, TypeError):
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         folder = export_checkpoint(
@@ -76,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             base_model=args.base_model,
             license=args.license,
             dataset=args.dataset,
+            shipped_recipe=shipped_recipe(args.checkpoint),
+            log=print,
         )
     except PushFailed as exc:
         error(exc.message)
@@ -88,5 +119,5 @@ def run(args: argparse.Namespace) -> int:
             "and nobody else can load that: pass --base-model OWNER/NAME (its Hub id), or --merge"
         )
     if args.push:
-        print(f"pushed: https://huggingface.co/{args.repo_id}")
+        print(f"pushed: https://huggingface.co/{args.repo_id}" + (" (private)" if args.private else ""))
     return 0

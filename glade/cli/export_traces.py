@@ -22,7 +22,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)"
     )
-    p.add_argument("--private", action="store_true", help="create the repo private (with --push)")
+    p.add_argument(
+        "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
+    )
     p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
     p.add_argument(
         "--push",
@@ -35,11 +37,13 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        folder = export_traces(args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push)
+        folder = export_traces(
+            args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push, log=print
+        )
     except PushFailed as exc:
         error(exc.message)
         return PUSH_FAILED
     print(f"export: {folder}")
     if args.push:
-        print(f"pushed: https://huggingface.co/datasets/{args.repo_id}")
+        print(f"pushed: https://huggingface.co/datasets/{args.repo_id}" + (" (private)" if args.private else ""))
     return 0

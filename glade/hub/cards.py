@@ -2,8 +2,8 @@
 the push (the one place that talks to the Hub) and its failure mode.
 
 Exit code 3 (`PUSH_FAILED`) means: the folder was written and is complete, but the push did
-not happen (offline mode, no network, no or a refused token). `PushFailed.message` names the
-folder and the exact `hf upload` command that pushes it later.
+not happen (offline mode, no network, no or a refused token, a namespace the token may not
+write to). `PushFailed.message` names the folder and the exact `hf` command that pushes it later.
 
 The Hub token is never read, passed or written here: `HfApi()` finds it itself (HF_TOKEN or
 the saved `hf auth login`), and nothing in an export folder is derived from it.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
 EXIT_CODES = (  # the epilog of both export verbs
-    "Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network "
-    "or no token; the message gives the `hf upload` command for later)."
+    "Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network, "
+    "no token or one the Hub refused; the message gives the `hf` command for later)."
 )
 
 REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -105,15 +105,47 @@ def copy_files(source: Path, dest: Path, names) -> list[str]:
 
 
 def upload_command(repo_id: str, folder: Path, repo_type: str, private: bool) -> str:
-    parts = ["hf", "upload", repo_id, shlex.quote(str(folder)), ".", "--repo-type", repo_type]
-    return " ".join(parts + (["--private"] if private else []))
+    """The `hf` command that pushes the folder later as `push` does: the repo made to hold exactly
+    the folder's files (`--delete '*'`: .gitattributes stays); with `private`, the repo created
+    private or, when it exists, made private first (`hf upload --private` is ignored for an
+    existing repo)."""
+    upload = ["hf", "upload", repo_id, shlex.quote(str(folder)), ".", "--repo-type", repo_type, "--delete", "'*'"]
+    if not private:
+        return " ".join(upload)
+    where = f"{repo_id} --repo-type {repo_type} --private"
+    return f"hf repos create {where} --exist-ok && hf repos settings {where} && " + " ".join(upload)
+
+
+def refused(status: int, repo_id: str) -> str:
+    """Why the Hub answered 401 or 403: a bad token, or a namespace the token may not write to."""
+    if status == 401:
+        return "the Hub did not accept the token (HTTP 401): set HF_TOKEN or run `hf auth login`"
+    owner = repo_id.split("/")[0]
+    return (
+        f"the Hub refused to write to {repo_id} (HTTP 403): either the token lacks write access (a read-only "
+        f"or fine-grained token without write permission there), or {owner!r} is not a namespace you may write "
+        "to (another user's, or an organization where you are not a writer); check `hf auth whoami` and the "
+        "--repo-id"
+    )
 
 
 def push(
-    folder: Path, repo_id: str, repo_type: str, private: bool = False, api=None, commit_message: str | None = None
+    folder: Path,
+    repo_id: str,
+    repo_type: str,
+    private: bool = False,
+    api=None,
+    commit_message: str | None = None,
+    log=None,
 ) -> str:
-    """Create the repo (if missing) and upload the folder; returns the repo URL.
+    """Create the repo (if missing) and upload the folder so that the repo holds exactly its files;
+    returns the repo URL.
 
+    The upload deletes every remote file the folder lacks (`delete_patterns="*"`; huggingface_hub
+    keeps `.gitattributes`, which the Hub needs): a file of an earlier push, a pickle uploaded by
+    hand, never outlives the export. With `private`, an existing public repo is made private
+    (`update_repo_settings`) before anything is uploaded, and `log` (when given) hears it: the
+    flag asks for a private repo, and create_repo leaves an existing repo's visibility as it is.
     `api` is the network boundary (default `huggingface_hub.HfApi()`, which finds the token
     itself). Offline mode, no network or a missing/refused token raise PushFailed at once."""
     import httpx2
@@ -124,11 +156,16 @@ def push(
     command = upload_command(repo_id, folder, repo_type, private)
     try:
         url = api.create_repo(repo_id=repo_id, private=private, repo_type=repo_type, exist_ok=True)
+        if private and getattr(api.repo_info(repo_id=repo_id, repo_type=repo_type), "private", None) is not True:
+            api.update_repo_settings(repo_id=repo_id, private=True, repo_type=repo_type)
+            if log is not None:
+                log(f"{repo_id} existed and was public: made it private (--private) before uploading")
         api.upload_folder(
             repo_id=repo_id,
             folder_path=str(folder),
             repo_type=repo_type,
             commit_message=commit_message or f"glade export of {Path(folder).name}",
+            delete_patterns="*",
         )
     except OfflineModeIsEnabled:
         raise PushFailed("offline mode is on: HF_HUB_OFFLINE is set", folder, command) from None
@@ -139,7 +176,7 @@ def push(
     except HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status in (401, 403):
-            reason = f"the Hub refused the token (HTTP {status}): set HF_TOKEN or run `hf auth login`"
+            reason = refused(status, repo_id)
         else:
             reason = f"the Hub answered HTTP {status}" if status else "the Hub refused the request"
         raise PushFailed(reason, folder, command) from None

@@ -19,6 +19,7 @@ from glade.eval.harness import lm_eval_scores
 
 from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, start_folder
 from .cards import push as push_folder
+from .lineage import trained_scenarios
 from .model_card import render_card
 from .model_index import council_for, eval_results, hub_id
 
@@ -55,7 +56,10 @@ def exportable(folder: Path) -> checkpoints.Checkpoint:
 def local_base(checkpoint: str | Path, merge: bool = False, base_model: str | None = None) -> str | None:
     """The local folder a LoRA export would name as its base model (in adapter_config.json and
     the card), when no Hub id was given or found: nobody else can load it. None otherwise."""
-    found = exportable(Path(checkpoint))
+    return _local_base(exportable(Path(checkpoint)), merge, base_model)
+
+
+def _local_base(found: checkpoints.Checkpoint, merge: bool, base_model: str | None) -> str | None:
     if merge or found.kind != "lora" or base_model:
         return None
     meta = found.meta
@@ -76,12 +80,19 @@ def export_checkpoint(
     base_model: str | None = None,
     license: str = "apache-2.0",
     dataset: str | None = None,
+    shipped_recipe: dict | None = None,
+    log=None,
 ) -> Path:
     """Write the export folder (and push it when `push`); returns the folder.
 
     `base_model` / `dataset`: Hub ids for the card (and adapter_config.json) when the
-    checkpoint's own are local paths. Raises ValueError for bad input, PushFailed (folder
-    ready) when the push cannot happen."""
+    checkpoint's own are local paths. An adapter on a local base with no `base_model` is
+    refused for a push (a ValueError, before anything is written): nobody else could load it.
+    `shipped_recipe`: glade's shipped training recipe of the checkpoint's name, resolved as
+    `glade train` resolves it (glade.cli.export reads it: the hub may not import glade.train.recipe);
+    the card then says whether the run used it as it is, or with which overrides. `log`: hears
+    what the push changed besides the files (an existing public repo made private).
+    Raises ValueError for bad input, PushFailed (folder ready) when the push cannot happen."""
     from huggingface_hub import ModelCard, ModelCardData
 
     check_repo_id(repo_id)
@@ -90,6 +101,14 @@ def export_checkpoint(
             raise ValueError(f"{label} {value!r}: expected a Hub id OWNER/NAME")
     checkpoint = Path(checkpoint)
     found = exportable(checkpoint)
+    local = _local_base(found, merge, base_model) if push else None
+    if local is not None:
+        raise ValueError(
+            f"{checkpoint}: the adapter's base model is a local folder ({local}); pushed as it is, adapter_config.json "
+            "and the card would name that folder, and nobody else could load the adapter: pass --base-model OWNER/NAME "
+            "(the base's Hub id; `glade export BASE_CHECKPOINT --repo-id OWNER/NAME --push` publishes a base glade "
+            "built), or --merge; nothing was written or pushed"
+        )
     meta, kind = found.meta, found.kind
     exported_kind = "merged" if merge and kind == "lora" else kind
     summary = council_for(checkpoint, council) if council is not None else None
@@ -106,7 +125,7 @@ def export_checkpoint(
                 config["base_model_name_or_path"] = base
             (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
             copy_files(checkpoint, tmp, ["adapter_model.safetensors"])
-        elif exported_kind == "merged":
+        elif merge and kind == "lora":  # a `glade merge` folder (kind merged) is copied as it is, below
             from glade.train.merge import merge as merge_lora
 
             with tempfile.TemporaryDirectory(prefix="glade-export-") as work:
@@ -129,8 +148,10 @@ def export_checkpoint(
             exported_meta.update(base_model=base or meta.get("base_model"), base_model_local=meta.get("base_model"))
         else:
             exported_meta["base_model"] = None
-        if exported_kind == "merged":
+        if merge and kind == "lora":
             exported_meta["merged_from"] = checkpoint.name
+        elif meta.get("merged_from"):  # glade merge records the adapter's folder as a local path
+            exported_meta["merged_from"] = Path(str(meta["merged_from"])).name
         (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
 
         model_name = repo_id.split("/")[1]
@@ -145,7 +166,8 @@ def export_checkpoint(
             pipeline_tag="text-generation",
         )
         data.eval_results = eval_results(meta, lm_scores, summary) or None
-        body = render_card(meta, recipe, lm_scores, repo_id, exported_kind, base, summary)
+        trained = trained_scenarios(checkpoint, recipe)
+        body = render_card(meta, recipe, lm_scores, repo_id, exported_kind, base, summary, shipped_recipe, trained)
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         folder = finish_folder(
             tmp, out, {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
@@ -157,6 +179,12 @@ def export_checkpoint(
         raise
     if push:
         push_folder(
-            folder, repo_id, "model", private=private, api=api, commit_message=f"glade export of {checkpoint.name}"
+            folder,
+            repo_id,
+            "model",
+            private=private,
+            api=api,
+            commit_message=f"glade export of {checkpoint.name}",
+            log=log,
         )
     return folder

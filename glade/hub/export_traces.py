@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from glade.traces import readable_shards
+from glade.traces import interrupted_generate, readable_shards
 
 from .cards import check_repo_id, copy_files, default_out, finish_folder, start_folder
 from .cards import push as push_folder
@@ -21,6 +21,9 @@ from .cards import push as push_folder
 
 def read_traces(dataset: Path) -> list[Path]:
     dataset = Path(dataset)
+    cut_short = interrupted_generate(dataset) if dataset.is_dir() else None
+    if cut_short is not None:
+        raise ValueError(cut_short)
     shards = sorted((dataset / "data").glob("part-*.parquet")) if dataset.is_dir() else []
     if not shards or not (dataset / "README.md").exists() or (dataset / "meta.json").exists():
         raise ValueError(
@@ -37,8 +40,10 @@ def export_traces(
     out: str | Path | None = None,
     push: bool = False,
     api=None,
+    log=None,
 ) -> Path:
-    """Write the export folder (and push it when `push`); returns the folder."""
+    """Write the export folder (and push it when `push`); returns the folder. `log` hears what the
+    push changed besides the files (an existing public repo made private)."""
     from huggingface_hub import DatasetCard
 
     check_repo_id(repo_id)
@@ -68,5 +73,7 @@ def export_traces(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if push:
-        push_folder(folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}")
+        push_folder(
+            folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}", log=log
+        )
     return folder

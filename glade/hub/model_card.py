@@ -11,6 +11,7 @@ import yaml
 from glade.eval.figures import FIGURES
 from glade.eval.flags import effect_text, metric_text, number, where
 
+from .lineage import commit_text, council_provenance, reproduce, scenarios_text
 from .model_index import HELDOUT, CouncilView, members_text
 
 TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
@@ -42,22 +43,6 @@ def what_it_is(recipe: dict) -> str:
         "answers with that creature's market orders as JSON. It was fine-tuned by imitation on the "
         f"decisions of {who}{only}."
     )
-
-
-def reproduce(meta: dict) -> list[str]:
-    """How to make it again, when glade ships its recipe; and how long that took."""
-    from glade.env.scenario import RECIPES
-
-    name = meta.get("name")
-    if not name or not (RECIPES / "train" / f"{name}.yaml").exists():
-        return []
-    took = ""
-    if isinstance(meta.get("wall_seconds"), (int, float)):
-        took = (
-            f" The run that made this one took {meta['wall_seconds'] / 60:.0f} min, "
-            f"{meta.get('metrics', {}).get('train_steps')} steps (its meta.json: `wall_seconds`, `train_seconds`)."
-        )
-    return [f"Reproduce it with `glade train recipes/train/{name}.yaml` (glade's shipped recipe).{took}", ""]
 
 
 def heldout_words(meta: dict) -> str:
@@ -118,10 +103,11 @@ def flags_table(flags) -> str:
     )
 
 
-def seat_section(council: CouncilView) -> list[str]:
+def seat_section(council: CouncilView, trained_protocol: str | None = None, trained: dict | None = None) -> list[str]:
     """This model's own seats: its answers only, so these figures are its own."""
     sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
     out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
+    out += council_provenance(council.provenance, trained_protocol, trained)
     if council.seat_rows:
         rows = [
             [
@@ -176,9 +162,11 @@ def seat_section(council: CouncilView) -> list[str]:
     return out
 
 
-def council_section(council: CouncilView) -> list[str]:
+def council_section(
+    council: CouncilView, trained_protocol: str | None = None, trained: dict | None = None
+) -> list[str]:
     """Its seats, then what the councils it sat in did as a whole (shared by every seat there)."""
-    out = seat_section(council)
+    out = seat_section(council, trained_protocol, trained)
     out += ["### The councils it sat in (whole-council results, not this model's alone)", ""]
     for name in council.councils:
         out += [f"Council {name} seated: {members_text(council, name)}.", ""]
@@ -233,8 +221,12 @@ def render_card(
     exported_kind: str,
     base: str | None,
     council: CouncilView | None,
+    shipped_recipe: dict | None = None,
+    trained: dict | None = None,
 ) -> str:
-    """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores."""
+    """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores;
+    `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
+    `trained`: lineage.trained_scenarios."""
     name = repo_id.split("/")[1]
     metrics = meta.get("metrics", {})
     lora = recipe.get("lora")
@@ -258,13 +250,14 @@ def render_card(
         "",
         f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
         "",
-        *reproduce(meta),
+        *reproduce(meta, recipe, shipped_recipe),
         _table(
             ["what", "value"],
             [
                 ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
                 ["data counts", ", ".join(f"{k} {v}" for k, v in (meta.get("data_counts") or {}).items())],
-                ["glade", f"{meta.get('glade_version')} (commit `{meta.get('git_commit')}`)"],
+                *([["scenarios trained on (scenario hashes)", scenarios_text(trained)]] if trained else []),
+                ["glade", commit_text(meta)],
                 ["prompt protocol", f"`{meta.get('protocol_version')}`"],
                 ["versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())],
                 ["trained", meta.get("created")],
@@ -299,7 +292,7 @@ def render_card(
     if council is None:
         parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
     else:
-        parts += council_section(council)
+        parts += council_section(council, meta.get("protocol_version"), trained)
     parts += ["## How to load", "", "```python"]
     if exported_kind == "lora":
         parts += [

@@ -7,7 +7,7 @@ prose is in model_card.py."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from glade.eval.flags import load_flags
@@ -16,6 +16,7 @@ from glade.seats.base import model_of
 from .cards import REPO_ID
 
 HELDOUT = "glade Wood held-out states"
+PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "scenario_hashes", "written")
 HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
@@ -53,6 +54,8 @@ class CouncilView:
     outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
     rank: dict | None
     level: float = 0.95  # of the intervals (the eval recipe's ci_level)
+    # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
+    provenance: dict = field(default_factory=dict)
 
     @property
     def councils(self) -> tuple[str, ...]:
@@ -95,6 +98,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         rank=rank_for(results, name),
         level=float((summary.get("thresholds") or {}).get("ci_level", 0.95)),
+        provenance={key: summary[key] for key in PROVENANCE if key in summary},
     )
 
 

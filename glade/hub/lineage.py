@@ -1,0 +1,223 @@
+"""Where an exported checkpoint came from, for its card: the command that trains it again (glade's
+shipped recipe, with the overrides the run used when it used some, or the run's own resolved
+recipe), the scenarios and scenario hashes of the traces it trained on, glade's commit with
+the state of its working tree, and the same record of a council evaluation the card reports.
+Reads only; never prints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from pathlib import Path
+
+import yaml
+
+from glade.config import apply_overrides, parse_override
+
+_MISSING = object()
+OWN_RECIPE = "this repository's `recipe.yaml`, the recipe as the run resolved it (`glade train recipe.yaml`)"
+
+
+def _same(a, b) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _override(key: str, value) -> str | None:
+    """`key=value` that the command line reads back (parse_override) as exactly `value`; None if no text does."""
+    if isinstance(value, str):
+        texts = [value, json.dumps(value)]
+    else:
+        flow = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        texts = [flow.removesuffix("...").strip(), json.dumps(value)]
+    for text in texts:
+        if "\n" not in text and _same(parse_override(f"{key}={text}")[1], value):
+            return f"{key}={text}"
+    return None
+
+
+def _diff(shipped: dict, ran: dict, prefix: str = "") -> list[tuple[str, object]] | None:
+    if any(key not in ran for key in shipped):
+        return None  # an override sets a key, never removes one
+    out: list[tuple[str, object]] = []
+    for key, value in ran.items():
+        old = shipped.get(key, _MISSING)
+        if isinstance(value, dict) and value and (old is _MISSING or old is None or isinstance(old, dict)):
+            inner = _diff(old if isinstance(old, dict) else {}, value, f"{prefix}{key}.")
+            if inner is None:
+                return None
+            out += inner
+        elif old is _MISSING or not _same(old, value):
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def overrides(shipped: dict, ran: dict) -> list[str] | None:
+    """The `key=value` overrides that make the shipped recipe (as glade resolves it) the recipe the
+    run resolved (its recipe.yaml): [] when the run used the shipped recipe as it is, None when no
+    overrides can (a key the run's recipe lacks). Checked by applying them, as `glade train` does."""
+    found = _diff(shipped, ran)
+    if found is None:
+        return None
+    texts = [_override(key, value) for key, value in found]
+    if None in texts:
+        return None
+    rebuilt = apply_overrides(shipped, dict(parse_override(text) for text in texts))
+    return texts if _same(rebuilt, ran) else None
+
+
+def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
+    """How to train it again, and how long that took. `recipe`: the checkpoint's recipe.yaml;
+    `shipped`: glade's shipped recipe of the same name as glade resolves it (None when there is
+    none, or it was not looked up): only when the two are equal is it 'the shipped recipe'."""
+    if not recipe:
+        return []
+    name = meta.get("name")
+    changed = overrides(shipped, recipe) if shipped is not None else None
+    if shipped is None:
+        line = f"Reproduce it with {OWN_RECIPE}."
+    elif changed == []:
+        line = f"Reproduce it with `glade train recipes/train/{name}.yaml` (glade's shipped recipe, as it is)."
+    elif changed:
+        command = " ".join(shlex.quote(part) for part in [f"recipes/train/{name}.yaml", *changed])
+        line = (
+            f"Reproduce it with `glade train {command}`: this run used glade's shipped recipe `{name}` with "
+            f"these overrides, not as it is. Or train {OWN_RECIPE}."
+        )
+    else:
+        line = (
+            f"This run's recipe differs from glade's shipped `recipes/train/{name}.yaml` in ways command-line "
+            f"overrides cannot express: reproduce it with {OWN_RECIPE}."
+        )
+    data = recipe.get("data") or {}
+    if data.get("traces"):
+        line += (
+            f" Its `data.traces` ({', '.join(f'`{t}`' for t in data['traces'])}) must hold the same traces: "
+            "the data fingerprint below tells."
+        )
+    base = str((recipe.get("model") or {}).get("base") or "")
+    if base.startswith("latest:") and meta.get("base_model"):
+        line += f" Its `model.base: {base}` named `{Path(meta['base_model']).name}` when it ran."
+    if isinstance(meta.get("wall_seconds"), (int, float)):
+        line += (
+            f" The run that made this one took {meta['wall_seconds'] / 60:.0f} min, "
+            f"{meta.get('metrics', {}).get('train_steps')} steps (its meta.json: `wall_seconds`, `train_seconds`)."
+        )
+    return [line, ""]
+
+
+def commit_text(prov: dict) -> str:
+    """`VERSION (commit `SHA`, ...)`, saying whether the working tree had uncommitted changes
+    (provenance `git_dirty`), or that this was not recorded."""
+    version, commit = prov.get("glade_version"), prov.get("git_commit")
+    if not commit:
+        return f"{version} (no git commit recorded: not run from a git checkout)"
+    if "git_dirty" not in prov:
+        state = "; whether its working tree had uncommitted changes is not recorded"
+    elif prov["git_dirty"]:
+        state = ", **with uncommitted changes in the working tree**: the commit alone does not reproduce it"
+    else:
+        state = ", clean working tree"
+    return f"{version} (commit `{commit}`{state})"
+
+
+def _row_key(episode_id, turn, creature, observation) -> tuple:
+    return episode_id, turn, creature, hashlib.sha1(str(observation).encode()).hexdigest()
+
+
+def _batches(path: Path, columns: list[str]):
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    if not set(columns) <= set(file.schema_arrow.names):
+        return
+    for batch in file.iter_batches(columns=columns, batch_size=4096):
+        yield zip(*(batch.column(c).to_pylist() for c in columns))
+
+
+def trained_scenarios(checkpoint: Path, recipe: dict) -> dict:
+    """The scenarios of the rows it trained and was held out on (the checkpoint's data/ folder),
+    each with the scenario hashes of those rows, found by matching the rows (episode, turn,
+    creature, observation) in the traces folders its recipe names (`data.traces`) as they are
+    now. {"scenarios": {name: [hash, ...]}, "rows", "found", "traces", "unread"}."""
+    from glade.traces import readable_shards
+
+    key_columns = ["episode_id", "turn", "creature", "observation"]
+    wanted: set[tuple] = set()
+    names: set[str] = set()
+    for split in ("train", "eval"):
+        path = Path(checkpoint) / "data" / f"{split}.parquet"
+        if path.is_file():
+            for episode_id, turn, creature, observation in (r for b in _batches(path, key_columns) for r in b):
+                wanted.add(_row_key(episode_id, turn, creature, observation))
+                names.add(".".join(str(episode_id).split(".")[:-2]) or str(episode_id))
+    traces = [str(t) for t in ((recipe.get("data") or {}).get("traces") or [])]
+    hashes: dict[str, set] = {name: set() for name in names}
+    found: set[tuple] = set()
+    unread = []
+    for folder in traces if wanted else []:
+        try:
+            files = readable_shards(folder)
+        except (ValueError, OSError):
+            unread.append(folder)
+            continue
+        for file in files:
+            for rows in _batches(Path(file), [*key_columns, "scenario", "scenario_hash"]):
+                for *row, scenario, digest in rows:
+                    key = _row_key(*row)
+                    if key in wanted:
+                        found.add(key)
+                        hashes.setdefault(scenario, set()).add(digest)
+    return {
+        "scenarios": {name: sorted(h) for name, h in sorted(hashes.items())},
+        "rows": len(wanted),
+        "found": len(found),
+        "traces": traces,
+        "unread": unread,
+    }
+
+
+def scenarios_text(trained: dict) -> str:
+    """The card's cell for `trained_scenarios`."""
+    if not trained["rows"]:
+        return "not known: the checkpoint keeps no copy of its training data (data/)"
+    where = ", ".join(f"`{t}`" for t in trained["traces"]) or "no traces folder (recipe.yaml names none)"
+    unread = f"; not readable here: {', '.join(trained['unread'])}" if trained["unread"] else ""
+    named = ", ".join(
+        f"{name} " + (", ".join(f"`{h}`" for h in hashes) if hashes else "(hash not known)")
+        for name, hashes in trained["scenarios"].items()
+    )
+    if not trained["found"]:
+        return f"{named}; hashes not known: none of its {trained['rows']} rows is in {where} here{unread}"
+    if trained["found"] < trained["rows"]:
+        return (
+            f"{named} (from {trained['found']} of its {trained['rows']} training and held-out rows, found in "
+            f"{where}; the others are not there now{unread})"
+        )
+    return f"{named} (all {trained['rows']} training and held-out rows found in {where})"
+
+
+def council_provenance(prov: dict, trained_protocol: str | None, trained: dict | None = None) -> list[str]:
+    """Where a council evaluation came from (its summary.json): glade, prompt protocol, scenario
+    hashes; and where those differ from what the model trained on (`trained_scenarios`)."""
+    if not prov:
+        return []
+    hashes = prov.get("scenario_hashes") or {}
+    scenarios = ", ".join(f"{name} `{digest}`" for name, digest in sorted(hashes.items())) or "not recorded"
+    protocol = prov.get("protocol_version")
+    line = f"The evaluation ran glade {commit_text(prov)}, prompt protocol `{protocol}`; scenario hashes: {scenarios}."
+    if protocol and trained_protocol and protocol != trained_protocol:
+        line += f" This model was trained on prompts of protocol `{trained_protocol}`, not the one it played here."
+    learned = (trained or {}).get("scenarios") or {}
+    other = [
+        f"{name} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces)"
+        for name, digest in sorted(hashes.items())
+        if learned.get(name) and digest not in learned[name]
+    ]
+    if other:
+        line += (
+            f" Scenario hashes that differ from those of the traces it trained on: {', '.join(other)}: the rules it "
+            "played here are not the ones it learned from (another version of the scenario, or the evaluation's "
+            "own settings)."
+        )
+    return [line, ""]
