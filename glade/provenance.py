@@ -22,6 +22,22 @@ def git_commit() -> str | None:
         return None
 
 
+def git_dirty() -> bool | None:
+    """Whether the checkout in use has uncommitted changes to tracked files (so its commit does
+    not say all of the code that ran), or None (an install, no git)."""
+    try:
+        root = Path(__file__).resolve().parent.parent
+        done = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return bool(done.stdout.strip()) if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def package_version(package: str) -> str | None:
     try:
         return version(package.replace("_", "-"))
@@ -30,12 +46,14 @@ def package_version(package: str) -> str | None:
 
 
 def stamp(packages: tuple[str, ...] = ()) -> dict:
-    """glade_version, git_commit, protocol_version, versions of `packages`, python."""
+    """glade_version, git_commit, git_dirty, protocol_version, versions of `packages`, python."""
     from glade.env.protocol import PROTOCOL_VERSION
 
+    commit = git_commit()
     return {
         "glade_version": glade.__version__,
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": git_dirty() if commit else None,
         "protocol_version": PROTOCOL_VERSION,
         "versions": {p: package_version(p) for p in packages},
         "python": platform.python_version(),

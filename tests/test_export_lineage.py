@@ -15,6 +15,7 @@ from glade.cli import main
 from glade.config import apply_overrides, as_plain, parse_override
 from glade.env.scenario import RECIPES
 from glade.hub.export import export_checkpoint
+from glade.hub.lineage import commit_text
 
 SHIPPED = {
     "name": "x",
@@ -143,8 +144,30 @@ def test_council_results_and_a_dirty_tree_are_named_in_the_card(trained_creature
     assert (
         "Scenario hashes that differ from those of the traces it trained on: default (`ffffffffffffffff` here" in text
     )
-    # a record that does not say whether the tree was clean is not read as clean
-    (folder / "meta.json").write_text(json.dumps(meta))
+    # a record that does not say whether the tree was clean (written before glade recorded it) is not read as clean
+    (folder / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "git_dirty"}))
     out = export_checkpoint(folder, "alice/creature", out=tmp_path / "plain")
     text = " ".join((out / "README.md").read_text().split())
     assert "whether its working tree had uncommitted changes is not recorded" in text
+
+
+def test_provenance_records_whether_the_tree_had_uncommitted_changes(tmp_path, monkeypatch):
+    import subprocess
+
+    from glade import provenance
+
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "provenance.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    monkeypatch.setattr(provenance, "__file__", str(repo / "pkg" / "provenance.py"))
+    assert provenance.git_dirty() is False
+    (repo / "pkg" / "provenance.py").write_text("x = 2\n")
+    assert provenance.git_dirty() is True
+    assert provenance.stamp()["git_dirty"] is True and provenance.stamp()["git_commit"]
+    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "elsewhere" / "pkg" / "provenance.py"))
+    assert provenance.git_dirty() is None and provenance.stamp()["git_dirty"] is None
+    assert commit_text({"glade_version": "0.1", "git_commit": "abc", "git_dirty": None}).endswith("is not recorded)")

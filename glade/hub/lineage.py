@@ -112,7 +112,7 @@ def commit_text(prov: dict) -> str:
     version, commit = prov.get("glade_version"), prov.get("git_commit")
     if not commit:
         return f"{version} (no git commit recorded: not run from a git checkout)"
-    if "git_dirty" not in prov:
+    if prov.get("git_dirty") is None:  # written before glade recorded it, or git could not say
         state = "; whether its working tree had uncommitted changes is not recorded"
     elif prov["git_dirty"]:
         state = ", **with uncommitted changes in the working tree**: the commit alone does not reproduce it"
