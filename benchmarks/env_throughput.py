@@ -187,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds of before and after (default 3; quick 1)"
     )
-    p.add_argument("--quick", action="store_true", help="fewer timings: a minute or less")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 round of 5 timings per figure instead of 3 rounds of 15: a minute or less; the headline is the last line",
+    )
     p.add_argument("--baseline", default=BASELINE, metavar="REV", help=f"the before code (default {BASELINE})")
     p.add_argument("--no-baseline", action="store_true", help="measure this checkout only")
     p.add_argument("--profile", action="store_true", help="print cProfile hot spots of (b) and (c), this checkout")

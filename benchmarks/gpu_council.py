@@ -5,6 +5,10 @@ the hf engine and the vLLM engine side by side. The figure users will judge glad
     python benchmarks/gpu_council.py --quick              (the same council, one measured turn; not yet timed on a GPU)
     python benchmarks/gpu_council.py --dry-run            (CPU smoke test of the same code path, tiny model)
 
+The figures go to this checkout's runs/gpu_council.json (`--quick`: runs/gpu_council.quick.json;
+`--dry-run`: runs/gpu_council.dry-run.json, and never over a file that holds a real run's
+figures); `--out` moves them, and the last lines say where they went.
+
 What it does: builds a model of Qwen2.5-0.5B's shape from its config (random weights, bf16;
 nothing is downloaded) with glade's locally trained tiny tokenizer, and two random LoRA
 adapters; seats the five creatures of the default Wood on it (adapters a, b, the bare base,
@@ -64,16 +68,22 @@ def parse_args(argv):
     p.add_argument("--dtype", default="bfloat16")
     p.add_argument("--device", default="cuda")
     p.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOP/s")
-    p.add_argument("--out", default=str(ROOT / "runs" / "gpu_council.json"), help="the figures as JSON")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="the figures as JSON (default: this checkout's runs/gpu_council.json; runs/gpu_council.quick.json with"
+        " --quick, runs/gpu_council.dry-run.json with --dry-run, so neither overwrites a full GPU run's figures)",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="one measured turn of the same 5 x 64 council; the headline is the last line",
+        help="one measured turn of the same 5 x 64 council (after the warm-up turn); the headline is the last line",
     )
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="CPU smoke test: the tiny model's shape, float32, W=2, 1 turn, 8 new tokens (no GPU needed)",
+        help="CPU smoke test: the tiny model's shape, float32, W=2, 1 turn, 8 new tokens (no GPU needed); never"
+        " writes over a GPU run's figures",
     )
     p.add_argument("--worker", nargs=3, metavar=("ENGINE", "MODEL", "ADAPTERS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -82,6 +92,9 @@ def parse_args(argv):
     if args.dry_run:
         args.worlds, args.turns, args.new_tokens, args.dtype, args.device = 2, 1, 8, "float32", "cpu"
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM on CPU otherwise claims most of the RAM
+    if args.out is None:
+        kind = ".dry-run" if args.dry_run else ".quick" if args.quick else ""
+        args.out = str(ROOT / "runs" / f"gpu_council{kind}.json")
     return args
 
 
@@ -252,10 +265,25 @@ def report(args, results: dict, skipped: dict, wall_s: float) -> None:
             f"hf council turn {hf['turn_s']:.2f} s, {hf['decisions'] / hf['seconds']:.1f} dec/s (no vLLM figure)"
         )
     out["results"], out["skipped"] = results, skipped
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"  figures written to {args.out}; whole script {wall_s:.0f} s")
+    print(f"  {write(args, out, bool(ok))}; whole script {wall_s:.0f} s")
     print("; ".join(verdicts) if verdicts else "no engine produced a figure")
+
+
+def write(args, out: dict, figures: bool) -> str:
+    """Write the figures to --out, unless that would put a dry run's (or no figures) over a real run's."""
+    path = Path(args.out).resolve()
+    if not figures:
+        return f"no figures, nothing written (not to {path})"
+    if args.dry_run and path.exists():
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if isinstance(earlier, dict) and not (earlier.get("args") or {}).get("dry_run", False):
+            return f"NOT written: {path} holds the figures of a run that was not a dry run; give another --out"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    return f"figures written to {path}" + (" (a dry run: CPU, the tiny model)" if args.dry_run else "")
 
 
 def _parameters(model: str) -> int:

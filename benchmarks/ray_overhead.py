@@ -1,7 +1,7 @@
 """What `glade eval --ray` costs over the local backend on one machine, and the shard size.
 
     .venv/bin/python benchmarks/ray_overhead.py            (about 6 minutes on 2 shared cores)
-    .venv/bin/python benchmarks/ray_overhead.py --quick    (under 2 minutes)
+    .venv/bin/python benchmarks/ray_overhead.py --quick    (under 2 minutes: 12 worlds, W=6, so Ray plays 2 shards)
 
 One council recipe, played side by side: a tiny base model (glade.train.tiny.save_tiny,
 random weights) with a random LoRA adapter sits on every seat of one council and on Oona
@@ -19,6 +19,11 @@ round kept (this machine is shared: a single pass swings with the neighbours' lo
   ray W=16 / 8 / 4 / 2     warm runs at each shard size (a shard = one lockstep batch = one task)
 Every run writes its own results folder; the script checks that every Ray run's decisions
 equal the local run's. The last line is the headline: Ray over local, both warm, W=16.
+
+`--quick`: one gambit scenario x 3 seeds (12 worlds), 5 turns (the legend comes at turn 4),
+16 new tokens, every run at W=6, so Ray plays 2 shards (2 tasks, one per CPU) and the
+decisions it checks come from both; the runs: local and Ray cold, then one warm round of each.
+Its last line is the same headline at W=6.
 """
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ def build_model(root: Path) -> tuple[str, str]:
     return str(base), str(root / "adapter")
 
 
+QUICK_W = 6  # --quick: 12 worlds in 2 shards (a Ray task each), so the Ray runs' decisions come from both
+FULL_W = 16
+
+
 def write_recipe(root: Path, name: str, base: str, adapter: str, quick: bool, worlds: int) -> Path:
     seat = {"kind": "hf", "model": base, "adapter": adapter, "max_new_tokens": 16 if quick else 40}
     data = {
@@ -101,7 +110,12 @@ def same_decisions(a: Path, b: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller recipe and fewer shard sizes (< 2 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"under 2 minutes: 12 worlds (1 scenario x 3 seeds), 5 turns, 16 new tokens, every run at W={QUICK_W}"
+        " (Ray plays 2 shards), one warm round",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds of the warm modes (default 2)")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 2)
@@ -113,7 +127,8 @@ def main() -> None:
     torch.set_num_threads(1)
     root = Path(_TMP)
     base, adapter = build_model(root)
-    sizes = [16] if args.quick else [16, 8, 4, 2]
+    head = QUICK_W if args.quick else FULL_W
+    sizes = [head] if args.quick else [16, 8, 4, 2]
     rows = []
 
     runs = 0
@@ -129,15 +144,19 @@ def main() -> None:
         if runs == 1:
             cost = summary["cost"]
             model = sum(s["decisions"] for k, s in cost["seats"].items() if not k.startswith("standin:"))
-            print(f"recipe: {cost['episodes']} worlds, {cost['decisions']} decisions ({model} by the model)")
+            shards = -(-cost["episodes"] // head)
+            print(
+                f"recipe: {cost['episodes']} worlds, {cost['decisions']} decisions ({model} by the model);"
+                f" W={head}: {shards} shard(s), a Ray task each"
+            )
 
-    run("local W=16 (cold)", 16)
+    run(f"local W={head} (cold)", head)
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     print(distributed.connect("auto"), flush=True)
     try:
-        run("ray W=16 (cold)", 16, distributed.play_on_ray)
+        run(f"ray W={head} (cold)", head, distributed.play_on_ray)
         for _ in range(rounds):
-            run("local W=16", 16)
+            run(f"local W={head}", head)
             for size in sizes:
                 run(f"ray W={size}", size, distributed.play_on_ray)
     finally:
@@ -148,13 +167,13 @@ def main() -> None:
         if label not in best or seconds < best[label][0]:
             all_same = all(same for other, *_, same in rows if other == label)
             best[label] = (seconds, share, all_same)
-    local = best["local W=16"][0]
+    local = best[f"local W={head}"][0]
     print(f"\nload average {os.getloadavg()[0]:.1f} (2 cores, shared); warm modes: best of {rounds} round(s)")
     print(f"{'run':<18} {'wall s':>8} {'x local':>8} {'model share':>12}  same decisions as local")
     for label, (seconds, share, same) in best.items():
         print(f"{label:<18} {seconds:>8.1f} {seconds / local:>7.2f}x {share:>12.0%}  {'yes' if same else 'NO'}")
-    warm = best["ray W=16"][0]
-    print(f"headline: Ray over local, both warm, W=16: {warm / local:.2f}x ({warm:.1f} s vs {local:.1f} s)")
+    warm = best[f"ray W={head}"][0]
+    print(f"headline: Ray over local, both warm, W={head}: {warm / local:.2f}x ({warm:.1f} s vs {local:.1f} s)")
 
 
 if __name__ == "__main__":
