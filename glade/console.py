@@ -3,7 +3,9 @@
 which keeps the progress bars and warnings of datasets, transformers, huggingface_hub,
 TRL and lm-eval out of glade's own output (`--verbose` keeps them).
 
-Library code never prints: the verbs in glade.cli do, through this module.
+Library code never prints: the verbs in glade.cli do, through this module: results on
+stdout (`console()`), progress bars, warnings and errors on stderr (`console(stderr=True)`,
+`progress_bar`, `warning`, `error`).
 """
 
 from __future__ import annotations
@@ -160,7 +162,8 @@ def summary_lines(s: Scenario, sm: dict) -> list[str]:
 
 @dataclass(frozen=True)
 class Bar:
-    """One step's rich progress bar: set its `total`, then `advance` it."""
+    """One step's rich progress bar: set its `total`, then `advance` it. `stage` adds the next
+    long step's own labelled bar under it, in the same display."""
 
     progress: Any  # rich.progress.Progress
     task: int
@@ -181,24 +184,30 @@ class Bar:
         """A short note after the bar (a training loss, say)."""
         self.progress.update(self.task, note=text)
 
+    def stage(self, label: str, unit: str) -> Bar:
+        """A new bar under this one for a later step (`held-out states`), drawn from its total
+        or first step on; its clock starts now."""
+        return Bar(self.progress, self.progress.add_task(label, total=None, unit=unit, note=""))
+
 
 @contextmanager
 def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
-    """`label [bar] done/total unit elapsed`, on stderr unless given a console."""
+    """`label [bar] done/total unit elapsed`, on stderr unless given a console (progress, like
+    warnings and errors, goes to stderr; results to stdout)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(unit),
+        TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
         TextColumn("{task.fields[note]}"),
     )
     # Drawn from its total or first step on, so input refused before any work draws no empty bar.
     progress = Progress(*columns, console=con or console(stderr=True))
     try:
-        yield Bar(progress, progress.add_task(unit, total=None, note=""))
+        yield Bar(progress, progress.add_task(label, total=None, unit=unit, note=""))
     finally:
         if progress.live.is_started:
             progress.stop()

@@ -86,7 +86,7 @@ def test_generate_records_its_cost_in_the_card(tmp_path, capsys):
     path = tmp_path / "gen.yaml"
     path.write_text(yaml.safe_dump({"out": str(tmp_path / "traces"), "seeds": {"count": 2}, "turns": 3}))
     assert main(["generate", str(path)]) == 0
-    assert "cost: 2 episodes, 30 decisions" in capsys.readouterr().err  # generate's console is stderr
+    assert "cost: 2 episodes, 30 decisions" in capsys.readouterr().out  # results on stdout, bars on stderr
     card = (tmp_path / "traces" / "README.md").read_text()
     assert "## Cost of the last run" in card and "| standin:hoarder | 6 | 0 | 0 | 0.00 | - | 0 |" in card
 
@@ -102,10 +102,10 @@ def test_generate_dry_run_and_limits(tiny_seat, tmp_path, capsys):
     path = tmp_path / "gen.yaml"
     path.write_text(yaml.safe_dump(data))
     assert main(["generate", str(path), "--dry-run"]) == 0
-    err = capsys.readouterr().err
+    plan = capsys.readouterr().out  # the plan is a result: `glade generate R --dry-run > plan.txt` keeps it
     assert not (tmp_path / "traces").exists()
     # 2 councils x 2 seeds = 4 episodes x 3 turns x 5 creatures; the model: oona in 2 episodes x 3 turns
-    assert "4 episodes (12 world-turns), 60 decisions (6 by model seats)" in err and "hf:base" in err
+    assert "4 episodes (12 world-turns), 60 decisions (6 by model seats)" in plan and "hf:base" in plan
     path.write_text(yaml.safe_dump({**data, "max_decisions": 5}))
     assert main(["generate", str(path)]) == 2
     err = capsys.readouterr().err

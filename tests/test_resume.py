@@ -213,7 +213,7 @@ def test_a_corrupt_traces_shard_is_named_and_replayed(tmp_path, capsys):
         gen.load_traces([str(tmp_path / "traces")])  # what training reads: the file is named
     capsys.readouterr()
     assert main(["generate", str(path)]) == 0
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out  # what the rerun repaired is part of its report (stdout)
     assert "data/part-00001.parquet: unreadable" in err and "its 2 episode(s) play again" in err
     assert "wrote 6 episodes (2 played now" in err
     pd.testing.assert_frame_equal(rows(tmp_path / "traces").drop(columns="latency_s"), clean.drop(columns="latency_s"))
@@ -245,7 +245,7 @@ def test_a_shard_overwritten_without_some_of_its_episodes_is_replayed(tmp_path, 
     table[table["episode_id"] != table["episode_id"].iloc[0]].to_parquet(shard, index=False)
     capsys.readouterr()
     assert main(["generate", str(path)]) == 0
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "data/part-00001.parquet: lacks 1 episode(s) its part lists; its 2 episode(s) play again" in err
     assert "wrote 6 episodes (2 played now" in err
     pd.testing.assert_frame_equal(rows(tmp_path / "traces").drop(columns="latency_s"), clean.drop(columns="latency_s"))

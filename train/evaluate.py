@@ -88,8 +88,9 @@ def sold_goods(action: dict) -> set[str]:
     return {o["good"] for o in action["orders"] if o["side"] == "sell"}
 
 
-def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None) -> dict:
-    """Held-out figures of the checkpoint in `folder` (see the module docstring)."""
+def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) -> dict:
+    """Held-out figures of the checkpoint in `folder` (see the module docstring). `progress` (a
+    glade.console.Bar) gets a bar under it for each pass over the states, advanced per batch."""
     heldout, seeds = heldout_rows(data_cfg, spec) if data_cfg is not None else (None, [])
     sample = rows if heldout is None else heldout
     sample = sample.shuffle(seed=0).select(range(min(spec.states, len(sample))))
@@ -100,7 +101,15 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None) -> dict:
     for prefix, structured in (("", False), ("structured_", True)):
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
         policy = load({**seat, "batch_size": spec.batch_size, "structured": structured})
-        decisions = policy.act(observations + [obs for obs, _ in probes])
+        states = observations + [obs for obs, _ in probes]
+        bar = None if progress is None else progress.stage("held-out states" + (", structured" * structured), "states")
+        if bar is not None:
+            bar.total(len(states))
+        decisions = []
+        for start in range(0, len(states), spec.batch_size):  # the batches policy.act makes itself: same answers
+            decisions += policy.act(states[start : start + spec.batch_size])
+            if bar is not None:
+                bar.advance(len(decisions) - start)
         answered, probed = decisions[: len(observations)], decisions[len(observations) :]
         out.update(
             {prefix + k: v for k, v in figures(answered, observations, targets, sample["standin_action"]).items()}

@@ -184,6 +184,10 @@ def _progress_callback(bar):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):  # the Trainer's callback interface is a base class to subclass
+        def __init__(self):
+            self.trained = False  # from then on an evaluation is the eval loss, with a bar of its own
+            self.loss_bar = None
+
         def on_train_begin(self, args, state, control, **kwargs):
             bar.total(state.max_steps)
             bar.advance(state.global_step)  # a resumed run starts part-way
@@ -194,6 +198,18 @@ def _progress_callback(bar):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 bar.note(f"loss {float(logs['loss']):.3f}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.trained = True
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            if not self.trained:
+                return
+            if self.loss_bar is None:
+                self.loss_bar = bar.stage("eval loss", "batches")
+                if eval_dataloader is not None:
+                    self.loss_bar.total(len(eval_dataloader))
+            self.loss_bar.advance()
 
     return Progress()
 
@@ -295,7 +311,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
         from .evaluate import check_targets, evaluate_checkpoint
 
-        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data))
+        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data, progress))
         if recipe.eval.traces:
             meta["heldout"] = {
                 "traces": list(recipe.eval.traces),

@@ -6,6 +6,12 @@ itself is in the library. A mistake a user can make (a malformed scenario or rec
 seat spec, a bad --council or --set, a missing file) prints one red `error: ...` line to
 stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead. `glade export` and
 `glade export-traces` exit 3 when the folder is written but the push could not happen.
+
+One stream rule for every verb: results (tables, summaries, dry-run plans, `wrote ...` lines)
+on stdout; progress bars, warnings and errors on stderr (`console()` and `console(stderr=True)`
+of glade.console). An unknown option shows the verb's own usage line (with a `key=value` hint
+for a verb's recipe keys); `--verbose` goes before or after the verb. Each verb's --help ends
+with its examples and `exit status: ...` (`epilog`, laid out by VerbHelp).
 """
 
 from __future__ import annotations
@@ -49,6 +55,33 @@ def about(doc: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def epilog(status: str, examples: tuple[str, ...] = ()) -> str:
+    """A verb's --help epilog: its examples, then `exit status: ...` (one wording for every verb).
+    VerbHelp keeps the example lines as written and wraps the rest."""
+    shown = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" if examples else ""
+    return f"{shown}exit status: {status}"
+
+
+class VerbHelp(argparse.HelpFormatter):
+    """A verb's --help: paragraphs wrapped to the terminal, lines that open with spaces
+    (examples, lists) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out: list[str] = []
+        paragraph: list[str] = []
+        for line in [*text.splitlines(), ""]:
+            if line.strip() and not line.startswith(" "):
+                paragraph.append(line.strip())
+                continue
+            if paragraph:
+                out.append(textwrap.fill(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent))
+                paragraph = []
+            out.append(indent + line if line.strip() else "")
+        return "\n".join(out[:-1])
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Keeps each verb and its one-line help on one line (argparse indents subcommands two
     columns deeper than it measures them)."""
@@ -69,17 +102,46 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'glade VERB --help' for a verb's options.",
     )
     parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
+    parser.add_argument(
+        "--verbose",
+        dest="verbose_first",
+        action="store_true",
+        help="show the libraries' own progress bars, logs and warnings (as VERB --verbose)",
+    )
     subparsers = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb")
     for name, help_text in VERBS.items():
         if verb is None or name == verb:
             module = importlib.import_module(f"glade.cli.{name.replace('-', '_')}")
-            verb_parser = module.add_parser(subparsers, help_text)
-            verb_parser.add_argument(
+            module.add_parser(subparsers, help_text).add_argument(
                 "--verbose", action="store_true", help="show the libraries' own progress bars, logs and warnings"
             )
         else:
             subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def verb_parser(parser: argparse.ArgumentParser, verb: str | None) -> argparse.ArgumentParser:
+    """The parser of `verb` (the top-level one when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            return action.choices[verb]
+    return parser
+
+
+def override_hint(extra: list[str], keys: set[str]) -> str:
+    """`; did you mean out=runs/x? ...` when the first unknown option names a recipe key
+    (`--out runs/x`, `--out=runs/x`, `--seeds.count 2`, `--max-fault-share 0.5`)."""
+    at = next((i for i, a in enumerate(extra) if a.startswith("--")), None)
+    if at is None:
+        return ""
+    key, sep, value = extra[at][2:].partition("=")
+    key = key.replace("-", "_")
+    if key.split(".")[0] not in keys:
+        return ""
+    if not sep:
+        following = extra[at + 1] if at + 1 < len(extra) else ""
+        value = following if following and not following.startswith("-") else "VALUE"
+    return f"; did you mean {key}={value}? recipe keys are given as key=value"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,12 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(verb if verb in VERBS else "")
     args, extra = parser.parse_known_args(argv)
+    if "verbose" in args:  # `glade --verbose VERB` as `glade VERB --verbose`
+        args.verbose = args.verbose or args.verbose_first
     # argparse ends `recipe [key=value ...]` at the first option, so `RECIPE --dry-run a=1`
     # leaves a=1 over: overrides may come anywhere on the line, as the usage line reads.
     if extra and "overrides" in args and all("=" in a and not a.startswith("-") for a in extra):
         args.overrides = [*args.overrides, *extra]
-    elif extra:
-        parser.parse_args(argv)  # argparse's own message and exit 2 for what is left
+    elif extra:  # the verb's own usage line and exit 2, with a hint for `--key value`
+        hint = override_hint(extra, args.recipe_keys()) if "recipe_keys" in args else ""
+        verb_parser(parser, args.verb).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if "run" not in args:
         parser.print_help()
         return 2

@@ -31,6 +31,9 @@ which glade report shows.
 examples:
   glade calibrate runs/eval/crash-gambit --policy panic_model --out runs/calibrated/panic.yaml
   glade calibrate runs/traces/mine --policy standin:hoarder --creature oona --out oona.yaml
+
+exit status: 0 fitted and written; 2 bad input (no such folder or policy, a bad option, an
+--out that is not a disposition glade wrote), nothing written.
 """
 
 

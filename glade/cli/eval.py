@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from glade.cli import about
+from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
 from glade.console import console, findings, print_table, progress_bar, show_faults, with_ci
 from glade.meter import closing_line, estimate_report
@@ -26,11 +26,20 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "eval",
         help=help,
         description=about(__doc__),
-        epilog="exit status: 0 written; 1 written, but a live seat's server failed on more than the recipe's "
-        "max_fault_share of its decisions (default 0.2); 2 bad input; 130 interrupted (rerun to resume).",
+        epilog=epilog(
+            "0 written; 1 written, but a live seat's server failed on more than the recipe's max_fault_share of "
+            "its decisions (default 0.2); 2 bad input; 130 interrupted (rerun to resume).",
+            (
+                "glade eval recipes/eval/crash-gambit.yaml --dry-run",
+                "glade eval recipes/eval/crash-gambit.yaml seeds.count=2 out=runs/eval/quick",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("recipe", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.add_argument(
+        "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. seeds.count=2"
+    )
     p.add_argument(
         "--ray",
         nargs="?",
@@ -43,8 +52,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         action="store_true",
         help="print the plan (episodes, decisions, model calls, tokens) and a calibrated time estimate; run nothing",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p
+
+
+def recipe_keys() -> set[str]:
+    from dataclasses import fields
+
+    from glade.eval.recipe import EvalRecipe
+
+    return {f.name for f in fields(EvalRecipe)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         args.ray = "auto"
     recipe = load_eval_recipe(args.recipe, overrides)
     check_inputs(recipe, recipe_source(args.recipe, overrides))
-    con = console()
+    con = console()  # results on stdout; the bar on stderr
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
@@ -83,38 +100,42 @@ def run(args: argparse.Namespace) -> int:
         con.print(distributed.connect(args.ray), soft_wrap=True)
         backend = {"backend": distributed.play_on_ray}
     try:
-        with progress_bar("eval", "turns", con) as bar:
+        with progress_bar("eval", "turns") as bar:
             result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
     for line in result.replayed:
-        con.print(f"[yellow]replayed[/]: {line}")
+        con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
     summary = write_results(recipe, result)
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
-    timing = summary["timing"]
-    cost = summary["cost"]
-    if result.played_now == 0:
-        if not cost:
-            kept = "the runs that played them were interrupted before writing a summary, so no cost to show"
-        elif cost["episodes"] < summary["worlds"]:
-            kept = f"timing and cost are those of the run that played the last {cost['episodes']} of them"
-        else:
-            kept = "timing and cost are the run's that played them"
-        con.print(f"nothing left to play: every episode was finished; {kept}", soft_wrap=True)
-    elif result.played_now < summary["worlds"]:
-        con.print(
-            f"this run played {result.played_now} of the {summary['worlds']} worlds; its timing and cost are those"
-        )
-    con.print(
-        f"{summary['worlds']} worlds, {summary['decisions']} live decisions in {timing['seconds']} s "
-        f"({timing['outside_model_share']:.1%} outside the model); results in {recipe.out}"
-    )
+    con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
     if summary["cost"]:
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
     show_faults(con, summary["faults"], over, recipe.max_fault_share)
     return 1 if over else 0
+
+
+def run_lines(summary: dict, out) -> str:
+    """What this run played and in what time, then the results' totals. A resumed run's timing
+    and cost are its own part's; a rerun with nothing to play keeps the last playing run's
+    (glade.eval.run.write_results)."""
+    timing, cost, worlds = summary["timing"], summary["cost"], summary["worlds"]
+    played_now = 0 if not cost or cost.get("kept") else cost["episodes"]
+    took = f"{timing['seconds']} s ({timing['outside_model_share']:.1%} outside the model)"
+    totals = f"{worlds} worlds, {summary['decisions']} live decisions in all; results in {out}"
+    if played_now == 0:
+        if not cost:
+            kept = "the runs that played them were interrupted before writing a summary, so no cost to show"
+        elif cost["episodes"] < worlds:
+            kept = f"timing and cost are those of the run that played the last {cost['episodes']} of them: {took}"
+        else:
+            kept = f"timing and cost are those of the run that played them: {took}"
+        return f"nothing left to play: every episode was finished; {kept}\n{totals}"
+    if played_now < worlds:
+        return f"this run played {played_now} of the {worlds} worlds; its timing and cost are those: {took}\n{totals}"
+    return f"{worlds} worlds, {summary['decisions']} live decisions in {took}; results in {out}"
 
 
 def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:

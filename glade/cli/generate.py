@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
+from glade.cli import VerbHelp, epilog
 from glade.config import recipe_source
 from glade.console import console, print_table, progress_bar, show_faults
 from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report
-from glade.traces import check_inputs, generate, load_generate_recipe
+from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
 
@@ -20,25 +22,33 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description="Play the episodes a recipe describes and write one trace row per decision "
         "(OUT/data/*.parquet, a dataset card in OUT/README.md). A rerun after an interruption "
         "plays only the episodes not yet written.",
-        epilog="exit status: 0 written; 1 written, but a seat's server failed on more than the recipe's "
-        "max_fault_share of its decisions (default 0.2); 2 bad input, nothing written; 130 interrupted "
-        "(rerun to resume).",
+        epilog=epilog(
+            "0 written; 1 written, but a seat's server failed on more than the recipe's max_fault_share of "
+            "its decisions (default 0.2); 2 bad input, nothing written; 130 interrupted (rerun to resume).",
+            (
+                "glade generate recipes/generate/standin.yaml",
+                "glade generate recipes/generate/standin.yaml out=runs/traces/mine seeds.count=2 --dry-run",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. seeds.count=2")
+    p.add_argument(
+        "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. seeds.count=2"
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, recipe_keys=lambda: {f.name for f in fields(GenerateRecipe)})
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     recipe = load_generate_recipe(args.recipe, args.overrides)
     check_inputs(recipe, recipe_source(args.recipe, args.overrides))
-    con = console(stderr=True)
+    con = console()  # results on stdout; the bar on stderr
     if args.dry_run:
         from glade.traces import dry_run
 
@@ -46,15 +56,16 @@ def run(args: argparse.Namespace) -> int:
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
         return 0
     try:
-        with progress_bar("generate", "turns", con) as bar:
+        with progress_bar("generate", "turns") as bar:
             summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
     for line in summary["replayed"]:
-        con.print(f"[yellow]replayed[/]: {line}")
+        con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
     con.print(
         f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
-        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}"
+        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}",
+        soft_wrap=True,
     )
     con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from glade.cli import VerbHelp, epilog
+
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -11,6 +13,15 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help=help,
         description="Fold a LoRA checkpoint into its base model: a plain transformers model "
         "(safetensors, tokenizer, meta.json) whose logits equal the adapter's.",
+        epilog=epilog(
+            "0 merged and written; 2 bad input (not a finished LoRA checkpoint, or --out already exists), "
+            "nothing written.",
+            (
+                "glade merge checkpoints/tiny-hoarder__0__20261124-101500",
+                "glade merge checkpoints/tiny-hoarder__0__20261124-101500 --out models/hoarder-merged",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train")
     p.add_argument("--out", help="where to write the merged model (default: CHECKPOINT-merged)")

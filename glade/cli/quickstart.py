@@ -29,6 +29,7 @@ from pathlib import Path
 
 from glade import checkpoint
 from glade.checkpoint import LATEST
+from glade.cli import VerbHelp, epilog
 from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.files import check_folder_path
@@ -113,7 +114,7 @@ def generate_traces(*names: str):
         from glade.traces import generate, load_generate_recipe
 
         for name in names:
-            with progress_bar(f"generate {name}", "turns", con) as bar:
+            with progress_bar(f"generate {name}", "turns") as bar:  # bars on stderr, results on stdout
                 summary = generate(
                     load_generate_recipe(RECIPES / "generate" / f"{name}.yaml"),
                     progress=lambda live: bar.advance(),
@@ -133,12 +134,13 @@ def train_recipe(name: str):
 
         path = RECIPES / "train" / f"{name}.yaml"
         overrides = [f"model.base={LATEST}tiny-base"] if args.train_base and name != "tiny-base" else []
-        with progress_bar(f"train {name}", "steps", con) as bar:
+        err = console(stderr=True)  # the bars (steps, eval loss, held-out passes) and the run's log
+        with progress_bar(f"train {name}", "steps", err) as bar:
             out = train(  # a rerun continues an interrupted run, and keeps a finished one
                 load_train_recipe(path, overrides),
                 str(path),
                 resume=True,
-                log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),
+                log=lambda m: err.print(f"[dim]{m}[/]", soft_wrap=True),
                 progress=bar,
             )
         meta = json.loads((out / "meta.json").read_text())
@@ -184,19 +186,16 @@ def shipped_base(args: argparse.Namespace, con) -> None:
 
 
 def evaluate_councils(args: argparse.Namespace, con) -> None:
-    from glade.cli.eval import print_results
+    from glade.cli.eval import print_results, run_lines
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
     overrides = [f"policies.base_model.path={LATEST}tiny-base"] if args.train_base else []
     recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml", overrides)
-    with progress_bar("eval", "turns", con) as bar:
+    with progress_bar("eval", "turns") as bar:
         summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
     print_results(con, recipe, summary)
-    timing = summary["timing"]
-    con.print(
-        f"{summary['worlds']} worlds in {timing['seconds']:.0f} s, {1 - timing['outside_model_share']:.0%} of it in the model"
-    )
+    con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
 
 
 def flag_and_report(args: argparse.Namespace, con) -> None:
@@ -303,17 +302,44 @@ TRAIN_BASE = (
 )
 
 
+WRITES = """\
+what it writes, under the current folder (a rerun keeps finished work and goes on):
+  OUT/simulate/             the default Wood's trace.parquet and summary.json
+  runs/traces/NAME/         stand-in traces: standin, panic-seller, heldout
+                            (and base with --train-base)
+  checkpoints/NAME__0__TIME/
+                            the adapters tiny-hoarder, tiny-panic-seller,
+                            tiny-speculator, tiny-shrewd (and tiny-base with
+                            --train-base); the first two's lm-eval scores in
+                            their lm_eval/results.json
+  runs/eval/crash-gambit/   the results, flags.json and flags.md, report.md and
+                            report.html
+  OUT/exports/NAME/         Hub-ready folders of the base and the adapters
+--out moves only OUT/simulate and OUT/exports (default OUT: runs/quickstart); the recipes
+fix the rest. Progress bars go to stderr, the steps and their results to stdout."""
+
+
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "quickstart",
         help=help,
         description="Run the quickstart steps in order, printing each as it runs.",
+        epilog=WRITES
+        + "\n\n"
+        + epilog(
+            "0 every step done; 1 a step failed (its traceback says where; the conservation check, say); "
+            "2 bad input (an --out that is a file, an --until not a step of this run); 130 interrupted "
+            "(rerun to continue: finished work is kept).",
+            ("glade quickstart", "glade quickstart --until simulate --out /tmp/qs"),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument(
         "--out",
         metavar="DIR",
         default="runs/quickstart",
-        help="where the simulate and export steps write (default: runs/quickstart)",
+        help="where the simulate and export steps write, OUT/simulate and OUT/exports (default: runs/quickstart); "
+        "traces, checkpoints and the evaluation go where their recipes say: runs/traces, checkpoints, runs/eval",
     )
     p.add_argument(
         "--until",
@@ -334,7 +360,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     check_folder_path(Path(args.out))  # before any step: a file in the way fails now, not after training
-    con = console()
+    con = console()  # the steps and their results; the bars go to stderr
     started = time.perf_counter()
     steps = list(STEPS)
     if args.train_base:

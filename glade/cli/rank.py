@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.cli import about
+from glade.cli import VerbHelp, about, epilog
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -18,7 +18,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description=about(__doc__),
         epilog="--outcome seat compares policies on the same creature, scenario and seed by the seat's wealth change; "
         "--outcome team compares each council's focal wealth change, net of the all-stand-in world's on the same seed, "
-        "with the other councils and with the all-stand-in world.",
+        "with the other councils and with the all-stand-in world.\n\n"
+        + epilog(
+            "0 ranked and rank.json written; 2 bad input (a folder glade eval did not write, a bad --out or "
+            "option value), nothing written.",
+            (
+                "glade rank runs/eval/crash-gambit",
+                "glade rank runs/eval/a runs/eval/b --outcome team --out runs/rank-ab.json",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("results", nargs="+", metavar="RESULTS", help="results folders written by glade eval")
     p.add_argument("--outcome", choices=("seat", "team"), default="seat", help="what is compared (default: seat)")
@@ -44,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
     out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
     check_out(out)  # before the refits
-    con = console()
-    with progress_bar("rank", "refits", con) as bar:
+    con = console()  # results on stdout; the bar on stderr
+    with progress_bar("rank", "refits") as bar:
         board = rank(
             args.results,
             outcome=args.outcome,

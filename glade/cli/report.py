@@ -5,9 +5,23 @@ from __future__ import annotations
 
 import argparse
 
+from glade.cli import VerbHelp, epilog
+
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("report", help=help, description=help[0].upper() + help[1:] + ".")
+    p = subparsers.add_parser(
+        "report",
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog(
+            "0 written; 2 bad input (a folder without glade eval's results, or an unreadable one), nothing written.",
+            (
+                "glade report runs/eval/crash-gambit",
+                "glade flag runs/eval/crash-gambit && glade report runs/eval/crash-gambit",
+            ),
+        ),
+        formatter_class=VerbHelp,
+    )
     p.add_argument("results", metavar="RESULTS", help="the folder glade eval wrote (the recipe's `out`)")
     p.set_defaults(run=run)
     return p

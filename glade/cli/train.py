@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from glade.cli import VerbHelp, epilog
+
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -15,10 +17,24 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help=help,
         description="Validate the recipe, prepare SFT data from traces, train, evaluate on held-out "
         "states, and write checkpoints/<recipe>__<seed>__<time>/. Under torchrun or accelerate "
-        "launch every process trains and rank 0 writes.",
+        "launch every process trains and rank 0 writes. Progress (the steps, then the eval loss and "
+        "each pass over the held-out states) goes to stderr; the checkpoint and its figures to stdout.",
+        epilog=epilog(
+            "0 trained and written (a missed eval target is reported, not an error); 2 bad input (a malformed "
+            "recipe, missing traces, an interrupted run to --resume or --restart), nothing trained; "
+            "130 interrupted (rerun with --resume).",
+            (
+                "glade train recipes/train/tiny-hoarder.yaml",
+                "glade train recipes/train/tiny-hoarder.yaml sft.max_steps=10 name=quick-hoarder",
+                "glade train recipes/train/tiny-hoarder.yaml --resume",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("recipe", help="a training recipe (YAML), e.g. recipes/train/tiny-base.yaml")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50")
+    p.add_argument(
+        "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50"
+    )
     again = p.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue the interrupted run of this recipe and seed where it stopped"
@@ -26,8 +42,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     again.add_argument(
         "--restart", action="store_true", help="discard the interrupted run of this recipe and seed, and start over"
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p
+
+
+def recipe_keys() -> set[str]:
+    from dataclasses import fields
+
+    from glade.train.recipe import TrainRecipe
+
+    return {f.name for f in fields(TrainRecipe)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.train.sft import partial_dir, train
 
     recipe = load_train_recipe(args.recipe, args.overrides)
-    con = console(stderr=True)
+    con = console(stderr=True)  # the bars and the run's log; the checkpoint and its figures go to stdout
     try:
         with progress_bar(f"train {recipe.name}", "steps", con) as bar:
             out = train(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.cli import VerbHelp, epilog
 from glade.config import FOLDER_KINDS, ConfigError, MissingInput
 from glade.env.scenario import RECIPES
 
@@ -84,8 +85,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "validate",
         help=help,
         description="Check recipes and scenarios without running anything, with the checks the runs make.",
-        epilog="exit status: 0 every file ok; 1 none malformed, but some need inputs an earlier step writes; "
-        "2 a file is malformed.",
+        epilog=epilog(
+            "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
+            "is malformed (or there is no such file or folder).",
+            ("glade validate", "glade validate my-recipes/ --kind eval"),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument("paths", nargs="*", help="files or folders (default: ./recipes, else the shipped recipes)")
     p.add_argument("--kind", choices=KINDS, help="what the given files are, for files outside recipes/<kind>/")

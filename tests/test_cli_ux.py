@@ -1,0 +1,233 @@
+"""The command line as a user meets it: one stream rule for every verb (progress, warnings and
+errors on stderr; results on stdout), training's steps after the last optimizer step shown, an
+honest `glade flag` when nothing could be tested, a misspelt option answered with the verb's own
+usage (and a key=value hint), a resumed eval that keeps its part and the totals apart, and
+every verb's --help ending with its exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from resume_setup import eval_recipe, interrupt_second_batch
+from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
+
+from glade.cli import main
+from glade.eval import run as eval_run
+from glade.eval.recipe import load_eval_recipe
+
+BAR = re.compile(r"^[\w ,-]+ ━+ \d+/\d+ \w+", re.MULTILINE)  # a progress bar: `label ━━━ 3/3 unit`
+
+
+def bars(text: str) -> list[str]:
+    return [m.group(0) for m in BAR.finditer(text)]
+
+
+def written(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def generate_file(tmp_path) -> Path:
+    return written(
+        tmp_path / "gen.yaml",
+        {"out": str(tmp_path / "traces"), "scenarios": ["default"], "seeds": {"count": 2}, "turns": 3, "worlds": 2},
+    )
+
+
+# --- 3. one stream rule: progress on stderr, results on stdout --------------------------------
+
+
+def test_generate_results_and_its_dry_run_plan_go_to_stdout(tmp_path, capsys):
+    path = generate_file(tmp_path)
+    assert main(["generate", str(path), "--dry-run"]) == 0
+    said = capsys.readouterr()
+    plan = " ".join(said.out.split())
+    assert "the plan, before it runs" in plan and " episodes (" in plan and said.err == ""  # `> plan.txt` holds it
+    assert main(["generate", str(path)]) == 0
+    said = capsys.readouterr()
+    assert "wrote 2 episodes (2 played now" in said.out and "cost: 2 episodes" in said.out
+    assert bars(said.err)[0].startswith("generate ━") and not bars(said.out) and "wrote" not in said.err
+
+
+def test_eval_and_rank_draw_their_bars_on_stderr(tmp_path, capsys):
+    path = eval_recipe(tmp_path)
+    assert main(["eval", str(path)]) == 0
+    said = capsys.readouterr()
+    assert "live decisions" in said.out and "valid-action rate" in said.out and not bars(said.out)
+    assert bars(said.err)[0].startswith("eval ━") and bars(said.err)[0].endswith(" turns")
+    assert main(["rank", str(tmp_path / "results"), "--resamples", "5"]) == 0
+    said = capsys.readouterr()
+    assert "leaderboard" in said.out and "wrote" in said.out and not bars(said.out)
+    assert bars(said.err)[0].startswith("rank ━") and bars(said.err)[0].endswith(" refits")
+
+
+def test_quickstart_draws_its_bars_on_stderr(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the generate step writes runs/traces/ here
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--until", "generate"]) == 0
+    said = capsys.readouterr()
+    assert "step 3/3: generate" in said.out and "episodes in runs/traces/heldout" in said.out
+    assert not bars(said.out)
+    assert [b.split(" ━")[0] for b in bars(said.err)] == [
+        "generate standin",
+        "generate panic-seller",
+        "generate heldout",
+    ]
+
+
+def test_the_progress_bar_takes_a_labelled_stage_in_the_same_display():
+    from rich.console import Console
+
+    from glade.console import progress_bar
+
+    screen = io.StringIO()
+    with progress_bar("train x", "steps", Console(file=screen, width=100)) as bar:
+        bar.total(4)
+        bar.advance(4)
+        held = bar.stage("held-out states", "states")
+        held.total(3)
+        held.advance(3)
+    lines = [line for line in screen.getvalue().splitlines() if line.strip()]
+    assert lines[-2].startswith("train x") and "4/4 steps" in lines[-2]
+    assert lines[-1].startswith("held-out states") and "3/3 states" in lines[-1]
+
+
+# --- 1. train: the steps after the last optimizer step have bars of their own -----------------
+
+
+def test_train_shows_the_eval_loss_and_each_held_out_pass_on_stderr(workdir, tmp_path, capsys):  # noqa: F811
+    from glade.train.evaluate import evaluate_checkpoint
+    from glade.train.recipe import load_train_recipe
+
+    eval_spec = {"traces": [str(workdir / "heldout")], "states": 4, "probe_states": 3, "batch_size": 3}
+    path = recipe_file(workdir, tmp_path, eval=eval_spec)
+    argv = [str(path), *FAST_SFT[:-2], "eval.max_new_tokens=16"]
+    assert main(["train", *argv]) == 0
+    said = capsys.readouterr()
+    assert "checkpoint:" in said.out and not bars(said.out)
+    shown = [" ".join(re.sub("━+", " ", b).split()) for b in bars(said.err)]
+    assert shown[0] == "train lora 6/6 steps" and shown[1].startswith("eval loss ") and shown[1].endswith(" batches")
+    assert shown[2:] == ["held-out states 7/7 states", "held-out states, structured 7/7 states"], said.err
+    # the bars change no answer: the held-out figures again, without a bar
+    [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
+    recipe = load_train_recipe(path, argv[1:])
+    meta = json.loads((ckpt / "meta.json").read_text())["metrics"]
+    plain = evaluate_checkpoint(ckpt, None, recipe.eval, recipe.data)
+    assert plain.pop("heldout_seeds") == [50] and {k: meta[k] for k in plain} == plain
+
+
+# --- 2. flag with too few seeds: no all-clear --------------------------------------------------
+
+
+def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
+    path = eval_recipe(tmp_path, seeds={"start": 0, "count": 2})
+    assert main(["eval", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["flag", str(tmp_path / "results")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no flags possible: no cell could be tested at this n" in out
+    assert "2/2^n = 0.5, cannot reach q = 0.1" in out and "Add seeds (n >= 5)" in out
+    assert "do not part ways" not in out and "no flags:" not in out
+
+
+# --- 4. and 5. what the parser says ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verb", "recipe", "typed", "hint"),
+    [
+        ("generate", "gen.yaml", ["--out", "runs/x"], "did you mean out=runs/x? recipe keys are given as key=value"),
+        ("eval", "eval.yaml", ["--seeds.count=3"], "did you mean seeds.count=3?"),
+        ("train", "train.yaml", ["--max-fault-share", "1"], None),  # not a training recipe key
+        ("eval", "eval.yaml", ["--max-fault-share", "0.5"], "did you mean max_fault_share=0.5?"),
+    ],
+)
+def test_an_unknown_option_shows_the_verbs_usage_and_a_key_value_hint(tmp_path, capsys, verb, recipe, typed, hint):
+    with pytest.raises(SystemExit) as exited:
+        main([verb, str(tmp_path / recipe), *typed])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: glade {verb} ") and f"unrecognized arguments: {' '.join(typed)}" in err
+    assert (hint in err) if hint else "did you mean" not in err
+
+
+def test_an_unknown_simulate_option_shows_simulates_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--bogus"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: glade simulate ") and "unrecognized arguments: --bogus" in err
+
+
+def test_verbose_may_come_before_the_verb(tmp_path, capsys):
+    assert main(["--verbose", "simulate", "--turns", "2", "--quiet", "--out", str(tmp_path / "sim")]) == 0
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verb", ["generate", "eval", "train"])
+def test_no_arguments_names_only_the_recipe(capsys, verb):
+    with pytest.raises(SystemExit):
+        main([verb])
+    [line] = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert line.endswith("the following arguments are required: recipe")
+
+
+# --- 6. a resumed eval: its part and the totals apart ------------------------------------------
+
+
+def test_a_resumed_eval_says_what_it_played_in_its_time(tmp_path, monkeypatch, capsys):
+    path = eval_recipe(tmp_path)
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    with pytest.raises(KeyboardInterrupt):
+        eval_run.evaluate(load_eval_recipe(path))
+    restore()
+    capsys.readouterr()
+    assert main(["eval", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"this run played 4 of the 6 worlds; its timing and cost are those: [\d.]+ s \(", out)
+    assert re.search(r"\n6 worlds, \d+ live decisions in all; results in ", out)
+    assert not re.search(r"live decisions in [\d.]+ s", out)  # the totals never beside this run's time
+
+
+# --- 7. help: examples and the exit status, in one wording -------------------------------------
+
+MINE = (
+    "simulate",
+    "generate",
+    "train",
+    "merge",
+    "eval",
+    "flag",
+    "calibrate",
+    "report",
+    "rank",
+    "validate",
+    "quickstart",
+)
+EXAMPLES = ("train", "eval", "generate", "merge", "flag", "rank", "report", "quickstart")
+
+
+def help_of(verb: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main([verb, "--help"])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verb", MINE)
+def test_every_verbs_help_ends_with_its_exit_status(capsys, verb):
+    text = help_of(verb, capsys)
+    last = text.strip().split("\n\n")[-1]
+    assert last.startswith("exit status: 0 ") and " 2 bad input" in " ".join(last.split()), last
+    if verb in EXAMPLES:
+        examples = text.split("examples:\n")[1].split("\n\n")[0]
+        assert examples.startswith(f"  glade {verb}"), examples
+
+
+def test_quickstart_help_says_what_it_writes_where(capsys):
+    text = " ".join(help_of("quickstart", capsys).split())
+    for place in ("OUT/simulate/", "runs/traces/NAME/", "checkpoints/NAME__0__TIME/", "runs/eval/crash-gambit/"):
+        assert place in text, place
+    assert "OUT/exports/NAME/" in text and "--out moves only OUT/simulate and OUT/exports" in text
