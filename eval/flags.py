@@ -42,10 +42,11 @@ from .faults import excluded_text, without_faults
 from .fdr import filtered_bh
 from .figures import PHASES
 from .stats import clean
-from .thresholds import Thresholds, threshold
+from .thresholds import DEFAULTS, Thresholds, threshold
 from .verdict_text import example_where
 
 EXAMPLES = 3
+NO_FLAGS = "No flags: the council and the stand-in do not part ways beyond the thresholds."
 FLAG_KEYS = (
     "kind",
     "scenario",
@@ -307,13 +308,35 @@ def _examples_md(examples: list[dict]) -> list[str]:
     return lines
 
 
+def untestable(method: dict, cells: list[dict]) -> str | None:
+    """Why no cell could be tested, when that is so: the episodes (or worlds) are too few for the
+    exact sign-flip test's smallest p, 2 / 2^n, to reach q in any cell, though the council and
+    the stand-in differ in some (glade.eval.fdr). No flag was possible, which is no all-clear.
+    None when a cell was tested, or when nothing differs at all (identical policies)."""
+    if method.get("testable", 1) or not cells:  # a flags.json from before the count: not said
+        return None
+    q = method.get("fdr_q", DEFAULTS["fdr_q"])
+    n = max(c.get("n") or 0 for c in cells)
+    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest episodes whose smallest p reaches q
+    differs = any(c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"] for c in cells)
+    if n >= need or not differs:
+        return None
+    return (
+        f"no cell could be tested at this n: with n = {n} episodes or worlds per cell at most (seeds x casts), "
+        f"the exact sign-flip test's smallest p, 2/2^n = {2 / 2**n:.3g}, cannot reach q = {q}, so none of the "
+        f"{len(cells)} cells could be flagged, whatever the council did. Add seeds (n >= {need})."
+    )
+
+
 def markdown(flagging: Flagging, top: int = 10) -> str:
     flags, fams = flagging.flags, flagging.families
     lines = ["# Flags", "", method_text(flagging.method), ""]
     if flagging.excluded.get("fault_rows"):
         lines += [f"Left out: {excluded_text(flagging.excluded)}.", ""]
     if not flags:
-        return "\n".join(lines + ["No flags: the council and the stand-in do not part ways beyond the thresholds.", ""])
+        why = untestable(flagging.method, flagging.cells)
+        none = f"No flags possible: {why}" if why else NO_FLAGS
+        return "\n".join(lines + [none, ""])
     lines += [f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}.", ""]
     lines += [f"## Families (top {min(top, len(fams))})", ""]
     for fam in fams[:top]:

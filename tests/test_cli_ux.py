@@ -132,6 +132,8 @@ def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
     assert "no flags possible: no cell could be tested at this n" in out
     assert "2/2^n = 0.5, cannot reach q = 0.1" in out and "Add seeds (n >= 5)" in out
     assert "do not part ways" not in out and "no flags:" not in out
+    md = (tmp_path / "results" / "flags.md").read_text()  # the file says the same
+    assert "No flags possible: no cell could be tested at this n" in md and "do not part ways" not in md
 
 
 # --- 4. and 5. what the parser says ------------------------------------------------------------

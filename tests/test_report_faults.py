@@ -73,9 +73,10 @@ def test_a_missing_decisions_table_is_named(copy, capsys):
 def test_flags_that_could_test_nothing_say_add_seeds(copy):
     method = {"cells": 40, "testable": 0, "flags": 0, "fdr_q": 0.1, "flag_min_effect": 0.15, "flag_support": 0.6}
     method |= {"test": "sign-flip", "fdr": "BH"}
-    (copy / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": []}))
+    cells = [{"n": 2, "p_min": 0.5, "effect": 0.3}]  # two seeds: the smallest p is 2 / 2^2
+    (copy / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": cells}))
     md = report.write_report(copy)[0].read_text()
-    assert "none of the 40 cells could be tested at this n" in md and "add seeds" in md
+    assert "no flags possible: no cell could be tested at this n" in md and "Add seeds (n >= 5)" in md
     assert "no disagreement survived" not in md
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from glade.eval.faults import without_faults
-from glade.eval.flags import load_flags
+from glade.eval.flags import load_flags, untestable
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import REBUILD, read_table
 from glade.eval.stats import column_intervals, interval
@@ -104,7 +104,7 @@ def load_results(results_dir: str | Path) -> Results:
         try:
             loaded = load_flags(folder / "flags.json")
             flags = loaded["flags"]
-            note = "" if flags else no_flags_note(loaded.get("method") or {})
+            note = "" if flags else no_flags_note(loaded)
         except (json.JSONDecodeError, ValueError) as exc:
             note = f"flags.json unreadable ({exc}); run glade flag again"
     attribution_path = folder / "attribution.parquet"
@@ -137,14 +137,15 @@ def load_results(results_dir: str | Path) -> Results:
     )
 
 
-def no_flags_note(method: dict) -> str:
-    """Why flags.json holds no flag: nothing could be tested at this n, or nothing survived."""
-    if method.get("cells") and not method.get("testable"):
-        return (
-            f"no flags: none of the {method['cells']} cells could be tested at this n (the exact sign-flip test's "
-            f"smallest p, 2 / 2^n over n seeds x casts, cannot reach q = {method.get('fdr_q')}); add seeds"
-        )
-    return "no flags: no disagreement survived the false-discovery control and the thresholds"
+def no_flags_note(flags: dict) -> str:
+    """Why flags.json (as load_flags reads it) holds no flag: nothing could be tested at this n
+    (glade.eval.flags.untestable), or nothing survived."""
+    why = untestable(flags["method"], flags["cells"])
+    return (
+        f"no flags possible: {why}"
+        if why
+        else "no flags: no disagreement survived the false-discovery control and the thresholds"
+    )
 
 
 def results_verdicts(r: Results) -> dict:

@@ -9,7 +9,6 @@ RESULTS/flags.md, and prints the top families."""
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.console import console as glade_console
     from glade.eval.faults import excluded_text
-    from glade.eval.flags import flag, load_thresholds, method_text, write_flags
+    from glade.eval.flags import flag, load_thresholds, method_text, untestable, write_flags
     from glade.eval.rows import read_table
     from glade.eval.verdict_text import families_heading
 
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     width = min(console.width, WIDTH)
     if flagging.excluded["fault_rows"]:
         console.print(f"[yellow]left out[/]: {excluded_text(flagging.excluded)}", width=width)
-    if (why := untestable(flagging)) is not None:
+    if (why := untestable(flagging.method, flagging.cells)) is not None:
         console.print(f"[bold yellow]no flags possible[/]: {escape(why)}", width=width)
     elif not flagging.flags:
         console.print(
@@ -105,24 +104,3 @@ def run(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     return 0
-
-
-def untestable(flagging) -> str | None:
-    """Why no cell could be tested, when that is so: the episodes (or worlds) are too few for the
-    exact sign-flip test's smallest p, 2 / 2^n, to reach q in any cell, though the council and
-    the stand-in differ in some (glade.eval.fdr). No flag was possible, which is no all-clear.
-    None when a cell was tested, or when nothing differs at all (identical policies)."""
-    method, cells = flagging.method, flagging.cells
-    if method["testable"] or not cells:
-        return None
-    q = method["fdr_q"]
-    n = max(c.get("n") or 0 for c in cells)
-    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest episodes whose smallest p reaches q
-    differs = any(c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"] for c in cells)
-    if n >= need or not differs:
-        return None
-    return (
-        f"no cell could be tested at this n: with n = {n} episodes or worlds per cell at most (seeds x casts), "
-        f"the exact sign-flip test's smallest p, 2/2^n = {2 / 2**n:.3g}, cannot reach q = {q}, so none of the "
-        f"{method['cells']} cells could be flagged, whatever the council did. Add seeds (n >= {need})."
-    )
