@@ -208,8 +208,11 @@ MINE = (
     "rank",
     "validate",
     "quickstart",
+    "export",
+    "export-traces",
+    "lm-eval",
 )
-EXAMPLES = ("train", "eval", "generate", "merge", "flag", "rank", "report", "quickstart")
+EXAMPLES = ("train", "eval", "generate", "merge", "flag", "rank", "report", "quickstart", "export", "lm-eval")
 
 
 def help_of(verb: str, capsys) -> str:

@@ -321,3 +321,15 @@ def test_a_glade_merge_folder_exports_as_it_is(trained_creature, tmp_path):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["kind"] == "merged" and meta["merged_from"] == ckpt.name  # a folder name, not this machine's path
     AutoModelForCausalLM.from_pretrained(str(out))
+
+
+def test_export_and_merge_take_latest_name(trained_creature, tmp_path, monkeypatch):
+    root, ckpt = trained_creature
+    monkeypatch.chdir(root)  # latest:NAME looks under ./checkpoints, as train writes it
+    out = tmp_path / "latest"
+    assert main(["export", "latest:creature", "--repo-id", "alice/creature", "--out", str(out)]) == 0
+    exported = json.loads((out / "meta.json").read_text())
+    assert exported["data_fingerprint"] == json.loads((ckpt / "meta.json").read_text())["data_fingerprint"]
+    merged = tmp_path / "merged"
+    assert main(["merge", "latest:creature", "--out", str(merged)]) == 0
+    assert json.loads((merged / "meta.json").read_text())["merged_from"]

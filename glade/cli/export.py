@@ -24,9 +24,10 @@ import argparse
 import json
 from pathlib import Path
 
-from glade.cli import about
+from glade.checkpoint import resolve
+from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed
 from glade.hub.export import export_checkpoint, local_base
 
 
@@ -35,9 +36,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "export",
         help=help,
         description=about(__doc__),
-        epilog=EXIT_CODES,
+        epilog=epilog(
+            EXIT_STATUS,
+            (
+                "glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model Qwen/Qwen2.5-0.5B-Instruct",
+                "glade export CHECKPOINT --repo-id YOU/creature --merge --council runs/eval/crash-gambit --push",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
-    p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge)")
+    p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge), or latest:NAME")
     p.add_argument(
         "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub repo to write the card for (and push to)"
     )
@@ -93,9 +101,10 @@ def shipped_recipe(checkpoint: str | Path) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    checkpoint = str(resolve(args.checkpoint))  # latest:NAME, shipped:NAME
     try:
         folder = export_checkpoint(
-            args.checkpoint,
+            checkpoint,
             args.repo_id,
             merge=args.merge,
             private=args.private,
@@ -105,14 +114,14 @@ def run(args: argparse.Namespace) -> int:
             base_model=args.base_model,
             license=args.license,
             dataset=args.dataset,
-            shipped_recipe=shipped_recipe(args.checkpoint),
+            shipped_recipe=shipped_recipe(checkpoint),
             log=print,
         )
     except PushFailed as exc:
         error(exc.message)
         return PUSH_FAILED
     print(f"export: {folder}")
-    base = local_base(args.checkpoint, args.merge, args.base_model)
+    base = local_base(checkpoint, args.merge, args.base_model)
     if base is not None:
         warning(
             f"the adapter's base model is a local folder ({base}); adapter_config.json and the card name it, "

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 
+from glade.cli import VerbHelp, epilog
 from glade.console import error
-from glade.hub.cards import EXIT_CODES, PUSH_FAILED, PushFailed
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed
 from glade.hub.export_traces import export_traces
 
 
@@ -16,7 +17,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "export-traces",
         help=help,
         description="Write a Hub-ready folder for a traces dataset written by glade generate, and optionally push it.",
-        epilog=EXIT_CODES,
+        epilog=epilog(EXIT_STATUS, ("glade export-traces runs/traces/standin --repo-id YOU/wood-traces --push",)),
+        formatter_class=VerbHelp,
     )
     p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
     p.add_argument(

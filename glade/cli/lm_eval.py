@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.cli import VerbHelp, epilog
 from glade.console import without_lines
 from glade.eval.harness import run_lm_eval
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
@@ -22,6 +23,15 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "hold for a named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat "
         "template). Prints each task's baselines beside its scores (the constant answers of the direction "
         "task, an empty answer of the decision task). Writes CHECKPOINT/lm_eval/results.json.",
+        epilog=epilog(
+            "0 scored and written; 2 bad input (not a checkpoint, no held-out states, an unknown task, a base "
+            "model that cannot be loaded), nothing written.",
+            (
+                "glade lm-eval latest:tiny-hoarder --limit 50",
+                "glade lm-eval CHECKPOINT --tasks glade_decision_gen --traces runs/traces/other-seeds",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
     p.add_argument(
         "checkpoint",

@@ -18,19 +18,21 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             "nothing written.",
             (
                 "glade merge checkpoints/tiny-hoarder__0__20261124-101500",
+                "glade merge latest:tiny-hoarder",
                 "glade merge checkpoints/tiny-hoarder__0__20261124-101500 --out models/hoarder-merged",
             ),
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train")
+    p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train, or latest:NAME")
     p.add_argument("--out", help="where to write the merged model (default: CHECKPOINT-merged)")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from glade.checkpoint import resolve
     from glade.train.merge import merge
 
-    print(f"merged model: {merge(args.checkpoint, args.out)}")
+    print(f"merged model: {merge(str(resolve(args.checkpoint)), args.out)}")
     return 0

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
-EXIT_CODES = (  # the epilog of both export verbs
-    "Exit codes: 0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network, "
+EXIT_STATUS = (  # both export verbs' (glade.cli.epilog)
+    "0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network, "
     "no token or one the Hub refused; the message gives the `hf` command for later)."
 )
 
