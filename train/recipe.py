@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import re
 import types
 import typing
@@ -18,7 +19,8 @@ from typing import Any
 
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
-from glade.config import ConfigError, MissingInput, fail, load_recipe, recipe_source
+from glade.config import ConfigError, MissingInput, as_plain, fail, load_recipe, recipe_source
+from glade.env.scenario import RECIPES
 from glade.seats.spec import DTYPE_NAMES, looks_local
 
 from .data import DataConfig
@@ -338,3 +340,21 @@ def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ..
 
 def missing(source: str | None, path: str, problem: str):
     raise MissingInput(f"{source}: {path}: {problem}" if source else f"{path}: {problem}")
+
+
+def shipped_recipe(checkpoint: str | Path) -> dict | None:
+    """glade's shipped training recipe of the checkpoint's name (meta.json `name`), resolved as
+    `glade train` resolves it (every default filled in, as its recipe.yaml holds it); None when
+    glade ships no such recipe or it no longer reads. For the export's card (glade.hub.lineage),
+    which may not import this layer itself."""
+    try:
+        name = json.loads((Path(checkpoint) / "meta.json").read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    path = RECIPES / "train" / f"{name}.yaml"
+    if not isinstance(name, str) or not path.is_file():
+        return None
+    try:
+        return json.loads(json.dumps(as_plain(load_recipe(TrainRecipe, path, kind="train"))))
+    except (ConfigError, ValueError, TypeError):
+        return None

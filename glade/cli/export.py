@@ -21,8 +21,6 @@ command that pushes it later.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
@@ -78,29 +76,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     return p
 
 
-def shipped_recipe(checkpoint: str | Path) -> dict | None:
-    """glade's shipped training recipe of the checkpoint's name (meta.json `name`), resolved as
-    `glade train` resolves it (every default filled in, as its recipe.yaml holds it); None when
-    glade ships no such recipe or it no longer reads. Here, not in glade.hub: the hub layer may
-    not import glade.train.recipe (it names TRL)."""
-    from glade.config import ConfigError, as_plain, load_recipe
-    from glade.env.scenario import RECIPES
-    from glade.train.recipe import TrainRecipe
-
-    try:
-        name = json.loads((Path(checkpoint) / "meta.json").read_text()).get("name")
-    except (OSError, ValueError, AttributeError):
-        return None
-    path = RECIPES / "train" / f"{name}.yaml"
-    if not isinstance(name, str) or not path.is_file():
-        return None
-    try:
-        return json.loads(json.dumps(as_plain(load_recipe(TrainRecipe, path, kind="train"))))
-    except (ConfigError, ValueError, TypeError):
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
+    from glade.train.recipe import shipped_recipe  # names TRL: only when the verb runs
+
     checkpoint = str(resolve(args.checkpoint))  # latest:NAME, shipped:NAME
     try:
         folder = export_checkpoint(

@@ -232,11 +232,12 @@ def lm_eval_creatures(args: argparse.Namespace, con) -> None:
 
 def export_creatures(args: argparse.Namespace, con) -> None:
     from glade.hub.export import export_checkpoint
+    from glade.train.recipe import shipped_recipe
 
     out = Path(args.out) / "exports"
     owner = "glade-quickstart"
     base = checkpoint.latest("tiny-base") if args.train_base else checkpoint.shipped("tiny-base")
-    done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base")]
+    done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base", shipped_recipe=shipped_recipe(base))]
     for name in ADAPTERS:
         done.append(
             export_checkpoint(
@@ -245,6 +246,7 @@ def export_creatures(args: argparse.Namespace, con) -> None:
                 out=out / name,
                 council="runs/eval/crash-gambit",
                 base_model=f"{owner}/tiny-base",
+                shipped_recipe=shipped_recipe(checkpoint.latest(name)),
             )
         )
     for folder in done:
