@@ -222,10 +222,10 @@ def run_cost(stats: RolloutStats, wall_seconds: float, episodes: int) -> dict:
 
 def closing_line(cost: dict) -> str:
     tokens = cost["prompt_tokens"] + cost["completion_tokens"]
-    rate = cost["episodes_per_s"]
+    rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"
     return (
         f"cost: {cost['episodes']:,} episodes, {cost['decisions']:,} decisions in {cost['wall_seconds']:.1f} s wall "
-        f"({cost['model_share']:.0%} of play inside the models, {rate if rate is not None else '-'} episodes/s); "
+        f"({cost['model_share']:.0%} of play inside the models, {rate} episodes/s); "
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
     )

@@ -4,6 +4,7 @@ line), `glade eval --dry-run` with its calibrated estimate, and the recipe's lim
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -86,7 +87,11 @@ def test_generate_records_its_cost_in_the_card(tmp_path, capsys):
     path = tmp_path / "gen.yaml"
     path.write_text(yaml.safe_dump({"out": str(tmp_path / "traces"), "seeds": {"count": 2}, "turns": 3}))
     assert main(["generate", str(path)]) == 0
-    assert "cost: 2 episodes, 30 decisions" in capsys.readouterr().out  # results on stdout, bars on stderr
+    out = capsys.readouterr().out  # results on stdout, bars on stderr
+    assert "cost: 2 episodes, 30 decisions" in out and re.search(
+        r"of play inside the models, [\d,]+\.\d\d episodes/s", out
+    )
+    assert re.search(r"wrote 2 episodes \(2 played now, 30 decisions in \d+\.\d s\)", out)
     card = (tmp_path / "traces" / "README.md").read_text()
     assert "## Cost of the last run" in card and "| standin:hoarder | 6 | 0 | 0 | 0.00 | - | 0 |" in card
 

@@ -261,9 +261,10 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     if rank == 0 and not (work / STARTED).exists():  # first, so every trainer checkpoint has its recipe
         _write_json(work / STARTED, run_record(recipe, source))
     train_rows, eval_rows, counts = prepare(recipe.data)
-    log(f"data: {counts}")
+    said = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items())
+    log(f"data: {said}")
     if len(train_rows) == 0:
-        raise ValueError(f"{source}: data: no training rows left after filtering ({counts}); loosen the data filters")
+        raise ValueError(f"{source}: data: no training rows left after filtering ({said}); loosen the data filters")
     if rank == 0:
         save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
     trained = resume and (work / TRAINED).exists()  # killed while writing the checkpoint: training is done

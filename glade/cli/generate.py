@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     for line in summary["replayed"]:
         con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
     con.print(
-        f"wrote {summary['episodes']} episodes ({summary['played_now']} played now, "
-        f"{summary['decisions_now']} decisions in {summary['seconds_now']} s) to {summary['out']}",
+        f"wrote {summary['episodes']:,} episodes ({summary['played_now']:,} played now, "
+        f"{summary['decisions_now']:,} decisions in {summary['seconds_now']:.1f} s) to {summary['out']}",
         soft_wrap=True,
     )
     con.print(closing_line(summary["cost"]), soft_wrap=True)
