@@ -127,6 +127,13 @@ def test_an_empty_council_is_refused_not_the_default(spec):
         parse_council(spec, load_scenario("default"))
 
 
+def test_an_empty_council_file_is_refused(tmp_path):
+    spec = tmp_path / "council.yaml"
+    spec.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match="the file names no seat"):
+        parse_council(str(spec), load_scenario("default"))
+
+
 def test_a_council_file_names_the_creature_whose_disposition_is_missing(tmp_path):
     spec = tmp_path / "council.yaml"
     spec.write_text("thorn: hoarder\noona: nowhere.yaml\n")

@@ -258,7 +258,7 @@ def test_restart_discards_an_interrupted_run(workdir, tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"sft": {"learning_rat": 0.1}}, r"sft.learning_rat: unknown SFTConfig field"),
+        ({"sft": {"learning_rat": 0.1}}, r"sft.learning_rat: unknown SFTConfig field \(did you mean learning_rate"),
         ({"lora": {"rank": 4}}, r"lora.rank: unknown LoraConfig field"),
         ({"data": {"traces": ["x"], "eval_shares": 0.1}}, r"data.eval_shares: unknown key"),
         ({"seed": "zero"}, r"seed: expected an integer, got 'zero'"),
@@ -308,7 +308,7 @@ def test_shipped_recipes_build_their_trainer_on_the_tiny_model(workdir, tmp_path
 
 def test_validate_covers_every_recipe(capsys):
     assert main(["validate"]) in (0, 1)  # 1: well formed, waiting for traces or checkpoints an earlier step writes
-    assert " 0 invalid" in capsys.readouterr().out
+    assert " 0 FAIL (malformed)" in capsys.readouterr().out
 
 
 @pytest.mark.slow

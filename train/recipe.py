@@ -8,6 +8,7 @@ objects, so a misspelt or mistyped field is a one-line error naming `sft.<field>
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import json
 import re
@@ -130,7 +131,12 @@ def check_fields(given: dict, cls: type, ranges: dict, source: str | None, prefi
     hints = typing.get_type_hints(cls)
     for key, value in given.items():
         if key not in hints:
-            fail(source, f"{prefix}.{key}", f"unknown {cls.__name__} field")
+            close = difflib.get_close_matches(key, list(hints), n=3)
+            fail(
+                source,
+                f"{prefix}.{key}",
+                f"unknown {cls.__name__} field" + (f" (did you mean {', '.join(close)}?)" if close else ""),
+            )
         if fits(value, hints[key]) is False:
             fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}")
         if key in ranges and value is not None and not ranges[key](value):

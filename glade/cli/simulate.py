@@ -59,11 +59,13 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
         check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
         data = read_yaml(spec)
-        keys = set(data or {})
+        if not data:
+            raise ConfigError(f"--council {spec}: the file names no seat (creature: seat spec, or '*' for the rest)")
+        keys = set(data)
         if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
             # a disposition file (every seat on it); its own loader names a mistyped key
             return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
-        seats = each_creature(data or {}, creatures, f"--council {spec}")
+        seats = each_creature(data, creatures, f"--council {spec}")
         for creature, seat in seats.items():
             if seat is not None:
                 try:

@@ -113,5 +113,5 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             line = str(exc).splitlines()[0]
             print(f"FAIL   {line if str(path) in line else f'{path}: {line}'}")  # every line names its file
-    print(f"{len(files) - failures - needs} ok, {failures} invalid, {needs} waiting for inputs")
+    print(f"{len(files) - failures - needs} ok, {failures} FAIL (malformed), {needs} NEEDS (inputs not made yet)")
     return 2 if failures else 1 if needs else 0
