@@ -18,9 +18,12 @@ p-value; the discoveries are the cells with q <= fdr_q.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
+
+from .thresholds import DEFAULTS
 
 EXACT = 14  # up to this many nonzero clusters the test enumerates every sign pattern
 DRAWS = 20000  # random sign patterns beyond that
@@ -99,3 +102,23 @@ def heterogeneity(groups: list, *, seed: int = 0, draws: int = 9999) -> float | 
     shuffled = np.stack([rng.permutation(values) for _ in range(draws)])
     hits = int(np.sum(statistic(shuffled, labels) >= observed))
     return (1 + hits) / (draws + 1)
+
+
+def untestable(method: dict, cells: list[dict]) -> str | None:
+    """Why no cell could be tested, when that is so: the episodes (or worlds) are too few for the
+    exact sign-flip test's smallest p, 2 / 2^n, to reach q in any cell, though the council and
+    the stand-in differ in some (glade.eval.fdr). No flag was possible, which is no all-clear.
+    None when a cell was tested, or when nothing differs at all (identical policies)."""
+    if method.get("testable", 1) or not cells:  # a flags.json from before the count: not said
+        return None
+    q = method.get("fdr_q", DEFAULTS["fdr_q"])
+    n = max(c.get("n") or 0 for c in cells)
+    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest episodes whose smallest p reaches q
+    differs = any(c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"] for c in cells)
+    if n >= need or not differs:
+        return None
+    return (
+        f"no cell could be tested at this n: with n = {n} episodes or worlds per cell at most (seeds x casts), "
+        f"the exact sign-flip test's smallest p, 2/2^n = {2 / 2**n:.3g}, cannot reach q = {q}, so none of the "
+        f"{len(cells)} cells could be flagged, whatever the council did. Add seeds (n >= {need})."
+    )

@@ -39,10 +39,10 @@ from glade.config import build, read_yaml
 from .cells import CELL, decision_cells, outcome_cells
 from .families import families
 from .faults import excluded_text, without_faults
-from .fdr import filtered_bh
+from .fdr import filtered_bh, untestable
 from .figures import PHASES
 from .stats import clean
-from .thresholds import DEFAULTS, Thresholds, threshold
+from .thresholds import Thresholds, threshold
 from .verdict_text import example_where
 
 EXAMPLES = 3
@@ -306,26 +306,6 @@ def _examples_md(examples: list[dict]) -> list[str]:
         lines += ["Live response:", "", _fence(e["response"]), ""]
         lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
     return lines
-
-
-def untestable(method: dict, cells: list[dict]) -> str | None:
-    """Why no cell could be tested, when that is so: the episodes (or worlds) are too few for the
-    exact sign-flip test's smallest p, 2 / 2^n, to reach q in any cell, though the council and
-    the stand-in differ in some (glade.eval.fdr). No flag was possible, which is no all-clear.
-    None when a cell was tested, or when nothing differs at all (identical policies)."""
-    if method.get("testable", 1) or not cells:  # a flags.json from before the count: not said
-        return None
-    q = method.get("fdr_q", DEFAULTS["fdr_q"])
-    n = max(c.get("n") or 0 for c in cells)
-    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest episodes whose smallest p reaches q
-    differs = any(c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"] for c in cells)
-    if n >= need or not differs:
-        return None
-    return (
-        f"no cell could be tested at this n: with n = {n} episodes or worlds per cell at most (seeds x casts), "
-        f"the exact sign-flip test's smallest p, 2/2^n = {2 / 2**n:.3g}, cannot reach q = {q}, so none of the "
-        f"{len(cells)} cells could be flagged, whatever the council did. Add seeds (n >= {need})."
-    )
 
 
 def markdown(flagging: Flagging, top: int = 10) -> str:

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from resume_setup import eval_recipe, interrupt_second_batch
+from resume_setup import eval_recipe
 from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
 
 from glade.cli import main
-from glade.eval import run as eval_run
-from glade.eval.recipe import load_eval_recipe
 
 BAR = re.compile(r"^[\w ,-]+ ━+ \d+/\d+ \w+", re.MULTILINE)  # a progress bar: `label ━━━ 3/3 unit`
 
@@ -177,21 +175,7 @@ def test_no_arguments_names_only_the_recipe(capsys, verb):
     assert line.endswith("the following arguments are required: recipe")
 
 
-# --- 6. a resumed eval: its part and the totals apart ------------------------------------------
-
-
-def test_a_resumed_eval_says_what_it_played_in_its_time(tmp_path, monkeypatch, capsys):
-    path = eval_recipe(tmp_path)
-    restore = interrupt_second_batch(monkeypatch, eval_run)
-    with pytest.raises(KeyboardInterrupt):
-        eval_run.evaluate(load_eval_recipe(path))
-    restore()
-    capsys.readouterr()
-    assert main(["eval", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert re.search(r"this run played 4 of the 6 worlds; its timing and cost are those: [\d.]+ s \(", out)
-    assert re.search(r"\n6 worlds, \d+ live decisions in all; results in ", out)
-    assert not re.search(r"live decisions in [\d.]+ s", out)  # the totals never beside this run's time
+# --- 6. a resumed eval: its part and the totals apart: tests/test_resume.py
 
 
 # --- 7. help: examples and the exit status, in one wording -------------------------------------

@@ -4,6 +4,7 @@ repairs (glade.resume). What a dead model server does to a run: tests/test_seat_
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -98,7 +99,10 @@ def test_a_resumed_run_says_its_cost_is_its_own_part(tmp_path, monkeypatch, caps
     restore()
     capsys.readouterr()
     assert main(["eval", str(path)]) == 0
-    assert "this run played 4 of the 6 worlds; its timing and cost are those" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert re.search(r"this run played 4 of the 6 worlds; its timing and cost are those: [\d.]+ s \(", out)
+    assert re.search(r"\n6 worlds, \d+ live decisions in all; results in ", out)
+    assert not re.search(r"live decisions in [\d.]+ s", out)  # the totals never beside this run's time
     assert main(["report", str(tmp_path / "results")]) == 0
     report = " ".join((tmp_path / "results" / "report.md").read_text().split())
     assert "(the run that wrote this summary played 4 of the 6 worlds; an earlier, interrupted run" in report

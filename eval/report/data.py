@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from glade.eval.faults import without_faults
-from glade.eval.flags import load_flags, untestable
+from glade.eval.fdr import untestable
+from glade.eval.flags import load_flags
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import REBUILD, read_table
 from glade.eval.stats import column_intervals, interval
@@ -139,7 +140,7 @@ def load_results(results_dir: str | Path) -> Results:
 
 def no_flags_note(flags: dict) -> str:
     """Why flags.json (as load_flags reads it) holds no flag: nothing could be tested at this n
-    (glade.eval.flags.untestable), or nothing survived."""
+    (glade.eval.fdr.untestable), or nothing survived."""
     why = untestable(flags["method"], flags["cells"])
     return (
         f"no flags possible: {why}"

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.console import console as glade_console
     from glade.eval.faults import excluded_text
-    from glade.eval.flags import flag, load_thresholds, method_text, untestable, write_flags
+    from glade.eval.fdr import untestable
+    from glade.eval.flags import flag, load_thresholds, method_text, write_flags
     from glade.eval.rows import read_table
     from glade.eval.verdict_text import families_heading
 
