@@ -105,20 +105,23 @@ def heterogeneity(groups: list, *, seed: int = 0, draws: int = 9999) -> float | 
 
 
 def untestable(method: dict, cells: list[dict]) -> str | None:
-    """Why no cell could be tested, when that is so: the episodes (or worlds) are too few for the
-    exact sign-flip test's smallest p, 2 / 2^n, to reach q in any cell, though the council and
-    the stand-in differ in some (glade.eval.fdr). No flag was possible, which is no all-clear.
+    """Why no cell could be tested, when that is so: in every cell the council and the stand-in
+    differ in too few of the paired episodes (or worlds) for the exact sign-flip test's smallest
+    p, 2 / 2^k over k differing pairs, to reach q. No flag was possible, which is no all-clear.
     None when a cell was tested, or when nothing differs at all (identical policies)."""
     if method.get("testable", 1) or not cells:  # a flags.json from before the count: not said
         return None
+    differs = [c for c in cells if c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"]]
+    if not differs:
+        return None
     q = method.get("fdr_q", DEFAULTS["fdr_q"])
     n = max(c.get("n") or 0 for c in cells)
-    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest episodes whose smallest p reaches q
-    differs = any(c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"] for c in cells)
-    if n >= need or not differs:
-        return None
+    smallest = min(c["p_min"] for c in differs)
+    need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest differing pairs whose smallest p reaches q
     return (
-        f"no cell could be tested at this n: with n = {n} episodes or worlds per cell at most (seeds x casts), "
-        f"the exact sign-flip test's smallest p, 2/2^n = {2 / 2**n:.3g}, cannot reach q = {q}, so none of the "
-        f"{len(cells)} cells could be flagged, whatever the council did. Add seeds (n >= {need})."
+        f"no cell could be tested at this n: with at most {n} paired episodes or worlds per cell (seeds x casts), "
+        f"of which the council and the stand-in differ in too few, the exact sign-flip test's smallest p "
+        f"(2/2^k over k differing pairs) is at least {smallest:.3g} in every cell and cannot reach q = {q}, so none "
+        f"of the {len(cells)} cells could be flagged, whatever the council did. Add seeds (at least {need} "
+        "differing pairs are needed)."
     )

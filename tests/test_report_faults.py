@@ -76,7 +76,9 @@ def test_flags_that_could_test_nothing_say_add_seeds(copy):
     cells = [{"n": 2, "p_min": 0.5, "effect": 0.3}]  # two seeds: the smallest p is 2 / 2^2
     (copy / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": cells}))
     md = report.write_report(copy)[0].read_text()
-    assert "no flags possible: no cell could be tested at this n" in md and "Add seeds (n >= 5)" in md
+    assert (
+        "no flags possible: no cell could be tested at this n" in md and "Add seeds (at least 5 differing pairs" in md
+    )
     assert "no disagreement survived" not in md
 
 
