@@ -220,6 +220,17 @@ def run_cost(stats: RolloutStats, wall_seconds: float, episodes: int) -> dict:
     }
 
 
+def cost_part(cost: dict | None, worlds: int) -> str | None:
+    """Whose cost a results folder's `cost` is when it is not every world's: a resumed run's (or,
+    after a rerun with nothing left, the last playing run's, kept); None when it covers them all."""
+    if not cost or not 0 < cost["episodes"] < worlds:
+        return None
+    return (
+        f"the run that played the last {cost['episodes']:,} of the {worlds:,} worlds (an earlier, interrupted run "
+        "played the others, and their cost is not in these figures)"
+    )
+
+
 def closing_line(cost: dict) -> str:
     tokens = cost["prompt_tokens"] + cost["completion_tokens"]
     rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"

@@ -41,10 +41,12 @@ def test_worlds_with_seat_faults_are_left_out_of_the_tables(copy):
     assert rows[("gambit_rumour", "mixed")][5] == "4"
     seats = _section(md, "Valid answers per live seat")
     assert "server_http_503" not in seats
-    live = len(decisions) - int(in_faulted.sum())
+    live = len(decisions) - int(in_faulted.sum())  # every decision of those worlds was marked a fault here
     run = _section(md, "The run")
     assert f"- **decisions**: {live:,} live (decisions.parquet" in run
     assert f"; {len(faulted)} more left out: a seat failed to answer in them (seat faults)" in run
+    rows = int(in_faulted.sum())  # the fault rows go; the faulted worlds' other decisions stay, as in summary.json
+    assert f"; its {rows:,} seat-fault rows left out, as summary.json leaves them out)" in run
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_a_resumed_run_counts_its_decisions_as_a_part(copy):
     summary["cost"] = {**summary["cost"], "episodes": 5}
     (copy / "summary.json").write_text(json.dumps(summary))
     run = _section(report.write_report(copy)[0].read_text(), "The run")
-    played = f"{summary['cost']['decisions']:,} in the 5 of {summary['worlds']:,} worlds the last run played"
+    played = f"{summary['cost']['decisions']:,} in the run that played the last 5 of the {summary['worlds']:,} worlds"
     assert played in run and " in all," not in run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from glade.meter import closing_line, cost_table
+from glade.meter import closing_line, cost_part, cost_table
 
 from .markup import Section, html_table, md_table
 
@@ -14,16 +14,10 @@ def cost_sections(page) -> list[Section]:
     cost = page.r.summary.get("cost")
     if not cost:
         return []
-    worlds = page.r.summary.get("worlds") or 0
-    part = (
-        f" (the run that wrote this summary played {cost['episodes']:,} of the {worlds:,} worlds; an earlier, "
-        "interrupted run played the others, and their cost is not in these figures)"
-        if 0 < cost["episodes"] < worlds
-        else ""
-    )
+    part = cost_part(cost, page.r.summary.get("worlds") or 0)
     about = (
         closing_line(cost)
-        + part
+        + (f" (the cost of {part})" if part else "")
         + ". Decisions here count every seat, stand-in seats included (the run's live decisions "
         "are the live seats' alone). Per seat (its label); model s is the seat's share of the time inside the models: "
         "a batched call's wall time is split equally among the decisions it answered, so seats that shared their "

@@ -34,6 +34,7 @@ from glade.eval.figures import mechanism
 from glade.eval.recipe import STANDIN
 from glade.eval.stats import MIN_N
 from glade.eval.thresholds import threshold
+from glade.meter import cost_part
 
 from .calibration import calibration_sections
 from .cost import cost_sections
@@ -146,14 +147,13 @@ def decisions_text(r: Results) -> str:
     """The live decisions (decisions.parquet) beside every seat's (Cost: stand-in seats too,
     and only the part of the run that wrote the summary when an earlier run was interrupted)."""
     text = f"{len(r.decisions):,} live (decisions.parquet: the live seats' decisions, each beside the stand-in's counterfactual"
-    if r.excluded.get("fault_rows") or r.excluded.get("fault_worlds"):
-        text += "; those of the worlds with seat faults left out"
+    if r.excluded.get("fault_rows"):
+        text += f"; its {r.excluded['fault_rows']:,} seat-fault rows left out, as summary.json leaves them out"
     text += ")"
-    cost, worlds = r.summary.get("cost") or {}, r.summary.get("worlds") or 0
+    cost = r.summary.get("cost") or {}
     if cost.get("decisions") is not None:
-        whole = not 0 < cost.get("episodes", 0) < worlds
-        where = "in all" if whole else f"in the {cost['episodes']:,} of {worlds:,} worlds the last run played"
-        text += f"; {cost['decisions']:,} {where}, stand-in seats included (as Cost counts them)"
+        part = cost_part(cost, r.summary.get("worlds") or 0)
+        text += f"; {cost['decisions']:,} {f'in {part}' if part else 'in all'}, stand-in seats included (as Cost counts them)"
     return text
 
 
