@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -164,33 +165,22 @@ def run_lm_eval(
             source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
         else:
             rows, source = heldout_rows(checkpoint)
-        docs = write_tasks(rows, out / "docs")
-        source["shuffle_seed"] = SHUFFLE_SEED
-        found_baselines = baselines(docs, ours, limit)
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    manager = TaskManager(
-        include_path=str(LM_TASKS) if ours else None,
-        include_defaults=bool(standard),
-        metadata={DOCS: str(docs)} if ours else None,
-    )
-    unknown = [t for t in tasks if t not in manager.all_tasks]
-    if unknown:
-        raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
-    built = time.perf_counter()
-    quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
-    with _quiet_bars(quiet):
-        raw = lm_eval.simple_evaluate(
-            model=load_model(checkpoint, args, batch_size),
-            tasks=tasks,
-            limit=limit,
-            apply_chat_template=True,
-            task_manager=manager,
-            log_samples=False,
-            # lm-eval sets its logger to this level, over quiet_libraries' ERROR: keep it quiet unless --verbose
-            verbosity="ERROR" if quiet else "WARNING",
-        )
+    # the documents are written beside the earlier ones and replace them only once scored: a
+    # run that fails (an unknown task, a base that cannot load) leaves the folder as it was
+    staging, fresh = out / ".docs.partial", not out.exists()
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        if ours:
+            write_tasks(rows, staging)
+            source["shuffle_seed"] = SHUFFLE_SEED
+            found_baselines = baselines(staging, ours, limit)
+        raw, built = _evaluate(checkpoint, args, tasks, ours, standard, staging, limit, batch_size)
+    except BaseException:
+        shutil.rmtree(out if fresh else staging, ignore_errors=True)
+        raise
+    if ours:
+        shutil.rmtree(out / "docs", ignore_errors=True)
+        staging.replace(out / "docs")
     scores, stderr = _flatten(raw["results"])
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
@@ -239,6 +229,36 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
         for metric, value in sorted(metrics.items())
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
+
+
+def _evaluate(checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, batch_size) -> tuple[dict, float]:
+    """lm-eval's simple_evaluate on these tasks (glade's read their documents from `docs`); its
+    raw results, and when the tasks were built."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(
+        include_path=str(LM_TASKS) if ours else None,
+        include_defaults=bool(standard),
+        metadata={DOCS: str(docs)} if ours else None,
+    )
+    unknown = [t for t in tasks if t not in manager.all_tasks]
+    if unknown:
+        raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
+    built = time.perf_counter()
+    quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
+    with _quiet_bars(quiet):
+        raw = lm_eval.simple_evaluate(
+            model=load_model(checkpoint, args, batch_size),
+            tasks=tasks,
+            limit=limit,
+            apply_chat_template=True,
+            task_manager=manager,
+            log_samples=False,
+            # lm-eval sets its logger to this level, over quiet_libraries' ERROR: keep it quiet unless --verbose
+            verbosity="ERROR" if quiet else "WARNING",
+        )
+    return raw, built
 
 
 def keep_previous(results: Path) -> str | None:
