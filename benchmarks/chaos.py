@@ -13,9 +13,10 @@ Every run is the real CLI in its own process (`python -m glade.cli ...`), killed
   trainer_state.json, which is written last);
 - `writing`: after training finished, while the checkpoint folder is being written and
   its held-out states are answered.
-Every job's kills cover each of its moments once, in the order a run meets them (write or save,
-random, writing), before the rest are drawn; `writing` kills come last (after one, no
-checkpoint is saved, so a later `save` could not come).
+Every job's kills cover each of its moments equally (the remainder drawn), in the order a run
+meets them (write or save, random, writing); `writing` kills come last (after one, no
+checkpoint is saved, so a later `save` could not come). `--quick` leaves out the training
+job's random kill.
 The rerun after a kill is the same command (`glade train` adds --resume). After every kill
 the folder is checked: no listed shard may be unreadable or hold rows of unlisted episodes,
 and no checkpoint may be final without its meta.json ("torn"). When the job finishes, its
@@ -97,9 +98,10 @@ QUICK_STEPS = 6  # --quick trains 6 steps instead of 12: still 3 checkpoint save
 MAX_ROUNDS = 4
 ORDER = ("write", "save", "random", "writing")  # the order a run meets its moments
 MODES = {"generate": ("random", "write"), "eval": ("random", "write"), "train": ("random", "save", "writing")}
+QUICK_MODES = {**MODES, "train": ("save", "writing")}  # the training job's random kill: see KILLS
 
 
-def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
+def chaos(job: Job, work: Path, n_kills: int, rng: random.Random, modes: tuple[str, ...]) -> None:
     """Kill the job `n_kills` times at drawn moments and rerun it until it ends; compare. A run
     that ends before its drawn moment ends the round: the next round starts from an empty
     folder with the kills left (at most MAX_ROUNDS rounds), and is compared in its turn."""
@@ -107,7 +109,7 @@ def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
     log = work / f"chaos-{job.name}.log"
     partial = folder / ".chaos-lora__0.partial" if job.name == "train" else None
     started = time.perf_counter()
-    plan = kill_plan(MODES[job.name], n_kills, rng)
+    plan = kill_plan(modes, n_kills, rng)
     while plan and job.rounds < MAX_ROUNDS and not STOP.is_set():
         job.rounds += 1
         shutil.rmtree(folder, ignore_errors=True)
@@ -164,13 +166,12 @@ def chaos(job: Job, work: Path, n_kills: int, rng: random.Random) -> None:
 
 
 def kill_plan(modes: tuple[str, ...], n_kills: int, rng: random.Random) -> list[str]:
-    """One kill of each mode first (as many as fit), in the order a run meets them, then the rest
-    drawn; `writing` kills last. So a `save` comes before a `random` kill can end the training,
-    and none after `writing` (once training has finished no checkpoint is saved): the run does
-    not end before its drawn moment and need a second round."""
-    first = rng.sample(list(modes), n_kills) if n_kills < len(modes) else list(modes)
-    plan = sorted(first, key=ORDER.index) + [rng.choice(modes) for _ in range(n_kills - len(first))]
-    return sorted(plan, key=lambda mode: mode == "writing")  # stable: the order above otherwise
+    """Each mode as often as the kills allow, the remainder drawn, in the order a run meets them
+    (`writing` last). So a `save` comes before a `random` kill can end the training, and none
+    after `writing` (once training has finished no checkpoint is saved): the run does not end
+    before its drawn moment and need a second round."""
+    per, extra = divmod(n_kills, len(modes))
+    return sorted([*modes] * per + rng.sample(list(modes), extra), key=ORDER.index)
 
 
 def last_line(log: Path) -> str:
@@ -238,6 +239,7 @@ def main() -> None:
     )
     args = p.parse_args()
     counts = KILLS["quick" if args.quick else "full"]
+    modes = QUICK_MODES if args.quick else MODES
     if args.kills:
         counts = dict(zip(("generate", "eval", "train"), map(int, args.kills.split(","))))
     train = {**TRAIN, "sft": {**TRAIN["sft"], "max_steps": QUICK_STEPS}} if args.quick else TRAIN
@@ -269,7 +271,7 @@ def main() -> None:
             if name == "eval" and counts[name]:
                 reference(jobs[name], work)
             if counts[name]:
-                chaos(jobs[name], work, counts[name], rngs[name])
+                chaos(jobs[name], work, counts[name], rngs[name], modes[name])
 
     guarded(lambda: reference(jobs["generate"], work))  # the training run's traces
     if not failures:
@@ -281,7 +283,7 @@ def main() -> None:
             reference(jobs["train"], work)
 
         def train_chaos() -> None:
-            chaos(jobs["train"], work, counts["train"], rngs["train"])
+            chaos(jobs["train"], work, counts["train"], rngs["train"], modes["train"])
 
         bodies = (train_reference, train_chaos) if counts["train"] else ()
         sides = [threading.Thread(target=guarded, args=(body,)) for body in bodies]

@@ -348,14 +348,14 @@ def missing(source: str | None, path: str, problem: str):
     raise MissingInput(f"{source}: {path}: {problem}" if source else f"{path}: {problem}")
 
 
-def shipped_recipe(checkpoint: str | Path) -> dict | None:
+def shipped_recipe(folder: str | Path) -> dict | None:
     """glade's shipped training recipe of the checkpoint's name (meta.json `name`), resolved as
     `glade train` resolves it (every default filled in, as its recipe.yaml holds it); None when
     glade ships no such recipe or it no longer reads. For the export's card (glade.hub.lineage),
     which may not import this layer itself."""
     try:
-        name = json.loads((Path(checkpoint) / "meta.json").read_text()).get("name")
-    except (OSError, ValueError, AttributeError):
+        name = checkpoint.read(folder).meta.get("name")
+    except ValueError:  # not a checkpoint glade can read: its card says so elsewhere
         return None
     path = RECIPES / "train" / f"{name}.yaml"
     if not isinstance(name, str) or not path.is_file():

@@ -64,7 +64,8 @@ def epilog(status: str, examples: tuple[str, ...] = ()) -> str:
 
 class VerbHelp(argparse.HelpFormatter):
     """A verb's --help: paragraphs wrapped to the terminal, lines that open with spaces
-    (examples, lists) kept as written."""
+    (examples, lists) kept as written. (argparse is extended only through `formatter_class`,
+    and `_fill_text` is where it wraps descriptions and epilogs.)"""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         import textwrap
@@ -112,19 +113,13 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     for name, help_text in VERBS.items():
         if verb is None or name == verb:
             module = importlib.import_module(f"glade.cli.{name.replace('-', '_')}")
-            module.add_parser(subparsers, help_text).add_argument(
+            verb_parser = module.add_parser(subparsers, help_text)
+            verb_parser.add_argument(
                 "--verbose", action="store_true", help="show the libraries' own progress bars, logs and warnings"
             )
+            verb_parser.set_defaults(usage_error=verb_parser.error)  # a mistake shows the verb's own usage
         else:
             subparsers.add_parser(name, help=help_text, add_help=False)
-    return parser
-
-
-def verb_parser(parser: argparse.ArgumentParser, verb: str | None) -> argparse.ArgumentParser:
-    """The parser of `verb` (the top-level one when there is none)."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
-            return action.choices[verb]
     return parser
 
 
@@ -158,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:  # the verb's own usage line and exit 2, with a hint for `--key value`
         hint = override_hint(extra, args.recipe_keys()) if "recipe_keys" in args else ""
-        verb_parser(parser, args.verb).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        usage_error = args.usage_error if "usage_error" in args else parser.error
+        usage_error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if "run" not in args:
         parser.print_help()
         return 2

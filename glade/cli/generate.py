@@ -41,8 +41,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         action="store_true",
         help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing",
     )
-    p.set_defaults(run=run, recipe_keys=lambda: {f.name for f in fields(GenerateRecipe)})
+    p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p
+
+
+def recipe_keys() -> set[str]:
+    return {f.name for f in fields(GenerateRecipe)}
 
 
 def run(args: argparse.Namespace) -> int:

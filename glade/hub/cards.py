@@ -156,7 +156,7 @@ def push(
     command = upload_command(repo_id, folder, repo_type, private)
     try:
         url = api.create_repo(repo_id=repo_id, private=private, repo_type=repo_type, exist_ok=True)
-        if private and getattr(api.repo_info(repo_id=repo_id, repo_type=repo_type), "private", None) is not True:
+        if private and api.repo_info(repo_id=repo_id, repo_type=repo_type).private is not True:
             api.update_repo_settings(repo_id=repo_id, private=True, repo_type=repo_type)
             if log is not None:
                 log(f"{repo_id} existed and was public: made it private (--private) before uploading")
