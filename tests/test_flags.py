@@ -390,14 +390,3 @@ def test_the_report_names_each_flags_policy_and_the_prompts_turn_of_each_example
     assert examples
     for turn, prompt_turn, first_line in examples:  # the label and the prompt the reader sees agree
         assert int(prompt_turn) == int(turn) + 1 and first_line.startswith(f"Turn {prompt_turn} of ")
-
-
-def test_no_cell_testable_is_said_by_the_differing_pairs_not_by_n():
-    from glade.eval.fdr import untestable
-
-    method = {"testable": 0, "fdr_q": 0.1}
-    # six worlds, a crash in three of them only: n is 6 but the smallest p is 2 / 2^3
-    why = untestable(method, [{"n": 6, "p_min": 0.25, "effect": 0.5}])
-    assert why is not None and "is at least 0.25 in every cell" in why
-    assert untestable(method, [{"n": 6, "p_min": 1.0, "effect": 0.0}]) is None  # nothing differs: a true all-clear
-    assert untestable({**method, "testable": 3}, [{"n": 6, "p_min": 0.25, "effect": 0.5}]) is None

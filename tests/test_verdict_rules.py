@@ -218,3 +218,14 @@ def test_flags_json_lists_the_flags_best_score_first(tmp_path):
         (2, "thorn", "honey: buy share"),
     ]
     assert [f["score"] for f in flags] == pytest.approx([1.0, 15 / 16])
+
+
+def test_no_cell_testable_is_said_by_the_differing_pairs_not_by_n():
+    from glade.eval.fdr import untestable
+
+    method = {"testable": 0, "fdr_q": 0.1}
+    # six worlds, a crash in three of them only: n is 6 but the smallest p is 2 / 2^3
+    why = untestable(method, [{"n": 6, "p_min": 0.25, "effect": 0.5}])
+    assert why is not None and "is at least 0.25 in every cell" in why
+    assert untestable(method, [{"n": 6, "p_min": 1.0, "effect": 0.0}]) is None  # nothing differs: a true all-clear
+    assert untestable({**method, "testable": 3}, [{"n": 6, "p_min": 0.25, "effect": 0.5}]) is None
