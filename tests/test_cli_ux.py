@@ -16,7 +16,7 @@ import yaml
 from resume_setup import eval_recipe
 from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
 
-from glade.cli import main
+from glade.cli import VERBS, main
 
 BAR = re.compile(r"^[\w ,-]+ ━+ \d+/\d+ \w+", re.MULTILINE)  # a progress bar: `label ━━━ 3/3 unit`
 
@@ -187,22 +187,7 @@ def test_no_arguments_names_only_the_recipe(capsys, verb):
 
 # --- 7. help: examples and the exit status, in one wording -------------------------------------
 
-MINE = (
-    "simulate",
-    "generate",
-    "train",
-    "merge",
-    "eval",
-    "flag",
-    "calibrate",
-    "report",
-    "rank",
-    "validate",
-    "quickstart",
-    "export",
-    "export-traces",
-    "lm-eval",
-)
+MINE = tuple(VERBS)  # every verb
 EXAMPLES = ("train", "eval", "generate", "merge", "flag", "rank", "report", "quickstart", "export", "lm-eval")
 
 
