@@ -42,7 +42,7 @@ def test_push_creates_the_repo_and_uploads_the_folder(trained_creature, tmp_path
     assert main([*argv, "--base-model", BASE]) == 0
     assert [name for name, _ in RecordingApi.calls] == ["create_repo", "upload_folder"]
     assert (
-        RecordingApi.calls[0][1]["private"] is False
+        RecordingApi.calls[0][1]["private"] is None  # the Hub's default: an organization's may be private
         and Path(RecordingApi.calls[1][1]["folder_path"]) == tmp_path / "cli"
     )
 

@@ -146,6 +146,8 @@ def push(
     hand, never outlives the export. With `private`, an existing public repo is made private
     (`update_repo_settings`) before anything is uploaded, and `log` (when given) hears it: the
     flag asks for a private repo, and create_repo leaves an existing repo's visibility as it is.
+    Without it a new repo takes the Hub's default (public, or private where the organization
+    says so): `private=None`, not False, which would make it public over that default.
     `api` is the network boundary (default `huggingface_hub.HfApi()`, which finds the token
     itself). Offline mode, no network or a missing/refused token raise PushFailed at once."""
     import httpx2
@@ -155,7 +157,7 @@ def push(
     api = HfApi() if api is None else api
     command = upload_command(repo_id, folder, repo_type, private)
     try:
-        url = api.create_repo(repo_id=repo_id, private=private, repo_type=repo_type, exist_ok=True)
+        url = api.create_repo(repo_id=repo_id, private=True if private else None, repo_type=repo_type, exist_ok=True)
         if private and api.repo_info(repo_id=repo_id, repo_type=repo_type).private is not True:
             api.update_repo_settings(repo_id=repo_id, private=True, repo_type=repo_type)
             if log is not None:
