@@ -268,6 +268,9 @@ def _lenient(s: str, i: int, may_close: bool) -> tuple:
         elif c in "{[":
             tok, k = c, j + 1
         elif c in "-0123456789" and (m := _NUMBER.match(s, j)):
+            if m.end() == n:  # cut off by the end of the text: "price": 9 may have been 95, so
+                j = n  # it is dropped with its key, as a half-written word is, never guessed at
+                break
             tok, k = m.group(), m.end()  # the decoder judges it at the end
         else:
             m = _WORD.match(s, j)

@@ -12,10 +12,9 @@ import numpy as np
 from gymnasium import spaces
 
 from .creatures import TEXT_CHARSET, memory_summary
-from .scenario import Creature
+from .scenario import MAX_UNITS, Creature
 from .world import PATRON, World
 
-MAX_UNITS = 1_000_000  # Discrete bound on any count
 MAX_TEXT = 8_000
 BIG = 1e9
 

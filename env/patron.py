@@ -83,6 +83,8 @@ def spring(world: World, legend: str, mechanism: str) -> None:
         raise PatronError(f"unknown legend {legend!r}")
     if mechanism not in ("rumour", "shock", "override"):
         raise PatronError(f"unknown mechanism {mechanism!r}")
+    if LEGENDS[legend].good not in world.price:  # it would fail next turn, mid-episode
+        raise PatronError(f"legend {legend!r} is about {LEGENDS[legend].good}, which this Wood does not trade")
     world.patron.queued_legends.append((legend, mechanism))
 
 

@@ -16,11 +16,13 @@ from typing import Any, Literal
 
 from .creatures import LINE_CHARS
 from .legends import LEGENDS
+from .market import MAX_PRICE
 from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
 from .standin import disposition, is_disposition_path
 
 SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
+MAX_UNITS = 1_000_000  # the observation space's bound on any count (a Discrete: 0 to MAX_UNITS - 1)
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,14 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, f"goods.{gid}.spoil_rate", "must be between 0 and 1")
         if good.price <= 0 or good.price_floor <= 0:
             fail(src, f"goods.{gid}.price", "prices must be positive")
+        if good.price > MAX_PRICE:  # no order could name it
+            fail(src, f"goods.{gid}.price", f"must be at most {MAX_PRICE:,g}, the highest price an order names")
+        if good.price < good.price_floor:  # else the first reprice jumps to the floor, past max_step
+            fail(
+                src,
+                f"goods.{gid}.price",
+                f"must be at least its price_floor ({good.price_floor:g}), got {good.price!r}",
+            )
     if len(s.creatures) < 2:
         fail(src, "creatures", "a market needs at least two creatures")
     for cid, c in s.creatures.items():
@@ -281,10 +291,14 @@ def check(s: Scenario, src: str | None) -> None:
             good_ok(good, f"{base}.produces.{good}")
             if rate < 0:
                 fail(src, f"{base}.produces.{good}", "must not be negative")
+            if rate >= MAX_UNITS:  # a larger rate overflows the production draw mid-episode
+                fail(src, f"{base}.produces.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {rate!r}")
         for good, units in c.inventory.items():
             good_ok(good, f"{base}.inventory.{good}")
             if units < 0:
                 fail(src, f"{base}.inventory.{good}", "must not be negative")
+            if units >= MAX_UNITS:
+                fail(src, f"{base}.inventory.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {units!r}")
         for i, good in enumerate(c.diet):
             good_ok(good, f"{base}.diet[{i}]")
             if s.goods[good].kind != "food":
@@ -316,6 +330,7 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, "gambit.tip_creature", f"unknown creature {g.tip_creature!r}")
         if g.legend not in LEGENDS:
             fail(src, "gambit.legend", f"unknown legend {g.legend!r} (known: {', '.join(LEGENDS)})")
+        good_ok(LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
         cover = g.spring_turn if g.cover_turn is None else g.cover_turn
         if not g.open_turn <= g.spring_turn <= cover:
             fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
@@ -326,6 +341,8 @@ def check(s: Scenario, src: str | None) -> None:
     for i, step in enumerate(s.firewood_need):
         if step.from_turn < 0 or step.units < 0:
             fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")
+        if step.units >= MAX_UNITS:
+            fail(src, f"firewood_need[{i}].units", f"must be at most {MAX_UNITS - 1:,}, got {step.units!r}")
     for path, value, low, high in _ranges(s):
         above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
         if not above or value > high:
@@ -336,7 +353,7 @@ def check(s: Scenario, src: str | None) -> None:
 
 
 INF = float("inf")
-_ABOVE_ZERO = {"market.max_step", "patron.heat_threshold"}
+_ABOVE_ZERO = {"market.max_step", "patron.heat_threshold", "mood.floor"}  # mood never hits zero (DESIGN)
 
 
 def _ranges(s: Scenario) -> list[tuple[str, float, float, float]]:

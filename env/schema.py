@@ -13,6 +13,7 @@ trunk's recipes through `glade.config`.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.resources
 import math
 import types
@@ -91,10 +92,13 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
             fail(source, path, f"expected a mapping, got {value!r}")
-        return {
-            _convert(k, key_tp, source, path): _convert(v, val_tp, source, f"{path}.{k}" if path else str(k))
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if key_tp is str and not isinstance(k, str):  # YAML reads `1:` or `null:` as a number or None
+                fail(source, sub, f"a key must be a string, got {k!r} (quote it in the YAML)")
+            out[_convert(k, key_tp, source, sub)] = _convert(v, val_tp, source, sub)
+        return out
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             fail(source, path, f"expected a list, got {value!r}")
@@ -137,7 +141,9 @@ def build(cls: type, data: dict, source: str | None = None, path: str = "") -> A
     for key in data:
         if key not in fields:
             sub = f"{path}.{key}" if path else str(key)
-            fail(source, sub, f"unknown key (known: {', '.join(fields)})")
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            fail(source, sub, f"unknown key (known: {', '.join(fields)}){hint}")
     kwargs = {}
     for key, field in fields.items():
         sub = f"{path}.{key}" if path else key
@@ -175,7 +181,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
     """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings."""
     out = _deep_copy(data)
     for key, value in overrides.items():
-        parts = key.split(".")
+        # A dotted key addresses a nested mapping; any other key (YAML allows `1:` or `null:`)
+        # is one key, for validation to name.
+        parts = key.split(".") if isinstance(key, str) else [key]
         node = out
         for part in parts[:-1]:
             child = node.get(part)

@@ -32,6 +32,7 @@ from typing import Literal
 
 from .legends import FALL, RISE
 from .market import MAX_PRICE, MIN_PRICE
+from .protocol import MAX_QTY
 from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
@@ -70,10 +71,11 @@ BOUNDS = {
     "budget": (0.0, 1.0),
     "dump_keep": (0, None),
     "dump_discount": (0.0, 0.99),
-    "hoard_units": (0, None),
+    # a quantity past the parser's and the default market's limit (500) is rejected whole (absurd_qty)
+    "hoard_units": (0, MAX_QTY),
     "hoard_premium": (0.0, 10.0),
     "momentum": (0.0, None),
-    "swing_units": (0, None),
+    "swing_units": (0, MAX_QTY),
 }
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 

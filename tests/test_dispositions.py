@@ -79,6 +79,10 @@ def test_a_file_loads_by_path_and_the_name_defaults_to_its_stem(tmp_path):
         ("on_fall: panic\n", "on_fall: expected one of ignore, dump, hoard, got 'panic'"),
         ("budget: 1.5\n", "budget: must be from 0.0 to 1.0, got 1.5"),
         ("horizon: -1\n", "horizon: must be at least 0, got -1"),
+        ("surplus: 8\nsurpuls: 9\n", "; did you mean surplus?"),
+        # a hoard or swing past the parser's limit was rejected whole (absurd_qty) every turn
+        ("hoard_units: 600\n", "hoard_units: must be from 0 to 500, got 600"),
+        ("swing_units: 501\n", "swing_units: must be from 0 to 500, got 501"),
         ("name: two words\n", "name: must be 1 to 64 letters, digits"),
         ("[1, 2]\n", "expected a mapping at the top level"),
     ],

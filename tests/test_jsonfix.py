@@ -255,3 +255,34 @@ def test_truncated_action_keeps_a_prefix(action, data):
     if got.value is not None:  # what survives truncation is the action's, never invented
         assert set(got.value) <= set(action)
         assert len(got.value.get("orders", [])) <= len(action["orders"])
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        # "price": 9 may have been 95.5: a number the text ends inside is dropped with its key
+        (
+            '{"orders": [{"side": "sell", "good": "honey", "qty": 2, "price": 9',
+            {"orders": [{"side": "sell", "good": "honey", "qty": 2}]},
+        ),
+        ('{"orders": [{"side": "buy", "good": "honey", "qty": 12', {"orders": [{"side": "buy", "good": "honey"}]}),
+        ('{"orders": [1, 2, 3', {"orders": [1, 2]}),
+        # a number something follows (space, fence, chat token) was written out whole
+        ('{"orders": [{"qty": 12 ', {"orders": [{"qty": 12}]}),
+        ('{"orders": [{"qty": 12<|im_end|>', {"orders": [{"qty": 12}]}),
+    ],
+)
+def test_a_number_cut_off_by_truncation_is_not_guessed_at(text, value):
+    check(text, value, repairs=["closed_braces"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS, st.data())
+def test_truncation_never_invents_a_number(action, data):
+    """Every number that survives a truncation is the action's own, digit for digit."""
+    text = json.dumps(action)
+    got = extract_json_object(text[: data.draw(st.integers(0, len(text)))])
+    for i, order in enumerate(got.value.get("orders", []) if got.value else []):
+        for key in ("qty", "price"):
+            if key in order:
+                assert order[key] == action["orders"][i][key], (key, order, action["orders"][i])

@@ -225,3 +225,36 @@ def test_non_finite_patron_numbers_are_refused_at_load(key, value, shown):
     with pytest.raises(ConfigError) as info:
         parallel_env("gambit_override", **{key: value})
     assert str(info.value) == f"{path} with {key}={value!r}: {key}: expected a finite number, got {shown}"
+
+
+NO_HONEY = """\
+name: no_honey
+goods:
+  firewood: {name: firewood, kind: fuel, price: 4.0}
+  acorns: {name: acorns, kind: food, price: 2.0}
+creatures:
+  a: {name: A, species: owl, produces: {acorns: 2.0}, diet: [acorns], pebbles: 40.0, inventory: {firewood: 5}}
+  b: {name: B, species: beaver, produces: {firewood: 4.0}, diet: [acorns], pebbles: 40.0, inventory: {acorns: 5}}
+firewood_need: [{from_turn: 0, units: 1}]
+turns: 4
+"""
+
+
+def test_springing_a_legend_about_a_good_the_wood_lacks_is_refused_not_a_crash_next_turn(tmp_path):
+    path = tmp_path / "no_honey.yaml"
+    path.write_text(NO_HONEY)
+    env = parallel_env(str(path))
+    env.reset(seed=0)
+    with pytest.raises(P.PatronError, match="'run_on_oonas_hoard' is about honey, which this Wood does not trade"):
+        P.spring(env.world, "run_on_oonas_hoard", "shock")
+    P.spring(env.world, "great_acorn_mania", "shock")  # acorns trade here
+    env.step({})
+    env.step({})  # the legend fired; nothing raised
+    assert env.world.talk["acorns"][0] == LEGENDS["great_acorn_mania"].talk
+
+
+def test_a_gambit_legend_about_a_good_the_wood_lacks_is_a_load_error(tmp_path):
+    path = tmp_path / "no_honey.yaml"
+    path.write_text(NO_HONEY + "gambit: {good: acorns, tip_creature: a, legend: run_on_oonas_hoard}\n")
+    with pytest.raises(ConfigError, match=r"gambit.legend: unknown good 'honey' \(goods are firewood, acorns\)"):
+        parallel_env(str(path))

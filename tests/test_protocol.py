@@ -271,6 +271,9 @@ CASES = {
                        {"orders": [SELL]}, None, ("closed_braces",)),
     "truncated_mid_order": ('{"orders": [{"side": "sell", "good": "acorns", "qty": 3, "price": 2.2}, {"side": "bu',
                             {"orders": [SELL]}, "bad_side", ("closed_braces",)),  # the half order is named
+    # "price": 2 may have been 2.2 or 25: a number the answer stops inside is never taken
+    "truncated_mid_price": ('{"orders": [{"side": "sell", "good": "acorns", "qty": 3, "price": 2',
+                            HOLD, "bad_price", ("closed_braces",)),
     "gossip_and_thought": (orders_text(SELL, gossip="  Acorns  are\tcheap ", thought="sell before the frost"),
                            {"orders": [SELL], "gossip": "Acorns are cheap", "thought": "sell before the frost"},
                            None, ()),

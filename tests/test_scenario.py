@@ -113,11 +113,11 @@ def test_unknown_scenario_name():
     [
         (
             "creatures:\n  oona:\n    prodcues: {honey: 1}\n",
-            f"creatures.oona.prodcues: unknown key (known: {CREATURE_KEYS})",
+            f"creatures.oona.prodcues: unknown key (known: {CREATURE_KEYS}); did you mean produces?",
         ),
         (
             "market: {max_stepp: 0.2}\n",
-            f"market.max_stepp: unknown key (known: {MARKET_KEYS})",
+            f"market.max_stepp: unknown key (known: {MARKET_KEYS}); did you mean max_step?",
         ),
         ("colour: green\n", f"colour: unknown key (known: {SCENARIO_KEYS})"),
         ("turns: ten\n", "turns: expected an integer, got 'ten'"),
@@ -313,7 +313,9 @@ def test_bad_override_names_the_scenario_file_and_key():
     default = SCENARIO_DIR / "default.yaml"
     with pytest.raises(ConfigError) as info:
         load_scenario("default", **{"market.max_stp": 0.2})
-    assert str(info.value) == (f"{default} with market.max_stp=0.2: market.max_stp: unknown key (known: {MARKET_KEYS})")
+    assert str(info.value) == (
+        f"{default} with market.max_stp=0.2: market.max_stp: unknown key (known: {MARKET_KEYS}); did you mean max_step?"
+    )
     with pytest.raises(ConfigError) as info:
         load_scenario(load_scenario("default"), turns="x")
     assert str(info.value) == "default with turns='x': turns: expected an integer, got 'x'"
@@ -390,3 +392,51 @@ def test_non_finite_override_and_validate(tmp_path, capsys):
     assert main(["simulate", "--turns", "2", "--scenario", str(path), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert f"error: {path} with turns=2: goods.honey.price: expected a finite number, got nan" in err
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        # YAML reads `1:` and `null:` as a number and None: one line naming the key, not a traceback
+        ("extends: default\n1: 2\n", "1: unknown key (known: "),
+        ("extends: default\ngoods: {1: {name: x, kind: food, price: 1}}\n", "goods.1: a key must be a string, got 1"),
+        (
+            "extends: default\ncreatures: {oona: {produces: {null: 2}}}\n",
+            "creatures.oona.produces.None: a key must be a string, got None",
+        ),
+        # a misspelt key names the key it was probably meant to be
+        ("extends: default\ntunrs: 5\n", "tunrs: unknown key (known: " + SCENARIO_KEYS + "); did you mean turns?"),
+        # a start below the floor would jump to the floor on the first reprice, past max_step
+        (
+            "extends: default\ngoods: {honey: {price: 0.1}}\n",
+            "goods.honey.price: must be at least its price_floor (0.5), got 0.1",
+        ),
+        (
+            "extends: default\ngoods: {honey: {price: 20000}}\n",
+            "goods.honey.price: must be at most 10,000, the highest",
+        ),
+        # counts past the observation space's bound overflowed the production draw mid-episode
+        (
+            "extends: default\ncreatures: {oona: {produces: {honey: 1.0e+20}}}\n",
+            "creatures.oona.produces.honey: must be from 0 to 999,999, got 1e+20",
+        ),
+        (
+            "extends: default\ncreatures: {bramble: {inventory: {berries: 100000000000000000000000}}}\n",
+            "creatures.bramble.inventory.berries: must be from 0 to 999,999, got 100000000000000000000000",
+        ),
+        (
+            "extends: default\nfirewood_need: [{from_turn: 0, units: 1000000}]\n",
+            "firewood_need[0].units: must be at most 999,999, got 1000000",
+        ),
+        # DESIGN: mood "never hits zero"
+        ("extends: default\nmood: {floor: 0.0}\n", "mood.floor: must be more than 0 and at most 1, got 0.0"),
+    ],
+)
+def test_review_scenario_errors_are_one_line_naming_the_key(tmp_path, body, problem):
+    path = write(tmp_path, "bad.yaml", body)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(str(path))
+    assert str(info.value).startswith(f"{path}: {problem}"), str(info.value)
