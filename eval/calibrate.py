@@ -33,7 +33,7 @@ import yaml
 
 from glade.config import as_plain
 from glade.env import standin
-from glade.files import check_replaceable, json_with_keys
+from glade.files import atomic, check_folder_path, check_replaceable, json_with_keys
 
 from .live_decisions import Live, load_live, rebuilt
 from .outcome_check import outcome_check
@@ -41,6 +41,8 @@ from .standin_search import Search, base_rate_agreement, decision_scores, featur
 from .stats import MIN_N, Interval, ci_text, clean, describe, interval
 
 MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
+LEVEL = 0.95  # every interval calibration gives (its texts say 95%), the outcome check's too
+NOT_RUN = "not run (--no-outcome)"  # the outcome check's `skipped`, so the report says so too
 IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
 SUMMARY_KEYS = {"fitted", "search", "verdict"}  # every summary it writes holds these (how one is told)
@@ -68,7 +70,10 @@ def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str
     whole scenario (`scenario`, else the last by name)."""
     seeds = sorted(int(s) for s in rows["seed"].unique())
     if len(seeds) < 2:
-        raise ValueError(f"the decisions come from {len(seeds)} seed(s); holding out needs at least 2")
+        raise ValueError(
+            f"the decisions come from {len(seeds)} seed(s); holding out needs at least 2: "
+            "calibrate on a run of more seeds (seeds.count in its recipe)"
+        )
     if not 0 < share < 1:
         raise ValueError(f"--holdout: a share between 0 and 1, got {share}")
     k = min(len(seeds) - 1, max(1, round(share * len(seeds))))
@@ -106,6 +111,13 @@ def disposition_name(policy: str, creature: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:64]
 
 
+def check_name(name: str) -> None:
+    """Refuses a --name a disposition cannot carry (ValueError), before the search: the search
+    builds a disposition of that name for every candidate."""
+    if not name or len(name) > 64 or not set(name) <= standin.NAME_CHARS:
+        raise ValueError(f"--name {name!r}: a disposition name is 1 to 64 letters, digits, '_', '-' or '.'")
+
+
 @dataclass(frozen=True)
 class Calibration:
     live: Live
@@ -130,6 +142,8 @@ def calibrate(
 ) -> Calibration:
     """Steps 1 to 4: load, split, fit, score. `on_total(generations)` then `on_generation()`
     after each generation of the search."""
+    name = name if name is not None else disposition_name(policy, creature)
+    check_name(name)
     live = load_live(source, policy, creature)
     rows = live.rows
     part = split(rows, seed, holdout, holdout_scenario)
@@ -144,14 +158,14 @@ def calibrate(
     found: Search = search(
         features(list(fit_rows["observation"]), list(fit_rows["action"])),
         start,
-        name or disposition_name(policy, creature),
+        name,
         seed=seed,
         popsize=popsize,
         maxiter=maxiter,
         on_generation=on_generation,
     )
     fitted = found.disposition
-    level = 0.95
+    level = LEVEL
     before = decision_scores(rows["observation"], rows["action"], [standin.disposition(r) for r in references])
     after = decision_scores(rows["observation"], rows["action"], [fitted] * len(rows))
     parts = {
@@ -181,6 +195,7 @@ def calibrate(
         },
         "start": as_plain(start),
         "fitted": as_plain(fitted),
+        "level": level,
         "search": {
             "optimiser": "scipy.optimize.differential_evolution",
             **found.settings,
@@ -202,8 +217,13 @@ def calibrate(
 def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
     """Step 5: the summary with the outcome check (`on_total(turns)`, then `on_turn(live)`)."""
     seed = cal.summary["split"]["seed"]
-    check = outcome_check(cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), seed, on_total, on_turn)
+    check = outcome_check(cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), seed, on_total, on_turn, LEVEL)
     return clean({**cal.summary, "outcome": check})
+
+
+def without_outcome(cal: Calibration) -> dict:
+    """The summary when --no-outcome skipped step 5: it says so, in the report too."""
+    return {**cal.summary, "outcome": {"skipped": NOT_RUN}}
 
 
 @dataclass(frozen=True)
@@ -265,6 +285,13 @@ def check_out(out: str | Path) -> None:
     out = Path(out)
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
+    for parent in out.parents:  # a parent that is a file: refused now, not by mkdir after the search
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(
+                    f"--out {out}: {parent} is a file, so nothing can be written under it; choose another --out"
+                )
+            break
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
     check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
 
@@ -287,13 +314,15 @@ def write(summary: dict, out: str | Path) -> list[Path]:
         f"# {headline[0].upper() + headline[1:]}.\n"
         f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
     )
-    out.write_text(header + yaml.safe_dump(summary["fitted"], sort_keys=False))
     written = [out, out.with_suffix(".json")]
     text = json.dumps(summary, indent=2) + "\n"
-    written[1].write_text(text)
     if summary["kind"] == "results":
         folder = Path(summary["source"]) / CALIBRATION_DIR
+        check_folder_path(folder)
         folder.mkdir(exist_ok=True)
         written.append(folder / f"{summary['fitted']['name']}.json")
-        written[-1].write_text(text)
+        check_replaceable(written[-1], json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")
+    for path, content in zip(written, [header + yaml.safe_dump(summary["fitted"], sort_keys=False), text, text]):
+        with atomic(path) as tmp:  # a kill while writing leaves no half file under the real name
+            tmp.write_text(content)
     return written

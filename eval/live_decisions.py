@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from glade.env import standin
-from glade.env.scenario import load_scenario
+from glade.env.scenario import Scenario, load_scenario
 from glade.faults import is_fault
 from glade.tracejson import canonical
 from glade.traces import readable_shards
@@ -43,6 +44,11 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
     elif sorted((folder / "data").glob("*.parquet")):
         kind, names, files = "traces", ("policy", "seat"), [Path(f) for f in readable_shards(folder)]
+    elif (folder / "progress.json").is_file() and (folder / "recipe.yaml").is_file():
+        raise ValueError(
+            f"{folder}: an unfinished `glade eval` run (a ledger, progress.json, but no decisions.parquet yet): "
+            "rerun the same glade eval command to finish it (it plays only what is missing), then calibrate"
+        )
     elif folder.exists():
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:
@@ -76,11 +82,11 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
     rows["observation"] = [json.loads(o) for o in rows["observation"]]
     rows["action"] = [json.loads(a) for a in rows["action"]]
-    references = {}
+    references, named = {}, recipe_scenarios(folder)
     for scenario, c, stored in (
         frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
     ):
-        references[(scenario, c)] = _reference(folder, scenario, c, stored)
+        references[(scenario, c)] = _reference(folder, named, scenario, c, stored)
     return Live(kind, folder, policy, creature, rows, references, int(faulted.sum()))
 
 
@@ -97,13 +103,48 @@ def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
     return pd.concat([read_table(p, columns) for p in files], ignore_index=True)
 
 
-def _reference(folder: Path, scenario: str, creature: str, stored: str) -> str:
-    """The disposition the creature's scenario seats it on (a name or a file), which the stored
-    counterfactual names; a shipped name stands in when the scenario is not found by name."""
+def read_recipe(folder: Path) -> dict:
+    """The recipe the run wrote beside its results ({} when there is none or it cannot be read)."""
     try:
-        ref = load_scenario(scenario).creatures[creature].disposition
-    except (ValueError, KeyError):
+        data = yaml.safe_load((Path(folder) / "recipe.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recipe_scenarios(folder: Path) -> dict[str, Scenario]:
+    """The scenarios the folder's recipe names (a shipped name or a path, as the run was given
+    them, with its `turns`; its levers' too), by their `name`; one that does not load from here is left out (a
+    shipped scenario is then found by its name)."""
+    data = read_recipe(folder)
+    overrides = {"turns": int(data["turns"])} if data.get("turns") else {}
+    levers = [
+        v for lever in data.get("levers") or [] if isinstance(lever, dict) for v in (lever.get("from"), lever.get("to"))
+    ]
+    named = {}
+    for spec in dict.fromkeys([*(data.get("scenarios") or []), *levers]):  # a lever's are played too
+        try:
+            s = load_scenario(spec, **overrides)
+        except (ValueError, OSError, TypeError):
+            continue
+        named[s.name] = s
+    return named
+
+
+def _reference(folder: Path, named: dict[str, Scenario], scenario: str, creature: str, stored: str) -> str:
+    """The disposition the creature's scenario seats it on (a name or a file), which the stored
+    counterfactual names: from the scenario as the recipe names it (a path to a scenario of
+    one's own), else a shipped scenario of that name, else the stored name when it is shipped."""
+    try:
+        ref = (named.get(scenario) or load_scenario(scenario)).creatures[creature].disposition
+    except (ValueError, OSError, KeyError):
         ref = stored
+    if ref not in standin.DISPOSITIONS and not standin.is_disposition_path(ref):
+        raise ValueError(
+            f"{folder}: scenario {scenario!r} seats {creature} on disposition {stored!r}, and neither is found from "
+            "here (the recipe.yaml's scenario paths do not load): run glade calibrate from the folder the run was "
+            "made in, so its recipe's relative paths resolve"
+        )
     if standin.disposition(ref).name != stored:
         raise ValueError(
             f"{folder}: scenario {scenario!r} now seats {creature} on {ref!r}, the decisions on {stored!r}"

@@ -24,7 +24,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import Disposition
@@ -33,6 +32,7 @@ from glade.seats import StandIn, standin_council
 
 from .faults import without_faults
 from .figures import FIGURES
+from .live_decisions import read_recipe, recipe_scenarios
 from .recipe import STANDIN
 from .rows import World, episode_rows, read_table
 from .stats import Interval, ci_text, describe, interval, path_distance
@@ -49,8 +49,11 @@ CALIBRATED_CLOSER, ORIGINAL_CLOSER = "calibrated closer", "original closer"
 BATCH = 32  # worlds played in lockstep at a time
 
 
-def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_total=None, on_turn=None) -> dict:
-    """The check's figures per scenario and over all held-out worlds, and its verdict."""
+def outcome_check(
+    live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_total=None, on_turn=None, level: float = 0.95
+) -> dict:
+    """The check's figures per scenario and over all held-out worlds, and its verdict; intervals
+    at `level` (calibration's own, which its text states, not the recipe's ci_level)."""
     if live.kind != "results":
         return {
             "skipped": "a traces dataset holds no council outcome figures; calibrate from a glade eval results folder "
@@ -59,15 +62,13 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
     folder = live.folder
     _, episodes, excluded = without_faults(None, read_table(folder / "episodes.parquet"))
     episodes = episodes.drop_duplicates("episode_id")
-    recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) if (folder / "recipe.yaml").exists() else {}
-    thresholds = (recipe or {}).get("thresholds") or {}
-    level = float(thresholds.get("ci_level", 0.95))
+    thresholds = read_recipe(folder).get("thresholds") or {}
     seats = live.rows.groupby("episode_id")["creature"].agg(lambda c: sorted(set(c)))
     council = episodes[episodes["episode_id"].isin(seats.index)]
     council = council[[(s, int(k)) not in fit_pairs for s, k in zip(council["scenario"], council["seed"])]]
     if not len(council):
         return {"skipped": "no council world of the policy lies on a held-out seed or scenario"}
-    scenarios = _scenarios(folder, council, recipe or {})
+    scenarios = _scenarios(folder, council)
     specs = {}
     for name, s_seed in sorted(set(zip(council["scenario"], council["seed"].astype(int)))):
         s = scenarios[name]
@@ -106,20 +107,21 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_t
     return out
 
 
-def _scenarios(folder, council: pd.DataFrame, recipe: dict) -> dict[str, Scenario]:
-    """The scenarios the council played, as they ran (checked against the stored hashes); the
-    recipe names them (a name or a path), the results by their `name`."""
-    overrides = {"turns": int(recipe["turns"])} if recipe.get("turns") else {}
-    named = {}
-    for spec in recipe.get("scenarios") or []:
-        try:
-            s = load_scenario(spec, **overrides)
-        except (ValueError, OSError):
-            continue
-        named[s.name] = s
+def _scenarios(folder, council: pd.DataFrame) -> dict[str, Scenario]:
+    """The scenarios the council played, as they ran (checked against the stored hashes): as the
+    recipe names them (a name or a path), else shipped ones by name."""
+    turns = read_recipe(folder).get("turns")
+    overrides = {"turns": int(turns)} if turns else {}
+    named = recipe_scenarios(folder)
     out = {}
     for name, digest in council[["scenario", "scenario_hash"]].drop_duplicates().itertuples(index=False):
-        s = named.get(name) or load_scenario(name, **overrides)
+        try:
+            s = named.get(name) or load_scenario(name, **overrides)
+        except (ValueError, OSError) as exc:
+            raise ValueError(
+                f"{folder}: the outcome check cannot find scenario {name!r} ({exc}); run glade calibrate from the "
+                "folder the evaluation was made in, so its recipe.yaml's relative paths resolve, or with --no-outcome"
+            ) from None
         if s.hash() != digest:
             raise ValueError(
                 f"{folder}: scenario {name!r} is not the one these results ran (hash {s.hash()}, results {digest}); "

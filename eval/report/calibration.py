@@ -115,7 +115,8 @@ def lines(c: dict) -> list[str]:
     """The prose of one calibration: who, the split, both verdicts, what moved."""
     who = c["policy"] + (f" on {c['creature']}" if c.get("creature") else "")
     split = c["split"]
-    held = f"seeds {', '.join(map(str, split['heldout_seeds']))}"
+    seeds = split["heldout_seeds"]
+    held = f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}"
     if split.get("heldout_scenario"):
         held += f" and scenario {split['heldout_scenario']}"
     moved = ", ".join(f"{m['parameter']} {_value(m['before'])} → {_value(m['after'])}" for m in c.get("moved", []))
@@ -128,6 +129,7 @@ def lines(c: dict) -> list[str]:
         f"Policy {who}: {c['decisions']} decisions ({c['rebuilt']} rebuild the stored counterfactual exactly{faults});"
         f" held out {held}.",
         f"Fitted disposition {c['fitted']['name']}; moved most: {moved or 'nothing'}.",
+        _search(c["search"]),
         c["verdict"][0].upper() + c["verdict"][1:] + ".",
     ]
     outcome = c.get("outcome") or {}
@@ -135,11 +137,27 @@ def lines(c: dict) -> list[str]:
         out.append(f"Outcome check skipped: {outcome['skipped']}.")
     elif outcome.get("verdict"):
         out.append("Outcome check: " + outcome["verdict"] + ".")
+    if outcome.get("other_live_seats"):
+        whose = "other live policies" + (" or this policy on other creatures" if c.get("creature") else "")
+        out.append(
+            f"{outcome['other_live_seats']:,} live seats of {whose} sat on their scenario's disposition in both "
+            "stand-in worlds."
+        )
     if outcome.get("fault_worlds"):
         out.append(
             f"The outcome check left out {outcome['fault_worlds']} council world(s) in which a seat failed to answer."
         )
     return out
+
+
+def _search(search: dict) -> str:
+    """How the fit was searched: enough to run it again and get the same disposition."""
+    settings = ", ".join(f"{k} {search[k]}" for k in ("seed", "popsize", "maxiter") if k in search)
+    return (
+        f"Search: {search['evaluations']:,} candidates in {search['generations']:,} generations"
+        + (f" ({settings})" if settings else "")
+        + f", {search['seconds']} s."
+    )
 
 
 def calibration_sections(page) -> list[Section]:

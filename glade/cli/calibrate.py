@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from glade.console import console, progress_bar
-    from glade.eval.calibrate import calibrate, check_out, with_outcome, write
+    from glade.eval.calibrate import calibrate, check_out, with_outcome, without_outcome, write
 
     check_out(args.out)  # before the search: a fit that cannot be written is not started
     if args.popsize < 1 or args.maxiter < 1:
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             on_total=bar.total,
             on_generation=bar.advance,
         )
-    summary = cal.summary
+    summary = without_outcome(cal)
     if not args.no_outcome:
         with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
             summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
@@ -118,11 +118,6 @@ def show(con, s: dict) -> None:
     from glade.console import plain_table
     from glade.eval.report.calibration import CONVENTION, lines, tables
 
-    search = s["search"]
-    con.print(
-        f"search: {search['evaluations']} candidates in {search['generations']} generations, {search['seconds']} s",
-        soft_wrap=True,
-    )
     for line in lines(s):
         con.print(escape(line), soft_wrap=True)
     con.print(escape(CONVENTION), soft_wrap=True)
@@ -133,9 +128,3 @@ def show(con, s: dict) -> None:
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
         con.print(table)
-    outcome = s.get("outcome") or {}
-    if outcome.get("other_live_seats"):
-        con.print(
-            f"({outcome['other_live_seats']} seats of other live policies sat as their scenario's stand-in "
-            "in both stand-in worlds)"
-        )
