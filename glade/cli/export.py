@@ -37,7 +37,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog=epilog(
             EXIT_STATUS,
             (
-                "glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model Qwen/Qwen2.5-0.5B-Instruct",
+                "glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder   # the Hub-ready folder, not pushed",
+                "glade export CHECKPOINT --repo-id YOU/creature --base-model Qwen/Qwen2.5-0.5B-Instruct   # base was a local copy",
                 "glade export CHECKPOINT --repo-id YOU/creature --merge --council runs/eval/crash-gambit --push",
             ),
         ),
