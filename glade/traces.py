@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.faults import is_fault, tally_faults
 from glade.files import atomic
@@ -27,17 +25,15 @@ from glade.meter import (
     Plan,
     calibrate,
     check_limits,
-    closing_line,
-    cost_table,
     estimate,
     run_cost,
     spec_label,
 )
-from glade.provenance import now, stamp
 from glade.resume import PROGRESS, ShardLog, finished
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, each_creature, load_council, results_spec
+from glade.traces_card import write_card
 
 if TYPE_CHECKING:
     import datasets
@@ -78,6 +74,9 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
             fail(source, key, "must be at least 1 (or left out: no limit)")
     if not recipe.scenarios:
         fail(source, "scenarios", "needs at least one scenario")
+    twice = sorted({name for name in recipe.scenarios if recipe.scenarios.count(name) > 1})
+    if twice:  # an episode id names its scenario: the same one twice would play every episode twice
+        fail(source, "scenarios", f"{', '.join(map(str, twice))} listed twice; list each scenario once")
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     for council, seats in recipe.councils.items():
@@ -193,7 +192,8 @@ def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: 
 
 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
-    """Play every planned episode not already written; returns a summary dict.
+    """Play every planned episode not already written; returns a summary dict (its `cost` is
+    None when nothing was left to play: the dataset card keeps the playing run's).
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     started = time.perf_counter()
@@ -235,9 +235,11 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "replayed": state.replayed,
         "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
         "faults": tally_faults(_seats_and_errors(log.listed("traces", state))),
-        "cost": run_cost(stats, time.perf_counter() - started, len(plan)),
+        # None when nothing was left to play: the card keeps the cost of the run that played
+        "cost": run_cost(stats, time.perf_counter() - started, len(plan)) if plan else None,
     }
-    write_card(recipe, out, scenarios, state.done, summary["cost"])
+    if plan or not (out / "README.md").exists():  # a run killed after its last part: no cost recorded
+        write_card(recipe, out, scenarios, state.done, summary["cost"])
     return summary
 
 
@@ -249,11 +251,28 @@ def _seats_and_errors(shards: list[Path]):
         yield from zip(table["seat"].to_pylist(), table["error"].to_pylist())
 
 
-def _write_shard(rows: list[dict], path: Path) -> None:
-    from datasets import Dataset  # heavy import, only when writing
+def dataset_schema():
+    """The Arrow schema of every traces shard. Written explicitly: inferred from the rows, a
+    column that is null in every row of a shard (`error` in a batch with no errors) would be
+    typed null there and string in the next shard, and no reader could load the folder whole."""
+    import pyarrow as pa
 
+    text, whole, real = pa.string(), pa.int64(), pa.float64()
+    types = {
+        "seed": whole, "turn": whole, "self_buy": whole, "prompt_tokens": whole, "completion_tokens": whole,
+        "repaired": pa.bool_(), "latency_s": real, "pebbles": real, "wealth_before": real, "wealth_after": real,
+        "wealth_change": real, "mood": real,
+        "messages": pa.list_(pa.struct([("role", text), ("content", text)])),
+    }  # fmt: skip
+    return pa.schema([(c, types.get(c, text)) for c in DATASET_COLUMNS])
+
+
+def _write_shard(rows: list[dict], path: Path) -> None:
+    from datasets import Dataset, Features  # heavy import, only when writing
+
+    features = Features.from_arrow_schema(dataset_schema())
     with atomic(path) as tmp:
-        Dataset.from_list(rows).to_parquet(str(tmp))
+        Dataset.from_list(rows, features=features).to_parquet(str(tmp))
 
 
 def interrupted_generate(dataset: Path) -> str | None:
@@ -304,68 +323,30 @@ def readable_shards(folder: str | Path) -> list[str]:
 def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path]) -> datasets.Dataset:
     """Every row of this traces folder, or of these folders, as one `datasets.Dataset`
     (readable_shards first)."""
-    from datasets import concatenate_datasets, load_dataset
+    from datasets import load_dataset
 
     if isinstance(folders, (str, Path)):
         folders = [folders]
-    parts = [load_dataset("parquet", data_files=readable_shards(folder), split="train") for folder in folders]
-    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    files = [file for folder in folders for file in readable_shards(folder)]
+    return load_dataset("parquet", data_files=files, features=_features(files), split="train")
+
+
+def _features(files: list[str]):
+    """The shards' columns as one set of features: a column typed null in some shards (every
+    row null there, as shards written before `dataset_schema` may be) takes the others' type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Features
+
+    schemas = [pq.read_schema(f).remove_metadata() for f in files]
+    try:
+        return Features.from_arrow_schema(pa.unify_schemas(schemas, promote_options="permissive"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(
+            f"{files[0]}: these traces shards do not share one schema ({str(exc).splitlines()[0][:120]}); "
+            "load folders written by the same glade"
+        ) from None
 
 
 # The dataset keeps every trace column but the simulate trace's per-turn extras.
 DATASET_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("inventory", "sentiment", "events"))
-COLUMNS = {
-    "episode_id": "scenario.council.sSEED",
-    "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
-    "turn / creature": "when and who",
-    "seat / policy": "the seat label and the identity of the policy that decided",
-    "protocol_version": "version of the prompt protocol (changes whenever the prompt wording does)",
-    "messages": "the rendered chat prompt (system role card, user turn)",
-    "observation": "the observation the prompt was rendered from (JSON)",
-    "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
-    "action": "the parsed, valid action as canonical JSON",
-    "error / repaired": "the parser's named error (or null) and whether it repaired the text",
-    "self_buy": "buy orders for goods the creature makes",
-    "standin_action / standin_disposition": "what the stand-in would have done in the same state",
-    "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
-    "rejected / fills": "the market's named rejections and the fills (JSON)",
-    "pebbles / wealth_before / wealth_after / wealth_change / mood": "outcome figures of the creature-turn",
-}
-
-
-def write_card(recipe: GenerateRecipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None) -> None:
-    front = {
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
-        "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
-        "license": "apache-2.0",
-    }
-    provenance = {
-        **stamp(("datasets", "numpy")),
-        "scenario_hashes": {name: s.hash() for name, s in scenarios.items()},
-        "episodes": len(done),
-        "written": now(),
-    }
-    schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
-    text = (
-        "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
-        f"# glade traces: {out.name}\n\n"
-        "Decisions of creatures in the Wood, one row per creature per turn, written by "
-        '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
-        "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
-        "## Provenance\n\n```json\n"
-        + json.dumps(provenance, indent=2)
-        + "\n```\n\n"
-        + (cost_section(cost) if cost else "")
-        + "## Recipe\n\n```yaml\n"
-        + yaml.safe_dump(as_plain(recipe), sort_keys=False)
-        + "```\n"
-    )
-    (out / "README.md").write_text(text)
-    (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
-
-
-def cost_section(cost: dict) -> str:
-    """The card's record of what the last run into this folder cost (glade.meter)."""
-    header, rows = cost_table(cost)
-    table = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
-    return f"## Cost of the last run\n\n{closing_line(cost)}.\n\n{table}\n\n"

@@ -164,3 +164,56 @@ def test_unknown_creature_in_council(tmp_path):
 def test_shipped_recipe_validates():
     r = load_recipe(gen.GenerateRecipe, "recipes/generate/standin.yaml", ["seeds.count=1"])
     assert len(gen.episode_plan(r)) == 4 * 5 * 1
+
+
+def test_shards_share_one_schema_and_a_folder_of_clean_and_failed_answers_loads_whole(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "glade_test_junk.py").write_text(
+        "class Junk:\n    name = 'junk'\n\n    def act(self, observations):\n"
+        "        return [{'orders': [{'side': 'buy', 'good': 'gold', 'qty': 1, 'price': 1}]} for _ in observations]\n\n\n"
+        "def junk():\n    return Junk()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    junk = {"oona": {"kind": "python", "entry_point": "glade_test_junk:junk"}}
+    r = recipe(tmp_path, scenarios=["default"], councils={"clean": {}, "junk": junk}, seeds={"start": 0, "count": 1})
+    gen.generate(gen.GenerateRecipe(**{**r.__dict__, "worlds": 1}))  # part 0: no errors; part 1: oona's
+    data = tmp_path / "traces" / "data"
+    parts = sorted(data.glob("part-*.parquet"))
+    assert len(parts) == 2 and {str(pq.read_schema(p).field("error").type) for p in parts} == {
+        "string"
+    }  # was null, string
+    rows = gen.load_traces(tmp_path / "traces")
+    assert len(rows) == 2 * 4 * 5 and sum(e == "unknown_good" for e in rows["error"]) == 4
+    # a folder written before the schema was fixed, its clean part's error typed null, loads too
+    clean = pq.read_table(parts[0])
+    at = clean.schema.get_field_index("error")
+    pq.write_table(clean.set_column(at, "error", pa.nulls(len(clean))), parts[0])
+    assert str(pq.read_schema(parts[0]).field("error").type) == "null"
+    assert len(gen.load_traces(tmp_path / "traces")) == 40
+
+
+def test_a_scenario_listed_twice_is_refused_not_played_twice(tmp_path):
+    r = recipe(tmp_path, scenarios=["default", "gambit_override", "default"])  # the file, read as it is
+    plan = gen.episode_plan(r)
+    assert len(plan) == 12 and len(set(plan)) == 8  # default's episodes twice: its rows would double
+    with pytest.raises(ConfigError, match=r"recipe.yaml: scenarios: default listed twice; list each scenario once"):
+        gen.load_generate_recipe(tmp_path / "recipe.yaml")  # what generate and validate read
+
+
+def test_a_rerun_with_nothing_left_keeps_the_cards_cost(tmp_path, capsys):
+    from glade.cli import main
+
+    recipe(tmp_path, scenarios=["default"], seeds={"start": 0, "count": 1})
+    path = str(tmp_path / "recipe.yaml")
+    assert main(["generate", path]) == 0
+    card = (tmp_path / "traces" / "README.md").read_text()
+    assert "cost: 2 episodes, 40 decisions" in card
+    capsys.readouterr()
+    assert main(["generate", path]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "nothing left to play: all 2 episodes of" in out and "cost: 0 episodes" not in out
+    assert (tmp_path / "traces" / "README.md").read_text() == card  # was rewritten with a cost of 0 episodes
+    assert main(["generate", path, "--dry-run"]) == 0
+    assert "nothing left to play; every episode is finished" in " ".join(capsys.readouterr().out.split())

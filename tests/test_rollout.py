@@ -125,3 +125,11 @@ def test_the_seat_meter_counts_decisions_faults_tokens_and_seconds_per_seat():
     from glade.faults import is_fault
 
     assert is_fault("server_timeout") and not is_fault("no_json") and not is_fault(None)
+
+
+def test_two_episodes_with_one_id_are_refused_not_merged():
+    scenario = load_scenario("default", turns=2)
+    council = {c: load("hoarder") for c in scenario.creatures}
+    twins = [EpisodeSpec("same", scenario, seed, council) for seed in (0, 1)]
+    with pytest.raises(ValueError, match="episode ids must differ; given twice: same"):
+        run_lockstep(twins)  # rows are kept per id: both episodes' rows would land in one

@@ -48,6 +48,9 @@ BAD = [
     ("generate", merged(GENERATE, {"scenarios": ["defualt"]}), "FAIL   {}: scenarios[0]: scenario 'defualt': no such scenario"),
     ("generate", merged(GENERATE, {"councils": {"c": {"owl": "hoarder"}}}), "FAIL   {}: scenarios[0]: councils.c: unknown creature(s) owl"),
     ("generate", merged(GENERATE, {"councils": {"c": {"*": "hoardr"}}}), "FAIL   {}: councils.c.*: seat spec standin disposition: expected one of"),
+    ("generate", merged(GENERATE, {"councils": {"c": {"oona": "nowhere.yaml"}}}), "FAIL   {}: councils.c.oona: seat spec disposition: nowhere.yaml: no such disposition file"),
+    ("generate", merged(GENERATE, {"councils": {"c": {"*": {"kind": "standin", "disposition": "no/such.yaml"}}}}), "FAIL   {}: councils.c.*: seat spec disposition: no/such.yaml: no such disposition file"),
+    ("generate", merged(GENERATE, {"scenarios": ["default", "gambit_shock", "default"]}), "FAIL   {}: scenarios: default listed twice; list each scenario once"),
     ("generate", merged(GENERATE, {"worlds": -3}), "FAIL   {}: worlds: must be at least 1, got -3"),
     ("generate", merged(GENERATE, {"worlds": 0}), "FAIL   {}: worlds: must be at least 1, got 0"),
     ("generate", merged(GENERATE, {"seeds": {"count": 0}}), "FAIL   {}: seeds.count: must be at least 1, got 0"),
@@ -152,3 +155,17 @@ def test_a_scenario_of_your_own_is_found_before_the_shipped_ones(tmp_path, monke
     (tmp_path / "recipes" / "scenarios" / "mine.yaml").write_text("extends: default\nturns: 3\n")
     assert main(["simulate", "--scenario", "mine", "--quiet"]) == 0
     assert "turns 3" in capsys.readouterr().out  # its own turns, over the default's 30
+
+
+def test_a_seat_on_a_malformed_disposition_file_fails_validate_and_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine-disposition.yaml").write_text("horizn: 3\n")  # a misspelt key
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(merged(GENERATE, {"councils": {"c": {"oona": "mine-disposition.yaml"}}})))
+    assert main(["validate", str(path), "--kind", "generate"]) == 2
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"FAIL   {path}: councils.c.oona: seat spec disposition: ") and "horizn: unknown key" in line
+    assert main(["generate", str(path)]) == 2  # named before any work, not mid-run
+    err = capsys.readouterr().err
+    assert "councils.c.oona: seat spec disposition: " in err and "horizn: unknown key" in err
+    assert not (tmp_path / "runs").exists()

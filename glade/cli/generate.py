@@ -56,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.traces import dry_run
 
-        report = estimate_report(dry_run(recipe), recipe.max_decisions, recipe.max_tokens)
+        planned = dry_run(recipe)
+        if planned.plan.episodes == 0:
+            con.print(f"{recipe.out}: nothing left to play; every episode is finished", soft_wrap=True)
+            return 0
+        report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
         return 0
     try:
@@ -66,12 +70,19 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(RESUME) from None
     for line in summary["replayed"]:
         con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
-    con.print(
-        f"wrote {summary['episodes']:,} episodes ({summary['played_now']:,} played now, "
-        f"{summary['decisions_now']:,} decisions in {summary['seconds_now']:.1f} s) to {summary['out']}",
-        soft_wrap=True,
-    )
-    con.print(closing_line(summary["cost"]), soft_wrap=True)
+    if summary["cost"] is None:
+        con.print(
+            f"nothing left to play: all {summary['episodes']:,} episodes of {summary['out']} were finished; "
+            "its dataset card keeps the cost of the run that played them",
+            soft_wrap=True,
+        )
+    else:
+        con.print(
+            f"wrote {summary['episodes']:,} episodes ({summary['played_now']:,} played now, "
+            f"{summary['decisions_now']:,} decisions in {summary['seconds_now']:.1f} s) to {summary['out']}",
+            soft_wrap=True,
+        )
+        con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
     show_faults(con, summary["faults"], over, recipe.max_fault_share)
     return 1 if over else 0

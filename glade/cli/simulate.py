@@ -74,8 +74,8 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
                     raise SeatSpecError(f"--council {spec}: {creature}: {exc}") from None
         try:
             loaded = load_council({c: s for c, s in seats.items() if s is not None})
-        except SeatSpecError as exc:
-            raise SeatSpecError(f"--council {spec}: {exc}") from None
+        except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)
+            raise type(exc)(f"--council {spec}: {exc}") from None
         return {**council, **loaded}
     if "=" not in spec:
         return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))

@@ -26,7 +26,7 @@ from glade.env.scenario import Scenario
 from glade.env.schema import ConfigError
 from glade.env.standin import disposition
 
-from .base import Decision, Policy, SeatSpecError
+from .base import Decision, Policy, SeatAnswerError, SeatSpecError
 from .python import PythonSeat, load_python
 from .spec import GENERATION, SEAT_KINDS, VLLM_ONLY, check_inputs, check_spec, checkpoint_model
 from .standin import StandIn
@@ -35,6 +35,7 @@ __all__ = [
     "Decision",
     "Policy",
     "PythonSeat",
+    "SeatAnswerError",
     "SeatSpecError",
     "StandIn",
     "SEAT_KINDS",
@@ -79,6 +80,7 @@ def load(spec: dict[str, Any] | str) -> Policy:
         check_inputs(spec)
         return load_python(spec)
     if kind in ("hf", "checkpoint"):
+        _model_seat(spec)  # its mistakes raised here, unprefixed: a lone seat sits on no creature
         policy = load_council({"_": spec})["_"]
         policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
         return policy
@@ -93,7 +95,10 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
     shared: dict[tuple, Any] = {}
     for creature, spec in seats.items():
         if isinstance(spec, dict) and spec.get("kind") in ("hf", "checkpoint"):
-            key, adapter, generation = _model_seat(spec)
+            try:
+                key, adapter, generation = _model_seat(spec)
+            except (SeatSpecError, ConfigError) as exc:  # MissingInput too: named by creature, as other seats are
+                raise type(exc)(f"{creature}: {exc}") from None
             if key not in shared:
                 from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
 

@@ -79,6 +79,12 @@ class SeatSpecError(ValueError):
     """A seat spec that cannot be loaded; the message says which key and why."""
 
 
+class SeatAnswerError(TypeError, ValueError):
+    """A python seat whose `act` raised, or answered in a form no row can hold; the message
+    names the seat. A TypeError (a wrong answer is a wrong type) and a ValueError, so the CLI
+    prints it as one `error:` line, as it does every other mistake in what the user gave."""
+
+
 def check_keys(spec: dict, allowed: set[str]) -> None:
     for key in spec:
         if key not in allowed:

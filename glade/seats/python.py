@@ -8,7 +8,8 @@ gets a list of observations and returns, in order, one `Decision` or one action 
 (`{"orders": [...]}`, or the action-space form with indices) for each. An action dict is read
 as a model's answer is (the parser checks it against its observation, with the protocol's
 limits: what it cannot use is dropped with a named error); a Decision is taken as it is, and
-the Wood's rules still reject what breaks them.
+the Wood's rules still reject what breaks them, but its action must have the action's form.
+An `act` that raises, or answers out of shape, is a SeatAnswerError naming the seat.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Protocol, runtime_checkable
 
 from glade.env.parallel import normalize_action
 from glade.env.protocol import parse
+from glade.tracejson import canonical
 
-from .base import Decision, Policy, SeatSpecError, check_keys
+from .base import Decision, Policy, SeatAnswerError, SeatSpecError, check_keys
 
 
 @runtime_checkable
@@ -43,9 +45,16 @@ class PythonSeat:
         return self.scripted.name
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        answers = self.scripted.act(observations)
+        try:
+            answers = self.scripted.act(observations)
+        except Exception as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise SeatAnswerError(
+                f"python seat {self.name}: act raised {type(exc).__name__}{': ' + first if first else ''}"
+                " (set GLADE_DEBUG=1 for its traceback)"
+            ) from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
-            raise TypeError(
+            raise SeatAnswerError(
                 f"python seat {self.name}: act must return a list with one answer per observation"
                 f" ({len(observations)}), got {type(answers).__name__}"
                 + (f" of {len(answers)}" if isinstance(answers, (list, tuple)) else "")
@@ -61,13 +70,34 @@ class PythonSeat:
 
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
     if isinstance(answer, Decision):
+        _check_action(answer.action, name)
         return answer
     if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
         parsed = parse(json.dumps(normalize_action(answer, tuple(obs["prices"])), default=str), obs)
         return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
-    raise TypeError(
+    raise SeatAnswerError(
         f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"
     )
+
+
+def _check_action(action, name: str) -> None:
+    """A Decision's action is taken as it is (the Wood's rules reject what breaks them), but it
+    must have the action's form, or its trace row cannot be written."""
+    orders = action.get("orders", []) if isinstance(action, dict) else None
+    fits = isinstance(orders, list) and all(isinstance(o, dict) and ORDER_KEYS <= o.keys() for o in orders)
+    try:
+        fits = fits and bool(canonical(action))  # the row's form: a whole qty and a numeric price
+    except (TypeError, ValueError, OverflowError):
+        fits = False
+    if not fits:
+        raise SeatAnswerError(
+            f"python seat {name}: act returned a Decision whose action is not an action: {str(action)[:80]!r}; "
+            'expected {"orders": [{"side", "good", "qty", "price"}, ...]} (or return the action dict itself, '
+            "which is read as a model's answer)"
+        )
+
+
+ORDER_KEYS = {"side", "good", "qty", "price"}
 
 
 def load_python(spec: dict) -> PythonSeat:

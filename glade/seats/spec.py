@@ -15,7 +15,7 @@ from typing import Any
 
 from glade import checkpoint
 from glade.config import MissingInput
-from glade.env.standin import DISPOSITIONS, is_disposition_path
+from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
 from .base import SeatSpecError, check_keys
 
@@ -159,10 +159,17 @@ def check_fields(kind: str, fields: dict[str, Any]) -> None:
 def check_inputs(spec: dict[str, Any] | str) -> None:
     """What the seat reads before it plays: MissingInput when a file or folder is not there,
     SeatSpecError when one is there but is not what the spec says."""
+    if isinstance(spec, str):
+        spec = {"kind": "standin", "disposition": spec}
     if not isinstance(spec, dict):
         return
     kind = spec.get("kind")
-    if kind == "checkpoint":
+    if kind == "standin" and isinstance(spec.get("disposition"), str) and is_disposition_path(spec["disposition"]):
+        try:  # a disposition file is read now, as the seat will: missing or malformed is a mistake
+            disposition(spec["disposition"])
+        except ValueError as exc:
+            raise SeatSpecError(f"seat spec disposition: {exc}") from None
+    elif kind == "checkpoint":
         model_inputs(**checkpoint_model(spec["path"]))
     elif kind == "hf":
         model_inputs(spec["model"], spec.get("adapter"))

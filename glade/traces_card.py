@@ -1,0 +1,69 @@
+"""The dataset card of a traces folder (OUT/README.md): its columns, provenance, the cost of
+the last run that played into it, and the recipe; `glade generate` writes it (glade.traces)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from glade.config import as_plain
+from glade.meter import closing_line, cost_table
+from glade.provenance import now, stamp
+
+COLUMNS = {
+    "episode_id": "scenario.council.sSEED",
+    "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
+    "turn / creature": "when and who",
+    "seat / policy": "the seat label and the identity of the policy that decided",
+    "protocol_version": "version of the prompt protocol (changes whenever the prompt wording does)",
+    "messages": "the rendered chat prompt (system role card, user turn)",
+    "observation": "the observation the prompt was rendered from (JSON)",
+    "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
+    "action": "the parsed, valid action as canonical JSON",
+    "error / repaired": "the parser's named error (or null) and whether it repaired the text",
+    "self_buy": "buy orders for goods the creature makes",
+    "standin_action / standin_disposition": "what the stand-in would have done in the same state",
+    "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
+    "rejected / fills": "the market's named rejections and the fills (JSON)",
+    "pebbles / wealth_before / wealth_after / wealth_change / mood": "outcome figures of the creature-turn",
+}
+
+
+def write_card(recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None) -> None:
+    front = {
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
+        "license": "apache-2.0",
+    }
+    provenance = {
+        **stamp(("datasets", "numpy")),
+        "scenario_hashes": {name: s.hash() for name, s in scenarios.items()},
+        "episodes": len(done),
+        "written": now(),
+    }
+    schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
+    text = (
+        "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
+        f"# glade traces: {out.name}\n\n"
+        "Decisions of creatures in the Wood, one row per creature per turn, written by "
+        '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
+        "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
+        "## Provenance\n\n```json\n"
+        + json.dumps(provenance, indent=2)
+        + "\n```\n\n"
+        + (cost_section(cost) if cost else "")
+        + "## Recipe\n\n```yaml\n"
+        + yaml.safe_dump(as_plain(recipe), sort_keys=False)
+        + "```\n"
+    )
+    (out / "README.md").write_text(text)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+
+
+def cost_section(cost: dict) -> str:
+    """The card's record of what the last run into this folder cost (glade.meter)."""
+    header, rows = cost_table(cost)
+    table = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    return f"## Cost of the last run\n\n{closing_line(cost)}.\n\n{table}\n\n"
