@@ -187,6 +187,8 @@ def test_simulate_counts_a_dead_seat_and_exits_1(tmp_path, closed_port, capsys):
     captured = capsys.readouterr()
     assert "seat faults: server:tiny: 4 of 4 decisions (100%) failed: server_refused 4" in captured.out
     assert captured.err.count("error:") == 1 and "seat 'server:tiny': 4 of 4 decisions (100%) failed" in captured.err
+    # simulate keeps nothing to resume: it says to run again, not that faulted episodes replay
+    assert "and run it again" in captured.err and "play again" not in captured.err
     summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
     assert summary["faults"]["server:tiny"]["faults"] == {"server_refused": 4}
     assert summary["faults"]["standin:balanced"]["faults"] == {}

@@ -194,5 +194,5 @@ def run(args: argparse.Namespace) -> int:
     again = " (replacing the simulate run that was there)" if replaced else ""
     con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json{again}", soft_wrap=True)
     over = too_many_faults(episode.summary["faults"], args.max_fault_share)
-    show_faults(con, episode.summary["faults"], over, args.max_fault_share)
+    show_faults(con, episode.summary["faults"], over, args.max_fault_share, resumes=False)
     return 1 if episode.summary["conservation_problems"] or over else 0
