@@ -134,6 +134,12 @@ def test_an_empty_council_file_is_refused(tmp_path):
         parse_council(str(spec), load_scenario("default"))
 
 
+def test_a_missing_council_file_is_said_of_the_option(tmp_path):
+    spec = tmp_path / "nothere.yaml"
+    with pytest.raises(ConfigError, match=f"^--council {spec}: no such file"):
+        parse_council(str(spec), load_scenario("default"))
+
+
 def test_a_council_file_names_the_creature_whose_disposition_is_missing(tmp_path):
     spec = tmp_path / "council.yaml"
     spec.write_text("thorn: hoarder\noona: nowhere.yaml\n")

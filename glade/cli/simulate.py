@@ -58,7 +58,10 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     creatures = list(scenario.creatures)
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
         check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
-        data = read_yaml(spec)
+        try:
+            data = read_yaml(spec)
+        except ConfigError as exc:  # MissingInput too: said of the option that named it
+            raise type(exc)(f"--council {exc}") from None
         if not data:
             raise ConfigError(f"--council {spec}: the file names no seat (creature: seat spec, or '*' for the rest)")
         keys = set(data)
