@@ -221,7 +221,7 @@ def test_export_traces_copies_data_and_card_and_pushes_a_dataset(trained_creatur
     assert len(rows) > 0 and "messages" in rows.column_names
     (create, c), (upload, u) = RecordingApi.calls
     assert c["repo_id"] == u["repo_id"] == "alice/wood-traces" and c["repo_type"] == u["repo_type"] == "dataset"
-    assert Path(u["folder_path"]) == out and c["private"] is False
+    assert Path(u["folder_path"]) == out and c["private"] is None  # the Hub's default
     # exporting again replaces the earlier export
     assert export_traces(root / "traces", "alice/wood-traces", out=out) == out
 
