@@ -52,6 +52,8 @@ def partial_folder(root: str | Path, name: str, seed: int) -> Path:
 def read(folder: str | Path) -> Checkpoint:
     """The checkpoint in `folder`; a ValueError naming what is missing otherwise."""
     folder = Path(folder)
+    if not folder.exists():
+        raise ValueError(f"{folder}: no such folder (glade train writes checkpoints under checkpoints/)")
     if not folder.is_dir():
         raise ValueError(
             f"{folder}: not a folder, so not a checkpoint folder (glade train writes them under checkpoints/)"

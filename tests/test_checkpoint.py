@@ -66,3 +66,28 @@ def test_an_interrupted_training_run_is_named_as_one_by_merge_and_export(tmp_pat
     (partial / "started.json").unlink()
     assert main(["merge", str(partial) + "/"]) == 2
     assert "finish it with `glade train RECIPE --resume`, then use the checkpoint folder" in capsys.readouterr().err
+
+
+def test_merge_names_a_missing_folder_an_out_under_a_file_and_a_base_that_is_gone(tmp_path, capsys):
+    from glade.cli import main
+
+    assert main(["merge", str(tmp_path / "nothing")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'nothing'}: no such folder (glade train writes checkpoints under checkpoints/)\n"
+    )
+    adapter = fake(
+        tmp_path,
+        "creature__0__20261124-101500",
+        {"name": "creature", "kind": "lora", "base_model": str(tmp_path / "gone")},
+    )
+    (tmp_path / "a-file").write_text("mine")
+    assert main(["merge", str(adapter), "--out", str(tmp_path / "a-file" / "merged")]) == 2
+    under = tmp_path / "a-file" / "merged"
+    assert capsys.readouterr().err == (
+        f"error: {under}: {tmp_path / 'a-file'} is a file, so no folder can be made under it; give another path\n"
+    )
+    assert main(["merge", str(adapter)]) == 2
+    err = capsys.readouterr().err
+    assert f"its base model {tmp_path / 'gone'} (meta.json base_model) does not load" in err
+    assert err.count("\n") == 1 and not (tmp_path / f"{adapter.name}-merged").exists()

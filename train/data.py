@@ -20,7 +20,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from glade.faults import is_fault
-from glade.traces import load_traces
+from glade.traces import load_traces, readable_shards
 
 
 @dataclass(frozen=True)
@@ -174,3 +174,25 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
         "Rows kept at each step:\n\n" + "\n".join(f"- {k}: {v}" for k, v in counts.items()) + "\n\n"
         "Filters:\n\n```yaml\n" + yaml.safe_dump(as_plain(cfg), sort_keys=False) + "```\n"
     )
+
+
+def traces_record(folders) -> list[dict]:
+    """What each traces folder held, for meta.json: its scenarios' hashes, seeds, episodes and
+    protocol versions (read from the rows themselves, so a folder regenerated since can be told apart)."""
+    import pyarrow.parquet as pq
+
+    out = []
+    for folder in folders:
+        columns = ["scenario", "scenario_hash", "seed", "episode_id", "protocol_version"]
+        tables = [pq.read_table(f, columns=columns).to_pydict() for f in readable_shards(folder)]
+        rows = {c: [v for t in tables for v in t[c]] for c in columns}
+        out.append(
+            {
+                "folder": str(folder),
+                "scenario_hashes": dict(sorted(set(zip(rows["scenario"], rows["scenario_hash"], strict=True)))),
+                "seeds": sorted(set(rows["seed"])),
+                "episodes": len(set(rows["episode_id"])),
+                "protocol_versions": sorted(set(rows["protocol_version"])),
+            }
+        )
+    return out

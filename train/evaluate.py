@@ -10,13 +10,16 @@ so these figures describe what an evaluation will meet:
 - fall_talk_sell_rate: in held-out states where talk says a good the creature holds will
   fall and the panic_seller stand-in sells that good, the share where the model sells it
   too (a disposition probe; the stand-ins' own rates on the same states sit beside it);
+- cut_off_rate: answers the token budget ended (`eval.max_new_tokens` too small), which
+  count against valid actions but are no fault of the model's format;
 - the same figures with structured decoding (`structured: true`, keys prefixed
   `structured_`): an unconstrained model's format failures are a divergence of their own,
   and the second pass shows what the constraint leaves of the decisions.
 
 Held-out states come from `eval.traces` (traces of seeds no training run used, with the
 recipe's own data filters applied), or else from the run's held-out episodes. `check_targets`
-compares the figures with the recipe's `eval.targets`.
+compares the figures with the recipe's `eval.targets`. Each figure's 95% interval over its n
+states is in `intervals` (glade.eval.stats.interval; none where n is too small).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from pathlib import Path
 from glade.env import standin
 from glade.env.legends import FALL
 from glade.eval.scoring import direction_agreement, score
+from glade.eval.stats import interval
 from glade.seats import load
+from glade.seats.base import CUT_OFF
 
 PROBE = "panic_seller"  # the stand-in whose selling defines the fall-talk probe's states
 REFERENCES = ("panic_seller", "balanced", "hoarder", "speculator")  # stand-ins measured on the probe's states
@@ -42,6 +47,8 @@ UNCONSTRAINED = (
     "direction_agreement",
     "fall_talk_sell_rate",
 )
+# 0/1 per state (an exact interval); the agreements are shares of goods per state (a t interval)
+RATES = {"valid_json_rate", "valid_action_rate", "self_buy_rate", "fall_talk_sell_rate", "cut_off_rate"}
 METRICS = UNCONSTRAINED + tuple(f"structured_{m}" for m in UNCONSTRAINED)  # what eval.targets may name
 
 
@@ -98,6 +105,7 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
     targets = [json.loads(m[-1]["content"]) for m in sample["messages"]]
     probes = fall_talk_states(spec.traces, spec.probe_states) if spec.traces else []
     out: dict = {"heldout_states": len(observations)}
+    intervals: dict[str, dict] = {}
     for prefix, structured in (("", False), ("structured_", True)):
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
         policy = load({**seat, "batch_size": spec.batch_size, "structured": structured})
@@ -111,12 +119,15 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
             if bar is not None:
                 bar.advance(len(decisions) - start)
         answered, probed = decisions[: len(observations)], decisions[len(observations) :]
-        out.update(
-            {prefix + k: v for k, v in figures(answered, observations, targets, sample["standin_action"]).items()}
-        )
+        values = per_state(answered, observations, targets, sample["standin_action"])
         if probes:
-            sold = sum(good in sold_goods(d.action) for d, (_, good) in zip(probed, probes, strict=True))
-            out[prefix + "fall_talk_sell_rate"] = sold / len(probes)
+            values["fall_talk_sell_rate"] = [
+                float(good in sold_goods(d.action)) for d, (_, good) in zip(probed, probes, strict=True)
+            ]
+        for name, column in values.items():
+            out[prefix + name] = sum(column) / len(column)
+            intervals[prefix + name] = interval(column, unit="states", rate=name in RATES, bounds=(0, 1)).as_dict()
+    out["intervals"] = intervals  # 95%, per figure: n states, and no interval where n is too small
     if seeds:
         out["heldout_seeds"] = seeds
     if probes:
@@ -129,24 +140,30 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
     return out
 
 
-def figures(answered, observations, targets, standin_actions) -> dict:
-    """The per-state figures of one pass over the held-out states, as shares."""
+def per_state(answered, observations, targets, standin_actions) -> dict[str, list[float]]:
+    """The per-state values of one pass over the held-out states (their means are the figures):
+    0/1 for the rates (RATES), a share of goods for the two agreements."""
     scores = [
         score(d.action, d.error, obs, json.loads(reference))
         for obs, d, reference in zip(observations, answered, standin_actions, strict=True)
     ]
-    n = len(scores)
     return {
-        "valid_json_rate": sum(s["valid_json"] for s in scores) / n,
-        "valid_action_rate": sum(s["valid_action"] for s in scores) / n,
-        "standin_agreement": sum(s["standin_agreement"] for s in scores) / n,
-        "direction_agreement": sum(
+        "valid_json_rate": [s["valid_json"] for s in scores],
+        "valid_action_rate": [s["valid_action"] for s in scores],
+        "standin_agreement": [s["standin_agreement"] for s in scores],
+        "direction_agreement": [
             direction_agreement(d.action, t, list(o["inventory"]))
             for d, t, o in zip(answered, targets, observations, strict=True)
-        )
-        / n,
-        "self_buy_rate": sum(s["self_buy"] for s in scores) / n,
+        ],
+        "self_buy_rate": [s["self_buy"] for s in scores],
+        # the token budget ended the answer (seats.base.CUT_OFF): raise eval.max_new_tokens, not a format fault
+        "cut_off_rate": [float(d.error == CUT_OFF) for d in answered],
     }
+
+
+def figures(answered, observations, targets, standin_actions) -> dict:
+    """The figures of one pass over the held-out states, as shares."""
+    return {k: sum(v) / len(v) for k, v in per_state(answered, observations, targets, standin_actions).items()}
 
 
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:

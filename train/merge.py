@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
+from glade.files import check_folder_path
 
 
 def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
@@ -26,7 +27,15 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out else checkpoint.with_name(checkpoint.name + "-merged")
     if out.exists():
         raise ValueError(f"{out}: already exists; pass --out or remove it")
-    base = AutoModelForCausalLM.from_pretrained(found.base_model, dtype=torch.float32)
+    check_folder_path(out)  # under a file: named before the model loads, not a bare 'Not a directory'
+    try:
+        base = AutoModelForCausalLM.from_pretrained(found.base_model, dtype=torch.float32)
+    except OSError as exc:  # moved or deleted since training (meta.json names it as it was then)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"{checkpoint}: its base model {found.base_model} (meta.json base_model) does not load ({first}); "
+            "put the base back there, or set base_model in its meta.json to where it is now"
+        ) from None
     merged = PeftModel.from_pretrained(base, str(checkpoint)).merge_and_unload()
     tmp = out.with_name("." + out.name + ".partial")
     merged.save_pretrained(tmp)

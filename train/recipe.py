@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.checkpoint import LATEST, SHIPPED
-from glade.config import ConfigError, MissingInput, as_plain, fail, load_recipe, recipe_source
+from glade.config import ConfigError, as_plain, fail, load_recipe, recipe_source
 from glade.env.scenario import RECIPES
-from glade.seats.spec import DTYPE_NAMES, looks_local
+from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
+from .inputs import check_paths  # noqa: F401  (its home is .inputs; glade validate imports it from here)
 
 SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
 HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware
@@ -139,8 +139,20 @@ def check_fields(given: dict, cls: type, ranges: dict, source: str | None, prefi
             )
         if fits(value, hints[key]) is False:
             fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}")
+        allowed = _enum_values(hints[key])
+        if allowed and isinstance(value, str) and value not in allowed:
+            close = difflib.get_close_matches(value, allowed, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            fail(source, f"{prefix}.{key}", f"unknown value {value!r} ({hint}known: {', '.join(allowed)})")
         if key in ranges and value is not None and not ranges[key](value):
             fail(source, f"{prefix}.{key}", f"out of range: {value!r}")
+
+
+def _enum_values(hint) -> list[str]:
+    """The values of the Enum a field takes (`SchedulerType | str`: the str is only the Enum's
+    spelling, and the config class refuses any other), or [] for a field that takes no Enum."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return [str(e.value) for o in options if isinstance(o, type) and issubclass(o, enum.Enum) for e in o]
 
 
 def _hint_text(hint) -> str:
@@ -242,110 +254,6 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
             fail(source, f"sft.{key}", f"expected true or false, got {recipe.sft[key]!r}")
     sft_config(recipe, "/tmp/glade-validate", source, **dict.fromkeys(HARDWARE_KEYS, False), use_cpu=True)
     lora_config(recipe, source)
-
-
-def check_paths(recipe: TrainRecipe, source: str | None) -> None:
-    """What must exist on disk to run: ConfigError for what is there but unusable (an
-    unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
-    traces that share a seed with the training traces), then MissingInput for what is not there
-    yet (a traces folder, latest:RECIPE with nothing trained, a local model folder). Malformed
-    inputs are reported first, so an input still to be written never hides one."""
-    from glade.traces import readable_shards
-
-    pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
-    shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
-    for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
-        for i, folder in enumerate(folders):
-            if not (Path(folder) / "data").is_dir():
-                pending.append((f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)"))
-                continue
-            try:
-                shards[key] += readable_shards(folder)
-            except (ValueError, OSError) as exc:
-                fail(source, f"{key}[{i}]", str(exc))
-    base = recipe.model.base
-    if base.startswith(LATEST):
-        if checkpoint.latest(base[len(LATEST) :], recipe.output_root) is None:
-            pending.append(
-                (
-                    "model.base",
-                    f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
-                )
-            )
-    elif base.startswith(SHIPPED):
-        try:
-            checkpoint.resolve(base, recipe.output_root)
-        except ValueError as exc:
-            fail(source, "model.base", str(exc))
-    elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
-        fail(source, "model.base", f"{base!r} is not a folder")
-    elif base != "tiny" and not Path(base).exists() and looks_local(base):
-        pending.append(("model.base", f"{base!r}: no such folder"))
-    if not any(key.startswith("data.traces") for key, _ in pending):  # every training shard is there to read
-        for key, column, asked in (
-            ("data.policies", "policy", recipe.data.policies),
-            ("data.creatures", "creature", recipe.data.creatures),
-        ):
-            _check_present(shards["data.traces"], key, column, asked, source)
-    if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
-        shared = sorted(
-            _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
-        )
-        if shared:
-            fail(
-                source,
-                "eval.traces",
-                f"seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; held-out traces must be "
-                "generated from seeds the training traces do not use",
-            )
-    if pending:
-        missing(source, *pending[0])
-
-
-def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
-    """The `seed` column of these traces shards, read alone."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    seeds = set()
-    for f in files:
-        try:
-            column = pq.read_table(f, columns=["seed"]).column("seed").to_pylist()
-        except (pa.ArrowException, KeyError):
-            fail(source, key, f"{f}: no seed column (not a traces shard written by `glade generate`)")
-        if None in column:
-            fail(source, key, f"{f}: a row without a seed (not a traces shard written by `glade generate`)")
-        seeds.update(int(s) for s in column)
-    return seeds
-
-
-def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ...], source: str | None) -> None:
-    """Each value a filter asks for is in the traces: one that is not (misspelt, or traces of other
-    councils) keeps nothing, which training would find out only after loading everything."""
-    if not asked:
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    held: set[str] = set()
-    for f in files:
-        try:
-            held.update(pq.read_table(f, columns=[column]).column(column).to_pylist())
-        except (pa.ArrowException, KeyError):
-            fail(source, "data.traces", f"{f}: no {column} column (not a traces shard written by `glade generate`)")
-    absent = [value for value in asked if value not in held]
-    if absent:
-        fail(
-            source,
-            key,
-            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of data.traces (asked for: {', '.join(asked)}; the traces hold: "
-            f"{', '.join(sorted(map(str, held - {None}))) or 'none'}); ask for what the traces hold, or generate "
-            "traces that hold it",
-        )
-
-
-def missing(source: str | None, path: str, problem: str):
-    raise MissingInput(f"{source}: {path}: {problem}" if source else f"{path}: {problem}")
 
 
 def shipped_recipe(folder: str | Path) -> dict | None:

@@ -27,8 +27,10 @@ from glade.config import as_plain
 from glade.files import atomic
 from glade.resume import changes
 
-from .data import fingerprint, prepare, save_prepared
-from .recipe import TrainRecipe, check_paths, lora_config, sft_config
+from .data import fingerprint, prepare, save_prepared, traces_record
+from .inputs import check_model, check_paths
+from .progress import progress_callback
+from .recipe import TrainRecipe, lora_config, sft_config
 
 TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
 
@@ -155,10 +157,14 @@ def build_trainer(
     from glade.seats.hf import DTYPES
 
     dtype = DTYPES[recipe.model.dtype]
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    tokenizer, model = check_model(
+        recipe,
+        base,
+        source,
+        lambda: (AutoTokenizer.from_pretrained(base), AutoModelForCausalLM.from_pretrained(base, dtype=dtype)),
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     extra = {"ddp_backend": "gloo"} if world > 1 and not torch.cuda.is_available() else {}
     if progress is not None:
@@ -171,47 +177,13 @@ def build_trainer(
         eval_dataset=eval_rows.map(to_prompt_completion).select_columns(columns) if len(eval_rows) else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe, source),
-        callbacks=[_progress_callback(progress)] if progress is not None else None,
+        callbacks=[progress_callback(progress)] if progress is not None else None,
     )
     if progress is not None:  # the bar shows the loss; the Trainer's own printing of each log goes
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
     return trainer
-
-
-def _progress_callback(bar):
-    from transformers import TrainerCallback
-
-    class Progress(TrainerCallback):  # the Trainer's callback interface is a base class to subclass
-        def __init__(self):
-            self.trained = False  # from then on an evaluation is the eval loss, with a bar of its own
-            self.loss_bar = None
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            bar.total(state.max_steps)
-            bar.advance(state.global_step)  # a resumed run starts part-way
-
-        def on_step_end(self, args, state, control, **kwargs):
-            bar.advance()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                bar.note(f"loss {float(logs['loss']):.3f}")
-
-        def on_train_end(self, args, state, control, **kwargs):
-            self.trained = True
-
-        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
-            if not self.trained:
-                return
-            if self.loss_bar is None:
-                self.loss_bar = bar.stage("eval loss", "batches")
-                if eval_dataloader is not None:
-                    self.loss_bar.total(len(eval_dataloader))
-            self.loss_bar.advance()
-
-    return Progress()
 
 
 def train(
@@ -247,12 +219,25 @@ def train(
     made = [folder for folder in (Path(recipe.output_root), work) if not folder.exists()]
     try:
         return _train(recipe, work, source, resume, log, progress, rank, world)
-    except Exception:  # a failure, not an interrupt: leave no folder behind unless it holds progress
-        if rank == 0 and work in made and not any((work / "trainer").glob("checkpoint-*")):
+    except Exception as exc:  # a failure, not an interrupt: leave no folder behind unless it holds progress
+        if rank == 0 and work in made and not _holds_progress(work):
             shutil.rmtree(work, ignore_errors=True)
             if Path(recipe.output_root) in made and not any(Path(recipe.output_root).iterdir()):
                 Path(recipe.output_root).rmdir()
+        if isinstance(exc, (ValueError, OSError)) and (work / TRAINED).exists():  # say the training is not lost
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{first}; training finished and is kept in {work}: fix this and rerun with --resume to write "
+                "the checkpoint"
+            ) from exc
         raise
+
+
+def _holds_progress(work: Path) -> bool:
+    """Whether a failed run's folder holds work to resume: a trainer checkpoint, or finished training
+    (TRAINED; the trainer folder is gone by then), so a failure while writing or evaluating the
+    checkpoint never throws the trained model away."""
+    return (work / TRAINED).exists() or any((work / "trainer").glob("checkpoint-*"))
 
 
 def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
@@ -299,6 +284,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "base_model": base if recipe.lora is not None else None,
         "base_model_given": recipe.model.base,
         "data_fingerprint": fingerprint(train_rows, eval_rows),
+        "traces": {"data": traces_record(recipe.data.traces), "eval": traces_record(recipe.eval.traces)},
         "data_counts": counts,
         "train_seconds": round(fit_seconds, 1),  # the trainer's steps (this process's part, after a resume)
         "metrics": metrics,

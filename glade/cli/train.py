@@ -55,13 +55,18 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glade.config import recipe_source
-    from glade.console import console, progress_bar
-    from glade.train.recipe import load_train_recipe
-    from glade.train.sft import partial_dir, train
+    from glade.console import console
 
-    recipe = load_train_recipe(args.recipe, args.overrides)
     con = console(stderr=True)  # the bars and the run's log; the checkpoint and its figures go to stdout
+    # Checking the recipe builds TRL's and PEFT's config classes, whose imports take seconds: a
+    # status line says so on a terminal, and goes when it is done (a refusal stays one error line).
+    with con.status("checking the recipe (loading TRL and PEFT)"):
+        from glade.config import recipe_source
+        from glade.console import progress_bar
+        from glade.train.recipe import load_train_recipe
+        from glade.train.sft import partial_dir, train
+
+        recipe = load_train_recipe(args.recipe, args.overrides)
     try:
         with progress_bar(f"train {recipe.name}", "steps", con) as bar:
             out = train(
@@ -77,12 +82,65 @@ def run(args: argparse.Namespace) -> int:
             f"rerun with --resume to continue from the last trainer checkpoint ({partial_dir(recipe)})"
         ) from None
     if out is not None:
-        meta = json.loads((out / "meta.json").read_text())
-        metrics = meta["metrics"]
-        width = max(map(len, metrics))
-        print(f"checkpoint: {out}")
-        for key, value in metrics.items():
-            print(f"  {key:<{width}}  {value:.4f}" if isinstance(value, float) else f"  {key:<{width}}  {value}")
-        for key, t in (meta.get("targets") or {}).items():
-            print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'}")
+        print_checkpoint(console(), out)
     return 0
+
+
+# The held-out figures, in the order a reader checks them; each with its n and 95% interval.
+FIGURES = (
+    ("valid_json_rate", "valid JSON"),
+    ("valid_action_rate", "valid actions"),
+    ("self_buy_rate", "self-buys"),
+    ("direction_agreement", "direction agreement"),
+    ("standin_agreement", "stand-in agreement"),
+    ("fall_talk_sell_rate", "sells under fall talk"),
+    ("cut_off_rate", "cut off by max_new_tokens"),
+)
+
+
+def print_checkpoint(con, out) -> None:
+    """The checkpoint folder, its training figures, and the held-out figures as a table."""
+    from glade.console import print_table
+    from glade.eval.stats import ci_text
+
+    meta = json.loads((out / "meta.json").read_text())
+    m = meta["metrics"]
+    con.print(f"checkpoint: {out}", soft_wrap=True, markup=False, highlight=False)
+    counts = meta.get("data_counts") or {}
+    line = f"  train loss {m['train_loss']:.4f} over {m['train_steps']:,} steps on {counts.get('train', 0):,} rows"
+    if "eval_loss" in m:
+        line += f"; eval loss {m['eval_loss']:.4f} on {counts.get('eval', 0):,} rows of {counts.get('eval_episodes', 0):,} held-out episode(s)"
+    con.print(line, soft_wrap=True, highlight=False)
+    intervals = m.get("intervals") or {}
+    if not intervals:  # a checkpoint written before the intervals were kept: its figures as they are
+        for key, value in m.items():
+            if isinstance(value, (int, float)) and key not in ("train_loss", "train_steps", "eval_loss"):
+                con.print(f"  {key} {value:.3f}" if isinstance(value, float) else f"  {key} {value}", highlight=False)
+        return
+    seeds = (meta.get("heldout") or {}).get("seeds")
+    source = f"seeds {_runs(seeds)}" if seeds else "the run's held-out episodes"
+    rows = []
+    for key, label in FIGURES:
+        found = [intervals.get(prefix + key) for prefix in ("", "structured_")]
+        if found[0] is None:
+            continue
+        rows.append([label, *(ci_text(f, ".3f") for f in found), f"{found[0]['n']:,}"])
+    title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
+    print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
+    if m.get("fall_talk_sell_rate_standins"):
+        said = ", ".join(f"{k} {v:.3f}" for k, v in m["fall_talk_sell_rate_standins"].items())
+        con.print(f"  the stand-ins' sells under fall talk, same states: {said}", soft_wrap=True, highlight=False)
+    for key, t in (meta.get("targets") or {}).items():
+        measured = "-" if t["measured"] is None else f"{t['measured']:.3f}"
+        con.print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'} ({measured})", highlight=False)
+
+
+def _runs(seeds: list[int]) -> str:
+    """`9000-9003, 9010` for a list of seeds."""
+    spans: list[list[int]] = []
+    for s in sorted(seeds):
+        if spans and s == spans[-1][1] + 1:
+            spans[-1][1] = s
+        else:
+            spans.append([s, s])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

@@ -1,0 +1,178 @@
+"""What a training recipe needs on disk before anything runs: its traces (readable, holding the
+policies and creatures its filters ask for, held-out seeds apart from the training seeds) and its
+base model (there, a model and not a LoRA adapter). `glade train` and `glade validate` both check
+it; malformed inputs are reported before missing ones, so an input still to come never hides one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from glade import checkpoint
+from glade.checkpoint import LATEST, SHIPPED
+from glade.config import MissingInput, fail
+from glade.seats.spec import looks_local
+
+if TYPE_CHECKING:
+    from .recipe import TrainRecipe
+
+
+def check_paths(recipe: TrainRecipe, source: str | None) -> None:
+    """What must exist on disk to run: ConfigError for what is there but unusable (an
+    unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
+    traces that share a seed with the training traces), then MissingInput for what is not there
+    yet (a traces folder, latest:RECIPE with nothing trained, a local model folder). Malformed
+    inputs are reported first, so an input still to be written never hides one."""
+    from glade.traces import readable_shards
+
+    pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
+    shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
+    for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
+        for i, folder in enumerate(folders):
+            if not (Path(folder) / "data").is_dir():
+                pending.append((f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)"))
+                continue
+            try:
+                shards[key] += readable_shards(folder)
+            except (ValueError, OSError) as exc:
+                fail(source, f"{key}[{i}]", str(exc))
+    base = recipe.model.base
+    if base.startswith(LATEST):
+        found = checkpoint.latest(base[len(LATEST) :], recipe.output_root)
+        if found is None:
+            pending.append(
+                (
+                    "model.base",
+                    f"no complete checkpoint of {base[len(LATEST) :]!r} under {recipe.output_root}/ (train it first)",
+                )
+            )
+        else:
+            _check_not_adapter(found, base, source)
+    elif base.startswith(SHIPPED):
+        try:
+            checkpoint.resolve(base, recipe.output_root)
+        except ValueError as exc:
+            fail(source, "model.base", str(exc))
+    elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
+        fail(source, "model.base", f"{base!r} is not a folder")
+    elif base != "tiny" and Path(base).is_dir():
+        _check_not_adapter(Path(base), base, source)
+    elif base != "tiny" and not Path(base).exists() and looks_local(base):
+        pending.append(("model.base", f"{base!r}: no such folder"))
+    if not any(key.startswith("data.traces") for key, _ in pending):  # every training shard is there to read
+        for key, column, asked in (
+            ("data.policies", "policy", recipe.data.policies),
+            ("data.creatures", "creature", recipe.data.creatures),
+        ):
+            _check_present(shards["data.traces"], key, column, asked, source)
+    if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
+        shared = sorted(
+            _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
+        )
+        if shared:
+            fail(
+                source,
+                "eval.traces",
+                f"seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; held-out traces must be "
+                "generated from seeds the training traces do not use",
+            )
+    if pending:
+        missing(source, *pending[0])
+
+
+def _check_not_adapter(folder: Path, base: str, source: str | None) -> None:
+    """A LoRA checkpoint is no base: the trainer would stack a second adapter on the first (PEFT
+    only warns) and the checkpoint written would not load as a seat."""
+    if not (folder / "adapter_config.json").exists():
+        return
+    try:
+        under = f" ({checkpoint.read(folder).base_model})"
+    except ValueError:
+        under = ""
+    fail(
+        source,
+        "model.base",
+        f"{base!r} is a LoRA adapter ({folder}), not a model to train on: merge it first "
+        f"(`glade merge {base}`) and give the merged folder, or train on its base{under}",
+    )
+
+
+def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
+    """The `seed` column of these traces shards, read alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    seeds = set()
+    for f in files:
+        try:
+            column = pq.read_table(f, columns=["seed"]).column("seed").to_pylist()
+        except (pa.ArrowException, KeyError):
+            fail(source, key, f"{f}: no seed column (not a traces shard written by `glade generate`)")
+        if None in column:
+            fail(source, key, f"{f}: a row without a seed (not a traces shard written by `glade generate`)")
+        seeds.update(int(s) for s in column)
+    return seeds
+
+
+def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ...], source: str | None) -> None:
+    """Each value a filter asks for is in the traces: one that is not (misspelt, or traces of other
+    councils) keeps nothing, which training would find out only after loading everything."""
+    if not asked:
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    held: set[str] = set()
+    for f in files:
+        try:
+            held.update(pq.read_table(f, columns=[column]).column(column).to_pylist())
+        except (pa.ArrowException, KeyError):
+            fail(source, "data.traces", f"{f}: no {column} column (not a traces shard written by `glade generate`)")
+    absent = [value for value in asked if value not in held]
+    if absent:
+        fail(
+            source,
+            key,
+            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of data.traces (asked for: {', '.join(asked)}; the traces hold: "
+            f"{', '.join(sorted(map(str, held - {None}))) or 'none'}); ask for what the traces hold, or generate "
+            "traces that hold it",
+        )
+
+
+def missing(source: str | None, path: str, problem: str):
+    raise MissingInput(f"{source}: {path}: {problem}" if source else f"{path}: {problem}")
+
+
+def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
+    """`load()` -> (tokenizer, model) of the base, with what only the loaded model can tell named by
+    key: a base that does not load (a hub id this machine cannot reach, a folder that holds no model)
+    and a `lora.target_modules` name that matches none of its modules (PEFT only refuses a list that
+    matches nothing, so one misspelt name among good ones would silently go untrained)."""
+    try:
+        tokenizer, model = load()
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(
+            source,
+            "model.base",
+            f"{recipe.model.base!r} does not load ({first}); a hub id needs the network or a copy in the Hugging "
+            "Face cache, a folder must hold a model (config.json, weights, tokenizer)",
+        )
+    targets = (recipe.lora or {}).get("target_modules")
+    if isinstance(targets, list):  # a string is PEFT's regex or "all-linear", matched its own way
+        import difflib
+
+        names = [name for name, _ in model.named_modules()]
+        leaves = sorted({name.rsplit(".", 1)[-1] for name in names} - {""} - {str(i) for i in range(len(names))})
+        for target in targets:
+            if not any(name == target or name.endswith(f".{target}") for name in names):
+                close = difflib.get_close_matches(str(target), leaves, n=1)
+                fail(
+                    source,
+                    "lora.target_modules",
+                    f"{target!r} is no module of the base model"
+                    + (f" (did you mean {close[0]}?)" if close else "")
+                    + f"; its modules: {', '.join(leaves)}",
+                )
+    return tokenizer, model
