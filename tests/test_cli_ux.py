@@ -144,6 +144,11 @@ def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
         ("eval", "eval.yaml", ["--seeds.count=3"], "did you mean seeds.count=3?"),
         ("train", "train.yaml", ["--max-fault-share", "1"], None),  # not a training recipe key
         ("eval", "eval.yaml", ["--max-fault-share", "0.5"], "did you mean max_fault_share=0.5?"),
+        # the last part of a nested key: the whole dotted key in the hint
+        ("train", "train.yaml", ["--max_steps", "3"], "did you mean sft.max_steps=3?"),
+        ("train", "train.yaml", ["--states=8"], "did you mean eval.states=8?"),
+        ("generate", "gen.yaml", ["--count", "2"], "did you mean seeds.count=2?"),
+        ("train", "train.yaml", ["--traces", "runs/t"], None),  # data.traces or eval.traces: not guessed
     ],
 )
 def test_an_unknown_option_shows_the_verbs_usage_and_a_key_value_hint(tmp_path, capsys, verb, recipe, typed, hint):

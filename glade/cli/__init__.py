@@ -123,16 +123,34 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def dotted_keys(cls: type, prefix: str = "") -> set[str]:
+    """A recipe dataclass's keys, those of nested dataclasses dotted (`seeds.count`)."""
+    from dataclasses import is_dataclass
+    from typing import get_type_hints
+
+    out = set()
+    for name, hint in get_type_hints(cls).items():  # annotations resolved (modules use string annotations)
+        out.add(prefix + name)
+        if isinstance(hint, type) and is_dataclass(hint):
+            out |= dotted_keys(hint, f"{prefix}{name}.")
+    return out
+
+
 def override_hint(extra: list[str], keys: set[str]) -> str:
     """`; did you mean out=runs/x? ...` when the first unknown option names a recipe key
-    (`--out runs/x`, `--out=runs/x`, `--seeds.count 2`, `--max-fault-share 0.5`)."""
+    (`--out runs/x`, `--out=runs/x`, `--seeds.count 2`, `--max-fault-share 0.5`), or the last
+    part of a nested one (`--max_steps 3` for sft.max_steps). `keys` holds the recipe's keys,
+    nested ones dotted."""
     at = next((i for i, a in enumerate(extra) if a.startswith("--")), None)
     if at is None:
         return ""
     key, sep, value = extra[at][2:].partition("=")
     key = key.replace("-", "_")
     if key.split(".")[0] not in keys:
-        return ""
+        nested = sorted(k for k in keys if k.endswith("." + key))
+        if len(nested) != 1:  # none, or ambiguous (eval.batch_size or sft.batch_size?)
+            return ""
+        key = nested[0]
     if not sep:
         following = extra[at + 1] if at + 1 < len(extra) else ""
         value = following if following and not following.startswith("-") else "VALUE"

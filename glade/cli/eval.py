@@ -57,11 +57,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def recipe_keys() -> set[str]:
-    from dataclasses import fields
-
+    from glade.cli import dotted_keys
     from glade.eval.recipe import EvalRecipe
 
-    return {f.name for f in fields(EvalRecipe)}
+    return dotted_keys(EvalRecipe)
 
 
 def run(args: argparse.Namespace) -> int:

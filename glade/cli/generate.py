@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
-from glade.cli import VerbHelp, epilog
+from glade.cli import VerbHelp, dotted_keys, epilog
 from glade.config import recipe_source
 from glade.console import console, print_table, progress_bar, show_faults
 from glade.faults import too_many_faults
@@ -46,7 +45,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def recipe_keys() -> set[str]:
-    return {f.name for f in fields(GenerateRecipe)}
+    return dotted_keys(GenerateRecipe)
 
 
 def run(args: argparse.Namespace) -> int:

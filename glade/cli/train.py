@@ -47,11 +47,18 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def recipe_keys() -> set[str]:
+    """Every key a train recipe takes, nested ones dotted (`sft.max_steps`): what an unknown
+    option is matched against for a `key=value` hint (only then are TRL and PEFT imported)."""
     from dataclasses import fields
 
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    from glade.cli import dotted_keys
     from glade.train.recipe import TrainRecipe
 
-    return {f.name for f in fields(TrainRecipe)}
+    sft = {f"sft.{f.name}" for f in fields(SFTConfig)}
+    return dotted_keys(TrainRecipe) | sft | {f"lora.{f.name}" for f in fields(LoraConfig)}
 
 
 def run(args: argparse.Namespace) -> int:
