@@ -233,7 +233,7 @@ def test_export_traces_copies_data_and_card_and_pushes_a_dataset(trained_creatur
         (["export", "{ckpt}", "--repo-id", "alice/bad name"], "expected OWNER/NAME"),
         (["export", "{ckpt}", "--repo-id", "alice/-x"], "expected OWNER/NAME"),
         (["export", "{traces}", "--repo-id", "alice/x"], "not a glade checkpoint"),
-        (["export", "{tmp}/missing", "--repo-id", "alice/x"], "not a folder"),
+        (["export", "{tmp}/missing", "--repo-id", "alice/x"], "missing: no such folder"),
         (["export", "{ckpt}", "--repo-id", "alice/x", "--council", "{tmp}"], "no summary.json"),
         (["export", "{ckpt}", "--repo-id", "alice/x", "--out", "{traces}"], "not a glade export folder"),
         (["export-traces", "{ckpt}", "--repo-id", "alice/x"], "not a traces dataset"),

@@ -166,7 +166,7 @@ def test_base_and_adapter_scores(runs, workdir):
 
 def test_bad_checkpoint_is_a_clear_error(workdir, tmp_path, capsys):
     assert main(["lm-eval", str(tmp_path / "nowhere")]) == 2
-    assert "not a checkpoint folder" in capsys.readouterr().err
+    assert "nowhere: no such folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="neither a model"):
         harness.run_lm_eval(tmp_path)
     with pytest.raises(ValueError, match="recipe.yaml"):  # a bare model folder names no traces
