@@ -260,7 +260,8 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
             for figure in figures:
                 pairs = pairs_of(paired, figure)
                 rate = figure in FIGURES and FIGURES[figure].rate
-                effect = describe(pairs["diff"], level=level, unit=unit)
+                # a rate's paired differences lie in [-1, 1], and so does their interval
+                effect = describe(pairs["diff"], level=level, unit=unit, bounds=(-1.0, 1.0) if rate else None)
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
                 entry["figures"][figure] = {
                     "council": describe(mine[figure], level=level, unit=unit, rate=rate),
@@ -303,7 +304,12 @@ def outcome_table(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
                 row |= {figure: value["mean"], f"{figure}_ci": value["ci"], f"{figure}_note": value["note"]}
                 if council != STANDIN:
                     effect = over_seeds(pairs_of(paired_worlds(worlds, scenario, council), figure), "diff")
-                    row |= {f"{figure}_effect": effect["mean"], f"{figure}_effect_ci": effect["ci"]}
+                    row |= {
+                        f"{figure}_effect": effect["mean"],
+                        f"{figure}_effect_ci": effect["ci"],
+                        f"{figure}_effect_note": effect["note"],  # the words said instead of an interval
+                        f"{figure}_effect_n": effect["n"],  # seeds with a paired stand-in world
+                    }
             row["n"] = int(mine["seed"].nunique())
             rows.append(clean(row))
     return rows

@@ -138,7 +138,8 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     n = int(x.size)
     if n == 0:
         return Interval(math.nan, None, None, 0, f"no {unit}")
-    mean = float(x.mean())
+    with np.errstate(invalid="ignore"):  # inf - inf: the mean is NaN, said below
+        mean = float(x.mean())
     values = tuple(float(v) for v in x) if n < MIN_N else ()
     if rate and n < MIN_N:
         return Interval(
@@ -146,6 +147,9 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
         )
     if n < MIN_N:
         return Interval(mean, None, None, n, f"too few {unit} for an interval: {_values_text(x)}", values=values)
+    infinite = int(np.isinf(x).sum())
+    if infinite:  # an infinite value has no interval, and is no "same value in all n" either
+        return Interval(mean, None, None, n, f"not finite in {infinite} of {n} {unit}, no interval")
     if rate:
         k = int(round(x.sum()))
         low, high = clopper_pearson(k, n, level)

@@ -167,7 +167,9 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
         standin = standin.droplevel("cast")
         base = here[(here["council"] == STANDIN) & (here["scenario"] == lever.from_)][figure]
         scale = max(float(base.abs().mean()), 1.0) if FIGURES[figure].relative else 1.0
-        ref = interval(standin, level=level)
+        # a rate's lever effect (to minus from) lies in [-1, 1], a difference of two in [-2, 2]
+        bounds, did_bounds = ((-1.0, 1.0), (-2.0, 2.0)) if FIGURES[figure].rate else (None, None)
+        ref = interval(standin, level=level, bounds=bounds)
         entry = {
             "lever": lever.name,
             "from": lever.from_,
@@ -182,12 +184,12 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
             mine = effect.xs(council, level="council")
             did = mine - mine.index.get_level_values("seed").map(standin).to_numpy(dtype=float)
             unit = world_unit(mine.index.get_level_values("cast").nunique())
-            live = interval(mine, level=level, unit=unit)
+            live = interval(mine, level=level, unit=unit, bounds=bounds)
             entry["councils"].append(
                 {
                     "council": council,
                     "effect": live.as_dict(),
-                    "did": interval(did, level=level, unit=unit).as_dict(),
+                    "did": interval(did, level=level, unit=unit, bounds=did_bounds).as_dict(),
                     "verdict": _lever_verdict(ref, live, min_effect * scale),
                 }
             )

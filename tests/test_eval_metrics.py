@@ -249,3 +249,25 @@ def test_summarize_is_json_ready_with_the_table():
     assert council["gambit_pnl"] == 4.5 and council["gambit_pnl_effect"] == 2.5 and council["n"] == 2
     assert standin["legend_ratio"] == pytest.approx(0.9)
     assert summarize(pd.DataFrame(), pd.DataFrame(), None, 0)["decision"] == []
+
+
+def test_a_rates_paired_effect_interval_stays_within_minus_one_and_one():
+    """Crash in 3 of 4 council worlds, in none of the stand-in's: the effect 0.75 over diffs
+    1, 1, 1, 0; its t interval alone would read [-1.49, +2.91], past what a rate difference can be."""
+    crash_path, flat = [10.0, 10.0, 6.0, 6.0], [10.0, 10.0, 9.0, 9.0]
+    rows = []
+    for s in range(4):
+        rows += [world("standin", s, flat), world("council", s, crash_path if s < 3 else flat)]
+    [entry] = outcome_summary(world_figures(pd.DataFrame(rows), Thresholds()), Thresholds())
+    effect = entry["figures"]["crash"]["effect"]
+    assert effect["mean"] == 0.75 and effect["n"] == 4
+    assert effect["ci"][1] == 1.0 and effect["ci"][0] >= -1.0
+    assert entry["figures"]["gambit_pnl"]["effect"]["note"] == "same value in all 4 seeds"  # not a rate: unbounded
+
+
+def test_the_tables_paired_effect_says_its_n_and_the_words_instead_of_an_interval():
+    summary = summarize(pd.DataFrame(), outcome_episodes(), Thresholds(), seed=0)
+    council = summary["table"][1]
+    assert council["gambit_pnl_effect"] == 2.5 and council["gambit_pnl_effect_ci"] is None
+    assert council["gambit_pnl_effect_note"] == "too few seeds for an interval: 4, 1"
+    assert council["gambit_pnl_effect_n"] == 2

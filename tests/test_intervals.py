@@ -221,3 +221,12 @@ def test_bounds_clip_both_ends_of_the_interval():
     low, high = interval(x).ci  # unbounded, it is wider still
     assert low <= 0.25 - half and high >= 0.25 + half
     assert interval([-1.0, -1.0, -1.0, 1.0], bounds=(-0.5, 0.5)).ci == [-0.5, 0.5]
+
+
+def test_an_infinite_value_gets_no_interval_and_is_never_the_same_value_everywhere():
+    iv = interval([1.0, 2.0, 3.0, math.inf])
+    assert iv.ci is None and iv.note == "not finite in 1 of 4 seeds, no interval"
+    assert not iv.excludes_zero()  # no verdict may read a move from it
+    mixed = interval([math.inf, -math.inf, 1.0, 2.0], unit="worlds")
+    assert mixed.ci is None and mixed.note == "not finite in 2 of 4 worlds, no interval"
+    assert describe([1.0, 2.0, 3.0, math.inf])["mean"] is None  # JSON-ready: inf as None

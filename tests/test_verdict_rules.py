@@ -229,3 +229,19 @@ def test_no_cell_testable_is_said_by_the_differing_pairs_not_by_n():
     assert why is not None and "is at least 0.25 in every cell" in why
     assert untestable(method, [{"n": 6, "p_min": 1.0, "effect": 0.0}]) is None  # nothing differs: a true all-clear
     assert untestable({**method, "testable": 3}, [{"n": 6, "p_min": 0.25, "effect": 0.5}]) is None
+
+
+def test_a_rate_levers_intervals_stay_within_what_a_rate_difference_can_be():
+    """A crash lever: the effect (to minus from) of a 0/1 figure lies in [-1, 1], the
+    difference in differences in [-2, 2]; the t interval of [1, 1, 1, 0] alone reaches -1.5 and +2.9."""
+    rows = []
+    for council, effects in ((STANDIN, [1, 1, 1, 0]), ("live", [-1, -1, -1, 0])):
+        for seed, e in enumerate(effects):
+            for scenario, value in (("a", 0.0 if e >= 0 else 1.0), ("b", 1.0 if e > 0 else 0.0)):
+                rows.append({"scenario": scenario, "council": council, "cast": 0, "seed": seed, "crash": value})
+    [entry] = lever_audit(pd.DataFrame(rows), (Lever("l", "a", "b", figure="crash"),), Thresholds())
+    [council] = entry["councils"]
+    assert entry["standin"]["mean"] == 0.75 and entry["standin"]["ci"][1] == 1.0
+    assert entry["standin"]["ci"][0] >= -1.0
+    assert council["effect"]["ci"][0] == -1.0 and council["effect"]["ci"][1] <= 1.0
+    assert council["did"]["mean"] == -1.5 and council["did"]["ci"][0] == -2.0 and council["did"]["ci"][1] <= 2.0
