@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import FIGURES
-from .metrics import world_figures, world_unit
+from .metrics import per_seed, world_figures, world_unit
 from .recipe import STANDIN
 from .stats import MIN_N, clean, fieller, interval
 from .thresholds import threshold
@@ -73,14 +73,15 @@ def attribution(
                         rest = loo[figure].iloc[without[(w.episode_id, c)]]
                     else:
                         continue  # replay not played (yet)
-                    rows.append((w.episode_id, w.cast, c, live - ref, live - rest))
+                    rows.append((w.episode_id, w.seed, w.cast, c, live - ref, live - rest))
             if not rows:
                 continue
-            table = pd.DataFrame(rows, columns=["episode_id", "cast", "creature", "effect", "contribution"])
-            effect = table.drop_duplicates("episode_id")["effect"]
-            summed = table.groupby("episode_id")[["effect", "contribution"]].agg(
-                {"effect": "first", "contribution": "sum"}
+            table = pd.DataFrame(rows, columns=["episode_id", "seed", "cast", "creature", "effect", "contribution"])
+            summed = table.groupby("episode_id")[["seed", "effect", "contribution"]].agg(
+                {"seed": "first", "effect": "first", "contribution": "sum"}
             )
+            summed["interaction"] = summed["effect"] - summed["contribution"]
+            seeds = per_seed(summed, ["effect", "interaction"])  # the council's effect over seeds, casts averaged
             seats = []
             bounds = (-1.0, 1.0) if FIGURES[figure].rate else None  # a rate's differences lie in [-1, 1]
             for (cast, creature), part in table.groupby(["cast", "creature"], sort=True):
@@ -102,7 +103,7 @@ def attribution(
                         "share_note": f"same share in all {len(part)} seeds" if same else "",
                     }
                 )
-            total = interval(effect, level=level, unit=unit, bounds=bounds)
+            total = interval(seeds["effect"], level=level, unit=unit, bounds=bounds)
             out.append(
                 clean(
                     {
@@ -112,9 +113,7 @@ def attribution(
                         "effect": total.as_dict(),
                         "effect_clear": total.excludes_zero(),
                         "seats": seats,
-                        "interaction": interval(
-                            summed["effect"] - summed["contribution"], level=level, unit=unit
-                        ).as_dict(),
+                        "interaction": interval(seeds["interaction"], level=level, unit=unit).as_dict(),
                     }
                 )
             )

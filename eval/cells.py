@@ -10,7 +10,16 @@ import pandas as pd
 
 from .fdr import sign_flip
 from .figures import FIGURES, PATH_DISTANCE
-from .metrics import DIRECTIONS, figure_names, goods_of, paired_worlds, pairs_of, world_figures, world_unit
+from .metrics import (
+    DIRECTIONS,
+    figure_names,
+    goods_of,
+    paired_worlds,
+    pairs_of,
+    per_seed,
+    world_figures,
+    world_unit,
+)
 from .recipe import STANDIN
 from .stats import interval, support
 from .thresholds import threshold
@@ -120,19 +129,20 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
             casts = int(here.loc[here["council"] == council, "cast"].nunique())
             paired = paired_worlds(worlds, scenario, council)
             for figure in figure_names(worlds):
-                pairs = pairs_of(paired, figure)
+                pairs = pairs_of(paired, figure)  # per world: the flag's examples are worlds
                 if len(pairs) == 0:
                     continue
-                effect = float(pairs["diff"].mean())
+                seeds = per_seed(pairs, ["live", "standin", "diff"])  # tested over seeds, casts averaged
+                effect = float(seeds["diff"].mean())
                 relative = figure in FIGURES and FIGURES[figure].relative
                 scale = max(float(pairs["standin"].abs().mean()), 1.0) if relative else 1.0
                 cells.append(
                     _cell(
                         "outcome",
                         {"scenario": scenario, "council": council, "cast": None, "creature": None, "phase": None},
-                        pairs["diff"].to_numpy(),
-                        float(pairs["live"].mean()),
-                        float(pairs["standin"].mean()),
+                        seeds["diff"].to_numpy(),
+                        float(seeds["live"].mean()),
+                        float(seeds["standin"].mean()),
                         effect,
                         effect / scale,
                         policy=None,

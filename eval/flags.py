@@ -11,11 +11,13 @@ takes MORE often are flagged (shares sum to one, so every divergence has such a 
 
 Outcome cells, per (scenario, council) and figure (the catalogue in eval/figures.py and the
 price path distance of each good): the paired difference council - stand-in world over
-seeds x casts. Figures in units (the catalogue's `relative` ones: gambit P&L, volume) are
+seeds, a council's casts on one seed averaged first (they share the seed's stand-in world).
+Figures in units (the catalogue's `relative` ones: gambit P&L, volume) are
 measured against `flag_min_effect` relative to the stand-in's mean magnitude (at least 1);
 the others are ratios, shares and rates and are compared as is.
 
-Every cell is tested (eval/fdr.py: an exact sign-flip test over episodes or worlds), and
+Every cell is tested (eval/fdr.py: a sign-flip test over episodes or seeds, exact up to 14
+differing pairs), and
 Benjamini-Hochberg at q = `fdr_q` runs over all of them together (those that can reach it). A
 flag is a cell with q <= fdr_q, |effect| >= flag_min_effect and support >= flag_support;
 identical policies give no flags, since every difference is 0. Score = |scaled effect| x
@@ -288,7 +290,8 @@ def method_text(method: dict) -> str:
     """The flag rule in one paragraph, with the counts of this run."""
     return (
         f"Every cell tested ({method['cells']} cells: decisions per cast, creature, phase, good and direction; "
-        f"outcomes per council and figure) with the exact sign-flip test over episodes; Benjamini-Hochberg at "
+        f"outcomes per council and figure) with the sign-flip test over episodes (decisions) or seeds (outcomes), "
+        f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
         f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
         f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
         f"{method['flag_support']}."

@@ -13,9 +13,11 @@ and the price path (the path distance of glade.eval.stats to the council's, aver
 the council has no figure of its own there). A stand-in world's error is |its figure - the
 council's| (for the path, the distance itself); the change in error is the calibrated's minus
 the original's, paired by world (negative: the calibrated world is closer), with its interval
-over worlds (seeds x casts): glade.eval.stats.interval, the t interval widened by Hall's skewness
-correction; each world's figures and errors are summarised the same way (`describe`), the
-crash (0/1 per world) with the exact Clopper-Pearson interval.
+over (scenario, seed)s: the worlds of one seed share its original stand-in world, so they are
+averaged first, as a council's casts are in the evaluation (glade.eval.metrics.per_seed);
+glade.eval.stats.interval, the t interval widened by Hall's skewness correction. Each world's
+figures and errors are summarised the same way (`describe`), the crash with the exact
+Clopper-Pearson interval where each seed holds one world (0/1), else as a share.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def outcome_check(
     for ep in council.to_dict("records"):
         original = played[f"{ep['scenario']}.original.s{int(ep['seed'])}"]
         mine = played[f"{ep['episode_id']}.calibrated"]
-        worlds.append({"scenario": ep["scenario"], **_errors(ep, original, mine, thresholds)})
+        worlds.append({"scenario": ep["scenario"], "seed": int(ep["seed"]), **_errors(ep, original, mine, thresholds)})
     frame = pd.DataFrame(worlds)
     focal = read_table(folder / "episodes.parquet", ["episode_id", "creature", "focal"])
     focal = focal[focal["focal"] & focal["episode_id"].isin(council["episode_id"])]
@@ -169,7 +171,13 @@ def _errors(council: dict, original, calibrated, thresholds) -> dict:
 
 
 def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
-    out = {"n": len(part), "figures": {}}
+    """The group's figures over its (scenario, seed)s, the worlds of each averaged: `n` counts
+    those, `worlds` the worlds played."""
+    worlds = len(part)
+    part = part.groupby(["scenario", "seed"], sort=True).mean(numeric_only=True)
+    single = len(part) == worlds  # one world a seed: a crash is 0/1, else a share of the seed's worlds
+    unit = "seeds" if single else "seeds (their worlds averaged)"
+    out = {"n": len(part), "worlds": worlds, "figures": {}}
     for name in CHECKED:
         o, k = (part[f"{name}.{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
         err_o, err_k = (part[f"{name}.error_{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
@@ -178,16 +186,17 @@ def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
             out["figures"][name] = {"n": 0, "verdict": "does not apply here"}
             continue
         # rounded to 1e-12: a difference of a few ulps is no difference (it would make an interval of zeros "below 0")
-        change = interval(np.round(err_k[ok], 12) - np.round(err_o[ok], 12), level=level, unit="worlds")
-        rate = name == "crash"  # 0/1 per world: the exact binomial interval
+        change = interval(np.round(err_k[ok], 12) - np.round(err_o[ok], 12), level=level, unit=unit)
+        rate = name == "crash" and single  # 0/1 per seed: the exact binomial interval
+        bounds = (0.0, 1.0) if name == "crash" else None
         council = part[f"{name}.council"].to_numpy(dtype=float)[ok] if f"{name}.council" in part else None
         out["figures"][name] = {
             "n": int(ok.sum()),
-            "council": None if council is None else describe(council, level=level, unit="worlds", rate=rate),
-            "original": describe(o[ok], level=level, unit="worlds", rate=rate),
-            "calibrated": describe(k[ok], level=level, unit="worlds", rate=rate),
-            "error_original": describe(err_o[ok], level=level, unit="worlds", rate=rate),
-            "error_calibrated": describe(err_k[ok], level=level, unit="worlds", rate=rate),
+            "council": None if council is None else describe(council, level=level, unit=unit, rate=rate, bounds=bounds),
+            "original": describe(o[ok], level=level, unit=unit, rate=rate, bounds=bounds),
+            "calibrated": describe(k[ok], level=level, unit=unit, rate=rate, bounds=bounds),
+            "error_original": describe(err_o[ok], level=level, unit=unit, rate=rate, bounds=bounds),
+            "error_calibrated": describe(err_k[ok], level=level, unit=unit, rate=rate, bounds=bounds),
             "error_change": change.as_dict(),
             "verdict": _figure_verdict(change),
         }
@@ -200,7 +209,7 @@ def _figure_verdict(change: Interval) -> str:
         return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
     if change.low is None and change.note.startswith("same value"):
         return "no difference"
-    return "too few worlds" if change.low is None else "no clear difference"
+    return "too few seeds" if change.low is None else "no clear difference"
 
 
 def verdict(group: dict) -> str:
@@ -208,12 +217,12 @@ def verdict(group: dict) -> str:
     figures = {k: v for k, v in group["figures"].items() if "error_change" in v}
     closer = [k for k, v in figures.items() if v["verdict"] == CALIBRATED_CLOSER]
     worse = [k for k, v in figures.items() if v["verdict"] == ORIGINAL_CLOSER]
-    n = group["n"]
+    n, worlds = group["n"], group.get("worlds", group["n"])
     if n < 2:
-        return f"{n} held-out world: too few to say whether the calibrated stand-in predicts the council better"
+        return f"{worlds} held-out world(s) on {n} seed: too few to say whether the calibrated stand-in predicts the council better"
     parts = [f"{ABOUT[k]} {ci_text(figures[k]['error_change'], '+' + FORMAT[k])}" for k in closer + worse]
     head = (
-        f"on {n} held-out worlds the calibrated stand-in predicts the council better on {len(closer)} of "
-        f"{len(figures)} figures and worse on {len(worse)}"
+        f"on {worlds} held-out worlds ({n} scenario seeds) the calibrated stand-in predicts the council better on "
+        f"{len(closer)} of {len(figures)} figures and worse on {len(worse)}"
     )
     return head + (" (change in error: " + "; ".join(parts) + ")" if parts else "; no difference is clear")

@@ -2,8 +2,8 @@
 intervals, support, Jensen-Shannon divergence, and the named phenomena (crash, bubble) on a
 price path.
 
-Intervals (`interval`, `describe`): one value per cluster (a world, or an episode's mean for
-decisions: seeds x casts, never single rows). Below MIN_N clusters there is no interval, only
+Intervals (`interval`, `describe`): one value per cluster (a seed, a council's casts on it
+averaged, for outcomes; an episode's mean for decisions), never single rows. Below MIN_N clusters there is no interval, only
 the values and "too few seeds for an interval"; the same value in every cluster is said in
 words ("same value in all 8 seeds"), never as a zero-width interval. Otherwise the mean gets
 the Student t interval, widened on the skewed side where Hall's (1992) skewness-corrected

@@ -17,7 +17,7 @@ class Thresholds:
     crash_within: int = 2  # ... within this many turns of the legend turn
     bubble_rise: float = 0.3  # bubble: rises by at least this share, then falls back below the start
     flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
-    flag_support: float = 0.6  # share of seeds x casts in which the effect has the same sign
+    flag_support: float = 0.6  # share of episodes (decision cells) or seeds (outcome) where the effect has its sign
     fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
     robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
     move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move

@@ -33,11 +33,12 @@ from .attribution import attribution
 from .faults import without_faults
 from .fdr import heterogeneity
 from .figures import FIGURES, PHENOMENA
-from .metrics import world_figures, world_unit
+from .metrics import per_seed, world_figures, world_unit
 from .recipe import STANDIN, Lever
 from .stats import MIN_N, Interval, clean, interval
 from .thresholds import threshold
 
+WORLDS = "seeds x casts"  # the pooled rate's unit: every world of a council
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
 
 
@@ -63,7 +64,11 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                     continue  # no legend in the turns played
                 by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in sorted(set(mine["cast"]))]
                 casts = [interval(v, level=level, rate=True).as_dict() | {"cast": c} for c, v in enumerate(by_cast)]
-                pooled = interval(mine[phenomenon], level=level, rate=True, unit=world_unit(len(by_cast)))
+                # pooled over every world (exact, 0/1 per world); the casts of a seed share its draws,
+                # which the README measures (a 95% interval covered 0.93 or more in simulation)
+                pooled = interval(
+                    mine[phenomenon], level=level, rate=True, unit=WORLDS if len(by_cast) > 1 else "seeds"
+                )
                 hetero = heterogeneity(by_cast, seed=seed) if len(by_cast) > 1 else None
                 verdict = _robust_verdict(by_cast, pooled, hetero, floor)
                 out.append(
@@ -112,9 +117,10 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
             if not len(mine):
                 continue
             unit = world_unit(mine["cast"].nunique())
-            traded = interval(mine["traded_move"], level=level, unit=unit)
-            seam = interval(mine["seam_move"], level=level, unit=unit)
-            total = interval(mine["traded_move"] + mine["seam_move"], level=level, unit=unit)
+            seeds = per_seed(mine, ["traded_move", "seam_move"])  # casts averaged per seed
+            traded = interval(seeds["traded_move"], level=level, unit=unit)
+            seam = interval(seeds["seam_move"], level=level, unit=unit)
+            total = interval(seeds["traded_move"] + seeds["seam_move"], level=level, unit=unit)
             size = abs(traded.mean) + abs(seam.mean)
             share = abs(seam.mean) / size if size > 0 else None
             out.append(
@@ -181,9 +187,10 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
         for council in dict.fromkeys(effect.index.get_level_values("council")):
             if council == STANDIN:
                 continue
-            mine = effect.xs(council, level="council")
-            did = mine - mine.index.get_level_values("seed").map(standin).to_numpy(dtype=float)
-            unit = world_unit(mine.index.get_level_values("cast").nunique())
+            by_world = effect.xs(council, level="council")
+            unit = world_unit(by_world.index.get_level_values("cast").nunique())
+            mine = by_world.groupby(level="seed").mean()  # casts averaged per seed (metrics.per_seed)
+            did = mine - mine.index.map(standin).to_numpy(dtype=float)
             live = interval(mine, level=level, unit=unit, bounds=bounds)
             entry["councils"].append(
                 {

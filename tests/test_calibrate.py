@@ -140,7 +140,7 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     report = write_report(results)[0].read_text()
     assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report
     assert "The fit generalised and improved on the original disposition" in report
-    assert "*Outcome check, gambit_shock: 6 worlds of a scenario the fit never saw (means)*" in report
+    assert "*Outcome check, gambit_shock: 6 worlds on 6 seeds of a scenario the fit never saw (means)*" in report
     assert "| price_path | — | " in report  # the council's distance to itself is no figure
     assert report.count("calibrated minus original") == 1 and "original minus calibrated" not in report
     header = written[0].read_text().splitlines()

@@ -177,3 +177,27 @@ def test_a_scenario_the_outcome_check_cannot_find_says_where_to_run_it(results, 
     cal = calibrate(other, "changed", popsize=3, maxiter=2)
     with pytest.raises(ValueError, match="cannot find scenario 'myscen'.*run glade calibrate from the folder the"):
         with_outcome(cal)
+
+
+def test_the_outcome_checks_worlds_on_one_seed_are_one_unit():
+    """Two council worlds on each of 4 seeds share the seed's original stand-in world: the
+    figures count 4 seeds (the worlds averaged), a crash is a share of the seed's worlds."""
+    import pandas as pd
+
+    from glade.eval.outcome_check import CHECKED, _summarise
+
+    rows = []
+    for seed in range(4):
+        for cast in (0, 1):
+            row = {"scenario": "sc", "seed": seed}
+            for name in CHECKED:
+                for world in ("council", "original", "calibrated"):
+                    row[f"{name}.{world}"] = float(cast) if name == "crash" else 1.0 + seed + cast
+                row[f"{name}.error_original"] = 2.0 + seed
+                row[f"{name}.error_calibrated"] = 1.0 + seed + 0.5 * cast
+            rows.append(row)
+    out = _summarise(pd.DataFrame(rows), 0, 0.95)
+    assert out["n"] == 4 and out["worlds"] == 8
+    crash = out["figures"]["crash"]
+    assert crash["n"] == 4 and crash["council"]["mean"] == 0.5 and "of 4" not in (crash["council"]["note"] or "")
+    assert crash["error_change"]["note"] == "same value in all 4 seeds (their worlds averaged)"  # -0.75 in each

@@ -101,10 +101,11 @@ def _error_change(figure: dict) -> dict | None:
 
 
 def _where(g: dict) -> str:
+    worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
     if g["scenario_in_fit"] is None:
-        return f"Outcome check over all {g['n']} held-out worlds"
+        return f"Outcome check over all {worlds} held-out worlds ({g['n']} scenario seeds)"
     seen = "on held-out seeds" if g["scenario_in_fit"] else "of a scenario the fit never saw"
-    return f"Outcome check, {g['group']}: {g['n']} worlds {seen}"
+    return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} seeds {seen}"
 
 
 def _value(v) -> str:

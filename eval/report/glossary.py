@@ -146,8 +146,9 @@ def glossary(page) -> list[tuple[str, str]]:
         ),
         (
             "n",
-            "what an interval stands on: seeds, or seeds x casts where a council has several casts (casts on one "
-            "seed averaged first in the Results table); episodes for a decision flag",
+            "what an interval stands on: seeds for an outcome (where a council has several casts, those on one seed "
+            "are averaged first: they share the seed's stand-in world); episodes for a decision flag; every world "
+            "(seeds x casts) for a pooled crash or bubble rate",
         ),
     ]
     terms += figure_terms(page) + lever_terms(page)

@@ -31,7 +31,7 @@ FAMILY_DETAILS = 20  # with their examples, further down
 EXAMPLE_CHARS = 4000
 
 LEAD = (
-    "n counts clusters: seeds x casts for outcomes, episodes for decisions. Intervals are {level:.0%}: the t interval "
+    "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), episodes for decisions. Intervals are {level:.0%}: the t interval "
     "widened by Hall's skewness correction, exact binomial for rates; below 4 seeds none is given, and a value that is "
     "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
     "Turns count from 0 as in decisions.parquet (turn 4 is the prompt's Turn 5); Terms, at the end, says what "
@@ -156,7 +156,7 @@ def lesson_sections(page) -> list[Section]:
         "The legend turn: traded or written at the seam",
         f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
-        f"is |seam| / (|traded| + |seam|) in log points; means over seeds x casts, n beside them. Moves under "
+        f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. Moves under "
         f"{100 * floor('move_floor'):.1f} log points count as no move. Turns count from 0 (turn 4 is the prompt's "
         f"Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
