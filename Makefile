@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/chaos.py
 	$(PY) benchmarks/interval_coverage.py
+	$(PY) benchmarks/cast_coverage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .cache
