@@ -235,9 +235,8 @@ def pairs_of(paired: pd.DataFrame, figure: str) -> pd.DataFrame:
 def per_seed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """One row per seed, a council's casts on that seed averaged: the unit every outcome
     interval and test counts. The casts of a seed share its world's draws and its one paired
-    stand-in world, so their differences move together; counted as independent worlds, 95%
-    intervals covered 0.75 to 0.92 of the time in simulation with the casts correlated as the
-    shared stand-in world makes them (README, "Intervals at small n")."""
+    stand-in world, so their differences move together: counted as independent worlds, 95%
+    intervals covered 0.80 to 0.92 of the time (benchmarks/cast_coverage.py)."""
     return frame.groupby("seed", sort=True)[columns].mean().reset_index()
 
 
@@ -304,7 +303,7 @@ def outcome_table(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     level = threshold(thresholds, "ci_level")
 
     def over_seeds(frame: pd.DataFrame, column: str) -> dict:
-        return describe(frame.groupby("seed")[column].mean(), level=level)
+        return describe(per_seed(frame, [column])[column], level=level)
 
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
