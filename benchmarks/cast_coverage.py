@@ -73,7 +73,9 @@ def cell(rng, seeds: int, casts: int, tau: float | None, dist: str, draws: int) 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="the headline cell only (normal noise, 2 casts, 8 seeds): seconds")
+    p.add_argument(
+        "--quick", action="store_true", help="the headline cell only (normal noise, 2 casts, 8 seeds): seconds"
+    )
     p.add_argument("--draws", type=int, default=None, help="draws per cell (default 2,000)")
     p.add_argument("--seed", type=int, default=20261202)
     args = p.parse_args(argv)

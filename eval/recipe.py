@@ -108,10 +108,15 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
-    used = {policy for council in recipe.councils.values() for policy in council.focal.values()}
-    for name in sorted(used):
+    for name in sorted(set(recipe.policies) - set(unseated(recipe))):
         with keyed(source, f"policies.{name}"):
             seat_inputs(recipe.policies[name])
+
+
+def unseated(recipe: EvalRecipe) -> list[str]:
+    """The policies no council seats, in the recipe's order: they play nowhere."""
+    seated = {policy for council in recipe.councils.values() for policy in council.focal.values()}
+    return [name for name in recipe.policies if name not in seated]
 
 
 def check_reach(scenario: Scenario, source: str | None) -> None:

@@ -111,17 +111,21 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
             _write(decisions, log.path("decisions", part))
             _write(episodes, log.path("episodes", part))
             _write(replays, log.path(ATTRIBUTION, part))
-            faults = pd.concat([episodes, replays]).groupby("episode_id")["faults"].sum() if len(episodes) else {}
+            # a shard of leave-one-out replays only has no episodes rows: its faults are in the replays
+            played = pd.concat([episodes, replays])
+            faults = played.groupby("episode_id")["faults"].sum() if len(played) else {}
             log.finish(state, part, {w.episode_id: int(faults.get(w.episode_id, 0)) for w in shard})
             part += 1
     except BaseException:
         log.abandon(state)
         raise
-    order = {w.episode_id: i for i, w in enumerate(planned)}  # plan order, whichever shard finished first
+    # plan order, whichever shard finished first; only the plan's worlds: the leave-one-out
+    # replays of an earlier run with `attribution: true` stay in the ledger for a later one
+    order = {w.episode_id: i for i, w in enumerate(planned)}
     return Evaluation(
         decisions=_in_order(_concat(log.listed("decisions", state)), order),
         episodes=_in_order(_concat(log.listed("episodes", state)), order),
-        worlds=len(state.done),
+        worlds=len(state.done & set(order)),
         played_now=sum(len(shard) for shard in todo),
         stats=stats,
         replayed=tuple(state.replayed),
@@ -210,9 +214,11 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _in_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
+    """The rows of the planned worlds (`order`: episode id -> its place in the plan), in plan order."""
     if not len(frame):
         return frame
-    rank = frame["episode_id"].map(order).fillna(len(order))
+    frame = frame[frame["episode_id"].isin(order.keys())]
+    rank = frame["episode_id"].map(order)
     return frame.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
 
 

@@ -115,6 +115,8 @@ def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[st
     plan = expected.plan
     calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
     set_limits = [f"{k} {v:,}" for k, v in limits.items() if v]
+    planned = {"max_decisions": plan.model_decisions, "max_tokens": expected.tokens}
+    over = [f"{k} {v:,} (this plan: {planned[k]:,})" for k, v in limits.items() if v and planned.get(k, 0) > v]
     return [
         f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
         f"({plan.model_decisions:,} by model seats){calls}, about {expected.tokens:,} tokens "
@@ -122,6 +124,11 @@ def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[st
         f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models, "
         f"{expected.setup_seconds:,.1f} s loading the seats); {expected.how}"
         + (f"; limits: {', '.join(set_limits)}" if set_limits else ""),
+        *(
+            [f"over the recipe's {', '.join(over)}: a run would stop before starting, with nothing written"]
+            if over
+            else []
+        ),
     ]
 
 
@@ -168,7 +175,8 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         outside_seconds=outside_per_world_turn * plan.world_turns,
         setup_seconds=calibration.setup_seconds,
         how=(
-            f"calibrated on {stats.decisions} decisions: {calibration.worlds} worlds for {CALIBRATION_TURNS} turns "
+            f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
+            f"world{'' if calibration.worlds == 1 else 's'} for {CALIBRATION_TURNS} turns "
             "after a warm-up turn; per seat, model seconds and tokens per decision x its planned decisions, "
             "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
             "(one process)"

@@ -116,3 +116,18 @@ def test_generate_dry_run_and_limits(tiny_seat, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "max_decisions: this run would ask model seats for 6 decisions, more than the 5 allowed" in err
     assert not list((tmp_path / "traces").glob("data/*.parquet"))
+
+
+def test_estimate_lines_name_a_limit_the_plan_is_over_and_count_one_world():
+    from glade.meter import Calibration, Plan, estimate, estimate_lines
+    from glade.rollout import RolloutStats
+
+    plan = Plan(episodes=3, world_turns=15, decisions={"model": 15, "standin:balanced": 60}, free={"standin:balanced"})
+    expected = estimate(plan, Calibration(RolloutStats(), world_turns=2, worlds=1))
+    lines = estimate_lines(expected, {"max_decisions": 10, "max_tokens": 100})
+    assert "calibrated on 0 decisions: 1 world for 2 turns" in lines[1]
+    assert (
+        lines[2]
+        == "over the recipe's max_decisions 10 (this plan: 15): a run would stop before starting, with nothing written"
+    )
+    assert len(estimate_lines(expected, {"max_decisions": 15, "max_tokens": None})) == 2  # at the limit: fine

@@ -17,8 +17,8 @@ from test_eval_metrics import decision, order, world  # tests/ is on sys.path un
 
 from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
-from glade.eval.figures import FIGURES
 from glade.eval.cells import outcome_cells
+from glade.eval.figures import FIGURES
 from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
 from glade.eval.metrics import summarize, world_figures
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds

@@ -15,7 +15,7 @@ import argparse
 
 from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
-from glade.console import console, findings, print_table, progress_bar, show_faults, with_ci
+from glade.console import console, findings, print_table, progress_bar, show_faults, warning, with_ci
 from glade.meter import closing_line, estimate_report
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
@@ -64,7 +64,7 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glade.eval.recipe import check_inputs, load_eval_recipe
+    from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
     from glade.eval.run import evaluate, write_results
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import too_many_faults
@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         args.ray = "auto"
     recipe = load_eval_recipe(args.recipe, overrides)
     check_inputs(recipe, recipe_source(args.recipe, overrides))
+    for name in unseated(recipe):  # a policy no council seats is most often a council left unfinished
+        warning(f"policies.{name}: no council seats it, so it plays nowhere; seat it in a council's focal, or drop it")
     con = console()  # results on stdout; the bar on stderr
     if args.dry_run:
         from glade.eval.estimate import dry_run
@@ -101,11 +103,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with progress_bar("eval", "turns") as bar:
             result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
+        for line in result.replayed:
+            con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
+        summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
-    for line in result.replayed:
-        con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
-    summary = write_results(recipe, result)
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
@@ -122,19 +124,23 @@ def run_lines(summary: dict, out) -> str:
     (glade.eval.run.write_results)."""
     timing, cost, worlds = summary["timing"], summary["cost"], summary["worlds"]
     played_now = 0 if not cost or cost.get("kept") else cost["episodes"]
-    took = f"{timing['seconds']} s ({timing['outside_model_share']:.1%} outside the model)"
-    totals = f"{worlds} worlds, {summary['decisions']} live decisions in all; results in {out}"
+    # wall time, as the cost line says it (timing's playing seconds are summed over Ray's workers)
+    seconds = cost["wall_seconds"] if cost else timing["seconds"]
+    took = f"{seconds:,.1f} s ({timing['outside_model_share']:.1%} of play outside the model)"
+    totals = f"{worlds:,} worlds, {summary['decisions']:,} live decisions in all; results in {out}"
     if played_now == 0:
         if not cost:
             kept = "the runs that played them were interrupted before writing a summary, so no cost to show"
         elif cost["episodes"] < worlds:
-            kept = f"timing and cost are those of the run that played the last {cost['episodes']} of them: {took}"
+            kept = f"timing and cost are those of the run that played the last {cost['episodes']:,} of them: {took}"
         else:
             kept = f"timing and cost are those of the run that played them: {took}"
         return f"nothing left to play: every episode was finished; {kept}\n{totals}"
     if played_now < worlds:
-        return f"this run played {played_now} of the {worlds} worlds; its timing and cost are those: {took}\n{totals}"
-    return f"{worlds} worlds, {summary['decisions']} live decisions in {took}; results in {out}"
+        return (
+            f"this run played {played_now:,} of the {worlds:,} worlds; its timing and cost are those: {took}\n{totals}"
+        )
+    return f"{worlds:,} worlds, {summary['decisions']:,} live decisions in {took}; results in {out}"
 
 
 def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
@@ -142,10 +148,13 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
     from pathlib import Path
 
     from glade.console import plain_table
+    from glade.eval.faults import without_faults
     from glade.eval.field_notes import table_one, table_one_cells
     from glade.eval.rows import read_table
 
-    rows = table_one(read_table(Path(results) / "episodes.parquet"), thresholds, seed)
+    # the worlds with seat faults are left out, as in the summary's table and the report's Table 1
+    _, episodes, _ = without_faults(None, read_table(Path(results) / "episodes.parquet"))
+    rows = table_one(episodes, thresholds, seed)
     if not rows:
         return
     header, cells = table_one_cells(rows)
