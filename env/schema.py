@@ -178,7 +178,9 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings."""
+    """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings. An
+    empty mapping replaces what is there (`councils={}` says none), as merging it would change
+    nothing and the key would be silently ignored."""
     out = _deep_copy(data)
     for key, value in overrides.items():
         # A dotted key addresses a nested mapping; any other key (YAML allows `1:` or `null:`)
@@ -191,7 +193,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
                 child = {}
                 node[part] = child
             node = child
-        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+        if isinstance(value, dict) and value and isinstance(node.get(parts[-1]), dict):
             node[parts[-1]] = apply_overrides(node[parts[-1]], value)
         else:
             node[parts[-1]] = value

@@ -309,6 +309,23 @@ def test_dotted_and_nested_overrides_agree():
     assert a.creatures["oona"].pebbles == 5.0 and a.creatures["oona"].produces == {"honey": 1.5}
 
 
+def test_an_empty_mapping_replaces_rather_than_merges():
+    from glade.env.schema import apply_overrides
+
+    data = {"councils": {"a": {"oona": "hoarder"}}, "seeds": {"start": 0, "count": 4}}
+    assert apply_overrides(data, {"councils": {}}) == {"councils": {}, "seeds": {"start": 0, "count": 4}}
+    assert apply_overrides(data, {"councils": {"a": {}}})["councils"] == {"a": {}}  # nested too
+    assert apply_overrides(data, {"seeds": {"count": 2}})["seeds"] == {"start": 0, "count": 2}  # others merge
+
+
+def test_an_empty_council_override_is_refused_not_ignored(capsys):
+    from glade.cli import main
+
+    recipe = Path(__file__).resolve().parent.parent / "recipes" / "eval" / "crash-gambit.yaml"
+    assert main(["eval", str(recipe), "councils={}", "--dry-run"]) == 2
+    assert "councils: needs at least one council" in capsys.readouterr().err
+
+
 def test_bad_override_names_the_scenario_file_and_key():
     default = SCENARIO_DIR / "default.yaml"
     with pytest.raises(ConfigError) as info:
