@@ -169,3 +169,10 @@ def test_a_seat_on_a_malformed_disposition_file_fails_validate_and_the_run(tmp_p
     err = capsys.readouterr().err
     assert "councils.c.oona: seat spec disposition: " in err and "horizn: unknown key" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_policy_no_council_seats_is_said_beside_ok(tmp_path, capsys):
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(merged(EVAL, {"policies": {"ghost": "hoarder"}})))
+    assert main(["validate", str(path), "--kind", "eval"]) == 0  # not malformed: the run plays without it
+    assert f"ok     {path}  (eval recipe; policies.ghost: no council seats it)" in capsys.readouterr().out

@@ -57,10 +57,12 @@ def validate_file(path: Path, kind: str) -> str:
 
         check_paths(load_train_recipe(path), source)
         return "train recipe"
-    from glade.eval.recipe import check_inputs, load_eval_recipe
+    from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
 
-    check_inputs(load_eval_recipe(path), source)
-    return "eval recipe"
+    recipe = load_eval_recipe(path)
+    check_inputs(recipe, source)
+    idle = unseated(recipe)  # not a mistake the run refuses, but most often a council left unfinished
+    return "eval recipe" + (f"; {', '.join(f'policies.{n}' for n in idle)}: no council seats it" if idle else "")
 
 
 def default_paths() -> list[str]:
