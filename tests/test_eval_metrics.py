@@ -9,6 +9,8 @@ import math
 import pandas as pd
 import pytest
 
+from glade.eval.cells import outcome_cells
+from glade.eval.flags import find_flags
 from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
 from glade.eval.scoring import directions, quantities
 from glade.eval.stats import bubble, crash, jsd, path_distance
@@ -271,3 +273,26 @@ def test_the_tables_paired_effect_says_its_n_and_the_words_instead_of_an_interva
     assert council["gambit_pnl_effect"] == 2.5 and council["gambit_pnl_effect_ci"] is None
     assert council["gambit_pnl_effect_note"] == "too few seeds for an interval: 4, 1"
     assert council["gambit_pnl_effect_n"] == 2
+
+
+def test_the_casts_of_a_seed_are_one_unit_of_an_outcome_cell_and_the_summary():
+    """Two casts on each of 4 seeds share the seed's stand-in world: 4 seeds, not 8 worlds. As 8
+    worlds the cell reached p = 2/256 and flagged; over 4 seed means its smallest p is 2/16."""
+    fast = Thresholds(resamples=300)
+    rows = []
+    for s in range(4):
+        rows.append(world("standin", s, [10, 10, 9, 9], pnl=2.0 + s, volume=10))
+        for cast in (0, 1):
+            rows.append(world("council", s, [10, 10, 9, 9], cast=cast, pnl=4.0 + s + cast, volume=10))
+    worlds = pd.DataFrame(rows)
+    assert find_flags(pd.DataFrame(), worlds, fast, seed=0) == []
+    [cell] = [c for c in outcome_cells(worlds, fast) if c["metric"] == "gambit_pnl"]
+    assert cell["n"] == 4 and cell["effect"] == 2.5 and cell["p_min"] == pytest.approx(2 / 16)
+    [entry] = summarize(pd.DataFrame(), worlds, fast)["outcome"]
+    effect = entry["figures"]["gambit_pnl"]["effect"]
+    assert (
+        effect["n"] == 4
+        and effect["mean"] == 2.5
+        and effect["note"] == "same value in all 4 seeds (2 casts averaged in each)"
+    )
+    assert entry["n"] == 8 and entry["seeds"] == 4 and entry["casts"] == 2  # the worlds played, said beside it

@@ -17,7 +17,6 @@ from test_eval_metrics import decision, order, world  # tests/ is on sys.path un
 
 from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
-from glade.eval.cells import outcome_cells
 from glade.eval.figures import FIGURES
 from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
 from glade.eval.metrics import summarize, world_figures
@@ -114,10 +113,6 @@ def paired_worlds(seeds: int = 8):
     return pd.DataFrame(rows)
 
 
-def cells_of(episodes: pd.DataFrame) -> list[dict]:
-    return outcome_cells(episodes, FAST)
-
-
 def test_outcome_flags_from_paired_effects():
     flags = find_flags(pd.DataFrame(), paired_worlds(), FAST, seed=0)
     assert [f["metric"] for f in flags] == ["gambit_pnl"]
@@ -127,28 +122,6 @@ def test_outcome_flags_from_paired_effects():
     assert f["p"] == pytest.approx(2 / 256) and f["score"] == pytest.approx(1.25)
     # two seeds are too few for the same effect to be a flag
     assert find_flags(pd.DataFrame(), paired_worlds(2), FAST, seed=0) == []
-
-
-def test_the_casts_of_a_seed_are_one_unit_of_an_outcome_cell_and_the_summary():
-    """Two casts on each of 4 seeds share the seed's stand-in world: 4 seeds, not 8 worlds. As 8
-    worlds the cell reached p = 2/256 and flagged; over 4 seed means its smallest p is 2/16."""
-    rows = []
-    for s in range(4):
-        rows.append(world("standin", s, [10, 10, 9, 9], pnl=2.0 + s, volume=10))
-        for cast in (0, 1):
-            rows.append(world("council", s, [10, 10, 9, 9], cast=cast, pnl=4.0 + s + cast, volume=10))
-    worlds = pd.DataFrame(rows)
-    assert find_flags(pd.DataFrame(), worlds, FAST, seed=0) == []
-    [cell] = [c for c in cells_of(worlds) if c["metric"] == "gambit_pnl"]
-    assert cell["n"] == 4 and cell["effect"] == 2.5 and cell["p_min"] == pytest.approx(2 / 16)
-    [entry] = summarize(pd.DataFrame(), worlds, FAST)["outcome"]
-    effect = entry["figures"]["gambit_pnl"]["effect"]
-    assert (
-        effect["n"] == 4
-        and effect["mean"] == 2.5
-        and effect["note"] == "same value in all 4 seeds (2 casts averaged in each)"
-    )
-    assert entry["n"] == 8 and entry["seeds"] == 4 and entry["casts"] == 2  # the worlds played, said beside it
 
 
 # --- real evaluations ---------------------------------------------------------------------------
