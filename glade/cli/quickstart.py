@@ -121,7 +121,7 @@ def generate_traces(*names: str):
                     on_total=bar.total,
                 )
             con.print(
-                f"{summary['episodes']} episodes in {summary['out']} ({summary['decisions_now']} decisions played now)"
+                f"{summary['episodes']:,} episodes in {summary['out']} ({summary['decisions_now']:,} decisions played now)"
             )
 
     return step
