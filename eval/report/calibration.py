@@ -127,7 +127,7 @@ def lines(c: dict) -> list[str]:
         else ""
     )
     out = [
-        f"Policy {who}: {c['decisions']} decisions ({c['rebuilt']} rebuild the stored counterfactual exactly{faults});"
+        f"Policy {who}: {c['decisions']:,} decisions ({c['rebuilt']:,} rebuild the stored counterfactual exactly{faults});"
         f" held out {held}.",
         f"Fitted disposition {c['fitted']['name']}; moved most: {moved or 'nothing'}.",
         _search(c["search"]),
