@@ -173,16 +173,22 @@ def rank(
     if on_total is not None:
         on_total(resamples)
 
+    n = len(c.entries)
+
     def refit(units: np.ndarray) -> np.ndarray:
+        """Strengths and ranks in one resample; NaN for an entry the resample never compares (fitted,
+        the prior alone would put it at 0 and drag the others' centre and intervals with it)."""
         if progress is not None:
             progress()
-        s = fit(c.wins[units].sum(axis=0))
-        ranks = np.empty(len(s))
-        ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
+        wins = c.wins[units].sum(axis=0)
+        present = (wins.sum(axis=0) + wins.sum(axis=1)) > 0
+        s, ranks = np.full(n, np.nan), np.full(n, np.nan)
+        if present.any():
+            s[present] = fit(wins[np.ix_(present, present)])
+            ranks[present] = np.argsort(np.argsort(-s[present], kind="stable"), kind="stable") + 1
         return np.concatenate([s, ranks])
 
-    low, high = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
-    n = len(c.entries)
+    low, high, missing = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
     board = []
     for place, i in enumerate(order, 1):
         board.append(
@@ -196,6 +202,8 @@ def rank(
                 "wins": total[i].sum(),
                 "comparisons": total[i].sum() + total[:, i].sum(),
                 "separated": bool(total[i].sum() == 0 or total[:, i].sum() == 0),  # strength set by the prior
+                # resamples that never compared it: its intervals come from the others
+                "resamples_without": float(missing[i]),
             }
         )
     return clean(

@@ -20,6 +20,7 @@ price before turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,16 +68,21 @@ def clean(value: Any) -> Any:
 
 def resample_intervals(
     units: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile bootstrap intervals of a vector-valued `statistic(indices)` of `units`
     resampling units (indices drawn with replacement, seeded), for statistics that refit a
-    model on each resample (glade.eval.rank)."""
+    model on each resample (glade.eval.rank). A component the statistic leaves NaN in a
+    resample (it cannot be estimated there) is left out of that component's interval; returns
+    (low, high, the share of resamples without it)."""
     rng = np.random.default_rng(seed)
     draws = np.array([statistic(rng.integers(0, units, units)) for _ in range(int(resamples))])
-    low, high = np.quantile(
-        draws, [(1 - level) / 2, (1 + level) / 2], axis=0, method="inverted_cdf"
-    )  # ranks stay whole
-    return low, high
+    missing = np.isnan(draws).mean(axis=0)
+    with warnings.catch_warnings():  # a component NaN in every resample: NaN ends, said by `missing`
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(
+            draws, [(1 - level) / 2, (1 + level) / 2], axis=0, method="inverted_cdf"
+        )  # ranks stay whole
+    return low, high, missing
 
 
 # --- intervals that hold at small n -----------------------------------------------------------

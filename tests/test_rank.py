@@ -108,6 +108,30 @@ def test_policies_never_compared_are_refused_by_name(tmp_path):
         rank([tmp_path / "r"], resamples=10)
 
 
+def test_an_entry_a_resample_never_compares_is_left_out_of_that_resample(tmp_path):
+    """z sat only on seed 0 of 12 and lost there: in the resamples without seed 0 it has no
+    comparison. Fitted anyway, the prior put it near 0 and its interval reached +2.2 beside its
+    strength of -4.3; left out there, its interval stays where the data put it, and says how often."""
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def seat(seed, policy, value):
+        return {
+            "episode_id": f"e{seed}{policy}", "scenario": "s", "scenario_hash": "h", "seed": seed, "creature": "c1",
+            "world": "council", "focal": True, "policy": policy, "wealth_change": value, "council": "k", "cast": 0,
+        }  # fmt: skip
+
+    for seed in range(12):
+        rows += [seat(seed, p, base + rng.normal()) for p, base in (("a", 10.0), ("b", 0.0), ("c", 0.0))]
+    rows.append(seat(0, "z", -50.0))
+    (tmp_path / "r").mkdir()
+    pd.DataFrame(rows).to_parquet(tmp_path / "r" / "episodes.parquet")
+    board = {row["entry"]: row for row in rank([tmp_path / "r"], resamples=400)["board"]}
+    z = board["z"]
+    assert z["strength"] < -4 and z["ci"][1] < -4 and z["rank_ci"] == [4, 4]
+    assert 0.2 < z["resamples_without"] < 0.5 and board["a"]["resamples_without"] == 0  # (11/12)^12 = 0.35
+
+
 def test_worlds_with_seat_faults_are_left_out(skill, tmp_path):
     """A seat that failed to answer held its turns: that is not its policy's play."""
     import shutil

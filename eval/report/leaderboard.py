@@ -71,7 +71,14 @@ def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
                 f"{row['strength']:+.2f}",
                 f"[{low:+.2f}, {high:+.2f}]",
                 f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}",
-                f"{row['wins']:g} / {row['comparisons']:g}" + (" (all or none)" if row.get("separated") else ""),
+                f"{row['wins']:g} / {row['comparisons']:g}"
+                + (" (all or none)" if row.get("separated") else "")
+                # its intervals stand on the resamples that compared it
+                + (
+                    f"; not compared in {row['resamples_without']:.0%} of resamples"
+                    if row.get("resamples_without")
+                    else ""
+                ),
             ]
         )
     return header, rows
