@@ -184,8 +184,11 @@ def rank(
         present = (wins.sum(axis=0) + wins.sum(axis=1)) > 0
         s, ranks = np.full(n, np.nan), np.full(n, np.nan)
         if present.any():
-            s[present] = fit(wins[np.ix_(present, present)])
-            ranks[present] = np.argsort(np.argsort(-s[present], kind="stable"), kind="stable") + 1
+            fitted = fit(wins[np.ix_(present, present)])
+            # on the full fit's scale: centred where the full fit centres these entries
+            s[present] = fitted - fitted.mean() + strengths[present].mean()
+            # ranks among all entries, an absent one at its full-fit strength
+            ranks[present] = (np.argsort(np.argsort(-np.where(present, s, strengths), kind="stable")) + 1)[present]
         return np.concatenate([s, ranks])
 
     low, high, missing = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)

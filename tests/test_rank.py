@@ -130,6 +130,7 @@ def test_an_entry_a_resample_never_compares_is_left_out_of_that_resample(tmp_pat
     z = board["z"]
     assert z["strength"] < -4 and z["ci"][1] < -4 and z["rank_ci"] == [4, 4]
     assert 0.2 < z["resamples_without"] < 0.5 and board["a"]["resamples_without"] == 0  # (11/12)^12 = 0.35
+    assert board["a"]["strength"] - board["a"]["ci"][0] < 0.5  # the others stay on the full fit's scale (was 1.0)
 
 
 def test_worlds_with_seat_faults_are_left_out(skill, tmp_path):
