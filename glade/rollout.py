@@ -157,9 +157,8 @@ def run_lockstep(
     after each lockstep turn how many worlds are still playing. `full=False` records rows
     without the FULL_ONLY columns (what `glade simulate` writes needs none of them)."""
     stats = stats if stats is not None else RolloutStats()
-    ids = [e.episode_id for e in episodes]
-    if len(set(ids)) < len(ids):  # rows and results are keyed by id: two would be merged into one
-        twice = sorted({i for i in ids if ids.count(i) > 1})
+    twice = sorted({e.episode_id for e in episodes if sum(f.episode_id == e.episode_id for f in episodes) > 1})
+    if twice:  # rows and results are keyed by id: two would be merged into one
         raise ValueError(f"episode ids must differ; given twice: {', '.join(twice[:3])}")
     started = time.perf_counter()
     envs, observations, rows = {}, {}, {e.episode_id: [] for e in episodes}

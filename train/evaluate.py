@@ -161,11 +161,6 @@ def per_state(answered, observations, targets, standin_actions) -> dict[str, lis
     }
 
 
-def figures(answered, observations, targets, standin_actions) -> dict:
-    """The figures of one pass over the held-out states, as shares."""
-    return {k: sum(v) / len(v) for k, v in per_state(answered, observations, targets, standin_actions).items()}
-
-
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
     """{metric: {"target": ">= 0.95", "measured": x, "met": bool}}; a figure not measured is
     reported as not met, with measured None."""
