@@ -186,7 +186,12 @@ def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
             out["figures"][name] = {"n": 0, "verdict": "does not apply here"}
             continue
         # rounded to 1e-12: a difference of a few ulps is no difference (it would make an interval of zeros "below 0")
-        change = interval(np.round(err_k[ok], 12) - np.round(err_o[ok], 12), level=level, unit=unit)
+        change = interval(
+            np.round(err_k[ok], 12) - np.round(err_o[ok], 12),
+            level=level,
+            unit=unit,
+            bounds=(-1.0, 1.0) if name == "crash" else None,  # a change between two errors in [0, 1]
+        )
         rate = name == "crash" and single  # 0/1 per seed: the exact binomial interval
         bounds = (0.0, 1.0) if name == "crash" else None
         council = part[f"{name}.council"].to_numpy(dtype=float)[ok] if f"{name}.council" in part else None
@@ -218,8 +223,11 @@ def verdict(group: dict) -> str:
     closer = [k for k, v in figures.items() if v["verdict"] == CALIBRATED_CLOSER]
     worse = [k for k, v in figures.items() if v["verdict"] == ORIGINAL_CLOSER]
     n, worlds = group["n"], group.get("worlds", group["n"])
-    if n < 2:
-        return f"{worlds} held-out world(s) on {n} seed: too few to say whether the calibrated stand-in predicts the council better"
+    if n < 2 or all(v["verdict"] == "too few seeds" for v in figures.values()):
+        return (
+            f"{worlds} held-out world(s) on {n} scenario seed(s): too few for an interval, so it cannot say whether the "
+            "calibrated stand-in predicts the council better; hold out more seeds"
+        )
     parts = [f"{ABOUT[k]} {ci_text(figures[k]['error_change'], '+' + FORMAT[k])}" for k in closer + worse]
     head = (
         f"on {worlds} held-out worlds ({n} scenario seeds) the calibrated stand-in predicts the council better on "

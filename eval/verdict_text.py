@@ -65,16 +65,16 @@ def move_text(iv: dict) -> str:
 
 
 def n_text(n, seeds=None) -> str:
-    """What an interval stands on: "n 8 seeds", "n 16 seeds x casts over 8 seeds", or "n 16" when
-    the seeds are not known (`seeds`: the all-stand-in world's n, one cast per seed). The casts
-    are not inferred from n: worlds left out for seat faults would make that guess wrong."""
+    """What an interval stands on: "n 8 seeds", "n 7 of 8 seeds" when a council lost a seed to
+    seat faults, or "n 16" when the seeds are not known (`seeds`: the all-stand-in world's n, one
+    world per seed). n counts seeds, a council's casts on a seed averaged first (`metrics.per_seed`)."""
     if n is None:
         return "n -"
     n = int(n)
     if seeds and n == int(seeds):
         return f"n {n} seeds"
     if seeds:
-        return f"n {n} seeds x casts over {int(seeds)} seeds"
+        return f"n {n} of {int(seeds)} seeds"
     return f"n {n}"
 
 

@@ -201,3 +201,39 @@ def test_the_outcome_checks_worlds_on_one_seed_are_one_unit():
     crash = out["figures"]["crash"]
     assert crash["n"] == 4 and crash["council"]["mean"] == 0.5 and "of 4" not in (crash["council"]["note"] or "")
     assert crash["error_change"]["note"] == "same value in all 4 seeds (their worlds averaged)"  # -0.75 in each
+
+
+def _check_rows(seeds: int, change):
+    import pandas as pd
+
+    from glade.eval.outcome_check import CHECKED
+
+    rows = []
+    for seed in range(seeds):
+        row = {"scenario": "sc", "seed": seed}
+        for name in CHECKED:
+            for world in ("council", "original", "calibrated"):
+                row[f"{name}.{world}"] = 0.5
+            row[f"{name}.error_original"] = 1.0
+            row[f"{name}.error_calibrated"] = 1.0 + change(seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_outcome_check_says_too_few_seeds_instead_of_no_clear_difference():
+    from glade.eval.outcome_check import _summarise, verdict
+
+    group = _summarise(_check_rows(3, lambda seed: 0.1 * seed), 0, 0.95)  # 3 seeds: no interval
+    text = verdict(group)
+    assert "too few for an interval" in text and "hold out more seeds" in text and "no difference" not in text
+    group = _summarise(_check_rows(6, lambda seed: 0.1 * seed - 0.25), 0, 0.95)
+    assert "no difference is clear" in verdict(group)
+
+
+def test_the_crash_error_change_interval_stays_within_minus_one_and_one():
+    from glade.eval.outcome_check import _summarise
+
+    # errors of a 0/1 crash: changes of -1 on four seeds, 0 on one: the t interval would pass -1
+    group = _summarise(_check_rows(5, lambda seed: 0.0 if seed == 0 else -1.0), 0, 0.95)
+    low, high = group["figures"]["crash"]["error_change"]["ci"]
+    assert low >= -1.0 and high <= 1.0

@@ -121,7 +121,7 @@ def test_long_numeric_cells_wrap_short_numbers_stay_whole():
 def test_sort_key_reads_thousands_signs_and_the_first_number_in_the_cell():
     assert sort_key("1,152") > sort_key("864") and sort_key("3,600") > sort_key("1,728")
     assert sort_key("1,234,567.5")[1] == 1234567.5
-    assert sort_key("n 12 seeds x casts over 6 seeds") > sort_key("n 6 seeds")
+    assert sort_key("n 7 of 8 seeds") > sort_key("n 6 seeds")
     assert sort_key("\u22120.5 [\u22120.7, \u22120.3]")[1] == -0.5  # the unicode minus
     assert sort_key("-16.3 (-15.0%; same value in all 12 seeds x casts)")[1] == -16.3
     assert sort_key("+0.62 [+0.41, +0.83]")[1] == 0.62 and sort_key("15.0%")[1] == 15.0 and sort_key(".5")[1] == 0.5
@@ -138,7 +138,7 @@ def test_sort_key_reads_thousands_signs_and_the_first_number_in_the_cell():
 
 SORT_CELLS = {
     "decisions": ["1,152", "864", "3,600", "1,728", "864", "\u2014"],
-    "n": ["n 12 seeds x casts over 6 seeds", "n 6 seeds", "n 24 seeds x casts over 6 seeds", "n 6 seeds", "n 8", "n -"],
+    "n": ["n 7 of 8 seeds", "n 6 seeds", "n 5 of 8 seeds", "n 6 seeds", "n 8", "n -"],
     "move": [
         "-16.3 (-15.0%; same value in all 12 seeds x casts)",
         "+0.62 [+0.41, +0.83]",
@@ -176,11 +176,11 @@ def test_tables_sort_by_number_in_chromium(tmp_path):
     found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
     assert found["decisions"] == ["864", "864", "1,152", "1,728", "3,600", MISSING]
     assert found["n"] == [
+        "n 5 of 8 seeds",
         "n 6 seeds",
         "n 6 seeds",
+        "n 7 of 8 seeds",
         "n 8",
-        "n 12 seeds x casts over 6 seeds",
-        "n 24 seeds x casts over 6 seeds",
         "n -",
     ]
     assert found["move"] == [

@@ -298,9 +298,8 @@ def test_the_seam_split_reads_in_log_points_that_add_up_with_n_and_the_prompt_tu
             authored += 1
             share = float(re.search(r"; (\d+)% of the log move at the seam", seam_part).group(1))
             assert share == pytest.approx(100 * abs(shown_seam) / (abs(shown_traded) + abs(shown_seam)), abs=1.0)
-        n = e["total"]["n"]
-        casts = n // seeds[e["scenario"]]
-        assert part.endswith(f"n {n} seeds" if casts == 1 else f"n {n} seeds x casts over {seeds[e['scenario']]} seeds")
+        n = e["total"]["n"]  # seeds: a council's casts on a seed are averaged first
+        assert part.endswith(f"n {n} seeds" if n == seeds[e["scenario"]] else f"n {n} of {seeds[e['scenario']]} seeds")
     assert authored  # the override is written at the seam: its share is shown
     for e, line in zip(v["levers"], lever_lines(v["levers"])):
         assert f"all stand-in {e['standin']['mean']:+.3f}" in line and f"(n {e['standin']['n']} seeds)" in line
@@ -317,3 +316,11 @@ def test_the_flag_heading_counts_the_cells_and_those_that_could_reach_q():
     )
     older = {k: v for k, v in method.items() if k != "testable"}  # a flags.json from before the count
     assert "from 2,103 cells tested (FDR q = 0.1)" in families_heading([], older)
+
+
+def test_n_text_counts_seeds_and_says_when_a_council_lost_some():
+    from glade.eval.verdict_text import n_text
+
+    assert n_text(8, 8) == "n 8 seeds"
+    assert n_text(7, 8) == "n 7 of 8 seeds"  # a seed lost to seat faults, not "7 seeds x casts"
+    assert n_text(8) == "n 8" and n_text(None, 8) == "n -"

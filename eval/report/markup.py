@@ -103,7 +103,7 @@ div.side pre { white-space: pre-wrap; font-size: .8em; background: #f6f6f6; padd
 # Tables sort by a column when its header is clicked (again: the other way). Numbers sort as
 # numbers: thousands separators dropped ("1,152" is 1152) and the unicode minus read as "-", the
 # first signed decimal anywhere in the cell that is not part of a word, so "+0.62 [+0.41, +0.83]"
-# sorts by +0.62, "n 12 seeds x casts" by 12, "15.0%" by 15 (and "c1" in a name is no number).
+# sorts by +0.62, "n 7 of 8 seeds" by 7, "15.0%" by 15 (and "c1" in a name is no number).
 # Cells with no number sort after those with one, by text. The script and sort_key (Python, for
 # the tests) read the same two patterns.
 THOUSANDS = r"(\d),(?=\d{3}\b)"
