@@ -2,7 +2,7 @@
 at that n (eval/stats.py).
 
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
-   the legend good) and world, the rate in every cast and pooled, and a verdict: robust (in
+   the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust (in
    every cast, the rate's interval above `robust_floor`), cast-dependent (the rate differs
    across casts: permutation test of the casts' rates, p < 0.05), sporadic (present, but the
    rate's interval lies below the floor), absent, or not enough seeds (a cast with fewer
@@ -25,6 +25,7 @@ Seat attribution (leave-one-out replays) lives in eval/attribution.py.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,6 @@ from .recipe import STANDIN, Lever
 from .stats import MIN_N, Interval, clean, interval
 from .thresholds import threshold
 
-WORLDS = "seeds x casts"  # the pooled rate's unit: every world of a council
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
 
 
@@ -64,11 +64,7 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                     continue  # no legend in the turns played
                 by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in sorted(set(mine["cast"]))]
                 casts = [interval(v, level=level, rate=True).as_dict() | {"cast": c} for c, v in enumerate(by_cast)]
-                # pooled over every world (exact, 0/1 per world); the casts of a seed share its draws,
-                # which the README measures (a 95% interval covered 0.93 or more in simulation)
-                pooled = interval(
-                    mine[phenomenon], level=level, rate=True, unit=WORLDS if len(by_cast) > 1 else "seeds"
-                )
+                pooled = seed_rate(per_seed(mine, [phenomenon])[phenomenon], len(by_cast), level)
                 hetero = heterogeneity(by_cast, seed=seed) if len(by_cast) > 1 else None
                 verdict = _robust_verdict(by_cast, pooled, hetero, floor)
                 out.append(
@@ -89,6 +85,21 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
     return out
 
 
+def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
+    """A council's rate of a phenomenon over its seeds, from each seed's share of its casts that
+    showed it. The casts of a seed share its draws, so the seed is the unit (counted as
+    independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
+    benchmarks/cast_coverage.py). Exact over seeds where every seed's casts agree (one cast, or
+    all 0/1), else the t interval of the shares, clipped to [0, 1]."""
+    shares = np.asarray(shares, dtype=float)
+    if casts <= 1:
+        return interval(shares, level=level, rate=True)
+    if np.isin(shares, (0.0, 1.0)).all():
+        return interval(shares, level=level, rate=True, unit=f"seeds (their {casts} casts agreeing in each)")
+    iv = interval(shares, level=level, unit=world_unit(casts), bounds=(0.0, 1.0))
+    return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {world_unit(casts)}")
+
+
 def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float | None, floor: float) -> str:
     if min(len(v) for v in by_cast) < MIN_N:
         return "not enough seeds"
@@ -97,6 +108,8 @@ def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float |
         return "absent"
     if hetero is not None and hetero < CAST_ALPHA:
         return "cast-dependent"
+    if pooled.low is None:  # the same share on every seed, neither 0 nor 1: no interval to hold to the floor
+        return "not enough seeds"
     if all(present) and pooled.low >= floor:
         return "robust"
     if pooled.high < floor:

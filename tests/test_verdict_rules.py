@@ -85,14 +85,17 @@ def robust_table(by_cast: dict[int, list[float]]) -> pd.DataFrame:
 
 
 def test_a_cast_with_too_few_seeds_is_not_enough_however_many_the_others_have():
-    # crash in all 7 worlds: 7 of 7 has the Clopper-Pearson low end 0.025^(1/7) = 0.5904 > 0.5,
-    # robust had cast 1 played 4 seeds; it played 3
-    assert 0.025 ** (1 / 7) > FLOOR
-    [entry] = robustness(robust_table({0: [1, 1, 1, 1], 1: [1, 1, 1]}))
+    # crash in every world of 6 seeds: 6 of 6 seeds has the Clopper-Pearson low end
+    # 0.025^(1/6) = 0.54 > 0.5, robust had cast 1 played 4 seeds or more; it played 3
+    assert 0.025 ** (1 / 6) > FLOOR
+    [entry] = robustness(robust_table({0: [1] * 6, 1: [1, 1, 1]}))
     assert (entry["phenomenon"], entry["world"], entry["verdict"]) == ("crash", "live", "not enough seeds")
-    assert [c["n"] for c in entry["casts"]] == [4, 3]
-    [entry] = robustness(robust_table({0: [1, 1, 1, 1], 1: [1, 1, 1, 1]}))
-    assert entry["verdict"] == "robust" and entry["rate"]["ci"][0] == pytest.approx(0.025 ** (1 / 8))
+    assert [c["n"] for c in entry["casts"]] == [6, 3]
+    [entry] = robustness(robust_table({0: [1] * 6, 1: [1] * 6}))
+    assert entry["verdict"] == "robust" and entry["rate"]["ci"][0] == pytest.approx(0.025 ** (1 / 6))
+    # 4 seeds in 2 casts: 8 worlds would clear the floor (0.025^(1/8) = 0.63), 4 seeds do not (0.40)
+    [entry] = robustness(robust_table({0: [1] * 4, 1: [1] * 4}))
+    assert entry["verdict"] == "not enough seeds" and entry["rate"]["ci"][0] == pytest.approx(0.025 ** (1 / 4))
 
 
 # --- lesson 2: the seam -----------------------------------------------------------------------

@@ -324,3 +324,29 @@ def test_n_text_counts_seeds_and_says_when_a_council_lost_some():
     assert n_text(8, 8) == "n 8 seeds"
     assert n_text(7, 8) == "n 7 of 8 seeds"  # a seed lost to seat faults, not "7 seeds x casts"
     assert n_text(8) == "n 8" and n_text(None, 8) == "n -"
+
+
+def _crash_worlds(crashed) -> pd.DataFrame:
+    """8 seeds x 3 casts of one council; `crashed(seed, cast)`: 0/1."""
+    rows = [
+        {"scenario": "sc", "legend_good": "honey", "council": "c", "cast": cast, "seed": seed}
+        | {"crash": float(crashed(seed, cast)), "bubble": math.nan}
+        for seed in range(8)
+        for cast in range(3)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_the_pooled_rate_counts_seeds_not_the_casts_that_share_them():
+    from glade.eval.verdicts import robustness
+
+    # 6 of 8 seeds crash in all 3 casts: over 24 worlds 18 crashed, [0.53, 0.90], above the 0.5 floor;
+    # the casts of a seed share its draws: 6 of 8 seeds, [0.35, 0.97], straddles it
+    [entry] = robustness(_crash_worlds(lambda seed, cast: seed < 6))
+    assert entry["rate"]["n"] == 8 and entry["rate"]["note"] == "6 of 8 seeds (their 3 casts agreeing in each)"
+    assert entry["rate"]["ci"] == pytest.approx([0.3491, 0.9681], abs=1e-4)
+    assert entry["verdict"] == "not enough seeds"
+    # casts that disagree on a seed: each seed's share, a t interval kept within [0, 1]
+    [entry] = robustness(_crash_worlds(lambda seed, cast: seed < 6 or (seed == 6 and cast == 0)))
+    assert entry["rate"]["mean"] == pytest.approx((6 + 1 / 3) / 8) and entry["rate"]["ci"][1] <= 1.0
+    assert entry["rate"]["note"] == "share 0.79 over 8 seeds (3 casts averaged in each)"

@@ -147,8 +147,8 @@ def glossary(page) -> list[tuple[str, str]]:
         (
             "n",
             "what an interval stands on: seeds for an outcome (where a council has several casts, those on one seed "
-            "are averaged first: they share the seed's stand-in world); episodes for a decision flag; every world "
-            "(seeds x casts) for a pooled crash or bubble rate",
+            "are averaged first: they share the seed's stand-in world); episodes for a decision flag; seeds for a "
+            "pooled crash or bubble rate too (exact where each seed's casts agree, else over each seed's share of its casts)",
         ),
     ]
     terms += figure_terms(page) + lever_terms(page)

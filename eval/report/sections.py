@@ -132,8 +132,8 @@ def lesson_sections(page) -> list[Section]:
     out = _table_section(
         "robustness",
         "Robustness across casts and seeds",
-        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the pooled rate with its exact "
-        f"interval, the permutation test of the casts' rates, and the verdict (robust: in every cast with the rate's "
+        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (exact, "
+        f"or over each seed's share of its casts where they disagree), the permutation test of the casts' rates, and the verdict (robust: in every cast with the rate's "
         f"interval above {floor('robust_floor')}).",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "casts differ (p)", "verdict"],
         [
