@@ -165,7 +165,11 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
         return
     kind = spec.get("kind")
     if kind == "standin" and isinstance(spec.get("disposition"), str) and is_disposition_path(spec["disposition"]):
-        try:  # a disposition file is read now, as the seat will: missing or malformed is a mistake
+        if not Path(spec["disposition"]).is_file():  # not there yet: glade calibrate may still write it
+            raise MissingInput(
+                f"seat spec disposition: {spec['disposition']}: no such disposition file (glade calibrate --out writes one)"
+            )
+        try:  # a disposition file is read now, as the seat will: malformed is a mistake
             disposition(spec["disposition"])
         except ValueError as exc:
             raise SeatSpecError(f"seat spec disposition: {exc}") from None
