@@ -34,8 +34,8 @@ import time
 import numpy as np
 
 from glade.eval.fdr import sign_flip
+from glade.eval.metrics import seed_rate
 from glade.eval.stats import clopper_pearson, interval
-from glade.eval.verdicts import seed_rate
 
 LOG_SIGMA = 0.5
 HEADLINE = ("normal", 2, 0.0, 8)  # noise, casts, tau, seeds: the cell both modes play

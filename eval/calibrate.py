@@ -285,13 +285,10 @@ def check_out(out: str | Path) -> None:
     out = Path(out)
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
-    for parent in out.parents:  # a parent that is a file: refused now, not by mkdir after the search
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(
-                    f"--out {out}: {parent} is a file, so nothing can be written under it; choose another --out"
-                )
-            break
+    try:  # a parent that is a file: refused now, not by mkdir after the search
+        check_folder_path(out.parent)
+    except ValueError as exc:
+        raise ValueError(f"--out {out}: {exc}") from None
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
     check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
 

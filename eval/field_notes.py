@@ -11,9 +11,9 @@ before, the gambit's P&L and the crash rate, each with n and an interval at the 
 
 Unit of replication: the seed. A council's casts on one seed are averaged first (as the
 report does), then the mean and its interval are taken over seeds (glade.eval.stats.describe:
-none below 4 seeds). The crash rate counts episodes (seeds x casts) that crashed, with an
-exact binomial interval (glade.eval.stats.clopper_pearson), so that 0 of 8 reads as
-[0, 0.37] rather than as a certainty.
+none below 4 seeds). The crash rate counts seeds too (glade.eval.metrics.seed_rate): where
+every seed's casts agree, the seeds that crashed with an exact binomial interval, so that 0 of
+8 reads as [0, 0.37] rather than as a certainty; else each seed's share of its casts.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import pandas as pd
 from glade.console import with_ci
 
 from .figures import FIGURES, mechanism
+from .metrics import per_seed, seed_rate
 from .recipe import STANDIN
-from .stats import clopper_pearson, describe
+from .stats import describe
 from .thresholds import threshold
 
 MECHANISMS = ("rumour", "shock", "override")
@@ -63,7 +64,7 @@ FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
 def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
     episode or per seat): mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
-    ({"mean", "ci", "n"} over seeds), crash ({"rate", "ci", "crashed", "n"} over episodes) and
+    ({"mean", "ci", "n"} over seeds), crash ({"mean", "ci", "n", "note", "exact"} over seeds, `seed_rate`) and
     field_notes (a FieldNote as a dict, or None where the notes have no such row) and level (of
     every interval)."""
     if episodes is None or not len(episodes):
@@ -84,9 +85,9 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
             mine = worlds[(worlds["mechanism"] == mech) & (worlds["council"] == world)]
             if not len(mine):
                 continue
-            by_seed = mine.groupby("seed")[["legend_ratio", "gambit_pnl"]].mean()
-            crashes = mine["crash"].dropna()
-            crashed = int(crashes.sum())
+            by_seed = per_seed(mine, ["legend_ratio", "gambit_pnl"])
+            crashes = per_seed(mine.dropna(subset=["crash"]), ["crash"])["crash"]
+            crash = seed_rate(crashes, int(mine["cast"].nunique()), level)
             note = FIELD_NOTES.get((world, mech))
             rows.append(
                 {
@@ -97,12 +98,7 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
                     "episodes": int(len(mine)),
                     "legend_ratio": describe(by_seed["legend_ratio"].to_numpy(), level=level),
                     "gambit_pnl": describe(by_seed["gambit_pnl"].to_numpy(), level=level),
-                    "crash": {
-                        "rate": crashed / len(crashes) if len(crashes) else None,
-                        "ci": list(clopper_pearson(crashed, len(crashes), level=level)) if len(crashes) else None,
-                        "crashed": crashed,
-                        "n": int(len(crashes)),
-                    },
+                    "crash": crash.as_dict() | {"exact": crash.method == "clopper-pearson"},
                     "field_notes": None if note is None else asdict(note),
                     "level": level,
                 }
@@ -119,8 +115,9 @@ def table_one_caption(level: float) -> str:
         "The field notes' Table 1 (the same gambit in four worlds, in the notes' words) beside the row glade measured "
         "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn "
         f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level:.0%} "
-        "interval (none below 4 seeds); the crash rate, episodes (seeds x casts) where honey fell by the recipe's "
-        f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval. one_model: the "
+        "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "
+        f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval (where a seed's casts disagree, "
+        "the mean of each seed's share of its casts, with a t interval). one_model: the "
         "panic-seller adapter on every seat; five_minds: five different creature models, one per creature, rotated "
         "over casts; standin: every seat the rule-based stand-in (the notes' 'test policy'). '—': the notes have no "
         "such row."
@@ -145,11 +142,12 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     for r in rows:
         note = r["field_notes"] or {}
         crash = r["crash"]
-        rate = (
-            "—"
-            if crash["rate"] is None
-            else f"{crash['crashed']}/{crash['n']} [{crash['ci'][0]:.2f}, {crash['ci'][1]:.2f}]"
-        )
+        if crash.get("mean") is None:
+            rate = "—"
+        elif crash.get("exact"):  # every seed's casts agree: k of n seeds
+            rate = f"{round(crash['mean'] * crash['n'])}/{crash['n']} [{crash['ci'][0]:.2f}, {crash['ci'][1]:.2f}]"
+        else:  # the mean of each seed's share of its casts, or the words instead of an interval
+            rate = _ci(crash, ".2f")
         out.append(
             [
                 r["mechanism"],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ import pandas as pd
 from .faults import without_faults
 from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
 from .recipe import STANDIN
-from .stats import clean, describe, jsd, path_distance, support
+from .stats import Interval, clean, describe, interval, jsd, path_distance, support
 from .thresholds import DEFAULTS, threshold
 
 DIRECTIONS = ("buy", "sell", "none")
@@ -238,6 +239,21 @@ def per_seed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     stand-in world, so their differences move together: counted as independent worlds, 95%
     intervals covered 0.80 to 0.92 of the time (benchmarks/cast_coverage.py)."""
     return frame.groupby("seed", sort=True)[columns].mean().reset_index()
+
+
+def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
+    """A council's rate of a phenomenon over its seeds, from each seed's share of its casts that
+    showed it. The casts of a seed share its draws, so the seed is the unit (counted as
+    independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
+    benchmarks/cast_coverage.py). Exact over seeds where every seed's casts agree (one cast, or
+    all 0/1), else the t interval of the shares, clipped to [0, 1]."""
+    shares = np.asarray(shares, dtype=float)
+    if casts <= 1:
+        return interval(shares, level=level, rate=True)
+    if np.isin(shares, (0.0, 1.0)).all():
+        return interval(shares, level=level, rate=True, unit=f"seeds (their {casts} casts agreeing in each)")
+    iv = interval(shares, level=level, unit=world_unit(casts), bounds=(0.0, 1.0))
+    return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {world_unit(casts)}")
 
 
 def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:

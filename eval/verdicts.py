@@ -25,7 +25,6 @@ Seat attribution (leave-one-out replays) lives in eval/attribution.py.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,7 @@ from .attribution import attribution
 from .faults import without_faults
 from .fdr import heterogeneity
 from .figures import FIGURES, PHENOMENA
-from .metrics import per_seed, world_figures, world_unit
+from .metrics import per_seed, seed_rate, world_figures, world_unit
 from .recipe import STANDIN, Lever
 from .stats import MIN_N, Interval, clean, interval
 from .thresholds import threshold
@@ -83,21 +82,6 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                     )
                 )
     return out
-
-
-def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
-    """A council's rate of a phenomenon over its seeds, from each seed's share of its casts that
-    showed it. The casts of a seed share its draws, so the seed is the unit (counted as
-    independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
-    benchmarks/cast_coverage.py). Exact over seeds where every seed's casts agree (one cast, or
-    all 0/1), else the t interval of the shares, clipped to [0, 1]."""
-    shares = np.asarray(shares, dtype=float)
-    if casts <= 1:
-        return interval(shares, level=level, rate=True)
-    if np.isin(shares, (0.0, 1.0)).all():
-        return interval(shares, level=level, rate=True, unit=f"seeds (their {casts} casts agreeing in each)")
-    iv = interval(shares, level=level, unit=world_unit(casts), bounds=(0.0, 1.0))
-    return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {world_unit(casts)}")
 
 
 def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float | None, floor: float) -> str:

@@ -61,7 +61,7 @@ def test_mistakes_in_out_and_name_are_refused_before_the_search(traces, tmp_path
     argv = ["calibrate", str(traces), "--policy", "standin:balanced", *TINY]
     assert main([*argv, "--out", str(blocker / "fit.yaml")]) == 2
     err = capsys.readouterr().err
-    assert f"--out {blocker / 'fit.yaml'}: {blocker} is a file" in err and "Errno" not in err
+    assert f"--out {blocker / 'fit.yaml'}: {blocker}: is a file" in err and "Errno" not in err
     assert "generations" not in err  # refused before the search, not by mkdir after it
     assert main([*argv, "--out", str(tmp_path / "fit.yaml"), "--name", "my/fit"]) == 2
     err = capsys.readouterr().err

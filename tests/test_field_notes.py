@@ -60,7 +60,13 @@ def test_figures_are_seed_means_with_intervals_and_crashes_are_counted(rows):
     assert one["legend_ratio"]["mean"] == pytest.approx((0.6 + 0.6 + 0.95 + 0.95) / 4)
     assert one["legend_ratio"]["n"] == 4 and one["legend_ratio"]["ci"][0] < one["legend_ratio"]["mean"]
     assert one["gambit_pnl"]["mean"] == pytest.approx(11.5)
-    assert one["crash"] == {"rate": 0.5, "ci": list(clopper_pearson(2, 4)), "crashed": 2, "n": 4}
+    assert one["crash"] == {
+        "mean": 0.5,
+        "ci": list(clopper_pearson(2, 4)),
+        "n": 4,
+        "note": "2 of 4 seeds",
+        "exact": True,
+    }
     five = rows[2]  # casts are averaged per seed before the mean over seeds
     # the same ratio in every seed: said in words, never a zero-width interval
     assert five["legend_ratio"] == {
@@ -69,7 +75,22 @@ def test_figures_are_seed_means_with_intervals_and_crashes_are_counted(rows):
         "n": 4,
         "note": "same value in all 4 seeds",
     }
-    assert five["crash"]["crashed"] == 0 and five["crash"]["ci"][1] == pytest.approx(0.369, abs=1e-3)
+    # no cast crashed: 0 of 4 seeds, [0, 0.60]; the casts of a seed are not 8 independent worlds ([0, 0.37])
+    assert five["crash"]["mean"] == 0 and five["crash"]["n"] == 4
+    assert five["crash"]["ci"][1] == pytest.approx(clopper_pearson(0, 4)[1]) == pytest.approx(0.6024, abs=1e-4)
+
+
+def test_a_crash_in_some_casts_of_a_seed_is_that_seeds_share():
+    frame = seat_rows()
+    five = frame[frame["council"] == "five_minds"]
+    # cast 0 crashes on every seed, cast 1 on seeds 0 and 1: shares 1, 1, 0.5, 0.5
+    crashed = (five["cast"] == 0) | (five["seed"] < 2)
+    frame.loc[five.index[crashed.to_numpy()], "price_path"] = json.dumps({"honey": [10.0] * 5 + [6.0] * (TURNS - 5)})
+    [row] = [r for r in table_one(frame) if (r["mechanism"], r["world"]) == ("rumour", "five_minds")]
+    assert row["crash"]["mean"] == pytest.approx(0.75) and row["crash"]["n"] == 4 and not row["crash"]["exact"]
+    assert 0.0 <= row["crash"]["ci"][0] < 0.75 < row["crash"]["ci"][1] <= 1.0
+    cells = table_one_cells([row])[1][0]
+    assert cells[7].startswith("0.75 [") and cells[8] == "4, 8"
 
 
 def test_the_field_notes_row_sits_beside_its_world(rows):
