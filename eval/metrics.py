@@ -233,12 +233,13 @@ def pairs_of(paired: pd.DataFrame, figure: str) -> pd.DataFrame:
     return out.dropna(subset=["live", "standin"]).reset_index(drop=True)
 
 
-def per_seed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def per_seed(frame: pd.DataFrame, columns: list[str], within: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per seed, a council's casts on that seed averaged: the unit every outcome
     interval and test counts. The casts of a seed share its world's draws and its one paired
     stand-in world, so their differences move together: counted as independent worlds, 95%
-    intervals covered 0.80 to 0.92 of the time (benchmarks/cast_coverage.py)."""
-    return frame.groupby("seed", sort=True)[columns].mean().reset_index()
+    intervals covered 0.80 to 0.92 of the time (benchmarks/cast_coverage.py). `within`: columns
+    kept apart (say scenario and council), one row per seed in each."""
+    return frame.groupby([*within, "seed"], sort=True)[columns].mean().reset_index()
 
 
 def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:

@@ -13,6 +13,7 @@ import pandas as pd
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
 from glade.eval.flags import load_flags
+from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import REBUILD, read_table
 from glade.eval.stats import column_intervals, interval
@@ -192,20 +193,15 @@ def mean_ci(values, r: Results):
     return column_intervals(data, r.level)
 
 
-def per_seed(episodes: pd.DataFrame, column: str) -> pd.DataFrame:
-    """One value per (scenario, council, seed): the mean over the council's casts on that seed."""
-    frame = episodes[["scenario", "council", "seed"]].assign(
-        **{column: pd.to_numeric(episodes[column], errors="coerce")}
-    )
-    return frame.groupby(["scenario", "council", "seed"], sort=False)[column].mean().reset_index()
+WORLD = ("scenario", "council")  # per_seed keeps these apart: one value per seed of each world
 
 
 def results_table(r: Results) -> pd.DataFrame:
     """Per scenario x world: legend ratio and gambit P&L, the mean over seeds and its interval
     (or the words said instead: too few seeds, the same value in every seed)."""
     ep = r.episodes
-    ratio = per_seed(ep, "legend_ratio") if "legend_ratio" in ep else None
-    pnl = per_seed(ep, "gambit_pnl") if "gambit_pnl" in ep else None
+    ratio = per_seed(ep, ["legend_ratio"], WORLD) if "legend_ratio" in ep else None
+    pnl = per_seed(ep, ["gambit_pnl"], WORLD) if "gambit_pnl" in ep else None
     rows = []
     for scenario in r.scenarios:
         for world in r.worlds:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.verdict_text import turn_text
 
-from .data import FILES, Results, first_value, mean_ci, ordered, per_seed, price_paths
+from .data import FILES, WORLD, Results, first_value, mean_ci, ordered, price_paths
 
 # ---------------------------------------------------------------------------------------
 # Figures (matplotlib, Agg)
@@ -231,7 +232,7 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
         return None
     plt = _pyplot()
     colors = _colors(r)
-    pnl = per_seed(r.episodes, "gambit_pnl")
+    pnl = per_seed(r.episodes, ["gambit_pnl"], WORLD)
     worlds = [w for w in r.worlds if (table["world"] == w).any()]
     width = 0.8 / max(len(worlds), 1)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 1.6 * len(r.scenarios) * max(len(worlds), 1) * 0.5), 3.6))
