@@ -114,9 +114,8 @@ def estimate_report(expected: Estimate, max_decisions=None, max_tokens=None) -> 
 def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[str]:
     plan = expected.plan
     calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
-    set_limits = [f"{k} {v:,}" for k, v in limits.items() if v]
-    planned = {"max_decisions": plan.model_decisions, "max_tokens": expected.tokens}
-    over = [f"{k} {v:,} (this plan: {planned[k]:,})" for k, v in limits.items() if v and planned.get(k, 0) > v]
+    set_limits = [f"{k} {v:,}" for k, v in limits.items() if v is not None]
+    over = [f"{k} {v:,} (this plan: {planned:,})" for k, (v, planned) in over_limits(plan, limits, expected).items()]
     return [
         f"{plan.episodes:,} episodes ({plan.world_turns:,} world-turns), {sum(plan.decisions.values()):,} decisions "
         f"({plan.model_decisions:,} by model seats){calls}, about {expected.tokens:,} tokens "
@@ -184,15 +183,25 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
     )
 
 
+def over_limits(plan: Plan, limits: dict[str, int | None], expected=None) -> dict[str, tuple[int, int]]:
+    """{limit: (allowed, this plan's figure)} for each recipe limit the plan exceeds; max_tokens
+    needs `expected` (an Estimate)."""
+    planned = {"max_decisions": plan.model_decisions, "max_tokens": None if expected is None else expected.tokens}
+    return {
+        k: (v, planned[k]) for k, v in limits.items() if v is not None and planned[k] is not None and planned[k] > v
+    }
+
+
 def check_limits(plan: Plan, source: str, max_decisions: int | None, max_tokens: int | None, expected=None) -> None:
     """ValueError, naming the limit and the figure, when the plan exceeds a recipe's limit.
     `expected` (an Estimate) is needed for max_tokens."""
-    if max_decisions is not None and plan.model_decisions > max_decisions:
+    over = over_limits(plan, {"max_decisions": max_decisions, "max_tokens": max_tokens}, expected)
+    if "max_decisions" in over:
         raise ValueError(
             f"{source}: max_decisions: this run would ask model seats for {plan.model_decisions:,} decisions, "
             f"more than the {max_decisions:,} allowed; fewer seeds, scenarios or councils, or raise max_decisions"
         )
-    if max_tokens is not None and expected is not None and expected.tokens > max_tokens:
+    if "max_tokens" in over:
         raise ValueError(
             f"{source}: max_tokens: this run would use about {expected.tokens:,} tokens ({expected.how.split(':')[0]}), "
             f"more than the {max_tokens:,} allowed; fewer seeds, shorter answers (max_new_tokens), or raise max_tokens"
