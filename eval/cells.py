@@ -135,7 +135,7 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 seeds = per_seed(pairs, ["live", "standin", "diff"])  # tested over seeds, casts averaged
                 effect = float(seeds["diff"].mean())
                 relative = figure in FIGURES and FIGURES[figure].relative
-                scale = max(float(pairs["standin"].abs().mean()), 1.0) if relative else 1.0
+                scale = max(float(seeds["standin"].abs().mean()), 1.0) if relative else 1.0
                 cells.append(
                     _cell(
                         "outcome",

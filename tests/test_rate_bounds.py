@@ -76,3 +76,17 @@ def test_a_seat_s_share_is_of_its_own_cast_s_effect():
     [entry] = [e for e in attribution(worlds, episodes(), pd.DataFrame([replay])) if e["figure"] == "crash"]
     [seat] = entry["seats"]
     assert seat["cast_effect"] == sum(CRASHED) / len(CRASHED) and seat["share"] == 1.0
+
+
+def test_a_relative_effect_is_scaled_by_the_stand_in_over_seeds_not_worlds():
+    # seed 0's stand-in trades 100, the others 10; the council plays 3 casts on seed 0 and 1 on the
+    # others (a lost world): over seeds the stand-in's volume is (100 + 5 x 10) / 6 = 25, over the
+    # 8 worlds it would be (3 x 100 + 5 x 10) / 8 = 43.75
+    rows = []
+    for seed in range(6):
+        standin = 100.0 if seed == 0 else 10.0
+        rows.append(world(f"sc.{STANDIN}.s{seed}", STANDIN, seed, FLAT, "oona", volume=standin))
+        for cast in range(3 if seed == 0 else 1):
+            rows.append(world(f"sc.live.c{cast}.s{seed}", "live", seed, FLAT, "oona", cast=cast, volume=standin + 5.0))
+    [cell] = [c for c in outcome_cells(pd.DataFrame(rows)) if c["metric"] == "volume"]
+    assert cell["effect"] == 5.0 and cell["scaled_effect"] == 5.0 / 25.0
