@@ -105,3 +105,22 @@ def test_a_status_line_shows_during_the_slow_recipe_check_on_a_terminal(tmp_path
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal
     assert main(["train", str(path)]) == 2
     assert "checking the recipe (loading TRL and PEFT)" in capsys.readouterr().err
+
+
+def test_the_cut_off_rate_counts_the_answers_the_token_budget_ended():
+    from glade.env import parallel_env, standin
+    from glade.seats.base import CUT_OFF, Decision
+    from glade.train.evaluate import per_state
+
+    observations = list(parallel_env("default", turns=4).reset(seed=3)[0].values())[:4]
+    reference = [json.dumps(standin.act(o, standin.disposition("balanced"))) for o in observations]
+    targets = [standin.act(o, standin.disposition("balanced")) for o in observations]
+    answered = [
+        Decision(action={"orders": []}, error=CUT_OFF),
+        Decision(action={"orders": []}, error="bad_json"),
+        Decision(action=targets[2]),
+        Decision(action={"orders": []}, error=CUT_OFF),
+    ]
+    values = per_state(answered, observations, targets, reference)
+    assert values["cut_off_rate"] == [1.0, 0.0, 0.0, 1.0]  # a parse fault is not a cut-off
+    assert values["valid_action_rate"][2] == 1.0
