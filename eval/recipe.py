@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import Seeds, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import Seeds, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario
 from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
@@ -79,8 +79,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             fail(source, f"policies.{name}", "expected a seat spec (a mapping) or a disposition name")
         with keyed(source, f"policies.{name}"):
             check_spec(spec)
-    if not recipe.scenarios:
-        fail(source, "scenarios", "needs at least one scenario")
+    check_scenarios(recipe.scenarios, source)
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     check_seeds(recipe.seeds, source)

@@ -24,6 +24,7 @@ __all__ = [
     "apply_overrides",
     "as_plain",
     "build",
+    "check_scenarios",
     "check_seeds",
     "fail",
     "keyed",
@@ -55,6 +56,16 @@ def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
         fail(source, f"{path}.count", f"must be at least 1, got {seeds.count}")
     if seeds.start < 0:
         fail(source, f"{path}.start", f"must be 0 or more (a world seed), got {seeds.start}")
+
+
+def check_scenarios(scenarios, source: str | None) -> None:
+    """A recipe's `scenarios`: at least one, each listed once (an episode id names its scenario:
+    one listed twice would play every episode twice, or count it twice)."""
+    if not scenarios:
+        fail(source, "scenarios", "needs at least one scenario")
+    twice = sorted({str(name) for name in scenarios if list(scenarios).count(name) > 1})
+    if twice:
+        fail(source, "scenarios", f"{', '.join(twice)} listed twice; list each scenario once")
 
 
 @contextmanager

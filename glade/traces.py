@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glade.config import Seeds, as_plain, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import Seeds, as_plain, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.faults import is_fault, tally_faults
 from glade.files import atomic
 from glade.meter import (
@@ -72,11 +72,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     for key in ("max_decisions", "max_tokens"):
         if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
             fail(source, key, "must be at least 1 (or left out: no limit)")
-    if not recipe.scenarios:
-        fail(source, "scenarios", "needs at least one scenario")
-    twice = sorted({name for name in recipe.scenarios if recipe.scenarios.count(name) > 1})
-    if twice:  # an episode id names its scenario: the same one twice would play every episode twice
-        fail(source, "scenarios", f"{', '.join(map(str, twice))} listed twice; list each scenario once")
+    check_scenarios(recipe.scenarios, source)
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     for council, seats in recipe.councils.items():

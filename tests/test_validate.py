@@ -51,6 +51,7 @@ BAD = [
     ("generate", merged(GENERATE, {"councils": {"c": {"oona": "nowhere.yaml"}}}), "NEEDS  {}: councils.c.oona: seat spec disposition: nowhere.yaml: no such disposition file (glade calibrate --out writes one)"),
     ("generate", merged(GENERATE, {"councils": {"c": {"*": {"kind": "standin", "disposition": "no/such.yaml"}}}}), "NEEDS  {}: councils.c.*: seat spec disposition: no/such.yaml: no such disposition file (glade calibrate --out writes one)"),
     ("generate", merged(GENERATE, {"scenarios": ["default", "gambit_shock", "default"]}), "FAIL   {}: scenarios: default listed twice; list each scenario once"),
+    ("eval", merged(EVAL, {"scenarios": ["gambit_rumour", "gambit_rumour"]}), "FAIL   {}: scenarios: gambit_rumour listed twice; list each scenario once"),
     ("generate", merged(GENERATE, {"worlds": -3}), "FAIL   {}: worlds: must be at least 1, got -3"),
     ("generate", merged(GENERATE, {"worlds": 0}), "FAIL   {}: worlds: must be at least 1, got 0"),
     ("generate", merged(GENERATE, {"seeds": {"count": 0}}), "FAIL   {}: seeds.count: must be at least 1, got 0"),
