@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -112,11 +112,24 @@ def _absolute(value):
     return str(os.path.abspath(value)) if isinstance(value, str) and os.path.exists(value) else value
 
 
+def ray_backend(address: str, say: Callable[[str], None]) -> Callable:
+    """run.evaluate's backend for `--ray ADDRESS`: joins (or starts) the cluster only when
+    there is something to play, `say`ing the line `connect` returns, then `play_on_ray`."""
+
+    def backend(recipe, scenarios, todo, stats, progress=None):
+        if not todo:  # every episode finished: no cluster to start
+            return
+        say(connect(address))
+        yield from play_on_ray(recipe, scenarios, todo, stats, progress)
+
+    return backend
+
+
 def play_on_ray(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
 ) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions,
-    episodes, attribution) as tasks finish. Call `connect` first."""
+    episodes, attribution) as tasks finish. Call `connect` first (`ray_backend` does)."""
     if not todo:
         return
     recipe = shipped(recipe)

@@ -33,6 +33,23 @@ def test_an_address_where_nothing_answers_is_refused_at_once():
     check_address("auto")  # left to Ray: the cluster this machine belongs to, or a local one
 
 
+def test_a_rerun_with_nothing_left_to_play_starts_no_cluster(tmp_path, capsys):
+    import ray
+    from ray_cluster import free_port
+    from resume_setup import eval_recipe
+
+    from glade.cli import main
+
+    path = eval_recipe(tmp_path, seeds={"start": 0, "count": 2})
+    assert main(["eval", str(path)]) == 0
+    capsys.readouterr()
+    # nothing listens there: connecting would be refused, and with nothing to play it is not tried
+    assert main(["eval", str(path), "--ray", f"127.0.0.1:{free_port()}"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing left to play" in out and "Ray cluster" not in out
+    assert not ray.is_initialized()
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A fresh 2-CPU head node, this process connected to it as the driver."""

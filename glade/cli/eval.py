@@ -98,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
             from glade.eval import distributed
         except ImportError:
             raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
-        con.print(distributed.connect(args.ray), soft_wrap=True)
-        backend = {"backend": distributed.play_on_ray}
+        backend = {"backend": distributed.ray_backend(args.ray, lambda line: con.print(line, soft_wrap=True))}
     try:
         with progress_bar("eval", "turns") as bar:
             result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
