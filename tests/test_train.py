@@ -229,6 +229,10 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "an interrupted run of this recipe exists: rerun with --resume to continue it, or --restart" in err
     assert (partial / "trainer" / "checkpoint-2" / "trainer_state.json").exists()
+    # each checkpoint keeps the training seconds up to it; a resumed run adds its own to them
+    seconds = partial / "trainer" / "checkpoint-2" / "glade_train_seconds.json"
+    assert 0 < json.loads(seconds.read_text())["seconds"] < 600
+    seconds.write_text(json.dumps({"seconds": 1000.0}))  # as if the first two steps had taken that long
     # a save a kill cut short (no trainer_state.json, written last) is dropped, not resumed from
     cut = partial / "trainer" / "checkpoint-4"
     cut.mkdir()
@@ -238,6 +242,7 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
     meta = json.loads((ckpt / "meta.json").read_text())
     assert meta["metrics"]["train_steps"] == 6 and not (ckpt / "trained.json").exists()
+    assert 1000 < meta["train_seconds"] < 1600  # the steps before the interruption count too
     assert not (ckpt / "started.json").exists()  # the partial folder's record; recipe.yaml says it here
     assert not partial.exists()
     # --resume after the run finished names it instead of training again

@@ -1,6 +1,40 @@
-"""The training steps' bar: the Trainer's own progress, told to a glade.console.Bar."""
+"""The training steps' bar: the Trainer's own progress, told to a glade.console.Bar; and the
+training seconds, kept in each trainer checkpoint so a resumed run counts them all."""
 
 from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+SECONDS = "glade_train_seconds.json"  # in a trainer checkpoint: the seconds of training up to it
+
+
+def seconds_before(checkpoint: str | None) -> float:
+    """The training seconds up to `checkpoint` (a trainer checkpoint folder, None: the start)."""
+    path = Path(checkpoint) / SECONDS if checkpoint else None
+    return float(json.loads(path.read_text())["seconds"]) if path is not None and path.exists() else 0.0
+
+
+def seconds_callback(before: float):
+    """A Trainer callback that writes into each checkpoint it saves the training seconds up to it:
+    `before` (earlier runs' seconds up to the checkpoint resumed from) plus this run's. Steps a
+    kill threw away after the last checkpoint are counted once, when they are trained again."""
+    from transformers import TrainerCallback
+
+    class Seconds(TrainerCallback):
+        started = time.perf_counter()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                seconds = before + time.perf_counter() - self.started
+                (folder / SECONDS).write_text(json.dumps({"seconds": round(seconds, 3)}))
+
+    return Seconds()
 
 
 def progress_callback(bar):

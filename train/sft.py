@@ -29,7 +29,7 @@ from glade.resume import changes
 
 from .data import fingerprint, prepare, save_prepared, traces_record
 from .inputs import check_model, check_paths
-from .progress import progress_callback
+from .progress import progress_callback, seconds_before, seconds_callback
 from .recipe import TrainRecipe, lora_config, sft_config
 
 TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
@@ -265,14 +265,13 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         log("training had finished; writing the checkpoint")
         if rank != 0:
             return None
-        metrics = json.loads((work / TRAINED).read_text())
-        fit_seconds = 0.0
+        record = json.loads((work / TRAINED).read_text())
+        metrics, fit_seconds = record["metrics"], record["train_seconds"]
     else:
-        fit_started = time.perf_counter()
-        metrics = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
-        fit_seconds = time.perf_counter() - fit_started
-        if metrics is None:
+        fitted = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
+        if fitted is None:
             return None
+        metrics, fit_seconds = fitted
     shutil.rmtree(work / "trainer", ignore_errors=True)
     # PEFT's save_pretrained leaves a placeholder card naming this machine's base folder; the card is
     # `glade export`'s (glade.hub, a layer above this one), which needs a Hub repo id to write it
@@ -286,7 +285,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "data_fingerprint": fingerprint(train_rows, eval_rows),
         "traces": {"data": traces_record(recipe.data.traces), "eval": traces_record(recipe.eval.traces)},
         "data_counts": counts,
-        "train_seconds": round(fit_seconds, 1),  # the trainer's steps (this process's part, after a resume)
+        "train_seconds": round(fit_seconds, 1),  # the trainer's steps, over every run a resume continued
         "metrics": metrics,
         **provenance(),
     }
@@ -316,14 +315,20 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     return final
 
 
-def _fit(recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log) -> dict | None:
+def _fit(
+    recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log
+) -> tuple[dict, float] | None:
     """Train (from the last complete checkpoint when resuming); on rank 0 save the model and
-    tokenizer into `work` and mark training finished (TRAINED). Returns the metrics (None off rank 0)."""
+    tokenizer into `work` and mark training finished (TRAINED). Returns the metrics and the
+    training seconds, those before the checkpoint resumed from included (None off rank 0)."""
     trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
     last = last_checkpoint(work / "trainer", log) if resume else None
     if resume:
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
+    before, started = seconds_before(last), time.perf_counter()
+    trainer.add_callback(seconds_callback(before))
     result = trainer.train(resume_from_checkpoint=last)
+    seconds = before + time.perf_counter() - started
     metrics = {
         "train_loss": _run_loss(trainer.state.log_history, float(result.training_loss)),
         "train_steps": int(result.global_step),
@@ -334,8 +339,8 @@ def _fit(recipe, base, train_rows, eval_rows, work: Path, source, progress, resu
         return None
     trainer.save_model(str(work))
     trainer.processing_class.save_pretrained(str(work))
-    _write_json(work / TRAINED, metrics)
-    return metrics
+    _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
+    return metrics, seconds
 
 
 def _run_loss(history: list[dict], fallback: float) -> float:
