@@ -66,7 +66,8 @@ def seat_council(
 
 # Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
 # `attribution` only adds the leave-one-out worlds (rows of their own), so switching it on
-# later plays just those.
+# later plays just those; `levers` likewise only add the worlds of a scenario they name that
+# the recipe does not list (and the audit, in the summary).
 RUN_ONLY_KEYS = (
     "name",
     "out",
@@ -77,6 +78,7 @@ RUN_ONLY_KEYS = (
     "max_decisions",
     "max_tokens",
     "attribution",
+    "levers",
 )
 
 
@@ -97,6 +99,7 @@ def shard_log(out: str | Path) -> ShardLog:
         },
         optional=(ATTRIBUTION,),  # folders from before attribution have none
         complete=("episodes", ATTRIBUTION),  # every world's rows are in one of these; decisions: live seats only
+        dropped=("levers",),  # decided the rows in folders written before 2026-12-03
     )
 
 

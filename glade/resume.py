@@ -70,6 +70,8 @@ class ShardLog:
     # kinds whose shards together hold rows of every episode of their part: a listed episode
     # in none of them means a shard was overwritten (the other kinds hold some episodes only)
     complete: tuple[str, ...] = ()
+    # recipe keys that no longer decide the rows: a ledger written while they did may hold them
+    dropped: tuple[str, ...] = ()
 
     def path(self, kind: str, part: int) -> Path:
         return self.root / self.shards[kind].format(part=part)
@@ -95,6 +97,8 @@ class ShardLog:
                 f"writes {ours}); choose another out (out=DIR)"
             )
         written = data.get("recipe") if data.get("format") == FORMAT else None
+        if isinstance(written, dict):
+            written = {k: v for k, v in written.items() if k not in self.dropped}
         if written is not None and written != recipe:
             raise ValueError(
                 f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "

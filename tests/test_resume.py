@@ -191,6 +191,23 @@ def test_a_resume_may_change_what_cannot_change_the_rows(tmp_path, monkeypatch):
     )
 
 
+def test_a_lever_added_to_a_finished_evaluation_plays_only_the_worlds_it_adds(tmp_path):
+    path = eval_recipe(tmp_path, scenarios=["gambit_rumour", "gambit_override"], seeds={"start": 0, "count": 2})
+    eval_run.run_recipe(load_eval_recipe(path))
+    progress = tmp_path / "results" / "progress.json"
+    ledger = json.loads(progress.read_text())
+    ledger["recipe"]["levers"] = []  # as written before levers were free to change: still read
+    progress.write_text(json.dumps(ledger))
+    over_listed = ["levers=[{name: o, from: gambit_rumour, to: gambit_override}]"]
+    result = eval_run.evaluate(load_eval_recipe(path, over_listed))
+    assert result.played_now == 0 and result.worlds == 8  # 2 scenarios x 2 seeds x (stand-in + council)
+    summary = eval_run.write_results(load_eval_recipe(path, over_listed), result)
+    assert [e["lever"] for e in summary["verdicts"]["levers"]] == ["o"]
+    glut = ["levers=[{name: g, from: gambit_rumour, to: gambit_shock}]"]  # shock is not listed: its worlds play
+    result = eval_run.evaluate(load_eval_recipe(path, glut))
+    assert result.played_now == 4 and result.worlds == 12
+
+
 def test_an_older_ledger_is_read_and_kept(tmp_path):
     recipe = load_recipe(gen.GenerateRecipe, generate_recipe(tmp_path))
     gen.generate(recipe)
