@@ -123,12 +123,33 @@ def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[st
         f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models, "
         f"{expected.setup_seconds:,.1f} s loading the seats); {expected.how}"
         + (f"; limits: {', '.join(set_limits)}" if set_limits else ""),
+        *fault_lines(expected),
         *(
             [f"over the recipe's {', '.join(over)}: a run would stop before starting, with nothing written"]
             if over
             else []
         ),
     ]
+
+
+def fault_lines(expected: Estimate) -> list[str]:
+    """A line per seat whose calibration turns faulted: what its figures then stand on."""
+    lines = []
+    for label, s in expected.seats.items():
+        faults = s.get("measured_faults") or {}
+        failed = sum(faults.values())
+        if not failed:
+            continue
+        kinds = ", ".join(f"{k} {v:,}" for k, v in faults.items())
+        head = f"{label}: {failed:,} of {s['measured_decisions']:,} calibration decisions failed ({kinds})"
+        if failed == s["measured_decisions"]:
+            lines.append(
+                f"{head}; its tokens and time are unknown (shown as 0), and the run would fail the same way: "
+                "check that its server is up"
+            )
+        else:
+            lines.append(f"{head}; its tokens and time are estimated from the answered ones")
+    return lines
 
 
 def estimate_table(expected: Estimate) -> tuple[list[str], list[list[str]]]:
@@ -154,13 +175,16 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
     seats = {}
     for label, planned in sorted(plan.decisions.items()):
         m = measured.get(label) or SeatMeter()
-        scale = planned / m.decisions if m.decisions else 0.0  # measured per decision x planned decisions
+        # measured per answered decision x planned decisions: a faulted turn has no tokens to count
+        answered = m.decisions - m.fault_count
+        scale = planned / answered if answered else 0.0
         seats[label] = {
             "decisions": planned,
             "prompt_tokens": round(m.prompt_tokens * scale),
             "completion_tokens": round(m.completion_tokens * scale),
             "model_seconds": m.model_seconds * scale,
             "measured_decisions": m.decisions,
+            "measured_faults": dict(sorted(m.faults.items())),
         }
     stats = calibration.stats
     outside = max(stats.total_seconds - stats.model_seconds, 0.0)

@@ -4,6 +4,7 @@ and flags, never training rows, and played again once the server is back."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -193,3 +194,14 @@ def test_simulate_counts_a_dead_seat_and_exits_1(tmp_path, closed_port, capsys):
     assert summary["faults"]["server:tiny"]["faults"] == {"server_refused": 4}
     assert summary["faults"]["standin:balanced"]["faults"] == {}
     assert main([*argv, "--max-fault-share", "1"]) == 0
+
+
+def test_a_dry_run_says_when_a_seat_failed_its_calibration_turns(tmp_path, closed_socket, capsys):
+    dead = f"http://127.0.0.1:{closed_socket.getsockname()[1]}/v1"
+    path = eval_recipe(
+        tmp_path, policies={"live": server_policy(dead)}, councils={"one": {"focal": {"oona": "live"}}}, max_tokens=10
+    )
+    assert main(["eval", str(path), "--dry-run"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"live: (\d+) of \1 calibration decisions failed \(server_refused \1\); its tokens", out)
+    assert "and the run would fail the same way: check that its server is up" in out
