@@ -242,6 +242,7 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
     meta = json.loads((ckpt / "meta.json").read_text())
     assert meta["metrics"]["train_steps"] == 6 and not (ckpt / "trained.json").exists()
+    assert not list(ckpt.glob("*.bin"))  # no pickle: the TrainingArguments are in recipe.yaml
     assert 1000 < meta["train_seconds"] < 1600  # the steps before the interruption count too
     assert not (ckpt / "started.json").exists()  # the partial folder's record; recipe.yaml says it here
     assert not partial.exists()

@@ -338,6 +338,9 @@ def _fit(
     if not trainer.is_world_process_zero():
         return None
     trainer.save_model(str(work))
+    # save_model also pickles the TrainingArguments; recipe.yaml says the same in plain text, and a
+    # pickle is code a reader of the checkpoint (or the Hub's scanner) would have to trust
+    (work / "training_args.bin").unlink(missing_ok=True)
     trainer.processing_class.save_pretrained(str(work))
     _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
     return metrics, seconds
