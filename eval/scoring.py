@@ -9,12 +9,14 @@ Actions compare good by good: direction (buy / sell / none), signed quantity, pr
 from __future__ import annotations
 
 from glade.env.jsonfix import ERRORS
+from glade.seats.base import CUT_OFF
 
 NONE = "none"
-# Parse errors that mean "no readable JSON object" (jsonfix's, and parse's own guard); any other
-# named error is a readable object the parser had to cut (an oversell, an unknown good...):
-# valid JSON, not a valid action.
-JSON_ERRORS = frozenset((*ERRORS, "parser_fault"))
+# Errors that mean "no complete, readable JSON object": jsonfix's, parse's own guard, and an
+# answer the token budget cut off (what it held, if anything, the parser had to close). Any
+# other named error is a readable object the parser had to cut (an oversell, an unknown
+# good...): valid JSON, not a valid action.
+JSON_ERRORS = frozenset((*ERRORS, "parser_fault", CUT_OFF))
 
 
 def directions(action: dict, goods: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -296,3 +296,13 @@ def test_the_casts_of_a_seed_are_one_unit_of_an_outcome_cell_and_the_summary():
         and effect["note"] == "same value in all 4 seeds (2 casts averaged in each)"
     )
     assert entry["n"] == 8 and entry["seeds"] == 4 and entry["casts"] == 2  # the worlds played, said beside it
+
+
+def test_an_answer_the_budget_cut_off_is_not_valid_json():
+    from glade.eval.scoring import score
+    from glade.seats.base import CUT_OFF
+
+    obs = {"inventory": {"honey": 3}, "produces": {"honey": 1}}
+    # what a cut-off answer held the parser had to close: not a complete JSON object the model wrote
+    assert score({"orders": []}, CUT_OFF, obs, {"orders": []})["valid_json"] == 0.0
+    assert score({"orders": []}, "unknown_good", obs, {"orders": []})["valid_json"] == 1.0  # readable, cut by rule
