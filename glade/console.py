@@ -347,3 +347,14 @@ def quiet_libraries(verbose: bool = False) -> None:
         "httpx",
     ):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def seed_spans(seeds) -> str:
+    """`0-3, 9` for seeds 0, 1, 2, 3, 9."""
+    spans: list[list[int]] = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

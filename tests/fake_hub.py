@@ -14,6 +14,7 @@ class RecordingApi:
 
     calls: list = []
     repos: dict = {}
+    failing: tuple | None = None  # (HTTP status, the Hub's message): upload_folder's commit is refused
 
     def __init__(self, *args, **kwargs):
         pass
@@ -22,6 +23,7 @@ class RecordingApi:
     def reset(cls, repos: dict | None = None):
         """No calls yet; the Hub holding `repos` (repo id -> {"private", "files"}) and nothing else."""
         cls.calls = []
+        cls.failing = None
         cls.repos = {k: {"private": v["private"], "files": set(v["files"])} for k, v in (repos or {}).items()}
 
     def create_repo(self, repo_id, **kwargs):
@@ -46,10 +48,22 @@ class RecordingApi:
             str(p.relative_to(kwargs["folder_path"])) for p in Path(kwargs["folder_path"]).rglob("*") if p.is_file()
         )
         self.calls.append(("upload_folder", {**kwargs, "files": files}))
+        if self.failing is not None:  # one commit: refused, it changes nothing in the repo
+            raise http_error(*self.failing)
         repo = self.repos.setdefault(kwargs["repo_id"], {"private": False, "files": {".gitattributes"}})
         patterns = kwargs.get("delete_patterns")
         deleted = set(filter_repo_objects(sorted(repo["files"]), allow_patterns=patterns)) if patterns else set()
         repo["files"] = (repo["files"] - (deleted - {".gitattributes"})) | set(files)
+
+
+def http_error(status: int, server_message: str | None = None):
+    """The HfHubHTTPError huggingface_hub raises for an answer of `status` (with the Hub's message)."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
+    response = httpx2.Response(status, request=request)
+    return HfHubHTTPError(f"{status} Error", response=response, server_message=server_message)
 
 
 class UnreachableApi:
@@ -73,10 +87,6 @@ class RefusingApi:
         pass
 
     def create_repo(self, repo_id, **kwargs):
-        import httpx2
-        from huggingface_hub.errors import HfHubHTTPError
-
-        request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
-        raise HfHubHTTPError(f"{self.status} Client Error", response=httpx2.Response(self.status, request=request))
+        raise http_error(self.status)
 
     upload_folder = repo_info = update_repo_settings = create_repo

@@ -107,7 +107,7 @@ FIGURES = (
 
 def print_checkpoint(con, out) -> None:
     """The checkpoint folder, its training figures, and the held-out figures as a table."""
-    from glade.console import print_table
+    from glade.console import print_table, seed_spans
     from glade.eval.stats import ci_text
 
     meta = json.loads((out / "meta.json").read_text())
@@ -125,7 +125,7 @@ def print_checkpoint(con, out) -> None:
                 con.print(f"  {key} {value:.3f}" if isinstance(value, float) else f"  {key} {value}", highlight=False)
         return
     seeds = (meta.get("heldout") or {}).get("seeds")
-    source = f"seeds {_runs(seeds)}" if seeds else "the run's held-out episodes"
+    source = f"seeds {seed_spans(seeds)}" if seeds else "the run's held-out episodes"
     rows = []
     for key, label in FIGURES:
         found = [intervals.get(prefix + key) for prefix in ("", "structured_")]
@@ -140,14 +140,3 @@ def print_checkpoint(con, out) -> None:
     for key, t in (meta.get("targets") or {}).items():
         measured = "-" if t["measured"] is None else f"{t['measured']:.3f}"
         con.print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'} ({measured})", highlight=False)
-
-
-def _runs(seeds: list[int]) -> str:
-    """`9000-9003, 9010` for a list of seeds."""
-    spans: list[list[int]] = []
-    for s in sorted(seeds):
-        if spans and s == spans[-1][1] + 1:
-            spans[-1][1] = s
-        else:
-            spans.append([s, s])
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

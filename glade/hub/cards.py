@@ -66,7 +66,13 @@ def default_out(repo_id: str) -> Path:
 def start_folder(out: Path) -> Path:
     """A fresh, hidden work folder next to `out`; `finish_folder` moves it into place. An
     existing `out` is replaced only when it is an earlier glade export."""
+    from glade.files import check_folder_path
+
     out = Path(out)
+    try:
+        check_folder_path(out)  # a file, or under one: named, not mkdir's bare 'Not a directory'
+    except ValueError as exc:
+        raise ValueError(f"--out {exc}") from None
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise ValueError(f"--out {out}: exists and is not a glade export folder; choose another --out or remove it")
     tmp = out.with_name("." + out.name + ".partial")
@@ -156,12 +162,16 @@ def push(
 
     api = HfApi() if api is None else api
     command = upload_command(repo_id, folder, repo_type, private)
+    step = "creating the repo"
     try:
         url = api.create_repo(repo_id=repo_id, private=True if private else None, repo_type=repo_type, exist_ok=True)
+        step = "reading the repo's visibility"
         if private and api.repo_info(repo_id=repo_id, repo_type=repo_type).private is not True:
+            step = "making the repo private"
             api.update_repo_settings(repo_id=repo_id, private=True, repo_type=repo_type)
             if log is not None:
                 log(f"{repo_id} existed and was public: made it private (--private) before uploading")
+        step = "uploading (one commit: none of it reached the repo)"
         api.upload_folder(
             repo_id=repo_id,
             folder_path=str(folder),
@@ -180,7 +190,10 @@ def push(
         if status in (401, 403):
             reason = refused(status, repo_id)
         else:
-            reason = f"the Hub answered HTTP {status}" if status else "the Hub refused the request"
+            said = " ".join(str(exc.server_message or "").split())[:300]  # the Hub's own words: what it refused
+            reason = (f"the Hub answered HTTP {status}" if status else "the Hub refused the request") + (
+                f" while {step}" + (f": {said}" if said else "")
+            )
         raise PushFailed(reason, folder, command) from None
     return (
         str(url)

@@ -21,7 +21,7 @@ from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folde
 from .cards import push as push_folder
 from .lineage import trained_scenarios
 from .model_card import render_card
-from .model_index import council_for, eval_results, hub_id
+from .model_index import base_hub_id, council_for, eval_results
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -63,7 +63,7 @@ def _local_base(found: checkpoints.Checkpoint, merge: bool, base_model: str | No
     if merge or found.kind != "lora" or base_model:
         return None
     meta = found.meta
-    if hub_id(meta.get("base_model")) or hub_id(meta.get("base_model_given")):
+    if base_hub_id(meta):
         return None
     return str(meta.get("base_model"))
 
@@ -114,7 +114,7 @@ def export_checkpoint(
     summary = council_for(checkpoint, council) if council is not None else None
     lm_scores = lm_eval_scores(checkpoint)
     out = Path(out) if out else default_out(repo_id)
-    base = base_model or hub_id(meta.get("base_model")) or hub_id(meta.get("base_model_given"))
+    base = base_model or base_hub_id(meta)
     recipe = yaml.safe_load((checkpoint / "recipe.yaml").read_text()) if (checkpoint / "recipe.yaml").exists() else {}
 
     tmp = start_folder(out)
@@ -166,7 +166,7 @@ def export_checkpoint(
             pipeline_tag="text-generation",
         )
         data.eval_results = eval_results(meta, lm_scores, summary) or None
-        trained = trained_scenarios(checkpoint, recipe)
+        trained = trained_scenarios(checkpoint, recipe, meta)
         body = render_card(meta, recipe, lm_scores, repo_id, exported_kind, base, summary, shipped_recipe, trained)
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         folder = finish_folder(

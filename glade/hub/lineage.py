@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
+from glade.console import seed_spans
 
 _MISSING = object()
 OWN_RECIPE = "this repository's `recipe.yaml`, the recipe as the run resolved it (`glade train recipe.yaml`)"
@@ -99,8 +100,9 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     if base.startswith("latest:") and meta.get("base_model"):
         line += f" Its `model.base: {base}` named `{Path(meta['base_model']).name}` when it ran."
     if isinstance(meta.get("wall_seconds"), (int, float)):
+        took = meta["wall_seconds"]
         line += (
-            f" The run that made this one took {meta['wall_seconds'] / 60:.0f} min, "
+            f" The run that made this one took {f'{took:.0f} s' if took < 90 else f'{took / 60:,.0f} min'}, "
             f"{meta.get('metrics', {}).get('train_steps')} steps (its meta.json: `wall_seconds`, `train_seconds`)."
         )
     return [line, ""]
@@ -135,24 +137,54 @@ def _batches(path: Path, columns: list[str]):
         yield zip(*(batch.column(c).to_pylist() for c in columns))
 
 
-def trained_scenarios(checkpoint: Path, recipe: dict) -> dict:
-    """The scenarios of the rows it trained and was held out on (the checkpoint's data/ folder),
-    each with the scenario hashes of those rows, found by matching the rows (episode, turn,
-    creature, observation) in the traces folders its recipe names (`data.traces`) as they are
-    now. {"scenarios": {name: [hash, ...]}, "rows", "found", "traces", "unread"}."""
+def recorded_traces(meta: dict) -> dict | None:
+    """meta.json's `traces` record (glade.train.data.traces_record, written when it trained: per
+    traces folder of `data` and `eval`, its scenarios' hashes, seeds, episodes and protocol
+    versions, read from the rows); None for a checkpoint written before glade kept it."""
+    record = meta.get("traces")
+    if not isinstance(record, dict) or not isinstance(record.get("data"), list):
+        return None
+    return {"data": list(record["data"]), "eval": list(record.get("eval") or [])}
+
+
+def trained_scenarios(checkpoint: Path, recipe: dict, meta: dict | None = None) -> dict:
+    """The scenarios it trained on, each with its scenario hashes, and the prompt protocols of
+    its training traces: {"scenarios": {name: [hash, ...]}, "protocols": [...], ...}.
+
+    From meta.json's `traces` record when the checkpoint has one ("recorded": the record): what
+    the traces held when it trained, wherever they are now. Otherwise (a checkpoint written
+    before the record) by matching the rows of its data/ folder (episode, turn, creature,
+    observation) in the traces folders its recipe names (`data.traces`) as they are now:
+    "rows", "found", "traces", "unread" say how much was found; a row not found is named by
+    the scenario its episode id starts with, its hash not known."""
+    record = recorded_traces(meta or {})
+    if record is not None:
+        scenarios: dict[str, set] = {}
+        for folder in record["data"]:
+            for name, digest in (folder.get("scenario_hashes") or {}).items():
+                scenarios.setdefault(name, set()).add(digest)
+        protocols = sorted({p for folder in record["data"] for p in folder.get("protocol_versions") or []})
+        return {
+            "scenarios": {name: sorted(h) for name, h in sorted(scenarios.items())},
+            "protocols": protocols,
+            "recorded": record,
+        }
+    return _matched_scenarios(checkpoint, recipe, (meta or {}).get("protocol_version"))
+
+
+def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> dict:
     from glade.traces import readable_shards
 
     key_columns = ["episode_id", "turn", "creature", "observation"]
-    wanted: set[tuple] = set()
-    names: set[str] = set()
+    wanted: dict[tuple, str] = {}  # row key -> the scenario its episode id names (scenario.council.sSEED)
     for split in ("train", "eval"):
         path = Path(checkpoint) / "data" / f"{split}.parquet"
         if path.is_file():
             for episode_id, turn, creature, observation in (r for b in _batches(path, key_columns) for r in b):
-                wanted.add(_row_key(episode_id, turn, creature, observation))
-                names.add(".".join(str(episode_id).split(".")[:-2]) or str(episode_id))
+                guess = ".".join(str(episode_id).split(".")[:-2]) or str(episode_id)
+                wanted[_row_key(episode_id, turn, creature, observation)] = guess
     traces = [str(t) for t in ((recipe.get("data") or {}).get("traces") or [])]
-    hashes: dict[str, set] = {name: set() for name in names}
+    hashes: dict[str, set] = {}
     found: set[tuple] = set()
     unread = []
     for folder in traces if wanted else []:
@@ -168,8 +200,12 @@ def trained_scenarios(checkpoint: Path, recipe: dict) -> dict:
                     if key in wanted:
                         found.add(key)
                         hashes.setdefault(scenario, set()).add(digest)
+    for key, guess in wanted.items():  # only rows not found are named by their episode id
+        if key not in found:
+            hashes.setdefault(guess, set())
     return {
         "scenarios": {name: sorted(h) for name, h in sorted(hashes.items())},
+        "protocols": [protocol] if protocol else [],
         "rows": len(wanted),
         "found": len(found),
         "traces": traces,
@@ -177,8 +213,22 @@ def trained_scenarios(checkpoint: Path, recipe: dict) -> dict:
     }
 
 
+def folder_text(folder: dict) -> str:
+    """One traces folder of meta.json's `traces` record, for the card."""
+    hashes = ", ".join(f"{name} `{digest}`" for name, digest in sorted((folder.get("scenario_hashes") or {}).items()))
+    seeds = folder.get("seeds") or []
+    return (
+        f"`{folder.get('folder')}`: {hashes or 'no scenarios'}; {folder.get('episodes', 0):,} episodes, "
+        f"seeds {seed_spans(seeds) if seeds else 'not recorded'}"
+    )
+
+
 def scenarios_text(trained: dict) -> str:
     """The card's cell for `trained_scenarios`."""
+    record = trained.get("recorded")
+    if record is not None:
+        folders = "; ".join(folder_text(f) for f in record["data"]) or "no traces folder"
+        return f"{folders} (recorded from the traces' rows when it trained)"
     if not trained["rows"]:
         return "not known: the checkpoint keeps no copy of its training data (data/)"
     where = ", ".join(f"`{t}`" for t in trained["traces"]) or "no traces folder (recipe.yaml names none)"
@@ -197,17 +247,41 @@ def scenarios_text(trained: dict) -> str:
     return f"{named} (all {trained['rows']} training and held-out rows found in {where})"
 
 
-def council_provenance(prov: dict, trained_protocol: str | None, trained: dict | None = None) -> list[str]:
+def heldout_text(trained: dict) -> str | None:
+    """The card's cell for the held-out traces (`eval.traces`) in meta.json's record; None without one."""
+    record = trained.get("recorded")
+    if not record or not record["eval"]:
+        return None
+    return "; ".join(folder_text(f) for f in record["eval"]) + " (recorded when it trained)"
+
+
+def protocol_text(meta: dict, trained: dict) -> str:
+    """The card's cell for the prompt protocol: glade's when it trained and, when recorded and
+    different, the protocol of the prompts in its training traces (the prompts it learned)."""
+    own = meta.get("protocol_version")
+    learned = trained.get("protocols") or []
+    if trained.get("recorded") is None or not learned or learned == [own]:
+        return f"`{own}`"
+    return (
+        f"`{own}` (glade's when it trained); its training traces hold prompts of protocol "
+        f"{', '.join(f'`{p}`' for p in learned)}: the prompts it learned"
+    )
+
+
+def council_provenance(prov: dict, trained: dict | None = None) -> list[str]:
     """Where a council evaluation came from (its summary.json): glade, prompt protocol, scenario
-    hashes; and where those differ from what the model trained on (`trained_scenarios`)."""
+    hashes; and where those differ from what the model trained on (`trained_scenarios`: the
+    scenario hashes and prompt protocols of its training traces)."""
     if not prov:
         return []
     hashes = prov.get("scenario_hashes") or {}
     scenarios = ", ".join(f"{name} `{digest}`" for name, digest in sorted(hashes.items())) or "not recorded"
     protocol = prov.get("protocol_version")
     line = f"The evaluation ran glade {commit_text(prov)}, prompt protocol `{protocol}`; scenario hashes: {scenarios}."
-    if protocol and trained_protocol and protocol != trained_protocol:
-        line += f" This model was trained on prompts of protocol `{trained_protocol}`, not the one it played here."
+    learned_protocols = (trained or {}).get("protocols") or []
+    if protocol and learned_protocols and protocol not in learned_protocols:
+        said = ", ".join(f"`{p}`" for p in learned_protocols)
+        line += f" This model was trained on prompts of protocol {said}, not the one it played here."
     learned = (trained or {}).get("scenarios") or {}
     other = [
         f"{name} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces)"

@@ -11,7 +11,7 @@ import yaml
 from glade.eval.figures import FIGURES
 from glade.eval.flags import effect_text, metric_text, number, where
 
-from .lineage import commit_text, council_provenance, reproduce, scenarios_text
+from .lineage import commit_text, council_provenance, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, CouncilView, members_text
 
 TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
@@ -24,6 +24,8 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def _fmt(value) -> str:
+    if value is None:
+        return "-"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
@@ -53,6 +55,40 @@ def heldout_words(meta: dict) -> str:
         f", from episodes of seeds {', '.join(map(str, held['seeds']))} ({', '.join(held.get('traces', []))}), "
         "which no training run of this model used"
     )
+
+
+def heldout_table(meta: dict) -> str:
+    """The held-out figures, each with its 95% interval and n (meta.json `metrics.intervals`). A
+    checkpoint written before glade kept the intervals: a rate's exact interval from its k of n
+    states; an agreement's cannot be rebuilt from its mean, and the table says so."""
+    from glade.eval.stats import interval
+    from glade.train.evaluate import RATES
+
+    metrics = meta.get("metrics") or {}
+    intervals = metrics.get("intervals") or {}
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            continue
+        found = intervals.get(key)
+        name = key.removeprefix("structured_")
+        n = metrics.get("fall_talk_states" if name == "fall_talk_sell_rate" else "heldout_states")
+        if found is None and name in RATES and isinstance(value, (int, float)) and isinstance(n, int) and n > 0:
+            k = round(value * n)  # a rate is k of n states: its exact interval is rebuilt from them
+            found = interval([1.0] * k + [0.0] * (n - k), unit="states", rate=True).as_dict()
+        if found is not None:
+            ci = found.get("ci")
+            ci_cell = f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else found.get("note") or "-"
+            rows.append([key, _fmt(value), ci_cell, f"{found.get('n')} states"])
+        elif key == "eval_loss":
+            rows.append([key, _fmt(value), "-", f"{(meta.get('data_counts') or {}).get('eval')} rows"])
+        elif key in ("train_loss", "train_steps", "heldout_states", "fall_talk_states"):
+            rows.append([key, _fmt(value), "-", "-"])
+        else:
+            rows.append(
+                [key, _fmt(value), "not recorded (a checkpoint written before glade kept intervals)", f"{n} states"]
+            )
+    return _table(["metric", "value", "95% CI", "n"], rows)
 
 
 def targets_section(meta: dict) -> list[str]:
@@ -86,7 +122,7 @@ def targets_section(meta: dict) -> list[str]:
 
 def flags_table(flags) -> str:
     return _table(
-        ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support"],
+        ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support", "n"],
         [
             [
                 f.get("rank"),
@@ -97,17 +133,18 @@ def flags_table(flags) -> str:
                 number(f["live_value"]),
                 effect_text(f),
                 f"{f['support']:.2f}",
+                f.get("n"),
             ]
             for f in flags[:TOP_FLAGS]
         ],
     )
 
 
-def seat_section(council: CouncilView, trained_protocol: str | None = None, trained: dict | None = None) -> list[str]:
+def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]:
     """This model's own seats: its answers only, so these figures are its own."""
     sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
     out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
-    out += council_provenance(council.provenance, trained_protocol, trained)
+    out += council_provenance(council.provenance, trained)
     if council.seat_rows:
         rows = [
             [
@@ -162,11 +199,9 @@ def seat_section(council: CouncilView, trained_protocol: str | None = None, trai
     return out
 
 
-def council_section(
-    council: CouncilView, trained_protocol: str | None = None, trained: dict | None = None
-) -> list[str]:
+def council_section(council: CouncilView, trained: dict | None = None) -> list[str]:
     """Its seats, then what the councils it sat in did as a whole (shared by every seat there)."""
-    out = seat_section(council, trained_protocol, trained)
+    out = seat_section(council, trained)
     out += ["### The councils it sat in (whole-council results, not this model's alone)", ""]
     for name in council.councils:
         out += [f"Council {name} seated: {members_text(council, name)}.", ""]
@@ -191,13 +226,14 @@ def council_section(
                         _fmt(effect["mean"]),
                         ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
                         _fmt(effect.get("support")),
+                        effect.get("n"),
                     ]
                 )
     if rows:
         out += [
             "Council outcome effects (council minus stand-in world; in the model-index as `council_*_effect`):",
             "",
-            _table(["scenario", "council", "figure", "effect", f"{council.level:.0%} CI", "support"], rows),
+            _table(["scenario", "council", "figure", "effect", f"{council.level:.0%} CI", "support", "n seeds"], rows),
             "",
         ]
     flags = council.outcome_flags
@@ -228,7 +264,6 @@ def render_card(
     `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
     `trained`: lineage.trained_scenarios."""
     name = repo_id.split("/")[1]
-    metrics = meta.get("metrics", {})
     lora = recipe.get("lora")
     how_trained = "TRL SFT " + (
         f"with a PEFT LoRA adapter (r {lora.get('r')}, alpha {lora.get('lora_alpha')}, on {', '.join(lora.get('target_modules') or [])})"
@@ -257,8 +292,9 @@ def render_card(
                 ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
                 ["data counts", ", ".join(f"{k} {v}" for k, v in (meta.get("data_counts") or {}).items())],
                 *([["scenarios trained on (scenario hashes)", scenarios_text(trained)]] if trained else []),
+                *([["held-out traces", heldout_text(trained)]] if trained and heldout_text(trained) else []),
                 ["glade", commit_text(meta)],
-                ["prompt protocol", f"`{meta.get('protocol_version')}`"],
+                ["prompt protocol", protocol_text(meta, trained or {})],
                 ["versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())],
                 ["trained", meta.get("created")],
             ],
@@ -274,7 +310,7 @@ def render_card(
         "",
         f"On {HELDOUT} (answered by greedy generation after training){heldout_words(meta)}:",
         "",
-        _table(["metric", "value"], [[k, _fmt(v)] for k, v in metrics.items() if not isinstance(v, dict)]),
+        heldout_table(meta),
         "",
         *targets_section(meta),
     ]
@@ -292,7 +328,7 @@ def render_card(
     if council is None:
         parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
     else:
-        parts += council_section(council, meta.get("protocol_version"), trained)
+        parts += council_section(council, trained)
     parts += ["## How to load", "", "```python"]
     if exported_kind == "lora":
         parts += [

@@ -39,6 +39,16 @@ def hub_id(value) -> str | None:
     return None
 
 
+def base_hub_id(meta: dict) -> str | None:
+    """The Hub id of a checkpoint's base model, or None when it was a local folder. `base_model`
+    is the base as training found it: a Hub id as given, a folder made absolute; only when it is
+    not recorded (a full fine-tune) do the recipe's own words (`base_model_given`) count. A
+    relative folder given to the recipe (`runs/base`) reads like OWNER/NAME wherever it is absent."""
+    if meta.get("base_model"):
+        return hub_id(meta["base_model"])
+    return hub_id(meta.get("base_model_given"))
+
+
 @dataclass(frozen=True)
 class CouncilView:
     """What a council evaluation (`glade eval` RESULTS) says about one checkpoint. Seat-level
