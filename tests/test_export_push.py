@@ -197,3 +197,15 @@ def test_an_adapter_on_a_local_base_is_refused_before_anything_is_written_or_pus
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
     assert main(["export", str(ckpt), "--repo-id", "alice/merged", "--out", str(out), "--push", "--merge"]) == 0
     assert [name for name, _ in RecordingApi.calls] == ["create_repo", "upload_folder"]
+
+
+def test_private_without_push_says_it_did_nothing_and_how_to_push_private(trained_creature, tmp_path, capsys):
+    root, ckpt = trained_creature
+    argv = ["export", str(ckpt), "--repo-id", "alice/creature", "--base-model", BASE, "--private"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--private acts only with --push, and nothing was pushed" in err and "hf repos create alice/creature" in err
+    argv = ["export-traces", str(root / "traces"), "--repo-id", "alice/traces", "--out", str(tmp_path / "t")]
+    assert main([*argv, "--private"]) == 0
+    assert "--repo-type dataset --private" in " ".join(capsys.readouterr().err.split())
+    assert main(argv) == 0 and "--private" not in capsys.readouterr().err

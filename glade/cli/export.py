@@ -25,7 +25,7 @@ import argparse
 from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, upload_command
 from glade.hub.export import export_checkpoint, local_base
 
 
@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         error(exc.message)
         return PUSH_FAILED
     print(f"export: {folder}")
+    if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
+        warning(
+            "--private acts only with --push, and nothing was pushed; to push this folder private later: "
+            + upload_command(args.repo_id, folder, "model", private=True)
+        )
     base = local_base(checkpoint, args.merge, args.base_model)
     if base is not None:
         warning(

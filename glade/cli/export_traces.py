@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 
 from glade.cli import VerbHelp, epilog
-from glade.console import error
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed
+from glade.console import error, warning
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, upload_command
 from glade.hub.export_traces import export_traces
 
 
@@ -46,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         error(exc.message)
         return PUSH_FAILED
     print(f"export: {folder}")
+    if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
+        warning(
+            "--private acts only with --push, and nothing was pushed; to push this folder private later: "
+            + upload_command(args.repo_id, folder, "dataset", private=True)
+        )
     if args.push:
         print(f"pushed: https://huggingface.co/datasets/{args.repo_id}" + (" (private)" if args.private else ""))
     return 0
