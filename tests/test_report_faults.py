@@ -34,11 +34,18 @@ def test_worlds_with_seat_faults_are_left_out_of_the_tables(copy):
     decisions.loc[in_faulted, "error"] = "server_http_503"
     decisions.to_parquet(copy / "decisions.parquet")
     episodes.to_parquet(copy / "episodes.parquet")
+    summary = json.loads((copy / "summary.json").read_text())
+    del summary["verdicts"]  # as glade eval reads them with these faults: from the tables, faults left out
+    (copy / "summary.json").write_text(json.dumps(summary))
 
     md = report.write_report(copy)[0].read_text()
     rows = {(r[0].split(" ")[0], r[1]): r for r in _md_rows(_section(md, "Results"))}
-    assert rows[("gambit_rumour", "all_panic")][5] == "3"  # seeds: seed 0's world left out
-    assert rows[("gambit_rumour", "mixed")][5] == "4"
+    assert rows[("gambit_rumour", "all_panic")][5] == "3 of 4"  # seeds: seed 0's world left out
+    assert rows[("gambit_rumour", "mixed")][5] == "4" and rows[("gambit_rumour", "all stand-in")][5] == "4"
+    assert "('7 of 8': the council's worlds on one seed were all left out for seat faults)" in _section(md, "Results")
+    robust = {(r[0], r[1], r[2]): r for r in _md_rows(_section(md, "Robustness across casts and seeds"))}
+    assert robust[("gambit_rumour", "crash of honey", "all_panic")][5] == "n 3 of 4 seeds"
+    assert robust[("gambit_rumour", "crash of honey", "mixed")][5] == "n 4 seeds"
     seats = _section(md, "Valid answers per live seat")
     assert "server_http_503" not in seats
     live = len(decisions) - int(in_faulted.sum())  # every decision of those worlds was marked a fault here

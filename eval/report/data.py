@@ -47,6 +47,7 @@ class Results:
     families: list[dict] = field(default_factory=list)  # flag families from flags.json
     flags_method: dict = field(default_factory=dict)  # how the flags were tested, with counts
     excluded: dict = field(default_factory=dict)  # seat faults left out of the tables above (glade.eval.faults)
+    thresholds: dict = field(default_factory=dict)  # the run's: recipe.yaml's, else summary.json's
 
     @property
     def worlds(self) -> list[str]:
@@ -114,7 +115,10 @@ def load_results(results_dir: str | Path) -> Results:
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
-    thresholds = recipe.get("thresholds") or {}
+    # without recipe.yaml the summary still says what the run used: its verdicts were read at
+    # these, so the tables recomputed here must be too (not at the defaults)
+    thresholds = recipe.get("thresholds") or summary.get("thresholds") or {}
+    seed = recipe["seed"] if "seed" in recipe else summary.get("seed", 0)
     creatures = {}
     if "creature" in seats:
         creatures = {s: list(dict.fromkeys(g["creature"])) for s, g in seats.groupby("scenario", sort=False)}
@@ -129,13 +133,14 @@ def load_results(results_dir: str | Path) -> Results:
         scenarios=scenarios,
         councils=councils,
         creatures=creatures,
-        seed=int(recipe.get("seed", 0) or 0),
+        seed=int(seed or 0),
         level=float(thresholds.get("ci_level", DEFAULTS["ci_level"])),
         seats=seats,
         attribution=attribution,
         families=(loaded or {}).get("families", []),
         flags_method=(loaded or {}).get("method", {}),
         excluded=excluded,
+        thresholds=thresholds,
     )
 
 
@@ -164,8 +169,7 @@ def results_verdicts(r: Results) -> dict:
         build(Lever, lever, str(r.folder / "recipe.yaml"), f"levers[{i}]")
         for i, lever in enumerate(r.recipe.get("levers") or [])
     )
-    thresholds = r.recipe.get("thresholds") or {}
-    return verdicts(r.seats, r.attribution, levers, thresholds, r.seed, r.decisions)
+    return verdicts(r.seats, r.attribution, levers, r.thresholds, r.seed, r.decisions)
 
 
 def ordered(values: pd.Series, preferred) -> list[str]:
@@ -228,6 +232,15 @@ def results_table(r: Results) -> pd.DataFrame:
                 row[f"{name}_high"] = math.nan if iv.high is None else iv.high
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def standin_seeds(table: pd.DataFrame) -> dict[str, int]:
+    """scenario -> the all-stand-in world's seeds (it has no live seat, so no seat faults): the
+    seeds a council of that scenario played, the "of 8" in "7 of 8" when it lost one."""
+    if not len(table):
+        return {}
+    mine = table[table["world"] == STANDIN]
+    return dict(zip(mine["scenario"], (int(n) for n in mine["seeds"])))
 
 
 def first_value(frame: pd.DataFrame, column: str):

@@ -156,8 +156,9 @@ def glossary(page) -> list[tuple[str, str]]:
         ("effect", "live minus stand-in: the council's value minus the stand-in's in the same states or paired worlds"),
         (
             "support",
-            "the share of episodes (decision flags) or paired worlds (outcome flags) whose difference has the "
-            "effect's sign" + _threshold(m, "flag_support", "a flag needs at least"),
+            "the share of episodes (decision flags) or seeds (outcome flags: a council's casts on a seed averaged "
+            "first, each beside the seed's all-stand-in world) whose difference has the effect's sign"
+            + _threshold(m, "flag_support", "a flag needs at least"),
         ),
         (
             "q",
@@ -169,7 +170,8 @@ def glossary(page) -> list[tuple[str, str]]:
             "of a mean: the t interval, its long side widened by Hall's skewness correction; on a skewed effect "
             "at few seeds that side can reach past every observed value, even across 0 where the sign-flip test "
             "(q) flags the cell: the test asks whether the signs are random, the interval where the mean may lie. "
-            "Of a rate: the exact binomial interval",
+            "Of a crash or bubble rate over seeds: the exact binomial interval where every seed's casts agree (one "
+            "cast, or all or none of them), else the t interval of each seed's share of its casts, within [0, 1]",
         ),
         (
             "testable cells",

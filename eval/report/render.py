@@ -38,7 +38,7 @@ from glade.meter import cost_part
 
 from .calibration import calibration_sections
 from .cost import cost_sections
-from .data import FILES, Results, load_results, results_table, results_verdicts
+from .data import FILES, Results, load_results, results_table, results_verdicts, standin_seeds
 from .glossary import glossary_sections
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, slug
@@ -76,8 +76,10 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
         "episodes",
     ]
     rows = []
+    standin = standin_seeds(table)
     for t in table.itertuples():
         turn = "" if t.legend_turn is None or pd.isna(t.legend_turn) else f" @ {int(t.legend_turn)}"
+        of = standin.get(t.scenario)
         rows.append(
             [
                 labels.get(t.scenario, t.scenario),
@@ -85,7 +87,7 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
                 f"{t.legend_good or '—'}{turn}",
                 _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f", t.legend_ratio_note),
                 _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f", t.gambit_pnl_note),
-                str(t.seeds),
+                f"{t.seeds} of {of}" if of and t.seeds != of else str(t.seeds),  # a council lost seeds to faults
                 str(t.episodes),
             ]
         )
@@ -168,7 +170,7 @@ class Page:
     verdicts: dict
 
     def thresholds(self, key: str):
-        return threshold(self.r.recipe.get("thresholds") or {}, key)
+        return threshold(self.r.thresholds, key)
 
 
 def write_report(results_dir: str | Path) -> tuple[Path, Path]:
@@ -205,7 +207,8 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
 TABLE_CAPTION = (
     "Per scenario (mechanism) and world: the legend good's reference price at the legend turn's settlement relative to "
     "the turn before (legend_ratio), and the patron's gambit P&L at the end (pebbles). Mean over seeds [{ci}]; below "
-    "{min_n} seeds no interval (the seeds' values are listed instead); '—' where the figure does not apply. Turns "
+    "{min_n} seeds no interval (the seeds' values are listed instead); '—' where the figure does not apply. Seeds: "
+    "the seeds behind each mean ('7 of 8': the council's worlds on one seed were all left out for seat faults). Turns "
     "count from 0, as in decisions.parquet: turn 4 is the prompt's Turn 5."
 )
 

@@ -23,6 +23,7 @@ from glade.eval.verdict_text import (
     world_name,
 )
 
+from .data import standin_seeds
 from .markup import Section, html_table, md_table
 from .plots import figure_html, figure_md
 
@@ -32,7 +33,8 @@ EXAMPLE_CHARS = 4000
 
 LEAD = (
     "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), episodes for decisions. Intervals are {level:.0%}: the t interval "
-    "widened by Hall's skewness correction, exact binomial for rates; below 4 seeds none is given, and a value that is "
+    "widened by Hall's skewness correction; for a crash or bubble rate, exact binomial over seeds where every seed's "
+    "casts agree, else the t interval of each seed's share of its casts; below 4 seeds none is given, and a value that is "
     "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
     "Turns count from 0 as in decisions.parquet (turn 4 is the prompt's Turn 5); Terms, at the end, says what "
     "each name means."
@@ -68,7 +70,9 @@ def verdict_section(page) -> list[Section]:
         heading = families_heading(r.families, r.flags_method)
         top = r.families[:TOP_FAMILIES]
         md += [f"**{heading}**", ""]
-        md += [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in top] or ["no flags"]
+        md += [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in top] or [
+            f"*{r.flags_note or 'no flags'}*"
+        ]
         md.append("")
         items = []
         for f in top:
@@ -79,7 +83,10 @@ def verdict_section(page) -> list[Section]:
                 f'<li><a href="#{family_anchor(f)}">{_e(f["title"])}</a>: {_e(f["text"][len(f["title"]) + 2 :])} '
                 f"(n {f['n']}, q {f['q']:.2g}) {links}</li>"
             )
-        out.append(f"<h3>{_e(heading)}</h3>" + (f"<ol>{''.join(items)}</ol>" if items else "<p>no flags</p>"))
+        out.append(
+            f"<h3>{_e(heading)}</h3>"
+            + (f"<ol>{''.join(items)}</ol>" if items else f'<p class="note">{_e(r.flags_note or "no flags")}</p>')
+        )
     return [Section("verdicts", "What this evaluation says", md, out)]
 
 
@@ -129,26 +136,30 @@ def _table_section(
 def lesson_sections(page) -> list[Section]:
     """The detail behind each verdict: one sortable table per lesson, and seat attribution."""
     v, floor = page.verdicts, page.thresholds
+    seeds = standin_seeds(page.table)  # "n 7 of 8 seeds" where a council lost a seed to seat faults
     out = _table_section(
         "robustness",
         "Robustness across casts and seeds",
-        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (exact, "
-        f"or over each seed's share of its casts where they disagree), the permutation test of the casts' rates, and the verdict (robust: in every cast with the rate's "
-        f"interval above {floor('robust_floor')}).",
-        ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "casts differ (p)", "verdict"],
+        f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (a "
+        f"council's casts on a seed averaged first: where every seed's casts agree, the seeds that showed it with an "
+        f"exact binomial interval; else the mean of each seed's share of its casts with a t interval in [0, 1]), n the "
+        f"seeds behind that rate, the permutation test of the casts' rates, and the verdict (robust: in every cast "
+        f"with the rate's interval above {floor('robust_floor')}).",
+        ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],
         [
             [
                 e["scenario"],
                 f"{e['phenomenon']} of {e['good']}",
                 world_name(e["world"]),
-                "; ".join(c["note"] for c in e["casts"]),
+                _per_cast(e["casts"]),
                 value_text(e["rate"], ".2f"),
+                n_text(e["rate"].get("n"), seeds.get(e["scenario"])),
                 "—" if e.get("heterogeneity_p") is None else f"{e['heterogeneity_p']:.2g}",
                 e["verdict"],
             ]
             for e in v.get("robustness", [])
         ],
-        {4, 5},
+        {4, 5, 6},
     )
     seam = v.get("seam", [])
     out += _table_section(
@@ -181,8 +192,10 @@ def lesson_sections(page) -> list[Section]:
         "levers",
         "Levers: the stand-in against the councils",
         f"A lever's effect (its 'to' scenario minus its 'from' scenario, same seeds and casts) in the all-stand-in "
-        f"world and in each council, and the difference in differences; a world moves when the interval excludes 0 and "
-        f"the effect is at least {floor('lever_min_effect')}.",
+        f"world and in each council (a council's casts on a seed averaged first; n the seeds), and the difference in "
+        f"differences; a world moves when the interval excludes 0 and the effect is at least "
+        f"{floor('lever_min_effect')} (for a figure in units, such as gambit_pnl or volume, that share of the "
+        f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units).",
         ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
         [
             row
@@ -220,14 +233,28 @@ def lesson_sections(page) -> list[Section]:
         "Which seat did it",
         "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
         "on its stand-in, replayed on the same seeds), its share of its own cast's effect with Fieller's interval, and "
-        "what the seats do only together (the interaction); effects over every cast whose interval excludes 0.",
-        ["scenario", "council", "figure", "effect", "seat (cast)", "cast's effect", "contribution", "share [CI]"],
+        "what the seats do only together (the interaction: the effect minus the seats' contributions); effects over "
+        "every cast (a council's casts on a seed averaged, n the seeds) whose interval excludes 0.",
+        [
+            "scenario",
+            "council",
+            "figure",
+            "effect",
+            "interaction",
+            "n",
+            "seat (cast)",
+            "cast's effect",
+            "contribution",
+            "share [CI]",
+        ],
         [
             [
                 e["scenario"],
                 e["council"],
                 e["figure"],
                 value_text(e["effect"]),
+                value_text(e.get("interaction") or {}),
+                n_text(e["effect"].get("n"), seeds.get(e["scenario"])),
                 f"{s['creature']}: {s['policy']} ({s['cast']})",
                 value_text({"mean": s.get("cast_effect")}),  # "-" in results from before it was recorded
                 value_text(s["contribution"]),
@@ -237,9 +264,22 @@ def lesson_sections(page) -> list[Section]:
             if e.get("effect_clear")
             for s in e["seats"]
         ],
-        {3, 5, 6, 7},
+        {3, 4, 5, 7, 8, 9},
     )
     return out
+
+
+def _per_cast(casts: list[dict]) -> str:
+    """Each cast's seeds that showed the phenomenon, named by cast where there are several."""
+    if len(casts) == 1:
+        return casts[0]["note"]
+    return "; ".join(f"cast {c['cast']}: {c['note']}" for c in casts)
+
+
+def _pct(value: float) -> str:
+    """A share in whole percent; a share that rounds to nothing is 0%, not "-0%"."""
+    text = f"{value:.0%}"
+    return "0%" if text == "-0%" else text
 
 
 def _share(seat: dict) -> str:
@@ -247,9 +287,9 @@ def _share(seat: dict) -> str:
         return "—"
     ci, note = seat.get("share_ci"), seat.get("share_note")
     if note:
-        return f"{seat['share']:.0%} ({note})"
-    return f"{seat['share']:.0%}" + (
-        f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
+        return f"{_pct(seat['share'])} ({note})"
+    return _pct(seat["share"]) + (
+        f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
     )
 
 
@@ -261,7 +301,8 @@ def family_sections(page) -> list[Section]:
     shown = families[:FAMILY_DETAILS]
     about = (
         f"{len(families)} families of flags, the first {len(shown)} here with their example decisions "
-        "(flags.md lists them all; flags.json has every tested cell with its p and q values)."
+        "(flags.md lists them all; flags.json has every tested cell with its p and q values). n: seeds for an "
+        "outcome family (a council's casts on a seed averaged first), episodes for a decision family."
     )
     md, out = [about, ""], [f'<p class="caption">{_e(about)}</p>']
     for f in shown:

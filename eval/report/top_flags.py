@@ -91,7 +91,8 @@ def flag_sections(page) -> list[Section]:
     about = (
         f"{len(r.flags)} flag(s) in flags.json, ranked by score; policy: the model in that seat (a council that rotates "
         "its models seats a different one on a creature in each cast); the first example points at a row of "
-        "decisions.parquet: episode, turn (from 0, as there; the prompt's Turn is one more) and creature."
+        "decisions.parquet: episode, turn (from 0, as there; the prompt's Turn is one more) and creature. n and support: "
+        "seeds for an outcome flag (a council's casts on a seed averaged first), episodes for a decision flag."
     )
     element = html_table(
         header[:-1] + ["examples"],
