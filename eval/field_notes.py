@@ -138,9 +138,11 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         f"glade: crash rate {ci}",
         "n (seeds, episodes)",
     ]
+    seeds = {r["mechanism"]: r["seeds"] for r in rows if r["world"] == STANDIN}  # "5 of 6": a council lost one
     out = []
     for r in rows:
         note = r["field_notes"] or {}
+        total = seeds.get(r["mechanism"])
         crash = r["crash"]
         if crash.get("mean") is None:
             rate = "—"
@@ -158,7 +160,7 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
                 _ci(r["legend_ratio"], ".2f"),
                 _ci(r["gambit_pnl"], "+.1f"),
                 rate,
-                f"{r['seeds']}, {r['episodes']}",
+                f"{r['seeds']}{f' of {total}' if total and r['seeds'] < total else ''}, {r['episodes']}",
             ]
         )
     return header, out

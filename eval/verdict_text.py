@@ -105,15 +105,21 @@ def robustness_lines(entries: list[dict]) -> list[str]:
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         groups.setdefault((e["scenario"], e["phenomenon"], e["good"]), []).append(e)
+    seeds = {(e["scenario"], e["phenomenon"]): e["rate"].get("n") for e in entries if e["world"] == STANDIN}
+
+    def lost(w: dict) -> str:  # a council that lost seeds to seat faults says so
+        n, total = w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"]))
+        return f"; {n_text(n, total)}" if n and total and n < total else ""
+
     lines = []
     for (scenario, phenomenon, good), worlds in groups.items():
         verdicts = {w["verdict"] for w in worlds}
         head = f"{phenomenon} of {good} in {scenario}"
         if len(verdicts) == 1:
-            counts = ", ".join(f"{world_name(w['world'])} {w['rate']['note']}{straddles(w)}" for w in worlds)
+            counts = ", ".join(f"{world_name(w['world'])} {w['rate']['note']}{lost(w)}{straddles(w)}" for w in worlds)
             lines.append(f"{head}: {verdicts.pop()} in every world ({counts})")
             continue
-        parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)}{straddles(w)})" for w in worlds]
+        parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)}{lost(w)}{straddles(w)})" for w in worlds]
         lines.append(f"{head}: " + "; ".join(parts))
     return lines
 
@@ -177,8 +183,9 @@ def lever_lines(entries: list[dict]) -> list[str]:
     return lines
 
 
-def attribution_lines(entries: list[dict]) -> list[str]:
-    """One line per clear outcome effect: each seat's share of it."""
+def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:
+    """One line per clear outcome effect: each seat's share of it. `seam`: the seam split's
+    entries, whose all-stand-in world gives each scenario's seeds ("n 5 of 6 seeds")."""
     lines = []
     for e in entries:
         if not e.get("effect_clear"):
@@ -191,7 +198,9 @@ def attribution_lines(entries: list[dict]) -> list[str]:
             seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
         lines.append(
             f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])} "
-            f"({n_text(e['effect'].get('n'))}); " + ", ".join(seats) + f"; interaction {value_text(e['interaction'])}"
+            f"({n_text(e['effect'].get('n'), seam_seeds(seam, e['scenario']))}); "
+            + ", ".join(seats)
+            + f"; interaction {value_text(e['interaction'])}"
         )
     return lines
 
@@ -209,7 +218,7 @@ def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
     ]
     clear = [e for e in verdicts.get("attribution", []) if e.get("effect_clear")]
     lead = sorted((e for e in clear if e["figure"] in LEAD_FIGURES), key=lambda e: LEAD_FIGURES.index(e["figure"]))
-    attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS])
+    attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS], verdicts.get("seam", []))
     if len(clear) > len(attributed):
         attributed.append(f"... and {len(clear) - len(attributed)} more clear effects shared out in the detail")
     if clear:

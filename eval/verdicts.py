@@ -61,8 +61,12 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                 mine = here[(here["council"] == world) & here[phenomenon].notna()]
                 if not len(mine):
                     continue  # no legend in the turns played
-                by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in sorted(set(mine["cast"]))]
-                casts = [interval(v, level=level, rate=True).as_dict() | {"cast": c} for c, v in enumerate(by_cast)]
+                ids = sorted(set(mine["cast"]))  # the casts' own ids: seat faults may have left one out
+                by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in ids]
+                casts = [
+                    interval(v, level=level, rate=True).as_dict() | {"cast": int(c)}
+                    for c, v in zip(ids, by_cast, strict=True)
+                ]
                 pooled = seed_rate(per_seed(mine, [phenomenon])[phenomenon], len(by_cast), level)
                 hetero = heterogeneity(by_cast, seed=seed) if len(by_cast) > 1 else None
                 verdict = _robust_verdict(by_cast, pooled, hetero, floor)

@@ -167,6 +167,35 @@ def test_a_straddling_interval_says_so_rather_than_only_not_enough_seeds():
     assert "straddles" not in line
 
 
+def test_a_council_that_lost_seeds_says_so_in_the_terminal_lines():
+    from glade.eval.verdict_text import attribution_lines
+
+    standin = {
+        "scenario": "s",
+        "phenomenon": "crash",
+        "good": "honey",
+        "world": "standin",
+        "casts": [{"cast": 0, "note": "0 of 6 seeds"}],
+        "rate": {"mean": 0.0, "ci": [0.0, 0.46], "n": 6, "note": "0 of 6 seeds"},
+        "verdict": "absent",
+    }
+    council = {**standin, "world": "c", "rate": {**standin["rate"], "n": 5, "note": "0 of 5 seeds"}}
+    [line] = robustness_lines([standin, council])
+    assert line.endswith("(all stand-in 0 of 6 seeds, c 0 of 5 seeds; n 5 of 6 seeds)")
+    seam = [{"scenario": "s", "world": "standin", "total": {"n": 6}}]
+    effect = {
+        "scenario": "s",
+        "council": "c",
+        "figure": "crash",
+        "effect_clear": True,
+        "effect": {"mean": 0.4, "ci": [0.1, 0.7], "n": 5},
+        "seats": [],
+        "interaction": {"mean": 0.0},
+    }
+    [line] = attribution_lines([effect], seam)
+    assert "(n 5 of 6 seeds)" in line
+
+
 def test_refused_input_draws_no_progress_bar_and_names_the_option(tmp_path, capsys):
     assert main(["calibrate", str(tmp_path / "nowhere"), "--policy", "p", "--out", str(tmp_path / "c.yaml")]) == 2
     err = capsys.readouterr().err

@@ -133,3 +133,10 @@ def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "…" not in out and "five_minds" in out  # was "five_min…", "settleme…"
     assert "over the turn before and gambit P&L" in " ".join(out.split())  # the title loses no letter
+
+
+def test_a_world_that_lost_a_seed_says_so_in_its_n():
+    frame = seat_rows()
+    lost = (frame["council"] == "one_model") & (frame["seed"] == 3)
+    cells = table_one_cells(table_one(frame[~lost]))[1]
+    assert cells[1][8] == "3 of 4, 3" and cells[0][8] == "4, 4"

@@ -350,3 +350,11 @@ def test_the_pooled_rate_counts_seeds_not_the_casts_that_share_them():
     [entry] = robustness(_crash_worlds(lambda seed, cast: seed < 6 or (seed == 6 and cast == 0)))
     assert entry["rate"]["mean"] == pytest.approx((6 + 1 / 3) / 8) and entry["rate"]["ci"][1] <= 1.0
     assert entry["rate"]["note"] == "share 0.79 over 8 seeds (3 casts averaged in each)"
+
+
+def test_a_cast_is_named_by_its_id_when_faults_left_an_earlier_one_out():
+    from glade.eval.verdicts import robustness
+
+    worlds = _crash_worlds(lambda seed, cast: seed < 6)
+    [entry] = robustness(worlds[worlds["cast"] != 0])  # every world of cast 0 left out
+    assert [c["cast"] for c in entry["casts"]] == [1, 2]

@@ -162,7 +162,8 @@ def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
     # wraps when the table fills the whole width
     con.print(
         "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
-        f"gambit P&L (mean over seeds [{level} interval]), crash rate (episodes that crashed [{level} exact CI])",
+        f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
+        f"seed's casts disagree, the mean of each seed's share of its casts [{level} t interval])",
         highlight=False,
     )
     table = plain_table(None)
