@@ -90,7 +90,8 @@ def legend_ratio(ep: Mapping, thresholds=None) -> float:
 
 
 def gambit_pnl(ep: Mapping, thresholds=None) -> float:
-    return float(ep["gambit_pnl"])
+    value = ep["gambit_pnl"]
+    return math.nan if value is None else float(value)  # None: the scenario has no gambit
 
 
 def final_gini(ep: Mapping, thresholds=None) -> float:

@@ -127,7 +127,8 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
         "seam_ratio": seam_ratio,
         "price_path": json.dumps(paths),
         "start_prices": json.dumps(start),
-        "gambit_pnl": history[-1]["gambit_pnl"] if history else 0.0,
+        # no gambit, no P&L: NaN, so tables say "—" and no flag tests it (not a P&L of 0)
+        "gambit_pnl": (history[-1]["gambit_pnl"] if history else 0.0) if s.gambit is not None else None,
         "final_gini": history[-1]["gini"] if history else 0.0,
         "volume": sum(sum(h["volume"].values()) for h in history),
         "turns": len(history),

@@ -90,3 +90,19 @@ def test_a_relative_effect_is_scaled_by_the_stand_in_over_seeds_not_worlds():
             rows.append(world(f"sc.live.c{cast}.s{seed}", "live", seed, FLAT, "oona", cast=cast, volume=standin + 5.0))
     [cell] = [c for c in outcome_cells(pd.DataFrame(rows)) if c["metric"] == "volume"]
     assert cell["effect"] == 5.0 and cell["scaled_effect"] == 5.0 / 25.0
+
+
+def test_a_scenario_without_a_gambit_has_no_gambit_p_and_l(tmp_path):
+    from resume_setup import eval_recipe
+
+    from glade.cli import main
+    from glade.eval.recipe import load_eval_recipe
+    from glade.eval.run import run_recipe
+
+    path = eval_recipe(tmp_path, scenarios=["default"], seeds={"start": 0, "count": 2}, turns=13)
+    run_recipe(load_eval_recipe(path))
+    played = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
+    assert played["gambit_pnl"].isna().all()  # not a P&L of 0: no gambit was played
+    assert main(["report", str(tmp_path / "results")]) == 0
+    results = (tmp_path / "results" / "report.md").read_text().split("gambit P&L", 1)[1]
+    assert "+0.00" not in results.split("\n\n", 2)[1]  # the Results table shows no P&L for it
