@@ -7,7 +7,7 @@ each plus utils.py):
                       of the trace, through the model's chat template); the completion is
                       parsed as the Wood parses it and scored: valid_json, valid_action,
                       standin_agreement, self_buy (glade.eval.scoring). Greedy, until
-                      <|im_end|> or a blank line, at most 128 new tokens.
+                      <|im_end|> or a blank line, at most 160 new tokens (room for the stand-in's longest answer).
   glade_direction_mc  the same turn plus a question naming one good; choices buy / sell /
                       hold by log-likelihood; gold = the stand-in's direction for that good
                       in that state. Metrics: acc, acc_norm, gold_prob.

@@ -75,6 +75,30 @@ def test_direction_task_scores_acc_norm_as_lm_eval_does():
     assert "{metric: acc_norm, aggregation: mean, higher_is_better: true}" in text
 
 
+def test_each_direction_choice_is_scored_as_one_token(rows, tmp_path):
+    """The requests lm-eval builds for glade_direction_mc, as `glade lm-eval` runs it (chat
+    template applied), on the shipped tiny base: every choice's scored continuation is one
+    word-initial token. (Version 2.0 scored "\\nbuy", "\\nsell" and "\\nho"+"ld": the template's
+    newline moved into the continuation and a two-token "hold" that lost by ~6 nats.)"""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    docs = lm_docs.write_tasks(rows, tmp_path / "docs", limit=2)
+    lm = harness.load_model("tiny-base", {"pretrained": str(checkpoint.shipped("tiny-base")), "dtype": "float32"}, 1)
+    manager = TaskManager(
+        include_path=str(harness.LM_TASKS), include_defaults=False, metadata={lm_tasks.DOCS: str(docs)}
+    )
+    task = get_task_dict([lm_tasks.MC_TASK], manager)[lm_tasks.MC_TASK]
+    task.build_all_requests(
+        limit=2, apply_chat_template=True, chat_template=lm.apply_chat_template, tokenizer_name=lm.tokenizer_name
+    )
+    assert len(task.instances) == 2 * len(lm_tasks.CHOICES)
+    for inst in task.instances:
+        context, continuation = inst.arguments
+        scored = [lm.tokenizer.decode([t]) for t in lm._encode_pair(context, continuation)[1]]
+        assert scored == [" " + lm_tasks.CHOICES[inst.idx]]
+        assert context.endswith("<|im_start|>assistant\nAnswer:")
+
+
 def test_decision_task_scores_valid_action_and_an_empty_answer_is_a_hold():
     assert set(lm_tasks.score_completion("", OBS, STANDIN)) == {
         "valid_json",
@@ -99,6 +123,34 @@ def test_decision_task_scores_valid_action_and_an_empty_answer_is_a_hold():
         '{"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 3}]}', OBS, STANDIN
     )
     assert whole == {"valid_json": 1.0, "valid_action": 1.0, "standin_agreement": 1.0, "self_buy": 0.0}
+
+
+# A stand-in's answer from the quickstart's held-out traces (recipes/generate/heldout.yaml): five
+# orders, 139 tokens for the tiny tokenizer, the longest of its 6,600 answers.
+LONG_ANSWER = (
+    '{"orders": [{"side": "buy", "good": "firewood", "qty": 1, "price": 1.74}, {"side": "buy", "good": '
+    '"acorns", "qty": 3, "price": 2.96}, {"side": "buy", "good": "berries", "qty": 2, "price": 2.64}, '
+    '{"side": "buy", "good": "mushrooms", "qty": 2, "price": 2.65}, {"side": "sell", "good": "honey", '
+    '"qty": 31, "price": 3.72}]}'
+)
+
+
+def test_the_decision_task_has_room_for_the_stand_ins_longest_answer():
+    """A model that answers exactly as the stand-in must not be cut off by max_gen_toks and
+    scored invalid (at 128 this answer lost its last order and its closing brackets)."""
+    import yaml
+    from transformers import AutoTokenizer
+
+    text = (harness.LM_TASKS / f"{lm_docs.GEN_TASK}.yaml").read_text()
+    budget = yaml.load(text.replace("!function", ""), Loader=yaml.SafeLoader)["generation_kwargs"]["max_gen_toks"]
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint.shipped("tiny-base"))
+    needed = len(tokenizer.encode(LONG_ANSWER, add_special_tokens=False))
+    assert needed == 139 and budget >= needed
+    obs = {"inventory": {g: 5 for g in ("firewood", "acorns", "berries", "mushrooms", "honey")}, "pebbles": 50.0}
+    obs |= {"produces": {"honey": 1}, "creature": "oona"}
+    assert lm_tasks.score_completion(LONG_ANSWER, obs, json.loads(LONG_ANSWER))["valid_action"] == 1.0
+    cut = tokenizer.decode(tokenizer.encode(LONG_ANSWER, add_special_tokens=False)[:128])  # the old budget
+    assert lm_tasks.score_completion(cut, obs, json.loads(LONG_ANSWER))["valid_action"] == 0.0
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -235,3 +287,16 @@ def test_traces_takes_one_folder_each_and_leaves_the_checkpoint():
     args = parser.parse_args(["lm-eval", "CKPT", "--traces", "a", "--traces", "b"])
     assert args.checkpoint == "CKPT" and args.traces == ["a", "b"]
     assert parser.parse_args(["lm-eval", "CKPT"]).traces is None
+
+
+def test_tasks_that_name_nothing_are_refused(tmp_path, capsys, monkeypatch):
+    """`--tasks ,` once fell back to both glade tasks over every held-out state (minutes of
+    scoring nobody asked for); it is bad input, refused before anything loads."""
+    called = []
+    monkeypatch.setattr("glade.cli.lm_eval.run_lm_eval", lambda *a, **k: called.append(a))
+    for given in (",", " , ", ""):
+        assert main(["lm-eval", str(tmp_path), "--tasks", given]) == 2
+        err = capsys.readouterr().err
+        assert "--tasks names no task" in err and "glade_decision_gen,glade_direction_mc" in err
+        assert "Traceback" not in err
+    assert called == []

@@ -17,13 +17,14 @@ by `glade.eval.scoring.score`:
                      baseline `glade lm-eval` reports
                      (results.json: baselines.glade_decision_gen.empty_answer)
   self_buy           1 if the parsed action buys a good the creature makes (lower is better)
-glade_direction_mc: buy / sell / hold for one named good, scored by log-likelihood:
+glade_direction_mc: buy / sell / hold for one named good, scored by log-likelihood of the
+continuation " buy" / " sell" / " hold" after the assistant turn's "Answer:" (one token each
+for the tiny tokenizer, so no choice pays for extra tokens; see the YAML):
   acc                1 if the most likely choice is the stand-in's direction
   acc_norm           the same with each choice's log-likelihood divided by its length in
                      characters, as lm-eval's own acc_norm (lm_eval.api.task.ConfigurableTask
-                     .process_results). Characters, not tokens: it does not undo the cost of a
-                     choice split into more tokens ("hold" is two tokens for the tiny tokenizer,
-                     "sell" one, both four characters), so it is no fix for that bias either
+                     .process_results). With one token a choice this only re-weights them by
+                     spelling ("buy" 3 characters, "sell" and "hold" 4); acc is the one to read
   gold_prob          the gold choice's probability among the three (softmax of the summed
                      log-likelihoods): a continuous score that moves with any change of the model
 Neither acc nor acc_norm means much alone: read them against the constant-answer baselines

@@ -18,10 +18,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "lm-eval",
         help=help,
-        description="Build lm-eval tasks from held-out traces (glade_decision_gen: answer a turn, scored "
-        "for valid JSON, valid actions, stand-in agreement and self-buys; glade_direction_mc: buy / sell / "
-        "hold for a named good) and run them with lm-eval's hf model (LoRA via peft=, fp32, CPU, chat "
-        "template). Prints each task's baselines beside its scores (the constant answers of the direction "
+        description="Score a checkpoint on glade's lm-eval tasks over held-out states (glade_decision_gen: "
+        "answer a turn, scored for valid JSON, valid actions, stand-in agreement and self-buys; "
+        "glade_direction_mc: buy / sell / hold for a named good), run with lm-eval's hf model (LoRA via peft=, "
+        "fp32, CPU, chat template). Prints each task's baselines beside its scores (the constant answers of the direction "
         "task, an empty answer of the decision task). Writes CHECKPOINT/lm_eval/results.json.",
         epilog=epilog(
             "0 scored and written; 2 bad input (not a checkpoint, no held-out states, an unknown task, a base "
@@ -47,7 +47,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--limit",
         type=int,
         default=None,
-        help="at most N documents per task, a seeded sample of the states (default: all of them)",
+        metavar="N",
+        help="score the first N documents of each task (glade_decision_gen: N states; glade_direction_mc: N goods "
+        "of states), taken from one seeded shuffle: the same N scores the same documents on every run (default: all "
+        "of them)",
     )
     p.add_argument(
         "--traces",
@@ -68,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not tasks:  # else the harness falls back to both glade tasks, over every held-out state
+        raise ValueError(
+            f"--tasks names no task ({args.tasks!r}); give comma-separated names, e.g. {','.join(GLADE_TASKS)}"
+        )
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
         result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
     for task, metrics in result["scores"].items():
