@@ -21,6 +21,11 @@ glade.eval.lm_docs': both tasks' documents are a seeded shuffle (SHUFFLE_SEED, r
 that `limit` (lm-eval scores a task's first LIMIT documents) samples across episodes, turns
 and goods, and the same limit scores the same documents on every run.
 
+Each of glade's metrics also gets its mean over the held-out episodes with a 95% interval
+(`intervals`): a task's documents are turns and goods of a few episodes, not independent
+draws, so an episode's mean is the unit (lm-eval's own `stderr`, kept too, counts documents;
+its score weighs an episode by its documents).
+
 Beside the scores, results.json holds the baselines of the documents scored (`baselines`):
 the share of direction documents whose gold is each choice (the accuracy of always giving
 that answer; chance is 1/3) and what an empty answer scores on the decision documents (it
@@ -48,6 +53,7 @@ from glade.provenance import package_version
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, heldout_rows, trace_rows, write_tasks
 from .lm_tasks.utils import DOCS
+from .stats import ci_text, cluster_rate, interval
 
 LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
 
@@ -182,6 +188,7 @@ def run_lm_eval(
         shutil.rmtree(out / "docs", ignore_errors=True)
         staging.replace(out / "docs")
     scores, stderr = _flatten(raw["results"])
+    intervals = episode_intervals(raw.get("samples") or {})
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "model": "hf",
@@ -191,6 +198,7 @@ def run_lm_eval(
         "data": source,
         "scores": scores,
         "stderr": stderr,
+        "intervals": intervals,
         "baselines": found_baselines,
         "n_samples": raw.get("n-samples", {}),
         "versions": raw.get("versions", {}),
@@ -206,6 +214,46 @@ def run_lm_eval(
     return result
 
 
+def episode_intervals(samples: dict, level: float = 0.95) -> dict:
+    """task -> metric -> 95% interval of glade's tasks over held-out episodes. A task's documents
+    are turns (and goods) of a few episodes, and lm-eval's stderr counts them as independent;
+    here each episode's mean over its documents is one value (`cluster_rate`: exact where an
+    episode's 0/1 values all agree, else the t interval of the episode means in [0, 1]; none
+    below 4 episodes). Every glade metric lies in [0, 1]."""
+    out: dict = {}
+    for task, logged in samples.items():
+        if task not in GLADE_TASKS or not logged:
+            continue
+        for metric in logged[0]["metrics"]:
+            by_episode: dict[str, list[float]] = {}
+            for sample in logged:
+                by_episode.setdefault(str(sample["doc"]["episode_id"]), []).append(float(sample[metric]))
+            values = [v for vs in by_episode.values() for v in vs]
+            if set(values) <= {0.0, 1.0}:
+                found = cluster_rate(
+                    [sum(vs) / len(vs) for vs in by_episode.values()],
+                    level=level,
+                    agreeing="episodes (their documents agreeing in each)",
+                    averaged="episodes (their documents averaged in each)",
+                )
+            else:  # a share or a probability per document: the t interval of the episode means
+                means = [sum(vs) / len(vs) for vs in by_episode.values()]
+                found = interval(means, level=level, unit="episodes", bounds=(0.0, 1.0))
+            out.setdefault(task, {})[metric] = found.as_dict() | {"documents": len(values)}
+    return out
+
+
+def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
+    """A task's scores from `run_lm_eval`'s result (lm-eval's, over documents), each followed for
+    glade's tasks by the mean over held-out episodes with its interval: "acc 0.4583 (over
+    episodes 0.4400 [0.2100, 0.7100])", "(over episodes 0.4400 (n 3))" when too few for one."""
+    found = (result.get("intervals") or {}).get(task) or {}
+    return ", ".join(
+        f"{metric} {value:{fmt}}" + (f" (over episodes {ci_text(found[metric], fmt)})" if metric in found else "")
+        for metric, value in result["scores"][task].items()
+    )
+
+
 def lm_eval_scores(checkpoint: Path) -> list[dict]:
     """The scores `evaluate` wrote to CHECKPOINT/lm_eval/results.json (`scores` and `stderr`,
     task -> metric -> value), one row per task and metric; [] when lm-eval was not run. The
@@ -217,6 +265,7 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
     if not isinstance(written.get("scores"), dict):  # silently dropping the figures is how they once went missing
         raise ValueError(f"{path}: no 'scores' (expected the results.json `glade lm-eval` writes); rerun glade lm-eval")
     stderr, samples = written.get("stderr") or {}, written.get("n_samples") or {}
+    intervals = written.get("intervals") or {}  # results from before glade kept them: none
     return [
         {
             "task": task,
@@ -224,6 +273,7 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
             "value": float(value),
             "stderr": (stderr.get(task) or {}).get(metric),
             "n": (samples.get(task) or {}).get("effective"),
+            "interval": (intervals.get(task) or {}).get(metric),
         }
         for task, metrics in sorted(written["scores"].items())
         for metric, value in sorted(metrics.items())
@@ -254,7 +304,7 @@ def _evaluate(checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, 
             limit=limit,
             apply_chat_template=True,
             task_manager=manager,
-            log_samples=False,
+            log_samples=bool(ours),  # glade's tasks' per-document values: intervals over their episodes
             # lm-eval sets its logger to this level, over quiet_libraries' ERROR: keep it quiet unless --verbose
             verbosity="ERROR" if quiet else "WARNING",
         )

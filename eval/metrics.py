@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,7 @@ import pandas as pd
 from .faults import without_faults
 from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
 from .recipe import STANDIN
-from .stats import Interval, clean, describe, interval, jsd, path_distance, support
+from .stats import Interval, clean, cluster_rate, describe, interval, jsd, path_distance, support
 from .thresholds import DEFAULTS, threshold
 
 DIRECTIONS = ("buy", "sell", "none")
@@ -248,13 +247,11 @@ def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
     independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
     benchmarks/cast_coverage.py). Exact over seeds where every seed's casts agree (one cast, or
     all 0/1), else the t interval of the shares, clipped to [0, 1]."""
-    shares = np.asarray(shares, dtype=float)
     if casts <= 1:
         return interval(shares, level=level, rate=True)
-    if np.isin(shares, (0.0, 1.0)).all():
-        return interval(shares, level=level, rate=True, unit=f"seeds (their {casts} casts agreeing in each)")
-    iv = interval(shares, level=level, unit=world_unit(casts), bounds=(0.0, 1.0))
-    return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {world_unit(casts)}")
+    return cluster_rate(
+        shares, level=level, agreeing=f"seeds (their {casts} casts agreeing in each)", averaged=world_unit(casts)
+    )
 
 
 def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:

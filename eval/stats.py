@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -166,6 +166,20 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return Interval(mean, low, high, n, "", "t+hall+kurtosis-df")
+
+
+def cluster_rate(shares, *, level: float = 0.95, agreeing: str, averaged: str) -> Interval:
+    """A 0/1 outcome's rate over clusters whose members share their draws (a seed's casts, an
+    episode's documents), from each cluster's share of members that showed it: the cluster is
+    the unit. Exact (Clopper-Pearson) where every cluster's members agree (each share 0 or 1),
+    else the t interval of the shares, clipped to [0, 1]. `agreeing` / `averaged`: the unit in
+    words for each case ("seeds (their 3 casts agreeing in each)")."""
+    shares = np.asarray(shares, dtype=float)
+    shares = shares[~np.isnan(shares)]
+    if np.isin(shares, (0.0, 1.0)).all():
+        return interval(shares, level=level, rate=True, unit=agreeing)
+    iv = interval(shares, level=level, unit=averaged, bounds=(0.0, 1.0))
+    return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {averaged}")
 
 
 def kurtosis_df(x: np.ndarray) -> float:

@@ -151,6 +151,12 @@ def test_base_and_adapter_scores(runs, workdir):
             assert result["baselines"][task]["documents"] == result["n_samples"][task]["effective"] == LIMIT
         assert sum(result["baselines"][lm_docs.MC_TASK]["gold_share"].values()) == pytest.approx(1.0)
         assert result["data"]["shuffle_seed"] == lm_docs.SHUFFLE_SEED
+        # each metric over the held-out episodes the documents came from: an episode's mean is one value
+        episodes = {d["episode_id"] for d in lm_docs.read_docs(docs, lm_docs.MC_TASK, LIMIT)}
+        for metric in ("acc", "acc_norm", "gold_prob"):
+            found = result["intervals"][lm_docs.MC_TASK][metric]
+            assert found["n"] == len(episodes) and found["documents"] == LIMIT
+        assert set(result["intervals"][lm_docs.GEN_TASK]) >= {"valid_json", "valid_action", "standin_agreement"}
     assert "peft" in lora["model_args"] and "peft" not in base["model_args"]
     assert lora["model_args"]["pretrained"] == str(workdir / "base")
     assert base["data"] == lora["data"] and base["n_samples"] == lora["n_samples"]  # same documents

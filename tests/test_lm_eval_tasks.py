@@ -300,3 +300,23 @@ def test_tasks_that_name_nothing_are_refused(tmp_path, capsys, monkeypatch):
         assert "--tasks names no task" in err and "glade_decision_gen,glade_direction_mc" in err
         assert "Traceback" not in err
     assert called == []
+
+
+def test_scores_get_intervals_over_their_episodes_not_their_documents():
+    from glade.eval.harness import episode_intervals, score_text
+    from glade.eval.stats import clopper_pearson
+
+    def sample(episode, acc, prob):
+        return {"doc": {"episode_id": episode}, "metrics": ["acc", "gold_prob"], "acc": acc, "gold_prob": prob}
+
+    # 5 episodes of 4 documents: acc agrees within each episode (3 right, 2 wrong), gold_prob varies
+    logged = [sample(f"e{e}", float(e < 3), 0.2 + 0.1 * e + 0.01 * d) for e in range(5) for d in range(4)]
+    found = episode_intervals({"glade_direction_mc": logged, "hellaswag": logged})
+    assert set(found) == {"glade_direction_mc"}  # a standard task keeps lm-eval's own figures
+    acc = found["glade_direction_mc"]["acc"]
+    assert acc["n"] == 5 and acc["documents"] == 20  # 5 episodes, not 20 independent documents
+    assert acc["ci"] == pytest.approx(list(clopper_pearson(3, 5)))  # exact over episodes: 3 of 5
+    prob = found["glade_direction_mc"]["gold_prob"]
+    assert prob["mean"] == pytest.approx(0.415) and 0.0 <= prob["ci"][0] < 0.415 < prob["ci"][1] <= 1.0
+    text = score_text({"scores": {"glade_direction_mc": {"acc": 0.6}}, "intervals": found}, "glade_direction_mc", ".2f")
+    assert text.startswith("acc 0.60 (over episodes 0.60 [")

@@ -61,12 +61,13 @@ def test_lm_eval_scores_reach_the_model_index_and_the_card(ckpt, tmp_path):
     }
     assert found == pytest.approx(expected)
     assert ("lm-eval/glade_decision_gen", "valid_json") in found and ("lm-eval/glade_direction_mc", "acc") in found
-    assert "lm-eval (`glade lm-eval`, `lm_eval/results.json`):" in card.text
+    assert "lm-eval (`glade lm-eval`, `lm_eval/results.json`): the value and stderr are lm-eval's" in card.text
     stderr = written["stderr"]["glade_direction_mc"]["acc"]
+    episodes = written["intervals"]["glade_direction_mc"]["acc"]["n"]  # 2 documents: too few episodes for a CI
     assert (
-        f"| glade_direction_mc | acc | {written['scores']['glade_direction_mc']['acc']:.4f} | {stderr:.4f} | 2 |"
+        f"| glade_direction_mc | acc | {written['scores']['glade_direction_mc']['acc']:.4f} | {stderr:.4f} | 2 | "
         in (card.text)
-    )
+    ) and f"(n {episodes}) | {episodes} |" in card.text
 
 
 def test_a_results_json_without_scores_is_a_clear_error(ckpt, tmp_path, capsys):

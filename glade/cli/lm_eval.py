@@ -8,7 +8,7 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
 from glade.console import without_lines
-from glade.eval.harness import run_lm_eval
+from glade.eval.harness import run_lm_eval, score_text
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
 GIT_NOISE = "fatal: not a git repository"
@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
         )
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
         result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
-    for task, metrics in result["scores"].items():
+    for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
-        shown = ", ".join(f"{m} {v:.4f}" for m, v in metrics.items())
-        print(f"{task} (n={n}): {shown}")
+        found = (result.get("intervals") or {}).get(task)
+        episodes = f" from {next(iter(found.values()))['n']} episodes; 95% intervals over them" if found else ""
+        print(f"{task} (n={n} documents{episodes}): {score_text(result, task)}")
         if task in (result.get("baselines") or {}):
             print(f"  {baseline_text(task, result['baselines'][task])}")
     print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")

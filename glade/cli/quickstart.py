@@ -219,15 +219,12 @@ def flag_and_report(args: argparse.Namespace, con) -> None:
 
 
 def lm_eval_creatures(args: argparse.Namespace, con) -> None:
-    from glade.eval.harness import run_lm_eval
+    from glade.eval.harness import run_lm_eval, score_text
     from glade.eval.lm_docs import baseline_text
 
     for name in ("tiny-hoarder", "tiny-panic-seller"):
         results = run_lm_eval(checkpoint.latest(name), limit=LM_EVAL_LIMIT)
-        scores = "; ".join(
-            f"{task}: " + ", ".join(f"{metric} {value:.3f}" for metric, value in metrics.items())
-            for task, metrics in results["scores"].items()
-        )
+        scores = "; ".join(f"{task}: {score_text(results, task, '.3f')}" for task in results["scores"])
         con.print(f"{name}: {scores}", soft_wrap=True)
         for task, found in results["baselines"].items():  # what an answer without judgement scores there
             con.print(f"  {task} {baseline_text(task, found)}", soft_wrap=True)

@@ -10,6 +10,7 @@ import yaml
 
 from glade.eval.figures import FIGURES
 from glade.eval.flags import effect_text, metric_text, number, where
+from glade.eval.stats import ci_text
 
 from .lineage import commit_text, council_provenance, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, CouncilView, members_text
@@ -316,11 +317,24 @@ def render_card(
     ]
     if lm_scores:
         parts += [
-            "lm-eval (`glade lm-eval`, `lm_eval/results.json`):",
+            "lm-eval (`glade lm-eval`, `lm_eval/results.json`): the value and stderr are lm-eval's, over "
+            "documents; a task's documents are turns of a few held-out episodes, so glade's tasks also give the "
+            "mean over episodes with its 95% interval (none below 4 episodes):",
             "",
             _table(
-                ["task", "metric", "value", "stderr", "n"],
-                [[r["task"], r["metric"], _fmt(r["value"]), _fmt(r["stderr"]), r["n"]] for r in lm_scores],
+                ["task", "metric", "value", "stderr", "n documents", "over episodes [95% CI]", "n episodes"],
+                [
+                    [
+                        r["task"],
+                        r["metric"],
+                        _fmt(r["value"]),
+                        _fmt(r["stderr"]),
+                        r["n"],
+                        ci_text(r["interval"], ".4f") if r.get("interval") else "-",
+                        (r.get("interval") or {}).get("n", "-"),
+                    ]
+                    for r in lm_scores
+                ],
             ),
             "",
         ]
