@@ -132,17 +132,20 @@ def load_model(checkpoint: str | Path, args: dict, batch_size: int):
 
 
 def _flatten(results: dict) -> tuple[dict, dict]:
+    """lm-eval's "metric,filter" keys as task -> metric -> value (scores, stderr). A filter other
+    than "none" stays in the name, "exact_match[flexible-extract]": a standard task that scores
+    one metric under two filters (gsm8k) keeps both."""
     scores: dict[str, dict] = {}
     stderr: dict[str, dict] = {}
     for task, values in results.items():
         for key, value in values.items():
             if key in ("alias", "sample_len") or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            metric = key.split(",")[0]
-            if metric.endswith("_stderr"):
-                stderr.setdefault(task, {})[metric[: -len("_stderr")]] = value
-            else:
-                scores.setdefault(task, {})[metric] = value
+            name, _, applied = key.partition(",")
+            error = name.endswith("_stderr")
+            name = name.removesuffix("_stderr")
+            metric = name if applied in ("", "none") else f"{name}[{applied}]"
+            (stderr if error else scores).setdefault(task, {})[metric] = value
     return scores, stderr
 
 

@@ -320,3 +320,25 @@ def test_scores_get_intervals_over_their_episodes_not_their_documents():
     assert prob["mean"] == pytest.approx(0.415) and 0.0 <= prob["ci"][0] < 0.415 < prob["ci"][1] <= 1.0
     text = score_text({"scores": {"glade_direction_mc": {"acc": 0.6}}, "intervals": found}, "glade_direction_mc", ".2f")
     assert text.startswith("acc 0.60 (over episodes 0.60 [")
+
+
+def test_a_metric_scored_under_two_filters_keeps_both():
+    from glade.eval.harness import _flatten
+
+    scores, stderr = _flatten(
+        {
+            "gsm8k": {
+                "alias": "gsm8k",
+                "exact_match,strict-match": 0.25,
+                "exact_match_stderr,strict-match": 0.1,
+                "exact_match,flexible-extract": 0.5,
+                "exact_match_stderr,flexible-extract": 0.2,
+            },
+            "glade_direction_mc": {"acc,none": 0.4, "acc_stderr,none": 0.05},
+        }
+    )
+    assert scores == {
+        "gsm8k": {"exact_match[strict-match]": 0.25, "exact_match[flexible-extract]": 0.5},
+        "glade_direction_mc": {"acc": 0.4},
+    }
+    assert stderr["gsm8k"]["exact_match[flexible-extract]"] == 0.2 and stderr["glade_direction_mc"] == {"acc": 0.05}
