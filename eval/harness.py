@@ -232,15 +232,15 @@ def episode_intervals(samples: dict, level: float = 0.95) -> dict:
             for sample in logged:
                 by_episode.setdefault(str(sample["doc"]["episode_id"]), []).append(float(sample[metric]))
             values = [v for vs in by_episode.values() for v in vs]
+            means = [sum(vs) / len(vs) for vs in by_episode.values()]
             if set(values) <= {0.0, 1.0}:
                 found = cluster_rate(
-                    [sum(vs) / len(vs) for vs in by_episode.values()],
+                    means,
                     level=level,
                     agreeing="episodes (their documents agreeing in each)",
                     averaged="episodes (their documents averaged in each)",
                 )
             else:  # a share or a probability per document: the t interval of the episode means
-                means = [sum(vs) / len(vs) for vs in by_episode.values()]
                 found = interval(means, level=level, unit="episodes", bounds=(0.0, 1.0))
             out.setdefault(task, {})[metric] = found.as_dict() | {"documents": len(values)}
     return out
