@@ -225,8 +225,11 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
 
 
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """The file's mapping; `extends: NAME` first reads that scenario and merges this one over it."""
+    """The file's mapping; `extends: NAME` first reads that scenario and merges this one over it.
+    A file that sets no `name:` is named by its file stem, not its base's name, so its runs and
+    rows never pass for the base's."""
     data = read_yaml(path)
+    data.setdefault("name", path.stem)
     _anchor_dispositions(data, path)
     base = data.pop("extends", None)
     if base is None:

@@ -107,13 +107,15 @@ def test_missing_file_and_unknown_name():
 def test_scenario_names_a_file_relative_to_itself_and_hashes_its_contents(tmp_path):
     (tmp_path / "d").mkdir()
     write(tmp_path / "d", "grabby.yaml", "horizon: 4\non_rise: hoard\n")
-    scenario = write(tmp_path, "s.yaml", "extends: default\ncreatures: {oona: {disposition: d/grabby.yaml}}\n")
+    scenario = write(
+        tmp_path, "s.yaml", "extends: default\nname: mine\ncreatures: {oona: {disposition: d/grabby.yaml}}\n"
+    )
     s = load_scenario(scenario)
     assert disposition(s.creatures["oona"].disposition) == Disposition("grabby", horizon=4, on_rise="hoard")
     # the same contents elsewhere: the same rules, the same hash; other contents: another hash
     (tmp_path / "e").mkdir()
     write(tmp_path / "e", "grabby.yaml", "horizon: 4\non_rise: hoard\n")
-    moved = write(tmp_path, "t.yaml", "extends: default\ncreatures: {oona: {disposition: e/grabby.yaml}}\n")
+    moved = write(tmp_path, "t.yaml", "extends: default\nname: mine\ncreatures: {oona: {disposition: e/grabby.yaml}}\n")
     assert load_scenario(moved).hash() == s.hash() != load_scenario("default").hash()
     write(tmp_path / "e", "grabby.yaml", "horizon: 5\non_rise: hoard\n")
     assert load_scenario(moved).hash() != s.hash()

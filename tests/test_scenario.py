@@ -231,6 +231,20 @@ def test_extends_chain_merges_each_file_over_its_base(tmp_path):
     assert s.creatures["thorn"] == d.creatures["thorn"]
 
 
+def test_a_file_without_a_name_is_named_by_its_stem_not_its_base(tmp_path, monkeypatch):
+    # Keeping the base's name made `glade simulate --scenario mine` overwrite the default's run.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes" / "scenarios").mkdir(parents=True)
+    write(tmp_path / "recipes" / "scenarios", "mine.yaml", "extends: default\nturns: 3\n")
+    write(tmp_path, "deeper.yaml", "extends: mine\nturns: 2\n")
+    assert load_scenario("mine").name == "mine"
+    assert load_scenario(tmp_path / "deeper.yaml").name == "deeper"
+    assert load_scenario("mine").hash() != load_scenario("default", turns=3).hash()  # the name is part of it
+
+    assert main(["simulate", "--scenario", "mine", "--seed", "7"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs" / "simulate").iterdir()) == ["mine-seed7"]
+
+
 def test_extends_error_in_the_chain_names_the_file_with_the_yaml_error(tmp_path):
     base = write(tmp_path, "base.yaml", "extends: default\nturns: [\n")
     top = write(tmp_path, "top.yaml", "extends: base.yaml\n")
