@@ -189,6 +189,16 @@ def lora_config(recipe: TrainRecipe, source: str | None = None):
         raise ConfigError(f"{source}: lora: {str(exc).splitlines()[0]}") from None
 
 
+def library_keys() -> set[str]:
+    """The `sft.*` and `lora.*` keys a recipe may set: every field of TRL's SFTConfig and PEFT's
+    LoraConfig (importing them takes seconds, so only a hint for an unknown option asks)."""
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    sft = {f"sft.{f.name}" for f in dataclasses.fields(SFTConfig)}
+    return sft | {f"lora.{f.name}" for f in dataclasses.fields(LoraConfig)}
+
+
 def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainRecipe:
     """Read and fully validate a training recipe (SFTConfig and LoraConfig included)."""
     recipe = load_recipe(TrainRecipe, path, overrides, kind="train")

@@ -49,16 +49,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def recipe_keys() -> set[str]:
     """Every key a train recipe takes, nested ones dotted (`sft.max_steps`): what an unknown
     option is matched against for a `key=value` hint (only then are TRL and PEFT imported)."""
-    from dataclasses import fields
-
-    from peft import LoraConfig
-    from trl import SFTConfig
-
     from glade.cli import dotted_keys
-    from glade.train.recipe import TrainRecipe
+    from glade.train.recipe import TrainRecipe, library_keys
 
-    sft = {f"sft.{f.name}" for f in fields(SFTConfig)}
-    return dotted_keys(TrainRecipe) | sft | {f"lora.{f.name}" for f in fields(LoraConfig)}
+    return dotted_keys(TrainRecipe) | library_keys()
 
 
 def run(args: argparse.Namespace) -> int:
