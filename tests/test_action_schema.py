@@ -158,6 +158,18 @@ def test_buy_price_is_capped_at_whole_cents_the_pebbles_cover(hazel):
     v = validator(hazel)
     assert v.is_valid({"orders": [order("buy", "berries", 1, 0.29)]})
     assert not v.is_valid({"orders": [order("buy", "berries", 1, 0.3)]})
+
+
+def test_a_buy_cap_is_the_largest_whole_cent_the_pebbles_cover(hazel):
+    """1.999999999 pebbles cap a buy at 1.99 (rounding to the nearest cent would give 2.00,
+    which they do not cover), and the parser agrees."""
+    hazel["pebbles"] = 2.0 - 1e-9
+    forms = action_schema(hazel)["properties"]["orders"]["items"]["anyOf"]
+    buys = [f["properties"] for f in forms if f["properties"]["side"]["const"] == "buy"]
+    caps = {b["good"]["const"]: b["price"]["maximum"] for b in buys}
+    assert caps == dict.fromkeys(("honey", "firewood", "berries", "mushrooms"), 1.99)  # not acorns: she makes them
+    assert parse(json.dumps({"orders": [order("buy", "honey", 1, 1.99)]}), hazel).error is None
+    assert parse(json.dumps({"orders": [order("buy", "honey", 1, 2.0)]}), hazel).error == "no_pebbles"
     assert parse(json.dumps({"orders": [order("buy", "berries", 1, 0.29)]}), hazel).error is None
 
 

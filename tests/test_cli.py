@@ -15,7 +15,8 @@ from glade.cli import main
 from glade.cli.simulate import parse_council
 from glade.config import ConfigError
 from glade.env import load_scenario
-from glade.rollout import TRACE_COLUMNS, run_episode
+from glade.episode_folder import TRACE_COLUMNS
+from glade.rollout import run_episode
 from glade.seats import SeatSpecError, StandIn
 
 TURNS = 6

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glade.env import parallel_env, protocol
-from glade.env.action_schema import action_schema
 from glade.env.creatures import TEXT_CHARSET
 from glade.env.market import validate_orders
 from glade.env.protocol import ACTION_SCHEMA, MAX_ORDERS, MAX_QTY, PROTOCOL_VERSION, Parsed, parse, render, role_card
@@ -387,15 +386,3 @@ def test_parse_property_always_valid(wood_obs, text, state):
     assert parsed.error is None or (len(parsed.error) <= 32 and ERROR_NAME.match(parsed.error)), parsed.error
     assert parsed.error != "parser_fault"
     check_valid(parsed.action, obs)
-
-
-def test_schema_caps_a_buy_at_whole_cents_the_pebbles_cover(wood_obs):
-    """A buy's price cap is the largest whole cent not above the pebbles: 1.999999999 pebbles
-    caps at 1.99 (rounding to the nearest cent would give 2.00, which they do not cover)."""
-    obs = hazel(wood_obs, pebbles=np.array(2.0 - 1e-9))
-    forms = action_schema(obs)["properties"]["orders"]["items"]["anyOf"]
-    buys = [f["properties"] for f in forms if f["properties"]["side"]["const"] == "buy"]
-    caps = {b["good"]["const"]: b["price"]["maximum"] for b in buys}
-    assert caps == dict.fromkeys(("honey", "firewood", "berries", "mushrooms"), 1.99)  # not acorns: she makes them
-    assert parse(orders_text(o("buy", "honey", 1, 1.99)), obs).error is None
-    assert parse(orders_text(o("buy", "honey", 1, 2.0)), obs).error == "no_pebbles"

@@ -32,8 +32,9 @@ from glade.checkpoint import LATEST
 from glade.cli import VerbHelp, epilog
 from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
+from glade.episode_folder import write_episode
 from glade.files import check_folder_path
-from glade.rollout import run_episode, write_episode
+from glade.rollout import run_episode
 
 SEED = 7
 LM_EVAL_LIMIT = 24  # held-out states per lm-eval task: enough to see, quick on a CPU

@@ -34,8 +34,9 @@ from glade.console import console, scoreboard, show_faults, summary_lines, turn_
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
+from glade.episode_folder import check_episode_folder, write_episode
 from glade.faults import too_many_faults
-from glade.rollout import check_episode_folder, run_episode, write_episode
+from glade.rollout import run_episode
 from glade.seats import Policy, SeatSpecError, StandIn, check_spec, each_creature, load, load_council, standin_council
 
 

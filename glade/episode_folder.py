@@ -1,0 +1,67 @@
+"""`glade simulate`'s episode folder: trace.parquet (one row per creature-turn, TRACE_COLUMNS,
+taken from the rollout's trace rows) and summary.json, written so that a rerun replaces its
+own earlier episode and never a folder glade did not write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from glade.files import check_folder_path
+from glade.rollout import Played
+
+# `glade simulate`'s trace.parquet: one row per creature-turn, columns from the trace row.
+TRACE_COLUMNS = (
+    "turn", "creature", "seat", "action", "notes", "fills", "pebbles", "inventory",
+    "wealth", "mood", "self_buy", "sentiment", "events", "error",
+)  # fmt: skip
+_TRACE_FROM = {"notes": "rejected", "wealth": "wealth_after"}  # renamed for the simulate trace
+
+
+def write_episode(episode: Played, out: str | Path) -> Path:
+    """trace.parquet (TRACE_COLUMNS) and summary.json into `out` (created). An earlier episode
+    written there is replaced; a file, or a folder holding anything else, is refused
+    (ValueError) before anything is written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    check_episode_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema(
+        [
+            ("turn", pa.int32()), ("creature", pa.string()), ("seat", pa.string()),
+            ("action", pa.string()), ("notes", pa.string()), ("fills", pa.string()),
+            ("pebbles", pa.float64()), ("inventory", pa.string()), ("wealth", pa.float64()),
+            ("mood", pa.float64()), ("self_buy", pa.int32()), ("sentiment", pa.string()),
+            ("events", pa.string()), ("error", pa.string()),
+        ]
+    )  # fmt: skip
+    rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
+    (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")  # first: marks the folder
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
+    return out
+
+
+def check_episode_folder(out: Path) -> None:
+    """Refuses `out` (ValueError) unless it is new, empty, or holds only an episode
+    write_episode wrote (its summary.json is written first, so a trace alone is not one)."""
+    check_folder_path(out)
+    if not out.is_dir():
+        return
+    found = sorted(p.name for p in out.iterdir())
+    foreign = [name for name in found if name not in ("trace.parquet", "summary.json")]
+    if found and not foreign and "summary.json" not in found:
+        foreign = ["trace.parquet"]  # without the summary written before it: not ours
+    elif not foreign and "summary.json" in found:
+        try:
+            summary = json.loads((out / "summary.json").read_text())
+        except (OSError, ValueError):
+            summary = None
+        if not (isinstance(summary, dict) and {"scenario_hash", "seed", "conservation_problems"} <= set(summary)):
+            foreign = ["summary.json"]  # not one write_episode wrote
+    if foreign:
+        raise ValueError(
+            f"{out}: holds files glade did not write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+            "give a new or empty folder"
+        )
