@@ -36,7 +36,8 @@ def action_schema(obs: dict) -> dict:
     """A JSON Schema (draft 2020-12) of the valid actions in this state, for structured decoding.
 
     An order sells a good the creature holds (qty 1..held) or buys a good it does not make
-    (qty >= 1, and a price its pebbles cover once, so a lone buy always fills a unit); a
+    (qty >= 1, and a price its pebbles cover once, so a lone buy is never dropped as
+    `no_pebbles`; whether it fills depends on the sellers); a
     price is at least MIN_PRICE and at most PRICE_CAP x the reference; at most one order per
     good (two on one side are redundant, one each side is `both_sides`), hence `contains` /
     `maxContains` per good; gossip and thought are optional strings within the parser's caps.

@@ -5,7 +5,8 @@ A legend is public news about one good. The scenario picks how it acts:
 - shock:    the text, plus a change to stores or production (a glut, a failed crop);
 - override: the text, plus a deterministic write at the settlement seam: the good's
             reference price is multiplied by `override_factor` after clearing.
-Every mechanism publishes the same text, so the mechanisms differ only in their effect.
+Every mechanism publishes the same legend text on the turn it fires; an override also reports
+its write in the next turn's news ("At settlement the honey price was set from ...").
 """
 
 from __future__ import annotations

@@ -105,9 +105,10 @@ def validate_orders(
             price = _as_price(price)
         elif not MIN_PRICE <= price <= MAX_PRICE:  # NaN fails this too
             price = None
-        if side not in SIDES:
+        # `in` compares by ==, which a numpy array answers with an array: only a str can match
+        if not isinstance(side, str) or side not in SIDES:
             reason = "bad_side"
-        elif good not in goods:
+        elif not isinstance(good, str) or good not in goods:
             reason = "unknown_good"
         elif qty is None or qty <= 0:
             reason = "bad_qty"
@@ -251,7 +252,9 @@ def reprice(
 
     with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
     unfilled on each side and V the matched volume. `depth` (units) keeps a thin market
-    honest: one unsold unit nudges the price, a glut of `depth` or more pushes it fully.
+    honest: one unsold unit nudges the price; a residual of `depth` or more units on one side
+    pushes it fully only when nothing traded and nothing is left on the other side (volume and
+    the other side's residual dilute the push). Every unfilled order counts, whatever its limit.
     """
     anchor = reference if c.price is None else reference + trade_weight * (c.price - reference)
     total = c.volume + c.unfilled_demand + c.unfilled_supply

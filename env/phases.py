@@ -105,7 +105,8 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
                 count += made[o.good]
         self_buys[c] = count
         gossip = action.get("gossip") if is_dict else None
-        text = sanitise_gossip(gossip, cap) if gossip else ""
+        # only a str is gossip (sanitise_gossip drops anything else); `if gossip` alone raises on an array
+        text = sanitise_gossip(gossip, cap) if isinstance(gossip, str) and gossip else ""
         if text:
             world.posted.append((c, text))
     return Decisions(orders, notes, self_buys)

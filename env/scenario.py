@@ -61,7 +61,7 @@ class Market:
     trade_weight: float = 0.5  # how far the reference moves toward the clearing price
     pressure: float = 0.1  # how hard residual demand / supply pushes the reference
     max_step: float = 0.15  # the reference moves at most this share per turn
-    depth: int = 10  # a residual of this many units or more pushes the reference fully
+    depth: int = 10  # a one-sided residual of this many units or more, nothing traded, pushes fully
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ every choice follows from its parameters. For each good, in order:
 2. Above want + surplus: sell the excess.
 3. Talk or a whispered tip about the good (talk > whisper when both): the disposition's
    reaction replaces the above. `dump` sells all but `dump_keep` units at a deep
-   discount; `hoard` buys `hoard_units` at a premium (unless it makes the good);
-   `ignore` keeps rules 1-2.
+   discount; `hoard` buys at least `hoard_units` (the gap of rule 1 if larger) at a premium
+   (unless it makes the good); `ignore` keeps rules 1-2.
 4. momentum > 0 (speculator): after a reference move above +momentum buy `swing_units`,
    below -momentum sell them (when no rule above fired).
 
