@@ -8,6 +8,8 @@ only in `world.patron.tips`; a creature hears the same words either way.
 
 from __future__ import annotations
 
+import math
+
 from .creatures import nudge
 from .legends import FALL, LEGENDS, RISE
 from .world import PATRON, PEBBLES, Loan, Position, World, move, transfer
@@ -73,6 +75,8 @@ def lend(world: World, creature: str, amount: float, rate: float, due_turn: int)
         raise PatronError(f"unknown creature {creature!r}")
     if not 0 < amount <= world.patron.pebbles:  # also refuses NaN
         raise PatronError(f"cannot lend {amount} pebbles")
+    if not 0 <= rate < math.inf:  # a NaN rate would make the debtor's pebbles NaN at collection
+        raise PatronError(f"cannot lend at rate {rate}")
     transfer(world, PATRON, creature, PEBBLES, amount, "loan")
     world.patron.loans.append(Loan(creature, amount, rate, due_turn))
 

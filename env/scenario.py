@@ -346,6 +346,8 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")
         if step.units >= MAX_UNITS:
             fail(src, f"firewood_need[{i}].units", f"must be at most {MAX_UNITS - 1:,}, got {step.units!r}")
+        if i and step.from_turn <= s.firewood_need[i - 1].from_turn:  # firewood_burn reads them in order
+            fail(src, f"firewood_need[{i}].from_turn", "steps must be listed in rising from_turn order")
     for path, value, low, high in _ranges(s):
         above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
         if not above or value > high:

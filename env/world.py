@@ -180,12 +180,12 @@ def check_conservation(world: World, tol: float = 1e-6) -> list[str]:
         held = replay[holder]
         held[asset] = held.get(asset, 0.0) + delta
     for (turn, asset, cause), total in transfer_sums.items():
-        if abs(total) > tol:
+        if not abs(total) <= tol:  # NaN included
             problems.append(f"turn {turn}: {cause} of {asset} nets to {total:+.6f}, not 0")
     now = holdings(world)
     for holder, assets in now.items():
         for asset, amount in assets.items():
-            if abs(replay[holder].get(asset, 0.0) - amount) > tol:
+            if not abs(replay[holder].get(asset, 0.0) - amount) <= tol:  # NaN included
                 problems.append(f"{holder} holds {amount} {asset}, journal says {replay[holder].get(asset)}")
             if asset != PEBBLES and amount < 0:
                 problems.append(f"{holder} holds a negative amount of {asset}: {amount}")

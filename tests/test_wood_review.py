@@ -120,3 +120,30 @@ def test_a_lone_buy_at_the_schemas_highest_price_is_never_dropped_for_pebbles():
             text = f'{{"orders": [{{"side": "buy", "good": "{good}", "qty": 1, "price": {top}}}]}}'
             parsed = parse(text, oona)
             assert parsed.error is None and parsed.action["orders"][0]["qty"] == 1, (pebbles, good, top)
+
+
+def test_lend_refuses_a_rate_that_is_not_a_finite_non_negative_number():
+    from glade.env import patron
+
+    env = parallel_env(turns=3)
+    env.reset(seed=0)
+    for rate in (float("nan"), float("inf"), -0.1):
+        with pytest.raises(patron.PatronError, match=r"cannot lend at rate"):
+            patron.lend(env.world, "thorn", 10.0, rate, 2)
+    assert env.world.patron.loans == [] and env.world.patron.pebbles == 200.0  # nothing moved
+
+
+def test_conservation_names_a_nan_holding():
+    env = parallel_env(turns=3)
+    env.reset(seed=0)
+    env.world.pebbles["thorn"] = float("nan")  # abs(nan) > tol is False: it used to pass
+    assert [p for p in check_conservation(env.world) if p.startswith("thorn holds nan pebbles")]
+
+
+def test_firewood_steps_out_of_order_are_refused_by_name():
+    from glade.config import ConfigError
+    from glade.env import load_scenario
+
+    steps = [{"from_turn": 10, "units": 2}, {"from_turn": 0, "units": 1}]
+    with pytest.raises(ConfigError, match=r"firewood_need\[1\]\.from_turn: steps must be listed in rising from_turn"):
+        load_scenario("default", firewood_need=steps)
