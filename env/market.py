@@ -28,6 +28,9 @@ class Clearing(NamedTuple):
     fills: list[tuple[str, str, int]]  # (buyer, seller, qty) at `price`
     demand: int  # all units bid
     supply: int  # all units offered
+    # Units left unfilled that bid at least the reference / offered at most it: the pressure
+    # on the reference. A bid far below the market (500 at 0.01) never fills and is no demand
+    # at the market's price; counting it let a creature pump a price for free.
     unfilled_demand: int
     unfilled_supply: int
 
@@ -166,22 +169,26 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
     # Plain loops rather than comprehensions: an auction has a handful of orders, and a
     # comprehension's setup costs more than its loop here.
     buys, sells = [], []
-    demand = supply = 0
+    demand = supply = firm_demand = firm_supply = 0  # firm: at or through the reference
     best_bid = best_ask = None
     for o in orders:
         if o.side == "buy":
             buys.append(o)
             demand += o.qty
+            if o.price >= reference:
+                firm_demand += o.qty
             if best_bid is None or o.price > best_bid:
                 best_bid = o.price
         else:
             sells.append(o)
             supply += o.qty
+            if o.price <= reference:
+                firm_supply += o.qty
             if best_ask is None or o.price < best_ask:
                 best_ask = o.price
     # Nothing crosses (no bid, no ask, or every bid below every ask): no candidate matches a unit.
     if best_bid is None or best_ask is None or best_bid < best_ask:
-        return _new(Clearing, (good, None, 0, [], demand, supply, demand, supply))
+        return _new(Clearing, (good, None, 0, [], demand, supply, firm_demand, firm_supply))
     # A candidate outside [best ask, best bid] matches nothing, and one inside matches at
     # least the best bid against the best ask, so only those inside can win.
     candidates = {reference} if best_ask <= reference <= best_bid else set()
@@ -202,7 +209,10 @@ def clear_auction(good: str, orders: list[Order], reference: float, rank: dict[s
             best = key
     volume, price = -best[0], best[3]
     fills = _pair(_queue(buys, price, volume, rank, True), _queue(sells, price, volume, rank, False))
-    return _new(Clearing, (good, price, volume, fills, demand, supply, demand - volume, supply - volume))
+    # the highest bids and lowest offers fill first, so the firm units fill before any other
+    left_demand, left_supply = firm_demand - volume, firm_supply - volume
+    unfilled = (left_demand if left_demand > 0 else 0, left_supply if left_supply > 0 else 0)
+    return _new(Clearing, (good, price, volume, fills, demand, supply, *unfilled))
 
 
 def _queue(side: list[Order], price: float, volume: int, rank: dict[str, int], buying: bool) -> list[list]:
@@ -251,10 +261,11 @@ def reprice(
         next ref = clip(target, ref * (1 - s), ref * (1 + s)), and at least `floor`
 
     with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
-    unfilled on each side and V the matched volume. `depth` (units) keeps a thin market
+    unfilled that bid at least / offered at most the reference, and V the matched volume. `depth` (units) keeps a thin market
     honest: one unsold unit nudges the price; a residual of `depth` or more units on one side
     pushes it fully only when nothing traded and nothing is left on the other side (volume and
-    the other side's residual dilute the push). Every unfilled order counts, whatever its limit.
+    the other side's residual dilute the push). A bid below the reference, or an offer above it,
+    presses on nothing: it was never demand or supply at the market's price.
     """
     anchor = reference if c.price is None else reference + trade_weight * (c.price - reference)
     total = c.volume + c.unfilled_demand + c.unfilled_supply

@@ -28,15 +28,19 @@ def test_crossing_book_clears_at_the_volume_maximising_price_nearest_the_referen
     # buys: a 5@10, b 3@8    sells: c 4@7, d 4@9    reference 8.5
     # p=7: D=8 S=4 -> 4   p=8: D=8 S=4 -> 4   p=8.5: D=5 S=4 -> 4
     # p=9: D=5 S=8 -> 5 (imbalance 3)   p=10: D=5 S=8 -> 5 (imbalance 3)
-    # volume 5 at 9 and 10, same imbalance; 9 is nearer 8.5.
+    # volume 5 at 9 and 10, same imbalance; 9 is nearer 8.5. Left unfilled: b's 3 at 8 (below
+    # the reference) and 3 of d's at 9 (above it): neither presses on the reference.
     orders = [buy("a", 5, 10.0), buy("b", 3, 8.0), sell("c", 4, 7.0), sell("d", 4, 9.0)]
     result = clear_auction("honey", orders, 8.5, RANK)
-    assert result == Clearing("honey", 9.0, 5, [("a", "c", 4), ("a", "d", 1)], 8, 8, 3, 3)
+    assert result == Clearing("honey", 9.0, 5, [("a", "c", 4), ("a", "d", 1)], 8, 8, 0, 0)
 
 
 def test_no_cross_gives_no_price_and_everything_unfilled():
     orders = [buy("a", 2, 5.0), sell("c", 3, 6.0)]
-    assert clear_auction("honey", orders, 5.5, RANK) == Clearing("honey", None, 0, [], 2, 3, 2, 3)
+    # all unfilled; what presses on the reference is only what bid at or above it / offered at or below it
+    assert clear_auction("honey", orders, 5.5, RANK) == Clearing("honey", None, 0, [], 2, 3, 0, 0)
+    assert clear_auction("honey", orders, 5.0, RANK) == Clearing("honey", None, 0, [], 2, 3, 2, 0)
+    assert clear_auction("honey", orders, 6.0, RANK) == Clearing("honey", None, 0, [], 2, 3, 0, 3)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,8 @@ def test_partial_fills_walk_both_queues_in_whole_units():
     assert result.volume == 4
     # buyers by limit: a (3), then b (1 of 2); sellers by limit: d (1), then e (3)
     assert result.fills == [("a", "d", 1), ("a", "e", 2), ("b", "e", 1)]
-    assert (result.demand, result.supply, result.unfilled_demand, result.unfilled_supply) == (9, 4, 5, 0)
+    # left unfilled at or above the reference: 1 of b's (c's 4 at 6 bid below it)
+    assert (result.demand, result.supply, result.unfilled_demand, result.unfilled_supply) == (9, 4, 1, 0)
 
 
 def test_volume_tie_is_broken_by_imbalance_before_closeness_and_price():
@@ -78,7 +83,8 @@ def test_volume_tie_is_broken_by_imbalance_before_closeness_and_price():
     # p=10: D=4 S=5 -> volume 4, imbalance 1  -> wins on imbalance
     orders = [buy("a", 4, 10.0), buy("b", 5, 8.0), sell("c", 4, 8.0), sell("d", 1, 10.0)]
     result = clear_auction("honey", orders, 8.0, RANK)
-    assert result == Clearing("honey", 10.0, 4, [("a", "c", 4)], 9, 5, 5, 1)
+    # b's 5 at 8 bid at the reference and went unfilled; d's 1 at 10 offered above it
+    assert result == Clearing("honey", 10.0, 4, [("a", "c", 4)], 9, 5, 5, 0)
 
 
 def test_volume_and_imbalance_tie_is_broken_by_closeness_to_the_reference():

@@ -86,13 +86,24 @@ def test_depth_pushes_fully_only_when_nothing_traded():
     assert reprice(10.0, clearing(10.0, 20, 10), 0.5, 0.1, 0.15, 0.25, 10) == pytest.approx(10.0 * (1 - 0.1 / 3))
 
 
-def test_an_unfilled_bid_far_below_the_reference_still_lifts_it():
-    """market.reprice: every unfilled order counts, whatever its limit (a bid of 0.01 included)."""
-    env = parallel_env("default", turns=2)
-    env.reset(seed=0)
-    env.step({"hazel": {"orders": [{"side": "buy", "good": "honey", "qty": 500, "price": 0.01}]}})
-    assert env.world.history[-1]["volume"]["honey"] == 0
-    assert env.world.price["honey"] == pytest.approx(11.0)  # 10 * (1 + 0.1 * 500 / 500)
+def test_an_order_away_from_the_market_presses_on_no_price():
+    """market.reprice: an unfilled bid below the reference, or offer above it, was counted as
+    demand / supply, so a bid of 500 at 0.01 (5 pebbles, never filled) lifted honey 10% a turn
+    (10.00 -> 31.38 in 12 turns, for free). Only orders at or through the reference press."""
+
+    def honey_after(order: dict) -> float:
+        env = parallel_env("default", turns=2)
+        env.reset(seed=0)
+        env.step({"hazel": {"orders": [order]}})
+        assert env.world.history[-1]["volume"]["honey"] == 0
+        return env.world.price["honey"]
+
+    assert honey_after({"side": "buy", "good": "honey", "qty": 500, "price": 0.01}) == 10.0
+    assert honey_after({"side": "buy", "good": "honey", "qty": 5, "price": 9.99}) == 10.0
+    assert honey_after({"side": "buy", "good": "honey", "qty": 3, "price": 10.0}) == pytest.approx(
+        10.0 * (1 + 0.1 * 3 / 10)
+    )
+    assert honey_after({"side": "sell", "good": "honey", "qty": 2, "price": 9000.0}) == 10.0
 
 
 def test_a_hoard_buys_the_gap_when_it_is_larger_than_hoard_units():
