@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from glade.files import check_replaceable, json_with_keys
+from glade.resume import PROGRESS
 
 from .faults import without_faults
 from .recipe import STANDIN
 from .rows import REBUILD, read_table
-from .stats import clean, resample_intervals
+from .stats import MIN_N, clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
@@ -63,7 +64,7 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, li
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
         if not path.exists():
-            raise ValueError(f"{folder}: no episodes.parquet (give a results folder written by glade eval)")
+            raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path)
         summary = folder / "summary.json"
         try:
@@ -76,6 +77,21 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, li
             for policy, name in pairs.itertuples(index=False):
                 names.setdefault(policy, set()).add(name)
     return pd.concat(frames, ignore_index=True), {k: sorted(v) for k, v in names.items()}
+
+
+def _why_no_episodes(folder: Path) -> str:
+    """What to do about a folder without episodes.parquet: glade eval writes it last, after
+    every world its ledger lists, so a folder with the ledger of an eval is one cut short."""
+    try:
+        kinds = json.loads((folder / PROGRESS).read_text()).get("shards")
+    except (OSError, ValueError, AttributeError):
+        kinds = None
+    if isinstance(kinds, list) and "episodes" in kinds:
+        return (
+            "an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is "
+            "missing), then rank the folder"
+        )
+    return "give a results folder written by glade eval"
 
 
 def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +174,7 @@ def rank(
     kept = [without_faults(None, folder)[1:] for _, folder in episodes.groupby("source", sort=False)]
     episodes = pd.concat([k[0] for k in kept], ignore_index=True)
     excluded = {"fault_rows": 0, "fault_worlds": sum(k[1]["fault_worlds"] for k in kept)}
-    c = comparisons(episodes, outcome, names)
+    c, alone = compared_only(comparisons(episodes, outcome, names))
     total = c.wins.sum(axis=0)
     groups = disconnected(total)
     if len(groups) > 1:
@@ -169,11 +185,12 @@ def rank(
         )
     strengths = fit(total)
     order = np.argsort(-strengths, kind="stable")
-
-    if on_total is not None:
-        on_total(resamples)
+    places = best_ranks(strengths)  # tied strengths share a place
 
     n = len(c.entries)
+    too_few = len(c.units) < MIN_N  # a bootstrap over 3 units is no interval, as everywhere in glade
+    if on_total is not None:
+        on_total(0 if too_few else resamples)
 
     def refit(units: np.ndarray) -> np.ndarray:
         """Strengths and ranks in one resample; NaN for an entry the resample never compares (fitted,
@@ -182,26 +199,32 @@ def rank(
             progress()
         wins = c.wins[units].sum(axis=0)
         present = (wins.sum(axis=0) + wins.sum(axis=1)) > 0
-        s, ranks = np.full(n, np.nan), np.full(n, np.nan)
+        s, best, worst = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         if present.any():
             fitted = fit(wins[np.ix_(present, present)])
             # on the full fit's scale: centred where the full fit centres these entries
             s[present] = fitted - fitted.mean() + strengths[present].mean()
-            # ranks among all entries, an absent one at its full-fit strength
-            ranks[present] = (np.argsort(np.argsort(-np.where(present, s, strengths), kind="stable")) + 1)[present]
-        return np.concatenate([s, ranks])
+            # ranks among all entries, an absent one at its full-fit strength; a tie spans its places
+            everyone = np.where(present, s, strengths)
+            best[present] = best_ranks(everyone)[present]
+            worst[present] = n - best_ranks(-everyone)[present] + 1
+        return np.concatenate([s, best, worst])
 
-    low, high, missing = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
+    if too_few:
+        low = high = np.full(3 * n, np.nan)
+        missing = np.zeros(n)
+    else:
+        low, high, missing = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
     board = []
-    for place, i in enumerate(order, 1):
+    for i in order:
         board.append(
             {
-                "rank": place,
+                "rank": int(places[i]),
                 "entry": c.entries[i],
                 "names": c.labels.get(c.entries[i], []),
-                "strength": strengths[i],
-                "ci": [low[i], high[i]],
-                "rank_ci": [low[n + i], high[n + i]],
+                "strength": _tidy(strengths[i]),
+                "ci": None if too_few else [_tidy(low[i]), _tidy(high[i])],
+                "rank_ci": None if too_few else [low[n + i], high[2 * n + i]],
                 "wins": total[i].sum(),
                 "comparisons": total[i].sum() + total[:, i].sum(),
                 "separated": bool(total[i].sum() == 0 or total[:, i].sum() == 0),  # strength set by the prior
@@ -216,14 +239,55 @@ def rank(
             "results": [str(r) for r in results],
             "method": f"Bradley-Terry, choix.ilsr_pairwise_dense (alpha {ALPHA}); percentile bootstrap over (scenario, seed)",
             "units": len(c.units),
+            "note": f"too few (scenario, seed) units for an interval: {len(c.units)}, at least {MIN_N}"
+            if too_few
+            else None,
             "comparisons": float(total.sum()),
             "resamples": resamples,
             "level": level,
             "seed": seed,
             "excluded": excluded,
+            # sat only where no other policy sat on that creature, scenario and seed (the
+            # all-stand-in world's creatures no council seated): nothing to compare them with
+            "not_compared": alone,
             "board": board,
         }
     )
+
+
+TIE = 1e-9  # strengths closer than this are one place: the fit's rounding, not a difference
+
+
+def best_ranks(strengths: np.ndarray) -> np.ndarray:
+    """Competition ranks (1 = strongest): 1 + how many are stronger by more than TIE, so tied
+    entries share their best place."""
+    return 1 + (strengths[None, :] > strengths[:, None] + TIE).sum(axis=1)
+
+
+def _tidy(value: float) -> float:
+    """A fitted figure without floating-point dust: -1e-16 is 0, not a "-0.00" in the table."""
+    return round(float(value), 12) + 0.0
+
+
+def compared_only(c: Comparisons) -> tuple[Comparisons, list[str]]:
+    """The comparisons without the entries that were never compared with anyone (an
+    all-stand-in world's creature that no council seated: alone in every cell it sat in),
+    and those entries. They have no strength to fit; other groups never compared with each
+    other are refused by `rank`."""
+    totals = c.wins.sum(axis=0)
+    seen = (totals.sum(axis=0) + totals.sum(axis=1)) > 0
+    alone = [e for e, kept in zip(c.entries, seen) if not kept]
+    if not alone:
+        return c, []
+    if seen.sum() < 2:
+        raise ValueError(
+            "no two policies ever sat on the same creature, scenario and seed, so none can be compared "
+            f"({', '.join(c.entries)}); seat them on the same creatures (a council, or rotate)"
+        )
+    keep = np.flatnonzero(seen)
+    entries = [c.entries[i] for i in keep]
+    wins = c.wins[:, keep][:, :, keep]
+    return Comparisons(entries, c.units, wins, {e: c.labels[e] for e in entries}), alone
 
 
 def check_out(out: str | Path) -> None:

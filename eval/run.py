@@ -18,7 +18,7 @@ import yaml
 
 from glade.config import as_plain
 from glade.env.scenario import Scenario
-from glade.faults import tally_faults
+from glade.faults import stop_if_failing, tally_faults
 from glade.files import atomic
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
@@ -105,7 +105,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     if on_total is not None:
         on_total(sum(max(scenarios[w.scenario].turns for w in shard) for shard in todo))
     stats = RolloutStats()
-    part = state.next_part()
+    part = first = state.next_part()
     try:
         for shard, decisions, episodes, replays in backend(recipe, scenarios, todo, stats, progress):
             _write(decisions, log.path("decisions", part))
@@ -116,6 +116,8 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
             faults = played.groupby("episode_id")["faults"].sum() if len(played) else {}
             log.finish(state, part, {w.episode_id: int(faults.get(w.episode_id, 0)) for w in shard})
             part += 1
+            if part - first < len(todo):  # a seat failing from the start stops the run here
+                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(todo))
     except BaseException:
         log.abandon(state)
         raise

@@ -235,9 +235,12 @@ def fault_text(t: dict) -> str:
     return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: {kinds}"
 
 
-def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float, resumes: bool = True) -> None:
+def show_faults(
+    con, tally: dict[str, dict], over: list[str], max_share: float, hint: str = "", resumes: bool = True
+) -> None:
     """A line per seat whose server failed to answer some turns (glade.faults.tally_faults), then
-    one `error:` line for the worst seat over `max_share` (glade.faults.too_many_faults).
+    one `error:` line for the worst seat over `max_share` (glade.faults.too_many_faults), with
+    `hint`, what to check for its faults (glade.faults.fault_hint).
     `resumes`: the verb keeps its finished episodes and replays only the faulted ones on a rerun
     (generate, eval); simulate plays its one episode again whole."""
     from rich.markup import escape
@@ -249,7 +252,7 @@ def show_faults(con, tally: dict[str, dict], over: list[str], max_share: float, 
         error(
             f"seat {over[0]!r}: {fault_text(tally[over[0]])}, more than max_fault_share {max_share:g}"
             + (f" (and {len(over) - 1} more seat(s))" if len(over) > 1 else "")
-            + "; these rows are held turns, not the model's behaviour: fix the seat (is its server up?) "
+            + f"; these rows are held turns, not the model's behaviour: fix the seat ({hint or 'is its server up?'}) "
             + ("and rerun, and the episodes with faults play again" if resumes else "and run it again")
         )
 

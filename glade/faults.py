@@ -71,10 +71,49 @@ def tally_faults(pairs) -> dict[str, dict]:
         if seat not in meters:
             meters[seat] = SeatMeter()
         meters[seat].count(error)
+    return tally_of(meters)
+
+
+def tally_of(meters: dict[str, SeatMeter]) -> dict[str, dict]:
+    """seat -> {"decisions", "faults", "fault_share"}: the fault tally of a run's seat meters."""
     return {
         seat: {k: v for k, v in m.as_dict().items() if k in ("decisions", "faults", "fault_share")}
         for seat, m in sorted(meters.items())
     }
+
+
+# What to check for each kind of fault, for the line that fails a run: a 401 or a 404 is a
+# seat's configuration, not a server that is down.
+HINTS = {
+    "server_refused": "is its server up, at its base_url?",
+    "server_timeout": "is its server overloaded? raise the seat's timeout or lower its concurrency",
+    "server_http_400": "the server refused the request: is model the name it serves? does it take response_format"
+    " (structured: true)?",
+    "server_http_401": "the server wants an API key: set the variable the seat's api_key_env names",
+    "server_http_403": "the server refused the API key in the seat's api_key_env",
+    "server_http_404": "is base_url the API root (such as http://HOST:8000/v1) and model a name the server serves?",
+    "server_http_422": "the server refused the request: is model the name it serves? does it take max_tokens,"
+    " temperature, seed?",
+    "server_http_429": "the server is rate-limiting: lower the seat's concurrency or raise its backoff",
+    "server_bad_response": "is base_url an OpenAI-compatible chat server?",
+}
+
+
+def fault_hint(faults: dict[str, int]) -> str:
+    """What to check for a seat whose faults are `faults` (kind -> count): the hint of its most
+    frequent kind (a 5xx: the server's own log)."""
+    if not faults:
+        return ""
+    worst = max(sorted(faults), key=lambda kind: faults[kind])
+    if worst in HINTS:
+        return HINTS[worst]
+    if worst.startswith(FAULT_PREFIX + "http_5"):
+        return "the server failed to answer: see its log"
+    if worst.startswith(FAULT_PREFIX + "http_"):
+        return (
+            f"the server answered HTTP {worst.removeprefix(FAULT_PREFIX + 'http_')}: check base_url, model and its log"
+        )
+    return HINTS["server_refused"]
 
 
 def too_many_faults(tally: dict[str, dict], max_share: float) -> list[str]:
@@ -82,3 +121,26 @@ def too_many_faults(tally: dict[str, dict], max_share: float) -> list[str]:
     any exits 1 (its rows are kept, and the faults are held turns, not behaviour)."""
     over = [seat for seat, t in tally.items() if t["faults"] and t["fault_share"] > max_share]
     return sorted(over, key=lambda seat: -tally[seat]["fault_share"])
+
+
+class SeatsFailing(Exception):
+    """A run stopped before its end: a seat's faults passed max_fault_share over the shards
+    played so far, so the rest would most likely be held turns too (a server down, a wrong
+    base_url), each costing the seat's timeout. The finished shards are kept; a rerun plays
+    what is missing and replays the episodes with faults. The CLI exits 1 on it."""
+
+
+def stop_if_failing(meters: dict[str, SeatMeter], max_share: float, played: int, planned: int) -> None:
+    """Raises SeatsFailing when a seat's faults so far are more than `max_share` of its
+    decisions, after `played` of `planned` shards (called only while some are left)."""
+    tally = tally_of(meters)
+    over = too_many_faults(tally, max_share)
+    if over:
+        t = tally[over[0]]
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+        raise SeatsFailing(
+            f"seat {over[0]!r}: {sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) "
+            f"failed ({kinds}) in the first {played} of {planned} shards, more than max_fault_share {max_share:g}: "
+            f"stopped early, keeping the finished shards; fix the seat ({fault_hint(t['faults'])}) and rerun: "
+            "only what is missing plays, and the episodes with faults play again"
+        )

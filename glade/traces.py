@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glade.config import Seeds, as_plain, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
-from glade.faults import is_fault, tally_faults
+from glade.faults import is_fault, stop_if_failing, tally_faults
 from glade.files import atomic
 from glade.meter import (
     Calibration,
@@ -198,17 +198,22 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     log = shard_log(out)
     state = log.start(results_recipe(recipe))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
+    if plan:
+        # A finished folder whose repairs (a shard unreadable, episodes with seat faults) play
+        # episodes again: its card no longer describes it, and a card marks a finished dataset
+        # (interrupted_generate), so it goes until this run writes the new one.
+        (out / "README.md").unlink(missing_ok=True)
     councils: dict[tuple[str, str], dict] = {}
     try:
         check(recipe, scenarios, plan, councils)
     except BaseException:
         log.abandon(state)
         raise
+    batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
     if on_total is not None:
-        batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
         on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
     stats = RolloutStats()
-    part = state.next_part()
+    part = first = state.next_part()
     try:
         for batch_start in range(0, len(plan), recipe.worlds):
             batch = plan[batch_start : batch_start + recipe.worlds]
@@ -219,6 +224,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
             faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
             log.finish(state, part, faults)
             part += 1
+            if batch_start + recipe.worlds < len(plan):  # a seat failing from the start stops the run here
+                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(batches))
     except BaseException:
         log.abandon(state)
         raise

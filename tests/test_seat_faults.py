@@ -82,6 +82,7 @@ def test_a_dead_server_fails_the_run_is_reported_and_left_out_then_fixing_it_rep
         policies={"live": server_policy(dead)},
         councils={"one": {"focal": {"oona": "live"}}},
         seeds={"start": 0, "count": 2},
+        worlds=4,  # one shard: played to the end (with more, the run stops early: the next test)
     )
     results = tmp_path / "results"
     assert main(["eval", str(path)]) == 1
@@ -205,3 +206,72 @@ def test_a_dry_run_says_when_a_seat_failed_its_calibration_turns(tmp_path, close
     out = " ".join(capsys.readouterr().out.split())
     assert re.search(r"live: (\d+) of \1 calibration decisions failed \(server_refused \1\); its tokens", out)
     assert "and the run would fail the same way: check that its server is up" in out
+
+
+def test_the_failing_line_says_what_to_check_for_the_seats_faults(tmp_path, closed_port, capsys):
+    """A 404 is a wrong base_url or model, not a server that is down: the line says so."""
+
+    class NotFound(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_error(404)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        for url, says in (
+            (f"http://127.0.0.1:{httpd.server_address[1]}/v1", "fix the seat (is base_url the API root"),
+            (f"http://127.0.0.1:{closed_port}/v1", "fix the seat (is its server up, at its base_url?)"),
+        ):
+            council = tmp_path / "council.yaml"
+            council.write_text(yaml.safe_dump({"oona": server_policy(url)}))
+            argv = ["simulate", "--turns", "2", "--council", str(council), "--out", str(tmp_path / "sim"), "--quiet"]
+            assert main(argv) == 1
+            assert says in capsys.readouterr().err
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_seat_failing_from_the_start_stops_generate_early_and_a_rerun_finishes(tmp_path, closed_port, capsys):
+    """A dead server costs its timeout on every turn: with shards left to play, the run stops
+    once a seat's faults pass max_fault_share, keeps what it finished, and exits 1."""
+    dead = server_policy(f"http://127.0.0.1:{closed_port}/v1")
+    path = generate_recipe(tmp_path, councils={"live": {"oona": dead}}, seeds={"count": 3}, worlds=1)
+    assert main(["generate", str(path)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "error: seat 'server:tiny': 3 of 3 decisions (100%) failed (server_refused 3) in the first 1 of 3 shards, "
+        "more than max_fault_share 0.2: stopped early, keeping the finished shards; fix the seat (is its server up"
+    ) in err
+    traces = tmp_path / "traces"
+    assert len(list((traces / "data").glob("part-*.parquet"))) == 1 and not (traces / "README.md").exists()
+    assert main(["generate", str(path), "max_fault_share=1.0"]) == 0  # accepted: every episode played
+    assert "1 episode(s) with 3 seat fault(s) play again" in capsys.readouterr().out
+    assert (traces / "README.md").exists()
+
+
+def test_a_seat_failing_from_the_start_stops_eval_early(tmp_path, closed_socket, capsys):
+    dead = f"http://127.0.0.1:{closed_socket.getsockname()[1]}/v1"
+    path = eval_recipe(
+        tmp_path,
+        policies={"live": server_policy(dead)},
+        councils={"one": {"focal": {"oona": "live"}}},
+        seeds={"start": 0, "count": 3},
+        worlds=1,
+    )
+    assert main(["eval", str(path)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    found = re.search(r"seat 'live': 6 of 6 decisions \(100%\) failed \(server_refused 6\) in the first (\d) of 6", err)
+    assert found and "stopped early" in err
+    assert not (tmp_path / "results" / "summary.json").exists()  # an interrupted eval: a rerun finishes it
+    server = HoldServer(closed_socket)
+    try:
+        assert main(["eval", str(path)]) == 0
+    finally:
+        server.close()
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["worlds"] == 6 and summary["faults"]["live"]["faults"] == {}

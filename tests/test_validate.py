@@ -177,3 +177,20 @@ def test_a_policy_no_council_seats_is_said_beside_ok(tmp_path, capsys):
     path.write_text(yaml.safe_dump(merged(EVAL, {"policies": {"ghost": "hoarder"}})))
     assert main(["validate", str(path), "--kind", "eval"]) == 0  # not malformed: the run plays without it
     assert f"ok     {path}  (eval recipe; policies.ghost: no council seats it)" in capsys.readouterr().out
+
+
+def test_traces_of_an_interrupted_generate_are_needs_not_fail(tmp_path, monkeypatch, capsys):
+    """A generate run cut short is an input to finish (rerun it), like one not written yet."""
+    from glade.traces import GenerateRecipe, generate
+
+    monkeypatch.chdir(tmp_path)
+    generate(GenerateRecipe(out="runs/traces/standin", scenarios=("default",), councils={"a": {}}, turns=2, worlds=1))
+    (tmp_path / "runs" / "traces" / "standin" / "README.md").unlink()  # the card is written last
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(TRAIN))
+    status = main(["validate", str(path), "--kind", "train"])
+    printed = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert printed[0].startswith(
+        f"NEEDS  {path}: data.traces[0]: runs/traces/standin: an interrupted `glade generate` run"
+    )

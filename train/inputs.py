@@ -24,7 +24,7 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     traces that share a seed with the training traces), then MissingInput for what is not there
     yet (a traces folder, latest:RECIPE with nothing trained, a local model folder). Malformed
     inputs are reported first, so an input still to be written never hides one."""
-    from glade.traces import readable_shards
+    from glade.traces import interrupted_generate, readable_shards
 
     pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
     shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
@@ -32,6 +32,10 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         for i, folder in enumerate(folders):
             if not (Path(folder) / "data").is_dir():
                 pending.append((f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)"))
+                continue
+            unfinished = interrupted_generate(Path(folder))
+            if unfinished:  # a run to finish, not a broken input: NEEDS, as a folder not written yet
+                pending.append((f"{key}[{i}]", unfinished))
                 continue
             try:
                 shards[key] += readable_shards(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
@@ -38,9 +39,16 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
         ) from None
     merged = PeftModel.from_pretrained(base, str(checkpoint)).merge_and_unload()
     tmp = out.with_name("." + out.name + ".partial")
-    merged.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
-    meta = {**meta, "kind": "merged", "merged_from": str(checkpoint.resolve()), "base_model": None}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, out)
+    # a merge killed earlier left its hidden folder: start it afresh, or its files (shards of
+    # another size, an index) would end up in this merged model beside the new ones
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        merged.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
+        meta = {**meta, "kind": "merged", "merged_from": str(checkpoint.resolve()), "base_model": None}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

@@ -49,10 +49,15 @@ def board_about(board: dict) -> str:
         else ""
     )
     fit = board["method"].split(";")[0].removeprefix("Bradley-Terry, ")  # the rest is said here already
+    intervals = (
+        f"no interval: {board['note']}"
+        if board.get("note")  # boards written before glade kept the floor lack it
+        else f"{level} percentile bootstrap over those units ({board['resamples']} refits) for the strength and the rank"
+    )
     return (
         f"Bradley-Terry strengths (log-odds, mean 0) from {board['comparisons']:g} paired comparisons of {what}, "
-        f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {level} percentile bootstrap "
-        f"over those units ({board['resamples']} refits) for the strength and the rank. Fit: {fit}.{left_out}"
+        f"over {board['units']} (scenario, seed) units from {', '.join(board['results'])}; {intervals}. "
+        f"Fit: {fit}.{left_out}"
     )
 
 
@@ -61,16 +66,18 @@ def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
     header = ["rank", "policy", "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
     rows = []
     for row in board["board"]:
-        low, high = row["ci"]
-        rank_low, rank_high = row["rank_ci"]
+        low, high = row["ci"] or (None, None)  # none below MIN_N units (board["note"])
+        rank_low, rank_high = row["rank_ci"] or (row["rank"], row["rank"])
         rows.append(
             [
                 str(row["rank"]),
                 row["entry"],
                 ", ".join(row["names"]) or "-",
                 f"{row['strength']:+.2f}",
-                f"[{low:+.2f}, {high:+.2f}]",
-                f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}",
+                f"[{low:+.2f}, {high:+.2f}]" if row["ci"] else "—",
+                (f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}")
+                if row["rank_ci"]
+                else "—",
                 f"{row['wins']:g} / {row['comparisons']:g}"
                 + (" (all or none)" if row.get("separated") else "")
                 # its intervals stand on the resamples that compared it

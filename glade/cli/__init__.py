@@ -24,6 +24,7 @@ import sys
 
 import glade
 from glade.console import error, quiet_libraries
+from glade.faults import SeatsFailing
 
 # The verbs, in the order `glade --help` lists them, with their one-line help.
 # Adding a verb is adding a line here and its module glade/cli/<verb>.py.
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # a verb may say how to resume: KeyboardInterrupt("rerun ...")
         error(f"interrupted; {exc}" if str(exc) else "interrupted")
         return 130
+    except SeatsFailing as exc:  # too many faults, as at a run's end (exit 1), only sooner
+        error(str(exc))
+        return 1
     except (ValueError, OSError) as exc:  # ConfigError and SeatSpecError are ValueErrors
         if os.environ.get("GLADE_DEBUG"):
             raise

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
     from glade.eval.run import evaluate, write_results
     from glade.eval.verdict_text import findings as verdict_findings
-    from glade.faults import too_many_faults
+    from glade.faults import fault_hint, too_many_faults
 
     overrides = list(args.overrides)
     if args.ray is not None and "=" in args.ray:  # `--ray key=value`: an override, not an address
@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     if summary["cost"]:
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    hint = fault_hint(summary["faults"][over[0]]["faults"]) if over else ""
+    show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0
 
 

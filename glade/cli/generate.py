@@ -7,7 +7,7 @@ import argparse
 from glade.cli import VerbHelp, dotted_keys, epilog
 from glade.config import recipe_source
 from glade.console import console, print_table, progress_bar, show_faults
-from glade.faults import too_many_faults
+from glade.faults import fault_hint, too_many_faults
 from glade.meter import closing_line, estimate_report
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
@@ -83,5 +83,6 @@ def run(args: argparse.Namespace) -> int:
         )
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    show_faults(con, summary["faults"], over, recipe.max_fault_share)
+    hint = fault_hint(summary["faults"][over[0]]["faults"]) if over else ""
+    show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0

@@ -21,7 +21,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "with the other councils and with the all-stand-in world.\n\n"
         + epilog(
             "0 ranked and rank.json written; 2 bad input (a folder glade eval did not write, a bad --out or "
-            "option value), nothing written.",
+            "option value, policies never compared with each other), nothing written.",
             (
                 "glade rank runs/eval/crash-gambit",
                 "glade rank runs/eval/a runs/eval/b --outcome team --out runs/rank-ab.json",
@@ -81,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(*row)
     con.print(table)
+    if board["not_compared"]:
+        con.print(
+            f"not ranked: {', '.join(board['not_compared'])}: never on a creature, scenario and seed where another "
+            "policy sat (a creature of the all-stand-in world that no council seated), so nothing to compare with",
+            soft_wrap=True,
+        )
     out = write_rank(board, out)
     con.print(f"wrote {out}")
     return 0

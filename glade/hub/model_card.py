@@ -188,12 +188,14 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
         ]
     rank = council.rank
     if rank:
-        low, high = rank["ci"]
-        rank_low, rank_high = rank["rank_ci"]
+        if rank["ci"]:
+            (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
+            spread = f"{rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
+        else:  # too few (scenario, seed) units for an interval
+            spread = f"no interval: {rank.get('note') or 'too few (scenario, seed) units'}"
         out += [
             f"Leaderboard (`glade rank`, {rank['outcome']} comparisons): rank **{rank['rank']} of {rank['of']}**, "
-            f"Bradley-Terry strength {rank['strength']:+.2f} ({rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; "
-            f"rank {rank_low:g} to {rank_high:g} across bootstrap refits), {rank['wins']:g} wins in "
+            f"Bradley-Terry strength {rank['strength']:+.2f} ({spread}), {rank['wins']:g} wins in "
             f"{rank['comparisons']:g} comparisons.",
             "",
         ]

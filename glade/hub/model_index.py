@@ -130,7 +130,13 @@ def rank_for(results: Path, name: str) -> dict | None:
     row = entry_of(board, name)
     if row is None:
         return None
-    return {**row, "of": len(board["board"]), "outcome": board["outcome"], "level": board["level"]}
+    return {
+        **row,
+        "of": len(board["board"]),
+        "outcome": board["outcome"],
+        "level": board["level"],
+        "note": board.get("note"),
+    }
 
 
 def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None) -> list:

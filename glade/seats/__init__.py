@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 GENERATION_KEYS = set(GENERATION)
+LONE = "_"  # the placeholder creature `load` seats a lone model seat on (its errors name no creature)
 # Keys that say how a seat is reached or batched, not what it answers: a resumed run may
 # change them (fix a server's URL, give it a longer timeout) and keep what it finished.
 TRANSPORT_KEYS = {
@@ -81,8 +82,8 @@ def load(spec: dict[str, Any] | str) -> Policy:
         return load_python(spec)
     if kind in ("hf", "checkpoint"):
         _model_seat(spec)  # its mistakes raised here, unprefixed: a lone seat sits on no creature
-        policy = load_council({"_": spec})["_"]
-        policy.default_adapter = policy.adapters.pop("_")  # one seat: its adapter serves any creature
+        policy = load_council({LONE: spec})[LONE]
+        policy.default_adapter = policy.adapters.pop(LONE)  # one seat: its adapter serves any creature
         return policy
     from .server import ServerPolicy
 
@@ -99,17 +100,13 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
                 key, adapter, generation = _model_seat(spec)
             except (SeatSpecError, ConfigError) as exc:  # MissingInput too: named by creature, as other seats are
                 raise type(exc)(f"{creature}: {exc}") from None
-            if key not in shared:
-                from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
-
-                engine, model, dtype, device, options = key[:5]
-                if engine == "vllm":
-                    vllm = _vllm_seats()
-                    cache = generation.get("prefix_cache", True)
-                    settings = vllm.EngineSettings(model, dtype, device, prefix_cache=cache, **dict(options))
-                    shared[key] = vllm.VLLMPolicy(vllm.shared_engine(settings), None, {}, Generation(**generation))
-                else:
-                    shared[key] = HFPolicy(shared_model(model, dtype, device), None, {}, Generation(**generation))
+            try:
+                if key not in shared:
+                    shared[key] = _model_policy(key, generation)
+                if key[0] == "hf":  # loaded now, so an adapter PEFT cannot load stops the run before it plays
+                    shared[key].shared.adapter_name(adapter)
+            except SeatSpecError as exc:
+                raise SeatSpecError(str(exc) if creature == LONE else f"{creature}: {exc}") from exc
             shared[key].adapters[creature] = adapter
             council[creature] = shared[key]
         else:
@@ -121,6 +118,19 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
         if key[0] == "vllm":
             policy.seat()  # the engine starts (or makes room) now, with every adapter of this council
     return council
+
+
+def _model_policy(key: tuple, generation: dict) -> Policy:
+    """The one policy of the hf or checkpoint seats that share `key` (glade.seats._model_seat)."""
+    from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
+
+    engine, model, dtype, device, options = key[:5]
+    if engine == "vllm":
+        vllm = _vllm_seats()
+        cache = generation.get("prefix_cache", True)
+        settings = vllm.EngineSettings(model, dtype, device, prefix_cache=cache, **dict(options))
+        return vllm.VLLMPolicy(vllm.shared_engine(settings), None, {}, Generation(**generation))
+    return HFPolicy(shared_model(model, dtype, device), None, {}, Generation(**generation))
 
 
 def each_creature(seats: dict[str, Any], creatures: list[str], where: str) -> dict[str, Any]:

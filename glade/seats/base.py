@@ -79,6 +79,12 @@ class SeatSpecError(ValueError):
     """A seat spec that cannot be loaded; the message says which key and why."""
 
 
+def first_line(exc: BaseException) -> str:
+    """`Type: the first line of its text` (transformers, PEFT and users' code write pages)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 class SeatAnswerError(TypeError, ValueError):
     """A python seat whose `act` raised, or answered in a form no row can hold; the message
     names the seat. A TypeError (a wrong answer is a wrong type) and a ValueError, so the CLI

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -47,7 +48,7 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 from glade.env.action_schema import action_schema
 from glade.env.protocol import parse, render, role_card
 
-from .base import STRUCTURED, Decision, Policy, answer_error
+from .base import STRUCTURED, Decision, Policy, SeatSpecError, answer_error, first_line
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -74,10 +75,16 @@ class SharedModel:
         if dtype not in DTYPES:
             raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
         self.model_id, self.device = model, device
-        self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+        check_device(device)
+        try:  # a folder with missing or corrupt files, a hub id not in the cache: the seat's mistake
+            self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=DTYPES[dtype]).to(device).eval()
+        except LOAD_ERRORS as exc:
+            raise SeatSpecError(
+                f"seat spec hf model: {model!r}: transformers could not load it ({first_line(exc)})"
+            ) from exc
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=DTYPES[dtype]).to(device).eval()
         self.config = self.model.config
         self.adapters: dict[str, str] = {}  # adapter path -> adapter name
         self._prefixes: OrderedDict[tuple, list] = OrderedDict()  # (adapter, head ids) -> per-layer (keys, values)
@@ -99,10 +106,19 @@ class SharedModel:
             from peft import PeftModel  # PEFT only when an adapter is asked for
 
             name = "a" + hashlib.sha1(key.encode()).hexdigest()[:10]
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(key, adapter_name=name)
-            else:
-                self.model = PeftModel.from_pretrained(self.model, key, adapter_name=name)
+            try:  # an adapter of another base (a shape mismatch), corrupt weights, modules the base lacks
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(key, adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, key, adapter_name=name)
+            except LOAD_ERRORS as exc:
+                # PEFT may have changed the base model in place before it failed: not shared again
+                for k in [k for k, m in _MODELS.items() if m is self]:
+                    del _MODELS[k]
+                raise SeatSpecError(
+                    f"seat spec hf adapter: {path!r}: PEFT could not load it onto {self.model_id!r} ({first_line(exc)});"
+                    " is it an adapter of this base model?"
+                ) from exc
             self.model.eval()
             self.adapters[key] = name
         return self.adapters[key]
@@ -271,6 +287,26 @@ class SharedModel:
 _NEUTRAL = dict(
     num_beams=1, repetition_penalty=1.0, no_repeat_ngram_size=0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0
 )
+
+
+# What loading a model or an adapter raises for a bad folder: missing files (OSError), a config
+# of no known model (ValueError, KeyError), weights of other shapes (RuntimeError), a corrupt
+# safetensors file (SafetensorError, a bare Exception).
+LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, SafetensorError)
+
+
+def check_device(device: str) -> None:
+    """A SeatSpecError unless `device` is one this machine has (cuda on a CPU build raises an
+    AssertionError deep in torch, after the weights have loaded)."""
+    try:
+        kind = torch.device(device).type
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("torch sees no CUDA device here")
+        torch.empty(1, device=device)  # an index past the devices there are, a backend this build lacks
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        raise SeatSpecError(
+            f"seat spec hf device: {device!r} is not available ({first_line(exc)}); use device: cpu"
+        ) from None
 
 
 def _sampling(gen: Generation) -> dict:

@@ -24,7 +24,7 @@ from glade.env.parallel import normalize_action
 from glade.env.protocol import parse
 from glade.tracejson import canonical
 
-from .base import Decision, Policy, SeatAnswerError, SeatSpecError, check_keys
+from .base import Decision, Policy, SeatAnswerError, SeatSpecError, check_keys, first_line
 
 
 @runtime_checkable
@@ -48,11 +48,7 @@ class PythonSeat:
         try:
             answers = self.scripted.act(observations)
         except Exception as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise SeatAnswerError(
-                f"python seat {self.name}: act raised {type(exc).__name__}{': ' + first if first else ''}"
-                " (set GLADE_DEBUG=1 for its traceback)"
-            ) from exc
+            raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc)}") from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
             raise SeatAnswerError(
                 f"python seat {self.name}: act must return a list with one answer per observation"
@@ -66,6 +62,11 @@ class PythonSeat:
 
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         return self.act([obs for _, obs in seats])
+
+
+def _raised(exc: Exception) -> str:
+    """`raised RuntimeError: its first line (set GLADE_DEBUG=1 for its traceback)`."""
+    return f"raised {first_line(exc)} (set GLADE_DEBUG=1 for its traceback)"
 
 
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
@@ -110,6 +111,8 @@ def load_python(spec: dict) -> PythonSeat:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
+    except Exception as exc:  # the user's module failed to import (a SyntaxError, its own raise): named
+        raise SeatSpecError(f"seat spec entry_point {entry!r}: importing {module_name} {_raised(exc)}") from exc
     if not callable(factory):
         raise SeatSpecError(
             f"seat spec entry_point {entry!r}: {attr} is a {type(factory).__name__}, not a factory to call"
@@ -118,9 +121,16 @@ def load_python(spec: dict) -> PythonSeat:
         scripted = factory(**(spec.get("kwargs") or {}))
     except TypeError as exc:  # kwargs the factory does not take
         raise SeatSpecError(f"seat spec entry_point {entry!r} with kwargs: {exc}") from None
+    except Exception as exc:  # the user's factory raised: named, its traceback kept as the cause
+        raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory {_raised(exc)}") from exc
     if not isinstance(scripted, Scripted):
         raise SeatSpecError(
             f"seat spec entry_point {entry!r}: the factory returned a {type(scripted).__name__};"
             " it must return an object with a `name` and an `act(observations)`"
+        )
+    if not isinstance(scripted.name, str) or not scripted.name.strip():  # the trace rows' seat column
+        raise SeatSpecError(
+            f"seat spec entry_point {entry!r}: the factory returned a seat whose name is {scripted.name!r};"
+            " it must be a non-empty string"
         )
     return PythonSeat(scripted)

@@ -107,7 +107,10 @@ class ServerPolicy:
             return list(pool.map(self._decide, observations))
 
     def batch_key(self) -> Hashable:
-        return id(self)
+        """Seats of one spec share a call: a council's `"*"` on a server loads a policy per
+        creature, and their requests go out together (up to `concurrency`), not one creature
+        after another (which also made a hung server cost a timeout per creature per turn)."""
+        return ("server", *(getattr(self, k) for k in SERVER_FIELDS))
 
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         return self.act([obs for _, obs in seats])

@@ -7,6 +7,7 @@ it reads from disk (a checkpoint, a model folder, an adapter, a Python module) a
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -17,10 +18,11 @@ from glade import checkpoint
 from glade.config import MissingInput
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
-from .base import SeatSpecError, check_keys
+from .base import SeatSpecError, check_keys, first_line
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what PEFT's from_pretrained reads
 Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
 
 
@@ -47,7 +49,15 @@ def _url(v) -> bool:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+    # glade appends /chat/completions to it: a query, a fragment, a space or that path given
+    # already would make every request fail (counted as faults), so they are refused here.
+    plain = not (parts.query or parts.fragment or any(ch.isspace() for ch in v))
+    root = not parts.path.rstrip("/").endswith("/chat/completions")
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok and plain and root
+
+
+# A torch device string: a type and an optional index. `meta` holds no weights, so it cannot play.
+DEVICE = re.compile(r"(?!meta\b)[a-z][a-z_]*(:\d+)?")
 
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
@@ -69,10 +79,17 @@ ENGINE: dict[str, Rule] = {
 }
 MODEL: dict[str, Rule] = {
     "dtype": (lambda v: v in DTYPE_NAMES, "one of " + ", ".join(DTYPE_NAMES)),
-    "device": (TEXT[0], "a device name such as cpu or cuda:0"),
+    "device": (
+        lambda v: isinstance(v, str) and DEVICE.fullmatch(v) is not None,
+        "a device name such as cpu, cuda or cuda:0",
+    ),
 }
 SERVER: dict[str, Rule] = {
-    "base_url": (_url, "http(s)://HOST[:PORT]/PATH"),
+    "base_url": (
+        _url,
+        "the server's API root, http(s)://HOST[:PORT]/PATH with no spaces, query or fragment, such as"
+        " http://127.0.0.1:8000/v1 (glade adds /chat/completions)",
+    ),
     "model": TEXT,
     "timeout": _number(0, open_low=True),
     "retries": _whole(0),
@@ -183,6 +200,10 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
             found = importlib.util.find_spec(module)
         except (ImportError, ValueError):
             found = None
+        except Exception as exc:  # finding pkg.mod imports pkg, whose own code may raise
+            raise SeatSpecError(
+                f"seat spec python entry_point {spec['entry_point']!r}: importing {module} raised {first_line(exc)}"
+            ) from exc
         if found is None:
             raise SeatSpecError(f"seat spec python entry_point {spec['entry_point']!r}: no module {module!r}")
 
@@ -231,3 +252,16 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
             raise MissingInput(f"seat spec hf adapter: {adapter!r}: no such folder")
         if not (Path(adapter) / "adapter_config.json").exists():
             raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
+        try:
+            config = json.loads((Path(adapter) / "adapter_config.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise SeatSpecError(
+                f"seat spec hf adapter: {adapter!r}: adapter_config.json is not readable JSON ({exc})"
+            ) from None
+        if not isinstance(config, dict):
+            raise SeatSpecError(f"seat spec hf adapter: {adapter!r}: adapter_config.json is not a JSON object")
+        if not any((Path(adapter) / name).is_file() for name in ADAPTER_WEIGHTS):
+            raise SeatSpecError(
+                f"seat spec hf adapter: {adapter!r} has no adapter weights ({' or '.join(ADAPTER_WEIGHTS)}):"
+                " copy the whole folder glade train or PEFT's save_pretrained wrote"
+            )
