@@ -12,11 +12,11 @@ import numpy as np
 from gymnasium import spaces
 
 from .creatures import TEXT_CHARSET, memory_summary
-from .scenario import MAX_UNITS, Creature
+from .scenario import MAX_PEBBLES, MAX_UNITS, Creature
 from .world import PATRON, World
 
 MAX_TEXT = 8_000
-BIG = 1e9
+BIG = MAX_PEBBLES  # pebbles, prices and moves
 
 
 def _text(max_length: int = MAX_TEXT) -> spaces.Text:

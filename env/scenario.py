@@ -16,13 +16,14 @@ from typing import Any, Literal
 
 from .creatures import LINE_CHARS
 from .legends import LEGENDS
-from .market import MAX_PRICE
+from .market import MAX_PRICE, MIN_PRICE
 from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
 from .standin import disposition, is_disposition_path
 
 SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
 MAX_UNITS = 1_000_000  # the observation space's bound on any count (a Discrete: 0 to MAX_UNITS - 1)
+MAX_PEBBLES = 1e9  # the observation space's bound on pebbles (env.observation.BIG)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,8 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, f"goods.{gid}.spoil_rate", "must be between 0 and 1")
         if good.price <= 0 or good.price_floor <= 0:
             fail(src, f"goods.{gid}.price", "prices must be positive")
+        if good.price_floor < MIN_PRICE:  # below it the reference sinks where no order can name a price
+            fail(src, f"goods.{gid}.price_floor", f"must be at least {MIN_PRICE:g}, the lowest price an order names")
         if good.price > MAX_PRICE:  # no order could name it
             fail(src, f"goods.{gid}.price", f"must be at most {MAX_PRICE:,g}, the highest price an order names")
         if good.price < good.price_floor:  # else the first reprice jumps to the floor, past max_step
@@ -306,8 +309,8 @@ def check(s: Scenario, src: str | None) -> None:
             good_ok(good, f"{base}.diet[{i}]")
             if s.goods[good].kind != "food":
                 fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
-        if c.pebbles < 0:
-            fail(src, f"{base}.pebbles", "must not be negative")
+        if not 0 <= c.pebbles < MAX_PEBBLES:
+            fail(src, f"{base}.pebbles", f"must be from 0 to below {MAX_PEBBLES:,.0f} (the observation's bound)")
         if not 0 <= c.appetite < 64:
             fail(src, f"{base}.appetite", "must be from 0 to 63")
         try:

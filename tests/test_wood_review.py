@@ -4,6 +4,8 @@ hoard, the action schema's lone buy)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,20 @@ def test_firewood_steps_out_of_order_are_refused_by_name():
     steps = [{"from_turn": 10, "units": 2}, {"from_turn": 0, "units": 1}]
     with pytest.raises(ConfigError, match=r"firewood_need\[1\]\.from_turn: steps must be listed in rising from_turn"):
         load_scenario("default", firewood_need=steps)
+
+
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("creatures.oona.pebbles", 2e9, "creatures.oona.pebbles: must be from 0 to below 1,000,000,000"),
+        ("goods.berries.price_floor", 0.001, "goods.berries.price_floor: must be at least 0.01"),
+    ],
+)
+def test_a_scenario_the_observation_or_the_orders_cannot_hold_is_refused(key, value, says):
+    """2e9 pebbles failed the observation space at reset; a floor under a cent let a price sink
+    where no order can name one."""
+    from glade.config import ConfigError
+    from glade.env import load_scenario
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_scenario("default", **{key: value})
