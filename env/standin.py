@@ -179,6 +179,8 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
                 side, qty = "sell", min(held, d.swing_units)
         if side is None or qty <= 0:
             continue
+        if qty > MAX_QTY:  # a larger order is rejected whole (absurd_qty): sell or buy the most one can
+            qty = MAX_QTY
         if key is None:
             key = zlib.crc32(f"{seed}|{obs['turn']}|{obs['creature']}|".encode())
         noise = d.jitter * (zlib.crc32(good.encode(), key) / 0x7FFFFFFF - 1.0)  # a 32-bit hash -> [-1, 1]

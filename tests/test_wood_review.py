@@ -177,3 +177,16 @@ def test_a_scenario_the_observation_or_the_orders_cannot_hold_is_refused(key, va
 
     with pytest.raises(ConfigError, match=re.escape(says)):
         load_scenario("default", **{key: value})
+
+
+def test_a_stand_in_with_more_than_an_order_can_hold_sells_the_most_one_can():
+    """Thorn holding 600 firewood offered 602 and was rejected whole (absurd_qty)."""
+    from glade.env.protocol import MAX_QTY
+
+    env = parallel_env("default", turns=2, **{"creatures.thorn.inventory": {"firewood": 600}})
+    obs, _ = env.reset(seed=0)
+    action = standin.act(obs["thorn"], standin.disposition("balanced"), seed=0)
+    sells = [o for o in action["orders"] if o["good"] == "firewood"]
+    assert sells and sells[0]["qty"] == MAX_QTY
+    *_, info = env.step({"thorn": action})
+    assert info["thorn"]["notes"] == []  # nothing rejected
