@@ -39,6 +39,7 @@ def test_a_shard_holding_only_replays_keeps_their_seat_faults(tmp_path, dead_url
         seeds={"start": 0, "count": 1},
         worlds=1,
         attribution=True,
+        max_fault_share=1.0,  # played to the end, not stopped at the first shard that shows the dead seat
     )
     eval_run.evaluate(load_eval_recipe(path))
     ledger = json.loads((tmp_path / "results" / "progress.json").read_text())["episodes"]
@@ -94,6 +95,7 @@ def test_table_one_on_the_console_leaves_out_the_worlds_with_seat_faults(tmp_pat
         policies={"live": dead_seat(dead_url)},
         councils={"deadcouncil": {"focal": {"oona": "live"}}},
         seeds={"start": 0, "count": 2},
+        worlds=4,  # one shard: played to the end, then refused
     )
     assert main(["eval", str(path)]) == 1  # every decision of the live seat failed
     out = capsys.readouterr().out
