@@ -172,6 +172,7 @@ def test_a_server_killed_mid_run_the_run_completes_counts_faults_and_a_rerun_res
         seeds=Seeds(start=0, count=2),
         turns=3,
         worlds=1,  # two batches: the first loses its server after one turn
+        max_fault_share=1.0,  # played to the end (by default the run stops after the first batch)
     )
     turns = []
 
