@@ -5,8 +5,11 @@ Actions come in the JSON action form the prompt protocol uses,
 or as a sample of `action_space(agent)` (side and good as indices); both mean the same.
 `None` or `{"orders": []}` is a deliberate hold; a key other than orders, gossip and thought
 is ignored with an `unknown_key` note. Rewards are the change in wealth
-(pebbles plus goods at reference prices). Infos carry what the rules did to each
-creature's orders (named rejections and cuts), its fills and its full sentiment notes.
+(pebbles plus goods at reference prices). A step's infos carry, per creature: `turn` (the
+turn just played), `notes` (what the rules did to its orders: named rejections and cuts),
+`self_buy`, `fills`, `wealth`, `sentiment` (its full notes) and `meal`; reset's carry `turn`
+and `seed`. The episode ends by truncation after `scenario.turns` steps (never termination),
+and `agents` is then empty until the next reset.
 """
 
 from __future__ import annotations
@@ -74,6 +77,13 @@ def _named(order, goods: tuple[str, ...]):
     return order
 
 
+def check_seed(seed) -> int:
+    """An episode seed as an int: a whole number >= 0 (a Python or numpy int, not a bool)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"reset(seed={seed!r}): a seed is a whole number >= 0, or None for a random one")
+    return int(seed)
+
+
 class WoodEnv(ParallelEnv):
     metadata = {"name": "glade_wood_v0", "render_modes": ["ansi"], "is_parallelizable": True}
 
@@ -94,6 +104,7 @@ class WoodEnv(ParallelEnv):
         self.world: World | None = None
         self.last_row: dict | None = None  # the last step's score row
         self.last_wealth_before: dict[str, float] | None = None  # each creature's wealth as the last step began
+        self._seeds: np.random.Generator | None = None  # the episode seeds of reset(seed=None)
 
     def observation_space(self, agent: str) -> spaces.Dict:
         if agent not in self._observation_spaces:
@@ -113,11 +124,18 @@ class WoodEnv(ParallelEnv):
             raise KeyError(f"unknown agent {agent!r} (agents: {', '.join(self.possible_agents)})")
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """A new episode played with `seed` (infos carry it). Without a seed, the next seed of
+        a stream that the last seeded reset started, as Gymnasium and PettingZoo envs do: one
+        reset(seed=s) and then plain resets replay the same episodes; with no seeded reset
+        yet, a random one. `options` is accepted and unused (the scenario sets everything)."""
         if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"reset(seed={seed!r}): a seed is a whole number >= 0, or None for a random one")
-        self.world = new_world(self.scenario, int(seed))
+            if self._seeds is None:
+                self._seeds = np.random.default_rng()
+            seed = int(self._seeds.integers(2**31 - 1))
+        else:
+            seed = check_seed(seed)
+            self._seeds = np.random.default_rng(seed)
+        self.world = new_world(self.scenario, seed)
         self.agents = list(self.possible_agents)
         self.last_row = self.last_wealth_before = None
         phases.begin_turn(self.world)

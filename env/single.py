@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium
 
 from . import standin
-from .parallel import WoodEnv
+from .parallel import WoodEnv, check_seed
 from .scenario import Scenario
 
 
@@ -45,6 +45,10 @@ class SingleCreatureEnv(gymnasium.Env):
         self._observations: dict | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """As WoodEnv.reset: a seed is checked the same way (a numpy int is taken, a negative
+        one is a ValueError), and plain resets after a seeded one replay the same episodes."""
+        if seed is not None:
+            seed = check_seed(seed)
         super().reset(seed=seed)
         wood_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
         self._observations, infos = self.wood.reset(seed=wood_seed)

@@ -79,7 +79,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
         try:
             loaded = load_council({c: s for c, s in seats.items() if s is not None})
         except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)
-            raise type(exc)(f"--council {spec}: {exc}") from None
+            raise type(exc)(f"--council {spec}: {exc}") from exc
         return {**council, **loaded}
     if "=" not in spec:
         return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))

@@ -112,8 +112,8 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
         else:
             try:
                 council[creature] = load(spec)
-            except SeatSpecError as exc:
-                raise SeatSpecError(f"{creature}: {exc}") from None
+            except SeatSpecError as exc:  # its cause kept: GLADE_DEBUG=1 shows a user's factory failing
+                raise SeatSpecError(f"{creature}: {exc}") from exc
     for key, policy in shared.items():
         if key[0] == "vllm":
             policy.seat()  # the engine starts (or makes room) now, with every adapter of this council

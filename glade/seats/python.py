@@ -8,16 +8,18 @@ gets a list of observations and returns, in order, one `Decision` or one action 
 (`{"orders": [...]}`, or the action-space form with indices) for each. An action dict is read
 as a model's answer is (the parser checks it against its observation, with the protocol's
 limits: what it cannot use is dropped with a named error); a Decision is taken as it is, and
-the Wood's rules still reject what breaks them, but its action must have the action's form.
+the Wood's rules still reject what breaks them, but its action must have the action's form
+(the action-space form, indices or a tuple of orders, is rewritten with names for its row).
 An `act` that raises, or answers out of shape, is a SeatAnswerError naming the seat.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from glade.env.parallel import normalize_action
@@ -71,14 +73,27 @@ def _raised(exc: Exception) -> str:
 
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
     if isinstance(answer, Decision):
-        _check_action(answer.action, name)
-        return answer
+        action = _named_action(answer.action, obs)
+        _check_action(action, name)
+        return answer if action is answer.action else replace(answer, action=action)
     if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
         parsed = parse(json.dumps(normalize_action(answer, tuple(obs["prices"])), default=str), obs)
         return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
     raise SeatAnswerError(
         f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"
     )
+
+
+def _named_action(action, obs: dict):
+    """A Decision's action in the JSON form its trace row and the scoring read: the env takes
+    the action-space form too (side and good as indices, orders as a tuple), but a row that
+    kept `"side": 1` would not say what was played."""
+    if not isinstance(action, dict) or not isinstance(action.get("orders"), (list, tuple)):
+        return action
+    named = normalize_action(action, tuple(obs.get("prices", ())))
+    if isinstance(named["orders"], tuple):
+        named = {**named, "orders": list(named["orders"])}
+    return named
 
 
 def _check_action(action, name: str) -> None:
@@ -117,10 +132,15 @@ def load_python(spec: dict) -> PythonSeat:
         raise SeatSpecError(
             f"seat spec entry_point {entry!r}: {attr} is a {type(factory).__name__}, not a factory to call"
         )
-    try:
-        scripted = factory(**(spec.get("kwargs") or {}))
-    except TypeError as exc:  # kwargs the factory does not take
+    kwargs = spec.get("kwargs") or {}
+    try:  # kwargs the factory does not take; a TypeError raised inside the factory is its own bug (below)
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r} with kwargs: {exc}") from None
+    except ValueError:  # a builtin without a signature: its call says what is wrong
+        pass
+    try:
+        scripted = factory(**kwargs)
     except Exception as exc:  # the user's factory raised: named, its traceback kept as the cause
         raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory {_raised(exc)}") from exc
     if not isinstance(scripted, Scripted):

@@ -205,7 +205,10 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
                 f"seat spec python entry_point {spec['entry_point']!r}: importing {module} raised {first_line(exc)}"
             ) from exc
         if found is None:
-            raise SeatSpecError(f"seat spec python entry_point {spec['entry_point']!r}: no module {module!r}")
+            raise SeatSpecError(
+                f"seat spec python entry_point {spec['entry_point']!r}: no module {module!r} on Python's path"
+                " (for a module in the current folder, run with PYTHONPATH=.)"
+            )
 
 
 def checkpoint_model(path: str) -> dict:
