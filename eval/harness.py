@@ -62,8 +62,9 @@ LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.p
 
 
 def model_args(checkpoint: str | Path) -> dict:
-    """lm-eval `hf` model_args for a checkpoint folder; ValueError naming what is wrong."""
-    found = checkpoints.read(checkpoint)
+    """lm-eval `hf` model_args for a checkpoint folder; ValueError naming what is wrong (an
+    interrupted training run's folder too: results written into it would be `--restart`'s to wipe)."""
+    found = checkpoints.finished(checkpoint)
     args = {"dtype": "float32"}
     if found.is_adapter:
         base = found.base_model

@@ -100,6 +100,11 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
     glade.console.Bar) gets a bar under it for each pass over the states, advanced per batch."""
     heldout, seeds = heldout_rows(data_cfg, spec) if data_cfg is not None else (None, [])
     sample = rows if heldout is None else heldout
+    if len(sample) == 0:  # the data filters kept none of eval.traces' rows: no figure could be measured
+        raise ValueError(
+            f"eval.traces ({', '.join(spec.traces)}): no held-out state is left under the recipe's data filters; "
+            "generate held-out traces of the policies and creatures the recipe trains on, or set eval.states=0"
+        )
     sample = sample.shuffle(seed=0).select(range(min(spec.states, len(sample))))
     observations = [json.loads(o) for o in sample["observation"]]
     targets = [json.loads(m[-1]["content"]) for m in sample["messages"]]

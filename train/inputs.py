@@ -64,12 +64,16 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         _check_not_adapter(Path(base), base, source)
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
-    if not any(key.startswith("data.traces") for key, _ in pending):  # every training shard is there to read
-        for key, column, asked in (
-            ("data.policies", "policy", recipe.data.policies),
-            ("data.creatures", "creature", recipe.data.creatures),
-        ):
-            _check_present(shards["data.traces"], key, column, asked, source)
+    # The filters apply to the held-out traces too: one they do not hold leaves no held-out state,
+    # which the run would find out only after training.
+    held_out = recipe.eval.traces if recipe.eval.states else ()  # eval.states 0: no held-out state is answered
+    for where, folders in (("data.traces", recipe.data.traces), ("eval.traces", held_out)):
+        if folders and not any(key.startswith(where) for key, _ in pending):  # every shard is there to read
+            for key, column, asked in (
+                ("data.policies", "policy", recipe.data.policies),
+                ("data.creatures", "creature", recipe.data.creatures),
+            ):
+                _check_present(shards[where], key, column, asked, source, where)
     if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
         shared = sorted(
             _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
@@ -119,9 +123,12 @@ def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
     return seeds
 
 
-def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ...], source: str | None) -> None:
-    """Each value a filter asks for is in the traces: one that is not (misspelt, or traces of other
-    councils) keeps nothing, which training would find out only after loading everything."""
+def _check_present(
+    files: list[str], key: str, column: str, asked: tuple[str, ...], source: str | None, where: str = "data.traces"
+) -> None:
+    """Each value a filter asks for is in the traces (`where`: data.traces or eval.traces): one that is
+    not (misspelt, or traces of other councils) keeps nothing, which training would find out only
+    after loading everything."""
     if not asked:
         return
     import pyarrow as pa
@@ -132,13 +139,13 @@ def _check_present(files: list[str], key: str, column: str, asked: tuple[str, ..
         try:
             held.update(pq.read_table(f, columns=[column]).column(column).to_pylist())
         except (pa.ArrowException, KeyError):
-            fail(source, "data.traces", f"{f}: no {column} column (not a traces shard written by `glade generate`)")
+            fail(source, where, f"{f}: no {column} column (not a traces shard written by `glade generate`)")
     absent = [value for value in asked if value not in held]
     if absent:
         fail(
             source,
             key,
-            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of data.traces (asked for: {', '.join(asked)}; the traces hold: "
+            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of {where} (asked for: {', '.join(asked)}; the traces hold: "
             f"{', '.join(sorted(map(str, held - {None}))) or 'none'}); ask for what the traces hold, or generate "
             "traces that hold it",
         )

@@ -224,7 +224,7 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
             fail(source, f"model.tiny.{key}", f"must be at least 1, got {getattr(t, key)}")
     if t.hidden_size % t.heads or t.heads % t.kv_heads:
         fail(source, "model.tiny", "hidden_size must divide by heads, and heads by kv_heads")
-    for key, low in (("states", 0), ("max_new_tokens", 1), ("batch_size", 1)):
+    for key, low in (("states", 0), ("probe_states", 0), ("max_new_tokens", 1), ("batch_size", 1)):
         if getattr(recipe.eval, key) < low:
             fail(source, f"eval.{key}", f"must be at least {low}, got {getattr(recipe.eval, key)}")
     if recipe.data.max_rows is not None and recipe.data.max_rows < 1:

@@ -267,11 +267,12 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
             return None
         record = json.loads((work / TRAINED).read_text())
         metrics, fit_seconds = record["metrics"], record["train_seconds"]
+        earlier = fit_seconds  # all of the training was done by the run(s) before this one
     else:
         fitted = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
         if fitted is None:
             return None
-        metrics, fit_seconds = fitted
+        metrics, fit_seconds, earlier = fitted
     shutil.rmtree(work / "trainer", ignore_errors=True)
     # PEFT's save_pretrained leaves a placeholder card naming this machine's base folder; the card is
     # `glade export`'s (glade.hub, a layer above this one), which needs a Hub repo id to write it
@@ -306,7 +307,9 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
             }
         if recipe.eval.targets:
             meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
-    meta["wall_seconds"] = round(time.perf_counter() - started, 1)  # data, build, train, held-out evaluation
+    # data, build, train, held-out evaluation; a resumed run adds the training seconds its earlier runs
+    # kept (up to the checkpoint it resumed from), so the wall time is never less than train_seconds
+    meta["wall_seconds"] = round(time.perf_counter() - started + earlier, 1)
     _write_meta(work, meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
@@ -317,10 +320,11 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
 
 def _fit(
     recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log
-) -> tuple[dict, float] | None:
+) -> tuple[dict, float, float] | None:
     """Train (from the last complete checkpoint when resuming); on rank 0 save the model and
-    tokenizer into `work` and mark training finished (TRAINED). Returns the metrics and the
-    training seconds, those before the checkpoint resumed from included (None off rank 0)."""
+    tokenizer into `work` and mark training finished (TRAINED). Returns the metrics, the
+    training seconds (those before the checkpoint resumed from included) and those earlier
+    seconds alone (None off rank 0)."""
     trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
     last = last_checkpoint(work / "trainer", log) if resume else None
     if resume:
@@ -343,7 +347,7 @@ def _fit(
     (work / "training_args.bin").unlink(missing_ok=True)
     trainer.processing_class.save_pretrained(str(work))
     _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
-    return metrics, seconds
+    return metrics, seconds, before
 
 
 def _run_loss(history: list[dict], fallback: float) -> float:

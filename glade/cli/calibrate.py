@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out)  # before the search: a fit that cannot be written is not started
     if args.popsize < 1 or args.maxiter < 1:
         raise ValueError("--popsize and --maxiter: at least 1")
+    if args.seed < 0:  # else numpy's own "expected non-negative integer", naming no option
+        raise ValueError(f"--seed: 0 or more, got {args.seed}")
     con = console()
     with progress_bar("fit", "generations", console(stderr=True)) as bar:
         cal = calibrate(

@@ -132,5 +132,9 @@ def print_checkpoint(con, out) -> None:
         said = ", ".join(f"{k} {v:.3f}" for k, v in m["fall_talk_sell_rate_standins"].items())
         con.print(f"  the stand-ins' sells under fall talk, same states: {said}", soft_wrap=True, highlight=False)
     for key, t in (meta.get("targets") or {}).items():
-        measured = "-" if t["measured"] is None else f"{t['measured']:.3f}"
-        con.print(f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'} ({measured})", highlight=False)
+        if t["measured"] is None:  # e.g. eval.probe_states 0: reported as not met, and why
+            con.print(f"  target {key} {t['target']}: NOT met (not measured)", highlight=False)
+            continue
+        con.print(
+            f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'} ({t['measured']:.3f})", highlight=False
+        )
