@@ -217,3 +217,28 @@ def test_quickstart_help_says_what_it_writes_where(capsys):
     for place in ("OUT/simulate/", "runs/traces/NAME/", "checkpoints/NAME__0__TIME/", "runs/eval/crash-gambit/"):
         assert place in text, place
     assert "OUT/exports/NAME/" in text and "--out moves only OUT/simulate and OUT/exports" in text
+
+
+def test_a_bar_on_no_terminal_says_how_far_it_is_every_while(monkeypatch, capsys):
+    """rich draws a bar on a log file only when it ends: a 35-minute training run wrote nothing
+    until then. There, a plain line says how far it is every LOG_EVERY seconds."""
+    from glade import console
+
+    monkeypatch.setattr(console, "LOG_EVERY", 0.0)
+    with console.progress_bar("train", "steps") as bar:
+        bar.total(3)
+        bar.note("loss 0.5")
+        for _ in range(3):
+            bar.advance()
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == [
+        "train 1/3 steps 0:00:00 loss 0.5",
+        "train 2/3 steps 0:00:00 loss 0.5",
+        "train 3/3 steps 0:00:00 loss 0.5",
+    ]
+    assert bars("\n".join(err[3:]))  # and the bar itself, once, at the end
+    monkeypatch.setattr(console, "LOG_EVERY", 3600.0)
+    with console.progress_bar("train", "steps") as bar:
+        bar.total(3)
+        bar.advance(3)
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1  # within the interval: the bar alone
