@@ -156,9 +156,11 @@ def run_lm_eval(
     limit: int | None = None,
     traces: Sequence[str | Path] | str | Path | None = None,
     batch_size: int = 4,
+    progress=None,
 ) -> dict:
     """Evaluate CHECKPOINT (a folder or `latest:NAME`) on `tasks` (default: both glade tasks),
-    write CHECKPOINT/lm_eval/results.json and return what it holds."""
+    write CHECKPOINT/lm_eval/results.json and return what it holds. `progress` (a
+    glade.console.Bar) counts lm-eval's requests where its own bars are quiet."""
     checkpoint = resolve_checkpoint(checkpoint)
     args = model_args(checkpoint)
     tasks = list(tasks or GLADE_TASKS)
@@ -184,7 +186,7 @@ def run_lm_eval(
             write_tasks(rows, staging)
             source["shuffle_seed"] = SHUFFLE_SEED
             found_baselines = baselines(staging, ours, limit)
-        raw, built = _evaluate(checkpoint, args, tasks, ours, standard, staging, limit, batch_size)
+        raw, built = _evaluate(checkpoint, args, tasks, ours, standard, staging, limit, batch_size, progress)
     except BaseException:
         shutil.rmtree(out if fresh else staging, ignore_errors=True)
         raise
@@ -290,7 +292,9 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
     ]
 
 
-def _evaluate(checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, batch_size) -> tuple[dict, float]:
+def _evaluate(
+    checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, batch_size, progress=None
+) -> tuple[dict, float]:
     """lm-eval's simple_evaluate on these tasks (glade's read their documents from `docs`); its
     raw results, and when the tasks were built."""
     import lm_eval
@@ -306,7 +310,7 @@ def _evaluate(checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, 
         raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
     built = time.perf_counter()
     quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
-    with _quiet_bars(quiet):
+    with _quiet_bars(quiet, progress):
         raw = lm_eval.simple_evaluate(
             model=load_model(checkpoint, args, batch_size),
             tasks=tasks,
@@ -340,9 +344,12 @@ def keep_previous(results: Path) -> str | None:
 
 
 @contextmanager
-def _quiet_bars(quiet: bool) -> Iterator[None]:
+def _quiet_bars(quiet: bool, progress=None) -> Iterator[None]:
     """lm-eval's request bars off when `quiet`: lm-eval passes `disable=` to tqdm itself, which
-    overrides the TQDM_DISABLE that quiet_libraries set."""
+    overrides the TQDM_DISABLE that quiet_libraries set. Its request loops (a counted tqdm,
+    "Running loglikelihood requests") then advance `progress`, a glade Bar: the first its
+    own, each later kind a bar under it with the same label, the kind in its note, so a long
+    scoring run is not silent."""
     import importlib
 
     from tqdm import tqdm  # what these modules import by name
@@ -357,8 +364,19 @@ def _quiet_bars(quiet: bool) -> Iterator[None]:
         yield
         return
 
+    counted: list = []  # the glade bars lm-eval's request loops have advanced so far
+
     def off(*args, **kwargs):
-        return tqdm(*args, **{**kwargs, "disable": True})
+        quiet_bar = tqdm(*args, **{**kwargs, "disable": True})
+        total, desc = kwargs.get("total"), kwargs.get("desc") or ""
+        if progress is not None and total is not None and desc.startswith("Running "):
+            kind = desc.removeprefix("Running ").removesuffix(" requests")
+            bar = progress.stage(progress.label, "requests") if counted else progress
+            counted.append(bar)
+            bar.total(total)
+            bar.note(kind)
+            quiet_bar.update = bar.advance  # lm-eval calls pbar.update(1) per request
+        return quiet_bar
 
     for m in modules:
         m.tqdm = off

@@ -185,11 +185,18 @@ class Bar:
         self.progress.advance(self.task, n)
         if not self.progress.console.is_terminal and time.monotonic() - self.logged[0] >= LOG_EVERY:
             self.logged[0] = time.monotonic()
-            task = next(t for t in self.progress.tasks if t.id == self.task)
+            task = self._task()
             done = f"{task.completed:g}/{task.total:g}" if task.total is not None else f"{task.completed:g}"
             elapsed = str(datetime.timedelta(seconds=int(task.elapsed or 0)))
             line = " ".join(x for x in (task.description, done, task.fields["unit"], elapsed, task.fields["note"]) if x)
             self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    @property
+    def label(self) -> str:
+        return self._task().description
+
+    def _task(self):  # rich.progress.Task
+        return next(t for t in self.progress.tasks if t.id == self.task)
 
     def _show(self) -> None:
         if not self.progress.live.is_started:

@@ -2,6 +2,7 @@
 checkpoint) and on a tiny LoRA adapter over it; the adapter changes the scores."""
 
 import json
+import re
 import shutil
 import time
 
@@ -205,3 +206,13 @@ def test_traces_override_and_one_task(workdir, capsys):
     )
     assert result["baselines"][lm_docs.GEN_TASK]["documents"] == 2
     assert "generate_until requests" not in printed.err  # lm-eval's own bar stays off without --verbose
+
+
+def test_the_quiet_run_counts_its_requests_on_a_bar(workdir, capsys):
+    """lm-eval's own bars are off unless --verbose; its request loops advance glade's bar, one
+    per kind of request (loglikelihood for the direction task, generate_until for decisions)."""
+    assert main(["lm-eval", str(workdir / "full"), "--limit", "2"]) == 0
+    bars = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lm-eval")]
+    assert len(bars) == 2
+    assert any(re.search(r"━ \d+/\d+ requests .*loglikelihood", b) for b in bars)
+    assert any(re.search(r"━ \d+/\d+ requests .*generate_until", b) for b in bars)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
-from glade.console import without_lines
+from glade.console import progress_bar, without_lines
 from glade.eval.harness import run_lm_eval, score_text
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             f"--tasks names no task ({args.tasks!r}); give comma-separated names, e.g. {','.join(GLADE_TASKS)}"
         )
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
-        result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, batch_size=args.batch_size)
+        with progress_bar("lm-eval", "requests") as bar:
+            result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, args.batch_size, progress=bar)
     for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         found = (result.get("intervals") or {}).get(task)

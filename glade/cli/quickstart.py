@@ -224,7 +224,8 @@ def lm_eval_creatures(args: argparse.Namespace, con) -> None:
     from glade.eval.lm_docs import baseline_text
 
     for name in ("tiny-hoarder", "tiny-panic-seller"):
-        results = run_lm_eval(checkpoint.latest(name), limit=LM_EVAL_LIMIT)
+        with progress_bar(f"lm-eval {name}", "requests") as bar:  # on stderr, as the other steps' bars
+            results = run_lm_eval(checkpoint.latest(name), limit=LM_EVAL_LIMIT, progress=bar)
         scores = "; ".join(f"{task}: {score_text(results, task, '.3f')}" for task in results["scores"])
         con.print(f"{name}: {scores}", soft_wrap=True)
         for task, found in results["baselines"].items():  # what an answer without judgement scores there
