@@ -261,11 +261,12 @@ def reprice(
         next ref = clip(target, ref * (1 - s), ref * (1 + s)), and at least `floor`
 
     with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
-    unfilled that bid at least / offered at most the reference, and V the matched volume. `depth` (units) keeps a thin market
-    honest: one unsold unit nudges the price; a residual of `depth` or more units on one side
-    pushes it fully only when nothing traded and nothing is left on the other side (volume and
-    the other side's residual dilute the push). A bid below the reference, or an offer above it,
-    presses on nothing: it was never demand or supply at the market's price.
+    unfilled that bid at least / offered at most the reference, and V the matched volume.
+    `depth` (units) keeps a thin market honest: one unsold unit nudges the price; a residual of
+    `depth` or more units on one side pushes it fully only when nothing traded and nothing is
+    left on the other side (volume and the other side's residual dilute the push). A bid below
+    the reference, or an offer above it, presses on nothing: it was never demand or supply at
+    the market's price.
     """
     anchor = reference if c.price is None else reference + trade_weight * (c.price - reference)
     total = c.volume + c.unfilled_demand + c.unfilled_supply
