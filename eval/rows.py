@@ -57,14 +57,16 @@ DECISION_COLUMNS = {
     "completion / prompt / error / self_buy": "the raw answer, the user prompt, the parse error, self-buys",
     "observation": "the observation decided on (JSON), from which glade calibrate rebuilds the state",
     "wealth_change / agreement": "the creature-turn's wealth change; share of goods on the stand-in's side",
+    "dir_<good> / standin_dir_<good>": "one pair per good of the scenario: the side taken (buy, sell or none), live and stand-in",
+    "qty_<good> / standin_qty_<good>": "one pair per good: the signed units ordered (+ bought, - sold), live and stand-in",
 }
 EPISODE_COLUMNS = {
-    "episode_id / pair_id / world / scenario / scenario_hash / council / cast / seed": "the world",
+    "episode_id / pair_id / world / scenario / scenario_hash / council / cast / seed": "the world (world: council, standin, or attribution for a leave-one-out replay)",
     "creature / policy / focal": "the seat, and whether it is a live (focal) one",
     "wealth_start / wealth_end / wealth_change / trades / self_buys / errors / faults": "the seat over the episode (faults: turns its seat failed to answer)",
-    "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's move at the legend turn, the seam's write",
+    "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's price at the legend turn's settlement over the turn before, the seam's write (after / before); null without a legend in the turns played",
     "price_path / start_prices": "every good's reference price after each turn, and before turn 0 (JSON)",
-    "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures)",
+    "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures); gambit_pnl null where the scenario has no gambit",
     "left_out": "attribution.parquet only: the focal creature put back on its stand-in in this replay",
 }
 
@@ -117,7 +119,7 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
     turn0, good = legend_turn(s), legend_good(s)
     paths = {g: [h["prices"][g] for h in history] for g in s.goods}
     start = {g: s.goods[g].price for g in s.goods}
-    seam_ratio = None
+    seam_ratio = math.nan  # no legend in the turns played (NaN: see gambit_pnl)
     if turn0 is not None and good is not None and turn0 < len(history):
         writes = [w for w in history[turn0]["seam_writes"] if w["good"] == good]
         seam_ratio = writes[-1]["after"] / writes[0]["before"] if writes else 1.0
@@ -127,14 +129,15 @@ def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -
         "seam_ratio": seam_ratio,
         "price_path": json.dumps(paths),
         "start_prices": json.dumps(start),
-        # no gambit, no P&L: NaN, so tables say "—" and no flag tests it (not a P&L of 0)
-        "gambit_pnl": (history[-1]["gambit_pnl"] if history else 0.0) if s.gambit is not None else None,
+        # no gambit, no P&L: NaN, so tables say "—" and no flag tests it (not a P&L of 0). NaN, not
+        # None: a column of Nones is written as Parquet type null, a float column (NaN as null) as double
+        "gambit_pnl": (history[-1]["gambit_pnl"] if history else 0.0) if s.gambit is not None else math.nan,
         "final_gini": history[-1]["gini"] if history else 0.0,
         "volume": sum(sum(h["volume"].values()) for h in history),
         "turns": len(history),
     }
     ratio = FIGURES["legend_ratio"].measure({**figures, "price_path": paths, "start_prices": start})
-    figures["legend_ratio"] = None if math.isnan(ratio) else ratio  # no legend in the turns played
+    figures["legend_ratio"] = ratio  # NaN: no legend in the turns played
     out = []
     for creature in s.creatures:
         mine = [r for r in rows if r["creature"] == creature]

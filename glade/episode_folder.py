@@ -1,6 +1,9 @@
 """`glade simulate`'s episode folder: trace.parquet (one row per creature-turn, TRACE_COLUMNS,
 taken from the rollout's trace rows) and summary.json, written so that a rerun replaces its
-own earlier episode and never a folder glade did not write."""
+own earlier episode and never a folder glade did not write. Both carry where the episode
+came from (PROVENANCE: glade version, git commit, prompt protocol; the scenario hash and
+seed are the summary's own): summary.json as keys, trace.parquet in its schema's metadata
+(key b"glade"), so a trace copied away still says what rules and prompt played it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import json
 from pathlib import Path
 
 from glade.files import check_folder_path
+from glade.provenance import stamp
 from glade.rollout import Played
 
 # `glade simulate`'s trace.parquet: one row per creature-turn, columns from the trace row.
@@ -16,6 +20,7 @@ TRACE_COLUMNS = (
     "wealth", "mood", "self_buy", "sentiment", "events", "error",
 )  # fmt: skip
 _TRACE_FROM = {"notes": "rejected", "wealth": "wealth_after"}  # renamed for the simulate trace
+PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version")  # of glade.provenance.stamp
 
 
 def write_episode(episode: Played, out: str | Path) -> Path:
@@ -28,6 +33,9 @@ def write_episode(episode: Played, out: str | Path) -> Path:
     out = Path(out)
     check_episode_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    made = stamp()
+    summary = {**episode.summary, **{k: made[k] for k in PROVENANCE}}
+    where = {k: summary[k] for k in ("scenario", "scenario_hash", "seed", "turns", *PROVENANCE)}
     schema = pa.schema(
         [
             ("turn", pa.int32()), ("creature", pa.string()), ("seat", pa.string()),
@@ -35,10 +43,11 @@ def write_episode(episode: Played, out: str | Path) -> Path:
             ("pebbles", pa.float64()), ("inventory", pa.string()), ("wealth", pa.float64()),
             ("mood", pa.float64()), ("self_buy", pa.int32()), ("sentiment", pa.string()),
             ("events", pa.string()), ("error", pa.string()),
-        ]
+        ],
+        metadata={b"glade": json.dumps(where).encode()},
     )  # fmt: skip
     rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
-    (out / "summary.json").write_text(json.dumps(episode.summary, indent=2) + "\n")  # first: marks the folder
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")  # first: marks the folder
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
     return out
 

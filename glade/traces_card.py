@@ -23,7 +23,7 @@ COLUMNS = {
     "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
     "action": "the parsed, valid action as canonical JSON",
     "error / repaired": "the parser's named error (or null) and whether it repaired the text",
-    "self_buy": "buy orders for goods the creature makes",
+    "self_buy": "how many buy orders named goods the creature makes (self-buys)",
     "standin_action / standin_disposition": "what the stand-in would have done in the same state",
     "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
     "rejected / fills": "the market's named rejections and the fills (JSON)",
