@@ -210,9 +210,23 @@ def provenance(decisions: pd.DataFrame, episodes: pd.DataFrame) -> dict:
     }
 
 
+# Columns that may hold no value in a whole run (no errors, no legend, no replay): typed here,
+# or pyarrow writes type null there and string (or double) elsewhere, and two runs' files no
+# longer read as one table.
+TYPED = {"error": "string", "legend_good": "string", "left_out": "string", "legend_turn": "float64"}
+
+
 def _write(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name, kind in TYPED.items():
+        at = table.schema.get_field_index(name)
+        if at >= 0 and pa.types.is_null(table.schema.field(at).type):
+            table = table.set_column(at, name, table.column(name).cast(kind))
     with atomic(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
 
 
 def _in_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:

@@ -101,3 +101,16 @@ def test_the_traces_card_documents_exactly_the_dataset_columns():
     card = {n.strip() for key in CARD_COLUMNS for n in key.split(" / ")}
     assert card == set(DATASET_COLUMNS)
     assert set(DATASET_COLUMNS) < set(ROW_COLUMNS)
+
+
+def test_a_column_with_no_value_in_a_run_keeps_its_type(tmp_path):
+    """decisions.parquet's `error` was type null in a run without errors (string in one with):
+    two runs' files then did not read as one table."""
+    import pyarrow.parquet as pq
+
+    from glade.eval import run as eval_run
+
+    frame = pd.DataFrame({"episode_id": ["a", "b"], "error": [None, None], "legend_turn": [None, None]})
+    eval_run._write(frame, tmp_path / "rows.parquet")
+    schema = pq.read_schema(tmp_path / "rows.parquet")
+    assert str(schema.field("error").type) == "string" and str(schema.field("legend_turn").type) == "double"
