@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
-from glade.provenance import package_version
+from glade.provenance import package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, heldout_rows, trace_rows, write_tasks
 from .lm_tasks.utils import DOCS
@@ -209,6 +209,8 @@ def run_lm_eval(
         "n_samples": raw.get("n-samples", {}),
         "versions": raw.get("versions", {}),
         "lm_eval_version": package_version("lm_eval"),
+        # which glade (prompt protocol, commit) rendered the documents' prompts (task versions above)
+        "provenance": stamp(("lm_eval", "torch", "transformers", "peft")),
         "seconds": {"build": round(built - started, 3), "evaluate": round(time.perf_counter() - built, 3)},
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

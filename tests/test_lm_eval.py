@@ -216,3 +216,12 @@ def test_the_quiet_run_counts_its_requests_on_a_bar(workdir, capsys):
     assert len(bars) == 2
     assert any(re.search(r"━ \d+/\d+ requests .*loglikelihood", b) for b in bars)
     assert any(re.search(r"━ \d+/\d+ requests .*generate_until", b) for b in bars)
+
+
+def test_results_say_which_glade_rendered_the_prompts(runs):
+    from glade.env.protocol import PROTOCOL_VERSION
+
+    for name in ("base", "lora"):
+        provenance = runs[name]["provenance"]
+        assert provenance["protocol_version"] == PROTOCOL_VERSION and provenance["glade_version"]
+        assert set(provenance["versions"]) == {"lm_eval", "torch", "transformers", "peft"}
