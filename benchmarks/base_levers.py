@@ -62,7 +62,12 @@ def quick_traces(work: Path) -> list[str]:
     return [f"data.traces=[{folders['base']}]", f"eval.traces=[{folders['heldout']}]"]
 
 
-def main() -> None:
+def due(step: int, every: int, last: int) -> bool:
+    """Evaluate at every `every`-th step and at the last one, so the headline is the final step's."""
+    return step % every == 0 or step == last
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lever", choices=list(LEVERS), default="shipped")
     p.add_argument("--steps", type=int, default=2000)
@@ -71,7 +76,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="30 steps, 8 states: the plumbing in under 2 minutes")
     p.add_argument("--work", default=None, help="scratch folder (default: a temp folder, removed after)")
     p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and logs through")
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    if min(a.steps, a.every, a.states) < 1:
+        p.error("--steps, --every and --states must be at least 1")
     from glade.console import quiet_libraries
 
     quiet_libraries(a.verbose)  # before datasets and transformers are imported: one line per step, no bars
@@ -79,6 +86,14 @@ def main() -> None:
     if a.quick:
         a.steps, a.every, a.states = 30, 30, 8
     work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
+    try:
+        run(a, work, quick)
+    finally:  # a scratch folder of our own goes however the run ends; --work is the user's to keep
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a: argparse.Namespace, work: Path, quick: list[str]) -> None:
     if a.quick:
         quick += quick_traces(work)
 
@@ -100,8 +115,6 @@ def main() -> None:
     try:
         train_rows, eval_rows, counts = prepare(recipe.data)
     except FileNotFoundError as exc:
-        if not a.work:
-            shutil.rmtree(work, ignore_errors=True)
         raise SystemExit(f"base_levers: {exc}; make them first (see --help), or run with --quick") from None
     if a.lever == "goods_order":
         train_rows, eval_rows = train_rows.map(goods_order), eval_rows.map(goods_order)
@@ -130,13 +143,11 @@ def main() -> None:
 
     class Every(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kwargs):
-            if state.global_step % a.every == 0:
+            if due(state.global_step, a.every, state.max_steps):
                 evaluate(model, state.global_step)
 
     trainer.add_callback(Every())
     trainer.train()
-    if not a.work:
-        shutil.rmtree(work, ignore_errors=True)
     step, m = curve[-1]
     print(
         f"{a.lever} at step {step} ({m['heldout_states']} held-out states, seeds {', '.join(map(str, m['heldout_seeds']))}): "

@@ -220,7 +220,15 @@ class Stopped(Exception):
     """This job was stopped because another failed."""
 
 
-def main() -> None:
+def kill_counts(text: str) -> dict[str, int]:
+    """--kills G,E,T as {job: kills}; ValueError saying what is wrong otherwise."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
+        raise ValueError(f"--kills {text!r}: give three counts, generate,eval,train, e.g. 2,2,1")
+    return dict(zip(("generate", "eval", "train"), (int(part) for part in parts)))
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -237,11 +245,14 @@ def main() -> None:
         metavar="DIR",
         help="keep the runs here (default: a temporary folder, removed when everything matched, kept otherwise)",
     )
-    args = p.parse_args()
+    args = p.parse_args(argv)
     counts = KILLS["quick" if args.quick else "full"]
     modes = QUICK_MODES if args.quick else MODES
     if args.kills:
-        counts = dict(zip(("generate", "eval", "train"), map(int, args.kills.split(","))))
+        try:
+            counts = kill_counts(args.kills)
+        except ValueError as exc:
+            p.error(str(exc))
     train = {**TRAIN, "sft": {**TRAIN["sft"], "max_steps": QUICK_STEPS}} if args.quick else TRAIN
     wall = time.perf_counter()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="glade-chaos-"))

@@ -87,6 +87,9 @@ def parse_args(argv):
     )
     p.add_argument("--worker", nargs=3, metavar=("ENGINE", "MODEL", "ADAPTERS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    engines = [e for e in args.engine.split(",") if e]
+    if not engines or not set(engines) <= {"hf", "vllm"} or len(set(engines)) != len(engines):
+        p.error(f"--engine {args.engine!r}: give hf, vllm or hf,vllm")
     if args.quick:
         args.turns = 1
     if args.dry_run:

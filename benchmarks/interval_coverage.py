@@ -109,12 +109,17 @@ def coverage(draw, truth: float, rate: bool, n: int, draws: int, seed: int) -> t
     return (held / printed if printed else math.nan), printed / draws, ratio
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="800 draws per cell instead of 4,000 (under 30 s)")
     parser.add_argument("--draws", type=int, help="draws per cell (overrides --quick)")
     parser.add_argument("--outcome", default="", help="only the outcomes whose name contains this")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.draws is not None and args.draws < 1:
+        parser.error(f"--draws {args.draws}: give at least 1 draw per cell")
+    names = [name for name, *_ in cases()]
+    if not any(args.outcome in name for name in names):
+        parser.error(f"--outcome {args.outcome!r} matches no outcome; one of: {'; '.join(names)}")
     draws = args.draws or (800 if args.quick else 4000)
     started = time.perf_counter()
     print(

@@ -27,18 +27,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=12, help="training steps per configuration")
     parser.add_argument("--quick", action="store_true", help="shipped vs TRL defaults only, 4 steps; headline last")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.steps = 4
+    if args.steps < 1:
+        parser.error(f"--steps {args.steps}: give at least 1 training step")
+    # the traces, model and trainer folders are scratch: removed however the run ends
+    with tempfile.TemporaryDirectory(prefix="glade-train-bench-") as tmp:
+        return measure(args, Path(tmp))
 
+
+def measure(args: argparse.Namespace, work: Path) -> int:
     import torch
     import transformers
     import trl
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from glade.config import load_recipe
@@ -48,7 +56,6 @@ def main() -> int:
     from glade.train.sft import to_prompt_completion
     from glade.train.tiny import build_model, build_tokenizer, default_corpus
 
-    work = Path(tempfile.mkdtemp(prefix="glade-train-bench-"))
     os.environ.setdefault("HF_HOME", str(work / "hf"))
     recipe = load_recipe(
         GenerateRecipe, ROOT / "recipes" / "generate" / "standin.yaml", [f"out={work / 'traces'}", "seeds.count=1"]
@@ -94,6 +101,7 @@ def main() -> int:
         trainer = SFTTrainer(
             model=model, args=cfg, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(work / "model")
         )
+        trainer.remove_callback(PrinterCallback)  # its log dicts would interleave with this table on stdout
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
