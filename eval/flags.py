@@ -366,7 +366,10 @@ def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "flags.json", out / "flags.md"
-    json_path.write_text(json.dumps(flagging.as_json(), indent=1, allow_nan=False) + "\n")
+    from glade.provenance import stamp
+
+    written = {**flagging.as_json(), "provenance": stamp()}  # which glade flagged these rows
+    json_path.write_text(json.dumps(written, indent=1, allow_nan=False) + "\n")
     md_path.write_text(markdown(flagging, top=top))
     return json_path, md_path
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from glade.files import check_replaceable, json_with_keys
+from glade.provenance import stamp
 from glade.resume import PROGRESS
 
 from .faults import without_faults
@@ -250,6 +251,7 @@ def rank(
             # sat only where no other policy sat on that creature, scenario and seed (the
             # all-stand-in world's creatures no council seated): nothing to compare them with
             "not_compared": alone,
+            "provenance": stamp(),  # which glade ranked them
             "board": board,
         }
     )

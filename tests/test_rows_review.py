@@ -114,3 +114,24 @@ def test_a_column_with_no_value_in_a_run_keeps_its_type(tmp_path):
     eval_run._write(frame, tmp_path / "rows.parquet")
     schema = pq.read_schema(tmp_path / "rows.parquet")
     assert str(schema.field("error").type) == "string" and str(schema.field("legend_turn").type) == "double"
+
+
+def test_flags_and_rank_files_say_which_glade_wrote_them(tmp_path, monkeypatch):
+    import json
+
+    from glade.env.protocol import PROTOCOL_VERSION
+    from glade.eval import flags
+    from glade.eval.flags import Flagging, write_flags
+    from glade.eval.rank import rank
+
+    monkeypatch.setattr(flags, "markdown", lambda flagging, top: "")  # flags.md is not what is tested
+    flags_json, _ = write_flags(Flagging(method={}, excluded={}, families=[], flags=[], cells=[]), tmp_path)
+    assert json.loads(flags_json.read_text())["provenance"]["protocol_version"] == PROTOCOL_VERSION
+    rows = [
+        {"episode_id": f"e{s}{p}", "scenario": "s", "scenario_hash": "h", "seed": s, "creature": "c1", "world": "council",
+         "focal": True, "policy": p, "wealth_change": v, "council": "k", "cast": 0}
+        for s in range(4) for p, v in (("a", 2.0), ("b", 1.0))
+    ]  # fmt: skip
+    (tmp_path / "r").mkdir()
+    pd.DataFrame(rows).to_parquet(tmp_path / "r" / "episodes.parquet")
+    assert rank([tmp_path / "r"], resamples=10)["provenance"]["glade_version"]
