@@ -23,6 +23,11 @@ from .standin import disposition, is_disposition_path
 SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
 MAX_UNITS = 1_000_000  # the observation space's bound on any count (a Discrete: 0 to MAX_UNITS - 1)
+# The Wood's own rules, the ones in code rather than in a scenario file: bumped when a change
+# to them changes what an episode can do, and part of every scenario hash from 2 on (version
+# 1's hashes are the ones runs recorded before there was a version).
+# 2 (2026-12-03): only units bid at or above the reference, or offered at or below it, press on it.
+RULES_VERSION = 2
 MAX_PEBBLES = 1e9  # the observation space's bound on pebbles (env.observation.BIG)
 
 
@@ -177,8 +182,9 @@ class Scenario:
         return as_plain(self)
 
     def hash(self) -> str:
-        """sha256 of the resolved rules, so two runs can be compared by what they ran. A
-        disposition given as a file counts by its contents, not by where the file lies."""
+        """sha256 of the resolved rules, so two runs can be compared by what they ran: the
+        scenario's, and the version of the rules in code (RULES_VERSION). A disposition given
+        as a file counts by its contents, not by where the file lies."""
         if not any(is_disposition_path(c.disposition) for c in self.creatures.values()):
             return self._rules_hash  # nothing but the frozen rules: worked out once
         return self._hash_now()
@@ -189,6 +195,8 @@ class Scenario:
 
     def _hash_now(self) -> str:
         rules = self.to_dict()
+        if RULES_VERSION > 1:  # the same file under other rules in code is another world
+            rules["rules_version"] = RULES_VERSION
         for c in rules["creatures"].values():
             if is_disposition_path(c["disposition"]):
                 c["disposition"] = as_plain(disposition(c["disposition"]))
