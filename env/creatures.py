@@ -26,13 +26,14 @@ def sanitise_gossip(text, cap: int) -> str:
         return ""
     text = text[: cap * 8]  # bound the work before normalising
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch if ch in LINE_CHARS else " " for ch in text)
+    text = " ".join("".join(ch if ch in LINE_CHARS else " " for ch in text).split())
     for _ in range(8):  # markers can nest ("<|im_<|x|>start|>"): strip until stable
-        stripped = _ROLE_MARKERS.sub(" ", text)
+        # whitespace collapsed first, so the collapse cannot join what is left into a marker
+        stripped = " ".join(_ROLE_MARKERS.sub(" ", text).split())
         if stripped == text:
             break
         text = stripped
-    return " ".join(text.split())[:cap].strip()
+    return text[:cap].strip()
 
 
 FELT = 0.15  # a feeling this strong or stronger has a word

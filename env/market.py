@@ -258,7 +258,8 @@ def reprice(
         anchor   = ref + w * (p* - ref)         if the good traded at p*, else ref
         tilt     = (D_left - S_left) / max(V + D_left + S_left, depth)    in [-1, 1]
         target   = anchor * (1 + k * tilt)      unfilled buying lifts, a glut lowers
-        next ref = clip(target, ref * (1 - s), ref * (1 + s)), and at least `floor`
+        next ref = clip(target, ref * (1 - s), ref * (1 + s)), at least `floor` and at
+                   most MAX_PRICE (a reference above it is one no order could name)
 
     with w = trade_weight, k = pressure, s = max_step; D_left / S_left are the units left
     unfilled that bid at least / offered at most the reference, and V the matched volume.
@@ -272,8 +273,9 @@ def reprice(
     total = c.volume + c.unfilled_demand + c.unfilled_supply
     tilt = (c.unfilled_demand - c.unfilled_supply) / max(total, depth, 1)
     target = anchor * (1.0 + pressure * tilt)
-    # min(max(target, low), high), then max(bounded, floor), without the builtins' call cost
+    # min(max(target, low), high), then within [floor, MAX_PRICE], without the builtins' call cost
     low, high = reference * (1.0 - max_step), reference * (1.0 + max_step)
     bounded = low if low > target else target
     bounded = high if high < bounded else bounded
+    bounded = MAX_PRICE if bounded > MAX_PRICE else bounded
     return floor if floor > bounded else bounded

@@ -12,10 +12,10 @@ import numpy as np
 from gymnasium import spaces
 
 from .creatures import TEXT_CHARSET, memory_summary
-from .scenario import MAX_PEBBLES, MAX_UNITS, Creature
+from .scenario import Creature
+from .scenario_check import MAX_PEBBLES, MAX_TEXT, MAX_UNITS
 from .world import PATRON, World
 
-MAX_TEXT = 8_000
 BIG = MAX_PEBBLES  # pebbles, prices and moves
 
 
@@ -74,13 +74,21 @@ def short_of(c: Creature, inv: dict[str, int], need: dict[str, int], out: dict[s
     return out
 
 
+def _shared(value: float) -> np.ndarray:
+    array = np.array(value)
+    array.flags.writeable = False
+    return array
+
+
 def observe(world: World) -> dict[str, dict]:
     """Every creature's observation for the current turn."""
     s = world.scenario
     goods, turn = world.goods, world.turn
     names = {**s.names, PATRON: "the patron"}
-    prices = {g: np.array(world.price[g]) for g in goods}
-    moves = {g: np.array(max(-1.0, world.price_move[g])) for g in goods}
+    # one array per good, shared by every creature's observation: read-only, so that one
+    # agent's in-place preprocessing cannot change what the others see
+    prices = {g: _shared(world.price[g]) for g in goods}
+    moves = {g: _shared(max(-1.0, world.price_move[g])) for g in goods}
     zeros = dict.fromkeys(goods, 0)
     talk = dict(zeros)
     for good, (direction, until) in world.talk.items():

@@ -105,8 +105,10 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
                 count += made[o.good]
         self_buys[c] = count
         gossip = action.get("gossip") if is_dict else None
-        # only a str is gossip (sanitise_gossip drops anything else); `if gossip` alone raises on an array
+        # only a str is gossip; `if gossip` alone raises on an array, so test the type first
         text = sanitise_gossip(gossip, cap) if isinstance(gossip, str) and gossip else ""
+        if gossip is not None and not isinstance(gossip, str):
+            why.append({"order": None, "reason": "gossip_not_text", "outcome": "ignored", "qty": 0})
         if text:
             world.posted.append((c, text))
     return Decisions(orders, notes, self_buys)
@@ -149,7 +151,8 @@ def settle(world: World) -> list[dict]:
     seam = []
     for legend_id, good, factor in world.pending_overrides:
         before = world.price[good]
-        world.price[good] = max(before * factor, world.scenario.goods[good].price_floor)
+        # within [floor, MAX_PRICE], as repricing keeps it: above MAX_PRICE no order could name it
+        world.price[good] = min(max(before * factor, world.scenario.goods[good].price_floor), market.MAX_PRICE)
         world.price_move[good] = (1.0 + world.price_move[good]) * world.price[good] / before - 1.0
         seam.append({"legend": legend_id, "good": good, "before": before, "after": world.price[good]})
         world.news.append(f"At settlement the {good} price was set from {before:.2f} to {world.price[good]:.2f}.")

@@ -54,7 +54,8 @@ def _article(word: str) -> str:
 
 
 def _cents(value: float) -> float:
-    return max(MIN_PRICE, round(value, 2))
+    """A price an order can name: to the cent, within [MIN_PRICE, MAX_PRICE]."""
+    return min(MAX_PRICE, max(MIN_PRICE, round(value, 2)))
 
 
 def _example(obs: dict) -> str:

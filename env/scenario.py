@@ -14,21 +14,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from .creatures import LINE_CHARS
-from .legends import LEGENDS
-from .market import MAX_PRICE, MIN_PRICE
-from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+from .scenario_check import check
+from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, read_yaml
 from .standin import disposition, is_disposition_path
 
 SCENARIO_DIR = RECIPES / "scenarios"
 MECHANISMS = ("rumour", "shock", "override")
-MAX_UNITS = 1_000_000  # the observation space's bound on any count (a Discrete: 0 to MAX_UNITS - 1)
 # The Wood's own rules, the ones in code rather than in a scenario file: bumped when a change
 # to them changes what an episode can do, and part of every scenario hash from 2 on (version
 # 1's hashes are the ones runs recorded before there was a version).
 # 2 (2026-12-03): only units bid at or above the reference, or offered at or below it, press on it.
-RULES_VERSION = 2
-MAX_PEBBLES = 1e9  # the observation space's bound on pebbles (env.observation.BIG)
+# 3 (2026-12-03): a reference price never climbs past MAX_PRICE (repricing and the seam).
+RULES_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -267,131 +264,3 @@ def scenario_from_dict(data: dict, source: str | None = None) -> Scenario:
     scenario = build(Scenario, data, source)
     check(scenario, source)
     return scenario
-
-
-def check(s: Scenario, src: str | None) -> None:
-    """Cross-field rules the types alone cannot say."""
-    goods = set(s.goods)
-    known = ", ".join(s.goods)
-
-    def good_ok(good: str, path: str) -> None:
-        if good not in goods:
-            fail(src, path, f"unknown good {good!r} (goods are {known})")
-
-    if s.turns < 1:
-        fail(src, "turns", "must be at least 1")
-    if [g.kind for g in s.goods.values()].count("fuel") != 1:
-        fail(src, "goods", "exactly one good must be of kind fuel (the firewood creatures burn)")
-    for gid, good in s.goods.items():
-        if not 0.0 <= good.spoil_rate <= 1.0:
-            fail(src, f"goods.{gid}.spoil_rate", "must be between 0 and 1")
-        if good.price <= 0 or good.price_floor <= 0:
-            fail(src, f"goods.{gid}.price", "prices must be positive")
-        if good.price_floor < MIN_PRICE:  # below it the reference sinks where no order can name a price
-            fail(src, f"goods.{gid}.price_floor", f"must be at least {MIN_PRICE:g}, the lowest price an order names")
-        if good.price > MAX_PRICE:  # no order could name it
-            fail(src, f"goods.{gid}.price", f"must be at most {MAX_PRICE:,g}, the highest price an order names")
-        if good.price < good.price_floor:  # else the first reprice jumps to the floor, past max_step
-            fail(
-                src,
-                f"goods.{gid}.price",
-                f"must be at least its price_floor ({good.price_floor:g}), got {good.price!r}",
-            )
-    if len(s.creatures) < 2:
-        fail(src, "creatures", "a market needs at least two creatures")
-    for cid, c in s.creatures.items():
-        base = f"creatures.{cid}"
-        for good, rate in c.produces.items():
-            good_ok(good, f"{base}.produces.{good}")
-            if rate < 0:
-                fail(src, f"{base}.produces.{good}", "must not be negative")
-            if rate >= MAX_UNITS:  # a larger rate overflows the production draw mid-episode
-                fail(src, f"{base}.produces.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {rate!r}")
-        for good, units in c.inventory.items():
-            good_ok(good, f"{base}.inventory.{good}")
-            if units < 0:
-                fail(src, f"{base}.inventory.{good}", "must not be negative")
-            if units >= MAX_UNITS:
-                fail(src, f"{base}.inventory.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {units!r}")
-        for i, good in enumerate(c.diet):
-            good_ok(good, f"{base}.diet[{i}]")
-            if s.goods[good].kind != "food":
-                fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
-        if not 0 <= c.pebbles < MAX_PEBBLES:
-            fail(src, f"{base}.pebbles", f"must be from 0 to below {MAX_PEBBLES:,.0f} (the observation's bound)")
-        if not 0 <= c.appetite < 64:
-            fail(src, f"{base}.appetite", "must be from 0 to 63")
-        try:
-            disposition(c.disposition)
-        except ValueError as exc:
-            fail(src, f"{base}.disposition", str(exc))
-        for key in ("name", "species"):
-            text = getattr(c, key)
-            if not text or len(text) > 64 or not set(text) <= LINE_CHARS:
-                fail(src, f"{base}.{key}", "must be 1 to 64 printable ASCII characters")
-    if not s.firewood_need:
-        fail(src, "firewood_need", "needs at least one step")
-    for i, ev in enumerate(s.legends):
-        if ev.legend not in LEGENDS:
-            fail(src, f"legends[{i}].legend", f"unknown legend {ev.legend!r} (known: {', '.join(LEGENDS)})")
-        good_ok(LEGENDS[ev.legend].good, f"legends[{i}].legend")
-        if ev.turn < 0:
-            fail(src, f"legends[{i}].turn", "must not be negative")
-    g = s.gambit
-    if g is not None:
-        good_ok(g.good, "gambit.good")
-        if g.tip_creature not in s.creatures:
-            fail(src, "gambit.tip_creature", f"unknown creature {g.tip_creature!r}")
-        if g.legend not in LEGENDS:
-            fail(src, "gambit.legend", f"unknown legend {g.legend!r} (known: {', '.join(LEGENDS)})")
-        good_ok(LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
-        cover = g.spring_turn if g.cover_turn is None else g.cover_turn
-        if not g.open_turn <= g.spring_turn <= cover:
-            fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
-        if g.size == 0:
-            fail(src, "gambit.size", "must not be zero")
-        if g.open_turn < 0:
-            fail(src, "gambit.open_turn", "must not be negative")
-    for i, step in enumerate(s.firewood_need):
-        if step.from_turn < 0 or step.units < 0:
-            fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")
-        if step.units >= MAX_UNITS:
-            fail(src, f"firewood_need[{i}].units", f"must be at most {MAX_UNITS - 1:,}, got {step.units!r}")
-        if i and step.from_turn <= s.firewood_need[i - 1].from_turn:  # firewood_burn reads them in order
-            fail(src, f"firewood_need[{i}].from_turn", "steps must be listed in rising from_turn order")
-    for path, value, low, high in _ranges(s):
-        above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
-        if not above or value > high:
-            lowest = "more than 0" if path in _ABOVE_ZERO else f"at least {low:g}"
-            fail(src, path, f"must be {lowest}" + (f" and at most {high:g}" if high < INF else "") + f", got {value!r}")
-    if s.patron.maintenance > s.patron.margin:
-        fail(src, "patron.maintenance", "must not exceed patron.margin (a position would be called when opened)")
-
-
-INF = float("inf")
-_ABOVE_ZERO = {"market.max_step", "patron.heat_threshold", "mood.floor"}  # mood never hits zero (DESIGN)
-
-
-def _ranges(s: Scenario) -> list[tuple[str, float, float, float]]:
-    """(key, value, lowest, highest) for every number the rules read as a share, a count or a rate."""
-    m, mood, so, p = s.market, s.mood, s.social, s.patron
-    return [
-        ("market.max_orders", m.max_orders, 1, INF),
-        ("market.max_qty", m.max_qty, 1, INF),
-        ("market.trade_weight", m.trade_weight, 0, 1),
-        ("market.pressure", m.pressure, 0, INF),
-        ("market.max_step", m.max_step, 0, 1),
-        ("market.depth", m.depth, 1, INF),
-        *((f"mood.{k}", getattr(mood, k), 0, 1) for k in ("start", "mean", "reversion", "floor")),
-        *((f"mood.{k}", getattr(mood, k), 0, INF) for k in ("fed", "hungry", "warm", "cold")),
-        ("social.decay", so.decay, 0, 1),
-        ("social.gossip_chars", so.gossip_chars, 0, INF),
-        ("social.feelings_shown", so.feelings_shown, 0, INF),
-        ("patron.pebbles", p.pebbles, 0, INF),
-        ("patron.margin", p.margin, 0, 1),
-        ("patron.maintenance", p.maintenance, 0, 1),
-        ("patron.heat_per_profit", p.heat_per_profit, 0, INF),
-        ("patron.heat_decay", p.heat_decay, 0, 1),
-        ("patron.heat_threshold", p.heat_threshold, 0, INF),
-        ("patron.fine", p.fine, 0, INF),
-    ]

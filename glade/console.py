@@ -153,6 +153,12 @@ def summary_lines(s: Scenario, sm: dict) -> list[str]:
             f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({g.legend} by {g.mechanism}, "
             f"{when}); patron holds {sm['patron_pebbles']:.2f}"
         )
+    for ev in s.legends:  # a scheduled legend past the run: say so, lest a calm market read as a result
+        if ev.turn >= sm["turns"]:
+            lines.append(
+                f"legend {ev.legend} ({ev.mechanism}, turn {ev.turn}): "
+                f"[yellow]after the last turn ({sm['turns'] - 1}): it never happened[/]"
+            )
     lines.append(f"scenario {sm['scenario']}  hash {sm['scenario_hash']}  seed {sm['seed']}  turns {sm['turns']}")
     problems = sm["conservation_problems"]
     if problems:

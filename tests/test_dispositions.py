@@ -64,7 +64,7 @@ def test_shipped_files_are_the_historical_dispositions():
 def test_shipped_scenario_hashes_are_unchanged_but_for_the_rules_version(name, digest, monkeypatch):
     from glade.env import scenario
 
-    assert load_scenario(name).hash() != digest  # rules version 2: the same file, other rules in code
+    assert load_scenario(name).hash() != digest  # a later rules version: the same file, other rules in code
     monkeypatch.setattr(scenario, "RULES_VERSION", 1)
     assert load_scenario(name).hash() == digest
 

@@ -45,7 +45,7 @@ def test_a_step_with_array_fields_notes_them_and_the_others_trade_on():
     }
     _, _, _, _, infos = env.step(actions)
     assert [n["reason"] for n in infos["oona"]["notes"]] == ["bad_side"]
-    assert [n["reason"] for n in infos["thorn"]["notes"]] == ["unknown_good"]
+    assert [n["reason"] for n in infos["thorn"]["notes"]] == ["unknown_good", "gossip_not_text"]
     assert env.world.history[-1]["volume"]["acorns"] == 2  # hazel and moss still traded
     assert env.world.gossip == [("oona", "fresh honey")]  # an array is no gossip, heard next turn
     assert check_conservation(env.world) == []
