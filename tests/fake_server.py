@@ -28,7 +28,9 @@ def completion(content: str, prompt_tokens: int = 600, completion_tokens: int = 
 
 class FakeServer:
     """A threaded OpenAI-ish chat server on 127.0.0.1. `script(n, body, headers)` gives the
-    answer to the n-th request (0-based): (status, bytes), or ("stall", seconds)."""
+    answer to the n-th request (0-based): (status, bytes), (status, bytes, {header: value}),
+    ("stall", seconds), or ("drip", (bytes, seconds)): a 200 whose body arrives a byte at a
+    time, `seconds` apart."""
 
     def __init__(self, script):
         self.script = script
@@ -52,16 +54,28 @@ class FakeServer:
                 with fake._lock:
                     n = len(fake.requests)
                     fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status, payload = fake.script(n, body, self.headers)
+                status, payload, *extra = fake.script(n, body, self.headers)
                 if status == "stall":
                     fake.release.wait(payload)
                     return  # the client has given up; nothing to answer
+                gap = None
+                if status == "drip":
+                    status, (payload, gap) = 200, payload
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for key, value in (extra[0] if extra else {}).items():
+                        self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if gap is None:
+                        self.wfile.write(payload)
+                        return
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        if fake.release.wait(gap):
+                            return
                 except OSError:
                     pass
 

@@ -11,9 +11,15 @@ per attempt). The run goes on.
                          others (400, 401, 404, 422 ...) are not
     server_bad_response  an answer that is not an OpenAI chat completion (not HTTP, not
                          JSON, no choices ...): not retried, asking again will not help
+    server_tls           the https handshake failed (a certificate not trusted, http
+                         spoken to an https port): not retried
 
-`timeout` bounds the connect and each wait for data, as urllib does; a server that never
-answers costs `(retries + 1) * timeout` plus the backoff sleeps.
+`timeout` bounds the whole answer: the connect and each wait for data, as urllib does, and
+the body, read as it comes, must be complete within `timeout` seconds of the request (a
+server dripping bytes is cut off at its first chunk after that). A server that never
+answers costs `(retries + 1) * timeout` plus the backoff sleeps. A 429 or 503 that says
+`Retry-After: N` (seconds) waits N seconds before the next try instead of the backoff, up to
+MAX_RETRY_AFTER.
 
 The request carries only fields every OpenAI-compatible server accepts: model, messages,
 max_tokens, temperature and (when set) seed; with `structured: true`, also
@@ -37,6 +43,7 @@ import json
 import math
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -57,6 +64,8 @@ from .spec import SERVER, check_fields
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
 SERVER_FIELDS = tuple(SERVER)  # the spec keys, each a field below
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited only this long (a turn waits on it)
+CHUNK = 65_536  # bytes read at a time, so the deadline is checked while a slow body arrives
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -119,11 +128,11 @@ class ServerPolicy:
         started = time.perf_counter()
         messages = render(obs)
         schema = portable_schema(action_schema(obs)) if self.structured else None
-        fault = "refused"
+        fault, wait = "refused", None
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            reply, fault = self._request(messages, schema)
+                time.sleep(self.backoff * 2 ** (attempt - 1) if wait is None else wait)
+            reply, fault, wait = self._request(messages, schema)
             if reply is not None:
                 text, prompt_tokens, completion_tokens, finish = reply
                 parsed = parse(text, obs)
@@ -137,7 +146,10 @@ class ServerPolicy:
             self.faults[fault] += 1
         return Decision({"orders": []}, None, f"server_{fault}", time.perf_counter() - started)
 
-    def _request(self, messages: list[dict], schema: dict | None = None) -> tuple[tuple[str, int, int] | None, str]:
+    def _request(
+        self, messages: list[dict], schema: dict | None = None
+    ) -> tuple[tuple[str, int, int, str | None] | None, str, float | None]:
+        """One try: (the completion or None, the fault if None, seconds the server asked to wait)."""
         body = {
             "model": self.model,
             "messages": messages,
@@ -155,25 +167,46 @@ class ServerPolicy:
         request = urllib.request.Request(
             self.base_url.rstrip("/") + "/chat/completions", json.dumps(body).encode(), headers, method="POST"
         )
+        deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                raw = response.read()
+                chunks = []
+                while chunk := response.read1(CHUNK):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        return None, "timeout", None
+                raw = b"".join(chunks)
         except urllib.error.HTTPError as exc:
+            wait = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
             exc.close()
-            return None, f"http_{exc.code}"
+            return None, f"http_{exc.code}", wait
         except TimeoutError:
-            return None, "timeout"
+            return None, "timeout", None
+        except ssl.SSLError:  # also SSLCertVerificationError, before OSError catches it
+            return None, "tls", None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                return None, "timeout"
-            return None, "refused"
+                return None, "timeout", None
+            if isinstance(exc.reason, ssl.SSLError):
+                return None, "tls", None
+            return None, "refused", None
         except ConnectionError:  # reset, or closed without an answer (RemoteDisconnected)
-            return None, "refused"
+            return None, "refused", None
         except http.client.HTTPException:  # not HTTP at all (BadStatusLine), a cut-off body (IncompleteRead)
-            return None, "bad_response"
+            return None, "bad_response", None
         except OSError:
-            return None, "refused"
-        return _completion(raw), "bad_response"
+            return None, "refused", None
+        return _completion(raw), "bad_response", None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for, at most MAX_RETRY_AFTER; None when it is absent
+    or not a number of seconds (an HTTP date is rare from model servers: the backoff applies)."""
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < math.inf else None
 
 
 def portable_schema(schema: dict) -> dict:
