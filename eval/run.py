@@ -94,7 +94,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     started = time.perf_counter()
     scenarios = load_played(recipe)
     log = shard_log(recipe.out)
-    state = log.start(results_recipe(recipe))
+    state = log.start(results_recipe(recipe), {name: s.hash() for name, s in scenarios.items()})
     planned = plan(recipe, scenarios)
     todo = shards(planned, state.done, recipe.worlds)
     try:

@@ -18,6 +18,8 @@ What a rerun refuses, with one ValueError and nothing touched:
 - a folder another verb wrote (an eval results folder given to `glade generate`);
 - a folder written by another recipe (the message names each key that changed);
 - rows rendered under another prompt protocol version;
+- rows played under other rules: a scenario whose hash in the rows is not its hash now (its
+  file changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
 - a file in the shard folders that no run of this folder wrote.
 What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, or that
 lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play again; a shard the ledger never listed (a run
@@ -105,16 +107,17 @@ class ShardLog:
                 "or choose another out (out=DIR) for this one"
             )
 
-    def start(self, recipe: dict) -> Resumed:
+    def start(self, recipe: dict, hashes: dict[str, str] | None = None) -> Resumed:
         """The finished episodes of this folder, after the checks and repairs above. `recipe`
-        is the plain recipe content that decides the rows."""
+        is the plain recipe content that decides the rows; `hashes` maps each scenario the run
+        plays (by the name its rows record) to its hash now."""
         self.check(recipe)
         progress = self.root / PROGRESS
         created = not self.root.exists()
         state = Resumed(recipe, _read(progress) if progress.exists() else {}, created=created)
         self._check_folders(state)
         if state.episodes:
-            self.check_protocol(self._first_readable(state))
+            self.check_rows(state, hashes)
         self._replay_unreadable(state)
         self._replay_faulted(state)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -144,17 +147,38 @@ class ShardLog:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
 
-    def check_protocol(self, shard: Path | None) -> None:
-        """Raises ValueError naming both protocol versions when `shard` was rendered under another."""
+    def check_rows(self, state: Resumed, hashes: dict[str, str] | None) -> None:
+        """Raises ValueError when finished rows were rendered under another prompt protocol, or
+        played under other rules than a scenario's hash now says (`hashes`: name -> hash): resumed,
+        the folder would hold two worlds under one name. Unreadable shards are left to the repairs."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if shard is None or "protocol_version" not in pq.read_schema(shard).names:  # an empty part
-            return
-        seen = set(pq.read_table(shard, columns=["protocol_version"]).column(0).to_pylist())
-        if seen - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
+        kind, protocols, seen = next(iter(self.shards)), set(), set()
+        for part in state.parts():
+            try:
+                shard = self.path(kind, part)
+                wanted = {"protocol_version", "scenario", "scenario_hash"} & set(pq.read_schema(shard).names)
+                table = pq.read_table(shard, columns=sorted(wanted))
+            except (pa.ArrowException, OSError):
+                continue
+            names = table.column_names
+            if "protocol_version" in names:
+                protocols |= set(table["protocol_version"].to_pylist())
+            if "scenario_hash" in names:
+                seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
+        if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
             raise ValueError(
-                f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(map(str, seen)))}, "
+                f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(map(str, protocols)))}, "
                 f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
+            )
+        stale = sorted((name, h) for name, h in seen if hashes is not None and name in hashes and hashes[name] != h)
+        if stale:
+            name, digest = stale[0]
+            raise ValueError(
+                f"{self.root}: its finished episodes of {name} were played under other rules (scenario hash "
+                f"{digest}, now {hashes[name]}: the scenario file changed, or glade's rules in code, "
+                "RULES_VERSION); move the folder aside (or set another out) to start afresh"
             )
 
     # --- checks and repairs -------------------------------------------------------------------
@@ -212,13 +236,6 @@ class ShardLog:
         aside.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, aside)
         return aside
-
-    def _first_readable(self, state: Resumed) -> Path | None:
-        kind = next(iter(self.shards))
-        for part in state.parts():
-            if not isinstance(_episodes_in(self.path(kind, part)), str):
-                return self.path(kind, part)
-        return None
 
     def _replay_unreadable(self, state: Resumed) -> None:
         """A listed shard that is missing or cannot be read, or a part whose shards lack one of

@@ -196,7 +196,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     out = Path(recipe.out)
     scenarios = load_scenarios(recipe)
     log = shard_log(out)
-    state = log.start(results_recipe(recipe))
+    state = log.start(results_recipe(recipe), {s.name: s.hash() for s in scenarios.values()})
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     if plan:
         # A finished folder whose repairs (a shard unreadable, episodes with seat faults) play
