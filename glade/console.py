@@ -183,6 +183,8 @@ class Bar:
     logged: list[float] = field(default_factory=lambda: [time.monotonic()])  # when the last line was written
 
     def total(self, n: int) -> None:
+        if n <= 0:  # nothing to do (a rerun of a finished folder): no bar, not an empty one
+            return
         self._show()
         self.progress.update(self.task, total=n)
 

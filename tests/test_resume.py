@@ -343,3 +343,12 @@ def test_another_recipes_long_values_are_cut_to_sixty_characters(tmp_path):
         log.check({"note": new, "seeds": [0, 1], "short": "y" * 60})
     want = f"note: {'a' * 28}...{'a' * 29} -> {'b' * 28}...{'b' * 29}, short: {'x' * 60} -> {'y' * 60}"  # 60 fit
     assert f"holds a run of another recipe ({want}); rerun it as it was" in str(caught.value)
+
+
+def test_a_rerun_with_nothing_to_play_draws_no_empty_bar(tmp_path, capsys):
+    path = generate_recipe(tmp_path, seeds={"start": 0, "count": 1})
+    assert main(["generate", str(path)]) == 0
+    assert "generate" in capsys.readouterr().err  # the playing run's bar
+    assert main(["generate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "nothing left to play" in captured.out and "0/0" not in captured.err and "generate" not in captured.err
