@@ -61,7 +61,7 @@ def test_eval_and_rank_draw_their_bars_on_stderr(tmp_path, capsys):
     assert main(["rank", str(tmp_path / "results"), "--resamples", "5"]) == 0
     said = capsys.readouterr()
     assert "leaderboard" in said.out and "wrote" in said.out and not bars(said.out)
-    assert bars(said.err)[0].startswith("rank ━") and bars(said.err)[0].endswith(" refits")
+    assert not bars(said.err)  # under 4 (scenario, seed) units: no bootstrap, so no refits and no empty bar
 
 
 def test_quickstart_draws_its_bars_on_stderr(tmp_path, monkeypatch, capsys):
