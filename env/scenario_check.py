@@ -133,12 +133,13 @@ def check_reach(s: Scenario, src: str | None) -> None:
         gifts = n * sum(legend.shock_units for legend in windfalls if legend.good == good and legend.shock_units > 0)
         most = stores + s.turns * made + gifts
         if most >= MAX_UNITS:
+            windfall = f", the legends' windfalls ({gifts:,})" if gifts else ""
             fail(
                 src,
                 f"goods.{good}",
-                f"the creatures' stores ({stores:,}) and {s.turns} turns of production (up to {made:,} units a "
-                f"turn) could reach {most:,} units, past the observation's bound of {MAX_UNITS - 1:,}: lower "
-                "the produces rates, the inventories or turns",
+                f"the creatures' stores ({stores:,}){windfall} and {s.turns} turn(s) of production (up to {made:,} "
+                f"units a turn) could reach {most:,} units, past the observation's bound of {MAX_UNITS - 1:,}: "
+                "lower the produces rates, the inventories or turns",
             )
     cap = s.social.gossip_chars
     if cap and n > 1:

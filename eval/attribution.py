@@ -98,7 +98,8 @@ def attribution(
                         "policy": names.get((part["episode_id"].iloc[0], creature), "?"),
                         "contribution": contribution.as_dict(),
                         "cast_effect": total,  # the share's denominator: this cast's mean effect
-                        "share": contribution.mean / total if total != 0 else None,
+                        # + 0.0: a zero contribution to a negative effect is 0%, not "-0%"
+                        "share": round(contribution.mean / total, 12) + 0.0 if total != 0 else None,
                         "share_ci": list(share_ci) if share_ci else None,
                         "share_note": f"same share in all {len(part)} seeds" if same else "",
                     }
