@@ -61,7 +61,11 @@ def test_production_that_could_overflow_the_inventory_space_is_refused_at_load()
         load_scenario("default", turns=30, **heavy)
     message = str(err.value)
     assert "goods.honey: the creatures' stores (" in message
-    assert "30 turn(s) of production (up to 40,0" in message and "windfall" not in message and f"bound of {MAX_UNITS - 1:,}" in message
+    assert (
+        "30 turn(s) of production (up to 40,0" in message
+        and "windfall" not in message
+        and f"bound of {MAX_UNITS - 1:,}" in message
+    )
     load_scenario("default", turns=24, **heavy)  # 24 x 40,000 and the stores stay below it
 
 
