@@ -20,6 +20,7 @@ from glade.config import as_plain
 from glade.env.scenario import Scenario
 from glade.faults import stop_if_failing, tally_faults
 from glade.files import atomic
+from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
 from .estimate import check
@@ -94,7 +95,7 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     started = time.perf_counter()
     scenarios = load_played(recipe)
     log = shard_log(recipe.out)
-    state = log.start(results_recipe(recipe), {name: s.hash() for name, s in scenarios.items()})
+    state = log.start(results_recipe(recipe), scenario_hashes(scenarios.items()))
     planned = plan(recipe, scenarios)
     todo = shards(planned, state.done, recipe.worlds)
     try:

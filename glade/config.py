@@ -7,6 +7,7 @@ names the trunk's recipes use are re-exported here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,3 +147,28 @@ def _shipped_hint(path: Path) -> Path:
     if shipped.is_file():
         raise ConfigError(f"{path}: no such file here; glade's shipped copy is {shipped}")
     return path
+
+
+def changes(old: dict, new: dict) -> str:
+    """`key: old -> new` for every leaf that differs, dotted, comma-separated."""
+    a, b = _flat(old), _flat(new)
+    parts = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key, "<none>") != b.get(key, "<none>"):
+            parts.append(f"{key}: {_short(a.get(key, '<none>'))} -> {_short(b.get(key, '<none>'))}")
+    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
+
+
+def _flat(data, prefix: str = "") -> dict:
+    if isinstance(data, dict) and data:
+        out = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def _short(value) -> str:
+    """At most 60 characters, keeping both ends: two long paths often differ only at the end."""
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glade.config import changes
 from glade.env import protocol
 from glade.files import atomic, check_folder_path, write_json
 
@@ -107,10 +108,10 @@ class ShardLog:
                 "or choose another out (out=DIR) for this one"
             )
 
-    def start(self, recipe: dict, hashes: dict[str, str] | None = None) -> Resumed:
+    def start(self, recipe: dict, hashes: dict[str, set[str]] | None = None) -> Resumed:
         """The finished episodes of this folder, after the checks and repairs above. `recipe`
         is the plain recipe content that decides the rows; `hashes` maps each scenario the run
-        plays (by the name its rows record) to its hash now."""
+        plays (by the name its rows record) to its hashes now (`scenario_hashes`)."""
         self.check(recipe)
         progress = self.root / PROGRESS
         created = not self.root.exists()
@@ -147,37 +148,40 @@ class ShardLog:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
 
-    def check_rows(self, state: Resumed, hashes: dict[str, str] | None) -> None:
+    def check_rows(self, state: Resumed, hashes: dict[str, set[str]] | None) -> None:
         """Raises ValueError when finished rows were rendered under another prompt protocol, or
-        played under other rules than a scenario's hash now says (`hashes`: name -> hash): resumed,
-        the folder would hold two worlds under one name. Unreadable shards are left to the repairs."""
+        played under other rules than a scenario's hash now says (`hashes`: the name its rows
+        record -> its hashes now; two files may share a name): resumed, the folder would hold two
+        worlds under one name. Every kind of shard is read (an eval part of stand-in worlds only
+        has no decision rows); unreadable ones are left to the repairs."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        kind, protocols, seen = next(iter(self.shards)), set(), set()
-        for part in state.parts():
-            try:
+        protocols, seen = set(), set()
+        for kind in self.shards:
+            for part in state.parts():
                 shard = self.path(kind, part)
-                wanted = {"protocol_version", "scenario", "scenario_hash"} & set(pq.read_schema(shard).names)
-                table = pq.read_table(shard, columns=sorted(wanted))
-            except (pa.ArrowException, OSError):
-                continue
-            names = table.column_names
-            if "protocol_version" in names:
-                protocols |= set(table["protocol_version"].to_pylist())
-            if "scenario_hash" in names:
-                seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
+                try:
+                    wanted = {"protocol_version", "scenario", "scenario_hash"} & set(pq.read_schema(shard).names)
+                    table = pq.read_table(shard, columns=sorted(wanted))
+                except (pa.ArrowException, OSError):  # missing or unreadable
+                    continue
+                if "protocol_version" in table.column_names:
+                    protocols |= set(table["protocol_version"].to_pylist())
+                if "scenario_hash" in table.column_names:
+                    seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
         if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
             raise ValueError(
                 f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(map(str, protocols)))}, "
                 f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
             )
-        stale = sorted((name, h) for name, h in seen if hashes is not None and name in hashes and hashes[name] != h)
+        now = hashes or {}
+        stale = sorted((name, h) for name, h in seen if name in now and h not in now[name])
         if stale:
             name, digest = stale[0]
             raise ValueError(
                 f"{self.root}: its finished episodes of {name} were played under other rules (scenario hash "
-                f"{digest}, now {hashes[name]}: the scenario file changed, or glade's rules in code, "
+                f"{digest}, now {', '.join(sorted(now[name]))}: the scenario file changed, or glade's rules in code, "
                 "RULES_VERSION); move the folder aside (or set another out) to start afresh"
             )
 
@@ -301,29 +305,12 @@ class ShardLog:
         state.replayed.append(f"{len(stale)} episode(s) with {faults} seat fault(s) play again")
 
 
-def changes(old: dict, new: dict) -> str:
-    """`key: old -> new` for every leaf that differs, dotted, comma-separated."""
-    a, b = _flat(old), _flat(new)
-    parts = []
-    for key in sorted(set(a) | set(b)):
-        if a.get(key, "<none>") != b.get(key, "<none>"):
-            parts.append(f"{key}: {_short(a.get(key, '<none>'))} -> {_short(b.get(key, '<none>'))}")
-    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
-
-
-def _flat(data, prefix: str = "") -> dict:
-    if isinstance(data, dict) and data:
-        out = {}
-        for k, v in data.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: data}
-
-
-def _short(value) -> str:
-    """At most 60 characters, keeping both ends: two long paths often differ only at the end."""
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]
+def scenario_hashes(named) -> dict[str, set[str]]:
+    """{the name rows record: its hashes now} for `ShardLog.start`, from (name, Scenario) pairs."""
+    out: dict[str, set[str]] = {}
+    for name, scenario in named:
+        out.setdefault(name, set()).add(scenario.hash())
+    return out
 
 
 def _array(values):

@@ -29,7 +29,7 @@ from glade.meter import (
     run_cost,
     spec_label,
 )
-from glade.resume import PROGRESS, ShardLog, finished
+from glade.resume import PROGRESS, ShardLog, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, each_creature, load_council, results_spec
@@ -196,7 +196,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     out = Path(recipe.out)
     scenarios = load_scenarios(recipe)
     log = shard_log(out)
-    state = log.start(results_recipe(recipe), {s.name: s.hash() for s in scenarios.values()})
+    state = log.start(results_recipe(recipe), scenario_hashes((s.name, s) for s in scenarios.values()))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
     if plan:
         # A finished folder whose repairs (a shard unreadable, episodes with seat faults) play

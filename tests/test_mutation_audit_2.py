@@ -193,13 +193,13 @@ def test_a_stale_hash_in_a_later_part_is_refused(tmp_path):
     write_part(log, 0, [("calm", "h1")])
     write_part(log, 1, [("calm", "h0")])  # an older part, played under other rules
     with pytest.raises(ValueError, match=r"episodes of calm were played under other rules \(scenario hash h0, now h1"):
-        log.check_rows(state_of({0: 1, 1: 1}), {"calm": "h1"})
+        log.check_rows(state_of({0: 1, 1: 1}), {"calm": {"h1"}})
 
 
 def test_rows_of_a_scenario_the_hashes_do_not_name_are_not_checked(tmp_path):
     log = shard_log(tmp_path)
     write_part(log, 0, [("calm", "h1"), ("other", "x")])
-    log.check_rows(state_of({0: 2}), {"calm": "h1"})  # no KeyError, no refusal
+    log.check_rows(state_of({0: 2}), {"calm": {"h1"}})  # no KeyError, no refusal
     log.check_rows(state_of({0: 2}), None)
 
 
@@ -207,7 +207,7 @@ def test_of_two_stale_scenarios_the_first_by_name_is_named(tmp_path):
     log = shard_log(tmp_path)
     write_part(log, 0, [("beta", "b0"), ("alpha", "a0")])
     with pytest.raises(ValueError, match=r"episodes of alpha were played under other rules \(scenario hash a0, now a1"):
-        log.check_rows(state_of({0: 2}), {"alpha": "a1", "beta": "b1"})
+        log.check_rows(state_of({0: 2}), {"alpha": {"a1"}, "beta": {"b1"}})
 
 
 def test_rows_of_another_prompt_protocol_are_refused_by_check_rows(tmp_path, monkeypatch):
@@ -217,7 +217,7 @@ def test_rows_of_another_prompt_protocol_are_refused_by_check_rows(tmp_path, mon
     write_part(log, 0, [("calm", "h1")])
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-99")
     with pytest.raises(ValueError, match=r"rendered with prompt protocol .*this glade renders wood-chat-99"):
-        log.check_rows(state_of({0: 1}), {"calm": "h1"})
+        log.check_rows(state_of({0: 1}), {"calm": {"h1"}})
 
 
 # --------------------------------------------------------------------------- server seats: _request, _decide

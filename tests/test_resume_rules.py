@@ -67,3 +67,27 @@ def test_the_same_rules_resume_as_before(tmp_path, monkeypatch):
     restore()
     summary = gen.generate(load_recipe(gen.GenerateRecipe, path))
     assert summary["episodes"] == 6
+
+
+def test_eval_refuses_under_other_rules_when_a_finished_part_holds_only_stand_in_worlds(tmp_path, monkeypatch):
+    # worlds: 1 makes the first part the all-stand-in world alone: no decision rows, only episodes
+    mine = tmp_path / "calm.yaml"
+    mine.write_text("extends: gambit_override\nname: calm\n")
+    path = eval_recipe(tmp_path, scenarios=[str(mine)], worlds=1)
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    with pytest.raises(KeyboardInterrupt):
+        eval_run.evaluate(load_eval_recipe(path))
+    restore()
+    mine.write_text("extends: gambit_override\nname: calm\nmarket: {max_step: 0.3}\n")
+    with pytest.raises(ValueError, match=r"its finished episodes of \S+/calm\.yaml were played under other rules"):
+        eval_run.evaluate(load_eval_recipe(path))
+
+
+def test_two_scenario_files_that_share_a_name_resume_as_they_are(tmp_path, capsys):
+    for stem, step in (("a", 0.15), ("b", 0.3)):  # both say name: calm; their rows are told apart by hash
+        (tmp_path / f"{stem}.yaml").write_text(f"extends: default\nname: calm\nmarket: {{max_step: {step}}}\n")
+    path = generate_recipe(tmp_path, scenarios=[str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
+    assert main(["generate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    assert "nothing left to play" in capsys.readouterr().out

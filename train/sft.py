@@ -23,9 +23,8 @@ import yaml
 
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED, STARTED
-from glade.config import as_plain
+from glade.config import as_plain, changes
 from glade.files import atomic
-from glade.resume import changes
 
 from .data import fingerprint, prepare, save_prepared, traces_record
 from .inputs import check_model, check_paths
