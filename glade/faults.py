@@ -96,7 +96,7 @@ HINTS = {
     " temperature, seed?",
     "server_http_429": "the server is rate-limiting: lower the seat's concurrency or raise its backoff",
     "server_bad_response": "is base_url an OpenAI-compatible chat server?",
-    "server_tls": "the https handshake failed: http or https in base_url? is the certificate trusted (SSL_CERT_FILE)?",
+    "server_tls": "https failed: http or https in base_url? is the server's certificate trusted (SSL_CERT_FILE)?",
 }
 
 

@@ -4,6 +4,8 @@ spoken to a port that does not speak it. Loopback only (tests/fake_server.py).""
 
 from __future__ import annotations
 
+import socketserver
+import threading
 import time
 
 import pytest
@@ -83,4 +85,26 @@ def test_https_to_a_plain_http_port_is_a_named_tls_fault_and_not_retried(fake_se
     decisions = policy.act(observations()[:2])
     assert_all_held(decisions, "server_tls")
     assert policy.faults == {"tls": 2}
-    assert fault_hint({"server_tls": 2}).startswith("the https handshake failed")
+    assert fault_hint({"server_tls": 2}).startswith("https failed: http or https in base_url?")
+
+
+def test_a_body_cut_short_of_its_content_length_is_a_bad_response_even_when_it_parses():
+    # the server promises 100 bytes more than it sends, then closes: what came may be valid JSON
+    body = completion('{"orders": []}')
+
+    class Short(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n"
+            self.request.sendall(head.encode() + body)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Short) as tcp:
+        tcp.daemon_threads = True
+        threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        try:
+            policy = server_seat(f"http://127.0.0.1:{tcp.server_address[1]}/v1", retries=0)
+            decisions = policy.act(observations()[:1])
+        finally:
+            tcp.shutdown()
+    assert_all_held(decisions, "server_bad_response")
+    assert policy.faults == {"bad_response": 1}

@@ -11,13 +11,13 @@ per attempt). The run goes on.
                          others (400, 401, 404, 422 ...) are not
     server_bad_response  an answer that is not an OpenAI chat completion (not HTTP, not
                          JSON, no choices ...): not retried, asking again will not help
-    server_tls           the https handshake failed (a certificate not trusted, http
-                         spoken to an https port): not retried
+    server_tls           https failed (a certificate not trusted, https spoken to a plain
+                         http port, a client certificate refused): not retried
 
-`timeout` bounds the whole answer: the connect and each wait for data, as urllib does, and
-the body, read as it comes, must be complete within `timeout` seconds of the request (a
-server dripping bytes is cut off at its first chunk after that). A server that never
-answers costs `(retries + 1) * timeout` plus the backoff sleeps. A 429 or 503 that says
+`timeout` bounds each wait for data (the connect, the status and headers, each read), as
+urllib does, and the body must be complete within `timeout` seconds of the request: a server
+that keeps sending is cut off at its first chunk after that. A server that never answers
+costs `(retries + 1) * timeout` plus the backoff sleeps. A 429 or 503 that says
 `Retry-After: N` (seconds) waits N seconds before the next try instead of the backoff, up to
 MAX_RETRY_AFTER.
 
@@ -175,6 +175,8 @@ class ServerPolicy:
                     chunks.append(chunk)
                     if time.monotonic() > deadline:
                         return None, "timeout", None
+                if response.length:  # closed before its Content-Length (read1 does not raise IncompleteRead)
+                    return None, "bad_response", None
                 raw = b"".join(chunks)
         except urllib.error.HTTPError as exc:
             wait = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
@@ -182,17 +184,17 @@ class ServerPolicy:
             return None, f"http_{exc.code}", wait
         except TimeoutError:
             return None, "timeout", None
-        except ssl.SSLError:  # also SSLCertVerificationError, before OSError catches it
+        except ssl.SSLError:  # after the handshake (TLS 1.3 refuses a client certificate on the first read)
             return None, "tls", None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
                 return None, "timeout", None
-            if isinstance(exc.reason, ssl.SSLError):
+            if isinstance(exc.reason, ssl.SSLError):  # the handshake: urllib wraps it, certificates included
                 return None, "tls", None
             return None, "refused", None
         except ConnectionError:  # reset, or closed without an answer (RemoteDisconnected)
             return None, "refused", None
-        except http.client.HTTPException:  # not HTTP at all (BadStatusLine), a cut-off body (IncompleteRead)
+        except http.client.HTTPException:  # not HTTP at all (BadStatusLine), a cut-off chunked body
             return None, "bad_response", None
         except OSError:
             return None, "refused", None
