@@ -1,4 +1,5 @@
-"""What creatures feel and say: mood, sentiment, the memory summary, and gossip hygiene."""
+"""What creatures make, feel and say: the production draw, mood, sentiment, the memory
+summary, and gossip hygiene."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ import unicodedata
 # observation space's Text charset, and no way for gossip to smuggle control bytes.
 LINE_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
 TEXT_CHARSET = "".join(sorted(LINE_CHARS)) + "\n"
+
+
+def production_trials(rate: float, factor: float = 1.0) -> int:
+    """Production is binomial(trials, 1/2): mean `rate` x `factor` a turn, some luck, and at
+    most `trials` units (the bound scenario_check.check_reach counts on)."""
+    return int(round(2 * rate * factor))
+
+
+def heard_line(name: str, text: str) -> str:
+    """One line of the gossip others hear (scenario_check.check_reach bounds their total)."""
+    return f"{name}: {text}"
+
 
 # Chat-role markers a creature could use to forge turns in another creature's prompt.
 _ROLE_MARKERS = re.compile(

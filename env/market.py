@@ -273,9 +273,14 @@ def reprice(
     total = c.volume + c.unfilled_demand + c.unfilled_supply
     tilt = (c.unfilled_demand - c.unfilled_supply) / max(total, depth, 1)
     target = anchor * (1.0 + pressure * tilt)
-    # min(max(target, low), high), then within [floor, MAX_PRICE], without the builtins' call cost
+    # min(max(target, low), high), without the builtins' call cost
     low, high = reference * (1.0 - max_step), reference * (1.0 + max_step)
     bounded = low if low > target else target
-    bounded = high if high < bounded else bounded
-    bounded = MAX_PRICE if bounded > MAX_PRICE else bounded
-    return floor if floor > bounded else bounded
+    return within_bounds(high if high < bounded else bounded, floor)
+
+
+def within_bounds(price: float, floor: float) -> float:
+    """A reference price kept in [floor, MAX_PRICE] (repricing and the seam): above MAX_PRICE
+    it would be one no order could name."""
+    price = MAX_PRICE if price > MAX_PRICE else price
+    return floor if floor > price else price

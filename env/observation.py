@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from .creatures import TEXT_CHARSET, memory_summary
+from .creatures import TEXT_CHARSET, heard_line, memory_summary
 from .scenario import Creature
 from .scenario_check import MAX_PEBBLES, MAX_TEXT, MAX_UNITS
 from .world import PATRON, World
@@ -94,9 +94,10 @@ def observe(world: World) -> dict[str, dict]:
     for good, (direction, until) in world.talk.items():
         if turn <= until:
             talk[good] = direction
-    events = "\n".join(world.events)
+    # legends and news are bounded by the scenario, a patron driven through the API is not: cut
+    events = "\n".join(world.events)[:MAX_TEXT]
     burn, fuel, shown, made = s.firewood_burn(turn), s.fuel, s.social.feelings_shown, s.made_goods
-    said = [(who, f"{names[who]}: {text}") for who, text in world.gossip]  # each line written once
+    said = [(who, heard_line(names[who], text)) for who, text in world.gossip]  # each line written once
     out = {}
     for cid in world.creatures:
         c, inv, heard = s.creatures[cid], world.inventory[cid], world.heard_whispers[cid]
@@ -125,7 +126,7 @@ def observe(world: World) -> dict[str, dict]:
             "whisper": whisper,
             "events": events,
             "gossip": "\n".join([line for who, line in said if who != cid]) if said else "",
-            "whispers": "\n".join([text for _, _, text in heard]) if heard else "",
+            "whispers": "\n".join([text for _, _, text in heard])[:MAX_TEXT] if heard else "",
             "memory": memory_summary(world.sentiment[cid], names, shown),
         }
     return out

@@ -12,6 +12,7 @@ import math
 
 from .creatures import nudge
 from .legends import FALL, LEGENDS, RISE
+from .scenario_check import MAX_PEBBLES
 from .world import PATRON, PEBBLES, Loan, Position, World, move, transfer
 
 TIP_WORDS = {FALL: "will fall", RISE: "will rise"}
@@ -77,6 +78,8 @@ def lend(world: World, creature: str, amount: float, rate: float, due_turn: int)
         raise PatronError(f"cannot lend {amount} pebbles")
     if not 0 <= rate < math.inf:  # a NaN rate would make the debtor's pebbles NaN at collection
         raise PatronError(f"cannot lend at rate {rate}")
+    if world.pebbles[creature] + amount >= MAX_PEBBLES:  # its observation could not hold them
+        raise PatronError(f"cannot lend {amount} pebbles: {creature} would hold {MAX_PEBBLES:,.0f} or more")
     transfer(world, PATRON, creature, PEBBLES, amount, "loan")
     world.patron.loans.append(Loan(creature, amount, rate, due_turn))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import market
-from .creatures import next_mood, nudge, sanitise_gossip
+from .creatures import next_mood, nudge, production_trials, sanitise_gossip
 from .legends import LEGENDS
 from .patron import settle_patron
 from .world import World, gini, move, trade, wealths
@@ -73,7 +73,7 @@ def produce(world: World) -> None:
             for until, x in shocks.get(good, ()):
                 if turn <= until:
                     factor *= x
-            trials = int(round(2 * rate * factor))  # binomial(2m, 1/2): mean m, some luck
+            trials = production_trials(rate, factor)
             units = int(rng.binomial(trials, 0.5)) if trials > 0 else 0
             move(world, c, good, units, "produce")
 
@@ -151,8 +151,7 @@ def settle(world: World) -> list[dict]:
     seam = []
     for legend_id, good, factor in world.pending_overrides:
         before = world.price[good]
-        # within [floor, MAX_PRICE], as repricing keeps it: above MAX_PRICE no order could name it
-        world.price[good] = min(max(before * factor, world.scenario.goods[good].price_floor), market.MAX_PRICE)
+        world.price[good] = market.within_bounds(before * factor, world.scenario.goods[good].price_floor)
         world.price_move[good] = (1.0 + world.price_move[good]) * world.price[good] / before - 1.0
         seam.append({"legend": legend_id, "good": good, "before": before, "after": world.price[good]})
         world.news.append(f"At settlement the {good} price was set from {before:.2f} to {world.price[good]:.2f}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .creatures import LINE_CHARS
+from .creatures import LINE_CHARS, heard_line, production_trials
 from .legends import LEGENDS
 from .market import MAX_PRICE, MIN_PRICE
 from .schema import fail
@@ -121,15 +121,19 @@ def check(s: Scenario, src: str | None) -> None:
 
 def check_reach(s: Scenario, src: str | None) -> None:
     """What a whole episode can grow to stays inside the observation space: a creature's
-    holding of a good (at most the Wood's whole stock of it) and the gossip one creature hears."""
+    holding of a good (at most the Wood's whole stock of it), its pebbles (at most all the
+    creatures' together: trades move them, nothing makes them) and the gossip one creature
+    hears. The scenario's own schedule is covered; a patron driven through the API
+    (`patron.spring`, `patron.tip`) is not, and the events and whispers texts are cut to fit."""
     n = len(s.creatures)
+    fired = [(ev.legend, ev.mechanism) for ev in s.legends if ev.turn < s.turns]  # later ones never fire
+    if s.gambit is not None and s.gambit.spring_turn < s.turns:
+        fired.append((s.gambit.legend, s.gambit.mechanism))
+    windfalls = [LEGENDS[legend] for legend, mechanism in fired if mechanism == "shock"]
     for good in s.goods:
         stores = sum(c.inventory.get(good, 0) for c in s.creatures.values())
-        # production draws binomial(2 x rate, 1/2) a turn, and no legend raises production
-        made = sum(int(round(2 * c.produces.get(good, 0))) for c in s.creatures.values())
-        windfalls = [LEGENDS[ev.legend] for ev in s.legends if ev.mechanism == "shock"]
-        if s.gambit is not None and s.gambit.mechanism == "shock":
-            windfalls.append(LEGENDS[s.gambit.legend])
+        # at most production_trials units a turn; no legend raises production (a test pins it)
+        made = sum(production_trials(c.produces.get(good, 0)) for c in s.creatures.values())
         gifts = n * sum(legend.shock_units for legend in windfalls if legend.good == good and legend.shock_units > 0)
         most = stores + s.turns * made + gifts
         if most >= MAX_UNITS:
@@ -139,12 +143,20 @@ def check_reach(s: Scenario, src: str | None) -> None:
                 f"goods.{good}",
                 f"the creatures' stores ({stores:,}){windfall} and {s.turns} turn(s) of production (up to {made:,} "
                 f"units a turn) could reach {most:,} units, past the observation's bound of {MAX_UNITS - 1:,}: "
-                "lower the produces rates, the inventories or turns",
+                "lower the produces rates, the inventories" + (", the shock legends" if gifts else "") + " or turns",
             )
+    pebbles = sum(c.pebbles for c in s.creatures.values())
+    if pebbles >= MAX_PEBBLES:
+        fail(
+            src,
+            "creatures",
+            f"their pebbles together ({pebbles:,.0f}) must be below {MAX_PEBBLES:,.0f}, the observation's bound: "
+            "trading can gather them all in one purse",
+        )
     cap = s.social.gossip_chars
     if cap and n > 1:
-        # the gossip one creature hears: every other creature's line, "Name: text", one per line
-        lines = [len(c.name) + 2 for c in s.creatures.values()]
+        # the gossip one creature hears: every other creature's heard_line, one per line
+        lines = [len(heard_line(c.name, "")) for c in s.creatures.values()]
         fixed = sum(lines) - min(lines) + n - 2
         if fixed + (n - 1) * cap > MAX_TEXT:
             allowed = max(0, (MAX_TEXT - fixed) // (n - 1))

@@ -183,6 +183,12 @@ def lever_lines(entries: list[dict]) -> list[str]:
     return lines
 
 
+def percent(value: float) -> str:
+    """A share in whole percent; a share that rounds to nothing is 0%, not "-0%"."""
+    text = f"{value:.0%}"
+    return "0%" if text == "-0%" else text
+
+
 def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:
     """One line per clear outcome effect: each seat's share of it. `seam`: the seam split's
     entries, whose all-stand-in world gives each scenario's seeds ("n 5 of 6 seeds")."""
@@ -192,8 +198,8 @@ def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:
             continue
         seats = []
         for s in e["seats"]:
-            share = "share -" if s["share"] is None else f"{s['share']:.0%}"
-            ci = f" [{s['share_ci'][0]:.0%}, {s['share_ci'][1]:.0%}]" if s.get("share_ci") else ""
+            share = "share -" if s["share"] is None else percent(s["share"])
+            ci = f" [{percent(s['share_ci'][0])}, {percent(s['share_ci'][1])}]" if s.get("share_ci") else ""
             ci = f" ({s['share_note']})" if s.get("share_note") else ci
             seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
         lines.append(

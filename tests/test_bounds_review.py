@@ -135,3 +135,53 @@ def test_simulate_says_a_scheduled_legend_after_the_last_turn_never_happened():
     assert any("legend run_on_oonas_hoard (rumour, turn 12)" in x and "it never happened" in x for x in lines)
     full = load_scenario("default", turns=13)
     assert not any("never happened" in x for x in summary_lines(full, run_episode(full, 7, full=False).summary))
+
+
+# --------------------------------------------------------------------------- the diff review's gaps
+
+
+def test_no_legend_raises_production_as_the_units_bound_assumes():
+    from glade.env.legends import LEGENDS
+
+    assert all(legend.shock_production <= 1.0 for legend in LEGENDS.values())
+
+
+def test_a_shock_legend_after_the_last_turn_never_fires_so_its_windfall_is_not_counted():
+    late = [{"legend": "run_on_oonas_hoard", "turn": 40, "mechanism": "shock"}]  # +8 honey x 5, at turn 40
+    near = {"creatures.oona.produces": {}, "creatures.oona.inventory": {"honey": MAX_UNITS - 20}}
+    load_scenario("default", turns=30, legends=late, **near)  # 30 turns: it never fires
+    with pytest.raises(ConfigError, match=r"the legends' windfalls \(40\).*the shock legends or turns"):
+        load_scenario("default", turns=41, legends=late, **near)
+
+
+def test_pebbles_that_trading_could_gather_past_the_bound_are_refused_at_load():
+    rich = {f"creatures.{c}.pebbles": 300_000_000.0 for c in ("oona", "thorn", "hazel", "moss")}
+    with pytest.raises(ConfigError, match=r"creatures: their pebbles together \(1,200,000,0\d\d\) must be below"):
+        load_scenario("default", **rich)
+    load_scenario("default", **{k: 200_000_000.0 for k in rich})
+
+
+def test_a_loan_the_observation_could_not_hold_is_refused():
+    from glade.env import patron
+
+    env = parallel_env("default", turns=3, patron={"pebbles": 2e9})
+    env.reset(seed=0)
+    with pytest.raises(patron.PatronError, match=r"cannot lend 1000000000.0 pebbles: oona would hold"):
+        patron.lend(env.world, "oona", 1e9, 0.1, 2)
+    patron.lend(env.world, "oona", 1_000.0, 0.1, 2)
+
+
+def test_events_and_whispers_driven_past_the_text_bound_through_the_api_are_cut_to_fit():
+    from glade.env import patron
+
+    env = parallel_env("default", turns=3)
+    env.reset(seed=0)
+    for _ in range(80):  # dozens of legends sprung on one turn, and as many whispers
+        patron.spring(env.world, "run_on_oonas_hoard", "rumour")
+    for _ in range(200):
+        patron.tip(env.world, "oona", "honey", 1, True)
+    env.step({})
+    obs = observe(env.world)
+    assert len(obs["oona"]["events"]) == MAX_TEXT and len(obs["oona"]["whispers"]) == MAX_TEXT
+    for agent, o in obs.items():
+        assert env.observation_space(agent).contains(o)

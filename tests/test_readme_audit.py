@@ -23,3 +23,13 @@ def test_a_seat_that_contributes_nothing_to_a_negative_effect_has_a_share_of_0_n
     # the legend ratio falls (a negative effect); oona's panic selling carries it, the others add nothing
     assert "legend_ratio in gambit_rumour, one_model: effect -0.078" in out
     assert "bramble (panic, cast 0) 0% (same share in all 5 seeds)" in out and "-0%" not in out
+
+
+def test_attribution_lines_print_a_share_that_rounds_to_nothing_as_0_percent():
+    from glade.eval.verdict_text import attribution_lines
+
+    iv = {"mean": -0.05, "low": -0.07, "high": -0.03, "n": 5, "note": ""}
+    seat = {"creature": "moss", "policy": "panic", "cast": 0, "share": -0.003, "share_ci": [-0.004, 0.2]}
+    entry = {"effect_clear": True, "figure": "legend_ratio", "scenario": "s", "council": "c", "effect": iv}
+    [line] = attribution_lines([{**entry, "seats": [seat], "interaction": iv}])
+    assert "moss (panic, cast 0) 0% [0%, 20%]" in line and "-0%" not in line

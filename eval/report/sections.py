@@ -17,6 +17,7 @@ from glade.eval.verdict_text import (
     families_heading,
     move_text,
     n_text,
+    percent,
     seam_seeds,
     value_text,
     verdict_sections,
@@ -276,20 +277,14 @@ def _per_cast(casts: list[dict]) -> str:
     return "; ".join(f"cast {c['cast']}: {c['note']}" for c in casts)
 
 
-def _pct(value: float) -> str:
-    """A share in whole percent; a share that rounds to nothing is 0%, not "-0%"."""
-    text = f"{value:.0%}"
-    return "0%" if text == "-0%" else text
-
-
 def _share(seat: dict) -> str:
     if seat.get("share") is None:
         return "—"
     ci, note = seat.get("share_ci"), seat.get("share_note")
     if note:
-        return f"{_pct(seat['share'])} ({note})"
-    return _pct(seat["share"]) + (
-        f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
+        return f"{percent(seat['share'])} ({note})"
+    return percent(seat["share"]) + (
+        f" [{percent(ci[0])}, {percent(ci[1])}]" if ci else " (no interval: too few seeds or too uncertain an effect)"
     )
 
 
