@@ -82,10 +82,10 @@ def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[lis
 def dry_run(recipe: EvalRecipe) -> Estimate:
     """The plan of what is still to play (finished shards skipped, the folder left as it
     is), with its model calls and the calibrated estimate; writes nothing."""
-    from glade.resume import finished
+    from glade.resume import finished, scenario_hashes
 
-    done = finished(shard_log(recipe.out), results_recipe(recipe))
     scenarios = load_played(recipe)
+    done = finished(shard_log(recipe.out), results_recipe(recipe), scenario_hashes(scenarios.items()))
     todo = shards(plan(recipe, scenarios), done, recipe.worlds)
     cache: dict = {}
     counted = eval_plan(recipe, scenarios, todo)

@@ -327,15 +327,17 @@ def _holds_files(root: Path) -> bool:
     return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
 
 
-def finished(log: ShardLog, recipe: dict) -> set[str]:
-    """The episodes a rerun into the log's folder keeps, after its refusals (`ShardLog.check`)
-    and without repairs (for a dry run): those listed in its ledger, less those with seat
-    faults (they play again)."""
+def finished(log: ShardLog, recipe: dict, hashes: dict[str, set[str]] | None = None) -> set[str]:
+    """The episodes a rerun into the log's folder keeps, after its refusals (`ShardLog.check`,
+    `ShardLog.check_rows`) and without repairs (for a dry run): those listed in its ledger,
+    less those with seat faults (they play again)."""
     log.check(recipe)
     progress = log.root / PROGRESS
     if not progress.exists():
         return set()
-    return {episode for episode, entry in _read(progress).items() if not entry["faults"]}
+    episodes = _read(progress)
+    log.check_rows(Resumed(recipe, episodes), hashes)
+    return {episode for episode, entry in episodes.items() if not entry["faults"]}
 
 
 def _read(progress: Path) -> dict[str, dict]:

@@ -170,9 +170,10 @@ def calibration(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], coun
 
 def dry_run(recipe: GenerateRecipe) -> Estimate:
     """The plan of the episodes not yet written and its calibrated estimate; writes nothing."""
-    done = finished(shard_log(recipe.out), results_recipe(recipe))
-    plan = [p for p in episode_plan(recipe) if p[0] not in done]
     scenarios = load_scenarios(recipe)
+    hashes = scenario_hashes((s.name, s) for s in scenarios.values())
+    done = finished(shard_log(recipe.out), results_recipe(recipe), hashes)
+    plan = [p for p in episode_plan(recipe) if p[0] not in done]
     return estimate(generate_plan(recipe, scenarios, plan), calibration(recipe, scenarios, plan, {}))
 
 

@@ -24,10 +24,13 @@ def test_generate_refuses_to_resume_under_other_rules_and_touches_nothing(tmp_pa
     before, written = files(tmp_path / "traces"), load_scenario("default", turns=3).hash()
     monkeypatch.setattr(scenario, "RULES_VERSION", scenario.RULES_VERSION + 1)  # a later glade's rules
     now = load_scenario("default", turns=3).hash()
-    assert main(["generate", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert f"its finished episodes of default were played under other rules (scenario hash {written}, now {now}" in err
-    assert "move the folder aside" in err
+    for dry in ([], ["--dry-run"]):  # a dry run refuses as the run would
+        assert main(["generate", str(path), *dry]) == 2
+        err = capsys.readouterr().err
+        assert (
+            f"its finished episodes of default were played under other rules (scenario hash {written}, now {now}" in err
+        )
+        assert "move the folder aside" in err
     assert files(tmp_path / "traces") == before
 
 
