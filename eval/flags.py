@@ -321,13 +321,15 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         none = f"No flags possible: {why}" if why else NO_FLAGS
         return "\n".join(lines + [none, ""])
     lines += [f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}.", ""]
-    lines += [f"## Families (top {min(top, len(fams))})", ""]
+    if top > 0:  # --top 0: no family shown with its examples, every one listed below
+        lines += [f"## Families (top {min(top, len(fams))})", ""]
     for fam in fams[:top]:
         lines += [f"### {fam['family']}. {fam['text']}", ""]
         lines += [f"flags {', '.join(f'#{m}' for m in fam['members'])}; n {fam['n']}; smallest q {fam['q']:.3g}", ""]
         lines += _examples_md(fam["examples"])
     if len(fams) > top:
-        lines += ["## The other families", ""] + [f"{fam['family']}. {fam['text']}" for fam in fams[top:]] + [""]
+        heading = "## The other families" if top > 0 else "## Families"
+        lines += [heading, ""] + [f"{fam['family']}. {fam['text']}" for fam in fams[top:]] + [""]
     lines += [
         "## All flags",
         "",

@@ -22,6 +22,7 @@ from glade.eval.thresholds import DEFAULTS
 FILES = "report_files"
 TOP_FLAGS = 20
 NO_FLAGS = "no flags file: run glade flag"
+VERDICT_KEYS = ("robustness", "seam", "levers", "attribution")  # summary.json `verdicts` of this glade
 
 
 # ---------------------------------------------------------------------------------------
@@ -39,6 +40,7 @@ class Results:
     flags_note: str = ""
     scenarios: list[str] = field(default_factory=list)
     councils: list[str] = field(default_factory=list)  # without the stand-in world
+    faulted_councils: list[str] = field(default_factory=list)  # councils whose every world had seat faults
     creatures: dict[str, list[str]] = field(default_factory=dict)  # scenario -> seats in scenario order
     seed: int = 0  # seeds the permutation tests
     level: float = 0.95
@@ -75,6 +77,7 @@ def load_results(results_dir: str | Path) -> Results:
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {REBUILD}")
     decisions = read_table(decisions_path)
+    played = list(dict.fromkeys(seats.loc[seats["council"] != STANDIN, "council"]))
     # a seat fault is a held turn, not play: its rows and worlds are left out as the summary leaves them out
     decisions, seats, excluded = without_faults(decisions, seats)
     if not len(seats):
@@ -114,7 +117,8 @@ def load_results(results_dir: str | Path) -> Results:
     attribution = read_table(attribution_path) if attribution_path.exists() else pd.DataFrame()
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
-    councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], list(recipe.get("councils") or {}))
+    recipe_councils = list(recipe.get("councils") or {})
+    councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], recipe_councils)
     # without recipe.yaml the summary still says what the run used: its verdicts were read at
     # these, so the tables recomputed here must be too (not at the defaults)
     thresholds = recipe.get("thresholds") or summary.get("thresholds") or {}
@@ -132,6 +136,7 @@ def load_results(results_dir: str | Path) -> Results:
         flags_note=note,
         scenarios=scenarios,
         councils=councils,
+        faulted_councils=[c for c in ordered(pd.Series(played, dtype=object), recipe_councils) if c not in councils],
         creatures=creatures,
         seed=int(seed or 0),
         level=float(thresholds.get("ci_level", DEFAULTS["ci_level"])),
@@ -159,8 +164,9 @@ def results_verdicts(r: Results) -> dict:
     """The three lessons' verdicts and seat attribution (glade.eval.verdicts): as `glade eval`
     wrote them in summary.json, else computed from the tables with the recipe's levers and
     thresholds (results from before the verdicts)."""
-    if isinstance(r.summary.get("verdicts"), dict):
-        return r.summary["verdicts"]
+    given = r.summary.get("verdicts")
+    if isinstance(given, dict) and all(key in given for key in VERDICT_KEYS):
+        return given
     from glade.config import build
     from glade.eval.recipe import Lever
     from glade.eval.verdicts import verdicts
@@ -169,7 +175,10 @@ def results_verdicts(r: Results) -> dict:
         build(Lever, lever, str(r.folder / "recipe.yaml"), f"levers[{i}]")
         for i, lever in enumerate(r.recipe.get("levers") or [])
     )
-    return verdicts(r.seats, r.attribution, levers, r.thresholds, r.seed, r.decisions)
+    computed = verdicts(r.seats, r.attribution, levers, r.thresholds, r.seed, r.decisions)
+    # a summary from a glade before some lesson (attribution came later) keeps what it says; the
+    # lessons it lacks come from the tables, never an empty section ("the recipe names no levers")
+    return computed | given if isinstance(given, dict) else computed
 
 
 def ordered(values: pd.Series, preferred) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -111,6 +111,11 @@ def header_items(r: Results) -> list[tuple[str, str]]:
             if focal
             else f"{c} ({casts} cast{'s' if casts != 1 else ''})"
         )
+    for c in r.faulted_councils:  # named, so a council is never missing without a word
+        spec = (r.recipe.get("councils") or {}).get(c)
+        focal = ", ".join(f"{k}: {v}" for k, v in (spec.get("focal") or {}).items()) if isinstance(spec, dict) else ""
+        lost = "every world left out: a seat failed to answer in each (seat faults)"
+        councils.append(f"{c} ({focal}; {lost})" if focal else f"{c} ({lost})")
     items = [
         ("recipe", str(r.recipe.get("name") or s.get("recipe") or "— (no recipe.yaml)")),
         ("results", str(r.folder)),
@@ -173,6 +178,24 @@ class Page:
         return threshold(self.r.thresholds, key)
 
 
+FIGURE_PREFIXES = ("prices-", "agreement-", "gambit-pnl", "seam-split")  # the PNGs a report writes
+
+
+def unique_names(figures: list[Figure]) -> list[Figure]:
+    """The figures, each with a file name of its own: two names that slug alike ("one model",
+    "one_model") would write one PNG over the other and report.md would show it twice."""
+    seen: set[str] = set()
+    out = []
+    for f in figures:
+        name, stem, n = f.name, f.name.removesuffix(".png"), 1
+        while name.lower() in seen:  # lower: a case-insensitive file system holds one of A.png, a.png
+            n += 1
+            name = f"{stem}-{n}.png"
+        seen.add(name.lower())
+        out.append(f if name == f.name else replace(f, name=name))
+    return out
+
+
 def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     """Write RESULTS/report.md (+ RESULTS/report_files/*.png) and a self-contained RESULTS/report.html."""
     r = load_results(results_dir)
@@ -189,13 +212,16 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
         if extra is not None:
             figures.append(extra)
 
+    figures = unique_names(figures)
+
     page = Page(r, table, figures, labels, verdicts)
     markdown, page_html = render_md(page), render_html(page)  # every section read before a file changes
 
     files = r.folder / FILES
     files.mkdir(exist_ok=True)
     for old in files.glob("*.png"):
-        old.unlink()
+        if old.name.startswith(FIGURE_PREFIXES):  # a report's figure; a PNG of the user's own stays
+            old.unlink()
     for f in figures:
         (files / f.name).write_bytes(f.png)
     md_path, html_path = r.folder / "report.md", r.folder / "report.html"
