@@ -119,7 +119,7 @@ def untestable(method: dict, cells: list[dict]) -> str | None:
     smallest = min(c["p_min"] for c in differs)
     need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest differing pairs whose smallest p reaches q
     return (
-        f"no cell could be tested at this n: with at most {n} paired episodes or seeds per cell, "
+        f"no cell could be tested at this n: with at most {n} paired episode{'' if n == 1 else 's'} or seed{'' if n == 1 else 's'} per cell, "
         f"of which the council and the stand-in differ in too few, the exact sign-flip test's smallest p "
         f"(2/2^k over k differing pairs) is at least {smallest:.3g} in every cell and cannot reach q = {q}, so none "
         f"of the {len(cells)} cells could be flagged, whatever the council did. Add seeds (at least {need} "

@@ -33,3 +33,12 @@ def test_attribution_lines_print_a_share_that_rounds_to_nothing_as_0_percent():
     entry = {"effect_clear": True, "figure": "legend_ratio", "scenario": "s", "council": "c", "effect": iv}
     [line] = attribution_lines([{**entry, "seats": [seat], "interaction": iv}])
     assert "moss (panic, cast 0) 0% [0%, 20%]" in line and "-0%" not in line
+
+
+def test_no_flags_possible_counts_one_paired_episode_in_the_singular():
+    from glade.eval.fdr import untestable
+
+    cells = [{"p_min": 1.0, "effect": 0.2, "n": 1}]
+    assert "with at most 1 paired episode or seed per cell," in untestable({"testable": 0}, cells)
+    cells = [{"p_min": 0.5, "effect": 0.2, "n": 2}]
+    assert "with at most 2 paired episodes or seeds per cell," in untestable({"testable": 0}, cells)
