@@ -79,6 +79,11 @@ def world_label(world: str) -> str:
     return "all stand-in" if world == STANDIN else world
 
 
+# Every figure's file name starts with one of these (the names below): `report` removes only
+# these PNGs from report_files/, never one of the user's own.
+FIGURE_PREFIXES = ("prices-", "agreement-", "gambit-pnl", "seam-split")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
 

@@ -43,6 +43,7 @@ from .glossary import glossary_sections
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, slug
 from .plots import (
+    FIGURE_PREFIXES,
     Figure,
     agreement_figure,
     ci_words,
@@ -176,9 +177,6 @@ class Page:
 
     def thresholds(self, key: str):
         return threshold(self.r.thresholds, key)
-
-
-FIGURE_PREFIXES = ("prices-", "agreement-", "gambit-pnl", "seam-split")  # the PNGs a report writes
 
 
 def unique_names(figures: list[Figure]) -> list[Figure]:
