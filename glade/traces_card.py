@@ -54,12 +54,18 @@ def write_card(recipe, out: Path, scenarios: dict, done: dict, cost: dict | None
         + json.dumps(provenance, indent=2)
         + "\n```\n\n"
         + (cost_section(cost) if cost else "")
-        + "## Recipe\n\n```yaml\n"
-        + yaml.safe_dump(as_plain(recipe), sort_keys=False)
-        + "```\n"
+        + recipe_section(as_plain(recipe))
     )
     (out / "README.md").write_text(text)
     (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+
+
+RECIPE_HEADING = "## Recipe\n"
+
+
+def recipe_section(recipe: dict) -> str:
+    """The card's last section (glade export-traces rewrites it with local paths shortened)."""
+    return RECIPE_HEADING + "\n```yaml\n" + yaml.safe_dump(recipe, sort_keys=False) + "```\n"
 
 
 def cost_section(cost: dict) -> str:

@@ -46,7 +46,7 @@ def test_the_card_reads_the_traces_record_not_the_folders_as_they_are_now(traine
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     text = card(folder, tmp_path / "out")
     assert (
-        f"| scenarios trained on (scenario hashes) | `{root / 'traces'}`: {scenario} `{digest}`; "
+        f"| scenarios trained on (scenario hashes) | `traces`: {scenario} `{digest}`; "
         f"{record['episodes']} episodes, seeds 0-3 (recorded from the traces' rows when it trained) |"
     ) in text
     assert "hash not known" not in text
@@ -209,3 +209,33 @@ def test_a_base_given_as_a_relative_folder_is_not_taken_for_a_hub_id(trained_cre
         config["base_model_name_or_path"] != "runs/base"
         and "base_model: runs/base" not in (out / "README.md").read_text()
     )
+
+
+def test_an_export_names_no_local_absolute_path_but_the_local_base_it_warns_of(trained_creature, tmp_path):
+    """An export goes to the Hub: the checkpoint's recipe and meta.json name the folders it was
+    trained from by their absolute paths (user names, machine layout); the folder shortens each
+    to its last part, keeping only the local base an adapter needs to load, which export warns of."""
+    from glade.hub.export_traces import export_traces
+
+    root, ckpt = trained_creature
+    assert str(root) in (ckpt / "recipe.yaml").read_text() and str(root) in (ckpt / "meta.json").read_text()
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "hub", base_model=BASE)
+    leaks = [p.name for p in out.rglob("*") if p.is_file() and str(root).encode() in p.read_bytes()]
+    assert leaks == []
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recipe["data"]["traces"] == ["traces"] and recipe["model"]["base"] == "base"
+    assert recipe["output_root"] == "checkpoints" and recipe["lora"]["r"] == 4
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["traces"]["data"][0]["folder"] == "traces" and meta["base_model"] == BASE
+    assert meta["base_model_local"] == "base"
+    # without a Hub id the base stays where adapter_config.json and meta.json can load it
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "local")
+    leaks = {p.name for p in out.rglob("*") if p.is_file() and str(root).encode() in p.read_bytes()}
+    assert leaks == {"adapter_config.json", "meta.json"}
+    assert json.loads((out / "meta.json").read_text())["base_model"] == str(root / "base")
+    # the traces dataset: its recipe and the card's recipe section
+    out = export_traces(root / "traces", "alice/wood-traces", out=tmp_path / "traces")
+    leaks = [p.name for p in out.rglob("*") if p.is_file() and str(root).encode() in p.read_bytes()]
+    assert leaks == [] and str(root) in (root / "traces" / "README.md").read_text()
+    text = (out / "README.md").read_text()
+    assert "## Recipe\n\n```yaml\nout: traces\n" in text and text.index("## Recipe") < text.index("## Load from")

@@ -110,6 +110,19 @@ def copy_files(source: Path, dest: Path, names) -> list[str]:
     return copied
 
 
+def portable(value):
+    """`value` (a recipe or meta.json, as parsed) with every absolute local path shortened to its
+    last part: an export goes to the Hub, and `/home/alice/runs/traces` says nothing there but
+    who ran it and where. Relative paths and Hub ids stay as they are."""
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable(item) for item in value]
+    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+        return Path(value).name or value
+    return value
+
+
 def upload_command(repo_id: str, folder: Path, repo_type: str, private: bool) -> str:
     """The `hf` command that pushes the folder later as `push` does: the repo made to hold exactly
     the folder's files (`--delete '*'`: .gitattributes stays); with `private`, the repo created

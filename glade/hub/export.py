@@ -1,7 +1,8 @@
 """A Hub-ready folder for a creature checkpoint (`glade export`), and its push.
 
 The folder holds the LoRA adapter (or, merged, a plain model) as safetensors, the tokenizer
-and chat template, the resolved recipe, meta.json and a model card (glade.hub.model_card).
+and chat template, the resolved recipe, meta.json and a model card (glade.hub.model_card), with
+local absolute paths shortened to their last part (`portable`).
 Nothing is pickled and nothing needs remote code to load. Raises ValueError for bad input
 and PushFailed (the folder ready) when the push cannot happen; never prints.
 """
@@ -17,7 +18,7 @@ import yaml
 from glade import checkpoint as checkpoints
 from glade.eval.harness import lm_eval_scores
 
-from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, start_folder
+from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, portable, start_folder
 from .cards import push as push_folder
 from .lineage import trained_scenarios
 from .model_card import render_card
@@ -142,7 +143,8 @@ def export_checkpoint(
                 ["config.json", "generation_config.json"] + [p.name for p in checkpoint.glob("model*.safetensors*")],
             )
         copy_files(checkpoint, tmp, TOKENIZER_FILES)
-        copy_files(checkpoint, tmp, ["recipe.yaml"])
+        if recipe:
+            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
         exported_meta = {**meta, "kind": exported_kind}
         if exported_kind == "lora":
             exported_meta.update(base_model=base or meta.get("base_model"), base_model_local=meta.get("base_model"))
@@ -152,6 +154,8 @@ def export_checkpoint(
             exported_meta["merged_from"] = checkpoint.name
         elif meta.get("merged_from"):  # glade merge records the adapter's folder as a local path
             exported_meta["merged_from"] = Path(str(meta["merged_from"])).name
+        # base_model stays as adapter_config.json names it: a LoRA seat finds its base there
+        exported_meta = {**portable(exported_meta), "base_model": exported_meta["base_model"]}
         (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
 
         model_name = repo_id.split("/")[1]
@@ -166,8 +170,18 @@ def export_checkpoint(
             pipeline_tag="text-generation",
         )
         data.eval_results = eval_results(meta, lm_scores, summary) or None
-        trained = trained_scenarios(checkpoint, recipe, meta)
-        body = render_card(meta, recipe, lm_scores, repo_id, exported_kind, base, summary, shipped_recipe, trained)
+        trained = portable(trained_scenarios(checkpoint, recipe, meta))
+        body = render_card(
+            portable(meta),
+            portable(recipe),
+            lm_scores,
+            repo_id,
+            exported_kind,
+            base,
+            summary,
+            portable(shipped_recipe),
+            trained,
+        )
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         folder = finish_folder(
             tmp, out, {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}

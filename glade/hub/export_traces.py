@@ -3,7 +3,7 @@ Hub-ready folder for a traces dataset written by `glade generate`, and optionall
 
 The folder (default `exports/NAME/`) holds the Parquet shards (data/*.parquet), the
 resolved generate recipe and the dataset card (README.md, with a section on loading it
-from the Hub). --push creates the dataset repo and uploads the folder; the token comes from
+from the Hub); local absolute paths in the recipe are shortened to their last part. --push creates the dataset repo and uploads the folder; the token comes from
 HF_TOKEN or the saved `hf auth login` and is never written. If the push cannot happen the
 folder stays ready and the command exits 3 with the `hf upload` command for later.
 """
@@ -13,9 +13,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from glade.traces import interrupted_generate, readable_shards
+import yaml
 
-from .cards import check_repo_id, copy_files, default_out, finish_folder, start_folder
+from glade.traces import interrupted_generate, readable_shards
+from glade.traces_card import RECIPE_HEADING, recipe_section
+
+from .cards import check_repo_id, default_out, finish_folder, portable, start_folder
 from .cards import push as push_folder
 
 
@@ -55,8 +58,13 @@ def export_traces(
         (tmp / "data").mkdir()
         for shard in shards:
             shutil.copy2(shard, tmp / "data" / shard.name)
-        copy_files(dataset, tmp, ["recipe.yaml"])
+        recipe = yaml.safe_load((dataset / "recipe.yaml").read_text()) if (dataset / "recipe.yaml").is_file() else None
         card = DatasetCard((dataset / "README.md").read_text())
+        if recipe:
+            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
+            head, heading, _ = card.text.rpartition(RECIPE_HEADING)
+            if heading:  # glade's own card: its recipe section is the last
+                card.text = head + recipe_section(portable(recipe))
         card.data.pretty_name = card.data.get("pretty_name") or f"glade traces: {repo_id.split('/')[1]}"
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
