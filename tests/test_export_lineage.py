@@ -108,7 +108,7 @@ def test_the_card_names_the_scenario_hashes_of_the_traces_it_trained_on(trained_
     out = export_checkpoint(folder, "alice/creature", out=tmp_path / "a")
     text = " ".join((out / "README.md").read_text().split())
     assert f"| scenarios trained on (scenario hashes) | {scenario} `{digest}` (all " in text
-    assert f"training and held-out rows found in `traces`) |" in text
+    assert "training and held-out rows found in `traces`) |" in text
     # traces no longer there: the scenario is named, its hash is not guessed
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
     recipe["data"]["traces"] = [str(tmp_path / "gone")]
