@@ -20,7 +20,7 @@ from glade.resume import ShardLog
 from glade.seats import load_council, results_spec
 
 from .recipe import STANDIN, EvalRecipe, casts
-from .rows import ATTRIBUTION, World
+from .rows import ATTRIBUTION, SHARDS, World
 
 
 def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
@@ -93,9 +93,9 @@ def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(
         Path(out),
         {
-            "decisions": "shards/decisions-{part:05d}.parquet",
-            "episodes": "shards/episodes-{part:05d}.parquet",
-            ATTRIBUTION: "shards/attribution-{part:05d}.parquet",
+            "decisions": SHARDS + "/decisions-{part:05d}.parquet",
+            "episodes": SHARDS + "/episodes-{part:05d}.parquet",
+            ATTRIBUTION: SHARDS + "/attribution-{part:05d}.parquet",
         },
         optional=(ATTRIBUTION,),  # folders from before attribution have none
         complete=("episodes", ATTRIBUTION),  # every world's rows are in one of these; decisions: live seats only

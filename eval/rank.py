@@ -39,7 +39,7 @@ from glade.resume import PROGRESS
 
 from .faults import without_faults
 from .recipe import STANDIN
-from .rows import REBUILD, read_table
+from .rows import read_table, rebuild
 from .stats import MIN_N, clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
@@ -71,7 +71,7 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, li
         try:
             recipe = json.loads(summary.read_text()).get("recipe") if summary.exists() else None
         except ValueError:
-            raise ValueError(f"{summary}: not JSON; {REBUILD}") from None
+            raise ValueError(f"{summary}: not JSON; {rebuild(folder)}") from None
         frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
         if (folder / "decisions.parquet").exists():
             pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()

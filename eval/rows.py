@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +20,43 @@ from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN
 from .scoring import direction_agreement, directions, quantities
 
-REBUILD = "rerun `glade eval` with the recipe that wrote this folder: it rebuilds the tables from its shards"
+SHARDS = "shards"  # the folder of a results folder's shards (glade.eval.plan.shard_log)
+
+
+def rebuild(folder: Path) -> str:
+    """How to rebuild the tables of this results folder, as it stands. `glade eval` rebuilds them
+    from its shards (OUT/shards/, listed in progress.json), playing only what they lack; a listed
+    shard that is missing plays its worlds again (so a folder copied without shards/ plays every
+    world again), and a folder of files with no progress.json is refused (glade.resume)."""
+    from glade.resume import PROGRESS
+
+    folder = Path(folder)
+    shards = folder / SHARDS
+    rerun = f"rerun `glade eval` with the recipe that wrote this folder (out={shlex.quote(str(folder))})"
+    if not (folder / PROGRESS).exists():
+        return (
+            f"{folder} has no {PROGRESS}, so `glade eval` cannot rebuild it from shards (it refuses a folder of "
+            f"files it did not list): copy the folder again whole, {shards.name}/ and {PROGRESS} included, or rerun "
+            "`glade eval` with the recipe that wrote it into a new out=DIR, which plays every world again"
+        )
+    if not any(shards.glob("*.parquet")):
+        return (
+            f"{folder} has no {shards.name}/ to rebuild the tables from (copied without it?): copy the folder "
+            f"again with its {shards.name}/, or {rerun}, which plays every world again"
+        )
+    return f"{rerun}: it rebuilds the tables from its shards"
 
 
 def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that
-    cannot be read is a ValueError naming it and saying how to rebuild it."""
+    cannot be read is a ValueError naming it and saying how to rebuild it (from its folder's shards)."""
     import pyarrow as pa
 
     try:
         return pd.read_parquet(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); {REBUILD}") from None
+        why = str(exc).splitlines()[0][:80]
+        raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(Path(path).parent)}") from None
 
 
 ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay

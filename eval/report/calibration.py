@@ -12,7 +12,7 @@ from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
 from glade.files import json_with_keys
 
-from .markup import Section, html_table, md_table
+from .markup import Section, html_table, md_table, md_text
 
 TITLE = "Calibrating the stand-in"
 CONVENTION = (
@@ -169,9 +169,9 @@ def calibration_sections(page) -> list[Section]:
     e = html.escape
     md, out = [ABOUT, ""], [f'<p class="caption">{e(ABOUT)}</p>']
     for c in found:
-        md += [f"### {c['fitted']['name']}", ""] + [f"- {line}" for line in lines(c)] + [""]
+        md += [f"### {md_text(c['fitted']['name'])}", ""] + [f"- {md_text(line)}" for line in lines(c)] + [""]
         out.append(f"<h3>{e(c['fitted']['name'])}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines(c)) + "</ul>")
         for caption, header, rows in tables(c):
-            md += [f"*{caption}*", ""] + md_table(header, rows) + [""]
+            md += [f"*{md_text(caption, inside=True)}*", ""] + md_table(header, rows) + [""]
             out += [f'<p class="caption">{e(caption)}</p>', html_table(header, rows, set())]
     return [Section("calibration", TITLE, md, out)]

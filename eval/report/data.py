@@ -15,7 +15,7 @@ from glade.eval.fdr import untestable
 from glade.eval.flags import load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import REBUILD, read_table
+from glade.eval.rows import read_table, rebuild
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import DEFAULTS
 
@@ -75,7 +75,7 @@ def load_results(results_dir: str | Path) -> Results:
         raise ValueError(f"{episodes_path}: missing column(s) {', '.join(sorted(missing))}")
     decisions_path = folder / "decisions.parquet"
     if not decisions_path.exists():
-        raise FileNotFoundError(f"{decisions_path}: missing; {REBUILD}")
+        raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")
     decisions = read_table(decisions_path)
     played = list(dict.fromkeys(seats.loc[seats["council"] != STANDIN, "council"]))
     # a seat fault is a held turn, not play: its rows and worlds are left out as the summary leaves them out
@@ -95,16 +95,16 @@ def load_results(results_dir: str | Path) -> Results:
             recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) or {}
         except yaml.YAMLError as exc:
             raise ValueError(
-                f"{folder / 'recipe.yaml'}: not readable YAML ({str(exc).splitlines()[0]}); {REBUILD}"
+                f"{folder / 'recipe.yaml'}: not readable YAML ({str(exc).splitlines()[0]}); {rebuild(folder)}"
             ) from None
     summary: dict = {}
     if (folder / "summary.json").exists():
         try:
             summary = json.loads((folder / "summary.json").read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{folder / 'summary.json'}: not readable JSON ({exc}); {REBUILD}") from None
+            raise ValueError(f"{folder / 'summary.json'}: not readable JSON ({exc}); {rebuild(folder)}") from None
         if not isinstance(summary, dict):
-            raise ValueError(f"{folder / 'summary.json'}: not a summary glade eval wrote; {REBUILD}")
+            raise ValueError(f"{folder / 'summary.json'}: not a summary glade eval wrote; {rebuild(folder)}")
     flags, note, loaded = None, NO_FLAGS, {}
     if (folder / "flags.json").exists():
         try:

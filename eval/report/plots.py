@@ -18,6 +18,7 @@ from glade.eval.recipe import STANDIN
 from glade.eval.verdict_text import turn_text
 
 from .data import FILES, WORLD, Results, first_value, mean_ci, ordered, price_paths
+from .markup import md_text
 
 # ---------------------------------------------------------------------------------------
 # Figures (matplotlib, Agg)
@@ -33,7 +34,7 @@ class Figure:
 
 def figure_md(f: Figure) -> list[str]:
     """A figure in report.md: the PNG under report_files/ and its caption."""
-    return [f"![{f.title}]({FILES}/{f.name})", "", f"*{f.caption}*", ""]
+    return [f"![{md_text(f.title, inside=True)}]({FILES}/{f.name})", "", f"*{md_text(f.caption, inside=True)}*", ""]
 
 
 def figure_html(f: Figure) -> str:

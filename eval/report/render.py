@@ -41,7 +41,7 @@ from .cost import cost_sections
 from .data import FILES, Results, load_results, results_table, results_verdicts, standin_seeds
 from .glossary import glossary_sections
 from .leaderboard import rank_sections
-from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, slug
+from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, md_text, slug
 from .plots import (
     FIGURE_PREFIXES,
     Figure,
@@ -332,7 +332,7 @@ def _title(r: Results) -> str:
 
 
 def render_md(page: Page) -> str:
-    out = [f"# glade evaluation report: {_title(page.r)}", ""]
+    out = [f"# glade evaluation report: {md_text(_title(page.r))}", ""]
     for build in SECTIONS:
         for section in build(page):
             out += [f"## {section.title}", "", *section.markdown, ""]

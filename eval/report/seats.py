@@ -9,7 +9,7 @@ import html
 from glade.eval.field_notes import table_one, table_one_caption, table_one_cells
 
 from .data import Results, fault_notes
-from .markup import Section, html_table, md_table
+from .markup import Section, html_table, md_table, md_text
 
 
 def _interval_text(d: dict, fmt: str) -> str:
@@ -58,7 +58,7 @@ def fault_sections(page) -> list[Section]:
         Section(
             "faults",
             "Seat faults",
-            [line for note in notes for line in (f"> **{note}**", "")],
+            [line for note in notes for line in (f"> **{md_text(note, inside=True)}**", "")],
             [f'<p class="note">{html.escape(note)}</p>' for note in notes],
         )
     ]

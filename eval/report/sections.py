@@ -25,7 +25,7 @@ from glade.eval.verdict_text import (
 )
 
 from .data import standin_seeds
-from .markup import Section, html_table, md_table
+from .markup import Section, html_table, md_table, md_text
 from .plots import figure_html, figure_md
 
 TOP_FAMILIES = 5  # in the lead
@@ -61,18 +61,18 @@ def verdict_section(page) -> list[Section]:
     for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
         heading = f"{number}. {question}" if key in LESSONS else question
         lines = lines or [EMPTY.get(key, "nothing to say")]
-        md += [f"**{heading}**", ""] + [f"- {line}" for line in lines] + [""]
+        md += [f"**{md_text(heading, inside=True)}**", ""] + [f"- {md_text(line)}" for line in lines] + [""]
         out.append(f"<h3>{_e(heading)}</h3><ul>" + "".join(f"<li>{_verdict_html(x)}</li>" for x in lines) + "</ul>")
     heading = "Top flag families"
     if r.flags is None:
-        md += [f"**{heading}**", "", f"*{r.flags_note}*", ""]
+        md += [f"**{heading}**", "", f"*{md_text(r.flags_note, inside=True)}*", ""]
         out.append(f'<h3>{heading}</h3><p class="note">{_e(r.flags_note)}</p>')
     else:
         heading = families_heading(r.families, r.flags_method)
         top = r.families[:TOP_FAMILIES]
-        md += [f"**{heading}**", ""]
-        md += [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in top] or [
-            f"*{r.flags_note or 'no flags'}*"
+        md += [f"**{md_text(heading, inside=True)}**", ""]
+        md += [f"{f['family']}. {md_text(f['text'])} (n {f['n']}, q {f['q']:.2g})" for f in top] or [
+            f"*{md_text(r.flags_note or 'no flags', inside=True)}*"
         ]
         md.append("")
         items = []
@@ -302,7 +302,7 @@ def family_sections(page) -> list[Section]:
     md, out = [about, ""], [f'<p class="caption">{_e(about)}</p>']
     for f in shown:
         md += [
-            f"### {f['family']}. {f['text']}",
+            f"### {f['family']}. {md_text(f['text'])}",
             "",
             f"flags {', '.join(f'#{m}' for m in f['members'])}; n {f['n']}; smallest q {f['q']:.3g}",
             "",
@@ -315,7 +315,7 @@ def family_sections(page) -> list[Section]:
         for j, ex in enumerate(f["examples"], 1):
             where = example_where(ex)
             outcome = f"Outcome: {ex['outcome']}" if ex.get("outcome") else ""
-            md += [f"#### {where}", ""] + ([outcome, ""] if outcome else [])
+            md += [f"#### {md_text(where)}", ""] + ([md_text(outcome), ""] if outcome else [])
             for key, label in (
                 ("prompt", "Prompt"),
                 ("response", "Live answer"),

@@ -10,7 +10,7 @@ from glade.eval.flags import effect_text
 from glade.eval.verdict_text import example_where
 
 from .data import TOP_FLAGS
-from .markup import Section, html_table, md_table
+from .markup import Section, html_table, md_table, md_text
 
 
 def _num(value, fmt: str) -> str:
@@ -83,7 +83,7 @@ def flag_sections(page) -> list[Section]:
             Section(
                 "flags",
                 f"Flags (top {TOP_FLAGS})",
-                [f"*{r.flags_note}*"],
+                [f"*{md_text(r.flags_note, inside=True)}*"],
                 [f'<p class="note">{html.escape(r.flags_note)}</p>'],
             )
         ]
