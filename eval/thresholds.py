@@ -19,7 +19,7 @@ class Thresholds:
     flag_min_effect: float = 0.15  # smallest |effect| worth a person's look
     flag_support: float = 0.6  # share of episodes (decision cells) or seeds (outcome) where the effect has its sign
     fdr_q: float = 0.10  # flags: Benjamini-Hochberg level over every tested cell (eval/fdr.py)
-    robust_floor: float = 0.5  # robust: a phenomenon's rate interval lies above this, in every cast
+    robust_floor: float = 0.5  # robust: present in every cast, its pooled rate interval at or above this
     move_floor: float = 0.05  # seam split: a legend move smaller than this (|log|, about 5%) is no move
     lever_min_effect: float = 0.05  # a lever moves a world when its effect is at least this (and excludes 0)
     ci_level: float = 0.95
