@@ -24,7 +24,6 @@ from glade.env.scenario import RECIPES
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
-from .inputs import check_paths  # noqa: F401  (its home is .inputs; glade validate imports it from here)
 
 SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
 HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware

@@ -53,7 +53,8 @@ def validate_file(path: Path, kind: str) -> str:
         check_inputs(load_generate_recipe(path), source)
         return "generate recipe"
     if kind == "train":
-        from glade.train.recipe import check_paths, load_train_recipe
+        from glade.train.inputs import check_paths
+        from glade.train.recipe import load_train_recipe
 
         check_paths(load_train_recipe(path), source)
         return "train recipe"
