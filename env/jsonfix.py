@@ -125,10 +125,11 @@ def _answer_segment(text: str) -> tuple[str, set[str]]:
         for stop in _HARMONY_STOPS:
             text = text.partition(stop)[0]
         applied.add("final_channel")
-    cut = max((k + len(end) for end in _THINK_ENDS if (k := text.rfind(end)) >= 0), default=-1)
-    if cut >= 0 and not _scan(text[cut : cut + MAX_CHARS])[0]:
-        # nothing after the last marker: it may be text inside the answer (its gossip), so the
-        # last marker outside every object ends the think block (scanning the whole text only then)
+    cut = -1
+    if any(end in text for end in _THINK_ENDS):
+        # A marker inside an answer object (its thought or gossip) is text, not the end of a think
+        # block, even when what follows it parses (`..."], "gossip": ...}` reads as an order list):
+        # the last marker outside every object ends the block.
         spans = [(lo, hi) for _, lo, hi, *_ in _scan(text[:MAX_CHARS])[0]]
         ends = [m.end() for m in _THINK_END.finditer(text) if not any(lo < m.start() < hi for lo, hi in spans)]
         cut = ends[-1] if ends else -1

@@ -222,6 +222,10 @@ def test_random_text_never_raises(text):
 @settings(max_examples=300, deadline=None)
 @given(ACTIONS, st.booleans(), st.text(max_size=40))
 @example({"orders": [], "gossip": "</thinking>"}, False, "")  # a think marker in the gossip is not a think block
+# nor one in a thought written before the orders, though what follows it parses as an order list
+@example(
+    {"thought": "done </think>", "orders": [{"side": "sell", "good": "acorns", "qty": 1, "price": 2.0}]}, False, ""
+)
 def test_valid_action_round_trips(action, ascii_only, prose):
     text = json.dumps(action, ensure_ascii=ascii_only)
     assert extract_json_object(text) == Extracted(action, None, ())
