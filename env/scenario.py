@@ -225,9 +225,11 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
     if isinstance(scenario, Scenario):
         if not overrides:
             return scenario
-        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides), f"{scenario.name}{given}")
+        source = f"{scenario.name}{given}"
+        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides, source), source)
     path = resolve_path(scenario)
-    return scenario_from_dict(apply_overrides(read_raw(path), overrides), f"{path}{given}")
+    source = f"{path}{given}"
+    return scenario_from_dict(apply_overrides(read_raw(path), overrides, source), source)
 
 
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:

@@ -3,6 +3,7 @@ observation and action spaces they keep every episode inside (a count, a price, 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .creatures import LINE_CHARS, heard_line, production_trials
@@ -19,6 +20,11 @@ MAX_PEBBLES = 1e9  # the observation space's bound on pebbles (env.observation.B
 MAX_TEXT = 8_000  # the observation space's bound on a text (events, gossip, whispers)
 
 
+# A scenario's name becomes a folder name (runs/simulate/NAME-seedS) and starts episode ids: no
+# separator or leading dot that would put a run's files outside its folder, nothing unprintable.
+FOLDER_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,127}")
+
+
 def check(s: Scenario, src: str | None) -> None:
     """Cross-field rules the types alone cannot say."""
     goods = set(s.goods)
@@ -28,6 +34,12 @@ def check(s: Scenario, src: str | None) -> None:
         if good not in goods:
             fail(src, path, f"unknown good {good!r} (goods are {known})")
 
+    if not FOLDER_NAME.fullmatch(s.name):
+        fail(
+            src,
+            "name",
+            f"{s.name!r} cannot name a run folder: 1 to 128 characters, no '/' or '\\', not starting with '.'",
+        )
     if s.turns < 1:
         fail(src, "turns", "must be at least 1")
     if [g.kind for g in s.goods.values()].count("fuel") != 1:

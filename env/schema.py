@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import importlib.resources
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -51,6 +52,21 @@ def finite(value: int | float, source: str | None, path: str) -> float:
     if not math.isfinite(number):
         fail(source, path, f"expected a finite number, got {value!r}")
     return number
+
+
+# What PyYAML (YAML 1.1) reads as text though it looks like a number: an exponent without a
+# dot in the mantissa or without a sign (`3e-3`, `1e308`, `1.0e308`); YAML 1.2 reads them as floats.
+_EXPONENT = re.compile(r"([-+]?[0-9][0-9_]*)(\.[0-9_]*)?[eE]([-+]?)([0-9]+)")
+
+
+def number_hint(value: Any) -> str:
+    """For a number YAML read as text: how to write it so that it reads as a number."""
+    match = _EXPONENT.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return ""
+    whole, point, sign, power = match.groups()
+    number = f"{whole}{point or '.0'}e{sign or '+'}{power}"
+    return f" (YAML reads {value} as text: write {number})" if number != value.strip() else ""
 
 
 def _type_name(tp: Any) -> str:
@@ -115,7 +131,7 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(source, path, f"expected a number, got {value!r}")
+            fail(source, path, f"expected a number, got {value!r}{number_hint(value)}")
         return finite(value, source, path)
     if tp is str:
         if not isinstance(value, str):
@@ -158,7 +174,7 @@ def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; a parse error or a non-mapping is a one-line ConfigError."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_unique(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -170,6 +186,8 @@ def read_yaml(path: str | Path) -> dict:
         at = f" (line {exc.problem_mark.line + 1})" if marked and exc.problem_mark else ""
         problem = (exc.problem if marked else None) or "not valid YAML"
         raise ConfigError(f"{path}: YAML error{at}: {problem}") from None
+    except BadYaml as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -177,19 +195,84 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
+class BadYaml(ValueError):
+    """A YAML file that reads as something other than what it says: a mapping that names one
+    key twice, a value that contains itself, aliases that expand past any recipe's size."""
+
+
+MAX_VALUES = 1_000_000  # values a file may expand to through its aliases (a recipe holds hundreds)
+
+
+def load_unique(text: str) -> Any:
+    """yaml.safe_load, refusing a key given twice in one mapping (PyYAML keeps the last
+    silently, so a recipe that says `count: 4` and later `count: 40` would run with 40 and no
+    one would know which was meant), a value that contains itself (`&a [*a]`: every reader of
+    it would recurse without end) and aliases of aliases that expand past MAX_VALUES values
+    (copying them would never finish)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _check_unique(node, {}, set()) > MAX_VALUES:
+            raise BadYaml(f"its aliases expand to more than {MAX_VALUES:,} values")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_unique(node: yaml.Node, sizes: dict[int, int], open_: set[int], path: str = "") -> int:
+    """How many values `node` expands to. `sizes`: the nodes checked already (an alias is
+    checked once); `open_`: the nodes this one lies inside (met again, it contains itself)."""
+    if id(node) in open_:
+        raise BadYaml(f"{path or '(top level)'}: contains itself (a YAML alias inside its own anchor)")
+    if id(node) in sizes:
+        return sizes[id(node)]
+    size = 1
+    open_.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            sub = path
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                sub = f"{path}.{key.value}" if path else key.value
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in lines:
+                    first = lines[key.tag, key.value]
+                    where = f" (lines {first} and {line})" if first != line else ""
+                    raise BadYaml(f"{sub}: given twice{where}; keep one")
+                lines[key.tag, key.value] = line
+            size += _check_unique(value, sizes, open_, sub)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            size += _check_unique(item, sizes, open_, f"{path}[{i}]")
+    open_.discard(id(node))
+    sizes[id(node)] = size
+    return size
+
+
+def apply_overrides(data: dict, overrides: dict[str, Any], source: str | None = None) -> dict:
     """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings. An
     empty mapping replaces what is there (`councils={}` says none), as merging it would change
-    nothing and the key would be silently ignored."""
+    nothing and the key would be silently ignored. A dotted key through a value that is not a
+    mapping (`seeds.count.x=1`, `policies.p.kind=hf` where p is a name) is a ConfigError naming
+    it: replacing that value by a mapping would lose it, or run what no one wrote."""
     out = _deep_copy(data)
     for key, value in overrides.items():
         # A dotted key addresses a nested mapping; any other key (YAML allows `1:` or `null:`)
         # is one key, for validation to name.
         parts = key.split(".") if isinstance(key, str) else [key]
         node = out
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             child = node.get(part)
-            if not isinstance(child, dict):
+            if child is not None and not isinstance(child, dict):
+                fail(
+                    source,
+                    ".".join(map(str, parts[: i + 1])),
+                    f"is {child!r}, not a mapping, so {key}={value!r} has nothing to set; "
+                    f"give its whole value instead ({'.'.join(map(str, parts[: i + 1]))}=...)",
+                )
+            if child is None:
                 child = {}
                 node[part] = child
             node = child

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import Seeds, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario
+from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec
@@ -83,6 +84,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     check_seeds(recipe.seeds, source)
+    check_out(recipe.out, source, "out")
     for key, low in (("worlds", 1), ("turns", 1), ("seed", 0)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:
             fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
@@ -106,7 +108,10 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 
 def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
-    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
+    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there
+    yet; and `out`, which must not be a file or lie under one (the run refuses it before playing)."""
+    with keyed(source, "out"):
+        check_folder_path(Path(recipe.out))
     for name in sorted(set(recipe.policies) - set(unseated(recipe))):
         with keyed(source, f"policies.{name}"):
             seat_inputs(recipe.policies[name])

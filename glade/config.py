@@ -16,7 +16,17 @@ from typing import Any
 
 import yaml
 
-from glade.env.schema import RECIPES, ConfigError, apply_overrides, as_plain, build, fail, read_yaml
+from glade.env.schema import (
+    RECIPES,
+    ConfigError,
+    apply_overrides,
+    as_plain,
+    build,
+    fail,
+    load_unique,
+    number_hint,
+    read_yaml,
+)
 
 __all__ = [
     "ConfigError",
@@ -26,10 +36,12 @@ __all__ = [
     "as_plain",
     "build",
     "check_scenarios",
+    "check_out",
     "check_seeds",
     "fail",
     "keyed",
     "load_recipe",
+    "number_hint",
     "parse_override",
     "read_yaml",
 ]
@@ -52,11 +64,30 @@ class Seeds:
         return list(range(self.start, self.start + self.count))
 
 
+# The rows store a seed as a 64-bit integer (Parquet int64): a larger one would play, then fail
+# to be written, and a count past it cannot even be planned.
+MAX_SEED = 2**63 - 1
+
+
 def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
     if seeds.count < 1:
         fail(source, f"{path}.count", f"must be at least 1, got {seeds.count}")
     if seeds.start < 0:
         fail(source, f"{path}.start", f"must be 0 or more (a world seed), got {seeds.start}")
+    if seeds.start > MAX_SEED - seeds.count + 1:
+        fail(
+            source,
+            path,
+            f"start {seeds.start} and count {seeds.count} run past {MAX_SEED:,}, the largest seed a row can "
+            "hold; lower them",
+        )
+
+
+def check_out(value: str, source: str | None, key: str) -> None:
+    """A folder to write in (`out`, `output_root`): an empty one would be the current folder,
+    and the run would spread its files (README.md included) among whatever is there."""
+    if not value.strip():
+        fail(source, key, "needs a folder to write in, got an empty path")
 
 
 def check_scenarios(scenarios, source: str | None) -> None:
@@ -88,9 +119,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key.strip():
         raise ConfigError(f"override {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_unique(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except ValueError as exc:  # a key given twice, a value that holds itself
+        raise ConfigError(f"override {text!r}: {exc}") from None
     return key.strip(), value
 
 
@@ -128,7 +161,8 @@ def load_recipe(
         check_kind(path, kind, f"`glade {kind}`")
     data = read_yaml(_shipped_hint(Path(path)))
     pairs = dict(parse_override(o) for o in overrides)
-    return build(cls, apply_overrides(data, pairs), recipe_source(path, overrides))
+    source = recipe_source(path, overrides)
+    return build(cls, apply_overrides(data, pairs, source), source)
 
 
 def recipe_source(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:

@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glade.config import Seeds, as_plain, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import (
+    Seeds,
+    as_plain,
+    check_out,
+    check_scenarios,
+    check_seeds,
+    fail,
+    keyed,
+    load_recipe,
+    recipe_source,
+)
 from glade.faults import is_fault, stop_if_failing, tally_faults
-from glade.files import atomic
+from glade.files import atomic, check_folder_path
 from glade.meter import (
     Calibration,
     Estimate,
@@ -63,6 +73,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     every scenario loads and every council names only its creatures. Reads no model."""
     recipe = load_recipe(GenerateRecipe, path, overrides, kind="generate")
     source = recipe_source(path, overrides)
+    check_out(recipe.out, source, "out")
     check_seeds(recipe.seeds, source)
     for key, low in (("worlds", 1), ("turns", 1)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:
@@ -90,7 +101,10 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
 
 
 def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
-    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there yet."""
+    """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there
+    yet; and `out`, which must not be a file or lie under one (the run refuses it before playing)."""
+    with keyed(source, "out"):
+        check_folder_path(Path(recipe.out))
     for council, seats in recipe.councils.items():
         for creature, spec in seats.items():
             with keyed(source, f"councils.{council}.{creature}"):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
+from glade.files import check_folder_path
 from glade.seats.spec import looks_local
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     inputs are reported first, so an input still to be written never hides one."""
     from glade.traces import interrupted_generate, readable_shards
 
+    try:
+        check_folder_path(Path(recipe.output_root))
+    except ValueError as exc:  # training would end in mkdir's bare OSError, after loading the model
+        fail(source, "output_root", str(exc))
     pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
     shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
     for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import enum
 import json
+import math
 import re
 import types
 import typing
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.config import ConfigError, as_plain, fail, load_recipe, recipe_source
+from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
 
+MAX_TRAIN_SEED = 2**32 - 1  # numpy's legacy seed, which transformers.set_seed sets, takes 32 bits
 SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
 HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware
 # `name` becomes the run's folder names (and latest:NAME a glob): one plain folder name, so no
@@ -95,6 +97,7 @@ SFT_RANGES = {
     "eval_steps": lambda v: v is None or v > 0,
     "max_length": lambda v: v is None or v >= 1,
     "weight_decay": lambda v: v >= 0,
+    "dataloader_num_workers": lambda v: v >= 0,  # torch's DataLoader refuses a negative one only once training starts
 }
 LORA_RANGES = {"r": lambda v: v >= 1, "lora_alpha": lambda v: v > 0, "lora_dropout": lambda v: 0 <= v < 1}
 
@@ -137,7 +140,9 @@ def check_fields(given: dict, cls: type, ranges: dict, source: str | None, prefi
                 f"unknown {cls.__name__} field" + (f" (did you mean {', '.join(close)}?)" if close else ""),
             )
         if fits(value, hints[key]) is False:
-            fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}")
+            fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}{number_hint(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf: no field means them
+            fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
         allowed = _enum_values(hints[key])
         if allowed and isinstance(value, str) and value not in allowed:
             close = difflib.get_close_matches(value, allowed, n=1)
@@ -213,8 +218,9 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
             f"{recipe.name!r} is not a plain folder name (it names the checkpoint folders): use letters, "
             "digits, '.', '_' and '-', starting with a letter or digit",
         )
-    if recipe.seed < 0:
-        fail(source, "seed", f"must be 0 or more, got {recipe.seed}")
+    if not 0 <= recipe.seed <= MAX_TRAIN_SEED:  # transformers' set_seed refuses a larger one mid-run
+        fail(source, "seed", f"must be a whole number from 0 to {MAX_TRAIN_SEED:,}, got {recipe.seed}")
+    check_out(recipe.output_root, source, "output_root")
     if not recipe.model.base.strip():
         fail(source, "model.base", "needs a model: tiny, a hub id, a folder or latest:RECIPE")
     t = recipe.model.tiny

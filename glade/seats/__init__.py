@@ -139,7 +139,8 @@ def each_creature(seats: dict[str, Any], creatures: list[str], where: str) -> di
     stand-in). A name that is not a creature is a ConfigError that starts with `where`."""
     unknown = [c for c in seats if c not in creatures and c != "*"]
     if unknown:
-        raise ConfigError(f"{where}: unknown creature(s) {', '.join(unknown)} (creatures: {', '.join(creatures)})")
+        named = ", ".join(map(str, unknown))  # YAML reads `1:` or `~:` as a number or null
+        raise ConfigError(f"{where}: unknown creature(s) {named} (creatures: {', '.join(creatures)})")
     return {c: seats.get(c, seats.get("*")) for c in creatures}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -31,10 +32,15 @@ def _whole(low: int | None = None) -> Rule:
     return ok, "a whole number" + (f" >= {low}" if low is not None else "")
 
 
+def _whole_below(high: int) -> Rule:
+    ok = lambda v: _whole()[0](v) and 0 <= v <= high  # noqa: E731
+    return ok, f"a whole number from 0 to {high:,}"
+
+
 def _number(low: float, open_low: bool = False, high: float | None = None) -> Rule:
     def ok(v) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return False
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False  # .inf passes every lower bound, and no wait or temperature means it
         return (v > low if open_low else v >= low) and (high is None or v <= high)
 
     bounds = f"> {low:g}" if open_low else f">= {low:g}"
@@ -60,13 +66,20 @@ def _url(v) -> bool:
 DEVICE = re.compile(r"(?!meta\b)[a-z][a-z_]*(:\d+)?")
 
 
+# A model seat's sampling seed seeds torch or vLLM (plus the row's place in a call), which take
+# 64 bits at most: 2**32 - 1 leaves room and is what every sampler accepts.
+MAX_SEAT_SEED = 2**32 - 1
+# The longest wait a server seat may name, in seconds (about 11 days): a longer one overflows the
+# socket's and the sleep's clocks mid-run.
+LONGEST_WAIT = 1e6
+
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
 OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
 GENERATION: dict[str, Rule] = {
     "max_new_tokens": _whole(1),
     "temperature": _number(0),
     "top_p": _number(0, open_low=True, high=1),
-    "seed": _whole(),
+    "seed": _whole_below(MAX_SEAT_SEED),
     "batch_size": _whole(1),
     "prefix_cache": (lambda v: isinstance(v, bool), "true or false"),
     "structured": (lambda v: isinstance(v, bool), "true or false"),
@@ -91,13 +104,16 @@ SERVER: dict[str, Rule] = {
         " http://127.0.0.1:8000/v1 (glade adds /chat/completions)",
     ),
     "model": TEXT,
-    "timeout": _number(0, open_low=True),
+    "timeout": _number(0, open_low=True, high=LONGEST_WAIT),
     "retries": _whole(0),
-    "backoff": _number(0),
+    "backoff": _number(0, high=LONGEST_WAIT),
     "concurrency": _whole(1),
     "max_tokens": _whole(1),
     "temperature": _number(0),
-    "seed": (lambda v: v is None or _whole()[0](v), "a whole number or null"),
+    "seed": (
+        lambda v: v is None or _whole_below(MAX_SEAT_SEED)[0](v),
+        f"a whole number from 0 to {MAX_SEAT_SEED:,}, or null",
+    ),
     "api_key_env": TEXT,
     "structured": (lambda v: isinstance(v, bool), "true or false"),
 }
@@ -140,7 +156,7 @@ def check_spec(spec: dict[str, Any] | str) -> None:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
     kind = spec["kind"]
-    if kind not in RULES:
+    if not isinstance(kind, str) or kind not in RULES:  # a list or mapping cannot even be looked up
         raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
     check_fields(kind, {k: v for k, v in spec.items() if k != "kind"})
     for key, what in REQUIRED.get(kind, {}).items():
@@ -182,6 +198,10 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
         return
     kind = spec.get("kind")
     if kind == "standin" and isinstance(spec.get("disposition"), str) and is_disposition_path(spec["disposition"]):
+        if Path(spec["disposition"]).is_dir():  # there, but no file: nothing will write it
+            raise SeatSpecError(
+                f"seat spec disposition: {spec['disposition']}: is a folder; expected a disposition .yaml"
+            )
         if not Path(spec["disposition"]).is_file():  # not there yet: glade calibrate may still write it
             raise MissingInput(
                 f"seat spec disposition: {spec['disposition']}: no such disposition file (glade calibrate --out writes one)"
@@ -215,8 +235,9 @@ def checkpoint_model(path: str) -> dict:
     """model (and adapter) of a checkpoint seat: the adapter folder on its base model, or a full model."""
     try:
         resolved = checkpoint.resolve(path)
-    except ValueError as exc:  # latest:NAME with nothing trained yet
-        raise MissingInput(f"seat spec checkpoint path: {exc}") from None
+    except ValueError as exc:  # latest:NAME with nothing trained yet; shipped:NAME that glade lacks, for good
+        error = SeatSpecError if str(path).startswith(checkpoint.SHIPPED) else MissingInput
+        raise error(f"seat spec checkpoint path: {exc}") from None
     if not Path(resolved).exists():
         raise MissingInput(f"seat spec checkpoint path: {str(path)!r}: no such folder (glade train writes them)")
     try:
