@@ -147,11 +147,6 @@ def test_an_override_still_creates_what_is_missing_or_null():
     assert out == {"lora": {"r": 8}, "sft": {"max_steps": 5}, "eval": {"targets": {"x": ">= 1"}}}
 
 
-def test_a_scenario_set_through_a_scalar_is_refused(capsys):
-    line = one_error(capsys, ["simulate", "--set", "turns.b.c=1", "--quiet", "--out", "/nonexistent/never"])
-    assert "turns: is 30, not a mapping" in line
-
-
 # --- seeds that no row can hold ---------------------------------------------------------------
 
 
