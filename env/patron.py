@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from .creatures import nudge
+from .creatures import nudge, production_trials
 from .legends import FALL, LEGENDS, RISE
-from .scenario_check import MAX_PEBBLES
+from .scenario_check import MAX_PEBBLES, MAX_UNITS
 from .world import PATRON, PEBBLES, Loan, Position, World, move, transfer
 
 TIP_WORDS = {FALL: "will fall", RISE: "will rise"}
@@ -92,7 +92,33 @@ def spring(world: World, legend: str, mechanism: str) -> None:
         raise PatronError(f"unknown mechanism {mechanism!r}")
     if LEGENDS[legend].good not in world.price:  # it would fail next turn, mid-episode
         raise PatronError(f"legend {legend!r} is about {LEGENDS[legend].good}, which this Wood does not trade")
+    if mechanism == "shock":
+        most = windfall_reach(world, legend)
+        if most >= MAX_UNITS:
+            raise PatronError(
+                f"cannot spring {legend!r} as a shock: with the Wood's {LEGENDS[legend].good} now, the windfalls "
+                f"still to come and the turns left, a creature could hold {most:,} units, past the observation's "
+                f"bound of {MAX_UNITS - 1:,}"
+            )
     world.patron.queued_legends.append((legend, mechanism))
+
+
+def windfall_reach(world: World, legend: str) -> int:
+    """The most units of a legend's good one creature could hold by the episode's end if it
+    is sprung as a shock now: the whole Wood's stock, every windfall queued or scheduled (this
+    one included) and full production on every turn left. scenario_check.check_reach bounds
+    the same sum for the scenario's own schedule, from the opening stores."""
+    s, turn, good = world.scenario, world.turn, LEGENDS[legend].good
+    coming = [legend] + [name for name, mechanism in world.patron.queued_legends if mechanism == "shock"]
+    coming += [ev.legend for ev in s.legends if ev.mechanism == "shock" and turn < ev.turn < s.turns]
+    if s.gambit is not None and s.gambit.mechanism == "shock" and turn < s.gambit.spring_turn < s.turns:
+        coming.append(s.gambit.legend)
+    gifts = len(world.creatures) * sum(
+        max(LEGENDS[name].shock_units, 0) for name in coming if LEGENDS[name].good == good
+    )
+    stock = sum(world.inventory[c][good] for c in world.creatures)
+    made = sum(production_trials(s.creatures[c].produces.get(good, 0)) for c in world.creatures)
+    return stock + gifts + max(s.turns - turn, 0) * made
 
 
 def settle_patron(world: World) -> None:

@@ -110,8 +110,10 @@ def check(s: Scenario, src: str | None) -> None:
         cover = g.spring_turn if g.cover_turn is None else g.cover_turn
         if not g.open_turn <= g.spring_turn <= cover:
             fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
-        if g.size == 0:
-            fail(src, "gambit.size", "must not be zero")
+        if g.size == 0 or abs(g.size) >= MAX_UNITS:  # a count of units, like every other in the Wood
+            fail(
+                src, "gambit.size", f"must be from -{MAX_UNITS - 1:,} to {MAX_UNITS - 1:,} and not zero, got {g.size!r}"
+            )
         if g.open_turn < 0:
             fail(src, "gambit.open_turn", "must not be negative")
     for i, step in enumerate(s.firewood_need):
@@ -135,8 +137,8 @@ def check_reach(s: Scenario, src: str | None) -> None:
     """What a whole episode can grow to stays inside the observation space: a creature's
     holding of a good (at most the Wood's whole stock of it), its pebbles (at most all the
     creatures' together: trades move them, nothing makes them) and the gossip one creature
-    hears. The scenario's own schedule is covered; a patron driven through the API
-    (`patron.spring`, `patron.tip`) is not, and the events and whispers texts are cut to fit."""
+    hears. The scenario's own schedule is covered here; `patron.spring` checks a windfall it
+    adds (patron.windfall_reach), and the events and whispers texts are cut to fit."""
     n = len(s.creatures)
     fired = [(ev.legend, ev.mechanism) for ev in s.legends if ev.turn < s.turns]  # later ones never fire
     if s.gambit is not None and s.gambit.spring_turn < s.turns:

@@ -185,3 +185,25 @@ def test_events_and_whispers_driven_past_the_text_bound_through_the_api_are_cut_
     assert len(obs["oona"]["events"]) == MAX_TEXT and len(obs["oona"]["whispers"]) == MAX_TEXT
     for agent, o in obs.items():
         assert env.observation_space(agent).contains(o)
+
+
+def test_a_shock_sprung_through_the_api_that_could_outgrow_the_observation_is_refused():
+    from glade.env import patron
+
+    env = parallel_env("default", turns=3, **{"creatures.oona.inventory.honey": 999_800})
+    env.reset(seed=0)
+    # the Wood's honey, 3 turns of production and this spring's 5 x 8 units: 999,855
+    assert patron.windfall_reach(env.world, "run_on_oonas_hoard") == 999_855
+    for _ in range(4):  # each queued windfall adds 40 more to the next one's reach
+        patron.spring(env.world, "run_on_oonas_hoard", "shock")
+    with pytest.raises(
+        patron.PatronError, match=r"could hold 1,000,015 units, past the observation's bound of 999,999"
+    ):
+        patron.spring(env.world, "run_on_oonas_hoard", "shock")
+    patron.spring(env.world, "run_on_oonas_hoard", "rumour")  # talk adds no units
+    patron.spring(env.world, "hollow_log_company", "shock")  # takes mushrooms, adds none
+    env.step({})
+    obs = observe(env.world)
+    assert obs["oona"]["inventory"]["honey"] >= 999_800 + 4 * 8 - 10  # at most a turn's eating
+    for agent, o in obs.items():
+        assert env.observation_space(agent).contains(o)
