@@ -108,3 +108,32 @@ def test_a_body_cut_short_of_its_content_length_is_a_bad_response_even_when_it_p
             tcp.shutdown()
     assert_all_held(decisions, "server_bad_response")
     assert policy.faults == {"bad_response": 1}
+
+
+def test_a_server_dripping_its_status_line_and_headers_is_cut_at_the_timeout():
+    # each byte comes well inside the timeout (a per-read timeout never fires): the headers
+    # alone would take 60 s; the whole try is held to the seat's 0.5 s
+    class Drip(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 1200
+            try:
+                for i in range(len(head)):
+                    self.request.sendall(head[i : i + 1])
+                    time.sleep(0.05)
+            except OSError:  # the seat cut the connection
+                pass
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drip) as tcp:
+        tcp.daemon_threads = True
+        threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        try:
+            policy = server_seat(f"http://127.0.0.1:{tcp.server_address[1]}/v1", timeout=0.5, retries=1, backoff=0.1)
+            started = time.perf_counter()
+            decisions = policy.act(observations()[:2])
+            elapsed = time.perf_counter() - started
+        finally:
+            tcp.shutdown()
+    assert_all_held(decisions, "server_timeout")
+    assert policy.faults == {"timeout": 2}  # one per seat, after its retry
+    assert elapsed < 2.5  # two tries of 0.5 s and the 0.1 s backoff, the seats side by side

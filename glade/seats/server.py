@@ -14,10 +14,12 @@ per attempt). The run goes on.
     server_tls           https failed (a certificate not trusted, https spoken to a plain
                          http port, a client certificate refused): not retried
 
-`timeout` bounds each wait for data (the connect, the status and headers, each read), as
-urllib does, and the body must be complete within `timeout` seconds of the request: a server
-that keeps sending is cut off at its first chunk after that. A server that never answers
-costs `(retries + 1) * timeout` plus the backoff sleeps. A 429 or 503 that says
+`timeout` bounds the whole try, not only each wait for data: the connect, the status line,
+the headers and the body must all arrive within `timeout` seconds of the request. A server
+that sends a byte now and then, which a per-read timeout alone would wait on without end, is
+cut off at the deadline while its status line and headers come, and at the first piece of
+its body past it. A server that never answers costs `(retries + 1) * timeout` plus the
+backoff sleeps. A 429 or 503 that says
 `Retry-After: N` (seconds) waits N seconds before the next try instead of the backoff, up to
 MAX_RETRY_AFTER.
 
@@ -65,7 +67,46 @@ PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is sp
 SERVER_FIELDS = tuple(SERVER)  # the spec keys, each a field below
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited only this long (a turn waits on it)
-CHUNK = 65_536  # bytes read at a time, so the deadline is checked while a slow body arrives
+CHUNK = 65_536  # bytes read at a time
+CUT_EVERY = 0.05  # seconds between cuts once the deadline has passed (a connect may still be opening)
+
+# The connections this thread's current try opened, for its deadline guard to cut. urllib
+# builds them inside `open`, out of reach; the handlers below hand each one over as it is made.
+_opened = threading.local()
+
+
+def _handed_over(connection_class):
+    def build(*args, **kwargs):
+        connection = connection_class(*args, **kwargs)
+        _opened.connections.append(connection)
+        return connection
+
+    return build
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_handed_over(http.client.HTTPConnection), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):  # no context given: http.client's default, as urllib's own handler
+        return self.do_open(_handed_over(http.client.HTTPSConnection), req)
+
+
+def _guard(connections: list, done: threading.Event, seconds: float) -> None:
+    """At the deadline, shut every socket of the try (and keep at it until the try ends): a
+    read blocked on a server that drips its answer returns at once."""
+    if done.wait(seconds):
+        return
+    while not done.is_set():
+        for connection in connections:
+            if connection.sock is not None:
+                try:
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:  # already closed
+                    pass
+        done.wait(CUT_EVERY)
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -100,10 +141,10 @@ class ServerPolicy:
         check_fields("server", {k: getattr(self, k) for k in SERVER_FIELDS})
         parts = urllib.parse.urlsplit(self.base_url)
         # A local server is never reached through a proxy from the environment.
+        handlers = [_HTTPHandler, _HTTPSHandler]
         if _is_loopback(parts.hostname):
-            self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        else:
-            self._opener = urllib.request.build_opener()
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
 
     @property
     def name(self) -> str:
@@ -168,10 +209,24 @@ class ServerPolicy:
             self.base_url.rstrip("/") + "/chat/completions", json.dumps(body).encode(), headers, method="POST"
         )
         deadline = time.monotonic() + self.timeout
+        _opened.connections = []
+        done = threading.Event()
+        threading.Thread(target=_guard, args=(_opened.connections, done, self.timeout), daemon=True).start()
+        try:
+            reply, fault, wait = self._exchange(request, deadline)
+        finally:
+            done.set()
+        if reply is None and time.monotonic() >= deadline:  # whatever the cut connection raised
+            return None, "timeout", None
+        return reply, fault, wait
+
+    def _exchange(
+        self, request: urllib.request.Request, deadline: float
+    ) -> tuple[tuple[str, int, int, str | None] | None, str, float | None]:
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 chunks = []
-                while chunk := response.read1(CHUNK):
+                while chunk := response.read1(CHUNK):  # urllib has let go of the socket: the guard cannot cut it
                     chunks.append(chunk)
                     if time.monotonic() > deadline:
                         return None, "timeout", None
