@@ -39,6 +39,7 @@ import pandas as pd
 
 from glade.env.legends import FALL, RISE
 from glade.env.market import MAX_PRICE, MIN_PRICE
+from glade.env.protocol import MAX_QTY
 from glade.env.standin import Disposition, act, check_disposition
 
 from .scoring import directions, quantities
@@ -200,6 +201,7 @@ def predict(f: Features, d: Disposition) -> tuple[np.ndarray, np.ndarray, np.nda
         side[up], qty[up] = BUY, d.swing_units
         side[down], qty[down] = SELL, np.minimum(held, d.swing_units)[down]
     side[qty <= 0] = NONE
+    qty = np.minimum(qty, MAX_QTY)  # as act: a larger order is rejected whole, so the most one can
     noise = d.jitter * f.unit
     price = np.where(
         side == BUY,
