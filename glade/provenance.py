@@ -17,7 +17,8 @@ def git_commit() -> str | None:
     try:
         root = Path(__file__).resolve().parent.parent
         done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return done.stdout.strip() or None
+        # a repository with no commit yet answers 128 with the bare word HEAD on stdout
+        return (done.stdout.strip() or None) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
