@@ -201,7 +201,7 @@ def predict(f: Features, d: Disposition) -> tuple[np.ndarray, np.ndarray, np.nda
         side[up], qty[up] = BUY, d.swing_units
         side[down], qty[down] = SELL, np.minimum(held, d.swing_units)[down]
     side[qty <= 0] = NONE
-    qty = np.minimum(qty, MAX_QTY)  # as act: a larger order is rejected whole, so the most one can
+    qty = np.minimum(qty, MAX_QTY)  # as act: a larger order is rejected whole, so it asks for the most one can
     noise = d.jitter * f.unit
     price = np.where(
         side == BUY,
