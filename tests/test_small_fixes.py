@@ -68,6 +68,30 @@ def test_a_training_run_that_fails_leaves_no_folder_behind(tmp_path, monkeypatch
     assert not (tmp_path / "checkpoints").exists()  # and so no "interrupted run" to refuse next time
 
 
+def test_a_training_run_whose_only_episode_is_held_out_says_so(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from glade.config import Seeds
+    from glade.traces import GenerateRecipe, generate
+    from glade.train.data import is_held_out
+
+    monkeypatch.chdir(tmp_path)
+    generate(GenerateRecipe(out="traces", scenarios=("default",), seeds=Seeds(0, 1), turns=2))
+    [episode] = set(pd.read_parquet("traces/data")["episode_id"])
+    split_seed = next(s for s in range(100) if is_held_out(episode, 0.9, s))  # the split holds it out
+    recipe = {
+        "name": "t",
+        "model": {"base": "tiny"},
+        "data": {"traces": ["traces"], "eval_share": 0.9, "split_seed": split_seed},
+        "sft": {"max_steps": 2, "bf16": False, "use_cpu": True, "report_to": "none"},
+    }
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", "t.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "every row left is in a held-out episode" in err and "eval_episodes 1" in err
+    assert "set data.eval_share: 0" in err
+
+
 def test_training_never_resumes_from_its_final_step(tmp_path):
     from glade.train.sft import last_checkpoint
 

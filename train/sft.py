@@ -247,6 +247,10 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     train_rows, eval_rows, counts = prepare(recipe.data)
     said = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items())
     log(f"data: {said}")
+    if len(train_rows) == 0 and len(eval_rows):  # one episode left, and the split held it out
+        raise ValueError(
+            f"{source}: data: every row left is in a held-out episode ({said}); add episodes or set data.eval_share: 0"
+        )
     if len(train_rows) == 0:
         raise ValueError(f"{source}: data: no training rows left after filtering ({said}); loosen the data filters")
     if rank == 0:
