@@ -30,6 +30,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -87,6 +88,7 @@ class SharedModel:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.config = self.model.config
         self.adapters: dict[str, str] = {}  # adapter path -> adapter name
+        self.spans_supported = False  # every adapter loaded is plain LoRA on linear layers (lora_spans)
         self._prefixes: OrderedDict[tuple, list] = OrderedDict()  # (adapter, head ids) -> per-layer (keys, values)
         self._head_ids: dict[str, list[int]] = {}
         self.prefix_tokens_reused = self.prefix_tokens_computed = 0
@@ -121,6 +123,9 @@ class SharedModel:
                 ) from exc
             self.model.eval()
             self.adapters[key] = name
+            from . import lora_spans  # imports PEFT, loaded by now
+
+            self.spans_supported = lora_spans.supported(self.model)
         return self.adapters[key]
 
     @torch.inference_mode()
@@ -140,48 +145,71 @@ class SharedModel:
         JSON Schema (structured decoding)."""
         out: list[tuple[str, int, int]] = []
         for start in range(0, len(conversations), gen.batch_size):
-            chunk = conversations[start : start + gen.batch_size]
-            names = adapters[start : start + gen.batch_size]
-            prompts = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
-            # A preallocated KV cache saves re-concatenating the whole cache every step
-            # (measured +12% for batches on CPU; it slows single rows, so not for them).
-            static = len(chunk) > 1 and self.device == "cpu"
-            batch = None
-            if heads is not None and gen.prefix_cache and self.prefix_cache_supported:
-                batch = self._with_prefix_cache(prompts, heads[start : start + gen.batch_size], names, gen, static)
-            if batch is None:
-                batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-                    self.device
-                )
-                if static:
-                    batch["cache_implementation"] = "static"
-            width = batch["input_ids"].shape[1]
-            kwargs = dict(
-                max_new_tokens=gen.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList([JsonEnd(self.tokenizer, width, len(chunk))]),
-                **_sampling(gen),
+            # Each chunk's rows go in sorted by adapter (stable), so that each adapter's rows
+            # are one slice of the batch (lora_spans), and come back out in their own order.
+            order = sorted(range(start, min(start + gen.batch_size, len(conversations))), key=adapters.__getitem__)
+            replies = self._generate_rows(
+                [conversations[i] for i in order],
+                [adapters[i] for i in order],
+                gen,
+                [heads[i] for i in order] if heads is not None else None,
+                [schemas[i] for i in order] if schemas else [],
+                seed=gen.seed + start,
             )
-            if self.adapters:
-                kwargs["adapter_names"] = names
-            rows = schemas[start : start + gen.batch_size] if schemas else []
-            constraint = self.grammars().constraint(rows) if any(s is not None for s in rows) else None
-            if constraint is not None:
-                kwargs.update(constraint.generate_kwargs(gen.temperature, gen.top_p))
-                kwargs["stopping_criteria"].append(constraint.advance)
+            by_row = dict(zip(order, replies, strict=True))
+            out.extend(by_row[i] for i in sorted(order))
+        return out
+
+    def _generate_rows(self, chunk, names, gen: Generation, heads, schemas, seed: int) -> list[tuple[str, int, int]]:
+        prompts = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
+        # A preallocated KV cache saves re-concatenating the whole cache every step
+        # (measured +12% for batches on CPU; it slows single rows, so not for them).
+        static = len(chunk) > 1 and self.device == "cpu"
+        batch = None
+        if heads is not None and gen.prefix_cache and self.prefix_cache_supported:
+            batch = self._with_prefix_cache(prompts, heads, names, gen, static)
+        if batch is None:
+            batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            if static:
+                batch["cache_implementation"] = "static"
+        width = batch["input_ids"].shape[1]
+        kwargs = dict(
+            max_new_tokens=gen.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            stopping_criteria=StoppingCriteriaList([JsonEnd(self.tokenizer, width, len(chunk))]),
+            **_sampling(gen),
+        )
+        constraint = self.grammars().constraint(schemas) if any(s is not None for s in schemas) else None
+        if constraint is not None:
+            kwargs.update(constraint.generate_kwargs(gen.temperature, gen.top_p))
+            kwargs["stopping_criteria"].append(constraint.advance)
+        with self._adapters_for(names, kwargs):
             if gen.temperature > 0:  # seeded, and without disturbing the caller's RNG streams
                 with torch.random.fork_rng(devices=self._rng_devices()):
-                    torch.manual_seed(gen.seed + start)
+                    torch.manual_seed(seed)
                     ids = self.model.generate(**batch, **kwargs)
             else:
                 ids = self.model.generate(**batch, **kwargs)
-            self.constraint_faults += constraint.finish() if constraint is not None else 0
-            prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-            for row, new in enumerate(ids[:, width:]):
-                keep = new[new != self.tokenizer.pad_token_id]
-                text = self.tokenizer.decode(keep, skip_special_tokens=True)
-                out.append((text, int(prompt_lengths[row]), int(keep.numel())))
-        return out
+        self.constraint_faults += constraint.finish() if constraint is not None else 0
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        replies = []
+        for row, new in enumerate(ids[:, width:]):
+            keep = new[new != self.tokenizer.pad_token_id]
+            text = self.tokenizer.decode(keep, skip_special_tokens=True)
+            replies.append((text, int(prompt_lengths[row]), int(keep.numel())))
+        return replies
+
+    def _adapters_for(self, names: list[str], kwargs: dict) -> AbstractContextManager:
+        """Seat each row's adapter: by slices (rows sorted by adapter) where lora_spans can,
+        else through PEFT's `adapter_names` (put into `kwargs`)."""
+        if not self.adapters:
+            return nullcontext()
+        if self.spans_supported:
+            from . import lora_spans
+
+            return lora_spans.by_spans(self.model, lora_spans.spans(names), BASE)
+        kwargs["adapter_names"] = names
+        return nullcontext()
 
     def grammars(self):
         if self._grammars is None:
@@ -259,14 +287,15 @@ class SharedModel:
             self._prefixes.move_to_end(key)
             return self._prefixes[key]
         cache = DynamicCache(config=self.config)
-        kwargs = {"adapter_names": [adapter]} if self.adapters else {}
-        self.model(
-            input_ids=torch.tensor([ids], device=self.device),
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-            **kwargs,
-        )
+        kwargs: dict = {}
+        with self._adapters_for([adapter], kwargs):
+            self.model(
+                input_ids=torch.tensor([ids], device=self.device),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+                **kwargs,
+            )
         entry = [(layer.keys, layer.values) for layer in cache.layers]
         self._prefixes[key] = entry
         self.prefix_tokens_computed += len(ids)
