@@ -17,7 +17,8 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from glade.env import parallel_env, standin
 from glade.env.protocol import render
 from glade.seats import Decision, SeatSpecError, StandIn, load, load_council
-from glade.seats.hf import BASE, Generation, HFPolicy, SharedModel, shared_model
+from glade.seats.hf import BASE, Generation, SharedModel, shared_model
+from glade.seats.hf_policy import HFPolicy
 from glade.seats.structured import JsonEnd, JsonScan
 from glade.train.tiny import save_tiny
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -10,7 +12,8 @@ from seat_checks import random_adapters, wood_states
 from transformers import AutoModelForCausalLM
 
 from glade.seats import lora_spans
-from glade.seats.hf import BASE, Generation, HFPolicy, SharedModel
+from glade.seats.hf import BASE, Generation, SharedModel
+from glade.seats.hf_policy import HFPolicy
 from glade.train.tiny import save_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
@@ -90,3 +93,26 @@ def test_other_adapters_keep_peft_path(tiny, tmp_path):
     answers = policy.act(states)
     assert not shared.spans_supported
     assert [d.text for d in answers] == [policy.act([s])[0].text for s in states]
+
+
+def test_sampled_answers_do_not_depend_on_where_adapters_live(tiny, adapters, tmp_path):
+    """Rows are grouped in the order their adapters first appear, not by adapter name (a hash
+    of the path): the same adapters copied to folders whose names sort the other way give the
+    same sampled answers."""
+    shared = SharedModel(str(tiny))
+    names = [shared.adapter_name(adapters[k]) for k in ("hoarder", "panic")]
+    for n in range(50):  # copies in folders whose adapter names sort the other way round
+        copies = {k: tmp_path / f"{k}{n}" for k in ("hoarder", "panic")}
+        for k, p in copies.items():
+            shutil.copytree(adapters[k], p)
+        moved = [shared.adapter_name(str(p)) for p in copies.values()]
+        if (moved[0] < moved[1]) != (names[0] < names[1]):
+            break
+    gen = Generation(12, temperature=1.0, seed=5)
+    states = wood_states(10)
+    texts = []
+    for paths in (adapters, {k: str(p) for k, p in copies.items()}):
+        policy = HFPolicy(SharedModel(str(tiny)), paths["hoarder"], {"hazel": paths["panic"], "moss": None}, gen)
+        texts.append([d.text for d in policy.act(states)])
+    assert texts[0] == texts[1]
+    assert len(set(texts[0])) >= 3

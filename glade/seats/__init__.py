@@ -122,7 +122,8 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
 
 def _model_policy(key: tuple, generation: dict) -> Policy:
     """The one policy of the hf or checkpoint seats that share `key` (glade.seats._model_seat)."""
-    from .hf import Generation, HFPolicy, shared_model  # torch only when a model sits
+    from .hf import Generation, shared_model  # torch only when a model sits
+    from .hf_policy import HFPolicy
 
     engine, model, dtype, device, options = key[:5]
     if engine == "vllm":

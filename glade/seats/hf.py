@@ -1,10 +1,11 @@
-"""Seats played by a local transformers model, optionally through LoRA adapters.
+"""A local transformers model for the hf seats, optionally through LoRA adapters.
 
 One `SharedModel` per base model holds the weights and every adapter loaded onto it.
-An `HFPolicy` seats that model on creatures, each with its own adapter or the bare base;
-its `act` renders every observation, and answers them all in ONE batched `generate`
-(left padding, PEFT mixed-adapter batches), stopping each row at the end of its JSON
-object. On CPU use float32 (bf16 is far slower there); on a GPU bf16 is the usual choice.
+An `HFPolicy` (glade.seats.hf_policy) seats that model on creatures, each with its own
+adapter or the bare base; `SharedModel.generate` answers all their prompts in ONE batched
+`generate` (left padding, mixed-adapter batches: glade.seats.lora_spans), stopping each row
+at the end of its JSON object. On CPU use float32 (bf16 is far slower there); on a GPU bf16
+is the usual choice.
 
 Prefix cache: every prompt opens with its creature's role card, which stays the same all
 episode. Its keys and values are computed once per (adapter, card) and kept; each batch
@@ -26,12 +27,9 @@ torch RNG state as it found it.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 from collections import OrderedDict
-from collections.abc import Hashable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,10 +44,7 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
-from glade.env.action_schema import action_schema
-from glade.env.protocol import parse, render, role_card
-
-from .base import STRUCTURED, Decision, Policy, SeatSpecError, answer_error, first_line
+from .base import SeatSpecError, first_line
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -145,9 +140,15 @@ class SharedModel:
         JSON Schema (structured decoding)."""
         out: list[tuple[str, int, int]] = []
         for start in range(0, len(conversations), gen.batch_size):
-            # Each chunk's rows go in sorted by adapter (stable), so that each adapter's rows
-            # are one slice of the batch (lora_spans), and come back out in their own order.
-            order = sorted(range(start, min(start + gen.batch_size, len(conversations))), key=adapters.__getitem__)
+            # Each chunk's rows go in grouped by adapter, so that each adapter's rows are one
+            # slice of the batch (lora_spans), and come back out in their own order. Groups go in
+            # the order their adapters first appear, not by name: a name hashes the adapter's
+            # path, and a sampled row's draws must not depend on where its adapter was saved.
+            rows = range(start, min(start + gen.batch_size, len(conversations)))
+            first = {}
+            for i in rows:
+                first.setdefault(adapters[i], len(first))
+            order = sorted(rows, key=lambda i: first[adapters[i]])
             replies = self._generate_rows(
                 [conversations[i] for i in order],
                 [adapters[i] for i in order],
@@ -355,75 +356,3 @@ def shared_model(model: str, dtype: str = "float32", device: str = "cpu") -> Sha
     if key not in _MODELS:
         _MODELS[key] = SharedModel(model, dtype, device)
     return _MODELS[key]
-
-
-@dataclass
-class HFPolicy:
-    """Creatures seated on one base model; `adapters` maps creature -> adapter path (or None).
-
-    `default_adapter` serves creatures not in `adapters`."""
-
-    shared: SharedModel
-    default_adapter: str | None = None
-    adapters: dict[str, str | None] = field(default_factory=dict)
-    gen: Generation = field(default_factory=Generation)
-
-    @property
-    def name(self) -> str:
-        return _identity(self.shared.model_id, self.default_adapter, self.gen.structured)
-
-    def seat_identity(self, creature: str) -> str:
-        return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured)
-
-    def act(self, observations: list[dict]) -> list[Decision]:
-        return self.act_batch([(self, obs) for obs in observations])
-
-    def batch_key(self) -> Hashable:
-        """Seats on one base model with one generation config share a batch, whichever
-        council, cast or adapter they come from, structured or not (a row's own schema
-        constrains it, or nothing does)."""
-        return ("hf", id(self.shared), replace(self.gen, structured=False))
-
-    def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
-        """Answer (policy, observation) pairs from policies that share this one's model and
-        Generation in ONE batched generate: councils and casts that differ only in which
-        adapter sits where still cost one call per turn."""
-        if not seats:
-            return []
-        if any(
-            not isinstance(p, HFPolicy) or p.shared is not self.shared or p.batch_key() != self.batch_key()
-            for p, _ in seats
-        ):
-            raise ValueError("act_batch: every policy must share one model and one generation config")
-        started = time.perf_counter()
-        conversations = [render(obs) for _, obs in seats]
-        names = [self.shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
-        heads = [role_card(obs) for _, obs in seats]
-        if any(p.gen.structured for p, _ in seats):
-            schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
-            replies = self.shared.generate(conversations, names, self.gen, heads=heads, schemas=schemas)
-        else:
-            replies = self.shared.generate(conversations, names, self.gen, heads=heads)
-        share = (time.perf_counter() - started) / len(seats)
-        decisions = []
-        for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
-            parsed = parse(text, obs)
-            decisions.append(
-                Decision(
-                    parsed.action,
-                    text,
-                    answer_error(parsed, text, completion_tokens >= self.gen.max_new_tokens),
-                    share,
-                    prompt_tokens,
-                    completion_tokens,
-                    parsed.repaired,
-                    policy.seat_identity(obs["creature"]),
-                )
-            )
-        return decisions
-
-
-def _identity(model: str, adapter: str | None, structured: bool = False) -> str:
-    base = os.path.basename(str(model).rstrip("/")) or str(model)
-    adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
-    return f"hf:{base}{adapter_part}" + (STRUCTURED if structured else "")
