@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/parser_fuzz.py
 	$(PY) benchmarks/council_throughput.py
+	$(PY) benchmarks/mixed_adapters.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/chaos.py
 	$(PY) benchmarks/interval_coverage.py

@@ -11,7 +11,7 @@ from peft.tuners.lora.layer import LoraLayer
 from seat_checks import random_adapters, wood_states
 from transformers import AutoModelForCausalLM
 
-from glade.seats import lora_spans
+from glade.seats import SeatSpecError, load, lora_spans
 from glade.seats.hf import BASE, Generation, SharedModel
 from glade.seats.hf_policy import HFPolicy
 from glade.train.tiny import save_tiny
@@ -77,7 +77,8 @@ def test_generate_takes_the_slices_not_peft_mixed_batch(tiny, adapters, monkeypa
 
 def test_other_adapters_keep_peft_path(tiny, tmp_path):
     """A LoRA variant (DoRA), modules_to_save and LoRA on embeddings are PEFT's to run:
-    `supported` says no, and a seat on such an adapter passes `adapter_names` as before."""
+    `supported` says no, and a seat on such an adapter passes `adapter_names` as before. PEFT
+    cannot batch DoRA at all: its seat is refused at load, with what to do."""
     for name, config in (
         ("dora", LoraConfig(r=4, target_modules=["q_proj"], use_dora=True, init_lora_weights=False)),
         ("saved", LoraConfig(r=4, target_modules=["q_proj"], modules_to_save=["norm"], init_lora_weights=False)),
@@ -93,6 +94,8 @@ def test_other_adapters_keep_peft_path(tiny, tmp_path):
     answers = policy.act(states)
     assert not shared.spans_supported
     assert [d.text for d in answers] == [policy.act([s])[0].text for s in states]
+    with pytest.raises(SeatSpecError, match=r"is a DoRA adapter, .* merge it into its base"):
+        load({"kind": "hf", "model": str(tiny), "adapter": str(tmp_path / "dora")})
 
 
 def test_sampled_answers_do_not_depend_on_where_adapters_live(tiny, adapters, tmp_path):

@@ -9,8 +9,9 @@ runs on views: the base layer on the whole batch, then each adapter's low-rank u
 slice, added in place. Same rows, same order within a group, same operations: answers match
 PEFT's path bit for bit (tests/test_lora_spans.py).
 
-Plain LoRA on linear layers only; a model with anything else (DoRA and other variants,
-LoRA on embeddings, modules_to_save) keeps PEFT's own path (`supported`).
+Plain LoRA on linear layers only; a model with anything else (LoRA on embeddings,
+modules_to_save, variants) keeps PEFT's own path (`supported`). DoRA, which PEFT's path
+cannot batch either, is refused when its seat is loaded (glade.seats.spec).
 """
 
 from __future__ import annotations

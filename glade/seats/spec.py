@@ -289,3 +289,8 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
                 f"seat spec hf adapter: {adapter!r} has no adapter weights ({' or '.join(ADAPTER_WEIGHTS)}):"
                 " copy the whole folder glade train or PEFT's save_pretrained wrote"
             )
+        if config.get("use_dora"):  # PEFT refuses DoRA in a batch that names each row's adapter
+            raise SeatSpecError(
+                f"seat spec hf adapter: {adapter!r} is a DoRA adapter, which PEFT cannot serve in the seat's"
+                " mixed-adapter batches; merge it into its base (PEFT's merge_and_unload) and seat the merged model"
+            )
