@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from peft import PeftModel
 from peft.tuners.lora.layer import Linear as LoraLinear
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -57,8 +58,10 @@ def by_spans(model: PeftModel, runs: list[Span], base: str) -> Iterator[None]:
     """Inside, every forward of `model` reads rows runs[i][1]:runs[i][2] through adapter
     runs[i][0] (`base`: the bare base model). PEFT's layers are switched off and each LoRA
     linear layer adds its adapters' updates to the base output, slice by slice."""
-    layers = [m for m in model.modules() if isinstance(m, LoraLinear)]
-    hooks = [layer.register_forward_hook(partial(_add_updates, runs=runs, base=base)) for layer in layers]
+    hooks = []
+    for layer in model.modules():
+        if isinstance(layer, LoraLinear) and (updates := _updates(layer, runs, base)):
+            hooks.append(layer.register_forward_hook(partial(_add_updates, updates=updates)))
     try:
         with model.disable_adapter():
             yield
@@ -67,13 +70,33 @@ def by_spans(model: PeftModel, runs: list[Span], base: str) -> Iterator[None]:
             hook.remove()
 
 
-def _add_updates(layer: LoraLinear, args: tuple, result: torch.Tensor, runs: list[Span], base: str) -> torch.Tensor:
-    # As PEFT's _mixed_batch_forward does it, on a slice instead of a gathered copy.
-    x = args[0]
+# (first row, row after the last, A's weight and bias, B's weight and bias, scaling, dropout)
+Update = tuple[
+    int, int, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None, float, torch.nn.Module | None
+]
+
+
+def _updates(layer: LoraLinear, runs: list[Span], base: str) -> list[Update]:
+    """What `layer` adds to each run's rows, looked up once per batch rather than per step.
+    Dropout is the identity in eval mode (a seat's model), so it is called only in training."""
+    updates = []
     for name, start, stop in runs:
         if name == base or name not in layer.lora_A:
             continue
-        rows = x[start:stop].contiguous().to(layer.lora_A[name].weight.dtype)
-        update = layer.lora_B[name](layer.lora_A[name](layer.lora_dropout[name](rows))) * layer.scaling[name]
-        result[start:stop] += update.to(result.dtype)
+        a, b = layer.lora_A[name], layer.lora_B[name]
+        dropout = layer.lora_dropout[name] if layer.training else None
+        updates.append((start, stop, a.weight, a.bias, b.weight, b.bias, layer.scaling[name], dropout))
+    return updates
+
+
+def _add_updates(layer: LoraLinear, args: tuple, result: torch.Tensor, updates: list[Update]) -> torch.Tensor:
+    # PEFT's _mixed_batch_forward, operation for operation, on a slice instead of a gathered
+    # copy: lora_B(lora_A(dropout(rows))) * scaling, added to the base layer's output.
+    x = args[0]
+    for start, stop, a, a_bias, b, b_bias, scaling, dropout in updates:
+        rows = x[start:stop].contiguous().to(a.dtype)
+        if dropout is not None:
+            rows = dropout(rows)
+        update = F.linear(F.linear(rows, a, a_bias), b, b_bias) * scaling
+        result[start:stop].add_(update.to(result.dtype))
     return result
