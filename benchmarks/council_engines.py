@@ -6,8 +6,8 @@
 (e) the tiny council of council_throughput.py (five creatures, two random LoRA adapters and
     the bare base mixed on one base model, greedy, `--max-new-tokens` each) played by
     `glade.rollout.run_lockstep` at W = 1, 8, 32 worlds on each engine: hf seats (transformers
-    generate, PEFT mixed-adapter batches, the role-card prefix cache) and `engine: vllm` seats
-    (one in-process vllm.LLM, one generate call per turn, LoRARequests, prefix caching). The
+    generate, mixed-adapter batches as slices, the role-card prefix cache) and `engine: vllm`
+    seats (one in-process vllm.LLM, one generate call per turn, LoRARequests, prefix caching). The
     engines run in interleaved rounds, each mode keeps its best round; the vLLM engine's
     calls are counted (one per turn) and the share of completions equal to the hf engine's
     is printed (greedy on both: they should agree).

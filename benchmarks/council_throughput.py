@@ -24,7 +24,8 @@ were cut off mid-order):
     prefix cache switched off, to show what it adds;
 (c) a mixed-adapter council at W = 32: two random LoRA adapters (PEFT get_peft_model,
     r=4 on q_proj/v_proj, init_lora_weights=False) and the bare base on ONE base model,
-    one `policy.act` per turn; PEFT serves the rows of each adapter in one generate.
+    one `policy.act` per turn; one generate serves every adapter's rows, each adapter's
+    LoRA update added to its slice of the batch (glade.seats.lora_spans).
 
 (d) a structured council at W = 32: the same seats with `structured: true`, every answer
     held to its own state's action schema (glade.seats.structured, llguidance), in the same
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         profile_text = (profile_act(naive, warm[:1]), profile_act(base_policy, (warm * 32)[: 5 * 32]))
 
     # (c) two adapters and the bare base on the SAME base model: one policy, one act per turn.
-    # Loaded last: once an adapter is on the shared model, every generate passes adapter_names.
+    # Loaded last: once an adapter is on the shared model, every generate seats adapters per row.
     plan = [str(adapters[0]), str(adapters[1]), None, str(adapters[0]), str(adapters[1])]
     seat_of = {c: plan[i % len(plan)] for i, c in enumerate(creatures)}
     mixed_specs = {c: {**seat_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()}

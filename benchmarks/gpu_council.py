@@ -16,7 +16,7 @@ a, b) and plays 64 worlds in lockstep with glade's own rollout loop, one warm-up
 then `--turns` measured turns (the role cards are cached by then, as in a long run), every answer running to `--new-tokens` (random weights never
 close their JSON). Prompts are glade's real ones (about 600 tokens with the tiny tokenizer,
 the role card first). Each engine runs in a process of its own, so each has the GPU alone:
-the hf engine (transformers generate, PEFT mixed-adapter batches, role-card prefix cache, all
+the hf engine (transformers generate, mixed-adapter batches as slices, role-card prefix cache, all
 320 rows in one generate) and `engine: vllm` (one vllm.LLM, one generate call per turn,
 LoRARequests, prefix caching).
 
