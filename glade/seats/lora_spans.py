@@ -2,12 +2,13 @@
 
 PEFT's own mixed batch (`generate(adapter_names=...)`) finds each adapter's rows with a Python
 index list and gathers and scatters them, in every LoRA layer at every decoding step. On a
-small model on CPU that bookkeeping cost about as much as the model itself (the quickstart's
-eval: 16 s of 53 s of generate in PEFT's mixed-batch function alone). With the batch's rows
-sorted by adapter, each adapter's rows are one contiguous slice, so the same LoRA arithmetic
-runs on views: the base layer on the whole batch, then each adapter's low-rank update on its
-slice, added in place. Same rows, same order within a group, same operations: answers match
-PEFT's path bit for bit (tests/test_lora_spans.py).
+small model on CPU that bookkeeping cost about as much as the model itself (a small
+crash-gambit eval on the quickstart's adapters: 16 s of 53 s of generate in PEFT's
+mixed-batch function alone). With the batch's rows grouped by adapter
+(glade.seats.hf.SharedModel.generate), each adapter's rows are one contiguous slice, so the
+same LoRA arithmetic runs on views: the base layer on the whole batch, then each adapter's
+low-rank update on its slice, added in place. Same rows, same order within a group, same
+operations: answers match PEFT's path bit for bit (tests/test_lora_spans.py).
 
 Plain LoRA on linear layers only; a model with anything else (LoRA on embeddings,
 modules_to_save, variants) keeps PEFT's own path (`supported`). DoRA, which PEFT's path
