@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = [*adapters, None] if len(adapters) < len(creatures) else adapters
     seat_of = {c: plan[i % len(plan)] for i, c in enumerate(creatures)}
     seat_keys = {"kind": "hf", "model": args.base, "max_new_tokens": args.max_new_tokens}
-    council = load_council({c: {**seat_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()})
+    try:
+        council = load_council({c: {**seat_keys, **({"adapter": a} if a else {})} for c, a in seat_of.items()})
+    except ValueError as exc:  # SeatSpecError, MissingInput: a folder that is not a model or adapter
+        p.error(str(exc))
     policy = council[creatures[0]]
     shared = policy.shared
     timer = GenerateTimer(shared)
@@ -88,13 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 
     modes = {"PEFT's mixed batch": False, "slices": True}
     rounds: dict[str, list[dict]] = {label: [] for label in modes}
-    for _ in range(args.rounds):
+    for n in range(args.rounds):
         answers = {}
         for label, slices in modes.items():
             shared.spans_supported = slices
             result = run_mode(label, lambda i: dict(council), scenario, args.worlds, args.seed, timer)
             rounds[label].append(result)
             answers[label] = [r["completion"] for r in result["rows"]]
+            print(f"round {n + 1}/{args.rounds}: {label} {wall_rate(result):.2f} decisions/s", file=sys.stderr)
         if answers["slices"] != answers["PEFT's mixed batch"]:
             print("the two modes answered differently: slices must change nothing but the time", file=sys.stderr)
             return 1
