@@ -33,8 +33,10 @@ lint: $(STAMP)
 	cd $(LAYERS) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
 # One torch thread per test process: tiny models gain nothing from more and the suite stays steady.
+# One process per core (pytest-xdist, at most 8); each test file runs whole in one of them, so a
+# module's fixtures (tiny models, played runs) are built once.
 test: lint
-	OMP_NUM_THREADS=1 $(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto --maxprocesses 8 --dist loadfile
 
 # The report's browser check (tests/test_report_browser.py) needs Debian's chromium.
 test-slow: $(STAMP)
