@@ -161,6 +161,7 @@ def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
 def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
     """The states `glade train` held out for this checkpoint (its saved split), and a note of
     where they came from."""
+    import pyarrow.parquet as pq
     from datasets import load_dataset
 
     path = Path(checkpoint) / "data" / "eval.parquet"
@@ -169,7 +170,9 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
             f"{checkpoint}: no held-out split (data/eval.parquet, which glade train saves beside "
             "recipe.yaml); pass --traces DIR"
         )
-    rows = load_dataset("parquet", data_files=str(path), split="train").to_list()
+    # datasets refuses an empty file with an obscure error, so count its rows first
+    empty = pq.ParquetFile(path).metadata.num_rows == 0
+    rows = [] if empty else load_dataset("parquet", data_files=str(path), split="train").to_list()
     if not rows:
         raise ValueError(f"{path}: no held-out states (the recipe's data.eval_share was 0); pass --traces DIR")
     source = {
