@@ -140,11 +140,31 @@ def _batches(path: Path, columns: list[str]):
 def recorded_traces(meta: dict) -> dict | None:
     """meta.json's `traces` record (glade.train.data.traces_record, written when it trained: per
     traces folder of `data` and `eval`, its scenarios' hashes, seeds, episodes and protocol
-    versions, read from the rows); None for a checkpoint written before glade kept it."""
+    versions, read from the rows); None for a checkpoint written before glade kept it. "how" says
+    where the record came from: the rows when it trained, or (a checkpoint trained before the
+    record, such as the shipped tiny base) traces regenerated since by its generate recipes, whose
+    data fingerprint then tells whether they are the ones it trained on."""
     record = meta.get("traces")
     if not isinstance(record, dict) or not isinstance(record.get("data"), list):
         return None
-    return {"data": list(record["data"]), "eval": list(record.get("eval") or [])}
+    again = record.get("regenerated")
+    regenerated = isinstance(again, dict)
+    how = "recorded from the traces' rows when it trained"
+    if regenerated:
+        recipes = ", ".join(f"`{r}`" for r in again.get("recipes") or []) or "its generate recipes"
+        got, trained_on = again.get("data_fingerprint"), meta.get("data_fingerprint")
+        same = (
+            "which give the data fingerprint it trained on"
+            if got and got == trained_on
+            else f"which give data fingerprint `{got}`, not the `{trained_on}` it trained on"
+        )
+        how = f"read from traces regenerated on {again.get('date')} by {recipes}, {same}"
+    return {
+        "data": list(record["data"]),
+        "eval": list(record.get("eval") or []),
+        "how": how,
+        "regenerated": regenerated,
+    }
 
 
 def trained_scenarios(checkpoint: Path, recipe: dict, meta: dict | None = None) -> dict:
@@ -228,7 +248,7 @@ def scenarios_text(trained: dict) -> str:
     record = trained.get("recorded")
     if record is not None:
         folders = "; ".join(folder_text(f) for f in record["data"]) or "no traces folder"
-        return f"{folders} (recorded from the traces' rows when it trained)"
+        return f"{folders} ({record['how']})"
     if not trained["rows"]:
         return "not known: the checkpoint keeps no copy of its training data (data/)"
     where = ", ".join(f"`{t}`" for t in trained["traces"]) or "no traces folder (recipe.yaml names none)"
@@ -252,7 +272,8 @@ def heldout_text(trained: dict) -> str | None:
     record = trained.get("recorded")
     if not record or not record["eval"]:
         return None
-    return "; ".join(folder_text(f) for f in record["eval"]) + " (recorded when it trained)"
+    how = "regenerated with the training traces" if record["regenerated"] else "recorded when it trained"
+    return "; ".join(folder_text(f) for f in record["eval"]) + f" ({how})"
 
 
 def protocol_text(meta: dict, trained: dict) -> str:
