@@ -12,6 +12,7 @@ import math
 
 from .creatures import nudge, production_trials
 from .legends import FALL, LEGENDS, RISE
+from .scenario import MECHANISMS
 from .scenario_check import MAX_PEBBLES, MAX_UNITS
 from .world import PATRON, PEBBLES, Loan, Position, World, move, transfer
 
@@ -88,7 +89,7 @@ def spring(world: World, legend: str, mechanism: str) -> None:
     """Spring a legend: it fires at the start of the next turn."""
     if legend not in LEGENDS:
         raise PatronError(f"unknown legend {legend!r}")
-    if mechanism not in ("rumour", "shock", "override"):
+    if mechanism not in MECHANISMS:
         raise PatronError(f"unknown mechanism {mechanism!r}")
     if LEGENDS[legend].good not in world.price:  # it would fail next turn, mid-episode
         raise PatronError(f"legend {legend!r} is about {LEGENDS[legend].good}, which this Wood does not trade")

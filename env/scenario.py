@@ -25,7 +25,9 @@ MECHANISMS = ("rumour", "shock", "override")
 # 1's hashes are the ones runs recorded before there was a version).
 # 2 (2026-12-03): only units bid at or above the reference, or offered at or below it, press on it.
 # 3 (2026-12-03): a reference price never climbs past MAX_PRICE (repricing and the seam).
-RULES_VERSION = 3
+# 4 (2026-12-03): the hash counts the order of goods and creatures, which sets the agents'
+#   order and the order of the draws: reordered, a file is another world.
+RULES_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ class Scenario:
         rules = self.to_dict()
         if RULES_VERSION > 1:  # the same file under other rules in code is another world
             rules["rules_version"] = RULES_VERSION
+        if RULES_VERSION > 3:  # sort_keys below would drop the mappings' order
+            rules["order"] = {"goods": list(self.goods), "creatures": list(self.creatures)}
         for c in rules["creatures"].values():
             if is_disposition_path(c["disposition"]):
                 c["disposition"] = as_plain(disposition(c["disposition"]))

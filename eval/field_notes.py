@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from glade.console import with_ci
+from glade.env.scenario import MECHANISMS
 
 from .figures import FIGURES, mechanism
 from .metrics import per_seed, seed_rate
@@ -30,7 +31,6 @@ from .recipe import STANDIN
 from .stats import describe
 from .thresholds import threshold
 
-MECHANISMS = ("rumour", "shock", "override")
 WORLDS = ("one_model", "five_minds")  # the councils Table 1 names, after the stand-in world; others follow
 
 

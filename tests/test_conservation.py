@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from glade.env import parallel_env, standin
 from glade.env.legends import LEGENDS
+from glade.env.scenario import MECHANISMS
 from glade.env.world import PATRON, PEBBLES, SOURCES_AND_SINKS, check_conservation, move, transfer
 
 GOODS = ("honey", "firewood", "acorns", "berries", "mushrooms")
-MECHANISMS = ("rumour", "shock", "override")
 DISPOSITIONS = tuple(standin.DISPOSITIONS)
 
 
