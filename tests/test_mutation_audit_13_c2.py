@@ -167,6 +167,12 @@ def test_flags_rank_by_score_highest_first_numbered_from_1_with_their_first_exam
     assert rows[0][-1] == "episode E2, turn 1 (the prompt's Turn 2), hazel"
 
 
+def test_a_flag_without_a_score_ranks_last_and_the_others_stay_in_order():
+    # a NaN sort key stopped the sort: [0.2, None, 0.9] came out in that order
+    _, _, ranked = flag_rows([_flag(0.2, 0), _flag(None, 1), _flag(0.9, 2), _flag("n/a", 3), _flag(0.5, 4)])
+    assert [f["metric"] for f in ranked] == ["m2", "m4", "m0", "m1", "m3"]
+
+
 def test_the_flags_table_shows_the_top_twenty_and_three_examples_each(tmp_path):
     # guards TOP_FLAGS (20) and _examples_html's first three examples
     flags = [_flag(i / 100, i) | {"examples": [{"episode_id": f"E{j}", "turn": 1, "creature": "h"} for j in range(4)]}

@@ -20,7 +20,7 @@ def _num(value, fmt: str) -> str:
 
 
 def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
-    ranked = sorted(flags, key=lambda f: _float(f.get("score")), reverse=True)[:TOP_FLAGS]
+    ranked = sorted(flags, key=_rank_key, reverse=True)[:TOP_FLAGS]
     header = [
         "#",
         "kind",
@@ -63,6 +63,12 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
             ]
         )
     return header, rows, ranked
+
+
+def _rank_key(flag: dict) -> tuple[bool, float]:
+    """Highest score first; a flag without a number last (a NaN key would stop the sort)."""
+    score = _float(flag.get("score"))
+    return (not math.isnan(score), 0.0 if math.isnan(score) else score)
 
 
 def _float(value) -> float:
