@@ -328,13 +328,14 @@ LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, SafetensorError)
 
 def check_device(device: str) -> None:
     """A SeatSpecError unless `device` is one this machine has (cuda on a CPU build raises an
-    AssertionError deep in torch, after the weights have loaded)."""
+    AssertionError deep in torch, after the weights have loaded; hpu without Habana's torch
+    plug-in, a ModuleNotFoundError)."""
     try:
         kind = torch.device(device).type
         if kind == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch sees no CUDA device here")
         torch.empty(1, device=device)  # an index past the devices there are, a backend this build lacks
-    except (RuntimeError, AssertionError, ValueError) as exc:
+    except (RuntimeError, AssertionError, ValueError, ImportError) as exc:
         raise SeatSpecError(
             f"seat spec hf device: {device!r} is not available ({first_line(exc)}); use device: cpu"
         ) from None
