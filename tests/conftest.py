@@ -100,6 +100,35 @@ def fake_server():
         server.close()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module that asks (`usefixtures`): the tiny model gains nothing
+    from a second, and on shared cores OpenMP's spin-waiting made generate 10x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random tiny base (seed 0) as a folder path, once per module that uses it; a module
+    may define its own `tiny` instead."""
+    from glade.train.tiny import save_tiny
+
+    return str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0))
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny, tmp_path_factory):
+    """Random LoRA adapters on `tiny` (seat_checks.random_adapters), once per module."""
+    from seat_checks import random_adapters
+
+    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
+
+
 @pytest.fixture(scope="session")
 def trained_creature(tmp_path_factory):
     """Small traces, a tiny base and a LoRA checkpoint trained on them (four steps), once per

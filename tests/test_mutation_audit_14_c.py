@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from seat_checks import random_adapters, wood_states
+from seat_checks import wood_states
 
 from glade.env import load_scenario
 from glade.env.protocol import render, role_card
 from glade.rollout import EpisodeSpec, RolloutStats, run_episode, run_lockstep
 from glade.seats import SeatSpecError, standin_council
 from glade.seats.hf import BASE, Generation, SharedModel, _sampling, check_device, shared_model
-from glade.train.tiny import save_tiny
 
-pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0))
-
-
-@pytest.fixture(scope="module")
-def adapters(tiny, tmp_path_factory):
-    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
+pytestmark = [  # tiny and adapters: tests/conftest.py
+    pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
 @pytest.fixture(scope="module")

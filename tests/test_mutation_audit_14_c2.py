@@ -19,14 +19,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from seat_checks import random_adapters, wood_states
+from seat_checks import wood_states
 
 import glade.seats
 from glade.env.action_schema import action_schema
 from glade.seats.base import CUT_OFF
 from glade.seats.hf import Generation
 from glade.seats.structured import lark_grammar
-from glade.train.tiny import save_tiny
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed: test_vllm_seat.py"),
@@ -102,16 +101,6 @@ def vs():
         finally:  # else glade.seats._vllm_seats would find this module instead of a missing vLLM
             sys.modules.pop("glade.seats.vllm", None)
             vars(glade.seats).pop("vllm", None)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0))
-
-
-@pytest.fixture(scope="module")
-def adapters(tiny, tmp_path_factory):
-    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache per engine: plenty for the tiny model
 
 import pytest  # noqa: E402
-from seat_checks import assert_valid, random_adapters, wood_states  # noqa: E402
+from seat_checks import assert_valid, wood_states  # noqa: E402
 
 from glade.env import load_scenario  # noqa: E402
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep  # noqa: E402
@@ -27,18 +27,6 @@ NEW_TOKENS = 24
 # Measured on the CPU build (vllm-cpu 0.32.0, 2026-12-02): 64 of 64 greedy completions equal
 # the hf engine's, token for token. Different kernels may flip a near-tie elsewhere.
 AGREEMENT_FLOOR = 0.9
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from glade.train.tiny import save_tiny
-
-    return str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0))
-
-
-@pytest.fixture(scope="module")
-def adapters(tiny, tmp_path_factory):
-    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
 
 
 def council_specs(tiny, adapters, engine: str, **keys) -> dict[str, dict]:
