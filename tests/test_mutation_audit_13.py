@@ -132,6 +132,20 @@ def test_validation_does_not_depend_on_this_machines_hardware(tmp_path):
     assert load(tmp_path, "sft.tf32=true").sft["tf32"] is True
 
 
+def test_a_key_that_goes_by_its_old_name_is_still_named_as_the_recipe_wrote_it(tmp_path, monkeypatch):
+    # guards sft_config's `spelled`: on transformers 5.19 (the vllm extra) activation_checkpointing
+    # goes to SFTConfig as gradient_checkpointing, and a wrong value was reported under that name.
+    # Here a made-up recipe name stands for the new one, so this runs on any transformers.
+    from glade.train import recipe
+
+    monkeypatch.setattr(recipe, "OLD_NAMES", {**recipe.OLD_NAMES, "max_step_count": "max_steps"})
+    with pytest.raises(ConfigError, match=r"sft\.max_step_count: expected an integer, got 'many'"):
+        load(tmp_path, "sft.max_step_count=many")
+    with pytest.raises(ConfigError, match=r"sft\.max_step_count: out of range: 0"):
+        load(tmp_path, "sft.max_step_count=0")
+    assert load(tmp_path, "sft.max_step_count=3").sft == {"max_step_count": 3}
+
+
 def test_lora_is_a_causal_lm_adapter_unless_the_recipe_names_another_task(tmp_path):
     # guards lora_config's `{"task_type": "CAUSAL_LM", **recipe.lora}`: a default, not an override
     from glade.train.recipe import lora_config

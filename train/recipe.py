@@ -128,27 +128,36 @@ def fits(value: Any, hint: Any) -> bool | None:
     return None
 
 
-def check_fields(given: dict, cls: type, ranges: dict, source: str | None, prefix: str) -> None:
-    """Each key of `given` is a field of `cls`, its value fits the field's type and range."""
+def check_fields(
+    given: dict, cls: type, ranges: dict, source: str | None, prefix: str, spelled: dict[str, str] | None = None
+) -> None:
+    """Each key of `given` is a field of `cls`, its value fits the field's type and range.
+    `spelled` maps a field to the name the recipe gave it, when that differs (OLD_NAMES), so an
+    error names the key the user wrote."""
     hints = typing.get_type_hints(cls)
-    for key, value in given.items():
-        if key not in hints:
-            close = difflib.get_close_matches(key, list(hints), n=3)
+    for field_name, value in given.items():
+        key = field_name if spelled is None else spelled.get(field_name, field_name)
+        if field_name not in hints:
+            close = difflib.get_close_matches(field_name, list(hints), n=3)
             fail(
                 source,
                 f"{prefix}.{key}",
                 f"unknown {cls.__name__} field" + (f" (did you mean {', '.join(close)}?)" if close else ""),
             )
-        if fits(value, hints[key]) is False:
-            fail(source, f"{prefix}.{key}", f"expected {_hint_text(hints[key])}, got {value!r}{number_hint(value)}")
+        if fits(value, hints[field_name]) is False:
+            fail(
+                source,
+                f"{prefix}.{key}",
+                f"expected {_hint_text(hints[field_name])}, got {value!r}{number_hint(value)}",
+            )
         if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf: no field means them
             fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
-        allowed = _enum_values(hints[key])
+        allowed = _enum_values(hints[field_name])
         if allowed and isinstance(value, str) and value not in allowed:
             close = difflib.get_close_matches(value, allowed, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             fail(source, f"{prefix}.{key}", f"unknown value {value!r} ({hint}known: {', '.join(allowed)})")
-        if key in ranges and value is not None and not ranges[key](value):
+        if field_name in ranges and value is not None and not ranges[field_name](value):
             fail(source, f"{prefix}.{key}", f"out of range: {value!r}")
 
 
@@ -169,12 +178,14 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
     from trl import SFTConfig
 
     fields = {f.name for f in dataclasses.fields(SFTConfig)}
-    sft = {}
+    sft, spelled = {}, {}
     for key, value in recipe.sft.items():
         if key in SET_BY_GLADE:
             fail(source, f"sft.{key}", "is set by glade (the run folder and the recipe's seed)")
-        sft[key if key in fields else OLD_NAMES.get(key, key)] = value
-    check_fields(sft, SFTConfig, SFT_RANGES, source, "sft")
+        field_name = key if key in fields else OLD_NAMES.get(key, key)
+        sft[field_name] = value
+        spelled[field_name] = key
+    check_fields(sft, SFTConfig, SFT_RANGES, source, "sft", spelled)
     try:
         return SFTConfig(output_dir=output_dir, seed=recipe.seed, **{**sft, **extra})
     except (TypeError, ValueError) as exc:
