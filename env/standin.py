@@ -126,9 +126,23 @@ def disposition(ref: str) -> Disposition:
             stamp = path.stat().st_mtime_ns
         except OSError:
             raise ConfigError(f"{ref}: no such disposition file") from None
-        return _load_once(str(path.resolve()), stamp)
+        return _not_shadowing(_load_once(str(path.resolve()), stamp), ref)
     known = ", ".join(DISPOSITIONS)
     raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml)")
+
+
+def _not_shadowing(d: Disposition, ref: str) -> Disposition:
+    """A file may repeat a shipped disposition but not change it under the shipped name:
+    rows, ranks and calibrations tell stand-ins apart by name, so the two would merge."""
+    shipped = DISPOSITIONS.get(d.name)
+    if shipped is None or d == shipped:
+        return d
+    key = next(k for k in Disposition.__dataclass_fields__ if getattr(d, k) != getattr(shipped, k))
+    raise ConfigError(
+        f"{ref}: its name {d.name!r} is a shipped disposition's, but its {key} is {getattr(d, key)!r} where "
+        f"the shipped one's is {getattr(shipped, key)!r}; results tell stand-ins apart by name, so give the "
+        "file a name of its own (name: ...)"
+    )
 
 
 @lru_cache(maxsize=64)

@@ -67,6 +67,9 @@ class Seeds:
 # The rows store a seed as a 64-bit integer (Parquet int64): a larger one would play, then fail
 # to be written, and a count past it cannot even be planned.
 MAX_SEED = 2**63 - 1
+# Every seed is a world of every council and scenario, planned up front: past this a typo (an
+# extra zero or three) would exhaust memory planning the run rather than say so.
+MAX_SEEDS = 100_000
 
 
 def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
@@ -80,6 +83,12 @@ def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
             path,
             f"start {seeds.start} and count {seeds.count} run past {MAX_SEED:,}, the largest seed a row can "
             "hold; lower them",
+        )
+    if seeds.count > MAX_SEEDS:
+        fail(
+            source,
+            f"{path}.count",
+            f"must be at most {MAX_SEEDS:,} (each seed is a world of every council), got {seeds.count:,}",
         )
 
 

@@ -132,6 +132,17 @@ def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[st
     ]
 
 
+def plan_fails(expected: Estimate, max_decisions=None, max_tokens=None) -> bool:
+    """Whether the run a dry run planned would not get far: over a recipe limit, or a seat that
+    failed every calibration decision (its exit status says so to a script that checks first)."""
+    limits = {"max_decisions": max_decisions, "max_tokens": max_tokens}
+    return any(_all_failed(s) for s in expected.seats.values()) or bool(over_limits(expected.plan, limits, expected))
+
+
+def _all_failed(seat: dict) -> bool:
+    return bool(seat.get("measured_faults")) and sum(seat["measured_faults"].values()) == seat["measured_decisions"]
+
+
 def fault_lines(expected: Estimate) -> list[str]:
     """A line per seat whose calibration turns faulted: what its figures then stand on."""
     lines = []
@@ -142,7 +153,7 @@ def fault_lines(expected: Estimate) -> list[str]:
             continue
         kinds = ", ".join(f"{k} {v:,}" for k, v in faults.items())
         head = f"{label}: {failed:,} of {s['measured_decisions']:,} calibration decisions failed ({kinds})"
-        if failed == s["measured_decisions"]:
+        if _all_failed(s):
             lines.append(
                 f"{head}; its tokens and time are unknown (shown as 0), and the run would fail the same way: "
                 "check that its server is up"

@@ -145,7 +145,7 @@ def test_a_dry_run_over_the_recipes_limit_says_the_run_would_stop(tmp_path, caps
         worlds=1,
         max_decisions=10,
     )
-    assert main(["eval", str(path), "--dry-run"]) == 0
+    assert main(["eval", str(path), "--dry-run"]) == 1  # the plan is printed, and its status says the run would stop
     out = " ".join(capsys.readouterr().out.split())
     assert "(30 by model seats)" in out
     assert "over the recipe's max_decisions 10 (this plan: 30): a run would stop before starting" in out

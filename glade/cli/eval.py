@@ -16,7 +16,7 @@ import argparse
 from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
 from glade.console import console, findings, print_table, progress_bar, show_faults, warning, with_ci
-from glade.meter import closing_line, estimate_report
+from glade.meter import closing_line, estimate_report, plan_fails
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
 
@@ -50,7 +50,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (episodes, decisions, model calls, tokens) and a calibrated time estimate; run nothing",
+        help="print the plan (episodes, decisions, model calls, tokens) and a calibrated time estimate; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every calibration turn)",
     )
     p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
         print_table(con, f"{recipe.name}: the plan, before it runs", *report)
-        return 0
+        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
     backend = {}
     if args.ray is not None:
         try:

@@ -8,7 +8,7 @@ from glade.cli import VerbHelp, dotted_keys, epilog
 from glade.config import recipe_source
 from glade.console import console, print_table, progress_bar, show_faults
 from glade.faults import fault_hint, too_many_faults
-from glade.meter import closing_line, estimate_report
+from glade.meter import closing_line, estimate_report, plan_fails
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
@@ -38,7 +38,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing",
+        help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every calibration turn)",
     )
     p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
-        return 0
+        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
     try:
         with progress_bar("generate", "turns") as bar:
             summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)

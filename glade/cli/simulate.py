@@ -29,7 +29,7 @@ import argparse
 import os
 from pathlib import Path
 
-from glade.config import ConfigError, check_kind, parse_override, read_yaml
+from glade.config import MAX_SEED, ConfigError, check_kind, parse_override, read_yaml
 from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
@@ -174,8 +174,8 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seed < 0:
-        raise ValueError(f"--seed: must be 0 or more (it seeds the world), got {args.seed}")
+    if not 0 <= args.seed <= MAX_SEED:  # the trace row holds it as a 64-bit integer
+        raise ValueError(f"--seed: must be from 0 to {MAX_SEED:,} (it seeds the world), got {args.seed}")
     if args.turns is not None and args.turns < 1:
         raise ValueError(f"--turns: must be at least 1, got {args.turns}")
     if not 0 <= args.max_fault_share <= 1:

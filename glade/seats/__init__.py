@@ -23,8 +23,8 @@ from typing import Any
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
-from glade.env.schema import ConfigError
-from glade.env.standin import disposition
+from glade.env.schema import ConfigError, as_plain
+from glade.env.standin import disposition, is_disposition_path
 
 from .base import Decision, Policy, SeatAnswerError, SeatSpecError
 from .python import PythonSeat, load_python
@@ -159,10 +159,19 @@ def _vllm_seats():
 
 def results_spec(spec: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
     """What decides a seat's answers: the spec without its TRANSPORT_KEYS, with `latest:NAME`
-    resolved to the checkpoint folder it names now (a retrained recipe is another model)."""
+    resolved to the checkpoint folder it names now (a retrained recipe is another model) and a
+    disposition file's parameters beside its path (an edited file is another stand-in)."""
+    if isinstance(spec, str) and is_disposition_path(spec):
+        spec = {"kind": "standin", "disposition": spec}
     if not isinstance(spec, dict):
         return spec
     out = {k: v for k, v in spec.items() if k not in TRANSPORT_KEYS}
+    if out.get("kind") == "standin" and isinstance(out.get("disposition"), str):
+        if is_disposition_path(out["disposition"]):
+            try:
+                out["parameters"] = as_plain(disposition(out["disposition"]))
+            except ValueError as exc:
+                raise SeatSpecError(f"seat spec disposition: {exc}") from None
     if (
         out.get("kind") == "checkpoint"
         and isinstance(out.get("path"), str)

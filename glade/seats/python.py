@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
@@ -73,6 +74,7 @@ def _raised(exc: Exception) -> str:
 
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
     if isinstance(answer, Decision):
+        _check_fields(answer, name)
         action = _named_action(answer.action, obs)
         _check_action(action, name)
         return answer if action is answer.action else replace(answer, action=action)
@@ -114,6 +116,31 @@ def _check_action(action, name: str) -> None:
 
 
 ORDER_KEYS = {"side", "good", "qty", "price"}
+
+# A Decision's fields besides its action: the types its trace row's columns hold, and whether
+# the field is a count or a time (finite, 0 or more). bool is an int to Python: refused apart.
+FIELDS = {
+    "text": ((str, type(None)), False, "a string or None"),
+    "error": ((str, type(None)), False, "a string or None"),
+    "latency_s": ((int, float), True, "a number of seconds, 0 or more"),
+    "prompt_tokens": ((int,), True, "a whole number, 0 or more"),
+    "completion_tokens": ((int,), True, "a whole number, 0 or more"),
+    "repaired": ((bool,), False, "True or False"),
+    "policy": ((str, type(None)), False, "a string or None"),
+}
+
+
+def _check_fields(answer: Decision, name: str) -> None:
+    """The row's other columns: a wrong type would play the turn, then fail to be written."""
+    for key, (types, measure, wanted) in FIELDS.items():
+        value = getattr(answer, key)
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if not wrong and measure:
+            wrong = not math.isfinite(value) or value < 0
+        if wrong:
+            raise SeatAnswerError(
+                f"python seat {name}: act returned a Decision whose {key} is {value!r}; expected {wanted}"
+            )
 
 
 def load_python(spec: dict) -> PythonSeat:

@@ -1,0 +1,176 @@
+"""Seat and run mistakes found by an exploratory walk through the CLI: each is refused with a
+one-line error that names what is wrong, or noticed where it would corrupt a resumed run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from glade.env import standin
+from glade.env.schema import ConfigError
+from glade.eval.plan import results_recipe, shard_log
+from glade.eval.recipe import load_eval_recipe
+from glade.seats import SeatSpecError, load, results_spec
+
+HOARDER = Path(standin.DISPOSITION_DIR) / "hoarder.yaml"
+
+
+def tweaked_hoarder(folder: Path, name: str | None = None, **changes) -> Path:
+    data = yaml.safe_load(HOARDER.read_text())
+    if name is not None:
+        data["name"] = name
+    data.update(changes)
+    path = folder / "tweaked.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+# --------------------------------------------------------------------------- disposition identity
+
+
+def test_a_file_that_changes_a_shipped_disposition_under_its_name_is_refused(tmp_path):
+    # rows, ranks and calibrations tell stand-ins apart by name: a tweaked copy still called
+    # hoarder would merge with the shipped hoarder in every table
+    path = tweaked_hoarder(tmp_path, budget=0.0)
+    with pytest.raises(ConfigError) as err:
+        standin.disposition(str(path))
+    assert str(err.value) == (
+        f"{path}: its name 'hoarder' is a shipped disposition's, but its budget is 0.0 where the shipped one's "
+        "is 0.7; results tell stand-ins apart by name, so give the file a name of its own (name: ...)"
+    )
+    with pytest.raises(SeatSpecError, match="its name 'hoarder' is a shipped disposition's"):
+        load({"kind": "standin", "disposition": str(path)})
+
+
+def test_a_file_named_after_its_stem_is_held_to_the_same_rule(tmp_path):
+    # `name` defaults to the file's stem: a copy saved as hoarder.yaml without `name:` is a hoarder
+    data = yaml.safe_load(HOARDER.read_text())
+    del data["name"]
+    data["surplus"] = 2
+    (tmp_path / "hoarder.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"its surplus is 2 where the shipped one's is 30"):
+        standin.disposition(str(tmp_path / "hoarder.yaml"))
+
+
+def test_a_faithful_copy_or_a_renamed_tweak_is_accepted(tmp_path):
+    same = tweaked_hoarder(tmp_path)
+    assert standin.disposition(str(same)) == standin.DISPOSITIONS["hoarder"]
+    (tmp_path / "own").mkdir()
+    own = tweaked_hoarder(tmp_path / "own", name="thrifty_hoarder", budget=0.0)
+    loaded = standin.disposition(str(own))
+    assert (loaded.name, loaded.budget) == ("thrifty_hoarder", 0.0)
+    assert load({"kind": "standin", "disposition": str(own)}).name == "standin:thrifty_hoarder"
+
+
+# --------------------------------------------------------------------------- what a resumed run checks
+
+
+def test_a_disposition_files_parameters_are_part_of_what_decides_the_rows(tmp_path):
+    path = tweaked_hoarder(tmp_path, name="thrifty", budget=0.2)
+    recorded = results_spec(str(path))
+    assert recorded["kind"] == "standin" and recorded["disposition"] == str(path)
+    assert recorded["parameters"]["budget"] == 0.2 and recorded["parameters"]["name"] == "thrifty"
+    assert results_spec({"kind": "standin", "disposition": str(path), "seed": 3})["parameters"]["budget"] == 0.2
+    # a shipped disposition by name stays as it was written (older ledgers still match)
+    assert results_spec("hoarder") == "hoarder"
+    assert results_spec({"kind": "standin", "disposition": "hoarder"}) == {"kind": "standin", "disposition": "hoarder"}
+
+
+def test_editing_a_disposition_file_between_interrupt_and_resume_is_refused(tmp_path):
+    path = tweaked_hoarder(tmp_path, name="thrifty", budget=0.2)
+    recipe_path = tmp_path / "eval.yaml"
+    recipe_path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "walk",
+                "out": str(tmp_path / "out"),
+                "policies": {"mine": {"kind": "standin", "disposition": str(path)}},
+                "councils": {"mine_all": {"focal": {"*": "mine"}}},
+                "scenarios": ["default"],
+                "seeds": {"start": 0, "count": 1},
+                "turns": 13,
+            }
+        )
+    )
+    recipe = load_eval_recipe(recipe_path)
+    log = shard_log(recipe.out)
+    log.start(results_recipe(recipe))
+    log.check(results_recipe(recipe))  # unchanged: resumes
+    tweaked_hoarder(tmp_path, name="thrifty", budget=0.4)
+    with pytest.raises(
+        ValueError, match=r"holds a run of another recipe \(policies\.mine\.parameters\.budget: 0\.2 -> 0\.4\)"
+    ):
+        log.check(results_recipe(load_eval_recipe(recipe_path)))
+
+
+# --------------------------------------------------------------------------- a run too large to plan
+
+
+def test_a_seed_count_too_large_to_plan_is_refused_by_name(tmp_path, capsys):
+    # a count of a trillion fits in a row but was planned as a list of a trillion seeds (MemoryError)
+    from glade.cli import main
+
+    shipped = (Path(standin.DISPOSITION_DIR).parent / "generate" / "standin.yaml").read_text()
+    for count in (1_000_000_000_000, 100_000):
+        path = tmp_path / f"g{count}.yaml"
+        path.write_text(shipped.replace("count: 4}", f"count: {count}}}"))
+        assert main(["validate", "--kind", "generate", str(path)]) == (2 if count > 100_000 else 0)
+    out = capsys.readouterr().out
+    assert "seeds.count: must be at most 100,000 (each seed is a world of every council), got 1,000,000,000,000" in out
+
+
+# --------------------------------------------------------------------------- a python seat's Decision
+
+
+class Answers:
+    name = "answers"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def act(self, observations):
+        return [self.answer for _ in observations]
+
+
+HOLD = {"orders": []}
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"latency_s": "fast"}, "latency_s is 'fast'; expected a number of seconds, 0 or more"),
+        ({"latency_s": float("nan")}, "latency_s is nan; expected a number of seconds, 0 or more"),
+        ({"prompt_tokens": 1.5}, "prompt_tokens is 1.5; expected a whole number, 0 or more"),
+        ({"completion_tokens": -1}, "completion_tokens is -1; expected a whole number, 0 or more"),
+        ({"completion_tokens": True}, "completion_tokens is True; expected a whole number, 0 or more"),
+        ({"repaired": "no"}, "repaired is 'no'; expected True or False"),
+        ({"error": 404}, "error is 404; expected a string or None"),
+        ({"text": b"raw"}, "text is b'raw'; expected a string or None"),
+    ],
+)
+def test_a_python_seats_decision_with_a_field_of_the_wrong_type_is_named(fields, message):
+    # was an ArrowTypeError (or a TypeError) when the episode's rows were written, after playing
+    from glade.rollout import run_episode
+    from glade.seats import PythonSeat
+    from glade.seats.base import Decision, SeatAnswerError
+
+    with pytest.raises(SeatAnswerError) as err:
+        run_episode("default", 1, 2, {"oona": PythonSeat(Answers(Decision(HOLD, **fields)))})
+    assert str(err.value) == f"python seat answers: act returned a Decision whose {message}"
+    played = run_episode("default", 1, 2, {"oona": PythonSeat(Answers(Decision(HOLD, latency_s=2, prompt_tokens=0)))})
+    assert [r["latency_s"] for r in played.rows if r["creature"] == "oona"] == [2, 2]
+
+
+def test_simulate_refuses_a_seed_no_row_can_hold(tmp_path, capsys):
+    # was played, then written into trace.parquet's int64 seed column (or failed there)
+    from glade.cli import main
+
+    out = tmp_path / "sim"
+    assert main(["simulate", "--seed", str(2**63), "--turns", "1", "--out", str(out), "--quiet"]) == 2
+    assert (
+        "error: --seed: must be from 0 to 9,223,372,036,854,775,807 (it seeds the world), got 9223372036854775808"
+        in (" ".join(capsys.readouterr().err.split()))
+    )
+    assert not out.exists()
