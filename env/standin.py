@@ -102,6 +102,10 @@ def load_disposition(path: str | Path) -> Disposition:
     an unknown key, a wrong type or a value out of range is a one-line ConfigError."""
     path = Path(path)
     data = read_yaml(path)
+    if not data:  # every default is the balanced stand-in's: an empty file is a save that went wrong
+        raise ConfigError(
+            f"{path}: is empty; a disposition sets its parameters (see {DISPOSITION_DIR / 'balanced.yaml'})"
+        )
     data.setdefault("name", path.stem)
     return check_disposition(build(Disposition, data, str(path)), str(path))
 

@@ -116,6 +116,11 @@ def check_name(name: str) -> None:
     builds a disposition of that name for every candidate."""
     if not name or len(name) > 64 or not set(name) <= standin.NAME_CHARS:
         raise ValueError(f"--name {name!r}: a disposition name is 1 to 64 letters, digits, '_', '-' or '.'")
+    if name in standin.DISPOSITIONS:  # a file that changes a shipped disposition may not keep its name
+        raise ValueError(
+            f"--name {name}: a shipped disposition's name, and the fitted one will differ from it; "
+            "pick a name of its own, or leave --name out (calibrated_<policy>[_<creature>])"
+        )
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,29 @@ def test_simulate_refuses_a_seed_no_row_can_hold(tmp_path, capsys):
         in (" ".join(capsys.readouterr().err.split()))
     )
     assert not out.exists()
+
+
+def test_an_empty_disposition_file_is_refused(tmp_path, capsys):
+    # it read as the balanced stand-in under the file's name: a save that went wrong played on
+    from glade.cli import main
+
+    (tmp_path / "cautious.yaml").write_text("# nothing yet\n")
+    assert main(["validate", "--kind", "disposition", str(tmp_path / "cautious.yaml")]) == 2
+    assert f"FAIL   {tmp_path / 'cautious.yaml'}: is empty; a disposition sets its parameters (see " in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(SeatSpecError, match="cautious.yaml: is empty"):
+        load({"kind": "standin", "disposition": str(tmp_path / "cautious.yaml")})
+
+
+def test_calibrate_refuses_to_name_a_fitted_disposition_after_a_shipped_one():
+    # the fitted file would then be refused wherever it is seated (and merged with the shipped one before)
+    from glade.eval.calibrate import check_name
+
+    with pytest.raises(ValueError) as err:
+        check_name("hoarder")
+    assert str(err.value) == (
+        "--name hoarder: a shipped disposition's name, and the fitted one will differ from it; pick a name of its "
+        "own, or leave --name out (calibrated_<policy>[_<creature>])"
+    )
+    check_name("hoarder_fit")
