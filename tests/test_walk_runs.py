@@ -200,3 +200,16 @@ def test_calibrate_refuses_to_name_a_fitted_disposition_after_a_shipped_one():
         "own, or leave --name out (calibrated_<policy>[_<creature>])"
     )
     check_name("hoarder_fit")
+
+
+def test_a_card_without_traces_folders_says_so_plainly(tmp_path):
+    # read "none of its 1 rows is in no traces folder (recipe.yaml names none) here"
+    from test_mutation_audit_15_c import rows_table
+
+    from glade.hub.lineage import scenarios_text, trained_scenarios
+
+    rows_table(tmp_path / "ckpt" / "data" / "train.parquet", [("default.hoarders.s0", 0)])
+    trained = trained_scenarios(tmp_path / "ckpt", {"data": {"traces": []}}, {})
+    assert scenarios_text(trained) == (
+        "default (hash not known); hashes not known: its recipe.yaml names no traces folder to find its 1 rows in"
+    )

@@ -251,12 +251,16 @@ def scenarios_text(trained: dict) -> str:
         return f"{folders} ({record['how']})"
     if not trained["rows"]:
         return "not known: the checkpoint keeps no copy of its training data (data/)"
-    where = ", ".join(f"`{t}`" for t in trained["traces"]) or "no traces folder (recipe.yaml names none)"
+    where = ", ".join(f"`{t}`" for t in trained["traces"])
     unread = f"; not readable here: {', '.join(trained['unread'])}" if trained["unread"] else ""
     named = ", ".join(
         f"{name} " + (", ".join(f"`{h}`" for h in hashes) if hashes else "(hash not known)")
         for name, hashes in trained["scenarios"].items()
     )
+    if not where:
+        return (
+            f"{named}; hashes not known: its recipe.yaml names no traces folder to find its {trained['rows']} rows in"
+        )
     if not trained["found"]:
         return f"{named}; hashes not known: none of its {trained['rows']} rows is in {where} here{unread}"
     if trained["found"] < trained["rows"]:
