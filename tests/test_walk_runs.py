@@ -211,5 +211,5 @@ def test_a_card_without_traces_folders_says_so_plainly(tmp_path):
     rows_table(tmp_path / "ckpt" / "data" / "train.parquet", [("default.hoarders.s0", 0)])
     trained = trained_scenarios(tmp_path / "ckpt", {"data": {"traces": []}}, {})
     assert scenarios_text(trained) == (
-        "default (hash not known); hashes not known: its recipe.yaml names no traces folder to find its 1 rows in"
+        "default (hash not known); hashes not known: its recipe.yaml names no traces folder to look its 1 row up in"
     )

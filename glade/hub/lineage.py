@@ -258,9 +258,8 @@ def scenarios_text(trained: dict) -> str:
         for name, hashes in trained["scenarios"].items()
     )
     if not where:
-        return (
-            f"{named}; hashes not known: its recipe.yaml names no traces folder to find its {trained['rows']} rows in"
-        )
+        rows = f"{trained['rows']} row" + ("s" if trained["rows"] != 1 else "")
+        return f"{named}; hashes not known: its recipe.yaml names no traces folder to look its {rows} up in"
     if not trained["found"]:
         return f"{named}; hashes not known: none of its {trained['rows']} rows is in {where} here{unread}"
     if trained["found"] < trained["rows"]:
