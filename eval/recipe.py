@@ -11,7 +11,7 @@ from glade.env.scenario import Scenario
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_spec
+from glade.seats import check_spec, check_stand_in_names
 
 from .figures import FIGURES, legend_turn
 from .thresholds import Thresholds, check_thresholds
@@ -115,6 +115,8 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     for name in sorted(set(recipe.policies) - set(unseated(recipe))):
         with keyed(source, f"policies.{name}"):
             seat_inputs(recipe.policies[name])
+    with keyed(source, "policies"):
+        check_stand_in_names(recipe.policies)
 
 
 def unseated(recipe: EvalRecipe) -> list[str]:

@@ -42,7 +42,7 @@ from glade.meter import (
 from glade.resume import PROGRESS, ShardLog, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_spec, each_creature, load_council, results_spec
+from glade.seats import check_spec, check_stand_in_names, each_creature, load_council, results_spec
 from glade.traces_card import write_card
 
 if TYPE_CHECKING:
@@ -109,6 +109,10 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
         for creature, spec in seats.items():
             with keyed(source, f"councils.{council}.{creature}"):
                 seat_inputs(spec)
+    with keyed(source, "councils"):
+        check_stand_in_names(
+            {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
+        )
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:

@@ -108,7 +108,7 @@ def test_the_runs_refuse_the_same_with_one_line_before_any_work(tmp_path, monkey
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["simulate", "--seed", "-5"], "error: --seed: must be 0 or more"),
+        (["simulate", "--seed", "-5"], "error: --seed: must be from 0 to 9,223,372,036,854,775,807"),
         (["simulate", "--turns", "0"], "error: --turns: must be at least 1"),
         (["simulate", "--set", "market.max_step=-5"], "market.max_step: must be more than 0 and at most 1, got -5"),
         (["lm-eval", "nowhere", "--batch-size", "0"], "error: --batch-size must be at least 1, got 0"),

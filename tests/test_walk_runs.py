@@ -213,3 +213,42 @@ def test_a_card_without_traces_folders_says_so_plainly(tmp_path):
     assert scenarios_text(trained) == (
         "default (hash not known); hashes not known: its recipe.yaml names no traces folder to look its 1 row up in"
     )
+
+
+def test_two_different_disposition_files_under_one_name_in_one_recipe_are_refused(tmp_path, capsys):
+    # two calibrations left at their default name, seated side by side, merged into one stand-in
+    from glade.cli import main
+
+    for folder, budget in (("fit_a", 0.2), ("fit_b", 0.4)):
+        (tmp_path / folder).mkdir()
+        tweaked_hoarder(tmp_path / folder, name="calibrated_live", budget=budget)
+    a, b = tmp_path / "fit_a" / "tweaked.yaml", tmp_path / "fit_b" / "tweaked.yaml"
+    recipe = {
+        "name": "walk",
+        "out": str(tmp_path / "out"),
+        "policies": {"a": {"kind": "standin", "disposition": str(a)}, "b": str(b)},
+        "councils": {"one": {"focal": {"oona": "a", "thorn": "b"}}},
+        "scenarios": ["default"],
+        "seeds": {"start": 0, "count": 1},
+        "turns": 13,
+    }
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["validate", "--kind", "eval", str(path)]) == 2
+    assert (
+        f"{path}: policies: a ({a}) and b ({b}) are two different dispositions named 'calibrated_live'; results "
+        "tell stand-ins apart by name, so give one of the files a name of its own (name: ...)"
+    ) in " ".join(capsys.readouterr().out.split())
+    generate = {
+        "out": str(tmp_path / "traces"),
+        "scenarios": ["default"],
+        "councils": {"mine": {"oona": str(a)}, "theirs": {"oona": str(b)}},
+        "seeds": {"start": 0, "count": 1},
+    }
+    (tmp_path / "gen.yaml").write_text(yaml.safe_dump(generate))
+    assert main(["validate", "--kind", "generate", str(tmp_path / "gen.yaml")]) == 2
+    assert f"councils: mine.oona ({a}) and theirs.oona ({b}) are two different" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    tweaked_hoarder(tmp_path / "fit_b", name="calibrated_live", budget=0.2)  # the same parameters: one stand-in
+    assert main(["validate", "--kind", "eval", str(path)]) == 0

@@ -189,6 +189,28 @@ def check_fields(kind: str, fields: dict[str, Any]) -> None:
             raise SeatSpecError(f"seat spec {kind} {key}: expected {expected}, got {value!r}")
 
 
+def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
+    """Two disposition files of one run under one name, with other parameters (two calibrations
+    left at their default name): rows, ranks and calibrations tell stand-ins apart by name, so
+    the two would merge. `specs`: where each spec sits in the recipe -> the spec. A file that is
+    not there or not readable is left to check_inputs."""
+    seen: dict[str, tuple[str, str, Any]] = {}
+    for where, spec in specs.items():
+        ref = spec.get("disposition") if isinstance(spec, dict) and spec.get("kind") == "standin" else spec
+        if not isinstance(ref, str) or not is_disposition_path(ref):
+            continue
+        try:
+            d = disposition(ref)
+        except ValueError:
+            continue
+        first_where, first_ref, first = seen.setdefault(d.name, (where, ref, d))
+        if first != d:
+            raise SeatSpecError(
+                f"{first_where} ({first_ref}) and {where} ({ref}) are two different dispositions named {d.name!r}; "
+                "results tell stand-ins apart by name, so give one of the files a name of its own (name: ...)"
+            )
+
+
 def check_inputs(spec: dict[str, Any] | str) -> None:
     """What the seat reads before it plays: MissingInput when a file or folder is not there,
     SeatSpecError when one is there but is not what the spec says."""
