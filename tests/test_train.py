@@ -173,7 +173,7 @@ def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_p
 
 
 def test_heldout_traces_of_other_seeds_give_the_figures_and_the_targets(workdir, tmp_path):
-    targets = {"valid_json_rate": ">= 0", "direction_agreement": ">= 1.5", "fall_talk_sell_rate": "<= 1"}
+    targets = {"valid_json_rate": ">= 0", "direction_agreement": ">= 1", "fall_talk_sell_rate": "<= 1"}
     eval_spec = {"traces": [str(workdir / "heldout")], "states": 4, "probe_states": 3, "targets": targets}
     path = recipe_file(workdir, tmp_path, eval=eval_spec)
     assert main(["train", str(path), *FAST_SFT[:-2], "eval.max_new_tokens=16"]) == 0
@@ -186,7 +186,8 @@ def test_heldout_traces_of_other_seeds_give_the_figures_and_the_targets(workdir,
     assert metrics["fall_talk_states"] == 3 and metrics["fall_talk_sell_rate_standins"]["panic_seller"] == 1.0
     assert metrics["fall_talk_sell_rate_standins"]["hoarder"] < 1.0
     assert meta["targets"]["valid_json_rate"] == {"target": ">= 0", "measured": metrics["valid_json_rate"], "met": True}
-    assert meta["targets"]["direction_agreement"]["met"] is False  # no agreement reaches 1.5
+    # a few steps of training agree with the stand-in on fewer than all 4 states (seeded: always so)
+    assert meta["targets"]["direction_agreement"]["met"] is False
     assert meta["targets"]["fall_talk_sell_rate"]["met"] is True
 
 

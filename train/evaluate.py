@@ -179,11 +179,15 @@ def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
 
 
 def parse_target(text: str) -> tuple[str, float]:
-    """'>= 0.95' -> ('>=', 0.95); ValueError otherwise."""
+    """'>= 0.95' -> ('>=', 0.95); ValueError otherwise (a number outside 0..1 included)."""
     op, _, number = str(text).strip().partition(" ")
     if op not in TARGET_OPS:
         raise ValueError(f"{text!r}: expected '>= NUMBER' or '<= NUMBER'")
     try:
-        return op, float(number)
+        value = float(number)
     except ValueError:
         raise ValueError(f"{text!r}: expected '>= NUMBER' or '<= NUMBER'") from None
+    if not 0 <= value <= 1:  # every figure is a rate or share: '>= 85' meant 85% and could never be met
+        hint = f" (for {value:g}%, write '{op} {value / 100:g}')" if 1 < value <= 100 else ""
+        raise ValueError(f"{text!r}: the figures are rates, so the target must be between 0 and 1{hint}")
+    return op, value

@@ -192,3 +192,29 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
                     + f"; its modules: {', '.join(leaves)}",
                 )
     return tokenizer, model
+
+
+def check_lengths(trainer, train_rows, eval_rows, source: str | None) -> None:
+    """A `sft.max_length` inside every row's prompt: TRL cuts each row to its first max_length tokens
+    and drops the rows left without an answer token, so the trainer would get no rows at all and die
+    in its sampler ("num_samples=0"), after training for held-out rows. Checked on the trainer's own
+    prepared data, so what TRL dropped is exactly what is counted."""
+    limit = trainer.args.max_length
+    for split, given, kept in (
+        ("training", train_rows, trainer.train_dataset),
+        ("held-out", eval_rows, trainer.eval_dataset),
+    ):
+        if limit is None or not len(given) or kept is None or len(kept):
+            continue
+        tokenizer = trainer.processing_class
+        lengths = [
+            len(tokenizer(tokenizer.apply_chat_template(m, tokenize=False), add_special_tokens=False)["input_ids"])
+            for m in given["messages"]
+        ]
+        fail(
+            source,
+            "sft.max_length",
+            f"{limit} drops every {split} row (each is cut inside its prompt, leaving no answer token to learn); "
+            f"the rows are {min(lengths):,} to {max(lengths):,} tokens: raise sft.max_length to at least "
+            f"{max(lengths):,} so every answer is kept whole (or set it to null)",
+        )

@@ -101,6 +101,24 @@ SFT_RANGES = {
 }
 LORA_RANGES = {"r": lambda v: v >= 1, "lora_alpha": lambda v: v > 0, "lora_dropout": lambda v: 0 <= v < 1}
 
+# `sft.report_to` integrations -> (modules, any of which serves it; what to pip install). The trainer
+# finds a missing one only as it is built, after the data is prepared, with a traceback; integrations
+# not named here are left to it.
+REPORTERS = {
+    "wandb": (("wandb",), "wandb"),
+    "tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "comet_ml": (("comet_ml",), "comet-ml"),
+    "mlflow": (("mlflow",), "mlflow"),
+    "neptune": (("neptune",), "neptune"),
+    "trackio": (("trackio",), "trackio"),
+    "clearml": (("clearml",), "clearml"),
+    "codecarbon": (("codecarbon",), "codecarbon"),
+    "dvclive": (("dvclive",), "dvclive"),
+    "swanlab": (("swanlab",), "swanlab"),
+    "flyte": (("flytekit",), "flytekit"),
+    "azure_ml": (("azureml",), "azureml-core"),
+}
+
 
 def fits(value: Any, hint: Any) -> bool | None:
     """Whether `value` (from YAML) fits a config class's type hint; None when the hint is
@@ -192,6 +210,22 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
         raise ConfigError(f"{source}: sft: {str(exc).splitlines()[0]}") from None
 
 
+def check_reporters(report_to, source: str | None) -> None:
+    """Each `sft.report_to` integration glade knows the package of is installed (looked up, not
+    imported: importing wandb or tensorboard takes seconds)."""
+    import importlib.util
+
+    for name in [report_to] if isinstance(report_to, str) else report_to or ():
+        modules, package = REPORTERS.get(name, ((), "")) if isinstance(name, str) else ((), "")
+        if modules and all(importlib.util.find_spec(m) is None for m in modules):
+            fail(
+                source,
+                "sft.report_to",
+                f"{name} needs the {package} package, which is not installed: pip install {package}, "
+                "or drop sft.report_to (report_to: none logs nowhere)",
+            )
+
+
 def lora_config(recipe: TrainRecipe, source: str | None = None):
     if recipe.lora is None:
         return None
@@ -279,6 +313,7 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
         if key in recipe.sft and not isinstance(recipe.sft[key], bool):
             fail(source, f"sft.{key}", f"expected true or false, got {recipe.sft[key]!r}")
     sft_config(recipe, "/tmp/glade-validate", source, **dict.fromkeys(HARDWARE_KEYS, False), use_cpu=True)
+    check_reporters(recipe.sft.get("report_to"), source)  # after sft_config, which checks its type
     lora_config(recipe, source)
 
 

@@ -5,7 +5,8 @@ The run works in `checkpoints/.<name>__<seed>.partial/` and is renamed to
 resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpoint.
 `resume=True` continues from the last complete trainer checkpoint inside the partial folder
 (a checkpoint a kill cut short is dropped), or, when training had finished, only redoes the
-writing after it; `restart=True` discards the partial folder; with neither, an interrupted
+writing after it (with no run to continue it says so, and refuses if the recipe changed since
+its newest checkpoint); `restart=True` discards the partial folder; with neither, an interrupted
 run is refused rather than wiped, and so is a resume under a recipe other than the one the
 run was started with (the partial folder records it, STARTED). Works unchanged under
 `torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
@@ -27,7 +28,7 @@ from glade.config import as_plain, changes
 from glade.files import atomic
 
 from .data import fingerprint, prepare, save_prepared, traces_record
-from .inputs import check_model, check_paths
+from .inputs import check_lengths, check_model, check_paths
 from .progress import progress_callback, seconds_before, seconds_callback
 from .recipe import TrainRecipe, lora_config, sft_config
 
@@ -68,6 +69,21 @@ def finished_run(recipe: TrainRecipe) -> Path | None:
         return None
     same = yaml.safe_load((found / "recipe.yaml").read_text()) == as_plain(recipe)
     return found if same else None
+
+
+def nothing_to_resume(recipe: TrainRecipe) -> str:
+    """The note for `--resume` with no interrupted run and none finished from exactly this recipe; a
+    ValueError when its newest checkpoint was trained from another recipe (a changed recipe rerun with
+    --resume, which never trains on from a finished run: starting over was not asked for)."""
+    found = checkpoint.latest(recipe.name, recipe.output_root)
+    if found is not None and (found / "recipe.yaml").exists():
+        theirs, ours = yaml.safe_load((found / "recipe.yaml").read_text()), json.loads(json.dumps(as_plain(recipe)))
+        raise ValueError(
+            f"--resume: no interrupted run of {recipe.name} (seed {recipe.seed}) to continue, and its newest checkpoint "
+            f"({found}) was trained from another recipe ({changes(theirs, ours)}): rerun without --resume to train "
+            "this recipe from the beginning, or, to train on from that checkpoint, make it the model.base of a new name"
+        )
+    return f"nothing to resume: no interrupted run of {recipe.name} (seed {recipe.seed}); training from the beginning"
 
 
 def resolve_base(recipe: TrainRecipe) -> str:
@@ -178,6 +194,7 @@ def build_trainer(
         peft_config=lora_config(recipe, source),
         callbacks=[progress_callback(progress)] if progress is not None else None,
     )
+    check_lengths(trainer, train_rows, eval_rows, source)
     if progress is not None:  # the bar shows the loss; the Trainer's own printing of each log goes
         from transformers.trainer_callback import PrinterCallback
 
@@ -211,6 +228,9 @@ def train(
     if resume and not work.exists() and (done := finished_run(recipe)) is not None:
         log(f"nothing to resume: this run had finished in {done}")
         return done if rank == 0 else None
+    if resume and not work.exists():
+        log(nothing_to_resume(recipe))
+        resume = False  # said once, here, before any work
     if restart and rank == 0 and work.exists():
         shutil.rmtree(work)
     if world > 1:  # every rank must see the cleared folder before writing into it

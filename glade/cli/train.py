@@ -21,7 +21,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "each pass over the held-out states) goes to stderr; the checkpoint and its figures to stdout.",
         epilog=epilog(
             "0 trained and written (a missed eval target is reported, not an error); 2 bad input (a malformed "
-            "recipe, missing traces, an interrupted run to --resume or --restart), nothing trained; "
+            "recipe, missing traces, an interrupted run to --resume or --restart, a --resume of a changed recipe with "
+            "no interrupted run), nothing trained; "
             "130 interrupted (rerun with --resume).",
             (
                 "glade train recipes/train/tiny-hoarder.yaml",
