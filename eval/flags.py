@@ -36,15 +36,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glade.config import build, read_yaml
+from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
 from .families import families
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
+from .rows import read_recipe
 from .stats import clean
-from .thresholds import Thresholds, threshold
+from .thresholds import Thresholds, run_settings, threshold
 from .verdict_text import example_where
 
 EXAMPLES = 3
@@ -253,16 +254,9 @@ def number(value, digits: int = 3) -> str:
 
 
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
-    """(thresholds, the seed of the permutation tests) from RESULTS/recipe.yaml (validated like the recipe), else
-    the defaults."""
-    path = Path(results) / "recipe.yaml"
-    if not path.exists():
-        return Thresholds(), 0
-    data = read_yaml(path)
-    given = data.get("thresholds") or {}
-    if not isinstance(given, dict):
-        raise ValueError(f"{path}: thresholds: expected a mapping")
-    return build(Thresholds, given, str(path), "thresholds"), int(data.get("seed", 0) or 0)
+    """(thresholds, the seed of the permutation tests) of a results folder, checked as the eval
+    recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else the defaults."""
+    return run_settings(read_recipe(results), {}, results)
 
 
 def where(flag: dict) -> str:
@@ -361,11 +355,31 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
     return "\n".join(lines)
 
 
+FLAGS_HEADING = "# Flags\n"  # how flags.md opens (markdown), which is how one glade wrote is told
+
+
+def check_flags_out(out_dir) -> None:
+    """Refuses (ValueError) to write flags.json or flags.md over a file glade flag did not write
+    (glade.files.check_replaceable); one it wrote is replaced. Call it before the flagging."""
+    out = Path(out_dir)
+    check_replaceable(out / "flags.json", _flags_json, "flags file (flags.json)", None)
+    check_replaceable(out / "flags.md", lambda text: text.startswith(FLAGS_HEADING), "flags page (flags.md)", None)
+
+
+def _flags_json(text: str) -> bool:
+    try:
+        load_flags_text(text, "flags.json")
+    except ValueError:
+        return False
+    return True
+
+
 def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]:
     """OUT/flags.json (method, families, flags and every tested cell with its p and q values)
     and OUT/flags.md (the method, the top families with their examples, every flag). Returns
-    both paths."""
+    both paths. Neither replaces a file glade did not write (check_flags_out)."""
     out = Path(out_dir)
+    check_flags_out(out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "flags.json", out / "flags.md"
     from glade.provenance import stamp
@@ -378,12 +392,30 @@ def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]
 
 def load_flags(path) -> dict:
     """flags.json as {"method", "families", "flags", "cells"}; a file from before families (a
-    plain list of flags) reads with no families and no cells."""
-    data = json.loads(Path(path).read_text())
-    if isinstance(data, list):
-        return {"method": {}, "families": [], "flags": data, "cells": []}
-    if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
-        raise ValueError(f"{path}: not a flags file (expected a list or an object with 'flags')")
+    plain list of flags) reads with no families and no cells. One that is not what glade flag
+    writes is a ValueError naming it and saying to rerun glade flag."""
+    return load_flags_text(Path(path).read_text(), path)
+
+
+def load_flags_text(text: str, path) -> dict:
+    """load_flags on the text of flags.json (`path` names it in the error)."""
+    rerun = "rerun `glade flag` on its results folder to write it again"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not readable JSON ({str(exc).splitlines()[0][:80]}); {rerun}") from None
+    if isinstance(data, list):  # from before families: the flags alone
+        data = {"flags": data}
+    shapes = (("method", dict), ("families", list), ("flags", list), ("cells", list))
+    if (
+        not isinstance(data, dict)
+        or "flags" not in data
+        or not all(isinstance(data.get(key) or kind(), kind) for key, kind in shapes)
+        or not all(isinstance(f, dict) for f in data["flags"])
+    ):
+        raise ValueError(
+            f"{path}: not what glade flag writes (an object of method, families, flags and cells); {rerun}"
+        )
     return {
         "method": data.get("method") or {},
         "families": data.get("families") or [],

@@ -39,13 +39,14 @@ from glade.resume import PROGRESS
 
 from .faults import without_faults
 from .recipe import STANDIN
-from .rows import read_table, rebuild
+from .rows import read_summary, read_table
 from .stats import MIN_N, clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
 ALL_STANDINS = "all stand-ins"
 UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed): the unit the bootstrap resamples
+COLUMNS = (*UNIT, "world", "council", "cast", "creature", "policy", "focal", "wealth_change")  # of episodes.parquet
 BOARD_KEYS = {"board", "method", "outcome", "level"}  # every rank.json it writes holds these (how one is told)
 
 
@@ -66,12 +67,8 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, li
         path = folder / "episodes.parquet"
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
-        frame = read_table(path)
-        summary = folder / "summary.json"
-        try:
-            recipe = json.loads(summary.read_text()).get("recipe") if summary.exists() else None
-        except ValueError:
-            raise ValueError(f"{summary}: not JSON; {rebuild(folder)}") from None
+        frame = read_table(path, needs=COLUMNS)
+        recipe = read_summary(folder).get("recipe")
         frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
         if (folder / "decisions.parquet").exists():
             pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from glade.env.scenario import Scenario
+from glade.env.schema import load_unique
 from glade.faults import is_fault
 
 from .figures import FIGURES, legend_good, legend_turn, phase
@@ -47,16 +48,99 @@ def rebuild(folder: Path) -> str:
     return f"{rerun}: it rebuilds the tables from its shards"
 
 
-def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+# The columns every reader of a results folder counts on (the rest are documented below)
+DECISIONS_NEEDED = (
+    "episode_id", "pair_id", "scenario", "council", "cast", "seed", "turn", "phase", "creature", "policy_name",
+    "policy", "action", "standin_action", "agreement",
+)  # fmt: skip
+EPISODES_NEEDED = (
+    "episode_id", "pair_id", "world", "scenario", "scenario_hash", "council", "cast", "seed", "creature", "policy",
+    "focal", "wealth_change", "price_path",
+)  # fmt: skip
+
+
+def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, ...] = ()) -> pd.DataFrame:
     """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that
-    cannot be read is a ValueError naming it and saying how to rebuild it (from its folder's shards)."""
+    cannot be read, or lacks a column of `columns` or `needs` (check_columns), is a ValueError
+    naming it and saying how to rebuild it (from its folder's shards)."""
     import pyarrow as pa
 
+    path = Path(path)
+    check_columns(path, (*needs, *(columns or [])))
     try:
         return pd.read_parquet(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).splitlines()[0][:80]
-        raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(Path(path).parent)}") from None
+        raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(path.parent)}") from None
+
+
+def check_columns(path: Path, needs: tuple[str, ...]) -> None:
+    """Refuses (ValueError) a results table that lacks a column of `needs` (DECISIONS_NEEDED,
+    EPISODES_NEEDED): another table copied in its place would fail later on a bare KeyError.
+    One that cannot be read at all is left to read_table, which names it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        names = set(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        return
+    missing = [c for c in dict.fromkeys(needs) if c not in names]
+    if missing:
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)}, so not the {path.name} glade eval writes; "
+            f"{rebuild(path.parent)}"
+        )
+
+
+RECIPE_SHAPES = (("scenarios", list, "a list"), ("councils", dict, "a mapping"), ("policies", dict, "a mapping"),
+                 ("levers", list, "a list"))  # fmt: skip
+
+
+def read_recipe(folder: Path) -> dict:
+    """RESULTS/recipe.yaml, the recipe glade eval ran (as it wrote it), as a mapping; {} when the
+    folder has none. One that is not YAML or not a mapping is a ValueError naming it."""
+    import yaml
+
+    path = Path(folder) / "recipe.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = load_unique(path.read_text())
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a key twice, or not UTF-8
+        why = str(exc).splitlines()[0][:80]
+        raise ValueError(f"{path}: not readable YAML ({why}); {rebuild(Path(folder))}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: not the recipe glade eval wrote (a mapping; this holds a {type(data).__name__}); "
+            f"{rebuild(Path(folder))}"
+        )
+    for key, kind, said in RECIPE_SHAPES:  # the keys readers index (the report's councils, scenarios, levers)
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise ValueError(f"{path}: {key}: expected {said}, got {data[key]!r}; {rebuild(Path(folder))}")
+    return data
+
+
+def read_summary(folder: Path) -> dict:
+    """RESULTS/summary.json as glade eval wrote it (a JSON object); {} when the folder has none.
+    One that is not JSON or not an object is a ValueError naming it."""
+    path = Path(folder) / "summary.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        why = str(exc).splitlines()[0][:80]
+        raise ValueError(f"{path}: not readable JSON ({why}); {rebuild(Path(folder))}") from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: not a summary glade eval wrote (a JSON object; this holds a {type(data).__name__}); "
+            f"{rebuild(Path(folder))}"
+        )
+    return data
 
 
 ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from glade.config import as_plain, fail
+from glade.config import as_plain, build, fail
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,28 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
     for key, (ok, expected) in rules.items():
         if not ok:
             fail(source, f"thresholds.{key}", f"must be {expected}, got {getattr(t, key)}")
+
+
+def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) -> tuple[Thresholds, int]:
+    """A results folder's thresholds and the seed of its permutation tests, checked as the eval
+    recipe checks them (a hand-edited `fdr_q: 5` would flag at will): RESULTS/recipe.yaml's (as
+    read by glade.eval.rows.read_recipe), else summary.json's (the run used them), else the defaults."""
+    given, source = recipe.get("thresholds"), str(Path(folder) / "recipe.yaml")
+    if given is None:
+        given, source = summary.get("thresholds"), str(Path(folder) / "summary.json")
+    if given is not None and not isinstance(given, Mapping):
+        fail(source, "thresholds", f"expected a mapping, got {given!r}")
+    thresholds = build(Thresholds, dict(given or {}), source, "thresholds")
+    check_thresholds(thresholds, source)
+    source = str(Path(folder) / ("recipe.yaml" if "seed" in recipe else "summary.json"))
+    seed = recipe["seed"] if "seed" in recipe else summary.get("seed")
+    if seed is None:
+        return thresholds, 0
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        fail(source, "seed", f"expected an integer, got {seed!r}")
+    if seed < 0:
+        fail(source, "seed", f"must be at least 0, got {seed}")
+    return thresholds, seed
 
 
 def threshold(thresholds: Thresholds | Mapping[str, Any] | None, key: str):

@@ -22,12 +22,14 @@ def atomic(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option: str = "--out") -> None:
+def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option: str | None = "--out") -> None:
     """Refuses (ValueError) to let a run write `path` over a folder, or over a file that
     `ours(text)` does not recognise as one glade wrote (`what`): glade never replaces what it
-    did not write. Call it before the work, so nothing is spent on a run that cannot be kept."""
+    did not write. Call it before the work, so nothing is spent on a run that cannot be kept.
+    `option` names the flag that chose the path; None for a fixed name inside a folder."""
     if path.is_dir():
-        raise ValueError(f"{option} {path}: is a folder; {option} names the {what} file to write")
+        where = f"{option} names" if option else "that path is"
+        raise ValueError(f"{f'{option} ' if option else ''}{path}: is a folder; {where} the {what} file to write")
     if not path.exists():
         return
     try:
@@ -36,8 +38,8 @@ def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option
         text = ""
     if not ours(text):
         raise ValueError(
-            f"{option} {path}: exists and is not a {what} glade wrote; glade never replaces a file it did not "
-            f"write: choose another {option}, or move that file aside"
+            f"{f'{option} ' if option else ''}{path}: exists and is not a {what} glade wrote; glade never replaces "
+            f"a file it did not write: {f'choose another {option}, or ' if option else ''}move that file aside"
         )
 
 

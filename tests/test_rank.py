@@ -201,7 +201,7 @@ def test_unreadable_results_tables_are_named(skill, tmp_path, capsys):
     shutil.copytree(skill, broken)
     (broken / "summary.json").write_text('{"recipe": "sk')
     assert main(["rank", str(broken), "--resamples", "5"]) == 2
-    assert f"{broken / 'summary.json'}: not JSON; rerun `glade eval` with the recipe" in capsys.readouterr().err
+    assert f"{broken / 'summary.json'}: not readable JSON (" in capsys.readouterr().err
     shutil.copy(skill / "summary.json", broken / "summary.json")
     (broken / "decisions.parquet").write_bytes(b"PAR1 not really")
     for argv in (["rank", str(broken)], ["flag", str(broken)], ["report", str(broken)]):

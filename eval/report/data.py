@@ -10,16 +10,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glade.config import as_plain
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
 from glade.eval.flags import load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import read_table, rebuild
+from glade.eval.rows import read_recipe, read_summary, read_table, rebuild
 from glade.eval.stats import column_intervals, interval
-from glade.eval.thresholds import DEFAULTS
+from glade.eval.thresholds import run_settings
 
 FILES = "report_files"
+READ_HERE = ("episode_id", "scenario", "council", "seed", "price_path")  # of episodes.parquet, by load_results
+# (write_report checks both tables whole first: glade.eval.rows.check_columns)
 TOP_FLAGS = 20
 NO_FLAGS = "no flags file: run glade flag"
 VERDICT_KEYS = ("robustness", "seam", "levers", "attribution")  # summary.json `verdicts` of this glade
@@ -67,12 +70,9 @@ def load_results(results_dir: str | Path) -> Results:
         raise FileNotFoundError(
             f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)"
         )
-    seats = read_table(episodes_path)
+    seats = read_table(episodes_path, needs=READ_HERE)
     if not len(seats):
         raise ValueError(f"{episodes_path}: no episodes")
-    missing = {"episode_id", "scenario", "council", "seed", "price_path"} - set(seats.columns)
-    if missing:
-        raise ValueError(f"{episodes_path}: missing column(s) {', '.join(sorted(missing))}")
     decisions_path = folder / "decisions.parquet"
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")
@@ -87,42 +87,28 @@ def load_results(results_dir: str | Path) -> Results:
         )
     episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
 
-    recipe: dict = {}
-    if (folder / "recipe.yaml").exists():
-        import yaml
-
-        try:
-            recipe = yaml.safe_load((folder / "recipe.yaml").read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(
-                f"{folder / 'recipe.yaml'}: not readable YAML ({str(exc).splitlines()[0]}); {rebuild(folder)}"
-            ) from None
-    summary: dict = {}
-    if (folder / "summary.json").exists():
-        try:
-            summary = json.loads((folder / "summary.json").read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{folder / 'summary.json'}: not readable JSON ({exc}); {rebuild(folder)}") from None
-        if not isinstance(summary, dict):
-            raise ValueError(f"{folder / 'summary.json'}: not a summary glade eval wrote; {rebuild(folder)}")
+    recipe, summary = read_recipe(folder), read_summary(folder)
+    # without recipe.yaml the summary still says what the run used: its verdicts were read at
+    # these, so the tables recomputed here must be too (not at the defaults)
+    thresholds, seed = run_settings(recipe, summary, folder)
     flags, note, loaded = None, NO_FLAGS, {}
     if (folder / "flags.json").exists():
         try:
             loaded = load_flags(folder / "flags.json")
-            flags = loaded["flags"]
-            note = "" if flags else no_flags_note(loaded)
-        except (json.JSONDecodeError, ValueError) as exc:
-            note = f"flags.json unreadable ({exc}); run glade flag again"
+        except ValueError as exc:  # not what glade flag writes: the report says so, and what to do
+            note = str(exc)
+        else:
+            if loaded["method"] or loaded["flags"]:
+                flags = loaded["flags"]
+                note = "" if flags else no_flags_note(loaded)
+            else:  # `[]`: no flags and no method to say why (it would read "? flags in 0 families")
+                loaded, note = {}, NO_METHOD.format(path=folder / "flags.json")
     attribution_path = folder / "attribution.parquet"
     attribution = read_table(attribution_path) if attribution_path.exists() else pd.DataFrame()
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     recipe_councils = list(recipe.get("councils") or {})
     councils = ordered(episodes.loc[episodes["council"] != STANDIN, "council"], recipe_councils)
-    # without recipe.yaml the summary still says what the run used: its verdicts were read at
-    # these, so the tables recomputed here must be too (not at the defaults)
-    thresholds = recipe.get("thresholds") or summary.get("thresholds") or {}
-    seed = recipe["seed"] if "seed" in recipe else summary.get("seed", 0)
     creatures = {}
     if "creature" in seats:
         creatures = {s: list(dict.fromkeys(g["creature"])) for s, g in seats.groupby("scenario", sort=False)}
@@ -138,15 +124,21 @@ def load_results(results_dir: str | Path) -> Results:
         councils=councils,
         faulted_councils=[c for c in ordered(pd.Series(played, dtype=object), recipe_councils) if c not in councils],
         creatures=creatures,
-        seed=int(seed or 0),
-        level=float(thresholds.get("ci_level", DEFAULTS["ci_level"])),
+        seed=seed,
+        level=thresholds.ci_level,
         seats=seats,
         attribution=attribution,
         families=(loaded or {}).get("families", []),
         flags_method=(loaded or {}).get("method", {}),
         excluded=excluded,
-        thresholds=thresholds,
+        thresholds=as_plain(thresholds),
     )
+
+
+NO_METHOD = (
+    "{path}: not what glade flag writes now (an empty list, without the method that says why nothing was "
+    "flagged); rerun `glade flag` on its results folder to write it again"
+)
 
 
 def no_flags_note(flags: dict) -> str:

@@ -32,8 +32,10 @@ import pandas as pd
 from glade.console import with_ci
 from glade.eval.figures import mechanism
 from glade.eval.recipe import STANDIN
+from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
 from glade.eval.thresholds import threshold
+from glade.files import check_replaceable
 from glade.meter import cost_part
 
 from .calibration import calibration_sections
@@ -195,7 +197,12 @@ def unique_names(figures: list[Figure]) -> list[Figure]:
 
 
 def write_report(results_dir: str | Path) -> tuple[Path, Path]:
-    """Write RESULTS/report.md (+ RESULTS/report_files/*.png) and a self-contained RESULTS/report.html."""
+    """Write RESULTS/report.md (+ RESULTS/report_files/*.png) and a self-contained RESULTS/report.html;
+    neither replaces a file glade did not write (glade.files.check_replaceable)."""
+    folder = Path(results_dir)
+    check_report_out(folder)
+    for name, needs in (("decisions.parquet", DECISIONS_NEEDED), ("episodes.parquet", EPISODES_NEEDED)):
+        check_columns(folder / name, needs)  # another table copied in its place is named, not a KeyError
     r = load_results(results_dir)
     turns = r.recipe.get("turns")
     labels = {}
@@ -226,6 +233,17 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     md_path.write_text(markdown)
     html_path.write_text(page_html)
     return md_path, html_path
+
+
+MD_HEADING = "# glade evaluation report"  # how report.md opens, which is how one glade wrote is told
+HTML_TITLE = "<title>glade report"  # in report.html's head
+
+
+def check_report_out(folder: Path) -> None:
+    """Refuses (ValueError) to write report.md or report.html over a file glade report did not
+    write; one it wrote is replaced. Called before the report is computed."""
+    check_replaceable(folder / "report.md", lambda text: text.startswith(MD_HEADING), "report (report.md)", None)
+    check_replaceable(folder / "report.html", lambda text: HTML_TITLE in text[:2000], "report (report.html)", None)
 
 
 TABLE_CAPTION = (

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from glade.console import console as glade_console
     from glade.eval.faults import excluded_text
     from glade.eval.fdr import untestable
-    from glade.eval.flags import flag, load_thresholds, method_text, write_flags
-    from glade.eval.rows import read_table
+    from glade.eval.flags import check_flags_out, flag, load_thresholds, method_text, write_flags
+    from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, read_table
     from glade.eval.verdict_text import families_heading
 
     results = Path(args.results)
@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
     thresholds, seed = load_thresholds(results)
+    check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
+    check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
+    check_columns(results / "episodes.parquet", EPISODES_NEEDED)
     decisions = read_table(results / "decisions.parquet")
     episodes = read_table(results / "episodes.parquet")
     flagging = flag(decisions, episodes, thresholds, seed)

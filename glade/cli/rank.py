@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resamples < 1:
         raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
+    if args.seed < 0:
+        raise ValueError(f"--seed: must be at least 0 (it seeds the bootstrap), got {args.seed}")
     if not 0 < args.level < 1:
         raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
     out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
