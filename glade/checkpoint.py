@@ -9,7 +9,8 @@ A plain transformers model folder (config.json, no meta.json) reads as kind "ful
 `latest:NAME` names the newest complete checkpoint of recipe NAME's own training runs under a
 root folder; unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json), merged
 models beside them and other recipes' folders never count, and `finished` refuses an unfinished
-run by name (merge and export take only finished ones).
+run by name (merge and export take only finished ones), and `loadable` checks its files as well
+(what merge, export and lm-eval read), without loading them.
 `shipped:NAME` names a model glade ships as package data (the top-level `models/` folder,
 installed as glade.models): found from any working folder, in a regular install too.
 """
@@ -108,6 +109,81 @@ def finished(folder: str | Path) -> Checkpoint:
         f"with `glade train RECIPE --resume`{started}, then use the checkpoint folder it writes "
         f"({folder.parent / run['name']}__{run['seed']}__TIME)"
     )
+
+
+# What a LoRA checkpoint's adapter_config.json must say for PEFT to rebuild the adapter's
+# shapes (PEFT writes them all; a hand-edited file without them fails deep in PEFT).
+ADAPTER_KEYS = ("peft_type", "r", "target_modules")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")  # either one loads the tokenizer
+
+
+def loadable(folder: str | Path) -> Checkpoint:
+    """`finished`, with the files the model loads from checked without loading them (the JSON
+    configs, each safetensors header against the file's size, a tokenizer): the check of
+    every verb that reads a checkpoint's weights (merge, export, lm-eval), so a damaged folder
+    is named before anything loads, is written or is pushed. A ValueError naming the folder,
+    the file and what is wrong otherwise."""
+    found = finished(folder)
+    folder = found.folder
+    fix = "copy the whole folder glade train (or glade merge) wrote again, or train the checkpoint again"
+    if found.is_adapter:
+        config = _json_object(folder / "adapter_config.json", fix)
+        missing = [key for key in ADAPTER_KEYS if key not in config]
+        if missing:
+            raise ValueError(
+                f"{folder}: adapter_config.json lacks {', '.join(missing)} (PEFT writes {', '.join(ADAPTER_KEYS)}); {fix}"
+            )
+        weights = [folder / "adapter_model.safetensors"]
+        if not weights[0].exists() and not (folder / "adapter_model.bin").is_file():
+            raise ValueError(f"{folder}: no adapter weights (adapter_model.safetensors); {fix}")
+    else:
+        _json_object(folder / "config.json", fix)
+        weights = sorted(folder.glob("model*.safetensors"))
+        if not weights and not any(folder.glob("pytorch_model*.bin")):
+            raise ValueError(f"{folder}: no model weights (model.safetensors); {fix}")
+    for path in weights:
+        if path.exists():
+            problem = _safetensors_problem(path)
+            if problem:
+                raise ValueError(f"{folder}: {path.name} is {problem}; {fix}")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"{folder}: no tokenizer ({' or '.join(TOKENIZER_FILES)}); {fix}")
+    if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
+        _json_object(folder / "tokenizer_config.json", fix)
+    return found
+
+
+def _json_object(path: Path, fix: str) -> dict:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path.parent}: {path.name} is not readable JSON ({exc}); {fix}") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"{path.parent}: {path.name} is a JSON {type(found).__name__}, not an object; {fix}")
+    return found
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file, from its header alone (8 bytes of header length,
+    the JSON header, then the tensors' bytes it lists), or None: no weights are read."""
+    unreadable = "truncated or not safetensors (header unreadable)"
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < length <= size - 8:
+                return unreadable
+            header = json.loads(f.read(length))
+        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+        end = 8 + length + max(ends, default=0)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return unreadable
+    if not isinstance(end, int):
+        return unreadable
+    if end > size:
+        return f"truncated (its header lists {end:,} bytes, the file holds {size:,})"
+    return None
 
 
 def latest(name: str, root: str | Path = ROOT) -> Path | None:

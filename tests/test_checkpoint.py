@@ -17,6 +17,20 @@ def fake(root, folder, meta, files=("adapter_config.json",)):
     return path
 
 
+def whole(path, kind="lora"):
+    """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
+    checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
+    a tokenizer config."""
+    if kind == "lora":
+        config = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
+        (path / "adapter_config.json").write_text(json.dumps(config))
+    header = b"{}"  # 8 bytes of header length, then the header: no tensors
+    weights = "adapter_model.safetensors" if kind == "lora" else "model.safetensors"
+    (path / weights).write_bytes(len(header).to_bytes(8, "little") + header)
+    (path / "tokenizer_config.json").write_text("{}")
+    return path
+
+
 def test_latest_is_the_recipes_own_newest_run_not_a_merged_sibling(tmp_path):
     older = fake(
         tmp_path, "tiny-hoarder__0__20261124-101500", {"name": "tiny-hoarder", "kind": "lora", "base_model": "b"}
@@ -81,6 +95,7 @@ def test_merge_names_a_missing_folder_an_out_under_a_file_and_a_base_that_is_gon
         "creature__0__20261124-101500",
         {"name": "creature", "kind": "lora", "base_model": str(tmp_path / "gone")},
     )
+    whole(adapter)  # merge checks the folder's files first (checkpoint.loadable)
     (tmp_path / "a-file").write_text("mine")
     assert main(["merge", str(adapter), "--out", str(tmp_path / "a-file" / "merged")]) == 2
     under = tmp_path / "a-file" / "merged"

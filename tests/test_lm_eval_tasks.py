@@ -227,9 +227,23 @@ def test_baselines_are_the_constant_answers_and_the_empty_answer(rows, tmp_path)
 
 def _lora(folder, meta):
     folder.mkdir(parents=True)
-    (folder / "adapter_config.json").write_text("{}")
+    whole(folder)  # lm-eval checks the folder's files first (checkpoint.loadable)
     (folder / "meta.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
     return folder
+
+
+def whole(path, kind="lora"):
+    """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
+    checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
+    a tokenizer config."""
+    if kind == "lora":
+        config = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
+        (path / "adapter_config.json").write_text(json.dumps(config))
+    header = b"{}"  # 8 bytes of header length, then the header: no tensors
+    weights = "adapter_model.safetensors" if kind == "lora" else "model.safetensors"
+    (path / weights).write_bytes(len(header).to_bytes(8, "little") + header)
+    (path / "tokenizer_config.json").write_text("{}")
+    return path
 
 
 def test_a_corrupt_meta_json_is_named(tmp_path, capsys):
@@ -250,6 +264,7 @@ def test_lm_eval_resolves_latest_name(tmp_path, monkeypatch, capsys):
     newer = tmp_path / "checkpoints" / "tiny-hoarder__0__20260102-000000"
     newer.mkdir()
     (newer / "config.json").write_text("{}")
+    whole(newer, kind="full")
     (newer / "meta.json").write_text(json.dumps({"name": "tiny-hoarder", "kind": "full", "base_model": None}))
     assert older.exists()
     # resolved to the newest checkpoint's folder, which has no held-out split saved

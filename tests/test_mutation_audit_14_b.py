@@ -226,6 +226,7 @@ def test_lm_eval_passes_its_options_and_defaults_down(monkeypatch):
 
     calls = []
     monkeypatch.setattr(verb, "run_lm_eval", recorder(calls))
+    monkeypatch.setattr(verb, "loadable", lambda folder: None)  # "ck" is no folder: the check is tested elsewhere
     with pytest.raises(Stop):
         main(["lm-eval", "ck"])
     with pytest.raises(Stop):
@@ -271,6 +272,7 @@ def test_merge_passes_its_out_down(monkeypatch):
     # guards merge's `merge(str(resolve(args.checkpoint)), args.out)`
     calls = []
     monkeypatch.setitem(sys.modules, "glade.train.merge", SimpleNamespace(merge=recorder(calls, "m")))
+    monkeypatch.setattr("glade.checkpoint.loadable", lambda folder: None)  # "ck" is no folder
     assert main(["merge", "ck", "--out", "o"]) == 0
     assert main(["merge", "ck"]) == 0
     assert [c[0] for c in calls] == [("ck", "o"), ("ck", None)]

@@ -25,7 +25,7 @@ import argparse
 from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, upload_command
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, check_license, upload_command
 from glade.hub.export import export_checkpoint, local_base
 
 
@@ -72,7 +72,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="the Hub id of the base model, when the checkpoint's is a local folder",
     )
     p.add_argument("--dataset", metavar="OWNER/NAME", help="the Hub id of the traces dataset, for the card")
-    p.add_argument("--license", default="apache-2.0", help="license for the card (default: apache-2.0)")
+    p.add_argument(
+        "--license",
+        default="apache-2.0",
+        help="a Hub license id for the card (default: apache-2.0; other for a license of your own)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -80,6 +84,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from glade.train.recipe import shipped_recipe  # names TRL: only when the verb runs
 
+    check_license(args.license)  # the Hub refuses the upload of a card with any other license
     checkpoint = str(resolve(args.checkpoint))  # latest:NAME, shipped:NAME
     try:
         folder = export_checkpoint(

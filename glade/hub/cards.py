@@ -19,6 +19,8 @@ import shutil
 import time
 from pathlib import Path
 
+from glade.env.schema import read_yaml
+
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
 EXIT_STATUS = (  # both export verbs' (glade.cli.epilog)
     "0 written (and pushed); 2 bad input; 3 written but not pushed (offline, no network, "
@@ -57,6 +59,37 @@ def check_repo_id(repo_id: str) -> str:
             "no leading or trailing '-' or '.'; e.g. alice/glade-hoarder)"
         )
     return repo_id
+
+
+# The license identifiers a Hub card's `license:` may hold (huggingface_hub ships no list):
+# the table of https://huggingface.co/docs/hub/repositories-licenses (hub-docs,
+# docs/hub/repositories-licenses.md), with the Llama 3.x ids added there since. Any other
+# license is `other`, with its text in a LICENSE file.
+HUB_LICENSES = frozenset(
+    """
+    apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
+    bigcode-openrail-m afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear
+    c-uda cc cc0-1.0 cc-by-2.0 cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0
+    cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0
+    cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0 cdla-permissive-1.0 cdla-permissive-2.0 wtfpl
+    ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1
+    lgpl-3.0 isc lppl-1.3c ms-pl mpl-2.0 odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa
+    unlicense zlib pddl lgpl-lr deepfloyd-if-license llama2 llama3 llama3.1 llama3.2 llama3.3 gemma
+    unknown other
+    """.split()
+)
+
+
+def check_license(license: str) -> str:
+    """One of the Hub's license identifiers (HUB_LICENSES); anything else is a ValueError."""
+    if license in HUB_LICENSES:
+        return license
+    close = f" (did you mean {license.lower()}?)" if license.lower() in HUB_LICENSES else ""
+    raise ValueError(
+        f"--license {license!r}: not a Hub license identifier{close}; use one such as apache-2.0, mit, "
+        "cc-by-4.0, cc-by-nc-4.0, llama3.1, gemma, or other (a license of your own; "
+        "https://huggingface.co/docs/hub/repositories-licenses lists them all)"
+    )
 
 
 def default_out(repo_id: str) -> Path:
@@ -108,6 +141,22 @@ def copy_files(source: Path, dest: Path, names) -> list[str]:
             shutil.copy2(source / name, dest / name)
             copied.append(name)
     return copied
+
+
+def read_recipe(folder: Path, wrote: str) -> dict:
+    """The recipe.yaml beside what is exported ({} when there is none); one that is not a YAML
+    mapping is a ValueError naming the file, the YAML problem and what to do. `wrote`: the verb
+    that wrote it."""
+    path = folder / "recipe.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        return read_yaml(path)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; it is the recipe {wrote} wrote beside it: restore it, or remove it (the card then has no "
+            "recipe section)"
+        ) from None
 
 
 def portable(value):

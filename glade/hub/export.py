@@ -18,7 +18,7 @@ import yaml
 from glade import checkpoint as checkpoints
 from glade.eval.harness import lm_eval_scores
 
-from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, portable, start_folder
+from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, portable, read_recipe, start_folder
 from .cards import push as push_folder
 from .lineage import trained_scenarios
 from .model_card import render_card
@@ -38,8 +38,9 @@ TOKENIZER_FILES = (
 
 def exportable(folder: Path) -> checkpoints.Checkpoint:
     """A checkpoint glade may export: written by glade (meta.json and safetensors weights) and
-    loadable without remote code; a ValueError naming what is wrong otherwise."""
-    found = checkpoints.finished(folder)
+    loadable without remote code (its files whole: checkpoints.loadable); a ValueError naming
+    what is wrong otherwise."""
+    found = checkpoints.loadable(folder)
     has_weights = (folder / "adapter_model.safetensors").exists() or any(folder.glob("model*.safetensors"))
     if not found.meta or not has_weights:
         raise ValueError(
@@ -116,7 +117,7 @@ def export_checkpoint(
     lm_scores = lm_eval_scores(checkpoint)
     out = Path(out) if out else default_out(repo_id)
     base = base_model or base_hub_id(meta)
-    recipe = yaml.safe_load((checkpoint / "recipe.yaml").read_text()) if (checkpoint / "recipe.yaml").exists() else {}
+    recipe = read_recipe(checkpoint, "glade train")
 
     tmp = start_folder(out)
     try:

@@ -18,7 +18,7 @@ import yaml
 from glade.traces import interrupted_generate, readable_shards
 from glade.traces_card import RECIPE_HEADING, recipe_section
 
-from .cards import check_repo_id, default_out, finish_folder, portable, start_folder
+from .cards import check_repo_id, default_out, finish_folder, portable, read_recipe, start_folder
 from .cards import push as push_folder
 
 
@@ -52,13 +52,13 @@ def export_traces(
     check_repo_id(repo_id)
     dataset = Path(dataset)
     shards = read_traces(dataset)
+    recipe = read_recipe(dataset, "glade generate")
     out = Path(out) if out else default_out(repo_id)
     tmp = start_folder(out)
     try:
         (tmp / "data").mkdir()
         for shard in shards:
             shutil.copy2(shard, tmp / "data" / shard.name)
-        recipe = yaml.safe_load((dataset / "recipe.yaml").read_text()) if (dataset / "recipe.yaml").is_file() else None
         card = DatasetCard((dataset / "README.md").read_text())
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))

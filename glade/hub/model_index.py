@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glade.eval import rows
 from glade.eval.flags import load_flags
 from glade.seats.base import model_of
 
@@ -77,9 +78,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
     councils it sat in with who else sat there, their outcome effects, and the flags of its
     seats and of those councils (best first)."""
     results = Path(results)
-    if not (results / "summary.json").exists():
-        raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
-    summary = json.loads((results / "summary.json").read_text())
+    summary = read_summary(results)
     name = Path(checkpoint).resolve().name
     seated: dict[str, dict[str, set]] = {}  # council -> policy -> the models it ran
     for row in summary.get("decision", []):
@@ -116,6 +115,26 @@ def members_text(council: CouncilView, name: str) -> str:
     """`a (this model), b (tiny-base), ...`: the live seats of council `name`."""
     own = {p for c, p in council.seats if c == name}
     return ", ".join(f"{p} ({'this model' if p in own else model})" for p, model in council.members[name])
+
+
+def read_summary(results: Path) -> dict:
+    """RESULTS/summary.json as `council_for` reads it (glade.eval.rows.read_summary), with
+    `decision` rows that name their council and policy; a ValueError naming the file otherwise."""
+    path = results / "summary.json"
+    if not path.exists():
+        raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
+    try:
+        summary = rows.read_summary(results)
+    except ValueError as exc:
+        raise ValueError(f"--council {exc}") from None
+    decision = summary.get("decision", [])
+    if not isinstance(decision, list) or not all(
+        isinstance(row, dict) and "council" in row and "policy" in row for row in decision
+    ):
+        raise ValueError(
+            f"--council {path}: `decision` is not a list of rows naming council and policy; {rows.rebuild(results)}"
+        )
+    return summary
 
 
 def rank_for(results: Path, name: str) -> dict | None:
