@@ -43,10 +43,10 @@ from .families import families
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
+from .flags_text import effect_text, examples_md, method_text, metric_text, number
 from .rows import read_recipe
 from .stats import clean
 from .thresholds import Thresholds, run_settings, threshold
-from .verdict_text import example_where
 
 EXAMPLES = 3
 NO_FLAGS = "No flags: the council and the stand-in do not part ways beyond the thresholds."
@@ -234,75 +234,10 @@ def _outcome_examples(
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _fence(text: str) -> str:
-    """A Markdown code block around `text`, its fence longer than any backtick run inside."""
-    ticks = run = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        ticks = max(ticks, run)
-    fence = "`" * max(3, ticks + 1)
-    return f"{fence}\n{text.rstrip()}\n{fence}"
-
-
-def number(value, digits: int = 3) -> str:
-    """A flag's value for a table: 3 digits, '-' when missing."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
-    return str(value)
-
-
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
     """(thresholds, the seed of the permutation tests) of a results folder, checked as the eval
     recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else the defaults."""
     return run_settings(read_recipe(results), {}, results)
-
-
-def where(flag: dict) -> str:
-    """scenario / council[.cN] / creature / phase, leaving out what an outcome flag lacks."""
-    council = flag["council"] + (f".c{flag['cast']}" if flag.get("cast") is not None else "")
-    parts = [flag["scenario"], council, flag.get("creature"), flag.get("phase")]
-    return " / ".join(p for p in parts if p)
-
-
-def effect_text(flag: dict) -> str:
-    """`+0.875 [+0.61, +1.00]`, or the words said instead of an interval."""
-    if flag.get("ci_low") is None:
-        note = flag.get("ci_note")
-        return f"{flag['effect']:+.3f}" + (f" ({note})" if note else "")
-    return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
-
-
-def metric_text(flag: dict) -> str:
-    if flag["kind"] == "decision" and flag.get("instead"):
-        return f"{flag['metric']} (instead of {flag['instead']})"
-    return flag["metric"]
-
-
-def method_text(method: dict) -> str:
-    """The flag rule in one paragraph, with the counts of this run."""
-    return (
-        f"Every cell tested ({method['cells']} cells: decisions per cast, creature, phase, good and direction; "
-        f"outcomes per council and figure) with the sign-flip test over episodes (decisions) or seeds (outcomes), "
-        f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
-        f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
-        f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
-        f"{method['flag_support']}."
-    )
-
-
-def _examples_md(examples: list[dict]) -> list[str]:
-    lines = []
-    if not examples:
-        return ["(no live decisions to show)", ""]
-    for e in examples:
-        lines += [f"#### {example_where(e)}", ""]
-        lines += [f"Outcome: {e['outcome']}", ""] if e.get("outcome") else []
-        lines += ["Prompt:", "", _fence(e["prompt"]), ""]
-        lines += ["Live response:", "", _fence(e["response"]), ""]
-        lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
-    return lines
 
 
 def markdown(flagging: Flagging, top: int = 10) -> str:
@@ -320,7 +255,7 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
     for fam in fams[:top]:
         lines += [f"### {fam['family']}. {fam['text']}", ""]
         lines += [f"flags {', '.join(f'#{m}' for m in fam['members'])}; n {fam['n']}; smallest q {fam['q']:.3g}", ""]
-        lines += _examples_md(fam["examples"])
+        lines += examples_md(fam["examples"])
     if len(fams) > top:
         heading = "## The other families" if top > 0 else "## Families"
         lines += [heading, ""] + [f"{fam['family']}. {fam['text']}" for fam in fams[top:]] + [""]

@@ -17,7 +17,8 @@ from test_validate import EVAL, merged
 
 from glade.config import ConfigError, MissingInput
 from glade.env.scenario import load_scenario
-from glade.eval.flags import find_flags, load_thresholds, where
+from glade.eval.flags import find_flags, load_thresholds
+from glade.eval.flags_text import where
 from glade.eval.rank import best_ranks, comparisons, rank, seat_values, team_values
 from glade.eval.recipe import CouncilSpec, casts, check_inputs, load_eval_recipe, played_scenarios, unseated
 from glade.eval.rows import World, decision_rows, episode_rows

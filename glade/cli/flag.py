@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from glade.console import console as glade_console
     from glade.eval.faults import excluded_text
     from glade.eval.fdr import untestable
-    from glade.eval.flags import check_flags_out, flag, load_thresholds, method_text, write_flags
+    from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
+    from glade.eval.flags_text import method_text
     from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, read_table
     from glade.eval.verdict_text import families_heading
 

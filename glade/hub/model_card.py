@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from glade.eval.figures import FIGURES
-from glade.eval.flags import effect_text, metric_text, number, where
+from glade.eval.flags_text import effect_text, metric_text, number, where
 from glade.eval.stats import ci_text
 
 from .lineage import commit_text, council_provenance, heldout_text, protocol_text, reproduce, scenarios_text

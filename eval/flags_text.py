@@ -1,0 +1,71 @@
+"""A flag in words: where it sits, its effect and metric, the flag rule, and its examples, as
+flags.md, the report and the model card write them."""
+
+from __future__ import annotations
+
+from .verdict_text import example_where
+
+
+def _fence(text: str) -> str:
+    """A Markdown code block around `text`, its fence longer than any backtick run inside."""
+    ticks = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        ticks = max(ticks, run)
+    fence = "`" * max(3, ticks + 1)
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
+def number(value, digits: int = 3) -> str:
+    """A flag's value for a table: 3 digits, '-' when missing."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+    return str(value)
+
+
+def where(flag: dict) -> str:
+    """scenario / council[.cN] / creature / phase, leaving out what an outcome flag lacks."""
+    council = flag["council"] + (f".c{flag['cast']}" if flag.get("cast") is not None else "")
+    parts = [flag["scenario"], council, flag.get("creature"), flag.get("phase")]
+    return " / ".join(p for p in parts if p)
+
+
+def effect_text(flag: dict) -> str:
+    """`+0.875 [+0.61, +1.00]`, or the words said instead of an interval."""
+    if flag.get("ci_low") is None:
+        note = flag.get("ci_note")
+        return f"{flag['effect']:+.3f}" + (f" ({note})" if note else "")
+    return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
+
+
+def metric_text(flag: dict) -> str:
+    if flag["kind"] == "decision" and flag.get("instead"):
+        return f"{flag['metric']} (instead of {flag['instead']})"
+    return flag["metric"]
+
+
+def method_text(method: dict) -> str:
+    """The flag rule in one paragraph, with the counts of this run."""
+    return (
+        f"Every cell tested ({method['cells']} cells: decisions per cast, creature, phase, good and direction; "
+        f"outcomes per council and figure) with the sign-flip test over episodes (decisions) or seeds (outcomes), "
+        f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
+        f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
+        f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
+        f"{method['flag_support']}."
+    )
+
+
+def examples_md(examples: list[dict]) -> list[str]:
+    lines = []
+    if not examples:
+        return ["(no live decisions to show)", ""]
+    for e in examples:
+        lines += [f"#### {example_where(e)}", ""]
+        lines += [f"Outcome: {e['outcome']}", ""] if e.get("outcome") else []
+        lines += ["Prompt:", "", _fence(e["prompt"]), ""]
+        lines += ["Live response:", "", _fence(e["response"]), ""]
+        lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
+    return lines
