@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import glade.train.interrupted as interrupted
 import glade.train.sft as sft
 from glade.checkpoint import STARTED
 from glade.train.data import DataConfig
@@ -92,12 +93,12 @@ def test_eval_states_0_takes_the_eval_loss_but_no_held_out_figures(finished):
 def test_a_finished_run_is_found_only_for_exactly_its_recipe(finished):
     # guards finished_run's comparison with the checkpoint's recipe.yaml (`--resume` after a run ends)
     recipe, ckpt = finished
-    assert sft.finished_run(recipe) == ckpt
+    assert interrupted.finished_run(recipe) == ckpt
     other = load_train_recipe(ckpt / "recipe.yaml", ["sft.learning_rate=0.5"])
-    assert sft.finished_run(other) is None
+    assert interrupted.finished_run(other) is None
     (ckpt / "recipe.yaml").rename(ckpt / "recipe.yaml.away")
     try:
-        assert sft.finished_run(recipe) is None  # no recipe.yaml: nothing says what it trained
+        assert interrupted.finished_run(recipe) is None  # no recipe.yaml: nothing says what it trained
     finally:
         (ckpt / "recipe.yaml.away").rename(ckpt / "recipe.yaml")
 
@@ -131,14 +132,14 @@ def test_the_newest_checkpoint_is_by_step_number_not_by_name(tmp_path):
     trainer_checkpoints(tmp_path, {9: {"global_step": 9, "max_steps": 20}, 10: {"global_step": 10, "max_steps": 20}})
     (tmp_path / "checkpoint-12").write_text("a file, not a checkpoint folder: not named, not removed")
     said = []
-    assert sft.last_checkpoint(tmp_path, said.append) == str(tmp_path / "checkpoint-10")
+    assert interrupted.last_checkpoint(tmp_path, said.append) == str(tmp_path / "checkpoint-10")
     assert said == [] and (tmp_path / "checkpoint-12").is_file()
 
 
 def test_a_checkpoint_of_a_run_by_epochs_is_resumed_from(tmp_path):
     # guards `state.get("max_steps", 0) > 0`: a state without max_steps is no final step
     trainer_checkpoints(tmp_path, {3: {"global_step": 3}})
-    assert sft.last_checkpoint(tmp_path, lambda line: None) == str(tmp_path / "checkpoint-3")
+    assert interrupted.last_checkpoint(tmp_path, lambda line: None) == str(tmp_path / "checkpoint-3")
 
 
 def test_a_checkpoint_cut_short_is_removed_and_an_older_one_used(tmp_path):
@@ -147,7 +148,7 @@ def test_a_checkpoint_cut_short_is_removed_and_an_older_one_used(tmp_path):
         tmp_path, {2: {"global_step": 2, "max_steps": 6}, 4: {"global_step": 4, "max_steps": 6}, 5: None}
     )
     said = []
-    assert sft.last_checkpoint(tmp_path, said.append) == str(tmp_path / "checkpoint-4")
+    assert interrupted.last_checkpoint(tmp_path, said.append) == str(tmp_path / "checkpoint-4")
     assert said == ["dropping checkpoint-5: its save was cut short"] and not (tmp_path / "checkpoint-5").exists()
 
 
@@ -158,7 +159,7 @@ def recipe(base="org/model", **changes) -> TrainRecipe:
 
 def started(work: Path, r: TrainRecipe, source="t.yaml") -> Path:
     work.mkdir(parents=True, exist_ok=True)
-    (work / STARTED).write_text(json.dumps(sft.run_record(r, source)))
+    (work / STARTED).write_text(json.dumps(interrupted.run_record(r, source)))
     return work
 
 
@@ -173,31 +174,31 @@ def started(work: Path, r: TrainRecipe, source="t.yaml") -> Path:
 def test_a_resume_may_move_the_output_root_and_run_longer(tmp_path, changes):
     # guards RESUMABLE and RESUMABLE_SFT: these keys do not decide what the checkpoints hold
     work = started(tmp_path / "w", recipe(sft={"learning_rate": 0.1}))
-    assert sft.check_resumable(recipe(**changes), work, "t.yaml") is True
+    assert interrupted.check_resumable(recipe(**changes), work, "t.yaml") is True
 
 
 def test_a_resume_that_changes_the_weights_is_refused_and_pins_the_base_only_when_it_moved(tmp_path):
     # guards _decisive's sft filter and check_resumable's pin (named only when the base differs)
     work = started(tmp_path / "w", recipe(sft={"learning_rate": 0.1}))
     with pytest.raises(ValueError, match=r"sft.learning_rate") as exc:
-        sft.check_resumable(recipe(sft={"learning_rate": 0.2}), work, "t.yaml")
+        interrupted.check_resumable(recipe(sft={"learning_rate": 0.2}), work, "t.yaml")
     assert "its base was" not in str(exc.value) and "(it was started as: t.yaml)" in str(exc.value)
     with pytest.raises(ValueError, match=r"its base was org/model: resume with model.base=org/model"):
-        sft.check_resumable(recipe(base="org/other", sft={"learning_rate": 0.1}), work, "t.yaml")
+        interrupted.check_resumable(recipe(base="org/other", sft={"learning_rate": 0.1}), work, "t.yaml")
 
 
 def test_a_partial_folder_without_its_record_cannot_be_checked(tmp_path):
     # guards check_resumable's False for a folder from before the record
     (tmp_path / "w").mkdir()
-    assert sft.check_resumable(recipe(sft={"learning_rate": 0.2}), tmp_path / "w", None) is False
+    assert interrupted.check_resumable(recipe(sft={"learning_rate": 0.2}), tmp_path / "w", None) is False
 
 
 def test_the_record_holds_the_base_folder_it_resolved(tmp_path, monkeypatch):
     # guards run_record's base: a relative folder is recorded as the absolute one it names
     monkeypatch.chdir(tmp_path)
     (tmp_path / "base").mkdir()
-    assert sft.run_record(recipe(base="base"), None)["recipe"]["model"]["base"] == str(tmp_path / "base")
-    assert sft.run_record(recipe(base="org/model"), None)["recipe"]["model"]["base"] == "org/model"
+    assert interrupted.run_record(recipe(base="base"), None)["recipe"]["model"]["base"] == str(tmp_path / "base")
+    assert interrupted.run_record(recipe(base="org/model"), None)["recipe"]["model"]["base"] == "org/model"
 
 
 def test_the_run_loss_weights_each_logged_loss_by_the_steps_it_covers():
@@ -229,7 +230,7 @@ def test_a_failure_keeps_a_partial_folder_with_a_trainer_checkpoint(tmp_path, tr
     failing(monkeypatch, ["trainer/checkpoint-2/trainer_state.json"])
     with pytest.raises(ValueError, match="boom"):
         sft.train(r)
-    assert (sft.partial_dir(r) / "trainer" / "checkpoint-2").is_dir()
+    assert (interrupted.partial_dir(r) / "trainer" / "checkpoint-2").is_dir()
 
 
 def test_a_failure_removes_only_the_folders_this_run_made(tmp_path, traces, monkeypatch):
@@ -240,11 +241,11 @@ def test_a_failure_removes_only_the_folders_this_run_made(tmp_path, traces, monk
     failing(monkeypatch)
     with pytest.raises(ValueError, match="boom"):
         sft.train(r)
-    assert Path(r.output_root).is_dir() and not sft.partial_dir(r).exists()
-    started(sft.partial_dir(r), r)
+    assert Path(r.output_root).is_dir() and not interrupted.partial_dir(r).exists()
+    started(interrupted.partial_dir(r), r)
     with pytest.raises(ValueError, match="boom"):
         sft.train(r, resume=True, log=lambda line: None)
-    assert (sft.partial_dir(r) / STARTED).exists()
+    assert (interrupted.partial_dir(r) / STARTED).exists()
 
 
 def test_only_a_value_or_os_error_after_training_is_retold_as_kept(tmp_path, traces, monkeypatch):
@@ -267,7 +268,7 @@ def test_resume_continues_an_interrupted_run_even_when_one_had_finished(finished
     assert sft.train(recipe, resume=True, log=lambda line: None) is None
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setattr(sft, "_train", lambda recipe, work, *args: work / "resumed")
-    work = started(sft.partial_dir(recipe), recipe)
+    work = started(interrupted.partial_dir(recipe), recipe)
     try:
         assert sft.train(recipe, resume=True, log=lambda line: None) == work / "resumed"
     finally:
@@ -294,7 +295,7 @@ def test_build_tiny_keeps_a_model_it_built_before(tmp_path):
 def test_a_resume_keeps_the_record_of_how_the_run_was_started(tmp_path, traces, monkeypatch):
     # guards `not (work / STARTED).exists()`: the record is written once, at the first start
     r = load_train_recipe(recipe_at(tmp_path, traces))
-    work = started(sft.partial_dir(r), r, source="first.yaml")
+    work = started(interrupted.partial_dir(r), r, source="first.yaml")
 
     def stop(data):
         raise ValueError("stop")
@@ -325,7 +326,7 @@ def test_the_held_out_seeds_move_from_the_metrics_to_heldout(tmp_path, traces, m
 def test_restart_starts_from_an_empty_partial_folder(tmp_path, traces, monkeypatch):
     # guards restart's rmtree: nothing of the discarded run (its record, its init/ model) is reused
     r = load_train_recipe(recipe_at(tmp_path, traces))
-    work = started(sft.partial_dir(r), r, source="old.yaml")
+    work = started(interrupted.partial_dir(r), r, source="old.yaml")
     (work / "init").mkdir()
     monkeypatch.setattr(sft, "_train", lambda recipe, work, *a: sorted(p.name for p in work.parent.glob(".*/*")))
     assert sft.train(r, restart=True) == []

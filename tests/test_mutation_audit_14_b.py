@@ -261,7 +261,8 @@ def test_train_passes_resume_and_restart_down(monkeypatch, flag, resume, restart
     calls = []
     recipe = SimpleNamespace(name="r")
     monkeypatch.setitem(sys.modules, "glade.train.recipe", SimpleNamespace(load_train_recipe=lambda p, o: recipe))
-    monkeypatch.setitem(sys.modules, "glade.train.sft", SimpleNamespace(train=recorder(calls), partial_dir=None))
+    monkeypatch.setitem(sys.modules, "glade.train.sft", SimpleNamespace(train=recorder(calls)))
+    monkeypatch.setitem(sys.modules, "glade.train.interrupted", SimpleNamespace(partial_dir=None))
     with pytest.raises(Stop):
         main(["train", "r.yaml", "a=1", *flag])
     [(args, kwargs)] = calls

@@ -93,7 +93,7 @@ def test_a_training_run_whose_only_episode_is_held_out_says_so(tmp_path, monkeyp
 
 
 def test_training_never_resumes_from_its_final_step(tmp_path):
-    from glade.train.sft import last_checkpoint
+    from glade.train.interrupted import last_checkpoint
 
     trainer = tmp_path / "trainer"
     for step in (2, 4, 6):

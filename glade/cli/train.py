@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     with con.status("checking the recipe (loading TRL and PEFT)"):
         from glade.config import recipe_source
         from glade.console import progress_bar
+        from glade.train.interrupted import partial_dir
         from glade.train.recipe import load_train_recipe
-        from glade.train.sft import partial_dir, train
+        from glade.train.sft import train
 
         recipe = load_train_recipe(args.recipe, args.overrides)
     try:

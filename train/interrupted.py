@@ -1,0 +1,121 @@
+"""An interrupted or finished run of a train recipe, as `glade train --resume` finds it: the
+partial folder, its newest whole trainer checkpoint, the recipe it was started with (STARTED)
+and whether the recipe now may continue it, and a finished run of exactly this recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from glade import checkpoint
+from glade.checkpoint import LATEST, SHIPPED, STARTED
+from glade.config import as_plain, changes
+
+from .recipe import TrainRecipe
+
+
+def partial_dir(recipe: TrainRecipe) -> Path:
+    return checkpoint.partial_folder(recipe.output_root, recipe.name, recipe.seed)
+
+
+def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
+    """The newest trainer checkpoint to resume from: written to the end (its trainer_state.json,
+    written last, reads; newer ones a kill cut short are removed), and not at the final step
+    (resumed from there, the Trainer takes a step past max_steps: the one before is used and
+    the last steps are trained again, to the same weights)."""
+    steps = sorted(
+        (p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    for folder in reversed(steps):
+        try:
+            state = json.loads((folder / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log(f"dropping {folder.name}: its save was cut short")
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]:
+            log(f"{folder.name} is the final step; resuming from the checkpoint before it")
+            continue
+        return str(folder)
+    return None
+
+
+def finished_run(recipe: TrainRecipe) -> Path | None:
+    """The newest complete checkpoint of this recipe and seed trained from exactly this recipe."""
+    found = checkpoint.latest(recipe.name, recipe.output_root)
+    if found is None or not (found / "recipe.yaml").exists():
+        return None
+    same = yaml.safe_load((found / "recipe.yaml").read_text()) == as_plain(recipe)
+    return found if same else None
+
+
+def nothing_to_resume(recipe: TrainRecipe) -> str:
+    """The note for `--resume` with no interrupted run and none finished from exactly this recipe; a
+    ValueError when its newest checkpoint was trained from another recipe (a changed recipe rerun with
+    --resume, which never trains on from a finished run: starting over was not asked for)."""
+    found = checkpoint.latest(recipe.name, recipe.output_root)
+    if found is not None and (found / "recipe.yaml").exists():
+        theirs, ours = yaml.safe_load((found / "recipe.yaml").read_text()), json.loads(json.dumps(as_plain(recipe)))
+        raise ValueError(
+            f"--resume: no interrupted run of {recipe.name} (seed {recipe.seed}) to continue, and its newest checkpoint "
+            f"({found}) was trained from another recipe ({changes(theirs, ours)}): rerun without --resume to train "
+            "this recipe from the beginning, or, to train on from that checkpoint, make it the model.base of a new name"
+        )
+    return f"nothing to resume: no interrupted run of {recipe.name} (seed {recipe.seed}); training from the beginning"
+
+
+def resolve_base(recipe: TrainRecipe) -> str:
+    base = recipe.model.base
+    if base.startswith((LATEST, SHIPPED)):
+        return str(checkpoint.resolve(base, recipe.output_root).resolve())
+    return str(Path(base).resolve()) if Path(base).is_dir() else base
+
+
+# What a resumed run may change: how long it runs (the schedule stretches as the trainer's does),
+# how it logs and saves, its precision on this machine, and the held-out figures taken after it.
+# Every other key decides what the trainer checkpoints hold (weights, optimizer, schedule).
+RESUMABLE = {"eval", "output_root"}
+RESUMABLE_SFT = {
+    "max_steps", "num_train_epochs", "logging_steps", "logging_first_step", "save_steps", "save_total_limit",
+    "eval_steps", "report_to", "disable_tqdm", "dataloader_num_workers", "bf16", "fp16", "tf32", "use_cpu",
+}  # fmt: skip
+
+
+def run_record(recipe: TrainRecipe, source: str | None) -> dict:
+    """What the partial folder records as a run starts: the recipe's content, with its base as
+    the folder it resolves to (a `latest:NAME` that later names a newer checkpoint is another
+    base), and the source, for messages."""
+    recipe_plain = as_plain(recipe)
+    recipe_plain["model"]["base"] = resolve_base(recipe)
+    return {"recipe": json.loads(json.dumps(recipe_plain)), "source": source}  # as read back
+
+
+def _decisive(recipe_plain: dict) -> dict:
+    out = {k: v for k, v in recipe_plain.items() if k not in RESUMABLE}
+    out["sft"] = {k: v for k, v in (out.get("sft") or {}).items() if k not in RESUMABLE_SFT}
+    return out
+
+
+def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool:
+    """Refuse an interrupted run started under a recipe that trains something else (RESUMABLE
+    says what may change): resumed, it would train on silently under the new one, or fail
+    loading its checkpoint. False when the folder predates the record and cannot be checked
+    (it may be resumed: refusing would throw its steps away)."""
+    if not (work / STARTED).exists():
+        return False
+    record = json.loads((work / STARTED).read_text())
+    theirs, ours = _decisive(record["recipe"]), _decisive(run_record(recipe, source)["recipe"])
+    if theirs != ours:
+        how = f" (it was started as: {record['source']})" if record.get("source") else ""
+        base = theirs["model"]["base"]
+        pin = f"; its base was {base}: resume with model.base={base}" if base != ours["model"]["base"] else ""
+        raise ValueError(
+            f"{work}: holds a run of another recipe ({changes(theirs, ours)}); to continue it, restore "
+            f"its recipe{how} and rerun with --resume{pin}; to train this one, give it a new name (name=NEW), "
+            "or rerun with --restart to discard the interrupted run"
+        )
+    return True
