@@ -44,7 +44,7 @@ from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
 from .flags_text import effect_text, examples_md, method_text, metric_text, number
-from .rows import read_recipe
+from .rows import read_recipe, read_summary
 from .stats import clean
 from .thresholds import Thresholds, run_settings, threshold
 
@@ -236,8 +236,9 @@ def _outcome_examples(
 
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
     """(thresholds, the seed of the permutation tests) of a results folder, checked as the eval
-    recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else the defaults."""
-    return run_settings(read_recipe(results), {}, results)
+    recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else
+    summary.json's (the run's own, as the report reads them), else the defaults."""
+    return run_settings(read_recipe(results), read_summary(results), results)
 
 
 def markdown(flagging: Flagging, top: int = 10) -> str:

@@ -94,8 +94,11 @@ def test_without_recipe_yaml_the_summary_thresholds_are_checked_too(copy, capsys
     summary = json.loads((copy / "summary.json").read_text())
     summary["thresholds"] = {"fdr_q": 0}
     (copy / "summary.json").write_text(json.dumps(summary))
-    said = _error(capsys, ["report", str(copy)])
-    assert said == f"error: {copy / 'summary.json'}: thresholds.fdr_q: must be between 0 and 1, both excluded, got 0.0"
+    for verb in ("report", "flag"):  # flag read the defaults here, report the summary's
+        said = _error(capsys, [verb, str(copy)])
+        assert said == (
+            f"error: {copy / 'summary.json'}: thresholds.fdr_q: must be between 0 and 1, both excluded, got 0.0"
+        )
 
 
 # --- 2. flag and report never write over a file glade did not write; their own they replace
