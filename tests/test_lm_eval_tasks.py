@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from test_checkpoint import whole
 
 from glade import checkpoint
 from glade.cli import build_parser, main
@@ -230,20 +231,6 @@ def _lora(folder, meta):
     whole(folder)  # lm-eval checks the folder's files first (checkpoint.loadable)
     (folder / "meta.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
     return folder
-
-
-def whole(path, kind="lora"):
-    """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
-    checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
-    a tokenizer config."""
-    if kind == "lora":
-        config = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
-        (path / "adapter_config.json").write_text(json.dumps(config))
-    header = b"{}"  # 8 bytes of header length, then the header: no tensors
-    weights = "adapter_model.safetensors" if kind == "lora" else "model.safetensors"
-    (path / weights).write_bytes(len(header).to_bytes(8, "little") + header)
-    (path / "tokenizer_config.json").write_text("{}")
-    return path
 
 
 def test_a_corrupt_meta_json_is_named(tmp_path, capsys):

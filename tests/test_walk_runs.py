@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_rollout_review import Answers
 
 from glade.env import standin
 from glade.env.schema import ConfigError
@@ -122,16 +123,6 @@ def test_a_seed_count_too_large_to_plan_is_refused_by_name(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- a python seat's Decision
-
-
-class Answers:
-    name = "answers"
-
-    def __init__(self, answer):
-        self.answer = answer
-
-    def act(self, observations):
-        return [self.answer for _ in observations]
 
 
 HOLD = {"orders": []}
