@@ -149,6 +149,22 @@ def test_a_council_file_names_the_creature_whose_disposition_is_missing(tmp_path
         parse_council(str(spec), load_scenario("default"))
 
 
+@pytest.mark.parametrize("form", ["pairs", "file"])
+def test_two_disposition_files_of_one_name_are_refused(tmp_path, monkeypatch, form):
+    # one name in the table and summary.json would read as one stand-in
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("name: mine\nbudget: 0.2\n")
+    (tmp_path / "b.yaml").write_text("name: mine\nbudget: 0.4\n")
+    (tmp_path / "c.yaml").write_text("oona: a.yaml\nbramble: b.yaml\n")
+    spec = "oona=a.yaml,bramble=b.yaml" if form == "pairs" else "c.yaml"
+    where = "--council " if form == "pairs" else "--council c.yaml: "
+    message = f"^{where}oona \\(a.yaml\\) and {where}bramble \\(b.yaml\\) are two different dispositions named 'mine'"
+    with pytest.raises(SeatSpecError, match=message):
+        parse_council(spec, load_scenario("default"))
+    same = parse_council("oona=a.yaml,bramble=a.yaml", load_scenario("default"))  # one file twice is one stand-in
+    assert same["oona"].name == same["bramble"].name == "standin:mine"
+
+
 def test_run_episode_batches_one_call_per_policy_per_turn():
     calls = []
 

@@ -37,7 +37,17 @@ from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
 from glade.faults import fault_hint, too_many_faults
 from glade.rollout import run_episode
-from glade.seats import Policy, SeatSpecError, StandIn, check_spec, each_creature, load, load_council, standin_council
+from glade.seats import (
+    Policy,
+    SeatSpecError,
+    StandIn,
+    check_spec,
+    check_stand_in_names,
+    each_creature,
+    load,
+    load_council,
+    standin_council,
+)
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -76,6 +86,14 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
                     check_spec(seat)
                 except SeatSpecError as exc:
                     raise SeatSpecError(f"--council {spec}: {creature}: {exc}") from None
+        check_stand_in_names(
+            {
+                (f"--council {spec}: {c}" if seat is not None else f"the scenario's {c}"): (
+                    seat if seat is not None else scenario.creatures[c].disposition
+                )
+                for c, seat in seats.items()
+            }
+        )
         try:
             loaded = load_council({c: s for c, s in seats.items() if s is not None})
         except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)
@@ -95,8 +113,18 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
                 f"--council: {creature} is named twice ({named[creature]}, {disposition}); name each once"
             )
         named[creature] = disposition
+    seated = each_creature(named, creatures, "--council")
+    # Two files under one name would read as one stand-in in the table and summary.json.
+    check_stand_in_names(
+        {
+            (f"--council {c}" if ref is not None else f"the scenario's {c}"): (
+                ref if ref is not None else scenario.creatures[c].disposition
+            )
+            for c, ref in seated.items()
+        }
+    )
     shared = {p.disposition.name: p for p in council.values() if isinstance(p, StandIn)}  # reuse
-    for creature, disposition in each_creature(named, creatures, "--council").items():
+    for creature, disposition in seated.items():
         if disposition is None:
             continue
         if disposition not in shared:
