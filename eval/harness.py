@@ -64,15 +64,14 @@ LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.p
 def model_args(checkpoint: str | Path) -> dict:
     """lm-eval `hf` model_args for a checkpoint folder; ValueError naming what is wrong (an
     interrupted training run's folder too: results written into it would be `--restart`'s to wipe)."""
-    found = checkpoints.finished(checkpoint)
+    found = checkpoints.loadable(checkpoint)  # a damaged folder is named before lm-eval loads it
     args = {"dtype": "float32"}
     if found.is_adapter:
         base = found.base_model
         if (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
             raise ValueError(f"{checkpoint}: its base model {base!r} is not a folder")
-        args.update(pretrained=str(base), peft=str(found.folder.resolve()))
-        if (found.folder / "tokenizer_config.json").exists():
-            args["tokenizer"] = str(found.folder.resolve())
+        # the adapter's own tokenizer (checkpoints.loadable found one): its chat template is the one trained on
+        args.update(pretrained=str(base), peft=str(found.folder.resolve()), tokenizer=str(found.folder.resolve()))
     else:
         args["pretrained"] = str(found.folder.resolve())
     if any("," in str(v) for v in args.values()):

@@ -26,18 +26,27 @@ def checkpoint_folder(root, name: str, base: str | None = None):
 
 
 def test_model_args_name_the_adapters_base_its_tokenizer_and_refuse_commas(tmp_path):
+    from test_checkpoint import whole
+
     from glade.eval.harness import model_args
 
-    # guards the tokenizer only where the adapter's folder has one, and `not is_dir()` on a local base
-    lora = checkpoint_folder(tmp_path, "lora", base=str(tmp_path))
-    assert model_args(lora) == {"dtype": "float32", "pretrained": str(tmp_path), "peft": str(lora.resolve())}
-    (lora / "tokenizer_config.json").write_text("{}")
-    assert model_args(lora)["tokenizer"] == str(lora.resolve())
+    # guards the adapter's own tokenizer, and `not is_dir()` on a local base
+    lora = whole(checkpoint_folder(tmp_path, "lora", base=str(tmp_path)))
+    assert model_args(lora) == {
+        "dtype": "float32",
+        "pretrained": str(tmp_path),
+        "peft": str(lora.resolve()),
+        "tokenizer": str(lora.resolve()),
+    }
     with pytest.raises(ValueError, match=r"its base model '/no/such/base' is not a folder"):
-        model_args(checkpoint_folder(tmp_path, "lost", base="/no/such/base"))
+        model_args(whole(checkpoint_folder(tmp_path, "lost", base="/no/such/base")))
     # guards the comma refusal: lm-eval splits model_args on commas
     with pytest.raises(ValueError, match="lm-eval model paths cannot contain commas"):
-        model_args(checkpoint_folder(tmp_path, "a,b"))
+        model_args(whole(checkpoint_folder(tmp_path, "a,b"), kind="full"))
+    # a damaged folder is named by model_args itself, not only by the CLI before it
+    (lora / "adapter_model.safetensors").write_bytes(b"\x00" * 3)
+    with pytest.raises(ValueError, match="adapter_model.safetensors is truncated or not safetensors"):
+        model_args(lora)
 
 
 def test_a_hub_failure_is_found_through_the_context_as_well_as_the_cause():

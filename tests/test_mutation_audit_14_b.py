@@ -226,7 +226,6 @@ def test_lm_eval_passes_its_options_and_defaults_down(monkeypatch):
 
     calls = []
     monkeypatch.setattr(verb, "run_lm_eval", recorder(calls))
-    monkeypatch.setattr(verb, "loadable", lambda folder: None)  # "ck" is no folder: the check is tested elsewhere
     with pytest.raises(Stop):
         main(["lm-eval", "ck"])
     with pytest.raises(Stop):

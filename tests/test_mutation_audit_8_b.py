@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_checkpoint import whole
 from test_mutation_audit_8 import heldout, write_traces  # noqa: F401  (heldout: the module's traces)
 
 from glade.traces import load_traces
@@ -260,7 +261,7 @@ def test_merge_refuses_a_model_without_an_adapter_and_an_out_that_exists(tmp_pat
         merge(full)
     adapter = tmp_path / "run"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
+    whole(adapter)
     (adapter / "meta.json").write_text(json.dumps({"kind": "lora", "base_model": str(tmp_path / "gone")}))
     (tmp_path / "run-merged").mkdir()
     with pytest.raises(ValueError, match=r"run-merged: already exists; pass --out or remove it"):

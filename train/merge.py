@@ -24,6 +24,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     if not found.is_adapter:  # checkpoints.finished refused anything that is not a finished model
         what = "a merged model already" if found.kind == "merged" else "a full model"
         raise ValueError(f"{checkpoint}: {what}, with no LoRA adapter to merge; seat or export it as it is")
+    checkpoints.loadable(found.folder)  # a damaged folder is named before the base model loads
     checkpoint, meta = found.folder, found.meta
     out = Path(out) if out else checkpoint.with_name(checkpoint.name + "-merged")
     if out.exists():

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.checkpoint import loadable
 from glade.cli import VerbHelp, epilog
 from glade.console import progress_bar, without_lines
-from glade.eval.harness import resolve_checkpoint, run_lm_eval, score_text
+from glade.eval.harness import run_lm_eval, score_text
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
 GIT_NOISE = "fatal: not a git repository"
@@ -76,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--tasks names no task ({args.tasks!r}); give comma-separated names, e.g. {','.join(GLADE_TASKS)}"
         )
-    loadable(resolve_checkpoint(args.checkpoint))  # a damaged folder is named before lm-eval loads it
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
         with progress_bar("lm-eval", "requests") as bar:
             result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, args.batch_size, progress=bar)

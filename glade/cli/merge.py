@@ -31,10 +31,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glade.checkpoint import loadable, resolve
+    from glade.checkpoint import resolve
     from glade.train.merge import merge
 
     checkpoint = resolve(args.checkpoint)
-    loadable(checkpoint)  # a damaged folder is named before the base model loads
     print(f"merged model: {merge(str(checkpoint), args.out)}")
     return 0
