@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
+from glade.env.schema import read_yaml
 from glade.faults import is_fault
 from glade.tracejson import canonical
 from glade.traces import readable_shards
 
-from .rows import read_table
+from .rows import read_recipe, read_table, rebuild
 
 RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
 
@@ -82,7 +82,7 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
     rows["observation"] = [json.loads(o) for o in rows["observation"]]
     rows["action"] = [json.loads(a) for a in rows["action"]]
-    references, named = {}, recipe_scenarios(folder)
+    references, named = {}, recipe_scenarios(folder, kind)
     for scenario, c, stored in (
         frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
     ):
@@ -103,21 +103,47 @@ def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
     return pd.concat([read_table(p, columns) for p in files], ignore_index=True)
 
 
-def read_recipe(folder: Path) -> dict:
-    """The recipe the run wrote beside its results ({} when there is none or it cannot be read)."""
-    try:
-        data = yaml.safe_load((Path(folder) / "recipe.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+def run_recipe(folder: Path, kind: str = "results") -> dict:
+    """The recipe beside the live decisions, {} when there is none: a results folder's as every
+    reader of one reads it (glade.eval.rows.read_recipe); a traces dataset's, which glade generate
+    wrote, as strictly (a damaged one would silently lose a user's own scenario paths)."""
+    if kind == "results":
+        return read_recipe(folder)
+    path = Path(folder) / "recipe.yaml"
+    if not path.is_file():
         return {}
-    return data if isinstance(data, dict) else {}
+    try:
+        return read_yaml(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {_remedy(folder, kind)}") from None
 
 
-def recipe_scenarios(folder: Path) -> dict[str, Scenario]:
+def _remedy(folder: Path, kind: str) -> str:
+    """What to do about a damaged recipe.yaml beside the live decisions."""
+    if kind == "results":
+        return rebuild(Path(folder))
+    return "it is the recipe glade generate wrote beside this traces dataset: restore it, or run glade generate again"
+
+
+def recipe_turns(folder: Path, data: dict, kind: str = "results") -> dict:
+    """The recipe's `turns` as load_scenario's override ({} when it sets none); one that is no
+    positive integer (a hand edit) is named rather than failing as a bare int() error."""
+    turns = data.get("turns")
+    if turns is None:
+        return {}
+    if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
+        raise ValueError(
+            f"{Path(folder) / 'recipe.yaml'}: turns: expected a positive integer, got {turns!r}; {_remedy(folder, kind)}"
+        )
+    return {"turns": turns}
+
+
+def recipe_scenarios(folder: Path, kind: str = "results") -> dict[str, Scenario]:
     """The scenarios the folder's recipe names (a shipped name or a path, as the run was given
     them, with its `turns`; its levers' too), by their `name`; one that does not load from here is left out (a
-    shipped scenario is then found by its name)."""
-    data = read_recipe(folder)
-    overrides = {"turns": int(data["turns"])} if data.get("turns") else {}
+    shipped scenario is then found by its name). `kind`: Live.kind, which says who wrote the recipe."""
+    data = run_recipe(folder, kind)
+    overrides = recipe_turns(folder, data, kind)
     levers = [
         v for lever in data.get("levers") or [] if isinstance(lever, dict) for v in (lever.get("from"), lever.get("to"))
     ]

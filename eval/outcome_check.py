@@ -34,10 +34,11 @@ from glade.seats import StandIn, standin_council
 
 from .faults import without_faults
 from .figures import FIGURES
-from .live_decisions import read_recipe, recipe_scenarios
+from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
-from .rows import World, episode_rows, read_table
+from .rows import World, episode_rows, read_recipe, read_summary, read_table
 from .stats import Interval, ci_text, describe, interval, path_distance
+from .thresholds import run_settings
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
 ABOUT = {
@@ -64,7 +65,9 @@ def outcome_check(
     folder = live.folder
     _, episodes, excluded = without_faults(None, read_table(folder / "episodes.parquet"))
     episodes = episodes.drop_duplicates("episode_id")
-    thresholds = read_recipe(folder).get("thresholds") or {}
+    # the run's thresholds, checked as glade flag and report check them (recipe.yaml's, else summary.json's);
+    # the seed of the intervals is calibrate's own
+    thresholds, _ = run_settings(read_recipe(folder), read_summary(folder), folder)
     seats = live.rows.groupby("episode_id")["creature"].agg(lambda c: sorted(set(c)))
     council = episodes[episodes["episode_id"].isin(seats.index)]
     council = council[[(s, int(k)) not in fit_pairs for s, k in zip(council["scenario"], council["seed"])]]
@@ -112,8 +115,7 @@ def outcome_check(
 def _scenarios(folder, council: pd.DataFrame) -> dict[str, Scenario]:
     """The scenarios the council played, as they ran (checked against the stored hashes): as the
     recipe names them (a name or a path), else shipped ones by name."""
-    turns = read_recipe(folder).get("turns")
-    overrides = {"turns": int(turns)} if turns else {}
+    overrides = recipe_turns(folder, read_recipe(folder))
     named = recipe_scenarios(folder)
     out = {}
     for name, digest in council[["scenario", "scenario_hash"]].drop_duplicates().itertuples(index=False):

@@ -19,7 +19,7 @@ from test_calibrate import observations
 
 from glade.env import standin
 from glade.env.legends import RISE
-from glade.eval.live_decisions import load_live, read_recipe, recipe_scenarios
+from glade.eval.live_decisions import load_live, recipe_scenarios
 from glade.eval.standin_search import (
     SIDE,
     SPACE,
@@ -151,10 +151,13 @@ def test_the_recipe_names_its_scenarios_and_levers_with_its_turns(tmp_path):
 
 
 @pytest.mark.parametrize("text", ["- a list\n- not a recipe\n", "name: [unclosed\n"])
-def test_a_recipe_that_is_no_mapping_reads_as_none(tmp_path, text):
-    # guards read_recipe's `isinstance(data, dict)` and its YAMLError: no recipe, not a crash in its callers
+def test_a_recipe_that_is_no_mapping_is_named_not_read_as_none(tmp_path, text):
+    # guards the reader's mapping check and its YAMLError: a damaged recipe is named (read as none,
+    # a user's own scenario paths would be lost without a word)
     (tmp_path / "recipe.yaml").write_text(text)
-    assert read_recipe(tmp_path) == {} and recipe_scenarios(tmp_path) == {}
+    for kind in ("results", "traces"):
+        with pytest.raises(ValueError, match=r"recipe\.yaml: "):
+            recipe_scenarios(tmp_path, kind)
 
 
 # --------------------------------------------------------------------------- live_decisions: what is no source
