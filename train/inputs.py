@@ -195,26 +195,79 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
 
 
 def check_lengths(trainer, train_rows, eval_rows, source: str | None) -> None:
-    """A `sft.max_length` inside every row's prompt: TRL cuts each row to its first max_length tokens
-    and drops the rows left without an answer token, so the trainer would get no rows at all and die
-    in its sampler ("num_samples=0"), after training for held-out rows. Checked on the trainer's own
-    prepared data, so what TRL dropped is exactly what is counted."""
-    limit = trainer.args.max_length
-    for split, given, kept in (
-        ("training", train_rows, trainer.train_dataset),
-        ("held-out", eval_rows, trainer.eval_dataset),
-    ):
-        if limit is None or not len(given) or kept is None or len(kept):
-            continue
-        tokenizer = trainer.processing_class
-        lengths = [
-            len(tokenizer(tokenizer.apply_chat_template(m, tokenize=False), add_special_tokens=False)["input_ids"])
-            for m in given["messages"]
-        ]
+    """A `sft.max_length` that cuts any row's answer, counted on the trainer's own prepared data.
+    TRL cuts each row to max_length tokens (its first ones, or its last under truncation_mode
+    keep_end; packing keeps the first) and drops the rows left without an answer token: a limit
+    inside every prompt leaves no rows, and the trainer would die in its sampler ("num_samples=0");
+    one inside some answers silently trains on cut-off JSON, teaching broken output."""
+    args = trainer.args
+    limit = args.max_length
+    eval_packing = args.packing if args.eval_packing is None else args.eval_packing
+    splits = [
+        (split, given, kept, packing)
+        for split, given, kept, packing in (
+            ("training", train_rows, trainer.train_dataset, args.packing),
+            ("held-out", eval_rows, trainer.eval_dataset, eval_packing),
+        )
+        # a dataset TRL did not tokenize (dataset_kwargs skip_prepare_dataset) it did not cut either
+        if len(given) and kept is not None and "input_ids" in kept.column_names
+    ]
+    if limit is None or all(not packing and _all_under(kept, len(given), limit) for _, given, kept, packing in splits):
+        return  # the common case, told by the prepared rows alone: no row reached the limit, so none was cut
+    keep_end = args.truncation_mode == "keep_end"
+    counts, longest, needed = [], 0, 0
+    for split, given, kept, packing in splits:
+        spans = list(_answer_spans(trainer, given, split))
+        lengths = [length for length, _ in spans]
+        if not packing and not len(kept):
+            fail(
+                source,
+                "sft.max_length",
+                f"{limit} drops every {split} row (each is cut inside its prompt, leaving no answer token to learn); "
+                f"the rows are {min(lengths):,} to {max(lengths):,} tokens: raise sft.max_length to at least "
+                f"{max(lengths):,} so every answer is kept whole (or set it to null)",
+            )
+        # the fewest tokens that keep the row's answer whole, in the window TRL keeps
+        fits = [length - answer[0] if keep_end and not packing else answer[1] + 1 for length, answer in spans if answer]
+        counts.append(f"{sum(n > limit for n in fits):,} of {len(given):,} {split} rows")
+        longest, needed = max(longest, *lengths), max(needed, *fits, 0)
+    if needed > limit:
+        kept_part = "last" if keep_end and not args.packing else "first"
         fail(
             source,
             "sft.max_length",
-            f"{limit} drops every {split} row (each is cut inside its prompt, leaving no answer token to learn); "
-            f"the rows are {min(lengths):,} to {max(lengths):,} tokens: raise sft.max_length to at least "
-            f"{max(lengths):,} so every answer is kept whole (or set it to null)",
+            f"{limit} cuts the answer of {' and '.join(counts)} (TRL keeps each row's {kept_part} {limit} tokens, "
+            f"so it would train on cut-off answers); the longest row is {longest:,} tokens: raise sft.max_length "
+            f"to at least {needed:,} (or set it to null)",
         )
+
+
+def _all_under(kept, given: int, limit: int) -> bool:
+    """Whether TRL kept every row, each shorter than `limit` tokens (so none was cut). Read as
+    arrow: the rows TRL kept, not every row under its filter's index."""
+    import pyarrow.compute as pc
+
+    if len(kept) != given:
+        return False
+    lengths = pc.list_value_length(kept.with_format("arrow")["input_ids"])
+    return pc.max(lengths).as_py() < limit
+
+
+def _answer_spans(trainer, given, split: str):
+    """(length, (first, last) answer token index or None) of each row, as the trainer tokenized it
+    (its labels mark the answer) but uncut: its own preparation run again without max_length."""
+    import copy
+
+    from .sft import to_prompt_completion
+
+    uncut = copy.copy(trainer.args)
+    uncut.max_length, uncut.shuffle_dataset = None, False
+    rows = given.map(to_prompt_completion).select_columns(["prompt", "completion"])
+    name = "uncut train" if split == "training" else "uncut eval"
+    # TRL's own (private) preparation, so the tokens and answer mask are exactly the trainer's: no public
+    # function tokenizes a row as SFTTrainer does
+    prepared = trainer._prepare_dataset(rows, trainer.processing_class, uncut, False, None, name)
+    for batch in prepared.iter(batch_size=1000):
+        for labels in batch["labels"]:
+            answer = [i for i, token in enumerate(labels) if token != -100]
+            yield len(labels), (answer[0], answer[-1]) if answer else None

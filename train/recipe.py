@@ -211,12 +211,26 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
 
 
 def check_reporters(report_to, source: str | None) -> None:
-    """Each `sft.report_to` integration glade knows the package of is installed (looked up, not
-    imported: importing wandb or tensorboard takes seconds)."""
+    """Each `sft.report_to` name is an integration transformers has (its own list: a misspelt one
+    would pass here and fail only as the trainer is built), and each glade knows the package of is
+    installed (looked up, not imported: importing wandb or tensorboard takes seconds)."""
     import importlib.util
 
-    for name in [report_to] if isinstance(report_to, str) else report_to or ():
-        modules, package = REPORTERS.get(name, ((), "")) if isinstance(name, str) else ((), "")
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    known = [*INTEGRATION_TO_CALLBACK, "all", "none"]
+    names = [report_to] if isinstance(report_to, str) else list(report_to or ())
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            fail(
+                source,
+                "sft.report_to",
+                f"unknown integration {name!r}"
+                + (f" (did you mean {close[0]}?)" if close else "")
+                + f"; known: {', '.join(known)}",
+            )
+        modules, package = REPORTERS.get(name, ((), ""))
         if modules and all(importlib.util.find_spec(m) is None for m in modules):
             fail(
                 source,
@@ -224,6 +238,13 @@ def check_reporters(report_to, source: str | None) -> None:
                 f"{name} needs the {package} package, which is not installed: pip install {package}, "
                 "or drop sft.report_to (report_to: none logs nowhere)",
             )
+    if len(names) > 1 and {"all", "none"} & set(names):  # transformers takes them only alone
+        fail(
+            source,
+            "sft.report_to",
+            f"{' and '.join(n for n in ('all', 'none') if n in names)} stands alone (report_to: all, or "
+            "report_to: none), not in a list with other integrations",
+        )
 
 
 def lora_config(recipe: TrainRecipe, source: str | None = None):
