@@ -27,7 +27,7 @@ SFT = {
     "use_cpu": True,
     "activation_checkpointing": False,
     "report_to": "none",
-    "max_length": 512,
+    "max_length": 1024,  # rows of a 600-token vocabulary reach about 600 tokens: none is cut
 }
 
 
