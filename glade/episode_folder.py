@@ -71,6 +71,6 @@ def check_episode_folder(out: Path) -> None:
             foreign = ["summary.json"]  # not one write_episode wrote
     if foreign:
         raise ValueError(
-            f"{out}: holds files glade did not write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
-            "give a new or empty folder"
+            f"{out}: holds files that are not an episode glade simulate wrote ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); give a new or empty folder"
         )

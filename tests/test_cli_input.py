@@ -52,20 +52,23 @@ def test_simulate_replaces_its_own_run_and_refuses_anything_else(tmp_path, capsy
 
     (out / "notes.txt").write_text("mine")
     assert sim("--out", str(out)) == 2
-    assert "holds files glade did not write (notes.txt); give a new or empty folder" in capsys.readouterr().err
+    assert (
+        "holds files that are not an episode glade simulate wrote (notes.txt); give a new or empty folder"
+        in capsys.readouterr().err
+    )
 
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "summary.json").write_text('{"mine": 1}')
     assert sim("--out", str(mine)) == 2
-    assert "holds files glade did not write (summary.json)" in capsys.readouterr().err
+    assert "holds files that are not an episode glade simulate wrote (summary.json)" in capsys.readouterr().err
     assert (mine / "summary.json").read_text() == '{"mine": 1}' and not (mine / "trace.parquet").exists()
 
     loose = tmp_path / "loose"
     loose.mkdir()
     (loose / "trace.parquet").write_text("mine")  # a trace without the summary simulate writes first
     assert sim("--out", str(loose)) == 2
-    assert "holds files glade did not write (trace.parquet)" in capsys.readouterr().err
+    assert "holds files that are not an episode glade simulate wrote (trace.parquet)" in capsys.readouterr().err
 
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

@@ -25,7 +25,8 @@ def test_a_summary_json_glade_did_not_write_is_refused_by_name(tmp_path, text):
     # parser's error) and its `isinstance(summary, dict)` (a list naming the keys is no summary)
     (tmp_path / "summary.json").write_text(text)
     with pytest.raises(
-        ValueError, match=r"holds files glade did not write \(summary.json\); give a new or empty folder"
+        ValueError,
+        match=r"holds files that are not an episode glade simulate wrote \(summary.json\); give a new or empty folder",
     ):
         check_episode_folder(tmp_path)
 
@@ -34,10 +35,10 @@ def test_a_refusal_names_three_foreign_files_and_says_when_there_are_more(tmp_pa
     # guards check_episode_folder's `len(foreign) > 3`: three files are named in full, a fourth is ", ..."
     for name in ("a.txt", "b.txt", "c.txt"):
         (tmp_path / name).write_text("mine")
-    with pytest.raises(ValueError, match=r"glade did not write \(a.txt, b.txt, c.txt\); give"):
+    with pytest.raises(ValueError, match=r"glade simulate wrote \(a.txt, b.txt, c.txt\); give"):
         check_episode_folder(tmp_path)
     (tmp_path / "d.txt").write_text("mine")
-    with pytest.raises(ValueError, match=r"glade did not write \(a.txt, b.txt, c.txt, ...\); give"):
+    with pytest.raises(ValueError, match=r"glade simulate wrote \(a.txt, b.txt, c.txt, ...\); give"):
         check_episode_folder(tmp_path)
 
 

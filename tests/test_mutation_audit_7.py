@@ -322,10 +322,10 @@ def test_an_episode_folder_is_new_empty_or_a_whole_episode_glade_wrote(tmp_path)
 
     check_episode_folder(tmp_path)
     (tmp_path / "trace.parquet").write_bytes(b"x")
-    with pytest.raises(ValueError, match=r"holds files glade did not write \(trace.parquet\)"):
+    with pytest.raises(ValueError, match=r"holds files that are not an episode glade simulate wrote \(trace.parquet\)"):
         check_episode_folder(tmp_path)
     (tmp_path / "summary.json").write_text(json.dumps({"scenario_hash": "h", "seed": 0}))
-    with pytest.raises(ValueError, match=r"holds files glade did not write \(summary.json\)"):
+    with pytest.raises(ValueError, match=r"holds files that are not an episode glade simulate wrote \(summary.json\)"):
         check_episode_folder(tmp_path)
     (tmp_path / "summary.json").write_text(json.dumps({"scenario_hash": "h", "seed": 0, "conservation_problems": []}))
     check_episode_folder(tmp_path)
