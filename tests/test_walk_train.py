@@ -149,3 +149,19 @@ def test_resume_with_nothing_to_resume_says_so_and_refuses_a_changed_recipe(work
         "beginning, or, to train on from that checkpoint, make it the model.base of a new name"
     )
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [done.name]
+
+
+@pytest.mark.parametrize("files", [(), ("config.json",)])
+def test_a_base_folder_without_a_model_is_named_by_validate_and_train(workdir, tmp_path, capsys, files):
+    # before, validate said ok and train died on the loader's "Couldn't instantiate the backend tokenizer"
+    base = tmp_path / "not-a-model"
+    base.mkdir()
+    for name in files:
+        (base / name).write_text("{}")
+    path = recipe_file(workdir, tmp_path, model={"base": str(base)})
+    problem = "is not a model folder (no config.json)" if not files else "has no tokenizer (tokenizer.json or"
+    assert main(["validate", "--kind", "train", str(path)]) == 2
+    assert f"model.base: '{base}' {problem}" in capsys.readouterr().out
+    assert main(["train", str(path)]) == 2
+    assert error_line(capsys).startswith(f"error: {path}: model.base: '{base}' {problem}")
+    assert not (tmp_path / "checkpoints").exists()

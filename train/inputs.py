@@ -67,6 +67,7 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and Path(base).is_dir():
         _check_not_adapter(Path(base), base, source)
+        _check_model_folder(Path(base), base, source)
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
     # The filters apply to the held-out traces too: one they do not hold leaves no held-out state,
@@ -109,6 +110,22 @@ def _check_not_adapter(folder: Path, base: str, source: str | None) -> None:
         f"{base!r} is a LoRA adapter ({folder}), not a model to train on: merge it first "
         f"(`glade merge {base}`) and give the merged folder, or train on its base{under}",
     )
+
+
+def _check_model_folder(folder: Path, base: str, source: str | None) -> None:
+    """A folder given as the base holds a model transformers can load: else the loader fails with
+    its own multi-line message (a tokenizer it "couldn't instantiate") naming neither key nor path."""
+    if not (folder / "config.json").is_file():
+        fail(source, "model.base", f"{base!r} is not a model folder (no config.json): {MODEL_FOLDER}")
+    if not any((folder / name).is_file() for name in checkpoint.TOKENIZER_FILES):
+        fail(
+            source,
+            "model.base",
+            f"{base!r} has no tokenizer ({' or '.join(checkpoint.TOKENIZER_FILES)}): {MODEL_FOLDER}",
+        )
+
+
+MODEL_FOLDER = "give a folder save_pretrained wrote (config, weights, tokenizer), a hub id, tiny or latest:RECIPE"
 
 
 def _seeds(files: list[str], source: str | None, key: str) -> set[int]:
