@@ -51,7 +51,16 @@ from pathlib import Path
 from glade import checkpoint as checkpoints
 from glade.provenance import package_version, stamp
 
-from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, heldout_rows, trace_rows, write_tasks
+from .lm_docs import (
+    GLADE_TASKS,
+    SHUFFLE_SEED,
+    baselines,
+    heldout_rows,
+    trace_rows,
+    trained_on,
+    training_metas,
+    write_tasks,
+)
 from .lm_tasks.utils import DOCS
 from .stats import ci_text, cluster_rate, interval
 
@@ -174,6 +183,10 @@ def run_lm_eval(
             folders = [traces] if isinstance(traces, (str, Path)) else list(traces)
             rows = trace_rows(folders)
             source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
+            overlap = trained_on(training_metas(checkpoint), rows)
+            if overlap:  # said, not refused: scoring a model on what it learned from is a fit, a person may want it
+                source["held_out"] = f"not held out: {overlap['rows']:,} of {len(rows):,} rows were trained on"
+                source["trained_on"] = overlap
         else:
             rows, source = heldout_rows(checkpoint)
     # the documents are written beside the earlier ones and replace them only once scored: a

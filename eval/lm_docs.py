@@ -9,6 +9,8 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from glade.checkpoint import read
+
 from .lm_tasks.utils import CHOICES, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
 from .scoring import directions
 
@@ -181,3 +183,32 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
         "states": len(rows),
     }
     return rows, source
+
+
+def training_metas(checkpoint: str | Path) -> list[dict]:
+    """The meta.json of a checkpoint and, under an adapter, of its base where that is a glade
+    checkpoint too (the shipped tiny base is): together they record every episode trained on."""
+    found = read(checkpoint)
+    metas = [found.meta]
+    if found.is_adapter and (Path(found.base_model) / "meta.json").is_file():
+        try:
+            metas.append(read(found.base_model).meta)
+        except ValueError:  # a base of another kind: its training data is not glade's to know
+            pass
+    return metas
+
+
+def trained_on(metas: Iterable[dict], rows: Sequence[dict]) -> dict | None:
+    """Where `--traces` rows come from the episodes a checkpoint (or the base under its adapter)
+    was trained on, by its meta.json's record of its training traces (`traces.data`: each folder's
+    seeds and scenario hashes): {"rows": n of len(rows), "seeds": the shared seeds}, or None when
+    none does. Scores on them are not held out."""
+    seen: dict[str, set[int]] = {}
+    for meta in metas:
+        for folder in (meta.get("traces") or {}).get("data") or []:
+            for digest in (folder.get("scenario_hashes") or {}).values():
+                seen.setdefault(digest, set()).update(folder.get("seeds") or [])
+    shared = [row["seed"] for row in rows if row.get("seed") in seen.get(row.get("scenario_hash"), ())]
+    if not shared:
+        return None
+    return {"rows": len(shared), "of": len(rows), "seeds": sorted(set(shared))}

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
-from glade.console import progress_bar, without_lines
+from glade.console import progress_bar, warning, without_lines
 from glade.eval.harness import run_lm_eval, score_text
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
@@ -78,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
         with progress_bar("lm-eval", "requests") as bar:
             result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, args.batch_size, progress=bar)
+    overlap = (result.get("data") or {}).get("trained_on")
+    if overlap:
+        seeds = ", ".join(map(str, overlap["seeds"][:8])) + (", ..." if len(overlap["seeds"]) > 8 else "")
+        warning(
+            f"{overlap['rows']:,} of {overlap['of']:,} --traces rows are from episodes this checkpoint (or its base) "
+            f"was trained on (seeds {seeds}): these scores are not held out; generate traces from other seeds "
+            "for held-out scores"
+        )
     for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         found = (result.get("intervals") or {}).get(task)
