@@ -5,7 +5,9 @@ interval straddles its floor."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -282,3 +284,23 @@ def test_a_recipe_of_another_kind_is_named_as_such(tmp_path, capsys):
     assert f"{crash}: an eval recipe (recipes/eval/); --scenario takes a scenario" in capsys.readouterr().err
     assert sim("--council", crash, "--out", str(tmp_path / "a")) == 2
     assert f"{crash}: an eval recipe (recipes/eval/); --council takes a disposition" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "code, said",
+    [
+        (errno.EACCES, "error: /ro/out: permission denied; check its permissions, or choose a path you can write"),
+        (errno.ENOSPC, "error: /ro/out: no space left on device; the disk is full: free some space, or choose"),
+        (errno.ENOENT, "error: /ro/out: no such file or directory; check the path: a folder above it may be missing"),
+    ],
+)
+def test_an_os_error_no_verb_named_is_one_line_with_the_path_and_what_to_do(monkeypatch, capsys, code, said):
+    # before: "error: [Errno 13] Permission denied: '/ro/out'" (the errno, and nothing to do)
+    import glade.cli.simulate as verb
+
+    def run(args):
+        raise OSError(code, os.strerror(code), "/ro/out")
+
+    monkeypatch.setattr(verb, "run", run)
+    assert main(["simulate"]) == 2
+    assert capsys.readouterr().err.strip().startswith(said)

@@ -17,6 +17,7 @@ with its examples and `exit status: ...` (`epilog`, laid out by VerbHelp).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import re
@@ -188,8 +189,26 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # ConfigError and SeatSpecError are ValueErrors
         if os.environ.get("GLADE_DEBUG"):
             raise
-        error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        error(os_error_line(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0] or type(exc).__name__)
         return 2
+
+
+# What to do about an OSError the verbs did not name themselves (a folder it cannot create, a
+# full disk): the path and the reason, not "[Errno 13] Permission denied: '...'".
+OS_HINTS = {
+    errno.EACCES: "check its permissions, or choose a path you can write",
+    errno.EPERM: "check its permissions, or choose a path you can write",
+    errno.EROFS: "it is on a read-only file system: choose a path you can write",
+    errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk",
+    errno.ENOENT: "check the path: a folder above it may be missing, or not one that can be written",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    if exc.filename is None or not exc.strerror:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    hint = OS_HINTS.get(exc.errno, "check the path (GLADE_DEBUG=1 shows where it was used)")
+    return f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
 
 
 if __name__ == "__main__":
