@@ -304,3 +304,25 @@ def test_an_os_error_no_verb_named_is_one_line_with_the_path_and_what_to_do(monk
     monkeypatch.setattr(verb, "run", run)
     assert main(["simulate"]) == 2
     assert capsys.readouterr().err.strip().startswith(said)
+
+
+def test_a_council_whose_seat_failed_every_decision_is_said_to_be_left_out_of_the_tables(tmp_path, capsys):
+    # before: its rows were silently missing and the seat table printed empty; why came 40 lines later
+    recipe = {
+        "name": "dead",
+        "out": str(tmp_path / "out"),
+        "policies": {"base": {"kind": "server", "base_url": "http://127.0.0.1:9/v1", "model": "x", "retries": 0}},
+        "councils": {"one": {"focal": {"oona": "base"}}},
+        "scenarios": ["gambit_rumour"],
+        "seeds": {"start": 500, "count": 2},
+        "turns": 6,
+    }
+    path = tmp_path / "dead.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["eval", str(path)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "left out: 2 council worlds with seat faults (12 decisions); council one lost every world, so it has no row "
+        "above (see 'seat faults' below)"
+    ) in out
+    assert "valid-action rate per live seat: no live decision outside the worlds left out" in out

@@ -197,6 +197,22 @@ def print_results(con, recipe, summary: dict) -> None:
             str(row["n"]),
         )
     con.print(table)
+    excluded = summary.get("excluded") or {}
+    if excluded.get("fault_worlds"):  # said before the tables are read as whole; the faults are shown at the end
+        shown = {str(row["world"]) for row in summary.get("table", [])}
+        gone = [name for name in recipe.councils if name not in shown]
+        con.print(
+            f"[yellow]left out[/]: {excluded['fault_worlds']:,} council worlds with seat faults "
+            f"({excluded.get('fault_rows', 0):,} decisions)"
+            + (
+                f"; council{'s' if len(gone) > 1 else ''} {', '.join(map(escape, gone))} lost every world, so "
+                f"{'they have' if len(gone) > 1 else 'it has'} no row above"
+                if gone
+                else ""
+            )
+            + " (see 'seat faults' below)",
+            soft_wrap=True,
+        )
     seats = Table(
         title=f"valid-action rate per live seat (answers the parser took with no named error; mean [{level} CI], n)"
     )
@@ -207,5 +223,8 @@ def print_results(con, recipe, summary: dict) -> None:
         errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
         rate = f"{with_ci(valid['mean'], valid['ci'], '.3f', valid.get('note'))}, n {valid['n']}"
         seats.add_row(escape(row["council"]), escape(row["policy"]), rate, str(row["decisions"]), escape(errors))
-    con.print(seats)
+    if summary.get("seats"):
+        con.print(seats)
+    else:
+        con.print("valid-action rate per live seat: no live decision outside the worlds left out", soft_wrap=True)
     print_table_one(con, recipe.out, recipe.thresholds, recipe.seed)
