@@ -256,3 +256,10 @@ def test_console_script_entry_point(tmp_path):
         [str(glade), "simulate", "--council", "oona=grumpy"], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: ") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("spec", ["oona", "Oona"])
+def test_a_bare_creature_name_is_told_how_to_seat_it(spec):
+    # before: "unknown disposition 'oona'" (a bare word is one disposition for every seat)
+    with pytest.raises(ConfigError, match=f"^--council {spec}: oona is a creature: seat it as oona=DISPOSITION$"):
+        parse_council(spec, load_scenario("default"))

@@ -100,6 +100,8 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
             raise type(exc)(f"--council {spec}: {exc}") from exc
         return {**council, **loaded}
     if "=" not in spec:
+        if spec.lower() in creatures:  # a creature, not a disposition for every seat
+            raise ConfigError(f"--council {spec}: {spec.lower()} is a creature: seat it as {spec.lower()}=DISPOSITION")
         return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
     named: dict[str, str] = {}
     for part in spec.split(","):
