@@ -263,3 +263,11 @@ def test_a_bare_creature_name_is_told_how_to_seat_it(spec):
     # before: "unknown disposition 'oona'" (a bare word is one disposition for every seat)
     with pytest.raises(ConfigError, match=f"^--council {spec}: oona is a creature: seat it as oona=DISPOSITION$"):
         parse_council(spec, load_scenario("default"))
+
+
+def test_turns_given_twice_and_differently_is_refused(tmp_path, capsys):
+    # before: --turns won over --set turns=5 without a word
+    assert main(["simulate", "--turns", "3", "--set", "turns=5", "--out", str(tmp_path / "o")]) == 2
+    assert "error: --turns 3 and --set turns=5 disagree: give one of them" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(["simulate", "--turns", "3", "--set", "turns=3", "--out", str(tmp_path / "o"), "--quiet"]) == 0

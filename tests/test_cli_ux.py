@@ -149,6 +149,8 @@ def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
         ("train", "train.yaml", ["--states=8"], "did you mean eval.states=8?"),
         ("generate", "gen.yaml", ["--count", "2"], "did you mean seeds.count=2?"),
         ("train", "train.yaml", ["--traces", "runs/t"], None),  # data.traces or eval.traces: not guessed
+        # simulate's --set on a recipe verb
+        ("generate", "gen.yaml", ["--set", "seeds.count=2"], "drop --set: recipe keys are given as key=value after"),
     ],
 )
 def test_an_unknown_option_shows_the_verbs_usage_and_a_key_value_hint(tmp_path, capsys, verb, recipe, typed, hint):

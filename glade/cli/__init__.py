@@ -146,6 +146,8 @@ def override_hint(extra: list[str], keys: set[str]) -> str:
     at = next((i for i, a in enumerate(extra) if a.startswith("--")), None)
     if at is None:
         return ""
+    if extra[at] == "--set" and at + 1 < len(extra) and "=" in extra[at + 1]:  # simulate's way, on a recipe verb
+        return f"; drop --set: recipe keys are given as key=value after the recipe ({extra[at + 1]})"
     key, sep, value = extra[at][2:].partition("=")
     key = key.replace("-", "_")
     if key.split(".")[0] not in keys:

@@ -199,6 +199,8 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
     check_kind(name, "scenario", "--scenario")
     overrides = dict(parse_override(s) for s in sets)
     if turns is not None:
+        if "turns" in overrides and overrides["turns"] != turns:  # one would win without a word
+            raise ConfigError(f"--turns {turns} and --set turns={overrides['turns']} disagree: give one of them")
         overrides["turns"] = turns
     return load_scenario(name, **overrides)
 
