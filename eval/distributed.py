@@ -60,9 +60,10 @@ def connect(address: str = "auto") -> str:
     except ConnectionError as exc:
         if address != "auto":
             raise OSError(
-                f"--ray {address}: the Ray cluster there did not let this driver in ({str(exc).splitlines()[0]}); "
-                "if it uses token authentication (Ray's default when ~/.ray/auth_token exists), "
-                "set RAY_AUTH_MODE=token and its token (`ray get-auth-token`)"
+                f"--ray {address}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
+                "a Ray head's address (`ray status --address` on it), and if the cluster uses token authentication "
+                "(Ray's default when ~/.ray/auth_token exists), set RAY_AUTH_MODE=token and its token "
+                "(`ray get-auth-token`)"
             ) from None
         ray.init(address="local", include_dashboard=False, **quiet)
         return describe("no Ray cluster found (--ray auto); started a local one on this machine")

@@ -273,3 +273,21 @@ def test_a_second_rerun_after_an_unrecorded_cost_still_records_none(tmp_path):
     eval_run.evaluate(recipe)  # played, never summarised: its cost is lost
     assert eval_run.run_recipe(recipe)["cost"] is None
     assert eval_run.run_recipe(recipe)["cost"] is None
+
+
+def test_a_cluster_that_will_not_take_the_driver_is_named_with_both_likely_causes(monkeypatch):
+    # something answers at the address but is not a Ray head that lets this driver in: both the
+    # address and token authentication are named (before, only the token)
+    monkeypatch.setattr(distributed.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed, "check_address", lambda address: None)
+
+    def refuse(**kwargs):
+        raise ConnectionError("Failed to get cluster ID\nmore")
+
+    monkeypatch.setattr(distributed.ray, "init", refuse)
+    with pytest.raises(
+        OSError,
+        match=r"^--ray 10.0.0.1:6379: could not join a Ray cluster there \(Failed to get "
+        r"cluster ID\); check that it is a Ray head's address .* set RAY_AUTH_MODE=token",
+    ):
+        distributed.connect("10.0.0.1:6379")
