@@ -174,7 +174,7 @@ def test_greedy_pins_every_folder_knob_neutral():
 def test_a_device_this_build_lacks_is_a_named_spec_error(device, says):
     # guards check_device: the CUDA check's own reason, and the AssertionError (xpu) and the
     # ImportError (hpu without Habana's plug-in: a bare traceback before the fix) it names
-    with pytest.raises(SeatSpecError, match=rf"^seat spec hf device: '{device}' is not available \({says}"):
+    with pytest.raises(SeatSpecError, match=rf"^seat spec device: '{device}' is not available \({says}"):
         check_device(device)
 
 

@@ -46,7 +46,7 @@ def test_device_names_torch_knows_pass_the_spec(device):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_a_cuda_seat_on_a_machine_without_one_is_a_named_error(tiny):
-    with pytest.raises(SeatSpecError, match=r"oona: seat spec hf device: 'cuda:0' is not available.*use device: cpu"):
+    with pytest.raises(SeatSpecError, match=r"oona: seat spec device: 'cuda:0' is not available.*use device: cpu"):
         load_council({"oona": {"kind": "hf", "model": str(tiny), "device": "cuda:0"}})
 
 
@@ -56,7 +56,7 @@ def test_an_unknown_device_type_is_one_error_line_from_simulate(tiny, tmp_path, 
     code = main(["simulate", "--council", str(council), "--turns", "1", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "seat spec hf device: 'gpu' is not available" in err
+    assert "seat spec device: 'gpu' is not available" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
 

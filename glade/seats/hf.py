@@ -337,7 +337,7 @@ def check_device(device: str) -> None:
         torch.empty(1, device=device)  # an index past the devices there are, a backend this build lacks
     except (RuntimeError, AssertionError, ValueError, ImportError) as exc:
         raise SeatSpecError(
-            f"seat spec hf device: {device!r} is not available ({first_line(exc)}); use device: cpu"
+            f"seat spec device: {device!r} is not available ({first_line(exc)}); use device: cpu"
         ) from None
 
 
