@@ -13,7 +13,8 @@ Two kinds of comparison (`outcome`):
 - `team`: the council against the all-stand-in world on the same seed. A council's value
   in a (scenario, seed) is its focal seats' wealth change summed, minus the same creatures'
   in the paired all-stand-in world (averaged over casts); the all-stand-in world's is 0.
-  Entries are councils (RECIPE/COUNCIL) and "all stand-ins".
+  Entries are councils (RECIPE/COUNCIL; folders merge only where they seat the same
+  policies: `check_councils`) and "all stand-ins".
 
 The model: P(i beats j) = 1 / (1 + exp(-(s_i - s_j))), strengths s on the log-odds scale,
 centred on 0 (the average entry), fitted by choix's iterative Luce spectral ranking
@@ -21,7 +22,8 @@ centred on 0 (the average entry), fitted by choix's iterative Luce spectral rank
 that keeps a strength finite when an entry wins or loses every comparison (`separated`: its
 strength then says "beyond the others", its size set by the prior). Intervals: the
 percentile bootstrap over episodes, where the unit resampled is a (scenario, seed) with
-every world played on it (their comparisons share the seed), refitting each time.
+every world played on it (their comparisons share the seed) and at least one comparison,
+refitting each time.
 """
 
 from __future__ import annotations
@@ -80,16 +82,103 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, li
 def _why_no_episodes(folder: Path) -> str:
     """What to do about a folder without episodes.parquet: glade eval writes it last, after
     every world its ledger lists, so a folder with the ledger of an eval is one cut short."""
-    try:
-        kinds = json.loads((folder / PROGRESS).read_text()).get("shards")
-    except (OSError, ValueError, AttributeError):
-        kinds = None
+    kinds = _ledger(folder).get("shards")
     if isinstance(kinds, list) and "episodes" in kinds:
         return (
             "an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is "
             "missing), then rank the folder"
         )
     return "give a results folder written by glade eval"
+
+
+def _ledger(folder: Path) -> dict:
+    """The folder's progress.json ({} when it has no readable one)."""
+    try:
+        ledger = json.loads((folder / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return ledger if isinstance(ledger, dict) else {}
+
+
+@dataclass(frozen=True)
+class Seating:
+    """Who sat in one folder's council: what decides its `team` lift."""
+
+    seats: frozenset  # (cast, creature, policy identity) of every focal seat, from episodes.parquet
+    shown: dict  # creature -> policy identity in the first cast (the focal map as written)
+    names: dict  # creature (or "*") -> the recipe's policy name there, where the ledger says
+    specs: dict | None  # creature (or "*") -> that policy's seat spec as the ledger records it; None: no ledger
+    rotate: object
+
+
+def seating(folder: Path, council: str, seats: pd.DataFrame) -> Seating:
+    """A council's Seating from its focal rows in `folder` and the recipe its ledger records
+    (eval.plan.results_recipe: the seat specs that decide the rows, so a temperature an
+    identity does not carry still tells two councils apart)."""
+    recipe = _ledger(folder).get("recipe")
+    recipe = recipe if isinstance(recipe, dict) else {}
+    councils, policies = recipe.get("councils"), recipe.get("policies")
+    spec = councils.get(council) if isinstance(councils, dict) else None
+    focal = spec.get("focal") if isinstance(spec, dict) else None
+    first = seats[seats["cast"] == seats["cast"].min()]
+    shown = dict(sorted(first[["creature", "policy"]].drop_duplicates().itertuples(index=False, name=None)))
+    if not isinstance(focal, dict) or not isinstance(policies, dict):
+        return Seating(_seated(seats), shown, {}, None, None)
+    names = {c: focal.get(c, focal.get("*")) for c in shown} | focal
+    # a bare string is a stand-in disposition (glade.seats.load): one spec, however it is written
+    plain = {n: {"kind": "standin", "disposition": s} if isinstance(s, str) else s for n, s in policies.items()}
+    return Seating(_seated(seats), shown, names, {c: plain.get(n) for c, n in focal.items()}, spec.get("rotate"))
+
+
+def _seated(seats: pd.DataFrame) -> frozenset:
+    return frozenset(seats[["cast", "creature", "policy"]].drop_duplicates().itertuples(index=False, name=None))
+
+
+def seating_differs(a: Seating, b: Seating) -> str:
+    """What differs between two seatings of one council, readably ("" when they are the same
+    council). Specs are compared only where both folders' ledgers record them."""
+    specs = a.specs is not None and b.specs is not None
+    if a.seats == b.seats and (not specs or (a.specs, a.rotate) == (b.specs, b.rotate)):
+        return ""
+    names = {**b.names, **a.names}
+    label = lambda c: f"{names[c]} on {c}" if names.get(c) else c  # noqa: E731
+    for mine, theirs in ((a.shown, b.shown), (a.specs, b.specs) if specs else ({}, {})):
+        keys = sorted(set(mine) | set(theirs), key=str)
+        parts = [f"{label(k)}: {_versus(mine.get(k), theirs.get(k))}" for k in keys if mine.get(k) != theirs.get(k)]
+        if parts:
+            return "; ".join(parts)
+    if specs and a.rotate != b.rotate:
+        return f"rotate {a.rotate} vs {b.rotate}"
+    return "other policies in their other casts"
+
+
+def _versus(a, b) -> str:
+    """`a vs b`, for two identities or specs; of two specs only the keys that differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        value = lambda v: "unset" if v is None else json.dumps(v)  # noqa: E731
+        return ", ".join(f"{k} {value(a.get(k))} vs {value(b.get(k))}" for k in keys)
+    show = lambda v: "no focal seat" if v is None else v if isinstance(v, str) else json.dumps(v)  # noqa: E731
+    return f"{show(a)} vs {show(b)}"
+
+
+def check_councils(results: list[str | Path], episodes: pd.DataFrame) -> None:
+    """Refuses (ValueError) two folders that hold one council, RECIPE/COUNCIL, seating different
+    policies: `team` keys its entries by that name and averages the folders, so two councils
+    would read as one. Refused rather than told apart by folder: an entry's name then means one
+    council wherever it is ranked, and renaming costs a rerun that plays nothing."""
+    focal = episodes[(episodes["world"] != STANDIN) & episodes["focal"].astype(bool)]
+    first: dict[tuple, tuple[int, Seating]] = {}
+    for (recipe, council, source), seats in focal.groupby(["recipe", "council", "source"]):
+        mine = seating(Path(results[source]), council, seats)
+        other, theirs = first.setdefault((recipe, council), (source, mine))
+        differs = seating_differs(theirs, mine)
+        if differs:
+            raise ValueError(
+                f"{results[other]} and {results[source]} both hold council {recipe}/{council}, seating different "
+                f"policies ({differs}); give one of them another name (rerun its glade eval with name=NEW: nothing "
+                "plays again) to rank them apart"
+            )
 
 
 def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -168,6 +257,8 @@ def rank(
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
     the bootstrap interval of the strength and of its rank, wins and comparisons."""
     episodes, names = load_episodes(results)
+    if outcome == "team":
+        check_councils(results, episodes)
     # a held turn is not the policy's play; per folder, since two folders share episode ids
     kept = [without_faults(None, folder)[1:] for _, folder in episodes.groupby("source", sort=False)]
     episodes = pd.concat([k[0] for k in kept], ignore_index=True)
@@ -271,22 +362,31 @@ def _tidy(value: float) -> float:
 def compared_only(c: Comparisons) -> tuple[Comparisons, list[str]]:
     """The comparisons without the entries that were never compared with anyone (an
     all-stand-in world's creature that no council seated: alone in every cell it sat in),
-    and those entries. They have no strength to fit; other groups never compared with each
-    other are refused by `rank`."""
+    and those entries; and without the units where nothing was compared, which would only
+    thin the bootstrap's resamples (a folder that adds no comparison changes no figure).
+    Entries alone have no strength to fit; other groups never compared with each other are
+    refused by `rank`."""
     totals = c.wins.sum(axis=0)
     seen = (totals.sum(axis=0) + totals.sum(axis=1)) > 0
     alone = [e for e, kept in zip(c.entries, seen) if not kept]
-    if not alone:
-        return c, []
     if seen.sum() < 2:
+        # the recipe names an entry has: a policy that sat only where the same stand-in sat
+        same = [f"{'/'.join(c.labels[e])} is {e}" for e in c.entries if c.labels.get(e)]
         raise ValueError(
             "no two policies ever sat on the same creature, scenario and seed, so none can be compared "
-            f"({', '.join(c.entries)}); seat them on the same creatures (a council, or rotate)"
+            f"({', '.join(c.entries)}); "
+            + (
+                f"the recipe's policies are the stand-ins the all-stand-in world seats on their creatures "
+                f"({', '.join(same)}): seat a policy that differs from the creature's stand-in"
+                if same
+                else "seat them on the same creatures (a council, or rotate)"
+            )
         )
-    keep = np.flatnonzero(seen)
+    keep, used = np.flatnonzero(seen), np.flatnonzero(c.wins.sum(axis=(1, 2)) > 0)
     entries = [c.entries[i] for i in keep]
-    wins = c.wins[:, keep][:, :, keep]
-    return Comparisons(entries, c.units, wins, {e: c.labels[e] for e in entries}), alone
+    wins = c.wins[used][:, keep][:, :, keep]
+    units = [c.units[u] for u in used]
+    return Comparisons(entries, units, wins, {e: c.labels[e] for e in entries}), alone
 
 
 def check_out(out: str | Path) -> None:
