@@ -256,7 +256,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "out": str(out),
         "replayed": state.replayed,
         "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
-        "faults": tally_faults(_seats_and_errors(log.listed("traces", state))),
+        "faults": tally_faults(seats_and_errors(log.listed("traces", state))),
         # None when nothing was left to play: the card keeps the cost of the run that played
         "cost": run_cost(stats, time.perf_counter() - started, len(plan)) if plan else None,
     }
@@ -265,7 +265,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     return summary
 
 
-def _seats_and_errors(shards: list[Path]):
+def seats_and_errors(shards: list[Path]):
+    """(seat, error) of every row of these traces shards, read alone: what the fault tallies count."""
     import pyarrow.parquet as pq
 
     for shard in shards:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import as_plain
+from glade.faults import too_many_faults
 from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
 
@@ -61,6 +62,34 @@ def write_card(recipe, out: Path, scenarios: dict, done: dict, cost: dict | None
 
 
 RECIPE_HEADING = "## Recipe\n"
+FAULTS_HEADING = "## Held turns: seat faults\n"
+
+
+def faults_section(tally: dict[str, dict], max_share: float) -> str:
+    """The card's note on the rows whose seat's server failed to answer (glade.faults.tally_faults
+    of the rows; "" when there are none): they are held turns, not the model's behaviour."""
+    faulted = {seat: t for seat, t in tally.items() if t["faults"]}
+    if not faulted:
+        return ""
+    over = too_many_faults(tally, max_share)
+    rows = "\n".join(
+        f"| `{seat}` | {sum(t['faults'].values())} of {t['decisions']} | {t['fault_share']:.0%} | "
+        + ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+        + " |"
+        for seat, t in faulted.items()
+    )
+    beyond = (
+        f" For {', '.join(f'`{s}`' for s in over)} that is more than the recipe's max_fault_share "
+        f"({max_share:g}): `glade generate` failed the run on it."
+        if over
+        else ""
+    )
+    return (
+        FAULTS_HEADING + "\nSome rows are **held turns, not the model's behaviour**: the seat's server failed to "
+        "answer (refused, timed out, an HTTP error) and the creature held. Their `error` starts with `server_`; "
+        f"`glade train` leaves them out, and any other use should too.{beyond}\n\n"
+        "| seat | fault rows | share of its rows | faults |\n| --- | --- | --- | --- |\n" + rows + "\n\n"
+    )
 
 
 def recipe_section(recipe: dict) -> str:

@@ -1,6 +1,8 @@
 """`glade export-traces DATASET --repo-id OWNER/NAME [--private] [--out DIR] [--push]`: write a
 Hub-ready folder for a traces dataset written by `glade generate`, and optionally push it
-(glade.hub.export_traces). Exit code 3: the folder is ready but the push did not happen."""
+(glade.hub.export_traces). Exit code 3: the folder is ready but the push did not happen. A seat
+whose server failed on some turns is a warning; on more than max_fault_share, --push is refused
+(exit 2, nothing written) unless --allow-faults."""
 
 from __future__ import annotations
 
@@ -33,6 +35,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         action="store_true",
         help="create the dataset repo and upload the folder (token: HF_TOKEN or `hf auth login`)",
     )
+    p.add_argument(
+        "--allow-faults",
+        action="store_true",
+        help="push even when a seat's server failed on more of its turns than the recipe's max_fault_share "
+        "(those rows are held turns, not the model's behaviour; the card says so)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -40,7 +48,14 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     try:
         folder = export_traces(
-            args.dataset, args.repo_id, private=args.private, out=args.out, push=args.push, log=print
+            args.dataset,
+            args.repo_id,
+            private=args.private,
+            out=args.out,
+            push=args.push,
+            log=print,
+            allow_faults=args.allow_faults,
+            warn=warning,
         )
     except PushFailed as exc:
         error(exc.message)
@@ -51,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             "--private acts only with --push, and nothing was pushed; to push this folder private later: "
             + upload_command(args.repo_id, folder, "dataset", private=True)
         )
+    if args.allow_faults and not args.push:
+        warning("--allow-faults acts only with --push, and nothing was pushed")
     if args.push:
         print(f"pushed: https://huggingface.co/datasets/{args.repo_id}" + (" (private)" if args.private else ""))
     return 0

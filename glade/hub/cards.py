@@ -96,9 +96,31 @@ def default_out(repo_id: str) -> Path:
     return Path("exports") / repo_id.split("/")[1]
 
 
-def start_folder(out: Path) -> Path:
+def shipped_models() -> Path:
+    """The folder of the models glade ships (the top-level `models/`, installed as glade.models)."""
+    from importlib.resources import files
+
+    return Path(str(files("glade.models")))
+
+
+def earlier_export(out: Path) -> tuple[dict, str]:
+    """The MARKER of the glade export folder `out` ({} when it cannot be read or names no
+    repo_type) and what the folder holds, in words ("a model export for me/m")."""
+    try:
+        marker = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        marker = None
+    if not isinstance(marker, dict) or marker.get("repo_type") not in ("model", "dataset"):
+        return {}, f"an export whose {MARKER} names no repo_type"
+    return marker, f"a {marker['repo_type']} export for {marker.get('repo_id', 'no repo id')}"
+
+
+def start_folder(out: Path, repo_type: str, repo_id: str) -> Path:
     """A fresh, hidden work folder next to `out`; `finish_folder` moves it into place. An
-    existing `out` is replaced only when it is an earlier glade export."""
+    existing `out` is replaced only when it is an earlier glade export of the same `repo_type`
+    (a dataset export never replaces a model, nor the reverse). Inside glade's own shipped
+    models, only the export of that shipped model for the same `repo_id` replaces it (README:
+    how models/tiny-base is rebuilt); nothing else is written there."""
     from glade.files import check_folder_path
 
     out = Path(out)
@@ -108,6 +130,17 @@ def start_folder(out: Path) -> Path:
         raise ValueError(f"--out {exc}") from None
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise ValueError(f"--out {out}: exists and is not a glade export folder; choose another --out or remove it")
+    marker, held = earlier_export(out) if (out / MARKER).exists() else ({}, "")
+    if held and marker.get("repo_type") != repo_type:
+        raise ValueError(
+            f"--out {out}: holds {held}, not a {repo_type} export; choose another --out (or remove that folder)"
+        )
+    if out.resolve().is_relative_to(shipped_models().resolve()) and marker.get("repo_id") != repo_id:
+        raise ValueError(
+            f"--out {out}: is inside glade's own shipped models ({shipped_models()})"
+            + (f" and holds {held}, which only an export for that same --repo-id replaces" if held else "")
+            + "; choose another --out"
+        )
     tmp = out.with_name("." + out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -119,7 +119,7 @@ def export_checkpoint(
     base = base_model or base_hub_id(meta)
     recipe = read_recipe(checkpoint, "glade train")
 
-    tmp = start_folder(out)
+    tmp = start_folder(out, "model", repo_id)
     try:
         if exported_kind == "lora":
             config = json.loads((checkpoint / "adapter_config.json").read_text())

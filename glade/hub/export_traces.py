@@ -6,6 +6,11 @@ resolved generate recipe and the dataset card (README.md, with a section on load
 from the Hub); local absolute paths in the recipe are shortened to their last part. --push creates the dataset repo and uploads the folder; the token comes from
 HF_TOKEN or the saved `hf auth login` and is never written. If the push cannot happen the
 folder stays ready and the command exits 3 with the `hf upload` command for later.
+
+Rows whose seat's server failed to answer (glade.faults) are held turns, not the model's
+behaviour: the card says so near its top, `warn` hears each seat with faults, and --push is
+refused when a seat's faults pass the recipe's max_fault_share (the bar at which `glade
+generate` exited 1 on the run) unless `allow_faults`; nothing is written then.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from glade.traces import interrupted_generate, readable_shards
-from glade.traces_card import RECIPE_HEADING, recipe_section
+from glade.console import fault_text
+from glade.faults import fault_hint, tally_faults, too_many_faults
+from glade.traces import GenerateRecipe, interrupted_generate, readable_shards, seats_and_errors
+from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section
 
 from .cards import check_repo_id, default_out, finish_folder, portable, read_recipe, start_folder
 from .cards import push as push_folder
@@ -36,6 +43,42 @@ def read_traces(dataset: Path) -> list[Path]:
     return shards
 
 
+def with_faults(text: str, section: str) -> str:
+    """The card `text` with the faults `section` before its first `## ` section, near the top where a
+    Hub reader sees it (an earlier export's own faults section is replaced)."""
+    head, found, tail = text.partition("\n" + FAULTS_HEADING)
+    if found:  # the card of an exported folder, exported again
+        text = head + "\n" + tail[tail.find("\n## ") + 1 :] if "\n## " in tail else head
+    if not section:
+        return text
+    at = text.find("\n## ")
+    return text.rstrip() + "\n\n" + section if at < 0 else text[: at + 1] + section + text[at + 1 :]
+
+
+def read_faults(dataset: Path, shards: list[Path]) -> dict[str, dict]:
+    """seat -> its fault tally (glade.faults.tally_faults) over every row of the dataset."""
+    import pyarrow as pa
+
+    try:
+        return tally_faults(seats_and_errors(shards))
+    except (pa.ArrowException, KeyError):
+        raise ValueError(
+            f"{dataset}: a shard lacks the `seat` or `error` column (not written by this glade's generate); "
+            "rerun `glade generate` into a new folder and export that"
+        ) from None
+
+
+def max_fault_share(dataset: Path, recipe: dict) -> float:
+    """The recipe's max_fault_share (generate's default when the recipe names none)."""
+    share = recipe.get("max_fault_share", GenerateRecipe.max_fault_share)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise ValueError(
+            f"{dataset / 'recipe.yaml'}: max_fault_share {share!r} is not a number between 0 and 1; "
+            "restore the value glade generate wrote"
+        )
+    return float(share)
+
+
 def export_traces(
     dataset: str | Path,
     repo_id: str,
@@ -44,17 +87,32 @@ def export_traces(
     push: bool = False,
     api=None,
     log=None,
+    allow_faults: bool = False,
+    warn=None,
 ) -> Path:
     """Write the export folder (and push it when `push`); returns the folder. `log` hears what the
-    push changed besides the files (an existing public repo made private)."""
+    push changed besides the files (an existing public repo made private); `warn` hears a line per
+    seat whose server failed to answer some of its turns. With `push`, a seat with more faults
+    than the recipe's max_fault_share is a ValueError unless `allow_faults`."""
     from huggingface_hub import DatasetCard
 
     check_repo_id(repo_id)
     dataset = Path(dataset)
     shards = read_traces(dataset)
     recipe = read_recipe(dataset, "glade generate")
+    faults = read_faults(dataset, shards)
+    max_share = max_fault_share(dataset, recipe)
+    over = too_many_faults(faults, max_share)
+    if push and over and not allow_faults:
+        raise ValueError(
+            f"{dataset}: seat {over[0]!r}: {fault_text(faults[over[0]])}, more than max_fault_share {max_share:g}"
+            + (f" (and {len(over) - 1} more seat(s))" if len(over) > 1 else "")
+            + "; these rows are held turns, not the model's behaviour, so nothing was written or pushed: fix the "
+            f"seat ({fault_hint(faults[over[0]]['faults'])}) and rerun the `glade generate` that wrote it (the "
+            "episodes with faults play again), or pass --allow-faults to push it as it is"
+        )
     out = Path(out) if out else default_out(repo_id)
-    tmp = start_folder(out)
+    tmp = start_folder(out, "dataset", repo_id)
     try:
         (tmp / "data").mkdir()
         for shard in shards:
@@ -65,6 +123,7 @@ def export_traces(
             head, heading, _ = card.text.rpartition(RECIPE_HEADING)
             if heading:  # glade's own card: its recipe section is the last
                 card.text = head + recipe_section(portable(recipe))
+        card.text = with_faults(card.text, faults_section(faults, max_share))
         card.data.pretty_name = card.data.get("pretty_name") or f"glade traces: {repo_id.split('/')[1]}"
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
@@ -80,6 +139,15 @@ def export_traces(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if warn is not None:
+        for seat, tally in faults.items():
+            if tally["faults"]:
+                beyond = f", more than max_fault_share {max_share:g}" if seat in over else ""
+                warn(
+                    f"seat {seat!r}: {fault_text(tally)}{beyond}; these rows are held turns, not the model's "
+                    "behaviour (the card says so; glade train leaves them out)"
+                    + ("; pushing it anyway (--allow-faults)" if push and seat in over else "")
+                )
     if push:
         push_folder(
             folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}", log=log
