@@ -13,6 +13,7 @@ trunk's recipes through `glade.config`.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import difflib
 import importlib.resources
 import math
@@ -59,11 +60,16 @@ def finite(value: int | float, source: str | None, path: str) -> float:
 _EXPONENT = re.compile(r"([-+]?[0-9][0-9_]*)(\.[0-9_]*)?[eE]([-+]?)([0-9]+)")
 
 
-def number_hint(value: Any) -> str:
-    """For a number YAML read as text: how to write it so that it reads as a number."""
+def number_hint(value: Any, integer: bool = False) -> str:
+    """For a number YAML read as text: how to write it so that it reads as a number (for an
+    `integer`, its digits: 1.0e+9 would read as a float, which an integer key refuses too)."""
     match = _EXPONENT.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         return ""
+    if integer:
+        number = decimal.Decimal(value.strip().replace("_", ""))
+        whole_number = number == number.to_integral_value() and number.adjusted() < 30  # past that, no count
+        return f" (YAML reads {value} as text: write {int(number)})" if whole_number else ""
     whole, point, sign, power = match.groups()
     number = f"{whole}{point or '.0'}e{sign or '+'}{power}"
     return f" (YAML reads {value} as text: write {number})" if number != value.strip() else ""
@@ -127,7 +133,7 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(source, path, f"expected an integer, got {value!r}")
+            fail(source, path, f"expected an integer, got {value!r}{number_hint(value, integer=True)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -8,6 +8,7 @@ from typing import Any
 
 from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario
+from glade.env.scenario_check import FOLDER_NAME
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
@@ -61,6 +62,12 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     legend and the gambit's cover (glade.eval.figures measures them). Reads no model."""
     recipe = load_recipe(EvalRecipe, path, overrides, kind="eval")
     source = recipe_source(path, overrides)
+    if not FOLDER_NAME.fullmatch(recipe.name):  # as a scenario's name: it labels results, rank entries, titles
+        fail(
+            source,
+            "name",
+            f"{recipe.name!r} cannot label results: 1 to 128 characters, no '/' or '\\', not starting with '.'",
+        )
     for name, council in recipe.councils.items():
         if name == STANDIN:
             fail(source, f"councils.{name}", f"{STANDIN!r} names the all-stand-in world; choose another council name")
@@ -80,7 +87,11 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             fail(source, f"policies.{name}", "expected a seat spec (a mapping) or a disposition name")
         with keyed(source, f"policies.{name}"):
             check_spec(spec)
-    check_scenarios(recipe.scenarios, source)
+    levers: dict[str, str] = {}  # a scenario a lever names -> its key (the first that names it)
+    for i, lever in enumerate(recipe.levers):
+        levers.setdefault(lever.from_, f"levers[{i}].from")
+        levers.setdefault(lever.to, f"levers[{i}].to")
+    check_scenarios(recipe.scenarios, source, recipe.turns, levers)
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     check_seeds(recipe.seeds, source)
@@ -95,10 +106,12 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)
+    named: dict[str, tuple[str, Scenario]] = {}  # scenario name -> (the entry that first loaded it, it)
     for i, name in enumerate(played_scenarios(recipe)):
         key = f"scenarios[{i}]" if i < len(recipe.scenarios) else "levers"
         with keyed(source, key):
             scenario = recipe_scenario(name, recipe.turns)
+        check_named(named.setdefault(scenario.name, (name, scenario)), (name, scenario), source, key)
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
@@ -123,6 +136,20 @@ def unseated(recipe: EvalRecipe) -> list[str]:
     """The policies no council seats, in the recipe's order: they play nowhere."""
     seated = {policy for council in recipe.councils.values() for policy in council.focal.values()}
     return [name for name in recipe.policies if name not in seated]
+
+
+def check_named(first: tuple[str, Scenario], entry: tuple[str, Scenario], source: str | None, key: str) -> None:
+    """Two different scenarios (as written, loaded) under one `name`: a run seats each world's
+    stand-ins by scenario name (plan.seat_council), so the second would play with the first's."""
+    (a, one), (b, other) = first, entry
+    if a != b and one.hash() != other.hash():
+        fail(
+            source,
+            "scenarios" if key.startswith("scenarios[") else key,
+            f"{a!r} and {b!r} are two different scenarios named {one.name!r} (hashes {one.hash()} and "
+            f"{other.hash()}); an eval tells scenarios apart by name, so give one of the files a name of its own "
+            "(name: ...)",
+        )
 
 
 def check_reach(scenario: Scenario, source: str | None) -> None:

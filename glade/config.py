@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from glade.env.scenario import load_scenario
 from glade.env.schema import (
     RECIPES,
     ConfigError,
@@ -35,6 +36,7 @@ __all__ = [
     "apply_overrides",
     "as_plain",
     "build",
+    "check_distinct",
     "check_scenarios",
     "check_out",
     "check_seeds",
@@ -99,14 +101,41 @@ def check_out(value: str, source: str | None, key: str) -> None:
         fail(source, key, "needs a folder to write in, got an empty path")
 
 
-def check_scenarios(scenarios, source: str | None) -> None:
+def check_scenarios(
+    scenarios, source: str | None, turns: int | None = None, more: dict[str, str] | None = None
+) -> None:
     """A recipe's `scenarios`: at least one, each listed once (an episode id names its scenario:
-    one listed twice would play every episode twice, or count it twice)."""
+    one listed twice would play every episode twice, or count it twice), under one spelling
+    (`check_distinct`, at the recipe's `turns`; `more`: scenarios played besides the list, such as
+    an eval lever's, each -> its key)."""
     if not scenarios:
         fail(source, "scenarios", "needs at least one scenario")
     twice = sorted({str(name) for name in scenarios if list(scenarios).count(name) > 1})
     if twice:
         fail(source, "scenarios", f"{', '.join(twice)} listed twice; list each scenario once")
+    entries = {str(name): f"scenarios[{i}]" for i, name in enumerate(scenarios)}
+    check_distinct({**entries, **{k: v for k, v in (more or {}).items() if k not in entries}}, source, turns)
+
+
+def check_distinct(entries: dict[str, str], source: str | None, turns: int | None) -> None:
+    """Each scenario as written -> its key: two spellings of one scenario (its name and its file's
+    path, two paths to one file) would play every world twice and count it twice. Compared by the
+    loaded scenario's hash, at the recipe's `turns`; an entry that does not load is left to the
+    caller, which names the error at its key."""
+    seen: dict[str, str] = {}  # hash -> the entry that first loaded it
+    for entry, key in entries.items():
+        try:  # as glade.rollout.recipe_scenario loads it for the run
+            scenario = load_scenario(entry, **({"turns": turns} if turns else {}))
+        except ValueError:
+            continue
+        first = seen.setdefault(scenario.hash(), entry)
+        if first != entry:
+            fail(
+                source,
+                "scenarios" if key.startswith("scenarios[") else key,
+                f"{first!r} and {entry!r} are the same scenario (hash {scenario.hash()}); list it once, "
+                "under one spelling",
+            )
 
 
 @contextmanager

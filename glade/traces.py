@@ -83,7 +83,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     for key in ("max_decisions", "max_tokens"):
         if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
             fail(source, key, "must be at least 1 (or left out: no limit)")
-    check_scenarios(recipe.scenarios, source)
+    check_scenarios(recipe.scenarios, source, recipe.turns)
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     for council, seats in recipe.councils.items():

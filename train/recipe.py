@@ -166,7 +166,8 @@ def check_fields(
             fail(
                 source,
                 f"{prefix}.{key}",
-                f"expected {_hint_text(hints[field_name])}, got {value!r}{number_hint(value)}",
+                f"expected {_hint_text(hints[field_name])}, got {value!r}"
+                + number_hint(value, integer=_takes_int_only(hints[field_name])),
             )
         if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf: no field means them
             fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
@@ -190,6 +191,12 @@ def _hint_text(hint) -> str:
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     return " or ".join(dict.fromkeys(names.get(o, getattr(o, "__name__", str(o))) for o in options))
+
+
+def _takes_int_only(hint) -> bool:
+    """Whether a field takes an integer but no float (`1e9` should then be written as digits)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return int in options and float not in options
 
 
 def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, **extra):

@@ -72,15 +72,19 @@ def default_paths() -> list[str]:
 
 
 def collect(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
+    """The YAML files under `paths`, each once (as first named): a file given twice, or a file and
+    the folder that holds it, is checked and counted once."""
+    files: dict[Path, Path] = {}  # resolved -> as named
     for p in map(Path, paths or default_paths()):
         if p.is_dir():
-            files += sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
+            found = sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
         elif p.exists():
-            files.append(p)
+            found = [p]
         else:
             raise ConfigError(f"{p}: no such file or folder")
-    return files
+        for x in found:
+            files.setdefault(x.resolve(), x)
+    return list(files.values())
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
