@@ -9,12 +9,13 @@ Two kinds of comparison (`outcome`):
   it sat there: casts, councils and results folders alike); every pair of policies in the
   cell is one comparison, won by the higher value, a tie counting half to each. Policies
   are their identities (`standin:hoarder`, `hf:BASE+ADAPTER`, a server model...), so one
-  checkpoint is one entry across councils and evaluations.
+  checkpoint is one entry across councils and evaluations (and one identity standing for
+  two seat specs is refused: eval.rank_councils).
 - `team`: the council against the all-stand-in world on the same seed. A council's value
   in a (scenario, seed) is its focal seats' wealth change summed, minus the same creatures'
   in the paired all-stand-in world (averaged over casts); the all-stand-in world's is 0.
   Entries are councils (RECIPE/COUNCIL; folders merge only where they seat the same
-  policies: `check_councils`) and "all stand-ins".
+  policies: eval.rank_councils) and "all stand-ins".
 
 The model: P(i beats j) = 1 / (1 + exp(-(s_i - s_j))), strengths s on the log-odds scale,
 centred on 0 (the average entry), fitted by choix's iterative Luce spectral ranking
@@ -37,9 +38,9 @@ import pandas as pd
 
 from glade.files import check_replaceable, json_with_keys
 from glade.provenance import stamp
-from glade.resume import PROGRESS
 
 from .faults import without_faults
+from .rank_councils import check_councils, check_identities, ledger
 from .recipe import STANDIN
 from .rows import read_summary, read_table
 from .stats import MIN_N, clean, resample_intervals
@@ -60,125 +61,40 @@ class Comparisons:
     labels: dict[str, list[str]]  # entry -> the recipe names it ran under
 
 
-def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every results folder's episodes.parquet (with `recipe`, the recipe's name, and
-    `source`, the folder's place in `results`), and for each policy identity the names the
-    recipes gave it (decisions.parquet)."""
-    frames, names = [], {}
+    `source`, the folder's place in `results`), and the names its recipe gave each policy
+    identity: (source, policy, policy_name), from decisions.parquet."""
+    frames, named = [], []
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)
         recipe = read_summary(folder).get("recipe")
-        frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
         if (folder / "decisions.parquet").exists():
             pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()
-            for policy, name in pairs.itertuples(index=False):
-                names.setdefault(policy, set()).add(name)
-    return pd.concat(frames, ignore_index=True), {k: sorted(v) for k, v in names.items()}
+            named.append(pairs.assign(source=len(frames)))
+        frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
+    named = pd.concat(named, ignore_index=True) if named else pd.DataFrame(columns=["policy", "policy_name", "source"])
+    return pd.concat(frames, ignore_index=True), named
+
+
+def recipe_names(named: pd.DataFrame) -> dict[str, list[str]]:
+    """policy identity -> the names the recipes gave it, sorted."""
+    return {policy: sorted(set(group)) for policy, group in named.groupby("policy")["policy_name"]}
 
 
 def _why_no_episodes(folder: Path) -> str:
     """What to do about a folder without episodes.parquet: glade eval writes it last, after
     every world its ledger lists, so a folder with the ledger of an eval is one cut short."""
-    kinds = _ledger(folder).get("shards")
+    kinds = ledger(folder).get("shards")
     if isinstance(kinds, list) and "episodes" in kinds:
         return (
             "an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is "
             "missing), then rank the folder"
         )
     return "give a results folder written by glade eval"
-
-
-def _ledger(folder: Path) -> dict:
-    """The folder's progress.json ({} when it has no readable one)."""
-    try:
-        ledger = json.loads((folder / PROGRESS).read_text())
-    except (OSError, ValueError):
-        return {}
-    return ledger if isinstance(ledger, dict) else {}
-
-
-@dataclass(frozen=True)
-class Seating:
-    """Who sat in one folder's council: what decides its `team` lift."""
-
-    seats: frozenset  # (cast, creature, policy identity) of every focal seat, from episodes.parquet
-    shown: dict  # creature -> policy identity in the first cast (the focal map as written)
-    names: dict  # creature (or "*") -> the recipe's policy name there, where the ledger says
-    specs: dict | None  # creature (or "*") -> that policy's seat spec as the ledger records it; None: no ledger
-    rotate: object
-
-
-def seating(folder: Path, council: str, seats: pd.DataFrame) -> Seating:
-    """A council's Seating from its focal rows in `folder` and the recipe its ledger records
-    (eval.plan.results_recipe: the seat specs that decide the rows, so a temperature an
-    identity does not carry still tells two councils apart)."""
-    recipe = _ledger(folder).get("recipe")
-    recipe = recipe if isinstance(recipe, dict) else {}
-    councils, policies = recipe.get("councils"), recipe.get("policies")
-    spec = councils.get(council) if isinstance(councils, dict) else None
-    focal = spec.get("focal") if isinstance(spec, dict) else None
-    first = seats[seats["cast"] == seats["cast"].min()]
-    shown = dict(sorted(first[["creature", "policy"]].drop_duplicates().itertuples(index=False, name=None)))
-    if not isinstance(focal, dict) or not isinstance(policies, dict):
-        return Seating(_seated(seats), shown, {}, None, None)
-    names = {c: focal.get(c, focal.get("*")) for c in shown} | focal
-    # a bare string is a stand-in disposition (glade.seats.load): one spec, however it is written
-    plain = {n: {"kind": "standin", "disposition": s} if isinstance(s, str) else s for n, s in policies.items()}
-    return Seating(_seated(seats), shown, names, {c: plain.get(n) for c, n in focal.items()}, spec.get("rotate"))
-
-
-def _seated(seats: pd.DataFrame) -> frozenset:
-    return frozenset(seats[["cast", "creature", "policy"]].drop_duplicates().itertuples(index=False, name=None))
-
-
-def seating_differs(a: Seating, b: Seating) -> str:
-    """What differs between two seatings of one council, readably ("" when they are the same
-    council). Specs are compared only where both folders' ledgers record them."""
-    specs = a.specs is not None and b.specs is not None
-    if a.seats == b.seats and (not specs or (a.specs, a.rotate) == (b.specs, b.rotate)):
-        return ""
-    names = {**b.names, **a.names}
-    label = lambda c: f"{names[c]} on {c}" if names.get(c) else c  # noqa: E731
-    for mine, theirs in ((a.shown, b.shown), (a.specs, b.specs) if specs else ({}, {})):
-        keys = sorted(set(mine) | set(theirs), key=str)
-        parts = [f"{label(k)}: {_versus(mine.get(k), theirs.get(k))}" for k in keys if mine.get(k) != theirs.get(k)]
-        if parts:
-            return "; ".join(parts)
-    if specs and a.rotate != b.rotate:
-        return f"rotate {a.rotate} vs {b.rotate}"
-    return "other policies in their other casts"
-
-
-def _versus(a, b) -> str:
-    """`a vs b`, for two identities or specs; of two specs only the keys that differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        value = lambda v: "unset" if v is None else json.dumps(v)  # noqa: E731
-        return ", ".join(f"{k} {value(a.get(k))} vs {value(b.get(k))}" for k in keys)
-    show = lambda v: "no focal seat" if v is None else v if isinstance(v, str) else json.dumps(v)  # noqa: E731
-    return f"{show(a)} vs {show(b)}"
-
-
-def check_councils(results: list[str | Path], episodes: pd.DataFrame) -> None:
-    """Refuses (ValueError) two folders that hold one council, RECIPE/COUNCIL, seating different
-    policies: `team` keys its entries by that name and averages the folders, so two councils
-    would read as one. Refused rather than told apart by folder: an entry's name then means one
-    council wherever it is ranked, and renaming costs a rerun that plays nothing."""
-    focal = episodes[(episodes["world"] != STANDIN) & episodes["focal"].astype(bool)]
-    first: dict[tuple, tuple[int, Seating]] = {}
-    for (recipe, council, source), seats in focal.groupby(["recipe", "council", "source"]):
-        mine = seating(Path(results[source]), council, seats)
-        other, theirs = first.setdefault((recipe, council), (source, mine))
-        differs = seating_differs(theirs, mine)
-        if differs:
-            raise ValueError(
-                f"{results[other]} and {results[source]} both hold council {recipe}/{council}, seating different "
-                f"policies ({differs}); give one of them another name (rerun its glade eval with name=NEW: nothing "
-                "plays again) to rank them apart"
-            )
 
 
 def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -256,9 +172,13 @@ def rank(
 ) -> dict:
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
     the bootstrap interval of the strength and of its rank, wins and comparisons."""
-    episodes, names = load_episodes(results)
+    episodes, named = load_episodes(results)
+    # an entry merges whatever bears its name: refused where that is two different seatings
     if outcome == "team":
         check_councils(results, episodes)
+    else:
+        check_identities(results, named)
+    names = recipe_names(named)
     # a held turn is not the policy's play; per folder, since two folders share episode ids
     kept = [without_faults(None, folder)[1:] for _, folder in episodes.groupby("source", sort=False)]
     episodes = pd.concat([k[0] for k in kept], ignore_index=True)

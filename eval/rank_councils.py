@@ -1,0 +1,155 @@
+"""What one `glade rank` entry stands for. An entry merges every folder and seat that bears
+its name (`team`: a council, RECIPE/COUNCIL; `seat`: a policy identity), so a name that
+stands for two different seatings would average them as one and never compare them: such
+folders are refused, naming what differs (`check_councils`, `check_identities`). What a
+folder seated is read from its rows and from the recipe its ledger records
+(eval.plan.results_recipe: the seat specs that decide the rows, without transport keys).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from glade.resume import PROGRESS
+
+from .recipe import STANDIN
+
+
+def ledger(folder: Path) -> dict:
+    """The folder's progress.json ({} when it has no readable one)."""
+    try:
+        data = json.loads((folder / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _recipe(folder: Path) -> dict:
+    """The recipe the folder's ledger records ({} when none)."""
+    recipe = ledger(folder).get("recipe")
+    return recipe if isinstance(recipe, dict) else {}
+
+
+def _plain(policies: dict) -> dict:
+    """policy name -> seat spec; a bare string is a stand-in disposition (glade.seats.load):
+    one spec, however it is written."""
+    return {n: {"kind": "standin", "disposition": s} if isinstance(s, str) else s for n, s in policies.items()}
+
+
+@dataclass(frozen=True)
+class Seating:
+    """Who sat in one folder's council: what decides its `team` lift."""
+
+    seats: frozenset  # (cast, creature, policy identity) of every focal seat, from episodes.parquet
+    shown: dict  # creature -> policy identity in the first cast (the focal map as written)
+    names: dict  # creature (or "*") -> the recipe's policy name there, where the ledger says
+    specs: dict | None  # creature (or "*") -> that policy's seat spec as the ledger records it; None: no ledger
+    rotate: object
+
+
+def seating(folder: Path, council: str, seats: pd.DataFrame) -> Seating:
+    """A council's Seating from its focal rows in `folder` and the recipe its ledger records
+    (the seat specs, so a temperature an identity does not carry still tells two councils apart)."""
+    recipe = _recipe(folder)
+    councils, policies = recipe.get("councils"), recipe.get("policies")
+    spec = councils.get(council) if isinstance(councils, dict) else None
+    focal = spec.get("focal") if isinstance(spec, dict) else None
+    first = seats[seats["cast"] == seats["cast"].min()]
+    shown = dict(sorted(first[["creature", "policy"]].drop_duplicates().itertuples(index=False, name=None)))
+    if not isinstance(focal, dict) or not isinstance(policies, dict):
+        return Seating(_seated(seats), shown, {}, None, None)
+    names = {c: focal.get(c, focal.get("*")) for c in shown} | focal
+    plain = _plain(policies)
+    return Seating(_seated(seats), shown, names, {c: plain.get(n) for c, n in focal.items()}, spec.get("rotate"))
+
+
+def _seated(seats: pd.DataFrame) -> frozenset:
+    return frozenset(seats[["cast", "creature", "policy"]].drop_duplicates().itertuples(index=False, name=None))
+
+
+def seating_differs(a: Seating, b: Seating) -> str:
+    """What differs between two seatings of one council, readably ("" when they are the same
+    council). Specs are compared only where both folders' ledgers record them."""
+    specs = a.specs is not None and b.specs is not None
+    if a.seats == b.seats and (not specs or (a.specs, a.rotate) == (b.specs, b.rotate)):
+        return ""
+    names = {**b.names, **a.names}
+    label = lambda c: f"{names[c]} on {c}" if names.get(c) else c  # noqa: E731
+    for mine, theirs in ((a.shown, b.shown), (a.specs, b.specs) if specs else ({}, {})):
+        keys = sorted(set(mine) | set(theirs), key=str)
+        parts = [f"{label(k)}: {_versus(mine.get(k), theirs.get(k))}" for k in keys if mine.get(k) != theirs.get(k)]
+        if parts:
+            return "; ".join(parts)
+    if specs and a.rotate != b.rotate:
+        return f"rotate {a.rotate} vs {b.rotate}"
+    return "other policies in their other casts"
+
+
+def _versus(a, b) -> str:
+    """`a vs b`, for two identities or specs; of two specs only the keys that differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        value = lambda v: "unset" if v is None else json.dumps(v)  # noqa: E731
+        return ", ".join(f"{k} {value(a.get(k))} vs {value(b.get(k))}" for k in keys)
+    show = lambda v: "no focal seat" if v is None else v if isinstance(v, str) else json.dumps(v)  # noqa: E731
+    return f"{show(a)} vs {show(b)}"
+
+
+def check_councils(results: list[str | Path], episodes: pd.DataFrame) -> None:
+    """Refuses (ValueError) two folders that hold one council, RECIPE/COUNCIL, seating different
+    policies: `team` keys its entries by that name and averages the folders, so two councils
+    would read as one. Refused rather than told apart by folder: an entry's name then means one
+    council wherever it is ranked, and renaming costs a rerun that plays nothing."""
+    focal = episodes[(episodes["world"] != STANDIN) & episodes["focal"].astype(bool)]
+    first: dict[tuple, tuple[int, Seating]] = {}
+    for (recipe, council, source), seats in focal.groupby(["recipe", "council", "source"]):
+        mine = seating(Path(results[source]), council, seats)
+        other, theirs = first.setdefault((recipe, council), (source, mine))
+        differs = seating_differs(theirs, mine)
+        if differs:
+            raise ValueError(
+                f"{results[other]} and {results[source]} both hold council {recipe}/{council}, seating different "
+                f"policies ({differs}); give one of them another name (rerun its glade eval with name=NEW: nothing "
+                "plays again) to rank them apart"
+            )
+
+
+def check_identities(results: list[str | Path], named: pd.DataFrame) -> None:
+    """Refuses (ValueError) one policy identity that stands for seats with different specs:
+    `seat` keys its entries by identity (`hf:` + the model folder's name, glade.seats.hf_policy),
+    so two models in folders of one name, or one model at two temperatures, would be averaged
+    as one policy and never compared. `named` holds (source, policy, policy_name): the recipe's
+    name for each identity that decided (decisions.parquet); the ledger gives that name's spec,
+    compared as `check_councils` compares them. Stand-ins are left out (a disposition name is
+    one stand-in), and so is a name whose folder's ledger records no spec: nothing to compare."""
+    specs = {source: _policies(Path(results[source])) for source in set(named["source"])}
+    first: dict[str, tuple[int, str, dict]] = {}
+    rows = named[["source", "policy", "policy_name"]].drop_duplicates().sort_values(["source", "policy_name"])
+    for source, identity, name in rows.itertuples(index=False, name=None):
+        spec = specs[source].get(name)
+        if not isinstance(spec, dict) or spec.get("kind") == "standin":
+            continue
+        other, was, theirs = first.setdefault(identity, (source, name, spec))
+        if theirs == spec:
+            continue
+        if other == source:
+            where = f"{results[source]}: policies {was} and {name} are"
+            instead = "rank with --outcome team (its entries are councils)"
+        else:
+            where = f"{results[other]} (policy {was}) and {results[source]} (policy {name}) are"
+            instead = "rank the folders separately"
+        raise ValueError(
+            f"{where} both {identity}, with different seat specs ({_versus(theirs, spec)}); `seat` ranks a policy by "
+            "its identity and would average them as one: give the model folders distinct names (a copy or link "
+            f"named for each), or {instead}"
+        )
+
+
+def _policies(folder: Path) -> dict:
+    """policy name -> seat spec, as the folder's ledger records them ({} when it does not)."""
+    policies = _recipe(folder).get("policies")
+    return _plain(policies) if isinstance(policies, dict) else {}
