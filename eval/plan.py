@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glade.config import as_plain
+from glade.config import ConfigError, as_plain
 from glade.env.scenario import Scenario
 from glade.resume import ShardLog
-from glade.seats import load_council, results_spec
+from glade.seats import SeatSpecError, load_council, results_spec
 
 from .recipe import STANDIN, EvalRecipe, casts
 from .rows import ATTRIBUTION, SHARDS, World
@@ -58,9 +58,15 @@ def seat_council(
     """creature -> Policy for one world's seats, built once per (scenario, focal seats) by
     `loader` (glade.seats.load_council here; a Ray task passes one that serves model seats
     from its node's seat actor, glade.eval.distributed)."""
-    key = (scenario.name, tuple(sorted(focal.items())))
+    key = (scenario.hash(), tuple(sorted(focal.items())))  # by its rules: two files may share a name
     if key not in cache:
-        cache[key] = loader(seat_specs(recipe, scenario, focal))
+        try:
+            cache[key] = loader(seat_specs(recipe, scenario, focal))
+        except (SeatSpecError, ConfigError) as exc:  # MissingInput too; the recipe's key, not only the creature
+            creature, sep, rest = str(exc).partition(": ")
+            if sep and creature in focal:
+                raise type(exc)(f"policies.{focal[creature]} (seated on {creature}): {rest}") from exc
+            raise
     return cache[key]
 
 

@@ -143,3 +143,22 @@ def test_an_exponent_yaml_reads_as_text_is_told_how_to_write_it(monkeypatch, cap
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith(said), err
+
+
+def test_a_seat_that_fails_to_load_in_eval_is_named_by_its_recipe_key(tmp_path, capsys):
+    # before: "bramble: seat spec ..." named the creature only; the recipe's key is policies.panic
+    tiny = Path(__file__).parent.parent / "models" / "tiny-base"
+    recipe = {
+        "name": "spec",
+        "out": str(tmp_path / "out"),
+        "policies": {"hoard": "hoarder", "panic": {"kind": "checkpoint", "path": str(tiny), "device": "tpu"}},
+        "councils": {"mix": {"focal": {"oona": "hoard", "bramble": "panic"}}},
+        "scenarios": ["gambit_rumour"],
+        "seeds": {"start": 500, "count": 2},
+        "turns": 8,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["eval", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: policies.panic (seated on bramble): seat spec device: 'tpu' is not available"), err

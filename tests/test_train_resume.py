@@ -53,6 +53,7 @@ def test_resume_refuses_a_newer_latest_base(workdir, tmp_path, monkeypatch, caps
         folder.mkdir(parents=True)
         (folder / "meta.json").write_text(json.dumps({"name": "base", "kind": "full"}))
         (folder / "config.json").write_text("{}")
+        (folder / "tokenizer_config.json").write_text("{}")  # a model folder, as train checks a folder base
 
     trained_base("20260101-000000")
     path = recipe_file(workdir, tmp_path, model={"base": "latest:base"})
