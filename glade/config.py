@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from glade.env.scenario import load_scenario
+from glade.env.scenario import SCENARIO_DIR, Scenario, load_scenario, resolve_path
 from glade.env.schema import (
     RECIPES,
     ConfigError,
@@ -28,6 +28,7 @@ from glade.env.schema import (
     number_hint,
     read_yaml,
 )
+from glade.env.standin import DISPOSITION_KEYS
 
 __all__ = [
     "ConfigError",
@@ -40,12 +41,15 @@ __all__ = [
     "check_scenarios",
     "check_out",
     "check_seeds",
+    "check_scenario_file",
     "fail",
     "keyed",
     "load_recipe",
+    "looked_for",
     "number_hint",
     "parse_override",
     "read_yaml",
+    "shipped_hint",
 ]
 
 
@@ -121,9 +125,12 @@ def check_distinct(entries: dict[str, str], source: str | None, turns: int | Non
     """Each scenario as written -> its key: two spellings of one scenario (its name and its file's
     path, two paths to one file) would play every world twice and count it twice. Compared by the
     loaded scenario's hash, at the recipe's `turns`; an entry that does not load is left to the
-    caller, which names the error at its key."""
+    caller, which names the error at its key (a path that is not there is named here, with
+    what helps find it)."""
     seen: dict[str, str] = {}  # hash -> the entry that first loaded it
     for entry, key in entries.items():
+        with keyed(source, key):
+            check_scenario_file(entry)
         try:  # as glade.rollout.recipe_scenario loads it for the run
             scenario = load_scenario(entry, **({"turns": turns} if turns else {}))
         except ValueError:
@@ -194,13 +201,60 @@ def load_recipe(
     cls: type, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, kind: str | None = None
 ) -> Any:
     """Read a recipe YAML, apply `key=value` overrides, validate into `cls` (frozen). Given the
-    `kind` (generate, train, eval), a file from another recipes/<kind>/ folder is refused by name."""
+    `kind` (generate, train, eval), a file from another recipes/<kind>/ folder, or one whose keys
+    are another kind's, is refused by name."""
     if kind is not None:
         check_kind(path, kind, f"`glade {kind}`")
-    data = read_yaml(_shipped_hint(Path(path)))
+    data = read_yaml(shipped_hint(path))
+    if not data:  # else the first required key would be named missing, as if the rest were there
+        raise ConfigError(f"{path}: the file is empty; expected {_kind_text(kind) if kind else 'a recipe'}")
+    if kind is not None:
+        check_keys_kind(data, path, kind)
     pairs = dict(parse_override(o) for o in overrides)
     source = recipe_source(path, overrides)
     return build(cls, apply_overrides(data, pairs, source), source)
+
+
+# Each kind's top-level keys, to tell a file of one kind given where another is taken (the
+# recipes' own are in glade.traces, glade.train.recipe and glade.eval.recipe, above this module;
+# tests/test_path_hints.py holds these to them). A scenario may also say `extends`.
+KIND_KEYS: dict[str, frozenset[str]] = {
+    "generate": frozenset(
+        {"out", "scenarios", "councils", "seeds", "turns", "worlds", "max_fault_share", "max_decisions", "max_tokens"}
+    ),
+    "train": frozenset({"name", "model", "data", "sft", "lora", "eval", "seed", "output_root"}),
+    "eval": frozenset(
+        {
+            *("name", "out", "policies", "councils", "scenarios", "seeds", "turns", "worlds", "thresholds", "seed"),
+            *("max_fault_share", "max_decisions", "max_tokens", "levers", "attribution"),
+        }
+    ),
+    "scenario": frozenset({*Scenario.__dataclass_fields__, "extends"}),
+    "disposition": DISPOSITION_KEYS,
+}
+_USE = {
+    "scenario": "play it with glade simulate --scenario, or list it under a recipe's scenarios",
+    "disposition": "seat it as a stand-in (disposition: PATH)",
+}
+
+
+def check_keys_kind(data: dict, path: str | Path, kind: str) -> None:
+    """A file given as `kind` whose keys are all another kind's, some of them that kind's alone
+    (an eval recipe's `policies`, a scenario's `creatures`): a ConfigError naming what it looks
+    like, rather than its first unknown key. Said only when exactly one kind fits."""
+    keys = {str(k) for k in data}
+    unknown = keys - KIND_KEYS[kind]
+    fits = {}
+    for other, known in KIND_KEYS.items():
+        own = known.difference(*(v for k, v in KIND_KEYS.items() if k != other))  # keys only it has
+        if other != kind and keys <= known and unknown & own:
+            fits[other] = sorted(unknown & own)[:3]  # enough to tell; a disposition has a dozen
+    if len(fits) == 1:
+        ((other, evidence),) = fits.items()
+        use = _USE.get(other, f"run it with glade {other}")
+        raise ConfigError(
+            f"{path}: this looks like {_kind_text(other)} (it has {', '.join(evidence)}), not {_kind_text(kind)}: {use}"
+        )
 
 
 def recipe_source(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
@@ -209,16 +263,47 @@ def recipe_source(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     return f"{path} with {', '.join(overrides)}" if overrides else str(path)
 
 
-def _shipped_hint(path: Path) -> Path:
+def shipped_hint(path: str | Path) -> Path:
     """`path`; when it is missing but names one of glade's shipped recipes (`recipes/...` run
     from outside a checkout), a ConfigError that says where that one is."""
+    path = Path(path)
     parts = path.parts
     if path.exists() or path.is_absolute() or not parts or parts[0] != "recipes":
         return path
     shipped = RECIPES.joinpath(*parts[1:])
-    if shipped.is_file():
-        raise ConfigError(f"{path}: no such file here; glade's shipped copy is {shipped}")
+    if shipped.exists():
+        what = "folder" if shipped.is_dir() else "file"
+        raise ConfigError(f"{path}: no such {what} here; glade's shipped copy is {shipped}")
     return path
+
+
+def looked_for(path: str | Path) -> str:
+    """Where a relative path that is not there was looked for, for its message ("" for an absolute
+    one): a recipe's paths are taken from the folder glade runs in, not the recipe's (README)."""
+    found = Path(path).expanduser()
+    if found.is_absolute():
+        return ""
+    return f"looked for {Path.cwd() / found} (paths are relative to the folder you run glade from)"
+
+
+def check_scenario_file(entry: str | Path) -> None:
+    """A scenario named by a path that is not there: a ConfigError with what helps find it (glade's
+    shipped copy; the scenario its stem names, as `gambit_rumour.yaml` for gambit_rumour; else where
+    it was looked for). A name, or a path that is there, is left to load_scenario."""
+    text = str(entry)
+    if not (text.endswith((".yaml", ".yml")) or "/" in text) or Path(text).exists():
+        return
+    shipped_hint(text)
+    stem = Path(text).stem
+    try:
+        named = resolve_path(stem) if stem and not stem.endswith((".yaml", ".yml")) else None
+    except ConfigError:
+        named = None
+    if named is not None:
+        shipped = "shipped " if named == SCENARIO_DIR / f"{stem}.yaml" else ""
+        raise ConfigError(f"{text}: no such file; did you mean the {shipped}scenario {stem} (a name, without .yaml)?")
+    looked = looked_for(text)
+    raise ConfigError(f"{text}: no such file" + (f"; {looked}" if looked else ""))
 
 
 def changes(old: dict, new: dict) -> str:

@@ -29,7 +29,15 @@ import argparse
 import os
 from pathlib import Path
 
-from glade.config import MAX_SEED, ConfigError, check_kind, parse_override, read_yaml
+from glade.config import (
+    MAX_SEED,
+    ConfigError,
+    check_kind,
+    check_scenario_file,
+    parse_override,
+    read_yaml,
+    shipped_hint,
+)
 from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
@@ -70,7 +78,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
         check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
         try:
-            data = read_yaml(spec)
+            data = read_yaml(shipped_hint(spec))
         except ConfigError as exc:  # MissingInput too: said of the option that named it
             raise type(exc)(f"--council {exc}") from None
         if not data:
@@ -137,6 +145,8 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
 
 def _standin(name: str, where: str) -> Policy:
     try:
+        if standin.is_disposition_path(name):
+            shipped_hint(name)  # recipes/dispositions/... run from outside a checkout
         standin.disposition(name)
     except ValueError as exc:
         raise SeatSpecError(f"{where}: {exc}") from None
@@ -197,6 +207,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
     check_kind(name, "scenario", "--scenario")
+    check_scenario_file(name)
     overrides = dict(parse_override(s) for s in sets)
     if turns is not None:
         if "turns" in overrides and overrides["turns"] != turns:  # one would win without a word

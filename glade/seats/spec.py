@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.config import MissingInput
+from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
 from .base import SeatSpecError, first_line
@@ -237,8 +237,14 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
                 f"seat spec disposition: {spec['disposition']}: is a folder; expected a disposition .yaml"
             )
         if not Path(spec["disposition"]).is_file():  # not there yet: glade calibrate may still write it
+            try:
+                shipped_hint(spec["disposition"])  # recipes/dispositions/... run from outside a checkout
+            except ValueError as exc:
+                raise SeatSpecError(f"seat spec disposition: {exc}") from None
+            looked = looked_for(spec["disposition"])
             raise MissingInput(
-                f"seat spec disposition: {spec['disposition']}: no such disposition file (glade calibrate --out writes one)"
+                f"seat spec disposition: {spec['disposition']}: no such disposition file (glade calibrate --out writes"
+                " one); write one there or fix the path" + (f": {looked}" if looked else "")
             )
         try:  # a disposition file is read now, as the seat will: malformed is a mistake
             disposition(spec["disposition"])
@@ -273,7 +279,11 @@ def checkpoint_model(path: str) -> dict:
         error = SeatSpecError if str(path).startswith(checkpoint.SHIPPED) else MissingInput
         raise error(f"seat spec checkpoint path: {exc}") from None
     if not Path(resolved).exists():
-        raise MissingInput(f"seat spec checkpoint path: {str(path)!r}: no such folder (glade train writes them)")
+        looked = looked_for(resolved)
+        raise MissingInput(
+            f"seat spec checkpoint path: {str(path)!r}: no such folder (glade train writes them)"
+            + (f"; {looked}" if looked else "")
+        )
     try:
         found = checkpoint.read(resolved)
     except ValueError as exc:
