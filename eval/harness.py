@@ -55,10 +55,8 @@ from .lm_docs import (
     GLADE_TASKS,
     SHUFFLE_SEED,
     baselines,
+    given_rows,
     heldout_rows,
-    trace_rows,
-    trained_on,
-    training_metas,
     write_tasks,
 )
 from .lm_tasks.utils import DOCS
@@ -179,16 +177,7 @@ def run_lm_eval(
     source: dict = {}
     found_baselines: dict = {}
     if ours:
-        if traces:
-            folders = [traces] if isinstance(traces, (str, Path)) else list(traces)
-            rows = trace_rows(folders)
-            source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
-            overlap = trained_on(training_metas(checkpoint), rows)
-            if overlap:  # said, not refused: scoring a model on what it learned from is a fit, a person may want it
-                source["held_out"] = f"not held out: {overlap['rows']:,} of {len(rows):,} rows were trained on"
-                source["trained_on"] = overlap
-        else:
-            rows, source = heldout_rows(checkpoint)
+        rows, source = given_rows(checkpoint, traces) if traces else heldout_rows(checkpoint)
     # the documents are written beside the earlier ones and replace them only once scored: a
     # run that fails (an unknown task, a base that cannot load) leaves the folder as it was
     staging, fresh = out / ".docs.partial", not out.exists()

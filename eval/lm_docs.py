@@ -185,30 +185,44 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
     return rows, source
 
 
-def training_metas(checkpoint: str | Path) -> list[dict]:
-    """The meta.json of a checkpoint and, under an adapter, of its base where that is a glade
-    checkpoint too (the shipped tiny base is): together they record every episode trained on."""
+def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
+    """The (system, user) prompts a checkpoint was trained on: its saved training split
+    (data/train.parquet, written by glade train) and, under an adapter, its base's where the
+    base saved one too. A checkpoint that saved none (the shipped tiny base ships without its
+    data) adds nothing: what it saw is not known here."""
+    import pyarrow.parquet as pq
+
     found = read(checkpoint)
-    metas = [found.meta]
-    if found.is_adapter and (Path(found.base_model) / "meta.json").is_file():
-        try:
-            metas.append(read(found.base_model).meta)
-        except ValueError:  # a base of another kind: its training data is not glade's to know
-            pass
-    return metas
+    folders = [found.folder]
+    if found.is_adapter and Path(found.base_model).is_dir():
+        folders.append(Path(found.base_model))
+    prompts = set()
+    for folder in folders:
+        path = folder / "data" / "train.parquet"
+        if path.is_file():
+            prompts.update(_prompt(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
+    return prompts
 
 
-def trained_on(metas: Iterable[dict], rows: Sequence[dict]) -> dict | None:
-    """Where `--traces` rows come from the episodes a checkpoint (or the base under its adapter)
-    was trained on, by its meta.json's record of its training traces (`traces.data`: each folder's
-    seeds and scenario hashes): {"rows": n of len(rows), "seeds": the shared seeds}, or None when
-    none does. Scores on them are not held out."""
-    seen: dict[str, set[int]] = {}
-    for meta in metas:
-        for folder in (meta.get("traces") or {}).get("data") or []:
-            for digest in (folder.get("scenario_hashes") or {}).values():
-                seen.setdefault(digest, set()).update(folder.get("seeds") or [])
-    shared = [row["seed"] for row in rows if row.get("seed") in seen.get(row.get("scenario_hash"), ())]
+def trained_on(prompts: set[tuple[str, str]], rows: Sequence[dict]) -> dict | None:
+    """The `--traces` rows whose prompt the checkpoint was trained on (trained_prompts): the very
+    state, in any episode or council. {"rows": n of len(rows), "seeds": their seeds}, or None when
+    none is. Scores on them are not held out."""
+    shared = [row["seed"] for row in rows if _prompt(row["messages"]) in prompts]
     if not shared:
         return None
     return {"rows": len(shared), "of": len(rows), "seeds": sorted(set(shared))}
+
+
+def given_rows(checkpoint: str | Path, traces) -> tuple[list[dict], dict]:
+    """Every row of the `--traces` folder(s), and a note of where they came from, with the rows
+    whose prompt the checkpoint was trained on counted (said, not refused: scoring a model on
+    what it learned from measures fit, which a person may want)."""
+    folders = [traces] if isinstance(traces, (str, Path)) else list(traces)
+    rows = trace_rows(folders)
+    source = {"traces": [str(Path(f).resolve()) for f in folders], "held_out": "every row (--traces)"}
+    overlap = trained_on(trained_prompts(checkpoint), rows)
+    if overlap:
+        source["held_out"] = f"not held out: {overlap['rows']:,} of {len(rows):,} rows were trained on"
+        source["trained_on"] = overlap
+    return rows, source

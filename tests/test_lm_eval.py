@@ -228,31 +228,36 @@ def test_results_say_which_glade_rendered_the_prompts(runs):
 
 
 def test_traces_a_checkpoint_was_trained_on_are_said_not_held_out(workdir, tmp_path, capsys):
-    # meta.json records the training traces' seeds and scenario hashes (its base's too, under an
-    # adapter): scores on those episodes measure fit, which the run says and results.json records
+    # the prompts of the training split a checkpoint saved (its base's too, under an adapter):
+    # scores on those very states measure fit, which the run says and results.json records
+    import pyarrow.parquet as pq
+
     from glade.traces import load_traces
 
     rows = load_traces((str(workdir / "traces"),)).to_list()
-    seeds = sorted({r["seed"] for r in rows})
-    hashes = {r["scenario"]: r["scenario_hash"] for r in rows}
-    record = {"traces": {"data": [{"folder": "t", "scenario_hashes": hashes, "seeds": seeds[:1]}]}}
     base = tmp_path / "base"
-    shutil.copytree(workdir / "base", base)
-    (base / "meta.json").write_text(json.dumps({"name": "base", "kind": "full", "base_model": None, **record}))
+    shutil.copytree(workdir / "full", base)  # a full checkpoint with its saved split, as the adapter's base
     lora = tmp_path / "lora"
     shutil.copytree(workdir / "lora", lora)
+    shutil.rmtree(lora / "data")  # the adapter saved no split of its own: the base's counts
     (lora / "meta.json").write_text(json.dumps({"name": "lora", "kind": "lora", "base_model": str(base)}))
-    assert [m.get("traces") for m in lm_docs.training_metas(lora)] == [None, record["traces"]]
+    trained = {
+        (m[0]["content"], m[1]["content"])
+        for m in pq.read_table(base / "data" / "train.parquet", columns=["messages"])["messages"].to_pylist()
+    }
+    shared = [r for r in rows if (r["messages"][0]["content"], r["messages"][1]["content"]) in trained]
+    held = pq.read_table(base / "data" / "eval.parquet", columns=["episode_id"])["episode_id"].to_pylist()
+    assert 0 < len(shared) < len(rows) and held  # some rows were held out, and some trained on
     argv = ["lm-eval", str(lora), "--tasks", lm_docs.MC_TASK, "--limit", "1", "--traces", str(workdir / "traces")]
     assert main(argv) == 0
-    shared = sum(r["seed"] == seeds[0] for r in rows)
     data = json.loads((lora / "lm_eval" / "results.json").read_text())["data"]
-    assert data["trained_on"] == {"rows": shared, "of": len(rows), "seeds": seeds[:1]}
-    assert data["held_out"] == f"not held out: {shared:,} of {len(rows):,} rows were trained on"
+    seeds = sorted({r["seed"] for r in shared})
+    assert data["trained_on"] == {"rows": len(shared), "of": len(rows), "seeds": seeds}
+    assert data["held_out"] == f"not held out: {len(shared):,} of {len(rows):,} rows were trained on"
     assert (
-        f"warning: {shared:,} of {len(rows):,} --traces rows are from episodes this checkpoint (or its base) was "
-        f"trained on (seeds {seeds[0]}): these scores are not held out"
+        f"warning: {len(shared):,} of {len(rows):,} --traces rows hold prompts this checkpoint (or its base) was "
+        "trained on (the very states"
     ) in " ".join(capsys.readouterr().err.split())
-    # another seed, or the same seed of another scenario, is held out
-    assert lm_docs.trained_on([record], [{"seed": seeds[-1] + 1, "scenario_hash": hashes["default"]}]) is None
-    assert lm_docs.trained_on([record], [{"seed": seeds[0], "scenario_hash": "0" * 16}]) is None
+    # a checkpoint that saved no split (as the shipped base ships) warns of nothing: not known
+    shutil.rmtree(base / "data")
+    assert lm_docs.trained_prompts(lora) == set()

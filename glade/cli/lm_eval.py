@@ -82,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if overlap:
         seeds = ", ".join(map(str, overlap["seeds"][:8])) + (", ..." if len(overlap["seeds"]) > 8 else "")
         warning(
-            f"{overlap['rows']:,} of {overlap['of']:,} --traces rows are from episodes this checkpoint (or its base) "
-            f"was trained on (seeds {seeds}): these scores are not held out; generate traces from other seeds "
-            "for held-out scores"
+            f"{overlap['rows']:,} of {overlap['of']:,} --traces rows hold prompts this checkpoint (or its base) was "
+            f"trained on (the very states; seeds {seeds}): these scores are not held out; generate traces from "
+            "seeds its training traces did not use for held-out scores"
         )
     for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
