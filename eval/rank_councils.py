@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from glade import checkpoint
 from glade.resume import PROGRESS
 
 from .recipe import STANDIN
@@ -35,9 +36,36 @@ def _recipe(folder: Path) -> dict:
 
 
 def _plain(policies: dict) -> dict:
-    """policy name -> seat spec; a bare string is a stand-in disposition (glade.seats.load):
-    one spec, however it is written."""
-    return {n: {"kind": "standin", "disposition": s} if isinstance(s, str) else s for n, s in policies.items()}
+    """policy name -> seat spec, one spec however it is written: a bare string is a stand-in
+    disposition (glade.seats.load), and a model spec is `_deciding`."""
+    return {
+        n: {"kind": "standin", "disposition": s} if isinstance(s, str) else _deciding(s) for n, s in policies.items()
+    }
+
+
+MODEL_KEYS = ("model", "adapter", "path")  # the keys of a seat spec that name a model folder
+
+
+def _deciding(spec):
+    """A seat spec as far as it decides the answers: without `device` (where it ran), and with
+    each model folder as the folder it names from here (`shipped:NAME` resolved, a relative
+    path made absolute), so one model spelled two ways is one. A folder not found here stays
+    as written."""
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: v for k, v in spec.items() if k != "device"}
+    for key in MODEL_KEYS:
+        if isinstance(out.get(key), str):
+            out[key] = _folder(out[key])
+    return out
+
+
+def _folder(ref: str) -> str:
+    try:
+        folder = checkpoint.resolve(ref) if ref.startswith(checkpoint.SHIPPED) else Path(ref).expanduser()
+    except ValueError:
+        return ref
+    return str(folder.resolve()) if folder.is_dir() else ref
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,38 @@ def test_the_refusal_is_a_one_line_cli_error(runs, tmp_path, capsys):
     assert f"{runs['two']} (policy base) and {runs['one']} (policy again) are both hf:final" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "rank.json").exists()
+
+
+def test_one_model_spelled_two_ways_is_one_entry(tmp_path, monkeypatch):
+    # a relative path and the absolute one, shipped:NAME and its folder, another device: one
+    # model and one spec (before, each was refused as "different seat specs")
+    import json
+
+    import pandas as pd
+
+    from glade import checkpoint
+    from glade.eval.rank_councils import check_identities
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models" / "final").mkdir(parents=True)
+    shipped = str(checkpoint.shipped("tiny-base"))
+    pairs = [
+        ({"kind": "hf", "model": "models/final"}, {"kind": "hf", "model": str(tmp_path / "models" / "final")}),
+        ({"kind": "checkpoint", "path": "shipped:tiny-base"}, {"kind": "checkpoint", "path": shipped}),
+        ({"kind": "hf", "model": "models/final", "device": "cuda"}, {"kind": "hf", "model": "models/final"}),
+    ]
+    named = pd.DataFrame({"source": [0, 1], "policy": ["hf:final"] * 2, "policy_name": ["mine"] * 2})
+    for i, specs in enumerate(pairs):
+        folders = []
+        for j, spec in enumerate(specs):
+            folder = tmp_path / f"r{i}{j}"
+            folder.mkdir()
+            (folder / "progress.json").write_text(json.dumps({"recipe": {"policies": {"mine": spec}}}))
+            folders.append(str(folder))
+        check_identities(folders, named)  # no refusal
+    # two different folders are still two models
+    other = {"kind": "hf", "model": str(tmp_path / "elsewhere" / "final")}
+    (tmp_path / "elsewhere" / "final").mkdir(parents=True)
+    (tmp_path / "r01" / "progress.json").write_text(json.dumps({"recipe": {"policies": {"mine": other}}}))
+    with pytest.raises(ValueError, match="both hf:final, with different seat specs"):
+        check_identities([str(tmp_path / "r00"), str(tmp_path / "r01")], named)
