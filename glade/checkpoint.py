@@ -216,11 +216,16 @@ def _unreadable_meta(folder: Path) -> bool:
         return True
 
 
-def shipped(name: str) -> Path:
-    """The folder of a model glade ships (`models/NAME`); ValueError if there is none."""
+def shipped_root() -> Path:
+    """The folder of the models glade ships (the top-level `models/`, installed as glade.models)."""
     from importlib.resources import files
 
-    folder = Path(str(files("glade.models"))) / name
+    return Path(str(files("glade.models")))
+
+
+def shipped(name: str) -> Path:
+    """The folder of a model glade ships (`models/NAME`); ValueError if there is none."""
+    folder = shipped_root() / name
     if not (folder / "config.json").is_file():
         known = sorted(p.name for p in folder.parent.iterdir() if (p / "config.json").is_file())
         raise ValueError(f"{SHIPPED}{name}: glade ships no such model (shipped: {', '.join(known) or 'none'})")

@@ -95,15 +95,12 @@ def test_an_export_marker_that_names_no_kind_is_not_replaced(clean, tmp_path):
 def test_glades_own_shipped_models_are_replaced_only_by_their_own_re_export(
     model, clean, tmp_path, monkeypatch, capsys
 ):
-    from importlib.resources import files
-
-    assert cards.shipped_models() == Path(str(files("glade.models")))
-    marker = json.loads((cards.shipped_models() / "tiny-base" / cards.MARKER).read_text())
+    marker = json.loads((shipped("tiny-base") / cards.MARKER).read_text())
     assert marker["repo_type"] == "model"  # why the kind check alone does not keep `glade export` off it
     # a stand-in for the shipped folder: the real one is never the target of a test that could write
     models = tmp_path / "models"
     shipped_base = Path(shutil.copytree(shipped("tiny-base"), models / "tiny-base"))
-    monkeypatch.setattr(cards, "shipped_models", lambda: models)
+    monkeypatch.setattr(cards, "shipped_root", lambda: models)
     before = sorted(p.name for p in shipped_base.iterdir())
     held = f"a model export for {marker['repo_id']}"
     for argv, said in (

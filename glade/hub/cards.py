@@ -19,6 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
+from glade.checkpoint import shipped_root
 from glade.env.schema import read_yaml
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
@@ -96,13 +97,6 @@ def default_out(repo_id: str) -> Path:
     return Path("exports") / repo_id.split("/")[1]
 
 
-def shipped_models() -> Path:
-    """The folder of the models glade ships (the top-level `models/`, installed as glade.models)."""
-    from importlib.resources import files
-
-    return Path(str(files("glade.models")))
-
-
 def earlier_export(out: Path) -> tuple[dict, str]:
     """The MARKER of the glade export folder `out` ({} when it cannot be read or names no
     repo_type) and what the folder holds, in words ("a model export for me/m")."""
@@ -135,9 +129,9 @@ def start_folder(out: Path, repo_type: str, repo_id: str) -> Path:
         raise ValueError(
             f"--out {out}: holds {held}, not a {repo_type} export; choose another --out (or remove that folder)"
         )
-    if out.resolve().is_relative_to(shipped_models().resolve()) and marker.get("repo_id") != repo_id:
+    if out.resolve().is_relative_to(shipped_root().resolve()) and marker.get("repo_id") != repo_id:
         raise ValueError(
-            f"--out {out}: is inside glade's own shipped models ({shipped_models()})"
+            f"--out {out}: is inside glade's own shipped models ({shipped_root()})"
             + (f" and holds {held}, which only an export for that same --repo-id replaces" if held else "")
             + "; choose another --out"
         )
