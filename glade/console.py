@@ -259,10 +259,16 @@ def error(message: str) -> None:
     Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
 
 
+def fault_kinds(faults: dict[str, int]) -> str:
+    """`server_refused 12, server_timeout 3`: one seat's fault kinds, the most frequent first."""
+    return ", ".join(f"{k} {n}" for k, n in sorted(faults.items(), key=lambda kv: -kv[1]))
+
+
 def fault_text(t: dict) -> str:
     """`12 of 40 decisions (30%) failed: server_refused 12` for one seat of a fault tally."""
-    kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
-    return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: {kinds}"
+    return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: " + fault_kinds(
+        t["faults"]
+    )
 
 
 def show_faults(

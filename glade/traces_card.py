@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import as_plain
+from glade.console import fault_kinds
 from glade.faults import too_many_faults
 from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
@@ -74,7 +75,7 @@ def faults_section(tally: dict[str, dict], max_share: float) -> str:
     over = too_many_faults(tally, max_share)
     rows = "\n".join(
         f"| `{seat}` | {sum(t['faults'].values())} of {t['decisions']} | {t['fault_share']:.0%} | "
-        + ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+        + fault_kinds(t["faults"])
         + " |"
         for seat, t in faulted.items()
     )
