@@ -299,11 +299,12 @@ def check_scenario_file(entry: str | Path) -> None:
         named = resolve_path(stem) if stem and not stem.endswith((".yaml", ".yml")) else None
     except ConfigError:
         named = None
+    looked = looked_for(text)
+    missing = f"{text}: no such file" + (f"; {looked}" if looked else "")  # they may mean a copy of their own
     if named is not None:
         shipped = "shipped " if named == SCENARIO_DIR / f"{stem}.yaml" else ""
-        raise ConfigError(f"{text}: no such file; did you mean the {shipped}scenario {stem} (a name, without .yaml)?")
-    looked = looked_for(text)
-    raise ConfigError(f"{text}: no such file" + (f"; {looked}" if looked else ""))
+        raise ConfigError(f"{missing}; did you mean the {shipped}scenario {stem} (a name, without .yaml)?")
+    raise ConfigError(missing)
 
 
 def changes(old: dict, new: dict) -> str:

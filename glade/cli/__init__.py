@@ -197,12 +197,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # What to do about an OSError the verbs did not name themselves (a folder it cannot create, a
 # full disk): the path and the reason, not "[Errno 13] Permission denied: '...'".
-OS_HINTS = {
-    errno.EACCES: "check its permissions, or choose a path you can write",
-    errno.EPERM: "check its permissions, or choose a path you can write",
+OS_HINTS = {  # said of reads and writes alike: the OSError does not say which it was
+    errno.EACCES: "check the path and its permissions",
+    errno.EPERM: "check the path and its permissions",
     errno.EROFS: "it is on a read-only file system: choose a path you can write",
     errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk",
-    errno.ENOENT: "check the path: a folder above it may be missing, or not one that can be written",
+    errno.ENOENT: "check the path: it, or a folder above it, is not there",
 }
 
 
