@@ -76,7 +76,7 @@ class Seating:
     shown: dict  # creature -> policy identity in the first cast (the focal map as written)
     names: dict  # creature (or "*") -> the recipe's policy name there, where the ledger says
     specs: dict | None  # creature (or "*") -> that policy's seat spec as the ledger records it; None: no ledger
-    rotate: object
+    rotate: int | None  # the council's `rotate` as its ledger records it; None: no ledger
 
 
 def seating(folder: Path, council: str, seats: pd.DataFrame) -> Seating:
@@ -106,10 +106,13 @@ def seating_differs(a: Seating, b: Seating) -> str:
     if a.seats == b.seats and (not specs or (a.specs, a.rotate) == (b.specs, b.rotate)):
         return ""
     names = {**b.names, **a.names}
-    label = lambda c: f"{names[c]} on {c}" if names.get(c) else c  # noqa: E731
     for mine, theirs in ((a.shown, b.shown), (a.specs, b.specs) if specs else ({}, {})):
         keys = sorted(set(mine) | set(theirs), key=str)
-        parts = [f"{label(k)}: {_versus(mine.get(k), theirs.get(k))}" for k in keys if mine.get(k) != theirs.get(k)]
+        parts = [
+            f"{f'{names[k]} on {k}' if names.get(k) else k}: {_versus(mine.get(k), theirs.get(k))}"
+            for k in keys
+            if mine.get(k) != theirs.get(k)
+        ]
         if parts:
             return "; ".join(parts)
     if specs and a.rotate != b.rotate:
@@ -121,10 +124,16 @@ def _versus(a, b) -> str:
     """`a vs b`, for two identities or specs; of two specs only the keys that differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        value = lambda v: "unset" if v is None else json.dumps(v)  # noqa: E731
-        return ", ".join(f"{k} {value(a.get(k))} vs {value(b.get(k))}" for k in keys)
-    show = lambda v: "no focal seat" if v is None else v if isinstance(v, str) else json.dumps(v)  # noqa: E731
-    return f"{show(a)} vs {show(b)}"
+        return ", ".join(f"{k} {_setting(a.get(k))} vs {_setting(b.get(k))}" for k in keys)
+    return f"{_seat(a)} vs {_seat(b)}"
+
+
+def _setting(value) -> str:
+    return "unset" if value is None else json.dumps(value)
+
+
+def _seat(value) -> str:
+    return "no focal seat" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
 def check_councils(results: list[str | Path], episodes: pd.DataFrame) -> None:
