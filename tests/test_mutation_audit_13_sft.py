@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import glade.train.data as data
 import glade.train.interrupted as interrupted
 import glade.train.sft as sft
 from glade.checkpoint import STARTED
@@ -279,7 +280,7 @@ def test_resume_continues_an_interrupted_run_even_when_one_had_finished(finished
 def test_the_prompt_is_every_message_but_the_last(tmp_path):
     # guards to_prompt_completion's split: the system card stays in the prompt
     messages = [{"role": r, "content": r} for r in ("system", "user", "assistant")]
-    assert sft.to_prompt_completion({"messages": messages}) == {"prompt": messages[:2], "completion": messages[2:]}
+    assert data.to_prompt_completion({"messages": messages}) == {"prompt": messages[:2], "completion": messages[2:]}
 
 
 def test_build_tiny_keeps_a_model_it_built_before(tmp_path):

@@ -38,6 +38,12 @@ class DataConfig:
     relabel: str | None = None  # answer every state as this stand-in disposition would (None: the seat's own answer)
 
 
+def to_prompt_completion(row: dict) -> dict:
+    """TRL masks the prompt of prompt/completion rows, so the loss is on the answer only,
+    with any chat template (no generation markers needed)."""
+    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+
 def is_held_out(episode_id: str, share: float, seed: int) -> bool:
     digest = hashlib.sha256(f"{seed}:{episode_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share

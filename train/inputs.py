@@ -275,7 +275,7 @@ def _answer_spans(trainer, given, split: str):
     (its labels mark the answer) but uncut: its own preparation run again without max_length."""
     import copy
 
-    from .sft import to_prompt_completion
+    from .data import to_prompt_completion  # datasets, imported only when a row may be cut
 
     uncut = copy.copy(trainer.args)
     uncut.max_length, uncut.shuffle_dataset = None, False

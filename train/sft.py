@@ -26,7 +26,7 @@ from glade.checkpoint import STARTED
 from glade.config import as_plain
 from glade.files import atomic
 
-from .data import fingerprint, prepare, save_prepared, traces_record
+from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
 from .inputs import check_lengths, check_model, check_paths
 from .interrupted import (
     check_resumable,
@@ -41,12 +41,6 @@ from .progress import progress_callback, seconds_before, seconds_callback
 from .recipe import TrainRecipe, lora_config, sft_config
 
 TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
-
-
-def to_prompt_completion(row: dict) -> dict:
-    """TRL masks the prompt of prompt/completion rows, so the loss is on the answer only,
-    with any chat template (no generation markers needed)."""
-    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
 
 
 def build_tiny(recipe: TrainRecipe, train_rows, folder: Path) -> None:
