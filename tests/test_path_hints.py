@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_validate import EVAL  # a small eval recipe that validates
 
 from glade.cli import main
 from glade.config import KIND_KEYS, ConfigError, load_recipe
@@ -19,14 +20,6 @@ from glade.eval.recipe import EvalRecipe
 from glade.traces import GenerateRecipe
 from glade.train.recipe import TrainRecipe
 
-EVAL = {
-    "name": "e",
-    "out": "runs/eval/e",
-    "policies": {"p": "panic_seller"},
-    "councils": {"c": {"focal": {"oona": "p"}}},
-    "scenarios": ["gambit_override"],
-    "turns": 6,
-}
 RELATIVE = "(paths are relative to the folder you run glade from)"
 
 
