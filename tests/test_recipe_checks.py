@@ -103,6 +103,11 @@ def test_a_misspelt_seat_key_gets_a_did_you_mean():
         check_spec({"kind": "hf", "model": "m", "temprature": 0.5})
     with pytest.raises(SeatSpecError, match=r"unknown key 'zzz' \(known: disposition, kind, seed\)$"):
         check_spec({"kind": "standin", "zzz": 1})
+    # a python seat's keys are checked by the same function (glade.seats.base.check_keys)
+    with pytest.raises(
+        SeatSpecError, match=r"seat spec python: unknown key 'entrypoint' .*; did you mean entry_point\?$"
+    ):
+        check_spec({"kind": "python", "entrypoint": "m:f"})
 
 
 def test_validate_checks_a_file_given_twice_or_with_its_folder_once(tmp_path, capsys):

@@ -8,6 +8,7 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -94,4 +95,15 @@ class SeatAnswerError(TypeError, ValueError):
 def check_keys(spec: dict, allowed: set[str]) -> None:
     for key in spec:
         if key not in allowed:
-            raise SeatSpecError(f"seat spec {spec['kind']}: unknown key {key!r} (known: {', '.join(sorted(allowed))})")
+            raise SeatSpecError(
+                f"seat spec {spec['kind']}: unknown key {key!r} (known: {', '.join(sorted(allowed))})"
+                + did_you_mean(key, allowed)
+            )
+
+
+def did_you_mean(key, known) -> str:
+    """`; did you mean base_url?` for a misspelt key, as the recipes' unknown-key errors say
+    (glade.env.schema.build): the closest known key, or one that ends in it (`url`, `base_url`)."""
+    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+    close = close or sorted(k for k in known if str(k).endswith(f"_{key}"))[:1]
+    return f"; did you mean {close[0]}?" if close else ""

@@ -6,7 +6,6 @@ it reads from disk (a checkpoint, a model folder, an adapter, a Python module) a
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
 import math
@@ -20,7 +19,7 @@ from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
-from .base import SeatSpecError, first_line
+from .base import SeatSpecError, check_keys, first_line
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
@@ -183,22 +182,11 @@ def check_engine(spec: dict[str, Any]) -> None:
 def check_fields(kind: str, fields: dict[str, Any]) -> None:
     """The fields of one kind of seat: known keys, each value of the right type and range."""
     rules = RULES[kind]
-    for key in fields:
-        if key not in rules:
-            known = ", ".join(sorted({"kind", *rules}))
-            raise SeatSpecError(f"seat spec {kind}: unknown key {key!r} (known: {known}){did_you_mean(key, rules)}")
+    check_keys({"kind": kind, **fields}, {"kind", *rules})
     for key, value in fields.items():
         ok, expected = rules[key]
         if not ok(value):
             raise SeatSpecError(f"seat spec {kind} {key}: expected {expected}, got {value!r}")
-
-
-def did_you_mean(key: Any, known) -> str:
-    """`; did you mean base_url?` for a misspelt key, as the recipes' unknown-key errors say
-    (glade.env.schema.build): the closest known key, or one that ends in it (`url`, `base_url`)."""
-    close = difflib.get_close_matches(str(key), list(known), n=1)
-    close = close or [k for k in known if str(k).endswith(f"_{key}")][:1]
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
