@@ -15,23 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from glade import checkpoint
-from glade.resume import PROGRESS
+from glade.resume import read_ledger
 
 from .recipe import STANDIN
 
 
-def ledger(folder: Path) -> dict:
-    """The folder's progress.json ({} when it has no readable one)."""
-    try:
-        data = json.loads((folder / PROGRESS).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _recipe(folder: Path) -> dict:
     """The recipe the folder's ledger records ({} when none)."""
-    recipe = ledger(folder).get("recipe")
+    recipe = (read_ledger(folder) or {}).get("recipe")
     return recipe if isinstance(recipe, dict) else {}
 
 

@@ -354,6 +354,17 @@ def _read(progress: Path) -> dict[str, dict]:
         ) from None
 
 
+def read_ledger(folder: Path) -> dict | None:
+    """A folder's progress.json as it is, for readers that only look (rank, export, a folder's
+    kind); None when it is missing, unreadable or not a JSON object. A run reads its own through
+    ShardLog, which refuses a broken one."""
+    try:
+        data = json.loads((Path(folder) / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _ledger(progress: Path) -> dict:
     """progress.json as it is (an older folder's is a plain episode map)."""
     try:

@@ -10,7 +10,6 @@ data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads i
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from glade.meter import (
     run_cost,
     spec_label,
 )
-from glade.resume import PROGRESS, ShardLog, finished, scenario_hashes
+from glade.resume import PROGRESS, ShardLog, finished, read_ledger, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_spec, check_stand_in_names, each_creature, load_council, results_spec
@@ -303,11 +302,8 @@ def interrupted_generate(dataset: Path) -> str | None:
     the dataset card (README.md) last, after every episode its ledger (progress.json) lists."""
     if not (dataset / PROGRESS).is_file() or (dataset / "README.md").exists():
         return None
-    try:
-        ledger = json.loads((dataset / PROGRESS).read_text())
-    except (OSError, ValueError):
-        ledger = None
-    kinds = ledger.get("shards") if isinstance(ledger, dict) else None
+    ledger = read_ledger(dataset)
+    kinds = ledger.get("shards") if ledger is not None else None
     if isinstance(kinds, list) and kinds and kinds[0] != "traces":
         return None  # another verb's results (glade eval's), not a generate run
     if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
