@@ -260,7 +260,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "cost": run_cost(stats, time.perf_counter() - started, len(plan)) if plan else None,
     }
     if plan or not (out / "README.md").exists():  # a run killed after its last part: no cost recorded
-        write_card(recipe, out, scenarios, state.done, summary["cost"])
+        write_card(recipe, out, scenarios, state.done, summary["cost"], summary["faults"])
     return summary
 
 

@@ -33,7 +33,11 @@ COLUMNS = {
 }
 
 
-def write_card(recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None) -> None:
+def write_card(
+    recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None, faults: dict | None = None
+) -> None:
+    """The dataset card (README.md) and recipe.yaml; `faults` (glade.faults.tally_faults of the
+    rows) puts the held turns near the top, as the exported card has them."""
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
@@ -51,7 +55,10 @@ def write_card(recipe, out: Path, scenarios: dict, done: dict, cost: dict | None
         f"# glade traces: {out.name}\n\n"
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
         '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
-        "## Schema\n\n| column | meaning |\n| --- | --- |\n" + schema + "\n\n"
+        + faults_section(faults or {}, recipe.max_fault_share)
+        + "## Schema\n\n| column | meaning |\n| --- | --- |\n"
+        + schema
+        + "\n\n"
         "## Provenance\n\n```json\n"
         + json.dumps(provenance, indent=2)
         + "\n```\n\n"

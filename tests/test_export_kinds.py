@@ -152,6 +152,11 @@ def test_the_card_says_near_its_top_that_the_fault_rows_are_held_turns(dead, cle
     assert again.count("## Held turns") == 1
     clean_text = (export_traces(clean, "me/clean", out=tmp_path / "clean") / "README.md").read_text()
     assert "Held turns" not in clean_text
+    # the card glade generate wrote says so too, and the export keeps one section
+    written = (dead / "README.md").read_text()
+    assert written.index("## Held turns: seat faults") < written.index("## Schema")
+    assert "| `server:x` | 2 of 2 | 100% |" in written and text.count("## Held turns") == 1
+    assert "Held turns" not in (clean / "README.md").read_text()
 
 
 def test_push_is_refused_past_max_fault_share_unless_allowed(dead, tmp_path):
