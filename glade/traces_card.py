@@ -55,7 +55,7 @@ def write_card(
         f"# glade traces: {out.name}\n\n"
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
         '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
-        + faults_section(faults or {}, recipe.max_fault_share)
+        + (faults_section(faults, recipe.max_fault_share) if faults else "")
         + "## Schema\n\n| column | meaning |\n| --- | --- |\n"
         + schema
         + "\n\n"
