@@ -118,3 +118,17 @@ def test_a_council_of_the_stand_ins_themselves_names_its_policies(runs):
         "the stand-ins the all-stand-in world seats on their creatures (hoard is standin:hoarder, panic is "
         "standin:panic_seller): seat a policy that differs from the creature's stand-in"
     )
+
+
+def test_the_cli_says_why_an_entry_is_not_ranked(runs, tmp_path, capsys):
+    # bramble's panic policy is bramble's own stand-in: alone wherever it sat, like the stand-ins
+    # of the creatures no council seated; the line names both reasons (before, only the second)
+    from glade.cli import main
+
+    assert main(["rank", str(runs["speculator"]), "--out", str(tmp_path / "rank.json")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "standin:panic_seller" in out.split("not ranked: ")[1].split(": never")[0]
+    assert (
+        "(a creature of the all-stand-in world that no council seated, or a council's policy that is that "
+        "creature's own stand-in), so nothing to compare with"
+    ) in out

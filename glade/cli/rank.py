@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if board["not_compared"]:
         con.print(
             f"not ranked: {', '.join(board['not_compared'])}: never on a creature, scenario and seed where another "
-            "policy sat (a creature of the all-stand-in world that no council seated), so nothing to compare with",
+            "policy sat (a creature of the all-stand-in world that no council seated, or a council's policy that is "
+            "that creature's own stand-in), so nothing to compare with",
             soft_wrap=True,
         )
     out = write_rank(board, out)
