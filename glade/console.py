@@ -370,6 +370,9 @@ def quiet_libraries(verbose: bool = False) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # huggingface_hub sets its own level when datasets or transformers import it (after this): offline, its
+    # retries printed ten lines ("... thrown while requesting HEAD ...", "Retrying in 8s") before the error
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM's engine start-up chatter (engine: vllm seats)
     for pattern in _UNACTIONABLE:

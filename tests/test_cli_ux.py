@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -244,3 +245,19 @@ def test_a_bar_on_no_terminal_says_how_far_it_is_every_while(monkeypatch, capsys
         bar.total(3)
         bar.advance(3)
     assert len(capsys.readouterr().err.strip().splitlines()) == 1  # within the interval: the bar alone
+
+
+def test_huggingface_hub_is_quiet_once_imported_after_quiet_libraries():
+    # huggingface_hub sets its own log level when imported (by datasets here); offline, its retries printed ten
+    # lines of "... thrown while requesting HEAD ... Retrying in 8s" before glade's one error line
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from glade.console import quiet_libraries; quiet_libraries(); import logging, datasets; "
+        "print(logging.getLogger('huggingface_hub.utils._http').getEffectiveLevel())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_VERBOSITY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(logging.ERROR)
