@@ -266,9 +266,8 @@ def fault_kinds(faults: dict[str, int]) -> str:
 
 def fault_text(t: dict) -> str:
     """`12 of 40 decisions (30%) failed: server_refused 12` for one seat of a fault tally."""
-    return f"{sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: " + fault_kinds(
-        t["faults"]
-    )
+    failed = sum(t["faults"].values())
+    return f"{failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed: {fault_kinds(t['faults'])}"
 
 
 def show_faults(
@@ -370,9 +369,7 @@ def quiet_libraries(verbose: bool = False) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    # huggingface_hub sets its own level when datasets or transformers import it (after this): offline, its
-    # retries printed ten lines ("... thrown while requesting HEAD ...", "Retrying in 8s") before the error
-    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")  # its level, reset on import: offline, 10 lines of retries
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM's engine start-up chatter (engine: vllm seats)
     for pattern in _UNACTIONABLE:
