@@ -245,7 +245,7 @@ def test_a_null_adapter_needs_safetensors_weights(engine, adapters, tmp_path):
 
 
 def test_a_policy_names_its_seats_and_batches_structured_with_free(vs, engine, adapters):
-    # guards _identity (base name, +adapter, +structured) and batch_key leaving `structured` out
+    # guards model_identity (base name, +adapter, +structured) and batch_key leaving `structured` out
     free = vs.VLLMPolicy(engine, adapters["hoarder"] + "/", {"moss": None}, Generation(8))
     held = vs.VLLMPolicy(engine, None, {}, Generation(8, structured=True))
     assert (free.name, free.seat_identity("moss"), held.name) == (

@@ -251,7 +251,7 @@ def test_a_policy_of_another_generation_config_is_refused_in_a_batch(tiny):
 
 
 def test_a_seat_identity_names_the_adapter_folder_even_with_a_trailing_slash(tiny, adapters):
-    # guards _identity's rstrip("/"): "path/" is still the adapter "hoarder", not "hf:tiny+"
+    # guards model_identity's rstrip("/"): "path/" is still the adapter "hoarder", not "hf:tiny+"
     policy = HFPolicy(SharedModel(str(tiny)), adapters["hoarder"] + "/", {"moss": None}, Generation())
     assert policy.name == policy.seat_identity("oona") == "hf:tiny+hoarder"
     assert policy.seat_identity("moss") == "hf:tiny"

@@ -9,9 +9,12 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from glade.env.protocol import parse
 
 if TYPE_CHECKING:
     from glade.env.protocol import Parsed
@@ -74,6 +77,29 @@ def answer_error(parsed: Parsed, text: str, cut: bool) -> str | None:
     if parsed.dropped and parsed.dropped[0]["order"] != last:
         return parsed.error
     return CUT_OFF
+
+
+def model_identity(engine: str, model: str, adapter: str | None, structured: bool) -> str:
+    """A model seat's identity in rows: `ENGINE:BASE[+ADAPTER][+structured]`, by folder names."""
+    base = os.path.basename(str(model).rstrip("/")) or str(model)
+    adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
+    return f"{engine}:{base}{adapter_part}" + (STRUCTURED if structured else "")
+
+
+def model_decisions(
+    observations: list[dict], replies: list[tuple[str, int, int]], identities: list[str], share_s: float, cap: int
+) -> list[Decision]:
+    """One batched generate's replies (text, prompt tokens, completion tokens) as Decisions:
+    each parsed against its own observation, a reply that spent the whole budget (`cap` new
+    tokens) judged by `answer_error`, each named by its seat's identity."""
+    decisions = []
+    for obs, (text, prompt_tokens, completion_tokens), identity in zip(observations, replies, identities, strict=True):
+        parsed = parse(text, obs)
+        error = answer_error(parsed, text, completion_tokens >= cap)
+        decisions.append(
+            Decision(parsed.action, text, error, share_s, prompt_tokens, completion_tokens, parsed.repaired, identity)
+        )
+    return decisions
 
 
 class SeatSpecError(ValueError):

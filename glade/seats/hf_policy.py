@@ -4,15 +4,14 @@ generate."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
 from glade.env.action_schema import action_schema
-from glade.env.protocol import parse, render, role_card
+from glade.env.protocol import render, role_card
 
-from .base import STRUCTURED, Decision, Policy, answer_error
+from .base import Decision, Policy, model_decisions, model_identity
 from .hf import Generation, SharedModel
 
 
@@ -29,10 +28,12 @@ class HFPolicy:
 
     @property
     def name(self) -> str:
-        return _identity(self.shared.model_id, self.default_adapter, self.gen.structured)
+        return model_identity("hf", self.shared.model_id, self.default_adapter, self.gen.structured)
 
     def seat_identity(self, creature: str) -> str:
-        return _identity(self.shared.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured)
+        return model_identity(
+            "hf", self.shared.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured
+        )
 
     def act(self, observations: list[dict]) -> list[Decision]:
         return self.act_batch([(self, obs) for obs in observations])
@@ -64,25 +65,5 @@ class HFPolicy:
         else:
             replies = self.shared.generate(conversations, names, self.gen, heads=heads)
         share = (time.perf_counter() - started) / len(seats)
-        decisions = []
-        for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
-            parsed = parse(text, obs)
-            decisions.append(
-                Decision(
-                    parsed.action,
-                    text,
-                    answer_error(parsed, text, completion_tokens >= self.gen.max_new_tokens),
-                    share,
-                    prompt_tokens,
-                    completion_tokens,
-                    parsed.repaired,
-                    policy.seat_identity(obs["creature"]),
-                )
-            )
-        return decisions
-
-
-def _identity(model: str, adapter: str | None, structured: bool = False) -> str:
-    base = os.path.basename(str(model).rstrip("/")) or str(model)
-    adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
-    return f"hf:{base}{adapter_part}" + (STRUCTURED if structured else "")
+        identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
+        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens)

@@ -60,9 +60,9 @@ from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor  # noqa
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa: E402
 
 from glade.env.action_schema import action_schema  # noqa: E402
-from glade.env.protocol import parse, render  # noqa: E402
+from glade.env.protocol import render  # noqa: E402
 
-from .base import STRUCTURED, Decision, Policy, answer_error  # noqa: E402
+from .base import Decision, Policy, model_decisions, model_identity  # noqa: E402
 from .hf import Generation  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
@@ -320,10 +320,12 @@ class VLLMPolicy:
 
     @property
     def name(self) -> str:
-        return _identity(self.engine.model_id, self.default_adapter, self.gen.structured)
+        return model_identity("vllm", self.engine.model_id, self.default_adapter, self.gen.structured)
 
     def seat_identity(self, creature: str) -> str:
-        return _identity(self.engine.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured)
+        return model_identity(
+            "vllm", self.engine.model_id, self.adapters.get(creature, self.default_adapter), self.gen.structured
+        )
 
     def seat(self) -> None:
         """Register every adapter of this policy with the engine and start it (or make room)."""
@@ -355,25 +357,5 @@ class VLLMPolicy:
         schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
         replies = self.engine.generate(conversations, adapters, self.gen, schemas)
         share = (time.perf_counter() - started) / len(seats)
-        decisions = []
-        for (policy, obs), (text, prompt_tokens, completion_tokens) in zip(seats, replies, strict=True):
-            parsed = parse(text, obs)
-            decisions.append(
-                Decision(
-                    parsed.action,
-                    text,
-                    answer_error(parsed, text, completion_tokens >= self.gen.max_new_tokens),
-                    share,
-                    prompt_tokens,
-                    completion_tokens,
-                    parsed.repaired,
-                    policy.seat_identity(obs["creature"]),
-                )
-            )
-        return decisions
-
-
-def _identity(model: str, adapter: str | None, structured: bool) -> str:
-    base = os.path.basename(str(model).rstrip("/")) or str(model)
-    adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
-    return f"vllm:{base}{adapter_part}" + (STRUCTURED if structured else "")
+        identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
+        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens)
