@@ -112,15 +112,17 @@ def _from_hub(exc: BaseException) -> bool:
 def load_model(checkpoint: str | Path, args: dict, batch_size: int):
     """lm-eval's `hf` model for these model_args, on CPU. A LoRA checkpoint whose base is a Hub
     id that can be neither found in the local cache nor downloaded is a ValueError naming the
-    checkpoint, the base and what to do."""
+    checkpoint, the base and what to do (at once where the Hub's host does not answer)."""
     from lm_eval.api.registry import get_model
 
+    base = str(args["pretrained"]) if "peft" in args else ""
+    if base and (unreachable := checkpoints.hub_unreachable(base)):
+        raise ValueError(f"{checkpoint}: cannot load its base model {base!r} (meta.json's base_model): {unreachable}")
     try:
         return get_model("hf").create_from_arg_obj(
             args, {"batch_size": batch_size, "max_batch_size": None, "device": "cpu"}
         )
     except Exception as exc:
-        base = str(args["pretrained"]) if "peft" in args else ""
         if not base or Path(base).is_dir() or not _from_hub(exc):
             raise
         from huggingface_hub.constants import HF_HUB_CACHE, HF_HUB_OFFLINE

@@ -182,6 +182,8 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
     key: a base that does not load (a hub id this machine cannot reach, a folder that holds no model)
     and a `lora.target_modules` name that matches none of its modules (PEFT only refuses a list that
     matches nothing, so one misspelt name among good ones would silently go untrained)."""
+    if unreachable := checkpoint.hub_unreachable(base):
+        fail(source, "model.base", f"{recipe.model.base!r}: {unreachable}")
     try:
         tokenizer, model = load()
     except OSError as exc:

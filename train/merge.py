@@ -30,6 +30,8 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     if out.exists():
         raise ValueError(f"{out}: already exists; pass --out or remove it")
     check_folder_path(out)  # under a file: named before the model loads, not a bare 'Not a directory'
+    if unreachable := checkpoints.hub_unreachable(found.base_model):
+        raise ValueError(f"{checkpoint}: its base model {found.base_model!r} (meta.json base_model): {unreachable}")
     try:
         base = AutoModelForCausalLM.from_pretrained(found.base_model, dtype=torch.float32)
     except OSError as exc:  # moved or deleted since training (meta.json names it as it was then)

