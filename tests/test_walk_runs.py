@@ -195,7 +195,7 @@ def test_calibrate_refuses_to_name_a_fitted_disposition_after_a_shipped_one():
 
 def test_a_card_without_traces_folders_says_so_plainly(tmp_path):
     # read "none of its 1 rows is in no traces folder (recipe.yaml names none) here"
-    from test_mutation_audit_15_c import rows_table
+    from test_pinned_export_numbers import rows_table
 
     from glade.hub.lineage import scenarios_text, trained_scenarios
 

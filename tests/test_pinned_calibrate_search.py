@@ -1,5 +1,5 @@
 """Tests written by the second half of a mutation audit of glade calibrate (glade.eval.live_decisions
-and the rest of glade.eval.standin_search; the first half is test_mutation_audit_5.py): each pins
+and the rest of glade.eval.standin_search; the first half is test_pinned_calibrate.py): each pins
 a behaviour that a plausible one-line change (a comparison flipped, an off-by-one, a clause
 dropped, a constant changed) left untested. The comment on each names what it guards. The
 live decisions are read from small hand-made results folders (decisions.parquet) and traces

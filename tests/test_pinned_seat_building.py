@@ -2,7 +2,7 @@
 base (glade.seats.base) and the stand-in seat (glade.seats.standin): each pins a behaviour that
 a plausible one-line change (a comparison flipped, a clause dropped, a default changed) left
 untested. The comment on each names what it guards. The audit's tests of the scenario loader,
-the single-creature view and the seat specs are in test_mutation_audit_13_b.py."""
+the single-creature view and the seat specs are in test_pinned_scenario_specs.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_checkpoint import fake
-from test_mutation_audit_13_b import SERVER
+from test_pinned_scenario_specs import SERVER
 
 from glade.config import MissingInput
 from glade.env import load_scenario, parallel_env, standin

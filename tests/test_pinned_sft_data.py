@@ -1,4 +1,4 @@
-"""Tests written by the eighth mutation audit (see test_mutation_audit_8.py) of the SFT data
+"""Tests written by the eighth mutation audit (see test_pinned_heldout_figures.py) of the SFT data
 (glade.train.data: the split, the filters, the conversations, the fingerprint), the inputs check
 (glade.train.inputs), the generate recipe (glade.traces) and the trace encoders
 (glade.tracejson). The comment on each names what it guards."""
@@ -9,7 +9,7 @@ import json
 
 import pytest
 from test_checkpoint import whole
-from test_mutation_audit_8 import heldout, write_traces  # noqa: F401  (heldout: the module's traces)
+from test_pinned_heldout_figures import heldout, write_traces  # noqa: F401  (heldout: the module's traces)
 
 from glade.traces import load_traces
 from glade.train.data import DataConfig, fingerprint, is_held_out, prepare, split_episodes

@@ -3,8 +3,8 @@ seats (glade.seats.server: which statuses are retried, which errors become which
 what the request carries, how a completion is read): each pins a behaviour that a plausible
 one-line change (a comparison flipped, a clause dropped, a constant changed) left untested.
 The comment on each names what it guards. The second audit's server tests are in
-test_mutation_audit_2.py (whose doubles are reused here); this audit's tests of the lm-eval
-harness are in test_mutation_audit_11_f.py."""
+test_pinned_bounds_gossip_servers.py (whose doubles are reused here); this audit's tests of the lm-eval
+harness are in test_pinned_lm_eval_harness.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from fake_server import completion
 from seat_checks import assert_all_held, observations, server_seat
-from test_mutation_audit_2 import ScriptedOpener, http_error, seat_with, sleeps  # noqa: F401 (a fixture)
+from test_pinned_bounds_gossip_servers import ScriptedOpener, http_error, seat_with, sleeps  # noqa: F401 (a fixture)
 
 from glade.env import parallel_env
 from glade.seats import Decision, PythonSeat, SeatAnswerError, SeatSpecError, load

@@ -2,7 +2,7 @@
 leaderboard, top_flags, calibration, seats, sections): each pins a number, an order, an
 inclusion or a section that a plausible one-line change left untested. The comment on each
 names what it guards. The audit's tests of the verdicts' words and the terminal are in
-test_mutation_audit_13_c.py."""
+test_pinned_verdict_words.py."""
 
 from __future__ import annotations
 

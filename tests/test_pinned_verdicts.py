@@ -1,4 +1,4 @@
-"""Tests written by the third mutation audit (see test_mutation_audit_3.py) of attribution,
+"""Tests written by the third mutation audit (see test_pinned_stats.py) of attribution,
 the verdicts and the calibration's outcome check. The comment on each names what it guards."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_eval_metrics import world
-from test_mutation_audit_3 import FLAT
+from test_pinned_stats import FLAT
 
 from glade.eval.attribution import attribution
 from glade.eval.metrics import world_figures

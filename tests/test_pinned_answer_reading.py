@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
-from test_mutation_audit_4 import buy, hazel, wood  # noqa: F401 - wood is a fixture hazel's callers take
+from test_pinned_standin_parser import buy, hazel, wood  # noqa: F401 - wood is a fixture hazel's callers take
 
 from glade.env import load_scenario, parallel_env
 from glade.env.action_schema import action_schema

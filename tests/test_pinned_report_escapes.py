@@ -1,4 +1,4 @@
-"""The rest of the fifteenth mutation audit's tests (the first half is test_mutation_audit_15.py):
+"""The rest of the fifteenth mutation audit's tests (the first half is test_pinned_report_pieces.py):
 the sign-flip test's seeded draws, Markdown and HTML escapes the first file left, the sort key on
 an overflowing number, and the figures' file names and interval words. The comment on each names
 what it guards."""
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from test_mutation_audit_15 import _agreement, _pnl_table, _prices, drawn  # noqa: F401
+from test_pinned_report_pieces import _agreement, _pnl_table, _prices, drawn  # noqa: F401
 
 from glade.eval.fdr import sign_flip
 from glade.eval.recipe import STANDIN

@@ -1,4 +1,4 @@
-"""The second half of the mutation audit of `glade export` (test_mutation_audit_6.py): its tests of
+"""The second half of the mutation audit of `glade export` (test_pinned_export.py): its tests of
 glade.hub.lineage, glade.hub.export_traces, glade.traces_card and glade.provenance. Each pins a
 behaviour that a plausible one-line change left untested; the comment on each names what it guards."""
 

@@ -1,4 +1,4 @@
-"""Tests written by the mutation audit of test_mutation_audit_13.py, for the run's bookkeeping
+"""Tests written by the mutation audit of test_pinned_train_recipe.py, for the run's bookkeeping
 (glade.train.sft): what meta.json says of a run on a freshly built tiny model, which trainer
 checkpoint a resume starts from, what a resumed run may change, the mean training loss, and which
 folders a failed run leaves. One tiny run of two steps; the rest calls the functions directly."""

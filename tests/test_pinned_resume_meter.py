@@ -1,6 +1,6 @@
 """Tests written by a second mutation audit of resume, the meter, the eval plan and the files
 glade writes (glade.resume, glade.meter, glade.eval.plan, glade.files), after the first
-(tests/test_mutation_audit_7.py): each pins a behaviour that a plausible one-line change (a
+(tests/test_pinned_resume_faults.py): each pins a behaviour that a plausible one-line change (a
 comparison flipped, an off-by-one, a clause dropped, a constant changed, two steps swapped) left
 untested. The comment on each names what it guards. Resume is tested on the real shard logs of
 both verbs and on bare ShardLogs, with shards written by hand, so each test is fast and says
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_mutation_audit_7 import eval_inputs, ids, ledger, meter, write
+from test_pinned_resume_faults import eval_inputs, ids, ledger, meter, write
 from test_resume import bare_log
 
 from glade.eval.plan import shard_log as eval_log

@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 from test_checkpoint import fake
-from test_mutation_audit_2 import SHOCK, honey
+from test_pinned_bounds_gossip_servers import SHOCK, honey
 
 from glade import checkpoint
 from glade.config import ConfigError, Seeds, changes, check_kind, check_seeds, load_recipe, parse_override

@@ -1,7 +1,7 @@
 """Tests written by a mutation audit of the lm-eval harness (glade.eval.harness): each pins a
 behaviour that a plausible one-line change (a comparison flipped, a clause dropped, a constant
 changed) left untested. The comment on each names what it guards. The same audit's tests of
-the python and server seats are in test_mutation_audit_11_e.py."""
+the python and server seats are in test_pinned_python_server_seats.py."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ model_index, lineage): each pins a behaviour that a plausible one-line change (a
 flipped, an off-by-one, a clause dropped, a constant changed) left untested. The comment on each
 names what it guards. The card's pieces are called directly with hand-made records (meta.json,
 a council view), so no checkpoint is trained and nothing reaches the Hub. The audit's tests of
-the episode folder and the traces card are in test_mutation_audit_15_d.py."""
+the episode folder and the traces card are in test_pinned_episode_folder.py."""
 
 from __future__ import annotations
 

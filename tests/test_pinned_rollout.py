@@ -1,4 +1,4 @@
-"""Tests written by the fourth mutation audit (see test_mutation_audit_4.py) of the rollout and
+"""Tests written by the fourth mutation audit (see test_pinned_standin_parser.py) of the rollout and
 the structured seats (glade.rollout, glade.seats.structured), and of three survivors the third
 audit left (outcome_check, estimate). The comment on each names what it guards."""
 
@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from test_mutation_audit_4 import NONE_HELD, hazel
+from test_pinned_standin_parser import NONE_HELD, hazel
 from test_standin import observation
 
 from glade.env import parallel_env

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_mutation_audit_5_b import lone_buy_cell
+from test_pinned_calibrate_search import lone_buy_cell
 
 from glade.env import standin
 from glade.eval import standin_search

@@ -1,7 +1,7 @@
 """Tests written by a mutation audit (14c) of the model seats and the episode loop left by earlier
 audits: glade.seats.hf (its decoding knobs, device check, model sharing, the static cache, token
 counts, the head of the prefix cache), glade.rollout (what run_lockstep and run_episode record and
-count) and, in test_mutation_audit_14_c2.py, glade.seats.vllm's own logic without an engine. Each
+count) and, in test_pinned_vllm_seat.py, glade.seats.vllm's own logic without an engine. Each
 pins a behaviour that a plausible one-line change (a comparison flipped, an off-by-one, a clause
 dropped, a constant changed) left untested. The comment on each names what it guards."""
 

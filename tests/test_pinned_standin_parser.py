@@ -2,7 +2,7 @@
 protocol, action_schema): each pins a behaviour that a plausible one-line change (a comparison
 flipped, an off-by-one, a clause dropped, a constant changed) left untested. The comment on
 each names what it guards. The audit's tests of the rollout, structured seats and the third
-audit's survivors are in test_mutation_audit_4_runs.py."""
+audit's survivors are in test_pinned_rollout.py."""
 
 from __future__ import annotations
 

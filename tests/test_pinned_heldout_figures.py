@@ -5,7 +5,7 @@ off-by-one, a clause dropped, a constant changed) left untested. The comment on 
 it guards. Here, glade.train.evaluate: the figures are measured on a scripted policy standing in
 for the checkpoint's seat (no model), on stand-in traces of six turns. The audit's tests of the
 data split and filters, the inputs check, the generate recipe and tracejson are in
-test_mutation_audit_8_b.py."""
+test_pinned_sft_data.py."""
 
 from __future__ import annotations
 

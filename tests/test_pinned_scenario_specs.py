@@ -2,7 +2,7 @@
 seat specs (glade.env.scenario, glade.env.single, glade.seats.spec): each pins a behaviour that a
 plausible one-line change (a comparison flipped, an off-by-one, a clause dropped, a constant
 changed) left untested. The comment on each names what it guards. The same audit's tests of
-glade.seats, glade.seats.base and glade.seats.standin are in test_mutation_audit_13_b2.py."""
+glade.seats, glade.seats.base and glade.seats.standin are in test_pinned_seat_building.py."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ cards, model_card, lineage, model_index, export_traces; glade.traces_card, glade
 each pins a behaviour that a plausible one-line change (a comparison flipped, an off-by-one, a
 clause dropped, a constant changed) left untested. The comment on each names what it guards.
 The Hub is the fake of fake_hub.py; nothing reaches the network. The tests of lineage,
-export_traces, traces_card and provenance are in test_mutation_audit_6_b.py."""
+export_traces, traces_card and provenance are in test_pinned_export_traces.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The mutation audit of the CLI verbs (see test_mutation_audit_14.py), its second part: what
+"""The mutation audit of the CLI verbs (see test_pinned_cli_dispatch.py), its second part: what
 rank, calibrate, export, export-traces, lm-eval, train, merge and flag pass down to the library,
 their defaults included, each library call replaced by a recorder that stops the verb once it
 has seen its arguments. The comment on each test names what it guards."""
@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_mutation_audit_14 import Stop, fake_train_modules
+from test_pinned_cli_dispatch import Stop, fake_train_modules
 
 from glade.cli import main
 

@@ -2,7 +2,7 @@
 traces_card): each pins a behaviour that a plausible one-line change (a comparison flipped, an
 off-by-one, a clause dropped, a constant changed) left untested. The comment on each names what
 it guards. The audit's tests of `glade export`'s card, model-index and lineage are in
-test_mutation_audit_15_c.py."""
+test_pinned_export_numbers.py."""
 
 from __future__ import annotations
 

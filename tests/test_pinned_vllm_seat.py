@@ -1,4 +1,4 @@
-"""Tests written by the mutation audit 14c (see test_mutation_audit_14_c.py) of the vLLM seat's own
+"""Tests written by the mutation audit 14c (see test_pinned_model_seats.py) of the vLLM seat's own
 logic (glade.seats.vllm): request building, the engine's LoRA capacity and restarts, and the
 reading of outputs, none of which needs an engine. vLLM is absent from the usual venv, so the
 module is imported here over a stand-in `vllm` package holding only the names it imports (an

@@ -2,7 +2,7 @@
 cells, verdicts, attribution, outcome_check, estimate): each pins a behaviour that a plausible
 one-line change (a comparison flipped, an off-by-one, a clause dropped, a constant changed) left
 untested. The comment on each names what it guards. This file: intervals, the sign-flip test
-and BH, decision and outcome metrics; test_mutation_audit_3_verdicts.py: attribution, verdicts
+and BH, decision and outcome metrics; test_pinned_verdicts.py: attribution, verdicts
 and the outcome check."""
 
 from __future__ import annotations
