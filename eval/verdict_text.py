@@ -101,7 +101,8 @@ def rate_text(entry: dict) -> str:
 
 
 def robustness_lines(entries: list[dict]) -> list[str]:
-    """One line per scenario and phenomenon: its verdict in each world."""
+    """One line per scenario and phenomenon: its verdict in each world; the phenomena absent in
+    every world, when there are two or more, share one line at the end."""
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         groups.setdefault((e["scenario"], e["phenomenon"], e["good"]), []).append(e)
@@ -111,8 +112,13 @@ def robustness_lines(entries: list[dict]) -> list[str]:
         n, total = w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"]))
         return f"; {n_text(n, total)}" if n and total and n < total else ""
 
+    absent = {key: worlds for key, worlds in groups.items() if {w["verdict"] for w in worlds} == {"absent"}}
+    if len(absent) < 2:
+        absent = {}  # one such line says it as well as a shared one
     lines = []
     for (scenario, phenomenon, good), worlds in groups.items():
+        if (scenario, phenomenon, good) in absent:
+            continue
         verdicts = {w["verdict"] for w in worlds}
         head = f"{phenomenon} of {good} in {scenario}"
         if len(verdicts) == 1:
@@ -121,7 +127,28 @@ def robustness_lines(entries: list[dict]) -> list[str]:
             continue
         parts = [f"{world_name(w['world'])}: {w['verdict']} ({rate_text(w)}{lost(w)}{straddles(w)})" for w in worlds]
         lines.append(f"{head}: " + "; ".join(parts))
+    if absent:
+        lines.append(_absent_line(absent, seeds))
     return lines
+
+
+def _absent_line(absent: dict[tuple, list[dict]], seeds: dict) -> str:
+    """ "crash of honey in a, b; bubble of honey in a: absent in every world (0 of 8 seeds in
+    each)": the phenomena never seen, each with its scenarios, and the seeds behind them."""
+    where: dict[tuple, list[str]] = {}
+    for scenario, phenomenon, good in absent:
+        where.setdefault((phenomenon, good), []).append(scenario)
+    head = "; ".join(f"{phenomenon} of {good} in {', '.join(s)}" for (phenomenon, good), s in where.items())
+    worlds = [w for ws in absent.values() for w in ws]
+    (n, total), *others = {(w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"]))) for w in worlds}
+    if not others and n is not None and n == total:  # every world on every seed
+        return f"{head}: absent in every world (0 of {n} seeds in each)"
+    by_world: dict[str, dict[str, None]] = {}  # a council that lost seeds somewhere says so
+    for w in worlds:
+        text = n_text(w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"])))
+        by_world.setdefault(world_name(w["world"]), {})[text] = None
+    counts = ", ".join(f"{name} {' or '.join(texts)}" for name, texts in by_world.items())
+    return f"{head}: absent in every world (0 seeds in each; {counts})"
 
 
 def straddles(entry: dict) -> str:
@@ -156,10 +183,14 @@ def seam_lines(entries: list[dict]) -> list[str]:
                 else ""
             )
             nothing = w["seam"].get("mean") == 0 and not w["seam"].get("ci")
-            seam = "nothing at the seam" if nothing else f"at the seam {move_text(w['seam'])}"
+            if nothing:  # the whole move was traded: said once
+                split = f"traded {move_text(w['traded'])}, nothing at the seam"
+            else:
+                split = (
+                    f"{move_text(w['total'])} = traded {move_text(w['traded'])} + at the seam {move_text(w['seam'])}"
+                )
             parts.append(
-                f"{world_name(w['world'])}: {w['verdict']} ({move_text(w['total'])} = traded "
-                f"{move_text(w['traded'])} + {seam}{authored}; {n_text(w['total'].get('n'), seeds)})"
+                f"{world_name(w['world'])}: {w['verdict']} ({split}{authored}; {n_text(w['total'].get('n'), seeds)})"
             )
         lines.append(
             f"{good} at the legend {turn_text(turn)} in {scenario}, log points (simple %): " + "; ".join(parts)
@@ -171,16 +202,44 @@ def lever_lines(entries: list[dict]) -> list[str]:
     lines = []
     for e in entries:
         seeds = e["standin"].get("n")
+        floor = e.get("floor")
+        scaled = f", a world moves from {floor:.3g}" if floor is not None and floor != e.get("min_effect") else ""
         councils = "; ".join(
             f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}; "
             f"{n_text(c['effect'].get('n'), seeds)}): {c['verdict']}"
             for c in e["councils"]
         )
         lines.append(
-            f"{e['lever']} ({e['from']} -> {e['to']}, effect on {e['figure']}): all stand-in "
+            f"{e['lever']} ({e['from']} -> {e['to']}, effect on {e['figure']}{scaled}): all stand-in "
             f"{value_text(e['standin'])} ({n_text(seeds, seeds)}); {councils or 'no council'}"
         )
     return lines
+
+
+def _first(entries: list[dict], key: str):
+    return next((e[key] for e in entries if e.get(key) is not None), None)
+
+
+def floor_line(key: str, entries: list[dict]) -> str | None:
+    """A lesson's floor and the rule that holds each interval to it (eval/verdicts.py's
+    `against_floor`), said once above its lines; None for entries written before they kept it."""
+    if key == "robustness" and (floor := _first(entries, "floor")) is not None:
+        return (
+            f"Robust from a rate of {floor:.2f} (robust_floor): present in every cast, the pooled rate's interval "
+            f"wholly at or above it; wholly below it, sporadic; across it, not enough seeds."
+        )
+    if key == "seam" and (floor := _first(entries, "floor")) is not None:
+        return (
+            f"A move counts from {100 * floor:.3g} log points (move_floor {floor:g}): a part whose interval lies "
+            f"wholly beyond it moves; wholly inside it, no move; across it, not enough seeds."
+        )
+    if key == "levers" and (floor := _first(entries, "min_effect")) is not None:
+        return (
+            f"A lever moves a world from {floor:g} (lever_min_effect; for a figure in units, that share of the "
+            f"all-stand-in world's mean magnitude in the 'from' scenario): an effect whose interval lies wholly beyond "
+            f"it moves; wholly inside it, no move; across it, not enough seeds for the lever."
+        )
+    return None
 
 
 def percent(value: float) -> str:
@@ -217,11 +276,12 @@ def family_lines(families: list[dict], top: int = 5) -> list[str]:
 
 def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
     """(key, the lesson's question, its lines) for the three lessons, then seat attribution when played."""
-    out = [
-        ("robustness", LESSONS["robustness"], robustness_lines(verdicts.get("robustness", []))),
-        ("seam", LESSONS["seam"], seam_lines(verdicts.get("seam", []))),
-        ("levers", LESSONS["levers"], lever_lines(verdicts.get("levers", []))),
-    ]
+    out = []
+    for key, lines_of in (("robustness", robustness_lines), ("seam", seam_lines), ("levers", lever_lines)):
+        entries = verdicts.get(key, [])
+        lines = lines_of(entries)
+        floor = floor_line(key, entries) if lines else None
+        out.append((key, LESSONS[key], ([floor] if floor else []) + lines))
     clear = [e for e in verdicts.get("attribution", []) if e.get("effect_clear")]
     lead = sorted((e for e in clear if e["figure"] in LEAD_FIGURES), key=lambda e: LEAD_FIGURES.index(e["figure"]))
     attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS], verdicts.get("seam", []))

@@ -1,23 +1,34 @@
 """The field notes' three lessons as measured verdicts, each with n and an interval that holds
 at that n (eval/stats.py).
 
+One rule holds an interval to a lesson's floor in all three (`against_floor`): a quantity is
+beyond the floor (a rate robust, a price or a lever moved) only when its whole interval lies at
+or beyond the floor on one side of 0, inside it (sporadic, no move) only when its whole
+interval lies less than the floor from 0, and "not enough seeds" otherwise: an interval that
+straddles the floor does not decide, and more seeds would narrow it. The mean alone never
+decides. A value the same in every seed is its own interval; fewer than 4 seeds give none.
+
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
    the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust (in
-   every cast, the rate's interval above `robust_floor`), cast-dependent (the rate differs
+   every cast, the rate's interval at or above `robust_floor`), cast-dependent (the rate differs
    across casts: permutation test of the casts' rates, p < 0.05), sporadic (present, but the
    rate's interval lies below the floor), absent, or not enough seeds (a cast with fewer
    than 4 seeds, or an interval that straddles the floor).
 2. Author the seam (`seam_split`): the legend good's log price move at the legend turn split
    into the part clearing and repricing made (the seats' trading, figure `traded_move`) and
-   the part written at the settlement seam (`seam_move`); authored when the seam moved it by
-   at least `move_floor` and made most of the move, emergent when only trading moved it,
-   mixed when the seam wrote less than the trading made, no move below the floor.
+   the part written at the settlement seam (`seam_move`), each held to `move_floor`:
+   authored when the seam moved it and made most of the move, mixed when the seam moved it
+   but wrote less than the trading made, emergent when only trading moved it (the seam's
+   interval inside the floor), no move when both intervals lie inside the floor, and not
+   enough seeds when the seam's interval, or the trading's beside a seam that did not move,
+   straddles the floor.
 3. The stand-in flatters wrong fixes (`lever_audit`): a lever's effect (scenario `to` minus
    `from` on the same seed and cast) in the stand-in world and in each council, and the
    difference in differences; holds live, stand-in only (the stand-in moves and the council
-   does not, or moves the other way), live only, or neither. A world moves when the effect's
-   interval excludes 0 and it is at least `lever_min_effect` (relative to the stand-in's
-   magnitude for figures in units).
+   does not, or moves the other way), live only, or neither, and not enough seeds when
+   either world's interval straddles the floor. The floor is `lever_min_effect`, for figures
+   in units that share of the stand-in's mean magnitude in the `from` scenario (at least
+   `lever_min_effect` units): the same scaled floor the effects are held to.
 
 Seat attribution (leave-one-out replays) lives in eval/attribution.py.
 """
@@ -39,6 +50,26 @@ from .stats import MIN_N, Interval, clean, interval
 from .thresholds import threshold
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
+
+
+def against_floor(iv: Interval, floor: float) -> str | None:
+    """Where an interval lies against a floor on its size: "beyond" (every value in it at least
+    `floor` from 0, all on one side of 0), "inside" (every value less than `floor` from 0, or the
+    same 0 in every seed), or None: it straddles the floor, or there is no interval (fewer than
+    MIN_N seeds, a value not finite). A value the same in every seed is its own interval."""
+    if iv.n < MIN_N or math.isnan(iv.mean):
+        return None
+    if iv.low is not None:
+        low, high = iv.low, iv.high
+    elif iv.note.startswith("same value"):
+        low = high = iv.mean
+    else:
+        return None
+    if (low >= floor and low > 0) or (high <= -floor and high < 0):
+        return "beyond"
+    if (-floor < low and high < floor) or low == high == 0:
+        return "inside"
+    return None
 
 
 def _worlds_of(worlds: pd.DataFrame, scenario: str) -> list[str]:
@@ -98,11 +129,10 @@ def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float |
         return "cast-dependent"
     if pooled.low is None:  # the same share on every seed, neither 0 nor 1: no interval to hold to the floor
         return "not enough seeds"
-    if all(present) and pooled.low >= floor:
+    side = against_floor(pooled, floor)
+    if all(present) and side == "beyond":
         return "robust"
-    if pooled.high < floor:
-        return "sporadic"
-    return "not enough seeds"
+    return "sporadic" if side == "inside" else "not enough seeds"
 
 
 # --- lesson 2: the seam --------------------------------------------------------------------------
@@ -136,6 +166,7 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
                         "seam": seam.as_dict(),
                         "authored_share": share,
                         "verdict": _seam_verdict(traded, seam, share, floor),
+                        "floor": floor,
                     }
                 )
             )
@@ -145,11 +176,12 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
 def _seam_verdict(traded: Interval, seam: Interval, share: float | None, floor: float) -> str:
     if traded.n < MIN_N:
         return "not enough seeds"
-    if seam.excludes_zero() and abs(seam.mean) >= floor:
+    by_seam, by_trading = against_floor(seam, floor), against_floor(traded, floor)
+    if by_seam == "beyond":
         return "authored" if share is not None and share >= 0.5 else "mixed"
-    if traded.excludes_zero() and abs(traded.mean) >= floor:
-        return "emergent"
-    return "no move"
+    if by_seam is None or by_trading is None:  # a part that straddles the floor decides nothing
+        return "not enough seeds"
+    return "emergent" if by_trading == "beyond" else "no move"
 
 
 # --- lesson 3: levers ----------------------------------------------------------------------------
@@ -177,12 +209,15 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
         # a rate's lever effect (to minus from) lies in [-1, 1], a difference of two in [-2, 2]
         bounds, did_bounds = ((-1.0, 1.0), (-2.0, 2.0)) if FIGURES[figure].rate else (None, None)
         ref = interval(standin, level=level, bounds=bounds)
+        floor = min_effect * scale  # the floor every world's effect is held to (against_floor)
         entry = {
             "lever": lever.name,
             "from": lever.from_,
             "to": lever.to,
             "figure": figure,
             "standin": ref.as_dict(),
+            "min_effect": min_effect,
+            "floor": floor,
             "councils": [],
         }
         for council in dict.fromkeys(effect.index.get_level_values("council")):
@@ -198,26 +233,24 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
                     "council": council,
                     "effect": live.as_dict(),
                     "did": interval(did, level=level, unit=unit, bounds=did_bounds).as_dict(),
-                    "verdict": _lever_verdict(ref, live, min_effect * scale),
+                    "verdict": _lever_verdict(ref, live, floor),
                 }
             )
         out.append(clean(entry))
     return out
 
 
-def _moves(iv: Interval, min_effect: float) -> bool:
-    return iv.excludes_zero() and abs(iv.mean) >= min_effect
-
-
-def _lever_verdict(standin: Interval, live: Interval, min_effect: float) -> str:
+def _lever_verdict(standin: Interval, live: Interval, floor: float) -> str:
     if min(standin.n, live.n) < MIN_N:
         return "not enough seeds"
-    s, c = _moves(standin, min_effect), _moves(live, min_effect)
-    if s and c and math.copysign(1, standin.mean) == math.copysign(1, live.mean):
+    s, c = against_floor(standin, floor), against_floor(live, floor)
+    if s is None or c is None:  # a world that straddles the floor leaves the lever undecided
+        return "not enough seeds"
+    if s == c == "beyond" and math.copysign(1, standin.mean) == math.copysign(1, live.mean):
         return "holds live"
-    if s:
+    if s == "beyond":
         return "stand-in only"
-    return "live only" if c else "neither"
+    return "live only" if c == "beyond" else "neither"
 
 
 # --- all of it ------------------------------------------------------------------------------------

@@ -132,9 +132,8 @@ def test_the_seams_share_is_said_for_a_mixed_move_and_not_for_an_emergent_one():
     emergent = _seam_entry("standin", "emergent", 6, {"mean": 0.0}, share=0.0)
     [line] = seam_lines([mixed, emergent])
     assert "; 40% of the log move at the seam" in line and line.count("of the log move at the seam") == 1
-    assert (
-        "all stand-in: emergent (-50.0 [-60.0, -40.0] (-39.3%) = traded -30.0 [-40.0, -20.0] (-25.9%) + nothing" in line
-    )
+    # a seam that wrote nothing leaves the traded part as the whole move: said once
+    assert "all stand-in: emergent (traded -30.0 [-40.0, -20.0] (-25.9%), nothing at the seam; n 6 seeds)" in line
     zero_with_ci = _seam_entry("standin", "emergent", 6, {"mean": 0.0, "ci": [-0.01, 0.01]})
     assert "at the seam +0.0 [-1.0, +1.0]" in seam_lines([zero_with_ci])[0]
 

@@ -80,15 +80,17 @@ def test_a_pooled_rate_whose_low_end_is_the_floor_is_robust():
     assert _robust_verdict([np.ones(4), np.array([1.0, 1.0, 0.0, 0.0])], pooled, None, 0.5) == "robust"
 
 
-def test_a_seam_move_of_exactly_the_floor_is_a_move():
-    # guards _seam_verdict's `abs(seam.mean) >= floor` ("moved it by at least move_floor")
+def test_a_seam_move_whose_interval_starts_at_exactly_the_floor_is_a_move():
+    # guards against_floor's `low >= floor` ("moved it by at least move_floor"): the interval's near end on
+    # the floor counts; one just inside it straddles the floor (the mean alone decided before)
     traded = Interval(0.0, -0.01, 0.01, 4, "", "t+hall+kurtosis-df")
-    seam = Interval(0.05, 0.04, 0.06, 4, "", "t+hall+kurtosis-df")
+    seam = Interval(0.06, 0.05, 0.07, 4, "", "t+hall+kurtosis-df")
     assert _seam_verdict(traded, seam, 1.0, 0.05) == "authored"
-    assert _seam_verdict(traded, Interval(0.0499, 0.04, 0.06, 4), 1.0, 0.05) == "no move"
-    # guards the emergent rule's `traded.excludes_zero()`: a large traded mean whose interval holds 0 is no move
+    assert _seam_verdict(traded, Interval(0.06, 0.0499, 0.07, 4), 1.0, 0.05) == "not enough seeds"
+    # guards the emergent rule's need for an interval beyond the floor: a large traded mean whose interval
+    # holds 0 straddles the floor, which decides nothing
     unclear = Interval(0.2, -0.1, 0.5, 4, "", "t+hall+kurtosis-df")
-    assert _seam_verdict(unclear, Interval(0.0, -0.01, 0.01, 4), None, 0.05) == "no move"
+    assert _seam_verdict(unclear, Interval(0.0, -0.01, 0.01, 4), None, 0.05) == "not enough seeds"
 
 
 def test_the_authored_share_is_of_both_parts_moves_not_of_their_sum():

@@ -4,7 +4,8 @@ through real evaluations:
 - fire-sale seats on Oona and Thorn crash honey by trading alone in every seed (an emergent
   crash); rotated to other creatures they rarely do: cast-dependent;
 - the override halves honey at the seam in every world: an authored crash, robust everywhere;
-- a seat that ignores its stores never sells into the glut: the glut lever is "stand-in only",
+- a seat that ignores its stores never sells into the glut: the glut lever is "stand-in only"
+  where the stand-ins' interval clears the floor (not enough seeds where it straddles it),
   while the override lever holds live;
 - seat attribution: with a third, stand-in-like seat beside the two fire-sale seats, the crash
   needs both fire-sale seats (each carries all of it; they only crash together) and none of
@@ -118,7 +119,10 @@ def test_the_override_reads_as_authored_the_fire_sale_as_emergent(lessons):
     assert pick(v["seam"], scenario="gambit_override", world="fire")["verdict"] == "authored"
     emergent = pick(v["seam"], scenario="gambit_rumour", world="fire")
     assert emergent["verdict"] == "emergent" and emergent["seam"]["mean"] == 0.0 and emergent["traded"]["ci"][1] < 0
-    assert pick(v["seam"], scenario="gambit_rumour", world="standin")["verdict"] == "no move"  # -2%: below the floor
+    # the stand-ins' -2% has an interval reaching past the 5-log-point floor at 6 seeds: it straddles the floor
+    quiet = pick(v["seam"], scenario="gambit_rumour", world="standin")
+    assert quiet["traded"]["ci"][0] < -0.05 < quiet["traded"]["ci"][1] and quiet["verdict"] == "not enough seeds"
+    assert pick(v["seam"], scenario="gambit_rumour", world="stubborn")["verdict"] == "no move"  # the same 0 everywhere
 
 
 def test_the_glut_is_stand_in_only_with_a_seat_that_ignores_stores(lessons):
@@ -127,7 +131,11 @@ def test_the_glut_is_stand_in_only_with_a_seat_that_ignores_stores(lessons):
     assert (glut["from"], glut["to"], glut["figure"]) == ("gambit_rumour", "gambit_shock", "legend_ratio")
     assert glut["standin"]["ci"][1] < 0 and glut["standin"]["mean"] < -0.05  # the stand-ins sell into the glut
     stubborn = pick(glut["councils"], council="stubborn")
-    assert stubborn["verdict"] == "stand-in only" and stubborn["effect"]["mean"] == 0.0
+    # at 6 seeds the stand-ins' effect interval straddles lever_min_effect: the lever cannot be told stand-in
+    # only yet (the stubborn seats' same 0 in every seed is no move), so every council reads not enough seeds
+    assert glut["standin"]["ci"][0] < -0.05 < glut["standin"]["ci"][1]
+    assert stubborn["verdict"] == "not enough seeds" and stubborn["effect"]["mean"] == 0.0
+    assert {c["verdict"] for c in glut["councils"]} == {"not enough seeds"}
     assert stubborn["did"]["mean"] == pytest.approx(-glut["standin"]["mean"])
     override = pick(v["levers"], lever="override")
     assert {c["council"]: c["verdict"] for c in override["councils"]} == {
@@ -286,8 +294,13 @@ def test_the_seam_split_reads_in_log_points_that_add_up_with_n_and_the_prompt_tu
         assert f"at the legend turn {e['turn']} (the prompt's Turn {e['turn'] + 1})" in line
         name = "all stand-in" if e["world"] == "standin" else e["world"]
         part = re.search(rf"{name}: {e['verdict']} \((.*?; n [^;)]*)\)", line).group(1)
-        total, rest = part.split(" = traded ", 1)
-        traded, seam_part = rest.split(" + ", 1)
+        if " = traded " in part:
+            total, rest = part.split(" = traded ", 1)
+            traded, seam_part = rest.split(" + ", 1)
+        else:  # nothing at the seam: the traded part is the whole move, said once
+            traded, seam_part = part.split(", nothing", 1)
+            total, seam_part = traded.removeprefix("traded "), "nothing" + seam_part
+            assert e["seam"]["mean"] == 0.0 and seam_part.startswith("nothing at the seam")
         shown_total, shown_traded = _numbers(total)[0], _numbers(traded)[0]
         # every number is in log points (100 x log), the simple percent beside it in parentheses
         assert shown_total == pytest.approx(100 * e["total"]["mean"], abs=0.051)

@@ -168,8 +168,9 @@ def lesson_sections(page) -> list[Section]:
         "The legend turn: traded or written at the seam",
         f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
-        f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. Moves under "
-        f"{100 * floor('move_floor'):.1f} log points count as no move. Turns count from 0 (turn 4 is the prompt's "
+        f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. A part moves "
+        f"when its interval lies wholly beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
+        f"inside them, and is not enough seeds when it straddles them. Turns count from 0 (turn 4 is the prompt's "
         f"Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
         [
@@ -194,9 +195,10 @@ def lesson_sections(page) -> list[Section]:
         "Levers: the stand-in against the councils",
         f"A lever's effect (its 'to' scenario minus its 'from' scenario, same seeds and casts) in the all-stand-in "
         f"world and in each council (a council's casts on a seed averaged first; n the seeds), and the difference in "
-        f"differences; a world moves when the interval excludes 0 and the effect is at least "
+        f"differences; a world moves when the effect's interval lies wholly at or beyond "
         f"{floor('lever_min_effect')} (for a figure in units, such as gambit_pnl or volume, that share of the "
-        f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units).",
+        f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units), does not when it lies wholly inside it, and a world whose interval "
+        f"straddles it leaves the lever at not enough seeds.",
         ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
         [
             row
