@@ -110,7 +110,9 @@ def test_train_shows_the_eval_loss_and_each_held_out_pass_on_stderr(workdir, tmp
     assert "checkpoint:" in said.out and not bars(said.out)
     shown = [" ".join(re.sub("━+", " ", b).split()) for b in bars(said.err)]
     assert shown[0] == "train lora 6/6 steps" and shown[1].startswith("eval loss ") and shown[1].endswith(" batches")
-    assert shown[2:] == ["held-out states 7/7 states", "held-out states, structured 7/7 states"], said.err
+    assert shown[2:] == ["held-out and probe states 7/7 states", "held-out and probe states, structured 7/7 states"], (
+        said.err
+    )
     # the bars change no answer: the held-out figures again, without a bar
     [ckpt] = (tmp_path / "checkpoints").glob("lora__0__*")
     recipe = load_train_recipe(path, argv[1:])

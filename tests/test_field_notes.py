@@ -125,14 +125,43 @@ def test_a_narrow_interval_gets_the_digits_it_needs():
 
 
 def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
-    from glade.cli.eval import print_table_one
+    from glade.cli.eval import print_table_one, table_one_of
     from glade.console import console
 
     seat_rows().to_parquet(tmp_path / "episodes.parquet")
-    print_table_one(console(), tmp_path)
+    print_table_one(console(), table_one_of(tmp_path))
     out = capsys.readouterr().out
     assert "…" not in out and "five_minds" in out  # was "five_min…", "settleme…"
-    assert "over the turn before and gambit P&L" in " ".join(out.split())  # the title loses no letter
+    assert "over the turn before (honey ratio) and gambit P&L" in " ".join(out.split())  # the title loses no letter
+
+
+def test_at_80_columns_no_word_folds_and_the_counts_stay(capsys):
+    from rich.console import Console
+
+    from glade.cli.eval import print_table_one
+
+    print_table_one(Console(width=80), table_one(seat_rows()))
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    words = out.split()
+    # one table of nine columns folded these mid-word ("settlemen t") and cut the last column
+    assert {"settlement", "override", "Original,", "showcase"} <= set(words)
+    assert out.count("4, 8") == 2 and out.count("4, 4") == 4  # seeds, episodes of each of the six worlds
+
+
+def test_eval_prints_table_one_instead_of_an_outcome_table_it_repeats(tmp_path, capsys):
+    from glade.cli.eval import print_results
+    from glade.console import console
+    from glade.eval.recipe import EvalRecipe
+
+    seat_rows().to_parquet(tmp_path / "episodes.parquet")
+    recipe = EvalRecipe(name="t", out=str(tmp_path), policies={}, councils={}, scenarios=())
+    row = {"scenario": "gambit_rumour", "world": "one_model", "legend_ratio": 0.8, "gambit_pnl": 11.5, "n": 4}
+    print_results(console(), recipe, {"table": [row], "seats": []})
+    out = capsys.readouterr().out
+    assert "legend good at settlement" not in out and "glade, measured:" in out
+    print_results(console(), recipe, {"table": [row, row | {"scenario": "default"}], "seats": []})
+    assert "t: legend good at settlement and gambit P&L" in capsys.readouterr().out  # a row Table 1 lacks
 
 
 def test_a_world_that_lost_a_seed_says_so_in_its_n():

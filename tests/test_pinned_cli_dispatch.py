@@ -184,7 +184,10 @@ def test_until_a_train_base_step_without_train_base_is_refused_by_name(tmp_path,
     # guards the `args.until not in names` refusal: exit 2 naming the run's steps, nothing run
     ran = recorded_steps(monkeypatch)
     assert main(["quickstart", "--out", str(tmp_path / "qs"), "--until", "train-base"]) == 2
-    assert "--until train-base: not a step of this run (steps: simulate, gambits," in capsys.readouterr().err
+    assert (
+        "--until train-base: a step of --train-base only; add --train-base, or stop at one of: simulate, gambits,"
+        in capsys.readouterr().err
+    )
     assert ran == []
 
 

@@ -205,8 +205,8 @@ def test_each_pass_has_a_bar_advanced_by_each_batch(heldout, monkeypatch, tmp_pa
     evaluate.evaluate_checkpoint(tmp_path, rows, spec, progress=progress)
     steps = [("total", 7), ("advance", 3), ("advance", 3), ("advance", 1)]
     assert progress.heard == [
-        ("held-out states", "states", steps),
-        ("held-out states, structured", "states", steps),
+        ("held-out and probe states", "states", steps),
+        ("held-out and probe states, structured", "states", steps),
     ]
 
 

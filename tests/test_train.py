@@ -249,7 +249,7 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
     assert not partial.exists()
     # --resume after the run finished names it instead of training again
     assert main(["train", str(path), *FAST_SFT, "eval.states=0", "--resume"]) == 0
-    assert f"this run had finished in {ckpt}" in capsys.readouterr().err
+    assert f"kept {ckpt}, finished from this same recipe; not trained again" in capsys.readouterr().err
     assert len(list((tmp_path / "checkpoints").glob("lora__0__*"))) == 1
 
 

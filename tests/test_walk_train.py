@@ -135,13 +135,11 @@ def test_resume_with_nothing_to_resume_says_so_and_refuses_a_changed_recipe(work
     path = recipe_file(workdir, tmp_path)
     assert main(["train", str(path), "--resume"]) == 0  # nothing at all to resume: said first, then it trains
     err = capsys.readouterr().err
-    assert err.lstrip().startswith(
-        "nothing to resume: no interrupted run of walk (seed 0); training from the beginning"
-    )
+    assert err.lstrip().startswith("walk (seed 0): no earlier run of this recipe; training from the beginning")
     assert "starting from the beginning" not in err  # said once
     [done] = (tmp_path / "checkpoints").iterdir()
     assert main(["train", str(path), "--resume"]) == 0  # the same recipe: it had finished
-    assert f"nothing to resume: this run had finished in {done}" in capsys.readouterr().err
+    assert f"walk (seed 0): kept {done}, finished from this same recipe; not trained again" in capsys.readouterr().err
     assert main(["train", str(path), "sft.max_steps=3", "--resume"]) == 2  # changed: refused, nothing trained
     assert error_line(capsys) == (
         f"error: --resume: no interrupted run of walk (seed 0) to continue, and its newest checkpoint ({done}) was "

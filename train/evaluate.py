@@ -115,7 +115,8 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
         policy = load({**seat, "batch_size": spec.batch_size, "structured": structured})
         states = observations + [obs for obs, _ in probes]
-        bar = None if progress is None else progress.stage("held-out states" + (", structured" * structured), "states")
+        label = ("held-out and probe states" if probes else "held-out states") + (", structured" * structured)
+        bar = None if progress is None else progress.stage(label, "states")  # the probes ride in the same batches
         if bar is not None:
             bar.total(len(states))
         decisions = []

@@ -65,7 +65,7 @@ def nothing_to_resume(recipe: TrainRecipe) -> str:
             f"({found}) was trained from another recipe ({changes(theirs, ours)}): rerun without --resume to train "
             "this recipe from the beginning, or, to train on from that checkpoint, make it the model.base of a new name"
         )
-    return f"nothing to resume: no interrupted run of {recipe.name} (seed {recipe.seed}); training from the beginning"
+    return f"{recipe.name} (seed {recipe.seed}): no earlier run of this recipe; training from the beginning"
 
 
 def resolve_base(recipe: TrainRecipe) -> str:

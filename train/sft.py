@@ -124,7 +124,7 @@ def train(
         if not checked:
             log(f"{work}: started before glade recorded a run's recipe, so it cannot be checked; resuming it")
     if resume and not work.exists() and (done := finished_run(recipe)) is not None:
-        log(f"nothing to resume: this run had finished in {done}")
+        log(f"{recipe.name} (seed {recipe.seed}): kept {done}, finished from this same recipe; not trained again")
         return done if rank == 0 else None
     if resume and not work.exists():
         log(nothing_to_resume(recipe))

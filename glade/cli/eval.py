@@ -15,7 +15,7 @@ import argparse
 
 from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
-from glade.console import console, findings, print_table, progress_bar, show_faults, warning, with_ci
+from glade.console import console, findings, plain_table, print_table, progress_bar, show_faults, warning, with_ci
 from glade.meter import closing_line, estimate_report, plan_fails
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
@@ -143,60 +143,97 @@ def run_lines(summary: dict, out) -> str:
     return f"{worlds:,} worlds, {summary['decisions']:,} live decisions in {took}; results in {out}"
 
 
-def print_table_one(con, results, thresholds=None, seed: int = 0) -> None:
-    """The field notes' Table 1 beside glade's measured rows, when the results hold a gambit."""
+def table_one_of(results, thresholds=None, seed: int = 0) -> list[dict]:
+    """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from pathlib import Path
 
-    from glade.console import plain_table
     from glade.eval.faults import without_faults
-    from glade.eval.field_notes import table_one, table_one_cells
+    from glade.eval.field_notes import table_one
     from glade.eval.rows import read_table
 
     # the worlds with seat faults are left out, as in the summary's table and the report's Table 1
     _, episodes, _ = without_faults(None, read_table(Path(results) / "episodes.parquet"))
-    rows = table_one(episodes, thresholds, seed)
+    return table_one(episodes, thresholds, seed)
+
+
+def print_table_one(con, rows: list[dict]) -> None:
+    """The field notes' Table 1 beside glade's measured rows (nothing when `rows` is empty)."""
+    from glade.eval.field_notes import table_one_cells
+
     if not rows:
         return
     header, cells = table_one_cells(rows)
     level = f"{rows[0]['level']:.0%}"
-    # the title printed on its own: as the table's title, rich drops a character where a word
-    # wraps when the table fills the whole width
+    # printed on their own, not as tables' titles: as a title, rich drops a character where a
+    # word wraps when the table fills the whole width
     con.print(
-        "Table 1 of the field notes beside glade's measured rows: honey at settlement over the turn before and "
+        "Table 1 of the field notes (an earlier write-up of market agents on small models: its crash-gambit table, "
+        "in its own words) and glade's measured row for each world: honey at settlement over the turn before (honey ratio) and "
         f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
         f"seed's casts disagree, the mean of each seed's share of its casts [{level} t interval])",
         highlight=False,
     )
+    # two tables, so that no column is squeezed: the notes' words beside the numbers folded
+    # both mid-word, and cut the n column at 80 columns
+    noted = [row for row in cells if any(cell != "—" for cell in row[2:5])]
+    notes = _unbroken_table(
+        [header[i].removeprefix("field notes: ") for i in range(5)], [r[:5] for r in noted], con.width
+    )
+    columns = (0, 1, 5, 6, 7, 8)
+    measured = _unbroken_table(
+        [header[i].removeprefix("glade: ").split(" [")[0].removeprefix("n (").removesuffix(")") for i in columns],
+        [[row[i] for i in columns] for row in cells],
+        con.width,
+    )
+    con.print("the field notes:", highlight=False)
+    con.print(notes)
+    con.print("glade, measured:", highlight=False)
+    con.print(measured)
+
+
+def _unbroken_table(header: list[str], rows: list[list[str]], width: int):
+    """A table whose cells wrap at spaces only, and keep each number with its interval where
+    the width allows: rich folds a word mid-way (`settlemen t`) when a column is squeezed
+    below it, and squeezes every column alike."""
+    words = [
+        max(len(w) for text in [column, *(r[i] for r in rows)] for w in text.split()) for i, column in enumerate(header)
+    ]
+    figures = [max([len(r[i].split(" (", 1)[0]) for r in rows], default=0) for i in range(len(header))]
+    whole = [max(w, f) for w, f in zip(words, figures, strict=True)]
+    fits = sum(whole) + 2 * (len(header) - 1) <= width  # two spaces between columns
     table = plain_table(None)
-    for i, column in enumerate(header):  # the mechanism and world whole; a long word folds, never cut to "…"
-        whole = max([len(row[i]) for row in cells] + [len(column)]) if i < 2 else None
-        table.add_column(column, overflow="fold", min_width=whole)
-    for row in cells:
+    for i, column in enumerate(header):
+        table.add_column(column, overflow="fold", min_width=whole[i] if fits else words[i])
+    for row in rows:
         table.add_row(*row)
-    con.print(table)
+    return table
 
 
 def print_results(con, recipe, summary: dict) -> None:
     """The outcome table, each live seat's valid-action rate and, for a gambit, Table 1 of the
-    field notes: what `glade eval` and the quickstart's eval step print."""
+    field notes (in place of the outcome table when it holds every row of it): what `glade eval`
+    and the quickstart's eval step print."""
     from rich.markup import escape  # names from a recipe print as written: `model[v2]` is not markup
     from rich.table import Table
 
     level = f"{recipe.thresholds.ci_level:.0%}"
-    table = Table(
-        title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
-    )
-    for column in ("scenario", "world", "legend_ratio (settlement / before)", "gambit P&L", "seeds"):
-        table.add_column(column)
-    for row in summary.get("table", []):
-        table.add_row(
-            escape(str(row["scenario"])),
-            escape(str(row["world"])),
-            with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f", row.get("legend_ratio_note")),
-            with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f", row.get("gambit_pnl_note")),
-            str(row["n"]),
+    table_one = table_one_of(recipe.out, recipe.thresholds, recipe.seed)
+    shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
+    if not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", [])):
+        table = Table(
+            title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
         )
-    con.print(table)
+        for column in ("scenario", "world", "legend_ratio (settlement / before)", "gambit P&L", "seeds"):
+            table.add_column(column)
+        for row in summary.get("table", []):
+            table.add_row(
+                escape(str(row["scenario"])),
+                escape(str(row["world"])),
+                with_ci(row.get("legend_ratio"), row.get("legend_ratio_ci"), ".3f", row.get("legend_ratio_note")),
+                with_ci(row.get("gambit_pnl"), row.get("gambit_pnl_ci"), "+.2f", row.get("gambit_pnl_note")),
+                str(row["n"]),
+            )
+        con.print(table)  # else Table 1, printed last, holds every row of it
     excluded = summary.get("excluded") or {}
     if excluded.get("fault_worlds"):  # said before the tables are read as whole; the faults are shown at the end
         shown = {str(row["world"]) for row in summary.get("table", [])}
@@ -213,18 +250,29 @@ def print_results(con, recipe, summary: dict) -> None:
             + " (see 'seat faults' below)",
             soft_wrap=True,
         )
-    seats = Table(
-        title=f"valid-action rate per live seat (answers the parser took with no named error; mean [{level} CI], n)"
-    )
-    for column in ("council", "policy", "valid actions", "decisions", "top errors"):
-        seats.add_column(column)
-    for row in summary.get("seats", []):
-        valid = row["valid_action"]
+    seats = plain_table(None)
+    rates = [
+        with_ci(r["valid_action"]["mean"], r["valid_action"]["ci"], ".3f", r["valid_action"].get("note"))
+        for r in summary.get("seats", [])
+    ]
+    for column in ("council", "policy", "valid actions", "episodes", "decisions", "top errors"):
+        whole = max(len(rate.split(" (", 1)[0]) for rate in rates) if column == "valid actions" and rates else None
+        seats.add_column(column, min_width=whole)  # a rate and its interval on one line
+    for row, rate in zip(summary.get("seats", []), rates, strict=True):
         errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
-        rate = f"{with_ci(valid['mean'], valid['ci'], '.3f', valid.get('note'))}, n {valid['n']}"
-        seats.add_row(escape(row["council"]), escape(row["policy"]), rate, str(row["decisions"]), escape(errors))
+        n = str(row["valid_action"]["n"])
+        seats.add_row(escape(row["council"]), escape(row["policy"]), rate, n, str(row["decisions"]), escape(errors))
     if summary.get("seats"):
+        con.print(  # the title on its own line: as a table's title rich centres it on two lines
+            f"valid-action rate per live seat: answers the parser took with no named error, mean over episodes "
+            f"[{level} CI]",
+            highlight=False,
+        )
         con.print(seats)
+        con.print(
+            "[dim]Live states come from the council's own play, where each model meets its own earlier trades; a "
+            "checkpoint's held-out figures come from states of stand-in play, so the two rates can differ.[/]"
+        )
     else:
         con.print("valid-action rate per live seat: no live decision outside the worlds left out", soft_wrap=True)
-    print_table_one(con, recipe.out, recipe.thresholds, recipe.seed)
+    print_table_one(con, table_one)

@@ -1,51 +1,24 @@
-"""`glade quickstart`: the whole chain on the embedded tiny default, offline, on a CPU.
-
-A list of named steps, printed as they run:
-
-1. simulate the default Wood (seed 7, 30 turns) with its stand-in seats, write the trace;
-2. play the crash gambit under each mechanism with stand-ins only (a first look);
-3. generate stand-in traces of every disposition (recipes/generate/standin.yaml), more of
-   the panic-seller's (panic-seller.yaml), and the held-out traces of other seeds that every
-   training run is measured on (heldout.yaml);
-4-7. LoRA-tune four creature adapters (hoarder, panic-seller, speculator, shrewd) on the
-   shipped pretrained tiny base (models/tiny-base; `--train-base` first rebuilds it from
-   recipes/generate/base.yaml and recipes/train/tiny-base.yaml, which takes far longer);
-8. evaluate the crash-gambit councils (one model on every seat; five minds, one per
-   creature; the all-stand-in world) and print Table 1 of the field notes beside them;
-9. flag where the creature models and the stand-in part ways, print the three verdicts and the
-   top flag families, and write the report;
-10. score two creature adapters on glade's decision tasks with lm-eval;
-11. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
-"""
+"""The quickstart's steps (glade.cli.quickstart lists them in order): each plays or trains
+one part of the chain and prints what it found."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from glade import checkpoint
 from glade.checkpoint import LATEST
-from glade.cli import VerbHelp, epilog
 from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.episode_folder import write_episode
-from glade.files import check_folder_path
 from glade.rollout import run_episode
 
 SEED = 7
 LM_EVAL_LIMIT = 24  # held-out states per lm-eval task: enough to see, quick on a CPU
 GAMBITS = ("gambit_rumour", "gambit_shock", "gambit_override")
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    what: str
-    run: Callable[[argparse.Namespace, object], None]  # (args, console)
+ADAPTERS = ("tiny-hoarder", "tiny-panic-seller", "tiny-speculator", "tiny-shrewd")
+RESULTS = Path("runs/eval/crash-gambit")  # where recipes/eval/crash-gambit.yaml writes
 
 
 def simulate_default(args: argparse.Namespace, con) -> None:
@@ -89,7 +62,7 @@ def gambit_rows() -> list[dict]:
 def compare_gambits(args: argparse.Namespace, con) -> None:
     rows = gambit_rows()
     good, spring = rows[0]["good"], rows[0]["spring_turn"]
-    table = plain_table(f"the crash gambit, seed {SEED}, legend sprung at turn {spring}")
+    table = plain_table(f"the crash gambit, one seed ({SEED}), legend sprung at turn {spring}; the eval step plays 8")
     table.add_column("mechanism")
     table.add_column(f"{good} before turn {spring}", justify="right")
     table.add_column(f"{good} after settlement", justify="right")
@@ -146,13 +119,20 @@ def train_recipe(name: str):
             )
         meta = json.loads((out / "meta.json").read_text())
         con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True)
-        for metric, t in (meta.get("targets") or {}).items():
+        targets = meta.get("targets") or {}
+        for metric, t in targets.items():
             verdict = "[green]met[/]" if t["met"] else "[red]not met[/]"
             con.print(f"  target {metric} {t['target']}: measured {_number(t['measured'])}, {verdict}")
+        if not all(t["met"] for t in targets.values()):
+            con.print(
+                "[dim]  the targets are the recipe's aims for a competent creature model; an adapter tuned in the "
+                "quickstart's minutes misses some (README: the held-out figures), and the run goes on[/]"
+            )
 
     return step
 
 
+COUNTS = {"heldout_states": "held-out states", "fall_talk_states": "fall-talk probes"}  # the rates' n
 SHOWN = (
     "train_loss",
     "eval_loss",
@@ -167,7 +147,9 @@ SHOWN = (
 
 
 def metric_line(metrics: dict) -> str:
-    return ", ".join(f"{k} {metrics[k]:.3f}" for k in SHOWN if isinstance(metrics.get(k), (int, float)))
+    shown = ", ".join(f"{k} {metrics[k]:.3f}" for k in SHOWN if isinstance(metrics.get(k), (int, float)))
+    counts = [f"{metrics[k]} {what}" for k, what in COUNTS.items() if isinstance(metrics.get(k), int)]
+    return shown + (f" (n: {', '.join(counts)}; intervals in meta.json)" if counts else "")
 
 
 def _number(value) -> str:
@@ -179,7 +161,7 @@ def shipped_base(args: argparse.Namespace, con) -> None:
     folder = checkpoint.shipped("tiny-base")
     meta = json.loads((folder / "meta.json").read_text())
     con.print(
-        f"{folder}: trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
+        f"shipped:tiny-base ({folder.parent.name}/{folder.name}): trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
         f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
         soft_wrap=True,
     )
@@ -206,7 +188,7 @@ def flag_and_report(args: argparse.Namespace, con) -> None:
     from glade.eval.report import write_report
     from glade.eval.verdict_text import findings as verdict_findings
 
-    results = Path("runs/eval/crash-gambit")
+    results = RESULTS
     thresholds, seed = load_thresholds(results)
     decisions = pd.read_parquet(results / "decisions.parquet")
     episodes = pd.read_parquet(results / "episodes.parquet")
@@ -246,7 +228,7 @@ def export_creatures(args: argparse.Namespace, con) -> None:
                 checkpoint.latest(name),
                 f"{owner}/{name}",
                 out=out / name,
-                council="runs/eval/crash-gambit",
+                council=str(RESULTS),
                 base_model=f"{owner}/tiny-base",
                 shipped_recipe=shipped_recipe(checkpoint.latest(name)),
             )
@@ -255,134 +237,7 @@ def export_creatures(args: argparse.Namespace, con) -> None:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
     con.print(
         f"Hub-ready folders in {out}/ (not pushed). To publish, re-run with your own repo ids and --push, e.g. "
-        f"glade export CHECKPOINT --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
+        f"glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
         f"or upload a folder as it is: hf upload YOU/tiny-hoarder {out / 'tiny-hoarder'} .",
         soft_wrap=True,
     )
-
-
-ADAPTERS = ("tiny-hoarder", "tiny-panic-seller", "tiny-speculator", "tiny-shrewd")
-STEPS = (
-    Step("simulate", f"the default Wood, seed {SEED}, 30 turns, stand-in seats", simulate_default),
-    Step("gambits", f"the crash gambit under rumour, shock and override, seed {SEED}", compare_gambits),
-    Step(
-        "generate",
-        "stand-in traces of every disposition, and held-out traces of other seeds (recipes/generate/)",
-        generate_traces("standin", "panic-seller", "heldout"),
-    ),
-    Step("base", "the shipped pretrained tiny base the creature adapters go on (models/tiny-base)", shipped_base),
-    Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
-    Step(
-        "train-panic-seller",
-        "a LoRA creature adapter on the panic-seller's decisions",
-        train_recipe("tiny-panic-seller"),
-    ),
-    Step("train-speculator", "a LoRA creature adapter on the speculator's decisions", train_recipe("tiny-speculator")),
-    Step(
-        "train-shrewd",
-        "a LoRA creature adapter on the best quarter of every stand-in's decisions by wealth gained",
-        train_recipe("tiny-shrewd"),
-    ),
-    Step("eval", "one model, five minds and the all-stand-in world under the crash gambit; Table 1", evaluate_councils),
-    Step("flag-report", "ranked disagreements and the report", flag_and_report),
-    Step(
-        "lm-eval",
-        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states)",
-        lm_eval_creatures,
-    ),
-    Step(
-        "export", "the base and creature checkpoints as Hub-ready folders with model cards (no push)", export_creatures
-    ),
-)
-
-
-TRAIN_BASE = (
-    Step("generate-base", "stand-in traces for the base (recipes/generate/base.yaml)", generate_traces("base")),
-    Step(
-        "train-base",
-        "the tiny base, built locally and trained in full (recipes/train/tiny-base.yaml)",
-        train_recipe("tiny-base"),
-    ),
-)
-
-
-WRITES = """\
-what it writes, under the current folder (a rerun keeps finished work and goes on):
-  OUT/simulate/             the default Wood's trace.parquet and summary.json
-  runs/traces/NAME/         stand-in traces: standin, panic-seller, heldout
-                            (and base with --train-base)
-  checkpoints/NAME__0__TIME/
-                            the adapters tiny-hoarder, tiny-panic-seller,
-                            tiny-speculator, tiny-shrewd (and tiny-base with
-                            --train-base); the first two's lm-eval scores in
-                            their lm_eval/results.json
-  runs/eval/crash-gambit/   the results, flags.json and flags.md, report.md and
-                            report.html
-  OUT/exports/NAME/         Hub-ready folders of the base and the adapters
---out moves only OUT/simulate and OUT/exports (default OUT: runs/quickstart); the recipes
-fix the rest. Progress bars go to stderr, the steps and their results to stdout."""
-
-
-def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "quickstart",
-        help=help,
-        description="Run the quickstart steps in order, printing each as it runs.",
-        epilog=WRITES
-        + "\n\n"
-        + epilog(
-            "0 every step done; 1 a step failed (its traceback says where; the conservation check, say); "
-            "2 bad input (an --out that is a file, an --until not a step of this run); 130 interrupted "
-            "(rerun to continue: finished work is kept).",
-            ("glade quickstart", "glade quickstart --until simulate --out /tmp/qs"),
-        ),
-        formatter_class=VerbHelp,
-    )
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        default="runs/quickstart",
-        help="where the simulate and export steps write, OUT/simulate and OUT/exports (default: runs/quickstart); "
-        "traces, checkpoints and the evaluation go where their recipes say: runs/traces, checkpoints, runs/eval",
-    )
-    p.add_argument(
-        "--until",
-        metavar="STEP",
-        choices=[s.name for s in STEPS + TRAIN_BASE],
-        help=f"stop after this step: {', '.join(s.name for s in STEPS)}; with --train-base also"
-        f" {', '.join(s.name for s in TRAIN_BASE)}, which run first",
-    )
-    p.add_argument(
-        "--train-base",
-        action="store_true",
-        help="rebuild the tiny base first (recipes/generate/base.yaml, then recipes/train/tiny-base.yaml: "
-        "about 35 minutes on 2 CPU cores) and tune the adapters on it instead of the shipped one",
-    )
-    p.set_defaults(run=run)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    check_folder_path(Path(args.out))  # before any step: a file in the way fails now, not after training
-    con = console()  # the steps and their results; the bars go to stderr
-    started = time.perf_counter()
-    steps = list(STEPS)
-    if args.train_base:
-        at = [s.name for s in steps].index("base")
-        steps[at : at + 1] = TRAIN_BASE
-    if args.until:
-        names = [s.name for s in steps]
-        if args.until not in names:
-            raise ValueError(f"--until {args.until}: not a step of this run (steps: {', '.join(names)})")
-        steps = steps[: names.index(args.until) + 1]
-    for i, step in enumerate(steps, 1):
-        con.rule(f"[bold]step {i}/{len(steps)}: {step.name}[/] - {step.what}", align="left")
-        t0 = time.perf_counter()
-        try:
-            step.run(args, con)
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt("rerun glade quickstart to continue: finished work is kept") from None
-        con.print(f"[dim]{step.name} done in {time.perf_counter() - t0:.1f} s[/]")
-        con.print()
-    con.print(f"quickstart finished in {time.perf_counter() - started:.1f} s")
-    return 0

@@ -1,0 +1,77 @@
+"""What `glade quickstart` tells a first-time user beyond the steps' own results: where its
+outputs went and what to try next, a mistyped --until with the step meant, each adapter's
+rates with their n, and what a missed target means for the run."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from glade.cli import main
+from glade.cli import quickstart as qs
+from glade.cli.quickstart.steps import metric_line, train_recipe
+
+
+def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "eval" / "crash-gambit").mkdir(parents=True)
+    (tmp_path / "runs" / "eval" / "crash-gambit" / "report.html").write_text("<html></html>")
+    done = tmp_path / "checkpoints" / "tiny-hoarder__0__20260101-000000"
+    done.mkdir(parents=True)
+    (done / "meta.json").write_text(json.dumps({"name": "tiny-hoarder"}))
+    qs.closing(SimpleNamespace(out="qs"), qs.console())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "what the quickstart made (a rerun keeps it and goes on):"
+    shown = {line.split()[0]: line.split()[1] for line in lines[1:] if line.startswith("  ") and len(line.split()) > 1}
+    assert shown["report"] == "runs/eval/crash-gambit/report.html"
+    assert shown["results"] == "runs/eval/crash-gambit/" and shown["checkpoints"] == "checkpoints/"
+    assert "tiny-hoarder__0__20260101-000000" in " ".join(lines)
+    assert "exports" not in shown and "simulation" not in shown and "traces" not in shown  # not made: not listed
+    assert (
+        "  glade eval recipes/eval/crash-gambit.yaml seeds.count=16 name=crash-gambit-16 "
+        "out=runs/eval/crash-gambit-16 --dry-run" in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("evl", "--until evl: not a step (did you mean eval?); the steps: simulate, gambits,"),
+        ("trian", "(did you mean train-hoarder or train-panic-seller or train-speculator or train-shrewd?)"),
+        ("train-base", "--until train-base: a step of --train-base only; add --train-base, or stop at one of:"),
+    ],
+)
+def test_a_mistyped_until_names_the_step_meant(tmp_path, capsys, until, said):
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--until", until]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("error:") == 1  # one error, glade's (argparse's choices said another)
+    assert not (tmp_path / "qs").exists()
+
+
+def test_an_adapters_rates_say_their_n():
+    metrics = {"valid_action_rate": 0.5, "self_buy_rate": 0.0625, "heldout_states": 48, "fall_talk_states": 40}
+    assert metric_line(metrics) == (
+        "valid_action_rate 0.500, self_buy_rate 0.062 (n: 48 held-out states, 40 fall-talk probes; intervals in "
+        "meta.json)"
+    )
+    assert metric_line({"train_loss": 0.3}) == "train_loss 0.300"
+
+
+def test_a_missed_target_says_what_it_means_for_the_run(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    meta = {
+        "metrics": {"valid_action_rate": 0.4},
+        "targets": {"valid_action_rate": {"target": ">= 0.95", "measured": 0.4, "met": False}},
+    }
+    (out / "meta.json").write_text(json.dumps(meta))
+    monkeypatch.setattr("glade.train.sft.train", lambda *a, **k: out)
+    monkeypatch.setattr("glade.train.recipe.load_train_recipe", lambda path, overrides: None)
+    train_recipe("tiny-hoarder")(SimpleNamespace(train_base=False), qs.console())
+    said = " ".join(capsys.readouterr().out.split())
+    assert "target valid_action_rate >= 0.95: measured 0.400, not met" in said
+    assert "the targets are the recipe's aims for a competent creature model" in said and "the run goes on" in said
+    meta["targets"]["valid_action_rate"]["met"] = True
+    (out / "meta.json").write_text(json.dumps(meta))
+    train_recipe("tiny-hoarder")(SimpleNamespace(train_base=False), qs.console())
+    assert "the run goes on" not in capsys.readouterr().out
