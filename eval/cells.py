@@ -1,9 +1,19 @@
 """The cells the flags test: every (scenario, council, cast, creature, phase, good, direction)
 of the decisions and every (scenario, council, figure) of the outcomes, each with its effect,
 interval, support, n and sign-flip p-value (eval/flags.py adds the q-values and picks the flags).
+
+Decision cells of several scenarios built from the same play are one cell: scenarios that share
+a world and its seeds and part only at the legend play the same decisions before it, and those
+were tested (and flagged, and counted into the FDR pool) once per scenario. The same play is
+read from the rows, not from phase names: the same (council, cast, creature, phase) whose rows
+hash alike, every one of them (seed, turn, prompt, policy, live and stand-in action and
+completion, and the sides taken). Such a cell is tested once, under the first scenario by name,
+and lists every scenario it stands for in `scenarios`. Outcome cells are never merged.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -25,6 +35,27 @@ from .stats import interval, support
 from .thresholds import threshold
 
 CELL = ["scenario", "council", "cast", "creature", "phase"]
+PLAY = ["seed", "turn", "policy", "prompt", "completion", "action", "standin_action"]  # what a decision was
+
+
+def shared_play(decisions: pd.DataFrame, goods) -> dict[tuple, list[str]]:
+    """CELL key -> the scenarios (sorted) whose rows for the same (council, cast, creature,
+    phase) are the same play as this one's, row for row (PLAY and the sides taken, live and
+    stand-in); a scenario alone with its play maps to [itself]. Effects are not compared: two
+    cells that merely happen to have equal effects are not the same play."""
+    columns = [c for c in PLAY if c in decisions] + [f"{p}dir_{g}" for g in goods for p in ("", "standin_")]
+    hashes = np.stack(
+        [pd.util.hash_pandas_object(decisions[c].astype(str), index=False).to_numpy() for c in columns], axis=1
+    )
+    order = np.lexsort(hashes.T[::-1])  # the rows' order does not matter, only which rows there are
+    keyed = decisions[CELL].iloc[order]
+    prints = {}
+    for key, rows in keyed.groupby(CELL, sort=True).indices.items():
+        prints[key] = hashlib.sha256(np.ascontiguousarray(hashes[order[rows]]).tobytes()).hexdigest()
+    alike: dict[tuple, list[str]] = {}
+    for key, digest in prints.items():
+        alike.setdefault((*key[1:], digest), []).append(key[0])
+    return {key: sorted(alike[(*key[1:], digest)]) for key, digest in prints.items()}
 
 
 def _cell(
@@ -69,7 +100,8 @@ def _cell(
 
 
 def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    """Every (scenario, council, cast, creature, phase, good, direction) cell, tested."""
+    """Every (scenario, council, cast, creature, phase, good, direction) cell, tested; the same
+    play in several scenarios once (shared_play), its `scenarios` naming them all."""
     if decisions is None or len(decisions) == 0:
         return []
     level, draws = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
@@ -82,10 +114,15 @@ def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
     frame = pd.concat([decisions[CELL + ["episode_id"]], pd.DataFrame(indicators, index=decisions.index)], axis=1)
     per_episode = frame.groupby(CELL + ["episode_id"], sort=True).mean(numeric_only=True)
     policies = decisions.groupby(CELL, sort=True)["policy_name"].first()
+    shared = shared_play(decisions, goods)
     cells = []
     for cell, episodes in per_episode.groupby(level=list(range(len(CELL))), sort=True):
+        scenarios = shared[cell]
+        if cell[0] != scenarios[0]:  # the same play as the first scenario's: tested there, once
+            continue
         key = dict(zip(CELL, cell))
         key["cast"] = int(key["cast"])
+        key["scenarios"] = scenarios
         for g in goods:
             live = {d: episodes[f"L|{g}|{d}"].to_numpy() for d in DIRECTIONS}
             ref = {d: episodes[f"S|{g}|{d}"].to_numpy() for d in DIRECTIONS}
@@ -139,7 +176,14 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 cells.append(
                     _cell(
                         "outcome",
-                        {"scenario": scenario, "council": council, "cast": None, "creature": None, "phase": None},
+                        {
+                            "scenario": scenario,
+                            "council": council,
+                            "cast": None,
+                            "creature": None,
+                            "phase": None,
+                            "scenarios": [scenario],
+                        },
                         seeds["diff"].to_numpy(),
                         float(seeds["live"].mean()),
                         float(seeds["standin"].mean()),

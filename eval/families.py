@@ -8,8 +8,10 @@ clauses by seat, each group led by its policy and cast: "Hazel at the seam (gamb
 five_minds, casts 0, 1): speculator_model (cast 0): holds berries where the stand-in buys
 (+1.00); base_model (cast 1): buys firewood where the stand-in sells (+1.00)". Outcome flags
 group per (scenario, council): "outcomes of gambit_shock, one_model: legend_ratio +0.100,
-volume -12.0". A family ranks by its best member's score, then by how many members it has;
-it carries its members' ranks and up to three of their example decisions.
+volume -12.0". Cells several scenarios share (the same play, eval/cells.py) are one family that
+names them all: "Hazel before the legend (gambit_override, gambit_rumour, gambit_shock: the same
+play; five_minds, casts 0, 1): ...". A family ranks by its best member's score, then by how many
+members it has; it carries its members' ranks and up to three of their example decisions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ EXAMPLES = 3
 
 def creature_name(creature: str) -> str:
     return creature[:1].upper() + creature[1:]
+
+
+def scenario_text(item: dict) -> str:
+    """The scenario of a cell, flag or family, or every scenario that played it alike:
+    "gambit_shock", or "gambit_override, gambit_rumour, gambit_shock: the same play"."""
+    scenarios = item.get("scenarios") or [item["scenario"]]
+    return scenarios[0] if len(scenarios) < 2 else f"{', '.join(scenarios)}: the same play"
 
 
 def member_text(flag: dict) -> str:
@@ -58,9 +67,10 @@ def family_title(family: dict) -> str:
     if family["kind"] == "decision":
         casts = family["casts"]
         cast = f", cast{'s' if len(casts) > 1 else ''} {', '.join(map(str, casts))}" if casts else ""
+        sep = ";" if len(family.get("scenarios") or []) > 1 else ","  # "a, b: the same play; council"
         return (
             f"{creature_name(family['creature'])} {PHASE_WORDS.get(family['phase'], family['phase'])} "
-            f"({family['scenario']}, {family['council']}{cast})"
+            f"({scenario_text(family)}{sep} {family['council']}{cast})"
         )
     return f"outcomes of {family['scenario']}, {family['council']}"
 
@@ -69,10 +79,11 @@ def families(flags: list[dict]) -> list[dict]:
     """Flags (ranked, with examples) grouped into families, best first, each with its text."""
     groups: dict[tuple, list[dict]] = {}
     for f in flags:
-        key = (f["kind"], f["scenario"], f["council"], f.get("creature"), f.get("phase"))
+        scenarios = tuple(f.get("scenarios") or [f["scenario"]])
+        key = (f["kind"], f["scenario"], scenarios, f["council"], f.get("creature"), f.get("phase"))
         groups.setdefault(key, []).append(f)
     out = []
-    for (kind, scenario, council, creature, phase), members in groups.items():
+    for (kind, scenario, scenarios, council, creature, phase), members in groups.items():
         members = sorted(members, key=lambda f: f["rank"])
         examples, seen = [], set()
         for f in members:
@@ -84,6 +95,7 @@ def families(flags: list[dict]) -> list[dict]:
         family = {
             "kind": kind,
             "scenario": scenario,
+            "scenarios": list(scenarios),
             "council": council,
             "creature": creature,
             "phase": phase,

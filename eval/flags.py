@@ -16,6 +16,10 @@ Figures in units (the catalogue's `relative` ones: gambit P&L, volume) are
 measured against `flag_min_effect` relative to the stand-in's mean magnitude (at least 1);
 the others are ratios, shares and rates and are compared as is.
 
+Decision cells of several scenarios built from the same play (scenarios that part only at the
+legend play the same decisions before it) are one cell, tested, flagged and counted once under
+the first scenario by name, `scenarios` naming them all (eval/cells.py, shared_play).
+
 Every cell is tested (eval/fdr.py: a sign-flip test over episodes or seeds, exact up to 14
 differing pairs), and
 Benjamini-Hochberg at q = `fdr_q` runs over all of them together (those that can reach it). A
@@ -39,7 +43,7 @@ import pandas as pd
 from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
-from .families import families
+from .families import families, scenario_text
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
@@ -53,6 +57,7 @@ NO_FLAGS = "No flags: the council and the stand-in do not part ways beyond the t
 FLAG_KEYS = (
     "kind",
     "scenario",
+    "scenarios",
     "council",
     "cast",
     "creature",
@@ -147,6 +152,7 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed:
     for f in flags:
         f.pop("pairs", None)
     testable = sum(c["q"] is not None for c in cells)
+    shared = sum(len(c["scenarios"]) > 1 for c in cells)
     method = {
         "test": "exact two-sided sign-flip (paired randomisation) test over episodes / worlds",
         "fdr": "Benjamini-Hochberg over every cell that can reach q (independent filtering on the smallest attainable p)",
@@ -156,6 +162,7 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed:
         "cells": len(cells),
         "testable": testable,
         "flags": len(flags),
+        "shared_play": shared,  # decision cells that several scenarios played alike, counted once
     }
     return Flagging(
         cells=[clean(c) for c in cells],
@@ -250,7 +257,10 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         why = untestable(flagging.method, flagging.cells)
         none = f"No flags possible: {why}" if why else NO_FLAGS
         return "\n".join(lines + [none, ""])
-    lines += [f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}.", ""]
+    lines += [
+        f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}{shared_text(flagging.method)}.",
+        "",
+    ]
     if top > 0:  # --top 0: no family shown with its examples, every one listed below
         lines += [f"## Families (top {min(top, len(fams))})", ""]
     for fam in fams[:top]:
@@ -271,7 +281,7 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         cells = [
             f["rank"],
             f["kind"],
-            f["scenario"],
+            scenario_text(f),
             f["council"],
             f["cast"],
             f["creature"],
@@ -289,6 +299,14 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         lines.append("| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def shared_text(method: dict) -> str:
+    """The headline's clause where cells stood for several scenarios (method's shared_play)."""
+    n = method.get("shared_play") or 0
+    return (
+        f", the same play in several scenarios tested and counted once ({n} cell{'' if n == 1 else 's'})" if n else ""
+    )
 
 
 FLAGS_HEADING = "# Flags\n"  # how flags.md opens (markdown), which is how one glade wrote is told

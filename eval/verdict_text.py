@@ -333,4 +333,6 @@ def families_heading(families: list[dict], method: dict | None) -> str:
     counts = (
         f"{_count(m.get('flags', '?'))} flags in {len(families)} families, from {cells} (FDR q = {m.get('fdr_q', '?')})"
     )
+    if m.get("shared_play"):  # eval.cells.shared_play: scenarios that played alike, tested once
+        counts += f"; the same play in several scenarios counted once ({_count(m['shared_play'])} cells)"
     return f"Top flag families: {counts}"

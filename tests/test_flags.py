@@ -212,8 +212,11 @@ def test_a_five_percent_perturbation_of_the_standin_gives_no_flags(perturbed):
     assert 0.95 < decisions["agreement"].mean() < 1.0  # it does differ, now and then
     result = flag(decisions, episodes, FAST, seed=0)
     assert result.flags == [] and result.families == []
-    # scenarios x creatures x phases x goods x directions, and scenarios x (figures + a path distance per good)
-    assert result.method["cells"] == 3 * 5 * 3 * 5 * 3 + 3 * (len(FIGURES) + 5)
+    # creatures x goods x directions per scenario and phase played apart, and scenarios x (figures + a
+    # path distance per good): the three gambits play alike before the legend (one cell, not three),
+    # and gambit_rumour and gambit_override at the seam too (glade.eval.cells.shared_play)
+    assert result.method["cells"] == (1 + 2 + 3) * 5 * 5 * 3 + 3 * (len(FIGURES) + 5)
+    assert result.method["shared_play"] == (1 + 1) * 5 * 5 * 3
     # differences are there and tested: cells whose every episode differs can reach q
     assert result.method["testable"] > 0
 

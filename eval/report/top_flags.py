@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 
+from glade.eval.families import scenario_text
 from glade.eval.flags_text import effect_text
 from glade.eval.verdict_text import example_where
 
@@ -48,10 +49,9 @@ def flag_rows(flags: list[dict]) -> tuple[list[str], list[list[str]], list[dict]
         rows.append(
             [
                 str(i),
-                *(
-                    _text(f.get(k))
-                    for k in ("kind", "scenario", "council", "cast", "creature", "policy", "phase", "metric")
-                ),
+                _text(f.get("kind")),
+                scenario_text(f) if f.get("scenario") is not None else "—",  # several where they played alike
+                *(_text(f.get(k)) for k in ("council", "cast", "creature", "policy", "phase", "metric")),
                 _num(_float(f.get("standin_value")), ".3g"),
                 _num(_float(f.get("live_value")), ".3g"),
                 effect_text(f),
