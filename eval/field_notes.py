@@ -112,7 +112,8 @@ def _ci(entry: dict, fmt: str) -> str:
 
 def table_one_caption(level: float) -> str:
     return (
-        "The field notes' Table 1 (the same gambit in four worlds, in the notes' words) beside the row glade measured "
+        "The field notes' Table 1 (the notes: the write-up of agent markets on small models that glade's three lessons "
+        "come from; their Table 1 is the same gambit in four worlds, in the notes' words) beside the row glade measured "
         "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn "
         f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level:.0%} "
         "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "

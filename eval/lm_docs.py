@@ -133,12 +133,18 @@ def baselines(folder: str | Path, tasks: Sequence[str] = GLADE_TASKS, limit: int
     return out
 
 
-def baseline_text(task: str, found: dict) -> str:
-    """One line of a task's baselines (`baselines`) for the console."""
+def baseline_text(task: str, found: dict, scores: dict | None = None) -> str:
+    """One line of a task's baselines (`baselines`) for the console; given the task's `scores`,
+    it says where the model's accuracies fall below the best constant answer."""
     n = found.get("documents", "?")
     if task == MC_TASK:
         shares = ", ".join(f"always {c} {v:.4f}" for c, v in found["gold_share"].items())
-        return f"baselines on the same {n} documents: {shares}; chance {found['chance']:.4f}"
+        line = f"baselines on the same {n} documents: {shares}; chance {found['chance']:.4f}"
+        best = max([*found["gold_share"].values(), found["chance"]])
+        below = [k for k in ("acc", "acc_norm") if isinstance((scores or {}).get(k), float) and scores[k] < best]
+        if below:  # a model below a constant answer has not learned to tell the directions apart here
+            line += f"; {' and '.join(below)} below the best constant answer ({best:.4f})"
+        return line
     if task == GEN_TASK:
         empty = found["empty_answer"]
         return (

@@ -223,6 +223,14 @@ def test_baselines_are_the_constant_answers_and_the_empty_answer(rows, tmp_path)
     assert "always hold" in line and "chance 0.3333" in line
 
 
+def test_scores_below_a_constant_answer_are_said():
+    found = {"documents": 24, "gold_share": {"buy": 0.2083, "sell": 0.3333, "hold": 0.4583}, "chance": 1 / 3}
+    below = lm_docs.baseline_text(lm_docs.MC_TASK, found, {"acc": 0.208, "acc_norm": 0.375, "gold_prob": 0.23})
+    assert below.endswith("chance 0.3333; acc and acc_norm below the best constant answer (0.4583)")
+    above = lm_docs.baseline_text(lm_docs.MC_TASK, found, {"acc": 0.5, "acc_norm": 0.4583})
+    assert above.endswith("chance 0.3333")  # at the constant answer's own score is not below it
+
+
 # --- errors and the command line -------------------------------------------------------------
 
 

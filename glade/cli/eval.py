@@ -167,8 +167,8 @@ def print_table_one(con, rows: list[dict]) -> None:
     # printed on their own, not as tables' titles: as a title, rich drops a character where a
     # word wraps when the table fills the whole width
     con.print(
-        "Table 1 of the field notes (an earlier write-up of market agents on small models: its crash-gambit table, "
-        "in its own words) and glade's measured row for each world: honey at settlement over the turn before (honey ratio) and "
+        "Table 1 of the field notes (the write-up of agent markets on small models that glade's three lessons come from: "
+        "its crash-gambit table, in its own words) and glade's measured row for each world: honey at settlement over the turn before (honey ratio) and "
         f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
         f"seed's casts disagree, the mean of each seed's share of its casts [{level} t interval])",
         highlight=False,

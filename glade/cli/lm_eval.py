@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         episodes = f" from {next(iter(found.values()))['n']} episodes; 95% intervals over them" if found else ""
         print(f"{task} (n={n} documents{episodes}): {score_text(result, task)}")
         if task in (result.get("baselines") or {}):
-            print(f"  {baseline_text(task, result['baselines'][task])}")
+            print(f"  {baseline_text(task, result['baselines'][task], result['scores'].get(task))}")
     print(f"results: {Path(result['checkpoint']) / 'lm_eval' / 'results.json'}")
     if result.get("previous"):
         print(f"the earlier results are kept as {result['previous']}")

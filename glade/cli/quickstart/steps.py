@@ -161,7 +161,7 @@ def shipped_base(args: argparse.Namespace, con) -> None:
     folder = checkpoint.shipped("tiny-base")
     meta = json.loads((folder / "meta.json").read_text())
     con.print(
-        f"shipped:tiny-base ({folder.parent.name}/{folder.name}): trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
+        f"shipped:tiny-base ({folder}): trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
         f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
         soft_wrap=True,
     )
@@ -211,7 +211,7 @@ def lm_eval_creatures(args: argparse.Namespace, con) -> None:
         scores = "; ".join(f"{task}: {score_text(results, task, '.3f')}" for task in results["scores"])
         con.print(f"{name}: {scores}", soft_wrap=True)
         for task, found in results["baselines"].items():  # what an answer without judgement scores there
-            con.print(f"  {task} {baseline_text(task, found)}", soft_wrap=True)
+            con.print(f"  {task} {baseline_text(task, found, results['scores'].get(task))}", soft_wrap=True)
 
 
 def export_creatures(args: argparse.Namespace, con) -> None:
