@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.table import Table
+
 from glade import checkpoint
 from glade.cli import VerbHelp, epilog
 from glade.console import console
@@ -167,9 +169,16 @@ def closing(args: argparse.Namespace, con) -> None:
         ("simulation", Path(args.out) / "simulate", "the default Wood's trace.parquet and summary.json"),
     ]
     con.print("[bold]what the quickstart made[/] (a rerun keeps it and goes on):")
+    table = Table(
+        box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0)
+    )  # a wrapped note stays in its column
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold", style="dim")
     for label, path, what in made:
         if path.exists():
-            con.print(f"  {label:<12} {path}/" if path.is_dir() else f"  {label:<12} {path}", f"[dim]{what}[/]")
+            table.add_row(f"  {label}", f"{path}/" if path.is_dir() else str(path), what)
+    con.print(table)
     if RESULTS.is_dir():
         con.print("next: more seeds narrow every interval (--dry-run first: the plan and its time)", soft_wrap=True)
         con.print(
