@@ -32,6 +32,15 @@ def scenario_text(item: dict) -> str:
     return scenarios[0] if len(scenarios) < 2 else f"{', '.join(scenarios)}: the same play"
 
 
+def shared_text(method: dict) -> str:
+    """What a headline says where cells stood for several scenarios (a flagging's method,
+    `shared_play`: how many cells did); "" where none did."""
+    n = method.get("shared_play") or 0
+    if not n:
+        return ""
+    return f"scenarios that played alike were tested once ({n:,} cell{'' if n == 1 else 's'} stand for two or more)"
+
+
 def member_text(flag: dict) -> str:
     """One member in words: "sells honey where the stand-in buys (+0.62)" or "volume -12.0"."""
     if flag["kind"] == "decision":

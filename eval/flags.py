@@ -43,7 +43,7 @@ import pandas as pd
 from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
-from .families import families, scenario_text
+from .families import families, scenario_text, shared_text
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
@@ -258,7 +258,7 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         none = f"No flags possible: {why}" if why else NO_FLAGS
         return "\n".join(lines + [none, ""])
     lines += [
-        f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}{shared_text(flagging.method)}.",
+        f"{len(flags)} flag(s) in {len(fams)} famil{'y' if len(fams) == 1 else 'ies'}{f'; {shared}' if (shared := shared_text(flagging.method)) else ''}.",
         "",
     ]
     if top > 0:  # --top 0: no family shown with its examples, every one listed below
@@ -299,14 +299,6 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         lines.append("| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     return "\n".join(lines)
-
-
-def shared_text(method: dict) -> str:
-    """The headline's clause where cells stood for several scenarios (method's shared_play)."""
-    n = method.get("shared_play") or 0
-    return (
-        f", the same play in several scenarios tested and counted once ({n} cell{'' if n == 1 else 's'})" if n else ""
-    )
 
 
 FLAGS_HEADING = "# Flags\n"  # how flags.md opens (markdown), which is how one glade wrote is told

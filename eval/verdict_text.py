@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from .families import shared_text
 from .recipe import STANDIN
 
 LESSONS = {
@@ -203,7 +204,7 @@ def lever_lines(entries: list[dict]) -> list[str]:
     for e in entries:
         seeds = e["standin"].get("n")
         floor = e.get("floor")
-        scaled = f", a world moves from {floor:.3g}" if floor is not None and floor != e.get("min_effect") else ""
+        scaled = f", a world moves beyond {floor:.3g}" if floor is not None and floor != e.get("min_effect") else ""
         councils = "; ".join(
             f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}; "
             f"{n_text(c['effect'].get('n'), seeds)}): {c['verdict']}"
@@ -230,14 +231,16 @@ def floor_line(key: str, entries: list[dict]) -> str | None:
         )
     if key == "seam" and (floor := _first(entries, "floor")) is not None:
         return (
-            f"A move counts from {100 * floor:.3g} log points (move_floor {floor:g}): a part whose interval lies "
-            f"wholly beyond it moves; wholly inside it, no move; across it, not enough seeds."
+            f"Each part of the move (traded, at the seam) counts as a move when its interval lies wholly beyond "
+            f"{100 * floor:.3g} log points (move_floor {floor:g}) and as none when it lies wholly inside them; an "
+            f"interval across them is not enough seeds."
         )
     if key == "levers" and (floor := _first(entries, "min_effect")) is not None:
         return (
-            f"A lever moves a world from {floor:g} (lever_min_effect; for a figure in units, that share of the "
-            f"all-stand-in world's mean magnitude in the 'from' scenario): an effect whose interval lies wholly beyond "
-            f"it moves; wholly inside it, no move; across it, not enough seeds for the lever."
+            f"A lever moves a world when its effect's interval lies wholly beyond {floor:g} (lever_min_effect; for a "
+            f"figure in units, that share of the all-stand-in world's mean magnitude in the 'from' scenario) and "
+            f"does not when it lies wholly inside it; a world whose interval lies across it leaves the lever at not "
+            f"enough seeds."
         )
     return None
 
@@ -333,6 +336,6 @@ def families_heading(families: list[dict], method: dict | None) -> str:
     counts = (
         f"{_count(m.get('flags', '?'))} flags in {len(families)} families, from {cells} (FDR q = {m.get('fdr_q', '?')})"
     )
-    if m.get("shared_play"):  # eval.cells.shared_play: scenarios that played alike, tested once
-        counts += f"; the same play in several scenarios counted once ({_count(m['shared_play'])} cells)"
+    if shared := shared_text(m):  # eval.cells.shared_play
+        counts += f"; {shared}"
     return f"Top flag families: {counts}"

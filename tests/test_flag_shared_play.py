@@ -42,7 +42,7 @@ def test_the_same_play_in_two_scenarios_is_one_cell_one_flag_one_family():
     assert fam["scenarios"] == ["sa", "sb"] and fam["members"] == [1]
     assert fam["title"] == "Thorn before the legend (sa, sb: the same play; c, cast 0)"
     md = markdown(result)
-    assert "1 flag(s) in 1 family, the same play in several scenarios tested and counted once (6 cells)." in md
+    assert "1 flag(s) in 1 family; scenarios that played alike were tested once (6 cells stand for two or more)." in md
     assert "| 1 | decision | sa, sb: the same play | c |" in md
     _, [row], _ = flag_rows(result.flags)  # the report's top flags name both scenarios too
     assert row[2] == "sa, sb: the same play"
@@ -98,5 +98,5 @@ def test_the_heading_says_when_shared_play_was_counted_once():
     assert plain.endswith("(FDR q = 0.1)") and "same play" not in plain
     assert families_heading([{}] * 52, method | {"shared_play": 450}) == (
         "Top flag families: 151 flags in 52 families, from 1,428 cells, 373 testable at this n (FDR q = 0.1); "
-        "the same play in several scenarios counted once (450 cells)"
+        "scenarios that played alike were tested once (450 cells stand for two or more)"
     )

@@ -75,3 +75,37 @@ def test_a_missed_target_says_what_it_means_for_the_run(tmp_path, monkeypatch, c
     (out / "meta.json").write_text(json.dumps(meta))
     train_recipe("tiny-hoarder")(SimpleNamespace(train_base=False), qs.console())
     assert "the run goes on" not in capsys.readouterr().out
+
+
+def test_the_seat_table_loses_no_character_at_80_columns(tmp_path, monkeypatch, capsys):
+    from rich.console import Console
+
+    from glade.cli.eval import print_results
+    from glade.eval.recipe import EvalRecipe
+
+    recipe = EvalRecipe(name="t", out=str(tmp_path), policies={}, councils={}, scenarios=())
+    errors = {"sell_not_held": 110, "both_sides": 101, "no_pebbles": 7}
+    seat = {"council": "five_minds", "policy": "speculator_model", "decisions": 384, "errors": errors}
+    seat["valid_action"] = {"mean": 0.451, "ci": [0.389, 0.513], "n": 48}
+    monkeypatch.setattr("glade.cli.eval.table_one_of", lambda *a: [])  # no gambit: the seat table alone
+    print_results(Console(width=80), recipe, {"table": [], "seats": [seat, seat | {"policy": "p"}]})
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    words = out.split()
+    # before: 'sell_not_', 'both_sid', a cut 'decisio' header, and 'speculator_mo…'
+    assert {"speculator_model", "sell_not_held", "110", "both_sides", "101", "no_pebbles", "decisions"} <= set(words)
+    assert "0.451" in words and "[0.389," in words and "0.513]" in words
+
+
+def test_a_suggested_command_calls_glade_as_this_run_was_called(monkeypatch, tmp_path):
+    from glade.cli import glade_command
+
+    monkeypatch.chdir(tmp_path)
+    venv_glade = tmp_path / ".venv" / "bin" / "glade"
+    monkeypatch.setattr("sys.argv", [str(venv_glade)])
+    monkeypatch.setattr("shutil.which", lambda name: None)  # make runs .venv/bin/glade: not on PATH
+    assert glade_command() == ".venv/bin/glade"
+    monkeypatch.setattr("shutil.which", lambda name: str(venv_glade))  # the venv activated
+    assert glade_command() == "glade"
+    monkeypatch.setattr("sys.argv", ["/usr/lib/python3/pytest"])  # not started as glade: the plain name
+    assert glade_command() == "glade"

@@ -146,12 +146,15 @@ def test_each_lesson_states_its_floor_once():
     sections = dict(findings({"seam": seam, "levers": levers}))
     [seam_lines_] = [v for k, v in sections.items() if k.startswith("2.")]
     [lever_lines_] = [v for k, v in sections.items() if k.startswith("3.")]
-    assert seam_lines_[0].startswith("A move counts from 5 log points (move_floor 0.05): ")
+    assert seam_lines_[0].startswith(
+        "Each part of the move (traded, at the seam) counts as a move when its interval lies wholly beyond 5 log "
+        "points (move_floor 0.05)"
+    )
     assert sum("log points (move_floor" in line for line in seam_lines_) == 1
-    assert lever_lines_[0].startswith("A lever moves a world from 0.05 (lever_min_effect; ")
+    assert lever_lines_[0].startswith("A lever moves a world when its effect's interval lies wholly beyond 0.05 (")
     assert sum("lever_min_effect" in line for line in lever_lines_) == 1
     # a figure in units names its own scaled floor on its line
-    assert "(a -> b, effect on gambit_pnl, a world moves from 5): " in lever_lines_[2]
+    assert "(a -> b, effect on gambit_pnl, a world moves beyond 5): " in lever_lines_[2]
     assert "effect on legend_ratio): " in lever_lines_[1]
     # the report reads the same lines: the floor line bolds no verdict word, the straddle's verdict is bold
     assert "verdict" not in _verdict_html(seam_lines_[0])

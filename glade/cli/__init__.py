@@ -21,7 +21,9 @@ import errno
 import importlib
 import os
 import re
+import shutil
 import sys
+from pathlib import Path
 
 import glade
 from glade.console import error, quiet_libraries
@@ -215,3 +217,14 @@ def os_error_line(exc: OSError) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def glade_command() -> str:
+    """How to call glade again from here, for a command a verb suggests: `glade` where that name
+    finds this glade, else the path it was started by (`make quickstart` runs .venv/bin/glade,
+    which no PATH names until the venv is activated)."""
+    started = Path(sys.argv[0])
+    found = shutil.which("glade")
+    if started.name != "glade" or (found is not None and Path(found).resolve() == started.resolve()):
+        return "glade"
+    return os.path.relpath(started) if not started.is_absolute() or started.is_relative_to(Path.cwd()) else str(started)

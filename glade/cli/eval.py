@@ -184,6 +184,7 @@ def print_table_one(con, rows: list[dict]) -> None:
         [header[i].removeprefix("glade: ").split(" [")[0].removeprefix("n (").removesuffix(")") for i in columns],
         [[row[i] for i in columns] for row in cells],
         con.width,
+        figures=(2, 3, 4, 5),
     )
     con.print("the field notes:", highlight=False)
     con.print(notes)
@@ -191,17 +192,24 @@ def print_table_one(con, rows: list[dict]) -> None:
     con.print(measured)
 
 
-def _unbroken_table(header: list[str], rows: list[list[str]], width: int):
-    """A table whose cells wrap at spaces only, and keep each number with its interval where
-    the width allows: rich folds a word mid-way (`settlemen t`) when a column is squeezed
-    below it, and squeezes every column alike."""
+def _unbroken_table(header: list[str], rows: list[list[str]], width: int, figures: tuple[int, ...] = ()):
+    """A table whose cells wrap at spaces only (rich folds a word mid-way, `settlemen t`, when it
+    squeezes a column below it, and it squeezes every column alike), and whose `figures` columns
+    keep each number with its interval on one line (the words of a note after it may wrap) where
+    the width allows."""
     words = [
         max(len(w) for text in [column, *(r[i] for r in rows)] for w in text.split()) for i, column in enumerate(header)
     ]
-    figures = [max([len(r[i].split(" (", 1)[0]) for r in rows], default=0) for i in range(len(header))]
-    whole = [max(w, f) for w, f in zip(words, figures, strict=True)]
+    whole = [
+        max([words[i], *(len(line.split(" (", 1)[0]) for r in rows for line in r[i].splitlines())])
+        if i in figures
+        else words[i]
+        for i in range(len(header))
+    ]
     fits = sum(whole) + 2 * (len(header) - 1) <= width  # two spaces between columns
     table = plain_table(None)
+    if not fits:  # squeezed, rich lays the table out 2 columns wider than it draws it (the undrawn edges)
+        table.width = width - 2
     for i, column in enumerate(header):
         table.add_column(column, overflow="fold", min_width=whole[i] if fits else words[i])
     for row in rows:
@@ -250,18 +258,19 @@ def print_results(con, recipe, summary: dict) -> None:
             + " (see 'seat faults' below)",
             soft_wrap=True,
         )
-    seats = plain_table(None)
-    rates = [
-        with_ci(r["valid_action"]["mean"], r["valid_action"]["ci"], ".3f", r["valid_action"].get("note"))
-        for r in summary.get("seats", [])
+    rows = [
+        [
+            escape(row["council"]),
+            escape(row["policy"]),
+            with_ci(row["valid_action"]["mean"], row["valid_action"]["ci"], ".3f", row["valid_action"].get("note")),
+            escape("\n".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"),  # one a line: none folds
+            str(row["valid_action"]["n"]),
+            str(row["decisions"]),
+        ]
+        for row in summary.get("seats", [])
     ]
-    for column in ("council", "policy", "valid actions", "episodes", "decisions", "top errors"):
-        whole = max(len(rate.split(" (", 1)[0]) for rate in rates) if column == "valid actions" and rates else None
-        seats.add_column(column, min_width=whole)  # a rate and its interval on one line
-    for row, rate in zip(summary.get("seats", []), rates, strict=True):
-        errors = ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"
-        n = str(row["valid_action"]["n"])
-        seats.add_row(escape(row["council"]), escape(row["policy"]), rate, n, str(row["decisions"]), escape(errors))
+    header = ["council", "policy", "valid actions", "top errors", "episodes", "decisions"]
+    seats = _unbroken_table(header, rows, con.width, figures=(2, 3))
     if summary.get("seats"):
         con.print(  # the title on its own line: as a table's title rich centres it on two lines
             f"valid-action rate per live seat: answers the parser took with no named error, mean over episodes "

@@ -7,15 +7,17 @@ A list of named steps, printed as they run:
 3. generate stand-in traces of every disposition (recipes/generate/standin.yaml), more of
    the panic-seller's (panic-seller.yaml), and the held-out traces of other seeds that every
    training run is measured on (heldout.yaml);
-4-7. LoRA-tune four creature adapters (hoarder, panic-seller, speculator, shrewd) on the
-   shipped pretrained tiny base (models/tiny-base; `--train-base` first rebuilds it from
-   recipes/generate/base.yaml and recipes/train/tiny-base.yaml, which takes far longer);
-8. evaluate the crash-gambit councils (one model on every seat; five minds, one per
+4. name the shipped pretrained tiny base (models/tiny-base; `--train-base` instead rebuilds it
+   from recipes/generate/base.yaml and recipes/train/tiny-base.yaml, two steps that take far
+   longer);
+5-8. LoRA-tune four creature adapters on it (hoarder, panic-seller, speculator, shrewd);
+9. evaluate the crash-gambit councils (one model on every seat; five minds, one per
    creature; the all-stand-in world) and print Table 1 of the field notes beside them;
-9. flag where the creature models and the stand-in part ways, print the three verdicts and the
+10. flag where the creature models and the stand-in part ways, print the three verdicts and the
    top flag families, and write the report;
-10. score two creature adapters on glade's decision tasks with lm-eval;
-11. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push).
+11. score two creature adapters on glade's decision tasks with lm-eval;
+12. export the base and the creature checkpoints as Hub-ready folders (OUT/exports/, no push);
+then list what it made and where.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from rich.table import Table
 
 from glade import checkpoint
-from glade.cli import VerbHelp, epilog
+from glade.cli import VerbHelp, epilog, glade_command
 from glade.console import console
 from glade.files import check_folder_path
 
@@ -159,7 +161,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def closing(args: argparse.Namespace, con) -> None:
     """What the run made and where (four folders: only OUT is the user's to choose), and what
     to try next; only what exists, so a run cut short by --until lists what it reached."""
-    trained = sorted(p.name for name in ADAPTERS if (p := checkpoint.latest(name)) is not None)
+    trained = [p.name for name in ADAPTERS if (p := checkpoint.latest(name)) is not None]
     made = [
         ("report", RESULTS / "report.html", "open it in a browser; report.md beside it"),
         ("results", RESULTS, "the rows, Table 1's figures, flags.md (glade flag, glade report and glade rank read it)"),
@@ -182,7 +184,8 @@ def closing(args: argparse.Namespace, con) -> None:
     if RESULTS.is_dir():
         con.print("next: more seeds narrow every interval (--dry-run first: the plan and its time)", soft_wrap=True)
         con.print(
-            f"  glade eval recipes/eval/crash-gambit.yaml seeds.count=16 name=crash-gambit-16 out={RESULTS}-16 --dry-run",
+            f"  {glade_command()} eval recipes/eval/crash-gambit.yaml seeds.count=16 name=crash-gambit-16 "
+            f"out={RESULTS}-16 --dry-run",
             markup=False,
             soft_wrap=True,
         )

@@ -7,8 +7,11 @@ import argparse
 import json
 from pathlib import Path
 
+from rich.padding import Padding
+
 from glade import checkpoint
 from glade.checkpoint import LATEST
+from glade.cli import glade_command
 from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.episode_folder import write_episode
@@ -62,7 +65,7 @@ def gambit_rows() -> list[dict]:
 def compare_gambits(args: argparse.Namespace, con) -> None:
     rows = gambit_rows()
     good, spring = rows[0]["good"], rows[0]["spring_turn"]
-    table = plain_table(f"the crash gambit, one seed ({SEED}), legend sprung at turn {spring}; the eval step plays 8")
+    table = plain_table(f"the crash gambit on seed {SEED} alone, legend sprung at turn {spring}")
     table.add_column("mechanism")
     table.add_column(f"{good} before turn {spring}", justify="right")
     table.add_column(f"{good} after settlement", justify="right")
@@ -76,7 +79,8 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
         f"The patron shorts {good}, whispers a tip, springs the same legend through each mechanism "
         "and covers after settlement. A rumour or a shock only changes what the seats see or hold; "
         "the price is whatever they then trade at. The override writes the price at the "
-        "settlement seam, after clearing, whatever the seats did."
+        "settlement seam, after clearing, whatever the seats did. One seed shows the mechanisms; the eval step "
+        "below plays every world on several seeds, with intervals."
     )
     for r in rows:
         if r["problems"]:
@@ -124,10 +128,12 @@ def train_recipe(name: str):
             verdict = "[green]met[/]" if t["met"] else "[red]not met[/]"
             con.print(f"  target {metric} {t['target']}: measured {_number(t['measured'])}, {verdict}")
         if not all(t["met"] for t in targets.values()):
-            con.print(
-                "[dim]  the targets are the recipe's aims for a competent creature model; an adapter tuned in the "
-                "quickstart's minutes misses some (README: the held-out figures), and the run goes on[/]"
+            note = (
+                "the targets are the recipe's aims for a competent creature model; an adapter tuned in the quickstart's "
+                "minutes misses some (the README's table of held-out figures, under 'The creature base glade ships'), "
+                "and the run goes on"
             )
+            con.print(Padding(note, (0, 0, 0, 2), style="dim"))  # wrapped lines keep the indent
 
     return step
 
@@ -165,7 +171,7 @@ def shipped_base(args: argparse.Namespace, con) -> None:
         f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
         soft_wrap=True,
     )
-    con.print("[dim]rebuild it with `glade quickstart --train-base` (see models/tiny-base/README.md)[/]")
+    con.print(f"[dim]rebuild it with `{glade_command()} quickstart --train-base` (see models/tiny-base/README.md)[/]")
 
 
 def evaluate_councils(args: argparse.Namespace, con) -> None:
@@ -237,7 +243,7 @@ def export_creatures(args: argparse.Namespace, con) -> None:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
     con.print(
         f"Hub-ready folders in {out}/ (not pushed). To publish, re-run with your own repo ids and --push, e.g. "
-        f"glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
+        f"{glade_command()} export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
         f"or upload a folder as it is: hf upload YOU/tiny-hoarder {out / 'tiny-hoarder'} .",
         soft_wrap=True,
     )
