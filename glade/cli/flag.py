@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(escape(families_heading(flagging.families, flagging.method)), width=width)
     else:
         shown = flagging.families[: args.top]
+        # the heading on its own line: as the table's title rich centres it, wrapped
+        console.print(f"{escape(families_heading(flagging.families, flagging.method))}; top {len(shown)}", width=width)
         table = Table(
-            title=f"{escape(families_heading(flagging.families, flagging.method))}; top {len(shown)}",
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
@@ -91,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
         )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("family: what the live seats do (effect = live - stand-in)", overflow="fold")
-        table.add_column("flags", justify="right", no_wrap=True)
+        table.add_column("flags", justify="right", no_wrap=True)  # its best flag's rank, +how many more
         table.add_column("n", justify="right", no_wrap=True)
         table.add_column("q", justify="right", no_wrap=True)
         for fam in shown:
             table.add_row(
                 str(fam["family"]),
                 escape(fam["text"]),
-                ", ".join(f"#{m}" for m in fam["members"][:6]) + (" ..." if len(fam["members"]) > 6 else ""),
+                f"#{fam['members'][0]}" + (f" +{len(fam['members']) - 1}" if len(fam["members"]) > 1 else ""),
                 str(fam["n"]),
                 f"{fam['q']:.2g}",
             )

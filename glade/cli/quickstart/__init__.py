@@ -81,10 +81,10 @@ STEPS = (
         train_recipe("tiny-shrewd"),
     ),
     Step("eval", "one model, five minds and the all-stand-in world under the crash gambit; Table 1", evaluate_councils),
-    Step("flag-report", "ranked disagreements and the report", flag_and_report),
+    Step("flag-report", "ranked disagreements and the report (made anew on every run: seconds)", flag_and_report),
     Step(
         "lm-eval",
-        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states)",
+        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states; scored anew on every run)",
         lm_eval_creatures,
     ),
     Step(
