@@ -288,7 +288,7 @@ def closing_line(cost: dict) -> str:
     rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"
     return (
         f"cost: {cost['episodes']:,} episodes, {cost['decisions']:,} decisions in {cost['wall_seconds']:.1f} s wall "
-        f"({cost['model_share']:.0%} of play inside the models, {rate} episodes/s); "
+        f"({cost['model_share']:.1%} of play inside the models, {rate} episodes/s); "  # as the outside share reads
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
     )
