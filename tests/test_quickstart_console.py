@@ -19,7 +19,9 @@ def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys)
     done = tmp_path / "checkpoints" / "tiny-hoarder__0__20260101-000000"
     done.mkdir(parents=True)
     (done / "meta.json").write_text(json.dumps({"name": "tiny-hoarder"}))
-    qs.closing(SimpleNamespace(out="qs"), qs.console())
+    from rich.console import Console
+
+    qs.closing(SimpleNamespace(out="qs"), Console(width=200))  # wide: one line per output
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "what the quickstart made (a rerun keeps it and goes on):"
     shown = {line.split()[0]: line.split()[1] for line in lines[1:] if line.startswith("  ") and len(line.split()) > 1}
