@@ -323,6 +323,6 @@ def test_a_council_whose_seat_failed_every_decision_is_said_to_be_left_out_of_th
     out = " ".join(capsys.readouterr().out.split())
     assert (
         "left out: 2 council worlds with seat faults (12 decisions); council one lost every world, so it has no row "
-        "above (see 'seat faults' below)"
+        "in the tables (see 'seat faults' below)"
     ) in out
     assert "valid-action rate per live seat: no live decision outside the worlds left out" in out

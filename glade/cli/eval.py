@@ -251,7 +251,7 @@ def print_results(con, recipe, summary: dict) -> None:
             f"({excluded.get('fault_rows', 0):,} decisions)"
             + (
                 f"; council{'s' if len(gone) > 1 else ''} {', '.join(map(escape, gone))} lost every world, so "
-                f"{'they have' if len(gone) > 1 else 'it has'} no row above"
+                f"{'they have' if len(gone) > 1 else 'it has'} no row in the tables"
                 if gone
                 else ""
             )
