@@ -215,10 +215,6 @@ def os_error_line(exc: OSError) -> str:
     return f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def glade_command() -> str:
     """How to call glade again from here, for a command a verb suggests: `glade` where that name
     finds this glade, else the path it was started by (`make quickstart` runs .venv/bin/glade,
@@ -228,3 +224,7 @@ def glade_command() -> str:
     if started.name != "glade" or (found is not None and Path(found).resolve() == started.resolve()):
         return "glade"
     return os.path.relpath(started) if not started.is_absolute() or started.is_relative_to(Path.cwd()) else str(started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
