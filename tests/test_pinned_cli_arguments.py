@@ -312,18 +312,6 @@ def test_flag_shows_and_writes_the_top_families(tmp_path, monkeypatch, capsys, e
     assert written[0][1]["top"] == top
 
 
-def test_flag_names_a_familys_best_flag_and_how_many_more(tmp_path, monkeypatch, capsys):
-    # was "#6, #51, #56, #81, #104, #126 ...": a column that squeezed the family's words to half the width
-    folder, _ = flag_folder(tmp_path, monkeypatch, 2)
-    import glade.eval.flags
-
-    many = glade.eval.flags.flag(None)
-    many.families[0]["members"] = [6, 51, 56, 81, 104, 126, 140]
-    assert main(["flag", str(folder)]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert ["1", "family-1", "#6", "+6", "9", "0.01"] in rows and ["2", "family-2", "#2", "9", "0.01"] in rows
-
-
 def test_flag_top_0_writes_the_files_and_prints_only_the_heading(tmp_path, monkeypatch, capsys):
     # guards `args.top < 0` (0 is allowed) and the `elif not args.top` branch: no table at all
     folder, written = flag_folder(tmp_path, monkeypatch, 2)

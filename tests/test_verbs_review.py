@@ -5,6 +5,7 @@ a ranking, a repair cut short leaves no dataset card, and a merge starts its hid
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 import pytest
@@ -159,3 +160,14 @@ def test_ranking_an_interrupted_eval_says_to_finish_it(tmp_path, capsys):
     assert main(["rank", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "an interrupted `glade eval` run: rerun the same eval command to finish it" in err
+
+
+def test_flag_names_a_familys_best_flag_and_how_many_more(tmp_path, monkeypatch, capsys):
+    # was "#6, #51, #56, #81, #104, #126 ...": six ranks that squeezed the family's words to half the width
+    from test_pinned_cli_arguments import flag_folder
+
+    folder, _ = flag_folder(tmp_path, monkeypatch, 2)
+    sys.modules["glade.eval.flags"].flag().families[0]["members"] = [6, 51, 56, 81, 104, 126, 140]
+    assert main(["flag", str(folder)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["1", "family-1", "#6", "+6", "9", "0.01"] in rows and ["2", "family-2", "#2", "9", "0.01"] in rows
