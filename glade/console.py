@@ -122,7 +122,7 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
         tally["self_buys"] += r["self_buy"]
         tally["rejected"] += sum(1 for n in json.loads(r["rejected"]) if n.get("outcome") == "rejected")
         last[r["creature"]] = r
-    table = plain_table(f"scoreboard after turn {s.turns - 1}")
+    table = plain_table(f"scoreboard after turn {s.turns - 1} (the last of {s.turns}; turns count from 0)")
     columns = ["creature", "species", "seat", "pebbles", "wealth", "mood", "trades", "self-buys", "rejected"]
     if compact:
         columns.remove("species")

@@ -243,7 +243,7 @@ def test_the_scoreboard_counts_only_rejected_orders_and_goes_compact_below_94_co
     # guards scoreboard's `outcome == "rejected"`, `width < 94` and the title's last turn (`turns - 1`)
     s = load_scenario("gambit_shock", turns=4)
     wide = _shown(scoreboard(s, _scoreboard_rows(s), 94))
-    assert "scoreboard after turn 3" in wide and "species" in wide and "standin:cautious" in wide
+    assert "scoreboard after turn 3 (the last of 4; turns count from 0)" in wide and "species" in wide
     [oona] = [line.split() for line in wide.splitlines() if line.startswith("Oona")]
     assert oona == ["Oona", "owl", "standin:cautious", "5.00", "12.50", "0.25", "2", "1", "1"]
     narrow = _shown(scoreboard(s, _scoreboard_rows(s), 93))
