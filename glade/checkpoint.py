@@ -18,9 +18,12 @@ installed as glade.models): found from any working folder, in a regular install 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 LATEST = "latest:"
 SHIPPED = "shipped:"
@@ -259,10 +262,6 @@ def hub_unreachable(model: str | Path) -> str | None:
     out only after about 25 s of retries per file it asks for (a model asks for several). None
     when it may load: a local path, a cached id, offline mode (transformers says so itself, at
     once), or a proxy (the host is then not ours to try)."""
-    import os
-    import socket
-    from urllib.parse import urlparse
-
     from huggingface_hub import constants, try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
 

@@ -12,12 +12,9 @@ import difflib
 import os
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from glade.env.protocol import parse
-
-if TYPE_CHECKING:
-    from glade.env.protocol import Parsed
+from glade.env.protocol import Parsed, parse
 
 STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
 
