@@ -111,8 +111,16 @@ def shard_log(out: str | Path) -> ShardLog:
 
 def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
     """The worlds still to play, in shards: blocks of `size` consecutive worlds of the whole
-    plan, less the finished ones. A shard plays in lockstep and is written as one part, by
-    either backend; cutting the plan, not what is left, keeps every shard's worlds (and so
-    every model seat's batches) the same however often a run was interrupted."""
+    plan in seed order, less the finished ones. A shard plays in lockstep and is written as
+    one part, by either backend; cutting the plan, not what is left, keeps every shard's
+    worlds (and so every model seat's batches) the same however often a run was interrupted.
+    Seed order puts worlds that play identical turns side by side (one council and cast in
+    every scenario: before the legend they are one world), so that the engines answer those
+    turns once (glade.seats.base.distinct_rows)."""
+    councils = {name: i for i, name in enumerate(dict.fromkeys(w.council for w in planned))}
+    scenarios = {name: i for i, name in enumerate(dict.fromkeys(w.scenario for w in planned))}
+    planned = sorted(
+        planned, key=lambda w: (w.seed, councils[w.council], w.cast, w.left_out or "", scenarios[w.scenario])
+    )
     blocks = [planned[i : i + size] for i in range(0, len(planned), size)]
     return [todo for todo in ([w for w in b if w.episode_id not in done] for b in blocks) if todo]

@@ -123,6 +123,26 @@ def test_structured_rows_all_parse_in_the_same_call_as_free_rows(tiny, adapters,
     assert any(d.error is not None for i, d in enumerate(decisions) if not i % 2)  # random weights write junk
 
 
+def test_identical_greedy_rows_are_generated_once(vllm_council, monkeypatch):
+    """Worlds that share a seed play identical turns (glade.seats.base.distinct_rows): the
+    engine is given each distinct request once, and every copy gets its answer."""
+    states = wood_states(6)
+    engine = vllm_council["oona"].engine
+    engine.start()
+    sizes = []
+    real = engine.llm.generate
+
+    def counting(prompts, *args, **kwargs):
+        sizes.append(len(prompts))
+        return real(prompts, *args, **kwargs)
+
+    monkeypatch.setattr(engine.llm, "generate", counting)
+    once = answer(vllm_council, states)
+    twice = answer(vllm_council, states + states[::-1])
+    assert sizes == [6, 6]
+    assert [d.text for d in twice] == [d.text for d in once + once[::-1]]
+
+
 def test_an_adapter_that_does_not_fit_restarts_the_engine_once(tiny, adapters):
     keys = {"max_model_len": 1536, "max_new_tokens": 4}  # settings of its own: a fresh engine
     base_only = load({"kind": "hf", "model": tiny, "engine": "vllm", **keys})

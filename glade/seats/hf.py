@@ -46,7 +46,7 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.checkpoint import hub_unreachable
 
-from .base import SeatSpecError, first_line
+from .base import SeatSpecError, distinct_rows, first_line, request_key
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -142,6 +142,22 @@ class SharedModel:
         calls (the role card); with `gen.prefix_cache` its keys/values are reused.
         `schemas`, one per conversation (None: unconstrained), holds each answer to its
         JSON Schema (structured decoding)."""
+        if gen.temperature == 0:  # greedy: identical requests are generated once (distinct_rows)
+            firsts, place = distinct_rows(
+                [
+                    request_key(c, a, schemas[i] if schemas else None)
+                    for i, (c, a) in enumerate(zip(conversations, adapters))
+                ]
+            )
+            if len(firsts) < len(conversations):
+                replies = self.generate(
+                    [conversations[i] for i in firsts],
+                    [adapters[i] for i in firsts],
+                    gen,
+                    [heads[i] for i in firsts] if heads is not None else None,
+                    [schemas[i] for i in firsts] if schemas else None,
+                )
+                return [replies[j] for j in place]
         out: list[tuple[str, int, int]] = []
         for start in range(0, len(conversations), gen.batch_size):
             # Each chunk's rows go in grouped by adapter, so that each adapter's rows are one

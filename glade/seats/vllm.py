@@ -63,7 +63,7 @@ from glade.checkpoint import hub_unreachable  # noqa: E402
 from glade.env.action_schema import action_schema  # noqa: E402
 from glade.env.protocol import render  # noqa: E402
 
-from .base import Decision, Policy, model_decisions, model_identity  # noqa: E402
+from .base import Decision, Policy, distinct_rows, model_decisions, model_identity, request_key  # noqa: E402
 from .hf import Generation  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
@@ -229,6 +229,20 @@ class SharedEngine:
     ) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per conversation, in order, from ONE engine call;
         row i held to `schemas[i]` (an action schema) where it is not None."""
+        if gen.temperature == 0:  # greedy: identical requests are generated once (distinct_rows)
+            keys = [
+                request_key(c, None if a is None else a.lora_int_id, schemas[i] if schemas else None)
+                for i, (c, a) in enumerate(zip(conversations, adapters, strict=True))
+            ]
+            firsts, place = distinct_rows(keys)
+            if len(firsts) < len(conversations):
+                replies = self.generate(
+                    [conversations[i] for i in firsts],
+                    [adapters[i] for i in firsts],
+                    gen,
+                    [schemas[i] for i in firsts] if schemas else None,
+                )
+                return [replies[j] for j in place]
         self.start()
         prompts = [
             self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations

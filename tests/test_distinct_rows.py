@@ -1,0 +1,121 @@
+"""Identical greedy requests are generated once (glade.seats.base.distinct_rows), and an
+evaluation's shards put the worlds that play identical turns side by side (eval.plan.shards).
+
+The crash gambit's three scenarios share world and seeds and part only at the legend, and
+every council world of a seed opens on the same state: before this, each of those turns was
+generated once per world.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from glade.env import parallel_env
+from glade.seats.base import distinct_rows, request_key
+from glade.seats.hf import Generation, shared_model
+from glade.seats.hf_policy import HFPolicy
+from glade.train.tiny import save_tiny
+
+NEW_TOKENS = 8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    return shared_model(str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0)))
+
+
+@pytest.fixture(scope="module")
+def opening():
+    obs, _ = parallel_env("default", turns=4).reset(seed=3)
+    return obs
+
+
+def test_distinct_rows_keeps_first_places():
+    assert distinct_rows(["a", "b", "a", "c", "b", "a"]) == ([0, 1, 3], [0, 1, 0, 2, 1, 0])
+    assert distinct_rows([]) == ([], [])
+
+
+def test_request_key_tells_adapter_and_schema_apart():
+    talk = [{"role": "user", "content": "hello"}]
+    assert request_key(talk, "x", None) == request_key([dict(m) for m in talk], "x", None)
+    assert request_key(talk, "x", None) != request_key(talk, "y", None)
+    assert request_key(talk, "x", None) != request_key(talk, "x", {"type": "object"})
+    assert request_key(talk, "x", {"a": 1, "b": 2}) == request_key(talk, "x", {"b": 2, "a": 1})
+
+
+def rows_generated(shared, monkeypatch) -> list[int]:
+    """How many rows each batched generate of `shared` is given."""
+    sizes = []
+    real = shared._generate_rows
+
+    def counting(chunk, *args, **kwargs):
+        sizes.append(len(chunk))
+        return real(chunk, *args, **kwargs)
+
+    monkeypatch.setattr(shared, "_generate_rows", counting)
+    return sizes
+
+
+def test_greedy_duplicates_are_generated_once_and_answered_alike(shared, opening, monkeypatch):
+    policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS))
+    alone = {c: policy.act([opening[c]])[0] for c in ("oona", "hazel")}
+    sizes = rows_generated(shared, monkeypatch)
+    # five worlds' seats, three of them Oona's identical opening, two Hazel's
+    seats = [opening["oona"], opening["hazel"], opening["oona"], opening["oona"], opening["hazel"]]
+    decisions = policy.act(seats)
+    assert sizes == [2]
+    assert [d.text for d in decisions] == [alone[o["creature"]].text for o in seats]
+    assert [(d.prompt_tokens, d.completion_tokens) for d in decisions] == [
+        (alone[o["creature"]].prompt_tokens, alone[o["creature"]].completion_tokens) for o in seats
+    ]
+
+
+def test_sampled_duplicates_are_each_drawn(shared, opening, monkeypatch):
+    policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS, temperature=1.0, seed=5))
+    sizes = rows_generated(shared, monkeypatch)
+    policy.act([opening["oona"]] * 3)
+    assert sizes == [3]  # sampled rows are draws: two creatures asking alike get two answers
+
+
+def test_same_prompt_through_another_adapter_is_another_request(shared, opening, monkeypatch, tmp_path):
+    from seat_checks import random_adapters
+
+    adapter = random_adapters(shared.model_id, tmp_path)["hoarder"]
+    policy = HFPolicy(shared, None, {"thorn": adapter}, Generation(max_new_tokens=NEW_TOKENS))
+    sizes = rows_generated(shared, monkeypatch)
+    # Oona's opening twice on the base; Thorn's twice through the adapter
+    policy.act([opening["oona"], opening["thorn"], opening["oona"], opening["thorn"]])
+    assert sum(sizes) == 2
+
+
+def test_shards_hold_one_seed_s_worlds_together():
+    from eval.plan import plan, shards
+    from eval.recipe import load_eval_recipe, load_played
+
+    recipe = load_eval_recipe(Path(__file__).parents[1] / "recipes/eval/crash-gambit.yaml")
+    planned = plan(recipe, load_played(recipe))
+    assert len(planned) == 96
+    cut = shards(planned, {}, 48)
+    assert [len(s) for s in cut] == [48, 48]
+    for shard in cut:
+        assert len({w.seed for w in shard}) == 4  # 12 worlds a seed: 3 scenarios x (stand-in + 3 council worlds)
+        # each council world's twins in the other scenarios play beside it
+        by_cast = {}
+        for w in shard:
+            by_cast.setdefault((w.seed, w.council, w.cast), set()).add(w.scenario)
+        assert all(len(s) == 3 for s in by_cast.values())
+    # the plan itself, and so the rows' order, is unchanged
+    assert [w.scenario for w in planned[:32]] == ["gambit_rumour"] * 32
+    done = {w.episode_id: 0 for w in cut[0][:10]}
+    assert [len(s) for s in shards(planned, done, 48)] == [38, 48]  # a resumed run cuts the same blocks
