@@ -29,6 +29,7 @@ from glade.faults import SeatMeter
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
+CALIBRATION_SEEDS = 1_000_000  # calibration world i plays seed CALIBRATION_SEEDS + i
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,24 @@ class Estimate:
 
 def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
     """Play the worlds `seat()` builds (their councils loaded, seat labels set) for one
-    unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written."""
+    unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written.
+
+    Each world plays a seed of its own (CALIBRATION_SEEDS + its place): worlds that share a
+    seed play alike until their scenarios or seats part, and the engines generate a request
+    several worlds make alike once (glade.seats.base.distinct_rows), so on the run's own
+    seeds the measured turns would time shared answers, not what the run's later turns cost.
+    (Every world of a scenario opens alike, whatever its seed: turn 0 stays shared.)"""
     started = time.perf_counter()
     specs = seat()  # the seats load here (models once per process) ...
     setup = time.perf_counter() - started
 
     def short(turns: int) -> list[EpisodeSpec]:
-        return [replace(e, scenario=load_scenario(e.scenario, turns=min(turns, e.scenario.turns))) for e in specs]
+        return [
+            replace(
+                e, scenario=load_scenario(e.scenario, turns=min(turns, e.scenario.turns)), seed=CALIBRATION_SEEDS + i
+            )
+            for i, e in enumerate(specs)
+        ]
 
     run_lockstep(short(1))  # ... and role cards fill the prefix cache
     stats = RolloutStats()
@@ -211,7 +223,8 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         how=(
             f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
             f"world{'' if calibration.worlds == 1 else 's'} for {CALIBRATION_TURNS} turns "
-            "after a warm-up turn; per seat, model seconds and tokens per decision x its planned decisions, "
+            "after a warm-up turn, each on a seed of its own, so every request is generated (a run generates "
+            "a request that several of its worlds make alike once, and may take less); per seat, model seconds and tokens per decision x its planned decisions, "
             "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
             "(one process)"
         ),

@@ -119,3 +119,29 @@ def test_shards_hold_one_seed_s_worlds_together():
     assert [w.scenario for w in planned[:32]] == ["gambit_rumour"] * 32
     done = {w.episode_id: 0 for w in cut[0][:10]}
     assert [len(s) for s in shards(planned, done, 48)] == [38, 48]  # a resumed run cuts the same blocks
+
+
+def test_calibration_worlds_each_play_a_seed_of_their_own():
+    """A dry run times its worlds on seeds of their own: on the run's seeds, worlds that open
+    alike would share their answers, and the estimate would time only those."""
+    from glade.env import load_scenario
+    from glade.meter import calibrate
+    from glade.rollout import EpisodeSpec
+    from glade.seats import PythonSeat, load
+
+    seen: list[tuple] = []
+
+    class Recording:
+        name = "recording"
+
+        def act(self, observations):
+            seen.extend((o["turn"], repr(sorted(o.items()))) for o in observations)
+            return [{"orders": []} for _ in observations]
+
+    scenario = load_scenario("default", turns=4)
+    council = {c: load(d.disposition) for c, d in scenario.creatures.items()} | {"oona": PythonSeat(Recording())}
+    specs = [EpisodeSpec(f"w{i}", scenario, 7, council) for i in range(3)]  # one seed, three worlds
+    calibration = calibrate(lambda: specs)
+    assert calibration.worlds == 3 and calibration.stats.decisions == 3 * 2 * 5
+    assert len({obs for turn, obs in seen if turn == 0}) == 2  # every world opens alike (warm-up, measured)
+    assert len({obs for turn, obs in seen if turn == 1}) == 3  # then each goes its own way

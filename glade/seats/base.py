@@ -103,8 +103,9 @@ def model_decisions(
 def distinct_rows(keys: list[Hashable]) -> tuple[list[int], list[int]]:
     """The first row of each distinct key, and for every row the place of its key among them.
     Greedy decoding answers identical requests alike, so an engine generates each once: the
-    worlds of an evaluation that share a seed play identical turns (every scenario before its
-    legend, every council at turn 0): 1,136 of the crash-gambit recipe's 2,880 live decisions."""
+    worlds of an evaluation play identical turns (a council's worlds of one seed in scenarios
+    that part at the legend, before it; every world of a scenario at turn 0): 1,136 of the
+    crash-gambit recipe's 2,880 live decisions."""
     place: dict[Hashable, int] = {}
     firsts: list[int] = []
     for row, key in enumerate(keys):
