@@ -3,9 +3,8 @@
 which keeps the progress bars and warnings of datasets, transformers, huggingface_hub,
 TRL and lm-eval out of glade's own output (`--verbose` keeps them).
 
-Library code never prints: the verbs in glade.cli do, through this module: results on
-stdout (`console()`), progress bars, warnings and errors on stderr (`console(stderr=True)`,
-`progress_bar`, `warning`, `error`).
+Library code never prints: the verbs in glade.cli do, through this module: results on stdout
+(`console()`), progress bars, warnings and errors on stderr (`progress_bar`, `warning`, `error`).
 """
 
 from __future__ import annotations
@@ -54,8 +53,9 @@ def plain_table(title: str):
     from rich.table import Table
 
     return Table(
-        title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, padding=(0, 1, 0, 0), show_edge=False
-    )
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", pad_edge=False,
+        padding=(0, 1, 0, 0), show_edge=False,
+    )  # fmt: skip
 
 
 def print_table(con, title: str, header: list[str], rows: list[list[str]], lines: list[str] = ()) -> None:
@@ -123,6 +123,7 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
         tally["rejected"] += sum(1 for n in json.loads(r["rejected"]) if n.get("outcome") == "rejected")
         last[r["creature"]] = r
     table = plain_table(f"scoreboard after turn {s.turns - 1} (the last of {s.turns}; turns count from 0)")
+    table.caption = "wealth: pebbles + goods at reference prices; mood: 0 miserable, 1 content"
     columns = ["creature", "species", "seat", "pebbles", "wealth", "mood", "trades", "self-buys", "rejected"]
     if compact:
         columns.remove("species")

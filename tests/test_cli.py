@@ -34,6 +34,7 @@ def test_simulate_writes_trace_and_summary(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "scoreboard" in printed and "conservation: ok" in printed and str(out) in printed
+    assert "wealth: pebbles + goods at reference prices; mood: 0 miserable, 1 content" in printed
 
     table = pq.read_table(out / "trace.parquet")
     assert table.num_rows == TURNS * len(CREATURES)
