@@ -102,9 +102,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def council(engine: str) -> dict:
         spec = {"kind": "hf", "model": str(base), "max_new_tokens": args.max_new_tokens, "engine": engine}
-        return load_council(
+        seats = load_council(
             {c: {**spec, **({"adapter": plan[i % 5]} if plan[i % 5] else {})} for i, c in enumerate(creatures)}
         )
+        seat = next(iter(seats.values()))
+        # Every row generated: the benchmark's worlds (one scenario, one council) make many requests
+        # alike, and sharing their answers would time fewer rows than its figures count.
+        engine_of_seats = seat.engine if engine == "vllm" else seat.shared
+        engine_of_seats.share_identical = False
+        return seats
 
     councils = {}
     for engine in engines:

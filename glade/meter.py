@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 
 from glade.env.scenario import load_scenario
@@ -79,28 +80,53 @@ def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
     """Play the worlds `seat()` builds (their councils loaded, seat labels set) for one
     unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written.
 
-    Each world plays a seed of its own (CALIBRATION_SEEDS + its place): worlds that share a
-    seed play alike until their scenarios or seats part, and the engines generate a request
-    several worlds make alike once (glade.seats.base.distinct_rows), so on the run's own
-    seeds the measured turns would time shared answers, not what the run's later turns cost.
-    (Every world of a scenario opens alike, whatever its seed: turn 0 stays shared.)"""
+    The warm-up is turn 0 of the same episodes: openings are what worlds share most (the
+    engines generate a request several worlds make alike once, glade.seats.base.distinct_rows),
+    and each world plays a seed of its own (CALIBRATION_SEEDS + its place), since worlds that
+    share a seed play alike until their scenarios or seats part; either would time shared
+    answers, not what the run's turns cost."""
     started = time.perf_counter()
     specs = seat()  # the seats load here (models once per process) ...
     setup = time.perf_counter() - started
+    specs = [
+        replace(
+            e,
+            scenario=load_scenario(e.scenario, turns=min(1 + CALIBRATION_TURNS, e.scenario.turns)),
+            seed=CALIBRATION_SEEDS + i,
+        )
+        for i, e in enumerate(specs)
+    ]
+    stats, warm = RolloutStats(), []
 
-    def short(turns: int) -> list[EpisodeSpec]:
-        return [
-            replace(
-                e, scenario=load_scenario(e.scenario, turns=min(turns, e.scenario.turns)), seed=CALIBRATION_SEEDS + i
-            )
-            for i, e in enumerate(specs)
-        ]
+    def after_turn(live: int) -> None:
+        if not warm:  # ... and turn 0 fills the role cards' prefix cache
+            warm.append((deepcopy(stats), time.perf_counter()))
 
-    run_lockstep(short(1))  # ... and role cards fill the prefix cache
-    stats = RolloutStats()
-    run_lockstep(short(CALIBRATION_TURNS), stats=stats)
-    turns = sum(min(CALIBRATION_TURNS, e.scenario.turns) for e in specs)
-    return Calibration(stats, turns, len(specs), setup)
+    run_lockstep(specs, on_turn=after_turn, stats=stats)
+    then = warm[0] if warm else (RolloutStats(), time.perf_counter())  # no worlds: nothing measured
+    turns = sum(e.scenario.turns - 1 for e in specs)
+    return Calibration(_since(stats, *then, time.perf_counter()), turns, len(specs), setup)
+
+
+def _since(now: RolloutStats, then: RolloutStats, then_s: float, now_s: float) -> RolloutStats:
+    """What `now` counts beyond `then` (taken at `then_s`): the measured turns alone."""
+    seats = {}
+    for label, m in now.seats.items():
+        t = then.seats.get(label) or SeatMeter()
+        seats[label] = SeatMeter(
+            m.decisions - t.decisions,
+            m.faults - t.faults,
+            m.prompt_tokens - t.prompt_tokens,
+            m.completion_tokens - t.completion_tokens,
+            m.model_seconds - t.model_seconds,
+        )
+    return RolloutStats(
+        now.decisions - then.decisions,
+        now.model_seconds - then.model_seconds,
+        now_s - then_s,
+        now.policy_calls - then.policy_calls,
+        seats,
+    )
 
 
 def spec_label(spec) -> str:
@@ -223,8 +249,8 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         how=(
             f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
             f"world{'' if calibration.worlds == 1 else 's'} for {CALIBRATION_TURNS} turns "
-            "after a warm-up turn, each on a seed of its own, so every request is generated (a run generates "
-            "a request that several of its worlds make alike once, and may take less); per seat, model seconds and tokens per decision x its planned decisions, "
+            "after a warm-up turn, each on a seed of its own (worlds that share a seed share answers until they "
+            "part); per seat, model seconds and tokens per decision x its planned decisions, "
             "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
             "(one process)"
         ),

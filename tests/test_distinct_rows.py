@@ -88,15 +88,19 @@ def test_sampled_duplicates_are_each_drawn(shared, opening, monkeypatch):
     assert sizes == [3]  # sampled rows are draws: two creatures asking alike get two answers
 
 
-def test_same_prompt_through_another_adapter_is_another_request(shared, opening, monkeypatch, tmp_path):
+def test_the_same_prompt_through_another_adapter_or_schema_is_another_request(shared, opening, monkeypatch, tmp_path):
     from seat_checks import random_adapters
 
     adapter = random_adapters(shared.model_id, tmp_path)["hoarder"]
-    policy = HFPolicy(shared, None, {"thorn": adapter}, Generation(max_new_tokens=NEW_TOKENS))
+    gen = Generation(max_new_tokens=NEW_TOKENS)
+    bare, hoarder = HFPolicy(shared, None, {}, gen), HFPolicy(shared, adapter, {}, gen)
+    held = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS, structured=True))
     sizes = rows_generated(shared, monkeypatch)
-    # Oona's opening twice on the base; Thorn's twice through the adapter
-    policy.act([opening["oona"], opening["thorn"], opening["oona"], opening["thorn"]])
-    assert sum(sizes) == 2
+    oona = opening["oona"]
+    decisions = bare.act_batch([(bare, oona), (hoarder, oona), (held, oona), (bare, oona), (hoarder, oona)])
+    assert sizes == [3]  # one row per (adapter, schema): the copies of each are shared
+    texts = [d.text for d in decisions]
+    assert texts[3:] == texts[:2] and len(set(texts[:3])) == 3  # each request its own answer
 
 
 def test_shards_hold_one_seed_s_worlds_together():
@@ -121,9 +125,10 @@ def test_shards_hold_one_seed_s_worlds_together():
     assert [len(s) for s in shards(planned, done, 48)] == [38, 48]  # a resumed run cuts the same blocks
 
 
-def test_calibration_worlds_each_play_a_seed_of_their_own():
-    """A dry run times its worlds on seeds of their own: on the run's seeds, worlds that open
-    alike would share their answers, and the estimate would time only those."""
+def test_calibration_measures_the_turns_after_the_opening_on_seeds_of_their_own():
+    """A dry run times turns 1 and 2 of worlds on seeds of their own, after turn 0 of the
+    same episodes as the warm-up: openings, and worlds that share a seed, share answers, and
+    the estimate would time only those."""
     from glade.env import load_scenario
     from glade.meter import calibrate
     from glade.rollout import EpisodeSpec
@@ -138,10 +143,20 @@ def test_calibration_worlds_each_play_a_seed_of_their_own():
             seen.extend((o["turn"], repr(sorted(o.items()))) for o in observations)
             return [{"orders": []} for _ in observations]
 
-    scenario = load_scenario("default", turns=4)
+    scenario = load_scenario("default", turns=6)
     council = {c: load(d.disposition) for c, d in scenario.creatures.items()} | {"oona": PythonSeat(Recording())}
     specs = [EpisodeSpec(f"w{i}", scenario, 7, council) for i in range(3)]  # one seed, three worlds
     calibration = calibrate(lambda: specs)
-    assert calibration.worlds == 3 and calibration.stats.decisions == 3 * 2 * 5
-    assert len({obs for turn, obs in seen if turn == 0}) == 2  # every world opens alike (warm-up, measured)
-    assert len({obs for turn, obs in seen if turn == 1}) == 3  # then each goes its own way
+    assert sorted({turn for turn, _ in seen}) == [0, 1, 2]  # each turn played once: no replayed opening
+    assert len(seen) == 3 * 3
+    assert calibration.worlds == 3 and calibration.world_turns == 3 * 2
+    assert calibration.stats.decisions == 3 * 2 * 5  # turns 1 and 2 of three worlds, five creatures
+    assert calibration.stats.seats["recording"].decisions == 3 * 2
+    assert len({obs for turn, obs in seen if turn == 1}) == 3  # three seeds: three worlds, not one three times
+
+
+def test_calibration_of_nothing_measures_nothing():
+    from glade.meter import calibrate
+
+    calibration = calibrate(lambda: [])
+    assert (calibration.worlds, calibration.world_turns, calibration.stats.decisions) == (0, 0, 0)

@@ -93,6 +93,7 @@ class SharedModel:
         self.prefix_tokens_reused = self.prefix_tokens_computed = 0
         self._grammars = None  # glade.seats.structured.Grammars, made when a structured row first comes
         self.constraint_faults = 0  # structured rows whose grammar failed mid-answer (they went on free)
+        self.share_identical = True  # benchmarks set False: they time every row they count
         # Only plain full-attention caches can be assembled row by row (no sliding windows).
         self.prefix_cache_supported = all(
             type(x) is DynamicLayer for x in DynamicCache(config=self.config).layers
@@ -142,22 +143,22 @@ class SharedModel:
         calls (the role card); with `gen.prefix_cache` its keys/values are reused.
         `schemas`, one per conversation (None: unconstrained), holds each answer to its
         JSON Schema (structured decoding)."""
-        if gen.temperature == 0:  # greedy: identical requests are generated once (distinct_rows)
-            firsts, place = distinct_rows(
-                [
-                    request_key(c, a, schemas[i] if schemas else None)
-                    for i, (c, a) in enumerate(zip(conversations, adapters))
-                ]
+        keep, place = list(range(len(conversations))), list(range(len(conversations)))
+        if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
+            keep, place = distinct_rows(
+                [request_key(c, a, s) for c, a, s in zip(conversations, adapters, schemas or [None] * len(adapters))]
             )
-            if len(firsts) < len(conversations):
-                replies = self.generate(
-                    [conversations[i] for i in firsts],
-                    [adapters[i] for i in firsts],
-                    gen,
-                    [heads[i] for i in firsts] if heads is not None else None,
-                    [schemas[i] for i in firsts] if schemas else None,
-                )
-                return [replies[j] for j in place]
+        replies = self._generate_chunks(
+            [conversations[i] for i in keep],
+            [adapters[i] for i in keep],
+            gen,
+            [heads[i] for i in keep] if heads is not None else None,
+            [schemas[i] for i in keep] if schemas else None,
+        )
+        return [replies[j] for j in place]
+
+    def _generate_chunks(self, conversations, adapters, gen: Generation, heads, schemas) -> list[tuple[str, int, int]]:
+        """`generate` of every row given, in chunks of `gen.batch_size` rows."""
         out: list[tuple[str, int, int]] = []
         for start in range(0, len(conversations), gen.batch_size):
             # Each chunk's rows go in grouped by adapter, so that each adapter's rows are one

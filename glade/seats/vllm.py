@@ -167,6 +167,7 @@ class SharedEngine:
         self.llm: LLM | None = None
         self.lora_capacity: tuple[bool, int] = (False, 0)  # (LoRA on, largest rank) of the running engine
         self.calls = self.starts = 0
+        self.share_identical = True  # benchmarks set False: they time every row they count
 
     def adapter(self, path: str | None) -> LoRARequest | None:
         """The LoRARequest of the adapter at `path` (registered on first sight); None for the base."""
@@ -229,26 +230,29 @@ class SharedEngine:
     ) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per conversation, in order, from ONE engine call;
         row i held to `schemas[i]` (an action schema) where it is not None."""
-        if gen.temperature == 0:  # greedy: identical requests are generated once (distinct_rows)
-            keys = [
-                request_key(c, None if a is None else a.lora_int_id, schemas[i] if schemas else None)
-                for i, (c, a) in enumerate(zip(conversations, adapters, strict=True))
-            ]
-            firsts, place = distinct_rows(keys)
-            if len(firsts) < len(conversations):
-                replies = self.generate(
-                    [conversations[i] for i in firsts],
-                    [adapters[i] for i in firsts],
-                    gen,
-                    [schemas[i] for i in firsts] if schemas else None,
-                )
-                return [replies[j] for j in place]
+        keep, place = list(range(len(conversations))), list(range(len(conversations)))
+        schemas = schemas or [None] * len(conversations)
+        if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
+            keep, place = distinct_rows(
+                [
+                    request_key(c, None if a is None else a.lora_int_id, s)
+                    for c, a, s in zip(conversations, adapters, schemas)
+                ]
+            )
+        replies = self._generate(
+            [conversations[i] for i in keep], [adapters[i] for i in keep], gen, [schemas[i] for i in keep]
+        )
+        return [replies[j] for j in place]
+
+    def _generate(
+        self, conversations: list[list[dict]], adapters: list[LoRARequest | None], gen: Generation, schemas: list
+    ) -> list[tuple[str, int, int]]:
+        """`generate` of every row given, in one engine call."""
         self.start()
         prompts = [
             self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations
         ]
         ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
-        schemas = schemas or [None] * len(ids)
         params = [_sampling(gen, row, schema) for row, schema in enumerate(schemas)]
         if not self.lora_capacity[0]:
             adapters = None
