@@ -114,9 +114,9 @@ def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
     plan in seed order, less the finished ones. A shard plays in lockstep and is written as
     one part, by either backend; cutting the plan, not what is left, keeps every shard's
     worlds (and so every model seat's batches) the same however often a run was interrupted.
-    Seed order puts worlds that play identical turns side by side (one council and cast in
-    every scenario: before the legend they are one world), so that the engines answer those
-    turns once (glade.seats.base.distinct_rows)."""
+    Seed order puts worlds that play identical turns side by side (one council's cast in
+    scenarios that part at the legend: before it they are one world), so that the engines
+    answer those turns once (glade.seats.base.distinct_rows)."""
     councils = {name: i for i, name in enumerate(dict.fromkeys(w.council for w in planned))}
     scenarios = {name: i for i, name in enumerate(dict.fromkeys(w.scenario for w in planned))}
     planned = sorted(

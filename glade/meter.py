@@ -249,10 +249,10 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         how=(
             f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
             f"world{'' if calibration.worlds == 1 else 's'} for {CALIBRATION_TURNS} turns "
-            "after a warm-up turn, each on a seed of its own (a run's worlds that share a seed share answers until "
-            "they part, which this leaves out: the run can take less); per seat, model seconds and tokens per decision x its planned decisions, "
-            "plus the time outside the models per world-turn x the planned world-turns, plus loading the seats "
-            "(one process)"
+            "after a warm-up turn, each on a seed of its own (a run's worlds that share a seed share answers "
+            "until they part, which this leaves out: the run can take less); per seat, model seconds and tokens "
+            "per decision x its planned decisions, plus the time outside the models per world-turn x the planned "
+            "world-turns, plus loading the seats (one process)"
         ),
     )
 
