@@ -102,10 +102,13 @@ def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
         if not warm:  # ... and turn 0 fills the role cards' prefix cache
             warm.append((deepcopy(stats), time.perf_counter()))
 
+    if all(e.scenario.turns == 1 for e in specs):  # one turn a world (or none): time it after a warm-up play
+        run_lockstep(specs)
+        run_lockstep(specs, stats=stats)
+        return Calibration(stats, len(specs), len(specs), setup)
     run_lockstep(specs, on_turn=after_turn, stats=stats)
-    then = warm[0] if warm else (RolloutStats(), time.perf_counter())  # no worlds: nothing measured
     turns = sum(e.scenario.turns - 1 for e in specs)
-    return Calibration(_since(stats, *then, time.perf_counter()), turns, len(specs), setup)
+    return Calibration(_since(stats, *warm[0], time.perf_counter()), turns, len(specs), setup)
 
 
 def _since(now: RolloutStats, then: RolloutStats, then_s: float, now_s: float) -> RolloutStats:

@@ -268,8 +268,9 @@ def test_the_estimate_scales_answered_decisions_and_the_time_outside_the_models_
 
 
 def test_a_calibration_counts_the_world_turns_a_short_scenario_really_plays():
-    # guards calibrate's `min(CALIBRATION_TURNS, e.scenario.turns)`: a 1-turn world plays one
-    # measured turn, not two, or the time outside the models per world-turn halves
+    # guards calibrate's `min(1 + CALIBRATION_TURNS, e.scenario.turns)` and `turns - 1`: a 1-turn
+    # world's only turn is the warm-up, measured nowhere, or the time outside the models per
+    # world-turn shrinks
     from glade.env import load_scenario
     from glade.meter import calibrate
     from glade.rollout import EpisodeSpec
@@ -284,8 +285,21 @@ def test_a_calibration_counts_the_world_turns_a_short_scenario_really_plays():
         return out
 
     measured = calibrate(specs)
-    assert (measured.world_turns, measured.worlds) == (3, 2)  # 1 + 2 measured turns
-    assert measured.stats.decisions == 3 * len(load_scenario("default").creatures)
+    assert (measured.world_turns, measured.worlds) == (2, 2)  # 0 + 2 measured turns
+    assert measured.stats.decisions == 2 * len(load_scenario("default").creatures)
+
+
+def test_worlds_of_one_turn_are_timed_on_that_turn():
+    # guards calibrate's fallback: with nothing after the opening, the opening is measured
+    from glade.env import load_scenario
+    from glade.meter import calibrate
+    from glade.rollout import EpisodeSpec
+    from glade.seats import load_council
+
+    scenario = load_scenario("default", turns=1)
+    council = load_council({c: k.disposition for c, k in scenario.creatures.items()})
+    measured = calibrate(lambda: [EpisodeSpec(f"e{i}", scenario, i, council) for i in range(2)])
+    assert (measured.world_turns, measured.worlds, measured.stats.decisions) == (2, 2, 2 * len(scenario.creatures))
 
 
 def test_run_cost_rates_episodes_by_wall_time_and_a_whole_run_is_no_part():

@@ -214,6 +214,19 @@ def test_outputs_drop_the_end_token_after_a_closed_object_and_count_the_prompt(e
     assert loras is None and engine.calls == 1 and len(params) == 3  # LoRA off: no requests
 
 
+def test_identical_greedy_rows_go_to_the_engine_once_and_sampled_ones_each(engine, adapters):
+    # guards generate's distinct_rows: the engine call holds each (messages, adapter, schema)
+    # once and every copy gets its answer; sampled rows are each drawn
+    hoarder = engine.adapter(adapters["hoarder"])
+    hi, hey = ([{"role": "user", "content": text}] for text in ("hi", "hey"))
+    replies = engine.generate([hi, hey, hi, hi, hi], [None, None, None, hoarder, hoarder], Generation())
+    prompts, _, loras = engine.llm.calls[0]
+    assert len(prompts) == 3 and loras[2] is hoarder  # hi, hey, hi through the hoarder
+    assert replies[2] == replies[0] and replies[4] == replies[3] and replies[1] != replies[0]
+    engine.generate([hi, hi], [None, None], Generation(temperature=1.0, seed=3))
+    assert len(engine.llm.calls[1][0]) == 2
+
+
 def test_on_cpu_a_base_row_of_a_lora_engine_goes_through_the_zeroed_first_adapter(engine, adapters):
     # guards generate's null adapter for base rows (CPU only) and _null_adapter's zeroed copy of
     # the FIRST adapter's weights under its own id
@@ -221,7 +234,7 @@ def test_on_cpu_a_base_row_of_a_lora_engine_goes_through_the_zeroed_first_adapte
 
     hoarder = engine.adapter(adapters["hoarder"])
     engine.adapter(adapters["panic"])
-    conversations = [[{"role": "user", "content": "hi"}]] * 3
+    conversations = [[{"role": "user", "content": text}] for text in ("hi", "hello", "hey")]
     engine.generate(conversations, [None, hoarder, None], Generation())
     loras = engine.llm.calls[0][2]
     assert loras[1] is hoarder and loras[0] is loras[2] is engine.null
