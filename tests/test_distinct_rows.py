@@ -1,9 +1,8 @@
 """Identical greedy requests are generated once (glade.seats.base.distinct_rows), and an
 evaluation's shards put the worlds that play identical turns side by side (eval.plan.shards).
 
-The crash gambit's three scenarios share world and seeds and part only at the legend, and
-every council world of a seed opens on the same state: before this, each of those turns was
-generated once per world.
+The crash gambit's three scenarios share world and seeds and part only at the legend: before
+this, each of a council cast's turns before it was generated once per scenario.
 """
 
 from __future__ import annotations
@@ -11,28 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from glade.env import parallel_env
 from glade.seats.base import distinct_rows, request_key
 from glade.seats.hf import Generation, shared_model
 from glade.seats.hf_policy import HFPolicy
-from glade.train.tiny import save_tiny
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 NEW_TOKENS = 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    return shared_model(str(save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0)))
+def shared(tiny):
+    return shared_model(tiny)
 
 
 @pytest.fixture(scope="module")
