@@ -7,7 +7,10 @@ One council recipe, played side by side: a tiny base model (glade.train.tiny.sav
 random weights) with a random LoRA adapter sits on every seat of one council and on Oona
 beside a stand-in panic seller in another (rotated over 2 casts), against the all-stand-in
 world, under two gambit scenarios. Its generations run to `max_new_tokens` (the random
-model rarely closes its JSON), so every model decision asks for the same work.
+model rarely closes its JSON), so every generated row asks for the same work. Since
+2026-12-04 a shard's identical requests are generated once (glade.seats.base.distinct_rows):
+both backends play the same shards, so a W's local and Ray runs share alike, but a smaller
+shard holds fewer worlds that open alike and shares less.
 
 Runs, on a Ray cluster this script starts for itself on this machine (`ray.init(address=
 "local")`, 2 CPUs, no dashboard; the same kind of head node `ray start --head` makes):

@@ -4,7 +4,7 @@ which keeps the progress bars and warnings of datasets, transformers, huggingfac
 TRL and lm-eval out of glade's own output (`--verbose` keeps them).
 
 Library code never prints: the verbs in glade.cli do, through this module: results on stdout
-(`console()`), progress bars, warnings and errors on stderr (`progress_bar`, `warning`, `error`).
+(`console()`); progress bars, warnings, errors on stderr (`console(stderr=True)`, `error`...).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
     engines generate a request several worlds make alike once, glade.seats.base.distinct_rows),
     and each world plays a seed of its own (CALIBRATION_SEEDS + its place), since worlds that
     share a seed play alike until their scenarios or seats part; either would time shared
-    answers, not what the run's turns cost."""
+    answers, not what the run's turns cost. A world of one turn plays it again, measured."""
     started = time.perf_counter()
     specs = seat()  # the seats load here (models once per process) ...
     setup = time.perf_counter() - started
@@ -102,13 +102,13 @@ def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
         if not warm:  # ... and turn 0 fills the role cards' prefix cache
             warm.append((deepcopy(stats), time.perf_counter()))
 
-    if all(e.scenario.turns == 1 for e in specs):  # one turn a world (or none): time it after a warm-up play
-        run_lockstep(specs)
-        run_lockstep(specs, stats=stats)
-        return Calibration(stats, len(specs), len(specs), setup)
     run_lockstep(specs, on_turn=after_turn, stats=stats)
-    turns = sum(e.scenario.turns - 1 for e in specs)
-    return Calibration(_since(stats, *warm[0], time.perf_counter()), turns, len(specs), setup)
+    measured = _since(stats, *warm[0], time.perf_counter()) if warm else RolloutStats()
+    single = [e for e in specs if e.scenario.turns == 1]
+    if single:  # a world of one turn played it as the warm-up: time it once more
+        run_lockstep(single, stats=measured)
+    turns = sum(max(e.scenario.turns - 1, 1) for e in specs)
+    return Calibration(measured, turns, len(specs), setup)
 
 
 def _since(now: RolloutStats, then: RolloutStats, then_s: float, now_s: float) -> RolloutStats:
@@ -251,8 +251,8 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         setup_seconds=calibration.setup_seconds,
         how=(
             f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
-            f"world{'' if calibration.worlds == 1 else 's'} for {CALIBRATION_TURNS} turns "
-            "after a warm-up turn, each on a seed of its own (a run's worlds that share a seed share answers "
+            f"world{'' if calibration.worlds == 1 else 's'}, {calibration.world_turns:,} measured world-turns "
+            f"(up to {CALIBRATION_TURNS} a world) after a warm-up turn, each on a seed of its own (a run's worlds that share a seed share answers "
             "until they part, which this leaves out: the run can take less); per seat, model seconds and tokens "
             "per decision x its planned decisions, plus the time outside the models per world-turn x the planned "
             "world-turns, plus loading the seats (one process)"

@@ -125,7 +125,7 @@ def test_estimate_lines_name_a_limit_the_plan_is_over_and_count_one_world():
     plan = Plan(episodes=3, world_turns=15, decisions={"model": 15, "standin:balanced": 60}, free={"standin:balanced"})
     expected = estimate(plan, Calibration(RolloutStats(), world_turns=2, worlds=1))
     lines = estimate_lines(expected, {"max_decisions": 10, "max_tokens": 100})
-    assert "calibrated on 0 decisions: 1 world for 2 turns" in lines[1]
+    assert "calibrated on 0 decisions: 1 world, 2 measured world-turns (up to 2 a world)" in lines[1]
     assert (
         lines[2]
         == "over the recipe's max_decisions 10 (this plan: 15): a run would stop before starting, with nothing written"

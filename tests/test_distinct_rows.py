@@ -72,6 +72,15 @@ def test_greedy_duplicates_are_generated_once_and_answered_alike(shared, opening
     ]
 
 
+def test_an_engine_told_not_to_share_generates_every_row(shared, opening, monkeypatch):
+    # what every throughput benchmark sets, so that it times the rows it counts
+    policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS))
+    sizes = rows_generated(shared, monkeypatch)
+    monkeypatch.setattr(shared, "share_identical", False)
+    decisions = policy.act([opening["oona"]] * 3)
+    assert sizes == [3] and len({d.text for d in decisions}) == 1
+
+
 def test_sampled_duplicates_are_each_drawn(shared, opening, monkeypatch):
     policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS, temperature=1.0, seed=5))
     sizes = rows_generated(shared, monkeypatch)
@@ -151,3 +160,29 @@ def test_calibration_of_nothing_measures_nothing():
 
     calibration = calibrate(lambda: [])
     assert (calibration.worlds, calibration.world_turns, calibration.stats.decisions) == (0, 0, 0)
+
+
+def test_the_measured_turns_are_what_the_whole_play_counted_beyond_the_warm_up():
+    from collections import Counter
+
+    from glade.faults import SeatMeter
+    from glade.meter import _since
+    from glade.rollout import RolloutStats
+
+    warm = RolloutStats(5, 1.0, 0.0, 2, {"a": SeatMeter(5, Counter(server_timeout=1), 100, 10, 1.0)})
+    whole = RolloutStats(
+        15,
+        4.0,
+        9.0,
+        6,
+        {"a": SeatMeter(10, Counter(server_timeout=3), 300, 25, 3.0), "b": SeatMeter(5, Counter(), 50, 5, 0.5)},
+    )
+    measured = _since(whole, warm, 10.0, 12.5)
+    assert (measured.decisions, measured.model_seconds, measured.total_seconds, measured.policy_calls) == (
+        10,
+        3.0,
+        2.5,
+        4,
+    )
+    assert measured.seats["a"] == SeatMeter(5, Counter(server_timeout=2), 200, 15, 2.0)
+    assert measured.seats["b"] == SeatMeter(5, Counter(), 50, 5, 0.5)

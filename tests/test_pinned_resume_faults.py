@@ -269,8 +269,8 @@ def test_the_estimate_scales_answered_decisions_and_the_time_outside_the_models_
 
 def test_a_calibration_counts_the_world_turns_a_short_scenario_really_plays():
     # guards calibrate's `min(1 + CALIBRATION_TURNS, e.scenario.turns)` and `turns - 1`: a 1-turn
-    # world's only turn is the warm-up, measured nowhere, or the time outside the models per
-    # world-turn shrinks
+    # world's only turn is the warm-up, so it is played again, measured; a 5-turn world measures
+    # turns 1 and 2
     from glade.env import load_scenario
     from glade.meter import calibrate
     from glade.rollout import EpisodeSpec
@@ -285,12 +285,13 @@ def test_a_calibration_counts_the_world_turns_a_short_scenario_really_plays():
         return out
 
     measured = calibrate(specs)
-    assert (measured.world_turns, measured.worlds) == (2, 2)  # 0 + 2 measured turns
-    assert measured.stats.decisions == 2 * len(load_scenario("default").creatures)
+    assert (measured.world_turns, measured.worlds) == (3, 2)  # 1 + 2 measured turns
+    assert measured.stats.decisions == 3 * len(load_scenario("default").creatures)
+    assert measured.stats.seats["standin:hoarder"].decisions == 3  # Oona: once in each measured world-turn
 
 
 def test_worlds_of_one_turn_are_timed_on_that_turn():
-    # guards calibrate's fallback: with nothing after the opening, the opening is measured
+    # guards calibrate's replay of one-turn worlds: with nothing after the opening, the opening is measured
     from glade.env import load_scenario
     from glade.meter import calibrate
     from glade.rollout import EpisodeSpec
