@@ -12,7 +12,7 @@ import shutil
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from seat_checks import random_adapters, wood_states
+from seat_checks import wood_states
 from transformers import AutoModelForCausalLM
 
 from glade.env.protocol import render, role_card
@@ -20,27 +20,12 @@ from glade.seats import SeatSpecError, check_inputs, lora_spans
 from glade.seats.base import CUT_OFF
 from glade.seats.hf import BASE, Generation, SharedModel, _sampling, shared_model
 from glade.seats.hf_policy import HFPolicy
-from glade.train.tiny import save_tiny
 
-pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return save_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=0)
-
-
-@pytest.fixture(scope="module")
-def adapters(tiny, tmp_path_factory):
-    return random_adapters(tiny, tmp_path_factory.mktemp("adapters"))
+# tiny, adapters and one_thread: tests/conftest.py
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
 @pytest.fixture(scope="module")
