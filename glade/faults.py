@@ -23,13 +23,16 @@ def is_fault(error: str | None) -> bool:
 @dataclass
 class SeatMeter:
     """One seat label's tally over a run: its decisions, its faults by kind, its tokens and
-    the model seconds spent on it (its share of each batched call it was answered in)."""
+    the model seconds spent on it (its share of each batched call it was answered in). Shared
+    decisions copied the answer of an identical request in their call (glade.seats.base
+    distinct_rows); their tokens count as if generated, as they are in the rows."""
 
     decisions: int = 0
     faults: Counter = field(default_factory=Counter)  # fault (server_refused, server_timeout ...) -> count
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_seconds: float = 0.0
+    shared: int = 0
 
     @property
     def fault_count(self) -> int:
@@ -41,6 +44,7 @@ class SeatMeter:
 
     def add(self, decision: Decision, seconds: float = 0.0) -> None:
         self.count(decision.error)
+        self.shared += decision.shared
         self.prompt_tokens += int(decision.prompt_tokens)
         self.completion_tokens += int(decision.completion_tokens)
         self.model_seconds += seconds
@@ -54,6 +58,7 @@ class SeatMeter:
     def as_dict(self) -> dict:
         return {
             "decisions": self.decisions,
+            "shared": self.shared,
             "faults": dict(sorted(self.faults.items())),
             "fault_share": round(self.fault_share, 6),
             "prompt_tokens": self.prompt_tokens,

@@ -1,16 +1,18 @@
 """The cost meter: what a run spent (per seat and in all), and what it will spend, before it runs.
 
 After a run, `run_cost` turns the rollout's seat meters (glade.faults.SeatMeter) into the
-figures `glade eval` and `glade generate` write into summary.json and their card or report,
-and `closing_line` is the one line they print last: per seat, decisions, prompt and
-completion tokens, model seconds, decisions per model second and faults; for the run, wall
-time, the share of the playing time spent inside the models, episodes per second.
+figures `glade eval` and `glade generate` write into summary.json and their card or report:
+per seat, decisions (and how many were shared: answered by an identical request's reply),
+prompt and completion tokens, model seconds, decisions per model second and faults; for the
+run, the same totals, wall time, the share of the playing time spent inside the models,
+episodes per second. `cost_table` lays out the per-seat part, and `closing_line` is the
+run's totals in the one line they print.
 
 Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions per seat,
-world-turns, batched model calls) from a short calibration: the run's own first shard
-played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn (with one world of
-any council the shard lacks), so every distinct seat is met at the batch size the run will
-use. Each seat's model seconds and tokens per decision are multiplied by its planned
+world-turns, batched model calls) from a short calibration: the worlds of the run's first
+shard (with one world of any council the shard lacks), each on a calibration seed of its
+own, played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every
+distinct seat is met at the batch size the run will use. Each seat's model seconds and tokens per decision are multiplied by its planned
 decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns;
 the time the seats took to load is added once.
 `check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
@@ -122,6 +124,7 @@ def _since(now: RolloutStats, then: RolloutStats, then_s: float, now_s: float) -
             m.prompt_tokens - t.prompt_tokens,
             m.completion_tokens - t.completion_tokens,
             m.model_seconds - t.model_seconds,
+            m.shared - t.shared,
         )
     return RolloutStats(
         now.decisions - then.decisions,
@@ -303,6 +306,7 @@ def run_cost(stats: RolloutStats, wall_seconds: float, episodes: int) -> dict:
         "seats": {label: seat_cost(m) for label, m in sorted(stats.seats.items())},
         "episodes": episodes,
         "decisions": stats.decisions,
+        "shared": sum(m.shared for m in stats.seats.values()),
         "prompt_tokens": sum(m.prompt_tokens for m in stats.seats.values()),
         "completion_tokens": sum(m.completion_tokens for m in stats.seats.values()),
         "faults": sum(m.fault_count for m in stats.seats.values()),
@@ -328,8 +332,12 @@ def cost_part(cost: dict | None, worlds: int) -> str | None:
 def closing_line(cost: dict) -> str:
     tokens = cost["prompt_tokens"] + cost["completion_tokens"]
     rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"
+    shared = cost.get("shared", 0)  # a summary written before shared answers were counted has none
+    decisions = f"{cost['decisions']:,} decisions" + (
+        f" ({shared:,} shared with an identical request)" if shared else ""
+    )
     return (
-        f"cost: {cost['episodes']:,} episodes, {cost['decisions']:,} decisions in {cost['wall_seconds']:.1f} s wall "
+        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall "
         f"({cost['model_share']:.1%} of play inside the models, {rate} episodes/s); "  # as the outside share reads
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
@@ -345,7 +353,7 @@ def cost_table(cost: dict) -> tuple[list[str], list[list[str]]]:
         rows.append(
             [
                 label,
-                f"{s['decisions']:,}",
+                f"{s['decisions']:,}" + (f" ({s['shared']:,} shared)" if s.get("shared") else ""),
                 f"{s['prompt_tokens']:,}",
                 f"{s['completion_tokens']:,}",
                 f"{s['model_seconds']:.2f}",
@@ -369,3 +377,4 @@ def add(total: RolloutStats, part: RolloutStats) -> None:
         into.prompt_tokens += m.prompt_tokens
         into.completion_tokens += m.completion_tokens
         into.model_seconds += m.model_seconds
+        into.shared += m.shared

@@ -66,6 +66,7 @@ def test_greedy_duplicates_are_generated_once_and_answered_alike(shared, opening
     seats = [opening["oona"], opening["hazel"], opening["oona"], opening["oona"], opening["hazel"]]
     decisions = policy.act(seats)
     assert sizes == [2]
+    assert [d.shared for d in decisions] == [False, False, True, True, True]  # the copies, for the cost meter
     assert [d.text for d in decisions] == [alone[o["creature"]].text for o in seats]
     assert [(d.prompt_tokens, d.completion_tokens) for d in decisions] == [
         (alone[o["creature"]].prompt_tokens, alone[o["creature"]].completion_tokens) for o in seats
@@ -79,13 +80,15 @@ def test_an_engine_told_not_to_share_generates_every_row(shared, opening, monkey
     monkeypatch.setattr(shared, "share_identical", False)
     decisions = policy.act([opening["oona"]] * 3)
     assert sizes == [3] and len({d.text for d in decisions}) == 1
+    assert not any(d.shared for d in decisions)
 
 
 def test_sampled_duplicates_are_each_drawn(shared, opening, monkeypatch):
     policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=NEW_TOKENS, temperature=1.0, seed=5))
     sizes = rows_generated(shared, monkeypatch)
-    policy.act([opening["oona"]] * 3)
+    decisions = policy.act([opening["oona"]] * 3)
     assert sizes == [3]  # sampled rows are draws: two creatures asking alike get two answers
+    assert not any(d.shared for d in decisions)
 
 
 def test_the_same_prompt_through_another_adapter_or_schema_is_another_request(shared, opening, monkeypatch, tmp_path):
@@ -169,13 +172,13 @@ def test_the_measured_turns_are_what_the_whole_play_counted_beyond_the_warm_up()
     from glade.meter import _since
     from glade.rollout import RolloutStats
 
-    warm = RolloutStats(5, 1.0, 0.0, 2, {"a": SeatMeter(5, Counter(server_timeout=1), 100, 10, 1.0)})
+    warm = RolloutStats(5, 1.0, 0.0, 2, {"a": SeatMeter(5, Counter(server_timeout=1), 100, 10, 1.0, 4)})
     whole = RolloutStats(
         15,
         4.0,
         9.0,
         6,
-        {"a": SeatMeter(10, Counter(server_timeout=3), 300, 25, 3.0), "b": SeatMeter(5, Counter(), 50, 5, 0.5)},
+        {"a": SeatMeter(10, Counter(server_timeout=3), 300, 25, 3.0, 5), "b": SeatMeter(5, Counter(), 50, 5, 0.5)},
     )
     measured = _since(whole, warm, 10.0, 12.5)
     assert (measured.decisions, measured.model_seconds, measured.total_seconds, measured.policy_calls) == (
@@ -184,5 +187,26 @@ def test_the_measured_turns_are_what_the_whole_play_counted_beyond_the_warm_up()
         2.5,
         4,
     )
-    assert measured.seats["a"] == SeatMeter(5, Counter(server_timeout=2), 200, 15, 2.0)
+    assert measured.seats["a"] == SeatMeter(5, Counter(server_timeout=2), 200, 15, 2.0, 1)
     assert measured.seats["b"] == SeatMeter(5, Counter(), 50, 5, 0.5)
+
+
+def test_the_cost_meter_counts_shared_decisions_per_seat_and_in_all():
+    from glade.meter import add, closing_line, cost_table, run_cost
+    from glade.rollout import RolloutStats
+    from glade.seats import Decision
+
+    stats = RolloutStats(decisions=4, total_seconds=2.0, model_seconds=1.0)
+    for shared in (False, True, True):
+        stats.meter("live").add(Decision({"orders": []}, "{}", None, 0.1, 10, 2, shared=shared), 0.1)
+    stats.meter("stand-in").add(Decision({"orders": []}))
+    part = RolloutStats(decisions=1, total_seconds=1.0)  # another process's shard (Ray)
+    part.meter("live").add(Decision({"orders": []}, "{}", shared=True))
+    add(stats, part)
+    cost = run_cost(stats, wall_seconds=3.0, episodes=2)
+    assert (cost["shared"], cost["seats"]["live"]["shared"], cost["seats"]["stand-in"]["shared"]) == (3, 3, 0)
+    assert "5 decisions (3 shared with an identical request) in 3.0 s wall" in closing_line(cost)
+    rows = dict((row[0], row[1]) for row in cost_table(cost)[1])
+    assert rows == {"live": "4 (3 shared)", "stand-in": "1"}
+    old = {k: v for k, v in cost.items() if k != "shared"}  # a summary.json written before the count
+    assert "5 decisions in 3.0 s wall" in closing_line(old)

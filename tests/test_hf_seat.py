@@ -130,13 +130,13 @@ def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
     obs = wood["first"]
     seats = ["oona", "thorn", "hazel"]
     calls = []
-    real_generate = shared.generate
+    real_generate = shared.generate_once
 
     def counting(conversations, names, gen, heads=None):
         calls.append(list(names))
         return real_generate(conversations, names, gen, heads)
 
-    monkeypatch.setattr(shared, "generate", counting)
+    monkeypatch.setattr(shared, "generate_once", counting)
     together = policy.act([obs[c] for c in seats])
     monkeypatch.undo()
     assert len(calls) == 1 and calls[0][2] == BASE and len(set(calls[0])) == 3  # ONE mixed batch

@@ -223,8 +223,10 @@ def test_identical_greedy_rows_go_to_the_engine_once_and_sampled_ones_each(engin
     prompts, _, loras = engine.llm.calls[0]
     assert len(prompts) == 3 and loras[2] is hoarder  # hi, hey, hi through the hoarder
     assert replies[2] == replies[0] and replies[4] == replies[3] and replies[1] != replies[0]
-    engine.generate([hi, hi], [None, None], Generation(temperature=1.0, seed=3))
-    assert len(engine.llm.calls[1][0]) == 2
+    again, copied = engine.generate_once([hi, hey, hi, hi, hi], [None, None, None, hoarder, hoarder], Generation())
+    assert again == replies and copied == [False, False, True, False, True]
+    _, copied = engine.generate_once([hi, hi], [None, None], Generation(temperature=1.0, seed=3))
+    assert len(engine.llm.calls[2][0]) == 2 and copied == [False, False]
 
 
 def test_on_cpu_a_base_row_of_a_lora_engine_goes_through_the_zeroed_first_adapter(engine, adapters):

@@ -46,13 +46,13 @@ def test_councils_sharing_a_base_cost_one_generate_per_turn(models, monkeypatch)
 
     base, (a1, a2) = models
     calls = []
-    real = hf_seat.SharedModel.generate
+    real = hf_seat.SharedModel.generate_once
 
     def counting(self, conversations, adapters, gen, heads=None):
         calls.append(sorted(set(adapters)))
         return real(self, conversations, adapters, gen, heads)
 
-    monkeypatch.setattr(hf_seat.SharedModel, "generate", counting)
+    monkeypatch.setattr(hf_seat.SharedModel, "generate_once", counting)
     scenario = load_scenario("default", turns=2)
     seat = lambda a: {"kind": "hf", "model": base, "adapter": a, "max_new_tokens": 8}  # noqa: E731
     cast_1 = load_council(

@@ -141,6 +141,7 @@ def test_identical_greedy_rows_are_generated_once(vllm_council, monkeypatch):
     twice = answer(vllm_council, states + states[::-1])
     assert sizes == [6, 6]
     assert [d.text for d in twice] == [d.text for d in once + once[::-1]]
+    assert [d.shared for d in twice] == [False] * 6 + [True] * 6  # the copies, for the cost meter
 
 
 def test_an_adapter_that_does_not_fit_restarts_the_engine_once(tiny, adapters):

@@ -21,7 +21,13 @@ def cost_sections(page) -> list[Section]:
         + ". Decisions here count every seat, stand-in seats included (the run's live decisions "
         "are the live seats' alone). Per seat (its label); model s is the seat's share of the time inside the models: "
         "a batched call's wall time is split equally among the decisions it answered, so seats that shared their "
-        "batches show the same decisions/s:"
+        "batches show the same decisions/s"
+        + (
+            " (a shared decision took the answer of an identical request in its call, which greedy decoding "
+            "answers alike: it counts in decisions, tokens and decisions/s, but was not generated again):"
+            if cost.get("shared")
+            else ":"
+        )
     )
     header, rows = cost_table(cost)
     numeric = set(range(1, len(header)))

@@ -37,6 +37,7 @@ class Decision:
     completion_tokens: int = 0
     repaired: bool = False  # the parser had to fix the completion
     policy: str | None = None  # identity of what decided, when it differs per seat
+    shared: bool = False  # the answer of an identical request in the same call, not generated again
 
 
 @runtime_checkable
@@ -85,17 +86,27 @@ def model_identity(engine: str, model: str, adapter: str | None, structured: boo
 
 
 def model_decisions(
-    observations: list[dict], replies: list[tuple[str, int, int]], identities: list[str], share_s: float, cap: int
+    observations: list[dict],
+    replies: list[tuple[str, int, int]],
+    identities: list[str],
+    share_s: float,
+    cap: int,
+    copied: list[bool],
 ) -> list[Decision]:
     """One batched generate's replies (text, prompt tokens, completion tokens) as Decisions:
     each parsed against its own observation, a reply that spent the whole budget (`cap` new
-    tokens) judged by `answer_error`, each named by its seat's identity."""
+    tokens) judged by `answer_error`, each named by its seat's identity, each marked shared
+    where `copied` says its reply was another row's."""
     decisions = []
-    for obs, (text, prompt_tokens, completion_tokens), identity in zip(observations, replies, identities, strict=True):
+    for obs, (text, prompt_tokens, completion_tokens), identity, shared in zip(
+        observations, replies, identities, copied, strict=True
+    ):
         parsed = parse(text, obs)
         error = answer_error(parsed, text, completion_tokens >= cap)
         decisions.append(
-            Decision(parsed.action, text, error, share_s, prompt_tokens, completion_tokens, parsed.repaired, identity)
+            Decision(
+                parsed.action, text, error, share_s, prompt_tokens, completion_tokens, parsed.repaired, identity, shared
+            )
         )
     return decisions
 
@@ -114,6 +125,11 @@ def distinct_rows(keys: list[Hashable]) -> tuple[list[int], list[int]]:
             place[key] = len(firsts)
             firsts.append(row)
     return firsts, [place[key] for key in keys]
+
+
+def copies(firsts: list[int], place: list[int]) -> list[bool]:
+    """For each row of `distinct_rows(keys)`, whether it copies an earlier row's answer."""
+    return [firsts[j] != row for row, j in enumerate(place)]
 
 
 def request_key(conversation: list[dict], adapter: Hashable, schema: dict | None) -> Hashable:

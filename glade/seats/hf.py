@@ -46,7 +46,7 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.checkpoint import hub_unreachable
 
-from .base import SeatSpecError, distinct_rows, first_line, request_key
+from .base import SeatSpecError, copies, distinct_rows, first_line, request_key
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
@@ -128,7 +128,6 @@ class SharedModel:
             self.spans_supported = lora_spans.supported(self.model)
         return self.adapters[key]
 
-    @torch.inference_mode()
     def generate(
         self,
         conversations: list[list[dict]],
@@ -143,6 +142,19 @@ class SharedModel:
         calls (the role card); with `gen.prefix_cache` its keys/values are reused.
         `schemas`, one per conversation (None: unconstrained), holds each answer to its
         JSON Schema (structured decoding)."""
+        return self.generate_once(conversations, adapters, gen, heads, schemas)[0]
+
+    @torch.inference_mode()
+    def generate_once(
+        self,
+        conversations: list[list[dict]],
+        adapters: list[str],
+        gen: Generation,
+        heads: list[str] | None = None,
+        schemas: list[dict | None] | None = None,
+    ) -> tuple[list[tuple[str, int, int]], list[bool]]:
+        """`generate`, and for each row whether its reply is a copy: greedy, with
+        `share_identical`, each distinct request is generated once (distinct_rows)."""
         keep, place = list(range(len(conversations))), list(range(len(conversations)))
         if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
             keep, place = distinct_rows(
@@ -155,7 +167,7 @@ class SharedModel:
             [heads[i] for i in keep] if heads is not None else None,
             [schemas[i] for i in keep] if schemas else None,
         )
-        return [replies[j] for j in place]
+        return [replies[j] for j in place], copies(keep, place)
 
     def _generate_chunks(self, conversations, adapters, gen: Generation, heads, schemas) -> list[tuple[str, int, int]]:
         """`generate` of every row given, in chunks of `gen.batch_size` rows."""

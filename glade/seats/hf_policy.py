@@ -61,9 +61,9 @@ class HFPolicy:
         heads = [role_card(obs) for _, obs in seats]
         if any(p.gen.structured for p, _ in seats):
             schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
-            replies = self.shared.generate(conversations, names, self.gen, heads=heads, schemas=schemas)
+            replies, copied = self.shared.generate_once(conversations, names, self.gen, heads=heads, schemas=schemas)
         else:
-            replies = self.shared.generate(conversations, names, self.gen, heads=heads)
+            replies, copied = self.shared.generate_once(conversations, names, self.gen, heads=heads)
         share = (time.perf_counter() - started) / len(seats)
         identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
-        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens)
+        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens, copied)

@@ -63,7 +63,7 @@ from glade.checkpoint import hub_unreachable  # noqa: E402
 from glade.env.action_schema import action_schema  # noqa: E402
 from glade.env.protocol import render  # noqa: E402
 
-from .base import Decision, Policy, distinct_rows, model_decisions, model_identity, request_key  # noqa: E402
+from .base import Decision, Policy, copies, distinct_rows, model_decisions, model_identity, request_key  # noqa: E402
 from .hf import Generation  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
@@ -230,6 +230,17 @@ class SharedEngine:
     ) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per conversation, in order, from ONE engine call;
         row i held to `schemas[i]` (an action schema) where it is not None."""
+        return self.generate_once(conversations, adapters, gen, schemas)[0]
+
+    def generate_once(
+        self,
+        conversations: list[list[dict]],
+        adapters: list[LoRARequest | None],
+        gen: Generation,
+        schemas: list[dict | None] | None = None,
+    ) -> tuple[list[tuple[str, int, int]], list[bool]]:
+        """`generate`, and for each row whether its reply is a copy: greedy, with
+        `share_identical`, each distinct request is generated once (distinct_rows)."""
         keep, place = list(range(len(conversations))), list(range(len(conversations)))
         schemas = schemas or [None] * len(conversations)
         if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
@@ -242,7 +253,7 @@ class SharedEngine:
         replies = self._generate(
             [conversations[i] for i in keep], [adapters[i] for i in keep], gen, [schemas[i] for i in keep]
         )
-        return [replies[j] for j in place]
+        return [replies[j] for j in place], copies(keep, place)
 
     def _generate(
         self, conversations: list[list[dict]], adapters: list[LoRARequest | None], gen: Generation, schemas: list
@@ -376,7 +387,7 @@ class VLLMPolicy:
         conversations = [render(obs) for _, obs in seats]
         adapters = [self.engine.adapter(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
         schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
-        replies = self.engine.generate(conversations, adapters, self.gen, schemas)
+        replies, copied = self.engine.generate_once(conversations, adapters, self.gen, schemas)
         share = (time.perf_counter() - started) / len(seats)
         identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
-        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens)
+        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens, copied)
