@@ -189,11 +189,12 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def latest(name: str, root: str | Path = ROOT) -> Path | None:
+def latest(name: str, root: str | Path = ROOT, seed: int | None = None) -> Path | None:
     """The newest complete checkpoint folder of recipe `name`'s own training runs under `root`
-    (`NAME__SEED__YYYYmmdd-HHMMSS` with a meta.json naming NAME), or None. A merged model
-    (`...-merged`, kind "merged") or any other sibling never counts."""
-    run = re.compile(rf"^{re.escape(name)}__\d+__(\d{{8}}-\d{{6}})$")
+    (`NAME__SEED__YYYYmmdd-HHMMSS` with a meta.json naming NAME), of any seed or of `seed`, or
+    None. A merged model (`...-merged`, kind "merged") or any other sibling never counts."""
+    seeds = r"\d+" if seed is None else str(int(seed))
+    run = re.compile(rf"^{re.escape(name)}__{seeds}__(\d{{8}}-\d{{6}})$")
     found = []
     for p in Path(root).glob(f"{name}__*"):
         stamp = run.match(p.name)

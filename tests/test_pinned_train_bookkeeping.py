@@ -104,6 +104,30 @@ def test_a_finished_run_is_found_only_for_exactly_its_recipe(finished):
         (ckpt / "recipe.yaml.away").rename(ckpt / "recipe.yaml")
 
 
+def test_another_seeds_newer_run_leaves_this_seeds_finished_run_found(finished):
+    # guards latest's `seed`: --resume (and the quickstart's train steps, which always resume)
+    # took the newest run of ANY seed, found its recipe differed (seed: 1 -> 0) and refused
+    import shutil
+
+    import yaml
+
+    recipe, ckpt = finished
+    newer = ckpt.parent / "t__1__99991231-235959"  # a seed-1 run of the same recipe, finished later
+    shutil.copytree(ckpt, newer)
+    try:
+        plain = yaml.safe_load((newer / "recipe.yaml").read_text()) | {"seed": 1}
+        (newer / "recipe.yaml").write_text(yaml.safe_dump(plain))
+        assert interrupted.finished_run(recipe) == ckpt
+        assert interrupted.finished_run(load_train_recipe(newer / "recipe.yaml")) == newer
+        seed_2 = load_train_recipe(ckpt / "recipe.yaml", ["seed=2"])
+        assert (
+            interrupted.nothing_to_resume(seed_2)
+            == "t (seed 2): no earlier run of this recipe; training from the beginning"
+        )
+    finally:
+        shutil.rmtree(newer)
+
+
 def test_build_tiny_seeds_the_weights_with_the_recipes_seed(tmp_path):
     # guards build_tiny's `seed=recipe.seed`
     from safetensors.torch import load_file

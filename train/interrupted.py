@@ -45,8 +45,9 @@ def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
 
 
 def finished_run(recipe: TrainRecipe) -> Path | None:
-    """The newest complete checkpoint of this recipe and seed trained from exactly this recipe."""
-    found = checkpoint.latest(recipe.name, recipe.output_root)
+    """The newest complete checkpoint of this recipe's name and seed, if it was trained from exactly
+    this recipe (another seed's newer run leaves this seed's finished one found)."""
+    found = checkpoint.latest(recipe.name, recipe.output_root, recipe.seed)
     if found is None or not (found / "recipe.yaml").exists():
         return None
     same = yaml.safe_load((found / "recipe.yaml").read_text()) == as_plain(recipe)
@@ -56,8 +57,9 @@ def finished_run(recipe: TrainRecipe) -> Path | None:
 def nothing_to_resume(recipe: TrainRecipe) -> str:
     """The note for `--resume` with no interrupted run and none finished from exactly this recipe; a
     ValueError when its newest checkpoint was trained from another recipe (a changed recipe rerun with
-    --resume, which never trains on from a finished run: starting over was not asked for)."""
-    found = checkpoint.latest(recipe.name, recipe.output_root)
+    --resume, which never trains on from a finished run: starting over was not asked for). Only a
+    checkpoint of this seed counts: another seed's run is another run, not this one changed."""
+    found = checkpoint.latest(recipe.name, recipe.output_root, recipe.seed)
     if found is not None and (found / "recipe.yaml").exists():
         theirs, ours = yaml.safe_load((found / "recipe.yaml").read_text()), json.loads(json.dumps(as_plain(recipe)))
         raise ValueError(
