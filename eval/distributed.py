@@ -8,8 +8,8 @@ shards are kept, a rerun plays only the rest, and a shard is counted once howeve
 Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows
 and writes nothing, so a dead attempt leaves no trace.
 
-Inside a task the worlds play in lockstep (glade.rollout), with one batched call per policy
-per turn. Model seats (hf, checkpoint) live in one `SeatServer` actor per node, created by
+Inside a task the worlds play in lockstep (glade.rollout), with one batched call per batch
+key per turn. Model seats (hf, checkpoint) live in one `SeatServer` actor per node, created by
 the driver: it loads each base model once and serves every shard on its node; a task
 sends it all the model seats of a turn in one call, and it answers them with one batched
 generate per base model, exactly as the local backend does. Actors take a GPU
@@ -18,7 +18,9 @@ happens while the tasks that call them wait. Stand-in, server and python seats p
 the task.
 
 Every node must see the model folders at the same path (a shared filesystem) or load them
-from the Hub; relative paths and `latest:NAME` are resolved by the driver before shipping.
+from the Hub; the driver makes a checkpoint seat's path (`latest:NAME`, `shipped:NAME`)
+and an hf seat's model and adapter folders absolute before shipping; other relative paths (a
+disposition file) must resolve on every worker as written.
 """
 
 from __future__ import annotations

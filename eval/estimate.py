@@ -2,7 +2,7 @@
 the recipe's limits (`max_decisions`, `max_tokens`) checked before anything is played.
 
 The plan is counted from the recipe (glade.eval.plan); the estimate comes
-from glade.meter's calibration on this recipe's own first shard. Seats are labelled by the
+from glade.meter's calibration on the worlds of this recipe's first shard, each on a seed of its own. Seats are labelled by the
 recipe's policy names (focal seats) and `standin:DISPOSITION` (every other seat).
 """
 

@@ -1,6 +1,6 @@
 """Outcome figures: one number per world (one episode), one function each, and their catalogue.
 
-A figure reads one row of episodes.parquet (see glade.eval.run: the price path of every
+A figure reads one row of episodes.parquet (see glade.eval.rows: the price path of every
 good, the start prices, the legend good and turn, the gambit's P&L, the final Gini, the
 volume traded) and the recipe's thresholds, and gives a float (NaN where it does not
 apply, e.g. no legend in the scenario). `FIGURES`, a literal catalogue in the shape of

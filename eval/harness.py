@@ -271,7 +271,7 @@ def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
 
 
 def lm_eval_scores(checkpoint: Path) -> list[dict]:
-    """The scores `evaluate` wrote to CHECKPOINT/lm_eval/results.json (`scores` and `stderr`,
+    """The scores `run_lm_eval` wrote to CHECKPOINT/lm_eval/results.json (`scores` and `stderr`,
     task -> metric -> value), one row per task and metric; [] when lm-eval was not run. The
     one reader of that file, beside its writer (the model card and model-index read it)."""
     path = Path(checkpoint) / "lm_eval" / "results.json"

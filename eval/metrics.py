@@ -1,4 +1,4 @@
-"""What an evaluation measures, from its decisions and episodes tables (see eval/run.py).
+"""What an evaluation measures, from its decisions and episodes tables (see eval/rows.py).
 
 Decision level, per scenario x council x policy x creature x phase: how often the live seat
 takes the stand-in's side on each good, the two direction distributions and their
@@ -12,8 +12,8 @@ and the effect council - stand-in computed on the paired differences.
 Every aggregate carries n (seeds, a council's casts averaged per seed, for outcomes; episodes,
 seeds x casts, for decisions) and an
 interval that holds at that n (eval/stats.py: none below 4, words for a value that never
-varies), over whole episodes, never single rows. Price paths and the legend turn are defined
-in eval/stats.py.
+varies), over whole episodes, never single rows. Price paths are defined in eval/stats.py; the
+legend turn, its good and the phases in eval/figures.py.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def _play(specs: list[EpisodeSpec], on_total, on_turn) -> dict:
 
 
 def _figures(played, council: str) -> dict:
-    """One stand-in world's outcome row (glade.eval.run.episode_rows: the figures of the catalogue)."""
+    """One stand-in world's outcome row (glade.eval.rows.episode_rows: the figures of the catalogue)."""
     e = played.spec
     w = World(e.episode_id, f"{e.scenario.name}.s{e.seed}", e.scenario.name, council, 0, e.seed, {})
     return episode_rows(w, e.scenario, played.rows, played.history)[0]

@@ -1,8 +1,8 @@
 """Play a council recipe: every world of its plan (glade.eval.plan); `evaluate` returns the
 decisions and episodes tables, `write_results` writes them with the summary beside them.
 
-Worlds play `worlds` at a time in lockstep (one batched call per policy per turn, see
-glade.rollout). Finished batches go to OUT/shards/ and OUT/progress.json (glade.resume),
+Worlds play `worlds` at a time in lockstep (one batched call per batch key per turn: seats on one base
+model or one server spec are answered together, see glade.rollout). Finished batches go to OUT/shards/ and OUT/progress.json (glade.resume),
 so an interrupted evaluation resumes where it stopped.
 """
 
@@ -138,8 +138,9 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
 
 
 def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
-    """OUT/decisions.parquet, episodes.parquet, summary.json (provenance, timing and the
-    metrics of glade.eval.metrics) and recipe.yaml; returns the summary. Timing and cost are
+    """OUT/decisions.parquet, episodes.parquet, attribution.parquet (where seats were
+    attributed; an old one is removed), summary.json (provenance, timing and the metrics of
+    glade.eval.metrics) and recipe.yaml; returns the summary. Timing and cost are
     this run's; a rerun that played nothing keeps the earlier summary's."""
     from glade.meter import run_cost
 

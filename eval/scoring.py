@@ -1,7 +1,7 @@
 """Scoring one decision against the stand-in: the one home of valid-JSON, valid-action,
 agreement and self-buy scoring, used by training's held-out evaluation
 (glade.train.evaluate), by lm-eval's decision task (glade/eval/lm_tasks) and by the
-council's decision tables (glade.eval.run).
+council's decision tables (glade.eval.rows).
 
 Actions compare good by good: direction (buy / sell / none), signed quantity, price.
 """

@@ -6,7 +6,7 @@ written atomically and only then listed, so a rerun after an interruption keeps 
 listed, plays the rest, and plays again a part written but not yet listed (killed between
 the two). progress.json is the folder's ledger:
 
-    {"format": 2, "recipe": {...}, "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
+    {"format": 2, "recipe": {...}, "shards": ["traces", ...], "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
 
 `recipe` is the content of the recipe that decides the rows, its seat specs included (the
 caller leaves out what cannot change them, such as `worlds` or a server's URL): every

@@ -2,14 +2,14 @@
 
 The report reads what `glade eval` wrote (episodes.parquet, decisions.parquet, and
 recipe.yaml, summary.json, flags.json and attribution.parquet where present) and opens with
-"What this evaluation says": the three lessons' verdicts (robust or cast-dependent
-phenomena, moves traded or written at the seam, levers that hold live or only under the
-stand-in) and the top flag families, in sentences with n and intervals. Then the run, the
-legend good's price at settlement and the gambit P&L per scenario x world; price paths per
-good, the council(s) against the all-stand-in world; how often live seats agreed with the
-stand-in (creature x turn); the gambit P&L by mechanism and world; the detail of each
-lesson; the flag families with their example decisions; the top flags; the terms used, said in
-words (glossary.py).
+the seat faults, where a seat faulted, then "What this evaluation says": the three lessons'
+verdicts (robust or cast-dependent phenomena, moves traded or written at the seam, levers
+that hold live or only under the stand-in) and the top flag families, in sentences with n
+and intervals. Then the run and its results table; Table 1 of the field notes (a gambit);
+each live seat's valid-action rate; the figures (price paths, agreement with the stand-in,
+the gambit P&L by mechanism); the detail of each lesson; calibrations, the cost and the
+leaderboard where the folder holds them; the flag families with their example decisions;
+the top flags; the terms used, said in words (glossary.py). SECTIONS holds the order.
 
 A report is a list of section builders (SECTIONS): each takes the Page (the results and what
 is computed from them once) and gives Sections; a new section is one builder and one entry.

@@ -291,7 +291,8 @@ def _share(seat: dict) -> str:
 
 
 def family_sections(page) -> list[Section]:
-    """Every flag family, with its example decisions side by side."""
+    """The first FAMILY_DETAILS flag families, with their example decisions side by side (flags.md
+    lists them all)."""
     families = page.r.families
     if not families:
         return []

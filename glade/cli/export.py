@@ -7,7 +7,7 @@ meta.json, and a model card (README.md) whose front matter carries a model-index
 held-out metrics, the scores `glade lm-eval` wrote to CHECKPOINT/lm_eval/results.json and,
 with --council RESULTS, this checkpoint's own seats (valid-action rate, decision flags) and,
 named as the whole council's, the outcome effects and outcome flags of the councils it sat
-in. Nothing is pickled and nothing needs remote code to load.
+in, and its row of the leaderboard where RESULTS holds one (rank.json). Nothing is pickled and nothing needs remote code to load.
 
 --push creates the repo and uploads the folder with huggingface_hub, so that the repo holds
 exactly the folder's files (older remote files are deleted); --private makes an existing public

@@ -20,7 +20,9 @@ replaced, a folder holding anything else refused) receives:
   notes toward each other creature and the patron), events (JSON: the turn's public events
   and seam writes), error (a seat's named parse error or fault, null when clean);
 - `summary.json`: scenario name and hash, seed, turns, council, final prices, wealth,
-  Gini, gambit P&L, patron pebbles, conservation problems (always []), glade version.
+  Gini, gambit P&L, patron pebbles, pebbles, trades, volume, seat faults, conservation
+  problems ([] when the books balance; the verb exits 1 otherwise), and where it came from
+  (glade version, git commit, prompt protocol).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ STEPS = (
     Step("flag-report", "ranked disagreements and the report (made anew on every run: seconds)", flag_and_report),
     Step(
         "lm-eval",
-        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} states; scored anew on every run)",
+        f"the creature adapters on glade's decision tasks in lm-eval ({LM_EVAL_LIMIT} documents a task; scored anew on every run)",
         lm_eval_creatures,
     ),
     Step(

@@ -18,7 +18,7 @@ from glade.episode_folder import write_episode
 from glade.rollout import run_episode
 
 SEED = 7
-LM_EVAL_LIMIT = 24  # held-out states per lm-eval task: enough to see, quick on a CPU
+LM_EVAL_LIMIT = 24  # held-out documents per lm-eval task (states; goods of states for the direction task)
 GAMBITS = ("gambit_rumour", "gambit_shock", "gambit_override")
 ADAPTERS = ("tiny-hoarder", "tiny-panic-seller", "tiny-speculator", "tiny-shrewd")
 RESULTS = Path("runs/eval/crash-gambit")  # where recipes/eval/crash-gambit.yaml writes
