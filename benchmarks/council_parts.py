@@ -91,12 +91,13 @@ class Recorder:
 
 
 class GenerateTimer:
-    """Wraps SharedModel.generate on the instance to count calls and their seconds."""
+    """Wraps SharedModel.generate_once (what the hf seat calls) on the instance to count calls
+    and their seconds."""
 
     def __init__(self, shared):
-        self.shared, self.inner = shared, shared.generate
+        self.shared, self.inner = shared, shared.generate_once
         self.calls = self.seconds = 0.0
-        shared.generate = self
+        shared.generate_once = self
 
     def __call__(self, conversations, adapters, gen, heads=None, schemas=None):
         t0 = time.perf_counter()

@@ -64,3 +64,20 @@ def test_recorder_answers_a_turn_in_one_call_and_keeps_every_pair(parts):
     assert inner.calls == [seats] * 3  # every seat of both worlds in one call per turn
     assert len(recorder.seen) == 3 * seats
     assert all(obs["creature"] in scenario.creatures for obs, _ in recorder.seen)
+
+
+def test_the_generate_timer_sees_every_batched_generate_an_hf_council_makes(parts, tiny, one_thread):
+    # the timer wrapped SharedModel.generate after the hf seat moved to generate_once: the
+    # benchmarks' generate calls and seconds then read 0
+    from glade.seats.hf import Generation, shared_model
+    from glade.seats.hf_policy import HFPolicy
+
+    shared = shared_model(tiny)
+    timer = parts.GenerateTimer(shared)
+    try:
+        policy = HFPolicy(shared, None, {}, Generation(max_new_tokens=4))
+        _, stats = _play(dict.fromkeys(load_scenario("default").creatures, policy), turns=2)
+        assert timer.calls == 2 and timer.seconds > 0  # one batched generate a turn, both worlds in it
+        assert stats.decisions == 2 * 2 * 5
+    finally:
+        del shared.generate_once  # the instance's wrapper: the class's method again
