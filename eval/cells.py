@@ -99,6 +99,14 @@ def _cell(
     }
 
 
+def _least(means: dict[str, float]) -> str:
+    """The side the live seat takes less often than the stand-in does, most of all: "buy", or
+    "buy or none" when two fall alike (a seat that always sells where the stand-in buys in half
+    the states and holds in the rest)."""
+    low = min(means.values())
+    return " or ".join(d for d in DIRECTIONS if means[d] - low <= 1e-12)
+
+
 def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """Every (scenario, council, cast, creature, phase, good, direction) cell, tested; the same
     play in several scenarios once (shared_play), its `scenarios` naming them all."""
@@ -141,7 +149,7 @@ def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
                         metric=f"{g}: {d} share",
                         good=g,
                         direction=d,
-                        instead=min(DIRECTIONS, key=lambda k: means[k]),
+                        instead=_least(means),
                         level=level,
                         seed=seed,
                         unit="episodes",

@@ -46,7 +46,7 @@ def member_text(flag: dict) -> str:
     if flag["kind"] == "decision":
         return (
             f"{VERBS.get(flag['direction'], flag['direction'])} {flag['good']} where the stand-in "
-            f"{VERBS.get(flag['instead'], flag['instead'])} ({flag['effect']:+.2f})"
+            f"{' or '.join(VERBS.get(side, side) for side in flag['instead'].split(' or '))} ({flag['effect']:+.2f})"
         )
     return (
         f"{flag['metric']} {flag['effect']:+.3g} (stand-in {flag['standin_value']:.3g}, live {flag['live_value']:.3g})"

@@ -63,7 +63,9 @@ FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
 
 def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
-    episode or per seat): mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
+    episode or per seat), one per scenario where a recipe plays a mechanism in several (their
+    figures are not pooled: a crash in one and none in the other is no rate of one half):
+    mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
     ({"mean", "ci", "n"} over seeds), crash ({"mean", "ci", "n", "note", "exact"} over seeds, `seed_rate`) and
     field_notes (a FieldNote as a dict, or None where the notes have no such row) and level (of
     every interval)."""
@@ -80,9 +82,9 @@ def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[di
     worlds = worlds.assign(mechanism=worlds["scenario"].map(kinds))
     order = list(dict.fromkeys([STANDIN, *WORLDS, *worlds["council"]]))
     rows = []
-    for mech in [m for m in MECHANISMS if m in set(kinds.values())]:
+    for mech, scenario in [(m, s) for m in MECHANISMS for s in kinds if kinds[s] == m]:
         for world in order:
-            mine = worlds[(worlds["mechanism"] == mech) & (worlds["council"] == world)]
+            mine = worlds[(worlds["scenario"] == scenario) & (worlds["council"] == world)]
             if not len(mine):
                 continue
             by_seed = per_seed(mine, ["legend_ratio", "gambit_pnl"])
@@ -118,7 +120,8 @@ def table_one_caption(level: float) -> str:
         f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level:.0%} "
         "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "
         f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval (where a seed's casts disagree, "
-        "the mean of each seed's share of its casts, with a t interval). one_model: the "
+        "the mean of each seed's share of its casts, with Korn and Graubard's interval). A mechanism played in "
+        "several scenarios has a row for each, its scenario named. one_model: the "
         "panic-seller adapter on every seat; five_minds: five different creature models, one per creature, rotated "
         "over casts; standin: every seat the rule-based stand-in (the notes' 'test policy'). '—': the notes have no "
         "such row."
@@ -139,11 +142,16 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         f"glade: crash rate {ci}",
         "n (seeds, episodes)",
     ]
-    seeds = {r["mechanism"]: r["seeds"] for r in rows if r["world"] == STANDIN}  # "5 of 6": a council lost one
+    seeds = {tuple(r["scenarios"]): r["seeds"] for r in rows if r["world"] == STANDIN}  # "5 of 6": a council lost one
+    several = {
+        m
+        for m in {r["mechanism"] for r in rows}
+        if len({tuple(r["scenarios"]) for r in rows if r["mechanism"] == m}) > 1
+    }
     out = []
     for r in rows:
         note = r["field_notes"] or {}
-        total = seeds.get(r["mechanism"])
+        total = seeds.get(tuple(r["scenarios"]))
         crash = r["crash"]
         if crash.get("mean") is None:
             rate = "—"
@@ -153,7 +161,7 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
             rate = _ci(crash, ".2f")
         out.append(
             [
-                r["mechanism"],
+                f"{r['mechanism']} ({', '.join(r['scenarios'])})" if r["mechanism"] in several else r["mechanism"],
                 r["world"],
                 note.get("attempt", "—"),
                 note.get("honey", "—"),

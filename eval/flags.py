@@ -7,7 +7,7 @@ in the same states. Each episode (one seed of the cast) gives one difference; th
 their mean, its interval the small-n rule of eval/stats.py over episodes, its support the
 share of episodes whose difference has the effect's sign. Only directions the live seat
 takes MORE often are flagged (shares sum to one, so every divergence has such a side);
-`instead` names the side it takes less often.
+`instead` names the side it takes less often (both, joined by "or", where two fall alike).
 
 Outcome cells, per (scenario, council) and figure (the catalogue in eval/figures.py and the
 price path distance of each good): the paired difference council - stand-in world over

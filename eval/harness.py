@@ -229,8 +229,8 @@ def episode_intervals(samples: dict, level: float = 0.95) -> dict:
     """task -> metric -> 95% interval of glade's tasks over held-out episodes. A task's documents
     are turns (and goods) of a few episodes, and lm-eval's stderr counts them as independent;
     here each episode's mean over its documents is one value (`cluster_rate`: exact where an
-    episode's 0/1 values all agree, else the t interval of the episode means in [0, 1]; none
-    below 4 episodes). Every glade metric lies in [0, 1]."""
+    episode's 0/1 values all agree, else Korn and Graubard's interval of the episode means;
+    none below 4 episodes). Every glade metric lies in [0, 1]."""
     out: dict = {}
     for task, logged in samples.items():
         if task not in GLADE_TASKS or not logged:
@@ -244,6 +244,7 @@ def episode_intervals(samples: dict, level: float = 0.95) -> dict:
             if set(values) <= {0.0, 1.0}:
                 found = cluster_rate(
                     means,
+                    members=len(values),
                     level=level,
                     agreeing="episodes (their documents agreeing in each)",
                     averaged="episodes (their documents averaged in each)",

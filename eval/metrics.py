@@ -138,16 +138,22 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
 
 def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """Per council x live seat (the recipe's policy name): how often its answer parsed as a
-    valid action with no named error, {"mean", "ci", "n"} over episodes (n: seeds x casts),
-    with the decisions counted and the most frequent errors. An unconstrained model's format
-    failures are a divergence of their own; put a checkpoint in the policies twice, with and
-    without `structured: true`, to see what the constraint changes."""
+    valid action with no named error, {"mean", "ci", "n"} over seeds (a seed's casts and
+    scenarios together: they share its draws), with the decisions counted and the most
+    frequent errors. A decision that twin worlds made alike (one cast in scenarios that part
+    at the legend, before it: the same seed, turn, prompt and answer) counts once, as the
+    flags count it (glade.eval.cells.shared_play). An unconstrained model's format failures
+    are a divergence of their own; put a checkpoint in the policies twice, with and without
+    `structured: true`, to see what the constraint changes."""
     if decisions is None or len(decisions) == 0 or not {"error", "policy_name"} <= set(decisions.columns):
         return []
     level = threshold(thresholds, "ci_level")
     frame = decisions.assign(valid=decisions["error"].isna().astype(float))
+    play = ["seed", "cast", "creature", "turn", "prompt", "completion"]  # what a decision was
+    whole = set(play) <= set(frame.columns)  # rows written before prompts were recorded are taken as they are
     out = []
-    for (council, policy), group in frame.groupby(["council", "policy_name"], sort=True):
+    for (council, policy), rows in frame.groupby(["council", "policy_name"], sort=True):
+        group = rows.drop_duplicates(subset=play) if whole else rows
         errors = group["error"].dropna().value_counts()
         out.append(
             clean(
@@ -157,10 +163,7 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> li
                     "policy_identity": sorted(set(group["policy"])),
                     "decisions": int(len(group)),
                     "valid_action": describe(
-                        group.groupby("episode_id")["valid"].mean().to_numpy(),
-                        level=level,
-                        unit="episodes",
-                        bounds=(0.0, 1.0),
+                        group.groupby("seed")["valid"].mean().to_numpy(), level=level, bounds=(0.0, 1.0)
                     ),
                     "errors": {str(k): int(v) for k, v in errors.head(5).items()},
                 }
@@ -246,11 +249,16 @@ def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
     showed it. The casts of a seed share its draws, so the seed is the unit (counted as
     independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
     benchmarks/cast_coverage.py). Exact over seeds where every seed's casts agree (one cast, or
-    all 0/1), else the t interval of the shares, clipped to [0, 1]."""
+    all 0/1), else Korn and Graubard's interval of the shares (glade.eval.stats.korn_graubard)."""
     if casts <= 1:
         return interval(shares, level=level, rate=True)
+    shares = np.asarray(shares, dtype=float)
     return cluster_rate(
-        shares, level=level, agreeing=f"seeds (their {casts} casts agreeing in each)", averaged=world_unit(casts)
+        shares,
+        members=int(np.isfinite(shares).sum()) * casts,
+        level=level,
+        agreeing=f"seeds (their {casts} casts agreeing in each)",
+        averaged=world_unit(casts),
     )
 
 
@@ -287,12 +295,13 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 # a rate's paired differences lie in [-1, 1], and so does their interval
                 effect = describe(pairs["diff"], level=level, unit=unit, bounds=(-1.0, 1.0) if rate else None)
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
-                # casts averaged, a rate's per-seed value is a share, not 0/1: a t interval in [0, 1] then
-                exact = rate and entry["casts"] <= 1
                 values = per_seed(mine, [figure])[figure]
                 entry["figures"][figure] = {
-                    "council": describe(
-                        values, level=level, unit=unit, rate=exact, bounds=(0.0, 1.0) if rate else None
+                    # a rate over seeds as the verdicts count it: a seed's casts averaged (seed_rate)
+                    "council": (
+                        seed_rate(values, entry["casts"], level).as_dict()
+                        if rate
+                        else describe(values, level=level, unit=unit)
                     ),
                     "standin": describe(standin[figure], level=level, rate=rate),
                     "effect": effect,

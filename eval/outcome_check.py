@@ -23,6 +23,7 @@ Clopper-Pearson interval where each seed holds one world (0/1), else as a share.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -194,20 +195,27 @@ def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
             unit=unit,
             bounds=(-1.0, 1.0) if name == "crash" else None,  # a change between two errors in [0, 1]
         )
-        rate = name == "crash" and single  # 0/1 per seed: the exact binomial interval
-        bounds = (0.0, 1.0) if name == "crash" else None
+        told = partial(_described, crash=name == "crash", single=single, level=level, unit=unit)
         council = part[f"{name}.council"].to_numpy(dtype=float)[ok] if f"{name}.council" in part else None
         out["figures"][name] = {
             "n": int(ok.sum()),
-            "council": None if council is None else describe(council, level=level, unit=unit, rate=rate, bounds=bounds),
-            "original": describe(o[ok], level=level, unit=unit, rate=rate, bounds=bounds),
-            "calibrated": describe(k[ok], level=level, unit=unit, rate=rate, bounds=bounds),
-            "error_original": describe(err_o[ok], level=level, unit=unit, rate=rate, bounds=bounds),
-            "error_calibrated": describe(err_k[ok], level=level, unit=unit, rate=rate, bounds=bounds),
+            "council": None if council is None else told(council),
+            "original": told(o[ok]),
+            "calibrated": told(k[ok]),
+            "error_original": told(err_o[ok]),
+            "error_calibrated": told(err_k[ok]),
             "error_change": change.as_dict(),
             "verdict": _figure_verdict(change),
         }
     return out
+
+
+def _described(values: np.ndarray, *, crash: bool, single: bool, level: float, unit: str) -> dict:
+    """A figure over seeds (a crash's values in [0, 1]); a crash 0/1 per seed (one world a seed,
+    a council's casts agreeing) gets the exact binomial interval: a share of a seed's worlds or
+    casts is no count."""
+    rate = crash and single and bool(np.isin(values, (0.0, 1.0)).all())
+    return describe(values, level=level, unit=unit, rate=rate, bounds=(0.0, 1.0) if crash else None)
 
 
 def _figure_verdict(change: Interval) -> str:

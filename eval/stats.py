@@ -30,6 +30,7 @@ import numpy as np
 from glade.console import with_ci
 
 MIN_N = 4  # clusters below which no interval is given
+ROUNDING = 1e-9  # relative: (1 - 0.3) x 3.0 is 2.0999999999999996, and a fall to 2.1 is 30%
 
 
 # --- small pieces --------------------------------------------------------------------------
@@ -97,7 +98,7 @@ class Interval:
     high: float | None
     n: int
     note: str = ""  # words instead of an interval, or "k of n seeds" beside a rate's
-    method: str = ""  # "t+hall+kurtosis-df", "clopper-pearson", or "" when there is no interval
+    method: str = ""  # "t+hall+kurtosis-df", "clopper-pearson", "korn-graubard", or "" when there is none
     values: tuple[float, ...] = ()  # the values themselves when n < MIN_N
 
     @property
@@ -157,10 +158,12 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     if infinite:  # an infinite value has no interval, and is no "same value in all n" either
         return Interval(mean, None, None, n, f"not finite in {infinite} of {n} {unit}, no interval")
     if rate:
+        if not np.isin(x, (0.0, 1.0)).all():  # a share would be rounded into a count it is not
+            raise ValueError(f"a rate's values are 0 or 1 per cluster, got {_values_text(x[~np.isin(x, (0.0, 1.0))])}")
         k = int(round(x.sum()))
         low, high = clopper_pearson(k, n, level)
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
-    if np.ptp(x) <= 1e-9 * max(1.0, abs(mean)):  # equal up to float rounding (0.9 and 0.8999999999999999)
+    if np.ptp(x) <= ROUNDING * max(1.0, abs(mean)):  # equal up to float rounding (0.9 and 0.8999999999999999)
         return Interval(mean, None, None, n, f"same value in all {n} {unit}")
     low, high = t_hall(x, level, df=kurtosis_df(x))
     if bounds is not None:
@@ -168,18 +171,42 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     return Interval(mean, low, high, n, "", "t+hall+kurtosis-df")
 
 
-def cluster_rate(shares, *, level: float = 0.95, agreeing: str, averaged: str) -> Interval:
+def cluster_rate(shares, *, members: int, level: float = 0.95, agreeing: str, averaged: str) -> Interval:
     """A 0/1 outcome's rate over clusters whose members share their draws (a seed's casts, an
     episode's documents), from each cluster's share of members that showed it: the cluster is
     the unit. Exact (Clopper-Pearson) where every cluster's members agree (each share 0 or 1),
-    else the t interval of the shares, clipped to [0, 1]. `agreeing` / `averaged`: the unit in
-    words for each case ("seeds (their 3 casts agreeing in each)")."""
+    else Korn and Graubard's interval (`korn_graubard`; `members`: how many there are in all).
+    `agreeing` / `averaged`: the unit in words for each case ("seeds (their 3 casts agreeing
+    in each)")."""
     shares = np.asarray(shares, dtype=float)
     shares = shares[~np.isnan(shares)]
     if np.isin(shares, (0.0, 1.0)).all():
         return interval(shares, level=level, rate=True, unit=agreeing)
     iv = interval(shares, level=level, unit=averaged, bounds=(0.0, 1.0))
+    if iv.low is not None:  # an interval is due (enough clusters, shares not all equal): the shares' own
+        low, high = korn_graubard(shares, members, level)
+        iv = replace(iv, low=low, high=high, method="korn-graubard")
     return replace(iv, note=iv.note or f"share {iv.mean:.2f} over {iv.n} {averaged}")
+
+
+def korn_graubard(shares: np.ndarray, members: int, level: float = 0.95) -> tuple[float, float]:
+    """Korn and Graubard's (1998) interval of a rate from clusters' shares: the exact
+    (Clopper-Pearson) interval at the effective sample size n* = p (1 - p) / var(p), var from
+    the spread of the shares over their n clusters, n* at most `members`, then scaled by
+    (z / t at n - 1 degrees of freedom)^2 since the variance rests on n clusters, with
+    x* = p n* (both need not be whole). Unlike a t interval of the shares, it stays in [0, 1]
+    and does not stretch when one cluster stands apart (seven seeds whose casts all crashed
+    and one where half did read as weaker evidence than six and two)."""
+    from scipy.stats import beta, norm, t
+
+    n, p = shares.size, float(shares.mean())
+    var = float(shares.var(ddof=1)) / n
+    size = float(members) if var <= 0 else min(p * (1 - p) / var, float(members))
+    size *= (norm.ppf((1 + level) / 2) / t.ppf((1 + level) / 2, n - 1)) ** 2
+    hits, alpha = p * size, 1 - level
+    low = 0.0 if hits <= 0 else float(beta.ppf(alpha / 2, hits, size - hits + 1))
+    high = 1.0 if hits >= size else float(beta.ppf(1 - alpha / 2, hits + 1, size - hits))
+    return low, high
 
 
 def kurtosis_df(x: np.ndarray) -> float:
@@ -330,7 +357,8 @@ def crash(path: Sequence[float], legend_turn: int | None, drop: float, within: i
         return False
     ref = _reference(path, legend_turn, start)
     window = path[legend_turn : legend_turn + within + 1]
-    return any(p <= (1.0 - drop) * ref for p in window)
+    floor = (1.0 - drop) * ref * (1 + ROUNDING)  # a fall of exactly `drop` counts at any price
+    return any(p <= floor for p in window)
 
 
 def bubble(path: Sequence[float], legend_turn: int | None, rise: float, start: float | None = None) -> bool:
@@ -340,11 +368,11 @@ def bubble(path: Sequence[float], legend_turn: int | None, rise: float, start: f
     if legend_turn is None or legend_turn < 0 or legend_turn >= len(path):
         return False
     ref = _reference(path, legend_turn, start)
-    peaked = False
+    peaked, peak = False, (1.0 + rise) * ref * (1 - ROUNDING)  # a rise of exactly `rise` counts
     for p in path[legend_turn:]:
         if peaked and p <= ref:
             return True
-        if p >= (1.0 + rise) * ref:
+        if p >= peak:
             peaked = True
     return False
 

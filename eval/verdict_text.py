@@ -8,6 +8,7 @@ import math
 
 from .families import shared_text
 from .recipe import STANDIN
+from .verdicts import CAST_ALPHA
 
 LESSONS = {
     "robustness": "Contingent emergence: does a phenomenon survive other casts and seeds?",
@@ -89,16 +90,21 @@ def value_text(iv: dict, fmt: str = "+.3f") -> str:
 
 
 def rate_text(entry: dict) -> str:
-    """ "8 of 8 seeds, 1.00 [0.63, 1.00]", or per cast when there are several."""
-    if len(entry["casts"]) > 1:
-        casts = "; ".join(f"cast {c['cast']}: {c['note']}" for c in entry["casts"])
-        p = entry.get("heterogeneity_p")
-        across = f"; rates across casts differ with p = {p:.2g}" if p is not None else ""
-        return f"{casts}{across}"
+    """ "8 of 8 seeds, rate 1.00 [0.63, 1.00]"; with several casts, each cast's, whether their
+    rates differ (the p a cast-dependent verdict rests on), and the pooled rate over seeds (the
+    one a robust verdict rests on)."""
     rate = entry["rate"]
+    pooled = rate["note"]
     if rate.get("ci"):
-        return f"{rate['note']}, rate {rate['mean']:.2f} [{rate['ci'][0]:.2f}, {rate['ci'][1]:.2f}]"
-    return rate["note"]
+        pooled = f"{rate['note']}, rate {rate['mean']:.2f} [{rate['ci'][0]:.2f}, {rate['ci'][1]:.2f}]"
+    if len(entry["casts"]) <= 1:
+        return pooled
+    casts = "; ".join(f"cast {c['cast']}: {c['note']}" for c in entry["casts"])
+    p = entry.get("heterogeneity_p")
+    across = ""
+    if p is not None:
+        across = f"; the casts' rates {'differ' if p < CAST_ALPHA else 'do not clearly differ'} (p = {p:.2g})"
+    return f"{casts}{across}; pooled: {pooled}"
 
 
 def robustness_lines(entries: list[dict]) -> list[str]:

@@ -169,3 +169,22 @@ def test_a_world_that_lost_a_seed_says_so_in_its_n():
     lost = (frame["council"] == "one_model") & (frame["seed"] == 3)
     cells = table_one_cells(table_one(frame[~lost]))[1]
     assert cells[1][8] == "3 of 4, 3" and cells[0][8] == "4, 4"
+
+
+def test_two_scenarios_of_one_mechanism_get_a_row_each(monkeypatch):
+    # guards table_one's rows per scenario: pooled per seed, a crash in every seed of one scenario
+    # and none in the other read as a crash rate of 4 in 8 seeds, and their honey ratios averaged
+    import glade.eval.field_notes as field_notes
+
+    monkeypatch.setattr(field_notes, "mechanism", lambda scenario, turns=None: "rumour")
+    frame = pd.DataFrame(
+        [episode("gambit_rumour", "standin", s, 0, 9.0, 2.0) for s in range(4)]
+        + [episode("my_rumour", "standin", s, 0, 5.0, 2.0) for s in range(4)]
+    )
+    rows = table_one(frame)
+    assert [(r["scenarios"], r["crash"]["note"]) for r in rows] == [
+        (["gambit_rumour"], "0 of 4 seeds"),
+        (["my_rumour"], "4 of 4 seeds"),
+    ]
+    assert [r["legend_ratio"]["mean"] for r in rows] == pytest.approx([0.9, 0.5])
+    assert [cells[0] for cells in table_one_cells(rows)[1]] == ["rumour (gambit_rumour)", "rumour (my_rumour)"]

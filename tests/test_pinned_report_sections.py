@@ -251,7 +251,7 @@ def test_an_interval_reads_low_then_high_and_a_run_without_faults_has_no_fault_s
 def test_a_seats_commonest_errors_are_listed_with_their_counts(tmp_path):
     # guards seat_rows' top errors column
     decisions = pd.DataFrame({"council": "c", "policy_name": "m", "policy": "hf:m", "episode_id": ["e1", "e1", "e2"],
-                              "error": [None, "bad_json", "bad_json"]})  # fmt: skip
+                              "seed": [1, 1, 2], "error": [None, "bad_json", "bad_json"]})  # fmt: skip
     _, [row] = seat_rows(_results(tmp_path, decisions=decisions))
     assert row[0] == "c" and row[3:] == ["2", "3", "bad_json 2"]
 

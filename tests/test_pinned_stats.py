@@ -215,7 +215,7 @@ CRASH, FLAT = [10.0, 10.0, 6.0, 6.0], [10.0, 10.0, 9.0, 9.0]
 
 def test_a_rate_over_casts_is_exact_for_the_stand_in_and_a_share_for_the_council():
     # guards outcome_summary: the stand-in's crash rate is exact (rate=rate), the council's per-seed
-    # shares (2 casts) are no 0/1 rate (exact = rate and casts <= 1), and support reads the effect's sign
+    # shares (2 casts) are no 0/1 rate (seed_rate: Korn and Graubard), and support reads the effect's sign
     rows = []
     for s in range(4):
         rows.append(world("standin", s, CRASH if s < 3 else FLAT))  # 3 of 4 seeds
@@ -227,7 +227,14 @@ def test_a_rate_over_casts_is_exact_for_the_stand_in_and_a_share_for_the_council
     assert crash["standin"]["ci"] == pytest.approx(
         [scipy_stats.beta.ppf(0.025, 3, 2), scipy_stats.beta.ppf(0.975, 4, 1)]
     )
-    assert crash["council"]["mean"] == 0.25 and crash["council"]["note"] == "" and crash["council"]["ci"][0] == 0.0
+    assert (
+        crash["council"]["mean"] == 0.25
+        and crash["council"]["note"] == "share 0.25 over 4 seeds (2 casts averaged in each)"
+    )
+    # n* = p(1 - p) / var = 0.1875 / (0.25 / 12) = 9, at most the 8 worlds, x (1.96 / t_3)^2
+    size = 8 * (scipy_stats.norm.ppf(0.975) / scipy_stats.t.ppf(0.975, 3)) ** 2
+    low = scipy_stats.beta.ppf(0.025, 0.25 * size, 0.75 * size + 1)
+    assert crash["council"]["ci"] == pytest.approx([low, scipy_stats.beta.ppf(0.975, 0.25 * size + 1, 0.75 * size)])
     # per-seed differences -0.5, -0.5, -1, 0: the effect is negative, 3 of 4 seeds support it
     assert crash["effect"]["mean"] == -0.5 and crash["effect"]["support"] == 0.75
     # guards cells._cell's score = |scaled effect| x support: the flags rank by it
@@ -276,3 +283,31 @@ def test_a_pair_without_its_stand_in_value_is_left_out():
     )
     out = pairs_of(paired, "x")
     assert list(out["episode_id"]) == ["a"] and list(out["diff"]) == [0.5]
+
+
+def test_a_pooled_rate_weakens_as_casts_disagree_in_more_seeds():
+    # guards seed_rate's Korn and Graubard interval: with the t interval of the shares (widened
+    # by Hall's skewness correction), cast 1 missing the crash in 1 of 8 seeds read [0.43, 1.0]
+    # ("not enough seeds") and missing it in 3 read [0.53, 1.0] ("robust")
+    from glade.eval.metrics import seed_rate
+
+    lows = []
+    for k in range(1, 6):  # cast 0 crashes on every seed, cast 1 on all but k
+        iv = seed_rate([1.0] * (8 - k) + [0.5] * k, casts=2)
+        assert iv.method == "korn-graubard" and 0.0 <= iv.low < iv.mean < iv.high <= 1.0
+        lows.append(iv.low)
+    assert lows == sorted(lows, reverse=True) and lows[0] > 0.6 and lows[2] < 0.5
+    assert seed_rate([1.0] * 8, casts=2).method == "clopper-pearson"  # casts agreeing: exact, as before
+
+
+def test_a_move_of_exactly_the_threshold_is_a_crash_or_a_bubble_at_any_price():
+    # guards ROUNDING in crash and bubble: (1 - 0.3) x 3.0 is 2.0999999999999996, so a fall from
+    # 3.0 to 2.1 was no 30% crash while one from 10 to 7 was
+    from glade.eval.stats import crash
+
+    for ref, fallen in ((10.0, 7.0), (3.0, 2.1), (7.0, 4.9), (0.3, 0.21)):
+        assert crash([ref, fallen], 1, drop=0.3, within=2)
+        assert not crash([ref, fallen * 1.0001], 1, drop=0.3, within=2)
+    for ref, risen in ((10.0, 13.0), (3.0, 3.9)):
+        assert bubble([ref, risen, ref], 1, rise=0.3)
+        assert not bubble([ref, risen * 0.9999, ref], 1, rise=0.3)

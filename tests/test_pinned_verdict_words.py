@@ -90,7 +90,14 @@ def test_a_rate_over_several_casts_names_each_cast_and_the_heterogeneity_p():
         "heterogeneity_p": 0.043,
         "rate": {"mean": 0.75, "ci": [0.4, 0.9], "note": "6 of 8 seeds"},
     }
-    assert rate_text(entry) == "cast 0: 2 of 4 seeds; cast 1: 4 of 4 seeds; rates across casts differ with p = 0.043"
+    assert rate_text(entry) == (
+        "cast 0: 2 of 4 seeds; cast 1: 4 of 4 seeds; the casts' rates differ (p = 0.043); "
+        "pooled: 6 of 8 seeds, rate 0.75 [0.40, 0.90]"
+    )
+    # a p above CAST_ALPHA is no difference to claim: said so, and the pooled rate a robust verdict rests on
+    assert rate_text(entry | {"heterogeneity_p": 0.078}).endswith(
+        "the casts' rates do not clearly differ (p = 0.078); pooled: 6 of 8 seeds, rate 0.75 [0.40, 0.90]"
+    )
     one = {"casts": entry["casts"][:1], "rate": {"mean": 0.5, "ci": [0.1, 0.9], "note": "2 of 4 seeds"}}
     assert rate_text(one) == "2 of 4 seeds, rate 0.50 [0.10, 0.90]"
 

@@ -316,32 +316,23 @@ def test_portable_schema_accepts_exactly_what_the_schema_does(observations):
 # --- council results: the valid-action rate per live seat --------------------------------------
 
 
-def test_seat_validity_per_council_and_policy():
+def test_seat_validity_per_council_and_policy_counts_twin_worlds_play_once():
+    # two scenarios that part at turn 2: before it their worlds of one seed made the same
+    # decisions (the same prompt and answer), counted once; the seed is the unit
     rows = []
-    for episode in range(4):
-        for turn in range(5):
-            rows.append(
-                {
-                    "council": "c",
-                    "policy_name": "free",
-                    "policy": "hf:x",
-                    "episode_id": f"e{episode}",
-                    "error": "bad_json" if turn < 2 else None,
-                }
-            )
-            rows.append(
-                {
-                    "council": "c",
-                    "policy_name": "held",
-                    "policy": "hf:x+structured",
-                    "episode_id": f"e{episode}",
-                    "error": None,
-                }
-            )
+    for scenario in ("rumour", "shock"):
+        for seed in range(4):
+            for turn in range(5):
+                prompt = f"seed {seed} turn {turn}" + (f" after the {scenario}" if turn >= 2 else "")
+                common = {"council": "c", "scenario": scenario, "episode_id": f"{scenario}.s{seed}", "seed": seed,
+                          "cast": 0, "creature": "oona", "turn": turn, "prompt": prompt}  # fmt: skip
+                rows.append(common | {"policy_name": "free", "policy": "hf:x", "completion": "{",
+                                      "error": "bad_json" if turn < 2 else None})  # fmt: skip
+                rows.append(common | {"policy_name": "held", "policy": "hf:x+structured", "completion": "{}",
+                                      "error": None, "creature": "hazel"})  # fmt: skip
     found = {r["policy"]: r for r in seat_validity(pd.DataFrame(rows))}
-    assert found["free"]["valid_action"]["mean"] == pytest.approx(0.6)
-    assert found["free"]["valid_action"]["n"] == 4
-    assert found["free"]["errors"] == {"bad_json": 8}
+    assert found["free"]["valid_action"]["mean"] == pytest.approx(6 / 8)  # 2 shared failures, 3 + 3 valid
+    assert found["free"]["valid_action"]["n"] == 4  # seeds
+    assert found["free"]["errors"] == {"bad_json": 8} and found["free"]["decisions"] == 32
     assert found["held"]["valid_action"]["mean"] == 1.0
     assert found["held"]["policy_identity"] == ["hf:x+structured"]
-    assert found["free"]["decisions"] == 20
