@@ -189,10 +189,10 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def latest(name: str, root: str | Path = ROOT, seed: int | None = None) -> Path | None:
-    """The newest complete checkpoint folder of recipe `name`'s own training runs under `root`
-    (`NAME__SEED__YYYYmmdd-HHMMSS` with a meta.json naming NAME), of any seed or of `seed`, or
-    None. A merged model (`...-merged`, kind "merged") or any other sibling never counts."""
+def runs(name: str, root: str | Path = ROOT, seed: int | None = None) -> list[Path]:
+    """The complete checkpoint folders of recipe `name`'s own training runs under `root`
+    (`NAME__SEED__YYYYmmdd-HHMMSS` with a meta.json naming NAME), of any seed or of `seed`,
+    oldest first. A merged model (`...-merged`, kind "merged") or any other sibling never counts."""
     seeds = r"\d+" if seed is None else str(int(seed))
     run = re.compile(rf"^{re.escape(name)}__{seeds}__(\d{{8}}-\d{{6}})$")
     found = []
@@ -208,7 +208,13 @@ def latest(name: str, root: str | Path = ROOT, seed: int | None = None) -> Path 
             continue
         if meta.get("name", name) == name and meta.get("kind") != "merged":
             found.append((stamp.group(1), p.name, p))
-    return max(found)[2] if found else None
+    return [p for _, _, p in sorted(found)]
+
+
+def latest(name: str, root: str | Path = ROOT, seed: int | None = None) -> Path | None:
+    """The newest of `runs(name, root, seed)`, or None."""
+    found = runs(name, root, seed)
+    return found[-1] if found else None
 
 
 def _unreadable_meta(folder: Path) -> bool:

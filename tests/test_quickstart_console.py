@@ -18,10 +18,22 @@ def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys)
     (tmp_path / "runs" / "eval" / "crash-gambit" / "report.html").write_text("<html></html>")
     done = tmp_path / "checkpoints" / "tiny-hoarder__0__20260101-000000"
     done.mkdir(parents=True)
-    (done / "meta.json").write_text(json.dumps({"name": "tiny-hoarder"}))
+    # a run of exactly the shipped recipe on the shipped base: the one the train step keeps
+    import yaml
+
+    from glade import checkpoint
+    from glade.cli.quickstart.steps import RECIPES
+    from glade.config import as_plain
+    from glade.train.recipe import load_train_recipe
+
+    base = str(checkpoint.shipped("tiny-base").resolve())
+    (done / "meta.json").write_text(json.dumps({"name": "tiny-hoarder", "kind": "lora", "base_model": base}))
+    (done / "recipe.yaml").write_text(
+        yaml.safe_dump(as_plain(load_train_recipe(RECIPES / "train" / "tiny-hoarder.yaml")))
+    )
     from rich.console import Console
 
-    qs.closing(SimpleNamespace(out="qs"), Console(width=200))  # wide: one line per output
+    qs.closing(SimpleNamespace(out="qs", train_base=False), Console(width=200))  # wide: one line per output
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "what the quickstart made (a rerun keeps it and goes on):"
     shown = {line.split()[0]: line.split()[1] for line in lines[1:] if line.startswith("  ") and len(line.split()) > 1}

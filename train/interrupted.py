@@ -1,6 +1,7 @@
 """An interrupted or finished run of a train recipe, as `glade train --resume` finds it: the
-partial folder, its newest whole trainer checkpoint, the recipe it was started with (STARTED)
-and whether the recipe now may continue it, and a finished run of exactly this recipe."""
+partial folder, its newest whole trainer checkpoint, the recipe and data it was started with
+(STARTED) and whether the recipe and data now may continue it, and a finished run of exactly
+this recipe on the base it names now."""
 
 from __future__ import annotations
 
@@ -45,29 +46,61 @@ def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
 
 
 def finished_run(recipe: TrainRecipe) -> Path | None:
-    """The newest complete checkpoint of this recipe's name and seed, if it was trained from exactly
-    this recipe (another seed's newer run leaves this seed's finished one found)."""
-    found = checkpoint.latest(recipe.name, recipe.output_root, recipe.seed)
-    if found is None or not (found / "recipe.yaml").exists():
-        return None
-    same = yaml.safe_load((found / "recipe.yaml").read_text()) == as_plain(recipe)
-    return found if same else None
+    """The newest complete checkpoint of this recipe's name and seed trained from exactly this
+    recipe, on the base its model.base names now; older runs count too (a newer run of an
+    override, a smoke test of `sft.max_steps=2`, leaves this recipe's own run found), other
+    seeds' runs never do."""
+    ours = as_plain(recipe)
+    for found in reversed(checkpoint.runs(recipe.name, recipe.output_root, recipe.seed)):
+        if _recipe_of(found) == ours and _same_base(recipe, found):
+            return found
+    return None
 
 
 def nothing_to_resume(recipe: TrainRecipe) -> str:
     """The note for `--resume` with no interrupted run and none finished from exactly this recipe; a
     ValueError when its newest checkpoint was trained from another recipe (a changed recipe rerun with
     --resume, which never trains on from a finished run: starting over was not asked for). Only a
-    checkpoint of this seed counts: another seed's run is another run, not this one changed."""
+    checkpoint of this seed counts: another seed's run is another run, not this one changed. One of
+    this same recipe whose `latest:`/`shipped:` base names another folder now is no finished run of
+    it: the note says so and it trains again, on the base named now."""
     found = checkpoint.latest(recipe.name, recipe.output_root, recipe.seed)
-    if found is not None and (found / "recipe.yaml").exists():
-        theirs, ours = yaml.safe_load((found / "recipe.yaml").read_text()), json.loads(json.dumps(as_plain(recipe)))
+    theirs = _recipe_of(found) if found is not None else None
+    if theirs is not None and theirs != as_plain(recipe):
+        ours = json.loads(json.dumps(as_plain(recipe)))
         raise ValueError(
             f"--resume: no interrupted run of {recipe.name} (seed {recipe.seed}) to continue, and its newest checkpoint "
             f"({found}) was trained from another recipe ({changes(theirs, ours)}): rerun without --resume to train "
             "this recipe from the beginning, or, to train on from that checkpoint, make it the model.base of a new name"
         )
+    if theirs is not None:  # this same recipe, so finished_run passed it over for its base
+        return (
+            f"{recipe.name} (seed {recipe.seed}): its checkpoint {found} was trained on {_trained_on(found)}, and "
+            f"model.base {recipe.model.base} names {resolve_base(recipe)} now; training from the beginning on it"
+        )
     return f"{recipe.name} (seed {recipe.seed}): no earlier run of this recipe; training from the beginning"
+
+
+def _recipe_of(folder: Path) -> dict | None:
+    """The recipe a finished run's recipe.yaml records, or None when it has none."""
+    path = folder / "recipe.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
+def _same_base(recipe: TrainRecipe, folder: Path) -> bool:
+    """Whether a finished run of this recipe trained on the base its model.base names now (a
+    `latest:NAME` trained again since names another folder; a folder rebuilt in place is not told apart)."""
+    trained = _trained_on(folder)
+    return recipe.model.base == "tiny" or trained is None or trained == resolve_base(recipe)
+
+
+def _trained_on(folder: Path) -> str | None:
+    """The base a finished run trained on, as resolve_base named it: meta.json's `base_resolved`
+    (None for a tiny model the run built), or, in an adapter from before that record, its
+    `base_model` (the same folder); None when nothing records it (a full fine-tune from before
+    the record: kept on its recipe alone, as then)."""
+    meta = json.loads((folder / "meta.json").read_text())
+    return meta["base_resolved"] if "base_resolved" in meta else meta.get("base_model")
 
 
 def resolve_base(recipe: TrainRecipe) -> str:
@@ -90,10 +123,29 @@ RESUMABLE_SFT = {
 def run_record(recipe: TrainRecipe, source: str | None) -> dict:
     """What the partial folder records as a run starts: the recipe's content, with its base as
     the folder it resolves to (a `latest:NAME` that later names a newer checkpoint is another
-    base), and the source, for messages."""
+    base), and the source, for messages. Once its data is prepared, the run adds the data's
+    fingerprint (`data_fingerprint`, glade.train.data.fingerprint), which check_data holds a
+    resume to."""
     recipe_plain = as_plain(recipe)
     recipe_plain["model"]["base"] = resolve_base(recipe)
     return {"recipe": json.loads(json.dumps(recipe_plain)), "source": source}  # as read back
+
+
+def check_data(work: Path, data: str) -> None:
+    """Refuse to resume an interrupted run on other data than it started on (`data`: the
+    fingerprint of the data prepared now; its traces folder regenerated meanwhile): the trainer
+    would go on with its optimizer and schedule on rows its first steps never saw. A record
+    without the fingerprint (a run started by an older glade, or none yet) is not checked."""
+    try:
+        started = json.loads((work / STARTED).read_text()).get("data_fingerprint")
+    except OSError:  # another rank's run has not written the record yet
+        return
+    if started is not None and started != data:
+        raise ValueError(
+            f"{work}: its run started on other training data (data fingerprint {started[:8]}, now {data[:8]}: its "
+            "traces changed since it started); regenerate the same traces and rerun with --resume to continue it, or "
+            "rerun with --restart to discard it and train on the data as it is now"
+        )
 
 
 def _decisive(recipe_plain: dict) -> dict:

@@ -8,8 +8,8 @@ resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpo
 writing after it (with no run to continue it says so, and refuses if the recipe changed since
 its newest checkpoint); `restart=True` discards the partial folder; with neither, an interrupted
 run is refused rather than wiped, and so is a resume under a recipe other than the one the
-run was started with (the partial folder records it, STARTED). Works unchanged under
-`torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
+run was started with, or on other data (the partial folder records both, STARTED). Works
+unchanged under `torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from glade.files import atomic
 from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
 from .inputs import check_lengths, check_model, check_paths
 from .interrupted import (
+    check_data,
     check_resumable,
     finished_run,
     last_checkpoint,
@@ -171,7 +172,10 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         )
     if len(train_rows) == 0:
         raise ValueError(f"{source}: data: no training rows left after filtering ({said}); loosen the data filters")
-    if rank == 0:
+    data_fingerprint = fingerprint(train_rows, eval_rows)
+    check_data(work, data_fingerprint)  # before anything is overwritten or trained on
+    if rank == 0:  # from now on a resume is held to this data (a record an older glade began too)
+        _write_json(work / STARTED, json.loads((work / STARTED).read_text()) | {"data_fingerprint": data_fingerprint})
         save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
     trained = resume and (work / TRAINED).exists()  # killed while writing the checkpoint: training is done
     if recipe.model.base == "tiny":
@@ -204,7 +208,10 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "kind": "full" if recipe.lora is None else "lora",
         "base_model": base if recipe.lora is not None else None,
         "base_model_given": recipe.model.base,
-        "data_fingerprint": fingerprint(train_rows, eval_rows),
+        # the base as model.base resolved for this run (latest:/shipped: as a folder; None for a tiny
+        # base built here): --resume keeps this run only while model.base still names it
+        "base_resolved": None if recipe.model.base == "tiny" else base,
+        "data_fingerprint": data_fingerprint,
         "traces": {"data": traces_record(recipe.data.traces), "eval": traces_record(recipe.eval.traces)},
         "data_counts": counts,
         "train_seconds": round(fit_seconds, 1),  # the trainer's steps, over every run a resume continued

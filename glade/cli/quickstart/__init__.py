@@ -45,6 +45,7 @@ from .steps import (
     export_creatures,
     flag_and_report,
     generate_traces,
+    kept_checkpoint,
     lm_eval_creatures,
     shipped_base,
     simulate_default,
@@ -161,12 +162,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def closing(args: argparse.Namespace, con) -> None:
     """What the run made and where (four folders: only OUT is the user's to choose), and what
     to try next; only what exists, so a run cut short by --until lists what it reached."""
-    trained = [p.name for name in ADAPTERS if (p := checkpoint.latest(name)) is not None]
+    trained = [p.name for name in ADAPTERS if (p := kept_checkpoint(name, args)) is not None]
     made = [
         ("report", RESULTS / "report.html", "open it in a browser; report.md beside it"),
         ("results", RESULTS, "the rows, Table 1's figures, flags.md (glade flag, glade report and glade rank read it)"),
         ("traces", Path("runs/traces"), "stand-in episodes: standin, panic-seller, heldout"),
-        ("checkpoints", Path("checkpoints"), ", ".join(trained) or "none yet"),
+        ("checkpoints", Path(checkpoint.ROOT), ", ".join(trained) or "none yet"),
         ("exports", Path(args.out) / "exports", "Hub-ready folders with model cards, not pushed"),
         ("simulation", Path(args.out) / "simulate", "the default Wood's trace.parquet and summary.json"),
     ]

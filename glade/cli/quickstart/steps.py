@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+import yaml
 from rich.padding import Padding
 
 from glade import checkpoint
@@ -105,13 +106,30 @@ def generate_traces(*names: str):
     return step
 
 
+def train_overrides(name: str, args: argparse.Namespace) -> list[str]:
+    """The overrides the train step of recipes/train/NAME.yaml runs it with: with --train-base, the
+    adapters go on the newest tiny-base."""
+    return [f"model.base={LATEST}tiny-base"] if args.train_base and name != "tiny-base" else []
+
+
+def kept_checkpoint(name: str, args: argparse.Namespace) -> Path | None:
+    """The checkpoint the train step of `name` kept or trained: the newest run of exactly its
+    recipe on the base it names now (the step keeps that run, or trains the one that becomes it),
+    not `latest:NAME`, the newest run of any seed or override (an experiment with seed=1 or
+    sft.max_steps=2 since); None before that step ever ran."""
+    from glade.train.interrupted import finished_run
+    from glade.train.recipe import load_train_recipe
+
+    return finished_run(load_train_recipe(RECIPES / "train" / f"{name}.yaml", train_overrides(name, args)))
+
+
 def train_recipe(name: str):
     def step(args: argparse.Namespace, con) -> None:
         from glade.train.recipe import load_train_recipe
         from glade.train.sft import train
 
         path = RECIPES / "train" / f"{name}.yaml"
-        overrides = [f"model.base={LATEST}tiny-base"] if args.train_base and name != "tiny-base" else []
+        overrides = train_overrides(name, args)
         err = console(stderr=True)  # the bars (steps, eval loss, held-out passes) and the run's log
         with progress_bar(f"train {name}", "steps", err) as bar:
             out = train(  # a rerun continues an interrupted run, and keeps a finished one
@@ -179,12 +197,28 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
+    path = RECIPES / "eval" / "crash-gambit.yaml"
     overrides = [f"policies.base_model.path={LATEST}tiny-base"] if args.train_base else []
-    recipe = load_eval_recipe(RECIPES / "eval" / "crash-gambit.yaml", overrides)
+    recipe = load_eval_recipe(path, overrides + pinned_adapters(path, args))
     with progress_bar("eval", "turns") as bar:
         summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
     print_results(con, recipe, summary)
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
+
+
+def pinned_adapters(path: Path, args: argparse.Namespace) -> list[str]:
+    """`policies.P.path=FOLDER` for each policy of the eval recipe at `path` that seats
+    `latest:NAME` of an adapter the quickstart trains, where that names another run than the one
+    its train step kept (FOLDER): left as it is otherwise."""
+    pinned = []
+    for policy, spec in yaml.safe_load(path.read_text())["policies"].items():
+        given = spec.get("path", "") if isinstance(spec, dict) else ""
+        name = given.removeprefix(LATEST)
+        if given.startswith(LATEST) and name in ADAPTERS:
+            folder = kept_checkpoint(name, args)
+            if folder is not None and folder != checkpoint.latest(name):
+                pinned.append(f"policies.{policy}.path={folder}")
+    return pinned
 
 
 def flag_and_report(args: argparse.Namespace, con) -> None:
@@ -213,7 +247,7 @@ def lm_eval_creatures(args: argparse.Namespace, con) -> None:
 
     for name in ("tiny-hoarder", "tiny-panic-seller"):
         with progress_bar(f"lm-eval {name}", "requests") as bar:  # on stderr, as the other steps' bars
-            results = run_lm_eval(checkpoint.latest(name), limit=LM_EVAL_LIMIT, progress=bar)
+            results = run_lm_eval(kept_checkpoint(name, args), limit=LM_EVAL_LIMIT, progress=bar)
         scores = "; ".join(f"{task}: {score_text(results, task, '.3f')}" for task in results["scores"])
         con.print(f"{name}: {scores}", soft_wrap=True)
         for task, found in results["baselines"].items():  # what an answer without judgement scores there
@@ -229,14 +263,15 @@ def export_creatures(args: argparse.Namespace, con) -> None:
     base = checkpoint.latest("tiny-base") if args.train_base else checkpoint.shipped("tiny-base")
     done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base", shipped_recipe=shipped_recipe(base))]
     for name in ADAPTERS:
+        folder = kept_checkpoint(name, args)
         done.append(
             export_checkpoint(
-                checkpoint.latest(name),
+                folder,
                 f"{owner}/{name}",
                 out=out / name,
                 council=str(RESULTS),
                 base_model=f"{owner}/tiny-base",
-                shipped_recipe=shipped_recipe(checkpoint.latest(name)),
+                shipped_recipe=shipped_recipe(folder),
             )
         )
     for folder in done:
