@@ -16,6 +16,7 @@ import pandas as pd
 
 from glade import checkpoint
 from glade.resume import read_ledger
+from glade.seats.base import identity_clash
 
 from .recipe import STANDIN
 
@@ -155,15 +156,15 @@ def check_identities(results: list[str | Path], named: pd.DataFrame) -> None:
     compared as `check_councils` compares them. Stand-ins are left out (a disposition name is
     one stand-in), and so is a name whose folder's ledger records no spec: nothing to compare."""
     specs = {source: _policies(Path(results[source])) for source in set(named["source"])}
-    first: dict[str, tuple[int, str, dict]] = {}
     rows = named[["source", "policy", "policy_name"]].drop_duplicates().sort_values(["source", "policy_name"])
-    for source, identity, name in rows.itertuples(index=False, name=None):
-        spec = specs[source].get(name)
-        if not isinstance(spec, dict) or spec.get("kind") == "standin":
-            continue
-        other, was, theirs = first.setdefault(identity, (source, name, spec))
-        if theirs == spec:
-            continue
+    seats = (
+        ((source, name), identity, specs[source].get(name))
+        for source, identity, name in rows.itertuples(index=False, name=None)
+        if isinstance(specs[source].get(name), dict) and specs[source][name].get("kind") != "standin"
+    )
+    clash = identity_clash(seats)
+    if clash is not None:
+        ((other, was), theirs), ((source, name), spec), identity = clash
         if other == source:
             where = f"{results[source]}: policies {was} and {name} are"
             instead = "rank with --outcome team (its entries are councils)"

@@ -11,12 +11,14 @@ the two). progress.json is the folder's ledger:
 `recipe` is the content of the recipe that decides the rows, its seat specs included (the
 caller leaves out what cannot change them, such as `worlds` or a server's URL): every
 episode of the folder was played with it. `faults` counts an episode's decisions whose seat
-failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and are read too.
+failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and record no recipe:
+they resume only under the one their recipe.yaml names (glade.resume_upgrade).
 
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
 - a folder another verb wrote (an eval results folder given to `glade generate`);
-- a folder written by another recipe (the message names each key that changed);
+- a folder written by another recipe (the message names each key that changed), or by an older
+  glade under a recipe nothing in the folder records;
 - rows rendered under another prompt protocol version;
 - rows played under other rules: a scenario whose hash in the rows is not its hash now (its
   file changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
@@ -39,6 +41,7 @@ from pathlib import Path
 from glade.config import changes
 from glade.env import protocol
 from glade.files import atomic, check_folder_path, write_json
+from glade.resume_upgrade import legacy_episodes, recorded_recipe
 
 PROGRESS = "progress.json"
 FORMAT = 2
@@ -100,6 +103,8 @@ class ShardLog:
                 f"writes {ours}); choose another out (out=DIR)"
             )
         written = data.get("recipe") if data.get("format") == FORMAT else None
+        if not isinstance(written, dict) and _read(progress):  # an older ledger: rows of a recipe it does not name
+            written = recorded_recipe(self.root, recipe)
         if isinstance(written, dict):
             written = {k: v for k, v in written.items() if k not in self.dropped}
         if written is not None and written != recipe:
@@ -347,7 +352,7 @@ def _read(progress: Path) -> dict[str, dict]:
         if data.get("format") == FORMAT:
             return {str(e): {"part": int(v["part"]), "faults": int(v.get("faults") or 0)}
                     for e, v in data["episodes"].items()}  # fmt: skip
-        return {str(e): {"part": _part_number(v), "faults": 0} for e, v in data.items()}
+        return legacy_episodes(data)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValueError(
             f"{progress}: not a glade progress ledger ({type(exc).__name__}); move the folder aside to start afresh"
@@ -388,10 +393,3 @@ def _episodes_in(shard: Path) -> set[str] | str:
     except (pa.ArrowException, OSError) as exc:
         return f"unreadable ({str(exc).splitlines()[0][:80]})"
     return set(table["episode_id"].to_pylist()) if "episode_id" in table.column_names else set()
-
-
-def _part_number(value) -> int:
-    """A part number; older traces folders listed the shard path (data/part-00003.parquet)."""
-    if isinstance(value, str):
-        return int(Path(value).stem.split("-")[-1])
-    return int(value)

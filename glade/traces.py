@@ -41,7 +41,7 @@ from glade.meter import (
 from glade.resume import PROGRESS, ShardLog, finished, read_ledger, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_spec, check_stand_in_names, each_creature, load_council, results_spec
+from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council, results_spec
 from glade.traces_card import write_card
 
 if TYPE_CHECKING:
@@ -108,10 +108,16 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
         for creature, spec in seats.items():
             with keyed(source, f"councils.{council}.{creature}"):
                 seat_inputs(spec)
+    check_identities(recipe, source)
+
+
+def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
+    """Seats the rows could not tell apart: two disposition files under one name, two models
+    under one policy identity (glade.seats check_stand_in_names, check_model_names)."""
+    specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
     with keyed(source, "councils"):
-        check_stand_in_names(
-            {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
-        )
+        check_stand_in_names(specs)
+        check_model_names(specs)
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -212,6 +218,7 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
     started = time.perf_counter()
     out = Path(recipe.out)
+    check_identities(recipe)  # before the folder is touched: check_inputs asked too, but a caller may not
     scenarios = load_scenarios(recipe)
     log = shard_log(out)
     state = log.start(results_recipe(recipe), scenario_hashes((s.name, s) for s in scenarios.values()))

@@ -28,7 +28,16 @@ from glade.env.standin import disposition, is_disposition_path
 
 from .base import Decision, Policy, SeatAnswerError, SeatSpecError
 from .python import PythonSeat, load_python
-from .spec import GENERATION, SEAT_KINDS, VLLM_ONLY, check_inputs, check_spec, check_stand_in_names, checkpoint_model
+from .spec import (
+    GENERATION,
+    SEAT_KINDS,
+    VLLM_ONLY,
+    check_inputs,
+    check_model_names,
+    check_spec,
+    check_stand_in_names,
+    checkpoint_model,
+)
 from .standin import StandIn
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "SEAT_KINDS",
     "TRANSPORT_KEYS",
     "check_inputs",
+    "check_model_names",
     "check_stand_in_names",
     "check_spec",
     "each_creature",

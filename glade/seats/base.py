@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -83,6 +83,19 @@ def model_identity(engine: str, model: str, adapter: str | None, structured: boo
     base = os.path.basename(str(model).rstrip("/")) or str(model)
     adapter_part = f"+{os.path.basename(str(adapter).rstrip('/'))}" if adapter else ""
     return f"{engine}:{base}{adapter_part}" + (STRUCTURED if structured else "")
+
+
+def identity_clash(seats: Iterable[tuple[Hashable, str, object]]) -> tuple[tuple, tuple, str] | None:
+    """Two seats that write one identity in rows but differ in what decides their answers (two
+    models in folders of one name: `model_identity` keeps names only), which every reader of the
+    rows would take as one policy. `seats`: (where, identity, what decides it); the first such
+    pair, as ((where, what), (where, what), identity), or None."""
+    first: dict[str, tuple[Hashable, object]] = {}
+    for where, identity, deciding in seats:
+        other, theirs = first.setdefault(identity, (where, deciding))
+        if theirs != deciding:
+            return (other, theirs), (where, deciding), identity
+    return None
 
 
 def model_decisions(

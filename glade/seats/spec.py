@@ -19,7 +19,7 @@ from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
-from .base import SeatSpecError, check_keys, first_line
+from .base import SeatSpecError, check_keys, first_line, identity_clash, model_identity
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
@@ -209,6 +209,39 @@ def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
                 f"{first_where} ({first_ref}) and {where} ({ref}) are two different dispositions named {d.name!r}; "
                 "results tell stand-ins apart by name, so give one of the files a name of its own (name: ...)"
             )
+
+
+def check_model_names(specs: dict[str, dict[str, Any] | str]) -> None:
+    """Two model seats of one run that would write one policy identity in the rows for two
+    different models (model_identity keeps folder names: runs/a/final and runs/b/final are
+    both `+final`), which data.policies, calibrate and the fault tally would take as one.
+    `specs`: where each spec sits in the recipe -> the spec. A checkpoint that is not there
+    yet is left to check_inputs."""
+    seats = []
+    for where, spec in specs.items():
+        if not isinstance(spec, dict) or spec.get("kind") not in ("hf", "checkpoint"):
+            continue
+        try:  # a checkpoint seat sits as its adapter on its base, or its full model
+            found = {**spec, **checkpoint_model(spec["path"])} if spec["kind"] == "checkpoint" else spec
+        except (ValueError, KeyError):
+            continue
+        model, adapter = found.get("model"), found.get("adapter")
+        identity = model_identity(found.get("engine", "hf"), model, adapter, bool(found.get("structured")))
+        seats.append((where, identity, {"model": _folder(model), "adapter": _folder(adapter)}))
+    clash = identity_clash(seats)
+    if clash is not None:
+        (a, one), (b, other), identity = clash
+        named = [", ".join(f"{k} {x[k]}" for k in ("model", "adapter") if one[k] != other[k]) for x in (one, other)]
+        raise SeatSpecError(
+            f"{a} ({named[0]}) and {b} ({named[1]}) are two models that would both write policy {identity} in "
+            "the rows (seats are named by their folders' names), so the traces could not tell them apart; give one "
+            "of the folders a name of its own (rename it, or seat a copy or link named for it)"
+        )
+
+
+def _folder(ref):
+    """A local folder as the one it names from here (one folder spelled two ways is one model)."""
+    return str(Path(ref).expanduser().resolve()) if isinstance(ref, str) and Path(ref).expanduser().is_dir() else ref
 
 
 def check_inputs(spec: dict[str, Any] | str) -> None:

@@ -1,0 +1,64 @@
+"""Ledgers an older glade wrote, for glade.resume.
+
+Before progress.json held the recipe (format 2, since 2026-12-02), it was a plain map,
+EPISODE_ID -> part (older traces folders: -> the shard path, data/part-00003.parquet). Such a
+folder still resumes, and its rerun rewrites the ledger in format 2 naming its recipe (the
+upgrade), but only under the recipe that played it: the ledger cannot say which one did, so
+the recipe.yaml the run wrote beside its rows when it finished (glade eval's results,
+glade generate's dataset card) says it. A folder that records no recipe is refused: a rerun
+would keep its rows as if this recipe had played them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RECIPE = "recipe.yaml"
+
+
+def legacy_episodes(data: dict) -> dict[str, dict]:
+    """The episodes of a plain EPISODE_ID -> part map (an older ledger), as format 2 lists them."""
+    return {str(e): {"part": _part_number(v), "faults": 0} for e, v in data.items()}
+
+
+def recorded_recipe(root: Path, recipe: dict) -> dict:
+    """The recipe that played the folder whose ledger does not record one, read from its
+    recipe.yaml in the terms of `recipe` (the content the ledger records now: its keys only,
+    seat specs as glade.seats.results_spec reads them). A ValueError when nothing records it."""
+    import yaml
+
+    path = root / RECIPE
+    try:
+        written = yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError):  # YAMLError is not a ValueError
+        written = None
+    if not isinstance(written, dict):
+        raise ValueError(
+            f"{root}: its progress.json was written by an older glade and records no recipe, and the folder has "
+            f"no readable {RECIPE} that does (a run cut short writes none): glade cannot tell which recipe played "
+            "its rows; move the folder aside, or choose another out (out=DIR)"
+        )
+    return {key: _as_recorded(written[key], value) for key, value in recipe.items() if key in written}
+
+
+def _as_recorded(value, ours):
+    """`value` from recipe.yaml read as the recipe content holds `ours`: where that is a seat
+    spec (a mapping with a `kind`), without transport keys and with `latest:` and disposition
+    files resolved, as glade.seats.results_spec made it."""
+    if isinstance(ours, dict) and "kind" in ours:
+        from glade.seats import results_spec
+
+        try:
+            return results_spec(value)
+        except ValueError:  # left as written: it then differs, and the message names it
+            return value
+    if isinstance(ours, dict) and isinstance(value, dict):
+        return {k: _as_recorded(v, ours.get(k)) for k, v in value.items()}
+    return value
+
+
+def _part_number(value) -> int:
+    """A part number; older traces folders listed the shard path (data/part-00003.parquet)."""
+    if isinstance(value, str):
+        return int(Path(value).stem.split("-")[-1])
+    return int(value)
