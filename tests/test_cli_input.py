@@ -265,7 +265,10 @@ def test_a_seat_label_prints_as_written(tmp_path, capsys):
     valid = {"mean": 0.9, "ci": None, "n": 2, "note": "too few seeds"}
     seat = {"council": "c[/]", "policy": "model[v2]", "valid_action": valid, "decisions": 4, "errors": {}}
     print_results(console(), recipe, {"table": [], "seats": [seat]})  # "c[/]" raised a MarkupError
-    assert "model[v2]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "model[v2]" in out
+    # the rate is over seeds (seat_validity), and the column says so
+    assert "mean over seeds" in " ".join(out.split()) and "seeds" in out.split("top errors")[1].split()[0]
 
 
 def test_an_hf_seat_naming_a_checkpoint_says_how_to_seat_it(tmp_path, capsys):

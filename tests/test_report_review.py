@@ -36,12 +36,15 @@ def _terms(md: str) -> dict[str, str]:
 def test_the_lead_and_terms_say_what_a_rate_s_interval_and_support_count(results):  # noqa: F811
     md = results[1].read_text()
     lead = _section(md, "What this evaluation says")
-    assert "exact binomial over seeds where every seed's casts agree, else the t interval of each seed's share" in lead
+    assert (
+        "exact binomial over seeds where every seed's casts agree, else Korn and Graubard's interval of each seed's share"
+        in lead
+    )
     assert "exact binomial for rates;" not in lead
     terms = _terms(md)
     assert "seeds (outcome flags: a council's casts on a seed averaged first" in terms["support"]
     assert "paired worlds (outcome flags)" not in terms["support"]
-    assert "else the t interval of each seed's share of its casts, within [0, 1]" in terms["interval"]
+    assert "else Korn and Graubard's interval of each seed's share of its casts" in terms["interval"]
 
 
 def test_robustness_names_the_casts_and_gives_the_pooled_rate_s_n(results):  # noqa: F811

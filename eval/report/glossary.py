@@ -171,7 +171,8 @@ def glossary(page) -> list[tuple[str, str]]:
             "at few seeds that side can reach past every observed value, even across 0 where the sign-flip test "
             "(q) flags the cell: the test asks whether the signs are random, the interval where the mean may lie. "
             "Of a crash or bubble rate over seeds: the exact binomial interval where every seed's casts agree (one "
-            "cast, or all or none of them), else the t interval of each seed's share of its casts, within [0, 1]",
+            "cast, or all or none of them), else Korn and Graubard's interval of each seed's share of its casts "
+            "(the exact interval at the effective sample size the shares' spread gives)",
         ),
         (
             "testable cells",

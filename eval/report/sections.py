@@ -35,7 +35,7 @@ EXAMPLE_CHARS = 4000
 LEAD = (
     "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), episodes for decisions. Intervals are {level:.0%}: the t interval "
     "widened by Hall's skewness correction; for a crash or bubble rate, exact binomial over seeds where every seed's "
-    "casts agree, else the t interval of each seed's share of its casts; below 4 seeds none is given, and a value that is "
+    "casts agree, else Korn and Graubard's interval of each seed's share of its casts; below 4 seeds none is given, and a value that is "
     "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
     "Turns count from 0 as in decisions.parquet (turn 4 is the prompt's Turn 5); Terms, at the end, says what "
     "each name means."
@@ -143,7 +143,7 @@ def lesson_sections(page) -> list[Section]:
         "Robustness across casts and seeds",
         f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (a "
         f"council's casts on a seed averaged first: where every seed's casts agree, the seeds that showed it with an "
-        f"exact binomial interval; else the mean of each seed's share of its casts with a t interval in [0, 1]), n the "
+        f"exact binomial interval; else the mean of each seed's share of its casts with Korn and Graubard's interval), n the "
         f"seeds behind that rate, the permutation test of the casts' rates, and the verdict (robust: in every cast "
         f"with the rate's interval above {floor('robust_floor')}).",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],

@@ -170,7 +170,7 @@ def print_table_one(con, rows: list[dict]) -> None:
         "Table 1 of the field notes (the write-up of agent markets on small models that glade's three lessons come from: "
         "its crash-gambit table, in its own words) and glade's measured row for each world: honey at settlement over the turn before (honey ratio) and "
         f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
-        f"seed's casts disagree, the mean of each seed's share of its casts [{level} t interval])",
+        f"seed's casts disagree, the mean of each seed's share of its casts [{level} Korn-Graubard interval])",
         highlight=False,
     )
     # two tables, so that no column is squeezed: the notes' words beside the numbers folded
@@ -269,12 +269,12 @@ def print_results(con, recipe, summary: dict) -> None:
         ]
         for row in summary.get("seats", [])
     ]
-    header = ["council", "policy", "valid actions", "top errors", "episodes", "decisions"]
+    header = ["council", "policy", "valid actions", "top errors", "seeds", "decisions"]
     seats = _unbroken_table(header, rows, con.width, figures=(2, 3))
     if summary.get("seats"):
         con.print(  # the title on its own line: as a table's title rich centres it on two lines
-            f"valid-action rate per live seat: answers the parser took with no named error, mean over episodes "
-            f"[{level} CI]",
+            f"valid-action rate per live seat: answers the parser took with no named error, mean over seeds "
+            f"[{level} CI]; a decision twin worlds made alike (before the legend) counted once",
             highlight=False,
         )
         con.print(seats)
