@@ -148,6 +148,8 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     with np.errstate(invalid="ignore"):  # inf - inf: the mean is NaN, said below
         mean = float(x.mean())
     values = tuple(float(v) for v in x) if n < MIN_N else ()
+    if rate and not np.isin(x, (0.0, 1.0)).all():  # a share would be rounded into a count it is not
+        raise ValueError(f"a rate's values are 0 or 1 per cluster, got {_values_text(x[~np.isin(x, (0.0, 1.0))])}")
     if rate and n < MIN_N:
         return Interval(
             mean, None, None, n, f"{int(round(x.sum()))} of {n} {unit}, too few for an interval", values=values
@@ -158,8 +160,6 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     if infinite:  # an infinite value has no interval, and is no "same value in all n" either
         return Interval(mean, None, None, n, f"not finite in {infinite} of {n} {unit}, no interval")
     if rate:
-        if not np.isin(x, (0.0, 1.0)).all():  # a share would be rounded into a count it is not
-            raise ValueError(f"a rate's values are 0 or 1 per cluster, got {_values_text(x[~np.isin(x, (0.0, 1.0))])}")
         k = int(round(x.sum()))
         low, high = clopper_pearson(k, n, level)
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
@@ -192,17 +192,17 @@ def cluster_rate(shares, *, members: int, level: float = 0.95, agreeing: str, av
 def korn_graubard(shares: np.ndarray, members: int, level: float = 0.95) -> tuple[float, float]:
     """Korn and Graubard's (1998) interval of a rate from clusters' shares: the exact
     (Clopper-Pearson) interval at the effective sample size n* = p (1 - p) / var(p), var from
-    the spread of the shares over their n clusters, n* at most `members`, then scaled by
-    (z / t at n - 1 degrees of freedom)^2 since the variance rests on n clusters, with
-    x* = p n* (both need not be whole). Unlike a t interval of the shares, it stays in [0, 1]
+    the spread of the shares over their n clusters, n* at most `members` (m, as the NCHS
+    standard for proportions truncates it), then scaled by (t at m - 1 / t at n - 1 degrees of
+    freedom)^2 since the variance rests on n clusters, with x* = p n* (both need not be whole). Unlike a t interval of the shares, it stays in [0, 1]
     and does not stretch when one cluster stands apart (seven seeds whose casts all crashed
     and one where half did read as weaker evidence than six and two)."""
-    from scipy.stats import beta, norm, t
+    from scipy.stats import beta, t
 
     n, p = shares.size, float(shares.mean())
     var = float(shares.var(ddof=1)) / n
     size = float(members) if var <= 0 else min(p * (1 - p) / var, float(members))
-    size *= (norm.ppf((1 + level) / 2) / t.ppf((1 + level) / 2, n - 1)) ** 2
+    size *= (t.ppf((1 + level) / 2, members - 1) / t.ppf((1 + level) / 2, n - 1)) ** 2
     hits, alpha = p * size, 1 - level
     low = 0.0 if hits <= 0 else float(beta.ppf(alpha / 2, hits, size - hits + 1))
     high = 1.0 if hits >= size else float(beta.ppf(1 - alpha / 2, hits + 1, size - hits))

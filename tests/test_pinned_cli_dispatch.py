@@ -216,28 +216,40 @@ def fake_train_modules(monkeypatch, seen: dict) -> None:
     monkeypatch.setitem(sys.modules, "glade.train.sft", SimpleNamespace(train=None))
 
 
+KEPT = "/ck/tiny-base__0__20261204-000000"  # the tiny-base the base step kept
+
+
+def keep_base(monkeypatch, kept: str | None) -> None:
+    """The base step kept `kept` (None: it has not run); no adapter run is kept."""
+    import glade.cli.quickstart.steps as steps
+
+    monkeypatch.setattr(
+        steps, "kept_checkpoint", lambda name, args: Path(kept) if kept and name == "tiny-base" else None
+    )
+
+
 @pytest.mark.parametrize(
-    ("name", "train_base", "overrides"),
+    ("name", "train_base", "kept", "overrides"),
     [
-        ("tiny-hoarder", True, ["model.base=latest:tiny-base"]),
-        ("tiny-hoarder", False, []),
-        ("tiny-base", True, []),  # the base itself is not put on the base it is building
+        ("tiny-hoarder", True, KEPT, [f"model.base={KEPT}"]),  # the base its step kept, not latest:
+        ("tiny-hoarder", True, None, ["model.base=latest:tiny-base"]),  # before the base step ran
+        ("tiny-hoarder", False, KEPT, []),
+        ("tiny-base", True, KEPT, []),  # the base itself is not put on the base it is building
     ],
 )
-def test_with_train_base_the_adapters_train_on_the_latest_base(monkeypatch, name, train_base, overrides):
-    # guards train_recipe's `model.base=latest:tiny-base ... if args.train_base and name != "tiny-base"`
+def test_with_train_base_the_adapters_train_on_the_base_its_step_kept(monkeypatch, name, train_base, kept, overrides):
+    # guards train_overrides: `model.base=<kept tiny-base>` if args.train_base and name != "tiny-base"
     seen: dict = {}
     fake_train_modules(monkeypatch, seen)
+    keep_base(monkeypatch, kept)
     with pytest.raises(Stop):
         qs.train_recipe(name)(SimpleNamespace(train_base=train_base), None)
     assert seen["train"] == [(f"{name}.yaml", overrides)]
 
 
-@pytest.mark.parametrize(
-    ("train_base", "overrides"), [(True, ["policies.base_model.path=latest:tiny-base"]), (False, [])]
-)
-def test_with_train_base_the_eval_step_seats_the_latest_base(monkeypatch, train_base, overrides):
-    # guards evaluate_councils's `policies.base_model.path=latest:tiny-base` override under --train-base
+@pytest.mark.parametrize(("train_base", "overrides"), [(True, [f"policies.base_model.path={KEPT}"]), (False, [])])
+def test_with_train_base_the_eval_step_seats_the_base_its_step_kept(monkeypatch, train_base, overrides):
+    # guards evaluate_councils's `policies.base_model.path=<kept tiny-base>` override under --train-base
     import glade.eval.recipe
 
     seen = []
@@ -247,17 +259,22 @@ def test_with_train_base_the_eval_step_seats_the_latest_base(monkeypatch, train_
         raise Stop
 
     monkeypatch.setattr(glade.eval.recipe, "load_eval_recipe", load_eval_recipe)
+    keep_base(monkeypatch, KEPT)
     with pytest.raises(Stop):
         qs.evaluate_councils(SimpleNamespace(train_base=train_base), None)
     assert seen == [("crash-gambit.yaml", overrides)]
 
 
-@pytest.mark.parametrize(("train_base", "base"), [(True, "latest-base"), (False, "shipped-base")])
-def test_the_export_step_exports_the_base_the_adapters_were_trained_on(monkeypatch, tmp_path, train_base, base):
-    # guards export_creatures's `checkpoint.latest("tiny-base") if args.train_base else shipped`
+@pytest.mark.parametrize(
+    ("train_base", "kept", "base"),
+    [(True, KEPT, Path(KEPT)), (True, None, "latest-base"), (False, KEPT, "shipped-base")],
+)
+def test_the_export_step_exports_the_base_the_adapters_were_trained_on(monkeypatch, tmp_path, train_base, kept, base):
+    # guards export_creatures's kept tiny-base (else latest) under --train-base, else the shipped one
     import glade.hub.export
 
     fake_train_modules(monkeypatch, {})
+    keep_base(monkeypatch, kept)
     monkeypatch.setattr(qs.checkpoint, "latest", lambda name: f"latest-{name.removeprefix('tiny-')}")
     monkeypatch.setattr(qs.checkpoint, "shipped", lambda name: f"shipped-{name.removeprefix('tiny-')}")
     exported = []

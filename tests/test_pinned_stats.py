@@ -231,8 +231,8 @@ def test_a_rate_over_casts_is_exact_for_the_stand_in_and_a_share_for_the_council
         crash["council"]["mean"] == 0.25
         and crash["council"]["note"] == "share 0.25 over 4 seeds (2 casts averaged in each)"
     )
-    # n* = p(1 - p) / var = 0.1875 / (0.25 / 12) = 9, at most the 8 worlds, x (1.96 / t_3)^2
-    size = 8 * (scipy_stats.norm.ppf(0.975) / scipy_stats.t.ppf(0.975, 3)) ** 2
+    # n* = p(1 - p) / var = 0.1875 / (0.25 / 12) = 9, at most the 8 worlds, x (t_7 / t_3)^2
+    size = 8 * (scipy_stats.t.ppf(0.975, 7) / scipy_stats.t.ppf(0.975, 3)) ** 2
     low = scipy_stats.beta.ppf(0.025, 0.25 * size, 0.75 * size + 1)
     assert crash["council"]["ci"] == pytest.approx([low, scipy_stats.beta.ppf(0.975, 0.25 * size + 1, 0.75 * size)])
     # per-seed differences -0.5, -0.5, -1, 0: the effect is negative, 3 of 4 seeds support it
@@ -296,7 +296,7 @@ def test_a_pooled_rate_weakens_as_casts_disagree_in_more_seeds():
         iv = seed_rate([1.0] * (8 - k) + [0.5] * k, casts=2)
         assert iv.method == "korn-graubard" and 0.0 <= iv.low < iv.mean < iv.high <= 1.0
         lows.append(iv.low)
-    assert lows == sorted(lows, reverse=True) and lows[0] > 0.6 and lows[2] < 0.5
+    assert lows == sorted(lows, reverse=True) and lows[0] > 0.6 and lows[3] < 0.5
     assert seed_rate([1.0] * 8, casts=2).method == "clopper-pearson"  # casts agreeing: exact, as before
 
 
@@ -311,3 +311,10 @@ def test_a_move_of_exactly_the_threshold_is_a_crash_or_a_bubble_at_any_price():
     for ref, risen in ((10.0, 13.0), (3.0, 3.9)):
         assert bubble([ref, risen, ref], 1, rise=0.3)
         assert not bubble([ref, risen * 0.9999, ref], 1, rise=0.3)
+
+
+def test_a_rate_refuses_shares_at_any_n():
+    # guards interval's 0/1 check, before the few-seeds note: [0.5] * 3 read "2 of 3 seeds"
+    for n in (3, 8):
+        with pytest.raises(ValueError, match="a rate's values are 0 or 1 per cluster, got 0.5"):
+            interval([0.5] * n, rate=True)

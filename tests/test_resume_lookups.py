@@ -157,6 +157,27 @@ def test_a_finished_run_on_a_latest_base_trained_again_is_not_kept_but_trained_o
     assert interrupted.finished_run(recipe) == second
 
 
+def test_a_run_on_a_retrained_base_is_named_though_a_newer_override_run_came_after_it(tmp_path, traces):
+    # guards nothing_to_resume's look at every run of the seed: it looked only at the newest (the
+    # override) and refused "trained from another recipe (sft.max_steps: 2 -> ...)"
+    recipe = adapter_recipe(tmp_path, traces)
+    smoke = load_train_recipe(
+        write_recipe(tmp_path, traces, model={"base": "latest:base"}, lora={"r": 4, "target_modules": ["q_proj"]}),
+        ["sft.max_steps=2"],
+    )
+    root = Path(recipe.output_root)
+    old = base_run(root, "20261201-090000")
+    own = finished(root, recipe, "20261201-110000", {"kind": "lora", "base_resolved": str(old.resolve())})
+    finished(root, smoke, "20261201-120000", {"kind": "lora", "base_resolved": str(old.resolve())})
+    assert interrupted.finished_run(recipe) == own
+    new = base_run(root, "20261202-090000")  # the base trained again
+    assert interrupted.finished_run(recipe) is None
+    assert interrupted.nothing_to_resume(recipe) == (
+        f"t (seed 0): its checkpoint {own} was trained on {old.resolve()}, and model.base latest:base names "
+        f"{new.resolve()} now; training from the beginning on it"
+    )
+
+
 def test_an_adapter_from_before_base_resolved_is_judged_by_its_base_model(tmp_path, traces):
     recipe = adapter_recipe(tmp_path, traces)
     root = Path(recipe.output_root)

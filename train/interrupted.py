@@ -64,19 +64,21 @@ def nothing_to_resume(recipe: TrainRecipe) -> str:
     checkpoint of this seed counts: another seed's run is another run, not this one changed. One of
     this same recipe whose `latest:`/`shipped:` base names another folder now is no finished run of
     it: the note says so and it trains again, on the base named now."""
-    found = checkpoint.latest(recipe.name, recipe.output_root, recipe.seed)
+    runs = checkpoint.runs(recipe.name, recipe.output_root, recipe.seed)
+    same = [run for run in runs if _recipe_of(run) == as_plain(recipe)]  # finished_run passed them over for their base
+    if same:
+        return (
+            f"{recipe.name} (seed {recipe.seed}): its checkpoint {same[-1]} was trained on {_trained_on(same[-1])}, "
+            f"and model.base {recipe.model.base} names {resolve_base(recipe)} now; training from the beginning on it"
+        )
+    found = runs[-1] if runs else None
     theirs = _recipe_of(found) if found is not None else None
-    if theirs is not None and theirs != as_plain(recipe):
+    if theirs is not None:
         ours = json.loads(json.dumps(as_plain(recipe)))
         raise ValueError(
             f"--resume: no interrupted run of {recipe.name} (seed {recipe.seed}) to continue, and its newest checkpoint "
             f"({found}) was trained from another recipe ({changes(theirs, ours)}): rerun without --resume to train "
             "this recipe from the beginning, or, to train on from that checkpoint, make it the model.base of a new name"
-        )
-    if theirs is not None:  # this same recipe, so finished_run passed it over for its base
-        return (
-            f"{recipe.name} (seed {recipe.seed}): its checkpoint {found} was trained on {_trained_on(found)}, and "
-            f"model.base {recipe.model.base} names {resolve_base(recipe)} now; training from the beginning on it"
         )
     return f"{recipe.name} (seed {recipe.seed}): no earlier run of this recipe; training from the beginning"
 

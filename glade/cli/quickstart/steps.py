@@ -108,19 +108,29 @@ def generate_traces(*names: str):
 
 def train_overrides(name: str, args: argparse.Namespace) -> list[str]:
     """The overrides the train step of recipes/train/NAME.yaml runs it with: with --train-base, the
-    adapters go on the newest tiny-base."""
-    return [f"model.base={LATEST}tiny-base"] if args.train_base and name != "tiny-base" else []
+    adapters go on the tiny-base its step kept (trained_base)."""
+    return [f"model.base={trained_base(args)}"] if args.train_base and name != "tiny-base" else []
+
+
+def trained_base(args: argparse.Namespace) -> str:
+    """With --train-base, the tiny-base folder the base step kept or trained (not `latest:tiny-base`,
+    which a smoke test of sft.max_steps=2 since would name); `latest:tiny-base` before that step ran."""
+    kept = kept_checkpoint("tiny-base", args)
+    return str(kept) if kept is not None else f"{LATEST}tiny-base"
 
 
 def kept_checkpoint(name: str, args: argparse.Namespace) -> Path | None:
     """The checkpoint the train step of `name` kept or trained: the newest run of exactly its
     recipe on the base it names now (the step keeps that run, or trains the one that becomes it),
     not `latest:NAME`, the newest run of any seed or override (an experiment with seed=1 or
-    sft.max_steps=2 since); None before that step ever ran."""
+    sft.max_steps=2 since); None before that step ever ran (or its base was never trained)."""
     from glade.train.interrupted import finished_run
     from glade.train.recipe import load_train_recipe
 
-    return finished_run(load_train_recipe(RECIPES / "train" / f"{name}.yaml", train_overrides(name, args)))
+    try:
+        return finished_run(load_train_recipe(RECIPES / "train" / f"{name}.yaml", train_overrides(name, args)))
+    except ValueError:  # its base, latest:tiny-base, names no checkpoint yet: nothing was trained on it
+        return None
 
 
 def train_recipe(name: str):
@@ -198,7 +208,7 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
     from glade.eval.run import run_recipe
 
     path = RECIPES / "eval" / "crash-gambit.yaml"
-    overrides = [f"policies.base_model.path={LATEST}tiny-base"] if args.train_base else []
+    overrides = [f"policies.base_model.path={trained_base(args)}"] if args.train_base else []
     recipe = load_eval_recipe(path, overrides + pinned_adapters(path, args))
     with progress_bar("eval", "turns") as bar:
         summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
@@ -260,7 +270,9 @@ def export_creatures(args: argparse.Namespace, con) -> None:
 
     out = Path(args.out) / "exports"
     owner = "glade-quickstart"
-    base = checkpoint.latest("tiny-base") if args.train_base else checkpoint.shipped("tiny-base")
+    # with --train-base, the tiny-base the base step kept (the adapters were trained on it)
+    trained = kept_checkpoint("tiny-base", args) or checkpoint.latest("tiny-base") if args.train_base else None
+    base = trained if args.train_base else checkpoint.shipped("tiny-base")
     done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base", shipped_recipe=shipped_recipe(base))]
     for name in ADAPTERS:
         folder = kept_checkpoint(name, args)
