@@ -302,3 +302,15 @@ def test_the_quickstarts_later_steps_use_the_run_its_train_step_kept(quickstart_
     qs.closing(args, Console(width=200))
     listed = capsys.readouterr().out
     assert own.name in listed and "20261203-100000" not in listed and "tiny-hoarder__1__" not in listed
+
+
+def test_with_train_base_and_no_base_trained_no_adapter_is_kept_and_nothing_raises(tmp_path, monkeypatch):
+    # guards kept_checkpoint's ValueError: an adapter run on latest:tiny-base, and no tiny-base run,
+    # made the quickstart's closing list raise "'latest:tiny-base': no complete checkpoint"
+    from glade.cli.quickstart import steps
+
+    monkeypatch.chdir(tmp_path)
+    path = steps.RECIPES / "train" / "tiny-hoarder.yaml"
+    finished("checkpoints", load_train_recipe(path, ["model.base=latest:tiny-base"]), "20261201-100000",
+             {"kind": "lora", "base_resolved": "/gone/tiny-base__0__20261130-100000"})  # fmt: skip
+    assert steps.kept_checkpoint("tiny-hoarder", SimpleNamespace(train_base=True)) is None
