@@ -3,7 +3,12 @@ where its flags come from several seats, each seat's model and cast named."""
 
 from __future__ import annotations
 
-from glade.eval.families import families
+import pandas as pd
+from test_eval_metrics import decision, order  # tests/ is on sys.path under pytest
+
+from glade.eval.families import families, member_text
+from glade.eval.flags import find_flags
+from glade.eval.thresholds import Thresholds
 
 
 def test_a_family_across_casts_names_the_policy_and_cast_of_each_clause():
@@ -53,3 +58,16 @@ def test_a_family_across_casts_names_the_policy_and_cast_of_each_clause():
         "Hazel at the seam (gambit_shock, five_minds, cast 0): holds berries where the stand-in buys (+1.00), "
         "holds honey where the stand-in buys (+0.75)"
     )
+
+
+def test_a_seat_that_parts_from_two_stand_in_sides_alike_names_both():
+    # guards cells._least: the live seat always sells honey, the stand-in buys in half the states
+    # and holds in the rest; the text said only "where the stand-in buys" (the first of a tie)
+    rows = []
+    for e in range(8):
+        for t in range(2):
+            ref = [order("buy", "honey", 2, 10.0)] if t == 0 else []
+            rows.append(decision(f"sc.c.c0.s{e}", e, t, "seam", [order("sell", "honey", 1, 10.0)], ref))
+    [f] = find_flags(pd.DataFrame(rows), None, Thresholds(resamples=300), seed=0)
+    assert (f["direction"], f["instead"]) == ("sell", "buy or none")
+    assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00)"

@@ -393,18 +393,3 @@ def test_the_report_names_each_flags_policy_and_the_prompts_turn_of_each_example
     assert examples
     for turn, prompt_turn, first_line in examples:  # the label and the prompt the reader sees agree
         assert int(prompt_turn) == int(turn) + 1 and first_line.startswith(f"Turn {prompt_turn} of ")
-
-
-def test_a_seat_that_parts_from_two_stand_in_sides_alike_names_both():
-    # guards cells._least: the live seat always sells honey, the stand-in buys in half the states
-    # and holds in the rest; the text said only "where the stand-in buys" (the first of a tie)
-    from glade.eval.families import member_text
-
-    rows = []
-    for e in range(8):
-        for t in range(2):
-            ref = [order("buy", "honey", 2, 10.0)] if t == 0 else []
-            rows.append(decision(f"sc.c.c0.s{e}", e, t, "seam", [order("sell", "honey", 1, 10.0)], ref))
-    [f] = find_flags(pd.DataFrame(rows), None, FAST, seed=0)
-    assert (f["direction"], f["instead"]) == ("sell", "buy or none")
-    assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00)"
