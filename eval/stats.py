@@ -136,7 +136,8 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     """The mean of `values` (one per cluster; NaNs dropped) with an interval that holds at its n.
 
     Fewer than MIN_N values: no interval, the values in the note. `rate`: values are 0/1 (a
-    phenomenon in a world or not): the exact Clopper-Pearson interval, "k of n" in the note.
+    phenomenon in a world or not; a share is a ValueError): the exact Clopper-Pearson
+    interval, "k of n" in the note.
     Otherwise the same value everywhere is said in words, else the t interval widened by
     Hall's skewness correction, at the kurtosis-adjusted degrees of freedom (clipped to
     `bounds`, e.g. (0, 1) for shares)."""
@@ -193,10 +194,11 @@ def korn_graubard(shares: np.ndarray, members: int, level: float = 0.95) -> tupl
     """Korn and Graubard's (1998) interval of a rate from clusters' shares: the exact
     (Clopper-Pearson) interval at the effective sample size n* = p (1 - p) / var(p), var from
     the spread of the shares over their n clusters, n* at most `members` (m, as the NCHS
-    standard for proportions truncates it), then scaled by (t at m - 1 / t at n - 1 degrees of
-    freedom)^2 since the variance rests on n clusters, with x* = p n* (both need not be whole). Unlike a t interval of the shares, it stays in [0, 1]
-    and does not stretch when one cluster stands apart (seven seeds whose casts all crashed
-    and one where half did read as weaker evidence than six and two)."""
+    standard for proportions truncates it), then scaled by (t at m - 1 / t at n - 1 degrees
+    of freedom)^2 since the variance rests on n clusters, with x* = p n* (neither need be
+    whole). Unlike a t interval of the shares it stays in [0, 1], and it does not stretch when
+    one cluster stands apart: under the t interval, seven seeds where every cast crashed and
+    one where half did read as weaker evidence than six and two."""
     from scipy.stats import beta, t
 
     n, p = shares.size, float(shares.mean())

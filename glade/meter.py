@@ -12,9 +12,10 @@ Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions 
 world-turns, batched model calls) from a short calibration: the worlds of the run's first
 shard (with one world of any council the shard lacks), each on a calibration seed of its
 own, played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every
-distinct seat is met at the batch size the run will use. Each seat's model seconds and tokens per decision are multiplied by its planned
-decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns;
-the time the seats took to load is added once.
+distinct seat is met at the batch size the run will use. Each seat's model seconds and
+tokens per decision are multiplied by its planned decisions; the time outside the models
+(the Wood, stand-ins) by the planned world-turns; the time the seats took to load is added
+once.
 `check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
 seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens).
 """
