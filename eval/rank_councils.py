@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from glade import checkpoint
+from glade.config import changes
 from glade.resume import read_ledger
 from glade.seats.base import identity_clash
 
@@ -153,18 +154,28 @@ def check_identities(results: list[str | Path], named: pd.DataFrame) -> None:
     so two models in folders of one name, or one model at two temperatures, would be averaged
     as one policy and never compared. `named` holds (source, policy, policy_name): the recipe's
     name for each identity that decided (decisions.parquet); the ledger gives that name's spec,
-    compared as `check_councils` compares them. Stand-ins are left out (a disposition name is
-    one stand-in), and so is a name whose folder's ledger records no spec: nothing to compare."""
+    compared as `check_councils` compares them. A stand-in of a disposition file is compared by
+    the parameters the ledger records (two calibrations left at their default name in two
+    evaluations are two stand-ins named alike); one of a shipped disposition's name is that
+    disposition. A name whose folder's ledger records no spec is left out: nothing to compare."""
     specs = {source: _policies(Path(results[source])) for source in set(named["source"])}
     rows = named[["source", "policy", "policy_name"]].drop_duplicates().sort_values(["source", "policy_name"])
     seats = (
-        ((source, name), identity, specs[source].get(name))
+        ((source, name), identity, _compared(specs[source].get(name)))
         for source, identity, name in rows.itertuples(index=False, name=None)
-        if isinstance(specs[source].get(name), dict) and specs[source][name].get("kind") != "standin"
+        if _compared(specs[source].get(name)) is not None
     )
     clash = identity_clash(seats)
     if clash is not None:
         ((other, was), theirs), ((source, name), spec), identity = clash
+        if spec.get("kind") == "standin":
+            raise ValueError(
+                f"{results[other]} (policy {was}) and {results[source]} (policy {name}) both seat stand-in {identity}, "
+                f"with different parameters ({changes(theirs['parameters'], spec['parameters'])}); `seat` ranks a "
+                "stand-in by its name and would "
+                "average them as one: give one of the disposition files another name (its `name:`) and evaluate it "
+                "again into a new out, or rank the folders separately"
+            )
         if other == source:
             where = f"{results[source]}: policies {was} and {name} are"
             instead = "rank with --outcome team (its entries are councils)"
@@ -176,6 +187,17 @@ def check_identities(results: list[str | Path], named: pd.DataFrame) -> None:
             "its identity and would average them as one: give the model folders distinct names (a copy or link "
             f"named for each), or {instead}"
         )
+
+
+def _compared(spec) -> dict | None:
+    """What decides a seat's answers, as compared across folders: a model seat's spec; a
+    disposition file's parameters (its path differs from folder to folder); None for a shipped
+    disposition (its name is the stand-in) or no spec."""
+    if not isinstance(spec, dict):
+        return None
+    if spec.get("kind") == "standin":
+        return {"kind": "standin", "parameters": spec["parameters"]} if "parameters" in spec else None
+    return spec
 
 
 def _policies(folder: Path) -> dict:

@@ -153,3 +153,32 @@ def test_one_model_spelled_two_ways_is_one_entry(tmp_path, monkeypatch):
     (tmp_path / "r01" / "progress.json").write_text(json.dumps({"recipe": {"policies": {"mine": other}}}))
     with pytest.raises(ValueError, match="both hf:final, with different seat specs"):
         check_identities([str(tmp_path / "r00"), str(tmp_path / "r01")], named)
+
+
+def test_two_stand_ins_of_one_name_with_other_parameters_are_refused_across_folders(tmp_path):
+    # guards check_identities's stand-ins: two calibrations left at their default name in two
+    # evaluations were ranked as one entry, `standin:calibrated_panic_model`
+    import json
+
+    import pandas as pd
+
+    from glade.eval.rank_councils import check_identities
+
+    def folder(name: str, spec) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "progress.json").write_text(json.dumps({"recipe": {"policies": {"fitted": spec}}}))
+        return str(tmp_path / name)
+
+    fitted = {"name": "calibrated_panic_model", "on_fall": "dump", "budget": 0.9}
+    standin = lambda **changed: {"kind": "standin", "disposition": "x.yaml", "parameters": fitted | changed}  # noqa: E731
+    named = pd.DataFrame(
+        {"source": [0, 1], "policy": ["standin:calibrated_panic_model"] * 2, "policy_name": ["fitted"] * 2}
+    )
+    check_identities([folder("a", standin()), folder("b", {**standin(), "disposition": "y.yaml"})], named)  # one
+    with pytest.raises(ValueError, match=r"both seat stand-in standin:calibrated_panic_model, with different "
+                       r"parameters \(budget: 0.9 -> 0.1, on_fall: dump -> hoard\)"):  # fmt: skip
+        check_identities([folder("c", standin()), folder("d", standin(on_fall="hoard", budget=0.1))], named)
+    # a shipped disposition's name is that disposition: nothing to compare
+    check_identities(
+        [folder("e", "panic_seller"), folder("f", {"kind": "standin", "disposition": "panic_seller"})], named
+    )
