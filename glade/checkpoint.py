@@ -53,6 +53,20 @@ def partial_folder(root: str | Path, name: str, seed: int) -> Path:
     return Path(root) / f".{name}__{seed}.partial"
 
 
+def staging_folder(out: str | Path) -> Path:
+    """The hidden folder `glade export` and `glade merge` write in before it becomes `out`. A
+    ValueError where that is an interrupted training run's folder (an out named NAME__SEED
+    beside it: `.NAME__SEED.partial`), which starting afresh would delete."""
+    out = Path(out)
+    tmp = out.with_name("." + out.name + ".partial")
+    if PARTIAL.fullmatch(tmp.name) and (tmp / STARTED).exists():
+        raise ValueError(
+            f"{out}: its staging folder {tmp} holds an interrupted training run, which writing here would delete; "
+            "choose another out"
+        )
+    return tmp
+
+
 def read(folder: str | Path) -> Checkpoint:
     """The checkpoint in `folder`; a ValueError naming what is missing otherwise."""
     folder = Path(folder)

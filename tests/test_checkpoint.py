@@ -106,3 +106,21 @@ def test_merge_names_a_missing_folder_an_out_under_a_file_and_a_base_that_is_gon
     err = capsys.readouterr().err
     assert f"its base model {tmp_path / 'gone'} (meta.json base_model) does not load" in err
     assert err.count("\n") == 1 and not (tmp_path / f"{adapter.name}-merged").exists()
+
+
+def test_an_export_or_merge_out_named_like_a_training_run_never_deletes_that_run(tmp_path):
+    # guards staging_folder: `--out ROOT/NAME__SEED` stages in `.NAME__SEED.partial`, the folder
+    # an interrupted training run works in, which the export or merge removed to start afresh
+    from glade.checkpoint import STARTED, staging_folder
+
+    run = tmp_path / ".creature__0.partial"
+    run.mkdir()
+    (run / STARTED).write_text("{}")
+    with pytest.raises(ValueError, match="its staging folder .* holds an interrupted training run"):
+        staging_folder(tmp_path / "creature__0")
+    from glade.hub.cards import start_folder
+
+    with pytest.raises(ValueError, match="^--out .*creature__0: its staging folder"):  # export's first step
+        start_folder(tmp_path / "creature__0", "model", "someone/creature")
+    assert (run / STARTED).exists()
+    assert staging_folder(tmp_path / "creature") == tmp_path / ".creature.partial"  # any other out: as before

@@ -30,6 +30,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     if out.exists():
         raise ValueError(f"{out}: already exists; pass --out or remove it")
     check_folder_path(out)  # under a file: named before the model loads, not a bare 'Not a directory'
+    tmp = checkpoints.staging_folder(out)  # not an interrupted training run's folder
     if unreachable := checkpoints.hub_unreachable(found.base_model):
         raise ValueError(f"{checkpoint}: its base model {found.base_model!r} (meta.json base_model): {unreachable}")
     try:
@@ -41,7 +42,6 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
             "put the base back there, or set base_model in its meta.json to where it is now"
         ) from None
     merged = PeftModel.from_pretrained(base, str(checkpoint)).merge_and_unload()
-    tmp = out.with_name("." + out.name + ".partial")
     # a merge killed earlier left its hidden folder: start it afresh, or its files (shards of
     # another size, an index) would end up in this merged model beside the new ones
     shutil.rmtree(tmp, ignore_errors=True)

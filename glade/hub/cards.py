@@ -19,7 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
-from glade.checkpoint import shipped_root
+from glade.checkpoint import shipped_root, staging_folder
 from glade.env.schema import read_yaml
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
@@ -135,7 +135,10 @@ def start_folder(out: Path, repo_type: str, repo_id: str) -> Path:
             + (f" and holds {held}, which only an export for that same --repo-id replaces" if held else "")
             + "; choose another --out"
         )
-    tmp = out.with_name("." + out.name + ".partial")
+    try:
+        tmp = staging_folder(out)
+    except ValueError as exc:
+        raise ValueError(f"--out {exc}") from None
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
