@@ -2,9 +2,9 @@
 
 The recipe names scenarios, councils and seeds; every (scenario, council, seed) is one
 episode, and episodes run `worlds` at a time in lockstep (one batched call per batch key
-per turn, see glade.rollout). Finished batches are written as Parquet shards under OUT/data/ and listed in
-OUT/progress.json (glade.resume), so a rerun after an interruption keeps them and plays
-only the rest. The folder is a Hugging Face dataset: `load_dataset("parquet",
+per turn, see glade.rollout). Finished batches are written as Parquet shards under
+OUT/data/ and listed in OUT/progress.json (glade.resume), so a rerun after an interruption
+keeps them and plays only the rest. The folder is a Hugging Face dataset: `load_dataset("parquet",
 data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads it back.
 """
 

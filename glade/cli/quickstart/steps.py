@@ -271,8 +271,10 @@ def export_creatures(args: argparse.Namespace, con) -> None:
     out = Path(args.out) / "exports"
     owner = "glade-quickstart"
     # with --train-base, the tiny-base the base step kept (the adapters were trained on it)
-    trained = kept_checkpoint("tiny-base", args) or checkpoint.latest("tiny-base") if args.train_base else None
-    base = trained if args.train_base else checkpoint.shipped("tiny-base")
+    if args.train_base:
+        base = kept_checkpoint("tiny-base", args) or checkpoint.latest("tiny-base")
+    else:
+        base = checkpoint.shipped("tiny-base")
     done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base", shipped_recipe=shipped_recipe(base))]
     for name in ADAPTERS:
         folder = kept_checkpoint(name, args)
