@@ -323,11 +323,9 @@ def write_rank(board: dict, out: str | Path) -> Path:
     return out
 
 
-def entry_of(board: dict, name: str) -> dict | None:
-    """The board entry of a checkpoint folder `name` (its identity ends in that name)."""
+def entries_of(board: dict, name: str) -> list[dict]:
+    """The board entries of a checkpoint folder `name` (identities that end in that name): one
+    checkpoint seated structured and unconstrained is two entries, each with its own strength."""
     from glade.seats.base import model_of
 
-    for row in board.get("board", []):
-        if model_of(row["entry"]) == name:
-            return row
-    return None
+    return [row for row in board.get("board", []) if model_of(row["entry"]) == name]

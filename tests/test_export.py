@@ -275,6 +275,20 @@ def test_card_carries_the_checkpoints_rank_from_glade_rank(trained_creature, tmp
     assert "rank **2 of 3**, Bradley-Terry strength +0.50 (95% CI +0.00 to +1.00; rank 2 to 3" in card.text
     found = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert found["bradley_terry_strength"] == 0.5
+    # seated structured as well: two entries of one checkpoint, each told under its identity (not the first alone)
+    board["board"].insert(0, row(1, f"hf:base+{ckpt.name}+structured", 1.5))
+    board["board"][1:] = [{**r, "rank": r["rank"] + 1} for r in board["board"][1:]]
+    (council / "rank.json").write_text(json.dumps(board))
+    out = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "card2", council=council)
+    card = ModelCard.load(out / "README.md")
+    assert (
+        f"comparisons) as `hf:base+{ckpt.name}+structured`: rank **1 of 4**, Bradley-Terry strength +1.50" in card.text
+    )
+    assert f"comparisons) as `hf:base+{ckpt.name}`: rank **3 of 4**, Bradley-Terry strength +0.50" in card.text
+    strengths = {
+        r.dataset_config: r.metric_value for r in card.data.eval_results if r.metric_type == "bradley_terry_strength"
+    }
+    assert strengths == {f"hf:base+{ckpt.name}+structured": 1.5, f"hf:base+{ckpt.name}": 0.5}
 
 
 def test_export_traces_of_an_interrupted_generate_says_to_finish_it(tmp_path, capsys):

@@ -50,7 +50,7 @@ def view(**changes) -> CouncilView:
         outcome=(),
         decision_flags=None,
         outcome_flags=None,
-        rank=None,
+        ranks=(),
     )
     return CouncilView(**{**fields, **changes})
 
@@ -122,7 +122,7 @@ def test_the_seat_table_and_leaderboard_line_use_the_evaluations_level_and_its_w
     # and comparisons in their places
     rank = {"rank": 2, "of": 3, "outcome": "seat", "level": 0.9, "strength": 0.5, "ci": [0.0, 1.0]}
     rank.update(rank_ci=[2, 3], wins=30.0, comparisons=60.0)
-    text = "\n".join(seat_section(view(level=0.9, rank=rank)))
+    text = "\n".join(seat_section(view(level=0.9, ranks=(rank,))))
     assert "| council | seat | decisions | valid-action rate | 90% CI | most frequent errors |" in text
     assert "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | no_pebbles 12 |" in text
     assert "(90% CI +0.00 to +1.00; rank 2 to 3 across bootstrap refits), 30 wins in 60 comparisons." in text
@@ -156,7 +156,7 @@ def test_a_leaderboard_row_without_an_interval_gives_the_boards_reason():
     # guards seat_section's `rank.get("note")`: the board says why there is no interval
     rank = {"rank": 1, "of": 2, "outcome": "seat", "level": 0.95, "strength": 0.0, "ci": None, "rank_ci": None}
     rank.update(wins=2.0, comparisons=4.0, note="2 (scenario, seed) units: too few to resample")
-    text = "\n".join(seat_section(view(rank=rank)))
+    text = "\n".join(seat_section(view(ranks=(rank,))))
     assert "Bradley-Terry strength +0.00 (no interval: 2 (scenario, seed) units: too few to resample), 2 wins" in text
 
 

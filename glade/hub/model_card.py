@@ -186,15 +186,16 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
             flags_table(flags),
             "",
         ]
-    rank = council.rank
-    if rank:
+    for rank in council.ranks:
         if rank["ci"]:
             (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
             spread = f"{rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
         else:  # too few (scenario, seed) units for an interval
             spread = f"no interval: {rank.get('note') or 'too few (scenario, seed) units'}"
+        # seated under two identities (structured and not), each line names its own
+        named = f" as `{rank['entry']}`" if len(council.ranks) > 1 else ""
         out += [
-            f"Leaderboard (`glade rank`, {rank['outcome']} comparisons): rank **{rank['rank']} of {rank['of']}**, "
+            f"Leaderboard (`glade rank`, {rank['outcome']} comparisons){named}: rank **{rank['rank']} of {rank['of']}**, "
             f"Bradley-Terry strength {rank['strength']:+.2f} ({spread}), {rank['wins']:g} wins in "
             f"{rank['comparisons']:g} comparisons.",
             "",

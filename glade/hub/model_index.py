@@ -63,7 +63,7 @@ class CouncilView:
     outcome: tuple[dict, ...]  # summary.json `outcome` rows of its councils
     decision_flags: tuple[dict, ...] | None  # flags of its own seats (None: no flags.json)
     outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
-    rank: dict | None
+    ranks: tuple[dict, ...]  # its leaderboard rows (rank.json), one per identity it was seated under
     level: float = 0.95  # of the intervals (the eval recipe's ci_level)
     # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
     provenance: dict = field(default_factory=dict)
@@ -105,7 +105,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         outcome_flags=None
         if flags is None
         else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
-        rank=rank_for(results, name),
+        ranks=ranks_for(results, name),
         level=float((summary.get("thresholds") or {}).get("ci_level", 0.95)),
         provenance={key: summary[key] for key in PROVENANCE if key in summary},
     )
@@ -137,25 +137,17 @@ def read_summary(results: Path) -> dict:
     return summary
 
 
-def rank_for(results: Path, name: str) -> dict | None:
-    """This checkpoint's row of RESULTS/rank.json (`glade rank`), with the board's size and
-    what was compared; None when there is no leaderboard or it is not on it."""
-    from glade.eval.rank import entry_of
+def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
+    """This checkpoint's rows of RESULTS/rank.json (`glade rank`), each with the board's size and
+    what was compared; none when there is no leaderboard or it is not on it."""
+    from glade.eval.rank import entries_of
 
     path = results / "rank.json"
     if not path.exists():
-        return None
+        return ()
     board = json.loads(path.read_text())
-    row = entry_of(board, name)
-    if row is None:
-        return None
-    return {
-        **row,
-        "of": len(board["board"]),
-        "outcome": board["outcome"],
-        "level": board["level"],
-        "note": board.get("note"),
-    }
+    extra = {"of": len(board["board"]), "outcome": board["outcome"], "level": board["level"], "note": board.get("note")}
+    return tuple({**row, **extra} for row in entries_of(board, name))
 
 
 def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None) -> list:
@@ -227,14 +219,14 @@ def seat_results(council: CouncilView) -> list:
             found.append(
                 EvalResult(**own, metric_type="decision_flags", metric_name="decision flags", metric_value=count)
             )
-    if council.rank:
-        rank = council.rank
+    for rank in council.ranks:  # the identity as the config: structured and unconstrained stay two entries
         found.append(
             EvalResult(
                 task_type="text-generation",
                 task_name=f"leaderboard ({rank['outcome']} comparisons, Bradley-Terry)",
                 dataset_type="glade/council-rank",
                 dataset_name=council.recipe,
+                dataset_config=rank["entry"],
                 metric_type="bradley_terry_strength",
                 metric_name=f"strength (rank {rank['rank']} of {rank['of']})",
                 metric_value=float(rank["strength"]),
