@@ -12,7 +12,7 @@ from glade.env.scenario_check import FOLDER_NAME
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_spec, check_stand_in_names
+from glade.seats import check_model_names, check_spec, check_stand_in_names
 
 from .figures import FIGURES, legend_turn
 from .thresholds import Thresholds, check_thresholds
@@ -122,7 +122,8 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there
-    yet; and `out`, which must not be a file or lie under one (the run refuses it before playing)."""
+    yet; `out`, which must not be a file or lie under one (the run refuses it before playing); and
+    seats the rows could not tell apart (two disposition files or two model folders of one name)."""
     with keyed(source, "out"):
         check_folder_path(Path(recipe.out))
     for name in sorted(set(recipe.policies) - set(unseated(recipe))):
@@ -130,6 +131,7 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
             seat_inputs(recipe.policies[name])
     with keyed(source, "policies"):
         check_stand_in_names(recipe.policies)
+        check_model_names(recipe.policies)
 
 
 def unseated(recipe: EvalRecipe) -> list[str]:

@@ -114,6 +114,22 @@ def test_generate_refuses_two_adapters_in_folders_of_one_name(tmp_path, tiny, ad
     assert "both write policy hf:tiny+final" in message and "give one of the folders a name of its own" in message
 
 
+def test_eval_refuses_two_models_in_folders_of_one_name_before_it_plays(tmp_path, tiny, adapters, capsys):
+    # glade rank would refuse the rows afterwards; eval says so before it plays
+    for run, name in (("a", "hoarder"), ("b", "panic")):
+        shutil.copytree(adapters[name], tmp_path / "runs" / run / "final")
+    policies = {run: hf(tiny, tmp_path / "runs" / run / "final") for run in "ab"}
+    councils = {"A": {"focal": {"oona": "a"}}, "B": {"focal": {"oona": "b"}}}
+    path = eval_recipe(tmp_path, policies=policies, councils=councils)
+    assert main(["eval", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("error:") == 1 and "policies: a (adapter " + str(tmp_path / "runs" / "a" / "final") + ") and b" in err
+    )
+    assert "both write policy hf:tiny+final in the rows" in err
+    assert not (tmp_path / "results").exists()
+
+
 def test_generate_refuses_two_base_models_in_folders_of_one_name(tmp_path):
     for owner in ("qwen", "me"):
         (tmp_path / owner / "x").mkdir(parents=True)
