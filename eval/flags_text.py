@@ -32,6 +32,19 @@ def where(flag: dict) -> str:
     return " / ".join(p for p in parts if p)
 
 
+# Why a flag's interval can reach 0 (glossary, flags.md, model card: one wording)
+ACROSS_ZERO = (
+    "the t interval, its long side widened by Hall's skewness correction; on a skewed effect at few seeds that "
+    "side can reach past every observed value, even across 0 where the sign-flip test (q) flags the cell: the test "
+    "asks whether the signs are random, the interval where the mean may lie"
+)
+
+
+def reaches_zero(flag: dict) -> bool:
+    """A flag whose effect's interval holds 0 (the test flagged it; the interval does not exclude 0)."""
+    return flag.get("ci_low") is not None and flag["ci_low"] <= 0 <= flag["ci_high"]
+
+
 def effect_text(flag: dict) -> str:
     """`+0.875 [+0.61, +1.00]`, or the words said instead of an interval."""
     if flag.get("ci_low") is None:
@@ -54,7 +67,7 @@ def method_text(method: dict) -> str:
         f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
         f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
         f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
-        f"{method['flag_support']}."
+        f"{method['flag_support']}. An effect's interval is {ACROSS_ZERO}."
     )
 
 

@@ -356,3 +356,22 @@ def test_without_a_record_the_held_out_rows_are_matched_too_and_none_found_is_sa
         f"default (hash not known), gambit (hash not known); hashes not known: none of its 3 rows is in `{other}`, "
         f"`{gone}` here; not readable here: {gone}"
     )
+
+
+def test_a_flag_whose_interval_reaches_zero_is_explained_under_the_cards_table_and_in_the_flag_rule():
+    # guards flags_table's `reaches_zero`: the flag rests on the sign-flip test, the interval is t+Hall; a reader
+    # who sees "+0.833 [-0.213, +1.000]" flagged is told why, and a card whose intervals exclude 0 says nothing
+    from glade.eval.flags_text import method_text
+
+    flag = dict(rank=1, kind="decision", council="mixed", cast=0, creature="thorn", phase="after", scenario="s")
+    flag.update(metric="berries: none share", standin_value=0.167, live_value=1.0, effect=0.833, support=1.0, n=8)
+    reaching = {**flag, "ci_low": -0.213, "ci_high": 1.0}
+    clear = {**flag, "ci_low": 0.635, "ci_high": 0.925}
+    text = "\n".join(seat_section(view(decision_flags=({**reaching, "policy": "creature_model", "council": "mixed"},))))
+    assert "| +0.833 [-0.213, +1.000] | 1.00 | 8 |" in text
+    assert "Where a flag's interval reaches 0: the interval is the t interval, its long side widened by Hall's" in text
+    text = "\n".join(seat_section(view(decision_flags=({**clear, "policy": "creature_model", "council": "mixed"},))))
+    assert "| +0.833 [+0.635, +0.925] | 1.00 | 8 |" in text and "reaches 0" not in text
+    rule = method_text({"cells": 10, "fdr_q": 0.1, "testable": 4, "flag_min_effect": 0.15, "flag_support": 0.6})
+    assert rule.endswith("even across 0 where the sign-flip test (q) flags the cell: the test asks whether the signs "
+                         "are random, the interval where the mean may lie.")  # fmt: skip

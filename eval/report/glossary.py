@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from glade.eval.figures import FIGURES
+from glade.eval.flags_text import ACROSS_ZERO
 
 from .markup import Section
 
@@ -167,9 +168,7 @@ def glossary(page) -> list[tuple[str, str]]:
         ),
         (
             "interval",
-            "of a mean: the t interval, its long side widened by Hall's skewness correction; on a skewed effect "
-            "at few seeds that side can reach past every observed value, even across 0 where the sign-flip test "
-            "(q) flags the cell: the test asks whether the signs are random, the interval where the mean may lie. "
+            f"of a mean: {ACROSS_ZERO}. "
             "Of a crash or bubble rate over seeds: the exact binomial interval where every seed's casts agree (one "
             "cast, or all or none of them), else Korn and Graubard's interval of each seed's share of its casts "
             "(the exact interval at the effective sample size the shares' spread gives)",

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from glade.eval.figures import FIGURES
-from glade.eval.flags_text import effect_text, metric_text, number, where
+from glade.eval.flags_text import ACROSS_ZERO, effect_text, metric_text, number, reaches_zero, where
 from glade.eval.stats import ci_text
 
 from .lineage import commit_text, council_provenance, heldout_text, protocol_text, reproduce, scenarios_text
@@ -121,7 +121,18 @@ def targets_section(meta: dict) -> list[str]:
     return out
 
 
-def flags_table(flags) -> str:
+def flags_table(flags) -> list[str]:
+    """The top flags as a table, then why an interval reaches 0 where one of them does."""
+    shown = flags[:TOP_FLAGS]
+    why = (
+        [f"Where a flag's interval reaches 0: the interval is {ACROSS_ZERO}.", ""]
+        if any(map(reaches_zero, shown))
+        else []
+    )
+    return [_flags_table(shown), "", *why]
+
+
+def _flags_table(flags) -> str:
     return _table(
         ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support", "n"],
         [
@@ -136,7 +147,7 @@ def flags_table(flags) -> str:
                 f"{f['support']:.2f}",
                 f.get("n"),
             ]
-            for f in flags[:TOP_FLAGS]
+            for f in flags
         ],
     )
 
@@ -183,8 +194,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
         out += [
             f"Decision flags of its seat (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
             "",
-            flags_table(flags),
-            "",
+            *flags_table(flags),
         ]
     for rank in council.ranks:
         if rank["ci"]:
@@ -245,8 +255,7 @@ def council_section(council: CouncilView, trained: dict | None = None) -> list[s
         out += [
             f"Council outcome flags (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
             "",
-            flags_table(flags),
-            "",
+            *flags_table(flags),
         ]
     elif flags is not None:
         out += ["No outcome flags: these councils and the stand-in world do not part ways beyond the thresholds.", ""]
