@@ -3,6 +3,7 @@ flags.md, the report and the model card write them."""
 
 from __future__ import annotations
 
+from .families import scenario_text
 from .verdict_text import example_where
 
 
@@ -26,15 +27,17 @@ def number(value, digits: int = 3) -> str:
 
 
 def where(flag: dict) -> str:
-    """scenario / council[.cN] / creature / phase, leaving out what an outcome flag lacks."""
+    """scenario / council[.cN] / creature / phase, leaving out what an outcome flag lacks; every
+    scenario that played the cell alike, as flags.md and the report name them."""
     council = flag["council"] + (f".c{flag['cast']}" if flag.get("cast") is not None else "")
-    parts = [flag["scenario"], council, flag.get("creature"), flag.get("phase")]
+    parts = [scenario_text(flag), council, flag.get("creature"), flag.get("phase")]
     return " / ".join(p for p in parts if p)
 
 
 # Why a flag's interval can reach 0 (glossary, flags.md, model card: one wording)
 ACROSS_ZERO = (
-    "the t interval, its long side widened by Hall's skewness correction; on a skewed effect at few seeds that "
+    "the t interval, its long side widened by Hall's skewness correction, both read at the degrees of freedom the "
+    "sample's excess kurtosis leaves; on a skewed effect at few seeds that "
     "side can reach past every observed value, even across 0 where the sign-flip test (q) flags the cell: the test "
     "asks whether the signs are random, the interval where the mean may lie"
 )
@@ -66,8 +69,10 @@ def method_text(method: dict) -> str:
         f"outcomes per council and figure) with the sign-flip test over episodes (decisions) or seeds (outcomes), "
         f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
         f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
-        f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} and support >= "
-        f"{method['flag_support']}. An effect's interval is {ACROSS_ZERO}."
+        f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} (for figures in units, "
+        f"such as gambit P&L and volume, relative to the stand-in's mean magnitude) and support >= "
+        f"{method['flag_support']}; a decision cell is flagged on the side the live seat takes more often (the side "
+        f"it takes less often is named as `instead`, not flagged again). An effect's interval is {ACROSS_ZERO}."
     )
 
 

@@ -141,7 +141,8 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> li
     valid action with no named error, {"mean", "ci", "n"} over seeds (a seed's casts and
     scenarios together: they share its draws), with the decisions counted and the most
     frequent errors. A decision that twin worlds made alike (one cast in scenarios that part
-    at the legend, before it: the same seed, turn, prompt and answer) counts once, as the
+    at the legend, up to the legend turn, whose decisions come before its effect: the same
+    seed, turn, prompt and answer) counts once, as the
     flags count it (glade.eval.cells.shared_play). An unconstrained model's format failures
     are a divergence of their own; put a checkpoint in the policies twice, with and without
     `structured: true`, to see what the constraint changes."""

@@ -280,13 +280,14 @@ def test_the_export_step_exports_the_base_the_adapters_were_trained_on(monkeypat
     exported = []
 
     def export_checkpoint(folder, repo_id, **kwargs):
-        exported.append((folder, repo_id))
+        exported.append((folder, repo_id, kwargs.get("council")))
         raise Stop
 
     monkeypatch.setattr(glade.hub.export, "export_checkpoint", export_checkpoint)
     with pytest.raises(Stop):
         qs.export_creatures(SimpleNamespace(train_base=train_base, out=str(tmp_path)), None)
-    assert exported == [(base, "glade-quickstart/tiny-base")]
+    # with the crash-gambit's results: the base sat there as five_minds' base_model
+    assert exported == [(base, "glade-quickstart/tiny-base", str(qs.RESULTS))]
 
 
 # --------------------------------------------------------------------------- validate

@@ -375,3 +375,16 @@ def test_a_flag_whose_interval_reaches_zero_is_explained_under_the_cards_table_a
     rule = method_text({"cells": 10, "fdr_q": 0.1, "testable": 4, "flag_min_effect": 0.15, "flag_support": 0.6})
     assert rule.endswith("even across 0 where the sign-flip test (q) flags the cell: the test asks whether the signs "
                          "are random, the interval where the mean may lie.")  # fmt: skip
+
+
+def test_a_flag_of_scenarios_that_played_alike_names_them_all_in_the_cards_table():
+    # guards flags_text.where's scenario_text: flags.md and the report name every scenario of the same play
+    flag = dict(rank=8, kind="decision", council="one_model", cast=0, creature="hazel", phase="before", n=8)
+    flag.update(metric="berries: none share", standin_value=0.2, live_value=1.0, effect=0.8, support=1.0)
+    flag.update(scenario="gambit_override", scenarios=["gambit_override", "gambit_rumour"], ci_low=0.6, ci_high=0.9)
+    text = "\n".join(seat_section(view(decision_flags=({**flag, "policy": "creature_model"},))))
+    assert "| 8 | decision | gambit_override, gambit_rumour: the same play / one_model.c0 / hazel / before |" in text
+    alone = {**flag, "scenarios": None}
+    assert "| 8 | decision | gambit_override / one_model.c0 / hazel / before |" in "\n".join(
+        seat_section(view(decision_flags=({**alone, "policy": "creature_model"},)))
+    )

@@ -154,7 +154,15 @@ def glossary(page) -> list[tuple[str, str]]:
     ]
     terms += figure_terms(page) + lever_terms(page)
     terms += [
-        ("effect", "live minus stand-in: the council's value minus the stand-in's in the same states or paired worlds"),
+        (
+            "effect",
+            "live minus stand-in: the council's value minus the stand-in's in the same states or paired worlds"
+            + _threshold(
+                m,
+                "flag_min_effect",
+                "a flag needs |effect| (for figures in units, relative to the stand-in's mean magnitude) at least",
+            ),
+        ),
         (
             "support",
             "the share of episodes (decision flags) or seeds (outcome flags: a council's casts on a seed averaged "

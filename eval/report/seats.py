@@ -24,7 +24,7 @@ def _interval_text(d: dict, fmt: str) -> str:
 SEATS_CAPTION = (
     "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
     "with no named error, mean over seeds [{level:.0%} interval], n = seeds (a seed's casts and scenarios "
-    "together); decisions that twin worlds made alike (before the legend) count once, in the rate and in the "
+    "together); decisions that twin worlds made alike (the same prompt and answer, up to the legend turn: its decisions come before its effect) count once, in the rate and in the "
     "decisions; and the most frequent errors. A seat with structured: true has each answer held to its state's action schema."
 )
 

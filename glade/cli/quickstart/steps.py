@@ -275,7 +275,12 @@ def export_creatures(args: argparse.Namespace, con) -> None:
         base = kept_checkpoint("tiny-base", args) or checkpoint.latest("tiny-base")
     else:
         base = checkpoint.shipped("tiny-base")
-    done = [export_checkpoint(base, f"{owner}/tiny-base", out=out / "tiny-base", shipped_recipe=shipped_recipe(base))]
+    # the base sat in the crash-gambit's five_minds council (base_model) too: its card tells that seat
+    done = [
+        export_checkpoint(
+            base, f"{owner}/tiny-base", out=out / "tiny-base", council=str(RESULTS), shipped_recipe=shipped_recipe(base)
+        )
+    ]
     for name in ADAPTERS:
         folder = kept_checkpoint(name, args)
         done.append(
