@@ -23,6 +23,7 @@ from functools import cache
 
 import numpy as np
 
+from .stats import NO_DIFFERENCE
 from .thresholds import DEFAULTS
 
 EXACT = 14  # up to this many nonzero clusters the test enumerates every sign pattern
@@ -41,7 +42,7 @@ def sign_flip(diffs, *, seed: int = 0, draws: int = DRAWS) -> tuple[float, float
     dropped). No nonzero difference: (1.0, 1.0)."""
     d = np.asarray(diffs, dtype=float).ravel()
     d = d[~np.isnan(d)]
-    d = d[np.abs(d) > 1e-12]  # float rounding is no difference
+    d = d[np.abs(d) > NO_DIFFERENCE]  # float rounding is no difference
     k = int(d.size)
     if k == 0:
         return 1.0, 1.0

@@ -30,6 +30,7 @@ import numpy as np
 from glade.console import with_ci
 
 MIN_N = 4  # clusters below which no interval is given
+NO_DIFFERENCE = 1e-12  # absolute: a paired difference this small is float rounding, no sign (eval/fdr.py too)
 ROUNDING = 1e-9  # relative: (1 - 0.3) x 3.0 is 2.0999999999999996, and a fall to 2.1 is 30%
 
 
@@ -313,12 +314,13 @@ def column_intervals(data, level: float = 0.95) -> tuple[np.ndarray, np.ndarray,
 
 
 def support(values, sign: float) -> float:
-    """Share of the values that have the given sign (strictly: zeros never support)."""
+    """Share of the values that have the given sign (strictly: zeros never support, and float
+    rounding, within NO_DIFFERENCE of 0, is a zero: 0.7 x 3 / 2.1 - 1 is -2.2e-16)."""
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
-    if x.size == 0 or sign == 0:
+    if x.size == 0 or abs(sign) <= NO_DIFFERENCE:
         return 0.0
-    return float(np.mean(np.sign(x) == np.sign(sign)))
+    return float(np.mean((np.abs(x) > NO_DIFFERENCE) & (np.sign(x) == np.sign(sign))))
 
 
 def jsd(p, q) -> float:

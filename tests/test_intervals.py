@@ -21,6 +21,7 @@ from glade.eval.stats import (
     fieller,
     interval,
     kurtosis_df,
+    support,
     t_hall,
 )
 
@@ -230,3 +231,13 @@ def test_an_infinite_value_gets_no_interval_and_is_never_the_same_value_everywhe
     mixed = interval([math.inf, -math.inf, 1.0, 2.0], unit="worlds")
     assert mixed.ci is None and mixed.note == "not finite in 2 of 4 worlds, no interval"
     assert describe([1.0, 2.0, 3.0, math.inf])["mean"] is None  # JSON-ready: inf as None
+
+
+def test_float_rounding_is_no_support_as_it_is_no_difference_to_the_sign_flip_test():
+    # a legend ratio of 0.7 x 3 / 2.1 against 1 differs by -2.2e-16: "same value in all 8 seeds", p = 1,
+    # and support 0 (it was 1.0: every seed's rounding had the mean's sign)
+    noise = np.full(8, 0.7 * 3 / 2.1 - 1)
+    assert noise[0] != 0
+    assert support(noise, float(noise.mean())) == 0.0
+    assert sign_flip(noise) == (1.0, 1.0)
+    assert support([0.5, 1e-16, -0.25, 0.75], 0.25) == 0.5  # the rounding counts as a zero, not a positive
