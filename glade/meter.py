@@ -334,7 +334,8 @@ def closing_line(cost: dict) -> str:
     tokens = cost["prompt_tokens"] + cost["completion_tokens"]
     rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"
     shared = cost.get("shared", 0)  # a summary written before shared answers were counted has none
-    decisions = f"{cost['decisions']:,} decisions" + (
+    # every seat's, stand-ins' too: the eval's "live decisions" line beside it counts the council seats' alone
+    decisions = f"{cost['decisions']:,} decisions by every seat" + (
         f" ({shared:,} shared with an identical request)" if shared else ""
     )
     return (

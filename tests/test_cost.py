@@ -53,7 +53,7 @@ def test_dry_run_counts_the_plan_and_its_estimate_tracks_the_run(tiny_seat, tmp_
 
     assert main(["eval", path]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1].startswith("cost: 6 episodes, 150 decisions in")
+    assert out.strip().splitlines()[-1].startswith("cost: 6 episodes, 150 decisions by every seat in")
     cost = json.loads((tmp_path / "results" / "summary.json").read_text())["cost"]
     seat = cost["seats"]["model"]  # a live seat is metered under the recipe's policy name
     assert seat["decisions"] == 15 and seat["completion_tokens"] <= 15 * 8 and seat["prompt_tokens"] > 15 * 100
@@ -88,7 +88,7 @@ def test_generate_records_its_cost_in_the_card(tmp_path, capsys):
     path.write_text(yaml.safe_dump({"out": str(tmp_path / "traces"), "seeds": {"count": 2}, "turns": 3}))
     assert main(["generate", str(path)]) == 0
     out = capsys.readouterr().out  # results on stdout, bars on stderr
-    assert "cost: 2 episodes, 30 decisions" in out and re.search(
+    assert "cost: 2 episodes, 30 decisions by every seat" in out and re.search(
         r"of play inside the models, [\d,]+\.\d\d episodes/s", out
     )
     assert re.search(r"wrote 2 episodes \(2 played now, 30 decisions in \d+\.\d s\)", out)

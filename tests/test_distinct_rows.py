@@ -205,8 +205,8 @@ def test_the_cost_meter_counts_shared_decisions_per_seat_and_in_all():
     add(stats, part)
     cost = run_cost(stats, wall_seconds=3.0, episodes=2)
     assert (cost["shared"], cost["seats"]["live"]["shared"], cost["seats"]["stand-in"]["shared"]) == (3, 3, 0)
-    assert "5 decisions (3 shared with an identical request) in 3.0 s wall" in closing_line(cost)
+    assert "5 decisions by every seat (3 shared with an identical request) in 3.0 s wall" in closing_line(cost)
     rows = dict((row[0], row[1]) for row in cost_table(cost)[1])
     assert rows == {"live": "4 (3 shared)", "stand-in": "1"}
     old = {k: v for k, v in cost.items() if k != "shared"}  # a summary.json written before the count
-    assert "5 decisions in 3.0 s wall" in closing_line(old)
+    assert "5 decisions by every seat in 3.0 s wall" in closing_line(old)

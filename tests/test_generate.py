@@ -209,7 +209,7 @@ def test_a_rerun_with_nothing_left_keeps_the_cards_cost(tmp_path, capsys):
     path = str(tmp_path / "recipe.yaml")
     assert main(["generate", path]) == 0
     card = (tmp_path / "traces" / "README.md").read_text()
-    assert "cost: 2 episodes, 40 decisions" in card
+    assert "cost: 2 episodes, 40 decisions by every seat" in card
     capsys.readouterr()
     assert main(["generate", path]) == 0
     out = " ".join(capsys.readouterr().out.split())

@@ -272,7 +272,7 @@ def test_a_cost_with_shared_decisions_says_what_they_are(tmp_path):
             "episodes_per_s": 2.0, "prompt_tokens": 10, "completion_tokens": 5, "faults": 0, "seats": {"m": seat}}  # fmt: skip
     [section] = cost_sections(_page(_results(tmp_path, summary={"cost": cost, "worlds": 4})))
     about = section.markdown[0]
-    assert "40 decisions (12 shared with an identical request) in 2.0 s wall" in about
+    assert "40 decisions by every seat (12 shared with an identical request) in 2.0 s wall" in about
     assert "a shared decision took the answer of an identical request in its call" in about
     assert "| m | 30 (12 shared) |" in "\n".join(section.markdown)
 
