@@ -237,13 +237,13 @@ def floor_line(key: str, entries: list[dict]) -> str | None:
         )
     if key == "seam" and (floor := _first(entries, "floor")) is not None:
         return (
-            f"Each part of the move (traded, at the seam) counts as a move when its interval lies wholly beyond "
+            f"Each part of the move (traded, at the seam) counts as a move when its interval lies wholly at or beyond "
             f"{100 * floor:.3g} log points (move_floor {floor:g}) and as none when it lies wholly inside them; an "
             f"interval across them is not enough seeds."
         )
     if key == "levers" and (floor := _first(entries, "min_effect")) is not None:
         return (
-            f"A lever moves a world when its effect's interval lies wholly beyond {floor:g} (lever_min_effect; for a "
+            f"A lever moves a world when its effect's interval lies wholly at or beyond {floor:g} (lever_min_effect; for a "
             f"figure in units, that share of the all-stand-in world's mean magnitude in the 'from' scenario) and "
             f"does not when it lies wholly inside it; a world whose interval lies across it leaves the lever at not "
             f"enough seeds."

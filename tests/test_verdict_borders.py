@@ -1,5 +1,5 @@
 """The floor rule of all three lessons (eval/verdicts.py's doc): a world moves only when its
-interval lies wholly beyond the floor, does not move when it lies wholly inside it, and reads
+interval lies wholly at or beyond the floor, does not move when it lies wholly inside it, and reads
 "not enough seeds" when it straddles it, whatever side the mean falls on. The quickstart's
 one_model moved honey -4.9 [-5.5, -4.3] log points against a floor of 5 and read "no move" or
 "emergent" on the mean alone. Also the words: each lesson states its floor once, a move with
@@ -147,11 +147,13 @@ def test_each_lesson_states_its_floor_once():
     [seam_lines_] = [v for k, v in sections.items() if k.startswith("2.")]
     [lever_lines_] = [v for k, v in sections.items() if k.startswith("3.")]
     assert seam_lines_[0].startswith(
-        "Each part of the move (traded, at the seam) counts as a move when its interval lies wholly beyond 5 log "
+        "Each part of the move (traded, at the seam) counts as a move when its interval lies wholly at or beyond 5 log "
         "points (move_floor 0.05)"
     )
     assert sum("log points (move_floor" in line for line in seam_lines_) == 1
-    assert lever_lines_[0].startswith("A lever moves a world when its effect's interval lies wholly beyond 0.05 (")
+    assert lever_lines_[0].startswith(
+        "A lever moves a world when its effect's interval lies wholly at or beyond 0.05 ("
+    )
     assert sum("lever_min_effect" in line for line in lever_lines_) == 1
     # a figure in units names its own scaled floor on its line
     assert "(a -> b, effect on gambit_pnl, a world moves beyond 5): " in lever_lines_[2]

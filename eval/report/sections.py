@@ -146,7 +146,7 @@ def lesson_sections(page) -> list[Section]:
         f"council's casts on a seed averaged first: where every seed's casts agree, the seeds that showed it with an "
         f"exact binomial interval; else the mean of each seed's share of its casts with Korn and Graubard's interval), n the "
         f"seeds behind that rate, the permutation test of the casts' rates, and the verdict (robust: in every cast "
-        f"with the rate's interval above {floor('robust_floor')}).",
+        f"with the rate's interval at or above {floor('robust_floor')}).",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],
         [
             [
@@ -170,7 +170,7 @@ def lesson_sections(page) -> list[Section]:
         f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
         f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. A part moves "
-        f"when its interval lies wholly beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
+        f"when its interval lies wholly at or beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
         f"inside them, and is not enough seeds when it straddles them. Turns count from 0 (turn 4 is the prompt's "
         f"Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
