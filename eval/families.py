@@ -72,6 +72,14 @@ def members_text(family: dict, members: list[dict]) -> str:
     return "; ".join(f"{seat}: {', '.join(texts)}" for seat, texts in seats.items())
 
 
+def family_counts(family: dict) -> str:
+    """`flags #1, #84; n >= 8 per flag; smallest q 0.0146`: its members, the fewest clusters
+    behind any one of them (a family over two casts holds flags of 8 episodes each, not 8 in
+    all) and its best q."""
+    ranks = ", ".join(f"#{m}" for m in family["members"])
+    return f"flags {ranks}; n >= {family['n']} per flag; smallest q {family['q']:.3g}"
+
+
 def family_title(family: dict) -> str:
     if family["kind"] == "decision":
         casts = family["casts"]

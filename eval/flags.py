@@ -43,7 +43,7 @@ import pandas as pd
 from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
-from .families import families, scenario_text, shared_text
+from .families import families, family_counts, scenario_text, shared_text
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
@@ -265,7 +265,7 @@ def markdown(flagging: Flagging, top: int = 10) -> str:
         lines += [f"## Families (top {min(top, len(fams))})", ""]
     for fam in fams[:top]:
         lines += [f"### {fam['family']}. {fam['text']}", ""]
-        lines += [f"flags {', '.join(f'#{m}' for m in fam['members'])}; n {fam['n']}; smallest q {fam['q']:.3g}", ""]
+        lines += [family_counts(fam), ""]
         lines += examples_md(fam["examples"])
     if len(fams) > top:
         heading = "## The other families" if top > 0 else "## Families"

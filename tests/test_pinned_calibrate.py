@@ -24,7 +24,7 @@ from glade.env.legends import FALL, RISE
 from glade.env.protocol import MAX_QTY
 from glade.eval import calibrate as calibration
 from glade.eval.calibrate import calibrate, check_name, check_out, disposition_name, fit_verdict, split
-from glade.eval.families import families
+from glade.eval.families import families, family_counts
 from glade.eval.field_notes import table_one, table_one_cells
 from glade.eval.live_decisions import Live
 from glade.eval.standin_search import (
@@ -283,6 +283,8 @@ def test_a_family_carries_its_weakest_support_and_is_numbered_from_1():
     # `enumerate(out, 1)`
     [family] = families([member(1, 0.9, n=8, q=0.01), member(2, 0.5, good="acorns", n=5, q=0.08)])
     assert (family["n"], family["q"], family["family"], family["score"]) == (5, 0.01, 1, 0.9)
+    # told as the fewest behind a flag, not as the family's n (its flags may be of two casts' episodes)
+    assert family_counts(family) == "flags #1, #2; n >= 5 per flag; smallest q 0.01"
 
 
 def test_families_of_equal_score_rank_the_larger_first():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 
+from glade.eval.families import family_counts
 from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
@@ -308,13 +309,13 @@ def family_sections(page) -> list[Section]:
         md += [
             f"### {f['family']}. {md_text(f['text'])}",
             "",
-            f"flags {', '.join(f'#{m}' for m in f['members'])}; n {f['n']}; smallest q {f['q']:.3g}",
+            family_counts(f),
             "",
         ]
         parts = [
             f'<div class="family" id="{family_anchor(f)}"><h3>{f["family"]}. {_e(f["title"])}</h3>',
             f"<p>{_e(f['text'][len(f['title']) + 2 :])}</p>",
-            f'<p class="caption">flags {_e(", ".join(f"#{m}" for m in f["members"]))}; n {f["n"]}; smallest q {f["q"]:.3g}</p>',
+            f'<p class="caption">{_e(family_counts(f))}</p>',
         ]
         for j, ex in enumerate(f["examples"], 1):
             where = example_where(ex)
