@@ -139,22 +139,27 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
 def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
     """Per council x live seat (the recipe's policy name): how often its answer parsed as a
     valid action with no named error, {"mean", "ci", "n"} over seeds (a seed's casts and
-    scenarios together: they share its draws), with the decisions counted and the most
-    frequent errors. A decision that twin worlds made alike (one cast in scenarios that part
-    at the legend, up to the legend turn, whose decisions come before its effect: the same
-    seed, turn, prompt and answer) counts once, as the
-    flags count it (glade.eval.cells.shared_play). An unconstrained model's format failures
-    are a divergence of their own; put a checkpoint in the policies twice, with and without
-    `structured: true`, to see what the constraint changes."""
+    scenarios together: they share its draws), with the decisions counted, the most frequent
+    errors and, where the rows record it, the self-buy rate (`self_buy`, over seeds alike: the
+    share of its decisions that bid for a good its creature makes, which no stand-in does). A
+    decision that twin worlds made alike (one cast in scenarios that part at the legend, up to
+    the legend turn, whose decisions come before its effect: the same seed, turn, prompt and
+    answer) counts once, as the flags count it (glade.eval.cells.shared_play). An
+    unconstrained model's format failures are a divergence of their own; put a checkpoint in
+    the policies twice, with and without `structured: true`, to see what the constraint
+    changes."""
     if decisions is None or len(decisions) == 0 or not {"error", "policy_name"} <= set(decisions.columns):
         return []
     level = threshold(thresholds, "ci_level")
     frame = decisions.assign(valid=decisions["error"].isna().astype(float))
+    if "self_buy" in frame.columns:  # a buy order for a good the creature makes: the stand-ins never place one
+        frame = frame.assign(self_bought=(frame["self_buy"].fillna(0) > 0).astype(float))
     play = ["seed", "cast", "creature", "turn", "prompt", "completion"]  # what a decision was
     whole = set(play) <= set(frame.columns)  # rows written before prompts were recorded are taken as they are
     out = []
     for (council, policy), rows in frame.groupby(["council", "policy_name"], sort=True):
         group = rows.drop_duplicates(subset=play) if whole else rows
+        by_seed = group.groupby("seed")
         errors = group["error"].dropna().value_counts()
         out.append(
             clean(
@@ -163,10 +168,13 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> li
                     "policy": policy,
                     "policy_identity": sorted(set(group["policy"])),
                     "decisions": int(len(group)),
-                    "valid_action": describe(
-                        group.groupby("seed")["valid"].mean().to_numpy(), level=level, bounds=(0.0, 1.0)
-                    ),
+                    "valid_action": describe(by_seed["valid"].mean().to_numpy(), level=level, bounds=(0.0, 1.0)),
                     "errors": {str(k): int(v) for k, v in errors.head(5).items()},
+                    **(
+                        {"self_buy": describe(by_seed["self_bought"].mean().to_numpy(), level=level, bounds=(0.0, 1.0))}
+                        if "self_bought" in group.columns
+                        else {}
+                    ),
                 }
             )
         )

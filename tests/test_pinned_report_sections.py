@@ -253,7 +253,10 @@ def test_a_seats_commonest_errors_are_listed_with_their_counts(tmp_path):
     decisions = pd.DataFrame({"council": "c", "policy_name": "m", "policy": "hf:m", "episode_id": ["e1", "e1", "e2"],
                               "seed": [1, 1, 2], "error": [None, "bad_json", "bad_json"]})  # fmt: skip
     _, [row] = seat_rows(_results(tmp_path, decisions=decisions))
-    assert row[0] == "c" and row[3:] == ["2", "3", "bad_json 2"]
+    assert row[0] == "c" and row[3:] == ["—", "2", "3", "bad_json 2"]  # rows without self_buy: no self-buy rate
+    with_self_buys = decisions.assign(self_buy=[1, 0, 0])
+    _, [row] = seat_rows(_results(tmp_path, decisions=with_self_buys))
+    assert row[3] == "0.250 (too few seeds for an interval: 0.5, 0)"  # seed 1: one of its 2 decisions
 
 
 def test_the_cost_of_a_resumed_run_says_whose_it_is(tmp_path):

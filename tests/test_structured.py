@@ -327,12 +327,17 @@ def test_seat_validity_per_council_and_policy_counts_twin_worlds_play_once():
                 common = {"council": "c", "scenario": scenario, "episode_id": f"{scenario}.s{seed}", "seed": seed,
                           "cast": 0, "creature": "oona", "turn": turn, "prompt": prompt}  # fmt: skip
                 rows.append(common | {"policy_name": "free", "policy": "hf:x", "completion": "{",
-                                      "error": "bad_json" if turn < 2 else None})  # fmt: skip
+                                      "error": "bad_json" if turn < 2 else None,
+                                      "self_buy": 2 if turn == 4 and seed < 2 else 0})  # fmt: skip
                 rows.append(common | {"policy_name": "held", "policy": "hf:x+structured", "completion": "{}",
-                                      "error": None, "creature": "hazel"})  # fmt: skip
+                                      "error": None, "creature": "hazel", "self_buy": 0})  # fmt: skip
     found = {r["policy"]: r for r in seat_validity(pd.DataFrame(rows))}
     assert found["free"]["valid_action"]["mean"] == pytest.approx(6 / 8)  # 2 shared failures, 3 + 3 valid
     assert found["free"]["valid_action"]["n"] == 4  # seeds
     assert found["free"]["errors"] == {"bad_json": 8} and found["free"]["decisions"] == 32
     assert found["held"]["valid_action"]["mean"] == 1.0
+    # self-buys over seeds alike: seeds 0 and 1 bid for their own good at turn 4 in both worlds (8 distinct
+    # decisions a seed), seeds 2 and 3 never; a decision with two self-buy orders is one decision
+    assert found["free"]["self_buy"]["mean"] == pytest.approx((2 / 8 + 2 / 8) / 4)
+    assert found["free"]["self_buy"]["n"] == 4 and found["held"]["self_buy"]["note"] == "same value in all 4 seeds"
     assert found["held"]["policy_identity"] == ["hf:x+structured"]

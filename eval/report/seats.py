@@ -25,14 +25,16 @@ SEATS_CAPTION = (
     "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
     "with no named error, mean over seeds [{level:.0%} interval], n = seeds (a seed's casts and scenarios "
     "together); decisions that twin worlds made alike (the same prompt and answer, up to the legend turn: its decisions come before its effect) count once, in the rate and in the "
-    "decisions; and the most frequent errors. A seat with structured: true has each answer held to its state's action schema."
+    "decisions; its self-buys, the share of its decisions that bid for a good its creature makes (no stand-in does), "
+    "over seeds alike; and the most frequent errors. A seat with structured: true has each answer held to its state's "
+    "action schema."
 )
 
 
 def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
     from glade.eval.metrics import seat_validity
 
-    header = ["council", "seat (policy)", "valid actions", "n", "decisions", "top errors"]
+    header = ["council", "seat (policy)", "valid actions", "self-buys", "n", "decisions", "top errors"]
     rows = []
     for row in seat_validity(r.decisions, r.thresholds, r.seed) if len(r.decisions) else []:
         valid = row["valid_action"]
@@ -41,6 +43,7 @@ def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
                 row["council"],
                 f"{row['policy']} ({', '.join(row['policy_identity'])})",
                 _interval_text(valid, ".3f"),
+                _interval_text(row["self_buy"], ".3f") if "self_buy" in row else "—",
                 str(valid["n"]),
                 str(row["decisions"]),
                 ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "—",

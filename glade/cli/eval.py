@@ -263,18 +263,22 @@ def print_results(con, recipe, summary: dict) -> None:
             escape(row["council"]),
             escape(row["policy"]),
             with_ci(row["valid_action"]["mean"], row["valid_action"]["ci"], ".3f", row["valid_action"].get("note")),
+            with_ci(row["self_buy"]["mean"], row["self_buy"]["ci"], ".3f", row["self_buy"].get("note"))
+            if "self_buy" in row
+            else "-",
             escape("\n".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"),  # one a line: none folds
             str(row["valid_action"]["n"]),
             str(row["decisions"]),
         ]
         for row in summary.get("seats", [])
     ]
-    header = ["council", "policy", "valid actions", "top errors", "seeds", "decisions"]
-    seats = _unbroken_table(header, rows, con.width, figures=(2, 3))
+    header = ["council", "policy", "valid actions", "self-buys", "top errors", "seeds", "decisions"]
+    seats = _unbroken_table(header, rows, con.width, figures=(2, 3, 4))
     if summary.get("seats"):
         con.print(  # the title on its own line: as a table's title rich centres it on two lines
             f"valid-action rate per live seat: answers the parser took with no named error, mean over seeds "
-            f"[{level} CI]; a decision twin worlds made alike (up to the legend turn) counted once",
+            f"[{level} CI]; self-buys: the share of its decisions bidding for a good its creature makes (no stand-in "
+            "does); a decision twin worlds made alike (up to the legend turn) counted once",
             highlight=False,
         )
         con.print(seats)
