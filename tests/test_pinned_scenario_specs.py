@@ -274,6 +274,24 @@ def test_a_model_folder_with_only_a_vocab_json_has_a_tokenizer(tmp_path):
     with pytest.raises(SeatSpecError, match=r"has no tokenizer \(tokenizer.json or tokenizer_config.json\)"):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "vocab.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    check_inputs({"kind": "hf", "model": str(tmp_path)})
+
+
+def test_a_model_folder_whose_config_cannot_be_read_or_with_no_weights_is_named_before_a_run_writes(tmp_path):
+    # a seat that failed to load mid-run left a folder of the recipe's first councils' episodes, which the
+    # recipe with the seat fixed could not resume ("another recipe"): read what the loader reads, first
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(SeatSpecError, match=r"seat spec hf model: '.*': config.json is not readable JSON \(Expecting"):
+        check_inputs({"kind": "hf", "model": str(tmp_path)})
+    (tmp_path / "config.json").write_text("[1]")
+    with pytest.raises(SeatSpecError, match=r"config.json is not a JSON object$"):
+        check_inputs({"kind": "hf", "model": str(tmp_path)})
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(SeatSpecError, match=r"has no weights \(model.safetensors, pytorch_model.bin, .*save_pretrained"):
+        check_inputs({"kind": "hf", "model": str(tmp_path)})
+    (tmp_path / "model.safetensors.index.json").write_text("{}")  # a sharded model
     check_inputs({"kind": "hf", "model": str(tmp_path)})
 
 

@@ -24,6 +24,13 @@ from .base import SeatSpecError, check_keys, first_line, identity_clash, model_i
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what PEFT's from_pretrained reads
+# what transformers' from_pretrained reads: one file, or a sharded model's index
+MODEL_WEIGHTS = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
 Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
 
 
@@ -333,6 +340,19 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
         if not any((folder / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
             raise SeatSpecError(
                 f"seat spec hf model: {model!r} has no tokenizer (tokenizer.json or tokenizer_config.json)"
+            )
+        # read now, before a run writes anything: a seat that fails to load mid-run leaves a folder of
+        # this recipe's episodes that the fixed recipe may not resume
+        try:
+            config = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not readable JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not a JSON object")
+        if not any((folder / name).is_file() for name in MODEL_WEIGHTS):
+            raise SeatSpecError(
+                f"seat spec hf model: {model!r} has no weights ({', '.join(MODEL_WEIGHTS)}):"
+                " copy the whole folder save_pretrained wrote"
             )
     elif looks_local(model):
         raise MissingInput(f"seat spec hf model: {model!r}: no such folder")
