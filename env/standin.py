@@ -135,6 +135,12 @@ def disposition(ref: str) -> Disposition:
     raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml)")
 
 
+def read_disposition(path: str | Path) -> Disposition:
+    """A disposition file as every run reads it (glade validate asks the same): load_disposition,
+    then refused where it changes a shipped disposition under the shipped name."""
+    return _not_shadowing(load_disposition(path), str(path))
+
+
 def _not_shadowing(d: Disposition, ref: str) -> Disposition:
     """A file may repeat a shipped disposition but not change it under the shipped name:
     rows, ranks and calibrations tell stand-ins apart by name, so the two would merge."""

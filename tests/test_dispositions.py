@@ -183,6 +183,11 @@ def test_validate_checks_disposition_files(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"ok     {folder / 'ok.yaml'}  (disposition)" in printed
     assert f"FAIL   {folder / 'bad.yaml'}: surplus: must be at least 0, got -4" in printed
+    # a copy of a shipped disposition changed under the shipped name: every run refuses it, so validate does
+    write(folder, "bad.yaml", "name: balanced\nbudget: 0.8\n")
+    assert main(["validate", str(folder / "bad.yaml")]) == 2
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "its name 'balanced' is a shipped disposition's, but its budget is 0.8 where the shipped one's is" in printed
 
 
 # NaN passes every range check (its comparisons are all False) and YAML reads `.nan` and `.inf`

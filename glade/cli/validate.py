@@ -38,9 +38,9 @@ def validate_file(path: Path, kind: str) -> str:
     """What the file is; raises ConfigError (MissingInput for inputs not there yet) naming the key."""
     source = str(path)
     if kind == "disposition":
-        from glade.env.standin import load_disposition
+        from glade.env.standin import read_disposition
 
-        load_disposition(path)
+        read_disposition(path)
         return "disposition"
     if kind == "scenario":
         from glade.env.scenario import load_scenario
