@@ -61,6 +61,7 @@ def check(s: Scenario, src: str | None) -> None:
             )
     if len(s.creatures) < 2:
         fail(src, "creatures", "a market needs at least two creatures")
+    named: dict = {}  # disposition name -> (the first disposition of that name, its reference)
     for cid, c in s.creatures.items():
         base = f"creatures.{cid}"
         for good, rate in c.produces.items():
@@ -84,9 +85,18 @@ def check(s: Scenario, src: str | None) -> None:
         if not 0 <= c.appetite < 64:
             fail(src, f"{base}.appetite", "must be from 0 to 63")
         try:
-            disposition(c.disposition)
+            found = disposition(c.disposition)
         except ValueError as exc:
             fail(src, f"{base}.disposition", str(exc))
+        # rows tell stand-ins apart by name: two files under one name would merge (glade.seats check_stand_in_names)
+        first, ref = named.setdefault(found.name, (found, c.disposition))
+        if first != found:
+            fail(
+                src,
+                f"{base}.disposition",
+                f"{c.disposition} and {ref} are two different dispositions named {found.name!r}; results tell "
+                "stand-ins apart by name, so give one of the files a name of its own (name: ...)",
+            )
         for key in ("name", "species"):
             text = getattr(c, key)
             if not text or len(text) > 64 or not set(text) <= LINE_CHARS:

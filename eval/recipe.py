@@ -129,8 +129,14 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     for name in sorted(set(recipe.policies) - set(unseated(recipe))):
         with keyed(source, f"policies.{name}"):
             seat_inputs(recipe.policies[name])
+    # the all-stand-in world seats the scenarios' own stand-ins, under their names too
+    scenario_seats = {
+        f"scenario {name}'s {creature}": c.disposition
+        for name, scenario in load_played(recipe).items()
+        for creature, c in scenario.creatures.items()
+    }
     with keyed(source, "policies"):
-        check_stand_in_names(recipe.policies)
+        check_stand_in_names({**recipe.policies, **scenario_seats})
         check_model_names(recipe.policies)
 
 

@@ -115,8 +115,14 @@ def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
     """Seats the rows could not tell apart: two disposition files under one name, two models
     under one policy identity (glade.seats check_stand_in_names, check_model_names)."""
     specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
+    # the stand-ins the scenarios seat where a council names none play beside them, under their names too
+    scenario_seats = {
+        f"scenario {name}'s {creature}": c.disposition
+        for name, scenario in load_scenarios(recipe).items()
+        for creature, c in scenario.creatures.items()
+    }
     with keyed(source, "councils"):
-        check_stand_in_names(specs)
+        check_stand_in_names({**specs, **scenario_seats})
         check_model_names(specs)
 
 

@@ -238,3 +238,27 @@ def test_a_disposition_at_its_bounds_is_accepted():
     # a budget of 1.0 spends every pebble: acorns 2 x 2.10 + berries 2 x 3.15 = 10.50
     o = observation("thorn", inventory=inv(firewood=3), pebbles=10.5)
     assert [x["qty"] for x in act(o, dataclasses.replace(BALANCED, budget=1.0))["orders"]] == [2, 2]
+
+
+def test_two_disposition_files_of_one_name_in_a_scenario_or_beside_its_seats_are_refused(tmp_path, capsys):
+    # rows label both standin:mine, so data.policies, calibrate and rank would merge two stand-ins
+    one = write(tmp_path, "one.yaml", "name: mine\nsurplus: 4\n")
+    two = write(tmp_path, "two.yaml", "name: mine\nsurplus: 8\n")
+    scenario = write(tmp_path, "s.yaml", f"name: s\nextends: default\ncreatures:\n  oona: {{disposition: {one}}}\n")
+    both = write(tmp_path, "both.yaml", f"name: b\nextends: {scenario}\ncreatures:\n  thorn: {{disposition: {two}}}\n")
+    with pytest.raises(
+        ConfigError, match=rf"creatures.thorn.disposition: {two} and {one} are two different dispositions"
+    ):
+        load_scenario(str(both))
+    load_scenario(
+        str(
+            write(tmp_path, "same.yaml", f"name: t\nextends: {scenario}\ncreatures:\n  thorn: {{disposition: {one}}}\n")
+        )
+    )
+    # the scenario's oona plays beside a council seat of the other file
+    recipe = write(tmp_path, "g.yaml", f"out: {tmp_path / 'traces'}\nscenarios: [{scenario}]\n"
+                   f"councils:\n  c: {{thorn: {{kind: standin, disposition: {two}}}}}\nseeds: {{start: 0, count: 1}}\nturns: 2\n")  # fmt: skip
+    assert main(["generate", str(recipe)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"c.thorn ({two}) and scenario {scenario}'s oona ({one}) are two different dispositions named 'mine'" in err
+    assert not (tmp_path / "traces").exists()
