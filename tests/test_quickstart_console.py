@@ -41,6 +41,14 @@ def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys)
     assert shown["results"] == "runs/eval/crash-gambit/" and shown["checkpoints"] == "checkpoints/"
     assert "tiny-hoarder__0__20260101-000000" in " ".join(lines)
     assert "exports" not in shown and "simulation" not in shown and "traces" not in shown  # not made: not listed
+    # a traces folder of the user's own is not the generate step's; the step's folders are named as they are
+    (tmp_path / "runs" / "traces" / "mine" / "data").mkdir(parents=True)
+    qs.closing(SimpleNamespace(out="qs", train_base=False), Console(width=200))
+    assert "traces" not in capsys.readouterr().out
+    (tmp_path / "runs" / "traces" / "heldout" / "data").mkdir(parents=True)
+    qs.closing(SimpleNamespace(out="qs", train_base=False), Console(width=200))
+    [row] = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  traces")]
+    assert row == ["traces", "runs/traces/", "stand-in", "episodes:", "heldout"]
     assert (
         "  glade eval recipes/eval/crash-gambit.yaml seeds.count=16 name=crash-gambit-16 "
         "out=runs/eval/crash-gambit-16 --dry-run" in lines

@@ -40,6 +40,7 @@ from .steps import (
     LM_EVAL_LIMIT,
     RESULTS,
     SEED,
+    TRACES,
     compare_gambits,
     evaluate_councils,
     export_creatures,
@@ -130,7 +131,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         + "\n\n"
         + epilog(
             "0 every step done; 1 a step failed (its traceback says where; the conservation check, say); "
-            "2 bad input (an --out that is a file, an --until not a step of this run); 130 interrupted "
+            "2 bad input (an --out that is a file, an --until not a step of this run, or a step refusing what it "
+            "reads: one error: line naming it); 130 interrupted "
             "(rerun to continue: finished work is kept).",
             ("glade quickstart", "glade quickstart --until simulate --out /tmp/qs"),
         ),
@@ -147,7 +149,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--until",
         metavar="STEP",
         help=f"stop after this step: {', '.join(s.name for s in STEPS)}; with --train-base also"
-        f" {', '.join(s.name for s in TRAIN_BASE)}, which run first",
+        f" {', '.join(s.name for s in TRAIN_BASE)}, which run after generate in place of base",
     )
     p.add_argument(
         "--train-base",
@@ -163,10 +165,12 @@ def closing(args: argparse.Namespace, con) -> None:
     """What the run made and where (four folders: only OUT is the user's to choose), and what
     to try next; only what exists, so a run cut short by --until lists what it reached."""
     trained = [p.name for name in ADAPTERS if (p := kept_checkpoint(name, args)) is not None]
+    # the generate steps' folders that are there (runs/traces may hold a user's own beside them)
+    traces = [name for name in ("standin", "panic-seller", "heldout", "base") if (TRACES / name / "data").is_dir()]
     made = [
         ("report", RESULTS / "report.html", "open it in a browser; report.md beside it"),
         ("results", RESULTS, "the rows, Table 1's figures, flags.md (glade flag, glade report and glade rank read it)"),
-        ("traces", Path("runs/traces"), "stand-in episodes: standin, panic-seller, heldout"),
+        *([("traces", TRACES, f"stand-in episodes: {', '.join(traces)}")] if traces else []),
         ("checkpoints", Path(checkpoint.ROOT), ", ".join(trained) or "none yet"),
         ("exports", Path(args.out) / "exports", "Hub-ready folders with model cards, not pushed"),
         ("simulation", Path(args.out) / "simulate", "the default Wood's trace.parquet and summary.json"),

@@ -23,6 +23,7 @@ LM_EVAL_LIMIT = 24  # held-out documents per lm-eval task (states; goods of stat
 GAMBITS = ("gambit_rumour", "gambit_shock", "gambit_override")
 ADAPTERS = ("tiny-hoarder", "tiny-panic-seller", "tiny-speculator", "tiny-shrewd")
 RESULTS = Path("runs/eval/crash-gambit")  # where recipes/eval/crash-gambit.yaml writes
+TRACES = Path("runs/traces")  # where recipes/generate/NAME.yaml writes: TRACES/NAME
 
 
 def simulate_default(args: argparse.Namespace, con) -> None:
@@ -296,8 +297,10 @@ def export_creatures(args: argparse.Namespace, con) -> None:
     for folder in done:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
     con.print(
-        f"Hub-ready folders in {out}/ (not pushed). To publish, re-run with your own repo ids and --push, e.g. "
-        f"{glade_command()} export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base --push, "
-        f"or upload a folder as it is: hf upload YOU/tiny-hoarder {out / 'tiny-hoarder'} .",
+        f"Hub-ready folders in {out}/ (not pushed; their cards and adapter configs name {owner}/...). To publish, "
+        f"export again under your own repo ids, the base first: {glade_command()} export "
+        f"{'latest' if args.train_base else 'shipped'}:tiny-base --repo-id YOU/tiny-base --council {RESULTS} --push; "
+        f"then {glade_command()} export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base "
+        f"--council {RESULTS} --push",
         soft_wrap=True,
     )
