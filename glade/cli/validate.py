@@ -95,7 +95,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description="Check recipes and scenarios without running anything, with the checks the runs make.",
         epilog=epilog(
             "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
-            "is malformed (or there is no such file or folder).",
+            "is malformed or of a kind glade cannot tell (or there is no such file or folder).",
             ("glade validate", "glade validate my-recipes/ --kind eval"),
         ),
         formatter_class=VerbHelp,
@@ -107,13 +107,19 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    failures = needs = 0
+    failures = needs = unknown = 0
     files = collect(args.paths)
     if not files:
         raise ConfigError(f"{', '.join(args.paths or default_paths())}: no YAML files (*.yaml, *.yml) to check")
     for path in files:
         try:
-            print(f"ok     {path}  ({validate_file(path, kind_of(path, args.kind))})")
+            kind = kind_of(path, args.kind)
+        except ConfigError as exc:  # not malformed: glade cannot tell what to check it as
+            unknown += 1
+            print(f"KIND?  {exc}")
+            continue
+        try:
+            print(f"ok     {path}  ({validate_file(path, kind)})")
         except MissingInput as exc:
             needs += 1
             print(f"NEEDS  {exc}")
@@ -121,5 +127,9 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             line = str(exc).splitlines()[0]
             print(f"FAIL   {line if str(path) in line else f'{path}: {line}'}")  # every line names its file
-    print(f"{len(files) - failures - needs} ok, {failures} FAIL (malformed), {needs} NEEDS (inputs not made yet)")
-    return 2 if failures else 1 if needs else 0
+    kinds = f", {unknown} KIND? (say what they are with --kind)" if unknown else ""
+    print(
+        f"{len(files) - failures - needs - unknown} ok, {failures} FAIL (malformed), {needs} NEEDS (inputs not made "
+        f"yet){kinds}"
+    )
+    return 2 if failures or unknown else 1 if needs else 0
