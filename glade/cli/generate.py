@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         con.print(
             f"wrote {summary['episodes']:,} episodes ({summary['played_now']:,} played now, "
-            f"{summary['decisions_now']:,} decisions in {summary['seconds_now']:.1f} s) to {summary['out']}",
+            # the run's wall time, as the cost line below says it (seconds_now is the playing alone)
+            f"{summary['decisions_now']:,} decisions in {summary['cost']['wall_seconds']:.1f} s) to {summary['out']}",
             soft_wrap=True,
         )
         con.print(closing_line(summary["cost"]), soft_wrap=True)
