@@ -44,7 +44,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("checkpoint", help="a checkpoint folder written by glade train (or glade merge), or latest:NAME")
+    p.add_argument(
+        "checkpoint",
+        help="a checkpoint folder written by glade train (or glade merge), latest:NAME, or shipped:NAME (a base glade ships)",
+    )
     p.add_argument(
         "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub repo to write the card for (and push to)"
     )

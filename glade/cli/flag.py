@@ -2,7 +2,7 @@
 part ways, keep the disagreements that survive false-discovery control (Benjamini-Hochberg)
 and the effect and support thresholds, and group them into families a person reads as one
 finding (glade.eval.flags). Reads RESULTS/decisions.parquet and episodes.parquet (written by
-`glade eval`) and the thresholds in RESULTS/recipe.yaml (defaults when absent); writes
+`glade eval`) and the thresholds in RESULTS/recipe.yaml (else summary.json's, else the defaults); writes
 RESULTS/flags.json (every cell with its p and q values, the flags, the families) and
 RESULTS/flags.md, and prints the top families."""
 

@@ -16,7 +16,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "train",
         help=help,
         description="Validate the recipe, prepare SFT data from traces, train, evaluate on held-out "
-        "states, and write checkpoints/<recipe>__<seed>__<time>/. Under torchrun or accelerate "
+        "states, and write OUTPUT_ROOT/NAME__SEED__TIME/ (default checkpoints/; NAME the recipe's name). Under torchrun or accelerate "
         "launch every process trains and rank 0 writes. Progress (the steps, then the eval loss and "
         "each pass over the held-out states) goes to stderr; the checkpoint and its figures to stdout.",
         epilog=epilog(
