@@ -263,3 +263,18 @@ def test_huggingface_hub_is_quiet_once_imported_after_quiet_libraries():
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_VERBOSITY"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(logging.ERROR)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("out=runs/x", "unrecognized arguments: out=runs/x; did you mean --out runs/x?"),
+        ("max_fault_share=0.5", "did you mean --max-fault-share 0.5?"),
+        ("market.max_step=0.3", "did you mean --set market.max_step=0.3? scenario keys are given with --set"),
+    ],
+)
+def test_simulate_given_a_bare_key_value_names_its_option_or_set(capsys, given, said):
+    # the recipe verbs hint `key=value` <-> `--key value`; simulate, which has no recipe, said nothing
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", given])
+    assert exit_.value.code == 2 and said in capsys.readouterr().err

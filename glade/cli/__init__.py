@@ -121,7 +121,8 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
             verb_parser.add_argument(
                 "--verbose", action="store_true", help="show the libraries' own progress bars, logs and warnings"
             )
-            verb_parser.set_defaults(usage_error=verb_parser.error)  # a mistake shows the verb's own usage
+            # a mistake shows the verb's own usage; its options give a bare key=value a hint
+            verb_parser.set_defaults(usage_error=verb_parser.error, usage=verb_parser.format_usage())
         else:
             subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -163,6 +164,21 @@ def override_hint(extra: list[str], keys: set[str]) -> str:
     return f"; did you mean {key}={value}? recipe keys are given as key=value"
 
 
+def option_hint(extra: list[str], usage: str) -> str:
+    """`; did you mean --out runs/x?` where a verb without a recipe (simulate) is given a bare
+    key=value: its own option if it has one of that name, else its --set (a scenario key)."""
+    given = next((a for a in extra if "=" in a and not a.startswith("-")), None)
+    if given is None:
+        return ""
+    key, value = given.split("=", 1)
+    options = set(re.findall(r"--[\w-]+", usage))
+    if (option := "--" + key.replace("_", "-")) in options:
+        return f"; did you mean {option} {value}?"
+    if "--set" in options:
+        return f"; did you mean --set {given}? scenario keys are given with --set"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     quiet_libraries("--verbose" in argv)  # before a verb imports the libraries
@@ -176,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and "overrides" in args and all("=" in a and not a.startswith("-") for a in extra):
         args.overrides = [*args.overrides, *extra]
     elif extra:  # the verb's own usage line and exit 2, with a hint for `--key value`
-        hint = override_hint(extra, args.recipe_keys()) if "recipe_keys" in args else ""
+        hint = override_hint(extra, args.recipe_keys()) if "recipe_keys" in args else option_hint(extra, args.usage)
         usage_error = args.usage_error if "usage_error" in args else parser.error
         usage_error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if "run" not in args:
