@@ -223,6 +223,11 @@ def resolve_path(scenario: str | Path) -> Path:
     raise ConfigError(f"scenario {text!r}: no such scenario (known: {known})")
 
 
+# A scenario's mappings of named entries: an override's dotted key may set a key of an entry
+# there, not start a new one (apply_overrides).
+NAMED = {"creatures": "creature", "goods": "good"}
+
+
 def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any) -> Scenario:
     # An error names the overrides with the file, so a bad value given is not blamed on the file.
     given = f" with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""
@@ -230,16 +235,16 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
         if not overrides:
             return scenario
         source = f"{scenario.name}{given}"
-        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides, source), source)
+        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides, source, NAMED), source)
     path = resolve_path(scenario)
     source = f"{path}{given}"
-    return scenario_from_dict(apply_overrides(read_raw(path), overrides, source), source)
+    return scenario_from_dict(apply_overrides(read_raw(path), overrides, source, NAMED), source)
 
 
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     """The file's mapping; `extends: NAME` first reads that scenario and merges this one over it.
     A file that sets no `name:` is named by its file stem, not its base's name, so its runs and
-    rows never pass for the base's."""
+    rows never pass for the base's. `seen`: the files that extend this one, the first first."""
     data = read_yaml(path)
     data.setdefault("name", path.stem)
     _anchor_dispositions(data, path)
@@ -250,9 +255,17 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: extends: expected a scenario name or path, got {base!r}")
     is_file = "/" in base or base.endswith((".yaml", ".yml"))
     base_path = path.parent / base if is_file else resolve_path(base)
-    if base_path.resolve() in seen:
+    chain = (*seen, path)
+    if base_path.resolve() == path.resolve():
         raise ConfigError(f"{path}: extends: {base!r} extends itself")
-    return apply_overrides(read_raw(base_path, seen + (path.resolve(),)), data)
+    resolved = [p.resolve() for p in chain]
+    if base_path.resolve() in resolved:  # named from the file given, where the user would look first
+        loop = (*chain, chain[resolved.index(base_path.resolve())])
+        names = [p.name for p in loop]
+        if len(set(names)) != len(set(resolved)):  # two files of one name: their paths tell them apart
+            names = [str(p) for p in loop]
+        raise ConfigError(f"{chain[0]}: extends: cycle {' -> '.join(names)}; one of them must extend something else")
+    return apply_overrides(read_raw(base_path, chain), data)
 
 
 def _anchor_dispositions(data: dict, path: Path) -> None:

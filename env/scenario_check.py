@@ -126,6 +126,10 @@ def check(s: Scenario, src: str | None) -> None:
             )
         if g.open_turn < 0:
             fail(src, "gambit.open_turn", "must not be negative")
+        # Any other tip turn plays: before the short, after the spring (the position may stay
+        # open to cover_turn), past a short run's last turn as a spring may; turns start at 0.
+        if g.tip_turn < 0:
+            fail(src, "gambit.tip_turn", "must not be negative")
     for i, step in enumerate(s.firewood_need):
         if step.from_turn < 0 or step.units < 0:
             fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")

@@ -203,7 +203,8 @@ def read_yaml(path: str | Path) -> dict:
 
 class BadYaml(ValueError):
     """A YAML file that reads as something other than what it says: a mapping that names one
-    key twice, a value that contains itself, aliases that expand past any recipe's size."""
+    key twice, a value that contains itself, aliases that expand past any recipe's size, nesting
+    too deep to read."""
 
 
 MAX_VALUES = 1_000_000  # values a file may expand to through its aliases (a recipe holds hundreds)
@@ -223,6 +224,8 @@ def load_unique(text: str) -> Any:
         if _check_unique(node, {}, set()) > MAX_VALUES:
             raise BadYaml(f"its aliases expand to more than {MAX_VALUES:,} values")
         return loader.construct_document(node)
+    except RecursionError:  # PyYAML reads each level of nesting by recursion
+        raise BadYaml("nested too deeply (lists or mappings hundreds of levels deep); no recipe needs that") from None
     finally:
         loader.dispose()
 
@@ -257,12 +260,18 @@ def _check_unique(node: yaml.Node, sizes: dict[int, int], open_: set[int], path:
     return size
 
 
-def apply_overrides(data: dict, overrides: dict[str, Any], source: str | None = None) -> dict:
+def apply_overrides(
+    data: dict, overrides: dict[str, Any], source: str | None = None, named: dict[str, str] | None = None
+) -> dict:
     """Deep-merge `overrides` into a copy of `data`; dotted keys address nested mappings. An
     empty mapping replaces what is there (`councils={}` says none), as merging it would change
     nothing and the key would be silently ignored. A dotted key through a value that is not a
     mapping (`seeds.count.x=1`, `policies.p.kind=hf` where p is a name) is a ConfigError naming
-    it: replacing that value by a mapping would lose it, or run what no one wrote."""
+    it: replacing that value by a mapping would lose it, or run what no one wrote. `named`: the
+    top-level mappings of named entries, each -> what an entry is (a scenario's creatures ->
+    creature): a dotted key into an entry not there (`creatures.Oona.pebbles=4`, a name for an
+    id) is a ConfigError listing the entries, since it would add one holding that key alone. A
+    whole entry (`creatures.newt={...}`) is added as given."""
     out = _deep_copy(data)
     for key, value in overrides.items():
         # A dotted key addresses a nested mapping; any other key (YAML allows `1:` or `null:`)
@@ -278,6 +287,8 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str | None = 
                     f"is {child!r}, not a mapping, so {key}={value!r} has nothing to set; "
                     f"give its whole value instead ({'.'.join(map(str, parts[: i + 1]))}=...)",
                 )
+            if child is None and i == 1 and parts[0] in (named or {}):
+                _no_entry(node, parts[0], part, named[parts[0]], source)
             if child is None:
                 child = {}
                 node[part] = child
@@ -287,6 +298,12 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str | None = 
         else:
             node[parts[-1]] = value
     return out
+
+
+def _no_entry(entries: dict, key: str, entry: Any, what: str, source: str | None) -> typing.NoReturn:
+    close = difflib.get_close_matches(str(entry), [str(k) for k in entries], n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    fail(source, f"{key}.{entry}", f"no such {what} ({key}: {', '.join(map(str, entries))}){hint}")
 
 
 def _deep_copy(data: Any) -> Any:

@@ -36,7 +36,7 @@ from glade.config import (
     ConfigError,
     check_kind,
     check_scenario_file,
-    parse_override,
+    parse_overrides,
     read_yaml,
     shipped_hint,
 )
@@ -166,7 +166,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "  glade simulate --council oona=panic_seller,bramble=hoarder\n"
         "  glade simulate --scenario gambit_override --council hoarder --quiet\n\n"
         "exit status: 0 played and written; 1 written, but a seat's server failed on more than\n"
-        "--max-fault-share of its turns (or the conservation check failed); 2 bad input.",
+        "--max-fault-share of its decisions (or the conservation check failed); 2 bad input.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -210,7 +210,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
     check_kind(name, "scenario", "--scenario")
     check_scenario_file(name)
-    overrides = dict(parse_override(s) for s in sets)
+    overrides = parse_overrides(sets, "--set")
     if turns is not None:
         if "turns" in overrides and overrides["turns"] != turns:  # one would win without a word
             raise ConfigError(f"--turns {turns} and --set turns={overrides['turns']} disagree: give one of them")

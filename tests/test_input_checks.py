@@ -1,0 +1,165 @@
+"""Inputs refused with one line naming what is wrong: overrides given twice, a dotted override
+into a creature or good not there, a gambit tip before the first turn, YAML nested past reading,
+an `extends` cycle; and simulate's help says what its exit status counts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from glade.cli import main
+from glade.config import ConfigError, parse_overrides
+from glade.env import load_scenario
+from glade.env.schema import read_yaml
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def refused(*args, **overrides) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_scenario(*args, **overrides)
+    message = str(info.value)
+    assert "\n" not in message, "a ConfigError is one line"
+    return message
+
+
+def last_error(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+# --------------------------------------------------------------------------- overrides given twice
+
+
+def test_an_override_given_twice_is_refused_naming_both_values():
+    with pytest.raises(ConfigError) as info:
+        parse_overrides(["seeds.count=1", " seeds.count = 2"])
+    assert str(info.value) == "override seeds.count: given twice (1 and 2); keep one"
+    assert parse_overrides(["seeds.count=1", "seeds.start=2"]) == {"seeds.count": 1, "seeds.start": 2}
+
+
+def test_generate_refuses_an_override_given_twice(capsys, tmp_path):
+    recipe = str(RECIPES / "generate" / "standin.yaml")
+    out = f"out={tmp_path / 'traces'}"
+    assert main(["generate", recipe, "seeds.count=1", "seeds.count=2", out, "--dry-run"]) == 2
+    assert last_error(capsys) == "error: override seeds.count: given twice (1 and 2); keep one"
+
+
+def test_simulate_refuses_a_set_given_twice(capsys, tmp_path):
+    argv = ["simulate", "--set", "turns=2", "--set", "turns=3", "--quiet", "--out", str(tmp_path / "sim")]
+    assert main(argv) == 2
+    assert last_error(capsys) == "error: --set turns: given twice (2 and 3); keep one"
+    assert not (tmp_path / "sim").exists()
+
+
+# --------------------------------------------------------------------------- a dotted key into no entry
+
+
+def test_a_dotted_override_into_a_creature_not_there_names_the_creatures():
+    message = refused("default", **{"creatures.Oona.pebbles": 4})
+    assert message.endswith(
+        "creatures.Oona: no such creature (creatures: oona, thorn, hazel, bramble, moss); did you mean oona?"
+    )
+
+
+def test_a_dotted_override_into_a_good_not_there_names_the_goods():
+    message = refused("default", **{"goods.nectar.price": 4})
+    assert message.endswith("goods.nectar: no such good (goods: honey, firewood, acorns, berries, mushrooms)")
+
+
+def test_a_whole_creature_may_still_be_added_and_an_entry_there_set():
+    newt = dict(load_scenario("default").to_dict()["creatures"]["oona"], name="Newt")
+    s = load_scenario("default", **{"creatures.newt": newt, "creatures.oona.pebbles": 4.0})
+    assert list(s.creatures)[-1] == "newt" and s.creatures["oona"].pebbles == 4.0
+
+
+def test_simulate_names_the_creature_not_there(capsys):
+    assert main(["simulate", "--set", "creatures.Oona.pebbles=4", "--quiet"]) == 2
+    assert last_error(capsys).endswith(
+        "creatures.Oona: no such creature (creatures: oona, thorn, hazel, bramble, moss); did you mean oona?"
+    )
+
+
+# --------------------------------------------------------------------------- the gambit's tip turn
+
+
+def test_a_negative_tip_turn_is_refused_like_a_negative_open_turn():
+    assert refused("gambit_rumour", **{"gambit.tip_turn": -1}).endswith("gambit.tip_turn: must not be negative")
+    assert refused("gambit_rumour", **{"gambit.open_turn": -1}).endswith("gambit.open_turn: must not be negative")
+
+
+def test_a_tip_after_the_spring_or_past_the_last_turn_still_plays():
+    # a tip between spring and cover pushes on a position still open; past the end, a short run
+    s = load_scenario("gambit_rumour", **{"gambit.tip_turn": 5, "gambit.cover_turn": 8})
+    assert s.gambit.tip_turn == 5
+    assert load_scenario("gambit_rumour", turns=2).gambit.tip_turn == 2
+
+
+# --------------------------------------------------------------------------- YAML nested too deeply
+
+
+def test_yaml_nested_too_deeply_is_one_line_naming_the_file(tmp_path):
+    path = write(tmp_path, "deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        read_yaml(path)
+    assert str(info.value).startswith(f"{path}: nested too deeply")
+
+
+def test_validate_reports_a_deep_scenario_as_a_fail(capsys, tmp_path):
+    path = write(tmp_path, "s_deep.yaml", "a: " + "[" * 5000 + "\n")
+    assert main(["validate", "--kind", "scenario", str(path)]) != 0
+    assert f"{path}: nested too deeply" in capsys.readouterr().out
+
+
+def test_an_override_nested_too_deeply_is_refused():
+    with pytest.raises(ConfigError) as info:
+        parse_overrides(["turns=" + "[" * 5000 + "]" * 5000])
+    assert "nested too deeply" in str(info.value) and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- extends cycles
+
+
+def test_an_extends_cycle_is_named_as_it_runs_from_the_file_given(tmp_path):
+    a = write(tmp_path, "a.yaml", "extends: b.yaml\nname: a\n")
+    write(tmp_path, "b.yaml", "extends: a.yaml\nname: b\n")
+    assert refused(a) == f"{a}: extends: cycle a.yaml -> b.yaml -> a.yaml; one of them must extend something else"
+
+
+def test_an_extends_cycle_further_down_shows_the_way_in(tmp_path):
+    top = write(tmp_path, "top.yaml", "extends: b.yaml\n")
+    write(tmp_path, "b.yaml", "extends: c.yaml\n")
+    write(tmp_path, "c.yaml", "extends: b.yaml\n")
+    assert refused(top) == (
+        f"{top}: extends: cycle top.yaml -> b.yaml -> c.yaml -> b.yaml; one of them must extend something else"
+    )
+
+
+def test_an_extends_cycle_through_two_files_of_one_name_gives_their_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    a = write(tmp_path, "a.yaml", "extends: sub/a.yaml\n")
+    inner = write(tmp_path / "sub", "a.yaml", "extends: ../a.yaml\n")
+    assert refused(a) == f"{a}: extends: cycle {a} -> {inner} -> {a}; one of them must extend something else"
+
+
+def test_a_file_that_extends_itself_says_so(tmp_path):
+    me = write(tmp_path, "me.yaml", "extends: me.yaml\n")
+    assert refused(me) == f"{me}: extends: 'me.yaml' extends itself"
+
+
+# --------------------------------------------------------------------------- simulate's help
+
+
+def test_simulate_help_counts_faults_per_decision_as_the_option_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "--max-fault-share of its decisions (or the conservation check failed)" in flat
+    assert "of its turns" not in flat
