@@ -68,6 +68,12 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             "name",
             f"{recipe.name!r} cannot label results: 1 to 128 characters, no '/' or '\\', not starting with '.'",
         )
+    if not recipe.policies:  # else each council's seat is an "unknown policy" among none
+        fail(
+            source,
+            "policies",
+            "needs at least one policy (NAME: a seat spec or a disposition name) for the councils to seat",
+        )
     for name, council in recipe.councils.items():
         if name == STANDIN:
             fail(source, f"councils.{name}", f"{STANDIN!r} names the all-stand-in world; choose another council name")

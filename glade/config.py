@@ -48,7 +48,6 @@ __all__ = [
     "looked_for",
     "number_hint",
     "parse_override",
-    "parse_overrides",
     "read_yaml",
     "shipped_hint",
 ]
@@ -173,21 +172,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def parse_overrides(texts: list[str] | tuple[str, ...], what: str = "override") -> dict[str, Any]:
-    """`key=value` texts -> key -> value. A key given twice is a ConfigError naming both values,
-    as a YAML key given twice is (`what`: the flag it came with, e.g. `--set`): else the last
-    would win without a word, and no one would know which was meant."""
-    pairs: dict[str, Any] = {}
-    raw: dict[str, str] = {}  # key -> its value as typed, for the message
-    for text in texts:
-        key, value = parse_override(text)
-        typed = text.split("=", 1)[1].strip()
-        if key in pairs:
-            raise ConfigError(f"{what} {key}: given twice ({raw[key]} and {typed}); keep one")
-        pairs[key], raw[key] = value, typed
-    return pairs
-
-
 # What a file under recipes/<folder>/ is (glade validate reads its kind from the folder).
 FOLDER_KINDS = {
     "scenarios": "scenario",
@@ -226,7 +210,7 @@ def load_recipe(
         raise ConfigError(f"{path}: the file is empty; expected {_kind_text(kind) if kind else 'a recipe'}")
     if kind is not None:
         check_keys_kind(data, path, kind)
-    pairs = parse_overrides(overrides)
+    pairs = dict(parse_override(o) for o in overrides)  # ordered: a key given twice takes the last, as in Hydra
     source = recipe_source(path, overrides)
     return build(cls, apply_overrides(data, pairs, source), source)
 

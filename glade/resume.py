@@ -347,16 +347,14 @@ def finished(log: ShardLog, recipe: dict, hashes: dict[str, set[str]] | None = N
 
 def _read(progress: Path) -> dict[str, dict]:
     """The ledger's episodes, from either format; a ValueError naming the file if it is not one."""
+    data = _ledger(progress)
     try:
-        data = json.loads(progress.read_text())
         if data.get("format") == FORMAT:
             return {str(e): {"part": int(v["part"]), "faults": int(v.get("faults") or 0)}
                     for e, v in data["episodes"].items()}  # fmt: skip
         return legacy_episodes(data)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ValueError(
-            f"{progress}: not a glade progress ledger ({type(exc).__name__}); move the folder aside to start afresh"
-        ) from None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise _not_a_ledger(progress, "its episodes are not listed as glade lists them") from None
 
 
 def read_ledger(folder: Path) -> dict | None:
@@ -371,14 +369,19 @@ def read_ledger(folder: Path) -> dict | None:
 
 
 def _ledger(progress: Path) -> dict:
-    """progress.json as it is (an older folder's is a plain episode map)."""
+    """progress.json as it is (an older folder's is a plain episode map); a ValueError naming the
+    file if it is not JSON or not a JSON object."""
     try:
         data = json.loads(progress.read_text())
     except ValueError:
-        raise ValueError(
-            f"{progress}: not a glade progress ledger (not JSON); move the folder aside to start afresh"
-        ) from None
-    return data if isinstance(data, dict) else {}
+        raise _not_a_ledger(progress, "not JSON") from None
+    if not isinstance(data, dict):
+        raise _not_a_ledger(progress, "not a JSON object")
+    return data
+
+
+def _not_a_ledger(progress: Path, what: str) -> ValueError:
+    return ValueError(f"{progress}: not a glade progress ledger ({what}); move the folder aside to start afresh")
 
 
 def _episodes_in(shard: Path) -> set[str] | str:

@@ -89,12 +89,12 @@ def test_a_folder_holding_a_plain_tmp_file_and_no_ledger_is_refused(tmp_path):
 
 
 def test_a_ledger_that_is_a_json_list_is_named_not_a_ledger(tmp_path):
-    # guards _ledger's `isinstance(data, dict)` and _read catching AttributeError: a progress.json
-    # holding a list is refused in one line naming the file, not with a raw AttributeError
+    # guards _ledger's `isinstance(data, dict)`: a progress.json holding a list is refused in one line
+    # naming the file and what is wrong, not with a raw AttributeError or its class name
     log = bare_log(tmp_path)
     log.root.mkdir()
     (log.root / "progress.json").write_text("[1, 2]")
-    with pytest.raises(ValueError, match=r"progress.json: not a glade progress ledger \(AttributeError\); move"):
+    with pytest.raises(ValueError, match=r"progress.json: not a glade progress ledger \(not a JSON object\); move"):
         log.start({})
 
 

@@ -289,7 +289,9 @@ def test_a_model_folder_whose_config_cannot_be_read_or_with_no_weights_is_named_
     with pytest.raises(SeatSpecError, match=r"config.json is not a JSON object$"):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(SeatSpecError, match=r"has no weights \(model.safetensors, pytorch_model.bin, .*save_pretrained"):
+    with pytest.raises(
+        SeatSpecError, match=r"has no weights \(model.safetensors, pytorch_model.bin, .*save_pretrained"
+    ):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "model.safetensors.index.json").write_text("{}")  # a sharded model
     check_inputs({"kind": "hf", "model": str(tmp_path)})

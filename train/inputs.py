@@ -180,8 +180,9 @@ def missing(source: str | None, path: str, problem: str):
 def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
     """`load()` -> (tokenizer, model) of the base, with what only the loaded model can tell named by
     key: a base that does not load (a hub id this machine cannot reach, a folder that holds no model)
-    and a `lora.target_modules` name that matches none of its modules (PEFT only refuses a list that
-    matches nothing, so one misspelt name among good ones would silently go untrained)."""
+    and a `lora.target_modules` that matches none of its modules (PEFT only refuses a list that
+    matches nothing, so one misspelt name among good ones would silently go untrained; a string it
+    refuses in words that name neither the key nor the file)."""
     if unreachable := checkpoint.hub_unreachable(base):
         fail(source, "model.base", f"{recipe.model.base!r}: {unreachable}")
     try:
@@ -195,22 +196,53 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
             "Face cache, a folder must hold a model (config.json, weights, tokenizer)",
         )
     targets = (recipe.lora or {}).get("target_modules")
-    if isinstance(targets, list):  # a string is PEFT's regex or "all-linear", matched its own way
-        import difflib
-
-        names = [name for name, _ in model.named_modules()]
-        leaves = sorted({name.rsplit(".", 1)[-1] for name in names} - {""} - {str(i) for i in range(len(names))})
-        for target in targets:
-            if not any(name == target or name.endswith(f".{target}") for name in names):
-                close = difflib.get_close_matches(str(target), leaves, n=1)
-                fail(
-                    source,
-                    "lora.target_modules",
-                    f"{target!r} is no module of the base model"
-                    + (f" (did you mean {close[0]}?)" if close else "")
-                    + f"; its modules: {', '.join(leaves)}",
-                )
+    if isinstance(targets, (list, str)):
+        check_targets(targets, [name for name, _ in model.named_modules()], source)
     return tokenizer, model
+
+
+def check_targets(targets: list | str, names: list[str], source: str | None) -> None:
+    """`lora.target_modules` against the base's module `names`, matched as PEFT matches them: a
+    list entry names a whole module or the last part(s) of one; a string other than "all-linear"
+    is a regex that must match a whole module name (re.fullmatch), so a plain `q_proj` as a string
+    matches nothing, and PEFT's own message names neither the key nor the file."""
+    import difflib
+    import re
+
+    leaves = sorted({name.rsplit(".", 1)[-1] for name in names} - {""} - {str(i) for i in range(len(names))})
+    if isinstance(targets, str):
+        if targets.lower() == "all-linear":  # PEFT's shorthand, compared as it compares it
+            return
+        try:
+            pattern = re.compile(targets)
+        except re.error as exc:
+            fail(
+                source,
+                "lora.target_modules",
+                f"{targets!r} as a string is a regex, and it does not compile ({exc}); give a list "
+                "([q_proj, v_proj]) or all-linear",
+            )
+        if any(pattern.fullmatch(name) for name in names):
+            return
+        close = [targets] if targets in leaves else difflib.get_close_matches(targets, leaves, n=1)
+        example = next((n for n in names if close and n.endswith(f".{close[0]}")), max(names, key=len, default=""))
+        fail(
+            source,
+            "lora.target_modules",
+            f"{targets!r} as a string is a regex matched against whole module names (such as {example}) and "
+            f"matches none; give a list ([{close[0] if close else 'q_proj, v_proj'}]) or all-linear; its modules: "
+            f"{', '.join(leaves)}",
+        )
+    for target in targets:
+        if not any(name == target or name.endswith(f".{target}") for name in names):
+            close = difflib.get_close_matches(str(target), leaves, n=1)
+            fail(
+                source,
+                "lora.target_modules",
+                f"{target!r} is no module of the base model"
+                + (f" (did you mean {close[0]}?)" if close else "")
+                + f"; its modules: {', '.join(leaves)}",
+            )
 
 
 def check_lengths(trainer, train_rows, eval_rows, source: str | None) -> None:

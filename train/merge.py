@@ -26,6 +26,9 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
         raise ValueError(f"{checkpoint}: {what}, with no LoRA adapter to merge; seat or export it as it is")
     checkpoints.loadable(found.folder)  # a damaged folder is named before the base model loads
     checkpoint, meta = found.folder, found.meta
+    if out and Path(out).exists():  # the user's --out, named as given
+        what = "is the checkpoint itself" if Path(out).resolve() == checkpoint.resolve() else "already exists"
+        raise ValueError(f"--out {out}: {what}; choose another --out (a folder that does not exist yet)")
     out = Path(out) if out else checkpoint.with_name(checkpoint.name + "-merged")
     if out.exists():
         raise ValueError(f"{out}: already exists; pass --out or remove it")

@@ -83,23 +83,29 @@ OLD_NAMES = {
 }
 
 
-# Ranges the config classes do not check themselves (a wrong one fails deep inside training).
+# Ranges the config classes do not check themselves (a wrong one fails deep inside training):
+# field -> (whether a value is in range, the range in words for the error).
 SFT_RANGES = {
-    "max_steps": lambda v: v == -1 or v >= 1,
-    "num_train_epochs": lambda v: v > 0,
-    "learning_rate": lambda v: v >= 0,
-    "per_device_train_batch_size": lambda v: v >= 1,
-    "per_device_eval_batch_size": lambda v: v >= 1,
-    "gradient_accumulation_steps": lambda v: v >= 1,
-    "warmup_steps": lambda v: v >= 0,
-    "logging_steps": lambda v: v > 0,
-    "save_steps": lambda v: v > 0,
-    "eval_steps": lambda v: v is None or v > 0,
-    "max_length": lambda v: v is None or v >= 1,
-    "weight_decay": lambda v: v >= 0,
-    "dataloader_num_workers": lambda v: v >= 0,  # torch's DataLoader refuses a negative one only once training starts
+    "max_steps": (lambda v: v == -1 or v >= 1, "-1 (no limit) or at least 1"),
+    "num_train_epochs": (lambda v: v > 0, "above 0"),
+    "learning_rate": (lambda v: v >= 0, "at least 0"),
+    "per_device_train_batch_size": (lambda v: v >= 1, "at least 1"),
+    "per_device_eval_batch_size": (lambda v: v >= 1, "at least 1"),
+    "gradient_accumulation_steps": (lambda v: v >= 1, "at least 1"),
+    "warmup_steps": (lambda v: v >= 0, "at least 0"),
+    "logging_steps": (lambda v: v > 0, "above 0"),
+    "save_steps": (lambda v: v > 0, "above 0"),
+    "eval_steps": (lambda v: v is None or v > 0, "above 0 (or null)"),
+    "max_length": (lambda v: v is None or v >= 1, "at least 1 (or null)"),
+    "weight_decay": (lambda v: v >= 0, "at least 0"),
+    # torch's DataLoader refuses a negative one only once training starts
+    "dataloader_num_workers": (lambda v: v >= 0, "at least 0"),
 }
-LORA_RANGES = {"r": lambda v: v >= 1, "lora_alpha": lambda v: v > 0, "lora_dropout": lambda v: 0 <= v < 1}
+LORA_RANGES = {
+    "r": (lambda v: v >= 1, "at least 1"),
+    "lora_alpha": (lambda v: v > 0, "above 0"),
+    "lora_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
 
 # `sft.report_to` integrations -> (modules, any of which serves it; what to pip install). The trainer
 # finds a missing one only as it is built, after the data is prepared, with a traceback; integrations
@@ -176,8 +182,8 @@ def check_fields(
             close = difflib.get_close_matches(value, allowed, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             fail(source, f"{prefix}.{key}", f"unknown value {value!r} ({hint}known: {', '.join(allowed)})")
-        if field_name in ranges and value is not None and not ranges[field_name](value):
-            fail(source, f"{prefix}.{key}", f"out of range: {value!r}")
+        if field_name in ranges and value is not None and not ranges[field_name][0](value):
+            fail(source, f"{prefix}.{key}", f"out of range: {value!r}; must be {ranges[field_name][1]}")
 
 
 def _enum_values(hint) -> list[str]:

@@ -25,7 +25,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         formatter_class=VerbHelp,
     )
     p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train, or latest:NAME")
-    p.add_argument("--out", help="where to write the merged model (default: CHECKPOINT-merged)")
+    p.add_argument("--out", metavar="DIR", help="where to write the merged model (default: CHECKPOINT-merged)")
     p.set_defaults(run=run)
     return p
 

@@ -36,7 +36,7 @@ from glade.config import (
     ConfigError,
     check_kind,
     check_scenario_file,
-    parse_overrides,
+    parse_override,
     read_yaml,
     shipped_hint,
 )
@@ -210,7 +210,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
     check_kind(name, "scenario", "--scenario")
     check_scenario_file(name)
-    overrides = parse_overrides(sets, "--set")
+    overrides = dict(parse_override(s) for s in sets)  # ordered: a key given twice takes the last
     if turns is not None:
         if "turns" in overrides and overrides["turns"] != turns:  # one would win without a word
             raise ConfigError(f"--turns {turns} and --set turns={overrides['turns']} disagree: give one of them")
