@@ -80,6 +80,8 @@ def check(s: Scenario, src: str | None) -> None:
             good_ok(good, f"{base}.diet[{i}]")
             if s.goods[good].kind != "food":
                 fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
+            if good in c.diet[:i]:  # eaten once per listing: a unit held once would be eaten twice
+                fail(src, f"{base}.diet[{i}]", f"{good!r} is listed twice; list each food once")
         if not 0 <= c.pebbles < MAX_PEBBLES:
             fail(src, f"{base}.pebbles", f"must be from 0 to below {MAX_PEBBLES:,.0f} (the observation's bound)")
         if not 0 <= c.appetite < 64:

@@ -151,3 +151,10 @@ def test_simulate_help_counts_faults_per_decision_as_the_option_does(capsys):
     flat = " ".join(capsys.readouterr().out.split())
     assert "--max-fault-share of its decisions (or the conservation check failed)" in flat
     assert "of its turns" not in flat
+
+
+def test_a_food_listed_twice_in_a_diet_is_refused(tmp_path):
+    # the needs phase eats one unit per listing: berries listed twice ate 2 units of 1 held, and the
+    # inventory went below zero
+    path = write(tmp_path, "s.yaml", "extends: default\ncreatures:\n  oona: {diet: [berries, mushrooms, berries]}\n")
+    assert refused(path) == f"{path}: creatures.oona.diet[2]: 'berries' is listed twice; list each food once"
