@@ -172,3 +172,15 @@ def test_an_eval_recipe_with_no_policies_says_so():
     assert str(caught.value).endswith(
         "policies: needs at least one policy (NAME: a seat spec or a disposition name) for the councils to seat"
     )
+
+
+def test_a_tiny_model_size_on_a_base_that_is_not_tiny_is_refused():
+    # model.tiny sizes the model `base: tiny` builds; on any other base they were read by nothing
+    from glade.train.recipe import load_train_recipe
+
+    with pytest.raises(ConfigError) as caught:
+        load_train_recipe(RECIPES / "train" / "tiny-hoarder.yaml", ["model.tiny.layers=8"])
+    assert str(caught.value).endswith(
+        "model.tiny: is read only when model.base is tiny (it is 'shipped:tiny-base'); drop it"
+    )
+    load_train_recipe(RECIPES / "train" / "tiny-base.yaml", ["model.tiny.layers=8"])  # its base is tiny

@@ -303,6 +303,8 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
     if not recipe.model.base.strip():
         fail(source, "model.base", "needs a model: tiny, a hub id, a folder or latest:RECIPE")
     t = recipe.model.tiny
+    if recipe.model.base != "tiny" and t != TinyModel():  # else a size set here would go unread
+        fail(source, "model.tiny", f"is read only when model.base is tiny (it is {recipe.model.base!r}); drop it")
     for key in ("hidden_size", "layers", "heads", "kv_heads", "vocab_size"):
         if getattr(t, key) < 1:
             fail(source, f"model.tiny.{key}", f"must be at least 1, got {getattr(t, key)}")
