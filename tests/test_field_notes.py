@@ -188,3 +188,20 @@ def test_two_scenarios_of_one_mechanism_get_a_row_each(monkeypatch):
     ]
     assert [r["legend_ratio"]["mean"] for r in rows] == pytest.approx([0.9, 0.5])
     assert [cells[0] for cells in table_one_cells(rows)[1]] == ["rumour (gambit_rumour)", "rumour (my_rumour)"]
+
+
+def test_worlds_the_notes_never_played_get_words_not_an_empty_table(capsys):
+    # a council named other than one_model or five_minds, under rumour: the notes have no row for any world, and
+    # the notes' table printed its header over nothing
+    from rich.console import Console
+
+    from glade.cli.eval import print_table_one
+
+    rumour = seat_rows()
+    rumour = rumour[(rumour["scenario"] == "gambit_rumour") & (rumour["council"] != "five_minds")]
+    print_table_one(Console(width=200), table_one(rumour.replace({"council": {"one_model": "mine"}})))
+    out = capsys.readouterr().out
+    assert (
+        "the field notes: no row for these worlds (theirs: five_minds under override, five_minds under rumour," in out
+    )
+    assert "attempt" not in out and "glade, measured:" in out and "mine" in out

@@ -158,7 +158,7 @@ def table_one_of(results, thresholds=None, seed: int = 0) -> list[dict]:
 
 def print_table_one(con, rows: list[dict]) -> None:
     """The field notes' Table 1 beside glade's measured rows (nothing when `rows` is empty)."""
-    from glade.eval.field_notes import table_one_cells
+    from glade.eval.field_notes import FIELD_NOTES, table_one_cells
 
     if not rows:
         return
@@ -186,8 +186,12 @@ def print_table_one(con, rows: list[dict]) -> None:
         con.width,
         figures=(2, 3, 4, 5),
     )
-    con.print("the field notes:", highlight=False)
-    con.print(notes)
+    if noted:
+        con.print("the field notes:", highlight=False)
+        con.print(notes)
+    else:  # an empty table under its header read as a table that failed to print
+        worlds = ", ".join(sorted({f"{world} under {mech}" for world, mech in FIELD_NOTES}))
+        con.print(f"the field notes: no row for these worlds (theirs: {worlds})", highlight=False)
     con.print("glade, measured:", highlight=False)
     con.print(measured)
 
