@@ -324,15 +324,16 @@ def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
 def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") -> str:
     """`mean [low, high]`, `mean (note)` where there is no interval (too few seeds, the same
     value in every seed), or `missing` where the figure does not apply (no legend in the run).
-    An interval narrower than `fmt` can show gets the digits it needs: 0.487 to 0.493 reads
-    [0.487, 0.493], not [0.49, 0.49], which would look like no spread at all."""
+    A narrow interval gets the digits it needs: [0.487, 0.493], not [0.49, 0.49] (no spread at
+    all); 0.946 [0.940, 0.952], not 0.95 [0.94, 0.95] (a mean on the interval's end)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
     if not ci or ci[0] is None or math.isnan(ci[0]):
         return f"{value:{fmt}} ({note})" if note else f"{value:{fmt}}"
     low, high = ci
     match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
-    while match and low != high and format(low, fmt) == format(high, fmt) and int(match[2]) < 6:
+    pairs = ((low, high), (value, low), (value, high))  # two that differ must not read alike
+    while match and int(match[2]) < 6 and any(a != b and format(a, fmt) == format(b, fmt) for a, b in pairs):
         fmt = f"{match[1]}{int(match[2]) + 1}{match[3]}"
         match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
     return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"

@@ -119,6 +119,10 @@ def test_a_narrow_interval_gets_the_digits_it_needs():
     from glade.console import with_ci
 
     assert with_ci(0.49, [0.487, 0.493], ".2f") == "0.490 [0.487, 0.493]"  # not "0.49 [0.49, 0.49]"
+    # a mean that would read as one end of its interval: Table 1 showed "0.95 [0.94, 0.95]", "0.47 [0.47, 0.48]"
+    assert with_ci(0.9459, [0.9402, 0.9516], ".2f") == "0.946 [0.940, 0.952]"
+    assert with_ci(0.4738, [0.4702, 0.4776], ".2f") == "0.474 [0.470, 0.478]"
+    assert with_ci(0.5, [0.5, 0.9], ".2f") == "0.50 [0.50, 0.90]"  # a mean that is an end reads as one
     assert with_ci(2.72, [0.62, 9.67], "+.1f") == "+2.7 [+0.6, +9.7]"
     assert with_ci(0.9, None, ".2f", "same value in all 8 seeds") == "0.90 (same value in all 8 seeds)"
     assert with_ci(float("nan"), None, ".2f", missing="—") == "—"
