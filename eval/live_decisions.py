@@ -19,7 +19,7 @@ from glade.faults import is_fault
 from glade.tracejson import canonical
 from glade.traces import readable_shards
 
-from .rows import read_recipe, read_table, rebuild
+from .rows import interrupted, read_recipe, read_table, rebuild
 
 RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
 
@@ -44,11 +44,8 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         kind, names, files = "results", ("policy_name", "policy"), [folder / "decisions.parquet"]
     elif sorted((folder / "data").glob("*.parquet")):
         kind, names, files = "traces", ("policy", "seat"), [Path(f) for f in readable_shards(folder)]
-    elif (folder / "progress.json").is_file() and (folder / "recipe.yaml").is_file():
-        raise ValueError(
-            f"{folder}: an unfinished `glade eval` run (a ledger, progress.json, but no decisions.parquet yet): "
-            "rerun the same glade eval command to finish it (it plays only what is missing), then calibrate"
-        )
+    elif unfinished := interrupted(folder, "calibrate"):
+        raise ValueError(f"{folder}: {unfinished}")
     elif folder.exists():
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:

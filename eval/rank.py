@@ -38,12 +38,11 @@ import pandas as pd
 
 from glade.files import check_replaceable, json_with_keys
 from glade.provenance import stamp
-from glade.resume import read_ledger
 
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities
 from .recipe import STANDIN
-from .rows import read_summary, read_table
+from .rows import interrupted, read_summary, read_table
 from .stats import MIN_N, clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
@@ -89,13 +88,7 @@ def recipe_names(named: pd.DataFrame) -> dict[str, list[str]]:
 def _why_no_episodes(folder: Path) -> str:
     """What to do about a folder without episodes.parquet: glade eval writes it last, after
     every world its ledger lists, so a folder with the ledger of an eval is one cut short."""
-    kinds = (read_ledger(folder) or {}).get("shards")
-    if isinstance(kinds, list) and "episodes" in kinds:
-        return (
-            "an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is "
-            "missing), then rank the folder"
-        )
-    return "give a results folder written by glade eval"
+    return interrupted(folder, "rank the folder") or "give a results folder written by glade eval"
 
 
 def seat_values(episodes: pd.DataFrame) -> pd.DataFrame:

@@ -24,6 +24,18 @@ from .scoring import direction_agreement, directions, quantities
 SHARDS = "shards"  # the folder of a results folder's shards (glade.eval.plan.shard_log)
 
 
+def interrupted(folder: Path, then: str) -> str | None:
+    """What to do with a folder that holds an eval's ledger but not yet its tables (glade eval
+    writes them last, after every world its ledger lists): finish it, `then` the verb asked;
+    None for any other folder."""
+    from glade.resume import read_ledger
+
+    kinds = (read_ledger(Path(folder)) or {}).get("shards")
+    if not (isinstance(kinds, list) and "episodes" in kinds):
+        return None
+    return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
+
+
 def rebuild(folder: Path) -> str:
     """How to rebuild the tables of this results folder, as it stands. `glade eval` rebuilds them
     from its shards (OUT/shards/, listed in progress.json), playing only what they lack; a listed

@@ -271,8 +271,11 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
         "faults": tally_faults(seats_and_errors(log.listed("traces", state))),
         # None when nothing was left to play: the card keeps the cost of the run that played
         "cost": run_cost(stats, time.perf_counter() - started, len(plan)) if plan else None,
+        # "kept": the card of the run that played; "written": by this run (a run killed after its
+        # last part wrote none, and its cost went with it)
+        "card": "written" if plan or not (out / "README.md").exists() else "kept",
     }
-    if plan or not (out / "README.md").exists():  # a run killed after its last part: no cost recorded
+    if summary["card"] == "written":
         write_card(recipe, out, scenarios, state.done, summary["cost"], summary["faults"])
     return summary
 

@@ -158,7 +158,7 @@ def test_an_unfinished_evaluation_is_named(results, tmp_path, capsys):
     for name in ("decisions.parquet", "episodes.parquet", "summary.json"):
         (other / name).unlink()
     assert main(["calibrate", str(other), "--policy", "changed", "--out", str(tmp_path / "f.yaml")]) == 2
-    assert "an unfinished `glade eval` run" in capsys.readouterr().err
+    assert "an interrupted `glade eval` run: rerun the same eval command to finish it" in capsys.readouterr().err
 
 
 def test_a_scenario_the_outcome_check_cannot_find_says_where_to_run_it(results, tmp_path):

@@ -214,6 +214,13 @@ def test_a_rerun_with_nothing_left_keeps_the_cards_cost(tmp_path, capsys):
     assert main(["generate", path]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "nothing left to play: all 2 episodes of" in out and "cost: 0 episodes" not in out
+    assert "its dataset card keeps the cost of the run that played them" in out
     assert (tmp_path / "traces" / "README.md").read_text() == card  # was rewritten with a cost of 0 episodes
+    # killed after its last part, before its card: the card written now has no cost, and the line says so
+    (tmp_path / "traces" / "README.md").unlink()
+    assert main(["generate", path]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "stopped before writing its dataset card, and its cost with it; the card is written now, without" in out
+    assert "## Cost of the last run" not in (tmp_path / "traces" / "README.md").read_text()
     assert main(["generate", path, "--dry-run"]) == 0
     assert "nothing left to play; every episode is finished" in " ".join(capsys.readouterr().out.split())

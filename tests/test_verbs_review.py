@@ -160,6 +160,14 @@ def test_ranking_an_interrupted_eval_says_to_finish_it(tmp_path, capsys):
     assert main(["rank", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "an interrupted `glade eval` run: rerun the same eval command to finish it" in err
+    # calibrate, flag and report said "neither an eval results folder ..." or "run 'glade eval RECIPE'"
+    for verb, then in (("flag", "flag it"), ("report", "report it"), ("calibrate", "calibrate")):
+        argv = [verb, str(folder)] + (
+            ["--policy", "p", "--out", str(tmp_path / "fit.yaml")] if verb == "calibrate" else []
+        )
+        assert main(argv) == 2
+        said = capsys.readouterr().err
+        assert f"rerun the same eval command to finish it (it plays only what is missing), then {then}" in said
 
 
 def test_flag_names_a_familys_best_flag_and_how_many_more(tmp_path, monkeypatch, capsys):

@@ -16,7 +16,7 @@ from glade.eval.fdr import untestable
 from glade.eval.flags import load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import read_recipe, read_summary, read_table, rebuild
+from glade.eval.rows import interrupted, read_recipe, read_summary, read_table, rebuild
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import run_settings
 
@@ -67,8 +67,10 @@ def load_results(results_dir: str | Path) -> Results:
         raise NotADirectoryError(f"{folder}: not a folder; glade report takes the results folder glade eval wrote")
     episodes_path = folder / "episodes.parquet"
     if not episodes_path.exists():
+        unfinished = interrupted(folder, "report it")
         raise FileNotFoundError(
-            f"{folder}: no episodes.parquet; is this a results folder? (make one with: glade eval RECIPE)"
+            f"{folder}: no episodes.parquet; "
+            + (unfinished or "is this a results folder? (make one with: glade eval RECIPE)")
         )
     seats = read_table(episodes_path, needs=READ_HERE)
     if not len(seats):

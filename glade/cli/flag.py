@@ -47,13 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.fdr import untestable
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
-    from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, read_table
+    from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, interrupted, read_table
     from glade.eval.verdict_text import families_heading
 
     results = Path(args.results)
     missing = [name for name in TABLES if not (results / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{results}: no {' or '.join(missing)} here (run 'glade eval RECIPE' to make them)")
+        what = interrupted(results, "flag it") or "run 'glade eval RECIPE' to make them"
+        raise FileNotFoundError(f"{results}: no {' or '.join(missing)} here ({what})")
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
     thresholds, seed = load_thresholds(results)

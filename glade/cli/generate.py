@@ -70,9 +70,14 @@ def run(args: argparse.Namespace) -> int:
     for line in summary["replayed"]:
         con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
     if summary["cost"] is None:
+        card = (
+            "its dataset card keeps the cost of the run that played them"
+            if summary["card"] == "kept"
+            else "the run that played them stopped before writing its dataset card, and its cost with it; the card "
+            "is written now, without a cost"
+        )
         con.print(
-            f"nothing left to play: all {summary['episodes']:,} episodes of {summary['out']} were finished; "
-            "its dataset card keeps the cost of the run that played them",
+            f"nothing left to play: all {summary['episodes']:,} episodes of {summary['out']} were finished; {card}",
             soft_wrap=True,
         )
     else:
