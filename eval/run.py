@@ -169,8 +169,8 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             kept = {}  # the runs that played were interrupted before they wrote a summary
         if "timing" in kept and kept.get("cost"):
             timing, cost = kept["timing"], {**kept["cost"], "kept": True}
-        else:
-            cost = None  # not recorded: zeros would read as a run that cost nothing
+        else:  # not recorded: zeros would read as a run that cost nothing
+            timing = cost = None
     decisions = result.decisions
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {

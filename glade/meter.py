@@ -325,8 +325,8 @@ def cost_part(cost: dict | None, worlds: int) -> str | None:
     if not cost or not 0 < cost["episodes"] < worlds:
         return None
     return (
-        f"the run that played the last {cost['episodes']:,} of the {worlds:,} worlds (an earlier, interrupted run "
-        "played the others, and their cost is not in these figures)"
+        f"the run that played the last {cost['episodes']:,} of the {worlds:,} worlds (an earlier run played the "
+        "others, and their cost is not in these figures)"
     )
 
 

@@ -394,5 +394,5 @@ def _episodes_in(shard: Path) -> set[str] | str:
     try:
         table = pq.read_table(shard)
     except (pa.ArrowException, OSError) as exc:
-        return f"unreadable ({str(exc).splitlines()[0][:80]})"
+        return f"unreadable ({str(exc).splitlines()[0]})"
     return set(table["episode_id"].to_pylist()) if "episode_id" in table.column_names else set()

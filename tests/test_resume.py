@@ -85,8 +85,9 @@ def test_a_rerun_with_nothing_to_play_keeps_what_playing_cost(tmp_path, capsys):
         summary.write_text(broken)
         assert main(["eval", str(path)]) == 0
         out = " ".join(capsys.readouterr().out.split())
-        assert "were interrupted before writing a summary, so no cost to show" in out and "cost: " not in out
-        assert json.loads(summary.read_text())["cost"] is None  # not zeros: nothing was recorded
+        assert "were interrupted before writing a summary, so no timing or cost to show" in out and "cost: " not in out
+        rewritten = json.loads(summary.read_text())
+        assert rewritten["cost"] is None and rewritten["timing"] is None  # not zeros: nothing was recorded
         assert main(["report", str(tmp_path / "results")]) == 0
         assert "## Cost" not in (tmp_path / "results" / "report.md").read_text()
 
@@ -105,7 +106,7 @@ def test_a_resumed_run_says_its_cost_is_its_own_part(tmp_path, monkeypatch, caps
     assert not re.search(r"live decisions in [\d.]+ s", out)  # the totals never beside this run's time
     assert main(["report", str(tmp_path / "results")]) == 0
     report = " ".join((tmp_path / "results" / "report.md").read_text().split())
-    assert "(the cost of the run that played the last 4 of the 6 worlds (an earlier, interrupted run" in report
+    assert "(the cost of the run that played the last 4 of the 6 worlds (an earlier run played the others" in report
     assert main(["eval", str(path)]) == 0  # nothing left: the kept cost still covers 4 of the 6
     assert "timing and cost are those of the run that played the last 4 of them" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "results")]) == 0

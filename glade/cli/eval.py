@@ -123,15 +123,17 @@ def run_lines(summary: dict, out) -> str:
     and cost are its own part's; a rerun with nothing to play keeps the last playing run's
     (glade.eval.run.write_results)."""
     timing, cost, worlds = summary["timing"], summary["cost"], summary["worlds"]
-    played_now = 0 if not cost or cost.get("kept") else cost["episodes"]
-    # wall time, as the cost line says it (timing's playing seconds are summed over Ray's workers)
-    seconds = cost["wall_seconds"] if cost else timing["seconds"]
-    took = f"{seconds:,.1f} s ({timing['outside_model_share']:.1%} of play outside the model)"
     totals = f"{worlds:,} worlds, {summary['decisions']:,} live decisions in all; results in {out}"
+    if not cost:  # a rerun with nothing to play after runs that were interrupted before their summary
+        return (
+            "nothing left to play: every episode was finished; the runs that played them were interrupted before "
+            f"writing a summary, so no timing or cost to show\n{totals}"
+        )
+    played_now = 0 if cost.get("kept") else cost["episodes"]
+    # wall time, as the cost line says it (timing's playing seconds are summed over Ray's workers)
+    took = f"{cost['wall_seconds']:,.1f} s ({timing['outside_model_share']:.1%} of play outside the model)"
     if played_now == 0:
-        if not cost:
-            kept = "the runs that played them were interrupted before writing a summary, so no cost to show"
-        elif cost["episodes"] < worlds:
+        if cost["episodes"] < worlds:
             kept = f"timing and cost are those of the run that played the last {cost['episodes']:,} of them: {took}"
         else:
             kept = f"timing and cost are those of the run that played them: {took}"
