@@ -14,6 +14,7 @@ import yaml
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED, STARTED
 from glade.config import as_plain, changes
+from glade.files import atomic
 
 from .recipe import TrainRecipe
 
@@ -175,3 +176,68 @@ def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool
             "or rerun with --restart to discard the interrupted run"
         )
     return True
+
+
+def trained_steps(checkpoint: str) -> tuple[int, int]:
+    """The steps a trainer checkpoint has trained, and the max_steps its run then stopped at."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return int(state.get("global_step", 0)), int(state.get("max_steps", 0))
+
+
+def check_steps(checkpoint: str, stop: int, key: str, value) -> None:
+    """Refuse to resume a checkpoint that has trained `stop` steps or more already (`key`=`value`:
+    the recipe's setting that makes the run stop at `stop`): the trainer would take a step past
+    it and write a model its recipe.yaml does not describe."""
+    done, _ = trained_steps(checkpoint)
+    if stop <= done:
+        raise ValueError(
+            f"{checkpoint}: has trained {done} steps already, and {key}={value} stops the run at step {stop}: "
+            f"give a larger {key} to train on from it, or rerun with --restart to train this recipe from the beginning"
+        )
+
+
+def check_readable(checkpoint: str) -> None:
+    """Refuse a trainer checkpoint whose weights, optimizer or schedule do not read (a file cut short
+    after its trainer_state.json was written, a damaged disk): loading it would fail deep inside the
+    trainer; an older checkpoint is not taken silently in its place."""
+    import zipfile
+
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(checkpoint)
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            if path.suffix == ".safetensors":
+                with safe_open(str(path), framework="pt"):  # checks the file covers what its header says
+                    pass
+            elif path.suffix in (".pt", ".pth", ".bin"):  # torch.save writes a zip archive
+                zipfile.ZipFile(path).close()
+        except (SafetensorError, zipfile.BadZipFile, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{folder}: its {path.name} does not read ({reason}); rerun with --restart to discard the "
+                f"interrupted run, or move {folder} aside and rerun with --resume to continue from the checkpoint "
+                "before it"
+            ) from None
+
+
+def note_resume(work: Path, checkpoint: str | None) -> None:
+    """Add to the run's record (STARTED) the step a resume continues from and the max_steps that
+    checkpoint's run had, for meta.json's `resumed`: two runs of one recipe.yaml may differ by it
+    (a resume may stretch the schedule). Resumes from a later step than this one are dropped (a
+    checkpoint moved aside, its steps are trained again from here); all are, with no checkpoint
+    (None: trained from the beginning)."""
+    step, then = trained_steps(checkpoint) if checkpoint else (0, 0)
+    record = json.loads((work / STARTED).read_text())
+    kept = [r for r in record.get("resumed", []) if r["from_step"] < step]
+    record["resumed"] = [*kept, {"from_step": step, "max_steps_then": then}] if checkpoint else kept
+    with atomic(work / STARTED) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+
+
+def resumes(work: Path) -> list[dict]:
+    """The resumes the run's record (STARTED) notes, oldest first; [] for a run never resumed."""
+    try:
+        return json.loads((work / STARTED).read_text()).get("resumed", [])
+    except OSError:
+        return []

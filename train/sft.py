@@ -8,7 +8,9 @@ resolved recipe, meta.json), so nothing half-written is ever loaded as a checkpo
 writing after it (with no run to continue it says so, and refuses if the recipe changed since
 its newest checkpoint); `restart=True` discards the partial folder; with neither, an interrupted
 run is refused rather than wiped, and so is a resume under a recipe other than the one the
-run was started with, or on other data (the partial folder records both, STARTED). Works
+run was started with, or on other data (the partial folder records both, STARTED), or to stop at
+or before the steps its checkpoint has trained, or from a checkpoint whose files do not read;
+meta.json's `resumed` lists each resume's step and the max_steps then. Works
 unchanged under `torchrun` / `accelerate launch`: every rank trains, rank 0 writes.
 """
 
@@ -30,12 +32,16 @@ from .data import fingerprint, prepare, save_prepared, to_prompt_completion, tra
 from .inputs import check_lengths, check_model, check_paths
 from .interrupted import (
     check_data,
+    check_readable,
     check_resumable,
+    check_steps,
     finished_run,
     last_checkpoint,
+    note_resume,
     nothing_to_resume,
     partial_dir,
     resolve_base,
+    resumes,
     run_record,
 )
 from .progress import progress_callback, seconds_before, seconds_callback
@@ -216,6 +222,8 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "data_counts": counts,
         "train_seconds": round(fit_seconds, 1),  # the trainer's steps, over every run a resume continued
         "metrics": metrics,
+        # each resume's step and the max_steps its checkpoint's run had (the schedule may have stretched)
+        **({"resumed": done} if (done := resumes(work)) else {}),
         **provenance(),
     }
     if recipe.model.base == "tiny":
@@ -253,10 +261,19 @@ def _fit(
     tokenizer into `work` and mark training finished (TRAINED). Returns the metrics, the
     training seconds (those before the checkpoint resumed from included) and those earlier
     seconds alone (None off rank 0)."""
-    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
     last = last_checkpoint(work / "trainer", log) if resume else None
+    max_steps = recipe.sft.get("max_steps", -1)
+    if last and max_steps > 0:  # before the model loads; a run of epochs is checked as it starts
+        check_steps(last, max_steps, "sft.max_steps", max_steps)
+    if last:
+        check_readable(last)
+    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
     if resume:
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
+    if last:
+        trainer.add_callback(steps_callback(last))
+    if resume and trainer.is_world_process_zero():
+        note_resume(work, last)
     before, started = seconds_before(last), time.perf_counter()
     trainer.add_callback(seconds_callback(before))
     result = trainer.train(resume_from_checkpoint=last)
@@ -276,6 +293,20 @@ def _fit(
     trainer.processing_class.save_pretrained(str(work))
     _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
     return metrics, seconds, before
+
+
+def steps_callback(checkpoint: str):
+    """A Trainer callback that refuses, as training begins, to resume `checkpoint` when the steps
+    the run now stops at (a run of sft.num_train_epochs counts them only then) are no more than
+    it has trained."""
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if args.max_steps <= 0:  # an sft.max_steps was checked before the model loaded
+                check_steps(checkpoint, state.max_steps, "sft.num_train_epochs", args.num_train_epochs)
+
+    return Steps()
 
 
 def _run_loss(history: list[dict], fallback: float) -> float:
