@@ -350,10 +350,9 @@ def findings(con, title: str, sections: list[tuple[str, list[str]]]) -> None:
             con.print(f"  {escape(line)}", soft_wrap=True)
 
 
-# Warnings a user cannot act on, raised on every call. The first is glade's own call, which
-# must stay as it is while the supported transformers range (5.19 for vLLM) has no `cache`
-# argument (pyproject keeps transformers below 5.40, which removes it); the others come from
-# inside transformers and TRL.
+# Warnings a user cannot act on, raised on every call. The first is glade's own call, kept while the
+# supported transformers range (5.19 for vLLM) has no `cache` argument (pyproject keeps transformers
+# below 5.40, which removes it); the others come from inside transformers and TRL.
 _UNACTIONABLE = (
     r".*past_key_values.*is deprecated.*",
     r".*is_gradient_checkpointing.*is deprecated.*",
