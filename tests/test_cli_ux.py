@@ -278,3 +278,20 @@ def test_simulate_given_a_bare_key_value_names_its_option_or_set(capsys, given, 
     with pytest.raises(SystemExit) as exit_:
         main(["simulate", given])
     assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_the_seats_that_bought_their_own_goods_are_named_under_the_seat_table():
+    # a column of its own squeezed every interval of the seat table at 100 columns; one line beneath instead
+    from glade.cli.eval import self_buy_line
+
+    never = {"mean": 0.0, "ci": None, "n": 8, "note": "same value in all 8 seeds"}
+    seats = [
+        {"council": "five_minds", "policy": "speculator_model", "self_buy": {"mean": 0.092, "ci": [0.067, 0.123]}},
+        {"council": "five_minds", "policy": "hoarder_model", "self_buy": never},
+    ]
+    assert self_buy_line(seats) == (
+        "self-buys (the share of a seat's decisions bidding for a good its creature makes; no stand-in does): "
+        "five_minds/speculator_model 0.092 [0.067, 0.123]; none by the others"
+    )
+    assert self_buy_line(seats[1:]).endswith("does): none by any live seat")
+    assert self_buy_line([{"council": "c", "policy": "p"}]) is None  # rows from before self-buys were recorded

@@ -145,6 +145,28 @@ def run_lines(summary: dict, out) -> str:
     return f"{worlds:,} worlds, {summary['decisions']:,} live decisions in {took}; results in {out}"
 
 
+def self_buy_line(seats: list[dict]) -> str | None:
+    """The seats that bid for a good their creature makes (no stand-in does), with the rate over
+    seeds, beneath the seat table (a column of its own would squeeze the table's intervals); None
+    for rows that record no self-buys."""
+    recorded = [row for row in seats if "self_buy" in row]
+    if not recorded:
+        return None
+    some = [row for row in recorded if row["self_buy"]["mean"] > 0]
+    said = ", ".join(
+        f"{row['council']}/{row['policy']} "
+        + with_ci(row["self_buy"]["mean"], row["self_buy"]["ci"], ".3f", row["self_buy"].get("note"))
+        for row in some
+    )
+    if not some:
+        said = "none by any live seat"
+    elif len(some) < len(recorded):
+        said += "; none by the others"
+    return (
+        f"self-buys (the share of a seat's decisions bidding for a good its creature makes; no stand-in does): {said}"
+    )
+
+
 def table_one_of(results, thresholds=None, seed: int = 0) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from pathlib import Path
@@ -269,25 +291,23 @@ def print_results(con, recipe, summary: dict) -> None:
             escape(row["council"]),
             escape(row["policy"]),
             with_ci(row["valid_action"]["mean"], row["valid_action"]["ci"], ".3f", row["valid_action"].get("note")),
-            with_ci(row["self_buy"]["mean"], row["self_buy"]["ci"], ".3f", row["self_buy"].get("note"))
-            if "self_buy" in row
-            else "-",
             escape("\n".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"),  # one a line: none folds
             str(row["valid_action"]["n"]),
             str(row["decisions"]),
         ]
         for row in summary.get("seats", [])
     ]
-    header = ["council", "policy", "valid actions", "self-buys", "top errors", "seeds", "decisions"]
-    seats = _unbroken_table(header, rows, con.width, figures=(2, 3, 4))
+    header = ["council", "policy", "valid actions", "top errors", "seeds", "decisions"]
+    seats = _unbroken_table(header, rows, con.width, figures=(2, 3))
     if summary.get("seats"):
         con.print(  # the title on its own line: as a table's title rich centres it on two lines
             f"valid-action rate per live seat: answers the parser took with no named error, mean over seeds "
-            f"[{level} CI]; self-buys: the share of its decisions bidding for a good its creature makes (no stand-in "
-            "does); a decision twin worlds made alike (up to the legend turn) counted once",
+            f"[{level} CI]; a decision twin worlds made alike (up to the legend turn) counted once",
             highlight=False,
         )
         con.print(seats)
+        if line := self_buy_line(summary["seats"]):
+            con.print(line, highlight=False)
         con.print(
             "[dim]Live states come from the council's own play, where each model meets its own earlier trades; a "
             "checkpoint's held-out figures come from states of stand-in play, so the two rates can differ.[/]"
