@@ -131,7 +131,8 @@ def finished(folder: str | Path) -> Checkpoint:
 # What a LoRA checkpoint's adapter_config.json must say for PEFT to rebuild the adapter's
 # shapes (PEFT writes them all; a hand-edited file without them fails deep in PEFT).
 ADAPTER_KEYS = ("peft_type", "r", "target_modules")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")  # either one loads the tokenizer
+# any one loads the tokenizer (vocab.json: an older slow tokenizer's folder, its class named by config.json)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
 
 
 def loadable(folder: str | Path) -> Checkpoint:

@@ -60,7 +60,7 @@ DAMAGE = {
     "config_a_list": "adapter_config.json is a JSON list, not an object",
     "config_lacks_keys": "adapter_config.json lacks r, target_modules",
     "tokenizer_config_not_json": "tokenizer_config.json is not readable JSON",
-    "no_tokenizer": "no tokenizer (tokenizer.json or tokenizer_config.json)",
+    "no_tokenizer": "no tokenizer (tokenizer.json or tokenizer_config.json or vocab.json)",
 }
 
 

@@ -24,7 +24,7 @@ from .lineage import trained_scenarios
 from .model_card import render_card
 from .model_index import base_hub_id, council_for, eval_results
 
-TOKENIZER_FILES = (
+TOKENIZER_COPIED = (  # what an export copies of the tokenizer, where the checkpoint has it
     "tokenizer.json",
     "tokenizer_config.json",
     "chat_template.jinja",
@@ -143,7 +143,7 @@ def export_checkpoint(
                 tmp,
                 ["config.json", "generation_config.json"] + [p.name for p in checkpoint.glob("model*.safetensors*")],
             )
-        copy_files(checkpoint, tmp, TOKENIZER_FILES)
+        copy_files(checkpoint, tmp, TOKENIZER_COPIED)
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
         exported_meta = {**meta, "kind": exported_kind}
