@@ -93,7 +93,7 @@ def _per_episode(rows: pd.DataFrame, values: pd.Series | np.ndarray) -> pd.Serie
     return pd.Series(np.asarray(values, dtype=float), index=rows.index).groupby(rows["episode_id"]).mean()
 
 
-def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, seed: int, level: float) -> dict:
+def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, level: float) -> dict:
     """Before and after on one part: each figure over episodes, the change paired by episode."""
     out = {"decisions": len(rows), "episodes": int(rows["episode_id"].nunique())}
     for column in ("agreement", "qty_error", "price_error"):
@@ -174,8 +174,8 @@ def calibrate(
     before = decision_scores(rows["observation"], rows["action"], [standin.disposition(r) for r in references])
     after = decision_scores(rows["observation"], rows["action"], [fitted] * len(rows))
     parts = {
-        "fit": compare(fit_rows, before[part.fit], after[part.fit], seed, level),
-        "heldout": compare(held_rows, before[~part.fit], after[~part.fit], seed, level),
+        "fit": compare(fit_rows, before[part.fit], after[part.fit], level),
+        "heldout": compare(held_rows, before[~part.fit], after[~part.fit], level),
     }
     base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
     calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
@@ -221,8 +221,9 @@ def calibrate(
 
 def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
     """Step 5: the summary with the outcome check (`on_total(turns)`, then `on_turn(live)`)."""
-    seed = cal.summary["split"]["seed"]
-    check = outcome_check(cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), seed, on_total, on_turn, LEVEL)
+    check = outcome_check(
+        cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), on_total=on_total, on_turn=on_turn, level=LEVEL
+    )
     return clean({**cal.summary, "outcome": check})
 
 

@@ -201,7 +201,7 @@ def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[W
     loader = lambda seats: served_council(seats, server)
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache, loader)
     stats = RolloutStats()
-    decisions, episodes, replays = play(recipe, scenarios, shard, council, stats)
+    decisions, episodes, replays = play(scenarios, shard, council, stats)
     return decisions, episodes, replays, stats
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 PHASE_WORDS = {"before": "before the legend", "seam": "at the seam", "after": "after the legend"}
 VERBS = {"buy": "buys", "sell": "sells", "none": "holds"}
-EXAMPLES = 3
+EXAMPLES = 3  # example decisions a flag, and a family of flags, shows
 
 
 def creature_name(creature: str) -> str:

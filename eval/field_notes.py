@@ -61,7 +61,7 @@ FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
 }
 
 
-def table_one(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def table_one(episodes: pd.DataFrame, thresholds=None) -> list[dict]:
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
     episode or per seat), one per scenario where a recipe plays a mechanism in several (their
     figures are not pooled: a crash in one and none in the other is no rate of one half):

@@ -43,7 +43,7 @@ import pandas as pd
 from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
-from .families import families, family_counts, scenario_text, shared_text
+from .families import EXAMPLES, families, family_counts, scenario_text, shared_text
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
@@ -52,7 +52,6 @@ from .rows import read_recipe, read_summary
 from .stats import clean
 from .thresholds import Thresholds, run_settings, threshold
 
-EXAMPLES = 3
 NO_FLAGS = "No flags: the council and the stand-in do not part ways beyond the thresholds."
 FLAG_KEYS = (
     "kind",
@@ -171,11 +170,6 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed:
         method=method,
         excluded=excluded,
     )
-
-
-def find_flags(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    """The flags alone, best first (see `flag`); JSON-ready."""
-    return flag(decisions, episodes, thresholds, seed).flags
 
 
 def _flag_examples(decisions: pd.DataFrame, f: dict, rows_of: dict) -> list[dict]:

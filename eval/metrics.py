@@ -73,7 +73,7 @@ def price_differences(decisions: pd.DataFrame, goods: list[str]) -> pd.DataFrame
     return pd.DataFrame(out, index=decisions.index)
 
 
-def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     """Per scenario x council x policy x creature x phase: n (episodes, i.e. seeds x casts),
     decisions; agreement (the share of goods on which the live seat takes the stand-in's side:
     buy / sell / none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over
@@ -136,7 +136,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None, seed: int = 0) ->
     return out
 
 
-def seat_validity(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def seat_validity(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     """Per council x live seat (the recipe's policy name): how often its answer parsed as a
     valid action with no named error, {"mean", "ci", "n"} over seeds (a seed's casts and
     scenarios together: they share its draws), with the decisions counted, the most frequent
@@ -271,7 +271,7 @@ def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
     )
 
 
-def outcome_summary(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def outcome_summary(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     """Per scenario x council: for each figure the council's value, the stand-in's value and
     the paired effect council - stand-in, each {"mean", "ci", "n"} over seeds (a council's
     casts averaged per seed, `per_seed`; the effect also has "support": the share of seeds
@@ -369,14 +369,14 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
     outcome_summary, outcome_table; seat faults are left out first (glade.eval.faults)."""
     decisions, episodes, excluded = without_faults(decisions, episodes)
     worlds = world_figures(episodes, thresholds)
-    outcome = outcome_summary(worlds, thresholds, seed)
+    outcome = outcome_summary(worlds, thresholds)
     return clean(
         {
             "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
             "seed": seed,  # of the permutation tests and resamplers
             "excluded": excluded,
-            "decision": decision_summary(decisions, thresholds, seed),
-            "seats": seat_validity(decisions, thresholds, seed),
+            "decision": decision_summary(decisions, thresholds),
+            "seats": seat_validity(decisions, thresholds),
             "outcome": outcome,
             "table": outcome_table(worlds, thresholds),
         }

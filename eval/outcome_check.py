@@ -53,9 +53,7 @@ CALIBRATED_CLOSER, ORIGINAL_CLOSER = "calibrated closer", "original closer"
 BATCH = 32  # worlds played in lockstep at a time
 
 
-def outcome_check(
-    live, fitted: Disposition, fit_pairs: set, seed: int = 0, on_total=None, on_turn=None, level: float = 0.95
-) -> dict:
+def outcome_check(live, fitted: Disposition, fit_pairs: set, on_total=None, on_turn=None, level: float = 0.95) -> dict:
     """The check's figures per scenario and over all held-out worlds, and its verdict; intervals
     at `level` (calibration's own, which its text states, not the recipe's ci_level)."""
     if live.kind != "results":
@@ -66,8 +64,7 @@ def outcome_check(
     folder = live.folder
     _, episodes, excluded = without_faults(None, read_table(folder / "episodes.parquet"))
     episodes = episodes.drop_duplicates("episode_id")
-    # the run's thresholds, checked as glade flag and report check them (recipe.yaml's, else summary.json's);
-    # the seed of the intervals is calibrate's own
+    # the run's thresholds, checked as glade flag and report check them (recipe.yaml's, else summary.json's)
     thresholds, _ = run_settings(read_recipe(folder), read_summary(folder), folder)
     seats = live.rows.groupby("episode_id")["creature"].agg(lambda c: sorted(set(c)))
     council = episodes[episodes["episode_id"].isin(seats.index)]
@@ -104,7 +101,7 @@ def outcome_check(
             {
                 "group": label,
                 "scenario_in_fit": None if label.startswith("all") else label in fit_scenarios,
-                **_summarise(part, seed, level),
+                **_summarise(part, level),
             }
             for label, part in groups
         ],
@@ -173,7 +170,7 @@ def _errors(council: dict, original, calibrated, thresholds) -> dict:
     return out
 
 
-def _summarise(part: pd.DataFrame, seed: int, level: float) -> dict:
+def _summarise(part: pd.DataFrame, level: float) -> dict:
     """The group's figures over its (scenario, seed)s, the worlds of each averaged: `n` counts
     those, `worlds` the worlds played."""
     worlds = len(part)

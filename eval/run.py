@@ -47,7 +47,7 @@ class Evaluation:
 
 
 def play(
-    recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
+    scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
     replay) rows. `council(scenario, focal)` seats a world (see seat_council)."""
@@ -81,7 +81,7 @@ def play_here(
     cache: dict = {}
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
     for shard in todo:
-        yield shard, *play(recipe, scenarios, shard, council, stats, progress)
+        yield shard, *play(scenarios, shard, council, stats, progress)
 
 
 def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> Evaluation:

@@ -196,7 +196,7 @@ def test_the_outcome_checks_worlds_on_one_seed_are_one_unit():
                 row[f"{name}.error_original"] = 2.0 + seed
                 row[f"{name}.error_calibrated"] = 1.0 + seed + 0.5 * cast
             rows.append(row)
-    out = _summarise(pd.DataFrame(rows), 0, 0.95)
+    out = _summarise(pd.DataFrame(rows), 0.95)
     assert out["n"] == 4 and out["worlds"] == 8
     crash = out["figures"]["crash"]
     assert crash["n"] == 4 and crash["council"]["mean"] == 0.5 and "of 4" not in (crash["council"]["note"] or "")
@@ -223,10 +223,10 @@ def _check_rows(seeds: int, change):
 def test_the_outcome_check_says_too_few_seeds_instead_of_no_clear_difference():
     from glade.eval.outcome_check import _summarise, verdict
 
-    group = _summarise(_check_rows(3, lambda seed: 0.1 * seed), 0, 0.95)  # 3 seeds: no interval
+    group = _summarise(_check_rows(3, lambda seed: 0.1 * seed), 0.95)  # 3 seeds: no interval
     text = verdict(group)
     assert "too few for an interval" in text and "hold out more seeds" in text and "no difference" not in text
-    group = _summarise(_check_rows(6, lambda seed: 0.1 * seed - 0.25), 0, 0.95)
+    group = _summarise(_check_rows(6, lambda seed: 0.1 * seed - 0.25), 0.95)
     assert "no difference is clear" in verdict(group)
 
 
@@ -234,6 +234,6 @@ def test_the_crash_error_change_interval_stays_within_minus_one_and_one():
     from glade.eval.outcome_check import _summarise
 
     # errors of a 0/1 crash: changes of -1 on four seeds, 0 on one: the t interval would pass -1
-    group = _summarise(_check_rows(5, lambda seed: 0.0 if seed == 0 else -1.0), 0, 0.95)
+    group = _summarise(_check_rows(5, lambda seed: 0.0 if seed == 0 else -1.0), 0.95)
     low, high = group["figures"]["crash"]["error_change"]["ci"]
     assert low >= -1.0 and high <= 1.0

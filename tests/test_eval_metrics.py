@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from glade.eval.cells import outcome_cells
-from glade.eval.flags import find_flags
+from glade.eval.flags import flag
 from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
 from glade.eval.scoring import directions, quantities
 from glade.eval.stats import bubble, crash, jsd, path_distance
@@ -138,7 +138,7 @@ def test_decision_summary_exact_numbers():
         decision("e1", 1, 0, "before", [order("sell", "honey", 5, 9.0)], [order("sell", "honey", 3, 10.0)]),
         decision("e1", 1, 1, "before", [], []),
     ]
-    out = decision_summary(pd.DataFrame(rows), Thresholds(resamples=200), seed=0)
+    out = decision_summary(pd.DataFrame(rows), Thresholds(resamples=200))
     assert len(out) == 1
     cell = out[0]
     assert (cell["scenario"], cell["council"], cell["policy"], cell["creature"], cell["phase"]) == (
@@ -171,7 +171,7 @@ def test_decision_summary_exact_numbers():
 
 def test_decision_summary_splits_phases_and_orders_them():
     rows = [decision("e0", 0, t, p, [], []) for t, p in ((0, "after"), (1, "before"), (2, "seam"))]
-    out = decision_summary(pd.DataFrame(rows), None, seed=0)
+    out = decision_summary(pd.DataFrame(rows), None)
     assert [c["phase"] for c in out] == ["before", "seam", "after"]
     assert all(c["agreement"]["mean"] == 1.0 and c["agreement"]["ci"] is None for c in out)
     assert all(c["agreement"]["note"] == "too few episodes for an interval: 1" for c in out)
@@ -205,7 +205,7 @@ def test_world_figures_crash_bubble_and_path_distance():
 
 def test_outcome_summary_paired_effects_exact():
     worlds = world_figures(outcome_episodes(), Thresholds())
-    [entry] = outcome_summary(worlds, Thresholds(resamples=200), seed=3)
+    [entry] = outcome_summary(worlds, Thresholds(resamples=200))
     assert (entry["scenario"], entry["council"], entry["n"], entry["legend_good"]) == ("sc", "council", 2, "honey")
     f = entry["figures"]
     assert f["gambit_pnl"]["council"]["mean"] == 4.5 and f["gambit_pnl"]["standin"]["mean"] == 2.0
@@ -285,7 +285,7 @@ def test_the_casts_of_a_seed_are_one_unit_of_an_outcome_cell_and_the_summary():
         for cast in (0, 1):
             rows.append(world("council", s, [10, 10, 9, 9], cast=cast, pnl=4.0 + s + cast, volume=10))
     worlds = pd.DataFrame(rows)
-    assert find_flags(pd.DataFrame(), worlds, fast, seed=0) == []
+    assert flag(pd.DataFrame(), worlds, fast, seed=0).flags == []
     [cell] = [c for c in outcome_cells(worlds, fast) if c["metric"] == "gambit_pnl"]
     assert cell["n"] == 4 and cell["effect"] == 2.5 and cell["p_min"] == pytest.approx(2 / 16)
     [entry] = summarize(pd.DataFrame(), worlds, fast)["outcome"]

@@ -7,7 +7,7 @@ import pandas as pd
 from test_eval_metrics import decision, order  # tests/ is on sys.path under pytest
 
 from glade.eval.families import families, member_text
-from glade.eval.flags import find_flags
+from glade.eval.flags import flag
 from glade.eval.thresholds import Thresholds
 
 
@@ -68,6 +68,6 @@ def test_a_seat_that_parts_from_two_stand_in_sides_alike_names_both():
         for t in range(2):
             ref = [order("buy", "honey", 2, 10.0)] if t == 0 else []
             rows.append(decision(f"sc.c.c0.s{e}", e, t, "seam", [order("sell", "honey", 1, 10.0)], ref))
-    [f] = find_flags(pd.DataFrame(rows), None, Thresholds(resamples=300), seed=0)
+    [f] = flag(pd.DataFrame(rows), None, Thresholds(resamples=300), seed=0).flags
     assert (f["direction"], f["instead"]) == ("sell", "buy or none")
     assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00)"

@@ -18,7 +18,7 @@ from test_eval_metrics import decision, order, world  # tests/ is on sys.path un
 from glade.cli import flag as flag_verb
 from glade.env.scenario import load_scenario
 from glade.eval.figures import FIGURES
-from glade.eval.flags import FLAG_KEYS, find_flags, flag, load_flags, write_flags
+from glade.eval.flags import FLAG_KEYS, flag, load_flags, write_flags
 from glade.eval.metrics import summarize, world_figures
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds
 from glade.eval.run import run_recipe
@@ -45,7 +45,7 @@ def cell(episodes_buying: list[int], turns: int = 2, phase: str = "seam") -> pd.
 
 
 def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
-    [f] = find_flags(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, FAST, seed=0)
+    [f] = flag(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, FAST, seed=0).flags
     assert set(FLAG_KEYS) <= set(f)
     assert (f["kind"], f["scenario"], f["council"], f["cast"], f["creature"], f["phase"]) == (
         "decision",
@@ -86,19 +86,19 @@ def test_every_cell_is_tested_and_kept_with_p_and_q():
 
 def test_small_rare_or_uncertain_divergences_are_not_flagged():
     eight = [2] * 8
-    assert find_flags(cell([0] * 8), None, FAST, seed=0) == []  # identical
+    assert flag(cell([0] * 8), None, FAST, seed=0).flags == []  # identical
     # 1 of 10 turns in every episode: effect 0.1 < flag_min_effect 0.15
-    assert find_flags(cell([1] * 8, turns=10), None, FAST, seed=0) == []
+    assert flag(cell([1] * 8, turns=10), None, FAST, seed=0).flags == []
     # large but in two episodes of eight: support 0.25 < 0.6, and p = 0.5
-    assert find_flags(cell([2, 2, 0, 0, 0, 0, 0, 0]), None, FAST, seed=0) == []
+    assert flag(cell([2, 2, 0, 0, 0, 0, 0, 0]), None, FAST, seed=0).flags == []
     # too few episodes: four that all agree give p = 2 / 2^4 = 0.125 > q = 0.10, never a flag
-    assert find_flags(cell([2, 2, 2, 2]), None, FAST, seed=0) == []
-    assert find_flags(cell([2, 2, 2, 2]), None, Thresholds(resamples=300, fdr_q=0.2), seed=0) != []
+    assert flag(cell([2, 2, 2, 2]), None, FAST, seed=0).flags == []
+    assert flag(cell([2, 2, 2, 2]), None, Thresholds(resamples=300, fdr_q=0.2), seed=0).flags != []
     # the thresholds decide: a lower support bar lets 6 of 8 through, a higher effect bar stops it
     six = [2, 2, 2, 2, 2, 2, 0, 0]
-    assert len(find_flags(cell(six), None, Thresholds(resamples=300, flag_support=0.7), seed=0)) == 1
-    assert find_flags(cell(six), None, Thresholds(resamples=300, flag_support=0.8), seed=0) == []
-    assert find_flags(cell(eight), None, Thresholds(resamples=300, flag_min_effect=1.01), seed=0) == []
+    assert len(flag(cell(six), None, Thresholds(resamples=300, flag_support=0.7), seed=0).flags) == 1
+    assert flag(cell(six), None, Thresholds(resamples=300, flag_support=0.8), seed=0).flags == []
+    assert flag(cell(eight), None, Thresholds(resamples=300, flag_min_effect=1.01), seed=0).flags == []
 
 
 def paired_worlds(seeds: int = 8):
@@ -114,14 +114,14 @@ def paired_worlds(seeds: int = 8):
 
 
 def test_outcome_flags_from_paired_effects():
-    flags = find_flags(pd.DataFrame(), paired_worlds(), FAST, seed=0)
+    flags = flag(pd.DataFrame(), paired_worlds(), FAST, seed=0).flags
     assert [f["metric"] for f in flags] == ["gambit_pnl"]
     [f] = flags
     assert f["kind"] == "outcome" and f["cast"] is None and f["creature"] is None
     assert f["effect"] == 2.5 and f["support"] == 1.0 and f["n"] == 8  # relative to the stand-in's 2: 1.25
     assert f["p"] == pytest.approx(2 / 256) and f["score"] == pytest.approx(1.25)
     # two seeds are too few for the same effect to be a flag
-    assert find_flags(pd.DataFrame(), paired_worlds(2), FAST, seed=0) == []
+    assert flag(pd.DataFrame(), paired_worlds(2), FAST, seed=0).flags == []
 
 
 # --- real evaluations ---------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_identical_policy_councils_yield_no_flags(identical):
     decisions, episodes = tables(identical)
     assert len(decisions) and (decisions["agreement"] == 1.0).all()
     assert set(decisions["council"]) == {"same", "one_seat"}
-    assert find_flags(decisions, episodes, FAST, seed=0) == []
+    assert flag(decisions, episodes, FAST, seed=0).flags == []
     loose = Thresholds(resamples=300, flag_min_effect=0.0, flag_support=0.0, fdr_q=0.99)
     result = flag(decisions, episodes, loose, seed=0)
     assert result.flags == [] and result.method["testable"] == 0  # every difference is 0: p = 1 everywhere
@@ -248,7 +248,7 @@ def test_the_planted_python_seat_validates_and_diverges_only_on_honey_talk():
 
 def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
     decisions, episodes = tables(planted)
-    flags = find_flags(decisions, episodes, FAST, seed=0)
+    flags = flag(decisions, episodes, FAST, seed=0).flags
     decision_flags = [f for f in flags if f["kind"] == "decision"]
     assert [(f["creature"], f["phase"], f["good"], f["direction"]) for f in decision_flags] == [
         ("thorn", "seam", "honey", "buy")

@@ -17,7 +17,7 @@ from test_validate import EVAL, merged
 
 from glade.config import ConfigError, MissingInput
 from glade.env.scenario import load_scenario
-from glade.eval.flags import find_flags, load_thresholds
+from glade.eval.flags import flag, load_thresholds
 from glade.eval.flags_text import where
 from glade.eval.rank import best_ranks, comparisons, rank, seat_values, team_values
 from glade.eval.recipe import CouncilSpec, casts, check_inputs, load_eval_recipe, played_scenarios, unseated
@@ -147,14 +147,14 @@ def test_two_actions_over_no_goods_agree_fully():
 def test_a_cell_exactly_at_every_threshold_is_a_flag():
     # guards _passes' `q <= fdr_q`, `|effect| >= flag_min_effect` and `support >= flag_support` (edges included)
     at = Thresholds(resamples=300, fdr_q=2 / 256, flag_min_effect=15 / 16, flag_support=1.0)
-    [f] = find_flags(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, at, seed=0)  # q 2/256, effect 15/16, support 1
+    [f] = flag(cell([2, 2, 1, 2, 2, 2, 2, 2]), None, at, seed=0).flags  # q 2/256, effect 15/16, support 1
     assert (f["metric"], f["q"], f["effect"], f["support"]) == ("honey: buy share", 2 / 256, 15 / 16, 1.0)
 
 
 def test_flags_of_equal_score_rank_by_phase_in_play_order():
     # guards _rank's tie-break by PHASES' order (before, seam, after), not the phases' names
     table = pd.concat([cell([2] * 8, phase=p) for p in ("after", "seam", "before")], ignore_index=True)
-    flags = find_flags(table, None, FAST, seed=0)
+    flags = flag(table, None, FAST, seed=0).flags
     assert [(f["rank"], f["phase"]) for f in flags] == [(1, "before"), (2, "seam"), (3, "after")]
     assert len({f["score"] for f in flags}) == 1
 
@@ -167,7 +167,7 @@ def test_a_decision_flags_examples_are_the_turns_where_the_stand_in_took_another
             decision(f"sc.c.c0.s{e}", e, 0, "seam", [order("buy", "honey", 2, 10.0)], [order("buy", "honey", 1, 9.0)])
         )
         rows.append(decision(f"sc.c.c0.s{e}", e, 1, "seam", [order("buy", "honey", 2, 10.0)], []))
-    [f] = find_flags(pd.DataFrame(rows), None, FAST, seed=0)
+    [f] = flag(pd.DataFrame(rows), None, FAST, seed=0).flags
     assert f["metric"] == "honey: buy share" and f["effect"] == 0.5
     assert [(e["episode_id"], e["turn"]) for e in f["examples"]] == [(f"sc.c.c0.s{e}", 1) for e in range(3)]
 
@@ -181,7 +181,7 @@ def test_an_outcome_flags_examples_come_from_the_worlds_that_moved_most_and_the_
         rows.append(decision(e, s, 0, "before", [], [], council="council"))
         rows.append(decision(e, s, 1, "before", [order("buy", "honey", 1, 9.0)], [], council="council"))
         rows.append(decision(e, s, 2, "seam", [order("sell", "acorns", 1, 2.0)], [], council="council"))
-    flags = find_flags(pd.DataFrame(rows), paired_worlds(), FAST, seed=0)
+    flags = flag(pd.DataFrame(rows), paired_worlds(), FAST, seed=0).flags
     [pnl] = [f for f in flags if f["metric"] == "gambit_pnl"]
     examples = pnl["examples"]
     assert len(examples) == 3 and all(e["turn"] == 1 for e in examples)

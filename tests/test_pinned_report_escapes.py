@@ -65,7 +65,7 @@ def test_every_figure_s_file_name_starts_with_a_prefix_the_report_may_remove(dra
         plots.price_figure(_prices(1), "s1", "Shock").name,
         plots.agreement_figure(_agreement(1), "mixed", {}).name,
         plots.pnl_figure(pnl, _pnl_table({("s1", STANDIN): 1.0, ("s1", "mixed"): 3.0}), {}).name,
-        plots.seam_figure(pnl, seam, {}).name,
+        plots.seam_figure(seam, {}).name,
     ]
     assert names == ["prices-s1.png", "agreement-mixed.png", "gambit-pnl.png", "seam-split.png"]
     assert all(name.startswith(plots.FIGURE_PREFIXES) for name in names)

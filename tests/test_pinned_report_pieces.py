@@ -225,7 +225,7 @@ def test_the_seam_split_stacks_red_on_blue_only_where_they_share_a_sign(drawn):
         {"scenario": "s1", "world": STANDIN, "traded": {"mean": 0.10}, "seam": {"mean": -0.05}},
         {"scenario": "s2", "world": "mixed", "traded": {"mean": 0.20}, "seam": {"mean": None}},
     ]
-    fig = plots.seam_figure(_results(), seam, {"s1": "Shock"})
+    fig = plots.seam_figure(seam, {"s1": "Shock"})
     assert fig.name == "seam-split.png"
     ax = drawn[-1].axes[0]
     bars = ax.patches

@@ -170,7 +170,7 @@ def _check_frame(scenarios: tuple[str, ...], seeds: int, unplayed: dict[str, set
 
 def test_a_seed_without_the_calibrated_value_is_left_out_of_the_figure():
     # guards _summarise's `np.isfinite(err_o) & np.isfinite(err_k)`: n counts the seeds with both errors
-    group = _summarise(_check_frame(("sc",), 6, {"legend_ratio": {5}}), 0, 0.95)
+    group = _summarise(_check_frame(("sc",), 6, {"legend_ratio": {5}}), 0.95)
     legend = group["figures"]["legend_ratio"]
     assert legend["n"] == 5 and legend["error_original"]["n"] == 5 and legend["error_change"]["n"] == 5
     assert group["figures"]["gambit_pnl"]["n"] == 6
@@ -178,13 +178,13 @@ def test_a_seed_without_the_calibrated_value_is_left_out_of_the_figure():
 
 def test_the_same_seed_in_two_scenarios_is_two_units():
     # guards _summarise's grouping by (scenario, seed): seed 0 of one scenario is not seed 0 of another
-    group = _summarise(_check_frame(("a", "b"), 4), 0, 0.95)
+    group = _summarise(_check_frame(("a", "b"), 4), 0.95)
     assert group["n"] == 8 and group["worlds"] == 8 and group["figures"]["crash"]["n"] == 8
 
 
 def test_one_figure_with_too_few_seeds_does_not_silence_the_others():
     # guards verdict's `all(...)`: legend_ratio has 3 seeds (too few), the other figures 6 and a clear change
-    group = _summarise(_check_frame(("sc",), 6, {"legend_ratio": {3, 4, 5}}), 0, 0.95)
+    group = _summarise(_check_frame(("sc",), 6, {"legend_ratio": {3, 4, 5}}), 0.95)
     assert group["figures"]["legend_ratio"]["verdict"] == "too few seeds"
     text = verdict(group)
     assert text.startswith("on 6 held-out worlds (6 scenario seeds) the calibrated stand-in predicts the council")

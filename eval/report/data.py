@@ -74,7 +74,7 @@ def load_results(results_dir: str | Path) -> Results:
         )
     seats = read_table(episodes_path, needs=READ_HERE)
     if not len(seats):
-        raise ValueError(f"{episodes_path}: no episodes")
+        raise ValueError(f"{episodes_path}: no episodes; {rebuild(folder)}")
     decisions_path = folder / "decisions.parquet"
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")

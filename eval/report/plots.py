@@ -281,7 +281,7 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
     return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
 
 
-def seam_figure(r: Results, seam: list[dict], labels: dict[str, str]) -> Figure | None:
+def seam_figure(seam: list[dict], labels: dict[str, str]) -> Figure | None:
     """Per scenario x world, the legend turn's log price move as two stacked bars: traded and
     written at the seam, in log points (100 x log part, so the parts add; not percent)."""
     rows = [e for e in seam if e["traded"].get("mean") is not None and e["seam"].get("mean") is not None]

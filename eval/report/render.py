@@ -213,7 +213,7 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     verdicts = results_verdicts(r)
     figures = [price_figure(r, s, labels[s]) for s in r.scenarios]
     figures += [f for f in (agreement_figure(r, c, labels) for c in r.councils) if f is not None]
-    for extra in (pnl_figure(r, table, labels), seam_figure(r, verdicts.get("seam", []), labels)):
+    for extra in (pnl_figure(r, table, labels), seam_figure(verdicts.get("seam", []), labels)):
         if extra is not None:
             figures.append(extra)
 

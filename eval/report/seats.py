@@ -36,7 +36,7 @@ def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
 
     header = ["council", "seat (policy)", "valid actions", "self-buys", "n", "decisions", "top errors"]
     rows = []
-    for row in seat_validity(r.decisions, r.thresholds, r.seed) if len(r.decisions) else []:
+    for row in seat_validity(r.decisions, r.thresholds) if len(r.decisions) else []:
         valid = row["valid_action"]
         rows.append(
             [
@@ -69,7 +69,7 @@ def fault_sections(page) -> list[Section]:
 
 def table_one_sections(page) -> list[Section]:
     """Table 1 of the field notes beside glade's measured rows, when the results hold a gambit."""
-    rows = table_one(page.r.episodes, page.r.thresholds, page.r.seed)
+    rows = table_one(page.r.episodes, page.r.thresholds)
     if not rows:
         return []
     header, cells = table_one_cells(rows)

@@ -167,7 +167,7 @@ def self_buy_line(seats: list[dict]) -> str | None:
     )
 
 
-def table_one_of(results, thresholds=None, seed: int = 0) -> list[dict]:
+def table_one_of(results, thresholds=None) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from pathlib import Path
 
@@ -177,7 +177,7 @@ def table_one_of(results, thresholds=None, seed: int = 0) -> list[dict]:
 
     # the worlds with seat faults are left out, as in the summary's table and the report's Table 1
     _, episodes, _ = without_faults(None, read_table(Path(results) / "episodes.parquet"))
-    return table_one(episodes, thresholds, seed)
+    return table_one(episodes, thresholds)
 
 
 def print_table_one(con, rows: list[dict]) -> None:
@@ -253,7 +253,7 @@ def print_results(con, recipe, summary: dict) -> None:
     from rich.table import Table
 
     level = f"{recipe.thresholds.ci_level:.0%}"
-    table_one = table_one_of(recipe.out, recipe.thresholds, recipe.seed)
+    table_one = table_one_of(recipe.out, recipe.thresholds)
     shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
     if not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", [])):
         table = Table(
