@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from council_parts import QWEN_05B, RESULT, versions
+from council_parts import QWEN_05B, RESULT, loadavg, versions
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no engine to measure: vLLM is not installed here and --engine asked for vllm only")
         return 0
     started = time.perf_counter()
-    load_before = _loadavg()
+    load_before = loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="glade-engines-bench-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models and adapters built here
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -144,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print("glade council throughput, hf engine vs vLLM engine (CPU)")
     print(f"  command    {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"  date       {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(
-        f"  machine    {platform.machine()} nproc {os.cpu_count()}  load avg before {load_before}, after {_loadavg()}"
-    )
+    print(f"  machine    {platform.machine()} nproc {os.cpu_count()}  load avg before {load_before}, after {loadavg()}")
     print(f"  versions   {stack}")
     print(
         f"  council    {len(creatures)} creatures on one tiny base (random weights): adapters a, b and the bare base"
@@ -269,7 +267,3 @@ def qwen_worker(engine: str, model: str, tokens: str) -> int:
         RESULT + json.dumps({"load_s": load_s, "seconds": seconds, "rate": len(decisions) / seconds, "new_tokens": new})
     )
     return 0
-
-
-def _loadavg() -> str:
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"

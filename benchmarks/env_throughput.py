@@ -152,9 +152,11 @@ def unpack(rev: str, into: Path) -> str | None:
     try:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if hasattr(exc, "stderr") else []
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:]
         return f"git archive {rev} failed: {detail[0] if detail else exc}"
+    except OSError as exc:
+        return f"git archive {rev} failed: {exc}"
     return None
 
 

@@ -177,8 +177,10 @@ def _parse_at(s: str, i: int, fast: bool) -> tuple:
         try:
             value, end = _DECODER.raw_decode(s, i)
             return value, end, (), False, end - i
-        except ValueError as exc:  # JSONDecodeError, or a NaN / inf we refuse
-            read = getattr(exc, "pos", i) - i
+        except json.JSONDecodeError as exc:
+            read = exc.pos - i
+        except ValueError:  # a NaN / inf we refuse
+            read = 0
         except RecursionError:  # absurdly deep nesting: give up on this start
             return None, i, (), False, len(s) - i
     value, end, fixes, closed = _lenient(s, i, may_close=s[i] == "{")

@@ -278,7 +278,7 @@ def push(
     except LocalTokenNotFoundError:
         raise PushFailed("no Hub token: set HF_TOKEN or run `hf auth login`", folder, command) from None
     except HfHubHTTPError as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
+        status = exc.response.status_code
         if status in (401, 403):
             reason = refused(status, repo_id)
         else:
