@@ -59,12 +59,7 @@ def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[l
 
 def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> Calibration:
     """glade.meter.calibrate on the first shard, and one world of each council it lacks."""
-    worlds = list(todo[0]) if todo else []
-    seen = {w.council for w in worlds}
-    for w in (w for shard in todo for w in shard):
-        if w.council not in seen:
-            worlds.append(w)
-            seen.add(w.council)
+    worlds = meter.sampled([w for shard in todo for w in shard], len(todo[0]) if todo else 0, key=lambda w: w.council)
     return meter.calibrate(
         lambda: [
             EpisodeSpec(

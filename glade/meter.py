@@ -79,8 +79,20 @@ class Estimate:
         return self.setup_seconds + self.model_seconds + self.outside_seconds
 
 
-def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
-    """Play the worlds `seat()` builds (their councils loaded, seat labels set) for one
+def sampled(items: list, first: int, key: Callable) -> list:
+    """The first `first` items, then the first item of each `key` they lack: what a calibration
+    plays (the run's first shard or batch, and one world of each council it lacks)."""
+    out = list(items[:first])
+    seen = {key(i) for i in out}
+    for i in items[first:]:
+        if key(i) not in seen:
+            out.append(i)
+            seen.add(key(i))
+    return out
+
+
+def calibrate(build: Callable[[], list[EpisodeSpec]]) -> Calibration:
+    """Play the worlds `build()` makes (their councils loaded, seat labels set) for one
     unmeasured warm-up turn, then CALIBRATION_TURNS measured turns; nothing is written.
 
     The warm-up is turn 0 of the same episodes: openings are what worlds share most (the
@@ -89,7 +101,7 @@ def calibrate(seat: Callable[[], list[EpisodeSpec]]) -> Calibration:
     share a seed play alike until their scenarios or seats part; either would time shared
     answers, not what the run's turns cost. A world of one turn plays it again, measured."""
     started = time.perf_counter()
-    specs = seat()  # the seats load here (models once per process) ...
+    specs = build()  # the seats load here (models once per process) ...
     setup = time.perf_counter() - started
     specs = [
         replace(

@@ -36,6 +36,7 @@ from glade.meter import (
     check_limits,
     estimate,
     run_cost,
+    sampled,
     spec_label,
 )
 from glade.resume import PROGRESS, ShardLog, finished, read_ledger, scenario_hashes
@@ -188,13 +189,8 @@ def generate_plan(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple]) ->
 
 def calibration(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> Calibration:
     """glade.meter.calibrate on the first batch, and one episode of each council it lacks."""
-    first = list(plan[: recipe.worlds])
-    seen = {p[2] for p in first}
-    for p in plan:
-        if p[2] not in seen:
-            first.append(p)
-            seen.add(p[2])
-    return calibrate(lambda: [episode_spec(recipe, scenarios, p, councils, labels=True) for p in first])
+    worlds = sampled(plan, recipe.worlds, key=lambda p: p[2])
+    return calibrate(lambda: [episode_spec(recipe, scenarios, p, councils, labels=True) for p in worlds])
 
 
 def dry_run(recipe: GenerateRecipe) -> Estimate:
