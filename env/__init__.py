@@ -1,4 +1,5 @@
-"""glade.env: the Wood, a woodland market economy (pure Python + numpy; never imports torch).
+"""glade.env: the Wood, a woodland market economy (Python, numpy and the Gymnasium/PettingZoo
+APIs; never imports torch, and of glade reads only the shipped YAML files in glade.recipes).
 
 from glade.env import parallel_env
 env = parallel_env("default", turns=10)
