@@ -198,8 +198,8 @@ def test_a_failed_push_exits_3_and_private_without_push_warns(monkeypatch, tmp_p
     assert main([verb, "x", "--repo-id", "me/x", "--private"]) == 0
     assert "--private acts only with --push" in capsys.readouterr().err
     assert passed[0][1]["private"] is True
-    monkeypatch.setattr("glade.cli.export.upload_command", None)  # a warning would fail to build
-    monkeypatch.setattr("glade.cli.export_traces.upload_command", None)
+    monkeypatch.setattr("glade.cli.export.private_unused", None)  # a warning would fail to build
+    monkeypatch.setattr("glade.cli.export_traces.private_unused", None)
     assert main([verb, "x", "--repo-id", "me/x", "--private", "--push"]) == 0
     assert "(private)" in capsys.readouterr().out
 

@@ -25,7 +25,7 @@ import argparse
 from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, check_license, upload_command
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, check_license, private_unused
 from glade.hub.export import export_checkpoint, local_base
 
 
@@ -109,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
         return PUSH_FAILED
     print(f"export: {folder}")
     if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
-        warning(
-            "--private acts only with --push, and nothing was pushed; to push this folder private later: "
-            + upload_command(args.repo_id, folder, "model", private=True)
-        )
+        warning(private_unused(args.repo_id, folder, "model"))
     base = local_base(checkpoint, args.merge, args.base_model)
     if base is not None:
         warning(

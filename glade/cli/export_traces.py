@@ -10,7 +10,7 @@ import argparse
 
 from glade.cli import VerbHelp, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, upload_command
+from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, private_unused
 from glade.hub.export_traces import export_traces
 
 
@@ -62,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return PUSH_FAILED
     print(f"export: {folder}")
     if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
-        warning(
-            "--private acts only with --push, and nothing was pushed; to push this folder private later: "
-            + upload_command(args.repo_id, folder, "dataset", private=True)
-        )
+        warning(private_unused(args.repo_id, folder, "dataset"))
     if args.allow_faults and not args.push:
         warning("--allow-faults acts only with --push, and nothing was pushed")
     if args.push:

@@ -202,6 +202,13 @@ def portable(value):
     return value
 
 
+def private_unused(repo_id: str, folder: Path, repo_type: str) -> str:
+    """The warning of an export given --private without --push: what would push it private later."""
+    return "--private acts only with --push, and nothing was pushed; to push this folder private later: " + (
+        upload_command(repo_id, folder, repo_type, private=True)
+    )
+
+
 def upload_command(repo_id: str, folder: Path, repo_type: str, private: bool) -> str:
     """The `hf` command that pushes the folder later as `push` does: the repo made to hold exactly
     the folder's files (`--delete '*'`: .gitattributes stays); with `private`, the repo created
