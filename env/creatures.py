@@ -9,8 +9,8 @@ import unicodedata
 
 # Text in observations is printable ASCII (plus newline in multi-line fields): the
 # observation space's Text charset, and no way for gossip to smuggle control bytes.
-LINE_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
-TEXT_CHARSET = "".join(sorted(LINE_CHARS)) + "\n"
+LINE_CHARSET = frozenset(string.ascii_letters + string.digits + string.punctuation + " ")
+TEXT_CHARSET = "".join(sorted(LINE_CHARSET)) + "\n"
 
 
 def production_trials(rate: float, factor: float = 1.0) -> int:
@@ -39,7 +39,7 @@ def sanitise_gossip(text, cap: int) -> str:
         return ""
     text = text[: cap * 8]  # bound the work before normalising
     text = unicodedata.normalize("NFKD", text)
-    text = " ".join("".join(ch if ch in LINE_CHARS else " " for ch in text).split())
+    text = " ".join("".join(ch if ch in LINE_CHARSET else " " for ch in text).split())
     for _ in range(8):  # markers can nest ("<|im_<|x|>start|>"): strip until stable
         # whitespace collapsed first, so the collapse cannot join what is left into a marker
         stripped = " ".join(_ROLE_MARKERS.sub(" ", text).split())

@@ -38,7 +38,7 @@ MAX_ORDERS = 8
 MAX_QTY = 500
 GOSSIP_CHARS = 200
 THOUGHT_CHARS = 2000
-LINE_CHARS = 1000  # any one line of rendered free text (gossip, whispers, news)
+LINE_MAX_CHARS = 1000  # any one line of rendered free text (gossip, whispers, news)
 
 
 def goods_of(obs: dict) -> list[str]:
@@ -93,7 +93,7 @@ def _clean(text) -> str:
     characters); the env sanitises gossip already, this holds whatever built the observation."""
     if not isinstance(text, str):
         return ""
-    lines = (sanitise_gossip(line, LINE_CHARS) for line in text.split("\n"))
+    lines = (sanitise_gossip(line, LINE_MAX_CHARS) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .creatures import LINE_CHARS, heard_line, production_trials
+from .creatures import LINE_CHARSET, heard_line, production_trials
 from .legends import LEGENDS
 from .market import MAX_PRICE, MIN_PRICE
 from .schema import fail
@@ -101,7 +101,7 @@ def check(s: Scenario, src: str | None) -> None:
             )
         for key in ("name", "species"):
             text = getattr(c, key)
-            if not text or len(text) > 64 or not set(text) <= LINE_CHARS:
+            if not text or len(text) > 64 or not set(text) <= LINE_CHARSET:
                 fail(src, f"{base}.{key}", "must be 1 to 64 printable ASCII characters")
     if not s.firewood_need:
         fail(src, "firewood_need", "needs at least one step")

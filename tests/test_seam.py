@@ -9,7 +9,7 @@ import re
 import pytest
 
 from glade.env import parallel_env, phases
-from glade.env.creatures import LINE_CHARS
+from glade.env.creatures import LINE_CHARSET
 from glade.env.legends import FALL, LEGENDS
 from glade.env.world import PATRON, PEBBLES, Entry, check_conservation
 
@@ -223,7 +223,7 @@ def test_gossip_reaches_others_sanitised_and_capped():
         assert c.capitalize() not in said  # nobody hears their own gossip
         for text in said.values():
             assert len(text) <= cap
-            assert set(text) <= LINE_CHARS
+            assert set(text) <= LINE_CHARSET
             assert not re.search(r"<\||\|>|\[/?INST\]|</?s>|<</?SYS>>|</?think>", text)
             assert not re.search(r"(^|\s)(system|user|assistant)\s*:", text, re.IGNORECASE)
         assert env.observation_space(c).contains(o)
