@@ -87,8 +87,12 @@ def test_a_train_base_that_cannot_be_fetched_names_model_base(no_hub, tmp_path, 
     path = tmp_path / "hubbed.yaml"
     path.write_text(yaml.safe_dump(recipe))
     assert main(["train", str(path)]) == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
+    said = capsys.readouterr()
+    last = said.err.strip().splitlines()[-1]
     assert last.startswith(f"error: {path}: model.base: 'someorg/model': no local folder of that name, {UNREACHABLE}")
+    assert "data:" not in said.out + said.err  # named before the data is prepared
+    assert main(["validate", "--kind", "train", str(path)]) == 1  # and validate says the input is not there yet
+    assert f"NEEDS  {path}: model.base: 'someorg/model': no local folder" in capsys.readouterr().out
 
 
 def test_merge_and_lm_eval_name_a_lora_base_they_cannot_fetch(no_hub, tmp_path):

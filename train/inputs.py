@@ -23,7 +23,8 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     """What must exist on disk to run: ConfigError for what is there but unusable (an
     unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
     traces that share a seed with the training traces), then MissingInput for what is not there
-    yet (a traces folder, latest:RECIPE with nothing trained, a local model folder). Malformed
+    yet (a traces folder, latest:RECIPE with nothing trained, a local model folder, a hub id neither
+    cached nor reachable). Malformed
     inputs are reported first, so an input still to be written never hides one."""
     from glade.traces import interrupted_generate, readable_shards
 
@@ -70,6 +71,8 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         _check_model_folder(Path(base), base, source)
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
+    elif base != "tiny" and (unreachable := checkpoint.hub_unreachable(base)):  # a hub id: said before data prep
+        pending.append(("model.base", f"{base!r}: {unreachable}"))
     # The filters apply to the held-out traces too: one they do not hold leaves no held-out state,
     # which the run would find out only after training.
     held_out = recipe.eval.traces if recipe.eval.states else ()  # eval.states 0: no held-out state is answered
