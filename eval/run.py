@@ -19,7 +19,7 @@ import yaml
 from glade.config import as_plain
 from glade.env.scenario import Scenario
 from glade.faults import stop_if_failing, tally_faults
-from glade.files import atomic
+from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
@@ -91,7 +91,13 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     `backend` plays the shards and yields each as it finishes (play_here, or
     glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
     the one process that writes the folder, so nothing is counted twice. The recipe's
-    max_decisions and max_tokens are checked before anything plays (glade.eval.estimate)."""
+    max_decisions and max_tokens are checked before anything plays (glade.eval.estimate). One
+    run at a time writes a folder (glade.files.only_writer; write_results takes it again)."""
+    with only_writer(Path(recipe.out)):
+        return _evaluate(recipe, on_total, progress, backend)
+
+
+def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
     started = time.perf_counter()
     scenarios = load_played(recipe)
     log = shard_log(recipe.out)
@@ -142,6 +148,11 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     attributed; an old one is removed), summary.json (provenance, timing and the metrics of
     glade.eval.metrics) and recipe.yaml; returns the summary. Timing and cost are
     this run's; a rerun that played nothing keeps the earlier summary's."""
+    with only_writer(Path(recipe.out)):
+        return _write_results(recipe, result)
+
+
+def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     from glade.meter import run_cost
 
     from .metrics import summarize

@@ -60,6 +60,47 @@ def check_folder_path(path: Path) -> None:
             return
 
 
+@contextmanager
+def only_writer(
+    folder: Path, lock: Path | None = None, advice: str = "let it finish, or choose another out (out=DIR)"
+) -> Iterator[None]:
+    """Hold the lock of the run that writes `folder` (by default a hidden sibling, .NAME.lock, that
+    names the writer's pid): a second glade run into the same folder is refused at once, a
+    ValueError saying `advice`, instead of interleaving its shards and ledger with this one's. The kernel drops
+    the lock when its process dies, so a killed run's folder resumes; the file goes when the run
+    ends. POSIX only (fcntl.flock), as glade is."""
+    import fcntl
+
+    folder = Path(folder)
+    lock = lock or folder.parent / f".{folder.name}.lock"
+    check_folder_path(folder)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(lock, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+            handle.close()
+            raise ValueError(f"{folder}: another glade run ({holder}) is writing it now; {advice}") from None
+        try:  # locked the file a run that just ended had unlinked: take the one at the path now
+            if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        handle.close()
+
+
 def json_with_keys(keys: set[str]) -> Callable[[str], bool]:
     """For check_replaceable: the text is a JSON object holding every one of `keys` (how a
     summary or board glade wrote is told from a file of the user's)."""

@@ -27,7 +27,7 @@ from glade.config import (
     recipe_source,
 )
 from glade.faults import is_fault, stop_if_failing, tally_faults
-from glade.files import atomic, check_folder_path
+from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import (
     Calibration,
     Estimate,
@@ -215,9 +215,15 @@ def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: 
 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict (its `cost` is
-    None when nothing was left to play: the dataset card keeps the playing run's).
+    None when nothing was left to play: the dataset card keeps the playing run's). One run at a
+    time writes a folder (glade.files.only_writer).
 
     `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    with only_writer(Path(recipe.out)):
+        return _generate(recipe, progress, on_total)
+
+
+def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
     started = time.perf_counter()
     out = Path(recipe.out)
     check_identities(recipe)  # before the folder is touched: check_inputs asked too, but a caller may not
