@@ -123,6 +123,7 @@ def untestable(method: dict, cells: list[dict]) -> str | None:
         f"no cell could be tested at this n: with at most {n} paired episode{'' if n == 1 else 's'} or seed{'' if n == 1 else 's'} per cell, "
         f"of which the council and the stand-in differ in too few, the exact sign-flip test's smallest p "
         f"(2/2^k over k differing pairs) is at least {smallest:.3g} in every cell and cannot reach q = {q}, so none "
-        f"of the {len(cells)} cells could be flagged, whatever the council did. Add seeds (at least {need} "
-        "differing pairs are needed)."
+        f"of the {len(cells)} cells could be flagged, whatever the council did. Rerun glade eval with more seeds "
+        f"into a new folder (seeds.count=N out=DIR; at least {need} differing pairs are needed); this folder keeps "
+        "the run of these seeds."
     )

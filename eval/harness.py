@@ -40,6 +40,7 @@ results.json is kept beside it as results-<its time>.json, never overwritten.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -51,14 +52,7 @@ from pathlib import Path
 from glade import checkpoint as checkpoints
 from glade.provenance import package_version, stamp
 
-from .lm_docs import (
-    GLADE_TASKS,
-    SHUFFLE_SEED,
-    baselines,
-    given_rows,
-    heldout_rows,
-    write_tasks,
-)
+from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
 from .lm_tasks.utils import DOCS
 from .stats import ci_text, cluster_rate, interval
 
@@ -298,6 +292,14 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
     ]
 
 
+def unknown_tasks(unknown: Sequence[str], known: Sequence[str] = ()) -> str:
+    """Task names lm-eval does not know, the nearest known name, and glade's own."""
+    near = [m for t in unknown for m in difflib.get_close_matches(t, [*GLADE_TASKS, *known], 1)]
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    own = f"glade's own: {', '.join(GLADE_TASKS)}; `lm-eval ls tasks` lists the rest"
+    return f"unknown lm-eval task(s): {', '.join(unknown)}{hint} ({own})"
+
+
 def _evaluate(
     checkpoint, args: dict, tasks, ours, standard, docs: Path, limit, batch_size, progress=None
 ) -> tuple[dict, float]:
@@ -311,9 +313,8 @@ def _evaluate(
         include_defaults=bool(standard),
         metadata={DOCS: str(docs)} if ours else None,
     )
-    unknown = [t for t in tasks if t not in manager.all_tasks]
-    if unknown:
-        raise ValueError(f"unknown lm-eval task(s): {', '.join(unknown)}")
+    if unknown := [t for t in tasks if t not in manager.all_tasks]:
+        raise ValueError(unknown_tasks(unknown, manager.all_tasks))
     built = time.perf_counter()
     quiet = bool(os.environ.get("TQDM_DISABLE"))  # set by glade.console.quiet_libraries unless --verbose
     with _quiet_bars(quiet, progress):

@@ -68,6 +68,10 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame
     frames, named = [], []
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
+        if not folder.exists():
+            raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder}: not a folder; glade rank takes results folders glade eval wrote")
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)

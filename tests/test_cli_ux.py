@@ -131,7 +131,10 @@ def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
     assert main(["flag", str(tmp_path / "results")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "no flags possible: no cell could be tested at this n" in out
-    assert "is at least 0.5 in every cell and cannot reach q = 0.1" in out and "Add seeds (at least 5 differing" in out
+    assert (
+        "is at least 0.5 in every cell and cannot reach q = 0.1" in out
+        and "Rerun glade eval with more seeds into a new folder (seeds.count=N out=DIR; at least 5 differing" in out
+    )
     assert "do not part ways" not in out and "no flags:" not in out
     md = (tmp_path / "results" / "flags.md").read_text()  # the file says the same
     assert "No flags possible: no cell could be tested at this n" in md and "do not part ways" not in md

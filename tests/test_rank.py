@@ -180,7 +180,7 @@ def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
     team = json.loads((skill / "team.json").read_text())
     assert {row["entry"] for row in team["board"]} == {"skill/thrifty", "skill/modest", "skill/lavish", "all stand-ins"}
     assert main(["rank", str(skill / "nowhere")]) == 2
-    assert "no episodes.parquet" in capsys.readouterr().err
+    assert "nowhere: no such results folder (make one with: glade eval RECIPE)" in capsys.readouterr().err
     mine = skill.parent / "notes.json"
     mine.write_text('{"my": "notes"}')
     assert main(["rank", str(skill), "--resamples", "5", "--out", str(mine)]) == 2

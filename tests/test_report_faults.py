@@ -86,7 +86,9 @@ def test_flags_that_could_test_nothing_say_add_seeds(copy):
     (copy / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": cells}))
     md = report.write_report(copy)[0].read_text()
     assert (
-        "no flags possible: no cell could be tested at this n" in md and "Add seeds (at least 5 differing pairs" in md
+        "no flags possible: no cell could be tested at this n" in md
+        and "Rerun glade eval with more seeds into a new folder (seeds.count=N out=DIR; at least 5 differing pairs"
+        in md
     )
     assert "no disagreement survived" not in md
 

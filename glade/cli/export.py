@@ -21,11 +21,22 @@ command that pushes it later.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
-from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, check_license, private_unused
+from glade.hub.cards import (
+    EXIT_STATUS,
+    MARKER,
+    PUSH_FAILED,
+    PushFailed,
+    check_license,
+    check_repo_id,
+    default_out,
+    earlier_export,
+    private_unused,
+)
 from glade.hub.export import export_checkpoint, local_base
 
 
@@ -89,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_license(args.license)  # the Hub refuses the upload of a card with any other license
     checkpoint = str(resolve(args.checkpoint))  # latest:NAME, shipped:NAME
+    out = Path(args.out) if args.out else default_out(check_repo_id(args.repo_id))
+    earlier = earlier_export(out)[0] if (out / MARKER).is_file() else {}  # what an export there replaces
     try:
         folder = export_checkpoint(
             checkpoint,
@@ -107,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     except PushFailed as exc:
         error(exc.message)
         return PUSH_FAILED
-    print(f"export: {folder}")
+    again = f" (replacing the export for {earlier.get('repo_id') or 'no repo id'})" if earlier else ""
+    print(f"export: {folder}{again}")
     if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
         warning(private_unused(args.repo_id, folder, "model"))
     base = local_base(checkpoint, args.merge, args.base_model)

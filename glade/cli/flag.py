@@ -15,6 +15,10 @@ from glade.cli import VerbHelp, about, epilog
 
 TABLES = ("decisions.parquet", "episodes.parquet")
 WIDTH = 100
+FLAGS_COLUMN = (  # the table's "flags" column, said under it
+    "flags: #R is the rank of the family's best flag among all flags (flags.md lists them all), "
+    "+K the K more flags the family holds"
+)
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -51,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.verdict_text import families_heading
 
     results = Path(args.results)
+    if not results.exists():
+        raise FileNotFoundError(f"{results}: no such results folder (make one with: glade eval RECIPE)")
+    if not results.is_dir():
+        raise NotADirectoryError(f"{results}: not a folder; glade flag takes the results folder glade eval wrote")
     missing = [name for name in TABLES if not (results / name).is_file()]
     if missing:
         what = interrupted(results, "flag it") or "run 'glade eval RECIPE' to make them"
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("family: what the live seats do (effect = live - stand-in)", overflow="fold")
-        table.add_column("flags", justify="right", no_wrap=True)  # its best flag's rank, +how many more
+        table.add_column("flags", justify="right", no_wrap=True)  # FLAGS_COLUMN
         table.add_column("n", justify="right", no_wrap=True)
         table.add_column("q", justify="right", no_wrap=True)
         for fam in shown:
@@ -105,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{fam['q']:.2g}",
             )
         console.print(table, width=width)
+        console.print(FLAGS_COLUMN, width=width)
     console.print(
         f"wrote {escape(str(json_path))} (every cell with its p and q values) and {escape(str(md_path))}",
         width=width,

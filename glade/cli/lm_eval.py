@@ -8,7 +8,7 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
 from glade.console import progress_bar, warning, without_lines
-from glade.eval.harness import run_lm_eval, score_text
+from glade.eval.harness import run_lm_eval, score_text, unknown_tasks
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text
 
 GIT_NOISE = "fatal: not a git repository"
@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--tasks names no task ({args.tasks!r}); give comma-separated names, e.g. {','.join(GLADE_TASKS)}"
         )
+    if typos := [t for t in tasks if t.startswith("glade_") and t not in GLADE_TASKS]:  # no lm-eval task is glade_*
+        raise ValueError(unknown_tasks(typos))  # said before the checkpoint loads or lm-eval lists its tasks
     with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
         with progress_bar("lm-eval", "requests") as bar:
             result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, args.batch_size, progress=bar)
