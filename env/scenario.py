@@ -7,6 +7,7 @@ scenario hash names exactly the rules that ran.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -208,9 +209,10 @@ class Scenario:
 LOCAL_SCENARIO_DIR = Path("recipes") / "scenarios"  # your own, found first (relative to the working folder)
 
 
-def resolve_path(scenario: str | Path) -> Path:
+def resolve_path(scenario: str | Path, unlisted: Path | None = None) -> Path:
     """A scenario name (./recipes/scenarios/NAME.yaml if there is one, else the shipped
-    recipes/scenarios/NAME.yaml), or a path to a YAML file."""
+    recipes/scenarios/NAME.yaml), or a path to a YAML file. `unlisted`: a file left out of the
+    names an unknown one's error lists (the file that extends it)."""
     text = str(scenario)
     if text.endswith((".yaml", ".yml")) or "/" in text:
         return Path(text)
@@ -219,8 +221,12 @@ def resolve_path(scenario: str | Path) -> Path:
         return local
     if shipped.is_file():
         return shipped
-    known = ", ".join(sorted({p.stem for folder in (LOCAL_SCENARIO_DIR, SCENARIO_DIR) for p in folder.glob("*.yaml")}))
-    raise ConfigError(f"scenario {text!r}: no such scenario (known: {known})")
+    skip = unlisted.resolve() if unlisted else None
+    folders = (LOCAL_SCENARIO_DIR, SCENARIO_DIR)
+    known = sorted({p.stem for folder in folders for p in folder.glob("*.yaml") if p.resolve() != skip})
+    close = difflib.get_close_matches(text, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"scenario {text!r}: no such scenario (known: {', '.join(known)}){hint}")
 
 
 # A scenario's mappings of named entries: an override's dotted key may set a key of an entry
@@ -254,7 +260,10 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if not isinstance(base, str):
         raise ConfigError(f"{path}: extends: expected a scenario name or path, got {base!r}")
     is_file = "/" in base or base.endswith((".yaml", ".yml"))
-    base_path = path.parent / base if is_file else resolve_path(base)
+    try:
+        base_path = path.parent / base if is_file else resolve_path(base, unlisted=path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: extends: {exc}") from None
     chain = (*seen, path)
     if base_path.resolve() == path.resolve():
         raise ConfigError(f"{path}: extends: {base!r} extends itself")

@@ -8,6 +8,7 @@ names the trunk's recipes use are re-exported here.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "looked_for",
     "number_hint",
     "parse_override",
+    "parse_overrides",
     "read_yaml",
     "shipped_hint",
 ]
@@ -172,6 +174,36 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def parse_overrides(words: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Overrides in order (a key given twice takes the last, as in Hydra). A word without `=`
+    after a value left open (`councils={solo:` then `{oona:`): the shell split one value at its
+    spaces, and the error says how to quote it."""
+    pairs = {}
+    for i, word in enumerate(words):
+        if "=" not in word:
+            _split_value(words, i)
+        key, value = parse_override(word)
+        pairs[key] = value
+    return pairs
+
+
+def _depth(text: str) -> int:
+    return sum(text.count(c) for c in "{[") - sum(text.count(c) for c in "}]")
+
+
+def _split_value(words: list[str] | tuple[str, ...], i: int) -> None:
+    start = next((j for j in range(i - 1, -1, -1) if "=" in words[j]), None)
+    if start is None or _depth(" ".join(words[start:i]).split("=", 1)[1]) <= 0:
+        return
+    end = i
+    while end + 1 < len(words) and "=" not in words[end + 1] and _depth(" ".join(words[start : end + 1])) > 0:
+        end += 1
+    joined = shlex.quote(" ".join(words[start : end + 1]))
+    raise ConfigError(
+        f"override {words[i]!r}: expected key=value; a value with spaces must be quoted as one word: {joined}"
+    )
+
+
 # What a file under recipes/<folder>/ is (glade validate reads its kind from the folder).
 FOLDER_KINDS = {
     "scenarios": "scenario",
@@ -194,7 +226,17 @@ def check_kind(path: str | Path, kind: str, taker: str) -> None:
     parent = Path(path).parent
     found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
     if found is not None and found != kind:
-        raise ConfigError(f"{path}: {_kind_text(found)} (recipes/{parent.name}/); {taker} takes {_kind_text(kind)}")
+        takes = _kind_text(kind) + (" or a council file (creature: seat spec)" if taker == "--council" else "")
+        raise ConfigError(f"{path}: {_kind_text(found)} (recipes/{parent.name}/); {taker} takes {takes}")
+
+
+def council_pair_hint(spec: str, creatures: list[str] | tuple[str, ...]) -> str:
+    """For a --council value that names no disposition: `oona:hoarder` (creature: disposition, as
+    in a council file) -> "; did you mean oona=hoarder?" ("" unless each part is CREATURE:WORD)."""
+    pairs = [[x.strip() for x in part.split(":")] for part in spec.split(",")]
+    if not all(len(p) == 2 and p[0].lower() in creatures and p[1] for p in pairs):
+        return ""
+    return f"; did you mean {','.join(f'{a}={b}' for a, b in pairs)}?"
 
 
 def load_recipe(
@@ -205,12 +247,12 @@ def load_recipe(
     are another kind's, is refused by name."""
     if kind is not None:
         check_kind(path, kind, f"`glade {kind}`")
-    data = read_yaml(shipped_hint(path))
+    data = read_yaml(recipe_hint(shipped_hint(path), kind))
     if not data:  # else the first required key would be named missing, as if the rest were there
         raise ConfigError(f"{path}: the file is empty; expected {_kind_text(kind) if kind else 'a recipe'}")
     if kind is not None:
         check_keys_kind(data, path, kind)
-    pairs = dict(parse_override(o) for o in overrides)  # ordered: a key given twice takes the last, as in Hydra
+    pairs = parse_overrides(overrides)
     source = recipe_source(path, overrides)
     return build(cls, apply_overrides(data, pairs, source), source)
 
@@ -274,6 +316,25 @@ def shipped_hint(path: str | Path) -> Path:
     if shipped.exists():
         what = "folder" if shipped.is_dir() else "file"
         raise ConfigError(f"{path}: no such {what} here; glade's shipped copy is {shipped}")
+    return path
+
+
+def recipe_hint(path: Path, kind: str | None) -> Path:
+    """`path`; when it is missing but a recipe it may mean is there (`standin` for
+    recipes/generate/standin.yaml, here or shipped; a path without .yaml), a ConfigError saying so.
+    Without a `kind`, every recipes/<kind>/ folder is looked in."""
+    if path.exists() or not path.parts:
+        return path
+    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+    folders = [kind] if kind else [f for f, k in FOLDER_KINDS.items() if k in ("generate", "train", "eval")]
+    if len(path.parts) > 1:  # a path: the same with .yaml, here or among the shipped recipes/...
+        given = path.with_name(name)
+        candidates = [given, *([RECIPES.joinpath(*given.parts[1:])] if given.parts[0] == "recipes" else [])]
+    else:  # a name: NAME.yaml here, recipes/<kind>/NAME.yaml here, then glade's shipped one
+        candidates = [Path(name), *(Path("recipes", f, name) for f in folders), *(RECIPES / f / name for f in folders)]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is not None:
+        raise ConfigError(f"{path}: no such file; did you mean {found}?")
     return path
 
 

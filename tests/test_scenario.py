@@ -278,7 +278,7 @@ def test_extends_missing_base(tmp_path):
 
 def test_extends_unknown_scenario_name(tmp_path):
     path = write(tmp_path, "m.yaml", "extends: nowhere\n")
-    assert error_of(path).startswith("scenario 'nowhere': no such scenario (known: default")
+    assert error_of(path).startswith(f"{path}: extends: scenario 'nowhere': no such scenario (known: default")
 
 
 # --------------------------------------------------------------------------- overrides and hashes

@@ -44,7 +44,7 @@ BAD = [
     ("train", merged(TRAIN, {"sft": {"per_device_train_batch_size": 0}}), "FAIL   {}: sft.per_device_train_batch_size: out of range: 0"),
     ("train", merged(TRAIN, {"eval": {"max_new_tokens": 0}}), "FAIL   {}: eval.max_new_tokens: must be at least 1, got 0"),
     ("train", merged(TRAIN, {"model": {"base": "shipped:nosuch"}}), "FAIL   {}: model.base: "),  # before the traces it waits for
-    ("scenario", {"extends": "nosuch"}, "FAIL   {}: scenario 'nosuch': no such scenario"),
+    ("scenario", {"extends": "nosuch"}, "FAIL   {}: extends: scenario 'nosuch': no such scenario"),
     ("generate", merged(GENERATE, {"scenarios": ["defualt"]}), "FAIL   {}: scenarios[0]: scenario 'defualt': no such scenario"),
     ("generate", merged(GENERATE, {"councils": {"c": {"owl": "hoarder"}}}), "FAIL   {}: scenarios[0]: councils.c: unknown creature(s) owl"),
     ("generate", merged(GENERATE, {"councils": {"c": {"*": "hoardr"}}}), "FAIL   {}: councils.c.*: seat spec standin disposition: expected one of"),

@@ -36,6 +36,7 @@ from glade.config import (
     ConfigError,
     check_kind,
     check_scenario_file,
+    council_pair_hint,
     parse_override,
     read_yaml,
     shipped_hint,
@@ -112,7 +113,10 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     if "=" not in spec:
         if spec.lower() in creatures:  # a creature, not a disposition for every seat
             raise ConfigError(f"--council {spec}: {spec.lower()} is a creature: seat it as {spec.lower()}=DISPOSITION")
-        return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
+        try:
+            return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
+        except SeatSpecError as exc:  # `oona:hoarder`, as a council file writes it
+            raise SeatSpecError(f"{exc}{council_pair_hint(spec, creatures)}") from None
     named: dict[str, str] = {}
     for part in spec.split(","):
         if not part.strip():

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
-from glade.config import FOLDER_KINDS, ConfigError, MissingInput, shipped_hint
+from glade.config import FOLDER_KINDS, ConfigError, MissingInput, recipe_hint, shipped_hint
 from glade.env.scenario import RECIPES
 
 KINDS = tuple(FOLDER_KINDS.values())
@@ -82,6 +82,7 @@ def collect(paths: list[str]) -> list[Path]:
             found = [p]
         else:
             shipped_hint(p)  # recipes/... run from outside a checkout: says where glade's copy is
+            recipe_hint(p, None)  # a recipe named without its folder or .yaml
             raise ConfigError(f"{p}: no such file or folder")
         for x in found:
             files.setdefault(x.resolve(), x)
