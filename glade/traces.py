@@ -28,17 +28,7 @@ from glade.config import (
 )
 from glade.faults import is_fault, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
-from glade.meter import (
-    Calibration,
-    Estimate,
-    Plan,
-    calibrate,
-    check_limits,
-    estimate,
-    run_cost,
-    sampled,
-    spec_label,
-)
+from glade.meter import Calibration, Estimate, Plan, calibrate, check_limits, estimate, run_cost, sampled, spec_label
 from glade.resume import PROGRESS, ShardLog, finished, read_ledger, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
@@ -346,6 +336,7 @@ def readable_shards(folder: str | Path) -> list[str]:
     cut_short = interrupted_generate(Path(folder))
     if cut_short is not None:
         raise ValueError(cut_short)
+    _check_listed(Path(folder), files)
     for file in files:
         try:
             pq.read_metadata(file)
@@ -355,6 +346,25 @@ def readable_shards(folder: str | Path) -> list[str]:
                 "with the recipe that wrote it: it replays that shard"
             ) from None
     return files
+
+
+def _check_listed(folder: Path, files: list[str]) -> None:
+    """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied
+    in (or a second run's) would be read as more episodes, a lost one as fewer. An older ledger,
+    which lists no parts, is not checked."""
+    ledger = read_ledger(folder)
+    episodes = ledger.get("episodes") if ledger is not None and ledger.get("format") else None
+    if not isinstance(episodes, dict):
+        return
+    log = shard_log(folder)
+    listed = {str(log.path("traces", e["part"])) for e in episodes.values()}
+    if unlisted := sorted(set(files) - listed):
+        raise ValueError(f"{unlisted[0]}: a shard the folder's ledger ({PROGRESS}) does not list; move it out of data/")
+    if missing := sorted(listed - set(files)):
+        raise ValueError(
+            f"{missing[0]}: listed in the folder's ledger ({PROGRESS}) but not there; rerun the `glade generate` "
+            "command that wrote the folder: it plays those episodes again"
+        )
 
 
 def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path]) -> datasets.Dataset:

@@ -11,6 +11,7 @@ import yaml
 from glade.config import as_plain
 from glade.console import fault_kinds
 from glade.faults import too_many_faults
+from glade.files import atomic
 from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
 
@@ -65,8 +66,11 @@ def write_card(
         + (cost_section(cost) if cost else "")
         + recipe_section(as_plain(recipe))
     )
-    (out / "README.md").write_text(text)
-    (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+    # the card marks the folder finished (glade.traces.interrupted_generate): it goes last, and whole
+    with atomic(out / "recipe.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+    with atomic(out / "README.md") as tmp:
+        tmp.write_text(text)
 
 
 RECIPE_HEADING = "## Recipe\n"
