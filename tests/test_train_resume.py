@@ -3,6 +3,7 @@ a recipe name that is not a plain folder name, and data filters that ask for wha
 lack. The interrupted runs here stop before loading any data (no training), so all are quick."""
 
 import json
+import os
 
 import pytest
 from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
@@ -132,3 +133,23 @@ def test_creatures_the_traces_lack_are_named(workdir, tmp_path, capsys):  # noqa
         "data.traces (asked for: oona, nobody, nemo; the traces hold: bramble, hazel, moss, oona, thorn); ask for "
         "what the traces hold, or generate traces that hold it\n"
     )
+
+
+def test_a_run_of_a_recipe_another_run_is_training_is_refused_not_resumed_into(workdir, tmp_path, monkeypatch, capsys):  # noqa: F811
+    from glade.files import only_writer
+
+    path = recipe_file(workdir, tmp_path)
+    interrupt_at_start(monkeypatch, str(path), *FAST_SFT)
+    partial = tmp_path / "checkpoints" / ".lora__0.partial"
+    assert not (tmp_path / "checkpoints" / ".lora__0.lock").exists()  # a run's lock goes with it
+    before = listing(partial)
+    capsys.readouterr()
+    with only_writer(partial, lock=tmp_path / "checkpoints" / ".lora__0.lock"):  # a run still going
+        for resume in ([], ["--resume"]):
+            assert main(["train", str(path), *FAST_SFT, *resume]) == 2
+            assert capsys.readouterr().err == (
+                f"error: {partial}: another glade run (pid {os.getpid()}) is writing it now; let it finish (then "
+                "`--resume` keeps its checkpoint), or train another seed\n"
+            )
+    assert listing(partial) == before
+    interrupt_at_start(monkeypatch, str(path), *FAST_SFT, "--resume")  # once it has ended, it resumes

@@ -26,7 +26,7 @@ import yaml
 
 from glade.checkpoint import STARTED
 from glade.config import as_plain
-from glade.files import atomic
+from glade.files import atomic, only_writer
 
 from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
 from .inputs import check_lengths, check_model, check_paths
@@ -116,11 +116,27 @@ def train(
     restart: bool = False,
 ) -> Path | None:
     """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks).
-    `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps."""
+    `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps. Rank 0
+    holds the run's lock (glade.files.only_writer): a second run of the recipe while one is
+    going is refused, rather than both writing one partial folder and two checkpoints."""
     check_paths(recipe, source)  # held-out seeds included
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    work = partial_dir(recipe)
+    work, root = partial_dir(recipe), Path(recipe.output_root)
+    if rank != 0:
+        return _start(recipe, work, source, resume, log, progress, restart, rank, world)
+    made_root = not root.exists()
+    try:
+        advice = "let it finish (then `--resume` keeps its checkpoint), or train another seed"
+        with only_writer(work, lock=work.with_suffix(".lock"), advice=advice):  # .NAME__SEED.lock
+            return _start(recipe, work, source, resume, log, progress, restart, rank, world)
+    finally:  # a failed run leaves no folder it made, once the lock beside the partial folder is gone
+        if made_root and root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+
+
+def _start(recipe, work: Path, source, resume: bool, log, progress, restart: bool, rank: int, world: int):
+    """train, under its lock: refuse or resume an interrupted run, then train."""
     if work.exists() and not restart:
         checked = check_resumable(recipe, work, source)
         if not resume:
@@ -140,14 +156,12 @@ def train(
         shutil.rmtree(work)
     if world > 1:  # every rank must see the cleared folder before writing into it
         _barrier()
-    made = [folder for folder in (Path(recipe.output_root), work) if not folder.exists()]
+    made = not work.exists()
     try:
         return _train(recipe, work, source, resume, log, progress, rank, world)
     except Exception as exc:  # a failure, not an interrupt: leave no folder behind unless it holds progress
-        if rank == 0 and work in made and not _holds_progress(work):
+        if rank == 0 and made and not _holds_progress(work):
             shutil.rmtree(work, ignore_errors=True)
-            if Path(recipe.output_root) in made and not any(Path(recipe.output_root).iterdir()):
-                Path(recipe.output_root).rmdir()
         if isinstance(exc, (ValueError, OSError)) and (work / TRAINED).exists():  # say the training is not lost
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(
