@@ -4,6 +4,7 @@ quickstart runs, and the installed console script works."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -236,6 +237,8 @@ def test_quickstart_prints_the_three_mechanisms(tmp_path, capsys):
     for mechanism in ("rumour", "shock", "override"):
         assert mechanism in text
     assert "gambit P&L" in text and "step 2/2" in text
+    last = text.strip().splitlines()[-1]  # a run cut short by --until says so
+    assert re.fullmatch(r"quickstart stopped after step 2/\d+ \(gambits, --until\) in \d+\.\d s", last), last
     assert (tmp_path / "qs" / "simulate" / "trace.parquet").exists()
 
 

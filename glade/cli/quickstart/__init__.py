@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if args.train_base:
         at = [s.name for s in steps].index("base")
         steps[at : at + 1] = TRAIN_BASE
+    every = len(steps)
     if args.until:
         steps = steps[: [s.name for s in steps].index(check_until(args.until, steps)) + 1]
     for i, step in enumerate(steps, 1):
@@ -236,5 +237,9 @@ def run(args: argparse.Namespace) -> int:
         con.print(f"[dim]{step.name} done in {time.perf_counter() - t0:.1f} s[/]")
         con.print()
     closing(args, con)
-    con.print(f"quickstart finished in {time.perf_counter() - started:.1f} s")
+    took = f"{time.perf_counter() - started:.1f} s"
+    if len(steps) < every:  # --until: say it stopped, so a short run does not read as the whole quickstart
+        con.print(f"quickstart stopped after step {len(steps)}/{every} ({steps[-1].name}, --until) in {took}")
+    else:
+        con.print(f"quickstart finished in {took}")
     return 0
