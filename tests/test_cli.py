@@ -238,7 +238,7 @@ def test_quickstart_prints_the_three_mechanisms(tmp_path, capsys):
         assert mechanism in text
     assert "gambit P&L" in text and "step 2/2" in text
     last = text.strip().splitlines()[-1]  # a run cut short by --until says so
-    assert re.fullmatch(r"quickstart stopped after step 2/\d+ \(gambits, --until\) in \d+\.\d s", last), last
+    assert re.fullmatch(r"quickstart stopped after gambits \(--until: 2 of its \d+ steps\) in \d+\.\d s", last), last
     assert (tmp_path / "qs" / "simulate" / "trace.parquet").exists()
 
 

@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     closing(args, con)
     took = f"{time.perf_counter() - started:.1f} s"
     if len(steps) < every:  # --until: say it stopped, so a short run does not read as the whole quickstart
-        con.print(f"quickstart stopped after step {len(steps)}/{every} ({steps[-1].name}, --until) in {took}")
+        con.print(f"quickstart stopped after {steps[-1].name} (--until: {len(steps)} of its {every} steps) in {took}")
     else:
         con.print(f"quickstart finished in {took}")
     return 0
