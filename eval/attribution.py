@@ -6,9 +6,9 @@ seat i's contribution is F(w) - F(w with seat i back on its stand-in): how much 
 goes away without it. A council with one focal seat needs no replay (without it, the world is
 the all-stand-in world). Contributions need not add up to the effect: the rest, E_w minus their
 sum, is the seats' interaction. A seat's share is mean(contribution) / mean(effect) over its
-seeds, with Fieller's interval for a ratio of paired means (none when the effect itself is not
-clearly away from 0); contributions and the interaction get the small-n interval of
-eval/stats.py.
+seeds, with Fieller's interval for a ratio of paired means (none, its reason in `share_note`,
+when the cast's effect itself is not clearly away from 0 or there are fewer than 4 seeds);
+contributions and the interaction get the small-n interval of eval/stats.py.
 """
 
 from __future__ import annotations
@@ -91,6 +91,14 @@ def attribution(
                     ratios = (part["contribution"] / part["effect"]).to_numpy()
                 same = len(part) >= MIN_N and np.isfinite(ratios).all() and np.ptp(ratios) <= 1e-9
                 share_ci = None if same else fieller(part["contribution"], part["effect"], level)
+                pairs = int(part[["contribution", "effect"]].notna().all(axis=1).sum())
+                note = f"same share in all {len(part)} seeds" if same else ""
+                if not same and share_ci is None:  # fieller's reasons for none, said in words
+                    note = (
+                        f"no interval: fewer than {MIN_N} seeds"
+                        if pairs < MIN_N
+                        else "no interval: this cast's effect is not clearly away from 0"
+                    )
                 seats.append(
                     {
                         "cast": int(cast),
@@ -101,7 +109,7 @@ def attribution(
                         # + 0.0: a zero contribution to a negative effect is 0%, not "-0%"
                         "share": round(contribution.mean / total, 12) + 0.0 if total != 0 else None,
                         "share_ci": list(share_ci) if share_ci else None,
-                        "share_note": f"same share in all {len(part)} seeds" if same else "",
+                        "share_note": note,
                     }
                 )
             total = interval(seeds["effect"], level=level, unit=unit, bounds=bounds)

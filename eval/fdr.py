@@ -14,6 +14,9 @@ Benjamini-Hochberg (independent filtering, Bourgon, Gentleman and Huber 2010, PN
 the filter reads only |differences|, which under the null carry no information about the
 signs the test reads), and BH at level q runs over the rest. A cell's q-value is its BH-adjusted
 p-value; the discoveries are the cells with q <= fdr_q.
+
+The heterogeneity test compares casts on the same seeds: cast labels are shuffled within each
+seed, never across seeds, so casts that cover different seeds are not told apart by their seeds.
 """
 
 from __future__ import annotations
@@ -80,28 +83,41 @@ def filtered_bh(p_values, smallest, q: float) -> np.ndarray:
     return out
 
 
-def heterogeneity(groups: list, *, seed: int = 0, draws: int = 9999) -> float | None:
-    """p-value that a 0/1 outcome's rate is the same in every group (casts): a permutation
-    test of the chi-square statistic, cast labels shuffled over worlds. None when there are
-    fewer than two groups or the outcome never varies."""
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
+def heterogeneity(groups: list, seeds: list | None = None, *, seed: int = 0, draws: int = 9999) -> float | None:
+    """p-value that a 0/1 outcome's rate is the same in every group (casts) on the same seeds: a
+    permutation test of the chi-square statistic, cast labels shuffled within each seed, so seed
+    composition (a cast that lost some seeds to seat faults) is not read as cast dependence.
+    `seeds`: each group's seed per world (None: the i-th world of every group is on seed i). Only
+    seeds with worlds in two or more groups carry information; the rest are left out. None when
+    fewer than two groups remain or the outcome never varies on those seeds."""
     if len(groups) < 2:
         return None
-    values = np.concatenate(groups)
-    if values.min() == values.max():
+    if seeds is None:
+        seeds = [np.arange(len(g)) for g in groups]
+    values = np.concatenate([np.asarray(g, dtype=float) for g in groups])
+    strata = np.concatenate([np.asarray(s) for s in seeds])
+    labels = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    # a seed with worlds in at least two groups: the only ones whose labels can be shuffled
+    shared = [s for s in np.unique(strata) if len(np.unique(labels[strata == s])) > 1]
+    keep = np.isin(strata, shared)
+    values, strata, labels = values[keep], strata[keep], labels[keep]
+    groups_left = np.unique(labels)
+    if len(groups_left) < 2 or values.min() == values.max():
         return None
-    sizes = np.array([len(g) for g in groups])
-    labels = np.repeat(np.arange(len(groups)), sizes)
+    order = np.argsort(strata, kind="stable")  # each seed's worlds side by side
+    values, strata, labels = values[order], np.searchsorted(np.unique(strata), strata[order]), labels[order]
+    sizes = np.array([np.sum(labels == i) for i in groups_left])
     overall = values.mean()
 
-    def statistic(y: np.ndarray, lab: np.ndarray) -> np.ndarray:  # y: (draws, N)
-        sums = np.stack([y[:, lab == i].sum(axis=1) for i in range(len(groups))], axis=1)
+    def statistic(y: np.ndarray) -> np.ndarray:  # y: (draws, N)
+        sums = np.stack([y[:, labels == i].sum(axis=1) for i in groups_left], axis=1)
         return ((sums / sizes - overall) ** 2 * sizes).sum(axis=1)
 
-    observed = statistic(values[None, :], labels)[0] * (1 - 1e-9)
+    observed = statistic(values[None, :])[0] * (1 - 1e-9)  # ties (equal statistics) reach the observed
     rng = np.random.default_rng(seed)
-    shuffled = np.stack([rng.permutation(values) for _ in range(draws)])
-    hits = int(np.sum(statistic(shuffled, labels) >= observed))
+    # random keys offset by the seed's rank: sorting them permutes the worlds within each seed only
+    within = np.argsort(strata[None, :] * 2.0 + rng.random((draws, values.size)), axis=1)
+    hits = int(np.sum(statistic(values[within]) >= observed))
     return (1 + hits) / (draws + 1)
 
 

@@ -9,10 +9,10 @@ in eval/figures.py, and the price-path distance of each good to the paired all-s
 world) beside the same figure in the paired all-stand-in worlds (same scenario and seed),
 and the effect council - stand-in computed on the paired differences.
 
-Every aggregate carries n (seeds, a council's casts averaged per seed, for outcomes; episodes,
-seeds x casts, for decisions) and an
-interval that holds at that n (eval/stats.py: none below 4, words for a value that never
-varies), over whole episodes, never single rows. Price paths are defined in eval/stats.py; the
+Every interval carries n (seeds, a council's casts averaged per seed, for outcomes and for
+decisions alike) and holds at that n (eval/stats.py: none below 4, words for a value that never
+varies), over whole seeds, never single rows; the decision summary's row-level figures without
+an interval are descriptive (see decision_summary). Price paths are defined in eval/stats.py; the
 legend turn, its good and the phases in eval/figures.py.
 """
 
@@ -74,13 +74,17 @@ def price_differences(decisions: pd.DataFrame, goods: list[str]) -> pd.DataFrame
 
 
 def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
-    """Per scenario x council x policy x creature x phase: n (episodes, i.e. seeds x casts),
-    decisions; agreement (the share of goods on which the live seat takes the stand-in's side:
-    buy / sell / none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over
-    episodes (an episode's mean in the phase is one value); per good the live and stand-in
-    direction distributions, their JSD, agreement {"mean", "ci", "n"}, quantity differences
-    (|live - stand-in| and signed, in units, + bought) and the relative limit-price difference
-    live / stand-in - 1 where both trade the good on the same side (price_n such decisions)."""
+    """Per scenario x council x policy x creature x phase: n (seeds), episodes, decisions;
+    agreement (the share of goods on which the live seat takes the stand-in's side: buy / sell /
+    none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over seeds (an
+    episode's mean in the phase, then a seed's episodes averaged: a policy on this creature in
+    several casts of one seed counts that seed once, as `per_seed` counts worlds); per good
+    agreement {"mean", "ci", "n"} alike.
+    Descriptive only, over decision rows with no interval and no n of independent units: per
+    good the live and stand-in direction distributions and their JSD (`jsd`, and `jsd_mean` over
+    goods), the mean quantity differences (`qty_abs_diff`, `qty_diff`: live - stand-in, in units,
+    + bought) and the relative limit-price difference live / stand-in - 1 where both trade the
+    good on the same side (`price_diff`, `price_abs_diff`; `price_n` counts those decisions)."""
     if decisions is None or len(decisions) == 0:
         return []
     level = threshold(thresholds, "ci_level")
@@ -96,18 +100,20 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     per_row = ["agreement", "qty_abs_diff", *(f"agreement_{g}" for g in goods)]
     out = []
     for key, group in frame.groupby(keys, sort=True):
-        per_episode = group.groupby("episode_id")[per_row].mean()
+        per_episode = group.groupby(["seed", "episode_id"])[per_row].mean()
+        by_seed = per_episode.groupby(level="seed").mean()  # a seed's casts share its draws: one value each
 
-        def over_episodes(column: str, per_episode=per_episode) -> dict:
-            return describe(per_episode[column].to_numpy(), level=level, unit="episodes", bounds=(0.0, 1.0))
+        def over_seeds(column: str, by_seed=by_seed) -> dict:
+            return describe(by_seed[column].to_numpy(), level=level, bounds=(0.0, 1.0))
 
         row = dict(zip(["scenario", "council", "policy", "creature", "phase"], key))
         row["policy_identity"] = sorted(set(group["policy"]))
-        row["n"] = int(len(per_episode))
+        row["n"] = int(len(by_seed))
+        row["episodes"] = int(len(per_episode))
         row["decisions"] = int(len(group))
         row["casts"] = sorted(int(c) for c in set(group["cast"]))
-        row["agreement"] = over_episodes("agreement")
-        row["qty_abs_diff"] = describe(per_episode["qty_abs_diff"].to_numpy(), level=level, unit="episodes")
+        row["agreement"] = over_seeds("agreement")
+        row["qty_abs_diff"] = describe(by_seed["qty_abs_diff"].to_numpy(), level=level)
         per_good, divergences = {}, []
         for g in goods:
             live = group[f"dir_{g}"].value_counts(normalize=True)
@@ -121,7 +127,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
                 "live": live_d,
                 "standin": ref_d,
                 "jsd": divergence,
-                "agreement": over_episodes(f"agreement_{g}"),
+                "agreement": over_seeds(f"agreement_{g}"),
                 "qty_abs_diff": float(group[f"qty_abs_diff_{g}"].mean()),
                 "qty_diff": float((group[f"qty_{g}"] - group[f"standin_qty_{g}"]).mean()),
                 "price_diff": float(prices.mean()) if len(prices) else None,

@@ -8,7 +8,7 @@ import math
 
 from .families import shared_text
 from .recipe import STANDIN
-from .verdicts import CAST_ALPHA
+from .verdicts import CAST_ALPHA, SEAM_UNDECIDED
 
 LESSONS = {
     "robustness": "Contingent emergence: does a phenomenon survive other casts and seeds?",
@@ -172,6 +172,25 @@ def seam_seeds(entries: list[dict], scenario: str):
     return next((e["total"].get("n") for e in entries if e["scenario"] == scenario and e["world"] == STANDIN), None)
 
 
+def larger_text(entry: dict) -> str:
+    """Which part of a seam-moved move is larger, as the verdict reads it (the per-seed |seam| -
+    |traded|), then the seam's share of the mean moves, a descriptive figure; "" for the other verdicts."""
+    if entry["verdict"] not in ("authored", "mixed", SEAM_UNDECIDED):
+        return ""
+    out = ""
+    if (larger := entry.get("seam_over_traded")) and larger.get("mean") is not None:
+        if larger.get("ci"):
+            low, high = larger["ci"]
+            out = f"; |seam| - |traded| per seed {_points(larger['mean'])} [{_points(low)}, {_points(high)}]"
+        else:
+            out = f"; |seam| - |traded| per seed {_points(larger['mean'])} ({larger['note']})"
+        if entry["verdict"] == SEAM_UNDECIDED:
+            out += ": which part is larger is undecided at this n"
+    if (share := entry.get("authored_share")) is not None:
+        out += f"; {share:.0%} of the log move at the seam (of the mean moves: descriptive, no interval)"
+    return out
+
+
 def seam_lines(entries: list[dict]) -> list[str]:
     """One line per scenario: the legend good's log move split into traded and written at the
     seam, in log points (the parts add up) with the simple percent change beside each."""
@@ -183,12 +202,7 @@ def seam_lines(entries: list[dict]) -> list[str]:
         seeds = seam_seeds(entries, scenario)
         parts = []
         for w in worlds:
-            share = w.get("authored_share")
-            authored = (
-                f"; {share:.0%} of the log move at the seam"
-                if share is not None and w["verdict"] in ("authored", "mixed")
-                else ""
-            )
+            authored = larger_text(w)
             nothing = w["seam"].get("mean") == 0 and not w["seam"].get("ci")
             if nothing:  # the whole move was traded: said once
                 split = f"traded {move_text(w['traded'])}, nothing at the seam"
@@ -239,7 +253,9 @@ def floor_line(key: str, entries: list[dict]) -> str | None:
         return (
             f"Each part of the move (traded, at the seam) counts as a move when its interval lies wholly at or beyond "
             f"{100 * floor:.3g} log points (move_floor {floor:g}) and as none when it lies wholly inside them; an "
-            f"interval across them is not enough seeds."
+            f"interval across them is not enough seeds. Where the seam moved it, the seam made most of the move "
+            f"(authored) when the interval of the per-seed |seam| - |traded| lies above 0, less (mixed) when it lies "
+            f"below 0; across 0, which part is larger is undecided."
         )
     if key == "levers" and (floor := _first(entries, "min_effect")) is not None:
         return (
@@ -268,7 +284,10 @@ def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:
         for s in e["seats"]:
             share = "share -" if s["share"] is None else percent(s["share"])
             ci = f" [{percent(s['share_ci'][0])}, {percent(s['share_ci'][1])}]" if s.get("share_ci") else ""
-            ci = f" ({s['share_note']})" if s.get("share_note") else ci
+            if s.get("share_note"):
+                ci = f" ({s['share_note']})"
+            elif s["share"] is not None and not ci:  # an entry written before share_note said why
+                ci = " (no interval)"
             seats.append(f"{s['creature']} ({s['policy']}, cast {s['cast']}) {share}{ci}")
         lines.append(
             f"{e['figure']} in {e['scenario']}, {e['council']}: effect {value_text(e['effect'])} "

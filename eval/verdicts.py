@@ -9,19 +9,22 @@ straddles the floor does not decide, and more seeds would narrow it. The mean al
 decides. A value the same in every seed is its own interval; fewer than 4 seeds give none.
 
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
-   the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust (in
-   every cast, the rate's interval at or above `robust_floor`), cast-dependent (the rate differs
-   across casts: permutation test of the casts' rates, p < 0.05), sporadic (present, but the
-   rate's interval lies below the floor), absent, or not enough seeds (a cast with fewer
-   than 4 seeds, or an interval that straddles the floor).
+   the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust
+   (present in every cast, and the pooled rate's interval over seeds at or above `robust_floor`),
+   cast-dependent (the rate differs across casts on the same seeds: permutation test of the
+   casts' rates, cast labels shuffled within each seed, p < 0.05), sporadic (present, but the
+   pooled rate's interval lies below the floor), absent, or not enough seeds (a cast with fewer
+   than 4 seeds, or a pooled interval that straddles the floor).
 2. Author the seam (`seam_split`): the legend good's log price move at the legend turn split
    into the part clearing and repricing made (the seats' trading, figure `traded_move`) and
    the part written at the settlement seam (`seam_move`), each held to `move_floor`:
-   authored when the seam moved it and made most of the move, mixed when the seam moved it
-   but wrote less than the trading made, emergent when only trading moved it (the seam's
-   interval inside the floor), no move when both intervals lie inside the floor, and not
-   enough seeds when the seam's interval, or the trading's beside a seam that did not move,
-   straddles the floor.
+   when the seam moved it, which part is larger is held to the per-seed |seam| - |traded|
+   (`seam_over_traded`): authored when its interval lies above 0, mixed when below 0, and "seam
+   moved, larger part undecided" when it holds 0 (the share |seam| / (|traded| + |seam|) of the
+   mean moves is a descriptive figure beside it, never the verdict); emergent when only trading
+   moved it (the seam's interval inside the floor), no move when both intervals lie inside the
+   floor, and not enough seeds when the seam's interval, or the trading's beside a seam that did
+   not move, straddles the floor.
 3. The stand-in flatters wrong fixes (`lever_audit`): a lever's effect (scenario `to` minus
    `from` on the same seed and cast) in the stand-in world and in each council, and the
    difference in differences; holds live, stand-in only (the stand-in moves and the council
@@ -94,12 +97,13 @@ def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dic
                     continue  # no legend in the turns played
                 ids = sorted(set(mine["cast"]))  # the casts' own ids: seat faults may have left one out
                 by_cast = [mine[mine["cast"] == c][phenomenon].to_numpy() for c in ids]
+                seeds_of = [mine[mine["cast"] == c]["seed"].to_numpy() for c in ids]
                 casts = [
                     interval(v, level=level, rate=True).as_dict() | {"cast": int(c)}
                     for c, v in zip(ids, by_cast, strict=True)
                 ]
                 pooled = seed_rate(per_seed(mine, [phenomenon])[phenomenon], len(by_cast), level)
-                hetero = heterogeneity(by_cast, seed=seed) if len(by_cast) > 1 else None
+                hetero = heterogeneity(by_cast, seeds_of, seed=seed) if len(by_cast) > 1 else None
                 verdict = _robust_verdict(by_cast, pooled, hetero, floor)
                 out.append(
                     clean(
@@ -152,6 +156,8 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
             traded = interval(seeds["traded_move"], level=level, unit=unit)
             seam = interval(seeds["seam_move"], level=level, unit=unit)
             total = interval(seeds["traded_move"] + seeds["seam_move"], level=level, unit=unit)
+            # which part is larger, seed by seed: the verdict's; the share of the mean moves only describes
+            larger = interval(seeds["seam_move"].abs() - seeds["traded_move"].abs(), level=level, unit=unit)
             size = abs(traded.mean) + abs(seam.mean)
             share = abs(seam.mean) / size if size > 0 else None
             out.append(
@@ -165,7 +171,8 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
                         "traded": traded.as_dict(),
                         "seam": seam.as_dict(),
                         "authored_share": share,
-                        "verdict": _seam_verdict(traded, seam, share, floor),
+                        "seam_over_traded": larger.as_dict(),
+                        "verdict": _seam_verdict(traded, seam, larger, floor),
                         "floor": floor,
                     }
                 )
@@ -173,12 +180,18 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     return out
 
 
-def _seam_verdict(traded: Interval, seam: Interval, share: float | None, floor: float) -> str:
+SEAM_UNDECIDED = "seam moved, larger part undecided"  # the seam moved it; which part is larger, this n does not say
+
+
+def _seam_verdict(traded: Interval, seam: Interval, larger: Interval, floor: float) -> str:
+    """`larger`: the per-seed |seam| - |traded|, whose interval (not the means) says which part is larger."""
     if traded.n < MIN_N:
         return "not enough seeds"
     by_seam, by_trading = against_floor(seam, floor), against_floor(traded, floor)
     if by_seam == "beyond":
-        return "authored" if share is not None and share >= 0.5 else "mixed"
+        if against_floor(larger, 0.0) != "beyond":  # holds 0, or too few seeds
+            return SEAM_UNDECIDED
+        return "authored" if larger.mean > 0 else "mixed"
     if by_seam is None or by_trading is None:  # a part that straddles the floor decides nothing
         return "not enough seeds"
     return "emergent" if by_trading == "beyond" else "no move"

@@ -154,7 +154,7 @@ def test_decision_summary_exact_numbers():
     assert cell["agreement"]["n"] == 2
     # two episodes are too few for an interval: the values are said instead
     assert cell["agreement"]["ci"] is None and cell["agreement"]["values"] == [0.75, 1.0]
-    assert cell["agreement"]["note"] == "too few episodes for an interval: 0.75, 1"
+    assert cell["agreement"]["note"] == "too few seeds for an interval: 0.75, 1"  # one episode per seed
     honey = cell["goods"]["honey"]
     assert honey["live"] == {"buy": 0.25, "sell": 0.25, "none": 0.5}
     assert honey["standin"] == {"buy": 0.0, "sell": 0.25, "none": 0.75}
@@ -174,7 +174,7 @@ def test_decision_summary_splits_phases_and_orders_them():
     out = decision_summary(pd.DataFrame(rows), None)
     assert [c["phase"] for c in out] == ["before", "seam", "after"]
     assert all(c["agreement"]["mean"] == 1.0 and c["agreement"]["ci"] is None for c in out)
-    assert all(c["agreement"]["note"] == "too few episodes for an interval: 1" for c in out)
+    assert all(c["agreement"]["note"] == "too few seeds for an interval: 1" for c in out)
 
 
 # --- outcome summary ---------------------------------------------------------------------------

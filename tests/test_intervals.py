@@ -205,7 +205,8 @@ def test_filtering_drops_cells_that_can_never_reach_q():
 
 
 def test_heterogeneity_across_casts():
-    assert heterogeneity([[1] * 8, [0] * 8]) < 0.001
+    # shuffled within seed: 8 seeds whose casts disagree reach at best the paired p 2 / 2^8
+    assert heterogeneity([[1] * 8, [0] * 8]) == pytest.approx(2 / 2**8, abs=0.002)
     assert heterogeneity([[1, 0, 1, 0], [0, 1, 0, 1]]) == 1.0
     assert heterogeneity([[1] * 8]) is None and heterogeneity([[0] * 4, [0] * 4]) is None
     assert heterogeneity([[1] * 8, [0] * 8], seed=1) == heterogeneity([[1] * 8, [0] * 8], seed=1)  # seeded

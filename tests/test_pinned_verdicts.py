@@ -85,7 +85,7 @@ def test_a_seam_move_whose_interval_starts_at_exactly_the_floor_is_a_move():
     # the floor counts; one just inside it straddles the floor (the mean alone decided before)
     traded = Interval(0.0, -0.01, 0.01, 4, "", "t+hall+kurtosis-df")
     seam = Interval(0.06, 0.05, 0.07, 4, "", "t+hall+kurtosis-df")
-    assert _seam_verdict(traded, seam, 1.0, 0.05) == "authored"
+    assert _seam_verdict(traded, seam, Interval(0.06, 0.04, 0.08, 4), 0.05) == "authored"  # the seam larger per seed
     assert _seam_verdict(traded, Interval(0.06, 0.0499, 0.07, 4), 1.0, 0.05) == "not enough seeds"
     # guards the emergent rule's need for an interval beyond the floor: a large traded mean whose interval
     # holds 0 straddles the floor, which decides nothing

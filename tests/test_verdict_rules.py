@@ -22,6 +22,7 @@ from glade.eval.stats import Interval, interval
 from glade.eval.thresholds import Thresholds
 from glade.eval.verdicts import (
     CAST_ALPHA,
+    SEAM_UNDECIDED,
     _robust_verdict,
     _seam_verdict,
     lever_audit,
@@ -116,15 +117,16 @@ def seam_table(traded: list[float], seam: list[float]) -> pd.DataFrame:
     )
 
 
-def test_an_authored_share_of_exactly_one_half_is_authored():
+def test_a_seam_share_of_exactly_one_half_decides_nothing_without_the_per_seed_interval():
     # dyadic values: both means are exactly 0.3125, so the share is exactly 0.5
     [entry] = seam_split(seam_table([0.125, 0.25, 0.375, 0.5], [0.25, 0.3125, 0.375, 0.3125]))
     assert entry["authored_share"] == 0.5
-    assert entry["verdict"] == "authored"
+    # the share of the means decides nothing: per seed |seam| - |traded| is 0.125, 0.0625, 0, -0.1875
+    assert entry["verdict"] == SEAM_UNDECIDED
     # a seam a little smaller than the trading is mixed
     [entry] = seam_split(seam_table([0.125, 0.25, 0.375, 0.5], [0.25, 0.3125, 0.375, 0.25]))
     assert entry["authored_share"] == pytest.approx(0.296875 / 0.609375)
-    assert entry["verdict"] == "mixed"
+    assert entry["verdict"] == SEAM_UNDECIDED
 
 
 def test_the_seam_needs_enough_seeds_of_trading():

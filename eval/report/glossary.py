@@ -70,7 +70,8 @@ def figure_terms(page) -> list[tuple[str, str]]:
         (
             "traded (traded_move), at the seam (seam_move), seam's share",
             f"{FIGURES['traded_move'].about}; {FIGURES['seam_move'].about}; the seam's share is |seam| / (|traded| + "
-            "|seam|), in log points",
+            "|seam|) of the mean moves, descriptive (no interval): the verdict rests on the interval of the per-seed "
+            "|seam| - |traded| instead",
         ),
         _figure("final_gini"),
         _figure("volume"),

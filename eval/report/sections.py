@@ -102,6 +102,7 @@ VERDICTS = (
     "authored",
     "emergent",
     "mixed",
+    "seam moved, larger part undecided",
     "no move",
     "holds live",
     "stand-in only",
@@ -146,8 +147,9 @@ def lesson_sections(page) -> list[Section]:
         f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (a "
         f"council's casts on a seed averaged first: where every seed's casts agree, the seeds that showed it with an "
         f"exact binomial interval; else the mean of each seed's share of its casts with Korn and Graubard's interval), n the "
-        f"seeds behind that rate, the permutation test of the casts' rates, and the verdict (robust: in every cast "
-        f"with the rate's interval at or above {floor('robust_floor')}).",
+        f"seeds behind that rate, the permutation test of the casts' rates (cast labels shuffled within each seed), and "
+        f"the verdict (robust: present in every cast, and the pooled rate's interval at or above "
+        f"{floor('robust_floor')}).",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],
         [
             [
