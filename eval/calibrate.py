@@ -6,16 +6,20 @@
    the stored stand-in counterfactual is recomputed from it as a check that the rebuild is exact.
 2. Split by seed (never by row): a seeded share of the seeds is held out, and when the source
    holds several scenarios one whole scenario too. The fit part is every decision of the other
-   (scenario, seed) pairs.
+   (scenario, seed) pairs; a held-out decision whose input a fit decision had (same seed, turn,
+   creature and observation: twin scenarios play alike until the legend) is in neither (`unseen`).
 3. `standin_search.search` fits the disposition on the fit part, starting from the scenario's
    own disposition.
 4. Direction agreement, quantity error and price error of the scenario's own disposition
    (original; `before` in the summary) and the fitted one (calibrated; `after`), on the fit part
-   and on the held-out part, each a mean over episodes with an interval (glade.eval.stats), the
-   change (calibrated minus original) paired by episode. The verdict (`fit_verdict`) says two
-   things about held-out episodes: whether the fit generalised (it beats always taking each
-   good's most common live side in the fit part by at least MIN_GAIN, interval above 0), and
-   whether it improved on the original disposition (the paired change excludes 0).
+   and on the held-out part, each a mean over seeds (a seed's decisions averaged first: its
+   scenarios and casts share its draws, as glade.eval.metrics.per_seed) with an interval
+   (glade.eval.stats), the change (calibrated minus original) paired by seed. The verdict
+   (`fit_verdict`) says two things about held-out seeds: whether the fit generalised (it beats
+   always taking each good's most common live side in the fit part by at least MIN_GAIN,
+   interval above 0; it did not only when the whole interval lies below MIN_GAIN, else it could
+   not be shown), and whether it improved on the original disposition (the paired change
+   excludes 0; not clearly better where it spans 0).
 5. The outcome check (eval/outcome_check.py) plays the fitted and the original stand-in worlds
    on the held-out seeds and scenario and compares each with the live council.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +48,7 @@ MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count 
 LEVEL = 0.95  # every interval calibration gives (its texts say 95%), the outcome check's too
 NOT_RUN = "not run (--no-outcome)"  # the outcome check's `skipped`, so the report says so too
 IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
+NOT_CLEARLY_BETTER = "not clearly better"  # the change's interval spans 0 (NO_BETTER: the same on every seed)
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
 SUMMARY_KEYS = {"fitted", "search", "verdict"}  # every summary it writes holds these (how one is told)
 # What each figure can be: agreement is a share; the errors are distances (no upper bound)
@@ -60,6 +65,7 @@ class Split:
     heldout_seeds: tuple[int, ...]
     heldout_scenario: str | None
     fit: np.ndarray  # bool per row of Live.rows
+    heldout: np.ndarray  # bool per row: not fit, and (after `unseen`) no fit row had its input
 
     def fit_pairs(self, rows: pd.DataFrame) -> set[tuple[str, int]]:
         return set(zip(rows.loc[self.fit, "scenario"], rows.loc[self.fit, "seed"].astype(int)))
@@ -86,22 +92,46 @@ def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str
     if scenario is not None and len(scenarios) < 2:
         raise ValueError(f"--holdout-scenario {scenario!r}: the only scenario; nothing would be left to fit on")
     fit = ~rows["seed"].isin(held).to_numpy() & (rows["scenario"] != scenario).to_numpy()
-    return Split(held, scenario, fit)
+    return Split(held, scenario, fit, ~fit)
 
 
-def _per_episode(rows: pd.DataFrame, values: pd.Series | np.ndarray) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=float), index=rows.index).groupby(rows["episode_id"]).mean()
+def unseen(rows: pd.DataFrame, part: Split) -> Split:
+    """`part` without the held-out decisions whose input a fit decision had: the same seed, turn,
+    creature and observation (what the stand-in reads). Scenarios that part only at the legend
+    (gambit_rumour, _shock, _override) play the same turns before it on a seed, so the held-out
+    scenario's decisions before the legend on a fit seed are fit decisions. Not a hold-out by
+    seed alone, though simpler: it would check the scenario never fitted (decisions and outcomes)
+    on the held-out seeds only, a third by default (3 of the quickstart's 8: too few for an
+    interval); here its decisions after the legend on the fit seeds count too."""
+    on_fit_seeds = rows["seed"].isin(set(rows.loc[part.fit, "seed"])).to_numpy()  # no other row can repeat one
+    if not (on_fit_seeds & part.heldout).any():
+        return part
+    mine = rows[on_fit_seeds]
+    keys = [
+        (int(s), int(t), c, json.dumps(o, sort_keys=True))
+        for s, t, c, o in zip(mine["seed"], mine["turn"], mine["creature"], mine["observation"])
+    ]
+    fitted = {k for k, f in zip(keys, part.fit[on_fit_seeds]) if f}
+    seen = np.zeros(len(rows), dtype=bool)
+    seen[on_fit_seeds] = [k in fitted for k in keys]
+    return replace(part, heldout=part.heldout & ~seen)
+
+
+def _per_seed(rows: pd.DataFrame, values: pd.Series | np.ndarray) -> pd.Series:
+    """One value per seed, its decisions averaged: a seed's scenarios and casts share its draws
+    (and twin scenarios its play before the legend), so the seed is the independent unit."""
+    return pd.Series(np.asarray(values, dtype=float), index=rows.index).groupby(rows["seed"]).mean()
 
 
 def compare(rows: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, level: float) -> dict:
-    """Before and after on one part: each figure over episodes, the change paired by episode."""
-    out = {"decisions": len(rows), "episodes": int(rows["episode_id"].nunique())}
+    """Before and after on one part: each figure over seeds, the change paired by seed."""
+    out = {"decisions": len(rows), "episodes": int(rows["episode_id"].nunique()), "seeds": int(rows["seed"].nunique())}
     for column in ("agreement", "qty_error", "price_error"):
-        b, a = _per_episode(rows, before[column].to_numpy()), _per_episode(rows, after[column].to_numpy())
+        b, a = _per_seed(rows, before[column].to_numpy()), _per_seed(rows, after[column].to_numpy())
         out[column] = {
-            "before": describe(b, level=level, unit="episodes", bounds=BOUNDS[column]),
-            "after": describe(a, level=level, unit="episodes", bounds=BOUNDS[column]),
-            "change": describe((a - b).dropna(), level=level, unit="episodes", bounds=CHANGE_BOUNDS[column]),
+            "before": describe(b, level=level, unit="seeds", bounds=BOUNDS[column]),
+            "after": describe(a, level=level, unit="seeds", bounds=BOUNDS[column]),
+            "change": describe((a - b).dropna(), level=level, unit="seeds", bounds=CHANGE_BOUNDS[column]),
         }
     return out
 
@@ -151,8 +181,8 @@ def calibrate(
     check_name(name)
     live = load_live(source, policy, creature)
     rows = live.rows
-    part = split(rows, seed, holdout, holdout_scenario)
-    fit_rows, held_rows = rows[part.fit], rows[~part.fit]
+    part = unseen(rows, split(rows, seed, holdout, holdout_scenario))
+    fit_rows, held_rows = rows[part.fit], rows[part.heldout]
     if not len(fit_rows) or not len(held_rows):
         raise ValueError("the split left no decisions to fit on or none to hold out")
     references = [live.references[(s, c)] for s, c in zip(rows["scenario"], rows["creature"])]
@@ -175,14 +205,14 @@ def calibrate(
     after = decision_scores(rows["observation"], rows["action"], [fitted] * len(rows))
     parts = {
         "fit": compare(fit_rows, before[part.fit], after[part.fit], level),
-        "heldout": compare(held_rows, before[~part.fit], after[~part.fit], level),
+        "heldout": compare(held_rows, before[part.heldout], after[part.heldout], level),
     }
-    base = _per_episode(held_rows, base_rate_agreement(fit_rows, held_rows))
-    calibrated = _per_episode(held_rows, after[~part.fit]["agreement"].to_numpy())
-    original = _per_episode(held_rows, before[~part.fit]["agreement"].to_numpy())
-    gain = interval(calibrated - base, level=level, unit="episodes", bounds=(-1, 1))
-    shares = (interval(v, level=level, unit="episodes", bounds=(0, 1)) for v in (calibrated, original, base))
-    said = fit_verdict(*shares, interval(calibrated - original, level=level, unit="episodes", bounds=(-1, 1)), gain)
+    base = _per_seed(held_rows, base_rate_agreement(fit_rows, held_rows))
+    calibrated = _per_seed(held_rows, after[part.heldout]["agreement"].to_numpy())
+    original = _per_seed(held_rows, before[part.heldout]["agreement"].to_numpy())
+    gain = interval(calibrated - base, level=level, unit="seeds", bounds=(-1, 1))
+    shares = (interval(v, level=level, unit="seeds", bounds=(0, 1)) for v in (calibrated, original, base))
+    said = fit_verdict(*shares, interval(calibrated - original, level=level, unit="seeds", bounds=(-1, 1)), gain)
     summary = {
         "policy": policy,
         "creature": creature,
@@ -197,6 +227,7 @@ def calibrate(
             "heldout_seeds": list(part.heldout_seeds),
             "heldout_scenario": part.heldout_scenario,
             "fit_pairs": len(part.fit_pairs(rows)),
+            "heldout_seen_in_fit": int((~part.fit & ~part.heldout).sum()),  # left out by `unseen`
         },
         "start": as_plain(start),
         "fitted": as_plain(fitted),
@@ -210,7 +241,7 @@ def calibrate(
             "fit_agreement": found.agreement,
         },
         "parts": parts,
-        "base_rate": {"heldout": describe(base, level=level, unit="episodes", bounds=(0, 1)), "gain": gain.as_dict()},
+        "base_rate": {"heldout": describe(base, level=level, unit="seeds", bounds=(0, 1)), "gain": gain.as_dict()},
         "generalised": said.generalised,
         "against_original": said.against_original,
         "verdict": said.text,
@@ -235,38 +266,56 @@ def without_outcome(cal: Calibration) -> dict:
 @dataclass(frozen=True)
 class FitVerdict:
     generalised: bool
-    against_original: str | None  # IMPROVED, NO_BETTER or WORSE; None with too few held-out episodes
+    against_original: str | None  # IMPROVED, NOT_CLEARLY_BETTER, NO_BETTER or WORSE; None with too few seeds
     text: str  # "headline: what was measured" (the YAML header carries the headline)
 
 
 def fit_verdict(
     calibrated: Interval, original: Interval, base: Interval, change: Interval, gain: Interval
 ) -> FitVerdict:
-    """Held-out agreement per episode: the calibrated stand-in, the original disposition, base
-    rates (each good's most common live side), change = calibrated minus original and gain =
-    calibrated minus base rates, both paired by episode. Generalised: the gain is at least
-    MIN_GAIN and excludes 0 upwards. Against the original: improved or worse when the change
-    excludes 0 (an interval, or the same nonzero change in all of at least MIN_N episodes), no
-    better otherwise."""
+    """Held-out agreement per seed: the calibrated stand-in, the original disposition, base rates
+    (each good's most common live side), change = calibrated minus original and gain =
+    calibrated minus base rates, both paired by seed. Generalised: the gain is at least MIN_GAIN
+    and excludes 0 upwards; did not generalise: the whole interval (or the same value on every
+    seed) lies below MIN_GAIN; otherwise it could not be shown at this n. Against the original:
+    improved or worse when the change excludes 0 (an interval, or the same nonzero change on all
+    of at least MIN_N seeds), not clearly better where its interval spans 0, no better where it
+    is 0 on every seed."""
     n = calibrated.n
     if n < MIN_N:
-        return FitVerdict(False, None, f"too few held-out episodes to tell whether the fit generalised: n = {n}")
-    if change.excludes_zero():
-        against = IMPROVED if change.mean > 0 else WORSE
-    else:
-        against = NO_BETTER
-    said = (
-        f"held-out agreement (the share of goods on the live side) over {n} episodes: calibrated stand-in "
-        f"{ci_text(calibrated, '.3f')}, original disposition {ci_text(original, '.3f')}, always each good's most "
-        f"common side {base.mean:.3f}; the calibrated stand-in's change is {ci_text(gain, '+.3f')} over base rates "
-        f"and {ci_text(change, '+.3f')} over the original"
-    )
-    if not (gain.excludes_zero() and gain.mean >= MIN_GAIN):
         return FitVerdict(
             False,
-            against,
-            f"the fit did not generalise: {said} (generalising needs {MIN_GAIN:+.3f} or more over base rates, "
-            "interval above 0); no disposition of the stand-in's rules explains these decisions beyond base rates",
+            None,
+            f"too few held-out seeds to tell whether the fit generalised: n = {n}, an interval needs {MIN_N}; "
+            "hold out more seeds (--holdout) or calibrate on a run of more seeds",
+        )
+    if change.excludes_zero():
+        against, versus = (IMPROVED, "") if change.mean > 0 else (WORSE, "")
+    elif change.low is not None:
+        against, versus = NOT_CLEARLY_BETTER, " (the interval spans 0)"
+    else:
+        against, versus = NO_BETTER, " (the same on every seed)"
+    said = (
+        f"held-out agreement (the share of goods on the live side) over {n} seeds, each seed's decisions averaged: "
+        f"calibrated stand-in {ci_text(calibrated, '.3f')}, original disposition {ci_text(original, '.3f')}, always "
+        f"each good's most common side {base.mean:.3f}; the calibrated stand-in's change is {ci_text(gain, '+.3f')} "
+        f"over base rates and {ci_text(change, '+.3f')} over the original"
+    )
+    needs = f"generalising needs {MIN_GAIN:+.3f} or more over base rates, interval above 0"
+    if not (gain.excludes_zero() and gain.mean >= MIN_GAIN):
+        # a negative result only where the interval rules the needed gain out: absence of evidence is no evidence
+        top = gain.high if gain.low is not None else gain.mean  # no interval: the same value on every seed
+        if top < MIN_GAIN:
+            where = "the whole interval" if gain.low is not None else "the same value on every seed"
+            return FitVerdict(False, against, f"the fit did not generalise: {said}; {needs}, and {where} lies below it")
+        if gain.low is None:
+            why = gain.note
+        elif gain.low <= 0:
+            why = "the interval spans 0"
+        else:
+            why = f"the mean is below {MIN_GAIN:+.3f}"
+        return FitVerdict(
+            False, against, f"could not show that the fit generalised at n = {n} seeds ({why}): {said}; {needs}"
         )
     if against == IMPROVED:
         return FitVerdict(True, against, f"the fit generalised and improved on the original disposition: {said}")
@@ -274,11 +323,11 @@ def fit_verdict(
         return FitVerdict(
             True, against, f"the fit generalised beyond base rates but is worse than the original disposition: {said}"
         )
-    why = "interval spans 0" if change.low is not None else "the same in every episode"
+    better = "not clearly better" if against == NOT_CLEARLY_BETTER else "no better"
     return FitVerdict(
         True,
         against,
-        f"the fit generalised beyond base rates but is no better than the original disposition ({why}): {said}",
+        f"the fit generalised beyond base rates but is {better} than the original disposition{versus}: {said}",
     )
 
 
@@ -311,7 +360,7 @@ def write(summary: dict, out: str | Path) -> list[Path]:
         f"{HEADER} to policy {summary['policy']!r}"
         + (f" on {summary['creature']}" if summary["creature"] else "")
         + f" from {summary['source']} ({summary['decisions']} decisions).\n"
-        f"# Held-out direction agreement over {held['after']['n']} episodes: original {ci_text(held['before'], '.3f')}, "
+        f"# Held-out direction agreement over {held['after']['n']} seeds: original {ci_text(held['before'], '.3f')}, "
         f"calibrated {ci_text(held['after'], '.3f')}, change {ci_text(held['change'], '+.3f')} "
         "(calibrated minus original).\n"
         f"# {headline[0].upper() + headline[1:]}.\n"

@@ -18,6 +18,10 @@ averaged first, as a council's casts are in the evaluation (glade.eval.metrics.p
 glade.eval.stats.interval, the t interval widened by Hall's skewness correction. Each world's
 figures and errors are summarised the same way (`describe`), the crash with the exact
 Clopper-Pearson interval where each seed holds one world (0/1), else as a share.
+
+A held-out scenario that parts from a fitted twin only at the legend is played on the fit seeds
+too: its decisions after the legend were never fitted, but the turns before it replay fitted
+play, which the price path (and the legend ratio's turn before) still includes.
 """
 
 from __future__ import annotations

@@ -24,7 +24,17 @@ from glade.config import Seeds
 from glade.env import parallel_env, standin
 from glade.env.observation import plain
 from glade.eval import run as eval_run
-from glade.eval.calibrate import IMPROVED, NO_BETTER, WORSE, calibrate, fit_verdict, split, with_outcome, write
+from glade.eval.calibrate import (
+    IMPROVED,
+    NO_BETTER,
+    NOT_CLEARLY_BETTER,
+    WORSE,
+    calibrate,
+    fit_verdict,
+    split,
+    with_outcome,
+    write,
+)
 from glade.eval.recipe import load_eval_recipe
 from glade.eval.report import write_report
 from glade.eval.report.calibration import CONVENTION, tables
@@ -181,7 +191,7 @@ def test_the_verdict_tells_base_rates_from_the_original():
 
     cases = {
         "better": (original + 0.05 + rng.normal(0, 0.01, 20), True, IMPROVED),
-        "same": (original + rng.normal(0, 0.02, 20), True, NO_BETTER),
+        "same": (original + rng.normal(0, 0.02, 20), True, NOT_CLEARLY_BETTER),
         "worse": (original - 0.05 + rng.normal(0, 0.01, 20), True, WORSE),
         "base rates": (base + rng.normal(0, 0.02, 20), False, WORSE),
     }
@@ -192,8 +202,8 @@ def test_the_verdict_tells_base_rates_from_the_original():
         heads[case] = v.text.split(": ", 1)[0]
     assert heads == {
         "better": "the fit generalised and improved on the original disposition",
-        "same": "the fit generalised beyond base rates but is no better than the original disposition "
-        "(interval spans 0)",
+        "same": "the fit generalised beyond base rates but is not clearly better than the original disposition "
+        "(the interval spans 0)",
         "worse": "the fit generalised beyond base rates but is worse than the original disposition",
         "base rates": "the fit did not generalise",
     }
@@ -220,9 +230,9 @@ def test_a_seat_on_its_own_disposition_is_no_better_than_the_original(tmp_path, 
     s = json.loads(out.with_suffix(".json").read_text())
     assert s["generalised"] and s["against_original"] == NO_BETTER
     headline = "the fit generalised beyond base rates but is no better than the original disposition"
-    assert s["verdict"].startswith(headline + " (the same in every episode): ")
+    assert s["verdict"].startswith(headline + " (the same on every seed): ")
     assert "+0.000 in all 4 over the original" in s["verdict"]
-    assert out.read_text().splitlines()[2] == f"# {headline[0].upper()}{headline[1:]} (the same in every episode)."
+    assert out.read_text().splitlines()[2] == f"# {headline[0].upper()}{headline[1:]} (the same on every seed)."
     assert "The fit generalised beyond base rates but is no better" in printed
 
 
@@ -230,7 +240,7 @@ def test_a_random_seat_is_not_calibrated_into_false_confidence(results):
     s = calibrate(results, "random", seed=0, **FAST).summary
     held = s["parts"]["heldout"]["agreement"]["after"]
     assert held["mean"] < 0.6
-    assert not s["generalised"] and s["verdict"].startswith("the fit did not generalise")
+    assert not s["generalised"] and s["verdict"].startswith(("the fit did not generalise", "could not show that"))
     assert s["base_rate"]["gain"]["ci"][0] < 0.05
 
 
@@ -347,7 +357,7 @@ def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcom
 def test_agreement_intervals_stay_within_what_a_share_can_be():
     from glade.eval.calibrate import compare
 
-    rows = pd.DataFrame({"episode_id": [f"e{i}" for i in range(8)]})
+    rows = pd.DataFrame({"episode_id": [f"e{i}" for i in range(8)], "seed": range(8)})
     before = pd.DataFrame({"agreement": [0.2] * 7 + [0.9], "qty_error": [0.0] * 7 + [4.0], "price_error": [0.5] * 8})
     after = pd.DataFrame({"agreement": [1.0] * 7 + [0.6], "qty_error": [0.0] * 8, "price_error": [0.5] * 8})
     out = compare(rows, before, after, level=0.95)

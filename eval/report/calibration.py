@@ -16,14 +16,15 @@ from .markup import Section, html_table, md_table, md_text
 
 TITLE = "Calibrating the stand-in"
 CONVENTION = (
-    "Every change is calibrated minus original, paired by episode or world [95% CI]: a positive change in "
-    "agreement, or a negative change in an error, favours the calibrated stand-in; 'in all N': the same value "
-    "in all N episodes or worlds."
+    "Every change is calibrated minus original [95% CI], paired by seed for decisions (a seed's decisions "
+    "averaged) and by scenario and seed for outcomes: a positive change in agreement, or a negative change in an "
+    "error, favours the calibrated stand-in; 'in all N': the same value on all N seeds or worlds."
 )
 ABOUT = (
     "glade calibrate fitted a stand-in disposition to a live policy's decisions on some seeds and checked it "
     "on the others. Agreement: the share of goods on which the stand-in takes the live side (buy, sell or none); "
-    "original is each creature's scenario disposition, calibrated the fitted one; mean over episodes [95% CI]. "
+    "original is each creature's scenario disposition, calibrated the fitted one; mean over seeds, each seed's "
+    "decisions averaged [95% CI]. "
     "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council "
     "(means over worlds; price_path is each stand-in world's distance to the council's price path, so the "
     "council has none). " + CONVENTION
@@ -66,8 +67,8 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
     out = [
         (
-            f"Agreement, quantity error (units), price error: {parts['fit']['episodes']} fit, "
-            f"{parts['heldout']['episodes']} held-out episodes (means)",
+            f"Agreement, quantity error (units), price error: {parts['fit'].get('seeds', '?')} fit, "
+            f"{parts['heldout'].get('seeds', '?')} held-out seeds (means over seeds)",
             ["part", "stand-in", "agreement", "quantity error", "price error"],
             rows,
         )
