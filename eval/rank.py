@@ -1,5 +1,5 @@
 """A leaderboard of policies (`glade rank RESULTS [RESULTS ...]`): Bradley-Terry strengths
-fitted on paired comparisons of per-episode outcomes, with bootstrap intervals over episodes.
+fitted on paired comparisons of per-episode outcomes, with bootstrap intervals over seeds.
 
 Two kinds of comparison (`outcome`):
 - `seat` (the default): who did better on the same creature, in the same scenario, on the
@@ -22,9 +22,11 @@ centred on 0 (the average entry), fitted by choix's iterative Luce spectral rank
 (`choix.ilsr_pairwise_dense`, the maximum-likelihood estimate) with a weak prior (`ALPHA`)
 that keeps a strength finite when an entry wins or loses every comparison (`separated`: its
 strength then says "beyond the others", its size set by the prior). Intervals: the
-percentile bootstrap over episodes, where the unit resampled is a (scenario, seed) with
-every world played on it (their comparisons share the seed) and at least one comparison,
-refitting each time.
+expanded percentile bootstrap (glade.eval.stats.resample_intervals), refitting each time,
+where the cluster resampled is a seed with every (scenario, seed) unit on it that holds a
+comparison: scenarios that split only at the legend (the crash gambits) replay a seed's
+decisions up to it, so its units are no independent draws. Below MIN_RESAMPLED seeds there
+is no interval, and the note says so.
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ from .faults import without_faults
 from .rank_councils import check_councils, check_identities
 from .recipe import STANDIN
 from .rows import interrupted, read_summary, read_table
-from .stats import MIN_N, clean, resample_intervals
+from .stats import MIN_RESAMPLED, clean, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
 ALL_STANDINS = "all stand-ins"
-UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed): the unit the bootstrap resamples
+UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed); the bootstrap resamples seeds, units together
 COLUMNS = (*UNIT, "world", "council", "cast", "creature", "policy", "focal", "wealth_change")  # of episodes.parquet
 BOARD_KEYS = {"board", "method", "outcome", "level"}  # every rank.json it writes holds these (how one is told)
 
@@ -195,16 +197,21 @@ def rank(
     places = best_ranks(strengths)  # tied strengths share a place
 
     n = len(c.entries)
-    too_few = len(c.units) < MIN_N  # a bootstrap over 3 units is no interval, as everywhere in glade
+    seeds = sorted({unit[2] for unit in c.units})
+    at = {s: k for k, s in enumerate(seeds)}
+    by_seed = np.zeros((len(seeds), n, n))  # a seed's scenarios share its draws: one cluster
+    for u, unit in enumerate(c.units):
+        by_seed[at[unit[2]]] += c.wins[u]
+    too_few = len(seeds) < MIN_RESAMPLED  # fewer: a bootstrap interval falls short of its level
     if on_total is not None:
         on_total(0 if too_few else resamples)
 
-    def refit(units: np.ndarray) -> np.ndarray:
+    def refit(picked: np.ndarray) -> np.ndarray:
         """Strengths and ranks in one resample; NaN for an entry the resample never compares (fitted,
         the prior alone would put it at 0 and drag the others' centre and intervals with it)."""
         if progress is not None:
             progress()
-        wins = c.wins[units].sum(axis=0)
+        wins = by_seed[picked].sum(axis=0)
         present = (wins.sum(axis=0) + wins.sum(axis=1)) > 0
         s, best, worst = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         if present.any():
@@ -221,7 +228,7 @@ def rank(
         low = high = np.full(3 * n, np.nan)
         missing = np.zeros(n)
     else:
-        low, high, missing = resample_intervals(len(c.units), refit, seed=seed, level=level, resamples=resamples)
+        low, high, missing = resample_intervals(len(seeds), refit, seed=seed, level=level, resamples=resamples)
     board = []
     for i in order:
         board.append(
@@ -244,11 +251,11 @@ def rank(
             "outcome": outcome,
             "figure": "wealth_change" if outcome == "seat" else "focal wealth change minus the all-stand-in world's",
             "results": [str(r) for r in results],
-            "method": f"Bradley-Terry, choix.ilsr_pairwise_dense (alpha {ALPHA}); percentile bootstrap over (scenario, seed)",
-            "units": len(c.units),
-            "note": f"too few (scenario, seed) units for an interval: {len(c.units)}, at least {MIN_N}"
-            if too_few
-            else None,
+            "method": f"Bradley-Terry, choix.ilsr_pairwise_dense (alpha {ALPHA}); expanded percentile bootstrap "
+            "(Hesterberg 2015) over seeds, each with all its scenarios",
+            "units": len(c.units),  # (scenario, seed) units that hold a comparison
+            "seeds": len(seeds),  # the clusters the bootstrap resamples
+            "note": f"too few seeds for an interval: {len(seeds)}, at least {MIN_RESAMPLED}" if too_few else None,
             "comparisons": float(total.sum()),
             "resamples": resamples,
             "level": level,

@@ -30,6 +30,7 @@ import numpy as np
 from glade.console import with_ci
 
 MIN_N = 4  # clusters below which no interval is given
+MIN_RESAMPLED = 8  # clusters below which a bootstrap gives no interval (resample_intervals: what it covers)
 NO_DIFFERENCE = 1e-12  # absolute: a paired difference this small is float rounding, no sign (eval/fdr.py too)
 ROUNDING = 1e-9  # relative: (1 - 0.3) x 3.0 is 2.0999999999999996, and a fall to 2.1 is 30%
 
@@ -69,21 +70,27 @@ def clean(value: Any) -> Any:
 
 
 def resample_intervals(
-    units: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
+    clusters: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Percentile bootstrap intervals of a vector-valued `statistic(indices)` of `units`
-    resampling units (indices drawn with replacement, seeded), for statistics that refit a
-    model on each resample (glade.eval.rank). A component the statistic leaves NaN in a
-    resample (it cannot be estimated there) is left out of that component's interval; returns
-    (low, high, the share of resamples without it)."""
+    """Seeded bootstrap intervals of a vector `statistic(indices)` of `clusters` independent
+    clusters (seeds: a seed's scenarios share its draws), refitted per resample (glade.eval.rank).
+    Hesterberg's (2015) expanded percentile interval (percentiles at the level whose normal
+    quantile is sqrt(n / (n - 1)) t(n - 1)): the plain one and scipy's BCa covered a mean 0.87 at
+    8 seeds. A percentile interval of a mean stays in the values' range (coverage at most
+    1 - 2^(1 - n), 0.875 at 4); the expanded one covered 0.93 from 8 seeds, 0.89 at 5-6 on skewed
+    data: below MIN_RESAMPLED clusters, a ValueError. A component NaN in a resample (not
+    estimable there) is left out of its interval; returns (low, high, share of resamples without)."""
+    from scipy.stats import norm, t
+
+    if clusters < MIN_RESAMPLED:
+        raise ValueError(f"a bootstrap interval needs at least {MIN_RESAMPLED} clusters, got {clusters}")
+    tail = float(norm.cdf(-math.sqrt(clusters / (clusters - 1)) * t.ppf((1 + level) / 2, clusters - 1)))
     rng = np.random.default_rng(seed)
-    draws = np.array([statistic(rng.integers(0, units, units)) for _ in range(int(resamples))])
+    draws = np.array([statistic(rng.integers(0, clusters, clusters)) for _ in range(int(resamples))])
     missing = np.isnan(draws).mean(axis=0)
     with warnings.catch_warnings():  # a component NaN in every resample: NaN ends, said by `missing`
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(
-            draws, [(1 - level) / 2, (1 + level) / 2], axis=0, method="inverted_cdf"
-        )  # ranks stay whole
+        low, high = np.nanquantile(draws, [tail, 1 - tail], axis=0, method="inverted_cdf")  # ranks stay whole
     return low, high, missing
 
 
@@ -112,10 +119,11 @@ class Interval:
         return clean({**out, "values": list(self.values)} if self.values else out)
 
     def excludes_zero(self) -> bool:
-        """The interval lies on one side of 0, or every cluster has the same nonzero value."""
+        """The interval lies on one side of 0, or every cluster has the same nonzero value
+        (beyond float rounding: `interval` makes a same value within NO_DIFFERENCE of 0 a 0)."""
         if self.low is not None:
             return self.low > 0 or self.high < 0
-        return self.n >= MIN_N and self.note.startswith("same value") and self.mean != 0
+        return self.n >= MIN_N and self.note.startswith("same value") and abs(self.mean) > NO_DIFFERENCE
 
     def text(self, fmt: str = "+.3f", scale: Callable[[float], float] | None = None) -> str:
         """`mean [low, high]`, or `mean (words)`; `scale` maps every number (say, log to %)."""
@@ -166,7 +174,9 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
         low, high = clopper_pearson(k, n, level)
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
     if np.ptp(x) <= ROUNDING * max(1.0, abs(mean)):  # equal up to float rounding (0.9 and 0.8999999999999999)
-        return Interval(mean, None, None, n, f"same value in all {n} {unit}")
+        # dust of both signs, or within NO_DIFFERENCE of 0, is 0: its mean's sign is rounding, no effect
+        zero = x.min() < 0 < x.max() or abs(mean) <= NO_DIFFERENCE
+        return Interval(0.0 if zero else mean, None, None, n, f"same value in all {n} {unit}")
     low, high = t_hall(x, level, df=kurtosis_df(x))
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])

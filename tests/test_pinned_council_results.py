@@ -75,7 +75,7 @@ def test_strengths_a_nanometre_apart_share_a_place():
     assert best_ranks(np.array([0.0, 1e-8, -1.0])).tolist() == [2, 1, 3]
 
 
-def test_four_units_are_enough_for_a_bootstrap_interval(tmp_path):
+def test_four_seeds_are_too_few_for_a_bootstrap_interval(tmp_path):
     # guards `too_few = len(c.units) < MIN_N` (MIN_N = 4: four (scenario, seed) units get intervals)
     rows = []
     for seed, (b, c) in enumerate(((2.0, 1.0), (1.0, 2.0), (2.0, 1.0), (1.0, 2.0))):
@@ -84,8 +84,8 @@ def test_four_units_are_enough_for_a_bootstrap_interval(tmp_path):
     pd.DataFrame(rows).drop(columns=["recipe", "source"]).to_parquet(tmp_path / "r" / "episodes.parquet")
     totals = []
     board = rank([tmp_path / "r"], resamples=20, on_total=totals.append)
-    assert totals == [20] and board["units"] == 4 and board["note"] is None
-    assert all(row["ci"] is not None and row["rank_ci"] is not None for row in board["board"])
+    assert totals == [0] and board["units"] == 4 and board["note"] == "too few seeds for an interval: 4, at least 8"
+    assert all(row["ci"] is None and row["rank_ci"] is None for row in board["board"])  # 8 are: test_rank_intervals
 
 
 # --------------------------------------------------------------------------- thresholds

@@ -36,7 +36,7 @@ from glade.eval.thresholds import Thresholds
 
 
 def test_bootstrap_percentiles_cut_half_the_miss_rate_from_each_end():
-    # guards resample_intervals' quantiles (1 - level) / 2 and (1 + level) / 2, and its NaN share
+    # guards resample_intervals' expanded quantiles (Phi(-sqrt(10 / 9) t(9)) = 0.86% and 99.14%), and its NaN share
     calls = iter(range(2000))
 
     def statistic(_indices):  # the i-th resample gives i (and NaN on every other one)
@@ -44,10 +44,9 @@ def test_bootstrap_percentiles_cut_half_the_miss_rate_from_each_end():
         return np.array([float(i), math.nan if i % 2 else float(i)])
 
     low, high, missing = resample_intervals(10, statistic, seed=0)
-    # 2,000 draws 0..1999, inverted CDF at 2.5% and 97.5%: the 51st smallest (in floats (1 - 0.95) / 2 is
-    # 0.025000000000000022, a hair past the 50th) and the 1,950th
-    assert (low[0], high[0]) == (50.0, 1949.0)
-    assert (low[1], high[1]) == (50.0, 1948.0)  # the 1,000 even draws: the 26th and the 975th
+    # 2,000 draws 0..1999, inverted CDF at 0.855% and 99.145%: the 18th smallest and the 1,983rd
+    assert (low[0], high[0]) == (17.0, 1982.0)
+    assert (low[1], high[1]) == (16.0, 1982.0)  # the 1,000 even draws: the 9th and the 992nd
     assert list(missing) == [0.0, 0.5]
 
 
@@ -159,12 +158,13 @@ def test_heterogeneity_weights_each_cast_by_its_worlds_and_counts_ties():
     groups = [[1.0] * 5 + [0.0] * 3, [0.0] * 4, [0.0] * 4]
     exact = _exact_heterogeneity(groups)
     assert exact == pytest.approx(128 / 4368)  # of the C(16, 5) placements of the five 1s
-    assert heterogeneity(groups, seed=0) == pytest.approx(exact, abs=0.005)
+    one_seed = [[0] * len(g) for g in groups]  # every world on one seed: every placement exchangeable
+    assert heterogeneity(groups, one_seed, seed=0) == pytest.approx(exact, abs=0.005)
 
 
 def test_heterogeneity_never_says_p_zero_and_needs_two_casts():
     # guards heterogeneity's (1 + hits) / (draws + 1) and `len(groups) < 2`
-    assert heterogeneity([[1.0] * 10, [0.0] * 10], seed=1) == 1 / 10000  # no shuffle reaches a perfect split
+    assert heterogeneity([[1.0] * 30, [0.0] * 30], seed=1) == 1 / 10000  # no shuffle reaches a perfect split
     assert heterogeneity([[1.0, 0.0, 1.0, 0.0]]) is None  # one cast: nothing to compare
     assert heterogeneity([[1.0, 0.0], []]) is None  # an empty cast is no cast
 

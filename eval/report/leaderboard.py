@@ -52,6 +52,9 @@ def board_about(board: dict) -> str:
     intervals = (
         f"no interval: {board['note']}"
         if board.get("note")  # boards written before glade kept the floor lack it
+        else f"{level} expanded percentile bootstrap over {board['seeds']} seeds, each with all its units "
+        f"({board['resamples']} refits), for the strength and the rank"
+        if "seeds" in board  # boards written before seeds were resampled: over the units
         else f"{level} percentile bootstrap over those units ({board['resamples']} refits) for the strength and the rank"
     )
     return (

@@ -1,6 +1,7 @@
 """`glade rank RESULTS [RESULTS ...]`: A leaderboard of the policies in one or more
 evaluations (glade.eval.rank): Bradley-Terry strengths from paired comparisons of per-episode
-outcomes, with bootstrap intervals that resample (scenario, seed) units. Prints the table and writes rank.json
+outcomes, with bootstrap intervals that resample seeds (each with all its scenarios; none below
+8 seeds). Prints the table and writes rank.json
 (default: into the first RESULTS folder, where `glade report` shows it)."""
 
 from __future__ import annotations
