@@ -92,7 +92,8 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
     the one process that writes the folder, so nothing is counted twice. The recipe's
     max_decisions and max_tokens are checked before anything plays (glade.eval.estimate). One
-    run at a time writes a folder (glade.files.only_writer; write_results takes it again)."""
+    run at a time writes a folder (glade.files.only_writer; write_results takes it too: hold it
+    around both, as run_recipe does, so no other run writes the tables in between)."""
     with only_writer(Path(recipe.out)):
         return _evaluate(recipe, on_total, progress, backend)
 
@@ -206,8 +207,9 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
 
 
 def run_recipe(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> dict:
-    """evaluate, then write_results; returns the summary."""
-    return write_results(recipe, evaluate(recipe, on_total=on_total, progress=progress, backend=backend))
+    """evaluate, then write_results, under one lock; returns the summary."""
+    with only_writer(Path(recipe.out)):
+        return write_results(recipe, evaluate(recipe, on_total=on_total, progress=progress, backend=backend))
 
 
 def provenance(decisions: pd.DataFrame, episodes: pd.DataFrame) -> dict:

@@ -60,20 +60,28 @@ def check_folder_path(path: Path) -> None:
             return
 
 
+_HELD: set[Path] = set()  # the locks this process holds (flock is per open file: it would refuse its own holder)
+
+
 @contextmanager
 def only_writer(
     folder: Path, lock: Path | None = None, advice: str = "let it finish, or choose another out (out=DIR)"
 ) -> Iterator[None]:
     """Hold the lock of the run that writes `folder` (by default a hidden sibling, .NAME.lock, that
     names the writer's pid): a second glade run into the same folder is refused at once, a
-    ValueError saying `advice`, instead of interleaving its shards and ledger with this one's. The kernel drops
-    the lock when its process dies, so a killed run's folder resumes; the file goes when the run
-    ends. POSIX only (fcntl.flock), as glade is."""
+    ValueError saying `advice`, instead of interleaving its shards and ledger with this one's. The
+    kernel drops the lock when its process dies, so a killed run's folder resumes; the file goes
+    when the run ends. Taken again inside itself (eval's play, then its tables) it passes. The
+    path is resolved first: `.`, a symlink and an absolute path name one folder and one lock.
+    POSIX only (fcntl.flock), as glade is."""
     import fcntl
 
-    folder = Path(folder)
-    lock = lock or folder.parent / f".{folder.name}.lock"
-    check_folder_path(folder)
+    check_folder_path(Path(folder))
+    shown, folder = Path(folder), Path(folder).resolve()
+    lock = Path(lock or folder.parent / f".{folder.name}.lock").resolve()
+    if lock in _HELD:
+        yield
+        return
     lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = open(lock, "a+")
@@ -81,15 +89,16 @@ def only_writer(
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "a process"
+            holder = handle.read().strip()
             handle.close()
-            raise ValueError(f"{folder}: another glade run ({holder}) is writing it now; {advice}") from None
+            raise ValueError(_refusal(shown, lock, holder, advice)) from None
         try:  # locked the file a run that just ended had unlinked: take the one at the path now
             if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
                 break
         except FileNotFoundError:
             pass
         handle.close()
+    _HELD.add(lock)
     try:
         handle.seek(0)
         handle.truncate()
@@ -97,8 +106,26 @@ def only_writer(
         handle.flush()
         yield
     finally:
+        _HELD.discard(lock)
         lock.unlink(missing_ok=True)
         handle.close()
+
+
+def _refusal(folder: Path, lock: Path, holder: str, advice: str) -> str:
+    """Why only_writer refused: the run that holds the lock, or, where that run has exited, the
+    process it started that still holds it (a forked child inherits the open file)."""
+    words = holder.split()
+    if len(words) == 2 and words[0] == "pid" and words[1].isdigit():
+        try:
+            os.kill(int(words[1]), 0)
+        except ProcessLookupError:
+            return (
+                f"{folder}: glade run {holder} has exited, but a process it started still holds its lock ({lock}); "
+                f"end that process (`fuser {lock}` names it), then rerun"
+            )
+        except PermissionError:  # alive, another user's
+            pass
+    return f"{folder}: another glade run ({holder or 'a process'}) is writing it now; {advice}"
 
 
 def json_with_keys(keys: set[str]) -> Callable[[str], bool]:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -60,9 +61,13 @@ def test_an_eval_into_a_folder_being_written_is_refused_and_its_figures_are_its_
         scenarios=("gambit_rumour",),
         seeds=Seeds(0, 2),
     )
-    with only_writer(tmp_path / "results"):  # another writer (flock: per open file, so in-process too)
-        with pytest.raises(ValueError, match=r"another glade run \(pid \d+\) is writing it now"):
+    other = held_elsewhere(tmp_path / "results")
+    try:
+        with pytest.raises(ValueError, match=rf"another glade run \(pid {other.pid}\) is writing it now"):
             evaluate(recipe)
+    finally:
+        other.kill()
+        other.wait()
     summary = run_recipe(recipe)
     decisions = pd.read_parquet(tmp_path / "results" / "decisions.parquet")
     assert len(decisions) == 2 * s.turns * len(focal)  # 2 seeds: no world counted twice
@@ -86,3 +91,45 @@ def test_two_generate_processes_at_once_leave_each_episode_once(tmp_path):
     rows = pd.read_parquet(out / "data")
     assert rows["episode_id"].nunique() == 6
     assert (rows.groupby("episode_id")["turn"].count() == 2 * 5).all()  # each episode once: 2 turns x 5 creatures
+
+
+def test_one_folder_named_two_ways_has_one_lock_and_a_run_in_it_is_not_refused(tmp_path, monkeypatch):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path / "real")
+    with only_writer(tmp_path / "link"):
+        for other in (".", tmp_path / "real"):
+            with only_writer(other):  # the same process: it holds that folder's lock already
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # the lock went with the run
+    other = held_elsewhere(tmp_path / "link")
+    try:
+        with pytest.raises(ValueError, match=rf"^\.: another glade run \(pid {other.pid}\) is writing it now"):
+            with only_writer(Path(".")):
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    summary = generate(GenerateRecipe(out=".", councils={"h": {"*": "hoarder"}}, turns=2, worlds=2))
+    assert summary["episodes"] == 4  # out=. writes the working folder, its lock beside it
+
+
+def test_a_lock_left_to_a_child_of_a_run_that_exited_says_so(tmp_path):
+    out = tmp_path / "traces"
+    spawn = HOLD.replace("print('held', flush=True)", "import os\n    print(os.fork() and 'held', flush=True)")
+    parent = subprocess.Popen([sys.executable, "-c", spawn, str(out)], stdout=subprocess.PIPE, text=True)
+    lines = [parent.stdout.readline().strip() for _ in range(2)]
+    assert "held" in lines
+    parent.kill()  # the child it forked keeps the open lock file, and the lock
+    parent.wait()
+    try:
+        with pytest.raises(ValueError) as refused:
+            with only_writer(out):
+                pass
+        lock = tmp_path / ".traces.lock"
+        assert str(refused.value) == (
+            f"{out}: glade run pid {parent.pid} has exited, but a process it started still holds its lock ({lock}); "
+            f"end that process (`fuser {lock}` names it), then rerun"
+        )
+    finally:
+        subprocess.run(["pkill", "-f", f"only_writer.*{out}"], check=False)

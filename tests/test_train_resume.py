@@ -3,7 +3,8 @@ a recipe name that is not a plain folder name, and data filters that ask for wha
 lack. The interrupted runs here stop before loading any data (no training), so all are quick."""
 
 import json
-import os
+import subprocess
+import sys
 
 import pytest
 from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
@@ -136,20 +137,26 @@ def test_creatures_the_traces_lack_are_named(workdir, tmp_path, capsys):  # noqa
 
 
 def test_a_run_of_a_recipe_another_run_is_training_is_refused_not_resumed_into(workdir, tmp_path, monkeypatch, capsys):  # noqa: F811
-    from glade.files import only_writer
-
     path = recipe_file(workdir, tmp_path)
     interrupt_at_start(monkeypatch, str(path), *FAST_SFT)
     partial = tmp_path / "checkpoints" / ".lora__0.partial"
     assert not (tmp_path / "checkpoints" / ".lora__0.lock").exists()  # a run's lock goes with it
     before = listing(partial)
     capsys.readouterr()
-    with only_writer(partial, lock=tmp_path / "checkpoints" / ".lora__0.lock"):  # a run still going
+    lock = tmp_path / "checkpoints" / ".lora__0.lock"
+    hold = f"from glade.files import only_writer\nwith only_writer({str(partial)!r}, lock={str(lock)!r}):\n"
+    hold += "    print('held', flush=True)\n    import time; time.sleep(600)\n"
+    other = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)  # a run still going
+    try:
+        assert other.stdout.readline().strip() == "held"
         for resume in ([], ["--resume"]):
             assert main(["train", str(path), *FAST_SFT, *resume]) == 2
             assert capsys.readouterr().err == (
-                f"error: {partial}: another glade run (pid {os.getpid()}) is writing it now; let it finish (then "
+                f"error: {partial}: another glade run (pid {other.pid}) is writing it now; let it finish (then "
                 "`--resume` keeps its checkpoint), or train another seed\n"
             )
+    finally:
+        other.kill()
+        other.wait()
     assert listing(partial) == before
     interrupt_at_start(monkeypatch, str(path), *FAST_SFT, "--resume")  # once it has ended, it resumes

@@ -12,10 +12,12 @@ with none running, a local one is started."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
 from glade.console import console, findings, plain_table, print_table, progress_bar, show_faults, warning, with_ci
+from glade.files import only_writer
 from glade.meter import closing_line, estimate_report, plan_fails
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
@@ -100,11 +102,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
         backend = {"backend": distributed.ray_backend(args.ray, lambda line: con.print(line, soft_wrap=True))}
     try:
-        with progress_bar("eval", "turns") as bar:
-            result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
-        for line in result.replayed:
-            con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
-        summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
+        with only_writer(Path(recipe.out)):  # one lock for the play and the tables: no run writes them between
+            with progress_bar("eval", "turns") as bar:
+                result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
+            for line in result.replayed:
+                con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
+            summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
     print_results(con, recipe, summary)
@@ -169,8 +172,6 @@ def self_buy_line(seats: list[dict]) -> str | None:
 
 def table_one_of(results, thresholds=None) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
-    from pathlib import Path
-
     from glade.eval.faults import without_faults
     from glade.eval.field_notes import table_one
     from glade.eval.rows import read_table
