@@ -103,7 +103,9 @@ class ShardLog:
                 f"writes {ours}); choose another out (out=DIR)"
             )
         written = data.get("recipe") if data.get("format") == FORMAT else None
-        if not isinstance(written, dict) and _read(progress):  # an older ledger: rows of a recipe it does not name
+        if not isinstance(written, dict) and read_episodes(
+            progress
+        ):  # an older ledger: rows of a recipe it does not name
             written = recorded_recipe(self.root, recipe)
         if isinstance(written, dict):
             written = {k: v for k, v in written.items() if k not in self.dropped}
@@ -120,7 +122,7 @@ class ShardLog:
         self.check(recipe)
         progress = self.root / PROGRESS
         created = not self.root.exists()
-        state = Resumed(recipe, _read(progress) if progress.exists() else {}, created=created)
+        state = Resumed(recipe, read_episodes(progress) if progress.exists() else {}, created=created)
         self._check_folders(state)
         if state.episodes:
             self.check_rows(state, hashes)
@@ -340,12 +342,12 @@ def finished(log: ShardLog, recipe: dict, hashes: dict[str, set[str]] | None = N
     progress = log.root / PROGRESS
     if not progress.exists():
         return set()
-    episodes = _read(progress)
+    episodes = read_episodes(progress)
     log.check_rows(Resumed(recipe, episodes), hashes)
     return {episode for episode, entry in episodes.items() if not entry["faults"]}
 
 
-def _read(progress: Path) -> dict[str, dict]:
+def read_episodes(progress: Path) -> dict[str, dict]:
     """The ledger's episodes, from either format; a ValueError naming the file if it is not one."""
     data = _ledger(progress)
     try:

@@ -29,7 +29,7 @@ from glade.config import (
 from glade.faults import is_fault, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, check_limits, estimate, run_cost, sampled, spec_label
-from glade.resume import PROGRESS, ShardLog, finished, read_ledger, scenario_hashes
+from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council, results_spec
@@ -350,14 +350,12 @@ def readable_shards(folder: str | Path) -> list[str]:
 
 def _check_listed(folder: Path, files: list[str]) -> None:
     """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied
-    in (or a second run's) would be read as more episodes, a lost one as fewer. An older ledger,
-    which lists no parts, is not checked."""
-    ledger = read_ledger(folder)
-    episodes = ledger.get("episodes") if ledger is not None and ledger.get("format") else None
-    if not isinstance(episodes, dict):
+    in (or a second run's) would be read as more episodes, a lost one as fewer. A ledger that is
+    not one is named (glade.resume.read_episodes)."""
+    if not (folder / PROGRESS).is_file():  # a dataset copied without its ledger (the Hub's copy): nothing to hold
         return
     log = shard_log(folder)
-    listed = {str(log.path("traces", e["part"])) for e in episodes.values()}
+    listed = {str(log.path("traces", e["part"])) for e in read_episodes(folder / PROGRESS).values()}
     if unlisted := sorted(set(files) - listed):
         raise ValueError(f"{unlisted[0]}: a shard the folder's ledger ({PROGRESS}) does not list; move it out of data/")
     if missing := sorted(listed - set(files)):
