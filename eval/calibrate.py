@@ -286,8 +286,8 @@ def fit_verdict(
         return FitVerdict(
             False,
             None,
-            f"too few held-out seeds to tell whether the fit generalised: n = {n}, an interval needs {MIN_N}; "
-            "hold out more seeds (--holdout) or calibrate on a run of more seeds",
+            f"too few seeds with held-out decisions to tell whether the fit generalised: n = {n}, an interval needs "
+            f"{MIN_N}; calibrate on a run of more seeds (or, from one scenario, hold out more of them: --holdout)",
         )
     if change.excludes_zero():
         against, versus = (IMPROVED, "") if change.mean > 0 else (WORSE, "")
@@ -296,7 +296,8 @@ def fit_verdict(
     else:
         against, versus = NO_BETTER, " (the same on every seed)"
     said = (
-        f"held-out agreement (the share of goods on the live side) over {n} seeds, each seed's decisions averaged: "
+        f"held-out agreement (the share of goods on the live side) over the {n} seeds with held-out decisions, each "
+        "seed's averaged: "
         f"calibrated stand-in {ci_text(calibrated, '.3f')}, original disposition {ci_text(original, '.3f')}, always "
         f"each good's most common side {base.mean:.3f}; the calibrated stand-in's change is {ci_text(gain, '+.3f')} "
         f"over base rates and {ci_text(change, '+.3f')} over the original"

@@ -354,20 +354,6 @@ def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcom
     assert rows[0][0] == "price_path" and rows[0][4] == "-0.066 [-0.076, -0.056]"  # as calibrated minus original
 
 
-def test_agreement_intervals_stay_within_what_a_share_can_be():
-    from glade.eval.calibrate import compare
-
-    rows = pd.DataFrame({"episode_id": [f"e{i}" for i in range(8)], "seed": range(8)})
-    before = pd.DataFrame({"agreement": [0.2] * 7 + [0.9], "qty_error": [0.0] * 7 + [4.0], "price_error": [0.5] * 8})
-    after = pd.DataFrame({"agreement": [1.0] * 7 + [0.6], "qty_error": [0.0] * 8, "price_error": [0.5] * 8})
-    out = compare(rows, before, after, level=0.95)
-    unbounded = interval(after["agreement"].to_numpy(), unit="episodes")
-    assert unbounded.high > 1  # what the interval said before it knew a share's bounds
-    assert out["agreement"]["after"]["ci"][1] == 1.0 and out["agreement"]["after"]["ci"][0] < 0.95
-    assert out["qty_error"]["before"]["ci"][0] == 0.0  # an error is never below 0
-    assert -1.0 <= out["agreement"]["change"]["ci"][0]
-
-
 # --- the search's rules on small hand-made cases (the split and fit verdict: test_verdict_rules.py) --------------------------------
 
 

@@ -79,7 +79,8 @@ def test_the_held_out_intervals_count_seeds_not_episodes(twins):
     for column in ("agreement", "qty_error", "price_error"):
         assert held[column]["after"]["n"] == held[column]["change"]["n"] == seeds, column
     assert (
-        s["base_rate"]["gain"]["n"] == seeds and f"over {seeds} seeds, each seed's decisions averaged" in s["verdict"]
+        s["base_rate"]["gain"]["n"] == seeds
+        and f"over the {seeds} seeds with held-out decisions, each seed's averaged" in s["verdict"]
     )
     assert s["parts"]["fit"]["agreement"]["after"]["n"] == s["parts"]["fit"]["seeds"] == 4
 
@@ -133,6 +134,20 @@ def test_too_few_held_out_seeds_say_what_to_do():
     v = said([0.9, 0.8, 0.9], [0.5, 0.5, 0.6], [0.5, 0.6, 0.4])
     assert v.against_original is None and not v.generalised
     assert v.text == (
-        "too few held-out seeds to tell whether the fit generalised: n = 3, an interval needs 4; "
-        "hold out more seeds (--holdout) or calibrate on a run of more seeds"
+        "too few seeds with held-out decisions to tell whether the fit generalised: n = 3, an interval needs 4; "
+        "calibrate on a run of more seeds (or, from one scenario, hold out more of them: --holdout)"
     )
+
+
+def test_agreement_intervals_stay_within_what_a_share_can_be():
+    from glade.eval.calibrate import compare
+
+    rows = pd.DataFrame({"episode_id": [f"e{i}" for i in range(8)], "seed": range(8)})
+    before = pd.DataFrame({"agreement": [0.2] * 7 + [0.9], "qty_error": [0.0] * 7 + [4.0], "price_error": [0.5] * 8})
+    after = pd.DataFrame({"agreement": [1.0] * 7 + [0.6], "qty_error": [0.0] * 8, "price_error": [0.5] * 8})
+    out = compare(rows, before, after, level=0.95)
+    unbounded = interval(after["agreement"].to_numpy(), unit="episodes")
+    assert unbounded.high > 1  # what the interval said before it knew a share's bounds
+    assert out["agreement"]["after"]["ci"][1] == 1.0 and out["agreement"]["after"]["ci"][0] < 0.95
+    assert out["qty_error"]["before"]["ci"][0] == 0.0  # an error is never below 0
+    assert -1.0 <= out["agreement"]["change"]["ci"][0]

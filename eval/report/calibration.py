@@ -67,8 +67,11 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
     out = [
         (
-            f"Agreement, quantity error (units), price error: {parts['fit'].get('seeds', '?')} fit, "
-            f"{parts['heldout'].get('seeds', '?')} held-out seeds (means over seeds)",
+            f"Agreement, quantity error (units), price error: means over the {parts['fit']['seeds']} seeds with fit "
+            f"decisions and the {parts['heldout']['seeds']} with held-out ones (a held-out scenario's are on every seed)"
+            if "seeds" in parts["fit"]
+            else f"Agreement, quantity error (units), price error: {parts['fit']['episodes']} fit, "
+            f"{parts['heldout']['episodes']} held-out episodes (means)",  # written before calibrate averaged seeds
             ["part", "stand-in", "agreement", "quantity error", "price error"],
             rows,
         )

@@ -34,8 +34,8 @@ FAMILY_DETAILS = 20  # with their examples, further down
 EXAMPLE_CHARS = 4000
 
 LEAD = (
-    "n counts clusters: seeds for outcomes (a council's casts on one seed averaged) and for a seat's valid-action rate, "
-    "episodes for decision agreement and decision flags. Intervals are {level:.0%}: the t interval widened by Hall's "
+    "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), for a seat's valid-action rate "
+    "and for decision agreement, episodes for decision flags. Intervals are {level:.0%}: the t interval widened by Hall's "
     "skewness correction, both read at the degrees of freedom the sample's excess kurtosis leaves; for a crash or bubble rate, exact binomial over seeds where every seed's "
     "casts agree, else Korn and Graubard's interval of each seed's share of its casts; below 4 seeds none is given, and a value that is "
     "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
