@@ -164,7 +164,7 @@ def disconnected(wins: np.ndarray) -> list[list[int]]:
 def rank(
     results: list[str | Path],
     outcome: str = "seat",
-    resamples: int = 1000,
+    resamples: int = 4000,
     level: float = 0.95,
     seed: int = 0,
     on_total=None,

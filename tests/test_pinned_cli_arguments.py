@@ -33,17 +33,17 @@ def recorder(seen: list, result=Stop):
 @pytest.mark.parametrize(
     ("extra", "out", "passed"),
     [
-        ([], "a/rank.json", {"outcome": "seat", "resamples": 1000, "level": 0.95, "seed": 0}),
+        ([], "a/rank.json", {"outcome": "seat", "resamples": 4000, "level": 0.95, "seed": 0}),
         (
             ["--outcome", "team", "--resamples", "5", "--level", "0.9", "--seed", "3"],
             "a/rank.json",
             {"outcome": "team", "resamples": 5, "level": 0.9, "seed": 3},
         ),
-        (["--out", "x.json"], "x.json", {"outcome": "seat", "resamples": 1000, "level": 0.95, "seed": 0}),
+        (["--out", "x.json"], "x.json", {"outcome": "seat", "resamples": 4000, "level": 0.95, "seed": 0}),
     ],
 )
 def test_rank_passes_its_options_and_writes_beside_the_first_results(monkeypatch, extra, out, passed):
-    # guards rank's defaults (seat, 1000 refits, 0.95, seed 0), that each option is passed on, and
+    # guards rank's defaults (seat, 4000 refits, 0.95, seed 0), that each option is passed on, and
     # the default out `RESULTS[0]/rank.json` (the first folder named, not the last)
     import glade.eval.rank
 
