@@ -306,3 +306,18 @@ def test_an_answer_the_budget_cut_off_is_not_valid_json():
     # what a cut-off answer held the parser had to close: not a complete JSON object the model wrote
     assert score({"orders": []}, CUT_OFF, obs, {"orders": []})["valid_json"] == 0.0
     assert score({"orders": []}, "unknown_good", obs, {"orders": []})["valid_json"] == 1.0  # readable, cut by rule
+
+
+def test_a_price_path_distance_is_described_not_flagged():
+    """Never below 0 and 0 for the stand-in world itself: a sign test of the distance always gave
+    its smallest p (2/2^8 here), so any council whose prices moved at all was flagged on it."""
+    rows = []
+    for s in range(8):
+        rows.append(world("standin", s, [10, 10, 9, 9]))
+        rows.append(world("council", s, [10, 10, 9 + 0.1 * (s + 1), 9]))  # honey a little off, a seed's own way
+    worlds = pd.DataFrame(rows)
+    assert world_figures(worlds).loc[lambda w: w["council"] == "council", "path_distance_honey"].gt(0).all()
+    cells = outcome_cells(worlds, Thresholds(resamples=300))
+    assert cells and not [c for c in cells if c["metric"].startswith("path_distance")]
+    [entry] = summarize(pd.DataFrame(), worlds, Thresholds(resamples=300))["outcome"]
+    assert entry["figures"]["path_distance_honey"]["council"]["n"] == 8  # still in the summary, with its n

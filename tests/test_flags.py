@@ -212,10 +212,10 @@ def test_a_five_percent_perturbation_of_the_standin_gives_no_flags(perturbed):
     assert 0.95 < decisions["agreement"].mean() < 1.0  # it does differ, now and then
     result = flag(decisions, episodes, FAST, seed=0)
     assert result.flags == [] and result.families == []
-    # creatures x goods x directions per scenario and phase played apart, and scenarios x (figures + a
-    # path distance per good): the three gambits play alike before the legend (one cell, not three),
-    # and gambit_rumour and gambit_override at the seam too (glade.eval.cells.shared_play)
-    assert result.method["cells"] == (1 + 2 + 3) * 5 * 5 * 3 + 3 * (len(FIGURES) + 5)
+    # creatures x goods x directions per scenario and phase played apart, and scenarios x figures (the
+    # price-path distances are described, not tested): the three gambits play alike before the legend
+    # (one cell, not three), and gambit_rumour and gambit_override at the seam too (glade.eval.cells.shared_play)
+    assert result.method["cells"] == (1 + 2 + 3) * 5 * 5 * 3 + 3 * len(FIGURES)
     assert result.method["shared_play"] == (1 + 1) * 5 * 5 * 3
     # differences are there and tested: cells whose every episode differs can reach q
     assert result.method["testable"] > 0
@@ -332,7 +332,7 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
         "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00)" in words
     )
     testable = load_flags(planted / "flags.json")["method"]["testable"]
-    assert f"2 flags in 2 families, from 58 cells, {testable} testable at this n (FDR q = 0.1)" in words
+    assert f"2 flags in 2 families, from 53 cells, {testable} testable at this n (FDR q = 0.1)" in words
     assert "flags.md" in out
     table = out.split("wrote ")[0]  # the closing line holds two paths and is not wrapped
     assert max(len(line) for line in table.splitlines()) <= 100

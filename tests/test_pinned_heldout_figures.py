@@ -286,14 +286,28 @@ def test_a_target_is_met_at_its_bound_and_compares_the_measured_figure(target, m
         "target": f"{op} {float(target.split()[1]):g}",
         "measured": measured,
         "met": met,
+        "ci": None,
+        "shown": None,
     }
 
 
 def test_a_target_not_measured_or_malformed_is_named():
     # guards the not-measured case (met False, measured None) and parse_target's refusals
     assert evaluate.check_targets({}, {"self_buy_rate": "<= 0.01"})["self_buy_rate"] == {
-        "target": "<= 0.01", "measured": None, "met": False
+        "target": "<= 0.01", "measured": None, "met": False, "ci": None, "shown": None
     }  # fmt: skip
+
+
+def test_a_target_met_on_its_mean_is_shown_only_where_its_interval_is_past_it_too():
+    intervals = {"valid_action_rate": {"ci": [0.857, 0.995]}, "self_buy_rate": {"ci": [0.0, 0.074]}}
+    metrics = {"valid_action_rate": 0.958, "self_buy_rate": 0.0, "direction_agreement": 0.9, "intervals": intervals}
+    metrics["intervals"]["direction_agreement"] = {"ci": [0.86, 0.94]}
+    targets = {"valid_action_rate": ">= 0.95", "self_buy_rate": "<= 0.01", "direction_agreement": ">= 0.85"}
+    out = evaluate.check_targets(metrics, targets)
+    assert [(t["met"], t["shown"]) for t in out.values()] == [(True, False), (True, False), (True, True)]
+    assert out["valid_action_rate"]["ci"] == [0.857, 0.995]
+    low = evaluate.check_targets({**metrics, "valid_action_rate": 0.9}, targets)["valid_action_rate"]
+    assert (low["met"], low["shown"]) == (False, None)  # not met: nothing to show
     for bad in ("> 0.5", ">= lots", ">=0.5"):
         with pytest.raises(ValueError, match=r"expected '>= NUMBER' or '<= NUMBER'"):
             evaluate.parse_target(bad)

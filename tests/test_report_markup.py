@@ -211,7 +211,7 @@ def test_terms_define_every_figure_with_the_run_s_thresholds(rich):
     body = page.split('<section id="terms">', 1)[0]
     used = {name for name in FIGURES if re.search(rf"\b{name}\b", body)}
     assert {"legend_ratio", "crash", "volume", "final_gini"} <= used  # shown above the Terms, so defined there
-    assert "path_distance_<good>" in terms  # outcome flags name path_distance_acorns, ...
+    assert "path_distance_<good>" in terms and "described, not flagged" in terms["path_distance_<good>"]
     assert 'id="terms"' in page and "<dt>gambit_pnl</dt>" in page
 
 

@@ -185,7 +185,9 @@ def test_heldout_traces_of_other_seeds_give_the_figures_and_the_targets(workdir,
     # the probe: states where talk says honey will fall and the panic_seller stand-in sells it
     assert metrics["fall_talk_states"] == 3 and metrics["fall_talk_sell_rate_standins"]["panic_seller"] == 1.0
     assert metrics["fall_talk_sell_rate_standins"]["hoarder"] < 1.0
-    assert meta["targets"]["valid_json_rate"] == {"target": ">= 0", "measured": metrics["valid_json_rate"], "met": True}
+    valid_json = meta["targets"]["valid_json_rate"]
+    assert valid_json["met"] is True and valid_json["measured"] == metrics["valid_json_rate"]
+    assert valid_json["shown"] is (None if valid_json["ci"] is None else True)  # >= 0: any interval shows it
     # a few steps of training agree with the stand-in on fewer than all 4 states (seeded: always so)
     assert meta["targets"]["direction_agreement"]["met"] is False
     assert meta["targets"]["fall_talk_sell_rate"]["met"] is True

@@ -168,14 +168,19 @@ def per_state(answered, observations, targets, standin_actions) -> dict[str, lis
 
 
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
-    """{metric: {"target": ">= 0.95", "measured": x, "met": bool}}; a figure not measured is
+    """{metric: {"target": ">= 0.95", "measured": x, "met": bool, "ci": [low, high] | None,
+    "shown": bool | None}}: met on the measured figure; shown when its 95% interval (metrics'
+    `intervals`) lies wholly on the target's side too, False when the interval reaches past the
+    target (too few states to show it met), None with no interval. A figure not measured is
     reported as not met, with measured None."""
     out = {}
     for name, target in targets.items():
         op, value = parse_target(target)
         measured = metrics.get(name)
         met = isinstance(measured, (int, float)) and TARGET_OPS[op](measured, value)
-        out[name] = {"target": f"{op} {value:g}", "measured": measured, "met": bool(met)}
+        ci = ((metrics.get("intervals") or {}).get(name) or {}).get("ci")
+        shown = bool(TARGET_OPS[op](ci[0] if op == ">=" else ci[1], value)) if met and ci else None
+        out[name] = {"target": f"{op} {value:g}", "measured": measured, "met": bool(met), "ci": ci, "shown": shown}
     return out
 
 

@@ -82,7 +82,9 @@ def figure_terms(page) -> list[tuple[str, str]]:
         (
             "path_distance_<good>",
             "the mean over turns of |ln council price - ln stand-in price| of that good: the council's world against "
-            "the all-stand-in world on the same seed (0: the same path; 0.10: about 10% apart on average)",
+            "the all-stand-in world on the same seed (0: the same path; 0.10: about 10% apart on average); never "
+            "below 0, and 0 for the stand-in world itself, so it is described, not flagged (a sign test of it could "
+            "not fail)",
         )
     )
     return terms
