@@ -130,23 +130,32 @@ def too_many_faults(tally: dict[str, dict], max_share: float) -> list[str]:
 
 
 class SeatsFailing(Exception):
-    """A run stopped before its end: a seat's faults passed max_fault_share over the shards
-    played so far, so the rest would most likely be held turns too (a server down, a wrong
-    base_url), each costing the seat's timeout. The finished shards are kept; a rerun plays
+    """A run stopped before its end: a seat failed every decision so far, so the rest would most
+    likely be held turns too (a server down, a wrong base_url), each costing the seat's timeout;
+    or its faults already decide the end-of-run check. The finished shards are kept; a rerun plays
     what is missing and replays the episodes with faults. The CLI exits 1 on it."""
 
 
 def stop_if_failing(meters: dict[str, SeatMeter], max_share: float, played: int, planned: int) -> None:
-    """Raises SeatsFailing when a seat's faults so far are more than `max_share` of its
-    decisions, after `played` of `planned` shards (called only while some are left)."""
+    """Raises SeatsFailing, after `played` of `planned` shards (called only while some are left),
+    when a seat failed every one of its decisions so far (at least 2: a server down, a wrong
+    base_url), or when its faults already pass `max_share` of the decisions it would make over
+    the whole run (shards alike), so the run would fail at its end whatever the rest did. A
+    transient fault in a small first shard goes on: the end-of-run check decides (the same
+    verdict whatever `worlds` cuts the shards)."""
     tally = tally_of(meters)
-    over = too_many_faults(tally, max_share)
-    if over:
-        t = tally[over[0]]
+    for seat in too_many_faults(tally, max_share):
+        t = tally[seat]
+        failed = sum(t["faults"].values())
+        every = failed == t["decisions"] >= 2
+        if not every and failed <= max_share * t["decisions"] * planned / played:
+            continue
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+        total = round(t["decisions"] * planned / played)
+        why = "every decision so far" if every else f"already of the about {total:,} it would make in all"
         raise SeatsFailing(
-            f"seat {over[0]!r}: {sum(t['faults'].values())} of {t['decisions']} decisions ({t['fault_share']:.0%}) "
-            f"failed ({kinds}) in the first {played} of {planned} shards, more than max_fault_share {max_share:g}: "
-            f"stopped early, keeping the finished shards; fix the seat ({fault_hint(t['faults'])}) and rerun: "
-            "only what is missing plays, and the episodes with faults play again"
+            f"seat {seat!r}: {failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed ({kinds}) in the "
+            f"first {played} of {planned} shards, more than max_fault_share {max_share:g} ({why}): stopped early, "
+            f"keeping the finished shards; fix the seat ({fault_hint(t['faults'])}) and rerun: only what is missing "
+            "plays, and the episodes with faults play again"
         )

@@ -372,3 +372,14 @@ def test_too_few_units_announce_no_resamples_and_an_unbeaten_entry_is_separated(
     assert totals == [0] and ticks == []  # 3 units: no bootstrap, so no bar of 50 that never moves
     separated = {row["entry"]: row["separated"] for row in board["board"]}
     assert separated == {"a": True, "b": False, "c": False}
+
+
+def test_a_transient_fault_in_a_small_first_shard_does_not_stop_the_run():
+    # one bad answer of 2 (50%) in the first of 6 shards: the run would end at 1 of 12 (8%), under
+    # 0.2, so it goes on (it used to stop, and whether it did depended only on `worlds`)
+    stop_if_failing({"srv": meter(2, {"server_bad_response": 1})}, 0.2, played=1, planned=6)
+    with pytest.raises(SeatsFailing, match=r"more than max_fault_share 0.2 \(every decision so far\)"):
+        stop_if_failing({"srv": meter(2, {"server_refused": 2})}, 0.2, played=1, planned=6)
+    with pytest.raises(SeatsFailing, match=r"\(already of the about 12 it would make in all\)"):
+        stop_if_failing({"srv": meter(4, {"server_refused": 3})}, 0.2, played=2, planned=6)
+    stop_if_failing({"srv": meter(1, {"server_refused": 1})}, 0.2, played=1, planned=6)  # one decision: no verdict

@@ -245,7 +245,8 @@ def test_a_seat_failing_from_the_start_stops_generate_early_and_a_rerun_finishes
     err = " ".join(capsys.readouterr().err.split())
     assert (
         "error: seat 'server:tiny': 3 of 3 decisions (100%) failed (server_refused 3) in the first 1 of 3 shards, "
-        "more than max_fault_share 0.2: stopped early, keeping the finished shards; fix the seat (is its server up"
+        "more than max_fault_share 0.2 (every decision so far): stopped early, keeping the finished shards; fix the "
+        "seat (is its server up"
     ) in err
     traces = tmp_path / "traces"
     assert len(list((traces / "data").glob("part-*.parquet"))) == 1 and not (traces / "README.md").exists()
