@@ -4,6 +4,7 @@ and flags, never training rows, and played again once the server is back."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -276,3 +277,29 @@ def test_a_seat_failing_from_the_start_stops_eval_early(tmp_path, closed_socket,
         server.close()
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert summary["worlds"] == 6 and summary["faults"]["live"]["faults"] == {}
+
+
+def test_ctrl_c_cuts_a_hung_server_at_once_not_after_its_timeouts_and_retries():
+    """A server that accepts and never answers, a 20 s timeout and 2 retries: a Ctrl-C used to
+    wait out the try in flight and its retries (about a minute); now the tries are cut at once."""
+    import signal
+    import time
+
+    from glade.env import parallel_env
+    from glade.seats import load
+
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen()  # accepts (the kernel does), never answers
+    try:
+        policy = load({**server_policy(f"http://127.0.0.1:{hung.getsockname()[1]}/v1"), "timeout": 20, "retries": 2})
+        observations, _ = parallel_env("default", turns=1).reset(seed=0)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            policy.act(list(observations.values()))
+        assert time.perf_counter() - started < 3
+        time.sleep(0.5)  # the workers' tries are cut too: none is left waiting on the server
+        assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+    finally:
+        hung.close()

@@ -69,6 +69,7 @@ RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited only this long (a turn waits on it)
 CHUNK = 65_536  # bytes read at a time
 CUT_EVERY = 0.05  # seconds between cuts once the deadline has passed (a connect may still be opening)
+CANCEL_EVERY = 0.1  # seconds: how soon a Ctrl-C cuts the tries in flight
 
 # The connections this thread's current try opened, for its deadline guard to cut. urllib
 # builds them inside `open`, out of reach; the handlers below hand each one over as it is made.
@@ -94,11 +95,14 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_handed_over(http.client.HTTPSConnection), req)
 
 
-def _guard(connections: list, done: threading.Event, seconds: float) -> None:
-    """At the deadline, shut every socket of the try (and keep at it until the try ends): a
-    read blocked on a server that drips its answer returns at once."""
-    if done.wait(seconds):
-        return
+def _guard(connections: list, done: threading.Event, seconds: float, cancel: threading.Event) -> None:
+    """At the deadline, or at once when the run is interrupted (`cancel`), shut every socket of
+    the try (and keep at it until the try ends): a read blocked on a server that drips its
+    answer, or never answers, returns at once."""
+    deadline = time.monotonic() + seconds
+    while not cancel.is_set() and (left := deadline - time.monotonic()) > 0:
+        if done.wait(min(left, CANCEL_EVERY)):
+            return
     while not done.is_set():
         for connection in connections:
             if connection.sock is not None:
@@ -135,6 +139,7 @@ class ServerPolicy:
     structured: bool = False  # send each state's action schema as response_format
     faults: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _opener: urllib.request.OpenerDirector | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,8 +158,15 @@ class ServerPolicy:
     def act(self, observations: list[dict]) -> list[Decision]:
         if not observations:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(observations)))) as pool:
+        self._cancel.clear()
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(observations))))
+        try:
             return list(pool.map(self._decide, observations))
+        except BaseException:  # Ctrl-C: cut the tries in flight rather than wait out their timeouts and retries
+            self._cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=not self._cancel.is_set(), cancel_futures=True)
 
     def batch_key(self) -> Hashable:
         """Seats of one spec share a call: a council's `"*"` on a server loads a policy per
@@ -171,8 +183,8 @@ class ServerPolicy:
         schema = portable_schema(action_schema(obs)) if self.structured else None
         fault, wait = "refused", None
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) if wait is None else wait)
+            if attempt and self._cancel.wait(self.backoff * 2 ** (attempt - 1) if wait is None else wait):
+                break  # the run was interrupted: no more tries
             reply, fault, wait = self._request(messages, schema)
             if reply is not None:
                 text, prompt_tokens, completion_tokens, finish = reply
@@ -211,7 +223,8 @@ class ServerPolicy:
         deadline = time.monotonic() + self.timeout
         _opened.connections = []
         done = threading.Event()
-        threading.Thread(target=_guard, args=(_opened.connections, done, self.timeout), daemon=True).start()
+        guarded = (_opened.connections, done, self.timeout, self._cancel)
+        threading.Thread(target=_guard, args=guarded, daemon=True).start()
         try:
             reply, fault, wait = self._exchange(request, deadline)
         finally:
