@@ -111,7 +111,11 @@ def test_every_held_out_figure_has_its_interval_and_n(trained_creature, tmp_path
     assert "| metric | value | 95% CI | n |" in text
     cell = f"[{found['ci'][0]:.4f}, {found['ci'][1]:.4f}]" if found["ci"] else found["note"]
     assert f"| valid_json_rate | {metrics['valid_json_rate']:.4f} | {cell} | {n} states |" in text
-    assert f"| eval_loss | {metrics['eval_loss']:.4f} | - | {meta['data_counts']['eval']} rows |" in text
+    counts = meta["data_counts"]
+    assert (
+        f"| eval_loss | {metrics['eval_loss']:.4f} | {counts['eval']} rows of {counts['eval_episodes']} episode(s);"
+        in text
+    )
     # written before glade kept the intervals (the shipped base): a rate's exact interval from k of n states
     old = {k: v for k, v in metrics.items() if k != "intervals"}
     old.update(heldout_states=64, valid_action_rate=0.875, standin_agreement=0.8)

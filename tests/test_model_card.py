@@ -153,7 +153,7 @@ def test_council_outcomes_are_labelled_the_whole_councils_and_its_seat_its_own(c
     text = card.text
     assert "### The councils it sat in (whole-council results, not this model's alone)" in text
     assert "Council mixed seated: creature_model (this model), rival (rival__0__1)." in text
-    assert "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | no_pebbles 12 |" in text
+    assert "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | - | - | 8 seeds | no_pebbles 12 |" in text
     assert "Decision flags of its seat (top 1 of 1)" in text and "honey: sell share" in text
     assert "Council outcome flags (top 1 of 1)" in text
     assert "acorns: buy share" not in text and "berries: buy share" not in text and "| volume |" not in text

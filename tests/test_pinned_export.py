@@ -185,7 +185,7 @@ def test_its_own_seat_table_holds_only_its_own_seats_not_a_rival_of_the_same_cou
     # valid-action rate (0.5) is not this model's
     card = export(ckpt, tmp_path / "out", "--council", str(council(ckpt, tmp_path / "council")))
     own = card.text.split("Its own seat (its decisions only):")[1].split("\n\n")[1]
-    assert own.splitlines()[2:] == ["| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | no_pebbles 12 |"]
+    assert own.splitlines()[2:] == ["| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | - | - | 8 seeds | no_pebbles 12 |"]
     assert "| mixed | rival |" not in card.text
 
 
@@ -299,8 +299,8 @@ def test_the_card_says_stand_in_for_one_policy_and_not_met_for_a_missed_target()
     targets = {"valid_action_rate": {"target": ">= 0.95", "measured": 0.5, "met": False}}
     targets["self_buy_rate"] = {"target": "<= 0.1", "measured": 0.0, "met": True}
     table = targets_section({"targets": targets})[2]
-    assert "| valid_action_rate | >= 0.95 | 0.5000 | **not met** |" in table
-    assert "| self_buy_rate | <= 0.1 | 0.0000 | met |" in table
+    assert "| valid_action_rate | >= 0.95 | 0.5000 | - | - | **not met** |" in table
+    assert "| self_buy_rate | <= 0.1 | 0.0000 | - | - | met |" in table
 
 
 def test_no_flags_at_all_are_said_so_and_a_figure_that_is_no_key_figure_stays_out_of_the_table(ckpt, tmp_path):  # noqa: F811

@@ -16,8 +16,10 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint as checkpoints
+from glade.checkpoint import SHIPPED
 from glade.eval.harness import lm_eval_scores
 
+from .card_sections import lm_eval_record
 from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, portable, read_recipe, start_folder
 from .cards import push as push_folder
 from .lineage import trained_scenarios
@@ -105,10 +107,12 @@ def export_checkpoint(
     found = exportable(checkpoint)
     local = _local_base(found, merge, base_model) if push else None
     if local is not None:
+        given = str(found.meta.get("base_model_given") or "")
+        source = given if given.startswith(SHIPPED) else "BASE_CHECKPOINT"  # a shipped base exports by its name
         raise ValueError(
             f"{checkpoint}: the adapter's base model is a local folder ({local}); pushed as it is, adapter_config.json "
             "and the card would name that folder, and nobody else could load the adapter: pass --base-model OWNER/NAME "
-            "(the base's Hub id; `glade export BASE_CHECKPOINT --repo-id OWNER/NAME --push` publishes a base glade "
+            f"(the base's Hub id; `glade export {source} --repo-id OWNER/NAME --push` publishes a base glade "
             "built), or --merge; nothing was written or pushed"
         )
     meta, kind = found.meta, found.kind
@@ -182,6 +186,7 @@ def export_checkpoint(
             summary,
             portable(shipped_recipe),
             trained,
+            portable(lm_eval_record(checkpoint)),
         )
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         folder = finish_folder(

@@ -8,26 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from glade.eval.figures import FIGURES
-from glade.eval.flags_text import ACROSS_ZERO, effect_text, metric_text, number, reaches_zero, where
-from glade.eval.stats import ci_text
+from glade.checkpoint import SHIPPED
 
-from .lineage import commit_text, council_provenance, heldout_text, protocol_text, reproduce, scenarios_text
-from .model_index import HELDOUT, CouncilView, members_text
+# seat_section: read here too, beside council_section (tests and callers of the card's sections)
+from .card_sections import ci_cell, council_section, fmt, lm_eval_section, seat_section, table  # noqa: F401
+from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
+from .model_index import HELDOUT, SFT_EVAL, CouncilView
 
-TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
-
-
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+TRAINING = ("train_steps", "train_loss", "eval_loss")  # the trainer's figures: not on the held-out seeds
 
 
 def what_it_is(recipe: dict) -> str:
@@ -69,7 +57,7 @@ def heldout_table(meta: dict) -> str:
     intervals = metrics.get("intervals") or {}
     rows = []
     for key, value in metrics.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) or key in TRAINING:
             continue
         found = intervals.get(key)
         name = key.removeprefix("structured_")
@@ -78,33 +66,72 @@ def heldout_table(meta: dict) -> str:
             k = round(value * n)  # a rate is k of n states: its exact interval is rebuilt from them
             found = interval([1.0] * k + [0.0] * (n - k), unit="states", rate=True).as_dict()
         if found is not None:
-            ci = found.get("ci")
-            ci_cell = f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else found.get("note") or "-"
-            rows.append([key, _fmt(value), ci_cell, f"{found.get('n')} states"])
-        elif key == "eval_loss":
-            rows.append([key, _fmt(value), "-", f"{(meta.get('data_counts') or {}).get('eval')} rows"])
-        elif key in ("train_loss", "train_steps", "heldout_states", "fall_talk_states"):
-            rows.append([key, _fmt(value), "-", "-"])
+            cell = ci_cell(found.get("ci"), found.get("n"), found.get("note"))
+            rows.append([key, fmt(value), cell, f"{found.get('n')} states"])
+        elif key in ("heldout_states", "fall_talk_states"):
+            rows.append([key, fmt(value), "-", "-"])
         else:
             rows.append(
-                [key, _fmt(value), "not recorded (a checkpoint written before glade kept intervals)", f"{n} states"]
+                [key, fmt(value), "not recorded (a checkpoint written before glade kept intervals)", f"{n} states"]
             )
-    return _table(["metric", "value", "95% CI", "n"], rows)
+    return table(["metric", "value", "95% CI", "n"], rows)
+
+
+def training_table(meta: dict) -> list[str]:
+    """The trainer's own figures (TRAINING): eval_loss is on the episodes glade train set aside
+    from its training traces, not on the held-out seeds the Evaluation tables."""
+    metrics, counts = meta.get("metrics") or {}, meta.get("data_counts") or {}
+    on = {
+        "train_steps": "-",
+        "train_loss": f"{counts.get('train')} training rows (the mean over the run's steps)",
+        "eval_loss": f"{counts.get('eval')} rows of {counts.get('eval_episodes', '?')} episode(s); no interval",
+    }
+    rows = [[key, fmt(metrics[key]), on[key]] for key in TRAINING if isinstance(metrics.get(key), (int, float))]
+    if not rows:
+        return []
+    return [
+        f"The trainer's own figures. `eval_loss` is on the {SFT_EVAL}: episodes `glade train` set aside from the "
+        "traces it trained on (the recipe's `data.eval_share`), of the training traces' seeds, not the held-out "
+        "seeds of the Evaluation below.",
+        "",
+        table(["metric", "value", "n"], rows),
+        "",
+    ]
+
+
+def target_verdict(t: dict) -> str:
+    """met / met on the mean only / met (no interval) / not met (train/evaluate.check_targets'
+    `shown`); a target recorded before `shown` is met or not, as it was then told."""
+    if not t["met"]:
+        return "**not met**"
+    if "shown" not in t or t["shown"]:
+        return "met"
+    if t["shown"] is False:
+        low, high = t["ci"]
+        return (
+            f"met on the mean; the interval [{low:.4f}, {high:.4f}] reaches past the target: too few states to show it"
+        )
+    return "met (no interval)"
 
 
 def targets_section(meta: dict) -> list[str]:
     """The recipe's targets, measured; and the stand-ins' own rates on the disposition probe's states."""
     out = []
     targets = meta.get("targets") or {}
+    intervals = (meta.get("metrics") or {}).get("intervals") or {}
     if targets:
-        rows = [
-            [name, t["target"], _fmt(t["measured"]), "met" if t["met"] else "**not met**"]
-            for name, t in targets.items()
-        ]
+        rows = []
+        for name, t in targets.items():
+            n = (intervals.get(name) or {}).get("n")
+            ci = t["ci"] if "ci" in t else (intervals.get(name) or {}).get("ci")  # a target recorded before its ci
+            ci = ci_cell(ci, n, "-")
+            rows.append([name, t["target"], fmt(t["measured"]), ci, f"{n} states" if n else "-", target_verdict(t)])
+        recorded = any("shown" in t for t in targets.values())  # targets recorded before glade checked intervals
         out += [
-            "Targets (from the recipe's `eval.targets`):",
+            "Targets (from the recipe's `eval.targets`"
+            + ("; met: the measured figure and its whole 95% interval on the target's side):" if recorded else "):"),
             "",
-            _table(["metric", "target", "measured", ""], rows),
+            table(["metric", "target", "measured", "95% CI", "n", ""], rows),
             "",
         ]
     metrics = meta.get("metrics") or {}
@@ -114,152 +141,25 @@ def targets_section(meta: dict) -> list[str]:
             f"`fall_talk_sell_rate`: in {metrics.get('fall_talk_states')} held-out states where talk says a good the "
             "creature holds will fall and the panic_seller stand-in sells it, the share where this model sells it. "
             "The stand-ins on the same states: "
-            + ", ".join(f"{name} {_fmt(rate)}" for name, rate in references.items())
+            + ", ".join(f"{name} {fmt(rate)}" for name, rate in references.items())
             + ".",
             "",
         ]
     return out
 
 
-def flags_table(flags) -> list[str]:
-    """The top flags as a table, then why an interval reaches 0 where one of them does."""
-    shown = flags[:TOP_FLAGS]
-    why = (
-        [f"Where a flag's interval reaches 0: the interval is {ACROSS_ZERO}.", ""]
-        if any(map(reaches_zero, shown))
-        else []
-    )
-    return [_flags_table(shown), "", *why]
-
-
-def _flags_table(flags) -> str:
-    return _table(
-        ["rank", "kind", "where", "metric", "stand-in", "live", "effect [CI]", "support", "n"],
-        [
-            [
-                f.get("rank"),
-                f["kind"],
-                where(f),
-                metric_text(f),
-                number(f["standin_value"]),
-                number(f["live_value"]),
-                effect_text(f),
-                f"{f['support']:.2f}",
-                f.get("n"),
-            ]
-            for f in flags
-        ],
-    )
-
-
-def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]:
-    """This model's own seats: its answers only, so these figures are its own."""
-    sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
-    out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
-    out += council_provenance(council.provenance, trained)
-    if council.seat_rows:
-        rows = [
-            [
-                r["council"],
-                r["policy"],
-                r.get("decisions"),
-                _fmt(r["valid_action"]["mean"]),
-                ", ".join(_fmt(c) for c in r["valid_action"]["ci"]) if r["valid_action"].get("ci") else "-",
-                ", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items()) or "-",
-            ]
-            for r in council.seat_rows
-        ]
-        out += [
-            "Its own seat (its decisions only):",
-            "",
-            _table(
-                [
-                    "council",
-                    "seat",
-                    "decisions",
-                    "valid-action rate",
-                    f"{council.level:.0%} CI",
-                    "most frequent errors",
-                ],
-                rows,
-            ),
-            "",
-        ]
-    flags = council.decision_flags
-    if flags is None:
-        out += ["No flags.json in the results (run `glade flag RESULTS`).", ""]
-    elif not flags:
-        out += ["No decision flags: its seat and the stand-in do not part ways beyond the thresholds.", ""]
-    else:
-        out += [
-            f"Decision flags of its seat (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
-            "",
-            *flags_table(flags),
-        ]
-    for rank in council.ranks:
-        if rank["ci"]:
-            (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
-            spread = f"{rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
-        else:  # too few seeds for an interval
-            spread = f"no interval: {rank.get('note') or 'too few seeds'}"
-        # seated under two identities (structured and not), each line names its own
-        named = f" as `{rank['entry']}`" if len(council.ranks) > 1 else ""
-        out += [
-            f"Leaderboard (`glade rank`, {rank['outcome']} comparisons){named}: rank **{rank['rank']} of {rank['of']}**, "
-            f"Bradley-Terry strength {rank['strength']:+.2f} ({spread}), {rank['wins']:g} wins in "
-            f"{rank['comparisons']:g} comparisons.",
-            "",
-        ]
-    return out
-
-
-def council_section(council: CouncilView, trained: dict | None = None) -> list[str]:
-    """Its seats, then what the councils it sat in did as a whole (shared by every seat there)."""
-    out = seat_section(council, trained)
-    out += ["### The councils it sat in (whole-council results, not this model's alone)", ""]
-    for name in council.councils:
-        out += [f"Council {name} seated: {members_text(council, name)}.", ""]
-    out += [
-        "An outcome is what the whole council did, paired with the all-stand-in world on the same seeds: "
-        "every model seated in a council carries the same outcome figures and outcome flags.",
-        "",
-    ]
-    rows = []
-    for o in council.outcome:
-        for figure, values in sorted(o.get("figures", {}).items()):
-            effect = values.get("effect") or {}
-            if figure not in FIGURES or not FIGURES[figure].key:
-                continue
-            if isinstance(effect.get("mean"), (int, float)):
-                ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
-                rows.append(
-                    [
-                        o["scenario"],
-                        o["council"],
-                        figure,
-                        _fmt(effect["mean"]),
-                        ", ".join(_fmt(c) for c in ci) if ci else effect.get("note") or "-",
-                        _fmt(effect.get("support")),
-                        effect.get("n"),
-                    ]
-                )
-    if rows:
-        out += [
-            "Council outcome effects (council minus stand-in world; in the model-index as `council_*_effect`):",
-            "",
-            _table(["scenario", "council", "figure", "effect", f"{council.level:.0%} CI", "support", "n seeds"], rows),
-            "",
-        ]
-    flags = council.outcome_flags
-    if flags:
-        out += [
-            f"Council outcome flags (top {min(len(flags), TOP_FLAGS)} of {len(flags)}), best first:",
-            "",
-            *flags_table(flags),
-        ]
-    elif flags is not None:
-        out += ["No outcome flags: these councils and the stand-in world do not part ways beyond the thresholds.", ""]
-    return out
+def base_words(meta: dict, base: str | None) -> str:
+    """The base model in words: its Hub id (for a base glade ships, the repo id of its export),
+    else the folder it was, which nobody else can load."""
+    given = str(meta.get("base_model_given") or "")
+    if base and given.startswith(SHIPPED):
+        return f"`{base}` (glade's shipped base `{given}`, under the repo id its export names)"
+    if base:
+        return f"`{base}`"
+    if given.startswith(SHIPPED):
+        return f"glade's shipped base `{given}`, whose export names no repo id on the Hub"
+    local = Path(meta["base_model"]).name if meta.get("base_model") else given
+    return f"a locally built base model that is not on the Hub (`{local}`)"
 
 
 def render_card(
@@ -272,10 +172,11 @@ def render_card(
     council: CouncilView | None,
     shipped_recipe: dict | None = None,
     trained: dict | None = None,
+    lm_record: dict | None = None,
 ) -> str:
     """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores;
     `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
-    `trained`: lineage.trained_scenarios."""
+    `trained`: lineage.trained_scenarios; `lm_record`: card_sections.lm_eval_record."""
     name = repo_id.split("/")[1]
     lora = recipe.get("lora")
     how_trained = "TRL SFT " + (
@@ -283,8 +184,7 @@ def render_card(
         if lora
         else "of the full model"
     )
-    local = Path(meta["base_model"]).name if meta.get("base_model") else meta.get("base_model_given")
-    base_text = f"`{base}`" if base else f"a locally built base model that is not on the Hub (`{local}`)"
+    base_text = base_words(meta, base)
     parts = [
         f"# {name}",
         "",
@@ -299,7 +199,7 @@ def render_card(
         f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
         "",
         *reproduce(meta, recipe, shipped_recipe),
-        _table(
+        table(
             ["what", "value"],
             [
                 ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
@@ -313,6 +213,7 @@ def render_card(
             ],
         ),
         "",
+        *training_table(meta),
         "The resolved recipe:",
         "",
         "```yaml",
@@ -327,29 +228,7 @@ def render_card(
         "",
         *targets_section(meta),
     ]
-    if lm_scores:
-        parts += [
-            "lm-eval (`glade lm-eval`, `lm_eval/results.json`): the value and stderr are lm-eval's, over "
-            "documents; a task's documents are turns of a few held-out episodes, so glade's tasks also give the "
-            "mean over episodes with its 95% interval (none below 4 episodes):",
-            "",
-            _table(
-                ["task", "metric", "value", "stderr", "n documents", "over episodes [95% CI]", "n episodes"],
-                [
-                    [
-                        r["task"],
-                        r["metric"],
-                        _fmt(r["value"]),
-                        _fmt(r["stderr"]),
-                        r["n"],
-                        ci_text(r["interval"], ".4f") if r.get("interval") else "-",
-                        (r.get("interval") or {}).get("n", "-"),
-                    ]
-                    for r in lm_scores
-                ],
-            ),
-            "",
-        ]
+    parts += lm_eval_section(lm_scores, lm_record)
     parts += ["## How it diverges from the stand-in", ""]
     if council is None:
         parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
@@ -386,9 +265,18 @@ def render_card(
         "",
     ]
     if exported_kind == "lora" and not base:
-        parts += [
-            "The base model was built locally: export it too (`glade export BASE_CHECKPOINT --repo-id OWNER/BASE`) "
-            "and re-export this adapter with `--base-model OWNER/BASE`.",
-            "",
-        ]
+        given = str(meta.get("base_model_given") or "")
+        if given.startswith(SHIPPED):
+            name = given[len(SHIPPED) :]
+            parts.append(
+                f"The base model is glade's shipped `{given}`, whose export names no repo id: export it too "
+                f"(`glade export {given} --repo-id OWNER/{name}`) and re-export this adapter with "
+                f"`--base-model OWNER/{name}`."
+            )
+        else:
+            parts.append(
+                "The base model was built locally: export it too (`glade export BASE_CHECKPOINT --repo-id OWNER/BASE`) "
+                "and re-export this adapter with `--base-model OWNER/BASE`."
+            )
+        parts.append("")
     return "\n".join(parts).rstrip() + "\n"

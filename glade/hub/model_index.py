@@ -1,8 +1,9 @@
 """The model-index of an exported creature checkpoint: the Hub's EvalResult entries for its
-held-out figures, its lm-eval results and what a council evaluation says about it: its own
-seats (valid-action rate, decision flags), its leaderboard rank, and, named as the whole
-council's, the outcome effects and outcome flags of the councils it sat in. The card's
-prose is in model_card.py."""
+held-out figures, the trainer's eval_loss (on its own split, as a dataset of its own), its
+lm-eval results and what a council evaluation says about it: its own seats (valid-action
+rate, self-buy rate, decision flags), its leaderboard rank, and, named as the whole council's,
+the outcome effects the card tables and the outcome flags of the councils it sat in. The
+card's prose is in model_card.py."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glade.checkpoint import SHIPPED
 from glade.eval import rows
+from glade.eval.figures import FIGURES
 from glade.eval.flags import load_flags
 from glade.seats.base import model_of
 
+from . import cards
 from .cards import REPO_ID
 
 HELDOUT = "glade Wood held-out states"
+# data/eval.parquet: the episodes `glade train` set aside from its own traces (data.eval_share),
+# of the training seeds, so not the held-out seeds; the trainer's eval_loss is on them
+SFT_EVAL = "held-out episodes of the training traces (data/eval.parquet)"
 PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "scenario_hashes", "written")
 HELDOUT_METRICS = (
     "valid_json_rate",
@@ -29,7 +36,6 @@ HELDOUT_METRICS = (
     "structured_valid_action_rate",
     "structured_direction_agreement",
     "structured_self_buy_rate",
-    "eval_loss",
 )
 
 
@@ -44,10 +50,31 @@ def base_hub_id(meta: dict) -> str | None:
     """The Hub id of a checkpoint's base model, or None when it was a local folder. `base_model`
     is the base as training found it: a Hub id as given, a folder made absolute; only when it is
     not recorded (a full fine-tune) do the recipe's own words (`base_model_given`) count. A
-    relative folder given to the recipe (`runs/base`) reads like OWNER/NAME wherever it is absent."""
+    relative folder given to the recipe (`runs/base`) reads like OWNER/NAME wherever it is absent.
+    A base glade ships (`shipped:NAME`) is the repo id its own export names (shipped_repo_id)."""
     if meta.get("base_model"):
-        return hub_id(meta["base_model"])
+        return hub_id(meta["base_model"]) or shipped_repo_id(meta)
     return hub_id(meta.get("base_model_given"))
+
+
+def shipped_repo_id(meta: dict) -> str | None:
+    """The repo id a `shipped:NAME` base was exported as: the glade_export.json of the folder it
+    trained on or, where that folder is gone, of glade's shipped NAME; None for any other base
+    (a local folder's own export may never have been pushed) or a shipped one with no export."""
+    given = str(meta.get("base_model_given") or "")
+    if not given.startswith(SHIPPED):
+        return None
+    trained_on = Path(str(meta["base_model"])) if meta.get("base_model") else None
+    folder = trained_on if trained_on and trained_on.is_dir() else cards.shipped_root() / given[len(SHIPPED) :]
+    if not (folder / cards.MARKER).is_file():
+        return None
+    repo_id = cards.earlier_export(folder)[0].get("repo_id")
+    return repo_id if isinstance(repo_id, str) and REPO_ID.match(repo_id) else None
+
+
+def card_figure(name: str) -> bool:
+    """A council outcome figure the card tables, and so the only kind the model-index publishes."""
+    return name in FIGURES and FIGURES[name].key
 
 
 @dataclass(frozen=True)
@@ -173,6 +200,19 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None)
         for key in HELDOUT_METRICS
         if isinstance(metrics.get(key), (int, float))
     ]
+    if isinstance(metrics.get("eval_loss"), (int, float)):  # not on the held-out seeds: an entry of its own
+        found.append(
+            EvalResult(
+                task_type="text-generation",
+                task_name="creature decisions (the trainer's loss)",
+                dataset_type="glade/sft-eval-split",
+                dataset_name=SFT_EVAL,
+                dataset_split="eval",
+                metric_type="eval_loss",
+                metric_name="eval_loss",
+                metric_value=float(metrics["eval_loss"]),
+            )
+        )
     found += [
         EvalResult(
             task_type="text-generation",
@@ -191,7 +231,7 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None)
 
 
 def seat_results(council: CouncilView) -> list:
-    """This model's own seats in the councils: its valid-action rate and its decision flags."""
+    """This model's own seats in the councils: its valid-action and self-buy rates and its decision flags."""
     from huggingface_hub import EvalResult
 
     found = []
@@ -205,15 +245,13 @@ def seat_results(council: CouncilView) -> list:
             dataset_split=council_name,
         )
         for row in council.seat_rows:
-            if (row["council"], row["policy"]) == (council_name, policy) and row.get("valid_action"):
-                found.append(
-                    EvalResult(
-                        **own,
-                        metric_type="valid_action_rate",
-                        metric_name="valid_action_rate",
-                        metric_value=float(row["valid_action"]["mean"]),
+            if (row["council"], row["policy"]) != (council_name, policy):
+                continue
+            for key, metric in (("valid_action", "valid_action_rate"), ("self_buy", "self_buy_rate")):
+                if isinstance((row.get(key) or {}).get("mean"), (int, float)):
+                    found.append(
+                        EvalResult(**own, metric_type=metric, metric_name=metric, metric_value=float(row[key]["mean"]))
                     )
-                )
         if council.decision_flags is not None:
             count = sum(1 for f in council.decision_flags if (f["council"], f["policy"]) == (council_name, policy))
             found.append(
@@ -237,7 +275,8 @@ def seat_results(council: CouncilView) -> list:
 
 def council_results(council: CouncilView) -> list:
     """The outcome effects and outcome flag counts of the councils this model sat in: the
-    whole council's, so the task, the dataset and the metric say so, and `args` names every seat."""
+    whole council's, so the task, the dataset and the metric say so, and `args` names every seat.
+    Only the figures the card tables with their n and interval (card_figure)."""
     from huggingface_hub import EvalResult
 
     def whole(council_name: str, scenario: str | None, what: str) -> dict:
@@ -255,7 +294,7 @@ def council_results(council: CouncilView) -> list:
     for o in council.outcome:
         for figure, values in sorted(o.get("figures", {}).items()):
             effect = (values.get("effect") or {}).get("mean")
-            if isinstance(effect, (int, float)):
+            if card_figure(figure) and isinstance(effect, (int, float)):
                 found.append(
                     EvalResult(
                         **whole(o["council"], o["scenario"], "outcome effect vs the stand-in world"),
