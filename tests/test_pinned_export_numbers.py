@@ -12,6 +12,7 @@ from pathlib import Path
 
 from test_model_card import council
 
+from glade.hub.card_sections import council_section, seat_section
 from glade.hub.lineage import (
     heldout_text,
     overrides,
@@ -21,14 +22,7 @@ from glade.hub.lineage import (
     scenarios_text,
     trained_scenarios,
 )
-from glade.hub.model_card import (
-    council_section,
-    heldout_table,
-    heldout_words,
-    render_card,
-    seat_section,
-    targets_section,
-)
+from glade.hub.model_card import heldout_table, heldout_words, render_card, targets_section
 from glade.hub.model_index import CouncilView, council_for, council_results, eval_results
 
 

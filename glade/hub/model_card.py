@@ -10,8 +10,7 @@ import yaml
 
 from glade.checkpoint import SHIPPED
 
-# seat_section: read here too, beside council_section (tests and callers of the card's sections)
-from .card_sections import ci_cell, council_section, fmt, lm_eval_section, seat_section, table  # noqa: F401
+from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, CouncilView
 
