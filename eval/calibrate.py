@@ -18,8 +18,9 @@
    (`fit_verdict`) says two things about held-out seeds: whether the fit generalised (it beats
    always taking each good's most common live side in the fit part by at least MIN_GAIN,
    interval above 0; it did not only when the whole interval lies below MIN_GAIN, else it could
-   not be shown), and whether it improved on the original disposition (the paired change
-   excludes 0; not clearly better where it spans 0).
+   not be shown), and whether it improved agreement over the original disposition (the paired
+   change excludes 0; not clearly better where it spans 0); a held-out error it made clearly
+   worse (the change's interval wholly above 0) is named beside it.
 5. The outcome check (eval/outcome_check.py) plays the fitted and the original stand-in worlds
    on the held-out seeds and scenario and compares each with the live council.
 """
@@ -212,7 +213,8 @@ def calibrate(
     original = _per_seed(held_rows, before[part.heldout]["agreement"].to_numpy())
     gain = interval(calibrated - base, level=level, unit="seeds", bounds=(-1, 1))
     shares = (interval(v, level=level, unit="seeds", bounds=(0, 1)) for v in (calibrated, original, base))
-    said = fit_verdict(*shares, interval(calibrated - original, level=level, unit="seeds", bounds=(-1, 1)), gain)
+    change = interval(calibrated - original, level=level, unit="seeds", bounds=(-1, 1))
+    said = fit_verdict(*shares, change, gain, parts["heldout"])
     summary = {
         "policy": policy,
         "creature": creature,
@@ -270,8 +272,28 @@ class FitVerdict:
     text: str  # "headline: what was measured" (the YAML header carries the headline)
 
 
+ERROR_WORDS = {"qty_error": ("quantity error", "+.2f"), "price_error": ("price error", "+.3f")}  # as the report's table
+
+
+def worse_errors(heldout: dict | None) -> str:
+    """ "; its held-out price error is worse (+0.023 [+0.008, +0.045])" for each error whose held-out
+    change (calibrated minus original, paired by seed: `compare`) lies wholly above 0; else ""."""
+    worse = []
+    for column, (words, fmt) in ERROR_WORDS.items():
+        change = ((heldout or {}).get(column) or {}).get("change") or {}
+        ci, same = change.get("ci"), change.get("note", "").startswith("same value") and change.get("n", 0) >= MIN_N
+        if change.get("mean") is not None and ((ci and ci[0] > 0) or (same and change["mean"] > 0)):
+            worse.append(f"{words} is worse ({ci_text(change, fmt)})")
+    return f"; its held-out {' and its '.join(worse)}" if worse else ""
+
+
 def fit_verdict(
-    calibrated: Interval, original: Interval, base: Interval, change: Interval, gain: Interval
+    calibrated: Interval,
+    original: Interval,
+    base: Interval,
+    change: Interval,
+    gain: Interval,
+    heldout: dict | None = None,
 ) -> FitVerdict:
     """Held-out agreement per seed: the calibrated stand-in, the original disposition, base rates
     (each good's most common live side), change = calibrated minus original and gain =
@@ -280,7 +302,7 @@ def fit_verdict(
     seed) lies below MIN_GAIN; otherwise it could not be shown at this n. Against the original:
     improved or worse when the change excludes 0 (an interval, or the same nonzero change on all
     of at least MIN_N seeds), not clearly better where its interval spans 0, no better where it
-    is 0 on every seed."""
+    is 0 on every seed. `heldout` (`compare`'s held-out part): an error made clearly worse is named."""
     n = calibrated.n
     if n < MIN_N:
         return FitVerdict(
@@ -303,12 +325,15 @@ def fit_verdict(
         f"over base rates and {ci_text(change, '+.3f')} over the original"
     )
     needs = f"generalising needs {MIN_GAIN:+.3f} or more over base rates, interval above 0"
+    errors = worse_errors(heldout)  # in the headline: the YAML header and the report's first words say it
     if not (gain.excludes_zero() and gain.mean >= MIN_GAIN):
         # a negative result only where the interval rules the needed gain out: absence of evidence is no evidence
         top = gain.high if gain.low is not None else gain.mean  # no interval: the same value on every seed
         if top < MIN_GAIN:
             where = "the whole interval" if gain.low is not None else "the same value on every seed"
-            return FitVerdict(False, against, f"the fit did not generalise: {said}; {needs}, and {where} lies below it")
+            return FitVerdict(
+                False, against, f"the fit did not generalise{errors}: {said}; {needs}, and {where} lies below it"
+            )
         if gain.low is None:
             why = gain.note
         elif gain.low <= 0:
@@ -316,20 +341,14 @@ def fit_verdict(
         else:
             why = f"the mean is below {MIN_GAIN:+.3f}"
         return FitVerdict(
-            False, against, f"could not show that the fit generalised at n = {n} seeds ({why}): {said}; {needs}"
+            False, against, f"could not show that the fit generalised at n = {n} seeds ({why}){errors}: {said}; {needs}"
         )
     if against == IMPROVED:
-        return FitVerdict(True, against, f"the fit generalised and improved on the original disposition: {said}")
-    if against == WORSE:
-        return FitVerdict(
-            True, against, f"the fit generalised beyond base rates but is worse than the original disposition: {said}"
-        )
-    better = "not clearly better" if against == NOT_CLEARLY_BETTER else "no better"
-    return FitVerdict(
-        True,
-        against,
-        f"the fit generalised beyond base rates but is {better} than the original disposition{versus}: {said}",
-    )
+        head = "the fit generalised and improved agreement over the original disposition"
+    else:
+        than = {WORSE: "worse", NOT_CLEARLY_BETTER: "not clearly better"}.get(against, "no better")
+        head = f"the fit generalised beyond base rates but is {than} than the original disposition{versus}"
+    return FitVerdict(True, against, f"{head}{errors}: {said}")
 
 
 HEADER = "# A stand-in disposition fitted by glade calibrate"  # how the YAML it writes begins

@@ -73,11 +73,14 @@ def members_text(family: dict, members: list[dict]) -> str:
 
 
 def family_counts(family: dict) -> str:
-    """`flags #1, #84; n >= 8 per flag; smallest q 0.0146`: its members, the fewest clusters
-    behind any one of them (a family over two casts holds flags of 8 episodes each, not 8 in
-    all) and its best q."""
+    """`flags #1, #84; n 8 per flag; smallest q 0.0146`: its members, the clusters behind each
+    (a family over two casts holds flags of 8 episodes each, not 8 in all): "n 8" when every
+    member has 8, "n 6 to 8" when they differ, "n >= 6" for a family written before `n_max`;
+    and its best q."""
     ranks = ", ".join(f"#{m}" for m in family["members"])
-    return f"flags {ranks}; n >= {family['n']} per flag; smallest q {family['q']:.3g}"
+    low, high = family["n"], family.get("n_max")
+    n = f"n {low}" if high == low else f"n {low} to {high}" if high is not None else f"n >= {low}"
+    return f"flags {ranks}; {n} per flag; smallest q {family['q']:.3g}"
 
 
 def family_title(family: dict) -> str:
@@ -121,6 +124,7 @@ def families(flags: list[dict]) -> list[dict]:
             "members": [f["rank"] for f in members],
             "score": max(f["score"] for f in members),
             "n": min(f["n"] for f in members),
+            "n_max": max(f["n"] for f in members),
             "q": min(f["q"] for f in members),
             "examples": examples,
         }

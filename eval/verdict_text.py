@@ -8,7 +8,16 @@ import math
 
 from .families import shared_text
 from .recipe import STANDIN
-from .verdicts import CAST_ALPHA, SEAM_UNDECIDED
+from .verdicts import (
+    CAST_ALPHA,
+    LEVER_RULES,
+    ROBUST_RULES,
+    SEAM_RULES,
+    SEAM_UNDECIDED,
+    did_text,
+    rules_text,
+    straddles_floor,
+)
 
 LESSONS = {
     "robustness": "Contingent emergence: does a phenomenon survive other casts and seeds?",
@@ -227,7 +236,7 @@ def lever_lines(entries: list[dict]) -> list[str]:
         scaled = f", a world moves beyond {floor:.3g}" if floor is not None and floor != e.get("min_effect") else ""
         councils = "; ".join(
             f"{c['council']} {value_text(c['effect'])} (difference in differences {value_text(c['did'])}; "
-            f"{n_text(c['effect'].get('n'), seeds)}): {c['verdict']}"
+            f"{n_text(c['effect'].get('n'), seeds)}): {c['verdict']}{lever_note(e, c)}"
             for c in e["councils"]
         )
         lines.append(
@@ -242,29 +251,48 @@ def _first(entries: list[dict], key: str):
 
 
 def floor_line(key: str, entries: list[dict]) -> str | None:
-    """A lesson's floor and the rule that holds each interval to it (eval/verdicts.py's
-    `against_floor`), said once above its lines; None for entries written before they kept it."""
+    """A lesson's floor and every verdict its function can return, each with its rule (eval/
+    verdicts.py), said once above its lines; None for entries written before they kept a floor."""
     if key == "robustness" and (floor := _first(entries, "floor")) is not None:
-        return (
-            f"Robust from a rate of {floor:.2f} (robust_floor): present in every cast, the pooled rate's interval "
-            f"wholly at or above it; wholly below it, sporadic; across it, not enough seeds."
-        )
+        return f"Verdicts, the floor being a rate of {floor:.2f} (robust_floor) — {rules_text(ROBUST_RULES)}."
     if key == "seam" and (floor := _first(entries, "floor")) is not None:
         return (
-            f"Each part of the move (traded, at the seam) counts as a move when its interval lies wholly at or beyond "
-            f"{100 * floor:.3g} log points (move_floor {floor:g}) and as none when it lies wholly inside them; an "
-            f"interval across them is not enough seeds. Where the seam moved it, the seam made most of the move "
-            f"(authored) when the interval of the per-seed |seam| - |traded| lies above 0, less (mixed) when it lies "
-            f"below 0; across 0, which part is larger is undecided."
+            f"Verdicts, the floor being {100 * floor:.3g} log points (move_floor {floor:g}) for each part of the move "
+            f"(traded, at the seam) — {rules_text(SEAM_RULES)}."
         )
     if key == "levers" and (floor := _first(entries, "min_effect")) is not None:
         return (
-            f"A lever moves a world when its effect's interval lies wholly at or beyond {floor:g} (lever_min_effect; for a "
-            f"figure in units, that share of the all-stand-in world's mean magnitude in the 'from' scenario) and "
-            f"does not when it lies wholly inside it; a world whose interval lies across it leaves the lever at not "
-            f"enough seeds."
+            f"Verdicts, the floor being {floor:g} (lever_min_effect; for a figure in units, that share of the "
+            f"all-stand-in world's mean magnitude in the 'from' scenario) for each world's effect — "
+            f"{rules_text(LEVER_RULES)}. {DID_WORDS}"
         )
     return None
+
+
+DID_WORDS = "Where a council's difference in differences excludes 0, its line says which world's effect is larger."
+
+
+def lever_note(entry: dict, council: dict) -> str:
+    """What a lever verdict's words leave out: which interval straddles the floor (and whether it
+    is narrower than the floor, an effect at the floor more seeds alone may not settle), and which
+    world's effect is larger where the difference in differences says so."""
+    floor, out = entry.get("floor"), ""
+    if council["verdict"] == "not enough seeds" and floor is not None:
+        across = [
+            (who, d)
+            for who, d in (("its", council["effect"]), ("the all-stand-in", entry["standin"]))
+            if straddles_floor(d, floor)
+        ]
+        if across:
+            said = " and ".join(f"{who} interval [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" for who, d in across)
+            out = f": {said} straddle{'s' if len(across) == 1 else ''} the floor {floor:.3g}"
+            narrow = all(d["ci"][1] - d["ci"][0] < floor for _, d in across)
+            out += (
+                " (narrower than the floor: an effect at the floor, which more seeds alone may not settle)"
+                if narrow
+                else " (more seeds would narrow it)"
+            )
+    return out + did_text(entry["standin"], council["effect"], council.get("did") or {})
 
 
 def percent(value: float) -> str:

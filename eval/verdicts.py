@@ -54,6 +54,54 @@ from .thresholds import threshold
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
 
+# Every verdict each lesson's verdict function can return, with its rule in words, "the floor"
+# being that lesson's: the lead's rule sentence, the tables' captions and Terms all say these.
+ROBUST_RULES = {
+    "robust": "present in every cast, and the pooled rate's interval wholly at or above the floor",
+    "cast-dependent": (
+        f"the casts' rates differ on the same seeds (permutation test, cast labels shuffled within each seed, "
+        f"p < {CAST_ALPHA})"
+    ),
+    "sporadic": "present, and the pooled rate's interval wholly below the floor",
+    "absent": "seen on no seed in any cast",
+    "not enough seeds": (
+        f"a cast with fewer than {MIN_N} seeds, no pooled interval (the same share on every seed, neither 0 nor 1), "
+        "or a pooled interval across the floor (or above it while a cast never showed it)"
+    ),
+}
+SEAM_UNDECIDED = "seam moved, larger part undecided"  # the seam moved it; which part is larger, this n does not say
+SEAM_RULES = {
+    "authored": (
+        "the seam moved the price (its part's interval wholly at or beyond the floor) and the interval of the "
+        "per-seed |seam| - |traded| lies above 0: the seam made most of the move"
+    ),
+    "mixed": "the seam moved the price and that interval lies below 0: trading made most of the move",
+    SEAM_UNDECIDED: "the seam moved the price and that interval holds 0 (or there are too few seeds for one)",
+    "emergent": (
+        "trading alone moved the price: the traded part's interval wholly at or beyond the floor, the seam's wholly "
+        "inside it (the move emerged from the seats' trading, nothing written at the seam)"
+    ),
+    "no move": "both parts' intervals wholly inside the floor",
+    "not enough seeds": (
+        f"fewer than {MIN_N} seeds, or the seam's interval (or the traded part's, beside a seam that did not move) "
+        "across the floor"
+    ),
+}
+LEVER_RULES = {
+    "holds live": "the stand-in's effect and the council's both move (intervals wholly at or beyond the floor), the same way",
+    "stand-in only": (
+        "the stand-in's effect moves and the council's does not (interval wholly inside the floor) or moves the other way"
+    ),
+    "live only": "the council's effect moves and the stand-in's does not",
+    "neither": "both effects' intervals lie wholly inside the floor",
+    "not enough seeds": f"a world with fewer than {MIN_N} seeds, or a world's effect interval across the floor",
+}
+
+
+def rules_text(rules: dict[str, str]) -> str:
+    """Every verdict with its rule: "robust: present in every cast, ...; sporadic: ..."."""
+    return "; ".join(f"{verdict}: {rule}" for verdict, rule in rules.items())
+
 
 def against_floor(iv: Interval, floor: float) -> str | None:
     """Where an interval lies against a floor on its size: "beyond" (every value in it at least
@@ -180,9 +228,6 @@ def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     return out
 
 
-SEAM_UNDECIDED = "seam moved, larger part undecided"  # the seam moved it; which part is larger, this n does not say
-
-
 def _seam_verdict(traded: Interval, seam: Interval, larger: Interval, floor: float) -> str:
     """`larger`: the per-seed |seam| - |traded|, whose interval (not the means) says which part is larger."""
     if traded.n < MIN_N:
@@ -264,6 +309,34 @@ def _lever_verdict(standin: Interval, live: Interval, floor: float) -> str:
     if s == "beyond":
         return "stand-in only"
     return "live only" if c == "beyond" else "neither"
+
+
+def stored_interval(d: dict) -> Interval:
+    """An interval back from its `as_dict` (the verdicts' stored entries)."""
+    ci = d.get("ci") or (None, None)
+    return Interval(
+        math.nan if d.get("mean") is None else d["mean"], ci[0], ci[1], int(d.get("n") or 0), d.get("note") or ""
+    )
+
+
+def straddles_floor(d: dict, floor: float) -> bool:
+    """An interval (not too few seeds) that reaches both sides of the floor: against_floor's None."""
+    return bool(d.get("ci")) and against_floor(stored_interval(d), floor) is None
+
+
+def did_text(standin: dict, live: dict, did: dict) -> str:
+    """Which world's lever effect is larger, where the difference in differences (live minus
+    stand-in, seed by seed) excludes 0; "" where it does not."""
+    if standin.get("mean") is None or live.get("mean") is None or not stored_interval(did).excludes_zero():
+        return ""
+    s, d = math.copysign(1, standin["mean"]) if standin["mean"] else 0, math.copysign(1, did["mean"])
+    if s == d:
+        which = "the council's effect is larger than the stand-in's"
+    elif s and (not live["mean"] or math.copysign(1, live["mean"]) != d):
+        which = "the stand-in's effect is larger than the council's"
+    else:  # no stand-in effect, or the council's mean runs the other way
+        which = f"the council's effect lies clearly {'above' if d > 0 else 'below'} the stand-in's"
+    return f"; {which} (difference in differences excludes 0)"
 
 
 # --- all of it ------------------------------------------------------------------------------------

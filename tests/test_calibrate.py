@@ -126,7 +126,7 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     assert held["after"]["mean"] >= 0.95 and held["before"]["mean"] < 0.9
     assert s["fitted"]["surplus"] == 8 and s["fitted"]["on_fall"] == "dump"
     assert {m["parameter"] for m in s["moved"]} == {"surplus", "on_fall"}  # nothing the data cannot see
-    assert s["generalised"] and s["verdict"].startswith("the fit generalised and improved on the original")
+    assert s["generalised"] and s["verdict"].startswith("the fit generalised and improved agreement over the original")
     assert s["against_original"] == IMPROVED
     assert s["rebuilt"] == s["decisions"] == 2 * 6 * 8 * 5  # every observation rebuilt exactly
     # split by seed: held-out seeds never fit; the second scenario is held out whole
@@ -149,13 +149,13 @@ def test_a_changed_stand_in_is_recovered_and_then_predicts_the_council(results, 
     assert written[2] == results / "calibration" / "calibrated_changed.json"
     report = write_report(results)[0].read_text()
     assert "## Calibrating the stand-in" in report and "surplus 3 → 8" in report
-    assert "The fit generalised and improved on the original disposition" in report
+    assert "The fit generalised and improved agreement over the original disposition" in report
     assert "*Outcome check, gambit_shock: 6 worlds on 6 seeds of a scenario the fit never saw (means)*" in report
     assert "| price_path | — | " in report  # the council's distance to itself is no figure
     assert report.count("calibrated minus original") == 1 and "original minus calibrated" not in report
     header = written[0].read_text().splitlines()
     assert "change +0.1" in header[1] and header[1].endswith("(calibrated minus original).")
-    assert header[2] == "# The fit generalised and improved on the original disposition."
+    assert header[2] == "# The fit generalised and improved agreement over the original disposition."
 
 
 def test_one_sign_convention_and_readable_tables(changed):
@@ -201,7 +201,7 @@ def test_the_verdict_tells_base_rates_from_the_original():
         assert (v.generalised, v.against_original) == (generalised, against), case
         heads[case] = v.text.split(": ", 1)[0]
     assert heads == {
-        "better": "the fit generalised and improved on the original disposition",
+        "better": "the fit generalised and improved agreement over the original disposition",
         "same": "the fit generalised beyond base rates but is not clearly better than the original disposition "
         "(the interval spans 0)",
         "worse": "the fit generalised beyond base rates but is worse than the original disposition",

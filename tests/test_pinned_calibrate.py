@@ -283,8 +283,8 @@ def test_a_family_carries_its_weakest_support_and_is_numbered_from_1():
     # `enumerate(out, 1)`
     [family] = families([member(1, 0.9, n=8, q=0.01), member(2, 0.5, good="acorns", n=5, q=0.08)])
     assert (family["n"], family["q"], family["family"], family["score"]) == (5, 0.01, 1, 0.9)
-    # told as the fewest behind a flag, not as the family's n (its flags may be of two casts' episodes)
-    assert family_counts(family) == "flags #1, #2; n >= 5 per flag; smallest q 0.01"
+    # told per flag, fewest to most, not as the family's n (its flags may be of two casts' episodes)
+    assert family_counts(family) == "flags #1, #2; n 5 to 8 per flag; smallest q 0.01"
 
 
 def test_families_of_equal_score_rank_the_larger_first():

@@ -147,13 +147,10 @@ def test_each_lesson_states_its_floor_once():
     [seam_lines_] = [v for k, v in sections.items() if k.startswith("2.")]
     [lever_lines_] = [v for k, v in sections.items() if k.startswith("3.")]
     assert seam_lines_[0].startswith(
-        "Each part of the move (traded, at the seam) counts as a move when its interval lies wholly at or beyond 5 log "
-        "points (move_floor 0.05)"
+        "Verdicts, the floor being 5 log points (move_floor 0.05) for each part of the move (traded, at the seam) — "
     )
     assert sum("log points (move_floor" in line for line in seam_lines_) == 1
-    assert lever_lines_[0].startswith(
-        "A lever moves a world when its effect's interval lies wholly at or beyond 0.05 ("
-    )
+    assert lever_lines_[0].startswith("Verdicts, the floor being 0.05 (lever_min_effect; ")
     assert sum("lever_min_effect" in line for line in lever_lines_) == 1
     # a figure in units names its own scaled floor on its line
     assert "(a -> b, effect on gambit_pnl, a world moves beyond 5): " in lever_lines_[2]
@@ -205,4 +202,6 @@ def test_phenomena_absent_in_every_world_share_one_line_with_their_n():
         "absent in every world (0 seeds in each; all stand-in n 8 seeds, one_model n 7 of 8 seeds)"
     )
     [(_, _, with_floor), *_] = verdict_sections({"robustness": entries})
-    assert with_floor[0].startswith("Robust from a rate of 0.50 (robust_floor): ") and len(with_floor) == 3
+    assert (
+        with_floor[0].startswith("Verdicts, the floor being a rate of 0.50 (robust_floor) — ") and len(with_floor) == 3
+    )

@@ -108,8 +108,9 @@ def _where(g: dict) -> str:
     worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
     if g["scenario_in_fit"] is None:
         return f"Outcome check over all {worlds} held-out worlds ({g['n']} scenario seeds)"
-    seen = "on held-out seeds" if g["scenario_in_fit"] else "of a scenario the fit never saw"
-    return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} seeds {seen}"
+    if g["scenario_in_fit"]:
+        return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} held-out seeds"
+    return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} seeds of a scenario the fit never saw"
 
 
 def _value(v) -> str:

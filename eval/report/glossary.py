@@ -11,6 +11,7 @@ import html
 
 from glade.eval.figures import FIGURES
 from glade.eval.flags_text import ACROSS_ZERO
+from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
 
 from .markup import Section
 
@@ -122,6 +123,19 @@ def lever_terms(page) -> list[tuple[str, str]]:
     return terms
 
 
+def verdict_terms(page) -> list[tuple[str, str]]:
+    """Every verdict each lesson can give, with its rule, for the lessons this report shows."""
+    v, terms = page.verdicts or {}, []
+    for key, rules, about in (
+        ("robustness", ROBUST_RULES, "a phenomenon's robustness; the floor: robust_floor, a rate"),
+        ("seam", SEAM_RULES, "the legend turn's move; the floor: move_floor, in log points, for each part of it"),
+        ("levers", LEVER_RULES, "a lever; the floor: lever_min_effect, scaled for a figure in units"),
+    ):
+        if v.get(key):
+            terms.append((", ".join(rules), f"the verdicts on {about}: {rules_text(rules)}"))
+    return terms
+
+
 def glossary(page) -> list[tuple[str, str]]:
     """(term, what it means) for the names this report uses, in reading order."""
     r = page.r
@@ -155,7 +169,7 @@ def glossary(page) -> list[tuple[str, str]]:
             "pooled crash or bubble rate too (exact where each seed's casts agree, else over each seed's share of its casts)",
         ),
     ]
-    terms += figure_terms(page) + lever_terms(page)
+    terms += figure_terms(page) + lever_terms(page) + verdict_terms(page)
     terms += [
         (
             "effect",

@@ -179,11 +179,12 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
         return None
     scenarios = [s for s in r.scenarios if (mine["scenario"] == s).any()]
     plt = _pyplot()
-    grids = []
+    grids, sizes = [], []
     for scenario in scenarios:
         rows = mine[mine["scenario"] == scenario]
         creatures = ordered(rows["creature"], r.creatures.get(scenario))
         grid = rows.pivot_table(index="creature", columns="turn", values="agreement", aggfunc="mean")
+        sizes += list(rows.groupby(["creature", "turn"]).size())  # decisions per cell: its n
         turns = range(0, int(rows["turn"].max()) + 1)
         grids.append((scenario, grid.reindex(index=[c for c in creatures if c in grid.index], columns=turns)))
     width = max(g.shape[1] for _, g in grids)
@@ -227,7 +228,15 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
     bar.set_label("agreement", fontsize=8)
     bar.ax.tick_params(labelsize=8)
     fig.suptitle(f"{council}: live decisions agreeing with the stand-in", fontsize=11)
-    caption = f"Council {council}, one panel per scenario."
+    low, high = min(sizes), max(sizes)
+    casts = mine["cast"].nunique() if "cast" in mine else 1  # a frame without casts: one
+    seeds = f"{mine['seed'].nunique()} seeds, " if "seed" in mine else ""
+    caption = (
+        f"Council {council}, one panel per scenario: {seeds}{casts} cast{'s' * (casts > 1)}; each cell the mean of "
+        f"its decisions, one per episode (n {low}{'' if low == high else f' to {high}'} a cell)"
+        + (", whichever model sat on the creature in each cast" if casts > 1 else "")
+        + "."
+    )
     return Figure(
         f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt)
     )

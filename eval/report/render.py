@@ -271,9 +271,11 @@ def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Fi
             "Agreement with the stand-in",
             (
                 "For every state a live seat met: the share of goods on which its decision took the same side (buy, sell or none) "
-                "as the stand-in's counterfactual decision in that state; mean over seeds and casts, per creature and turn "
-                "(1 = always the same side). Grey: no live decision there (a background stand-in in every cast). "
-                "Red box: the legend turn."
+                "as the stand-in's counterfactual decision in that state, per creature and turn (1 = always the same "
+                "side). Each cell is the mean of its decisions, one per episode (seeds times casts; each figure's "
+                "caption gives its n), a descriptive mean with no interval: agreement's intervals, over seeds per seat, "
+                "creature and phase, are in summary.json's decision entries. Grey: no live decision there (a "
+                "background stand-in in every cast). Red box: the legend turn."
             ),
             [f for f in figures if f.name.startswith("agreement-")],
         ),

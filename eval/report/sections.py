@@ -16,6 +16,7 @@ from glade.eval.verdict_text import (
     LOG_POINTS,
     example_where,
     families_heading,
+    lever_note,
     move_text,
     n_text,
     percent,
@@ -24,6 +25,7 @@ from glade.eval.verdict_text import (
     verdict_sections,
     world_name,
 )
+from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
 
 from .data import standin_seeds
 from .markup import Section, html_table, md_table, md_text
@@ -93,28 +95,13 @@ def verdict_section(page) -> list[Section]:
     return [Section("verdicts", "What this evaluation says", md, out)]
 
 
-VERDICTS = (
-    "robust",
-    "cast-dependent",
-    "sporadic",
-    "absent",
-    "not enough seeds",
-    "authored",
-    "emergent",
-    "mixed",
-    "seam moved, larger part undecided",
-    "no move",
-    "holds live",
-    "stand-in only",
-    "live only",
-    "neither",
-)
+VERDICTS = tuple(dict.fromkeys([*ROBUST_RULES, *SEAM_RULES, *LEVER_RULES]))  # every verdict a lesson can give
 
 
 def _verdict_html(line: str) -> str:
     """A verdict line with each verdict word in bold."""
     pattern = "|".join(re.escape(w) for w in sorted(VERDICTS, key=len, reverse=True))
-    return re.sub(rf": ({pattern})(?= \(| in every|;|$)", r': <span class="verdict">\1</span>', _e(line))
+    return re.sub(rf": ({pattern})(?= \(| in every|;|:|$)", r': <span class="verdict">\1</span>', _e(line))
 
 
 def _table_section(
@@ -147,9 +134,10 @@ def lesson_sections(page) -> list[Section]:
         f"Per scenario, phenomenon and world: how many seeds showed it in each cast, the rate pooled over seeds (a "
         f"council's casts on a seed averaged first: where every seed's casts agree, the seeds that showed it with an "
         f"exact binomial interval; else the mean of each seed's share of its casts with Korn and Graubard's interval), n the "
-        f"seeds behind that rate, the permutation test of the casts' rates (cast labels shuffled within each seed), and "
-        f"the verdict (robust: present in every cast, and the pooled rate's interval at or above "
-        f"{floor('robust_floor')}).",
+        f"seeds behind that rate, the permutation test of the casts' rates (cast labels shuffled within each seed; '—' "
+        f"where there is none: a world of one cast, or casts that share no seed or whose worlds all showed it or all "
+        f"did not on the seeds they share, so there is nothing to shuffle), and the verdict, the floor being a rate of "
+        f"{floor('robust_floor')} (robust_floor): {rules_text(ROBUST_RULES)}.",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],
         [
             [
@@ -174,8 +162,8 @@ def lesson_sections(page) -> list[Section]:
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
         f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. A part moves "
         f"when its interval lies wholly at or beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
-        f"inside them, and is not enough seeds when it straddles them. Turns count from 0 (turn 4 is the prompt's "
-        f"Turn 5).",
+        f"inside them, and is not enough seeds when it straddles them. Verdicts (the floor: those log points): {rules_text(SEAM_RULES)}. Turns count "
+        f"from 0 (turn 4 is the prompt's Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
         [
             [
@@ -202,7 +190,9 @@ def lesson_sections(page) -> list[Section]:
         f"differences; a world moves when the effect's interval lies wholly at or beyond "
         f"{floor('lever_min_effect')} (for a figure in units, such as gambit_pnl or volume, that share of the "
         f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units), does not when it lies wholly inside it, and a world whose interval "
-        f"straddles it leaves the lever at not enough seeds.",
+        f"straddles it leaves the lever at not enough seeds. Verdicts (the floor: that value): {rules_text(LEVER_RULES)}. Beside a verdict: "
+        f"which interval straddles the floor, and which world's effect is larger where the difference in differences "
+        f"excludes 0.",
         ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
         [
             row
@@ -228,7 +218,7 @@ def lesson_sections(page) -> list[Section]:
                     value_text(c["effect"]),
                     value_text(c["did"]),
                     n_text(c["effect"].get("n"), e["standin"].get("n")),
-                    c["verdict"],
+                    c["verdict"] + lever_note(e, c),
                 ]
                 for c in e["councils"]
             ]

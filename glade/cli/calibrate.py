@@ -17,8 +17,9 @@ what it does:
   4. prints agreement, quantity and price error of the original (the scenario's own
      disposition) and the calibrated stand-in, on the fit and the held-out part, with 95%
      intervals over seeds (each seed's decisions averaged); whether the fit generalised beyond
-     base rates (always taking each good's most common side) and whether it improved on the
-     original on held-out seeds; and the parameters that moved most;
+     base rates (always taking each good's most common side) and whether it improved agreement
+     over the original on held-out seeds (naming a held-out error it made clearly worse); and
+     the parameters that moved most;
   5. from a results folder: plays the calibrated and the original stand-in worlds on the
      held-out seeds and compares each with the live council (legend-good price, crash,
      gambit P&L, price path), paired by world.
