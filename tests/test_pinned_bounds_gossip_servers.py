@@ -244,9 +244,9 @@ def http_error(code: int, retry_after: str | None = None) -> urllib.error.HTTPEr
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    """The seconds a seat sleeps between tries, recorded instead of slept."""
+    """The seconds a seat waits between tries, recorded instead of waited."""
     waited: list[float] = []
-    monkeypatch.setattr(server_module.time, "sleep", waited.append)
+    monkeypatch.setattr(server_module, "_pause", lambda cancel, seconds: waited.append(seconds) or cancel.is_set())
     return waited
 
 

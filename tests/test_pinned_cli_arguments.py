@@ -195,6 +195,7 @@ def test_a_failed_push_exits_3_and_private_without_push_warns(monkeypatch, tmp_p
     passed = []
     monkeypatch.setattr(module, name, recorder(passed, tmp_path))
     monkeypatch.setattr(export_verb, "local_base", lambda *args: None)
+    monkeypatch.setattr(export_verb, "shipped_base", lambda *args: None)
     assert main([verb, "x", "--repo-id", "me/x", "--private"]) == 0
     assert "--private acts only with --push" in capsys.readouterr().err
     assert passed[0][1]["private"] is True
@@ -212,6 +213,7 @@ def test_export_warns_of_a_local_base_only_when_no_hub_id_is_given(monkeypatch, 
     asked = []
     monkeypatch.setattr(verb, "export_checkpoint", recorder([], tmp_path))
     monkeypatch.setattr(verb, "local_base", recorder(asked, None))
+    monkeypatch.setattr(verb, "shipped_base", lambda *args: None)
     assert main(["export", "ck", "--repo-id", "me/c", "--base-model", "me/base"]) == 0
     assert asked == [(("ck", False, "me/base"), {})]
 

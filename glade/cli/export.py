@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.checkpoint import finished, resolve
+from glade.checkpoint import resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
 from glade.hub.cards import (
@@ -37,8 +37,7 @@ from glade.hub.cards import (
     earlier_export,
     private_unused,
 )
-from glade.hub.export import export_checkpoint, local_base
-from glade.hub.model_index import shipped_repo_id
+from glade.hub.export import export_checkpoint, local_base, shipped_base
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -131,9 +130,8 @@ def run(args: argparse.Namespace) -> int:
             f"the adapter's base model is a local folder ({base}); adapter_config.json and the card name it, "
             "and nobody else can load that: pass --base-model OWNER/NAME (its Hub id), or --merge"
         )
-    meta = finished(checkpoint).meta
-    given = str(meta.get("base_model_given") or "")
-    if not (args.merge or args.base_model) and (named := shipped_repo_id(meta)):
+    if shipped := shipped_base(checkpoint, args.merge, args.base_model):
+        given, named = shipped
         warning(  # the id comes from the shipped base's own export record: nothing offline shows it was pushed
             f"the adapter's base is {given} (glade's shipped base), named {named} on the Hub (the repo id its export "
             f"records); if {named} is not there, push the base (glade export {given} --repo-id YOU/NAME --push) and "

@@ -24,7 +24,7 @@ from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folde
 from .cards import push as push_folder
 from .lineage import trained_scenarios
 from .model_card import render_card
-from .model_index import base_hub_id, council_for, eval_results
+from .model_index import base_hub_id, council_for, eval_results, shipped_repo_id
 
 TOKENIZER_COPIED = (  # what an export copies of the tokenizer, where the checkpoint has it
     "tokenizer.json",
@@ -61,6 +61,15 @@ def local_base(checkpoint: str | Path, merge: bool = False, base_model: str | No
     """The local folder a LoRA export would name as its base model (in adapter_config.json and
     the card), when no Hub id was given or found: nobody else can load it. None otherwise."""
     return _local_base(exportable(Path(checkpoint)), merge, base_model)
+
+
+def shipped_base(checkpoint: str | Path, merge: bool = False, base_model: str | None = None) -> tuple[str, str] | None:
+    """(shipped:NAME, its repo id) where a LoRA export names a base glade ships by the repo id its
+    own export records (nothing offline shows that repo was pushed); None otherwise."""
+    found = exportable(Path(checkpoint))
+    if merge or found.kind != "lora" or base_model or not (named := shipped_repo_id(found.meta)):
+        return None
+    return str(found.meta.get("base_model_given")), named
 
 
 def _local_base(found: checkpoints.Checkpoint, merge: bool, base_model: str | None) -> str | None:

@@ -113,6 +113,11 @@ def _guard(connections: list, done: threading.Event, seconds: float, cancel: thr
         done.wait(CUT_EVERY)
 
 
+def _pause(cancel: threading.Event, seconds: float) -> bool:
+    """Wait `seconds` before the next try; True when the run was interrupted meanwhile."""
+    return cancel.wait(seconds)
+
+
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -183,7 +188,7 @@ class ServerPolicy:
         schema = portable_schema(action_schema(obs)) if self.structured else None
         fault, wait = "refused", None
         for attempt in range(self.retries + 1):
-            if attempt and self._cancel.wait(self.backoff * 2 ** (attempt - 1) if wait is None else wait):
+            if attempt and _pause(self._cancel, self.backoff * 2 ** (attempt - 1) if wait is None else wait):
                 break  # the run was interrupted: no more tries
             reply, fault, wait = self._request(messages, schema)
             if reply is not None:
