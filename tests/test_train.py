@@ -200,14 +200,15 @@ def test_heldout_traces_that_share_a_training_seed_are_refused(workdir, tmp_path
     assert not list((tmp_path / "checkpoints").glob("lora__0__*"))
 
 
-def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys):
+def killed_at(monkeypatch, step: int, *argv) -> None:
+    """`glade train ARGV`, killed as the trainer ends step `step` (the CLI exits 130: interrupted)."""
     from transformers import TrainerCallback
 
     import glade.train.sft as sft
 
     class Die(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
-            if state.global_step == 3:
+            if state.global_step == step:
                 raise KeyboardInterrupt
 
     real = sft.build_trainer
@@ -217,16 +218,20 @@ def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys)
         trainer.add_callback(Die())
         return trainer
 
+    with monkeypatch.context() as patch:
+        patch.setattr(sft, "build_trainer", dying)
+        assert main(["train", *argv]) == 130
+
+
+def test_resume_after_an_interrupted_run(workdir, tmp_path, monkeypatch, capsys):
     path = recipe_file(workdir, tmp_path, eval={"states": 0})
-    monkeypatch.setattr(sft, "build_trainer", dying)
     capsys.readouterr()
-    assert main(["train", str(path), *FAST_SFT, "eval.states=0"]) == 130  # the CLI's "interrupted"
+    killed_at(monkeypatch, 3, str(path), *FAST_SFT, "eval.states=0")  # the CLI's "interrupted"
     assert "interrupted; rerun with --resume to continue from the last trainer checkpoint" in capsys.readouterr().err
     partial = tmp_path / "checkpoints" / ".lora__0.partial"
     assert (partial / "trainer" / "checkpoint-2").is_dir()
     assert json.loads((partial / "started.json").read_text())["recipe"]["sft"]["max_steps"] == 6  # checked on resume
     assert not list((tmp_path / "checkpoints").glob("lora__0__*"))  # nothing incomplete is final
-    monkeypatch.setattr(sft, "build_trainer", real)
     # a rerun without --resume refuses rather than wiping the interrupted run
     assert main(["train", str(path), *FAST_SFT, "eval.states=0"]) == 2
     err = capsys.readouterr().err

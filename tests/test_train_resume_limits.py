@@ -6,33 +6,11 @@ import json
 import shutil
 
 import pytest
-from test_train import FAST_SFT, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
+from test_train import FAST_SFT, killed_at, recipe_file, workdir  # noqa: F401  (workdir: the module's traces and base)
 
-import glade.train.sft as sft
 from glade.cli import main
 
 QUIET = [*FAST_SFT, "eval.states=0"]  # no held-out figures: only the training is under test
-
-
-def killed_at(monkeypatch, step: int, *argv) -> None:
-    """`glade train ARGV`, killed as the trainer ends step `step`."""
-    from transformers import TrainerCallback
-
-    class Die(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            if state.global_step == step:
-                raise KeyboardInterrupt
-
-    real = sft.build_trainer
-
-    def dying(*a, **kw):
-        trainer = real(*a, **kw)
-        trainer.add_callback(Die())
-        return trainer
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sft, "build_trainer", dying)
-        assert main(["train", *argv]) == 130
 
 
 @pytest.fixture(scope="module")
