@@ -70,4 +70,20 @@ def test_a_seat_that_parts_from_two_stand_in_sides_alike_names_both():
             rows.append(decision(f"sc.c.c0.s{e}", e, t, "seam", [order("sell", "honey", 1, 10.0)], ref))
     [f] = flag(pd.DataFrame(rows), None, Thresholds(resamples=300), seed=0).flags
     assert (f["direction"], f["instead"]) == ("sell", "buy or none")
-    assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00)"
+    assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00, same value in all 8 episodes)"
+
+
+def test_a_member_says_its_effect_with_the_flags_interval():
+    outcome = {"kind": "outcome", "metric": "volume", "effect": -12.04, "standin_value": 61.6, "live_value": 49.56}
+    interval = {"ci_low": -18.13, "ci_high": -5.92, "ci_note": ""}
+    assert member_text({**outcome, **interval}) == "volume -12 [-18.1, -5.92] (stand-in 61.6, live 49.6)"
+    decision_flag = {"kind": "decision", "direction": "sell", "instead": "buy", "good": "honey", "effect": 0.625}
+    assert member_text({**decision_flag, "ci_low": 0.3071, "ci_high": 0.9, "ci_note": ""}) == (
+        "sells honey where the stand-in buys (+0.62 [+0.31, +0.90])"
+    )
+    # no interval at this n: the words that stand for one
+    same = {"ci_low": None, "ci_high": None, "ci_note": "same value in all 6 seeds"}
+    assert member_text({**outcome, **same}) == "volume -12 (same value in all 6 seeds; stand-in 61.6, live 49.6)"
+    assert member_text({**decision_flag, "ci_low": None, "ci_high": None, "ci_note": "too few episodes"}) == (
+        "sells honey where the stand-in buys (+0.62, too few episodes)"
+    )
