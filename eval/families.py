@@ -149,3 +149,27 @@ def families(flags: list[dict]) -> list[dict]:
     for i, fam in enumerate(out, 1):
         fam["family"] = i
     return out
+
+
+def family_lines(found: list[dict], top: int = 5) -> list[str]:
+    """The top families, a line each, as the console and the report's lead print them."""
+    return [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in found[:top]]
+
+
+def count_text(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def families_heading(found: list[dict], method: dict | None) -> str:
+    """The flags, their families and the cells behind them: every cell tested, and the ones that
+    could reach the FDR threshold at their n (the only ones Benjamini-Hochberg ran over)."""
+    m = method or {}
+    cells = f"{count_text(m.get('cells', '?'))} cells"
+    if m.get("testable") is not None:
+        cells += f", {count_text(m['testable'])} testable at this n"
+    else:
+        cells += " tested"
+    counts = f"{count_text(m.get('flags', '?'))} flags in {len(found)} families, from {cells} (FDR q = {m.get('fdr_q', '?')})"
+    if shared := shared_text(m):  # eval.cells.shared_play
+        counts += f"; {shared}"
+    return f"Top flag families: {counts}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .families import shared_text
+from .families import families_heading, family_lines
 from .recipe import STANDIN
 from .verdicts import (
     CAST_ALPHA,
@@ -200,6 +200,24 @@ def larger_text(entry: dict) -> str:
     return out
 
 
+def seam_note(entry: dict) -> str:
+    """Why a seam split with its seeds reads 'not enough seeds': the part whose interval straddles
+    the floor (the seam's, else the traded part's beside a seam that did not move), and whether
+    that interval is narrower than the floor: a move at the floor, which more seeds may not settle."""
+    floor = entry.get("floor")
+    if entry["verdict"] != "not enough seeds" or floor is None:
+        return ""
+    part = next((p for p in ("seam", "traded") if straddles_floor(entry[p], floor)), None)
+    if part is None:
+        return ""
+    low, high = entry[part]["ci"]
+    who = "the seam's" if part == "seam" else "the traded part's"
+    out = f": {who} interval straddles the floor ({100 * floor:.3g} log points)"
+    if high - low < floor:
+        return out + " and is narrower than it: a move at the floor, which more seeds alone may not settle"
+    return out + ": more seeds would narrow it"
+
+
 def seam_lines(entries: list[dict]) -> list[str]:
     """One line per scenario: the legend good's log move split into traded and written at the
     seam, in log points (the parts add up) with the simple percent change beside each."""
@@ -220,7 +238,8 @@ def seam_lines(entries: list[dict]) -> list[str]:
                     f"{move_text(w['total'])} = traded {move_text(w['traded'])} + at the seam {move_text(w['seam'])}"
                 )
             parts.append(
-                f"{world_name(w['world'])}: {w['verdict']} ({split}{authored}; {n_text(w['total'].get('n'), seeds)})"
+                f"{world_name(w['world'])}: {w['verdict']} ({split}{authored}{seam_note(w)}; "
+                f"{n_text(w['total'].get('n'), seeds)})"
             )
         lines.append(
             f"{good} at the legend {turn_text(turn)} in {scenario}, log points (simple %): " + "; ".join(parts)
@@ -326,10 +345,6 @@ def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:
     return lines
 
 
-def family_lines(families: list[dict], top: int = 5) -> list[str]:
-    return [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in families[:top]]
-
-
 def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
     """(key, the lesson's question, its lines) for the three lessons, then seat attribution when played."""
     out = []
@@ -371,24 +386,3 @@ def findings(verdicts: dict | None, families: list[dict] | None = None, method: 
     if families is not None:
         out.append((families_heading(families, method), family_lines(families, top) or ["no flags"]))
     return out
-
-
-def _count(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def families_heading(families: list[dict], method: dict | None) -> str:
-    """The flags, their families and the cells behind them: every cell tested, and the ones that
-    could reach the FDR threshold at their n (the only ones Benjamini-Hochberg ran over)."""
-    m = method or {}
-    cells = f"{_count(m.get('cells', '?'))} cells"
-    if m.get("testable") is not None:
-        cells += f", {_count(m['testable'])} testable at this n"
-    else:
-        cells += " tested"
-    counts = (
-        f"{_count(m.get('flags', '?'))} flags in {len(families)} families, from {cells} (FDR q = {m.get('fdr_q', '?')})"
-    )
-    if shared := shared_text(m):  # eval.cells.shared_play
-        counts += f"; {shared}"
-    return f"Top flag families: {counts}"

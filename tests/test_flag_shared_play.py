@@ -91,7 +91,7 @@ def test_outcome_cells_stay_per_scenario_beside_a_shared_decision_cell():
 
 
 def test_the_heading_says_when_shared_play_was_counted_once():
-    from glade.eval.verdict_text import families_heading
+    from glade.eval.families import families_heading
 
     method = {"flags": 151, "cells": 1428, "testable": 373, "fdr_q": 0.1}
     plain = families_heading([{}] * 52, method)

@@ -329,7 +329,8 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
     out = capsys.readouterr().out
     words = " ".join(out.split())  # the family's text folds over two lines of the table
     assert (
-        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words and "holds (+1.00, same value in all 8 episodes)" in words
+        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words
+        and "holds (+1.00, same value in all 8 episodes)" in words
     )
     testable = load_flags(planted / "flags.json")["method"]["testable"]
     assert f"2 flags in 2 families, from 53 cells, {testable} testable at this n (FDR q = 0.1)" in words

@@ -24,8 +24,8 @@ from glade.console import (
 )
 from glade.console import findings as console_findings
 from glade.env import load_scenario
+from glade.eval.families import families_heading
 from glade.eval.verdict_text import (
-    families_heading,
     findings,
     move_text,
     rate_text,
@@ -198,7 +198,7 @@ def test_findings_number_the_lessons_and_show_the_flag_heading_even_with_no_fami
 
 
 def test_the_flag_heading_counts_thousands_with_commas():
-    # guards _count's `{value:,}` for the flags too
+    # guards count_text's `{value:,}` for the flags too
     assert families_heading([], {"flags": 1234, "cells": 5, "fdr_q": 0.1}).startswith("Top flag families: 1,234 flags")
 
 

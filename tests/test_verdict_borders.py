@@ -60,6 +60,22 @@ def test_a_traded_move_whose_interval_straddles_the_floor_is_not_enough_seeds():
     assert seam_verdict(around(-0.03)) == "no move"
 
 
+def test_a_straddling_part_is_named_and_an_interval_narrower_than_the_floor_says_more_seeds_may_not_settle():
+    # the quickstart's one_model in gambit_rumour: traded -5.3 [-5.9, -4.7] against the 5-log-point floor
+    [line] = seam_lines(seam_split(seam_table(around(-0.049)), Thresholds()))
+    assert (
+        "nothing at the seam: the traded part's interval straddles the floor (5 log points) and is narrower than "
+        "it: a move at the floor, which more seeds alone may not settle; n 8)"
+    ) in line
+    wide = list(-0.05 + 10 * WOBBLE)  # an interval about +-0.04, wider than the floor
+    [line] = seam_lines(seam_split(seam_table([0.0] * 8, wide), Thresholds()))
+    assert "live: not enough seeds (" in line
+    assert ": the seam's interval straddles the floor (5 log points): more seeds would narrow it; n 8)" in line
+    # a verdict that stands says nothing of the kind
+    [line] = seam_lines(seam_split(seam_table(around(-0.07)), Thresholds()))
+    assert "straddles" not in line
+
+
 def test_a_seam_part_whose_interval_straddles_the_floor_is_not_enough_seeds():
     quiet = [0.0] * 8
     assert seam_verdict(quiet, around(-0.051)) == "not enough seeds"  # read "authored" on the mean

@@ -263,7 +263,10 @@ def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attri
     assert "**Top flag families: " in lead
     detail = md.split("## Which seat did it", 1)[1].split("\n## ", 1)[0]
     assert "| seat (cast) | cast's effect | contribution | share [CI] |" in detail  # a share is of its cast's effect
-    assert "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds (+1.00, same value in all 6 episodes)" in lead
+    assert (
+        "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds (+1.00, same value in all 6 episodes)"
+        in lead
+    )
     html = (results / "report.html").read_text()
     sections = re.findall(r'<section id="([^"]+)">', html)
     assert sections[:3] == ["verdicts", "run", "results"]
@@ -321,7 +324,7 @@ def test_the_seam_split_reads_in_log_points_that_add_up_with_n_and_the_prompt_tu
 
 
 def test_the_flag_heading_counts_the_cells_and_those_that_could_reach_q():
-    from glade.eval.verdict_text import families_heading
+    from glade.eval.families import families_heading
 
     method = {"flags": 246, "cells": 2103, "testable": 591, "fdr_q": 0.1}
     assert families_heading([{}] * 81, method) == (

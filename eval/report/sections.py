@@ -9,13 +9,12 @@ from __future__ import annotations
 import html
 import re
 
-from glade.eval.families import family_counts
+from glade.eval.families import families_heading, family_counts
 from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
     LOG_POINTS,
     example_where,
-    families_heading,
     lever_note,
     move_text,
     n_text,

@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from glade.console import console as glade_console
+    from glade.eval.families import families_heading
     from glade.eval.faults import excluded_text
     from glade.eval.fdr import untestable
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
     from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, interrupted, read_table
-    from glade.eval.verdict_text import families_heading
 
     results = Path(args.results)
     if not results.exists():
