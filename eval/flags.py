@@ -331,7 +331,7 @@ def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]
 
 
 def load_flags(path) -> dict:
-    """flags.json as {"method", "families", "flags", "cells"}; a file from before families (a
+    """flags.json as {"method", "families", "flags", "cells", "provenance"}; a file from before families (a
     plain list of flags) reads with no families and no cells. One that is not what glade flag
     writes is a ValueError naming it and saying to rerun glade flag."""
     return load_flags_text(Path(path).read_text(), path)
@@ -361,4 +361,5 @@ def load_flags_text(text: str, path) -> dict:
         "families": data.get("families") or [],
         "flags": data["flags"],
         "cells": data.get("cells") or [],
+        "provenance": data.get("provenance") if isinstance(data.get("provenance"), dict) else {},
     }

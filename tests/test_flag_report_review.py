@@ -125,3 +125,23 @@ def test_figures_whose_names_slug_alike_get_files_of_their_own():
         "gambit-pnl.png",
     ]
     assert [f.png for f in unique_names(figures)] == [b"1", b"2", b"3", b"4"]
+
+
+def test_the_run_names_the_glade_that_flagged_and_says_when_it_was_not_the_evaluations(copy):
+    from glade.provenance import stamp
+
+    commit = stamp().get("git_commit")
+    md = report.write_report(copy)[0].read_text()
+    run = _section(md, "The run")
+    flagged = next(line for line in run.splitlines() if line.startswith("- **flags**"))
+    assert flagged.startswith("- **flags**: glade ") and "not the evaluation's" not in flagged
+    assert (f"commit {commit}" in flagged) if commit else "commit" not in flagged
+    # flags.json written by other code than the evaluation: the report says so
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["git_commit"] = summary.get("git_commit") or "1" * 40  # a checkout without git stamps none
+    (copy / "summary.json").write_text(json.dumps(summary))
+    flags = json.loads((copy / "flags.json").read_text())
+    flags["provenance"]["git_commit"] = "0" * 40
+    (copy / "flags.json").write_text(json.dumps(flags))
+    run = _section(report.write_report(copy)[0].read_text(), "The run")
+    assert f"- **flags**: glade {flags['provenance']['glade_version']}, commit {'0' * 40} (not the evaluation's)" in run

@@ -51,6 +51,7 @@ class Results:
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution.parquet (leave-one-out replays)
     families: list[dict] = field(default_factory=list)  # flag families from flags.json
     flags_method: dict = field(default_factory=dict)  # how the flags were tested, with counts
+    flags_provenance: dict = field(default_factory=dict)  # the glade that wrote flags.json (glade.provenance)
     excluded: dict = field(default_factory=dict)  # seat faults left out of the tables above (glade.eval.faults)
     thresholds: dict = field(default_factory=dict)  # the run's: recipe.yaml's, else summary.json's
 
@@ -132,6 +133,7 @@ def load_results(results_dir: str | Path) -> Results:
         attribution=attribution,
         families=(loaded or {}).get("families", []),
         flags_method=(loaded or {}).get("method", {}),
+        flags_provenance=(loaded or {}).get("provenance", {}),
         excluded=excluded,
         thresholds=as_plain(thresholds),
     )

@@ -139,6 +139,13 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         items.append(("evaluation", ", ".join(p for p in prov if p) or "summary.json"))
     else:
         items.append(("evaluation", "no summary.json (the numbers below come from the parquet tables)"))
+    if r.flags_provenance:  # `glade flag` may run later, with other code, than the evaluation
+        flagged = r.flags_provenance
+        prov = [f"glade {flagged.get('glade_version', '?')}"]
+        if commit := flagged.get("git_commit"):
+            other = s.get("git_commit") and commit != s["git_commit"]
+            prov.append(f"commit {commit}" + (" (not the evaluation's)" if other else ""))
+        items.append(("flags", ", ".join(prov)))
     return items
 
 
