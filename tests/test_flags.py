@@ -313,7 +313,13 @@ def test_write_flags_json_and_markdown(tmp_path):
     assert "No flags" in (tmp_path / "none" / "flags.md").read_text()
     # a flags.json from before families (a plain list) still reads
     (tmp_path / "old.json").write_text(json.dumps(result.flags))
-    assert load_flags(tmp_path / "old.json") == {"method": {}, "families": [], "flags": result.flags, "cells": []}
+    assert load_flags(tmp_path / "old.json") == {
+        "method": {},
+        "families": [],
+        "flags": result.flags,
+        "cells": [],
+        "provenance": {},
+    }
 
 
 def run_verb(*argv: str) -> int:
