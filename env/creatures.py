@@ -38,8 +38,11 @@ def sanitise_gossip(text, cap: int) -> str:
     if not isinstance(text, str) or not text:
         return ""
     text = text[: cap * 8]  # bound the work before normalising
-    text = unicodedata.normalize("NFKD", text)
-    text = " ".join("".join(ch if ch in LINE_CHARSET else " " for ch in text).split())
+    # accents come apart under NFKD and their marks are dropped ("café" -> "cafe", not "cafe "),
+    # and the fraction slash of "½" -> "1⁄2" reads as "/"
+    text = unicodedata.normalize("NFKD", text).replace("\u2044", "/")
+    kept = (ch if ch in LINE_CHARSET else " " for ch in text if not unicodedata.combining(ch))
+    text = " ".join("".join(kept).split())
     for _ in range(8):  # markers can nest ("<|im_<|x|>start|>"): strip until stable
         # whitespace collapsed first, so the collapse cannot join what is left into a marker
         stripped = " ".join(_ROLE_MARKERS.sub(" ", text).split())

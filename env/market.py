@@ -10,6 +10,9 @@ import math
 from typing import NamedTuple
 
 SIDES = ("buy", "sell")
+# Float dust in pebbles: quantities a buyer can afford up to it count as affordable, and a fill
+# that would leave the buyer this far below zero takes its last pebbles instead (world.trade).
+SPEND_DUST = 1e-9
 MIN_PRICE, MAX_PRICE = 0.01, 10_000.0  # the action space's price bounds
 
 
@@ -131,7 +134,8 @@ def validate_orders(
         else:
             room = (pebbles - committed) / price if pebbles > committed else 0.0
             if math.isfinite(room):
-                affordable = math.floor(room)
+                # a buy that spends every pebble exactly (56 at 20.05 from 1122.80) divides to 55.999...
+                affordable = math.floor(room + SPEND_DUST)
                 affordable = affordable if affordable <= max_qty else int(max_qty)
             else:
                 affordable = max_qty

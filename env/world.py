@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .market import SPEND_DUST
 from .scenario import Scenario
 
 PEBBLES = "pebbles"
@@ -154,6 +155,8 @@ def trade(world: World, buyer: str, seller: str, good: str, qty: int, price: flo
     The same four journal entries, in the same order, as transfer(pebbles) then
     transfer(good) (the clearing phase's hot path, so written out)."""
     amount, turn, journal = qty * price, world.turn, world.journal
+    if 0 < amount - world.pebbles[buyer] <= SPEND_DUST:  # every pebble spent, up to float dust: no -0.00
+        amount = world.pebbles[buyer]
     if amount != 0:
         world.pebbles[buyer] += -amount
         journal.append(_entry(Entry, (turn, buyer, PEBBLES, -amount, "trade")))

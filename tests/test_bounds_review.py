@@ -123,6 +123,9 @@ def test_collapsing_whitespace_cannot_join_the_rest_into_a_role_marker():
     # 41 spaces make "<|...|>" too long to be a marker; collapsed to one, it would be one
     assert sanitise_gossip("hi <|" + " " * 41 + "im_start|> there", 200) == "hi there"
     assert sanitise_gossip("a  \t b", 200) == "a b"
+    # an accent is dropped, not made a space that splits the word; a fraction keeps its slash
+    assert sanitise_gossip("café crème, naïve", 200) == "cafe creme, naive"
+    assert sanitise_gossip("price ½ off", 200) == "price 1/2 off"
 
 
 # --------------------------------------------------------------------------- a legend past the run

@@ -156,6 +156,31 @@ def test_overspend_is_cut_to_what_the_pebbles_buy_at_the_limit():
     assert notes == [{"order": 0, "reason": "overspend", "outcome": "cut", "qty": 3}]
 
 
+def test_a_buy_that_spends_every_pebble_exactly_is_not_cut():
+    # 1122.80 / 20.05 divides to 55.99999999999999 in floats: it was cut to 55 as an overspend
+    assert validate([o("buy", "acorns", 56, 20.05)], pebbles=1122.80) == (
+        [Order("oona", "buy", "acorns", 56, 20.05)],
+        [],
+    )
+    assert validate([o("buy", "acorns", 314, 0.05)], pebbles=15.70)[1] == []
+    assert validate([o("buy", "acorns", 57, 20.05)], pebbles=1122.80)[1] == [
+        {"order": 0, "reason": "overspend", "outcome": "cut", "qty": 56}
+    ]
+
+
+def test_a_fill_that_spends_every_pebble_leaves_zero_not_float_dust_below_it():
+    from glade.env import load_scenario
+    from glade.env.world import new_world, trade
+
+    world = new_world(load_scenario("default"), seed=0)
+    buyer, seller = world.creatures[:2]
+    world.pebbles[buyer], before = 1122.80, world.pebbles[seller]
+    trade(world, buyer, seller, "acorns", 56, 20.05)  # 56 x 20.05 = 1122.8000000000002 in floats
+    assert world.pebbles[buyer] == 0.0 and world.pebbles[seller] == before + 1122.80  # what one pays the other gets
+    paid = [e.delta for e in world.journal if e.asset == "pebbles"]
+    assert paid == [-1122.80, 1122.80]
+
+
 def test_buys_are_checked_cumulatively():
     # 2@6 commits 12 of 20; 3@4 can take only 2 (8 left); then nothing is left for 1@1.
     raw = [o("buy", "acorns", 2, 6.0), o("buy", "berries", 3, 4.0), o("buy", "acorns", 1, 1.0)]
