@@ -3,19 +3,8 @@ for structured decoding: a seat held to it cannot answer an invalid order."""
 
 from __future__ import annotations
 
-import math
-
-from .market import MAX_PRICE, MIN_PRICE
+from .market import MAX_PRICE, MIN_PRICE, PRICE_CAP, cents_at_most
 from .protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, THOUGHT_CHARS, goods_of
-
-PRICE_CAP = 10.0  # a sane limit on a limit price: this many times the reference
-
-
-def _cents_at_most(value: float) -> float:
-    """The largest whole-cent amount not above `value` (a float that prints as 0.29 may be
-    a hair under it: then the cent below)."""
-    cents = math.floor(value * 100 + 1e-6) / 100
-    return cents if cents <= value else math.floor(value * 100 - 1e-6) / 100
 
 
 def _order_form(side: str, good: str, max_qty: int, max_price: float) -> dict:
@@ -47,13 +36,13 @@ def action_schema(obs: dict) -> dict:
     pebbles = float(obs["pebbles"])
     forms, tradeable = [], []
     for good in goods:
-        cap = min(MAX_PRICE, max(MIN_PRICE, _cents_at_most(PRICE_CAP * float(obs["prices"][good]))))
+        cap = min(MAX_PRICE, max(MIN_PRICE, cents_at_most(PRICE_CAP * float(obs["prices"][good]))))
         held = int(obs["inventory"][good])
         sides = []
         if held >= 1:
             sides.append(_order_form("sell", good, min(held, MAX_QTY), cap))
         if not obs["produces"][good] and pebbles >= MIN_PRICE:
-            sides.append(_order_form("buy", good, MAX_QTY, min(cap, _cents_at_most(pebbles))))
+            sides.append(_order_form("buy", good, MAX_QTY, min(cap, cents_at_most(pebbles))))
         forms += sides
         tradeable += [good] if sides else []
     orders: dict = {"type": "array", "maxItems": min(MAX_ORDERS, len(tradeable))}

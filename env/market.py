@@ -10,10 +10,12 @@ import math
 from typing import NamedTuple
 
 SIDES = ("buy", "sell")
-# Float dust in pebbles: quantities a buyer can afford up to it count as affordable, and a fill
-# that would leave the buyer this far below zero takes its last pebbles instead (world.trade).
-SPEND_DUST = 1e-9
+# Float dust, relative: a buy its pebbles cover up to it is affordable, and a fill that would leave
+# the buyer that far below zero takes its last pebbles instead (world.trade). 1e-12 is far above a
+# division's rounding (1122.80 / 20.05 = 55.99999999999999) and far below a cent.
+SPEND_DUST = 1e-12
 MIN_PRICE, MAX_PRICE = 0.01, 10_000.0  # the action space's price bounds
+PRICE_CAP = 10.0  # a sane limit on a limit price, this many times the reference (the action schema's)
 
 
 class Order(NamedTuple):
@@ -36,6 +38,13 @@ class Clearing(NamedTuple):
     # at the market's price; counting it let a creature pump a price for free.
     unfilled_demand: int
     unfilled_supply: int
+
+
+def cents_at_most(value: float) -> float:
+    """The largest whole-cent amount not above `value` (a float that prints as 0.29 may be
+    a hair under it: then the cent below)."""
+    cents = math.floor(value * 100 + 1e-6) / 100
+    return cents if cents <= value else math.floor(value * 100 - 1e-6) / 100
 
 
 def _as_int(value) -> int | None:
@@ -135,7 +144,7 @@ def validate_orders(
             room = (pebbles - committed) / price if pebbles > committed else 0.0
             if math.isfinite(room):
                 # a buy that spends every pebble exactly (56 at 20.05 from 1122.80) divides to 55.999...
-                affordable = math.floor(room + SPEND_DUST)
+                affordable = math.floor(room * (1.0 + SPEND_DUST))
                 affordable = affordable if affordable <= max_qty else int(max_qty)
             else:
                 affordable = max_qty

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from .legends import FALL, RISE
-from .market import MAX_PRICE, MIN_PRICE
+from .market import MAX_PRICE, MIN_PRICE, PRICE_CAP, cents_at_most
 from .protocol import MAX_QTY
 from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
 
@@ -210,7 +210,10 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
         noise = d.jitter * (zlib.crc32(good.encode(), key) / 0x7FFFFFFF - 1.0)  # a 32-bit hash -> [-1, 1]
         ref = float(prices[good])
         limit = ref * (1.0 + d.bid + premium + noise) if side == "buy" else ref * (1.0 - d.ask - premium + noise)
-        # within the action space's prices, as the Wood takes them (comparisons: min/max cost more)
+        # within the action space's prices, as the Wood takes them (comparisons: min/max cost more),
+        # and the action schema's cap, so a bold disposition's answer is one a held seat could give
+        if limit > PRICE_CAP * ref:
+            limit = cents_at_most(PRICE_CAP * ref)
         limit = round(MIN_PRICE if limit < MIN_PRICE else MAX_PRICE if limit > MAX_PRICE else limit, 2)
         (buys if side == "buy" else sells).append([good, qty, limit])
     pebbles = float(obs["pebbles"])

@@ -155,7 +155,7 @@ def trade(world: World, buyer: str, seller: str, good: str, qty: int, price: flo
     The same four journal entries, in the same order, as transfer(pebbles) then
     transfer(good) (the clearing phase's hot path, so written out)."""
     amount, turn, journal = qty * price, world.turn, world.journal
-    if 0 < amount - world.pebbles[buyer] <= SPEND_DUST:  # every pebble spent, up to float dust: no -0.00
+    if 0 < amount - world.pebbles[buyer] <= SPEND_DUST * amount:  # every pebble spent, up to dust: no -0.00
         amount = world.pebbles[buyer]
     if amount != 0:
         world.pebbles[buyer] += -amount

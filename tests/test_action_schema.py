@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from glade.env import parallel_env, standin
-from glade.env.action_schema import PRICE_CAP, action_schema
+from glade.env.action_schema import action_schema
+from glade.env.market import PRICE_CAP
 from glade.env.observation import plain
 from glade.env.protocol import GOSSIP_CHARS, MAX_QTY, MIN_PRICE, parse
 from glade.env.standin import DISPOSITIONS
@@ -75,6 +76,26 @@ def test_every_standin_action_validates(wood):
             trading += bool(action["orders"])
     assert checked == 2 * len(wood)
     assert trading > checked // 4  # the states are not all holds
+
+
+def test_a_bold_dispositions_actions_validate_too(wood):
+    # dispositions at the edge of their bounds (bid 10, ask -10, hoard_premium 10) priced orders past
+    # the schema's cap, 10x the reference: the stand-in keeps to it
+    from dataclasses import replace
+
+    bold = [
+        replace(DISPOSITIONS["balanced"], name="bidder", bid=10.0),
+        replace(DISPOSITIONS["balanced"], name="asker", ask=-10.0),
+        replace(DISPOSITIONS["hoarder"], name="premium", hoard_premium=10.0),
+    ]
+    capped = 0
+    for i, (_, obs) in enumerate(wood[::4]):
+        d = bold[i % len(bold)]
+        action = standin.act(obs, d, seed=obs["turn"])
+        errors = [e.message for e in validator(obs).iter_errors(action)]
+        assert not errors, (d.name, obs["creature"], obs["turn"], action, errors)
+        capped += any(o["price"] >= PRICE_CAP * obs["prices"][o["good"]] - 0.01 for o in action["orders"])
+    assert capped > 50  # the cap was reached, not avoided
 
 
 def test_schemas_are_valid_draft_2020_12(wood):
