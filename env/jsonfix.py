@@ -1,13 +1,13 @@
 """Pull one JSON action object out of a small model's messy completion.
 
-`extract_json_object(text)` never raises. It skips reasoning preambles (`<think>` blocks,
-harmony analysis channels), finds the object inside prose or code fences, repairs the
-usual faults, and names every repair, so a caller can count how often a model needed help.
+`extract_json_object(text)` never raises. It skips reasoning preambles (`<think>` blocks, harmony analysis
+channels), finds the object inside prose or code fences, repairs the usual faults, and names every repair, so a
+caller can count how often a model needed help. What it cannot read truly is a named error, never a guess: an
+answer still reasoning at its end, a fragment of a damaged object, a key named twice, a value the text cut off.
 
-The work is bounded: only the first `MAX_CHARS` of the answer (after any preamble) are read,
-well-formed JSON goes to the C decoder, and the repairing parser is one left-to-right pass
-with a stack, so the cost stays linear in the input (a budget stops pathological inputs
-from rescanning forever).
+The work is bounded: only the first `MAX_CHARS` of the answer (after any preamble) are read, well-formed JSON
+goes to the C decoder, and the repairing parser is one left-to-right pass with a stack, so the cost stays linear
+in the input (a budget stops pathological inputs from rescanning forever).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 
 MAX_CHARS = 20_000
-ERRORS = ("empty", "no_json", "bad_json", "not_object")
+# unclosed_think: a think block or analysis channel never ended; duplicate_key: a key named twice.
+ERRORS = ("empty", "no_json", "bad_json", "not_object", "unclosed_think", "duplicate_key")
 # Every repair name, in the order `Extracted.repairs` lists them.
 REPAIRS = (
     "truncated_input",  # input longer than MAX_CHARS; only the head was read
@@ -39,6 +40,14 @@ REPAIRS = (
 ORDER_KEYS = frozenset({"side", "good", "qty", "price"})
 
 
+class DuplicateKeys(dict):
+    """A JSON object that named a key twice (the last value kept): which one was meant is unknown."""
+
+
+def _object(pairs: list) -> dict:
+    return DuplicateKeys(pairs) if len({key for key, _ in pairs}) < len(pairs) else dict(pairs)
+
+
 @dataclass(frozen=True)
 class Extracted:
     value: dict | None  # the JSON object found, or None
@@ -57,11 +66,13 @@ def _reject(name: str) -> None:
     raise ValueError(name)  # NaN / Infinity are not JSON
 
 
-_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject)
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject, object_pairs_hook=_object)
 
 _HARMONY_STOPS = ("<|end|>", "<|return|>", "<|call|>", "<|start|>")
 _THINK_ENDS = ("</think>", "</thinking>")
 _THINK_END = re.compile("|".join(re.escape(end) for end in _THINK_ENDS))
+_THINK_OPEN = re.compile(r"<think(?:ing)?>")
+_ANALYSIS = re.compile(re.escape("<|channel|>analysis"))
 _CHAT_ENDS = re.compile(r"<\|(?:im_end|eot_id|end|return|endoftext)\|>|</s>|<end_of_turn>")
 _FENCE_TAIL = re.compile(r"(?:`{3,}|~{3,})[ \t]*[\w+.-]*\Z")
 _FENCE_HEAD = re.compile(r"`{3,}|~{3,}")
@@ -69,12 +80,12 @@ _FENCE_HEAD = re.compile(r"`{3,}|~{3,}")
 # A '{' counts only if a key (or '}') could follow it, so "{{{{" or "{1}" in prose costs nothing.
 _OPENER = re.compile(r"\{(?=\s*(?:[\"'“”‘’}]|[^\W\d]))|\[")
 _FAST_TRIES = 32  # failed C-decoder tries before going lenient-only: each failure costs O(position)
-# quote -> its string; one never closed runs to the end of the text (truncated output).
+# quote -> its string and its closing quote (empty for one the end of the text cut off).
 _STRINGS = {
-    '"': re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*\\?)"?', re.S),
-    "'": re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*\\?)'?", re.S),
-    "“": re.compile(r"[“”]([^“”]*)[“”]?"),
-    "‘": re.compile(r"[‘’]([^‘’]*)[‘’]?"),
+    '"': re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*\\?)("?)', re.S),
+    "'": re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*\\?)('?)", re.S),
+    "“": re.compile(r"[“”]([^“”]*)([“”]?)"),
+    "‘": re.compile(r"[‘’]([^‘’]*)([‘’]?)"),
 }
 _STRINGS["”"], _STRINGS["’"] = _STRINGS["“"], _STRINGS["‘"]
 _STRING_FIX = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])|\\(.?)|(")|([\x00-\x1f])', re.S)
@@ -85,31 +96,44 @@ _BLANK_TO_END = re.compile(r"\s*\Z")
 _END_MARKS = ("```", "<|", "</")  # a fence or chat token after truncated JSON ends it
 _LITERALS = {"true": "true", "false": "false", "null": "null", "True": "true", "False": "false", "None": "null"}
 _CLOSER = {"{": "}", "[": "]"}
+_BRACKET = re.compile(r"[{}\[\]]")
 
 
 def extract_json_object(text: str, prefer_key: str = "orders") -> Extracted:
-    """The JSON object a completion answers with: the last one holding `prefer_key`, else the
-    last complete one, else the last one closed after truncation."""
+    """The JSON object a completion answers with: the last one holding `prefer_key`, else the last
+    complete one, else the last one closed after truncation (never a fragment of a failed one)."""
     if text is None:
         return Extracted(None, "empty")
     if not isinstance(text, str):
         return Extracted(None, "no_json")
     seg, applied = _answer_segment(text)
+    if seg is None:
+        return Extracted(None, "unclosed_think")
     if not seg.strip():
         return Extracted(None, "empty")
     found, saw_list, failed_object = _scan(seg)
-    if not found:
-        return Extracted(None, "bad_json" if failed_object else "not_object" if saw_list else "no_json")
     keyed = [c for c in found if isinstance(prefer_key, str) and prefer_key in c[0]]
-    complete = [c for c in found if not c[4]]
-    value, start, end, fixes, _closed = (keyed or complete or found)[-1]
+    # An object inside a larger one that failed is a fragment (one order of a damaged list), not an answer.
+    whole = [c for c in found if not c[5]]
+    complete = [c for c in whole if not c[4]]
+    if not (keyed or whole):  # nothing found, or fragments only
+        return Extracted(None, "bad_json" if failed_object or found else "not_object" if saw_list else "no_json")
+    value, start, end, fixes, _closed, _inside = (keyed or complete or whole)[-1]
+    if isinstance(value, DuplicateKeys):
+        return Extracted(None, "duplicate_key")
     applied.update(fixes)
     applied.update(_outside(seg[:start], seg[end:]))
     return Extracted(value, None, tuple(r for r in REPAIRS if r in applied))
 
 
-def _answer_segment(text: str) -> tuple[str, set[str]]:
-    """The part of `text` that holds the answer, and the repairs naming what was skipped."""
+def _markers(text: str, *patterns: re.Pattern) -> list[list[re.Match]]:
+    """Each pattern's matches outside every answer object: one in its thought or gossip is text, not a marker."""
+    spans = [(lo, hi) for _, lo, hi, *_ in _scan(text[:MAX_CHARS])[0]]
+    return [[m for m in p.finditer(text) if not any(lo < m.start() < hi for lo, hi in spans)] for p in patterns]
+
+
+def _answer_segment(text: str) -> tuple[str | None, set[str]]:
+    """The part of `text` holding the answer (None if still reasoning at its end), and the repairs made."""
     applied = set()
     k = text.rfind("<|channel|>final")
     if k >= 0:
@@ -125,14 +149,14 @@ def _answer_segment(text: str) -> tuple[str, set[str]]:
         for stop in _HARMONY_STOPS:
             text = text.partition(stop)[0]
         applied.add("final_channel")
+    elif "<|channel|>analysis" in text and _markers(text, _ANALYSIS)[0]:
+        return None, applied  # analysis with no final channel: whatever JSON it holds is a draft
     cut = -1
-    if any(end in text for end in _THINK_ENDS):
-        # A marker inside an answer object (its thought or gossip) is text, not the end of a think
-        # block, even when what follows it parses (`..."], "gossip": ...}` reads as an order list):
-        # the last marker outside every object ends the block.
-        spans = [(lo, hi) for _, lo, hi, *_ in _scan(text[:MAX_CHARS])[0]]
-        ends = [m.end() for m in _THINK_END.finditer(text) if not any(lo < m.start() < hi for lo, hi in spans)]
-        cut = ends[-1] if ends else -1
+    if "think>" in text or "thinking>" in text:  # the last end marker ends the reasoning
+        ends, opens = _markers(text, _THINK_END, _THINK_OPEN)
+        cut = ends[-1].end() if ends else -1
+        if opens and opens[-1].start() >= cut:
+            return None, applied  # still thinking: an option it weighed is not its answer
     if cut >= 0:
         text = text[cut:]
         applied.add("think_block")
@@ -143,12 +167,12 @@ def _answer_segment(text: str) -> tuple[str, set[str]]:
 
 
 def _scan(seg: str) -> tuple[list, bool, bool]:
-    """Every top-level object in `seg` as (value, start, end, repairs, closed).
+    """Every top-level object in `seg` as (value, start, end, repairs, closed, inside a failed '{' or '[').
 
     A brace that fails to parse is rescanned from the next character, since a stray '{' in
     prose may enclose the real object; the budget keeps such rescans linear overall.
     """
-    found, saw_list, failed_object = [], False, False
+    found, saw_list, failed_object, failed = [], False, False, set()
     budget, failures = 4 * len(seg) + 4096, 0
     pos = 0
     while budget > 0 and (m := _OPENER.search(seg, pos)):
@@ -157,6 +181,7 @@ def _scan(seg: str) -> tuple[list, bool, bool]:
         budget -= read + 1
         if value is None or (closed and not value):  # closing "{" alone to "{}" proves nothing
             failed_object |= seg[i] == "{"
+            failed.add(i)
             failures += 1
             pos = i + 1
             continue
@@ -167,7 +192,23 @@ def _scan(seg: str) -> tuple[list, bool, bool]:
                 continue
             value, fixes = {"orders": value}, {*fixes, "bare_order_list"}
         found.append((value, i, end, fixes, closed))
-    return found, saw_list, failed_object
+    inside = _inside_failed(seg, failed, [c[1] for c in found]) if failed else set()
+    return [(*c, c[1] in inside) for c in found], saw_list, failed_object
+
+
+def _inside_failed(seg: str, failed: set[int], starts: list[int]) -> set[int]:
+    """The `starts` inside a bracket opened at a `failed` start, counting brackets in strings too (quotes get lost)."""
+    wanted, inside, stack, open_failed = set(starts), set(), [], 0
+    for m in _BRACKET.finditer(seg, 0, max(starts, default=-1) + 1):
+        p = m.start()
+        if p in wanted and open_failed:
+            inside.add(p)
+        if m.group() in "{[":
+            stack.append(p in failed)
+            open_failed += p in failed
+        elif stack:
+            open_failed -= stack.pop()
+    return inside
 
 
 def _parse_at(s: str, i: int, fast: bool) -> tuple:
@@ -259,15 +300,15 @@ def _lenient(s: str, i: int, may_close: bool) -> tuple:
 
         # A key or a value.
         key_slot = closer == "}" and state in ("key", "next")
-        is_key = False
+        is_key = cut = False
         if c in _STRINGS:
             m = _STRINGS[c].match(s, j)
             body = _STRING_FIX.sub(_fix_one, m.group(1))
             if c != '"':
                 fixes.add("single_quotes" if c == "'" else "smart_quotes")
-            elif body != m.group(1):
+            elif body != m.group(1) and m.group(2):  # a string cut off is dropped, not repaired
                 fixes.add("string_escapes")
-            tok, k, is_key = '"' + body + '"', m.end(), key_slot
+            tok, k, is_key, cut = '"' + body + '"', m.end(), key_slot, not m.group(2)
         elif c in "{[":
             tok, k = c, j + 1
         elif c in "-0123456789" and (m := _NUMBER.match(s, j)):
@@ -305,6 +346,12 @@ def _lenient(s: str, i: int, may_close: bool) -> tuple:
             pending = False
         if state == "colon" or (state == "key" and not is_key):
             return None, j, fixes, False
+        if cut:  # no closing quote: "price": "9 may have been "95", so it goes with its key, as a number
+            if closer == "}":  # cut off does; an order cut in its first value stays, to be named
+                del out[top[3] :]
+                top[1] = "next" if top[3] > top[2] else "key" if state == "value" else "colon"
+            j = n
+            break
         out.append(tok)
         top[1] = "colon" if state == "key" else "next"
         if c in "{[":

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from .creatures import sanitise_gossip
-from .jsonfix import extract_json_object
+from .jsonfix import DuplicateKeys, extract_json_object
 from .legends import TALK_WORDS
 from .market import MAX_PRICE, MIN_PRICE, validate_orders
 
@@ -171,10 +171,14 @@ class Parsed:
     # jsonfix.REPAIRS names, then single_order, orders_not_list, side_word, good_name,
     # qty_string, price_string, qty_cut, gossip_cut (one entry per fix, so they can be counted)
     repairs: tuple[str, ...] = ()
-    dropped: tuple[dict, ...] = field(default_factory=tuple)  # {"order": i, "reason": name, ...}
+    # {"order": i, "reason": name, ...}: validate_orders' reasons, or bad_key / duplicate_key (_key_fault)
+    dropped: tuple[dict, ...] = field(default_factory=tuple)
 
 
 HOLD = {"orders": []}
+# A key holding JSON punctuation swallowed what followed a dropped quote ("price:2.5},{side"):
+# the rest of that object is two orders run together, not one the model wrote.
+_KEY_PUNCTUATION = frozenset("{}[]:,\"'“”‘’")
 _SIDE_WORDS = {"buy": "buy", "bid": "buy", "purchase": "buy", "sell": "sell", "ask": "sell", "offer": "sell"}
 
 
@@ -202,6 +206,16 @@ def _number(raw) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _key_fault(raw) -> str | None:
+    """Why an order's keys make it unreadable (dropped whole), or None: `bad_key` for a key
+    holding JSON punctuation, `duplicate_key` for a key named twice (which value was meant?)."""
+    if not isinstance(raw, dict):
+        return None
+    if any(isinstance(key, str) and not _KEY_PUNCTUATION.isdisjoint(key) for key in raw):
+        return "bad_key"
+    return "duplicate_key" if isinstance(raw, DuplicateKeys) else None
 
 
 def _normalise_order(raw, goods: list[str], repairs: list[str]):
@@ -277,10 +291,17 @@ def _parse(text, obs: dict) -> Parsed:
     if not isinstance(raw_orders, list):
         action = {**HOLD, **_extras(value, repairs)}
         return Parsed(action, "orders_not_list", bool(repairs), tuple(repairs))
-    normalised = [_normalise_order(o, goods, repairs) for o in raw_orders]
+    faults = {i: fault for i, o in enumerate(raw_orders) if (fault := _key_fault(o))}
+    # A faulty order goes in as None, so the market names it not_an_order at its own index
+    # (the order limit still counts it); that note then takes the fault's name.
+    normalised = [None if i in faults else _normalise_order(o, goods, repairs) for i, o in enumerate(raw_orders)]
     valid, notes = validate_orders(
         obs["creature"], normalised, tuple(goods), obs["inventory"], float(obs["pebbles"]), MAX_ORDERS, MAX_QTY
     )
+    notes = [
+        {**n, "reason": faults[n["order"]]} if n["reason"] == "not_an_order" and n["order"] in faults else n
+        for n in notes
+    ]
     action: dict = {"orders": [{"side": o.side, "good": o.good, "qty": o.qty, "price": o.price} for o in valid]}
     action.update(_extras(value, repairs))
     dropped = tuple(n for n in notes if n["outcome"] == "rejected")

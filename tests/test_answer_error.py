@@ -36,7 +36,7 @@ def oona():
         ('{"orders": [' + SELL + '], "thought": "honey will', 32, None),  # cut in the thought: nothing lost
         ("boursboursbours", 32, "no_json"),  # junk at the budget is junk, not a cut answer
         ("<think>honey will fall, so I", 32, "cut_off"),  # still thinking when the budget ran out
-        ("<think>honey will fall, so I", 31, "no_json"),
+        ("<think>honey will fall, so I", 31, "unclosed_think"),
         ("<thinking>a</thinking> no answer here", 32, "no_json"),  # thought, then answered with no JSON
     ],
 )

@@ -61,7 +61,7 @@ REPAIR_CASES = {
     "trailing_comma": ('{"orders": [1, 2,], "gossip": "x",}', {"orders": [1, 2], "gossip": "x"}, ["trailing_comma"]),
     "closed_braces": (
         '{"orders": [{"side": "buy", "good": "hon',
-        {"orders": [{"side": "buy", "good": "hon"}]},
+        {"orders": [{"side": "buy"}]},
         ["closed_braces"],
     ),
 }
@@ -77,7 +77,7 @@ def test_each_repair(name):
 def test_truncated_input():
     head = '{"orders": [], "pad": "'
     text = head + "x" * (2 * MAX_CHARS) + '"}'
-    check(text, {"orders": [], "pad": "x" * (MAX_CHARS - len(head))}, repairs=["truncated_input", "closed_braces"])
+    check(text, {"orders": []}, repairs=["truncated_input", "closed_braces"])
 
 
 def test_every_repair_name_has_a_case():

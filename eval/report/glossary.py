@@ -21,6 +21,11 @@ ERRORS = {
     "no_json": "the answer held no JSON object",
     "bad_json": "the answer's JSON did not parse, even repaired",
     "not_object": "the answer's JSON was not an object",
+    "unclosed_think": (
+        "the answer was still thinking when it ended (a think block or analysis channel never closed): "
+        "nothing in it was read"
+    ),
+    "duplicate_key": "the answer's JSON named a key twice (in an order: that order is dropped; at the top: a hold)",
     "no_orders": "a JSON object with no orders (read as a hold)",
     "orders_not_list": "orders was neither a list nor one order",
     "parser_fault": "the parser failed on the answer (read as a hold)",
@@ -31,6 +36,7 @@ ERRORS = {
     "bad_qty": "an order's quantity is not a positive whole number",
     "absurd_qty": "an order's quantity is over the parser's limit",
     "bad_price": "an order's price is missing or not a positive number",
+    "bad_key": "an order holding a key with JSON punctuation in it (a dropped quote ran two orders together)",
     "too_many_orders": "more orders than the parser takes",
     "both_sides": "a buy and a sell of the same good in one answer (the second is dropped)",
     "sell_not_held": "a sell of a good the creature does not hold",

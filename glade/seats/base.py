@@ -68,7 +68,7 @@ def answer_error(parsed: Parsed, text: str, cut: bool) -> str | None:
     the model's format, is then what to raise. An earlier order's own error, or none, stays."""
     if parsed.error is None or not cut:
         return parsed.error
-    if text.rfind("<think") > text.rfind("</think"):  # <think> or <thinking>, never closed
+    if parsed.error == "unclosed_think":  # a think block or analysis channel never closed
         return CUT_OFF  # still thinking when the budget ran out
     if "closed_braces" not in parsed.repairs and parsed.error != "bad_json":
         return parsed.error  # the answer closed on its own: whatever failed was not cut

@@ -1,0 +1,144 @@
+"""Malformed answers are named outcomes (an error, a dropped order, a named repair), never a trade
+the model did not write: an unclosed think block, a fragment of a damaged order list, a quoted
+number the text cut off, a key named twice or a key that swallowed JSON punctuation."""
+
+from __future__ import annotations
+
+import pytest
+
+from glade.env import parallel_env
+from glade.env.jsonfix import ERRORS, extract_json_object
+from glade.env.protocol import parse
+from glade.seats.base import answer_error
+
+HOLD = {"orders": []}
+SELL = {"side": "sell", "good": "honey", "qty": 2, "price": 9.5}
+SELL_TEXT = '{"side":"sell","good":"honey","qty":2,"price":9.5}'
+DRAFT = '{"orders":[{"side":"sell","good":"honey","qty":30,"price":0.01}]}'
+
+
+@pytest.fixture(scope="module")
+def oona():
+    """Oona at turn 0: honey 32 (she makes it), berries 2, 60 pebbles, honey's reference 10."""
+    obs, _ = parallel_env("default", turns=2).reset(seed=0)
+    return obs["oona"]
+
+
+def outcome(text, obs):
+    parsed = parse(text, obs)
+    return parsed.action, parsed.error, parsed.repairs, [d["reason"] for d in parsed.dropped]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"<think>Option A would be {DRAFT} but that is silly. Let me think more about",
+        f"<thinking>Option A would be {DRAFT}",
+        f"<think>a</think><think>then {DRAFT} hm",  # a second block opened and never closed
+        f"<|start|>assistant<|channel|>analysis<|message|>Maybe {DRAFT} hmm",  # no final channel
+        f"<|channel|>analysis<|message|>Maybe {DRAFT}<|end|>",
+    ],
+)
+def test_an_unclosed_think_block_is_never_read_as_the_answer(oona, text):
+    assert outcome(text, oona) == (HOLD, "unclosed_think", (), [])
+    assert answer_error(parse(text, oona), text, cut=False) == "unclosed_think"
+    assert answer_error(parse(text, oona), text, cut=True) == "cut_off"  # the budget ended the thinking
+    assert "unclosed_think" in ERRORS
+
+
+@pytest.mark.parametrize(
+    "text, repairs",
+    [
+        (f'<thinking>Option A would be {DRAFT} no</thinking>{{"orders": [{SELL_TEXT}]}}', ("think_block",)),
+        # a template that opens <think> in the prompt sends only the closer
+        (f'Option A would be {DRAFT}, no.</think>{{"orders": [{SELL_TEXT}]}}', ("think_block",)),
+        # a think marker inside the answer object is its text
+        (f'{{"orders": [{SELL_TEXT}], "thought": "<think> about honey"}}', ()),
+        (
+            f"<|channel|>analysis<|message|>Maybe {DRAFT}<|end|><|start|>assistant<|channel|>final<|message|>"
+            f'{{"orders": [{SELL_TEXT}]}}',
+            ("final_channel",),
+        ),
+    ],
+)
+def test_closed_reasoning_still_reads_the_answer_after_it(oona, text, repairs):
+    action, error, got, dropped = outcome(text, oona)
+    assert (action["orders"], error, got, dropped) == ([SELL], None, repairs, [])
+
+
+def test_one_dropped_quote_in_an_order_list_is_bad_json_not_its_last_order(oona):
+    text = (
+        '{"orders":[{"side":"buy","good":"berries","qty":1,"price":2.5"}, '
+        '{"side":"sell","good":"honey","qty":20,"price":0.5}]}'
+    )
+    assert outcome(text, oona) == (HOLD, "bad_json", (), [])
+    # the same in a bare list, and a bare list the text cut off
+    assert outcome(text[len('{"orders":') : -1], oona) == (HOLD, "bad_json", (), [])
+    cut = f"[{SELL_TEXT}, " + '{"side": "buy", "good": "ber'
+    assert outcome(cut, oona) == (HOLD, "bad_json", (), [])
+    assert answer_error(parse(cut, oona), cut, cut=True) == "cut_off"
+
+
+@pytest.mark.parametrize(
+    "text, repairs",
+    [
+        (SELL_TEXT, ("single_order",)),
+        (f"Sure: {SELL_TEXT} good luck", ("prose_around", "single_order")),
+        (f"Plan: {{buy honey}} then {SELL_TEXT}", ("prose_around", "single_order")),  # a closed stray brace
+        (f'{{"orders": [{SELL_TEXT}]}}', ()),
+        (f"[{SELL_TEXT}]", ("bare_order_list",)),
+    ],
+)
+def test_a_single_order_outside_any_failed_object_is_still_read(oona, text, repairs):
+    action, error, got, dropped = outcome(text, oona)
+    assert (action["orders"], error, got, dropped) == ([SELL], None, repairs, [])
+
+
+def test_a_quoted_number_the_text_cut_off_is_dropped_with_its_key(oona):
+    text = '{"orders": [{"side": "sell", "good": "honey", "qty": 20, "price": "1'
+    assert outcome(text, oona) == (HOLD, "bad_price", ("closed_braces",), ["bad_price"])
+    assert answer_error(parse(text, oona), text, cut=True) == "cut_off"
+    assert extract_json_object(text).value == {"orders": [{"side": "sell", "good": "honey", "qty": 20}]}
+    # an order cut in its first value stays, so it is named
+    half = f'{{"orders": [{SELL_TEXT}, {{"side": "bu'
+    assert outcome(half, oona) == ({"orders": [SELL]}, "bad_side", ("closed_braces",), ["bad_side"])
+    # gossip cut off goes with its key; the orders before it are whole
+    assert outcome(f'{{"orders": [{SELL_TEXT}], "gossip": "honey at', oona) == (
+        {"orders": [SELL]},
+        None,
+        ("closed_braces",),
+        [],
+    )
+
+
+def test_a_quoted_number_with_its_closing_quote_is_still_read(oona):
+    text = '{"orders": [{"side": "sell", "good": "honey", "qty": "2", "price": "9.5"}]}'
+    assert outcome(text, oona) == ({"orders": [SELL]}, None, ("qty_string", "price_string"), [])
+
+
+def test_a_key_named_twice_is_rejected_never_last_wins(oona):
+    order_twice = '{"orders":[{"side":"sell","good":"honey","qty":2,"price":9.5,"side":"buy"}]}'
+    assert outcome(order_twice, oona) == (HOLD, "duplicate_key", (), ["duplicate_key"])
+    bare_twice = '{"side":"sell","good":"honey","qty":2,"price":9.5,"side":"buy"}'
+    assert outcome(bare_twice, oona) == (HOLD, "duplicate_key", (), [])
+    orders_twice = f'{{"orders":[{SELL_TEXT}],"orders":[]}}'
+    assert outcome(orders_twice, oona) == (HOLD, "duplicate_key", (), [])
+    assert "duplicate_key" in ERRORS
+    # only the order that named a key twice goes
+    both = f'{{"orders":[{SELL_TEXT}, {{"side":"buy","good":"berries","qty":1,"qty":5,"price":3}}]}}'
+    assert outcome(both, oona) == ({"orders": [SELL]}, "duplicate_key", (), ["duplicate_key"])
+
+
+def test_a_key_that_swallowed_punctuation_drops_its_order(oona):
+    text = (
+        '{"orders":[{"side":"sell","good":"berries","qty":2,"price:2.5},'
+        '{side":"buy","good":"honey","qty":20,"price":0.5}]}'
+    )
+    assert outcome(text, oona) == (HOLD, "bad_key", (), ["bad_key"])
+    kept = f'{{"orders":[{SELL_TEXT}, {{"side":"buy","good":"berries","qty":1,"price:3, x":1}}]}}'
+    assert outcome(kept, oona) == ({"orders": [SELL]}, "bad_key", (), ["bad_key"])
+
+
+def test_plain_extra_keys_are_still_ignored(oona):
+    text = '{"orders": [{"side":"sell","good":"honey","qty":2,"price":9.5,"note":"x"}], "mood": "ok"}'
+    assert outcome(text, oona) == ({"orders": [SELL]}, None, (), [])
