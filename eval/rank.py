@@ -42,10 +42,10 @@ from glade.files import check_replaceable, json_with_keys
 from glade.provenance import stamp
 
 from .faults import without_faults
-from .rank_councils import check_councils, check_identities
+from .rank_councils import check_councils, check_identities, check_versions, folder_versions
 from .recipe import STANDIN
 from .rows import interrupted, read_summary, read_table
-from .stats import MIN_RESAMPLED, clean, resample_intervals
+from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
@@ -53,6 +53,14 @@ ALL_STANDINS = "all stand-ins"
 UNIT = ["scenario", "scenario_hash", "seed"]  # one (scenario, seed); the bootstrap resamples seeds, units together
 COLUMNS = (*UNIT, "world", "council", "cast", "creature", "policy", "focal", "wealth_change")  # of episodes.parquet
 BOARD_KEYS = {"board", "method", "outcome", "level"}  # every rank.json it writes holds these (how one is told)
+BEYOND = 10  # refits past each end of an interval at the least: fewer, and an end is one or two refits' noise
+
+
+def min_resamples(level: float) -> int:
+    """The fewest refits that leave BEYOND refits outside each end of a `level` interval where
+    its ends lie farthest out, at MIN_RESAMPLED seeds (more seeds pull them in): below it an
+    interval can exclude its own estimate (1 refit) or 0 where 4,000 do not (10 refits)."""
+    return int(BEYOND / expanded_tail(MIN_RESAMPLED, level)) + 1
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,12 @@ class Comparisons:
     labels: dict[str, list[str]]  # entry -> the recipe names it ran under
 
 
-def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Every results folder's episodes.parquet (with `recipe`, the recipe's name, and
-    `source`, the folder's place in `results`), and the names its recipe gave each policy
-    identity: (source, policy, policy_name), from decisions.parquet."""
-    frames, named = [], []
+    `source`, the folder's place in `results`), the names its recipe gave each policy
+    identity: (source, policy, policy_name), from decisions.parquet, and what each folder was
+    played with (rank_councils.folder_versions)."""
+    frames, named, versions = [], [], []
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
         if not folder.exists():
@@ -77,13 +86,14 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)
-        recipe = read_summary(folder).get("recipe")
+        summary = read_summary(folder)
+        versions.append(folder_versions(folder, summary, frame))
         if (folder / "decisions.parquet").exists():
             pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()
             named.append(pairs.assign(source=len(frames)))
-        frames.append(frame.assign(recipe=recipe or folder.name, source=len(frames)))
+        frames.append(frame.assign(recipe=summary.get("recipe") or folder.name, source=len(frames)))
     named = pd.concat(named, ignore_index=True) if named else pd.DataFrame(columns=["policy", "policy_name", "source"])
-    return pd.concat(frames, ignore_index=True), named
+    return pd.concat(frames, ignore_index=True), named, versions
 
 
 def recipe_names(named: pd.DataFrame) -> dict[str, list[str]]:
@@ -144,11 +154,13 @@ def comparisons(episodes: pd.DataFrame, outcome: str = "seat", names: dict | Non
     return Comparisons(entries, units, wins, {e: (names or {}).get(e, []) for e in entries})
 
 
-def fit(wins: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
-    """Bradley-Terry strengths (log-odds scale, mean 0) from a wins matrix (wins[i, j]: i over j)."""
+def fit(wins: np.ndarray, alpha: float = ALPHA, tol: float = 1e-8) -> np.ndarray:
+    """Bradley-Terry strengths (log-odds scale, mean 0) from a wins matrix (wins[i, j]: i over j),
+    converged to `tol` (choix's default; a tie can then differ by a few 1e-9)."""
     import choix
 
-    strengths = np.asarray(choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000), float)
+    strengths = choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000, tol=tol)
+    strengths = np.asarray(strengths, float)
     return strengths - strengths.mean()
 
 
@@ -172,7 +184,8 @@ def rank(
 ) -> dict:
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
     the bootstrap interval of the strength and of its rank, wins and comparisons."""
-    episodes, named = load_episodes(results)
+    episodes, named, versions = load_episodes(results)
+    check_versions(versions)  # other prompts or other rules under one name: not one game
     # an entry merges whatever bears its name: refused where that is two different seatings
     if outcome == "team":
         check_councils(results, episodes)
@@ -192,9 +205,12 @@ def rank(
             f"these groups of policies were never compared with each other: {' and '.join(parts)}; "
             "seat them on the same creatures (a council, or rotate) so the strengths share one scale"
         )
-    strengths = fit(total)
-    order = np.argsort(-strengths, kind="stable")
+    # converged well inside TIE: at choix's 1e-8 three tied entries came out 2e-9 apart, placed 1, 1, 3
+    strengths = fit(total, tol=1e-12)
     places = best_ranks(strengths)  # tied strengths share a place
+    # best first by the strength as printed, then by name: a tie's last digits are the fit's
+    # rounding (the place keeps the rank column in order where it tells two printed alike apart)
+    order = sorted(range(len(c.entries)), key=lambda i: (-float(f"{strengths[i]:.2f}"), places[i], c.entries[i]))
 
     n = len(c.entries)
     seeds = sorted({unit[2] for unit in c.units})
@@ -265,6 +281,7 @@ def rank(
             # all-stand-in world's creatures no council seated): nothing to compare them with
             "not_compared": alone,
             "provenance": stamp(),  # which glade ranked them
+            "folders": versions,  # which glade, protocol and scenario versions played each folder
             "board": board,
         }
     )

@@ -4,6 +4,8 @@ stands for two different seatings would average them as one and never compare th
 folders are refused, naming what differs (`check_councils`, `check_identities`). What a
 folder seated is read from its rows and from the recipe its ledger records
 (eval.plan.results_recipe: the seat specs that decide the rows, without transport keys).
+Folders played under another prompt protocol, or another version of one scenario, are
+refused too (`check_versions`): their comparisons would pool unlike games as one.
 """
 
 from __future__ import annotations
@@ -204,3 +206,43 @@ def _policies(folder: Path) -> dict:
     """policy name -> seat spec, as the folder's ledger records them ({} when it does not)."""
     policies = _recipe(folder).get("policies")
     return _plain(policies) if isinstance(policies, dict) else {}
+
+
+def folder_versions(folder: Path, summary: dict, episodes: pd.DataFrame) -> dict:
+    """What one results folder was played with, as rank.json records it: the glade and prompt
+    protocol its summary.json names (None where it has none) and each scenario's hash from its rows."""
+    hashes = episodes[["scenario", "scenario_hash"]].drop_duplicates().itertuples(index=False, name=None)
+    return {
+        "results": str(folder),
+        "glade_version": summary.get("glade_version"),
+        "git_commit": summary.get("git_commit"),
+        "git_dirty": summary.get("git_dirty"),
+        "protocol_version": summary.get("protocol_version"),
+        "scenario_hashes": dict(sorted((str(n), str(h)) for n, h in hashes)),
+    }
+
+
+def check_versions(versions: list[dict]) -> None:
+    """Refuses (ValueError) folders played under different prompt protocols (the policies read
+    other prompts) or with two versions of one scenario name (other rules, one name): ranked
+    together, their comparisons would be pooled as one game. A folder whose summary names no
+    protocol is not compared on it (nothing to compare)."""
+    protocol, hashes = None, {}
+    for v in versions:
+        if v["protocol_version"] is not None:
+            protocol = protocol or v
+            if v["protocol_version"] != protocol["protocol_version"]:
+                raise ValueError(
+                    f"{protocol['results']} and {v['results']} were evaluated under different prompt protocols "
+                    f"({protocol['protocol_version']} vs {v['protocol_version']}), so their policies read other "
+                    "prompts: rank them separately, or evaluate both with one glade (glade eval RECIPE out=NEW)"
+                )
+        for name, digest in v["scenario_hashes"].items():
+            first = hashes.setdefault(name, v)
+            if first["scenario_hashes"][name] != digest:
+                raise ValueError(
+                    f"{first['results']} and {v['results']} hold two versions of scenario {name} (hash "
+                    f"{first['scenario_hashes'][name]} vs {digest}: its file or glade's rules changed), so their "
+                    "games differ under one name: rank them separately, or evaluate both with one scenario file "
+                    "(glade eval RECIPE out=NEW)"
+                )

@@ -2,19 +2,16 @@
 intervals, support, Jensen-Shannon divergence, and the named phenomena (crash, bubble) on a
 price path.
 
-Intervals (`interval`, `describe`): one value per cluster (a seed, a council's casts on it
-averaged, for outcomes; an episode's mean for decisions), never single rows. Below MIN_N clusters there is no interval, only
-the values and "too few seeds for an interval"; the same value in every cluster is said in
-words ("same value in all 8 seeds"), never as a zero-width interval. Otherwise the mean gets
-the Student t interval, widened on the skewed side where Hall's (1992) skewness-corrected
-interval reaches further, both read at the variance estimate's effective degrees of freedom
-under the sample's excess kurtosis (`kurtosis_df`: heavy tails make s^2 noisier than n - 1
-degrees of freedom say, so the critical value grows); a rate (a 0/1 value per cluster) gets
-the exact Clopper-Pearson interval. benchmarks/interval_coverage.py measures what coverage
-that gives, and what width it costs.
+Intervals (`interval`, `describe`): one value per cluster (a seed, its council's casts
+averaged, for outcomes; an episode's mean for decisions), never single rows. Below MIN_N
+clusters there is no interval, only the values; the same value everywhere is said in words
+("same value in all 8 seeds"). Otherwise the Student t interval, widened on the skewed side
+where Hall's (1992) skewness-corrected interval reaches further, both at the effective degrees
+of freedom under the sample's excess kurtosis (`kurtosis_df`); a rate (0/1 per cluster) gets
+Clopper-Pearson's. benchmarks/interval_coverage.py measures the coverage and the width.
 
-Price paths: `path[t]` is a good's reference price after turn t's settlement; `start` is the
-price before turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
+Price paths: `path[t]` is a good's price after turn t's settlement, `start` the price before
+turn 0; "before the legend" is path[L - 1], or `start` when L == 0.
 """
 
 from __future__ import annotations
@@ -69,22 +66,26 @@ def clean(value: Any) -> Any:
     return value
 
 
+def expanded_tail(clusters: int, level: float) -> float:
+    """Where the expanded percentile interval's ends lie (normal quantile sqrt(n/(n-1)) t(n-1))."""
+    from scipy.stats import norm, t
+
+    return float(norm.cdf(-math.sqrt(clusters / (clusters - 1)) * t.ppf((1 + level) / 2, clusters - 1)))
+
+
 def resample_intervals(
     clusters: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded bootstrap intervals of a vector `statistic(indices)` of `clusters` independent
-    clusters (seeds: a seed's scenarios share its draws), refitted per resample (glade.eval.rank).
-    Hesterberg's (2015) expanded percentile interval (percentiles at the level whose normal
-    quantile is sqrt(n / (n - 1)) t(n - 1)): the plain one and scipy's BCa covered a mean 0.87 at
-    8 seeds. A percentile interval of a mean stays in the values' range (coverage at most
-    1 - 2^(1 - n), 0.875 at 4); the expanded one covered 0.93 from 8 seeds, 0.89 at 5-6 on skewed
-    data: below MIN_RESAMPLED clusters, a ValueError. A component NaN in a resample (not
-    estimable there) is left out of its interval; returns (low, high, share of resamples without)."""
-    from scipy.stats import norm, t
-
+    clusters (seeds: a seed's scenarios share its draws), refitted per resample (glade.eval.rank):
+    Hesterberg's (2015) expanded percentile interval (`expanded_tail`). The plain one and scipy's
+    BCa covered a mean 0.87 at 8 seeds (a percentile interval stays in the values' range); the
+    expanded one 0.93 from 8 seeds, 0.89 at 5-6 on skewed data: below MIN_RESAMPLED clusters, a
+    ValueError. A component NaN in a resample is left out of its interval; returns (low, high,
+    share of resamples without)."""
     if clusters < MIN_RESAMPLED:
         raise ValueError(f"a bootstrap interval needs at least {MIN_RESAMPLED} clusters, got {clusters}")
-    tail = float(norm.cdf(-math.sqrt(clusters / (clusters - 1)) * t.ppf((1 + level) / 2, clusters - 1)))
+    tail = expanded_tail(clusters, level)
     rng = np.random.default_rng(seed)
     draws = np.array([statistic(rng.integers(0, clusters, clusters)) for _ in range(int(resamples))])
     missing = np.isnan(draws).mean(axis=0)
@@ -229,8 +230,7 @@ def kurtosis_df(x: np.ndarray) -> float:
     df = 2 / (2 / (n - 1) + k / n); n - 1 when k = 0, as for normal data. k is the adjusted
     excess kurtosis G2 (the moment ratio runs low in small samples, as the skewness does),
     floored at 0 so the interval is never narrower than the t interval at n - 1 (n >= 4).
-    At small n G2 is noisy and bounded (at most 4 when n = 4), so this widens what the
-    sample shows of its tails, not tails it has not drawn."""
+    At small n G2 is noisy and bounded (at most 4 at n = 4): this widens for tails drawn."""
     n = x.size
     centred = x - x.mean()
     m2, m4 = float(np.mean(centred**2)), float(np.mean(centred**4))

@@ -59,7 +59,7 @@ def test_eval_and_rank_draw_their_bars_on_stderr(tmp_path, capsys):
     said = capsys.readouterr()
     assert "live decisions" in said.out and "valid-action rate" in said.out and not bars(said.out)
     assert bars(said.err)[0].startswith("eval ━") and bars(said.err)[0].endswith(" turns")
-    assert main(["rank", str(tmp_path / "results"), "--resamples", "5"]) == 0
+    assert main(["rank", str(tmp_path / "results"), "--resamples", "1743"]) == 0
     said = capsys.readouterr()
     assert "leaderboard" in said.out and "wrote" in said.out and not bars(said.out)
     assert not bars(said.err)  # under 4 (scenario, seed) units: no bootstrap, so no refits and no empty bar

@@ -35,9 +35,9 @@ def recorder(seen: list, result=Stop):
     [
         ([], "a/rank.json", {"outcome": "seat", "resamples": 4000, "level": 0.95, "seed": 0}),
         (
-            ["--outcome", "team", "--resamples", "5", "--level", "0.9", "--seed", "3"],
+            ["--outcome", "team", "--resamples", "467", "--level", "0.9", "--seed", "3"],
             "a/rank.json",
-            {"outcome": "team", "resamples": 5, "level": 0.9, "seed": 3},
+            {"outcome": "team", "resamples": 467, "level": 0.9, "seed": 3},
         ),
         (["--out", "x.json"], "x.json", {"outcome": "seat", "resamples": 4000, "level": 0.95, "seed": 0}),
     ],
@@ -58,17 +58,31 @@ def test_rank_passes_its_options_and_writes_beside_the_first_results(monkeypatch
     assert {k: kwargs[k] for k in passed} == passed
 
 
-@pytest.mark.parametrize(("option", "value"), [("--resamples", "1"), ("--level", "0.999")])
-def test_rank_takes_the_least_refits_and_a_level_just_under_1(monkeypatch, option, value):
-    # guards the bounds `args.resamples < 1` and `0 < args.level < 1` (1 refit and 0.999 are allowed)
+@pytest.mark.parametrize("extra", [["--resamples", "1743"], ["--level", "0.999", "--resamples", "2697636646"]])
+def test_rank_takes_the_least_refits_and_a_level_just_under_1(monkeypatch, extra):
+    # guards the bounds `args.resamples < min_resamples(level)` and `0 < args.level < 1` (1743 refits
+    # at 95% and 0.999 with its least refits are allowed)
     import glade.eval.rank
 
     ranked = []
     monkeypatch.setattr(glade.eval.rank, "check_out", recorder([], None))
     monkeypatch.setattr(glade.eval.rank, "rank", recorder(ranked))
     with pytest.raises(Stop):
-        main(["rank", "a", option, value])
+        main(["rank", "a", *extra])
     assert len(ranked) == 1
+
+
+def test_rank_at_99_percent_takes_the_refits_it_needs_by_default(monkeypatch):
+    # the default 4000 refits leave too few past a 99% interval's ends: the default grows to the least
+    import glade.eval.rank
+
+    ranked = []
+    monkeypatch.setattr(glade.eval.rank, "check_out", recorder([], None))
+    monkeypatch.setattr(glade.eval.rank, "rank", recorder(ranked))
+    with pytest.raises(Stop):
+        main(["rank", "a", "--level", "0.99"])
+    [(_, kwargs)] = ranked
+    assert kwargs["resamples"] == glade.eval.rank.min_resamples(0.99) == 109163
 
 
 def test_rank_refuses_a_level_of_1(capsys):

@@ -168,25 +168,27 @@ def test_rank_cli_writes_rank_json_and_the_report_shows_it(skill, capsys):
     from glade.cli import main
     from glade.eval.report import write_report
 
-    assert main(["rank", str(skill), "--resamples", "50"]) == 0
+    assert main(["rank", str(skill), "--resamples", "1743"]) == 0
     out = capsys.readouterr().out
     assert "skill:thrifty" in out and "wrote" in out
     board = json.loads((skill / "rank.json").read_text())
-    assert board["board"][0]["rank"] == 1 and board["resamples"] == 50
+    assert board["board"][0]["rank"] == 1 and board["resamples"] == 1743
     md, _ = write_report(skill)
     text = md.read_text()
     assert "## Leaderboard" in text and "skill:thrifty" in text and "## Cost" in text
-    assert main(["rank", str(skill), "--outcome", "team", "--resamples", "20", "--out", str(skill / "team.json")]) == 0
+    assert (
+        main(["rank", str(skill), "--outcome", "team", "--resamples", "1743", "--out", str(skill / "team.json")]) == 0
+    )
     team = json.loads((skill / "team.json").read_text())
     assert {row["entry"] for row in team["board"]} == {"skill/thrifty", "skill/modest", "skill/lavish", "all stand-ins"}
     assert main(["rank", str(skill / "nowhere")]) == 2
     assert "nowhere: no such results folder (make one with: glade eval RECIPE)" in capsys.readouterr().err
     mine = skill.parent / "notes.json"
     mine.write_text('{"my": "notes"}')
-    assert main(["rank", str(skill), "--resamples", "5", "--out", str(mine)]) == 2
+    assert main(["rank", str(skill), "--resamples", "1743", "--out", str(mine)]) == 2
     assert f"--out {mine}: exists and is not a leaderboard (rank.json) glade wrote" in capsys.readouterr().err
     assert mine.read_text() == '{"my": "notes"}'
-    assert main(["rank", str(skill), "--resamples", "5", "--out", str(skill)]) == 2
+    assert main(["rank", str(skill), "--resamples", "1743", "--out", str(skill)]) == 2
     assert (
         f"--out {skill}: is a folder; --out names the leaderboard (rank.json) file to write" in capsys.readouterr().err
     )
@@ -200,7 +202,7 @@ def test_unreadable_results_tables_are_named(skill, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(skill, broken)
     (broken / "summary.json").write_text('{"recipe": "sk')
-    assert main(["rank", str(broken), "--resamples", "5"]) == 2
+    assert main(["rank", str(broken), "--resamples", "1743"]) == 2
     assert f"{broken / 'summary.json'}: not readable JSON (" in capsys.readouterr().err
     shutil.copy(skill / "summary.json", broken / "summary.json")
     (broken / "decisions.parquet").write_bytes(b"PAR1 not really")
@@ -215,7 +217,7 @@ def test_rank_cli_keeps_each_policy_id_whole_where_the_terminal_has_room(skill, 
     from glade.cli import main
 
     monkeypatch.setenv("COLUMNS", "90")
-    assert main(["rank", str(skill), "--resamples", "20", "--out", str(skill / "narrow.json")]) == 0
+    assert main(["rank", str(skill), "--resamples", "1743", "--out", str(skill / "narrow.json")]) == 0
     out = capsys.readouterr().out
     table = out.split("Bradley-Terry strengths")[0]
     assert max(len(line) for line in table.splitlines()) <= 90

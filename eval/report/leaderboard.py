@@ -66,7 +66,8 @@ def board_about(board: dict) -> str:
 
 def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
     level = f"{board['level']:.0%}"
-    header = ["rank", "policy", "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
+    entry = "council" if board.get("outcome") == "team" else "policy"  # a team board ranks councils
+    header = ["rank", entry, "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
     rows = []
     for row in board["board"]:
         low, high = row["ci"] or (None, None)  # none below MIN_N units (board["note"])

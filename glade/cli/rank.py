@@ -11,6 +11,8 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
 
+DEFAULT_RESAMPLES = 4000
+
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -33,7 +35,15 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", metavar="RESULTS", help="results folders written by glade eval")
     p.add_argument("--outcome", choices=("seat", "team"), default="seat", help="what is compared (default: seat)")
     # at 8 seeds the expanded interval's ends lie 0.57% into each tail: 4,000 refits put ~23 past each
-    p.add_argument("--resamples", type=int, default=4000, help="bootstrap refits (default: 4000)")
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=None,
+        help=(
+            "bootstrap refits (default: 4000, or the least the level needs: at least about 10 past each end of "
+            "the interval, 1743 at 95%%, 109163 at 99%%)"
+        ),
+    )
     p.add_argument("--level", type=float, default=0.95, help="interval level (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampler (default: 0)")
     p.add_argument("--out", metavar="FILE", help="where to write rank.json (default: RESULTS/rank.json, the first)")
@@ -46,15 +56,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from glade.console import console, progress_bar
-    from glade.eval.rank import check_out, rank, write_rank
+    from glade.eval.rank import BEYOND, check_out, min_resamples, rank, write_rank
     from glade.eval.report.leaderboard import board_about, board_table
+    from glade.eval.stats import MIN_RESAMPLED
 
-    if args.resamples < 1:
-        raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
     if args.seed < 0:
         raise ValueError(f"--seed: must be at least 0 (it seeds the bootstrap), got {args.seed}")
     if not 0 < args.level < 1:
         raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
+    least = min_resamples(args.level)
+    if args.resamples is None:  # a level above 95% needs more than the default: take what it needs
+        args.resamples = max(DEFAULT_RESAMPLES, least)
+    if args.resamples < least:
+        raise ValueError(
+            f"--resamples {args.resamples}: at least {least} refits for a {round(args.level * 100, 6):g}% interval's "
+            f"ends (about {BEYOND} beyond each at {MIN_RESAMPLED} seeds; fewer and the ends are a few refits' noise)"
+        )
     out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
     check_out(out)  # before the refits
     con = console()  # results on stdout; the bar on stderr
@@ -69,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             progress=bar.advance,
         )
     header, rows = board_table(board)
+    grow = 1  # the entry column (policy, or council for a team board) takes the room left
     table = Table(
         title=f"leaderboard ({args.outcome}): Bradley-Terry strength, best first",
         caption=board_about(board),
@@ -79,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         padding=(0, 1),
     )
     # the table's own characters: one padding and one rule between columns, none at the edges
-    widths = column_widths(header, rows, con.width - 2 * (len(header) - 1), header.index("policy"))
+    widths = column_widths(header, rows, con.width - 2 * (len(header) - 1), grow)
     for i, column in enumerate(header):
         table.add_column(column, overflow="fold", width=widths[i] if widths else None)
     for row in rows:
