@@ -6,8 +6,9 @@
    the stored stand-in counterfactual is recomputed from it as a check that the rebuild is exact.
 2. Split by seed (never by row): a seeded share of the seeds is held out, and when the source
    holds several scenarios one whole scenario too. The fit part is every decision of the other
-   (scenario, seed) pairs; a held-out decision whose input a fit decision had (same seed, turn,
-   creature and observation: twin scenarios play alike until the legend) is in neither (`unseen`).
+   (scenario, seed) pairs; a held-out decision whose input a fit decision had (the same creature and
+   observation, on any seed: twin scenarios play alike until the legend, and openings repeat
+   across seeds) is in neither (`unseen`).
 3. `standin_search.search` fits the disposition on the fit part, starting from the scenario's
    own disposition.
 4. Direction agreement, quantity error and price error of the scenario's own disposition
@@ -40,16 +41,14 @@ from glade.config import as_plain
 from glade.env import standin
 from glade.files import atomic, check_folder_path, check_replaceable, json_with_keys
 
+from .calibrate_words import fit_verdict
 from .live_decisions import Live, load_live, rebuilt
 from .outcome_check import outcome_check
 from .standin_search import Search, base_rate_agreement, decision_scores, features, moved, search
-from .stats import MIN_N, Interval, ci_text, clean, describe, interval
+from .stats import ci_text, clean, describe, interval
 
-MIN_GAIN = 0.05  # held-out agreement the fit must add over base rates to count as generalised
 LEVEL = 0.95  # every interval calibration gives (its texts say 95%), the outcome check's too
 NOT_RUN = "not run (--no-outcome)"  # the outcome check's `skipped`, so the report says so too
-IMPROVED, NO_BETTER, WORSE = "improved", "no better", "worse"  # held-out agreement against the original
-NOT_CLEARLY_BETTER = "not clearly better"  # the change's interval spans 0 (NO_BETTER: the same on every seed)
 CALIBRATION_DIR = "calibration"  # RESULTS/calibration/<name>.json, read by the report
 SUMMARY_KEYS = {"fitted", "search", "verdict"}  # every summary it writes holds these (how one is told)
 # What each figure can be: agreement is a share; the errors are distances (no upper bound)
@@ -97,24 +96,19 @@ def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str
 
 
 def unseen(rows: pd.DataFrame, part: Split) -> Split:
-    """`part` without the held-out decisions whose input a fit decision had: the same seed, turn,
-    creature and observation (what the stand-in reads). Scenarios that part only at the legend
-    (gambit_rumour, _shock, _override) play the same turns before it on a seed, so the held-out
-    scenario's decisions before the legend on a fit seed are fit decisions. Not a hold-out by
-    seed alone, though simpler: it would check the scenario never fitted (decisions and outcomes)
-    on the held-out seeds only, a third by default (3 of the quickstart's 8: too few for an
-    interval); here its decisions after the legend on the fit seeds count too."""
-    on_fit_seeds = rows["seed"].isin(set(rows.loc[part.fit, "seed"])).to_numpy()  # no other row can repeat one
-    if not (on_fit_seeds & part.heldout).any():
+    """`part` without the held-out decisions whose input a fit decision had: the same creature and
+    observation (what the stand-in reads), on any seed. Scenarios that part only at the legend
+    (gambit_rumour, _shock, _override) play the same turns before it on a seed, and a seed moves a
+    creature's opening holdings only a little, so turn-0 observations repeat across seeds too: a
+    held-out decision with a fitted input would score the fit on what it was fitted to. Not a
+    hold-out by seed alone, though simpler: it would check the scenario never fitted (decisions and
+    outcomes) on the held-out seeds only, a third by default (3 of the quickstart's 8: too few for
+    an interval); here its decisions after the legend on the fit seeds count too."""
+    if not part.fit.any() or not part.heldout.any():  # nothing to repeat, or nothing to leave out
         return part
-    mine = rows[on_fit_seeds]
-    keys = [
-        (int(s), int(t), c, json.dumps(o, sort_keys=True))
-        for s, t, c, o in zip(mine["seed"], mine["turn"], mine["creature"], mine["observation"])
-    ]
-    fitted = {k for k, f in zip(keys, part.fit[on_fit_seeds]) if f}
-    seen = np.zeros(len(rows), dtype=bool)
-    seen[on_fit_seeds] = [k in fitted for k in keys]
+    keys = [(c, json.dumps(o, sort_keys=True)) for c, o in zip(rows["creature"], rows["observation"])]
+    fitted = {k for k, f in zip(keys, part.fit) if f}
+    seen = np.array([k in fitted for k in keys], dtype=bool)
     return replace(part, heldout=part.heldout & ~seen)
 
 
@@ -188,7 +182,8 @@ def calibrate(
         raise ValueError("the split left no decisions to fit on or none to hold out")
     references = [live.references[(s, c)] for s, c in zip(rows["scenario"], rows["creature"])]
     fit_refs = [r for r, f in zip(references, part.fit) if f]
-    start = standin.disposition(max(sorted(set(fit_refs)), key=fit_refs.count))  # the most common one
+    originals = {r: fit_refs.count(r) for r in sorted(set(fit_refs))}  # fit decisions per original disposition
+    start = standin.disposition(max(originals, key=originals.get))  # the most common one, ties by name
     if on_total is not None:
         on_total(maxiter)
     found: Search = search(
@@ -221,6 +216,7 @@ def calibrate(
         "source": str(live.folder),
         "kind": live.kind,
         "decisions": len(rows),
+        "seeds": sorted(int(x) for x in rows["seed"].unique()),  # the report checks its folder holds these
         "faults_left_out": live.faults,
         "rebuilt": rebuilt(live),
         "split": {
@@ -232,6 +228,7 @@ def calibrate(
             "heldout_seen_in_fit": int((~part.fit & ~part.heldout).sum()),  # left out by `unseen`
         },
         "start": as_plain(start),
+        "fit_dispositions": originals,  # the original dispositions of the fit decisions: `start` is the most common
         "fitted": as_plain(fitted),
         "level": level,
         "search": {
@@ -265,92 +262,6 @@ def without_outcome(cal: Calibration) -> dict:
     return {**cal.summary, "outcome": {"skipped": NOT_RUN}}
 
 
-@dataclass(frozen=True)
-class FitVerdict:
-    generalised: bool
-    against_original: str | None  # IMPROVED, NOT_CLEARLY_BETTER, NO_BETTER or WORSE; None with too few seeds
-    text: str  # "headline: what was measured" (the YAML header carries the headline)
-
-
-ERROR_WORDS = {"qty_error": ("quantity error", "+.2f"), "price_error": ("price error", "+.3f")}  # as the report's table
-
-
-def worse_errors(heldout: dict | None) -> str:
-    """ "; its held-out price error is worse (+0.023 [+0.008, +0.045])" for each error whose held-out
-    change (calibrated minus original, paired by seed: `compare`) lies wholly above 0; else ""."""
-    worse = []
-    for column, (words, fmt) in ERROR_WORDS.items():
-        change = ((heldout or {}).get(column) or {}).get("change") or {}
-        ci, same = change.get("ci"), change.get("note", "").startswith("same value") and change.get("n", 0) >= MIN_N
-        if change.get("mean") is not None and ((ci and ci[0] > 0) or (same and change["mean"] > 0)):
-            worse.append(f"{words} is worse ({ci_text(change, fmt)})")
-    return f"; its held-out {' and its '.join(worse)}" if worse else ""
-
-
-def fit_verdict(
-    calibrated: Interval,
-    original: Interval,
-    base: Interval,
-    change: Interval,
-    gain: Interval,
-    heldout: dict | None = None,
-) -> FitVerdict:
-    """Held-out agreement per seed: the calibrated stand-in, the original disposition, base rates
-    (each good's most common live side), change = calibrated minus original and gain =
-    calibrated minus base rates, both paired by seed. Generalised: the gain is at least MIN_GAIN
-    and excludes 0 upwards; did not generalise: the whole interval (or the same value on every
-    seed) lies below MIN_GAIN; otherwise it could not be shown at this n. Against the original:
-    improved or worse when the change excludes 0 (an interval, or the same nonzero change on all
-    of at least MIN_N seeds), not clearly better where its interval spans 0, no better where it
-    is 0 on every seed. `heldout` (`compare`'s held-out part): an error made clearly worse is named."""
-    n = calibrated.n
-    if n < MIN_N:
-        return FitVerdict(
-            False,
-            None,
-            f"too few seeds with held-out decisions to tell whether the fit generalised: n = {n}, an interval needs "
-            f"{MIN_N}; calibrate on a run of more seeds (or, from one scenario, hold out more of them: --holdout)",
-        )
-    if change.excludes_zero():
-        against, versus = (IMPROVED, "") if change.mean > 0 else (WORSE, "")
-    elif change.low is not None:
-        against, versus = NOT_CLEARLY_BETTER, " (the interval spans 0)"
-    else:
-        against, versus = NO_BETTER, " (the same on every seed)"
-    said = (
-        f"held-out agreement (the share of goods on the live side) over the {n} seeds with held-out decisions, each "
-        "seed's averaged: "
-        f"calibrated stand-in {ci_text(calibrated, '.3f')}, original disposition {ci_text(original, '.3f')}, always "
-        f"each good's most common side {base.mean:.3f}; the calibrated stand-in's change is {ci_text(gain, '+.3f')} "
-        f"over base rates and {ci_text(change, '+.3f')} over the original"
-    )
-    needs = f"generalising needs {MIN_GAIN:+.3f} or more over base rates, interval above 0"
-    errors = worse_errors(heldout)  # in the headline: the YAML header and the report's first words say it
-    if not (gain.excludes_zero() and gain.mean >= MIN_GAIN):
-        # a negative result only where the interval rules the needed gain out: absence of evidence is no evidence
-        top = gain.high if gain.low is not None else gain.mean  # no interval: the same value on every seed
-        if top < MIN_GAIN:
-            where = "the whole interval" if gain.low is not None else "the same value on every seed"
-            return FitVerdict(
-                False, against, f"the fit did not generalise{errors}: {said}; {needs}, and {where} lies below it"
-            )
-        if gain.low is None:
-            why = gain.note
-        elif gain.low <= 0:
-            why = "the interval spans 0"
-        else:
-            why = f"the mean is below {MIN_GAIN:+.3f}"
-        return FitVerdict(
-            False, against, f"could not show that the fit generalised at n = {n} seeds ({why}){errors}: {said}; {needs}"
-        )
-    if against == IMPROVED:
-        head = "the fit generalised and improved agreement over the original disposition"
-    else:
-        than = {WORSE: "worse", NOT_CLEARLY_BETTER: "not clearly better"}.get(against, "no better")
-        head = f"the fit generalised beyond base rates but is {than} than the original disposition{versus}"
-    return FitVerdict(True, against, f"{head}{errors}: {said}")
-
-
 HEADER = "# A stand-in disposition fitted by glade calibrate"  # how the YAML it writes begins
 
 
@@ -368,9 +279,26 @@ def check_out(out: str | Path) -> None:
     check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
 
 
+def report_copy(summary: dict) -> Path | None:
+    """Where `write` puts the report's copy: RESULTS/calibration/NAME.json, for a results folder."""
+    if summary["kind"] != "results":
+        return None
+    return Path(summary["source"]) / CALIBRATION_DIR / f"{summary['fitted']['name']}.json"
+
+
+def outcome_line(outcome: dict | None) -> str:
+    """The outcome check's result in one sentence (the YAML header's last word on the fit)."""
+    outcome = outcome or {}
+    if "skipped" in outcome:
+        return f"Outcome check skipped: {outcome['skipped']}."
+    if outcome.get("verdict"):
+        return f"Outcome check: {outcome['verdict']}."
+    return "Outcome check: not run."
+
+
 def write(summary: dict, out: str | Path) -> list[Path]:
     """The fitted disposition as YAML at `out`, the summary beside it (`out` with .json), and
-    for a results folder a copy in RESULTS/calibration/ for the report."""
+    for a results folder a copy in RESULTS/calibration/ for the report (`report_copy`)."""
     out = Path(out)
     check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -384,16 +312,17 @@ def write(summary: dict, out: str | Path) -> list[Path]:
         f"calibrated {ci_text(held['after'], '.3f')}, change {ci_text(held['change'], '+.3f')} "
         "(calibrated minus original).\n"
         f"# {headline[0].upper() + headline[1:]}.\n"
+        f"# {outcome_line(summary.get('outcome'))}\n"
         f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
     )
     written = [out, out.with_suffix(".json")]
     text = json.dumps(summary, indent=2) + "\n"
-    if summary["kind"] == "results":
-        folder = Path(summary["source"]) / CALIBRATION_DIR
-        check_folder_path(folder)
-        folder.mkdir(exist_ok=True)
-        written.append(folder / f"{summary['fitted']['name']}.json")
-        check_replaceable(written[-1], json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")
+    copy = report_copy(summary)
+    if copy is not None:
+        check_folder_path(copy.parent)
+        copy.parent.mkdir(exist_ok=True)
+        written.append(copy)
+        check_replaceable(copy, json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")
     for path, content in zip(written, [header + yaml.safe_dump(summary["fitted"], sort_keys=False), text, text]):
         with atomic(path) as tmp:  # a kill while writing leaves no half file under the real name
             tmp.write_text(content)

@@ -343,7 +343,7 @@ def load_flags_text(text: str, path) -> dict:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ValueError(f"{path}: not readable JSON ({str(exc).splitlines()[0][:80]}); {rerun}") from None
+        raise ValueError(f"{path}: not readable JSON ({str(exc).splitlines()[0][:200]}); {rerun}") from None
     if isinstance(data, list):  # from before families: the flags alone
         data = {"flags": data}
     shapes = (("method", dict), ("families", list), ("flags", list), ("cells", list))

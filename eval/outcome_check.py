@@ -13,8 +13,9 @@ and the price path (the path distance of glade.eval.stats to the council's, aver
 the council has no figure of its own there). A stand-in world's error is |its figure - the
 council's| (for the path, the distance itself); the change in error is the calibrated's minus
 the original's, paired by world (negative: the calibrated world is closer), with its interval
-over (scenario, seed)s: the worlds of one seed share its original stand-in world, so they are
-averaged first, as a council's casts are in the evaluation (glade.eval.metrics.per_seed);
+over seeds: the worlds of one seed share its original stand-in world, and twin scenarios share
+its play before the legend, so a seed's worlds (every scenario's) are averaged first, as a
+council's casts are in the evaluation (glade.eval.metrics.per_seed);
 glade.eval.stats.interval, the t interval widened by Hall's skewness correction. Each world's
 figures and errors are summarised the same way (`describe`), the crash with the exact
 Clopper-Pearson interval where each seed holds one world (0/1), else as a share.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +43,7 @@ from .faults import without_faults
 from .figures import FIGURES
 from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
-from .rows import World, episode_rows, read_recipe, read_summary, read_table
+from .rows import World, episode_rows, read_recipe, read_summary, read_table, rebuild
 from .stats import Interval, ci_text, describe, interval, path_distance
 from .thresholds import run_settings
 
@@ -66,6 +68,7 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, on_total=None, on_t
             "to check whether the calibrated stand-in predicts the council"
         }
     folder = live.folder
+    check_episodes(folder)
     _, episodes, excluded = without_faults(None, read_table(folder / "episodes.parquet"))
     episodes = episodes.drop_duplicates("episode_id")
     # the run's thresholds, checked as glade flag and report check them (recipe.yaml's, else summary.json's)
@@ -112,6 +115,31 @@ def outcome_check(live, fitted: Disposition, fit_pairs: set, on_total=None, on_t
     }
     out["verdict"] = verdict(out["groups"][0])
     return out
+
+
+def check_episodes(source) -> None:
+    """Refuses (ValueError) a results folder whose episodes.parquet, the council's outcomes, is
+    missing or unreadable: checked before the search, which would otherwise run first. A traces
+    dataset (or no source at all) is left to the loader, which names it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(source)
+    if not (folder / "decisions.parquet").is_file():
+        return
+    path = folder / "episodes.parquet"
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: missing, and the outcome check compares with the council worlds it holds; {rebuild(folder)}; "
+            "or calibrate with --no-outcome"
+        )
+    try:
+        pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        why = str(exc).strip().splitlines()[0]  # the whole first line: a reason cut short misleads
+        raise ValueError(
+            f"{path}: not a readable Parquet file ({why}); {rebuild(folder)}; or calibrate with --no-outcome"
+        ) from None
 
 
 def _scenarios(folder, council: pd.DataFrame) -> dict[str, Scenario]:
@@ -175,13 +203,13 @@ def _errors(council: dict, original, calibrated, thresholds) -> dict:
 
 
 def _summarise(part: pd.DataFrame, level: float) -> dict:
-    """The group's figures over its (scenario, seed)s, the worlds of each averaged: `n` counts
-    those, `worlds` the worlds played."""
+    """The group's figures over its seeds, each seed's worlds averaged across its scenarios: `n`
+    counts seeds (`unit`), `worlds` the worlds played."""
     worlds = len(part)
-    part = part.groupby(["scenario", "seed"], sort=True).mean(numeric_only=True)
+    part = part.groupby("seed", sort=True).mean(numeric_only=True)
     single = len(part) == worlds  # one world a seed: a crash is 0/1, else a share of the seed's worlds
     unit = "seeds" if single else "seeds (their worlds averaged)"
-    out = {"n": len(part), "worlds": worlds, "figures": {}}
+    out = {"n": len(part), "unit": "seeds", "worlds": worlds, "figures": {}}
     for name in CHECKED:
         o, k = (part[f"{name}.{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
         err_o, err_k = (part[f"{name}.error_{w}"].to_numpy(dtype=float) for w in ("original", "calibrated"))
@@ -236,12 +264,12 @@ def verdict(group: dict) -> str:
     n, worlds = group["n"], group.get("worlds", group["n"])
     if n < 2 or all(v["verdict"] == "too few seeds" for v in figures.values()):
         return (
-            f"{worlds} held-out world(s) on {n} scenario seed(s): too few for an interval, so it cannot say whether the "
+            f"{worlds} held-out world(s) on {n} seed(s): too few for an interval, so it cannot say whether the "
             "calibrated stand-in predicts the council better; hold out more seeds"
         )
     parts = [f"{ABOUT[k]} {ci_text(figures[k]['error_change'], '+' + FORMAT[k])}" for k in closer + worse]
     head = (
-        f"on {worlds} held-out worlds ({n} scenario seeds) the calibrated stand-in predicts the council better on "
+        f"on {worlds} held-out worlds ({n} seeds) the calibrated stand-in predicts the council better on "
         f"{len(closer)} of {len(figures)} figures and worse on {len(worse)}"
     )
     return head + (" (change in error: " + "; ".join(parts) + ")" if parts else "; no difference is clear")

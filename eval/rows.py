@@ -82,7 +82,7 @@ def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, .
     try:
         return pd.read_parquet(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
-        why = str(exc).splitlines()[0][:80]
+        why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(path.parent)}") from None
 
 
@@ -121,7 +121,7 @@ def read_recipe(folder: Path) -> dict:
     try:
         data = load_unique(path.read_text())
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a key twice, or not UTF-8
-        why = str(exc).splitlines()[0][:80]
+        why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not readable YAML ({why}); {rebuild(Path(folder))}") from None
     if data is None:
         return {}
@@ -145,7 +145,7 @@ def read_summary(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        why = str(exc).splitlines()[0][:80]
+        why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not readable JSON ({why}); {rebuild(Path(folder))}") from None
     if not isinstance(data, dict):
         raise ValueError(

@@ -342,7 +342,7 @@ def readable_shards(folder: str | Path) -> list[str]:
             pq.read_metadata(file)
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
-                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:80]}); rerun `glade generate` "
+                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); rerun `glade generate` "
                 "with the recipe that wrote it: it replays that shard"
             ) from None
     return files

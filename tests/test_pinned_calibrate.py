@@ -23,7 +23,8 @@ from glade.env import standin
 from glade.env.legends import FALL, RISE
 from glade.env.protocol import MAX_QTY
 from glade.eval import calibrate as calibration
-from glade.eval.calibrate import calibrate, check_name, check_out, disposition_name, fit_verdict, split
+from glade.eval.calibrate import calibrate, check_name, check_out, disposition_name, split
+from glade.eval.calibrate_words import fit_verdict
 from glade.eval.families import families, family_counts
 from glade.eval.field_notes import table_one, table_one_cells
 from glade.eval.live_decisions import Live
@@ -120,7 +121,7 @@ def test_the_base_rates_come_from_the_fit_part_and_the_verdict_names_each_figure
     # rates), the order (calibrated, original, base) fit_verdict is given and `fit_pairs` (pairs, not rows)
     cal, s = random_fit, random_fit.summary
     rows = cal.live.rows
-    fit, held = rows[cal.split.fit], rows[~cal.split.fit]
+    fit, held = rows[cal.split.fit], rows[cal.split.heldout]
     base = pd.Series(base_rate_agreement(fit, held), index=held.index).groupby(held["episode_id"]).mean()
     assert s["base_rate"]["heldout"]["mean"] == pytest.approx(base.mean())
     own = pd.Series(base_rate_agreement(held, held), index=held.index).groupby(held["episode_id"]).mean()

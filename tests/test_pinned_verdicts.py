@@ -176,10 +176,10 @@ def test_a_seed_without_the_calibrated_value_is_left_out_of_the_figure():
     assert group["figures"]["gambit_pnl"]["n"] == 6
 
 
-def test_the_same_seed_in_two_scenarios_is_two_units():
-    # guards _summarise's grouping by (scenario, seed): seed 0 of one scenario is not seed 0 of another
+def test_the_same_seed_in_two_scenarios_is_one_unit():
+    # guards _summarise's grouping by seed: seed 0 of one scenario and of another share the seed's draws, one unit
     group = _summarise(_check_frame(("a", "b"), 4), 0.95)
-    assert group["n"] == 8 and group["worlds"] == 8 and group["figures"]["crash"]["n"] == 8
+    assert group["n"] == 4 and group["worlds"] == 8 and group["figures"]["crash"]["n"] == 4
 
 
 def test_one_figure_with_too_few_seeds_does_not_silence_the_others():
@@ -187,5 +187,5 @@ def test_one_figure_with_too_few_seeds_does_not_silence_the_others():
     group = _summarise(_check_frame(("sc",), 6, {"legend_ratio": {3, 4, 5}}), 0.95)
     assert group["figures"]["legend_ratio"]["verdict"] == "too few seeds"
     text = verdict(group)
-    assert text.startswith("on 6 held-out worlds (6 scenario seeds) the calibrated stand-in predicts the council")
+    assert text.startswith("on 6 held-out worlds (6 seeds) the calibrated stand-in predicts the council")
     assert "better on 3 of 4 figures and worse on 0" in text

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from glade.eval import report
-from glade.eval.calibrate import IMPROVED, fit_verdict
+from glade.eval.calibrate_words import IMPROVED, fit_verdict
 from glade.eval.families import family_counts
 from glade.eval.report.calibration import _where
 from glade.eval.report.glossary import verdict_terms

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from test_eval_metrics import decision, order  # tests/ is on sys.path under pytest
 
-from glade.eval.calibrate import fit_verdict, split
+from glade.eval.calibrate import split
+from glade.eval.calibrate_words import fit_verdict
 from glade.eval.flags import flag, write_flags
 from glade.eval.recipe import STANDIN, Lever
 from glade.eval.stats import Interval, interval

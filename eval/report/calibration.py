@@ -7,6 +7,9 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from glade.eval.calibrate import CALIBRATION_DIR, SUMMARY_KEYS
 from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
@@ -17,7 +20,7 @@ from .markup import Section, html_table, md_table, md_text
 TITLE = "Calibrating the stand-in"
 CONVENTION = (
     "Every change is calibrated minus original [95% CI], paired by seed for decisions (a seed's decisions "
-    "averaged) and by scenario and seed for outcomes: a positive change in agreement, or a negative change in an "
+    "averaged) and for outcomes (a seed's worlds averaged): a positive change in agreement, or a negative change in an "
     "error, favours the calibrated stand-in; 'in all N': the same value on all N seeds or worlds."
 )
 ABOUT = (
@@ -26,7 +29,7 @@ ABOUT = (
     "original is each creature's scenario disposition, calibrated the fitted one; mean over seeds, each seed's "
     "decisions averaged [95% CI]. "
     "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council "
-    "(means over worlds; price_path is each stand-in world's distance to the council's price path, so the "
+    "(means over seeds, each seed's worlds averaged; price_path is each stand-in world's distance to the council's price path, so the "
     "council has none). " + CONVENTION
 )
 
@@ -41,8 +44,42 @@ def calibrations(folder: Path) -> list[dict]:
             raise ValueError(
                 f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"
             )
-        out.append(json.loads(text))
+        out.append({**json.loads(text), "file": path.name})
     return out
+
+
+def _seeds_text(seeds) -> str:
+    """500-507, or 1, 3, 5: a run's seeds in a few characters."""
+    seeds = sorted(int(s) for s in seeds)
+    if not seeds:
+        return "none"
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
+    """Why a calibration in this folder's calibration/ is not of this folder's decisions (None: it
+    is): a traces dataset's, or a policy (on a creature) or seeds this decisions.parquet lacks. A
+    copied folder keeps its calibrations, so the stored source path alone decides nothing."""
+    source, who = c.get("source", "an unnamed source"), repr(c["policy"])
+    if c.get("kind", "results") != "results":
+        return f"it was calibrated from a {c['kind']} dataset ({source}), not from this results folder"
+    mine = np.zeros(len(decisions), dtype=bool)
+    for column in ("policy_name", "policy"):  # as glade.eval.live_decisions matches a policy
+        if column in decisions.columns:
+            mine |= (decisions[column] == c["policy"]).to_numpy()
+    if c.get("creature"):
+        mine &= (decisions["creature"] == c["creature"]).to_numpy()
+        who += f" on {c['creature']}"
+    here = set(decisions.loc[mine, "seed"].astype(int)) if "seed" in decisions.columns else set()
+    if not here:
+        return f"policy {who} made no decisions in this folder; it was calibrated from {source}"
+    theirs = set(c["seeds"]) if "seeds" in c else None  # a summary from before seeds were stored: its held-out ones
+    if (theirs is not None and theirs != here) or not set(c["split"]["heldout_seeds"]) <= here:
+        shown = _seeds_text(theirs if theirs is not None else c["split"]["heldout_seeds"])
+        return f"it was calibrated on seeds {shown} of policy {who} from {source}, and this folder's are {_seeds_text(here)}"
+    return None
 
 
 WORLDS = ("council", "original", "calibrated")
@@ -107,7 +144,8 @@ def _error_change(figure: dict) -> dict | None:
 def _where(g: dict) -> str:
     worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
     if g["scenario_in_fit"] is None:
-        return f"Outcome check over all {worlds} held-out worlds ({g['n']} scenario seeds)"
+        unit = g.get("unit", "scenario seeds")  # a summary written before a seed's scenarios were averaged
+        return f"Outcome check over all {worlds} held-out worlds ({g['n']} {unit})"
     if g["scenario_in_fit"]:
         return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} held-out seeds"
     return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} seeds of a scenario the fit never saw"
@@ -134,7 +172,7 @@ def lines(c: dict) -> list[str]:
     out = [
         f"Policy {who}: {c['decisions']:,} decisions ({c['rebuilt']:,} rebuild the stored counterfactual exactly{faults});"
         f" held out {held}.",
-        f"Fitted disposition {c['fitted']['name']}; moved most: {moved or 'nothing'}.",
+        f"Fitted disposition {c['fitted']['name']}; moved most{_baseline(c)}: {moved or 'nothing'}.",
         _search(c["search"]),
         c["verdict"][0].upper() + c["verdict"][1:] + ".",
     ]
@@ -156,24 +194,47 @@ def lines(c: dict) -> list[str]:
     return out
 
 
+def _baseline(c: dict) -> str:
+    """ " (from balanced, the most common original disposition)": what `moved` is measured from, the
+    fit part's most common original disposition (ties by name); empty for a summary without it."""
+    start = (c.get("start") or {}).get("name")
+    if not start:
+        return ""
+    counts = list((c.get("fit_dispositions") or {}).values())
+    if len(counts) == 1:
+        return f" (from {start}, the original disposition)"
+    tied = counts.count(max(counts)) if counts else 1
+    if tied > 1:
+        return f" (from {start}, the first by name of the {tied} most common original dispositions)"
+    return f" (from {start}, the most common original disposition)"
+
+
 def _search(search: dict) -> str:
-    """How the fit was searched: enough to run it again and get the same disposition."""
+    """How the fit was searched: enough to run it again and get the same disposition. Its time
+    (`seconds` in the JSON) is left out: it differs on every run, and the report would too."""
     settings = ", ".join(f"{k} {search[k]}" for k in ("seed", "popsize", "maxiter") if k in search)
     return (
         f"Search: {search['evaluations']:,} candidates in {search['generations']:,} generations"
         + (f" ({settings})" if settings else "")
-        + f", {search['seconds']} s."
+        + "."
     )
 
 
 def calibration_sections(page) -> list[Section]:
-    """One section, a block per calibration of this results folder (none: no section)."""
+    """One section, a block per calibration of this folder's decisions (none: no section); one
+    in calibration/ that is not of them is left out, with a line saying why."""
     found = calibrations(page.r.folder)
     if not found:
         return []
     e = html.escape
     md, out = [ABOUT, ""], [f'<p class="caption">{e(ABOUT)}</p>']
     for c in found:
+        why = foreign(c, page.r.decisions)
+        if why is not None:
+            note = f"{CALIBRATION_DIR}/{c['file']} is left out: {why}."
+            md += [f"*{md_text(note, inside=True)}*", ""]
+            out.append(f'<p class="caption">{e(note)}</p>')
+            continue
         md += [f"### {md_text(c['fitted']['name'])}", ""] + [f"- {md_text(line)}" for line in lines(c)] + [""]
         out.append(f"<h3>{e(c['fitted']['name'])}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines(c)) + "</ul>")
         for caption, header, rows in tables(c):

@@ -27,7 +27,7 @@ every change printed is calibrated minus original.
 
 writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
 FILE with .json (the full summary) and, for a results folder, RESULTS/calibration/NAME.json,
-which glade report shows.
+which glade report shows (it says so when it replaces one an earlier run wrote).
 
 examples:
   glade calibrate runs/eval/crash-gambit --policy panic_model --out runs/calibrated/panic.yaml
@@ -80,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from glade.console import console, progress_bar
-    from glade.eval.calibrate import calibrate, check_out, with_outcome, without_outcome, write
+    from glade.eval.calibrate import calibrate, check_out, report_copy, with_outcome, without_outcome, write
+    from glade.eval.outcome_check import check_episodes
 
     check_out(args.out)  # before the search: a fit that cannot be written is not started
+    if not args.no_outcome:
+        check_episodes(args.source)  # nor one whose outcome check would fail after it
     if args.popsize < 1 or args.maxiter < 1:
         raise ValueError("--popsize and --maxiter: at least 1")
     if args.seed < 0:  # else numpy's own "expected non-negative integer", naming no option
@@ -106,11 +109,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_outcome:
         with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
             summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
+    copy = report_copy(summary)
+    replaced = copy is not None and copy.exists()  # the report shows one calibration per name: say it changed
     written = write(summary, args.out)
     show(con, summary)
     con.print("fitted disposition:")
     con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
     con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True)
+    if replaced:
+        con.print(
+            f"replaced {copy}, written by an earlier calibrate run", soft_wrap=True, markup=False, highlight=False
+        )
     return 0
 
 
