@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from glade.checkpoint import read
+from glade.checkpoint import Checkpoint, read
 
 from .lm_tasks.utils import CHOICES, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
 from .scoring import directions
@@ -24,7 +24,8 @@ QUESTION = (
 SHUFFLE_SEED = 0  # the documents' order, so which states a --limit scores
 
 
-def _prompt(messages) -> tuple[str, str]:
+def prompt_pair(messages) -> tuple[str, str]:
+    """(system, user) of a conversation: the prompt a state is told apart by."""
     by_role = {m["role"]: m["content"] for m in messages if m["role"] in ("system", "user")}
     return by_role.get("system", ""), by_role["user"]
 
@@ -49,7 +50,7 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
     states: list[tuple[dict, str, str]] = []
     seen: set[str] = set()
     for row in rows:
-        system, user = _prompt(row["messages"])
+        system, user = prompt_pair(row["messages"])
         key = system + "\x00" + user
         if key in seen:  # one document per distinct prompt
             continue
@@ -191,22 +192,42 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
     return rows, source
 
 
+def lineage(checkpoint: str | Path) -> list[Checkpoint]:
+    """The checkpoint and the models it was trained from, each a folder glade can read: an
+    adapter's base_model, a merged model's adapter (merged_from) or else its base, a full
+    model's base_resolved, and theirs in turn. It stops at a Hub id, a tiny base built in the
+    run, or a folder that is gone or not a checkpoint: what those saw is not known here."""
+    chain = [read(checkpoint)]
+    while True:
+        last = chain[-1]
+        if last.is_adapter:
+            bases = [last.base_model]
+        elif last.kind == "merged":
+            bases = [last.meta.get("merged_from"), last.meta.get("base_resolved")]
+        else:
+            bases = [last.meta.get("base_resolved")]
+        seen = {c.folder.resolve() for c in chain}
+        base = next((Path(b) for b in bases if b and Path(b).is_dir() and Path(b).resolve() not in seen), None)
+        if base is None:
+            return chain
+        try:
+            chain.append(read(base))
+        except ValueError:  # not a checkpoint: nothing recorded to follow
+            return chain
+
+
 def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
-    """The (system, user) prompts a checkpoint was trained on: its saved training split
-    (data/train.parquet, written by glade train) and, under an adapter, its base's where the
-    base saved one too. A checkpoint that saved none (the shipped tiny base ships without its
-    data) adds nothing: what it saw is not known here."""
+    """The (system, user) prompts a checkpoint was trained on: the training split it saved
+    (data/train.parquet, written by glade train; copied by glade merge) and those of each model
+    it was trained from (`lineage`) that saved one too. A checkpoint that saved none (the shipped
+    tiny base ships without its data) adds nothing: what it saw is not known here."""
     import pyarrow.parquet as pq
 
-    found = read(checkpoint)
-    folders = [found.folder]
-    if found.is_adapter and Path(found.base_model).is_dir():
-        folders.append(Path(found.base_model))
     prompts = set()
-    for folder in folders:
-        path = folder / "data" / "train.parquet"
+    for found in lineage(checkpoint):
+        path = found.folder / "data" / "train.parquet"
         if path.is_file():
-            prompts.update(_prompt(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
+            prompts.update(prompt_pair(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
     return prompts
 
 
@@ -214,7 +235,7 @@ def trained_on(prompts: set[tuple[str, str]], rows: Sequence[dict]) -> dict | No
     """The `--traces` rows whose prompt the checkpoint was trained on (trained_prompts): the very
     state, in any episode or council. {"rows": n of len(rows), "seeds": their seeds}, or None when
     none is. Scores on them are not held out."""
-    shared = [row["seed"] for row in rows if _prompt(row["messages"]) in prompts]
+    shared = [row["seed"] for row in rows if prompt_pair(row["messages"]) in prompts]
     if not shared:
         return None
     return {"rows": len(shared), "of": len(rows), "seeds": sorted(set(shared))}

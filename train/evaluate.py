@@ -2,8 +2,9 @@
 
 The checkpoint is loaded exactly as a council would seat it (`{kind: checkpoint}`), greedy,
 so these figures describe what an evaluation will meet:
-- valid_json_rate, valid_action_rate (the parser dropped nothing and named no error),
-  self_buy_rate, standin_agreement (per-good direction vs the scenario's own stand-in in
+- valid_json_rate, valid_action_rate (the parser refused or dropped nothing and named no
+  error; an order whose quantity it cut to what is held or affordable still counts, and
+  `valid_action_cut` says how many valid answers had one), self_buy_rate, standin_agreement (per-good direction vs the scenario's own stand-in in
   that state; glade.eval.scoring);
 - direction_agreement: per-good direction (buy / sell / none) vs the stand-in it learned
   from, i.e. the answer its training data gives in that state;
@@ -17,7 +18,9 @@ so these figures describe what an evaluation will meet:
   and the second pass shows what the constraint leaves of the decisions.
 
 Held-out states come from `eval.traces` (traces of seeds no training run used, with the
-recipe's own data filters applied), or else from the run's held-out episodes. `check_targets`
+recipe's own data filters applied), or else from the run's held-out episodes; a state whose
+prompt is in the training split (turn-0 prompts repeat across seeds) is dropped before the
+sample is drawn, and counted (`trained_on`). `check_targets`
 compares the figures with the recipe's `eval.targets`. Each figure's 95% interval over its n
 states is in `intervals` (glade.eval.stats.interval; none where n is too small).
 """
@@ -31,6 +34,8 @@ from pathlib import Path
 
 from glade.env import standin
 from glade.env.legends import FALL
+from glade.env.protocol import parse
+from glade.eval.lm_docs import prompt_pair
 from glade.eval.scoring import direction_agreement, score
 from glade.eval.stats import interval
 from glade.seats import load
@@ -95,9 +100,11 @@ def sold_goods(action: dict) -> set[str]:
     return {o["good"] for o in action["orders"] if o["side"] == "sell"}
 
 
-def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) -> dict:
+def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None, trained=None) -> dict:
     """Held-out figures of the checkpoint in `folder` (see the module docstring). `progress` (a
-    glade.console.Bar) gets a bar under it for each pass over the states, advanced per batch."""
+    glade.console.Bar) gets a bar under it for each pass over the states, advanced per batch.
+    `trained`: the (system, user) prompts it was trained on (glade.eval.lm_docs.trained_prompts);
+    held-out states with one of them are dropped and counted under `heldout_trained_on`."""
     heldout, seeds = heldout_rows(data_cfg, spec) if data_cfg is not None else (None, [])
     sample = rows if heldout is None else heldout
     if len(sample) == 0:  # the data filters kept none of eval.traces' rows: no figure could be measured
@@ -105,11 +112,17 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
             f"eval.traces ({', '.join(spec.traces)}): no held-out state is left under the recipe's data filters; "
             "generate held-out traces of the policies and creatures the recipe trains on, or set eval.states=0"
         )
+    sample, dropped = drop_trained(sample, trained or set())
+    if len(sample) == 0:
+        raise ValueError(
+            f"every one of the {dropped['of']:,} held-out states has a prompt of the training split, so none is "
+            "held out; generate held-out traces of other seeds or scenarios"
+        )
     sample = sample.shuffle(seed=0).select(range(min(spec.states, len(sample))))
     observations = [json.loads(o) for o in sample["observation"]]
     targets = [json.loads(m[-1]["content"]) for m in sample["messages"]]
     probes = fall_talk_states(spec.traces, spec.probe_states) if spec.traces else []
-    out: dict = {"heldout_states": len(observations)}
+    out: dict = {"heldout_states": len(observations), "heldout_trained_on": dropped}
     intervals: dict[str, dict] = {}
     for prefix, structured in (("", False), ("structured_", True)):
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
@@ -133,6 +146,7 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
         for name, column in values.items():
             out[prefix + name] = sum(column) / len(column)
             intervals[prefix + name] = interval(column, unit="states", rate=name in RATES, bounds=(0, 1)).as_dict()
+        out[prefix + "valid_action_cut"] = cut_share(answered, observations)
     out["intervals"] = intervals  # 95%, per figure: n states, and no interval where n is too small
     if seeds:
         out["heldout_seeds"] = seeds
@@ -144,6 +158,29 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None) 
             for name in REFERENCES
         }
     return out
+
+
+def drop_trained(sample, trained: set[tuple[str, str]]):
+    """(the rows whose prompt is not in `trained`, {"rows": dropped, "of": all, "episodes": theirs}):
+    a state the model was trained on, even from another seed's episode, is not held out."""
+    flags = [prompt_pair(m) in trained for m in sample["messages"]]
+    if not any(flags):
+        return sample, {"rows": 0, "of": len(flags), "episodes": []}
+    episodes = sorted({e for e, f in zip(sample["episode_id"], flags, strict=True) if f})
+    kept = sample.select([i for i, f in enumerate(flags) if not f])
+    return kept, {"rows": sum(flags), "of": len(flags), "episodes": episodes}
+
+
+def cut_share(answered, observations) -> dict:
+    """Of the valid answers (no named error), those whose quantity the parser cut to what the
+    creature holds or can afford (repair `qty_cut`): valid, yet not the order the model wrote.
+    A share of valid answers with its exact interval ("k of n valid answers")."""
+    flags = [
+        float(d.text is not None and "qty_cut" in parse(d.text, obs).repairs)
+        for d, obs in zip(answered, observations, strict=True)
+        if d.error is None
+    ]
+    return interval(flags, unit="valid answers", rate=True).as_dict()
 
 
 def per_state(answered, observations, targets, standin_actions) -> dict[str, list[float]]:

@@ -1,6 +1,6 @@
 """What a training recipe needs on disk before anything runs: its traces (readable, holding the
-policies and creatures its filters ask for, held-out seeds apart from the training seeds) and its
-base model (there, a model and not a LoRA adapter). `glade train` and `glade validate` both check
+policies and creatures its filters ask for, held-out seeds apart from the training seeds, its
+base's included) and its base model (there, a model and not a LoRA adapter). `glade train` and `glade validate` both check
 it; malformed inputs are reported before missing ones, so an input still to come never hides one.
 """
 
@@ -83,10 +83,9 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
                 ("data.creatures", "creature", recipe.data.creatures),
             ):
                 _check_present(shards[where], key, column, asked, source, where)
-    if shards["data.traces"] and shards["eval.traces"]:  # a clash among the shards there is final
-        shared = sorted(
-            _seeds(shards["data.traces"], source, "data.traces") & _seeds(shards["eval.traces"], source, "eval.traces")
-        )
+    held = _seeds(shards["eval.traces"], source, "eval.traces") if shards["eval.traces"] else set()
+    if shards["data.traces"] and held:  # a clash among the shards there is final
+        shared = sorted(_seeds(shards["data.traces"], source, "data.traces") & held)
         if shared:
             fail(
                 source,
@@ -94,8 +93,40 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
                 f"seed(s) {', '.join(map(str, shared[:8]))} are also in data.traces; held-out traces must be "
                 "generated from seeds the training traces do not use",
             )
+    for folder, seeds in _base_seeds(recipe) if held else []:  # the base trained on its seeds' states too
+        if shared := sorted(seeds & held):
+            fail(
+                source,
+                "eval.traces",
+                f"seed(s) {', '.join(map(str, shared[:8]))} are also in the training traces of the base model "
+                f"{base!r} (by the meta.json of {folder}); held-out traces must be generated from seeds neither "
+                "the training traces nor the base's use",
+            )
     if pending:
         missing(source, *pending[0])
+
+
+def _base_seeds(recipe: TrainRecipe) -> list[tuple[Path, set[int]]]:
+    """(folder, seeds) for the base and each model it was trained from (glade.eval.lm_docs.lineage):
+    the seeds of the training traces its meta.json records (`traces.data`). A Hub id, a tiny base
+    built in the run, or a base with no such record (trained before glade kept it) adds none."""
+    from glade.eval.lm_docs import lineage
+
+    base = recipe.model.base
+    if base == "tiny" or not (base.startswith((LATEST, SHIPPED)) or Path(base).is_dir()):
+        return []
+    try:
+        folder = checkpoint.resolve(base, recipe.output_root)
+        chain = lineage(folder)
+    except ValueError:  # no such base yet, or not a checkpoint: named by the checks above, or when it loads
+        return []
+    out = []
+    for found in chain:
+        record = (found.meta.get("traces") or {}).get("data") or []
+        seeds = {int(s) for entry in record if isinstance(entry, dict) for s in entry.get("seeds") or []}
+        if seeds:
+            out.append((found.folder, seeds))
+    return out
 
 
 def _check_not_adapter(folder: Path, base: str, source: str | None) -> None:

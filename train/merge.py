@@ -1,7 +1,9 @@
 """Fold a LoRA checkpoint into its base model (`glade merge CHECKPOINT [--out DIR]`).
 
 The merged folder is a plain transformers model (safetensors, tokenizer, meta.json) whose
-logits equal the adapter's; it serves where adapters cannot (some servers, exports).
+logits equal the adapter's; it serves where adapters cannot (some servers, exports). The
+adapter's recipe.yaml and data/ (its SFT splits) come along: `glade lm-eval` reads its
+held-out split from data/ and checks `--traces` against its training split.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     try:
         merged.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
+        if (checkpoint / "data").is_dir():  # what the merged weights were trained and held out on
+            shutil.copytree(checkpoint / "data", tmp / "data")
+        if (checkpoint / "recipe.yaml").is_file():
+            shutil.copy2(checkpoint / "recipe.yaml", tmp / "recipe.yaml")
         meta = {**meta, "kind": "merged", "merged_from": str(checkpoint.resolve()), "base_model": None}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         os.replace(tmp, out)

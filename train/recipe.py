@@ -59,7 +59,8 @@ class EvalSpec:
     # data filters, are the held-out set. Empty: the run's own held-out episodes.
     traces: tuple[str, ...] = ()
     probe_states: int = 64  # fall-talk states of `traces` for the disposition probe (glade.train.evaluate)
-    targets: dict[str, str] = field(default_factory=dict)  # metric -> ">= 0.95" or "<= 0.01"
+    # metric -> ">= 0.95" or "<= 0.01"; a bare number is read only to be refused with the way to write it
+    targets: dict[str, str | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,14 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
     for metric, target in recipe.eval.targets.items():
         if metric not in METRICS:
             fail(source, f"eval.targets.{metric}", f"unknown metric (known: {', '.join(METRICS)})")
+        if not isinstance(target, str):  # a bare number has no side: at least or at most?
+            rate = target / 100 if 1 < target <= 100 else target  # the figures are rates: 95 meant 95%
+            said = f" (for {target:g}%)" if rate != target else ""
+            fail(
+                source,
+                f"eval.targets.{metric}",
+                f"expected a string, got {target:g}: write it as '>= {rate:g}' or '<= {rate:g}'{said}",
+            )
         try:
             parse_target(target)
         except ValueError as exc:

@@ -245,18 +245,33 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         meta["base_model_given"] = "tiny (built locally from the training data)"
     (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
     _write_meta(work, meta)
-    if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
-        from .evaluate import check_targets, evaluate_checkpoint
+    from .evaluate import check_targets, evaluate_checkpoint
 
-        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data, progress))
-        if recipe.eval.traces:
-            meta["heldout"] = {
-                "traces": list(recipe.eval.traces),
-                "seeds": meta["metrics"].pop("heldout_seeds", []),
-                "about": "states of these seeds' episodes; no training run of this checkpoint used them",
-            }
-        if recipe.eval.targets:
-            meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
+    if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
+        from glade.eval.lm_docs import prompt_pair, trained_prompts
+
+        trained = {prompt_pair(m) for m in train_rows["messages"]}  # and those of the models under it
+        if recipe.model.base != "tiny" and Path(base).is_dir():
+            trained |= trained_prompts(base)
+        meta["metrics"].update(evaluate_checkpoint(work, eval_rows, recipe.eval, recipe.data, progress, trained))
+        meta["heldout"] = {
+            "traces": list(recipe.eval.traces),
+            "seeds": meta["metrics"].pop("heldout_seeds", []),
+            "about": "states of these seeds' episodes; no training run of this checkpoint used them"
+            if recipe.eval.traces
+            else "states of the episodes the run held out of its training traces (data/eval.parquet)",
+            # states whose prompt is in a training split, dropped before the sample was drawn
+            "trained_on": meta["metrics"].pop("heldout_trained_on", None),
+        }
+    elif recipe.eval.targets:  # nothing measured: each target recorded as not met, and why
+        meta["targets_not_measured"] = (
+            "eval.states is 0, so no held-out state was answered"
+            if not recipe.eval.states
+            else "no held-out state: eval.traces names none and the run held out no episode "
+            f"(data.eval_share {recipe.data.eval_share:g})"
+        )
+    if recipe.eval.targets:
+        meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
     # data, build, train, held-out evaluation; a resumed run adds the training seconds its earlier runs
     # kept (up to the checkpoint it resumed from), so the wall time is never less than train_seconds
     meta["wall_seconds"] = round(time.perf_counter() - started + earlier, 1)

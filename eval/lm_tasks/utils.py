@@ -9,7 +9,8 @@ glade_decision_gen: the model answers one rendered turn; the completion is parse
 the Wood parses it (`glade.env.protocol.parse` against the stored observation) and scored
 by `glade.eval.scoring.score`:
   valid_json         1 if the completion holds a JSON object the parser could read
-  valid_action       1 if the parser took the action whole (no error: nothing cut or refused)
+  valid_action       1 if the parser refused or dropped nothing (no named error); an order whose
+                     quantity it cut to what is held or affordable still counts
   standin_agreement  share of goods on which the executed action takes the stand-in's side
                      (buy / sell / none). A completion the parser cannot use executes as a hold
                      (as in the Wood), so an empty or garbage answer still agrees on every good

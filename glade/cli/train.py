@@ -119,9 +119,13 @@ def print_checkpoint(con, out) -> None:
         for key, value in m.items():
             if isinstance(value, (int, float)) and key not in ("train_loss", "train_steps", "eval_loss"):
                 con.print(f"  {key} {value:.3f}" if isinstance(value, float) else f"  {key} {value}", highlight=False)
+        print_targets(con, meta)
         return
     seeds = (meta.get("heldout") or {}).get("seeds")
     source = f"seeds {seed_spans(seeds)}" if seeds else "the run's held-out episodes"
+    dropped = ((meta.get("heldout") or {}).get("trained_on") or {}).get("rows")
+    if dropped:  # a state the model was trained on is not held out
+        source += f"; {dropped:,} with a training prompt left out"
     rows = []
     for key, label in FIGURES:
         found = [intervals.get(prefix + key) for prefix in ("", "structured_")]
@@ -130,10 +134,35 @@ def print_checkpoint(con, out) -> None:
         rows.append([label, *(ci_text(f, ".3f") for f in found), f"{found[0]['n']:,}"])
     title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
     print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
+    cuts = [
+        (label, m.get(prefix + "valid_action_cut"))
+        for prefix, label in (("", "unconstrained"), ("structured_", "structured"))
+    ]
+    if any(c for _, c in cuts):  # valid, yet not the order the model wrote
+        said = "; ".join(f"{label} {c['note']}, {ci_text(c, '.3f')}" for label, c in cuts if c)
+        con.print(
+            f"  valid actions with a quantity the parser cut to what was held or affordable: {said}",
+            soft_wrap=True,
+            highlight=False,
+        )
     if m.get("fall_talk_sell_rate_standins"):
         said = ", ".join(f"{k} {v:.3f}" for k, v in m["fall_talk_sell_rate_standins"].items())
         con.print(f"  the stand-ins' sells under fall talk, same states: {said}", soft_wrap=True, highlight=False)
-    for key, t in (meta.get("targets") or {}).items():
+    print_targets(con, meta)
+
+
+def print_targets(con, meta: dict) -> None:
+    """Each target as met or not; with no held-out figure measured, one line saying why."""
+    targets = meta.get("targets") or {}
+    if targets and meta.get("targets_not_measured"):
+        named = ", ".join(f"{key} {t['target']}" for key, t in targets.items())
+        con.print(
+            f"  targets not measured ({meta['targets_not_measured']}): {named}, each recorded as NOT met",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return
+    for key, t in targets.items():
         if t["measured"] is None:  # e.g. eval.probe_states 0: reported as not met, and why
             con.print(f"  target {key} {t['target']}: NOT met (not measured)", highlight=False)
             continue

@@ -37,11 +37,17 @@ def what_it_is(recipe: dict) -> str:
 
 def heldout_words(meta: dict) -> str:
     held = meta.get("heldout") or {}
+    dropped = (held.get("trained_on") or {}).get("rows")
+    left_out = (
+        f"; {dropped} of its {held['trained_on']['of']} states, whose prompt is in a training split, were left out"
+        if dropped
+        else ""
+    )
     if not held.get("seeds"):
-        return ""
+        return left_out
     return (
         f", from episodes of seeds {', '.join(map(str, held['seeds']))} ({', '.join(held.get('traces', []))}), "
-        "which no training run of this model used"
+        f"which no training run of this model used{left_out}"
     )
 
 
@@ -66,7 +72,7 @@ def heldout_table(meta: dict) -> str:
             found = interval([1.0] * k + [0.0] * (n - k), unit="states", rate=True).as_dict()
         if found is not None:
             cell = ci_cell(found.get("ci"), found.get("n"), found.get("note"))
-            rows.append([key, fmt(value), cell, f"{found.get('n')} states"])
+            rows.append([key, fmt(value), cell, f"{found.get('n')} states{cut_words(metrics, key)}"])
         elif key in ("heldout_states", "fall_talk_states"):
             rows.append([key, fmt(value), "-", "-"])
         else:
@@ -74,6 +80,16 @@ def heldout_table(meta: dict) -> str:
                 [key, fmt(value), "not recorded (a checkpoint written before glade kept intervals)", f"{n} states"]
             )
     return table(["metric", "value", "95% CI", "n"], rows)
+
+
+def cut_words(metrics: dict, key: str) -> str:
+    """For a valid-action rate: how many valid answers had a quantity the parser cut to what was
+    held or affordable (they count as valid; train/evaluate.cut_share)."""
+    cut = metrics.get(key.removesuffix("_rate") + "_cut") if key.endswith("valid_action_rate") else None
+    if not isinstance(cut, dict) or not cut.get("note") or not cut.get("n"):  # no valid answer: nothing to cut
+        return ""
+    share = f", {fmt(cut['mean'])} {ci_cell(cut.get('ci'), cut.get('n'), '')}".rstrip() if cut.get("ci") else ""
+    return f"; a quantity cut to what was held or affordable in {cut['note']}{share}"
 
 
 def training_table(meta: dict) -> list[str]:
@@ -126,9 +142,13 @@ def targets_section(meta: dict) -> list[str]:
             ci = ci_cell(ci, n, "-")
             rows.append([name, t["target"], fmt(t["measured"]), ci, f"{n} states" if n else "-", target_verdict(t)])
         recorded = any("shown" in t for t in targets.values())  # targets recorded before glade checked intervals
+        head = "Targets (from the recipe's `eval.targets`"
+        if why := meta.get("targets_not_measured"):  # no held-out state was answered
+            head += f"; none could be measured: {why}):"
+        else:
+            head += "; met: the measured figure and its whole 95% interval on the target's side):" if recorded else "):"
         out += [
-            "Targets (from the recipe's `eval.targets`"
-            + ("; met: the measured figure and its whole 95% interval on the target's side):" if recorded else "):"),
+            head,
             "",
             table(["metric", "target", "measured", "95% CI", "n", ""], rows),
             "",
