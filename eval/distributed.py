@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Hashable, Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import ray
@@ -37,7 +40,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from glade import checkpoint
 from glade.env.scenario import Scenario
 from glade.meter import add
-from glade.rollout import RolloutStats, act_all
+from glade.rollout import RolloutStats, act_timed, measured_elsewhere
 from glade.seats import Decision, Policy, load_council
 
 from .plan import seat_council
@@ -48,28 +51,115 @@ from .run import play
 MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
 TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often
 NAMESPACE = "glade"
+JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes
+TOKEN_FILE = Path(".ray") / "auth_token"  # under the home folder: Ray's default token
 
 
 def connect(address: str = "auto") -> str:
     """Join the Ray cluster at `address` ("auto": the one this machine belongs to); with
-    "auto" and no cluster, start a local one. Returns one line saying which."""
+    "auto" and no cluster, start a local one (without token authentication, so that it
+    leaves no ~/.ray/auth_token behind). Returns one line saying which; OSError when the
+    cluster cannot be joined within JOIN_SECONDS or has no CPU for a shard."""
     if ray.is_initialized():
-        return describe("an already connected Ray cluster")
-    check_address(os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address)
-    quiet = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+        return ready(ray.get_runtime_context().gcs_address, "an already connected Ray cluster")
+    target = os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address
+    check_address(target)
     try:
-        ray.init(address=address, **quiet)
-    except ConnectionError as exc:
-        if address != "auto":
+        return _connect(address, target)
+    except KeyboardInterrupt:  # not the resume hint: nothing has played
+        raise KeyboardInterrupt(f"while joining Ray (--ray {target}), before anything played") from None
+
+
+def _connect(address: str, target: str) -> str:
+    quiet = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+    if target != "auto" and joins_with_token(os.environ, Path.home()):
+        _token_mode()
+    try:
+        _join(address, JOIN_SECONDS, **quiet)
+    except (ConnectionError, RuntimeError, TimeoutError) as exc:
+        if target != "auto" or isinstance(exc, TimeoutError):
             raise OSError(
-                f"--ray {address}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
-                "a Ray head's address (`ray status --address` on it), and if the cluster uses token authentication "
-                "(Ray's default when ~/.ray/auth_token exists), set RAY_AUTH_MODE=token and its token "
-                "(`ray get-auth-token`)"
+                f"--ray {target}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
+                "a Ray head's address (`ray status --address` on it), and if the cluster uses token authentication, "
+                "that this machine has its token (~/.ray/auth_token or RAY_AUTH_TOKEN; `ray get-auth-token` on the head)"
             ) from None
-        ray.init(address="local", include_dashboard=False, **quiet)
-        return describe("no Ray cluster found (--ray auto); started a local one on this machine")
-    return describe(f"Ray cluster at {address}")
+        with _auth_unset_as("disabled"):  # else Ray 2.60 writes ~/.ray/auth_token, and `ray start` then asks for it
+            ray.init(address="local", include_dashboard=False, **quiet)
+        where = ray.get_runtime_context().gcs_address
+        return ready(where, f"no Ray cluster found (--ray auto); started a local one on this machine at {where}")
+    where = ray.get_runtime_context().gcs_address
+    return ready(where, f"Ray cluster at {where}")
+
+
+def joins_with_token(env: Mapping[str, str], home: Path) -> bool:
+    """Whether to join an explicit address with token authentication: RAY_AUTH_MODE unset and
+    a token at hand (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token). ray.init("auto")
+    decides so itself, and `ray start --head` turns token auth on whenever that file exists,
+    but Ray 2.60 never does for an explicit address: `--ray HEAD:6379` would fail where
+    plain `--ray` joins."""
+    if "RAY_AUTH_MODE" in env:
+        return False
+    return bool(env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH")) or (home / TOKEN_FILE).is_file()
+
+
+def _token_mode() -> None:
+    # what ray.init("auto") does (RAY_AUTH_MODE=token, and Ray's config, read at import, read again)
+    from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+    _enable_token_auth()
+
+
+@contextmanager
+def _auth_unset_as(mode: str):
+    """RAY_AUTH_MODE=`mode` while the block runs, where the user set none."""
+    if "RAY_AUTH_MODE" in os.environ:
+        yield
+        return
+    os.environ["RAY_AUTH_MODE"] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
+
+
+def _join(address: str, seconds: float, **options) -> None:
+    """ray.init(address, **options), given up after `seconds` with TimeoutError: Ray takes no
+    timeout for joining, and retries an address that does not answer as Ray for minutes. It
+    runs in a thread so that the wait can end; one left behind ends with the process."""
+    outcome: dict[str, BaseException] = {}
+
+    def join() -> None:
+        try:
+            ray.init(address=address, **options)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=join, name="glade-ray-join", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer as a Ray head within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def ready(where: str, what: str) -> str:
+    """`describe`'s line for the cluster just joined; OSError when it has no CPU for a task
+    (each shard asks for one: the run would wait at 0 turns, and Ray's warning is not shown)."""
+    line = describe(what)
+    if refusal := no_cpus(where, cluster()["cpus"]):
+        raise OSError(refusal)
+    return line
+
+
+def no_cpus(where: str, cpus: float) -> str | None:
+    """The one-line refusal of a cluster whose alive nodes have no CPU; None when they have some."""
+    if cpus > 0:
+        return None
+    return (
+        f"the Ray cluster at {where} has no CPUs for tasks (each shard needs 1): add a worker node with CPUs, "
+        "or start the head with --num-cpus N"
+    )
 
 
 def check_address(address: str) -> None:
@@ -89,11 +179,17 @@ def check_address(address: str) -> None:
         ) from None
 
 
-def describe(what: str) -> str:
+def cluster() -> dict:
+    """The connected cluster's alive nodes and their CPUs and GPUs (summary.json's cost.cluster)."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
     gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
-    return f"{what}: {len(nodes)} node(s), {cpus:g} CPU(s), {gpus:g} GPU(s)"
+    return {"nodes": len(nodes), "cpus": cpus, "gpus": gpus}
+
+
+def describe(what: str) -> str:
+    c = cluster()
+    return f"{what}: {c['nodes']} node(s), {c['cpus']:g} CPU(s), {c['gpus']:g} GPU(s)"
 
 
 def shipped(recipe: EvalRecipe) -> EvalRecipe:
@@ -136,6 +232,7 @@ def play_on_ray(
     if not todo:
         return
     recipe = shipped(recipe)
+    stats.cluster = cluster()
     servers = seat_servers() if uses_models(recipe) else {}
     recipe_ref, scenarios_ref = ray.put(recipe), ray.put(scenarios)
     pending = {play_shard.remote(recipe_ref, scenarios_ref, shard, servers): shard for shard in todo}
@@ -238,7 +335,11 @@ class ServedSeat:
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         councils = {p.council_key: p.council for p, _ in seats}
         requests = [(p.council_key, p.creature, obs) for p, obs in seats]
-        return ray.get(self.server.act.remote(councils, requests))
+        decisions, seconds = ray.get(self.server.act.remote(councils, requests))
+        # the server's time in the models, not this call's: that waits on the network, and
+        # on the server while it answers other tasks
+        measured_elsewhere(seconds)
+        return decisions
 
 
 @ray.remote
@@ -249,8 +350,12 @@ class SeatServer:
     def __init__(self):
         self.councils: dict[str, dict[str, Policy]] = {}
 
-    def act(self, councils: dict[str, dict], requests: list[tuple[str, str, dict]]) -> list[Decision]:
+    def act(
+        self, councils: dict[str, dict], requests: list[tuple[str, str, dict]]
+    ) -> tuple[list[Decision], list[float]]:
+        """The decisions, and each one's model seconds (its share of its batched generate), as
+        the local backend times them."""
         for key, seats in councils.items():
             if key not in self.councils:
                 self.councils[key] = load_council(seats)
-        return act_all([(self.councils[key][creature], obs) for key, creature, obs in requests])
+        return act_timed([(self.councils[key][creature], obs) for key, creature, obs in requests])

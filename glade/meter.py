@@ -313,9 +313,12 @@ def seat_cost(meter: SeatMeter) -> dict:
 
 def run_cost(stats: RolloutStats, wall_seconds: float, episodes: int) -> dict:
     """summary.json's `cost`: per seat label and for the run. `play_seconds` is the time spent
-    playing shards (summed over processes on Ray), `model_share` its share inside model seats."""
+    playing shards (summed over tasks on Ray), `model_share` its share inside model seats (on Ray,
+    the seat servers' time in the models); `backend` "local" or "ray", with the Ray `cluster`."""
     play = stats.total_seconds
     return {
+        "backend": "ray" if stats.cluster else "local",
+        **({"cluster": stats.cluster} if stats.cluster else {}),
         "seats": {label: seat_cost(m) for label, m in sorted(stats.seats.items())},
         "episodes": episodes,
         "decisions": stats.decisions,
@@ -350,9 +353,12 @@ def closing_line(cost: dict) -> str:
     decisions = f"{cost['decisions']:,} decisions by every seat" + (
         f" ({shared:,} shared with an identical request)" if shared else ""
     )
+    ray = cost.get("cluster")  # on Ray, play is summed over the tasks, which also wait on the seat servers
+    where = f" on Ray ({ray['nodes']:,} node(s), {ray['cpus']:g} CPU(s))" if ray else ""
+    play = "the tasks' play" if ray else "play"
     return (
-        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall "
-        f"({cost['model_share']:.1%} of play inside the models, {rate} episodes/s); "  # as the outside share reads
+        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall{where} "
+        f"({cost['model_share']:.1%} of {play} inside the models, {rate} episodes/s); "  # as the outside share reads
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
     )

@@ -16,6 +16,7 @@ were most of an episode's time.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class RolloutStats:
     total_seconds: float = 0.0
     policy_calls: int = 0
     seats: dict[str, SeatMeter] = field(default_factory=dict)  # seat label (the trace rows' `seat`) -> meter
+    cluster: dict | None = None  # the Ray cluster that played (nodes, cpus, gpus); None: this process
 
     @property
     def outside_model_share(self) -> float:
@@ -112,12 +114,25 @@ class RolloutStats:
 
 def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
     """One Decision per (policy, observation), in order, with one `act_batch` call per batch key."""
-    return _act_timed(seated, stats)[0]
+    return act_timed(seated, stats)[0]
 
 
-def _act_timed(seated: list[tuple[Policy, dict]], stats: RolloutStats | None) -> tuple[list[Decision], list[float]]:
+_elsewhere = threading.local()  # .seconds: what a policy measured in another process, for the call in progress
+
+
+def measured_elsewhere(seconds: list[float]) -> None:
+    """Called inside act_batch by a policy whose model runs in another process (a Ray seat
+    server, glade.eval.distributed): each decision's model seconds as that process timed
+    them, counted in place of the call's wall time."""
+    _elsewhere.seconds = list(seconds)
+
+
+def act_timed(
+    seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
+) -> tuple[list[Decision], list[float]]:
     """act_all, plus each decision's model seconds: an equal share of its batched call's wall
-    time (0 for stand-ins, which `model_seconds` leaves out too)."""
+    time (0 for stand-ins, which `model_seconds` leaves out too), or what the policy measured
+    elsewhere (measured_elsewhere)."""
     groups: dict[object, list[int]] = {}
     for i, (policy, _) in enumerate(seated):
         groups.setdefault(policy.batch_key(), []).append(i)
@@ -125,18 +140,24 @@ def _act_timed(seated: list[tuple[Policy, dict]], stats: RolloutStats | None) ->
     seconds = [0.0] * len(seated)
     for members in groups.values():
         leader = seated[members[0]][0]
+        _elsewhere.seconds = None
         t0 = time.perf_counter()
         answers = leader.act_batch([seated[i] for i in members])
         if len(answers) != len(members):
             raise RuntimeError(f"policy {leader.name!r} returned {len(answers)} decisions for {len(members)} seats")
         spent = time.perf_counter() - t0
+        shares, _elsewhere.seconds = _elsewhere.seconds, None
+        if shares is None:
+            shares = [0.0 if isinstance(leader, StandIn) else spent / len(members)] * len(members)
+        elif len(shares) != len(members):
+            raise RuntimeError(f"policy {leader.name!r} timed {len(shares)} decisions for {len(members)} seats")
         if stats is not None:
             if not isinstance(leader, StandIn):
-                stats.model_seconds += spent
+                stats.model_seconds += sum(shares)
             stats.policy_calls += 1
-        for i, decision in zip(members, answers):
+        for i, decision, share in zip(members, answers, shares):
             out[i] = decision
-            seconds[i] = 0.0 if isinstance(leader, StandIn) else spent / len(members)
+            seconds[i] = share
     return out, seconds  # type: ignore[return-value]
 
 
@@ -172,7 +193,7 @@ def run_lockstep(
     live = list(episodes)
     while live:
         seats = [(e, c) for e in live for c in envs[e.episode_id].agents]
-        answers, seconds = _act_timed([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
+        answers, seconds = act_timed([(e.council[c], observations[e.episode_id][c]) for e, c in seats], stats)
         decisions = {(e.episode_id, c): d for (e, c), d in zip(seats, answers, strict=True)}
         labels = {}  # (episode, creature) -> the rows' seat label
         for (e, c), d, spent in zip(seats, answers, seconds):

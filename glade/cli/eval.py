@@ -7,11 +7,13 @@ summary.json and recipe.yaml (RESULTS is the recipe's `out`; attribution.parquet
 With --ray the shards play as Ray tasks on a cluster (glade.eval.distributed): the same
 results folder, the same numbers. ADDRESS defaults to `auto`, the cluster this machine
 belongs to (`ray start --head` here, `ray start --address HEAD:6379` on every other node);
-with none running, a local one is started."""
+with none running, a local one is started. A recipe written as --ray's word (`--ray RECIPE.yaml`)
+is the recipe, with the address auto."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
@@ -38,7 +40,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("recipe", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
+    # optional only so that `--ray RECIPE` (the recipe taken as --ray's address) reads as meant: run() asks for it
+    p.add_argument("recipe", nargs="?", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
     p.add_argument(
         "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. seeds.count=2"
     )
@@ -71,10 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import fault_hint, too_many_faults
 
-    overrides = list(args.overrides)
-    if args.ray is not None and "=" in args.ray:  # `--ray key=value`: an override, not an address
-        overrides.append(args.ray)
-        args.ray = "auto"
+    args.recipe, overrides, args.ray = recipe_and_address(args.recipe, list(args.overrides), args.ray)
+    if args.recipe is None:
+        args.usage_error("the following arguments are required: recipe")
+    distributed = ray_module(args.ray, check=args.dry_run)  # a run checks it when it has worlds to play
     recipe = load_eval_recipe(args.recipe, overrides)
     check_inputs(recipe, recipe_source(args.recipe, overrides))
     for name in unseated(recipe):  # a policy no council seats is most often a council left unfinished
@@ -91,15 +94,16 @@ def run(args: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
             return 0
-        report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
-        print_table(con, f"{recipe.name}: the plan, before it runs", *report)
+        header, rows, lines = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
+        if args.ray is not None:
+            lines.append(
+                f"--ray {args.ray}: the wall-time estimate is for one local process playing every shard in turn, "
+                "not for the cluster"
+            )
+        print_table(con, f"{recipe.name}: the plan, before it runs", header, rows, lines)
         return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
     backend = {}
-    if args.ray is not None:
-        try:
-            from glade.eval import distributed
-        except ImportError:
-            raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
+    if distributed is not None:
         backend = {"backend": distributed.ray_backend(args.ray, lambda line: con.print(line, soft_wrap=True))}
     try:
         with only_writer(Path(recipe.out)):  # one lock for the play and the tables: no run writes them between
@@ -108,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
             for line in result.replayed:
                 con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
             summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(RESUME) from None
+    except KeyboardInterrupt as exc:  # one raised while joining Ray says so: nothing played to resume
+        raise KeyboardInterrupt(str(exc) or RESUME) from None
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
@@ -119,6 +123,37 @@ def run(args: argparse.Namespace) -> int:
     hint = fault_hint(summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0
+
+
+def recipe_and_address(recipe: str | None, overrides: list[str], ray: str | None):
+    """(recipe, overrides, --ray address) as meant: `--ray key=value` is an override and
+    `--ray RECIPE.yaml` the recipe (argparse gives --ray the word after it), each with the
+    address auto. ValueError for a recipe given twice."""
+    if ray is None or ray == "auto":
+        return recipe, overrides, ray
+    if "=" in ray:
+        return recipe, [*overrides, ray], "auto"
+    if ray.endswith((".yaml", ".yml")) or Path(ray).is_file():
+        if recipe is not None and "=" not in recipe:
+            raise ValueError(
+                f"--ray {ray}: a recipe, and {recipe} is the recipe; --ray takes a Ray address (HOST:PORT)"
+            )
+        return ray, [recipe, *overrides] if recipe is not None else overrides, "auto"
+    return recipe, overrides, ray
+
+
+def ray_module(address: str | None, check: bool):
+    """glade.eval.distributed for `--ray ADDRESS` (None without --ray), once Ray imports; with
+    `check` (a dry run, before it calibrates), once something listens at the address too."""
+    if address is None:
+        return None
+    try:
+        from glade.eval import distributed
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
+    if check:
+        distributed.check_address(os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address)
+    return distributed
 
 
 def run_lines(summary: dict, out) -> str:
@@ -134,7 +169,8 @@ def run_lines(summary: dict, out) -> str:
         )
     played_now = 0 if cost.get("kept") else cost["episodes"]
     # wall time, as the cost line says it (timing's playing seconds are summed over Ray's workers)
-    took = f"{cost['wall_seconds']:,.1f} s ({timing['outside_model_share']:.1%} of play outside the model)"
+    play = "the tasks' play" if cost.get("cluster") else "play"  # Ray's tasks also wait on the seat servers
+    took = f"{cost['wall_seconds']:,.1f} s ({timing['outside_model_share']:.1%} of {play} outside the model)"
     if played_now == 0:
         if cost["episodes"] < worlds:
             kept = f"timing and cost are those of the run that played the last {cost['episodes']:,} of them: {took}"
