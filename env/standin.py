@@ -212,9 +212,9 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
         limit = ref * (1.0 + d.bid + premium + noise) if side == "buy" else ref * (1.0 - d.ask - premium + noise)
         # within the action space's prices, as the Wood takes them (comparisons: min/max cost more),
         # and the action schema's cap, so a bold disposition's answer is one a held seat could give
-        if limit > PRICE_CAP * ref:
-            limit = cents_at_most(PRICE_CAP * ref)
         limit = round(MIN_PRICE if limit < MIN_PRICE else MAX_PRICE if limit > MAX_PRICE else limit, 2)
+        if limit > PRICE_CAP * ref:  # after rounding: 33.336 rounds to 33.34 over a cap of 33.33
+            limit = max(MIN_PRICE, cents_at_most(PRICE_CAP * ref))  # as the schema's cap
         (buys if side == "buy" else sells).append([good, qty, limit])
     pebbles = float(obs["pebbles"])
     budget = d.budget * (pebbles if pebbles > 0.0 else 0.0)

@@ -1,13 +1,13 @@
 """Flag families: the flags a person reads as one finding.
 
 Decision flags group per (scenario, council, creature, phase), over casts and goods: "Oona at
-the seam (gambit_rumour, mixed, cast 0): sells honey where the stand-in buys (+0.62 [+0.31,
-+0.90]), buys acorns where the stand-in holds (+0.30 [+0.05, +0.55])". A family that spans
+the seam (gambit_rumour, mixed, cast 0): sells honey where the stand-in buys: +0.62 [+0.31,
++0.90], buys acorns where the stand-in holds: +0.30 [+0.05, +0.55]". A family that spans
 several seats (a council that rotates its models over casts seats a different one on a creature
 in each) groups its clauses by seat, each group led by its policy and cast: "Hazel at the seam
 (gambit_shock, five_minds, casts 0, 1): speculator_model (cast 0): holds berries where the
-stand-in buys (+1.00, same value in all 8 episodes); base_model (cast 1): buys firewood where
-the stand-in sells (+0.88 [+0.08, +1.00])". Outcome flags group per (scenario, council):
+stand-in buys: +1.00 (same value in all 8 episodes); base_model (cast 1): buys firewood where
+the stand-in sells: +0.88 [+0.08, +1.00]". Outcome flags group per (scenario, council):
 "outcomes of gambit_shock, one_model: legend_ratio +0.1 [+0.04, +0.16] (stand-in 0.3, live
 0.4)". Each effect carries its flag's 95% interval. Cells several scenarios share (the same
 play, eval/cells.py) are one family that names them all: "Hazel before the legend
@@ -43,28 +43,30 @@ def shared_text(method: dict) -> str:
     return f"scenarios that played alike were tested once ({n:,} cell{'' if n == 1 else 's'} stand for two or more)"
 
 
+def effect_text(flag: dict, fmt: str = "+.3f") -> str:
+    """`+0.875 [+0.610, +1.000]`, or the words said instead of an interval (`+1.000 (same value in
+    all 8 episodes)`); the bare effect for a flag written before flags kept intervals."""
+    effect = format(flag["effect"], fmt)
+    if flag.get("ci_low") is None or flag.get("ci_high") is None:
+        note = flag.get("ci_note")
+        return effect + (f" ({note})" if note else "")
+    return f"{effect} [{format(flag['ci_low'], fmt)}, {format(flag['ci_high'], fmt)}]"
+
+
 def member_text(flag: dict) -> str:
-    """One member in words, its effect with its interval: "sells honey where the stand-in buys
-    (+0.62 [+0.31, +0.90])" or "volume -12.0 [-18.1, -5.9] (stand-in 61.6, live 49.6)"."""
+    """One member in words, its effect with its interval (effect_text): "sells honey
+    where the stand-in buys: +0.62 [+0.31, +0.90]" or "volume -12 [-18.1, -5.92] (stand-in
+    61.6, live 49.6)"."""
     if flag["kind"] == "decision":
         return (
             f"{VERBS.get(flag['direction'], flag['direction'])} {flag['good']} where the stand-in "
-            f"{' or '.join(VERBS.get(side, side) for side in flag['instead'].split(' or '))} "
-            f"({effect_text(flag, '+.2f')})"
+            f"{' or '.join(VERBS.get(side, side) for side in flag['instead'].split(' or '))}: "
+            f"{effect_text(flag, '+.2f')}"
         )
     values = f"stand-in {flag['standin_value']:.3g}, live {flag['live_value']:.3g}"
     if flag.get("ci_low") is None and flag.get("ci_note"):  # "crash +1 (same value in all 6 seeds; stand-in 0, live 1)"
         return f"{flag['metric']} {flag['effect']:+.3g} ({flag['ci_note']}; {values})"
     return f"{flag['metric']} {effect_text(flag, '+.3g')} ({values})"
-
-
-def effect_text(flag: dict, fmt: str) -> str:
-    """A flag's effect and its 95% interval, or the words that stand for one ("+1.00, same value
-    in all 8 episodes"); the bare effect for a flag written before flags kept intervals."""
-    effect = format(flag["effect"], fmt)
-    if flag.get("ci_low") is not None and flag.get("ci_high") is not None:
-        return f"{effect} [{format(flag['ci_low'], fmt)}, {format(flag['ci_high'], fmt)}]"
-    return f"{effect}, {flag['ci_note']}" if flag.get("ci_note") else effect
 
 
 def seat_text(flag: dict) -> str:

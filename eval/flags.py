@@ -43,11 +43,11 @@ import pandas as pd
 from glade.files import check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
-from .families import EXAMPLES, families, family_counts, scenario_text, shared_text
+from .families import EXAMPLES, effect_text, families, family_counts, scenario_text, shared_text
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
-from .flags_text import effect_text, examples_md, method_text, metric_text, number
+from .flags_text import examples_md, method_text, metric_text, number
 from .rows import read_recipe, read_summary
 from .stats import clean
 from .thresholds import Thresholds, run_settings, threshold

@@ -48,14 +48,6 @@ def reaches_zero(flag: dict) -> bool:
     return flag.get("ci_low") is not None and flag["ci_low"] <= 0 <= flag["ci_high"]
 
 
-def effect_text(flag: dict) -> str:
-    """`+0.875 [+0.61, +1.00]`, or the words said instead of an interval."""
-    if flag.get("ci_low") is None:
-        note = flag.get("ci_note")
-        return f"{flag['effect']:+.3f}" + (f" ({note})" if note else "")
-    return f"{flag['effect']:+.3f} [{flag['ci_low']:+.3f}, {flag['ci_high']:+.3f}]"
-
-
 def metric_text(flag: dict) -> str:
     if flag["kind"] == "decision" and flag.get("instead"):
         return f"{flag['metric']} (instead of {flag['instead']})"

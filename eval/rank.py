@@ -56,6 +56,10 @@ BOARD_KEYS = {"board", "method", "outcome", "level"}  # every rank.json it write
 BEYOND = 10  # refits past each end of an interval at the least: fewer, and an end is one or two refits' noise
 
 
+DEFAULT_RESAMPLES = 4000  # about 23 refits past each end of a 95% interval at 8 seeds
+MOST_RESAMPLES = 200_000  # a 99% interval's least (109,163) runs in about 3 minutes; 99.9% would take weeks
+
+
 def min_resamples(level: float) -> int:
     """The fewest refits that leave BEYOND refits outside each end of a `level` interval where
     its ends lie farthest out, at MIN_RESAMPLED seeds (more seeds pull them in): below it an
@@ -154,12 +158,13 @@ def comparisons(episodes: pd.DataFrame, outcome: str = "seat", names: dict | Non
     return Comparisons(entries, units, wins, {e: (names or {}).get(e, []) for e in entries})
 
 
-def fit(wins: np.ndarray, alpha: float = ALPHA, tol: float = 1e-8) -> np.ndarray:
+def fit(wins: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
     """Bradley-Terry strengths (log-odds scale, mean 0) from a wins matrix (wins[i, j]: i over j),
-    converged to `tol` (choix's default; a tie can then differ by a few 1e-9)."""
+    converged well inside TIE: at choix's default 1e-8 three tied entries came out 2e-9 apart,
+    placed 1, 1, 3 (in the full fit and in the refits alike)."""
     import choix
 
-    strengths = choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000, tol=tol)
+    strengths = choix.ilsr_pairwise_dense(np.asarray(wins, float), alpha=alpha, max_iter=1000, tol=1e-12)
     strengths = np.asarray(strengths, float)
     return strengths - strengths.mean()
 
@@ -176,7 +181,7 @@ def disconnected(wins: np.ndarray) -> list[list[int]]:
 def rank(
     results: list[str | Path],
     outcome: str = "seat",
-    resamples: int = 4000,
+    resamples: int = DEFAULT_RESAMPLES,
     level: float = 0.95,
     seed: int = 0,
     on_total=None,
@@ -205,8 +210,7 @@ def rank(
             f"these groups of policies were never compared with each other: {' and '.join(parts)}; "
             "seat them on the same creatures (a council, or rotate) so the strengths share one scale"
         )
-    # converged well inside TIE: at choix's 1e-8 three tied entries came out 2e-9 apart, placed 1, 1, 3
-    strengths = fit(total, tol=1e-12)
+    strengths = fit(total)
     places = best_ranks(strengths)  # tied strengths share a place
     # best first by the strength as printed, then by name: a tie's last digits are the fit's
     # rounding (the place keeps the rank column in order where it tells two printed alike apart)

@@ -98,6 +98,21 @@ def test_a_bold_dispositions_actions_validate_too(wood):
     assert capped > 50  # the cap was reached, not avoided
 
 
+def test_a_bid_just_under_the_cap_is_not_rounded_over_it(wood):
+    # 3.3337 x 9.9997 = 33.336 is under the cap 33.337 and rounded to 33.34, over the schema's 33.33
+    from dataclasses import replace
+
+    bidder = replace(DISPOSITIONS["balanced"], name="bidder", bid=8.9997, jitter=0.0)
+    for _, obs in wood:
+        obs = {**obs, "prices": dict.fromkeys(obs["prices"], 3.3337)}
+        action = standin.act(obs, bidder, seed=0)
+        if any(o["side"] == "buy" for o in action["orders"]):
+            break
+    buys = [o["price"] for o in action["orders"] if o["side"] == "buy"]
+    assert buys and set(buys) == {33.33}
+    assert validator(obs).is_valid(action)
+
+
 def test_schemas_are_valid_draft_2020_12(wood):
     for _, obs in wood[::400]:
         Draft202012Validator.check_schema(action_schema(obs))

@@ -41,22 +41,22 @@ def test_a_family_across_casts_names_the_policy_and_cast_of_each_clause():
     [family] = families(rotated)
     assert family["text"] == (
         "Hazel at the seam (gambit_shock, five_minds, casts 0, 1): "
-        "speculator_model (cast 0): holds berries where the stand-in buys (+1.00), "
-        "holds honey where the stand-in buys (+0.75); "
-        "base_model (cast 1): holds firewood where the stand-in buys (+1.00), "
-        "holds berries where the stand-in buys (+0.62)"
+        "speculator_model (cast 0): holds berries where the stand-in buys: +1.00, "
+        "holds honey where the stand-in buys: +0.75; "
+        "base_model (cast 1): holds firewood where the stand-in buys: +1.00, "
+        "holds berries where the stand-in buys: +0.62"
     )
     # one policy in two casts: the same clause twice is told apart by its cast
     [same] = families([seat_flag(1, 0, "panic_model", "honey", 0.96), seat_flag(2, 1, "panic_model", "honey", 0.96)])
     assert same["text"].endswith(
-        "panic_model (cast 0): holds honey where the stand-in buys (+0.96); "
-        "panic_model (cast 1): holds honey where the stand-in buys (+0.96)"
+        "panic_model (cast 0): holds honey where the stand-in buys: +0.96; "
+        "panic_model (cast 1): holds honey where the stand-in buys: +0.96"
     )
     # one seat: no names in the clauses (the title says the cast; the flags table the policy)
     [single] = families(rotated[:1] + rotated[2:3])
     assert single["text"] == (
-        "Hazel at the seam (gambit_shock, five_minds, cast 0): holds berries where the stand-in buys (+1.00), "
-        "holds honey where the stand-in buys (+0.75)"
+        "Hazel at the seam (gambit_shock, five_minds, cast 0): holds berries where the stand-in buys: +1.00, "
+        "holds honey where the stand-in buys: +0.75"
     )
 
 
@@ -70,7 +70,7 @@ def test_a_seat_that_parts_from_two_stand_in_sides_alike_names_both():
             rows.append(decision(f"sc.c.c0.s{e}", e, t, "seam", [order("sell", "honey", 1, 10.0)], ref))
     [f] = flag(pd.DataFrame(rows), None, Thresholds(resamples=300), seed=0).flags
     assert (f["direction"], f["instead"]) == ("sell", "buy or none")
-    assert member_text(f) == "sells honey where the stand-in buys or holds (+1.00, same value in all 8 episodes)"
+    assert member_text(f) == "sells honey where the stand-in buys or holds: +1.00 (same value in all 8 episodes)"
 
 
 def test_a_member_says_its_effect_with_the_flags_interval():
@@ -79,11 +79,11 @@ def test_a_member_says_its_effect_with_the_flags_interval():
     assert member_text({**outcome, **interval}) == "volume -12 [-18.1, -5.92] (stand-in 61.6, live 49.6)"
     decision_flag = {"kind": "decision", "direction": "sell", "instead": "buy", "good": "honey", "effect": 0.625}
     assert member_text({**decision_flag, "ci_low": 0.3071, "ci_high": 0.9, "ci_note": ""}) == (
-        "sells honey where the stand-in buys (+0.62 [+0.31, +0.90])"
+        "sells honey where the stand-in buys: +0.62 [+0.31, +0.90]"
     )
     # no interval at this n: the words that stand for one
     same = {"ci_low": None, "ci_high": None, "ci_note": "same value in all 6 seeds"}
     assert member_text({**outcome, **same}) == "volume -12 (same value in all 6 seeds; stand-in 61.6, live 49.6)"
     assert member_text({**decision_flag, "ci_low": None, "ci_high": None, "ci_note": "too few episodes"}) == (
-        "sells honey where the stand-in buys (+0.62, too few episodes)"
+        "sells honey where the stand-in buys: +0.62 (too few episodes)"
     )

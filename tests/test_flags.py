@@ -280,7 +280,7 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
     families = flag(decisions, episodes, FAST, seed=0).families
     thorn = [fam for fam in families if fam["kind"] == "decision"]
     assert [fam["text"] for fam in thorn] == [
-        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the stand-in holds (+1.00, same value in all 8 episodes)"
+        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the stand-in holds: +1.00 (same value in all 8 episodes)"
     ]
     assert thorn[0]["members"] == [f["rank"]] and len(thorn[0]["examples"]) == 3
 
@@ -303,7 +303,7 @@ def test_write_flags_json_and_markdown(tmp_path):
     [decided] = [f for f in result.flags if f["kind"] == "decision"]
     row = next(line for line in md.splitlines() if line.startswith(f"| {decided['rank']} |")).split(" | ")
     assert row[header.index("policy")] == decided["policy"] == "live_model"  # which model it is about
-    assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds (+0.94 [+0.43, +1.00])" in md
+    assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds: +0.94 [+0.43, +1.00]" in md
     assert "honey: buy share (instead of none)" in md and "Live response:" in md and "Stand-in action:" in md
     assert "Benjamini-Hochberg at q = 0.1" in md
     assert "#### episode sc.c.c0.s0, turn 0 (the prompt's Turn 1), thorn" in md  # the turn as the prompt says it
@@ -336,7 +336,7 @@ def test_flag_verb_prints_the_top_flags_in_100_columns(planted, capsys, monkeypa
     words = " ".join(out.split())  # the family's text folds over two lines of the table
     assert (
         "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the" in words
-        and "holds (+1.00, same value in all 8 episodes)" in words
+        and "holds: +1.00 (same value in all 8 episodes)" in words
     )
     testable = load_flags(planted / "flags.json")["method"]["testable"]
     assert f"2 flags in 2 families, from 53 cells, {testable} testable at this n (FDR q = 0.1)" in words

@@ -275,7 +275,7 @@ def test_a_family_keeps_three_distinct_examples_in_rank_order():
     assert [(e["episode_id"], e["turn"]) for e in family["examples"]] == [("e1", 1), ("e2", 1), ("e3", 1)]
     assert family["members"] == [1, 2]
     assert family["text"].endswith(
-        "holds honey where the stand-in buys (+0.90), holds acorns where the stand-in buys (+0.50)"
+        "holds honey where the stand-in buys: +0.90, holds acorns where the stand-in buys: +0.50"
     )
 
 
@@ -309,6 +309,6 @@ def test_councils_are_separate_families_and_two_casts_are_plural():
     [both] = families([member(1, 0.9), member(2, 0.8, cast=1)])
     assert both["title"] == "Hazel at the seam (gambit_shock, mixed, casts 0, 1)"
     assert both["text"].endswith(
-        "base_model (cast 0): holds honey where the stand-in buys (+0.90); "
-        "base_model (cast 1): holds honey where the stand-in buys (+0.80)"
+        "base_model (cast 0): holds honey where the stand-in buys: +0.90; "
+        "base_model (cast 1): holds honey where the stand-in buys: +0.80"
     )

@@ -58,10 +58,10 @@ def test_rank_passes_its_options_and_writes_beside_the_first_results(monkeypatch
     assert {k: kwargs[k] for k in passed} == passed
 
 
-@pytest.mark.parametrize("extra", [["--resamples", "1743"], ["--level", "0.999", "--resamples", "2697636646"]])
-def test_rank_takes_the_least_refits_and_a_level_just_under_1(monkeypatch, extra):
-    # guards the bounds `args.resamples < min_resamples(level)` and `0 < args.level < 1` (1743 refits
-    # at 95% and 0.999 with its least refits are allowed)
+@pytest.mark.parametrize("extra", [["--resamples", "1743"], ["--level", "0.99", "--resamples", "109163"]])
+def test_rank_takes_the_least_refits_and_the_highest_level_it_runs(monkeypatch, extra):
+    # guards the bounds `args.resamples < min_resamples(level)` and `least > MOST_RESAMPLES` (1743 refits
+    # at 95% and 0.99 with its least refits are allowed)
     import glade.eval.rank
 
     ranked = []
@@ -83,6 +83,14 @@ def test_rank_at_99_percent_takes_the_refits_it_needs_by_default(monkeypatch):
         main(["rank", "a", "--level", "0.99"])
     [(_, kwargs)] = ranked
     assert kwargs["resamples"] == glade.eval.rank.min_resamples(0.99) == 109163
+
+
+def test_rank_refuses_a_level_whose_ends_need_weeks_of_refits(capsys):
+    assert main(["rank", "a", "--level", "0.999"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --level 0.999: its interval's ends need at least 2,697,636,646 refits at 8 seeds, more than the "
+        "200,000 rank runs; ask for --level 0.99 or less"
+    )
 
 
 def test_rank_refuses_a_level_of_1(capsys):

@@ -264,7 +264,7 @@ def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attri
     detail = md.split("## Which seat did it", 1)[1].split("\n## ", 1)[0]
     assert "| seat (cast) | cast's effect | contribution | share [CI] |" in detail  # a share is of its cast's effect
     assert (
-        "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds (+1.00, same value in all 6 episodes)"
+        "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds: +1.00 (same value in all 6 episodes)"
         in lead
     )
     html = (results / "report.html").read_text()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import html
 import math
 
-from glade.eval.families import scenario_text
-from glade.eval.flags_text import effect_text
+from glade.eval.families import effect_text, scenario_text
 from glade.eval.verdict_text import example_where
 
 from .data import TOP_FLAGS

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
 
-DEFAULT_RESAMPLES = 4000
-
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from glade.console import console, progress_bar
-    from glade.eval.rank import BEYOND, check_out, min_resamples, rank, write_rank
+    from glade.eval.rank import BEYOND, DEFAULT_RESAMPLES, MOST_RESAMPLES, check_out, min_resamples, rank, write_rank
     from glade.eval.report.leaderboard import board_about, board_table
     from glade.eval.stats import MIN_RESAMPLED
 
@@ -65,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1:
         raise ValueError(f"--level: must be between 0 and 1 (0.95 for a 95% interval), got {args.level}")
     least = min_resamples(args.level)
+    if least > MOST_RESAMPLES:
+        raise ValueError(
+            f"--level {args.level:g}: its interval's ends need at least {least:,} refits at {MIN_RESAMPLED} seeds, more "
+            f"than the {MOST_RESAMPLES:,} rank runs; ask for --level 0.99 or less"
+        )
     if args.resamples is None:  # a level above 95% needs more than the default: take what it needs
         args.resamples = max(DEFAULT_RESAMPLES, least)
     if args.resamples < least:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from glade.eval.flags_text import ACROSS_ZERO, effect_text, metric_text, number, reaches_zero, where
+from glade.eval.families import effect_text
+from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
 from glade.eval.stats import ci_text
 
 from .lineage import council_provenance
