@@ -15,8 +15,10 @@ each plus utils.py):
 At run time only the documents are written: held-out states as JSONL in
 CHECKPOINT/lm_eval/docs/, whose path reaches the tasks as lm-eval task metadata. By
 default the states are the checkpoint's own held-out split (CHECKPOINT/data/eval.parquet,
-saved by `glade train`: exactly the episodes it held out); `traces` uses every row of
-traces folders instead (generated apart from training, e.g. other seeds). The documents are
+saved by `glade train`: the episodes it held out, less the states whose prompt a training
+split holds, as train leaves them out; results.json `data.trained_on_left_out` counts them);
+`traces` uses every row of traces folders instead (generated apart from training, e.g. other
+seeds). The documents are
 glade.eval.lm_docs': both tasks' documents are a seeded shuffle (SHUFFLE_SEED, recorded in results.json) of those states, so
 that `limit` (lm-eval scores a task's first LIMIT documents) samples across episodes, turns
 and goods, and the same limit scores the same documents on every run.

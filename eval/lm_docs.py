@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from glade.checkpoint import Checkpoint, read
+from glade.checkpoint import prompt_pair, trained_prompts
 
 from .lm_tasks.utils import CHOICES, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
 from .scoring import directions
@@ -22,12 +22,6 @@ QUESTION = (
     "Answer with one word: buy, sell or hold."
 )
 SHUFFLE_SEED = 0  # the documents' order, so which states a --limit scores
-
-
-def prompt_pair(messages) -> tuple[str, str]:
-    """(system, user) of a conversation: the prompt a state is told apart by."""
-    by_role = {m["role"]: m["content"] for m in messages if m["role"] in ("system", "user")}
-    return by_role.get("system", ""), by_role["user"]
 
 
 def _direction(action: dict, good: str) -> str:
@@ -168,8 +162,10 @@ def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
 
 
 def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
-    """The states `glade train` held out for this checkpoint (its saved split), and a note of
-    where they came from."""
+    """The states `glade train` held out for this checkpoint (its saved split), less those whose
+    prompt a training split holds (`trained_prompts`: this checkpoint's and its lineage's; turn-0
+    prompts repeat across seeds), as `glade train` leaves them out of its held-out figures; and a
+    note of where they came from, the left-out ones counted under `trained_on_left_out`."""
     import pyarrow.parquet as pq
     from datasets import load_dataset
 
@@ -184,51 +180,41 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
     rows = [] if empty else load_dataset("parquet", data_files=str(path), split="train").to_list()
     if not rows:
         raise ValueError(f"{path}: no held-out states (the recipe's data.eval_share was 0); pass --traces DIR")
+    try:
+        trained = trained_prompts(checkpoint)
+    except ValueError:  # not a checkpoint folder (run_lm_eval refuses one before this): nothing known it saw
+        trained = set()
+    flags = [bool(trained) and prompt_pair(row["messages"]) in trained for row in rows]
+    kept = [row for row, flag in zip(rows, flags) if not flag]
+    if not kept:
+        raise ValueError(
+            f"{path}: every one of its {len(rows):,} held-out states has a prompt of a training split, so none is "
+            "held out; pass --traces DIR of seeds its training traces did not use"
+        )
+    left_out = [row for row, flag in zip(rows, flags) if flag]
     source = {
         "held_out": "the checkpoint's held-out split (data/eval.parquet)",
-        "held_out_episodes": len({r["episode_id"] for r in rows}),
-        "states": len(rows),
+        "held_out_episodes": len({r["episode_id"] for r in kept}),
+        "states": len(kept),
     }
-    return rows, source
+    if left_out:  # a state trained on, even in another episode, is not held out
+        source["held_out"] += (
+            f"; {len(left_out):,} of its {len(rows):,} states left out: their prompt is in a training split"
+        )
+        episodes = sorted({r["episode_id"] for r in left_out})
+        source["trained_on_left_out"] = {"rows": len(left_out), "of": len(rows), "episodes": episodes}
+    return kept, source
 
 
-def lineage(checkpoint: str | Path) -> list[Checkpoint]:
-    """The checkpoint and the models it was trained from, each a folder glade can read: an
-    adapter's base_model, a merged model's adapter (merged_from) or else its base, a full
-    model's base_resolved, and theirs in turn. It stops at a Hub id, a tiny base built in the
-    run, or a folder that is gone or not a checkpoint: what those saw is not known here."""
-    chain = [read(checkpoint)]
-    while True:
-        last = chain[-1]
-        if last.is_adapter:
-            bases = [last.base_model]
-        elif last.kind == "merged":
-            bases = [last.meta.get("merged_from"), last.meta.get("base_resolved")]
-        else:
-            bases = [last.meta.get("base_resolved")]
-        seen = {c.folder.resolve() for c in chain}
-        base = next((Path(b) for b in bases if b and Path(b).is_dir() and Path(b).resolve() not in seen), None)
-        if base is None:
-            return chain
-        try:
-            chain.append(read(base))
-        except ValueError:  # not a checkpoint: nothing recorded to follow
-            return chain
-
-
-def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
-    """The (system, user) prompts a checkpoint was trained on: the training split it saved
-    (data/train.parquet, written by glade train; copied by glade merge) and those of each model
-    it was trained from (`lineage`) that saved one too. A checkpoint that saved none (the shipped
-    tiny base ships without its data) adds nothing: what it saw is not known here."""
-    import pyarrow.parquet as pq
-
-    prompts = set()
-    for found in lineage(checkpoint):
-        path = found.folder / "data" / "train.parquet"
-        if path.is_file():
-            prompts.update(prompt_pair(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
-    return prompts
+def left_out_text(data: dict) -> str | None:
+    """The console line of the held-out states `heldout_rows` left out (results.json `data`), or None."""
+    found = data.get("trained_on_left_out")
+    if not found:
+        return None
+    return (
+        f"{found['rows']:,} of the {found['of']:,} held-out states were left out: their prompt is in a training split "
+        "of this checkpoint (or its base), as glade train leaves them out of its held-out figures"
+    )
 
 
 def trained_on(prompts: set[tuple[str, str]], rows: Sequence[dict]) -> dict | None:

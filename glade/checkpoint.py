@@ -13,6 +13,9 @@ run by name (merge and export take only finished ones), and `loadable` checks it
 (what merge, export and lm-eval read), without loading them.
 `shipped:NAME` names a model glade ships as package data (the top-level `models/` folder,
 installed as glade.models): found from any working folder, in a regular install too.
+`lineage` follows a checkpoint down the models it was trained from, and `trained_prompts`
+gathers the prompts their saved training splits hold (what train and lm-eval leave out of
+held-out states).
 """
 
 from __future__ import annotations
@@ -126,6 +129,51 @@ def finished(folder: str | Path) -> Checkpoint:
         f"with `glade train RECIPE --resume`{started}, then use the checkpoint folder it writes "
         f"({folder.parent / run['name']}__{run['seed']}__TIME)"
     )
+
+
+def lineage(checkpoint: str | Path) -> list[Checkpoint]:
+    """The checkpoint and the models it was trained from, each a folder glade can read: an
+    adapter's base_model, a merged model's adapter (merged_from) or else its base, a full
+    model's base_resolved, and theirs in turn. It stops at a Hub id, a tiny base built in the
+    run, or a folder that is gone or not a checkpoint: what those saw is not known here."""
+    chain = [read(checkpoint)]
+    while True:
+        last = chain[-1]
+        if last.is_adapter:
+            bases = [last.base_model]
+        elif last.kind == "merged":
+            bases = [last.meta.get("merged_from"), last.meta.get("base_resolved")]
+        else:
+            bases = [last.meta.get("base_resolved")]
+        seen = {c.folder.resolve() for c in chain}
+        base = next((Path(b) for b in bases if b and Path(b).is_dir() and Path(b).resolve() not in seen), None)
+        if base is None:
+            return chain
+        try:
+            chain.append(read(base))
+        except ValueError:  # not a checkpoint: nothing recorded to follow
+            return chain
+
+
+def prompt_pair(messages) -> tuple[str, str]:
+    """(system, user) of a conversation: the prompt a state is told apart by."""
+    by_role = {m["role"]: m["content"] for m in messages if m["role"] in ("system", "user")}
+    return by_role.get("system", ""), by_role["user"]
+
+
+def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
+    """The (system, user) prompts a checkpoint was trained on: the training split it saved
+    (data/train.parquet, written by glade train; copied by glade merge) and those of each model
+    it was trained from (`lineage`) that saved one too. A checkpoint that saved none (the shipped
+    tiny base ships without its data) adds nothing: what it saw is not known here."""
+    import pyarrow.parquet as pq
+
+    prompts = set()
+    for found in lineage(checkpoint):
+        path = found.folder / "data" / "train.parquet"
+        if path.is_file():
+            prompts.update(prompt_pair(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
+    return prompts
 
 
 # What a LoRA checkpoint's adapter_config.json must say for PEFT to rebuild the adapter's

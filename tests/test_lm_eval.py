@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from glade import checkpoint
 from glade.cli import main
 from glade.eval import harness, lm_docs
 from glade.eval.lm_tasks import utils as lm_metrics
@@ -260,4 +261,4 @@ def test_traces_a_checkpoint_was_trained_on_are_said_not_held_out(workdir, tmp_p
     ) in " ".join(capsys.readouterr().err.split())
     # a checkpoint that saved no split (as the shipped base ships) warns of nothing: not known
     shutil.rmtree(base / "data")
-    assert lm_docs.trained_prompts(lora) == set()
+    assert checkpoint.trained_prompts(lora) == set()

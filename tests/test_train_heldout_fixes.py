@@ -1,8 +1,8 @@
 """Held-out figures after training: valid answers whose quantity the parser cut are counted, the
 base's training seeds are kept out of the held-out traces, held-out states with a training prompt
-are dropped and counted, a merged model keeps its splits, targets with nothing measured say so, a
-bare-number target says how to write it, and lm-eval speaks of intervals only when it has one.
-On a tiny local model and a few two-turn episodes: nothing downloads."""
+are dropped and counted (by lm-eval too, on a checkpoint's split), a merged model keeps its splits,
+targets with nothing measured say so, a bare-number target says how to write it, and lm-eval
+speaks of intervals only when it has one. On a tiny local model, two-turn episodes: nothing downloads."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import glade.train.sft as sft
+from glade.checkpoint import prompt_pair, trained_prompts
 from glade.config import ConfigError, Seeds
 from glade.seats.base import Decision
 from glade.traces import GenerateRecipe, generate
@@ -24,18 +25,8 @@ from glade.train.tiny import save_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNCIL = {"hoarders": {"*": "hoarder"}}
-SFT = {
-    "max_steps": 2,
-    "per_device_train_batch_size": 2,
-    "logging_steps": 1,
-    "save_steps": 2,
-    "learning_rate": 0.01,
-    "bf16": False,
-    "use_cpu": True,
-    "activation_checkpointing": False,
-    "report_to": "none",
-    "max_length": 1024,
-}
+SFT = {"max_steps": 2, "per_device_train_batch_size": 2, "logging_steps": 1, "save_steps": 2, "learning_rate": 0.01}
+SFT |= {"bf16": False, "use_cpu": True, "activation_checkpointing": False, "report_to": "none", "max_length": 1024}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +69,6 @@ def trained(workdir, tmp_path_factory):
 
 
 def prompts_of(rows) -> set:
-    from glade.eval.lm_docs import prompt_pair
-
     return {prompt_pair(m) for m in rows["messages"]}
 
 
@@ -87,8 +76,6 @@ def prompts_of(rows) -> set:
 
 
 def test_held_out_states_with_a_training_prompt_are_dropped_and_counted(workdir, trained):
-    from glade.eval.lm_docs import prompt_pair
-
     recipe, ckpt = trained
     meta = json.loads((ckpt / "meta.json").read_text())
     from datasets import load_dataset
@@ -193,6 +180,7 @@ def test_the_card_and_the_console_say_how_many_valid_answers_were_cut(tmp_path):
     from rich.console import Console
 
     from glade.cli.train import print_checkpoint
+    from glade.eval.stats import interval
     from glade.hub.model_card import heldout_table, heldout_words
 
     meta = cut_meta()
@@ -211,6 +199,13 @@ def test_the_card_and_the_console_say_how_many_valid_answers_were_cut(tmp_path):
         "answers, 0.130 [0.049, 0.263]; structured 0 of 48 valid answers, 0.000 [0.000, 0.074]"
     ) in said
     assert "held-out states (48 of seeds 9000; 2 with a training prompt left out)" in " ".join(said.split())
+    # a pass with no valid answer has no share to give: the other alone is named, then no line at all
+    structured = "structured 0 of 48 valid answers, 0.000 [0.000, 0.074]"
+    for none, shown in (("valid_action_cut", [structured]), ("structured_valid_action_cut", [])):
+        meta["metrics"][none] = interval([], unit="valid answers", rate=True).as_dict()
+        (tmp_path / "meta.json").write_text(json.dumps(meta))
+        print_checkpoint(Console(file=(buffer := io.StringIO()), width=400), tmp_path)
+        assert [line.split(": ", 1)[1] for line in buffer.getvalue().splitlines() if "the parser cut" in line] == shown
 
 
 def test_the_trained_run_records_the_cut_beside_the_valid_action_rate(trained):
@@ -281,6 +276,46 @@ def test_merge_keeps_the_splits_and_lm_eval_counts_trained_prompts_as_for_the_ad
     assert given_rows(merged, str(workdir / "heldout"))[1]["trained_on"] == adapter["trained_on"]
     shutil.rmtree(merged / "data")  # a merged folder from before: its adapter (merged_from) is followed
     assert given_rows(merged, str(workdir / "heldout"))[1]["trained_on"] == adapter["trained_on"]
+
+
+def test_lm_eval_leaves_out_of_the_split_the_states_train_leaves_out(workdir, trained, tmp_path):
+    import glade.eval.lm_docs as lm_docs
+    from glade.checkpoint import lineage
+    from glade.eval.lm_docs import heldout_rows, left_out_text
+
+    # the base chain and a state's prompt are glade.checkpoint's, read by train and eval alike
+    assert {f.__module__ for f in (lineage, prompt_pair, trained_prompts)} == {"glade.checkpoint"}
+    assert "lineage" not in vars(lm_docs)  # no re-export left behind
+    assert not [
+        f for f in ("inputs", "evaluate", "sft") if "glade.eval.lm_docs" in (ROOT / f"train/{f}.py").read_text()
+    ]
+
+    _, ckpt = trained
+    # the held-out traces as the checkpoint's own split: train scored them, leaving some out
+    copy = shutil.copytree(ckpt, tmp_path / "ck")
+    held = prepare(DataConfig(traces=(str(workdir / "heldout"),), eval_share=0.0))[0]
+    held.to_parquet(str(copy / "data" / "eval.parquet"))
+    rows, source = heldout_rows(copy)
+    dropped = json.loads((ckpt / "meta.json").read_text())["heldout"]["trained_on"]
+    assert source["trained_on_left_out"] == dropped and 0 < dropped["rows"] < len(held)
+    assert len(rows) == source["states"] == len(held) - dropped["rows"]
+    assert source["held_out"] == (
+        f"the checkpoint's held-out split (data/eval.parquet); {dropped['rows']} of its {len(held)} states left out: "
+        "their prompt is in a training split"
+    )
+    assert left_out_text(source) == (
+        f"{dropped['rows']} of the {len(held)} held-out states were left out: their prompt is in a training split "
+        "of this checkpoint (or its base), as glade train leaves them out of its held-out figures"
+    )
+    assert left_out_text(heldout_rows(ckpt)[1]) is None  # its own split shares no prompt with its training one
+    # the base's training split counts too (lineage), and a split wholly trained on is refused
+    base = shutil.copytree(workdir / "base", tmp_path / "b")
+    (copy / "meta.json").write_text(
+        json.dumps({**json.loads((copy / "meta.json").read_text()), "base_model": str(base)})
+    )
+    held.to_parquet(str(base / "data" / "train.parquet"))  # datasets makes the folder
+    with pytest.raises(ValueError, match=f"every one of its {len(held)} held-out states has a prompt of a training"):
+        heldout_rows(copy)
 
 
 # --------------------------------------------------------------------------- 5: targets not measured

@@ -32,10 +32,10 @@ import json
 import operator
 from pathlib import Path
 
+from glade.checkpoint import prompt_pair
 from glade.env import standin
 from glade.env.legends import FALL
 from glade.env.protocol import parse
-from glade.eval.lm_docs import prompt_pair
 from glade.eval.scoring import direction_agreement, score
 from glade.eval.stats import interval
 from glade.seats import load
@@ -103,7 +103,7 @@ def sold_goods(action: dict) -> set[str]:
 def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None, trained=None) -> dict:
     """Held-out figures of the checkpoint in `folder` (see the module docstring). `progress` (a
     glade.console.Bar) gets a bar under it for each pass over the states, advanced per batch.
-    `trained`: the (system, user) prompts it was trained on (glade.eval.lm_docs.trained_prompts);
+    `trained`: the (system, user) prompts it was trained on (glade.checkpoint.trained_prompts);
     held-out states with one of them are dropped and counted under `heldout_trained_on`."""
     heldout, seeds = heldout_rows(data_cfg, spec) if data_cfg is not None else (None, [])
     sample = rows if heldout is None else heldout

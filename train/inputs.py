@@ -107,17 +107,15 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
 
 
 def _base_seeds(recipe: TrainRecipe) -> list[tuple[Path, set[int]]]:
-    """(folder, seeds) for the base and each model it was trained from (glade.eval.lm_docs.lineage):
+    """(folder, seeds) for the base and each model it was trained from (glade.checkpoint.lineage):
     the seeds of the training traces its meta.json records (`traces.data`). A Hub id, a tiny base
     built in the run, or a base with no such record (trained before glade kept it) adds none."""
-    from glade.eval.lm_docs import lineage
-
     base = recipe.model.base
     if base == "tiny" or not (base.startswith((LATEST, SHIPPED)) or Path(base).is_dir()):
         return []
     try:
         folder = checkpoint.resolve(base, recipe.output_root)
-        chain = lineage(folder)
+        chain = checkpoint.lineage(folder)
     except ValueError:  # no such base yet, or not a checkpoint: named by the checks above, or when it loads
         return []
     out = []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from glade.checkpoint import STARTED
+from glade.checkpoint import STARTED, prompt_pair, trained_prompts
 from glade.config import as_plain
 from glade.files import atomic, only_writer
 
@@ -248,8 +248,6 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     from .evaluate import check_targets, evaluate_checkpoint
 
     if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
-        from glade.eval.lm_docs import prompt_pair, trained_prompts
-
         trained = {prompt_pair(m) for m in train_rows["messages"]}  # and those of the models under it
         if recipe.model.base != "tiny" and Path(base).is_dir():
             trained |= trained_prompts(base)

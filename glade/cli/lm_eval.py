@@ -9,7 +9,7 @@ from pathlib import Path
 from glade.cli import VerbHelp, epilog
 from glade.console import progress_bar, warning, without_lines
 from glade.eval.harness import run_lm_eval, score_text, unknown_tasks
-from glade.eval.lm_docs import GLADE_TASKS, baseline_text
+from glade.eval.lm_docs import GLADE_TASKS, baseline_text, left_out_text
 
 GIT_NOISE = "fatal: not a git repository"
 
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             f"trained on (the very states; seeds {seeds}): these scores are not held out; generate traces from "
             "seeds its training traces did not use for held-out scores"
         )
+    if note := left_out_text(result.get("data") or {}):  # states glade train left out of its figures too
+        print(note)
     for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         found = (result.get("intervals") or {}).get(task)

@@ -134,12 +134,14 @@ def print_checkpoint(con, out) -> None:
         rows.append([label, *(ci_text(f, ".3f") for f in found), f"{found[0]['n']:,}"])
     title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
     print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
+    # valid, yet not the order the model wrote; a pass with no valid answer has no share to give
     cuts = [
-        (label, m.get(prefix + "valid_action_cut"))
+        (label, c)
         for prefix, label in (("", "unconstrained"), ("structured_", "structured"))
+        if (c := m.get(prefix + "valid_action_cut")) and c.get("n")
     ]
-    if any(c for _, c in cuts):  # valid, yet not the order the model wrote
-        said = "; ".join(f"{label} {c['note']}, {ci_text(c, '.3f')}" for label, c in cuts if c)
+    if cuts:
+        said = "; ".join(f"{label} {c['note']}, {ci_text(c, '.3f')}" for label, c in cuts)
         con.print(
             f"  valid actions with a quantity the parser cut to what was held or affordable: {said}",
             soft_wrap=True,

@@ -71,8 +71,16 @@ def lm_source(data: dict | None) -> str:
             f"turns of {episodes if episodes is not None else 'the'} episodes `glade train` set aside from its own "
             "training traces (data/eval.parquet, the recipe's `data.eval_share`): held out from training, but of "
             "the training traces' seeds, not the held-out seeds of the Evaluation table above"
+            + left_out_words(data.get("trained_on_left_out"))
         )
     return "turns of a few held-out episodes"
+
+
+def left_out_words(left: dict | None) -> str:
+    """The states of the split left out for a prompt a training split holds (lm_docs.heldout_rows)."""
+    if not left or not left.get("rows"):
+        return ""
+    return f"; {left['rows']:,} of its {left['of']:,} states left out, their prompt being in a training split"
 
 
 def baseline_cells(task: str, metric: str, baselines: dict) -> list:
