@@ -169,7 +169,7 @@ class Parsed:
     error: str | None  # first problem that cost the action something, or None
     repaired: bool
     # jsonfix.REPAIRS names, then single_order, orders_not_list, side_word, good_name,
-    # qty_string, price_string, qty_cut, gossip_cut (one entry per fix, so they can be counted)
+    # qty_string, price_string, qty_cut, gossip_cut, duplicate_text (one entry per fix, so they can be counted)
     repairs: tuple[str, ...] = ()
     # {"order": i, "reason": name, ...}: validate_orders' reasons, or bad_key / duplicate_key (_key_fault)
     dropped: tuple[dict, ...] = field(default_factory=tuple)
@@ -258,7 +258,11 @@ def parse(text, obs: dict) -> Parsed:
 
 def _extras(value: dict, repairs: list[str]) -> dict:
     """The optional free-text fields: gossip sanitised as the Wood will (named `gossip_cut`
-    when that took more than spacing: role markers, control characters, length), thought capped."""
+    when that took more than spacing: role markers, control characters, length), thought capped.
+    One named twice is dropped, both copies (`duplicate_text`): which was meant is unknown."""
+    twice = value.twice if isinstance(value, DuplicateKeys) else frozenset()
+    value = {key: text for key, text in value.items() if key not in twice}
+    repairs.extend("duplicate_text" for key in ("gossip", "thought") if key in twice)
     out = {}
     raw = value.get("gossip")
     gossip = sanitise_gossip(raw, GOSSIP_CHARS)

@@ -120,7 +120,7 @@ def test_a_key_named_twice_is_rejected_never_last_wins(oona):
     order_twice = '{"orders":[{"side":"sell","good":"honey","qty":2,"price":9.5,"side":"buy"}]}'
     assert outcome(order_twice, oona) == (HOLD, "duplicate_key", (), ["duplicate_key"])
     bare_twice = '{"side":"sell","good":"honey","qty":2,"price":9.5,"side":"buy"}'
-    assert outcome(bare_twice, oona) == (HOLD, "duplicate_key", (), [])
+    assert outcome(bare_twice, oona) == (HOLD, "duplicate_key", ("single_order",), ["duplicate_key"])
     orders_twice = f'{{"orders":[{SELL_TEXT}],"orders":[]}}'
     assert outcome(orders_twice, oona) == (HOLD, "duplicate_key", (), [])
     assert "duplicate_key" in ERRORS
@@ -142,3 +142,72 @@ def test_a_key_that_swallowed_punctuation_drops_its_order(oona):
 def test_plain_extra_keys_are_still_ignored(oona):
     text = '{"orders": [{"side":"sell","good":"honey","qty":2,"price":9.5,"note":"x"}], "mood": "ok"}'
     assert outcome(text, oona) == ({"orders": [SELL]}, None, (), [])
+
+
+# --------------------------------------------------------------------------- review of the rules above
+
+ANSWER = f'{{"orders": [{SELL_TEXT}], "gossip": "honey will fall"}}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"Prices {{honey: dear. {SELL_TEXT}", f"ok :-[ {SELL_TEXT}", f"Plan [sell honey: {SELL_TEXT}"],
+)
+def test_an_order_after_an_unclosed_bracket_in_prose_is_read(oona, text):
+    # the failed '{' or '[' stopped before the order (or held nothing but it): the order is no fragment
+    assert outcome(text, oona) == ({"orders": [SELL]}, None, ("prose_around", "single_order"), [])
+
+
+def test_a_hold_after_an_unclosed_brace_in_prose_keeps_its_gossip(oona):
+    text = 'Prices {honey: dear. {"gossip": "honey will fall"}'
+    assert outcome(text, oona) == ({**HOLD, "gossip": "honey will fall"}, "no_orders", ("prose_around",), [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # several orders in a list the text leaves open: one of them is not the answer
+        f"[{SELL_TEXT}, {SELL_TEXT.replace('sell', 'buy').replace('honey', 'berries')}",
+        # an order damaged mid-list (not a lost quote): the orders after it are fragments too
+        f'{{"orders":[{SELL_TEXT}, {{"side":"buy","good":"berries","qty":1,"price":2.5 pebbles}}, {SELL_TEXT}]}}',
+        f'{{"orders":[{SELL_TEXT}, {{"side":"buy","good":"berries","qty":1,"price":2.5 pebbles}}, {SELL_TEXT}',
+    ],
+)
+def test_orders_of_a_damaged_or_unclosed_list_are_still_never_read_alone(oona, text):
+    assert outcome(text, oona) == (HOLD, "bad_json", (), [])
+
+
+@pytest.mark.parametrize(
+    "text, repairs",
+    [
+        (f"<think>a</think>{ANSWER} <think>", ("think_block", "prose_around")),  # a marker after the answer
+        (f"Sure. I'll skip the <think> step.\n{ANSWER}", ("prose_around",)),  # a marker mentioned mid-sentence
+        (f"{ANSWER}\n<think>Or maybe {DRAFT}", ("think_block",)),  # a block opened after the answer, never closed
+    ],
+)
+def test_a_think_marker_after_or_around_a_complete_answer_does_not_refuse_it(oona, text, repairs):
+    assert outcome(text, oona) == ({"orders": [SELL], "gossip": "honey will fall"}, None, repairs, [])
+
+
+def test_a_block_opened_at_a_line_start_with_no_answer_before_it_is_still_thinking(oona):
+    for text in (f"Let me see.\n<think>Option A would be {DRAFT} but", f"<think>a</think> x\n<think>{DRAFT}"):
+        assert outcome(text, oona) == (HOLD, "unclosed_think", (), [])
+
+
+@pytest.mark.parametrize("key", ["thought", "gossip"])
+def test_free_text_named_twice_is_dropped_and_the_orders_kept(oona, key):
+    text = f'{{"{key}":"a","orders":[{SELL_TEXT}],"{key}":"b"}}'
+    assert outcome(text, oona) == ({"orders": [SELL]}, None, ("duplicate_text",), [])
+    assert outcome(f'{{"{key}":"a","{key}":"b"}}', oona) == (HOLD, "no_orders", ("duplicate_text",), [])
+
+
+def test_only_orders_named_twice_refuses_the_whole_answer(oona):
+    assert extract_json_object(f'{{"orders":[{SELL_TEXT}],"orders":[]}}').error == "duplicate_key"
+    text = f'{{"orders":[{SELL_TEXT}],"gossip":"a","thought":"t","gossip":"b"}}'
+    assert outcome(text, oona) == ({"orders": [SELL], "thought": "t"}, None, ("duplicate_text",), [])
+
+
+def test_an_order_list_whole_inside_a_broken_answer_is_read_as_a_bare_order_list(oona):
+    # unescaped quotes break the object; its order list parses whole and is read, named, gossip gone
+    text = f'{{"orders":[{SELL_TEXT}], "gossip": "honey "will" fall"}}'
+    assert outcome(text, oona) == ({"orders": [SELL]}, None, ("prose_around", "bare_order_list"), [])

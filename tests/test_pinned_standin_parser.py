@@ -98,13 +98,16 @@ def test_an_empty_list_is_not_an_order_list():
     assert extract_json_object("[]").error == "not_object"
 
 
-def test_a_truncated_bare_order_list_is_not_closed_nor_is_an_order_inside_it_read_alone():
+def test_a_truncated_bare_order_list_is_not_closed_and_only_a_lone_order_in_it_is_read():
     # guards _parse_at's `may_close=s[i] == "{"`: only an object is closed after truncation, so a
-    # stray "[" in prose cannot swallow the text after it; and an order inside the failed list is
-    # not read alone (one of several orders would pass for the answer): bad_json, a hold
-    found = extract_json_object('[{"side": "buy", "good": "honey", "qty": 1, "price": 2}')
-    assert (found.value, found.error) == (None, "bad_json")
-    assert found.repairs == ()
+    # stray "[" in prose cannot swallow the text after it; a "[" left open right after its one
+    # order covers nothing past it (":-[ {order}" reads the order), while of two orders in an
+    # unclosed list neither is read alone (one would pass for the answer): bad_json, a hold
+    one = '{"side": "buy", "good": "honey", "qty": 1, "price": 2}'
+    found = extract_json_object(f"[{one}")
+    assert (found.value, found.error, found.repairs) == (json.loads(one), None, ("prose_around",))
+    two = extract_json_object(f"[{one}, {one.replace('buy', 'sell')}")
+    assert (two.value, two.error) == (None, "bad_json")
 
 
 def test_a_string_cut_off_with_a_dangling_backslash_is_dropped_with_its_key():

@@ -25,7 +25,7 @@ ERRORS = {
         "the answer was still thinking when it ended (a think block or analysis channel never closed): "
         "nothing in it was read"
     ),
-    "duplicate_key": "the answer's JSON named a key twice (in an order: that order is dropped; at the top: a hold)",
+    "duplicate_key": "the answer's JSON named a key twice (in an order: that order is dropped; orders twice: a hold)",
     "no_orders": "a JSON object with no orders (read as a hold)",
     "orders_not_list": "orders was neither a list nor one order",
     "parser_fault": "the parser failed on the answer (read as a hold)",
