@@ -206,3 +206,34 @@ class RandomTrader:
 
 def random_trader(seed: int = 0) -> RandomTrader:
     return RandomTrader(int(seed))
+
+
+# The seat spec of the stand-in with changed parameters the calibration tests fit, and one
+# results folder of it: the changed stand-in on every creature, two gambit scenarios, four
+# seeds, six turns.
+CHANGED = {
+    "kind": "python",
+    "entry_point": "tests.planted:changed_standin",
+    "kwargs": {"surplus": 8, "on_fall": "dump"},
+}
+
+
+def play_changed(folder):
+    """`glade eval` of the changed stand-in on every creature into folder/results (returned)."""
+    import yaml
+
+    from glade.eval import run as eval_run
+    from glade.eval.recipe import load_eval_recipe
+
+    data = {
+        "name": "cal",
+        "out": str(folder / "results"),
+        "policies": {"changed": CHANGED},
+        "councils": {"all_changed": {"focal": {"*": "changed"}}},
+        "scenarios": ["gambit_override", "gambit_shock"],
+        "seeds": {"start": 0, "count": 4},
+        "turns": 6,
+    }
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(data))
+    eval_run.run_recipe(load_eval_recipe(folder / "recipe.yaml"))
+    return folder / "results"

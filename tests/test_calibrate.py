@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from planted import CHANGED  # tests/ is on sys.path under pytest
 from rich.console import Console
 
 from glade.cli import main
@@ -33,11 +34,6 @@ from glade.eval.standin_search import SIDE, SPACE, Features, decode, features, p
 from glade.eval.stats import interval
 from glade.traces import GenerateRecipe, generate
 
-CHANGED = {
-    "kind": "python",
-    "entry_point": "tests.planted:changed_standin",
-    "kwargs": {"surplus": 8, "on_fall": "dump"},
-}
 SAME = {"kind": "python", "entry_point": "tests.planted:changed_standin", "kwargs": {}}  # balanced, unchanged
 RANDOM = {"kind": "python", "entry_point": "tests.planted:random_trader", "kwargs": {"seed": 1}}
 FAST = {"popsize": 6, "maxiter": 25}  # a small search: enough for these decisions, quick in the suite

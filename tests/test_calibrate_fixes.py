@@ -14,41 +14,22 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from planted import play_changed  # tests/ is on sys.path under pytest
 
 from glade.cli import main
-from glade.eval import run as eval_run
 from glade.eval.calibrate import Split, unseen
 from glade.eval.calibrate_words import fit_verdict
 from glade.eval.outcome_check import CHECKED, _summarise, verdict
-from glade.eval.recipe import load_eval_recipe
 from glade.eval.report.calibration import _where, calibration_sections, foreign, lines
 from glade.eval.stats import interval
 
-CHANGED = {
-    "kind": "python",
-    "entry_point": "tests.planted:changed_standin",
-    "kwargs": {"surplus": 8, "on_fall": "dump"},
-}
 TINY = ["--popsize", "3", "--maxiter", "3"]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """The changed stand-in on every creature, two gambit scenarios, four seeds, six turns."""
-    folder = tmp_path_factory.mktemp("calibrate_fixes")
-    data = {
-        "name": "cal",
-        "out": str(folder / "results"),
-        "policies": {"changed": CHANGED},
-        "councils": {"all_changed": {"focal": {"*": "changed"}}},
-        "scenarios": ["gambit_override", "gambit_shock"],
-        "seeds": {"start": 0, "count": 4},
-        "turns": 6,
-    }
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(data))
-    eval_run.run_recipe(load_eval_recipe(folder / "recipe.yaml"))
-    return folder / "results"
+    return play_changed(tmp_path_factory.mktemp("calibrate_fixes"))
 
 
 def _copy(results, tmp_path):

@@ -9,18 +9,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from planted import CHANGED  # tests/ is on sys.path under pytest
 
 from glade.config import Seeds
 from glade.eval.calibrate import calibrate, compare
 from glade.eval.calibrate_words import MIN_GAIN, NOT_CLEARLY_BETTER, fit_verdict
 from glade.eval.stats import interval
 from glade.traces import GenerateRecipe, generate
-
-CHANGED = {
-    "kind": "python",
-    "entry_point": "tests.planted:changed_standin",
-    "kwargs": {"surplus": 8, "on_fall": "dump"},
-}
 
 
 @pytest.fixture(scope="module")

@@ -11,41 +11,23 @@ import shutil
 
 import pytest
 import yaml
+from planted import play_changed  # tests/ is on sys.path under pytest
 from rich.console import Console
 
 from glade.cli import main
 from glade.cli.calibrate import show
 from glade.config import Seeds
-from glade.eval import run as eval_run
 from glade.eval.calibrate import NOT_RUN, calibrate, split, with_outcome, without_outcome, write
-from glade.eval.recipe import load_eval_recipe
 from glade.eval.report.calibration import lines
 from glade.traces import GenerateRecipe, generate
 
-CHANGED = {
-    "kind": "python",
-    "entry_point": "tests.planted:changed_standin",
-    "kwargs": {"surplus": 8, "on_fall": "dump"},
-}
 TINY = ["--popsize", "3", "--maxiter", "3"]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """The changed stand-in on every creature, two gambit scenarios, four seeds, six turns."""
-    folder = tmp_path_factory.mktemp("calibrate_review")
-    data = {
-        "name": "cal",
-        "out": str(folder / "results"),
-        "policies": {"changed": CHANGED},
-        "councils": {"all_changed": {"focal": {"*": "changed"}}},
-        "scenarios": ["gambit_override", "gambit_shock"],
-        "seeds": {"start": 0, "count": 4},
-        "turns": 6,
-    }
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(data))
-    eval_run.run_recipe(load_eval_recipe(folder / "recipe.yaml"))
-    return folder / "results"
+    return play_changed(tmp_path_factory.mktemp("calibrate_review"))
 
 
 @pytest.fixture(scope="module")
