@@ -76,6 +76,6 @@ def examples_md(examples: list[dict]) -> list[str]:
         lines += [f"#### {example_where(e)}", ""]
         lines += [f"Outcome: {e['outcome']}", ""] if e.get("outcome") else []
         lines += ["Prompt:", "", _fence(e["prompt"]), ""]
-        lines += ["Live response:", "", _fence(e["response"]), ""]
+        lines += ["Live answer:", "", _fence(e["response"]), ""]
         lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
     return lines

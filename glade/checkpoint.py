@@ -146,12 +146,15 @@ def lineage(checkpoint: str | Path) -> list[Checkpoint]:
         else:
             bases = [last.meta.get("base_resolved")]
         seen = {c.folder.resolve() for c in chain}
-        base = next((Path(b) for b in bases if b and Path(b).is_dir() and Path(b).resolve() not in seen), None)
-        if base is None:
+        base = next(
+            (Path(b) for b in bases if isinstance(b, str) and Path(b).is_dir() and Path(b).resolve() not in seen),
+            None,
+        )
+        if base is None:  # a Hub id, gone, or a hand-edited meta.json naming something else
             return chain
         try:
             chain.append(read(base))
-        except ValueError:  # not a checkpoint: nothing recorded to follow
+        except (ValueError, OSError):  # not a checkpoint (or its meta.json unreadable): nothing to follow
             return chain
 
 

@@ -48,6 +48,13 @@ def test_a_target_met_on_the_mean_whose_interval_reaches_past_it_is_not_told_as_
     )
     assert rows["self_buy_rate"] == "| self_buy_rate | <= 0.01 | 0.0000 | - | 48 states | met (no interval) |"
     assert rows["standin_agreement"].endswith("| [0.4000, 0.6000] | 48 states | **not met** |")
+    # missed on the mean, but the interval reaches the target: too few states either way
+    missed = {"target": "<= 0.01", "measured": 0.0208, "met": False, "ci": [0.0005, 0.1107], "shown": None}
+    [_, _, table, _] = targets_section({"targets": {"self_buy_rate": missed}, "metrics": {"intervals": intervals}})
+    assert rows_of(table)["self_buy_rate"].endswith(
+        "| **not met** on the mean; the interval [0.0005, 0.1107] reaches the target: too few states to show it "
+        "either way |"
+    )
 
 
 def test_targets_recorded_before_glade_checked_their_interval_still_render_as_met_or_not():

@@ -124,3 +124,20 @@ def test_an_export_or_merge_out_named_like_a_training_run_never_deletes_that_run
         start_folder(tmp_path / "creature__0", "model", "someone/creature")
     assert (run / STARTED).exists()
     assert staging_folder(tmp_path / "creature") == tmp_path / ".creature.partial"  # any other out: as before
+
+
+def test_lineage_follows_the_bases_and_stops_on_a_cycle_or_a_hand_edited_meta(tmp_path):
+    base = fake(tmp_path, "base", {"name": "base", "kind": "full", "base_resolved": None}, files=("config.json",))
+    lora = fake(tmp_path, "lora", {"name": "lora", "kind": "lora", "base_model": str(base)})
+    assert [c.folder.name for c in checkpoint.lineage(lora)] == ["lora", "base"]
+    # a cycle (a base naming its own adapter) ends where it would repeat
+    (base / "meta.json").write_text(json.dumps({"name": "base", "kind": "full", "base_resolved": str(lora)}))
+    assert [c.folder.name for c in checkpoint.lineage(lora)] == ["lora", "base"]
+    # a base_resolved that is no path (5), or a base whose meta.json is a folder: the chain stops there
+    (base / "meta.json").write_text(json.dumps({"name": "base", "kind": "full", "base_resolved": 5}))
+    assert [c.folder.name for c in checkpoint.lineage(lora)] == ["lora", "base"]
+    odd = tmp_path / "odd"
+    (odd / "meta.json").mkdir(parents=True)
+    (odd / "config.json").write_text("{}")
+    top = fake(tmp_path, "top", {"name": "top", "kind": "lora", "base_model": str(odd)})
+    assert [c.folder.name for c in checkpoint.lineage(top)] == ["top"]

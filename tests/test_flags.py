@@ -304,7 +304,7 @@ def test_write_flags_json_and_markdown(tmp_path):
     row = next(line for line in md.splitlines() if line.startswith(f"| {decided['rank']} |")).split(" | ")
     assert row[header.index("policy")] == decided["policy"] == "live_model"  # which model it is about
     assert "Thorn at the seam (sc, c, cast 0): buys honey where the stand-in holds: +0.94 [+0.43, +1.00]" in md
-    assert "honey: buy share (instead of none)" in md and "Live response:" in md and "Stand-in action:" in md
+    assert "honey: buy share (instead of none)" in md and "Live answer:" in md and "Stand-in action:" in md
     assert "Benjamini-Hochberg at q = 0.1" in md
     assert "#### episode sc.c.c0.s0, turn 0 (the prompt's Turn 1), thorn" in md  # the turn as the prompt says it
     assert md.count("```") % 2 == 0

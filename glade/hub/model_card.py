@@ -115,9 +115,18 @@ def training_table(meta: dict) -> list[str]:
 
 
 def target_verdict(t: dict) -> str:
-    """met / met on the mean only / met (no interval) / not met (train/evaluate.check_targets'
-    `shown`); a target recorded before `shown` is met or not, as it was then told."""
+    """met / met on the mean only / met (no interval) / not met, on the mean only where the interval
+    reaches the target (train/evaluate.check_targets' `shown`); a target recorded before `shown`
+    is met or not, as it was then told."""
     if not t["met"]:
+        op, _, value = str(t["target"]).partition(" ")
+        if t.get("ci") and op in ("<=", ">=") and t.get("measured") is not None:
+            low, high = t["ci"]
+            if (low <= float(value)) if op == "<=" else (high >= float(value)):  # the far end reaches the target
+                return (
+                    f"**not met** on the mean; the interval [{low:.4f}, {high:.4f}] reaches the target: too few "
+                    "states to show it either way"
+                )
         return "**not met**"
     if "shown" not in t or t["shown"]:
         return "met"
