@@ -288,6 +288,6 @@ def test_a_cluster_that_will_not_take_the_driver_is_named_with_both_likely_cause
     with pytest.raises(
         OSError,
         match=r"^--ray 10.0.0.1:6379: could not join a Ray cluster there \(Failed to get "
-        r"cluster ID\); check that it is a Ray head's address .* set RAY_AUTH_MODE=token",
+        r"cluster ID\); check that it is a Ray head's address .* that this machine has its token",
     ):
         distributed.connect("10.0.0.1:6379")
