@@ -26,7 +26,8 @@ ERRORS = ("empty", "no_json", "bad_json", "not_object", "unclosed_think", "dupli
 REPAIRS = (
     "truncated_input",  # input longer than MAX_CHARS; only the head was read
     "final_channel",  # harmony output: only the final channel was read
-    "think_block",  # a <think>...</think> preamble (or a block opened after the answer, never closed) was skipped
+    "think_block",  # a <think>...</think> block was skipped (a preamble, or one closed after the answer)
+    "late_think",  # a block opened after the answer never closed: what came before it was read
     "code_fence",  # the object sat inside ``` fences
     "prose_around",  # other text around the object
     "bare_order_list",  # a top-level list of orders, wrapped as {"orders": [...]}
@@ -61,8 +62,10 @@ _FENCE_HEAD = re.compile(r"`{3,}|~{3,}")
 
 # A '{' counts only if a key (or '}') could follow it, so "{{{{" or "{1}" in prose costs nothing.
 _OPENER = re.compile(r"\{(?=\s*(?:[\"'“”‘’}]|[^\W\d]))|\[")
+_SPAN_TRIES = 3  # think blocks closed after the answer skipped, at most (each costs a pass over the text)
 _FAST_TRIES = 32  # failed C-decoder tries before going lenient-only: each failure costs O(position)
 _BRACKET = re.compile(r"[{}\[\]]")
+_PROSE_LINE = re.compile(r"\s*[^\W\d]\Z")  # a line whose first character is a letter
 
 
 def extract_json_object(text: str, prefer_key: str = "orders") -> Extracted:
@@ -76,10 +79,22 @@ def extract_json_object(text: str, prefer_key: str = "orders") -> Extracted:
         return Extracted(None, "empty")
     if not isinstance(text, str):
         return Extracted(None, "no_json")
-    seg, applied, thinking = _answer_segment(text)
-    if seg is None:
+    text, applied = _answer_channel(text)
+    if text is None:
         return Extracted(None, "unclosed_think")
-    found = _read(seg, applied, prefer_key)
+    return _read_thought(text, applied, prefer_key, spans=_SPAN_TRIES)
+
+
+def _read_thought(text: str, applied: set[str], prefer_key: str, spans: int) -> Extracted:
+    seg, applied, thinking, without, bare = _think_cut(text, set(applied))
+    found = _read(seg, set(applied), prefer_key)
+    if found.error in ("empty", "no_json") and without is not None and spans > 0:
+        # No answer, not even a broken one, after the last think end: a block closed after the answer
+        # ("{...}\n<think>check</think>") is skipped. A closer with no opener ends a block the template
+        # opened, so what stands before it is thought, unless that is nothing but the answer object.
+        again = _read_thought(without, applied | {"think_block"}, prefer_key, spans - 1)
+        if again.value is not None and not (bare and "prose_around" in again.repairs):
+            return again
     # A block opened after the answer and never closed: what came before it is read, else it is still thinking.
     return Extracted(None, "unclosed_think") if thinking and found.value is None else found
 
@@ -108,9 +123,9 @@ def _markers(text: str, *patterns: re.Pattern) -> list[list[re.Match]]:
     return [[m for m in p.finditer(text) if not any(lo < m.start() < hi for lo, hi in spans)] for p in patterns]
 
 
-def _answer_segment(text: str) -> tuple[str | None, set[str], bool]:
-    """The part of `text` holding the answer (None if still reasoning at its end), the repairs made, and
-    whether a think block opened after it never closed (then only what came before the block is kept)."""
+def _answer_channel(text: str) -> tuple[str | None, set[str]]:
+    """`text`'s harmony final channel if it has one (None if it reasons in an analysis channel and never
+    answers), and the repairs made."""
     applied = set()
     k = text.rfind("<|channel|>final")
     if k >= 0:
@@ -127,24 +142,34 @@ def _answer_segment(text: str) -> tuple[str | None, set[str], bool]:
             text = text.partition(stop)[0]
         applied.add("final_channel")
     elif "<|channel|>analysis" in text and _markers(text, _ANALYSIS)[0]:
-        return None, applied, False  # analysis with no final channel: whatever JSON it holds is a draft
-    cut, thinking = -1, False
+        return None, applied  # analysis with no final channel: whatever JSON it holds is a draft
+    return text, applied
+
+
+def _think_cut(text: str, applied: set[str]) -> tuple[str, set[str], bool, str | None, bool]:
+    """The part of `text` after its reasoning, the repairs made, whether a think block opened after it
+    never closed (then only what came before the block is kept), `text` without its last think block
+    (None if it has none), and whether that block had no opener of its own."""
+    cut, thinking, without, bare = -1, False, None, False
     if "think>" in text or "thinking>" in text:  # the last end marker ends the reasoning
         ends, opens = _markers(text, _THINK_END, _THINK_OPEN)
-        cut = ends[-1].end() if ends else -1
+        if ends:
+            cut, end = ends[-1].end(), ends[-1]
+            lo = max((o.start() for o in opens if o.start() < end.start()), default=end.start())
+            without, bare = text[:lo] + text[cut:], lo == end.start()
         # A block opened after that at a line's start is still thinking at the end: an option it weighs
         # there is not the answer. One mid-sentence ("I'll skip the <think> step") is a mention.
         opens = [o for o in opens if o.start() >= cut and _line_head(text, max(cut, 0), o.start())]
         if opens:
             text, thinking = text[: opens[0].start()], True
-            applied.add("think_block")
+            applied.add("late_think")
     if cut >= 0:
         text = text[cut:]
         applied.add("think_block")
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
         applied.add("truncated_input")
-    return text, applied, thinking
+    return text, applied, thinking, without, bare
 
 
 def _line_head(text: str, lo: int, at: int) -> bool:
@@ -186,7 +211,8 @@ def _inside_failed(seg: str, failed: dict[int, int], starts: list[int]) -> set[i
     """The `starts` inside a value that failed: after its opener and before the later of where its parse
     stopped (`failed`: opener -> stop) and its closing bracket, counting brackets in strings too (quotes get
     lost). One never closed reaches the end only if it read a whole object before it stopped (a damaged
-    answer's first orders); else it is a stray '{' or '[' in prose and covers what it read."""
+    answer's first orders) and did not stop on a line of prose; else it is a stray '{' or '[' in prose, or
+    a draft left unfinished, and covers what it read."""
     reach, stack = dict(failed), []
     for m in _BRACKET.finditer(seg):
         if m.group() in "{[":
@@ -195,7 +221,11 @@ def _inside_failed(seg: str, failed: dict[int, int], starts: list[int]) -> set[i
             reach[opener] = max(reach[opener], m.end())
     starts = sorted(starts)
     for opener in stack:  # never closed
-        if opener in failed and bisect.bisect_left(starts, failed[opener]) > bisect.bisect_right(starts, opener):
+        stop = failed.get(opener, -1)
+        # A parse that stopped on a line of prose ("...}\nHmm, no.") was left there: it covers what it read.
+        if bisect.bisect_left(starts, stop) > bisect.bisect_right(starts, opener) and not _PROSE_LINE.match(
+            seg, seg.rfind("\n", 0, stop) + 1, stop + 1
+        ):
             reach[opener] = len(seg)
     inside, furthest, openers, k = set(), -1, sorted(reach.items()), 0
     for p in starts:

@@ -4,11 +4,13 @@ number the text cut off, a key named twice or a key that swallowed JSON punctuat
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from glade.env import parallel_env
 from glade.env.jsonfix import ERRORS, extract_json_object
-from glade.env.protocol import parse
+from glade.env.protocol import _canonical_observations, parse
 from glade.seats.base import answer_error
 
 HOLD = {"orders": []}
@@ -182,7 +184,7 @@ def test_orders_of_a_damaged_or_unclosed_list_are_still_never_read_alone(oona, t
     [
         (f"<think>a</think>{ANSWER} <think>", ("think_block", "prose_around")),  # a marker after the answer
         (f"Sure. I'll skip the <think> step.\n{ANSWER}", ("prose_around",)),  # a marker mentioned mid-sentence
-        (f"{ANSWER}\n<think>Or maybe {DRAFT}", ("think_block",)),  # a block opened after the answer, never closed
+        (f"{ANSWER}\n<think>Or maybe {DRAFT}", ("late_think",)),  # a block opened after the answer, never closed
     ],
 )
 def test_a_think_marker_after_or_around_a_complete_answer_does_not_refuse_it(oona, text, repairs):
@@ -211,3 +213,58 @@ def test_an_order_list_whole_inside_a_broken_answer_is_read_as_a_bare_order_list
     # unescaped quotes break the object; its order list parses whole and is read, named, gossip gone
     text = f'{{"orders":[{SELL_TEXT}], "gossip": "honey "will" fall"}}'
     assert outcome(text, oona) == ({"orders": [SELL]}, None, ("prose_around", "bare_order_list"), [])
+
+
+# The canonical observation, two orders it can place, and an answer holding both.
+O1 = {"side": "sell", "good": "honey", "qty": 3, "price": 4.5}
+O2 = {"side": "buy", "good": "acorns", "qty": 2, "price": 4.2}
+O1_TEXT, O2_TEXT = (json.dumps(o) for o in (O1, O2))
+A = json.dumps({"orders": [O1, O2], "gossip": "honey is cheap"})
+
+
+@pytest.fixture(scope="module")
+def canon():
+    return _canonical_observations()[0]
+
+
+@pytest.mark.parametrize("tail", ["\n<think>double-check</think>", "\n<think>\n\n</think>", "\n</think>"])
+def test_a_think_block_closed_after_the_answer_is_skipped_not_read_as_empty(canon, tail):
+    parsed = parse(A + tail, canon)
+    assert (parsed.action, parsed.error, parsed.repairs, parsed.dropped) == (json.loads(A), None, ("think_block",), ())
+    assert answer_error(parsed, A + tail, cut=True) is None
+
+
+def test_a_closer_with_no_opener_still_ends_thought_written_as_prose(canon):
+    # the template opened the block: the draft before the closer is thought, not the answer
+    assert outcome(f"Option A would be {DRAFT}, no.</think>", canon) == (HOLD, "empty", (), [])
+    assert outcome(f"{A}\n<think>check</think>\nDone.", canon) == (
+        json.loads(A),
+        None,
+        ("think_block", "prose_around"),
+        [],
+    )
+
+
+def test_an_answer_before_a_late_unclosed_block_is_cut_off_when_the_budget_ended_it(canon):
+    fmt = '{"orders": [{"side": "buy", "good": "acorns", "qty": 1, "price": 4.0}]}'
+    text = f"Format: {fmt}\n<think>\nLet me consider my honey"
+    parsed = parse(text, canon)
+    assert (parsed.action, parsed.error, parsed.repairs, parsed.dropped) == (
+        json.loads(fmt),
+        None,
+        ("late_think", "prose_around"),
+        (),
+    )
+    assert answer_error(parsed, text, cut=False) is None
+    assert answer_error(parsed, text, cut=True) == "cut_off"  # mid-thought: what it meant is unknown
+    parsed = parse(A + "\n<think>\nhmm", canon)
+    assert (parsed.action, parsed.error, parsed.repairs) == (json.loads(A), None, ("late_think",))
+    assert answer_error(parsed, A + "\n<think>\nhmm", cut=True) == "cut_off"
+
+
+@pytest.mark.parametrize("draft", [f"Draft: [{O2_TEXT}", f'Draft: {{"order": {O2_TEXT}'])
+def test_a_draft_left_unclosed_on_a_line_of_prose_does_not_swallow_the_answer_after_it(canon, draft):
+    text = f"{draft}\nHmm, no. Final: {O1_TEXT}"
+    assert outcome(text, canon) == ({"orders": [O1]}, None, ("prose_around", "single_order"), [])
+    # an unclosed list of two orders the text simply ends in is still a damaged answer
+    assert outcome(f"[{O1_TEXT}, {O2_TEXT}", canon) == (HOLD, "bad_json", (), [])

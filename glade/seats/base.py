@@ -65,11 +65,15 @@ def answer_error(parsed: Parsed, text: str, cut: bool) -> str | None:
     (`cut`: it spent the whole budget) and what failed is what was cut: a think block never
     closed, JSON the parser had to close (or could not parse) whose last order or whole
     object failed. That is named `cut_off`, since the budget (max_new_tokens, max_tokens), not
-    the model's format, is then what to raise. An earlier order's own error, or none, stays."""
-    if parsed.error is None or not cut:
+    the model's format, is then what to raise. So is an answer read from before a think block
+    opened after it and never closed (`late_think`): the budget ended the model mid-thought, so
+    what it meant is unknown. An earlier order's own error, or none, stays."""
+    if not cut:
         return parsed.error
-    if parsed.error == "unclosed_think":  # a think block or analysis channel never closed
+    if parsed.error == "unclosed_think" or "late_think" in parsed.repairs:  # a think block never closed
         return CUT_OFF  # still thinking when the budget ran out
+    if parsed.error is None:
+        return None
     if "closed_braces" not in parsed.repairs and parsed.error != "bad_json":
         return parsed.error  # the answer closed on its own: whatever failed was not cut
     last = len(parsed.action.get("orders", [])) + len(parsed.dropped) - 1  # every order is kept or dropped
