@@ -59,8 +59,7 @@ def test_a_consistent_divergence_is_one_flag_with_exact_numbers():
     assert f["live_value"] == pytest.approx(15 / 16) and f["standin_value"] == 0.0
     assert f["effect"] == pytest.approx(15 / 16)  # per episode 1, 1, 1/2, 1, 1, 1, 1, 1
     assert 0.4 <= f["ci_low"] <= f["effect"] <= f["ci_high"] == 1.0  # shares: the interval stops at 1
-    # every episode differs the same way: the exact sign-flip p is 2 / 2^8; two cells can reach
-    # q (honey buy and honey none, the mirror image), and BH keeps both at 2 / 256
+    # every episode differs alike: exact sign-flip p 2 / 2^8; two cells (honey buy, honey none) reach q
     assert f["p"] == f["q"] == pytest.approx(2 / 256)
     assert f["support"] == 1.0 and f["n"] == 8 and f["score"] == pytest.approx(15 / 16)
     assert len(f["examples"]) == 3
@@ -278,11 +277,10 @@ def test_the_planted_divergence_is_flagged_on_that_creature_and_phase(planted):
             )
     # one family reads it: Thorn at the seam buys honey where the stand-in holds
     families = flag(decisions, episodes, FAST, seed=0).families
-    thorn = [fam for fam in families if fam["kind"] == "decision"]
-    assert [fam["text"] for fam in thorn] == [
-        "Thorn at the seam (gambit_rumour, plant, cast 0): buys honey where the stand-in holds: +1.00 (same value in all 8 episodes)"
-    ]
-    assert thorn[0]["members"] == [f["rank"]] and len(thorn[0]["examples"]) == 3
+    [thorn] = [fam for fam in families if fam["kind"] == "decision"]
+    assert thorn["text"].endswith("cast 0): buys honey where the stand-in holds: +1.00 (same value in all 8 episodes)")
+    assert thorn["text"].startswith("Thorn at the seam (gambit_rumour, plant,") and len(thorn["examples"]) == 3
+    assert thorn["members"] == [f["rank"]]
 
 
 # --- writers and the verb ------------------------------------------------------------------------

@@ -72,27 +72,6 @@ def test_rank_takes_the_least_refits_and_the_highest_level_it_runs(monkeypatch, 
     assert len(ranked) == 1
 
 
-def test_rank_at_99_percent_takes_the_refits_it_needs_by_default(monkeypatch):
-    # the default 4000 refits leave too few past a 99% interval's ends: the default grows to the least
-    import glade.eval.rank
-
-    ranked = []
-    monkeypatch.setattr(glade.eval.rank, "check_out", recorder([], None))
-    monkeypatch.setattr(glade.eval.rank, "rank", recorder(ranked))
-    with pytest.raises(Stop):
-        main(["rank", "a", "--level", "0.99"])
-    [(_, kwargs)] = ranked
-    assert kwargs["resamples"] == glade.eval.rank.min_resamples(0.99) == 109163
-
-
-def test_rank_refuses_a_level_whose_ends_need_weeks_of_refits(capsys):
-    assert main(["rank", "a", "--level", "0.999"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: --level 0.999: its interval's ends need at least 2,697,636,646 refits at 8 seeds, more than the "
-        "200,000 rank runs; ask for --level 0.99 or less"
-    )
-
-
 def test_rank_refuses_a_level_of_1(capsys):
     # guards the upper bound of `0 < args.level < 1` (a 100% interval is no interval)
     assert main(["rank", "a", "--level", "1"]) == 2

@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_pinned_cli_arguments import recorder  # tests/ is on sys.path under pytest
+from test_pinned_cli_dispatch import Stop
 
 from glade.cli import main
 from glade.eval.rank import min_resamples, rank
@@ -136,4 +138,25 @@ def test_team_names_its_entry_column_council(tmp_path, capsys):
     assert main(["rank", str(tmp_path / "r")]) == 0  # seat: its entries are policies
     assert (
         next(line for line in capsys.readouterr().out.splitlines() if line.startswith("rank ")).split()[1] == "policy"
+    )
+
+
+def test_rank_at_99_percent_takes_the_refits_it_needs_by_default(monkeypatch):
+    # the default 4000 refits leave too few past a 99% interval's ends: the default grows to the least
+    import glade.eval.rank
+
+    ranked = []
+    monkeypatch.setattr(glade.eval.rank, "check_out", recorder([], None))
+    monkeypatch.setattr(glade.eval.rank, "rank", recorder(ranked))
+    with pytest.raises(Stop):
+        main(["rank", "a", "--level", "0.99"])
+    [(_, kwargs)] = ranked
+    assert kwargs["resamples"] == glade.eval.rank.min_resamples(0.99) == 109163
+
+
+def test_rank_refuses_a_level_whose_ends_need_weeks_of_refits(capsys):
+    assert main(["rank", "a", "--level", "0.999"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --level 0.999: its interval's ends need at least 2,697,636,646 refits at 8 seeds, more than the "
+        "200,000 rank runs; ask for --level 0.99 or less"
     )
