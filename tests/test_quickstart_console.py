@@ -35,7 +35,7 @@ def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys)
 
     qs.closing(SimpleNamespace(out="qs", train_base=False), Console(width=200))  # wide: one line per output
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "what the quickstart made (a rerun keeps it and goes on):"
+    assert lines[0] == "what the quickstart made (a rerun reuses it and carries on):"
     shown = {line.split()[0]: line.split()[1] for line in lines[1:] if line.startswith("  ") and len(line.split()) > 1}
     assert shown["report"] == "runs/eval/crash-gambit/report.html"
     assert shown["results"] == "runs/eval/crash-gambit/" and shown["checkpoints"] == "checkpoints/"
@@ -91,12 +91,18 @@ def test_a_missed_target_says_what_it_means_for_the_run(tmp_path, monkeypatch, c
     monkeypatch.setattr("glade.train.recipe.load_train_recipe", lambda path, overrides: None)
     train_recipe("tiny-hoarder")(SimpleNamespace(train_base=False), qs.console())
     said = " ".join(capsys.readouterr().out.split())
-    assert "target valid_action_rate >= 0.95: measured 0.400, not met" in said
+    assert "target valid_action_rate >= 0.95: NOT met (0.400)" in said
     assert "the targets are the recipe's aims for a competent creature model" in said and "the run goes on" in said
-    meta["targets"]["valid_action_rate"]["met"] = True
+    meta["targets"]["valid_action_rate"].update(met=True, measured=0.958, ci=[0.857, 0.995])
     (out / "meta.json").write_text(json.dumps(meta))
     train_recipe("tiny-hoarder")(SimpleNamespace(train_base=False), qs.console())
-    assert "the run goes on" not in capsys.readouterr().out
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the run goes on" not in said
+    # met on the mean, its interval reaching past the target: said so, as the card says it
+    assert (
+        "target valid_action_rate >= 0.95: met on the mean (0.958; its 95% CI [0.857, 0.995] reaches past the "
+        "target: too few states to show it)"
+    ) in said
 
 
 def test_the_seat_table_loses_no_character_at_80_columns(tmp_path, monkeypatch, capsys):
@@ -131,3 +137,17 @@ def test_a_suggested_command_calls_glade_as_this_run_was_called(monkeypatch, tmp
     assert glade_command() == "glade"
     monkeypatch.setattr("sys.argv", ["/usr/lib/python3/pytest"])  # not started as glade: the plain name
     assert glade_command() == "glade"
+
+
+def test_a_target_missed_on_the_mean_whose_interval_reaches_it_says_so():
+    from glade.cli.train import target_text
+
+    missed = {"target": "<= 0.01", "measured": 0.0208, "met": False, "ci": [0.0005, 0.1107]}
+    assert target_text(missed) == (
+        "NOT met on the mean (0.021; its 95% CI [0.001, 0.111] reaches the target: too few states to show it "
+        "either way)"
+    )
+    clear = {"target": ">= 0.95", "measured": 0.5, "met": False, "ci": [0.4, 0.6]}
+    assert target_text(clear) == "NOT met (0.500, 95% CI [0.400, 0.600])"
+    shown = {"target": ">= 0.8", "measured": 0.96, "met": True, "ci": [0.9, 0.99]}
+    assert target_text(shown) == "met (0.960, 95% CI [0.900, 0.990])"

@@ -339,7 +339,7 @@ def print_results(con, recipe, summary: dict) -> None:
     if summary.get("seats"):
         con.print(  # the title on its own line: as a table's title rich centres it on two lines
             f"valid-action rate per live seat: answers the parser took with no named error, mean over seeds "
-            f"[{level} CI]; a decision twin worlds made alike (up to the legend turn) counted once",
+            f"[{level} CI]; a decision twin worlds made alike (the same prompt and answer) counted once",
             highlight=False,
         )
         con.print(seats)

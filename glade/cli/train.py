@@ -168,6 +168,25 @@ def print_targets(con, meta: dict) -> None:
         if t["measured"] is None:  # e.g. eval.probe_states 0: reported as not met, and why
             con.print(f"  target {key} {t['target']}: NOT met (not measured)", highlight=False)
             continue
-        con.print(
-            f"  target {key} {t['target']}: {'met' if t['met'] else 'NOT met'} ({t['measured']:.3f})", highlight=False
+        con.print(f"  target {key} {t['target']}: {target_text(t)}", highlight=False)
+
+
+def target_text(t: dict) -> str:
+    """A target as met or not, with its 95% interval, "on the mean" where the interval reaches
+    across the target (too few states to show it): train/evaluate.check_targets' record."""
+    ci, (op, _, value) = t.get("ci"), str(t["target"]).partition(" ")
+    head = "met" if t["met"] else "NOT met"
+    if not ci or op not in ("<=", ">="):
+        return f"{head} ({t['measured']:.3f})"
+    low, high, bound = ci[0], ci[1], float(value)
+    if t["met"]:  # an end past the target, on the failing side
+        across, said = (low < bound if op == ">=" else high > bound), "past the target: too few states to show it"
+    else:  # an end on the target's side
+        across, said = (
+            (high >= bound if op == ">=" else low <= bound),
+            "the target: too few states to show it either way",
         )
+    interval = f"95% CI [{low:.3f}, {high:.3f}]"
+    if across:
+        return f"{head} on the mean ({t['measured']:.3f}; its {interval} reaches {said})"
+    return f"{head} ({t['measured']:.3f}, {interval})"

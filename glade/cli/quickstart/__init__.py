@@ -169,13 +169,17 @@ def closing(args: argparse.Namespace, con) -> None:
     traces = [name for name in ("standin", "panic-seller", "heldout", "base") if (TRACES / name / "data").is_dir()]
     made = [
         ("report", RESULTS / "report.html", "open it in a browser; report.md beside it"),
-        ("results", RESULTS, "the rows, Table 1's figures, flags.md (glade flag, glade report and glade rank read it)"),
+        (
+            "results",
+            RESULTS,
+            "the rows, Table 1's figures, flags.json and flags.md (glade flag writes them; glade report and glade rank read the folder)",
+        ),
         *([("traces", TRACES, f"stand-in episodes: {', '.join(traces)}")] if traces else []),
         ("checkpoints", Path(checkpoint.ROOT), ", ".join(trained) or "none yet"),
         ("exports", Path(args.out) / "exports", "Hub-ready folders with model cards, not pushed"),
         ("simulation", Path(args.out) / "simulate", "the default Wood's trace.parquet and summary.json"),
     ]
-    con.print("[bold]what the quickstart made[/] (a rerun keeps it and goes on):")
+    con.print("[bold]what the quickstart made[/] (a rerun reuses it and carries on):")
     table = Table(
         box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0)
     )  # a wrapped note stays in its column

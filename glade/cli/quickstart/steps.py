@@ -136,6 +136,7 @@ def kept_checkpoint(name: str, args: argparse.Namespace) -> Path | None:
 
 def train_recipe(name: str):
     def step(args: argparse.Namespace, con) -> None:
+        from glade.cli.train import target_text
         from glade.train.recipe import load_train_recipe
         from glade.train.sft import train
 
@@ -154,8 +155,8 @@ def train_recipe(name: str):
         con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True)
         targets = meta.get("targets") or {}
         for metric, t in targets.items():
-            verdict = "[green]met[/]" if t["met"] else "[red]not met[/]"
-            con.print(f"  target {metric} {t['target']}: measured {_number(t['measured'])}, {verdict}")
+            said = "not measured" if t["measured"] is None else target_text(t)
+            con.print(f"  target {metric} {t['target']}: {said}", highlight=False)
         if not all(t["met"] for t in targets.values()):
             note = (
                 "the targets are the recipe's aims for a competent creature model; an adapter tuned in the quickstart's "
@@ -185,10 +186,6 @@ def metric_line(metrics: dict) -> str:
     shown = ", ".join(f"{k} {metrics[k]:.3f}" for k in SHOWN if isinstance(metrics.get(k), (int, float)))
     counts = [f"{metrics[k]} {what}" for k, what in COUNTS.items() if isinstance(metrics.get(k), int)]
     return shown + (f" (n: {', '.join(counts)}; intervals in meta.json)" if counts else "")
-
-
-def _number(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
 def shipped_base(args: argparse.Namespace, con) -> None:
