@@ -254,12 +254,14 @@ def episode_intervals(samples: dict, level: float = 0.95) -> dict:
 def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
     """A task's scores from `run_lm_eval`'s result (lm-eval's, over documents), each followed for
     glade's tasks by the mean over held-out episodes with its interval: "acc 0.4583 (over
-    episodes 0.4400 [0.2100, 0.7100])", "(over episodes 0.4400 (n 3), too few for an interval)"."""
+    episodes 0.4400 [0.2100, 0.7100], n 5)", "(over episodes 0.4400 (n 3), too few for an interval)"."""
     found = (result.get("intervals") or {}).get(task) or {}
 
     def over_episodes(d: dict) -> str:
-        too_few = d.get("mean") is not None and not d.get("ci")
-        return f" (over episodes {ci_text(d, fmt)}{', too few for an interval' if too_few else ''})"
+        if d.get("mean") is not None and not d.get("ci"):
+            return f" (over episodes {ci_text(d, fmt)}, too few for an interval)"
+        n = f", n {d['n']}" if d.get("n") else ""
+        return f" (over episodes {ci_text(d, fmt)}{n})"
 
     return ", ".join(
         f"{metric} {value:{fmt}}" + (over_episodes(found[metric]) if metric in found else "")

@@ -329,7 +329,7 @@ def test_scores_get_intervals_over_their_episodes_not_their_documents():
     prob = found["glade_direction_mc"]["gold_prob"]
     assert prob["mean"] == pytest.approx(0.415) and 0.0 <= prob["ci"][0] < 0.415 < prob["ci"][1] <= 1.0
     text = score_text({"scores": {"glade_direction_mc": {"acc": 0.6}}, "intervals": found}, "glade_direction_mc", ".2f")
-    assert text.startswith("acc 0.60 (over episodes 0.60 [") and "too few" not in text
+    assert text.startswith("acc 0.60 (over episodes 0.60 [") and text.endswith("], n 5)") and "too few" not in text
     # `--limit 3` reads one episode: its n is said in words, not only as a number
     one = episode_intervals({"glade_direction_mc": logged[:3]})
     text = score_text({"scores": {"glade_direction_mc": {"acc": 1.0}}, "intervals": one}, "glade_direction_mc", ".2f")
