@@ -255,9 +255,13 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         meta["heldout"] = {
             "traces": list(recipe.eval.traces),
             "seeds": meta["metrics"].pop("heldout_seeds", []),
-            "about": "states of these seeds' episodes; no training run of this checkpoint used them"
-            if recipe.eval.traces
-            else "states of the episodes the run held out of its training traces (data/eval.parquet)",
+            "about": (
+                "states of these seeds' episodes; no training run of this checkpoint used them"
+                if recipe.eval.traces
+                else "states of the episodes the run held out of its training traces (data/eval.parquet)"
+            )
+            + "; trained_on: the states left out of the sample because their prompt (a turn-0 opening, say) is "
+            "also in a training split",
             # states whose prompt is in a training split, dropped before the sample was drawn
             "trained_on": meta["metrics"].pop("heldout_trained_on", None),
         }
