@@ -9,6 +9,7 @@ import math
 from .families import families_heading, family_lines
 from .recipe import STANDIN
 from .verdicts import (
+    AT_FLOOR,
     CAST_ALPHA,
     LEVER_RULES,
     ROBUST_RULES,
@@ -201,11 +202,10 @@ def larger_text(entry: dict) -> str:
 
 
 def seam_note(entry: dict) -> str:
-    """Why a seam split with its seeds reads 'not enough seeds': the part whose interval straddles
-    the floor (the seam's, else the traded part's beside a seam that did not move), and whether
-    that interval is narrower than the floor: a move at the floor, which more seeds may not settle."""
+    """Which part's interval straddles the floor where a seam split with its seeds reads "at the
+    floor" or "not enough seeds" (the seam's, else the traded part's beside a seam that did not move)."""
     floor = entry.get("floor")
-    if entry["verdict"] != "not enough seeds" or floor is None:
+    if entry["verdict"] not in (AT_FLOOR, "not enough seeds") or floor is None:
         return ""
     part = next((p for p in ("seam", "traded") if straddles_floor(entry[p], floor)), None)
     if part is None:
@@ -213,9 +213,8 @@ def seam_note(entry: dict) -> str:
     low, high = entry[part]["ci"]
     who = "the seam's" if part == "seam" else "the traded part's"
     out = f": {who} interval straddles the floor ({100 * floor:.3g} log points)"
-    if high - low < floor:
-        return out + " and is narrower than it: a move at the floor, which more seeds alone may not settle"
-    return out + ": more seeds would narrow it"
+    # the width, not the verdict: a summary written before "at the floor" says "not enough seeds" here
+    return out + (" and is narrower than it" if high - low < floor else ": more seeds would narrow it")
 
 
 def seam_lines(entries: list[dict]) -> list[str]:
@@ -292,11 +291,11 @@ DID_WORDS = "Where a council's difference in differences excludes 0, its line sa
 
 
 def lever_note(entry: dict, council: dict) -> str:
-    """What a lever verdict's words leave out: which interval straddles the floor (and whether it
-    is narrower than the floor, an effect at the floor more seeds alone may not settle), and which
-    world's effect is larger where the difference in differences says so."""
+    """What a lever verdict's words leave out: which interval straddles the floor where it reads "at
+    the floor" or "not enough seeds", and which world's effect is larger where the difference in
+    differences says so."""
     floor, out = entry.get("floor"), ""
-    if council["verdict"] == "not enough seeds" and floor is not None:
+    if council["verdict"] in (AT_FLOOR, "not enough seeds") and floor is not None:
         across = [
             (who, d)
             for who, d in (("its", council["effect"]), ("the all-stand-in", entry["standin"]))
@@ -305,12 +304,8 @@ def lever_note(entry: dict, council: dict) -> str:
         if across:
             said = " and ".join(f"{who} interval [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" for who, d in across)
             out = f": {said} straddle{'s' if len(across) == 1 else ''} the floor {floor:.3g}"
-            narrow = all(d["ci"][1] - d["ci"][0] < floor for _, d in across)
-            out += (
-                " (narrower than the floor: an effect at the floor, which more seeds alone may not settle)"
-                if narrow
-                else " (more seeds would narrow it)"
-            )
+            narrow = all(d["ci"][1] - d["ci"][0] < floor for _, d in across)  # the width: older summaries too
+            out += " (narrower than it)" if narrow else " (more seeds would narrow it)"
     return out + did_text(entry["standin"], council["effect"], council.get("did") or {})
 
 

@@ -4,9 +4,12 @@ at that n (eval/stats.py).
 One rule holds an interval to a lesson's floor in all three (`against_floor`): a quantity is
 beyond the floor (a rate robust, a price or a lever moved) only when its whole interval lies at
 or beyond the floor on one side of 0, inside it (sporadic, no move) only when its whole
-interval lies less than the floor from 0, and "not enough seeds" otherwise: an interval that
-straddles the floor does not decide, and more seeds would narrow it. The mean alone never
-decides. A value the same in every seed is its own interval; fewer than 4 seeds give none.
+interval lies less than the floor from 0, and undecided otherwise: an interval that straddles
+the floor does not decide. The seam and the levers name the undecided case: "at the floor" when
+that interval is narrower than the floor (an effect about the floor's size, which more seeds
+alone may not settle), "not enough seeds" when it is as wide or wider (more seeds would narrow
+it) or there are too few seeds; robustness says "not enough seeds" for both. The mean alone
+never decides. A value the same in every seed is its own interval; fewer than 4 seeds give none.
 
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
    the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust
@@ -23,15 +26,16 @@ decides. A value the same in every seed is its own interval; fewer than 4 seeds 
    moved, larger part undecided" when it holds 0 (the share |seam| / (|traded| + |seam|) of the
    mean moves is a descriptive figure beside it, never the verdict); emergent when only trading
    moved it (the seam's interval inside the floor), no move when both intervals lie inside the
-   floor, and not enough seeds when the seam's interval, or the trading's beside a seam that did
-   not move, straddles the floor.
+   floor, and at the floor or not enough seeds (`_undecided`) when the seam's interval, or the
+   trading's beside a seam that did not move, straddles the floor.
 3. The stand-in flatters wrong fixes (`lever_audit`): a lever's effect (scenario `to` minus
    `from` on the same seed and cast) in the stand-in world and in each council, and the
    difference in differences; holds live, stand-in only (the stand-in moves and the council
-   does not, or moves the other way), live only, or neither, and not enough seeds when
-   either world's interval straddles the floor. The floor is `lever_min_effect`, for figures
-   in units that share of the stand-in's mean magnitude in the `from` scenario (at least
-   `lever_min_effect` units): the same scaled floor the effects are held to.
+   does not, or moves the other way), live only, or neither, and at the floor or not enough
+   seeds (`_undecided`) when either world's interval straddles the floor. The floor is
+   `lever_min_effect`, for figures in units that share of the stand-in's mean magnitude in the
+   `from` scenario (at least `lever_min_effect` units): the same scaled floor the effects are
+   held to.
 
 Seat attribution (leave-one-out replays) lives in eval/attribution.py.
 """
@@ -53,6 +57,11 @@ from .stats import MIN_N, Interval, clean, interval
 from .thresholds import threshold
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
+AT_FLOOR = "at the floor"  # an interval across the floor and narrower than it: more seeds alone may not settle it
+AT_FLOOR_RULE = (
+    "an interval across the floor and narrower than it: the effect is about the floor's size, which more seeds alone "
+    "may not settle"
+)
 
 # Every verdict each lesson's verdict function can return, with its rule in words, "the floor"
 # being that lesson's: the lead's rule sentence, the tables' captions and Terms all say these.
@@ -82,9 +91,10 @@ SEAM_RULES = {
         "inside it (the move emerged from the seats' trading, nothing written at the seam)"
     ),
     "no move": "both parts' intervals wholly inside the floor",
+    AT_FLOOR: AT_FLOOR_RULE + " (the seam's interval, or the traded part's beside a seam that did not move)",
     "not enough seeds": (
         f"fewer than {MIN_N} seeds, or the seam's interval (or the traded part's, beside a seam that did not move) "
-        "across the floor"
+        "across the floor and as wide as it or wider: more seeds would narrow it"
     ),
 }
 LEVER_RULES = {
@@ -94,7 +104,11 @@ LEVER_RULES = {
     ),
     "live only": "the council's effect moves and the stand-in's does not",
     "neither": "both effects' intervals lie wholly inside the floor",
-    "not enough seeds": f"a world with fewer than {MIN_N} seeds, or a world's effect interval across the floor",
+    AT_FLOOR: AT_FLOOR_RULE + " (a world's effect interval; where both worlds' cross the floor, both narrower)",
+    "not enough seeds": (
+        f"a world with fewer than {MIN_N} seeds, or a world's effect interval across the floor and as wide as it or "
+        "wider: more seeds would narrow it"
+    ),
 }
 
 
@@ -237,8 +251,10 @@ def _seam_verdict(traded: Interval, seam: Interval, larger: Interval, floor: flo
         if against_floor(larger, 0.0) != "beyond":  # holds 0, or too few seeds
             return SEAM_UNDECIDED
         return "authored" if larger.mean > 0 else "mixed"
-    if by_seam is None or by_trading is None:  # a part that straddles the floor decides nothing
-        return "not enough seeds"
+    if by_seam is None:  # a part that straddles the floor decides nothing
+        return _undecided([seam], floor)
+    if by_trading is None:  # beside a seam that did not move, the traded part decides
+        return _undecided([traded], floor)
     return "emergent" if by_trading == "beyond" else "no move"
 
 
@@ -303,12 +319,22 @@ def _lever_verdict(standin: Interval, live: Interval, floor: float) -> str:
         return "not enough seeds"
     s, c = against_floor(standin, floor), against_floor(live, floor)
     if s is None or c is None:  # a world that straddles the floor leaves the lever undecided
-        return "not enough seeds"
+        return _undecided([iv for iv, side in ((standin, s), (live, c)) if side is None], floor)
     if s == c == "beyond" and math.copysign(1, standin.mean) == math.copysign(1, live.mean):
         return "holds live"
     if s == "beyond":
         return "stand-in only"
     return "live only" if c == "beyond" else "neither"
+
+
+def _undecided(across: list[Interval], floor: float) -> str:
+    """The verdict where `across` (the intervals that decide, each enough seeds) straddle the floor:
+    "at the floor" when every one is narrower than the floor (more seeds alone may not lift it off the
+    floor), "not enough seeds" when one is as wide or wider (more seeds would narrow it) or has no
+    interval at all."""
+    if all(iv.n >= MIN_N and iv.low is not None and iv.high - iv.low < floor for iv in across):
+        return AT_FLOOR
+    return "not enough seeds"
 
 
 def stored_interval(d: dict) -> Interval:

@@ -86,7 +86,7 @@ def test_a_seam_move_whose_interval_starts_at_exactly_the_floor_is_a_move():
     traded = Interval(0.0, -0.01, 0.01, 4, "", "t+hall+kurtosis-df")
     seam = Interval(0.06, 0.05, 0.07, 4, "", "t+hall+kurtosis-df")
     assert _seam_verdict(traded, seam, Interval(0.06, 0.04, 0.08, 4), 0.05) == "authored"  # the seam larger per seed
-    assert _seam_verdict(traded, Interval(0.06, 0.0499, 0.07, 4), 1.0, 0.05) == "not enough seeds"
+    assert _seam_verdict(traded, Interval(0.06, 0.0499, 0.07, 4), 1.0, 0.05) == "at the floor"  # narrower than it
     # guards the emergent rule's need for an interval beyond the floor: a large traded mean whose interval
     # holds 0 straddles the floor, which decides nothing
     unclear = Interval(0.2, -0.1, 0.5, 4, "", "t+hall+kurtosis-df")

@@ -90,7 +90,7 @@ GLUT = {
             "council": "one_model",
             "effect": {"mean": -0.049, "ci": [-0.055, -0.043], "n": 8, "note": ""},
             "did": {"mean": 0.031, "ci": [0.022, 0.043], "n": 8, "note": ""},
-            "verdict": "not enough seeds",
+            "verdict": "at the floor",
         }
     ],
 }
@@ -104,12 +104,10 @@ def test_a_lever_at_the_floor_with_a_clear_difference_in_differences_says_both()
     (line,) = lever_lines([GLUT])
     assert line.endswith(
         "one_model -0.049 [-0.055, -0.043] (difference in differences +0.031 [+0.022, +0.043]; n 8 seeds): "
-        "not enough seeds: its interval [-0.055, -0.043] straddles the floor 0.05 (narrower than the floor: an "
-        "effect at the floor, which more seeds alone may not settle); the stand-in's effect is larger than the "
-        "council's (difference in differences excludes 0)"
+        "at the floor: its interval [-0.055, -0.043] straddles the floor 0.05 (narrower than it); the stand-in's "
+        "effect is larger than the council's (difference in differences excludes 0)"
     )
-    assert GLUT["councils"][0]["verdict"] == "not enough seeds"  # the verdict value itself is unchanged
-    assert '<span class="verdict">not enough seeds</span>: its interval' in _verdict_html(line)
+    assert '<span class="verdict">at the floor</span>: its interval' in _verdict_html(line)
 
 
 def test_the_difference_in_differences_clause_is_sign_aware_and_only_where_it_excludes_0():

@@ -1,6 +1,7 @@
 """The floor rule of all three lessons (eval/verdicts.py's doc): a world moves only when its
 interval lies wholly at or beyond the floor, does not move when it lies wholly inside it, and reads
-"not enough seeds" when it straddles it, whatever side the mean falls on. The quickstart's
+"at the floor" (an interval narrower than the floor) or "not enough seeds" (as wide or wider) when
+it straddles it, whatever side the mean falls on. The quickstart's
 one_model moved honey -4.9 [-5.5, -4.3] log points against a floor of 5 and read "no move" or
 "emergent" on the mean alone. Also the words: each lesson states its floor once, a move with
 nothing at the seam is printed once, and phenomena absent in every world share one line."""
@@ -48,25 +49,26 @@ def seam_verdict(traded: list[float], seam: list[float] | None = None) -> str:
 # --- lesson 2: the seam -------------------------------------------------------------------------
 
 
-def test_a_traded_move_whose_interval_straddles_the_floor_is_not_enough_seeds():
+def test_a_traded_move_whose_narrow_interval_straddles_the_floor_is_at_the_floor():
     # the quickstart's one_model: -4.9 [-5.3, -4.5] against 5 log points read "no move", -5.1 "emergent"
     [entry] = seam_split(seam_table(around(-0.049)), Thresholds())
     low, high = entry["traded"]["ci"]
     assert low < -0.05 < high
-    assert entry["verdict"] == "not enough seeds"
-    assert seam_verdict(around(-0.051)) == "not enough seeds"
+    assert entry["verdict"] == "at the floor"
+    assert seam_verdict(around(-0.051)) == "at the floor"
     # wholly beyond the floor, or wholly inside it, the verdicts stand
     assert seam_verdict(around(-0.07)) == "emergent"
     assert seam_verdict(around(-0.03)) == "no move"
 
 
-def test_a_straddling_part_is_named_and_an_interval_narrower_than_the_floor_says_more_seeds_may_not_settle():
+def test_a_straddling_part_is_named_and_a_wide_one_says_more_seeds_would_narrow_it():
     # the quickstart's one_model in gambit_rumour: traded -5.3 [-5.9, -4.7] against the 5-log-point floor
     [line] = seam_lines(seam_split(seam_table(around(-0.049)), Thresholds()))
+    assert "live: at the floor (" in line
     assert (
-        "nothing at the seam: the traded part's interval straddles the floor (5 log points) and is narrower than "
-        "it: a move at the floor, which more seeds alone may not settle; n 8)"
-    ) in line
+        "nothing at the seam: the traded part's interval straddles the floor (5 log points) and is narrower than it; n 8)"
+        in line
+    )
     wide = list(-0.05 + 10 * WOBBLE)  # an interval about +-0.04, wider than the floor
     [line] = seam_lines(seam_split(seam_table([0.0] * 8, wide), Thresholds()))
     assert "live: not enough seeds (" in line
@@ -76,10 +78,10 @@ def test_a_straddling_part_is_named_and_an_interval_narrower_than_the_floor_says
     assert "straddles" not in line
 
 
-def test_a_seam_part_whose_interval_straddles_the_floor_is_not_enough_seeds():
+def test_a_seam_part_whose_narrow_interval_straddles_the_floor_is_at_the_floor():
     quiet = [0.0] * 8
-    assert seam_verdict(quiet, around(-0.051)) == "not enough seeds"  # read "authored" on the mean
-    assert seam_verdict(quiet, around(-0.049)) == "not enough seeds"  # read "no move" on the mean
+    assert seam_verdict(quiet, around(-0.051)) == "at the floor"  # read "authored" on the mean
+    assert seam_verdict(quiet, around(-0.049)) == "at the floor"  # read "no move" on the mean
     assert seam_verdict(quiet, around(-0.07)) == "authored"
     assert seam_verdict(around(-0.3), around(-0.07)) == "mixed"
     assert seam_verdict(quiet, around(-0.03)) == "no move"
@@ -90,7 +92,7 @@ def test_the_floor_itself_counts_on_the_intervals_near_end():
     on = Interval(-0.06, -0.07, -0.05, 8, "", "t+hall+kurtosis-df")
     across = Interval(-0.06, -0.07, -0.0499, 8, "", "t+hall+kurtosis-df")
     assert _seam_verdict(on, quiet, 0.0, 0.05) == "emergent"
-    assert _seam_verdict(across, quiet, 0.0, 0.05) == "not enough seeds"  # read "emergent" on the mean
+    assert _seam_verdict(across, quiet, 0.0, 0.05) == "at the floor"  # read "emergent" on the mean
     # an interval that holds 0 straddles any floor above 0
     assert _seam_verdict(Interval(0.2, -0.1, 0.5, 8), quiet, 0.0, 0.05) == "not enough seeds"
 
@@ -119,13 +121,13 @@ def lever_verdict(standin: list[float], live: list[float], figure: str = "legend
     return council["verdict"]
 
 
-def test_a_council_whose_effect_straddles_the_floor_leaves_the_lever_not_enough_seeds():
+def test_a_council_whose_narrow_effect_straddles_the_floor_leaves_the_lever_at_the_floor():
     # the quickstart's glut: the stand-in -0.080, one_model -0.049 [-0.055, -0.043] read "stand-in only"
     entry = lever(around(-0.08), around(-0.049))
     low, high = entry["councils"][0]["effect"]["ci"]
     assert low < -0.05 < high
-    assert entry["councils"][0]["verdict"] == "not enough seeds"
-    assert lever_verdict(around(-0.08), around(-0.051)) == "not enough seeds"  # read "holds live"
+    assert entry["councils"][0]["verdict"] == "at the floor"
+    assert lever_verdict(around(-0.08), around(-0.051)) == "at the floor"  # read "holds live"
     # wholly beyond or wholly inside: the old verdicts
     assert lever_verdict(around(-0.08), around(-0.07)) == "holds live"
     assert lever_verdict(around(-0.08), around(0.07)) == "stand-in only"
@@ -134,9 +136,9 @@ def test_a_council_whose_effect_straddles_the_floor_leaves_the_lever_not_enough_
     assert lever_verdict(around(-0.03), around(0.01)) == "neither"
 
 
-def test_a_stand_in_whose_effect_straddles_the_floor_leaves_the_lever_not_enough_seeds():
-    assert lever_verdict(around(0.051), around(0.0)) == "not enough seeds"  # read "stand-in only"
-    assert lever_verdict(around(0.049), around(0.08)) == "not enough seeds"  # read "live only"
+def test_a_stand_in_whose_narrow_effect_straddles_the_floor_leaves_the_lever_at_the_floor():
+    assert lever_verdict(around(0.051), around(0.0)) == "at the floor"  # read "stand-in only"
+    assert lever_verdict(around(0.049), around(0.08)) == "at the floor"  # read "live only"
 
 
 def test_a_figure_in_units_is_held_to_its_scaled_floor():
@@ -144,7 +146,7 @@ def test_a_figure_in_units_is_held_to_its_scaled_floor():
     pebbles = [100 * x for x in WOBBLE]  # +-0.4 pebbles about the mean
     entry = lever([5.1 + x for x in pebbles], [0.0] * 8, "gambit_pnl", 100.0)
     assert entry["standin"]["ci"][0] < 5.0 < entry["standin"]["ci"][1]
-    assert entry["councils"][0]["verdict"] == "not enough seeds"  # read "stand-in only"
+    assert entry["councils"][0]["verdict"] == "at the floor"  # read "stand-in only"; +-0.4 is narrower than 5
     assert entry["floor"] == 5.0  # kept beside the verdicts, for the words
     assert lever_verdict([8.0 + x for x in pebbles], [0.0] * 8, "gambit_pnl", 100.0) == "stand-in only"
     assert lever_verdict([2.0 + x for x in pebbles], [0.0] * 8, "gambit_pnl", 100.0) == "neither"
@@ -173,7 +175,7 @@ def test_each_lesson_states_its_floor_once():
     assert "effect on legend_ratio): " in lever_lines_[1]
     # the report reads the same lines: the floor line bolds no verdict word, the straddle's verdict is bold
     assert "verdict" not in _verdict_html(seam_lines_[0])
-    assert 'live: <span class="verdict">not enough seeds</span> (' in _verdict_html(seam_lines_[1])
+    assert 'live: <span class="verdict">at the floor</span> (' in _verdict_html(seam_lines_[1])
 
 
 def test_a_move_with_nothing_at_the_seam_is_printed_once():

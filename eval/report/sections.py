@@ -161,7 +161,7 @@ def lesson_sections(page) -> list[Section]:
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
         f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. A part moves "
         f"when its interval lies wholly at or beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
-        f"inside them, and is not enough seeds when it straddles them. Verdicts (the floor: those log points): {rules_text(SEAM_RULES)}. Turns count "
+        f"inside them, and, when it straddles them, is at the floor if its interval is narrower than the floor, else not enough seeds. Verdicts (the floor: those log points): {rules_text(SEAM_RULES)}. Turns count "
         f"from 0 (turn 4 is the prompt's Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
         [
@@ -189,7 +189,7 @@ def lesson_sections(page) -> list[Section]:
         f"differences; a world moves when the effect's interval lies wholly at or beyond "
         f"{floor('lever_min_effect')} (for a figure in units, such as gambit_pnl or volume, that share of the "
         f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units), does not when it lies wholly inside it, and a world whose interval "
-        f"straddles it leaves the lever at not enough seeds. Verdicts (the floor: that value): {rules_text(LEVER_RULES)}. Beside a verdict: "
+        f"straddles it leaves the lever at the floor (every such interval narrower than it) or at not enough seeds. Verdicts (the floor: that value): {rules_text(LEVER_RULES)}. Beside a verdict: "
         f"which interval straddles the floor, and which world's effect is larger where the difference in differences "
         f"excludes 0.",
         ["lever", "from -> to", "figure", "world", "effect", "difference in differences", "n", "verdict"],
