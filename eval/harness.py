@@ -297,11 +297,13 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
 
 
 def unknown_tasks(unknown: Sequence[str], known: Sequence[str] = ()) -> str:
-    """Task names lm-eval does not know, the nearest known name, and glade's own."""
-    near = [m for t in unknown for m in difflib.get_close_matches(t, [*GLADE_TASKS, *known], 1)]
-    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    """Task names lm-eval does not know, glade's own, and the nearest known name to each (`X for
+    x` where several were given; each is meant, so `and`, not `or`)."""
+    near = {t: m for t in unknown for m in difflib.get_close_matches(t, [*GLADE_TASKS, *known], 1)}
+    meant = [m if len(unknown) == 1 else f"{m} for {t}" for t, m in near.items()]
+    hint = f"; did you mean {' and '.join(meant)}?" if meant else ""
     own = f"glade's own: {', '.join(GLADE_TASKS)}; `lm-eval ls tasks` lists the rest"
-    return f"unknown lm-eval task(s): {', '.join(unknown)}{hint} ({own})"
+    return f"unknown lm-eval task(s): {', '.join(unknown)} ({own}){hint}"
 
 
 def _evaluate(

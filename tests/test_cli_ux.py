@@ -147,7 +147,7 @@ def test_flag_with_two_seeds_says_no_cell_could_be_tested(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("verb", "recipe", "typed", "hint"),
     [
-        ("generate", "gen.yaml", ["--out", "runs/x"], "did you mean out=runs/x? recipe keys are given as key=value"),
+        ("generate", "gen.yaml", ["--out", "runs/x"], "recipe keys are given as key=value; did you mean out=runs/x?"),
         ("eval", "eval.yaml", ["--seeds.count=3"], "did you mean seeds.count=3?"),
         ("train", "train.yaml", ["--max-fault-share", "1"], None),  # not a training recipe key
         ("eval", "eval.yaml", ["--max-fault-share", "0.5"], "did you mean max_fault_share=0.5?"),
@@ -274,7 +274,7 @@ def test_huggingface_hub_is_quiet_once_imported_after_quiet_libraries():
     [
         ("out=runs/x", "unrecognized arguments: out=runs/x; did you mean --out runs/x?"),
         ("max_fault_share=0.5", "did you mean --max-fault-share 0.5?"),
-        ("market.max_step=0.3", "did you mean --set market.max_step=0.3? scenario keys are given with --set"),
+        ("market.max_step=0.3", "scenario keys are given with --set; did you mean --set market.max_step=0.3?"),
     ],
 )
 def test_simulate_given_a_bare_key_value_names_its_option_or_set(capsys, given, said):

@@ -33,12 +33,12 @@ def test_a_mistyped_lm_eval_task_names_the_nearest_and_glades_own(tmp_path, caps
 
     assert main(["lm-eval", str(tmp_path / "ckpt"), "--tasks", "glade_decison_gen"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: unknown lm-eval task(s): glade_decison_gen; did you mean glade_decision_gen? (glade's own: "
-        "glade_decision_gen, glade_direction_mc; `lm-eval ls tasks` lists the rest)"
+        "error: unknown lm-eval task(s): glade_decison_gen (glade's own: glade_decision_gen, glade_direction_mc; "
+        "`lm-eval ls tasks` lists the rest); did you mean glade_decision_gen?"
     )
     assert unknown_tasks(["hellaswg", "zzz"], ["hellaswag", "arc_easy"]) == (
-        "unknown lm-eval task(s): hellaswg, zzz; did you mean hellaswag? (glade's own: glade_decision_gen, "
-        "glade_direction_mc; `lm-eval ls tasks` lists the rest)"
+        "unknown lm-eval task(s): hellaswg, zzz (glade's own: glade_decision_gen, glade_direction_mc; "
+        "`lm-eval ls tasks` lists the rest); did you mean hellaswag for hellaswg?"
     )
 
 

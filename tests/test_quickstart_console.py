@@ -58,8 +58,9 @@ def test_the_run_ends_with_what_it_made_and_where(tmp_path, monkeypatch, capsys)
 @pytest.mark.parametrize(
     ("until", "said"),
     [
-        ("evl", "--until evl: not a step (did you mean eval?); the steps: simulate, gambits,"),
-        ("trian", "(did you mean train-hoarder or train-panic-seller or train-speculator or train-shrewd?)"),
+        ("evl", "--until evl: not a step (the steps: simulate, gambits,"),
+        ("evl", "); did you mean eval?\n"),
+        ("trian", "; did you mean train-hoarder or train-panic-seller or train-speculator or train-shrewd?\n"),
         ("train-base", "--until train-base: a step of --train-base only; add --train-base, or stop at one of:"),
     ],
 )

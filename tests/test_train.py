@@ -272,7 +272,7 @@ def test_restart_discards_an_interrupted_run(workdir, tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"sft": {"learning_rat": 0.1}}, r"sft.learning_rat: unknown SFTConfig field \(did you mean learning_rate"),
+        ({"sft": {"learning_rat": 0.1}}, r"sft.learning_rat: unknown SFTConfig field; did you mean learning_rate"),
         ({"lora": {"rank": 4}}, r"lora.rank: unknown LoraConfig field"),
         ({"data": {"traces": ["x"], "eval_shares": 0.1}}, r"data.eval_shares: unknown key"),
         ({"seed": "zero"}, r"seed: expected an integer, got 'zero'"),

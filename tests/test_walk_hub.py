@@ -149,7 +149,7 @@ def test_export_names_a_malformed_recipe_yaml_in_the_checkpoint(lora, tmp_path, 
     "license, says",
     [
         ("Apache 2.0", "--license 'Apache 2.0': not a Hub license identifier; use one such as apache-2.0, mit,"),
-        ("MIT", "--license 'MIT': not a Hub license identifier (did you mean mit?)"),
+        ("MIT", "lists them all); did you mean mit?"),
         ("proprietary", "or other (a license of your own;"),
     ],
 )

@@ -13,6 +13,7 @@ from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
 from glade.files import check_folder_path
+from glade.seats.base import did_you_mean
 from glade.seats.spec import looks_local
 
 if TYPE_CHECKING:
@@ -267,13 +268,11 @@ def check_targets(targets: list | str, names: list[str], source: str | None) -> 
         )
     for target in targets:
         if not any(name == target or name.endswith(f".{target}") for name in names):
-            close = difflib.get_close_matches(str(target), leaves, n=1)
             fail(
                 source,
                 "lora.target_modules",
-                f"{target!r} is no module of the base model"
-                + (f" (did you mean {close[0]}?)" if close else "")
-                + f"; its modules: {', '.join(leaves)}",
+                f"{target!r} is no module of the base model (its modules: {', '.join(leaves)})"
+                + did_you_mean(target, leaves),
             )
 
 

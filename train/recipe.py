@@ -8,7 +8,6 @@ objects, so a misspelt or mistyped field is a one-line error naming `sft.<field>
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import json
 import math
@@ -22,6 +21,7 @@ from typing import Any
 from glade import checkpoint
 from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
+from glade.seats.base import did_you_mean
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
@@ -163,12 +163,7 @@ def check_fields(
     for field_name, value in given.items():
         key = field_name if spelled is None else spelled.get(field_name, field_name)
         if field_name not in hints:
-            close = difflib.get_close_matches(field_name, list(hints), n=3)
-            fail(
-                source,
-                f"{prefix}.{key}",
-                f"unknown {cls.__name__} field" + (f" (did you mean {', '.join(close)}?)" if close else ""),
-            )
+            fail(source, f"{prefix}.{key}", f"unknown {cls.__name__} field" + did_you_mean(field_name, hints, n=3))
         if fits(value, hints[field_name]) is False:
             fail(
                 source,
@@ -180,9 +175,11 @@ def check_fields(
             fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
         allowed = _enum_values(hints[field_name])
         if allowed and isinstance(value, str) and value not in allowed:
-            close = difflib.get_close_matches(value, allowed, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            fail(source, f"{prefix}.{key}", f"unknown value {value!r} ({hint}known: {', '.join(allowed)})")
+            fail(
+                source,
+                f"{prefix}.{key}",
+                f"unknown value {value!r} (known: {', '.join(allowed)})" + did_you_mean(value, allowed),
+            )
         if field_name in ranges and value is not None and not ranges[field_name][0](value):
             fail(source, f"{prefix}.{key}", f"out of range: {value!r}; must be {ranges[field_name][1]}")
 
@@ -236,13 +233,10 @@ def check_reporters(report_to, source: str | None) -> None:
     names = [report_to] if isinstance(report_to, str) else list(report_to or ())
     for name in names:
         if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1)
             fail(
                 source,
                 "sft.report_to",
-                f"unknown integration {name!r}"
-                + (f" (did you mean {close[0]}?)" if close else "")
-                + f"; known: {', '.join(known)}",
+                f"unknown integration {name!r} (known: {', '.join(known)})" + did_you_mean(name, known),
             )
         modules, package = REPORTERS.get(name, ((), ""))
         if modules and all(importlib.util.find_spec(m) is None for m in modules):

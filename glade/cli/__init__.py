@@ -142,10 +142,10 @@ def dotted_keys(cls: type, prefix: str = "") -> set[str]:
 
 
 def override_hint(extra: list[str], keys: set[str]) -> str:
-    """`; did you mean out=runs/x? ...` when the first unknown option names a recipe key
-    (`--out runs/x`, `--out=runs/x`, `--seeds.count 2`, `--max-fault-share 0.5`), or the last
-    part of a nested one (`--max_steps 3` for sft.max_steps). `keys` holds the recipe's keys,
-    nested ones dotted."""
+    """`; recipe keys are given as key=value; did you mean out=runs/x?` when the first unknown
+    option names a recipe key (`--out runs/x`, `--out=runs/x`, `--seeds.count 2`,
+    `--max-fault-share 0.5`), or the last part of a nested one (`--max_steps 3` for
+    sft.max_steps). `keys` holds the recipe's keys, nested ones dotted."""
     at = next((i for i, a in enumerate(extra) if a.startswith("--")), None)
     if at is None:
         return ""
@@ -161,7 +161,7 @@ def override_hint(extra: list[str], keys: set[str]) -> str:
     if not sep:
         following = extra[at + 1] if at + 1 < len(extra) else ""
         value = following if following and not following.startswith("-") else "VALUE"
-    return f"; did you mean {key}={value}? recipe keys are given as key=value"
+    return f"; recipe keys are given as key=value; did you mean {key}={value}?"
 
 
 def option_hint(extra: list[str], usage: str) -> str:
@@ -175,7 +175,7 @@ def option_hint(extra: list[str], usage: str) -> str:
     if (option := "--" + key.replace("_", "-")) in options:
         return f"; did you mean {option} {value}?"
     if "--set" in options:
-        return f"; did you mean --set {given}? scenario keys are given with --set"
+        return f"; scenario keys are given with --set; did you mean --set {given}?"
     return ""
 
 

@@ -85,11 +85,11 @@ def check_license(license: str) -> str:
     """One of the Hub's license identifiers (HUB_LICENSES); anything else is a ValueError."""
     if license in HUB_LICENSES:
         return license
-    close = f" (did you mean {license.lower()}?)" if license.lower() in HUB_LICENSES else ""
+    close = f"; did you mean {license.lower()}?" if license.lower() in HUB_LICENSES else ""
     raise ValueError(
-        f"--license {license!r}: not a Hub license identifier{close}; use one such as apache-2.0, mit, "
+        f"--license {license!r}: not a Hub license identifier; use one such as apache-2.0, mit, "
         "cc-by-4.0, cc-by-nc-4.0, llama3.1, gemma, or other (a license of your own; "
-        "https://huggingface.co/docs/hub/repositories-licenses lists them all)"
+        f"https://huggingface.co/docs/hub/repositories-licenses lists them all){close}"
     )
 
 

@@ -180,9 +180,10 @@ def check_keys(spec: dict, allowed: set[str]) -> None:
             )
 
 
-def did_you_mean(key, known) -> str:
-    """`; did you mean base_url?` for a misspelt key, as the recipes' unknown-key errors say
-    (glade.env.schema.build): the closest known key, or one that ends in it (`url`, `base_url`)."""
-    close = difflib.get_close_matches(str(key), sorted(known), n=1)
-    close = close or sorted(k for k in known if str(k).endswith(f"_{key}"))[:1]
-    return f"; did you mean {close[0]}?" if close else ""
+def did_you_mean(key, known, n: int = 1) -> str:
+    """`; did you mean base_url?` for a misspelt key, the one spelling of glade's hints (the
+    message's last clause; glade.env.schema spells it alike): the closest known keys, up to `n`
+    as `a or b`, or one that ends in it (`url`, `base_url`)."""
+    close = difflib.get_close_matches(str(key), sorted(map(str, known)), n=n)
+    close = close or sorted(str(k) for k in known if str(k).endswith(f"_{key}"))[:1]
+    return f"; did you mean {' or '.join(close)}?" if close else ""

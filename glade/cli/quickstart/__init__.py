@@ -215,8 +215,8 @@ def check_until(until: str, steps: list[Step]) -> str:
     if not close:  # "trian": the train steps
         word = difflib.get_close_matches(until, {n.split("-")[0] for n in names}, n=1)
         close = [n for n in names if word and n.split("-")[0] == word[0]]
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    raise ValueError(f"--until {until}: not a step{hint}; the steps: {', '.join(names)}")
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise ValueError(f"--until {until}: not a step (the steps: {', '.join(names)}){hint}")
 
 
 def run(args: argparse.Namespace) -> int:
