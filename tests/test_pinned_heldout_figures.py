@@ -288,13 +288,14 @@ def test_a_target_is_met_at_its_bound_and_compares_the_measured_figure(target, m
         "met": met,
         "ci": None,
         "shown": None,
+        "reaches": None,
     }
 
 
 def test_a_target_not_measured_or_malformed_is_named():
     # guards the not-measured case (met False, measured None) and parse_target's refusals
     assert evaluate.check_targets({}, {"self_buy_rate": "<= 0.01"})["self_buy_rate"] == {
-        "target": "<= 0.01", "measured": None, "met": False, "ci": None, "shown": None
+        "target": "<= 0.01", "measured": None, "met": False, "ci": None, "shown": None, "reaches": None
     }  # fmt: skip
 
 

@@ -206,19 +206,44 @@ def per_state(answered, observations, targets, standin_actions) -> dict[str, lis
 
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
     """{metric: {"target": ">= 0.95", "measured": x, "met": bool, "ci": [low, high] | None,
-    "shown": bool | None}}: met on the measured figure; shown when its 95% interval (metrics'
-    `intervals`) lies wholly on the target's side too, False when the interval reaches past the
-    target (too few states to show it met), None with no interval. A figure not measured is
-    reported as not met, with measured None."""
+    "shown": bool | None, "reaches": bool | None}}: met on the measured figure. `reaches`: its 95%
+    interval (metrics' `intervals`) holds figures on both sides of the target, met or not: too few
+    states to show it either way (None with no interval). `shown`, for a met target only: the
+    whole interval lies on the target's side. A figure not measured is reported as not met, with
+    measured None."""
     out = {}
     for name, target in targets.items():
         op, value = parse_target(target)
         measured = metrics.get(name)
         met = isinstance(measured, (int, float)) and TARGET_OPS[op](measured, value)
         ci = ((metrics.get("intervals") or {}).get(name) or {}).get("ci")
-        shown = bool(TARGET_OPS[op](ci[0] if op == ">=" else ci[1], value)) if met and ci else None
-        out[name] = {"target": f"{op} {value:g}", "measured": measured, "met": bool(met), "ci": ci, "shown": shown}
+        shown = all(TARGET_OPS[op](end, value) for end in ci) if met and ci else None
+        out[name] = {
+            "target": f"{op} {value:g}",
+            "measured": measured,
+            "met": bool(met),
+            "ci": ci,
+            "shown": shown,
+            "reaches": interval_reaches(op, value, ci),
+        }
     return out
+
+
+def interval_reaches(op: str, value: float, ci) -> bool | None:
+    """Whether the interval `ci` holds a figure that meets the target and one that misses it;
+    None with no interval."""
+    if not ci:
+        return None
+    return len({bool(TARGET_OPS[op](end, value)) for end in ci}) == 2
+
+
+def target_reaches(t: dict) -> bool | None:
+    """A check_targets record's `reaches`; for a record written before glade kept it, worked out
+    from its target and ci (None: no interval, as before glade kept intervals)."""
+    if "reaches" in t:
+        return t["reaches"]
+    op, _, value = str(t.get("target")).partition(" ")
+    return interval_reaches(op, float(value), t.get("ci")) if op in TARGET_OPS else None
 
 
 def parse_target(text: str) -> tuple[str, float]:

@@ -173,20 +173,18 @@ def print_targets(con, meta: dict) -> None:
 
 def target_text(t: dict) -> str:
     """A target as met or not, with its 95% interval, "on the mean" where the interval reaches
-    across the target (too few states to show it): train/evaluate.check_targets' record."""
-    ci, (op, _, value) = t.get("ci"), str(t["target"]).partition(" ")
-    head = "met" if t["met"] else "NOT met"
-    if not ci or op not in ("<=", ">="):
+    across the target (too few states to show it): train/evaluate.target_reaches."""
+    from glade.train.evaluate import target_reaches
+
+    head, reaches = ("met" if t["met"] else "NOT met"), target_reaches(t)
+    if reaches is None:
         return f"{head} ({t['measured']:.3f})"
-    low, high, bound = ci[0], ci[1], float(value)
-    if t["met"]:  # an end past the target, on the failing side
-        across, said = (low < bound if op == ">=" else high > bound), "past the target: too few states to show it"
-    else:  # an end on the target's side
-        across, said = (
-            (high >= bound if op == ">=" else low <= bound),
-            "the target: too few states to show it either way",
+    interval = f"95% CI [{t['ci'][0]:.3f}, {t['ci'][1]:.3f}]"
+    if reaches:
+        said = (
+            "past the target: too few states to show it"
+            if t["met"]
+            else "the target: too few states to show it either way"
         )
-    interval = f"95% CI [{low:.3f}, {high:.3f}]"
-    if across:
         return f"{head} on the mean ({t['measured']:.3f}; its {interval} reaches {said})"
     return f"{head} ({t['measured']:.3f}, {interval})"

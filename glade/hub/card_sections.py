@@ -220,7 +220,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
     """This model's own seats: its answers only, so these figures are its own."""
     sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
     out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
-    out += council_provenance(council.provenance, trained)
+    out += council_provenance(council.provenance, trained, council.scenarios)
     if council.seat_rows:
         level = f"{council.level:.0%} CI"
         rows = [

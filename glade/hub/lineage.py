@@ -188,8 +188,62 @@ def trained_scenarios(checkpoint: Path, recipe: dict, meta: dict | None = None) 
             "scenarios": {name: sorted(h) for name, h in sorted(scenarios.items())},
             "protocols": protocols,
             "recorded": record,
+            "settings": trained_settings(record["data"]),
         }
     return _matched_scenarios(checkpoint, recipe, (meta or {}).get("protocol_version"))
+
+
+def trained_settings(folders: list[dict]) -> dict[str, dict[str, dict]]:
+    """{name: {hash: the resolved rules}} for the training traces' scenarios whose recorded hash
+    is given again here: by the traces folder's recipe.yaml (its `turns` included), or else by the
+    scenario of that name at its own turns. A hash nothing here gives (the file changed since) is
+    left out: its settings are not known."""
+    from glade.env.scenario import load_scenario
+    from glade.eval.live_decisions import recipe_scenarios
+
+    out: dict[str, dict[str, dict]] = {}
+    for folder in folders:
+        try:
+            named = recipe_scenarios(Path(str(folder.get("folder"))), "traces")
+        except (ValueError, OSError):
+            named = {}
+        for name, digest in (folder.get("scenario_hashes") or {}).items():
+            try:
+                candidates = [named.get(name), load_scenario(name)]
+            except (ValueError, OSError):
+                candidates = [named.get(name)]
+            found = next((c for c in candidates if c is not None and c.hash() == digest), None)
+            if found is not None:
+                out.setdefault(name, {})[digest] = found.to_dict()
+    return out
+
+
+def played_settings(results: Path, hashes: dict[str, str]) -> dict[str, dict]:
+    """{name: the resolved rules} of each scenario a council evaluation played whose recorded hash
+    its recipe.yaml gives again here; one it does not give is left out."""
+    from glade.eval.live_decisions import recipe_scenarios
+
+    try:
+        named = recipe_scenarios(Path(results))
+    except (ValueError, OSError):
+        return {}
+    return {name: s.to_dict() for name, s in named.items() if s.hash() == hashes.get(name)}
+
+
+def settings_differ(here: dict, there: dict, at: str = "") -> list[str]:
+    """The settings two resolved scenarios differ in, dotted: ["turns 8 against 12", ...]; a list
+    or a long text that differs is named, not quoted."""
+    out = []
+    for key in sorted(set(here) | set(there), key=str):
+        a, b, name = here.get(key), there.get(key), f"{at}.{key}" if at else str(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += settings_differ(a, b, name)
+        elif a != b:
+            plain = all(
+                isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 40) for v in (a, b)
+            )
+            out.append(f"{name} {a} against {b}" if plain else f"{name} differs")
+    return out
 
 
 def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> dict:
@@ -292,7 +346,22 @@ def protocol_text(meta: dict, trained: dict) -> str:
     )
 
 
-def council_provenance(prov: dict, trained: dict | None = None) -> list[str]:
+def differ_words(here: dict | None, there: dict[str, dict], digests: list[str]) -> str:
+    """`: turns 8 against 12` where the settings of both sides are known (played_settings,
+    trained_settings); otherwise nothing."""
+    if here is None or not there:
+        return ""
+    said = []
+    for digest in digests:
+        if digest in there:
+            diff = settings_differ(here, there[digest])
+            more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
+            tag = f" (against `{digest}`)" if len(digests) > 1 else ""
+            said.append(", ".join(diff[:5]) + more + tag)
+    return ": " + "; ".join(said) if said else ""
+
+
+def council_provenance(prov: dict, trained: dict | None = None, played: dict | None = None) -> list[str]:
     """Where a council evaluation came from (its summary.json): glade, prompt protocol, scenario
     hashes; and where those differ from what the model trained on (`trained_scenarios`: the
     scenario hashes and prompt protocols of its training traces)."""
@@ -307,8 +376,11 @@ def council_provenance(prov: dict, trained: dict | None = None) -> list[str]:
         said = ", ".join(f"`{p}`" for p in learned_protocols)
         line += f" This model was trained on prompts of protocol {said}, not the one it played here."
     learned = (trained or {}).get("scenarios") or {}
+    known = (trained or {}).get("settings") or {}
     other = [
-        f"{name} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces)"
+        f"{name} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces"
+        + differ_words((played or {}).get(name), known.get(name) or {}, learned[name])
+        + ")"
         for name, digest in sorted(hashes.items())
         if learned.get(name) and digest not in learned[name]
     ]

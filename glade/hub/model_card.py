@@ -116,26 +116,19 @@ def training_table(meta: dict) -> list[str]:
 
 def target_verdict(t: dict) -> str:
     """met / met on the mean only / met (no interval) / not met, on the mean only where the interval
-    reaches the target (train/evaluate.check_targets' `shown`); a target recorded before `shown`
-    is met or not, as it was then told."""
+    reaches across the target (train/evaluate.target_reaches); a target recorded before glade kept
+    intervals is met or not, as it was then told."""
+    from glade.train.evaluate import target_reaches
+
+    reaches = target_reaches(t)
+    interval = f"the interval [{t['ci'][0]:.4f}, {t['ci'][1]:.4f}]" if reaches else ""
     if not t["met"]:
-        op, _, value = str(t["target"]).partition(" ")
-        if t.get("ci") and op in ("<=", ">=") and t.get("measured") is not None:
-            low, high = t["ci"]
-            if (low <= float(value)) if op == "<=" else (high >= float(value)):  # the far end reaches the target
-                return (
-                    f"**not met** on the mean; the interval [{low:.4f}, {high:.4f}] reaches the target: too few "
-                    "states to show it either way"
-                )
+        if reaches:
+            return f"**not met** on the mean; {interval} reaches the target: too few states to show it either way"
         return "**not met**"
-    if "shown" not in t or t["shown"]:
-        return "met"
-    if t["shown"] is False:
-        low, high = t["ci"]
-        return (
-            f"met on the mean; the interval [{low:.4f}, {high:.4f}] reaches past the target: too few states to show it"
-        )
-    return "met (no interval)"
+    if reaches:
+        return f"met on the mean; {interval} reaches past the target: too few states to show it"
+    return "met (no interval)" if reaches is None and "shown" in t else "met"
 
 
 def targets_section(meta: dict) -> list[str]:

@@ -19,6 +19,7 @@ from glade.seats.base import model_of
 
 from . import cards
 from .cards import REPO_ID
+from .lineage import played_settings
 
 HELDOUT = "glade Wood held-out states"
 # data/eval.parquet: the episodes `glade train` set aside from its own traces (data.eval_share),
@@ -94,6 +95,7 @@ class CouncilView:
     level: float = 0.95  # of the intervals (the eval recipe's ci_level)
     # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
     provenance: dict = field(default_factory=dict)
+    scenarios: dict = field(default_factory=dict)  # name -> the rules it played, where known (lineage.played_settings)
 
     @property
     def councils(self) -> tuple[str, ...]:
@@ -135,6 +137,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         ranks=ranks_for(results, name),
         level=float((summary.get("thresholds") or {}).get("ci_level", 0.95)),
         provenance={key: summary[key] for key in PROVENANCE if key in summary},
+        scenarios=played_settings(results, summary.get("scenario_hashes") or {}),
     )
 
 
