@@ -12,8 +12,9 @@ the stand-in sells: +0.88 [+0.08, +1.00]". Outcome flags group per (scenario, co
 0.4)". Each effect carries its flag's 95% interval. Cells several scenarios share (the same
 play, eval/cells.py) are one family that names them all: "Hazel before the legend
 (gambit_override, gambit_rumour, gambit_shock: the same play; five_minds, casts 0, 1): ...".
-A family ranks by its best member's score, then by how many
-members it has; it carries its members' ranks and up to three of their example decisions.
+A family ranks by its best member's score, then by its best member's rank (so the family
+of flag #4 comes before one whose best is #17, however many members each has); it carries its
+members' ranks and up to three of their example decisions.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def families(flags: list[dict]) -> list[dict]:
         family["title"] = family_title(family)
         family["text"] = f"{family['title']}: {members_text(family, members)}"
         out.append(family)
-    out.sort(key=lambda fam: (-fam["score"], -len(fam["members"]), fam["members"][0]))
+    # equal scores: the flags' own order (their best rank), so family numbers follow flag numbers
+    out.sort(key=lambda fam: (-fam["score"], fam["members"][0]))
     for i, fam in enumerate(out, 1):
         fam["family"] = i
     return out

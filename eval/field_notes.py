@@ -137,7 +137,7 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         "field notes: attempt",
         "field notes: honey",
         "field notes: P&L",
-        f"glade: honey ratio {ci}",
+        f"glade: legend_ratio {ci}",
         f"glade: gambit P&L {ci}",
         f"glade: crash rate {ci}",
         "n (seeds, episodes)",

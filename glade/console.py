@@ -110,21 +110,21 @@ def turn_table(s: Scenario, seed: int, history: list[dict]):
 
 
 def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
-    """Per creature: seat, pebbles, wealth, mood (after the last turn) and the episode's
-    trades, self-buys and rejected orders. Below 94 columns the species column goes and
-    stand-in seats show their disposition only, so the table fits 80 columns."""
+    """Per creature: seat, pebbles, wealth, mood (after the last turn) and the episode's buys, sells, self-buys and
+    rejected orders. Below 94 columns the species column goes and stand-ins show their disposition: it fits 80."""
     compact = width < 94
-    per: dict[str, dict[str, int]] = {c: {"trades": 0, "self_buys": 0, "rejected": 0} for c in s.creatures}
+    per = {c: {"buy": 0, "sell": 0, "self_buys": 0, "rejected": 0} for c in s.creatures}
     last: dict[str, dict] = {}
     for r in rows:
         tally = per[r["creature"]]
-        tally["trades"] += len(json.loads(r["fills"]))
+        for fill in json.loads(r["fills"]):  # the creature's side of a trade: its buy or its sell
+            tally[fill["side"]] += 1
         tally["self_buys"] += r["self_buy"]
         tally["rejected"] += sum(1 for n in json.loads(r["rejected"]) if n.get("outcome") == "rejected")
         last[r["creature"]] = r
     table = plain_table(f"scoreboard after turn {s.turns - 1} (the last of {s.turns}; turns count from 0)")
-    table.caption = "wealth: pebbles + goods at reference prices; mood: 0 miserable, 1 content"
-    columns = ["creature", "species", "seat", "pebbles", "wealth", "mood", "trades", "self-buys", "rejected"]
+    table.caption = "wealth: pebbles + goods at reference prices; mood: 0 miserable, 1 content; each trade is one creature's buy and another's sell, so the buys (and the sells) sum to the trades below"
+    columns = ["creature", "species", "seat", "pebbles", "wealth", "mood", "buys", "sells", "self-buys", "rejected"]
     if compact:
         columns.remove("species")
     for name in columns:
@@ -134,7 +134,7 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
         r, t = last[cid], per[cid]
         seat = r["seat"].removeprefix("standin:") if compact else r["seat"]
         cells = [creature.name, creature.species, seat, f"{r['pebbles']:.2f}", f"{r['wealth_after']:.2f}",
-                 f"{r['mood']:.2f}", str(t["trades"]), str(t["self_buys"]), str(t["rejected"])]  # fmt: skip
+                 f"{r['mood']:.2f}", str(t["buy"]), str(t["sell"]), str(t["self_buys"]), str(t["rejected"])]  # fmt: skip
         if compact:
             del cells[1]
         table.add_row(*cells)

@@ -208,7 +208,8 @@ def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     None when nothing was left to play: the dataset card keeps the playing run's). One run at a
     time writes a folder (glade.files.only_writer).
 
-    `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each."""
+    `on_total(world_turns)` hears how many turns all the episodes left will play (the dry run's
+    world-turns); `progress(n)` hears after each lockstep turn the n world-turns it played."""
     with only_writer(Path(recipe.out)):
         return _generate(recipe, progress, on_total)
 
@@ -234,20 +235,22 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
         raise
     batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
     if on_total is not None:
-        on_total(sum(max(scenarios[p[1]].turns for p in batch) for batch in batches))
+        on_total(sum(scenarios[p[1]].turns for p in plan))
     stats = RolloutStats()
     part = first = state.next_part()
     try:
-        for batch_start in range(0, len(plan), recipe.worlds):
-            batch = plan[batch_start : batch_start + recipe.worlds]
+        for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
-            played = run_lockstep(specs, on_turn=progress, stats=stats)
+            lengths = [e.scenario.turns for e in specs]
+            counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])  # lockstep turn t's world-turns
+            tick = None if progress is None else lambda _live, counts=counts: progress(next(counts))
+            played = run_lockstep(specs, on_turn=tick, stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
             faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
             log.finish(state, part, faults)
             part += 1
-            if batch_start + recipe.worlds < len(plan):  # a seat failing from the start stops the run here
+            if i + 1 < len(batches):  # a seat failing from the start stops the run here
                 stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(batches))
     except BaseException:
         log.abandon(state)

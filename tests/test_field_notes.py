@@ -136,7 +136,7 @@ def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
     print_table_one(console(), table_one_of(tmp_path))
     out = capsys.readouterr().out
     assert "…" not in out and "five_minds" in out  # was "five_min…", "settleme…"
-    assert "over the turn before (honey ratio) and gambit P&L" in " ".join(out.split())  # the title loses no letter
+    assert "over the turn before (legend_ratio) and gambit P&L" in " ".join(out.split())  # the title loses no letter
 
 
 def test_at_80_columns_no_word_folds_and_the_counts_stay(capsys):

@@ -233,7 +233,7 @@ def test_the_header_states_the_rows_level():
     # guards the header's `rows[0]['level']` (a recipe's ci_level of 0.9 is no 95% CI)
     rows = [r | {"level": 0.9} for r in table_one(seat_rows())]
     header = table_one_cells(rows)[0]
-    assert header[5:8] == ["glade: honey ratio [90% CI]", "glade: gambit P&L [90% CI]", "glade: crash rate [90% CI]"]
+    assert header[5:8] == ["glade: legend_ratio [90% CI]", "glade: gambit P&L [90% CI]", "glade: crash rate [90% CI]"]
 
 
 # --------------------------------------------------------------------------- families
@@ -288,15 +288,16 @@ def test_a_family_carries_its_weakest_support_and_is_numbered_from_1():
     assert family_counts(family) == "flags #1, #2; n 5 to 8 per flag; smallest q 0.01"
 
 
-def test_families_of_equal_score_rank_the_larger_first():
-    # guards the tie-break `-len(members)`: at equal best score, the family with more members comes first
+def test_families_of_equal_score_follow_their_best_flag():
+    # guards the tie-break on best rank: at equal best score, the family holding the better-ranked flag comes first,
+    # however many members the other has
     flags = [
         member(1, 0.9, creature="oona"),
         member(2, 0.9),
         member(3, 0.4, good="acorns"),
     ]
     ranked = families(flags)
-    assert [(f["creature"], f["members"], f["family"]) for f in ranked] == [("hazel", [2, 3], 1), ("oona", [1], 2)]
+    assert [(f["creature"], f["members"], f["family"]) for f in ranked] == [("oona", [1], 1), ("hazel", [2, 3], 2)]
 
 
 def test_councils_are_separate_families_and_two_casts_are_plural():

@@ -203,8 +203,8 @@ def test_a_lora_target_must_name_a_whole_module(tmp_path):
         with pytest.raises(ConfigError) as caught:
             check_model(recipe, "tiny", None, lambda: (None, Modules()))
         assert str(caught.value).endswith(
-            f"lora.target_modules: {target!r} is no module of the base model (did you mean q_proj?); "
-            "its modules: layers, q_proj"
+            f"lora.target_modules: {target!r} is no module of the base model (its modules: layers, q_proj); "
+            "did you mean q_proj?"
         )
     recipe = train_recipe(tmp_path, DataConfig(traces=()), lora={"target_modules": ["q_proj", "layers"]})
     assert check_model(recipe, "tiny", None, lambda: ("tok", Modules()))[0] == "tok"
@@ -310,12 +310,12 @@ def test_canonical_sends_an_order_of_odd_names_through_the_encoder_and_circles_a
         dumps(loop)
 
 
-def test_generate_announces_each_batch_s_longest_turns_and_ticks_each_turn(tmp_path):
-    # guards generate's on_total: a sum over batches of `worlds` episodes, not over episodes
+def test_generate_announces_the_world_turns_and_ticks_each_lockstep_turn(tmp_path):
+    # guards generate's on_total: the world-turns of every episode, heard once per lockstep turn of a batch
     from glade.config import Seeds
     from glade.traces import GenerateRecipe, generate
 
     totals, ticks = [], []
     recipe = GenerateRecipe(out=str(tmp_path / "t"), seeds=Seeds(count=3), turns=2, worlds=2)
     generate(recipe, progress=lambda *_: ticks.append(1), on_total=totals.append)
-    assert totals == [4] and len(ticks) == 4  # batches of 2 and 1 episodes, two turns each
+    assert totals == [6] and len(ticks) == 4  # batches of 2 and 1 episodes, two turns each: 6 world-turns in 4 ticks

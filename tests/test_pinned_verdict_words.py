@@ -240,7 +240,7 @@ def test_an_event_is_cut_to_80_characters_and_a_colon_past_40_is_not_its_head():
 
 def _scoreboard_rows(s) -> list[dict]:
     return [
-        {"creature": c, "fills": json.dumps([{}, {}]), "self_buy": 1, "seat": "standin:cautious", "pebbles": 5.0,
+        {"creature": c, "fills": json.dumps([{"side": "buy"}, {"side": "sell"}]), "self_buy": 1, "seat": "standin:cautious", "pebbles": 5.0,
          "wealth_after": 12.5, "mood": 0.25, "rejected": json.dumps([{"outcome": "rejected"}, {"outcome": "clipped"}])}
         for c in s.creatures
     ]  # fmt: skip
@@ -252,7 +252,7 @@ def test_the_scoreboard_counts_only_rejected_orders_and_goes_compact_below_94_co
     wide = _shown(scoreboard(s, _scoreboard_rows(s), 94))
     assert "scoreboard after turn 3 (the last of 4; turns count from 0)" in wide and "species" in wide
     [oona] = [line.split() for line in wide.splitlines() if line.startswith("Oona")]
-    assert oona == ["Oona", "owl", "standin:cautious", "5.00", "12.50", "0.25", "2", "1", "1"]
+    assert oona == ["Oona", "owl", "standin:cautious", "5.00", "12.50", "0.25", "1", "1", "1", "1"]
     narrow = _shown(scoreboard(s, _scoreboard_rows(s), 93))
     assert "species" not in narrow and "standin:" not in narrow
 

@@ -229,7 +229,7 @@ def print_table_one(con, rows: list[dict]) -> None:
     # word wraps when the table fills the whole width
     con.print(
         "Table 1 of the field notes (the write-up of agent markets on small models that glade's three lessons come from: "
-        "its crash-gambit table, in its own words) and glade's measured row for each world: honey at settlement over the turn before (honey ratio) and "
+        "its crash-gambit table, in its own words) and glade's measured row for each world: honey at settlement over the turn before (legend_ratio) and "
         f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
         f"seed's casts disagree, the mean of each seed's share of its casts [{level} Korn-Graubard interval])",
         highlight=False,
@@ -296,7 +296,7 @@ def print_results(con, recipe, summary: dict) -> None:
         table = Table(
             title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
         )
-        for column in ("scenario", "world", "legend_ratio (settlement / before)", "gambit P&L", "seeds"):
+        for column in ("scenario", "world", "legend_ratio (price at settlement / before)", "gambit P&L", "seeds"):
             table.add_column(column)
         for row in summary.get("table", []):
             table.add_row(

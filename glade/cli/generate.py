@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
         return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
     try:
-        with progress_bar("generate", "turns") as bar:
-            summary = generate(recipe, progress=lambda live: bar.advance(), on_total=bar.total)
+        # world-turns: every episode's turns, summed, as the --dry-run plan counts them
+        with progress_bar("generate", "world-turns") as bar:
+            summary = generate(recipe, progress=bar.advance, on_total=bar.total)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
     for line in summary["replayed"]:

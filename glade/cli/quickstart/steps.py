@@ -94,10 +94,10 @@ def generate_traces(*names: str):
         from glade.traces import generate, load_generate_recipe
 
         for name in names:
-            with progress_bar(f"generate {name}", "turns") as bar:  # bars on stderr, results on stdout
+            with progress_bar(f"generate {name}", "world-turns") as bar:  # bars on stderr, results on stdout
                 summary = generate(
                     load_generate_recipe(RECIPES / "generate" / f"{name}.yaml"),
-                    progress=lambda live: bar.advance(),
+                    progress=bar.advance,
                     on_total=bar.total,
                 )
             con.print(
