@@ -116,7 +116,9 @@ def test_one_folder_named_two_ways_has_one_lock_and_a_run_in_it_is_not_refused(t
 
 def test_a_lock_left_to_a_child_of_a_run_that_exited_says_so(tmp_path):
     out = tmp_path / "traces"
-    spawn = HOLD.replace("print('held', flush=True)", "import os\n    print(os.fork() and 'held', flush=True)")
+    # one write per line: two prints racing on one pipe could interleave ('held0')
+    fork = "import os\n    sys.stdout.write('held\\n' if os.fork() else 'child\\n'); sys.stdout.flush()"
+    spawn = HOLD.replace("print('held', flush=True)", fork)
     parent = subprocess.Popen([sys.executable, "-c", spawn, str(out)], stdout=subprocess.PIPE, text=True)
     lines = [parent.stdout.readline().strip() for _ in range(2)]
     assert "held" in lines
