@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +40,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from glade import checkpoint
 from glade.env.scenario import Scenario
 from glade.meter import add
-from glade.rollout import RolloutStats, act_timed, measured_elsewhere
+from glade.rollout import RolloutStats, act_timed
 from glade.seats import Decision, Policy, load_council
 
 from .plan import seat_council
@@ -338,8 +338,7 @@ class ServedSeat:
         decisions, seconds = ray.get(self.server.act.remote(councils, requests))
         # the server's time in the models, not this call's: that waits on the network, and
         # on the server while it answers other tasks
-        measured_elsewhere(seconds)
-        return decisions
+        return [replace(d, model_s=s) for d, s in zip(decisions, seconds, strict=True)]
 
 
 @ray.remote

@@ -16,7 +16,7 @@ were most of an episode's time.
 
 from __future__ import annotations
 
-import threading
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,22 +117,12 @@ def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
     return act_timed(seated, stats)[0]
 
 
-_elsewhere = threading.local()  # .seconds: what a policy measured in another process, for the call in progress
-
-
-def measured_elsewhere(seconds: list[float]) -> None:
-    """Called inside act_batch by a policy whose model runs in another process (a Ray seat
-    server, glade.eval.distributed): each decision's model seconds as that process timed
-    them, counted in place of the call's wall time."""
-    _elsewhere.seconds = list(seconds)
-
-
 def act_timed(
     seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
 ) -> tuple[list[Decision], list[float]]:
     """act_all, plus each decision's model seconds: an equal share of its batched call's wall
-    time (0 for stand-ins, which `model_seconds` leaves out too), or what the policy measured
-    elsewhere (measured_elsewhere)."""
+    time (0 for stand-ins, which `model_seconds` leaves out too), or, where the policy measured
+    them in another process, each decision's own `model_s`."""
     groups: dict[object, list[int]] = {}
     for i, (policy, _) in enumerate(seated):
         groups.setdefault(policy.batch_key(), []).append(i)
@@ -140,17 +130,11 @@ def act_timed(
     seconds = [0.0] * len(seated)
     for members in groups.values():
         leader = seated[members[0]][0]
-        _elsewhere.seconds = None
         t0 = time.perf_counter()
         answers = leader.act_batch([seated[i] for i in members])
         if len(answers) != len(members):
             raise RuntimeError(f"policy {leader.name!r} returned {len(answers)} decisions for {len(members)} seats")
-        spent = time.perf_counter() - t0
-        shares, _elsewhere.seconds = _elsewhere.seconds, None
-        if shares is None:
-            shares = [0.0 if isinstance(leader, StandIn) else spent / len(members)] * len(members)
-        elif len(shares) != len(members):
-            raise RuntimeError(f"policy {leader.name!r} timed {len(shares)} decisions for {len(members)} seats")
+        shares = model_shares(leader, answers, time.perf_counter() - t0)
         if stats is not None:
             if not isinstance(leader, StandIn):
                 stats.model_seconds += sum(shares)
@@ -159,6 +143,28 @@ def act_timed(
             out[i] = decision
             seconds[i] = share
     return out, seconds  # type: ignore[return-value]
+
+
+def model_shares(leader: Policy, answers: list[Decision], spent: float) -> list[float]:
+    """One call's model seconds per decision: each decision's `model_s` where the policy set it
+    (on every decision of the call, or on none: a call half timed would count the rest at a
+    share of a wall time that was not theirs), else an equal share of `spent`."""
+    measured = [d.model_s for d in answers if d.model_s is not None]
+    if not measured:
+        return [0.0 if isinstance(leader, StandIn) else spent / len(answers)] * len(answers)
+    if len(measured) != len(answers):
+        raise RuntimeError(
+            f"policy {leader.name!r} set model_s on {len(measured)} of its {len(answers)} decisions;"
+            " set it on every decision of a call or on none"
+        )
+    wrong = [
+        s for s in measured if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0
+    ]
+    if wrong:
+        raise RuntimeError(
+            f"policy {leader.name!r} returned a decision whose model_s is {wrong[0]!r}; expected seconds, 0 or more"
+        )
+    return [float(s) for s in measured]
 
 
 def seat_label(e: EpisodeSpec, creature: str, d: Decision) -> str:

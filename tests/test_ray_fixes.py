@@ -21,7 +21,7 @@ from resume_setup import eval_recipe  # noqa: E402
 from glade.cli import main  # noqa: E402
 from glade.eval import distributed  # noqa: E402
 from glade.meter import closing_line, run_cost  # noqa: E402
-from glade.rollout import RolloutStats, act_timed, measured_elsewhere  # noqa: E402
+from glade.rollout import RolloutStats, act_timed  # noqa: E402
 from glade.seats import Decision  # noqa: E402
 
 
@@ -123,8 +123,7 @@ class _Remote:
 
     def act_batch(self, seats):
         time.sleep(0.05)
-        measured_elsewhere([0.001] * len(seats))
-        return [Decision(action={"orders": []}) for _ in seats]
+        return [Decision(action={"orders": []}, model_s=0.001) for _ in seats]
 
 
 def test_model_seconds_measured_elsewhere_replace_the_calls_wall_time():

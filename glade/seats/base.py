@@ -32,12 +32,17 @@ class Decision:
     action: dict  # the JSON action form: {"orders": [...], "gossip": "..."}
     text: str | None = None  # the raw completion, for model seats
     error: str | None = None  # a named parse error or fault, None when clean
-    latency_s: float = 0.0
+    latency_s: float = 0.0  # the trace row's latency: a server seat's round trip, a model seat's share of its generate
     prompt_tokens: int = 0
     completion_tokens: int = 0
     repaired: bool = False  # the parser had to fix the completion
     policy: str | None = None  # identity of what decided, when it differs per seat
     shared: bool = False  # the answer of an identical request in the same call, not generated again
+    # The model seconds this decision took as the policy measured them in another process (a
+    # Ray seat server's share of its batched generate), counted by glade.rollout.act_timed in
+    # place of an equal share of the call's wall time, which there includes the network. None:
+    # act_timed times the call. Unlike latency_s it reaches no trace row: it is run cost only.
+    model_s: float | None = None
 
 
 @runtime_checkable

@@ -127,6 +127,7 @@ FIELDS = {
     "completion_tokens": ((int,), True, "a whole number, 0 or more"),
     "repaired": ((bool,), False, "True or False"),
     "policy": ((str, type(None)), False, "a string or None"),
+    "model_s": ((int, float, type(None)), True, "None or a number of seconds, 0 or more"),
 }
 
 
@@ -135,7 +136,7 @@ def _check_fields(answer: Decision, name: str) -> None:
     for key, (types, measure, wanted) in FIELDS.items():
         value = getattr(answer, key)
         wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-        if not wrong and measure:
+        if not wrong and measure and value is not None:
             wrong = not math.isfinite(value) or value < 0
         if wrong:
             raise SeatAnswerError(
