@@ -74,6 +74,7 @@ def test_quickstart_draws_its_bars_on_stderr(tmp_path, monkeypatch, capsys):
     assert [b.split(" ━")[0] for b in bars(said.err)] == [
         "generate standin",
         "generate panic-seller",
+        "generate speculator",
         "generate heldout",
     ]
 

@@ -5,8 +5,8 @@ A list of named steps, printed as they run:
 1. simulate the default Wood (seed 7, 30 turns) with its stand-in seats, write the trace;
 2. play the crash gambit under each mechanism with stand-ins only (a first look);
 3. generate stand-in traces of every disposition (recipes/generate/standin.yaml), more of
-   the panic-seller's (panic-seller.yaml), and the held-out traces of other seeds that every
-   training run is measured on (heldout.yaml);
+   the panic-seller's and the speculator's (panic-seller.yaml, speculator.yaml), and the
+   held-out traces of other seeds that every training run is measured on (heldout.yaml);
 4. name the shipped pretrained tiny base (models/tiny-base; `--train-base` instead rebuilds it
    from recipes/generate/base.yaml and recipes/train/tiny-base.yaml, two steps that take far
    longer);
@@ -67,7 +67,7 @@ STEPS = (
     Step(
         "generate",
         "stand-in traces of every disposition, and held-out traces of other seeds (recipes/generate/)",
-        generate_traces("standin", "panic-seller", "heldout"),
+        generate_traces("standin", "panic-seller", "speculator", "heldout"),
     ),
     Step("base", "the shipped pretrained tiny base the creature adapters go on (models/tiny-base)", shipped_base),
     Step("train-hoarder", "a LoRA creature adapter on the hoarder's decisions", train_recipe("tiny-hoarder")),
@@ -108,8 +108,8 @@ TRAIN_BASE = (
 WRITES = """\
 what it writes, under the current folder (a rerun keeps finished work and goes on):
   OUT/simulate/             the default Wood's trace.parquet and summary.json
-  runs/traces/NAME/         stand-in traces: standin, panic-seller, heldout
-                            (and base with --train-base)
+  runs/traces/NAME/         stand-in traces: standin, panic-seller, speculator,
+                            heldout (and base with --train-base)
   checkpoints/NAME__0__TIME/
                             the adapters tiny-hoarder, tiny-panic-seller,
                             tiny-speculator, tiny-shrewd (and tiny-base with
@@ -166,7 +166,11 @@ def closing(args: argparse.Namespace, con) -> None:
     to try next; only what exists, so a run cut short by --until lists what it reached."""
     trained = [p.name for name in ADAPTERS if (p := kept_checkpoint(name, args)) is not None]
     # the generate steps' folders that are there (runs/traces may hold a user's own beside them)
-    traces = [name for name in ("standin", "panic-seller", "heldout", "base") if (TRACES / name / "data").is_dir()]
+    traces = [
+        name
+        for name in ("standin", "panic-seller", "speculator", "heldout", "base")
+        if (TRACES / name / "data").is_dir()
+    ]
     made = [
         ("report", RESULTS / "report.html", "open it in a browser; report.md beside it"),
         (
