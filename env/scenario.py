@@ -7,7 +7,6 @@ scenario hash names exactly the rules that ran.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .scenario_check import check
-from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, read_yaml
+from .schema import RECIPES, ConfigError, apply_overrides, as_plain, build, did_you_mean, read_yaml
 from .standin import disposition, is_disposition_path
 
 SCENARIO_DIR = RECIPES / "scenarios"
@@ -224,9 +223,7 @@ def resolve_path(scenario: str | Path, unlisted: Path | None = None) -> Path:
     skip = unlisted.resolve() if unlisted else None
     folders = (LOCAL_SCENARIO_DIR, SCENARIO_DIR)
     known = sorted({p.stem for folder in folders for p in folder.glob("*.yaml") if p.resolve() != skip})
-    close = difflib.get_close_matches(text, known, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise ConfigError(f"scenario {text!r}: no such scenario (known: {', '.join(known)}){hint}")
+    raise ConfigError(f"scenario {text!r}: no such scenario (known: {', '.join(known)})" + did_you_mean(text, known))
 
 
 # A scenario's mappings of named entries: an override's dotted key may set a key of an entry

@@ -20,6 +20,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -37,6 +38,15 @@ class ConfigError(ValueError):
 def _where(source: str | None, path: str) -> str:
     key = path or "(top level)"
     return f"{source}: {key}" if source else key
+
+
+def did_you_mean(key: Any, known: Collection, n: int = 1) -> str:
+    """`; did you mean base_url?` for a misspelt key, the one spelling of glade's hints (the
+    message's last clause): the closest known keys, up to `n` as `a or b`, or one that ends in
+    it (`url`, `base_url`). Here, at the bottom of the house, so every layer may import it."""
+    close = difflib.get_close_matches(str(key), sorted(map(str, known)), n=n)
+    close = close or sorted(str(k) for k in known if str(k).endswith(f"_{key}"))[:1]
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def fail(source: str | None, path: str, problem: str) -> typing.NoReturn:
@@ -163,9 +173,7 @@ def build(cls: type, data: dict, source: str | None = None, path: str = "") -> A
     for key in data:
         if key not in fields:
             sub = f"{path}.{key}" if path else str(key)
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            fail(source, sub, f"unknown key (known: {', '.join(fields)}){hint}")
+            fail(source, sub, f"unknown key (known: {', '.join(fields)})" + did_you_mean(key, fields))
     kwargs = {}
     for key, field in fields.items():
         sub = f"{path}.{key}" if path else key
@@ -301,9 +309,8 @@ def apply_overrides(
 
 
 def _no_entry(entries: dict, key: str, entry: Any, what: str, source: str | None) -> typing.NoReturn:
-    close = difflib.get_close_matches(str(entry), [str(k) for k in entries], n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    fail(source, f"{key}.{entry}", f"no such {what} ({key}: {', '.join(map(str, entries))}){hint}")
+    listed = f"({key}: {', '.join(map(str, entries))})"
+    fail(source, f"{key}.{entry}", f"no such {what} {listed}" + did_you_mean(entry, entries))
 
 
 def _deep_copy(data: Any) -> Any:

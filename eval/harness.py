@@ -18,10 +18,9 @@ default the states are the checkpoint's own held-out split (CHECKPOINT/data/eval
 saved by `glade train`: the episodes it held out, less the states whose prompt a training
 split holds, as train leaves them out; results.json `data.trained_on_left_out` counts them);
 `traces` uses every row of traces folders instead (generated apart from training, e.g. other
-seeds). The documents are
-glade.eval.lm_docs': both tasks' documents are a seeded shuffle (SHUFFLE_SEED, recorded in results.json) of those states, so
-that `limit` (lm-eval scores a task's first LIMIT documents) samples across episodes, turns
-and goods, and the same limit scores the same documents on every run.
+seeds). Both tasks' documents are a seeded shuffle of those states (glade.eval.lm_docs;
+SHUFFLE_SEED, in results.json), so that `limit` (lm-eval scores a task's first LIMIT documents)
+samples across episodes, turns and goods, and the same limit scores the same documents every run.
 
 Each of glade's metrics also gets its mean over the held-out episodes with a 95% interval
 (`intervals`): a task's documents are turns and goods of a few episodes, not independent
@@ -52,6 +51,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
+from glade.env.schema import did_you_mean
 from glade.provenance import package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
@@ -297,11 +297,11 @@ def lm_eval_scores(checkpoint: Path) -> list[dict]:
 
 
 def unknown_tasks(unknown: Sequence[str], known: Sequence[str] = ()) -> str:
-    """Task names lm-eval does not know, glade's own, and the nearest known name to each (`X for
-    x` where several were given; each is meant, so `and`, not `or`)."""
-    near = {t: m for t in unknown for m in difflib.get_close_matches(t, [*GLADE_TASKS, *known], 1)}
-    meant = [m if len(unknown) == 1 else f"{m} for {t}" for t, m in near.items()]
-    hint = f"; did you mean {' and '.join(meant)}?" if meant else ""
+    """Task names lm-eval does not know, glade's own, and the nearest known name to each (for
+    several `X for x and Y for y`: each is meant, so `and`, not `or`)."""
+    names = [*GLADE_TASKS, *known]
+    pairs = " and ".join(f"{m} for {t}" for t in unknown for m in difflib.get_close_matches(t, names, 1))
+    hint = did_you_mean(unknown[0], names) if len(unknown) == 1 else pairs and f"; did you mean {pairs}?"
     own = f"glade's own: {', '.join(GLADE_TASKS)}; `lm-eval ls tasks` lists the rest"
     return f"unknown lm-eval task(s): {', '.join(unknown)} ({own}){hint}"
 

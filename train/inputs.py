@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
+from glade.env.schema import did_you_mean
 from glade.files import check_folder_path
-from glade.seats.base import did_you_mean
 from glade.seats.spec import looks_local
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from typing import Any
 from glade import checkpoint
 from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
-from glade.seats.base import did_you_mean
+from glade.env.schema import did_you_mean
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig

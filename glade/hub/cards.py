@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from glade.checkpoint import shipped_root, staging_folder
-from glade.env.schema import read_yaml
+from glade.env.schema import did_you_mean, read_yaml
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
 EXIT_STATUS = (  # both export verbs' (glade.cli.epilog)
@@ -85,11 +85,12 @@ def check_license(license: str) -> str:
     """One of the Hub's license identifiers (HUB_LICENSES); anything else is a ValueError."""
     if license in HUB_LICENSES:
         return license
-    close = f"; did you mean {license.lower()}?" if license.lower() in HUB_LICENSES else ""
+    # The case-folded id only, not the nearest: a near id (cc-by, odc-by) is another license.
+    hint = did_you_mean(license.lower(), {license.lower()} & HUB_LICENSES)
     raise ValueError(
         f"--license {license!r}: not a Hub license identifier; use one such as apache-2.0, mit, "
         "cc-by-4.0, cc-by-nc-4.0, llama3.1, gemma, or other (a license of your own; "
-        f"https://huggingface.co/docs/hub/repositories-licenses lists them all){close}"
+        f"https://huggingface.co/docs/hub/repositories-licenses lists them all){hint}"
     )
 
 

@@ -8,7 +8,6 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Hashable, Iterable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from glade.env.protocol import Parsed, parse
+from glade.env.schema import did_you_mean
 
 STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
 
@@ -183,12 +183,3 @@ def check_keys(spec: dict, allowed: set[str]) -> None:
                 f"seat spec {spec['kind']}: unknown key {key!r} (known: {', '.join(sorted(allowed))})"
                 + did_you_mean(key, allowed)
             )
-
-
-def did_you_mean(key, known, n: int = 1) -> str:
-    """`; did you mean base_url?` for a misspelt key, the one spelling of glade's hints (the
-    message's last clause; glade.env.schema spells it alike): the closest known keys, up to `n`
-    as `a or b`, or one that ends in it (`url`, `base_url`)."""
-    close = difflib.get_close_matches(str(key), sorted(map(str, known)), n=n)
-    close = close or sorted(str(k) for k in known if str(k).endswith(f"_{key}"))[:1]
-    return f"; did you mean {' or '.join(close)}?" if close else ""

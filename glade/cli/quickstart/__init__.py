@@ -33,6 +33,7 @@ from rich.table import Table
 from glade import checkpoint
 from glade.cli import VerbHelp, epilog, glade_command
 from glade.console import console
+from glade.env.schema import did_you_mean
 from glade.files import check_folder_path
 
 from .steps import (
@@ -215,11 +216,11 @@ def check_until(until: str, steps: list[Step]) -> str:
         raise ValueError(
             f"--until {until}: a step of --train-base only; add --train-base, or stop at one of: {', '.join(names)}"
         )
-    close = difflib.get_close_matches(until, names, n=1)
-    if not close:  # "trian": the train steps
+    hint = did_you_mean(until, names)
+    if not hint:  # "trian": the train steps, all of them (a family, not a close match)
         word = difflib.get_close_matches(until, {n.split("-")[0] for n in names}, n=1)
-        close = [n for n in names if word and n.split("-")[0] == word[0]]
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        family = [n for n in names if word and n.split("-")[0] == word[0]]
+        hint = f"; did you mean {' or '.join(family)}?" if family else ""
     raise ValueError(f"--until {until}: not a step (the steps: {', '.join(names)}){hint}")
 
 
