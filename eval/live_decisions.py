@@ -135,17 +135,31 @@ def recipe_turns(folder: Path, data: dict, kind: str = "results") -> dict:
     return {"turns": turns}
 
 
+def recipe_list(folder: Path, data: dict, key: str, kind: str = "results") -> list:
+    """The recipe's `scenarios` or `levers` ([] when it sets none); one that is no list (a hand
+    edit) is named rather than failing as a bare TypeError wherever it is read."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(
+            f"{Path(folder) / 'recipe.yaml'}: {key}: expected a list, got {value!r}; {_remedy(folder, kind)}"
+        )
+    return value
+
+
 def recipe_scenarios(folder: Path, kind: str = "results") -> dict[str, Scenario]:
     """The scenarios the folder's recipe names (a shipped name or a path, as the run was given
     them, with its `turns`; its levers' too), by their `name`; one that does not load from here is left out (a
     shipped scenario is then found by its name). `kind`: Live.kind, which says who wrote the recipe."""
     data = run_recipe(folder, kind)
     overrides = recipe_turns(folder, data, kind)
-    levers = [
-        v for lever in data.get("levers") or [] if isinstance(lever, dict) for v in (lever.get("from"), lever.get("to"))
-    ]
+    given = {key: recipe_list(folder, data, key, kind) for key in ("scenarios", "levers")}
+    levers = [v for lever in given["levers"] if isinstance(lever, dict) for v in (lever.get("from"), lever.get("to"))]
     named = {}
-    for spec in dict.fromkeys([*(data.get("scenarios") or []), *levers]):  # a lever's are played too
+    # a spec that is no text (a hand edit) is left out like one that does not load
+    specs = [spec for spec in [*given["scenarios"], *levers] if isinstance(spec, str)]
+    for spec in dict.fromkeys(specs):  # a lever's are played too
         try:
             s = load_scenario(spec, **overrides)
         except (ValueError, OSError, TypeError):

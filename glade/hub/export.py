@@ -184,7 +184,10 @@ def export_checkpoint(
             pipeline_tag="text-generation",
         )
         data.eval_results = eval_results(meta, lm_scores, summary) or None
-        trained = portable(trained_scenarios(checkpoint, recipe, meta))
+        lineage = trained_scenarios(checkpoint, recipe, meta)
+        # its settings stay as read here, like the council's they are compared with (summary.scenarios):
+        # shortened on one side only, a path would differ from itself; the card's words print no path
+        trained = {**portable(lineage), **({"settings": lineage["settings"]} if "settings" in lineage else {})}
         body = render_card(
             portable(meta),
             portable(recipe),

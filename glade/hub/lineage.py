@@ -16,6 +16,8 @@ import yaml
 from glade.config import apply_overrides, parse_override
 from glade.console import seed_spans
 
+from .scenario_settings import differ_words, trained_settings
+
 _MISSING = object()
 OWN_RECIPE = "this repository's `recipe.yaml`, the recipe as the run resolved it (`glade train recipe.yaml`)"
 
@@ -193,59 +195,6 @@ def trained_scenarios(checkpoint: Path, recipe: dict, meta: dict | None = None) 
     return _matched_scenarios(checkpoint, recipe, (meta or {}).get("protocol_version"))
 
 
-def trained_settings(folders: list[dict]) -> dict[str, dict[str, dict]]:
-    """{name: {hash: the resolved rules}} for the training traces' scenarios whose recorded hash
-    is given again here: by the traces folder's recipe.yaml (its `turns` included), or else by the
-    scenario of that name at its own turns. A hash nothing here gives (the file changed since) is
-    left out: its settings are not known."""
-    from glade.env.scenario import load_scenario
-    from glade.eval.live_decisions import recipe_scenarios
-
-    out: dict[str, dict[str, dict]] = {}
-    for folder in folders:
-        try:
-            named = recipe_scenarios(Path(str(folder.get("folder"))), "traces")
-        except (ValueError, OSError):
-            named = {}
-        for name, digest in (folder.get("scenario_hashes") or {}).items():
-            try:
-                candidates = [named.get(name), load_scenario(name)]
-            except (ValueError, OSError):
-                candidates = [named.get(name)]
-            found = next((c for c in candidates if c is not None and c.hash() == digest), None)
-            if found is not None:
-                out.setdefault(name, {})[digest] = found.to_dict()
-    return out
-
-
-def played_settings(results: Path, hashes: dict[str, str]) -> dict[str, dict]:
-    """{name: the resolved rules} of each scenario a council evaluation played whose recorded hash
-    its recipe.yaml gives again here; one it does not give is left out."""
-    from glade.eval.live_decisions import recipe_scenarios
-
-    try:
-        named = recipe_scenarios(Path(results))
-    except (ValueError, OSError):
-        return {}
-    return {name: s.to_dict() for name, s in named.items() if s.hash() == hashes.get(name)}
-
-
-def settings_differ(here: dict, there: dict, at: str = "") -> list[str]:
-    """The settings two resolved scenarios differ in, dotted: ["turns 8 against 12", ...]; a list
-    or a long text that differs is named, not quoted."""
-    out = []
-    for key in sorted(set(here) | set(there), key=str):
-        a, b, name = here.get(key), there.get(key), f"{at}.{key}" if at else str(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += settings_differ(a, b, name)
-        elif a != b:
-            plain = all(
-                isinstance(v, (int, float, bool, type(None))) or (isinstance(v, str) and len(v) <= 40) for v in (a, b)
-            )
-            out.append(f"{name} {a} against {b}" if plain else f"{name} differs")
-    return out
-
-
 def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> dict:
     from glade.traces import readable_shards
 
@@ -344,21 +293,6 @@ def protocol_text(meta: dict, trained: dict) -> str:
         f"`{own}` (glade's when it trained); its training traces hold prompts of protocol "
         f"{', '.join(f'`{p}`' for p in learned)}: the prompts it learned"
     )
-
-
-def differ_words(here: dict | None, there: dict[str, dict], digests: list[str]) -> str:
-    """`: turns 8 against 12` where the settings of both sides are known (played_settings,
-    trained_settings); otherwise nothing."""
-    if here is None or not there:
-        return ""
-    said = []
-    for digest in digests:
-        if digest in there:
-            diff = settings_differ(here, there[digest])
-            more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
-            tag = f" (against `{digest}`)" if len(digests) > 1 else ""
-            said.append(", ".join(diff[:5]) + more + tag)
-    return ": " + "; ".join(said) if said else ""
 
 
 def council_provenance(prov: dict, trained: dict | None = None, played: dict | None = None) -> list[str]:

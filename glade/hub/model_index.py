@@ -19,7 +19,7 @@ from glade.seats.base import model_of
 
 from . import cards
 from .cards import REPO_ID
-from .lineage import played_settings
+from .scenario_settings import played_settings
 
 HELDOUT = "glade Wood held-out states"
 # data/eval.parquet: the episodes `glade train` set aside from its own traces (data.eval_share),
@@ -95,7 +95,8 @@ class CouncilView:
     level: float = 0.95  # of the intervals (the eval recipe's ci_level)
     # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
     provenance: dict = field(default_factory=dict)
-    scenarios: dict = field(default_factory=dict)  # name -> the rules it played, where known (lineage.played_settings)
+    # name -> the rules it played, where known (scenario_settings.played_settings)
+    scenarios: dict = field(default_factory=dict)
 
     @property
     def councils(self) -> tuple[str, ...]:
