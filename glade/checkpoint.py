@@ -20,6 +20,7 @@ held-out states).
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import re
@@ -87,12 +88,35 @@ def read(folder: str | Path) -> Checkpoint:
         base = meta.get("base_model")
         if not base:
             raise ValueError(f"{folder}: meta.json has no base_model for this LoRA adapter")
-        return Checkpoint(folder, meta, "lora", str(base))
+        return Checkpoint(folder, meta, "lora", _base(meta, str(base)))
     if (folder / "config.json").exists():
         return Checkpoint(folder, meta, "merged" if meta.get("kind") == "merged" else "full", None)
     raise ValueError(
         f"{folder}: not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
     )
+
+
+def _base(meta: dict, recorded: str) -> str:
+    """The base a LoRA adapter sits on. One given as `shipped:NAME` is this install's shipped NAME
+    (the same base by name, wherever the checkpoint was trained or copied to), unless the folder
+    meta.json recorded is still there and holds another model: that one is what it trained on."""
+    given = meta.get("base_model_given")
+    if not (isinstance(given, str) and given.startswith(SHIPPED)):
+        return recorded
+    here = shipped_root() / given[len(SHIPPED) :]
+    if not (here / "config.json").is_file():  # this glade ships no such model: the record is all there is
+        return recorded
+    there = Path(recorded)
+    if there.is_dir() and there.resolve() != here.resolve() and not _same_model(there, here):
+        return recorded
+    return str(here)
+
+
+def _same_model(a: Path, b: Path) -> bool:
+    """Two model folders holding the same config, tokenizer and weights, byte for byte."""
+    names = {"config.json", *TOKENIZER_FILES, *(p.name for f in (a, b) for p in f.glob("model*.safetensors"))}
+    names = {n for n in names if (a / n).is_file() or (b / n).is_file()}
+    return all((a / n).is_file() and (b / n).is_file() and filecmp.cmp(a / n, b / n, shallow=False) for n in names)
 
 
 def _meta(path: Path) -> dict:

@@ -19,6 +19,7 @@ costs one batched generate per turn. Model backends (torch) load only when a mod
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
@@ -53,6 +54,7 @@ __all__ = [
     "check_model_names",
     "check_stand_in_names",
     "check_spec",
+    "anchored",
     "each_creature",
     "load",
     "load_council",
@@ -84,9 +86,13 @@ def load(spec: dict[str, Any] | str) -> Policy:
         spec = {"kind": "standin", "disposition": spec}
     kind = spec["kind"]
     if kind == "standin":
+        ref = spec.get("disposition", "balanced")
+        if is_disposition_path(ref) and not Path(ref).exists():  # said with the path it was looked for at
+            looked = "" if Path(ref).is_absolute() else f" (looked for {Path(ref).resolve()})"
+            raise SeatSpecError(f"seat spec disposition: {ref}: no such disposition file{looked}")
         try:
-            return StandIn(disposition(spec.get("disposition", "balanced")), int(spec.get("seed", 0)))
-        except ValueError as exc:  # a disposition file that is missing or malformed
+            return StandIn(disposition(ref), int(spec.get("seed", 0)))
+        except ValueError as exc:  # a disposition file that is malformed
             raise SeatSpecError(f"seat spec disposition: {exc}") from None
     if kind == "python":
         check_inputs(spec)
@@ -154,6 +160,23 @@ def each_creature(seats: dict[str, Any], creatures: list[str], where: str) -> di
         named = ", ".join(map(str, unknown))  # YAML reads `1:` or `~:` as a number or null
         raise ConfigError(f"{where}: unknown creature(s) {named} (creatures: {', '.join(creatures)})")
     return {c: seats.get(c, seats.get("*")) for c in creatures}
+
+
+def anchored(seats: dict[str, Any], folder: str | Path) -> dict[str, Any]:
+    """A council file's seats with each relative disposition path taken from `folder`, the file's
+    own (as a scenario file's are); a recipe's paths stay relative to the folder glade runs in."""
+
+    def anchor(ref):
+        relative = isinstance(ref, str) and is_disposition_path(ref) and not Path(ref).is_absolute()
+        relative = relative and not ref.startswith("~")
+        return str(Path(folder) / ref) if relative else ref
+
+    out = {}
+    for creature, spec in seats.items():
+        if isinstance(spec, dict) and spec.get("kind") == "standin" and "disposition" in spec:
+            spec = {**spec, "disposition": anchor(spec["disposition"])}
+        out[creature] = anchor(spec) if isinstance(spec, str) else spec
+    return out
 
 
 def _vllm_seats():

@@ -317,7 +317,16 @@ def checkpoint_model(path: str) -> dict:
     except ValueError as exc:
         raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
     if found.is_adapter:
-        return {"model": found.base_model, "adapter": str(found.folder)}
+        base, given = found.base_model, found.meta.get("base_model_given")
+        if looks_local(base) and not Path(base).expanduser().exists():  # gone, not yet to be made: a FAIL
+            shipped = ", which this glade does not ship" if str(given).startswith(checkpoint.SHIPPED) else ""
+            said = f" (given as {given!r}{shipped})" if given else ""
+            raise SeatSpecError(
+                f"seat spec checkpoint path: {found.folder / 'meta.json'}: base_model {base!r}{said} is no folder"
+                " here, so the adapter has no base to sit on; restore that folder, or seat it on a copy of its base"
+                f" as {{kind: hf, model: BASE_FOLDER, adapter: {found.folder}}}"
+            )
+        return {"model": base, "adapter": str(found.folder)}
     return {"model": str(found.folder)}
 
 
