@@ -37,6 +37,7 @@ from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
 
 Reaction = Literal["ignore", "dump", "hoard"]
 DISPOSITION_DIR = RECIPES / "dispositions"
+LOCAL_DISPOSITION_DIR = Path("recipes") / "dispositions"  # a checkout's own: named by path, never by name
 SHIPPED = ("balanced", "panic_seller", "hoarder", "speculator")  # recipes/dispositions/<name>.yaml, in this order
 
 
@@ -132,7 +133,15 @@ def disposition(ref: str) -> Disposition:
             raise ConfigError(f"{ref}: no such disposition file") from None
         return _not_shadowing(_load_once(str(path.resolve()), stamp), ref)
     known = ", ".join(DISPOSITIONS)
-    raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml)")
+    local = LOCAL_DISPOSITION_DIR / f"{ref}.yaml"
+    # only a path names a file: a name is hashed into a scenario as written, so a name found in the
+    # working folder would let two different files run under one scenario hash
+    there = (
+        f"; {local} exists: pass its path (in a scenario file, a path from that file's folder)"
+        if local.is_file()
+        else ""
+    )
+    raise ValueError(f"unknown disposition {ref!r} (known: {known}; or a path to a disposition .yaml){there}")
 
 
 def read_disposition(path: str | Path) -> Disposition:
@@ -147,12 +156,27 @@ def _not_shadowing(d: Disposition, ref: str) -> Disposition:
     shipped = DISPOSITIONS.get(d.name)
     if shipped is None or d == shipped:
         return d
-    key = next(k for k in Disposition.__dataclass_fields__ if getattr(d, k) != getattr(shipped, k))
+    written = _written_keys(ref)
+    differ = []
+    for key in Disposition.__dataclass_fields__:
+        mine, theirs = getattr(d, key), getattr(shipped, key)
+        if mine != theirs:  # a key left out takes the Disposition default, not the shipped value
+            how = "" if key in written else "a default: not in the file; "
+            differ.append(f"{key} {mine!r} ({how}shipped {theirs!r})")
+    named = "" if "name" in written else " (from its file's name: it writes no name:)"
     raise ConfigError(
-        f"{ref}: its name {d.name!r} is a shipped disposition's, but its {key} is {getattr(d, key)!r} where "
-        f"the shipped one's is {getattr(shipped, key)!r}; results tell stand-ins apart by name, so give the "
-        "file a name of its own (name: ...)"
+        f"{ref}: its name {d.name!r}{named} is a shipped disposition's, but it differs from the shipped one in "
+        f"{', '.join(differ)}; results tell stand-ins apart by name, so give the file a name of its own "
+        "(name: ...), or write the shipped values"
     )
+
+
+def _written_keys(ref: str) -> set[str]:
+    """The keys the file sets (read again: only for a refusal's message)."""
+    try:
+        return set(read_yaml(Path(ref)))
+    except (ValueError, OSError):
+        return set(DISPOSITION_KEYS)  # unreadable now: say nothing of defaults
 
 
 @lru_cache(maxsize=64)

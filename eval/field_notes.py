@@ -7,7 +7,10 @@ rule-based stand-in but not the council (-26 to -27); the settlement override ha
 (+40). `table_one` gives, for every mechanism x world an evaluation played, the field notes'
 row where there is one and glade's measured row: the legend good at settlement over the turn
 before, the gambit's P&L and the crash rate, each with n and an interval at the recipe's
-`ci_level` (95% by default).
+`ci_level` (95% by default). The notes' row sits only beside the world they played: the shipped
+gambit of that mechanism as glade ships it (name and hash, at the turns played; one that extends
+it but changes it is another world) and, where the run's recipe is at hand, the council the
+shipped crash-gambit recipe defines under that name.
 
 Unit of replication: the seed. A council's casts on one seed are averaged first (as the
 report does), then the mean and its interval are taken over seeds (glade.eval.stats.describe:
@@ -19,11 +22,13 @@ every seed's casts agree, the seeds that crashed with an exact binomial interval
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import pandas as pd
 
 from glade.console import with_ci
-from glade.env.scenario import MECHANISMS
+from glade.env.scenario import MECHANISMS, SCENARIO_DIR, load_scenario
+from glade.env.schema import RECIPES, read_yaml
 
 from .figures import FIGURES, mechanism
 from .metrics import per_seed, seed_rate
@@ -32,6 +37,12 @@ from .stats import describe
 from .thresholds import threshold
 
 WORLDS = ("one_model", "five_minds")  # the councils Table 1 names, after the stand-in world; others follow
+NOTES_SCENARIOS = {"rumour": "gambit_rumour", "shock": "gambit_shock", "override": "gambit_override"}
+SHIPPED_RECIPE = RECIPES / "eval" / "crash-gambit.yaml"  # defines the notes' councils, as glade plays them
+COUNCILS = {  # the notes' councils as the shipped recipe defines them, in the caption's words
+    "one_model": "the panic-seller adapter on every seat",
+    "five_minds": "five different creature models, one per creature, rotated over casts",
+}
 
 
 @dataclass(frozen=True)
@@ -61,14 +72,16 @@ FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
 }
 
 
-def table_one(episodes: pd.DataFrame, thresholds=None) -> list[dict]:
+def table_one(episodes: pd.DataFrame, thresholds=None, recipe: dict | None = None) -> list[dict]:
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
     episode or per seat), one per scenario where a recipe plays a mechanism in several (their
     figures are not pooled: a crash in one and none in the other is no rate of one half):
     mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
     ({"mean", "ci", "n"} over seeds), crash ({"mean", "ci", "n", "note", "exact"} over seeds, `seed_rate`) and
-    field_notes (a FieldNote as a dict, or None where the notes have no such row) and level (of
-    every interval)."""
+    field_notes (a FieldNote as a dict, or None where the notes have no such row), withheld ("scenario"
+    or "council" where the notes have a row for this mechanism and world name but played another
+    world: `is_notes_scenario`, `is_notes_council`; else None) and level (of every interval).
+    `recipe`: the run's recipe.yaml as a mapping; without it a council is the notes' by name."""
     if episodes is None or not len(episodes):
         return []
     worlds = episodes.drop_duplicates("episode_id")
@@ -80,6 +93,7 @@ def table_one(episodes: pd.DataFrame, thresholds=None) -> list[dict]:
     turns = worlds["turns"].max() if "turns" in worlds else None
     kinds = {s: mechanism(s, turns) for s in worlds["scenario"].unique()}
     worlds = worlds.assign(mechanism=worlds["scenario"].map(kinds))
+    theirs = {s: is_notes_scenario(s, kinds[s], worlds[worlds["scenario"] == s]) for s in kinds}
     order = list(dict.fromkeys([STANDIN, *WORLDS, *worlds["council"]]))
     rows = []
     for mech, scenario in [(m, s) for m in MECHANISMS for s in kinds if kinds[s] == m]:
@@ -91,6 +105,11 @@ def table_one(episodes: pd.DataFrame, thresholds=None) -> list[dict]:
             crashes = per_seed(mine.dropna(subset=["crash"]), ["crash"])["crash"]
             crash = seed_rate(crashes, int(mine["cast"].nunique()), level)
             note = FIELD_NOTES.get((world, mech))
+            withheld = None
+            if note is not None and not theirs[scenario]:
+                withheld = "scenario"
+            elif note is not None and not is_notes_council(world, recipe):
+                withheld = "council"
             rows.append(
                 {
                     "mechanism": mech,
@@ -101,18 +120,115 @@ def table_one(episodes: pd.DataFrame, thresholds=None) -> list[dict]:
                     "legend_ratio": describe(by_seed["legend_ratio"].to_numpy(), level=level),
                     "gambit_pnl": describe(by_seed["gambit_pnl"].to_numpy(), level=level),
                     "crash": crash.as_dict() | {"exact": crash.method == "clopper-pearson"},
-                    "field_notes": None if note is None else asdict(note),
+                    "field_notes": None if note is None or withheld else asdict(note),
+                    "withheld": withheld,
                     "level": level,
                 }
             )
     return rows
 
 
+def is_notes_scenario(name: str, mech: str | None, rows: pd.DataFrame) -> bool:
+    """Whether a scenario's rows are the shipped gambit the notes' rows describe: its name, and its
+    hash (from the rows) that of the shipped file at the turns played. A file of another name, or of
+    that name but changed (its own `name:`, an `extends:` that changes a key, a local copy edited),
+    is another world. Rows without a scenario_hash column (written before it) go by the name."""
+    if mech is None or NOTES_SCENARIOS.get(mech) != name:
+        return False
+    if "scenario_hash" not in rows:
+        return True
+    turns = int(rows["turns"].max()) if "turns" in rows and rows["turns"].notna().any() else None
+    return set(rows["scenario_hash"].dropna()) == {_shipped_hash(name, turns)}
+
+
+@lru_cache(maxsize=16)
+def _shipped_hash(name: str, turns: int | None) -> str | None:
+    try:  # the shipped file itself, not a ./recipes/scenarios/ copy a name would find first
+        return load_scenario(SCENARIO_DIR / f"{name}.yaml", **({"turns": turns} if turns else {})).hash()
+    except (ValueError, OSError):
+        return None
+
+
+def is_notes_council(world: str, recipe: dict | None) -> bool:
+    """Whether a world is the notes' world of that name: the stand-in always; a council where the
+    recipe defines it as the shipped crash-gambit recipe does (the same focal seats under the same
+    policy names and seat kinds, and casts: a checkpoint's path may differ, as the quickstart pins
+    the adapters it trained), or where no recipe is at hand, by its name."""
+    if world == STANDIN:
+        return True
+    if world not in COUNCILS:
+        return False
+    if not recipe or not isinstance(recipe.get("councils"), dict):
+        return True
+    return _definition(recipe, world) == _definition(_shipped_recipe(), world)
+
+
+@lru_cache(maxsize=1)
+def _shipped_recipe() -> dict:
+    return read_yaml(SHIPPED_RECIPE)
+
+
+def _definition(recipe: dict, council: str):
+    """A council as a recipe defines it: each focal seat's policy name and kind, and its casts."""
+    spec = (recipe.get("councils") or {}).get(council)
+    if not isinstance(spec, dict) or not isinstance(spec.get("focal"), dict):
+        return None
+    policies = recipe.get("policies") or {}
+    kind = {name: p.get("kind") if isinstance(p, dict) else p for name, p in policies.items()}
+    return {seat: (p, kind.get(p)) for seat, p in spec["focal"].items()}, spec.get("rotate", 1)
+
+
+def _described(recipe: dict | None, council: str) -> str | None:
+    """`council: its focal seats' policies` in words, from the recipe; None where it lacks the council."""
+    if council in COUNCILS and is_notes_council(council, recipe):
+        return COUNCILS[council]
+    spec = ((recipe or {}).get("councils") or {}).get(council)
+    if not isinstance(spec, dict) or not isinstance(spec.get("focal"), dict):
+        return None
+    policies = recipe.get("policies") or {}
+
+    def policy(name) -> str:
+        p = policies.get(name)
+        if isinstance(p, dict):
+            what = next((p[k] for k in ("path", "model", "disposition", "url") if k in p), None)
+            return f"{name} ({p.get('kind')}{f' {what}' if what is not None else ''})"
+        return f"{name} (the {p} stand-in)" if isinstance(p, str) else str(name)
+
+    focal = spec["focal"]
+    seats = (
+        f"every seat {policy(focal['*'])}"
+        if "*" in focal
+        else ", ".join(f"{seat} {policy(p)}" for seat, p in focal.items()) + ", every other seat its stand-in"
+    )
+    rotate = spec.get("rotate", 1)
+    return seats + (f", rotated over {rotate} casts" if isinstance(rotate, int) and rotate > 1 else "")
+
+
 def _ci(entry: dict, fmt: str) -> str:
     return with_ci(entry.get("mean"), entry.get("ci"), fmt, entry.get("note"), missing="—")
 
 
-def table_one_caption(level: float) -> str:
+def table_one_caption(level: float, rows: list[dict] | None = None, recipe: dict | None = None) -> str:
+    """The report's caption of Table 1: it describes the councils of `rows` (all the notes' worlds
+    when None) from the run's `recipe`, the shipped words only for a council defined as shipped."""
+    worlds = [STANDIN, *WORLDS] if rows is None else list(dict.fromkeys(r["world"] for r in rows))
+    said = [f"{w}: {d}" for w in worlds if w != STANDIN and (d := _described(recipe, w))]
+    if STANDIN in worlds:
+        said.append(f"{STANDIN}: every seat the rule-based stand-in (the notes' 'test policy')")
+    withheld = {r.get("withheld") for r in rows or []}
+    legend = "'—': the notes have no such row."
+    if "scenario" in withheld:
+        shipped = " or ".join(NOTES_SCENARIOS[m] for m in MECHANISMS if any(r["mechanism"] == m for r in rows))
+        legend += (
+            " '— (not the field notes' scenario)': the notes have a row for that world and mechanism, played in the "
+            f"shipped {shipped} (as glade ships it, at the turns played); this scenario differs from it in its name "
+            "or its rules, so the notes' words are not set beside it."
+        )
+    if "council" in withheld:
+        legend += (
+            " '— (not the field notes' council)': the recipe defines that council otherwise than the shipped "
+            f"{SHIPPED_RECIPE.name}, whose council of that name the notes' row describes."
+        )
     return (
         "The field notes' Table 1 (the notes: the write-up of agent markets on small models that glade's three lessons "
         "come from; their Table 1 is the same gambit in four worlds, in the notes' words) beside the row glade measured "
@@ -121,10 +237,7 @@ def table_one_caption(level: float) -> str:
         "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "
         f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval (where a seed's casts disagree, "
         "the mean of each seed's share of its casts, with Korn and Graubard's interval). A mechanism played in "
-        "several scenarios has a row for each, its scenario named. one_model: the "
-        "panic-seller adapter on every seat; five_minds: five different creature models, one per creature, rotated "
-        "over casts; standin: every seat the rule-based stand-in (the notes' 'test policy'). '—': the notes have no "
-        "such row."
+        f"several scenarios has a row for each, its scenario named. {'; '.join(said)}. {legend}"
     )
 
 
@@ -163,7 +276,7 @@ def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
             [
                 f"{r['mechanism']} ({', '.join(r['scenarios'])})" if r["mechanism"] in several else r["mechanism"],
                 r["world"],
-                note.get("attempt", "—"),
+                f"— (not the field notes' {r['withheld']})" if r.get("withheld") else note.get("attempt", "—"),
                 note.get("honey", "—"),
                 note.get("pnl", "—"),
                 _ci(r["legend_ratio"], ".2f"),

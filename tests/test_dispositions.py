@@ -187,7 +187,10 @@ def test_validate_checks_disposition_files(tmp_path, capsys):
     write(folder, "bad.yaml", "name: balanced\nbudget: 0.8\n")
     assert main(["validate", str(folder / "bad.yaml")]) == 2
     printed = " ".join(capsys.readouterr().out.split())
-    assert "its name 'balanced' is a shipped disposition's, but its budget is 0.8 where the shipped one's is" in printed
+    assert (
+        "its name 'balanced' is a shipped disposition's, but it differs from the shipped one in budget 0.8 (shipped"
+        in printed
+    )
 
 
 # NaN passes every range check (its comparisons are all False) and YAML reads `.nan` and `.inf`

@@ -38,8 +38,9 @@ def test_a_file_that_changes_a_shipped_disposition_under_its_name_is_refused(tmp
     with pytest.raises(ConfigError) as err:
         standin.disposition(str(path))
     assert str(err.value) == (
-        f"{path}: its name 'hoarder' is a shipped disposition's, but its budget is 0.0 where the shipped one's "
-        "is 0.7; results tell stand-ins apart by name, so give the file a name of its own (name: ...)"
+        f"{path}: its name 'hoarder' is a shipped disposition's, but it differs from the shipped one in budget 0.0 "
+        "(shipped 0.7); results tell stand-ins apart by name, so give the file a name of its own (name: ...), or "
+        "write the shipped values"
     )
     with pytest.raises(SeatSpecError, match="its name 'hoarder' is a shipped disposition's"):
         load({"kind": "standin", "disposition": str(path)})
@@ -51,7 +52,9 @@ def test_a_file_named_after_its_stem_is_held_to_the_same_rule(tmp_path):
     del data["name"]
     data["surplus"] = 2
     (tmp_path / "hoarder.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=r"its surplus is 2 where the shipped one's is 30"):
+    with pytest.raises(
+        ConfigError, match=r"'hoarder' \(from its file's name: it writes no name:\) .* surplus 2 \(shipped 30\);"
+    ):
         standin.disposition(str(tmp_path / "hoarder.yaml"))
 
 

@@ -69,16 +69,16 @@ def fault_sections(page) -> list[Section]:
 
 def table_one_sections(page) -> list[Section]:
     """Table 1 of the field notes beside glade's measured rows, when the results hold a gambit."""
-    rows = table_one(page.r.episodes, page.r.thresholds)
+    rows = table_one(page.r.episodes, page.r.thresholds, page.r.recipe)
     if not rows:
         return []
     header, cells = table_one_cells(rows)
-    caption = table_one_caption(rows[0]["level"])
+    caption = table_one_caption(rows[0]["level"], rows, page.r.recipe)
     return [
         Section(
             "table-one",
             "Table 1 of the field notes, played here",
-            [caption, ""] + md_table(header, cells),
+            [md_text(caption), ""] + md_table(header, cells),
             [f'<p class="caption">{html.escape(caption)}</p>', html_table(header, cells, {5, 6, 7, 8})],
         )
     ]
