@@ -246,9 +246,8 @@ def play_on_ray(
                 cause = exc.cause
                 raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
             add(stats, played)
-            if progress is not None:
-                for _ in range(max(scenarios[w.scenario].turns for w in shard)):
-                    progress(0)
+            if progress is not None:  # the shard's world-turns at once, as evaluate's progress(n) counts them
+                progress(sum(scenarios[w.scenario].turns for w in shard))
             yield shard, decisions, episodes, replays
     finally:
         for ref in pending:  # interrupted: what is still running is dropped, not written

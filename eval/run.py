@@ -50,7 +50,8 @@ def play(
     scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
-    replay) rows. `council(scenario, focal)` seats a world (see seat_council)."""
+    replay) rows. `council(scenario, focal)` seats a world (see seat_council); `progress(n)`
+    hears after each lockstep turn the n world-turns it played."""
     specs = [
         EpisodeSpec(
             w.episode_id,
@@ -61,7 +62,10 @@ def play(
         )
         for w in shard
     ]
-    played = run_lockstep(specs, on_turn=progress, stats=stats)
+    lengths = [e.scenario.turns for e in specs]
+    counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])  # lockstep turn t's world-turns
+    tick = None if progress is None else lambda _live: progress(next(counts))
+    played = run_lockstep(specs, on_turn=tick, stats=stats)
     decisions, episodes, replays = [], [], []
     for w in shard:
         s, p = scenarios[w.scenario], played[w.episode_id]
@@ -87,7 +91,9 @@ def play_here(
 def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> Evaluation:
     """Play every world of the recipe not already in its shards; returns all of them.
 
-    `on_total(turns)` hears how many lockstep turns lie ahead; `progress` is called after each.
+    `on_total(world_turns)` hears how many turns all the worlds left will play (the dry run's
+    world-turns); `progress(n)` hears the n world-turns each lockstep turn played (a backend
+    may say a shard's at once, when it finishes).
     `backend` plays the shards and yields each as it finishes (play_here, or
     glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
     the one process that writes the folder, so nothing is counted twice. The recipe's
@@ -111,7 +117,7 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
         log.abandon(state)
         raise
     if on_total is not None:
-        on_total(sum(max(scenarios[w.scenario].turns for w in shard) for shard in todo))
+        on_total(sum(scenarios[w.scenario].turns for shard in todo for w in shard))
     stats = RolloutStats()
     part = first = state.next_part()
     try:

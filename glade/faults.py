@@ -20,6 +20,17 @@ def is_fault(error: str | None) -> bool:
     return isinstance(error, str) and error.startswith(FAULT_PREFIX)  # a table's missing error may read NaN
 
 
+def parse_errors(rows: list[dict]) -> dict[str, Counter]:
+    """Per creature, its decisions' named errors that are not faults (the parser's, or a python
+    seat's own): behaviour, where a fault is a held turn."""
+    out: dict[str, Counter] = {}
+    for r in rows:
+        error = r["error"]
+        if isinstance(error, str) and error and not is_fault(error):  # a table's missing error may read NaN
+            out.setdefault(r["creature"], Counter())[error] += 1
+    return out
+
+
 @dataclass
 class SeatMeter:
     """One seat label's tally over a run: its decisions, its faults by kind, its tokens and

@@ -2,11 +2,10 @@
 
 After a run, `run_cost` turns the rollout's seat meters (glade.faults.SeatMeter) into the
 figures `glade eval` and `glade generate` write into summary.json and their card or report:
-per seat, decisions (and how many were shared: answered by an identical request's reply),
-prompt and completion tokens, model seconds, decisions per model second and faults; for the
-run, the same totals, wall time, the share of the playing time spent inside the models,
-episodes per second. `cost_table` lays out the per-seat part, and `closing_line` is the
-run's totals in the one line they print.
+per seat, decisions (shared ones: answered by an identical request's reply), tokens, model
+seconds, decisions per model second and faults; for the run, the same totals, wall and play
+time, the share of play inside the models, episodes per second. `cost_table` lays out the
+per-seat part, `closing_line` the run's totals in one line.
 
 Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions per seat,
 world-turns, batched model calls) from a short calibration: the worlds of the run's first
@@ -14,8 +13,7 @@ shard (with one world of any council the shard lacks), each on a calibration see
 own, played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every
 distinct seat is met at the batch size the run will use. Each seat's model seconds and
 tokens per decision are multiplied by its planned decisions; the time outside the models
-(the Wood, stand-ins) by the planned world-turns; the time the seats took to load is added
-once.
+(the Wood, stand-ins) by the planned world-turns; the seats' loading time is added once.
 `check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
 seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens).
 """
@@ -355,10 +353,13 @@ def closing_line(cost: dict) -> str:
     )
     ray = cost.get("cluster")  # on Ray, play is summed over the tasks, which also wait on the seat servers
     where = f" on Ray ({ray['nodes']:,} node(s), {ray['cpus']:g} CPU(s))" if ray else ""
-    play = "the tasks' play" if ray else "play"
+    # play beside the wall: the rest is loading the seats and writing the shards
+    play = (
+        f"the tasks' play {cost['play_seconds']:.1f} s, summed" if ray else f"{cost['play_seconds']:.1f} s of it play"
+    )
     return (
         f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall{where} "
-        f"({cost['model_share']:.1%} of {play} inside the models, {rate} episodes/s); "  # as the outside share reads
+        f"({play}, {cost['model_share']:.1%} of that inside the models, {rate} episodes/s); "
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
     )

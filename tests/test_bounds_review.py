@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from glade.config import ConfigError
-from glade.console import summary_lines
+from glade.console_tables import summary_lines
 from glade.env import load_scenario, parallel_env, standin
 from glade.env.creatures import sanitise_gossip
 from glade.env.market import MAX_PRICE, Clearing, reprice

@@ -146,7 +146,7 @@ def test_a_missing_council_file_is_said_of_the_option(tmp_path):
 def test_a_council_file_names_the_creature_whose_disposition_is_missing(tmp_path):
     spec = tmp_path / "council.yaml"
     spec.write_text("thorn: hoarder\noona: nowhere.yaml\n")
-    message = f"^--council {spec}: oona: seat spec disposition: nowhere.yaml: no such disposition file$"
+    message = f"^--council {spec}: oona: seat spec disposition: {tmp_path / 'nowhere.yaml'}: no such disposition file$"
     with pytest.raises(SeatSpecError, match=message):
         parse_council(str(spec), load_scenario("default"))
 

@@ -58,7 +58,9 @@ def test_eval_and_rank_draw_their_bars_on_stderr(tmp_path, capsys):
     assert main(["eval", str(path)]) == 0
     said = capsys.readouterr()
     assert "live decisions" in said.out and "valid-action rate" in said.out and not bars(said.out)
-    assert bars(said.err)[0].startswith("eval ━") and bars(said.err)[0].endswith(" turns")
+    assert (
+        bars(said.err)[0].startswith("eval ━") and bars(said.err)[0].endswith(" world") and " world-turns " in said.err
+    )
     assert main(["rank", str(tmp_path / "results"), "--resamples", "1743"]) == 0
     said = capsys.readouterr()
     assert "leaderboard" in said.out and "wrote" in said.out and not bars(said.out)

@@ -89,7 +89,7 @@ def test_generate_records_its_cost_in_the_card(tmp_path, capsys):
     assert main(["generate", str(path)]) == 0
     out = capsys.readouterr().out  # results on stdout, bars on stderr
     assert "cost: 2 episodes, 30 decisions by every seat" in out and re.search(
-        r"of play inside the models, [\d,]+\.\d\d episodes/s", out
+        r"s of it play, [\d.]+% of that inside the models, [\d,]+\.\d\d episodes/s", out
     )
     said = re.search(r"wrote 2 episodes \(2 played now, 30 decisions in (\d+\.\d) s\)", out)
     assert said and f"in {said[1]} s wall" in out  # one time for one run: the cost line's wall time

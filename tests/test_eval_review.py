@@ -82,10 +82,10 @@ def test_run_lines_format_their_numbers_and_say_the_wall_time():
         "decisions": 12960,
     }
     assert run_lines(summary, "OUT") == (
-        "1,200 worlds, 12,960 live decisions in 14.0 s (0.9% of play outside the model); results in OUT"
+        "1,200 worlds, 12,960 live decisions; 14.0 s wall, 25.5 s play (99.1% of it in the models); results in OUT"
     )
     resumed = run_lines({**summary, "worlds": 2400}, "OUT")
-    assert resumed.startswith("this run played 1,200 of the 2,400 worlds; its timing and cost are those: 14.0 s (")
+    assert resumed.startswith("this run played 1,200 of the 2,400 worlds; its timing and cost are those: 14.0 s wall")
     assert resumed.endswith("\n2,400 worlds, 12,960 live decisions in all; results in OUT")
 
 

@@ -136,7 +136,7 @@ def test_python_seat_factory_mistakes_are_seat_spec_errors(tmp_path, monkeypatch
         SeatSpecError, match="glade_test_factories:seller' with kwargs: .*unexpected keyword argument 'x'"
     ):
         load({"kind": "python", "entry_point": "glade_test_factories:seller", "kwargs": {"x": 1}})
-    with pytest.raises(SeatSpecError, match="the factory returned a int; it must return an object with a `name`"):
+    with pytest.raises(SeatSpecError, match="the factory returned an int; it must return an object with a `name`"):
         load({"kind": "python", "entry_point": "glade_test_factories:nothing"})
     with pytest.raises(SeatSpecError, match="'os:sep': sep is a str, not a factory to call"):
         load({"kind": "python", "entry_point": "os:sep"})

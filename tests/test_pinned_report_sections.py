@@ -261,7 +261,7 @@ def test_a_seats_commonest_errors_are_listed_with_their_counts(tmp_path):
 
 def test_the_cost_of_a_resumed_run_says_whose_it_is(tmp_path):
     # guards cost_sections' cost_part: a run that played 4 of 10 worlds says its figures are that run's
-    cost = {"episodes": 4, "decisions": 40, "wall_seconds": 2.0, "model_share": 0.5, "episodes_per_s": 2.0,
+    cost = {"episodes": 4, "decisions": 40, "wall_seconds": 2.0, "play_seconds": 1.5, "model_share": 0.5, "episodes_per_s": 2.0,
             "prompt_tokens": 10, "completion_tokens": 5, "faults": 0, "seats": {}}  # fmt: skip
     [section] = cost_sections(_page(_results(tmp_path, summary={"cost": cost, "worlds": 10})))
     assert "(the cost of the run that played the last 4 of the 10 worlds" in section.markdown[0]
@@ -271,7 +271,7 @@ def test_the_cost_of_a_resumed_run_says_whose_it_is(tmp_path):
 def test_a_cost_with_shared_decisions_says_what_they_are(tmp_path):
     seat = {"decisions": 30, "shared": 12, "prompt_tokens": 10, "completion_tokens": 5, "model_seconds": 1.0,
             "decisions_per_s": 30.0, "faults": {}, "fault_share": 0.0}  # fmt: skip
-    cost = {"episodes": 4, "decisions": 40, "shared": 12, "wall_seconds": 2.0, "model_share": 0.5,
+    cost = {"episodes": 4, "decisions": 40, "shared": 12, "wall_seconds": 2.0, "play_seconds": 1.5, "model_share": 0.5,
             "episodes_per_s": 2.0, "prompt_tokens": 10, "completion_tokens": 5, "faults": 0, "seats": {"m": seat}}  # fmt: skip
     [section] = cost_sections(_page(_results(tmp_path, summary={"cost": cost, "worlds": 4})))
     about = section.markdown[0]

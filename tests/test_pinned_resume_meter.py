@@ -231,8 +231,9 @@ def test_run_cost_counts_completion_tokens_and_faults_and_a_seat_without_time_ha
     cost = run_cost(stats, wall_seconds=0.0, episodes=1)
     assert (cost["prompt_tokens"], cost["completion_tokens"], cost["faults"]) == (15, 7, 1)
     assert cost["seats"]["a"]["decisions_per_s"] is None and cost["episodes_per_s"] is None
-    assert "0.0% of play inside the models, - episodes/s); 22 tokens (15 prompt + 7 completion); 1 faults" in (
-        closing_line(cost)
+    assert (
+        "(2.0 s of it play, 0.0% of that inside the models, - episodes/s); 22 tokens (15 prompt + 7 completion); 1 faults"
+        in (closing_line(cost))
     )
     rows = cost_table(cost)[1]
     assert rows[0][5:] == ["-", "1 (50%)"] and rows[1][5:] == ["-", "0"]

@@ -11,18 +11,9 @@ import math
 
 from rich.console import Console
 
-from glade.console import (
-    _short_event,
-    fault_text,
-    progress_bar,
-    scoreboard,
-    seed_spans,
-    show_faults,
-    summary_lines,
-    turn_table,
-    with_ci,
-)
+from glade.console import fault_text, progress_bar, seed_spans, show_faults, with_ci
 from glade.console import findings as console_findings
+from glade.console_tables import _short_event, scoreboard, summary_lines, turn_table
 from glade.env import load_scenario
 from glade.eval.families import families_heading
 from glade.eval.verdict_text import (

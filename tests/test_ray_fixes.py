@@ -136,12 +136,13 @@ def test_model_seconds_measured_elsewhere_replace_the_calls_wall_time():
 def test_the_cost_names_its_backend():
     local = run_cost(RolloutStats(total_seconds=2.0, model_seconds=1.0), wall_seconds=2.0, episodes=1)
     assert local["backend"] == "local" and "cluster" not in local
-    assert "in 2.0 s wall (50.0% of play inside the models" in closing_line(local)
+    assert "in 2.0 s wall (2.0 s of it play, 50.0% of that inside the models" in closing_line(local)
     cluster = {"nodes": 2, "cpus": 8.0, "gpus": 0}
     on_ray = run_cost(RolloutStats(total_seconds=2.0, model_seconds=1.0, cluster=cluster), 1.0, 1)
     assert on_ray["backend"] == "ray" and on_ray["cluster"] == cluster
-    assert "in 1.0 s wall on Ray (2 node(s), 8 CPU(s)) (50.0% of the tasks' play inside the models" in (
-        closing_line(on_ray)
+    assert (
+        "in 1.0 s wall on Ray (2 node(s), 8 CPU(s)) (the tasks' play 2.0 s, summed, 50.0% of that inside the models"
+        in (closing_line(on_ray))
     )
 
 

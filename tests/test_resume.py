@@ -101,7 +101,7 @@ def test_a_resumed_run_says_its_cost_is_its_own_part(tmp_path, monkeypatch, caps
     capsys.readouterr()
     assert main(["eval", str(path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"this run played 4 of the 6 worlds; its timing and cost are those: [\d.]+ s \(", out)
+    assert re.search(r"this run played 4 of the 6 worlds; its timing and cost are those: [\d.]+ s wall: ", out)
     assert re.search(r"\n6 worlds, \d+ live decisions in all; results in ", out)
     assert not re.search(r"live decisions in [\d.]+ s", out)  # the totals never beside this run's time
     assert main(["report", str(tmp_path / "results")]) == 0

@@ -59,7 +59,7 @@ class Answers:
     [
         (
             "raises",
-            "python seat raises: act raised RuntimeError: boom in my policy (set GLADE_DEBUG=1 for its traceback)",
+            "python seat raises: act raised RuntimeError: boom in my policy on turn 0 (set GLADE_DEBUG=1 for its traceback)",
         ),
         ("text", "python seat text: act returned a str; expected a Decision or an action dict"),
         ("no_action", "python seat no_action: act returned a Decision whose action is not an action: 'hold'"),

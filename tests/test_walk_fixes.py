@@ -9,7 +9,7 @@ from rich.console import Console
 
 from glade.cli import main
 from glade.config import Seeds
-from glade.console import scoreboard, summary_lines
+from glade.console_tables import scoreboard, summary_lines
 from glade.env import load_scenario
 from glade.eval.families import families
 from glade.rollout import EpisodeSpec, run_lockstep

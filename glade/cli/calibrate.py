@@ -127,7 +127,7 @@ def show(con, s: dict) -> None:
     """The calibration's prose and tables, as the report shows them (glade.eval.report.calibration)."""
     from rich.markup import escape
 
-    from glade.console import plain_table
+    from glade.console_tables import plain_table
     from glade.eval.report.calibration import CONVENTION, lines, tables
 
     for line in lines(s):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
 from glade.config import recipe_source
-from glade.console import console, findings, plain_table, print_table, progress_bar, show_faults, warning, with_ci
+from glade.console import console, findings, progress_bar, show_faults, warning, with_ci
+from glade.console_tables import plain_table, print_table
 from glade.files import only_writer
 from glade.meter import closing_line, estimate_report, plan_fails
 
@@ -107,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
         backend = {"backend": distributed.ray_backend(args.ray, lambda line: con.print(line, soft_wrap=True))}
     try:
         with only_writer(Path(recipe.out)):  # one lock for the play and the tables: no run writes them between
-            with progress_bar("eval", "turns") as bar:
-                result = evaluate(recipe, on_total=bar.total, progress=lambda live: bar.advance(), **backend)
+            # world-turns: every world's turns, summed, as the --dry-run plan counts them
+            with progress_bar("eval", "world-turns") as bar:
+                result = evaluate(recipe, on_total=bar.total, progress=bar.advance, **backend)
             for line in result.replayed:
                 con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
             summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
@@ -168,9 +170,7 @@ def run_lines(summary: dict, out) -> str:
             f"writing a summary, so no timing or cost to show\n{totals}"
         )
     played_now = 0 if cost.get("kept") else cost["episodes"]
-    # wall time, as the cost line says it (timing's playing seconds are summed over Ray's workers)
-    play = "the tasks' play" if cost.get("cluster") else "play"  # Ray's tasks also wait on the seat servers
-    took = f"{cost['wall_seconds']:,.1f} s ({timing['outside_model_share']:.1%} of {play} outside the model)"
+    took = wall_text(cost, timing)
     if played_now == 0:
         if cost["episodes"] < worlds:
             kept = f"timing and cost are those of the run that played the last {cost['episodes']:,} of them: {took}"
@@ -181,7 +181,25 @@ def run_lines(summary: dict, out) -> str:
         return (
             f"this run played {played_now:,} of the {worlds:,} worlds; its timing and cost are those: {took}\n{totals}"
         )
-    return f"{worlds:,} worlds, {summary['decisions']:,} live decisions in {took}; results in {out}"
+    return f"{worlds:,} worlds, {summary['decisions']:,} live decisions; {took}; results in {out}"
+
+
+def wall_text(cost: dict, timing: dict) -> str:
+    """Where the wall time went: `5.1 s wall: 3.2 s outside play (loading the seats, writing the
+    shards), 1.8 s play (99.0% of it in the models)`. On Ray the play is summed over the tasks
+    (which also wait on the seat servers), so it is no part of the wall time and is not taken from it."""
+    wall, play = cost["wall_seconds"], timing["seconds"]
+    # the cost line's share where the summary has it, so the two lines print the same figure
+    share = cost["model_share"] if "model_share" in cost else 1 - timing["outside_model_share"]
+    inside = f"{share:.1%} of it in the models" if play > 0 else "none of it in a model"
+    if cost.get("cluster"):
+        return f"{wall:,.1f} s wall; the tasks' play {play:,.1f} s, summed over the tasks ({inside})"
+    if play > wall:  # not one process's play (a summary written otherwise): not split
+        return f"{wall:,.1f} s wall, {play:,.1f} s play ({inside})"
+    return (
+        f"{wall:,.1f} s wall: {wall - play:,.1f} s outside play (loading the seats, writing the shards), "
+        f"{play:,.1f} s play ({inside})"
+    )
 
 
 def self_buy_line(seats: list[dict]) -> str | None:
@@ -210,11 +228,11 @@ def table_one_of(results, thresholds=None) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from glade.eval.faults import without_faults
     from glade.eval.field_notes import table_one
-    from glade.eval.rows import read_table
+    from glade.eval.rows import read_recipe, read_table
 
     # the worlds with seat faults are left out, as in the summary's table and the report's Table 1
     _, episodes, _ = without_faults(None, read_table(Path(results) / "episodes.parquet"))
-    return table_one(episodes, thresholds)
+    return table_one(episodes, thresholds, read_recipe(Path(results)))
 
 
 def print_table_one(con, rows: list[dict]) -> None:

@@ -6,7 +6,8 @@ import argparse
 
 from glade.cli import VerbHelp, dotted_keys, epilog
 from glade.config import recipe_source
-from glade.console import console, print_table, progress_bar, show_faults
+from glade.console import console, progress_bar, show_faults
+from glade.console_tables import print_table
 from glade.faults import fault_hint, too_many_faults
 from glade.meter import closing_line, estimate_report, plan_fails
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe

@@ -41,17 +41,19 @@ from glade.config import (
     read_yaml,
     shipped_hint,
 )
-from glade.console import console, scoreboard, show_faults, summary_lines, turn_table
+from glade.console import console, show_faults
+from glade.console_tables import answer_errors, scoreboard, summary_lines, turn_table
 from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
-from glade.faults import fault_hint, too_many_faults
+from glade.faults import fault_hint, parse_errors, too_many_faults
 from glade.rollout import run_episode
 from glade.seats import (
     Policy,
     SeatSpecError,
     StandIn,
+    anchored,
     check_spec,
     check_stand_in_names,
     each_creature,
@@ -90,7 +92,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
         if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
             # a disposition file (every seat on it); its own loader names a mistyped key
             return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
-        seats = each_creature(data, creatures, f"--council {spec}")
+        seats = anchored(each_creature(data, creatures, f"--council {spec}"), Path(spec).parent)
         for creature, seat in seats.items():
             if seat is not None:
                 try:
@@ -170,7 +172,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "  glade simulate --council oona=panic_seller,bramble=hoarder\n"
         "  glade simulate --scenario gambit_override --council hoarder --quiet\n\n"
         "exit status: 0 played and written; 1 written, but a seat's server failed on more than\n"
-        "--max-fault-share of its decisions (or the conservation check failed); 2 bad input.",
+        "--max-fault-share of its decisions (or the conservation check failed); 2 bad input, or a seat's\n"
+        "code failed (a python seat's act raised or answered out of shape: nothing written).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -241,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
         con.print(turn_table(scenario, args.seed, episode.history))
         con.print()
     con.print(scoreboard(scenario, episode.rows, con.width))
+    for line in answer_errors(
+        scenario, episode.rows, parse_errors(episode.rows)
+    ):  # rejected counts the market's refusals only
+        con.print(line, soft_wrap=True)
     con.print()
     for line in summary_lines(scenario, episode.summary):
         con.print(line)

@@ -103,7 +103,8 @@ FIGURES = (
 
 def print_checkpoint(con, out) -> None:
     """The checkpoint folder, its training figures, and the held-out figures as a table."""
-    from glade.console import print_table, seed_spans
+    from glade.console import seed_spans
+    from glade.console_tables import print_table
     from glade.eval.stats import ci_text
 
     meta = json.loads((out / "meta.json").read_text())

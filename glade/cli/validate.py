@@ -1,4 +1,4 @@
-"""`glade validate [PATH ...] [--kind KIND]`: check recipes and scenarios without running anything.
+"""`glade validate [PATH ...] [key=value ...] [--kind KIND]`: check recipes and scenarios without running anything.
 
 Every YAML file under the given paths (default: ./recipes when it exists, else the recipes
 glade ships) is checked as what its folder says it is (recipes/scenarios/, dispositions/,
@@ -9,6 +9,9 @@ creatures, and the files each recipe reads. Nothing is loaded, trained or downlo
 Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); or `NEEDS` (well
 formed, but a file or folder it reads is not there yet, such as traces an earlier
 `glade generate` writes or a checkpoint of `latest:NAME`).
+
+`key=value` words override keys of every file checked, as the verbs that read a recipe take
+them (a scenario's keys as simulate's --set takes them): a file without that key fails.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
-from glade.config import FOLDER_KINDS, ConfigError, MissingInput, recipe_hint, shipped_hint
+from glade.config import (
+    FOLDER_KINDS,
+    ConfigError,
+    MissingInput,
+    parse_overrides,
+    recipe_hint,
+    recipe_source,
+    shipped_hint,
+)
 from glade.env.scenario import RECIPES
 
 KINDS = tuple(FOLDER_KINDS.values())
@@ -34,33 +45,36 @@ def kind_of(path: Path, given: str | None) -> str:
     )
 
 
-def validate_file(path: Path, kind: str) -> str:
-    """What the file is; raises ConfigError (MissingInput for inputs not there yet) naming the key."""
-    source = str(path)
+def validate_file(path: Path, kind: str, overrides: list[str] = ()) -> str:
+    """What the file is; raises ConfigError (MissingInput for inputs not there yet) naming the key.
+    `overrides` (key=value) change its keys first, as the run that reads it takes them."""
+    source = recipe_source(path, overrides)
     if kind == "disposition":
         from glade.env.standin import read_disposition
 
+        if overrides:  # no verb takes key=value for a disposition file
+            raise ConfigError(f"{path}: a disposition takes no key=value overrides ({', '.join(overrides)})")
         read_disposition(path)
         return "disposition"
     if kind == "scenario":
         from glade.env.scenario import load_scenario
 
-        load_scenario(path)
+        load_scenario(path, **parse_overrides(overrides))
         return "scenario"
     if kind == "generate":
         from glade.traces import check_inputs, load_generate_recipe
 
-        check_inputs(load_generate_recipe(path), source)
+        check_inputs(load_generate_recipe(path, overrides), source)
         return "generate recipe"
     if kind == "train":
         from glade.train.inputs import check_paths
         from glade.train.recipe import load_train_recipe
 
-        check_paths(load_train_recipe(path), source)
+        check_paths(load_train_recipe(path, overrides), source)
         return "train recipe"
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
 
-    recipe = load_eval_recipe(path)
+    recipe = load_eval_recipe(path, overrides)
     check_inputs(recipe, source)
     idle = unseated(recipe)  # not a mistake the run refuses, but most often a council left unfinished
     return "eval recipe" + (f"; {', '.join(f'policies.{n}' for n in idle)}: no council seats it" if idle else "")
@@ -96,22 +110,42 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description="Check recipes and scenarios without running anything, with the checks the runs make.",
         epilog=epilog(
             "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
-            "is malformed or of a kind glade cannot tell (or there is no such file or folder).",
-            ("glade validate", "glade validate my-recipes/ --kind eval"),
+            "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or there is no such file "
+            "or folder.",
+            (
+                "glade validate",
+                "glade validate my-recipes/ --kind eval",
+                "glade validate recipes/eval/crash-gambit.yaml seeds.count=2",
+            ),
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("paths", nargs="*", help="files or folders (default: ./recipes, else the shipped recipes)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH|key=value",
+        help="files or folders (default: ./recipes, else the shipped recipes), and key=value overrides of their keys",
+    )
     p.add_argument("--kind", choices=KINDS, help="what the given files are, for files outside recipes/<kind>/")
-    p.set_defaults(run=run)
+    # `overrides`: main() adds a key=value given after an option here, as for the recipe verbs
+    p.set_defaults(run=run, overrides=[])
     return p
+
+
+def overrides_of(words: list[str]) -> tuple[list[str], list[str]]:
+    """(paths, key=value overrides) of the positional words: a word with `=` that is no file or
+    folder is an override."""
+    overrides = [w for w in words if "=" in w and not w.startswith("-") and not Path(w).exists()]
+    return [w for w in words if w not in overrides], overrides
 
 
 def run(args: argparse.Namespace) -> int:
     failures = needs = unknown = 0
-    files = collect(args.paths)
+    paths, overrides = overrides_of(args.paths)
+    overrides += args.overrides
+    files = collect(paths)
     if not files:
-        raise ConfigError(f"{', '.join(args.paths or default_paths())}: no YAML files (*.yaml, *.yml) to check")
+        raise ConfigError(f"{', '.join(paths or default_paths())}: no YAML files (*.yaml, *.yml) to check")
     for path in files:
         try:
             kind = kind_of(path, args.kind)
@@ -120,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"KIND?  {exc}")
             continue
         try:
-            print(f"ok     {path}  ({validate_file(path, kind)})")
+            print(f"ok     {recipe_source(path, overrides)}  ({validate_file(path, kind, overrides)})")
         except MissingInput as exc:
             needs += 1
             print(f"NEEDS  {exc}")

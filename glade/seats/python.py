@@ -51,12 +51,13 @@ class PythonSeat:
         try:
             answers = self.scripted.act(observations)
         except Exception as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
-            raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc)}") from exc
+            raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc, _turns(observations))}") from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
             raise SeatAnswerError(
                 f"python seat {self.name}: act must return a list with one answer per observation"
                 f" ({len(observations)}), got {type(answers).__name__}"
                 + (f" of {len(answers)}" if isinstance(answers, (list, tuple)) else "")
+                + _turns(observations)
             )
         return [_decision(a, obs, self.name) for a, obs in zip(answers, observations)]
 
@@ -67,9 +68,23 @@ class PythonSeat:
         return self.act([obs for _, obs in seats])
 
 
-def _raised(exc: Exception) -> str:
-    """`raised RuntimeError: its first line (set GLADE_DEBUG=1 for its traceback)`."""
-    return f"raised {first_line(exc)} (set GLADE_DEBUG=1 for its traceback)"
+def _raised(exc: Exception, where: str = "") -> str:
+    """`raised RuntimeError: its first line[ on turn 3] (set GLADE_DEBUG=1 for its traceback)`."""
+    return f"raised {first_line(exc)}{where} (set GLADE_DEBUG=1 for its traceback)"
+
+
+def _turns(observations: list[dict]) -> str:
+    """` on turn 3` (` on turns 2, 3` for worlds at different turns) where the observations say
+    it, so a seat that fails mid-episode says when; "" where they do not."""
+    turns = sorted({obs.get("turn") for obs in observations if isinstance(obs, dict)} - {None})
+    if not turns or not all(isinstance(x, int) for x in turns):
+        return ""
+    return f" on turn{'s' if len(turns) > 1 else ''} {', '.join(map(str, turns))}"
+
+
+def _a(word: str) -> str:
+    """`a str`, `an int`: the article a type's name takes."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
@@ -82,7 +97,7 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         parsed = parse(json.dumps(normalize_action(answer, tuple(obs["prices"])), default=str), obs)
         return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
     raise SeatAnswerError(
-        f"python seat {name}: act returned a {type(answer).__name__}; expected a Decision or an action dict"
+        f"python seat {name}: act returned {_a(type(answer).__name__)}; expected a Decision or an action dict"
     )
 
 
@@ -158,7 +173,7 @@ def load_python(spec: dict) -> PythonSeat:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: importing {module_name} {_raised(exc)}") from exc
     if not callable(factory):
         raise SeatSpecError(
-            f"seat spec entry_point {entry!r}: {attr} is a {type(factory).__name__}, not a factory to call"
+            f"seat spec entry_point {entry!r}: {attr} is {_a(type(factory).__name__)}, not a factory to call"
         )
     kwargs = spec.get("kwargs") or {}
     try:  # kwargs the factory does not take; a TypeError raised inside the factory is its own bug (below)
@@ -173,7 +188,7 @@ def load_python(spec: dict) -> PythonSeat:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory {_raised(exc)}") from exc
     if not isinstance(scripted, Scripted):
         raise SeatSpecError(
-            f"seat spec entry_point {entry!r}: the factory returned a {type(scripted).__name__};"
+            f"seat spec entry_point {entry!r}: the factory returned {_a(type(scripted).__name__)};"
             " it must return an object with a `name` and an `act(observations)`"
         )
     if not isinstance(scripted.name, str) or not scripted.name.strip():  # the trace rows' seat column

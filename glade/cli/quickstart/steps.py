@@ -13,9 +13,11 @@ from rich.padding import Padding
 from glade import checkpoint
 from glade.checkpoint import LATEST
 from glade.cli import glade_command
-from glade.console import console, findings, plain_table, progress_bar, scoreboard, summary_lines
+from glade.console import console, findings, progress_bar
+from glade.console_tables import answer_errors, plain_table, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.episode_folder import write_episode
+from glade.faults import parse_errors
 from glade.rollout import run_episode
 
 SEED = 7
@@ -30,6 +32,10 @@ def simulate_default(args: argparse.Namespace, con) -> None:
     episode = run_episode("default", SEED, 30, full=False)
     out = write_episode(episode, Path(args.out) / "simulate")
     con.print(scoreboard(episode.scenario, episode.rows, con.width))
+    for line in answer_errors(
+        episode.scenario, episode.rows, parse_errors(episode.rows)
+    ):  # none from stand-ins, but said if there were
+        con.print(line, soft_wrap=True)
     con.print()
     for line in summary_lines(episode.scenario, episode.summary):
         con.print(line)
@@ -208,8 +214,8 @@ def evaluate_councils(args: argparse.Namespace, con) -> None:
     path = RECIPES / "eval" / "crash-gambit.yaml"
     overrides = [f"policies.base_model.path={trained_base(args)}"] if args.train_base else []
     recipe = load_eval_recipe(path, overrides + pinned_adapters(path, args))
-    with progress_bar("eval", "turns") as bar:
-        summary = run_recipe(recipe, on_total=bar.total, progress=lambda live: bar.advance())
+    with progress_bar("eval", "world-turns") as bar:  # as glade eval's bar and its --dry-run plan count
+        summary = run_recipe(recipe, on_total=bar.total, progress=bar.advance)
     print_results(con, recipe, summary)
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
 
