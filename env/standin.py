@@ -126,7 +126,7 @@ def disposition(ref: str) -> Disposition:
     if ref in DISPOSITIONS:
         return DISPOSITIONS[ref]
     if is_disposition_path(ref):
-        path = Path(ref)
+        path = Path(ref).expanduser()
         try:
             stamp = path.stat().st_mtime_ns
         except OSError:

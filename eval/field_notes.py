@@ -132,19 +132,19 @@ def is_notes_scenario(name: str, mech: str | None, rows: pd.DataFrame) -> bool:
     """Whether a scenario's rows are the shipped gambit the notes' rows describe: its name, and its
     hash (from the rows) that of the shipped file at the turns played. A file of another name, or of
     that name but changed (its own `name:`, an `extends:` that changes a key, a local copy edited),
-    is another world. Rows without a scenario_hash column (written before it) go by the name."""
+    is another world. Rows without a hash or their turns (written before they were kept) go by the name."""
     if mech is None or NOTES_SCENARIOS.get(mech) != name:
         return False
-    if "scenario_hash" not in rows:
+    hashes = set(rows["scenario_hash"].dropna()) if "scenario_hash" in rows else set()
+    if not hashes or "turns" not in rows or rows["turns"].isna().all():
         return True
-    turns = int(rows["turns"].max()) if "turns" in rows and rows["turns"].notna().any() else None
-    return set(rows["scenario_hash"].dropna()) == {_shipped_hash(name, turns)}
+    return hashes == {_shipped_hash(name, int(rows["turns"].max()))}
 
 
 @lru_cache(maxsize=16)
-def _shipped_hash(name: str, turns: int | None) -> str | None:
+def _shipped_hash(name: str, turns: int) -> str | None:
     try:  # the shipped file itself, not a ./recipes/scenarios/ copy a name would find first
-        return load_scenario(SCENARIO_DIR / f"{name}.yaml", **({"turns": turns} if turns else {})).hash()
+        return load_scenario(SCENARIO_DIR / f"{name}.yaml", turns=turns).hash()
     except (ValueError, OSError):
         return None
 

@@ -103,11 +103,12 @@ def _base(meta: dict, recorded: str) -> str:
     given = meta.get("base_model_given")
     if not (isinstance(given, str) and given.startswith(SHIPPED)):
         return recorded
-    here = shipped_root() / given[len(SHIPPED) :]
-    if not (here / "config.json").is_file():  # this glade ships no such model: the record is all there is
+    try:
+        here = shipped(given[len(SHIPPED) :])
+    except ValueError:  # this glade ships no such model: the record is all there is
         return recorded
-    there = Path(recorded)
-    if there.is_dir() and there.resolve() != here.resolve() and not _same_model(there, here):
+    there = Path(recorded)  # a model still there (its config.json), and not this one: what it trained on
+    if (there / "config.json").is_file() and there.resolve() != here.resolve() and not _same_model(there, here):
         return recorded
     return str(here)
 

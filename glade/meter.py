@@ -351,15 +351,12 @@ def closing_line(cost: dict) -> str:
     decisions = f"{cost['decisions']:,} decisions by every seat" + (
         f" ({shared:,} shared with an identical request)" if shared else ""
     )
-    ray = cost.get("cluster")  # on Ray, play is summed over the tasks, which also wait on the seat servers
-    where = f" on Ray ({ray['nodes']:,} node(s), {ray['cpus']:g} CPU(s))" if ray else ""
-    # play beside the wall: the rest is loading the seats and writing the shards
-    play = (
-        f"the tasks' play {cost['play_seconds']:.1f} s, summed" if ray else f"{cost['play_seconds']:.1f} s of it play"
-    )
+    ray, played = cost.get("cluster"), cost["play_seconds"]  # the rest of the wall: loading seats, writing shards
+    where = f" on Ray ({ray['nodes']:,} node(s), {ray['cpus']:g} CPU(s); " if ray else " ("
+    play = f"the tasks' play {played:.1f} s, summed" if ray else f"{played:.1f} s of it play"  # Ray: tasks wait too
     return (
-        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall{where} "
-        f"({play}, {cost['model_share']:.1%} of that inside the models, {rate} episodes/s); "
+        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall{where}"
+        f"{play}, {cost['model_share']:.1%} of that inside the models, {rate} episodes/s); "
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"
     )

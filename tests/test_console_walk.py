@@ -184,6 +184,14 @@ def test_validate_takes_key_value_overrides_as_the_recipe_verbs_do(tmp_path, cap
     assert "a disposition takes no key=value overrides (surplus=3)" in capsys.readouterr().out
 
 
+def test_validate_overrides_need_a_recipe_and_a_path_like_word_stays_a_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "seeds.count=3"]) == 2  # not applied to every shipped recipe of every kind
+    assert "seeds.count=3: key=value overrides need the recipe(s) they change" in capsys.readouterr().err
+    assert main(["validate", "runs/x=1.yaml"]) == 2  # a mistyped path is said to be missing
+    assert "runs/x=1.yaml: no such file or folder" in capsys.readouterr().err
+
+
 def test_validate_help_documents_exit_2_for_a_file_of_no_known_kind(capsys):
     with pytest.raises(SystemExit):
         main(["validate", "--help"])

@@ -65,6 +65,12 @@ def test_a_changed_gambit_of_the_shipped_name_is_not_the_notes_scenario():
     # the shipped file at other turns than it ran is another world too
     other = load_scenario(SCENARIO_DIR / "gambit_shock.yaml", turns=TURNS + 1).hash()
     assert table_one(worlds("gambit_shock", other, councils=("standin",)))[0]["withheld"] == "scenario"
+    # rows without a hash (older shards beside newer ones: NaN) or without their turns go by the name
+    for episodes in (
+        worlds("gambit_shock", None, councils=("standin",)),
+        worlds("gambit_shock", "0123456789abcdef", councils=("standin",)).drop(columns="turns"),
+    ):
+        assert table_one(episodes)[0]["withheld"] is None
 
 
 def test_a_users_scenario_and_council_get_no_notes_row_and_their_own_caption(tmp_path):

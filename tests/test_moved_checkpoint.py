@@ -59,6 +59,15 @@ def test_another_shipped_base_of_that_name_still_there_is_the_one_it_trained_on(
     assert checkpoint.read(folder).base_model == str(other)
 
 
+def test_a_recorded_folder_that_holds_no_model_is_not_what_it_trained_on(tmp_path):
+    (tmp_path / "empty").mkdir()
+    folder = adapter(tmp_path / "ck", str(tmp_path / "empty"), SHIPPED)
+    assert checkpoint.read(folder).base_model == str(checkpoint.shipped("tiny-base"))
+    unshipped = adapter(tmp_path / "ck2", str(tmp_path / "empty"), "latest:base")  # no shipped name to fall back on
+    with pytest.raises(SeatSpecError, match=r"base_model '.*empty' \(given as 'latest:base'\) holds no model"):
+        check_inputs({"kind": "checkpoint", "path": str(unshipped)})
+
+
 def test_a_base_that_is_gone_names_the_meta_json_and_what_to_do(tmp_path):
     gone = str(tmp_path / "gone" / "base")
     folder = adapter(tmp_path / "ck", gone, "latest:base")
@@ -123,3 +132,12 @@ def test_simulate_reads_a_council_files_disposition_next_to_it(tmp_path, monkeyp
     with pytest.raises(SeatSpecError) as info:
         parse_council("t2/sub/c.yaml", load_scenario("default"))
     assert str(info.value) == f"--council t2/sub/c.yaml: oona: seat spec disposition: {message}"
+
+
+def test_a_council_files_home_path_is_the_users_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "mine.yaml").write_text(yaml.safe_dump({"name": "mine", "surplus": 8}))
+    seats = anchored({"oona": "~/mine.yaml"}, tmp_path / "sub")
+    assert seats == {"oona": "~/mine.yaml"}  # not taken from the council file's folder
+    assert load(seats["oona"]).disposition.surplus == 8

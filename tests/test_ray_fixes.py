@@ -141,7 +141,7 @@ def test_the_cost_names_its_backend():
     on_ray = run_cost(RolloutStats(total_seconds=2.0, model_seconds=1.0, cluster=cluster), 1.0, 1)
     assert on_ray["backend"] == "ray" and on_ray["cluster"] == cluster
     assert (
-        "in 1.0 s wall on Ray (2 node(s), 8 CPU(s)) (the tasks' play 2.0 s, summed, 50.0% of that inside the models"
+        "in 1.0 s wall on Ray (2 node(s), 8 CPU(s); the tasks' play 2.0 s, summed, 50.0% of that inside the models"
         in (closing_line(on_ray))
     )
 

@@ -17,6 +17,7 @@ them (a scenario's keys as simulate's --set takes them): a file without that key
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
@@ -133,9 +134,18 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def overrides_of(words: list[str]) -> tuple[list[str], list[str]]:
-    """(paths, key=value overrides) of the positional words: a word with `=` that is no file or
-    folder is an override."""
-    overrides = [w for w in words if "=" in w and not w.startswith("-") and not Path(w).exists()]
+    """(paths, key=value overrides) of the positional words: a word whose part before `=` reads as
+    a dotted key (no `/`, no file suffix) and that is no file or folder is an override; any other
+    word is a path, so a mistyped file name is said to be missing, not applied to every recipe."""
+    key = re.compile(r"[A-Za-z_][\w\-\[\]]*(\.[A-Za-z_0-9][\w\-\[\]]*)*")
+    overrides = [
+        w
+        for w in words
+        if "=" in w
+        and key.fullmatch(w.split("=", 1)[0])
+        and not w.split("=", 1)[0].endswith((".yaml", ".yml"))
+        and not Path(w).exists()
+    ]
     return [w for w in words if w not in overrides], overrides
 
 
@@ -143,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
     failures = needs = unknown = 0
     paths, overrides = overrides_of(args.paths)
     overrides += args.overrides
+    if overrides and not paths:  # an eval key applied to every train recipe would only fail them
+        raise ConfigError(
+            f"{' '.join(overrides)}: key=value overrides need the recipe(s) they change: glade validate PATH key=value"
+        )
     files = collect(paths)
     if not files:
         raise ConfigError(f"{', '.join(paths or default_paths())}: no YAML files (*.yaml, *.yml) to check")

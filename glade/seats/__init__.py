@@ -87,8 +87,9 @@ def load(spec: dict[str, Any] | str) -> Policy:
     kind = spec["kind"]
     if kind == "standin":
         ref = spec.get("disposition", "balanced")
-        if is_disposition_path(ref) and not Path(ref).exists():  # said with the path it was looked for at
-            looked = "" if Path(ref).is_absolute() else f" (looked for {Path(ref).resolve()})"
+        path = Path(ref).expanduser()  # a string: check_spec said so
+        if is_disposition_path(ref) and not path.exists():  # said with the path it was looked for at
+            looked = "" if path.is_absolute() else f" (looked for {path.resolve()})"
             raise SeatSpecError(f"seat spec disposition: {ref}: no such disposition file{looked}")
         try:
             return StandIn(disposition(ref), int(spec.get("seed", 0)))

@@ -318,12 +318,14 @@ def checkpoint_model(path: str) -> dict:
         raise SeatSpecError(f"seat spec checkpoint path: {exc}") from None
     if found.is_adapter:
         base, given = found.base_model, found.meta.get("base_model_given")
-        if looks_local(base) and not Path(base).expanduser().exists():  # gone, not yet to be made: a FAIL
+        folder = Path(base).expanduser()
+        if looks_local(base) and not (folder / "config.json").is_file():  # gone, not yet to be made: a FAIL
             shipped = ", which this glade does not ship" if str(given).startswith(checkpoint.SHIPPED) else ""
             said = f" (given as {given!r}{shipped})" if given else ""
+            what = "holds no model (no config.json)" if folder.exists() else "is no folder here"
             raise SeatSpecError(
-                f"seat spec checkpoint path: {found.folder / 'meta.json'}: base_model {base!r}{said} is no folder"
-                " here, so the adapter has no base to sit on; restore that folder, or seat it on a copy of its base"
+                f"seat spec checkpoint path: {found.folder / 'meta.json'}: base_model {base!r}{said} {what}"
+                ", so the adapter has no base to sit on; restore that folder, or seat it on a copy of its base"
                 f" as {{kind: hf, model: BASE_FOLDER, adapter: {found.folder}}}"
             )
         return {"model": base, "adapter": str(found.folder)}
