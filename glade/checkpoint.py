@@ -5,22 +5,19 @@
         adapter_config.json + adapter_model.safetensors   kind "lora" (meta.json names the base model)
         config.json + model*.safetensors                  kind "full", or "merged" (by glade merge)
 
-A plain transformers model folder (config.json, no meta.json) reads as kind "full".
-`latest:NAME` names the newest complete checkpoint of recipe NAME's own training runs under a
-root folder; unfinished runs (hidden `.NAME__SEED.partial` folders, no meta.json), merged
-models beside them and other recipes' folders never count, and `finished` refuses an unfinished
-run by name (merge and export take only finished ones), and `loadable` checks its files as well
-(what merge, export and lm-eval read), without loading them.
-`shipped:NAME` names a model glade ships as package data (the top-level `models/` folder,
-installed as glade.models): found from any working folder, in a regular install too.
-`lineage` follows a checkpoint down the models it was trained from, and `trained_prompts`
-gathers the prompts their saved training splits hold (what train and lm-eval leave out of
-held-out states).
+A plain transformers model folder (config.json, no meta.json) reads as kind "full". `latest:NAME`:
+the newest complete checkpoint of recipe NAME's own runs under a root folder (unfinished
+`.NAME__SEED.partial` runs, merged models and other recipes' folders never count); `finished`
+refuses an unfinished run by name (merge and export take only finished ones), `loadable` checks
+its files too, without loading them. `shipped:NAME`: a model glade ships as package data
+(`models/`, installed as glade.models), found from any folder, in a regular install too.
+`lineage` follows a checkpoint down the models it was trained from; `trained_prompts` gathers the
+prompts their saved training splits hold (what train and lm-eval leave out of held-out states).
 """
 
 from __future__ import annotations
 
-import filecmp
+import hashlib
 import json
 import os
 import re
@@ -88,7 +85,7 @@ def read(folder: str | Path) -> Checkpoint:
         base = meta.get("base_model")
         if not base:
             raise ValueError(f"{folder}: meta.json has no base_model for this LoRA adapter")
-        return Checkpoint(folder, meta, "lora", _base(meta, str(base)))
+        return Checkpoint(folder, meta, "lora", _base(meta, str(base), folder))
     if (folder / "config.json").exists():
         return Checkpoint(folder, meta, "merged" if meta.get("kind") == "merged" else "full", None)
     raise ValueError(
@@ -96,10 +93,10 @@ def read(folder: str | Path) -> Checkpoint:
     )
 
 
-def _base(meta: dict, recorded: str) -> str:
+def _base(meta: dict, recorded: str, folder: Path) -> str:
     """The base a LoRA adapter sits on. One given as `shipped:NAME` is this install's shipped NAME
-    (the same base by name, wherever the checkpoint was trained or copied to), unless the folder
-    meta.json recorded is still there and holds another model: that one is what it trained on."""
+    (portable) where that is the model it trained on (meta.json's base_fingerprint; in an older
+    meta.json, the recorded folder's while it holds a model), else the recorded one if it is."""
     given = meta.get("base_model_given")
     if not (isinstance(given, str) and given.startswith(SHIPPED)):
         return recorded
@@ -107,17 +104,34 @@ def _base(meta: dict, recorded: str) -> str:
         here = shipped(given[len(SHIPPED) :])
     except ValueError:  # this glade ships no such model: the record is all there is
         return recorded
-    there = Path(recorded)  # a model still there (its config.json), and not this one: what it trained on
-    if (there / "config.json").is_file() and there.resolve() != here.resolve() and not _same_model(there, here):
-        return recorded
-    return str(here)
+    there, trained_on = Path(recorded), meta.get("base_fingerprint")
+    model_there = (there / "config.json").is_file()
+    if not isinstance(trained_on, str):  # an older meta.json: the recorded folder, while it holds a model
+        trained_on = base_fingerprint(there if model_there else here)
+    if base_fingerprint(here) == trained_on or (model_there and base_fingerprint(there) == trained_on):
+        return str(here) if base_fingerprint(here) == trained_on else recorded
+    what = "holds other weights too" if model_there else "is no model folder here"
+    raise ValueError(
+        f"{folder / 'meta.json'}: this glade's {given} ({here}) has weights that differ from the ones the adapter was "
+        f"trained on (base_fingerprint), and its recorded base_model {recorded!r} {what}; retrain the adapter on "
+        f"this base, or seat it on a copy of its own base as {{kind: hf, model: BASE_FOLDER, adapter: {folder}}}"
+    )
 
 
-def _same_model(a: Path, b: Path) -> bool:
-    """Two model folders holding the same config, tokenizer and weights, byte for byte."""
-    names = {"config.json", *TOKENIZER_FILES, *(p.name for f in (a, b) for p in f.glob("model*.safetensors"))}
-    names = {n for n in names if (a / n).is_file() or (b / n).is_file()}
-    return all((a / n).is_file() and (b / n).is_file() and filecmp.cmp(a / n, b / n, shallow=False) for n in names)
+_FINGERPRINTS: dict[tuple, str] = {}  # by folder and its files' (name, size, mtime): each is hashed once
+
+
+def base_fingerprint(folder: str | Path) -> str:
+    """sha256 over a model folder's config.json and model*.safetensors (by name: each name and file's sha256)."""
+    files = sorted(p for p in [Path(folder) / "config.json", *Path(folder).glob("model*.safetensors")] if p.is_file())
+    key = (str(Path(folder).resolve()), *((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        for p in files:
+            with p.open("rb") as f:  # file_digest reads in chunks
+                digest.update(f"{p.name}\0".encode() + hashlib.file_digest(f, "sha256").digest())
+        _FINGERPRINTS[key] = digest.hexdigest()
+    return _FINGERPRINTS[key]
 
 
 def _meta(path: Path) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from glade.checkpoint import STARTED, prompt_pair, trained_prompts
+from glade.checkpoint import STARTED, base_fingerprint, prompt_pair, trained_prompts
 from glade.config import as_plain
 from glade.files import atomic, only_writer
 
@@ -227,6 +227,8 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         "seed": recipe.seed,
         "kind": "full" if recipe.lora is None else "lora",
         "base_model": base if recipe.lora is not None else None,
+        # the weights the adapter sits on: a later glade's shipped base of the same name may differ
+        **({"base_fingerprint": base_fingerprint(base)} if recipe.lora is not None and Path(base).is_dir() else {}),
         "base_model_given": recipe.model.base,
         # the base as model.base resolved for this run (latest:/shipped: as a folder; None for a tiny
         # base built here): --resume keeps this run only while model.base still names it
