@@ -347,14 +347,8 @@ def test_targets_with_nothing_measured_are_not_met_and_say_why(workdir, tmp_path
     meta = json.loads((ckpt / "meta.json").read_text())
     assert meta["targets_not_measured"] == why
     for name, target in targets.items():
-        assert meta["targets"][name] == {
-            "target": target,
-            "measured": None,
-            "met": False,
-            "ci": None,
-            "shown": None,
-            "reaches": None,
-        }
+        unmeasured = {"measured": None, "met": False, "ci": None, "shown": None, "reaches": None}
+        assert meta["targets"][name] == {"target": target, **unmeasured}
     buffer = io.StringIO()
     print_checkpoint(Console(file=buffer, width=400), ckpt)
     lines = [line for line in buffer.getvalue().splitlines() if line.startswith("  target")]
