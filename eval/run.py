@@ -21,7 +21,7 @@ from glade.env.scenario import Scenario
 from glade.faults import stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
-from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
 
 from .estimate import check
 from .plan import plan, results_recipe, seat_council, shard_log, shards
@@ -62,10 +62,7 @@ def play(
         )
         for w in shard
     ]
-    lengths = [e.scenario.turns for e in specs]
-    counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])  # lockstep turn t's world-turns
-    tick = None if progress is None else lambda _live: progress(next(counts))
-    played = run_lockstep(specs, on_turn=tick, stats=stats)
+    played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress), stats=stats)
     decisions, episodes, replays = [], [], []
     for w in shard:
         s, p = scenarios[w.scenario], played[w.episode_id]

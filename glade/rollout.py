@@ -167,6 +167,16 @@ def model_shares(leader: Policy, answers: list[Decision], spent: float) -> list[
     return [float(s) for s in measured]
 
 
+def world_turn_ticks(episodes: list[EpisodeSpec], progress: Callable[[int], None] | None):
+    """run_lockstep's `on_turn` for a bar counted in world-turns (the dry runs' unit): `progress(n)`
+    hears the n worlds each lockstep turn played, every episode playing its scenario's turns."""
+    if progress is None:
+        return None
+    lengths = [e.scenario.turns for e in episodes]
+    counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])
+    return lambda _live: progress(next(counts))
+
+
 def seat_label(e: EpisodeSpec, creature: str, d: Decision) -> str:
     """The trace rows' `seat`: the episode's label for the creature, else the deciding policy's identity."""
     return e.seats.get(creature, d.policy or e.council[creature].name)

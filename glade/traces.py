@@ -30,7 +30,7 @@ from glade.faults import is_fault, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, check_limits, estimate, run_cost, sampled, spec_label
 from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep
+from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council, results_spec
 from glade.traces_card import write_card
@@ -241,10 +241,7 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
     try:
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
-            lengths = [e.scenario.turns for e in specs]
-            counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])  # lockstep turn t's world-turns
-            tick = None if progress is None else lambda _live, counts=counts: progress(next(counts))
-            played = run_lockstep(specs, on_turn=tick, stats=stats)
+            played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress), stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
             faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
