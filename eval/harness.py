@@ -51,13 +51,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
-from glade.env.schema import did_you_mean
 from glade.provenance import package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
 from .lm_tasks.utils import DOCS
 from .stats import ci_text, cluster_rate, interval
 
+TASK_CUTOFF = 0.75  # difflib ratio to suggest a task name: an unrelated one scores 0.64 here, a typo 0.85+
 LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
 
 
@@ -300,10 +300,10 @@ def unknown_tasks(unknown: Sequence[str], known: Sequence[str] = ()) -> str:
     """Task names lm-eval does not know, glade's own, and the nearest known name to each (for
     several `X for x and Y for y`: each is meant, so `and`, not `or`)."""
     names = [*GLADE_TASKS, *known]
-    pairs = " and ".join(f"{m} for {t}" for t in unknown for m in difflib.get_close_matches(t, names, 1))
-    hint = did_you_mean(unknown[0], names) if len(unknown) == 1 else pairs and f"; did you mean {pairs}?"
-    own = f"glade's own: {', '.join(GLADE_TASKS)}; `lm-eval ls tasks` lists the rest"
-    return f"unknown lm-eval task(s): {', '.join(unknown)} ({own}){hint}"
+    near = {t: difflib.get_close_matches(t, names, 1, cutoff=TASK_CUTOFF) for t in unknown}
+    pairs = " and ".join(f"{m[0]} for {t}" for t, m in near.items() if m)
+    hint = pairs and f"; did you mean {near[unknown[0]][0] if len(unknown) == 1 else pairs}?"
+    return f"unknown lm-eval task(s): {', '.join(unknown)} (glade's own: {', '.join(GLADE_TASKS)}; `lm-eval ls tasks` lists the rest){hint}"
 
 
 def _evaluate(

@@ -88,9 +88,12 @@ def read(folder: str | Path) -> Checkpoint:
         return Checkpoint(folder, meta, "lora", _base(meta, str(base), folder))
     if (folder / "config.json").exists():
         return Checkpoint(folder, meta, "merged" if meta.get("kind") == "merged" else "full", None)
-    raise ValueError(
-        f"{folder}: not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
-    )
+    why = "neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
+    if any(folder.glob("data/*.parquet")) and (folder / "README.md").is_file():  # another glade folder: its verb
+        why += "; it is a traces dataset: glade export-traces publishes it"
+    elif (folder / "summary.json").is_file() and (folder / "decisions.parquet").is_file():
+        why += "; it is a glade eval results folder, which glade export CHECKPOINT --council RESULTS takes"
+    raise ValueError(f"{folder}: not a glade checkpoint: {why}")
 
 
 def _base(meta: dict, recorded: str, folder: Path) -> str:
@@ -309,9 +312,8 @@ def runs(name: str, root: str | Path = ROOT, seed: int | None = None) -> list[Pa
             meta = json.loads((p / "meta.json").read_text())
         except ValueError:
             continue
-        if not isinstance(meta, dict):  # not a record glade wrote: resolve names it when nothing else is found
-            continue
-        if meta.get("name", name) == name and meta.get("kind") != "merged":
+        # a meta.json that is no object is not a record glade wrote: resolve names it when nothing else is found
+        if isinstance(meta, dict) and meta.get("name", name) == name and meta.get("kind") != "merged":
             found.append((stamp.group(1), p.name, p))
     return [p for _, _, p in sorted(found)]
 
@@ -356,13 +358,11 @@ def resolve(path: str | Path, root: str | Path = ROOT) -> Path:
         name = text[len(LATEST) :]
         found = latest(name, root)
         if found is None:
-            unreadable = sorted(p.name for p in Path(root).glob(f"{name}__*") if _unreadable_meta(p))
-            skipped = (
-                f"; skipped for a meta.json that is not a JSON object: {', '.join(unreadable)}" if unreadable else ""
-            )
+            unreadable = ", ".join(sorted(p.name for p in Path(root).glob(f"{name}__*") if _unreadable_meta(p)))
             raise ValueError(
                 f"{text!r}: no complete checkpoint of {name!r} under {root}/ "
-                f"({Path(root).resolve()}; train it first, or run from the folder that holds checkpoints/){skipped}"
+                f"({Path(root).resolve()}; train it first, or run from the folder that holds checkpoints/)"
+                + (f"; skipped for a meta.json that is not a JSON object: {unreadable}" if unreadable else "")
             )
         return found
     return Path(text)

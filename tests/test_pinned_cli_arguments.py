@@ -192,11 +192,11 @@ def test_a_failed_push_exits_3_and_private_without_push_warns(monkeypatch, tmp_p
         raise PushFailed("no network", tmp_path, "hf upload")
 
     monkeypatch.setattr(module, name, failed)
+    monkeypatch.setattr(export_verb, "local_base", lambda *args: None)  # a failed push warns of the base too
+    monkeypatch.setattr(export_verb, "shipped_base", lambda *args: None)
     assert main([verb, "x", "--repo-id", "me/x", "--push"]) == 3
     passed = []
     monkeypatch.setattr(module, name, recorder(passed, tmp_path))
-    monkeypatch.setattr(export_verb, "local_base", lambda *args: None)
-    monkeypatch.setattr(export_verb, "shipped_base", lambda *args: None)
     assert main([verb, "x", "--repo-id", "me/x", "--private"]) == 0
     assert "--private acts only with --push" in capsys.readouterr().err
     assert passed[0][1]["private"] is True

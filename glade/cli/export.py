@@ -118,12 +118,22 @@ def run(args: argparse.Namespace) -> int:
             log=print,
         )
     except PushFailed as exc:
+        base_warnings(checkpoint, args)  # the folder stays ready to push later: its base is as much in question
         error(exc.message)
         return PUSH_FAILED
     again = f" (replacing the export for {earlier.get('repo_id') or 'no repo id'})" if earlier else ""
     print(f"export: {folder}{again}")
     if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
         warning(private_unused(args.repo_id, folder, "model"))
+    base_warnings(checkpoint, args)
+    if args.push:
+        print(f"pushed: https://huggingface.co/{args.repo_id}" + (" (private)" if args.private else ""))
+    return 0
+
+
+def base_warnings(checkpoint: str, args: argparse.Namespace) -> None:
+    """Warn where the exported adapter names a base others may not be able to load: a local
+    folder, or glade's shipped base by a repo id nothing offline shows was pushed."""
     base = local_base(checkpoint, args.merge, args.base_model)
     if base is not None:
         warning(
@@ -137,6 +147,3 @@ def run(args: argparse.Namespace) -> int:
             f"records); if {named} is not there, push the base (glade export {given} --repo-id YOU/NAME --push) and "
             "export this adapter again with --base-model YOU/NAME"
         )
-    if args.push:
-        print(f"pushed: https://huggingface.co/{args.repo_id}" + (" (private)" if args.private else ""))
-    return 0

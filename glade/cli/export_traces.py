@@ -41,6 +41,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="push even when a seat's server failed on more of its turns than the recipe's max_fault_share "
         "(those rows are held turns, not the model's behaviour; the card says so)",
     )
+    p.add_argument(
+        "--license",
+        help="a Hub license id for the card (default: the card's own, apache-2.0 as glade generate writes it; "
+        "other for a license of your own)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             log=print,
             allow_faults=args.allow_faults,
             warn=warning,
+            license=args.license,
         )
     except PushFailed as exc:
         error(exc.message)

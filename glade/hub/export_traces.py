@@ -15,6 +15,7 @@ generate` exited 1 on the run) unless `allow_faults`; nothing is written then.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -25,19 +26,25 @@ from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, interrupted_generate, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section
 
-from .cards import check_repo_id, default_out, finish_folder, portable, read_recipe, start_folder
+from .cards import check_license, check_repo_id, default_out, finish_folder, portable, read_recipe, start_folder
 from .cards import push as push_folder
 
 
 def read_traces(dataset: Path) -> list[Path]:
     dataset = Path(dataset)
+    if not dataset.exists():
+        raise ValueError(
+            f"{dataset}: no such folder (glade generate writes traces datasets where its recipe's out says)"
+        )
     cut_short = interrupted_generate(dataset) if dataset.is_dir() else None
     if cut_short is not None:
         raise ValueError(cut_short)
     shards = sorted((dataset / "data").glob("part-*.parquet")) if dataset.is_dir() else []
     if not shards or not (dataset / "README.md").exists() or (dataset / "meta.json").exists():
+        checkpoint = any((dataset / name).is_file() for name in ("config.json", "adapter_config.json"))
         raise ValueError(
             f"{dataset}: not a traces dataset (expected data/part-*.parquet and README.md, as glade generate writes)"
+            + ("; it is a checkpoint: glade export publishes it" if checkpoint else "")
         )
     readable_shards(dataset)  # names a shard that cannot be read
     return shards
@@ -89,14 +96,18 @@ def export_traces(
     log=None,
     allow_faults: bool = False,
     warn=None,
+    license: str | None = None,
 ) -> Path:
     """Write the export folder (and push it when `push`); returns the folder. `log` hears what the
     push changed besides the files (an existing public repo made private); `warn` hears a line per
     seat whose server failed to answer some of its turns. With `push`, a seat with more faults
-    than the recipe's max_fault_share is a ValueError unless `allow_faults`."""
+    than the recipe's max_fault_share is a ValueError unless `allow_faults`. `license`: a Hub license id
+    (checked as glade export checks it) for the card; None keeps the card's own (glade generate's: apache-2.0)."""
     from huggingface_hub import DatasetCard
 
     check_repo_id(repo_id)
+    if license is not None:
+        check_license(license)  # the Hub refuses the upload of a card with any other license
     dataset = Path(dataset)
     shards = read_traces(dataset)
     recipe = read_recipe(dataset, "glade generate")
@@ -124,7 +135,13 @@ def export_traces(
             if heading:  # glade's own card: its recipe section is the last
                 card.text = head + recipe_section(portable(recipe))
         card.text = with_faults(card.text, faults_section(faults, max_share))
-        card.data.pretty_name = card.data.get("pretty_name") or f"glade traces: {repo_id.split('/')[1]}"
+        # glade's own card gets one name for its heading and pretty_name: the repo's, which the Hub shows
+        # above the card (the folder generate wrote, `standin`, is local: glade_export.json keeps it as
+        # `source`); a hand-written card keeps its own
+        name = f"glade traces: {repo_id.split('/')[1]}"
+        card.text, own = re.subn(r"^# glade traces: .*$", lambda _: f"# {name}", card.text, count=1, flags=re.M)
+        card.data.pretty_name = name if own else card.data.get("pretty_name") or name
+        card.data.license = license or card.data.get("license") or "apache-2.0"
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
                 "\n\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n\n"

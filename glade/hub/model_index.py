@@ -52,20 +52,23 @@ def base_hub_id(meta: dict) -> str | None:
     is the base as training found it: a Hub id as given, a folder made absolute; only when it is
     not recorded (a full fine-tune) do the recipe's own words (`base_model_given`) count. A
     relative folder given to the recipe (`runs/base`) reads like OWNER/NAME wherever it is absent.
-    A base glade ships (`shipped:NAME`) is the repo id its own export names (shipped_repo_id)."""
+    A base glade ships (`shipped:NAME`) is the repo id its own export names (shipped_repo_id), for
+    an adapter and for what has none recorded (a merged model, a full fine-tune) alike."""
     if meta.get("base_model"):
         return hub_id(meta["base_model"]) or shipped_repo_id(meta)
-    return hub_id(meta.get("base_model_given"))
+    return hub_id(meta.get("base_model_given")) or shipped_repo_id(meta)
 
 
 def shipped_repo_id(meta: dict) -> str | None:
     """The repo id a `shipped:NAME` base was exported as: the glade_export.json of the folder it
-    trained on or, where that folder is gone, of glade's shipped NAME; None for any other base
-    (a local folder's own export may never have been pushed) or a shipped one with no export."""
+    trained on (base_model, or base_resolved) or, where that folder is gone, of glade's shipped
+    NAME; None for any other base (a local folder's own export may never have been pushed) or a
+    shipped one with no export."""
     given = str(meta.get("base_model_given") or "")
     if not given.startswith(SHIPPED):
         return None
-    trained_on = Path(str(meta["base_model"])) if meta.get("base_model") else None
+    recorded = meta.get("base_model") or meta.get("base_resolved")  # a merged model keeps only base_resolved
+    trained_on = Path(str(recorded)) if recorded else None
     folder = trained_on if trained_on and trained_on.is_dir() else cards.shipped_root() / given[len(SHIPPED) :]
     if not (folder / cards.MARKER).is_file():
         return None
@@ -152,6 +155,10 @@ def read_summary(results: Path) -> dict:
     """RESULTS/summary.json as `council_for` reads it (glade.eval.rows.read_summary), with
     `decision` rows that name their council and policy; a ValueError naming the file otherwise."""
     path = results / "summary.json"
+    if not results.exists():
+        raise ValueError(
+            f"--council {results}: no such folder (glade eval writes its results where its recipe's out says)"
+        )
     if not path.exists():
         raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
     try:
