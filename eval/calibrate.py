@@ -286,6 +286,11 @@ def report_copy(summary: dict) -> Path | None:
     return Path(summary["source"]) / CALIBRATION_DIR / f"{summary['fitted']['name']}.json"
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (relative or absolute, existing or not)."""
+    return Path(a).resolve() == Path(b).resolve()
+
+
 def outcome_line(outcome: dict | None) -> str:
     """The outcome check's result in one sentence (the YAML header's last word on the fit)."""
     outcome = outcome or {}
@@ -318,7 +323,7 @@ def write(summary: dict, out: str | Path) -> list[Path]:
     written = [out, out.with_suffix(".json")]
     text = json.dumps(summary, indent=2) + "\n"
     copy = report_copy(summary)
-    if copy is not None:
+    if copy is not None and not same_file(copy, written[1]):  # --out in RESULTS/calibration/: one file, once
         check_folder_path(copy.parent)
         copy.parent.mkdir(exist_ok=True)
         written.append(copy)

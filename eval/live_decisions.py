@@ -46,6 +46,10 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         kind, names, files = "traces", ("policy", "seat"), [Path(f) for f in readable_shards(folder)]
     elif unfinished := interrupted(folder, "calibrate"):
         raise ValueError(f"{folder}: {unfinished}")
+    elif (folder / "data").is_dir():
+        raise ValueError(
+            f"{folder}: data/ holds no parquet files and there is no decisions.parquet: nothing to calibrate on"
+        )
     elif folder.exists():
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:
@@ -54,6 +58,10 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     if "observation" not in frame.columns:
         raise ValueError(
             f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
+        )
+    if not len(frame):
+        raise ValueError(
+            f"{folder}: {'decisions.parquet' if kind == 'results' else 'data/'} holds no decisions (0 rows)"
         )
     mine = np.zeros(len(frame), dtype=bool)
     for column in names:

@@ -156,6 +156,13 @@ def _scenarios(folder, council: pd.DataFrame) -> dict[str, Scenario]:
                 f"{folder}: the outcome check cannot find scenario {name!r} ({exc}); run glade calibrate from the "
                 "folder the evaluation was made in, so its recipe.yaml's relative paths resolve, or with --no-outcome"
             ) from None
+        if s.hash() != digest and not (folder / "recipe.yaml").is_file():
+            # read_recipe gives {} without it: the run's `turns` and scenario paths are lost, not the scenario changed
+            raise ValueError(
+                f"{folder}: scenario {name!r} does not load as these results ran it (hash {s.hash()}, results "
+                f"{digest}): the folder has no recipe.yaml, so its scenarios load at their shipped settings; put back "
+                "the recipe.yaml glade eval wrote there, or calibrate with --no-outcome"
+            )
         if s.hash() != digest:
             raise ValueError(
                 f"{folder}: scenario {name!r} is not the one these results ran (hash {s.hash()}, results {digest}); "

@@ -157,15 +157,16 @@ def test_one_sign_convention_and_readable_tables(changed):
     held = {row[1]: row for row in agreement[2] if row[0] == "held out"}
     assert held["change"][2].startswith("+") and held["change"][2] in s["verdict"]
     path = next(row for row in everywhere[2] if row[0] == "price_path")
-    assert path[1] == "—" and path[4].startswith("-") and path[4] in s["outcome"]["verdict"]
+    assert path[1] == "—" and path[6].startswith("-") and path[6] in s["outcome"]["verdict"]
     for _, header, rows in [everywhere, *per_scenario]:
-        assert header == ["figure", "council", "original", "calibrated", "change in error", "verdict"]
+        assert header == ["figure", "council", "original", "calibrated", "original error", "calibrated error",
+                          "change in error", "verdict"]  # fmt: skip
         for row in rows:
             assert not any("interval" in cell or "same value" in cell for cell in row), row
-            digits = {len(d) for cell in row[1:5] for d in re.findall(r"\d\.(\d+)", cell)}
+            digits = {len(d) for cell in row[1:7] for d in re.findall(r"\d\.(\d+)", cell)}
             assert len(digits) == 1, row  # one format per figure
     crash = next(row for row in everywhere[2] if row[0] == "crash")
-    assert crash[4] == "+0.000 in all 6" and crash[5] == "no difference"
+    assert crash[6] == "+0.000 in all 6" and crash[7] == "no difference"
     printed = io.StringIO()
     show(Console(file=printed, width=100), s)
     assert printed.getvalue().count(CONVENTION[:40]) == 1 and "original minus calibrated" not in printed.getvalue()
@@ -342,7 +343,7 @@ def test_a_calibration_written_before_the_sign_convention_still_shows_its_outcom
     group = {"group": "all", "n": 8, "scenario_in_fit": None, "figures": {"price_path": figure}}
     old = {"parts": {"fit": part, "heldout": part}, "outcome": {"groups": [group]}}
     [(_, _, rows)] = [t for t in tables(old) if t[0].startswith("Outcome check")]
-    assert rows[0][0] == "price_path" and rows[0][4] == "-0.066 [-0.076, -0.056]"  # as calibrated minus original
+    assert rows[0][0] == "price_path" and rows[0][6] == "-0.066 [-0.076, -0.056]"  # as calibrated minus original
 
 
 # --- the search's rules on small hand-made cases (the split and fit verdict: test_verdict_rules.py) --------------------------------

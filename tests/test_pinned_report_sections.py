@@ -219,8 +219,8 @@ def test_a_calibrations_tables_sign_only_the_changes_and_negate_an_old_improveme
     assert agreement[0][2] == "0.500 [0.400, 0.600]" and agreement[2][2] == "+0.100 [+0.000, +0.200]"
     assert caption == "Outcome check over all 16 held-out worlds (8 scenario seeds) (means)"
     assert outcome == [
-        ["crash", "0.500", "0.400", "—", "-0.100 [-0.200, -0.050]", "calibrated closer"],
-        ["legend_ratio (n 6)", "0.500", "0.400", "—", "-0.100 [-0.200, -0.050]", "v"],
+        ["crash", "0.500", "0.400", "—", "—", "—", "-0.100 [-0.200, -0.050]", "calibrated closer"],
+        ["legend_ratio (n 6)", "0.500", "0.400", "—", "—", "—", "-0.100 [-0.200, -0.050]", "v"],
     ]
     assert _error_change({"improvement": {"mean": 0.1, "ci": [0.05, 0.2]}})["ci"] == [-0.2, -0.05]
 

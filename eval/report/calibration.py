@@ -23,14 +23,19 @@ CONVENTION = (
     "averaged) and for outcomes (a seed's worlds averaged): a positive change in agreement, or a negative change in an "
     "error, favours the calibrated stand-in; 'in all N': the same value on all N seeds or worlds."
 )
+# the outcome tables' columns, said once: the report's ABOUT and the terminal (glade.cli.calibrate.show) print it
+OUTCOME = (
+    "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council, "
+    "means over seeds, each seed's worlds averaged. Original error and calibrated error: each stand-in world's "
+    "absolute difference from the council's figure (price_path: its distance to the council's price path, so the "
+    "council has none), averaged the same way; taken per world, it is not the gap between the means shown, and the "
+    "change in error is calibrated error minus original error."
+)
 ABOUT = (
     "glade calibrate fitted a stand-in disposition to a live policy's decisions on some seeds and checked it "
     "on the others. Agreement: the share of goods on which the stand-in takes the live side (buy, sell or none); "
     "original is each creature's scenario disposition, calibrated the fitted one; mean over seeds, each seed's "
-    "decisions averaged [95% CI]. "
-    "Outcome check: the calibrated and the original stand-in worlds on held-out worlds against the live council "
-    "(means over seeds, each seed's worlds averaged; price_path is each stand-in world's distance to the council's price path, so the "
-    "council has none). " + CONVENTION
+    "decisions averaged [95% CI]. " + OUTCOME + " " + CONVENTION
 )
 
 
@@ -82,7 +87,10 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
     return None
 
 
-WORLDS = ("council", "original", "calibrated")
+# an outcome table's mean columns, the JSON keys of each figure they show (an older summary lacks the errors: "—")
+SHOWN = ("council", "original", "calibrated", "error_original", "error_calibrated")
+ERROR_COLUMNS = ("original error", "calibrated error")  # what the change in error is the difference of
+OUTCOME_HEADER = ["figure", "council", "original", "calibrated", *ERROR_COLUMNS, "change in error", "verdict"]
 
 
 def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -113,19 +121,18 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             rows,
         )
     ]
-    header = ["figure", "council", "original", "calibrated", "change in error", "verdict"]
     for g in (c.get("outcome") or {}).get("groups", []):
         rows = [
             [
                 name + ("" if f["n"] == g["n"] else f" (n {f['n']})"),
-                *("—" if f[w] is None else format(f[w]["mean"], FORMAT[name]) for w in WORLDS),
+                *("—" if f.get(w) is None else format(f[w]["mean"], FORMAT[name]) for w in SHOWN),
                 ci_text(_error_change(f), "+" + FORMAT[name]),
                 f["verdict"],
             ]
             for name, f in g["figures"].items()
             if _error_change(f) is not None
         ]
-        out.append((_where(g) + " (means)", header, rows))
+        out.append((_where(g) + " (means)", OUTCOME_HEADER, rows))
     return out
 
 
@@ -214,10 +221,15 @@ def _search(search: dict) -> str:
     (`seconds` in the JSON) is left out: it differs on every run, and the report would too."""
     settings = ", ".join(f"{k} {search[k]}" for k in ("seed", "popsize", "maxiter") if k in search)
     return (
-        f"Search: {search['evaluations']:,} candidates in {search['generations']:,} generations"
+        f"Search: {_count(search['evaluations'], 'candidate')} in {_count(search['generations'], 'generation')}"
         + (f" ({settings})" if settings else "")
         + "."
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """1 generation, 28 candidates."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def calibration_sections(page) -> list[Section]:

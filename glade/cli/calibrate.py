@@ -5,6 +5,7 @@ predicts the policy's decisions and the live council's outcomes (glade.eval.cali
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 EPILOG = """\
 what it does:
@@ -27,7 +28,8 @@ every change printed is calibrated minus original.
 
 writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
 FILE with .json (the full summary) and, for a results folder, RESULTS/calibration/NAME.json,
-which glade report shows (it says so when it replaces one an earlier run wrote).
+which glade report shows (it says so when it replaces one an earlier run wrote, unless FILE's
+.json is that file).
 
 examples:
   glade calibrate runs/eval/crash-gambit --policy panic_model --out runs/calibrated/panic.yaml
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from glade.console import console, progress_bar
-    from glade.eval.calibrate import calibrate, check_out, report_copy, with_outcome, without_outcome, write
+    from glade.eval.calibrate import calibrate, check_out, report_copy, same_file, with_outcome, without_outcome, write
     from glade.eval.outcome_check import check_episodes
 
     check_out(args.out)  # before the search: a fit that cannot be written is not started
@@ -110,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
             summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
     copy = report_copy(summary)
-    replaced = copy is not None and copy.exists()  # the report shows one calibration per name: say it changed
-    written = write(summary, args.out)
+    # the report shows one calibration per name: say it changed, unless --out named that file itself
+    replaced = copy is not None and copy.exists() and not same_file(copy, Path(args.out).with_suffix(".json"))
+    written = write(summary, args.out)  # after `replaced`: that line is about a file an earlier run wrote
     show(con, summary)
     con.print("fitted disposition:")
     con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
@@ -127,16 +130,41 @@ def show(con, s: dict) -> None:
     """The calibration's prose and tables, as the report shows them (glade.eval.report.calibration)."""
     from rich.markup import escape
 
-    from glade.console_tables import plain_table
-    from glade.eval.report.calibration import CONVENTION, lines, tables
+    from glade.eval.report.calibration import CONVENTION, ERROR_COLUMNS, OUTCOME, lines, tables
 
     for line in lines(s):
         con.print(escape(line), soft_wrap=True)
     con.print(escape(CONVENTION), soft_wrap=True)
+    if (s.get("outcome") or {}).get("groups"):  # its tables follow: what their columns are
+        con.print(escape(OUTCOME), soft_wrap=True)
     for caption, header, rows in tables(s):
-        table = plain_table(caption)
-        for column in header:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(escape(cell) for cell in row))
+        table, under = _table(caption, header, rows), None
+        # an outcome table too wide for the console (a pipe's 100 columns): its two errors go on a line under it
+        if rows and ERROR_COLUMNS[0] in header and _width(con, table) > con.width:
+            at = [header.index(e) for e in ERROR_COLUMNS]
+            under = "Original error → calibrated error (the change in error is their difference): " + "; ".join(
+                f"{row[0]} {row[at[0]]} → {row[at[1]]}" for row in rows
+            )
+            keep = [i for i in range(len(header)) if i not in at]
+            table = _table(caption, [header[i] for i in keep], [[row[i] for i in keep] for row in rows])
         con.print(table)
+        if under is not None:
+            con.print(escape(under), soft_wrap=True)
+
+
+def _width(con, table) -> int:
+    """The table's natural width, unbounded by the console's (which `measure` alone clamps it to)."""
+    return con.measure(table, options=con.options.update_width(10_000)).maximum
+
+
+def _table(caption: str, header: list[str], rows: list[list[str]]):
+    from rich.markup import escape
+
+    from glade.console_tables import plain_table
+
+    table = plain_table(caption)
+    for column in header:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
