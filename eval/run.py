@@ -18,12 +18,12 @@ import yaml
 
 from glade.config import as_plain
 from glade.env.scenario import Scenario
-from glade.faults import stop_if_failing, tally_faults
+from glade.faults import SeatMeter, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
 
-from .estimate import check
+from .estimate import check, eval_plan
 from .plan import plan, results_recipe, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
 from .rows import ATTRIBUTION, World, decision_rows, episode_rows
@@ -116,6 +116,10 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
     if on_total is not None:
         on_total(sum(scenarios[w.scenario].turns for shard in todo for w in shard))
     stats = RolloutStats()
+    # what the end-of-run check tallies: the decisions table of the plan's worlds, done and to play
+    # (leave-one-out replays write none, so their faults, in stats.seats, are not counted here either)
+    totals = eval_plan(recipe, scenarios, [[w for w in planned if w.left_out is None]]).decisions
+    meters: dict[str, SeatMeter] = {}
     part = first = state.next_part()
     try:
         for shard, decisions, episodes, replays in backend(recipe, scenarios, todo, stats, progress):
@@ -127,8 +131,10 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
             faults = played.groupby("episode_id")["faults"].sum() if len(played) else {}
             log.finish(state, part, {w.episode_id: int(faults.get(w.episode_id, 0)) for w in shard})
             part += 1
+            for name, error in zip(decisions["policy_name"], decisions["error"]) if len(decisions) else ():
+                meters.setdefault(name, SeatMeter()).count(error)
             if part - first < len(todo):  # a seat failing from the start stops the run here
-                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(todo))
+                stop_if_failing(meters, recipe.max_fault_share, part - first, len(todo), totals)
     except BaseException:
         log.abandon(state)
         raise

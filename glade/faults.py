@@ -147,26 +147,43 @@ class SeatsFailing(Exception):
     what is missing and replays the episodes with faults. The CLI exits 1 on it."""
 
 
-def stop_if_failing(meters: dict[str, SeatMeter], max_share: float, played: int, planned: int) -> None:
+def planned_decisions(episodes, kept=()) -> Counter:
+    """seat label -> the decisions a folder will hold: one per `kept` row (its seat label), and
+    those these EpisodeSpecs will make, each creature's turns under the label its rows will
+    carry (glade.rollout.seat_label, before a decision names its policy: a model seat with
+    creature adapters writes each creature's identity, so its label gets no count, which leaves
+    it the every-decision rule of stop_if_failing)."""
+    counts = Counter(str(seat) for seat in kept)
+    for e in episodes:
+        for creature in e.scenario.creatures:
+            counts[e.seats.get(creature, e.council[creature].name)] += e.scenario.turns
+    return counts
+
+
+def stop_if_failing(
+    meters: dict[str, SeatMeter], max_share: float, played: int, planned: int, totals: dict[str, int]
+) -> None:
     """Raises SeatsFailing, after `played` of `planned` shards (called only while some are left),
     when a seat failed every one of its decisions so far (at least 2: a server down, a wrong
-    base_url), or when its faults already pass `max_share` of the decisions it would make over
-    the whole run (shards alike), so the run would fail at its end whatever the rest did. A
-    transient fault in a small first shard goes on: the end-of-run check decides (the same
-    verdict whatever `worlds` cuts the shards)."""
+    base_url), or when its faults already pass `max_share` of `totals[seat]`, the decisions the
+    end-of-run check will count for it (the rows kept from earlier runs and all this run plans),
+    so the run would fail at its end whatever the rest did. Shards differ (an eval's stand-in
+    worlds have no live decisions), so the total is counted, not scaled from the shards played:
+    the verdict is the same whatever `worlds` cuts them. A seat with no total gets only the first
+    rule."""
     tally = tally_of(meters)
     for seat in too_many_faults(tally, max_share):
         t = tally[seat]
         failed = sum(t["faults"].values())
         every = failed == t["decisions"] >= 2
-        if not every and failed <= max_share * t["decisions"] * planned / played:
+        total = totals.get(seat)
+        if not every and (total is None or failed <= max_share * total):
             continue
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
-        total = round(t["decisions"] * planned / played)
-        why = "every decision so far" if every else f"already of the about {total:,} it would make in all"
+        why = " (every decision so far)" if every else f" of the {total:,} it will make in all"
         raise SeatsFailing(
             f"seat {seat!r}: {failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed ({kinds}) in the "
-            f"first {played} of {planned} shards, more than max_fault_share {max_share:g} ({why}): stopped early, "
+            f"first {played} of {planned} shards, more than max_fault_share {max_share:g}{why}: stopped early, "
             f"keeping the finished shards; fix the seat ({fault_hint(t['faults'])}) and rerun: only what is missing "
             "plays, and the episodes with faults play again"
         )

@@ -26,7 +26,7 @@ from glade.config import (
     load_recipe,
     recipe_source,
 )
-from glade.faults import is_fault, stop_if_failing, tally_faults
+from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, check_limits, estimate, run_cost, sampled, spec_label
 from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
@@ -103,8 +103,8 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
 
 
 def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
-    """Seats the rows could not tell apart: two disposition files under one name, two models
-    under one policy identity (glade.seats check_stand_in_names, check_model_names)."""
+    """Seats the rows could not tell apart: two disposition files under one name, two models or
+    two servers under one policy identity (glade.seats check_stand_in_names, check_model_names)."""
     specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
     # the stand-ins the scenarios seat where a council names none play beside them, under their names too
     scenario_seats = {
@@ -114,7 +114,7 @@ def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
     }
     with keyed(source, "councils"):
         check_stand_in_names({**specs, **scenario_seats})
-        check_model_names(specs)
+        check_model_names(specs, servers=True)
 
 
 def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
@@ -206,10 +206,9 @@ def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
     """Play every planned episode not already written; returns a summary dict (its `cost` is
     None when nothing was left to play: the dataset card keeps the playing run's). One run at a
-    time writes a folder (glade.files.only_writer).
-
-    `on_total(world_turns)` hears how many turns all the episodes left will play (the dry run's
-    world-turns); `progress(n)` hears after each lockstep turn the n world-turns it played."""
+    time writes a folder (glade.files.only_writer). `on_total(world_turns)` hears how many turns
+    all the episodes left will play (the dry run's world-turns); `progress(n)` hears after each
+    lockstep turn the n world-turns it played."""
     with only_writer(Path(recipe.out)):
         return _generate(recipe, progress, on_total)
 
@@ -222,23 +221,20 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
     log = shard_log(out)
     state = log.start(results_recipe(recipe), scenario_hashes((s.name, s) for s in scenarios.values()))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
-    if plan:
-        # A finished folder whose repairs (a shard unreadable, episodes with seat faults) play
-        # episodes again: its card no longer describes it, and a card marks a finished dataset
-        # (interrupted_generate), so it goes until this run writes the new one.
+    if plan:  # episodes to play (a finished folder's repairs too): its card would no longer describe it, and
+        # a card marks a finished dataset (interrupted_generate), so it goes until this run writes the new one
         (out / "README.md").unlink(missing_ok=True)
     councils: dict[tuple[str, str], dict] = {}
-    try:
-        check(recipe, scenarios, plan, councils)
-    except BaseException:
-        log.abandon(state)
-        raise
     batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
-    if on_total is not None:
-        on_total(sum(scenarios[p[1]].turns for p in plan))
     stats = RolloutStats()
     part = first = state.next_part()
     try:
+        check(recipe, scenarios, plan, councils)
+        if on_total is not None:
+            on_total(sum(scenarios[p[1]].turns for p in plan))
+        # what the end tally will count per seat: the kept rows, and every decision this run plans
+        kept = (seat for seat, _ in seats_and_errors(log.listed("traces", state)))
+        totals = planned_decisions([episode_spec(recipe, scenarios, p, councils) for p in plan], kept)
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
             played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress), stats=stats)
@@ -248,7 +244,7 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
             log.finish(state, part, faults)
             part += 1
             if i + 1 < len(batches):  # a seat failing from the start stops the run here
-                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(batches))
+                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(batches), totals)
     except BaseException:
         log.abandon(state)
         raise
@@ -326,10 +322,13 @@ def interrupted_generate(dataset: Path) -> str | None:
 
 def readable_shards(folder: str | Path) -> list[str]:
     """The Parquet files of a finished traces folder; FileNotFoundError when there are none, a
-    ValueError naming the folder of an interrupted generate run, or the file that cannot be read."""
+    ValueError naming a checkpoint (its data/ holds SFT splits, not traces), the folder of an
+    interrupted generate run, or the file that cannot be read or holds no traces."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if any((Path(folder) / name).is_file() for name in ("meta.json", "adapter_config.json", "config.json")):
+        raise ValueError(f"{folder}: a checkpoint, not a traces dataset; {GIVE_TRACES}")
     files = sorted(str(p) for p in (Path(folder) / "data").glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{folder}: no traces (expected {folder}/data/*.parquet from `glade generate`)")
@@ -339,19 +338,23 @@ def readable_shards(folder: str | Path) -> list[str]:
     _check_listed(Path(folder), files)
     for file in files:
         try:
-            pq.read_metadata(file)
+            columns = pq.read_schema(file).names
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); rerun `glade generate` "
                 "with the recipe that wrote it: it replays that shard"
             ) from None
+        if not {"seed", "scenario"} & set(columns):  # a trace row names its world; an SFT split's does not
+            raise ValueError(f"{file}: not a traces shard (no seed or scenario column); {GIVE_TRACES}")
     return files
 
 
+GIVE_TRACES = "give a folder glade generate wrote (runs/traces/NAME)"
+
+
 def _check_listed(folder: Path, files: list[str]) -> None:
-    """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied
-    in (or a second run's) would be read as more episodes, a lost one as fewer. A ledger that is
-    not one is named (glade.resume.read_episodes)."""
+    """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied in (or
+    a second run's) would read as more episodes, a lost one as fewer (read_episodes names a bad ledger)."""
     if not (folder / PROGRESS).is_file():  # a dataset copied without its ledger (the Hub's copy): nothing to hold
         return
     log = shard_log(folder)
@@ -366,8 +369,7 @@ def _check_listed(folder: Path, files: list[str]) -> None:
 
 
 def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path]) -> datasets.Dataset:
-    """Every row of this traces folder, or of these folders, as one `datasets.Dataset`
-    (readable_shards first)."""
+    """Every row of this traces folder, or of these folders, as one `datasets.Dataset` (readable_shards first)."""
     from datasets import load_dataset
 
     if isinstance(folders, (str, Path)):

@@ -54,6 +54,7 @@ from glade.seats import (
     SeatSpecError,
     StandIn,
     anchored,
+    check_model_names,
     check_spec,
     check_stand_in_names,
     each_creature,
@@ -107,6 +108,8 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
                 for c, seat in seats.items()
             }
         )
+        # two models (or two servers of one model name) that would write one policy in the rows
+        check_model_names({f"--council {spec}: {c}": s for c, s in seats.items() if s is not None}, servers=True)
         try:
             loaded = load_council({c: s for c, s in seats.items() if s is not None})
         except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)

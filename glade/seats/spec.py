@@ -19,7 +19,7 @@ from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 
-from .base import SeatSpecError, check_keys, first_line, identity_clash, model_identity
+from .base import STRUCTURED, SeatSpecError, check_keys, first_line, identity_clash, model_identity
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
@@ -62,8 +62,7 @@ def _url(v) -> bool:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
         return False
-    # glade appends /chat/completions to it: a query, a fragment, a space or that path given
-    # already would make every request fail (counted as faults), so they are refused here.
+    # glade appends /chat/completions: a query, a fragment, a space or that path would fail every request
     plain = not (parts.query or parts.fragment or any(ch.isspace() for ch in v))
     root = not parts.path.rstrip("/").endswith("/chat/completions")
     return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok and plain and root
@@ -71,7 +70,6 @@ def _url(v) -> bool:
 
 # A torch device string: a type and an optional index. `meta` holds no weights, so it cannot play.
 DEVICE = re.compile(r"(?!meta\b)[a-z][a-z_]*(:\d+)?")
-
 
 # A model seat's sampling seed seeds torch or vLLM (plus the row's place in a call), which take
 # 64 bits at most: 2**32 - 1 leaves room and is what every sampler accepts.
@@ -218,15 +216,19 @@ def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
             )
 
 
-def check_model_names(specs: dict[str, dict[str, Any] | str]) -> None:
-    """Two model seats of one run that would write one policy identity in the rows for two
-    different models (model_identity keeps folder names: runs/a/final and runs/b/final are
-    both `+final`), which data.policies, calibrate and the fault tally would take as one.
-    `specs`: where each spec sits in the recipe -> the spec. A checkpoint that is not there
-    yet is left to check_inputs."""
+def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = False) -> None:
+    """Two model seats of one run that would write one policy identity in the rows for two different
+    models (model_identity keeps folder names: runs/a/final and runs/b/final are both `+final`), which
+    data.policies, calibrate and the fault tally would take as one; with `servers`, two server seats of
+    one `server:MODEL` at two base_urls too (eval names seats by the recipe's policy names instead).
+    `specs`: where each spec sits in the recipe -> the spec; a checkpoint not there yet is left to check_inputs."""
     seats = []
     for where, spec in specs.items():
-        if not isinstance(spec, dict) or spec.get("kind") not in ("hf", "checkpoint"):
+        kind = spec.get("kind") if isinstance(spec, dict) else None
+        if servers and kind == "server":  # named as ServerPolicy.name; one address with or without its last /
+            name = f"server:{spec.get('model')}" + (STRUCTURED if spec.get("structured") else "")
+            seats.append((where, name, {"base_url": str(spec.get("base_url")).rstrip("/")}))
+        if kind not in ("hf", "checkpoint"):
             continue
         try:  # a checkpoint seat sits as its adapter on its base, or its full model
             found = {**spec, **checkpoint_model(spec["path"])} if spec["kind"] == "checkpoint" else spec
@@ -235,15 +237,21 @@ def check_model_names(specs: dict[str, dict[str, Any] | str]) -> None:
         model, adapter = found.get("model"), found.get("adapter")
         identity = model_identity(found.get("engine", "hf"), model, adapter, bool(found.get("structured")))
         seats.append((where, identity, {"model": _folder(model), "adapter": _folder(adapter)}))
-    clash = identity_clash(seats)
-    if clash is not None:
-        (a, one), (b, other), identity = clash
-        named = [", ".join(f"{k} {x[k]}" for k in ("model", "adapter") if one[k] != other[k]) for x in (one, other)]
+    if (clash := identity_clash(seats)) is None:
+        return
+    (a, one), (b, other), identity = clash
+    if "base_url" in one:
         raise SeatSpecError(
-            f"{a} ({named[0]}) and {b} ({named[1]}) are two models that would both write policy {identity} in "
-            "the rows (seats are named by their folders' names), so the traces could not tell them apart; give one "
-            "of the folders a name of its own (rename it, or seat a copy or link named for it)"
+            f"{a} (base_url {one['base_url']}) and {b} (base_url {other['base_url']}) are two servers that would both "
+            f"write policy {identity} in the rows, so the rows and the fault tally could not tell them apart; serve "
+            "one under another model name (vLLM: --served-model-name) and give that name as its seat's model"
         )
+    named = [", ".join(f"{k} {x[k]}" for k in ("model", "adapter") if one[k] != other[k]) for x in (one, other)]
+    raise SeatSpecError(
+        f"{a} ({named[0]}) and {b} ({named[1]}) are two models that would both write policy {identity} in "
+        "the rows (seats are named by their folders' names), so the traces could not tell them apart; give one "
+        "of the folders a name of its own (rename it, or seat a copy or link named for it)"
+    )
 
 
 def _folder(ref):
