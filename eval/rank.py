@@ -223,6 +223,8 @@ def rank(
     for u, unit in enumerate(c.units):
         by_seed[at[unit[2]]] += c.wins[u]
     too_few = len(seeds) < MIN_RESAMPLED  # fewer: a bootstrap interval falls short of its level
+    # the same floor per entry: one compared on fewer seeds gets no interval (a percentile interval of 4 covers <= 0.875)
+    played = ((by_seed.sum(axis=1) + by_seed.sum(axis=2)) > 0).sum(axis=0)
     if on_total is not None:
         on_total(0 if too_few else resamples)
 
@@ -251,14 +253,17 @@ def rank(
         low, high, missing = resample_intervals(len(seeds), refit, seed=seed, level=level, resamples=resamples)
     board = []
     for i in order:
+        short = too_few or played[i] < MIN_RESAMPLED
         board.append(
             {
                 "rank": int(places[i]),
                 "entry": c.entries[i],
                 "names": c.labels.get(c.entries[i], []),
                 "strength": _tidy(strengths[i]),
-                "ci": None if too_few else [_tidy(low[i]), _tidy(high[i])],
-                "rank_ci": None if too_few else [low[n + i], high[2 * n + i]],
+                "ci": None if short else [_tidy(low[i]), _tidy(high[i])],
+                "rank_ci": None if short else [low[n + i], high[2 * n + i]],
+                "seeds": int(played[i]),  # the seeds it was compared on
+                "note": f"too few seeds for an interval: {played[i]}, at least {MIN_RESAMPLED}" if short else None,
                 "wins": total[i].sum(),
                 "comparisons": total[i].sum() + total[:, i].sum(),
                 "separated": bool(total[i].sum() == 0 or total[:, i].sum() == 0),  # strength set by the prior

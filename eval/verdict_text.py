@@ -8,6 +8,7 @@ import math
 
 from .families import families_heading, family_lines
 from .recipe import STANDIN
+from .stats import MIN_N
 from .verdicts import (
     AT_FLOOR,
     CAST_ALPHA,
@@ -16,6 +17,7 @@ from .verdicts import (
     SEAM_RULES,
     SEAM_UNDECIDED,
     did_text,
+    narrower,
     rules_text,
     straddles_floor,
 )
@@ -84,10 +86,14 @@ def n_text(n, seeds=None) -> str:
         return "n -"
     n = int(n)
     if seeds and n == int(seeds):
-        return f"n {n} seeds"
+        return f"n {n} {_seeds(n)}"
     if seeds:
-        return f"n {n} of {int(seeds)} seeds"
+        return f"n {n} of {int(seeds)} {_seeds(int(seeds))}"
     return f"n {n}"
+
+
+def _seeds(n: int) -> str:
+    return "seed" if n == 1 else "seeds"
 
 
 def value_text(iv: dict, fmt: str = "+.3f") -> str:
@@ -159,7 +165,7 @@ def _absent_line(absent: dict[tuple, list[dict]], seeds: dict) -> str:
     worlds = [w for ws in absent.values() for w in ws]
     (n, total), *others = {(w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"]))) for w in worlds}
     if not others and n is not None and n == total:  # every world on every seed
-        return f"{head}: absent in every world (0 of {n} seeds in each)"
+        return f"{head}: absent in every world (0 of {n} {_seeds(n)} in each)"
     by_world: dict[str, dict[str, None]] = {}  # a council that lost seeds somewhere says so
     for w in worlds:
         text = n_text(w["rate"].get("n"), seeds.get((w["scenario"], w["phenomenon"])))
@@ -304,7 +310,7 @@ def lever_note(entry: dict, council: dict) -> str:
         if across:
             said = " and ".join(f"{who} interval [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" for who, d in across)
             out = f": {said} straddle{'s' if len(across) == 1 else ''} the floor {floor:.3g}"
-            narrow = all(d["ci"][1] - d["ci"][0] < floor for _, d in across)  # the width: older summaries too
+            narrow = all(narrower(d["ci"][0], d["ci"][1], floor) for _, d in across)  # the width: older summaries too
             out += " (narrower than it)" if narrow else " (more seeds would narrow it)"
     return out + did_text(entry["standin"], council["effect"], council.get("did") or {})
 
@@ -353,11 +359,22 @@ def verdict_sections(verdicts: dict) -> list[tuple[str, str, list[str]]]:
     attributed = attribution_lines(lead[:LEAD_ATTRIBUTIONS], verdicts.get("seam", []))
     if len(clear) > len(attributed):
         attributed.append(f"... and {len(clear) - len(attributed)} more clear effects shared out in the detail")
-    if clear:
-        out.append(
-            ("attribution", "Which seat did it: each focal seat's share of the clearest outcome effects", attributed)
-        )
+    if verdicts.get("attribution"):  # played: with no clear effect, one line says why none is shared out
+        lines = attributed or [attribution_none(verdicts["attribution"])]
+        out.append(("attribution", "Which seat did it: each focal seat's share of the clearest outcome effects", lines))
     return out
+
+
+def attribution_none(entries: list[dict]) -> str:
+    """Why attribution, played, shares out nothing: too few seeds, or no interval away from 0."""
+    ns = sorted({int(e["effect"].get("n") or 0) for e in entries})
+    n = f"n {ns[0]}" if len(ns) == 1 else f"n {ns[0]}-{ns[-1]}"
+    why = f"{n} {_seeds(ns[-1])}, too few for an interval (at least {MIN_N} seeds needed)"
+    if ns[-1] >= MIN_N:  # some effects had an interval; none lay away from 0
+        fewer = f"; fewer than {MIN_N} give none" if ns[0] < MIN_N else ""
+        why = f"no effect's interval excludes 0 ({n} seeds{fewer})"
+    head = f"no outcome effect of the {len(entries)} (figure by scenario and council) clearly away from 0"
+    return f"{head} to share out among the seats: {why}"
 
 
 LEAD_FIGURES = ("crash", "bubble", "legend_ratio", "gambit_pnl")  # the effects attribution leads with, in order

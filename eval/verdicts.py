@@ -130,11 +130,20 @@ def against_floor(iv: Interval, floor: float) -> str | None:
         low = high = iv.mean
     else:
         return None
+    low, high, floor = _sig(low), _sig(high), _sig(floor)  # 0.90 - 0.95 is -0.04999999999999999: at a 0.05 floor
     if (low >= floor and low > 0) or (high <= -floor and high < 0):
         return "beyond"
     if (-floor < low and high < floor) or low == high == 0:
         return "inside"
     return None
+
+
+def _sig(x: float) -> float:  # 12 significant digits: a bound off the floor by floating-point dust is at it
+    return float(f"{x:.12g}")
+
+
+def narrower(low: float, high: float, floor: float) -> bool:  # the at-the-floor width test, dust aside
+    return _sig(high - low) < _sig(floor)
 
 
 def _worlds_of(worlds: pd.DataFrame, scenario: str) -> list[str]:
@@ -332,7 +341,7 @@ def _undecided(across: list[Interval], floor: float) -> str:
     "at the floor" when every one is narrower than the floor (more seeds alone may not lift it off the
     floor), "not enough seeds" when one is as wide or wider (more seeds would narrow it) or has no
     interval at all."""
-    if all(iv.n >= MIN_N and iv.low is not None and iv.high - iv.low < floor for iv in across):
+    if all(iv.n >= MIN_N and iv.low is not None and narrower(iv.low, iv.high, floor) for iv in across):
         return AT_FLOOR
     return "not enough seeds"
 

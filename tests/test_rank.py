@@ -128,7 +128,8 @@ def test_an_entry_a_resample_never_compares_is_left_out_of_that_resample(tmp_pat
     pd.DataFrame(rows).to_parquet(tmp_path / "r" / "episodes.parquet")
     board = {row["entry"]: row for row in rank([tmp_path / "r"], resamples=400)["board"]}
     z = board["z"]
-    assert z["strength"] < -4 and z["ci"][1] < -4 and z["rank_ci"] == [4, 4]
+    assert z["strength"] < -4 and z["ci"] is None and z["rank_ci"] is None  # 1 seed: no interval of its own
+    assert z["note"] == "too few seeds for an interval: 1, at least 8"
     assert 0.2 < z["resamples_without"] < 0.5 and board["a"]["resamples_without"] == 0  # (11/12)^12 = 0.35
     assert board["a"]["strength"] - board["a"]["ci"][0] < 0.5  # the others stay on the full fit's scale (was 1.0)
 

@@ -90,7 +90,7 @@ def test_too_few_units_give_no_interval_and_say_so(tmp_path, capsys):
     assert board["note"] == "too few seeds for an interval: 3, at least 8"
     assert main(["rank", str(folder), "--out", str(tmp_path / "rank.json")]) == 0
     out = capsys.readouterr().out
-    assert "no interval: too few seeds for an interval: 3" in " ".join(out.split())
+    assert "too few seeds for an interval: 3, at least 8" in " ".join(out.split())
     assert "[+" not in out
 
 

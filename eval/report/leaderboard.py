@@ -25,14 +25,36 @@ def rank_sections(page) -> list[Section]:
     board = json.loads(text)
     about = board_about(board)
     header, rows = board_table(board)
+    unranked = not_ranked(board)
     return [
         Section(
             "leaderboard",
             "Leaderboard",
-            [about, ""] + md_table(header, rows),
-            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {0, 3, 5})],
+            [about, ""] + md_table(header, rows) + (["", unranked] if unranked else []),
+            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {0, 3, 5})]
+            + ([f'<p class="note">{html.escape(unranked)}</p>'] if unranked else []),
         )
     ]
+
+
+def not_ranked(board: dict) -> str | None:
+    """The sentence under the table (terminal and report) naming the policies left off the board."""
+    if not board.get("not_compared"):
+        return None
+    return (
+        f"not ranked: {', '.join(board['not_compared'])}: never on a creature, scenario and seed where another "
+        "policy sat (a creature of the all-stand-in world that no council seated, or a council's policy that is "
+        "that creature's own stand-in), so nothing to compare with"
+    )
+
+
+def share_text(share: float) -> str:
+    """A share of resamples in whole percent, a small one never printed as 0% (or a large one as 100%)."""
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 <= share < 1:
+        return ">99%"
+    return f"{share:.0%}"
 
 
 def board_about(board: dict) -> str:
@@ -70,15 +92,17 @@ def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
     header = ["rank", entry, "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
     rows = []
     for row in board["board"]:
-        low, high = row["ci"] or (None, None)  # none below MIN_N units (board["note"])
+        low, high = row["ci"] or (None, None)  # none below MIN_RESAMPLED seeds (board["note"], or the row's own)
         rank_low, rank_high = row["rank_ci"] or (row["rank"], row["rank"])
+        # the board's note says it once for every row; a row's own, where only it played too few seeds
+        alone = row.get("note") if not board.get("note") else None
         rows.append(
             [
                 str(row["rank"]),
                 row["entry"],
                 ", ".join(row["names"]) or "-",
                 f"{row['strength']:+.2f}",
-                f"[{low:+.2f}, {high:+.2f}]" if row["ci"] else "—",
+                f"[{low:+.2f}, {high:+.2f}]" if row["ci"] else f"— ({alone})" if alone else "—",
                 (f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}")
                 if row["rank_ci"]
                 else "—",
@@ -86,8 +110,8 @@ def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
                 + (" (all or none)" if row.get("separated") else "")
                 # its intervals stand on the resamples that compared it
                 + (
-                    f"; not compared in {row['resamples_without']:.0%} of resamples"
-                    if row.get("resamples_without")
+                    f"; not compared in {share_text(row['resamples_without'])} of resamples"
+                    if row.get("resamples_without") and row["ci"]
                     else ""
                 ),
             ]

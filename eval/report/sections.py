@@ -14,6 +14,7 @@ from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
     LOG_POINTS,
+    attribution_none,
     example_where,
     lever_note,
     move_text,
@@ -262,6 +263,9 @@ def lesson_sections(page) -> list[Section]:
         ],
         {3, 4, 5, 7, 8, 9},
     )
+    if v.get("attribution") and not any(e.get("effect_clear") for e in v["attribution"]):  # played, none to share
+        none = attribution_none(v["attribution"])
+        out.append(Section("attribution", "Which seat did it", [md_text(none)], [f'<p class="note">{_e(none)}</p>']))
     return out
 
 

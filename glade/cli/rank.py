@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glade.console import console, progress_bar
     from glade.eval.rank import BEYOND, DEFAULT_RESAMPLES, MOST_RESAMPLES, check_out, min_resamples, rank, write_rank
-    from glade.eval.report.leaderboard import board_about, board_table
+    from glade.eval.report.leaderboard import board_about, board_table, not_ranked
     from glade.eval.stats import MIN_RESAMPLED
 
     if args.seed < 0:
@@ -106,13 +106,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(*row)
     con.print(table)
-    if board["not_compared"]:
-        con.print(
-            f"not ranked: {', '.join(board['not_compared'])}: never on a creature, scenario and seed where another "
-            "policy sat (a creature of the all-stand-in world that no council seated, or a council's policy that is "
-            "that creature's own stand-in), so nothing to compare with",
-            soft_wrap=True,
-        )
+    if unranked := not_ranked(board):
+        con.print(unranked, soft_wrap=True)
     out = write_rank(board, out)
     con.print(f"wrote {out}")
     return 0

@@ -185,7 +185,8 @@ def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
         return ()
     board = json.loads(path.read_text())
     extra = {"of": len(board["board"]), "outcome": board["outcome"], "level": board["level"], "note": board.get("note")}
-    return tuple({**row, **extra} for row in entries_of(board, name))
+    # the board's note (too few seeds for any interval) else the entry's own (too few for its)
+    return tuple({**row, **extra, "note": extra["note"] or row.get("note")} for row in entries_of(board, name))
 
 
 def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None) -> list:
