@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -64,10 +65,14 @@ def connect(address: str = "auto") -> str:
         return ready(ray.get_runtime_context().gcs_address, "an already connected Ray cluster")
     target = os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address
     check_address(target)
+    sigterm = signal.getsignal(signal.SIGTERM)
     try:
         return _connect(address, target)
     except KeyboardInterrupt:  # not the resume hint: nothing has played
         raise KeyboardInterrupt(f"while joining Ray (--ray {target}), before anything played") from None
+    finally:  # a local cluster's ray.init takes SIGTERM over; glade's CLI turns it into the resume line
+        if sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, sigterm)
 
 
 def _connect(address: str, target: str) -> str:

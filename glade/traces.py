@@ -294,11 +294,12 @@ def dataset_schema():
 
 
 def _write_shard(rows: list[dict], path: Path) -> None:
+    import pyarrow.parquet as pq
     from datasets import Dataset, Features  # heavy import, only when writing
 
-    features = Features.from_arrow_schema(dataset_schema())
-    with atomic(path) as tmp:
-        Dataset.from_list(rows, features=features).to_parquet(str(tmp))
+    table = Dataset.from_list(rows, features=Features.from_arrow_schema(dataset_schema())).with_format("arrow")[:]
+    with atomic(path) as tmp:  # pyarrow writes the file: Dataset.to_parquet's Python file, called from
+        pq.write_table(table, str(tmp))  # Arrow's C++ writer, aborts the process on a Ctrl-C there
 
 
 def interrupted_generate(dataset: Path) -> str | None:

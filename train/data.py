@@ -20,6 +20,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from glade.faults import is_fault
+from glade.files import atomic
 from glade.traces import load_traces, readable_shards
 
 
@@ -160,8 +161,8 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
     from glade.config import as_plain
 
     folder.mkdir(parents=True, exist_ok=True)
-    train.to_parquet(str(folder / "train.parquet"))
-    evaluation.to_parquet(str(folder / "eval.parquet"))
+    write_parquet(train, folder / "train.parquet")
+    write_parquet(evaluation, folder / "eval.parquet")
     front = {
         "configs": [
             {
@@ -171,7 +172,7 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
         ],
         "tags": ["glade", "sft", "conversational"],
     }
-    (folder / "README.md").write_text(
+    card = (
         "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
         "# SFT data prepared by `glade train`\n\n"
         "Conversations (`messages`: system, user, assistant = the valid action as canonical JSON) "
@@ -180,6 +181,22 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
         "Rows kept at each step:\n\n" + "\n".join(f"- {k}: {v}" for k, v in counts.items()) + "\n\n"
         "Filters:\n\n```yaml\n" + yaml.safe_dump(as_plain(cfg), sort_keys=False) + "```\n"
     )
+    with atomic(folder / "README.md") as tmp:
+        tmp.write_text(card)
+
+
+def write_parquet(rows: Dataset, path: Path) -> None:
+    """One split as Parquet, atomically, by pyarrow alone. Dataset.to_parquet writes through a
+    Python (fsspec) file that Arrow's C++ writer calls into, so a Ctrl-C or SIGTERM landing there
+    aborts the process (rc 134) and leaves half a file; here it lands before or after the write."""
+    import pyarrow.parquet as pq
+
+    table = rows.with_format("arrow")[:]  # [:] applies a filter's or select's indices
+    with atomic(path) as tmp:
+        if table.num_rows:
+            pq.write_table(table, str(tmp))
+        else:  # no row group, as datasets writes an empty split
+            pq.ParquetWriter(str(tmp), table.schema).close()
 
 
 def traces_record(folders) -> list[dict]:

@@ -5,7 +5,9 @@ which returns its parser with `run` set as the default, and `run(args) -> int`; 
 itself is in the library. A mistake a user can make (a malformed scenario or recipe, a bad
 seat spec, a bad --council or --set, a missing file) prints one red `error: ...` line to
 stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead. `glade export` and
-`glade export-traces` exit 3 when the folder is written but the push could not happen.
+`glade export-traces` exit 3 when the folder is written but the push could not happen. Ctrl-C
+stops a verb with one `error: interrupted; ...` line (how to resume, where it can) and exit 130;
+SIGTERM (docker stop, Slurm, a cancelled CI job) the same way, with exit 143.
 
 One stream rule for every verb: results (tables, summaries, dry-run plans, `wrote ...` lines)
 on stdout; progress bars, warnings and errors on stderr (`console()` and `console(stderr=True)`
@@ -22,7 +24,10 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import glade
@@ -63,6 +68,8 @@ def epilog(status: str, examples: tuple[str, ...] = ()) -> str:
     """A verb's --help epilog: its examples, then `exit status: ...` (one wording for every verb).
     VerbHelp keeps the example lines as written and wraps the rest."""
     shown = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" if examples else ""
+    if "130 interrupted" in status:  # main() stops on SIGTERM as on Ctrl-C
+        status += " A SIGTERM (docker stop, Slurm, a cancelled CI job) stops it the same way, with 143."
     return f"{shown}exit status: {status}"
 
 
@@ -198,11 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     if "run" not in args:
         parser.print_help()
         return 2
+    terminated: list[int] = []  # the SIGTERM that stopped the verb, if one did
+    restore = stop_on_sigterm(terminated)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt as exc:  # a verb may say how to resume: KeyboardInterrupt("rerun ...")
         error(f"interrupted; {exc}" if str(exc) else "interrupted")
-        return 130
+        return 128 + terminated[-1] if terminated else 130  # 143 for SIGTERM, as a shell reports each signal
     except SeatsFailing as exc:  # too many faults, as at a run's end (exit 1), only sooner
         error(str(exc))
         return 1
@@ -211,6 +220,30 @@ def main(argv: list[str] | None = None) -> int:
             raise
         error(os_error_line(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0] or type(exc).__name__)
         return 2
+    finally:
+        restore()
+
+
+def stop_on_sigterm(received: list[int]) -> Callable[[], None]:
+    """SIGTERM (docker stop, Slurm, systemd, a cancelled CI job) stops a verb as Ctrl-C does: it
+    raises KeyboardInterrupt, so the verb keeps what it finished and says how to resume, and
+    `received` notes it (exit status 143). Only in this process: a forked child that inherits the
+    handler (a DataLoader worker) dies of SIGTERM as before; Ray workers and subprocesses start
+    with their own. Returns what puts the previous handler back (main() may run in a test)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # Python sets signal handlers in the main thread only
+    pid = os.getpid()
+
+    def handler(signum: int, frame) -> None:
+        if os.getpid() != pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 # What to do about an OSError the verbs did not name themselves (a folder it cannot create, a

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
 
@@ -81,12 +82,23 @@ def run(args: argparse.Namespace) -> int:
                 progress=bar,
             )
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(
-            f"rerun with --resume to continue from the last trainer checkpoint ({partial_dir(recipe)})"
-        ) from None
+        raise KeyboardInterrupt(resume_hint(partial_dir(recipe))) from None
     if out is not None:
         print_checkpoint(console(), out)
     return 0
+
+
+def resume_hint(work: Path) -> str:
+    """How to go on from an interrupted run: --resume where its partial folder `work` holds a whole
+    trainer checkpoint (its trainer_state.json is written last) or finished training (TRAINED);
+    else no step was kept, and the same command starts over."""
+    from glade.train.sft import TRAINED
+
+    if (work / TRAINED).exists():
+        return f"training had finished: rerun with --resume to write the checkpoint ({work})"
+    if any((work / "trainer").glob("checkpoint-*/trainer_state.json")):
+        return f"rerun with --resume to continue from the last trainer checkpoint ({work})"
+    return "no training step was saved yet: rerun the same command to start over"
 
 
 # The held-out figures, in the order a reader checks them; each with its n and 95% interval.
