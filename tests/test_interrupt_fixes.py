@@ -112,6 +112,17 @@ def test_train_interrupted_before_a_checkpoint_says_the_same_command_starts_over
     )
 
 
+def test_a_plain_rerun_of_a_run_stopped_before_a_checkpoint_starts_over(workdir, tmp_path, monkeypatch, capsys):  # noqa: F811
+    path = recipe_file(workdir, tmp_path)
+    interrupt_at_start(monkeypatch, str(path), *FAST_SFT)
+    partial = tmp_path / "checkpoints" / ".lora__0.partial"
+    capsys.readouterr()
+    interrupt_at_start(monkeypatch, str(path), *FAST_SFT)  # not refused: started over, and stopped again
+    err = capsys.readouterr().err
+    assert f"{partial}: an interrupted run of this recipe saved no training step; starting over" in err
+    assert "--resume" not in err
+
+
 def test_resume_hint_names_resume_only_with_something_to_resume(tmp_path):
     work = tmp_path / ".lora__0.partial"
     (work / "trainer" / "checkpoint-2").mkdir(parents=True)  # cut short: no trainer_state.json yet

@@ -44,6 +44,9 @@ def test_resume_under_another_recipe_is_refused_naming_the_keys(workdir, tmp_pat
         "the interrupted run\n"
     )
     # a plain rerun of the changed recipe is told the same, rather than to --resume into the refusal
+    # (once a step was saved: a run stopped before one starts over, tests/test_interrupt_fixes.py)
+    (partial / "trainer" / "checkpoint-1").mkdir(parents=True)
+    before = listing(partial)
     assert main(["train", str(path), *FAST_SFT, "data.policies=[standin:panic_seller]"]) == 2
     assert 'holds a run of another recipe (data.policies: [] -> ["standin:panic_seller"])' in capsys.readouterr().err
     assert listing(partial) == before and not list((tmp_path / "checkpoints").glob("lora__0__*"))

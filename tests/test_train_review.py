@@ -85,7 +85,7 @@ def test_a_base_that_does_not_load_is_named(workdir, tmp_path, capsys):  # noqa:
     path = recipe_file(workdir, tmp_path, model={"base": "nobody-here/no-model"})
     assert main(["train", str(path), *SHORT]) == 2
     err = capsys.readouterr().err
-    assert "model.base: 'nobody-here/no-model' does not load" in err and "Hugging Face cache" in err
+    assert "model.base: 'nobody-here/no-model': not in the Hugging Face cache" in err and "hf download" in err
 
 
 @pytest.mark.parametrize(

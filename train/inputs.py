@@ -16,6 +16,8 @@ from glade.env.schema import did_you_mean
 from glade.files import check_folder_path
 from glade.seats.spec import looks_local
 
+from .base_model import check_modules, offline_uncached
+
 if TYPE_CHECKING:
     from .recipe import TrainRecipe
 
@@ -60,18 +62,23 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
             )
         else:
             _check_not_adapter(found, base, source)
+            check_modules(recipe, found, source)
     elif base.startswith(SHIPPED):
         try:
-            checkpoint.resolve(base, recipe.output_root)
+            shipped = checkpoint.resolve(base, recipe.output_root)
         except ValueError as exc:
             fail(source, "model.base", str(exc))
+        check_modules(recipe, shipped, source)
     elif base != "tiny" and Path(base).exists() and not Path(base).is_dir():
         fail(source, "model.base", f"{base!r} is not a folder")
     elif base != "tiny" and Path(base).is_dir():
         _check_not_adapter(Path(base), base, source)
         _check_model_folder(Path(base), base, source)
+        check_modules(recipe, Path(base), source)
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
+    elif base != "tiny" and (uncached := offline_uncached(base)):  # offline, the load would fail after data prep
+        pending.append(("model.base", f"{base!r}: {uncached}"))
     elif base != "tiny" and (unreachable := checkpoint.hub_unreachable(base)):  # a hub id: said before data prep
         pending.append(("model.base", f"{base!r}: {unreachable}"))
     # The filters apply to the held-out traces too: one they do not hold leaves no held-out state,

@@ -169,7 +169,8 @@ def check_fields(
                 source,
                 f"{prefix}.{key}",
                 f"expected {_hint_text(hints[field_name])}, got {value!r}"
-                + number_hint(value, integer=_takes_int_only(hints[field_name])),
+                + number_hint(value, integer=_takes_int_only(hints[field_name]))
+                + _quote_hint(value, _enum_values(hints[field_name])),
             )
         if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf: no field means them
             fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
@@ -182,6 +183,21 @@ def check_fields(
             )
         if field_name in ranges and value is not None and not ranges[field_name][0](value):
             fail(source, f"{prefix}.{key}", f"out of range: {value!r}; must be {ranges[field_name][1]}")
+
+
+def yaml_no(given: dict, cls: type) -> dict:
+    """`given` with false as "no" in each field whose Enum has a "no" (save_strategy, eval_strategy,
+    logging_strategy): YAML 1.1 reads an unquoted `no` (or `off`) as false, and "no" is what was meant."""
+    hints = typing.get_type_hints(cls)
+    return {k: "no" if v is False and k in hints and "no" in _enum_values(hints[k]) else v for k, v in given.items()}
+
+
+def _quote_hint(value, allowed: list[str]) -> str:
+    """For true or false given to a field of named values: YAML read a yes, no, on or off as a boolean."""
+    if not isinstance(value, bool) or not allowed:
+        return ""
+    said = "yes, on or true" if value else "no, off or false"
+    return f" (YAML reads an unquoted {said} as {str(value).lower()}: write the value in quotes, one of {', '.join(allowed)})"
 
 
 def _enum_values(hint) -> list[str]:
@@ -279,7 +295,11 @@ def library_keys() -> set[str]:
 
 def load_train_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainRecipe:
     """Read and fully validate a training recipe (SFTConfig and LoraConfig included)."""
+    from trl import SFTConfig
+
     recipe = load_recipe(TrainRecipe, path, overrides, kind="train")
+    # held as "no" from here on: the run's recipe.yaml and a resume's comparison see what was meant
+    recipe = dataclasses.replace(recipe, sft=yaml_no(recipe.sft, SFTConfig))
     check(recipe, recipe_source(path, overrides))
     return recipe
 

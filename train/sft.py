@@ -137,6 +137,9 @@ def train(
 
 def _start(recipe, work: Path, source, resume: bool, log, progress, restart: bool, rank: int, world: int):
     """train, under its lock: refuse or resume an interrupted run, then train."""
+    if work.exists() and not (restart or resume or _holds_progress(work)):  # stopped before a step was saved
+        log(f"{work}: an interrupted run of this recipe saved no training step; starting over")
+        restart = True
     if work.exists() and not restart:
         checked = check_resumable(recipe, work, source)
         if not resume:
@@ -249,7 +252,8 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     _write_meta(work, meta)
     from .evaluate import check_targets, evaluate_checkpoint
 
-    if (len(eval_rows) or recipe.eval.traces) and recipe.eval.states:
+    measured = bool((len(eval_rows) or recipe.eval.traces) and recipe.eval.states)
+    if measured:
         trained = {prompt_pair(m) for m in train_rows["messages"]}  # and those of the models under it
         if recipe.model.base != "tiny" and Path(base).is_dir():
             trained |= trained_prompts(base)
@@ -267,12 +271,14 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
             # states whose prompt is in a training split, dropped before the sample was drawn
             "trained_on": meta["metrics"].pop("heldout_trained_on", None),
         }
-    elif recipe.eval.targets:  # nothing measured: each target recorded as not met, and why
-        meta["targets_not_measured"] = (
-            "eval.states is 0, so no held-out state was answered"
-            if not recipe.eval.states
-            else "no held-out state: eval.traces names none and the run held out no episode "
+    elif recipe.eval.states:  # asked for, yet nothing to answer: said whether or not a target waits on it
+        meta["heldout_not_measured"] = (
+            "no held-out state: eval.traces names none and the run held out no episode "
             f"(data.eval_share {recipe.data.eval_share:g})"
+        )
+    if not measured and recipe.eval.targets:  # each target recorded as not met, and why
+        meta["targets_not_measured"] = meta.get(
+            "heldout_not_measured", "eval.states is 0, so no held-out state was answered"
         )
     if recipe.eval.targets:
         meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)

@@ -4,11 +4,13 @@ Every YAML file under the given paths (default: ./recipes when it exists, else t
 glade ships) is checked as what its folder says it is (recipes/scenarios/, dispositions/,
 generate/, train/, eval/), or as `--kind` says for files kept elsewhere, with the same checks
 the run itself makes before it does any work: keys, types and ranges, seat specs, scenarios,
-creatures, and the files each recipe reads. Nothing is loaded, trained or downloaded.
+creatures, the files each recipe reads, and a train recipe's `lora.target_modules` against a
+base model in a local folder (built from its config.json with no weights). Nothing is loaded,
+trained or downloaded.
 
 Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); or `NEEDS` (well
 formed, but a file or folder it reads is not there yet, such as traces an earlier
-`glade generate` writes or a checkpoint of `latest:NAME`).
+`glade generate` writes, a checkpoint of `latest:NAME`, or a Hub base offline mode cannot fetch).
 
 `key=value` words override keys of every file checked, as the verbs that read a recipe take
 them (a scenario's keys as simulate's --set takes them): a file without that key fails.
