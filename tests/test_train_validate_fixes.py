@@ -179,3 +179,21 @@ def test_eval_states_zero_records_no_missing_held_out_state(workdir, tmp_path, m
         (sft.train(load_train_recipe(recipe_file(workdir, tmp_path)), log=print) / "meta.json").read_text()
     )
     assert "heldout_not_measured" not in meta and "targets_not_measured" not in meta
+
+
+def test_glade_train_prints_why_no_held_out_figure_was_measured(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from glade.cli.train import print_checkpoint
+
+    why = "no held-out state: eval.traces names none and the run held out no episode (data.eval_share 0)"
+    meta = {"metrics": {"train_loss": 1.0, "train_steps": 1}, "heldout_not_measured": why}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    print_checkpoint(Console(file=(buffer := io.StringIO()), width=400), tmp_path)
+    assert f"  held-out figures not measured ({why})" in buffer.getvalue().splitlines()
+    targets = {"valid_action_rate": {"target": ">= 0.95", "measured": None, "met": False}}
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "targets": targets, "targets_not_measured": why}))
+    print_checkpoint(Console(file=(buffer := io.StringIO()), width=400), tmp_path)  # the targets' lines say it
+    assert "held-out figures not measured" not in buffer.getvalue()

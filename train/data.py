@@ -35,7 +35,7 @@ class DataConfig:
     policies: tuple[str, ...] = ()  # keep only these policies, e.g. standin:hoarder (empty: all)
     top_share: float | None = None  # keep the best share of creature-turns by wealth change
     dedupe: bool = True  # one copy of each identical (prompt, answer)
-    max_rows: int | None = None  # cap on training rows, after filtering (first rows kept)
+    max_rows: int | None = None  # cap on the train split after the episode split (its first rows, in traces order)
     relabel: str | None = None  # answer every state as this stand-in disposition would (None: the seat's own answer)
 
 
@@ -138,7 +138,8 @@ def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
     conversations = rows.map(to_conversation, remove_columns=rows.column_names)
     train = conversations.filter(lambda r: r["episode_id"] not in held)
     evaluation = conversations.filter(lambda r: r["episode_id"] in held)
-    if cfg.max_rows is not None:
+    if cfg.max_rows is not None:  # the train split only, after the episode split: the first rows in traces order
+        counts["train_before_max_rows"] = len(train)
         train = train.select(range(min(cfg.max_rows, len(train))))
     counts.update(train=len(train), eval=len(evaluation), eval_episodes=len(held))
     return train, evaluation, counts

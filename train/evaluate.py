@@ -8,6 +8,10 @@ so these figures describe what an evaluation will meet:
   that state; glade.eval.scoring);
 - direction_agreement: per-good direction (buy / sell / none) vs the stand-in it learned
   from, i.e. the answer its training data gives in that state;
+- the hold baseline of both agreements (`*_hold_baseline`): an answer the parser rejects is
+  executed as a hold (no order), as the Wood executes it, so it agrees on every good where
+  the reference places none; what an empty answer scores on the same states, and the model's
+  gain over it paired by state (`intervals`: `*_over_hold`), are what the agreements read against;
 - fall_talk_sell_rate: in held-out states where talk says a good the creature holds will
   fall and the panic_seller stand-in sells that good, the share where the model sells it
   too (a disposition probe; the stand-ins' own rates on the same states sit beside it);
@@ -39,7 +43,7 @@ from glade.env.protocol import parse
 from glade.eval.scoring import direction_agreement, score
 from glade.eval.stats import interval
 from glade.seats import load
-from glade.seats.base import CUT_OFF
+from glade.seats.base import CUT_OFF, Decision
 
 PROBE = "panic_seller"  # the stand-in whose selling defines the fall-talk probe's states
 REFERENCES = ("panic_seller", "balanced", "hoarder", "speculator")  # stand-ins measured on the probe's states
@@ -54,6 +58,7 @@ UNCONSTRAINED = (
 )
 # 0/1 per state (an exact interval); the agreements are shares of goods per state (a t interval)
 RATES = {"valid_json_rate", "valid_action_rate", "self_buy_rate", "fall_talk_sell_rate", "cut_off_rate"}
+HOLD = ("direction_agreement", "standin_agreement")  # the figures an empty answer (a hold) scores on too
 METRICS = UNCONSTRAINED + tuple(f"structured_{m}" for m in UNCONSTRAINED)  # what eval.targets may name
 
 
@@ -124,6 +129,7 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None, 
     probes = fall_talk_states(spec.traces, spec.probe_states) if spec.traces else []
     out: dict = {"heldout_states": len(observations), "heldout_trained_on": dropped}
     intervals: dict[str, dict] = {}
+    hold = hold_values(observations, targets, sample["standin_action"])
     for prefix, structured in (("", False), ("structured_", True)):
         seat = {"kind": "checkpoint", "path": str(folder), "max_new_tokens": spec.max_new_tokens}
         policy = load({**seat, "batch_size": spec.batch_size, "structured": structured})
@@ -147,6 +153,12 @@ def evaluate_checkpoint(folder: Path, rows, spec, data_cfg=None, progress=None, 
             out[prefix + name] = sum(column) / len(column)
             intervals[prefix + name] = interval(column, unit="states", rate=name in RATES, bounds=(0, 1)).as_dict()
         out[prefix + "valid_action_cut"] = cut_share(answered, observations)
+        for name in HOLD:  # paired by state: the model's gain over answering nothing usable
+            gain = [a - h for a, h in zip(values[name], hold[name], strict=True)]
+            intervals[f"{prefix}{name}_over_hold"] = interval(gain, unit="states", bounds=(-1, 1)).as_dict()
+    for name in HOLD:
+        out[f"{name}_hold_baseline"] = sum(hold[name]) / len(hold[name])
+        intervals[f"{name}_hold_baseline"] = interval(hold[name], unit="states", bounds=(0, 1)).as_dict()
     out["intervals"] = intervals  # 95%, per figure: n states, and no interval where n is too small
     if seeds:
         out["heldout_seeds"] = seeds
@@ -202,6 +214,45 @@ def per_state(answered, observations, targets, standin_actions) -> dict[str, lis
         # the token budget ended the answer (seats.base.CUT_OFF): raise eval.max_new_tokens, not a format fault
         "cut_off_rate": [float(d.error == CUT_OFF) for d in answered],
     }
+
+
+def hold_values(observations, targets, standin_actions) -> dict[str, list[float]]:
+    """The per-state agreements (HOLD) of an empty answer on these states, scored as the model's
+    answers are (per_state): the parser rejects it and the Wood executes it as a hold, as it does
+    any answer it cannot use. `glade lm-eval`'s empty-answer baseline (eval/lm_docs.py) parses ""
+    the same way."""
+    empty = []
+    for obs in observations:
+        parsed = parse("", obs)
+        empty.append(Decision(action=parsed.action, text="", error=parsed.error))
+    values = per_state(empty, observations, targets, standin_actions)
+    return {name: values[name] for name in HOLD}
+
+
+def hold_text(metrics: dict) -> str | None:
+    """One line on the hold baseline (meta.json metrics; None for a checkpoint written before
+    glade kept it): what an empty answer scores, and the model's gain over it with its interval."""
+    from glade.eval.stats import ci_text
+
+    intervals = metrics.get("intervals") or {}
+    if not all(f"{name}_hold_baseline" in metrics for name in HOLD):
+        return None
+    labels = {"direction_agreement": "direction", "standin_agreement": "stand-in"}
+    scores = ", ".join(f"{labels[n]} {ci_text(intervals.get(f'{n}_hold_baseline'), '.3f')}" for n in HOLD)
+    gains = "; ".join(
+        f"{labels[n]} "
+        + ", ".join(
+            f"{ci_text(intervals[key], '+.3f')} {label}"
+            for prefix, label in (("", "unconstrained"), ("structured_", "structured"))
+            if (key := f"{prefix}{n}_over_hold") in intervals
+        )
+        for n in HOLD
+    )
+    return (
+        "hold baseline (an answer the parser rejects, empty or not, is executed as a hold, no order, so it "
+        f"agrees wherever the reference places none): an empty answer on the same {metrics.get('heldout_states')} "
+        f"states scores {scores}; the model's gain over it, paired by state: {gains}"
+    )
 
 
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:

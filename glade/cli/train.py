@@ -118,6 +118,7 @@ def print_checkpoint(con, out) -> None:
     from glade.console import seed_spans
     from glade.console_tables import print_table
     from glade.eval.stats import ci_text
+    from glade.train.evaluate import hold_text
 
     meta = json.loads((out / "meta.json").read_text())
     m = meta["metrics"]
@@ -127,6 +128,8 @@ def print_checkpoint(con, out) -> None:
     if "eval_loss" in m:
         line += f"; eval loss {m['eval_loss']:.4f} on {counts.get('eval', 0):,} rows of {counts.get('eval_episodes', 0):,} held-out episode(s)"
     con.print(line, soft_wrap=True, highlight=False)
+    if meta.get("heldout_not_measured") and not meta.get("targets"):  # with targets, print_targets says why
+        con.print(f"  held-out figures not measured ({meta['heldout_not_measured']})", soft_wrap=True, highlight=False)
     intervals = m.get("intervals") or {}
     if not intervals:  # a checkpoint written before the intervals were kept: its figures as they are
         for key, value in m.items():
@@ -145,8 +148,13 @@ def print_checkpoint(con, out) -> None:
         if found[0] is None:
             continue
         rows.append([label, *(ci_text(f, ".3f") for f in found), f"{found[0]['n']:,}"])
+        hold = intervals.get(f"{key}_hold_baseline")
+        if hold is not None:  # what an empty answer (a hold) scores on the same states, which both passes answered
+            rows.append([f"  {label} of an empty answer (a hold)", *[ci_text(hold, ".3f")] * 2, f"{hold['n']:,}"])
     title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
     print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
+    if said := hold_text(m):
+        con.print(f"  {said}", soft_wrap=True, highlight=False)
     # valid, yet not the order the model wrote; a pass with no valid answer has no share to give
     cuts = [
         (label, c)

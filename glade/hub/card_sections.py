@@ -272,7 +272,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
             (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
             spread = f"{rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
         else:  # too few seeds for an interval
-            spread = rank.get("note") or "no interval: too few seeds"
+            spread = f"no interval: {rank.get('note') or 'too few seeds'}"
         # seated under two identities (structured and not), each line names its own
         named = f" as `{rank['entry']}`" if len(council.ranks) > 1 else ""
         out += [

@@ -82,6 +82,15 @@ def heldout_table(meta: dict) -> str:
     return table(["metric", "value", "95% CI", "n"], rows)
 
 
+def hold_lines(meta: dict) -> list[str]:
+    """The hold baseline the two agreements read against (train/evaluate.hold_text); nothing for a
+    checkpoint written before glade kept it."""
+    from glade.train.evaluate import hold_text
+
+    said = hold_text(meta.get("metrics") or {})
+    return [f"{said[0].upper()}{said[1:]}.", ""] if said else []
+
+
 def cut_words(metrics: dict, key: str) -> str:
     """For a valid-action rate: how many valid answers had a quantity the parser cut to what was
     held or affordable (they count as valid; train/evaluate.cut_share)."""
@@ -247,6 +256,7 @@ def render_card(
         "",
         heldout_table(meta),
         "",
+        *hold_lines(meta),
         *targets_section(meta),
     ]
     parts += lm_eval_section(lm_scores, lm_record)
