@@ -78,6 +78,8 @@ def test_an_adapters_rates_say_their_n():
         "meta.json)"
     )
     assert metric_line({"train_loss": 0.3}) == "train_loss 0.300"
+    held = {"direction_agreement": 0.763, "direction_agreement_hold_baseline": 0.608, "standin_agreement": 0.6}
+    assert metric_line(held) == "direction_agreement 0.763 (a hold: 0.608), standin_agreement 0.600"
 
 
 def test_a_missed_target_says_what_it_means_for_the_run(tmp_path, monkeypatch, capsys):

@@ -189,7 +189,11 @@ SHOWN = (
 
 
 def metric_line(metrics: dict) -> str:
-    shown = ", ".join(f"{k} {metrics[k]:.3f}" for k in SHOWN if isinstance(metrics.get(k), (int, float)))
+    def one(key: str) -> str:  # an agreement beside what an empty answer (a hold) scores on the same states
+        hold = metrics.get(f"{key}_hold_baseline")
+        return f"{key} {metrics[key]:.3f}" + (f" (a hold: {hold:.3f})" if isinstance(hold, (int, float)) else "")
+
+    shown = ", ".join(one(k) for k in SHOWN if isinstance(metrics.get(k), (int, float)))
     counts = [f"{metrics[k]} {what}" for k, what in COUNTS.items() if isinstance(metrics.get(k), int)]
     return shown + (f" (n: {', '.join(counts)}; intervals in meta.json)" if counts else "")
 
