@@ -162,9 +162,8 @@ def interval(values, *, level: float = 0.95, unit: str = "seeds", rate: bool = F
     if rate and not np.isin(x, (0.0, 1.0)).all():  # a share would be rounded into a count it is not
         raise ValueError(f"a rate's values are 0 or 1 per cluster, got {_values_text(x[~np.isin(x, (0.0, 1.0))])}")
     if rate and n < MIN_N:
-        return Interval(
-            mean, None, None, n, f"{int(round(x.sum()))} of {n} {unit}, too few for an interval", values=values
-        )
+        k, units = int(round(x.sum())), unit.removesuffix("s") if n == 1 else unit  # 0 of 1 seed
+        return Interval(mean, None, None, n, f"{k} of {n} {units}, too few for an interval", values=values)
     if n < MIN_N:
         return Interval(mean, None, None, n, f"too few {unit} for an interval: {_values_text(x)}", values=values)
     infinite = int(np.isinf(x).sum())

@@ -161,3 +161,10 @@ def test_one_seed_is_one_seed():
         for w in ("standin", "k")
     ]
     assert robustness_lines(absent)[-1].endswith(": absent in every world (0 of 1 seed in each)")
+
+
+def test_a_rate_over_one_seed_says_one_seed():
+    from glade.eval.stats import interval
+
+    assert interval([0.0], rate=True).note == "0 of 1 seed, too few for an interval"
+    assert interval([1.0, 0.0], rate=True).note == "1 of 2 seeds, too few for an interval"
