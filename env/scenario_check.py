@@ -70,6 +70,23 @@ def check(s: Scenario, src: str | None) -> None:
                 fail(src, f"{base}.produces.{good}", "must not be negative")
             if rate >= MAX_UNITS:  # a larger rate overflows the production draw mid-episode
                 fail(src, f"{base}.produces.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {rate!r}")
+            # production is 2 x rate x factor coin flips of 1/2 (creatures.production_trials): a count
+            # that is not whole would be rounded, and the mean would not be the rate (0.2 made nothing)
+            if (2 * rate) % 1:
+                fail(
+                    src,
+                    f"{base}.produces.{good}",
+                    f"must be a multiple of 0.5 (each half unit is a coin flip), got {rate!r}",
+                )
+            for legend in LEGENDS.values():  # a shock the patron springs may be any legend's
+                if legend.good == good and (2 * rate * legend.shock_production) % 1:
+                    fail(
+                        src,
+                        f"{base}.produces.{good}",
+                        f"{rate!r} times legend {legend.id}'s shock on production (x {legend.shock_production:g}) is "
+                        f"{rate * legend.shock_production:g}, not a multiple of 0.5 (each half unit is a coin flip): "
+                        f"give a rate that stays one",
+                    )
         for good, units in c.inventory.items():
             good_ok(good, f"{base}.inventory.{good}")
             if units < 0:

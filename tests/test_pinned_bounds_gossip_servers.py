@@ -44,11 +44,19 @@ def test_a_wood_that_could_reach_exactly_the_bound_is_refused_one_below_it_loads
     load_scenario("default", turns=1, **honey(MAX_UNITS - 5))  # 999,999: the bound itself fits
 
 
-def test_production_rounds_as_the_draw_does():
-    # 0.75 a turn is binomial(round(1.5) = 2, 1/2): up to 2 units, as env.phases.produce draws it
-    made = {"creatures.oona.produces": {"honey": 0.75}, "creatures.oona.inventory": {"honey": MAX_UNITS - 6}}
-    with pytest.raises(ConfigError, match=r"up to 2 units a turn\) could reach 1,000,000 units"):
+def test_production_is_a_whole_number_of_coin_flips_and_bounds_as_the_draw_does():
+    # 0.75 a turn would be binomial(round(1.5) = 2, 1/2), a mean of 1: refused; 0.2 made nothing at all
+    for rate in (0.75, 0.2):
+        with pytest.raises(ConfigError, match=rf"produces\.honey: must be a multiple of 0\.5 \(each half .*got {rate}$"):
+            load_scenario("default", turns=1, **{"creatures.oona.produces": {"honey": rate}})
+    # firewood 1.5 is 3 flips, but the Long Winter's shock halves it to 1.5 flips (the patron may spring any legend)
+    with pytest.raises(ConfigError, match=r"1\.5 times legend winter_rumour's shock on production \(x 0\.5\) is 0\.75"):
+        load_scenario("default", turns=1, **{"creatures.thorn.produces": {"firewood": 1.5}})
+    # 1.5 a turn is binomial(3, 1/2): up to 3 units, as env.phases.produce draws it
+    made = {"creatures.oona.produces": {"honey": 1.5}, "creatures.oona.inventory": {"honey": MAX_UNITS - 7}}
+    with pytest.raises(ConfigError, match=r"up to 3 units a turn\) could reach 1,000,000 units"):
         load_scenario("default", turns=1, **made)
+    load_scenario("default", turns=1, **{**made, "creatures.oona.inventory": {"honey": MAX_UNITS - 8}})
 
 
 SHOCK = [{"legend": "run_on_oonas_hoard", "turn": 0, "mechanism": "shock"}]  # +8 honey in each of 5 stores
