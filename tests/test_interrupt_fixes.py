@@ -156,3 +156,13 @@ def test_a_local_ray_cluster_leaves_sigterm_to_glade(monkeypatch, tmp_path):
     finally:
         ray.shutdown()
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_checkpoint_cut_short_is_no_progress_for_the_hint_nor_the_rerun(tmp_path):
+    from glade.train.sft import holds_progress
+
+    work = tmp_path / ".lora__0.partial"
+    (work / "trainer" / "checkpoint-2").mkdir(parents=True)  # stopped while the trainer saved it
+    assert not holds_progress(work) and resume_hint(work).startswith("no training step was saved yet")
+    (work / "trainer" / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    assert holds_progress(work) and resume_hint(work).startswith("rerun with --resume")

@@ -250,7 +250,7 @@ def failing(monkeypatch, make=(), exc=None):
 
 
 def test_a_failure_keeps_a_partial_folder_with_a_trainer_checkpoint(tmp_path, traces, monkeypatch):
-    # guards _holds_progress's trainer checkpoints: a failed run keeps the steps it saved
+    # guards holds_progress's trainer checkpoints: a failed run keeps the steps it saved
     r = load_train_recipe(recipe_at(tmp_path, traces))
     failing(monkeypatch, ["trainer/checkpoint-2/trainer_state.json"])
     with pytest.raises(ValueError, match="boom"):

@@ -46,6 +46,7 @@ def test_resume_under_another_recipe_is_refused_naming_the_keys(workdir, tmp_pat
     # a plain rerun of the changed recipe is told the same, rather than to --resume into the refusal
     # (once a step was saved: a run stopped before one starts over, tests/test_interrupt_fixes.py)
     (partial / "trainer" / "checkpoint-1").mkdir(parents=True)
+    (partial / "trainer" / "checkpoint-1" / "trainer_state.json").write_text("{}")  # written last: a whole one
     before = listing(partial)
     assert main(["train", str(path), *FAST_SFT, "data.policies=[standin:panic_seller]"]) == 2
     assert 'holds a run of another recipe (data.policies: [] -> ["standin:panic_seller"])' in capsys.readouterr().err

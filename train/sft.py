@@ -137,7 +137,7 @@ def train(
 
 def _start(recipe, work: Path, source, resume: bool, log, progress, restart: bool, rank: int, world: int):
     """train, under its lock: refuse or resume an interrupted run, then train."""
-    if work.exists() and not (restart or resume or _holds_progress(work)):  # stopped before a step was saved
+    if work.exists() and not (restart or resume or holds_progress(work)):  # stopped before a step was saved
         log(f"{work}: an interrupted run of this recipe saved no training step; starting over")
         restart = True
     if work.exists() and not restart:
@@ -163,7 +163,7 @@ def _start(recipe, work: Path, source, resume: bool, log, progress, restart: boo
     try:
         return _train(recipe, work, source, resume, log, progress, rank, world)
     except Exception as exc:  # a failure, not an interrupt: leave no folder behind unless it holds progress
-        if rank == 0 and made and not _holds_progress(work):
+        if rank == 0 and made and not holds_progress(work):
             shutil.rmtree(work, ignore_errors=True)
         if isinstance(exc, (ValueError, OSError)) and (work / TRAINED).exists():  # say the training is not lost
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -174,11 +174,12 @@ def _start(recipe, work: Path, source, resume: bool, log, progress, restart: boo
         raise
 
 
-def _holds_progress(work: Path) -> bool:
-    """Whether a failed run's folder holds work to resume: a trainer checkpoint, or finished training
+def holds_progress(work: Path) -> bool:
+    """Whether a run's folder holds work to resume: a whole trainer checkpoint (its trainer_state.json
+    is written last), or finished training
     (TRAINED; the trainer folder is gone by then), so a failure while writing or evaluating the
     checkpoint never throws the trained model away."""
-    return (work / TRAINED).exists() or any((work / "trainer").glob("checkpoint-*"))
+    return (work / TRAINED).exists() or any((work / "trainer").glob("checkpoint-*/trainer_state.json"))
 
 
 def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:

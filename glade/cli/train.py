@@ -92,11 +92,11 @@ def resume_hint(work: Path) -> str:
     """How to go on from an interrupted run: --resume where its partial folder `work` holds a whole
     trainer checkpoint (its trainer_state.json is written last) or finished training (TRAINED);
     else no step was kept, and the same command starts over."""
-    from glade.train.sft import TRAINED
+    from glade.train.sft import TRAINED, holds_progress
 
     if (work / TRAINED).exists():
         return f"training had finished: rerun with --resume to write the checkpoint ({work})"
-    if any((work / "trainer").glob("checkpoint-*/trainer_state.json")):
+    if holds_progress(work):
         return f"rerun with --resume to continue from the last trainer checkpoint ({work})"
     return "no training step was saved yet: rerun the same command to start over"
 
