@@ -51,7 +51,8 @@ def fire_legends(world: World) -> None:
     world.patron.queued_legends = []
     for legend_id, mechanism in due:
         legend = LEGENDS[legend_id]
-        world.events.append(f"{legend.title}: {legend.text}")
+        if (story := f"{legend.title}: {legend.text}") not in world.events:  # two mechanisms, one story
+            world.events.append(story)
         world.talk[legend.good] = (legend.talk, turn + legend.talk_turns - 1)
         if mechanism == "shock":
             for c in world.creatures:

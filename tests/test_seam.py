@@ -270,3 +270,12 @@ def test_reset_with_the_same_seed_replays_the_episode(run_standin):
     while env.agents:
         obs, *_ = env.step({a: standin.act(obs[a], d[a], 3) for a in env.agents})
     assert episode_hash(env.world) == first
+
+
+def test_one_legend_under_two_mechanisms_tells_its_story_once(run_standin):
+    both = [{"legend": "run_on_oonas_hoard", "turn": 2, "mechanism": m} for m in ("shock", "override")]
+    env, seen, _ = run_standin("default", 3, legends=both, turns=4)
+    story = f"{LEGENDS['run_on_oonas_hoard'].title}: {LEGENDS['run_on_oonas_hoard'].text}"
+    for o in seen[2].values():  # both act (the shock's units, the override at the seam), the story is told once
+        assert o["events"].count(story) == 1
+    assert any(e.cause == "legend_shock" for e in env.world.journal) and env.world.history[2]["seam"]
