@@ -345,8 +345,8 @@ def readable_shards(folder: str | Path) -> list[str]:
                 f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); rerun `glade generate` "
                 "with the recipe that wrote it: it replays that shard"
             ) from None
-        if not {"seed", "scenario"} & set(columns):  # a trace row names its world; an SFT split's does not
-            raise ValueError(f"{file}: not a traces shard (no seed or scenario column); {GIVE_TRACES}")
+        if missing := [c for c in ("seed", "scenario") if c not in columns]:  # a trace row names its world
+            raise ValueError(f"{file}: not a traces shard (no {' or '.join(missing)} column); {GIVE_TRACES}")
     return files
 
 

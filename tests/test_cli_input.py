@@ -132,7 +132,9 @@ def test_a_gambit_after_the_last_turn_says_it_never_sprang(tmp_path, capsys):
 
 def _traces(folder: Path, seeds: list[int]) -> str:
     (folder / "data").mkdir(parents=True)
-    pq.write_table(pa.table({"seed": seeds}), folder / "data" / "part-00000.parquet")
+    pq.write_table(
+        pa.table({"seed": seeds, "scenario": ["default"] * len(seeds)}), folder / "data" / "part-00000.parquet"
+    )
     return str(folder)
 
 

@@ -278,3 +278,15 @@ def test_lm_eval_given_a_checkpoint_as_traces_exits_2_naming_it(tmp_path, capsys
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: {ckpt}: a checkpoint, not a traces dataset; give a folder glade generate wrote (runs/traces/NAME)"
     )
+
+
+def test_a_shard_naming_its_scenario_but_no_seed_is_refused_too(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glade.traces import readable_shards
+
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"scenario": ["default"]}), tmp_path / "data" / "part-00000.parquet")
+    with pytest.raises(ValueError, match=r"part-00000\.parquet: not a traces shard \(no seed column\)"):
+        readable_shards(tmp_path)

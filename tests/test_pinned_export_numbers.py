@@ -316,7 +316,7 @@ def rows_table(path, rows, scenario=None):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = {"episode_id": [r[0] for r in rows], "turn": [r[1] for r in rows]}
-    columns.update(creature=["oona"] * len(rows), observation=[f"obs{r[1]}" for r in rows])
+    columns.update(creature=["oona"] * len(rows), observation=[f"obs{r[1]}" for r in rows], seed=[0] * len(rows))
     if scenario:
         columns.update(scenario=[scenario[0]] * len(rows), scenario_hash=[scenario[1]] * len(rows))
     pq.write_table(pa.table(columns), path)
