@@ -47,7 +47,9 @@ def test_a_wood_that_could_reach_exactly_the_bound_is_refused_one_below_it_loads
 def test_production_is_a_whole_number_of_coin_flips_and_bounds_as_the_draw_does():
     # 0.75 a turn would be binomial(round(1.5) = 2, 1/2), a mean of 1: refused; 0.2 made nothing at all
     for rate in (0.75, 0.2):
-        with pytest.raises(ConfigError, match=rf"produces\.honey: must be a multiple of 0\.5 \(each half .*got {rate}$"):
+        with pytest.raises(
+            ConfigError, match=rf"produces\.honey: must be a multiple of 0\.5 \(each half .*got {rate}$"
+        ):
             load_scenario("default", turns=1, **{"creatures.oona.produces": {"honey": rate}})
     # firewood 1.5 is 3 flips, but the Long Winter's shock halves it to 1.5 flips (the patron may spring any legend)
     with pytest.raises(ConfigError, match=r"1\.5 times legend winter_rumour's shock on production \(x 0\.5\) is 0\.75"):
