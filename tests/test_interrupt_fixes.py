@@ -166,3 +166,19 @@ def test_a_checkpoint_cut_short_is_no_progress_for_the_hint_nor_the_rerun(tmp_pa
     assert not holds_progress(work) and resume_hint(work).startswith("no training step was saved yet")
     (work / "trainer" / "checkpoint-2" / "trainer_state.json").write_text("{}")
     assert holds_progress(work) and resume_hint(work).startswith("rerun with --resume")
+
+
+def test_only_rank_0_of_a_torchrun_training_turns_sigterm_into_the_resume_line(monkeypatch):
+    import signal
+
+    from glade.cli import stop_on_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setenv("RANK", "1")
+    stop_on_sigterm([])()
+    assert signal.getsignal(signal.SIGTERM) is before  # left alone: torchrun's agent ends rank 1
+    monkeypatch.setenv("RANK", "0")
+    restore = stop_on_sigterm([])
+    assert signal.getsignal(signal.SIGTERM) is not before
+    restore()
+    assert signal.getsignal(signal.SIGTERM) is before or before is None

@@ -232,6 +232,8 @@ def stop_on_sigterm(received: list[int]) -> Callable[[], None]:
     with their own. Returns what puts the previous handler back (main() may run in a test)."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # Python sets signal handlers in the main thread only
+    if os.environ.get("RANK", "0") not in ("", "0"):  # torchrun's other ranks: it ends them when one fails,
+        return lambda: None  # and one resume line (rank 0's) beside the failing rank's error is enough
     pid = os.getpid()
 
     def handler(signum: int, frame) -> None:
