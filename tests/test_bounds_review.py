@@ -179,8 +179,9 @@ def test_events_and_whispers_driven_past_the_text_bound_through_the_api_are_cut_
 
     env = parallel_env("default", turns=3)
     env.reset(seed=0)
-    for _ in range(80):  # dozens of legends sprung on one turn, and as many whispers
+    for _ in range(80):  # one legend sprung again and again is one story (phases.fire_legends) ...
         patron.spring(env.world, "run_on_oonas_hoard", "rumour")
+    env.world.news += [f"notice {i}: " + "a long line of news " * 8 for i in range(80)]  # ... so news fills events
     for _ in range(200):
         patron.tip(env.world, "oona", "honey", 1, True)
     env.step({})
