@@ -369,12 +369,19 @@ def check_scenario_file(entry: str | Path) -> None:
 
 
 def changes(old: dict, new: dict) -> str:
-    """`key: old -> new` for every leaf that differs, dotted, comma-separated."""
+    """`key: old -> new` for every leaf that differs, dotted, comma-separated; a whole mapping one
+    side lacks is one `key: added` (or `removed`), not its leaves, defaults and all."""
     a, b = _flat(old), _flat(new)
     parts = []
     for key in sorted(set(a) | set(b)):
-        if a.get(key, "<none>") != b.get(key, "<none>"):
+        if a.get(key, "<none>") == b.get(key, "<none>"):
+            continue
+        words, lacking = key.split("."), b if key in a else a  # the side without this leaf (if one is)
+        n = next((n for n in range(1, len(words)) if not any(k.split(".")[:n] == words[:n] for k in lacking)), None)
+        if key in a and key in b or n is None:  # a leaf that changed, or was added beside others
             parts.append(f"{key}: {_short(a.get(key, '<none>'))} -> {_short(b.get(key, '<none>'))}")
+        elif (said := f"{'.'.join(words[:n])}: {'removed' if key in a else 'added'}") not in parts:
+            parts.append(said)
     return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
 
 

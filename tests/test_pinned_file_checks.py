@@ -352,3 +352,11 @@ def test_latest_passes_over_a_meta_json_list_and_resolve_names_only_that_one(tmp
     with pytest.raises(ValueError) as info:
         checkpoint.resolve("latest:x", tmp_path)
     assert str(info.value).endswith("; skipped for a meta.json that is not a JSON object: x__1__20260101-000000")
+
+
+def test_changes_names_a_whole_added_or_removed_mapping_once():
+    old = {"councils": {"c1": {"focal": {"oona": "a"}, "rotate": 1}}, "seeds": {"count": 6}}
+    new = {"councils": {**old["councils"], "c3": {"focal": {"*": "spec"}, "rotate": 1}}, "seeds": {"count": 8}}
+    assert changes(old, new) == "councils.c3: added, seeds.count: 6 -> 8"  # not its rotate default
+    assert changes(new, old) == "councils.c3: removed, seeds.count: 8 -> 6"
+    assert changes({"lora": {"r": 4}}, {"lora": {"r": 8, "alpha": 16}}) == "lora.alpha: <none> -> 16, lora.r: 4 -> 8"
