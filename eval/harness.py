@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
+from glade.hub_ids import hub_unreachable
 from glade.provenance import package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
@@ -106,13 +107,12 @@ def _from_hub(exc: BaseException) -> bool:
 
 
 def load_model(checkpoint: str | Path, args: dict, batch_size: int):
-    """lm-eval's `hf` model for these model_args, on CPU. A LoRA checkpoint whose base is a Hub
-    id that can be neither found in the local cache nor downloaded is a ValueError naming the
-    checkpoint, the base and what to do (at once where the Hub's host does not answer)."""
+    """lm-eval's `hf` model for these model_args, on CPU. A LoRA checkpoint whose base is a Hub id
+    that cannot load here is a ValueError naming the checkpoint, the base and what to do, at once."""
     from lm_eval.api.registry import get_model
 
     base = str(args["pretrained"]) if "peft" in args else ""
-    if base and (unreachable := checkpoints.hub_unreachable(base)):
+    if base and (unreachable := hub_unreachable(base)):
         raise ValueError(f"{checkpoint}: cannot load its base model {base!r} (meta.json's base_model): {unreachable}")
     try:
         return get_model("hf").create_from_arg_obj(

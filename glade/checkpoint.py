@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 LATEST = "latest:"
 SHIPPED = "shipped:"
@@ -366,35 +363,3 @@ def resolve(path: str | Path, root: str | Path = ROOT) -> Path:
             )
         return found
     return Path(text)
-
-
-def hub_unreachable(model: str | Path) -> str | None:
-    """Why a model named by Hub id cannot load here, found at once: it is no local folder, not in
-    the Hugging Face cache, and the Hub's host does not answer. huggingface_hub would find that
-    out only after about 25 s of retries per file it asks for (a model asks for several). None
-    when it may load: a local path, a cached id, offline mode (transformers says so itself, at
-    once), or a proxy (the host is then not ours to try)."""
-    from huggingface_hub import constants, try_to_load_from_cache
-    from huggingface_hub.errors import HFValidationError
-
-    text = str(model)
-    if Path(text).expanduser().exists() or text.startswith((LATEST, SHIPPED)) or constants.HF_HUB_OFFLINE:
-        return None
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
-    try:
-        if isinstance(try_to_load_from_cache(text, "config.json"), str):
-            return None
-    except HFValidationError:
-        return None  # not a Hub id at all: transformers names it
-    url = urlparse(constants.ENDPOINT)
-    host = url.hostname or constants.ENDPOINT
-    try:
-        socket.create_connection((host, url.port or (80 if url.scheme == "http" else 443)), timeout=5).close()
-    except OSError as exc:
-        return (
-            f"no local folder of that name, not in the Hugging Face cache ({constants.HF_HUB_CACHE}), and the Hub "
-            f"({host}) cannot be reached ({exc.strerror or exc}): download it once where the Hub is reachable "
-            f"(`hf download {text}`), or name a local folder that holds the model"
-        )
-    return None

@@ -12,9 +12,9 @@ from huggingface_hub import constants
 from test_checkpoint import whole
 
 from glade import checkpoint
-from glade.checkpoint import hub_unreachable
 from glade.cli import main
 from glade.eval import harness
+from glade.hub_ids import hub_unreachable
 from glade.seats import load_council
 from glade.seats.base import SeatSpecError
 from glade.traces import GenerateRecipe, generate
@@ -64,8 +64,9 @@ def test_what_may_still_load_is_left_to_transformers(no_hub, tmp_path, monkeypat
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.glade-test.invalid:3128")
     assert hub_unreachable("someorg/other") is None  # through a proxy the Hub's host is not ours to try
     monkeypatch.delenv("HTTPS_PROXY")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert hub_unreachable("someorg/other") is None  # transformers says offline at once itself
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # offline, a config alone is no model: weights too
+    assert hub_unreachable("someorg/cached").startswith("not in the Hugging Face cache")
+    assert "offline mode is on" in hub_unreachable("someorg/other")
 
 
 def test_an_hf_seat_on_an_unreachable_id_is_a_seat_spec_error(no_hub):

@@ -15,8 +15,8 @@ from huggingface_hub import constants
 import glade.train.sft as sft
 from glade.cli import main
 from glade.config import ConfigError
+from glade.hub_ids import offline_uncached
 from glade.traces import GenerateRecipe, generate
-from glade.train.base_model import offline_uncached
 from glade.train.recipe import load_train_recipe, sft_config
 from glade.train.tiny import save_tiny
 

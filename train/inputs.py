@@ -14,9 +14,10 @@ from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
 from glade.env.schema import did_you_mean
 from glade.files import check_folder_path
+from glade.hub_ids import hub_unreachable
 from glade.seats.spec import looks_local
 
-from .base_model import check_modules, offline_uncached
+from .base_model import check_modules
 
 if TYPE_CHECKING:
     from .recipe import TrainRecipe
@@ -77,9 +78,7 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
         check_modules(recipe, Path(base), source)
     elif base != "tiny" and not Path(base).exists() and looks_local(base):
         pending.append(("model.base", f"{base!r}: no such folder"))
-    elif base != "tiny" and (uncached := offline_uncached(base)):  # offline, the load would fail after data prep
-        pending.append(("model.base", f"{base!r}: {uncached}"))
-    elif base != "tiny" and (unreachable := checkpoint.hub_unreachable(base)):  # a hub id: said before data prep
+    elif base != "tiny" and (unreachable := hub_unreachable(base)):  # a hub id: said before data prep
         pending.append(("model.base", f"{base!r}: {unreachable}"))
     # The filters apply to the held-out traces too: one they do not hold leaves no held-out state,
     # which the run would find out only after training.
@@ -223,7 +222,7 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
     and a `lora.target_modules` that matches none of its modules (PEFT only refuses a list that
     matches nothing, so one misspelt name among good ones would silently go untrained; a string it
     refuses in words that name neither the key nor the file)."""
-    if unreachable := checkpoint.hub_unreachable(base):
+    if unreachable := hub_unreachable(base):
         fail(source, "model.base", f"{recipe.model.base!r}: {unreachable}")
     try:
         tokenizer, model = load()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from glade import checkpoint as checkpoints
 from glade.files import check_folder_path
+from glade.hub_ids import hub_unreachable
 
 
 def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
@@ -36,7 +37,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
         raise ValueError(f"{out}: already exists; pass --out or remove it")
     check_folder_path(out)  # under a file: named before the model loads, not a bare 'Not a directory'
     tmp = checkpoints.staging_folder(out)  # not an interrupted training run's folder
-    if unreachable := checkpoints.hub_unreachable(found.base_model):
+    if unreachable := hub_unreachable(found.base_model):
         raise ValueError(f"{checkpoint}: its base model {found.base_model!r} (meta.json base_model): {unreachable}")
     try:
         base = AutoModelForCausalLM.from_pretrained(found.base_model, dtype=torch.float32)

@@ -44,7 +44,7 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
-from glade.checkpoint import hub_unreachable
+from glade.hub_ids import hub_unreachable
 
 from .base import SeatSpecError, copies, distinct_rows, first_line, request_key
 from .structured import JsonEnd

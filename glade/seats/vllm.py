@@ -59,9 +59,9 @@ from vllm.sampling_params import StructuredOutputsParams  # noqa: E402
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor  # noqa: E402
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa: E402
 
-from glade.checkpoint import hub_unreachable  # noqa: E402
 from glade.env.action_schema import action_schema  # noqa: E402
 from glade.env.protocol import render  # noqa: E402
+from glade.hub_ids import hub_unreachable  # noqa: E402
 
 from .base import Decision, Policy, copies, distinct_rows, model_decisions, model_identity, request_key  # noqa: E402
 from .hf import Generation  # noqa: E402

@@ -1,0 +1,76 @@
+"""Why a model named by Hub id cannot load on this machine, said at once by every loader (the hf
+and vLLM seats, train's model.base, merge and lm-eval's LoRA base) instead of after
+huggingface_hub's retries (about 25 s per file it asks for) or deep inside a training run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from glade.checkpoint import LATEST, SHIPPED
+
+# What a model's weights are saved as (transformers' file names); a cached config.json alone is no model.
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def hub_unreachable(model: str | Path) -> str | None:
+    """Why `model` cannot load here: a Hub id that is no local folder and not in the Hugging Face
+    cache, where either offline mode (HF_HUB_OFFLINE) forbids the download or the Hub's host does
+    not answer. None when it may load: a local path, `latest:`/`shipped:`, a cached id, what is no
+    Hub id (transformers names that), or an id behind a proxy (the host is then not ours to try)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    text = str(model)
+    if Path(text).expanduser().exists() or text.startswith((LATEST, SHIPPED)):
+        return None
+    if constants.HF_HUB_OFFLINE:
+        return offline_uncached(text)
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    try:
+        if isinstance(try_to_load_from_cache(text, "config.json"), str):
+            return None  # online, the weights it lacks can still come
+    except HFValidationError:
+        return None
+    url = urlparse(constants.ENDPOINT)
+    host = url.hostname or constants.ENDPOINT
+    try:
+        socket.create_connection((host, url.port or (80 if url.scheme == "http" else 443)), timeout=5).close()
+    except OSError as exc:
+        return (
+            f"no local folder of that name, not in the Hugging Face cache ({constants.HF_HUB_CACHE}), and the Hub "
+            f"({host}) cannot be reached ({exc.strerror or exc}): download it once where the Hub is reachable "
+            f"(`hf download {text}`), or name a local folder that holds the model"
+        )
+    return None
+
+
+def offline_uncached(model: str) -> str | None:
+    """Why a Hub id cannot load in offline mode: its config or weights are not in the Hugging Face
+    cache, looked up there alone (no network). None online, for a cached id, or for what is no Hub id."""
+    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    if not constants.HF_HUB_OFFLINE:
+        return None
+    try:
+        config = isinstance(try_to_load_from_cache(model, "config.json"), str)
+        weights = any(isinstance(try_to_load_from_cache(model, name), str) for name in WEIGHT_FILES)
+    except HFValidationError:
+        return None
+    if config and weights:
+        return None
+    # either switches huggingface_hub offline, so each one set must go
+    said = " and ".join(k for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if os.environ.get(k)) or "HF_HUB_OFFLINE"
+    return (
+        f"not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and offline mode is on ({said}), so it cannot be "
+        f"downloaded: download it first (`hf download {model}`), or unset {said}"
+    )
