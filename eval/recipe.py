@@ -74,6 +74,9 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             "policies",
             "needs at least one policy (NAME: a seat spec or a disposition name) for the councils to seat",
         )
+    for group in ("policies", "councils"):
+        for name in getattr(recipe, group):  # group names one of the recipe's two name -> spec fields
+            check_label(source, group, name)
     for name, council in recipe.councils.items():
         if name == STANDIN:
             fail(source, f"councils.{name}", f"{STANDIN!r} names the all-stand-in world; choose another council name")
@@ -188,6 +191,7 @@ def check_reach(scenario: Scenario, source: str | None) -> None:
 def check_levers(recipe: EvalRecipe, source: str) -> None:
     seen = set()
     for i, lever in enumerate(recipe.levers):
+        check_label(source, f"levers[{i}].name", lever.name)
         if lever.name in seen:
             fail(source, f"levers[{i}].name", f"{lever.name!r} names two levers")
         seen.add(lever.name)
@@ -195,6 +199,13 @@ def check_levers(recipe: EvalRecipe, source: str) -> None:
             fail(source, f"levers[{i}].to", "a lever needs two different scenarios")
         if lever.figure not in FIGURES:
             fail(source, f"levers[{i}].figure", f"unknown figure {lever.figure!r} (figures: {', '.join(FIGURES)})")
+
+
+def check_label(source: str, key: str, name: object) -> None:
+    """A policy, council or lever name labels table rows, flags and the report: a blank one
+    would print as nothing there."""
+    if not isinstance(name, str) or not name.strip():
+        fail(source, key, f"a name needs at least one visible character, got {name!r}")
 
 
 def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:

@@ -270,6 +270,9 @@ REFUSED = [  # (changes to test_validate's EVAL, the one line naming the key)
     ({"levers": [{"name": "g", "from": "gambit_shock", "to": "gambit_shock"}]}, "levers[0].to: a lever needs two different"),
     ({"levers": [{"name": "g", "from": "gambit_rumour", "to": "gambit_shock", "figure": "vibes"}]}, "levers[0].figure: unknown figure 'vibes'"),
     ({"levers": [{"name": "g", "from": "gambit_rumour", "to": "nosuch"}]}, "levers: scenario 'nosuch': no such scenario"),
+    ({"levers": [{"name": "", "from": "gambit_rumour", "to": "gambit_shock"}]}, "levers[0].name: a name needs at least one visible character, got ''"),
+    ({"policies": {" ": "hoarder"}}, "policies: a name needs at least one visible character, got ' '"),
+    ({"councils": {"": {"focal": {"oona": "p"}}}}, "councils: a name needs at least one visible character, got ''"),
 ]  # fmt: skip
 
 
