@@ -73,6 +73,7 @@ def recipe_keys() -> set[str]:
 def run(args: argparse.Namespace) -> int:
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
     from glade.eval.run import evaluate, write_results
+    from glade.eval.stats import MIN_N
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import fault_hint, too_many_faults
 
@@ -84,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     check_inputs(recipe, recipe_source(args.recipe, overrides))
     for name in unseated(recipe):  # a policy no council seats is most often a council left unfinished
         warning(f"policies.{name}: no council seats it, so it plays nowhere; seat it in a council's focal, or drop it")
+    if recipe.seeds.count < MIN_N:  # said before the run, not found in its tables afterwards
+        warning(
+            f"seeds.count {recipe.seeds.count}: fewer than {MIN_N} seeds give no intervals, so the verdicts "
+            f"cannot settle on an effect; set seeds.count to at least {MIN_N} for a measurement"
+        )
     con = console()  # results on stdout; the bar on stderr
     if args.dry_run:
         from glade.eval.estimate import dry_run
