@@ -201,13 +201,13 @@ def test_a_lora_target_must_name_a_whole_module(tmp_path):
     for target in ("proj", "_proj"):
         recipe = train_recipe(tmp_path, DataConfig(traces=()), lora={"target_modules": [target]})
         with pytest.raises(ConfigError) as caught:
-            check_model(recipe, "tiny", None, lambda: (None, Modules()))
+            check_model(recipe, str(tmp_path), None, lambda: (None, Modules()))
         assert str(caught.value).endswith(
             f"lora.target_modules: {target!r} is no module of the base model (its modules: layers, q_proj); "
             "did you mean q_proj?"
         )
     recipe = train_recipe(tmp_path, DataConfig(traces=()), lora={"target_modules": ["q_proj", "layers"]})
-    assert check_model(recipe, "tiny", None, lambda: ("tok", Modules()))[0] == "tok"
+    assert check_model(recipe, str(tmp_path), None, lambda: ("tok", Modules()))[0] == "tok"
 
 
 # --------------------------------------------------------------------------- tracejson
