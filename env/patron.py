@@ -9,6 +9,7 @@ only in `world.patron.tips`; a creature hears the same words either way.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .creatures import nudge, production_trials
 from .legends import FALL, LEGENDS, RISE
@@ -23,6 +24,16 @@ class PatronError(ValueError):
     """A patron move the rules refuse (not enough margin, unknown creature...)."""
 
 
+def _whole(value) -> bool:
+    """An int (numpy's too) but not a bool: True would pass as 1 (a count, a turn, FALL)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value) -> bool:
+    """A number (numpy's too) but not a bool; a string would fail later, mid-step."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def equity(world: World) -> float:
     ledger = world.patron
     return ledger.pebbles + sum(p.qty * (world.price[p.good] - p.entry_price) for p in ledger.positions)
@@ -30,8 +41,11 @@ def equity(world: World) -> float:
 
 def open_position(world: World, good: str, qty: int, gambit: bool = False) -> Position:
     """Go long (qty > 0) or short (qty < 0) `good` at its current reference price."""
-    if good not in world.price:
+    if not isinstance(good, str) or good not in world.price:
         raise PatronError(f"unknown good {good!r}")
+    if not _whole(qty) or qty == 0:  # a NaN qty made equity NaN, and every margin check after it passed
+        raise PatronError(f"cannot open {qty!r} {good}: qty must be a whole number of units, not 0 (+ long, - short)")
+    qty = int(qty)
     notional = abs(qty) * world.price[good]
     held = sum(abs(p.qty) * world.price[p.good] for p in world.patron.positions)
     if equity(world) < world.scenario.patron.margin * (held + notional):
@@ -43,6 +57,8 @@ def open_position(world: World, good: str, qty: int, gambit: bool = False) -> Po
 
 def close_position(world: World, position: Position) -> float:
     """Settle a position at the current reference price; returns its P&L in pebbles."""
+    if position not in world.patron.positions:
+        raise PatronError(f"no such open position: {position!r}")
     pnl = position.qty * (world.price[position.good] - position.entry_price)
     world.patron.positions.remove(position)
     move(world, PATRON, PEBBLES, pnl, "patron_pnl")
@@ -54,12 +70,15 @@ def close_position(world: World, position: Position) -> float:
 
 def tip(world: World, creature: str, good: str, direction: int, true: bool) -> None:
     """Whisper to one creature that `good` will rise or fall; `true` stays in the ledger."""
-    if creature not in world.inventory:
+    if not isinstance(creature, str) or creature not in world.inventory:
         raise PatronError(f"unknown creature {creature!r}")
-    if good not in world.price:
+    if not isinstance(good, str) or good not in world.price:
         raise PatronError(f"unknown good {good!r}")
-    if direction not in TIP_WORDS:
-        raise PatronError("direction must be FALL or RISE")
+    if not _whole(direction) or direction not in TIP_WORDS:
+        raise PatronError(f"direction must be FALL or RISE ({FALL} or {RISE}), got {direction!r}")
+    if not isinstance(true, bool):  # the ledger keeps it, and a true tip's profit heats the magistrate
+        raise PatronError(f"true must be True or False, got {true!r}")
+    direction = int(direction)
     text = f"A stranger in a dark cloak whispers to you: {good} {TIP_WORDS[direction]} soon."
     world.whispers[creature].append((good, direction, text))
     world.patron.tips.append(
@@ -73,23 +92,31 @@ def tip(world: World, creature: str, good: str, direction: int, true: bool) -> N
 
 
 def lend(world: World, creature: str, amount: float, rate: float, due_turn: int) -> None:
-    if creature not in world.pebbles:
+    if not isinstance(creature, str) or creature not in world.pebbles:
         raise PatronError(f"unknown creature {creature!r}")
-    if not 0 < amount <= world.patron.pebbles:  # also refuses NaN
-        raise PatronError(f"cannot lend {amount} pebbles")
-    if not 0 <= rate < math.inf:  # a NaN rate would make the debtor's pebbles NaN at collection
-        raise PatronError(f"cannot lend at rate {rate}")
+    if not _real(amount) or not 0 < amount <= world.patron.pebbles:  # also refuses NaN
+        raise PatronError(
+            f"cannot lend {amount!r} pebbles: amount must be a number above 0 and at most the patron's pebbles "
+            f"({world.patron.pebbles:,.2f})"
+        )
+    if not _real(rate) or not 0 <= rate < math.inf:  # a NaN rate would make the debtor's pebbles NaN at collection
+        raise PatronError(f"cannot lend at rate {rate!r}: rate must be a finite number >= 0")
+    if not _whole(due_turn) or due_turn < world.turn:  # a string failed at the next collection, mid-step
+        raise PatronError(
+            f"cannot lend with due_turn {due_turn!r}: it must be a whole turn from this one ({world.turn}) on"
+        )
     if world.pebbles[creature] + amount >= MAX_PEBBLES:  # its observation could not hold them
         raise PatronError(f"cannot lend {amount} pebbles: {creature} would hold {MAX_PEBBLES:,.0f} or more")
+    amount, rate, due_turn = float(amount), float(rate), int(due_turn)  # the ledger holds plain numbers
     transfer(world, PATRON, creature, PEBBLES, amount, "loan")
     world.patron.loans.append(Loan(creature, amount, rate, due_turn))
 
 
 def spring(world: World, legend: str, mechanism: str) -> None:
     """Spring a legend: it fires at the start of the next turn."""
-    if legend not in LEGENDS:
+    if not isinstance(legend, str) or legend not in LEGENDS:
         raise PatronError(f"unknown legend {legend!r}")
-    if mechanism not in MECHANISMS:
+    if not isinstance(mechanism, str) or mechanism not in MECHANISMS:
         raise PatronError(f"unknown mechanism {mechanism!r}")
     if LEGENDS[legend].good not in world.price:  # it would fail next turn, mid-episode
         raise PatronError(f"legend {legend!r} is about {LEGENDS[legend].good}, which this Wood does not trade")

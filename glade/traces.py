@@ -1,11 +1,10 @@
 """Traces: play the episodes a generate recipe describes and write them as a dataset.
 
-The recipe names scenarios, councils and seeds; every (scenario, council, seed) is one
-episode, and episodes run `worlds` at a time in lockstep (one batched call per batch key
-per turn, see glade.rollout). Finished batches are written as Parquet shards under
-OUT/data/ and listed in OUT/progress.json (glade.resume), so a rerun after an interruption
-keeps them and plays only the rest. The folder is a Hugging Face dataset: `load_dataset("parquet",
-data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads it back.
+The recipe names scenarios, councils and seeds; every (scenario, council, seed) is one episode, and episodes
+run `worlds` at a time in lockstep (one batched call per batch key per turn, see glade.rollout). Finished
+batches are written as Parquet shards under OUT/data/ and listed in OUT/progress.json (glade.resume), so a
+rerun after an interruption keeps them and plays only the rest. The folder is a Hugging Face dataset:
+`load_dataset("parquet", data_dir=OUT/data)`, with a dataset card in OUT/README.md. `load_traces` reads it back.
 """
 
 from __future__ import annotations
@@ -204,11 +203,10 @@ def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: 
 
 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
-    """Play every planned episode not already written; returns a summary dict (its `cost` is
-    None when nothing was left to play: the dataset card keeps the playing run's). One run at a
-    time writes a folder (glade.files.only_writer). `on_total(world_turns)` hears how many turns
-    all the episodes left will play (the dry run's world-turns); `progress(n)` hears after each
-    lockstep turn the n world-turns it played."""
+    """Play every planned episode not already written; returns a summary dict (its `cost` is None when nothing
+    was left to play: the dataset card keeps the playing run's). One run at a time writes a folder
+    (glade.files.only_writer). `on_total(world_turns)` hears how many turns all the episodes left will play (the
+    dry run's world-turns); `progress(n)` hears after each lockstep turn the n world-turns it played."""
     with only_writer(Path(recipe.out)):
         return _generate(recipe, progress, on_total)
 
@@ -257,7 +255,6 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
         "replayed": state.replayed,
         "seats_now": {seat: m.as_dict() for seat, m in sorted(stats.seats.items())},
         "faults": tally_faults(seats_and_errors(log.listed("traces", state))),
-        # None when nothing was left to play: the card keeps the cost of the run that played
         "cost": run_cost(stats, time.perf_counter() - started, len(plan)) if plan else None,
         # "kept": the card of the run that played; "written": by this run (a run killed after its
         # last part wrote none, and its cost went with it)
@@ -373,8 +370,11 @@ def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path])
     """Every row of this traces folder, or of these folders, as one `datasets.Dataset` (readable_shards first)."""
     from datasets import load_dataset
 
-    if isinstance(folders, (str, Path)):
-        folders = [folders]
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    if not folders:
+        raise ValueError("load_traces: no traces folder given; give one folder or a list of them")
+    if dup := [(a, b) for i, b in enumerate(folders) for a in folders[:i] if Path(a).resolve() == Path(b).resolve()]:
+        raise ValueError(f"{dup[0][1]}: named twice (first as {dup[0][0]}): its rows would load twice; name it once")
     files = [file for folder in folders for file in readable_shards(folder)]
     return load_dataset("parquet", data_files=files, features=_features(files), split="train")
 

@@ -196,12 +196,13 @@ def test_a_stand_in_seat_takes_a_disposition_file_path_as_well_as_a_name():
         check_spec("grabby")
 
 
-def test_a_stand_in_seed_may_be_negative_and_plays_other_limits_than_seed_zero():
-    # guards the standin rule's `seed: _whole()` (no lower bound: the seed only salts a CRC-32)
-    check_spec({"kind": "standin", "disposition": "hoarder", "seed": -1})
+def test_a_stand_in_seed_is_refused_below_zero_and_plays_other_limits_than_seed_zero():
+    # guards the standin rule's `seed: _whole(0)` (no upper bound: the seed only salts a CRC-32)
+    with pytest.raises(SeatSpecError, match=r"seat spec standin seed: expected a whole number >= 0, got -1"):
+        check_spec({"kind": "standin", "disposition": "hoarder", "seed": -1})
     obs, _ = parallel_env(turns=2).reset(seed=1)
-    minus, zero = (load({"kind": "standin", "disposition": "speculator", "seed": s}) for s in (-1, 0))
-    assert minus.act([obs["hazel"]]) != zero.act([obs["hazel"]])
+    one, zero = (load({"kind": "standin", "disposition": "speculator", "seed": s}) for s in (1, 0))
+    assert one.act([obs["hazel"]]) != zero.act([obs["hazel"]])
 
 
 def test_a_checkpoint_seat_checks_its_engine_keys_as_an_hf_seat_does():

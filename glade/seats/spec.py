@@ -128,7 +128,7 @@ RULES: dict[str, dict[str, Rule]] = {
             lambda v: isinstance(v, str) and (v in DISPOSITIONS or is_disposition_path(v)),
             "one of " + ", ".join(DISPOSITIONS) + ", or a path to a disposition .yaml",
         ),
-        "seed": _whole(),
+        "seed": _whole(0),  # as every seed in glade; any size, as it only salts a CRC-32
     },
     "python": {
         "entry_point": (
