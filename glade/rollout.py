@@ -33,6 +33,7 @@ from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.faults import SeatMeter, tally_faults
 from glade.seats import Decision, Policy, StandIn, each_creature, load_council, standin_council
+from glade.seats.python import with_article
 from glade.tracejson import canonical, dumps, encoder, fills_json
 
 ROW_COLUMNS = (
@@ -66,7 +67,7 @@ class EpisodeSpec:
                 )
             if not isinstance(policy, Policy):
                 raise TypeError(
-                    f"{self.episode_id}: the seat of {creature} is a {type(policy).__name__}, not a Policy;"
+                    f"{self.episode_id}: the seat of {creature} is {with_article(type(policy).__name__)}, not a Policy;"
                     " build one with glade.seats.load(spec), or seat an object with a name and an"
                     " act(observations) as glade.seats.PythonSeat(obj)"
                 )

@@ -7,14 +7,20 @@ batch per object. In Python, `PythonSeat(obj)` seats such an object directly. It
 gets a list of observations and returns, in order, one `Decision` or one action dict
 (`{"orders": [...]}`, or the action-space form with indices) for each. An action dict is read
 as a model's answer is (the parser checks it against its observation, with the protocol's
-limits: what it cannot use is dropped with a named error); a Decision is taken as it is, and
+limits: what it cannot use is dropped with a named error: an order's reason, or, named as
+env.step names them, `gossip_not_text`, `unknown_key`, and `thought_not_text`); numpy numbers in it read as
+numbers, any other value JSON cannot hold as nothing (a price of NaN or of an array is a
+`bad_price`), never as its str(). A Decision is taken as it is, and
 the Wood's rules still reject what breaks them, but its action must have the action's form
-(the action-space form, indices or a tuple of orders, is rewritten with names for its row).
+(the action-space form, indices or a tuple of orders, is rewritten with names for its row) and
+finite prices. `act` gets copies of the observations: glade's own stay as the Wood made them
+for the trace row and the parser, whatever the seat does to its copies.
 An `act` that raises, or answers out of shape, is a SeatAnswerError naming the seat.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import json
@@ -23,7 +29,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from glade.env.parallel import normalize_action
+from glade.env.phases import ACTION_KEYS
 from glade.env.protocol import parse
 from glade.tracejson import canonical
 
@@ -48,8 +57,8 @@ class PythonSeat:
         return self.scripted.name
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        try:
-            answers = self.scripted.act(observations)
+        try:  # copies: a seat that edits its observations must not edit the row's state or the parser's
+            answers = self.scripted.act(copy.deepcopy(observations))
         except Exception as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
             raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc, _turns(observations))}") from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
@@ -82,7 +91,7 @@ def _turns(observations: list[dict]) -> str:
     return f" on turn{'s' if len(turns) > 1 else ''} {', '.join(map(str, turns))}"
 
 
-def _a(word: str) -> str:
+def with_article(word: str) -> str:
     """`a str`, `an int`: the article a type's name takes."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
@@ -94,11 +103,46 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         _check_action(action, name)
         return answer if action is answer.action else replace(answer, action=action)
     if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
-        parsed = parse(json.dumps(normalize_action(answer, tuple(obs["prices"])), default=str), obs)
-        return Decision(parsed.action, error=parsed.error, repaired=parsed.repaired)
+        kept, notes = _action_keys(normalize_action(answer, tuple(obs["prices"])))
+        parsed = parse(json.dumps(kept), obs)
+        return Decision(parsed.action, error=parsed.error or next(iter(notes), None), repaired=parsed.repaired)
     raise SeatAnswerError(
-        f"python seat {name}: act returned {_a(type(answer).__name__)}; expected a Decision or an action dict"
+        f"python seat {name}: act returned {with_article(type(answer).__name__)}; expected a Decision or an action dict"
     )
+
+
+def _action_keys(answer: dict) -> tuple[dict, list[str]]:
+    """An action dict's keys as env.step reads them: orders, text gossip and text thought kept
+    (as plain JSON values), the rest dropped with env.step's note names (and `thought_not_text`,
+    which env.step need not name: the Wood never reads a thought), in the answer's order."""
+    single = "orders" not in answer and {"side", "good"} <= answer.keys()  # one order: the parser takes it
+    known = ACTION_KEYS | ORDER_KEYS if single else ACTION_KEYS
+    kept, notes = {}, []
+    for key, value in answer.items():
+        if key not in known:
+            notes.append("unknown_key")
+        elif key in ("gossip", "thought") and value is not None and not isinstance(value, str):
+            notes.append(f"{key}_not_text")
+        else:
+            kept[key] = _plain(value)
+    return kept, notes
+
+
+def _plain(value):
+    """A value as JSON can hold it: numpy numbers (scalars, 0-d arrays) as Python numbers; a
+    non-finite number or anything else JSON has no form for as None, which the parser names
+    (a None price is a bad_price), where str() would have made it a string the Wood reads."""
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        value = value.item()
+    if value is None or isinstance(value, (str, int)):  # bool is an int
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if isinstance(k, str)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return None
 
 
 def _named_action(action, obs: dict):
@@ -128,6 +172,12 @@ def _check_action(action, name: str) -> None:
             'expected {"orders": [{"side", "good", "qty", "price"}, ...]} (or return the action dict itself, '
             "which is read as a model's answer)"
         )
+    for i, o in enumerate(orders):  # canonical() writes NaN and Infinity, which no JSON reader takes
+        if not math.isfinite(float(o["price"])):
+            raise SeatAnswerError(
+                f"python seat {name}: act returned a Decision whose order {i} has price {o['price']!r};"
+                " a price must be a finite number (or return the action dict itself, where it is a bad_price)"
+            )
 
 
 ORDER_KEYS = {"side", "good", "qty", "price"}
@@ -173,7 +223,7 @@ def load_python(spec: dict) -> PythonSeat:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: importing {module_name} {_raised(exc)}") from exc
     if not callable(factory):
         raise SeatSpecError(
-            f"seat spec entry_point {entry!r}: {attr} is {_a(type(factory).__name__)}, not a factory to call"
+            f"seat spec entry_point {entry!r}: {attr} is {with_article(type(factory).__name__)}, not a factory to call"
         )
     kwargs = spec.get("kwargs") or {}
     try:  # kwargs the factory does not take; a TypeError raised inside the factory is its own bug (below)
@@ -188,7 +238,7 @@ def load_python(spec: dict) -> PythonSeat:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory {_raised(exc)}") from exc
     if not isinstance(scripted, Scripted):
         raise SeatSpecError(
-            f"seat spec entry_point {entry!r}: the factory returned {_a(type(scripted).__name__)};"
+            f"seat spec entry_point {entry!r}: the factory returned {with_article(type(scripted).__name__)};"
             " it must return an object with a `name` and an `act(observations)`"
         )
     if not isinstance(scripted.name, str) or not scripted.name.strip():  # the trace rows' seat column
