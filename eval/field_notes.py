@@ -178,6 +178,17 @@ def _definition(recipe: dict, council: str):
     return {seat: (p, kind.get(p)) for seat, p in spec["focal"].items()}, spec.get("rotate", 1)
 
 
+def policy_spec(recipe: dict | None, name: str) -> str | None:
+    """A policy's seat spec in words, as the recipe writes it ("checkpoint shipped:tiny-base", "the
+    hoarder stand-in"): Table 1's caption and the report's seat table name a seat alike. None where
+    the recipe lacks the policy."""
+    p = ((recipe or {}).get("policies") or {}).get(name)
+    if isinstance(p, dict):
+        what = next((p[k] for k in ("path", "model", "disposition", "url") if k in p), None)
+        return f"{p.get('kind')}{f' {what}' if what is not None else ''}"
+    return f"the {p} stand-in" if isinstance(p, str) else None
+
+
 def _described(recipe: dict | None, council: str) -> str | None:
     """`council: its focal seats' policies` in words, from the recipe; None where it lacks the council."""
     if council in COUNCILS and is_notes_council(council, recipe):
@@ -185,14 +196,10 @@ def _described(recipe: dict | None, council: str) -> str | None:
     spec = ((recipe or {}).get("councils") or {}).get(council)
     if not isinstance(spec, dict) or not isinstance(spec.get("focal"), dict):
         return None
-    policies = recipe.get("policies") or {}
 
     def policy(name) -> str:
-        p = policies.get(name)
-        if isinstance(p, dict):
-            what = next((p[k] for k in ("path", "model", "disposition", "url") if k in p), None)
-            return f"{name} ({p.get('kind')}{f' {what}' if what is not None else ''})"
-        return f"{name} (the {p} stand-in)" if isinstance(p, str) else str(name)
+        spec = policy_spec(recipe, name)
+        return f"{name} ({spec})" if spec else str(name)
 
     focal = spec["focal"]
     seats = (

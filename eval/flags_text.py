@@ -3,6 +3,8 @@ flags.md, the report and the model card write them."""
 
 from __future__ import annotations
 
+import json
+
 from .families import scenario_text
 from .verdict_text import example_where
 
@@ -68,6 +70,40 @@ def method_text(method: dict) -> str:
     )
 
 
+def decision_errors(decisions) -> dict[tuple[str, int, str], str]:
+    """(episode_id, turn, creature) -> the error the parser named, for the decisions (a
+    decisions.parquet table) that had one: the report's examples read it here."""
+    if not len(decisions) or not {"episode_id", "turn", "creature", "error"} <= set(decisions.columns):
+        return {}
+    named = decisions[decisions["error"].notna()]
+    keys = zip(named["episode_id"], named["turn"], named["creature"], named["error"], strict=True)
+    return {(str(e), int(t), str(c)): str(error) for e, t, c, error in keys}
+
+
+def _same_action(response, action: str) -> bool:
+    """Whether the answer reads as the action played: the same JSON (a clean JSON answer), or the same text."""
+    try:
+        return json.loads(str(response)) == json.loads(action)
+    except ValueError:
+        return str(response).strip() == action.strip()
+
+
+def played(example: dict, errors: dict | None = None) -> tuple[str, str | None] | None:
+    """(label, the action played or None) to show under a live answer that is not what was played:
+    the decision had an error (a cut-off answer: the parser played the orders it could read), or its
+    action differs from the answer as written (prose, a dropped key, a rounded price); None where
+    the answer is the action. The error is the example's own, else looked up in `errors` (decision_errors)."""
+    error = example.get("error")
+    if not error and errors:
+        error = errors.get((str(example.get("episode_id")), int(example.get("turn", -1)), str(example.get("creature"))))
+    action = example.get("action")  # None in a flags.json from before examples carried it
+    if not error and (action is None or _same_action(example.get("response"), str(action))):
+        return None
+    if action is None:
+        return f"error: {error}", None
+    return "action played" + (f" (error: {error})" if error else ""), str(action)
+
+
 def examples_md(examples: list[dict]) -> list[str]:
     lines = []
     if not examples:
@@ -77,5 +113,8 @@ def examples_md(examples: list[dict]) -> list[str]:
         lines += [f"Outcome: {e['outcome']}", ""] if e.get("outcome") else []
         lines += ["Prompt:", "", _fence(e["prompt"]), ""]
         lines += ["Live answer:", "", _fence(e["response"]), ""]
+        if shown := played(e):
+            label, action = shown
+            lines += [label[0].upper() + label[1:] + ":", ""] + ([_fence(action), ""] if action is not None else [])
         lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
     return lines

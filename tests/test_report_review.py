@@ -157,7 +157,7 @@ def test_captions_say_what_n_counts_and_a_lever_s_floor_in_units(copy):
     }
     flag = {"kind": "outcome", "metric": "crash", "effect": 0.5, "n": 6, "score": 1.0, "examples": [example]}
     family = {"family": 1, "title": "t", "text": "t: x", "n": 6, "q": 0.03, "members": [1], "examples": [example]}
-    page = SimpleNamespace(r=SimpleNamespace(flags=[flag], flags_note="", families=[family]))
+    page = SimpleNamespace(r=SimpleNamespace(flags=[flag], flags_note="", families=[family], decisions=pd.DataFrame()))
     for section in (*flag_sections(page), *family_sections(page)):
         assert "n and support: seeds for an outcome flag" in section.markdown[0] or (
             "n: seeds for an outcome family" in section.markdown[0]

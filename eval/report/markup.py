@@ -113,6 +113,7 @@ h1 { font-size: 1.6em; margin-bottom: .3em; } h2 { font-size: 1.25em; border-bot
 h3 { font-size: 1.05em; margin: 1.2em 0 .4em; } h4 { font-size: .95em; margin: .8em 0 .3em; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1.2em; font-size: .92em; }
 dl.meta dt { font-weight: 600; color: #555; } dl.meta dd { margin: 0; word-break: break-word; }
+section#terms dl.meta { grid-template-columns: minmax(8em, 16em) 1fr; } section#terms dl.meta dt { overflow-wrap: anywhere; }
 nav.contents ol { columns: 2; font-size: .92em; } nav.contents h2 { border: none; }
 div.scroll { max-width: 100%; overflow-x: auto; margin: .6em 0; }
 table { border-collapse: collapse; font-size: .88em; margin: 0; }
@@ -135,19 +136,31 @@ div.side { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: .8em; }
 div.side pre { white-space: pre-wrap; font-size: .8em; background: #f6f6f6; padding: .5em; max-height: 22em; overflow: auto; margin: .2em 0; }
 """
 
-# Tables sort by a column when its header is clicked (again: the other way). Numbers sort as
-# numbers: thousands separators dropped ("1,152" is 1152) and the unicode minus read as "-", the
-# first signed decimal anywhere in the cell that is not part of a word, so "+0.62 [+0.41, +0.83]"
-# sorts by +0.62, "n 7 of 8 seeds" by 7, "15.0%" by 15 (and "c1" in a name is no number).
-# Cells with no number sort after those with one, by text. The script and sort_key (Python, for
-# the tests) read the same two patterns.
+# Tables sort by a column when its header is clicked (again: the other way). A column sorts as
+# numbers when each of its cells is one: in a column the table declares numeric (td.num), or one
+# that starts with a number, or a missing value; any other column (a verdict that names a number
+# in its words) sorts as text. Numbers: thousands separators dropped ("1,152" is 1152) and the
+# unicode minus read as "-", the first signed decimal anywhere in the cell that is not part of a
+# word, so "+0.62 [+0.41, +0.83]" sorts by +0.62, "n 7 of 8 seeds" by 7, "15.0%" by 15 (and "c1" in
+# a name is no number). Cells with no number sort after those with one, by text. The script and
+# sort_key / numeric_column (Python, for the tests) read the same patterns.
 THOUSANDS = r"(\d),(?=\d{3}\b)"
 NUMBER = r"(?<![A-Za-z_\d.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
+LEADING = r"^[-+\u2212]?\.?\d"  # a cell that starts with a number
+NONE_CELLS = ("", "-", MISSING)
 
 
-def sort_key(text: str) -> tuple[int, float, str]:
-    """What the script sorts a cell by: (0, the number, text), or (1, 0, text) with no number."""
+def numeric_column(cells: list[str], declared: bool = False) -> bool:
+    """Whether the script sorts a column of these cells (as shown) as numbers."""
+    return declared or all(c.strip() in NONE_CELLS or re.match(LEADING, c.strip()) for c in cells)
+
+
+def sort_key(text: str, numeric: bool = True) -> tuple[int, float, str]:
+    """What the script sorts a cell by: (0, the number, text), or (1, 0, text) with no number; in a
+    text column (0, 0, text), or (1, 0, text) for a missing value (last, as in a numeric column)."""
     text = str(text).strip()
+    if not numeric:
+        return (int(text in NONE_CELLS), 0.0, text)
     plain = re.sub(THOUSANDS, r"\1", text.replace("\u2212", "-"), flags=re.A)
     m = re.search(NUMBER, plain, flags=re.A | re.I)
     value = float(m.group()) if m else math.nan
@@ -155,7 +168,8 @@ def sort_key(text: str) -> tuple[int, float, str]:
 
 
 SORT_SCRIPT = """
-var THOUSANDS = new RegExp(@THOUSANDS, "g"), NUMBER = new RegExp(@NUMBER, "i");
+var THOUSANDS = new RegExp(@THOUSANDS, "g"), NUMBER = new RegExp(@NUMBER, "i"), LEADING = new RegExp(@LEADING);
+var NONE_CELLS = @NONE_CELLS;
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
     th.setAttribute("aria-sort", "none");
@@ -164,11 +178,17 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       var up = th.getAttribute("aria-sort") !== "ascending";
       table.querySelectorAll("th").forEach(function (h) { h.setAttribute("aria-sort", "none"); });
       th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      function text(row) { return (row.cells[col] ? row.cells[col].textContent : "").trim(); }
+      var numeric = rows.every(function (row) {
+        var cell = row.cells[col], t = text(row);
+        return (cell && cell.classList.contains("num")) || NONE_CELLS.indexOf(t) >= 0 || LEADING.test(t);
+      });
       function key(row) {
-        var text = (row.cells[col] ? row.cells[col].textContent : "").trim();
-        var m = text.replace(/\\u2212/g, "-").replace(THOUSANDS, "$1").match(NUMBER);
+        var t = text(row);
+        if (!numeric) { return [NONE_CELLS.indexOf(t) >= 0 ? 1 : 0, 0, t]; }
+        var m = t.replace(/\\u2212/g, "-").replace(THOUSANDS, "$1").match(NUMBER);
         var value = m ? parseFloat(m[0]) : NaN;
-        return isFinite(value) ? [0, value, text] : [1, 0, text];
+        return isFinite(value) ? [0, value, t] : [1, 0, t];
       }
       rows.sort(function (a, b) {
         var x = key(a), y = key(b), c = x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
@@ -179,3 +199,4 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   });
 });
 """.replace("@THOUSANDS", json.dumps(THOUSANDS)).replace("@NUMBER", json.dumps(NUMBER))
+SORT_SCRIPT = SORT_SCRIPT.replace("@LEADING", json.dumps(LEADING)).replace("@NONE_CELLS", json.dumps(list(NONE_CELLS)))

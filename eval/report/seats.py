@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from glade.eval.field_notes import table_one, table_one_caption, table_one_cells
+from glade.eval.field_notes import policy_spec, table_one, table_one_caption, table_one_cells
 
 from .data import Results, fault_notes
 from .markup import Section, html_table, md_table, md_text
@@ -22,13 +22,22 @@ def _interval_text(d: dict, fmt: str) -> str:
 
 
 SEATS_CAPTION = (
-    "Per council and live seat (the recipe's policy name): the share of its answers the parser took as a valid action "
+    "Per council and live seat (the recipe's policy name and spec, as Table 1 names it, then the identity its rows in "
+    "decisions.parquet carry): the share of its answers the parser took as a valid action "
     "with no named error, mean over seeds [{level:.0%} interval], n = seeds (a seed's casts and scenarios "
     "together); decisions that twin worlds made alike (the same prompt and answer, up to the legend turn: its decisions come before its effect) count once, in the rate and in the "
     "decisions; its self-buys, the share of its decisions that bid for a good its creature makes (no stand-in does), "
     "over seeds alike; and the most frequent errors. A seat with structured: true has each answer held to its state's "
     "action schema."
 )
+
+
+def seat_text(recipe: dict, name: str, identities: list[str]) -> str:
+    """`base_model (checkpoint shipped:tiny-base; ran as hf:tiny-base)`: the recipe's words first, so
+    the seat reads as Table 1 names it, then what its rows name (an adapter, structured decoding)."""
+    ran = ", ".join(identities)
+    spec = policy_spec(recipe, name)
+    return f"{name} ({spec}; ran as {ran})" if spec else f"{name} ({ran})"
 
 
 def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
@@ -41,7 +50,7 @@ def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
         rows.append(
             [
                 row["council"],
-                f"{row['policy']} ({', '.join(row['policy_identity'])})",
+                seat_text(r.recipe, row["policy"], row["policy_identity"]),
                 _interval_text(valid, ".3f"),
                 _interval_text(row["self_buy"], ".3f") if "self_buy" in row else "—",
                 str(valid["n"]),

@@ -10,6 +10,7 @@ import html
 import re
 
 from glade.eval.families import families_heading, family_counts
+from glade.eval.flags_text import decision_errors, played
 from glade.eval.verdict_text import (
     EMPTY,
     LESSONS,
@@ -34,6 +35,7 @@ from .plots import figure_html, figure_md
 TOP_FAMILIES = 5  # in the lead
 FAMILY_DETAILS = 20  # with their examples, further down
 EXAMPLE_CHARS = 4000
+SIDES = (("prompt", "prompt"), ("response", "live answer"), ("standin_action", "stand-in action"))  # side by side
 
 LEAD = (
     "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), for a seat's valid-action rate "
@@ -223,7 +225,7 @@ def lesson_sections(page) -> list[Section]:
                 for c in e["councils"]
             ]
         ],
-        {4, 5},
+        {4, 5, 6},  # n: numbers, so its column sorts as numbers
     )
     out += _table_section(
         "attribution",
@@ -293,6 +295,7 @@ def family_sections(page) -> list[Section]:
     families = page.r.families
     if not families:
         return []
+    errors = decision_errors(page.r.decisions)
     shown = families[:FAMILY_DETAILS]
     about = (
         f"{len(families)} families of flags, the first {len(shown)} here with their example decisions "
@@ -316,19 +319,20 @@ def family_sections(page) -> list[Section]:
             where = example_where(ex)
             outcome = f"Outcome: {ex['outcome']}" if ex.get("outcome") else ""
             md += [f"#### {md_text(where)}", ""] + ([md_text(outcome), ""] if outcome else [])
-            for key, label in (
-                ("prompt", "Prompt"),
-                ("response", "Live answer"),
-                ("standin_action", "Stand-in action"),
-            ):
-                md += [f"{label}:", "", "```", str(ex.get(key, ""))[:EXAMPLE_CHARS].replace("```", "'''"), "```", ""]
+            blocks = {key: [(label, ex.get(key, ""))] for key, label in SIDES}
+            if extra := played(ex, errors):  # a cut-off answer: its error and the part of it played
+                blocks["response"].append(extra)
+            for label, text in [b for key, _ in SIDES for b in blocks[key]]:
+                md += [f"{md_text(label[0].upper() + label[1:])}:", ""]
+                md += [] if text is None else ["```", str(text)[:EXAMPLE_CHARS].replace("```", "'''"), "```", ""]
             cells = "".join(
-                f"<div><b>{label}</b><pre>{_e(str(ex.get(key, ''))[:EXAMPLE_CHARS])}</pre></div>"
-                for key, label in (
-                    ("prompt", "prompt"),
-                    ("response", "live answer"),
-                    ("standin_action", "stand-in action"),
+                "<div>"
+                + "".join(
+                    f"<b>{_e(label)}</b>" + ("" if text is None else f"<pre>{_e(str(text)[:EXAMPLE_CHARS])}</pre>")
+                    for label, text in blocks[key]
                 )
+                + "</div>"
+                for key, _ in SIDES
             )
             parts.append(
                 f'<div class="example" id="{example_anchor(f, j)}"><h4>{_e(where)}</h4>'

@@ -7,6 +7,7 @@ import html
 import math
 
 from glade.eval.families import effect_text, scenario_text
+from glade.eval.flags_text import decision_errors, played
 from glade.eval.verdict_text import example_where
 
 from .data import TOP_FLAGS
@@ -93,6 +94,7 @@ def flag_sections(page) -> list[Section]:
             )
         ]
     header, rows, ranked = flag_rows(r.flags)
+    errors = decision_errors(r.decisions)
     about = (
         f"{len(r.flags)} flag(s) in flags.json, ranked by score; policy: the model in that seat (a council that rotates "
         "its models seats a different one on a creature in each cast); the first example points at a row of "
@@ -103,7 +105,7 @@ def flag_sections(page) -> list[Section]:
         header[:-1] + ["examples"],
         [row[:-1] for row in rows],
         {9, 10, 11, 12, 13, 14, 15},
-        extra=lambda i: _examples_html(ranked[i]),
+        extra=lambda i: _examples_html(ranked[i], errors),
     )
     return [
         Section(
@@ -115,14 +117,17 @@ def flag_sections(page) -> list[Section]:
     ]
 
 
-def _examples_html(flag: dict) -> str:
+def _examples_html(flag: dict, errors: dict) -> str:
     parts = []
     for ex in (flag.get("examples") or [])[:3]:
         summary = html.escape(example_where(ex) + (f"; {ex['outcome']}" if ex.get("outcome") else ""))
+        sides = (("prompt", "prompt"), ("response", "response"), ("standin_action", "stand-in action"))
+        blocks = [(label, ex[key]) for key, label in sides if ex.get(key) is not None]
+        if extra := played(ex, errors):  # a cut-off answer: its error and the part of it played, after the answer
+            blocks.insert(len(blocks) - (ex.get("standin_action") is not None), extra)
         body = "".join(
-            f"<b>{label}</b><pre>{html.escape(str(ex.get(key, ''))[:4000])}</pre>"
-            for key, label in (("prompt", "prompt"), ("response", "response"), ("standin_action", "stand-in action"))
-            if ex.get(key) is not None
+            f"<b>{html.escape(label)}</b>" + ("" if text is None else f"<pre>{html.escape(str(text)[:4000])}</pre>")
+            for label, text in blocks
         )
         parts.append(f"<details><summary>{summary}</summary>{body}</details>")
     return "".join(parts) or "—"
