@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glade.files import check_replaceable
+from glade.files import atomic, check_replaceable
 
 from .cells import CELL, decision_cells, outcome_cells
 from .families import EXAMPLES, effect_text, families, family_counts, scenario_text, shared_text
@@ -48,7 +48,7 @@ from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
 from .flags_text import examples_md, method_text, metric_text, number
-from .rows import read_recipe, read_summary
+from .rows import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
 from .stats import clean
 from .thresholds import Thresholds, run_settings, threshold
 
@@ -87,12 +87,14 @@ class Flagging:
     families: list[dict]
     method: dict
     excluded: dict = field(default_factory=dict)  # seat faults left out first (glade.eval.faults)
+    tables: dict = field(default_factory=dict)  # the tables flagged (glade.eval.rows.tables_identity)
 
     def as_json(self) -> dict:
         return clean(
             {
                 "method": self.method,
                 "excluded": self.excluded,
+                "tables": self.tables,
                 "families": self.families,
                 "flags": self.flags,
                 "cells": self.cells,
@@ -108,6 +110,7 @@ def _example(row) -> dict:
         "prompt": str(row["prompt"]),
         "response": str(row["completion"]),
         "action": str(row["action"]),
+        "error": None if pd.isna(row.get("error")) else str(row["error"]),  # a cut-off answer says so beside it
         "standin_action": str(row["standin_action"]),
     }
 
@@ -133,6 +136,8 @@ def _passes(cell: dict, q_max: float, min_effect: float, min_support: float) -> 
 def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> Flagging:
     """Test every decision and outcome cell, control the FDR over all of them, keep the flags
     (best first, with examples) and group them into families. Seat faults are left out first."""
+    # stamped before the faults go: the report compares it with the tables as written
+    tables = tables_identity(len(decisions), episodes) if decisions is not None and episodes is not None else {}
     decisions, episodes, excluded = without_faults(decisions, episodes)
     q_max = threshold(thresholds, "fdr_q")
     min_effect, min_support = threshold(thresholds, "flag_min_effect"), threshold(thresholds, "flag_support")
@@ -172,6 +177,7 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed:
         families=clean(families(flags)),
         method=method,
         excluded=excluded,
+        tables=tables,
     )
 
 
@@ -241,8 +247,11 @@ def _outcome_examples(
 def load_thresholds(results: Path) -> tuple[Thresholds, int]:
     """(thresholds, the seed of the permutation tests) of a results folder, checked as the eval
     recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else
-    summary.json's (the run's own, as the report reads them), else the defaults."""
-    return run_settings(read_recipe(results), read_summary(results), results)
+    summary.json's (the run's own, as the report reads them), else the defaults. A summary.json
+    glade eval did not write, or another run's, is refused (glade.eval.rows.check_summary)."""
+    summary = read_summary(results)
+    check_summary(results, summary)
+    return run_settings(read_recipe(results), summary, results)
 
 
 def markdown(flagging: Flagging, top: int = 10) -> str:
@@ -328,21 +337,27 @@ def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]
     from glade.provenance import stamp
 
     written = {**flagging.as_json(), "provenance": stamp()}  # which glade flagged these rows
-    json_path.write_text(json.dumps(written, indent=1, allow_nan=False) + "\n")
-    md_path.write_text(markdown(flagging, top=top))
+    text, md = json.dumps(written, indent=1, allow_nan=False) + "\n", markdown(flagging, top=top)
+    # atomic: a killed run leaves the last whole file, never half of one (which glade would refuse to replace)
+    with atomic(json_path) as tmp:
+        tmp.write_text(text)
+    with atomic(md_path) as tmp:
+        tmp.write_text(md)
     return json_path, md_path
 
 
 def load_flags(path) -> dict:
-    """flags.json as {"method", "families", "flags", "cells", "provenance"}; a file from before families (a
-    plain list of flags) reads with no families and no cells. One that is not what glade flag
-    writes is a ValueError naming it and saying to rerun glade flag."""
+    """flags.json as {"method", "families", "flags", "cells", "provenance", "tables"}; a file from before
+    families (a plain list of flags) reads with no families and no cells, one from before the
+    `tables` stamp with {} there. One that is not what glade flag writes is a ValueError naming
+    it and saying to move it aside and rerun glade flag (which never replaces such a file)."""
     return load_flags_text(Path(path).read_text(), path)
 
 
 def load_flags_text(text: str, path) -> dict:
     """load_flags on the text of flags.json (`path` names it in the error)."""
-    rerun = "rerun `glade flag` on its results folder to write it again"
+    # check_flags_out refuses to replace such a file, so rerunning alone would fail
+    rerun = "move it aside, then rerun `glade flag` on its results folder to write it again"
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -365,4 +380,18 @@ def load_flags_text(text: str, path) -> dict:
         "flags": data["flags"],
         "cells": data.get("cells") or [],
         "provenance": data.get("provenance") if isinstance(data.get("provenance"), dict) else {},
+        "tables": data.get("tables") if isinstance(data.get("tables"), dict) else {},
     }
+
+
+def flags_mismatch(flags: dict, decision_rows: int, episodes: pd.DataFrame) -> str | None:
+    """How flags.json (as load_flags reads it) differs from the tables beside it (decisions.parquet's
+    row count, episodes.parquet's episode_id): its `tables` stamp, else (a file from before the
+    stamp) the episodes its examples name; None where it matches."""
+    if why := stamp_mismatch(flags["tables"], decision_rows, episodes):
+        return why
+    examples = [e for f in flags["flags"] for e in (f.get("examples") or []) if isinstance(e, dict)]
+    named = {str(e["episode_id"]) for e in examples if e.get("episode_id") is not None}
+    if lacking := sorted(named - set(map(str, episodes["episode_id"]))):
+        return f"its examples name {len(lacking)} episode(s) episodes.parquet lacks, {lacking[0]} first"
+    return None

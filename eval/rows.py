@@ -36,6 +36,13 @@ def interrupted(folder: Path, then: str) -> str | None:
     return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
 
 
+def _rebuildable(folder: Path) -> bool:
+    """Whether `glade eval` can rewrite this folder's tables and summary from its shards (rebuild)."""
+    from glade.resume import PROGRESS
+
+    return (Path(folder) / PROGRESS).exists() and any((Path(folder) / SHARDS).glob("*.parquet"))
+
+
 def rebuild(folder: Path) -> str:
     """How to rebuild the tables of this results folder, as it stands. `glade eval` rebuilds them
     from its shards (OUT/shards/, listed in progress.json), playing only what they lack; a listed
@@ -153,6 +160,96 @@ def read_summary(folder: Path) -> dict:
             f"{rebuild(Path(folder))}"
         )
     return data
+
+
+SUMMARY_HOLDS = ("recipe", "worlds", "decisions")  # in every summary glade eval has written, since the first
+
+
+def tables_beside(folder: Path) -> tuple[int, pd.DataFrame] | None:
+    """(the row count of decisions.parquet, episodes.parquet's episode_id, scenario and
+    scenario_hash) of a results folder, read cheaply (the count from the Parquet footer, three
+    columns); None where either table is missing, unreadable or another table (read_table and
+    check_columns name those)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    try:
+        for name, needs in (("decisions.parquet", DECISIONS_NEEDED), ("episodes.parquet", EPISODES_NEEDED)):
+            if not set(needs) <= set(pq.read_schema(folder / name).names):
+                return None  # another table in its place: check_columns names it
+        rows = pq.read_metadata(folder / "decisions.parquet").num_rows
+        episodes = pd.read_parquet(folder / "episodes.parquet", columns=["episode_id", "scenario", "scenario_hash"])
+    except (pa.ArrowException, OSError, KeyError, ValueError):
+        return None
+    return rows, episodes
+
+
+def tables_identity(decision_rows: int, episodes: pd.DataFrame) -> dict:
+    """What flags.json (and summary.json, where glade eval stamps it) records of the tables it was
+    made from, as `tables`: the row counts and a short hash of the distinct episode ids (two runs
+    of one recipe on other seeds part there). stamp_mismatch compares it with the tables beside it."""
+    import hashlib
+
+    ids = sorted(set(map(str, episodes["episode_id"]))) if "episode_id" in episodes else []
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return {"decisions": int(decision_rows), "episodes": len(episodes), "episode_ids": digest}
+
+
+def stamp_mismatch(stamped, decision_rows: int, episodes: pd.DataFrame) -> str | None:
+    """How a `tables` stamp (tables_identity) differs from the tables beside it; None where it
+    matches or there is none (a file from before the stamp)."""
+    if not isinstance(stamped, dict) or not stamped:
+        return None
+    here = tables_identity(decision_rows, episodes)
+    if stamped == here:
+        return None
+    return (
+        f"it was made from {stamped.get('decisions')} decision rows and {stamped.get('episodes')} episode rows "
+        f"(episode ids {stamped.get('episode_ids')}), the tables beside it hold {here['decisions']} and "
+        f"{here['episodes']} (episode ids {here['episode_ids']})"
+    )
+
+
+def summary_mismatch(summary: dict, decision_rows: int, episodes: pd.DataFrame) -> str | None:
+    """How summary.json differs from the tables beside it: its `decisions` (the row count of
+    decisions.parquet, in every summary), its `scenario_hashes` and, where stamped, its `tables`."""
+    if summary["decisions"] != decision_rows:
+        return f"it counts {summary['decisions']} decision rows, decisions.parquet holds {decision_rows}"
+    hashes = summary.get("scenario_hashes")
+    if isinstance(hashes, dict):  # as glade eval records them: each scenario's first hash in episodes.parquet
+        played = episodes.groupby("scenario")["scenario_hash"].first().to_dict() if len(episodes) else {}
+        if set(hashes) != set(played):
+            return (
+                f"it names scenario(s) {', '.join(sorted(hashes))}, episodes.parquet plays {', '.join(sorted(played))}"
+            )
+        changed = [name for name in sorted(hashes) if hashes[name] != played[name]]
+        if changed:
+            name = changed[0]
+            return f"its scenario hash of {name} is {hashes[name]}, episodes.parquet's is {played[name]}"
+    return stamp_mismatch(summary.get("tables"), decision_rows, episodes)
+
+
+def check_summary(folder: Path, summary: dict) -> None:
+    """Refuses (ValueError) a summary.json (as read_summary read it) that glade eval did not
+    write (it lacks a key of SUMMARY_HOLDS) or that another run wrote (summary_mismatch: it
+    does not describe the tables beside it). A folder without one passes, and so does one whose
+    tables cannot be read (read_table names those)."""
+    folder = Path(folder)
+    path = folder / "summary.json"
+    if not path.exists():
+        return
+    aside = "move it aside (glade reads the tables without one)"
+    if _rebuildable(folder):  # elsewhere a rerun of glade eval would play every world again, or refuse
+        aside += f", or rerun `glade eval` with the recipe that wrote this folder (out={shlex.quote(str(folder))}) to write it again"
+    missing = [key for key in SUMMARY_HOLDS if key not in summary]
+    if missing or not isinstance(summary["decisions"], int):
+        lacks = f"it lacks {', '.join(missing)}" if missing else "its `decisions` is not a count"
+        raise ValueError(f"{path}: not a summary glade eval wrote ({lacks}); {aside}")
+    beside = tables_beside(folder)
+    why = summary_mismatch(summary, *beside) if beside is not None else None
+    if why:
+        raise ValueError(f"{path}: another run's summary, not that of the tables beside it ({why}); {aside}")
 
 
 ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay

@@ -26,7 +26,7 @@ from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ti
 from .estimate import check, eval_plan
 from .plan import plan, results_recipe, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
-from .rows import ATTRIBUTION, World, decision_rows, episode_rows
+from .rows import ATTRIBUTION, World, decision_rows, episode_rows, summary_mismatch, tables_identity
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,10 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             kept = json.loads((out / "summary.json").read_text())
         except (OSError, ValueError):
             kept = {}  # the runs that played were interrupted before they wrote a summary
-        if "timing" in kept and kept.get("cost"):
+        foreign = not isinstance(kept.get("decisions"), int) or summary_mismatch(
+            kept, len(result.decisions), result.episodes
+        )  # another run's summary (copied in): its cost is not this folder's
+        if "timing" in kept and kept.get("cost") and not foreign:
             timing, cost = kept["timing"], {**kept["cost"], "kept": True}
         else:  # not recorded: zeros would read as a run that cost nothing
             timing = cost = None
@@ -199,6 +202,7 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
         **provenance(result.decisions, result.episodes),
         "worlds": result.worlds,
         "decisions": len(result.decisions),
+        "tables": tables_identity(len(result.decisions), result.episodes),  # the report checks the tables by it
         # per live seat (the recipe's policy name): faults are turns its seat failed to answer; those
         # rows, and the worlds they happened in, are left out of the metrics below and of the flags
         "faults": faults,

@@ -291,7 +291,7 @@ def test_write_flags_json_and_markdown(tmp_path):
     result = flag(both, paired_worlds(), FAST, seed=0)
     json_path, md_path = write_flags(result, tmp_path)
     data = json.loads(json_path.read_text())
-    assert set(data) == {"method", "excluded", "families", "flags", "cells", "provenance"}
+    assert set(data) == {"method", "excluded", "tables", "families", "flags", "cells", "provenance"}
     assert data["flags"] == result.flags and all(set(FLAG_KEYS) <= set(f) for f in data["flags"])
     assert len(data["cells"]) == result.method["cells"] and all("p" in c and "q" in c for c in data["cells"])
     assert load_flags(json_path)["families"] == result.families
@@ -317,6 +317,7 @@ def test_write_flags_json_and_markdown(tmp_path):
         "flags": result.flags,
         "cells": [],
         "provenance": {},
+        "tables": {},
     }
 
 

@@ -363,7 +363,7 @@ def test_eval_ray_takes_a_key_value_after_it_as_an_override(monkeypatch, ray, ov
     import glade.eval.recipe
 
     loaded, backends = [], []
-    recipe = SimpleNamespace(name="r")
+    recipe = SimpleNamespace(name="r", seeds=SimpleNamespace(count=8))
     monkeypatch.setattr(glade.eval.recipe, "load_eval_recipe", lambda path, given: loaded.append(given) or recipe)
     monkeypatch.setattr(glade.eval.recipe, "check_inputs", lambda *args: None)
     monkeypatch.setattr(glade.eval.recipe, "unseated", lambda recipe: [])

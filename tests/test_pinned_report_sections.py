@@ -92,7 +92,7 @@ def _folder(tmp_path, summary: dict, recipe: dict | None = None):
                           "seed": [0, 0, 0], "price_path": [path] * 3, "faults": [0, 0, 2]})  # fmt: skip
     seats.to_parquet(tmp_path / "episodes.parquet")
     pd.DataFrame({"episode_id": ["e1"]}).to_parquet(tmp_path / "decisions.parquet")
-    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "summary.json").write_text(json.dumps({"recipe": "r", "worlds": 3, "decisions": 1, **summary}))
     if recipe is not None:
         (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     return tmp_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,10 +14,10 @@ import pandas as pd
 from glade.config import as_plain
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
-from glade.eval.flags import load_flags
+from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import interrupted, read_recipe, read_summary, read_table, rebuild
+from glade.eval.rows import check_summary, interrupted, read_recipe, read_summary, read_table, rebuild
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import run_settings
 
@@ -80,6 +81,7 @@ def load_results(results_dir: str | Path) -> Results:
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")
     decisions = read_table(decisions_path)
+    written = len(decisions), seats  # the tables as glade eval wrote them, faults in: what summary and flags describe
     played = list(dict.fromkeys(seats.loc[seats["council"] != STANDIN, "council"]))
     # a seat fault is a held turn, not play: its rows and worlds are left out as the summary leaves them out
     decisions, seats, excluded = without_faults(decisions, seats)
@@ -91,6 +93,7 @@ def load_results(results_dir: str | Path) -> Results:
     episodes = seats.drop_duplicates("episode_id").reset_index(drop=True)
 
     recipe, summary = read_recipe(folder), read_summary(folder)
+    check_summary(folder, summary)  # not glade eval's, or another run's: one error line, before any file changes
     # without recipe.yaml the summary still says what the run used: its verdicts were read at
     # these, so the tables recomputed here must be too (not at the defaults)
     thresholds, seed = run_settings(recipe, summary, folder)
@@ -101,6 +104,11 @@ def load_results(results_dir: str | Path) -> Results:
         except ValueError as exc:  # not what glade flag writes: the report says so, and what to do
             note = str(exc)
         else:
+            if why := flags_mismatch(loaded, *written):  # another run's flags would show its episodes as these
+                raise ValueError(
+                    f"{folder / 'flags.json'}: another run's flags, not those of the tables beside it ({why}); "
+                    f"rerun `glade flag {shlex.quote(str(folder))}` to flag these tables"
+                )
             if loaded["method"] or loaded["flags"]:
                 flags = loaded["flags"]
                 note = "" if flags else no_flags_note(loaded)
