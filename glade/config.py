@@ -214,7 +214,7 @@ FOLDER_KINDS = {
 }
 
 
-def _kind_text(kind: str) -> str:
+def kind_text(kind: str) -> str:
     return {"scenario": "a scenario", "disposition": "a disposition", "eval": "an eval recipe"}.get(
         kind, f"a {kind} recipe"
     )
@@ -226,8 +226,8 @@ def check_kind(path: str | Path, kind: str, taker: str) -> None:
     parent = Path(path).parent
     found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
     if found is not None and found != kind:
-        takes = _kind_text(kind) + (" or a council file (creature: seat spec)" if taker == "--council" else "")
-        raise ConfigError(f"{path}: {_kind_text(found)} (recipes/{parent.name}/); {taker} takes {takes}")
+        takes = kind_text(kind) + (" or a council file (creature: seat spec)" if taker == "--council" else "")
+        raise ConfigError(f"{path}: {kind_text(found)} (recipes/{parent.name}/); {taker} takes {takes}")
 
 
 def council_pair_hint(spec: str, creatures: list[str] | tuple[str, ...]) -> str:
@@ -249,7 +249,7 @@ def load_recipe(
         check_kind(path, kind, f"`glade {kind}`")
     data = read_yaml(recipe_hint(shipped_hint(path), kind))
     if not data:  # else the first required key would be named missing, as if the rest were there
-        raise ConfigError(f"{path}: the file is empty; expected {_kind_text(kind) if kind else 'a recipe'}")
+        raise ConfigError(f"{path}: the file is empty; expected {kind_text(kind) if kind else 'a recipe'}")
     if kind is not None:
         check_keys_kind(data, path, kind)
     pairs = parse_overrides(overrides)
@@ -295,7 +295,7 @@ def check_keys_kind(data: dict, path: str | Path, kind: str) -> None:
         ((other, evidence),) = fits.items()
         use = _USE.get(other, f"run it with glade {other}")
         raise ConfigError(
-            f"{path}: this looks like {_kind_text(other)} (it has {', '.join(evidence)}), not {_kind_text(kind)}: {use}"
+            f"{path}: this looks like {kind_text(other)} (it has {', '.join(evidence)}), not {kind_text(kind)}: {use}"
         )
 
 

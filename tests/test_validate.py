@@ -146,6 +146,18 @@ def test_a_file_outside_the_recipe_folders_asks_for_kind(tmp_path, capsys):
     assert main(["validate", str(path), "--kind", "generate"]) == 0
 
 
+def test_a_kind_glade_can_tell_by_its_own_keys_is_named_in_the_kind_line(tmp_path, capsys):
+    # guards validate.looks_like: a train recipe has keys only train recipes have; a generate
+    # recipe's keys are all an eval recipe's too, so it gets no guess (above)
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(TRAIN))
+    assert main(["validate", str(path)]) == 2
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"KIND?  {path}: not under") and line.endswith(
+        "so glade cannot tell what it is; it looks like a train recipe (it has data, model, sft): say --kind train"
+    )
+
+
 def test_shipped_recipes_are_well_formed(capsys):
     assert main(["validate", str(ROOT / "recipes")]) in (0, 1)  # 1: inputs an earlier step writes
     out = capsys.readouterr().out

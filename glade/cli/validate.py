@@ -25,8 +25,10 @@ from pathlib import Path
 from glade.cli import VerbHelp, epilog
 from glade.config import (
     FOLDER_KINDS,
+    KIND_KEYS,
     ConfigError,
     MissingInput,
+    kind_text,
     parse_overrides,
     recipe_hint,
     recipe_source,
@@ -42,10 +44,33 @@ def kind_of(path: Path, given: str | None) -> str:
         return given
     if path.parent.name in FOLDER_KINDS:
         return FOLDER_KINDS[path.parent.name]
-    raise ConfigError(
-        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval, so glade cannot tell what it is: "
-        f"say it with --kind ({', '.join(KINDS)})"
+    where = (
+        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval, so glade cannot tell what it is"
     )
+    if guess := looks_like(path):
+        kind, evidence = guess
+        raise ConfigError(f"{where}; it looks like {kind_text(kind)} (it has {', '.join(evidence)}): say --kind {kind}")
+    raise ConfigError(f"{where}: say it with --kind ({', '.join(KINDS)})")
+
+
+def looks_like(path: Path) -> tuple[str, list[str]] | None:
+    """(kind, a few keys only that kind has) when the file's keys are all one kind's and some of
+    them are that kind's alone; None when none or several fit, or the file does not read."""
+    from glade.env.schema import read_yaml
+
+    try:
+        data = read_yaml(path)
+    except (OSError, ValueError):  # ConfigError is a ValueError: the FAIL line says what is wrong
+        return None
+    if not isinstance(data, dict) or not data:
+        return None
+    keys = {str(k) for k in data}
+    fits = []
+    for kind, known in KIND_KEYS.items():
+        own = known.difference(*(v for k, v in KIND_KEYS.items() if k != kind))
+        if keys <= known and keys & own:
+            fits.append((kind, sorted(keys & own)[:3]))
+    return fits[0] if len(fits) == 1 else None
 
 
 def validate_file(path: Path, kind: str, overrides: list[str] = ()) -> str:
