@@ -97,4 +97,4 @@ def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[Wo
     check_limits(counted, source, recipe.max_decisions, None)
     if recipe.max_tokens is not None and todo:
         expected = estimate(counted, calibrate(recipe, scenarios, todo, {}))
-        check_limits(counted, source, None, recipe.max_tokens, expected)
+        check_limits(counted, source, None, recipe.max_tokens, expected, recipe.max_fault_share)

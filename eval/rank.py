@@ -186,9 +186,12 @@ def rank(
     seed: int = 0,
     on_total=None,
     progress=None,
+    least_resamples: int = 0,
 ) -> dict:
     """The leaderboard (what rank.json holds): entries best first, each with its strength,
-    the bootstrap interval of the strength and of its rank, wins and comparisons."""
+    the bootstrap interval of the strength and of its rank, wins and comparisons.
+    `least_resamples` (the CLI's min_resamples(level)) refuses fewer refits, before any,
+    where some entry gets an interval; where none does, no interval's ends need them."""
     episodes, named, versions = load_episodes(results)
     check_versions(versions)  # other prompts or other rules under one name: not one game
     # an entry merges whatever bears its name: refused where that is two different seatings
@@ -225,6 +228,11 @@ def rank(
     too_few = len(seeds) < MIN_RESAMPLED  # fewer: a bootstrap interval falls short of its level
     # the same floor per entry: one compared on fewer seeds gets no interval (a percentile interval of 4 covers <= 0.875)
     played = ((by_seed.sum(axis=1) + by_seed.sum(axis=2)) > 0).sum(axis=0)
+    if resamples < least_resamples and not too_few and (played >= MIN_RESAMPLED).any():
+        raise ValueError(
+            f"--resamples {resamples}: at least {least_resamples} refits for a {round(level * 100, 6):g}% interval's "
+            f"ends (about {BEYOND} beyond each at {MIN_RESAMPLED} seeds; fewer and the ends are a few refits' noise)"
+        )
     if on_total is not None:
         on_total(0 if too_few else resamples)
 

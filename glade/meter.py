@@ -1,21 +1,21 @@
 """The cost meter: what a run spent (per seat and in all), and what it will spend, before it runs.
 
-After a run, `run_cost` turns the rollout's seat meters (glade.faults.SeatMeter) into the
-figures `glade eval` and `glade generate` write into summary.json and their card or report:
-per seat, decisions (shared ones: answered by an identical request's reply), tokens, model
-seconds, decisions per model second and faults; for the run, the same totals, wall and play
-time, the share of play inside the models, episodes per second. `cost_table` lays out the
-per-seat part, `closing_line` the run's totals in one line.
+After a run, `run_cost` turns the rollout's seat meters (glade.faults.SeatMeter) into the figures
+`glade eval` and `glade generate` write into summary.json and their card or report: per seat, decisions
+(shared ones: answered by an identical request's reply), tokens, model seconds, decisions per model
+second and faults; for the run, the same totals, wall and play time, the share of play inside the
+models, episodes per second. `cost_table` lays out the per-seat part, `closing_line` the run's totals.
 
 Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions per seat,
-world-turns, batched model calls) from a short calibration: the worlds of the run's first
-shard (with one world of any council the shard lacks), each on a calibration seed of its
-own, played for `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every
-distinct seat is met at the batch size the run will use. Each seat's model seconds and
-tokens per decision are multiplied by its planned decisions; the time outside the models
-(the Wood, stand-ins) by the planned world-turns; the seats' loading time is added once.
-`check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model
-seats: every seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens).
+world-turns, batched model calls) from a short calibration: the worlds of the run's first shard (with
+one world of any council the shard lacks), each on a calibration seed of its own, played for
+`CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every distinct seat is met at the batch
+size the run will use. Each seat's model seconds and tokens per decision are multiplied by its planned
+decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns; the seats'
+loading time is added once.
+`check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model seats: every
+seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens), and, given the
+estimate, one with a seat that failed every calibration decision (a server down).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
 CALIBRATION_SEEDS = 1_000_000  # calibration world i plays seed CALIBRATION_SEEDS + i
+SERVER_UP = "check that its server is up"  # a seat that failed every calibration decision
 
 
 @dataclass(frozen=True)
@@ -159,14 +160,13 @@ def spec_label(spec) -> str:
     return f"{kind}:{text}" + (f"+{adapter}" if adapter else "")
 
 
-def estimate_report(expected: Estimate, max_decisions=None, max_tokens=None) -> tuple[list, list, list[str]]:
+def estimate_report(expected: Estimate, max_decisions=None, max_tokens=None, max_fault_share=0.0) -> tuple:
     """What `--dry-run` prints: (header, rows) of the per-seat table, then its closing lines."""
-    return *estimate_table(expected), estimate_lines(
-        expected, {"max_decisions": max_decisions, "max_tokens": max_tokens}
-    )
+    limits = {"max_decisions": max_decisions, "max_tokens": max_tokens}
+    return *estimate_table(expected), estimate_lines(expected, limits, max_fault_share)
 
 
-def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[str]:
+def estimate_lines(expected: Estimate, limits: dict[str, int | None], max_fault_share=0.0) -> list[str]:
     plan = expected.plan
     calls = f", {plan.model_calls:,} batched model calls" if plan.model_calls is not None else ""
     set_limits = [f"{k} {v:,}" for k, v in limits.items() if v is not None]
@@ -178,44 +178,38 @@ def estimate_lines(expected: Estimate, limits: dict[str, int | None]) -> list[st
         f"estimated wall time: {expected.seconds:,.1f} s ({expected.model_seconds:,.1f} s in the models, "
         f"{expected.setup_seconds:,.1f} s loading the seats); {expected.how}"
         + (f"; limits: {', '.join(set_limits)}" if set_limits else ""),
-        *fault_lines(expected),
-        *(
-            [f"over the recipe's {', '.join(over)}: a run would stop before starting, with nothing written"]
-            if over
-            else []
-        ),
+        *fault_lines(expected, max_fault_share),
+        *[f"over the recipe's {', '.join(over)}: a run would stop before starting, with nothing written"] * bool(over),
     ]
 
 
-def plan_fails(expected: Estimate, max_decisions=None, max_tokens=None) -> bool:
+def plan_fails(expected: Estimate, max_decisions=None, max_tokens=None, max_fault_share=0.0) -> bool:
     """Whether the run a dry run planned would not get far: over a recipe limit, or a seat that
-    failed every calibration decision (its exit status says so to a script that checks first)."""
+    failed every calibration decision where the recipe does not accept every decision failing
+    (max_fault_share 1); its exit status says so to a script that checks first."""
     limits = {"max_decisions": max_decisions, "max_tokens": max_tokens}
-    return any(_all_failed(s) for s in expected.seats.values()) or bool(over_limits(expected.plan, limits, expected))
+    dead = max_fault_share < 1 and any(_all_failed(s) for s in expected.seats.values())
+    return dead or bool(over_limits(expected.plan, limits, expected))
 
 
 def _all_failed(seat: dict) -> bool:
     return bool(seat.get("measured_faults")) and sum(seat["measured_faults"].values()) == seat["measured_decisions"]
 
 
-def fault_lines(expected: Estimate) -> list[str]:
+def _failed_head(label: str, seat: dict) -> str:
+    faults = seat["measured_faults"]
+    kinds = ", ".join(f"{k} {v:,}" for k, v in faults.items())
+    return f"{label}: {sum(faults.values()):,} of {seat['measured_decisions']:,} calibration decisions failed ({kinds})"
+
+
+def fault_lines(expected: Estimate, max_fault_share=0.0) -> list[str]:
     """A line per seat whose calibration turns faulted: what its figures then stand on."""
-    lines = []
-    for label, s in expected.seats.items():
-        faults = s.get("measured_faults") or {}
-        failed = sum(faults.values())
-        if not failed:
-            continue
-        kinds = ", ".join(f"{k} {v:,}" for k, v in faults.items())
-        head = f"{label}: {failed:,} of {s['measured_decisions']:,} calibration decisions failed ({kinds})"
-        if _all_failed(s):
-            lines.append(
-                f"{head}; its tokens and time are unknown (shown as 0), and the run would fail the same way: "
-                "check that its server is up"
-            )
-        else:
-            lines.append(f"{head}; its tokens and time are estimated from the answered ones")
-    return lines
+    fails = f"the run would fail the same way: {SERVER_UP}"
+    plays = f"the run plays on, as max_fault_share 1 accepts every decision failing ({SERVER_UP})"
+    unknown = f"its tokens and time are unknown (shown as 0), and {fails if max_fault_share < 1 else plays}"
+    answered = "its tokens and time are estimated from the answered ones"
+    faulted = {label: s for label, s in expected.seats.items() if sum((s.get("measured_faults") or {}).values())}
+    return [f"{_failed_head(label, s)}; {unknown if _all_failed(s) else answered}" for label, s in faulted.items()]
 
 
 def estimate_table(expected: Estimate) -> tuple[list[str], list[list[str]]]:
@@ -283,9 +277,14 @@ def over_limits(plan: Plan, limits: dict[str, int | None], expected=None) -> dic
     }
 
 
-def check_limits(plan: Plan, source: str, max_decisions: int | None, max_tokens: int | None, expected=None) -> None:
+def check_limits(plan: Plan, source: str, max_decisions, max_tokens, expected=None, max_fault_share=1.0) -> None:
     """ValueError, naming the limit and the figure, when the plan exceeds a recipe's limit.
-    `expected` (an Estimate) is needed for max_tokens."""
+    `expected` (an Estimate) is needed for max_tokens; with it, a seat that failed every calibration decision
+    is refused unless max_fault_share is 1: the run would stop on it, and its unknown tokens count 0 here."""
+    dead = [_failed_head(label, s) for label, s in (expected.seats if expected else {}).items() if _all_failed(s)]
+    if dead and max_fault_share < 1:
+        why = f"the run would fail the same way (more than max_fault_share {max_fault_share:g})"
+        raise ValueError(f"{source}: {'; '.join(dead)}: {why}: {SERVER_UP}")
     over = over_limits(plan, {"max_decisions": max_decisions, "max_tokens": max_tokens}, expected)
     if "max_decisions" in over:
         raise ValueError(

@@ -199,7 +199,7 @@ def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: 
     check_limits(counted, recipe.out, recipe.max_decisions, None)
     if recipe.max_tokens is not None and plan:
         expected = estimate(counted, calibration(recipe, scenarios, plan, councils))
-        check_limits(counted, recipe.out, None, recipe.max_tokens, expected)
+        check_limits(counted, recipe.out, None, recipe.max_tokens, expected, recipe.max_fault_share)
 
 
 def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
@@ -219,15 +219,15 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
     log = shard_log(out)
     state = log.start(results_recipe(recipe), scenario_hashes((s.name, s) for s in scenarios.values()))
     plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
-    if plan:  # episodes to play (a finished folder's repairs too): its card would no longer describe it, and
-        # a card marks a finished dataset (interrupted_generate), so it goes until this run writes the new one
-        (out / "README.md").unlink(missing_ok=True)
     councils: dict[tuple[str, str], dict] = {}
     batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
     stats = RolloutStats()
     part = first = state.next_part()
     try:
-        check(recipe, scenarios, plan, councils)
+        check(recipe, scenarios, plan, councils)  # a run its limits refuse leaves the card of the last one
+        if plan:  # episodes to play (a finished folder's repairs too): its card would no longer describe it, and
+            # a card marks a finished dataset (interrupted_generate), so it goes until this run writes the new one
+            (out / "README.md").unlink(missing_ok=True)
         if on_total is not None:
             on_total(sum(scenarios[p[1]].turns for p in plan))
         # what the end tally will count per seat: the kept rows, and every decision this run plans

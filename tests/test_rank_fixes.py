@@ -25,11 +25,11 @@ def _seat(seed, policy, value, creature="c1", scenario="s", digest="h"):
     }  # fmt: skip
 
 
-def _folder(root, name, protocol="wood-chat-2+446217fa", digest="h"):
-    """A results folder of two policies on three seeds, with the summary.json glade eval writes."""
+def _folder(root, name, protocol="wood-chat-2+446217fa", digest="h", seeds=3):
+    """A results folder of two policies on `seeds` seeds, with the summary.json glade eval writes."""
     folder = root / name
     folder.mkdir()
-    rows = [_seat(seed, p, v, digest=digest) for seed in range(3) for p, v in (("a", 2.0), ("b", 1.0))]
+    rows = [_seat(seed, p, v, digest=digest) for seed in range(seeds) for p, v in (("a", 2.0), ("b", 1.0))]
     pd.DataFrame(rows).to_parquet(folder / "episodes.parquet")
     summary = {"recipe": name, "glade_version": "0.1.0", "git_commit": "abc", "git_dirty": False}
     (folder / "summary.json").write_text(json.dumps({**summary, "protocol_version": protocol}))
@@ -75,18 +75,18 @@ def test_the_board_records_what_each_folder_was_played_with(tmp_path):
 
 
 @pytest.mark.parametrize("refits", ["1", "10", "1742"])
-def test_too_few_refits_for_a_95_interval_are_refused_before_any_work(tmp_path, capsys, refits):
+def test_too_few_refits_for_a_95_interval_are_refused_before_any_refit(tmp_path, capsys, refits):
     # 1 refit printed +2.64 [+3.02, +3.02]; 10 an interval that excluded 0 where 4,000 did not
-    assert main(["rank", str(tmp_path / "nowhere"), "--resamples", refits]) == 2
+    assert main(["rank", str(_folder(tmp_path, "r", seeds=8)), "--resamples", refits]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: --resamples {refits}: at least 1743 refits for a 95% interval's ends (about 10 beyond each at 8 "
         "seeds; fewer and the ends are a few refits' noise)"
     )
 
 
-def test_the_least_refits_grow_with_the_level(capsys):
+def test_the_least_refits_grow_with_the_level(tmp_path, capsys):
     assert [min_resamples(level) for level in (0.8, 0.9, 0.95, 0.99)] == [154, 467, 1743, 109163]
-    assert main(["rank", "nowhere", "--level", "0.99", "--resamples", "4000"]) == 2  # 4,000 is too few at 99%
+    assert main(["rank", str(_folder(tmp_path, "r", seeds=8)), "--level", "0.99", "--resamples", "4000"]) == 2
     assert "error: --resamples 4000: at least 109163 refits for a 99% interval's ends" in capsys.readouterr().err
 
 

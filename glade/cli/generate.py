@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
         if planned.plan.episodes == 0:
             con.print(f"{recipe.out}: nothing left to play; every episode is finished", soft_wrap=True)
             return 0
-        report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
+        report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share)
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
-        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
+        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share) else 0
     try:
         # world-turns: every episode's turns, summed, as the --dry-run plan counts them
         with progress_bar("generate", "world-turns") as bar:
