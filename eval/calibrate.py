@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -265,9 +266,10 @@ def without_outcome(cal: Calibration) -> dict:
 HEADER = "# A stand-in disposition fitted by glade calibrate"  # how the YAML it writes begins
 
 
-def check_out(out: str | Path) -> None:
+def check_out(out: str | Path, copy: Path | None = None) -> None:
     """Refuses an --out that is not a YAML name, or whose YAML or JSON exists and was not
-    written by glade calibrate (ValueError): checked before the search, and again on writing."""
+    written by glade calibrate (ValueError), and the report's `copy` (copy_path) likewise; then
+    tries each file it will write (check_writable). Checked before the search, and again on writing."""
     out = Path(out)
     if out.suffix not in (".yaml", ".yml"):
         raise ValueError(f"--out {out}: the fitted disposition is a YAML file; name it *.yaml")
@@ -277,6 +279,43 @@ def check_out(out: str | Path) -> None:
         raise ValueError(f"--out {out}: {exc}") from None
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
     check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
+    targets = [out, out.with_suffix(".json")]
+    if copy is not None and not same_file(copy, targets[1]):  # --out in RESULTS/calibration/: one file, once
+        check_folder_path(copy.parent)
+        check_replaceable(copy, json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")
+        targets.append(copy)
+    for path in targets:
+        check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """Writes and removes `path`'s temporary sibling (glade.files.atomic's), making any missing
+    folder above it and removing it again: a file the fit could not be written to (a read-only
+    folder) is refused before the search, not after it, as an OSError naming `path`."""
+    missing = []
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("")
+        tmp.unlink()
+    except OSError as exc:  # named as the file the user knows, not its hidden temporary
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        for folder in missing:  # deepest first; only what this made, and only while empty
+            with suppress(OSError):
+                folder.rmdir()
+
+
+def copy_path(source: str | Path, name: str) -> Path | None:
+    """Where `write` will put the report's copy of the fit named `name` (report_copy), known before
+    the search: RESULTS/calibration/NAME.json where `source` is a results folder (load_live's test)."""
+    if not (Path(source) / "decisions.parquet").is_file():
+        return None
+    return Path(source) / CALIBRATION_DIR / f"{name}.json"
 
 
 def report_copy(summary: dict) -> Path | None:
@@ -305,8 +344,8 @@ def write(summary: dict, out: str | Path) -> list[Path]:
     """The fitted disposition as YAML at `out`, the summary beside it (`out` with .json), and
     for a results folder a copy in RESULTS/calibration/ for the report (`report_copy`)."""
     out = Path(out)
-    check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    copy = report_copy(summary)
+    check_out(out, copy)
     held = summary["parts"]["heldout"]["agreement"]
     headline = summary["verdict"].split(": ", 1)[0]
     header = (
@@ -321,14 +360,14 @@ def write(summary: dict, out: str | Path) -> list[Path]:
         f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
     )
     written = [out, out.with_suffix(".json")]
-    text = json.dumps(summary, indent=2) + "\n"
-    copy = report_copy(summary)
     if copy is not None and not same_file(copy, written[1]):  # --out in RESULTS/calibration/: one file, once
-        check_folder_path(copy.parent)
-        copy.parent.mkdir(exist_ok=True)
         written.append(copy)
-        check_replaceable(copy, json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")
-    for path, content in zip(written, [header + yaml.safe_dump(summary["fitted"], sort_keys=False), text, text]):
-        with atomic(path) as tmp:  # a kill while writing leaves no half file under the real name
+    text = json.dumps(summary, indent=2) + "\n"
+    for path in written:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # every temporary is written before any replaces its real name: a failed write leaves all three as they were
+    with ExitStack() as stack:
+        temps = [stack.enter_context(atomic(path)) for path in written]
+        for tmp, content in zip(temps, [header + yaml.safe_dump(summary["fitted"], sort_keys=False), text, text]):
             tmp.write_text(content)
     return written

@@ -44,7 +44,7 @@ from glade.provenance import stamp
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities, check_versions, folder_versions
 from .recipe import STANDIN
-from .rows import interrupted, read_summary, read_table
+from .rows import interrupted, read_recipe, read_summary, read_table
 from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
@@ -91,6 +91,7 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)
         summary = read_summary(folder)
+        read_recipe(folder)  # its thresholds and keys, as flag and report check them
         versions.append(folder_versions(folder, summary, frame))
         if (folder / "decisions.parquet").exists():
             pairs = read_table(folder / "decisions.parquet", ["policy", "policy_name"]).drop_duplicates()

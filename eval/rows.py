@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 
+from glade.config import ConfigError, check_keys_kind
 from glade.env.scenario import Scenario
 from glade.env.schema import load_unique
 from glade.faults import is_fault
 
 from .figures import FIGURES, legend_good, legend_turn, phase
-from .recipe import STANDIN
+from .recipe import STANDIN, EvalRecipe
 from .scoring import direction_agreement, directions, quantities
+from .thresholds import run_settings
 
 SHARDS = "shards"  # the folder of a results folder's shards (glade.eval.plan.shard_log)
 
@@ -88,6 +90,8 @@ def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, .
     check_columns(path, (*needs, *(columns or [])))
     try:
         return pd.read_parquet(path, columns=columns)
+    except PermissionError:  # the file is sound: rebuilding it would not help (the words of glade.cli's OS_HINTS)
+        raise ValueError(f"{path}: permission denied; check the path and its permissions") from None
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(path.parent)}") from None
@@ -115,31 +119,41 @@ def check_columns(path: Path, needs: tuple[str, ...]) -> None:
 
 RECIPE_SHAPES = (("scenarios", list, "a list"), ("councils", dict, "a mapping"), ("policies", dict, "a mapping"),
                  ("levers", list, "a list"))  # fmt: skip
+EVAL_KEYS = frozenset(f.name for f in fields(EvalRecipe))  # glade eval writes as_plain(recipe): these, no others
 
 
 def read_recipe(folder: Path) -> dict:
     """RESULTS/recipe.yaml, the recipe glade eval ran (as it wrote it), as a mapping; {} when the
-    folder has none. One that is not YAML or not a mapping is a ValueError naming it."""
+    folder has none. One not YAML, empty, not a mapping, with a key no eval recipe has (a train recipe
+    copied in), or thresholds or a seed flag and report refuse (run_settings) is a ValueError naming it."""
     import yaml
 
-    path = Path(folder) / "recipe.yaml"
+    folder = Path(folder)
+    path = folder / "recipe.yaml"
     if not path.exists():
         return {}
     try:
         data = load_unique(path.read_text())
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a key twice, or not UTF-8
         why = str(exc).splitlines()[0][:200]
-        raise ValueError(f"{path}: not readable YAML ({why}); {rebuild(Path(folder))}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not readable YAML ({why}); {rebuild(folder)}") from None
+    if not isinstance(data, dict):  # glade eval never writes an empty one: it was emptied since
+        held = "nothing" if data is None else f"a {type(data).__name__}"
+        raise ValueError(f"{path}: not the recipe glade eval wrote (a mapping; this holds {held}); {rebuild(folder)}")
+    unknown = sorted(str(k) for k in data if k not in EVAL_KEYS)
+    if unknown:
+        try:
+            check_keys_kind(data, path, "eval")
+        except ConfigError as exc:  # "PATH: this looks like a train recipe (it has ...)", without its advice
+            said = str(exc).rsplit(", not ", 1)[0]
+            raise ValueError(f"{said}, not the recipe glade eval wrote; {rebuild(folder)}") from None
         raise ValueError(
-            f"{path}: not the recipe glade eval wrote (a mapping; this holds a {type(data).__name__}); "
-            f"{rebuild(Path(folder))}"
+            f"{path}: not the recipe glade eval wrote (no eval recipe has {', '.join(unknown[:3])}); {rebuild(folder)}"
         )
     for key, kind, said in RECIPE_SHAPES:  # the keys readers index (the report's councils, scenarios, levers)
         if data.get(key) is not None and not isinstance(data[key], kind):
-            raise ValueError(f"{path}: {key}: expected {said}, got {data[key]!r}; {rebuild(Path(folder))}")
+            raise ValueError(f"{path}: {key}: expected {said}, got {data[key]!r}; {rebuild(folder)}")
+    run_settings(data, {}, folder)
     return data
 
 

@@ -160,3 +160,11 @@ def test_rank_refuses_a_level_whose_ends_need_weeks_of_refits(capsys):
         "error: --level 0.999: its interval's ends need at least 2,697,636,646 refits at 8 seeds, more than the "
         "200,000 rank runs; ask for --level 0.99 or less"
     )
+
+
+def test_rank_refuses_a_recipe_yaml_flag_and_report_refuse(tmp_path):
+    # guards load_episodes' read_recipe: a misspelt threshold is refused by rank as by flag and report
+    one = _folder(tmp_path, "one")
+    (one / "recipe.yaml").write_text("name: one\nthresholds: {flag_min_efect: 0.2}\n")
+    with pytest.raises(ValueError, match=r"thresholds.flag_min_efect: unknown key .*did you mean flag_min_effect\?"):
+        rank([one], resamples=10)

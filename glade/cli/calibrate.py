@@ -36,7 +36,8 @@ examples:
   glade calibrate runs/traces/mine --policy standin:hoarder --creature oona --out oona.yaml
 
 exit status: 0 fitted and written; 2 bad input (no such folder or policy, a bad option, an
---out that is not a disposition glade wrote), nothing written.
+--out that is not a disposition glade wrote, a file it cannot write: each is tried before the
+search), nothing written.
 """
 
 
@@ -82,10 +83,24 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from glade.console import console, progress_bar
-    from glade.eval.calibrate import calibrate, check_out, report_copy, same_file, with_outcome, without_outcome, write
+    from glade.eval.calibrate import (
+        calibrate,
+        check_name,
+        check_out,
+        copy_path,
+        disposition_name,
+        report_copy,
+        same_file,
+        with_outcome,
+        without_outcome,
+        write,
+    )
     from glade.eval.outcome_check import check_episodes
 
-    check_out(args.out)  # before the search: a fit that cannot be written is not started
+    name = args.name if args.name is not None else disposition_name(args.policy, args.creature)
+    check_name(name)  # the report's copy is named by it
+    # before the search: a fit that cannot be written (every file it writes, the report's copy too) is not started
+    check_out(args.out, copy_path(args.source, name))
     if not args.no_outcome:
         check_episodes(args.source)  # nor one whose outcome check would fail after it
     if args.popsize < 1 or args.maxiter < 1:

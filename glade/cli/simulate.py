@@ -35,6 +35,7 @@ from glade.config import (
     MAX_SEED,
     ConfigError,
     check_kind,
+    check_out,
     check_scenario_file,
     council_pair_hint,
     parse_override,
@@ -235,8 +236,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--turns: must be at least 1, got {args.turns}")
     if not 0 <= args.max_fault_share <= 1:
         raise ValueError(f"--max-fault-share: must be between 0 and 1, got {args.max_fault_share}")
+    if args.out is not None:  # an empty --out is no folder: not the default one, which it would replace
+        check_out(args.out, None, "--out")
     scenario = load_with_overrides(args.scenario, args.turns, args.sets)
-    out_dir = Path(args.out) if args.out else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
+    out_dir = Path(args.out) if args.out is not None else Path("runs") / "simulate" / f"{scenario.name}-seed{args.seed}"
     check_episode_folder(out_dir)  # before seats load and play, not after
     replaced = (out_dir / "summary.json").is_file()
     council = parse_council(args.council, scenario)
