@@ -22,21 +22,18 @@ seeds). Both tasks' documents are a seeded shuffle of those states (glade.eval.l
 SHUFFLE_SEED, in results.json), so that `limit` (lm-eval scores a task's first LIMIT documents)
 samples across episodes, turns and goods, and the same limit scores the same documents every run.
 
-Each of glade's metrics also gets its mean over the held-out episodes with a 95% interval
-(`intervals`): a task's documents are turns and goods of a few episodes, not independent
-draws, so an episode's mean is the unit (lm-eval's own `stderr`, kept too, counts documents;
-its score weighs an episode by its documents).
+Each of glade's metrics also gets its mean over the held-out episodes with a 95% interval (`intervals`): a
+task's documents are turns and goods of a few episodes, not independent draws, so an episode's mean is the
+unit (lm-eval's own `stderr`, kept too, counts documents; its score weighs an episode by its documents).
 
-Beside the scores, results.json holds the baselines of the documents scored (`baselines`):
-the share of direction documents whose gold is each choice (the accuracy of always giving
-that answer; chance is 1/3) and what an empty answer scores on the decision documents (it
-executes as a hold, which agrees with the stand-in wherever the stand-in holds).
+Beside the scores, results.json holds the baselines of the documents scored (`baselines`): the share of
+direction documents whose gold is each choice (the accuracy of always giving that answer; chance is 1/3) and
+what an empty answer scores on the decision documents (it executes as a hold: agreeing wherever the stand-in holds).
 
-The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint
-is `pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The
-task manager indexes only glade's folder unless a standard task name is asked for.
-Results go to CHECKPOINT/lm_eval/results.json (what the model card reports); an earlier
-results.json is kept beside it as results-<its time>.json, never overwritten.
+The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint is
+`pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The task manager indexes
+only glade's folder unless a standard task name is asked for. Results go to CHECKPOINT/lm_eval/results.json
+(what the model card reports); an earlier results.json is kept beside it as results-<its time>.json.
 """
 
 from __future__ import annotations
@@ -113,7 +110,10 @@ def load_model(checkpoint: str | Path, args: dict, batch_size: int):
 
     base = str(args["pretrained"]) if "peft" in args else ""
     if base and (unreachable := hub_unreachable(base)):
-        raise ValueError(f"{checkpoint}: cannot load its base model {base!r} (meta.json's base_model): {unreachable}")
+        local = f"or set base_model in {Path(checkpoint) / 'meta.json'} to a local folder holding that model"
+        raise ValueError(
+            f"{checkpoint}: cannot load its base model {base!r} (meta.json's base_model): {unreachable}; {local}"
+        )
     try:
         return get_model("hf").create_from_arg_obj(
             args, {"batch_size": batch_size, "max_batch_size": None, "device": "cpu"}

@@ -223,11 +223,15 @@ def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
 ADAPTER_KEYS = ("peft_type", "r", "target_modules")
 # any one loads the tokenizer (vocab.json: an older slow tokenizer's folder, its class named by config.json)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
+# where a tokenizer's vocabulary comes from, without tokenizer.json: transformers 5 builds a BPE one from
+# vocab.json and merges.txt, a sentencepiece one from tokenizer.model; from tokenizer_config.json alone it
+# builds one with no vocabulary, which merges, exports and scores without an error
+VOCABULARY_FILES = (("vocab.json", "merges.txt"), ("tokenizer.model",))
 
 
 def loadable(folder: str | Path) -> Checkpoint:
     """`finished`, with the files the model loads from checked without loading them (the JSON
-    configs, each safetensors header against the file's size, a tokenizer): the check of
+    configs, each safetensors header against the file's size, a tokenizer with its vocabulary): the check of
     every verb that reads a checkpoint's weights (merge, export, lm-eval), so a damaged folder
     is named before anything loads, is written or is pushed. A ValueError naming the folder,
     the file and what is wrong otherwise."""
@@ -256,6 +260,13 @@ def loadable(folder: str | Path) -> Checkpoint:
                 raise ValueError(f"{folder}: {path.name} is {problem}; {fix}")
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ValueError(f"{folder}: no tokenizer ({' or '.join(TOKENIZER_FILES)}); {fix}")
+    if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
+        _json_object(folder / "tokenizer.json", fix)
+    elif not any(all((folder / name).is_file() for name in names) for names in VOCABULARY_FILES):
+        raise ValueError(
+            f"{folder}: no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), "
+            f"so the tokenizer would load with no vocabulary; {fix}"
+        )
     if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
         _json_object(folder / "tokenizer_config.json", fix)
     return found

@@ -20,7 +20,7 @@ def fake(root, folder, meta, files=("adapter_config.json",)):
 def whole(path, kind="lora"):
     """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
     checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
-    a tokenizer config."""
+    a tokenizer config and tokenizer.json (without it the tokenizer would have no vocabulary)."""
     if kind == "lora":
         config = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
         (path / "adapter_config.json").write_text(json.dumps(config))
@@ -28,6 +28,7 @@ def whole(path, kind="lora"):
     weights = "adapter_model.safetensors" if kind == "lora" else "model.safetensors"
     (path / weights).write_bytes(len(header).to_bytes(8, "little") + header)
     (path / "tokenizer_config.json").write_text("{}")
+    (path / "tokenizer.json").write_text("{}")
     return path
 
 

@@ -46,18 +46,18 @@ def test_a_string_target_modules_that_matches_no_whole_module_name_is_named(tmp_
     from glade.train.inputs import check_model
 
     with pytest.raises(ConfigError) as caught:
-        check_model(lora_recipe(tmp_path, "q_proj"), "tiny", "t.yaml", lambda: (None, Modules()))
+        check_model(lora_recipe(tmp_path, "q_proj"), str(tmp_path), "t.yaml", lambda: (None, Modules()))
     assert str(caught.value) == (
         "t.yaml: lora.target_modules: 'q_proj' as a string is a regex matched against whole module names (such "
         "as model.layers.0.self_attn.q_proj) and matches none; give a list ([q_proj]) or all-linear; its "
         "modules: layers, lm_head, model, q_proj, self_attn, v_proj"
     )
     with pytest.raises(ConfigError, match=r"'nope' as a string is a regex .* give a list \(\[q_proj, v_proj\]\)"):
-        check_model(lora_recipe(tmp_path, "nope"), "tiny", None, lambda: (None, Modules()))
+        check_model(lora_recipe(tmp_path, "nope"), str(tmp_path), None, lambda: (None, Modules()))
     with pytest.raises(ConfigError, match=r"lora.target_modules: '\(' as a string is a regex, and it does not compile"):
-        check_model(lora_recipe(tmp_path, "("), "tiny", None, lambda: (None, Modules()))
+        check_model(lora_recipe(tmp_path, "("), str(tmp_path), None, lambda: (None, Modules()))
     for good in ("all-linear", "ALL-LINEAR", r".*\.(q|v)_proj", "lm_head"):
-        assert check_model(lora_recipe(tmp_path, good), "tiny", None, lambda: ("tok", Modules()))[0] == "tok"
+        assert check_model(lora_recipe(tmp_path, good), str(tmp_path), None, lambda: ("tok", Modules()))[0] == "tok"
 
 
 def test_the_string_target_modules_check_agrees_with_peft(tmp_path, tiny):

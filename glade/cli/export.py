@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.checkpoint import resolve
+from glade.checkpoint import read, resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
 from glade.hub.cards import (
@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             log=print,
         )
     except PushFailed as exc:
+        merge_unused(checkpoint, args)
         base_warnings(checkpoint, args)  # the folder stays ready to push later: its base is as much in question
         error(exc.message)
         return PUSH_FAILED
@@ -125,10 +126,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"export: {folder}{again}")
     if args.private and not args.push:  # --private acts on the push: say so rather than let it pass unused
         warning(private_unused(args.repo_id, folder, "model"))
+    merge_unused(checkpoint, args)
     base_warnings(checkpoint, args)
     if args.push:
         print(f"pushed: https://huggingface.co/{args.repo_id}" + (" (private)" if args.private else ""))
     return 0
+
+
+def merge_unused(checkpoint: str, args: argparse.Namespace) -> None:
+    """Warn where --merge had no adapter to merge: the model is exported as it is, the folder it
+    would be without the flag (like --private without --push, a warning; glade merge refuses, as
+    merging is all it does)."""
+    kind = read(checkpoint).kind if args.merge else "lora"
+    if kind != "lora":
+        what = "a model glade merge already merged" if kind == "merged" else "a full model"
+        warning(f"--merge has nothing to merge: {args.checkpoint} is {what}, not a LoRA adapter; exported as it is")
 
 
 def base_warnings(checkpoint: str, args: argparse.Namespace) -> None:

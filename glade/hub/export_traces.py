@@ -50,6 +50,42 @@ def read_traces(dataset: Path) -> list[Path]:
     return shards
 
 
+def read_card(dataset: Path):
+    """The dataset card glade generate wrote (README.md) as a DatasetCard; a ValueError naming it
+    when it is not UTF-8 text or its front matter is not a YAML mapping."""
+    from huggingface_hub import DatasetCard
+
+    path = dataset / "README.md"
+    fix = (
+        "it is the dataset card glade generate writes: restore it from a copy, or delete it and rerun the "
+        "`glade generate` that wrote the folder (it writes the card again)"
+    )
+    try:
+        return DatasetCard(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not readable as UTF-8 text ({exc}); {fix}") from None
+    except yaml.YAMLError as exc:
+        problem = (exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None) or "not valid YAML"
+        raise ValueError(
+            f"{path}: its front matter (between the --- lines) is not valid YAML ({problem}); {fix}"
+        ) from None
+    except OSError as exc:  # a folder, or unreadable
+        raise ValueError(f"{path}: not readable ({exc.strerror or exc}); {fix}") from None
+    except ValueError as exc:  # front matter that is no mapping
+        raise ValueError(
+            f"{path}: its front matter (between the --- lines) is not a YAML mapping ({exc}); {fix}"
+        ) from None
+
+
+def check_out(dataset: Path, out: Path) -> None:
+    """An --out apart from the dataset: inside it the export would nest in its own source, and
+    replacing an --out around it would delete the source."""
+    here, there = dataset.resolve(), out.resolve()
+    if there.is_relative_to(here) or here.is_relative_to(there):
+        where = "is" if here == there else "is inside" if there.is_relative_to(here) else "holds"
+        raise ValueError(f"--out {out}: {where} the dataset it exports ({dataset}); choose an --out outside it")
+
+
 def with_faults(text: str, section: str) -> str:
     """The card `text` with the faults `section` before its first `## ` section, near the top where a
     Hub reader sees it (an earlier export's own faults section is replaced)."""
@@ -103,8 +139,6 @@ def export_traces(
     seat whose server failed to answer some of its turns. With `push`, a seat with more faults
     than the recipe's max_fault_share is a ValueError unless `allow_faults`. `license`: a Hub license id
     (checked as glade export checks it) for the card; None keeps the card's own (glade generate's: apache-2.0)."""
-    from huggingface_hub import DatasetCard
-
     check_repo_id(repo_id)
     if license is not None:
         check_license(license)  # the Hub refuses the upload of a card with any other license
@@ -123,12 +157,13 @@ def export_traces(
             "episodes with faults play again), or pass --allow-faults to push it as it is"
         )
     out = Path(out) if out else default_out(repo_id)
+    check_out(dataset, out)
+    card = read_card(dataset)  # before anything is written
     tmp = start_folder(out, "dataset", repo_id)
     try:
         (tmp / "data").mkdir()
         for shard in shards:
             shutil.copy2(shard, tmp / "data" / shard.name)
-        card = DatasetCard((dataset / "README.md").read_text())
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
             head, heading, _ = card.text.rpartition(RECIPE_HEADING)
