@@ -258,18 +258,25 @@ def loadable(folder: str | Path) -> Checkpoint:
             problem = _safetensors_problem(path)
             if problem:
                 raise ValueError(f"{folder}: {path.name} is {problem}; {fix}")
-    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise ValueError(f"{folder}: no tokenizer ({' or '.join(TOKENIZER_FILES)}); {fix}")
+    if gap := tokenizer_gap(folder):
+        raise ValueError(f"{folder}: {gap}; {fix}")
     if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
         _json_object(folder / "tokenizer.json", fix)
-    elif not any(all((folder / name).is_file() for name in names) for names in VOCABULARY_FILES):
-        raise ValueError(
-            f"{folder}: no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), "
-            f"so the tokenizer would load with no vocabulary; {fix}"
-        )
     if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
         _json_object(folder / "tokenizer_config.json", fix)
     return found
+
+
+def tokenizer_gap(folder: Path) -> str | None:
+    """What a model folder lacks for its tokenizer to load with its vocabulary (see VOCABULARY_FILES),
+    as words after "has"/"{folder}:"; None when it has it. Checkpoints, hf seats and train bases alike."""
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return f"no tokenizer ({' or '.join(TOKENIZER_FILES)})"
+    if (folder / "tokenizer.json").is_file() or any(
+        all((folder / name).is_file() for name in names) for names in VOCABULARY_FILES
+    ):
+        return None
+    return "no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load with no vocabulary"
 
 
 def _json_object(path: Path, fix: str) -> dict:

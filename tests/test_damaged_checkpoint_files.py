@@ -4,6 +4,7 @@ that is not JSON, a dataset card that is not UTF-8 text; and two options that di
 or harm: --merge on a full model, an export-traces --out inside its own dataset."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -147,3 +148,20 @@ def test_export_traces_refuses_an_out_inside_or_around_its_dataset(traces, tmp_p
     err = one_error(capsys)
     assert f"error: --out {out}: {says} the dataset it exports ({folder}); choose an --out outside it" == err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_model_folder_without_its_vocabulary_is_named_as_a_seat_and_as_a_train_base(tiny, tmp_path):
+    # guards tokenizer_gap's use by the hf seat spec and train's model.base, not only by loadable
+    from glade.config import ConfigError
+    from glade.seats.base import SeatSpecError
+    from glade.seats.spec import model_inputs
+    from glade.train.inputs import _check_model_folder
+
+    folder = tmp_path / "base"
+    shutil.copytree(tiny, folder)
+    (folder / "tokenizer.json").unlink()
+    gap = "has no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load"
+    with pytest.raises(SeatSpecError, match=re.escape(f"seat spec hf model: '{folder}' {gap}")):
+        model_inputs(str(folder))
+    with pytest.raises(ConfigError, match=re.escape(f"model.base: '{folder}' {gap}")):
+        _check_model_folder(folder, str(folder), "t.yaml")

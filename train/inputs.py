@@ -156,12 +156,8 @@ def _check_model_folder(folder: Path, base: str, source: str | None) -> None:
     its own multi-line message (a tokenizer it "couldn't instantiate") naming neither key nor path."""
     if not (folder / "config.json").is_file():
         fail(source, "model.base", f"{base!r} is not a model folder (no config.json): {MODEL_FOLDER}")
-    if not any((folder / name).is_file() for name in checkpoint.TOKENIZER_FILES):
-        fail(
-            source,
-            "model.base",
-            f"{base!r} has no tokenizer ({' or '.join(checkpoint.TOKENIZER_FILES)}): {MODEL_FOLDER}",
-        )
+    if gap := checkpoint.tokenizer_gap(folder):
+        fail(source, "model.base", f"{base!r} has {gap}: {MODEL_FOLDER}")
 
 
 MODEL_FOLDER = "give a folder save_pretrained wrote (config, weights, tokenizer), a hub id, tiny or latest:RECIPE"

@@ -356,10 +356,8 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
     if folder.exists():
         if not (folder / "config.json").exists():
             raise SeatSpecError(f"seat spec hf model: {model!r} is not a model folder (no config.json)")
-        if not any((folder / name).is_file() for name in checkpoint.TOKENIZER_FILES):
-            raise SeatSpecError(
-                f"seat spec hf model: {model!r} has no tokenizer ({' or '.join(checkpoint.TOKENIZER_FILES)})"
-            )
+        if gap := checkpoint.tokenizer_gap(folder):
+            raise SeatSpecError(f"seat spec hf model: {model!r} has {gap}")
         # read now, before a run writes anything: a seat that fails to load mid-run leaves a folder of
         # this recipe's episodes that the fixed recipe may not resume
         try:
