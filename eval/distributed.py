@@ -1,25 +1,21 @@
 """`glade eval --ray`: the same evaluation, its shards played as Ray tasks across a cluster.
 
-The plan and the shards are glade.eval.plan's, the results folder glade.eval.run's: this
-module only plays shards. The driver (the `glade eval` process) submits every shard still
-to play as one Ray task and writes each shard as a part when its task returns
-(run.evaluate), so finished
-shards are kept, a rerun plays only the rest, and a shard is counted once however often
-Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows
-and writes nothing, so a dead attempt leaves no trace.
+The plan and the shards are glade.eval.plan's, the results folder glade.eval.run's: this module only plays shards. The
+driver (the `glade eval` process) submits every shard still to play as one Ray task and writes each shard as a part
+when its task returns (run.evaluate), so finished shards are kept, a rerun plays only the rest, and a shard is counted
+once however often Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows and
+writes nothing, so a dead attempt leaves no trace. A node lost for good (Ray's error, no CPU left, a head not
+answering) stops the run with one OSError line (glade exits 2); a rerun plays the rest.
 
-Inside a task the worlds play in lockstep (glade.rollout), with one batched call per batch
-key per turn. Model seats (hf, checkpoint) live in one `SeatServer` actor per node, created by
-the driver: it loads each base model once and serves every shard on its node; a task
-sends it all the model seats of a turn in one call, and it answers them with one batched
-generate per base model, exactly as the local backend does. Actors take a GPU
-(`num_gpus=1`) on nodes that have one; on CPU nodes they reserve no CPU, since their work
-happens while the tasks that call them wait. Stand-in, server and python seats play inside
-the task.
+Inside a task the worlds play in lockstep (glade.rollout), with one batched call per batch key per turn. Model seats
+(hf, checkpoint) live in one `SeatServer` actor per node, created by the driver: it loads each base model once and
+serves every shard on its node; a task sends it all the model seats of a turn in one call, and it answers them with
+one batched generate per base model, exactly as the local backend does. Actors take a GPU (`num_gpus=1`) on nodes that
+have one; on CPU nodes they reserve no CPU, since their work happens while the tasks that call them wait. Stand-in,
+server and python seats play inside the task.
 
-Every node must see the model folders at the same path (a shared filesystem) or load them
-from the Hub; the driver makes a checkpoint seat's path (`latest:NAME`, `shipped:NAME`)
-and an hf seat's model and adapter folders absolute before shipping; other relative paths (a
+Every node must see the model folders at the same path (a shared filesystem) or load them from the Hub; the driver
+makes checkpoint seats' paths (`latest:NAME`) and hf seats' folders absolute before shipping; other relative paths (a
 disposition file) must resolve on every worker as written.
 """
 
@@ -28,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,42 +51,54 @@ TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this ofte
 NAMESPACE = "glade"
 JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes
 TOKEN_FILE = Path(".ray") / "auth_token"  # under the home folder: Ray's default token
+WAIT_SECONDS = 10  # how often a run waiting on its tasks checks for a CPU, and how long the head may take to answer
+RESUME = "rerun the same command to resume: the finished worlds are kept"
 
 
-def connect(address: str = "auto") -> str:
-    """Join the Ray cluster at `address` ("auto": the one this machine belongs to); with
-    "auto" and no cluster, start a local one (without token authentication, so that it
-    leaves no ~/.ray/auth_token behind). Returns one line saying which; OSError when the
-    cluster cannot be joined within JOIN_SECONDS or has no CPU for a shard."""
+def connect(address: str = "auto", quiet: bool = True, start_local: bool = True) -> str | None:
+    """Join the Ray cluster at `address` ("auto": this machine's; with none, start a local one without token auth, so
+    that it leaves no ~/.ray/auth_token, or return None where not `start_local`). Returns one line saying which; OSError
+    when it cannot be joined within JOIN_SECONDS or has no CPU for a shard. `quiet`: no messages from Ray's nodes."""
     if ray.is_initialized():
         return ready(ray.get_runtime_context().gcs_address, "an already connected Ray cluster")
-    target = os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address
-    check_address(target)
+    target, named = address_of(address)
+    check_address(address)
+    if quiet:  # log_to_driver=False still prints the nodes' own messages ("(raylet) ...", on stdout): Ray's switch
+        ray._private.worker._worker_logs_enabled = False
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        return _connect(address, target)
+        return _connect(address, target, named, start_local)
     except KeyboardInterrupt:  # not the resume hint: nothing has played
-        raise KeyboardInterrupt(f"while joining Ray (--ray {target}), before anything played") from None
+        raise KeyboardInterrupt(f"while joining Ray ({named}), before anything played") from None
     finally:  # a local cluster's ray.init takes SIGTERM over; glade's CLI turns it into the resume line
         if sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)
 
 
-def _connect(address: str, target: str) -> str:
-    quiet = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+def address_of(address: str) -> tuple[str, str]:
+    """(the address Ray joins, how messages name it): --ray's, or RAY_ADDRESS's for "auto" (as Ray reads it)."""
+    if address == "auto" and os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"], f"RAY_ADDRESS={os.environ['RAY_ADDRESS']} (--ray gives no address)"
+    return address, f"--ray {address}"
+
+
+def _connect(address: str, target: str, named: str, start_local: bool) -> str | None:
+    options = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
     if target != "auto" and joins_with_token(os.environ, Path.home()):
         _token_mode()
     try:
-        _join(address, JOIN_SECONDS, **quiet)
+        _join(address, JOIN_SECONDS, **options)
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         if target != "auto" or isinstance(exc, TimeoutError):
             raise OSError(
-                f"--ray {target}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
+                f"{named}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
                 "a Ray head's address (`ray status --address` on it), and if the cluster uses token authentication, "
                 "that this machine has its token (~/.ray/auth_token or RAY_AUTH_TOKEN; `ray get-auth-token` on the head)"
             ) from None
+        if not start_local:
+            return None
         with _auth_unset_as("disabled"):  # else Ray 2.60 writes ~/.ray/auth_token, and `ray start` then asks for it
-            ray.init(address="local", include_dashboard=False, **quiet)
+            ray.init(address="local", include_dashboard=False, **options)
         where = ray.get_runtime_context().gcs_address
         return ready(where, f"no Ray cluster found (--ray auto); started a local one on this machine at {where}")
     where = ray.get_runtime_context().gcs_address
@@ -97,11 +106,10 @@ def _connect(address: str, target: str) -> str:
 
 
 def joins_with_token(env: Mapping[str, str], home: Path) -> bool:
-    """Whether to join an explicit address with token authentication: RAY_AUTH_MODE unset and
-    a token at hand (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token). ray.init("auto")
-    decides so itself, and `ray start --head` turns token auth on whenever that file exists,
-    but Ray 2.60 never does for an explicit address: `--ray HEAD:6379` would fail where
-    plain `--ray` joins."""
+    """Whether to join an explicit address with token authentication: RAY_AUTH_MODE unset and a token at hand
+    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token). ray.init("auto") decides so itself, and `ray start
+    --head` turns token auth on whenever that file exists, but Ray 2.60 never does for an explicit address: `--ray
+    HEAD:6379` would fail where plain `--ray` joins."""
     if "RAY_AUTH_MODE" in env:
         return False
     return bool(env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH")) or (home / TOKEN_FILE).is_file()
@@ -117,40 +125,43 @@ def _token_mode() -> None:
 @contextmanager
 def _auth_unset_as(mode: str):
     """RAY_AUTH_MODE=`mode` while the block runs, where the user set none."""
-    if "RAY_AUTH_MODE" in os.environ:
-        yield
-        return
-    os.environ["RAY_AUTH_MODE"] = mode
+    mine = "RAY_AUTH_MODE" not in os.environ
+    os.environ.setdefault("RAY_AUTH_MODE", mode)
     try:
         yield
     finally:
-        os.environ.pop("RAY_AUTH_MODE", None)
+        if mine:
+            os.environ.pop("RAY_AUTH_MODE", None)
 
 
 def _join(address: str, seconds: float, **options) -> None:
-    """ray.init(address, **options), given up after `seconds` with TimeoutError: Ray takes no
-    timeout for joining, and retries an address that does not answer as Ray for minutes. It
-    runs in a thread so that the wait can end; one left behind ends with the process."""
-    outcome: dict[str, BaseException] = {}
+    within(seconds, lambda: ray.init(address=address, **options), f"no answer as a Ray head within {seconds:g} s")
 
-    def join() -> None:
+
+def within(seconds: float, call: Callable, late: str):
+    """call(), given up after `seconds` with TimeoutError(late), in a thread that the process ends: Ray takes no timeout
+    to join (it retries a non-Ray listener for minutes) nor to ask a head that has gone (60 s, then it ends us)."""
+    outcome: dict = {}
+
+    def run() -> None:
         try:
-            ray.init(address=address, **options)
+            outcome["value"] = call()
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=join, name="glade-ray-join", daemon=True)
+    thread = threading.Thread(target=run, name="glade-ray-call", daemon=True)
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise TimeoutError(f"no answer as a Ray head within {seconds:g} s")
+        raise TimeoutError(late)
     if "error" in outcome:
         raise outcome["error"]
+    return outcome["value"]
 
 
 def ready(where: str, what: str) -> str:
-    """`describe`'s line for the cluster just joined; OSError when it has no CPU for a task
-    (each shard asks for one: the run would wait at 0 turns, and Ray's warning is not shown)."""
+    """`describe`'s line for the cluster just joined; OSError when it has no CPU for a task (each shard asks for one:
+    the run would wait at 0 turns, and Ray's warning is not shown)."""
     line = describe(what)
     if refusal := no_cpus(where, cluster()["cpus"]):
         raise OSError(refusal)
@@ -168,24 +179,23 @@ def no_cpus(where: str, cpus: float) -> str | None:
 
 
 def check_address(address: str) -> None:
-    """OSError at once when nothing listens at a HOST:PORT address (ray.init would retry
-    for minutes); "auto", "local" and ray:// addresses are left to Ray."""
-    import socket
-
-    if address in ("auto", "local") or "://" in address:
+    """OSError at once when nothing listens at a HOST:PORT address (--ray's, or RAY_ADDRESS for "auto"; ray.init would
+    retry for minutes); "auto", "local" and ray:// addresses are left to Ray."""
+    target, named = address_of(address)
+    if target in ("auto", "local") or "://" in target:
         return
-    host, _, port = address.rpartition(":")
+    host, _, port = target.rpartition(":")
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
     except (OSError, ValueError):
+        how = "there, or unset RAY_ADDRESS" if target != address else "and give its HOST:PORT, or leave it out"
         raise OSError(
-            f"--ray {address}: no Ray cluster answers there; start one with `ray start --head` "
-            "and give its address (HOST:PORT), or leave the address out for a local one"
+            f"{named}: no Ray cluster answers there; start one with `ray start --head` {how} for a local one"
         ) from None
 
 
 def cluster() -> dict:
-    """The connected cluster's alive nodes and their CPUs and GPUs (summary.json's cost.cluster)."""
+    """The connected cluster's alive nodes, CPUs and GPUs (summary.json's cost.cluster)."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
     gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
@@ -198,10 +208,7 @@ def describe(what: str) -> str:
 
 
 def shipped(recipe: EvalRecipe) -> EvalRecipe:
-    """The recipe as a worker on another node can read it: checkpoint paths (and
-    latest:NAME) resolved to absolute folders by the driver."""
-    from dataclasses import replace
-
+    """The recipe as a worker on another node reads it: checkpoint paths (latest:NAME) and hf folders made absolute."""
     policies = {}
     for name, spec in recipe.policies.items():
         if isinstance(spec, dict) and spec.get("kind") == "checkpoint" and isinstance(spec.get("path"), str):
@@ -216,14 +223,14 @@ def _absolute(value):
     return str(os.path.abspath(value)) if isinstance(value, str) and os.path.exists(value) else value
 
 
-def ray_backend(address: str, say: Callable[[str], None]) -> Callable:
-    """run.evaluate's backend for `--ray ADDRESS`: joins (or starts) the cluster only when
-    there is something to play, `say`ing the line `connect` returns, then `play_on_ray`."""
+def ray_backend(address: str, say: Callable[[str], None], quiet: bool = True) -> Callable:
+    """run.evaluate's backend for `--ray ADDRESS`: joins (or starts) the cluster only when there is something to play,
+    `say`ing the line `connect` returns, then `play_on_ray`."""
 
     def backend(recipe, scenarios, todo, stats, progress=None):
         if not todo:  # every episode finished: no cluster to start
             return
-        say(connect(address))
+        say(connect(address, quiet))
         yield from play_on_ray(recipe, scenarios, todo, stats, progress)
 
     return backend
@@ -232,8 +239,8 @@ def ray_backend(address: str, say: Callable[[str], None]) -> Callable:
 def play_on_ray(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
 ) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions,
-    episodes, attribution) as tasks finish. Call `connect` first (`ray_backend` does)."""
+    """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions, episodes, attribution) as tasks
+    finish. Call `connect` first (`ray_backend` does)."""
     if not todo:
         return
     recipe = shipped(recipe)
@@ -241,31 +248,53 @@ def play_on_ray(
     servers = seat_servers() if uses_models(recipe) else {}
     recipe_ref, scenarios_ref = ray.put(recipe), ray.put(scenarios)
     pending = {play_shard.remote(recipe_ref, scenarios_ref, shard, servers): shard for shard in todo}
+    where = ray.get_runtime_context().gcs_address
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            shard = pending.pop(ready[0])
-            try:
-                decisions, episodes, replays, played = ray.get(ready[0])
-            except ray.exceptions.RayTaskError as exc:  # the seat's own error, not Ray's wrapper
-                cause = exc.cause
-                raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
+            if not done:  # with no CPU left (its only CPU node gone) Ray would wait for ever, saying nothing
+                gone = f"the Ray cluster at {where} stopped answering mid-run (its head node is gone); {RESUME}"
+                if refusal := no_cpus(where, within(WAIT_SECONDS, cluster, gone)["cpus"]):
+                    raise ConnectionError(f"{refusal}; {RESUME}")
+                continue
+            shard = pending.pop(done[0])
+            decisions, episodes, replays, played = returned(done[0])
             add(stats, played)
             if progress is not None:  # the shard's world-turns at once, as evaluate's progress(n) counts them
                 progress(sum(scenarios[w.scenario].turns for w in shard))
             yield shard, decisions, episodes, replays
     finally:
         for ref in pending:  # interrupted: what is still running is dropped, not written
-            ray.cancel(ref, force=True)
+            with suppress(ray.exceptions.RayError):  # its node may be gone already
+                ray.cancel(ref, force=True)
+
+
+def returned(ref):
+    """A finished task's value. What a seat's code raised stays as it was (a ValueError or OSError as itself, others
+    in Ray's wrapper with the task's traceback); Ray's own error, inside any task, is one ConnectionError line."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        cause = exc
+        while isinstance(cause, ray.exceptions.RayTaskError):  # down to what raised it, in a task or a seat server
+            cause = cause.cause
+        if isinstance(cause, ray.exceptions.RayError):  # a node, a worker or a seat server gone
+            raise ConnectionError(lost_line(cause)) from exc
+        raise cause if isinstance(cause, (ValueError, OSError)) else exc from None
+
+
+def lost_line(error: ray.exceptions.RayError) -> str:
+    here = isinstance(error, ray.exceptions.LocalRayletDiedError)  # the driver's own node: `ray stop` on it
+    what = "this machine's Ray node stopped" if here else "a Ray node, worker or seat server went away"
+    said = (str(error).strip().splitlines() or [""])[0]
+    return f"{what} mid-run ({type(error).__name__}: {said}); {RESUME} (with --ray once `ray status` shows its nodes)"
 
 
 def uses_models(recipe: EvalRecipe) -> bool:
     return any(isinstance(s, dict) and s.get("kind") in MODEL_KINDS for s in recipe.policies.values())
 
 
-# (job, node id) -> that node's SeatServer: kept for the driver's life, so a second
-# evaluation in one process (a benchmark, a notebook) finds its models loaded, as the local
-# backend does (glade.seats.hf.shared_model).
+# (job, node id) -> its SeatServer for the driver's life: a second evaluation in this process finds its models loaded
 _SERVERS: dict[tuple[str, str], ray.actor.ActorHandle] = {}
 
 
@@ -284,10 +313,9 @@ def seat_servers() -> dict[str, ray.actor.ActorHandle]:
 
 
 def _start_server(node: dict) -> ray.actor.ActorHandle:
-    gpus = 1 if node["Resources"].get("GPU", 0) >= 1 else 0
     return SeatServer.options(
         num_cpus=0,
-        num_gpus=gpus,
+        num_gpus=1 if node["Resources"].get("GPU", 0) >= 1 else 0,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
         max_restarts=-1,  # a killed server comes back (and loads its models again) ...
         max_task_retries=TASK_RETRIES,  # ... and the call that was in flight is asked again
@@ -297,13 +325,24 @@ def _start_server(node: dict) -> ray.actor.ActorHandle:
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES)
 def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], servers: dict):
     """One shard in lockstep on a worker: (decisions, episodes, attribution, stats)."""
-    server = servers.get(ray.get_runtime_context().get_node_id()) or next(iter(servers.values()), None)
+    server = node_server(servers, ray.get_runtime_context().get_node_id()) if servers else None
     cache: dict = {}
     loader = lambda seats: served_council(seats, server)
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache, loader)
     stats = RolloutStats()
     decisions, episodes, replays = play(scenarios, shard, council, stats)
     return decisions, episodes, replays, stats
+
+
+def node_server(servers: dict, here: str):
+    """This node's seat server; on a node that joined mid-run (none of its own), a live node's (a dead node's server
+    can never be scheduled again); ConnectionError when no server's node is alive."""
+    if here in servers:
+        return servers[here]
+    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+    if not (live := [server for node, server in servers.items() if node in alive]):
+        raise ConnectionError(f"every Ray node with a seat server has stopped; {RESUME}")
+    return live[0]
 
 
 def served_council(seats: dict[str, dict | str], server) -> dict[str, Policy]:
@@ -318,8 +357,8 @@ def served_council(seats: dict[str, dict | str], server) -> dict[str, Policy]:
 
 @dataclass(frozen=True, eq=False)
 class ServedSeat:
-    """A model seat whose decisions come from the node's SeatServer. Every served seat of a
-    task shares one batch key, so one turn's model seats go to the server in one call."""
+    """A model seat whose decisions come from the node's SeatServer. Every served seat of a task shares one batch key,
+    so one turn's model seats go to the server in one call."""
 
     server: object  # the SeatServer actor handle
     council_key: str  # the model seats of one council, as JSON: the server loads each council once
@@ -340,24 +379,21 @@ class ServedSeat:
         councils = {p.council_key: p.council for p, _ in seats}
         requests = [(p.council_key, p.creature, obs) for p, obs in seats]
         decisions, seconds = ray.get(self.server.act.remote(councils, requests))
-        # the server's time in the models, not this call's: that waits on the network, and
-        # on the server while it answers other tasks
+        # the server's time in the models, not this call's: that waits on the network, and on the server's other tasks
         return [replace(d, model_s=s) for d, s in zip(decisions, seconds, strict=True)]
 
 
 @ray.remote
 class SeatServer:
-    """The model seats of one node: each council's model seats loaded once (each base model
-    once per process, glade.seats.hf.shared_model), answered in batches."""
+    """The model seats of one node: each council's model seats loaded once (each base model once per process,
+    glade.seats.hf.shared_model), answered in batches."""
 
     def __init__(self):
         self.councils: dict[str, dict[str, Policy]] = {}
 
-    def act(
-        self, councils: dict[str, dict], requests: list[tuple[str, str, dict]]
-    ) -> tuple[list[Decision], list[float]]:
-        """The decisions, and each one's model seconds (its share of its batched generate), as
-        the local backend times them."""
+    def act(self, councils: dict, requests: list[tuple[str, str, dict]]) -> tuple[list[Decision], list[float]]:
+        """The decisions, and each one's model seconds (its share of its batched generate), as the local backend times
+        them."""
         for key, seats in councils.items():
             if key not in self.councils:
                 self.councils[key] = load_council(seats)

@@ -139,3 +139,10 @@ def test_a_dry_run_says_a_dead_seat_plays_on_where_every_failure_is_accepted(tmp
     assert main(["generate", str(accepted), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "the run plays on, as max_fault_share 1 accepts every decision failing" in out
+
+
+def test_an_eval_dry_run_honours_max_fault_share_as_its_run_does(tmp_path, dead_url, capsys):
+    live = {"policies": {"live": server(dead_url)}, "councils": {"one": {"focal": {"oona": "live"}}}}
+    assert main(["eval", str(eval_recipe(tmp_path, **live)), "--dry-run"]) == 1
+    assert main(["eval", str(eval_recipe(tmp_path, **live, max_fault_share=1.0)), "--dry-run"]) == 0
+    assert "the run plays on, as max_fault_share 1 accepts every decision failing" in capsys.readouterr().out

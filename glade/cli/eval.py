@@ -13,7 +13,6 @@ is the recipe, with the address auto."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
@@ -33,8 +32,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description=about(__doc__),
         epilog=epilog(
             "0 written; 1 written, but a live seat's server failed on more than the recipe's max_fault_share of "
-            "its decisions (default 0.2); 2 bad input, or a seat's code failed (a python seat's act raised or answered "
-            "out of shape: finished shards are kept, a rerun goes on); 130 interrupted (rerun to resume).",
+            "its decisions (default 0.2); 2 bad input, a seat's code failed (a python seat's act raised or answered "
+            "out of shape) or the Ray cluster lost a node or its last CPU mid-run (finished shards are kept, a rerun "
+            "goes on); 130 interrupted (rerun to resume).",
             (
                 "glade eval recipes/eval/crash-gambit.yaml --dry-run",
                 "glade eval recipes/eval/crash-gambit.yaml seeds.count=2 out=runs/eval/quick",
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
+        if distributed is not None:  # refused here as the run would be: no answer as Ray, or no CPU for a shard
+            dry_join(args.ray)
         planned = dry_run(recipe)
         if planned.plan.episodes == 0:
             con.print(
@@ -102,17 +104,18 @@ def run(args: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
             return 0
-        header, rows, lines = estimate_report(planned, recipe.max_decisions, recipe.max_tokens)
+        header, rows, lines = estimate_report(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share)
         if args.ray is not None:
             lines.append(
                 f"--ray {args.ray}: the wall-time estimate is for one local process playing every shard in turn, "
                 "not for the cluster"
             )
         print_table(con, f"{recipe.name}: the plan, before it runs", header, rows, lines)
-        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens) else 0
+        return 1 if plan_fails(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share) else 0
     backend = {}
     if distributed is not None:
-        backend = {"backend": distributed.ray_backend(args.ray, lambda line: con.print(line, soft_wrap=True))}
+        say = lambda line: con.print(line, soft_wrap=True)
+        backend = {"backend": distributed.ray_backend(args.ray, say, quiet=not args.verbose)}
     try:
         with only_writer(Path(recipe.out)):  # one lock for the play and the tables: no run writes them between
             # world-turns: every world's turns, summed, as the --dry-run plan counts them
@@ -161,8 +164,23 @@ def ray_module(address: str | None, check: bool):
     except ImportError:
         raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
     if check:
-        distributed.check_address(os.environ.get("RAY_ADDRESS", "auto") if address == "auto" else address)
+        distributed.check_address(address)
     return distributed
+
+
+def dry_join(address: str) -> None:
+    """--dry-run --ray: join the cluster a run would join (never starting one: with none, a run starts a local one
+    with this machine's CPUs), and leave it. OSError as a run's join raises it."""
+    import ray
+
+    from glade.eval.distributed import connect
+
+    joined = ray.is_initialized()
+    try:
+        connect(address, start_local=False)
+    finally:
+        if not joined:
+            ray.shutdown()
 
 
 def run_lines(summary: dict, out) -> str:
