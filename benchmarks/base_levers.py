@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from help_format import DefaultsShown
+
 ROOT = Path(__file__).resolve().parent.parent
 LEVERS = {
     "shipped": [],
@@ -68,13 +70,15 @@ def due(step: int, every: int, last: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--lever", choices=list(LEVERS), default="shipped")
-    p.add_argument("--steps", type=int, default=2000)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
+    p.add_argument("--lever", choices=list(LEVERS), default="shipped", help="the one change to the shipped recipe")
+    p.add_argument("--steps", type=int, default=2000, help="training steps")
     p.add_argument("--every", type=int, default=250, help="evaluate every N steps")
     p.add_argument("--states", type=int, default=48, help="held-out states per evaluation")
     p.add_argument("--quick", action="store_true", help="30 steps, 8 states: the plumbing in under 2 minutes")
-    p.add_argument("--work", default=None, help="scratch folder (default: a temp folder, removed after)")
+    p.add_argument(
+        "--work", default=None, help="keep the traces and checkpoints here (default: a temp folder, removed after)"
+    )
     p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and logs through")
     a = p.parse_args(argv)
     if min(a.steps, a.every, a.states) < 1:

@@ -25,30 +25,32 @@ and the hf engine's figures are printed, its decisions/s at the largest W the he
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime
 import importlib.util
 import json
 import os
 import platform
 import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from council_parts import QWEN_05B, RESULT, loadavg, versions
+from council_parts import QWEN_05B, RESULT, loadavg, scratch, versions
+from help_format import DefaultsShown
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="The same tiny council on the hf and the vLLM engine, side by side.")
+    p = argparse.ArgumentParser(
+        prog="council_throughput.py",
+        description="The same tiny council on the hf and the vLLM engine, side by side.",
+        formatter_class=DefaultsShown,
+    )
     p.add_argument("--engine", default="hf,vllm", help="engines to compare, comma-separated (hf, vllm)")
     p.add_argument("--worlds", default="1,8,32", help="worlds in lockstep; the largest is the headline")
-    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--turns", type=int, default=3, help="turns per world")
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
-    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("--max-new-tokens", type=int, default=80, help="per answer")
     p.add_argument("--rounds", type=int, default=2, help="interleaved repeats of every mode; each keeps its best")
     p.add_argument("--trace-episodes", type=int, default=8, help="stand-in episodes the tokenizer is trained on")
     p.add_argument("--qwen-new-tokens", type=int, default=40, help="0 skips the Qwen2.5-0.5B-shaped part")
@@ -58,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="under 2 minutes: W=1,8, 2 turns, 1 round, no 0.5B part; the last line is vLLM/hf decisions/s at W=8"
         " (without vLLM: the hf engine's)",
     )
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and warnings through")
     p.add_argument("--qwen-worker", nargs=3, metavar=("ENGINE", "MODEL", "TOKENS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -67,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from glade.console import quiet_libraries
+
+    quiet_libraries(args.verbose)  # before transformers is imported: no loading bars, no per-call warnings
     if args.qwen_worker:
         return qwen_worker(*args.qwen_worker)
     engines = [e for e in args.engine.split(",") if e]
@@ -74,16 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--engine: expected hf and/or vllm, got {args.engine!r}")
     skipped = {}
     if "vllm" in engines and importlib.util.find_spec("vllm") is None:
-        skipped["vllm"] = "vLLM is not installed here (make test-vllm installs it); the vLLM half is skipped"
+        skipped["vllm"] = "vLLM is not installed here (make test-vllm installs it)"
         engines.remove("vllm")
     if not engines:
-        print(f"vllm: skipped: {skipped['vllm']}")
-        print("no engine to measure: vLLM is not installed here and --engine asked for vllm only")
+        print(f"no engine to measure: --engine asked for vllm only, and {skipped['vllm']}")
         return 0
     started = time.perf_counter()
     load_before = loadavg()
-    tmp = Path(tempfile.mkdtemp(prefix="glade-engines-bench-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models and adapters built here
+    tmp = Path(scratch("glade-engines-bench-"))  # the models and adapters built here; removed at exit and on SIGTERM
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HOME", str(tmp / "hf-home"))
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         except SeatSpecError as exc:  # vLLM there but not usable (its import failed): skip it, as when missing
             if engine != "vllm" or "hf" not in engines:
                 raise
-            skipped[engine] = f"{exc}; the vLLM half is skipped"
+            skipped[engine] = str(exc)
     engines = [e for e in engines if e in councils]
     setup_s = time.perf_counter() - t0
     warm = list(parallel_env(scenario).reset(seed=args.seed)[0].values())
@@ -267,3 +271,11 @@ def qwen_worker(engine: str, model: str, tokens: str) -> int:
         RESULT + json.dumps({"load_s": load_s, "seconds": seconds, "rate": len(decisions) / seconds, "new_tokens": new})
     )
     return 0
+
+
+if __name__ == "__main__":  # a helper module: council_throughput.py --engine runs it, with the paths it needs
+    print(
+        "council_engines.py is a helper: run benchmarks/council_throughput.py --engine hf,vllm [--quick]",
+        file=sys.stderr,
+    )
+    sys.exit(2)

@@ -4,14 +4,32 @@ its list of modes)."""
 
 from __future__ import annotations
 
+import atexit
 import cProfile
 import io
 import math
 import os
 import pstats
+import shutil
+import signal
+import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+
+def scratch(prefix: str) -> str:
+    """A temporary folder removed when the script ends, by SIGTERM too: atexit alone does not
+    run when a signal's default action ends the process, and the models built there stay."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    return path
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)  # the exit a shell reports for the signal; atexit runs on the way out
 
 
 def stand_in_texts(scenario_name: str, episodes: int, turns: int) -> list[str]:
@@ -130,6 +148,12 @@ def run_mode(label, council_for_world, scenario, worlds, seed, timer):
         "generate_calls": int(timer.calls),
         "generate_seconds": timer.seconds,
     }
+
+
+def progress(n: int, rounds: int, result: dict) -> dict:
+    """One line on stderr per mode and round, so a run of minutes shows it is alive; returns `result`."""
+    print(f"round {n + 1}/{rounds}: {result['label']} {wall_rate(result):.2f} decisions/s", file=sys.stderr)
+    return result
 
 
 def describe(result, max_new_tokens):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from council_parts import describe, loadavg, nproc, run_mode, spread, wall_rate
+from council_parts import describe, loadavg, nproc, progress, run_mode, spread, wall_rate
 
 
 class GrammarTimer:
@@ -119,10 +119,11 @@ def quick(
     plain_label = f"(b) batched, W={worlds}"
     modes = [(plain_label, base_council), (structured_label, structured_council)]
     rounds: dict[str, list[dict]] = {label: [] for label, _ in modes}
-    for _ in range(args.rounds):
+    for n in range(args.rounds):
         for label, council in modes:
             grammar_timer.reset()
-            rounds[label].append(run_mode(label, lambda i, c=council: dict(c), scenario, worlds, args.seed, timer))
+            result = run_mode(label, lambda i, c=council: dict(c), scenario, worlds, args.seed, timer)
+            rounds[label].append(progress(n, args.rounds, result))
             rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
     best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
     figures = structured_figures(

@@ -5,8 +5,7 @@
     .venv/bin/python benchmarks/council_throughput.py --quick     (under 2 minutes: (b) W=32 and (d) only)
     .venv/bin/python benchmarks/council_throughput.py --quick --base DIR   (the same on a trained base)
     .venv/bin/python benchmarks/council_throughput.py --quick --base DIR --device cuda   (the same on a GPU)
-    .venv/bin/python benchmarks/council_throughput.py --engine hf,vllm [--quick]
-                                                                   (the council on both engines: council_engines.py)
+    .venv/bin/python benchmarks/council_throughput.py --engine hf,vllm [--quick]   (both engines: council_engines.py)
 
 All five creatures of a short default scenario sit on hf seats of a tiny model built the
 way `glade train recipes/train/tiny-base.yaml` builds its base (the recipe's sizes, and a
@@ -26,7 +25,6 @@ were cut off mid-order):
     r=4 on q_proj/v_proj, init_lora_weights=False) and the bare base on ONE base model,
     one `policy.act` per turn; one generate serves every adapter's rows, each adapter's
     LoRA update added to its slice of the batch (glade.seats.lora_spans).
-
 (d) a structured council at W = 32: the same seats with `structured: true`, every answer
     held to its own state's action schema (glade.seats.structured, llguidance), in the same
     interleaved rounds; its decisions/s over (b)'s at W = 32 is the last line printed
@@ -36,9 +34,8 @@ Naive seats keep the prefix cache too (it is the seat's default), so the headlin
 what batching alone adds; naive without the cache is printed for reference.
 
 Every mode runs `--rounds` times (default 3), the modes interleaved, and keeps its best
-round; the table also shows each mode's range. On a shared 2-core machine a single-row
-generate (many tiny ops, each a two-thread handshake) swings by up to 2x from minute to
-minute, so one pass of each mode put the ratio anywhere from 5.6x to 10.9x here.
+round; the table also shows each mode's range. On a shared 2-core machine a single-row generate
+swings by up to 2x from minute to minute: one pass of each mode put the ratio at 5.6x to 10.9x.
 
 Then the share of wall time spent outside the model at W = 32, as `RolloutStats` counts
 it (everything but `policy.act`: env steps, trace rows), plus a breakdown of the host-side
@@ -52,25 +49,16 @@ measure the plumbing and the model's cost, not the quality of the answers.
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime
 import os
 import platform
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-_TMP = tempfile.mkdtemp(prefix="glade-council-bench-")
-atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # the tiny model, adapters, HF_HOME
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
-os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
-
-from council_parts import (  # noqa: E402  (beside this script)
+from council_parts import (  # beside this script
     GenerateTimer,
     Naive,
     Recorder,
@@ -84,12 +72,22 @@ from council_parts import (  # noqa: E402  (beside this script)
     print_split,
     print_wall_breakdown,
     profile_act,
+    progress,
     run_mode,
+    scratch,
     spread,
     stand_in_texts,
     wall_rate,
 )
-from council_structured import GrammarTimer, quick, structured_figures, structured_lines  # noqa: E402
+from council_structured import GrammarTimer, quick, structured_figures, structured_lines
+from help_format import DefaultsShown
+
+_TMP = scratch("glade-council-bench-")  # the tiny model, adapters, HF_HOME; removed at exit and on SIGTERM
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
+os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from glade.console import quiet_libraries  # noqa: E402
 
 TARGET_SPEEDUP = 10.0  # batched (W=32) decisions/s over naive
 TARGET_OUTSIDE = 0.05  # share of wall time outside the model at W=32
@@ -102,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         import council_engines
 
         return council_engines.main(argv)
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenario", default="default")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
+    p.add_argument("--engine", metavar="hf,vllm", help="instead: the engines side by side (see --engine hf --help)")
+    p.add_argument("--scenario", default="default", help="the Wood scenario the worlds play")
     p.add_argument("--turns", type=int, help="turns per world (default 5; quick 2)")
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
     p.add_argument("--max-new-tokens", type=int, help="per answer (default 80 with random weights, 144 with --base)")
@@ -116,18 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where the seats' model runs (the hf seat's `device`: cpu, cuda, cuda:0); on a GPU the grammar worker"
         " has the CPU cores to itself",
     )
-    p.add_argument("--naive-worlds", default="1,8")
+    p.add_argument("--naive-worlds", default="1,8", help="naive modes (one generate per seat per world)")
     p.add_argument("--worlds", default="1,8,32", help="batched modes; the largest is the headline")
-    p.add_argument("--mixed-worlds", type=int, default=32)
-    p.add_argument(
-        "--rounds",
-        type=int,
-        default=None,
-        help="interleaved repeats of every mode; each keeps its best (default 3; quick 2)",
-    )
-    p.add_argument(
-        "--profile", action="store_true", help="cProfile one naive and one batched act; prefill/decode split"
-    )
+    p.add_argument("--mixed-worlds", type=int, default=32, help="worlds of the mixed-adapter mode (c)")
+    p.add_argument("--rounds", type=int, help="interleaved repeats of each mode, best kept (default 3; quick 2)")
+    p.add_argument("--profile", action="store_true", help="cProfile a naive and a batched act; prefill/decode split")
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and warnings through")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -141,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         " both councils do comparable work)",
     )
     args = p.parse_args(argv)
+    quiet_libraries(args.verbose)  # before transformers is imported: progress lines only, no loading bars
     args.max_new_tokens = args.max_new_tokens or (144 if args.base else 80)
     if args.quick:
         args.turns, args.worlds, args.trace_episodes = args.turns or 2, "32", 2
@@ -167,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(_TMP)
     t0 = time.perf_counter()
+    print("setup: the tiny model, its tokenizer and 2 adapters", file=sys.stderr)
     texts = stand_in_texts(args.scenario, args.trace_episodes, turns=30)
     # The tokenizer as `glade train` builds tiny-base's (built-in corpus + the run's own texts);
     # save_tiny's sizes and vocabulary cap are the recipe's (TinyModel's defaults).
@@ -238,13 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     modes.append((f"(b) batched, no prefix cache, W={headline}", seats(no_cache_policy), headline))
     modes.append((structured_label, lambda i: dict(structured_council), headline))
     rounds: dict[str, list[dict]] = {label: [] for label, _, _ in modes}
-    for _ in range(args.rounds):  # interleaved: a slow spell on a shared machine hits every mode alike
+    for n in range(args.rounds):  # interleaved: a slow spell on a shared machine hits every mode alike
         for label, council_for_world, w in modes:
             if label == head_label:
                 recorder.seen.clear()
             reused_before = shared.prefix_tokens_reused
             grammar_timer.reset()
-            rounds[label].append(run_mode(label, council_for_world, scenario, w, args.seed, timer))
+            rounds[label].append(
+                progress(n, args.rounds, run_mode(label, council_for_world, scenario, w, args.seed, timer))
+            )
             rounds[label][-1]["reused"] = shared.prefix_tokens_reused - reused_before
             rounds[label][-1]["grammar_seconds"] = grammar_timer.seconds
     best = {label: max(runs, key=wall_rate) for label, runs in rounds.items()}
@@ -269,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     mixed_policy.act(warm)  # loads both adapters onto the shared model, untimed
     names = {c: shared.adapter_name(seat_of[c]) for c in creatures}
     mixed_label = f"(c) mixed adapters, W={args.mixed_worlds}"
-    rounds[mixed_label] = [
-        run_mode(mixed_label, lambda i: dict(mixed_council), scenario, args.mixed_worlds, args.seed, timer)
-        for _ in range(args.rounds)
-    ]
+    rounds[mixed_label] = []
+    for n in range(args.rounds):
+        result = run_mode(mixed_label, lambda i: dict(mixed_council), scenario, args.mixed_worlds, args.seed, timer)
+        rounds[mixed_label].append(progress(n, args.rounds, result))
     mixed = max(rounds[mixed_label], key=wall_rate)
     results.append(mixed)
 

@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from help_format import DefaultsShown
+
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "a4b3c50"  # the last commit before issue 16 made the Wood faster
 TARGETS = {"b": 50_000, "c": 20_000}
@@ -181,10 +183,10 @@ def best_of(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenario", default="default")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--turns", type=int, default=30)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
+    p.add_argument("--scenario", default="default", help="the Wood scenario played")
+    p.add_argument("--seed", type=int, default=7, help="the episodes' seed")
+    p.add_argument("--turns", type=int, default=30, help="turns per episode")
     p.add_argument("--repeats", type=int, default=None, help="timings per figure and round (default 15; quick 5)")
     p.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds of before and after (default 3; quick 1)"

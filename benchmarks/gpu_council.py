@@ -35,15 +35,12 @@ vLLM half is skipped with a message saying so.
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -51,7 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # glade from this checkout, installed or not
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from council_parts import QWEN_05B, RESULT, versions  # noqa: E402  (beside this script)
+from council_parts import QWEN_05B, RESULT, scratch, versions  # noqa: E402  (beside this script)
+from help_format import DefaultsShown  # noqa: E402
 
 TINY = dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2)
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
@@ -60,13 +58,13 @@ TARGET_RATIO = 5.0
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     p.add_argument("--engine", default="hf,vllm", help="engines, comma-separated (hf, vllm)")
-    p.add_argument("--worlds", type=int, default=64)
+    p.add_argument("--worlds", type=int, default=64, help="worlds in lockstep, 5 creature seats each")
     p.add_argument("--turns", type=int, default=3, help="measured turns, after one warm-up turn")
     p.add_argument("--new-tokens", type=int, default=64, help="tokens per answer (40-80 is a creature's answer)")
-    p.add_argument("--dtype", default="bfloat16")
-    p.add_argument("--device", default="cuda")
+    p.add_argument("--dtype", default="bfloat16", help="the model's torch dtype (float32 with --dry-run)")
+    p.add_argument("--device", default="cuda", help="where both engines run (cpu with --dry-run)")
     p.add_argument("--peak-tflops", type=float, default=None, help="the GPU's peak dense bf16 TFLOP/s")
     p.add_argument(
         "--out",
@@ -85,6 +83,7 @@ def parse_args(argv):
         help="CPU smoke test: the tiny model's shape, float32, W=2, 1 turn, 8 new tokens (no GPU needed); never"
         " writes over a GPU run's figures",
     )
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and warnings through")
     p.add_argument("--worker", nargs=3, metavar=("ENGINE", "MODEL", "ADAPTERS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     engines = [e for e in args.engine.split(",") if e]
@@ -104,6 +103,9 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from glade.console import quiet_libraries
+
+    quiet_libraries(args.verbose)  # before transformers is imported: no loading bars, no per-call warnings
     if args.worker:
         return worker(args, *args.worker)
     started = time.perf_counter()
@@ -112,14 +114,13 @@ def main(argv=None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("gpu_council: no CUDA device here; run it on a GPU machine, or use --dry-run on CPU")
     engines = [e for e in args.engine.split(",") if e]
-    tmp = Path(tempfile.mkdtemp(prefix="glade-gpu-council-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models and adapters built here
+    tmp = Path(scratch("glade-gpu-council-"))  # the models and adapters built here; removed at exit and on SIGTERM
     os.environ.setdefault("HF_HOME", str(tmp / "hf-home"))
     model, adapters = build(tmp, args)
     results, skipped = {}, {}
     for engine in engines:
         if engine == "vllm" and not _has_vllm():
-            skipped[engine] = "vllm is not installed here (on a GPU: pip install vllm); the vLLM half is skipped"
+            skipped[engine] = "vllm is not installed here (on a GPU: pip install vllm)"
             continue
         results[engine] = run_worker(engine, model, adapters, args)
     report(args, results, skipped, time.perf_counter() - started)
@@ -233,9 +234,10 @@ def report(args, results: dict, skipped: dict, wall_s: float) -> None:
     stack = next((r["versions"] for r in results.values() if "versions" in r), "")
     print(f"  versions   {stack}")
     shape = "tiny (dry run)" if args.dry_run else "Qwen2.5-0.5B's shape"
+    turns = f"{args.turns} measured turn{'' if args.turns == 1 else 's'}"
     print(
         f"  council    5 creature seats (adapters a, b, bare base, a, b) x {args.worlds} worlds; model of {shape},"
-        f" random weights, {args.dtype}; {args.new_tokens} new tokens per answer; {args.turns} measured turns"
+        f" random weights, {args.dtype}; {args.new_tokens} new tokens per answer; {turns}"
     )
     print()
     print(
@@ -274,7 +276,13 @@ def report(args, results: dict, skipped: dict, wall_s: float) -> None:
         )
     out["results"], out["skipped"] = results, skipped
     print(f"  {write(args, out, bool(ok))}; whole script {wall_s:.0f} s")
-    print("; ".join(verdicts) if verdicts else "no engine produced a figure")
+    # the headline alone must not pass for a GPU figure
+    dry = (
+        f"dry run on {args.device.upper()} with the tiny model, W={args.worlds}, not a GPU figure: "
+        if args.dry_run
+        else ""
+    )
+    print(dry + "; ".join(verdicts) if verdicts else "no engine produced a figure")
 
 
 def write(args, out: dict, figures: bool) -> str:

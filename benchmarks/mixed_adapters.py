@@ -26,42 +26,50 @@ line: decisions per second with slices over PEFT's mixed batch.
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime
 import os
 import platform
 import shlex
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-_TMP = tempfile.mkdtemp(prefix="glade-mixed-bench-")
-atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+from council_parts import (
+    GenerateTimer,
+    loadavg,
+    make_adapters,
+    nproc,
+    progress,
+    run_mode,
+    scratch,
+    spread,
+    versions,
+    wall_rate,
+)
+from help_format import DefaultsShown
+
+_TMP = scratch("glade-mixed-bench-")  # removed at exit and on SIGTERM
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
 os.environ.setdefault("HF_HOME", os.path.join(_TMP, "hf-home"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from council_parts import GenerateTimer, loadavg, make_adapters, nproc, run_mode, spread, versions, wall_rate  # noqa: E402
-
 from glade.console import quiet_libraries  # noqa: E402
-
-quiet_libraries()  # before transformers is imported: no loading bars, no per-call warnings
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     p.add_argument("--base", default=str(ROOT / "models" / "tiny-base"), help="base model folder")
     p.add_argument("--adapters", nargs="+", help="LoRA adapter folders of that base (default: two random ones)")
-    p.add_argument("--scenario", default="default")
+    p.add_argument("--scenario", default="default", help="the Wood scenario the worlds play")
     p.add_argument("--worlds", type=int, default=32, help="worlds played in lockstep (default 32)")
     p.add_argument("--turns", type=int, help="turns per world (default 4; quick 2)")
     p.add_argument("--seed", type=int, default=7, help="world i plays seed + i")
     p.add_argument("--max-new-tokens", type=int, default=144, help="per answer (the crash-gambit seats' budget)")
     p.add_argument("--rounds", type=int, help="interleaved rounds of both modes (default 3; quick 2)")
     p.add_argument("--quick", action="store_true", help="under 2 minutes: 2 turns, 2 rounds")
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and warnings through")
     args = p.parse_args(argv)
+    quiet_libraries(args.verbose)  # before transformers is imported: no loading bars, no per-call warnings
     args.turns = args.turns or (2 if args.quick else 4)
     args.rounds = args.rounds or (2 if args.quick else 3)
     if not (Path(args.base) / "config.json").is_file():
@@ -99,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, slices in modes.items():
             shared.spans_supported = slices
             result = run_mode(label, lambda i: dict(council), scenario, args.worlds, args.seed, timer)
-            rounds[label].append(result)
+            rounds[label].append(progress(n, args.rounds, result))
             answers[label] = [r["completion"] for r in result["rows"]]
-            print(f"round {n + 1}/{args.rounds}: {label} {wall_rate(result):.2f} decisions/s", file=sys.stderr)
         if answers["slices"] != answers["PEFT's mixed batch"]:
             print("the two modes answered differently: slices must change nothing but the time", file=sys.stderr)
             return 1

@@ -49,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from fuzz_cases import FAMILIES, goods_of  # noqa: E402  (beside this script)
+from help_format import DefaultsShown  # noqa: E402
 
 from glade.env import parallel_env, protocol, standin  # noqa: E402
 from glade.env.market import SIDES, validate_orders  # noqa: E402
@@ -153,12 +154,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     p.add_argument("--n", type=int, default=100_000, help="completions to parse")
     p.add_argument(
         "--quick", action="store_true", help="20,000 completions (under 2 minutes); the headline is the last line"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the completions and the observations")
     p.add_argument("--mutation-sample", type=int, default=97, help="check every k-th observation is not mutated")
     p.add_argument("--slowest", type=int, default=5, help="slowest inputs to list")
     p.add_argument(

@@ -50,6 +50,7 @@ quiet_libraries()  # before transformers is imported: one line per run, not the 
 
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from help_format import DefaultsShown  # noqa: E402
 
 
 def build_model(root: Path) -> tuple[str, str]:
@@ -112,7 +113,7 @@ def same_decisions(a: Path, b: Path) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -154,8 +155,11 @@ def main() -> None:
             )
 
     run(f"local W={head} (cold)", head)
+    # without token auth, as eval/distributed.py starts its local cluster: else Ray writes ~/.ray/auth_token
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    print(distributed.connect("auto"), flush=True)
+    where = ray.get_runtime_context().gcs_address
+    print(distributed.ready(where, f"a local Ray cluster this benchmark started at {where}"), flush=True)
     try:
         run(f"ray W={head} (cold)", head, distributed.play_on_ray)
         for _ in range(rounds):

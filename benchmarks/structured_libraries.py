@@ -36,6 +36,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from help_format import DefaultsShown  # noqa: E402
+
+from glade.console import quiet_libraries  # noqa: E402
+
 
 def states(worlds: int, turns: int) -> list[dict]:
     from glade.env import parallel_env, standin
@@ -69,13 +73,15 @@ def bad_answers(obs: dict) -> dict[str, dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     p.add_argument(
         "--quick",
         action="store_true",
         help="4 worlds instead of 32 (60 states instead of 480): a few seconds; the headline is the last line",
     )
+    p.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and warnings through")
     args = p.parse_args(argv)
+    quiet_libraries(args.verbose)  # before transformers is imported: no saving bars
     from transformers import AutoTokenizer
 
     from glade.env.action_schema import action_schema

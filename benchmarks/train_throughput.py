@@ -17,21 +17,29 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from help_format import DefaultsShown
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     parser.add_argument("--steps", type=int, default=12, help="training steps per configuration")
     parser.add_argument("--quick", action="store_true", help="shipped vs TRL defaults only, 4 steps; headline last")
+    parser.add_argument("--verbose", action="store_true", help="let the libraries' own progress bars and logs through")
     args = parser.parse_args(argv)
+    from glade.console import quiet_libraries
+
+    quiet_libraries(args.verbose)  # before datasets and transformers are imported: the table only, no bars
     if args.quick:
         args.steps = 4
     if args.steps < 1:
@@ -124,4 +132,6 @@ def measure(args: argparse.Namespace, work: Path) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM as an exit, so the scratch folder's `with` removes it (the default action would not)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sys.exit(main())
