@@ -173,6 +173,7 @@ class Parsed:
     repairs: tuple[str, ...] = ()
     # {"order": i, "reason": name, ...}: validate_orders' reasons, or bad_key / duplicate_key (_key_fault)
     dropped: tuple[dict, ...] = field(default_factory=tuple)
+    notes: tuple[dict, ...] = ()  # every order note of the check, in order: the dropped ones and the cuts
 
 
 HOLD = {"orders": []}
@@ -312,7 +313,7 @@ def _parse(text, obs: dict) -> Parsed:
     if any(n["outcome"] == "cut" for n in notes):
         repairs.append("qty_cut")
     error = dropped[0]["reason"] if dropped else None
-    return Parsed(action, error, bool(repairs), tuple(repairs), dropped)
+    return Parsed(action, error, bool(repairs), tuple(repairs), dropped, tuple(notes))
 
 
 def _canonical_observations() -> list[dict]:

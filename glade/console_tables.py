@@ -119,7 +119,7 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
 def answer_errors(s: Scenario, rows: list[dict], errors: dict[str, Counter]) -> list[str]:
     """A markup line under the scoreboard per creature whose answers carried a named error
     (`errors`: glade.faults.parse_errors of the rows), the most frequent first: the
-    scoreboard's `rejected` counts the market's refusals only, so a seat whose every answer was
+    scoreboard's `rejected` counts refused orders only, so a seat whose every answer was
     unusable, and so played as a hold, would read as a quiet one. Seat faults are left to
     show_faults."""
     from rich.markup import escape  # a seat named `model[v2]` is not markup

@@ -43,6 +43,10 @@ ROW_COLUMNS = (
     "completion_tokens", "rejected", "fills", "pebbles", "wealth_before", "wealth_after",
     "wealth_change", "mood", "inventory", "sentiment", "events",
 )  # fmt: skip
+# `rejected`: the named rejections, cuts and ignored keys of the answer, validate_orders' notes
+# ({"order", "reason", "outcome", "qty"}, "key" for an unknown key): first the parser's, which
+# carry "by": "parser" and count the answer's orders (what it refused or cut before the Wood saw
+# the action), then the Wood's, which count the action's orders.
 
 
 FULL_ONLY = ("messages", "observation", "standin_action", "standin_disposition")  # left out by full=False
@@ -290,7 +294,7 @@ def trace_row(
         "latency_s": float(d.latency_s),
         "prompt_tokens": int(d.prompt_tokens),
         "completion_tokens": int(d.completion_tokens),
-        "rejected": dumps(info["notes"]) if info["notes"] else "[]",
+        "rejected": dumps([*d.notes, *info["notes"]]) if d.notes or info["notes"] else "[]",
         "fills": fills_json(info["fills"]) if info["fills"] else "[]",
         "pebbles": float(world.pebbles[creature]),
         "wealth_before": float(wealth_before),

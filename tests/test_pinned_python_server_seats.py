@@ -228,7 +228,7 @@ def test_more_answers_than_observations_is_a_named_error(wood):
 def test_a_tuple_of_answers_is_taken_as_a_list(wood):
     # guards `isinstance(answers, (list, tuple))`
     [decision] = PythonSeat(Answers(({"orders": []},))).act([wood["oona"]])
-    assert decision == Decision({"orders": []}, error=None, repaired=False)
+    assert decision == Decision({"orders": []}, text='{"orders": []}', error=None, repaired=False)
 
 
 def test_each_action_dict_is_read_against_its_own_observation(wood):

@@ -43,6 +43,9 @@ class Decision:
     # place of an equal share of the call's wall time, which there includes the network. None:
     # act_timed times the call. Unlike latency_s it reaches no trace row: it is run cost only.
     model_s: float | None = None
+    # The parser's notes on the answer's orders (`parser_notes`): what it rejected or cut before
+    # the Wood saw the action, which the trace row's `rejected` holds ahead of the Wood's own.
+    notes: tuple[dict, ...] = ()
 
 
 @runtime_checkable
@@ -60,6 +63,16 @@ class Policy(Protocol):
     def act_batch(self, seats: list[tuple[Policy, dict]]) -> list[Decision]:
         """One Decision per (policy, observation) pair; every policy here shares this one's key."""
         ...
+
+
+PARSER = "parser"  # a note's `by` where the parser made it: its `order` counts the answer's orders
+
+
+def parser_notes(parsed: Parsed) -> tuple[dict, ...]:
+    """The notes the parser's order check made on an answer, in validate_orders' form and order,
+    each marked `"by": "parser"`: its rejections and its cuts. Without them a cut or refused order
+    is named nowhere in the row: the Wood sees the clean action."""
+    return tuple({**n, "by": PARSER} for n in parsed.notes)
 
 
 CUT_OFF = "cut_off"  # an answer the token budget ended, which the parser could not use whole
@@ -127,7 +140,16 @@ def model_decisions(
         error = answer_error(parsed, text, completion_tokens >= cap)
         decisions.append(
             Decision(
-                parsed.action, text, error, share_s, prompt_tokens, completion_tokens, parsed.repaired, identity, shared
+                parsed.action,
+                text,
+                error,
+                share_s,
+                prompt_tokens,
+                completion_tokens,
+                parsed.repaired,
+                identity,
+                shared,
+                notes=parser_notes(parsed),
             )
         )
     return decisions

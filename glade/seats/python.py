@@ -10,7 +10,8 @@ as a model's answer is (the parser checks it against its observation, with the p
 limits: what it cannot use is dropped with a named error: an order's reason, or, named as
 env.step names them, `gossip_not_text`, `unknown_key`, and `thought_not_text`); numpy numbers in it read as
 numbers, any other value JSON cannot hold as nothing (a price of NaN or of an array is a
-`bad_price`), never as its str(). A Decision is taken as it is, and
+`bad_price`), never as its str(); its row's `completion` is the answer as JSON, and its
+`rejected` names what the parser cut, refused or ignored ("by": "parser"). A Decision is taken as it is, and
 the Wood's rules still reject what breaks them, but its action must have the action's form
 (the action-space form, indices or a tuple of orders, is rewritten with names for its row) and
 finite prices. `act` gets copies of the observations: glade's own stay as the Wood made them
@@ -34,9 +35,9 @@ import numpy as np
 from glade.env.parallel import normalize_action
 from glade.env.phases import ACTION_KEYS
 from glade.env.protocol import parse
-from glade.tracejson import canonical
+from glade.tracejson import canonical, dumps
 
-from .base import Decision, Policy, SeatAnswerError, SeatSpecError, check_keys, first_line
+from .base import PARSER, Decision, Policy, SeatAnswerError, SeatSpecError, check_keys, first_line, parser_notes
 
 
 @runtime_checkable
@@ -103,29 +104,40 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         _check_action(action, name)
         return answer if action is answer.action else replace(answer, action=action)
     if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
-        kept, notes = _action_keys(normalize_action(answer, tuple(obs["prices"])))
-        parsed = parse(json.dumps(kept), obs)
-        return Decision(parsed.action, error=parsed.error or next(iter(notes), None), repaired=parsed.repaired)
+        kept, ignored = _action_keys(normalize_action(answer, tuple(obs["prices"])))
+        text = json.dumps(kept)
+        parsed = parse(text, obs)
+        notes = parser_notes(parsed) + ignored
+        error = parsed.error or (ignored[0]["reason"] if ignored else None)
+        # the row's `completion` is what the seat answered, as JSON, not the action parsed from it
+        answered = json.dumps(_plain(answer), ensure_ascii=False)
+        return Decision(parsed.action, answered, error, repaired=parsed.repaired, notes=notes)
     raise SeatAnswerError(
         f"python seat {name}: act returned {with_article(type(answer).__name__)}; expected a Decision or an action dict"
     )
 
 
-def _action_keys(answer: dict) -> tuple[dict, list[str]]:
+def _action_keys(answer: dict) -> tuple[dict, tuple[dict, ...]]:
     """An action dict's keys as env.step reads them: orders, text gossip and text thought kept
-    (as plain JSON values), the rest dropped with env.step's note names (and `thought_not_text`,
-    which env.step need not name: the Wood never reads a thought), in the answer's order."""
+    (as plain JSON values), the rest dropped with env.step's notes (and `thought_not_text`,
+    which env.step need not name: the Wood never reads a thought), in the answer's order,
+    marked `"by": "parser"` as the Wood never sees what they name."""
     single = "orders" not in answer and {"side", "good"} <= answer.keys()  # one order: the parser takes it
     known = ACTION_KEYS | ORDER_KEYS if single else ACTION_KEYS
     kept, notes = {}, []
     for key, value in answer.items():
         if key not in known:
-            notes.append("unknown_key")
+            notes.append(_ignored("unknown_key", key=str(key)))
         elif key in ("gossip", "thought") and value is not None and not isinstance(value, str):
-            notes.append(f"{key}_not_text")
+            notes.append(_ignored(f"{key}_not_text"))
         else:
             kept[key] = _plain(value)
-    return kept, notes
+    return kept, tuple(notes)
+
+
+def _ignored(reason: str, **more: str) -> dict:
+    """A dropped key's note, in env.step's form."""
+    return {"order": None, "reason": reason, "outcome": "ignored", "qty": 0, **more, "by": PARSER}
 
 
 def _plain(value):
@@ -207,6 +219,18 @@ def _check_fields(answer: Decision, name: str) -> None:
             raise SeatAnswerError(
                 f"python seat {name}: act returned a Decision whose {key} is {value!r}; expected {wanted}"
             )
+    # notes (a model seat's Decision passed on keeps its parser's) go into the row's `rejected` as JSON
+    if not isinstance(answer.notes, tuple) or not all(isinstance(n, dict) for n in answer.notes):
+        raise SeatAnswerError(
+            f"python seat {name}: act returned a Decision whose notes are {str(answer.notes)[:80]!r};"
+            " expected a tuple of note dicts (or leave them out)"
+        )
+    try:
+        dumps(answer.notes)
+    except (TypeError, ValueError) as exc:
+        raise SeatAnswerError(
+            f"python seat {name}: act returned a Decision whose notes JSON cannot hold: {first_line(exc)}"
+        ) from None
 
 
 def load_python(spec: dict) -> PythonSeat:

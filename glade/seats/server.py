@@ -60,7 +60,7 @@ from itertools import permutations
 from glade.env.action_schema import action_schema
 from glade.env.protocol import parse, render
 
-from .base import STRUCTURED, Decision, Policy, answer_error
+from .base import STRUCTURED, Decision, Policy, answer_error, parser_notes
 from .spec import SERVER, check_fields
 
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
@@ -197,7 +197,10 @@ class ServerPolicy:
                 latency = time.perf_counter() - started
                 cut = finish == "length" or completion_tokens >= self.max_tokens  # usage may be missing: finish
                 error = answer_error(parsed, text, cut)
-                return Decision(parsed.action, text, error, latency, prompt_tokens, completion_tokens, parsed.repaired)
+                notes = parser_notes(parsed)
+                return Decision(
+                    parsed.action, text, error, latency, prompt_tokens, completion_tokens, parsed.repaired, notes=notes
+                )
             if fault not in RETRYABLE:
                 break
         with self._lock:
