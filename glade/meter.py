@@ -12,8 +12,7 @@ one world of any council the shard lacks), each on a calibration seed of its own
 `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every distinct seat is met at the batch
 size the run will use. Each seat's model seconds and tokens per decision are multiplied by its planned
 decisions; the time outside the models (the Wood, stand-ins) by the planned world-turns; the seats'
-loading time is added once.
-`check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model seats: every
+loading time is added once. `check_limits` refuses a plan over a recipe's `max_decisions` (decisions asked of model seats: every
 seat but the stand-ins) or `max_tokens` (expected prompt + completion tokens), and, given the
 estimate, one with a seat that failed every calibration decision (a server down).
 """
@@ -26,6 +25,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
 
+from glade.env import standin
 from glade.env.scenario import load_scenario
 from glade.faults import SeatMeter
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
@@ -149,11 +149,14 @@ def _since(now: RolloutStats, then: RolloutStats, then_s: float, now_s: float) -
 
 def spec_label(spec) -> str:
     """A seat spec as a short label for a plan (before any model is loaded)."""
-    if isinstance(spec, str):
-        return f"standin:{spec}"
+    if isinstance(spec, str) or spec.get("kind") == "standin":  # named as its seat names itself (StandIn.name)
+        ref, seed = (spec, 0) if isinstance(spec, str) else (spec.get("disposition", "balanced"), spec.get("seed") or 0)
+        try:
+            ref = standin.disposition(ref).name  # a file is labelled by the name inside it
+        except (OSError, ValueError):
+            pass  # the run names what is wrong with it
+        return f"standin:{ref}" + (f"@{seed}" if seed else "")
     kind = spec.get("kind")
-    if kind == "standin":
-        return f"standin:{spec.get('disposition', 'balanced')}"
     name = {"hf": "model", "checkpoint": "path", "server": "model", "python": "entry_point"}.get(kind, "kind")
     text = str(spec.get(name, "")).rstrip("/").rsplit("/", 1)[-1]
     adapter = str(spec.get("adapter") or "").rstrip("/").rsplit("/", 1)[-1]

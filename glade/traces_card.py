@@ -27,9 +27,9 @@ COLUMNS = {
     "action": "the parsed, valid action as canonical JSON",
     "error / repaired": "the parser's named error (or null) and whether it repaired the text",
     "self_buy": "how many buy orders named goods the creature makes (self-buys)",
-    "standin_action / standin_disposition": "what the stand-in would have done in the same state",
+    "standin_action / standin_disposition": "what the creature's scenario stand-in (that disposition) would have done in the same state",
     "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
-    "rejected / fills": "the market's named rejections and the fills (JSON)",
+    "rejected / fills": 'the parser\'s ("by": "parser") and the market\'s named rejections and cuts, and the fills (JSON)',
     "pebbles / wealth_before / wealth_after / wealth_change / mood": "outcome figures of the creature-turn",
 }
 
@@ -55,7 +55,8 @@ def write_card(
         "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
         f"# glade traces: {out.name}\n\n"
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
-        '`glade generate`. Load with `datasets.load_dataset("parquet", data_dir="data")`.\n\n'
+        f'`glade generate`. Load with `datasets.load_dataset({json.dumps(str(out))}, split="train")` (this folder; its '
+        f"`configs` name the shards) or `glade.traces.load_traces({json.dumps(str(out))})`, which refuses an unfinished one.\n\n"
         + (faults_section(faults, recipe.max_fault_share) if faults else "")
         + "## Schema\n\n| column | meaning |\n| --- | --- |\n"
         + schema

@@ -128,6 +128,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
         if not part.strip():
             raise ConfigError(f"--council {spec!r}: an empty creature=disposition pair (two commas, or one at an end)")
         creature, sep, disposition = (x.strip() for x in part.partition("="))
+        creature = creature.lower() if creature.lower() in creatures else creature  # Oona, as the table prints it
         if not sep or not creature or not disposition:
             raise ConfigError(f"--council {part.strip()!r}: expected creature=disposition")
         if creature in named:
@@ -252,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     con.print(scoreboard(scenario, episode.rows, con.width))
     for line in answer_errors(
         scenario, episode.rows, parse_errors(episode.rows)
-    ):  # rejected counts the market's refusals only
+    ):  # rejected counts refused orders only
         con.print(line, soft_wrap=True)
     con.print()
     for line in summary_lines(scenario, episode.summary):

@@ -16,8 +16,8 @@ class StandIn:
     seed: int = 0
 
     @property
-    def name(self) -> str:
-        return f"standin:{self.disposition.name}"
+    def name(self) -> str:  # a seed other than 0 plays otherwise, so its rows and faults say which
+        return f"standin:{self.disposition.name}" + (f"@{self.seed}" if self.seed else "")
 
     def act(self, observations: list[dict]) -> list[Decision]:
         return [Decision(standin.act(obs, self.disposition, self.seed)) for obs in observations]
