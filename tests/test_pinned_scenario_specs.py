@@ -270,7 +270,7 @@ def test_an_hf_seat_naming_a_checkpoint_is_told_to_seat_it_as_one(model):
 
 
 def test_a_model_folder_with_only_a_vocab_json_has_a_tokenizer(tmp_path):
-    # guards model_inputs' tokenizer files: vocab.json (GPT-2's slow tokenizer) counts as one
+    # guards model_inputs' tokenizer files: vocab.json with merges.txt (GPT-2's slow tokenizer) counts as one
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(
         SeatSpecError, match=r"has no tokenizer \(tokenizer.json or tokenizer_config.json or vocab.json\)"
@@ -278,6 +278,9 @@ def test_a_model_folder_with_only_a_vocab_json_has_a_tokenizer(tmp_path):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "vocab.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(SeatSpecError, match=r"has no tokenizer.json \(nor vocab.json with merges.txt"):
+        check_inputs({"kind": "hf", "model": str(tmp_path)})  # a vocabulary with no merges is no BPE tokenizer
+    (tmp_path / "merges.txt").write_text("")
     check_inputs({"kind": "hf", "model": str(tmp_path)})
 
 

@@ -60,6 +60,7 @@ def test_resume_refuses_a_newer_latest_base(workdir, tmp_path, monkeypatch, caps
         (folder / "meta.json").write_text(json.dumps({"name": "base", "kind": "full"}))
         (folder / "config.json").write_text("{}")
         (folder / "tokenizer_config.json").write_text("{}")  # a model folder, as train checks a folder base
+        (folder / "tokenizer.json").write_text("{}")
 
     trained_base("20260101-000000")
     path = recipe_file(workdir, tmp_path, model={"base": "latest:base"})
