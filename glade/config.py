@@ -1,13 +1,14 @@
 """Recipes: YAML files validated into frozen dataclasses before anything runs.
 
-The validation itself (unknown keys, types, one-line `ConfigError`s naming file and key)
-lives at the bottom of the house in `glade.env.schema`, since scenarios need it too; the
-names the trunk's recipes use are re-exported here.
+The validation itself (unknown keys, types, one-line `ConfigError`s naming file and key) lives at the bottom
+of the house in `glade.env.schema`, since scenarios need it too; the names the trunk's recipes use are
+re-exported here. A recipe's folders to write in (`out`, `output_root`) read `~` as the home folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,11 +94,8 @@ def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:
             "hold; lower them",
         )
     if seeds.count > MAX_SEEDS:
-        fail(
-            source,
-            f"{path}.count",
-            f"must be at most {MAX_SEEDS:,} (each seed is a world of every council), got {seeds.count:,}",
-        )
+        most = f"must be at most {MAX_SEEDS:,} (each seed is a world of every council), got {seeds.count:,}"
+        fail(source, f"{path}.count", most)
 
 
 def check_out(value: str, source: str | None, key: str) -> None:
@@ -252,9 +250,10 @@ def load_recipe(
         raise ConfigError(f"{path}: the file is empty; expected {kind_text(kind) if kind else 'a recipe'}")
     if kind is not None:
         check_keys_kind(data, path, kind)
-    pairs = parse_overrides(overrides)
     source = recipe_source(path, overrides)
-    return build(cls, apply_overrides(data, pairs, source), source)
+    data = apply_overrides(data, parse_overrides(overrides), source)
+    data |= {k: os.path.expanduser(v) for k, v in data.items() if k in ("out", "output_root") and isinstance(v, str)}
+    return build(cls, data, source)
 
 
 # Each kind's top-level keys, to tell a file of one kind given where another is taken (the
