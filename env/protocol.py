@@ -49,8 +49,9 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items) if items else "nothing"
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
+def with_article(word: str) -> str:
+    """`an owl`, `a beaver`, `an int`: the word after its article (the prompt's species, glade's errors)."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def _cents(value: float) -> float:
@@ -112,7 +113,7 @@ def role_card(obs: dict) -> str:
         makes = "You make nothing yourself: you live by trade."
     return "\n".join(
         [
-            f"You are {obs['name']}, {_article(obs['species'])} {obs['species']} trading in the Wood, "
+            f"You are {obs['name']}, {with_article(obs['species'])} trading in the Wood, "
             "a woodland market paid in pebbles.",
             makes,
             f"Goods: {', '.join(goods)}.",

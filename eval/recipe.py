@@ -74,8 +74,8 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             "policies",
             "needs at least one policy (NAME: a seat spec or a disposition name) for the councils to seat",
         )
-    for group in ("policies", "councils"):
-        for name in getattr(recipe, group):  # group names one of the recipe's two name -> spec fields
+    for group, names in (("policies", recipe.policies), ("councils", recipe.councils)):
+        for name in names:
             check_label(source, group, name)
     for name, council in recipe.councils.items():
         if name == STANDIN:
@@ -201,10 +201,10 @@ def check_levers(recipe: EvalRecipe, source: str) -> None:
             fail(source, f"levers[{i}].figure", f"unknown figure {lever.figure!r} (figures: {', '.join(FIGURES)})")
 
 
-def check_label(source: str, key: str, name: object) -> None:
+def check_label(source: str, key: str, name: str) -> None:
     """A policy, council or lever name labels table rows, flags and the report: a blank one
-    would print as nothing there."""
-    if not isinstance(name, str) or not name.strip():
+    would print as nothing there (a key that is no string is refused before, by build)."""
+    if not name.strip():
         fail(source, key, f"a name needs at least one visible character, got {name!r}")
 
 

@@ -280,7 +280,7 @@ def over_limits(plan: Plan, limits: dict[str, int | None], expected=None) -> dic
     }
 
 
-def check_limits(plan: Plan, source: str, max_decisions, max_tokens, expected=None, max_fault_share=1.0) -> None:
+def check_limits(plan: Plan, source: str, max_decisions, max_tokens, expected=None, max_fault_share=0.0) -> None:
     """ValueError, naming the limit and the figure, when the plan exceeds a recipe's limit.
     `expected` (an Estimate) is needed for max_tokens; with it, a seat that failed every calibration decision
     is refused unless max_fault_share is 1: the run would stop on it, and its unknown tokens count 0 here."""

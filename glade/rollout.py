@@ -28,12 +28,11 @@ import numpy as np
 import glade
 from glade.env import parallel_env, standin
 from glade.env.observation import plain
-from glade.env.protocol import PROTOCOL_VERSION, render
+from glade.env.protocol import PROTOCOL_VERSION, render, with_article
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
 from glade.faults import SeatMeter, tally_faults
 from glade.seats import Decision, Policy, StandIn, each_creature, load_council, standin_council
-from glade.seats.python import with_article
 from glade.tracejson import canonical, dumps, encoder, fills_json
 
 ROW_COLUMNS = (

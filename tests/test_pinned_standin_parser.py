@@ -189,7 +189,7 @@ def test_the_worked_example_never_buys_the_good_it_sells_and_prices_to_the_cent(
 
 
 def test_the_role_card_says_an_before_every_vowel(wood):
-    # guards _article's `in "aeiou"`: "an urchin", "a squirrel"
+    # guards with_article's `in "aeiou"`: "an urchin", "a squirrel"
     assert role_card({**hazel(wood), "species": "urchin"}).startswith("You are Hazel, an urchin trading")
     assert role_card(hazel(wood)).startswith("You are Hazel, a squirrel trading")
 

@@ -176,6 +176,9 @@ def export_traces(
         name = f"glade traces: {repo_id.split('/')[1]}"
         card.text, own = re.subn(r"^# glade traces: .*$", lambda _: f"# {name}", card.text, count=1, flags=re.M)
         card.data.pretty_name = name if own else card.data.get("pretty_name") or name
+        # glade's own load line names the local folder (glade.traces_card): the Hub's reader loads the repo
+        local = r" Load with `datasets\.load_dataset\(.*?which refuses an unfinished one\."
+        card.text = re.sub(local, ' Load it as "Load from the Hub" below shows.', card.text, count=1, flags=re.S)
         card.data.license = license or card.data.get("license") or "apache-2.0"
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
