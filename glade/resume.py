@@ -8,11 +8,10 @@ the two). progress.json is the folder's ledger:
 
     {"format": 2, "recipe": {...}, "shards": ["traces", ...], "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
 
-`recipe` is the content of the recipe that decides the rows, its seat specs included (the
-caller leaves out what cannot change them, such as `worlds` or a server's URL): every
-episode of the folder was played with it. `faults` counts an episode's decisions whose seat
-failed to answer. Older folders list `EPISODE_ID: part` (or a shard path) and record no recipe:
-they resume only under the one their recipe.yaml names (glade.resume_upgrade).
+`recipe` is the content of the recipe that decides the rows, its seat specs included (the caller leaves out
+what cannot change them, such as `worlds` or a server's URL): every episode of the folder was played with it.
+`faults` counts an episode's decisions whose seat failed to answer. Older folders list `EPISODE_ID: part` (or a
+shard path) and record no recipe: they resume only under the one their recipe.yaml names (glade.resume_upgrade).
 
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
@@ -24,10 +23,10 @@ What a rerun refuses, with one ValueError and nothing touched:
   file changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
 - a file in the shard folders that no run of this folder wrote.
 What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, or that
-lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play again; a shard the ledger never listed (a run
-killed between writing and listing it, or a file copied in) is moved there too; an episode
-that had seat faults is never final: it is dropped from its shard and plays again (the seat
-fixed, or its server back), so a rerun retries exactly the episodes whose turns failed.
+lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play again; a shard the ledger
+never listed (a run killed between writing and listing it, or a file copied in) is moved there too; an episode
+that had seat faults is never final: it is dropped from its shard and plays again (the seat fixed, or its
+server back), so a rerun retries exactly the episodes whose turns failed.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from pathlib import Path
 
 from glade.config import changes
 from glade.env import protocol
-from glade.files import atomic, check_folder_path, write_json
+from glade.files import atomic, check_folder_path
 from glade.resume_upgrade import legacy_episodes, recorded_recipe
 
 PROGRESS = "progress.json"
@@ -195,9 +194,10 @@ class ShardLog:
     # --- checks and repairs -------------------------------------------------------------------
 
     def _save(self, state: Resumed) -> None:
-        # the shard kinds in order (a list: the file's keys are sorted), the first naming the verb's rows
+        # the shard kinds in order (a list: the keys are sorted), the first naming the verb's rows; rewritten
         ledger = {"format": FORMAT, "recipe": state.recipe, "shards": list(self.shards), "episodes": state.episodes}
-        write_json(self.root / PROGRESS, ledger)
+        with atomic(self.root / PROGRESS) as tmp:  # after every part: compact, so json's C encoder writes it
+            tmp.write_text(json.dumps(ledger, sort_keys=True))
 
     def _patterns(self) -> dict[Path, re.Pattern]:
         """Shard folder -> the names this log writes there (the part number in the one group that matched)."""
