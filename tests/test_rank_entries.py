@@ -82,8 +82,10 @@ def test_team_merges_folders_of_one_council_and_refuses_two_councils_under_one_n
         "standin:speculator); give one of them another name (rerun its glade eval with name=NEW: nothing plays "
         "again) to rank them apart"
     )
-    # one policy identity, but another seat spec (a stand-in's seed is not in its identity)
-    with pytest.raises(ValueError, match=r"seating different policies \(hoard on oona: seed unset vs 3\)"):
+    # another seed of one stand-in: its identity says so (standin:NAME@SEED)
+    with pytest.raises(
+        ValueError, match=r"seating different policies \(hoard on oona: standin:hoarder vs standin:hoarder@3\)"
+    ):
         rank([a, runs["seeded"]], outcome="team", resamples=10)
 
 
