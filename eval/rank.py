@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glade.files import check_replaceable, json_with_keys
+from glade.files import atomic, check_replaceable, json_with_keys
 from glade.provenance import stamp
 
 from .faults import without_faults
@@ -358,7 +358,8 @@ def write_rank(board: dict, out: str | Path) -> Path:
     out = Path(out)
     check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(board, indent=2) + "\n")
+    with atomic(out) as tmp:  # whole or not at all: a kill leaves the earlier board, never an empty one
+        tmp.write_text(json.dumps(board, indent=2) + "\n")
     return out
 
 

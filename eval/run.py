@@ -214,8 +214,11 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             result.episodes, result.attribution, recipe.levers, recipe.thresholds, recipe.seed, result.decisions
         ),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    (out / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+    # whole or not at all: a kill leaves the earlier summary (and its timing and cost), never an empty one
+    with atomic(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=float))
+    with atomic(out / "recipe.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
     return summary
 
 

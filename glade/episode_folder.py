@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from glade.files import check_folder_path
+from glade.files import atomic, check_folder_path
 from glade.provenance import stamp
 from glade.rollout import Played
 
@@ -47,18 +47,24 @@ def write_episode(episode: Played, out: str | Path) -> Path:
         metadata={b"glade": json.dumps(where).encode()},
     )  # fmt: skip
     rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")  # first: marks the folder
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / "trace.parquet")
+    # each file whole or not at all (atomic); the old trace goes first, so a kill never leaves
+    # this summary beside the earlier episode's trace
+    (out / "trace.parquet").unlink(missing_ok=True)
+    with atomic(out / "summary.json") as tmp:  # first: marks the folder
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic(out / "trace.parquet") as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
     return out
 
 
 def check_episode_folder(out: Path) -> None:
     """Refuses `out` (ValueError) unless it is new, empty, or holds only an episode
-    write_episode wrote (its summary.json is written first, so a trace alone is not one)."""
+    write_episode wrote (its summary.json is written first, so a trace alone is not one), or
+    the part of one a kill left."""
     check_folder_path(out)
     if not out.is_dir():
         return
-    found = sorted(p.name for p in out.iterdir())
+    found = sorted(p.name for p in out.iterdir() if not _killed_write(p.name))
     foreign = [name for name in found if name not in ("trace.parquet", "summary.json")]
     if found and not foreign and "summary.json" not in found:
         foreign = ["trace.parquet"]  # without the summary written before it: not ours
@@ -74,3 +80,9 @@ def check_episode_folder(out: Path) -> None:
             f"{out}: holds files that are not an episode glade simulate wrote ({', '.join(foreign[:3])}"
             f"{', ...' if len(foreign) > 3 else ''}); give a new or empty folder"
         )
+
+
+def _killed_write(name: str) -> bool:
+    """A hidden temporary of write_episode's (glade.files.atomic names it .NAME.[...].tmp) that a
+    kill left: it never replaced its file, so the folder still holds an episode, or part of one."""
+    return name.startswith((".summary.json.", ".trace.parquet.")) and name.endswith(".tmp")

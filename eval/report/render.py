@@ -35,7 +35,7 @@ from glade.eval.recipe import STANDIN
 from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
 from glade.eval.thresholds import threshold
-from glade.files import check_replaceable
+from glade.files import atomic, check_replaceable
 from glade.meter import cost_part
 
 from .calibration import calibration_sections
@@ -220,26 +220,31 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     verdicts = results_verdicts(r)
     figures = [price_figure(r, s, labels[s]) for s in r.scenarios]
     figures += [f for f in (agreement_figure(r, c, labels) for c in r.councils) if f is not None]
-    for extra in (pnl_figure(r, table, labels), seam_figure(verdicts.get("seam", []), labels)):
-        if extra is not None:
-            figures.append(extra)
-
-    figures = unique_names(figures)
-
+    extra = (pnl_figure(r, table, labels), seam_figure(verdicts.get("seam", []), labels))
+    figures = unique_names(figures + [f for f in extra if f is not None])
     page = Page(r, table, figures, labels, verdicts)
     markdown, page_html = render_md(page), render_html(page)  # every section read before a file changes
 
+    # each file whole (atomic), figures before the pages that link them: a kill leaves no dead link
     files = r.folder / FILES
     files.mkdir(exist_ok=True)
-    for old in files.glob("*.png"):
-        if old.name.startswith(FIGURE_PREFIXES):  # a report's figure; a PNG of the user's own stays
-            old.unlink()
     for f in figures:
-        (files / f.name).write_bytes(f.png)
+        with atomic(files / f.name) as tmp:
+            tmp.write_bytes(f.png)
     md_path, html_path = r.folder / "report.md", r.folder / "report.html"
-    md_path.write_text(markdown)
-    html_path.write_text(page_html)
+    for path, text in ((md_path, markdown), (html_path, page_html)):
+        with atomic(path) as tmp:
+            tmp.write_text(text)
+    remove_old_figures(files, {f.name.lower() for f in figures})
     return md_path, html_path
+
+
+def remove_old_figures(files: Path, kept: set[str]) -> None:
+    """Remove an earlier report's figures this one does not draw (`kept`: lower-cased, as a case-insensitive
+    file system names them); a PNG of the user's own stays."""
+    for old in files.glob("*.png"):
+        if old.name.startswith(FIGURE_PREFIXES) and old.name.lower() not in kept:
+            old.unlink()
 
 
 MD_HEADING = "# glade evaluation report"  # how report.md opens, which is how one glade wrote is told
