@@ -326,8 +326,11 @@ def report_copy(summary: dict) -> Path | None:
 
 
 def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (relative or absolute, existing or not)."""
-    return Path(a).resolve() == Path(b).resolve()
+    """Whether two paths name one file (relative or absolute, existing or not); a symlink loop in
+    either is bad input (a ValueError naming it)."""
+    from glade.files import resolved
+
+    return resolved(a) == resolved(b)
 
 
 def outcome_line(outcome: dict | None) -> str:

@@ -27,15 +27,15 @@ SHARDS = "shards"  # the folder of a results folder's shards (glade.eval.plan.sh
 
 
 def interrupted(folder: Path, then: str) -> str | None:
-    """What to do with a folder that holds an eval's ledger but not yet its tables (glade eval
-    writes them last, after every world its ledger lists): finish it, `then` the verb asked;
-    None for any other folder."""
+    """What to do, `then` the verb asked, with a folder glade eval is writing or left without its tables; else None."""
+    from glade.files import writer_of
     from glade.resume import read_ledger
 
-    kinds = (read_ledger(Path(folder)) or {}).get("shards")
-    if not (isinstance(kinds, list) and "episodes" in kinds):
-        return None
-    return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
+    if (holder := writer_of(Path(folder))) is not None:  # a live run holds its lock: still playing, not interrupted
+        return f"glade eval ({holder}) is writing it now; wait for it to finish, then {then}"
+    if isinstance(kinds := (read_ledger(Path(folder)) or {}).get("shards"), list) and "episodes" in kinds:
+        return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
+    return None
 
 
 def _rebuildable(folder: Path) -> bool:

@@ -3,23 +3,37 @@ never over a file glade did not write."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+_TEMP = re.compile(r"^\.(.+?)(?:\.\d+-[0-9a-f]{8})?\.tmp$")  # .NAME.PID-HEX.tmp (atomic's), or an older .NAME.tmp
 
 
 @contextmanager
 def atomic(path: Path) -> Iterator[Path]:
     """Write to a temporary sibling of `path`; it replaces `path` only when the block ends cleanly.
-    The sibling is hidden (.NAME.tmp), so readers of the folder (pyarrow, datasets) skip one a kill left."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    The sibling is hidden (.NAME.PID-HEX.tmp), so readers of the folder (pyarrow, datasets) skip one
+    a kill left; the pid and random part make it this write's own, so two processes writing one
+    file never share (and unlink) one temporary: the last to finish wins."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temp_of(name: str) -> str | None:
+    """The file name a hidden temporary named `name` was to become (atomic's .NAME.PID-HEX.tmp, or
+    the .NAME.tmp of an older glade), else None: how a writer knows a killed write's leftover."""
+    found = _TEMP.match(name)
+    return found.group(1) if found else None
 
 
 def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option: str | None = "--out") -> None:
@@ -50,7 +64,17 @@ def write_json(path: Path, data) -> None:
 
 def check_folder_path(path: Path) -> None:
     """Refuses (ValueError) a folder to write that is a file, or that lies under a file (where
-    mkdir would fail with a bare 'Not a directory')."""
+    mkdir would fail with a bare 'Not a directory'), or that is or lies under a symlink to nothing
+    or a symlink loop (mkdir would fail with 'File exists', after making the link's missing parents)."""
+    for part in (path, *path.parents):
+        if part.is_symlink() and not part.exists():  # exists() follows the link: it leads nowhere
+            where = f"{path}:" if part == path else f"{path}: {part} is"
+            if _loops(part):
+                raise ValueError(f"{where} a symlink loop (it leads back to itself); give another path")
+            target = part.parent / os.readlink(part)
+            raise ValueError(
+                f"{where} a symlink to {target}, which does not exist; create {target} or give another path"
+            )
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path}: is a file; give a folder to write into")
     for parent in path.parents:
@@ -60,37 +84,86 @@ def check_folder_path(path: Path) -> None:
             return
 
 
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def resolved(path: Path) -> Path:
+    """`path` made absolute with its symlinks followed; a symlink loop is bad input (ValueError
+    naming the path), not pathlib's RuntimeError."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError, an OSError ELOOP from Python 3.13
+        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
+            raise
+        raise ValueError(f"{path}: a symlink loop (it leads back to itself); give another path") from None
+
+
 _HELD: set[Path] = set()  # the locks this process holds (flock is per open file: it would refuse its own holder)
 
 
 @contextmanager
 def only_writer(
-    folder: Path, lock: Path | None = None, advice: str = "let it finish, or choose another out (out=DIR)"
+    folder: Path,
+    lock: Path | None = None,
+    advice: str = "let it finish, or choose another out (out=DIR)",
+    optional: bool = False,
 ) -> Iterator[None]:
     """Hold the lock of the run that writes `folder` (by default a hidden sibling, .NAME.lock, that
     names the writer's pid): a second glade run into the same folder is refused at once, a
     ValueError saying `advice`, instead of interleaving its shards and ledger with this one's. The
     kernel drops the lock when its process dies, so a killed run's folder resumes; the file goes
-    when the run ends. Taken again inside itself (eval's play, then its tables) it passes. The
-    path is resolved first: `.`, a symlink and an absolute path name one folder and one lock.
+    when the run ends, and so do the folders made for it, while empty. Taken again inside itself
+    (eval's play, then its tables) it passes. The path is resolved first: `.`, a symlink and an
+    absolute path name one folder and one lock. `optional`: where no lock file can be made (a
+    parent the user cannot write), go on without it, as no other run can hold it there either.
     POSIX only (fcntl.flock), as glade is."""
+    check_folder_path(Path(folder))
+    with _hold(Path(folder), lock, advice, optional):
+        yield
+
+
+@contextmanager
+def only_writer_of_file(path: Path, advice: str, optional: bool = False) -> Iterator[None]:
+    """only_writer for one file (rank's or calibrate's --out): the lock is .NAME.lock beside it."""
+    check_folder_path(Path(path).parent)
+    with _hold(Path(path), None, advice, optional):
+        yield
+
+
+@contextmanager
+def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterator[None]:
+    """only_writer's lock on `shown` (its path as the user gave it, for the messages)."""
     import fcntl
 
-    check_folder_path(Path(folder))
-    shown, folder = Path(folder), Path(folder).resolve()
-    lock = Path(lock or folder.parent / f".{folder.name}.lock").resolve()
+    target = resolved(shown)
+    lock = resolved(lock or target.parent / f".{target.name}.lock")
     if lock in _HELD:
         yield
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]
     while True:
-        handle = open(lock, "a+")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock, "a+")
+        except OSError as exc:
+            _remove_empty(made)
+            if not optional:
+                reason = (exc.strerror or str(exc)).lower()
+                raise ValueError(f"{shown}: cannot make its lock file beside it ({lock}): {reason}") from None
+            handle = None
+            break
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip()
             handle.close()
+            _remove_empty(made)
             raise ValueError(_refusal(shown, lock, holder, advice)) from None
         try:  # locked the file a run that just ended had unlinked: take the one at the path now
             if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
@@ -98,6 +171,9 @@ def only_writer(
         except FileNotFoundError:
             pass
         handle.close()
+    if handle is None:  # optional, and no lock file can be made here
+        yield
+        return
     _HELD.add(lock)
     try:
         handle.seek(0)
@@ -109,6 +185,39 @@ def only_writer(
         _HELD.discard(lock)
         lock.unlink(missing_ok=True)
         handle.close()
+        _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Removes the folders the lock made, deepest first, while empty (a run that wrote nothing there)."""
+    for folder in folders:
+        with suppress(OSError):
+            folder.rmdir()
+
+
+def writer_of(folder: Path) -> str | None:
+    """Who holds `folder`'s lock (only_writer's), as its file names it ('pid N'), while a live
+    process holds it; None when none does, or this process does."""
+    import fcntl
+
+    try:
+        target = resolved(folder)
+    except ValueError:
+        return None
+    lock = target.parent / f".{target.name}.lock"
+    if lock in _HELD:
+        return None
+    try:
+        handle = open(lock)
+    except OSError:
+        return None
+    with handle:
+        try:  # a shared lock is refused only while a writer holds its exclusive one
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "a process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 def _refusal(folder: Path, lock: Path, holder: str, advice: str) -> str:

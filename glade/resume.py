@@ -39,7 +39,7 @@ from pathlib import Path
 
 from glade.config import changes
 from glade.env import protocol
-from glade.files import atomic, check_folder_path
+from glade.files import atomic, check_folder_path, temp_of
 from glade.resume_upgrade import legacy_episodes, recorded_recipe
 
 PROGRESS = "progress.json"
@@ -217,7 +217,7 @@ class ShardLog:
             if not folder.is_dir():
                 continue
             for item in sorted(folder.iterdir()):
-                if item.name.startswith(".") and item.name.endswith(".tmp") and names.match(item.name[1:-4]):
+                if (target := temp_of(item.name)) is not None and names.match(target):
                     item.unlink()  # a write a kill cut short
                     continue
                 found = names.match(item.name)

@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         write,
     )
     from glade.eval.outcome_check import check_episodes
+    from glade.files import only_writer_of_file
 
     name = args.name if args.name is not None else disposition_name(args.policy, args.creature)
     check_name(name)  # the report's copy is named by it
@@ -107,37 +108,39 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--popsize and --maxiter: at least 1")
     if args.seed < 0:  # else numpy's own "expected non-negative integer", naming no option
         raise ValueError(f"--seed: 0 or more, got {args.seed}")
-    con = console()
-    with progress_bar("fit", "generations", console(stderr=True)) as bar:
-        cal = calibrate(
-            args.source,
-            args.policy,
-            args.creature,
-            seed=args.seed,
-            holdout=args.holdout,
-            holdout_scenario=args.holdout_scenario,
-            popsize=args.popsize,
-            maxiter=args.maxiter,
-            name=args.name,
-            on_total=bar.total,
-            on_generation=bar.advance,
-        )
-    summary = without_outcome(cal)
-    if not args.no_outcome:
-        with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
-            summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
-    copy = report_copy(summary)
-    # the report shows one calibration per name: say it changed, unless --out named that file itself
-    replaced = copy is not None and copy.exists() and not same_file(copy, Path(args.out).with_suffix(".json"))
-    written = write(summary, args.out)  # after `replaced`: that line is about a file an earlier run wrote
-    show(con, summary)
-    con.print("fitted disposition:")
-    con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
-    con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True)
-    if replaced:
-        con.print(
-            f"replaced {copy}, written by an earlier calibrate run", soft_wrap=True, markup=False, highlight=False
-        )
+    # one writer of --out at a time: a second run at once would silently replace this one's fit
+    with only_writer_of_file(Path(args.out), advice="let it finish, or give another --out"):
+        con = console()
+        with progress_bar("fit", "generations", console(stderr=True)) as bar:
+            cal = calibrate(
+                args.source,
+                args.policy,
+                args.creature,
+                seed=args.seed,
+                holdout=args.holdout,
+                holdout_scenario=args.holdout_scenario,
+                popsize=args.popsize,
+                maxiter=args.maxiter,
+                name=args.name,
+                on_total=bar.total,
+                on_generation=bar.advance,
+            )
+        summary = without_outcome(cal)
+        if not args.no_outcome:
+            with progress_bar("outcome check", "turns", console(stderr=True)) as bar:
+                summary = with_outcome(cal, on_total=bar.total, on_turn=lambda live: bar.advance())
+        copy = report_copy(summary)
+        # the report shows one calibration per name: say it changed, unless --out named that file itself
+        replaced = copy is not None and copy.exists() and not same_file(copy, Path(args.out).with_suffix(".json"))
+        written = write(summary, args.out)  # after `replaced`: that line is about a file an earlier run wrote
+        show(con, summary)
+        con.print("fitted disposition:")
+        con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
+        con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True)
+        if replaced:
+            con.print(
+                f"replaced {copy}, written by an earlier calibrate run", soft_wrap=True, markup=False, highlight=False
+            )
     return 0
 
 

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
     from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, interrupted, read_table
+    from glade.files import only_writer
 
     results = Path(args.results)
     if not results.exists():
@@ -65,14 +66,16 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{results}: no {' or '.join(missing)} here ({what})")
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
-    thresholds, seed = load_thresholds(results)
-    check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
-    check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
-    check_columns(results / "episodes.parquet", EPISODES_NEEDED)
-    decisions = read_table(results / "decisions.parquet")
-    episodes = read_table(results / "episodes.parquet")
-    flagging = flag(decisions, episodes, thresholds, seed)
-    json_path, md_path = write_flags(flagging, results, top=args.top)
+    # the folder's lock, as glade eval takes it: no eval rewrites the tables, and no flag or report writes, meanwhile
+    with only_writer(results, advice="let it finish, then rerun glade flag", optional=True):
+        thresholds, seed = load_thresholds(results)
+        check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
+        check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
+        check_columns(results / "episodes.parquet", EPISODES_NEEDED)
+        decisions = read_table(results / "decisions.parquet")
+        episodes = read_table(results / "episodes.parquet")
+        flagging = flag(decisions, episodes, thresholds, seed)
+        json_path, md_path = write_flags(flagging, results, top=args.top)
 
     console = glade_console()
     width = min(console.width, WIDTH)

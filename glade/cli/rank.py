@@ -50,13 +50,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich import box
-    from rich.table import Table
+    from contextlib import nullcontext
 
-    from glade.console import console, progress_bar
-    from glade.eval.rank import DEFAULT_RESAMPLES, MOST_RESAMPLES, check_out, min_resamples, rank, write_rank
-    from glade.eval.report.leaderboard import board_about, board_table, not_ranked
+    from glade.console import console
+    from glade.eval.rank import DEFAULT_RESAMPLES, MOST_RESAMPLES, check_out, min_resamples
     from glade.eval.stats import MIN_RESAMPLED
+    from glade.files import check_folder_path, only_writer, only_writer_of_file
 
     if args.seed < 0:
         raise ValueError(f"--seed: must be at least 0 (it seeds the bootstrap), got {args.seed}")
@@ -73,8 +72,33 @@ def run(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
     out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
+    if args.out:
+        try:  # a parent that is a file: named as every verb names it, not mkdir's 'File exists'
+            check_folder_path(out.parent)
+        except ValueError as exc:
+            raise ValueError(f"--out {out}: {exc}") from None
     check_out(out)  # before the refits
-    con = console()  # results on stdout; the bar on stderr
+    first = Path(args.results[0])
+    if args.out:  # one writer of a board at a time; by default it goes into RESULTS, under that folder's lock
+        lock = only_writer_of_file(out, advice="let it finish, or give another --out")
+    else:
+        lock = (
+            only_writer(first, advice="let it finish, then rerun glade rank", optional=True)
+            if first.is_dir()
+            else nullcontext()
+        )
+    with lock:
+        return _rank(args, out, least, con=console())  # results on stdout; the bar on stderr
+
+
+def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
+    from rich import box
+    from rich.table import Table
+
+    from glade.console import progress_bar
+    from glade.eval.rank import rank, write_rank
+    from glade.eval.report.leaderboard import board_about, board_table, not_ranked
+
     with progress_bar("rank", "refits") as bar:
         board = rank(
             args.results,

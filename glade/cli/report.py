@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
 
@@ -28,9 +29,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glade.eval.report import FILES, write_report
+    from contextlib import nullcontext
 
-    md_path, html_path = write_report(args.results)
+    from glade.eval.report import FILES, write_report
+    from glade.files import only_writer
+
+    results = Path(args.results)
+    # the folder's lock, as glade eval takes it (write_report itself names a folder that is none)
+    lock = only_writer(results, advice="let it finish, then rerun glade report", optional=True)
+    with lock if results.is_dir() else nullcontext():
+        md_path, html_path = write_report(results)
     print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
     print(f"wrote {html_path} (self-contained)")
     return 0
