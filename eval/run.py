@@ -59,6 +59,8 @@ def play(
             w.seed,
             council(scenarios[w.scenario], w.focal),
             seats=dict(w.focal),  # the live seats' label is the recipe's policy name
+            # decision rows are the focal seats' own, and a leave-one-out replay writes none
+            recorded=frozenset(w.focal) if w.left_out is None else frozenset(),
         )
         for w in shard
     ]

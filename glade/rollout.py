@@ -58,6 +58,9 @@ class EpisodeSpec:
     seed: int
     council: dict[str, Policy]  # creature -> policy
     seats: dict[str, str] = field(default_factory=dict)  # creature -> seat label (default: policy name)
+    # the creatures whose rows carry FULL_ONLY (None: every one): an eval keeps only its focal seats'
+    # decisions, and rendering the others' prompts and counterfactuals took a third of its play
+    recorded: frozenset[str] | None = None
 
     def __post_init__(self):
         # A misspelt creature would otherwise sit nowhere, and its creature on its stand-in.
@@ -239,7 +242,7 @@ def run_lockstep(
                         before[c],
                         env.world,
                         events,
-                        references[e.episode_id][c] if full else None,
+                        references[e.episode_id][c] if full and (e.recorded is None or c in e.recorded) else None,
                     )
                 )
             observations[e.episode_id] = next_obs
