@@ -252,7 +252,7 @@ def _pnl_table(means) -> pd.DataFrame:
 
 def test_the_pnl_chart_centres_each_scenario_s_bars_and_skips_only_an_all_missing_table(drawn):
     # guards pnl_figure's `isna().all()` (one world without a P&L still gets a chart) and the bars'
-    # offset `(k - (len(worlds) - 1) / 2) * width` around the scenario's tick
+    # rows `len(worlds) - 1 - k`, the first world on top
     episodes = pd.DataFrame(
         {"scenario": ["s1"] * 4, "council": [STANDIN, STANDIN, "mixed", "mixed"], "seed": [0, 1, 0, 1]}
     )
@@ -261,9 +261,9 @@ def test_the_pnl_chart_centres_each_scenario_s_bars_and_skips_only_an_all_missin
     table = _pnl_table({("s1", STANDIN): 2.0, ("s1", "mixed"): 6.0})
     assert plots.pnl_figure(r, table, {}).name == "gambit-pnl.png"
     bars = drawn[-1].axes[0].patches
-    centres = sorted(round(b.get_x() + b.get_width() / 2, 6) for b in bars)
-    assert centres == [-0.2, 0.2]  # two worlds, 0.8 wide together, around x = 0
-    assert [round(b.get_height(), 6) for b in bars] == [2.0, 6.0]
+    centres = [round(b.get_y() + b.get_height() / 2, 6) for b in bars]
+    assert centres == [1.0, 0.0]  # one row per world, the first (the stand-in) on top
+    assert [round(b.get_width(), 6) for b in bars] == [2.0, 6.0]
     partly = _pnl_table({("s1", STANDIN): 2.0, ("s1", "mixed"): float("nan")})
     assert plots.pnl_figure(r, partly, {}) is not None
     assert plots.pnl_figure(r, _pnl_table({("s1", "mixed"): float("nan")}), {}) is None

@@ -337,7 +337,7 @@ def test_the_lesson_tables_count_seeds_against_the_stand_in_and_list_only_clear_
     rows = {k: [line for line in s.markdown if line.startswith("| ")][1:] for k, s in sections.items()}
     assert "| n 5 of 6 seeds |" in rows["robustness"][0]
     assert "| n 5 of 6 seeds |" in rows["levers"][1] and "| n 6 seeds |" in rows["levers"][0]
-    assert len(rows["attribution"]) == 1 and "| 50% (too uncertain) |" in rows["attribution"][0]
+    assert len(rows["attribution"]) == 1 and ", share 50% (too uncertain) |" in rows["attribution"][0]
     assert (
         "wholly at or beyond 5.0 log points, is no move when it lies wholly inside them" in sections["seam"].markdown[0]
     )

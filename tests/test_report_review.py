@@ -86,10 +86,8 @@ def test_attribution_shows_the_interaction_and_n_and_no_minus_zero(copy):
     section = _section(md, "Which seat did it")
     assert "(the interaction: the effect minus the seats' contributions)" in section
     rows = _md_rows(section)
-    assert [r[4:6] for r in rows] == [
-        ["+0.020 (too few seeds for an interval: 0.02, 0.02, 0.02)", "n 3 of 4 seeds"]
-    ] * 2
-    assert rows[0][9] == "0% [0%, 30%]" and "-0%" not in section
+    assert [r[4:6] for r in rows] == [["+0.020 (too few seeds for an interval: 0.02, 0.02, 0.02)", "n 3 of 4 seeds"]]
+    assert "bramble: panic (cast 0): contribution +0.000, share 0% [0%, 30%]" in rows[0][6] and "-0%" not in section
 
 
 def test_without_recipe_yaml_the_summary_s_thresholds_are_the_run_s(copy):

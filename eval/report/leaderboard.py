@@ -13,6 +13,8 @@ from glade.files import json_with_keys
 from .markup import Section, html_table, md_table
 
 RANK_FILE = "rank.json"
+# rank, strength, the interval (sorted by its lower bound) and the rank range sort as numbers
+NUMERIC = {0, 3, 4, 5}
 
 
 def rank_sections(page) -> list[Section]:
@@ -31,7 +33,7 @@ def rank_sections(page) -> list[Section]:
             "leaderboard",
             "Leaderboard",
             [about, ""] + md_table(header, rows) + (["", unranked] if unranked else []),
-            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, {0, 3, 5})]
+            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, NUMERIC)]
             + ([f'<p class="note">{html.escape(unranked)}</p>'] if unranked else []),
         )
     ]

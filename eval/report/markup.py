@@ -81,10 +81,13 @@ def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def html_table(header: list[str], rows: list[list[str]], numeric: set[int], row_class=None, extra=None) -> str:
+def html_table(
+    header: list[str], rows: list[list[str]], numeric: set[int], row_class=None, extra=None, under=None
+) -> str:
     """A sortable table in a box that scrolls sideways: `numeric` columns align right (a short
     number on one line, a long cell wraps); `extra(i)` adds a last cell of raw HTML, kept readable
-    (at least 16em wide)."""
+    (at least 16em wide); `under(i)` adds a row of raw HTML under row i, as wide as the table, that
+    moves with it when the table is sorted (long text that a last cell would crush)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
@@ -93,6 +96,8 @@ def html_table(header: list[str], rows: list[list[str]], numeric: set[int], row_
         if extra is not None:
             cells += f'<td class="extra">{extra(i)}</td>'
         body.append(f"<tr{cls}>{cells}</tr>")
+        if under is not None:
+            body.append(f'<tr class="under"><td colspan="{len(header)}">{under(i)}</td></tr>')
     return (
         f'<div class="scroll"><table class="sortable">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
         + "\n".join(body)
@@ -122,6 +127,9 @@ th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 table.sortable th { cursor: pointer; user-select: none; } table.sortable th[aria-sort]::after { content: " \\2195"; color: #888; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; } td.nowrap { white-space: nowrap; }
 td.extra { min-width: 16em; overflow-wrap: anywhere; }
+td.extra ul { margin: 0; padding-left: 1.1em; min-width: 26em; } td.extra li { margin: 0 0 .3em; }
+tr.under td { background: #fff; border-top: none; padding: .1em .6em .6em; } tr.under summary { cursor: pointer; }
+tr.under details { margin: .2em 0; } tr.under pre { max-width: 100%; }
 tr.standin td { color: #444; font-style: italic; }
 figure { margin: 1.2em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, p.caption { font-size: .88em; color: #555; max-width: 60em; }
@@ -141,12 +149,13 @@ div.side pre { white-space: pre-wrap; font-size: .8em; background: #f6f6f6; padd
 # that starts with a number, or a missing value; any other column (a verdict that names a number
 # in its words) sorts as text. Numbers: thousands separators dropped ("1,152" is 1152) and the
 # unicode minus read as "-", the first signed decimal anywhere in the cell that is not part of a
-# word, so "+0.62 [+0.41, +0.83]" sorts by +0.62, "n 7 of 8 seeds" by 7, "15.0%" by 15 (and "c1" in
-# a name is no number). Cells with no number sort after those with one, by text. The script and
+# word, so "+0.62 [+0.41, +0.83]" sorts by +0.62, "[+10.00, +12.00]" (an interval) by its lower bound, "n 7 of 8 seeds" by 7, "15.0%" by 15 (and "c1" in
+# a name is no number). Cells with no number sort after those with one, by text, as does a missing
+# value with its reason ("— (2 seeds)": its number is no value). A row under another (tr.under) moves with it. The script and
 # sort_key / numeric_column (Python, for the tests) read the same patterns.
 THOUSANDS = r"(\d),(?=\d{3}\b)"
 NUMBER = r"(?<![A-Za-z_\d.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
-LEADING = r"^[-+\u2212]?\.?\d"  # a cell that starts with a number
+LEADING = r"^\[?[-+\u2212]?\.?\d"  # a cell that starts with a number, or an interval "[low, high]"
 NONE_CELLS = ("", "-", MISSING)
 
 
@@ -161,6 +170,8 @@ def sort_key(text: str, numeric: bool = True) -> tuple[int, float, str]:
     text = str(text).strip()
     if not numeric:
         return (int(text in NONE_CELLS), 0.0, text)
+    if text.startswith(MISSING):  # a missing value, perhaps with its reason: no number to sort by
+        return (1, 0.0, text)
     plain = re.sub(THOUSANDS, r"\1", text.replace("\u2212", "-"), flags=re.A)
     m = re.search(NUMBER, plain, flags=re.A | re.I)
     value = float(m.group()) if m else math.nan
@@ -174,7 +185,12 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
     th.setAttribute("aria-sort", "none");
     th.addEventListener("click", function () {
-      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var body = table.tBodies[0], groups = [];
+      Array.from(body.rows).forEach(function (row) {  // a tr.under row travels with the row above it
+        if (row.classList.contains("under") && groups.length) { groups[groups.length - 1].push(row); }
+        else { groups.push([row]); }
+      });
+      var rows = groups.map(function (g) { return g[0]; });
       var up = th.getAttribute("aria-sort") !== "ascending";
       table.querySelectorAll("th").forEach(function (h) { h.setAttribute("aria-sort", "none"); });
       th.setAttribute("aria-sort", up ? "ascending" : "descending");
@@ -186,17 +202,19 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       function key(row) {
         var t = text(row);
         if (!numeric) { return [NONE_CELLS.indexOf(t) >= 0 ? 1 : 0, 0, t]; }
+        if (t.indexOf(@MISSING) === 0) { return [1, 0, t]; }
         var m = t.replace(/\\u2212/g, "-").replace(THOUSANDS, "$1").match(NUMBER);
         var value = m ? parseFloat(m[0]) : NaN;
         return isFinite(value) ? [0, value, t] : [1, 0, t];
       }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b), c = x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
+      groups.sort(function (a, b) {
+        var x = key(a[0]), y = key(b[0]), c = x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
         return up ? c : -c;
       });
-      rows.forEach(function (row) { body.appendChild(row); });
+      groups.forEach(function (g) { g.forEach(function (row) { body.appendChild(row); }); });
     });
   });
 });
 """.replace("@THOUSANDS", json.dumps(THOUSANDS)).replace("@NUMBER", json.dumps(NUMBER))
 SORT_SCRIPT = SORT_SCRIPT.replace("@LEADING", json.dumps(LEADING)).replace("@NONE_CELLS", json.dumps(list(NONE_CELLS)))
+SORT_SCRIPT = SORT_SCRIPT.replace("@MISSING", json.dumps(MISSING))

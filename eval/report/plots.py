@@ -59,21 +59,32 @@ def _pyplot():
     return plt
 
 
-def _colors(r: Results) -> dict[str, str]:
-    palette = [
-        "tab:blue",
-        "tab:orange",
-        "tab:green",
-        "tab:red",
-        "tab:purple",
-        "tab:brown",
-        "tab:pink",
-        "tab:olive",
-        "tab:cyan",
-    ]
-    colors = {STANDIN: "#333333"}
-    colors.update({c: palette[i % len(palette)] for i, c in enumerate(r.councils)})
-    return colors
+# Every plotted world its own look: tab10's colours (less grey, the stand-in's), then tab20's light
+# ones; past those the colours come round again with a dash pattern (lines) and a hatch (bars) of
+# their own, so no two worlds share a look however many councils there are.
+PALETTE = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "olive", "cyan")] + [
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5"
+]  # fmt: skip
+HATCHES = ("//", "\\\\", "xx", "..", "oo", "++", "--", "||", "**")
+
+
+@dataclass(frozen=True)
+class Look:
+    color: str
+    linestyle: object = "-"  # a name or matplotlib's (offset, (on, off)) dash pattern
+    hatch: str = ""
+
+
+def world_looks(worlds: list[str]) -> dict[str, Look]:
+    """Each world's colour, line style and bar hatch; the stand-in world dark grey and dashed."""
+    looks = {STANDIN: Look("#333333", "--")}
+    councils = [w for w in worlds if w != STANDIN]
+    for i, c in enumerate(councils):
+        turn = i // len(PALETTE)  # how many times the colours came round before this council
+        dash = "-" if not turn else (0, (1.0 + turn, 1.5, 1.0, 1.5))  # dash-dot, longer each round: never "--"
+        hatch = "" if not turn else HATCHES[(turn - 1) % len(HATCHES)] * (1 + (turn - 1) // len(HATCHES))
+        looks[c] = Look(PALETTE[i % len(PALETTE)], dash, hatch)
+    return looks
 
 
 def world_label(world: str) -> str:
@@ -108,7 +119,7 @@ def ci_words(r: Results) -> str:
 
 def price_figure(r: Results, scenario: str, label: str) -> Figure:
     plt = _pyplot()
-    colors = _colors(r)
+    looks = world_looks(r.worlds)
     worlds = [w for w in r.worlds if ((r.episodes["scenario"] == scenario) & (r.episodes["council"] == w)).any()]
     paths = {w: price_paths(r, scenario, w) for w in worlds}
     goods = list(next(iter(paths.values())))
@@ -127,10 +138,18 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
                 continue
             mean, low, high = mean_ci(data, r)
             x = np.arange(len(mean))
-            style = {"linestyle": "--", "linewidth": 1.8, "zorder": 4} if w == STANDIN else {"linewidth": 1.6}
-            ax.plot(x, mean, color=colors[w], label=f"{world_label(w)} (n={data.shape[0]})", **style)
+            look = looks[w]
+            style = {"linewidth": 1.8, "zorder": 4} if w == STANDIN else {"linewidth": 1.6}
+            ax.plot(
+                x,
+                mean,
+                color=look.color,
+                linestyle=look.linestyle,
+                label=f"{world_label(w)} (n={data.shape[0]})",
+                **style,
+            )
             if np.isfinite(low).any():
-                ax.fill_between(x, low, high, color=colors[w], alpha=0.18, linewidth=0)
+                ax.fill_between(x, low, high, color=look.color, alpha=0.18, linewidth=0)
         if legend_turn is not None:
             ax.axvline(float(legend_turn), color="tab:red", linestyle=":", linewidth=1.2)
         star = good == legend_good
@@ -159,7 +178,7 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
             handles,
             labels,
             loc="lower center",
-            ncol=len(labels),
+            ncol=min(len(labels), 4),  # more in a row would widen the figure and shrink its text
             frameon=False,
             fontsize=9,
             bbox_to_anchor=(0.5, -0.04),
@@ -243,50 +262,55 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
 
 
 def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figure | None:
+    """One row of horizontal bars per scenario, a bar per world: the width stays fixed however many
+    councils and scenarios there are (a wider figure is shrunk to the page, and its text with it)."""
     if not len(table) or table["gambit_pnl"].isna().all():
         return None
     plt = _pyplot()
-    colors = _colors(r)
+    looks = world_looks(r.worlds)
     pnl = per_seed(r.episodes, ["gambit_pnl"], WORLD)
     worlds = [w for w in r.worlds if (table["world"] == w).any()]
-    width = 0.8 / max(len(worlds), 1)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 1.6 * len(r.scenarios) * max(len(worlds), 1) * 0.5), 3.6))
-    for k, w in enumerate(worlds):
-        xs, means, lows, highs = [], [], [], []
-        for i, scenario in enumerate(r.scenarios):
+    scenarios = [s for s in r.scenarios if (table["scenario"] == s).any()]
+    fig, axes = plt.subplots(
+        len(scenarios),
+        1,
+        figsize=(9.0, sum(0.3 * len(worlds) + 0.9 for _ in scenarios) + 0.6),
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, scenario in zip(axes[:, 0], scenarios):
+        for k, w in enumerate(worlds):
             row = table[(table["scenario"] == scenario) & (table["world"] == w)]
-            if not len(row):
+            if not len(row) or pd.isna(row["gambit_pnl"].iloc[0]):
                 continue
-            row = row.iloc[0]
-            x = i + (k - (len(worlds) - 1) / 2) * width
-            xs.append(x)
-            means.append(row["gambit_pnl"])
-            lows.append(row["gambit_pnl_low"])
-            highs.append(row["gambit_pnl_high"])
+            row, y = row.iloc[0], len(worlds) - 1 - k  # the first world on top
+            mean, low, high = (float(row[c]) for c in ("gambit_pnl", "gambit_pnl_low", "gambit_pnl_high"))
+            err = np.array([[mean - low], [high - mean]])
+            look = looks[w]
+            ax.barh(
+                y,
+                mean,
+                0.8,
+                color=look.color,
+                hatch=look.hatch,
+                edgecolor="white" if look.hatch else None,
+                xerr=np.where(np.isfinite(err), err, 0.0),
+                capsize=3,
+                error_kw={"elinewidth": 1, "ecolor": "#222222"},
+                alpha=0.85,
+            )
             seeds = pnl[(pnl["scenario"] == scenario) & (pnl["council"] == w)]["gambit_pnl"]
-            ax.scatter([x] * len(seeds), seeds, s=9, color="black", zorder=3, alpha=0.6, linewidths=0)
-        means = np.array(means, dtype=float)
-        err = np.array([means - np.array(lows, dtype=float), np.array(highs, dtype=float) - means])
-        err = np.where(np.isfinite(err), err, 0.0)
-        ax.bar(
-            xs,
-            means,
-            width * 0.92,
-            color=colors[w],
-            label=world_label(w),
-            yerr=err,
-            capsize=3,
-            error_kw={"elinewidth": 1, "ecolor": "#222222"},
-            alpha=0.85,
-        )
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(r.scenarios)), [labels.get(s, s) for s in r.scenarios], fontsize=9)
-    ax.set_ylabel("gambit P&L (pebbles)", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("The patron's gambit P&L by mechanism and world", fontsize=11)
-    fig.tight_layout()
-    caption = "Mean over seeds with the CI as error bars; dots: the seeds."
+            ax.scatter(seeds, [y] * len(seeds), s=9, color="black", zorder=3, alpha=0.6, linewidths=0)
+        ax.set_yticks(range(len(worlds)), [world_label(w) for w in reversed(worlds)], fontsize=8)
+        ax.set_ylim(-0.6, len(worlds) - 0.4)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=8, labelbottom=True)
+        ax.set_title(labels.get(scenario, scenario), fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("gambit P&L (pebbles)", fontsize=9)
+    fig.suptitle("The patron's gambit P&L by mechanism and world", fontsize=11)
+    caption = "Mean over seeds with the CI as error bars, one panel per mechanism; dots: the seeds."
     return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
 
 

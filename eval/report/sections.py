@@ -13,6 +13,7 @@ from glade.eval.families import families_heading, family_counts
 from glade.eval.flags_text import decision_errors, played
 from glade.eval.verdict_text import (
     EMPTY,
+    LEAD_FIGURES,
     LESSONS,
     LOG_POINTS,
     attribution_none,
@@ -227,48 +228,86 @@ def lesson_sections(page) -> list[Section]:
         ],
         {4, 5, 6},  # n: numbers, so its column sorts as numbers
     )
-    out += _table_section(
-        "attribution",
-        "Which seat did it",
-        "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
-        "on its stand-in, replayed on the same seeds), its share of its own cast's effect with Fieller's interval, and "
-        "what the seats do only together (the interaction: the effect minus the seats' contributions); effects over "
-        "every cast (a council's casts on a seed averaged, n the seeds) whose interval excludes 0.",
-        [
-            "scenario",
-            "council",
-            "figure",
-            "effect",
-            "interaction",
-            "n",
-            "seat (cast)",
-            "cast's effect",
-            "contribution",
-            "share [CI]",
-        ],
-        [
-            [
-                e["scenario"],
-                e["council"],
-                e["figure"],
-                value_text(e["effect"]),
-                value_text(e.get("interaction") or {}),
-                n_text(e["effect"].get("n"), seeds.get(e["scenario"])),
-                f"{s['creature']}: {s['policy']} ({s['cast']})",
-                value_text({"mean": s.get("cast_effect")}),  # "-" in results from before it was recorded
-                value_text(s["contribution"]),
-                _share(s),
-            ]
-            for e in v.get("attribution", [])
-            if e.get("effect_clear")
-            for s in e["seats"]
-        ],
-        {3, 4, 5, 7, 8, 9},
-    )
+    out += _attribution_section(v.get("attribution", []), seeds)
     if v.get("attribution") and not any(e.get("effect_clear") for e in v["attribution"]):  # played, none to share
         none = attribution_none(v["attribution"])
         out.append(Section("attribution", "Which seat did it", [md_text(none)], [f'<p class="note">{_e(none)}</p>']))
     return out
+
+
+ATTRIBUTION_ROWS = 25  # clear effects shown; summary.json holds them all
+
+
+def _attribution_section(entries: list[dict], seeds: dict) -> list[Section]:
+    """Which seat did it: one row per clear effect, its seats in one cell; a seat whose contribution
+    is 0 in every seed is left out (and counted), and past ATTRIBUTION_ROWS effects summary.json
+    holds the rest. The lead's figures first, in the lead's order."""
+    clear = [e for e in entries if e.get("effect_clear")]
+    if not clear:
+        return []
+    clear.sort(key=lambda e: LEAD_FIGURES.index(e["figure"]) if e["figure"] in LEAD_FIGURES else len(LEAD_FIGURES))
+    shown = clear[:ATTRIBUTION_ROWS]
+    idle = sum(_idle(s) for e in clear for s in e["seats"])
+    about = (
+        "Each focal seat's contribution to a council's outcome effect (the figure minus the figure with that seat back "
+        "on its stand-in, replayed on the same seeds), its share of its own cast's effect with Fieller's interval, and "
+        "what the seats do only together (the interaction: the effect minus the seats' contributions); effects over "
+        "every cast (a council's casts on a seed averaged, n the seeds) whose interval excludes 0, "
+        f"{', '.join(LEAD_FIGURES)} first."
+        + (
+            f" Left out: {idle} seat(s) whose contribution is 0 in every seed (putting them back changed nothing)."
+            if idle
+            else ""
+        )
+    )
+    header = ["scenario", "council", "figure", "effect", "interaction", "n", "seats"]
+    rows = [
+        [
+            e["scenario"],
+            e["council"],
+            e["figure"],
+            value_text(e["effect"]),
+            value_text(e.get("interaction") or {}),
+            n_text(e["effect"].get("n"), seeds.get(e["scenario"])),
+        ]
+        for e in shown
+    ]
+    seats = [[_seat_text(s) for s in e["seats"] if not _idle(s)] or [NO_SEAT] for e in shown]
+    more = f"... and {len(clear) - len(shown)} more clear effects in summary.json (verdicts, attribution)"
+    more = [more] if len(clear) > len(shown) else []
+    md = md_table(header, [row + ["; ".join(s)] for row, s in zip(rows, seats)])
+    element = html_table(
+        header, rows, {3, 4, 5}, extra=lambda i: "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in seats[i]) + "</ul>"
+    )
+    return [
+        Section(
+            "attribution",
+            "Which seat did it",
+            [about, ""] + md + (["", md_text(more[0])] if more else []),
+            [f'<p class="caption">{_e(about)}</p>', element] + [f'<p class="note">{_e(x)}</p>' for x in more],
+        )
+    ]
+
+
+NO_SEAT = "no seat: each one's contribution is 0 in every seed (the effect is all interaction)"
+
+
+def _idle(seat: dict) -> bool:
+    """A seat whose contribution is 0 in every seed: the same value 0, or each value below MIN_N 0."""
+    c = seat.get("contribution") or {}
+    if c.get("mean") != 0:
+        return False
+    values = c.get("values")
+    return c.get("note", "").startswith("same value") or bool(values) and all(x == 0 for x in values)
+
+
+def _seat_text(s: dict) -> str:
+    """A seat's contribution and share: "hazel: p (cast 0): contribution +0.2 [..], share 50% [..] of ..."."""
+    cast = "" if s.get("cast_effect") is None else f" of its cast's effect {value_text({'mean': s['cast_effect']})}"
+    return (
+        f"{s['creature']}: {s['policy']} (cast {s['cast']}): contribution {value_text(s['contribution'])}, "
+        f"share {_share(s)}{cast}"
+    )
 
 
 def _per_cast(casts: list[dict]) -> str:

@@ -101,11 +101,12 @@ def flag_sections(page) -> list[Section]:
         "decisions.parquet: episode, turn (from 0, as there; the prompt's Turn is one more) and creature. n and support: "
         "seeds for an outcome flag (a council's casts on a seed averaged first), episodes for a decision flag."
     )
+    # the examples in a full-width row under their flag: as a last column they were crushed to a sliver
     element = html_table(
-        header[:-1] + ["examples"],
+        header[:-1],
         [row[:-1] for row in rows],
         {9, 10, 11, 12, 13, 14, 15},
-        extra=lambda i: _examples_html(ranked[i], errors),
+        under=lambda i: _examples_html(ranked[i], errors, i + 1),
     )
     return [
         Section(
@@ -117,7 +118,7 @@ def flag_sections(page) -> list[Section]:
     ]
 
 
-def _examples_html(flag: dict, errors: dict) -> str:
+def _examples_html(flag: dict, errors: dict, rank: int) -> str:
     parts = []
     for ex in (flag.get("examples") or [])[:3]:
         summary = html.escape(example_where(ex) + (f"; {ex['outcome']}" if ex.get("outcome") else ""))
@@ -130,4 +131,4 @@ def _examples_html(flag: dict, errors: dict) -> str:
             for label, text in blocks
         )
         parts.append(f"<details><summary>{summary}</summary>{body}</details>")
-    return "".join(parts) or "—"
+    return f"<b>examples of flag {rank}:</b> " + ("".join(parts) or "—")
