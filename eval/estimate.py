@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from glade import meter
 from glade.env.scenario import Scenario
-from glade.meter import Calibration, Estimate, Plan, check_limits, estimate
+from glade.meter import Calibration, Estimate, Plan, check_limits, estimate, spec_label
 from glade.rollout import EpisodeSpec
 from glade.seats import StandIn
 
@@ -21,7 +21,7 @@ from .rows import World
 
 def labels(scenario: Scenario, world: World) -> dict[str, str]:
     """creature -> seat label: the recipe's policy name on focal seats, else the stand-in's."""
-    return {c: world.focal.get(c) or f"standin:{scenario.creatures[c].disposition}" for c in scenario.creatures}
+    return {c: world.focal.get(c) or spec_label(scenario.creatures[c].disposition) for c in scenario.creatures}
 
 
 def is_standin(spec) -> bool:
@@ -68,6 +68,7 @@ def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[lis
                 w.seed,
                 seat_council(recipe, scenarios[w.scenario], w.focal, cache),
                 labels(scenarios[w.scenario], w),
+                recorded=frozenset(w.focal),  # as the run plays it (eval.run.play)
             )
             for w in worlds
         ]

@@ -32,7 +32,7 @@ def interrupted(folder: Path, then: str) -> str | None:
     from glade.resume import read_ledger
 
     if (holder := writer_of(Path(folder))) is not None:  # a live run holds its lock: still playing, not interrupted
-        return f"glade eval ({holder}) is writing it now; wait for it to finish, then {then}"
+        return f"another glade run ({holder}) is writing it now; wait for it to finish, then {then}"
     if isinstance(kinds := (read_ledger(Path(folder)) or {}).get("shards"), list) and "episodes" in kinds:
         return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from glade.files import atomic, check_folder_path
+from glade.files import atomic, check_folder_path, temp_of
 from glade.provenance import stamp
 from glade.rollout import Played
 
@@ -85,4 +85,4 @@ def check_episode_folder(out: Path) -> None:
 def _killed_write(name: str) -> bool:
     """A hidden temporary of write_episode's (glade.files.atomic names it .NAME.[...].tmp) that a
     kill left: it never replaced its file, so the folder still holds an episode, or part of one."""
-    return name.startswith((".summary.json.", ".trace.parquet.")) and name.endswith(".tmp")
+    return temp_of(name) in ("summary.json", "trace.parquet")

@@ -65,6 +65,10 @@ class EpisodeSpec:
     def __post_init__(self):
         # A misspelt creature would otherwise sit nowhere, and its creature on its stand-in.
         creatures = self.scenario.creatures
+        if self.recorded is not None and (unknown := sorted(self.recorded - set(creatures))):
+            raise ValueError(
+                f"{self.episode_id}: recorded names {', '.join(unknown)}, not creatures of {self.scenario.name}"
+            )
         for creature, policy in self.council.items():
             if creature not in creatures:
                 raise ValueError(
@@ -82,7 +86,7 @@ class EpisodeSpec:
 @dataclass(frozen=True)
 class Played:
     """One finished episode: its trace rows (one per decision, ROW_COLUMNS; without FULL_ONLY
-    when played with full=False), the world's
+    when played with full=False, or for a creature outside the spec's `recorded`), the world's
     score history (one row per turn) and its summary (final prices, wealth, Gini, trades,
     volume, gambit P&L, the conservation check)."""
 

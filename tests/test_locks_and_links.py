@@ -185,10 +185,10 @@ def test_a_folder_eval_is_still_playing_is_not_called_interrupted(tmp_path, held
     other = held(partial)
     assert (
         interrupted(partial, "flag it")
-        == f"glade eval (pid {other.pid}) is writing it now; wait for it to finish, then flag it"
+        == f"another glade run (pid {other.pid}) is writing it now; wait for it to finish, then flag it"
     )
     assert main(["flag", str(partial)]) == 2
-    assert f"(glade eval (pid {other.pid}) is writing it now; wait for it to finish" in capsys.readouterr().err
+    assert f"(another glade run (pid {other.pid}) is writing it now; wait for it to finish" in capsys.readouterr().err
 
 
 def test_rank_out_under_a_file_is_named_as_every_verb_names_it(results, tmp_path, capsys):

@@ -44,3 +44,30 @@ def test_simulate_takes_a_creature_as_its_table_prints_it(tmp_path, capsys):
     assert main(["simulate", "--council", "Oona=hoarder", "--turns", "2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
     summary = (tmp_path / "s" / "summary.json").read_text()
     assert '"oona": "standin:hoarder"' in summary
+
+
+def test_an_eval_plan_labels_a_scenario_disposition_file_by_its_name(tmp_path, monkeypatch):
+    # guards estimate.labels' spec_label: the rows say standin:NAME for a file naming NAME
+    from glade.env.scenario import load_scenario
+    from glade.eval.estimate import labels
+    from glade.eval.rows import World
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "my_hoarder", "bid": 1.0}))
+    scenario = load_scenario("default", **{"creatures.oona.disposition": "mine.yaml"})
+    world = World("e", "c", scenario.name, "c", 0, 1, {})
+    assert labels(scenario, world)["oona"] == "standin:my_hoarder"
+
+
+def test_a_spec_recording_a_creature_the_scenario_lacks_is_refused():
+    import pytest
+
+    from glade.env.scenario import load_scenario
+    from glade.rollout import EpisodeSpec
+    from glade.seats import standin_council
+
+    s = load_scenario("default")
+    with pytest.raises(ValueError, match="recorded names zed, not creatures of default"):
+        EpisodeSpec("e", s, 0, standin_council(s), recorded=frozenset({"oona", "zed"}))
+    played = run_episode("default", seed=1, turns=1)
+    assert "messages" in played.rows[0]

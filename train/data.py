@@ -29,7 +29,7 @@ class DataConfig:
     traces: tuple[str, ...]  # folders written by `glade generate` (their data/*.parquet)
     eval_share: float = 0.1  # share of episodes held out
     split_seed: int = 0
-    valid_only: bool = True  # drop decisions with a parse error or a rejected order
+    valid_only: bool = True  # drop decisions with a parse error or an order the rules refused or cut (`rejected`)
     no_self_buy: bool = True  # drop decisions that buy what the creature makes
     creatures: tuple[str, ...] = ()  # keep only these creatures (empty: all)
     policies: tuple[str, ...] = ()  # keep only these policies, e.g. standin:hoarder (empty: all)
@@ -81,6 +81,7 @@ def relabelled(row: dict, disposition) -> dict:
     from glade.env import standin
     from glade.env.protocol import parse
     from glade.eval.scoring import self_buy
+    from glade.seats.base import parser_notes
     from glade.tracejson import canonical
 
     observation = json.loads(row["observation"])
@@ -89,7 +90,7 @@ def relabelled(row: dict, disposition) -> dict:
     return {
         "action": action,
         "error": parsed.error,
-        "rejected": json.dumps(list(parsed.dropped)),
+        "rejected": json.dumps(list(parser_notes(parsed))),  # as the rollout records a parsed answer's notes
         "self_buy": int(self_buy(parsed.action, observation)),
     }
 
