@@ -262,7 +262,8 @@ def test_the_report_leads_with_the_verdicts_and_links_families_to_examples(attri
     assert "Which seat did it" in lead and "crash in gambit_rumour, trio: effect +1.000" in lead
     assert "**Top flag families: " in lead
     detail = md.split("## Which seat did it", 1)[1].split("\n## ", 1)[0]
-    assert "| seat (cast) | cast's effect | contribution | share [CI] |" in detail  # a share is of its cast's effect
+    assert "| scenario | council | figure | effect | interaction | n | seats |" in detail  # one row per effect
+    assert "share 38% [35%, 41%] of its cast's effect -0.133" in detail  # a share is of its cast's effect
     assert (
         "Thorn at the seam (gambit_rumour, trio, cast 0): buys honey where the stand-in holds: +1.00 (same value in all 6 episodes)"
         in lead
