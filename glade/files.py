@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -146,6 +147,7 @@ def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterat
         yield
         return
     made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]
+    probes = 6  # writer_of takes a shared lock for an instant: a refusal then would be a false one
     while True:
         try:
             lock.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +165,9 @@ def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterat
             handle.seek(0)
             holder = handle.read().strip()
             handle.close()
+            if probes := probes - 1:
+                time.sleep(0.02)
+                continue
             _remove_empty(made)
             raise ValueError(_refusal(shown, lock, holder, advice)) from None
         try:  # locked the file a run that just ended had unlinked: take the one at the path now

@@ -197,3 +197,19 @@ def test_rank_out_under_a_file_is_named_as_every_verb_names_it(results, tmp_path
     assert capsys.readouterr().err.strip() == (
         f"error: --out {tmp_path / 'afile' / 'r.json'}: {tmp_path / 'afile'}: is a file; give a folder to write into"
     )
+
+
+def test_a_writer_of_probe_in_flight_does_not_refuse_a_real_writer(tmp_path):
+    # guards _hold's probes: writer_of's shared lock for an instant is not another writer
+    import fcntl
+    import os
+    import threading
+
+    folder = tmp_path / "results"
+    lock = tmp_path / ".results.lock"
+    lock.write_text("")
+    probe = open(lock)
+    fcntl.flock(probe, fcntl.LOCK_SH)
+    threading.Timer(0.005, lambda: (fcntl.flock(probe, fcntl.LOCK_UN), probe.close())).start()
+    with only_writer(folder):
+        assert lock.read_text() == f"pid {os.getpid()}"
