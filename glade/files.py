@@ -58,11 +58,6 @@ def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option
         )
 
 
-def write_json(path: Path, data) -> None:
-    with atomic(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-
-
 def check_folder_path(path: Path) -> None:
     """Refuses (ValueError) a folder to write that is a file, or that lies under a file (where
     mkdir would fail with a bare 'Not a directory'), or that is or lies under a symlink to nothing
