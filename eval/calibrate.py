@@ -40,7 +40,7 @@ import yaml
 
 from glade.config import as_plain
 from glade.env import standin
-from glade.files import atomic, check_folder_path, check_replaceable, json_with_keys
+from glade.files import atomic, check_folder_path, check_replaceable, json_with_keys, temp_for
 
 from .calibrate_words import fit_verdict
 from .live_decisions import Live, load_live, rebuilt
@@ -297,7 +297,7 @@ def check_writable(path: Path) -> None:
         if folder.exists():
             break
         missing.append(folder)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_for(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text("")

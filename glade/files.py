@@ -22,12 +22,17 @@ def atomic(path: Path) -> Iterator[Path]:
     The sibling is hidden (.NAME.PID-HEX.tmp), so readers of the folder (pyarrow, datasets) skip one
     a kill left; the pid and random part make it this write's own, so two processes writing one
     file never share (and unlink) one temporary: the last to finish wins."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = temp_for(path)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temp_for(path: Path) -> Path:
+    """A new hidden temporary sibling of `path`, this process's own (atomic's .NAME.PID-HEX.tmp)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def temp_of(name: str) -> str | None:
