@@ -273,6 +273,7 @@ KIND_KEYS: dict[str, frozenset[str]] = {
     "scenario": frozenset({*Scenario.__dataclass_fields__, "extends"}),
     "disposition": DISPOSITION_KEYS,
 }
+OWN_KEYS = {k: known.difference(*(v for j, v in KIND_KEYS.items() if j != k)) for k, known in KIND_KEYS.items()}
 _USE = {
     "scenario": "play it with glade simulate --scenario, or list it under a recipe's scenarios",
     "disposition": "seat it as a stand-in (disposition: PATH)",
@@ -286,10 +287,9 @@ def check_keys_kind(data: dict, path: str | Path, kind: str) -> None:
     keys = {str(k) for k in data}
     unknown = keys - KIND_KEYS[kind]
     fits = {}
-    for other, known in KIND_KEYS.items():
-        own = known.difference(*(v for k, v in KIND_KEYS.items() if k != other))  # keys only it has
-        if other != kind and keys <= known and unknown & own:
-            fits[other] = sorted(unknown & own)[:3]  # enough to tell; a disposition has a dozen
+    for other, known in KIND_KEYS.items():  # OWN_KEYS: the keys only that kind has
+        if other != kind and keys <= known and unknown & OWN_KEYS[other]:
+            fits[other] = sorted(unknown & OWN_KEYS[other])[:3]  # enough to tell; a disposition has a dozen
     if len(fits) == 1:
         ((other, evidence),) = fits.items()
         use = _USE.get(other, f"run it with glade {other}")

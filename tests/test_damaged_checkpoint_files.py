@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+from test_walk_hub import one_error
 
 from glade import checkpoint
 from glade.cli import main
@@ -25,14 +26,6 @@ def lora(tiny, adapters, tmp_path_factory):
         shutil.copy(f"{tiny}/{name}", folder / name)
     (folder / "meta.json").write_text(json.dumps({"name": "creature", "kind": "lora", "base_model": tiny}))
     return folder
-
-
-def one_error(capsys) -> str:
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    err = " ".join(captured.err.split())
-    assert err.startswith("error:") and err.count("error:") == 1
-    return err
 
 
 def argv_for(verb: str, folder, out) -> list[str]:

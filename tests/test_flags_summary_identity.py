@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_walk_eval_reads import _error
 
 from glade.cli import main
 
@@ -48,14 +49,6 @@ def copy(runs, tmp_path):
     out = tmp_path / "results"
     shutil.copytree(runs["four"], out)
     return out
-
-
-def _error(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 # --- 1. a flags.json glade cannot read: the advice names the whole fix, and it works

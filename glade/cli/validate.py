@@ -26,6 +26,7 @@ from glade.cli import VerbHelp, epilog
 from glade.config import (
     FOLDER_KINDS,
     KIND_KEYS,
+    OWN_KEYS,
     ConfigError,
     MissingInput,
     kind_text,
@@ -67,9 +68,8 @@ def looks_like(path: Path) -> tuple[str, list[str]] | None:
     keys = {str(k) for k in data}
     fits = []
     for kind, known in KIND_KEYS.items():
-        own = known.difference(*(v for k, v in KIND_KEYS.items() if k != kind))
-        if keys <= known and keys & own:
-            fits.append((kind, sorted(keys & own)[:3]))
+        if keys <= known and keys & OWN_KEYS[kind]:
+            fits.append((kind, sorted(keys & OWN_KEYS[kind])[:3]))
     return fits[0] if len(fits) == 1 else None
 
 
