@@ -1,5 +1,5 @@
 """What a council evaluation will cost, before it runs (`glade eval RECIPE --dry-run`), and
-the recipe's limits (`max_decisions`, `max_tokens`) checked before anything is played.
+the plan and calibration glade.run_limits.check holds to the recipe's limits before anything is played.
 
 The plan is counted from the recipe (glade.eval.plan); the estimate comes
 from glade.meter's calibration on the worlds of this recipe's first shard, each on a seed of its own. Seats are labelled by the
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from glade import meter
 from glade.env.scenario import Scenario
-from glade.meter import Calibration, Estimate, Plan, check_limits, estimate, spec_label
+from glade.meter import Calibration, Estimate, Plan, estimate, spec_label
 from glade.rollout import EpisodeSpec
+from glade.run_limits import results_recipe
 from glade.seats import StandIn
 
-from .plan import plan, results_recipe, seat_council, shard_log, shards
+from .plan import plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
 from .rows import World
 
@@ -88,14 +89,3 @@ def dry_run(recipe: EvalRecipe) -> Estimate:
     calibration = calibrate(recipe, scenarios, todo, cache)  # first: it times loading the seats
     calls = model_calls(recipe, scenarios, todo, cache)
     return estimate(Plan(counted.episodes, counted.world_turns, counted.decisions, counted.free, calls), calibration)
-
-
-def check(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], source: str) -> None:
-    """The recipe's limits, before the run starts (a calibration only when max_tokens is set)."""
-    if recipe.max_decisions is None and recipe.max_tokens is None:
-        return
-    counted = eval_plan(recipe, scenarios, todo)
-    check_limits(counted, source, recipe.max_decisions, None)
-    if recipe.max_tokens is not None and todo:
-        expected = estimate(counted, calibrate(recipe, scenarios, todo, {}))
-        check_limits(counted, source, None, recipe.max_tokens, expected, recipe.max_fault_share)

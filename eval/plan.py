@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glade.config import ConfigError, as_plain
+from glade.config import ConfigError
 from glade.env.scenario import Scenario
 from glade.resume import ShardLog
-from glade.seats import SeatSpecError, load_council, results_spec
+from glade.run_limits import results_recipe as results_recipe  # named here too, beside shard_log
+from glade.seats import SeatSpecError, load_council
 
 from .recipe import STANDIN, EvalRecipe, casts
 from .rows import ATTRIBUTION, SHARDS, World
@@ -68,31 +69,6 @@ def seat_council(
                 raise type(exc)(f"policies.{focal[creature]} (seated on {creature}): {rest}") from exc
             raise
     return cache[key]
-
-
-# Recipe keys that cannot change the tables' rows (the summary is recomputed from all of them).
-# `attribution` only adds the leave-one-out worlds (rows of their own), so switching it on
-# later plays just those; `levers` likewise only add the worlds of a scenario they name that
-# the recipe does not list (and the audit, in the summary).
-RUN_ONLY_KEYS = (
-    "name",
-    "out",
-    "worlds",
-    "thresholds",
-    "seed",
-    "max_fault_share",
-    "max_decisions",
-    "max_tokens",
-    "attribution",
-    "levers",
-)
-
-
-def results_recipe(recipe: EvalRecipe) -> dict:
-    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
-    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
-    plain["policies"] = {name: results_spec(spec) for name, spec in plain["policies"].items()}
-    return plain
 
 
 def shard_log(out: str | Path) -> ShardLog:

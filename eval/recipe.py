@@ -11,6 +11,7 @@ from glade.env.scenario import Scenario
 from glade.env.scenario_check import FOLDER_NAME
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
+from glade.run_limits import check_ranges
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names
 
@@ -49,9 +50,10 @@ class EvalRecipe:
     worlds: int = 16
     thresholds: Thresholds = field(default_factory=Thresholds)
     seed: int = 0  # seeds the resamplers and permutation tests
-    max_fault_share: float = 0.2  # a live seat whose server failed on more of its decisions fails the run
-    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
-    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
+    # the run limits (glade.run_limits), declared as in GenerateRecipe; only live seats can fail
+    max_fault_share: float = 0.2
+    max_decisions: int | None = None
+    max_tokens: int | None = None
     levers: tuple[Lever, ...] = ()  # their scenarios are played even when `scenarios` leaves them out
     attribution: bool = False  # replay every council world with each focal seat left out (x focal seats)
 
@@ -108,11 +110,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     for key, low in (("worlds", 1), ("turns", 1), ("seed", 0)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:
             fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
-    for key in ("max_decisions", "max_tokens"):
-        if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
-            fail(source, key, "must be at least 1 (or left out: no limit)")
-    if not 0 <= recipe.max_fault_share <= 1:
-        fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
+    check_ranges(recipe, source)
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)
     named: dict[str, tuple[str, Scenario]] = {}  # scenario name -> (the entry that first loaded it, it)

@@ -22,9 +22,10 @@ from glade.faults import SeatMeter, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
+from glade.run_limits import check, results_recipe
 
-from .estimate import check, eval_plan
-from .plan import plan, results_recipe, seat_council, shard_log, shards
+from .estimate import calibrate, eval_plan
+from .plan import plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
 from .rows import ATTRIBUTION, World, decision_rows, episode_rows, summary_mismatch, tables_identity
 
@@ -87,7 +88,9 @@ def play_here(
         yield shard, *play(scenarios, shard, council, stats, progress)
 
 
-def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here) -> Evaluation:
+def evaluate(
+    recipe: EvalRecipe, on_total=None, progress=None, backend=play_here, source: str | None = None
+) -> Evaluation:
     """Play every world of the recipe not already in its shards; returns all of them.
 
     `on_total(world_turns)` hears how many turns all the worlds left will play (the dry run's
@@ -96,14 +99,15 @@ def evaluate(recipe: EvalRecipe, on_total=None, progress=None, backend=play_here
     `backend` plays the shards and yields each as it finishes (play_here, or
     glade.eval.distributed.play_on_ray); finished shards are written and listed here, by
     the one process that writes the folder, so nothing is counted twice. The recipe's
-    max_decisions and max_tokens are checked before anything plays (glade.eval.estimate). One
+    max_decisions and max_tokens are checked before anything plays (glade.run_limits.check; `source`
+    begins a refusal: the recipe file, glade.config.recipe_source; None: `out`). One
     run at a time writes a folder (glade.files.only_writer; write_results takes it too: hold it
     around both, as run_recipe does, so no other run writes the tables in between)."""
     with only_writer(Path(recipe.out)):
-        return _evaluate(recipe, on_total, progress, backend)
+        return _evaluate(recipe, on_total, progress, backend, source)
 
 
-def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
+def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evaluation:
     started = time.perf_counter()
     scenarios = load_played(recipe)
     log = shard_log(recipe.out)
@@ -111,7 +115,12 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend) -> Evaluation:
     planned = plan(recipe, scenarios)
     todo = shards(planned, state.done, recipe.worlds)
     try:
-        check(recipe, scenarios, todo, recipe.name)
+        check(
+            recipe,
+            lambda: eval_plan(recipe, scenarios, todo),
+            lambda: calibrate(recipe, scenarios, todo, {}),
+            recipe.out if source is None else source,
+        )
     except BaseException:
         log.abandon(state)
         raise

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from glade.config import (
     Seeds,
-    as_plain,
     check_out,
     check_scenarios,
     check_seeds,
@@ -27,11 +26,12 @@ from glade.config import (
 )
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
-from glade.meter import Calibration, Estimate, Plan, calibrate, check_limits, estimate, run_cost, sampled, spec_label
+from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
 from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
+from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council, results_spec
+from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.traces_card import write_card
 
 if TYPE_CHECKING:
@@ -48,13 +48,10 @@ class GenerateRecipe:
     seeds: Seeds = field(default_factory=Seeds)
     turns: int | None = None  # None: each scenario's own
     worlds: int = 16  # episodes played in lockstep
-    max_fault_share: float = 0.2  # a seat whose server failed on more of its decisions fails the run
-    max_decisions: int | None = None  # refuse to start a run asking model seats for more decisions
-    max_tokens: int | None = None  # refuse to start a run expected to use more tokens (calibrated, glade.meter)
-
-
-# Recipe keys that cannot change the rows: a rerun into the same folder may change them.
-RUN_ONLY_KEYS = ("out", "worlds", "max_fault_share", "max_decisions", "max_tokens")
+    # the run limits (glade.run_limits), declared as in EvalRecipe
+    max_fault_share: float = 0.2
+    max_decisions: int | None = None
+    max_tokens: int | None = None
 
 
 def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GenerateRecipe:
@@ -67,11 +64,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     for key, low in (("worlds", 1), ("turns", 1)):
         if getattr(recipe, key) is not None and getattr(recipe, key) < low:
             fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
-    if not 0 <= recipe.max_fault_share <= 1:
-        fail(source, "max_fault_share", f"must be between 0 and 1, got {recipe.max_fault_share}")
-    for key in ("max_decisions", "max_tokens"):
-        if getattr(recipe, key) is not None and getattr(recipe, key) < 1:
-            fail(source, key, "must be at least 1 (or left out: no limit)")
+    check_ranges(recipe, source)
     check_scenarios(recipe.scenarios, source, recipe.turns)
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
@@ -134,15 +127,6 @@ def shard_log(out: str | Path) -> ShardLog:
     return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"}, complete=("traces",))
 
 
-def results_recipe(recipe: GenerateRecipe) -> dict:
-    """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys."""
-    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
-    plain["councils"] = {
-        name: {c: results_spec(spec) for c, spec in seats.items()} for name, seats in plain["councils"].items()
-    }
-    return plain
-
-
 def seats_of(recipe: GenerateRecipe, scenario, council: str) -> dict[str, Any]:
     """creature -> seat spec, with the scenario's stand-in disposition where the council names none."""
     seats = seat_specs(recipe, council, list(scenario.creatures))
@@ -191,27 +175,17 @@ def dry_run(recipe: GenerateRecipe) -> Estimate:
     return estimate(generate_plan(recipe, scenarios, plan), calibration(recipe, scenarios, plan, {}))
 
 
-def check(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple], councils: dict) -> None:
-    """The recipe's limits, before anything plays (a calibration only when max_tokens is set)."""
-    if recipe.max_decisions is None and recipe.max_tokens is None:
-        return
-    counted = generate_plan(recipe, scenarios, plan)
-    check_limits(counted, recipe.out, recipe.max_decisions, None)
-    if recipe.max_tokens is not None and plan:
-        expected = estimate(counted, calibration(recipe, scenarios, plan, councils))
-        check_limits(counted, recipe.out, None, recipe.max_tokens, expected, recipe.max_fault_share)
-
-
-def generate(recipe: GenerateRecipe, progress=None, on_total=None) -> dict:
+def generate(recipe: GenerateRecipe, progress=None, on_total=None, source: str | None = None) -> dict:
     """Play every planned episode not already written; returns a summary dict (its `cost` is None when nothing
     was left to play: the dataset card keeps the playing run's). One run at a time writes a folder
     (glade.files.only_writer). `on_total(world_turns)` hears how many turns all the episodes left will play (the
-    dry run's world-turns); `progress(n)` hears after each lockstep turn the n world-turns it played."""
+    dry run's world-turns); `progress(n)` hears after each lockstep turn the n world-turns it played. `source`
+    begins a limit's refusal (glade.run_limits.check): the recipe file (glade.config.recipe_source); None: `out`."""
     with only_writer(Path(recipe.out)):
-        return _generate(recipe, progress, on_total)
+        return _generate(recipe, progress, on_total, source)
 
 
-def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
+def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
     started = time.perf_counter()
     out = Path(recipe.out)
     check_identities(recipe)  # before the folder is touched: check_inputs asked too, but a caller may not
@@ -224,7 +198,12 @@ def _generate(recipe: GenerateRecipe, progress, on_total) -> dict:
     stats = RolloutStats()
     part = first = state.next_part()
     try:
-        check(recipe, scenarios, plan, councils)  # a run its limits refuse leaves the card of the last one
+        check(  # a run its limits refuse leaves the card of the last one
+            recipe,
+            lambda: generate_plan(recipe, scenarios, plan),
+            lambda: calibration(recipe, scenarios, plan, councils),
+            recipe.out if source is None else source,
+        )
         if plan:  # episodes to play (a finished folder's repairs too): its card would no longer describe it, and
             # a card marks a finished dataset (interrupted_generate), so it goes until this run writes the new one
             (out / "README.md").unlink(missing_ok=True)

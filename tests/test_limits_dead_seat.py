@@ -37,7 +37,7 @@ def test_eval_with_max_tokens_refuses_a_dead_seat_before_writing(tmp_path, dead_
     path = eval_recipe(tmp_path, **live, max_tokens=10)
     assert main(["eval", str(path)]) == 2
     [line] = errors(capsys.readouterr().err)
-    assert line.startswith("error: t: live: ") and " calibration decisions failed (server_refused " in line
+    assert line.startswith(f"error: {path}: live: ") and " calibration decisions failed (server_refused " in line
     assert line.endswith(
         ": the run would fail the same way (more than max_fault_share 0.2): check that its server is up"
     )
@@ -50,7 +50,7 @@ def test_generate_with_max_tokens_refuses_a_dead_seat_before_writing(tmp_path, d
     path = generate_recipe(tmp_path, councils={"live": {"oona": server(dead_url)}}, max_tokens=10)
     assert main(["generate", str(path)]) == 2
     [line] = errors(capsys.readouterr().err)
-    assert line.startswith(f"error: {tmp_path / 'traces'}: server:tiny: ") and "(server_refused " in line
+    assert line.startswith(f"error: {path}: server:tiny: ") and "(server_refused " in line
     assert line.endswith("the run would fail the same way (more than max_fault_share 0.2): check that its server is up")
     assert not (tmp_path / "traces").exists()
 

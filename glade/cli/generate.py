@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         # world-turns: every episode's turns, summed, as the --dry-run plan counts them
         with progress_bar("generate", "world-turns") as bar:
-            summary = generate(recipe, progress=bar.advance, on_total=bar.total)
+            summary = generate(
+                recipe, progress=bar.advance, on_total=bar.total, source=recipe_source(args.recipe, args.overrides)
+            )
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
     for line in summary["replayed"]:
