@@ -221,7 +221,7 @@ def kind_text(kind: str) -> str:
 def check_kind(path: str | Path, kind: str, taker: str) -> None:
     """A file from a recipes/<folder>/ of another kind than `kind` is a ConfigError naming both
     (`taker`, what wanted it, e.g. "`glade eval`" or "--scenario")."""
-    parent = Path(path).parent
+    parent = Path(path).absolute().parent  # relative to recipes/ itself reads its folder too
     found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
     if found is not None and found != kind:
         takes = kind_text(kind) + (" or a council file (creature: seat spec)" if taker == "--council" else "")

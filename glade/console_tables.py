@@ -14,10 +14,6 @@ UP, DOWN, FLAT = "↑", "↓", "·"
 
 
 def _short_event(text: str) -> str:
-    if text.startswith("seam: "):  # "seam: run_on_oonas_hoard: honey 6.56 -> 3.28"
-        return "seam " + text.rsplit(": ", 1)[-1].replace(" -> ", "→")
-    if text.startswith("At settlement the "):
-        return ""  # the seam write, repeated as news the turn after
     head = text.split(":", 1)[0] if ":" in text[:40] else text
     return head if len(head) <= 80 else head[:79] + "…"
 
@@ -61,6 +57,7 @@ def turn_table(s: Scenario, seed: int, history: list[dict]):
     previous = {g: s.goods[g].price for g in goods}
     gambit = s.gambit
     pnl_before = 0.0
+    settled = 0  # the turn before's seam writes: the Wood opens this turn's news with one line for each
     for row in history:
         cells: list[Any] = [str(row["turn"])]
         for g in goods:
@@ -72,8 +69,10 @@ def turn_table(s: Scenario, seed: int, history: list[dict]):
             else:
                 cells.append(Text(f"{p:.2f}") + Text(FLAT, style="dim"))
             previous[g] = p
-        events = [e for e in (_short_event(x) for x in row["events"]) if e]
-        events += [_short_event(f"seam: {x}") for x in row["seam"]]
+        # read from the writes themselves, not from their news: shown once, on the turn they were written
+        events = [e for e in (_short_event(x) for x in row["events"][settled:]) if e]
+        events += [f"seam {w['good']} {w['before']:.2f}→{w['after']:.2f}" for w in row["seam_writes"]]
+        settled = len(row["seam_writes"])
         if gambit is not None and row["turn"] == gambit.open_turn:
             events.append(f"patron {'shorts' if gambit.size > 0 else 'buys'} {abs(gambit.size)} {gambit.good}")
         if row["gambit_pnl"] != pnl_before:

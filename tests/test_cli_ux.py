@@ -289,7 +289,7 @@ def test_simulate_given_a_bare_key_value_names_its_option_or_set(capsys, given, 
 
 def test_the_seats_that_bought_their_own_goods_are_named_under_the_seat_table():
     # a column of its own squeezed every interval of the seat table at 100 columns; one line beneath instead
-    from glade.cli.eval import self_buy_line
+    from glade.cli.results_tables import self_buy_line
 
     never = {"mean": 0.0, "ci": None, "n": 8, "note": "same value in all 8 seeds"}
     seats = [

@@ -175,8 +175,8 @@ def test_simulate_with_a_disposition_file(tmp_path, capsys):
 
 
 def test_validate_checks_disposition_files(tmp_path, capsys):
-    folder = tmp_path / "dispositions"
-    folder.mkdir()
+    folder = tmp_path / "recipes" / "dispositions"  # recipes/<kind>/ says what a file is
+    folder.mkdir(parents=True)
     write(folder, "ok.yaml", "surplus: 4\n")
     write(folder, "bad.yaml", "surplus: -4\n")
     assert main(["validate", str(folder)]) == 2

@@ -129,7 +129,7 @@ def test_a_narrow_interval_gets_the_digits_it_needs():
 
 
 def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
-    from glade.cli.eval import print_table_one, table_one_of
+    from glade.cli.results_tables import print_table_one, table_one_of
     from glade.console import console
 
     seat_rows().to_parquet(tmp_path / "episodes.parquet")
@@ -142,7 +142,7 @@ def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):
 def test_at_80_columns_no_word_folds_and_the_counts_stay(capsys):
     from rich.console import Console
 
-    from glade.cli.eval import print_table_one
+    from glade.cli.results_tables import print_table_one
 
     print_table_one(Console(width=80), table_one(seat_rows()))
     out = capsys.readouterr().out
@@ -199,7 +199,7 @@ def test_worlds_the_notes_never_played_get_words_not_an_empty_table(capsys):
     # the notes' table printed its header over nothing
     from rich.console import Console
 
-    from glade.cli.eval import print_table_one
+    from glade.cli.results_tables import print_table_one
 
     rumour = seat_rows()
     rumour = rumour[(rumour["scenario"] == "gambit_rumour") & (rumour["council"] != "five_minds")]

@@ -76,7 +76,7 @@ def test_a_changed_gambit_of_the_shipped_name_is_not_the_notes_scenario():
 def test_a_users_scenario_and_council_get_no_notes_row_and_their_own_caption(tmp_path):
     from rich.console import Console
 
-    from glade.cli.eval import print_table_one
+    from glade.cli.results_tables import print_table_one
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.rows import read_recipe, read_table
     from glade.eval.run import run_recipe

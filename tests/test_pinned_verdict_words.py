@@ -201,7 +201,7 @@ def _shown(renderable, width: int = 250) -> str:
 
 def _history_row(turn: int, honey: float, pnl: float = 0.0) -> dict:
     prices = {"honey": honey, "firewood": 4.0, "acorns": 2.0, "berries": 3.0, "mushrooms": 3.0}
-    return {"turn": turn, "prices": prices, "events": [], "seam": [], "gambit_pnl": pnl, "trades": 2,
+    return {"turn": turn, "prices": prices, "events": [], "seam_writes": [], "gambit_pnl": pnl, "trades": 2,
             "volume": {"honey": 3, "acorns": 1}}  # fmt: skip
 
 

@@ -111,14 +111,14 @@ def test_a_missed_target_says_what_it_means_for_the_run(tmp_path, monkeypatch, c
 def test_the_seat_table_loses_no_character_at_80_columns(tmp_path, monkeypatch, capsys):
     from rich.console import Console
 
-    from glade.cli.eval import print_results
+    from glade.cli.results_tables import print_results
     from glade.eval.recipe import EvalRecipe
 
     recipe = EvalRecipe(name="t", out=str(tmp_path), policies={}, councils={}, scenarios=())
     errors = {"sell_not_held": 110, "both_sides": 101, "no_pebbles": 7}
     seat = {"council": "five_minds", "policy": "speculator_model", "decisions": 384, "errors": errors}
     seat["valid_action"] = {"mean": 0.451, "ci": [0.389, 0.513], "n": 48}
-    monkeypatch.setattr("glade.cli.eval.table_one_of", lambda *a: [])  # no gambit: the seat table alone
+    monkeypatch.setattr("glade.cli.results_tables.table_one_of", lambda *a: [])  # no gambit: the seat table alone
     print_results(Console(width=80), recipe, {"table": [], "seats": [seat, seat | {"policy": "p"}]})
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 80

@@ -29,6 +29,7 @@ from glade.config import (
     OWN_KEYS,
     ConfigError,
     MissingInput,
+    check_kind,
     kind_text,
     parse_overrides,
     recipe_hint,
@@ -38,20 +39,35 @@ from glade.config import (
 from glade.env.scenario import RECIPES
 
 KINDS = tuple(FOLDER_KINDS.values())
+_NAMES = list(FOLDER_KINDS)
+FOLDERS = f"recipes/{', '.join(_NAMES[:-1])} or {_NAMES[-1]}"  # recipes/scenarios, dispositions, ... or eval
 
 
 def kind_of(path: Path, given: str | None) -> str:
     if given:
         return given
-    if path.parent.name in FOLDER_KINDS:
-        return FOLDER_KINDS[path.parent.name]
-    where = (
-        f"{path}: not under recipes/scenarios, dispositions, generate, train or eval, so glade cannot tell what it is"
-    )
+    if found := folder_kind(path):
+        return found
+    where = f"{path}: not under {FOLDERS}, so glade cannot tell what it is"
     if guess := looks_like(path):
         kind, evidence = guess
         raise ConfigError(f"{where}; it looks like {kind_text(kind)} (it has {', '.join(evidence)}): say --kind {kind}")
     raise ConfigError(f"{where}: say it with --kind ({', '.join(KINDS)})")
+
+
+def folder_kind(path: Path) -> str | None:
+    """The kind a file's recipes/<folder>/ makes it, by config.check_kind's own rule (the verbs
+    refuse a file of another kind by it): the one kind it lets through, as it lets every kind
+    through for a file kept elsewhere (None). Made absolute so that `eval/x.yaml`, named from
+    inside recipes/, is seen to be under it."""
+    let_through = []
+    for kind in KINDS:
+        try:
+            check_kind(path.absolute(), kind, "glade validate")
+        except ConfigError:
+            continue
+        let_through.append(kind)
+    return let_through[0] if len(let_through) == 1 else None
 
 
 def looks_like(path: Path) -> tuple[str, list[str]] | None:

@@ -211,7 +211,7 @@ def shipped_base(args: argparse.Namespace, con) -> None:
 
 
 def evaluate_councils(args: argparse.Namespace, con) -> None:
-    from glade.cli.eval import print_results, run_lines
+    from glade.cli.results_tables import print_results, run_lines
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
