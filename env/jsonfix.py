@@ -15,9 +15,9 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .jsonrepair import DECODER, DuplicateKeys, lenient
+from .jsonrepair import lenient, raw_decode
 
 MAX_CHARS = 20_000
 # unclosed_think: a think block or analysis channel never ended; duplicate_key: a key named twice.
@@ -48,6 +48,8 @@ class Extracted:
     value: dict | None  # the JSON object found, or None
     error: str | None  # one of ERRORS when nothing usable was found
     repairs: tuple[str, ...] = ()  # names from REPAIRS; always () when value is None
+    # {path: keys named twice} for the objects in value that did (each kept its last value): jsonrepair.Decoded
+    twice: dict = field(default_factory=dict)
 
 
 _HARMONY_STOPS = ("<|end|>", "<|return|>", "<|call|>", "<|start|>")
@@ -74,7 +76,7 @@ def extract_json_object(text: str, prefer_key: str = "orders") -> Extracted:
     parse is a fragment (one order of a damaged list) and never read alone; one holding `prefer_key` is
     read even there: an order list that parses whole inside a broken answer is read as a bare order
     list (named `bare_order_list`). `prefer_key` named twice is `duplicate_key`; another key named
-    twice is left to the caller (`DuplicateKeys.twice`)."""
+    twice is left to the caller (`Extracted.twice`)."""
     if text is None:
         return Extracted(None, "empty")
     if not isinstance(text, str):
@@ -105,16 +107,16 @@ def _read(seg: str, applied: set[str], prefer_key: str) -> Extracted:
     found, saw_list, failed_object = _scan(seg)
     keyed = [c for c in found if isinstance(prefer_key, str) and prefer_key in c[0]]
     # An object inside a larger one that failed is a fragment (one order of a damaged list), not an answer.
-    whole = [c for c in found if not c[5]]
+    whole = [c for c in found if not c[6]]
     complete = [c for c in whole if not c[4]]
     if not (keyed or whole):  # nothing found, or fragments only
         return Extracted(None, "bad_json" if failed_object or found else "not_object" if saw_list else "no_json")
-    value, start, end, fixes, _closed, _inside = (keyed or complete or whole)[-1]
-    if isinstance(value, DuplicateKeys) and prefer_key in value.twice:
+    value, start, end, fixes, _closed, twice, _inside = (keyed or complete or whole)[-1]
+    if prefer_key in twice.get((), ()):
         return Extracted(None, "duplicate_key")
     applied.update(fixes)
     applied.update(_outside(seg[:start], seg[end:]))
-    return Extracted(value, None, tuple(r for r in REPAIRS if r in applied))
+    return Extracted(value, None, tuple(r for r in REPAIRS if r in applied), twice)
 
 
 def _markers(text: str, *patterns: re.Pattern) -> list[list[re.Match]]:
@@ -178,7 +180,8 @@ def _line_head(text: str, lo: int, at: int) -> bool:
 
 
 def _scan(seg: str) -> tuple[list, bool, bool]:
-    """Every top-level object in `seg` as (value, start, end, repairs, closed, inside a failed '{' or '[').
+    """Every top-level object in `seg` as (value, start, end, repairs, closed, keys named twice (by path),
+    inside a failed '{' or '[').
 
     A brace that fails to parse is rescanned from the next character, since a stray '{' in
     prose may enclose the real object; the budget keeps such rescans linear overall.
@@ -188,21 +191,23 @@ def _scan(seg: str) -> tuple[list, bool, bool]:
     pos = 0
     while budget > 0 and (m := _OPENER.search(seg, pos)):
         i = m.start()
-        value, end, fixes, closed, read = _parse_at(seg, i, fast=failures < _FAST_TRIES)
+        decoded, end, fixes, closed, read = _parse_at(seg, i, fast=failures < _FAST_TRIES)
         budget -= read + 1
-        if value is None or (closed and not value):  # closing "{" alone to "{}" proves nothing
+        if decoded is None or (closed and not decoded.value):  # closing "{" alone to "{}" proves nothing
             failed_object |= seg[i] == "{"
             failed[i] = end
             failures += 1
             pos = i + 1
             continue
         pos = end
+        value, twice = decoded.value, decoded.twice
         if isinstance(value, list):
             if not (value and all(isinstance(x, dict) and not ORDER_KEYS.isdisjoint(x) for x in value)):
                 saw_list = True
                 continue
             value, fixes = {"orders": value}, {*fixes, "bare_order_list"}
-        found.append((value, i, end, fixes, closed))
+            twice = {("orders", *path): keys for path, keys in twice.items()}
+        found.append((value, i, end, fixes, closed, twice))
     inside = _inside_failed(seg, failed, [c[1] for c in found]) if failed else set()
     return [(*c, c[1] in inside) for c in found], saw_list, failed_object
 
@@ -237,20 +242,20 @@ def _inside_failed(seg: str, failed: dict[int, int], starts: list[int]) -> set[i
 
 
 def _parse_at(s: str, i: int, fast: bool) -> tuple:
-    """Parse the value opening at s[i]: (value or None, end, repairs, closed, chars read)."""
+    """Parse the value opening at s[i]: (Decoded or None, end, repairs, closed, chars read)."""
     read = 0
     if fast:  # well-formed JSON: the C decoder, no repairs
         try:
-            value, end = DECODER.raw_decode(s, i)
-            return value, end, (), False, end - i
+            decoded, end = raw_decode(s, i)
+            return decoded, end, (), False, end - i
         except json.JSONDecodeError as exc:
             read = exc.pos - i
         except ValueError:  # a NaN / inf we refuse
             read = 0
         except RecursionError:  # absurdly deep nesting: give up on this start
             return None, i, (), False, len(s) - i
-    value, end, fixes, closed = lenient(s, i, may_close=s[i] == "{")
-    return value, end, fixes, closed, read + end - i
+    decoded, end, fixes, closed = lenient(s, i, may_close=s[i] == "{")
+    return decoded, end, fixes, closed, read + end - i
 
 
 def _outside(before: str, after: str) -> set[str]:

@@ -2,8 +2,8 @@
 
 `lenient(s, i, may_close)` re-emits strict JSON from the value opening at s[i] (quotes, keys,
 literals, escapes, commas fixed, each fix named) and says where it stopped, so a caller can tell
-what a failed value covered. The decoder it ends with keeps a key named twice visible
-(`DuplicateKeys`), never last-wins silently.
+what a failed value covered. Its decoder keeps a key named twice visible (`Decoded.twice`),
+never last-wins silently.
 """
 
 from __future__ import annotations
@@ -11,23 +11,28 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 
-class DuplicateKeys(dict):
-    """A JSON object that named a key twice (the last value kept): which one was meant is unknown.
-    `twice` names the keys it named more than once."""
+@dataclass(frozen=True)
+class Decoded:
+    """A JSON value (plain dicts and lists) and {path: keys named twice} for each object in it
+    that named a key twice, keeping the last value (which one was meant is unknown). A path is the
+    keys and indices down to the object, () for the value itself."""
 
-    twice: frozenset = frozenset()
+    value: Any
+    twice: dict = field(default_factory=dict)
+
+
+class _Twice(Exception):
+    """An object named a key twice: `raw_decode` reads the value again, naming the keys."""
 
 
 def _object(pairs: list) -> dict:
-    seen, twice = set(), set()
-    for key, _ in pairs:
-        (twice if key in seen else seen).add(key)
-    if not twice:
-        return dict(pairs)
-    value = DuplicateKeys(pairs)
-    value.twice = frozenset(twice)
+    value = dict(pairs)
+    if len(value) < len(pairs):  # rare: stop here rather than track keys in every object
+        raise _Twice
     return value
 
 
@@ -42,7 +47,46 @@ def _reject(name: str) -> None:
     raise ValueError(name)  # NaN / Infinity are not JSON
 
 
-DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject, object_pairs_hook=_object)
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject, object_pairs_hook=_object)
+
+
+def raw_decode(s: str, i: int) -> tuple[Decoded, int]:
+    """The strict JSON value opening at s[i] (no NaN, no inf) and where it ends; raises as
+    `json.JSONDecoder.raw_decode` does (ValueError, RecursionError)."""
+    try:
+        value, end = _DECODER.raw_decode(s, i)
+        return Decoded(value), end
+    except _Twice:
+        pass
+    marked = []  # (object, its keys named twice), for this one read: no state shared between threads
+
+    def named_twice(pairs: list) -> dict:
+        value, seen, twice = dict(pairs), set(), set()
+        for key, _ in pairs:
+            (twice if key in seen else seen).add(key)
+        if twice:
+            marked.append((value, frozenset(twice)))
+        return value
+
+    decoder = json.JSONDecoder(parse_float=_finite, parse_constant=_reject, object_pairs_hook=named_twice)
+    value, end = decoder.raw_decode(s, i)
+    return Decoded(value, _paths(value, marked)), end
+
+
+def _paths(value: Any, marked: list) -> dict:
+    """{path: keys} for the `marked` objects, found in `value` by identity (all are alive, held in `marked`)."""
+    keys = {id(obj): twice for obj, twice in marked}
+    paths, todo = {}, [((), value)]
+    while todo:  # no recursion: the value may nest as deep as the decoder allowed
+        path, node = todo.pop()
+        if isinstance(node, dict):
+            if id(node) in keys:
+                paths[path] = keys[id(node)]
+            todo.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend(((*path, k), v) for k, v in enumerate(node))
+    return paths
+
 
 # quote -> its string and its closing quote (empty for one the end of the text cut off).
 _STRINGS = {
@@ -83,7 +127,7 @@ def _closable(level: list) -> bool:
 
 
 def lenient(s: str, i: int, may_close: bool) -> tuple:
-    """Parse a damaged value opening at s[i]: (value or None, end, repairs, closed). For a value
+    """Parse a damaged value opening at s[i]: (Decoded or None, end, repairs, closed). For a value
     that failed, `end` is where it stopped: what it covered ends there.
 
     One pass re-emits strict JSON. Each open container keeps [closer, state, start, cut]:
@@ -210,15 +254,17 @@ def lenient(s: str, i: int, may_close: bool) -> tuple:
             closers, top = closers[1:], stack[-2]
         attempts.append("".join(out[: top[3]]) + closers)
         for attempt in attempts:
-            value = decode(attempt)
-            if value is not None:
-                return value, j, fixes, True
+            decoded = decode(attempt)
+            if decoded is not None:
+                return decoded, j, fixes, True
         return None, j, fixes, False
     return decode("".join(out)), j, fixes, False
 
 
-def decode(text: str):
+def decode(text: str) -> Decoded | None:
+    """`text` (a value lenient re-emitted: it opens at 0) as strict JSON, or None."""
     try:
-        return DECODER.decode(text)
+        decoded, end = raw_decode(text, 0)
     except (ValueError, RecursionError):
         return None
+    return decoded if end == len(text) else None

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from .creatures import sanitise_gossip
-from .jsonfix import DuplicateKeys, extract_json_object
+from .jsonfix import extract_json_object
 from .legends import TALK_WORDS
 from .market import MAX_PRICE, MIN_PRICE, validate_orders
 
@@ -210,14 +210,14 @@ def _number(raw) -> float | None:
     return None
 
 
-def _key_fault(raw) -> str | None:
+def _key_fault(raw, named_twice: bool) -> str | None:
     """Why an order's keys make it unreadable (dropped whole), or None: `bad_key` for a key
     holding JSON punctuation, `duplicate_key` for a key named twice (which value was meant?)."""
     if not isinstance(raw, dict):
         return None
     if any(isinstance(key, str) and not _KEY_PUNCTUATION.isdisjoint(key) for key in raw):
         return "bad_key"
-    return "duplicate_key" if isinstance(raw, DuplicateKeys) else None
+    return "duplicate_key" if named_twice else None
 
 
 def _normalise_order(raw, goods: list[str], repairs: list[str]):
@@ -258,11 +258,10 @@ def parse(text, obs: dict) -> Parsed:
         return Parsed(dict(HOLD), "parser_fault", False)
 
 
-def _extras(value: dict, repairs: list[str]) -> dict:
+def _extras(value: dict, twice: frozenset, repairs: list[str]) -> dict:
     """The optional free-text fields: gossip sanitised as the Wood will (named `gossip_cut`
     when that took more than spacing: role markers, control characters, length), thought capped.
-    One named twice is dropped, both copies (`duplicate_text`): which was meant is unknown."""
-    twice = value.twice if isinstance(value, DuplicateKeys) else frozenset()
+    One named twice (in `twice`) is dropped, both copies (`duplicate_text`): which was meant is unknown."""
     value = {key: text for key, text in value.items() if key not in twice}
     repairs.extend("duplicate_text" for key in ("gossip", "thought") if key in twice)
     out = {}
@@ -283,21 +282,23 @@ def _parse(text, obs: dict) -> Parsed:
     if found.value is None:
         return Parsed(dict(HOLD), found.error or "no_json", False, tuple(found.repairs))
     value, repairs = found.value, list(found.repairs)
+    top = found.twice.get((), frozenset())  # value's own keys named twice
     goods = goods_of(obs)
-    raw_orders = value.get("orders")
+    raw_orders, paths = value.get("orders"), None  # paths: where each order sits in found.value
     if raw_orders is None and {"side", "good"} <= set(value):
-        raw_orders, value = [value], {}
+        raw_orders, paths, value, top = [value], [()], {}, frozenset()
         repairs.append("single_order")
     if raw_orders is None:  # a hold, keeping any gossip or thought
-        action = {**HOLD, **_extras(value, repairs)}
+        action = {**HOLD, **_extras(value, top, repairs)}
         return Parsed(action, "no_orders", bool(repairs), tuple(repairs))
     if isinstance(raw_orders, dict):
-        raw_orders = [raw_orders]
+        raw_orders, paths = [raw_orders], [("orders",)]
         repairs.append("orders_not_list")
     if not isinstance(raw_orders, list):
-        action = {**HOLD, **_extras(value, repairs)}
+        action = {**HOLD, **_extras(value, top, repairs)}
         return Parsed(action, "orders_not_list", bool(repairs), tuple(repairs))
-    faults = {i: fault for i, o in enumerate(raw_orders) if (fault := _key_fault(o))}
+    paths = paths or [("orders", i) for i in range(len(raw_orders))]
+    faults = {i: fault for i, o in enumerate(raw_orders) if (fault := _key_fault(o, paths[i] in found.twice))}
     # A faulty order goes in as None, so the market names it not_an_order at its own index
     # (the order limit still counts it); that note then takes the fault's name.
     normalised = [None if i in faults else _normalise_order(o, goods, repairs) for i, o in enumerate(raw_orders)]
@@ -309,7 +310,7 @@ def _parse(text, obs: dict) -> Parsed:
         for n in notes
     ]
     action: dict = {"orders": [{"side": o.side, "good": o.good, "qty": o.qty, "price": o.price} for o in valid]}
-    action.update(_extras(value, repairs))
+    action.update(_extras(value, top, repairs))
     dropped = tuple(n for n in notes if n["outcome"] == "rejected")
     if any(n["outcome"] == "cut" for n in notes):
         repairs.append("qty_cut")

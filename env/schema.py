@@ -85,18 +85,24 @@ def number_hint(value: Any, integer: bool = False) -> str:
     return f" (YAML reads {value} as text: write {number})" if number != value.strip() else ""
 
 
-def _type_name(tp: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    if tp in names:
-        return names[tp]
+_TYPE_TEXT = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}
+
+
+def type_text(tp: Any) -> str:
+    """What a type hint takes, as an error says it (`expected {type_text(tp)}, got 'x'`): the one
+    wording of types for every layer's config errors, so a scenario and a recipe say it alike."""
     origin = get_origin(tp)
-    if origin in (list, tuple):
+    if origin in (Union, types.UnionType):
+        return " or ".join(dict.fromkeys(type_text(option) for option in get_args(tp)))
+    if origin is typing.Literal:
+        return f"one of {', '.join(map(str, get_args(tp)))}"
+    if tp in _TYPE_TEXT:
+        return _TYPE_TEXT[tp]
+    if tp in (list, tuple) or origin in (list, tuple):
         return "a list"
-    if origin is dict:
+    if tp is dict or origin is dict or dataclasses.is_dataclass(tp):
         return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return getattr(tp, "__name__", str(tp))
+    return tp.__name__ if isinstance(tp, type) else str(tp)  # an Enum or a class YAML cannot spell
 
 
 def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
@@ -118,12 +124,12 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            fail(source, path, f"expected a mapping, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         return build(tp, value, source, path)
     if origin is dict:
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
-            fail(source, path, f"expected a mapping, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         out = {}
         for k, v in value.items():
             sub = f"{path}.{k}" if path else str(k)
@@ -133,30 +139,29 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return out
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            fail(source, path, f"expected a list, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         args = get_args(tp)
         item_tp = args[0] if args else Any
         return tuple(_convert(v, item_tp, source, f"{path}[{i}]") for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
-            fail(source, path, f"expected true or false, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(source, path, f"expected an integer, got {value!r}{number_hint(value, integer=True)}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}{number_hint(value, integer=True)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(source, path, f"expected a number, got {value!r}{number_hint(value)}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}{number_hint(value)}")
         return finite(value, source, path)
     if tp is str:
         if not isinstance(value, str):
-            fail(source, path, f"expected a string, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         return value
     if typing.get_origin(tp) is typing.Literal:
-        allowed = get_args(tp)
-        if value not in allowed:
-            fail(source, path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        if value not in get_args(tp):
+            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
         return value
     raise TypeError(f"glade.config cannot validate type {tp!r}")  # a programming error
 
@@ -180,7 +185,7 @@ def build(cls: type, data: dict, source: str | None = None, path: str = "") -> A
         if key in data:
             kwargs[field.name] = _convert(data[key], hints[field.name], source, sub)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            fail(source, sub, f"missing required key ({_type_name(hints[field.name])})")
+            fail(source, sub, f"missing required key ({type_text(hints[field.name])})")
     return cls(**kwargs)
 
 

@@ -96,8 +96,8 @@ def test_heads_that_kv_heads_do_not_divide_are_refused(tmp_path):
     [
         ("sft.max_steps=true", r"sft.max_steps: expected an integer, got True"),
         ("sft.learning_rate=true", r"sft.learning_rate: expected a number, got True"),
-        ("sft.liger_kernel_config=[1]", r"sft.liger_kernel_config: expected dict or null, got \[1\]"),
-        ("sft.include_for_metrics=5", r"sft.include_for_metrics: expected list, got 5"),
+        ("sft.liger_kernel_config=[1]", r"sft.liger_kernel_config: expected a mapping or null, got \[1\]"),
+        ("sft.include_for_metrics=5", r"sft.include_for_metrics: expected a list, got 5"),
         ("sft.logging_strategy=5", r"sft.logging_strategy: expected IntervalStrategy or a string, got 5"),
         ("sft.use_cpu=1", r"sft.use_cpu: expected true or false, got 1"),
     ],

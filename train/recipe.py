@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import math
 import re
 import types
 import typing
@@ -21,7 +20,7 @@ from typing import Any
 from glade import checkpoint
 from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
-from glade.env.schema import did_you_mean
+from glade.env.schema import did_you_mean, finite, type_text
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
@@ -168,12 +167,12 @@ def check_fields(
             fail(
                 source,
                 f"{prefix}.{key}",
-                f"expected {_hint_text(hints[field_name])}, got {value!r}"
+                f"expected {type_text(hints[field_name])}, got {value!r}"
                 + number_hint(value, integer=_takes_int_only(hints[field_name]))
                 + _quote_hint(value, _enum_values(hints[field_name])),
             )
-        if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf: no field means them
-            fail(source, f"{prefix}.{key}", f"expected a finite number, got {value!r}")
+        if isinstance(value, float):  # YAML's .nan and .inf: no field means them
+            finite(value, source, f"{prefix}.{key}")
         allowed = _enum_values(hints[field_name])
         if allowed and isinstance(value, str) and value not in allowed:
             fail(
@@ -205,12 +204,6 @@ def _enum_values(hint) -> list[str]:
     spelling, and the config class refuses any other), or [] for a field that takes no Enum."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     return [str(e.value) for o in options if isinstance(o, type) and issubclass(o, enum.Enum) for e in o]
-
-
-def _hint_text(hint) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    return " or ".join(dict.fromkeys(names.get(o, getattr(o, "__name__", str(o))) for o in options))
 
 
 def _takes_int_only(hint) -> bool:
@@ -370,7 +363,7 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
     # switches neutral (their types are checked here instead); training uses the real ones.
     for key in HARDWARE_KEYS:
         if key in recipe.sft and not isinstance(recipe.sft[key], bool):
-            fail(source, f"sft.{key}", f"expected true or false, got {recipe.sft[key]!r}")
+            fail(source, f"sft.{key}", f"expected {type_text(bool)}, got {recipe.sft[key]!r}")
     sft_config(recipe, "/tmp/glade-validate", source, **dict.fromkeys(HARDWARE_KEYS, False), use_cpu=True)
     check_reporters(recipe.sft.get("report_to"), source)  # after sft_config, which checks its type
     lora_config(recipe, source)
