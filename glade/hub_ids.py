@@ -11,11 +11,12 @@ from urllib.parse import urlparse
 
 from glade.checkpoint import LATEST, SHIPPED
 
-# What a model's weights are saved as (transformers' file names); a cached config.json alone is no model.
+# What transformers' from_pretrained reads as a model's weights: one file, or a sharded model's
+# index; a cached config.json alone is no model.
 WEIGHT_FILES = (
     "model.safetensors",
-    "model.safetensors.index.json",
     "pytorch_model.bin",
+    "model.safetensors.index.json",
     "pytorch_model.bin.index.json",
 )
 

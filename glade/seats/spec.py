@@ -17,20 +17,15 @@ from typing import Any
 
 from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
+from glade.env.schema import type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
+from glade.hub_ids import WEIGHT_FILES
 
 from .base import STRUCTURED, SeatSpecError, check_keys, first_line, identity_clash, model_identity
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what PEFT's from_pretrained reads
-# what transformers' from_pretrained reads: one file, or a sharded model's index
-MODEL_WEIGHTS = (
-    "model.safetensors",
-    "pytorch_model.bin",
-    "model.safetensors.index.json",
-    "pytorch_model.bin.index.json",
-)
 Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
 
 
@@ -80,14 +75,15 @@ LONGEST_WAIT = 1e6
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
 OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
+BOOL: Rule = (lambda v: isinstance(v, bool), type_text(bool))
 GENERATION: dict[str, Rule] = {
     "max_new_tokens": _whole(1),
     "temperature": _number(0),
     "top_p": _number(0, open_low=True, high=1),
     "seed": _whole_below(MAX_SEAT_SEED),
     "batch_size": _whole(1),
-    "prefix_cache": (lambda v: isinstance(v, bool), "true or false"),
-    "structured": (lambda v: isinstance(v, bool), "true or false"),
+    "prefix_cache": BOOL,
+    "structured": BOOL,
 }
 ENGINES = ("hf", "vllm")
 VLLM_ONLY = {"max_model_len"}  # keys of engine: vllm
@@ -120,7 +116,7 @@ SERVER: dict[str, Rule] = {
         f"a whole number from 0 to {MAX_SEAT_SEED:,}, or null",
     ),
     "api_key_env": TEXT,
-    "structured": (lambda v: isinstance(v, bool), "true or false"),
+    "structured": BOOL,
 }
 RULES: dict[str, dict[str, Rule]] = {
     "standin": {
@@ -366,9 +362,9 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
             raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not readable JSON ({exc})") from None
         if not isinstance(config, dict):
             raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not a JSON object")
-        if not any((folder / name).is_file() for name in MODEL_WEIGHTS):
+        if not any((folder / name).is_file() for name in WEIGHT_FILES):
             raise SeatSpecError(
-                f"seat spec hf model: {model!r} has no weights ({', '.join(MODEL_WEIGHTS)}):"
+                f"seat spec hf model: {model!r} has no weights ({', '.join(WEIGHT_FILES)}):"
                 " copy the whole folder save_pretrained wrote"
             )
     elif looks_local(model):
