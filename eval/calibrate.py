@@ -150,7 +150,7 @@ def check_name(name: str) -> None:
 
 
 @dataclass(frozen=True)
-class Calibration:
+class StandInFit:
     live: Live
     split: Split
     fitted: standin.Disposition
@@ -170,7 +170,7 @@ def calibrate(
     name: str | None = None,
     on_total=None,
     on_generation=None,
-) -> Calibration:
+) -> StandInFit:
     """Steps 1 to 4: load, split, fit, score. `on_total(generations)` then `on_generation()`
     after each generation of the search."""
     name = name if name is not None else disposition_name(policy, creature)
@@ -247,10 +247,10 @@ def calibrate(
         "verdict": said.text,
         "moved": moved(start, fitted),
     }
-    return Calibration(live, part, fitted, clean(summary))
+    return StandInFit(live, part, fitted, clean(summary))
 
 
-def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
+def with_outcome(cal: StandInFit, on_total=None, on_turn=None) -> dict:
     """Step 5: the summary with the outcome check (`on_total(turns)`, then `on_turn(live)`)."""
     check = outcome_check(
         cal.live, cal.fitted, cal.split.fit_pairs(cal.live.rows), on_total=on_total, on_turn=on_turn, level=LEVEL
@@ -258,7 +258,7 @@ def with_outcome(cal: Calibration, on_total=None, on_turn=None) -> dict:
     return clean({**cal.summary, "outcome": check})
 
 
-def without_outcome(cal: Calibration) -> dict:
+def without_outcome(cal: StandInFit) -> dict:
     """The summary when --no-outcome skipped step 5: it says so, in the report too."""
     return {**cal.summary, "outcome": {"skipped": NOT_RUN}}
 

@@ -43,7 +43,7 @@ from glade.seats import Decision, Policy, load_council
 
 from .plan import seat_council
 from .recipe import EvalRecipe
-from .rows import World
+from .rows import RESUME, World
 from .run import play
 
 MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
@@ -52,7 +52,6 @@ NAMESPACE = "glade"
 JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes
 TOKEN_FILE = Path(".ray") / "auth_token"  # under the home folder: Ray's default token
 WAIT_SECONDS = 10  # how often a run waiting on its tasks checks for a CPU, and how long the head may take to answer
-RESUME = "rerun the same command to resume: the finished worlds are kept"
 
 
 def connect(address: str = "auto", quiet: bool = True, start_local: bool = True) -> str | None:

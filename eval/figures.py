@@ -186,5 +186,6 @@ FIGURES: dict[str, Figure] = {
         ),
     )
 }
+LEGEND_RATIO_HEADING = "legend_ratio (price at settlement / before)"  # its column heading, saying what it is
 PHENOMENA = tuple(name for name, f in FIGURES.items() if f.rate)  # the named phenomena: crash, bubble
 PATH_DISTANCE = "path_distance_"  # + good: mean |log price gap| to the paired all-stand-in world, per turn

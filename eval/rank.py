@@ -44,7 +44,7 @@ from glade.provenance import stamp
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities, check_versions, folder_versions
 from .recipe import STANDIN
-from .rows import interrupted, read_recipe, read_summary, read_table
+from .rows import check_results_folder, interrupted, read_recipe, read_summary, read_table
 from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
@@ -83,10 +83,7 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame
     frames, named, versions = [], [], []
     for folder in map(Path, results):
         path = folder / "episodes.parquet"
-        if not folder.exists():
-            raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
-        if not folder.is_dir():
-            raise NotADirectoryError(f"{folder}: not a folder; glade rank takes results folders glade eval wrote")
+        check_results_folder(folder, "glade rank takes results folders")
         if not path.exists():
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)

@@ -123,7 +123,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
             check_rotate(council, scenario, source, f"councils.{council_name}.rotate")
-        check_reach(scenario, source)
+        check_turns_reach_legend(scenario, source)
     return recipe
 
 
@@ -167,7 +167,7 @@ def check_named(first: tuple[str, Scenario], entry: tuple[str, Scenario], source
         )
 
 
-def check_reach(scenario: Scenario, source: str | None) -> None:
+def check_turns_reach_legend(scenario: Scenario, source: str | None) -> None:
     """A run too short for the scenario's legend (or the gambit's cover) would report a price
     ratio of '-' and a gambit P&L of +0.00 that look like results: refuse it."""
     events = {"legend": legend_turn(scenario)}

@@ -1,7 +1,6 @@
-"""The rows of an evaluation: a World (one planned episode), and what is written for it:
-decisions.parquet (one row per live decision, with the stand-in's counterfactual in the same
-state) and episodes.parquet (one row per world x creature, with the world's outcome figures).
-Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS."""
+"""The rows of an evaluation: a World (one planned episode), and what is written for it: decisions.parquet (one row
+per live decision, with the stand-in's counterfactual in the same state) and episodes.parquet (one row per world x
+creature, with the world's outcome figures). Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS."""
 
 from __future__ import annotations
 
@@ -17,6 +16,9 @@ from glade.config import ConfigError, check_keys_kind
 from glade.env.scenario import Scenario
 from glade.env.schema import load_unique
 from glade.faults import is_fault
+from glade.files import writer_of
+from glade.resume import PROGRESS, read_ledger
+from glade.traces import unreadable_parquet
 
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN, EvalRecipe
@@ -24,13 +26,11 @@ from .scoring import direction_agreement, directions, quantities
 from .thresholds import run_settings
 
 SHARDS = "shards"  # the folder of a results folder's shards (glade.eval.plan.shard_log)
+RESUME = "rerun the same command to resume: the finished worlds are kept"  # glade eval's, interrupted or cut off
 
 
 def interrupted(folder: Path, then: str) -> str | None:
     """What to do, `then` the verb asked, with a folder glade eval is writing or left without its tables; else None."""
-    from glade.files import writer_of
-    from glade.resume import read_ledger
-
     if (holder := writer_of(Path(folder))) is not None:  # a live run holds its lock: still playing, not interrupted
         return f"another glade run ({holder}) is writing it now; wait for it to finish, then {then}"
     if isinstance(kinds := (read_ledger(Path(folder)) or {}).get("shards"), list) and "episodes" in kinds:
@@ -38,20 +38,24 @@ def interrupted(folder: Path, then: str) -> str | None:
     return None
 
 
+def check_results_folder(folder: Path, takes: str) -> None:
+    """Refuses a missing results folder, or a file (`takes`: "glade flag takes the results folder"), for flag, rank, report."""
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: not a folder; {takes} glade eval wrote")
+
+
 def _rebuildable(folder: Path) -> bool:
     """Whether `glade eval` can rewrite this folder's tables and summary from its shards (rebuild)."""
-    from glade.resume import PROGRESS
-
     return (Path(folder) / PROGRESS).exists() and any((Path(folder) / SHARDS).glob("*.parquet"))
 
 
 def rebuild(folder: Path) -> str:
-    """How to rebuild the tables of this results folder, as it stands. `glade eval` rebuilds them
-    from its shards (OUT/shards/, listed in progress.json), playing only what they lack; a listed
-    shard that is missing plays its worlds again (so a folder copied without shards/ plays every
-    world again), and a folder of files with no progress.json is refused (glade.resume)."""
-    from glade.resume import PROGRESS
-
+    """How to rebuild the tables of this results folder, as it stands. `glade eval` rebuilds them from its shards
+    (OUT/shards/, listed in progress.json), playing only what they lack; a listed shard that is missing plays its worlds
+    again (so a folder copied without shards/ plays every world again), and a folder of files with no progress.json is
+    refused (glade.resume)."""
     folder = Path(folder)
     shards = folder / SHARDS
     rerun = f"rerun `glade eval` with the recipe that wrote this folder (out={shlex.quote(str(folder))})"
@@ -81,9 +85,9 @@ EPISODES_NEEDED = (
 
 
 def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that
-    cannot be read, or lacks a column of `columns` or `needs` (check_columns), is a ValueError
-    naming it and saying how to rebuild it (from its folder's shards)."""
+    """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that cannot be read, or lacks a
+    column of `columns` or `needs` (check_columns), is a ValueError naming it and saying how to rebuild it (from its
+    folder's shards)."""
     import pyarrow as pa
 
     path = Path(path)
@@ -94,13 +98,12 @@ def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, .
         raise ValueError(f"{path}: permission denied; check the path and its permissions") from None
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).splitlines()[0][:200]
-        raise ValueError(f"{path}: not a readable Parquet file ({why}); {rebuild(path.parent)}") from None
+        raise ValueError(f"{unreadable_parquet(path, why)}; {rebuild(path.parent)}") from None
 
 
 def check_columns(path: Path, needs: tuple[str, ...]) -> None:
-    """Refuses (ValueError) a results table that lacks a column of `needs` (DECISIONS_NEEDED,
-    EPISODES_NEEDED): another table copied in its place would fail later on a bare KeyError.
-    One that cannot be read at all is left to read_table, which names it."""
+    """Refuses (ValueError) a results table that lacks a column of `needs` (DECISIONS_NEEDED, EPISODES_NEEDED): another
+    table copied in its place would fail later on a bare KeyError. One that cannot be read is left to read_table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -123,9 +126,9 @@ EVAL_KEYS = frozenset(f.name for f in fields(EvalRecipe))  # glade eval writes a
 
 
 def read_recipe(folder: Path) -> dict:
-    """RESULTS/recipe.yaml, the recipe glade eval ran (as it wrote it), as a mapping; {} when the
-    folder has none. One not YAML, empty, not a mapping, with a key no eval recipe has (a train recipe
-    copied in), or thresholds or a seed flag and report refuse (run_settings) is a ValueError naming it."""
+    """RESULTS/recipe.yaml, the recipe glade eval ran (as it wrote it), as a mapping; {} when the folder has none. One
+    not YAML, empty, not a mapping, with a key no eval recipe has (a train recipe copied in), or thresholds or a seed
+    flag and report refuse (run_settings) is a ValueError naming it."""
     import yaml
 
     folder = Path(folder)
@@ -158,8 +161,8 @@ def read_recipe(folder: Path) -> dict:
 
 
 def read_summary(folder: Path) -> dict:
-    """RESULTS/summary.json as glade eval wrote it (a JSON object); {} when the folder has none.
-    One that is not JSON or not an object is a ValueError naming it."""
+    """RESULTS/summary.json as glade eval wrote it (a JSON object); {} when the folder has none. One that is not JSON
+    or not an object is a ValueError naming it."""
     path = Path(folder) / "summary.json"
     if not path.exists():
         return {}
@@ -170,8 +173,7 @@ def read_summary(folder: Path) -> dict:
         raise ValueError(f"{path}: not readable JSON ({why}); {rebuild(Path(folder))}") from None
     if not isinstance(data, dict):
         raise ValueError(
-            f"{path}: not a summary glade eval wrote (a JSON object; this holds a {type(data).__name__}); "
-            f"{rebuild(Path(folder))}"
+            f"{path}: not a summary glade eval wrote (a JSON object; this holds a {type(data).__name__}); {rebuild(Path(folder))}"
         )
     return data
 
@@ -180,10 +182,9 @@ SUMMARY_HOLDS = ("recipe", "worlds", "decisions")  # in every summary glade eval
 
 
 def tables_beside(folder: Path) -> tuple[int, pd.DataFrame] | None:
-    """(the row count of decisions.parquet, episodes.parquet's episode_id, scenario and
-    scenario_hash) of a results folder, read cheaply (the count from the Parquet footer, three
-    columns); None where either table is missing, unreadable or another table (read_table and
-    check_columns name those)."""
+    """(the row count of decisions.parquet, episodes.parquet's episode_id, scenario and scenario_hash) of a results
+    folder, read cheaply (the count from the Parquet footer, three columns); None where either table is missing,
+    unreadable or another table (read_table and check_columns name those)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -200,9 +201,9 @@ def tables_beside(folder: Path) -> tuple[int, pd.DataFrame] | None:
 
 
 def tables_identity(decision_rows: int, episodes: pd.DataFrame) -> dict:
-    """What flags.json (and summary.json, where glade eval stamps it) records of the tables it was
-    made from, as `tables`: the row counts and a short hash of the distinct episode ids (two runs
-    of one recipe on other seeds part there). stamp_mismatch compares it with the tables beside it."""
+    """What flags.json (and summary.json, where glade eval stamps it) records of the tables it was made from, as
+    `tables`: the row counts and a short hash of the distinct episode ids (two runs of one recipe on other seeds part
+    there). stamp_mismatch compares it with the tables beside it."""
     import hashlib
 
     ids = sorted(set(map(str, episodes["episode_id"]))) if "episode_id" in episodes else []
@@ -211,8 +212,8 @@ def tables_identity(decision_rows: int, episodes: pd.DataFrame) -> dict:
 
 
 def stamp_mismatch(stamped, decision_rows: int, episodes: pd.DataFrame) -> str | None:
-    """How a `tables` stamp (tables_identity) differs from the tables beside it; None where it
-    matches or there is none (a file from before the stamp)."""
+    """How a `tables` stamp (tables_identity) differs from the tables beside it; None where it matches or there is
+    none (a file from before the stamp)."""
     if not isinstance(stamped, dict) or not stamped:
         return None
     here = tables_identity(decision_rows, episodes)
@@ -226,8 +227,8 @@ def stamp_mismatch(stamped, decision_rows: int, episodes: pd.DataFrame) -> str |
 
 
 def summary_mismatch(summary: dict, decision_rows: int, episodes: pd.DataFrame) -> str | None:
-    """How summary.json differs from the tables beside it: its `decisions` (the row count of
-    decisions.parquet, in every summary), its `scenario_hashes` and, where stamped, its `tables`."""
+    """How summary.json differs from the tables beside it: its `decisions` (the row count of decisions.parquet, in
+    every summary), its `scenario_hashes` and, where stamped, its `tables`."""
     if summary["decisions"] != decision_rows:
         return f"it counts {summary['decisions']} decision rows, decisions.parquet holds {decision_rows}"
     hashes = summary.get("scenario_hashes")
@@ -245,10 +246,9 @@ def summary_mismatch(summary: dict, decision_rows: int, episodes: pd.DataFrame) 
 
 
 def check_summary(folder: Path, summary: dict) -> None:
-    """Refuses (ValueError) a summary.json (as read_summary read it) that glade eval did not
-    write (it lacks a key of SUMMARY_HOLDS) or that another run wrote (summary_mismatch: it
-    does not describe the tables beside it). A folder without one passes, and so does one whose
-    tables cannot be read (read_table names those)."""
+    """Refuses (ValueError) a summary.json (as read_summary read it) that glade eval did not write (it lacks a key of
+    SUMMARY_HOLDS) or that another run wrote (summary_mismatch: it does not describe the tables beside it). A folder
+    without one passes, and so does one whose tables cannot be read (read_table names those)."""
     folder = Path(folder)
     path = folder / "summary.json"
     if not path.exists():

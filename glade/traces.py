@@ -317,9 +317,9 @@ def readable_shards(folder: str | Path) -> list[str]:
         try:
             columns = pq.read_schema(file).names
         except (pa.ArrowException, OSError) as exc:
+            why = str(exc).splitlines()[0][:200]
             raise ValueError(
-                f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}); rerun `glade generate` "
-                "with the recipe that wrote it: it replays that shard"
+                f"{unreadable_parquet(file, why)}; rerun `glade generate` with the recipe that wrote it: it replays that shard"
             ) from None
         if missing := [c for c in ("seed", "scenario") if c not in columns]:  # a trace row names its world
             raise ValueError(f"{file}: not a traces shard (no {' or '.join(missing)} column); {GIVE_TRACES}")
@@ -327,6 +327,12 @@ def readable_shards(folder: str | Path) -> list[str]:
 
 
 GIVE_TRACES = "give a folder glade generate wrote (runs/traces/NAME)"
+
+
+def unreadable_parquet(path: str | Path, why: str) -> str:
+    """The start of the line for a Parquet file that cannot be read (a trace shard, a results table); callers add how
+    to make it again. Here, the lowest module of those that read one (glade.eval imports it)."""
+    return f"{path}: not a readable Parquet file ({why})"
 
 
 def _check_listed(folder: Path, files: list[str]) -> None:

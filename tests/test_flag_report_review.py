@@ -11,7 +11,7 @@ import pytest
 
 from glade.cli import main
 from glade.eval import report
-from glade.eval.report.plots import Figure
+from glade.eval.report.plots import Chart
 
 # one live council, and one whose only live seat is a server nobody listens on: every turn of it
 # is a fault (refused at once), so every world of that council is left out
@@ -112,10 +112,10 @@ def test_figures_whose_names_slug_alike_get_files_of_their_own():
     from glade.eval.report.render import unique_names
 
     figures = [
-        Figure("agreement-one_model.png", "Agreement: one model", "", b"1"),
-        Figure("agreement-one_model.png", "Agreement: one_model", "", b"2"),
-        Figure("agreement-One_model.png", "Agreement: One_model", "", b"3"),
-        Figure("gambit-pnl.png", "Gambit P&L", "", b"4"),
+        Chart("agreement-one_model.png", "Agreement: one model", "", b"1"),
+        Chart("agreement-one_model.png", "Agreement: one_model", "", b"2"),
+        Chart("agreement-One_model.png", "Agreement: One_model", "", b"3"),
+        Chart("gambit-pnl.png", "Gambit P&L", "", b"4"),
     ]
     names = [f.name for f in unique_names(figures)]
     assert names == [

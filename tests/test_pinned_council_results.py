@@ -278,7 +278,7 @@ REFUSED = [  # (changes to test_validate's EVAL, the one line naming the key)
 
 @pytest.mark.parametrize("changes, message", REFUSED, ids=[m.split(":")[0] for _, m in REFUSED])
 def test_a_bad_council_recipe_is_one_line_naming_the_key(tmp_path, changes, message):
-    # guards each refusal of load_eval_recipe / check_rotate / check_reach / check_levers (and its edge)
+    # guards each refusal of load_eval_recipe / check_rotate / check_turns_reach_legend / check_levers (and its edge)
     with pytest.raises(ConfigError) as info:
         load(tmp_path, changes)
     assert message in str(info.value) and "\n" not in str(info.value)

@@ -205,11 +205,11 @@ def _results(episodes=None, decisions=None, **more) -> Results:
 
 def test_a_figure_s_title_and_caption_are_escaped_in_html_and_markdown():
     # guards figure_html's html.escape of title and caption and figure_md's `inside=True` for the title
-    f = plots.Figure("x.png", 'Price <b> & "c*1"', "a <i>caption</i> & more", b"\x89PNG")
+    f = plots.Chart("x.png", 'Price <b> & "c*1"', "a <i>caption</i> & more", b"\x89PNG")
     page = plots.figure_html(f)
     assert 'alt="Price &lt;b&gt; &amp; &quot;c*1&quot;"' in page
     assert "<figcaption>a &lt;i&gt;caption&lt;/i&gt; &amp; more</figcaption>" in page
-    assert plots.figure_md(plots.Figure("x.png", "c*1 [x]", "cap"))[0] == "![c\\*1 \\[x\\]](report_files/x.png)"
+    assert plots.figure_md(plots.Chart("x.png", "c*1 [x]", "cap"))[0] == "![c\\*1 \\[x\\]](report_files/x.png)"
 
 
 def test_a_name_of_nothing_but_symbols_still_gives_a_file_name():

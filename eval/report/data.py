@@ -17,7 +17,15 @@ from glade.eval.fdr import untestable
 from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import check_summary, interrupted, read_recipe, read_summary, read_table, rebuild
+from glade.eval.rows import (
+    check_results_folder,
+    check_summary,
+    interrupted,
+    read_recipe,
+    read_summary,
+    read_table,
+    rebuild,
+)
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import run_settings
 
@@ -63,10 +71,7 @@ class Results:
 
 def load_results(results_dir: str | Path) -> Results:
     folder = Path(results_dir)
-    if not folder.exists():
-        raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
-    if not folder.is_dir():
-        raise NotADirectoryError(f"{folder}: not a folder; glade report takes the results folder glade eval wrote")
+    check_results_folder(folder, "glade report takes the results folder")
     episodes_path = folder / "episodes.parquet"
     if not episodes_path.exists():
         unfinished = interrupted(folder, "report it")

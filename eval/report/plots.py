@@ -21,23 +21,23 @@ from .data import FILES, WORLD, Results, first_value, mean_ci, ordered, price_pa
 from .markup import md_text
 
 # ---------------------------------------------------------------------------------------
-# Figures (matplotlib, Agg)
+# Charts: the report's figures (matplotlib, Agg)
 
 
 @dataclass
-class Figure:
+class Chart:
     name: str  # file name under report_files/
     title: str
     caption: str
     png: bytes = b""
 
 
-def figure_md(f: Figure) -> list[str]:
+def figure_md(f: Chart) -> list[str]:
     """A figure in report.md: the PNG under report_files/ and its caption."""
     return [f"![{md_text(f.title, inside=True)}]({FILES}/{f.name})", "", f"*{md_text(f.caption, inside=True)}*", ""]
 
 
-def figure_html(f: Figure) -> str:
+def figure_html(f: Chart) -> str:
     """A figure in report.html: the PNG as a data URI, so the page stays one file."""
     data = base64.b64encode(f.png).decode("ascii")
     return (
@@ -117,7 +117,7 @@ def ci_words(r: Results) -> str:
     )
 
 
-def price_figure(r: Results, scenario: str, label: str) -> Figure:
+def price_figure(r: Results, scenario: str, label: str) -> Chart:
     plt = _pyplot()
     looks = world_looks(r.worlds)
     worlds = [w for w in r.worlds if ((r.episodes["scenario"] == scenario) & (r.episodes["council"] == w)).any()]
@@ -186,10 +186,10 @@ def price_figure(r: Results, scenario: str, label: str) -> Figure:
     fig.suptitle(f"{label}: reference price after each turn's settlement", fontsize=11)
     fig.tight_layout()
     caption = f"{label}: the council(s) against the all-stand-in world (dashed) on the same seeds."
-    return Figure(f"prices-{_slug(scenario)}.png", f"Price paths: {label}", caption, _save(fig, plt))
+    return Chart(f"prices-{_slug(scenario)}.png", f"Price paths: {label}", caption, _save(fig, plt))
 
 
-def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure | None:
+def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Chart | None:
     d = r.decisions
     if not len(d) or "agreement" not in d:
         return None
@@ -256,12 +256,10 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Figure
         + (", whichever model sat on the creature in each cast" if casts > 1 else "")
         + "."
     )
-    return Figure(
-        f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt)
-    )
+    return Chart(f"agreement-{_slug(council)}.png", f"Agreement with the stand-in: {council}", caption, _save(fig, plt))
 
 
-def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figure | None:
+def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Chart | None:
     """One row of horizontal bars per scenario, a bar per world: the width stays fixed however many
     councils and scenarios there are (a wider figure is shrunk to the page, and its text with it)."""
     if not len(table) or table["gambit_pnl"].isna().all():
@@ -311,10 +309,10 @@ def pnl_figure(r: Results, table: pd.DataFrame, labels: dict[str, str]) -> Figur
     axes[-1, 0].set_xlabel("gambit P&L (pebbles)", fontsize=9)
     fig.suptitle("The patron's gambit P&L by mechanism and world", fontsize=11)
     caption = "Mean over seeds with the CI as error bars, one panel per mechanism; dots: the seeds."
-    return Figure("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
+    return Chart("gambit-pnl.png", "Gambit P&L by mechanism and world", caption, _save(fig, plt))
 
 
-def seam_figure(seam: list[dict], labels: dict[str, str]) -> Figure | None:
+def seam_figure(seam: list[dict], labels: dict[str, str]) -> Chart | None:
     """Per scenario x world, the legend turn's log price move as two stacked bars: traded and
     written at the seam, in log points (100 x log part, so the parts add; not percent)."""
     rows = [e for e in seam if e["traded"].get("mean") is not None and e["seam"].get("mean") is not None]
@@ -342,4 +340,4 @@ def seam_figure(seam: list[dict], labels: dict[str, str]) -> Figure | None:
         "Blue: made by the seats' trading; red: written at the settlement seam; in log points, so the two add up to the "
         "move (-69.3 log points is a halving, -50%)."
     )
-    return Figure("seam-split.png", "The legend turn: traded or written at the seam", caption, _save(fig, plt))
+    return Chart("seam-split.png", "The legend turn: traded or written at the seam", caption, _save(fig, plt))

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from glade.console import with_ci
-from glade.eval.figures import mechanism
+from glade.eval.figures import LEGEND_RATIO_HEADING, mechanism
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
@@ -46,7 +46,7 @@ from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, md_text, slug
 from .plots import (
     FIGURE_PREFIXES,
-    Figure,
+    Chart,
     agreement_figure,
     ci_words,
     figure_html,
@@ -73,7 +73,7 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
         "scenario (mechanism)",
         "world",
         "legend good @ turn",
-        "legend_ratio (price at settlement / before)",
+        LEGEND_RATIO_HEADING,
         "gambit P&L",
         "seeds",
         "episodes",
@@ -180,7 +180,7 @@ class Page:
 
     r: Results
     table: pd.DataFrame
-    figures: list[Figure]
+    figures: list[Chart]
     labels: dict[str, str]
     verdicts: dict
 
@@ -188,7 +188,7 @@ class Page:
         return threshold(self.r.thresholds, key)
 
 
-def unique_names(figures: list[Figure]) -> list[Figure]:
+def unique_names(figures: list[Chart]) -> list[Chart]:
     """The figures, each with a file name of its own: two names that slug alike ("one model",
     "one_model") would write one PNG over the other and report.md would show it twice."""
     seen: set[str] = set()
@@ -267,7 +267,7 @@ TABLE_CAPTION = (
 )
 
 
-def _sections(r: Results, figures: list[Figure]) -> list[tuple[str, str, list[Figure]]]:
+def _sections(r: Results, figures: list[Chart]) -> list[tuple[str, str, list[Chart]]]:
     """(title, what the section's figures show, figures)."""
     return [
         (

@@ -23,8 +23,6 @@ from glade.console_tables import print_table
 from glade.files import only_writer
 from glade.meter import closing_line, estimate_report, plan_fails
 
-RESUME = "rerun the same command to resume: the finished worlds are kept"
-
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -73,6 +71,7 @@ def recipe_keys() -> set[str]:
 
 def run(args: argparse.Namespace) -> int:
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
+    from glade.eval.rows import RESUME
     from glade.eval.run import evaluate, write_results
     from glade.eval.stats import MIN_N
     from glade.eval.verdict_text import findings as verdict_findings

@@ -52,14 +52,18 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.fdr import untestable
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
-    from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns, interrupted, read_table
+    from glade.eval.rows import (
+        DECISIONS_NEEDED,
+        EPISODES_NEEDED,
+        check_columns,
+        check_results_folder,
+        interrupted,
+        read_table,
+    )
     from glade.files import only_writer
 
     results = Path(args.results)
-    if not results.exists():
-        raise FileNotFoundError(f"{results}: no such results folder (make one with: glade eval RECIPE)")
-    if not results.is_dir():
-        raise NotADirectoryError(f"{results}: not a folder; glade flag takes the results folder glade eval wrote")
+    check_results_folder(results, "glade flag takes the results folder")
     missing = [name for name in TABLES if not (results / name).is_file()]
     if missing:
         what = interrupted(results, "flag it") or "run 'glade eval RECIPE' to make them"

@@ -160,6 +160,8 @@ def print_results(con, recipe, summary: dict) -> None:
     from rich.markup import escape  # names from a recipe print as written: `model[v2]` is not markup
     from rich.table import Table
 
+    from glade.eval.figures import LEGEND_RATIO_HEADING
+
     level = f"{recipe.thresholds.ci_level:.0%}"
     table_one = table_one_of(recipe.out, recipe.thresholds)
     shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
@@ -167,7 +169,7 @@ def print_results(con, recipe, summary: dict) -> None:
         table = Table(
             title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
         )
-        for column in ("scenario", "world", "legend_ratio (price at settlement / before)", "gambit P&L", "seeds"):
+        for column in ("scenario", "world", LEGEND_RATIO_HEADING, "gambit P&L", "seeds"):
             table.add_column(column)
         for row in summary.get("table", []):
             table.add_row(
