@@ -123,15 +123,11 @@ class RolloutStats:
         return self.seats[seat]
 
 
-def act_all(seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None) -> list[Decision]:
-    """One Decision per (policy, observation), in order, with one `act_batch` call per batch key."""
-    return act_timed(seated, stats)[0]
-
-
 def act_timed(
     seated: list[tuple[Policy, dict]], stats: RolloutStats | None = None
 ) -> tuple[list[Decision], list[float]]:
-    """act_all, plus each decision's model seconds: an equal share of its batched call's wall
+    """One Decision per (policy, observation), in order, with one `act_batch` call per batch key,
+    and each decision's model seconds: an equal share of its batched call's wall
     time (0 for stand-ins, which `model_seconds` leaves out too), or, where the policy measured
     them in another process, each decision's own `model_s`."""
     groups: dict[object, list[int]] = {}

@@ -103,11 +103,11 @@ def test_the_share_outside_the_model_is_one_minus_the_models():
 
 def test_a_policy_answering_more_decisions_than_seats_is_named():
     # guards _act_timed's `len(answers) != len(members)` (too many answers, not only too few)
-    from glade.rollout import act_all
+    from glade.rollout import act_timed
 
     obs = dict(observation("thorn"))
     with pytest.raises(RuntimeError, match=r"^policy 'bare' returned 2 decisions for 1 seats$"):
-        act_all([(_Answers(extra=1), obs)])
+        act_timed([(_Answers(extra=1), obs)])
 
 
 def test_a_decision_naming_its_policy_labels_its_seat_and_meter():

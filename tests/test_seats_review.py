@@ -233,7 +233,7 @@ def test_every_creature_on_one_server_spec_is_asked_at_once(fake_server):
     from fake_server import completion
     from seat_checks import FAST, observations
 
-    from glade.rollout import RolloutStats, act_all
+    from glade.rollout import RolloutStats, act_timed
 
     lock, in_flight, peak = threading.Lock(), [0], [0]
 
@@ -252,7 +252,7 @@ def test_every_creature_on_one_server_spec_is_asked_at_once(fake_server):
     council = load_council({obs["creature"]: dict(spec) for obs in batch})
     stats = RolloutStats()
 
-    decisions = act_all([(council[obs["creature"]], obs) for obs in batch], stats)
+    decisions = act_timed([(council[obs["creature"]], obs) for obs in batch], stats)[0]
 
     assert [d.error for d in decisions] == [None] * len(batch)
     assert stats.policy_calls == 1
