@@ -76,7 +76,7 @@ def test_eval_loss_is_a_training_figure_on_the_trainers_own_split_not_a_held_out
     held = rows_of(heldout_table(meta))
     assert list(held) == ["heldout_states", "valid_action_rate"]
     [words, _, table, _] = training_table(meta)
-    assert "`eval_loss` is on the held-out episodes of the training traces (data/eval.parquet)" in words
+    assert "`eval_loss` is on the held-out episodes of the training traces: episodes `glade train` set aside" in words
     assert "of the training traces' seeds, not the held-out seeds of the Evaluation below." in words
     assert rows_of(table)["eval_loss"] == "| eval_loss | 0.2800 | 8 rows of 1 episode(s); no interval |"
     assert list(rows_of(table)) == ["train_steps", "train_loss", "eval_loss"]
@@ -149,7 +149,7 @@ def view(**changes) -> CouncilView:
 def test_the_seat_table_gives_its_n_in_seeds_and_its_self_buy_rate_and_the_index_has_both_rates():
     text = "\n".join(seat_section(view()))
     assert "| decisions | valid-action rate | 95% CI | self-buy rate | 95% CI | n | most frequent errors |" in text
-    assert "| 240 | 0.9625 | 0.7467, 1.0000 | 0.0917 | 0.0670, 0.1231 | 8 seeds | sell_not_held 5 |" in text
+    assert "| 240 | 0.9625 | [0.7467, 1.0000] | 0.0917 | [0.0670, 0.1231] | 8 seeds | sell_not_held 5 |" in text
     found = {r.metric_type: r.metric_value for r in seat_results(view())}
     assert found == {"valid_action_rate": 0.9625, "self_buy_rate": 0.0917, "decision_flags": 0}
 

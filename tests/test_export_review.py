@@ -139,7 +139,7 @@ def test_council_effects_and_flags_carry_their_n(trained_creature, tmp_path):
     (results / "summary.json").write_text(json.dumps(summary))
     text = card(ckpt, tmp_path / "out", council=results)
     assert "| scenario | council | figure | effect | 95% CI | support | n seeds |" in text
-    assert "| gambit_rumour | mixed | gambit_pnl | -2.5000 | -3.5000, -1.5000 | 0.8000 | 6 |" in text
+    assert "| gambit_rumour | mixed | gambit_pnl | -2.5000 | [-3.5000, -1.5000] | 0.8000 | 6 |" in text
     assert "| effect [CI] | support | n |" in text and "| +1.000 [+1.000, +1.000] | 1.00 | 3 |" in text
 
 

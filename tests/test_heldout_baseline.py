@@ -109,6 +109,8 @@ def test_the_baseline_reaches_meta_the_printed_lines_and_the_card(traces, monkey
     assert "an answer the parser rejects, empty or not, is executed as a hold" in line
     assert f"an empty answer on the same 6 states scores direction {base}" in line
     assert "the model's gain over it, paired by state: direction +0.000 in all 6 unconstrained" in line
+    # the intervals are about the states drawn, which come from few seeds: said under the table
+    assert "  each interval is over 6 states from " in said and "are not independent" in said
 
     card = render_card(meta, yaml.safe_load((ckpt / "recipe.yaml").read_text()), [], "me/hold", "full", None, None)
     assert "| direction_agreement_hold_baseline |" in card and "| standin_agreement_hold_baseline |" in card

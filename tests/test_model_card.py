@@ -59,9 +59,9 @@ def test_lm_eval_scores_reach_the_model_index_and_the_card(ckpt, tmp_path):
         for task, metrics in written["scores"].items()
         for metric, value in metrics.items()
     }
-    assert found == pytest.approx(expected)
+    assert found == pytest.approx(expected, rel=5e-4)  # 4 significant digits (model_index.rounded)
     assert ("lm-eval/glade_decision_gen", "valid_json") in found and ("lm-eval/glade_direction_mc", "acc") in found
-    assert "lm-eval (`glade lm-eval`, `lm_eval/results.json`): the value and stderr are lm-eval's" in card.text
+    assert "lm-eval (`glade lm-eval`, written to the checkpoint's lm_eval/results.json, not in this repository): the value and stderr are lm-eval's" in card.text
     stderr = written["stderr"]["glade_direction_mc"]["acc"]
     episodes = written["intervals"]["glade_direction_mc"]["acc"]["n"]  # 2 documents: too few episodes for a CI
     assert (
@@ -153,7 +153,7 @@ def test_council_outcomes_are_labelled_the_whole_councils_and_its_seat_its_own(c
     text = card.text
     assert "### The councils it sat in (whole-council results, not this model's alone)" in text
     assert "Council mixed seated: creature_model (this model), rival (rival__0__1)." in text
-    assert "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | - | - | 8 seeds | no_pebbles 12 |" in text
+    assert "| mixed | creature_model | 96 | 0.8750 | [0.7500, 0.9500] | - | - | 8 seeds | no_pebbles 12 |" in text
     assert "Decision flags of its seat (top 1 of 1)" in text and "honey: sell share" in text
     assert "Council outcome flags (top 1 of 1)" in text
     assert "acorns: buy share" not in text and "berries: buy share" not in text and "| volume |" not in text

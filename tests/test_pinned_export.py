@@ -186,7 +186,7 @@ def test_its_own_seat_table_holds_only_its_own_seats_not_a_rival_of_the_same_cou
     card = export(ckpt, tmp_path / "out", "--council", str(council(ckpt, tmp_path / "council")))
     own = card.text.split("Its own seat (its decisions only):")[1].split("\n\n")[1]
     assert own.splitlines()[2:] == [
-        "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | - | - | 8 seeds | no_pebbles 12 |"
+        "| mixed | creature_model | 96 | 0.8750 | [0.7500, 0.9500] | - | - | 8 seeds | no_pebbles 12 |"
     ]
     assert "| mixed | rival |" not in card.text
 

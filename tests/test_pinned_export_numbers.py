@@ -116,7 +116,7 @@ def test_the_seat_table_and_leaderboard_line_use_the_evaluations_level_and_its_w
     rank.update(rank_ci=[2, 3], wins=30.0, comparisons=60.0)
     text = "\n".join(seat_section(view(level=0.9, ranks=(rank,))))
     assert "| decisions | valid-action rate | 90% CI | self-buy rate | 90% CI | n | most frequent errors |" in text
-    assert "| mixed | creature_model | 96 | 0.8750 | 0.7500, 0.9500 | - | - | - | no_pebbles 12 |" in text
+    assert "| mixed | creature_model | 96 | 0.8750 | [0.7500, 0.9500] | - | - | - | no_pebbles 12 |" in text
     assert "(90% CI +0.00 to +1.00; rank 2 to 3 across bootstrap refits), 30 wins in 60 comparisons." in text
 
 

@@ -255,6 +255,26 @@ def hold_text(metrics: dict) -> str | None:
     )
 
 
+def pool_text(meta: dict) -> str | None:
+    """What the held-out intervals describe, in words: each is over the n states sampled, and
+    states of one seed's (or one episode's) turns are not independent draws, so an interval is
+    about this pool of states, not about what new seeds would give. None before any was measured."""
+    n = (meta.get("metrics") or {}).get("heldout_states")
+    if not isinstance(n, int) or n < 1:
+        return None
+    seeds = (meta.get("heldout") or {}).get("seeds") or []
+    if seeds:
+        source, unit = f"{len(seeds)} held-out seed{'s' * (len(seeds) != 1)}", "seed"
+    else:
+        episodes = (meta.get("data_counts") or {}).get("eval_episodes")
+        source = f"{episodes} held-out episode{'s' * (episodes != 1)}" if episodes else "the run's held-out episodes"
+        unit = "episode"
+    return (
+        f"each interval is over {n} states from {source}; states of one {unit} are not independent, so the "
+        f"intervals are about these states, not about new {unit}s"
+    )
+
+
 def check_targets(metrics: dict, targets: dict[str, str]) -> dict:
     """{metric: {"target": ">= 0.95", "measured": x, "met": bool, "ci": [low, high] | None,
     "shown": bool | None, "reaches": bool | None}}: met on the measured figure. `reaches`: its 95%

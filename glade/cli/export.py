@@ -83,13 +83,19 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--base-model",
         metavar="OWNER/NAME",
-        help="the Hub id of the base model, when the checkpoint's is a local folder",
+        help="the Hub id of the base model, when the checkpoint's is a local folder (refused where an export "
+        "here of that id holds other weights than the adapter's base)",
     )
     p.add_argument("--dataset", metavar="OWNER/NAME", help="the Hub id of the traces dataset, for the card")
     p.add_argument(
         "--license",
         default="apache-2.0",
-        help="a Hub license id for the card (default: apache-2.0; other for a license of your own)",
+        help="a Hub license id for the card (default: apache-2.0; other for a license of your own, with --license-file)",
+    )
+    p.add_argument(
+        "--license-file",
+        metavar="PATH",
+        help="the text of a license of your own (--license other): copied to LICENSE, which the card links",
     )
     p.set_defaults(run=run)
     return p
@@ -116,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             shipped_recipe=shipped_recipe(checkpoint),
             log=print,
+            license_file=args.license_file,
+            warn=warning,  # a --base-model nothing here shows to be the adapter's base
         )
     except PushFailed as exc:
         merge_unused(checkpoint, args)
@@ -145,7 +153,8 @@ def merge_unused(checkpoint: str, args: argparse.Namespace) -> None:
 
 def base_warnings(checkpoint: str, args: argparse.Namespace) -> None:
     """Warn where the exported adapter names a base others may not be able to load: a local
-    folder, or glade's shipped base by a repo id nothing offline shows was pushed."""
+    folder, or glade's shipped base by a repo id nothing offline shows was pushed (merged or not).
+    (export_checkpoint itself warns of a --base-model nothing here shows to be the adapter's base.)"""
     base = local_base(checkpoint, args.merge, args.base_model)
     if base is not None:
         warning(

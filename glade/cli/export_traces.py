@@ -44,7 +44,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--license",
         help="a Hub license id for the card (default: the card's own, apache-2.0 as glade generate writes it; "
-        "other for a license of your own)",
+        "other for a license of your own, with --license-file)",
+    )
+    p.add_argument(
+        "--license-file",
+        metavar="PATH",
+        help="the text of a license of your own (--license other): copied to LICENSE, which the card links",
     )
     p.set_defaults(run=run)
     return p
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             allow_faults=args.allow_faults,
             warn=warning,
             license=args.license,
+            license_file=args.license_file,
         )
     except PushFailed as exc:
         error(exc.message)

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     for task in result["scores"]:
         n = result["n_samples"].get(task, {}).get("effective", "?") if isinstance(result["n_samples"], dict) else "?"
         found = (result.get("intervals") or {}).get(task)
-        episodes = f" from {next(iter(found.values()))['n']} episodes" if found else ""
+        count = next(iter(found.values()))["n"] if found else None
+        episodes = f" from {count} episode{'s' * (count != 1)}" if found else ""
         if found and any(d.get("ci") for d in found.values()):  # too few episodes give none: said per score
             episodes += "; 95% intervals over them"
         print(f"{task} (n={n} documents{episodes}): {score_text(result, task)}")

@@ -118,7 +118,7 @@ def print_checkpoint(con, out) -> None:
     from glade.console import seed_spans
     from glade.console_tables import print_table
     from glade.eval.stats import ci_text
-    from glade.train.evaluate import hold_text
+    from glade.train.evaluate import hold_text, pool_text
 
     meta = json.loads((out / "meta.json").read_text())
     m = meta["metrics"]
@@ -153,6 +153,8 @@ def print_checkpoint(con, out) -> None:
             rows.append([f"  {label} of an empty answer (a hold)", *[ci_text(hold, ".3f")] * 2, f"{hold['n']:,}"])
     title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
     print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
+    if said := pool_text(meta):
+        con.print(f"  {said}", soft_wrap=True, highlight=False)
     if said := hold_text(m):
         con.print(f"  {said}", soft_wrap=True, highlight=False)
     # valid, yet not the order the model wrote; a pass with no valid answer has no share to give

@@ -35,13 +35,12 @@ def whole_range(ci) -> bool:
     return bool(ci) and float(ci[0]) <= 0.0 and float(ci[1]) >= 1.0
 
 
-def ci_cell(ci, n, note: str | None = None, brackets: bool = True) -> str:
+def ci_cell(ci, n, note: str | None = None) -> str:
     """A rate's interval as a table cell; in words where it is the whole [0, 1] or there is none."""
     if whole_range(ci):
         return f"no useful interval at n = {n}"
     if ci:
-        text = f"{ci[0]:.4f}, {ci[1]:.4f}"
-        return f"[{text}]" if brackets else text
+        return f"[{ci[0]:.4f}, {ci[1]:.4f}]"
     return note or "-"
 
 
@@ -50,13 +49,14 @@ def ci_cell(ci, n, note: str | None = None, brackets: bool = True) -> str:
 
 def lm_eval_record(checkpoint: str | Path) -> dict:
     """What CHECKPOINT/lm_eval/results.json says besides the scores (glade.eval.harness.lm_eval_scores
-    reads those): `data`, the documents' source, and `baselines`, what answers that carry no
-    judgement score on the same documents (glade.eval.lm_docs.baselines). {} without the file."""
+    reads those): `data`, the documents' source, `baselines`, what answers that carry no
+    judgement score on the same documents (glade.eval.lm_docs.baselines), and `limit`. {} without the file."""
     path = Path(checkpoint) / "lm_eval" / "results.json"
     if not path.is_file():
         return {}
     written = json.loads(path.read_text())
-    return {key: written[key] for key in ("data", "baselines") if isinstance(written.get(key), dict)}
+    found = {key: written[key] for key in ("data", "baselines") if isinstance(written.get(key), dict)}
+    return found | ({"limit": written["limit"]} if isinstance(written.get("limit"), int) else {})
 
 
 def lm_source(data: dict | None) -> str:
@@ -67,9 +67,10 @@ def lm_source(data: dict | None) -> str:
         return f"turns of the traces {names} ({data.get('held_out')})"
     if str(data.get("held_out", "")).startswith("the checkpoint's held-out split"):
         episodes = data.get("held_out_episodes")
+        many = "the episodes" if episodes is None else f"{episodes} episode" + ("" if episodes == 1 else "s")
         return (
-            f"turns of {episodes if episodes is not None else 'the'} episodes `glade train` set aside from its own "
-            "training traces (data/eval.parquet, the recipe's `data.eval_share`): held out from training, but of "
+            f"turns of {many} `glade train` set aside from its own training traces (the checkpoint's "
+            "data/eval.parquet, not in this repository; the recipe's `data.eval_share`): held out from training, but of "
             "the training traces' seeds, not the held-out seeds of the Evaluation table above"
             + left_out_words(data.get("trained_on_left_out"))
         )
@@ -139,8 +140,10 @@ def lm_eval_section(lm_scores: list[dict], record: dict | None = None) -> list[s
         for r in lm_scores
     ]
     under = [line for r in lm_scores if (line := below_baselines(r, baselines))]
+    trained = (record.get("data") or {}).get("trained_on")  # lm_split leaves these out of the model-index
     return [
-        "lm-eval (`glade lm-eval`, `lm_eval/results.json`): the value and stderr are lm-eval's, over "
+        "lm-eval (`glade lm-eval`, written to the checkpoint's lm_eval/results.json, not in this repository): the "
+        "value and stderr are lm-eval's, over "
         f"documents. A task's documents are {lm_source(record.get('data'))}; turns of one episode are no "
         "independent draws, so glade's tasks also give the mean over episodes with its 95% interval (none below "
         "4 episodes). The baselines are what answers without judgement score on the same documents: chance "
@@ -166,6 +169,15 @@ def lm_eval_section(lm_scores: list[dict], record: dict | None = None) -> list[s
         *(
             [f"Below a baseline on the same documents (point values; stderr above): {'; '.join(under)}.", ""]
             if under
+            else []
+        ),
+        *(
+            [
+                "These documents include states the model was trained on, so these scores are not held out and are "
+                "left out of the model-index.",
+                "",
+            ]
+            if trained
             else []
         ),
     ]
@@ -209,7 +221,7 @@ def _seat_rate(found: dict | None) -> list:
     """A seat's rate and its interval over seeds (summary.json `seats`), or dashes."""
     if not found or not isinstance(found.get("mean"), (int, float)):
         return ["-", "-"]
-    return [fmt(float(found["mean"])), ci_cell(found.get("ci"), found.get("n"), found.get("note"), brackets=False)]
+    return [fmt(float(found["mean"])), ci_cell(found.get("ci"), found.get("n"), found.get("note"))]
 
 
 def seeds_text(n) -> str:
@@ -307,7 +319,7 @@ def council_section(council: CouncilView, trained: dict | None = None) -> list[s
                         o["council"],
                         figure,
                         fmt(effect["mean"]),
-                        ", ".join(fmt(c) for c in ci) if ci else effect.get("note") or "-",
+                        f"[{', '.join(fmt(c) for c in ci)}]" if ci else effect.get("note") or "-",
                         fmt(effect.get("support")),
                         effect.get("n"),
                     ]

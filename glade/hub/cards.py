@@ -28,7 +28,8 @@ EXIT_STATUS = (  # both export verbs' (glade.cli.epilog)
     "no token or one the Hub refused; the message gives the `hf` command for later)."
 )
 
-REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# huggingface_hub's rule, ASCII only: a part starts and ends with a letter, digit or '_'
+REPO_ID = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?/[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$")
 MARKER = "glade_export.json"  # written in every export folder; marks a folder glade may replace
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -46,18 +47,28 @@ class PushFailed(Exception):
         return f"push failed ({self.reason}); the folder is ready at {self.folder}; push it later with: {self.command}"
 
 
-def check_repo_id(repo_id: str) -> str:
-    """OWNER/NAME, as the Hub spells repo ids; anything else is a ValueError."""
-    if (
-        not isinstance(repo_id, str)
-        or not REPO_ID.match(repo_id)
-        or "--" in repo_id
-        or ".." in repo_id
-        or len(repo_id.split("/")[1]) > 96
-    ):
+def is_repo_id(value) -> bool:
+    """OWNER/NAME as the Hub takes it: REPO_ID and huggingface_hub's own check (offline), which
+    also refuses '--', '..', a name ending in '.git' and parts over 96 characters."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not isinstance(value, str) or not REPO_ID.match(value):
+        return False
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
+
+
+def check_repo_id(repo_id: str, label: str = "--repo-id") -> str:
+    """OWNER/NAME, as the Hub spells repo ids (is_repo_id); anything else is a ValueError, raised
+    before anything is written."""
+    if not is_repo_id(repo_id):
         raise ValueError(
-            f"--repo-id {repo_id!r}: expected OWNER/NAME (letters, digits, '-', '_', '.'; "
-            "no leading or trailing '-' or '.'; e.g. alice/glade-hoarder)"
+            f"{label} {repo_id!r}: expected {'OWNER/NAME' if label == '--repo-id' else 'a Hub id OWNER/NAME'} (letters, digits, '-', '_', '.'; each part starting and "
+            "ending with a letter, digit or '_'; no '--' or '..'; not ending in '.git'; e.g. alice/glade-hoarder)"
         )
     return repo_id
 
@@ -65,7 +76,7 @@ def check_repo_id(repo_id: str) -> str:
 # The license identifiers a Hub card's `license:` may hold (huggingface_hub ships no list):
 # the table of https://huggingface.co/docs/hub/repositories-licenses (hub-docs,
 # docs/hub/repositories-licenses.md), with the Llama 3.x ids added there since. Any other
-# license is `other`, with its text in a LICENSE file.
+# license is `other`, with its text in a LICENSE file (--license-file; check_license_file).
 HUB_LICENSES = frozenset(
     """
     apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
@@ -92,6 +103,35 @@ def check_license(license: str) -> str:
         "cc-by-4.0, cc-by-nc-4.0, llama3.1, gemma, or other (a license of your own; "
         f"https://huggingface.co/docs/hub/repositories-licenses lists them all){hint}"
     )
+
+
+def check_license_file(license: str | None, license_file: str | Path | None) -> Path | None:
+    """The license text an export copies to LICENSE: required with `other` (the Hub shows no text
+    otherwise, and a push deletes a LICENSE added on the Hub by hand), refused with any other id."""
+    if license_file is None:
+        if license == "other":
+            raise ValueError(
+                "--license other: the card would name no license text, and a push deletes a LICENSE added on "
+                "the Hub by hand; give the text with --license-file PATH (copied to LICENSE), or use a Hub license id"
+            )
+        return None
+    if license != "other":
+        raise ValueError(
+            f"--license-file {license_file}: goes with --license other (a Hub license id has its own text)"
+        )
+    path = Path(license_file)
+    if not path.is_file():
+        raise ValueError(f"--license-file {license_file}: no such file")
+    return path
+
+
+def add_license(folder: Path, license_file: Path | None, repo_id: str) -> dict:
+    """Copy the license text to folder/LICENSE; the front matter that names it (license_name,
+    license_link), as the Hub asks of `license: other`. {} without a file."""
+    if license_file is None:
+        return {}
+    shutil.copyfile(license_file, folder / "LICENSE")
+    return {"license_name": f"{repo_id.split('/')[1].lower()}-license", "license_link": "LICENSE"}
 
 
 def default_out(repo_id: str) -> Path:

@@ -16,11 +16,22 @@ from pathlib import Path
 import yaml
 
 from glade import checkpoint as checkpoints
-from glade.checkpoint import SHIPPED
+from glade.checkpoint import SHIPPED, base_fingerprint
 from glade.eval.harness import lm_eval_scores
 
+from .base_check import check_base
 from .card_sections import lm_eval_record
-from .cards import REPO_ID, check_repo_id, copy_files, default_out, finish_folder, portable, read_recipe, start_folder
+from .cards import (
+    add_license,
+    check_license_file,
+    check_repo_id,
+    copy_files,
+    default_out,
+    finish_folder,
+    portable,
+    read_recipe,
+    start_folder,
+)
 from .cards import push as push_folder
 from .lineage import trained_scenarios
 from .model_card import render_card
@@ -64,10 +75,10 @@ def local_base(checkpoint: str | Path, merge: bool = False, base_model: str | No
 
 
 def shipped_base(checkpoint: str | Path, merge: bool = False, base_model: str | None = None) -> tuple[str, str] | None:
-    """(shipped:NAME, its repo id) where a LoRA export names a base glade ships by the repo id its
-    own export records (nothing offline shows that repo was pushed); None otherwise."""
+    """(shipped:NAME, its repo id) where a LoRA export, merged or not, names a base glade ships by
+    the repo id its own export records (nothing offline shows that repo was pushed); None otherwise."""
     found = exportable(Path(checkpoint))
-    if merge or found.kind != "lora" or base_model or not (named := shipped_repo_id(found.meta)):
+    if found.kind != "lora" or base_model or not (named := shipped_repo_id(found.meta)):
         return None
     return str(found.meta.get("base_model_given")), named
 
@@ -95,6 +106,8 @@ def export_checkpoint(
     dataset: str | None = None,
     shipped_recipe: dict | None = None,
     log=None,
+    license_file: str | Path | None = None,
+    warn=None,
 ) -> Path:
     """Write the export folder (and push it when `push`); returns the folder.
 
@@ -105,15 +118,20 @@ def export_checkpoint(
     `glade train` resolves it (glade.cli.export reads it: the hub may not import glade.train.recipe);
     the card then says whether the run used it as it is, or with which overrides. `log`: hears
     what the push changed besides the files (an existing public repo made private).
+    `license_file`: the text of `license` other, copied to LICENSE (required with it).
+    A `base_model` whose export here holds other weights than the adapter's base is refused; `warn`
+    hears, once the folder is written, of one nothing here shows to be that base (base_check).
     Raises ValueError for bad input, PushFailed (folder ready) when the push cannot happen."""
     from huggingface_hub import ModelCard, ModelCardData
 
     check_repo_id(repo_id)
     for label, value in (("--base-model", base_model), ("--dataset", dataset)):
-        if value is not None and not REPO_ID.match(value):
-            raise ValueError(f"{label} {value!r}: expected a Hub id OWNER/NAME")
+        if value is not None:
+            check_repo_id(value, label)
+    license_text = check_license_file(license, license_file)
     checkpoint = Path(checkpoint)
     found = exportable(checkpoint)
+    base_named = check_base(found.meta, base_model) if found.kind == "lora" else None  # refuses a known other base
     local = _local_base(found, merge, base_model) if push else None
     if local is not None:
         given = str(found.meta.get("base_model_given") or "")
@@ -171,6 +189,7 @@ def export_checkpoint(
         # base_model stays as adapter_config.json names it: a LoRA seat finds its base there
         exported_meta = {**portable(exported_meta), "base_model": exported_meta["base_model"]}
         (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
+        licensed = add_license(tmp, license_text, repo_id)
 
         model_name = repo_id.split("/")[1]
         data = ModelCardData(
@@ -178,12 +197,14 @@ def export_checkpoint(
             base_model=base,
             library_name="peft" if exported_kind == "lora" else "transformers",
             license=license,
+            **licensed,
             tags=["glade", "wood", "creature", "multi-agent", "market-simulation", "trl", "sft"]
             + (["lora"] if exported_kind == "lora" else []),
             datasets=[dataset] if dataset else None,
             pipeline_tag="text-generation",
         )
-        data.eval_results = eval_results(meta, lm_scores, summary) or None
+        lm_record = lm_eval_record(checkpoint)
+        data.eval_results = eval_results(meta, lm_scores, summary, lm_record) or None
         lineage = trained_scenarios(checkpoint, recipe, meta)
         # its settings stay as read here, like the council's they are compared with (summary.scenarios):
         # shortened on one side only, a path would differ from itself; the card's words print no path
@@ -198,17 +219,22 @@ def export_checkpoint(
             summary,
             portable(shipped_recipe),
             trained,
-            portable(lm_eval_record(checkpoint)),
+            portable(lm_record),
+            base_origin=base_named.origin if base_named else None,
+            dataset=dataset,
         )
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
-        folder = finish_folder(
-            tmp, out, {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
-        )
+        marker = {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
+        if exported_kind != "lora":  # what an adapter's export checks its --base-model against (base_check)
+            marker["fingerprint"] = base_fingerprint(tmp)
+        folder = finish_folder(tmp, out, marker)
     except BaseException:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if warn is not None and base_named is not None and base_named.warning:
+        warn(base_named.warning)
     if push:
         push_folder(
             folder,

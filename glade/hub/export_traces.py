@@ -26,7 +26,17 @@ from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, interrupted_generate, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section
 
-from .cards import check_license, check_repo_id, default_out, finish_folder, portable, read_recipe, start_folder
+from .cards import (
+    add_license,
+    check_license,
+    check_license_file,
+    check_repo_id,
+    default_out,
+    finish_folder,
+    portable,
+    read_recipe,
+    start_folder,
+)
 from .cards import push as push_folder
 
 
@@ -133,15 +143,18 @@ def export_traces(
     allow_faults: bool = False,
     warn=None,
     license: str | None = None,
+    license_file: str | Path | None = None,
 ) -> Path:
     """Write the export folder (and push it when `push`); returns the folder. `log` hears what the
     push changed besides the files (an existing public repo made private); `warn` hears a line per
     seat whose server failed to answer some of its turns. With `push`, a seat with more faults
     than the recipe's max_fault_share is a ValueError unless `allow_faults`. `license`: a Hub license id
-    (checked as glade export checks it) for the card; None keeps the card's own (glade generate's: apache-2.0)."""
+    (checked as glade export checks it) for the card; None keeps the card's own (glade generate's: apache-2.0).
+    `license_file`: the text of `license` other, copied to LICENSE (required with it)."""
     check_repo_id(repo_id)
     if license is not None:
         check_license(license)  # the Hub refuses the upload of a card with any other license
+    license_text = check_license_file(license, license_file)
     dataset = Path(dataset)
     shards = read_traces(dataset)
     recipe = read_recipe(dataset, "glade generate")
@@ -180,6 +193,8 @@ def export_traces(
         local = r" Load with `datasets\.load_dataset\(.*?which refuses an unfinished one\."
         card.text = re.sub(local, ' Load it as "Load from the Hub" below shows.', card.text, count=1, flags=re.S)
         card.data.license = license or card.data.get("license") or "apache-2.0"
+        for key, value in add_license(tmp, license_text, repo_id).items():
+            setattr(card.data, key, value)
         if "## Load from the Hub" not in card.text:
             card.text = card.text.rstrip() + (
                 "\n\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n\n"

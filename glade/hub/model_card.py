@@ -12,7 +12,7 @@ from glade.checkpoint import SHIPPED
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
-from .model_index import HELDOUT, SFT_EVAL, CouncilView
+from .model_index import HELDOUT, SFT_EVAL, CouncilView, shipped_repo_id
 
 TRAINING = ("train_steps", "train_loss", "eval_loss")  # the trainer's figures: not on the held-out seeds
 
@@ -83,12 +83,12 @@ def heldout_table(meta: dict) -> str:
 
 
 def hold_lines(meta: dict) -> list[str]:
-    """The hold baseline the two agreements read against (train/evaluate.hold_text); nothing for a
-    checkpoint written before glade kept it."""
-    from glade.train.evaluate import hold_text
+    """What the held-out intervals describe (train/evaluate.pool_text), then the hold baseline the
+    two agreements read against (hold_text); nothing for a checkpoint written before glade kept them."""
+    from glade.train.evaluate import hold_text, pool_text
 
-    said = hold_text(meta.get("metrics") or {})
-    return [f"{said[0].upper()}{said[1:]}.", ""] if said else []
+    said = [text for text in (pool_text(meta), hold_text(meta.get("metrics") or {})) if text]
+    return [line for text in said for line in (f"{text[0].upper()}{text[1:]}.", "")]
 
 
 def cut_words(metrics: dict, key: str) -> str:
@@ -115,7 +115,8 @@ def training_table(meta: dict) -> list[str]:
         return []
     return [
         f"The trainer's own figures. `eval_loss` is on the {SFT_EVAL}: episodes `glade train` set aside from the "
-        "traces it trained on (the recipe's `data.eval_share`), of the training traces' seeds, not the held-out "
+        "traces it trained on (the recipe's `data.eval_share`; the checkpoint's data/eval.parquet, not in this "
+        "repository), of the training traces' seeds, not the held-out "
         "seeds of the Evaluation below.",
         "",
         table(["metric", "value", "n"], rows),
@@ -178,14 +179,18 @@ def targets_section(meta: dict) -> list[str]:
     return out
 
 
-def base_words(meta: dict, base: str | None) -> str:
-    """The base model in words: its Hub id (for a base glade ships, the repo id of its export),
-    else the folder it was, which nobody else can load."""
+def base_words(meta: dict, base: str | None, origin: str | None = None) -> str:
+    """The base model in words: its Hub id, with where that id came from (`origin`,
+    base_check.check_base; for a base glade ships, by default the repo id its export records
+    when `base` is that id), else the folder it was, which nobody else can load."""
     given = str(meta.get("base_model_given") or "")
-    if base and given.startswith(SHIPPED):
-        return f"`{base}` (glade's shipped base `{given}`, under the repo id its export names)"
+    if base and origin is None and given.startswith(SHIPPED):
+        named = shipped_repo_id(meta)
+        origin = f"glade's shipped base `{given}`" + (
+            ", under the repo id its export names" if base == named else ", as --base-model names it"
+        )
     if base:
-        return f"`{base}`"
+        return f"`{base}` ({origin})" if origin else f"`{base}`"
     if given.startswith(SHIPPED):
         return f"glade's shipped base `{given}`, whose export names no repo id on the Hub"
     local = Path(meta["base_model"]).name if meta.get("base_model") else given
@@ -203,10 +208,13 @@ def render_card(
     shipped_recipe: dict | None = None,
     trained: dict | None = None,
     lm_record: dict | None = None,
+    base_origin: str | None = None,
+    dataset: str | None = None,
 ) -> str:
     """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores;
     `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
-    `trained`: lineage.trained_scenarios; `lm_record`: card_sections.lm_eval_record."""
+    `trained`: lineage.trained_scenarios; `lm_record`: card_sections.lm_eval_record; `base_origin`:
+    where the base id came from (base_check); `dataset`: the traces' Hub id (--dataset)."""
     name = repo_id.split("/")[1]
     lora = recipe.get("lora")
     how_trained = "TRL SFT " + (
@@ -214,7 +222,7 @@ def render_card(
         if lora
         else "of the full model"
     )
-    base_text = base_words(meta, base)
+    base_text = base_words(meta, base, base_origin)
     parts = [
         f"# {name}",
         "",
@@ -233,6 +241,11 @@ def render_card(
             ["what", "value"],
             [
                 ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
+                *(
+                    [["traces dataset on the Hub", f"[`{dataset}`](https://huggingface.co/datasets/{dataset})"]]
+                    if dataset
+                    else []
+                ),
                 ["data counts", ", ".join(f"{k} {v}" for k, v in (meta.get("data_counts") or {}).items())],
                 *([["scenarios trained on (scenario hashes)", scenarios_text(trained)]] if trained else []),
                 *([["held-out traces", heldout_text(trained)]] if trained and heldout_text(trained) else []),

@@ -18,13 +18,13 @@ from glade.eval.flags import load_flags
 from glade.seats.base import model_of
 
 from . import cards
-from .cards import REPO_ID
+from .cards import is_repo_id
 from .scenario_settings import played_settings
 
 HELDOUT = "glade Wood held-out states"
-# data/eval.parquet: the episodes `glade train` set aside from its own traces (data.eval_share),
-# of the training seeds, so not the held-out seeds; the trainer's eval_loss is on them
-SFT_EVAL = "held-out episodes of the training traces (data/eval.parquet)"
+# the checkpoint's data/eval.parquet (not exported): the episodes `glade train` set aside from its
+# own traces (data.eval_share), of the training seeds, so not the held-out seeds; eval_loss is on them
+SFT_EVAL = "held-out episodes of the training traces"
 PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "scenario_hashes", "written")
 HELDOUT_METRICS = (
     "valid_json_rate",
@@ -42,7 +42,7 @@ HELDOUT_METRICS = (
 
 def hub_id(value) -> str | None:
     """`value` if it reads as a Hub repo id (OWNER/NAME, not a local path), else None."""
-    if isinstance(value, str) and REPO_ID.match(value) and not Path(value).exists():
+    if is_repo_id(value) and not Path(value).exists():
         return value
     return None
 
@@ -73,7 +73,7 @@ def shipped_repo_id(meta: dict) -> str | None:
     if not (folder / cards.MARKER).is_file():
         return None
     repo_id = cards.earlier_export(folder)[0].get("repo_id")
-    return repo_id if isinstance(repo_id, str) and REPO_ID.match(repo_id) else None
+    return repo_id if is_repo_id(repo_id) else None
 
 
 def card_figure(name: str) -> bool:
@@ -189,10 +189,30 @@ def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
     return tuple({**row, **extra, "note": extra["note"] or row.get("note")} for row in entries_of(board, name))
 
 
-def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None) -> list:
+def rounded(value: float) -> float:
+    """A figure as the model-index shows it: 4 significant digits (0.7, not 0.7000000000000001)."""
+    return float(f"{value:.4g}")
+
+
+def lm_split(record: dict | None) -> tuple[str, dict] | None:
+    """The lm-eval documents' split and args for the model-index (results.json `data`, `limit`);
+    None for scores on states the model was trained on (`data.trained_on`): the Hub's widgets
+    read only the model-index, where a split label beside held-out scores is easily missed."""
+    record = record or {}
+    data = record.get("data") or {}
+    if data.get("trained_on"):
+        return None
+    args = {"limit": record.get("limit")}
+    if "traces" in data:
+        return "traces", {"traces": ", ".join(Path(str(t)).name for t in data["traces"]), **args}
+    return "checkpoint-eval-split", {"episodes": data.get("held_out_episodes"), **args}
+
+
+def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None, lm_record: dict | None = None) -> list:
     """The model-index: this model's own figures (held-out, lm-eval, its council seats, its
     leaderboard row) and, each named as the whole council's, its councils' outcome figures.
-    `lm_scores`: glade.eval.harness.lm_eval_scores.
+    `lm_scores`: glade.eval.harness.lm_eval_scores; `lm_record`: card_sections.lm_eval_record
+    (the documents' source: lm-eval scores on trained-on states are left out, lm_split).
     Entries group by task type, dataset type, config and split (huggingface_hub's
     `unique_identifier`), so each kind of entry has a dataset type of its own."""
     from huggingface_hub import EvalResult
@@ -207,7 +227,7 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None)
             dataset_split="heldout",
             metric_type=key,
             metric_name=key,
-            metric_value=float(metrics[key]),
+            metric_value=rounded(float(metrics[key])),
         )
         for key in HELDOUT_METRICS
         if isinstance(metrics.get(key), (int, float))
@@ -222,20 +242,23 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None)
                 dataset_split="eval",
                 metric_type="eval_loss",
                 metric_name="eval_loss",
-                metric_value=float(metrics["eval_loss"]),
+                metric_value=rounded(float(metrics["eval_loss"])),
             )
         )
+    split = lm_split(lm_record)
     found += [
         EvalResult(
             task_type="text-generation",
             task_name=row["task"],
             dataset_type=f"lm-eval/{row['task']}",
             dataset_name=row["task"],
+            dataset_split=split[0],
+            dataset_args={key: value for key, value in split[1].items() if value is not None} or None,
             metric_type=row["metric"],
             metric_name=row["metric"],
-            metric_value=row["value"],
+            metric_value=rounded(row["value"]),
         )
-        for row in lm_scores
+        for row in (lm_scores if split else [])
     ]
     if council is not None:
         found += seat_results(council) + council_results(council)
@@ -262,7 +285,9 @@ def seat_results(council: CouncilView) -> list:
             for key, metric in (("valid_action", "valid_action_rate"), ("self_buy", "self_buy_rate")):
                 if isinstance((row.get(key) or {}).get("mean"), (int, float)):
                     found.append(
-                        EvalResult(**own, metric_type=metric, metric_name=metric, metric_value=float(row[key]["mean"]))
+                        EvalResult(
+                            **own, metric_type=metric, metric_name=metric, metric_value=rounded(row[key]["mean"])
+                        )
                     )
         if council.decision_flags is not None:
             count = sum(1 for f in council.decision_flags if (f["council"], f["policy"]) == (council_name, policy))
@@ -279,7 +304,7 @@ def seat_results(council: CouncilView) -> list:
                 dataset_config=rank["entry"],
                 metric_type="bradley_terry_strength",
                 metric_name=f"strength (rank {rank['rank']} of {rank['of']})",
-                metric_value=float(rank["strength"]),
+                metric_value=rounded(float(rank["strength"])),
             )
         )
     return found
@@ -312,7 +337,7 @@ def council_results(council: CouncilView) -> list:
                         **whole(o["council"], o["scenario"], "outcome effect vs the stand-in world"),
                         metric_type=f"council_{figure}_effect",
                         metric_name=f"council {figure} effect",
-                        metric_value=float(effect),
+                        metric_value=rounded(float(effect)),
                     )
                 )
     if council.outcome_flags is not None:
