@@ -85,7 +85,7 @@ def attribution(
             seats = []
             bounds = (-1.0, 1.0) if FIGURES[figure].rate else None  # a rate's differences lie in [-1, 1]
             for (cast, creature), part in table.groupby(["cast", "creature"], sort=True):
-                contribution = interval(part["contribution"], level=level, bounds=bounds)
+                contribution = interval(part["contribution"], level=level, bounds=bounds, lattice=bounds is not None)
                 total = part["effect"].mean()
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratios = (part["contribution"] / part["effect"]).to_numpy()
@@ -112,7 +112,7 @@ def attribution(
                         "share_note": note,
                     }
                 )
-            total = interval(seeds["effect"], level=level, unit=unit, bounds=bounds)
+            total = interval(seeds["effect"], level=level, unit=unit, bounds=bounds, lattice=bounds is not None)
             out.append(
                 clean(
                     {

@@ -72,11 +72,13 @@ def _cell(
     unit: str,
     draws: int,
     bounds: tuple[float, float] | None,
+    lattice: bool = False,
     **extra,
 ) -> dict:
     """One tested cell: effect, interval, support, n and the sign-flip p-value (q comes later).
-    `bounds`: where the paired differences cannot go (shares and rates differ by -1 to 1)."""
-    iv = interval(diffs, level=level, unit=unit, bounds=bounds)
+    `bounds`: where the paired differences cannot go (shares and rates differ by -1 to 1);
+    `lattice`: a rate figure's differences, given stats.interval's exact interval for them."""
+    iv = interval(diffs, level=level, unit=unit, bounds=bounds, lattice=lattice)
     p, p_min = sign_flip(diffs, seed=seed, draws=draws)
     sup = support(diffs, effect)
     return {
@@ -182,6 +184,7 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                 seeds = per_seed(pairs, ["live", "standin", "diff"])  # tested over seeds, casts averaged
                 effect = float(seeds["diff"].mean())
                 relative = figure in FIGURES and FIGURES[figure].relative
+                rate = figure in FIGURES and FIGURES[figure].rate
                 scale = max(float(seeds["standin"].abs().mean()), 1.0) if relative else 1.0
                 cells.append(
                     _cell(
@@ -210,7 +213,8 @@ def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> lis
                         seed=seed,
                         unit=world_unit(casts),
                         draws=draws,
-                        bounds=(-1.0, 1.0) if figure in FIGURES and FIGURES[figure].rate else None,
+                        bounds=(-1.0, 1.0) if rate else None,
+                        lattice=rate,
                     )
                 )
     return cells

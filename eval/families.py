@@ -95,9 +95,13 @@ def family_counts(family: dict) -> str:
     member has 8, "n 6 to 8" when they differ, "n >= 6" for a family written before `n_max`;
     and its best q."""
     ranks = ", ".join(f"#{m}" for m in family["members"])
+    return f"flags {ranks}; {n_text(family)} per flag; smallest q {family['q']:.3g}"
+
+
+def n_text(family: dict) -> str:
+    """ "n 8", "n 6 to 8" where the members' n differ, "n >= 6" for a family written before `n_max`."""
     low, high = family["n"], family.get("n_max")
-    n = f"n {low}" if high == low else f"n {low} to {high}" if high is not None else f"n >= {low}"
-    return f"flags {ranks}; {n} per flag; smallest q {family['q']:.3g}"
+    return f"n {low}" if high == low else f"n {low} to {high}" if high is not None else f"n >= {low}"
 
 
 def family_title(family: dict) -> str:
@@ -157,7 +161,7 @@ def families(flags: list[dict]) -> list[dict]:
 
 def family_lines(found: list[dict], top: int = 5) -> list[str]:
     """The top families, a line each, as the console and the report's lead print them."""
-    return [f"{f['family']}. {f['text']} (n {f['n']}, q {f['q']:.2g})" for f in found[:top]]
+    return [f"{f['family']}. {f['text']} ({n_text(f)}, q {f['q']:.2g})" for f in found[:top]]
 
 
 def count_text(value) -> str:

@@ -307,8 +307,10 @@ def outcome_summary(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
             for figure in figures:
                 pairs = per_seed(pairs_of(paired, figure), ["diff"])
                 rate = figure in FIGURES and FIGURES[figure].rate
-                # a rate's paired differences lie in [-1, 1], and so does their interval
-                effect = describe(pairs["diff"], level=level, unit=unit, bounds=(-1.0, 1.0) if rate else None)
+                # a rate's paired differences lie in [-1, 1], on the lattice (eval/exact.py), and so does their interval
+                effect = describe(
+                    pairs["diff"], level=level, unit=unit, bounds=(-1.0, 1.0) if rate else None, lattice=rate
+                )
                 effect["support"] = support(pairs["diff"], effect["mean"] or 0.0)
                 values = per_seed(mine, [figure])[figure]
                 entry["figures"][figure] = {

@@ -38,6 +38,7 @@ from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import Disposition
 from glade.rollout import EpisodeSpec, run_lockstep
 from glade.seats import StandIn, standin_council
+from glade.traces import unreadable_parquet
 
 from .faults import without_faults
 from .figures import FIGURES
@@ -138,7 +139,7 @@ def check_episodes(source) -> None:
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).strip().splitlines()[0]  # the whole first line: a reason cut short misleads
         raise ValueError(
-            f"{path}: not a readable Parquet file ({why}); {rebuild(folder)}; or calibrate with --no-outcome"
+            f"{unreadable_parquet(path, why)}; {rebuild(folder)}; or calibrate with --no-outcome"
         ) from None
 
 
@@ -230,6 +231,7 @@ def _summarise(part: pd.DataFrame, level: float) -> dict:
             level=level,
             unit=unit,
             bounds=(-1.0, 1.0) if name == "crash" else None,  # a change between two errors in [0, 1]
+            lattice=name == "crash",  # crash shares per seed: on the lattice of 0/1 outcomes (eval/exact.py)
         )
         told = partial(_described, crash=name == "crash", single=single, level=level, unit=unit)
         council = part[f"{name}.council"].to_numpy(dtype=float)[ok] if f"{name}.council" in part else None
@@ -251,14 +253,16 @@ def _described(values: np.ndarray, *, crash: bool, single: bool, level: float, u
     a council's casts agreeing) gets the exact binomial interval: a share of a seed's worlds or
     casts is no count."""
     rate = crash and single and bool(np.isin(values, (0.0, 1.0)).all())
-    return describe(values, level=level, unit=unit, rate=rate, bounds=(0.0, 1.0) if crash else None)
+    return describe(
+        values, level=level, unit=unit, rate=rate, bounds=(0.0, 1.0) if crash else None, lattice=crash and not rate
+    )
 
 
 def _figure_verdict(change: Interval) -> str:
     """From the change in error (calibrated minus original) over worlds."""
     if change.excludes_zero():
         return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
-    if change.low is None and change.note.startswith("same value"):
+    if change.note.startswith("same value"):  # a lattice's has an interval too, holding 0 here
         return "no difference"
     return "too few seeds" if change.low is None else "no clear difference"
 

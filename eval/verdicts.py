@@ -9,7 +9,7 @@ the floor does not decide. The seam and the levers name the undecided case: "at 
 that interval is narrower than the floor (an effect about the floor's size, which more seeds
 alone may not settle), "not enough seeds" when it is as wide or wider (more seeds would narrow
 it) or there are too few seeds; robustness says "not enough seeds" for both. The mean alone
-never decides. A value the same in every seed is its own interval; fewer than 4 seeds give none.
+never decides. A value the same in every seed is its own interval (a rate's: eval/exact.py); fewer than 4 give none.
 
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
    the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust
@@ -121,7 +121,7 @@ def against_floor(iv: Interval, floor: float) -> str | None:
     """Where an interval lies against a floor on its size: "beyond" (every value in it at least
     `floor` from 0, all on one side of 0), "inside" (every value less than `floor` from 0, or the
     same 0 in every seed), or None: it straddles the floor, or there is no interval (fewer than
-    MIN_N seeds, a value not finite). A value the same in every seed is its own interval."""
+    MIN_N seeds, a value not finite). A same value with no interval (a rate's has one) is its own."""
     if iv.n < MIN_N or math.isnan(iv.mean):
         return None
     if iv.low is not None:
@@ -289,9 +289,9 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
         standin = standin.droplevel("cast")
         base = here[(here["council"] == STANDIN) & (here["scenario"] == lever.from_)][figure]
         scale = max(float(base.abs().mean()), 1.0) if FIGURES[figure].relative else 1.0
-        # a rate's lever effect (to minus from) lies in [-1, 1], a difference of two in [-2, 2]
-        bounds, did_bounds = ((-1.0, 1.0), (-2.0, 2.0)) if FIGURES[figure].rate else (None, None)
-        ref = interval(standin, level=level, bounds=bounds)
+        lattice = FIGURES[figure].rate  # on the lattice: an effect in [-1, 1], a difference of two in [-2, 2]
+        bounds, did_bounds = ((-1.0, 1.0), (-2.0, 2.0)) if lattice else (None, None)
+        ref = interval(standin, level=level, bounds=bounds, lattice=lattice)
         floor = min_effect * scale  # the floor every world's effect is held to (against_floor)
         entry = {
             "lever": lever.name,
@@ -310,12 +310,12 @@ def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None
             unit = world_unit(by_world.index.get_level_values("cast").nunique())
             mine = by_world.groupby(level="seed").mean()  # casts averaged per seed (metrics.per_seed)
             did = mine - mine.index.map(standin).to_numpy(dtype=float)
-            live = interval(mine, level=level, unit=unit, bounds=bounds)
+            live = interval(mine, level=level, unit=unit, bounds=bounds, lattice=lattice)
             entry["councils"].append(
                 {
                     "council": council,
                     "effect": live.as_dict(),
-                    "did": interval(did, level=level, unit=unit, bounds=did_bounds).as_dict(),
+                    "did": interval(did, level=level, unit=unit, bounds=did_bounds, lattice=lattice).as_dict(),
                     "verdict": _lever_verdict(ref, live, floor),
                 }
             )

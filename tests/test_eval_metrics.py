@@ -263,7 +263,7 @@ def test_a_rates_paired_effect_interval_stays_within_minus_one_and_one():
     [entry] = outcome_summary(world_figures(pd.DataFrame(rows), Thresholds()), Thresholds())
     effect = entry["figures"]["crash"]["effect"]
     assert effect["mean"] == 0.75 and effect["n"] == 4
-    assert effect["ci"][1] == 1.0 and effect["ci"][0] >= -1.0
+    assert effect["ci"][1] <= 1.0 and effect["ci"][0] >= -1.0
     assert entry["figures"]["gambit_pnl"]["effect"]["note"] == "same value in all 4 seeds"  # not a rate: unbounded
 
 

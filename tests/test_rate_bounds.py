@@ -53,7 +53,7 @@ def episodes() -> pd.DataFrame:
 def test_a_crash_rate_effect_stays_within_one_in_the_flags_cells():
     [cell] = [c for c in outcome_cells(episodes()) if c["metric"] == "crash"]
     assert cell["effect"] == sum(CRASHED) / len(CRASHED) and cell["n"] == 6
-    assert cell["ci_high"] == 1.0 and -1.0 <= cell["ci_low"] < cell["effect"]
+    assert cell["ci_high"] <= 1.0 and -1.0 <= cell["ci_low"] < cell["effect"]
     [volume] = [c for c in outcome_cells(episodes()) if c["metric"] == "volume"]
     assert volume["ci_high"] is None  # the same value in every pair: no interval, nothing clipped
 
@@ -65,9 +65,9 @@ def test_a_crash_rate_effect_and_contribution_stay_within_one_in_the_attribution
     replay = world("sc.live.c0.s0.without-oona", "live", 0, FLAT, "oona", left_out="oona")
     [entry] = [e for e in attribution(worlds, episodes(), pd.DataFrame([replay])) if e["figure"] == "crash"]
     assert entry["effect"]["mean"] == sum(CRASHED) / len(CRASHED)
-    assert entry["effect"]["ci"][1] == 1.0
+    assert entry["effect"]["ci"][1] <= 1.0
     [seat] = entry["seats"]
-    assert seat["contribution"]["ci"][1] == 1.0 and seat["contribution"]["mean"] == entry["effect"]["mean"]
+    assert seat["contribution"]["ci"][1] <= 1.0 and seat["contribution"]["mean"] == entry["effect"]["mean"]
 
 
 def test_a_seat_s_share_is_of_its_own_cast_s_effect():

@@ -247,7 +247,7 @@ def test_a_rate_levers_intervals_stay_within_what_a_rate_difference_can_be():
                 rows.append({"scenario": scenario, "council": council, "cast": 0, "seed": seed, "crash": value})
     [entry] = lever_audit(pd.DataFrame(rows), (Lever("l", "a", "b", figure="crash"),), Thresholds())
     [council] = entry["councils"]
-    assert entry["standin"]["mean"] == 0.75 and entry["standin"]["ci"][1] == 1.0
+    assert entry["standin"]["mean"] == 0.75 and entry["standin"]["ci"][1] <= 1.0
     assert entry["standin"]["ci"][0] >= -1.0
-    assert council["effect"]["ci"][0] == -1.0 and council["effect"]["ci"][1] <= 1.0
-    assert council["did"]["mean"] == -1.5 and council["did"]["ci"][0] == -2.0 and council["did"]["ci"][1] <= 2.0
+    assert council["effect"]["ci"][0] >= -1.0 and council["effect"]["ci"][1] <= 1.0
+    assert council["did"]["mean"] == -1.5 and council["did"]["ci"][0] >= -2.0 and council["did"]["ci"][1] <= 2.0
