@@ -16,6 +16,7 @@ from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.schema import read_yaml
 from glade.faults import is_fault
+from glade.provenance import written_by
 from glade.tracejson import canonical
 from glade.traces import readable_shards
 
@@ -57,7 +58,7 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition", "error"])
     if "observation" not in frame.columns:
         raise ValueError(
-            f"{folder}: the decisions carry no observation column (written by an older glade); run it again to calibrate"
+            f"{folder}: the decisions carry no observation column (written by {written_by(folder)}); run it again to calibrate"
         )
     if not len(frame):
         raise ValueError(

@@ -18,6 +18,7 @@ from glade.env.schema import load_unique
 from glade.faults import is_fault
 from glade.files import writer_of
 from glade.resume import PROGRESS, read_ledger
+from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet
 
 from .figures import FIGURES, legend_good, legend_turn, phase
@@ -33,9 +34,11 @@ def interrupted(folder: Path, then: str) -> str | None:
     """What to do, `then` the verb asked, with a folder glade eval is writing or left without its tables; else None."""
     if (holder := writer_of(Path(folder))) is not None:  # a live run holds its lock: still playing, not interrupted
         return f"another glade run ({holder}) is writing it now; wait for it to finish, then {then}"
-    if isinstance(kinds := (read_ledger(Path(folder)) or {}).get("shards"), list) and "episodes" in kinds:
+    ledger = read_ledger(Path(folder))
+    if isinstance(kinds := (ledger or {}).get("shards"), list) and "episodes" in kinds:
         return f"an interrupted `glade eval` run: rerun the same eval command to finish it (it plays only what is missing), then {then}"
-    return None
+    older = unresumable(Path(folder), ledger, "eval") if (Path(folder) / SHARDS).is_dir() else None
+    return f"{older}, then {then}" if older else None  # an older ledger names no kind: its shards/ tells
 
 
 def check_results_folder(folder: Path, takes: str) -> None:
@@ -44,11 +47,6 @@ def check_results_folder(folder: Path, takes: str) -> None:
         raise FileNotFoundError(f"{folder}: no such results folder (make one with: glade eval RECIPE)")
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder}: not a folder; {takes} glade eval wrote")
-
-
-def _rebuildable(folder: Path) -> bool:
-    """Whether `glade eval` can rewrite this folder's tables and summary from its shards (rebuild)."""
-    return (Path(folder) / PROGRESS).exists() and any((Path(folder) / SHARDS).glob("*.parquet"))
 
 
 def rebuild(folder: Path) -> str:
@@ -254,7 +252,8 @@ def check_summary(folder: Path, summary: dict) -> None:
     if not path.exists():
         return
     aside = "move it aside (glade reads the tables without one)"
-    if _rebuildable(folder):  # elsewhere a rerun of glade eval would play every world again, or refuse
+    # rebuildable from its shards: elsewhere a rerun of glade eval would play every world again, or refuse
+    if (folder / PROGRESS).exists() and any((folder / SHARDS).glob("*.parquet")):
         aside += f", or rerun `glade eval` with the recipe that wrote this folder (out={shlex.quote(str(folder))}) to write it again"
     missing = [key for key in SUMMARY_HOLDS if key not in summary]
     if missing or not isinstance(summary["decisions"], int):

@@ -63,3 +63,25 @@ def stamp(packages: tuple[str, ...] = ()) -> dict:
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def written_by(folder: str | Path) -> str:
+    """Which glade wrote `folder`, for a line about an older one: `glade at commit abc1234` where the
+    folder records it (an eval's summary.json, a checkpoint's meta.json, a dataset card's provenance;
+    glade_version has stayed 0.1.0, so the commit is what tells versions apart), else `an older glade`."""
+    import json
+    import re
+
+    folder = Path(folder)
+    for name in ("summary.json", "meta.json"):
+        try:
+            commit = json.loads((folder / name).read_text()).get("git_commit")
+        except (OSError, ValueError, AttributeError):  # missing, not JSON, not an object
+            continue
+        if isinstance(commit, str) and commit:
+            return f"glade at commit {commit[:7]}"
+    try:
+        found = re.search(r'"git_commit": "([0-9a-f]{7,40})"', (folder / "README.md").read_text())
+    except (OSError, ValueError):
+        found = None
+    return f"glade at commit {found.group(1)[:7]}" if found else "an older glade"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glade.provenance import written_by
+
 RECIPE = "recipe.yaml"
 
 
@@ -25,20 +27,39 @@ def recorded_recipe(root: Path, recipe: dict) -> dict:
     """The recipe that played the folder whose ledger does not record one, read from its
     recipe.yaml in the terms of `recipe` (the content the ledger records now: its keys only,
     seat specs as glade.seats.results_spec reads them). A ValueError when nothing records it."""
-    import yaml
-
-    path = root / RECIPE
-    try:
-        written = yaml.safe_load(path.read_text())
-    except (OSError, ValueError, yaml.YAMLError):  # YAMLError is not a ValueError
-        written = None
-    if not isinstance(written, dict):
+    written = _written_recipe(root)
+    if written is None:
         raise ValueError(
-            f"{root}: its progress.json was written by an older glade and records no recipe, and the folder has "
+            f"{root}: its progress.json was written by {written_by(root)} and records no recipe, and the folder has "
             f"no readable {RECIPE} that does (a run cut short writes none): glade cannot tell which recipe played "
             "its rows; move the folder aside, or choose another out (out=DIR)"
         )
     return {key: _as_recorded(written[key], value) for key, value in recipe.items() if key in written}
+
+
+def unresumable(root: Path, ledger: dict | None, verb: str) -> str | None:
+    """Why no glade can finish the run an older glade's `glade VERB` left unfinished in `root`, as a clause
+    (callers name the folder), or None: its ledger (no `format` key) records no recipe, and a run cut short
+    wrote no recipe.yaml to say which recipe played its rows (so recorded_recipe refuses a rerun)."""
+    if ledger is None or "format" in ledger or _written_recipe(root) is not None:
+        return None
+    played = "world" if verb == "eval" else "episode"
+    return (
+        f"an unfinished `glade {verb}` run from {written_by(root)}, whose progress.json records no recipe, so no "
+        f"glade can resume it: move the folder aside and run `glade {verb}` again, or run it into another out=DIR; "
+        f"every {played} plays again"
+    )
+
+
+def _written_recipe(root: Path) -> dict | None:
+    """The recipe.yaml a finished run wrote beside its rows, or None (missing, unreadable, not a mapping)."""
+    import yaml
+
+    try:
+        written = yaml.safe_load((root / RECIPE).read_text())
+    except (OSError, ValueError, yaml.YAMLError):  # YAMLError is not a ValueError
+        return None
+    return written if isinstance(written, dict) else None
 
 
 def _as_recorded(value, ours):

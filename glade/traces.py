@@ -24,10 +24,12 @@ from glade.config import (
     load_recipe,
     recipe_source,
 )
+from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
 from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
+from glade.resume_upgrade import unresumable
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
@@ -279,8 +281,7 @@ def _write_shard(rows: list[dict], path: Path) -> None:
 
 
 def interrupted_generate(dataset: Path) -> str | None:
-    """Why `dataset` is the folder of a `glade generate` run cut short, or None. generate writes
-    the dataset card (README.md) last, after every episode its ledger (progress.json) lists."""
+    """Why `dataset` is a `glade generate` run cut short, or None: generate writes the card (README.md) last."""
     if not (dataset / PROGRESS).is_file() or (dataset / "README.md").exists():
         return None
     ledger = read_ledger(dataset)
@@ -289,6 +290,8 @@ def interrupted_generate(dataset: Path) -> str | None:
         return None  # another verb's results (glade eval's), not a generate run
     if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
         return None  # an older ledger names no kind: only its shards tell
+    if older := unresumable(dataset, ledger, "generate"):  # its rerun is refused: no advice to rerun it
+        return f"{dataset}: {older}"
     episodes = ledger.get("episodes") if isinstance(ledger, dict) and ledger.get("format") else ledger
     done = f"{len(episodes)} episode(s) written" if isinstance(episodes, dict) else "some episodes written"
     return (
@@ -327,6 +330,18 @@ def readable_shards(folder: str | Path) -> list[str]:
 
 
 GIVE_TRACES = "give a folder glade generate wrote (runs/traces/NAME)"
+
+
+def other_protocol(folder: str | Path) -> str | None:
+    """The line for a finished traces folder with rows rendered in other prompts than this glade's, else None."""
+    import pyarrow.parquet as pq
+
+    files = [f for f in readable_shards(folder) if "protocol_version" in pq.read_schema(f).names]
+    found = {str(v) for f in files for v in pq.read_table(f, columns=["protocol_version"])[0].to_pylist()}
+    if not found - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
+        return None
+    said, now = ", ".join(sorted(found)), protocol.PROTOCOL_VERSION
+    return f"{folder}: its rows were rendered with prompt protocol {said}, this glade renders {now}"
 
 
 def unreadable_parquet(path: str | Path, why: str) -> str:

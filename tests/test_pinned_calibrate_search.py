@@ -178,6 +178,10 @@ def test_decisions_without_observations_say_to_run_again(tmp_path, seen):
     rows = [{k: v for k, v in decision(seen).items() if k != "observation"}]
     with pytest.raises(ValueError, match=r"carry no observation column \(written by an older glade\); run it again"):
         load_live(results(tmp_path / "r", rows), "a")
+    # a folder that records the commit that wrote it is named by it
+    (tmp_path / "r" / "summary.json").write_text('{"git_commit": "55c9751abcdef"}')
+    with pytest.raises(ValueError, match=r"carry no observation column \(written by glade at commit 55c9751\)"):
+        load_live(tmp_path / "r", "a")
 
 
 # --------------------------------------------------------------------------- standin_search: prune

@@ -108,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--popsize and --maxiter: at least 1")
     if args.seed < 0:  # else numpy's own "expected non-negative integer", naming no option
         raise ValueError(f"--seed: 0 or more, got {args.seed}")
+    if not (Path(args.source) / "decisions.parquet").exists() and (Path(args.source) / "data").is_dir():
+        from glade.console import warning
+        from glade.traces import other_protocol
+
+        if older := other_protocol(args.source):  # fitted all the same: the answers are the rows' own
+            warning(f"{older}; the fit is to answers given to those older prompts")
     # one writer of --out at a time: a second run at once would silently replace this one's fit
     with only_writer_of_file(Path(args.out), advice="let it finish, or give another --out"):
         con = console()

@@ -17,6 +17,7 @@ import yaml
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint import SHIPPED, base_fingerprint
+from glade.env import protocol
 from glade.eval.harness import lm_eval_scores
 
 from .base_check import check_base
@@ -34,7 +35,7 @@ from .cards import (
 )
 from .cards import push as push_folder
 from .lineage import trained_scenarios
-from .model_card import render_card
+from .model_card import other_protocols, render_card
 from .model_index import base_hub_id, council_for, eval_results, shipped_repo_id
 
 TOKENIZER_COPIED = (  # what an export copies of the tokenizer, where the checkpoint has it
@@ -235,6 +236,12 @@ def export_checkpoint(
         raise
     if warn is not None and base_named is not None and base_named.warning:
         warn(base_named.warning)
+    if warn is not None and (other := other_protocols(meta, lineage)):
+        warn(
+            f"{checkpoint}: it learned prompts of protocol {', '.join(other)}, and this glade renders "
+            f"{protocol.PROTOCOL_VERSION}: seated in it, the model reads prompts it never trained on (the card says so); "
+            "train it again on traces this glade generates"
+        )
     if push:
         push_folder(
             folder,

@@ -23,7 +23,7 @@ import yaml
 
 from glade.console import fault_text
 from glade.faults import fault_hint, tally_faults, too_many_faults
-from glade.traces import GenerateRecipe, interrupted_generate, readable_shards, seats_and_errors
+from glade.traces import GenerateRecipe, interrupted_generate, other_protocol, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section
 
 from .cards import (
@@ -218,6 +218,8 @@ def export_traces(
                     "behaviour (the card says so; glade train leaves them out)"
                     + ("; pushing it anyway (--allow-faults)" if push and seat in over else "")
                 )
+    if warn is not None and (older := other_protocol(dataset)):
+        warn(f"{older}; the exported rows are an older glade's (the card's provenance names its protocol)")
     if push:
         push_folder(
             folder, repo_id, "dataset", private=private, api=api, commit_message=f"glade traces {dataset.name}", log=log

@@ -197,6 +197,34 @@ def base_words(meta: dict, base: str | None, origin: str | None = None) -> str:
     return f"a locally built base model that is not on the Hub (`{local}`)"
 
 
+def other_protocols(meta: dict, trained: dict) -> list[str]:
+    """The prompt protocols the checkpoint learned (its training traces', else glade's when it trained)
+    that this glade does not render: seated in this glade, it reads prompts it never trained on."""
+    from glade.env import protocol  # read at call time: a test stands in a later version
+
+    learned = trained.get("protocols") or [meta.get("protocol_version")]
+    return sorted({str(p) for p in learned if p} - {protocol.PROTOCOL_VERSION})
+
+
+def protocol_words(meta: dict, trained: dict) -> list[str]:
+    """The card's lines for a checkpoint that learned another prompt protocol than the exporting glade renders."""
+    from glade.env import protocol
+    from glade.provenance import git_commit
+
+    other = other_protocols(meta, trained)
+    if not other:
+        return []
+    now, commit = protocol.PROTOCOL_VERSION, git_commit()
+    exporter = f"glade at commit `{commit[:7]}`, which exported it," if commit else "the glade that exported it"
+    then = f"glade at commit `{meta['git_commit'][:7]}`" if meta.get("git_commit") else "the glade that trained it"
+    return [
+        f"**Prompt protocol:** it learned prompts of protocol {', '.join(f'`{p}`' for p in other)}; {exporter} "
+        f"renders `{now}`, so seated there it reads prompts it never trained on. Seat it in {then}, which renders "
+        "the prompts it learned, or train it again on traces a later glade generates.",
+        "",
+    ]
+
+
 def render_card(
     meta: dict,
     recipe: dict,
@@ -307,6 +335,7 @@ def render_card(
             else "`{kind: hf, model: DIR}`."
         ),
         "",
+        *protocol_words(meta, trained or {}),
     ]
     if exported_kind == "lora" and not base:
         given = str(meta.get("base_model_given") or "")
