@@ -20,7 +20,7 @@ from .figures import FIGURES
 from .metrics import per_seed, world_figures, world_unit
 from .recipe import STANDIN
 from .stats import MIN_N, clean, fieller, interval
-from .thresholds import threshold
+from .thresholds import DEFAULTS, Thresholds
 
 
 def _seat_names(episodes: pd.DataFrame, decisions: pd.DataFrame | None) -> dict[tuple[str, str], str]:
@@ -40,14 +40,14 @@ def attribution(
     worlds: pd.DataFrame,
     episodes: pd.DataFrame,
     replays: pd.DataFrame | None,
-    thresholds=None,
+    thresholds: Thresholds = DEFAULTS,
     decisions: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Per scenario x council x figure of the catalogue: the effect, each seat's contribution
     and share, and the interaction; [] when no leave-one-out replays were played."""
     if replays is None or len(replays) == 0:
         return []
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
     loo = world_figures(replays, thresholds)
     without = {(e.rsplit(".without-", 1)[0], c): i for i, (e, c) in enumerate(zip(loo["episode_id"], loo["left_out"]))}
     focal = episodes[episodes["focal"].astype(bool) & (episodes["council"] != STANDIN)]

@@ -32,7 +32,7 @@ from .metrics import (
 )
 from .recipe import STANDIN
 from .stats import interval, support
-from .thresholds import threshold
+from .thresholds import DEFAULTS, Thresholds
 
 CELL = ["scenario", "council", "cast", "creature", "phase"]
 PLAY = ["seed", "turn", "policy", "prompt", "completion", "action", "standin_action"]  # what a decision was
@@ -109,12 +109,12 @@ def _least(means: dict[str, float]) -> str:
     return " or ".join(d for d in DIRECTIONS if means[d] - low <= 1e-12)
 
 
-def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def decision_cells(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0) -> list[dict]:
     """Every (scenario, council, cast, creature, phase, good, direction) cell, tested; the same
     play in several scenarios once (shared_play), its `scenarios` naming them all."""
     if decisions is None or len(decisions) == 0:
         return []
-    level, draws = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level, draws = thresholds.ci_level, thresholds.resamples
     goods = goods_of(decisions)
     indicators = {}
     for g in goods:
@@ -162,11 +162,11 @@ def decision_cells(decisions: pd.DataFrame, thresholds=None, seed: int = 0) -> l
     return cells
 
 
-def outcome_cells(episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
+def outcome_cells(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0) -> list[dict]:
     """Every (scenario, council, figure) cell: the paired effect council - stand-in world, tested."""
     if episodes is None or len(episodes) == 0:
         return []
-    level, draws = threshold(thresholds, "ci_level"), threshold(thresholds, "resamples")
+    level, draws = thresholds.ci_level, thresholds.resamples
     worlds = world_figures(episodes, thresholds)
     cells = []
     for scenario in sorted(set(worlds["scenario"])):

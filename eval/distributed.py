@@ -41,9 +41,9 @@ from glade.meter import add
 from glade.rollout import RolloutStats, act_timed
 from glade.seats import Decision, Policy, load_council
 
-from .plan import seat_council
+from .plan import Shard, seat_council
 from .recipe import EvalRecipe
-from .rows import RESUME, World
+from .rows import RESUME
 from .run import play
 
 MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
@@ -236,8 +236,8 @@ def ray_backend(address: str, say: Callable[[str], None], quiet: bool = True) ->
 
 
 def play_on_ray(
-    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
-) -> Iterator[tuple[list[World], pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard], stats: RolloutStats, progress=None
+) -> Iterator[tuple[Shard, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """The Ray backend for run.evaluate: one task per shard; yields (shard, decisions, episodes, attribution) as tasks
     finish. Call `connect` first (`ray_backend` does)."""
     if not todo:
@@ -322,7 +322,7 @@ def _start_server(node: dict) -> ray.actor.ActorHandle:
 
 
 @ray.remote(num_cpus=1, max_retries=TASK_RETRIES)
-def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: list[World], servers: dict):
+def play_shard(recipe: EvalRecipe, scenarios: dict[str, Scenario], shard: Shard, servers: dict):
     """One shard in lockstep on a worker: (decisions, episodes, attribution, stats)."""
     server = node_server(servers, ray.get_runtime_context().get_node_id()) if servers else None
     cache: dict = {}

@@ -15,12 +15,12 @@ from glade.rollout import EpisodeSpec
 from glade.run_limits import results_recipe
 from glade.seats import StandIn
 
-from .plan import plan, seat_council, shard_log, shards
+from .plan import Shard, plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
-from .rows import World
+from .rows import PlannedWorld
 
 
-def labels(scenario: Scenario, world: World) -> dict[str, str]:
+def labels(scenario: Scenario, world: PlannedWorld) -> dict[str, str]:
     """creature -> seat label: the recipe's policy name on focal seats, else the stand-in's."""
     return {c: world.focal.get(c) or spec_label(scenario.creatures[c].disposition) for c in scenario.creatures}
 
@@ -29,7 +29,7 @@ def is_standin(spec) -> bool:
     return isinstance(spec, str) or (isinstance(spec, dict) and spec.get("kind") == "standin")
 
 
-def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]]) -> Plan:
+def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard]) -> Plan:
     decisions: dict[str, int] = {}
     worlds = [w for shard in todo for w in shard]
     for w in worlds:
@@ -46,7 +46,7 @@ def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[lis
     )
 
 
-def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> int:
+def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard], cache: dict) -> int:
     """Batched calls to model seats: per shard and lockstep turn, one per batch key of its model seats."""
     calls = 0
     for shard in todo:
@@ -58,7 +58,7 @@ def model_calls(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[l
     return calls
 
 
-def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], cache: dict) -> Calibration:
+def calibrate(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard], cache: dict) -> Calibration:
     """glade.meter.calibrate on the first shard, and one world of each council it lacks."""
     worlds = meter.sampled([w for shard in todo for w in shard], len(todo[0]) if todo else 0, key=lambda w: w.council)
     return meter.calibrate(

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .thresholds import DEFAULTS
 
-def clopper_pearson(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
+
+def clopper_pearson(k: float, n: float, level: float = DEFAULTS.ci_level) -> tuple[float, float]:
     """The exact (Clopper-Pearson) interval of a binomial rate k / n (k may be fractional: a
     count of shares, as `korn_graubard` and `lattice_bounds` pass it)."""
     from scipy.stats import beta
@@ -18,7 +20,7 @@ def clopper_pearson(k: float, n: float, level: float = 0.95) -> tuple[float, flo
     return low, high
 
 
-def korn_graubard(shares: np.ndarray, members: int, level: float = 0.95) -> tuple[float, float]:
+def korn_graubard(shares: np.ndarray, members: int, level: float) -> tuple[float, float]:
     """Korn and Graubard's (1998) interval of a rate from clusters' shares: the exact
     (Clopper-Pearson) interval at the effective sample size n* = p (1 - p) / var(p), var from
     the spread of the shares over their n clusters, n* at most `members` (m, as the NCHS
@@ -36,7 +38,7 @@ def korn_graubard(shares: np.ndarray, members: int, level: float = 0.95) -> tupl
     return clopper_pearson(p * size, size, level)
 
 
-def lattice_bounds(x: np.ndarray, bounds: tuple[float, float], level: float = 0.95) -> tuple[float, float]:
+def lattice_bounds(x: np.ndarray, bounds: tuple[float, float], level: float) -> tuple[float, float]:
     """The interval of the mean of per-seed values on the lattice of 0/1 outcomes (a rate
     figure, its casts averaged, in [0, 1]; a difference of two in [-1, 1]), `bounds` (low <= 0
     <= high) where the values cannot go. The mean is high x p+ - |low| x p-, p+ the mean share

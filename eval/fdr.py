@@ -131,7 +131,7 @@ def untestable(method: dict, cells: list[dict]) -> str | None:
     differs = [c for c in cells if c["p_min"] < 1 or not math.isfinite(c["effect"] or 0) or c["effect"]]
     if not differs:
         return None
-    q = method.get("fdr_q", DEFAULTS["fdr_q"])
+    q = method.get("fdr_q", DEFAULTS.fdr_q)
     n = max(c.get("n") or 0 for c in cells)
     smallest = min(c["p_min"] for c in differs)
     need = math.ceil(math.log2(2 / q) - 1e-9)  # the fewest differing pairs whose smallest p reaches q

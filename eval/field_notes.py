@@ -34,7 +34,7 @@ from .figures import FIGURES, mechanism
 from .metrics import per_seed, seed_rate
 from .recipe import STANDIN
 from .stats import describe
-from .thresholds import threshold
+from .thresholds import DEFAULTS, Thresholds
 
 WORLDS = ("one_model", "five_minds")  # the councils Table 1 names, after the stand-in world; others follow
 NOTES_SCENARIOS = {"rumour": "gambit_rumour", "shock": "gambit_shock", "override": "gambit_override"}
@@ -72,7 +72,7 @@ FIELD_NOTES: dict[tuple[str, str], FieldNote] = {
 }
 
 
-def table_one(episodes: pd.DataFrame, thresholds=None, recipe: dict | None = None) -> list[dict]:
+def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe: dict | None = None) -> list[dict]:
     """One row per mechanism x world found in `episodes` (episodes.parquet, one row per
     episode or per seat), one per scenario where a recipe plays a mechanism in several (their
     figures are not pooled: a crash in one and none in the other is no rate of one half):
@@ -85,7 +85,7 @@ def table_one(episodes: pd.DataFrame, thresholds=None, recipe: dict | None = Non
     if episodes is None or not len(episodes):
         return []
     worlds = episodes.drop_duplicates("episode_id")
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
     records = worlds.to_dict("records")
     worlds = worlds.assign(
         **{name: [float(FIGURES[name].measure(ep, thresholds)) for ep in records] for name in ("legend_ratio", "crash")}

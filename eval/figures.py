@@ -17,13 +17,12 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from glade.env.legends import LEGENDS
 from glade.env.scenario import Scenario, load_scenario
 
 from .stats import bubble, crash
-from .thresholds import threshold
+from .thresholds import DEFAULTS, Thresholds
 
 PHASES = ("before", "seam", "after")
 
@@ -81,7 +80,7 @@ def _load(value) -> dict:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def legend_ratio(ep: Mapping, thresholds=None) -> float:
+def legend_ratio(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     found = _legend_path(ep)
     if found is None:
         return math.nan
@@ -89,34 +88,34 @@ def legend_ratio(ep: Mapping, thresholds=None) -> float:
     return path[turn] / before
 
 
-def gambit_pnl(ep: Mapping, thresholds=None) -> float:
+def gambit_pnl(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     value = ep["gambit_pnl"]
     return math.nan if value is None else float(value)  # None: the scenario has no gambit
 
 
-def final_gini(ep: Mapping, thresholds=None) -> float:
+def final_gini(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     return float(ep["final_gini"])
 
 
-def volume(ep: Mapping, thresholds=None) -> float:
+def volume(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     return float(ep["volume"])
 
 
-def crash_figure(ep: Mapping, thresholds=None) -> float:
+def crash_figure(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     found = _legend_path(ep)
     if found is None:
         return math.nan
     path, turn, before = found
-    drop, within = threshold(thresholds, "crash_drop"), threshold(thresholds, "crash_within")
+    drop, within = thresholds.crash_drop, thresholds.crash_within
     return float(crash(path, turn, drop, within, start=before))
 
 
-def bubble_figure(ep: Mapping, thresholds=None) -> float:
+def bubble_figure(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     found = _legend_path(ep)
     if found is None:
         return math.nan
     path, turn, before = found
-    return float(bubble(path, turn, threshold(thresholds, "bubble_rise"), start=before))
+    return float(bubble(path, turn, thresholds.bubble_rise, start=before))
 
 
 def _seam_ratio(ep: Mapping) -> float:
@@ -124,14 +123,14 @@ def _seam_ratio(ep: Mapping) -> float:
     return math.nan if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def seam_move(ep: Mapping, thresholds=None) -> float:
+def seam_move(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     """log of the legend good's price after the seam's write over before it, at the legend turn."""
     if _legend_path(ep) is None:
         return math.nan
     return math.log(_seam_ratio(ep))
 
 
-def traded_move(ep: Mapping, thresholds=None) -> float:
+def traded_move(ep: Mapping, thresholds: Thresholds = DEFAULTS) -> float:
     """log of the legend good's price after clearing and repricing at the legend turn (before
     the seam) over the price before the legend: what the seats' trading made of it."""
     found = _legend_path(ep)
@@ -145,7 +144,7 @@ def traded_move(ep: Mapping, thresholds=None) -> float:
 class Figure:
     name: str
     about: str  # one line: what the number is, for reports and cards
-    measure: Callable[[Mapping, Any], float]  # (episode row, thresholds) -> value; NaN where it does not apply
+    measure: Callable[[Mapping, Thresholds], float]  # (episode row, thresholds) -> value; NaN where it does not apply
     relative: bool = False  # in units (pebbles, goods): a flag's threshold is relative to the stand-in's magnitude
     key: bool = True  # named in the model card's prose
     rate: bool = False  # 0 or 1 per world: its mean is a rate with an exact binomial interval

@@ -50,7 +50,7 @@ from .figures import PHASES
 from .flags_text import examples_md, method_text, metric_text, number
 from .rows import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
 from .stats import clean
-from .thresholds import Thresholds, run_settings, threshold
+from .thresholds import DEFAULTS, Thresholds, run_settings
 
 NO_FLAGS = "No flags: the council and the stand-in do not part ways beyond the thresholds."
 FLAG_KEYS = (
@@ -133,14 +133,14 @@ def _passes(cell: dict, q_max: float, min_effect: float, min_support: float) -> 
     return cell["q"] <= q_max and abs(cell["scaled_effect"]) >= min_effect and cell["support"] >= min_support
 
 
-def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> Flagging:
+def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0) -> Flagging:
     """Test every decision and outcome cell, control the FDR over all of them, keep the flags
     (best first, with examples) and group them into families. Seat faults are left out first."""
     # stamped before the faults go: the report compares it with the tables as written
     tables = tables_identity(len(decisions), episodes) if decisions is not None and episodes is not None else {}
     decisions, episodes, excluded = without_faults(decisions, episodes)
-    q_max = threshold(thresholds, "fdr_q")
-    min_effect, min_support = threshold(thresholds, "flag_min_effect"), threshold(thresholds, "flag_support")
+    q_max = thresholds.fdr_q
+    min_effect, min_support = thresholds.flag_min_effect, thresholds.flag_support
     cells = decision_cells(decisions, thresholds, seed) + outcome_cells(episodes, thresholds, seed)
     q_values = filtered_bh([c["p"] for c in cells], [c["p_min"] for c in cells], q_max)
     for c, q in zip(cells, q_values):

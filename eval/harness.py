@@ -54,6 +54,7 @@ from glade.provenance import package_version, stamp
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
 from .lm_tasks.utils import DOCS
 from .stats import ci_text, cluster_rate, interval
+from .thresholds import DEFAULTS
 
 TASK_CUTOFF = 0.75  # difflib ratio to suggest a task name: an unrelated one scores 0.64 here, a typo 0.85+
 LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.py
@@ -140,8 +141,7 @@ def _flatten(results: dict) -> tuple[dict, dict]:
     """lm-eval's "metric,filter" keys as task -> metric -> value (scores, stderr). A filter other
     than "none" stays in the name, "exact_match[flexible-extract]": a standard task that scores
     one metric under two filters (gsm8k) keeps both."""
-    scores: dict[str, dict] = {}
-    stderr: dict[str, dict] = {}
+    scores, stderr = {}, {}  # task -> metric -> value each
     for task, values in results.items():
         for key, value in values.items():
             if key in ("alias", "sample_len") or isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -221,12 +221,12 @@ def run_lm_eval(
     return result
 
 
-def episode_intervals(samples: dict, level: float = 0.95) -> dict:
-    """task -> metric -> 95% interval of glade's tasks over held-out episodes. A task's documents
-    are turns (and goods) of a few episodes, and lm-eval's stderr counts them as independent;
-    here each episode's mean over its documents is one value (`cluster_rate`: exact where an
-    episode's 0/1 values all agree, else Korn and Graubard's interval of the episode means;
-    none below 4 episodes). Every glade metric lies in [0, 1]."""
+def episode_intervals(samples: dict, level: float = DEFAULTS.ci_level) -> dict:
+    """task -> metric -> interval (at `level`: the recipes' default ci_level unless given) of glade's
+    tasks over held-out episodes. A task's documents are turns (and goods) of a few episodes, and
+    lm-eval's stderr counts them as independent; here each episode's mean over its documents is one
+    value (`cluster_rate`: exact where an episode's 0/1 values all agree, else Korn and Graubard's
+    interval of the episode means; none below 4 episodes). Every glade metric lies in [0, 1]."""
     out: dict = {}
     for task, logged in samples.items():
         if task not in GLADE_TASKS or not logged:

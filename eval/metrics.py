@@ -24,11 +24,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from glade.config import as_plain
+
 from .faults import without_faults
 from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
 from .recipe import STANDIN
 from .stats import Interval, clean, cluster_rate, describe, interval, jsd, path_distance, support
-from .thresholds import DEFAULTS, threshold
+from .thresholds import DEFAULTS, Thresholds
 
 DIRECTIONS = ("buy", "sell", "none")
 
@@ -73,7 +75,7 @@ def price_differences(decisions: pd.DataFrame, goods: list[str]) -> pd.DataFrame
     return pd.DataFrame(out, index=decisions.index)
 
 
-def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
+def decision_summary(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """Per scenario x council x policy x creature x phase: n (seeds), episodes, decisions;
     agreement (the share of goods on which the live seat takes the stand-in's side: buy / sell /
     none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over seeds (an
@@ -87,7 +89,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     good on the same side (`price_diff`, `price_abs_diff`; `price_n` counts those decisions)."""
     if decisions is None or len(decisions) == 0:
         return []
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
     goods = goods_of(decisions)
     frame = decisions.copy()
     frame = pd.concat([frame, price_differences(frame, goods)], axis=1)
@@ -142,7 +144,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     return out
 
 
-def seat_validity(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
+def seat_validity(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """Per council x live seat (the recipe's policy name): how often its answer parsed as a
     valid action with no named error, {"mean", "ci", "n"} over seeds (a seed's casts and
     scenarios together: they share its draws), with the decisions counted, the most frequent
@@ -156,7 +158,7 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
     changes."""
     if decisions is None or len(decisions) == 0 or not {"error", "policy_name"} <= set(decisions.columns):
         return []
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
     frame = decisions.assign(valid=decisions["error"].isna().astype(float))
     if "self_buy" in frame.columns:  # a buy order for a good the creature makes: the stand-ins never place one
         frame = frame.assign(self_bought=(frame["self_buy"].fillna(0) > 0).astype(float))
@@ -190,7 +192,7 @@ def seat_validity(decisions: pd.DataFrame, thresholds=None) -> list[dict]:
 # --- outcome level ----------------------------------------------------------------------------
 
 
-def world_figures(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
+def world_figures(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> pd.DataFrame:
     """One row per world (episode): every figure of the catalogue (NaN where it does not
     apply, e.g. crash and bubble when the scenario has no legend or it falls after the last
     turn played), and path_distance_<good> against the paired stand-in world (0 for
@@ -259,7 +261,7 @@ def per_seed(frame: pd.DataFrame, columns: list[str], within: tuple[str, ...] = 
     return frame.groupby([*within, "seed"], sort=True)[columns].mean().reset_index()
 
 
-def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
+def seed_rate(shares, casts: int, level: float = DEFAULTS.ci_level) -> Interval:
     """A council's rate of a phenomenon over its seeds, from each seed's share of its casts that
     showed it. The casts of a seed share its draws, so the seed is the unit (counted as
     independent worlds, a 95% interval covered as little as 0.81 with 3 casts;
@@ -277,14 +279,14 @@ def seed_rate(shares, casts: int, level: float = 0.95) -> Interval:
     )
 
 
-def outcome_summary(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
+def outcome_summary(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """Per scenario x council: for each figure the council's value, the stand-in's value and
     the paired effect council - stand-in, each {"mean", "ci", "n"} over seeds (a council's
     casts averaged per seed, `per_seed`; the effect also has "support": the share of seeds
     whose difference has the effect's sign)."""
     if worlds is None or len(worlds) == 0:
         return []
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
     figures = figure_names(worlds)
     out = []
     for scenario in sorted(set(worlds["scenario"])):
@@ -333,14 +335,14 @@ def world_unit(casts: int) -> str:
     return "seeds" if casts <= 1 else f"seeds ({casts} casts averaged in each)"
 
 
-def outcome_table(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
+def outcome_table(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """One table: the legend good at settlement relative to before the legend, and the
     gambit's P&L, mean over seeds with its interval (a council's casts on one seed averaged
     first, as Table 1 and the report do: the casts of a seed share its world); one row per
     scenario x world (the stand-in world first), council rows with the paired effect, n seeds."""
     if worlds is None or len(worlds) == 0:
         return []
-    level = threshold(thresholds, "ci_level")
+    level = thresholds.ci_level
 
     def over_seeds(frame: pd.DataFrame, column: str) -> dict:
         return describe(per_seed(frame, [column])[column], level=level)
@@ -371,7 +373,9 @@ def outcome_table(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
     return rows
 
 
-def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, seed: int = 0) -> dict:
+def summarize(
+    decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0
+) -> dict:
     """The JSON-ready summary of an evaluation: {"decision": [...], "seats": [...], "outcome": [...],
     "table": [...], "thresholds": {...}, "excluded": {...}}. See decision_summary, seat_validity,
     outcome_summary, outcome_table; seat faults are left out first (glade.eval.faults)."""
@@ -380,7 +384,7 @@ def summarize(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds=None, 
     outcome = outcome_summary(worlds, thresholds)
     return clean(
         {
-            "thresholds": {k: threshold(thresholds, k) for k in DEFAULTS},
+            "thresholds": as_plain(thresholds),
             "seed": seed,  # of the permutation tests and resamplers
             "excluded": excluded,
             "decision": decision_summary(decisions, thresholds),

@@ -44,7 +44,7 @@ from .faults import without_faults
 from .figures import FIGURES
 from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
-from .rows import World, episode_rows, read_recipe, read_summary, read_table, rebuild
+from .rows import PlannedWorld, episode_rows, read_recipe, read_summary, read_table, rebuild
 from .stats import Interval, ci_text, describe, interval, path_distance
 from .thresholds import run_settings
 
@@ -60,7 +60,7 @@ CALIBRATED_CLOSER, ORIGINAL_CLOSER = "calibrated closer", "original closer"
 BATCH = 32  # worlds played in lockstep at a time
 
 
-def outcome_check(live, fitted: Disposition, fit_pairs: set, on_total=None, on_turn=None, level: float = 0.95) -> dict:
+def outcome_check(live, fitted: Disposition, fit_pairs: set, on_total=None, on_turn=None, *, level: float) -> dict:
     """The check's figures per scenario and over all held-out worlds, and its verdict; intervals
     at `level` (calibration's own, which its text states, not the recipe's ci_level)."""
     if live.kind != "results":
@@ -186,7 +186,7 @@ def _play(specs: list[EpisodeSpec], on_total, on_turn) -> dict:
 def _figures(played, council: str) -> dict:
     """One stand-in world's outcome row (glade.eval.rows.episode_rows: the figures of the catalogue)."""
     e = played.spec
-    w = World(e.episode_id, f"{e.scenario.name}.s{e.seed}", e.scenario.name, council, 0, e.seed, {})
+    w = PlannedWorld(e.episode_id, f"{e.scenario.name}.s{e.seed}", e.scenario.name, council, 0, e.seed, {})
     return episode_rows(w, e.scenario, played.rows, played.history)[0]
 
 

@@ -21,25 +21,27 @@ from glade.run_limits import results_recipe as results_recipe  # named here too,
 from glade.seats import SeatSpecError, load_council
 
 from .recipe import STANDIN, EvalRecipe, casts
-from .rows import ATTRIBUTION, SHARDS, World
+from .rows import ATTRIBUTION, SHARDS, PlannedWorld
+
+Shard = list[PlannedWorld]  # worlds played in lockstep and written as one part (`shards`)
 
 
-def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[World]:
+def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[PlannedWorld]:
     worlds = []
     for name, scenario in scenarios.items():
         creatures = list(scenario.creatures)
         for seed in recipe.seeds.values():
             pair = f"{name}.s{seed}"
-            worlds.append(World(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
+            worlds.append(PlannedWorld(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
             for council_name, council in recipe.councils.items():
                 for k, focal in enumerate(casts(council, creatures)):
                     episode = f"{name}.{council_name}.c{k}.s{seed}"
-                    worlds.append(World(episode, pair, name, council_name, k, seed, focal))
+                    worlds.append(PlannedWorld(episode, pair, name, council_name, k, seed, focal))
                     if recipe.attribution and len(focal) > 1:  # one focal seat left out is the stand-in world
                         for creature in focal:
                             rest = {c: p for c, p in focal.items() if c != creature}
                             worlds.append(
-                                World(
+                                PlannedWorld(
                                     f"{episode}.without-{creature}", pair, name, council_name, k, seed, rest, creature
                                 )
                             )
@@ -85,7 +87,7 @@ def shard_log(out: str | Path) -> ShardLog:
     )
 
 
-def shards(planned: list[World], done: dict, size: int) -> list[list[World]]:
+def shards(planned: list[PlannedWorld], done: dict, size: int) -> list[Shard]:
     """The worlds still to play, in shards: blocks of `size` consecutive worlds of the whole
     plan in seed order, less the finished ones. A shard plays in lockstep and is written as
     one part, by either backend; cutting the plan, not what is left, keeps every shard's

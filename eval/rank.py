@@ -46,6 +46,7 @@ from .rank_councils import check_councils, check_identities, check_versions, fol
 from .recipe import STANDIN
 from .rows import check_results_folder, interrupted, read_recipe, read_summary, read_table
 from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
+from .thresholds import DEFAULTS
 
 ALPHA = 0.01  # choix's regularisation: a weak prior toward equal strengths
 OUTCOMES = ("seat", "team")
@@ -180,7 +181,7 @@ def rank(
     results: list[str | Path],
     outcome: str = "seat",
     resamples: int = DEFAULT_RESAMPLES,
-    level: float = 0.95,
+    level: float = DEFAULTS.ci_level,
     seed: int = 0,
     on_total=None,
     progress=None,

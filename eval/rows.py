@@ -1,5 +1,5 @@
-"""The rows of an evaluation: a World (one planned episode), and what is written for it: decisions.parquet (one row
-per live decision, with the stand-in's counterfactual in the same state) and episodes.parquet (one row per world x
+"""The rows of an evaluation: a PlannedWorld (one episode to play), and what is written for it: decisions.parquet (one
+row per live decision, with the stand-in's counterfactual in the same state) and episodes.parquet (one row per world x
 creature, with the world's outcome figures). Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS."""
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ ATTRIBUTION = "attribution"  # the `world` of a leave-one-out replay
 
 
 @dataclass(frozen=True)
-class World:
+class PlannedWorld:
     episode_id: str
     pair_id: str  # the (scenario, seed) both worlds of a pair share
     scenario: str
@@ -303,7 +303,7 @@ EPISODE_COLUMNS = {
 }
 
 
-def decision_rows(w: World, s: Scenario, rows: list[dict]) -> list[dict]:
+def decision_rows(w: PlannedWorld, s: Scenario, rows: list[dict]) -> list[dict]:
     """One row per live decision, with per-good directions and quantities for both sides."""
     turn0 = legend_turn(s)
     goods = list(s.goods)
@@ -346,7 +346,7 @@ def decision_rows(w: World, s: Scenario, rows: list[dict]) -> list[dict]:
     return out
 
 
-def episode_rows(w: World, s: Scenario, rows: list[dict], history: list[dict]) -> list[dict]:
+def episode_rows(w: PlannedWorld, s: Scenario, rows: list[dict], history: list[dict]) -> list[dict]:
     """One row per episode x seat; the episode's own figures repeat on each of its rows."""
     turn0, good = legend_turn(s), legend_good(s)
     paths = {g: [h["prices"][g] for h in history] for g in s.goods}

@@ -25,9 +25,9 @@ from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ti
 from glade.run_limits import check, results_recipe
 
 from .estimate import calibrate, eval_plan
-from .plan import plan, seat_council, shard_log, shards
+from .plan import Shard, plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
-from .rows import ATTRIBUTION, World, decision_rows, episode_rows, summary_mismatch, tables_identity
+from .rows import ATTRIBUTION, decision_rows, episode_rows, summary_mismatch, tables_identity
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Evaluation:
 
 
 def play(
-    scenarios: dict[str, Scenario], shard: list[World], council, stats: RolloutStats, progress=None
+    scenarios: dict[str, Scenario], shard: Shard, council, stats: RolloutStats, progress=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
     replay) rows. `council(scenario, focal)` seats a world (see seat_council); `progress(n)`
@@ -78,7 +78,7 @@ def play(
 
 
 def play_here(
-    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[list[World]], stats: RolloutStats, progress=None
+    recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard], stats: RolloutStats, progress=None
 ):
     """The local backend: every shard in this process, one after another; yields (shard,
     decisions, episodes, attribution) as each finishes."""

@@ -29,6 +29,7 @@ import numpy as np
 from glade.console import with_ci
 
 from .exact import clopper_pearson, korn_graubard, lattice_bounds
+from .thresholds import DEFAULTS
 
 MIN_N = 4  # clusters below which no interval is given
 MIN_RESAMPLED = 8  # clusters below which a bootstrap gives no interval (resample_intervals: what it covers)
@@ -78,7 +79,7 @@ def expanded_tail(clusters: int, level: float) -> float:
 
 
 def resample_intervals(
-    clusters: int, statistic: Callable, *, seed: int, level: float = 0.95, resamples: int = 2000
+    clusters: int, statistic: Callable, *, seed: int, level: float = DEFAULTS.ci_level, resamples: int = 2000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded bootstrap intervals of a vector `statistic(indices)` of `clusters` independent
     clusters (seeds: a seed's scenarios share its draws), refitted per resample (glade.eval.rank):
@@ -148,7 +149,13 @@ def _values_text(x: np.ndarray) -> str:
 
 
 def interval(
-    values, *, level: float = 0.95, unit: str = "seeds", rate: bool = False, bounds=None, lattice: bool = False
+    values,
+    *,
+    level: float = DEFAULTS.ci_level,
+    unit: str = "seeds",
+    rate: bool = False,
+    bounds=None,
+    lattice: bool = False,
 ) -> Interval:
     """The mean of `values` (one per cluster; NaNs dropped) with an interval that holds at its n.
 
@@ -199,7 +206,7 @@ def interval(
     return Interval(mean, low, high, n, "", "t+hall+kurtosis-df")
 
 
-def cluster_rate(shares, *, members: int, level: float = 0.95, agreeing: str, averaged: str) -> Interval:
+def cluster_rate(shares, *, members: int, level: float, agreeing: str, averaged: str) -> Interval:
     """A 0/1 outcome's rate over clusters whose members share their draws (a seed's casts, an
     episode's documents), from each cluster's share of members that showed it: the cluster is
     the unit. Exact (Clopper-Pearson) where every cluster's members agree (each share 0 or 1),
@@ -233,7 +240,7 @@ def kurtosis_df(x: np.ndarray) -> float:
     return 2 / (2 / (n - 1) + max(kurtosis, 0.0) / n)
 
 
-def t_hall(x: np.ndarray, level: float = 0.95, df: float | None = None) -> tuple[float, float]:
+def t_hall(x: np.ndarray, level: float = DEFAULTS.ci_level, df: float | None = None) -> tuple[float, float]:
     """The Student t interval of the mean, each end moved out to Hall's (1992) skewness-corrected
     interval where that reaches further (a skewed sample's long side needs the room). Hall's
     transformation reads the sample skewness as the adjusted G1 (n >= 3). Both read the t
@@ -260,7 +267,7 @@ def t_hall(x: np.ndarray, level: float = 0.95, df: float | None = None) -> tuple
     return min(mean - half, hall_low), max(mean + half, hall_high)
 
 
-def fieller(numerator, denominator, level: float = 0.95) -> tuple[float, float] | None:
+def fieller(numerator, denominator, level: float = DEFAULTS.ci_level) -> tuple[float, float] | None:
     """Fieller's interval for mean(numerator) / mean(denominator) on paired values (a seat's
     contribution over the whole effect); None when the denominator's mean is not clearly away
     from 0 (the interval would be unbounded) or there are fewer than MIN_N pairs."""
@@ -289,14 +296,20 @@ def fieller(numerator, denominator, level: float = 0.95) -> tuple[float, float] 
 
 
 def describe(
-    values, *, level: float = 0.95, unit: str = "seeds", rate: bool = False, bounds=None, lattice: bool = False
+    values,
+    *,
+    level: float = DEFAULTS.ci_level,
+    unit: str = "seeds",
+    rate: bool = False,
+    bounds=None,
+    lattice: bool = False,
 ) -> dict:
     """{"mean", "ci": [low, high] or None, "n", "note"} over the non-NaN values (see `interval`;
     mean None when there are none), and "values" when n < MIN_N."""
     return interval(values, level=level, unit=unit, rate=rate, bounds=bounds, lattice=lattice).as_dict()
 
 
-def column_intervals(data, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def column_intervals(data, level: float = DEFAULTS.ci_level) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, low, high) per column of a (clusters, k) array (price paths: rows are seeds,
     columns turns); low and high are NaN where `interval` gives none."""
     data = np.asarray(data, dtype=float)

@@ -1,6 +1,6 @@
 """The thresholds of a council recipe (`thresholds:`): what counts as a crash or a bubble,
-which effects are flagged, the interval level. Their defaults are the one source of truth
-for results folders written before a threshold existed (`threshold`)."""
+which effects are flagged, the interval level. Their defaults (`DEFAULTS`) are the one source
+of truth, for results folders written before a threshold existed too (`run_settings`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glade.config import as_plain, build, fail
+from glade.config import build, fail
 
 
 @dataclass(frozen=True)
@@ -27,26 +27,26 @@ class Thresholds:
     resamples: int = 2000  # draws of the sign-flip permutation tests beyond exact enumeration
 
 
-DEFAULTS = as_plain(Thresholds())
+DEFAULTS = Thresholds()  # frozen: safe as a default argument
 
 
 def check_thresholds(t: Thresholds, source: str | None) -> None:
     rules = {
-        "crash_drop": (0 < t.crash_drop <= 1, "between 0 (excluded) and 1"),
-        "crash_within": (t.crash_within >= 0, "0 or more"),
-        "bubble_rise": (t.bubble_rise > 0, "more than 0"),
-        "flag_min_effect": (t.flag_min_effect >= 0, "0 or more"),
-        "flag_support": (0 <= t.flag_support <= 1, "between 0 and 1"),
-        "fdr_q": (0 < t.fdr_q < 1, "between 0 and 1, both excluded"),
-        "robust_floor": (0 <= t.robust_floor <= 1, "between 0 and 1"),
-        "move_floor": (t.move_floor >= 0, "0 or more"),
-        "lever_min_effect": (t.lever_min_effect >= 0, "0 or more"),
-        "ci_level": (0 < t.ci_level < 1, "between 0 and 1, both excluded"),
-        "resamples": (t.resamples >= 1, "at least 1"),
+        "crash_drop": (t.crash_drop, 0 < t.crash_drop <= 1, "between 0 (excluded) and 1"),
+        "crash_within": (t.crash_within, t.crash_within >= 0, "0 or more"),
+        "bubble_rise": (t.bubble_rise, t.bubble_rise > 0, "more than 0"),
+        "flag_min_effect": (t.flag_min_effect, t.flag_min_effect >= 0, "0 or more"),
+        "flag_support": (t.flag_support, 0 <= t.flag_support <= 1, "between 0 and 1"),
+        "fdr_q": (t.fdr_q, 0 < t.fdr_q < 1, "between 0 and 1, both excluded"),
+        "robust_floor": (t.robust_floor, 0 <= t.robust_floor <= 1, "between 0 and 1"),
+        "move_floor": (t.move_floor, t.move_floor >= 0, "0 or more"),
+        "lever_min_effect": (t.lever_min_effect, t.lever_min_effect >= 0, "0 or more"),
+        "ci_level": (t.ci_level, 0 < t.ci_level < 1, "between 0 and 1, both excluded"),
+        "resamples": (t.resamples, t.resamples >= 1, "at least 1"),
     }
-    for key, (ok, expected) in rules.items():
+    for key, (value, ok, expected) in rules.items():
         if not ok:
-            fail(source, f"thresholds.{key}", f"must be {expected}, got {getattr(t, key)}")
+            fail(source, f"thresholds.{key}", f"must be {expected}, got {value}")
 
 
 def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) -> tuple[Thresholds, int]:
@@ -69,11 +69,3 @@ def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) 
     if seed < 0:
         fail(source, "seed", f"must be at least 0, got {seed}")
     return thresholds, seed
-
-
-def threshold(thresholds: Thresholds | Mapping[str, Any] | None, key: str):
-    """A threshold from a Thresholds, a mapping (a results folder's recipe.yaml; keys left out
-    take the defaults) or None (the defaults)."""
-    if isinstance(thresholds, Thresholds):
-        return getattr(thresholds, key)  # key names one of its fields (DEFAULTS' keys)
-    return (thresholds or {}).get(key, DEFAULTS[key])

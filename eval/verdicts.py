@@ -54,7 +54,7 @@ from .figures import FIGURES, PHENOMENA
 from .metrics import per_seed, seed_rate, world_figures, world_unit
 from .recipe import STANDIN, Lever
 from .stats import MIN_N, Interval, clean, interval
-from .thresholds import threshold
+from .thresholds import DEFAULTS, Thresholds
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
 AT_FLOOR = "at the floor"  # an interval across the floor and narrower than it: more seeds alone may not settle it
@@ -155,8 +155,8 @@ def _worlds_of(worlds: pd.DataFrame, scenario: str) -> list[str]:
 # --- lesson 1: robustness ----------------------------------------------------------------------
 
 
-def robustness(worlds: pd.DataFrame, thresholds=None, seed: int = 0) -> list[dict]:
-    level, floor = threshold(thresholds, "ci_level"), threshold(thresholds, "robust_floor")
+def robustness(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0) -> list[dict]:
+    level, floor = thresholds.ci_level, thresholds.robust_floor
     out = []
     for scenario in dict.fromkeys(worlds["scenario"]):
         here = worlds[worlds["scenario"] == scenario]
@@ -213,8 +213,8 @@ def _robust_verdict(by_cast: list[np.ndarray], pooled: Interval, hetero: float |
 # --- lesson 2: the seam --------------------------------------------------------------------------
 
 
-def seam_split(worlds: pd.DataFrame, thresholds=None) -> list[dict]:
-    level, floor = threshold(thresholds, "ci_level"), threshold(thresholds, "move_floor")
+def seam_split(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> list[dict]:
+    level, floor = thresholds.ci_level, thresholds.move_floor
     out = []
     for scenario in dict.fromkeys(worlds["scenario"]):
         here = worlds[worlds["scenario"] == scenario]
@@ -270,8 +270,8 @@ def _seam_verdict(traded: Interval, seam: Interval, larger: Interval, floor: flo
 # --- lesson 3: levers ----------------------------------------------------------------------------
 
 
-def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds=None) -> list[dict]:
-    level, min_effect = threshold(thresholds, "ci_level"), threshold(thresholds, "lever_min_effect")
+def lever_audit(worlds: pd.DataFrame, levers: tuple[Lever, ...], thresholds: Thresholds = DEFAULTS) -> list[dict]:
+    level, min_effect = thresholds.ci_level, thresholds.lever_min_effect
     out = []
     for lever in levers:
         figure = lever.figure
@@ -381,7 +381,7 @@ def verdicts(
     episodes: pd.DataFrame,
     replays: pd.DataFrame | None,
     levers: tuple[Lever, ...] = (),
-    thresholds=None,
+    thresholds: Thresholds = DEFAULTS,
     seed: int = 0,
     decisions: pd.DataFrame | None = None,
 ) -> dict:

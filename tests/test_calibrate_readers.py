@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from glade.env import standin
+from glade.eval.calibrate import LEVEL
 from glade.eval.live_decisions import load_live
 from glade.eval.outcome_check import outcome_check
 from tests.test_calibrate_review import traces  # noqa: F401  (a fixture: a small traces dataset)
@@ -70,7 +71,7 @@ def _set(folder, key: str, value) -> None:
 
 def _check(folder) -> dict:
     """The outcome check of the balanced stand-in on every world (none held out of a fit)."""
-    return outcome_check(load_live(folder, "panic"), standin.disposition("balanced"), set())
+    return outcome_check(load_live(folder, "panic"), standin.disposition("balanced"), set(), level=LEVEL)
 
 
 # --- 1. recipe.yaml: one strict reader, for a results folder and a traces dataset

@@ -171,7 +171,7 @@ def test_decision_summary_exact_numbers():
 
 def test_decision_summary_splits_phases_and_orders_them():
     rows = [decision("e0", 0, t, p, [], []) for t, p in ((0, "after"), (1, "before"), (2, "seam"))]
-    out = decision_summary(pd.DataFrame(rows), None)
+    out = decision_summary(pd.DataFrame(rows))
     assert [c["phase"] for c in out] == ["before", "seam", "after"]
     assert all(c["agreement"]["mean"] == 1.0 and c["agreement"]["ci"] is None for c in out)
     assert all(c["agreement"]["note"] == "too few seeds for an interval: 1" for c in out)
@@ -250,7 +250,7 @@ def test_summarize_is_json_ready_with_the_table():
         assert key in standin and key in council
     assert council["gambit_pnl"] == 4.5 and council["gambit_pnl_effect"] == 2.5 and council["n"] == 2
     assert standin["legend_ratio"] == pytest.approx(0.9)
-    assert summarize(pd.DataFrame(), pd.DataFrame(), None, 0)["decision"] == []
+    assert summarize(pd.DataFrame(), pd.DataFrame(), Thresholds(), 0)["decision"] == []
 
 
 def test_a_rates_paired_effect_interval_stays_within_minus_one_and_one():

@@ -21,9 +21,9 @@ from glade.eval.flags import flag, load_thresholds
 from glade.eval.flags_text import where
 from glade.eval.rank import best_ranks, comparisons, rank, seat_values, team_values
 from glade.eval.recipe import CouncilSpec, casts, check_inputs, load_eval_recipe, played_scenarios, unseated
-from glade.eval.rows import World, decision_rows, episode_rows
+from glade.eval.rows import PlannedWorld, decision_rows, episode_rows
 from glade.eval.scoring import direction_agreement, quantities
-from glade.eval.thresholds import DEFAULTS, Thresholds, check_thresholds, threshold
+from glade.eval.thresholds import DEFAULTS, Thresholds, check_thresholds, run_settings
 from glade.rollout import run_episode
 
 # --------------------------------------------------------------------------- rank
@@ -114,17 +114,18 @@ def test_each_threshold_allows_its_edge_and_refuses_one_step_past_it_in_one_line
     assert str(info.value) == f"r.yaml: thresholds.{key}: must be {expected}, got {bad}"
 
 
-def test_a_results_folders_thresholds_mapping_overrides_the_defaults_key_by_key():
-    # guards threshold()'s mapping branch: a recipe.yaml's thresholds win, keys left out take the defaults
-    assert threshold({"fdr_q": 0.2}, "fdr_q") == 0.2
-    assert threshold({"fdr_q": 0.2}, "flag_support") == 0.6
-    assert threshold(None, "crash_within") == 2 and threshold(Thresholds(crash_within=5), "crash_within") == 5
+def test_a_results_folders_thresholds_mapping_overrides_the_defaults_key_by_key(tmp_path):
+    # guards run_settings' build: a recipe.yaml's thresholds win, keys left out take the defaults
+    thresholds, _ = run_settings({"thresholds": {"fdr_q": 0.2}}, {}, tmp_path)
+    assert thresholds.fdr_q == 0.2 and thresholds.flag_support == 0.6
+    assert run_settings({}, {}, tmp_path)[0] == DEFAULTS and DEFAULTS.crash_within == 2
+    assert run_settings({}, {"thresholds": {"crash_within": 5}}, tmp_path)[0] == Thresholds(crash_within=5)
 
 
 def test_the_defaults_are_the_ones_the_readme_states():
     # guards the defaults the README's flag rule quotes (q = 0.10) and the shipped recipes repeat
-    assert (DEFAULTS["fdr_q"], DEFAULTS["flag_min_effect"], DEFAULTS["flag_support"]) == (0.10, 0.15, 0.6)
-    assert (DEFAULTS["crash_drop"], DEFAULTS["crash_within"], DEFAULTS["bubble_rise"]) == (0.3, 2, 0.3)
+    assert (DEFAULTS.fdr_q, DEFAULTS.flag_min_effect, DEFAULTS.flag_support) == (0.10, 0.15, 0.6)
+    assert (DEFAULTS.crash_drop, DEFAULTS.crash_within, DEFAULTS.bubble_rise) == (0.3, 2, 0.3)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -221,7 +222,7 @@ def test_a_decision_row_keeps_the_user_prompt_and_the_live_quantities_beside_the
     first = next(r for r in rows if r["creature"] == "oona")
     first["action"] = json.dumps({"orders": [order("buy", "honey", 3, 20.0)]})
     first["standin_action"] = json.dumps({"orders": [order("sell", "honey", 2, 9.0)]})
-    w = World("e", "pair", s.name, "c", 0, 1, {"oona": "p"})
+    w = PlannedWorld("e", "pair", s.name, "c", 0, 1, {"oona": "p"})
     out = decision_rows(w, s, rows)
     assert len(out) == 6 and {r["creature"] for r in out} == {"oona"}
     assert all(r["prompt"].startswith(f"Turn {r['turn'] + 1} of 6.") for r in out)
@@ -243,7 +244,7 @@ def test_an_episode_row_counts_errors_and_faults_apart_and_reads_the_whole_episo
         {"legend": "x", "good": "acorns", "before": 2.0, "after": 1.0},
         {"legend": "x", "good": "honey", "before": 8.0, "after": 5.0},
     ]
-    w = World("e", "pair", s.name, "c", 0, 1, {"oona": "p"})
+    w = PlannedWorld("e", "pair", s.name, "c", 0, 1, {"oona": "p"})
     by = {r["creature"]: r for r in episode_rows(w, s, rows, history)}
     assert (by["oona"]["errors"], by["oona"]["faults"]) == (3, 2)
     assert (by["thorn"]["errors"], by["thorn"]["faults"]) == (0, 0)

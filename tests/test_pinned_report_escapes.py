@@ -16,6 +16,7 @@ from glade.eval.recipe import STANDIN
 from glade.eval.report import plots
 from glade.eval.report.data import Results
 from glade.eval.report.markup import html_table, md_text, sort_key
+from glade.eval.thresholds import Thresholds
 
 
 def test_the_sign_flip_draws_beyond_exact_enumeration_follow_the_seed():
@@ -72,6 +73,6 @@ def test_every_figure_s_file_name_starts_with_a_prefix_the_report_may_remove(dra
 
 
 def test_the_interval_words_name_the_run_s_level():
-    # guards ci_words' `r.level`: a recipe's ci_level of 0.9 is a 90% interval, not 95%
-    r = Results(Path("."), pd.DataFrame(), pd.DataFrame(), level=0.9)
+    # guards ci_words' `r.thresholds.ci_level`: a recipe's ci_level of 0.9 is a 90% interval, not 95%
+    r = Results(Path("."), pd.DataFrame(), pd.DataFrame(), thresholds=Thresholds(ci_level=0.9))
     assert plots.ci_words(r).startswith("90% interval of the mean over seeds")

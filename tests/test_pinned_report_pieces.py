@@ -24,6 +24,7 @@ from glade.eval.report.data import Results
 from glade.eval.report.glossary import ERRORS, glossary, glossary_sections
 from glade.eval.report.markup import MISSING, NOWRAP_CHARS, cell_text, html_table, md_text, slug, sort_key
 from glade.eval.report.render import Page
+from glade.eval.thresholds import Thresholds
 
 # --------------------------------------------------------------------------- fdr
 
@@ -107,7 +108,7 @@ def _page(*, errors=(), summary=None, method=None, verdicts=None, thresholds=Non
         decisions=pd.DataFrame({"error": list(errors)}),
         summary=summary or {},
         flags_method=method or {},
-        thresholds=thresholds or {},
+        thresholds=thresholds or Thresholds(),
     )
     return Page(r, pd.DataFrame(), [], {}, verdicts or {})
 
@@ -163,7 +164,7 @@ def test_a_figure_added_to_the_catalogue_is_defined_in_its_words(monkeypatch):
 
 def test_the_terms_section_escapes_names_in_html_and_lists_every_term_in_markdown():
     # guards glossary_sections' html.escape of term and words, and one Markdown line per term
-    page = _page(thresholds={"crash_drop": 0.25})
+    page = _page(thresholds=Thresholds(crash_drop=0.25))
     section = glossary_sections(page)[0]
     terms = glossary(page)
     assert section.anchor == "terms" and len(section.markdown) == len(terms)

@@ -102,7 +102,7 @@ def test_without_the_recipe_the_summarys_thresholds_and_seed_are_the_runs(tmp_pa
     # guards load_results' `or summary.get("thresholds")` and its seed from the summary, and faulted_councils
     # (the councils that played only worlds with seat faults, in the recipe's order)
     r = load_results(_folder(tmp_path, {"thresholds": {"ci_level": 0.9}, "seed": 5}, {"councils": {"d": {}, "c": {}}}))
-    assert (r.level, r.seed, r.councils, r.faulted_councils) == (0.9, 5, ["c"], ["d"])
+    assert (r.thresholds.ci_level, r.seed, r.councils, r.faulted_councils) == (0.9, 5, ["c"], ["d"])
     assert load_results(_folder(tmp_path, {"seed": 5}, {"seed": 0})).seed == 0  # the recipe's seed, even 0
 
 

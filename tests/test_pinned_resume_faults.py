@@ -17,7 +17,7 @@ from test_resume import bare_log
 
 from glade.eval.plan import shard_log as eval_log
 from glade.eval.plan import shards
-from glade.eval.rows import World
+from glade.eval.rows import PlannedWorld
 from glade.traces import shard_log as traces_log
 
 # --------------------------------------------------------------------------- resume
@@ -172,8 +172,8 @@ def test_a_folder_written_when_levers_decided_the_rows_resumes_without_them(tmp_
 # --------------------------------------------------------------------------- eval plan
 
 
-def world(i: int) -> World:
-    return World(f"w{i}", f"p{i}", "s", "c", 0, i, {})
+def world(i: int) -> PlannedWorld:
+    return PlannedWorld(f"w{i}", f"p{i}", "s", "c", 0, i, {})
 
 
 def test_shards_are_cut_from_the_whole_plan_and_never_empty():

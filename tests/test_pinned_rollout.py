@@ -230,7 +230,7 @@ class _Hold:
 
 def _estimate_inputs():
     from glade.env import load_scenario
-    from glade.eval.rows import World
+    from glade.eval.rows import PlannedWorld
     from glade.seats import PythonSeat, standin_council
 
     short, long = load_scenario("default", turns=3), load_scenario("default", turns=7)
@@ -240,9 +240,9 @@ def _estimate_inputs():
         ("default", ()): standin_council(short),
     }
 
-    def world(i: int, scenario: str, council: str) -> World:
+    def world(i: int, scenario: str, council: str) -> PlannedWorld:
         focal = {"oona": "model"} if council == "mixed" else {}
-        return World(f"w{i}", f"p{i}", scenario, council, 0, i, focal)
+        return PlannedWorld(f"w{i}", f"p{i}", scenario, council, 0, i, focal)
 
     return {"short": short, "long": long}, cache, world
 

@@ -17,7 +17,7 @@ from glade.env.protocol import PROTOCOL_VERSION
 from glade.env.scenario import load_scenario
 from glade.eval import run as eval_run
 from glade.eval.recipe import load_eval_recipe
-from glade.eval.rows import DECISION_COLUMNS, EPISODE_COLUMNS, World, episode_rows
+from glade.eval.rows import DECISION_COLUMNS, EPISODE_COLUMNS, PlannedWorld, episode_rows
 from glade.rollout import ROW_COLUMNS, run_episode
 from glade.traces import DATASET_COLUMNS
 from glade.traces_card import COLUMNS as CARD_COLUMNS
@@ -75,7 +75,7 @@ def test_a_figure_that_does_not_apply_is_a_null_double_not_a_column_of_type_null
     # None in every row made Parquet columns of type null, and double in the runs that had them
     s = load_scenario("default", turns=3)
     played = run_episode(s, seed=1)
-    w = World("default.standin.s1", "default.s1", "default", "standin", 0, 1, {})
+    w = PlannedWorld("default.standin.s1", "default.s1", "default", "standin", 0, 1, {})
     rows = episode_rows(w, s, played.rows, played.history)
     assert all(math.isnan(r[c]) for r in rows for c in ("gambit_pnl", "legend_ratio", "seam_ratio"))
     table = pa.Table.from_pandas(pd.DataFrame(rows))

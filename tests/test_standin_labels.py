@@ -50,12 +50,12 @@ def test_an_eval_plan_labels_a_scenario_disposition_file_by_its_name(tmp_path, m
     # guards estimate.labels' spec_label: the rows say standin:NAME for a file naming NAME
     from glade.env.scenario import load_scenario
     from glade.eval.estimate import labels
-    from glade.eval.rows import World
+    from glade.eval.rows import PlannedWorld
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "my_hoarder", "bid": 1.0}))
     scenario = load_scenario("default", **{"creatures.oona.disposition": "mine.yaml"})
-    world = World("e", "c", scenario.name, "c", 0, 1, {})
+    world = PlannedWorld("e", "c", scenario.name, "c", 0, 1, {})
     assert labels(scenario, world)["oona"] == "standin:my_hoarder"
 
 

@@ -16,6 +16,7 @@ from glade.eval.rank import rank
 from glade.eval.report.leaderboard import board_table, rank_sections, share_text
 from glade.eval.report.sections import lesson_sections
 from glade.eval.stats import MIN_RESAMPLED, Interval
+from glade.eval.thresholds import Thresholds
 from glade.eval.verdict_text import n_text, robustness_lines, verdict_sections
 from glade.eval.verdicts import _lever_verdict, _undecided, against_floor
 
@@ -121,7 +122,9 @@ def test_attribution_played_with_no_clear_effect_says_why_in_terminal_and_report
     )
     sections = {key: lines for key, _, lines in verdict_sections(verdicts)}
     assert sections["attribution"] == [line]  # the terminal and the report's lead both print these
-    page = SimpleNamespace(verdicts=verdicts, thresholds=lambda key: 0.5, table=pd.DataFrame(), figures=[])
+    page = SimpleNamespace(
+        verdicts=verdicts, r=SimpleNamespace(thresholds=Thresholds()), table=pd.DataFrame(), figures=[]
+    )
     detail = [s for s in lesson_sections(page) if s.anchor == "attribution"]
     assert len(detail) == 1 and detail[0].title == "Which seat did it" and line in detail[0].markdown[0]
 

@@ -30,6 +30,7 @@ from glade.cli import main
 from glade.eval.plan import plan
 from glade.eval.recipe import load_eval_recipe
 from glade.eval.run import evaluate, run_recipe
+from glade.eval.thresholds import Thresholds
 from glade.eval.verdicts import verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,9 +106,9 @@ def test_worlds_with_seat_faults_are_left_out_of_the_verdicts(lessons):
     fire = episodes[(episodes["scenario"] == "gambit_rumour") & (episodes["council"] == "fire")]
     held = set(fire["episode_id"].unique()[:4])  # worlds where a server failed some turns
     marked = episodes.assign(faults=episodes["faults"].where(~episodes["episode_id"].isin(held), 2))
-    left_out = verdicts(episodes[~episodes["episode_id"].isin(held)], None, (), {"resamples": 300})
-    assert verdicts(marked, None, (), {"resamples": 300}) == left_out
-    assert left_out != verdicts(episodes, None, (), {"resamples": 300})
+    left_out = verdicts(episodes[~episodes["episode_id"].isin(held)], None, (), Thresholds(resamples=300))
+    assert verdicts(marked, None, (), Thresholds(resamples=300)) == left_out
+    assert left_out != verdicts(episodes, None, (), Thresholds(resamples=300))
 
 
 def test_the_override_reads_as_authored_the_fire_sale_as_emergent(lessons):

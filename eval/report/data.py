@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glade.config import as_plain
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
 from glade.eval.flags import flags_mismatch, load_flags
@@ -27,7 +26,7 @@ from glade.eval.rows import (
     rebuild,
 )
 from glade.eval.stats import column_intervals, interval
-from glade.eval.thresholds import run_settings
+from glade.eval.thresholds import Thresholds, run_settings
 
 FILES = "report_files"
 READ_HERE = ("episode_id", "scenario", "council", "seed", "price_path")  # of episodes.parquet, by load_results
@@ -55,14 +54,13 @@ class Results:
     faulted_councils: list[str] = field(default_factory=list)  # councils whose every world had seat faults
     creatures: dict[str, list[str]] = field(default_factory=dict)  # scenario -> seats in scenario order
     seed: int = 0  # seeds the permutation tests
-    level: float = 0.95
     seats: pd.DataFrame = field(default_factory=pd.DataFrame)  # episodes.parquet as written: one row per seat
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution.parquet (leave-one-out replays)
     families: list[dict] = field(default_factory=list)  # flag families from flags.json
     flags_method: dict = field(default_factory=dict)  # how the flags were tested, with counts
     flags_provenance: dict = field(default_factory=dict)  # the glade that wrote flags.json (glade.provenance)
     excluded: dict = field(default_factory=dict)  # seat faults left out of the tables above (glade.eval.faults)
-    thresholds: dict = field(default_factory=dict)  # the run's: recipe.yaml's, else summary.json's
+    thresholds: Thresholds = field(default_factory=Thresholds)  # the run's: recipe.yaml's, else summary.json's
 
     @property
     def worlds(self) -> list[str]:
@@ -141,14 +139,13 @@ def load_results(results_dir: str | Path) -> Results:
         faulted_councils=[c for c in ordered(pd.Series(played, dtype=object), recipe_councils) if c not in councils],
         creatures=creatures,
         seed=seed,
-        level=thresholds.ci_level,
         seats=seats,
         attribution=attribution,
         families=(loaded or {}).get("families", []),
         flags_method=(loaded or {}).get("method", {}),
         flags_provenance=(loaded or {}).get("provenance", {}),
         excluded=excluded,
-        thresholds=as_plain(thresholds),
+        thresholds=thresholds,
     )
 
 
@@ -212,7 +209,7 @@ def mean_ci(values, r: Results):
             return math.nan, math.nan, math.nan
         mean, low, high = mean_ci(data[:, None], r)
         return float(mean[0]), float(low[0]), float(high[0])
-    return column_intervals(data, r.level)
+    return column_intervals(data, r.thresholds.ci_level)
 
 
 WORLD = ("scenario", "council")  # per_seed keeps these apart: one value per seed of each world
@@ -244,7 +241,7 @@ def results_table(r: Results) -> pd.DataFrame:
                     row[f"{name}_note"] = ""
                     continue
                 values = table[(table["scenario"] == scenario) & (table["council"] == world)][name]
-                iv = interval(values.to_numpy(dtype=float), level=r.level)
+                iv = interval(values.to_numpy(dtype=float), level=r.thresholds.ci_level)
                 row[name], row[f"{name}_note"] = iv.mean, iv.note
                 row[f"{name}_low"] = math.nan if iv.low is None else iv.low
                 row[f"{name}_high"] = math.nan if iv.high is None else iv.high

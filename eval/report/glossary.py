@@ -55,20 +55,21 @@ def _figure(name: str, more: str = "") -> tuple[str, str]:
     return name, FIGURES[name].about + more
 
 
-def _thresholds(page, **keys: str) -> str:
-    """The run's values of the thresholds a figure reads, each with its unit: "; in this run
+def _thresholds(*given: tuple[str, float, str]) -> str:
+    """The run's values of the thresholds a figure reads, (name, value, unit) each: "; in this run
     crash_drop 0.3 (a share of the price before the legend), crash_within 2 (turns)"."""
-    return "; in this run " + ", ".join(f"{key} {page.thresholds(key)} ({unit})" for key, unit in keys.items())
+    return "; in this run " + ", ".join(f"{key} {value} ({unit})" for key, value, unit in given)
 
 
 def figure_terms(page) -> list[tuple[str, str]]:
     """Every figure of the catalogue (tables, flags, levers and attribution name them), and the
     parts of the legend turn's move."""
+    t = page.r.thresholds
     terms = [
         _figure("legend_ratio", " (the Results table's 'price at settlement / before')"),
         _figure("gambit_pnl", " (the Results table's 'gambit P&L')"),
-        _figure("crash", _thresholds(page, crash_drop=BEFORE, crash_within="turns")),
-        _figure("bubble", _thresholds(page, bubble_rise=BEFORE)),
+        _figure("crash", _thresholds(("crash_drop", t.crash_drop, BEFORE), ("crash_within", t.crash_within, "turns"))),
+        _figure("bubble", _thresholds(("bubble_rise", t.bubble_rise, BEFORE))),
         (
             "log points",
             "100 x ln(price after / price before): the legend turn's move in log points is the traded part plus the "

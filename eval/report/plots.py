@@ -111,7 +111,7 @@ def _save(fig, plt) -> bytes:
 
 def ci_words(r: Results) -> str:
     return (
-        f"{r.level:.0%} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
+        f"{r.thresholds.ci_level:.0%} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
         "correction, at the degrees of freedom the seeds' excess kurtosis leaves; none below 4 seeds, and none where every seed gave the same value); a council's casts "
         "on one seed are averaged first"
     )

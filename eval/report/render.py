@@ -34,7 +34,6 @@ from glade.eval.figures import LEGEND_RATIO_HEADING, mechanism
 from glade.eval.recipe import STANDIN
 from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
-from glade.eval.thresholds import threshold
 from glade.files import atomic, check_replaceable
 from glade.meter import cost_part
 
@@ -183,9 +182,6 @@ class Page:
     figures: list[Chart]
     labels: dict[str, str]
     verdicts: dict
-
-    def thresholds(self, key: str):
-        return threshold(self.r.thresholds, key)
 
 
 def unique_names(figures: list[Chart]) -> list[Chart]:

@@ -97,7 +97,7 @@ def seat_sections(page) -> list[Section]:
     header, rows = seat_rows(page.r)
     if not rows:
         return []
-    about = SEATS_CAPTION.format(level=page.r.level)
+    about = SEATS_CAPTION.format(level=page.r.thresholds.ci_level)
     return [
         Section(
             "seats",

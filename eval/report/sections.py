@@ -64,7 +64,10 @@ def example_anchor(family: dict, j: int) -> str:
 def verdict_section(page) -> list[Section]:
     """The lead: each lesson's verdicts, seat attribution where played, the top flag families."""
     r, v = page.r, page.verdicts
-    md, out = [LEAD.format(level=r.level), ""], [f'<p class="caption">{_e(LEAD.format(level=r.level))}</p>']
+    md, out = (
+        [LEAD.format(level=r.thresholds.ci_level), ""],
+        [f'<p class="caption">{_e(LEAD.format(level=r.thresholds.ci_level))}</p>'],
+    )
     for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
         heading = f"{number}. {question}" if key in LESSONS else question
         lines = lines or [EMPTY.get(key, "nothing to say")]
@@ -129,7 +132,7 @@ def _table_section(
 
 def lesson_sections(page) -> list[Section]:
     """The detail behind each verdict: one sortable table per lesson, and seat attribution."""
-    v, floor = page.verdicts, page.thresholds
+    v, t = page.verdicts, page.r.thresholds
     seeds = standin_seeds(page.table)  # "n 7 of 8 seeds" where a council lost a seed to seat faults
     out = _table_section(
         "robustness",
@@ -140,7 +143,7 @@ def lesson_sections(page) -> list[Section]:
         f"seeds behind that rate, the permutation test of the casts' rates (cast labels shuffled within each seed; '—' "
         f"where there is none: a world of one cast, or casts that share no seed or whose worlds all showed it or all "
         f"did not on the seeds they share, so there is nothing to shuffle), and the verdict, the floor being a rate of "
-        f"{floor('robust_floor')} (robust_floor): {rules_text(ROBUST_RULES)}.",
+        f"{t.robust_floor} (robust_floor): {rules_text(ROBUST_RULES)}.",
         ["scenario", "phenomenon", "world", "per cast", "rate [CI]", "n", "casts differ (p)", "verdict"],
         [
             [
@@ -164,7 +167,7 @@ def lesson_sections(page) -> list[Section]:
         f"The legend good's price move at the legend turn (settlement over the turn before), split into what clearing "
         f"and repricing made (the seats' trading) and what the settlement seam wrote, {LOG_POINTS}; the seam's share "
         f"is |seam| / (|traded| + |seam|) in log points; means over seeds (casts averaged per seed), n beside them. A part moves "
-        f"when its interval lies wholly at or beyond {100 * floor('move_floor'):.1f} log points, is no move when it lies wholly "
+        f"when its interval lies wholly at or beyond {100 * t.move_floor:.1f} log points, is no move when it lies wholly "
         f"inside them, and, when it straddles them, is at the floor if its interval is narrower than the floor, else not enough seeds. Verdicts (the floor: those log points): {rules_text(SEAM_RULES)}. Turns count "
         f"from 0 (turn 4 is the prompt's Turn 5).",
         ["scenario", "world", "good @ turn", "move", "traded", "at the seam", "seam's share", "n", "verdict"],
@@ -191,8 +194,8 @@ def lesson_sections(page) -> list[Section]:
         f"A lever's effect (its 'to' scenario minus its 'from' scenario, same seeds and casts) in the all-stand-in "
         f"world and in each council (a council's casts on a seed averaged first; n the seeds), and the difference in "
         f"differences; a world moves when the effect's interval lies wholly at or beyond "
-        f"{floor('lever_min_effect')} (for a figure in units, such as gambit_pnl or volume, that share of the "
-        f"all-stand-in world's mean magnitude in the 'from' scenario, at least {floor('lever_min_effect')} units), does not when it lies wholly inside it, and a world whose interval "
+        f"{t.lever_min_effect} (for a figure in units, such as gambit_pnl or volume, that share of the "
+        f"all-stand-in world's mean magnitude in the 'from' scenario, at least {t.lever_min_effect} units), does not when it lies wholly inside it, and a world whose interval "
         f"straddles it leaves the lever at the floor (every such interval narrower than it) or at not enough seeds. Verdicts (the floor: that value): {rules_text(LEVER_RULES)}. Beside a verdict: "
         f"which interval straddles the floor, and which world's effect is larger where the difference in differences "
         f"excludes 0.",

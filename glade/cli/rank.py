@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, about, epilog
+from glade.eval.thresholds import DEFAULTS
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -42,7 +43,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             "least about 10 past each end of it: 1743 at 95%%, 109163 at 99%%)"
         ),
     )
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default: 0.95)")
+    p.add_argument(
+        "--level", type=float, default=DEFAULTS.ci_level, help=f"interval level (default: {DEFAULTS.ci_level})"
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampler (default: 0)")
     p.add_argument("--out", metavar="FILE", help="where to write rank.json (default: RESULTS/rank.json, the first)")
     p.set_defaults(run=run)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from glade.console import with_ci
 from glade.console_tables import plain_table
+from glade.eval.thresholds import DEFAULTS, Thresholds
 
 
 def run_lines(summary: dict, out) -> str:
@@ -77,7 +78,7 @@ def self_buy_line(seats: list[dict]) -> str | None:
     )
 
 
-def table_one_of(results, thresholds=None) -> list[dict]:
+def table_one_of(results, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from glade.eval.faults import without_faults
     from glade.eval.field_notes import table_one

@@ -15,6 +15,7 @@ from glade.checkpoint import SHIPPED
 from glade.eval import rows
 from glade.eval.figures import FIGURES
 from glade.eval.flags import load_flags
+from glade.eval.thresholds import DEFAULTS, run_settings
 from glade.seats.base import model_of
 
 from . import cards
@@ -95,7 +96,7 @@ class CouncilView:
     decision_flags: tuple[dict, ...] | None  # flags of its own seats (None: no flags.json)
     outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
     ranks: tuple[dict, ...]  # its leaderboard rows (rank.json), one per identity it was seated under
-    level: float = 0.95  # of the intervals (the eval recipe's ci_level)
+    level: float = DEFAULTS.ci_level  # of the intervals (the eval recipe's ci_level)
     # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
     provenance: dict = field(default_factory=dict)
     # name -> the rules it played, where known (scenario_settings.played_settings)
@@ -139,7 +140,8 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         if flags is None
         else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         ranks=ranks_for(results, name),
-        level=float((summary.get("thresholds") or {}).get("ci_level", 0.95)),
+        # summary.json's thresholds (its figures were computed at them), checked as glade report checks them
+        level=run_settings({}, summary, results)[0].ci_level,
         provenance={key: summary[key] for key in PROVENANCE if key in summary},
         scenarios=played_settings(results, summary.get("scenario_hashes") or {}),
     )
