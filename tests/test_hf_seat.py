@@ -132,9 +132,9 @@ def test_mixed_adapter_council(shared, tiny, adapters, wood, monkeypatch):
     calls = []
     real_generate = shared.generate_once
 
-    def counting(conversations, names, gen, heads=None):
+    def counting(conversations, names, gen, heads=None, schemas=None):
         calls.append(list(names))
-        return real_generate(conversations, names, gen, heads)
+        return real_generate(conversations, names, gen, heads, schemas)
 
     monkeypatch.setattr(shared, "generate_once", counting)
     together = policy.act([obs[c] for c in seats])

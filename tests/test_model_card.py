@@ -61,7 +61,10 @@ def test_lm_eval_scores_reach_the_model_index_and_the_card(ckpt, tmp_path):
     }
     assert found == pytest.approx(expected, rel=5e-4)  # 4 significant digits (model_index.rounded)
     assert ("lm-eval/glade_decision_gen", "valid_json") in found and ("lm-eval/glade_direction_mc", "acc") in found
-    assert "lm-eval (`glade lm-eval`, written to the checkpoint's lm_eval/results.json, not in this repository): the value and stderr are lm-eval's" in card.text
+    assert (
+        "lm-eval (`glade lm-eval`, written to the checkpoint's lm_eval/results.json, not in this repository): the value and stderr are lm-eval's"
+        in card.text
+    )
     stderr = written["stderr"]["glade_direction_mc"]["acc"]
     episodes = written["intervals"]["glade_direction_mc"]["acc"]["n"]  # 2 documents: too few episodes for a CI
     assert (

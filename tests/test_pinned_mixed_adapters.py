@@ -300,4 +300,4 @@ def test_sampling_is_temperature_and_nucleus_only_and_models_are_shared_per_devi
     knobs = _sampling(Generation(temperature=0.7, top_p=0.9))
     assert (knobs["do_sample"], knobs["temperature"], knobs["top_p"], knobs["top_k"]) == (True, 0.7, 0.9, 0)
     assert shared_model(str(tiny)) is shared_model(str(tiny), "float32", "cpu")
-    assert shared_model(str(tiny), "float32", "cpu:0") is not shared_model(str(tiny))
+    assert shared_model(str(tiny), "float32", "cpu:0") is shared_model(str(tiny))  # one CPU, one model

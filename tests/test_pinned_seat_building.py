@@ -79,9 +79,10 @@ def test_standin_council_seats_one_policy_per_disposition():
     }
 
 
-def test_a_model_seats_sharing_key_holds_engine_model_dtype_device_options_and_generation():
+def test_a_model_seats_sharing_key_holds_engine_model_dtype_device_options_and_generation(monkeypatch):
     # guards _model_seat's defaults (float32 on cpu), its vLLM options and its generation part:
     # seats that sample differently never share one policy
+    monkeypatch.setattr("glade.seats.spec._found", lambda module: True)  # as where vLLM is installed
     assert _model_seat({"kind": "hf", "model": "m"}) == (("hf", "m", "float32", "cpu", (), ()), None, {})
     spec = {"kind": "hf", "model": "m", "engine": "vllm", "max_model_len": 512, "seed": 3, "temperature": 0.5}
     key, adapter, generation = _model_seat(spec)

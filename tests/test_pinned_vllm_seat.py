@@ -187,7 +187,7 @@ def test_a_settings_dtype_or_device_vllm_cannot_run_is_refused(vs, tiny):
         vs.SharedEngine(vs.EngineSettings(tiny, dtype="float64"))
     with pytest.raises(ValueError, match="device: this vLLM build runs on 'cpu', the seat asks for 'cuda:0'"):
         vs.SharedEngine(vs.EngineSettings(tiny, device="cuda:0"))
-    assert vs.SharedEngine(vs.EngineSettings(tiny, device="cpu:0")).settings.device == "cpu:0"
+    assert vs.SharedEngine(vs.EngineSettings(tiny, device="cpu:0")).settings.device == "cpu"  # cpu:N is cpu
 
 
 # --------------------------------------------------------------------------- generate
@@ -223,9 +223,9 @@ def test_identical_greedy_rows_go_to_the_engine_once_and_sampled_ones_each(engin
     prompts, _, loras = engine.llm.calls[0]
     assert len(prompts) == 3 and loras[2] is hoarder  # hi, hey, hi through the hoarder
     assert replies[2] == replies[0] and replies[4] == replies[3] and replies[1] != replies[0]
-    again, copied = engine.generate_once([hi, hey, hi, hi, hi], [None, None, None, hoarder, hoarder], Generation())
+    again, copied, _ = engine.generate_once([hi, hey, hi, hi, hi], [None, None, None, hoarder, hoarder], Generation())
     assert again == replies and copied == [False, False, True, False, True]
-    _, copied = engine.generate_once([hi, hi], [None, None], Generation(temperature=1.0, seed=3))
+    _, copied, _ = engine.generate_once([hi, hi], [None, None], Generation(temperature=1.0, seed=3))
     assert len(engine.llm.calls[2][0]) == 2 and copied == [False, False]
 
 
@@ -279,7 +279,7 @@ def test_act_batch_holds_structured_rows_to_their_schema_and_names_a_spent_budge
     free = vs.VLLMPolicy(engine, None, {}, Generation(len(cut)))
     held = vs.VLLMPolicy(engine, None, {}, Generation(len(cut), structured=True))
     engine.start()
-    engine.llm.script = [(cut, "length"), (cut[:-1], "length")]
+    engine.llm.script = [(cut, "length"), (cut[:-1], "stop")]  # "length" is a cut, whatever the count
     decisions = free.act_batch([(free, states[0]), (held, states[1])])
     params = engine.llm.calls[0][1]
     assert params[0].structured_outputs is None and params[1].structured_outputs is not None

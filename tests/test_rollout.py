@@ -48,9 +48,9 @@ def test_councils_sharing_a_base_cost_one_generate_per_turn(models, monkeypatch)
     calls = []
     real = hf_seat.SharedModel.generate_once
 
-    def counting(self, conversations, adapters, gen, heads=None):
+    def counting(self, conversations, adapters, gen, heads=None, schemas=None):
         calls.append(sorted(set(adapters)))
-        return real(self, conversations, adapters, gen, heads)
+        return real(self, conversations, adapters, gen, heads, schemas)
 
     monkeypatch.setattr(hf_seat.SharedModel, "generate_once", counting)
     scenario = load_scenario("default", turns=2)

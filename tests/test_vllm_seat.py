@@ -182,7 +182,7 @@ def test_a_model_vllm_cannot_load_is_one_clear_error(tmp_path):
         load({"kind": "hf", "model": folder, "engine": "vllm"})
     message = str(caught.value)
     assert message.startswith(f"vLLM cannot load {folder!r}: ")
-    assert message.endswith("Run it on the transformers engine instead (engine: hf).")
+    assert message.endswith("; run it on the transformers engine instead (engine: hf)")
     assert "\n" not in message
 
 
@@ -206,7 +206,7 @@ def test_vllms_cpu_memory_advice_says_what_a_seat_can_set(tiny, tmp_path, monkey
         load({"kind": "hf", "model": folder, "engine": "vllm"})
     assert str(caught.value) == (
         f"vLLM cannot load {folder!r}: {said[:-1]}; a seat sizes vLLM's KV cache on CPU with "
-        "VLLM_CPU_KVCACHE_SPACE=GIB in the environment. Run it on the transformers engine instead (engine: hf)."
+        "VLLM_CPU_KVCACHE_SPACE=GIB in the environment; run it on the transformers engine instead (engine: hf)"
     )
 
 
@@ -221,3 +221,47 @@ def test_vllms_cpu_memory_advice_says_what_a_seat_can_set(tiny, tmp_path, monkey
 def test_bad_vllm_specs_fail_at_load(tiny, spec, message):
     with pytest.raises(ValueError, match=message):
         load({"kind": "hf", "model": tiny, "engine": "vllm", **spec})
+
+
+def test_a_cpu_0_council_sits_on_the_cpu_engine_with_its_zero_adapter(tiny, adapters, vllm_council):
+    """cpu:0 is cpu: the same engine, so its base rows go through the null adapter (the walk saw
+    every base row of a cpu:0 council answered through an adapter)."""
+    council = load_council(council_specs(tiny, adapters, "vllm", device="cpu:0"))
+    assert council["hazel"].engine is vllm_council["hazel"].engine
+
+
+def test_a_small_max_model_len_cuts_answers_as_cut_off_and_refuses_longer_prompts_in_one_line(tiny):
+    states = wood_states(8)
+    policy = load({"kind": "hf", "model": tiny, "engine": "vllm", "max_new_tokens": NEW_TOKENS, "max_model_len": 64})
+    tokenizer = policy.engine.tokenizer
+    try:
+        with pytest.raises(ValueError) as caught:
+            policy.act(states[:1])
+        message = str(caught.value)
+        assert (
+            message.startswith("seat spec max_model_len: a prompt of ") and "does not fit max_model_len 64" in message
+        )
+        from glade.env.protocol import render
+
+        prompt = tokenizer.apply_chat_template(render(states[0]), add_generation_prompt=True, tokenize=False)
+        length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        roomy = load(
+            {"kind": "hf", "model": tiny, "engine": "vllm", "max_new_tokens": NEW_TOKENS, "max_model_len": length + 4}
+        )
+        # the context fills 4 tokens in, long before NEW_TOKENS: vLLM says "length", a cut
+        [reply], _, cut = roomy.engine.generate_once([render(states[0])], [None], roomy.gen)
+        assert reply[2] <= 4 < NEW_TOKENS and cut == [True]
+        roomy.engine.shutdown()
+    finally:
+        policy.engine.shutdown()
+
+
+def test_a_max_model_len_past_the_models_says_why_and_names_the_key(tiny, tmp_path):
+    import shutil
+
+    folder = str(shutil.copytree(tiny, tmp_path / "tiny"))
+    with pytest.raises(ValueError) as caught:
+        load({"kind": "hf", "model": folder, "engine": "vllm", "max_model_len": 100_000})
+    message = str(caught.value)
+    assert message.startswith(f"vLLM cannot load {folder!r}: User-specified max_model_len (100000) is greater than")
+    assert message.endswith("; lower the seat's max_model_len, or leave it out for the model's own context length")

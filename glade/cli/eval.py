@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.run import evaluate, write_results
     from glade.eval.stats import MIN_N
     from glade.eval.verdict_text import findings as verdict_findings
-    from glade.faults import fault_hint, too_many_faults
+    from glade.faults import too_many_faults
+    from glade.seats.server import seat_fault_hint
 
     args.recipe, overrides, args.ray = recipe_and_address(args.recipe, list(args.overrides), args.ray)
     if args.recipe is None:
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if summary["cost"]:
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    hint = fault_hint(summary["faults"][over[0]]["faults"]) if over else ""
+    hint = seat_fault_hint(over[0], summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0
 

@@ -8,8 +8,9 @@ from glade.cli import VerbHelp, dotted_keys, epilog
 from glade.config import recipe_source
 from glade.console import console, progress_bar, show_faults
 from glade.console_tables import print_table
-from glade.faults import fault_hint, too_many_faults
+from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report, plan_fails
+from glade.seats.server import seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
@@ -95,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
         )
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    hint = fault_hint(summary["faults"][over[0]]["faults"]) if over else ""
+    hint = seat_fault_hint(over[0], summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0

@@ -48,7 +48,7 @@ from glade.env import standin
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
-from glade.faults import fault_hint, parse_errors, too_many_faults
+from glade.faults import parse_errors, too_many_faults
 from glade.rollout import run_episode
 from glade.seats import (
     Policy,
@@ -63,6 +63,7 @@ from glade.seats import (
     load_council,
     standin_council,
 )
+from glade.seats.server import seat_fault_hint
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -261,6 +262,6 @@ def run(args: argparse.Namespace) -> int:
     again = " (replacing the simulate run that was there)" if replaced else ""
     con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json{again}", soft_wrap=True)
     over = too_many_faults(episode.summary["faults"], args.max_fault_share)
-    hint = fault_hint(episode.summary["faults"][over[0]]["faults"]) if over else ""
+    hint = seat_fault_hint(over[0], episode.summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, episode.summary["faults"], over, args.max_fault_share, hint, resumes=False)
     return 1 if episode.summary["conservation_problems"] or over else 0

@@ -27,14 +27,14 @@ from glade.env.scenario import Scenario
 from glade.env.schema import ConfigError, as_plain
 from glade.env.standin import disposition, is_disposition_path
 
-from .base import Decision, Policy, SeatAnswerError, SeatSpecError
+from .base import Decision, Policy, SeatAnswerError, SeatSpecError, one_device
+from .names import check_model_names
 from .python import PythonSeat, load_python
 from .spec import (
     GENERATION,
     SEAT_KINDS,
     VLLM_ONLY,
     check_inputs,
-    check_model_names,
     check_spec,
     check_stand_in_names,
     checkpoint_model,
@@ -240,5 +240,5 @@ def _model_seat(spec: dict) -> tuple[tuple, str | None, dict]:
     adapter = spec.get("adapter")
     generation = {k: spec[k] for k in GENERATION_KEYS if k in spec}
     engine, options = spec.get("engine", "hf"), tuple(sorted((k, spec[k]) for k in VLLM_ONLY if k in spec))
-    model, dtype, device = spec["model"], spec.get("dtype", "float32"), spec.get("device", "cpu")
+    model, dtype, device = spec["model"], spec.get("dtype", "float32"), one_device(spec.get("device", "cpu"))
     return (engine, model, dtype, device, options, tuple(sorted(generation.items()))), adapter, generation

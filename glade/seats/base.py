@@ -8,9 +8,10 @@ of them, so that a council of LoRA adapters on one base model costs one generate
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +19,37 @@ from glade.env.protocol import Parsed, parse
 from glade.env.schema import did_you_mean
 
 STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How a model seat decodes (the seat spec's generation keys), for either engine. Here, with
+    no torch, so that a spec check can read its defaults."""
+
+    max_new_tokens: int = 160
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 32  # rows per generate call; larger batches are split (32 measured best on CPU)
+    prefix_cache: bool = True  # reuse each role card's keys/values instead of prefilling it every turn
+    structured: bool = False  # hold each answer to its state's action schema (glade.seats.structured)
+
+
+def one_device(device: str) -> str:
+    """`cpu` for `cpu:N` (one CPU, whatever index torch is told): seats on it share one model."""
+    return "cpu" if device.split(":")[0] == "cpu" else device
+
+
+def is_loopback(host: str | None) -> bool:
+    """localhost, 127.x.x.x or ::1: this machine, however it is spelt."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def model_of(identity: str) -> str:
@@ -127,17 +159,19 @@ def model_decisions(
     share_s: float,
     cap: int,
     copied: list[bool],
+    cut: list[bool] | None = None,
 ) -> list[Decision]:
     """One batched generate's replies (text, prompt tokens, completion tokens) as Decisions:
     each parsed against its own observation, a reply that spent the whole budget (`cap` new
-    tokens) judged by `answer_error`, each named by its seat's identity, each marked shared
-    where `copied` says its reply was another row's."""
+    tokens) or that `cut` says the engine cut (vLLM's context full) judged by `answer_error`,
+    each named by its seat's identity, each marked shared where `copied` says its reply was
+    another row's."""
     decisions = []
-    for obs, (text, prompt_tokens, completion_tokens), identity, shared in zip(
-        observations, replies, identities, copied, strict=True
+    for row, (obs, (text, prompt_tokens, completion_tokens), identity, shared) in enumerate(
+        zip(observations, replies, identities, copied, strict=True)
     ):
         parsed = parse(text, obs)
-        error = answer_error(parsed, text, completion_tokens >= cap)
+        error = answer_error(parsed, text, completion_tokens >= cap or (cut is not None and cut[row]))
         decisions.append(
             Decision(
                 parsed.action,
@@ -174,6 +208,14 @@ def distinct_rows(keys: list[Hashable]) -> tuple[list[int], list[int]]:
 def copies(firsts: list[int], place: list[int]) -> list[bool]:
     """For each row of `distinct_rows(keys)`, whether it copies an earlier row's answer."""
     return [firsts[j] != row for row, j in enumerate(place)]
+
+
+def once_each(rows: int, keys: list[Hashable] | None, generate: Callable[[list[int]], list]) -> tuple[list, list[bool]]:
+    """Every row's reply, and whether it is a copy: `generate(firsts)` answers the first row of
+    each distinct key (`keys` None: every one of the `rows`, as sampled rows must be)."""
+    firsts, place = distinct_rows(keys) if keys is not None else (list(range(rows)), list(range(rows)))
+    replies = generate(firsts)
+    return [replies[j] for j in place], copies(firsts, place)
 
 
 def request_key(conversation: list[dict], adapter: Hashable, schema: dict | None) -> Hashable:

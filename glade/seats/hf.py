@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,24 +45,13 @@ from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from glade.hub_ids import hub_unreachable
 
-from .base import SeatSpecError, copies, distinct_rows, first_line, request_key
+from .base import Generation, SeatSpecError, first_line, once_each, one_device, request_key
 from .structured import JsonEnd
 
 BASE = "__base__"  # PEFT's adapter name for rows that use the bare base model
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}  # each of spec.DTYPE_NAMES
 PREFIX_CACHE_ENTRIES = 128  # (adapter, role card) pairs kept: 5 creatures x 3 adapters need 15;
 # an entry of a 0.5B model in bf16 is about 2 MB
-
-
-@dataclass(frozen=True)
-class Generation:
-    max_new_tokens: int = 160
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    seed: int = 0
-    batch_size: int = 32  # rows per generate call; larger batches are split (32 measured best on CPU)
-    prefix_cache: bool = True  # reuse each role card's keys/values instead of prefilling it every turn
-    structured: bool = False  # hold each answer to its state's action schema (glade.seats.structured)
 
 
 class SharedModel:
@@ -155,19 +143,20 @@ class SharedModel:
     ) -> tuple[list[tuple[str, int, int]], list[bool]]:
         """`generate`, and for each row whether its reply is a copy: greedy, with
         `share_identical`, each distinct request is generated once (distinct_rows)."""
-        keep, place = list(range(len(conversations))), list(range(len(conversations)))
+        keys = None
         if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
-            keep, place = distinct_rows(
-                [request_key(c, a, s) for c, a, s in zip(conversations, adapters, schemas or [None] * len(adapters))]
-            )
-        replies = self._generate_chunks(
-            [conversations[i] for i in keep],
-            [adapters[i] for i in keep],
-            gen,
-            [heads[i] for i in keep] if heads is not None else None,
-            [schemas[i] for i in keep] if schemas else None,
+            keys = [request_key(c, a, s) for c, a, s in zip(conversations, adapters, schemas or [None] * len(adapters))]
+        return once_each(
+            len(conversations),
+            keys,
+            lambda keep: self._generate_chunks(
+                [conversations[i] for i in keep],
+                [adapters[i] for i in keep],
+                gen,
+                [heads[i] for i in keep] if heads is not None else None,
+                [schemas[i] for i in keep] if schemas else None,
+            ),
         )
-        return [replies[j] for j in place], copies(keep, place)
 
     def _generate_chunks(self, conversations, adapters, gen: Generation, heads, schemas) -> list[tuple[str, int, int]]:
         """`generate` of every row given, in chunks of `gen.batch_size` rows."""
@@ -387,7 +376,7 @@ _MODELS: dict[tuple[str, str, str], SharedModel] = {}
 
 def shared_model(model: str, dtype: str = "float32", device: str = "cpu") -> SharedModel:
     """One SharedModel per (model, dtype, device) in this process: weights load once."""
-    key = (str(model), dtype, device)
+    key = (str(model), dtype, one_device(device))
     if key not in _MODELS:
-        _MODELS[key] = SharedModel(model, dtype, device)
+        _MODELS[key] = SharedModel(*key)
     return _MODELS[key]

@@ -4,15 +4,14 @@ generate."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
-from glade.env.action_schema import action_schema
-from glade.env.protocol import render, role_card
+from glade.env.protocol import role_card
 
-from .base import Decision, Policy, model_decisions, model_identity
-from .hf import Generation, SharedModel
+from .base import Decision, Generation, Policy, model_identity
+from .hf import SharedModel
+from .model_policy import answer_seats
 
 
 @dataclass
@@ -55,15 +54,11 @@ class HFPolicy:
             for p, _ in seats
         ):
             raise ValueError("act_batch: every policy must share one model and one generation config")
-        started = time.perf_counter()
-        conversations = [render(obs) for _, obs in seats]
         names = [self.shared.adapter_name(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
         heads = [role_card(obs) for _, obs in seats]
-        if any(p.gen.structured for p, _ in seats):
-            schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
+
+        def answer(conversations, schemas):  # all None: unconstrained (SharedModel's own test)
             replies, copied = self.shared.generate_once(conversations, names, self.gen, heads=heads, schemas=schemas)
-        else:
-            replies, copied = self.shared.generate_once(conversations, names, self.gen, heads=heads)
-        share = (time.perf_counter() - started) / len(seats)
-        identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
-        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens, copied)
+            return replies, copied, None
+
+        return answer_seats(seats, self.gen, answer)

@@ -59,6 +59,7 @@ from itertools import permutations
 
 from glade.env.action_schema import action_schema
 from glade.env.protocol import parse, render
+from glade.faults import fault_hint
 
 from .base import STRUCTURED, Decision, Policy, answer_error, parser_notes
 from .spec import SERVER, check_fields
@@ -256,6 +257,8 @@ class ServerPolicy:
                 raw = b"".join(chunks)
         except urllib.error.HTTPError as exc:
             wait = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
+            if 400 <= exc.code < 500:  # the server's own words say what in the request it refused
+                _remember(self.name, f"server_http_{exc.code}", _refusal(exc))
             exc.close()
             return None, f"http_{exc.code}", wait
         except TimeoutError:
@@ -275,6 +278,52 @@ class ServerPolicy:
         except OSError:
             return None, "refused", None
         return _completion(raw), "bad_response", None
+
+
+SAID_CHARS = 200  # of a refusal's explanation, kept for the end-of-run fault line
+_said: dict[str, dict[str, str]] = {}  # fault -> seat name -> the first explanation a server gave
+_said_lock = threading.Lock()
+
+
+def _refusal(exc: urllib.error.HTTPError) -> str:
+    """The explanation in a 4xx's body (OpenAI's and vLLM's `error.message`, `message` or
+    `detail`, else the text), on one line, at most SAID_CHARS characters; "" when unreadable."""
+    try:
+        raw = exc.read(CHUNK).decode(errors="replace")
+    except (OSError, http.client.HTTPException, ValueError):
+        return ""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = raw
+    if isinstance(data, dict):
+        inner = data.get("error") if isinstance(data.get("error"), dict) else data
+        data = next((inner[k] for k in ("message", "detail", "error") if isinstance(inner.get(k), str)), raw)
+    text = " ".join(str(data).split())
+    return text if len(text) <= SAID_CHARS else text[: SAID_CHARS - 3] + "..."
+
+
+def _remember(seat: str, fault: str, text: str) -> None:
+    if text:
+        with _said_lock:
+            _said.setdefault(fault, {}).setdefault(seat, text)
+
+
+def server_said(seat: str, fault: str) -> str:
+    """What a server answered with `fault` (a 4xx) said in this process, for the seat named
+    `seat` (or for the only seat that had that fault: eval names seats by the recipe's names); ""."""
+    with _said_lock:
+        said = _said.get(fault, {})
+        return said.get(seat) or (next(iter(said.values())) if len(said) == 1 else "")
+
+
+def seat_fault_hint(seat: str, faults: dict[str, int]) -> str:
+    """glade.faults.fault_hint for a seat's faults, and, when its most frequent one is a refusal
+    (a 4xx), what the server said (its own words say what to fix)."""
+    hint = fault_hint(faults)
+    worst = max(sorted(faults), key=lambda kind: faults[kind]) if faults else ""
+    said = server_said(seat, worst) if worst.startswith("server_http_4") else ""
+    return f"{hint}; it said: {said}" if said and hint else said or hint
 
 
 def retry_after(value: str | None) -> float | None:

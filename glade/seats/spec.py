@@ -17,11 +17,11 @@ from typing import Any
 
 from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
-from glade.env.schema import type_text
+from glade.env.schema import did_you_mean, type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 from glade.hub_ids import WEIGHT_FILES
 
-from .base import STRUCTURED, SeatSpecError, check_keys, first_line, identity_clash, model_identity
+from .base import SeatSpecError, check_keys, first_line
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
@@ -91,6 +91,7 @@ ENGINE: dict[str, Rule] = {
     "engine": (lambda v: v in ENGINES, "one of " + ", ".join(ENGINES)),
     "max_model_len": _whole(1),
 }
+CHOICES = {"engine": ENGINES, "dtype": DTYPE_NAMES}  # keys of a few named values: a misspelt one gets a hint
 MODEL: dict[str, Rule] = {
     "dtype": (lambda v: v in DTYPE_NAMES, "one of " + ", ".join(DTYPE_NAMES)),
     "device": (
@@ -158,7 +159,10 @@ def check_spec(spec: dict[str, Any] | str) -> None:
         raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
     kind = spec["kind"]
     if not isinstance(kind, str) or kind not in RULES:  # a list or mapping cannot even be looked up
-        raise SeatSpecError(f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})")
+        raise SeatSpecError(
+            f"seat spec kind: unknown kind {kind!r} (known: {', '.join(SEAT_KINDS)})"
+            + (did_you_mean(kind, SEAT_KINDS) if isinstance(kind, str) else "")
+        )
     check_fields(kind, {k: v for k, v in spec.items() if k != "kind"})
     for key, what in REQUIRED.get(kind, {}).items():
         if key not in spec:
@@ -187,7 +191,8 @@ def check_fields(kind: str, fields: dict[str, Any]) -> None:
     for key, value in fields.items():
         ok, expected = rules[key]
         if not ok(value):
-            raise SeatSpecError(f"seat spec {kind} {key}: expected {expected}, got {value!r}")
+            close = did_you_mean(value, CHOICES[key]) if key in CHOICES and isinstance(value, str) else ""
+            raise SeatSpecError(f"seat spec {kind} {key}: expected {expected}, got {value!r}" + close)
 
 
 def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
@@ -210,49 +215,6 @@ def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
                 f"{first_where} ({first_ref}) and {where} ({ref}) are two different dispositions named {d.name!r}; "
                 "results tell stand-ins apart by name, so give one of the files a name of its own (name: ...)"
             )
-
-
-def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = False) -> None:
-    """Two model seats of one run that would write one policy identity in the rows for two different
-    models (model_identity keeps folder names: runs/a/final and runs/b/final are both `+final`), which
-    data.policies, calibrate and the fault tally would take as one; with `servers`, two server seats of
-    one `server:MODEL` at two base_urls too (eval names seats by the recipe's policy names instead).
-    `specs`: where each spec sits in the recipe -> the spec; a checkpoint not there yet is left to check_inputs."""
-    seats = []
-    for where, spec in specs.items():
-        kind = spec.get("kind") if isinstance(spec, dict) else None
-        if servers and kind == "server":  # named as ServerPolicy.name; one address with or without its last /
-            name = f"server:{spec.get('model')}" + (STRUCTURED if spec.get("structured") else "")
-            seats.append((where, name, {"base_url": str(spec.get("base_url")).rstrip("/")}))
-        if kind not in ("hf", "checkpoint"):
-            continue
-        try:  # a checkpoint seat sits as its adapter on its base, or its full model
-            found = {**spec, **checkpoint_model(spec["path"])} if spec["kind"] == "checkpoint" else spec
-        except (ValueError, KeyError):
-            continue
-        model, adapter = found.get("model"), found.get("adapter")
-        identity = model_identity(found.get("engine", "hf"), model, adapter, bool(found.get("structured")))
-        seats.append((where, identity, {"model": _folder(model), "adapter": _folder(adapter)}))
-    if (clash := identity_clash(seats)) is None:
-        return
-    (a, one), (b, other), identity = clash
-    if "base_url" in one:
-        raise SeatSpecError(
-            f"{a} (base_url {one['base_url']}) and {b} (base_url {other['base_url']}) are two servers that would both "
-            f"write policy {identity} in the rows, so the rows and the fault tally could not tell them apart; serve "
-            "one under another model name (vLLM: --served-model-name) and give that name as its seat's model"
-        )
-    named = [", ".join(f"{k} {x[k]}" for k in ("model", "adapter") if one[k] != other[k]) for x in (one, other)]
-    raise SeatSpecError(
-        f"{a} ({named[0]}) and {b} ({named[1]}) are two models that would both write policy {identity} in "
-        "the rows (seats are named by their folders' names), so the traces could not tell them apart; give one "
-        "of the folders a name of its own (rename it, or seat a copy or link named for it)"
-    )
-
-
-def _folder(ref):
-    """A local folder as the one it names from here (one folder spelled two ways is one model)."""
-    return str(Path(ref).expanduser().resolve()) if isinstance(ref, str) and Path(ref).expanduser().is_dir() else ref
 
 
 def check_inputs(spec: dict[str, Any] | str) -> None:
@@ -282,10 +244,10 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
             disposition(spec["disposition"])
         except ValueError as exc:
             raise SeatSpecError(f"seat spec disposition: {exc}") from None
-    elif kind == "checkpoint":
-        model_inputs(**checkpoint_model(spec["path"]))
-    elif kind == "hf":
-        model_inputs(spec["model"], spec.get("adapter"))
+    elif kind in ("hf", "checkpoint"):
+        installed(spec)
+        found = checkpoint_model(spec["path"]) if kind == "checkpoint" else spec
+        model_inputs(found["model"], found.get("adapter"))
     elif kind == "python":
         module = spec["entry_point"].split(":", 1)[0]
         try:
@@ -301,6 +263,28 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
                 f"seat spec python entry_point {spec['entry_point']!r}: no module {module!r} on Python's path"
                 " (for a module in the current folder, run with PYTHONPATH=.)"
             )
+
+
+def installed(spec: dict[str, Any]) -> None:
+    """The libraries a model seat needs, found before anything loads (a missing one would
+    otherwise stop the run at seat load, or mid-turn, with a traceback)."""
+    if spec.get("engine") == "vllm" and not _found("vllm"):
+        raise SeatSpecError(
+            "seat spec engine: vllm needs vLLM, which is not installed: pip install 'glade[vllm]' on a CPU"
+            " machine, pip install vllm on a GPU one; or use engine: hf"
+        )
+    if spec.get("structured") and not _found("llguidance"):
+        raise SeatSpecError(
+            "seat spec structured: true needs llguidance (a dependency of glade), which is not installed:"
+            " pip install 'llguidance>=1.7,<2'"
+        )
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # imported already, with no spec (a test's stand-in)
+        return True
 
 
 def checkpoint_model(path: str) -> dict:

