@@ -28,7 +28,8 @@ def worse_errors(heldout: dict | None) -> str:
     for column, (words, fmt) in ERROR_WORDS.items():
         change = ((heldout or {}).get(column) or {}).get("change") or {}
         ci, same = change.get("ci"), change.get("note", "").startswith("same value") and change.get("n", 0) >= MIN_N
-        if change.get("mean") is not None and ((ci and ci[0] > 0) or (same and change["mean"] > 0)):
+        # a same value in every seed is its own interval unless one was given (a lattice's exact one)
+        if change.get("mean") is not None and ((ci and ci[0] > 0) or (same and not ci and change["mean"] > 0)):
             worse.append(f"{words} is worse ({ci_text(change, fmt)})")
     return f"; its held-out {' and its '.join(worse)}" if worse else ""
 

@@ -16,9 +16,10 @@ the original's, paired by world (negative: the calibrated world is closer), with
 over seeds: the worlds of one seed share its original stand-in world, and twin scenarios share
 its play before the legend, so a seed's worlds (every scenario's) are averaged first, as a
 council's casts are in the evaluation (glade.eval.metrics.per_seed);
-glade.eval.stats.interval, the t interval widened by Hall's skewness correction. Each world's
-figures and errors are summarised the same way (`describe`), the crash with the exact
-Clopper-Pearson interval where each seed holds one world (0/1), else as a share.
+glade.eval.stats.interval, the t interval widened by Hall's skewness correction (a crash's,
+on the lattice of 0/1 outcomes, the exact split interval: glade.eval.exact.lattice_bounds).
+Each world's figures and errors are summarised the same way (`describe`), the crash with the
+exact Clopper-Pearson interval where each seed holds one world (0/1), else the split one.
 
 A held-out scenario that parts from a fitted twin only at the legend is played on the fit seeds
 too: its decisions after the legend were never fitted, but the turns before it replay fitted
@@ -45,7 +46,7 @@ from .figures import FIGURES
 from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
 from .rows import PlannedWorld, episode_rows, read_recipe, read_summary, read_table, rebuild
-from .stats import Interval, ci_text, describe, interval, path_distance
+from .stats import NO_DIFFERENCE, Interval, ci_text, describe, interval, path_distance
 from .thresholds import run_settings
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
@@ -262,7 +263,7 @@ def _figure_verdict(change: Interval) -> str:
     """From the change in error (calibrated minus original) over worlds."""
     if change.excludes_zero():
         return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
-    if change.note.startswith("same value"):  # a lattice's has an interval too, holding 0 here
+    if change.note.startswith("same value") and abs(change.mean) <= NO_DIFFERENCE:  # the same 0 in every seed
         return "no difference"
     return "too few seeds" if change.low is None else "no clear difference"
 

@@ -192,8 +192,8 @@ def interval(
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
     same = np.ptp(x) <= ROUNDING * max(1.0, abs(mean))  # equal up to float rounding (0.9 and 0.8999999999999999)
     if lattice:
-        if bounds is None:
-            raise ValueError("a lattice interval needs the bounds its values cannot pass, e.g. (-1, 1)")
+        if bounds is None or not bounds[0] <= min(0.0, x.min()) <= max(0.0, x.max()) <= bounds[1]:
+            raise ValueError(f"a lattice interval needs the bounds its values cannot pass, around 0, got {bounds}")
         low, high = lattice_bounds(x, bounds, level)
         return Interval(mean, low, high, n, f"same value in all {n} {unit}" if same else "", "split-clopper-pearson")
     if same:

@@ -54,6 +54,25 @@ def test_a_non_rate_figure_keeps_the_same_value_in_words():
 def test_a_lattice_interval_needs_bounds():
     with pytest.raises(ValueError, match="needs the bounds"):
         interval([0.0, 1.0, 1.0, 0.0], lattice=True)
+    with pytest.raises(ValueError, match=r"needs the bounds its values cannot pass, around 0, got \(-1.0, 1.0\)"):
+        interval([1.5] * 8, bounds=(-1.0, 1.0), lattice=True)  # a mean past its own interval's end
+    with pytest.raises(ValueError, match="around 0"):
+        interval([0.5] * 8, bounds=(0.2, 1.0), lattice=True)
+
+
+def test_the_same_change_in_every_seed_is_no_difference_only_when_it_is_0():
+    # guards outcome_check's "no difference": a lattice's same value has an interval that may hold 0
+    from glade.eval.calibrate_words import worse_errors
+    from glade.eval.outcome_check import _figure_verdict
+
+    for values in ([-1.0] * 4, [-0.5] * 8, [1 / 3] * 8):
+        iv = interval(values, bounds=(-1.0, 1.0), lattice=True)
+        assert iv.note.startswith("same value") and iv.low < 0 < iv.high
+        assert _figure_verdict(iv) == "no clear difference"
+    assert _figure_verdict(interval([0.0] * 8, bounds=(-1.0, 1.0), lattice=True)) == "no difference"
+    # a same value with an interval holding 0 is not "worse" in calibrate's words either
+    change = interval([0.5] * 8, bounds=(-1.0, 1.0), lattice=True).as_dict()
+    assert worse_errors({"price_error": {"change": change}}) == ""
 
 
 def _worlds(effect: dict[str, list[float]]) -> pd.DataFrame:

@@ -203,7 +203,9 @@ def glossary(page) -> list[tuple[str, str]]:
             f"of a mean: {ACROSS_ZERO}. "
             "Of a crash or bubble rate over seeds: the exact binomial interval where every seed's casts agree (one "
             "cast, or all or none of them), else Korn and Graubard's interval of each seed's share of its casts "
-            "(the exact interval at the effective sample size the shares' spread gives)",
+            "(the exact interval at the effective sample size the shares' spread gives). Of a difference in such a "
+            "rate between two worlds: the exact split interval, the shares of seeds moving up and down each with its "
+            "Clopper-Pearson interval, combined at their far ends (given even where every seed moved alike)",
         ),
         (
             "testable cells",

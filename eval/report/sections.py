@@ -42,8 +42,9 @@ LEAD = (
     "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), for a seat's valid-action rate "
     "and for decision agreement, episodes for decision flags. Intervals are {level:.0%}: the t interval widened by Hall's "
     "skewness correction, both read at the degrees of freedom the sample's excess kurtosis leaves; for a crash or bubble rate, exact binomial over seeds where every seed's "
-    "casts agree, else Korn and Graubard's interval of each seed's share of its casts; below 4 seeds none is given, and a value that is "
-    "the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
+    "casts agree, else Korn and Graubard's interval of each seed's share of its casts; for a difference in such a rate "
+    "between worlds, the exact split interval (the shares of seeds moving up and down, each Clopper-Pearson), given even "
+    "where every seed moved alike; below 4 seeds none is given, and another value that is the same in every seed is said so. Flags are tested in every cell and kept under false-discovery control. "
     "Turns count from 0 as in decisions.parquet (turn 4 is the prompt's Turn 5); Terms, at the end, says what "
     "each name means."
 )
