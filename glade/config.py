@@ -110,8 +110,8 @@ def check_scenarios(
 ) -> None:
     """A recipe's `scenarios`: at least one, each listed once (an episode id names its scenario:
     one listed twice would play every episode twice, or count it twice), under one spelling
-    (`check_distinct`, at the recipe's `turns`; `more`: scenarios played besides the list, such as
-    an eval lever's, each -> its key)."""
+    (`check_distinct`, at the recipe's `turns`; `more`: scenarios played besides the list, such as an
+    eval lever's, each -> its key)."""
     if not scenarios:
         fail(source, "scenarios", "needs at least one scenario")
     twice = sorted({str(name) for name in scenarios if list(scenarios).count(name) > 1})
@@ -124,9 +124,8 @@ def check_scenarios(
 def check_distinct(entries: dict[str, str], source: str | None, turns: int | None) -> None:
     """Each scenario as written -> its key: two spellings of one scenario (its name and its file's
     path, two paths to one file) would play every world twice and count it twice. Compared by the
-    loaded scenario's hash, at the recipe's `turns`; an entry that does not load is left to the
-    caller, which names the error at its key (a path that is not there is named here, with
-    what helps find it)."""
+    loaded scenario's hash, at the recipe's `turns`; an entry that does not load is left to the caller
+    (a path that is not there is named here, with what helps find it)."""
     seen: dict[str, str] = {}  # hash -> the entry that first loaded it
     for entry, key in entries.items():
         with keyed(source, key):
@@ -173,9 +172,8 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def parse_overrides(words: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Overrides in order (a key given twice takes the last, as in Hydra). A word without `=`
-    after a value left open (`councils={solo:` then `{oona:`): the shell split one value at its
-    spaces, and the error says how to quote it."""
+    """Overrides in order (a key given twice takes the last, as in Hydra). A word without `=` after a
+    value left open (`councils={solo:` then `{oona:`): the shell split one value; the error says so."""
     pairs = {}
     for i, word in enumerate(words):
         if "=" not in word:
@@ -203,13 +201,7 @@ def _split_value(words: list[str] | tuple[str, ...], i: int) -> None:
 
 
 # What a file under recipes/<folder>/ is (glade validate reads its kind from the folder).
-FOLDER_KINDS = {
-    "scenarios": "scenario",
-    "dispositions": "disposition",
-    "generate": "generate",
-    "train": "train",
-    "eval": "eval",
-}
+FOLDER_KINDS = {"scenarios": "scenario", "dispositions": "disposition", **{k: k for k in ("generate", "train", "eval")}}
 
 
 def kind_text(kind: str) -> str:
@@ -218,14 +210,20 @@ def kind_text(kind: str) -> str:
     )
 
 
+def folder_kind(path: str | Path) -> str | None:
+    """The kind a file's recipes/<folder>/ makes it, else None; `..` resolved: `../eval/x.yaml`
+    named from inside recipes/generate/ is under it."""
+    parent = Path(os.path.abspath(path)).parent
+    return FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
+
+
 def check_kind(path: str | Path, kind: str, taker: str) -> None:
     """A file from a recipes/<folder>/ of another kind than `kind` is a ConfigError naming both
     (`taker`, what wanted it, e.g. "`glade eval`" or "--scenario")."""
-    parent = Path(path).absolute().parent  # relative to recipes/ itself reads its folder too
-    found = FOLDER_KINDS.get(parent.name) if parent.parent.name == "recipes" else None
-    if found is not None and found != kind:
+    if (found := folder_kind(path)) is not None and found != kind:
         takes = kind_text(kind) + (" or a council file (creature: seat spec)" if taker == "--council" else "")
-        raise ConfigError(f"{path}: {kind_text(found)} (recipes/{parent.name}/); {taker} takes {takes}")
+        folder = Path(os.path.abspath(path)).parent.name
+        raise ConfigError(f"{path}: {kind_text(found)} (recipes/{folder}/); {taker} takes {takes}")
 
 
 def council_pair_hint(spec: str, creatures: list[str] | tuple[str, ...]) -> str:
@@ -299,8 +297,8 @@ def check_keys_kind(data: dict, path: str | Path, kind: str) -> None:
 
 
 def recipe_source(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
-    """What an error names: the file, and the overrides when some were given, so a bad value
-    from the command line is not blamed on the file."""
+    """What an error names: the file, and the overrides given, so a bad value from the command line
+    is not blamed on the file."""
     return f"{path} with {', '.join(overrides)}" if overrides else str(path)
 
 

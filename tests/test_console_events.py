@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from glade.cli.validate import folder_kind, kind_of
-from glade.config import ConfigError, check_kind
+from glade.cli.validate import kind_of
+from glade.config import ConfigError, check_kind, folder_kind
 from glade.console_tables import turn_table
 from glade.env.scenario import load_scenario
 from glade.rollout import run_episode
@@ -93,3 +93,8 @@ def test_validate_reads_a_kind_from_a_folder_only_under_recipes_as_check_kind_do
     (tmp_path / "recipes").mkdir()
     monkeypatch.chdir(tmp_path / "recipes")
     assert kind_of(Path("eval/r.yaml"), None) == "eval"  # named from inside recipes/
+    (tmp_path / "recipes" / "generate").mkdir()
+    monkeypatch.chdir(tmp_path / "recipes" / "generate")
+    assert kind_of(Path("../eval/r.yaml"), None) == "eval"  # `..` resolved: recipes/eval, not recipes/generate/..
+    with pytest.raises(ConfigError, match=r"an eval recipe \(recipes/eval/\); glade train takes"):
+        check_kind(Path("../eval/r.yaml"), "train", "glade train")

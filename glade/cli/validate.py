@@ -29,7 +29,7 @@ from glade.config import (
     OWN_KEYS,
     ConfigError,
     MissingInput,
-    check_kind,
+    folder_kind,
     kind_text,
     parse_overrides,
     recipe_hint,
@@ -53,21 +53,6 @@ def kind_of(path: Path, given: str | None) -> str:
         kind, evidence = guess
         raise ConfigError(f"{where}; it looks like {kind_text(kind)} (it has {', '.join(evidence)}): say --kind {kind}")
     raise ConfigError(f"{where}: say it with --kind ({', '.join(KINDS)})")
-
-
-def folder_kind(path: Path) -> str | None:
-    """The kind a file's recipes/<folder>/ makes it, by config.check_kind's own rule (the verbs
-    refuse a file of another kind by it): the one kind it lets through, as it lets every kind
-    through for a file kept elsewhere (None). Made absolute so that `eval/x.yaml`, named from
-    inside recipes/, is seen to be under it."""
-    let_through = []
-    for kind in KINDS:
-        try:
-            check_kind(path.absolute(), kind, "glade validate")
-        except ConfigError:
-            continue
-        let_through.append(kind)
-    return let_through[0] if len(let_through) == 1 else None
 
 
 def looks_like(path: Path) -> tuple[str, list[str]] | None:
