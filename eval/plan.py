@@ -17,7 +17,6 @@ from pathlib import Path
 from glade.config import ConfigError
 from glade.env.scenario import Scenario
 from glade.resume import ShardLog
-from glade.run_limits import results_recipe as results_recipe  # named here too, beside shard_log
 from glade.seats import SeatSpecError, load_council
 
 from .recipe import STANDIN, EvalRecipe, casts

@@ -3,7 +3,7 @@ its name (`team`: a council, RECIPE/COUNCIL; `seat`: a policy identity), so a na
 stands for two different seatings would average them as one and never compare them: such
 folders are refused, naming what differs (`check_councils`, `check_identities`). What a
 folder seated is read from its rows and from the recipe its ledger records
-(eval.plan.results_recipe: the seat specs that decide the rows, without transport keys).
+(glade.run_limits.results_recipe: the seat specs that decide the rows, without transport keys).
 Folders played under another prompt protocol, or another version of one scenario, are
 refused too (`check_versions`): their comparisons would pool unlike games as one.
 """

@@ -213,7 +213,7 @@ def test_attribution_replays_each_focal_seat_of_a_council_of_two_and_none_of_one
 def test_keys_that_cannot_change_the_rows_leave_the_results_recipe_alone(tmp_path, key, value):
     # guards RUN_ONLY_KEYS' attribution and max_fault_share: switching either on a finished
     # folder resumes it (attribution then plays only its replays) rather than refusing it
-    from glade.eval.plan import results_recipe
+    from glade.run_limits import results_recipe
 
     base, _ = eval_inputs(tmp_path)
     changed, _ = eval_inputs(tmp_path, **{key: value})

@@ -312,7 +312,7 @@ def test_a_worlds_seats_are_its_focal_policies_and_each_other_creatures_own_disp
 def test_more_keys_that_cannot_change_the_rows_leave_the_results_recipe_alone(tmp_path, key, value):
     # guards RUN_ONLY_KEYS' limits, thresholds, the resampling seed and worlds: changing one on a
     # finished folder resumes it rather than refusing it as another recipe
-    from glade.eval.plan import results_recipe
+    from glade.run_limits import results_recipe
 
     base, _ = eval_inputs(tmp_path)
     changed, _ = eval_inputs(tmp_path, **{key: value})
@@ -322,7 +322,7 @@ def test_more_keys_that_cannot_change_the_rows_leave_the_results_recipe_alone(tm
 def test_a_server_seats_transport_keys_leave_the_results_recipe_alone(tmp_path):
     # guards results_recipe's results_spec of each policy: a server's URL or timeout cannot change
     # its answers, its model can
-    from glade.eval.plan import results_recipe
+    from glade.run_limits import results_recipe
 
     def policies(**spec):
         return {"panic": "panic_seller", "live": {"kind": "server", "model": "m", "base_url": "http://a:1"} | spec}

@@ -11,8 +11,9 @@ from test_rollout_review import Answers
 
 from glade.env import standin
 from glade.env.schema import ConfigError
-from glade.eval.plan import results_recipe, shard_log
+from glade.eval.plan import shard_log
 from glade.eval.recipe import load_eval_recipe
+from glade.run_limits import results_recipe
 from glade.seats import SeatSpecError, load, results_spec
 
 HOARDER = Path(standin.DISPOSITION_DIR) / "hoarder.yaml"
