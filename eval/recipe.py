@@ -144,7 +144,7 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     }
     with keyed(source, "policies"):
         check_stand_in_names({**recipe.policies, **scenario_seats})
-        check_model_names(recipe.policies)
+        check_model_names(recipe.policies, settings=False)  # eval names seats by its policy names
 
 
 def unseated(recipe: EvalRecipe) -> list[str]:

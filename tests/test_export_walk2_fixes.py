@@ -216,3 +216,31 @@ def test_a_direct_lm_eval_run_is_told_how_to_name_the_documents():
     with pytest.raises(ValueError) as caught:
         utils.direction_docs()
     assert str(caught.value).endswith("""pass lm_eval --metadata '{"glade_docs": "CHECKPOINT/lm_eval/docs"}'""")
+
+
+# --------------------------------------------------------------------------- review of 1: --base-model
+
+
+def test_the_hub_base_the_adapter_trained_on_is_named_without_a_warning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ck = adapter(
+        tmp_path,
+        base_model="HuggingFaceTB/SmolLM2-360M-Instruct",
+        base_model_given="HuggingFaceTB/SmolLM2-360M-Instruct",
+    )
+    said = []
+    export_checkpoint(ck, "you/tiny-hoarder", base_model="HuggingFaceTB/SmolLM2-360M-Instruct", warn=said.append)
+    assert said == []
+
+
+def test_the_refusal_names_the_folder_the_adapter_trained_on_not_a_name_that_moves(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "runs" / "tiny-base"
+    shutil.copytree(SHIPPED_BASE, base)
+    ck = adapter(tmp_path, base_model=str(base), base_model_given="latest:tiny-base")
+    other_base_export(tmp_path, "you/tiny-base")
+    with pytest.raises(ValueError, match=rf"\(export it with `glade export {base} --repo-id you/tiny-base` first"):
+        export_checkpoint(ck, "you/tiny-hoarder", base_model="you/tiny-base")
+    shutil.rmtree(base)  # gone: its fingerprint in meta.json still tells, but no folder to name
+    with pytest.raises(ValueError, match=r"\(export the checkpoint it trained on with `glade export CHECKPOINT --repo"):
+        export_checkpoint(ck, "you/tiny-hoarder", base_model="you/tiny-base")

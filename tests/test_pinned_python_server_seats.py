@@ -114,15 +114,15 @@ def test_the_usage_counts_reach_the_decision_each_in_its_place(fake_server):
 
 
 def test_a_loopback_host_is_known_by_name_or_address():
-    # guards _is_loopback: "localhost" in any case and the whole 127/8 block, never a private LAN
-    assert server_module._is_loopback("LocalHost") and server_module._is_loopback("127.0.0.2")
-    assert server_module._is_loopback("::1")
-    assert not server_module._is_loopback("10.0.0.1") and not server_module._is_loopback("example.org")
-    assert not server_module._is_loopback(None)
+    # guards is_loopback: "localhost" in any case and the whole 127/8 block, never a private LAN
+    assert server_module.is_loopback("LocalHost") and server_module.is_loopback("127.0.0.2")
+    assert server_module.is_loopback("::1")
+    assert not server_module.is_loopback("10.0.0.1") and not server_module.is_loopback("example.org")
+    assert not server_module.is_loopback(None)
 
 
 def test_a_remote_server_keeps_the_environments_proxy(monkeypatch):
-    # guards `if _is_loopback(...)`: only loopback seats drop the proxy
+    # guards `if is_loopback(...)`: only loopback seats drop the proxy
     monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
 
     def proxies(policy) -> list[dict]:  # an empty ProxyHandler opens nothing: the opener leaves it out

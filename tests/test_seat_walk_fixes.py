@@ -200,8 +200,8 @@ def test_one_model_at_two_temperatures_may_not_share_a_name(tiny):
     with pytest.raises(SeatSpecError) as caught:
         check_model_names({"c.hazel": hazel, "c.moss": moss})
     assert str(caught.value) == (
-        "c.hazel (max_new_tokens 160, temperature 0, top_p unset, seed unset) and c.moss (max_new_tokens 20, "
-        "temperature 1.5, top_p 1.0, seed 0) are two seats that answer differently but would both write policy "
+        "c.hazel (max_new_tokens 160, temperature 0) and c.moss (max_new_tokens 20, "
+        "temperature 1.5) are two seats that answer differently but would both write policy "
         "hf:tiny in the rows (seats are named by their folders' names, not their generation settings), so the "
         "traces could not tell them apart; seat one of them on a copy or link of its model folder named for it"
     )
@@ -248,3 +248,67 @@ def test_a_misspelt_engine_dtype_or_kind_gets_a_hint(spec, hint):
     with pytest.raises(SeatSpecError) as caught:
         check_spec(spec)
     assert str(caught.value).endswith(hint)
+
+
+# --------------------------------------------------------------------------- review of 7: names
+
+
+def test_the_clash_names_only_the_settings_that_differ_and_sampling_ones_only_when_both_sample(tiny):
+    warm = {"kind": "hf", "model": tiny, "temperature": 0.7}
+    with pytest.raises(SeatSpecError, match=r"^a \(top_p 0.9\) and b \(top_p 1.0\) are two seats"):
+        check_model_names({"a": {**warm, "top_p": 0.9}, "b": warm})
+    with pytest.raises(SeatSpecError, match=r"^a \(temperature 0.0\) and b \(temperature 0.7\) are two seats"):
+        check_model_names({"a": {"kind": "hf", "model": tiny}, "b": {**warm, "top_p": 0.5}})
+
+
+def test_eval_takes_one_model_at_two_temperatures_as_two_policies(tiny, tmp_path):
+    from resume_setup import eval_recipe
+
+    from glade.config import recipe_source
+    from glade.eval.recipe import check_inputs, load_eval_recipe
+
+    greedy, warm = {"kind": "hf", "model": tiny}, {"kind": "hf", "model": tiny, "temperature": 0.7}
+    check_model_names({"greedy": greedy, "warm": warm}, settings=False)
+    path = eval_recipe(
+        tmp_path,
+        policies={"greedy": greedy, "warm": warm},
+        councils={"g": {"focal": {"*": "greedy"}}, "w": {"focal": {"*": "warm"}}},
+    )
+    check_inputs(load_eval_recipe(str(path), []), recipe_source(str(path), []))  # refused before the fix
+    with pytest.raises(SeatSpecError, match="are two seats that answer differently"):
+        check_model_names({"greedy": greedy, "warm": warm})  # generate and simulate keep the check
+
+
+def test_only_this_machines_own_names_are_one_server():
+    def server(url):
+        return {"kind": "server", "base_url": url, "model": "m"}
+
+    check_model_names({"a": server("http://[::1]:8000/v1"), "b": server("http://LOCALHOST:8000/v1")}, True)
+    with pytest.raises(SeatSpecError, match="are two servers that would both write policy server:m"):
+        check_model_names({"a": server("http://127.0.0.1:8000/v1"), "b": server("http://127.0.0.2:8000/v1")}, True)
+
+
+def test_server_answer_defaults_are_the_server_seats_own():
+    from dataclasses import fields
+
+    from glade.seats.names import SERVER_ANSWERS
+
+    defaults = {f.name: f.default for f in fields(ServerPolicy)}
+    assert SERVER_ANSWERS == {k: defaults[k] for k in ("max_tokens", "temperature", "seed")}
+
+
+def test_a_server_explanation_is_this_runs_and_its_own_seats(monkeypatch):
+    from glade.seats import server as server_module
+
+    monkeypatch.setattr(server_module, "_said", {})
+    server_module._remember(("server:m", "http://127.0.0.1:8000/v1"), "server_http_400", "context too long")
+    # a seat of another name, or of the same name at another server, is not told what this one said
+    assert server_said("server:n", "server_http_400") == ""
+    assert server_said("server:m", "server_http_400", "http://127.0.0.1:8001/v1") == ""
+    # eval names seats by its policy names: the spec says which server a seat is
+    spec = {"kind": "server", "base_url": "http://127.0.0.1:8000/v1", "model": "m"}
+    assert seat_fault_hint("greedy", {"server_http_400": 3}, spec).endswith("; it said: context too long")
+    assert "it said" not in seat_fault_hint("greedy", {"server_http_400": 3}, {**spec, "model": "n"})
+    assert "it said" not in seat_fault_hint("greedy", {"server_http_400": 3})
+    server_module.forget_said()  # each generate, eval and simulate run starts with this
+    assert server_said("server:m", "server_http_400") == ""

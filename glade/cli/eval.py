@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.stats import MIN_N
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import too_many_faults
-    from glade.seats.server import seat_fault_hint
+    from glade.seats.server import forget_said, seat_fault_hint
+
+    forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
 
     args.recipe, overrides, args.ray = recipe_and_address(args.recipe, list(args.overrides), args.ray)
     if args.recipe is None:
@@ -139,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
     if summary["cost"]:
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
-    hint = seat_fault_hint(over[0], summary["faults"][over[0]]["faults"]) if over else ""
+    # seats are named by the recipe's policy names: its spec says which server a seat was
+    spec = recipe.policies.get(over[0]) if over else None
+    hint = seat_fault_hint(over[0], summary["faults"][over[0]]["faults"], spec) if over else ""
     show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
     return 1 if over else 0
 

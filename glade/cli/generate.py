@@ -10,7 +10,7 @@ from glade.console import console, progress_bar, show_faults
 from glade.console_tables import print_table
 from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report, plan_fails
-from glade.seats.server import seat_fault_hint
+from glade.seats.server import forget_said, seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
@@ -53,6 +53,7 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
     recipe = load_generate_recipe(args.recipe, args.overrides)
     check_inputs(recipe, recipe_source(args.recipe, args.overrides))
     con = console()  # results on stdout; the bar on stderr

@@ -63,7 +63,7 @@ from glade.seats import (
     load_council,
     standin_council,
 )
-from glade.seats.server import seat_fault_hint
+from glade.seats.server import forget_said, seat_fault_hint
 
 
 def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
@@ -232,6 +232,7 @@ def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenar
 
 
 def run(args: argparse.Namespace) -> int:
+    forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
     if not 0 <= args.seed <= MAX_SEED:  # the trace row holds it as a 64-bit integer
         raise ValueError(f"--seed: must be from 0 to {MAX_SEED:,} (it seeds the world), got {args.seed}")
     if args.turns is not None and args.turns < 1:

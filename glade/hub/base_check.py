@@ -66,6 +66,8 @@ def check_base(meta: dict, base_model: str | None) -> BaseNamed:
     shipped = f"glade's shipped base `{given}`" if given.startswith(SHIPPED) else None
     if base_model is None or base_model == named:
         return BaseNamed(f"{shipped}, under the repo id its export names" if shipped and named else None)
+    if base_model == hub_id(meta.get("base_model")):  # the Hub repo the adapter was trained on
+        return BaseNamed()
     trained = trained_fingerprint(meta)
     found = [(folder, record_fingerprint(folder, marker)) for folder, marker in records(base_model)]
     if trained is not None and any(fp == trained for _, fp in found):
@@ -76,8 +78,8 @@ def check_base(meta: dict, base_model: str | None) -> BaseNamed:
     if trained is not None and (other := next((folder for folder, fp in found if fp is not None), None)):
         raise ValueError(
             f"--base-model {base_model}: the export for that repo id here ({other}) holds other weights than the "
-            f"base this adapter was trained on, {was}; pass the Hub id of that base (export it with `glade export "
-            f"{given or 'BASE_CHECKPOINT'} --repo-id {base_model}` first to publish it under this id); nothing was written"
+            f"base this adapter was trained on, {was}; pass the Hub id of that base ({publish(meta, given, base_model)} "
+            "first to publish it under this id); nothing was written"
         )
     known = named or hub_id(meta.get("base_model"))
     if known is None:  # a local base: naming its Hub id is what --base-model is for
@@ -92,3 +94,14 @@ def check_base(meta: dict, base_model: str | None) -> BaseNamed:
         f"--base-model {base_model}: nothing here shows that repo holds {was}, the base this adapter was trained "
         f"on; adapter_config.json and the card name {base_model} as given ({how})",
     )
+
+
+def publish(meta: dict, given: str, repo_id: str) -> str:
+    """How to export the base the adapter trained on under `repo_id`: a shipped base by its name,
+    else by the folder training found (`given`, a `latest:NAME`, may name another model by now)."""
+    folder = Path(str(meta.get("base_model") or ""))
+    if given.startswith(SHIPPED):
+        return f"export it with `glade export {given} --repo-id {repo_id}`"
+    if meta.get("base_model") and (folder / "config.json").is_file():
+        return f"export it with `glade export {folder} --repo-id {repo_id}`"
+    return f"export the checkpoint it trained on with `glade export CHECKPOINT --repo-id {repo_id}`"

@@ -9,7 +9,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .base import STRUCTURED, Generation, SeatSpecError, identity_clash, is_loopback, model_identity
+from .base import Generation, SeatSpecError, identity_clash, model_identity
+from .server import ServerPolicy, server_name
 from .spec import checkpoint_model
 
 # The keys besides the model that change a seat's answers, with their defaults (what a seat
@@ -18,7 +19,9 @@ SAMPLING = ("top_p", "seed")
 MODEL_ANSWERS = {
     f.name: f.default for f in fields(Generation) if f.name in ("max_new_tokens", "temperature", *SAMPLING)
 }
-SERVER_ANSWERS = {"max_tokens": 256, "temperature": 0.0, "seed": None}  # ServerPolicy's defaults
+SERVER_ANSWERS = {f.name: f.default for f in fields(ServerPolicy) if f.name in ("max_tokens", "temperature", "seed")}
+# this machine's own names for itself; another loopback address (127.0.0.2) can be another server
+THIS_HOST = ("localhost", "127.0.0.1", "::1")
 
 
 def answers(spec: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -29,20 +32,22 @@ def answers(spec: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = False) -> None:
+def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = False, settings: bool = True) -> None:
     """Two model seats of one run that would write one policy identity in the rows but answer
     differently: two models in folders of one name (model_identity keeps folder names: runs/a/final
     and runs/b/final are both `+final`), or one model at two temperatures or token budgets; which
     data.policies, calibrate and the fault tally would take as one. With `servers`, two server seats
     of one `server:MODEL` at two servers, or with two such settings, too (eval names seats by the
-    recipe's policy names instead). `specs`: where each spec sits in the recipe -> the spec; a
-    checkpoint not there yet is left to check_inputs."""
+    recipe's policy names instead). Without `settings`, only the folder names (eval: one model at
+    two temperatures is two policies there). `specs`: where each spec sits in the recipe -> the
+    spec; a checkpoint not there yet is left to check_inputs."""
     seats = []
     for where, spec in specs.items():
         kind = spec.get("kind") if isinstance(spec, dict) else None
         if servers and kind == "server":  # named as ServerPolicy.name
-            name = f"server:{spec.get('model')}" + (STRUCTURED if spec.get("structured") else "")
-            seats.append((where, name, {"base_url": _server(spec.get("base_url")), **answers(spec, SERVER_ANSWERS)}))
+            name = server_name(spec.get("model"), bool(spec.get("structured")))
+            said = answers(spec, SERVER_ANSWERS) if settings else {}
+            seats.append((where, name, {"base_url": _server(spec.get("base_url")), **said}))
         if kind not in ("hf", "checkpoint"):
             continue
         try:  # a checkpoint seat sits as its adapter on its base, or its full model
@@ -51,13 +56,16 @@ def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = Fa
             continue
         model, adapter = found.get("model"), found.get("adapter")
         identity = model_identity(found.get("engine", "hf"), model, adapter, bool(found.get("structured")))
-        deciding = {"model": _folder(model), "adapter": _folder(adapter), **answers(found, MODEL_ANSWERS)}
+        deciding = {"model": _folder(model), "adapter": _folder(adapter)}
+        if settings:
+            deciding.update(answers(found, MODEL_ANSWERS))
         seats.append((where, identity, deciding))
     if (clash := identity_clash(seats)) is None:
         return
     (a, one), (b, other), identity = clash
-    keys = [k for k in {**one, **other} if one.get(k) != other.get(k)]
-    named = [", ".join(f"{k} {x.get(k, 'unset')}" for k in keys) for x in (one, other)]
+    # a key only one holds is a sampling one beside a greedy seat: their temperatures say it
+    keys = [k for k in one if k in other and one[k] != other[k]]
+    named = [", ".join(f"{k} {x[k]}" for k in keys) for x in (one, other)]
     if "base_url" in keys:
         raise SeatSpecError(
             f"{a} ({named[0]}) and {b} ({named[1]}) are two servers that would both "
@@ -84,9 +92,9 @@ def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = Fa
 
 
 def _server(url) -> str:
-    """One server's address however it is spelt: with or without its last /, localhost or 127.0.0.1."""
+    """One server's address however it is spelt: with or without its last /, localhost, 127.0.0.1 or ::1."""
     parts = urllib.parse.urlsplit(str(url).rstrip("/"))
-    if is_loopback(parts.hostname):
+    if (parts.hostname or "").lower() in THIS_HOST:
         parts = parts._replace(netloc="127.0.0.1" + (f":{parts.port}" if parts.port else ""))
     return parts.geturl()
 

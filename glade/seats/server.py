@@ -40,7 +40,6 @@ environment.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import math
 import os
@@ -61,7 +60,7 @@ from glade.env.action_schema import action_schema
 from glade.env.protocol import parse, render
 from glade.faults import fault_hint
 
-from .base import STRUCTURED, Decision, Policy, answer_error, parser_notes
+from .base import STRUCTURED, Decision, Policy, answer_error, is_loopback, parser_notes
 from .spec import SERVER, check_fields
 
 PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
@@ -119,17 +118,6 @@ def _pause(cancel: threading.Event, seconds: float) -> bool:
     return cancel.wait(seconds)
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass
 class ServerPolicy:
     base_url: str  # e.g. http://127.0.0.1:8000/v1
@@ -153,13 +141,13 @@ class ServerPolicy:
         parts = urllib.parse.urlsplit(self.base_url)
         # A local server is never reached through a proxy from the environment.
         handlers = [_HTTPHandler, _HTTPSHandler]
-        if _is_loopback(parts.hostname):
+        if is_loopback(parts.hostname):
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
 
     @property
     def name(self) -> str:
-        return f"server:{self.model}" + (STRUCTURED if self.structured else "")
+        return server_name(self.model, self.structured)
 
     def act(self, observations: list[dict]) -> list[Decision]:
         if not observations:
@@ -258,7 +246,7 @@ class ServerPolicy:
         except urllib.error.HTTPError as exc:
             wait = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
             if 400 <= exc.code < 500:  # the server's own words say what in the request it refused
-                _remember(self.name, f"server_http_{exc.code}", _refusal(exc))
+                _remember((self.name, self.base_url), f"server_http_{exc.code}", _refusal(exc))
             exc.close()
             return None, f"http_{exc.code}", wait
         except TimeoutError:
@@ -281,7 +269,8 @@ class ServerPolicy:
 
 
 SAID_CHARS = 200  # of a refusal's explanation, kept for the end-of-run fault line
-_said: dict[str, dict[str, str]] = {}  # fault -> seat name -> the first explanation a server gave
+# fault -> (seat name, base_url) -> the first explanation that server gave this run
+_said: dict[str, dict[tuple[str, str], str]] = {}
 _said_lock = threading.Lock()
 
 
@@ -303,27 +292,43 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
     return text if len(text) <= SAID_CHARS else text[: SAID_CHARS - 3] + "..."
 
 
-def _remember(seat: str, fault: str, text: str) -> None:
+def _remember(seat: tuple[str, str], fault: str, text: str) -> None:
     if text:
         with _said_lock:
             _said.setdefault(fault, {}).setdefault(seat, text)
 
 
-def server_said(seat: str, fault: str) -> str:
-    """What a server answered with `fault` (a 4xx) said in this process, for the seat named
-    `seat` (or for the only seat that had that fault: eval names seats by the recipe's names); ""."""
+def forget_said() -> None:
+    """Drop what servers said: a run's fault line tells only that run's refusals."""
     with _said_lock:
-        said = _said.get(fault, {})
-        return said.get(seat) or (next(iter(said.values())) if len(said) == 1 else "")
+        _said.clear()
 
 
-def seat_fault_hint(seat: str, faults: dict[str, int]) -> str:
+def server_said(seat: str, fault: str, base_url: str | None = None) -> str:
+    """What a server answered with `fault` (a 4xx) said in this run to the server seat named
+    `seat` (ServerPolicy.name), at `base_url` when given; "" when none, or when two servers of
+    that name said something (eval may seat one name at two) and `base_url` does not pick one."""
+    with _said_lock:
+        said = [t for (name, url), t in _said.get(fault, {}).items() if name == seat and base_url in (None, url)]
+    return said[0] if len(said) == 1 else ""
+
+
+def seat_fault_hint(seat: str, faults: dict[str, int], spec: dict | None = None) -> str:
     """glade.faults.fault_hint for a seat's faults, and, when its most frequent one is a refusal
-    (a 4xx), what the server said (its own words say what to fix)."""
+    (a 4xx), what the server said (its own words say what to fix). `spec`: the seat's, where it is
+    not named as its server (eval names seats by the recipe's policy names)."""
     hint = fault_hint(faults)
     worst = max(sorted(faults), key=lambda kind: faults[kind]) if faults else ""
-    said = server_said(seat, worst) if worst.startswith("server_http_4") else ""
+    url = None
+    if isinstance(spec, dict) and spec.get("kind") == "server":
+        seat, url = server_name(spec.get("model"), bool(spec.get("structured"))), spec.get("base_url")
+    said = server_said(seat, worst, url) if worst.startswith("server_http_4") else ""
     return f"{hint}; it said: {said}" if said and hint else said or hint
+
+
+def server_name(model, structured: bool) -> str:
+    """A server seat's policy identity in the rows (ServerPolicy.name)."""
+    return f"server:{model}" + (STRUCTURED if structured else "")
 
 
 def retry_after(value: str | None) -> float | None:
