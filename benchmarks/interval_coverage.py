@@ -62,7 +62,7 @@ from help_format import DefaultsShown  # noqa: E402
 from glade.eval.stats import interval, t_hall  # noqa: E402
 
 NS = (3, 4, 5, 6, 8, 12, 16, 24, 32)
-LATTICE = {"paired effect, binary"}  # rate figures' differences: the evaluation passes lattice=True
+LATTICE = {"paired effect, binary", "paired effect, binary, 3 casts"}  # rate figures' differences: lattice=True
 TARGET = 0.93
 
 
@@ -106,6 +106,13 @@ def cases() -> list[tuple[str, bool, float, object, tuple | None]]:
         ),
         # last, so the rows above keep their seeds (k below)
         ("lognormal(1.0), skew 6.2", False, math.exp(0.5), lambda rng, n: rng.lognormal(0.0, 1.0, n), None),
+        (  # a crash difference with a seed's 3 casts averaged (each cast its own draw)
+            "paired effect, binary, 3 casts",
+            False,
+            0.4,
+            lambda rng, n: rng.binomial(3, 0.6, n) / 3 - rng.binomial(3, 0.2, n) / 3,
+            (-1.0, 1.0),
+        ),
     ]
 
 
