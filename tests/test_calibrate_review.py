@@ -175,8 +175,9 @@ def test_the_outcome_checks_worlds_on_one_seed_are_one_unit():
             for name in CHECKED:
                 for world in ("council", "original", "calibrated"):
                     row[f"{name}.{world}"] = float(cast) if name == "crash" else 1.0 + seed + cast
-                row[f"{name}.error_original"] = 2.0 + seed
-                row[f"{name}.error_calibrated"] = 1.0 + seed + 0.5 * cast
+                crash = name == "crash"  # a crash's error is a share in [0, 1]
+                row[f"{name}.error_original"] = 1.0 if crash else 2.0 + seed
+                row[f"{name}.error_calibrated"] = 0.5 * cast if crash else 1.0 + seed + 0.5 * cast
             rows.append(row)
     out = _summarise(pd.DataFrame(rows), 0.95)
     assert out["n"] == 4 and out["worlds"] == 8
@@ -196,8 +197,9 @@ def _check_rows(seeds: int, change):
         for name in CHECKED:
             for world in ("council", "original", "calibrated"):
                 row[f"{name}.{world}"] = 0.5
-            row[f"{name}.error_original"] = 1.0
-            row[f"{name}.error_calibrated"] = 1.0 + change(seed)
+            # errors within [0, 1] (a crash's is a share), their change `change(seed)`
+            row[f"{name}.error_original"] = 1.0 - max(change(seed), 0.0)
+            row[f"{name}.error_calibrated"] = row[f"{name}.error_original"] + change(seed)
         rows.append(row)
     return pd.DataFrame(rows)
 

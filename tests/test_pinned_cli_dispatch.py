@@ -135,7 +135,7 @@ def test_simulate_judges_faults_at_its_share_and_exits_1_when_a_seat_is_over(
 
     asked = []
     monkeypatch.setattr(verb, "too_many_faults", lambda faults, given: asked.append(given) or over)
-    monkeypatch.setattr(verb, "fault_hint", lambda faults: "")
+    monkeypatch.setattr(verb, "seat_fault_hint", lambda *args, **kwargs: "")
     monkeypatch.setattr(verb, "show_faults", lambda *args, **kwargs: None)
     monkeypatch.setattr(verb, "write_episode", lambda episode, out: None)
     faults = {"oona": {"faults": {}}}
