@@ -9,27 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from glade.env import parallel_env
 from glade.env.jsonfix import extract_json_object
 from glade.env.jsonrepair import Decoded, decode
-from glade.env.protocol import parse
 from glade.env.schema import ConfigError, type_text
 from glade.train.recipe import check_fields
+from tests.test_parser_review import SELL, SELL_TEXT, oona, outcome  # noqa: F401  (oona: a fixture)
 
-SELL = {"side": "sell", "good": "honey", "qty": 2, "price": 9.5}
-SELL_TEXT = '{"side":"sell","good":"honey","qty":2,"price":9.5}'
 TWICE_TEXT = '{"side":"buy","good":"berries","qty":1,"qty":5,"price":3}'
-
-
-@pytest.fixture(scope="module")
-def oona():
-    obs, _ = parallel_env("default", turns=2).reset(seed=0)
-    return obs["oona"]
-
-
-def outcome(text, obs):
-    parsed = parse(text, obs)
-    return parsed.action, parsed.error, parsed.repairs, [d["reason"] for d in parsed.dropped]
 
 
 def test_a_key_named_twice_is_reported_by_path_beside_plain_dicts():
@@ -68,7 +54,7 @@ def test_a_key_named_twice_is_reported_by_path_beside_plain_dicts():
         ),
     ],
 )
-def test_an_object_named_twice_anywhere_is_judged_where_it_sits(oona, text, expected):
+def test_an_object_named_twice_anywhere_is_judged_where_it_sits(oona, text, expected):  # noqa: F811
     assert outcome(text, oona) == expected
 
 
