@@ -62,6 +62,18 @@ def test_train_refuses_traces_of_another_prompt_protocol_and_writes_nothing(trac
     assert not (tmp_path / "ck").exists()
 
 
+def test_validate_refuses_a_train_recipe_on_traces_of_another_protocol(traces, tmp_path, monkeypatch, capsys):
+    # validate runs train's own input checks (train.inputs.check_paths), the protocol's included
+    now = protocol.PROTOCOL_VERSION
+    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-99")
+    recipe = {"name": "old", "output_root": str(tmp_path / "ck"), "model": {"base": "tiny"}}
+    recipe["data"] = {"traces": [str(traces)]}
+    (tmp_path / "tr.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["validate", "--kind", "train", str(tmp_path / "tr.yaml")]) != 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"its rows were rendered with prompt protocol {now}, this glade renders wood-chat-99" in out
+
+
 def test_calibrate_on_traces_of_another_protocol_warns_naming_both(traces, tmp_path, monkeypatch, capsys):
     now = protocol.PROTOCOL_VERSION
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-99")

@@ -201,22 +201,6 @@ def write_parquet(rows: Dataset, path: Path) -> None:
             pq.ParquetWriter(str(tmp), table.schema).close()
 
 
-def check_protocols(key: str, folders, source: str | None) -> None:
-    """Refuses (ConfigError naming `key`) traces rendered in other prompts than this glade writes (an older
-    glade's): a model learns its prompts word for word, and seated in glade it is given today's."""
-    from glade.config import fail
-    from glade.traces import other_protocol
-
-    for i, folder in enumerate(folders):
-        if why := other_protocol(folder):
-            fail(
-                source,
-                f"{key}[{i}]",
-                f"{why}; a model trained or measured on them would see prompts glade no longer writes: generate "
-                "them again with this glade (`glade generate RECIPE` into a new out) and name that folder here",
-            )
-
-
 def traces_record(folders) -> list[dict]:
     """What each traces folder held, for meta.json: its scenarios' hashes, seeds, episodes and
     protocol versions (read from the rows themselves, so a folder regenerated since can be told apart)."""

@@ -23,6 +23,20 @@ if TYPE_CHECKING:
     from .recipe import TrainRecipe
 
 
+def check_protocol(key: str, folder: str, source: str | None) -> None:
+    """Refuses (ConfigError naming `key`) traces rendered in other prompts than this glade writes (an
+    older glade's): a model learns its prompts word for word, and seated in glade it is given today's."""
+    from glade.traces import other_protocol
+
+    if why := other_protocol(folder):
+        fail(
+            source,
+            key,
+            f"{why}; a model trained or measured on them would see prompts glade no longer writes: generate "
+            "them again with this glade (`glade generate RECIPE` into a new out) and name that folder here",
+        )
+
+
 def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     """What must exist on disk to run: ConfigError for what is there but unusable (an
     unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
@@ -51,6 +65,8 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
                 shards[key] += readable_shards(folder)
             except (ValueError, OSError) as exc:
                 fail(source, f"{key}[{i}]", str(exc))
+            if key == "data.traces" or recipe.eval.states:  # held-out traces are read only for eval.states
+                check_protocol(f"{key}[{i}]", folder, source)
     base = recipe.model.base
     if base.startswith(LATEST):
         found = checkpoint.latest(base[len(LATEST) :], recipe.output_root)

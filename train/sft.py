@@ -28,7 +28,7 @@ from glade.checkpoint import STARTED, base_fingerprint, prompt_pair, trained_pro
 from glade.config import as_plain
 from glade.files import atomic, only_writer
 
-from .data import check_protocols, fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
+from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
 from .inputs import check_lengths, check_model, check_paths
 from .interrupted import (
     check_data,
@@ -119,9 +119,7 @@ def train(
     `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps. Rank 0
     holds the run's lock (glade.files.only_writer): a second run of the recipe while one is
     going is refused, rather than both writing one partial folder and two checkpoints."""
-    check_paths(recipe, source)  # held-out seeds included
-    check_protocols("data.traces", recipe.data.traces, source)
-    check_protocols("eval.traces", recipe.eval.traces if recipe.eval.states else (), source)
+    check_paths(recipe, source)  # held-out seeds and prompt protocols included
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work, root = partial_dir(recipe), Path(recipe.output_root)
