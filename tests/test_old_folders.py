@@ -45,14 +45,21 @@ def test_traces_of_this_glade_are_not_of_another_protocol(traces):
     assert other_protocol(traces) is None
 
 
-def test_train_refuses_traces_of_another_prompt_protocol_and_writes_nothing(traces, tmp_path, monkeypatch, capsys):
-    # guards train's protocol check: it recorded the traces' protocol in meta.json and trained on them silently
+def train_on_older_traces(traces: Path, root: Path, monkeypatch) -> tuple[Path, str]:
+    """A train recipe on `traces` after glade's protocol moved on to wood-chat-99: (its path, the
+    traces' protocol)."""
     now = protocol.PROTOCOL_VERSION
     monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-99")
-    recipe = {"name": "old", "output_root": str(tmp_path / "ck"), "model": {"base": "tiny"}}
+    recipe = {"name": "old", "output_root": str(root / "ck"), "model": {"base": "tiny"}}
     recipe["data"] = {"traces": [str(traces)]}
-    (tmp_path / "tr.yaml").write_text(yaml.safe_dump(recipe))
-    assert main(["train", str(tmp_path / "tr.yaml")]) == 2
+    (root / "tr.yaml").write_text(yaml.safe_dump(recipe))
+    return root / "tr.yaml", now
+
+
+def test_train_refuses_traces_of_another_prompt_protocol_and_writes_nothing(traces, tmp_path, monkeypatch, capsys):
+    # guards train's protocol check: it recorded the traces' protocol in meta.json and trained on them silently
+    path, now = train_on_older_traces(traces, tmp_path, monkeypatch)
+    assert main(["train", str(path)]) == 2
     err = err_of(capsys)
     assert (
         f"data.traces[0]: {traces}: its rows were rendered with prompt protocol {now}, this glade renders wood-chat-99"
@@ -64,14 +71,13 @@ def test_train_refuses_traces_of_another_prompt_protocol_and_writes_nothing(trac
 
 def test_validate_refuses_a_train_recipe_on_traces_of_another_protocol(traces, tmp_path, monkeypatch, capsys):
     # validate runs train's own input checks (train.inputs.check_paths), the protocol's included
-    now = protocol.PROTOCOL_VERSION
-    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-99")
-    recipe = {"name": "old", "output_root": str(tmp_path / "ck"), "model": {"base": "tiny"}}
-    recipe["data"] = {"traces": [str(traces)]}
-    (tmp_path / "tr.yaml").write_text(yaml.safe_dump(recipe))
-    assert main(["validate", "--kind", "train", str(tmp_path / "tr.yaml")]) != 0
+    path, now = train_on_older_traces(traces, tmp_path, monkeypatch)
+    assert main(["validate", "--kind", "train", str(path)]) == 2  # FAIL: malformed, as the run says
     out = " ".join(capsys.readouterr().out.split())
-    assert f"its rows were rendered with prompt protocol {now}, this glade renders wood-chat-99" in out
+    assert (
+        out.startswith("FAIL ")
+        and f"its rows were rendered with prompt protocol {now}, this glade renders wood-chat-99" in out
+    )
 
 
 def test_calibrate_on_traces_of_another_protocol_warns_naming_both(traces, tmp_path, monkeypatch, capsys):
