@@ -23,6 +23,7 @@ from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
 from glade.run_limits import check, results_recipe
+from glade.seats.server import seat_fault_hint
 
 from .estimate import calibrate, eval_plan
 from .plan import Shard, plan, seat_council, shard_log, shards
@@ -131,6 +132,10 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evalua
     # (leave-one-out replays write none, so their faults, in stats.seats, are not counted here either)
     totals = eval_plan(recipe, scenarios, [[w for w in planned if w.left_out is None]]).decisions
     meters: dict[str, SeatMeter] = {}
+
+    def hint(seat: str, faults: dict[str, int]) -> str:  # seats are named by the recipe's policy names
+        return seat_fault_hint(seat, faults, recipe.policies.get(seat))
+
     part = first = state.next_part()
     try:
         for shard, decisions, episodes, replays in backend(recipe, scenarios, todo, stats, progress):
@@ -145,7 +150,7 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evalua
             for name, error in zip(decisions["policy_name"], decisions["error"]) if len(decisions) else ():
                 meters.setdefault(name, SeatMeter()).count(error)
             if part - first < len(todo):  # a seat failing from the start stops the run here
-                stop_if_failing(meters, recipe.max_fault_share, part - first, len(todo), totals)
+                stop_if_failing(meters, recipe.max_fault_share, part - first, len(todo), totals, hint)
     except BaseException:
         log.abandon(state)
         raise

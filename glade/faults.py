@@ -6,6 +6,7 @@ when a seat faults too often (too_many_faults). Parse errors are behaviour, not 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -161,7 +162,12 @@ def planned_decisions(episodes, kept=()) -> Counter:
 
 
 def stop_if_failing(
-    meters: dict[str, SeatMeter], max_share: float, played: int, planned: int, totals: dict[str, int]
+    meters: dict[str, SeatMeter],
+    max_share: float,
+    played: int,
+    planned: int,
+    totals: dict[str, int],
+    hint: Callable[[str, dict[str, int]], str] = lambda seat, faults: fault_hint(faults),
 ) -> None:
     """Raises SeatsFailing, after `played` of `planned` shards (called only while some are left),
     when a seat failed every one of its decisions so far (at least 2: a server down, a wrong
@@ -170,7 +176,8 @@ def stop_if_failing(
     so the run would fail at its end whatever the rest did. Shards differ (an eval's stand-in
     worlds have no live decisions), so the total is counted, not scaled from the shards played:
     the verdict is the same whatever `worlds` cuts them. A seat with no total gets only the first
-    rule."""
+    rule. `hint(seat, faults)` says what to fix (the callers add what a server said: seats sit
+    above this module)."""
     tally = tally_of(meters)
     for seat in too_many_faults(tally, max_share):
         t = tally[seat]
@@ -184,6 +191,6 @@ def stop_if_failing(
         raise SeatsFailing(
             f"seat {seat!r}: {failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed ({kinds}) in the "
             f"first {played} of {planned} shards, more than max_fault_share {max_share:g}{why}: stopped early, "
-            f"keeping the finished shards; fix the seat ({fault_hint(t['faults'])}) and rerun: only what is missing "
+            f"keeping the finished shards; fix the seat ({hint(seat, t['faults'])}) and rerun: only what is missing "
             "plays, and the episodes with faults play again"
         )

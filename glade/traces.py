@@ -14,16 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glade.config import (
-    Seeds,
-    check_out,
-    check_scenarios,
-    check_seeds,
-    fail,
-    keyed,
-    load_recipe,
-    recipe_source,
-)
+from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
@@ -34,6 +25,7 @@ from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenari
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council
+from glade.seats.server import seat_fault_hint
 from glade.traces_card import write_card
 
 if TYPE_CHECKING:
@@ -223,7 +215,9 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
             log.finish(state, part, faults)
             part += 1
             if i + 1 < len(batches):  # a seat failing from the start stops the run here
-                stop_if_failing(stats.seats, recipe.max_fault_share, part - first, len(batches), totals)
+                stop_if_failing(
+                    stats.seats, recipe.max_fault_share, part - first, len(batches), totals, seat_fault_hint
+                )
     except BaseException:
         log.abandon(state)
         raise

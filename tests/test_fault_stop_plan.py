@@ -119,7 +119,7 @@ def test_generate_counts_the_rows_a_resumed_folder_keeps_as_its_end_tally_does(t
     resume()
     asked = []
     real = gen.stop_if_failing
-    monkeypatch.setattr(gen, "stop_if_failing", lambda *a: asked.append(a[-1]) or real(*a))
+    monkeypatch.setattr(gen, "stop_if_failing", lambda *a: asked.append(a[4]) or real(*a))
     summary = gen.generate(recipe)  # keeps the first batch's 2 episodes, plays the other 6
     assert summary["played_now"] == 6 and len(asked) == 2
     counted = {s: t["decisions"] for s, t in summary["faults"].items()}
@@ -143,7 +143,7 @@ def test_the_end_tally_of_eval_is_what_the_early_stop_counts(tmp_path, monkeypat
     )
     asked = []
     real = eval_run.stop_if_failing
-    monkeypatch.setattr(eval_run, "stop_if_failing", lambda *a: asked.append(a[-1]) or real(*a))
+    monkeypatch.setattr(eval_run, "stop_if_failing", lambda *a: asked.append(a[4]) or real(*a))
     summary = eval_run.run_recipe(recipe)
     counted = {s: t["decisions"] for s, t in summary["faults"].items()}
     assert counted == {"live": 12, "panic": 12}

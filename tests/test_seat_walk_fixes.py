@@ -191,6 +191,38 @@ def test_a_servers_400_explanation_reaches_the_fault_line(capsys):
     assert "; it said: This model's maximum context length is 2048" in err
 
 
+def test_a_servers_400_explanation_reaches_the_early_stop_of_generate_and_eval(tmp_path, capsys):
+    """A run that stops early (a seat refused from the start) says what the server said, as the
+    end-of-run fault line does; eval names the seat by its policy name."""
+    from resume_setup import eval_recipe, generate_recipe
+
+    from glade.cli import main
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seat = {"kind": "server", "base_url": f"http://127.0.0.1:{server.server_port}/v1", "model": "m", "retries": 0}
+    (tmp_path / "g").mkdir()
+    (tmp_path / "e").mkdir()
+    try:
+        path = generate_recipe(tmp_path / "g", councils={"live": {"oona": seat}}, seeds={"count": 3}, worlds=1)
+        assert main(["generate", str(path)]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert "stopped early" in err and "; it said: This model's maximum context length is 2048" in err
+        path = eval_recipe(
+            tmp_path / "e",
+            policies={"live": seat},
+            councils={"one": {"focal": {"oona": "live"}}},
+            seeds={"start": 0, "count": 3},
+            worlds=1,
+        )
+        assert main(["eval", str(path)]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert "seat 'live':" in err and "stopped early" in err
+        assert "; it said: This model's maximum context length is 2048" in err
+    finally:
+        server.shutdown()
+
+
 # --------------------------------------------------------------------------- 7. one name, two seats
 
 
