@@ -1,6 +1,7 @@
 """The rows of an evaluation: a PlannedWorld (one episode to play), and what is written for it: decisions.parquet (one
 row per live decision, with the stand-in's counterfactual in the same state) and episodes.parquet (one row per world x
-creature, with the world's outcome figures). Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS."""
+creature, with the world's outcome figures). Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS.
+Reading a results folder back, for flag, report, rank and calibrate, is here too: its checks and refusals."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The thresholds of a council recipe (`thresholds:`): what counts as a crash or a bubble,
-which effects are flagged, the interval level. Their defaults (`DEFAULTS`) are the one source
+which effects are flagged, the interval level, the verdicts' floors and the permutation draws,
+in one frozen `Thresholds` passed everywhere. Their defaults (`DEFAULTS`) are the one source
 of truth, for results folders written before a threshold existed too (`run_settings`)."""
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The validation itself (unknown keys, types, one-line `ConfigError`s naming file and key) lives at the bottom
 of the house in `glade.env.schema`, since scenarios need it too; the names the trunk's recipes use are
-re-exported here. A recipe's folders to write in (`out`, `output_root`) read `~` as the home folder.
+re-exported here. A recipe's folders to write in (`out`, `output_root`) read `~` as the home folder, and
+the kind a recipe file is by its folder (recipes/generate/, recipes/eval/, ...: `folder_kind`) is decided here once.
 """
 
 from __future__ import annotations
