@@ -10,6 +10,7 @@ import yaml
 
 from glade.config import as_plain
 from glade.console import fault_kinds
+from glade.env import standin
 from glade.faults import too_many_faults
 from glade.files import atomic
 from glade.meter import closing_line, cost_table
@@ -17,32 +18,61 @@ from glade.provenance import now, stamp
 
 COLUMNS = {
     "episode_id": "scenario.council.sSEED",
-    "scenario / scenario_hash / seed": "the rules that ran (hash of the resolved scenario) and the world seed",
-    "turn / creature": "when and who",
-    "seat / policy": "the seat label and the identity of the policy that decided",
+    "scenario / scenario_hash / seed": "the rules that ran (see Terms; hash of the resolved scenario) and the world seed",
+    "turn / creature": "the turn, counted from 0 (the prompt says Turn t+1), and the creature deciding",
+    "seat / policy": "the seat label and the identity of the policy that decided this row: who acted",
     "protocol_version": "version of the prompt protocol (changes whenever the prompt wording does)",
     "messages": "the rendered chat prompt (system role card, user turn)",
-    "observation": "the observation the prompt was rendered from (JSON)",
+    "observation": "the observation the prompt was rendered from (JSON), as the turn began",
     "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
-    "action": "the parsed, valid action as canonical JSON",
+    "action": "the parsed, valid action as canonical JSON (prices in pebbles per unit)",
     "error / repaired": "the parser's named error (or null) and whether it repaired the text",
     "self_buy": "how many buy orders named goods the creature makes (self-buys)",
-    "standin_action / standin_disposition": "what the creature's scenario stand-in (that disposition) would have done in the same state",
-    "latency_s / prompt_tokens / completion_tokens": "cost of the decision",
-    "rejected / fills": 'the parser\'s ("by": "parser") and the market\'s named rejections and cuts, and the fills (JSON)',
-    "pebbles / wealth_before / wealth_after / wealth_change / mood": "outcome figures of the creature-turn",
+    "standin_action / standin_disposition": "what the scenario's stand-in for this creature would have done in the "
+    "same state, and its disposition: the creature's disposition in the scenario, not the acting seat's, so it "
+    "differs from `action` wherever another policy held the seat (compare `seat` / `policy` to see who acted)",
+    "latency_s / prompt_tokens / completion_tokens": "cost of the decision: seconds (a server seat's round trip, a "
+    "model seat's share of its batched call; 0 for a stand-in) and tokens (0 for a stand-in)",
+    "rejected / fills": 'the parser\'s ("by": "parser") and the market\'s named rejections and cuts, and the fills '
+    "(JSON; qty in units, price in pebbles per unit)",
+    "pebbles": "the creature's pebbles (the Wood's money) once the turn is over: after its trades and the "
+    "settlement (what its next observation shows)",
+    "wealth_before / wealth_after / wealth_change": "wealth in pebbles, its pebbles plus its goods at the reference "
+    "prices: as the turn began (the observation's holdings and prices), once it is over (the next turn's "
+    "wealth_before: the goods made at its start included), and after minus before",
+    "mood": "the creature's mood once the turn is over (after its meals and firewood), from 0 (miserable) to 1 "
+    "(content), as its prompt says; never below the scenario's mood floor",
 }
+
+# the Hub's size_categories buckets, each with the row count it stays under (huggingface_hub DatasetCardData)
+SIZES = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"), (10**7, "1M<n<10M")]
+SIZES += [(10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"), (10**11, "10B<n<100B")]
+SIZES += [(10**12, "100B<n<1T")]
+FACT_COLUMNS = ["episode_id", "scenario", "seed", "creature", "seat", "policy", "prompt_tokens", "completion_tokens"]
+FACT_COLUMNS += ["action", "standin_action"]
+
+
+def size_category(rows: int) -> str:
+    """The Hub's size_categories bucket of a dataset of `rows` rows."""
+    return next((name for below, name in SIZES if rows < below), "n>1T")
 
 
 def write_card(
     recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None, faults: dict | None = None
 ) -> None:
     """The dataset card (README.md) and recipe.yaml; `faults` (glade.faults.tally_faults of the
-    rows) puts the held turns near the top, as the exported card has them."""
+    rows) puts the held turns near the top, as the exported card has them. What the card says of
+    the rows (how many, who answered them, the councils) it reads from the folder's shards."""
+    plain = as_plain(recipe)
+    facts = row_facts(out, list(plain.get("scenarios") or []), list(plain.get("councils") or []))
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
         "license": "apache-2.0",
+        "language": ["en"],
+        # chat prompts (`messages`) answered by JSON actions: generated text, the Hub's text-generation task
+        "task_categories": ["text-generation"],
+        **({"size_categories": [size_category(facts["rows"])]} if facts else {}),
     }
     provenance = {
         **stamp(("datasets", "numpy")),
@@ -57,21 +87,177 @@ def write_card(
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
         f'`glade generate`. Load with `datasets.load_dataset({json.dumps(str(out))}, split="train")` (this folder; its '
         f"`configs` name the shards) or `glade.traces.load_traces({json.dumps(str(out))})`, which refuses an unfinished one.\n\n"
+        + (facts_text(facts) if facts else "")
+        + MADE_BY
         + (faults_section(faults, recipe.max_fault_share) if faults else "")
         + "## Schema\n\n| column | meaning |\n| --- | --- |\n"
         + schema
         + "\n\n"
-        "## Provenance\n\n```json\n"
+        + terms_section(scenarios, facts, plain.get("councils") or {})
+        + "## Provenance\n\n```json\n"
         + json.dumps(provenance, indent=2)
         + "\n```\n\n"
         + (cost_section(cost) if cost else "")
-        + recipe_section(as_plain(recipe))
+        + recipe_section(plain)
     )
     # the card marks the folder finished (glade.traces.interrupted_generate): it goes last, and whole
     with atomic(out / "recipe.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(plain, sort_keys=False))
     with atomic(out / "README.md") as tmp:
         tmp.write_text(text)
+
+
+MADE_BY = (
+    "Made by `glade generate recipe.yaml`, the resolved recipe this folder holds (under Recipe below): "
+    "`glade generate recipe.yaml out=NEW_FOLDER` plays the same episodes again; Provenance names the glade "
+    "version and commit that wrote these.\n\n"
+)
+
+
+def row_facts(out: Path, scenarios: list[str], councils: list[str]) -> dict | None:
+    """What the card says of the rows, read from the folder's shards (data/*.parquet, what its `configs`
+    load), scenarios and councils in the recipe's order: None where there are none or they lack a
+    column (the card then says nothing of them). Counted in Arrow: a dataset of millions of rows too."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shards = sorted((Path(out) / "data").glob("*.parquet"))
+    try:
+        table = pa.concat_tables([pq.read_table(shard, columns=FACT_COLUMNS) for shard in shards])
+    except (OSError, ValueError, pa.ArrowException, KeyError):  # none, unreadable, or a column missing
+        return None
+    if not table.num_rows:
+        return None
+    policies = {str(r["values"]): int(r["counts"]) for r in pc.value_counts(table["policy"]).to_pylist()}
+    seats: dict[str, dict[str, set]] = {}
+    ids = table.group_by(["episode_id", "scenario", "seed", "creature", "seat"]).aggregate([]).to_pylist()
+    for r in ids:
+        council = r["episode_id"][len(r["scenario"]) + 1 : -len(f".s{r['seed']}")]  # scenario.council.sSEED
+        seats.setdefault(council, {}).setdefault(r["creature"], set()).add(r["seat"])
+    differs = pc.sum(pc.cast(pc.not_equal(table["action"], table["standin_action"]), pa.int64())).as_py()
+    return {
+        "rows": table.num_rows,
+        "episodes": len(pc.unique(table["episode_id"])),
+        "scenarios": in_order({str(x) for x in pc.unique(table["scenario"]).to_pylist()}, scenarios),
+        "seeds": sorted(int(x) for x in pc.unique(table["seed"]).to_pylist()),
+        "councils": {c: seats[c] for c in in_order(set(seats), councils)},
+        "policies": dict(sorted(policies.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "tokens": (
+            int(pc.sum(table["prompt_tokens"]).as_py() or 0),
+            int(pc.sum(table["completion_tokens"]).as_py() or 0),
+        ),
+        "standin_differs": int(differs or 0),
+    }
+
+
+def in_order(names: set[str], order: list[str]) -> list[str]:
+    """`names` in `order` (the recipe's), any it does not list after them, sorted."""
+    return [n for n in order if n in names] + sorted(names - set(order))
+
+
+def seeds_text(seeds: list[int]) -> str:
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{len(seeds)} seeds ({seeds[0]} to {seeds[-1]})"
+    return f"{counted(len(seeds), 'seed')} ({', '.join(map(str, seeds))})"
+
+
+def counted(n: int, word: str, words: str = "") -> str:
+    """`n word`, with `words` (else word + s) when n is not 1."""
+    return f"{n:,} " + (word if n == 1 else words or word + "s")
+
+
+def facts_text(f: dict) -> str:
+    """The card's opening lines on the rows: how many, from what, who answered them."""
+    prompt, completion = f["tokens"]
+    counts = ", ".join(f"`{p}` {n:,} rows" for p, n in f["policies"].items())
+    if all(p.startswith("standin:") for p in f["policies"]) and not prompt + completion:
+        who = f"Every row was answered by rule-based stand-ins (no model: 0 tokens): {counts}."
+    else:
+        who = f"The rows were answered by {counted(len(f['policies']), 'policy', 'policies')} ({prompt:,} prompt + {completion:,} completion tokens in all): {counts}."
+    return (
+        f"{counted(f['rows'], 'row')} from {counted(f['episodes'], 'episode')}: "
+        f"{counted(len(f['scenarios']), 'scenario')} ({', '.join(f['scenarios'])}) x "
+        f"{counted(len(f['councils']), 'council')} ({', '.join(f['councils'])}) x "
+        f"{seeds_text(f['seeds'])}. {who} `standin_action` differs from `action` in {f['standin_differs']:,} of "
+        f"{f['rows']:,} rows: it is the scenario's stand-in for the creature, not the seat that acted.\n\n"
+    )
+
+
+def council_text(name: str, seats: dict[str, set], named: dict | None) -> str:
+    if named == {}:
+        return f"`{name}`: names no seat, so each creature sits on its scenario stand-in"
+    labels = {label for s in seats.values() for label in s}
+    if len(labels) == 1:
+        who = f"every creature `{next(iter(labels))}`"
+    else:
+        who = ", ".join(f"{c} " + " or ".join(f"`{s}`" for s in sorted(seats[c])) for c in seats)
+    return f"`{name}`: {who}"
+
+
+def terms_section(scenarios: dict, facts: dict | None, councils: dict) -> str:
+    """The words the card uses, once each (eval/report/glossary.py and the README's words say them alike)."""
+    dispositions = {
+        name: ", ".join(f"{c} {disposition_name(x.disposition)}" for c, x in s.creatures.items())
+        for name, s in scenarios.items()
+    }
+    same = len(set(dispositions.values())) == 1
+    terms = [
+        ("turn", "counted from 0; the prompt a creature reads says Turn t+1"),
+        ("pebbles", "the Wood's money: purses, wealth and prices (per unit of a good) are in pebbles"),
+        (
+            "seat",
+            "a creature's place in an episode and what sits in it: a rule-based stand-in or a live model; `seat` "
+            "labels it, `policy` names what answered",
+        ),
+        (
+            "stand-in",
+            "the rule-based policy, playing one disposition per creature; the counterfactual each decision is "
+            "compared with (`standin_action`) is the creature's scenario stand-in",
+        ),
+        (
+            "disposition",
+            "a stand-in's trading temperament (balanced, hoarder, panic_seller, speculator or a disposition file); "
+            "each creature has one in each scenario"
+            + (
+                f": {next(iter(dispositions.values()))}"
+                if same and dispositions
+                else "".join(f"; {n}: {d}" for n, d in dispositions.items())
+            ),
+        ),
+        (
+            "council",
+            "the seats a recipe gives the creatures of an episode (its councils: creature -> seat spec, `*` for every "
+            "other creature; a creature it does not name sits on its scenario stand-in); the episode id's middle "
+            "part names it"
+            + (
+                "".join(f"; {council_text(n, seats, councils.get(n))}" for n, seats in facts["councils"].items())
+                if facts
+                else ""
+            ),
+        ),
+    ]
+    for name, s in scenarios.items():
+        about = s.description.strip() or "no description"
+        terms.append((f"scenario `{name}`", f"{s.turns} turns, {len(s.creatures)} creatures: {about}"))
+    if any(s.gambit is not None for s in scenarios.values()):
+        terms.append(
+            (
+                "gambit, patron, legend",
+                "the gambit is the patron's scripted plan: short a good, tip a creature, spring a legend, cover; the "
+                "patron is a financier outside the market, and a legend a scripted market event, sprung by a "
+                "rumour, a shock or an override",
+            )
+        )
+    return "## Terms\n\n" + "".join(f"- **{t}**: {w}\n" for t, w in terms) + "\n"
+
+
+def disposition_name(disposition) -> str:
+    """A scenario's disposition as the rows name it (a file by the name inside it)."""
+    try:
+        return standin.disposition(disposition).name
+    except (OSError, ValueError):
+        return str(disposition)
 
 
 RECIPE_HEADING = "## Recipe\n"

@@ -24,7 +24,7 @@ import yaml
 from glade.console import fault_text
 from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, interrupted_generate, other_protocol, readable_shards, seats_and_errors
-from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section
+from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section, size_category
 
 from .cards import (
     add_license,
@@ -189,6 +189,11 @@ def export_traces(
         name = f"glade traces: {repo_id.split('/')[1]}"
         card.text, own = re.subn(r"^# glade traces: .*$", lambda _: f"# {name}", card.text, count=1, flags=re.M)
         card.data.pretty_name = name if own else card.data.get("pretty_name") or name
+        # the Hub's size bucket of the rows exported; an older glade's card gets the rest of today's front matter
+        card.data.size_categories = [size_category(sum(t["decisions"] for t in faults.values()))]
+        if own:
+            card.data.language = card.data.get("language") or ["en"]
+            card.data.task_categories = card.data.get("task_categories") or ["text-generation"]
         # glade's own load line names the local folder (glade.traces_card): the Hub's reader loads the repo
         local = r" Load with `datasets\.load_dataset\(.*?which refuses an unfinished one\."
         card.text = re.sub(local, ' Load it as "Load from the Hub" below shows.', card.text, count=1, flags=re.S)
