@@ -113,7 +113,7 @@ def test_lm_eval_scores_sit_beside_chance_the_best_constant_and_the_empty_answer
     assert "| 24 | 0.4700, no useful interval at n = 5 | 5 | 0.3333 | always hold 0.4580 | - |" in text
     assert "| glade_decision_gen | standin_agreement | 0.6250 | 0.0800 | 24 | - | - | - | - | 0.5400 |" in text
     assert (
-        "Below a baseline on the same documents (point values; stderr above): glade_direction_mc acc 0.2080 < "
+        "Worse than a baseline on the same documents (point values; stderr above): glade_direction_mc acc 0.2080 < "
         "chance 0.3333, always hold 0.4580." in text
     )
     # the documents' source: held out from training, but of the training traces' seeds

@@ -173,7 +173,7 @@ def test_card_parses_and_its_model_index_holds_the_metrics(trained_creature, tmp
         meta["data_fingerprint"],
         "## How it diverges from the stand-in",
         "creature_model",
-        "## How to load",
+        "## How to use",
         "PeftModel.from_pretrained",
     ):
         assert part in text

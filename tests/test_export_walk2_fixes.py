@@ -107,6 +107,7 @@ def test_a_base_model_nothing_here_shows_is_warned_of_and_said_so_in_the_card(tm
         "a LoRA adapter for `you/tiny-base` (named by --base-model; the adapter was trained on glade's shipped "
         "base `shipped:tiny-base`)" in text
     )
+    assert "Unverified base: nothing offline showed that `you/tiny-base` on the Hub holds the base weights" in text
     # the shipped base's own id is the record's: named as such, with no such warning
     said = []
     folder = export_checkpoint(ck, "you/tiny-hoarder2", base_model="glade/tiny-base", warn=said.append)
@@ -164,7 +165,7 @@ def test_lm_eval_scores_carry_their_split_and_trained_on_ones_stay_out_of_the_mo
     (found,) = eval_results({}, scores, None, held | {"limit": 6})
     assert (found.dataset_split, found.dataset_args, found.metric_value) == (
         "checkpoint-eval-split",
-        {"episodes": 1, "limit": 6},
+        {"split_episodes": 1, "limit": 6},
         0.7,
     )
     trained = {"data": {"traces": ["/x/standin"], "held_out": "not held out: 5 of 9 rows were trained on"}}

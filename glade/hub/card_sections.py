@@ -15,7 +15,7 @@ from .lineage import council_provenance
 from .model_index import CouncilView, card_figure, members_text
 
 TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
-LOWER_IS_BETTER = ("self_buy",)  # lm-eval metrics where a score under a baseline is no shortfall
+LOWER_IS_BETTER = ("self_buy",)  # lm-eval metrics where a score above a baseline is the shortfall
 
 
 def table(header: list[str], rows: list[list]) -> str:
@@ -50,12 +50,13 @@ def ci_cell(ci, n, note: str | None = None) -> str:
 def lm_eval_record(checkpoint: str | Path) -> dict:
     """What CHECKPOINT/lm_eval/results.json says besides the scores (glade.eval.harness.lm_eval_scores
     reads those): `data`, the documents' source, `baselines`, what answers that carry no
-    judgement score on the same documents (glade.eval.lm_docs.baselines), and `limit`. {} without the file."""
+    judgement score on the same documents (glade.eval.lm_docs.baselines), `n_samples` (each task's documents,
+    all and scored) and `limit`. {} without the file."""
     path = Path(checkpoint) / "lm_eval" / "results.json"
     if not path.is_file():
         return {}
     written = json.loads(path.read_text())
-    found = {key: written[key] for key in ("data", "baselines") if isinstance(written.get(key), dict)}
+    found = {key: written[key] for key in ("data", "baselines", "n_samples") if isinstance(written.get(key), dict)}
     return found | ({"limit": written["limit"]} if isinstance(written.get("limit"), int) else {})
 
 
@@ -98,17 +99,42 @@ def baseline_cells(task: str, metric: str, baselines: dict) -> list:
 
 
 def below_baselines(row: dict, baselines: dict) -> str | None:
-    """`task metric value < chance x`: a score under what an answer without judgement gets."""
-    if any(row["metric"].startswith(m) for m in LOWER_IS_BETTER):
-        return None
+    """`task metric value < chance x`: a score worse than what an answer without judgement gets (above
+    it, for a figure where lower is better)."""
+    lower = any(row["metric"].startswith(m) for m in LOWER_IS_BETTER)
     found = baselines.get(row["task"]) or {}
     best = found.get("best_constant") or {}
     named = [("chance", found.get("chance"))]
     if row["metric"] in ("acc", "acc_norm") and best:
         named.append((f"always {best['answer']}", best.get("acc")))
     named.append(("an empty answer", (found.get("empty_answer") or {}).get(row["metric"])))
-    under = [f"{name} {value:.4f}" for name, value in named if isinstance(value, float) and row["value"] < value]
-    return f"{row['task']} {row['metric']} {row['value']:.4f} < {', '.join(under)}" if under else None
+    worse = [
+        f"{name} {value:.4f}"
+        for name, value in named
+        if isinstance(value, float) and (row["value"] > value if lower else row["value"] < value)
+    ]
+    if not worse:
+        return None
+    return f"{row['task']} {row['metric']} {row['value']:.4f} {'>' if lower else '<'} {', '.join(worse)}" + (
+        " (lower is better)" if lower else ""
+    )
+
+
+def limit_lines(record: dict) -> list[str]:
+    """`glade lm-eval --limit N` in words: how many of each task's documents were scored (results.json
+    `n_samples`, original and effective)."""
+    samples = record.get("n_samples") or {}
+    counts = [
+        f"{task}: {found['effective']:,} of {found['original']:,} documents"
+        for task, found in sorted(samples.items())
+        if isinstance(found, dict)
+        and isinstance(found.get("effective"), int)
+        and isinstance(found.get("original"), int)
+    ]
+    if not counts:
+        return []
+    limit = f"run with `--limit {record['limit']}`, " if isinstance(record.get("limit"), int) else ""
+    return [f"Scored ({limit}the same seeded sample on every run): {'; '.join(counts)}.", ""]
 
 
 def episodes_cell(found: dict | None) -> str:
@@ -116,6 +142,8 @@ def episodes_cell(found: dict | None) -> str:
         return "-"
     if whole_range(found.get("ci")):
         return f"{found['mean']:.4f}, no useful interval at n = {found.get('n')}"
+    if not found.get("ci") and isinstance(found.get("mean"), (int, float)):  # lm_docs: none below 4 episodes
+        return f"{found['mean']:.4f}, too few episodes for an interval"
     return ci_text(found, ".4f")
 
 
@@ -144,7 +172,7 @@ def lm_eval_section(lm_scores: list[dict], record: dict | None = None) -> list[s
     return [
         "lm-eval (`glade lm-eval`, written to the checkpoint's lm_eval/results.json, not in this repository): the "
         "value and stderr are lm-eval's, over "
-        f"documents. A task's documents are {lm_source(record.get('data'))}; turns of one episode are no "
+        f"documents. A task's documents are {lm_source(record.get('data'))}; turns of one episode are not "
         "independent draws, so glade's tasks also give the mean over episodes with its 95% interval (none below "
         "4 episodes). The baselines are what answers without judgement score on the same documents: chance "
         "(one of buy, sell, hold at random), the best constant answer (always the commonest right direction) "
@@ -166,9 +194,20 @@ def lm_eval_section(lm_scores: list[dict], record: dict | None = None) -> list[s
             rows,
         ),
         "",
+        *limit_lines(record),
         *(
-            [f"Below a baseline on the same documents (point values; stderr above): {'; '.join(under)}.", ""]
+            [f"Worse than a baseline on the same documents (point values; stderr above): {'; '.join(under)}.", ""]
             if under
+            else []
+        ),
+        *(
+            [
+                "On glade_direction_mc read `acc`: each choice (' buy', ' sell', ' hold') is scored as the "
+                "continuation after the rendered turn, and `acc_norm`, per character, only re-weights them by "
+                "spelling.",
+                "",
+            ]
+            if any(r["task"] == "glade_direction_mc" for r in lm_scores)
             else []
         ),
         *(

@@ -22,6 +22,7 @@ from glade.eval.harness import lm_eval_scores
 
 from .base_check import check_base
 from .card_sections import lm_eval_record
+from .card_usage import model_size
 from .cards import (
     add_license,
     check_license_file,
@@ -202,10 +203,11 @@ def export_checkpoint(
             tags=["glade", "wood", "creature", "multi-agent", "market-simulation", "trl", "sft"]
             + (["lora"] if exported_kind == "lora" else []),
             datasets=[dataset] if dataset else None,
+            language="en",
             pipeline_tag="text-generation",
         )
         lm_record = lm_eval_record(checkpoint)
-        data.eval_results = eval_results(meta, lm_scores, summary, lm_record) or None
+        data.eval_results = eval_results(meta, lm_scores, summary, lm_record, dataset) or None
         lineage = trained_scenarios(checkpoint, recipe, meta)
         # its settings stay as read here, like the council's they are compared with (summary.scenarios):
         # shortened on one side only, a path would differ from itself; the card's words print no path
@@ -222,7 +224,9 @@ def export_checkpoint(
             trained,
             portable(lm_record),
             base_origin=base_named.origin if base_named else None,
+            base_unverified=bool(base_named and base_named.warning),
             dataset=dataset,
+            size=model_size(tmp, meta),  # the weights exported (merged: the merged ones); meta finds a local base
         )
         ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
         marker = {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}

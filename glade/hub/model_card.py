@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -11,6 +10,7 @@ import yaml
 from glade.checkpoint import SHIPPED
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
+from .card_usage import limitations_section, terms_section, usage_section
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, CouncilView, shipped_repo_id
 
@@ -27,10 +27,12 @@ def what_it_is(recipe: dict) -> str:
         else "every seat in its traces"
     )
     only = f" (creatures: {', '.join(creatures)})" if creatures else ""
+    # `model.base: tiny` builds a random model: nothing was fine-tuned
+    how = "trained from scratch" if str((recipe.get("model") or {}).get("base")) == "tiny" else "fine-tuned"
     return (
         "A creature model for the Wood, glade's woodland market economy. Each turn it reads one "
         "creature's situation (purse, stock, prices, news, gossip, feelings) as a chat prompt and "
-        "answers with that creature's market orders as JSON. It was fine-tuned by imitation on the "
+        f"answers with that creature's market orders as JSON. It was {how} by imitation on the "
         f"decisions of {who}{only}."
     )
 
@@ -38,8 +40,11 @@ def what_it_is(recipe: dict) -> str:
 def heldout_words(meta: dict) -> str:
     held = meta.get("heldout") or {}
     dropped = (held.get("trained_on") or {}).get("rows")
+    sampled = (meta.get("metrics") or {}).get("heldout_states")
+    drawn = f" before the {sampled} were sampled" if isinstance(sampled, int) else ""
     left_out = (
-        f"; {dropped} of its {held['trained_on']['of']} states, whose prompt is in a training split, were left out"
+        f"; {dropped} of its {held['trained_on']['of']} states were left out{drawn}, because the same prompt "
+        "occurs in a training split"
         if dropped
         else ""
     )
@@ -141,7 +146,7 @@ def target_verdict(t: dict) -> str:
     return "met (no interval)" if reaches is None and "shown" in t else "met"
 
 
-def targets_section(meta: dict) -> list[str]:
+def targets_section(meta: dict, recipe: dict | None = None) -> list[str]:
     """The recipe's targets, measured; and the stand-ins' own rates on the disposition probe's states."""
     out = []
     targets = meta.get("targets") or {}
@@ -159,12 +164,16 @@ def targets_section(meta: dict) -> list[str]:
             head += f"; none could be measured: {why}):"
         else:
             head += "; met: the measured figure and its whole 95% interval on the target's side):" if recorded else "):"
-        out += [
-            head,
-            "",
-            table(["metric", "target", "measured", "95% CI", "n", ""], rows),
-            "",
-        ]
+        out += [head, "", table(["metric", "target", "measured", "95% CI", "n", ""], rows), ""]
+        listed = ((recipe or {}).get("eval") or {}).get("targets")
+        later = [name for name in targets if isinstance(listed, dict) and name not in listed]
+        if later:  # e.g. the shipped base's structured targets, measured after it trained
+            why = f": {meta['structured_measured']}" if meta.get("structured_measured") else ""
+            out += [
+                f"{', '.join(f'`{n}`' for n in later)}: not in this repository's `recipe.yaml` (the recipe it trained "
+                f"with); set and measured after training{why}.",
+                "",
+            ]
     metrics = meta.get("metrics") or {}
     references = metrics.get("fall_talk_sell_rate_standins")
     if references:
@@ -225,6 +234,50 @@ def protocol_words(meta: dict, trained: dict) -> list[str]:
     ]
 
 
+def reproduce_lines(meta: dict, recipe: dict, shipped_recipe: dict | None) -> list[str]:
+    """lineage.reproduce, with the run's time in words: its wall time and how much of it the trainer took."""
+    lines = reproduce({k: v for k, v in meta.items() if k != "wall_seconds"}, recipe, shipped_recipe)
+    took, trainer = meta.get("wall_seconds"), meta.get("train_seconds")
+    if isinstance(took, (int, float)) and lines:
+        trained = f", {seconds(trainer)} of it in the trainer" if isinstance(trainer, (int, float)) else ""
+        steps = (meta.get("metrics") or {}).get("train_steps")
+        lines[0] += f" The run that made this one took {seconds(took)}{trained}, {steps} steps."
+    return lines
+
+
+def seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 90 else f"{value / 60:,.0f} min"
+
+
+def recipe_lines(recipe: dict) -> list[str]:
+    """The resolved recipe; `model.tiny` (the random model's shape) only where `model.base` is `tiny`,
+    the one case that reads it."""
+    model = recipe.get("model")
+    shown = recipe
+    if isinstance(model, dict) and "tiny" in model and str(model.get("base")) != "tiny":
+        shown = {**recipe, "model": {k: v for k, v in model.items() if k != "tiny"}}
+    unused = " (less `model.tiny`, which only `model.base: tiny` reads)" if shown is not recipe else ""
+    return [f"The resolved recipe{unused}:", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```"]
+
+
+def base_doubt(meta: dict, base: str | None, unverified: bool, exported_kind: str) -> list[str]:
+    """The export's warning of a base id nothing offline shows to hold the trained-on weights, as a line
+    of the card (glade.cli.export warns of a shipped base's id; base_check of a --base-model: `unverified`)."""
+    if not base or exported_kind != "lora":
+        return []
+    if unverified:
+        why = "it was named by `--base-model`, and no export on the exporting machine showed that repo's weights"
+    elif base == shipped_repo_id(meta):
+        why = f"it is the repo id glade's export of `{meta.get('base_model_given')}` records"
+    else:
+        return []
+    return [
+        f"Unverified base: nothing offline showed that `{base}` on the Hub holds the base weights this model "
+        f"was trained on ({why}); the base fingerprint above names them.",
+        "",
+    ]
+
+
 def render_card(
     meta: dict,
     recipe: dict,
@@ -237,12 +290,15 @@ def render_card(
     trained: dict | None = None,
     lm_record: dict | None = None,
     base_origin: str | None = None,
+    base_unverified: bool = False,
     dataset: str | None = None,
+    size: dict | None = None,
 ) -> str:
     """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores;
     `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
     `trained`: lineage.trained_scenarios; `lm_record`: card_sections.lm_eval_record; `base_origin`:
-    where the base id came from (base_check); `dataset`: the traces' Hub id (--dataset)."""
+    where the base id came from (base_check); `dataset`: the traces' Hub id (--dataset); `size`:
+    card_usage.model_size, the parameter counts of the weights."""
     name = repo_id.split("/")[1]
     lora = recipe.get("lora")
     how_trained = "TRL SFT " + (
@@ -264,11 +320,16 @@ def render_card(
         "",
         f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
         "",
-        *reproduce(meta, recipe, shipped_recipe),
+        *reproduce_lines(meta, recipe, shipped_recipe),
         table(
             ["what", "value"],
             [
                 ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
+                *(
+                    [["base fingerprint", f"`{fp}` (the adapter needs exactly these base weights)"]]
+                    if exported_kind == "lora" and (fp := meta.get("base_fingerprint"))
+                    else []
+                ),
                 *(
                     [["traces dataset on the Hub", f"[`{dataset}`](https://huggingface.co/datasets/{dataset})"]]
                     if dataset
@@ -284,12 +345,9 @@ def render_card(
             ],
         ),
         "",
+        *base_doubt(meta, base, base_unverified, exported_kind),
         *training_table(meta),
-        "The resolved recipe:",
-        "",
-        "```yaml",
-        yaml.safe_dump(recipe, sort_keys=False).rstrip(),
-        "```",
+        *recipe_lines(recipe),
         "",
         "## Evaluation",
         "",
@@ -298,36 +356,17 @@ def render_card(
         heldout_table(meta),
         "",
         *hold_lines(meta),
-        *targets_section(meta),
+        *targets_section(meta, recipe),
     ]
     parts += lm_eval_section(lm_scores, lm_record)
     parts += ["## How it diverges from the stand-in", ""]
     if council is None:
-        parts += ["No council evaluation was given (`glade export ... --council RESULTS` adds one).", ""]
+        parts += ["Not evaluated in a council (a multi-creature market run).", ""]
     else:
         parts += council_section(council, trained)
-    parts += ["## How to load", "", "```python"]
-    if exported_kind == "lora":
-        parts += [
-            "from peft import PeftModel",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            "",
-            f"base = AutoModelForCausalLM.from_pretrained({json.dumps(base or 'BASE_MODEL')})",
-            f"model = PeftModel.from_pretrained(base, {json.dumps(repo_id)})",
-            f"tokenizer = AutoTokenizer.from_pretrained({json.dumps(repo_id)})",
-        ]
-    else:
-        parts += [
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            "",
-            f"model = AutoModelForCausalLM.from_pretrained({json.dumps(repo_id)})",
-            f"tokenizer = AutoTokenizer.from_pretrained({json.dumps(repo_id)})",
-        ]
+    parts += usage_section(meta, recipe, repo_id, exported_kind, base, dataset)
     parts += [
-        "```",
-        "",
-        "Prompts are glade's rendered turns (`tokenizer.apply_chat_template(messages, add_generation_prompt=True)`); "
-        "the answer is one JSON action. To seat it in glade, download it "
+        "To seat it in glade, download it "
         f"(`hf download {repo_id} --local-dir DIR`) and use the seat spec "
         + (
             "`{kind: checkpoint, path: DIR}` (meta.json names the base model)."
@@ -352,4 +391,5 @@ def render_card(
                 "and re-export this adapter with `--base-model OWNER/BASE`."
             )
         parts.append("")
+    parts += limitations_section(meta, recipe, size, exported_kind) + terms_section()
     return "\n".join(parts).rstrip() + "\n"

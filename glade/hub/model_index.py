@@ -197,7 +197,9 @@ def rounded(value: float) -> float:
 
 
 def lm_split(record: dict | None) -> tuple[str, dict] | None:
-    """The lm-eval documents' split and args for the model-index (results.json `data`, `limit`);
+    """The lm-eval documents' split and args for the model-index (results.json `data`, `limit`); the
+    episodes the scored documents came from are each task's own (scored_episodes), the split's
+    (`split_episodes`) only where results.json has no intervals;
     None for scores on states the model was trained on (`data.trained_on`): the Hub's widgets
     read only the model-index, where a split label beside held-out scores is easily missed."""
     record = record or {}
@@ -207,16 +209,44 @@ def lm_split(record: dict | None) -> tuple[str, dict] | None:
     args = {"limit": record.get("limit")}
     if "traces" in data:
         return "traces", {"traces": ", ".join(Path(str(t)).name for t in data["traces"]), **args}
-    return "checkpoint-eval-split", {"episodes": data.get("held_out_episodes"), **args}
+    return "checkpoint-eval-split", {"split_episodes": data.get("held_out_episodes"), **args}
 
 
-def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None, lm_record: dict | None = None) -> list:
+def scored_episodes(lm_scores: list[dict]) -> dict[str, int]:
+    """task -> the episodes its scored documents came from (results.json `intervals`: each metric's n);
+    a `--limit` sample may draw on fewer episodes than the split holds."""
+    found: dict[str, int] = {}
+    for row in lm_scores:
+        n = (row.get("interval") or {}).get("n")
+        if isinstance(n, int):
+            found[row["task"]] = max(n, found.get(row["task"], 0))
+    return found
+
+
+def lm_args(task: str, split: tuple[str, dict], episodes: dict[str, int]) -> dict | None:
+    args = dict(split[1])
+    if task in episodes:  # the scored documents' own count replaces the split's
+        args.pop("split_episodes", None)
+        args = {"episodes": episodes[task], **args}
+    return {key: value for key, value in args.items() if value is not None} or None
+
+
+def eval_results(
+    meta: dict,
+    lm_scores: list[dict],
+    council: CouncilView | None,
+    lm_record: dict | None = None,
+    dataset: str | None = None,
+) -> list:
     """The model-index: this model's own figures (held-out, lm-eval, its council seats, its
     leaderboard row) and, each named as the whole council's, its councils' outcome figures.
     `lm_scores`: glade.eval.harness.lm_eval_scores; `lm_record`: card_sections.lm_eval_record
     (the documents' source: lm-eval scores on trained-on states are left out, lm_split).
     Entries group by task type, dataset type, config and split (huggingface_hub's
-    `unique_identifier`), so each kind of entry has a dataset type of its own."""
+    `unique_identifier`), so each kind of entry has a dataset type, config or split of its own.
+    `dataset`: the training traces' Hub id (--dataset): the trainer's eval split and lm-eval's
+    documents from it name it as their dataset type (the Hub links a type to hf.co/datasets/TYPE);
+    the held-out traces, never published by the export, keep glade's own names."""
     from huggingface_hub import EvalResult
 
     metrics = meta.get("metrics", {})
@@ -239,7 +269,7 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None,
             EvalResult(
                 task_type="text-generation",
                 task_name="creature decisions (the trainer's loss)",
-                dataset_type="glade/sft-eval-split",
+                dataset_type=dataset or "glade/sft-eval-split",
                 dataset_name=SFT_EVAL,
                 dataset_split="eval",
                 metric_type="eval_loss",
@@ -248,14 +278,17 @@ def eval_results(meta: dict, lm_scores: list[dict], council: CouncilView | None,
             )
         )
     split = lm_split(lm_record)
+    episodes = scored_episodes(lm_scores)
+    on_hub = dataset if split and split[0] == "checkpoint-eval-split" else None  # the training traces' split
     found += [
         EvalResult(
             task_type="text-generation",
             task_name=row["task"],
-            dataset_type=f"lm-eval/{row['task']}",
+            dataset_type=on_hub or f"lm-eval/{row['task']}",
             dataset_name=row["task"],
+            dataset_config=row["task"] if on_hub else None,  # two tasks on one dataset stay two entries
             dataset_split=split[0],
-            dataset_args={key: value for key, value in split[1].items() if value is not None} or None,
+            dataset_args=lm_args(row["task"], split, episodes),
             metric_type=row["metric"],
             metric_name=row["metric"],
             metric_value=rounded(row["value"]),
