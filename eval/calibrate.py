@@ -218,6 +218,7 @@ def calibrate(
         "kind": live.kind,
         "decisions": len(rows),
         "seeds": sorted(int(x) for x in rows["seed"].unique()),  # the report checks its folder holds these
+        "scenarios": sorted(set(rows["scenario"])),  # and these, and as many `decisions`
         "faults_left_out": live.faults,
         "rebuilt": rebuilt(live),
         "split": {
@@ -280,6 +281,12 @@ def check_out(out: str | Path, copy: Path | None = None) -> None:
     check_replaceable(out, lambda text: text.startswith(HEADER), "calibrated disposition")
     check_replaceable(out.with_suffix(".json"), json_with_keys(SUMMARY_KEYS), "calibration summary")
     targets = [out, out.with_suffix(".json")]
+    if copy is not None and not same_file(copy, targets[1]) and same_file(copy.parent, out.parent):
+        # glade report shows every summary there: a second copy of this one would show it twice
+        raise ValueError(
+            f"--out {out}: in {copy.parent}, where glade report reads every summary, this fit's is {copy.name} "
+            f"(its name); give --out {copy.with_suffix('.yaml')} or --name {out.stem}, or an --out elsewhere"
+        )
     if copy is not None and not same_file(copy, targets[1]):  # --out in RESULTS/calibration/: one file, once
         check_folder_path(copy.parent)
         check_replaceable(copy, json_with_keys(SUMMARY_KEYS), "calibration summary", "--name")

@@ -60,6 +60,7 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         raise ValueError(
             f"{folder}: the decisions carry no observation column (written by {written_by(folder)}); run it again to calibrate"
         )
+    _check_columns(folder, kind, frame, names)
     if not len(frame):
         raise ValueError(
             f"{folder}: {'decisions.parquet' if kind == 'results' else 'data/'} holds no decisions (0 rows)"
@@ -94,6 +95,25 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
     ):
         references[(scenario, c)] = _reference(folder, named, scenario, c, stored)
     return Live(kind, folder, policy, creature, rows, references, int(faulted.sum()))
+
+
+def _check_columns(folder: Path, kind: str, frame: pd.DataFrame, names: tuple[str, str]) -> None:
+    """Refuses (ValueError) decisions lacking a column calibration reads, naming each, rather than
+    failing on a bare KeyError after they are read (`observation` is checked before, in its own words)."""
+    missing = [c for c in (*RESULT_COLUMNS, "standin_disposition") if c not in frame.columns]
+    if not any(c in frame.columns for c in names):
+        missing.append(" or ".join(names))
+    if not missing:
+        return
+    if kind == "results":
+        raise ValueError(
+            f"{folder / 'decisions.parquet'}: missing column(s) {', '.join(missing)}, so not the decisions.parquet "
+            f"glade eval writes; {rebuild(folder)}"
+        )
+    raise ValueError(
+        f"{folder / 'data'}: the traces lack column(s) {', '.join(missing)} (written by {written_by(folder)}); "
+        "run glade generate again to calibrate on them"
+    )
 
 
 def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:

@@ -46,7 +46,7 @@ from .figures import FIGURES
 from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
 from .rows import PlannedWorld, episode_rows, read_recipe, read_summary, read_table, rebuild
-from .stats import NO_DIFFERENCE, Interval, ci_text, describe, interval, path_distance
+from .stats import MIN_N, NO_DIFFERENCE, Interval, ci_text, describe, interval, path_distance
 from .thresholds import run_settings
 
 CHECKED = ("legend_ratio", "crash", "gambit_pnl", "price_path")
@@ -58,6 +58,7 @@ ABOUT = {
 }
 FORMAT = {"legend_ratio": ".3f", "crash": ".3f", "gambit_pnl": ".2f", "price_path": ".3f"}  # decimals per figure
 CALIBRATED_CLOSER, ORIGINAL_CLOSER = "calibrated closer", "original closer"
+NO_CLEAR, NO_DIFFERENCE_WORD, TOO_FEW = "no clear difference", "no difference", "too few seeds"
 BATCH = 32  # worlds played in lockstep at a time
 
 
@@ -260,12 +261,18 @@ def _described(values: np.ndarray, *, crash: bool, single: bool, level: float, u
 
 
 def _figure_verdict(change: Interval) -> str:
-    """From the change in error (calibrated minus original) over worlds."""
+    """From the change in error (calibrated minus original) over seeds, by one rule for every
+    figure (Interval.excludes_zero, as every verdict of glade): the word follows the interval
+    where there is one (a crash's exact one even where every seed moved alike); a figure with the
+    same value on every one of at least MIN_N seeds has none, and that value decides (0: no
+    difference); below MIN_N seeds there is neither."""
     if change.excludes_zero():
         return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
-    if change.note.startswith("same value") and abs(change.mean) <= NO_DIFFERENCE:  # the same 0 in every seed
-        return "no difference"
-    return "too few seeds" if change.low is None else "no clear difference"
+    if change.low is not None:
+        return NO_CLEAR
+    if change.n >= MIN_N and change.note.startswith("same value") and abs(change.mean) <= NO_DIFFERENCE:
+        return NO_DIFFERENCE_WORD
+    return TOO_FEW
 
 
 def verdict(group: dict) -> str:
@@ -274,7 +281,8 @@ def verdict(group: dict) -> str:
     closer = [k for k, v in figures.items() if v["verdict"] == CALIBRATED_CLOSER]
     worse = [k for k, v in figures.items() if v["verdict"] == ORIGINAL_CLOSER]
     n, worlds = group["n"], group.get("worlds", group["n"])
-    if n < 2 or all(v["verdict"] == "too few seeds" for v in figures.values()):
+    few = sum(v["verdict"] == TOO_FEW for v in figures.values())
+    if n < 2 or few == len(figures):
         return (
             f"{worlds} held-out world(s) on {n} seed(s): too few for an interval, so it cannot say whether the "
             "calibrated stand-in predicts the council better; hold out more seeds"
@@ -282,6 +290,6 @@ def verdict(group: dict) -> str:
     parts = [f"{ABOUT[k]} {ci_text(figures[k]['error_change'], '+' + FORMAT[k])}" for k in closer + worse]
     head = (
         f"on {worlds} held-out worlds ({n} seeds) the calibrated stand-in predicts the council better on "
-        f"{len(closer)} of {len(figures)} figures and worse on {len(worse)}"
+        f"{len(closer)} of {len(figures)} figures and worse on {len(worse)}" + (f" ({few} {TOO_FEW})" if few else "")
     )
     return head + (" (change in error: " + "; ".join(parts) + ")" if parts else "; no difference is clear")

@@ -166,7 +166,7 @@ def test_one_sign_convention_and_readable_tables(changed):
             digits = {len(d) for cell in row[1:7] for d in re.findall(r"\d\.(\d+)", cell)}
             assert len(digits) == 1, row  # one format per figure
     crash = next(row for row in everywhere[2] if row[0] == "crash")
-    assert crash[6] == "+0.000 [-0.459, +0.459]" and crash[7] == "no difference"
+    assert crash[6] == "+0.000 [-0.459, +0.459]" and crash[7] == "no clear difference"
     printed = io.StringIO()
     show(Console(file=printed, width=100), s)
     assert printed.getvalue().count(CONVENTION[:40]) == 1 and "original minus calibrated" not in printed.getvalue()

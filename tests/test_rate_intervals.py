@@ -69,7 +69,7 @@ def test_the_same_change_in_every_seed_is_no_difference_only_when_it_is_0():
         iv = interval(values, bounds=(-1.0, 1.0), lattice=True)
         assert iv.note.startswith("same value") and iv.low < 0 < iv.high
         assert _figure_verdict(iv) == "no clear difference"
-    assert _figure_verdict(interval([0.0] * 8, bounds=(-1.0, 1.0), lattice=True)) == "no difference"
+    assert _figure_verdict(interval([0.0] * 8, bounds=(-1.0, 1.0), lattice=True)) == "no clear difference"
     # a same value with an interval holding 0 is not "worse" in calibrate's words either
     change = interval([0.5] * 8, bounds=(-1.0, 1.0), lattice=True).as_dict()
     assert worse_errors({"price_error": {"change": change}}) == ""

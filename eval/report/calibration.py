@@ -21,7 +21,8 @@ TITLE = "Calibrating the stand-in"
 CONVENTION = (
     "Every change is calibrated minus original [95% CI], paired by seed for decisions (a seed's decisions "
     "averaged) and for outcomes (a seed's worlds averaged): a positive change in agreement, or a negative change in an "
-    "error, favours the calibrated stand-in; 'in all N': the same value on all N seeds or worlds."
+    "error, favours the calibrated stand-in; 'in all N': the same value on all N seeds or worlds; '(n N)' after a "
+    "value: too few seeds (N) for an interval."
 )
 # the outcome tables' columns, said once: the report's ABOUT and the terminal (glade.cli.calibrate.show) print it
 OUTCOME = (
@@ -29,7 +30,11 @@ OUTCOME = (
     "means over seeds, each seed's worlds averaged. Original error and calibrated error: each stand-in world's "
     "absolute difference from the council's figure (price_path: its distance to the council's price path, so the "
     "council has none), averaged the same way; taken per world, it is not the gap between the means shown, and the "
-    "change in error is calibrated error minus original error."
+    "change in error is calibrated error minus original error. Verdict: calibrated closer, the change in error's "
+    "interval lies below 0 (or, with no interval, the same negative change on every seed); original closer, it lies "
+    "above 0 (or the same positive change on every seed); no clear difference, the interval spans 0; no difference, "
+    "the same error in both worlds on every seed, so no interval; too few seeds, fewer than 4 seeds, so no interval. "
+    "A crash is 0 or 1, so its change gets an exact interval even where every seed moved alike."
 )
 ABOUT = (
     "glade calibrate fitted a stand-in disposition to a live policy's decisions on some seeds and checked it "
@@ -65,8 +70,10 @@ def _seeds_text(seeds) -> str:
 
 def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
     """Why a calibration in this folder's calibration/ is not of this folder's decisions (None: it
-    is): a traces dataset's, or a policy (on a creature) or seeds this decisions.parquet lacks. A
-    copied folder keeps its calibrations, so the stored source path alone decides nothing."""
+    is): a traces dataset's, or a policy (on a creature), seeds, scenarios or a number of decisions
+    (seat faults left out, as calibrate leaves them out) other than this decisions.parquet's. A
+    copied folder keeps its calibrations, so the stored source path alone decides nothing. A
+    summary written before the scenarios were stored is checked on those it names (_named_scenarios)."""
     source, who = c.get("source", "an unnamed source"), repr(c["policy"])
     if c.get("kind", "results") != "results":
         return f"it was calibrated from a {c['kind']} dataset ({source}), not from this results folder"
@@ -84,7 +91,37 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
     if (theirs is not None and theirs != here) or not set(c["split"]["heldout_seeds"]) <= here:
         shown = _seeds_text(theirs if theirs is not None else c["split"]["heldout_seeds"])
         return f"it was calibrated on seeds {shown} of policy {who} from {source}, and this folder's are {_seeds_text(here)}"
+    scenarios = set(decisions.loc[mine, "scenario"]) if "scenario" in decisions.columns else set()
+    named = _named_scenarios(c)
+    if ("scenarios" in c and named != scenarios) or not named <= scenarios:
+        return (
+            f"it was calibrated on {'' if 'scenarios' in c else 'decisions including '}{_scenarios_text(named)} "
+            f"of policy {who} from {source}, and this "
+            f"folder's are {_scenarios_text(scenarios)}"
+        )
+    # a summary from before seat faults were left out counted them: its count is no test
+    if "faults_left_out" in c and c.get("decisions") != int(mine.sum()):
+        return (
+            f"it was calibrated on {c['decisions']:,} decisions of policy {who} from {source}, and this folder "
+            f"holds {int(mine.sum()):,} (another run of its seeds and scenarios); rerun glade calibrate on this folder"
+        )
     return None
+
+
+def _named_scenarios(c: dict) -> set[str]:
+    """The scenarios a summary says it was calibrated on: `scenarios`, or in a summary written
+    before they were stored the ones it names (its held-out scenario, its outcome check's groups)."""
+    if "scenarios" in c:
+        return set(c["scenarios"])
+    groups = (c.get("outcome") or {}).get("groups") or []
+    named = {g["group"] for g in groups if g.get("scenario_in_fit") is not None}
+    return named | ({c["split"]["heldout_scenario"]} if c["split"].get("heldout_scenario") else set())
+
+
+def _scenarios_text(names) -> str:
+    """scenario gambit_shock, or scenarios default, gambit_override."""
+    names = sorted(names)
+    return f"scenario{'s' if len(names) != 1 else ''} {', '.join(names) or 'none'}"
 
 
 # an outcome table's mean columns, the JSON keys of each figure they show (an older summary lacks the errors: "—")
@@ -112,8 +149,9 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
     out = [
         (
-            f"Agreement, quantity error (units), price error: means over the {parts['fit']['seeds']} seeds with fit "
-            f"decisions and the {parts['heldout']['seeds']} with held-out ones (a held-out scenario's are on every seed)"
+            f"Agreement, quantity error (units), price error: means over the {_count(parts['fit']['seeds'], 'seed')} "
+            f"with fit decisions and the {parts['heldout']['seeds']} with held-out ones"
+            + (" (a held-out scenario's are on every seed)" if c.get("split", {}).get("heldout_scenario") else "")
             if "seeds" in parts["fit"]
             else f"Agreement, quantity error (units), price error: {parts['fit']['episodes']} fit, "
             f"{parts['heldout']['episodes']} held-out episodes (means)",  # written before calibrate averaged seeds
@@ -152,10 +190,10 @@ def _where(g: dict) -> str:
     worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
     if g["scenario_in_fit"] is None:
         unit = g.get("unit", "scenario seeds")  # a summary written before a seed's scenarios were averaged
-        return f"Outcome check over all {worlds} held-out worlds ({g['n']} {unit})"
+        return f"Outcome check over all {_count(worlds, 'held-out world')} ({_count(g['n'], unit.removesuffix('s'))})"
     if g["scenario_in_fit"]:
-        return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} held-out seeds"
-    return f"Outcome check, {g['group']}: {worlds} worlds on {g['n']} seeds of a scenario the fit never saw"
+        return f"Outcome check, {g['group']}: {_count(worlds, 'world')} on {_count(g['n'], 'held-out seed')}"
+    return f"Outcome check, {g['group']}: {_count(worlds, 'world')} on {_count(g['n'], 'seed')} of a scenario the fit never saw"
 
 
 def _value(v) -> str:
@@ -240,8 +278,11 @@ def calibration_sections(page) -> list[Section]:
         return []
     e = html.escape
     md, out = [ABOUT, ""], [f'<p class="caption">{e(ABOUT)}</p>']
+    shown = {}  # a summary's content -> its file: an older calibrate wrote one fit twice there (--out NAME.yaml)
     for c in found:
-        why = foreign(c, page.r.decisions)
+        content = json.dumps({k: v for k, v in c.items() if k != "file"}, sort_keys=True)
+        twin = shown.setdefault(content, c["file"])
+        why = f"the same calibration as {CALIBRATION_DIR}/{twin}" if twin != c["file"] else foreign(c, page.r.decisions)
         if why is not None:
             note = f"{CALIBRATION_DIR}/{c['file']} is left out: {why}."
             md += [f"*{md_text(note, inside=True)}*", ""]

@@ -36,8 +36,8 @@ examples:
   glade calibrate runs/traces/mine --policy standin:hoarder --creature oona --out oona.yaml
 
 exit status: 0 fitted and written; 2 bad input (no such folder or policy, a bad option, an
---out that is not a disposition glade wrote, a file it cannot write: each is tried before the
-search), nothing written.
+--out that is not a disposition glade wrote, an --out in RESULTS/calibration/ not named as the
+fit, a file it cannot write: each is tried before the search), nothing written.
 """
 
 
