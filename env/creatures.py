@@ -3,9 +3,12 @@ summary, and gossip hygiene."""
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import unicodedata
+
+import numpy as np
 
 # Text in observations is printable ASCII (plus newline in multi-line fields): the
 # observation space's Text charset, and no way for gossip to smuggle control bytes.
@@ -14,9 +17,22 @@ TEXT_CHARSET = "".join(sorted(LINE_CHARSET)) + "\n"
 
 
 def production_trials(rate: float, factor: float = 1.0) -> int:
-    """Production is binomial(trials, 1/2): mean `rate` x `factor` a turn, some luck, and at
-    most `trials` units (the bound scenario_check.check_reach counts on)."""
-    return int(round(2 * rate * factor))
+    """The most units `produced` can make in a turn: its coin flips, fraction included (the
+    bound scenario_check.check_reach and patron.windfall_reach count on)."""
+    return math.ceil(2 * rate * factor)
+
+
+def produced(rng: np.random.Generator, rate: float, factor: float = 1.0) -> int:
+    """Units made in a turn: binomial(2 x rate x factor, 1/2), mean exactly `rate` x `factor`.
+
+    A count of flips that is not whole (stacked shocks: 1.0 x 0.5 x 0.5 is half a flip) takes
+    one more flip with the fraction's probability; rounding it made 0 of an expected 0.25. The
+    extra draw is made only for a fraction, so a whole count draws what it always drew."""
+    flips = 2 * rate * factor
+    trials = math.floor(flips)
+    if flips > trials and rng.random() < flips - trials:
+        trials += 1
+    return int(rng.binomial(trials, 0.5)) if trials > 0 else 0
 
 
 def heard_line(name: str, text: str) -> str:

@@ -5,10 +5,13 @@ Actions come in the JSON action form the prompt protocol uses,
 or as a sample of `action_space(agent)` (side and good as indices); both mean the same.
 `None` or `{"orders": []}` is a deliberate hold; a key other than orders, gossip and thought
 is ignored with an `unknown_key` note. Rewards are the change in wealth
-(pebbles plus goods at reference prices). A step's infos carry, per creature: `turn` (the
+(pebbles plus goods at reference prices) from one observation to the next, so a step's reward
+includes the next turn's production and shock windfalls (the last step's none; turn 0's come
+before reset's observation). A step's infos carry, per creature: `turn` (the
 turn just played), `notes` (what the rules did to its orders: named rejections and cuts),
-`self_buy`, `fills`, `wealth`, `sentiment` (its full notes) and `meal`; reset's carry `turn`
-and `seed`. The episode ends by truncation after `scenario.turns` steps (never termination),
+`self_buy`, `fills`, `wealth` (as the reward sees it: after that production, so not the
+history row's, which is taken at the end of the turn), `sentiment` (its full notes) and
+`meal`; reset's carry `turn` and `seed`. The episode ends by truncation after `scenario.turns` steps (never termination),
 and `agents` is then empty until the next reset.
 """
 
@@ -85,7 +88,7 @@ def check_seed(seed) -> int:
 
 
 class WoodEnv(ParallelEnv):
-    metadata = {"name": "glade_wood_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "glade_wood_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True}
 
     def __init__(self, scenario: str | Scenario = "default", render_mode: str | None = None, **overrides):
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -185,8 +188,9 @@ class WoodEnv(ParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def render(self) -> str | None:
-        """This turn's prices as one line of text (render_mode "ansi"); None before reset, or
-        with no render mode (Gymnasium's convention, with a warning)."""
+        """This turn's prices as one line of text: returned (render_mode "ansi") or printed, with
+        None returned (render_mode "human", Gymnasium's convention). None before reset, or with
+        no render mode (Gymnasium's convention, with a warning)."""
         if self.render_mode is None:
             gymnasium.logger.warn('render() without a render mode: make the env with render_mode="ansi"')
             return None
@@ -194,7 +198,11 @@ class WoodEnv(ParallelEnv):
             return None
         w = self.world
         prices = "  ".join(f"{g} {w.price[g]:.2f}" for g in w.goods)
-        return f"turn {w.turn}: {prices}"
+        text = f"turn {w.turn}: {prices}"
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
 
     def close(self) -> None:
         pass

@@ -50,7 +50,11 @@ def open_position(world: World, good: str, qty: int, gambit: bool = False) -> Po
     held = sum(abs(p.qty) * world.price[p.good] for p in world.patron.positions)
     if equity(world) < world.scenario.patron.margin * (held + notional):
         raise PatronError(f"not enough margin to open {qty:+d} {good}")
-    position = Position(good, qty, world.price[good], world.turn, gambit=gambit)
+    # A true tip still in the air heats this position as it heats one already open (tip, below):
+    # a tip is in the air from the turn it is whispered to the turn it is heard, the next one
+    # (begin_turn delivers whispers once), so shorting right after a true tip counts too.
+    tipped = any(t["true"] and t["good"] == good and t["turn"] >= world.turn - 1 for t in world.patron.tips)
+    position = Position(good, qty, world.price[good], world.turn, tipped_true=tipped, gambit=gambit)
     world.patron.positions.append(position)
     return position
 
@@ -201,6 +205,9 @@ def collect_loans(world: World) -> None:
 
 
 def magistrate(world: World) -> None:
+    """Heat decays first and is compared after: a fine comes when the turn's heat, this turn's
+    true-tip profit included, passes heat_threshold / (1 - heat_decay) before the decay (1.11
+    with the shipped 1.0 and 0.1; the shipped gambit's +50 pebbles make about 1.05)."""
     cfg, ledger = world.scenario.patron, world.patron
     ledger.heat *= 1.0 - cfg.heat_decay
     if ledger.heat > cfg.heat_threshold:

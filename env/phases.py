@@ -3,10 +3,13 @@
     1 produce   2 observe   3 decide   4 clear   5 reprice   6 settle (the seam)
     7 consume and spoil     8 score
 
-`observe` lives in observation.py. `begin_turn` runs produce; `finish_turn` runs decide
-through score once the seats' actions are in. The settle phase is the seam: authored
-overrides land there, after clearing and repricing and before anyone can react, and the
-patron settles against the post-seam prices.
+`observe` lives in observation.py. `begin_turn` lists the phases up to produce (last turn's
+news delivered, legends fired, goods made); `finish_turn` lists decide (orders, then gossip)
+through score once the seats' actions are in. Social memory is not one of the eight: its
+phases run where their effects fall (trading partners warm after clear; after consume,
+every feeling fades and listeners warm to the turn's gossipers). The settle phase is the
+seam: authored overrides land there, after clearing and repricing and before anyone can
+react, and the patron settles against the post-seam prices.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import market
-from .creatures import next_mood, nudge, production_trials, sanitise_gossip
+from .creatures import next_mood, nudge, produced, sanitise_gossip
 from .legends import LEGENDS
 from .patron import settle_patron
 from .world import World, gini, move, trade, wealths
@@ -32,36 +35,73 @@ class Decisions:
 
 
 def begin_turn(world: World) -> None:
-    """Phase 1 (produce), with this turn's news, gossip and legends put in the air first."""
-    world.events, world.news = world.news, []
-    world.gossip, world.posted = world.posted, []
-    world.heard_whispers = world.whispers  # tips whispered last turn are heard now, once
-    world.whispers = {c: [] for c in world.creatures}
+    """The turn up to the seats' observations: phase 1 (produce), after the turn's news."""
+    deliver_news(world)
     fire_legends(world)
     produce(world)
 
 
+def deliver_news(world: World) -> None:
+    """What was said last turn is heard now: news becomes events, posted gossip is heard, and
+    tips whispered last turn reach their creature (once)."""
+    world.events, world.news = world.news, []
+    world.gossip, world.posted = world.posted, []
+    world.heard_whispers = world.whispers
+    world.whispers = {c: [] for c in world.creatures}
+
+
 def fire_legends(world: World) -> None:
-    """Legends due this turn: scheduled, the gambit's spring, or sprung by the patron."""
+    """Legends due this turn are told, shock, or queue their seam write (before produce, so
+    a shock's production factor holds from this turn's production on)."""
+    due = legends_due(world)
+    tell_legends(world, due)
+    apply_shocks(world, due)
+    queue_overrides(world, due)
+
+
+def legends_due(world: World) -> list[tuple[str, str]]:
+    """(legend, mechanism) due now: scheduled, the gambit's spring, then sprung by the patron
+    (whose queue empties: a sprung legend fires once)."""
     s, turn = world.scenario, world.turn
     due = [(ev.legend, ev.mechanism) for ev in s.legends if ev.turn == turn]
     if s.gambit is not None and s.gambit.spring_turn == turn:
         due.append((s.gambit.legend, s.gambit.mechanism))
     due += world.patron.queued_legends
     world.patron.queued_legends = []
-    for legend_id, mechanism in due:
+    return due
+
+
+def tell_legends(world: World, due: list[tuple[str, str]]) -> None:
+    """Every mechanism tells: the story is a public event and the good has talk for a while."""
+    turn = world.turn
+    for legend_id, _ in due:
         legend = LEGENDS[legend_id]
         if (story := f"{legend.title}: {legend.text}") not in world.events:  # two mechanisms, one story
             world.events.append(story)
         world.talk[legend.good] = (legend.talk, turn + legend.talk_turns - 1)
-        if mechanism == "shock":
-            for c in world.creatures:
-                units = max(legend.shock_units, -world.inventory[c][legend.good])
-                move(world, c, legend.good, units, "legend_shock")
-            if legend.shock_turns:
-                until = turn + legend.shock_turns - 1
-                world.production_factor.setdefault(legend.good, []).append((until, legend.shock_production))
-        elif mechanism == "override":
+
+
+def apply_shocks(world: World, due: list[tuple[str, str]]) -> None:
+    """A shock changes every store of the good (never below zero, journaled) and may scale its
+    production for some turns."""
+    turn = world.turn
+    for legend_id, mechanism in due:
+        if mechanism != "shock":
+            continue
+        legend = LEGENDS[legend_id]
+        for c in world.creatures:
+            units = max(legend.shock_units, -world.inventory[c][legend.good])
+            move(world, c, legend.good, units, "legend_shock")
+        if legend.shock_turns:
+            until = turn + legend.shock_turns - 1
+            world.production_factor.setdefault(legend.good, []).append((until, legend.shock_production))
+
+
+def queue_overrides(world: World, due: list[tuple[str, str]]) -> None:
+    """An override waits for this turn's seam (settle), after clearing, to write its price."""
+    for legend_id, mechanism in due:
+        if mechanism == "override":
+            legend = LEGENDS[legend_id]
             world.pending_overrides.append((legend_id, legend.good, legend.override_factor))
 
 
@@ -74,15 +114,13 @@ def produce(world: World) -> None:
             for until, x in shocks.get(good, ()):
                 if turn <= until:
                     factor *= x
-            trials = production_trials(rate, factor)
-            units = int(rng.binomial(trials, 0.5)) if trials > 0 else 0
-            move(world, c, good, units, "produce")
+            move(world, c, good, produced(rng, rate, factor), "produce")
 
 
 def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
-    """Phase 3: the seats' actions become valid orders (with named notes) and gossip."""
+    """Phase 3: the seats' actions become valid orders, each rejection or cut a named note."""
     s = world.scenario
-    max_orders, max_qty, cap = s.market.max_orders, s.market.max_qty, s.social.gossip_chars
+    max_orders, max_qty = s.market.max_orders, s.market.max_qty
     orders, notes, self_buys = {}, {}, {}
     for c in world.creatures:
         action = actions.get(c) or {}
@@ -100,19 +138,31 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
                         {"order": None, "reason": "unknown_key", "outcome": "ignored", "qty": 0, "key": str(key)}
                     )
         orders[c], notes[c] = valid, why
-        made, count = s.made_goods[c], 0
-        for o in valid:
-            if o.side == "buy":
-                count += made[o.good]
-        self_buys[c] = count
-        gossip = action.get("gossip") if is_dict else None
-        # only a str is gossip; `if gossip` alone raises on an array, so test the type first
-        text = sanitise_gossip(gossip, cap) if isinstance(gossip, str) and gossip else ""
-        if gossip is not None and not isinstance(gossip, str):
-            why.append({"order": None, "reason": "gossip_not_text", "outcome": "ignored", "qty": 0})
-        if text:
-            world.posted.append((c, text))
+        self_buys[c] = count_self_buys(s.made_goods[c], valid)
     return Decisions(orders, notes, self_buys)
+
+
+def count_self_buys(made: dict[str, int], orders: list[market.Order]) -> int:
+    """Buy orders for a good the creature makes itself (a mistake the SFT filter drops)."""
+    count = 0
+    for o in orders:
+        if o.side == "buy":
+            count += made[o.good]
+    return count
+
+
+def post_gossip(world: World, actions: dict[str, dict | None], decisions: Decisions) -> None:
+    """Phase 3's other half: each seat's gossip, cleaned, is posted now and heard next turn;
+    gossip that is not text is ignored with a note."""
+    cap = world.scenario.social.gossip_chars
+    for c in world.creatures:
+        action = actions.get(c) or {}
+        gossip = action.get("gossip") if isinstance(action, dict) else None
+        # only a str is gossip; `if gossip` alone raises on an array, so test the type first
+        if gossip is not None and not isinstance(gossip, str):
+            decisions.notes[c].append({"order": None, "reason": "gossip_not_text", "outcome": "ignored", "qty": 0})
+        elif gossip and (text := sanitise_gossip(gossip, cap)):
+            world.posted.append((c, text))
 
 
 def clear(world: World, decisions: Decisions) -> dict[str, market.Clearing]:
@@ -123,16 +173,23 @@ def clear(world: World, decisions: Decisions) -> dict[str, market.Clearing]:
     for orders in decisions.orders.values():
         for o in orders:
             by_good[o.good].append(o)
-    warmth, sentiment = world.scenario.social.trade, world.sentiment
     out = {}
     for good, orders in by_good.items():
         result = market.clear_auction(good, orders, world.price[good], rank)
         for buyer, seller, qty in result.fills:
             trade(world, buyer, seller, good, qty, result.price)
-            nudge(sentiment[buyer], seller, warmth)
-            nudge(sentiment[seller], buyer, warmth)
         out[good] = result
     return out
+
+
+def warm_to_traders(world: World, clearings: dict[str, market.Clearing]) -> None:
+    """Social memory: each fill warms buyer and seller toward each other (a trade that
+    happened, so after clearing)."""
+    warmth, sentiment = world.scenario.social.trade, world.sentiment
+    for result in clearings.values():
+        for buyer, seller, _ in result.fills:
+            nudge(sentiment[buyer], seller, warmth)
+            nudge(sentiment[seller], buyer, warmth)
 
 
 def reprice(world: World, clearings: dict[str, market.Clearing]) -> None:
@@ -162,10 +219,9 @@ def settle(world: World) -> list[dict]:
 
 
 def consume(world: World) -> dict[str, dict]:
-    """Phase 7: meals (at most one of any one food), firewood, spoilage, mood, fading feelings."""
+    """Phase 7: meals (at most one of any one food), firewood, mood, spoilage."""
     s = world.scenario
     fuel, burn, spoiling, rng = s.fuel, s.firewood_burn(world.turn), s.spoiling, world.rng
-    keep, warmth = 1.0 - s.social.decay, s.social.gossip
     out = {}
     for c in world.creatures:
         creature, inv = s.creatures[c], world.inventory[c]
@@ -189,18 +245,39 @@ def consume(world: World) -> dict[str, dict]:
             held = inv[good]
             if held > 0:
                 move(world, c, good, -int(rng.binomial(held, rate)), "spoil")
-        feelings = world.sentiment[c]
-        for who, value in feelings.items():
-            feelings[who] = value * keep
-        for speaker, _ in world.posted:
-            if speaker != c:
-                nudge(feelings, speaker, warmth)
         out[c] = {"eaten": eaten, "burned": burned, "fed": fed, "warm": warm}
     return out
 
 
-def score(world: World, decisions: Decisions, clearings: dict[str, market.Clearing], seam: list[dict]) -> dict:
-    """Phase 8: the turn's figures, appended to the world's history."""
+def fade_feelings(world: World) -> None:
+    """Social memory: every feeling fades a little each turn (the day's trades, tips and
+    defaults included)."""
+    keep = 1.0 - world.scenario.social.decay
+    for c in world.creatures:
+        feelings = world.sentiment[c]
+        for who, value in feelings.items():
+            feelings[who] = value * keep
+
+
+def warm_to_gossipers(world: World) -> None:
+    """Social memory: listeners warm toward whoever posted gossip this turn (after the fade,
+    so today's gossip is felt in full)."""
+    warmth, posted = world.scenario.social.gossip, world.posted
+    for c in world.creatures:
+        feelings = world.sentiment[c]
+        for speaker, _ in posted:
+            if speaker != c:
+                nudge(feelings, speaker, warmth)
+
+
+def score(
+    world: World,
+    decisions: Decisions,
+    clearings: dict[str, market.Clearing],
+    seam: list[dict],
+    meals: dict[str, dict],
+) -> dict:
+    """Phase 8: the turn's figures, the whole row, appended to the world's history."""
     worth = wealths(world)
     row = {
         "turn": world.turn,
@@ -217,19 +294,24 @@ def score(world: World, decisions: Decisions, clearings: dict[str, market.Cleari
         "seam_writes": seam,
         "patron_pebbles": world.patron.pebbles,
         "gambit_pnl": world.patron.gambit_pnl,
+        "meals": meals,
     }
     world.history.append(row)
     return row
 
 
 def finish_turn(world: World, actions: dict[str, dict | None]) -> tuple[Decisions, dict[str, market.Clearing], dict]:
-    """Phases 3 to 8 for the current turn, then the clock moves on."""
+    """Phases 3 to 8 for the current turn, with social memory where its effects fall, then
+    the clock moves on."""
     decisions = decide(world, actions)
+    post_gossip(world, actions, decisions)
     clearings = clear(world, decisions)
+    warm_to_traders(world, clearings)
     reprice(world, clearings)
     seam = settle(world)
     meals = consume(world)
-    row = score(world, decisions, clearings, seam)
-    row["meals"] = meals
+    fade_feelings(world)
+    warm_to_gossipers(world)
+    row = score(world, decisions, clearings, seam, meals)
     world.turn += 1
     return decisions, clearings, row

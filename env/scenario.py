@@ -27,7 +27,10 @@ MECHANISMS = ("rumour", "shock", "override")
 # 3 (2026-12-03): a reference price never climbs past MAX_PRICE (repricing and the seam).
 # 4 (2026-12-03): the hash counts the order of goods and creatures, which sets the agents'
 #   order and the order of the draws: reordered, a file is another world.
-RULES_VERSION = 4
+# 5 (2026-12-05): overlapping production shocks average rate x their product (a fraction of a
+#   flip is one more flip with that chance), and a position opened while a true tip on its good
+#   is still in the air heats the magistrate. No shipped scenario plays differently.
+RULES_VERSION = 5
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,8 @@ def check(s: Scenario, src: str | None) -> None:
                 fail(src, f"{base}.produces.{good}", "must not be negative")
             if rate >= MAX_UNITS:  # a larger rate overflows the production draw mid-episode
                 fail(src, f"{base}.produces.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {rate!r}")
-            # production is 2 x rate x factor coin flips of 1/2 (creatures.production_trials): a count
-            # that is not whole would be rounded, and the mean would not be the rate (0.2 made nothing)
+            # production is 2 x rate x factor coin flips of 1/2 (creatures.produced), as the README
+            # says: kept whole for a rate and for one shock, so only stacked shocks take a fractional flip
             if (2 * rate) % 1:
                 fail(
                     src,
@@ -161,6 +161,13 @@ def check(s: Scenario, src: str | None) -> None:
         if not above or value > high:
             lowest = "more than 0" if path in _ABOVE_ZERO else f"at least {low:g}"
             fail(src, path, f"must be {lowest}" + (f" and at most {high:g}" if high < INF else "") + f", got {value!r}")
+    if s.mood.start < s.mood.floor:  # the first observation shows the start: no meal has clamped it yet
+        fail(
+            src,
+            "mood.start",
+            f"must be at least mood.floor ({s.mood.floor:g}), got {s.mood.start!r}: mood never drops below its "
+            "floor; raise mood.start or lower mood.floor",
+        )
     if s.patron.maintenance > s.patron.margin:
         fail(src, "patron.maintenance", "must not exceed patron.margin (a position would be called when opened)")
     check_reach(s, src)
@@ -213,6 +220,37 @@ def check_reach(s: Scenario, src: str | None) -> None:
                 f"must be at most {allowed:,} with these {n} creatures, got {cap!r}: the gossip one creature "
                 f"hears (every other's line, name included) must fit the observation's {MAX_TEXT:,} characters",
             )
+
+
+def schedule_notes(s: Scenario, turns: int | None = None) -> list[str]:
+    """One line for each scheduled part of the plan that the last turn cuts off (of `turns`, the
+    scenario's by default). Notes, not errors: cutting a gambit or a legend's scenario short
+    with --turns is a normal thing to run, but its P&L or its calm must not read as a result."""
+    last = (s.turns if turns is None else turns) - 1
+    notes = []
+    g = s.gambit
+    if g is not None:
+        cover = g.spring_turn if g.cover_turn is None else g.cover_turn
+        side = "short" if g.size > 0 else "long"
+        plan = f"gambit {g.legend} ({g.mechanism}, "
+        if g.open_turn > last:
+            notes.append(f"{plan}opens at turn {g.open_turn}): after the last turn ({last}): it never played")
+        elif g.spring_turn > last:
+            notes.append(
+                f"{plan}turn {g.spring_turn}): after the last turn ({last}): it never sprang, and the {side} "
+                f"opened at turn {g.open_turn} was never covered (its P&L counts only what settled)"
+            )
+        elif cover > last:
+            notes.append(
+                f"{plan}covers at turn {cover}): after the last turn ({last}): the {side} opened at turn "
+                f"{g.open_turn} was never covered (its P&L counts only what settled)"
+            )
+    for ev in s.legends:
+        if ev.turn > last:
+            notes.append(
+                f"legend {ev.legend} ({ev.mechanism}, turn {ev.turn}): after the last turn ({last}): it never happened"
+            )
+    return notes
 
 
 INF = float("inf")

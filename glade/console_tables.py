@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from glade.env.scenario import Scenario
+from glade.env.scenario_check import schedule_notes
 
 UP, DOWN, FLAT = "↑", "↓", "·"
 
@@ -143,19 +144,13 @@ def summary_lines(s: Scenario, sm: dict) -> list[str]:
     if sm["gambit_pnl"] is not None:
         g = s.gambit
         colour = "green" if sm["gambit_pnl"] >= 0 else "red"
-        when = f"turn {g.spring_turn}"
-        if g.spring_turn >= sm["turns"]:  # a short run: say so, lest +0.00 read as a result
-            when += f", [yellow]after the last turn ({sm['turns'] - 1}): it never sprang[/]"
         lines.append(
             f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({g.legend} by {g.mechanism}, "
-            f"{when}); patron holds {sm['patron_pebbles']:.2f}"
+            f"turn {g.spring_turn}); patron holds {sm['patron_pebbles']:.2f}"
         )
-    for ev in s.legends:  # a scheduled legend past the run: say so, lest a calm market read as a result
-        if ev.turn >= sm["turns"]:
-            lines.append(
-                f"legend {ev.legend} ({ev.mechanism}, turn {ev.turn}): "
-                f"[yellow]after the last turn ({sm['turns'] - 1}): it never happened[/]"
-            )
+    # a plan the run cut short: say so, lest +0.00 or a calm market read as a result
+    for note in schedule_notes(s, sm["turns"]):
+        lines.append(f"[yellow]{note}[/]")
     lines.append(f"scenario {sm['scenario']}  hash {sm['scenario_hash']}  seed {sm['seed']}  turns {sm['turns']}")
     problems = sm["conservation_problems"]
     if problems:

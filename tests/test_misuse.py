@@ -44,8 +44,8 @@ def test_reset_refuses_a_seed_that_is_not_a_whole_number(seed):
 
 
 def test_render_modes():
-    with pytest.raises(ValueError, match=r"render_mode 'human': the Wood renders as \['ansi'\] or None"):
-        parallel_env(turns=2, render_mode="human")
+    with pytest.raises(ValueError, match=r"render_mode 'rgb_array': the Wood renders as \['ansi', 'human'\] or None"):
+        parallel_env(turns=2, render_mode="rgb_array")
     env = parallel_env(turns=2)
     env.reset(seed=0)
     with pytest.warns(UserWarning, match='render_mode="ansi"'):

@@ -172,7 +172,7 @@ def test_the_score_rows_gini_follows_a_lopsided_wood():
         world.pebbles[c] = -1.0 if c == "moss" else 0.0  # a debt counts as nothing
     hold(world, "oona")
     world.pebbles["oona"] = 100.0
-    row = phases.score(world, phases.Decisions({}, {}, {}), {}, [])
+    row = phases.score(world, phases.Decisions({}, {}, {}), {}, [], {})
     assert row["wealth"] == {"oona": 100.0, "thorn": 0.0, "hazel": 0.0, "bramble": 0.0, "moss": -1.0}
     assert row["gini"] == pytest.approx(0.8)  # one of five holds all: (n - 1) / n
 

@@ -55,7 +55,7 @@ def test_a_single_order_dict_is_an_order_not_an_orders_not_a_list_note():
 
 
 def test_a_trade_warms_the_buyer_and_the_seller_to_each_other():
-    # guards clear's two nudges (buyer toward seller, seller toward buyer) by social.trade (0.04)
+    # guards warm_to_traders' two nudges (buyer toward seller, seller toward buyer) by social.trade (0.04)
     world = world_of()
     actions = {
         "oona": {"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 10.0}]},
@@ -63,6 +63,7 @@ def test_a_trade_warms_the_buyer_and_the_seller_to_each_other():
     }
     clearings = phases.clear(world, phases.decide(world, actions))
     assert clearings["honey"].fills == [("thorn", "oona", 1)]
+    phases.warm_to_traders(world, clearings)
     assert world.sentiment["thorn"]["oona"] == 0.04 and world.sentiment["oona"]["thorn"] == 0.04
     assert world.sentiment["oona"]["hazel"] == 0.0
 
