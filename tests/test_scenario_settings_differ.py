@@ -27,13 +27,13 @@ def test_a_council_played_at_other_turns_is_named_by_its_turns(tmp_path):
     trained = trained_scenarios(BASE, {}, meta)
     [line, _] = council_provenance({"scenario_hashes": hashes}, trained, played_settings(tmp_path, hashes))
     assert (
-        f"gambit_rumour (`{hashes['gambit_rumour']}` here, `93c3c1d439391a72` in its traces: turns 8 against 12)"
+        f"gambit_rumour (`{hashes['gambit_rumour']}` here, `18cde367a29484f7` in its traces: turns 8 against 12)"
         in line
     )
     # a recipe.yaml that no longer gives the recorded hash: the settings are not known, the hashes still named
     (tmp_path / "recipe.yaml").write_text("name: crash-gambit\nscenarios: [gambit_rumour]\nturns: 9\n")
     [line, _] = council_provenance({"scenario_hashes": hashes}, trained, played_settings(tmp_path, hashes))
-    assert f"gambit_rumour (`{hashes['gambit_rumour']}` here, `93c3c1d439391a72` in its traces)" in line
+    assert f"gambit_rumour (`{hashes['gambit_rumour']}` here, `18cde367a29484f7` in its traces)" in line
 
 
 def own_scenario(folder: Path, horizon: int) -> Path:

@@ -47,7 +47,7 @@ def test_its_traces_record_names_what_it_trained_on_and_says_the_record_was_rege
     assert (data["episodes"], data["seeds"][0], data["seeds"][-1]) == (800, 100, 139)
     assert heldout["seeds"] == meta["heldout"]["seeds"] and heldout["episodes"] == 80
     text = scenarios_text(trained)
-    assert "800 episodes, seeds 100-139 (read from traces regenerated on 2026-12-03 by" in text
+    assert "800 episodes, seeds 100-139 (read from traces regenerated on 2026-12-05 by" in text
     assert text.endswith("which give the data fingerprint it trained on)")
     assert heldout_text(trained).endswith("seeds 9000-9003 (regenerated with the training traces)")
 
