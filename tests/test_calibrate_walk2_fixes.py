@@ -230,3 +230,30 @@ def test_a_calibration_written_twice_there_by_an_older_calibrate_shows_once(resu
     assert "*calibration/mine.json is left out: the same calibration as calibration/calibrated_changed.json.*" in (
         section.markdown
     )
+
+
+def test_a_folder_with_seat_faults_keeps_its_calibration_in_the_report():
+    # calibrate fits the decisions less the seat faults and stores that count: the report counts alike
+    decisions = pd.DataFrame(
+        {
+            "policy_name": ["live"] * 8,
+            "policy": ["server:m"] * 8,
+            "creature": ["oona"] * 8,
+            "seed": [1, 1, 2, 2, 3, 3, 4, 4],
+            "scenario": ["default"] * 8,
+            "error": [None] * 7 + ["server_timeout"],
+        }
+    )
+    summary = {
+        "policy": "live",
+        "creature": None,
+        "kind": "results",
+        "source": "r",
+        "decisions": 7,
+        "faults_left_out": 1,
+        "seeds": [1, 2, 3, 4],
+        "scenarios": ["default"],
+        "split": {"heldout_seeds": [4], "heldout_scenario": None},
+    }
+    assert foreign(summary, decisions) is None
+    assert "calibrated on 8 decisions" in foreign(summary | {"decisions": 8}, decisions)

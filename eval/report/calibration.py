@@ -13,6 +13,7 @@ import pandas as pd
 from glade.eval.calibrate import CALIBRATION_DIR, SUMMARY_KEYS
 from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
+from glade.faults import is_fault
 from glade.files import json_with_keys
 
 from .markup import Section, html_table, md_table, md_text
@@ -99,7 +100,10 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
             f"of policy {who} from {source}, and this "
             f"folder's are {_scenarios_text(scenarios)}"
         )
-    # a summary from before seat faults were left out counted them: its count is no test
+    # calibrate counts the decisions it fits, seat faults left out; a summary from before it left
+    # them out counted them: its count is no test
+    if "error" in decisions.columns:
+        mine &= ~decisions["error"].map(is_fault).astype(bool).to_numpy()
     if "faults_left_out" in c and c.get("decisions") != int(mine.sum()):
         return (
             f"it was calibrated on {c['decisions']:,} decisions of policy {who} from {source}, and this folder "
