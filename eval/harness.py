@@ -53,7 +53,7 @@ from glade.provenance import package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
 from .lm_tasks.utils import DOCS
-from .stats import ci_text, cluster_rate, interval
+from .stats import MIN_N, ci_text, cluster_rate, interval
 from .thresholds import DEFAULTS
 
 TASK_CUTOFF = 0.75  # difflib ratio to suggest a task name: an unrelated one scores 0.64 here, a typo 0.85+
@@ -259,6 +259,8 @@ def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
 
     def over_episodes(d: dict) -> str:
         if d.get("mean") is not None and not d.get("ci"):
+            if (d.get("n") or 0) >= MIN_N and d.get("note"):  # the same value in every episode, said so
+                return f" (over episodes {d['mean']:{fmt}}, {d['note']})"
             return f" (over episodes {ci_text(d, fmt)}, too few for an interval)"
         n = f", n {d['n']}" if d.get("n") else ""
         return f" (over episodes {ci_text(d, fmt)}{n})"

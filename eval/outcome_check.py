@@ -270,7 +270,7 @@ def _figure_verdict(change: Interval) -> str:
         return CALIBRATED_CLOSER if change.mean < 0 else ORIGINAL_CLOSER
     if change.low is not None:
         return NO_CLEAR
-    if change.n >= MIN_N and change.note.startswith("same value") and abs(change.mean) <= NO_DIFFERENCE:
+    if change.n >= MIN_N and change.same and abs(change.mean) <= NO_DIFFERENCE:
         return NO_DIFFERENCE_WORD
     return TOO_FEW
 

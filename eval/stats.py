@@ -115,6 +115,7 @@ class Interval:
     note: str = ""  # words instead of an interval, or "k of n seeds" beside a rate's
     method: str = ""  # "t+hall+kurtosis-df", "clopper-pearson", "korn-graubard", or "" when there is none
     values: tuple[float, ...] = ()  # the values themselves when n < MIN_N
+    same: bool = False  # every cluster had the same value (said in `note` too)
 
     @property
     def ci(self) -> list[float] | None:
@@ -130,7 +131,7 @@ class Interval:
         (beyond float rounding: `interval` makes a same value within NO_DIFFERENCE of 0 a 0)."""
         if self.low is not None:
             return self.low > 0 or self.high < 0
-        return self.n >= MIN_N and self.note.startswith("same value") and abs(self.mean) > NO_DIFFERENCE
+        return self.n >= MIN_N and self.same and abs(self.mean) > NO_DIFFERENCE
 
     def text(self, fmt: str = "+.3f", scale: Callable[[float], float] | None = None) -> str:
         """`mean [low, high]`, or `mean (words)`; `scale` maps every number (say, log to %)."""
@@ -195,11 +196,12 @@ def interval(
         if bounds is None or not bounds[0] <= min(0.0, x.min()) <= max(0.0, x.max()) <= bounds[1]:
             raise ValueError(f"a lattice interval needs the bounds its values cannot pass, around 0, got {bounds}")
         low, high = lattice_bounds(x, bounds, level)
-        return Interval(mean, low, high, n, f"same value in all {n} {unit}" if same else "", "split-clopper-pearson")
+        note = f"same value in all {n} {unit}" if same else ""
+        return Interval(mean, low, high, n, note, "split-clopper-pearson", same=bool(same))
     if same:
         # dust of both signs, or within NO_DIFFERENCE of 0, is 0: its mean's sign is rounding, no effect
         zero = x.min() < 0 < x.max() or abs(mean) <= NO_DIFFERENCE
-        return Interval(0.0 if zero else mean, None, None, n, f"same value in all {n} {unit}")
+        return Interval(0.0 if zero else mean, None, None, n, f"same value in all {n} {unit}", same=True)
     low, high = t_hall(x, level, df=kurtosis_df(x))
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])

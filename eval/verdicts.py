@@ -348,10 +348,10 @@ def _undecided(across: list[Interval], floor: float) -> str:
 
 def stored_interval(d: dict) -> Interval:
     """An interval back from its `as_dict` (the verdicts' stored entries)."""
-    ci = d.get("ci") or (None, None)
-    return Interval(
-        math.nan if d.get("mean") is None else d["mean"], ci[0], ci[1], int(d.get("n") or 0), d.get("note") or ""
-    )
+    ci, note = d.get("ci") or (None, None), d.get("note") or ""
+    mean = math.nan if d.get("mean") is None else d["mean"]
+    # a stored interval keeps only its words: "same value in all N" is how `interval` says `same`
+    return Interval(mean, ci[0], ci[1], int(d.get("n") or 0), note, same=note.startswith("same value"))
 
 
 def straddles_floor(d: dict, floor: float) -> bool:

@@ -190,7 +190,7 @@ def test_the_card_and_the_console_say_how_many_valid_answers_were_cut(tmp_path):
     [line] = [row for row in table.splitlines() if row.startswith("| structured_valid_action_rate ")]
     assert "in 0 of 48 valid answers, 0.0000 [0.0000, 0.0740]" in line
     assert heldout_words(meta).endswith(
-        "; 2 of its 50 states were left out before the 48 were sampled, because the same prompt occurs in a training split"
+        "; 2 of its 50 states were left out before the 48 held-out states were sampled, because the same prompt occurs in a training split"
     )
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     buffer = io.StringIO()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from glade.eval.families import effect_text
 from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
-from glade.eval.stats import ci_text
+from glade.eval.stats import MIN_N, ci_text
 
 from .lineage import council_provenance
 from .model_index import CouncilView, card_figure, members_text
@@ -142,7 +142,9 @@ def episodes_cell(found: dict | None) -> str:
         return "-"
     if whole_range(found.get("ci")):
         return f"{found['mean']:.4f}, no useful interval at n = {found.get('n')}"
-    if not found.get("ci") and isinstance(found.get("mean"), (int, float)):  # lm_docs: none below 4 episodes
+    if not found.get("ci") and isinstance(found.get("mean"), (int, float)):  # lm_docs: none below MIN_N episodes
+        if (found.get("n") or 0) >= MIN_N and found.get("note"):  # the same value in every episode, said so
+            return f"{found['mean']:.4f}, {found['note']}"
         return f"{found['mean']:.4f}, too few episodes for an interval"
     return ci_text(found, ".4f")
 

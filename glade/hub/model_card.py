@@ -41,7 +41,7 @@ def heldout_words(meta: dict) -> str:
     held = meta.get("heldout") or {}
     dropped = (held.get("trained_on") or {}).get("rows")
     sampled = (meta.get("metrics") or {}).get("heldout_states")
-    drawn = f" before the {sampled} were sampled" if isinstance(sampled, int) else ""
+    drawn = f" before the {sampled} held-out states were sampled" if isinstance(sampled, int) else ""
     left_out = (
         f"; {dropped} of its {held['trained_on']['of']} states were left out{drawn}, because the same prompt "
         "occurs in a training split"
@@ -241,7 +241,8 @@ def reproduce_lines(meta: dict, recipe: dict, shipped_recipe: dict | None) -> li
     if isinstance(took, (int, float)) and lines:
         trained = f", {seconds(trainer)} of it in the trainer" if isinstance(trainer, (int, float)) else ""
         steps = (meta.get("metrics") or {}).get("train_steps")
-        lines[0] += f" The run that made this one took {seconds(took)}{trained}, {steps} steps."
+        steps = f", {steps} steps" if isinstance(steps, int) else ""
+        lines[0] += f" The run that made this one took {seconds(took)}{trained}{steps}."
     return lines
 
 
