@@ -128,7 +128,10 @@ def test_resume_hint_names_resume_only_with_something_to_resume(tmp_path):
     (work / "trainer" / "checkpoint-2").mkdir(parents=True)  # cut short: no trainer_state.json yet
     assert resume_hint(work) == "no training step was saved yet: rerun the same command to start over"
     (work / "trainer" / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
-    assert resume_hint(work) == f"rerun with --resume to continue from the last trainer checkpoint ({work})"
+    assert resume_hint(work) == (
+        f"rerun with --resume to continue from the last trainer checkpoint ({work}); it saved step 2, and the steps "
+        "after it run again"
+    )
     (work / TRAINED).write_text("{}")
     assert resume_hint(work) == f"training had finished: rerun with --resume to write the checkpoint ({work})"
 

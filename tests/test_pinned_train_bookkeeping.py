@@ -229,8 +229,8 @@ def test_the_record_holds_the_base_folder_it_resolved(tmp_path, monkeypatch):
 def test_the_run_loss_weights_each_logged_loss_by_the_steps_it_covers():
     # guards _run_loss: sum(loss * steps since the last log) / last step, the fallback when nothing logged
     history = [{"step": 2, "loss": 1.0}, {"step": 6, "loss": 3.0}, {"step": 6, "eval_loss": 9.0}]
-    assert sft._run_loss(history, 0.0) == pytest.approx((2 * 1.0 + 4 * 3.0) / 6)
-    assert sft._run_loss([{"step": 1, "eval_loss": 2.0}], 0.5) == 0.5
+    assert sft.run_loss(history, 0.0)[0] == pytest.approx((2 * 1.0 + 4 * 3.0) / 6)
+    assert sft.run_loss([{"step": 1, "eval_loss": 2.0}], 0.5) == (0.5, None)
 
 
 # --------------------------------------------------------------------------- failures

@@ -151,7 +151,8 @@ def test_lora_is_a_causal_lm_adapter_unless_the_recipe_names_another_task(tmp_pa
     from glade.train.recipe import lora_config
 
     assert str(lora_config(load(tmp_path, "lora.r=4", base="org/model")).task_type) == "CAUSAL_LM"
-    assert str(lora_config(load(tmp_path, "lora.task_type=SEQ_CLS", base="org/model")).task_type) == "SEQ_CLS"
+    with pytest.raises(ConfigError, match=r"lora.task_type: 'SEQ_CLS': glade trains causal language models"):
+        load(tmp_path, "lora.task_type=SEQ_CLS", base="org/model")
 
 
 # --------------------------------------------------------------------------- progress

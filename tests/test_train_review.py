@@ -75,7 +75,7 @@ def test_a_misspelt_lora_target_module_is_named(workdir, tmp_path, capsys):  # n
     assert main(["train", str(path), *SHORT, "lora.target_modules=[q_proj, v_prj]"]) == 2
     err = capsys.readouterr().err
     assert (
-        "lora.target_modules: 'v_prj' is no module of the base model (its modules: " in err
+        "lora.target_modules: 'v_prj' is no module of the base model (its modules LoRA can wrap: " in err
         and "; did you mean v_proj?" in err
     )
     assert not (tmp_path / "checkpoints").exists()

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
-from glade.env.schema import did_you_mean
 from glade.files import check_folder_path
 from glade.hub_ids import hub_unreachable
 from glade.seats.spec import looks_local
 
-from .base_model import check_modules
+from .base_model import check_modules, check_targets, lora_unwrappable
 
 if TYPE_CHECKING:
     from .recipe import TrainRecipe
@@ -39,7 +38,8 @@ def check_protocol(key: str, folder: str, source: str | None) -> None:
 
 def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     """What must exist on disk to run: ConfigError for what is there but unusable (an
-    unreadable traces shard, a file where a folder should be, a shipped model glade lacks, held-out
+    unreadable traces shard, a file where a folder should be or a folder that holds no traces (a glade
+    simulate folder, checkpoints), a shipped model glade lacks, held-out
     traces that share a seed with the training traces), then MissingInput for what is not there
     yet (a traces folder, latest:RECIPE with nothing trained, a local model folder, a hub id neither
     cached nor reachable). Malformed
@@ -55,6 +55,7 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):
         for i, folder in enumerate(folders):
             if not (Path(folder) / "data").is_dir():
+                _check_traces_folder(Path(folder), f"{key}[{i}]", source)  # there, yet no dataset: a FAIL
                 pending.append((f"{key}[{i}]", f"{folder!r} has no data/ folder (write it with `glade generate`)"))
                 continue
             unfinished = interrupted_generate(Path(folder))
@@ -127,6 +128,30 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
             )
     if pending:
         missing(source, *pending[0])
+
+
+def _check_traces_folder(folder: Path, key: str, source: str | None) -> None:
+    """Refuses a traces path with no data/ folder that is there but no traces dataset to come: a
+    file, a `glade simulate` folder (one episode), or a folder holding other things (checkpoints,
+    say). Left to NEEDS: no such path, an empty folder, or a `glade generate` run that has begun."""
+    from glade.traces import PROGRESS
+
+    write = "name the folder `glade generate` wrote (its recipe's out)"
+    if folder.is_file():
+        fail(source, key, f"{str(folder)!r} is a file, not a traces dataset: {write}")
+    if not folder.is_dir() or (folder / PROGRESS).exists():
+        return
+    if (folder / "trace.parquet").is_file():
+        fail(
+            source,
+            key,
+            f"{str(folder)!r} is a `glade simulate` folder (trace.parquet: one episode), not a traces dataset: "
+            "make one with `glade generate RECIPE` and name its out here",
+        )
+    held = sorted((p.name for p in folder.iterdir()), key=lambda n: (n.startswith("."), n))
+    if held:
+        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        fail(source, key, f"{str(folder)!r} is not a traces dataset (no data/ folder; it holds {shown}): {write}")
 
 
 def _base_seeds(recipe: TrainRecipe) -> list[tuple[Path, set[int]]]:
@@ -248,50 +273,8 @@ def check_model(recipe: TrainRecipe, base: str, source: str | None, load):
         )
     targets = (recipe.lora or {}).get("target_modules")
     if isinstance(targets, (list, str)):
-        check_targets(targets, [name for name, _ in model.named_modules()], source)
+        check_targets(targets, [name for name, _ in model.named_modules()], source, lora_unwrappable(model))
     return tokenizer, model
-
-
-def check_targets(targets: list | str, names: list[str], source: str | None) -> None:
-    """`lora.target_modules` against the base's module `names`, matched as PEFT matches them: a
-    list entry names a whole module or the last part(s) of one; a string other than "all-linear"
-    is a regex that must match a whole module name (re.fullmatch), so a plain `q_proj` as a string
-    matches nothing, and PEFT's own message names neither the key nor the file."""
-    import difflib
-    import re
-
-    leaves = sorted({name.rsplit(".", 1)[-1] for name in names} - {""} - {str(i) for i in range(len(names))})
-    if isinstance(targets, str):
-        if targets.lower() == "all-linear":  # PEFT's shorthand, compared as it compares it
-            return
-        try:
-            pattern = re.compile(targets)
-        except re.error as exc:
-            fail(
-                source,
-                "lora.target_modules",
-                f"{targets!r} as a string is a regex, and it does not compile ({exc}); give a list "
-                "([q_proj, v_proj]) or all-linear",
-            )
-        if any(pattern.fullmatch(name) for name in names):
-            return
-        close = [targets] if targets in leaves else difflib.get_close_matches(targets, leaves, n=1)
-        example = next((n for n in names if close and n.endswith(f".{close[0]}")), max(names, key=len, default=""))
-        fail(
-            source,
-            "lora.target_modules",
-            f"{targets!r} as a string is a regex matched against whole module names (such as {example}) and "
-            f"matches none; give a list ([{close[0] if close else 'q_proj, v_proj'}]) or all-linear; its modules: "
-            f"{', '.join(leaves)}",
-        )
-    for target in targets:
-        if not any(name == target or name.endswith(f".{target}") for name in names):
-            fail(
-                source,
-                "lora.target_modules",
-                f"{target!r} is no module of the base model (its modules: {', '.join(leaves)})"
-                + did_you_mean(target, leaves),
-            )
 
 
 def check_lengths(trainer, train_rows, eval_rows, source: str | None) -> None:

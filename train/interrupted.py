@@ -241,3 +241,52 @@ def resumes(work: Path) -> list[dict]:
         return json.loads((work / STARTED).read_text()).get("resumed", [])
     except OSError:
         return []
+
+
+def steps_callback(checkpoint: str):
+    """A Trainer callback that refuses, as training begins, to resume `checkpoint` when the steps
+    the run now stops at (a run of sft.num_train_epochs counts them only then) are no more than
+    it has trained."""
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if args.max_steps <= 0:  # an sft.max_steps was checked before the model loaded
+                check_steps(checkpoint, state.max_steps, "sft.num_train_epochs", args.num_train_epochs)
+
+    return Steps()
+
+
+def log_at_saves():
+    """A Trainer callback that has the loss logged at every step a checkpoint is saved and at the
+    last step, besides every sft.logging_steps: a checkpoint's log history then holds the loss of
+    every step up to it, so a run resumed from it reports the loss of the whole run (run_loss)."""
+    from transformers import TrainerCallback
+
+    class LogAtSaves(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if control.should_save or control.should_training_stop:
+                control.should_log = True
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if control.should_save:
+                control.should_log = True
+
+    return LogAtSaves()
+
+
+def run_loss(history: list[dict], fallback: float, starts=()) -> tuple[float, int | None]:
+    """(the mean training loss over the logged steps, how many steps that is): each logged loss
+    (the Trainer's mean since its last log in that process) weighted by the steps it covers, from
+    the log before it or the resume step (`starts`) between them, whichever is later: after a
+    resume the Trainer counts from the step resumed. (The Trainer's own `training_loss` covers only
+    the steps since the last resume; the log history is restored with the checkpoint.)
+    (`fallback`, None) when nothing was logged."""
+    logged = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    total, steps, previous = 0.0, 0, 0
+    for step, loss in logged:
+        begun = max([previous, *(s for s in starts if s < step)])
+        total += float(loss) * (step - begun)
+        steps += step - begun
+        previous = step
+    return (total / steps, steps) if steps else (fallback, None)

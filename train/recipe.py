@@ -270,6 +270,14 @@ def lora_config(recipe: TrainRecipe, source: str | None = None):
     from peft import LoraConfig
 
     check_fields(recipe.lora, LoraConfig, LORA_RANGES, source, "lora")
+    task = recipe.lora.get("task_type", "CAUSAL_LM")
+    if task != "CAUSAL_LM":  # another head than the one a creature writes its answers with
+        fail(
+            source,
+            "lora.task_type",
+            f"{task!r}: glade trains causal language models (a creature writes its answer token by token); "
+            "leave it out (glade sets CAUSAL_LM)",
+        )
     try:
         return LoraConfig(**{"task_type": "CAUSAL_LM", **recipe.lora})
     except (TypeError, ValueError) as exc:

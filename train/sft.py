@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import yaml
@@ -28,6 +29,7 @@ from glade.checkpoint import STARTED, base_fingerprint, prompt_pair, trained_pro
 from glade.config import as_plain
 from glade.files import atomic, only_writer
 
+from .base_model import tied_embedding
 from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
 from .inputs import check_lengths, check_model, check_paths
 from .interrupted import (
@@ -37,16 +39,21 @@ from .interrupted import (
     check_steps,
     finished_run,
     last_checkpoint,
+    log_at_saves,
     note_resume,
     nothing_to_resume,
     partial_dir,
     resolve_base,
     resumes,
+    run_loss,
     run_record,
+    steps_callback,
+    trained_steps,
 )
 from .progress import progress_callback, seconds_before, seconds_callback
 from .recipe import TrainRecipe, lora_config, sft_config
 
+SAVES_EMBEDDING = r"Setting `save_embedding_layers` to `True`"
 TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
 
 
@@ -74,6 +81,7 @@ def build_trainer(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
+    from glade.console import warning
     from glade.seats.hf import DTYPES
 
     dtype = DTYPES[recipe.model.dtype]
@@ -90,15 +98,19 @@ def build_trainer(
     if progress is not None:
         extra["disable_tqdm"] = True
     columns = ["prompt", "completion"]
-    trainer = SFTTrainer(
-        model=model,
-        args=sft_config(recipe, output_dir, source, **extra),
-        train_dataset=train_rows.map(to_prompt_completion).select_columns(columns),
-        eval_dataset=eval_rows.map(to_prompt_completion).select_columns(columns) if len(eval_rows) else None,
-        processing_class=tokenizer,
-        peft_config=lora_config(recipe, source),
-        callbacks=[progress_callback(progress)] if progress is not None else None,
-    )
+    with warnings.catch_warnings():
+        if tied := tied_embedding((recipe.lora or {}).get("target_modules"), model):  # said in glade's words
+            warning(tied)
+            warnings.filterwarnings("ignore", message=r"Model (has|with) `tie_word_embeddings=True`")
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config(recipe, output_dir, source, **extra),
+            train_dataset=train_rows.map(to_prompt_completion).select_columns(columns),
+            eval_dataset=eval_rows.map(to_prompt_completion).select_columns(columns) if len(eval_rows) else None,
+            processing_class=tokenizer,
+            peft_config=lora_config(recipe, source),
+            callbacks=[progress_callback(progress)] if progress is not None else None,
+        )
     check_lengths(trainer, train_rows, eval_rows, source)
     if progress is not None:  # the bar shows the loss; the Trainer's own printing of each log goes
         from transformers.trainer_callback import PrinterCallback
@@ -283,6 +295,9 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         )
     if recipe.eval.targets:
         meta["targets"] = check_targets(meta["metrics"], recipe.eval.targets)
+        for key, t in meta["targets"].items() if measured else ():  # a figure the evaluation left out, and why
+            if t["measured"] is None:
+                t["why"] = unmeasured(key, recipe.eval)
     # data, build, train, held-out evaluation; a resumed run adds the training seconds its earlier runs
     # kept (up to the checkpoint it resumed from), so the wall time is never less than train_seconds
     meta["wall_seconds"] = round(time.perf_counter() - started + earlier, 1)
@@ -312,21 +327,27 @@ def _fit(
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
     if last:
         trainer.add_callback(steps_callback(last))
+    trainer.add_callback(log_at_saves())  # each checkpoint holds the loss of every step up to it
     if resume and trainer.is_world_process_zero():
         note_resume(work, last)
     before, started = seconds_before(last), time.perf_counter()
     trainer.add_callback(seconds_callback(before))
-    result = trainer.train(resume_from_checkpoint=last)
+    with warnings.catch_warnings():  # PEFT's note that a targeted embedding is saved whole: nothing to do
+        warnings.filterwarnings("ignore", message=SAVES_EMBEDDING)
+        result = trainer.train(resume_from_checkpoint=last)
     seconds = before + time.perf_counter() - started
-    metrics = {
-        "train_loss": _run_loss(trainer.state.log_history, float(result.training_loss)),
-        "train_steps": int(result.global_step),
-    }
+    starts = [r["from_step"] for r in resumes(work)] + ([trained_steps(last)[0]] if last else [])
+    loss, logged = run_loss(trainer.state.log_history, float(result.training_loss), starts)
+    metrics = {"train_loss": loss, "train_steps": int(result.global_step)}
+    if logged is not None and logged < result.global_step:  # a resume of a checkpoint an older glade saved
+        metrics["train_loss_steps"] = logged
     if len(eval_rows):
         metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
     if not trainer.is_world_process_zero():
         return None
-    trainer.save_model(str(work))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SAVES_EMBEDDING)
+        trainer.save_model(str(work))
     # save_model also pickles the TrainingArguments; recipe.yaml says the same in plain text, and a
     # pickle is code a reader of the checkpoint (or the Hub's scanner) would have to trust
     (work / "training_args.bin").unlink(missing_ok=True)
@@ -335,32 +356,15 @@ def _fit(
     return metrics, seconds, before
 
 
-def steps_callback(checkpoint: str):
-    """A Trainer callback that refuses, as training begins, to resume `checkpoint` when the steps
-    the run now stops at (a run of sft.num_train_epochs counts them only then) are no more than
-    it has trained."""
-    from transformers import TrainerCallback
-
-    class Steps(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            if args.max_steps <= 0:  # an sft.max_steps was checked before the model loaded
-                check_steps(checkpoint, state.max_steps, "sft.num_train_epochs", args.num_train_epochs)
-
-    return Steps()
-
-
-def _run_loss(history: list[dict], fallback: float) -> float:
-    """The mean training loss over the whole run: the logged losses, each weighted by the steps it
-    covers. (The Trainer's own `training_loss` covers only the steps since the last resume; the
-    log history is restored with the checkpoint.) `fallback` when nothing was logged."""
-    logged = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
-    if not logged:
-        return fallback
-    total, previous = 0.0, 0
-    for step, loss in logged:
-        total += float(loss) * (step - previous)
-        previous = step
-    return total / previous if previous else fallback
+def unmeasured(key: str, spec) -> str:
+    """Why the held-out evaluation (eval: `spec`) left figure `key` out: only the fall-talk probe's may be."""
+    if key != "fall_talk_sell_rate":
+        return f"the held-out evaluation gives no {key}"
+    if not spec.traces:
+        return "the fall-talk probe reads eval.traces, and the recipe names none"
+    if not spec.probe_states:
+        return "eval.probe_states is 0"
+    return "no state of eval.traces has talk of a fall in a good the creature holds and the panic_seller stand-in sells"
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -375,18 +379,12 @@ def _write_meta(folder: Path, meta: dict) -> None:
 
 
 def _barrier() -> None:
+    import torch
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        backend = "nccl" if os.environ.get("LOCAL_RANK") and _has_cuda() else "gloo"
-        dist.init_process_group(backend)
+        dist.init_process_group("nccl" if os.environ.get("LOCAL_RANK") and torch.cuda.is_available() else "gloo")
     dist.barrier()
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def provenance() -> dict:

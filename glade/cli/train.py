@@ -97,7 +97,10 @@ def resume_hint(work: Path) -> str:
     if (work / TRAINED).exists():
         return f"training had finished: rerun with --resume to write the checkpoint ({work})"
     if holds_progress(work):
-        return f"rerun with --resume to continue from the last trainer checkpoint ({work})"
+        found = (work / "trainer").glob("checkpoint-*/trainer_state.json")
+        saved = [int(p.parent.name[11:]) for p in found if p.parent.name[11:].isdigit()]
+        step = f"; it saved step {max(saved)}, and the steps after it run again" if saved else ""
+        return f"rerun with --resume to continue from the last trainer checkpoint ({work}){step}"
     return "no training step was saved yet: rerun the same command to start over"
 
 
@@ -115,16 +118,18 @@ FIGURES = (
 
 def print_checkpoint(con, out) -> None:
     """The checkpoint folder, its training figures, and the held-out figures as a table."""
-    from glade.console import seed_spans
     from glade.console_tables import print_table
     from glade.eval.stats import ci_text
     from glade.train.evaluate import hold_text, pool_text
+    from glade.words import seed_spans
 
     meta = json.loads((out / "meta.json").read_text())
     m = meta["metrics"]
     con.print(f"checkpoint: {out}", soft_wrap=True, markup=False, highlight=False)
     counts = meta.get("data_counts") or {}
     line = f"  train loss {m['train_loss']:.4f} over {m['train_steps']:,} steps on {counts.get('train', 0):,} rows"
+    if "train_loss_steps" in m:  # resumed from a checkpoint that kept no loss of some steps before it
+        line = line.replace(" over ", f" over {m['train_loss_steps']:,} (the steps whose loss was kept) of ", 1)
     if "eval_loss" in m:
         line += f"; eval loss {m['eval_loss']:.4f} on {counts.get('eval', 0):,} rows of {counts.get('eval_episodes', 0):,} held-out episode(s)"
     con.print(line, soft_wrap=True, highlight=False)
@@ -151,9 +156,12 @@ def print_checkpoint(con, out) -> None:
         hold = intervals.get(f"{key}_hold_baseline")
         if hold is not None:  # what an empty answer (a hold) scores on the same states, which both passes answered
             rows.append([f"  {label} of an empty answer (a hold)", *[ci_text(hold, ".3f")] * 2, f"{hold['n']:,}"])
-    title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; 95% intervals"
+    shown = any(isinstance(i, dict) and i.get("ci") for i in intervals.values())
+    title = f"held-out states ({m['heldout_states']:,} of {source}), greedy; " + (
+        "95% intervals" if shown else "too few states for any interval"
+    )
     print_table(con, title, ["figure", "unconstrained", "structured", "n states"], rows)
-    if said := pool_text(meta):
+    if shown and (said := pool_text(meta)):  # what the intervals are about: none to speak of
         con.print(f"  {said}", soft_wrap=True, highlight=False)
     if said := hold_text(m):
         con.print(f"  {said}", soft_wrap=True, highlight=False)
@@ -187,19 +195,26 @@ def print_targets(con, meta: dict) -> None:
             highlight=False,
         )
         return
+    intervals = (meta.get("metrics") or {}).get("intervals") or {}
     for key, t in targets.items():
         if t["measured"] is None:  # e.g. eval.probe_states 0: reported as not met, and why
-            con.print(f"  target {key} {t['target']}: NOT met (not measured)", highlight=False)
+            why = f": {t['why']}" if t.get("why") else ""
+            con.print(f"  target {key} {t['target']}: NOT met (not measured{why})", soft_wrap=True, highlight=False)
             continue
-        con.print(f"  target {key} {t['target']}: {target_text(t)}", highlight=False)
+        n = (intervals.get(key) or {}).get("n")
+        con.print(f"  target {key} {t['target']}: {target_text(t, n)}", soft_wrap=True, highlight=False)
 
 
-def target_text(t: dict) -> str:
+def target_text(t: dict, n: int | None = None) -> str:
     """A target as met or not, with its 95% interval, "on the mean" where the interval reaches
-    across the target (too few states to show it): train/evaluate.target_reaches."""
+    across the target (too few states to show it): train/evaluate.target_reaches. With no
+    interval over the `n` states measured (too few), "on the mean" too; with n unknown (a
+    checkpoint written before glade kept intervals), the figure alone."""
     from glade.train.evaluate import target_reaches
 
     head, reaches = ("met" if t["met"] else "NOT met"), target_reaches(t)
+    if reaches is None and n is not None:
+        return f"{head} on the mean ({t['measured']:.3f}; n {n:,}, too few states for an interval)"
     if reaches is None:
         return f"{head} ({t['measured']:.3f})"
     interval = f"95% CI [{t['ci'][0]:.3f}, {t['ci'][1]:.3f}]"

@@ -5,8 +5,11 @@ glade ships) is checked as what its folder says it is (recipes/scenarios/, dispo
 generate/, train/, eval/), or as `--kind` says for files kept elsewhere, with the same checks
 the run itself makes before it does any work: keys, types and ranges, seat specs, scenarios,
 creatures, the files each recipe reads, and a train recipe's `lora.target_modules` against a
-base model in a local folder (built from its config.json with no weights). Nothing is loaded,
-trained or downloaded.
+base model in a local folder (built from its config.json with no weights: each target there, and a
+layer LoRA can wrap). Nothing is loaded, trained or downloaded, so what needs the data prepared and
+tokenized is left to the run: `glade train` checks `sft.max_length` against its rows' token lengths
+once it has prepared them, before the first step (tokenizing is about 2 ms a row on one core, and a
+`tiny` base's tokenizer is trained by the run itself).
 
 Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); or `NEEDS` (well
 formed, but a file or folder it reads is not there yet, such as traces an earlier
@@ -136,7 +139,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "validate",
         help=help,
-        description="Check recipes and scenarios without running anything, with the checks the runs make.",
+        description="Check recipes and scenarios without running anything, with the checks the runs make before "
+        "they prepare the data: what needs every row tokenized (a train recipe's sft.max_length against its rows) is "
+        "left to the run, which checks it before its first step.",
         epilog=epilog(
             "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
             "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or there is no such file "

@@ -303,11 +303,13 @@ def export_creatures(args: argparse.Namespace, con) -> None:
         )
     for folder in done:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
+    # the folders these exports were made from: latest:NAME may name a later run (a smoke test's, say)
+    hoarder = kept_checkpoint("tiny-hoarder", args) or f"{LATEST}tiny-hoarder"
     con.print(
         f"Hub-ready folders in {out}/ (not pushed; their cards and adapter configs name {owner}/...). To publish, "
         f"export again under your own repo ids, the base first: {glade_command()} export "
-        f"{'latest' if args.train_base else 'shipped'}:tiny-base --repo-id YOU/tiny-base --council {RESULTS} --push; "
-        f"then {glade_command()} export latest:tiny-hoarder --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base "
+        f"{base if args.train_base else 'shipped:tiny-base'} --repo-id YOU/tiny-base --council {RESULTS} --push; "
+        f"then {glade_command()} export {hoarder} --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base "
         f"--council {RESULTS} --push",
         soft_wrap=True,
     )
