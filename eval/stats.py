@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from glade.console import with_ci
+from glade.console import no_negative_zero, with_ci
 
 from .exact import clopper_pearson, korn_graubard, lattice_bounds
 from .thresholds import DEFAULTS
@@ -47,7 +47,7 @@ def ci_text(d: Interval | dict | None, fmt: str) -> str:
         d = d.as_dict()
     if not d or d.get("mean") is None:
         return "—"
-    head = format(d["mean"], fmt)
+    head = format(d["mean"], no_negative_zero(fmt))
     if d.get("ci"):
         return with_ci(d["mean"], d["ci"], fmt)  # a narrow interval gets the digits it needs
     if d.get("note", "").startswith("same value"):

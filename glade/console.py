@@ -193,6 +193,7 @@ def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") ->
     all); 0.946 [0.940, 0.952], not 0.95 [0.94, 0.95] (a mean on the interval's end)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
+    fmt = no_negative_zero(fmt)
     if not ci or ci[0] is None or math.isnan(ci[0]):
         return f"{value:{fmt}} ({note})" if note else f"{value:{fmt}}"
     low, high = ci
@@ -202,6 +203,15 @@ def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") ->
         fmt = f"{match[1]}{int(match[2]) + 1}{match[3]}"
         match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
     return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def no_negative_zero(fmt: str) -> str:
+    """`fmt` with the `z` option, so a value that rounds to zero reads 0.000 (+0.000), never -0.000: a
+    mean of -3.7e-17 is no negative effect. Only for the float types, which take it."""
+    match = re.fullmatch(r"([^a-zA-Z%]*?)([-+ ]?)(z?)([#0-9,_.]*[eEfFgG%])", fmt)
+    if not match or match[3]:
+        return fmt
+    return f"{match[1]}{match[2]}z{match[4]}"
 
 
 def findings(con, title: str, sections: list[tuple[str, list[str]]]) -> None:
@@ -255,14 +265,3 @@ def quiet_libraries(verbose: bool = False) -> None:
         "vllm",  # it warns at import, before its own logging is set up (Triton without a CPU backend)
     ):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def seed_spans(seeds) -> str:
-    """`0-3, 9` for seeds 0, 1, 2, 3, 9."""
-    spans: list[list[int]] = []
-    for seed in sorted(seeds):
-        if spans and seed == spans[-1][1] + 1:
-            spans[-1][1] = seed
-        else:
-            spans.append([seed, seed])
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

@@ -15,6 +15,7 @@ from glade.faults import too_many_faults
 from glade.files import atomic
 from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
+from glade.words import counted, seed_spans, term
 
 COLUMNS = {
     "episode_id": "scenario.council.sSEED",
@@ -30,7 +31,7 @@ COLUMNS = {
     "self_buy": "how many buy orders named goods the creature makes (self-buys)",
     "standin_action / standin_disposition": "what the scenario's stand-in for this creature would have done in the "
     "same state, and its disposition: the creature's disposition in the scenario, not the acting seat's, so it "
-    "differs from `action` wherever another policy held the seat (compare `seat` / `policy` to see who acted)",
+    "can differ from `action` wherever another policy held the seat (compare `seat` / `policy` to see who acted)",
     "latency_s / prompt_tokens / completion_tokens": "cost of the decision: seconds (a server seat's round trip, a "
     "model seat's share of its batched call; 0 for a stand-in) and tokens (0 for a stand-in)",
     "rejected / fills": 'the parser\'s ("by": "parser") and the market\'s named rejections and cuts, and the fills '
@@ -50,6 +51,7 @@ SIZES += [(10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"), (10
 SIZES += [(10**12, "100B<n<1T")]
 FACT_COLUMNS = ["episode_id", "scenario", "seed", "creature", "seat", "policy", "prompt_tokens", "completion_tokens"]
 FACT_COLUMNS += ["action", "standin_action"]
+BATCH_ROWS = 8_192  # rows row_facts holds at once: a few MB of action JSON
 
 
 def size_category(rows: int) -> str:
@@ -64,7 +66,7 @@ def write_card(
     rows) puts the held turns near the top, as the exported card has them. What the card says of
     the rows (how many, who answered them, the councils) it reads from the folder's shards."""
     plain = as_plain(recipe)
-    facts = row_facts(out, list(plain.get("scenarios") or []), list(plain.get("councils") or []))
+    facts = row_facts(out, scenarios, list(plain.get("councils") or []))
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
@@ -114,57 +116,80 @@ MADE_BY = (
 )
 
 
-def row_facts(out: Path, scenarios: list[str], councils: list[str]) -> dict | None:
+def row_facts(out: Path, scenarios: dict, councils: list[str]) -> dict | None:
     """What the card says of the rows, read from the folder's shards (data/*.parquet, what its `configs`
-    load), scenarios and councils in the recipe's order: None where there are none or they lack a
-    column (the card then says nothing of them). Counted in Arrow: a dataset of millions of rows too."""
+    load), scenarios (the recipe's: its string -> Scenario) and councils in the recipe's order: None where
+    there are none or they lack a column (the card then says nothing of them). Read a batch at a time and
+    counted in Arrow, so memory grows with a batch (BATCH_ROWS) and the distinct ids, seats and policies, not
+    with the rows."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    shards = sorted((Path(out) / "data").glob("*.parquet"))
     try:
-        table = pa.concat_tables([pq.read_table(shard, columns=FACT_COLUMNS) for shard in shards])
-    except (OSError, ValueError, pa.ArrowException, KeyError):  # none, unreadable, or a column missing
+        files = [
+            pq.ParquetFile(shard, pre_buffer=False, buffer_size=1 << 20)
+            for shard in sorted((Path(out) / "data").glob("*.parquet"))
+        ]
+    except (OSError, ValueError, pa.ArrowException):  # unreadable
         return None
-    if not table.num_rows:
+    if not files or any(set(FACT_COLUMNS) - set(f.schema_arrow.names) for f in files):
         return None
-    policies = {str(r["values"]): int(r["counts"]) for r in pc.value_counts(table["policy"]).to_pylist()}
+    # each episode id the recipe plays, to its council: glade.traces.episode_plan's scenario.council.sSEED, with
+    # the recipe's scenario string (a path, for one named by path), not the rows' scenario name
+    heads = {f"{name}.{council}": council for name in scenarios for council in councils}
+    tally = {"rows": 0, "episodes": set(), "scenarios": set(), "seeds": set(), "seats": {}, "policies": {}}
+    tally |= {"prompt": 0, "completion": 0, "differs": 0}
+    try:
+        for f in files:
+            for batch in f.iter_batches(batch_size=BATCH_ROWS, columns=FACT_COLUMNS):
+                add_batch(tally, batch)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    if not tally["rows"]:
+        return None
     seats: dict[str, dict[str, set]] = {}
-    ids = table.group_by(["episode_id", "scenario", "seed", "creature", "seat"]).aggregate([]).to_pylist()
-    for r in ids:
-        council = r["episode_id"][len(r["scenario"]) + 1 : -len(f".s{r['seed']}")]  # scenario.council.sSEED
-        seats.setdefault(council, {}).setdefault(r["creature"], set()).add(r["seat"])
-    differs = pc.sum(pc.cast(pc.not_equal(table["action"], table["standin_action"]), pa.int64())).as_py()
+    for episode_id, seed, creature, seat in tally["seats"]:  # as the rows first name them: scenario order
+        end = f".s{seed}"
+        council = heads.get(episode_id.removesuffix(end)) if episode_id.endswith(end) else None
+        if council is not None:  # an episode the recipe does not play (a folder's older rows) names none
+            seats.setdefault(council, {}).setdefault(creature, set()).add(seat)
+    named = [scenarios[s].name for s in scenarios]  # the rows' scenario column holds each one's name
     return {
-        "rows": table.num_rows,
-        "episodes": len(pc.unique(table["episode_id"])),
-        "scenarios": in_order({str(x) for x in pc.unique(table["scenario"]).to_pylist()}, scenarios),
-        "seeds": sorted(int(x) for x in pc.unique(table["seed"]).to_pylist()),
+        "rows": tally["rows"],
+        "episodes": len(tally["episodes"]),
+        "scenarios": in_order({str(x) for x in tally["scenarios"]}, named),
+        "seeds": sorted(tally["seeds"]),
         "councils": {c: seats[c] for c in in_order(set(seats), councils)},
-        "policies": dict(sorted(policies.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "tokens": (
-            int(pc.sum(table["prompt_tokens"]).as_py() or 0),
-            int(pc.sum(table["completion_tokens"]).as_py() or 0),
-        ),
-        "standin_differs": int(differs or 0),
+        "policies": dict(sorted(tally["policies"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        "tokens": (tally["prompt"], tally["completion"]),
+        "standin_differs": tally["differs"],
     }
+
+
+def add_batch(tally: dict, batch) -> None:
+    """Add one record batch of the fact columns to `tally` (row_facts'), vectorised in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = pa.Table.from_batches([batch])
+    tally["rows"] += t.num_rows
+    for r in pc.value_counts(t["policy"]).to_pylist():
+        tally["policies"][str(r["values"])] = tally["policies"].get(str(r["values"]), 0) + int(r["counts"])
+    tally["episodes"].update(pc.unique(t["episode_id"]).to_pylist())
+    tally["scenarios"].update(pc.unique(t["scenario"]).to_pylist())
+    tally["seeds"].update(int(x) for x in pc.unique(t["seed"]).to_pylist())
+    keys = ["episode_id", "seed", "creature", "seat"]
+    seats = t.group_by(keys, use_threads=False).aggregate([]).select(keys).to_pylist()  # in the rows' order
+    tally["seats"].update(dict.fromkeys(tuple(r.values()) for r in seats))
+    tally["prompt"] += int(pc.sum(t["prompt_tokens"]).as_py() or 0)
+    tally["completion"] += int(pc.sum(t["completion_tokens"]).as_py() or 0)
+    differs = pc.sum(pc.cast(pc.not_equal(t["action"], t["standin_action"]), pa.int64())).as_py()
+    tally["differs"] += int(differs or 0)
 
 
 def in_order(names: set[str], order: list[str]) -> list[str]:
     """`names` in `order` (the recipe's), any it does not list after them, sorted."""
     return [n for n in order if n in names] + sorted(names - set(order))
-
-
-def seeds_text(seeds: list[int]) -> str:
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{len(seeds)} seeds ({seeds[0]} to {seeds[-1]})"
-    return f"{counted(len(seeds), 'seed')} ({', '.join(map(str, seeds))})"
-
-
-def counted(n: int, word: str, words: str = "") -> str:
-    """`n word`, with `words` (else word + s) when n is not 1."""
-    return f"{n:,} " + (word if n == 1 else words or word + "s")
 
 
 def facts_text(f: dict) -> str:
@@ -179,7 +204,7 @@ def facts_text(f: dict) -> str:
         f"{counted(f['rows'], 'row')} from {counted(f['episodes'], 'episode')}: "
         f"{counted(len(f['scenarios']), 'scenario')} ({', '.join(f['scenarios'])}) x "
         f"{counted(len(f['councils']), 'council')} ({', '.join(f['councils'])}) x "
-        f"{seeds_text(f['seeds'])}. {who} `standin_action` differs from `action` in {f['standin_differs']:,} of "
+        f"{counted(len(f['seeds']), 'seed')} ({seed_spans(f['seeds'])}). {who} `standin_action` differs from `action` in {f['standin_differs']:,} of "
         f"{f['rows']:,} rows: it is the scenario's stand-in for the creature, not the seat that acted.\n\n"
     )
 
@@ -196,46 +221,28 @@ def council_text(name: str, seats: dict[str, set], named: dict | None) -> str:
 
 
 def terms_section(scenarios: dict, facts: dict | None, councils: dict) -> str:
-    """The words the card uses, once each (eval/report/glossary.py and the README's words say them alike)."""
+    """The words the card uses, once each: the ones the model card and the eval report use too in
+    glade.words' wording, with what this card adds (its columns, this recipe's dispositions and councils)."""
     dispositions = {
         name: ", ".join(f"{c} {disposition_name(x.disposition)}" for c, x in s.creatures.items())
         for name, s in scenarios.items()
     }
     same = len(set(dispositions.values())) == 1
+    each = (
+        f": {next(iter(dispositions.values()))}"
+        if same and dispositions
+        else "".join(f"; {n}: {d}" for n, d in dispositions.items())
+    )
+    seated = "".join(
+        f"; {council_text(n, seats, councils.get(n))}" for n, seats in (facts or {}).get("councils", {}).items()
+    )
     terms = [
-        ("turn", "counted from 0; the prompt a creature reads says Turn t+1"),
+        term("turn"),
         ("pebbles", "the Wood's money: purses, wealth and prices (per unit of a good) are in pebbles"),
-        (
-            "seat",
-            "a creature's place in an episode and what sits in it: a rule-based stand-in or a live model; `seat` "
-            "labels it, `policy` names what answered",
-        ),
-        (
-            "stand-in",
-            "the rule-based policy, playing one disposition per creature; the counterfactual each decision is "
-            "compared with (`standin_action`) is the creature's scenario stand-in",
-        ),
-        (
-            "disposition",
-            "a stand-in's trading temperament (balanced, hoarder, panic_seller, speculator or a disposition file); "
-            "each creature has one in each scenario"
-            + (
-                f": {next(iter(dispositions.values()))}"
-                if same and dispositions
-                else "".join(f"; {n}: {d}" for n, d in dispositions.items())
-            ),
-        ),
-        (
-            "council",
-            "the seats a recipe gives the creatures of an episode (its councils: creature -> seat spec, `*` for every "
-            "other creature; a creature it does not name sits on its scenario stand-in); the episode id's middle "
-            "part names it"
-            + (
-                "".join(f"; {council_text(n, seats, councils.get(n))}" for n, seats in facts["councils"].items())
-                if facts
-                else ""
-            ),
-        ),
+        term("seat", "; `seat` labels it, `policy` names what answered"),
+        term("stand-in", "; `standin_action` is its answer in the row's state, what each decision is compared with"),
+        term("disposition", "; each creature has one in each scenario" + each),
+        term("council", "; the episode id's middle part names it" + seated),
     ]
     for name, s in scenarios.items():
         about = s.description.strip() or "no description"

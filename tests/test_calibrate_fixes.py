@@ -203,7 +203,7 @@ def test_the_report_leaves_out_a_calibration_of_another_folder_and_says_why(tmp_
         "policy 'r' made no decisions in this folder; it was calibrated from elsewhere/copy"
     )
     assert foreign(mine | {"seeds": [500, 501, 502]}, decisions) == (
-        "it was calibrated on seeds 500-502 of policy 'p' from elsewhere/copy, and this folder's are 0, 1"
+        "it was calibrated on seeds 500-502 of policy 'p' from elsewhere/copy, and this folder's are seeds 0-1"
     )
     assert foreign(mine | {"kind": "traces"}, decisions) == (
         "it was calibrated from a traces dataset (elsewhere/copy), not from this results folder"

@@ -2,8 +2,10 @@
 limitations and size, the base it needs, and lm-eval figures said in words (glade.hub)."""
 
 import json
+import math
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from glade.hub.card_sections import lm_eval_section
-from glade.hub.card_usage import model_size
+from glade.hub.card_usage import SNIPPET_TOKENS, limitations_section, model_size, safetensors_count, usage_section
 from glade.hub.model_card import heldout_words, render_card, reproduce_lines, what_it_is
 from glade.hub.model_index import eval_results
 
@@ -99,7 +101,7 @@ def test_training_words_fingerprint_timing_and_the_unused_tiny_block():
 def test_states_left_out_say_why_and_how_many_were_sampled():
     meta = {"metrics": {"heldout_states": 16}, "heldout": {"trained_on": {"rows": 27, "of": 1332}}}
     assert heldout_words(meta) == (
-        "; 27 of its 1332 states were left out before the 16 were sampled, because the same prompt occurs in a "
+        "; 27 of its 1332 states were left out before the 16 held-out states were sampled, because the same prompt occurs in a "
         "training split"
     )
 
@@ -144,3 +146,69 @@ def test_the_model_index_counts_each_task_s_scored_episodes_and_names_the_hub_da
     assert found["glade_direction_mc"].dataset_type == "me/traces"
     assert found["glade_direction_mc"].dataset_config == "glade_direction_mc"
     assert found["creature decisions (the trainer's loss)"].dataset_type == "me/traces"
+
+
+def write_safetensors(path: Path, shapes: dict[str, list[int]]) -> int:
+    """A safetensors file of zero float32 tensors of these shapes; its parameter count."""
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        size = 4 * math.prod(shape)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
+    return offset // 4
+
+
+def adapter_folder(root: Path) -> Path:
+    folder = root / "adapter"
+    folder.mkdir()
+    write_safetensors(folder / "adapter_model.safetensors", {"lora_A": [2, 8]})
+    return folder
+
+
+def test_an_adapter_with_no_recorded_base_counts_nothing_of_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    write_safetensors(tmp_path / "model.safetensors", {"w": [4, 4]})
+    monkeypatch.chdir(tmp_path)  # Path("") is this folder
+    assert model_size(adapter_folder(tmp_path), {}) is None
+
+
+def test_the_shipped_base_is_counted_only_where_its_weights_are_the_ones_the_adapter_trained_on(tmp_path):
+    from glade.checkpoint import base_fingerprint, shipped
+
+    adapter, base = adapter_folder(tmp_path), shipped("tiny-base")
+    meta = {"base_model_given": "shipped:tiny-base", "base_model": str(tmp_path / "gone")}
+    assert model_size(adapter, meta | {"base_fingerprint": "0" * 64}) is None
+    size = model_size(adapter, meta | {"base_fingerprint": base_fingerprint(base)})
+    assert (size["base"], size["adapter"]) == (safetensors_count(base / "model.safetensors"), 16)
+
+
+def test_a_hub_base_in_the_local_cache_is_counted(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "hub" / "models--me--base" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("abc")
+    (snapshot / "config.json").write_text(json.dumps({"architectures": ["Qwen2ForCausalLM"], "num_hidden_layers": 2}))
+    count = write_safetensors(snapshot / "model.safetensors", {"embed": [10, 4], "head": [4, 10]})
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    size = model_size(adapter_folder(tmp_path), {"base_model": "me/base", "base_model_given": "me/base"})
+    assert (size["base"], size["adapter"], size["architecture"], size["layers"]) == (count, 16, "Qwen2ForCausalLM", 2)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert model_size(tmp_path / "adapter", {"base_model": "me/base"}) is None  # nothing is downloaded
+
+
+def test_a_budget_the_recipe_does_not_name_is_not_called_the_recipe_s_and_unknown_steps_are_not_said():
+    text = "\n".join(usage_section(META, {"model": {"base": "me/base"}}, "me/creature", "lora", "me/base", None))
+    assert f"max_new_tokens={SNIPPET_TOKENS}, do_sample=False" in text and "eval.max_new_tokens" not in text
+    assert f"the snippet allows {SNIPPET_TOKENS} new tokens (the recipe names no budget)." in text
+    assert "with 24 new tokens at most (the recipe's `eval.max_new_tokens`)." in "\n".join(
+        usage_section(META, RECIPE, "me/creature", "lora", "me/base", None)
+    )
+    lines = limitations_section({"data_counts": {"train": 10}}, {"model": {"base": "tiny"}}, None)
+    assert "- Training: on 10 rows, from random initialisation (`model.base: tiny`)." in lines
+    assert "- Training: 1,200 steps on 10 rows." in limitations_section(
+        {"data_counts": {"train": 10}, "metrics": {"train_steps": 1200}}, {}, None
+    )

@@ -11,7 +11,7 @@ import math
 
 from rich.console import Console
 
-from glade.console import fault_text, progress_bar, seed_spans, show_faults, with_ci
+from glade.console import fault_text, progress_bar, show_faults, with_ci
 from glade.console import findings as console_findings
 from glade.console_tables import _short_event, scoreboard, summary_lines, turn_table
 from glade.env import load_scenario
@@ -26,6 +26,7 @@ from glade.eval.verdict_text import (
     value_text,
     verdict_sections,
 )
+from glade.words import seed_spans
 
 # --------------------------------------------------------------------------- verdict_text
 

@@ -15,6 +15,7 @@ from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
 from glade.faults import is_fault
 from glade.files import json_with_keys
+from glade.words import counted, seeds_text
 
 from .markup import Section, html_table, md_table, md_text
 
@@ -59,16 +60,6 @@ def calibrations(folder: Path) -> list[dict]:
     return out
 
 
-def _seeds_text(seeds) -> str:
-    """500-507, or 1, 3, 5: a run's seeds in a few characters."""
-    seeds = sorted(int(s) for s in seeds)
-    if not seeds:
-        return "none"
-    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ", ".join(map(str, seeds))
-
-
 def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
     """Why a calibration in this folder's calibration/ is not of this folder's decisions (None: it
     is): a traces dataset's, or a policy (on a creature), seeds, scenarios or a number of decisions
@@ -90,8 +81,8 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
         return f"policy {who} made no decisions in this folder; it was calibrated from {source}"
     theirs = set(c["seeds"]) if "seeds" in c else None  # a summary from before seeds were stored: its held-out ones
     if (theirs is not None and theirs != here) or not set(c["split"]["heldout_seeds"]) <= here:
-        shown = _seeds_text(theirs if theirs is not None else c["split"]["heldout_seeds"])
-        return f"it was calibrated on seeds {shown} of policy {who} from {source}, and this folder's are {_seeds_text(here)}"
+        shown = seeds_text(theirs if theirs is not None else c["split"]["heldout_seeds"])
+        return f"it was calibrated on {shown} of policy {who} from {source}, and this folder's are {seeds_text(here)}"
     scenarios = set(decisions.loc[mine, "scenario"]) if "scenario" in decisions.columns else set()
     named = _named_scenarios(c)
     if ("scenarios" in c and named != scenarios) or not named <= scenarios:
@@ -153,7 +144,7 @@ def tables(c: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             )
     out = [
         (
-            f"Agreement, quantity error (units), price error: means over the {_count(parts['fit']['seeds'], 'seed')} "
+            f"Agreement, quantity error (units), price error: means over the {counted(parts['fit']['seeds'], 'seed')} "
             f"with fit decisions and the {parts['heldout']['seeds']} with held-out ones"
             + (" (a held-out scenario's are on every seed)" if c.get("split", {}).get("heldout_scenario") else "")
             if "seeds" in parts["fit"]
@@ -194,10 +185,10 @@ def _where(g: dict) -> str:
     worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
     if g["scenario_in_fit"] is None:
         unit = g.get("unit", "scenario seeds")  # a summary written before a seed's scenarios were averaged
-        return f"Outcome check over all {_count(worlds, 'held-out world')} ({_count(g['n'], unit.removesuffix('s'))})"
+        return f"Outcome check over all {counted(worlds, 'held-out world')} ({counted(g['n'], unit.removesuffix('s'))})"
     if g["scenario_in_fit"]:
-        return f"Outcome check, {g['group']}: {_count(worlds, 'world')} on {_count(g['n'], 'held-out seed')}"
-    return f"Outcome check, {g['group']}: {_count(worlds, 'world')} on {_count(g['n'], 'seed')} of a scenario the fit never saw"
+        return f"Outcome check, {g['group']}: {counted(worlds, 'world')} on {counted(g['n'], 'held-out seed')}"
+    return f"Outcome check, {g['group']}: {counted(worlds, 'world')} on {counted(g['n'], 'seed')} of a scenario the fit never saw"
 
 
 def _value(v) -> str:
@@ -263,15 +254,10 @@ def _search(search: dict) -> str:
     (`seconds` in the JSON) is left out: it differs on every run, and the report would too."""
     settings = ", ".join(f"{k} {search[k]}" for k in ("seed", "popsize", "maxiter") if k in search)
     return (
-        f"Search: {_count(search['evaluations'], 'candidate')} in {_count(search['generations'], 'generation')}"
+        f"Search: {counted(search['evaluations'], 'candidate')} in {counted(search['generations'], 'generation')}"
         + (f" ({settings})" if settings else "")
         + "."
     )
-
-
-def _count(n: int, noun: str) -> str:
-    """1 generation, 28 candidates."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def calibration_sections(page) -> list[Section]:

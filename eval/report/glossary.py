@@ -12,6 +12,7 @@ import html
 from glade.eval.figures import FIGURES
 from glade.eval.flags_text import ACROSS_ZERO
 from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
+from glade.words import term
 
 from .markup import Section
 
@@ -144,15 +145,20 @@ def verdict_terms(page) -> list[tuple[str, str]]:
 
 
 def glossary(page) -> list[tuple[str, str]]:
-    """(term, what it means) for the names this report uses, in reading order."""
+    """(term, what it means) for the names this report uses, in reading order; the words the cards
+    define too (turn, seat, stand-in, disposition, council) in glade.words' wording, this report's after it."""
     r = page.r
     m = r.flags_method or {}
     terms = [
-        (
+        term(
             "turn",
-            "counted from 0, as in decisions.parquet's turn column and on the figures' x axes; the prompt a creature "
-            "reads says Turn t+1 (turn 4 is the prompt's 'Turn 5 of 8' in an 8-turn episode)",
+            " (turn 4 is the prompt's 'Turn 5 of 8' in an 8-turn episode), as in decisions.parquet's turn column and "
+            "on the figures' x axes",
         ),
+        term("seat"),
+        term("stand-in"),
+        term("disposition"),
+        term("council"),
         (
             "legend turn, legend good",
             "the turn the gambit springs (else the first legend) and the good it is about; a decision's phase is "

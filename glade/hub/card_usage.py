@@ -8,20 +8,14 @@ import math
 import struct
 from pathlib import Path
 
-from glade.checkpoint import SHIPPED
+from glade.checkpoint import SHIPPED, base_fingerprint
+from glade.words import term
 
 from . import cards
 
 # what the card's figures and words mean; the metrics' words follow train/evaluate.py and
-# eval/scoring.py, the stand-in's and the council's eval/report/glossary.py
+# eval/scoring.py; the stand-in, disposition, seat and council are glade.words' (terms_section adds them)
 TERMS = (
-    ("stand-in", "glade's rule-based creature policy, one per disposition; the traces record its decisions"),
-    ("seat", "one creature's place in a market run, played by a stand-in or by a model"),
-    (
-        "council",
-        "a multi-creature market run with live models in some seats and the stand-in in the others, paired "
-        "with the all-stand-in run on the same seed",
-    ),
     ("valid_json_rate", "the share of answers holding a complete, readable JSON object"),
     (
         "valid action (valid_action_rate)",
@@ -67,14 +61,18 @@ TERMS = (
 
 
 def terms_section() -> list[str]:
-    from glade.env.standin import DISPOSITIONS
-
-    disposition = (
-        "disposition",
-        f"a stand-in's temperament ({', '.join(DISPOSITIONS)}): the rules by which it buys, holds and sells",
+    shared = (
+        term("stand-in"),
+        term("disposition"),
+        term("seat"),
+        term("council", "; an evaluation's council run is paired with the all-stand-in run on the same seed"),
     )
-    terms = (*TERMS[:1], disposition, *TERMS[1:])
-    return ["## Terms", "", *(f"- **{name}**: {words}." for name, words in terms), ""]
+    return ["## Terms", "", *(f"- **{name}**: {words}." for name, words in (*shared, *TERMS)), ""]
+
+
+def from_scratch(recipe: dict) -> bool:
+    """Whether a resolved recipe (plain) trains from random initialisation (`model.base: tiny`)."""
+    return str((recipe.get("model") or {}).get("base")) == "tiny"
 
 
 def safetensors_count(path: Path) -> int:
@@ -89,20 +87,13 @@ def model_size(checkpoint: str | Path, meta: dict) -> dict | None:
     adapter), and the architecture from the base's config.json; None where the weights are not here."""
     folder = Path(checkpoint)
     adapter = folder / "adapter_model.safetensors"
-    base = folder
+    files = model_files(folder)
     if adapter.is_file():
-        given = str(meta.get("base_model_given") or "")
-        recorded = Path(str(meta.get("base_model") or meta.get("base_resolved") or ""))
-        if (recorded / "config.json").is_file():
-            base = recorded
-        elif given.startswith(SHIPPED):
-            base = cards.shipped_root() / given[len(SHIPPED) :]
-        else:  # a Hub base not on this machine: nothing to count
-            return None
-    weights = sorted(base.glob("model*.safetensors"))
-    if not weights or not (base / "config.json").is_file():
+        files = adapter_base_files(meta)
+    if files is None:
         return None
-    config = json.loads((base / "config.json").read_text())
+    config, weights = files
+    config = json.loads(config.read_text())
     return {
         "base": sum(map(safetensors_count, weights)),
         "adapter": safetensors_count(adapter) if adapter.is_file() else None,
@@ -112,34 +103,77 @@ def model_size(checkpoint: str | Path, meta: dict) -> dict | None:
     }
 
 
-def size_words(size: dict | None, exported_kind: str) -> str | None:
+def model_files(base: Path) -> tuple[Path, list[Path]] | None:
+    """A model folder's config.json and its safetensors weights; None where either is missing."""
+    weights = sorted(base.glob("model*.safetensors"))
+    return (base / "config.json", weights) if weights and (base / "config.json").is_file() else None
+
+
+def adapter_base_files(meta: dict) -> tuple[Path, list[Path]] | None:
+    """The config.json and weights of the base an adapter was trained on, from meta.json: its recorded
+    folder, else this install's shipped base where its weights are the ones it trained on (meta.json's
+    base_fingerprint), else a Hub base's files already in the local cache (nothing is downloaded)."""
+    given = str(meta.get("base_model_given") or "")
+    recorded = str(meta.get("base_model") or meta.get("base_resolved") or "")
+    if recorded and (files := model_files(Path(recorded))):  # "" would be the current folder
+        return files
+    if given.startswith(SHIPPED):
+        base = cards.shipped_root() / given[len(SHIPPED) :]
+        trained_on = meta.get("base_fingerprint")
+        same = isinstance(trained_on, str) and (base / "config.json").is_file() and base_fingerprint(base) == trained_on
+        return model_files(base) if same else None  # today's shipped base may not be the one it trained on
+    return next(filter(None, (cached_files(repo) for repo in dict.fromkeys((recorded, given)) if repo)), None)
+
+
+def cached_files(repo_id: str) -> tuple[Path, list[Path]] | None:
+    """A Hub model's config.json and safetensors weights where the local Hub cache holds them all."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(name: str) -> Path | None:
+        try:
+            found = try_to_load_from_cache(repo_id, name)
+        except ValueError:  # not a Hub repo id (a missing folder, `latest:...`)
+            return None
+        return Path(found) if isinstance(found, str) else None
+
+    config, single, index = cached("config.json"), cached("model.safetensors"), cached("model.safetensors.index.json")
+    if config is None or (single is None and index is None):
+        return None
+    if single is not None:
+        return config, [single]
+    shards = [cached(name) for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return (config, shards) if shards and None not in shards else None
+
+
+def size_words(size: dict | None) -> str | None:
     if not size:
         return None
     shape = f"{size['architecture']}, {size['layers']} layers, hidden size {size['hidden_size']}"
     if size.get("adapter") is None:
         return f"{size['base']:,} parameters ({shape})"
-    what = "merged into them" if exported_kind == "merged" else "in this repository"
     return (
         f"{size['base'] + size['adapter']:,} parameters: the base's {size['base']:,} ({shape}) and the LoRA "
-        f"adapter's {size['adapter']:,} ({what})"
+        f"adapter's {size['adapter']:,} (in this repository)"
     )
 
 
-def limitations_section(meta: dict, recipe: dict, size: dict | None, exported_kind: str) -> list[str]:
+def limitations_section(meta: dict, recipe: dict, size: dict | None) -> list[str]:
     """What a stranger must know before using it, from meta.json, the recipe and the weights."""
     metrics = meta.get("metrics") or {}
     counts = meta.get("data_counts") or {}
     missed = [name for name, t in (meta.get("targets") or {}).items() if isinstance(t, dict) and not t.get("met")]
-    scratch = str((recipe.get("model") or {}).get("base")) == "tiny"
+    steps = metrics.get("train_steps")
     rows = f"{counts['train']:,}" if isinstance(counts.get("train"), int) else "?"
     lines = [
         "It plays glade's simulated Wood market only: a creature's turn in glade's own economy, rendered as "
         f"glade's prompts (protocol `{meta.get('protocol_version')}`). It knows nothing of real markets and is not "
         "a trading model.",
         "Its prompts are in English, as glade renders them; it was trained on no other language or format.",
-        f"Size: {words}." if (words := size_words(size, exported_kind)) else None,
-        f"Training: {metrics.get('train_steps')} steps on {rows} rows"
-        + (", from random initialisation (`model.base: tiny`)" if scratch else "")
+        f"Size: {words}." if (words := size_words(size)) else None,
+        "Training: "
+        + (f"{steps:,} steps " if isinstance(steps, int) else "")
+        + f"on {rows} rows"
+        + (", from random initialisation (`model.base: tiny`)" if from_scratch(recipe) else "")
         + ".",
         f"Targets not met: {', '.join(f'`{n}`' for n in missed)} (the Targets table)."
         if missed
@@ -166,13 +200,19 @@ def load_lines(repo_id: str, exported_kind: str, base: str | None) -> list[str]:
     ]
 
 
+# the snippet's budget where the recipe names none (a hand-made or older one): a complete action fits in it, and
+# glade.train.recipe's EvalSpec default cannot be read here (that module reaches trl, which glade.hub may not)
+SNIPPET_TOKENS = 256
+
+
 def usage_section(
     meta: dict, recipe: dict, repo_id: str, exported_kind: str, base: str | None, dataset: str | None
 ) -> list[str]:
     """A complete snippet that answers one prompt (a traces row's `messages`), and the answer's shape."""
     from glade.env.protocol import ACTION_SCHEMA, GOSSIP_CHARS, MAX_ORDERS, THOUGHT_CHARS
 
-    budget = (recipe.get("eval") or {}).get("max_new_tokens") or 256  # the budget its own evaluation answered in
+    named = (recipe.get("eval") or {}).get("max_new_tokens")  # the budget its own evaluation answered in
+    budget = named or SNIPPET_TOKENS
     traces = json.dumps(dataset or "OWNER/TRACES")
     where = (
         "the traces dataset it was trained from"
@@ -199,7 +239,11 @@ def usage_section(
         f"The prompt is the `messages` of a row of {where}; for a new state glade's renderer writes them "
         "(`glade.env.protocol.render(observation)`). Prompts are of glade's prompt protocol "
         f"`{meta.get('protocol_version')}` (meta.json `protocol_version`); it was trained on those, greedy decoding "
-        f"as its evaluation used, with {budget} new tokens at most (the recipe's `eval.max_new_tokens`).",
+        + (
+            f"as its evaluation used, with {budget} new tokens at most (the recipe's `eval.max_new_tokens`)."
+            if named
+            else f"as its evaluation used; the snippet allows {budget} new tokens (the recipe names no budget)."
+        ),
         "",
         f"The answer is one JSON action: `{ACTION_SCHEMA}`, at most {MAX_ORDERS} orders, `gossip` (at most "
         f"{GOSSIP_CHARS} characters) and `thought` (at most {THOUGHT_CHARS}) optional. An empty `orders` list is a "

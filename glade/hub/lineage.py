@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
-from glade.console import seed_spans
+from glade.words import seed_spans
 
 from .scenario_settings import differ_words, trained_settings
 

@@ -10,7 +10,7 @@ import yaml
 from glade.checkpoint import SHIPPED
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
-from .card_usage import limitations_section, terms_section, usage_section
+from .card_usage import from_scratch, limitations_section, terms_section, usage_section
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, CouncilView, shipped_repo_id
 
@@ -28,7 +28,7 @@ def what_it_is(recipe: dict) -> str:
     )
     only = f" (creatures: {', '.join(creatures)})" if creatures else ""
     # `model.base: tiny` builds a random model: nothing was fine-tuned
-    how = "trained from scratch" if str((recipe.get("model") or {}).get("base")) == "tiny" else "fine-tuned"
+    how = "trained from scratch" if from_scratch(recipe) else "fine-tuned"
     return (
         "A creature model for the Wood, glade's woodland market economy. Each turn it reads one "
         "creature's situation (purse, stock, prices, news, gossip, feelings) as a chat prompt and "
@@ -255,7 +255,7 @@ def recipe_lines(recipe: dict) -> list[str]:
     the one case that reads it."""
     model = recipe.get("model")
     shown = recipe
-    if isinstance(model, dict) and "tiny" in model and str(model.get("base")) != "tiny":
+    if isinstance(model, dict) and "tiny" in model and not from_scratch(recipe):
         shown = {**recipe, "model": {k: v for k, v in model.items() if k != "tiny"}}
     unused = " (less `model.tiny`, which only `model.base: tiny` reads)" if shown is not recipe else ""
     return [f"The resolved recipe{unused}:", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```"]
@@ -392,5 +392,5 @@ def render_card(
                 "and re-export this adapter with `--base-model OWNER/BASE`."
             )
         parts.append("")
-    parts += limitations_section(meta, recipe, size, exported_kind) + terms_section()
+    parts += limitations_section(meta, recipe, size) + terms_section()
     return "\n".join(parts).rstrip() + "\n"
