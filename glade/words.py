@@ -14,7 +14,7 @@ TERMS = {
     ),
     "disposition": "a stand-in's trading temperament, the rules by which it buys, holds and sells",
     "council": (
-        "the seats an episode's creatures sit in, as a recipe names them (creature -> seat, \"*\" for every other "
+        'the seats an episode\'s creatures sit in, as a recipe names them (creature -> seat, "*" for every other '
         "creature); a creature it names no seat for sits on its scenario stand-in"
     ),
 }
