@@ -133,17 +133,6 @@ class Interval:
             return self.low > 0 or self.high < 0
         return self.n >= MIN_N and self.same and abs(self.mean) > NO_DIFFERENCE
 
-    def text(self, fmt: str = "+.3f", scale: Callable[[float], float] | None = None) -> str:
-        """`mean [low, high]`, or `mean (words)`; `scale` maps every number (say, log to %)."""
-        f = scale or (lambda v: v)
-        if math.isnan(self.mean):
-            return "-"
-        head = format(f(self.mean), fmt)
-        if self.low is not None:
-            text = f"{head} [{format(f(self.low), fmt)}, {format(f(self.high), fmt)}]"
-            return f"{text} ({self.note})" if self.note else text
-        return f"{head} ({self.note})" if self.note else head
-
 
 def _values_text(x: np.ndarray) -> str:
     return ", ".join(f"{v:.3g}" for v in x)

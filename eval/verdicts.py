@@ -126,7 +126,7 @@ def against_floor(iv: Interval, floor: float) -> str | None:
         return None
     if iv.low is not None:
         low, high = iv.low, iv.high
-    elif iv.note.startswith("same value"):
+    elif iv.same:
         low = high = iv.mean
     else:
         return None

@@ -125,25 +125,20 @@ def row_facts(out: Path, scenarios: dict, councils: list[str]) -> dict | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        files = [
-            pq.ParquetFile(shard, pre_buffer=False, buffer_size=1 << 20)
-            for shard in sorted((Path(out) / "data").glob("*.parquet"))
-        ]
-    except (OSError, ValueError, pa.ArrowException):  # unreadable
-        return None
-    if not files or any(set(FACT_COLUMNS) - set(f.schema_arrow.names) for f in files):
-        return None
+    shards = sorted((Path(out) / "data").glob("*.parquet"))
     # each episode id the recipe plays, to its council: glade.traces.episode_plan's scenario.council.sSEED, with
     # the recipe's scenario string (a path, for one named by path), not the rows' scenario name
     heads = {f"{name}.{council}": council for name in scenarios for council in councils}
     tally = {"rows": 0, "episodes": set(), "scenarios": set(), "seeds": set(), "seats": {}, "policies": {}}
     tally |= {"prompt": 0, "completion": 0, "differs": 0}
-    try:
-        for f in files:
-            for batch in f.iter_batches(batch_size=BATCH_ROWS, columns=FACT_COLUMNS):
-                add_batch(tally, batch)
-    except (OSError, ValueError, pa.ArrowException):
+    try:  # one shard open at a time: a folder of thousands of shards stays under the open-file limit
+        for shard in shards:
+            with pq.ParquetFile(shard, pre_buffer=False, buffer_size=1 << 20) as f:
+                if set(FACT_COLUMNS) - set(f.schema_arrow.names):
+                    return None
+                for batch in f.iter_batches(batch_size=BATCH_ROWS, columns=FACT_COLUMNS):
+                    add_batch(tally, batch)
+    except (OSError, ValueError, pa.ArrowException):  # unreadable
         return None
     if not tally["rows"]:
         return None

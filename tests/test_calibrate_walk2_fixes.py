@@ -257,3 +257,27 @@ def test_a_folder_with_seat_faults_keeps_its_calibration_in_the_report():
     }
     assert foreign(summary, decisions) is None
     assert "calibrated on 8 decisions" in foreign(summary | {"decisions": 8}, decisions)
+
+
+def test_a_seed_of_seat_faults_only_is_left_out_as_calibrate_leaves_it_out():
+    decisions = pd.DataFrame(
+        {
+            "policy_name": ["p"] * 6,
+            "creature": ["oona"] * 6,
+            "seed": [0, 1, 2, 3, 4, 4],
+            "scenario": ["default"] * 6,
+            "error": [None] * 4 + ["server_timeout"] * 2,
+        }
+    )
+    summary = {
+        "policy": "p",
+        "creature": None,
+        "kind": "results",
+        "source": "r",
+        "decisions": 4,
+        "faults_left_out": 2,
+        "seeds": [0, 1, 2, 3],
+        "scenarios": ["default"],
+        "split": {"heldout_seeds": [3], "heldout_scenario": None},
+    }
+    assert foreign(summary, decisions) is None

@@ -32,7 +32,6 @@ def test_below_four_clusters_no_interval_only_the_values():
     iv = interval([47.77, 47.77, 47.77])
     assert MIN_N == 4 and iv.n == 3 and iv.low is None and iv.ci is None
     assert iv.note == "too few seeds for an interval: 47.8, 47.8, 47.8" and iv.values == (47.77, 47.77, 47.77)
-    assert iv.text("+.2f") == "+47.77 (too few seeds for an interval: 47.8, 47.8, 47.8)"
     assert describe([1.0, 2.0], unit="episodes") == {
         "mean": 1.5,
         "ci": None,
@@ -50,9 +49,8 @@ def test_the_same_value_everywhere_is_said_in_words_never_a_zero_width_interval(
     assert iv.excludes_zero()  # every seed gave 0.5: the effect is not 0
     assert not interval([0.0] * 8).excludes_zero()
     assert interval([0.9, 0.8999999999999999, 0.9, 0.9]).note == "same value in all 4 seeds"  # float rounding
-    assert (
-        interval([1.0, 1.0, 1.0, 1.0], unit="seeds x casts").text(".2f") == "1.00 (same value in all 4 seeds x casts)"
-    )
+    four = interval([1.0, 1.0, 1.0, 1.0], unit="seeds x casts")
+    assert four.same and four.note == "same value in all 4 seeds x casts"
 
 
 def test_t_interval_widened_on_the_skewed_side():

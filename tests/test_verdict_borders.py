@@ -88,7 +88,7 @@ def test_a_seam_part_whose_narrow_interval_straddles_the_floor_is_at_the_floor()
 
 
 def test_the_floor_itself_counts_on_the_intervals_near_end():
-    quiet = Interval(0.0, None, None, 8, "same value in all 8 seeds")
+    quiet = Interval(0.0, None, None, 8, "same value in all 8 seeds", same=True)
     on = Interval(-0.06, -0.07, -0.05, 8, "", "t+hall+kurtosis-df")
     across = Interval(-0.06, -0.07, -0.0499, 8, "", "t+hall+kurtosis-df")
     assert _seam_verdict(on, quiet, 0.0, 0.05) == "emergent"

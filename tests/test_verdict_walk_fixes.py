@@ -21,7 +21,9 @@ from glade.eval.verdict_text import n_text, robustness_lines, verdict_sections
 from glade.eval.verdicts import _lever_verdict, _undecided, against_floor
 
 # the reviewer's council effect: 0.90 - 0.95 on every seed, at lever_min_effect 0.05
-AT_FLOOR = Interval(-0.04999999999999999, None, None, 4, "same value in all 4 seeds (2 casts averaged in each)")
+AT_FLOOR = Interval(
+    -0.04999999999999999, None, None, 4, "same value in all 4 seeds (2 casts averaged in each)", same=True
+)
 
 
 def test_an_effect_at_the_floor_but_for_float_dust_is_beyond_it():
@@ -29,7 +31,7 @@ def test_an_effect_at_the_floor_but_for_float_dust_is_beyond_it():
     moving = Interval(-0.0825, -0.12, -0.06, 4)
     assert _lever_verdict(moving, AT_FLOOR, 0.05) == "holds live"  # was "stand-in only"
     # a real difference from the floor still counts: just inside, and an interval reaching just past it
-    assert against_floor(Interval(-0.0499999, None, None, 4, "same value in all 4 seeds"), 0.05) == "inside"
+    assert against_floor(Interval(-0.0499999, None, None, 4, "same value in all 4 seeds", same=True), 0.05) == "inside"
     assert against_floor(Interval(0.07, 0.04999999999999999, 0.09, 4), 0.05) == "beyond"
     assert against_floor(Interval(0.07, 0.0499999, 0.09, 4), 0.05) is None
     # an interval as wide as the floor, but for dust, is not narrower than it: more seeds would narrow it

@@ -76,6 +76,9 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
     if c.get("creature"):
         mine &= (decisions["creature"] == c["creature"]).to_numpy()
         who += f" on {c['creature']}"
+    # calibrate fits the decisions less the seat faults (their seeds, scenarios and count): so does this
+    if "error" in decisions.columns:
+        mine &= ~decisions["error"].map(is_fault).astype(bool).to_numpy()
     here = set(decisions.loc[mine, "seed"].astype(int)) if "seed" in decisions.columns else set()
     if not here:
         return f"policy {who} made no decisions in this folder; it was calibrated from {source}"
@@ -91,10 +94,7 @@ def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
             f"of policy {who} from {source}, and this "
             f"folder's are {_scenarios_text(scenarios)}"
         )
-    # calibrate counts the decisions it fits, seat faults left out; a summary from before it left
-    # them out counted them: its count is no test
-    if "error" in decisions.columns:
-        mine &= ~decisions["error"].map(is_fault).astype(bool).to_numpy()
+    # a summary from before calibrate left seat faults out counted them: its count is no test
     if "faults_left_out" in c and c.get("decisions") != int(mine.sum()):
         return (
             f"it was calibrated on {c['decisions']:,} decisions of policy {who} from {source}, and this folder "
