@@ -47,7 +47,7 @@ def cents_at_most(value: float) -> float:
     return cents if cents <= value else math.floor(value * 100 - 1e-6) / 100
 
 
-def _as_int(value) -> int | None:
+def as_int(value) -> int | None:
     if type(value) is int:  # the common case, first (a bool's type is bool)
         return value
     if isinstance(value, bool):
@@ -63,7 +63,7 @@ def _as_int(value) -> int | None:
     return int(as_float) if math.isfinite(as_float) and as_float == int(as_float) else None
 
 
-def _as_price(value) -> float | None:
+def as_price(value) -> float | None:
     """A price within the action space's bounds, else None (a bad_price)."""
     if type(value) is float:  # the common case, first
         return value if MIN_PRICE <= value <= MAX_PRICE else None
@@ -115,9 +115,9 @@ def validate_orders(
             continue
         side, good, qty, price = raw.get("side"), raw.get("good"), raw.get("qty"), raw.get("price")
         if type(qty) is not int:  # an int as it is; anything else through the full check
-            qty = _as_int(qty)
+            qty = as_int(qty)
         if type(price) is not float:
-            price = _as_price(price)
+            price = as_price(price)
         elif not MIN_PRICE <= price <= MAX_PRICE:  # NaN fails this too
             price = None
         # `in` compares by ==, which a numpy array answers with an array: only a str can match

@@ -8,6 +8,8 @@ is here: a creature sees a whispered tip's words, never whether it is true.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from gymnasium import spaces
 
@@ -28,7 +30,10 @@ def _scalar(low: float, high: float) -> spaces.Box:
 
 
 def observation_space(goods: tuple[str, ...], turns: int) -> spaces.Dict:
-    per_good = lambda make: spaces.Dict({g: make() for g in goods})  # noqa: E731
+    """The space of `observe`'s dicts. A per-good Dict keeps the scenario's goods order (the
+    order of the observations' per-good dicts and of the action space's `good` index), where a
+    plain dict would be sorted by name: flattened, feature i of `inventory` is goods[i]."""
+    per_good = lambda make: spaces.Dict(OrderedDict((g, make()) for g in goods))  # noqa: E731
     return spaces.Dict(
         {
             "creature": _text(64),

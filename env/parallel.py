@@ -2,17 +2,24 @@
 
 Actions come in the JSON action form the prompt protocol uses,
     {"orders": [{"side": "buy", "good": "honey", "qty": 3, "price": 9.5}], "gossip": "..."}
-or as a sample of `action_space(agent)` (side and good as indices); both mean the same.
-`None` or `{"orders": []}` is a deliberate hold; a key other than orders, gossip and thought
-is ignored with an `unknown_key` note. Rewards are the change in wealth
+or as a sample of `action_space(agent)` (side and good as indices: `env.sides[i]` and
+`env.goods[i]`, the scenario's goods in its order); both mean the same. `None` or
+`{"orders": []}` is a deliberate hold. What step() does not take as given is named in infos'
+`notes`: an action that is not a dict (`not_an_action`, held), a key other than orders, gossip
+and thought (`unknown_key`), gossip or thought that is not text (`gossip_not_text`,
+`thought_not_text`), gossip cut to `social.gossip_chars` or cleaned (`gossip_cut`), and in an
+order a key other than side, good, qty and price (`unknown_key`), a numeric string for qty or
+price (`qty_string`, `price_string`) or a whole qty as a float (`qty_float`), read as numbers.
+Rewards are the change in wealth
 (pebbles plus goods at reference prices) from one observation to the next, so a step's reward
 includes the next turn's production and shock windfalls (the last step's none; turn 0's come
 before reset's observation). A step's infos carry, per creature: `turn` (the
 turn just played), `notes` (what the rules did to its orders: named rejections and cuts),
 `self_buy`, `fills`, `wealth` (as the reward sees it: after that production, so not the
 history row's, which is taken at the end of the turn), `sentiment` (its full notes) and
-`meal`; reset's carry `turn` and `seed`. The episode ends by truncation after `scenario.turns` steps (never termination),
-and `agents` is then empty until the next reset.
+`meal`; reset's carry `turn`, `seed` and `wealth` (at the first observation), so the rewards
+of an episode sum to its last `wealth` less reset's. The episode ends by truncation after
+`scenario.turns` steps (never termination), and `agents` is then empty until the next reset.
 """
 
 from __future__ import annotations
@@ -51,11 +58,13 @@ def action_space(goods: tuple[str, ...], max_qty: int, gossip_chars: int) -> spa
 
 
 def normalize_action(action, goods: tuple[str, ...]) -> dict:
-    """Either action form -> the JSON form; side and good given as indices become names."""
+    """Either action form -> the JSON form; side and good given as indices become names. None
+    is a hold ({}); anything else that is not a dict is returned as it is, for decide() to name
+    (`not_an_action`)."""
     if action is None:
         return {}
     if not isinstance(action, dict):
-        return {"orders": "not_an_action"}
+        return action
     orders = action.get("orders")
     if isinstance(orders, (list, tuple)):
         for o in orders:  # the JSON form (names) passes as it is
@@ -88,7 +97,12 @@ def check_seed(seed) -> int:
 
 
 class WoodEnv(ParallelEnv):
+    """The Wood's ParallelEnv. `goods` (the scenario's goods, in its order) and `sides`
+    ("buy", "sell") say what the action space's `good` and `side` indices mean; the per-good
+    Dicts of the observation space keep the same goods order."""
+
     metadata = {"name": "glade_wood_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True}
+    sides: tuple[str, ...] = SIDES  # an order's `side` index i means sides[i]
 
     def __init__(self, scenario: str | Scenario = "default", render_mode: str | None = None, **overrides):
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -108,6 +122,11 @@ class WoodEnv(ParallelEnv):
         self.last_row: dict | None = None  # the last step's score row
         self.last_wealth_before: dict[str, float] | None = None  # each creature's wealth as the last step began
         self._seeds: np.random.Generator | None = None  # the episode seeds of reset(seed=None)
+
+    @property
+    def goods(self) -> tuple[str, ...]:
+        """The scenario's goods in its order: an order's `good` index i means goods[i]."""
+        return tuple(self.scenario.goods)
 
     def observation_space(self, agent: str) -> spaces.Dict:
         if agent not in self._observation_spaces:
@@ -142,7 +161,8 @@ class WoodEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self.last_row = self.last_wealth_before = None
         phases.begin_turn(self.world)
-        return observe(self.world), {a: {"turn": 0, "seed": int(seed)} for a in self.agents}
+        worth = wealths(self.world)  # what the first step's reward is measured from
+        return observe(self.world), {a: {"turn": 0, "seed": int(seed), "wealth": worth[a]} for a in self.agents}
 
     def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
         world = self.world

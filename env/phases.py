@@ -118,28 +118,68 @@ def produce(world: World) -> None:
 
 
 def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
-    """Phase 3: the seats' actions become valid orders, each rejection or cut a named note."""
+    """Phase 3: the seats' actions become valid orders, each rejection or cut a named note, and
+    each thing read leniently or left unread a named note too (`read_notes`). None is a hold;
+    an action that is not a dict is held with a `not_an_action` note."""
     s = world.scenario
     max_orders, max_qty = s.market.max_orders, s.market.max_qty
     orders, notes, self_buys = {}, {}, {}
     for c in world.creatures:
-        action = actions.get(c) or {}
+        action = actions.get(c)
+        if action is None:
+            action = {}
         is_dict = isinstance(action, dict)
         raw = action.get("orders") if is_dict else None
         valid, why = market.validate_orders(
             c, raw, world.goods, world.inventory[c], world.pebbles[c], max_orders, max_qty
         )
-        if raw is not None and not isinstance(raw, (list, tuple, dict)):
-            why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
+        if not is_dict:
+            why.append({"order": None, "reason": "not_an_action", "outcome": "rejected", "qty": 0})
+        elif raw is not None:
+            if isinstance(raw, (list, tuple, dict)):
+                read_notes(raw, max_orders, why)
+            else:
+                why.append({"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0})
         if is_dict and not action.keys() <= ACTION_KEYS:
             for key in action:
                 if key not in ACTION_KEYS:
                     why.append(
                         {"order": None, "reason": "unknown_key", "outcome": "ignored", "qty": 0, "key": str(key)}
                     )
+        if is_dict and "thought" in action and action["thought"] is not None and not isinstance(action["thought"], str):
+            why.append({"order": None, "reason": "thought_not_text", "outcome": "ignored", "qty": 0})
         orders[c], notes[c] = valid, why
         self_buys[c] = count_self_buys(s.made_goods[c], valid)
     return Decisions(orders, notes, self_buys)
+
+
+ORDER_KEYS = frozenset(("side", "good", "qty", "price"))
+
+
+def read_notes(raw_orders, max_orders: int, notes: list[dict]) -> None:
+    """Append to `notes` what validate_orders read leniently in the orders it read (those within
+    `max_orders`), in the parser's names: a qty or price given as a numeric string (`qty_string`,
+    `price_string`) or a whole qty as a float (`qty_float`), each "repaired"; and an order key
+    other than side, good, qty and price (`unknown_key` with the order's index), "ignored"."""
+    if isinstance(raw_orders, dict):
+        raw_orders = [raw_orders]
+    for i, o in enumerate(raw_orders):
+        if i >= max_orders:
+            break
+        if not isinstance(o, dict):
+            continue
+        qty, price = o.get("qty"), o.get("price")
+        if type(qty) is not int and market.as_int(qty) is not None:
+            if isinstance(qty, str):
+                notes.append({"order": i, "reason": "qty_string", "outcome": "repaired", "qty": 0})
+            elif isinstance(qty, float) or getattr(qty, "dtype", None) is not None and qty.dtype.kind == "f":
+                notes.append({"order": i, "reason": "qty_float", "outcome": "repaired", "qty": 0})
+        if isinstance(price, str) and market.as_price(price) is not None:
+            notes.append({"order": i, "reason": "price_string", "outcome": "repaired", "qty": 0})
+        if not o.keys() <= ORDER_KEYS:
+            for key in o:
+                if key not in ORDER_KEYS:
+                    notes.append({"order": i, "reason": "unknown_key", "outcome": "ignored", "qty": 0, "key": str(key)})
 
 
 def count_self_buys(made: dict[str, int], orders: list[market.Order]) -> int:
@@ -153,7 +193,9 @@ def count_self_buys(made: dict[str, int], orders: list[market.Order]) -> int:
 
 def post_gossip(world: World, actions: dict[str, dict | None], decisions: Decisions) -> None:
     """Phase 3's other half: each seat's gossip, cleaned, is posted now and heard next turn;
-    gossip that is not text is ignored with a note."""
+    gossip that is not text is ignored with a note, and gossip the cleaning took more than
+    spacing from (length past `social.gossip_chars`, role markers, characters outside the
+    line's) is posted cut with a `gossip_cut` note, as the parser names it."""
     cap = world.scenario.social.gossip_chars
     for c in world.creatures:
         action = actions.get(c) or {}
@@ -161,8 +203,12 @@ def post_gossip(world: World, actions: dict[str, dict | None], decisions: Decisi
         # only a str is gossip; `if gossip` alone raises on an array, so test the type first
         if gossip is not None and not isinstance(gossip, str):
             decisions.notes[c].append({"order": None, "reason": "gossip_not_text", "outcome": "ignored", "qty": 0})
-        elif gossip and (text := sanitise_gossip(gossip, cap)):
-            world.posted.append((c, text))
+        elif gossip:
+            text = sanitise_gossip(gossip, cap)
+            if text:
+                world.posted.append((c, text))
+            if text != " ".join(gossip.split()):
+                decisions.notes[c].append({"order": None, "reason": "gossip_cut", "outcome": "cut", "qty": 0})
 
 
 def clear(world: World, decisions: Decisions) -> dict[str, market.Clearing]:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import gymnasium
 
 from . import standin
+from .market import SIDES
 from .parallel import WoodEnv, check_seed
 from .scenario import Scenario
 
 
 class SingleCreatureEnv(gymnasium.Env):
     """`creature` acts through step(); every other creature plays its stand-in disposition
-    (from `council`, else the scenario's). Reward is the change in the creature's wealth."""
+    (from `council`, else the scenario's). Reward is the change in the creature's wealth;
+    reset's infos carry `wealth` too, so an episode's rewards sum to its last infos' `wealth`
+    less reset's. Actions and notes are WoodEnv's: `goods` and `sides` say what the action
+    space's `good` and `side` indices mean (the observation space's per-good Dicts keep the
+    goods order)."""
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi", "human"]}
+    sides: tuple[str, ...] = SIDES
 
     def __init__(
         self,
@@ -43,6 +49,11 @@ class SingleCreatureEnv(gymnasium.Env):
         self.observation_space = self.wood.observation_space(creature)
         self.action_space = self.wood.action_space(creature)
         self._observations: dict | None = None
+
+    @property
+    def goods(self) -> tuple[str, ...]:
+        """The scenario's goods in its order: an order's `good` index i means goods[i]."""
+        return self.wood.goods
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """As WoodEnv.reset: a seed is checked the same way (a numpy int is taken, a negative

@@ -118,24 +118,56 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
 
 def answer_errors(s: Scenario, rows: list[dict], errors: dict[str, Counter]) -> list[str]:
     """A markup line under the scoreboard per creature whose answers carried a named error
-    (`errors`: glade.faults.parse_errors of the rows), the most frequent first: the
-    scoreboard's `rejected` counts refused orders only, so a seat whose every answer was
-    unusable, and so played as a hold, would read as a quiet one. Seat faults are left to
-    show_faults."""
+    (`errors`: glade.faults.parse_errors of the rows, each row's `error`, the first name), with
+    every other name the parser gave the answer in its `rejected` (`"by": "parser"`, rejected or
+    ignored: a second refused order's reason, thought_not_text, unknown_key), one count per name
+    per answer, the most frequent first: the scoreboard's `rejected` counts refused orders only,
+    so a seat whose every answer was unusable, and so played as a hold, would read as a quiet
+    one. Seat faults are left to show_faults."""
     from rich.markup import escape  # a seat named `model[v2]` is not markup
 
     answers: Counter = Counter(r["creature"] for r in rows)
     seats = {r["creature"]: r["seat"] for r in rows}
+    named: dict[str, Counter] = {}  # creature -> name -> answers that carried it
+    flagged: Counter = Counter()  # creature -> answers with at least one name
+    counted = {c: Counter(e) for c, e in errors.items()}  # each row's error, taken once as it is met
+    for r in rows:
+        c, error = r["creature"], r.get("error")
+        names = set(_parser_names(r.get("rejected")))
+        if counted.get(c, {}).get(error, 0) > 0:
+            counted[c][error] -= 1
+            names.add(error)
+        if names:
+            flagged[c] += 1
+            named.setdefault(c, Counter()).update(names)
     lines = []
     for cid, creature in s.creatures.items():
-        if cid in errors:
-            n = sum(errors[cid].values())
-            kinds = ", ".join(f"{k} {v}" for k, v in sorted(errors[cid].items(), key=lambda kv: (-kv[1], kv[0])))
+        if cid in named:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(named[cid].items(), key=lambda kv: (-kv[1], kv[0])))
             lines.append(
-                f"[yellow]invalid answers[/]: {escape(creature.name)} ({escape(seats[cid])}): {n} of {answers[cid]} "
-                f"answers had a named error (what could not be used was dropped): {escape(kinds)}"
+                f"[yellow]invalid answers[/]: {escape(creature.name)} ({escape(seats[cid])}): {flagged[cid]} of "
+                f"{answers[cid]} answers had a named error (what could not be used was dropped): {escape(kinds)}"
             )
     return lines
+
+
+def _parser_names(rejected) -> list[str]:
+    """The names the parser gave one answer in its row's `rejected` (a JSON list, or a table's
+    missing value): notes marked "by": "parser" whose outcome is rejected or ignored."""
+    if not isinstance(rejected, str) or not rejected or rejected == "[]":
+        return []
+    try:
+        notes = json.loads(rejected)
+    except ValueError:
+        return []
+    return [
+        n["reason"]
+        for n in notes
+        if isinstance(n, dict)
+        and n.get("by") == "parser"
+        and n.get("outcome") in ("rejected", "ignored")
+        and isinstance(n.get("reason"), str)
+    ]
 
 
 def summary_lines(s: Scenario, sm: dict) -> list[str]:

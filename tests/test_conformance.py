@@ -73,7 +73,11 @@ def test_reset_returns_an_observation_and_an_info_dict_per_agent():
     obs, infos = env.reset(seed=11)
     assert env.agents == env.possible_agents
     assert set(obs) == set(infos) == set(env.possible_agents)
-    assert infos == {a: {"turn": 0, "seed": 11} for a in env.possible_agents}
+    worth = {
+        a: float(o["pebbles"]) + sum(o["inventory"][g] * float(o["prices"][g]) for g in env.goods)
+        for a, o in obs.items()
+    }
+    assert infos == {a: {"turn": 0, "seed": 11, "wealth": worth[a]} for a in env.possible_agents}
     for agent in env.agents:
         assert obs[agent]["creature"] == agent and obs[agent]["turn"] == 0
 
@@ -260,5 +264,6 @@ def test_non_list_orders_give_one_note(action):
     env = parallel_env(turns=2)
     env.reset(seed=0)
     _, _, _, _, infos = env.step({"oona": action})
-    assert infos["oona"]["notes"] == [{"order": None, "reason": "orders_not_a_list", "outcome": "rejected", "qty": 0}]
+    reason = "orders_not_a_list" if isinstance(action, dict) else "not_an_action"  # a list or str is no action
+    assert infos["oona"]["notes"] == [{"order": None, "reason": reason, "outcome": "rejected", "qty": 0}]
     assert env.world.history[-1]["rejected"] == 1

@@ -51,7 +51,8 @@ def test_single_creature_env_takes_a_numpy_seed_and_replays_plain_resets():
     a, b = SingleCreatureEnv("thorn", turns=2), SingleCreatureEnv("thorn", turns=2)
     obs_a, info_a = a.reset(seed=np.int64(4))
     obs_b, info_b = b.reset(seed=4)
-    assert info_a == info_b == {"turn": 0, "seed": 4}
+    worth = float(obs_a["pebbles"]) + sum(obs_a["inventory"][g] * float(obs_a["prices"][g]) for g in a.goods)
+    assert info_a == info_b == {"turn": 0, "seed": 4, "wealth": worth}
     assert a.step(None)[1] == b.step(None)[1]
     assert a.reset()[1] == b.reset()[1]  # the next seed of the stream seed 4 started
 

@@ -5,7 +5,9 @@
 `factory(**kwargs)` returns the object (a `Scripted`); glade wraps it into a Policy, one
 batch per object. In Python, `PythonSeat(obj)` seats such an object directly. Its `act`
 gets a list of observations and returns, in order, one `Decision` or one action dict
-(`{"orders": [...]}`, or the action-space form with indices) for each. An action dict is read
+(`{"orders": [...]}`, or the action-space form with indices) for each, or None: a hold, as
+env.step takes it, named `none_is_hold` in its row's `error` and `rejected` (a forgotten
+`return` answers None too, and a seat that holds every turn unawares should say so). An action dict is read
 as a model's answer is (the parser checks it against its observation, with the protocol's
 limits: what it cannot use is dropped with a named error: an order's reason, or, named as
 env.step names them, `gossip_not_text`, `unknown_key`, and `thought_not_text`); numpy numbers in it read as
@@ -33,7 +35,7 @@ import numpy as np
 
 from glade.env.parallel import normalize_action
 from glade.env.phases import ACTION_KEYS
-from glade.env.protocol import parse, with_article
+from glade.env.protocol import HOLD, parse, with_article
 from glade.tracejson import canonical, dumps
 
 from .base import PARSER, Decision, Policy, SeatAnswerError, SeatSpecError, check_keys, first_line, parser_notes
@@ -117,9 +119,21 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         # the row's `completion` is what the seat answered, as JSON, not the action parsed from it
         answered = json.dumps(_plain(answer), ensure_ascii=False)
         return Decision(parsed.action, answered, error, repaired=parsed.repaired, notes=notes)
+    if answer is None:  # a hold, as env.step takes it, but named: a forgotten `return` reads as None too
+        return Decision(dict(HOLD), "null", NONE_IS_HOLD, notes=(_ignored(NONE_IS_HOLD),))
     raise SeatAnswerError(
-        f"python seat {name}: act returned {with_article(type(answer).__name__)}; expected a Decision or an action dict"
+        f"python seat {name}: act returned {with_article(type(answer).__name__)}; expected a Decision or an action"
+        f" dict, or None for a hold ({_whose(obs)})"
     )
+
+
+def _whose(obs: dict) -> str:
+    """`oona's answer on turn 3`, from what the observation says."""
+    who = obs.get("creature") if isinstance(obs, dict) else None
+    return f"{who}'s answer{_turns([obs])}" if isinstance(who, str) else f"the answer{_turns([obs])}"
+
+
+NONE_IS_HOLD = "none_is_hold"  # an answer of None: held, as env.step holds it
 
 
 def _action_keys(answer: dict) -> tuple[dict, tuple[dict, ...]]:
