@@ -139,9 +139,9 @@ def test_a_target_over_too_few_states_for_an_interval_is_met_on_the_mean_only(tm
     from glade.cli.train import print_checkpoint, target_text
 
     t = {"target": "<= 0.01", "measured": 0.0, "met": True, "ci": None, "shown": None, "reaches": None}
-    assert target_text(t, 3) == "met on the mean (0.000; n 3, too few states for an interval)"
-    assert target_text({**t, "met": False, "measured": 0.5}, 3).startswith("NOT met on the mean (0.500; n 3")
     few = {"mean": 0.0, "n": 3, "note": "too few for an interval"}
+    assert target_text(t, few) == "met on the mean (0.000; n 3, too few states for an interval)"
+    assert target_text({**t, "met": False, "measured": 0.5}, few).startswith("NOT met on the mean (0.500; n 3")
     metrics = {
         "train_loss": 0.5,
         "train_steps": 1,

@@ -135,14 +135,17 @@ def _check_wrappable(target: str, matched: list[str], names, unwrappable: dict, 
     )
 
 
-def tied_embedding(targets, model) -> str | None:
+def tied_embedding(targets, model, *, ties: bool = False) -> str | None:
     """A warning, in glade's words, when `targets` (lora.target_modules) name the input embedding
     of a base whose output head shares its weights (tie_word_embeddings): PEFT adapts the embedding
-    alone and warns in its own words of "complications". None otherwise."""
+    alone and warns in its own words of "complications". None otherwise, and None with `ties`
+    (lora.ensure_weight_tying): then PEFT ties the embedding's adapter to the output head's."""
     import re
 
-    if not isinstance(targets, (list, str)) or not getattr(
-        getattr(model, "config", None), "tie_word_embeddings", False
+    if (
+        ties
+        or not isinstance(targets, (list, str))
+        or not getattr(getattr(model, "config", None), "tie_word_embeddings", False)
     ):
         return None
     embedding = model.get_input_embeddings()

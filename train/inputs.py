@@ -132,15 +132,28 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
 
 def _check_traces_folder(folder: Path, key: str, source: str | None) -> None:
     """Refuses a traces path with no data/ folder that is there but no traces dataset to come: a
-    file, a `glade simulate` folder (one episode), or a folder holding other things (checkpoints,
-    say). Left to NEEDS: no such path, an empty folder, or a `glade generate` run that has begun."""
-    from glade.traces import PROGRESS
+    file, a `glade eval` results folder, a `glade simulate` folder (one episode), or a folder
+    holding other things (checkpoints, say). Left to NEEDS: no such path, a folder empty but for
+    hidden entries (.gitkeep, or the temporary progress.json of a `glade generate` starting up), or
+    a `glade generate` run that has begun (its ledger lists traces: glade.traces.interrupted_generate)."""
+    from glade.resume import read_ledger
+    from glade.traces import PROGRESS, interrupted_generate
 
     write = "name the folder `glade generate` wrote (its recipe's out)"
     if folder.is_file():
         fail(source, key, f"{str(folder)!r} is a file, not a traces dataset: {write}")
-    if not folder.is_dir() or (folder / PROGRESS).exists():
+    if not folder.is_dir():
         return
+    if (folder / PROGRESS).exists():
+        if interrupted_generate(folder) is not None:  # a generate run begun, its data/ still to come
+            return
+        kinds = (read_ledger(folder) or {}).get("shards")
+        if isinstance(kinds, list) and kinds and kinds[0] != "traces":  # glade eval's episodes and decisions
+            fail(
+                source,
+                key,
+                f"{str(folder)!r} is a `glade eval` results folder ({kinds[0]} shards), not a traces dataset: {write}",
+            )
     if (folder / "trace.parquet").is_file():
         fail(
             source,
@@ -148,7 +161,7 @@ def _check_traces_folder(folder: Path, key: str, source: str | None) -> None:
             f"{str(folder)!r} is a `glade simulate` folder (trace.parquet: one episode), not a traces dataset: "
             "make one with `glade generate RECIPE` and name its out here",
         )
-    held = sorted((p.name for p in folder.iterdir()), key=lambda n: (n.startswith("."), n))
+    held = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))  # hidden: no one's data
     if held:
         shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
         fail(source, key, f"{str(folder)!r} is not a traces dataset (no data/ folder; it holds {shown}): {write}")

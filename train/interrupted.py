@@ -23,27 +23,41 @@ def partial_dir(recipe: TrainRecipe) -> Path:
     return checkpoint.partial_folder(recipe.output_root, recipe.name, recipe.seed)
 
 
-def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
-    """The newest trainer checkpoint to resume from: written to the end (its trainer_state.json,
-    written last, reads; newer ones a kill cut short are removed), and not at the final step
-    (resumed from there, the Trainer takes a step past max_steps: the one before is used and
-    the last steps are trained again, to the same weights)."""
+def resume_point(trainer_dir: Path) -> tuple[Path | None, int, list[tuple[Path, bool]]]:
+    """Which trainer checkpoint `--resume` continues from, and its step (read-only: the resume
+    hint asks too, and last_checkpoint acts on the answer): the newest written to the end (its
+    trainer_state.json, written last, reads) and not at the final step (resumed from there, the
+    Trainer takes a step past max_steps: the one before is used and the last steps are trained
+    again, to the same weights). Also the newer ones passed over, newest first, each with whether
+    a kill cut its save short (else it is at the final step). (None, 0, passed) when none is left."""
     steps = sorted(
         (p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
         key=lambda p: int(p.name.split("-")[-1]),
     )
+    passed = []
     for folder in reversed(steps):
         try:
             state = json.loads((folder / "trainer_state.json").read_text())
         except (OSError, ValueError):
-            log(f"dropping {folder.name}: its save was cut short")
-            shutil.rmtree(folder, ignore_errors=True)
+            passed.append((folder, True))
             continue
         if state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]:
-            log(f"{folder.name} is the final step; resuming from the checkpoint before it")
+            passed.append((folder, False))
             continue
-        return str(folder)
-    return None
+        return folder, int(folder.name.split("-")[-1]), passed
+    return None, 0, passed
+
+
+def last_checkpoint(trainer_dir: Path, log=print) -> str | None:
+    """The trainer checkpoint to resume from (resume_point's); newer ones a kill cut short are removed."""
+    found, _, passed = resume_point(trainer_dir)
+    for folder, cut_short in passed:
+        if cut_short:
+            log(f"dropping {folder.name}: its save was cut short")
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            log(f"{folder.name} is the final step; resuming from the checkpoint before it")
+    return None if found is None else str(found)
 
 
 def finished_run(recipe: TrainRecipe) -> Path | None:

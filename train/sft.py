@@ -99,7 +99,8 @@ def build_trainer(
         extra["disable_tqdm"] = True
     columns = ["prompt", "completion"]
     with warnings.catch_warnings():
-        if tied := tied_embedding((recipe.lora or {}).get("target_modules"), model):  # said in glade's words
+        lora = recipe.lora or {}
+        if tied := tied_embedding(lora.get("target_modules"), model, ties=bool(lora.get("ensure_weight_tying"))):
             warning(tied)
             warnings.filterwarnings("ignore", message=r"Model (has|with) `tie_word_embeddings=True`")
         trainer = SFTTrainer(

@@ -92,15 +92,22 @@ def resume_hint(work: Path) -> str:
     """How to go on from an interrupted run: --resume where its partial folder `work` holds a whole
     trainer checkpoint (its trainer_state.json is written last) or finished training (TRAINED);
     else no step was kept, and the same command starts over."""
+    from glade.train.interrupted import resume_point
     from glade.train.sft import TRAINED, holds_progress
 
     if (work / TRAINED).exists():
         return f"training had finished: rerun with --resume to write the checkpoint ({work})"
     if holds_progress(work):
-        found = (work / "trainer").glob("checkpoint-*/trainer_state.json")
-        saved = [int(p.parent.name[11:]) for p in found if p.parent.name[11:].isdigit()]
-        step = f"; it saved step {max(saved)}, and the steps after it run again" if saved else ""
-        return f"rerun with --resume to continue from the last trainer checkpoint ({work}){step}"
+        found, step, _ = resume_point(work / "trainer")  # the checkpoint --resume continues from
+        if found is None:  # only the final step's (or unreadable ones): --resume trains from the start
+            return (
+                f"rerun with --resume ({work}): it kept no trainer checkpoint before the final step, so every "
+                "step runs again"
+            )
+        return (
+            f"rerun with --resume to continue from the last trainer checkpoint ({work}); it saved step {step}, "
+            "and the steps after it run again"
+        )
     return "no training step was saved yet: rerun the same command to start over"
 
 
@@ -120,6 +127,7 @@ def print_checkpoint(con, out) -> None:
     """The checkpoint folder, its training figures, and the held-out figures as a table."""
     from glade.console_tables import print_table
     from glade.eval.stats import ci_text
+    from glade.hub.model_card import TRAINING
     from glade.train.evaluate import hold_text, pool_text
     from glade.words import seed_spans
 
@@ -127,9 +135,11 @@ def print_checkpoint(con, out) -> None:
     m = meta["metrics"]
     con.print(f"checkpoint: {out}", soft_wrap=True, markup=False, highlight=False)
     counts = meta.get("data_counts") or {}
-    line = f"  train loss {m['train_loss']:.4f} over {m['train_steps']:,} steps on {counts.get('train', 0):,} rows"
-    if "train_loss_steps" in m:  # resumed from a checkpoint that kept no loss of some steps before it
-        line = line.replace(" over ", f" over {m['train_loss_steps']:,} (the steps whose loss was kept) of ", 1)
+    # train_loss_steps: resumed from a checkpoint that kept no loss of some steps before it
+    kept = f"{m['train_loss_steps']:,} (the steps whose loss was kept) of " if "train_loss_steps" in m else ""
+    line = (
+        f"  train loss {m['train_loss']:.4f} over {kept}{m['train_steps']:,} steps on {counts.get('train', 0):,} rows"
+    )
     if "eval_loss" in m:
         line += f"; eval loss {m['eval_loss']:.4f} on {counts.get('eval', 0):,} rows of {counts.get('eval_episodes', 0):,} held-out episode(s)"
     con.print(line, soft_wrap=True, highlight=False)
@@ -138,7 +148,7 @@ def print_checkpoint(con, out) -> None:
     intervals = m.get("intervals") or {}
     if not intervals:  # a checkpoint written before the intervals were kept: its figures as they are
         for key, value in m.items():
-            if isinstance(value, (int, float)) and key not in ("train_loss", "train_steps", "eval_loss"):
+            if isinstance(value, (int, float)) and key not in TRAINING:  # said on the loss line above
                 con.print(f"  {key} {value:.3f}" if isinstance(value, float) else f"  {key} {value}", highlight=False)
         print_targets(con, meta)
         return
@@ -201,18 +211,25 @@ def print_targets(con, meta: dict) -> None:
             why = f": {t['why']}" if t.get("why") else ""
             con.print(f"  target {key} {t['target']}: NOT met (not measured{why})", soft_wrap=True, highlight=False)
             continue
-        n = (intervals.get(key) or {}).get("n")
-        con.print(f"  target {key} {t['target']}: {target_text(t, n)}", soft_wrap=True, highlight=False)
+        con.print(
+            f"  target {key} {t['target']}: {target_text(t, intervals.get(key))}", soft_wrap=True, highlight=False
+        )
 
 
-def target_text(t: dict, n: int | None = None) -> str:
+def target_text(t: dict, found: dict | None = None) -> str:
     """A target as met or not, with its 95% interval, "on the mean" where the interval reaches
     across the target (too few states to show it): train/evaluate.target_reaches. With no
-    interval over the `n` states measured (too few), "on the mean" too; with n unknown (a
-    checkpoint written before glade kept intervals), the figure alone."""
+    interval in `found` (the figure's glade.eval.stats interval, as_dict): over fewer than MIN_N
+    states, "on the mean" too; over more, the same value in every state, which is on the
+    target's side or not in each, so met or not as it stands, with the interval's note; with no
+    `found` (a checkpoint written before glade kept intervals), the figure alone."""
+    from glade.eval.stats import MIN_N
     from glade.train.evaluate import target_reaches
 
     head, reaches = ("met" if t["met"] else "NOT met"), target_reaches(t)
+    n = (found or {}).get("n")
+    if reaches is None and n is not None and n >= MIN_N:  # no interval at n: every state the same value
+        return f"{head} ({t['measured']:.3f}; {found.get('note') or f'n {n:,}, no interval'})"
     if reaches is None and n is not None:
         return f"{head} on the mean ({t['measured']:.3f}; n {n:,}, too few states for an interval)"
     if reaches is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from glade.eval.families import effect_text
 from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
 from glade.eval.stats import MIN_N, ci_text
+from glade.words import counted
 
 from .lineage import council_provenance
 from .model_index import CouncilView, card_figure, members_text
@@ -68,7 +69,7 @@ def lm_source(data: dict | None) -> str:
         return f"turns of the traces {names} ({data.get('held_out')})"
     if str(data.get("held_out", "")).startswith("the checkpoint's held-out split"):
         episodes = data.get("held_out_episodes")
-        many = "the episodes" if episodes is None else f"{episodes} episode" + ("" if episodes == 1 else "s")
+        many = "the episodes" if episodes is None else counted(episodes, "episode")
         return (
             f"turns of {many} `glade train` set aside from its own training traces (the checkpoint's "
             "data/eval.parquet, not in this repository; the recipe's `data.eval_share`): held out from training, but of "
@@ -265,8 +266,9 @@ def _seat_rate(found: dict | None) -> list:
     return [fmt(float(found["mean"])), ci_cell(found.get("ci"), found.get("n"), found.get("note"))]
 
 
-def seeds_text(n) -> str:
-    return "-" if n is None else f"{n} seeds"
+def seeds_cell(n) -> str:
+    """How many seeds a seat's rates are over, as a table cell."""
+    return "-" if n is None else counted(n, "seed")
 
 
 def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]:
@@ -283,7 +285,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
                 r.get("decisions"),
                 *_seat_rate(r.get("valid_action")),
                 *_seat_rate(r.get("self_buy")),
-                seeds_text((r.get("valid_action") or {}).get("n")),
+                seeds_cell((r.get("valid_action") or {}).get("n")),
                 ", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items()) or "-",
             ]
             for r in council.seat_rows

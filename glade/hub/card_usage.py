@@ -111,18 +111,21 @@ def model_files(base: Path) -> tuple[Path, list[Path]] | None:
 
 def adapter_base_files(meta: dict) -> tuple[Path, list[Path]] | None:
     """The config.json and weights of the base an adapter was trained on, from meta.json: its recorded
-    folder, else this install's shipped base where its weights are the ones it trained on (meta.json's
-    base_fingerprint), else a Hub base's files already in the local cache (nothing is downloaded)."""
+    folder, else this install's shipped base (where meta.json says which weights it trained on), else
+    a Hub base's files already in the local cache (nothing is downloaded); whichever is found, None
+    unless its weights are the ones it trained on where meta.json says which (base_fingerprint): a
+    folder there today may hold other weights."""
     given = str(meta.get("base_model_given") or "")
     recorded = str(meta.get("base_model") or meta.get("base_resolved") or "")
-    if recorded and (files := model_files(Path(recorded))):  # "" would be the current folder
-        return files
-    if given.startswith(SHIPPED):
-        base = cards.shipped_root() / given[len(SHIPPED) :]
-        trained_on = meta.get("base_fingerprint")
-        same = isinstance(trained_on, str) and (base / "config.json").is_file() and base_fingerprint(base) == trained_on
-        return model_files(base) if same else None  # today's shipped base may not be the one it trained on
-    return next(filter(None, (cached_files(repo) for repo in dict.fromkeys((recorded, given)) if repo)), None)
+    trained_on = meta.get("base_fingerprint")
+    found = model_files(Path(recorded)) if recorded else None  # "" would be the current folder
+    if found is None and given.startswith(SHIPPED):  # today's shipped base: only a fingerprint says it is the same
+        found = model_files(cards.shipped_root() / given[len(SHIPPED) :]) if isinstance(trained_on, str) else None
+    elif found is None:
+        found = next(filter(None, (cached_files(repo) for repo in dict.fromkeys((recorded, given)) if repo)), None)
+    if found is None or not isinstance(trained_on, str):
+        return found
+    return found if base_fingerprint(found[0].parent) == trained_on else None
 
 
 def cached_files(repo_id: str) -> tuple[Path, list[Path]] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
-from glade.words import seed_spans
+from glade.words import counted, seed_spans
 
 from .scenario_settings import differ_words, trained_settings
 
@@ -261,7 +261,7 @@ def scenarios_text(trained: dict) -> str:
         for name, hashes in trained["scenarios"].items()
     )
     if not where:
-        rows = f"{trained['rows']} row" + ("s" if trained["rows"] != 1 else "")
+        rows = counted(trained["rows"], "row")
         return f"{named}; hashes not known: its recipe.yaml names no traces folder to look its {rows} up in"
     if not trained["found"]:
         return f"{named}; hashes not known: none of its {trained['rows']} rows is in {where} here{unread}"

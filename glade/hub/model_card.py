@@ -14,7 +14,7 @@ from .card_usage import from_scratch, limitations_section, terms_section, usage_
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, CouncilView, shipped_repo_id
 
-TRAINING = ("train_steps", "train_loss", "eval_loss")  # the trainer's figures: not on the held-out seeds
+TRAINING = ("train_steps", "train_loss", "eval_loss", "train_loss_steps")  # the trainer's: not on held-out seeds
 
 
 def what_it_is(recipe: dict) -> str:
@@ -107,15 +107,18 @@ def cut_words(metrics: dict, key: str) -> str:
 
 
 def training_table(meta: dict) -> list[str]:
-    """The trainer's own figures (TRAINING): eval_loss is on the episodes glade train set aside
-    from its training traces, not on the held-out seeds the Evaluation tables."""
+    """The trainer's own figures (TRAINING; train_loss_steps said in train_loss's row): eval_loss is
+    on the episodes glade train set aside from its training traces, not on the held-out seeds the
+    Evaluation tables."""
     metrics, counts = meta.get("metrics") or {}, meta.get("data_counts") or {}
+    kept, steps = metrics.get("train_loss_steps"), metrics.get("train_steps")  # kept: a resume of an older save
+    over = f"{kept} of the run's {steps} steps, those whose loss was kept" if kept else "the run's steps"
     on = {
         "train_steps": "-",
-        "train_loss": f"{counts.get('train')} training rows (the mean over the run's steps)",
+        "train_loss": f"{counts.get('train')} training rows (the mean over {over})",
         "eval_loss": f"{counts.get('eval')} rows of {counts.get('eval_episodes', '?')} episode(s); no interval",
     }
-    rows = [[key, fmt(metrics[key]), on[key]] for key in TRAINING if isinstance(metrics.get(key), (int, float))]
+    rows = [[key, fmt(metrics[key]), on[key]] for key in on if isinstance(metrics.get(key), (int, float))]
     if not rows:
         return []
     return [

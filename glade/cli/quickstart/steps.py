@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 import yaml
@@ -159,9 +160,9 @@ def train_recipe(name: str):
             )
         meta = json.loads((out / "meta.json").read_text())
         con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True)
-        targets = meta.get("targets") or {}
+        targets, intervals = meta.get("targets") or {}, meta["metrics"].get("intervals") or {}
         for metric, t in targets.items():
-            said = "not measured" if t["measured"] is None else target_text(t)
+            said = "not measured" if t["measured"] is None else target_text(t, intervals.get(metric))
             con.print(f"  target {metric} {t['target']}: {said}", highlight=False)
         if not all(t["met"] for t in targets.values()):
             note = (
@@ -289,8 +290,8 @@ def export_creatures(args: argparse.Namespace, con) -> None:
             base, f"{owner}/tiny-base", out=out / "tiny-base", council=str(RESULTS), shipped_recipe=shipped_recipe(base)
         )
     ]
-    for name in ADAPTERS:
-        folder = kept_checkpoint(name, args)
+    folders = {name: kept_checkpoint(name, args) for name in ADAPTERS}
+    for name, folder in folders.items():
         done.append(
             export_checkpoint(
                 folder,
@@ -304,12 +305,15 @@ def export_creatures(args: argparse.Namespace, con) -> None:
     for folder in done:
         con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
     # the folders these exports were made from: latest:NAME may name a later run (a smoke test's, say)
-    hoarder = kept_checkpoint("tiny-hoarder", args) or f"{LATEST}tiny-hoarder"
+    glade, council = shlex.quote(glade_command()), shlex.quote(str(RESULTS))  # a shell command to copy
+    hoarder = shlex.quote(str(folders["tiny-hoarder"] or f"{LATEST}tiny-hoarder"))
+    given = shlex.quote(str(base) if args.train_base else "shipped:tiny-base")
     con.print(
         f"Hub-ready folders in {out}/ (not pushed; their cards and adapter configs name {owner}/...). To publish, "
-        f"export again under your own repo ids, the base first: {glade_command()} export "
-        f"{base if args.train_base else 'shipped:tiny-base'} --repo-id YOU/tiny-base --council {RESULTS} --push; "
-        f"then {glade_command()} export {hoarder} --repo-id YOU/tiny-hoarder --base-model YOU/tiny-base "
-        f"--council {RESULTS} --push",
+        f"export again under your own repo ids, the base first: {glade} export {given} --repo-id YOU/tiny-base "
+        f"--council {council} --push; then {glade} export {hoarder} --repo-id YOU/tiny-hoarder --base-model "
+        f"YOU/tiny-base --council {council} --push",
         soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
