@@ -82,7 +82,11 @@ def structured_figures(
 
 def structured_lines(f: dict, worlds: int, target_overhead: float) -> list[str]:
     floor = 1.0 - target_overhead
+    # answers of unlike lengths (random weights: free rows run to max_new_tokens) time unlike work
+    unlike = abs(f["structured"]["mean_completion"] / f["plain"]["mean_completion"] - 1) > 0.2
     verdict = "meets" if f["paired_mean"] >= floor else "MISSED"
+    if unlike:
+        verdict = "not judged: the answers' lengths differ, --base DIR compares like for like"
     ci = f"[{f['paired_ci'][0]:.2f}, {f['paired_ci'][1]:.2f}]" if f["paired_ci"] else "(too few rounds for an interval)"
     return [
         f"  structured council (each answer held to its state's action schema), W={worlds}, beside the unconstrained one:",
@@ -100,7 +104,7 @@ def structured_lines(f: dict, worlds: int, target_overhead: float) -> list[str]:
                 "    (the two councils wrote answers of different lengths: with random weights free rows run to",
                 "     max_new_tokens while held rows stop when their object closes; --base DIR compares like for like)",
             ]
-            if abs(f["structured"]["mean_completion"] / f["plain"]["mean_completion"] - 1) > 0.2
+            if unlike
             else []
         ),
         f"  structured / unconstrained decisions/s, W={worlds}: {f['paired_mean']:.2f}x {ci} over"

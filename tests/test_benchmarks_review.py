@@ -110,3 +110,20 @@ def test_chaos_refuses_bad_kill_counts(bench, capsys, kills):
         bench("chaos").main(["--kills", kills])
     assert exc.value.code == 2
     assert "give three counts" in capsys.readouterr().err
+
+
+def test_the_structured_headline_judges_no_target_between_answers_of_unlike_lengths(bench):
+    # random weights: free rows run to max_new_tokens while held rows stop when their object closes
+    from collections import Counter
+
+    lines = bench("council_structured").structured_lines
+    run = {"paired_mean": 0.87, "paired_ci": None, "cpu_ratio": 0.9, "paired": [0.8, 0.94], "best_ratio": 0.94}
+    run |= {"grammar_share": 0.1, "plain_errors": Counter(), "structured_errors": Counter()}
+    run |= {"plain": {"rate": 1.0, "mean_completion": 80.0, "full": 1.0}}
+    unlike = run | {"structured": {"rate": 0.9, "mean_completion": 55.2, "full": 0.0}}
+    assert lines(unlike, 32, 0.15)[-1].endswith(
+        "target at most 15%: not judged: the answers' lengths differ, --base DIR compares like for like)"
+    )
+    alike = run | {"structured": {"rate": 0.9, "mean_completion": 78.0, "full": 0.0}}
+    assert lines(alike, 32, 0.15)[-1].endswith("(overhead +13%; target at most 15%: meets)")
+    assert lines(alike | {"paired_mean": 0.8}, 32, 0.15)[-1].endswith("target at most 15%: MISSED)")
