@@ -190,3 +190,14 @@ def test_single_creature_env_lists_the_human_render_mode_it_takes():
     env = SingleCreatureEnv("oona", turns=2, render_mode="human")
     env.reset(seed=0)
     assert env.render() is None
+
+
+def test_the_one_creature_view_is_in_gymnasiums_registry():
+    import gymnasium
+
+    import glade.env  # noqa: F401  (registers it)
+
+    env = gymnasium.make("glade/Wood-v0", creature="hazel", scenario="gambit_rumour")
+    _, info = env.reset(seed=3)
+    assert env.spec.id == "glade/Wood-v0" and env.unwrapped.creature == "hazel"
+    assert env.unwrapped.wood.scenario.name == "gambit_rumour" and info["turn"] == 0
