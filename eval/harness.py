@@ -30,11 +30,10 @@ Beside the scores, results.json holds the baselines of the documents scored (`ba
 direction documents whose gold is each choice (the accuracy of always giving that answer; chance is 1/3) and
 what an empty answer scores on the decision documents (it executes as a hold: agreeing wherever the stand-in holds).
 
-The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint is
-`pretrained=BASE,peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The task manager indexes
-only glade's folder unless a standard task name is asked for. Results go to CHECKPOINT/lm_eval/results.json
-(what the model card reports); an earlier results.json is kept beside it as results-<its time>.json.
-"""
+The model is lm-eval's `hf` model, fp32 on CPU, chat template applied: a LoRA checkpoint is `pretrained=BASE,
+peft=CHECKPOINT`, a full (or merged) one `pretrained=CHECKPOINT`. The task manager indexes only glade's folder
+unless a standard task name is asked for. Results go to CHECKPOINT/lm_eval/results.json (what the model card
+reports); an earlier results.json is kept beside it as results-<its time>.json."""
 
 from __future__ import annotations
 
@@ -258,12 +257,11 @@ def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
     found = (result.get("intervals") or {}).get(task) or {}
 
     def over_episodes(d: dict) -> str:
-        if d.get("mean") is not None and not d.get("ci"):
-            if (d.get("n") or 0) >= MIN_N and d.get("note"):  # the same value in every episode, said so
-                return f" (over episodes {d['mean']:{fmt}}, {d['note']})"
-            return f" (over episodes {ci_text(d, fmt)}, too few for an interval)"
-        n = f", n {d['n']}" if d.get("n") else ""
-        return f" (over episodes {ci_text(d, fmt)}{n})"
+        if d.get("mean") is None or d.get("ci"):
+            return f" (over episodes {ci_text(d, fmt)}" + (f", n {d['n']})" if d.get("n") else ")")
+        if (d.get("n") or 0) >= MIN_N and d.get("note"):  # the same value in every episode, said so
+            return f" (over episodes {d['mean']:{fmt}}, {d['note']})"
+        return f" (over episodes {ci_text(d, fmt)}, too few for an interval)"
 
     return ", ".join(
         f"{metric} {value:{fmt}}" + (over_episodes(found[metric]) if metric in found else "")

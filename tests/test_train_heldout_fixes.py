@@ -189,12 +189,10 @@ def test_the_card_and_the_console_say_how_many_valid_answers_were_cut(tmp_path):
     assert "48 states; a quantity cut to what was held or affordable in 6 of 46 valid answers, 0.1304 [" in line
     [line] = [row for row in table.splitlines() if row.startswith("| structured_valid_action_rate ")]
     assert "in 0 of 48 valid answers, 0.0000 [0.0000, 0.0740]" in line
-    assert heldout_words(meta).endswith(
-        "; 2 of its 50 states were left out before the 48 held-out states were sampled, because the same prompt occurs in a training split"
-    )
+    tail = "; 2 of its 50 states were left out before the 48 held-out states were sampled, because the same prompt"
+    assert heldout_words(meta).endswith(f"{tail} occurs in a training split")
     (tmp_path / "meta.json").write_text(json.dumps(meta))
-    buffer = io.StringIO()
-    print_checkpoint(Console(file=buffer, width=400), tmp_path)
+    print_checkpoint(Console(file=(buffer := io.StringIO()), width=400), tmp_path)
     said = buffer.getvalue()
     assert (
         "valid actions with a quantity the parser cut to what was held or affordable: unconstrained 6 of 46 valid "
