@@ -15,7 +15,7 @@ from glade.faults import too_many_faults
 from glade.files import atomic
 from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
-from glade.words import counted, seed_spans, term
+from glade.words import counted, md_block, md_code, md_row, md_text, portable, seed_spans, term
 
 COLUMNS = {
     "episode_id": "scenario.council.sSEED",
@@ -78,17 +78,18 @@ def write_card(
     }
     provenance = {
         **stamp(("datasets", "numpy")),
-        "scenario_hashes": {name: s.hash() for name, s in scenarios.items()},
+        "scenario_hashes": {portable(name): s.hash() for name, s in scenarios.items()},  # a path: its file name
         "episodes": len(done),
         "written": now(),
     }
+    load = f'datasets.load_dataset({json.dumps(str(out))}, split="train")'
     schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
     text = (
         "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n"
-        f"# glade traces: {out.name}\n\n"
+        f"# glade traces: {md_text(out.name)}\n\n"
         "Decisions of creatures in the Wood, one row per creature per turn, written by "
-        f'`glade generate`. Load with `datasets.load_dataset({json.dumps(str(out))}, split="train")` (this folder; its '
-        f"`configs` name the shards) or `glade.traces.load_traces({json.dumps(str(out))})`, which refuses an unfinished one.\n\n"
+        f"`glade generate`. Load with {md_code(load)} (this folder; its `configs` name the shards) or "
+        f"{md_code(f'glade.traces.load_traces({json.dumps(str(out))})')}, which refuses an unfinished one.\n\n"
         + (facts_text(facts) if facts else "")
         + MADE_BY
         + (faults_section(faults, recipe.max_fault_share) if faults else "")
@@ -190,15 +191,15 @@ def in_order(names: set[str], order: list[str]) -> list[str]:
 def facts_text(f: dict) -> str:
     """The card's opening lines on the rows: how many, from what, who answered them."""
     prompt, completion = f["tokens"]
-    counts = ", ".join(f"`{p}` {n:,} rows" for p, n in f["policies"].items())
+    counts = ", ".join(f"{md_code(p)} {n:,} rows" for p, n in f["policies"].items())
     if all(p.startswith("standin:") for p in f["policies"]) and not prompt + completion:
         who = f"Every row was answered by rule-based stand-ins (no model: 0 tokens): {counts}."
     else:
         who = f"The rows were answered by {counted(len(f['policies']), 'policy', 'policies')} ({prompt:,} prompt + {completion:,} completion tokens in all): {counts}."
     return (
         f"{counted(f['rows'], 'row')} from {counted(f['episodes'], 'episode')}: "
-        f"{counted(len(f['scenarios']), 'scenario')} ({', '.join(f['scenarios'])}) x "
-        f"{counted(len(f['councils']), 'council')} ({', '.join(f['councils'])}) x "
+        f"{counted(len(f['scenarios']), 'scenario')} ({md_text(', '.join(f['scenarios']))}) x "
+        f"{counted(len(f['councils']), 'council')} ({md_text(', '.join(f['councils']))}) x "
         f"{counted(len(f['seeds']), 'seed')} ({seed_spans(f['seeds'])}). {who} `standin_action` differs from `action` in {f['standin_differs']:,} of "
         f"{f['rows']:,} rows: it is the scenario's stand-in for the creature, not the seat that acted.\n\n"
     )
@@ -206,20 +207,22 @@ def facts_text(f: dict) -> str:
 
 def council_text(name: str, seats: dict[str, set], named: dict | None) -> str:
     if named == {}:
-        return f"`{name}`: names no seat, so each creature sits on its scenario stand-in"
+        return f"{md_code(name)}: names no seat, so each creature sits on its scenario stand-in"
     labels = {label for s in seats.values() for label in s}
     if len(labels) == 1:
-        who = f"every creature `{next(iter(labels))}`"
+        who = f"every creature {md_code(next(iter(labels)))}"
     else:
-        who = ", ".join(f"{c} " + " or ".join(f"`{s}`" for s in sorted(seats[c])) for c in seats)
-    return f"`{name}`: {who}"
+        who = ", ".join(f"{md_text(c)} " + " or ".join(map(md_code, sorted(seats[c]))) for c in seats)
+    return f"{md_code(name)}: {who}"
 
 
 def terms_section(scenarios: dict, facts: dict | None, councils: dict) -> str:
     """The words the card uses, once each: the ones the model card and the eval report use too in
     glade.words' wording, with what this card adds (its columns, this recipe's dispositions and councils)."""
-    dispositions = {
-        name: ", ".join(f"{c} {disposition_name(x.disposition)}" for c, x in s.creatures.items())
+    dispositions = {  # a scenario given by path is named by its file (portable), as in Provenance
+        md_text(portable(name)): md_text(
+            ", ".join(f"{c} {disposition_name(x.disposition)}" for c, x in s.creatures.items())
+        )
         for name, s in scenarios.items()
     }
     same = len(set(dispositions.values())) == 1
@@ -240,8 +243,8 @@ def terms_section(scenarios: dict, facts: dict | None, councils: dict) -> str:
         term("council", "; the episode id's middle part names it" + seated),
     ]
     for name, s in scenarios.items():
-        about = s.description.strip() or "no description"
-        terms.append((f"scenario `{name}`", f"{s.turns} turns, {len(s.creatures)} creatures: {about}"))
+        about = md_text(s.description.strip()) or "no description"  # the user's words: no heading, tag or table
+        terms.append((f"scenario {md_code(portable(name))}", f"{s.turns} turns, {len(s.creatures)} creatures: {about}"))
     if any(s.gambit is not None for s in scenarios.values()):
         terms.append(
             (
@@ -274,13 +277,18 @@ def faults_section(tally: dict[str, dict], max_share: float) -> str:
         return ""
     over = too_many_faults(tally, max_share)
     rows = "\n".join(
-        f"| `{seat}` | {sum(t['faults'].values())} of {t['decisions']} | {t['fault_share']:.0%} | "
-        + fault_kinds(t["faults"])
-        + " |"
+        md_row(
+            [
+                md_code(seat),
+                f"{sum(t['faults'].values())} of {t['decisions']}",
+                f"{t['fault_share']:.0%}",
+                fault_kinds(t["faults"]),
+            ]
+        )
         for seat, t in faulted.items()
     )
     beyond = (
-        f" For {', '.join(f'`{s}`' for s in over)} that is more than the recipe's max_fault_share "
+        f" For {', '.join(map(md_code, over))} that is more than the recipe's max_fault_share "
         f"({max_share:g}): `glade generate` failed the run on it."
         if over
         else ""
@@ -295,11 +303,11 @@ def faults_section(tally: dict[str, dict], max_share: float) -> str:
 
 def recipe_section(recipe: dict) -> str:
     """The card's last section (glade export-traces rewrites it with local paths shortened)."""
-    return RECIPE_HEADING + "\n```yaml\n" + yaml.safe_dump(recipe, sort_keys=False) + "```\n"
+    return RECIPE_HEADING + "\n" + md_block(yaml.safe_dump(recipe, sort_keys=False), "yaml")
 
 
 def cost_section(cost: dict) -> str:
     """The card's record of what the last run into this folder cost (glade.meter)."""
     header, rows = cost_table(cost)
-    table = "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    table = "\n".join(md_row(r) for r in [header, ["---"] * len(header), *[map(md_text, r) for r in rows]])
     return f"## Cost of the last run\n\n{closing_line(cost)}.\n\n{table}\n\n"

@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from glade.words import md_text  # one home: the cards write names with it too
+
 MISSING = "—"  # a missing value, in every table (some builders write "-")
 NOWRAP_CHARS = 28  # a numeric cell up to this long stays on one line ("+0.62 [+0.41, +0.83]")
 
@@ -34,41 +36,6 @@ def cell_text(text) -> str:
     """A cell as shown: a lone hyphen is a missing value, shown as MISSING."""
     text = str(text)
     return MISSING if text.strip() == "-" else text
-
-
-# Escaped by md_text: a backslash before these is read as an escape (CommonMark's ASCII punctuation).
-_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-
-
-def md_text(text, inside: bool = False) -> str:
-    """Text as report.md shows it, as typed. The names it carries (councils, policies, scenarios,
-    creatures, recipes, paths) are the user's, and report.html escapes them: here a Markdown
-    character in one must not turn into markup (emphasis, code, a link, raw HTML, strikethrough)
-    or, as `|`, add a table column. Each character that could is escaped with a backslash; one that
-    cannot is left, so ordinary text reads byte for byte as before: `_` inside a word (all_panic),
-    a lone `*` or `~` (emphasis needs two: the focal wildcard "(*: panic"), `]` before anything but
-    `(` or `[`, `<` or `&` that start no tag or entity. `inside`: the text sits inside emphasis or a
-    link's brackets ("*caption*", "![title]"), where a lone `*` or any bracket ends them early."""
-    text = re.sub(r"\r\n|[\r\n]", " ", str(text))
-    out = []
-    for i, ch in enumerate(text):
-        before, after = text[i - 1 : i], text[i + 1 : i + 2]
-        if ch == "\\":
-            escape = after in _PUNCT or not after  # before punctuation it escapes it; at a line's end it breaks it
-        elif ch in "*_~":
-            intraword = ch == "_" and before.isalnum() and after.isalnum()  # a_b: never emphasis
-            escape = not intraword and ((inside and ch == "*") or text.count(ch) > 1)
-        elif ch in "[]":
-            escape = inside or (ch == "]" and after in ("(", "["))  # [text](link), [text][ref]
-        elif ch == "<":
-            escape = after.isalpha() or after in ("/", "!", "?")  # a tag, a comment, an autolink
-        elif ch == "&":
-            escape = bool(_ENTITY.match(text, i))
-        else:
-            escape = ch in "`|"
-        out.append("\\" + ch if escape else ch)
-    return "".join(out)
 
 
 def md_cell(text: str) -> str:

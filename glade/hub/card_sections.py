@@ -10,7 +10,7 @@ from pathlib import Path
 from glade.eval.families import effect_text
 from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
 from glade.eval.stats import MIN_N, ci_text
-from glade.words import counted
+from glade.words import counted, md_code, md_row, md_text
 
 from .lineage import council_provenance
 from .model_index import CouncilView, card_figure, members_text
@@ -20,9 +20,9 @@ LOWER_IS_BETTER = ("self_buy",)  # lm-eval metrics where a score above a baselin
 
 
 def table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("-" if c is None else str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A Markdown table; a cell's names are escaped by whoever put them there (md_text, md_code), its pipes here."""
+    lines = [md_row(header), "|" + "---|" * len(header)]
+    return "\n".join(lines + [md_row("-" if c is None else c for c in row) for row in rows])
 
 
 def fmt(value) -> str:
@@ -65,7 +65,7 @@ def lm_source(data: dict | None) -> str:
     """Where the lm-eval documents came from, in words (results.json `data`)."""
     data = data or {}
     if "traces" in data:
-        names = ", ".join(f"`{Path(str(t)).name}`" for t in data["traces"])
+        names = ", ".join(md_code(Path(str(t)).name) for t in data["traces"])
         return f"turns of the traces {names} ({data.get('held_out')})"
     if str(data.get("held_out", "")).startswith("the checkpoint's held-out split"):
         episodes = data.get("held_out_episodes")
@@ -246,8 +246,8 @@ def _flags_table(flags) -> str:
             [
                 f.get("rank"),
                 f["kind"],
-                where(f),
-                metric_text(f),
+                md_text(where(f)),
+                md_text(metric_text(f)),
                 number(f["standin_value"]),
                 number(f["live_value"]),
                 effect_text(f),
@@ -273,20 +273,20 @@ def seeds_cell(n) -> str:
 
 def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]:
     """This model's own seats: its answers only, so these figures are its own."""
-    sat = "; ".join(f"as {p} in council {c}" for c, p in council.seats)
-    out = [f"Council evaluation `{council.recipe}` (`glade eval`): this model sat {sat}.", ""]
+    sat = "; ".join(f"as {md_text(p)} in council {md_text(c)}" for c, p in council.seats)
+    out = [f"Council evaluation {md_code(council.recipe)} (`glade eval`): this model sat {sat}.", ""]
     out += council_provenance(council.provenance, trained, council.scenarios)
     if council.seat_rows:
         level = f"{council.level:.0%} CI"
         rows = [
             [
-                r["council"],
-                r["policy"],
+                md_text(r["council"]),
+                md_text(r["policy"]),
                 r.get("decisions"),
                 *_seat_rate(r.get("valid_action")),
                 *_seat_rate(r.get("self_buy")),
                 seeds_cell((r.get("valid_action") or {}).get("n")),
-                ", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items()) or "-",
+                md_text(", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items())) or "-",
             ]
             for r in council.seat_rows
         ]
@@ -329,7 +329,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
         else:  # too few seeds for an interval
             spread = f"no interval: {rank.get('note') or 'too few seeds'}"
         # seated under two identities (structured and not), each line names its own
-        named = f" as `{rank['entry']}`" if len(council.ranks) > 1 else ""
+        named = f" as {md_code(rank['entry'])}" if len(council.ranks) > 1 else ""
         out += [
             f"Leaderboard (`glade rank`, {rank['outcome']} comparisons){named}: rank **{rank['rank']} of {rank['of']}**, "
             f"Bradley-Terry strength {rank['strength']:+.2f} ({spread}), {rank['wins']:g} wins in "
@@ -344,7 +344,7 @@ def council_section(council: CouncilView, trained: dict | None = None) -> list[s
     out = seat_section(council, trained)
     out += ["### The councils it sat in (whole-council results, not this model's alone)", ""]
     for name in council.councils:
-        out += [f"Council {name} seated: {members_text(council, name)}.", ""]
+        out += [f"Council {md_text(name)} seated: {md_text(members_text(council, name))}.", ""]
     out += [
         "An outcome is what the whole council did, paired with the all-stand-in world on the same seeds: "
         "every model seated in a council carries the same outcome figures and outcome flags.",
@@ -358,8 +358,8 @@ def council_section(council: CouncilView, trained: dict | None = None) -> list[s
                 ci = effect.get("ci")  # none below 4 seeds or for a value that never varies: the words instead
                 rows.append(
                     [
-                        o["scenario"],
-                        o["council"],
+                        md_text(o["scenario"]),
+                        md_text(o["council"]),
                         figure,
                         fmt(effect["mean"]),
                         f"[{', '.join(fmt(c) for c in ci)}]" if ci else effect.get("note") or "-",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from glade.checkpoint import shipped_root, staging_folder
 from glade.env.schema import did_you_mean, read_yaml
+from glade.words import portable as portable  # its home is below the traces card, which shortens paths too
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
 EXIT_STATUS = (  # both export verbs' (glade.cli.epilog)
@@ -228,19 +229,6 @@ def read_recipe(folder: Path, wrote: str) -> dict:
             f"{exc}; it is the recipe {wrote} wrote beside it: restore it, or remove it (the card then has no "
             "recipe section)"
         ) from None
-
-
-def portable(value):
-    """`value` (a recipe or meta.json, as parsed) with every absolute local path shortened to its
-    last part: an export goes to the Hub, and `/home/alice/runs/traces` says nothing there but
-    who ran it and where. Relative paths and Hub ids stay as they are."""
-    if isinstance(value, dict):
-        return {key: portable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [portable(item) for item in value]
-    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
-        return Path(value).name or value
-    return value
 
 
 def private_unused(repo_id: str, folder: Path, repo_type: str) -> str:

@@ -3,7 +3,7 @@ Hub-ready folder for a traces dataset written by `glade generate`, and optionall
 
 The folder (default `exports/NAME/`) holds the Parquet shards (data/*.parquet), the
 resolved generate recipe and the dataset card (README.md, with a section on loading it
-from the Hub); local absolute paths in the recipe are shortened to their last part. --push creates the dataset repo and uploads the folder; the token comes from
+from the Hub); local absolute paths of the recipe are shortened to their last part, in it and in the card. --push creates the dataset repo and uploads the folder; the token comes from
 HF_TOKEN or the saved `hf auth login` and is never written. If the push cannot happen the
 folder stays ready and the command exits 3 with the `hf upload` command for later.
 
@@ -38,6 +38,15 @@ from .cards import (
     start_folder,
 )
 from .cards import push as push_folder
+
+LOAD_SECTION = "\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n"  # glade's, as it opens
+
+
+def local_paths(value) -> set[str]:
+    """The absolute local paths in a recipe as parsed: those `portable` shortens."""
+    if isinstance(value, dict | list):
+        return set().union(*map(local_paths, value.values() if isinstance(value, dict) else value))
+    return {value} if isinstance(value, str) and portable(value) != value else set()
 
 
 def read_traces(dataset: Path) -> list[Path]:
@@ -195,14 +204,19 @@ def export_traces(
             card.data.language = card.data.get("language") or ["en"]
             card.data.task_categories = card.data.get("task_categories") or ["text-generation"]
         # glade's own load line names the local folder (glade.traces_card): the Hub's reader loads the repo
-        local = r" Load with `datasets\.load_dataset\(.*?which refuses an unfinished one\."
+        local = r" Load with `+ ?datasets\.load_dataset\(.*?which refuses an unfinished one\."
         card.text = re.sub(local, ' Load it as "Load from the Hub" below shows.', card.text, count=1, flags=re.S)
+        for path in sorted(local_paths(recipe), key=len, reverse=True):  # an older glade's card names them
+            card.text = card.text.replace(path, portable(path))
         card.data.license = license or card.data.get("license") or "apache-2.0"
         for key, value in add_license(tmp, license_text, repo_id).items():
             setattr(card.data, key, value)
-        if "## Load from the Hub" not in card.text:
+        # glade's own card gets its load section unless it holds glade's already (exported again): a heading
+        # in its text proves nothing, where a user's words once could make one; a hand-written card keeps its own
+        present = LOAD_SECTION in card.text if own else "## Load from the Hub" in card.text
+        if not present:
             card.text = card.text.rstrip() + (
-                "\n\n## Load from the Hub\n\n```python\nfrom datasets import load_dataset\n\n"
+                "\n" + LOAD_SECTION + "\n"
                 f'traces = load_dataset({repo_id!r}, split="train")\n```\n'
                 "\nTo train on it with glade, download it (`hf download "
                 f"{repo_id} --repo-type dataset --local-dir DIR`) and name DIR under `data.traces` in a training recipe.\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
-from glade.words import counted, seed_spans
+from glade.words import counted, md_code, md_text, seed_spans
 
 from .scenario_settings import differ_words, trained_settings
 
@@ -84,7 +84,7 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     elif changed:
         command = " ".join(shlex.quote(part) for part in [f"recipes/train/{name}.yaml", *changed])
         line = (
-            f"Reproduce it with `glade train {command}`: this run used glade's shipped recipe `{name}` with "
+            f"Reproduce it with {md_code(f'glade train {command}')}: this run used glade's shipped recipe `{name}` with "
             f"these overrides, not as it is. Or train {OWN_RECIPE}."
         )
     else:
@@ -95,12 +95,12 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     data = recipe.get("data") or {}
     if data.get("traces"):
         line += (
-            f" Its `data.traces` ({', '.join(f'`{t}`' for t in data['traces'])}) must hold the same traces: "
+            f" Its `data.traces` ({', '.join(map(md_code, data['traces']))}) must hold the same traces: "
             "the data fingerprint below tells."
         )
     base = str((recipe.get("model") or {}).get("base") or "")
     if base.startswith("latest:") and meta.get("base_model"):
-        line += f" Its `model.base: {base}` named `{Path(meta['base_model']).name}` when it ran."
+        line += f" Its {md_code(f'model.base: {base}')} named {md_code(Path(meta['base_model']).name)} when it ran."
     if isinstance(meta.get("wall_seconds"), (int, float)):
         took = meta["wall_seconds"]
         line += (
@@ -238,10 +238,11 @@ def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> 
 
 def folder_text(folder: dict) -> str:
     """One traces folder of meta.json's `traces` record, for the card."""
-    hashes = ", ".join(f"{name} `{digest}`" for name, digest in sorted((folder.get("scenario_hashes") or {}).items()))
+    named = sorted((folder.get("scenario_hashes") or {}).items())
+    hashes = ", ".join(f"{md_text(name)} `{digest}`" for name, digest in named)
     seeds = folder.get("seeds") or []
     return (
-        f"`{folder.get('folder')}`: {hashes or 'no scenarios'}; {folder.get('episodes', 0):,} episodes, "
+        f"{md_code(folder.get('folder'))}: {hashes or 'no scenarios'}; {folder.get('episodes', 0):,} episodes, "
         f"seeds {seed_spans(seeds) if seeds else 'not recorded'}"
     )
 
@@ -254,10 +255,10 @@ def scenarios_text(trained: dict) -> str:
         return f"{folders} ({record['how']})"
     if not trained["rows"]:
         return "not known: the checkpoint keeps no copy of its training data (data/)"
-    where = ", ".join(f"`{t}`" for t in trained["traces"])
-    unread = f"; not readable here: {', '.join(trained['unread'])}" if trained["unread"] else ""
+    where = ", ".join(map(md_code, trained["traces"]))
+    unread = f"; not readable here: {md_text(', '.join(trained['unread']))}" if trained["unread"] else ""
     named = ", ".join(
-        f"{name} " + (", ".join(f"`{h}`" for h in hashes) if hashes else "(hash not known)")
+        f"{md_text(name)} " + (", ".join(f"`{h}`" for h in hashes) if hashes else "(hash not known)")
         for name, hashes in trained["scenarios"].items()
     )
     if not where:
@@ -302,7 +303,7 @@ def council_provenance(prov: dict, trained: dict | None = None, played: dict | N
     if not prov:
         return []
     hashes = prov.get("scenario_hashes") or {}
-    scenarios = ", ".join(f"{name} `{digest}`" for name, digest in sorted(hashes.items())) or "not recorded"
+    scenarios = ", ".join(f"{md_text(name)} `{digest}`" for name, digest in sorted(hashes.items())) or "not recorded"
     protocol = prov.get("protocol_version")
     line = f"The evaluation ran glade {commit_text(prov)}, prompt protocol `{protocol}`; scenario hashes: {scenarios}."
     learned_protocols = (trained or {}).get("protocols") or []
@@ -312,7 +313,7 @@ def council_provenance(prov: dict, trained: dict | None = None, played: dict | N
     learned = (trained or {}).get("scenarios") or {}
     known = (trained or {}).get("settings") or {}
     other = [
-        f"{name} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces"
+        f"{md_text(name)} (`{digest}` here, `{'`, `'.join(learned[name])}` in its traces"
         + differ_words((played or {}).get(name), known.get(name) or {}, learned[name])
         + ")"
         for name, digest in sorted(hashes.items())

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from glade.checkpoint import SHIPPED
+from glade.words import md_block, md_code, md_text
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .card_usage import from_scratch, limitations_section, terms_section, usage_section
@@ -19,14 +20,11 @@ TRAINING = ("train_steps", "train_loss", "eval_loss", "train_loss_steps")  # the
 
 def what_it_is(recipe: dict) -> str:
     data = recipe.get("data", {}) or {}
-    policies = [p.split(":", 1)[-1].replace("_", "-") for p in data.get("policies") or []]
+    policies = [md_text(p.split(":", 1)[-1].replace("_", "-")) for p in data.get("policies") or []]
     creatures = data.get("creatures") or []
-    who = (
-        f"the {' and '.join(policies)} stand-in{'s' if len(policies) > 1 else ''}"
-        if policies
-        else "every seat in its traces"
-    )
-    only = f" (creatures: {', '.join(creatures)})" if creatures else ""
+    many = "s" if len(policies) > 1 else ""
+    who = f"the {' and '.join(policies)} stand-in{many}" if policies else "every seat in its traces"
+    only = f" (creatures: {md_text(', '.join(map(str, creatures)))})" if creatures else ""
     # `model.base: tiny` builds a random model: nothing was fine-tuned
     how = "trained from scratch" if from_scratch(recipe) else "fine-tuned"
     return (
@@ -51,7 +49,7 @@ def heldout_words(meta: dict) -> str:
     if not held.get("seeds"):
         return left_out
     return (
-        f", from episodes of seeds {', '.join(map(str, held['seeds']))} ({', '.join(held.get('traces', []))}), "
+        f", from episodes of seeds {', '.join(map(str, held['seeds']))} ({md_text(', '.join(held.get('traces', [])))}), "
         f"which no training run of this model used{left_out}"
     )
 
@@ -206,7 +204,7 @@ def base_words(meta: dict, base: str | None, origin: str | None = None) -> str:
     if given.startswith(SHIPPED):
         return f"glade's shipped base `{given}`, whose export names no repo id on the Hub"
     local = Path(meta["base_model"]).name if meta.get("base_model") else given
-    return f"a locally built base model that is not on the Hub (`{local}`)"
+    return f"a locally built base model that is not on the Hub ({md_code(local)})"
 
 
 def other_protocols(meta: dict, trained: dict) -> list[str]:
@@ -261,7 +259,7 @@ def recipe_lines(recipe: dict) -> list[str]:
     if isinstance(model, dict) and "tiny" in model and not from_scratch(recipe):
         shown = {**recipe, "model": {k: v for k, v in model.items() if k != "tiny"}}
     unused = " (less `model.tiny`, which only `model.base: tiny` reads)" if shown is not recipe else ""
-    return [f"The resolved recipe{unused}:", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```"]
+    return [f"The resolved recipe{unused}:", "", md_block(yaml.safe_dump(shown, sort_keys=False), "yaml").rstrip()]
 
 
 def base_doubt(meta: dict, base: str | None, unverified: bool, exported_kind: str) -> list[str]:
@@ -322,7 +320,7 @@ def render_card(
         "",
         "## Training",
         "",
-        f"{how_trained}, recipe `{meta.get('name')}`, seed {meta.get('seed')}, on {base_text}.",
+        f"{how_trained}, recipe {md_code(meta.get('name'))}, seed {meta.get('seed')}, on {base_text}.",
         "",
         *reproduce_lines(meta, recipe, shipped_recipe),
         table(

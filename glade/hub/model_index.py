@@ -17,6 +17,7 @@ from glade.eval.figures import FIGURES
 from glade.eval.flags import load_flags
 from glade.eval.thresholds import DEFAULTS, run_settings
 from glade.seats.base import model_of
+from glade.words import portable
 
 from . import cards
 from .cards import is_repo_id
@@ -110,7 +111,7 @@ class CouncilView:
 def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
     """What a council evaluation says about this checkpoint: its seats and their figures, the
     councils it sat in with who else sat there, their outcome effects, and the flags of its
-    seats and of those councils (best first)."""
+    seats and of those councils (best first); a scenario given by path is named by its file (shown)."""
     results = Path(results)
     summary = read_summary(results)
     name = Path(checkpoint).resolve().name
@@ -132,19 +133,30 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
             c: tuple((p, " / ".join(sorted(models))) for p, models in sorted(seated[c].items())) for c in councils
         },
         seat_rows=tuple(r for r in summary.get("seats", []) if (r["council"], r["policy"]) in seats),
-        outcome=tuple(o for o in summary.get("outcome", []) if o["council"] in councils),
+        outcome=tuple(shown(o) for o in summary.get("outcome", []) if o["council"] in councils),
         decision_flags=None
         if flags is None
-        else tuple(f for f in flags if f["kind"] == "decision" and (f["council"], f.get("policy")) in seats),
+        else tuple(shown(f) for f in flags if f["kind"] == "decision" and (f["council"], f.get("policy")) in seats),
         outcome_flags=None
         if flags is None
-        else tuple(f for f in flags if f["kind"] == "outcome" and f["council"] in councils),
+        else tuple(shown(f) for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         ranks=ranks_for(results, name),
         # summary.json's thresholds (its figures were computed at them), checked as glade report checks them
         level=run_settings({}, summary, results)[0].ci_level,
-        provenance={key: summary[key] for key in PROVENANCE if key in summary},
-        scenarios=played_settings(results, summary.get("scenario_hashes") or {}),
+        provenance=shown({key: summary[key] for key in PROVENANCE if key in summary}),
+        scenarios={
+            portable(n): rules for n, rules in played_settings(results, summary.get("scenario_hashes") or {}).items()
+        },
     )
+
+
+def shown(row: dict) -> dict:
+    """A row of summary.json or flags.json, or its provenance, with its scenarios named as the card and the
+    model-index name them: one given by path by its file (portable: a local path must not reach the Hub)."""
+    found = {key: portable(row[key]) for key in ("scenario", "scenarios") if row.get(key) is not None}
+    if isinstance(row.get("scenario_hashes"), dict):
+        found["scenario_hashes"] = {portable(name): digest for name, digest in row["scenario_hashes"].items()}
+    return {**row, **found}
 
 
 def members_text(council: CouncilView, name: str) -> str:
