@@ -12,10 +12,27 @@ from pathlib import Path
 import glade
 
 
+def checkout() -> Path | None:
+    """The glade source checkout this code runs from, or None: an install (site-packages), even one
+    inside a user's own git repository (a project's .venv), whose commit says nothing of glade's."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return root if done.returncode == 0 and Path(done.stdout.strip()).resolve() == root else None
+
+
 def git_commit() -> str | None:
     """The commit of the glade checkout in use, or None (an install, no git)."""
+    root = checkout()
+    if root is None:
+        return None
     try:
-        root = Path(__file__).resolve().parent.parent
         done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         # a repository with no commit yet answers 128 with the bare word HEAD on stdout
         return (done.stdout.strip() or None) if done.returncode == 0 else None
@@ -26,8 +43,10 @@ def git_commit() -> str | None:
 def git_dirty() -> bool | None:
     """Whether the checkout in use has uncommitted changes to tracked files (so its commit does
     not say all of the code that ran), or None (an install, no git)."""
+    root = checkout()
+    if root is None:
+        return None
     try:
-        root = Path(__file__).resolve().parent.parent
         done = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,

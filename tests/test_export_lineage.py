@@ -163,6 +163,7 @@ def test_provenance_records_whether_the_tree_had_uncommitted_changes(tmp_path, m
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg" / "provenance.py").write_text("x = 1\n")
+    (repo / "pyproject.toml").write_text("[project]\n")
     git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -174,4 +175,11 @@ def test_provenance_records_whether_the_tree_had_uncommitted_changes(tmp_path, m
     assert provenance.stamp()["git_dirty"] is True and provenance.stamp()["git_commit"]
     monkeypatch.setattr(provenance, "__file__", str(tmp_path / "elsewhere" / "pkg" / "provenance.py"))
     assert provenance.git_dirty() is None and provenance.stamp()["git_dirty"] is None
+    # installed into a user's project (myproj/.venv/.../site-packages/glade): that repo's commit is not glade's
+    site = repo / ".venv" / "lib" / "site-packages"
+    (site / "glade").mkdir(parents=True)
+    monkeypatch.setattr(provenance, "__file__", str(site / "glade" / "provenance.py"))
+    assert provenance.git_commit() is None and provenance.git_dirty() is None
+    (site / "pyproject.toml").write_text("[project]\n")  # even beside a pyproject.toml, below the repo's top
+    assert provenance.checkout() is None and provenance.stamp()["git_commit"] is None
     assert commit_text({"glade_version": "0.1", "git_commit": "abc", "git_dirty": None}).endswith("is not recorded)")
