@@ -47,6 +47,7 @@ from .families import EXAMPLES, effect_text, families, family_counts, scenario_t
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
+from .flags_fields import wrong_field
 from .flags_text import examples_md, method_text, metric_text, number
 from .rows import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
 from .stats import clean
@@ -158,10 +159,7 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
     testable = sum(c["q"] is not None for c in cells)
     shared = sum(len(c["scenarios"]) > 1 for c in cells)
     method = {
-        "test": (
-            "two-sided sign-flip (paired randomisation) test over episodes / worlds: exact up to 14 differing "
-            "pairs, Monte Carlo beyond"
-        ),
+        "test": "two-sided sign-flip (paired randomisation) test over episodes / worlds: exact up to 14 differing pairs, Monte Carlo beyond",
         "fdr": "Benjamini-Hochberg over every cell that can reach q (independent filtering on the smallest attainable p)",
         "fdr_q": q_max,
         "flag_min_effect": min_effect,
@@ -374,6 +372,8 @@ def load_flags_text(text: str, path) -> dict:
         raise ValueError(
             f"{path}: not what glade flag writes (an object of method, families, flags and cells); {rerun}"
         )
+    if wrong := wrong_field(data.get("families") or [], data["flags"]):  # what the report prints, checked
+        raise ValueError(f"{path}: {wrong}; {rerun}")
     return {
         "method": data.get("method") or {},
         "families": data.get("families") or [],

@@ -23,6 +23,7 @@ its one script (tables sort by column) inline, so it is one file that opens anyw
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -104,20 +105,15 @@ def header_items(r: Results) -> list[tuple[str, str]]:
         protocol = [str(s["protocol_version"])]
     seeds = sorted(int(x) for x in ep["seed"].unique())
     councils = []
-    for c in r.councils:
-        spec = (r.recipe.get("councils") or {}).get(c)
-        casts = ep.loc[ep["council"] == c, "cast"].nunique() if "cast" in ep else 1
-        focal = ", ".join(f"{k}: {v}" for k, v in (spec.get("focal") or {}).items()) if isinstance(spec, dict) else ""
-        councils.append(
-            f"{c} ({focal}; {casts} cast{'s' if casts != 1 else ''})"
-            if focal
-            else f"{c} ({casts} cast{'s' if casts != 1 else ''})"
-        )
-    for c in r.faulted_councils:  # named, so a council is never missing without a word
+    for c in [*r.councils, *r.faulted_councils]:  # the faulted ones named, so a council is never missing without a word
         spec = (r.recipe.get("councils") or {}).get(c)
         focal = ", ".join(f"{k}: {v}" for k, v in (spec.get("focal") or {}).items()) if isinstance(spec, dict) else ""
-        lost = "every world left out: a seat failed to answer in each (seat faults)"
-        councils.append(f"{c} ({focal}; {lost})" if focal else f"{c} ({lost})")
+        if c in r.faulted_councils:
+            what = "every world left out: a seat failed to answer in each (seat faults)"
+        else:
+            casts = ep.loc[ep["council"] == c, "cast"].nunique() if "cast" in ep else 1
+            what = f"{casts} cast{'s' if casts != 1 else ''}"
+        councils.append(f"{c} ({focal}; {what})" if focal else f"{c} ({what})")
     items = [
         ("recipe", str(r.recipe.get("name") or s.get("recipe") or "— (no recipe.yaml)")),
         ("results", str(r.folder)),
@@ -249,9 +245,16 @@ HTML_TITLE = "<title>glade report"  # in report.html's head
 
 def check_report_out(folder: Path) -> None:
     """Refuses (ValueError) to write report.md or report.html over a file glade report did not
-    write; one it wrote is replaced. Called before the report is computed."""
+    write (one it wrote is replaced), or figures into a report_files/ that is a link: they would go,
+    and old ones be removed, wherever it points. Called before the report is computed."""
     check_replaceable(folder / "report.md", lambda text: text.startswith(MD_HEADING), "report (report.md)", None)
     check_replaceable(folder / "report.html", lambda text: HTML_TITLE in text[:2000], "report (report.html)", None)
+    files, real = folder / FILES, Path(os.path.realpath(folder / FILES))  # realpath: a link loop is no RuntimeError
+    if files.is_symlink() or (files.exists() and real.parent != folder.resolve()):
+        raise ValueError(
+            f"{files}: a link (to {real}), not a folder of the results folder; glade report writes its "
+            "figures there and removes old ones, so remove the link, then rerun glade report"
+        )
 
 
 TABLE_CAPTION = (

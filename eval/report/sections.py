@@ -55,11 +55,11 @@ def _e(text) -> str:
 
 
 def family_anchor(family: dict) -> str:
-    return f"family-{family['family']}"
+    return f"family-{_e(family['family'])}"  # flags.json's, escaped as all its fields: it may be anyone's
 
 
 def example_anchor(family: dict, j: int) -> str:
-    return f"family-{family['family']}-example-{j}"
+    return f"{family_anchor(family)}-example-{j}"
 
 
 def verdict_section(page) -> list[Section]:
@@ -82,7 +82,7 @@ def verdict_section(page) -> list[Section]:
         heading = families_heading(r.families, r.flags_method)
         top = r.families[:TOP_FAMILIES]
         md += [f"**{md_text(heading, inside=True)}**", ""]
-        md += [f"{f['family']}. {md_text(f['text'])} (n {f['n']}, q {f['q']:.2g})" for f in top] or [
+        md += [f"{md_text(f['family'])}. {md_text(f['text'])} (n {md_text(f['n'])}, q {f['q']:.2g})" for f in top] or [
             f"*{md_text(r.flags_note or 'no flags', inside=True)}*"
         ]
         md.append("")
@@ -93,7 +93,7 @@ def verdict_section(page) -> list[Section]:
             )
             items.append(
                 f'<li><a href="#{family_anchor(f)}">{_e(f["title"])}</a>: {_e(f["text"][len(f["title"]) + 2 :])} '
-                f"(n {f['n']}, q {f['q']:.2g}) {links}</li>"
+                f"(n {_e(f['n'])}, q {f['q']:.2g}) {links}</li>"
             )
         out.append(
             f"<h3>{_e(heading)}</h3>"
@@ -348,13 +348,13 @@ def family_sections(page) -> list[Section]:
     md, out = [about, ""], [f'<p class="caption">{_e(about)}</p>']
     for f in shown:
         md += [
-            f"### {f['family']}. {md_text(f['text'])}",
+            f"### {md_text(f['family'])}. {md_text(f['text'])}",
             "",
-            family_counts(f),
+            md_text(family_counts(f)),
             "",
         ]
         parts = [
-            f'<div class="family" id="{family_anchor(f)}"><h3>{f["family"]}. {_e(f["title"])}</h3>',
+            f'<div class="family" id="{family_anchor(f)}"><h3>{_e(f["family"])}. {_e(f["title"])}</h3>',
             f"<p>{_e(f['text'][len(f['title']) + 2 :])}</p>",
             f'<p class="caption">{_e(family_counts(f))}</p>',
         ]
