@@ -4,6 +4,7 @@ observation and action spaces they keep every episode inside (a count, a price, 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from .creatures import LINE_CHARSET, heard_line, production_trials
@@ -21,7 +22,8 @@ MAX_TEXT = 8_000  # the observation space's bound on a text (events, gossip, whi
 
 
 # A scenario's name becomes a folder name (runs/simulate/NAME-seedS) and starts episode ids: no
-# separator or leading dot that would put a run's files outside its folder, nothing unprintable.
+# separator or leading dot that would put a run's files outside its folder, no C0 control (check
+# refuses every other control character, naming it).
 FOLDER_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,127}")
 
 
@@ -40,6 +42,15 @@ def check(s: Scenario, src: str | None) -> None:
             "name",
             f"{s.name!r} cannot name a run folder: 1 to 128 characters, no '/' or '\\', not starting with '.'",
         )
+    # what FOLDER_NAME lets through (DEL, C1 controls, a bidi override) would reach the terminal raw
+    for i, ch in enumerate(s.name):
+        if unicodedata.category(ch).startswith("C"):
+            fail(
+                src,
+                "name",
+                f"{s.name!r} cannot name a run folder: control character {ch!r} at position {i}; "
+                "use printable characters only",
+            )
     if s.turns < 1:
         fail(src, "turns", "must be at least 1")
     if [g.kind for g in s.goods.values()].count("fuel") != 1:

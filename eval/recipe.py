@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
             "name",
             f"{recipe.name!r} cannot label results: 1 to 128 characters, no '/' or '\\', not starting with '.'",
         )
+    check_label(source, "name", recipe.name)  # what FOLDER_NAME lets through: DEL, C1 controls, bidi overrides
     if not recipe.policies:  # else each council's seat is an "unknown policy" among none
         fail(
             source,
@@ -201,9 +203,18 @@ def check_levers(recipe: EvalRecipe, source: str) -> None:
 
 def check_label(source: str, key: str, name: str) -> None:
     """A policy, council or lever name labels table rows, flags and the report: a blank one
-    would print as nothing there (a key that is no string is refused before, by build)."""
+    would print as nothing there, and a control character (an escape sequence, a newline, a
+    bidi override) would reach the terminal raw (a key that is no string is refused before, by build)."""
     if not name.strip():
         fail(source, key, f"a name needs at least one visible character, got {name!r}")
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch).startswith("C"):
+            fail(
+                source,
+                key,
+                f"{name!r} cannot label results: control character {ch!r} at position {i}; "
+                "use printable characters only",
+            )
 
 
 def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:

@@ -92,13 +92,13 @@ def progress_bar(label: str, unit: str, con=None) -> Iterator[Bar]:
     warnings and errors, goes to stderr; results to stdout)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (
-        TextColumn("{task.description}"),
+    columns = (  # no markup: a label names a recipe (`train a[/]`), a note what a library said
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
+        TextColumn("{task.fields[note]}", markup=False),
     )
     # Drawn from its total or first step on, so input refused before any work draws no empty bar.
     progress = Progress(*columns, console=con or console(stderr=True))

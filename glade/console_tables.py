@@ -31,27 +31,31 @@ def plain_table(title: str):
 
 
 def print_table(con, title: str, header: list[str], rows: list[list[str]], lines: list[str] = ()) -> None:
-    """A table (first column left, the rest right-aligned), then whole lines under it."""
-    table = plain_table(title)
+    """A table (first column left, the rest right-aligned), then whole lines under it; all plain
+    text, never markup: they name recipes, seats and folders (`seat[/]` prints as written)."""
+    from rich.markup import escape
+
+    table = plain_table(escape(title))
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     con.print(table)
     for line in lines:
-        con.print(line, soft_wrap=True)
+        con.print(line, soft_wrap=True, markup=False)
 
 
 def turn_table(s: Scenario, seed: int, history: list[dict]):
     """Reference prices after each turn (with their direction), trades, volume, events."""
+    from rich.markup import escape  # the scenario's names print as written: `honey[v2]` is no markup
     from rich.text import Text
 
     goods = list(s.goods)
-    title = f"{s.name}, seed {seed}: reference prices after each turn"
+    title = f"{escape(s.name)}, seed {seed}: reference prices after each turn"
     table = plain_table(title)
     table.add_column("turn", justify="right")
     for g in goods:
-        table.add_column(g, justify="right", no_wrap=True)
+        table.add_column(escape(g), justify="right", no_wrap=True)
     table.add_column("trades", justify="right")
     table.add_column("volume", justify="right")
     table.add_column("events", overflow="fold")
@@ -87,6 +91,8 @@ def turn_table(s: Scenario, seed: int, history: list[dict]):
 def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
     """Per creature: seat, pebbles, wealth, mood (after the last turn) and the episode's buys, sells, self-buys and
     rejected orders. Below 94 columns the species column goes and stand-ins show their disposition: it fits 80."""
+    from rich.markup import escape  # creature, species and seat names print as written: `model[v2]` is no markup
+
     compact = width < 94
     per = {c: {"buy": 0, "sell": 0, "self_buys": 0, "rejected": 0} for c in s.creatures}
     last: dict[str, dict] = {}
@@ -112,7 +118,7 @@ def scoreboard(s: Scenario, rows: list[dict], width: int = 100):
                  f"{r['mood']:.2f}", str(t["buy"]), str(t["sell"]), str(t["self_buys"]), str(t["rejected"])]  # fmt: skip
         if compact:
             del cells[1]
-        table.add_row(*cells)
+        table.add_row(*map(escape, cells))
     return table
 
 
@@ -171,22 +177,27 @@ def _parser_names(rejected) -> list[str]:
 
 
 def summary_lines(s: Scenario, sm: dict) -> list[str]:
-    """Gini, the gambit's P&L, the scenario hash and the conservation check, as markup lines."""
+    """Gini, the gambit's P&L, the scenario hash and the conservation check, as markup lines
+    (the scenario's own names escaped in them)."""
+    from rich.markup import escape
+
     lines = [f"Gini of wealth [bold]{sm['gini']:.3f}[/]   trades {sm['trades']}   volume {sm['volume']}"]
     if sm["gambit_pnl"] is not None:
         g = s.gambit
         colour = "green" if sm["gambit_pnl"] >= 0 else "red"
         lines.append(
-            f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({g.legend} by {g.mechanism}, "
+            f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({escape(g.legend)} by {escape(g.mechanism)}, "
             f"turn {g.spring_turn}); patron holds {sm['patron_pebbles']:.2f}"
         )
     # a plan the run cut short: say so, lest +0.00 or a calm market read as a result
     for note in schedule_notes(s, sm["turns"]):
-        lines.append(f"[yellow]{note}[/]")
-    lines.append(f"scenario {sm['scenario']}  hash {sm['scenario_hash']}  seed {sm['seed']}  turns {sm['turns']}")
+        lines.append(f"[yellow]{escape(note)}[/]")
+    lines.append(
+        f"scenario {escape(sm['scenario'])}  hash {sm['scenario_hash']}  seed {sm['seed']}  turns {sm['turns']}"
+    )
     problems = sm["conservation_problems"]
     if problems:
-        lines.append(f"[bold red]conservation: {len(problems)} problem(s)[/]: " + "; ".join(problems[:3]))
+        lines.append(f"[bold red]conservation: {len(problems)} problem(s)[/]: " + escape("; ".join(problems[:3])))
     else:
         lines.append("conservation: [green]ok[/] (holdings = opening + journal, transfers net to 0)")
     return lines

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         show(con, summary)
         con.print("fitted disposition:")
         con.print(yaml.safe_dump(summary["fitted"], sort_keys=False).rstrip(), markup=False, highlight=False)
-        con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True)
+        con.print("wrote " + ", ".join(str(p) for p in written), soft_wrap=True, markup=False)  # --out as written
         if replaced:
             con.print(
                 f"replaced {copy}, written by an earlier calibrate run", soft_wrap=True, markup=False, highlight=False
@@ -186,7 +186,7 @@ def _table(caption: str, header: list[str], rows: list[list[str]]):
 
     from glade.console_tables import plain_table
 
-    table = plain_table(caption)
+    table = plain_table(escape(caption))  # an outcome table's caption names its scenario
     for column in header:
         table.add_column(column)
     for row in rows:

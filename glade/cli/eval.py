@@ -70,6 +70,8 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
     from glade.eval.rows import RESUME
     from glade.eval.run import evaluate, write_results
@@ -105,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{recipe.name}: nothing left to play; every episode is finished in {recipe.out} "
                 "(a run writes its tables, summary and verdicts again)",
                 soft_wrap=True,
+                markup=False,  # the recipe's name and folder print as written: `runs/x[/]` is no markup
             )
             return 0
         header, rows, lines = estimate_report(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share)
@@ -130,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
                     source=recipe_source(args.recipe, overrides),
                     **backend,
                 )
-            for line in result.replayed:
-                con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
+            for line in result.replayed:  # a repair names shards and what reading them raised
+                con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
             summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
     except KeyboardInterrupt as exc:  # one raised while joining Ray says so: nothing played to resume
         raise KeyboardInterrupt(str(exc) or RESUME) from None

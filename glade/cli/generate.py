@@ -53,6 +53,8 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
     recipe = load_generate_recipe(args.recipe, args.overrides)
     check_inputs(recipe, recipe_source(args.recipe, args.overrides))
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
         planned = dry_run(recipe)
         if planned.plan.episodes == 0:
-            con.print(f"{recipe.out}: nothing left to play; every episode is finished", soft_wrap=True)
+            # the folder prints as written: `runs/x[/]` is no markup
+            con.print(f"{recipe.out}: nothing left to play; every episode is finished", soft_wrap=True, markup=False)
             return 0
         report = estimate_report(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share)
         print_table(con, f"{recipe.out}: the plan, before it runs", *report)
@@ -75,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt:
         raise KeyboardInterrupt(RESUME) from None
-    for line in summary["replayed"]:
-        con.print(f"[yellow]replayed[/]: {line}", soft_wrap=True)
+    for line in summary["replayed"]:  # a repair names shards and what reading them raised
+        con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
     if summary["cost"] is None:
         card = (
             "its dataset card keeps the cost of the run that played them"
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         con.print(
             f"nothing left to play: all {summary['episodes']:,} episodes of {summary['out']} were finished; {card}",
             soft_wrap=True,
+            markup=False,  # the folder prints as written
         )
     else:
         con.print(
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             # the run's wall time, as the cost line below says it (seconds_now is the playing alone)
             f"{summary['decisions_now']:,} decisions in {summary['cost']['wall_seconds']:.1f} s) to {summary['out']}",
             soft_wrap=True,
+            markup=False,  # the folder prints as written
         )
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)

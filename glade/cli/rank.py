@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
     from rich import box
+    from rich.markup import escape  # policy and council names, and folders, print as written: `seat[/]` is no markup
     from rich.table import Table
 
     from glade.console import progress_bar
@@ -117,7 +118,7 @@ def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
     grow = 1  # the entry column (policy, or council for a team board) takes the room left
     table = Table(
         title=f"leaderboard ({args.outcome}): Bradley-Terry strength, best first",
-        caption=board_about(board),
+        caption=escape(board_about(board)),  # it names the results folders
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
@@ -129,12 +130,12 @@ def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
     for i, column in enumerate(header):
         table.add_column(column, overflow="fold", width=widths[i] if widths else None)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     con.print(table)
     if unranked := not_ranked(board):
-        con.print(unranked, soft_wrap=True)
+        con.print(unranked, soft_wrap=True, markup=False)
     out = write_rank(board, out)
-    con.print(f"wrote {out}")
+    con.print(f"wrote {out}", markup=False)
     return 0
 
 

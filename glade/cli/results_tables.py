@@ -134,6 +134,8 @@ def _unbroken_table(header: list[str], rows: list[list[str]], width: int, figure
     squeezes a column below it, and it squeezes every column alike), and whose `figures` columns
     keep each number with its interval on one line (the words of a note after it may wrap) where
     the width allows."""
+    from rich.markup import escape
+
     words = [
         max(len(w) for text in [column, *(r[i] for r in rows)] for w in text.split()) for i, column in enumerate(header)
     ]
@@ -150,7 +152,7 @@ def _unbroken_table(header: list[str], rows: list[list[str]], width: int, figure
     for i, column in enumerate(header):
         table.add_column(column, overflow="fold", min_width=whole[i] if fits else words[i])
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))  # after the widths: recipe names, and `a[/]` is no markup
     return table
 
 
@@ -168,7 +170,8 @@ def print_results(con, recipe, summary: dict) -> None:
     shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
     if not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", [])):
         table = Table(
-            title=f"{recipe.name}: legend good at settlement and gambit P&L (mean over seeds, casts averaged [{level} CI])"
+            title=f"{escape(recipe.name)}: legend good at settlement and gambit P&L "
+            f"(mean over seeds, casts averaged [{level} CI])"
         )
         for column in ("scenario", "world", LEGEND_RATIO_HEADING, "gambit P&L", "seeds"):
             table.add_column(column)
@@ -199,10 +202,10 @@ def print_results(con, recipe, summary: dict) -> None:
         )
     rows = [
         [
-            escape(row["council"]),
-            escape(row["policy"]),
+            row["council"],  # _unbroken_table escapes every cell
+            row["policy"],
             with_ci(row["valid_action"]["mean"], row["valid_action"]["ci"], ".3f", row["valid_action"].get("note")),
-            escape("\n".join(f"{k} {v}" for k, v in row["errors"].items()) or "-"),  # one a line: none folds
+            "\n".join(f"{k} {v}" for k, v in row["errors"].items()) or "-",  # one a line: none folds
             str(row["valid_action"]["n"]),
             str(row["decisions"]),
         ]
@@ -218,7 +221,7 @@ def print_results(con, recipe, summary: dict) -> None:
         )
         con.print(seats)
         if line := self_buy_line(summary["seats"]):
-            con.print(line, highlight=False)
+            con.print(line, highlight=False, markup=False)  # it names councils and policies
         con.print(
             "[dim]Live states come from the council's own play, where each model meets its own earlier trades; a "
             "checkpoint's held-out figures come from states of stand-in play, so the two rates can differ.[/]"

@@ -261,7 +261,10 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(scenario, episode.summary):
         con.print(line)
     again = " (replacing the simulate run that was there)" if replaced else ""
-    con.print(f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json{again}", soft_wrap=True)
+    # --out prints as written: `runs/x[/]` is no markup
+    con.print(
+        f"wrote {out_dir}/: trace.parquet ({len(episode.rows)} rows), summary.json{again}", soft_wrap=True, markup=False
+    )
     over = too_many_faults(episode.summary["faults"], args.max_fault_share)
     hint = seat_fault_hint(over[0], episode.summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, episode.summary["faults"], over, args.max_fault_share, hint, resumes=False)

@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
                 recipe_source(args.recipe, args.overrides),
                 resume=args.resume,
                 restart=args.restart,
-                log=lambda m: con.print(f"[dim]{m}[/]", soft_wrap=True),
+                # a message names the recipe and its folders: `runs/x[/]` is no markup
+                log=lambda m: con.print(m, style="dim", soft_wrap=True, markup=False),
                 progress=bar,
             )
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from glade import checkpoint
 from glade.cli import VerbHelp, epilog, glade_command
@@ -193,7 +194,7 @@ def closing(args: argparse.Namespace, con) -> None:
     table.add_column(overflow="fold", style="dim")
     for label, path, what in made:
         if path.exists():
-            table.add_row(f"  {label}", f"{path}/" if path.is_dir() else str(path), what)
+            table.add_row(f"  {label}", Text(f"{path}/" if path.is_dir() else str(path)), what)  # a path, not markup
     con.print(table)
     if RESULTS.is_dir():
         con.print("next: more seeds narrow every interval (--dry-run first: the plan and its time)", soft_wrap=True)

@@ -40,7 +40,8 @@ def simulate_default(args: argparse.Namespace, con) -> None:
     con.print()
     for line in summary_lines(episode.scenario, episode.summary):
         con.print(line)
-    con.print(f"wrote {out}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True)
+    # --out prints as written: `runs/x[/]` is no markup
+    con.print(f"wrote {out}/: trace.parquet ({len(episode.rows)} rows), summary.json", soft_wrap=True, markup=False)
     if episode.summary["conservation_problems"]:
         raise RuntimeError("conservation check failed in the default simulation")
 
@@ -155,11 +156,12 @@ def train_recipe(name: str):
                 load_train_recipe(path, overrides),
                 str(path),
                 resume=True,
-                log=lambda m: err.print(f"[dim]{m}[/]", soft_wrap=True),
+                # a message names the recipe and its folders: `runs/x[/]` is no markup
+                log=lambda m: err.print(m, style="dim", soft_wrap=True, markup=False),
                 progress=bar,
             )
         meta = json.loads((out / "meta.json").read_text())
-        con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True)
+        con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True, markup=False)  # the checkpoint folder
         targets, intervals = meta.get("targets") or {}, meta["metrics"].get("intervals") or {}
         for metric, t in targets.items():
             said = "not measured" if t["measured"] is None else target_text(t, intervals.get(metric))
@@ -207,6 +209,7 @@ def shipped_base(args: argparse.Namespace, con) -> None:
         f"shipped:tiny-base ({folder}): trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
         f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
         soft_wrap=True,
+        markup=False,  # the folder glade is installed in prints as written
     )
     con.print(f"[dim]rebuild it with `{glade_command()} quickstart --train-base` (see models/tiny-base/README.md)[/]")
 
@@ -303,7 +306,8 @@ def export_creatures(args: argparse.Namespace, con) -> None:
             )
         )
     for folder in done:
-        con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True)
+        # under --out: the folder prints as written
+        con.print(f"{folder}/: {', '.join(sorted(p.name for p in folder.iterdir()))}", soft_wrap=True, markup=False)
     # the folders these exports were made from: latest:NAME may name a later run (a smoke test's, say)
     glade, council = shlex.quote(glade_command()), shlex.quote(str(RESULTS))  # a shell command to copy
     hoarder = shlex.quote(str(folders["tiny-hoarder"] or f"{LATEST}tiny-hoarder"))
