@@ -50,6 +50,22 @@ def test_margin_call_closes_positions_when_the_price_moves_against_the_patron():
     assert check_conservation(world) == []
 
 
+def test_the_margin_call_comes_before_a_loan_due_the_same_turn_is_collected():
+    # settle_patron's order is gambit, margin, loans: the pebbles a loan brings back this turn do not
+    # save a position already under-margined (equity 10 < 0.25 * 10 honey * 10.0 = 25 at the check)
+    env = parallel_env("default", turns=5)
+    env.reset(seed=0)
+    world = env.world
+    P.open_position(world, "honey", -10)
+    P.lend(world, world.creatures[0], 190.0, 0.0, world.turn)  # due this turn, no interest
+    assert world.patron.pebbles == 10.0 and world.price["honey"] == 10.0
+    P.settle_patron(world)
+    assert world.patron.positions == []
+    assert world.news == ["A financier's positions were called in by the lenders of the Wood."]
+    assert world.patron.pebbles == 200.0  # the loan still came back, after the call
+    assert check_conservation(world) == []
+
+
 def test_no_margin_call_with_enough_equity():
     env = parallel_env("gambit_override", **MANIA_SHORT, **{"patron.pebbles": 200.0})
     seen = play_holds(env, 0, 5)

@@ -118,6 +118,12 @@ def test_rumour_publishes_the_story_and_writes_nothing_at_the_seam(run_standin, 
         assert RUN_EVENT in o["events"] and o["talk"]["honey"] == FALL
     for o in seen[spring - 1].values():
         assert RUN_EVENT not in o["events"] and o["talk"]["honey"] == 0
+    # the talk stays in the air for the legend's talk_turns (2), then falls silent
+    assert RUN.talk_turns == 2
+    for o in seen[spring + 1].values():
+        assert o["talk"]["honey"] == FALL
+    for o in seen[spring + 2].values():
+        assert o["talk"]["honey"] == 0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
