@@ -334,3 +334,15 @@ def test_validate_refuses_a_train_output_root_that_is_a_file(tmp_path, capsys):
     path = write(tmp_path, "t.yaml", body)
     assert main(["validate", "--kind", "train", str(path)]) == 2
     assert f"output_root: {tmp_path / 'taken'}: is a file; give a folder to write into" in capsys.readouterr().out
+
+
+def test_emptying_a_mapping_then_adding_by_dotted_key_replaces_it():
+    # README's way to put councils of your own in place of a recipe's: the overrides apply in order
+    from glade.config import parse_overrides
+
+    data = {"councils": {"scenario": {}, "balanced": {"*": "balanced"}}, "seeds": {"count": 4}}
+    overrides = parse_overrides(["councils={}", "councils.solo={oona: hoarder}"])
+    assert apply_overrides(data, overrides)["councils"] == {"solo": {"oona": "hoarder"}}
+    # given twice, a key takes the last value: the second mapping merges into the recipe's
+    twice = parse_overrides(["councils={}", "councils={solo: {oona: hoarder}}"])
+    assert list(apply_overrides(data, twice)["councils"]) == ["scenario", "balanced", "solo"]
