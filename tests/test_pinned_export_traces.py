@@ -125,6 +125,7 @@ def test_a_repo_with_no_commit_records_none_and_untracked_files_do_not_make_it_d
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg" / "provenance.py").write_text("x = 1\n")
+    (repo / "pyproject.toml").write_text("[project]\n")  # a source checkout (provenance.checkout)
     git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], check=True)
     monkeypatch.setattr(provenance, "__file__", str(repo / "pkg" / "provenance.py"))
