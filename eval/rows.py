@@ -1,6 +1,6 @@
 """The rows of an evaluation: a PlannedWorld (one episode to play), and what is written for it: decisions.parquet (one
 row per live decision, with the stand-in's counterfactual in the same state) and episodes.parquet (one row per world x
-creature, with the world's outcome figures). Their columns are documented in DECISION_COLUMNS and EPISODE_COLUMNS.
+creature, with the world's outcome figures). Their columns are documented in glade.eval.columns.
 Reading a results folder back, for flag, report, rank and calibrate, is here too: its checks and refusals."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from glade.resume import PROGRESS, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet
 
+from .columns import DECISION_COLUMNS, EPISODE_COLUMNS  # noqa: F401  (their readers import them from here too)
 from .figures import FIGURES, legend_good, legend_turn, phase
 from .recipe import STANDIN, EvalRecipe
 from .scoring import direction_agreement, directions, quantities
@@ -281,29 +282,6 @@ class PlannedWorld:
     left_out: str | None = None  # a leave-one-out replay: the focal creature back on its stand-in
 
 
-DECISION_COLUMNS = {
-    "episode_id / pair_id": "the world, and the (scenario, seed) pair it shares with its all-stand-in world",
-    "scenario / scenario_hash / protocol_version": "the rules and prompt format that ran",
-    "council / cast / seed / turn / phase": "where: phase is before, seam (the legend turn) or after",
-    "creature / policy_name / policy": "who: the recipe's policy name and the deciding policy's identity",
-    "action / standin_action / standin_disposition": "the live action and the stand-in's in the same state (JSON)",
-    "completion / prompt / error / self_buy": "the raw answer, the user prompt, the parse error, self-buys",
-    "observation": "the observation decided on (JSON), from which glade calibrate rebuilds the state",
-    "wealth_change / agreement": "the creature-turn's wealth change; share of goods on the stand-in's side",
-    "dir_<good> / standin_dir_<good>": "one pair per good of the scenario: the side taken (buy, sell or none), live and stand-in",
-    "qty_<good> / standin_qty_<good>": "one pair per good: the signed units ordered (+ bought, - sold), live and stand-in",
-}
-EPISODE_COLUMNS = {
-    "episode_id / pair_id / world / scenario / scenario_hash / council / cast / seed": "the world (world: council, standin, or attribution for a leave-one-out replay)",
-    "creature / policy / focal": "the seat, and whether it is a live (focal) one",
-    "wealth_start / wealth_end / wealth_change / trades / self_buys / errors / faults": "the seat over the episode (faults: turns its seat failed to answer)",
-    "legend_good / legend_turn / legend_ratio / seam_ratio": "the legend, its good's price at the legend turn's settlement over the turn before, the seam's write (after / before); null without a legend in the turns played",
-    "price_path / start_prices": "every good's reference price after each turn, and before turn 0 (JSON)",
-    "gambit_pnl / final_gini / volume / turns": "the world's outcome figures (glade.eval.figures); gambit_pnl null where the scenario has no gambit",
-    "left_out": "attribution.parquet only: the focal creature put back on its stand-in in this replay",
-}
-
-
 def decision_rows(w: PlannedWorld, s: Scenario, rows: list[dict]) -> list[dict]:
     """One row per live decision, with per-good directions and quantities for both sides."""
     turn0 = legend_turn(s)
@@ -381,6 +359,7 @@ def episode_rows(w: PlannedWorld, s: Scenario, rows: list[dict], history: list[d
                 "world": STANDIN if w.council == STANDIN else ("council" if w.left_out is None else ATTRIBUTION),
                 "scenario": w.scenario,
                 "scenario_hash": s.hash(),
+                "protocol_version": rows[0]["protocol_version"] if rows else None,  # as the decision rows say
                 "council": w.council,
                 "cast": w.cast,
                 "seed": w.seed,

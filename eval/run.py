@@ -17,7 +17,9 @@ import pandas as pd
 import yaml
 
 from glade.config import as_plain
+from glade.env import protocol
 from glade.env.scenario import Scenario
+from glade.episode_folder import PROVENANCE
 from glade.faults import SeatMeter, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
@@ -25,6 +27,7 @@ from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ti
 from glade.run_limits import check, results_recipe
 from glade.seats.server import seat_fault_hint
 
+from .columns import DECISION_COLUMNS, EPISODE_COLUMNS, EVERY_COLUMN, schema, with_protocol
 from .estimate import calibrate, eval_plan
 from .plan import Shard, plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
@@ -139,9 +142,9 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evalua
     part = first = state.next_part()
     try:
         for shard, decisions, episodes, replays in backend(recipe, scenarios, todo, stats, progress):
-            _write(decisions, log.path("decisions", part))
-            _write(episodes, log.path("episodes", part))
-            _write(replays, log.path(ATTRIBUTION, part))
+            _write(decisions, log.path("decisions", part), DECISION_COLUMNS)
+            _write(episodes, log.path("episodes", part), EPISODE_COLUMNS)
+            _write(replays, log.path(ATTRIBUTION, part), EPISODE_COLUMNS)
             # a shard of leave-one-out replays only has no episodes rows: its faults are in the replays
             played = pd.concat([episodes, replays])
             faults = played.groupby("episode_id")["faults"].sum() if len(played) else {}
@@ -157,15 +160,18 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evalua
     # plan order, whichever shard finished first; only the plan's worlds: the leave-one-out
     # replays of an earlier run with `attribution: true` stay in the ledger for a later one
     order = {w.episode_id: i for i, w in enumerate(planned)}
+    now = protocol.PROTOCOL_VERSION  # read at call time: a test stands in a later version
+    replays = _concat([p for p in log.listed(ATTRIBUTION, state) if p.exists()])
     return Evaluation(
         decisions=_in_order(_concat(log.listed("decisions", state)), order),
-        episodes=_in_order(_concat(log.listed("episodes", state)), order),
+        # the shards of an older glade's run hold episode rows without protocol_version
+        episodes=_in_order(with_protocol(_concat(log.listed("episodes", state)), now), order),
         worlds=len(state.done & set(order)),
         played_now=sum(len(shard) for shard in todo),
         stats=stats,
         replayed=tuple(state.replayed),
         wall_seconds=time.perf_counter() - started,
-        attribution=_in_order(_concat([p for p in log.listed(ATTRIBUTION, state) if p.exists()]), order),
+        attribution=_in_order(with_protocol(replays, now), order),
     )
 
 
@@ -186,10 +192,12 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
 
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    _write(result.decisions, out / "decisions.parquet")
-    _write(result.episodes, out / "episodes.parquet")
+    made = provenance(result.decisions, result.episodes)
+    glade = table_provenance(recipe, made)
+    _write(result.decisions, out / "decisions.parquet", DECISION_COLUMNS, glade)
+    _write(result.episodes, out / "episodes.parquet", EPISODE_COLUMNS, glade)
     if len(result.attribution):
-        _write(result.attribution, out / "attribution.parquet")
+        _write(result.attribution, out / "attribution.parquet", EPISODE_COLUMNS, glade)
     else:
         (out / "attribution.parquet").unlink(missing_ok=True)
     stats = result.stats
@@ -215,7 +223,7 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     faults = tally_faults(zip(decisions["policy_name"], decisions["error"])) if len(decisions) else {}
     summary = {
         "recipe": recipe.name,
-        **provenance(result.decisions, result.episodes),
+        **made,
         "worlds": result.worlds,
         "decisions": len(result.decisions),
         "tables": tables_identity(len(result.decisions), result.episodes),  # the report checks the tables by it
@@ -257,21 +265,20 @@ def provenance(decisions: pd.DataFrame, episodes: pd.DataFrame) -> dict:
     }
 
 
-# Columns that may hold no value in a whole run (no errors, no legend, no replay): typed here,
-# or pyarrow writes type null there and string (or double) elsewhere, and two runs' files no
-# longer read as one table.
-TYPED = {"error": "string", "legend_good": "string", "left_out": "string", "legend_turn": "float64"}
+def table_provenance(recipe: EvalRecipe, summary: dict) -> dict:
+    """The `glade` metadata key of each table write_results writes (as trace.parquet's, glade.episode_folder):
+    which glade, prompt protocol, scenarios and recipe made it, so a table copied away still says so."""
+    return {**{k: summary[k] for k in PROVENANCE}, "scenario_hashes": summary["scenario_hashes"], "recipe": recipe.name}
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def _write(frame: pd.DataFrame, path: Path, columns: dict = EVERY_COLUMN, glade: dict | None = None) -> None:
+    """`frame` as Parquet, typed by its documented `columns` (glade.eval.columns.schema), `glade` the table's
+    provenance (table_provenance). pandas' own metadata is left out: the file says the same whichever pandas wrote it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for name, kind in TYPED.items():
-        at = table.schema.get_field_index(name)
-        if at >= 0 and pa.types.is_null(table.schema.field(at).type):
-            table = table.set_column(at, name, table.column(name).cast(kind))
+    typed = schema(frame, columns, glade)
+    table = pa.Table.from_pandas(frame, schema=typed, preserve_index=False).replace_schema_metadata(typed.metadata)
     with atomic(path) as tmp:
         pq.write_table(table, tmp)
 

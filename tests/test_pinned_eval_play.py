@@ -191,13 +191,13 @@ def test_the_summary_uses_the_recipes_seed(tmp_path):
 
 
 def test_a_column_with_no_value_is_written_typed(tmp_path):
-    # guards _write's TYPED casts: an all-null error column is a string, not type null
+    # guards _write's schema: an all-null error column is a string, not type null
     import pyarrow.parquet as pq
 
     frame = pd.DataFrame({"episode_id": ["a", "b"], "error": [None, None], "legend_turn": [None, None]})
     eval_run._write(frame, tmp_path / "t.parquet")
     schema = pq.read_schema(tmp_path / "t.parquet")
-    assert (str(schema.field("error").type), str(schema.field("legend_turn").type)) == ("string", "double")
+    assert (str(schema.field("error").type), str(schema.field("legend_turn").type)) == ("string", "int64")
 
 
 def test_in_order_keeps_only_planned_worlds_in_plan_order():

@@ -113,7 +113,7 @@ def test_a_column_with_no_value_in_a_run_keeps_its_type(tmp_path):
     frame = pd.DataFrame({"episode_id": ["a", "b"], "error": [None, None], "legend_turn": [None, None]})
     eval_run._write(frame, tmp_path / "rows.parquet")
     schema = pq.read_schema(tmp_path / "rows.parquet")
-    assert str(schema.field("error").type) == "string" and str(schema.field("legend_turn").type) == "double"
+    assert str(schema.field("error").type) == "string" and str(schema.field("legend_turn").type) == "int64"
 
 
 def test_flags_and_rank_files_say_which_glade_wrote_them(tmp_path, monkeypatch):
