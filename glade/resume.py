@@ -102,12 +102,12 @@ class ShardLog:
                 f"writes {ours}); choose another out (out=DIR)"
             )
         written = data.get("recipe") if data.get("format") == FORMAT else None
-        if not isinstance(written, dict) and read_episodes(
-            progress
-        ):  # an older ledger: rows of a recipe it does not name
+        if not isinstance(written, dict) and read_episodes(progress):  # an older ledger: names no recipe
             written = recorded_recipe(self.root, recipe)
         if isinstance(written, dict):
             written = {k: v for k, v in written.items() if k not in self.dropped}
+            # a ledger from before `worlds` decided sampled rows (run_limits.samples_by_batch) is not asked it
+            recipe = recipe if "worlds" in written else {k: v for k, v in recipe.items() if k != "worlds"}
         if written is not None and written != recipe:
             raise ValueError(
                 f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "

@@ -44,11 +44,31 @@ def check_ranges(recipe: Limits, source: str) -> None:
             fail(source, key, "must be at least 1 (or left out: no limit)")
 
 
+def samples_by_batch(spec) -> bool:
+    """Whether a seat's answers depend on which rows share its batch: the hf engine sampling
+    (temperature > 0) seeds each batched generate once, so a row's draws follow its place in the
+    batch, which `worlds` decides (vLLM seeds each row, and greedy answers draw nothing)."""
+    return (
+        isinstance(spec, dict)
+        and spec.get("kind") in ("hf", "checkpoint")
+        and spec.get("engine", "hf") == "hf"
+        and (spec.get("temperature") or 0) > 0
+    )
+
+
 def results_recipe(recipe) -> dict:
     """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys
     (glade.seats.results_spec). An eval recipe's seat specs are its `policies`; a generate recipe,
-    which has none, seats them in its `councils` (council -> creature -> spec)."""
-    plain = {k: v for k, v in as_plain(recipe).items() if k not in RUN_ONLY_KEYS}
+    which has none, seats them in its `councils` (council -> creature -> spec). `worlds` stays
+    where a seat samples by batch (samples_by_batch): a rerun with another would mix draws."""
+    given = as_plain(recipe)
+    specs = (
+        given["policies"].values()
+        if "policies" in given
+        else [s for c in given["councils"].values() for s in c.values()]
+    )
+    keep = {"worlds"} if any(samples_by_batch(spec) for spec in specs) else set()
+    plain = {k: v for k, v in given.items() if k not in RUN_ONLY_KEYS or k in keep}
     if "policies" in plain:
         plain["policies"] = {name: results_spec(spec) for name, spec in plain["policies"].items()}
     else:

@@ -32,6 +32,32 @@ def test_a_generate_recipe_keeps_its_results_recipe_without_run_only_keys():
     assert "base_url" not in results_recipe(base)["councils"]["c"]["oona"] and "out" not in results_recipe(base)
 
 
+def test_worlds_decides_the_rows_of_a_seat_that_samples_by_batch(tmp_path):
+    # the hf engine seeds each batched generate once: a sampled row's draws follow the rows beside it
+    import json
+
+    from glade.resume import ShardLog
+
+    def recipe(worlds, **gen):
+        seat = {"kind": "checkpoint", "path": "shipped:tiny-base", **gen}
+        return results_recipe(GenerateRecipe(out="a", councils={"c": {"*": seat}}, worlds=worlds))
+
+    assert recipe(2, temperature=1.0) != recipe(3, temperature=1.0)
+    assert recipe(2, temperature=1.0)["worlds"] == 2
+    assert recipe(2) == recipe(3) and recipe(2, temperature=0.0) == recipe(3, temperature=0.0)
+    assert recipe(2, temperature=1.0, engine="vllm") == recipe(3, temperature=1.0, engine="vllm")  # seeded per row
+    log = ShardLog(tmp_path, {"traces": "data/part-{part:05d}.parquet"})
+    played = recipe(2, temperature=1.0)
+    (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": played, "episodes": {}}))
+    log.check(played)
+    with pytest.raises(ValueError, match=r"holds a run of another recipe \(worlds: 2 -> 3\)"):
+        log.check(recipe(3, temperature=1.0))
+    # a ledger written before worlds was recorded does not say which it played: not asked
+    older = {k: v for k, v in played.items() if k != "worlds"}
+    (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": older, "episodes": {}}))
+    log.check(recipe(3, temperature=1.0))
+
+
 def test_check_counts_only_with_a_limit_and_calibrates_only_for_max_tokens():
     plan = Plan(episodes=1, world_turns=5, decisions={"m": 5}, free=frozenset())
     calls = []
