@@ -183,3 +183,14 @@ def test_provenance_records_whether_the_tree_had_uncommitted_changes(tmp_path, m
     (site / "pyproject.toml").write_text("[project]\n")  # even beside a pyproject.toml, below the repo's top
     assert provenance.checkout() is None and provenance.stamp()["git_commit"] is None
     assert commit_text({"glade_version": "0.1", "git_commit": "abc", "git_dirty": None}).endswith("is not recorded)")
+
+
+def test_a_checkpoints_provenance_names_torchs_thread_count(monkeypatch):
+    # a CPU run's weights differ in the last bits at another thread count: meta.json says which it ran at
+    import torch
+
+    from glade.train.sft import provenance
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    made = provenance()
+    assert made["torch_threads"] == 3 and made["versions"]["torch"] and made["created"]

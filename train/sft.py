@@ -389,7 +389,11 @@ def _barrier() -> None:
 
 
 def provenance() -> dict:
-    """Versions and the git commit, for meta.json and cards."""
+    """Versions, the git commit and torch's thread count (a CPU run's weights differ in the last bits
+    with it), for meta.json and cards."""
+    import torch
+
     from glade.provenance import now, stamp
 
-    return {**stamp(("torch", "transformers", "trl", "peft", "datasets", "accelerate")), "created": now()}
+    versions = stamp(("torch", "transformers", "trl", "peft", "datasets", "accelerate"))
+    return {**versions, "torch_threads": torch.get_num_threads(), "created": now()}
