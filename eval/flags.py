@@ -159,7 +159,10 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
     testable = sum(c["q"] is not None for c in cells)
     shared = sum(len(c["scenarios"]) > 1 for c in cells)
     method = {
-        "test": "two-sided sign-flip (paired randomisation) test over episodes / worlds: exact up to 14 differing pairs, Monte Carlo beyond",
+        "test": (
+            "two-sided sign-flip (paired randomisation) test over episodes / worlds: exact up to 14 differing "
+            "pairs, Monte Carlo beyond"
+        ),
         "fdr": "Benjamini-Hochberg over every cell that can reach q (independent filtering on the smallest attainable p)",
         "fdr_q": q_max,
         "flag_min_effect": min_effect,

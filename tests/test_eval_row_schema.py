@@ -131,6 +131,7 @@ def test_the_readme_list_is_generated_whole():
     listed = readme_columns()
     assert "| `legend_turn` | int64 |" in listed and "| `qty_<good>` | int64 |" in listed
     assert listed.count("| --- | --- | --- |") == 2  # decisions.parquet's table, then episodes.parquet's
+    assert listed in readme_section(), "README.md's columns section is stale: paste glade.eval.columns.readme_columns()"
 
 
 def test_a_run_resumes_from_the_shards_an_older_glade_wrote(tmp_path, monkeypatch):
