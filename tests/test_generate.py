@@ -166,17 +166,22 @@ def test_shipped_recipe_validates():
     assert len(gen.episode_plan(r)) == 4 * 5 * 1
 
 
-def test_shards_share_one_schema_and_a_folder_of_clean_and_failed_answers_loads_whole(tmp_path, monkeypatch):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def junk_seat(tmp_path, monkeypatch) -> dict:
+    """A council seating oona on a python seat that answers a good the Wood has not: every answer an error."""
     (tmp_path / "glade_test_junk.py").write_text(
         "class Junk:\n    name = 'junk'\n\n    def act(self, observations):\n"
         "        return [{'orders': [{'side': 'buy', 'good': 'gold', 'qty': 1, 'price': 1}]} for _ in observations]\n\n\n"
         "def junk():\n    return Junk()\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    junk = {"oona": {"kind": "python", "entry_point": "glade_test_junk:junk"}}
+    return {"oona": {"kind": "python", "entry_point": "glade_test_junk:junk"}}
+
+
+def test_shards_share_one_schema_and_a_folder_of_clean_and_failed_answers_loads_whole(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    junk = junk_seat(tmp_path, monkeypatch)
     r = recipe(tmp_path, scenarios=["default"], councils={"clean": {}, "junk": junk}, seeds={"start": 0, "count": 1})
     gen.generate(gen.GenerateRecipe(**{**r.__dict__, "worlds": 1}))  # part 0: no errors; part 1: oona's
     data = tmp_path / "traces" / "data"

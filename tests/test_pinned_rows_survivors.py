@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_generate import junk_seat
 from test_pinned_heldout_figures import write_traces
 
 import glade.traces as gen
@@ -42,13 +43,7 @@ def test_each_worlds_rows_carry_its_own_councils_seat_label():
 
 
 def test_a_parse_error_is_not_a_seat_fault_in_the_ledger(tmp_path, monkeypatch):
-    (tmp_path / "glade_test_junk.py").write_text(
-        "class Junk:\n    name = 'junk'\n\n    def act(self, observations):\n"
-        "        return [{'orders': [{'side': 'buy', 'good': 'gold', 'qty': 1, 'price': 1}]} for _ in observations]\n\n\n"
-        "def junk():\n    return Junk()\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    junk = {"oona": {"kind": "python", "entry_point": "glade_test_junk:junk"}}
+    junk = junk_seat(tmp_path, monkeypatch)
     r = gen.GenerateRecipe(out=str(tmp_path / "t"), councils={"junk": junk}, seeds=Seeds(start=0, count=1), turns=3)
     gen.generate(r)
     assert json.loads((tmp_path / "t" / "progress.json").read_text())["episodes"]["default.junk.s0"]["faults"] == 0
