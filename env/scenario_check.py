@@ -27,6 +27,15 @@ MAX_TEXT = 8_000  # the observation space's bound on a text (events, gossip, whi
 FOLDER_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,127}")
 
 
+def control_character(name: str) -> str | None:
+    """Words for the first control character in `name` (Unicode category C: an escape sequence, a
+    newline, a bidi override would reach a terminal raw), or None where it has none."""
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch).startswith("C"):
+            return f"control character {ch!r} at position {i}; use printable characters only"
+    return None
+
+
 def check(s: Scenario, src: str | None) -> None:
     """Cross-field rules the types alone cannot say."""
     goods = set(s.goods)
@@ -42,15 +51,8 @@ def check(s: Scenario, src: str | None) -> None:
             "name",
             f"{s.name!r} cannot name a run folder: 1 to 128 characters, no '/' or '\\', not starting with '.'",
         )
-    # what FOLDER_NAME lets through (DEL, C1 controls, a bidi override) would reach the terminal raw
-    for i, ch in enumerate(s.name):
-        if unicodedata.category(ch).startswith("C"):
-            fail(
-                src,
-                "name",
-                f"{s.name!r} cannot name a run folder: control character {ch!r} at position {i}; "
-                "use printable characters only",
-            )
+    if control := control_character(s.name):  # what FOLDER_NAME lets through: DEL, C1 controls, bidi overrides
+        fail(src, "name", f"{s.name!r} cannot name a run folder: {control}")
     if s.turns < 1:
         fail(src, "turns", "must be at least 1")
     if [g.kind for g in s.goods.values()].count("fuel") != 1:

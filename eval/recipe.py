@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario
-from glade.env.scenario_check import FOLDER_NAME
+from glade.env.scenario_check import FOLDER_NAME, control_character
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.run_limits import check_ranges
@@ -207,14 +206,8 @@ def check_label(source: str, key: str, name: str) -> None:
     bidi override) would reach the terminal raw (a key that is no string is refused before, by build)."""
     if not name.strip():
         fail(source, key, f"a name needs at least one visible character, got {name!r}")
-    for i, ch in enumerate(name):
-        if unicodedata.category(ch).startswith("C"):
-            fail(
-                source,
-                key,
-                f"{name!r} cannot label results: control character {ch!r} at position {i}; "
-                "use printable characters only",
-            )
+    if control := control_character(name):
+        fail(source, key, f"{name!r} cannot label results: {control}")
 
 
 def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:
