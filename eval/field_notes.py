@@ -29,6 +29,7 @@ import pandas as pd
 from glade.console import with_ci
 from glade.env.scenario import MECHANISMS, SCENARIO_DIR, load_scenario
 from glade.env.schema import RECIPES, read_yaml
+from glade.words import level_percent
 
 from .figures import FIGURES, mechanism
 from .metrics import per_seed, seed_rate
@@ -240,9 +241,9 @@ def table_one_caption(level: float, rows: list[dict] | None = None, recipe: dict
         "The field notes' Table 1 (the notes: the write-up of agent markets on small models that glade's three lessons "
         "come from; their Table 1 is the same gambit in four worlds, in the notes' words) beside the row glade measured "
         "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn "
-        f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level:.0%} "
+        f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level_percent(level)} "
         "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "
-        f"crash_drop within crash_within turns, with a {level:.0%} exact binomial interval (where a seed's casts disagree, "
+        f"crash_drop within crash_within turns, with a {level_percent(level)} exact binomial interval (where a seed's casts disagree, "
         "the mean of each seed's share of its casts, with Korn and Graubard's interval). A mechanism played in "
         f"several scenarios has a row for each, its scenario named. {'; '.join(said)}. {legend}"
     )
@@ -250,7 +251,7 @@ def table_one_caption(level: float, rows: list[dict] | None = None, recipe: dict
 
 def table_one_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """(header, rows of text) for printing: the field notes' row, then glade's measured row."""
-    ci = f"[{rows[0]['level']:.0%} CI]" if rows else "[CI]"
+    ci = f"[{level_percent(rows[0]['level'])} CI]" if rows else "[CI]"
     header = [
         "mechanism",
         "world",

@@ -40,6 +40,7 @@ import pandas as pd
 
 from glade.files import atomic, check_replaceable, json_with_keys
 from glade.provenance import stamp
+from glade.words import level_percent
 
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities, check_versions, folder_versions
@@ -229,7 +230,7 @@ def rank(
     played = ((by_seed.sum(axis=1) + by_seed.sum(axis=2)) > 0).sum(axis=0)
     if resamples < least_resamples and not too_few and (played >= MIN_RESAMPLED).any():
         raise ValueError(
-            f"--resamples {resamples}: at least {least_resamples} refits for a {round(level * 100, 6):g}% interval's "
+            f"--resamples {resamples}: at least {least_resamples} refits for a {level_percent(level)} interval's "
             f"ends (about {BEYOND} beyond each at {MIN_RESAMPLED} seeds; fewer and the ends are a few refits' noise)"
         )
     if on_total is not None:

@@ -1,6 +1,6 @@
 """The words glade's cards and reports share, one home each: the terms more than one of them defines
 (the traces card, the model card, the eval report's glossary), a count said with its noun, and a run's
-seeds in a few characters. A place may add its own words after a term's, never other ones. And how a
+seeds in a few characters, an interval's level. A place may add its own words after a term's, never other ones. And how a
 card or report writes a user's name in Markdown (md_text, md_code, md_block, md_row) and a local path for
 the Hub (portable)."""
 
@@ -129,6 +129,11 @@ def md_row(cells) -> str:
     """A Markdown table row: each `|` not yet escaped is (GitHub splits cells on it even inside a code span,
     and reads `\\|` there as `|`), and a newline is a space, so a cell never adds a column or ends the row."""
     return "| " + " | ".join(_PIPE.sub(r"\1\\|", _NEWLINE.sub(" ", str(c))) for c in cells) + " |"
+
+
+def level_percent(level: float) -> str:
+    """An interval's level as a percentage, as exact as it was given: 0.995 is 99.5%, not a rounded 100%."""
+    return f"{round(level * 100, 6):g}%"
 
 
 def portable(value):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from glade.eval.rank import BOARD_KEYS
 from glade.files import json_with_keys
+from glade.words import level_percent
 
 from .markup import Section, html_table, md_table
 
@@ -60,7 +61,7 @@ def share_text(share: float) -> str:
 
 
 def board_about(board: dict) -> str:
-    level = f"{board['level']:.0%}"
+    level = level_percent(board["level"])
     what = (
         "wealth change of the seat, against every other policy on the same creature, scenario and seed"
         if board["outcome"] == "seat"
@@ -89,7 +90,7 @@ def board_about(board: dict) -> str:
 
 
 def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
-    level = f"{board['level']:.0%}"
+    level = level_percent(board["level"])
     entry = "council" if board.get("outcome") == "team" else "policy"  # a team board ranks councils
     header = ["rank", entry, "recipe names", "strength", f"{level} CI", "rank range", "wins / comparisons"]
     rows = []

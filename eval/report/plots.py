@@ -16,6 +16,7 @@ import pandas as pd
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.verdict_text import turn_text
+from glade.words import level_percent
 
 from .data import FILES, WORLD, Results, first_value, mean_ci, ordered, price_paths
 from .markup import md_text
@@ -111,7 +112,7 @@ def _save(fig, plt) -> bytes:
 
 def ci_words(r: Results) -> str:
     return (
-        f"{r.thresholds.ci_level:.0%} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
+        f"{level_percent(r.thresholds.ci_level)} interval of the mean over seeds (Student t, widened on the skewed side by Hall's "
         "correction, at the degrees of freedom the seeds' excess kurtosis leaves; none below 4 seeds, and none where every seed gave the same value); a council's casts "
         "on one seed are averaged first"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from glade.eval.field_notes import policy_spec, table_one, table_one_caption, table_one_cells
+from glade.words import level_percent
 
 from .data import Results, fault_notes
 from .markup import Section, html_table, md_table, md_text
@@ -24,7 +25,7 @@ def _interval_text(d: dict, fmt: str) -> str:
 SEATS_CAPTION = (
     "Per council and live seat (the recipe's policy name and spec, as Table 1 names it, then the identity its rows in "
     "decisions.parquet carry): the share of its answers the parser took as a valid action "
-    "with no named error, mean over seeds [{level:.0%} interval], n = seeds (a seed's casts and scenarios "
+    "with no named error, mean over seeds [{level} interval], n = seeds (a seed's casts and scenarios "
     "together); decisions that twin worlds made alike (the same prompt and answer, up to the legend turn: its decisions come before its effect) count once, in the rate and in the "
     "decisions; its self-buys, the share of its decisions that bid for a good its creature makes (no stand-in does), "
     "over seeds alike; and the most frequent errors. A seat with structured: true has each answer held to its state's "
@@ -97,7 +98,7 @@ def seat_sections(page) -> list[Section]:
     header, rows = seat_rows(page.r)
     if not rows:
         return []
-    about = SEATS_CAPTION.format(level=page.r.thresholds.ci_level)
+    about = SEATS_CAPTION.format(level=level_percent(page.r.thresholds.ci_level))
     return [
         Section(
             "seats",

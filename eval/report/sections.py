@@ -28,6 +28,7 @@ from glade.eval.verdict_text import (
     world_name,
 )
 from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
+from glade.words import level_percent
 
 from .data import standin_seeds
 from .markup import Section, html_table, md_table, md_text
@@ -40,7 +41,7 @@ SIDES = (("prompt", "prompt"), ("response", "live answer"), ("standin_action", "
 
 LEAD = (
     "n counts clusters: seeds for outcomes (a council's casts on one seed averaged), for a seat's valid-action rate "
-    "and for decision agreement, episodes for decision flags. Intervals are {level:.0%}: the t interval widened by Hall's "
+    "and for decision agreement, episodes for decision flags. Intervals are {level}: the t interval widened by Hall's "
     "skewness correction, both read at the degrees of freedom the sample's excess kurtosis leaves; for a crash or bubble rate, exact binomial over seeds where every seed's "
     "casts agree, else Korn and Graubard's interval of each seed's share of its casts; for a difference in such a rate "
     "between worlds, the exact split interval (the shares of seeds moving up and down, each Clopper-Pearson), given even "
@@ -66,8 +67,8 @@ def verdict_section(page) -> list[Section]:
     """The lead: each lesson's verdicts, seat attribution where played, the top flag families."""
     r, v = page.r, page.verdicts
     md, out = (
-        [LEAD.format(level=r.thresholds.ci_level), ""],
-        [f'<p class="caption">{_e(LEAD.format(level=r.thresholds.ci_level))}</p>'],
+        [LEAD.format(level=level_percent(r.thresholds.ci_level)), ""],
+        [f'<p class="caption">{_e(LEAD.format(level=level_percent(r.thresholds.ci_level)))}</p>'],
     )
     for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
         heading = f"{number}. {question}" if key in LESSONS else question

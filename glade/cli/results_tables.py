@@ -10,6 +10,7 @@ from pathlib import Path
 from glade.console import with_ci
 from glade.console_tables import plain_table
 from glade.eval.thresholds import DEFAULTS, Thresholds
+from glade.words import level_percent
 
 
 def run_lines(summary: dict, out) -> str:
@@ -96,7 +97,7 @@ def print_table_one(con, rows: list[dict]) -> None:
     if not rows:
         return
     header, cells = table_one_cells(rows)
-    level = f"{rows[0]['level']:.0%}"
+    level = level_percent(rows[0]["level"])
     # printed on their own, not as tables' titles: as a title, rich drops a character where a
     # word wraps when the table fills the whole width
     con.print(
@@ -165,7 +166,7 @@ def print_results(con, recipe, summary: dict) -> None:
 
     from glade.eval.figures import LEGEND_RATIO_HEADING
 
-    level = f"{recipe.thresholds.ci_level:.0%}"
+    level = level_percent(recipe.thresholds.ci_level)
     table_one = table_one_of(recipe.out, recipe.thresholds)
     shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
     if not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", [])):

@@ -10,7 +10,7 @@ from pathlib import Path
 from glade.eval.families import effect_text
 from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
 from glade.eval.stats import MIN_N, ci_text
-from glade.words import counted, md_code, md_row, md_text
+from glade.words import counted, level_percent, md_code, md_row, md_text
 
 from .lineage import council_provenance
 from .model_index import CouncilView, card_figure, members_text
@@ -277,7 +277,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
     out = [f"Council evaluation {md_code(council.recipe)} (`glade eval`): this model sat {sat}.", ""]
     out += council_provenance(council.provenance, trained, council.scenarios)
     if council.seat_rows:
-        level = f"{council.level:.0%} CI"
+        level = f"{level_percent(council.level)} CI"
         rows = [
             [
                 md_text(r["council"]),
@@ -325,7 +325,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
     for rank in council.ranks:
         if rank["ci"]:
             (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
-            spread = f"{rank['level']:.0%} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
+            spread = f"{level_percent(rank['level'])} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
         else:  # too few seeds for an interval
             spread = f"no interval: {rank.get('note') or 'too few seeds'}"
         # seated under two identities (structured and not), each line names its own
@@ -372,7 +372,10 @@ def council_section(council: CouncilView, trained: dict | None = None) -> list[s
             "Council outcome effects (council minus stand-in world; in the model-index as `council_*_effect`, "
             "these figures only):",
             "",
-            table(["scenario", "council", "figure", "effect", f"{council.level:.0%} CI", "support", "n seeds"], rows),
+            table(
+                ["scenario", "council", "figure", "effect", f"{level_percent(council.level)} CI", "support", "n seeds"],
+                rows,
+            ),
             "",
         ]
     flags = council.outcome_flags
