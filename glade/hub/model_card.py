@@ -248,7 +248,8 @@ def reproduce_lines(meta: dict, recipe: dict, shipped_recipe: dict | None) -> li
 
 
 def seconds(value: float) -> str:
-    return f"{value:.0f} s" if value < 90 else f"{value / 60:,.0f} min"
+    """Seconds up to 10 minutes, whole minutes above (off by 5% at most: 90 s is not "2 min")."""
+    return f"{value:.0f} s" if value < 600 else f"{value / 60:,.0f} min"
 
 
 def recipe_lines(recipe: dict) -> list[str]:
