@@ -39,15 +39,6 @@ def test_a_recipe_overrides_cannot_express_is_not_called_the_shipped_recipe():
     assert "(glade's shipped recipe, as it is)" in line
 
 
-def test_a_run_under_90_seconds_is_told_in_seconds_and_from_90_in_minutes():
-    # guards reproduce's `took < 90` (75 s is not "1 min")
-    from glade.hub.lineage import reproduce
-
-    took = lambda s: reproduce({"name": "x", "wall_seconds": s, "metrics": {"train_steps": 4}}, {"name": "x"}, None)[0]
-    assert "The run that made this one took 75 s, 4 steps" in took(75.0)
-    assert "The run that made this one took 2 min, 4 steps" in took(90.0)
-
-
 def test_the_protocol_and_held_out_cells_say_nothing_extra_when_there_is_nothing_to_add():
     # guards protocol_text's `learned == [own]`, council_provenance's `learned_protocols and` and heldout_text's
     # `not record["eval"]`: no "trained on protocol" clause without a difference, no held-out row without folders

@@ -70,7 +70,7 @@ def overrides(shipped: dict, ran: dict) -> list[str] | None:
 
 
 def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
-    """How to train it again, and how long that took. `recipe`: the checkpoint's recipe.yaml;
+    """How to train it again (model_card.reproduce_lines adds how long that took). `recipe`: the checkpoint's recipe.yaml;
     `shipped`: glade's shipped recipe of the same name as glade resolves it (None when there is
     none, or it was not looked up): only when the two are equal is it 'the shipped recipe'."""
     if not recipe:
@@ -101,12 +101,6 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     base = str((recipe.get("model") or {}).get("base") or "")
     if base.startswith("latest:") and meta.get("base_model"):
         line += f" Its {md_code(f'model.base: {base}')} named {md_code(Path(meta['base_model']).name)} when it ran."
-    if isinstance(meta.get("wall_seconds"), (int, float)):
-        took = meta["wall_seconds"]
-        line += (
-            f" The run that made this one took {f'{took:.0f} s' if took < 90 else f'{took / 60:,.0f} min'}, "
-            f"{meta.get('metrics', {}).get('train_steps')} steps (its meta.json: `wall_seconds`, `train_seconds`)."
-        )
     return [line, ""]
 
 

@@ -237,7 +237,7 @@ def protocol_words(meta: dict, trained: dict) -> list[str]:
 
 def reproduce_lines(meta: dict, recipe: dict, shipped_recipe: dict | None) -> list[str]:
     """lineage.reproduce, with the run's time in words: its wall time and how much of it the trainer took."""
-    lines = reproduce({k: v for k, v in meta.items() if k != "wall_seconds"}, recipe, shipped_recipe)
+    lines = reproduce(meta, recipe, shipped_recipe)
     took, trainer = meta.get("wall_seconds"), meta.get("train_seconds")
     if isinstance(took, (int, float)) and lines:
         trained = f", {seconds(trainer)} of it in the trainer" if isinstance(trainer, (int, float)) else ""
