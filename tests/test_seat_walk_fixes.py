@@ -342,5 +342,10 @@ def test_a_server_explanation_is_this_runs_and_its_own_seats(monkeypatch):
     assert seat_fault_hint("greedy", {"server_http_400": 3}, spec).endswith("; it said: context too long")
     assert "it said" not in seat_fault_hint("greedy", {"server_http_400": 3}, {**spec, "model": "n"})
     assert "it said" not in seat_fault_hint("greedy", {"server_http_400": 3})
+    # two servers under one name: without base_url neither's words are quoted for the other
+    server_module._remember(("server:m", "http://127.0.0.1:8001/v1"), "server_http_400", "bad max_tokens")
+    assert server_said("server:m", "server_http_400") == ""
+    assert "it said" not in seat_fault_hint("server:m", {"server_http_400": 3})
+    assert server_said("server:m", "server_http_400", "http://127.0.0.1:8001/v1") == "bad max_tokens"
     server_module.forget_said()  # each generate, eval and simulate run starts with this
     assert server_said("server:m", "server_http_400") == ""

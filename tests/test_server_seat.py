@@ -267,6 +267,14 @@ def test_a_whole_episode_runs_with_a_failing_server_seat(fake_server):
 SECRET = "sk-test-7f3a9c-DO-NOT-LEAK"
 
 
+def test_an_empty_api_key_sends_no_authorization(fake_server, monkeypatch):
+    # OPENAI_API_KEY="" is no key: "Bearer " with nothing after it is refused by some keyless servers
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    server = fake_server(lambda n, body, headers: GOOD)
+    server_seat(server.base_url).act(observations()[:1])
+    assert server.count == 1 and "Authorization" not in server.requests[-1]["headers"]
+
+
 def _leaks(value) -> bool:
     return SECRET in repr(value) or SECRET in str(value)
 

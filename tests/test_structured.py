@@ -25,7 +25,7 @@ from glade.env.protocol import parse
 from glade.eval.metrics import seat_validity
 from glade.seats import SeatSpecError, load, load_council
 from glade.seats.server import portable_schema
-from glade.seats.structured import Grammars, lark_grammar
+from glade.seats.structured import Grammars, SchemaConstraint, lark_grammar
 from glade.tracejson import canonical
 from glade.train.tiny import save_tiny
 
@@ -186,6 +186,21 @@ def test_a_kept_matcher_is_copied_fresh_for_every_row(grammars, observations):
     assert third.consume_tokens(grammars.tokenizer.tokenize_str('{"orders": []}')) and third.is_accepting()
     grammars.forget()
     assert not grammars._pristine
+
+
+def test_a_model_wider_than_its_tokenizer_has_its_padding_columns_masked(tiny, observations):
+    """Qwen's logits are 151,936 wide for 151,665 tokens: the mask must span the logits (a mask
+    as wide as the tokenizer cannot be laid over them), and no padding column may be chosen."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    wide = len(tokenizer) + 64
+    grammars = Grammars(tokenizer, wide)
+    assert grammars.vocab_size == wide
+    constraint = SchemaConstraint(grammars, [grammars.grammar(action_schema(observations[0])), None])
+    masked = constraint(torch.zeros(2, 1, dtype=torch.long), torch.zeros(2, wide))
+    constraint.finish()
+    assert masked.shape == (2, wide)
+    assert torch.isinf(masked[0, len(tokenizer) :]).all() and torch.isfinite(masked[0]).any()
+    grammars.worker.shutdown()
 
 
 # --- generation on the random tiny model --------------------------------------------------------
