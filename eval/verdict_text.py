@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+from glade.console import no_negative_zero
+
 from .families import families_heading, family_lines
 from .recipe import STANDIN
 from .stats import MIN_N
@@ -54,7 +56,7 @@ def _pct(log_move: float) -> float:
 
 
 def _points(log_move: float) -> str:
-    return f"{100.0 * log_move:+.1f}"
+    return f"{100.0 * log_move:+z.1f}"  # z: a move of -1e-6 is no fall, +0.0 not -0.0
 
 
 # What move_text's numbers are, for the captions beside them.
@@ -69,7 +71,7 @@ def move_text(iv: dict) -> str:
     words, and the simple percent change: "-79.2 [-83.0, -73.7] (-54.7%)"."""
     if iv.get("mean") is None:
         return "-"
-    head, pct = _points(iv["mean"]), f"{_pct(iv['mean']):+.1f}%"
+    head, pct = _points(iv["mean"]), f"{_pct(iv['mean']):+z.1f}%"
     if iv.get("ci"):
         low, high = iv["ci"]
         return f"{head} [{_points(low)}, {_points(high)}] ({pct})"
@@ -99,6 +101,7 @@ def _seeds(n: int) -> str:
 def value_text(iv: dict, fmt: str = "+.3f") -> str:
     if iv.get("mean") is None:
         return "-"
+    fmt = no_negative_zero(fmt)  # a mean of -1e-17 is no negative effect
     head = format(iv["mean"], fmt)
     if iv.get("ci"):
         return f"{head} [{format(iv['ci'][0], fmt)}, {format(iv['ci'][1], fmt)}]"
@@ -117,9 +120,8 @@ def rate_text(entry: dict) -> str:
         return pooled
     casts = "; ".join(f"cast {c['cast']}: {c['note']}" for c in entry["casts"])
     p = entry.get("heterogeneity_p")
-    across = ""
-    if p is not None:
-        across = f"; the casts' rates {'differ' if p < CAST_ALPHA else 'do not clearly differ'} (p = {p:.2g})"
+    differ = "differ" if p is not None and p < CAST_ALPHA else "do not clearly differ"  # eval/verdicts.py's test
+    across = "" if p is None else f"; the casts' rates {differ} (p = {p:.2g})"
     return f"{casts}{across}; pooled: {pooled}"
 
 
@@ -216,11 +218,10 @@ def seam_note(entry: dict) -> str:
     part = next((p for p in ("seam", "traded") if straddles_floor(entry[p], floor)), None)
     if part is None:
         return ""
-    low, high = entry[part]["ci"]
     who = "the seam's" if part == "seam" else "the traded part's"
     out = f": {who} interval straddles the floor ({100 * floor:.3g} log points)"
     # the width, not the verdict: a summary written before "at the floor" says "not enough seeds" here
-    return out + (" and is narrower than it" if high - low < floor else ": more seeds would narrow it")
+    return out + (" and is narrower than it" if narrower(*entry[part]["ci"], floor) else ": more seeds would narrow it")
 
 
 def seam_lines(entries: list[dict]) -> list[str]:
@@ -308,7 +309,7 @@ def lever_note(entry: dict, council: dict) -> str:
             if straddles_floor(d, floor)
         ]
         if across:
-            said = " and ".join(f"{who} interval [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" for who, d in across)
+            said = " and ".join(f"{who} interval [{d['ci'][0]:+z.3f}, {d['ci'][1]:+z.3f}]" for who, d in across)
             out = f": {said} straddle{'s' if len(across) == 1 else ''} the floor {floor:.3g}"
             narrow = all(narrower(d["ci"][0], d["ci"][1], floor) for _, d in across)  # the width: older summaries too
             out += " (narrower than it)" if narrow else " (more seeds would narrow it)"
@@ -317,8 +318,7 @@ def lever_note(entry: dict, council: dict) -> str:
 
 def percent(value: float) -> str:
     """A share in whole percent; a share that rounds to nothing is 0%, not "-0%"."""
-    text = f"{value:.0%}"
-    return "0%" if text == "-0%" else text
+    return f"{value:z.0%}"
 
 
 def attribution_lines(entries: list[dict], seam: list[dict] = ()) -> list[str]:

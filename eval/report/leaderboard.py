@@ -53,11 +53,12 @@ def not_ranked(board: dict) -> str | None:
 
 def share_text(share: float) -> str:
     """A share of resamples in whole percent, a small one never printed as 0% (or a large one as 100%)."""
-    if 0 < share < 0.005:
+    text = f"{share:.0%}"  # the rounding decides, not a threshold: 0.005 rounds half to even, to 0%
+    if share > 0 and text == "0%":
         return "<1%"
-    if 0.995 <= share < 1:
+    if share < 1 and text == "100%":
         return ">99%"
-    return f"{share:.0%}"
+    return text
 
 
 def board_about(board: dict) -> str:
@@ -104,8 +105,8 @@ def board_table(board: dict) -> tuple[list[str], list[list[str]]]:
                 str(row["rank"]),
                 row["entry"],
                 ", ".join(row["names"]) or "-",
-                f"{row['strength']:+.2f}",
-                f"[{low:+.2f}, {high:+.2f}]" if row["ci"] else f"— ({alone})" if alone else "—",
+                f"{row['strength']:+z.2f}",  # z: a strength of -1e-17 is no weaker than 0
+                f"[{low:+z.2f}, {high:+z.2f}]" if row["ci"] else f"— ({alone})" if alone else "—",
                 (f"{rank_low:g}-{rank_high:g}" if rank_low != rank_high else f"{rank_low:g}")
                 if row["rank_ci"]
                 else "—",

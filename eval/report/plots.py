@@ -190,6 +190,12 @@ def price_figure(r: Results, scenario: str, label: str) -> Chart:
     return Chart(f"prices-{_slug(scenario)}.png", f"Price paths: {label}", caption, _save(fig, plt))
 
 
+def cell_label(v: float) -> str:
+    """An agreement cell's label: .45 for 0.45, and 1 for whatever rounds to 1.00 (0.998 is no .00)."""
+    text = f"{v:.2f}"
+    return "1" if text == "1.00" else text.removeprefix("0")
+
+
 def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Chart | None:
     d = r.decisions
     if not len(d) or "agreement" not in d:
@@ -232,7 +238,7 @@ def agreement_figure(r: Results, council: str, labels: dict[str, str]) -> Chart 
                     ax.text(
                         j,
                         i,
-                        f"{v:.2f}"[1:] if v < 1 else "1",
+                        cell_label(v),
                         ha="center",
                         va="center",
                         fontsize=6.5,

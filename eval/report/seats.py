@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 
+from glade.console import no_negative_zero
 from glade.eval.field_notes import policy_spec, table_one, table_one_caption, table_one_cells
 from glade.words import level_percent
 
@@ -17,6 +18,7 @@ def _interval_text(d: dict, fmt: str) -> str:
     """`mean [low, high]`, or `mean (note)` where the interval was said in words."""
     if d.get("mean") is None:
         return "—"
+    fmt = no_negative_zero(fmt)  # a rate of -1e-17 reads 0.000, not -0.000
     if d.get("ci"):
         return f"{format(d['mean'], fmt)} [{format(d['ci'][0], fmt)}, {format(d['ci'][1], fmt)}]"
     return f"{format(d['mean'], fmt)} ({d['note']})" if d.get("note") else format(d["mean"], fmt)
