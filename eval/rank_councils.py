@@ -42,13 +42,14 @@ MODEL_KEYS = ("model", "adapter", "path")  # the keys of a seat spec that name a
 
 
 def _deciding(spec):
-    """A seat spec as far as it decides the answers: without `device` (where it ran), and with
-    each model folder as the folder it names from here (`shipped:NAME` resolved, a relative
-    path made absolute), so one model spelled two ways is one. A folder not found here stays
-    as written."""
+    """A seat spec as far as it decides the answers: without `device` (where it ran) and
+    `batch_size` (a sampled seat's ledger keeps it: it picks the draws, not how the seat answers),
+    and with each model folder as the folder it names from here (`shipped:NAME` resolved, a
+    relative path made absolute), so one model spelled two ways is one. A folder not found here
+    stays as written."""
     if not isinstance(spec, dict):
         return spec
-    out = {k: v for k, v in spec.items() if k != "device"}
+    out = {k: v for k, v in spec.items() if k not in ("device", "batch_size")}
     for key in MODEL_KEYS:
         if isinstance(out.get(key), str):
             out[key] = _folder(out[key])

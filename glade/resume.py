@@ -40,7 +40,7 @@ from pathlib import Path
 from glade.config import changes
 from glade.env import protocol
 from glade.files import atomic, check_folder_path, temp_of
-from glade.resume_upgrade import legacy_episodes, recorded_recipe
+from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
 
 PROGRESS = "progress.json"
 FORMAT = 2
@@ -106,8 +106,7 @@ class ShardLog:
             written = recorded_recipe(self.root, recipe)
         if isinstance(written, dict):
             written = {k: v for k, v in written.items() if k not in self.dropped}
-            # a ledger from before `worlds` decided sampled rows (run_limits.samples_by_batch) is not asked it
-            recipe = recipe if "worlds" in written else {k: v for k, v in recipe.items() if k != "worlds"}
+            recipe = unasked(written, recipe)  # what an older ledger did not record yet
         if written is not None and written != recipe:
             raise ValueError(
                 f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "

@@ -37,6 +37,27 @@ def recorded_recipe(root: Path, recipe: dict) -> dict:
     return {key: _as_recorded(written[key], value) for key, value in recipe.items() if key in written}
 
 
+def unasked(written: dict, recipe: dict) -> dict:
+    """`recipe` without what the ledger's recipe `written` predates, so that it is not asked: `worlds`
+    and a seat's `batch_size`, which the ledger records since 2026-12-05 where a seat samples by batch
+    (glade.run_limits.samples_by_batch)."""
+    recipe = recipe if "worlds" in written else {k: v for k, v in recipe.items() if k != "worlds"}
+    for group in ("policies", "councils"):
+        if isinstance(written.get(group), dict) and isinstance(recipe.get(group), dict):
+            recipe = {**recipe, group: _without_batch(written[group], recipe[group])}
+    return recipe
+
+
+def _without_batch(written, ours):
+    """`ours` (seat specs, or councils of them) with `batch_size` left out of each spec whose
+    written counterpart has none."""
+    if not isinstance(ours, dict) or not isinstance(written, dict):
+        return ours
+    if "kind" in ours:  # a seat spec
+        return ours if "batch_size" in written else {k: v for k, v in ours.items() if k != "batch_size"}
+    return {k: _without_batch(written.get(k), v) for k, v in ours.items()}
+
+
 def unresumable(root: Path, ledger: dict | None, verb: str) -> str | None:
     """Why no glade can finish the run an older glade's `glade VERB` left unfinished in `root`, as a clause
     (callers name the folder), or None: its ledger (no `format` key) records no recipe, and a run cut short

@@ -16,6 +16,7 @@ from typing import Protocol
 from glade.config import as_plain, fail
 from glade.meter import Calibration, Plan, check_limits, estimate
 from glade.seats import results_spec
+from glade.seats.base import Generation
 
 LIMIT_KEYS = ("max_fault_share", "max_decisions", "max_tokens")
 
@@ -47,7 +48,8 @@ def check_ranges(recipe: Limits, source: str) -> None:
 def samples_by_batch(spec) -> bool:
     """Whether a seat's answers depend on which rows share its batch: the hf engine sampling
     (temperature > 0) seeds each batched generate once, so a row's draws follow its place in the
-    batch, which `worlds` decides (vLLM seeds each row, and greedy answers draw nothing)."""
+    batch, which `worlds` and `batch_size` decide (vLLM seeds each row, and greedy answers draw
+    nothing)."""
     return (
         isinstance(spec, dict)
         and spec.get("kind") in ("hf", "checkpoint")
@@ -56,11 +58,21 @@ def samples_by_batch(spec) -> bool:
     )
 
 
+def rows_spec(spec):
+    """glade.seats.results_spec, keeping the `batch_size` of a seat that samples by batch: the hf
+    engine seeds each chunk of `batch_size` rows once, so another batch size draws other answers."""
+    out = results_spec(spec)
+    if samples_by_batch(spec):
+        out["batch_size"] = spec.get("batch_size", Generation.batch_size)
+    return out
+
+
 def results_recipe(recipe) -> dict:
     """What decides the rows: the recipe without RUN_ONLY_KEYS, its seats without transport keys
-    (glade.seats.results_spec). An eval recipe's seat specs are its `policies`; a generate recipe,
-    which has none, seats them in its `councils` (council -> creature -> spec). `worlds` stays
-    where a seat samples by batch (samples_by_batch): a rerun with another would mix draws."""
+    (rows_spec). An eval recipe's seat specs are its `policies`; a generate recipe, which has
+    none, seats them in its `councils` (council -> creature -> spec). `worlds` and a seat's
+    `batch_size` stay where it samples by batch (samples_by_batch): a rerun with another would
+    mix draws."""
     given = as_plain(recipe)
     specs = (
         given["policies"].values()
@@ -70,10 +82,10 @@ def results_recipe(recipe) -> dict:
     keep = {"worlds"} if any(samples_by_batch(spec) for spec in specs) else set()
     plain = {k: v for k, v in given.items() if k not in RUN_ONLY_KEYS or k in keep}
     if "policies" in plain:
-        plain["policies"] = {name: results_spec(spec) for name, spec in plain["policies"].items()}
+        plain["policies"] = {name: rows_spec(spec) for name, spec in plain["policies"].items()}
     else:
         plain["councils"] = {
-            name: {c: results_spec(spec) for c, spec in seats.items()} for name, seats in plain["councils"].items()
+            name: {c: rows_spec(spec) for c, spec in seats.items()} for name, seats in plain["councils"].items()
         }
     return plain
 

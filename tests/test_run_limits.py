@@ -46,6 +46,10 @@ def test_worlds_decides_the_rows_of_a_seat_that_samples_by_batch(tmp_path):
     assert recipe(2, temperature=1.0)["worlds"] == 2
     assert recipe(2) == recipe(3) and recipe(2, temperature=0.0) == recipe(3, temperature=0.0)
     assert recipe(2, temperature=1.0, engine="vllm") == recipe(3, temperature=1.0, engine="vllm")  # seeded per row
+    # each chunk of batch_size rows is seeded once: the batch size decides a sampled seat's draws too
+    assert recipe(2, temperature=1.0, batch_size=2) != recipe(2, temperature=1.0, batch_size=4)
+    assert recipe(2, temperature=1.0, batch_size=32) == recipe(2, temperature=1.0)  # the default, said or not
+    assert recipe(2, batch_size=2) == recipe(2, batch_size=4)
     log = ShardLog(tmp_path, {"traces": "data/part-{part:05d}.parquet"})
     played = recipe(2, temperature=1.0)
     (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": played, "episodes": {}}))
@@ -56,6 +60,17 @@ def test_worlds_decides_the_rows_of_a_seat_that_samples_by_batch(tmp_path):
     older = {k: v for k, v in played.items() if k != "worlds"}
     (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": older, "episodes": {}}))
     log.check(recipe(3, temperature=1.0))
+    # nor one written before a sampled seat's batch_size was recorded; one that records it is asked
+    played = recipe(2, temperature=1.0, batch_size=2)
+    older = {
+        **played,
+        "councils": {"c": {"*": {k: v for k, v in played["councils"]["c"]["*"].items() if k != "batch_size"}}},
+    }
+    (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": older, "episodes": {}}))
+    log.check(recipe(2, temperature=1.0, batch_size=4))
+    (tmp_path / "progress.json").write_text(json.dumps({"format": 2, "recipe": played, "episodes": {}}))
+    with pytest.raises(ValueError, match=r"holds a run of another recipe \(councils.c.\*.batch_size: 2 -> 4\)"):
+        log.check(recipe(2, temperature=1.0, batch_size=4))
 
 
 def test_check_counts_only_with_a_limit_and_calibrates_only_for_max_tokens():
