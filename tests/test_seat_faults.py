@@ -298,8 +298,9 @@ def test_ctrl_c_cuts_a_hung_server_at_once_not_after_its_timeouts_and_retries():
         started = time.perf_counter()
         with pytest.raises(KeyboardInterrupt):
             policy.act(list(observations.values()))
-        assert time.perf_counter() - started < 3
-        cut = time.perf_counter() + 5  # the workers' tries are cut too: none is left waiting on the server
+        # well under one try's 20 s (the uncut path waits out 3 tries), with room for a loaded machine
+        assert time.perf_counter() - started < 10
+        cut = time.perf_counter() + 10  # the workers' tries are cut too: none is left waiting on the server
         while [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]:
             assert time.perf_counter() < cut, "a worker still waits on the hung server"
             time.sleep(0.05)
