@@ -356,11 +356,12 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
         if not isinstance(target, str):  # a bare number has no side: at least or at most?
             rate = target / 100 if 1 < target <= 100 else target  # the figures are rates: 95 meant 95%
             said = f" (for {target:g}%)" if rate != target else ""
-            fail(
-                source,
-                f"eval.targets.{metric}",
-                f"expected a string, got {target:g}: write it as '>= {rate:g}' or '<= {rate:g}'{said}",
+            how = (
+                f"write it as '>= {rate:g}' or '<= {rate:g}'{said}"
+                if 0 <= rate <= 1
+                else "write a rate between 0 and 1 with its side, as '>= 0.9' or '<= 0.1'"  # no hint that is refused
             )
+            fail(source, f"eval.targets.{metric}", f"expected a string, got {target:g}: {how}")
         try:
             parse_target(target)
         except ValueError as exc:
