@@ -268,27 +268,17 @@ def test_seat_faults_are_left_out_of_the_fit_and_the_outcome_check(results, chan
 
 
 def test_the_calibrated_world_seats_only_the_policys_creatures_on_the_fit(results, monkeypatch):
-    """Calibrated on oona alone, the calibrated world seats the fit on oona and every other
-    creature on its scenario's disposition, as in the original world."""
+    """Fit on oona alone: its calibrated world seats the fit on oona, the others as the original world."""
     import glade.eval.outcome_check as outcome_check
     from glade.seats import standin_council
 
-    cal = calibrate(results, "changed", creature="oona", seed=0, **FAST)
-    seen = {}
-
-    def play(specs, on_total, on_turn):
-        seen.update({s.episode_id: s for s in specs})
-        raise KeyboardInterrupt  # the seating is what is checked; playing it is the other tests'
-
-    monkeypatch.setattr(outcome_check, "_play", play)
-    with pytest.raises(KeyboardInterrupt):
+    cal, seen = calibrate(results, "changed", creature="oona", seed=0, **FAST), []
+    monkeypatch.setattr(outcome_check, "_play", lambda specs, *_: seen.extend(specs) or 1 / 0)  # seated, not played
+    with pytest.raises(ZeroDivisionError):
         with_outcome(cal)
-    mine = [s for name, s in seen.items() if name.endswith(".calibrated")]
-    assert mine
-    for spec in mine:
-        shipped = {c: p.disposition for c, p in standin_council(spec.scenario).items() if c != "oona"}
-        assert spec.council["oona"].disposition == cal.fitted
-        assert {c: p.disposition for c, p in spec.council.items() if c != "oona"} == shipped
+    for spec in [s for s in seen if s.episode_id.endswith(".calibrated")] or pytest.fail("no calibrated world"):
+        shipped = {c: p.disposition for c, p in standin_council(spec.scenario).items()}
+        assert {c: p.disposition for c, p in spec.council.items()} == {**shipped, "oona": cal.fitted}
 
 
 def test_split_holds_out_whole_seeds_and_is_seeded():

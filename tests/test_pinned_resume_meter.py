@@ -8,8 +8,6 @@ exactly which file an interrupted run left."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,10 +15,7 @@ from test_pinned_resume_faults import eval_inputs, ids, ledger, meter, write
 from test_resume import bare_log
 
 from glade.eval.plan import shard_log as eval_log
-from glade.faults import SeatMeter
-from glade.meter import Calibration, Estimate, Plan, check_limits, estimate, estimate_lines
 from glade.resume import ShardLog
-from glade.rollout import RolloutStats
 
 # --------------------------------------------------------------------------- resume
 
@@ -366,38 +361,3 @@ def test_check_folder_path_refuses_a_file_and_a_path_under_one(tmp_path):
         check_folder_path(tmp_path / "s.json")
     with pytest.raises(ValueError, match=r"out: .*s.json is a file, so no folder can be made under it; give another"):
         check_folder_path(tmp_path / "s.json" / "deep" / "out")
-
-
-# --------------------------------------------------------------------------- the meter's estimate
-
-
-def test_a_dry_run_says_loading_time_apart_from_model_time():
-    # guards estimate_lines' `expected.setup_seconds` in "loading the seats" (not the model seconds again)
-    plan = Plan(2, 6, {"a": 6, "standin:balanced": 6}, frozenset({"standin:balanced"}))
-    expected = Estimate(
-        plan=plan,
-        prompt_tokens=100,
-        completion_tokens=20,
-        model_seconds=7.0,
-        outside_seconds=0.5,
-        setup_seconds=1.5,
-        how="calibrated on 4 decisions: x",
-    )
-    assert estimate_lines(expected, {"max_decisions": None, "max_tokens": None})[1] == (
-        "estimated wall time: 9.0 s (7.0 s in the models, 1.5 s loading the seats); calibrated on 4 decisions: x"
-    )
-
-
-def test_a_partly_faulted_seat_is_scaled_by_its_answered_decisions_and_the_refusal_says_so():
-    # guards estimate's `answered = decisions - fault_count` (2 of 4 answered: their tokens stand for 10
-    # planned decisions, not 4 halved) and check_limits' "(calibrated on ...)" in the max_tokens refusal
-    m = SeatMeter(
-        decisions=4, faults=Counter({"server_timeout": 2}), prompt_tokens=200, completion_tokens=40, model_seconds=2.0
-    )
-    calibration = Calibration(RolloutStats(4, 2.0, 3.0, 2, {"a": m}), world_turns=2, worlds=1)
-    expected = estimate(Plan(1, 10, {"a": 10}), calibration)
-    seat = expected.seats["a"]
-    assert (seat["prompt_tokens"], seat["completion_tokens"], seat["model_seconds"]) == (1000, 200, 10.0)
-    assert expected.how.startswith("calibrated on ")
-    with pytest.raises(ValueError, match=r"about 1,200 tokens \(calibrated on [^)]*\), more than the 100 allowed"):
-        check_limits(expected.plan, "r.yaml", None, 100, expected)

@@ -189,6 +189,16 @@ def test_a_bare_target_of_1_is_read_as_a_rate_not_a_percentage():
     )
 
 
+@pytest.mark.parametrize("bare", ["150", "-5"])
+def test_a_bare_target_that_is_no_rate_is_not_given_a_hint_that_is_refused(bare):
+    # guards the hint's `0 <= rate <= 1`: "write it as '>= 150'" would be refused by parse_target next
+    with pytest.raises(ConfigError) as err:
+        load_train_recipe(TINY_BASE, [f"eval.targets.valid_json_rate={bare}"])
+    assert str(err.value).endswith(
+        f"expected a string, got {bare}: write a rate between 0 and 1 with its side, as '>= 0.9' or '<= 0.1'"
+    )
+
+
 def test_a_null_save_strategy_is_refused_not_read_as_no():
     # guards yaml_no's `v is False`: only YAML's false means "no"; null is no value at all
     with pytest.raises(ConfigError) as raised:
