@@ -19,6 +19,8 @@ members' ranks and up to three of their example decisions.
 
 from __future__ import annotations
 
+from glade.console import no_negative_zero
+
 PHASE_WORDS = {"before": "before the legend", "seam": "at the seam", "after": "after the legend"}
 VERBS = {"buy": "buys", "sell": "sells", "none": "holds"}
 EXAMPLES = 3  # example decisions a flag, and a family of flags, shows
@@ -47,6 +49,7 @@ def shared_text(method: dict) -> str:
 def effect_text(flag: dict, fmt: str = "+.3f") -> str:
     """`+0.875 [+0.610, +1.000]`, or the words said instead of an interval (`+1.000 (same value in
     all 8 episodes)`); the bare effect for a flag written before flags kept intervals."""
+    fmt = no_negative_zero(fmt)  # an end of -0.0004 is no negative effect
     effect = format(flag["effect"], fmt)
     if flag.get("ci_low") is None or flag.get("ci_high") is None:
         note = flag.get("ci_note")
@@ -66,7 +69,7 @@ def member_text(flag: dict) -> str:
         )
     values = f"stand-in {flag['standin_value']:.3g}, live {flag['live_value']:.3g}"
     if flag.get("ci_low") is None and flag.get("ci_note"):  # "crash +1 (same value in all 6 seeds; stand-in 0, live 1)"
-        return f"{flag['metric']} {flag['effect']:+.3g} ({flag['ci_note']}; {values})"
+        return f"{flag['metric']} {flag['effect']:+z.3g} ({flag['ci_note']}; {values})"
     return f"{flag['metric']} {effect_text(flag, '+.3g')} ({values})"
 
 

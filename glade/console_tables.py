@@ -81,7 +81,7 @@ def turn_table(s: Scenario, seed: int, history: list[dict]):
         if gambit is not None and row["turn"] == gambit.open_turn:
             events.append(f"patron {'shorts' if gambit.size > 0 else 'buys'} {abs(gambit.size)} {gambit.good}")
         if row["gambit_pnl"] != pnl_before:
-            events.append(f"gambit covered {row['gambit_pnl'] - pnl_before:+.2f}")
+            events.append(f"gambit covered {row['gambit_pnl'] - pnl_before:+z.2f}")
             pnl_before = row["gambit_pnl"]
         cells += [str(row["trades"]), str(sum(row["volume"].values())), Text("; ".join(events), style="yellow")]
         table.add_row(*cells)
@@ -184,9 +184,9 @@ def summary_lines(s: Scenario, sm: dict) -> list[str]:
     lines = [f"Gini of wealth [bold]{sm['gini']:.3f}[/]   trades {sm['trades']}   volume {sm['volume']}"]
     if sm["gambit_pnl"] is not None:
         g = s.gambit
-        colour = "green" if sm["gambit_pnl"] >= 0 else "red"
+        colour = "green" if round(sm["gambit_pnl"], 2) >= 0 else "red"  # as it reads: -0.001 is +0.00
         lines.append(
-            f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+.2f}[/] ({escape(g.legend)} by {escape(g.mechanism)}, "
+            f"gambit P&L [bold {colour}]{sm['gambit_pnl']:+z.2f}[/] ({escape(g.legend)} by {escape(g.mechanism)}, "
             f"turn {g.spring_turn}); patron holds {sm['patron_pebbles']:.2f}"
         )
     # a plan the run cut short: say so, lest +0.00 or a calm market read as a result

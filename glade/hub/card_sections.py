@@ -325,14 +325,14 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
     for rank in council.ranks:
         if rank["ci"]:
             (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
-            spread = f"{level_percent(rank['level'])} CI {low:+.2f} to {high:+.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
+            spread = f"{level_percent(rank['level'])} CI {low:+z.2f} to {high:+z.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
         else:  # too few seeds for an interval
             spread = f"no interval: {rank.get('note') or 'too few seeds'}"
         # seated under two identities (structured and not), each line names its own
         named = f" as {md_code(rank['entry'])}" if len(council.ranks) > 1 else ""
         out += [
             f"Leaderboard (`glade rank`, {rank['outcome']} comparisons){named}: rank **{rank['rank']} of {rank['of']}**, "
-            f"Bradley-Terry strength {rank['strength']:+.2f} ({spread}), {rank['wins']:g} wins in "
+            f"Bradley-Terry strength {rank['strength']:+z.2f} ({spread}), {rank['wins']:g} wins in "
             f"{rank['comparisons']:g} comparisons.",
             "",
         ]

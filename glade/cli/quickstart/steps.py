@@ -81,8 +81,10 @@ def compare_gambits(args: argparse.Namespace, con) -> None:
     table.add_column(f"{good} after settlement", justify="right")
     table.add_column("gambit P&L", justify="right")
     for r in rows:
-        colour = "green" if r["gambit_pnl"] >= 0 else "red"
-        table.add_row(r["mechanism"], f"{r['before']:.2f}", f"{r['after']:.2f}", f"[{colour}]{r['gambit_pnl']:+.2f}[/]")
+        colour = "green" if round(r["gambit_pnl"], 2) >= 0 else "red"
+        table.add_row(
+            r["mechanism"], f"{r['before']:.2f}", f"{r['after']:.2f}", f"[{colour}]{r['gambit_pnl']:+z.2f}[/]"
+        )
     con.print(table)
     con.print()
     con.print(
