@@ -252,6 +252,8 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     A file that sets no `name:` is named by its file stem, not its base's name, so its runs and
     rows never pass for the base's. `seen`: the files that extend this one, the first first."""
     data = read_yaml(path)
+    if not data:  # else `goods` would be named missing, as if the rest were there
+        raise ConfigError(f"{path}: the file is empty; expected a scenario (see recipes/scenarios/default.yaml)")
     data.setdefault("name", path.stem)
     _anchor_dispositions(data, path)
     base = data.pop("extends", None)

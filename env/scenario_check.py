@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .creatures import LINE_CHARSET, heard_line, production_trials
 from .legends import LEGENDS
 from .market import MAX_PRICE, MIN_PRICE
-from .schema import fail
+from .schema import fail, shown
 from .standin import disposition
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 MAX_UNITS = 1_000_000  # the observation space's bound on any count (a Discrete: 0 to MAX_UNITS - 1)
 MAX_PEBBLES = 1e9  # the observation space's bound on pebbles (env.observation.BIG)
 MAX_TEXT = 8_000  # the observation space's bound on a text (events, gossip, whispers)
+MAX_ID = 64  # a good or creature id, as a name: it heads columns, prompts and rows
 
 
 # A scenario's name becomes a folder name (runs/simulate/NAME-seedS) and starts episode ids: no
@@ -53,6 +54,12 @@ def check(s: Scenario, src: str | None) -> None:
         )
     if control := control_character(s.name):  # what FOLDER_NAME lets through: DEL, C1 controls, bidi overrides
         fail(src, "name", f"{s.name!r} cannot name a run folder: {control}")
+    for kind, ids in (("goods", s.goods), ("creatures", s.creatures)):
+        for key in ids:  # ids reach prompts, rows and the terminal as written
+            if not 1 <= len(key) <= MAX_ID:
+                fail(src, kind, f"an id must be 1 to {MAX_ID} characters, got {shown(key)}")
+            if control := control_character(key):
+                fail(src, kind, f"the id {key!r} has a {control}")
     if s.turns < 1:
         fail(src, "turns", "must be at least 1")
     if [g.kind for g in s.goods.values()].count("fuel") != 1:
@@ -60,8 +67,9 @@ def check(s: Scenario, src: str | None) -> None:
     for gid, good in s.goods.items():
         if not 0.0 <= good.spoil_rate <= 1.0:
             fail(src, f"goods.{gid}.spoil_rate", "must be between 0 and 1")
-        if good.price <= 0 or good.price_floor <= 0:
-            fail(src, f"goods.{gid}.price", "prices must be positive")
+        for key, price in (("price", good.price), ("price_floor", good.price_floor)):
+            if price <= 0:
+                fail(src, f"goods.{gid}.{key}", "prices must be positive")
         if good.price_floor < MIN_PRICE:  # below it the reference sinks where no order can name a price
             fail(src, f"goods.{gid}.price_floor", f"must be at least {MIN_PRICE:g}, the lowest price an order names")
         if good.price > MAX_PRICE:  # no order could name it
@@ -173,7 +181,11 @@ def check(s: Scenario, src: str | None) -> None:
         above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
         if not above or value > high:
             lowest = "more than 0" if path in _ABOVE_ZERO else f"at least {low:g}"
-            fail(src, path, f"must be {lowest}" + (f" and at most {high:g}" if high < INF else "") + f", got {value!r}")
+            fail(
+                src,
+                path,
+                f"must be {lowest}" + (f" and at most {high:g}" if high < INF else "") + f", got {shown(value)}",
+            )
     if s.mood.start < s.mood.floor:  # the first observation shows the start: no meal has clamped it yet
         fail(
             src,

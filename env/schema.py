@@ -20,6 +20,7 @@ import math
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -36,8 +37,23 @@ class ConfigError(ValueError):
 
 
 def _where(source: str | None, path: str) -> str:
-    key = path or "(top level)"
-    return f"{source}: {key}" if source else key
+    key = printable(path) or "(top level)"
+    return f"{printable(source)}: {key}" if source else key
+
+
+def printable(text: str | None) -> str | None:
+    """`text` as written, or as its repr where it holds a control character: an escape sequence or a
+    newline in a key or a file name would reach the terminal raw, and the CLI keeps one line of an error."""
+    if text is None or not any(unicodedata.category(ch).startswith("C") for ch in text):
+        return text
+    return repr(text)
+
+
+def shown(value: Any, most: int = 80) -> str:
+    """`value`'s repr for an error line, cut to about `most` characters: a 10,000-character string
+    given where a number goes would make the line that long."""
+    text = repr(value)
+    return text if len(text) <= most else f"{text[: most - 20]}... ({len(text):,} characters)"
 
 
 def did_you_mean(key: Any, known: Collection, n: int = 1) -> str:
@@ -61,7 +77,7 @@ def finite(value: int | float, source: str | None, path: str) -> float:
     except OverflowError:  # an integer too large for a float
         number = math.inf
     if not math.isfinite(number):
-        fail(source, path, f"expected a finite number, got {value!r}")
+        fail(source, path, f"expected a finite number, got {shown(value)}")
     return number
 
 
@@ -124,12 +140,12 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         return build(tp, value, source, path)
     if origin is dict:
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         out = {}
         for k, v in value.items():
             sub = f"{path}.{k}" if path else str(k)
@@ -139,29 +155,29 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return out
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         args = get_args(tp)
         item_tp = args[0] if args else Any
         return tuple(_convert(v, item_tp, source, f"{path}[{i}]") for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}{number_hint(value, integer=True)}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}{number_hint(value, integer=True)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}{number_hint(value)}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}{number_hint(value)}")
         return finite(value, source, path)
     if tp is str:
         if not isinstance(value, str):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         return value
     if typing.get_origin(tp) is typing.Literal:
         if value not in get_args(tp):
-            fail(source, path, f"expected {type_text(tp)}, got {value!r}")
+            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         return value
     raise TypeError(f"glade.config cannot validate type {tp!r}")  # a programming error
 

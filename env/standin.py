@@ -33,7 +33,7 @@ from typing import Literal
 from .legends import FALL, RISE
 from .market import MAX_PRICE, MIN_PRICE, PRICE_CAP, cents_at_most
 from .protocol import MAX_QTY
-from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml
+from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml, shown
 
 Reaction = Literal["ignore", "dump", "hoard"]
 DISPOSITION_DIR = RECIPES / "dispositions"
@@ -90,7 +90,7 @@ def check_disposition(d: Disposition, source: str | None = None) -> Disposition:
         if isinstance(value, float):  # NaN passes the comparisons below; YAML's are refused earlier
             finite(value, source, key)
         if (low is not None and value < low) or (high is not None and value > high):
-            fail(source, key, f"must be {_range(low, high)}, got {value!r}")
+            fail(source, key, f"must be {_range(low, high)}, got {shown(value)}")
     return d
 
 

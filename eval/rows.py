@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from glade.config import ConfigError, check_keys_kind
+from glade.config import ConfigError
 from glade.env.scenario import Scenario
 from glade.env.schema import load_unique
 from glade.faults import is_fault
 from glade.files import writer_of
+from glade.kinds import check_keys_kind
 from glade.resume import PROGRESS, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet

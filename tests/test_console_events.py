@@ -1,5 +1,5 @@
 """The turn table's events come from the turn's structured seam writes, not from their prose; and
-validate tells a file's kind from its folder by config.check_kind's rule."""
+validate tells a file's kind from its folder by glade.kinds.check_kind's rule."""
 
 import io
 from pathlib import Path
@@ -8,9 +8,10 @@ import pytest
 from rich.console import Console
 
 from glade.cli.validate import kind_of
-from glade.config import ConfigError, check_kind, folder_kind
+from glade.config import ConfigError
 from glade.console_tables import turn_table
 from glade.env.scenario import load_scenario
+from glade.kinds import check_kind, folder_kind
 from glade.rollout import run_episode
 
 LEGENDS = [

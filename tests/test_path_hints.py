@@ -12,11 +12,12 @@ import yaml
 from test_validate import EVAL  # a small eval recipe that validates
 
 from glade.cli import main
-from glade.config import KIND_KEYS, ConfigError, load_recipe
+from glade.config import ConfigError, load_recipe
 from glade.env.scenario import Scenario
 from glade.env.schema import RECIPES
 from glade.env.standin import Disposition
 from glade.eval.recipe import EvalRecipe
+from glade.kinds import KIND_KEYS
 from glade.traces import GenerateRecipe
 from glade.train.recipe import TrainRecipe
 

@@ -13,12 +13,13 @@ from test_checkpoint import fake
 from test_pinned_bounds_gossip_servers import SHOCK, honey
 
 from glade import checkpoint
-from glade.config import ConfigError, Seeds, changes, check_kind, check_seeds, load_recipe, parse_override
+from glade.config import ConfigError, Seeds, changes, check_seeds, load_recipe, parse_override
 from glade.env import load_scenario
 from glade.env.scenario import Gambit, scenario_from_dict
 from glade.env.scenario_check import MAX_UNITS
 from glade.env.schema import apply_overrides, as_plain, build, load_unique, number_hint, read_yaml
 from glade.eval.recipe import Lever
+from glade.kinds import check_kind
 
 
 def refused(**overrides) -> str:

@@ -186,8 +186,24 @@ def option_hint(extra: list[str], usage: str) -> str:
     return ""
 
 
+def empty_argument(argv: list[str]) -> str | None:
+    """The refusal of an empty argument (`--out ""`, `--out=`, `glade eval ""`), else None: as a path
+    it would be the current folder (`--out ""` spreading a run's files there, `eval ""` refused as
+    "."), and a default taken for it would hide the slip."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
+            return f"{arg[:-1]}: an empty value; give one, or drop {arg} for the default"
+        if arg == "":
+            after = f" after {argv[i - 1]}" if i else ""
+            return f"an empty argument{after}: give a value or a path, or leave it out"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if empty := empty_argument(argv):
+        error(empty)
+        return 2
     quiet_libraries("--verbose" in argv)  # before a verb imports the libraries
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(verb if verb in VERBS else "")
@@ -199,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     if extra and "overrides" in args and all("=" in a and not a.startswith("-") for a in extra):
         args.overrides = [*args.overrides, *extra]
     elif extra:  # the verb's own usage line and exit 2, with a hint for `--key value`
-        hint = override_hint(extra, args.recipe_keys()) if "recipe_keys" in args else option_hint(extra, args.usage)
+        if "recipe_keys" in args:
+            hint = override_hint(extra, args.recipe_keys())
+        else:  # a verb's own options, or glade's where no verb was named (`glade --bogus`)
+            hint = option_hint(extra, args.usage if "usage" in args else parser.format_usage())
         usage_error = args.usage_error if "usage_error" in args else parser.error
         usage_error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if "run" not in args:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+MOST_POPSIZE = 1_000  # a population of popsize x parameters candidates a generation; the default is 10
+
 EPILOG = """\
 what it does:
   1. reads the policy's live decisions (an eval results folder or a traces dataset) and
@@ -98,14 +100,16 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.outcome_check import check_episodes
     from glade.files import only_writer_of_file
 
+    if args.popsize < 1 or args.maxiter < 1:
+        raise ValueError("--popsize and --maxiter: at least 1")
+    if args.popsize > MOST_POPSIZE:  # scipy holds popsize x parameters candidates, each scored on every decision
+        raise ValueError(f"--popsize: at most {MOST_POPSIZE:,} (default 10), got {args.popsize:,}")
     name = args.name if args.name is not None else disposition_name(args.policy, args.creature)
     check_name(name)  # the report's copy is named by it
     # before the search: a fit that cannot be written (every file it writes, the report's copy too) is not started
     check_out(args.out, copy_path(args.source, name))
     if not args.no_outcome:
         check_episodes(args.source)  # nor one whose outcome check would fail after it
-    if args.popsize < 1 or args.maxiter < 1:
-        raise ValueError("--popsize and --maxiter: at least 1")
     if args.seed < 0:  # else numpy's own "expected non-negative integer", naming no option
         raise ValueError(f"--seed: 0 or more, got {args.seed}")
     if not (Path(args.source) / "decisions.parquet").exists() and (Path(args.source) / "data").is_dir():

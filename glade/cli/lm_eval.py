@@ -4,6 +4,7 @@ glade's decision tasks (and any standard task) with lm-eval (glade.eval.harness)
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
@@ -68,6 +69,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    if args.limit is not None:  # a limit past any task's size is no limit; lm-eval slices with a C size
+        args.limit = min(args.limit, sys.maxsize)
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]

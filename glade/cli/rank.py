@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         args.resamples = max(DEFAULT_RESAMPLES, least)
     if args.resamples < 1:
         raise ValueError(f"--resamples: must be at least 1, got {args.resamples}")
+    if args.resamples > MOST_RESAMPLES:  # more would run for days; a 99% interval's ends need about 109,000
+        raise ValueError(f"--resamples: at most {MOST_RESAMPLES:,}, got {args.resamples:,}")
     out = Path(args.out) if args.out else Path(args.results[0]) / "rank.json"
     if args.out:
         try:  # a parent that is a file: named as every verb names it, not mkdir's 'File exists'

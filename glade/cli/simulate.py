@@ -34,7 +34,6 @@ from pathlib import Path
 from glade.config import (
     MAX_SEED,
     ConfigError,
-    check_kind,
     check_out,
     check_scenario_file,
     council_pair_hint,
@@ -49,6 +48,7 @@ from glade.env.scenario import Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
 from glade.faults import parse_errors, too_many_faults
+from glade.kinds import check_kind
 from glade.rollout import run_episode
 from glade.seats import (
     Policy,

@@ -27,19 +27,15 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
 from glade.config import (
-    FOLDER_KINDS,
-    KIND_KEYS,
-    OWN_KEYS,
     ConfigError,
     MissingInput,
-    folder_kind,
-    kind_text,
     parse_overrides,
     recipe_hint,
     recipe_source,
     shipped_hint,
 )
 from glade.env.scenario import RECIPES
+from glade.kinds import FOLDER_KINDS, KIND_KEYS, OWN_KEYS, folder_kind, generate_keys, kind_text
 
 KINDS = tuple(FOLDER_KINDS.values())
 _NAMES = list(FOLDER_KINDS)
@@ -74,6 +70,8 @@ def looks_like(path: Path) -> tuple[str, list[str]] | None:
     for kind, known in KIND_KEYS.items():
         if keys <= known and keys & OWN_KEYS[kind]:
             fits.append((kind, sorted(keys & OWN_KEYS[kind])[:3]))
+    if not fits and generate_keys(keys):
+        return "generate", ["councils and no policies"]
     return fits[0] if len(fits) == 1 else None
 
 

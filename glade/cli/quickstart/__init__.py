@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         at = [s.name for s in steps].index("base")
         steps[at : at + 1] = TRAIN_BASE
     every = len(steps)
-    if args.until:
+    if args.until is not None:
         steps = steps[: [s.name for s in steps].index(check_until(args.until, steps)) + 1]
     for i, step in enumerate(steps, 1):
         con.rule(f"[bold]step {i}/{len(steps)}: {step.name}[/]", align="left")
