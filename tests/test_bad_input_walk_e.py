@@ -135,7 +135,10 @@ def test_a_misspelt_threshold_is_refused_by_every_reader(tmp_path):
 def test_simulate_refuses_an_empty_out(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", "--quiet", "--turns", "3", "--out", ""]) == 2
-    assert capsys.readouterr().err.strip() == "error: --out: needs a folder to write in, got an empty path"
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: an empty argument after --out: give a value or a path, or leave it out"
+    )
     assert not (tmp_path / "runs").exists()  # not the default folder, which it would have replaced
 
 

@@ -304,11 +304,15 @@ def test_tasks_that_name_nothing_are_refused(tmp_path, capsys, monkeypatch):
     scoring nobody asked for); it is bad input, refused before anything loads."""
     called = []
     monkeypatch.setattr("glade.cli.lm_eval.run_lm_eval", lambda *a, **k: called.append(a))
-    for given in (",", " , ", ""):
+    for given in (",", " , "):
         assert main(["lm-eval", str(tmp_path), "--tasks", given]) == 2
         err = capsys.readouterr().err
         assert "--tasks names no task" in err and "glade_decision_gen,glade_direction_mc" in err
         assert "Traceback" not in err
+    assert main(["lm-eval", str(tmp_path), "--tasks", ""]) == 2  # as every empty argument is
+    assert (
+        capsys.readouterr().err == "error: an empty argument after --tasks: give a value or a path, or leave it out\n"
+    )
     assert called == []
 
 

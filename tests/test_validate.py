@@ -135,7 +135,7 @@ def test_validate_without_arguments_checks_the_local_recipes(tmp_path, monkeypat
 
 def test_a_file_outside_the_recipe_folders_asks_for_kind(tmp_path, capsys):
     path = tmp_path / "x.yaml"
-    path.write_text(yaml.safe_dump(GENERATE))
+    path.write_text(yaml.safe_dump({"turns": 3, "seeds": {"count": 2}}))  # keys a generate and an eval recipe share
     assert main(["validate", str(path)]) == 2
     out = capsys.readouterr().out
     assert "cannot tell what it is: say it with --kind (scenario, disposition, generate, train, eval)" in out
@@ -143,12 +143,17 @@ def test_a_file_outside_the_recipe_folders_asks_for_kind(tmp_path, capsys):
     assert out.startswith(f"KIND?  {path}: not under") and out.splitlines()[-1] == (
         "0 ok, 0 FAIL (malformed), 0 NEEDS (inputs not made yet), 1 KIND? (say what they are with --kind)"
     )
+    path.write_text(yaml.safe_dump(GENERATE))  # councils and no policies: a generate recipe, as validate guesses
+    assert main(["validate", str(path)]) == 2
+    assert (
+        "it looks like a generate recipe (it has councils and no policies): say --kind generate"
+        in capsys.readouterr().out
+    )
     assert main(["validate", str(path), "--kind", "generate"]) == 0
 
 
 def test_a_kind_glade_can_tell_by_its_own_keys_is_named_in_the_kind_line(tmp_path, capsys):
-    # guards validate.looks_like: a train recipe has keys only train recipes have; a generate
-    # recipe's keys are all an eval recipe's too, so it gets no guess (above)
+    # guards validate.looks_like: a train recipe has keys only train recipes have
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump(TRAIN))
     assert main(["validate", str(path)]) == 2
