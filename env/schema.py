@@ -32,6 +32,9 @@ import yaml
 RECIPES = Path(str(importlib.resources.files("glade.recipes")))
 
 
+LARGEST_INT = 2**63 - 1  # a whole number in a recipe or scenario fits 64 bits
+
+
 class ConfigError(ValueError):
     """A scenario or recipe is malformed; the message is one line naming file and key."""
 
@@ -166,6 +169,8 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             fail(source, path, f"expected {type_text(tp)}, got {shown(value)}{number_hint(value, integer=True)}")
+        if not -LARGEST_INT <= value <= LARGEST_INT:  # past what numpy, torch and the rows' int64 columns take
+            fail(source, path, f"expected {type_text(tp)} of at most {LARGEST_INT:,} in size, got {shown(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -342,9 +342,9 @@ def keep_previous(results: Path) -> str | None:
     rather than overwrite it; returns where it went."""
     if not results.exists():
         return None
-    try:
-        written = json.loads(results.read_text()).get("written") or ""
-    except ValueError:
+    try:  # a file not glade's (no JSON, no object, no stamp) is moved aside all the same
+        written = str(json.loads(results.read_text())["written"] or "")
+    except (ValueError, TypeError, KeyError):
         written = ""
     stamp = "".join(ch for ch in written if ch.isalnum()) or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     aside = results.with_name(f"results-{stamp}.json")

@@ -56,6 +56,8 @@ def staging_folder(out: str | Path) -> Path:
     ValueError where that is an interrupted training run's folder (an out named NAME__SEED
     beside it: `.NAME__SEED.partial`), which starting afresh would delete."""
     out = Path(out)
+    if not out.name or out.name == "..":  # `--out .`: no name to stage beside
+        raise ValueError(f"{out}: names no folder of its own (it is {out.resolve()}); give a new folder's path")
     tmp = out.with_name("." + out.name + ".partial")
     if PARTIAL.fullmatch(tmp.name) and (tmp / STARTED).exists():
         raise ValueError(
@@ -357,9 +359,9 @@ def shipped_root() -> Path:
 
 def shipped(name: str) -> Path:
     """The folder of a model glade ships (`models/NAME`); ValueError if there is none."""
-    folder = shipped_root() / name
-    if not (folder / "config.json").is_file():
-        known = sorted(p.name for p in folder.parent.iterdir() if (p / "config.json").is_file())
+    folder = shipped_root() / name  # a name, not a path out of the shipped models' folder:
+    if "/" in name.rstrip("/") or name.startswith(".") or not (folder / "config.json").is_file():
+        known = sorted(p.name for p in shipped_root().iterdir() if (p / "config.json").is_file())
         raise ValueError(f"{SHIPPED}{name}: glade ships no such model (shipped: {', '.join(known) or 'none'})")
     return folder
 

@@ -113,7 +113,8 @@ def test_non_finite_override_and_validate(tmp_path, capsys):
         ),
         (
             "extends: default\ncreatures: {bramble: {inventory: {berries: 100000000000000000000000}}}\n",
-            "creatures.bramble.inventory.berries: must be from 0 to 999,999, got 100000000000000000000000",
+            "creatures.bramble.inventory.berries: expected an integer of at most 9,223,372,036,854,775,807 in size, "
+            "got 100000000000000000000000",
         ),
         (
             "extends: default\nfirewood_need: [{from_turn: 0, units: 1000000}]\n",

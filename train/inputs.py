@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.config import MissingInput, fail
+from glade.env.schema import printable
 from glade.files import check_folder_path
 from glade.hub_ids import hub_unreachable
 from glade.seats.spec import looks_local
@@ -256,7 +257,7 @@ def _check_present(
         fail(
             source,
             key,
-            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} in none of {where} (asked for: {', '.join(asked)}; the traces hold: "
+            f"{', '.join(map(printable, absent))} {'is' if len(absent) == 1 else 'are'} in none of {where} (asked for: {', '.join(map(printable, asked))}; the traces hold: "
             f"{', '.join(sorted(map(str, held - {None}))) or 'none'}); ask for what the traces hold, or generate "
             "traces that hold it",
         )

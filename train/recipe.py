@@ -20,7 +20,7 @@ from typing import Any
 from glade import checkpoint
 from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
-from glade.env.schema import did_you_mean, finite, type_text
+from glade.env.schema import LARGEST_INT, did_you_mean, finite, shown, type_text
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
@@ -30,7 +30,7 @@ SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
 HARDWARE_KEYS = ("bf16", "fp16", "tf32")  # refused by SFTConfig on machines without the hardware
 # `name` becomes the run's folder names (and latest:NAME a glob): one plain folder name, so no
 # `/`, `..`, hidden folder or glob character can put a run outside output_root.
-PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a folder NAME__SEED__TIME: under 255 bytes
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ LORA_RANGES = {
     "r": (lambda v: v >= 1, "at least 1"),
     "lora_alpha": (lambda v: v > 0, "above 0"),
     "lora_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "target_modules": (lambda v: len(v) > 0, "a module name or a list of them (leave it out for PEFT's default)"),
 }
 
 # `sft.report_to` integrations -> (modules, any of which serves it; what to pip install). The trainer
@@ -173,6 +174,8 @@ def check_fields(
             )
         if isinstance(value, float):  # YAML's .nan and .inf: no field means them
             finite(value, source, f"{prefix}.{key}")
+        if isinstance(value, int) and not -LARGEST_INT <= value <= LARGEST_INT:  # torch and islice take 64 bits
+            fail(source, f"{prefix}.{key}", f"out of range: {shown(value)}; must be at most {LARGEST_INT:,} in size")
         allowed = _enum_values(hints[field_name])
         if allowed and isinstance(value, str) and value not in allowed:
             fail(
@@ -311,7 +314,8 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
             source,
             "name",
             f"{recipe.name!r} is not a plain folder name (it names the checkpoint folders): use letters, "
-            "digits, '.', '_' and '-', starting with a letter or digit",
+            "digits, '.', '_' and '-', starting with a letter or digit"
+            + (", at most 128 of them" if len(recipe.name) > 128 else ""),
         )
     if not 0 <= recipe.seed <= MAX_TRAIN_SEED:  # transformers' set_seed refuses a larger one mid-run
         fail(source, "seed", f"must be a whole number from 0 to {MAX_TRAIN_SEED:,}, got {recipe.seed}")

@@ -25,7 +25,7 @@ import argparse
 import re
 from pathlib import Path
 
-from glade.cli import VerbHelp, epilog
+from glade.cli import VerbHelp, epilog, os_error_line
 from glade.config import (
     ConfigError,
     MissingInput,
@@ -168,16 +168,23 @@ def overrides_of(words: list[str]) -> tuple[list[str], list[str]]:
     """(paths, key=value overrides) of the positional words: a word whose part before `=` reads as
     a dotted key (no `/`, no file suffix) and that is no file or folder is an override; any other
     word is a path, so a mistyped file name is said to be missing, not applied to every recipe."""
-    key = re.compile(r"[A-Za-z_][\w\-\[\]]*(\.[A-Za-z_0-9][\w\-\[\]]*)*")
+    key = re.compile(r"[A-Za-z_][\w\-\[\]]*(\.([A-Za-z_0-9][\w\-\[\]]*|\*))*")  # councils.c.*.seed: every seat
     overrides = [
         w
         for w in words
         if "=" in w
         and key.fullmatch(w.split("=", 1)[0])
         and not w.split("=", 1)[0].endswith((".yaml", ".yml"))
-        and not Path(w).exists()
+        and not _exists(w)
     ]
     return [w for w in words if w not in overrides], overrides
+
+
+def _exists(word: str) -> bool:
+    try:
+        return Path(word).exists()
+    except OSError:  # a name past the file system's 255 bytes: a long override, no file
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,9 +210,9 @@ def run(args: argparse.Namespace) -> int:
         except MissingInput as exc:
             needs += 1
             print(f"NEEDS  {exc}")
-        except ValueError as exc:  # ConfigError, SeatSpecError
+        except (ValueError, OSError) as exc:  # ConfigError, SeatSpecError; a path no file system takes
             failures += 1
-            line = str(exc).splitlines()[0]
+            line = os_error_line(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
             print(f"FAIL   {line if str(path) in line else f'{path}: {line}'}")  # every line names its file
     kinds = f", {unknown} KIND? (say what they are with --kind)" if unknown else ""
     print(

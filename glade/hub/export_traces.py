@@ -99,7 +99,10 @@ def read_card(dataset: Path):
 def check_out(dataset: Path, out: Path) -> None:
     """An --out apart from the dataset: inside it the export would nest in its own source, and
     replacing an --out around it would delete the source."""
-    here, there = dataset.resolve(), out.resolve()
+    try:
+        here, there = dataset.resolve(), out.resolve()
+    except RuntimeError:  # a symlink loop (Python 3.11 raises it here): said as export and merge say it
+        raise ValueError(f"--out {out}: a symlink loop (it leads back to itself); give another path") from None
     if there.is_relative_to(here) or here.is_relative_to(there):
         where = "is" if here == there else "is inside" if there.is_relative_to(here) else "holds"
         raise ValueError(f"--out {out}: {where} the dataset it exports ({dataset}); choose an --out outside it")

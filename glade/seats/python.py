@@ -61,7 +61,10 @@ class PythonSeat:
     def act(self, observations: list[dict]) -> list[Decision]:
         try:  # copies: a seat that edits its observations must not edit the row's state or the parser's
             answers = self.scripted.act([_copied(obs) for obs in observations])
-        except Exception as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
+        except (
+            Exception,
+            SystemExit,
+        ) as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
             raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc, _turns(observations))}") from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
             raise SeatAnswerError(
@@ -79,7 +82,7 @@ class PythonSeat:
         return self.act([obs for _, obs in seats])
 
 
-def _raised(exc: Exception, where: str = "") -> str:
+def _raised(exc: BaseException, where: str = "") -> str:
     """`raised RuntimeError: its first line[ on turn 3] (set GLADE_DEBUG=1 for its traceback)`."""
     return f"raised {first_line(exc)}{where} (set GLADE_DEBUG=1 for its traceback)"
 
@@ -262,7 +265,7 @@ def load_python(spec: dict) -> PythonSeat:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
-    except Exception as exc:  # the user's module failed to import (a SyntaxError, its own raise): named
+    except (Exception, SystemExit) as exc:  # the user's module failed to import (a SyntaxError, its own raise): named
         raise SeatSpecError(f"seat spec entry_point {entry!r}: importing {module_name} {_raised(exc)}") from exc
     if not callable(factory):
         raise SeatSpecError(
@@ -277,7 +280,7 @@ def load_python(spec: dict) -> PythonSeat:
         pass
     try:
         scripted = factory(**kwargs)
-    except Exception as exc:  # the user's factory raised: named, its traceback kept as the cause
+    except (Exception, SystemExit) as exc:  # the user's factory raised: named, its traceback kept as the cause
         raise SeatSpecError(f"seat spec entry_point {entry!r}: the factory {_raised(exc)}") from exc
     if not isinstance(scripted, Scripted):
         raise SeatSpecError(

@@ -17,7 +17,7 @@ from typing import Any
 
 from glade import checkpoint
 from glade.config import MissingInput, looked_for, shipped_hint
-from glade.env.schema import did_you_mean, type_text
+from glade.env.schema import LARGEST_INT, did_you_mean, type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 from glade.hub_ids import WEIGHT_FILES
 
@@ -29,9 +29,12 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what PEF
 Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
 
 
-def _whole(low: int | None = None) -> Rule:
-    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low)  # noqa: E731
-    return ok, "a whole number" + (f" >= {low}" if low is not None else "")
+def _whole(low: int | None = None, any_size: bool = False) -> Rule:
+    def ok(v) -> bool:  # at most 64 bits: torch, numpy and the sockets take no more
+        whole = isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low)
+        return whole and (any_size or abs(v) <= LARGEST_INT)
+
+    return ok, "a whole number" + (f" >= {low}" if low is not None else "")  # 10**30 reads as absurd by itself
 
 
 def _whole_below(high: int) -> Rule:
@@ -72,6 +75,8 @@ MAX_SEAT_SEED = 2**32 - 1
 # The longest wait a server seat may name, in seconds (about 11 days): a longer one overflows the
 # socket's and the sleep's clocks mid-run.
 LONGEST_WAIT = 1e6
+# A server seat's tries after the first: the waits double, so 30 at the default backoff are years.
+MAX_RETRIES = 10
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
 OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
@@ -107,7 +112,7 @@ SERVER: dict[str, Rule] = {
     ),
     "model": TEXT,
     "timeout": _number(0, open_low=True, high=LONGEST_WAIT),
-    "retries": _whole(0),
+    "retries": _whole_below(MAX_RETRIES),
     "backoff": _number(0, high=LONGEST_WAIT),
     "concurrency": _whole(1),
     "max_tokens": _whole(1),
@@ -125,7 +130,7 @@ RULES: dict[str, dict[str, Rule]] = {
             lambda v: isinstance(v, str) and (v in DISPOSITIONS or is_disposition_path(v)),
             "one of " + ", ".join(DISPOSITIONS) + ", or a path to a disposition .yaml",
         ),
-        "seed": _whole(0),  # as every seed in glade; any size, as it only salts a CRC-32
+        "seed": _whole(0, any_size=True),  # as every seed in glade; any size, as it only salts a CRC-32
     },
     "python": {
         "entry_point": (
@@ -247,7 +252,7 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
     elif kind in ("hf", "checkpoint"):
         installed(spec)
         found = checkpoint_model(spec["path"]) if kind == "checkpoint" else spec
-        model_inputs(found["model"], found.get("adapter"))
+        model_inputs(found["model"], found.get("adapter"), spec.get("max_new_tokens"))
     elif kind == "python":
         module = spec["entry_point"].split(":", 1)[0]
         try:
@@ -325,8 +330,9 @@ def looks_local(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
 
 
-def model_inputs(model: str, adapter: str | None = None) -> None:
-    """A local model folder (or a hub id, not checked: nothing is downloaded) and an adapter folder."""
+def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | None = None) -> None:
+    """A local model folder, with room in its positions for `max_new_tokens` (or a hub id, not checked:
+    nothing is downloaded) and an adapter folder."""
     if model.startswith((checkpoint.SHIPPED, checkpoint.LATEST)):
         raise SeatSpecError(
             f"seat spec hf model: {model!r} names a checkpoint, which an hf seat does not resolve; "
@@ -346,6 +352,12 @@ def model_inputs(model: str, adapter: str | None = None) -> None:
             raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not readable JSON ({exc})") from None
         if not isinstance(config, dict):
             raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not a JSON object")
+        positions = config.get("max_position_embeddings")
+        if isinstance(positions, int) and isinstance(max_new_tokens, int) and max_new_tokens >= positions:
+            raise SeatSpecError(  # the cache is sized for the prompt and the answer: 10**8 asked for 128 GB
+                f"seat spec max_new_tokens: {max_new_tokens:,} leaves no room for the prompt in {model!r}'s "
+                f"{positions:,} positions (max_position_embeddings); ask for fewer"
+            )
         if not any((folder / name).is_file() for name in WEIGHT_FILES):
             raise SeatSpecError(
                 f"seat spec hf model: {model!r} has no weights ({', '.join(WEIGHT_FILES)}):"
