@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .creatures import LINE_CHARSET, heard_line, production_trials
 from .legends import LEGENDS
 from .market import MAX_PRICE, MIN_PRICE
-from .schema import fail, shown
+from .schema import did_you_mean, fail, shown
 from .standin import disposition
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def check(s: Scenario, src: str | None) -> None:
 
     def good_ok(good: str, path: str) -> None:
         if good not in goods:
-            fail(src, path, f"unknown good {good!r} (goods are {known})")
+            fail(src, path, f"unknown good {shown(good)} (goods are {known})")
 
     if not FOLDER_NAME.fullmatch(s.name):
         fail(
@@ -145,7 +145,7 @@ def check(s: Scenario, src: str | None) -> None:
         fail(src, "firewood_need", "needs at least one step")
     for i, ev in enumerate(s.legends):
         if ev.legend not in LEGENDS:
-            fail(src, f"legends[{i}].legend", f"unknown legend {ev.legend!r} (known: {', '.join(LEGENDS)})")
+            fail(src, f"legends[{i}].legend", f"unknown legend {shown(ev.legend)} (known: {', '.join(LEGENDS)})")
         good_ok(LEGENDS[ev.legend].good, f"legends[{i}].legend")
         if ev.turn < 0:
             fail(src, f"legends[{i}].turn", "must not be negative")
@@ -153,13 +153,16 @@ def check(s: Scenario, src: str | None) -> None:
     if g is not None:
         good_ok(g.good, "gambit.good")
         if g.tip_creature not in s.creatures:
-            fail(src, "gambit.tip_creature", f"unknown creature {g.tip_creature!r}")
+            known = ", ".join(s.creatures)
+            hint = did_you_mean(g.tip_creature, s.creatures)
+            fail(src, "gambit.tip_creature", f"unknown creature {shown(g.tip_creature)} (creatures are {known}){hint}")
         if g.legend not in LEGENDS:
-            fail(src, "gambit.legend", f"unknown legend {g.legend!r} (known: {', '.join(LEGENDS)})")
+            fail(src, "gambit.legend", f"unknown legend {shown(g.legend)} (known: {', '.join(LEGENDS)})")
         good_ok(LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
         cover = g.spring_turn if g.cover_turn is None else g.cover_turn
         if not g.open_turn <= g.spring_turn <= cover:
-            fail(src, "gambit", "turns must run open_turn <= spring_turn <= cover_turn")
+            turns = f"got {g.open_turn}, {g.spring_turn}, {cover}"
+            fail(src, "gambit", f"turns must run open_turn <= spring_turn <= cover_turn, {turns}")
         if g.size == 0 or abs(g.size) >= MAX_UNITS:  # a count of units, like every other in the Wood
             fail(
                 src, "gambit.size", f"must be from -{MAX_UNITS - 1:,} to {MAX_UNITS - 1:,} and not zero, got {g.size!r}"
@@ -171,8 +174,9 @@ def check(s: Scenario, src: str | None) -> None:
         if g.tip_turn < 0:
             fail(src, "gambit.tip_turn", "must not be negative")
     for i, step in enumerate(s.firewood_need):
-        if step.from_turn < 0 or step.units < 0:
-            fail(src, f"firewood_need[{i}]", "from_turn and units must not be negative")
+        for key in ("from_turn", "units"):
+            if getattr(step, key) < 0:
+                fail(src, f"firewood_need[{i}].{key}", "must not be negative")
         if step.units >= MAX_UNITS:
             fail(src, f"firewood_need[{i}].units", f"must be at most {MAX_UNITS - 1:,}, got {step.units!r}")
         if i and step.from_turn <= s.firewood_need[i - 1].from_turn:  # firewood_burn reads them in order
@@ -287,7 +291,7 @@ def _ranges(s: Scenario) -> list[tuple[str, float, float, float]]:
     m, mood, so, p = s.market, s.mood, s.social, s.patron
     return [
         ("market.max_orders", m.max_orders, 1, INF),
-        ("market.max_qty", m.max_qty, 1, INF),
+        ("market.max_qty", m.max_qty, 1, MAX_UNITS - 1),  # the action space's Discrete takes a C long
         ("market.trade_weight", m.trade_weight, 0, 1),
         ("market.pressure", m.pressure, 0, INF),
         ("market.max_step", m.max_step, 0, 1),
@@ -295,6 +299,9 @@ def _ranges(s: Scenario) -> list[tuple[str, float, float, float]]:
         *((f"mood.{k}", getattr(mood, k), 0, 1) for k in ("start", "mean", "reversion", "floor")),
         *((f"mood.{k}", getattr(mood, k), 0, INF) for k in ("fed", "hungry", "warm", "cold")),
         ("social.decay", so.decay, 0, 1),
+        *(
+            (f"social.{k}", getattr(so, k), -1, 1) for k in ("trade", "gossip", "tip", "default")
+        ),  # feelings are in [-1, 1]
         ("social.gossip_chars", so.gossip_chars, 0, INF),
         ("social.feelings_shown", so.feelings_shown, 0, INF),
         ("patron.pebbles", p.pebbles, 0, INF),

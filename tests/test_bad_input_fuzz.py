@@ -67,7 +67,7 @@ def _scenario(tmp_path: Path, change) -> Path:
     data = yaml.safe_load((RECIPES / "scenarios" / "default.yaml").read_text())
     change(data)
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -106,3 +106,24 @@ def test_an_empty_scenario_file_says_so(tmp_path):
     (tmp_path / "empty.yaml").write_text("# nothing yet\n")
     said = _refusal(tmp_path / "empty.yaml")
     assert said.endswith("empty.yaml: the file is empty; expected a scenario (see recipes/scenarios/default.yaml)")
+
+
+def test_market_max_qty_stays_inside_the_action_space_and_social_nudges_inside_feelings(tmp_path):
+    # max_qty 2**63 played, then the env's Discrete raised OverflowError; social.trade 1e300 was clamped silently
+    said = _refusal(_scenario(tmp_path, lambda d: d.update({"market": {"max_qty": 10**6}})))
+    assert said.endswith("market.max_qty: must be at least 1 and at most 999999, got 1000000")
+    said = _refusal(_scenario(tmp_path, lambda d: d.update({"social": {"trade": 1.5}})))
+    assert said.endswith("social.trade: must be at least -1 and at most 1, got 1.5")
+    assert load_scenario("default", **{"social.default": -1.0, "market.max_qty": 999_999}).social.default == -1.0
+
+
+def test_a_misspelt_tip_creature_gets_the_creatures_and_a_hint(tmp_path):
+    said = _refusal(_scenario(tmp_path, lambda d: d.update({"gambit": {"tip_creature": "Oona"}})))
+    assert said.endswith(
+        "gambit.tip_creature: unknown creature 'Oona' (creatures are oona, thorn, hazel, bramble, moss); did you mean oona?"
+    )
+
+
+def test_a_negative_firewood_step_names_its_key(tmp_path):
+    said = _refusal(_scenario(tmp_path, lambda d: d.update({"firewood_need": [{"from_turn": -1, "units": 1}]})))
+    assert said.endswith("firewood_need[0].from_turn: must not be negative")

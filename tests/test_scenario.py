@@ -163,11 +163,17 @@ def test_unknown_scenario_name():
         ("legends: [{legend: drought, mechanism: shock}]\n", "legends[0].turn: missing required key (an integer)"),
         ("gambit: {mechanism: bribe}\n", "gambit.mechanism: expected one of rumour, shock, override, got 'bribe'"),
         ("gambit: {legend: dragon_hoard}\n", f"gambit.legend: unknown legend 'dragon_hoard' (known: {KNOWN_LEGENDS})"),
-        ("gambit: {tip_creature: fox}\n", "gambit.tip_creature: unknown creature 'fox'"),
+        (
+            "gambit: {tip_creature: fox}\n",
+            "gambit.tip_creature: unknown creature 'fox' (creatures are oona, thorn, hazel, bramble, moss)",
+        ),
         ("gambit: {good: nectar}\n", f"gambit.good: unknown good 'nectar' (goods are {GOODS})"),
         ("gambit: {size: 0}\n", "gambit.size: must be from -999,999 to 999,999 and not zero, got 0"),
         ("gambit: {size: -1000000}\n", "gambit.size: must be from -999,999 to 999,999 and not zero, got -1000000"),
-        ("gambit: {open_turn: 5, spring_turn: 4}\n", "gambit: turns must run open_turn <= spring_turn <= cover_turn"),
+        (
+            "gambit: {open_turn: 5, spring_turn: 4}\n",
+            "gambit: turns must run open_turn <= spring_turn <= cover_turn, got 5, 4, 4",
+        ),
         (
             "creatures: {newt: {name: Newt, produces: {}, diet: [acorns], pebbles: 1.0, inventory: {}}}\n",
             "creatures.newt.species: missing required key (a string)",
