@@ -164,10 +164,8 @@ def keyed(source: str | None, path: str) -> Iterator[None]:
         raise (MissingInput if isinstance(exc, MissingInput) else ConfigError)(message) from None
     except OSError as exc:  # a path no file system takes (a name past 255 bytes): said of its key
         what = exc.strerror or type(exc).__name__
-        where = f" ({shown(exc.filename)})" if exc.filename else ""
-        raise ConfigError(
-            f"{source}: {path}: {what[0].lower()}{what[1:]}{where}" if source else f"{path}: {what}"
-        ) from None
+        said = f"{path}: {what[0].lower()}{what[1:]}" + (f" ({shown(exc.filename)})" if exc.filename else "")
+        raise ConfigError(f"{source}: {said}" if source else said) from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:
