@@ -4,13 +4,12 @@ observation and action spaces they keep every episode inside (a count, a price, 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from .creatures import LINE_CHARSET, heard_line, production_trials
 from .legends import LEGENDS
 from .market import MAX_PRICE, MIN_PRICE
-from .schema import did_you_mean, fail, shown
+from .schema import control_character, did_you_mean, fail, shown
 from .standin import disposition
 
 if TYPE_CHECKING:
@@ -26,15 +25,6 @@ MAX_ID = 64  # a good or creature id, as a name: it heads columns, prompts and r
 # separator or leading dot that would put a run's files outside its folder, no C0 control (check
 # refuses every other control character, naming it).
 FOLDER_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,127}")
-
-
-def control_character(name: str) -> str | None:
-    """Words for the first control character in `name` (Unicode category C: an escape sequence, a
-    newline, a bidi override would reach a terminal raw), or None where it has none."""
-    for i, ch in enumerate(name):
-        if unicodedata.category(ch).startswith("C"):
-            return f"control character {ch!r} at position {i}; use printable characters only"
-    return None
 
 
 def check(s: Scenario, src: str | None) -> None:

@@ -44,12 +44,19 @@ def _where(source: str | None, path: str) -> str:
     return f"{printable(source)}: {key}" if source else key
 
 
+def control_character(name: str) -> str | None:
+    """Words for the first control character in `name` (Unicode category C: an escape sequence, a
+    newline, a bidi override would reach a terminal raw), or None where it has none."""
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch).startswith("C"):
+            return f"control character {ch!r} at position {i}; use printable characters only"
+    return None
+
+
 def printable(text: str | None) -> str | None:
     """`text` as written, or as its repr where it holds a control character: an escape sequence or a
     newline in a key or a file name would reach the terminal raw, and the CLI keeps one line of an error."""
-    if text is None or not any(unicodedata.category(ch).startswith("C") for ch in text):
-        return text
-    return repr(text)
+    return text if text is None or control_character(text) is None else repr(text)
 
 
 def shown(value: Any, most: int = 80) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
 from glade.env.scenario import Scenario
-from glade.env.scenario_check import FOLDER_NAME, control_character
+from glade.env.scenario_check import FOLDER_NAME
+from glade.env.schema import control_character
 from glade.files import check_folder_path
 from glade.rollout import recipe_scenario
 from glade.run_limits import check_ranges

@@ -21,13 +21,14 @@ from typing import Any
 import yaml
 
 from glade.env.scenario import SCENARIO_DIR, load_scenario, resolve_path
-from glade.env.scenario_check import control_character
 from glade.env.schema import (
+    LARGEST_INT,
     RECIPES,
     ConfigError,
     apply_overrides,
     as_plain,
     build,
+    control_character,
     fail,
     load_unique,
     number_hint,
@@ -80,7 +81,7 @@ class Seeds:
 
 # The rows store a seed as a 64-bit integer (Parquet int64): a larger one would play, then fail
 # to be written, and a count past it cannot even be planned.
-MAX_SEED = 2**63 - 1
+MAX_SEED = LARGEST_INT
 # Every seed is a world of every council and scenario, planned up front: past this a typo (an
 # extra zero or three) would exhaust memory planning the run rather than say so.
 MAX_SEEDS = 100_000
