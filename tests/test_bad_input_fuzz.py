@@ -38,6 +38,25 @@ def test_an_empty_argument_is_refused_not_read_as_the_default_or_the_current_fol
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["simulate", "--scenario", "my\nscenario.yaml"],
+            "error: the argument 'my\\nscenario.yaml' after --scenario holds a control character '\\n' at position 2;",
+        ),
+        (["generate", "recipes/generate/base.yaml", "seed=\x1b[2J"], "error: the argument 'seed=\\x1b[2J' after "),
+        (["\x1b]0;t\x07simulate"], "error: the argument '\\x1b]0;t\\x07simulate' holds a control character '\\x1b' at"),
+    ],
+)
+def test_an_argument_with_a_control_character_is_refused_on_one_printable_line(argv, said, tmp_path, capsys):
+    # the error named a newline's value up to the newline only ("error: my"), and an escape sequence reached the terminal
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1 and "\x1b" not in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_resamples_and_popsize_past_what_could_run_are_refused_by_name(tmp_path, capsys):
     # rank's refits counted to 1e30; scipy's population of 10**30 raised OverflowError from C
     assert main(["rank", str(tmp_path), "--resamples", "1000000"]) == 2

@@ -12,6 +12,7 @@ import pytest
 
 from glade import checkpoint
 from glade.eval.harness import keep_previous
+from glade.hub.cards import check_license_file
 from glade.hub.export_traces import check_out
 from glade.seats import SeatAnswerError, SeatSpecError, load
 
@@ -76,3 +77,15 @@ def test_a_symlink_loop_as_export_traces_out_is_named(tmp_path):
         ValueError, match=r"--out .*loop: a symlink loop \(it leads back to itself\); give another path"
     ):
         check_out(tmp_path / "traces", loop)
+
+
+def test_a_license_file_that_is_a_folder_or_empty_is_named_as_such(tmp_path):
+    with pytest.raises(ValueError, match=r"^--license-file .*: a folder; give the file that holds the license text$"):
+        check_license_file("other", tmp_path)
+    (tmp_path / "EMPTY").write_text("")
+    with pytest.raises(ValueError, match=r"^--license-file .*EMPTY: an empty file; give the file"):
+        check_license_file("other", tmp_path / "EMPTY")
+    with pytest.raises(ValueError, match=r"^--license-file .*NONE: no such file$"):
+        check_license_file("other", tmp_path / "NONE")
+    (tmp_path / "TERMS").write_text("Use it kindly.\n")
+    assert check_license_file("other", tmp_path / "TERMS") == tmp_path / "TERMS"

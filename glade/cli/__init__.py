@@ -32,6 +32,7 @@ from pathlib import Path
 
 import glade
 from glade.console import error, quiet_libraries
+from glade.env.schema import control_character, printable
 from glade.faults import SeatsFailing
 
 # The verbs, in the order `glade --help` lists them, with their one-line help.
@@ -186,23 +187,27 @@ def option_hint(extra: list[str], usage: str) -> str:
     return ""
 
 
-def empty_argument(argv: list[str]) -> str | None:
-    """The refusal of an empty argument (`--out ""`, `--out=`, `glade eval ""`), else None: as a path
-    it would be the current folder (`--out ""` spreading a run's files there, `eval ""` refused as
-    "."), and a default taken for it would hide the slip."""
+def refused_argument(argv: list[str]) -> str | None:
+    """The refusal of an argument no verb can use, else None. An empty one (`--out ""`, `--out=`,
+    `glade eval ""`): as a path it would be the current folder (`--out ""` spreading a run's files
+    there, `eval ""` refused as "."), and a default taken for it would hide the slip. One holding a
+    control character (a newline, an escape sequence): no value or path of glade's needs one, and
+    the error that named it would be cut at the newline or reach the terminal raw."""
     for i, arg in enumerate(argv):
+        after = f" after {printable(argv[i - 1])}" if i else ""
         if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
-            return f"{arg[:-1]}: an empty value; give one, or drop {arg} for the default"
+            return f"{printable(arg[:-1])}: an empty value; give one, or drop {printable(arg)} for the default"
         if arg == "":
-            after = f" after {argv[i - 1]}" if i else ""
             return f"an empty argument{after}: give a value or a path, or leave it out"
+        if found := control_character(arg):
+            return f"the argument {arg!r}{after} holds a {found}"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if empty := empty_argument(argv):
-        error(empty)
+    if refused := refused_argument(argv):
+        error(refused)
         return 2
     quiet_libraries("--verbose" in argv)  # before a verb imports the libraries
     verb = next((a for a in argv if not a.startswith("-")), None)

@@ -121,8 +121,12 @@ def check_license_file(license: str | None, license_file: str | Path | None) -> 
             f"--license-file {license_file}: goes with --license other (a Hub license id has its own text)"
         )
     path = Path(license_file)
+    if path.is_dir():
+        raise ValueError(f"--license-file {license_file}: a folder; give the file that holds the license text")
     if not path.is_file():
         raise ValueError(f"--license-file {license_file}: no such file")
+    if path.stat().st_size == 0:  # the Hub would show an empty LICENSE as the model's terms
+        raise ValueError(f"--license-file {license_file}: an empty file; give the file that holds the license text")
     return path
 
 
