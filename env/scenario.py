@@ -266,6 +266,11 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         base_path = path.parent / base if is_file else resolve_path(base, unlisted=path)
     except ConfigError as exc:
         raise ConfigError(f"{path}: extends: {exc}") from None
+    if is_file and not base_path.is_file():  # else read_yaml names the missing file but not who named it
+        raise ConfigError(
+            f"{path}: extends: {base!r}: no such file; looked for {base_path.absolute()} (a path in extends is read from "
+            "the folder of the file that names it)"
+        )
     chain = (*seen, path)
     if base_path.resolve() == path.resolve():
         raise ConfigError(f"{path}: extends: {base!r} extends itself")

@@ -279,7 +279,12 @@ def test_extends_must_be_a_name(tmp_path):
 
 def test_extends_missing_base(tmp_path):
     path = write(tmp_path, "m.yaml", "extends: gone.yaml\n")
-    assert error_of(path) == f"{tmp_path / 'gone.yaml'}: no such file"
+    assert error_of(path) == (  # the file that names it, not only the missing one
+        f"{path}: extends: 'gone.yaml': no such file; looked for {tmp_path / 'gone.yaml'} (a path in extends is read "
+        "from the folder of the file that names it)"
+    )
+    write(tmp_path, "top.yaml", "extends: m.yaml\n")
+    assert error_of(tmp_path / "top.yaml").startswith(f"{path}: extends: 'gone.yaml': no such file;")
 
 
 def test_extends_unknown_scenario_name(tmp_path):
