@@ -241,10 +241,19 @@ def load_scenario(scenario: str | Path | Scenario = "default", **overrides: Any)
         if not overrides:
             return scenario
         source = f"{scenario.name}{given}"
-        return scenario_from_dict(apply_overrides(scenario.to_dict(), overrides, source, NAMED), source)
-    path = resolve_path(scenario)
-    source = f"{path}{given}"
-    return scenario_from_dict(apply_overrides(read_raw(path), overrides, source, NAMED), source)
+        data = scenario.to_dict()
+    else:
+        path = resolve_path(scenario)
+        source = f"{path}{given}"
+        data = read_raw(path)
+    if data.get("gambit") is None and (key := next((k for k in overrides if str(k).startswith("gambit.")), None)):
+        # else the dotted key would conjure a whole default gambit around the one value given
+        raise ConfigError(
+            f"{source}: {key}: this scenario has no gambit to change; give a whole one (gambit={{...}}, its keys as "
+            "in recipes/scenarios/gambit_override.yaml) or start from a gambit scenario (gambit_override, "
+            "gambit_rumour, gambit_shock)"
+        )
+    return scenario_from_dict(apply_overrides(data, overrides, source, NAMED), source)
 
 
 def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:

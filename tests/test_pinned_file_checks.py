@@ -54,9 +54,9 @@ def test_a_string_where_a_list_belongs_is_refused_not_split_into_letters():
 
 def test_an_integer_is_not_true_or_false_and_true_is_not_an_integer():
     # guards _convert's bool check (1 is not `true`) and the int check's `isinstance(value, bool)`
-    assert refused(**{"gambit.tip_true": 1}).endswith("gambit.tip_true: expected true or false, got 1")
+    assert refused(gambit={"tip_true": 1}).endswith("gambit.tip_true: expected true or false, got 1")
     assert refused(turns=True).endswith("turns: expected an integer, got True")
-    assert load_scenario("default", **{"gambit.tip_true": False}).gambit == Gambit(tip_true=False)
+    assert load_scenario("default", gambit={"tip_true": False}).gambit == Gambit(tip_true=False)
 
 
 def test_as_plain_writes_a_fields_yaml_key_and_builds_back_the_same():
