@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
@@ -83,7 +84,8 @@ def split(rows: pd.DataFrame, seed: int = 0, share: float = 1 / 3, scenario: str
         )
     if not 0 < share < 1:
         raise ValueError(f"--holdout: a share between 0 and 1, got {share}")
-    k = min(len(seeds) - 1, max(1, round(share * len(seeds))))
+    # half up: round() is half-even, so --holdout 0.5 held out 2 of 5 seeds but 4 of 7
+    k = min(len(seeds) - 1, max(1, math.floor(share * len(seeds) + 0.5)))
     held = tuple(sorted(int(s) for s in np.random.default_rng(seed).choice(seeds, size=k, replace=False)))
     scenarios = sorted(set(rows["scenario"]))
     if scenario is not None and scenario not in scenarios:
