@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from glade.checkpoint import prompt_pair, trained_prompts
+from glade.trace_cells import LM_EVAL_NEEDS
 
 from .lm_tasks.utils import CHOICES, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
 from .scoring import directions
@@ -152,7 +153,7 @@ def baseline_text(task: str, found: dict, scores: dict | None = None) -> str:
 def trace_rows(folders: Sequence[str | Path]) -> list[dict]:
     from glade.traces import load_traces
 
-    return load_traces(tuple(str(f) for f in folders)).to_list()
+    return load_traces(tuple(str(f) for f in folders), LM_EVAL_NEEDS, "glade lm-eval").to_list()
 
 
 def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Path, limit: int | None = None) -> Path:

@@ -10,6 +10,7 @@ rerun after an interruption keeps them and plays only the rest. The folder is a 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats.server import seat_fault_hint
+from glade.trace_cells import check_cells
 from glade.traces_card import write_card
 
 if TYPE_CHECKING:
@@ -360,8 +362,11 @@ def _check_listed(folder: Path, files: list[str]) -> None:
         )
 
 
-def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path]) -> datasets.Dataset:
-    """Every row of this traces folder, or of these folders, as one `datasets.Dataset` (readable_shards first)."""
+def load_traces(
+    folders: str | Path | tuple[str | Path, ...] | list[str | Path], needs: Sequence[str] = (), reader: str = ""
+) -> datasets.Dataset:
+    """Every row of this traces folder, or of these folders, as one `datasets.Dataset` (readable_shards first);
+    the `needs` columns checked there and filled (glade.trace_cells.check_cells, for `reader`)."""
     from datasets import load_dataset
 
     folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
@@ -370,7 +375,9 @@ def load_traces(folders: str | Path | tuple[str | Path, ...] | list[str | Path])
     if dup := [(a, b) for i, b in enumerate(folders) for a in folders[:i] if Path(a).resolve() == Path(b).resolve()]:
         raise ValueError(f"{dup[0][1]}: named twice (first as {dup[0][0]}): its rows would load twice; name it once")
     files = [file for folder in folders for file in readable_shards(folder)]
-    return load_dataset("parquet", data_files=files, features=_features(files), split="train")
+    rows = load_dataset("parquet", data_files=files, features=_features(files), split="train")
+    check_cells(rows.data.table, files, needs, reader)
+    return rows
 
 
 def _features(files: list[str]):

@@ -21,6 +21,7 @@ from datasets import Dataset
 
 from glade.faults import is_fault
 from glade.files import atomic
+from glade.trace_cells import TRAIN_NEEDS
 from glade.traces import load_traces, readable_shards
 
 
@@ -97,7 +98,7 @@ def relabelled(row: dict, disposition) -> dict:
 
 def prepare(cfg: DataConfig) -> tuple[Dataset, Dataset, dict]:
     """(train, eval, counts): counts say how many rows each filter kept."""
-    rows = load_traces(cfg.traces)
+    rows = load_traces(cfg.traces, TRAIN_NEEDS, "glade train")
     counts = {"traces": len(rows)}
     # A seat fault (its server failed to answer) is a held turn, never an answer worth learning.
     rows = rows.filter(lambda row: not is_fault(row["error"]))

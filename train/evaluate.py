@@ -76,7 +76,7 @@ def heldout_rows(data_cfg, spec):
 def trace_seeds(folders) -> list[int]:
     from glade.traces import load_traces
 
-    return sorted({int(s) for s in load_traces(list(folders))["seed"]})
+    return sorted({int(s) for s in load_traces(list(folders), ("seed",), "glade train")["seed"]})
 
 
 def fall_talk_states(folders, limit: int) -> list[tuple[dict, str]]:
@@ -86,7 +86,7 @@ def fall_talk_states(folders, limit: int) -> list[tuple[dict, str]]:
 
     if limit <= 0:
         return []
-    rows = load_traces(list(folders))
+    rows = load_traces(list(folders), ("observation",), "glade train")
     rows = rows.filter(lambda r: FALL in json.loads(r["observation"])["talk"].values())
     panic = standin.disposition(PROBE)
     found = []
