@@ -365,8 +365,7 @@ def _check_listed(folder: Path, files: list[str]) -> None:
 def load_traces(
     folders: str | Path | tuple[str | Path, ...] | list[str | Path], needs: Sequence[str] = (), reader: str = ""
 ) -> datasets.Dataset:
-    """Every row of this traces folder, or of these folders, as one `datasets.Dataset` (readable_shards first);
-    the `needs` columns checked there and filled (glade.trace_cells.check_cells, for `reader`)."""
+    """Every row of this traces folder, or these, as one Dataset (readable_shards first; `needs` by check_cells)."""
     from datasets import load_dataset
 
     folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
