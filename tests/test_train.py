@@ -172,6 +172,27 @@ def test_train_cli_writes_a_complete_checkpoint_and_merge_matches(workdir, tmp_p
     assert json.loads((Path(str(ckpt) + "-merged") / "meta.json").read_text())["kind"] == "merged"
 
 
+def test_the_same_recipe_trains_the_same_adapter_in_another_process(workdir, tmp_path):
+    # the README's held-out figures are reproduced by rerunning the quickstart: nothing in the data
+    # or the run may follow Python's per-process string hashing (set order) or this process's state
+    runs = []
+    for name in ("here", "there"):
+        (tmp_path / name).mkdir()
+        argv = ["train", str(recipe_file(workdir, tmp_path / name, eval={"states": 0})), *FAST_SFT, "eval.states=0"]
+        if name == "here":
+            assert main(argv) == 0
+        else:  # another hash seed than this process's (unless the suite's is set to 7 too)
+            env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "PYTHONHASHSEED": "7"}
+            done = subprocess.run([sys.executable, "-m", "glade.cli", *argv], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-3000:]
+        [ckpt] = (tmp_path / name / "checkpoints").glob("lora__0__*")
+        meta = json.loads((ckpt / "meta.json").read_text())
+        runs.append(((ckpt / "adapter_model.safetensors").read_bytes(), meta["data_fingerprint"], meta["metrics"]))
+    (weights, fingerprint, metrics), (weights2, fingerprint2, metrics2) = runs
+    assert fingerprint == fingerprint2 and metrics["train_loss"] == metrics2["train_loss"]
+    assert weights == weights2
+
+
 def test_heldout_traces_of_other_seeds_give_the_figures_and_the_targets(workdir, tmp_path):
     targets = {"valid_json_rate": ">= 0", "direction_agreement": ">= 1", "fall_talk_sell_rate": "<= 1"}
     eval_spec = {"traces": [str(workdir / "heldout")], "states": 4, "probe_states": 3, "targets": targets}
