@@ -146,3 +146,14 @@ def test_a_misspelt_tip_creature_gets_the_creatures_and_a_hint(tmp_path):
 def test_a_negative_firewood_step_names_its_key(tmp_path):
     said = _refusal(_scenario(tmp_path, lambda d: d.update({"firewood_need": [{"from_turn": -1, "units": 1}]})))
     assert said.endswith("firewood_need[0].from_turn: must not be negative")
+
+
+def test_a_dotted_gambit_key_does_not_conjure_a_gambit_the_scenario_lacks():
+    # `--set gambit.size=5` on the default Wood played a whole default gambit (an override at turn 4)
+    with pytest.raises(ConfigError, match=r"gambit\.size: this scenario has no gambit to change; give a whole one"):
+        load_scenario("default", **{"gambit.size": 5})
+    with pytest.raises(ConfigError, match=r"gambit\.size: this scenario has no gambit"):
+        load_scenario(load_scenario("default"), **{"gambit.size": 5})
+    assert load_scenario("gambit_shock", **{"gambit.size": 5}).gambit.size == 5
+    whole = load_scenario("default", gambit={"size": 5})  # a whole gambit given is a gambit asked for
+    assert whole.gambit.size == 5 and load_scenario("default").gambit is None

@@ -292,13 +292,6 @@ def test_split_holds_out_whole_seeds_and_is_seeded():
         split(rows[rows.seed == 0], seed=0)
 
 
-@pytest.mark.parametrize(("seeds", "held"), [(5, 3), (7, 4), (3, 2), (2, 1), (9, 5)])
-def test_a_half_share_of_an_odd_count_of_seeds_rounds_up_alike(seeds, held):
-    # round() is half-even: --holdout 0.5 held out 2 of 5 seeds but 4 of 7
-    rows = pd.DataFrame({"seed": list(range(seeds)), "scenario": ["a"] * seeds})
-    assert len(split(rows, seed=1, share=0.5).heldout_seeds) == held
-
-
 def test_calibrate_from_traces_and_its_mistakes(tmp_path, capsys):
     traces = tmp_path / "traces"
     recipe = GenerateRecipe(

@@ -17,7 +17,7 @@ import pytest
 from planted import play_changed  # tests/ is on sys.path under pytest
 
 from glade.cli import main
-from glade.eval.calibrate import Split, unseen
+from glade.eval.calibrate import Split, split, unseen
 from glade.eval.calibrate_words import fit_verdict
 from glade.eval.outcome_check import CHECKED, _summarise, verdict
 from glade.eval.report.calibration import _where, calibration_sections, foreign, lines
@@ -216,3 +216,10 @@ def test_the_report_leaves_out_a_calibration_of_another_folder_and_says_why(tmp_
     assert any(note in line for line in section.markdown) and not any(
         line.startswith("###") for line in section.markdown
     )
+
+
+@pytest.mark.parametrize(("seeds", "held"), [(5, 3), (7, 4), (3, 2), (2, 1), (9, 5)])
+def test_a_half_share_of_an_odd_count_of_seeds_rounds_up_alike(seeds, held):
+    # round() is half-even: --holdout 0.5 held out 2 of 5 seeds but 4 of 7
+    rows = pd.DataFrame({"seed": list(range(seeds)), "scenario": ["a"] * seeds})
+    assert len(split(rows, seed=1, share=0.5).heldout_seeds) == held

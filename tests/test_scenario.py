@@ -395,14 +395,3 @@ def test_bad_override_names_the_scenario_file_and_key():
 def test_env_scenario_hash_follows_overrides():
     assert parallel_env(turns=5).scenario.hash() == load_scenario("default", turns=5).hash()
     assert parallel_env(turns=5).scenario.hash() != parallel_env(turns=6).scenario.hash()
-
-
-def test_a_dotted_gambit_key_does_not_conjure_a_gambit_the_scenario_lacks():
-    # `--set gambit.size=5` on the default Wood played a whole default gambit (an override at turn 4)
-    with pytest.raises(ConfigError, match=r"gambit\.size: this scenario has no gambit to change; give a whole one"):
-        load_scenario("default", **{"gambit.size": 5})
-    with pytest.raises(ConfigError, match=r"gambit\.size: this scenario has no gambit"):
-        load_scenario(load_scenario("default"), **{"gambit.size": 5})
-    assert load_scenario("gambit_shock", **{"gambit.size": 5}).gambit.size == 5
-    whole = load_scenario("default", gambit={"size": 5})  # a whole gambit given is a gambit asked for
-    assert whole.gambit.size == 5 and load_scenario("default").gambit is None
