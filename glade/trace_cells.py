@@ -43,8 +43,13 @@ def check_cells(table: pa.Table, files: Sequence[str], needs: Sequence[str], rea
         if column not in NULLABLE and (found := table.column(column)).null_count:
             bad = pc.index(pc.is_null(found), True).as_py()
             raise ValueError(f"{_where(table, files, bad)}: {column} is null, which {reader} reads; {REGENERATE}")
-    if "messages" in needs and table.num_rows:
-        bad = _first_bad_conversation(table.column("messages").combine_chunks())
+    if "messages" in needs:
+        bad, start = None, 0
+        for chunk in table.column("messages").chunks:  # chunk by chunk: combining them would copy every prompt
+            if (found := _first_bad_conversation(chunk)) is not None:
+                bad = start + found
+                break
+            start += len(chunk)
         if bad is not None:
             raise ValueError(
                 f"{_where(table, files, bad)}: messages is not a conversation with a user turn (a list of "

@@ -61,10 +61,8 @@ class PythonSeat:
     def act(self, observations: list[dict]) -> list[Decision]:
         try:  # copies: a seat that edits its observations must not edit the row's state or the parser's
             answers = self.scripted.act([_copied(obs) for obs in observations])
-        except (
-            Exception,
-            SystemExit,
-        ) as exc:  # the user's own code: named, its traceback kept as the cause (GLADE_DEBUG=1)
+        # the user's own code (sys.exit included): named, its traceback kept as the cause (GLADE_DEBUG=1)
+        except (Exception, SystemExit) as exc:
             raise SeatAnswerError(f"python seat {self.name}: act {_raised(exc, _turns(observations))}") from exc
         if not isinstance(answers, (list, tuple)) or len(answers) != len(observations):
             raise SeatAnswerError(
