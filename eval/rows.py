@@ -94,12 +94,33 @@ def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, .
     path = Path(path)
     check_columns(path, (*needs, *(columns or [])))
     try:
-        return pd.read_parquet(path, columns=columns)
+        frame = pd.read_parquet(path, columns=columns)
     except PermissionError:  # the file is sound: rebuilding it would not help (the words of glade.cli's OS_HINTS)
         raise ValueError(f"{path}: permission denied; check the path and its permissions") from None
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{unreadable_parquet(path, why)}; {rebuild(path.parent)}") from None
+    check_filled(path, frame)
+    return frame
+
+
+NEVER_NULL = frozenset(DECISIONS_NEEDED) | frozenset(EPISODES_NEEDED)  # glade eval fills these in every row
+
+
+def check_filled(path: Path, frame: pd.DataFrame) -> None:
+    """Refuses (ValueError) a results table with an empty cell where glade eval always writes a value (NEVER_NULL): a
+    table written back through pandas or edited by hand would otherwise fail later as a TypeError, or lose the row
+    from a mean without a word. Names the row (counted from 0), its episode and the column."""
+    for column in (c for c in frame.columns if c in NEVER_NULL):
+        empty = frame[column].isna().to_numpy()
+        if empty.any():
+            row = int(empty.argmax())
+            episode = frame["episode_id"].iloc[row] if "episode_id" in frame and column != "episode_id" else None
+            where = f"row {row}" + (f" (episode {episode})" if isinstance(episode, str) else "")
+            raise ValueError(
+                f"{path}: {where} has no {column} (an empty cell; glade eval writes one in every row); "
+                f"{rebuild(path.parent)}"
+            )
 
 
 def check_columns(path: Path, needs: tuple[str, ...]) -> None:

@@ -1,0 +1,89 @@
+"""A results table with an empty cell where glade eval always writes one (a table written back
+through pandas, a hand edit) is refused by every verb that reads it, naming the table, the row,
+its episode and the column, and saying how to rebuild it; calibrate raised a TypeError from
+deep inside, flag and rank dropped the row from their means without a word."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from glade.cli import main
+from glade.eval.rows import NEVER_NULL, read_table
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from glade.eval.recipe import load_eval_recipe
+    from glade.eval.run import run_recipe
+
+    root = tmp_path_factory.mktemp("results_cells")
+    data = {
+        "name": "cells",
+        "out": str(root / "results"),
+        "policies": {"panic": {"kind": "standin", "disposition": "panic_seller"}},
+        "councils": {"one": {"focal": {"*": "panic"}}},
+        "scenarios": ["gambit_rumour"],
+        "seeds": {"start": 500, "count": 4},
+    }
+    (root / "recipe.yaml").write_text(yaml.safe_dump(data))
+    run_recipe(load_eval_recipe(root / "recipe.yaml"))
+    return root / "results"
+
+
+def emptied(results, tmp_path, table: str, column: str, row: int):
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    path = out / f"{table}.parquet"
+    frame = pd.read_parquet(path)
+    episode = frame["episode_id"].iloc[row]
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = None
+    frame.to_parquet(path)
+    return out, episode
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "row", "verbs"),
+    [
+        ("decisions", "action", 5, ("flag", "report", "calibrate")),
+        ("decisions", "seed", 0, ("flag", "calibrate")),
+        ("decisions", "agreement", 3, ("flag", "report")),
+        ("episodes", "wealth_change", 2, ("flag", "report", "rank")),
+        ("episodes", "price_path", 1, ("flag", "rank")),
+    ],
+)
+def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, capsys, table, column, row, verbs):
+    out, episode = emptied(results, tmp_path, table, column, row)
+    argv = {
+        "flag": ["flag", str(out)],
+        "report": ["report", str(out)],
+        "rank": ["rank", str(out)],
+        "calibrate": ["calibrate", str(out), "--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"],
+    }
+    for verb in verbs:
+        assert main(argv[verb]) == 2, verb
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(
+            f"error: {out / table}.parquet: row {row} (episode {episode}) has no {column} (an empty cell; "
+            "glade eval writes one in every row); rerun `glade eval` with the recipe that wrote this folder"
+        ), (verb, err)
+    assert not (out / "flags.json").exists() and not (out / "report.html").exists() and not (tmp_path / "fit.yaml").exists()
+
+
+def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):
+    """`error` is null where a decision had none, gambit_pnl and the legend figures where a world has none."""
+    out, _ = emptied(results, tmp_path, "decisions", "error", 0)
+    assert read_table(out / "decisions.parquet")["error"].isna().all()
+    assert {"error", "gambit_pnl", "legend_ratio", "seam_ratio", "legend_good", "legend_turn"}.isdisjoint(NEVER_NULL)
+    assert main(["flag", str(out)]) == 0
+
+
+def test_every_row_glade_eval_writes_fills_what_it_always_fills(results):
+    for table in ("decisions", "episodes"):
+        frame = pd.read_parquet(results / f"{table}.parquet")
+        filled = [c for c in frame.columns if not frame[c].isna().any()]
+        assert NEVER_NULL & set(frame.columns) <= set(filled), table
