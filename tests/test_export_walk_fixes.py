@@ -16,9 +16,10 @@ from glade import checkpoint as checkpoints
 from glade.cli import main
 from glade.hub import cards
 from glade.hub.cards import PushFailed
+from glade.hub.council_view import read_summary
 from glade.hub.export import export_checkpoint
 from glade.hub.export_traces import export_traces
-from glade.hub.model_index import base_hub_id, read_summary
+from glade.hub.model_index import base_hub_id
 
 NOT_CHECKPOINT = "not a glade checkpoint: neither a model (config.json) nor a LoRA adapter (adapter_config.json)"
 

@@ -20,6 +20,7 @@ def episode(scenario, council, seed, cast, honey_at_spring, pnl):
         "council": council,
         "cast": cast,
         "seed": seed,
+        "creature": "oona",
         "legend_good": "honey",
         "legend_turn": 4,
         "price_path": json.dumps({"honey": path}),

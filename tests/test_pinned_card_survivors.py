@@ -10,12 +10,22 @@ from test_card_reader_fixes import META, card
 from test_pinned_export_numbers import view
 
 from glade.hub.card_sections import lm_source
+from glade.hub.council_view import ranks_for
 from glade.hub.model_card import base_doubt, seconds, targets_section
-from glade.hub.model_index import ranks_for, seat_results
+from glade.hub.model_index import seat_results
 
 
 def rank_row(entry: str, note: str | None) -> dict:
-    return {"rank": 1, "entry": entry, "strength": 0.0, "ci": None, "rank_ci": None, "note": note}
+    return {
+        "rank": 1,
+        "entry": entry,
+        "strength": 0.0,
+        "ci": None,
+        "rank_ci": None,
+        "note": note,
+        "wins": 1.0,
+        "comparisons": 2.0,
+    }
 
 
 def test_the_leaderboard_entry_names_its_rank_and_the_boards_size():

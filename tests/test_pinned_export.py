@@ -204,7 +204,7 @@ def test_every_held_out_number_of_meta_json_reaches_the_model_index_and_nothing_
 def two_councils(name, folder):
     """An evaluation in which checkpoint `name` sat twice in council mixed (creature_model, creature_b)
     and once in duo (as alt, beside another model's `creature_model`), with flags on each."""
-    from glade.hub.model_index import council_for
+    from glade.hub.council_view import council_for
 
     folder.mkdir()
     decision = lambda c, p, identity: {"council": c, "policy": p, "policy_identity": [identity]}
@@ -235,7 +235,7 @@ def two_councils(name, folder):
 def test_flags_are_counted_per_seat_and_per_council_when_it_sat_in_several(tmp_path):
     # guards seat_results' match on (council, policy), council_results' `f["council"] == council_name` and
     # members_text's `own` of that council only (duo's creature_model is another model's seat)
-    from glade.hub import model_index
+    from glade.hub import council_view, model_index
 
     view = two_councils("creature__0__1", tmp_path / "results")
     assert view.seats == (("duo", "alt"), ("mixed", "creature_b"), ("mixed", "creature_model"))
@@ -243,8 +243,8 @@ def test_flags_are_counted_per_seat_and_per_council_when_it_sat_in_several(tmp_p
     assert seat == {("duo", "alt"): 0, ("mixed", "creature_b"): 2, ("mixed", "creature_model"): 1}
     whole = {r.dataset_split: r.metric_value for r in model_index.council_results(view)}
     assert whole == {"duo": 2, "mixed": 1}
-    assert model_index.members_text(view, "duo") == "alt (this model), creature_model (other__0__1)"
-    assert model_index.members_text(view, "mixed") == "creature_b (this model), creature_model (this model)"
+    assert council_view.members_text(view, "duo") == "alt (this model), creature_model (other__0__1)"
+    assert council_view.members_text(view, "mixed") == "creature_b (this model), creature_model (this model)"
 
 
 def test_a_base_named_like_owner_name_is_a_hub_id_only_where_no_such_folder_exists(tmp_path, monkeypatch):

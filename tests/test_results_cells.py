@@ -71,7 +71,11 @@ def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, c
             f"error: {out / table}.parquet: row {row} (episode {episode}) has no {column} (an empty cell; "
             "glade eval writes one in every row); rerun `glade eval` with the recipe that wrote this folder"
         ), (verb, err)
-    assert not (out / "flags.json").exists() and not (out / "report.html").exists() and not (tmp_path / "fit.yaml").exists()
+    assert (
+        not (out / "flags.json").exists()
+        and not (out / "report.html").exists()
+        and not (tmp_path / "fit.yaml").exists()
+    )
 
 
 def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):

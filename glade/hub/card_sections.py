@@ -12,8 +12,9 @@ from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero
 from glade.eval.stats import MIN_N, ci_text
 from glade.words import counted, level_percent, md_code, md_row, md_text
 
+from .council_view import CouncilView, members_text
 from .lineage import council_provenance
-from .model_index import CouncilView, card_figure, members_text
+from .model_index import card_figure
 
 TOP_FLAGS = 8  # flags of each kind shown in the card; the model-index counts them all
 LOWER_IS_BETTER = ("self_buy",)  # lm-eval metrics where a score above a baseline is the shortfall

@@ -35,9 +35,10 @@ from .cards import (
     start_folder,
 )
 from .cards import push as push_folder
+from .council_view import council_for
 from .lineage import trained_scenarios
 from .model_card import other_protocols, render_card
-from .model_index import base_hub_id, council_for, eval_results, shipped_repo_id
+from .model_index import base_hub_id, eval_results, shipped_repo_id, wrong_metrics
 
 TOKENIZER_COPIED = (  # what an export copies of the tokenizer, where the checkpoint has it
     "tokenizer.json",
@@ -145,6 +146,11 @@ def export_checkpoint(
             "built), or --merge; nothing was written or pushed"
         )
     meta, kind = found.meta, found.kind
+    if why := wrong_metrics(meta):  # published as the model-index's figures: never an impossible one
+        raise ValueError(
+            f"{checkpoint / 'meta.json'}: {why} (glade train never writes that); restore meta.json from a copy, "
+            "or train the checkpoint again; nothing was written"
+        )
     exported_kind = "merged" if merge and kind == "lora" else kind
     summary = council_for(checkpoint, council) if council is not None else None
     lm_scores = lm_eval_scores(checkpoint)

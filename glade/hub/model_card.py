@@ -12,8 +12,9 @@ from glade.words import md_block, md_code, md_text
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .card_usage import from_scratch, limitations_section, terms_section, usage_section
+from .council_view import CouncilView
 from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
-from .model_index import HELDOUT, SFT_EVAL, CouncilView, shipped_repo_id
+from .model_index import HELDOUT, SFT_EVAL, shipped_repo_id
 
 TRAINING = ("train_steps", "train_loss", "eval_loss", "train_loss_steps")  # the trainer's: not on held-out seeds
 

@@ -7,27 +7,20 @@ card's prose is in model_card.py."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from glade.checkpoint import SHIPPED
-from glade.eval import rows
 from glade.eval.figures import FIGURES
-from glade.eval.flags import load_flags
-from glade.eval.thresholds import DEFAULTS, run_settings
-from glade.seats.base import model_of
-from glade.words import portable
+from glade.eval.flags_fields import NUMBER, wrong_fields
 
 from . import cards
 from .cards import is_repo_id
-from .scenario_settings import played_settings
+from .council_view import CouncilView, members_text
 
 HELDOUT = "glade Wood held-out states"
 # the checkpoint's data/eval.parquet (not exported): the episodes `glade train` set aside from its
 # own traces (data.eval_share), of the training seeds, so not the held-out seeds; eval_loss is on them
 SFT_EVAL = "held-out episodes of the training traces"
-PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "scenario_hashes", "written")
 HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
@@ -40,6 +33,23 @@ HELDOUT_METRICS = (
     "structured_direction_agreement",
     "structured_self_buy_rate",
 )
+METRIC_FIELDS = {key: (NUMBER, None) for key in (*HELDOUT_METRICS, "eval_loss")}  # each a share but the loss
+
+
+def wrong_metrics(meta: dict) -> str | None:
+    """The first figure of meta.json's `metrics` the model-index publishes that is no such figure (a
+    text, NaN, a rate outside 0 to 1, a negative loss: a hand edit), in words; None where all are."""
+    metrics = meta.get("metrics")
+    if metrics is None:
+        return None
+    if why := wrong_fields(metrics, METRIC_FIELDS, "metrics"):
+        return why
+    for key, value in metrics.items():
+        if key in HELDOUT_METRICS and value is not None and not 0 <= value <= 1:
+            return f"metrics.{key} must be a rate between 0 and 1, not {value:g}"
+    if (metrics.get("eval_loss") or 0) < 0:
+        return f"metrics.eval_loss must not be negative, not {metrics['eval_loss']:g}"
+    return None
 
 
 def hub_id(value) -> str | None:
@@ -81,126 +91,6 @@ def shipped_repo_id(meta: dict) -> str | None:
 def card_figure(name: str) -> bool:
     """A council outcome figure the card tables, and so the only kind the model-index publishes."""
     return name in FIGURES and FIGURES[name].key
-
-
-@dataclass(frozen=True)
-class CouncilView:
-    """What a council evaluation (`glade eval` RESULTS) says about one checkpoint. Seat-level
-    figures are this model's own; outcome figures and outcome flags are those of the whole
-    councils it sat in, shared by every seat there."""
-
-    recipe: str
-    seats: tuple[tuple[str, str], ...]  # (council, policy): the seats this checkpoint played
-    members: dict  # council -> ((policy, model), ...): every live seat of each council it sat in
-    seat_rows: tuple[dict, ...]  # summary.json `seats` rows of its own seats (valid-action rate, decisions)
-    outcome: tuple[dict, ...]  # summary.json `outcome` rows of its councils
-    decision_flags: tuple[dict, ...] | None  # flags of its own seats (None: no flags.json)
-    outcome_flags: tuple[dict, ...] | None  # outcome flags of its councils
-    ranks: tuple[dict, ...]  # its leaderboard rows (rank.json), one per identity it was seated under
-    level: float = DEFAULTS.ci_level  # of the intervals (the eval recipe's ci_level)
-    # summary.json's record of the run: glade_version, git_commit, protocol_version, scenario_hashes ...
-    provenance: dict = field(default_factory=dict)
-    # name -> the rules it played, where known (scenario_settings.played_settings)
-    scenarios: dict = field(default_factory=dict)
-
-    @property
-    def councils(self) -> tuple[str, ...]:
-        return tuple(self.members)
-
-
-def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
-    """What a council evaluation says about this checkpoint: its seats and their figures, the
-    councils it sat in with who else sat there, their outcome effects, and the flags of its
-    seats and of those councils (best first); a scenario given by path is named by its file (shown)."""
-    results = Path(results)
-    summary = read_summary(results)
-    name = Path(checkpoint).resolve().name
-    seated: dict[str, dict[str, set]] = {}  # council -> policy -> the models it ran
-    for row in summary.get("decision", []):
-        models = seated.setdefault(row["council"], {}).setdefault(row["policy"], set())
-        models.update(model_of(identity) for identity in row.get("policy_identity", []))
-    seats = tuple(sorted((c, p) for c, by in seated.items() for p, models in by.items() if name in models))
-    if not seats:
-        raise ValueError(
-            f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
-        )
-    councils = sorted({c for c, _ in seats})
-    flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
-    return CouncilView(
-        recipe=summary.get("recipe", results.name),
-        seats=seats,
-        members={
-            c: tuple((p, " / ".join(sorted(models))) for p, models in sorted(seated[c].items())) for c in councils
-        },
-        seat_rows=tuple(r for r in summary.get("seats", []) if (r["council"], r["policy"]) in seats),
-        outcome=tuple(shown(o) for o in summary.get("outcome", []) if o["council"] in councils),
-        decision_flags=None
-        if flags is None
-        else tuple(shown(f) for f in flags if f["kind"] == "decision" and (f["council"], f.get("policy")) in seats),
-        outcome_flags=None
-        if flags is None
-        else tuple(shown(f) for f in flags if f["kind"] == "outcome" and f["council"] in councils),
-        ranks=ranks_for(results, name),
-        # summary.json's thresholds (its figures were computed at them), checked as glade report checks them
-        level=run_settings({}, summary, results)[0].ci_level,
-        provenance=shown({key: summary[key] for key in PROVENANCE if key in summary}),
-        scenarios={
-            portable(n): rules for n, rules in played_settings(results, summary.get("scenario_hashes") or {}).items()
-        },
-    )
-
-
-def shown(row: dict) -> dict:
-    """A row of summary.json or flags.json, or its provenance, with its scenarios named as the card and the
-    model-index name them: one given by path by its file (portable: a local path must not reach the Hub)."""
-    found = {key: portable(row[key]) for key in ("scenario", "scenarios") if row.get(key) is not None}
-    if isinstance(row.get("scenario_hashes"), dict):
-        found["scenario_hashes"] = {portable(name): digest for name, digest in row["scenario_hashes"].items()}
-    return {**row, **found}
-
-
-def members_text(council: CouncilView, name: str) -> str:
-    """`a (this model), b (tiny-base), ...`: the live seats of council `name`."""
-    own = {p for c, p in council.seats if c == name}
-    return ", ".join(f"{p} ({'this model' if p in own else model})" for p, model in council.members[name])
-
-
-def read_summary(results: Path) -> dict:
-    """RESULTS/summary.json as `council_for` reads it (glade.eval.rows.read_summary), with
-    `decision` rows that name their council and policy; a ValueError naming the file otherwise."""
-    path = results / "summary.json"
-    if not results.exists():
-        raise ValueError(
-            f"--council {results}: no such folder (glade eval writes its results where its recipe's out says)"
-        )
-    if not path.exists():
-        raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
-    try:
-        summary = rows.read_summary(results)
-    except ValueError as exc:
-        raise ValueError(f"--council {exc}") from None
-    decision = summary.get("decision", [])
-    if not isinstance(decision, list) or not all(
-        isinstance(row, dict) and "council" in row and "policy" in row for row in decision
-    ):
-        raise ValueError(
-            f"--council {path}: `decision` is not a list of rows naming council and policy; {rows.rebuild(results)}"
-        )
-    return summary
-
-
-def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
-    """This checkpoint's rows of RESULTS/rank.json (`glade rank`), each with the board's size and
-    what was compared; none when there is no leaderboard or it is not on it."""
-    from glade.eval.rank import entries_of
-
-    path = results / "rank.json"
-    if not path.exists():
-        return ()
-    board = json.loads(path.read_text())
-    extra = {"of": len(board["board"]), "outcome": board["outcome"], "level": board["level"], "note": board.get("note")}
-    # the board's note (too few seeds for any interval) else the entry's own (too few for its)
-    return tuple({**row, **extra, "note": extra["note"] or row.get("note")} for row in entries_of(board, name))
 
 
 def rounded(value: float) -> float:

@@ -1,0 +1,145 @@
+"""Files a council evaluation or a checkpoint passed on and edited by hand: `glade export` publishes
+their figures in the model-index, so it checks each field it reads for the type glade writes. A
+rate outside 0 to 1, a text or NaN where a number goes, a row without its council: one error
+naming the file and the field, and nothing written. Before, a valid-action rate of -1 was
+published with exit 0 and a missing key was a traceback."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from test_walk_hub import BASE, lora, one_error  # noqa: F401  (lora: a fixture)
+
+from glade.cli import main
+
+
+def interval(mean):
+    return {"mean": mean, "ci": None, "n": 4, "note": "same value in all 4 seeds"}
+
+
+def council_folder(ckpt, folder):
+    """A results folder as glade eval (summary.json) and glade rank (rank.json) write them, in which
+    this checkpoint sat as `creature_model` in council `mixed`."""
+    folder.mkdir()
+    identity = f"hf:{BASE}+{ckpt.name}"
+    summary = {
+        "recipe": "crash-gambit",
+        "policies": [identity],
+        "decision": [{"council": "mixed", "policy": "creature_model", "policy_identity": [identity]}],
+        "seats": [
+            {
+                "council": "mixed",
+                "policy": "creature_model",
+                "decisions": 40,
+                "errors": {},
+                "valid_action": interval(0.5),
+                "self_buy": interval(0.1),
+            }
+        ],
+        "outcome": [
+            {
+                "scenario": "gambit_rumour",
+                "council": "mixed",
+                "figures": {"gambit_pnl": {"effect": {**interval(-2.5), "ci": [-3.5, -1.5], "support": 0.8}}},
+            }
+        ],
+    }
+    entry = {"rank": 1, "entry": identity, "strength": 0.25, "ci": None, "rank_ci": None, "note": None}
+    board = {"board": [{**entry, "wins": 3.0, "comparisons": 4.0}], "method": "Bradley-Terry", "outcome": "seat"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "rank.json").write_text(json.dumps({**board, "level": 0.95, "note": None}))
+    return folder
+
+
+def edited(folder, name, keys, value):
+    if not keys:  # the whole file
+        (folder / name).write_text(json.dumps(value))
+        return
+    data = json.loads((folder / name).read_text())
+    inner = data
+    for key in keys[:-1]:
+        inner = inner[key]
+    if value is KeyError:
+        del inner[keys[-1]]
+    else:
+        inner[keys[-1]] = copy.deepcopy(value)
+    (folder / name).write_text(json.dumps(data))
+
+
+def export(ckpt, council, out):
+    argv = ["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(out), "--base-model", BASE]
+    return main([*argv, "--council", str(council)])
+
+
+def test_the_unedited_folder_exports_its_figures(lora, tmp_path):  # noqa: F811
+    council = council_folder(lora, tmp_path / "council")
+    assert export(lora, council, tmp_path / "out") == 0
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "value: 0.5\n" in card and "value: 0.25\n" in card and "value: -2.5\n" in card
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "value", "said"),
+    [
+        ("summary.json", ["seats", 0, "valid_action", "mean"], -1, "seats[0].valid_action.mean must be a rate between 0 and 1, not -1"),
+        ("summary.json", ["seats", 0, "self_buy", "ci"], [0.1, 1.5], "seats[0].self_buy.ci must be a rate between 0 and 1, not 1.5"),
+        ("summary.json", ["seats", 0, "valid_action", "mean"], "0.5", "seats[0].valid_action.mean must be a number, not a text"),
+        ("summary.json", ["seats", 0, "valid_action"], [1], "seats[0].valid_action must be an object, not a list"),
+        ("summary.json", ["seats", 0, "council"], KeyError, "seats[0].council must be a text, not missing"),
+        ("summary.json", ["seats"], {"a": 1}, "seats must be a list, not an object"),
+        ("summary.json", ["outcome", 0, "figures", "gambit_pnl", "effect", "mean"], float("inf"), "outcome[0].figures.gambit_pnl.effect.mean must be a number, not inf"),
+        ("summary.json", ["outcome", 0, "figures", "gambit_pnl", "effect", "ci"], [1], "outcome[0].figures.gambit_pnl.effect.ci must be a list of two numbers"),
+        ("summary.json", ["outcome", 0, "council"], KeyError, "outcome[0].council must be a text, not missing"),
+        ("summary.json", ["decision", 0, "policy_identity"], [3], "decision[0].policy_identity must be a list of texts"),
+        ("summary.json", ["recipe"], 5, "recipe must be a text, not an integer"),
+        ("rank.json", ["board", 0, "strength"], "abc", "board[0].strength must be a number, not a text"),
+        ("rank.json", ["board", 0, "rank_ci"], [1, None], "board[0].rank_ci must be a list of two numbers"),
+        ("rank.json", ["level"], None, "level must be a number, not null"),
+        ("rank.json", [], [1], "the file must be an object, not a list"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_council_file_is_named_and_nothing_is_written(lora, tmp_path, capsys, name, keys, value, said):  # noqa: F811
+    council = council_folder(lora, tmp_path / "council")
+    edited(council, name, keys, value)
+    assert export(lora, council, tmp_path / "out") == 2
+    writer = "glade eval" if name == "summary.json" else "glade rank"
+    assert f"error: --council {council / name}: {said} ({writer} never writes that); " in one_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("metrics", "said"),
+    [
+        ({"valid_action_rate": 7}, "metrics.valid_action_rate must be a rate between 0 and 1, not 7"),
+        ({"structured_self_buy_rate": -0.5}, "metrics.structured_self_buy_rate must be a rate between 0 and 1, not -0.5"),
+        ({"direction_agreement": "0.7"}, "metrics.direction_agreement must be a number, not a text"),
+        ({"eval_loss": float("nan")}, "metrics.eval_loss must be a number, not nan"),
+        ({"eval_loss": -3}, "metrics.eval_loss must not be negative, not -3"),
+        ([0.5], "metrics must be an object, not a list"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_metric_in_meta_json_is_named_and_nothing_is_written(lora, tmp_path, capsys, metrics, said):  # noqa: F811
+    import shutil
+
+    ckpt = tmp_path / lora.name
+    shutil.copytree(lora, ckpt)
+    meta = json.loads((ckpt / "meta.json").read_text())
+    (ckpt / "meta.json").write_text(json.dumps({**meta, "metrics": metrics}))
+    argv = ["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "out"), "--base-model", BASE]
+    assert main(argv) == 2
+    assert f"error: {ckpt / 'meta.json'}: {said} (glade train never writes that); restore meta.json" in one_error(
+        capsys
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_flag_without_its_kind_is_named(tmp_path):
+    from glade.eval.flags import load_flags
+
+    flag = {"kind": "decision", "council": "mixed", "policy": "creature_model", "examples": []}
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps({"flags": [flag, {k: v for k, v in flag.items() if k != "kind"}]}))
+    with pytest.raises(ValueError, match=r"flags\.json: flags\[1\]\.kind must be a text, not missing; move it aside"):
+        load_flags(path)
