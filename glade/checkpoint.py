@@ -200,23 +200,39 @@ def lineage(checkpoint: str | Path) -> list[Checkpoint]:
 
 
 def prompt_pair(messages) -> tuple[str, str]:
-    """(system, user) of a conversation: the prompt a state is told apart by."""
+    """(system, user) of a conversation, the prompt a state is told apart by; an error if it has none."""
     by_role = {m["role"]: m["content"] for m in messages if m["role"] in ("system", "user")}
-    return by_role.get("system", ""), by_role["user"]
+    pair = by_role.get("system", ""), by_role["user"]
+    if not all(isinstance(text, str) for text in pair):
+        raise TypeError("a system or user turn without its text")
+    return pair
+
+
+RESTORE = "restore the file from a copy, or train the checkpoint again"  # a hand-edited data/train.parquet
 
 
 def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
     """The (system, user) prompts a checkpoint was trained on: the training split it saved
     (data/train.parquet, written by glade train; copied by glade merge) and those of each model
-    it was trained from (`lineage`) that saved one too. A checkpoint that saved none (the shipped
-    tiny base ships without its data) adds nothing: what it saw is not known here."""
+    it was trained from (`lineage`) that saved one too; one that saved none (the shipped tiny
+    base) adds nothing. A split of no conversations (a hand edit) is a ValueError naming the row."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     prompts = set()
     for found in lineage(checkpoint):
         path = found.folder / "data" / "train.parquet"
         if path.is_file():
-            prompts.update(prompt_pair(m) for m in pq.read_table(path, columns=["messages"])["messages"].to_pylist())
+            try:
+                saved = pq.read_table(path, columns=["messages"])["messages"].to_pylist()
+            except (pa.ArrowException, OSError, KeyError):  # not Parquet, or no messages column
+                raise ValueError(f"{path}: not the training split glade train saves; {RESTORE}") from None
+            for row, messages in enumerate(saved):
+                try:
+                    prompts.add(prompt_pair(messages))
+                except (KeyError, TypeError):  # a hand edit: no user turn, a message that is no {role, content}
+                    why = f"row {row} (counted from 0): messages is not a conversation with a user turn"
+                    raise ValueError(f"{path}: {why}, as glade train saves its training split; {RESTORE}") from None
     return prompts
 
 

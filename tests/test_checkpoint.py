@@ -142,3 +142,34 @@ def test_lineage_follows_the_bases_and_stops_on_a_cycle_or_a_hand_edited_meta(tm
     (odd / "config.json").write_text("{}")
     top = fake(tmp_path, "top", {"name": "top", "kind": "lora", "base_model": str(odd)})
     assert [c.folder.name for c in checkpoint.lineage(top)] == ["top"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        ([[{"role": "system", "content": "s"}]], "row 1 (counted from 0): messages is not a conversation with a user turn"),
+        ([[{"role": "user"}]], "row 1 (counted from 0): messages is not a conversation with a user turn"),
+        (None, "not the training split glade train saves"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_training_split_is_named_not_a_traceback(tmp_path, rows, said):
+    """The prompts lm-eval leaves out as trained on come from the checkpoint's data/train.parquet: a
+    row edited there (no user turn; a message without its content) was a KeyError from deep inside."""
+    import pandas as pd
+
+    folder = fake(tmp_path, "creature__0__20261206-120000", {"name": "creature", "kind": "lora", "base_model": "b"})
+    (folder / "data").mkdir()
+    split = folder / "data" / "train.parquet"
+    if rows is None:
+        pd.DataFrame({"prompt": ["a"]}).to_parquet(split)  # another table: no messages column
+    else:
+        good = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        pd.DataFrame({"messages": [good, *rows]}).to_parquet(split)
+    with pytest.raises(ValueError) as caught:
+        checkpoint.trained_prompts(folder)
+    assert str(caught.value).startswith(f"{split}: {said}")
+    assert str(caught.value).endswith("restore the file from a copy, or train the checkpoint again")
+    pd.DataFrame({"messages": [[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]]}).to_parquet(
+        split
+    )
+    assert checkpoint.trained_prompts(folder) == {("s", "u")}
