@@ -96,3 +96,15 @@ def test_a_decision_with_a_price_that_is_not_finite_is_refused(oona, price):
 def test_a_seat_that_is_not_a_policy_is_named_with_its_article():
     with pytest.raises(TypeError, match=r"x: the seat of oona is an int, not a Policy;"):
         EpisodeSpec("x", load_scenario("default", turns=2), 0, {"oona": 5})
+
+
+@pytest.mark.parametrize("where", ["top", "order"])
+def test_an_answer_that_holds_itself_is_named_not_a_recursion_error(oona, where):
+    looped = {"orders": [dict(SELL)]}
+    if where == "top":
+        looped["loop"] = looped  # an unknown key, but the row's completion writes the whole answer
+    else:
+        looped["orders"][0]["reason"] = looped["orders"]
+    with pytest.raises(SeatAnswerError) as caught:
+        PythonSeat(Answers(looped)).act([oona])
+    assert str(caught.value) == "python seat answers: act returned an answer that holds itself (a cycle) on turn 0"

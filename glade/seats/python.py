@@ -18,7 +18,7 @@ the Wood's rules still reject what breaks them, but its action must have the act
 (the action-space form, indices or a tuple of orders, is rewritten with names for its row) and
 finite prices. `act` gets copies of the observations: glade's own stay as the Wood made them
 for the trace row and the parser, whatever the seat does to its copies.
-An `act` that raises, or answers out of shape, is a SeatAnswerError naming the seat.
+An `act` that raises, or answers out of shape (a dict that holds itself included), is a SeatAnswerError naming the seat.
 """
 
 from __future__ import annotations
@@ -71,7 +71,12 @@ class PythonSeat:
                 + (f" of {len(answers)}" if isinstance(answers, (list, tuple)) else "")
                 + _turns(observations)
             )
-        return [_decision(a, obs, self.name) for a, obs in zip(answers, observations)]
+        try:
+            return [_decision(a, obs, self.name) for a, obs in zip(answers, observations)]
+        except RecursionError:  # a dict or list that holds itself: no JSON answer can
+            raise SeatAnswerError(
+                f"python seat {self.name}: act returned an answer that holds itself (a cycle){_turns(observations)}"
+            ) from None
 
     def batch_key(self) -> Hashable:
         return id(self.scripted)
