@@ -176,7 +176,10 @@ def test_the_hubs_license_ids_pass():
     [
         ("{not json", "summary.json: not readable JSON"),
         ("[1]", "summary.json: not a summary glade eval wrote (a JSON object; this holds a list)"),
-        ('{"decision": [1]}', "summary.json: decision[0] must be an object, not an integer (glade eval never writes that)"),
+        (
+            '{"decision": [1]}',
+            "summary.json: decision[0] must be an object, not an integer (glade eval never writes that)",
+        ),
     ],
 )
 def test_export_council_names_a_summary_json_that_is_not_glade_evals(lora, tmp_path, capsys, text, problem):
