@@ -49,7 +49,7 @@ from .fdr import filtered_bh, untestable
 from .figures import PHASES
 from .flags_fields import wrong_field
 from .flags_text import examples_md, method_text, metric_text, number
-from .rows import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
+from .results_folder import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
 from .stats import clean
 from .thresholds import DEFAULTS, Thresholds, run_settings
 
@@ -88,7 +88,7 @@ class Flagging:
     families: list[dict]
     method: dict
     excluded: dict = field(default_factory=dict)  # seat faults left out first (glade.eval.faults)
-    tables: dict = field(default_factory=dict)  # the tables flagged (glade.eval.rows.tables_identity)
+    tables: dict = field(default_factory=dict)  # the tables flagged (glade.eval.results_folder.tables_identity)
 
     def as_json(self) -> dict:
         return clean(
@@ -249,7 +249,7 @@ def load_thresholds(results: Path) -> tuple[Thresholds, int]:
     """(thresholds, the seed of the permutation tests) of a results folder, checked as the eval
     recipe checks them (glade.eval.thresholds.run_settings): RESULTS/recipe.yaml's, else
     summary.json's (the run's own, as the report reads them), else the defaults. A summary.json
-    glade eval did not write, or another run's, is refused (glade.eval.rows.check_summary)."""
+    glade eval did not write, or another run's, is refused (glade.eval.results_folder.check_summary)."""
     summary = read_summary(results)
     check_summary(results, summary)
     return run_settings(read_recipe(results), summary, results)

@@ -20,7 +20,7 @@ from glade.provenance import written_by
 from glade.tracejson import canonical
 from glade.traces import readable_shards
 
-from .rows import interrupted, read_recipe, read_table, rebuild
+from .results_folder import interrupted, read_recipe, read_table, rebuild
 
 RESULT_COLUMNS = ["episode_id", "scenario", "seed", "turn", "creature", "observation", "action", "standin_action"]
 
@@ -131,7 +131,7 @@ def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
 
 def run_recipe(folder: Path, kind: str = "results") -> dict:
     """The recipe beside the live decisions, {} when there is none: a results folder's as every
-    reader of one reads it (glade.eval.rows.read_recipe); a traces dataset's, which glade generate
+    reader of one reads it (glade.eval.results_folder.read_recipe); a traces dataset's, which glade generate
     wrote, as strictly (a damaged one would silently lose a user's own scenario paths)."""
     if kind == "results":
         return read_recipe(folder)

@@ -45,7 +45,8 @@ from .faults import without_faults
 from .figures import FIGURES
 from .live_decisions import recipe_scenarios, recipe_turns
 from .recipe import STANDIN
-from .rows import PlannedWorld, episode_rows, read_recipe, read_summary, read_table, rebuild
+from .results_folder import read_recipe, read_summary, read_table, rebuild
+from .rows import PlannedWorld, episode_rows
 from .stats import MIN_N, NO_DIFFERENCE, Interval, ci_text, describe, interval, path_distance
 from .thresholds import run_settings
 

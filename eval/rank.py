@@ -45,7 +45,7 @@ from glade.words import level_percent
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities, check_versions, folder_versions
 from .recipe import STANDIN
-from .rows import check_results_folder, interrupted, read_recipe, read_summary, read_table
+from .results_folder import check_results_folder, interrupted, read_recipe, read_summary, read_table
 from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
 from .thresholds import DEFAULTS
 

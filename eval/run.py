@@ -31,7 +31,8 @@ from .columns import DECISION_COLUMNS, EPISODE_COLUMNS, EVERY_COLUMN, schema, wi
 from .estimate import calibrate, eval_plan
 from .plan import Shard, plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
-from .rows import ATTRIBUTION, decision_rows, episode_rows, summary_mismatch, tables_identity
+from .results_folder import summary_mismatch, tables_identity
+from .rows import ATTRIBUTION, decision_rows, episode_rows
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
 def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) -> tuple[Thresholds, int]:
     """A results folder's thresholds and the seed of its permutation tests, checked as the eval
     recipe checks them (a hand-edited `fdr_q: 5` would flag at will): RESULTS/recipe.yaml's (as
-    read by glade.eval.rows.read_recipe), else summary.json's (the run used them), else the defaults."""
+    read by glade.eval.results_folder.read_recipe), else summary.json's (the run used them), else the defaults."""
     given, source = recipe.get("thresholds"), str(Path(folder) / "recipe.yaml")
     if given is None:
         given, source = summary.get("thresholds"), str(Path(folder) / "summary.json")

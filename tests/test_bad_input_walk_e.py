@@ -20,7 +20,7 @@ from glade.config import ConfigError, as_plain
 from glade.env.schema import RECIPES
 from glade.eval.calibrate import check_out, write
 from glade.eval.recipe import load_eval_recipe
-from glade.eval.rows import read_recipe, read_table
+from glade.eval.results_folder import read_recipe, read_table
 from glade.eval.stats import describe
 
 REAL_WRITE = Path.write_text

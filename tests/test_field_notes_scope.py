@@ -78,7 +78,7 @@ def test_a_users_scenario_and_council_get_no_notes_row_and_their_own_caption(tmp
 
     from glade.cli.results_tables import print_table_one
     from glade.eval.recipe import load_eval_recipe
-    from glade.eval.rows import read_recipe, read_table
+    from glade.eval.results_folder import read_recipe, read_table
     from glade.eval.run import run_recipe
 
     # the walk's my_shock.yaml: the shipped shock gambit with honey at 14 and Oona a panic seller

@@ -125,7 +125,7 @@ def test_a_summary_of_other_scenario_hashes_is_refused(copy, capsys):
 def test_a_summarys_tables_stamp_tells_two_runs_of_one_size_apart(runs, copy, capsys):
     # 4 seeds from 500 and 4 from 600: the same counts and hashes; only a stamp of the ids parts them
     # (flags.json carries one; summary.json where glade eval stamps it)
-    from glade.eval.rows import tables_identity
+    from glade.eval.results_folder import tables_identity
 
     other = json.loads((runs["other"] / "summary.json").read_text())
     stamp = lambda folder: tables_identity(
@@ -170,7 +170,7 @@ def test_flags_from_before_the_stamp_are_checked_by_their_examples(runs, copy, c
 def test_glade_eval_stamps_its_summary_and_a_rerun_keeps_no_other_runs_cost(runs, copy, capsys):
     # guards the summary's `tables` (eval/run.py) and that a rerun with nothing to play keeps the cost
     # of the summary beside it only when that summary describes these tables
-    from glade.eval.rows import tables_identity
+    from glade.eval.results_folder import tables_identity
 
     own = json.loads((runs["four"] / "summary.json").read_text())
     episodes = pd.read_parquet(runs["four"] / "episodes.parquet", columns=["episode_id"])

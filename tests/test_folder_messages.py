@@ -52,13 +52,13 @@ def test_export_says_which_export_it_replaced(tmp_path, capsys):
 
 def test_flag_says_what_its_flags_column_holds(tmp_path, monkeypatch, capsys):
     import glade.eval.flags
-    import glade.eval.rows
+    import glade.eval.results_folder
 
     for name in ("decisions.parquet", "episodes.parquet"):
         (tmp_path / name).write_text("")
     fams = [{"family": 1, "text": "family-1", "members": [3, 4, 5, 6, 7, 8], "n": 9, "q": 0.01}]
     flagging = SimpleNamespace(excluded={"fault_rows": 0}, method={"flags": 6}, cells=[], flags=fams, families=fams)
-    monkeypatch.setattr(glade.eval.rows, "read_table", lambda path: None)
+    monkeypatch.setattr(glade.eval.results_folder, "read_table", lambda path: None)
     monkeypatch.setattr(glade.eval.flags, "load_thresholds", lambda results: (None, 0))
     monkeypatch.setattr(glade.eval.flags, "flag", lambda *args: flagging)
     monkeypatch.setattr(glade.eval.flags, "write_flags", lambda *a, **k: (tmp_path / "f.json", tmp_path / "f.md"))

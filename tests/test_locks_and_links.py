@@ -11,7 +11,7 @@ import pytest
 
 from glade.cli import main
 from glade.eval.recipe import CouncilSpec, EvalRecipe, Seeds
-from glade.eval.rows import interrupted
+from glade.eval.results_folder import interrupted
 from glade.eval.run import run_recipe
 from glade.files import atomic, check_folder_path, only_writer, resolved, temp_of
 

@@ -4,7 +4,7 @@ heading (glade.eval.figures). The renamed types keep their fields."""
 
 import pytest
 
-from glade.eval import figures, rank, recipe, rows
+from glade.eval import figures, rank, recipe, results_folder, rows
 from glade.eval.calibrate import StandInFit
 from glade.eval.report import data, plots, render
 from glade.traces import readable_shards, unreadable_parquet
@@ -34,7 +34,7 @@ def test_unreadable_parquet_reads_the_same_for_results_and_traces(tmp_path):
     table = tmp_path / "decisions.parquet"
     table.write_bytes(b"not parquet")
     with pytest.raises(ValueError) as results:
-        rows.read_table(table)
+        results_folder.read_table(table)
     assert str(results.value).startswith(f"{table}: not a readable Parquet file (")
     shard = tmp_path / "traces" / "data" / "part-00000.parquet"
     shard.parent.mkdir(parents=True)

@@ -287,7 +287,7 @@ def test_merge_passes_its_out_down(monkeypatch):
 def flag_folder(tmp_path, monkeypatch, families: int) -> tuple[Path, list]:
     """A results folder whose flagging finds `families` families; glade.eval's calls recorded."""
     import glade.eval.flags
-    import glade.eval.rows
+    import glade.eval.results_folder
 
     for name in ("decisions.parquet", "episodes.parquet"):
         (tmp_path / name).write_text("")
@@ -298,7 +298,7 @@ def flag_folder(tmp_path, monkeypatch, families: int) -> tuple[Path, list]:
         excluded={"fault_rows": 0}, method={"flags": families}, cells=[], flags=fams, families=fams
     )
     written = []
-    monkeypatch.setattr(glade.eval.rows, "read_table", lambda path: None)
+    monkeypatch.setattr(glade.eval.results_folder, "read_table", lambda path: None)
     monkeypatch.setattr(glade.eval.flags, "load_thresholds", lambda results: (None, 0))
     monkeypatch.setattr(glade.eval.flags, "flag", lambda *args: flagging)
     monkeypatch.setattr(glade.eval.flags, "write_flags", recorder(written, (tmp_path / "f.json", tmp_path / "f.md")))

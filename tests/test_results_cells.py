@@ -5,6 +5,7 @@ deep inside, flag and rank dropped the row from their means without a word."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from glade.cli import main
-from glade.eval.rows import NEVER_NULL, read_table
+from glade.eval.results_folder import NEVER_NULL, read_table
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,31 @@ def test_every_row_glade_eval_writes_fills_what_it_always_fills(results):
         frame = pd.read_parquet(results / f"{table}.parquet")
         filled = [c for c in frame.columns if not frame[c].isna().any()]
         assert NEVER_NULL & set(frame.columns) <= set(filled), table
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda s: s.__setitem__("cost", "x"), "cost must be an object, not a text"),
+        (lambda s: s["cost"].__setitem__("prompt_tokens", 1.5), "cost.prompt_tokens must be an integer, not a number"),
+        (lambda s: s["cost"]["seats"]["panic"].__setitem__("decisions", "x"), "cost.seats.panic.decisions must be an integer, not a text"),
+        (lambda s: s["faults"].__setitem__("panic", []), "faults.panic must be an object, not a list"),
+        (lambda s: s["faults"]["panic"]["faults"].__setitem__("server_refused", "3"), "faults.panic.faults must count each kind of fault in an integer"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_run_record_in_summary_json_is_named(results, tmp_path, capsys, edit, said):
+    """The report prints summary.json's cost and seat faults: a hand edit there was a TypeError mid-report."""
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    summary = json.loads((out / "summary.json").read_text())
+    edit(summary)
+    (out / "summary.json").write_text(json.dumps(summary))
+    for verb in ("report", "flag"):
+        assert main([verb, str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {out / 'summary.json'}: {said} (glade eval never writes that); move it aside"), (
+            err
+        )
+    assert not (out / "report.html").exists() and not (out / "flags.json").exists()
+    (out / "summary.json").unlink()  # as the error says: the tables read without it
+    assert main(["report", str(out)]) == 0

@@ -16,7 +16,7 @@ from glade.eval.fdr import untestable
 from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import (
+from glade.eval.results_folder import (
     check_results_folder,
     check_summary,
     interrupted,
@@ -30,7 +30,7 @@ from glade.eval.thresholds import Thresholds, run_settings
 
 FILES = "report_files"
 READ_HERE = ("episode_id", "scenario", "council", "seed", "price_path")  # of episodes.parquet, by load_results
-# (write_report checks both tables whole first: glade.eval.rows.check_columns)
+# (write_report checks both tables whole first: glade.eval.results_folder.check_columns)
 TOP_FLAGS = 20
 NO_FLAGS = "no flags file: run glade flag"
 VERDICT_KEYS = ("robustness", "seam", "levers", "attribution")  # summary.json `verdicts` of this glade

@@ -33,7 +33,7 @@ import pandas as pd
 from glade.console import with_ci
 from glade.eval.figures import LEGEND_RATIO_HEADING, mechanism
 from glade.eval.recipe import STANDIN
-from glade.eval.rows import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
+from glade.eval.results_folder import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
 from glade.files import atomic, check_replaceable
 from glade.meter import cost_part

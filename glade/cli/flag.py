@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.fdr import untestable
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
-    from glade.eval.rows import (
+    from glade.eval.results_folder import (
         DECISIONS_NEEDED,
         EPISODES_NEEDED,
         check_columns,

@@ -83,7 +83,7 @@ def table_one_of(results, thresholds: Thresholds = DEFAULTS) -> list[dict]:
     """Table 1's rows (eval.field_notes.table_one) of a results folder; [] when it holds no gambit."""
     from glade.eval.faults import without_faults
     from glade.eval.field_notes import table_one
-    from glade.eval.rows import read_recipe, read_table
+    from glade.eval.results_folder import read_recipe, read_table
 
     # the worlds with seat faults are left out, as in the summary's table and the report's Table 1
     _, episodes, _ = without_faults(None, read_table(Path(results) / "episodes.parquet"))

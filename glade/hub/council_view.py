@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glade.eval import rows
+from glade.eval import results_folder
 from glade.eval.flags import load_flags
 from glade.eval.flags_fields import INTEGER, LIST, NUMBER, OBJECT, TEXT, is_kind, wrong_fields
 from glade.eval.thresholds import DEFAULTS, run_settings
@@ -121,7 +121,7 @@ def members_text(council: CouncilView, name: str) -> str:
 
 
 def read_summary(results: Path) -> dict:
-    """RESULTS/summary.json as `council_for` reads it (glade.eval.rows.read_summary), each field it
+    """RESULTS/summary.json as `council_for` reads it (glade.eval.results_folder.read_summary), each field it
     reads of the type glade eval writes (wrong_summary: `decision` rows name their council and
     policy); a ValueError naming the file and the field otherwise."""
     path = results / "summary.json"
@@ -132,11 +132,11 @@ def read_summary(results: Path) -> dict:
     if not path.exists():
         raise ValueError(f"--council {results}: no summary.json (run glade eval first)")
     try:
-        summary = rows.read_summary(results)
+        summary = results_folder.read_summary(results)
     except ValueError as exc:
         raise ValueError(f"--council {exc}") from None
     if why := wrong_summary(summary):
-        raise ValueError(f"--council {path}: {why} (glade eval never writes that); {rows.rebuild(results)}")
+        raise ValueError(f"--council {path}: {why} (glade eval never writes that); {results_folder.rebuild(results)}")
     return summary
 
 
