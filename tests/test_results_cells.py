@@ -10,34 +10,15 @@ import shutil
 
 import pandas as pd
 import pytest
-import yaml
 
 from glade.cli import main
 from glade.eval.results_folder import NEVER_NULL, read_table
+from tests.test_calibrate_readers import results  # noqa: F401  (a fixture: a small results folder)
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    from glade.eval.recipe import load_eval_recipe
-    from glade.eval.run import run_recipe
-
-    root = tmp_path_factory.mktemp("results_cells")
-    data = {
-        "name": "cells",
-        "out": str(root / "results"),
-        "policies": {"panic": {"kind": "standin", "disposition": "panic_seller"}},
-        "councils": {"one": {"focal": {"*": "panic"}}},
-        "scenarios": ["gambit_rumour"],
-        "seeds": {"start": 500, "count": 4},
-    }
-    (root / "recipe.yaml").write_text(yaml.safe_dump(data))
-    run_recipe(load_eval_recipe(root / "recipe.yaml"))
-    return root / "results"
-
-
-def emptied(results, tmp_path, table: str, column: str, row: int):
+def emptied(folder, tmp_path, table: str, column: str, row: int):
     out = tmp_path / "results"
-    shutil.copytree(results, out)
+    shutil.copytree(folder, out)
     path = out / f"{table}.parquet"
     frame = pd.read_parquet(path)
     episode = frame["episode_id"].iloc[row]
@@ -57,7 +38,7 @@ def emptied(results, tmp_path, table: str, column: str, row: int):
         ("episodes", "price_path", 1, ("flag", "rank")),
     ],
 )
-def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, capsys, table, column, row, verbs):
+def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, capsys, table, column, row, verbs):  # noqa: F811
     out, episode = emptied(results, tmp_path, table, column, row)
     argv = {
         "flag": ["flag", str(out)],
@@ -79,7 +60,7 @@ def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, c
     )
 
 
-def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):
+def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):  # noqa: F811
     """`error` is null where a decision had none, gambit_pnl and the legend figures where a world has none."""
     out, _ = emptied(results, tmp_path, "decisions", "error", 0)
     assert read_table(out / "decisions.parquet")["error"].isna().all()
@@ -87,7 +68,7 @@ def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):
     assert main(["flag", str(out)]) == 0
 
 
-def test_every_row_glade_eval_writes_fills_what_it_always_fills(results):
+def test_every_row_glade_eval_writes_fills_what_it_always_fills(results):  # noqa: F811
     for table in ("decisions", "episodes"):
         frame = pd.read_parquet(results / f"{table}.parquet")
         filled = [c for c in frame.columns if not frame[c].isna().any()]
@@ -104,7 +85,7 @@ def test_every_row_glade_eval_writes_fills_what_it_always_fills(results):
         (lambda s: s["faults"]["panic"]["faults"].__setitem__("server_refused", "3"), "faults.panic.faults must count each kind of fault in an integer"),
     ],
 )  # fmt: skip
-def test_a_hand_edited_run_record_in_summary_json_is_named(results, tmp_path, capsys, edit, said):
+def test_a_hand_edited_run_record_in_summary_json_is_named(results, tmp_path, capsys, edit, said):  # noqa: F811
     """The report prints summary.json's cost and seat faults: a hand edit there was a TypeError mid-report."""
     out = tmp_path / "results"
     shutil.copytree(results, out)
