@@ -115,7 +115,8 @@ def test_a_hand_edited_council_file_is_named_and_nothing_is_written(lora, tmp_pa
         ({"valid_action_rate": 7}, "metrics.valid_action_rate must be a rate between 0 and 1, not 7"),
         ({"structured_self_buy_rate": -0.5}, "metrics.structured_self_buy_rate must be a rate between 0 and 1, not -0.5"),
         ({"direction_agreement": "0.7"}, "metrics.direction_agreement must be a number, not a text"),
-        ({"eval_loss": float("nan")}, "metrics.eval_loss must be a number, not nan"),
+        ({"eval_loss": "0.3"}, "metrics.eval_loss must be a number, not a text"),
+        ({"valid_json_rate": float("nan")}, "metrics.valid_json_rate must be a number, not nan"),
         ({"eval_loss": -3}, "metrics.eval_loss must not be negative, not -3"),
         ([0.5], "metrics must be an object, not a list"),
     ],
@@ -143,3 +144,24 @@ def test_a_flag_without_its_kind_is_named(tmp_path):
     path.write_text(json.dumps({"flags": [flag, {k: v for k, v in flag.items() if k != "kind"}]}))
     with pytest.raises(ValueError, match=r"flags\.json: flags\[1\]\.kind must be a text, not missing; move it aside"):
         load_flags(path)
+
+
+def test_a_diverged_runs_nan_loss_exports_and_is_left_out_of_the_model_index(lora, tmp_path):  # noqa: F811
+    """glade train writes the trainer's eval_loss as it is: NaN where training diverged. That is true, so
+    the export goes on, but a NaN is no figure for the model-index."""
+    import shutil
+
+    from huggingface_hub import ModelCard
+
+    ckpt = tmp_path / lora.name
+    shutil.copytree(lora, ckpt)
+    meta = json.loads((ckpt / "meta.json").read_text())
+    (ckpt / "meta.json").write_text(
+        json.dumps({**meta, "metrics": {"eval_loss": float("nan"), "valid_json_rate": 0.5}})
+    )
+    argv = ["export", str(ckpt), "--repo-id", "alice/creature", "--out", str(tmp_path / "out"), "--base-model", BASE]
+    assert main(argv) == 0
+    published = {
+        r.metric_type: r.metric_value for r in ModelCard.load(tmp_path / "out" / "README.md").data.eval_results
+    }
+    assert published == {"valid_json_rate": 0.5}

@@ -7,11 +7,12 @@ card's prose is in model_card.py."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from glade.checkpoint import SHIPPED
 from glade.eval.figures import FIGURES
-from glade.eval.flags_fields import NUMBER, wrong_fields
+from glade.eval.flags_fields import NUMBER, is_kind, wrong_fields
 
 from . import cards
 from .cards import is_repo_id
@@ -33,23 +34,27 @@ HELDOUT_METRICS = (
     "structured_direction_agreement",
     "structured_self_buy_rate",
 )
-METRIC_FIELDS = {key: (NUMBER, None) for key in (*HELDOUT_METRICS, "eval_loss")}  # each a share but the loss
+METRIC_FIELDS = {key: (NUMBER, None) for key in HELDOUT_METRICS}  # shares of held-out states
 
 
 def wrong_metrics(meta: dict) -> str | None:
     """The first figure of meta.json's `metrics` the model-index publishes that is no such figure (a
-    text, NaN, a rate outside 0 to 1, a negative loss: a hand edit), in words; None where all are."""
+    text, NaN, a rate outside 0 to 1, a negative loss: a hand edit), in words; None where all are.
+    An eval_loss of NaN is what a diverged training run writes: true, and left out of the model-index."""
     metrics = meta.get("metrics")
     if metrics is None:
         return None
     if why := wrong_fields(metrics, METRIC_FIELDS, "metrics"):
         return why
-    for key, value in metrics.items():
-        if key in HELDOUT_METRICS and value is not None and not 0 <= value <= 1:
-            return f"metrics.{key} must be a rate between 0 and 1, not {value:g}"
-    if (metrics.get("eval_loss") or 0) < 0:
-        return f"metrics.eval_loss must not be negative, not {metrics['eval_loss']:g}"
-    return None
+    for key in HELDOUT_METRICS:
+        if metrics.get(key) is not None and not 0 <= metrics[key] <= 1:
+            return f"metrics.{key} must be a rate between 0 and 1, not {metrics[key]:g}"
+    loss = metrics.get("eval_loss")
+    if isinstance(loss, float) and not math.isfinite(loss):  # a diverged run's: true, and not published
+        return None
+    if why := wrong_fields(metrics, {"eval_loss": (NUMBER, None)}, "metrics"):
+        return why
+    return f"metrics.eval_loss must not be negative, not {loss:g}" if (loss or 0) < 0 else None
 
 
 def hub_id(value) -> str | None:
@@ -166,7 +171,7 @@ def eval_results(
         for key in HELDOUT_METRICS
         if isinstance(metrics.get(key), (int, float))
     ]
-    if isinstance(metrics.get("eval_loss"), (int, float)):  # not on the held-out seeds: an entry of its own
+    if is_kind(metrics.get("eval_loss"), NUMBER):  # not on the held-out seeds: an entry of its own; never NaN
         found.append(
             EvalResult(
                 task_type="text-generation",
