@@ -17,6 +17,7 @@ from glade.env.scenario import Scenario, load_scenario
 from glade.env.schema import read_yaml
 from glade.faults import is_fault
 from glade.provenance import written_by
+from glade.trace_cells import REGENERATE
 from glade.tracejson import canonical
 from glade.traces import readable_shards
 
@@ -55,7 +56,8 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         raise ValueError(f"{folder}: neither an eval results folder (decisions.parquet) nor a traces dataset (data/)")
     else:
         raise FileNotFoundError(f"{folder}: no such folder (give a glade eval results folder or a traces dataset)")
-    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition", "error"])
+    fix = None if kind == "results" else REGENERATE  # a results table's own: rebuild it from its shards
+    frame = _read(files, [*RESULT_COLUMNS, *names, "standin_disposition", "error"], fix)
     if "observation" not in frame.columns:
         raise ValueError(
             f"{folder}: the decisions carry no observation column (written by {written_by(folder)}); run it again to calibrate"
@@ -116,7 +118,7 @@ def _check_columns(folder: Path, kind: str, frame: pd.DataFrame, names: tuple[st
     )
 
 
-def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
+def _read(files: list[Path], wanted: list[str], fix: str | None) -> pd.DataFrame:
     """Only the columns calibration reads (a traces dataset also holds every prompt)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -126,7 +128,7 @@ def _read(files: list[Path], wanted: list[str]) -> pd.DataFrame:
     except (pa.ArrowException, OSError):  # traces shards were checked (readable_shards); a results table is named
         have = set(read_table(files[0]).columns)
     columns = [c for c in dict.fromkeys(wanted) if c in have]
-    return pd.concat([read_table(p, columns) for p in files], ignore_index=True)
+    return pd.concat([read_table(p, columns, fix=fix) for p in files], ignore_index=True)
 
 
 def run_recipe(folder: Path, kind: str = "results") -> dict:

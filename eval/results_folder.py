@@ -19,7 +19,7 @@ from glade.resume import PROGRESS, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet
 
-from .flags_fields import INTEGER, NUMBER, OBJECT, is_kind, wrong_fields
+from .json_fields import INTEGER, NUMBER, OBJECT, is_kind, wrong_fields
 from .recipe import EvalRecipe
 from .rows import SHARDS
 from .thresholds import run_settings
@@ -77,10 +77,12 @@ EPISODES_NEEDED = (
 )  # fmt: skip
 
 
-def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(
+    path: Path, columns: list[str] | None = None, needs: tuple[str, ...] = (), fix: str | None = None
+) -> pd.DataFrame:
     """A results table (decisions.parquet, episodes.parquet, attribution.parquet); one that cannot be read, or lacks a
     column of `columns` or `needs` (check_columns), is a ValueError naming it and saying how to rebuild it (from its
-    folder's shards)."""
+    folder's shards), and so is an empty cell (check_filled; `fix` says what to do instead for a traces shard)."""
     import pyarrow as pa
 
     path = Path(path)
@@ -92,27 +94,24 @@ def read_table(path: Path, columns: list[str] | None = None, needs: tuple[str, .
     except (pa.ArrowException, OSError) as exc:
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{unreadable_parquet(path, why)}; {rebuild(path.parent)}") from None
-    check_filled(path, frame)
+    check_filled(path, frame, fix or rebuild(path.parent))
     return frame
 
 
 NEVER_NULL = frozenset(DECISIONS_NEEDED) | frozenset(EPISODES_NEEDED)  # glade eval fills these in every row
 
 
-def check_filled(path: Path, frame: pd.DataFrame) -> None:
-    """Refuses (ValueError) a results table with an empty cell where glade eval always writes a value (NEVER_NULL): a
-    table written back through pandas or edited by hand would otherwise fail later as a TypeError, or lose the row
-    from a mean without a word. Names the row (counted from 0), its episode and the column."""
+def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
+    """Refuses (ValueError) a table with an empty cell where glade always writes a value (NEVER_NULL): a table written
+    back through pandas or edited by hand would otherwise fail later as a TypeError, or lose the row from a mean
+    without a word. Names the row (counted from 0), its episode and the column, then `fix`."""
     for column in (c for c in frame.columns if c in NEVER_NULL):
         empty = frame[column].isna().to_numpy()
         if empty.any():
             row = int(empty.argmax())
             episode = frame["episode_id"].iloc[row] if "episode_id" in frame and column != "episode_id" else None
             where = f"row {row}" + (f" (episode {episode})" if isinstance(episode, str) else "")
-            raise ValueError(
-                f"{path}: {where} has no {column} (an empty cell; glade eval writes one in every row); "
-                f"{rebuild(path.parent)}"
-            )
+            raise ValueError(f"{path}: {where} has no {column} (an empty cell; glade writes one in every row); {fix}")
 
 
 def check_columns(path: Path, needs: tuple[str, ...]) -> None:
@@ -286,7 +285,7 @@ def check_summary(folder: Path, summary: dict) -> None:
 # What flag and report print of summary.json besides the tables' figures: the run's cost (glade.meter) and its
 # seat faults (glade.faults.tally_faults), each field of the type glade eval writes
 RECORD_FIELDS = {"worlds": (INTEGER,), "cost": (OBJECT, None), "faults": (OBJECT, None)}
-COST_FIELDS = {key: (INTEGER,) for key in ("episodes", "decisions", "prompt_tokens", "completion_tokens")}
+COST_FIELDS = {key: (INTEGER,) for key in ("episodes", "decisions", "faults", "prompt_tokens", "completion_tokens")}
 COST_FIELDS |= {key: (NUMBER,) for key in ("wall_seconds", "play_seconds", "model_share")}
 COST_FIELDS |= {"episodes_per_s": (NUMBER, None), "shared": (INTEGER, None), "cluster": (OBJECT, None)}
 COST_FIELDS |= {"seats": (OBJECT, None)}

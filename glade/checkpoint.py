@@ -225,7 +225,7 @@ def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
         if path.is_file():
             try:
                 saved = pq.read_table(path, columns=["messages"])["messages"].to_pylist()
-            except (pa.ArrowException, OSError, KeyError):  # not Parquet, or no messages column
+            except (pa.ArrowException, KeyError):  # not Parquet, or no messages column (an OSError says itself)
                 raise ValueError(f"{path}: not the training split glade train saves; {RESTORE}") from None
             for row, messages in enumerate(saved):
                 try:

@@ -84,8 +84,8 @@ def test_the_unedited_folder_exports_its_figures(lora, tmp_path):  # noqa: F811
     ("name", "keys", "value", "said"),
     [
         ("summary.json", ["seats", 0, "valid_action", "mean"], -1, "seats[0].valid_action.mean must be a rate between 0 and 1, not -1"),
-        ("summary.json", ["seats", 0, "self_buy", "ci"], [0.1, 1.5], "seats[0].self_buy.ci must be a rate between 0 and 1, not 1.5"),
-        ("summary.json", ["seats", 0, "valid_action", "mean"], "0.5", "seats[0].valid_action.mean must be a number, not a text"),
+        ("summary.json", ["seats", 0, "self_buy", "ci"], [0.1, 1.5], "seats[0].self_buy.ci must be a list of two rates between 0 and 1"),
+        ("summary.json", ["seats", 0, "valid_action", "mean"], "0.5", "seats[0].valid_action.mean must be a rate between 0 and 1, not a text"),
         ("summary.json", ["seats", 0, "valid_action"], [1], "seats[0].valid_action must be an object, not a list"),
         ("summary.json", ["seats", 0, "council"], KeyError, "seats[0].council must be a text, not missing"),
         ("summary.json", ["seats"], {"a": 1}, "seats must be a list, not an object"),
@@ -98,6 +98,8 @@ def test_the_unedited_folder_exports_its_figures(lora, tmp_path):  # noqa: F811
         ("rank.json", ["board", 0, "rank_ci"], [1, None], "board[0].rank_ci must be a list of two numbers"),
         ("rank.json", ["level"], None, "level must be a number, not null"),
         ("rank.json", [], [1], "the file must be an object, not a list"),
+        ("rank.json", ["board", 0, "ci"], [0.1, 0.4], "board[0] must give both ci and rank_ci or neither"),
+        ("rank.json", ["level"], 10**400, "level must be a number, not an integer of 401 digits"),
     ],
 )  # fmt: skip
 def test_a_hand_edited_council_file_is_named_and_nothing_is_written(lora, tmp_path, capsys, name, keys, value, said):  # noqa: F811
@@ -114,9 +116,9 @@ def test_a_hand_edited_council_file_is_named_and_nothing_is_written(lora, tmp_pa
     [
         ({"valid_action_rate": 7}, "metrics.valid_action_rate must be a rate between 0 and 1, not 7"),
         ({"structured_self_buy_rate": -0.5}, "metrics.structured_self_buy_rate must be a rate between 0 and 1, not -0.5"),
-        ({"direction_agreement": "0.7"}, "metrics.direction_agreement must be a number, not a text"),
+        ({"direction_agreement": "0.7"}, "metrics.direction_agreement must be a rate between 0 and 1, not a text"),
         ({"eval_loss": "0.3"}, "metrics.eval_loss must be a number, not a text"),
-        ({"valid_json_rate": float("nan")}, "metrics.valid_json_rate must be a number, not nan"),
+        ({"valid_json_rate": float("nan")}, "metrics.valid_json_rate must be a rate between 0 and 1, not nan"),
         ({"eval_loss": -3}, "metrics.eval_loss must not be negative, not -3"),
         ([0.5], "metrics must be an object, not a list"),
     ],
@@ -139,10 +141,19 @@ def test_a_hand_edited_metric_in_meta_json_is_named_and_nothing_is_written(lora,
 def test_a_flag_without_its_kind_is_named(tmp_path):
     from glade.eval.flags import load_flags
 
-    flag = {"kind": "decision", "council": "mixed", "policy": "creature_model", "examples": []}
+    flag = {"kind": "decision", "council": "mixed", "policy": "creature_model", "metric": "honey: sell share"}
+    flag |= {"effect": 0.5, "support": 0.9, "examples": []}
     path = tmp_path / "flags.json"
     path.write_text(json.dumps({"flags": [flag, {k: v for k, v in flag.items() if k != "kind"}]}))
     with pytest.raises(ValueError, match=r"flags\.json: flags\[1\]\.kind must be a text, not missing; move it aside"):
+        load_flags(path)
+    path.write_text(json.dumps({"flags": [flag, {**flag, "ci_low": 0.1}]}))
+    with pytest.raises(
+        ValueError, match=r"flags\[1\] must give both ends of its interval \(ci_low, ci_high\) or neither"
+    ):
+        load_flags(path)
+    path.write_text(json.dumps({"flags": [{**flag, "support": 10**400}]}))  # Python's json reads it; no float holds it
+    with pytest.raises(ValueError, match=r"flags\[0\]\.support must be a number, not an integer of 401 digits"):
         load_flags(path)
 
 
@@ -165,3 +176,16 @@ def test_a_diverged_runs_nan_loss_exports_and_is_left_out_of_the_model_index(lor
         r.metric_type: r.metric_value for r in ModelCard.load(tmp_path / "out" / "README.md").data.eval_results
     }
     assert published == {"valid_json_rate": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("keys", "value"),
+    [(["seats"], None), (["decision", 0, "policy_identity"], None), (["recipe"], None), (["outcome"], [])],
+)
+def test_what_glade_eval_may_leave_empty_exports(lora, tmp_path, keys, value):  # noqa: F811
+    """A null list reads as none (as a missing key does), a null recipe name as the folder's; an
+    identity left null seats nobody, so the export names that instead of a TypeError."""
+    council = council_folder(lora, tmp_path / "council")
+    edited(council, "summary.json", keys, value)
+    expected = 2 if keys[-1] == "policy_identity" else 0
+    assert export(lora, council, tmp_path / "out") == expected

@@ -16,7 +16,7 @@ from glade import checkpoint as checkpoints
 from glade.cli import main
 from glade.hub import cards
 from glade.hub.cards import PushFailed
-from glade.hub.council_view import read_summary
+from glade.hub.council_view import council_summary
 from glade.hub.export import export_checkpoint
 from glade.hub.export_traces import export_traces
 from glade.hub.model_index import base_hub_id
@@ -127,7 +127,7 @@ def test_a_missing_folder_is_named_as_missing_by_export_traces_and_council(train
         f"error: {missing}: no such folder (glade generate writes traces datasets where its recipe's out says)"
     )
     with pytest.raises(ValueError) as info:
-        read_summary(missing)
+        council_summary(missing)
     assert str(info.value) == (
         f"--council {missing}: no such folder (glade eval writes its results where its recipe's out says)"
     )

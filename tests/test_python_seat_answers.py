@@ -98,13 +98,20 @@ def test_a_seat_that_is_not_a_policy_is_named_with_its_article():
         EpisodeSpec("x", load_scenario("default", turns=2), 0, {"oona": 5})
 
 
-@pytest.mark.parametrize("where", ["top", "order"])
+@pytest.mark.parametrize("where", ["top", "order", "deep"])
 def test_an_answer_that_holds_itself_is_named_not_a_recursion_error(oona, where):
     looped = {"orders": [dict(SELL)]}
     if where == "top":
         looped["loop"] = looped  # an unknown key, but the row's completion writes the whole answer
-    else:
+    elif where == "order":
         looped["orders"][0]["reason"] = looped["orders"]
+    else:  # no cycle: nested past Python's recursion limit
+        deep = []
+        for _ in range(5000):
+            deep = [deep]
+        looped["orders"][0]["reason"] = deep
     with pytest.raises(SeatAnswerError) as caught:
         PythonSeat(Answers(looped)).act([oona])
-    assert str(caught.value) == "python seat answers: act returned an answer that holds itself (a cycle) on turn 0"
+    assert str(caught.value) == (
+        "python seat answers: act returned an answer that holds itself (a cycle) or nests too deeply on turn 0"
+    )

@@ -14,6 +14,7 @@ import pytest
 from glade.cli import main
 from glade.eval.results_folder import NEVER_NULL, read_table
 from tests.test_calibrate_readers import results  # noqa: F401  (a fixture: a small results folder)
+from tests.test_calibrate_review import traces  # noqa: F401  (a fixture: a small traces dataset)
 
 
 def emptied(folder, tmp_path, table: str, column: str, row: int):
@@ -51,7 +52,7 @@ def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, c
         err = capsys.readouterr().err.strip()
         assert err.startswith(
             f"error: {out / table}.parquet: row {row} (episode {episode}) has no {column} (an empty cell; "
-            "glade eval writes one in every row); rerun `glade eval` with the recipe that wrote this folder"
+            "glade writes one in every row); rerun `glade eval` with the recipe that wrote this folder"
         ), (verb, err)
     assert (
         not (out / "flags.json").exists()
@@ -64,7 +65,6 @@ def test_the_cells_glade_eval_may_leave_empty_are_read(results, tmp_path):  # no
     """`error` is null where a decision had none, gambit_pnl and the legend figures where a world has none."""
     out, _ = emptied(results, tmp_path, "decisions", "error", 0)
     assert read_table(out / "decisions.parquet")["error"].isna().all()
-    assert {"error", "gambit_pnl", "legend_ratio", "seam_ratio", "legend_good", "legend_turn"}.isdisjoint(NEVER_NULL)
     assert main(["flag", str(out)]) == 0
 
 
@@ -101,3 +101,38 @@ def test_a_hand_edited_run_record_in_summary_json_is_named(results, tmp_path, ca
     assert not (out / "report.html").exists() and not (out / "flags.json").exists()
     (out / "summary.json").unlink()  # as the error says: the tables read without it
     assert main(["report", str(out)]) == 0
+
+
+def test_a_run_record_as_glade_eval_writes_it_passes():
+    """A cost of null (nothing played this run) and a Ray run's cluster record are glade eval's own."""
+    from glade.eval.results_folder import wrong_run_record
+
+    seat = {"decisions": 8, "faults": {"server_refused": 1}, "fault_share": 0.125, "shared": 0, "prompt_tokens": 10}
+    seat |= {"completion_tokens": 5, "model_seconds": 0.5, "decisions_per_s": None}
+    cost = {"episodes": 2, "decisions": 8, "faults": 1, "prompt_tokens": 10, "completion_tokens": 5, "shared": 0}
+    cost |= {"wall_seconds": 1.0, "play_seconds": 0.5, "model_share": 0.0, "episodes_per_s": None, "kept": True}
+    cost |= {"cluster": {"nodes": 2, "cpus": 4.0, "gpus": 0.0}, "seats": {"m": seat}}
+    faults = {"m": {"decisions": 8, "faults": {"server_refused": 1}, "fault_share": 0.125}}
+    assert wrong_run_record({"worlds": 2, "cost": None, "faults": faults}) is None
+    assert wrong_run_record({"worlds": 2, "cost": cost, "faults": faults}) is None
+    assert (
+        wrong_run_record({"worlds": 2, "cost": {**cost, "faults": [1]}}) == "cost.faults must be an integer, not a list"
+    )
+    cluster = {**cost, "cluster": {"nodes": "2", "cpus": 4.0}}
+    assert wrong_run_record({"worlds": 2, "cost": cluster}) == "cost.cluster.nodes must be an integer, not a text"
+
+
+def test_an_empty_cell_in_a_traces_shard_says_to_regenerate_it(traces, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "traces"
+    shutil.copytree(traces, out)
+    shard = sorted((out / "data").glob("*.parquet"))[0]
+    frame = pd.read_parquet(shard)
+    frame["action"] = frame["action"].astype(object)
+    frame.loc[2, "action"] = None
+    frame.to_parquet(shard)
+    policy = frame["policy"].iloc[0]
+    argv = ["calibrate", str(out), "--policy", policy, "--out", str(tmp_path / "fit.yaml"), "--no-outcome"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {shard}: row 2 (episode ") and "has no action (an empty cell" in err
+    assert err.endswith("regenerate the folder with the `glade generate` recipe that wrote it"), err

@@ -252,7 +252,7 @@ def _flags_table(flags) -> str:
                 number(f["standin_value"]),
                 number(f["live_value"]),
                 effect_text(f),
-                f"{f['support']:.2f}",
+                "-" if f.get("support") is None else f"{f['support']:.2f}",
                 f.get("n"),
             ]
             for f in flags

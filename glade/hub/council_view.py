@@ -12,7 +12,7 @@ from pathlib import Path
 
 from glade.eval import results_folder
 from glade.eval.flags import load_flags
-from glade.eval.flags_fields import INTEGER, LIST, NUMBER, OBJECT, TEXT, is_kind, wrong_fields
+from glade.eval.json_fields import INTEGER, LIST, NUMBER, OBJECT, RATE, TEXT, is_kind, wrong_fields
 from glade.eval.thresholds import DEFAULTS, run_settings
 from glade.seats.base import model_of
 from glade.words import portable
@@ -68,27 +68,27 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
     councils it sat in with who else sat there, their outcome effects, and the flags of its
     seats and of those councils (best first); a scenario given by path is named by its file (shown)."""
     results = Path(results)
-    summary = read_summary(results)
+    summary = council_summary(results)
     name = Path(checkpoint).resolve().name
     seated: dict[str, dict[str, set]] = {}  # council -> policy -> the models it ran
-    for row in summary.get("decision", []):
+    for row in summary.get("decision") or []:  # null reads as none, as a missing key does
         models = seated.setdefault(row["council"], {}).setdefault(row["policy"], set())
-        models.update(model_of(identity) for identity in row.get("policy_identity", []))
+        models.update(model_of(identity) for identity in row.get("policy_identity") or [])
     seats = tuple(sorted((c, p) for c, by in seated.items() for p, models in by.items() if name in models))
     if not seats:
         raise ValueError(
-            f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies', []))})"
+            f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies') or [])})"
         )
     councils = sorted({c for c, _ in seats})
     flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
     return CouncilView(
-        recipe=summary.get("recipe", results.name),
+        recipe=summary.get("recipe") or results.name,
         seats=seats,
         members={
             c: tuple((p, " / ".join(sorted(models))) for p, models in sorted(seated[c].items())) for c in councils
         },
-        seat_rows=tuple(r for r in summary.get("seats", []) if (r["council"], r["policy"]) in seats),
-        outcome=tuple(shown(o) for o in summary.get("outcome", []) if o["council"] in councils),
+        seat_rows=tuple(r for r in summary.get("seats") or [] if (r["council"], r["policy"]) in seats),
+        outcome=tuple(shown(o) for o in summary.get("outcome") or [] if o["council"] in councils),
         decision_flags=None
         if flags is None
         else tuple(shown(f) for f in flags if f["kind"] == "decision" and (f["council"], f.get("policy")) in seats),
@@ -120,7 +120,7 @@ def members_text(council: CouncilView, name: str) -> str:
     return ", ".join(f"{p} ({'this model' if p in own else model})" for p, model in council.members[name])
 
 
-def read_summary(results: Path) -> dict:
+def council_summary(results: Path) -> dict:
     """RESULTS/summary.json as `council_for` reads it (glade.eval.results_folder.read_summary), each field it
     reads of the type glade eval writes (wrong_summary: `decision` rows name their council and
     policy); a ValueError naming the file and the field otherwise."""
@@ -169,23 +169,21 @@ def wrong_summary(summary: dict) -> str | None:
 
 
 def wrong_interval(item: dict | None, where: str, rate: bool = False) -> str | None:
-    """What is wrong with an interval of summary.json (None: none given): a field not of its type,
-    a `ci` that is not two numbers, or for a `rate` a mean or bound outside 0 to 1."""
+    """What is wrong with an interval of summary.json (None: none given): a field not of its type
+    (for a `rate`, its mean and ends between 0 and 1), or a `ci` that is not two such numbers."""
     if item is None:
         return None
-    if why := wrong_fields(item, INTERVAL_FIELDS, where):
+    kind = RATE if rate else NUMBER
+    if why := wrong_fields(item, {**INTERVAL_FIELDS, "mean": (kind, None)}, where):
         return why
     ci = item.get("ci")
-    if ci is not None and not two_numbers(ci):
-        return f"{where}.ci must be a list of two numbers"
-    for key, value in (("mean", item.get("mean")), *(("ci", c) for c in ci or ())):
-        if rate and value is not None and not 0 <= value <= 1:
-            return f"{where}.{key} must be a rate between 0 and 1, not {value:g}"
-    return None
+    if ci is None or two_numbers(ci, kind):
+        return None
+    return f"{where}.ci must be a list of two {'rates between 0 and 1' if rate else 'numbers'}"
 
 
-def two_numbers(bounds: list) -> bool:
-    return len(bounds) == 2 and all(is_kind(b, NUMBER) for b in bounds)
+def two_numbers(bounds: list, kind: str = NUMBER) -> bool:
+    return len(bounds) == 2 and all(is_kind(b, kind) for b in bounds)
 
 
 def wrong_entry(entry, where: str) -> str | None:
@@ -195,6 +193,8 @@ def wrong_entry(entry, where: str) -> str | None:
     for key in ("ci", "rank_ci"):
         if entry.get(key) is not None and not two_numbers(entry[key]):
             return f"{where}.{key} must be a list of two numbers"
+    if (entry.get("ci") is None) != (entry.get("rank_ci") is None):  # glade rank gives both or neither
+        return f"{where} must give both ci and rank_ci or neither"
     return None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from glade.checkpoint import SHIPPED
 from glade.eval.figures import FIGURES
-from glade.eval.flags_fields import NUMBER, is_kind, wrong_fields
+from glade.eval.json_fields import NUMBER, RATE, is_kind, wrong_fields
 
 from . import cards
 from .cards import is_repo_id
@@ -34,7 +34,7 @@ HELDOUT_METRICS = (
     "structured_direction_agreement",
     "structured_self_buy_rate",
 )
-METRIC_FIELDS = {key: (NUMBER, None) for key in HELDOUT_METRICS}  # shares of held-out states
+METRIC_FIELDS = {key: (RATE, None) for key in HELDOUT_METRICS}  # shares of held-out states
 
 
 def wrong_metrics(meta: dict) -> str | None:
@@ -46,9 +46,6 @@ def wrong_metrics(meta: dict) -> str | None:
         return None
     if why := wrong_fields(metrics, METRIC_FIELDS, "metrics"):
         return why
-    for key in HELDOUT_METRICS:
-        if metrics.get(key) is not None and not 0 <= metrics[key] <= 1:
-            return f"metrics.{key} must be a rate between 0 and 1, not {metrics[key]:g}"
     loss = metrics.get("eval_loss")
     if isinstance(loss, float) and not math.isfinite(loss):  # a diverged run's: true, and not published
         return None

@@ -73,9 +73,10 @@ class PythonSeat:
             )
         try:
             return [_decision(a, obs, self.name) for a, obs in zip(answers, observations)]
-        except RecursionError:  # a dict or list that holds itself: no JSON answer can
+        except RecursionError:  # a dict or list that holds itself, or nested past Python's limit: no answer
             raise SeatAnswerError(
-                f"python seat {self.name}: act returned an answer that holds itself (a cycle){_turns(observations)}"
+                f"python seat {self.name}: act returned an answer that holds itself (a cycle) or nests too deeply"
+                f"{_turns(observations)}"
             ) from None
 
     def batch_key(self) -> Hashable:
