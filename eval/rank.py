@@ -45,7 +45,7 @@ from glade.words import level_percent
 from .faults import without_faults
 from .rank_councils import check_councils, check_identities, check_versions, folder_versions
 from .recipe import STANDIN
-from .results_folder import check_results_folder, interrupted, read_recipe, read_summary, read_table
+from .results_folder import check_results_folder, check_summary, interrupted, read_recipe, read_summary, read_table
 from .stats import MIN_RESAMPLED, clean, expanded_tail, resample_intervals
 from .thresholds import DEFAULTS
 
@@ -90,6 +90,7 @@ def load_episodes(results: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame
             raise ValueError(f"{folder}: no episodes.parquet ({_why_no_episodes(folder)})")
         frame = read_table(path, needs=COLUMNS)
         summary = read_summary(folder)
+        check_summary(folder, summary)  # glade eval's, of these tables, its fields of their types
         read_recipe(folder)  # its thresholds and keys, as flag and report check them
         versions.append(folder_versions(folder, summary, frame))
         if (folder / "decisions.parquet").exists():

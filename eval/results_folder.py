@@ -9,6 +9,7 @@ import shlex
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from glade.config import ConfigError
@@ -19,7 +20,7 @@ from glade.resume import PROGRESS, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet
 
-from .json_fields import INTEGER, NUMBER, OBJECT, is_kind, wrong_fields
+from .json_fields import INTEGER, NUMBER, OBJECT, TEXT, is_kind, wrong_fields
 from .recipe import EvalRecipe
 from .rows import SHARDS
 from .thresholds import run_settings
@@ -99,13 +100,27 @@ def read_table(
 
 
 NEVER_NULL = frozenset(DECISIONS_NEEDED) | frozenset(EPISODES_NEEDED)  # glade eval fills these in every row
+NUMBERS = frozenset(  # the columns glade eval writes as numbers (with qty_GOOD and standin_qty_GOOD)
+    {"cast", "seed", "turn", "self_buy", "wealth_change", "agreement", "wealth_start", "wealth_end", "trades"}
+    | {"self_buys", "errors", "faults", "legend_turn", "seam_ratio", "gambit_pnl", "final_gini", "volume", "turns"}
+    | {"legend_ratio"}
+)
 
 
 def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
-    """Refuses (ValueError) a table with an empty cell where glade always writes a value (NEVER_NULL): a table written
-    back through pandas or edited by hand would otherwise fail later as a TypeError, or lose the row from a mean
-    without a word. Names the row (counted from 0), its episode and the column, then `fix`."""
+    """Refuses (ValueError) a table with text in a column of numbers (NUMBERS: a table saved from a spreadsheet), or
+    an empty or infinite cell where glade always writes a value (NEVER_NULL): a table written back through pandas or
+    edited by hand would otherwise fail later as a TypeError, lose the row from a mean without a word, or win every
+    comparison. Names the column, and for a cell its row (counted from 0) and episode, then `fix`."""
+    for column in frame.columns:
+        numbers = column in NUMBERS or column.startswith(("qty_", "standin_qty_"))
+        if numbers and not pd.api.types.is_numeric_dtype(frame[column]):
+            held = "text" if pd.api.types.is_string_dtype(frame[column]) else f"{frame[column].dtype} values"
+            raise ValueError(f"{path}: column {column} holds {held}, not the numbers glade writes there; {fix}")
     for column in (c for c in frame.columns if c in NEVER_NULL):
+        if pd.api.types.is_float_dtype(frame[column]) and np.isinf(frame[column].to_numpy()).any():
+            row = int(np.isinf(frame[column].to_numpy()).argmax())
+            raise ValueError(f"{path}: row {row} has an infinite {column} (glade writes a finite one); {fix}")
         empty = frame[column].isna().to_numpy()
         if empty.any():
             row = int(empty.argmax())
@@ -282,9 +297,9 @@ def check_summary(folder: Path, summary: dict) -> None:
         raise ValueError(f"{path}: another run's summary, not that of the tables beside it ({why}); {aside}")
 
 
-# What flag and report print of summary.json besides the tables' figures: the run's cost (glade.meter) and its
-# seat faults (glade.faults.tally_faults), each field of the type glade eval writes
-RECORD_FIELDS = {"worlds": (INTEGER,), "cost": (OBJECT, None), "faults": (OBJECT, None)}
+# What flag, report and rank read of summary.json besides the tables' figures: the recipe's name, the run's cost
+# (glade.meter) and its seat faults (glade.faults.tally_faults), each field of the type glade eval writes
+RECORD_FIELDS = {"recipe": (TEXT,), "worlds": (INTEGER,), "cost": (OBJECT, None), "faults": (OBJECT, None)}
 COST_FIELDS = {key: (INTEGER,) for key in ("episodes", "decisions", "faults", "prompt_tokens", "completion_tokens")}
 COST_FIELDS |= {key: (NUMBER,) for key in ("wall_seconds", "play_seconds", "model_share")}
 COST_FIELDS |= {"episodes_per_s": (NUMBER, None), "shared": (INTEGER, None), "cluster": (OBJECT, None)}

@@ -31,7 +31,8 @@ def _folder(root, name, protocol="wood-chat-2+446217fa", digest="h", seeds=3):
     folder.mkdir()
     rows = [_seat(seed, p, v, digest=digest) for seed in range(seeds) for p, v in (("a", 2.0), ("b", 1.0))]
     pd.DataFrame(rows).to_parquet(folder / "episodes.parquet")
-    summary = {"recipe": name, "glade_version": "0.1.0", "git_commit": "abc", "git_dirty": False}
+    summary = {"recipe": name, "worlds": seeds, "decisions": 0, "glade_version": "0.1.0", "git_commit": "abc"}
+    summary["git_dirty"] = False
     (folder / "summary.json").write_text(json.dumps({**summary, "protocol_version": protocol}))
     return folder
 

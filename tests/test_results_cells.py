@@ -113,13 +113,17 @@ def test_a_run_record_as_glade_eval_writes_it_passes():
     cost |= {"wall_seconds": 1.0, "play_seconds": 0.5, "model_share": 0.0, "episodes_per_s": None, "kept": True}
     cost |= {"cluster": {"nodes": 2, "cpus": 4.0, "gpus": 0.0}, "seats": {"m": seat}}
     faults = {"m": {"decisions": 8, "faults": {"server_refused": 1}, "fault_share": 0.125}}
-    assert wrong_run_record({"worlds": 2, "cost": None, "faults": faults}) is None
-    assert wrong_run_record({"worlds": 2, "cost": cost, "faults": faults}) is None
+    assert wrong_run_record({"recipe": "r", "worlds": 2, "cost": None, "faults": faults}) is None
+    assert wrong_run_record({"recipe": "r", "worlds": 2, "cost": cost, "faults": faults}) is None
     assert (
-        wrong_run_record({"worlds": 2, "cost": {**cost, "faults": [1]}}) == "cost.faults must be an integer, not a list"
+        wrong_run_record({"recipe": "r", "worlds": 2, "cost": {**cost, "faults": [1]}})
+        == "cost.faults must be an integer, not a list"
     )
     cluster = {**cost, "cluster": {"nodes": "2", "cpus": 4.0}}
-    assert wrong_run_record({"worlds": 2, "cost": cluster}) == "cost.cluster.nodes must be an integer, not a text"
+    assert (
+        wrong_run_record({"recipe": "r", "worlds": 2, "cost": cluster})
+        == "cost.cluster.nodes must be an integer, not a text"
+    )
 
 
 def test_an_empty_cell_in_a_traces_shard_says_to_regenerate_it(traces, tmp_path, capsys):  # noqa: F811
@@ -136,3 +140,41 @@ def test_an_empty_cell_in_a_traces_shard_says_to_regenerate_it(traces, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {shard}: row 2 (episode ") and "has no action (an empty cell" in err
     assert err.endswith("regenerate the folder with the `glade generate` recipe that wrote it"), err
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "how", "said"),
+    [
+        ("episodes", "seed", "text", "column seed holds text, not the numbers glade writes there"),
+        ("decisions", "agreement", "text", "column agreement holds text, not the numbers glade writes there"),
+        ("episodes", "wealth_change", "inf", "row 3 has an infinite wealth_change (glade writes a finite one)"),
+    ],
+)
+def test_a_column_of_numbers_saved_as_text_or_an_infinite_cell_is_named(
+    results, tmp_path, capsys, table, column, how, said
+):  # noqa: F811
+    """A table saved from a spreadsheet (numbers as text) was a TypeError in rank and report; an
+    infinite wealth change won every comparison of the leaderboard without a word."""
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    frame = pd.read_parquet(out / f"{table}.parquet")
+    if how == "text":
+        frame[column] = frame[column].astype(str)
+    else:
+        frame.loc[3, column] = float("inf")
+    frame.to_parquet(out / f"{table}.parquet")
+    for verb in ("flag", "report", "rank") if table == "episodes" else ("flag", "report"):
+        assert main([verb, str(out)]) == 2, verb
+        assert capsys.readouterr().err.startswith(f"error: {out / table}.parquet: {said}; rerun `glade eval`")
+
+
+def test_rank_names_a_summary_whose_recipe_is_no_name(results, tmp_path, capsys):  # noqa: F811
+    """rank labels each folder's councils by its recipe's name: one of another type lost them from the board."""
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "recipe": {"a": 1}}))
+    assert main(["rank", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {out / 'summary.json'}: recipe must be a text, not an object (glade eval never writes that)"
+    )

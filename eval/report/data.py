@@ -17,6 +17,7 @@ from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.results_folder import (
+    EPISODES_NEEDED,
     check_results_folder,
     check_summary,
     interrupted,
@@ -118,7 +119,12 @@ def load_results(results_dir: str | Path) -> Results:
             else:  # `[]`: no flags and no method to say why (it would read "? flags in 0 families")
                 loaded, note = {}, NO_METHOD.format(path=folder / "flags.json")
     attribution_path = folder / "attribution.parquet"
-    attribution = read_table(attribution_path) if attribution_path.exists() else pd.DataFrame()
+    # episode rows of the leave-one-out replays, each naming the creature it left out
+    attribution = (
+        read_table(attribution_path, needs=(*EPISODES_NEEDED, "left_out"))
+        if attribution_path.exists()
+        else pd.DataFrame()
+    )
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     recipe_councils = list(recipe.get("councils") or {})
