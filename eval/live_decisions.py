@@ -89,8 +89,9 @@ def load_live(source: str | Path, policy: str, creature: str | None = None) -> L
         )
     frame = frame[~faulted]
     rows = frame[RESULT_COLUMNS].reset_index(drop=True).copy()
-    rows["observation"] = [json.loads(o) for o in rows["observation"]]
-    rows["action"] = [json.loads(a) for a in rows["action"]]
+    source = folder / ("decisions.parquet" if kind == "results" else "data")
+    rows["observation"] = _observations(rows, source, fix or rebuild(folder))
+    rows["action"] = [json.loads(a) for a in rows["action"]]  # checked as it was read (JSON_CELLS)
     references, named = {}, recipe_scenarios(folder, kind)
     for scenario, c, stored in (
         frame[["scenario", "creature", "standin_disposition"]].drop_duplicates().itertuples(index=False)
@@ -116,6 +117,27 @@ def _check_columns(folder: Path, kind: str, frame: pd.DataFrame, names: tuple[st
         f"{folder / 'data'}: the traces lack column(s) {', '.join(missing)} (written by {written_by(folder)}); "
         "run glade generate again to calibrate on them"
     )
+
+
+# what the stand-in reads of an observation (glade.env.standin), to score a decision against it
+OBSERVATION_KEYS = ("prices", "inventory", "pebbles", "produces", "needs", "appetite", "fuel", "talk", "whisper")
+
+
+def _observations(rows: pd.DataFrame, source: Path, fix: str) -> list[dict]:
+    """Each row's observation, rebuilt from its JSON; one that is not an object holding OBSERVATION_KEYS (a hand
+    edit cut it short) is a ValueError naming its episode, turn and creature, then `fix`."""
+    found = []
+    for i, text in enumerate(rows["observation"]):
+        try:
+            obs = json.loads(text)
+        except (TypeError, ValueError):
+            obs = None
+        if not isinstance(obs, dict) or not all(key in obs for key in OBSERVATION_KEYS):
+            where = f"episode {rows['episode_id'][i]}, turn {rows['turn'][i]}, {rows['creature'][i]}"
+            raise ValueError(f"{source}: the observation of {where} is not the one glade writes (an object of "
+                             f"{', '.join(OBSERVATION_KEYS)} and more); {fix}")  # fmt: skip
+        found.append(obs)
+    return found
 
 
 def _read(files: list[Path], wanted: list[str], fix: str | None) -> pd.DataFrame:

@@ -96,6 +96,7 @@ def read_table(
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{unreadable_parquet(path, why)}; {rebuild(path.parent)}") from None
     check_filled(path, frame, fix or rebuild(path.parent))
+    check_json_cells(path, frame, fix or rebuild(path.parent))
     return frame
 
 
@@ -127,6 +128,36 @@ def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
             episode = frame["episode_id"].iloc[row] if "episode_id" in frame and column != "episode_id" else None
             where = f"row {row}" + (f" (episode {episode})" if isinstance(episode, str) else "")
             raise ValueError(f"{path}: {where} has no {column} (an empty cell; glade writes one in every row); {fix}")
+
+
+def _numbers(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+# The JSON texts a results table holds, by column: what each must read as, in words and as a test
+JSON_CELLS = {
+    "price_path": ("an object of price lists by good", lambda v: all(_numbers(p) for p in v.values())),
+    "start_prices": ("an object of prices by good", lambda v: _numbers(v.values())),
+    "action": ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list)),
+    "standin_action": ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list)),
+}
+
+
+def check_json_cells(path: Path, frame: pd.DataFrame, fix: str) -> None:
+    """Refuses (ValueError) a table whose JSON text in a cell of JSON_CELLS does not read as what glade writes there
+    (a hand edit cut it short, or wrote a list): the verbs that read it would fail on it without naming the table.
+    Names the row (counted from 0), its episode and the column, then `fix`."""
+    for column in (c for c in frame.columns if c in JSON_CELLS):
+        words, fits = JSON_CELLS[column]
+        for row, text in enumerate(frame[column]):
+            try:
+                value = json.loads(text)
+                fine = isinstance(value, dict) and fits(value)
+            except (TypeError, ValueError, AttributeError):  # not JSON; not a text
+                fine = False
+            if not fine:
+                episode = f" (episode {frame['episode_id'].iloc[row]})" if "episode_id" in frame else ""
+                raise ValueError(f"{path}: row {row}{episode}: {column} is not {words}, as glade writes it; {fix}")
 
 
 def check_columns(path: Path, needs: tuple[str, ...]) -> None:

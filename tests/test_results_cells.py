@@ -150,9 +150,7 @@ def test_an_empty_cell_in_a_traces_shard_says_to_regenerate_it(traces, tmp_path,
         ("episodes", "wealth_change", "inf", "row 3 has an infinite wealth_change (glade writes a finite one)"),
     ],
 )
-def test_a_column_of_numbers_saved_as_text_or_an_infinite_cell_is_named(
-    results, tmp_path, capsys, table, column, how, said
-):  # noqa: F811
+def test_numbers_saved_as_text_or_an_infinite_cell(results, tmp_path, capsys, table, column, how, said):  # noqa: F811
     """A table saved from a spreadsheet (numbers as text) was a TypeError in rank and report; an
     infinite wealth change won every comparison of the leaderboard without a word."""
     out = tmp_path / "results"
@@ -177,4 +175,50 @@ def test_rank_names_a_summary_whose_recipe_is_no_name(results, tmp_path, capsys)
     assert main(["rank", str(out)]) == 2
     assert capsys.readouterr().err.startswith(
         f"error: {out / 'summary.json'}: recipe must be a text, not an object (glade eval never writes that)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "text", "said", "verbs"),
+    [
+        ("episodes", "price_path", '{"honey": [10.0, 9.', "price_path is not an object of price lists by good", ("flag", "report", "rank")),
+        ("episodes", "price_path", "[1, 2]", "price_path is not an object of price lists by good", ("flag", "rank")),
+        ("episodes", "start_prices", '{"honey": "ten"}', "start_prices is not an object of prices by good", ("report",)),
+        ("decisions", "action", "[]", "action is not an action, an object with a list of orders", ("flag", "calibrate")),
+        ("decisions", "standin_action", "null", "standin_action is not an action, an object with a list of orders", ("report",)),
+    ],
+)  # fmt: skip
+def test_json_not_as_glade_writes_it(results, tmp_path, capsys, table, column, text, said, verbs):  # noqa: F811
+    """JSON cut short gave `error: Expecting ',' delimiter` naming no file; valid JSON of another shape a traceback."""
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    frame = pd.read_parquet(out / f"{table}.parquet")
+    frame.loc[2, column] = text
+    frame.to_parquet(out / f"{table}.parquet")
+    episode = frame["episode_id"].iloc[2]
+    argv = {
+        "flag": ["flag", str(out)],
+        "report": ["report", str(out)],
+        "rank": ["rank", str(out)],
+        "calibrate": ["calibrate", str(out), "--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"],
+    }
+    for verb in verbs:
+        assert main(argv[verb]) == 2, verb
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"error: {out / table}.parquet: row 2 (episode {episode}): {said}, as glade writes it; "
+        ), err
+
+
+def test_calibrate_names_an_observation_that_is_not_glades(results, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    frame = pd.read_parquet(out / "decisions.parquet")
+    frame.loc[0, "observation"] = frame.loc[0, "observation"][:60]  # cut short
+    frame.to_parquet(out / "decisions.parquet")
+    argv = ["calibrate", str(out), "--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"]
+    assert main(argv) == 2
+    where = f"episode {frame['episode_id'][0]}, turn {frame['turn'][0]}, {frame['creature'][0]}"
+    assert capsys.readouterr().err.startswith(
+        f"error: {out / 'decisions.parquet'}: the observation of {where} is not the one glade writes (an object of prices, "
     )
