@@ -115,7 +115,7 @@ def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
     comparison. Names the column, and for a cell its row (counted from 0) and episode, then `fix`."""
     for column in frame.columns:
         numbers = column in NUMBERS or column.startswith(("qty_", "standin_qty_"))
-        if numbers and not pd.api.types.is_numeric_dtype(frame[column]):
+        if numbers and len(frame) and not pd.api.types.is_numeric_dtype(frame[column]):  # an empty column has no type
             held = "text" if pd.api.types.is_string_dtype(frame[column]) else f"{frame[column].dtype} values"
             raise ValueError(f"{path}: column {column} holds {held}, not the numbers glade writes there; {fix}")
     for column in (c for c in frame.columns if c in NEVER_NULL):

@@ -219,7 +219,14 @@ def two_councils(name, folder):
         ],
         "outcome": [],
     }
-    flag = lambda kind, c, policy: {"kind": kind, "council": c, "policy": policy, "rank": 1}
+    flag = lambda kind, c, policy: {
+        "kind": kind,
+        "council": c,
+        "policy": policy,
+        "rank": 1,
+        "metric": "m",
+        "effect": 1.0,
+    }
     flags = [
         flag("decision", "mixed", "creature_model"),
         *[flag("decision", "mixed", "creature_b")] * 2,
