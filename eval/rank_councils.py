@@ -84,7 +84,8 @@ def seating(folder: Path, council: str, seats: pd.DataFrame) -> Seating:
     focal = spec.get("focal") if isinstance(spec, dict) else None
     first = seats[seats["cast"] == seats["cast"].min()]
     shown = dict(sorted(first[["creature", "policy"]].drop_duplicates().itertuples(index=False, name=None)))
-    if not isinstance(focal, dict) or not isinstance(policies, dict):
+    named = isinstance(focal, dict) and all(isinstance(n, str) for n in focal.values())  # a hand edit: a list
+    if not named or not isinstance(policies, dict):  # read as a folder with no ledger: its rows alone
         return Seating(_seated(seats), shown, {}, None, None)
     names = {c: focal.get(c, focal.get("*")) for c in shown} | focal
     plain = _plain(policies)

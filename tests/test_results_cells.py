@@ -222,3 +222,14 @@ def test_calibrate_names_an_observation_that_is_not_glades(results, tmp_path, ca
     assert capsys.readouterr().err.startswith(
         f"error: {out / 'decisions.parquet'}: the observation of {where} is not the one glade writes (an object of prices, "
     )
+
+
+def test_rank_reads_a_ledger_whose_focal_seat_is_a_list_as_no_ledger(results, tmp_path):  # noqa: F811
+    """A focal seat edited into a list in progress.json was `unhashable type: 'list'` from `rank --outcome team`."""
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    ledger = json.loads((out / "progress.json").read_text())
+    ledger["recipe"]["councils"]["one"]["focal"] = {"*": ["panic"]}
+    (out / "progress.json").write_text(json.dumps(ledger))
+    assert main(["rank", str(out), "--outcome", "team", "--out", str(tmp_path / "rank.json")]) == 0
+    assert json.loads((tmp_path / "rank.json").read_text())["outcome"] == "team"

@@ -25,7 +25,7 @@ PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "s
 SUMMARY_FIELDS = {key: (LIST, None) for key in ("policies", "decision", "seats", "outcome")} | {"recipe": (TEXT, None)}
 DECISION_FIELDS = {"council": (TEXT,), "policy": (TEXT,), "policy_identity": (LIST, None)}
 SEAT_FIELDS = {"council": (TEXT,), "policy": (TEXT,), "decisions": (INTEGER, None), "errors": (OBJECT, None)}
-SEAT_FIELDS |= {"valid_action": (OBJECT, None), "self_buy": (OBJECT, None)}  # rates: RATE_FIELDS
+SEAT_FIELDS |= {"valid_action": (OBJECT, None), "self_buy": (OBJECT, None)}  # intervals of RATES (wrong_interval)
 OUTCOME_FIELDS = {"scenario": (TEXT,), "council": (TEXT,), "figures": (OBJECT, None)}
 FIGURE_FIELDS = {"effect": (OBJECT, None)}  # of an outcome figure: the council's and stand-in's are not read
 # an interval as glade.eval.stats writes it (Interval.as_dict), `ci` two bounds or null
