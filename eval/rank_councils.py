@@ -212,14 +212,16 @@ def _policies(folder: Path) -> dict:
 
 def folder_versions(folder: Path, summary: dict, episodes: pd.DataFrame) -> dict:
     """What one results folder was played with, as rank.json records it: the glade and prompt
-    protocol its summary.json names (None where it has none) and each scenario's hash from its rows."""
+    protocol its summary.json names (None where it has none; the protocol its rows name, where they
+    do, so a folder without its summary is still compared on it) and each scenario's hash from its rows."""
     hashes = episodes[["scenario", "scenario_hash"]].drop_duplicates().itertuples(index=False, name=None)
+    rows = sorted(set(episodes["protocol_version"].dropna().astype(str))) if "protocol_version" in episodes else []
     return {
         "results": str(folder),
         "glade_version": summary.get("glade_version"),
         "git_commit": summary.get("git_commit"),
         "git_dirty": summary.get("git_dirty"),
-        "protocol_version": summary.get("protocol_version"),
+        "protocol_version": summary.get("protocol_version") or (" + ".join(rows) or None),
         "scenario_hashes": dict(sorted((str(n), str(h)) for n, h in hashes)),
     }
 

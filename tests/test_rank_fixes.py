@@ -169,3 +169,15 @@ def test_rank_refuses_a_recipe_yaml_flag_and_report_refuse(tmp_path):
     (one / "recipe.yaml").write_text("name: one\nthresholds: {flag_min_efect: 0.2}\n")
     with pytest.raises(ValueError, match=r"thresholds.flag_min_efect: unknown key .*did you mean flag_min_effect\?"):
         rank([one], resamples=10)
+
+
+def test_a_folder_without_its_summary_is_compared_on_the_protocol_its_rows_name(tmp_path):
+    """rank compared prompt protocols only through summary.json: without it, folders of two protocols were pooled."""
+    one, two = _folder(tmp_path, "one"), _folder(tmp_path, "two")
+    (two / "summary.json").unlink()
+    episodes = pd.read_parquet(two / "episodes.parquet")
+    episodes.assign(protocol_version="wood-chat-1+00000000").to_parquet(two / "episodes.parquet")
+    with pytest.raises(
+        ValueError, match=r"were evaluated under different prompt protocols \(wood-chat-2\+446217fa vs "
+    ):
+        rank([one, two], resamples=10)
