@@ -208,14 +208,13 @@ def prompt_pair(messages) -> tuple[str, str]:
     return pair
 
 
-RESTORE = "restore the file from a copy, or train the checkpoint again"  # a hand-edited data/train.parquet
+RESTORE = "restore the file from a copy, or train the checkpoint again"  # for a hand-edited data/train.parquet
 
 
 def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
-    """The (system, user) prompts a checkpoint was trained on: the training split it saved
-    (data/train.parquet, written by glade train; copied by glade merge) and those of each model
-    it was trained from (`lineage`) that saved one too; one that saved none (the shipped tiny
-    base) adds nothing. A split of no conversations (a hand edit) is a ValueError naming the row."""
+    """The (system, user) prompts a checkpoint was trained on: the training split it saved (data/train.parquet,
+    written by glade train, copied by glade merge) and those of each model it was trained from (`lineage`) that
+    saved one (the shipped tiny base saved none). A split of no conversations is a ValueError naming the row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -17,6 +17,12 @@ from tests.test_calibrate_readers import results  # noqa: F401  (a fixture: a sm
 from tests.test_calibrate_review import traces  # noqa: F401  (a fixture: a small traces dataset)
 
 
+def argv(verb: str, out, tmp_path) -> list[str]:
+    """The command line of a verb that reads the results folder `out`."""
+    more = ["--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"] if verb == "calibrate" else []
+    return [verb, str(out), *more]
+
+
 def emptied(folder, tmp_path, table: str, column: str, row: int):
     out = tmp_path / "results"
     shutil.copytree(folder, out)
@@ -41,14 +47,8 @@ def emptied(folder, tmp_path, table: str, column: str, row: int):
 )
 def test_an_empty_cell_is_named_by_every_verb_that_reads_it(results, tmp_path, capsys, table, column, row, verbs):  # noqa: F811
     out, episode = emptied(results, tmp_path, table, column, row)
-    argv = {
-        "flag": ["flag", str(out)],
-        "report": ["report", str(out)],
-        "rank": ["rank", str(out)],
-        "calibrate": ["calibrate", str(out), "--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"],
-    }
     for verb in verbs:
-        assert main(argv[verb]) == 2, verb
+        assert main(argv(verb, out, tmp_path)) == 2, verb
         err = capsys.readouterr().err.strip()
         assert err.startswith(
             f"error: {out / table}.parquet: row {row} (episode {episode}) has no {column} (an empty cell; "
@@ -196,14 +196,8 @@ def test_json_not_as_glade_writes_it(results, tmp_path, capsys, table, column, t
     frame.loc[2, column] = text
     frame.to_parquet(out / f"{table}.parquet")
     episode = frame["episode_id"].iloc[2]
-    argv = {
-        "flag": ["flag", str(out)],
-        "report": ["report", str(out)],
-        "rank": ["rank", str(out)],
-        "calibrate": ["calibrate", str(out), "--policy", "panic", "--out", str(tmp_path / "fit.yaml"), "--no-outcome"],
-    }
     for verb in verbs:
-        assert main(argv[verb]) == 2, verb
+        assert main(argv(verb, out, tmp_path)) == 2, verb
         err = capsys.readouterr().err
         assert err.startswith(
             f"error: {out / table}.parquet: row 2 (episode {episode}): {said}, as glade writes it; "
