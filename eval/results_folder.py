@@ -119,8 +119,9 @@ def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
             held = "text" if pd.api.types.is_string_dtype(frame[column]) else f"{frame[column].dtype} values"
             raise ValueError(f"{path}: column {column} holds {held}, not the numbers glade writes there; {fix}")
     for column in (c for c in frame.columns if c in NEVER_NULL):
-        if pd.api.types.is_float_dtype(frame[column]) and np.isinf(frame[column].to_numpy()).any():
-            row = int(np.isinf(frame[column].to_numpy()).argmax())
+        infinite = np.isinf(frame[column].to_numpy()) if pd.api.types.is_float_dtype(frame[column]) else None
+        if infinite is not None and infinite.any():
+            row = int(infinite.argmax())
             raise ValueError(f"{path}: row {row} has an infinite {column} (glade writes a finite one); {fix}")
         empty = frame[column].isna().to_numpy()
         if empty.any():
@@ -134,12 +135,13 @@ def _numbers(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
+ACTION = ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list))
 # The JSON texts a results table holds, by column: what each must read as, in words and as a test
 JSON_CELLS = {
     "price_path": ("an object of price lists by good", lambda v: all(_numbers(p) for p in v.values())),
     "start_prices": ("an object of prices by good", lambda v: _numbers(v.values())),
-    "action": ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list)),
-    "standin_action": ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list)),
+    "action": ACTION,
+    "standin_action": ACTION,
 }
 
 
@@ -342,7 +344,7 @@ SEAT_COST_FIELDS |= {"model_seconds": (NUMBER,), "decisions_per_s": (NUMBER, Non
 
 
 def wrong_run_record(summary: dict) -> str | None:
-    """The first field of summary.json's run record (RECORD_FIELDS: its cost and seat faults) that is not of the
+    """The first field of summary.json's run record (RECORD_FIELDS: its recipe's name, cost and seat faults) not of the
     type glade eval writes, in words ("cost.seats.panic.decisions must be an integer, not a text"); None where all
     are. A hand edit would otherwise be a TypeError in the middle of the report."""
     if why := wrong_fields(summary, RECORD_FIELDS, ""):
