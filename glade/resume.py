@@ -16,17 +16,16 @@ shard path) and record no recipe: they resume only under the one their recipe.ya
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
 - a folder another verb wrote (an eval results folder given to `glade generate`);
-- a folder written by another recipe (the message names each key that changed), or by an older
-  glade under a recipe nothing in the folder records;
-- rows rendered under another prompt protocol version;
-- rows played under other rules: a scenario whose hash in the rows is not its hash now (its
-  file changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
+- a folder written by another recipe (the message names each key that changed), or by an older glade
+  under a recipe nothing in the folder records; rows rendered under another prompt protocol version;
+- rows played under other rules: a scenario whose hash in the rows is not its hash now (its file
+  changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
 - a file in the shard folders that no run of this folder wrote.
-What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, or that
-lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play again; a shard the ledger
-never listed (a run killed between writing and listing it, or a file copied in) is moved there too; an episode
-that had seat faults is never final: it is dropped from its shard and plays again (the seat fixed, or its
-server back), so a rerun retries exactly the episodes whose turns failed.
+What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, that repeats a row
+(ROW_KEY), or that lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play
+again; a shard the ledger never listed (a run killed between writing and listing it, or a file copied in) is
+moved there too; an episode that had seat faults is never final: it is dropped from its shard and plays
+again (the seat fixed, or its server back), so a rerun retries exactly the episodes whose turns failed.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
 PROGRESS = "progress.json"
 FORMAT = 2
 CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
+ROW_KEY = ("episode_id", "turn", "creature")  # names a row of any shard glade writes (those of its columns it has)
 
 
 @dataclass
@@ -258,7 +258,7 @@ class ShardLog:
                 shard = self.path(kind, part)
                 if kind in self.optional and not shard.exists():
                     continue
-                found = _episodes_in(shard)
+                found = episodes_in(shard)
                 if isinstance(found, str):
                     problem = f"{shard.relative_to(self.root)}: {found}"
                 elif found - members:
@@ -286,6 +286,7 @@ class ShardLog:
         stale = {e for e, v in state.episodes.items() if v["faults"]}
         if not stale:
             return
+        import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
@@ -301,7 +302,7 @@ class ShardLog:
                 table = pq.read_table(shard)
                 if "episode_id" not in table.column_names:
                     continue
-                keep = table.filter(pc.invert(pc.is_in(table["episode_id"], value_set=_array(stale))))
+                keep = table.filter(pc.invert(pc.is_in(table["episode_id"], value_set=pa.array(sorted(stale)))))
                 with atomic(shard) as tmp:
                     pq.write_table(keep, tmp)
         faults = sum(state.episodes[e]["faults"] for e in stale)
@@ -317,12 +318,6 @@ def scenario_hashes(named) -> dict[str, set[str]]:
     for name, scenario in named:
         out.setdefault(name, set()).add(scenario.hash())
     return out
-
-
-def _array(values):
-    import pyarrow as pa
-
-    return pa.array(sorted(values), type=pa.string())
 
 
 def _holds_files(root: Path) -> bool:
@@ -385,15 +380,21 @@ def _not_a_ledger(progress: Path, what: str) -> ValueError:
     return ValueError(f"{progress}: not a glade progress ledger ({what}); move the folder aside to start afresh")
 
 
-def _episodes_in(shard: Path) -> set[str] | str:
-    """The episode ids a shard holds, or why it cannot be used (missing, not Parquet)."""
+def episodes_in(shard: Path) -> set[str] | str:
+    """The episode ids a shard holds, or why it cannot be used (missing, not Parquet, a row
+    repeated: a copy would count twice in every table and figure built from the shards)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not shard.exists():
         return "missing"
     try:
-        table = pq.read_table(shard)
+        table = pq.read_table(shard)  # whole: a damaged page in any column is found here, not by a later reader
     except (pa.ArrowException, OSError) as exc:
         return f"unreadable ({str(exc).splitlines()[0]})"
-    return set(table["episode_id"].to_pylist()) if "episode_id" in table.column_names else set()
+    key = [c for c in ROW_KEY if c in table.column_names]
+    if "episode_id" not in key:
+        return set()
+    if repeated := table.num_rows - table.group_by(key).aggregate([]).num_rows:
+        return f"holds {repeated} row(s) repeating another's {', '.join(key)}"
+    return set(table["episode_id"].to_pylist())

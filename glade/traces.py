@@ -20,8 +20,7 @@ from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
-from glade.resume import PROGRESS, ShardLog, finished, read_episodes, read_ledger, scenario_hashes
-from glade.resume_upgrade import unresumable
+from glade.resume import finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
@@ -29,6 +28,7 @@ from glade.seats import check_model_names, check_spec, check_stand_in_names, eac
 from glade.seats.server import seat_fault_hint
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
+from glade.traces_ledger import check_listed, check_rows, interrupted_generate, shard_log
 
 if TYPE_CHECKING:
     import datasets
@@ -117,10 +117,6 @@ def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
 
 def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:
     return each_creature(recipe.councils[council], creatures, f"councils.{council}")
-
-
-def shard_log(out: str | Path) -> ShardLog:
-    return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"}, complete=("traces",))
 
 
 def seats_of(recipe: GenerateRecipe, scenario, council: str) -> dict[str, Any]:
@@ -276,30 +272,11 @@ def _write_shard(rows: list[dict], path: Path) -> None:
         pq.write_table(table, str(tmp))  # Arrow's C++ writer, aborts the process on a Ctrl-C there
 
 
-def interrupted_generate(dataset: Path) -> str | None:
-    """Why `dataset` is a `glade generate` run cut short, or None: generate writes the card (README.md) last."""
-    if not (dataset / PROGRESS).is_file() or (dataset / "README.md").exists():
-        return None
-    ledger = read_ledger(dataset)
-    kinds = ledger.get("shards") if ledger is not None else None
-    if isinstance(kinds, list) and kinds and kinds[0] != "traces":
-        return None  # another verb's results (glade eval's), not a generate run
-    if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
-        return None  # an older ledger names no kind: only its shards tell
-    if older := unresumable(dataset, ledger, "generate"):  # its rerun is refused: no advice to rerun it
-        return f"{dataset}: {older}"
-    episodes = ledger.get("episodes") if isinstance(ledger, dict) and ledger.get("format") else ledger
-    done = f"{len(episodes)} episode(s) written" if isinstance(episodes, dict) else "some episodes written"
-    return (
-        f"{dataset}: an interrupted `glade generate` run ({done}, no dataset card yet), not a traces dataset "
-        "yet: rerun the same generate command to finish it (it plays only what is missing), then use the folder"
-    )
-
-
 def readable_shards(folder: str | Path) -> list[str]:
     """The Parquet files of a finished traces folder; FileNotFoundError when there are none, a
     ValueError naming a checkpoint (its data/ holds SFT splits, not traces), the folder of an
-    interrupted generate run, or the file that cannot be read or holds no traces."""
+    interrupted generate run, or the file that cannot be read, holds no traces, or does not hold
+    what the folder's ledger lists, each row once (glade.traces_ledger)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -311,7 +288,7 @@ def readable_shards(folder: str | Path) -> list[str]:
     cut_short = interrupted_generate(Path(folder))
     if cut_short is not None:
         raise ValueError(cut_short)
-    _check_listed(Path(folder), files)
+    check_listed(Path(folder), files)
     for file in files:
         try:
             columns = pq.read_schema(file).names
@@ -322,6 +299,7 @@ def readable_shards(folder: str | Path) -> list[str]:
             ) from None
         if missing := [c for c in ("seed", "scenario") if c not in columns]:  # a trace row names its world
             raise ValueError(f"{file}: not a traces shard (no {' or '.join(missing)} column); {GIVE_TRACES}")
+    check_rows(Path(folder), files)
     return files
 
 
@@ -344,22 +322,6 @@ def unreadable_parquet(path: str | Path, why: str) -> str:
     """The start of the line for a Parquet file that cannot be read (a trace shard, a results table); callers add how
     to make it again. Here, the lowest module of those that read one (glade.eval imports it)."""
     return f"{path}: not a readable Parquet file ({why})"
-
-
-def _check_listed(folder: Path, files: list[str]) -> None:
-    """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied in (or
-    a second run's) would read as more episodes, a lost one as fewer (read_episodes names a bad ledger)."""
-    if not (folder / PROGRESS).is_file():  # a dataset copied without its ledger (the Hub's copy): nothing to hold
-        return
-    log = shard_log(folder)
-    listed = {str(log.path("traces", e["part"])) for e in read_episodes(folder / PROGRESS).values()}
-    if unlisted := sorted(set(files) - listed):
-        raise ValueError(f"{unlisted[0]}: a shard the folder's ledger ({PROGRESS}) does not list; move it out of data/")
-    if missing := sorted(listed - set(files)):
-        raise ValueError(
-            f"{missing[0]}: listed in the folder's ledger ({PROGRESS}) but not there; rerun the `glade generate` "
-            "command that wrote the folder: it plays those episodes again"
-        )
 
 
 def load_traces(

@@ -103,7 +103,7 @@ def write_card(
         + (cost_section(cost) if cost else "")
         + recipe_section(plain)
     )
-    # the card marks the folder finished (glade.traces.interrupted_generate): it goes last, and whole
+    # the card marks the folder finished (glade.traces_ledger.interrupted_generate): it goes last, and whole
     with atomic(out / "recipe.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(plain, sort_keys=False))
     with atomic(out / "README.md") as tmp:

@@ -3,7 +3,7 @@ files glade writes (glade.resume, glade.faults, glade.eval.faults, glade.meter, 
 glade.episode_folder, glade.files): each pins a behaviour that a plausible one-line change (a
 comparison flipped, an off-by-one, a clause dropped, a constant changed) left untested. The
 comment on each names what it guards. Resume is tested on the real shard logs of both verbs
-(glade.traces.shard_log, glade.eval.plan.shard_log) with shards written by hand, so each test
+(glade.traces_ledger.shard_log, glade.eval.plan.shard_log) with shards written by hand, so each test
 is fast and says exactly which file an interrupted run left."""
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from test_resume import bare_log
 from glade.eval.plan import shard_log as eval_log
 from glade.eval.plan import shards
 from glade.eval.rows import PlannedWorld
-from glade.traces import shard_log as traces_log
+from glade.traces_ledger import shard_log as traces_log
 
 # --------------------------------------------------------------------------- resume
 
 
 def write(log, kind: str, part: int, episodes: list[str]) -> None:
-    """A shard of `kind` for `part`, one row per episode id (what _episodes_in reads)."""
+    """A shard of `kind` for `part`, one row per episode id (what episodes_in reads)."""
     path = log.path(kind, part)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"episode_id": pa.array(episodes, type=pa.string())}), path)

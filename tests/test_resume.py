@@ -285,6 +285,72 @@ def test_an_eval_episodes_shard_without_a_world_is_replayed(tmp_path):
     assert again.played_now == 2 and again.episodes["episode_id"].nunique() == first.worlds == 6
 
 
+def test_a_traces_shard_with_a_row_copied_in_is_refused_by_its_readers_and_replayed(tmp_path, capsys):
+    """A row repeated by hand: the card, training and calibration would count it twice (the card's
+    decisions disagreed with the rows, exit 0); a rerun of generate plays that part again."""
+    from glade.hub.export_traces import export_traces
+
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    clean = rows(tmp_path / "traces")
+    shard = tmp_path / "traces" / "data" / "part-00001.parquet"
+    table = pd.read_parquet(shard)
+    pd.concat([table, table.iloc[[4]]]).to_parquet(shard, index=False)
+    said = r"part-00001.parquet: holds 1 row\(s\) repeating another's episode_id, turn, creature; rerun the `glade generate`"
+    with pytest.raises(ValueError, match=said):
+        gen.load_traces(tmp_path / "traces")
+    with pytest.raises(ValueError, match=said):
+        export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "data/part-00001.parquet: holds 1 row(s) repeating another's episode_id, turn, creature; its 2 episode(s) play again"
+        in out
+    )
+    pd.testing.assert_frame_equal(rows(tmp_path / "traces").drop(columns="latency_s"), clean.drop(columns="latency_s"))
+    assert len(gen.load_traces(tmp_path / "traces")) == len(clean)
+
+
+def test_a_traces_shard_holding_another_parts_episode_is_refused_by_its_readers(tmp_path):
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    data = tmp_path / "traces" / "data"
+    first, second = pd.read_parquet(data / "part-00000.parquet"), pd.read_parquet(data / "part-00001.parquet")
+    stray = first[first["episode_id"] == first["episode_id"].iloc[0]]
+    pd.concat([second, stray]).to_parquet(data / "part-00001.parquet", index=False)
+    with pytest.raises(ValueError, match=r"part-00001.parquet: holds 1 episode\(s\) its part does not list; rerun"):
+        gen.load_traces(tmp_path / "traces")
+    (tmp_path / "traces" / "progress.json").unlink()  # the Hub's copy has no ledger: a repeated row is still found
+    pd.concat([second, second.iloc[:2]]).to_parquet(data / "part-00001.parquet", index=False)
+    with pytest.raises(ValueError, match=r"holds 2 row\(s\) repeating .*; restore it from where the folder came from"):
+        gen.load_traces(tmp_path / "traces")
+
+
+def test_an_eval_shard_with_rows_copied_in_is_replayed_and_the_run_keeps_its_cost(tmp_path, capsys):
+    """Before: 45 episode rows for 40 seats, and a rerun said the runs were interrupted before writing a
+    summary (its cost and timing lost), since nothing played."""
+    path = eval_recipe(tmp_path)
+    assert main(["eval", str(path)]) == 0
+    first = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
+    shard = tmp_path / "results" / "shards" / "episodes-00001.parquet"
+    table = pd.read_parquet(shard)
+    pd.concat([table, table.iloc[:3]]).to_parquet(shard, index=False)
+    capsys.readouterr()
+    assert main(["eval", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "shards/episodes-00001.parquet: holds 3 row(s) repeating another's episode_id, creature; its 2 episode(s)"
+        in out
+    )
+    assert "interrupted before writing a summary" not in out
+    again = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
+    assert len(again) == len(first) == 30 and again["episode_id"].value_counts().eq(5).all()
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["cost"]["episodes"] == 2 and summary["timing"] is not None
+
+
 def test_export_traces_refuses_a_corrupt_shard(tmp_path):
     from glade.hub.export_traces import export_traces
 

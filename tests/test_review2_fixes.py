@@ -91,7 +91,7 @@ def test_hidden_entries_leave_a_traces_folder_to_come(tmp_path):
 
 
 def test_only_a_generate_ledger_passes_a_traces_folder_without_data(tmp_path):
-    from glade.traces import PROGRESS
+    from glade.resume import PROGRESS
 
     started = tmp_path / "generate"
     started.mkdir()

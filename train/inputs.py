@@ -45,7 +45,8 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     yet (a traces folder, latest:RECIPE with nothing trained, a local model folder, a hub id neither
     cached nor reachable). Malformed
     inputs are reported first, so an input still to be written never hides one."""
-    from glade.traces import interrupted_generate, readable_shards
+    from glade.traces import readable_shards
+    from glade.traces_ledger import interrupted_generate
 
     try:
         check_folder_path(Path(recipe.output_root))
@@ -136,9 +137,9 @@ def _check_traces_folder(folder: Path, key: str, source: str | None) -> None:
     file, a `glade eval` results folder, a `glade simulate` folder (one episode), or a folder
     holding other things (checkpoints, say). Left to NEEDS: no such path, a folder empty but for
     hidden entries (.gitkeep, or the temporary progress.json of a `glade generate` starting up), or
-    a `glade generate` run that has begun (its ledger lists traces: glade.traces.interrupted_generate)."""
-    from glade.resume import read_ledger
-    from glade.traces import PROGRESS, interrupted_generate
+    a `glade generate` run that has begun (its ledger lists traces: glade.traces_ledger.interrupted_generate)."""
+    from glade.resume import PROGRESS, read_ledger
+    from glade.traces_ledger import interrupted_generate
 
     write = "name the folder `glade generate` wrote (its recipe's out)"
     if folder.is_file():

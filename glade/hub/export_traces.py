@@ -23,8 +23,9 @@ import yaml
 
 from glade.console import fault_text
 from glade.faults import fault_hint, tally_faults, too_many_faults
-from glade.traces import GenerateRecipe, interrupted_generate, other_protocol, readable_shards, seats_and_errors
+from glade.traces import GenerateRecipe, other_protocol, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section, size_category
+from glade.traces_ledger import interrupted_generate
 
 from .cards import (
     add_license,

@@ -1,0 +1,70 @@
+"""A traces folder against its ledger (OUT/progress.json, glade.resume): where `glade generate`
+writes its shards, whether a folder is a run cut short, and whether the shards in data/ hold
+what the ledger lists, each row once. glade.traces writes the folder and reads it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glade.resume import PROGRESS, ShardLog, episodes_in, read_episodes, read_ledger
+from glade.resume_upgrade import unresumable
+
+RERUN = "rerun the `glade generate` command that wrote the folder: it plays those episodes again"
+
+
+def shard_log(out: str | Path) -> ShardLog:
+    return ShardLog(Path(out), {"traces": "data/part-{part:05d}.parquet"}, complete=("traces",))
+
+
+def interrupted_generate(dataset: Path) -> str | None:
+    """Why `dataset` is a `glade generate` run cut short, or None: generate writes the card (README.md) last."""
+    if not (dataset / PROGRESS).is_file() or (dataset / "README.md").exists():
+        return None
+    ledger = read_ledger(dataset)
+    kinds = ledger.get("shards") if ledger is not None else None
+    if isinstance(kinds, list) and kinds and kinds[0] != "traces":
+        return None  # another verb's results (glade eval's), not a generate run
+    if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
+        return None  # an older ledger names no kind: only its shards tell
+    if older := unresumable(dataset, ledger, "generate"):  # its rerun is refused: no advice to rerun it
+        return f"{dataset}: {older}"
+    episodes = ledger.get("episodes") if isinstance(ledger, dict) and ledger.get("format") else ledger
+    done = f"{len(episodes)} episode(s) written" if isinstance(episodes, dict) else "some episodes written"
+    return (
+        f"{dataset}: an interrupted `glade generate` run ({done}, no dataset card yet), not a traces dataset "
+        "yet: rerun the same generate command to finish it (it plays only what is missing), then use the folder"
+    )
+
+
+def check_listed(folder: Path, files: list[str]) -> None:
+    """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied in (or
+    a second run's) would read as more episodes, a lost one as fewer (read_episodes names a bad ledger)."""
+    if not (folder / PROGRESS).is_file():  # a dataset copied without its ledger (the Hub's copy): nothing to hold
+        return
+    listed = set(_members(folder))
+    if unlisted := sorted(set(files) - listed):
+        raise ValueError(f"{unlisted[0]}: a shard the folder's ledger ({PROGRESS}) does not list; move it out of data/")
+    if missing := sorted(listed - set(files)):
+        raise ValueError(f"{missing[0]}: listed in the folder's ledger ({PROGRESS}) but not there; {RERUN}")
+
+
+def check_rows(folder: Path, files: list[str]) -> None:
+    """No shard repeats a row (episode, turn, creature) or holds an episode its part does not list: a shard
+    edited or copied over by hand would count those rows twice, or another run's, in the card's counts, in
+    training and in calibration, where a rerun of generate plays its part again (glade.resume)."""
+    members = _members(folder) if (folder / PROGRESS).is_file() else {}
+    for file in files:
+        found = episodes_in(Path(file))
+        if isinstance(found, set) and (extra := found - members.get(file, found)):
+            found = f"holds {len(extra)} episode(s) its part does not list"
+        if isinstance(found, str):
+            fix = RERUN if members else "restore it from where the folder came from"  # the Hub's copy has no ledger
+            raise ValueError(f"{file}: {found}; {fix}")
+
+
+def _members(folder: Path) -> dict[str, set[str]]:
+    """Each listed shard's path -> the episodes its part lists."""
+    log, out = shard_log(folder), {}
+    for episode, entry in read_episodes(folder / PROGRESS).items():
+        out.setdefault(str(log.path("traces", entry["part"])), set()).add(episode)
+    return out
