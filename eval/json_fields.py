@@ -11,15 +11,16 @@ import sys
 
 INTEGER, NUMBER, TEXT, LIST, OBJECT = "an integer", "a number", "a text", "a list", "an object"
 RATE = "a rate between 0 and 1"  # a share: a number from 0 to 1
-TYPES = {INTEGER: int, NUMBER: (int, float), RATE: (int, float), TEXT: str, LIST: list, OBJECT: dict}
+BOOL = "true or false"
+TYPES = {INTEGER: int, NUMBER: (int, float), RATE: (int, float), TEXT: str, LIST: list, OBJECT: dict, BOOL: bool}
 JSON_WORDS = {bool: "true/false", int: INTEGER, float: NUMBER, str: TEXT, list: LIST, dict: OBJECT}
 
 
 def is_kind(value, kind: str | None) -> bool:
-    """`value` is of `kind` (INTEGER ... RATE); None: it is null."""
+    """`value` is of `kind` (INTEGER ... BOOL); None: it is null."""
     if kind is None:
         return value is None
-    if isinstance(value, bool) or not isinstance(value, TYPES[kind]):  # JSON's true/false is no count
+    if isinstance(value, bool) != (kind == BOOL) or not isinstance(value, TYPES[kind]):  # true/false is no count
         return False
     if kind in (NUMBER, RATE) and not _figure(value):
         return False

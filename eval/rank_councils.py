@@ -18,15 +18,23 @@ import pandas as pd
 
 from glade import checkpoint
 from glade.config import changes
-from glade.resume import read_ledger
+from glade.resume import PROGRESS, read_ledger
 from glade.seats.base import identity_clash
 
 from .recipe import STANDIN
 
 
 def _recipe(folder: Path) -> dict:
-    """The recipe the folder's ledger records ({} when none)."""
-    recipe = (read_ledger(folder) or {}).get("recipe")
+    """The recipe the folder's ledger records ({} when none); a progress.json that is not JSON
+    is named: read as no ledger, the checks of its seat specs would be skipped without a word."""
+    ledger = read_ledger(folder)
+    if ledger is None and (folder / PROGRESS).exists():
+        raise ValueError(
+            f"{folder / PROGRESS}: not a glade progress ledger (not a JSON object), where rank reads the seat "
+            "specs this folder was played with; restore it from a copy of the folder, or move it aside (rank "
+            "then compares the folder by its rows alone)"
+        )
+    recipe = (ledger or {}).get("recipe")
     return recipe if isinstance(recipe, dict) else {}
 
 

@@ -92,6 +92,8 @@ def test_without_a_record_a_row_found_in_the_traces_is_not_also_named_by_its_epi
 
     for path in [*(traces / "data").glob("*.parquet"), *(folder / "data").glob("*.parquet")]:
         rename(path)
+    ledger = traces / "progress.json"  # it lists the episodes by id: renamed with them, as a run would have named them
+    ledger.write_text(ledger.read_text().replace(".hoarders.", ".my.hoarders."))
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
     recipe["data"]["traces"] = [str(traces)]
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))

@@ -107,6 +107,10 @@ def test_two_models_in_folders_of_one_name_are_refused_across_folders(runs, tmp_
     shutil.copytree(two, blind)
     (blind / "progress.json").unlink()
     assert "hf:final" in [row["entry"] for row in rank([one, blind], resamples=10)["board"]]
+    # a ledger cut short is named, not read as none (its seat specs' checks were skipped without a word)
+    (blind / "progress.json").write_text('{"format": 2, "recipe": {"policies"')
+    with pytest.raises(ValueError, match=r"blind/progress.json: not a glade progress ledger .* move it aside"):
+        rank([one, blind], resamples=10)
 
 
 def test_the_refusal_is_a_one_line_cli_error(runs, tmp_path, capsys):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from glade.eval.calibrate import CALIBRATION_DIR, SUMMARY_KEYS
+from glade.eval.calibration_fields import wrong_calibration, wrong_origin
 from glade.eval.outcome_check import FORMAT
 from glade.eval.stats import ci_text
 from glade.faults import is_fault
@@ -48,7 +49,8 @@ ABOUT = (
 
 def calibrations(folder: Path) -> list[dict]:
     """The summaries glade calibrate wrote for this folder, by name; a file there it did not
-    write is named (ValueError), not shown half."""
+    write, or one whose fields that say whose decisions it fitted are not of their types
+    (eval/calibration_fields.py), is named (ValueError), not shown half."""
     out = []
     for path in sorted((Path(folder) / CALIBRATION_DIR).glob("*.json")):
         text = path.read_text()
@@ -56,8 +58,14 @@ def calibrations(folder: Path) -> list[dict]:
             raise ValueError(
                 f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"
             )
-        out.append({**json.loads(text), "file": path.name})
+        if why := wrong_origin(summary := json.loads(text)):
+            raise _not_as_written(path, why)
+        out.append({**summary, "file": path.name})
     return out
+
+
+def _not_as_written(path: Path, why: str) -> ValueError:
+    return ValueError(f"{path}: {why}, as glade calibrate writes it; rerun glade calibrate or remove it")
 
 
 def foreign(c: dict, decisions: pd.DataFrame) -> str | None:
@@ -278,6 +286,8 @@ def calibration_sections(page) -> list[Section]:
             md += [f"*{md_text(note, inside=True)}*", ""]
             out.append(f'<p class="caption">{e(note)}</p>')
             continue
+        if why := wrong_calibration(c):  # every section is read before a file changes (render.write_report)
+            raise _not_as_written(page.r.folder / CALIBRATION_DIR / c["file"], why)
         md += [f"### {md_text(c['fitted']['name'])}", ""] + [f"- {md_text(line)}" for line in lines(c)] + [""]
         out.append(f"<h3>{e(c['fitted']['name'])}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines(c)) + "</ul>")
         for caption, header, rows in tables(c):

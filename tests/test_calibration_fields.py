@@ -1,0 +1,119 @@
+"""A calibration summary edited by hand (RESULTS/calibration/*.json): glade report names the first
+field it reads that is not of the type glade calibrate writes, the file and what to do, in one line.
+Before: a nested key left out was a KeyError traceback, a count saved as text an error naming no
+file, and an agreement of 1.7 was shown as it was (eval/calibration_fields.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from planted import play_changed  # tests/ is on sys.path under pytest
+
+from glade.cli import main
+from glade.eval.calibration_fields import wrong_calibration
+from glade.eval.report.calibration import calibrations
+
+TINY = ["--popsize", "3", "--maxiter", "3"]
+NAME = "calibrated_changed.json"
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    results = play_changed(tmp_path_factory.mktemp("calibration_fields"))
+    out = results.parent / "fit.yaml"
+    assert main(["calibrate", str(results), "--policy", "changed", "--out", str(out), *TINY]) == 0
+    return results
+
+
+@pytest.fixture
+def copy(calibrated, tmp_path):
+    folder = tmp_path / "results"
+    shutil.copytree(calibrated, folder)
+    return folder
+
+
+def _edit(folder, change) -> None:
+    path = folder / "calibration" / NAME
+    summary = json.loads(path.read_text())
+    change(summary)
+    path.write_text(json.dumps(summary))
+
+
+def _without(*keys):
+    def change(summary):
+        *inner, last = keys
+        for key in inner:
+            summary = summary[key]
+        del summary[last]
+
+    return change
+
+
+def _set(value, *keys):
+    def change(summary):
+        *inner, last = keys
+        for key in inner:
+            summary = summary[key]
+        summary[last] = value
+
+    return change
+
+
+def test_what_glade_calibrate_writes_passes(calibrated):
+    [summary] = calibrations(calibrated)
+    assert wrong_calibration(summary) is None and summary["outcome"]["groups"]  # the outcome check's fields too
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (_without("parts", "fit"), "parts.fit must be an object, not missing"),
+        (_without("search", "evaluations"), "search.evaluations must be an integer, not missing"),
+        (_set("240", "decisions"), "decisions must be an integer, not a text"),
+        (
+            _set(1.7, "parts", "heldout", "agreement", "after", "mean"),
+            "agreement.after.mean must be between 0 and 1, not 1.7",
+        ),
+        (
+            _set(-0.5, "parts", "fit", "qty_error", "before", "mean"),
+            "qty_error.before.mean must be at least 0, not -0.5",
+        ),
+        (_set([0.1], "parts", "fit", "agreement", "change", "ci"), "agreement.change.ci must be a list of two numbers"),
+        (_set(["0"], "split", "heldout_seeds"), "split.heldout_seeds must be a list of integers"),
+        (_set("yes", "outcome", "groups", 0, "scenario_in_fit"), "scenario_in_fit must be true or false, not a text"),
+        (_set({}, "outcome", "groups", 0, "figures", "wealth"), "figures.wealth: not a figure glade calibrate checks"),
+        (
+            _set("n/a", "outcome", "groups", 0, "figures", "crash", "council", "mean"),
+            "crash.council.mean must be a number",
+        ),
+        (_set([{"parameter": 3}], "moved"), "moved[0].parameter must be a text, not an integer"),
+    ],
+)
+def test_a_hand_edited_field_is_named_with_its_file(copy, capsys, change, said):
+    _edit(copy, change)
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {copy / 'calibration' / NAME}: ") and said in err
+    assert "as glade calibrate writes it; rerun glade calibrate or remove it" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_older_summary_without_the_keys_added_later_still_shows(copy):
+    """Written before seeds, scenarios, faults, the start and the change in error were stored."""
+
+    def older(summary):
+        for key in ("seeds", "scenarios", "faults_left_out", "start", "fit_dispositions", "kind", "source"):
+            summary.pop(key, None)
+        for part in summary["parts"].values():
+            part.pop("seeds")
+        for group in summary["outcome"]["groups"]:
+            for figure in group["figures"].values():
+                change = figure.pop("error_change")
+                figure["improvement"] = {**change, "mean": -change["mean"]}
+
+    _edit(copy, older)
+    [summary] = calibrations(copy)
+    assert wrong_calibration(summary) is None
+    assert main(["report", str(copy)]) == 0
