@@ -132,7 +132,7 @@ def check_filled(path: Path, frame: pd.DataFrame, fix: str) -> None:
 
 
 def _numbers(values) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return all(is_kind(v, NUMBER) for v in values)  # finite: Python's json reads NaN and Infinity as numbers
 
 
 ACTION = ("an action, an object with a list of orders", lambda v: isinstance(v.get("orders"), list))

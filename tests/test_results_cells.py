@@ -183,6 +183,8 @@ def test_rank_names_a_summary_whose_recipe_is_no_name(results, tmp_path, capsys)
     [
         ("episodes", "price_path", '{"honey": [10.0, 9.', "price_path is not an object of price lists by good", ("flag", "report", "rank")),
         ("episodes", "price_path", "[1, 2]", "price_path is not an object of price lists by good", ("flag", "rank")),
+        ("episodes", "price_path", '{"honey": [10.0, NaN]}', "price_path is not an object of price lists by good", ("rank",)),
+        ("episodes", "start_prices", '{"honey": Infinity}', "start_prices is not an object of prices by good", ("report",)),
         ("episodes", "start_prices", '{"honey": "ten"}', "start_prices is not an object of prices by good", ("report",)),
         ("decisions", "action", "[]", "action is not an action, an object with a list of orders", ("flag", "calibrate")),
         ("decisions", "standin_action", "null", "standin_action is not an action, an object with a list of orders", ("report",)),
