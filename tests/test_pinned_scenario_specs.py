@@ -149,6 +149,15 @@ def test_a_closed_upper_bound_takes_the_bound_itself():
     check_spec({**SERVER, "timeout": 1e6, "backoff": 1e6})
     with pytest.raises(SeatSpecError, match=r"seat spec server backoff: expected a number >= 0 and <= 1e\+06"):
         check_spec({**SERVER, "backoff": 1e6 + 1})
+    check_spec({"kind": "hf", "model": "m", "temperature": 2})
+    check_spec({**SERVER, "temperature": 2})
+
+
+@pytest.mark.parametrize("seat", [{"kind": "hf", "model": "m"}, {"kind": "hf", "model": "m", "engine": "vllm"}, SERVER])
+def test_a_temperature_past_the_hottest_a_server_takes_is_refused(seat):
+    # 70 for 0.7: sampled near-uniformly from the vocabulary, every answer a fault; servers refuse it too
+    with pytest.raises(SeatSpecError, match=r"temperature: expected a number >= 0 and <= 2, got 70"):
+        check_spec({**seat, "temperature": 70})
 
 
 def test_a_base_url_on_port_zero_is_refused():

@@ -77,13 +77,16 @@ MAX_SEAT_SEED = 2**32 - 1
 LONGEST_WAIT = 1e6
 # A server seat's tries after the first: the waits double, so 30 at the default backoff are years.
 MAX_RETRIES = 10
+# The hottest sampling a seat may ask for: the OpenAI API's own limit (servers refuse more), and past it
+# a small model's answers are near-uniform draws from its vocabulary (70 is a typo for 0.7, not a setting).
+MAX_TEMPERATURE = 2.0
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
 OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
 BOOL: Rule = (lambda v: isinstance(v, bool), type_text(bool))
 GENERATION: dict[str, Rule] = {
     "max_new_tokens": _whole(1),
-    "temperature": _number(0),
+    "temperature": _number(0, high=MAX_TEMPERATURE),
     "top_p": _number(0, open_low=True, high=1),
     "seed": _whole_below(MAX_SEAT_SEED),
     "batch_size": _whole(1),
@@ -116,7 +119,7 @@ SERVER: dict[str, Rule] = {
     "backoff": _number(0, high=LONGEST_WAIT),
     "concurrency": _whole(1),
     "max_tokens": _whole(1),
-    "temperature": _number(0),
+    "temperature": _number(0, high=MAX_TEMPERATURE),
     "seed": (
         lambda v: v is None or _whole_below(MAX_SEAT_SEED)[0](v),
         f"a whole number from 0 to {MAX_SEAT_SEED:,}, or null",
