@@ -249,6 +249,9 @@ class BadYaml(ValueError):
 
 
 MAX_VALUES = 1_000_000  # values a file may expand to through its aliases (a recipe holds hundreds)
+# YAML 1.1 numbers that read as no one wrote them: 1:30 is 90 (base 60), 010 is 8 (octal); YAML 1.2 dropped both
+YAML11_NUMBER = re.compile(r"[-+]?(?:(?P<sixty>[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)|0[0-7_]*[0-7][0-7_]*)")
+NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 def load_unique(text: str) -> Any:
@@ -296,6 +299,14 @@ def _check_unique(node: yaml.Node, sizes: dict[int, int], open_: set[int], path:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             size += _check_unique(item, sizes, open_, f"{path}[{i}]")
+    elif node.tag in NUMBER_TAGS and node.style is None and (old := YAML11_NUMBER.fullmatch(node.value)):
+        read, plain = yaml.safe_load(node.value), node.value.replace("_", "")
+        if old.group("sixty") or read != int(plain):  # 07 is 7 either way
+            what = "a number in base 60" if old.group("sixty") else "an octal number"
+            raise BadYaml(
+                f"{path + ': ' if path else ''}{node.value} reads as {read} (YAML 1.1 takes it for {what}); write "
+                f"the number you mean in plain decimals, or quote it ('{node.value}') for a text"
+            )
     open_.discard(id(node))
     sizes[id(node)] = size
     return size

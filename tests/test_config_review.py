@@ -85,6 +85,29 @@ def test_an_override_with_a_key_twice_is_refused():
         parse_override("councils={c: {oona: hoarder, oona: balanced}}")
 
 
+def test_numbers_yaml_1_1_reads_in_base_60_or_octal_are_refused_by_name(tmp_path, capsys):
+    # PyYAML reads YAML 1.1: `turns: 010` ran 8 turns, `start: 1:30` seed 90, and nothing said so
+    path = write(tmp_path, "g.yaml", GENERATE.format(out=tmp_path / "out").replace("turns: 2", "turns: 010"))
+    line = one_error(capsys, ["generate", str(path), "--dry-run"])
+    assert line == (
+        f"error: {path}: turns: 010 reads as 8 (YAML 1.1 takes it for an octal number); write the number you "
+        "mean in plain decimals, or quote it ('010') for a text"
+    )
+    path = write(tmp_path, "s.yaml", "out: x\nseeds: {start: 1:30, count: 1}\n")
+    with pytest.raises(
+        ConfigError, match=r"seeds\.start: 1:30 reads as 90 \(YAML 1\.1 takes it for a number in base 60\)"
+    ):
+        read_yaml(path)
+    with pytest.raises(ConfigError, match=r"override 'seeds\.count=010': 010 reads as 8"):
+        parse_override("seeds.count=010")
+    # what reads as written stays: 07 is 7 in either base, a quoted 010 is a text, 0 and 10 are numbers
+    assert read_yaml(write(tmp_path, "ok.yaml", "a: 07\nb: '010'\nc: [0, 10, 0.5, 1_000]\n")) == {
+        "a": 7,
+        "b": "010",
+        "c": [0, 10, 0.5, 1000],
+    }
+
+
 # --- numbers YAML reads as text ----------------------------------------------------------------
 
 
