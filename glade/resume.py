@@ -1,10 +1,9 @@
 """Resumable runs: finished work kept as Parquet shards and listed in OUT/progress.json.
 
-Shared by `glade generate` (OUT/data/part-NNNNN.parquet) and `glade eval`
-(OUT/shards/decisions-NNNNN.parquet and episodes-NNNNN.parquet). A part's shards are
-written atomically and only then listed, so a rerun after an interruption keeps what is
-listed, plays the rest, and plays again a part written but not yet listed (killed between
-the two). progress.json is the folder's ledger:
+Shared by `glade generate` (OUT/data/part-NNNNN.parquet) and `glade eval` (OUT/shards/decisions-NNNNN.parquet
+and episodes-NNNNN.parquet). A part's shards are written atomically and only then listed, so a rerun after an
+interruption keeps what is listed, plays the rest, and plays again a part written but not yet listed (killed
+between the two). progress.json is the folder's ledger:
 
     {"format": 2, "recipe": {...}, "shards": ["traces", ...], "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
 
@@ -44,6 +43,7 @@ from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
 PROGRESS = "progress.json"
 FORMAT = 2
 CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
+NO_PROTOCOL = "none (an empty cell)"  # a protocol_version glade always writes, emptied by a hand edit
 ROW_KEY = ("episode_id", "turn", "creature")  # names a row of any shard glade writes (those of its columns it has)
 
 
@@ -172,12 +172,12 @@ class ShardLog:
                 except (pa.ArrowException, OSError):  # missing or unreadable
                     continue
                 if "protocol_version" in table.column_names:
-                    protocols |= set(table["protocol_version"].to_pylist())
+                    protocols |= {v or NO_PROTOCOL for v in table["protocol_version"].to_pylist()}
                 if "scenario_hash" in table.column_names:
                     seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
         if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
             raise ValueError(
-                f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(map(str, protocols)))}, "
+                f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(protocols))}, "
                 f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
             )
         now = hashes or {}

@@ -20,7 +20,7 @@ from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
-from glade.resume import finished, scenario_hashes
+from glade.resume import NO_PROTOCOL, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
@@ -311,7 +311,7 @@ def other_protocol(folder: str | Path) -> str | None:
     import pyarrow.parquet as pq
 
     files = [f for f in readable_shards(folder) if "protocol_version" in pq.read_schema(f).names]
-    found = {str(v) for f in files for v in pq.read_table(f, columns=["protocol_version"])[0].to_pylist()}
+    found = {v or NO_PROTOCOL for f in files for v in pq.read_table(f, columns=["protocol_version"])[0].to_pylist()}
     if not found - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
         return None
     said, now = ", ".join(sorted(found)), protocol.PROTOCOL_VERSION

@@ -138,6 +138,24 @@ def test_resume_refuses_rows_of_another_prompt_protocol(tmp_path, monkeypatch):
     assert (tmp_path / "traces" / "progress.json").read_text() == progress  # nothing lost or played
 
 
+def test_an_emptied_protocol_cell_is_named_as_empty_not_as_protocol_none(tmp_path):
+    import pandas as pd
+
+    from glade.hub.export_traces import export_traces
+
+    r = recipe(tmp_path, seeds={"start": 3, "count": 1}, scenarios=["default"])
+    gen.generate(r)
+    shard = tmp_path / "traces" / "data" / "part-00000.parquet"
+    table = pd.read_parquet(shard)
+    table.loc[0, "protocol_version"] = None
+    table.to_parquet(shard, index=False)
+    with pytest.raises(ValueError, match=r"rendered with prompt protocol none \(an empty cell\), wood-chat"):
+        gen.generate(r)
+    warned = []
+    export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export", warn=warned.append)
+    assert any("rendered with prompt protocol none (an empty cell), wood-chat" in line for line in warned)
+
+
 def test_same_recipe_same_rows(tmp_path):
     a = recipe(tmp_path / "a")
     b = recipe(tmp_path / "b")
