@@ -164,3 +164,21 @@ def test_a_run_resumes_from_the_shards_an_older_glade_wrote(tmp_path, monkeypatc
         resumed = tmp_path / "results" / f"{name}.parquet"
         assert pq.read_schema(resumed).equals(pq.read_schema(fresh / f"{name}.parquet"), check_metadata=False)
         pd.testing.assert_frame_equal(pd.read_parquet(resumed), pd.read_parquet(fresh / f"{name}.parquet"))
+
+
+def test_the_report_names_replays_copied_in_from_another_folder(runs, tmp_path, capsys):
+    """attribution.parquet copied over from another results folder was counted as this folder's replays."""
+    import shutil
+
+    from glade.cli import main
+
+    out = tmp_path / "results"
+    shutil.copytree(runs["legend"], out)
+    shutil.copy(runs["no_legend"] / "attribution.parquet", out / "attribution.parquet")
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    stray = sorted(pd.read_parquet(out / "attribution.parquet")["episode_id"])[0].rsplit(".without-", 1)[0]
+    assert err.startswith(f"error: {out / 'attribution.parquet'}: holds replays of ")
+    assert f"world(s) that episodes.parquet does not hold (first {stray}; copied from another results folder?)" in err
+    shutil.copy(runs["legend"] / "attribution.parquet", out / "attribution.parquet")
+    assert main(["report", str(out)]) == 0  # its own replays

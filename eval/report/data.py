@@ -125,6 +125,14 @@ def load_results(results_dir: str | Path) -> Results:
         if attribution_path.exists()
         else pd.DataFrame()
     )
+    if len(attribution):  # a replay's id is its world's plus .without-CREATURE: another folder's replays name none here
+        worlds = attribution["episode_id"].str.rsplit(".without-", n=1).str[0]
+        stray = sorted(set(worlds) - set(written[1]["episode_id"]))
+        if stray:
+            raise ValueError(
+                f"{attribution_path}: holds replays of {len(stray)} world(s) that episodes.parquet does not hold "
+                f"(first {stray[0]}; copied from another results folder?); {rebuild(folder)}"
+            )
 
     scenarios = ordered(episodes["scenario"], recipe.get("scenarios"))
     recipe_councils = list(recipe.get("councils") or {})
