@@ -335,6 +335,16 @@ def test_sampled_run_is_reproducible(shared, adapters, wood):
     assert texts(greedy.act(observations)) != first  # it really sampled
 
 
+def test_loading_an_adapter_on_the_first_turn_leaves_the_callers_rng_alone(tiny, adapters, wood):
+    # PEFT draws a new adapter's weights at random before loading them: a seat whose adapter was not yet
+    # loaded moved the caller's RNG on its first act (test_sampled_run_is_reproducible failed by test order)
+    policy = HFPolicy(SharedModel(str(tiny)), adapters["hoarder"], {}, Generation(max_new_tokens=NEW_TOKENS))
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    policy.act(mixed_obs(wood)[:1])
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_folder_sampling_defaults_do_not_leak_into_greedy(tiny, shared, wood, tmp_path):
     """A folder shipping Qwen-style sampling defaults (do_sample, top_k, a repetition penalty)
     still decodes greedily when the seat says temperature 0, and samples only as told."""
