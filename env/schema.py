@@ -299,17 +299,25 @@ def _check_unique(node: yaml.Node, sizes: dict[int, int], open_: set[int], path:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             size += _check_unique(item, sizes, open_, f"{path}[{i}]")
-    elif node.tag in NUMBER_TAGS and node.style is None and (old := YAML11_NUMBER.fullmatch(node.value)):
+    elif node.tag in NUMBER_TAGS and (old := YAML11_NUMBER.fullmatch(node.value)) and _implicit(node):
         read, plain = yaml.safe_load(node.value), node.value.replace("_", "")
         if old.group("sixty") or read != int(plain):  # 07 is 7 either way
             what = "a number in base 60" if old.group("sixty") else "an octal number"
             raise BadYaml(
                 f"{path + ': ' if path else ''}{node.value} reads as {read} (YAML 1.1 takes it for {what}); write "
-                f"the number you mean in plain decimals, or quote it ('{node.value}') for a text"
+                f"the number you mean in plain decimals, or quote it ('{node.value}'; on a command line, "
+                f"\"KEY='{node.value}'\") for a text"
             )
     open_.discard(id(node))
     sizes[id(node)] = size
     return size
+
+
+def _implicit(node: yaml.ScalarNode) -> bool:
+    """The node's type is YAML's reading of its plain text (not a tag written before it: `!!float 010` is 10.0)."""
+    return node.style is None and node.tag == yaml.resolver.Resolver().resolve(
+        yaml.ScalarNode, node.value, (True, False)
+    )
 
 
 def apply_overrides(

@@ -67,6 +67,8 @@ def wrong_calibration(c) -> str | None:
     for key in ("fitted", "search", "start"):
         if c.get(key) is not None and (why := wrong_fields(c[key], FIELDS[key], key)):
             return why
+    if not all(is_kind(count, INTEGER) for count in (c.get("fit_dispositions") or {}).values()):
+        return "fit_dispositions must map each disposition to an integer (its count of fit decisions)"
     for i, moved in enumerate(c.get("moved") or []):
         if why := wrong_fields(moved, FIELDS["moved"], f"moved[{i}]"):
             return why
@@ -116,6 +118,8 @@ def _wrong_interval(d, where: str, bounds=(-float("inf"), float("inf"))) -> str 
     if d.get("mean") is not None and not low <= d["mean"] <= high:
         within = f"at least {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
         return f"{where}.mean must be {within}, not {said(d['mean'], (RATE,))}"
-    if d.get("ci") is not None and not (len(d["ci"]) == 2 and all(is_kind(end, NUMBER) for end in d["ci"])):
+    ends = d.get("ci")
+    empty = d.get("mean") is None and ends == [None, None]  # no decisions to measure, as the first calibrate wrote it
+    if ends is not None and not empty and not (len(ends) == 2 and all(is_kind(end, NUMBER) for end in ends)):
         return f"{where}.ci must be a list of two numbers (its ends)"
     return None

@@ -30,9 +30,9 @@ def _recipe(folder: Path) -> dict:
     ledger = read_ledger(folder)
     if ledger is None and (folder / PROGRESS).exists():
         raise ValueError(
-            f"{folder / PROGRESS}: not a glade progress ledger (not a JSON object), where rank reads the seat "
-            "specs this folder was played with; restore it from a copy of the folder, or move it aside (rank "
-            "then compares the folder by its rows alone)"
+            f"{folder / PROGRESS}: not a glade progress ledger (no JSON object), where rank reads the seat specs "
+            "this folder was played with; restore it from a copy of the folder, or move it aside (rank then "
+            "compares the folder by its rows alone)"
         )
     recipe = (ledger or {}).get("recipe")
     return recipe if isinstance(recipe, dict) else {}

@@ -21,7 +21,7 @@ What a rerun refuses, with one ValueError and nothing touched:
   changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
 - a file in the shard folders that no run of this folder wrote.
 What it repairs, and says so (`Resumed.replayed`): a listed shard that cannot be read, that repeats a row
-(ROW_KEY), or that lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play
+(glade.shard_rows), or that lacks an episode its part lists, is moved to OUT/corrupt/ and its part's episodes play
 again; a shard the ledger never listed (a run killed between writing and listing it, or a file copied in) is
 moved there too; an episode that had seat faults is never final: it is dropped from its shard and plays
 again (the seat fixed, or its server back), so a rerun retries exactly the episodes whose turns failed.
@@ -39,12 +39,11 @@ from glade.config import changes
 from glade.env import protocol
 from glade.files import atomic, check_folder_path, temp_of
 from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
+from glade.shard_rows import episodes_in, protocol_words
 
 PROGRESS = "progress.json"
 FORMAT = 2
 CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
-NO_PROTOCOL = "none (an empty cell)"  # a protocol_version glade always writes, emptied by a hand edit
-ROW_KEY = ("episode_id", "turn", "creature")  # names a row of any shard glade writes (those of its columns it has)
 
 
 @dataclass
@@ -172,7 +171,7 @@ class ShardLog:
                 except (pa.ArrowException, OSError):  # missing or unreadable
                     continue
                 if "protocol_version" in table.column_names:
-                    protocols |= {v or NO_PROTOCOL for v in table["protocol_version"].to_pylist()}
+                    protocols |= protocol_words(table["protocol_version"].to_pylist())
                 if "scenario_hash" in table.column_names:
                     seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
         if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
@@ -258,12 +257,8 @@ class ShardLog:
                 shard = self.path(kind, part)
                 if kind in self.optional and not shard.exists():
                     continue
-                found = episodes_in(shard)
-                if isinstance(found, str):
+                if isinstance(found := episodes_in(shard, members), str):
                     problem = f"{shard.relative_to(self.root)}: {found}"
-                elif found - members:
-                    problem = f"{shard.relative_to(self.root)}: holds {len(found - members)} episode(s) its part does not list"
-                if problem:
                     break
                 held |= found if kind in self.complete else set()
             if problem is None and self.complete and members - held:
@@ -378,23 +373,3 @@ def _ledger(progress: Path) -> dict:
 
 def _not_a_ledger(progress: Path, what: str) -> ValueError:
     return ValueError(f"{progress}: not a glade progress ledger ({what}); move the folder aside to start afresh")
-
-
-def episodes_in(shard: Path) -> set[str] | str:
-    """The episode ids a shard holds, or why it cannot be used (missing, not Parquet, a row
-    repeated: a copy would count twice in every table and figure built from the shards)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not shard.exists():
-        return "missing"
-    try:
-        table = pq.read_table(shard)  # whole: a damaged page in any column is found here, not by a later reader
-    except (pa.ArrowException, OSError) as exc:
-        return f"unreadable ({str(exc).splitlines()[0]})"
-    key = [c for c in ROW_KEY if c in table.column_names]
-    if "episode_id" not in key:
-        return set()
-    if repeated := table.num_rows - table.group_by(key).aggregate([]).num_rows:
-        return f"holds {repeated} row(s) repeating another's {', '.join(key)}"
-    return set(table["episode_id"].to_pylist())

@@ -20,12 +20,13 @@ from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
-from glade.resume import NO_PROTOCOL, finished, scenario_hashes
+from glade.resume import finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
 from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats.server import seat_fault_hint
+from glade.shard_rows import protocol_words
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
 from glade.traces_ledger import check_listed, check_rows, interrupted_generate, shard_log
@@ -311,7 +312,7 @@ def other_protocol(folder: str | Path) -> str | None:
     import pyarrow.parquet as pq
 
     files = [f for f in readable_shards(folder) if "protocol_version" in pq.read_schema(f).names]
-    found = {v or NO_PROTOCOL for f in files for v in pq.read_table(f, columns=["protocol_version"])[0].to_pylist()}
+    found = protocol_words(v for f in files for v in pq.read_table(f, columns=["protocol_version"])[0].to_pylist())
     if not found - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
         return None
     said, now = ", ".join(sorted(found)), protocol.PROTOCOL_VERSION

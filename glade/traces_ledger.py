@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glade.resume import PROGRESS, ShardLog, episodes_in, read_episodes, read_ledger
+from glade.resume import PROGRESS, ShardLog, read_episodes, read_ledger
 from glade.resume_upgrade import unresumable
+from glade.shard_rows import episodes_in
 
 RERUN = "rerun the `glade generate` command that wrote the folder: it plays those episodes again"
 
@@ -54,10 +55,7 @@ def check_rows(folder: Path, files: list[str]) -> None:
     training and in calibration, where a rerun of generate plays its part again (glade.resume)."""
     members = _members(folder) if (folder / PROGRESS).is_file() else {}
     for file in files:
-        found = episodes_in(Path(file))
-        if isinstance(found, set) and (extra := found - members.get(file, found)):
-            found = f"holds {len(extra)} episode(s) its part does not list"
-        if isinstance(found, str):
+        if isinstance(found := episodes_in(Path(file), members.get(file), whole=False), str):
             fix = RERUN if members else "restore it from where the folder came from"  # the Hub's copy has no ledger
             raise ValueError(f"{file}: {found}; {fix}")
 

@@ -100,6 +100,32 @@ def test_a_hand_edited_field_is_named_with_its_file(copy, capsys, change, said):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [("moved",), ("seeds",), ("scenarios",), ("kind",), ("outcome", "groups"), ("outcome", "groups", 0, "unit")]
+    + [("outcome", "groups", 0, "worlds"), ("parts", "fit", "price_error", "change", "ci")],
+)
+def test_a_null_reads_as_the_key_left_out(copy, keys):
+    """Each of these may be left out (an older summary); a null there was a TypeError in the report."""
+    _edit(copy, _set(None, *keys))
+    assert main(["report", str(copy)]) == 0
+
+
+def test_the_first_calibrates_empty_interval_still_shows(copy, capsys):
+    # no priced orders matched: it wrote {"mean": null, "ci": [null, null], "n": 0}, shown as "—"
+    _edit(copy, _set({"mean": None, "ci": [None, None], "n": 0}, "parts", "fit", "price_error", "change"))
+    assert main(["report", str(copy)]) == 0
+    _edit(copy, _set({"mean": 0.1, "ci": [None, None], "n": 3}, "parts", "fit", "price_error", "change"))
+    assert main(["report", str(copy)]) == 2
+    assert "parts.fit.price_error.change.ci must be a list of two numbers (its ends)" in capsys.readouterr().err
+
+
+def test_a_count_of_fit_decisions_saved_as_text_is_named(copy, capsys):
+    _edit(copy, _set({"balanced": 1, "hoarder": "2"}, "fit_dispositions"))
+    assert main(["report", str(copy)]) == 2
+    assert "fit_dispositions must map each disposition to an integer" in capsys.readouterr().err
+
+
 def test_an_older_summary_without_the_keys_added_later_still_shows(copy):
     """Written before seeds, scenarios, faults, the start and the change in error were stored."""
 

@@ -91,7 +91,7 @@ def test_numbers_yaml_1_1_reads_in_base_60_or_octal_are_refused_by_name(tmp_path
     line = one_error(capsys, ["generate", str(path), "--dry-run"])
     assert line == (
         f"error: {path}: turns: 010 reads as 8 (YAML 1.1 takes it for an octal number); write the number you "
-        "mean in plain decimals, or quote it ('010') for a text"
+        "mean in plain decimals, or quote it ('010'; on a command line, \"KEY='010'\") for a text"
     )
     path = write(tmp_path, "s.yaml", "out: x\nseeds: {start: 1:30, count: 1}\n")
     with pytest.raises(
@@ -100,12 +100,10 @@ def test_numbers_yaml_1_1_reads_in_base_60_or_octal_are_refused_by_name(tmp_path
         read_yaml(path)
     with pytest.raises(ConfigError, match=r"override 'seeds\.count=010': 010 reads as 8"):
         parse_override("seeds.count=010")
-    # what reads as written stays: 07 is 7 in either base, a quoted 010 is a text, 0 and 10 are numbers
-    assert read_yaml(write(tmp_path, "ok.yaml", "a: 07\nb: '010'\nc: [0, 10, 0.5, 1_000]\n")) == {
-        "a": 7,
-        "b": "010",
-        "c": [0, 10, 0.5, 1000],
-    }
+    # what reads as written stays: 07 is 7 in either base, a quoted 010 is a text, 0 and 10 are numbers,
+    # and a tag says how to read it (!!float 010 is 10.0)
+    text = "a: 07\nb: '010'\nc: [0, 10, 0.5, 1_000]\nd: !!float 010\n"
+    assert read_yaml(write(tmp_path, "ok.yaml", text)) == {"a": 7, "b": "010", "c": [0, 10, 0.5, 1000], "d": 10.0}
 
 
 # --- numbers YAML reads as text ----------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_rows_whose_protocol_version_is_null_are_refused(tmp_path):
         pa.table({"episode_id": ["a"], "protocol_version": pa.array([None], type=pa.int64())}), log.path("data", 0)
     )
     log.finish(state, 0, {"a": 0})
-    with pytest.raises(ValueError, match=r"rendered with prompt protocol None, this glade renders"):
+    with pytest.raises(ValueError, match=r"rendered with prompt protocol none \(an empty cell\), this glade renders"):
         log.start({})
 
 

@@ -58,10 +58,18 @@ def calibrations(folder: Path) -> list[dict]:
             raise ValueError(
                 f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"
             )
-        if why := wrong_origin(summary := json.loads(text)):
+        if why := wrong_origin(summary := _nulls_left_out(json.loads(text))):
             raise _not_as_written(path, why)
         out.append({**summary, "file": path.name})
     return out
+
+
+def _nulls_left_out(value):
+    """`value` without its keys whose value is null: the report reads a null and a key left out alike (as
+    eval/calibration_fields allows either), where `key in c` and `c.get(key, default)` would not."""
+    if isinstance(value, dict):
+        return {k: _nulls_left_out(v) for k, v in value.items() if v is not None}
+    return [_nulls_left_out(v) for v in value] if isinstance(value, list) else value
 
 
 def _not_as_written(path: Path, why: str) -> ValueError:
@@ -191,10 +199,10 @@ def _error_change(figure: dict) -> dict | None:
 
 def _where(g: dict) -> str:
     worlds = g.get("worlds", g["n"])  # a summary written before the seeds were the unit: worlds only
-    if g["scenario_in_fit"] is None:
+    if g.get("scenario_in_fit") is None:  # the group of all held-out worlds
         unit = g.get("unit", "scenario seeds")  # a summary written before a seed's scenarios were averaged
         return f"Outcome check over all {counted(worlds, 'held-out world')} ({counted(g['n'], unit.removesuffix('s'))})"
-    if g["scenario_in_fit"]:
+    if g.get("scenario_in_fit"):
         return f"Outcome check, {g['group']}: {counted(worlds, 'world')} on {counted(g['n'], 'held-out seed')}"
     return f"Outcome check, {g['group']}: {counted(worlds, 'world')} on {counted(g['n'], 'seed')} of a scenario the fit never saw"
 

@@ -77,8 +77,8 @@ MAX_SEAT_SEED = 2**32 - 1
 LONGEST_WAIT = 1e6
 # A server seat's tries after the first: the waits double, so 30 at the default backoff are years.
 MAX_RETRIES = 10
-# The hottest sampling a seat may ask for: the OpenAI API's own limit (servers refuse more), and past it
-# a small model's answers are near-uniform draws from its vocabulary (70 is a typo for 0.7, not a setting).
+# The hottest sampling a seat may ask for, on every engine: a guard against typos (70 for 0.7), set at
+# the OpenAI API's own limit; past it a small model's answers are near-uniform draws from its vocabulary.
 MAX_TEMPERATURE = 2.0
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")

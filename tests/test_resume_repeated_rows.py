@@ -1,0 +1,93 @@
+"""Shards edited by hand to repeat a row, or to hold another part's episode (glade.shard_rows): a rerun of
+generate or eval plays that part again, and every reader of a traces folder refuses it, naming the shard,
+since each such row would count twice (or as another run's) in the card, the tables, training and calibration."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from resume_setup import eval_recipe, generate_recipe, rows
+
+from glade import traces as gen
+from glade.cli import main
+from glade.resume import ShardLog
+
+
+def test_a_traces_shard_with_a_row_copied_in_is_refused_by_its_readers_and_replayed(tmp_path, capsys):
+    """A row repeated by hand: the card, training and calibration would count it twice (the card's
+    decisions disagreed with the rows, exit 0); a rerun of generate plays that part again."""
+    from glade.hub.export_traces import export_traces
+
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    clean = rows(tmp_path / "traces")
+    shard = tmp_path / "traces" / "data" / "part-00001.parquet"
+    table = pd.read_parquet(shard)
+    pd.concat([table, table.iloc[[4]]]).to_parquet(shard, index=False)
+    said = r"part-00001.parquet: holds 1 row\(s\) repeating another's episode_id, turn, creature; rerun the `glade generate`"
+    with pytest.raises(ValueError, match=said):
+        gen.load_traces(tmp_path / "traces")
+    with pytest.raises(ValueError, match=said):
+        export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "data/part-00001.parquet: holds 1 row(s) repeating another's episode_id, turn, creature; its 2 episode(s) play again"
+        in out
+    )
+    pd.testing.assert_frame_equal(rows(tmp_path / "traces").drop(columns="latency_s"), clean.drop(columns="latency_s"))
+    assert len(gen.load_traces(tmp_path / "traces")) == len(clean)
+
+
+def test_a_traces_shard_holding_another_parts_episode_is_refused_by_its_readers(tmp_path):
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    data = tmp_path / "traces" / "data"
+    first, second = pd.read_parquet(data / "part-00000.parquet"), pd.read_parquet(data / "part-00001.parquet")
+    stray = first[first["episode_id"] == first["episode_id"].iloc[0]]
+    pd.concat([second, stray]).to_parquet(data / "part-00001.parquet", index=False)
+    with pytest.raises(ValueError, match=r"part-00001.parquet: holds 1 episode\(s\) its part does not list; rerun"):
+        gen.load_traces(tmp_path / "traces")
+    (tmp_path / "traces" / "progress.json").unlink()  # the Hub's copy has no ledger: a repeated row is still found
+    pd.concat([second, second.iloc[:2]]).to_parquet(data / "part-00001.parquet", index=False)
+    with pytest.raises(ValueError, match=r"holds 2 row\(s\) repeating .*; restore it from where the folder came from"):
+        gen.load_traces(tmp_path / "traces")
+
+
+def test_an_eval_shard_with_rows_copied_in_is_replayed_and_the_run_keeps_its_cost(tmp_path, capsys):
+    """Before: 45 episode rows for 40 seats, and a rerun said the runs were interrupted before writing a
+    summary (its cost and timing lost), since nothing played."""
+    path = eval_recipe(tmp_path)
+    assert main(["eval", str(path)]) == 0
+    first = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
+    shard = tmp_path / "results" / "shards" / "episodes-00001.parquet"
+    table = pd.read_parquet(shard)
+    pd.concat([table, table.iloc[:3]]).to_parquet(shard, index=False)
+    capsys.readouterr()
+    assert main(["eval", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "shards/episodes-00001.parquet: holds 3 row(s) repeating another's episode_id, creature; its 2 episode(s)"
+        in out
+    )
+    assert "interrupted before writing a summary" not in out
+    again = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
+    assert len(again) == len(first) == 30 and again["episode_id"].value_counts().eq(5).all()
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["cost"]["episodes"] == 2 and summary["timing"] is not None
+
+
+def test_a_protocol_of_another_type_is_named_as_it_reads(tmp_path):
+    # an int where glade writes a text: named (it was a TypeError while the error line was built)
+    log = ShardLog(tmp_path / "out", {"data": "data/part-{part:05d}.parquet"})
+    state = log.start({})
+    pq.write_table(pa.table({"episode_id": ["a"], "protocol_version": pa.array([2])}), log.path("data", 0))
+    log.finish(state, 0, {"a": 0})
+    with pytest.raises(ValueError, match=r"rendered with prompt protocol 2, this glade renders"):
+        log.start({})
