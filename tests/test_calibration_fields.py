@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from planted import play_changed  # tests/ is on sys.path under pytest
 
 from glade.cli import main
 from glade.eval.calibration_fields import wrong_calibration
-from glade.eval.report.calibration import calibrations
+from glade.eval.report.calibration import calibration_sections, calibrations
 
 TINY = ["--popsize", "3", "--maxiter", "3"]
 NAME = "calibrated_changed.json"
@@ -91,13 +93,29 @@ def test_what_glade_calibrate_writes_passes(calibrated):
         (_set([{"parameter": 3}], "moved"), "moved[0].parameter must be a text, not an integer"),
     ],
 )
-def test_a_hand_edited_field_is_named_with_its_file(copy, capsys, change, said):
+def test_a_hand_edited_field_is_named_with_its_file(copy, change, said):
     _edit(copy, change)
+    with pytest.raises(ValueError) as caught:
+        _section(copy)
+    assert str(caught.value).startswith(f"{copy / 'calibration' / NAME}: ") and said in str(caught.value)
+    assert str(caught.value).endswith(", as glade calibrate writes it; rerun glade calibrate or remove it")
+
+
+def test_glade_report_says_it_in_one_line_and_writes_nothing(copy, capsys):
+    _edit(copy, _set("240", "decisions"))
     assert main(["report", str(copy)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {copy / 'calibration' / NAME}: ") and said in err
-    assert "as glade calibrate writes it; rerun glade calibrate or remove it" in err
-    assert len(err.strip().splitlines()) == 1
+    assert err == f"error: {copy / 'calibration' / NAME}: decisions must be an integer, not a text, as glade " + (
+        "calibrate writes it; rerun glade calibrate or remove it\n"
+    )
+    assert not (copy / "report.md").exists()
+
+
+def _section(folder) -> list[str]:
+    """The report's calibration section of `folder`, in Markdown (what glade report writes of it)."""
+    page = SimpleNamespace(r=SimpleNamespace(folder=folder, decisions=pd.read_parquet(folder / "decisions.parquet")))
+    [section] = calibration_sections(page)
+    return section.markdown
 
 
 @pytest.mark.parametrize(
@@ -108,22 +126,22 @@ def test_a_hand_edited_field_is_named_with_its_file(copy, capsys, change, said):
 def test_a_null_reads_as_the_key_left_out(copy, keys):
     """Each of these may be left out (an older summary); a null there was a TypeError in the report."""
     _edit(copy, _set(None, *keys))
-    assert main(["report", str(copy)]) == 0
+    assert "### calibrated_changed" in _section(copy)
 
 
-def test_the_first_calibrates_empty_interval_still_shows(copy, capsys):
+def test_the_first_calibrates_empty_interval_still_shows(copy):
     # no priced orders matched: it wrote {"mean": null, "ci": [null, null], "n": 0}, shown as "—"
     _edit(copy, _set({"mean": None, "ci": [None, None], "n": 0}, "parts", "fit", "price_error", "change"))
-    assert main(["report", str(copy)]) == 0
+    assert any(line.startswith("| fit | change |") and line.endswith("| — |") for line in _section(copy))
     _edit(copy, _set({"mean": 0.1, "ci": [None, None], "n": 3}, "parts", "fit", "price_error", "change"))
-    assert main(["report", str(copy)]) == 2
-    assert "parts.fit.price_error.change.ci must be a list of two numbers (its ends)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"parts\.fit\.price_error\.change\.ci must be a list of two numbers"):
+        _section(copy)
 
 
-def test_a_count_of_fit_decisions_saved_as_text_is_named(copy, capsys):
+def test_a_count_of_fit_decisions_saved_as_text_is_named(copy):
     _edit(copy, _set({"balanced": 1, "hoarder": "2"}, "fit_dispositions"))
-    assert main(["report", str(copy)]) == 2
-    assert "fit_dispositions must map each disposition to an integer" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="fit_dispositions must map each disposition to an integer"):
+        _section(copy)
 
 
 def test_an_older_summary_without_the_keys_added_later_still_shows(copy):

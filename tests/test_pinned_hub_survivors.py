@@ -114,7 +114,12 @@ def test_the_size_category_counts_rows_not_shards(clean, tmp_path):
     big = Path(shutil.copytree(clean, tmp_path / "big"))
     [shard] = sorted((big / "data").glob("part-*.parquet"))
     table = pq.read_table(shard)
-    pq.write_table(pa.concat_tables([table] * (1010 // table.num_rows)), shard)
+    turn = table.schema.get_field_index("turn")  # each copy at turns of its own: a repeated row is refused
+    copies = [
+        table.set_column(turn, "turn", pa.array([t + 100 * k for t in table["turn"].to_pylist()]))
+        for k in range(1010 // table.num_rows)
+    ]
+    pq.write_table(pa.concat_tables(copies), shard)
     assert pq.read_metadata(shard).num_rows == 1010
     out = export_traces(big, "me/big", out=tmp_path / "exp")
     assert DatasetCard.load(out / "README.md").data.size_categories == ["1K<n<10K"]

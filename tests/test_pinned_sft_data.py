@@ -44,8 +44,9 @@ def test_split_edges_hold_none_one_or_all_but_the_first():
 @pytest.fixture(scope="module")
 def crafted(heldout, tmp_path_factory):  # noqa: F811
     """The 30 heldout rows as two episodes (turns 0-2 and 3-5), wealth_change = row index, with a
-    parse error (row 0), a self-buy (row 2), a seat fault (row 3), an exact copy of row 10 and a
-    copy of row 11 with another answer: 32 rows."""
+    parse error (row 0), a self-buy (row 2), a seat fault (row 3), a copy of row 10 (its prompt and
+    answer, at a turn of its own: a row repeated whole is refused) and a copy of row 11 with another
+    answer: 32 rows."""
     rows = load_traces(heldout).to_list()
     for i, row in enumerate(rows):
         row["wealth_change"] = float(i)
@@ -53,8 +54,8 @@ def crafted(heldout, tmp_path_factory):  # noqa: F811
     rows[0]["error"] = "bad_json"
     rows[2]["self_buy"] = 1
     rows[3]["error"] = "server_refused"
-    rows.append(dict(rows[10]))
-    rows.append({**rows[11], "action": '{"orders": [], "thought": "mine"}'})
+    rows.append({**rows[10], "turn": 6})
+    rows.append({**rows[11], "turn": 7, "action": '{"orders": [], "thought": "mine"}'})
     return write_traces(tmp_path_factory.mktemp("crafted"), rows), rows
 
 

@@ -58,7 +58,7 @@ BAD = [
     ("generate", merged(GENERATE, {"seeds": {"count": -1}}), "FAIL   {}: seeds.count: must be at least 1, got -1"),
     ("generate", merged(GENERATE, {"seeds": {"start": -5}}), "FAIL   {}: seeds.start: must be 0 or more"),
     ("eval", merged(EVAL, {"policies": {"p": {"kind": "hf", "model": "x", "max_new_tokns": 8}}}), "FAIL   {}: policies.p: seat spec hf: unknown key 'max_new_tokns'"),
-    ("eval", merged(EVAL, {"policies": {"p": {"kind": "hf", "model": "x", "temperature": "hot"}}}), "FAIL   {}: policies.p: seat spec hf temperature: expected a number >= 0, got 'hot'"),
+    ("eval", merged(EVAL, {"policies": {"p": {"kind": "hf", "model": "x", "temperature": "hot"}}}), "FAIL   {}: policies.p: seat spec hf temperature: expected a number >= 0 and <= 2, got 'hot'"),
     ("eval", merged(EVAL, {"policies": {"p": {"kind": "standin", "disposition": "hoardr"}}}), "FAIL   {}: policies.p: seat spec standin disposition: expected one of"),
     ("eval", merged(EVAL, {"councils": {"c": {"focal": {"owl": "p"}}}}), "FAIL   {}: councils.c.focal: focal seats name unknown creature(s) owl"),
     ("eval", merged(EVAL, {"councils": {"c": {"focal": {"*": "p", "oonaa": "p"}}}}), "FAIL   {}: councils.c.focal: focal seats name unknown creature(s) oonaa"),
