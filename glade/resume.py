@@ -336,6 +336,14 @@ def finished(log: ShardLog, recipe: dict, hashes: dict[str, set[str]] | None = N
     return {episode for episode, entry in episodes.items() if not entry["faults"]}
 
 
+def interrupted_hint(out: str | Path, kept: str) -> str:
+    """What an interrupted run into `out` says: `kept` (how to resume) once its ledger lists finished work,
+    else that nothing finished (a run that finished nothing removes the folder it created)."""
+    if (read_ledger(Path(out)) or {}).get("episodes"):
+        return kept
+    return "nothing had finished, so nothing was kept; rerun the same command to start"
+
+
 def read_episodes(progress: Path) -> dict[str, dict]:
     """The ledger's episodes, from either format; a ValueError naming the file if it is not one."""
     data = _ledger(progress)

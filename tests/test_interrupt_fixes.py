@@ -185,3 +185,22 @@ def test_only_rank_0_of_a_torchrun_training_turns_sigterm_into_the_resume_line(m
     assert signal.getsignal(signal.SIGTERM) is not before
     restore()
     assert signal.getsignal(signal.SIGTERM) is before or before is None
+
+
+@pytest.mark.parametrize("verb", ["generate", "eval"])
+def test_an_interrupt_before_anything_finished_does_not_promise_kept_work(verb, tmp_path, monkeypatch, capsys):
+    """It said "the finished episodes are kept" where nothing had finished and the folder was removed."""
+    from resume_setup import eval_recipe, generate_recipe
+
+    from glade import traces
+    from glade.eval import run as eval_run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(traces if verb == "generate" else eval_run, "run_lockstep", interrupted)
+    path = generate_recipe(tmp_path) if verb == "generate" else eval_recipe(tmp_path)
+    assert main([verb, str(path)]) == 130
+    said = "error: interrupted; nothing had finished, so nothing was kept; rerun the same command to start"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == said
+    assert not (tmp_path / ("traces" if verb == "generate" else "results")).exists()

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.stats import MIN_N
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import too_many_faults
+    from glade.resume import interrupted_hint
     from glade.seats.server import forget_said, seat_fault_hint
 
     forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
                 con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
             summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
     except KeyboardInterrupt as exc:  # one raised while joining Ray says so: nothing played to resume
-        raise KeyboardInterrupt(str(exc) or RESUME) from None
+        raise KeyboardInterrupt(str(exc) or interrupted_hint(recipe.out, RESUME)) from None
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)

@@ -10,6 +10,7 @@ from glade.console import console, progress_bar, show_faults
 from glade.console_tables import print_table
 from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report, plan_fails
+from glade.resume import interrupted_hint
 from glade.seats.server import forget_said, seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 recipe, progress=bar.advance, on_total=bar.total, source=recipe_source(args.recipe, args.overrides)
             )
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(RESUME) from None
+        raise KeyboardInterrupt(interrupted_hint(recipe.out, RESUME)) from None
     for line in summary["replayed"]:  # a repair names shards and what reading them raised
         con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
     if summary["cost"] is None:
