@@ -29,7 +29,7 @@ from glade.seats.server import seat_fault_hint
 from glade.shard_rows import protocol_words
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
-from glade.traces_ledger import check_listed, check_rows, interrupted_generate, shard_log
+from glade.traces_ledger import check_listed, check_shard_rows, interrupted_generate, shard_log
 
 if TYPE_CHECKING:
     import datasets
@@ -289,7 +289,7 @@ def readable_shards(folder: str | Path) -> list[str]:
     cut_short = interrupted_generate(Path(folder))
     if cut_short is not None:
         raise ValueError(cut_short)
-    check_listed(Path(folder), files)
+    members = check_listed(Path(folder), files)
     for file in files:
         try:
             columns = pq.read_schema(file).names
@@ -300,7 +300,7 @@ def readable_shards(folder: str | Path) -> list[str]:
             ) from None
         if missing := [c for c in ("seed", "scenario") if c not in columns]:  # a trace row names its world
             raise ValueError(f"{file}: not a traces shard (no {' or '.join(missing)} column); {GIVE_TRACES}")
-    check_rows(Path(folder), files)
+    check_shard_rows(files, members)
     return files
 
 

@@ -37,23 +37,26 @@ def interrupted_generate(dataset: Path) -> str | None:
     )
 
 
-def check_listed(folder: Path, files: list[str]) -> None:
+def check_listed(folder: Path, files: list[str]) -> dict[str, set[str]]:
     """Every shard in data/ is one the ledger lists, and every listed one is there: a file copied in (or
-    a second run's) would read as more episodes, a lost one as fewer (read_episodes names a bad ledger)."""
+    a second run's) would read as more episodes, a lost one as fewer (read_episodes names a bad ledger).
+    Returns each listed shard's path -> the episodes its part lists ({}: no ledger, as the Hub's copy)."""
     if not (folder / PROGRESS).is_file():  # a dataset copied without its ledger (the Hub's copy): nothing to hold
-        return
-    listed = set(_members(folder))
+        return {}
+    members = _members(folder)
+    listed = set(members)
     if unlisted := sorted(set(files) - listed):
         raise ValueError(f"{unlisted[0]}: a shard the folder's ledger ({PROGRESS}) does not list; move it out of data/")
     if missing := sorted(listed - set(files)):
         raise ValueError(f"{missing[0]}: listed in the folder's ledger ({PROGRESS}) but not there; {RERUN}")
+    return members
 
 
-def check_rows(folder: Path, files: list[str]) -> None:
-    """No shard repeats a row (episode, turn, creature) or holds an episode its part does not list: a shard
-    edited or copied over by hand would count those rows twice, or another run's, in the card's counts, in
-    training and in calibration, where a rerun of generate plays its part again (glade.resume)."""
-    members = _members(folder) if (folder / PROGRESS).is_file() else {}
+def check_shard_rows(files: list[str], members: dict[str, set[str]]) -> None:
+    """No shard repeats a row (episode, turn, creature) or holds an episode its part does not list
+    (`members`, from check_listed): a shard edited or copied over by hand would count those rows twice,
+    or another run's, in the card's counts, in training and in calibration, where a rerun of generate
+    plays its part again (glade.resume)."""
     for file in files:
         if isinstance(found := episodes_in(Path(file), members.get(file), whole=False), str):
             fix = RERUN if members else "restore it from where the folder came from"  # the Hub's copy has no ledger

@@ -26,8 +26,7 @@ def test_a_traces_shard_with_a_row_copied_in_is_refused_by_its_readers_and_repla
     assert main(["generate", str(path)]) == 0
     clean = rows(tmp_path / "traces")
     shard = tmp_path / "traces" / "data" / "part-00001.parquet"
-    table = pd.read_parquet(shard)
-    pd.concat([table, table.iloc[[4]]]).to_parquet(shard, index=False)
+    _copy_rows(shard, [4])
     said = r"part-00001.parquet: holds 1 row\(s\) repeating another's episode_id, turn, creature; rerun the `glade generate`"
     with pytest.raises(ValueError, match=said):
         gen.load_traces(tmp_path / "traces")
@@ -55,7 +54,7 @@ def test_a_traces_shard_holding_another_parts_episode_is_refused_by_its_readers(
     with pytest.raises(ValueError, match=r"part-00001.parquet: holds 1 episode\(s\) its part does not list; rerun"):
         gen.load_traces(tmp_path / "traces")
     (tmp_path / "traces" / "progress.json").unlink()  # the Hub's copy has no ledger: a repeated row is still found
-    pd.concat([second, second.iloc[:2]]).to_parquet(data / "part-00001.parquet", index=False)
+    _copy_rows(data / "part-00001.parquet", [0, 1])
     with pytest.raises(ValueError, match=r"holds 2 row\(s\) repeating .*; restore it from where the folder came from"):
         gen.load_traces(tmp_path / "traces")
 
@@ -67,8 +66,7 @@ def test_an_eval_shard_with_rows_copied_in_is_replayed_and_the_run_keeps_its_cos
     assert main(["eval", str(path)]) == 0
     first = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
     shard = tmp_path / "results" / "shards" / "episodes-00001.parquet"
-    table = pd.read_parquet(shard)
-    pd.concat([table, table.iloc[:3]]).to_parquet(shard, index=False)
+    _copy_rows(shard, [0, 1, 2])
     capsys.readouterr()
     assert main(["eval", str(path)]) == 0
     out = capsys.readouterr().out
@@ -91,3 +89,9 @@ def test_a_protocol_of_another_type_is_named_as_it_reads(tmp_path):
     log.finish(state, 0, {"a": 0})
     with pytest.raises(ValueError, match=r"rendered with prompt protocol 2, this glade renders"):
         log.start({})
+
+
+def _copy_rows(shard, rows: list[int]) -> None:
+    """Append copies of these rows of `shard` to it, as a hand edit would."""
+    table = pd.read_parquet(shard)
+    pd.concat([table, table.iloc[rows]]).to_parquet(shard, index=False)
