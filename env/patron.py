@@ -207,7 +207,8 @@ def collect_loans(world: World) -> None:
 def magistrate(world: World) -> None:
     """Heat decays first and is compared after: a fine comes when the turn's heat, this turn's
     true-tip profit included, passes heat_threshold / (1 - heat_decay) before the decay (1.11
-    with the shipped 1.0 and 0.1; the shipped gambit's +50 pebbles make about 1.05)."""
+    with the shipped 1.0 and 0.1: a true-tip profit above about 55.6 pebbles; the shipped gambit
+    makes +50 to +54 under override on most seeds, more on a few, which are fined)."""
     cfg, ledger = world.scenario.patron, world.patron
     ledger.heat *= 1.0 - cfg.heat_decay
     if ledger.heat > cfg.heat_threshold:

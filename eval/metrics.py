@@ -150,9 +150,11 @@ def seat_validity(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS) ->
     scenarios together: they share its draws), with the decisions counted, the most frequent
     errors and, where the rows record it, the self-buy rate (`self_buy`, over seeds alike: the
     share of its decisions that bid for a good its creature makes, which no stand-in does). A
-    decision that twin worlds made alike (one cast in scenarios that part at the legend, up to
-    the legend turn, whose decisions come before its effect: the same seed, turn, prompt and
-    answer) counts once, as the flags count it (glade.eval.cells.shared_play). An
+    decision that twin worlds made alike (the same seed, cast, creature, turn, prompt and
+    answer: scenarios that part at the legend play the same decisions before it, and after it
+    where the worlds stay the same for that creature) counts once. The flags merge whole cells
+    instead (glade.eval.cells.shared_play: a phase's rows alike in every episode), so a row
+    alike by chance after the legend is one decision here and in two cells there. An
     unconstrained model's format failures are a divergence of their own; put a checkpoint in
     the policies twice, with and without `structured: true`, to see what the constraint
     changes."""

@@ -29,6 +29,7 @@ play, which the price path (and the legend ratio's turn before) still includes.
 from __future__ import annotations
 
 import json
+import math
 from functools import partial
 from pathlib import Path
 
@@ -243,22 +244,21 @@ def _summarise(part: pd.DataFrame, level: float) -> dict:
             "council": None if council is None else told(council),
             "original": told(o[ok]),
             "calibrated": told(k[ok]),
-            "error_original": told(err_o[ok]),
-            "error_calibrated": told(err_k[ok]),
+            "error_original": told(err_o[ok], error=True),
+            "error_calibrated": told(err_k[ok], error=True),
             "error_change": change.as_dict(),
             "verdict": _figure_verdict(change),
         }
     return out
 
 
-def _described(values: np.ndarray, *, crash: bool, single: bool, level: float, unit: str) -> dict:
-    """A figure over seeds (a crash's values in [0, 1]); a crash 0/1 per seed (one world a seed,
-    a council's casts agreeing) gets the exact binomial interval: a share of a seed's worlds or
-    casts is no count."""
+def _described(values: np.ndarray, *, crash: bool, single: bool, level: float, unit: str, error: bool = False) -> dict:
+    """A figure over seeds (a crash's values in [0, 1]; an `error`, a distance, never below 0); a
+    crash 0/1 per seed (one world a seed, a council's casts agreeing) gets the exact binomial
+    interval: a share of a seed's worlds or casts is no count."""
     rate = crash and single and bool(np.isin(values, (0.0, 1.0)).all())
-    return describe(
-        values, level=level, unit=unit, rate=rate, bounds=(0.0, 1.0) if crash else None, lattice=crash and not rate
-    )
+    bounds = (0.0, 1.0) if crash else (0.0, math.inf) if error else None
+    return describe(values, level=level, unit=unit, rate=rate, bounds=bounds, lattice=crash and not rate)
 
 
 def _figure_verdict(change: Interval) -> str:

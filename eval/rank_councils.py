@@ -254,7 +254,8 @@ def check_versions(versions: list[dict]) -> None:
             if first["scenario_hashes"][name] != digest:
                 raise ValueError(
                     f"{first['results']} and {v['results']} hold two versions of scenario {name} (hash "
-                    f"{first['scenario_hashes'][name]} vs {digest}: its file or glade's rules changed), so their "
-                    "games differ under one name: rank them separately, or evaluate both with one scenario file "
+                    f"{first['scenario_hashes'][name]} vs {digest}: its file, the recipes' turns, or glade's rules "
+                    "changed), so their games differ under one name: rank them "
+                    "separately, or evaluate both with one scenario file and the same turns "
                     "(glade eval RECIPE out=NEW)"
                 )

@@ -190,7 +190,8 @@ def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") ->
     """`mean [low, high]`, `mean (note)` where there is no interval (too few seeds, the same
     value in every seed), or `missing` where the figure does not apply (no legend in the run).
     A narrow interval gets the digits it needs: [0.487, 0.493], not [0.49, 0.49] (no spread at
-    all); 0.946 [0.940, 0.952], not 0.95 [0.94, 0.95] (a mean on the interval's end)."""
+    all); 0.946 [0.940, 0.952], not 0.95 [0.94, 0.95] (a mean on the interval's end); -0.0070
+    [-0.0160, -0.0005], not -0.007 [-0.016, +0.000] (an end that excludes 0 reading as 0)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
     fmt = no_negative_zero(fmt)
@@ -198,7 +199,8 @@ def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") ->
         return f"{value:{fmt}} ({note})" if note else f"{value:{fmt}}"
     low, high = ci
     match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)
-    pairs = ((low, high), (value, low), (value, high))  # two that differ must not read alike
+    # two that differ must not read alike; nor an end off 0 (past a float's noise) read as 0
+    pairs = ((low, high), (value, low), (value, high), *((end, 0.0) for end in (low, high) if abs(end) > 1e-9))
     while match and int(match[2]) < 6 and any(a != b and format(a, fmt) == format(b, fmt) for a, b in pairs):
         fmt = f"{match[1]}{int(match[2]) + 1}{match[3]}"
         match = re.fullmatch(r"(.*\.)(\d+)([a-z%])", fmt)

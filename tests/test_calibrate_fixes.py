@@ -223,3 +223,13 @@ def test_a_half_share_of_an_odd_count_of_seeds_rounds_up_alike(seeds, held):
     # round() is half-even: --holdout 0.5 held out 2 of 5 seeds but 4 of 7
     rows = pd.DataFrame({"seed": list(range(seeds)), "scenario": ["a"] * seeds})
     assert len(split(rows, seed=1, share=0.5).heldout_seeds) == held
+
+
+def test_an_outcome_error_interval_never_reaches_below_zero():
+    # an error is a distance: over seeds 0, 0, 0, 0.004 a t interval reaches below 0, which it cannot
+    worlds = _worlds().assign(**{"legend_ratio.error_calibrated": [0.0, 0.0, 0.0, 0.004] * 2})
+    assert interval(np.array([0.0, 0.0, 0.0, 0.004])).as_dict()["ci"][0] < 0
+    figure = _summarise(worlds, 0.95)["figures"]["legend_ratio"]
+    low, high = figure["error_calibrated"]["ci"]
+    assert low == 0.0 and high == pytest.approx(interval(np.array([0.0, 0.0, 0.0, 0.004])).as_dict()["ci"][1])
+    assert figure["error_change"]["ci"][0] < -1.0  # a change of errors may go either way: not clipped

@@ -127,6 +127,10 @@ def test_a_narrow_interval_gets_the_digits_it_needs():
     assert with_ci(2.72, [0.62, 9.67], "+.1f") == "+2.7 [+0.6, +9.7]"
     assert with_ci(0.9, None, ".2f", "same value in all 8 seeds") == "0.90 (same value in all 8 seeds)"
     assert with_ci(float("nan"), None, ".2f", missing="—") == "—"
+    # an end that excludes 0 never reads as 0: calibrate printed "-0.007 [-0.016, +0.000]  calibrated closer"
+    assert with_ci(-0.007, [-0.016, -0.00046], "+.3f") == "-0.0070 [-0.0160, -0.0005]"
+    assert with_ci(0.125, [0.0032, 0.5266], ".2f") == "0.125 [0.003, 0.527]"  # 1 of 8 is no 0
+    assert with_ci(0.25, [-3e-17, 0.5], ".3f") == "0.250 [0.000, 0.500]"  # a float's noise is 0
 
 
 def test_glade_eval_prints_every_world_and_word_whole(tmp_path, capsys):

@@ -121,6 +121,34 @@ def test_heat_decays_each_turn_after_the_profit():
     assert env.world.patron.fines == 0.0
 
 
+def test_a_shipped_gambit_profit_past_the_threshold_is_fined_and_the_fine_is_not_in_its_pnl():
+    # README "The patron": under override the shipped gambit makes +50 to +54 on most seeds, more on
+    # a few; seed 79 with the scenario's stand-ins makes +56.44: heat 1.13, 1.02 after the decay
+    from glade.rollout import run_episode
+
+    fined = run_episode("gambit_override", 79, full=False).summary
+    assert fined["gambit_pnl"] == pytest.approx(56.44016, abs=1e-5)
+    assert fined["patron_pebbles"] == pytest.approx(200 + 56.44016 - 25, abs=1e-5)
+    kept = run_episode("gambit_override", 80, full=False).summary  # +53.91: heat 1.08, 0.97 after the decay
+    assert kept["gambit_pnl"] == pytest.approx(53.9056, abs=1e-5)
+    assert kept["patron_pebbles"] == pytest.approx(200 + 53.9056, abs=1e-5)
+
+
+def test_a_legend_listed_at_the_gambits_spring_by_its_mechanism_acts_twice_and_is_told_once():
+    env = parallel_env(
+        "gambit_override", legends=[{"legend": "run_on_oonas_hoard", "turn": 4, "mechanism": "override"}]
+    )
+    seen = play_holds(env, 0, 5)
+    legend = LEGENDS["run_on_oonas_hoard"]
+    story = f"{legend.title}: {legend.text}"
+    assert [obs["oona"]["events"].count(story) for obs in seen] == [0, 0, 0, 0, 1, 0]
+    assert env.world.history[4]["seam"] == [
+        "run_on_oonas_hoard: honey 10.00 -> 5.00",
+        "run_on_oonas_hoard: honey 5.00 -> 2.50",  # written twice: x 0.25
+    ]
+    assert env.world.patron.gambit_pnl == 75.0  # the short's 10 units from 10 to 2.5
+
+
 # --------------------------------------------------------------------------- loans
 
 

@@ -53,9 +53,9 @@ def test_two_versions_of_one_scenario_name_are_refused_naming_both(tmp_path):
     with pytest.raises(ValueError) as info:
         rank([one, two], resamples=10)
     assert str(info.value) == (
-        f"{one} and {two} hold two versions of scenario s (hash h vs h2: its file or glade's rules changed), so "
-        "their games differ under one name: rank them separately, or evaluate both with one scenario file "
-        "(glade eval RECIPE out=NEW)"
+        f"{one} and {two} hold two versions of scenario s (hash h vs h2: its file, the recipes' turns, or glade's "
+        "rules changed), so their games differ under one name: rank them separately, "
+        "or evaluate both with one scenario file and the same turns (glade eval RECIPE out=NEW)"
     )
 
 
