@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
+from glade.checkpoint_files import loadable
 from glade.hub_ids import hub_unreachable
 from glade.provenance import package_version, stamp
 
@@ -65,14 +66,14 @@ LM_TASKS = Path(__file__).resolve().parent / "lm_tasks"  # the YAMLs and utils.p
 def model_args(checkpoint: str | Path) -> dict:
     """lm-eval `hf` model_args for a checkpoint folder; ValueError naming what is wrong (an
     interrupted training run's folder too: results written into it would be `--restart`'s to wipe)."""
-    found = checkpoints.loadable(checkpoint)  # a damaged folder is named before lm-eval loads it
+    found = loadable(checkpoint)  # a damaged folder is named before lm-eval loads it
     args = {"dtype": "float32"}
     if found.is_adapter:
         base = found.base_model
         if (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
             raise ValueError(f"{checkpoint}: its base model {base!r} is not a folder")
-        # the adapter's own tokenizer (checkpoints.loadable found one): its chat template is the one trained on
-        args.update(pretrained=str(base), peft=str(found.folder.resolve()), tokenizer=str(found.folder.resolve()))
+        own = str(found.folder.resolve())  # its own tokenizer (loadable found one): the chat template it trained on
+        args.update(pretrained=str(base), peft=own, tokenizer=own)
     else:
         args["pretrained"] = str(found.folder.resolve())
     if any("," in str(v) for v in args.values()):

@@ -151,9 +151,19 @@ def baseline_text(task: str, found: dict, scores: dict | None = None) -> str:
 
 
 def trace_rows(folders: Sequence[str | Path]) -> list[dict]:
-    from glade.traces import load_traces
+    """Every row of the folders; traces of another prompt protocol are refused, as training refuses
+    them: the tasks score the prompts stored in the rows, under this glade's protocol."""
+    from glade.traces import load_traces, other_protocol
 
-    return load_traces(tuple(str(f) for f in folders), LM_EVAL_NEEDS, "glade lm-eval").to_list()
+    rows = load_traces(tuple(str(f) for f in folders), LM_EVAL_NEEDS, "glade lm-eval").to_list()
+    for folder in folders:
+        if why := other_protocol(folder):
+            raise ValueError(
+                f"{why}; the tasks would score the prompts stored in its rows, which this glade no longer writes, "
+                "as this glade's: generate them again with this glade (`glade generate RECIPE` into a new out) "
+                "and pass that folder"
+            )
+    return rows
 
 
 def build_tasks(traces_dir: str | Path | Sequence[str | Path], out_dir: str | Path, limit: int | None = None) -> Path:

@@ -98,9 +98,18 @@ def read(folder: str | Path) -> Checkpoint:
 def _base(meta: dict, recorded: str, folder: Path) -> str:
     """The base a LoRA adapter sits on. One given as `shipped:NAME` is this install's shipped NAME
     (portable) where that is the model it trained on (meta.json's base_fingerprint; in an older
-    meta.json, the recorded folder's while it holds a model), else the recorded one if it is."""
+    meta.json, the recorded folder's while it holds a model), else the recorded one if it is. Any
+    other recorded folder is held to base_fingerprint while it holds a model (a Hub id, or a folder
+    gone, is what loading it says)."""
     given = meta.get("base_model_given")
     if not (isinstance(given, str) and given.startswith(SHIPPED)):
+        trained_on, there = meta.get("base_fingerprint"), Path(recorded)
+        if isinstance(trained_on, str) and (there / "config.json").is_file() and base_fingerprint(there) != trained_on:
+            raise ValueError(
+                f"{folder / 'meta.json'}: its base_model {recorded} now holds other weights than the ones the adapter "
+                "was trained on (base_fingerprint), and the adapter would load onto them without a word (or fail "
+                "on their sizes); put that base back there, or retrain the adapter on this one"
+            )
         return recorded
     try:
         here = shipped(given[len(SHIPPED) :])
@@ -233,100 +242,6 @@ def trained_prompts(checkpoint: str | Path) -> set[tuple[str, str]]:
                     why = f"row {row} (counted from 0): messages is not a conversation with a user turn"
                     raise ValueError(f"{path}: {why}, as glade train saves its training split; {RESTORE}") from None
     return prompts
-
-
-# What a LoRA checkpoint's adapter_config.json must say for PEFT to rebuild the adapter's
-# shapes (PEFT writes them all; a hand-edited file without them fails deep in PEFT).
-ADAPTER_KEYS = ("peft_type", "r", "target_modules")
-# any one loads the tokenizer (vocab.json: an older slow tokenizer's folder, its class named by config.json)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
-# where a tokenizer's vocabulary comes from, without tokenizer.json: transformers 5 builds a BPE one from
-# vocab.json and merges.txt, a sentencepiece one from tokenizer.model; from tokenizer_config.json alone it
-# builds one with no vocabulary, which merges, exports and scores without an error
-VOCABULARY_FILES = (("vocab.json", "merges.txt"), ("tokenizer.model",))
-
-
-def loadable(folder: str | Path) -> Checkpoint:
-    """`finished`, with the files the model loads from checked without loading them (the JSON
-    configs, each safetensors header against the file's size, a tokenizer with its vocabulary): the check of
-    every verb that reads a checkpoint's weights (merge, export, lm-eval), so a damaged folder
-    is named before anything loads, is written or is pushed. A ValueError naming the folder,
-    the file and what is wrong otherwise."""
-    found = finished(folder)
-    folder = found.folder
-    fix = "copy the whole folder glade train (or glade merge) wrote again, or train the checkpoint again"
-    if found.is_adapter:
-        config = _json_object(folder / "adapter_config.json", fix)
-        missing = [key for key in ADAPTER_KEYS if key not in config]
-        if missing:
-            raise ValueError(
-                f"{folder}: adapter_config.json lacks {', '.join(missing)} (PEFT writes {', '.join(ADAPTER_KEYS)}); {fix}"
-            )
-        weights = [folder / "adapter_model.safetensors"]
-        if not weights[0].exists() and not (folder / "adapter_model.bin").is_file():
-            raise ValueError(f"{folder}: no adapter weights (adapter_model.safetensors); {fix}")
-    else:
-        _json_object(folder / "config.json", fix)
-        weights = sorted(folder.glob("model*.safetensors"))
-        if not weights and not any(folder.glob("pytorch_model*.bin")):
-            raise ValueError(f"{folder}: no model weights (model.safetensors); {fix}")
-    for path in weights:
-        if path.exists():
-            problem = _safetensors_problem(path)
-            if problem:
-                raise ValueError(f"{folder}: {path.name} is {problem}; {fix}")
-    if gap := tokenizer_gap(folder):
-        raise ValueError(f"{folder}: {gap}; {fix}")
-    if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
-        _json_object(folder / "tokenizer.json", fix)
-    if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
-        _json_object(folder / "tokenizer_config.json", fix)
-    return found
-
-
-def tokenizer_gap(folder: Path) -> str | None:
-    """What a model folder lacks for its tokenizer to load with its vocabulary (see VOCABULARY_FILES),
-    as words after "has"/"{folder}:"; None when it has it. Checkpoints, hf seats and train bases alike."""
-    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        return f"no tokenizer ({' or '.join(TOKENIZER_FILES)})"
-    if (folder / "tokenizer.json").is_file() or any(
-        all((folder / name).is_file() for name in names) for names in VOCABULARY_FILES
-    ):
-        return None
-    return "no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load with no vocabulary"
-
-
-def _json_object(path: Path, fix: str) -> dict:
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path.parent}: {path.name} is not readable JSON ({exc}); {fix}") from None
-    if not isinstance(found, dict):
-        raise ValueError(f"{path.parent}: {path.name} is a JSON {type(found).__name__}, not an object; {fix}")
-    return found
-
-
-def _safetensors_problem(path: Path) -> str | None:
-    """What is wrong with a safetensors file, from its header alone (8 bytes of header length,
-    the JSON header, then the tensors' bytes it lists), or None: no weights are read."""
-    unreadable = "truncated or not safetensors (header unreadable)"
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(8)
-            length = int.from_bytes(head, "little") if len(head) == 8 else -1
-            if not 0 < length <= size - 8:
-                return unreadable
-            header = json.loads(f.read(length))
-        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
-        end = 8 + length + max(ends, default=0)
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return unreadable
-    if not isinstance(end, int):
-        return unreadable
-    if end > size:
-        return f"truncated (its header lists {end:,} bytes, the file holds {size:,})"
-    return None
 
 
 def runs(name: str, root: str | Path = ROOT, seed: int | None = None) -> list[Path]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glade.files import writer_of
 from glade.resume import PROGRESS, ShardLog, read_episodes, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.shard_rows import episodes_in
@@ -27,6 +28,8 @@ def interrupted_generate(dataset: Path) -> str | None:
         return None  # another verb's results (glade eval's), not a generate run
     if kinds is None and not any((dataset / "data").glob("part-*.parquet")):
         return None  # an older ledger names no kind: only its shards tell
+    if (holder := writer_of(dataset)) is not None:  # a live run holds its lock: still playing, not cut short
+        return f"{dataset}: a `glade generate` run ({holder}) is writing it now: let it finish, then use the folder"
     if older := unresumable(dataset, ledger, "generate"):  # its rerun is refused: no advice to rerun it
         return f"{dataset}: {older}"
     episodes = ledger.get("episodes") if isinstance(ledger, dict) and ledger.get("format") else ledger

@@ -80,6 +80,33 @@ def test_a_recorded_folder_with_other_weights_than_the_fingerprint_is_refused_to
         checkpoint.read(ck)
 
 
+def test_a_local_base_whose_weights_changed_since_training_is_refused_by_every_reader(tmp_path, capsys):
+    # merge, export --merge and lm-eval loaded the adapter onto the new weights without a word
+    base = shutil.copytree(checkpoint.shipped("tiny-base"), tmp_path / "my" / "base")
+    ck = fingerprinted(tmp_path / "ck", str(base), checkpoint.base_fingerprint(base))
+    meta = json.loads((ck / "meta.json").read_text())
+    (ck / "meta.json").write_text(json.dumps(meta | {"base_model_given": str(base)}))  # a local base, not shipped:
+    assert checkpoint.read(ck).base_model == str(base)
+    data = bytearray((base / "model.safetensors").read_bytes())
+    data[-1] ^= 1  # the same shapes, other weights: a base trained again in place
+    (base / "model.safetensors").write_bytes(bytes(data))
+    message = (
+        f"{ck / 'meta.json'}: its base_model {base} now holds other weights than the ones the adapter was trained on "
+        "(base_fingerprint), and the adapter would load onto them without a word (or fail on their sizes); put that "
+        "base back there, or retrain the adapter on this one"
+    )
+    with pytest.raises(ValueError) as info:
+        checkpoint.read(ck)
+    assert str(info.value) == message
+    assert main(["merge", str(ck), "--out", str(tmp_path / "merged")]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == f"error: {message}"
+    assert not (tmp_path / "merged").exists()
+    older = json.loads((ck / "meta.json").read_text())
+    del older["base_fingerprint"]  # a meta.json from before the record: nothing to hold the folder to
+    (ck / "meta.json").write_text(json.dumps(older))
+    assert checkpoint.read(ck).base_model == str(base)
+
+
 def test_the_fingerprint_covers_config_and_weights_and_is_cached_until_a_file_changes(tmp_path, monkeypatch):
     folder = shutil.copytree(checkpoint.shipped("tiny-base"), tmp_path / "base")
     first = checkpoint.base_fingerprint(folder)

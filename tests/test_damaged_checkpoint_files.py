@@ -10,7 +10,7 @@ import shutil
 import pytest
 from test_walk_hub import one_error
 
-from glade import checkpoint
+from glade.checkpoint_files import loadable
 from glade.cli import main
 
 BASE = "alice/tiny-base"
@@ -74,10 +74,10 @@ def test_vocab_json_with_merges_txt_is_a_tokenizer_without_tokenizer_json(lora, 
     model = json.loads((lora / "tokenizer.json").read_text())["model"]
     (folder / "vocab.json").write_text(json.dumps(model["vocab"]))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in model["merges"]) + "\n")
-    assert checkpoint.loadable(folder).kind == "lora"
+    assert loadable(folder).kind == "lora"
     (folder / "merges.txt").unlink()  # vocab.json alone: a BPE tokenizer with no merges
     with pytest.raises(ValueError, match="no tokenizer.json"):
-        checkpoint.loadable(folder)
+        loadable(folder)
 
 
 def test_export_merge_of_a_full_model_warns_that_it_merged_nothing(tmp_path, capsys):

@@ -3,6 +3,8 @@ load and behave like the checkpoint, the card parses with its model-index, bad i
 clear error. No pickles. The push itself: test_export_push.py."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -313,6 +315,18 @@ def test_export_traces_of_an_interrupted_generate_says_to_finish_it(tmp_path, ca
     assert "an interrupted `glade generate` run (1 episode(s) written" in err
     assert "rerun the same generate command to finish it" in err and "not a traces dataset (expected" not in err
     assert not (tmp_path / "out").exists()
+    # a generate run still writing it (another process holds its lock) is no run cut short
+    hold = "import sys, time\nfrom glade.files import only_writer\nwith only_writer(sys.argv[1]):\n"
+    hold += "    print('held', flush=True)\n    time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path / "cut")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert main(argv) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"a `glade generate` run (pid {holder.pid}) is writing it now: let it finish, then use the folder" in err
+    finally:
+        holder.kill()
+        holder.wait()
     # killed before any episode was written: still named as a run cut short
     (tmp_path / "early" / "data").mkdir(parents=True)
     (tmp_path / "early" / "progress.json").write_text(

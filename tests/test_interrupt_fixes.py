@@ -204,3 +204,23 @@ def test_an_interrupt_before_anything_finished_does_not_promise_kept_work(verb, 
     said = "error: interrupted; nothing had finished, so nothing was kept; rerun the same command to start"
     assert capsys.readouterr().err.strip().splitlines()[-1] == said
     assert not (tmp_path / ("traces" if verb == "generate" else "results")).exists()
+
+
+def test_the_glade_command_ignores_ctrl_c_once_its_verb_has_finished(monkeypatch):
+    # a Ctrl-C while the interpreter wound down (about a second with torch loaded) exited 130 with no word
+    import signal
+    import tomllib
+    from pathlib import Path
+
+    import glade.cli as cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert cli.entry() == 3  # the verb's own status
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"glade": "glade.cli:entry"}
+    assert "sys.exit(entry())" in (Path(cli.__file__).parent / "__main__.py").read_text()

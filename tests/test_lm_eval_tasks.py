@@ -11,6 +11,7 @@ from test_checkpoint import whole
 
 from glade import checkpoint
 from glade.cli import build_parser, main
+from glade.env.protocol import PROTOCOL_VERSION
 from glade.eval import harness, lm_docs
 from glade.eval.lm_tasks import utils as lm_tasks
 from glade.eval.scoring import score
@@ -46,6 +47,21 @@ def rows(traces):
     found = lm_docs.trace_rows([traces])
     assert len({r["episode_id"] for r in found}) >= 2
     return found
+
+
+def test_traces_of_another_prompt_protocol_are_refused_as_training_refuses_them(traces, monkeypatch):
+    # --traces of an older glade were scored as today's prompts, and results.json said today's protocol
+    from glade.env import protocol
+
+    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", "wood-chat-9+deadbeef")  # a later glade reads them
+    with pytest.raises(ValueError) as info:
+        lm_docs.trace_rows([traces])
+    assert str(info.value) == (
+        f"{traces}: its rows were rendered with prompt protocol {PROTOCOL_VERSION}, this glade renders "
+        "wood-chat-9+deadbeef; the tasks would score the prompts stored in its rows, which this glade no longer "
+        "writes, as this glade's: generate them again with this glade (`glade generate RECIPE` into a new out) and "
+        "pass that folder"
+    )
 
 
 def _docs(folder, task, limit=None):

@@ -275,7 +275,7 @@ def test_merge_passes_its_out_down(monkeypatch):
     # guards merge's `merge(str(resolve(args.checkpoint)), args.out)`
     calls = []
     monkeypatch.setitem(sys.modules, "glade.train.merge", SimpleNamespace(merge=recorder(calls, "m")))
-    monkeypatch.setattr("glade.checkpoint.loadable", lambda folder: None)  # "ck" is no folder
+    monkeypatch.setattr("glade.checkpoint_files.loadable", lambda folder: None)  # "ck" is no folder
     assert main(["merge", "ck", "--out", "o"]) == 0
     assert main(["merge", "ck"]) == 0
     assert [c[0] for c in calls] == [("ck", "o"), ("ck", None)]

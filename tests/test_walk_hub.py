@@ -8,7 +8,7 @@ import shutil
 import pytest
 from fake_hub import RecordingApi
 
-from glade import checkpoint
+from glade.checkpoint_files import loadable
 from glade.cli import main
 
 BASE = "alice/tiny-base"
@@ -49,6 +49,9 @@ def damaged(lora, tmp_path, how: str):
     elif how == "no_tokenizer":
         for name in ("tokenizer.json", "tokenizer_config.json"):
             (folder / name).unlink()
+    elif how == "config_rank_edited":  # PEFT would fail deep in loading on a size mismatch
+        config = json.loads((folder / "adapter_config.json").read_text())
+        (folder / "adapter_config.json").write_text(json.dumps(config | {"r": config["r"] * 2}))
     return folder
 
 
@@ -61,6 +64,7 @@ DAMAGE = {
     "config_lacks_keys": "adapter_config.json lacks r, target_modules",
     "tokenizer_config_not_json": "tokenizer_config.json is not readable JSON",
     "no_tokenizer": "no tokenizer (tokenizer.json or tokenizer_config.json or vocab.json)",
+    "config_rank_edited": "adapter_config.json says r 8, but its weights (adapter_model.safetensors) have rank 4",
 }
 
 
@@ -73,7 +77,7 @@ def one_error(capsys) -> str:
 
 
 def test_a_whole_checkpoint_is_loadable(lora):
-    found = checkpoint.loadable(lora)
+    found = loadable(lora)
     assert (found.kind, found.folder) == ("lora", lora)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
+from glade.checkpoint_files import tokenizer_gap
 from glade.config import MissingInput, fail
 from glade.env.schema import printable
 from glade.files import check_folder_path
@@ -212,7 +213,7 @@ def _check_model_folder(folder: Path, base: str, source: str | None) -> None:
     its own multi-line message (a tokenizer it "couldn't instantiate") naming neither key nor path."""
     if not (folder / "config.json").is_file():
         fail(source, "model.base", f"{base!r} is not a model folder (no config.json): {MODEL_FOLDER}")
-    if gap := checkpoint.tokenizer_gap(folder):
+    if gap := tokenizer_gap(folder):
         fail(source, "model.base", f"{base!r} has {gap}: {MODEL_FOLDER}")
 
 

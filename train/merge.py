@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
+from glade.checkpoint_files import loadable
 from glade.files import check_folder_path
 from glade.hub_ids import hub_unreachable
 
@@ -27,7 +28,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     if not found.is_adapter:  # checkpoints.finished refused anything that is not a finished model
         what = "a merged model already" if found.kind == "merged" else "a full model"
         raise ValueError(f"{checkpoint}: {what}, with no LoRA adapter to merge; seat or export it as it is")
-    checkpoints.loadable(found.folder)  # a damaged folder is named before the base model loads
+    loadable(found.folder)  # a damaged folder is named before the base model loads
     checkpoint, meta = found.folder, found.meta
     if out and Path(out).exists():  # the user's --out, named as given
         what = "is the checkpoint itself" if Path(out).resolve() == checkpoint.resolve() else "already exists"

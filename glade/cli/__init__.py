@@ -248,6 +248,17 @@ def main(argv: list[str] | None = None) -> int:
         restore()
 
 
+def entry() -> int:
+    """The `glade` command (and `python -m glade.cli`): main(), then Ctrl-C ignored while the
+    interpreter winds down (about a second once torch is loaded), since the verb's work is finished
+    and said by then; a late Ctrl-C turned its exit status into 130 with no word. (Not in main:
+    tests call it in a process that Ctrl-C must still stop.)"""
+    code = main()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
 def stop_on_sigterm(received: list[int]) -> Callable[[], None]:
     """SIGTERM (docker stop, Slurm, systemd, a cancelled CI job) stops a verb as Ctrl-C does: it
     raises KeyboardInterrupt, so the verb keeps what it finished and says how to resume, and

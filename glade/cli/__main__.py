@@ -2,6 +2,6 @@
 
 import sys
 
-from glade.cli import main
+from glade.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

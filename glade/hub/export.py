@@ -17,6 +17,7 @@ import yaml
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint import SHIPPED, base_fingerprint
+from glade.checkpoint_files import loadable
 from glade.env import protocol
 from glade.eval.harness import lm_eval_scores
 
@@ -54,9 +55,9 @@ TOKENIZER_COPIED = (  # what an export copies of the tokenizer, where the checkp
 
 def exportable(folder: Path) -> checkpoints.Checkpoint:
     """A checkpoint glade may export: written by glade (meta.json and safetensors weights) and
-    loadable without remote code (its files whole: checkpoints.loadable); a ValueError naming
+    loadable without remote code (its files whole: loadable); a ValueError naming
     what is wrong otherwise."""
-    found = checkpoints.loadable(folder)
+    found = loadable(folder)
     has_weights = (folder / "adapter_model.safetensors").exists() or any(folder.glob("model*.safetensors"))
     if not found.meta or not has_weights:
         raise ValueError(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
+from glade.checkpoint_files import tokenizer_gap
 from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.schema import LARGEST_INT, did_you_mean, type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
@@ -345,7 +346,7 @@ def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | N
     if folder.exists():
         if not (folder / "config.json").exists():
             raise SeatSpecError(f"seat spec hf model: {model!r} is not a model folder (no config.json)")
-        if gap := checkpoint.tokenizer_gap(folder):
+        if gap := tokenizer_gap(folder):
             raise SeatSpecError(f"seat spec hf model: {model!r} has {gap}")
         # read now, before a run writes anything: a seat that fails to load mid-run leaves a folder of
         # this recipe's episodes that the fixed recipe may not resume

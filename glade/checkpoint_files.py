@@ -1,0 +1,122 @@
+"""A checkpoint's files checked without loading them (`loadable`): what every verb that reads a
+checkpoint's weights (merge, export, lm-eval) asks first, so a damaged folder is named before
+anything loads, is written or is pushed; and what a model folder needs for its tokenizer
+(`tokenizer_gap`: checkpoints, hf seats and train bases alike)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .checkpoint import Checkpoint, finished
+
+# What a LoRA checkpoint's adapter_config.json must say for PEFT to rebuild the adapter's
+# shapes (PEFT writes them all; a hand-edited file without them fails deep in PEFT).
+ADAPTER_KEYS = ("peft_type", "r", "target_modules")
+# any one loads the tokenizer (vocab.json: an older slow tokenizer's folder, its class named by config.json)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
+# where a tokenizer's vocabulary comes from, without tokenizer.json: transformers 5 builds a BPE one from
+# vocab.json and merges.txt, a sentencepiece one from tokenizer.model; from tokenizer_config.json alone it
+# builds one with no vocabulary, which merges, exports and scores without an error
+VOCABULARY_FILES = (("vocab.json", "merges.txt"), ("tokenizer.model",))
+FIX = "copy the whole folder glade train (or glade merge) wrote again, or train the checkpoint again"
+
+
+def loadable(folder: str | Path) -> Checkpoint:
+    """`finished`, with the files the model loads from checked without loading them (the JSON
+    configs, each safetensors header against the file's size, an adapter's rank against its
+    weights, a tokenizer with its vocabulary). A ValueError naming the folder, the file and what is
+    wrong otherwise."""
+    found = finished(folder)
+    folder = found.folder
+    if found.is_adapter:
+        config = _json_object(folder / "adapter_config.json", FIX)
+        missing = [key for key in ADAPTER_KEYS if key not in config]
+        if missing:
+            raise ValueError(
+                f"{folder}: adapter_config.json lacks {', '.join(missing)} (PEFT writes {', '.join(ADAPTER_KEYS)}); {FIX}"
+            )
+        weights = [folder / "adapter_model.safetensors"]
+        if not weights[0].exists() and not (folder / "adapter_model.bin").is_file():
+            raise ValueError(f"{folder}: no adapter weights (adapter_model.safetensors); {FIX}")
+    else:
+        _json_object(folder / "config.json", FIX)
+        weights = sorted(folder.glob("model*.safetensors"))
+        if not weights and not any(folder.glob("pytorch_model*.bin")):
+            raise ValueError(f"{folder}: no model weights (model.safetensors); {FIX}")
+    for path in weights:
+        if path.exists():
+            header, problem = _safetensors_header(path)
+            if problem:
+                raise ValueError(f"{folder}: {path.name} is {problem}; {FIX}")
+            if found.is_adapter and (wrong := _rank_gap(config, header)):
+                raise ValueError(f"{folder}: adapter_config.json {wrong}; {FIX}")
+    if gap := tokenizer_gap(folder):
+        raise ValueError(f"{folder}: {gap}; {FIX}")
+    if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
+        _json_object(folder / "tokenizer.json", FIX)
+    if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
+        _json_object(folder / "tokenizer_config.json", FIX)
+    return found
+
+
+def tokenizer_gap(folder: Path) -> str | None:
+    """What a model folder lacks for its tokenizer to load with its vocabulary (see VOCABULARY_FILES),
+    as words after "has"/"{folder}:"; None when it has it. Checkpoints, hf seats and train bases alike."""
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return f"no tokenizer ({' or '.join(TOKENIZER_FILES)})"
+    if (folder / "tokenizer.json").is_file() or any(
+        all((folder / name).is_file() for name in names) for names in VOCABULARY_FILES
+    ):
+        return None
+    return "no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load with no vocabulary"
+
+
+def _rank_gap(config: dict, header: dict) -> str | None:
+    """Where adapter_config.json's rank `r` is not the rank of the lora_A weights (a hand edit, or
+    the config of another adapter), which PEFT reports only as a size mismatch while loading."""
+    if config.get("rank_pattern"):  # ranks per module: each weight has its own
+        return None
+    ranks = set()
+    for key, entry in header.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if key.endswith(".lora_A.weight") and isinstance(shape, list) and shape:
+            ranks.add(shape[0])  # lora_A is (rank, in_features)
+    if ranks and ranks != {config["r"]}:
+        return f"says r {config['r']!r}, but its weights (adapter_model.safetensors) have rank {', '.join(map(str, sorted(ranks)))}"
+    return None
+
+
+def _json_object(path: Path, fix: str) -> dict:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path.parent}: {path.name} is not readable JSON ({exc}); {fix}") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"{path.parent}: {path.name} is a JSON {type(found).__name__}, not an object; {fix}")
+    return found
+
+
+def _safetensors_header(path: Path) -> tuple[dict, str | None]:
+    """A safetensors file's header (tensor name -> dtype, shape, data_offsets) read alone (8 bytes of
+    header length, the JSON header, then the tensors' bytes it lists), and what is wrong with the
+    file, or None: no weights are read."""
+    unreadable = "truncated or not safetensors (header unreadable)"
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < length <= size - 8:
+                return {}, unreadable
+            header = json.loads(f.read(length))
+        tensors = {key: entry for key, entry in header.items() if key != "__metadata__"}
+        ends = [entry["data_offsets"][1] for entry in tensors.values()]
+        end = 8 + length + max(ends, default=0)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return {}, unreadable
+    if not isinstance(end, int):
+        return {}, unreadable
+    if end > size:
+        return {}, f"truncated (its header lists {end:,} bytes, the file holds {size:,})"
+    return tensors, None
