@@ -25,8 +25,8 @@ FIX = "copy the whole folder glade train (or glade merge) wrote again, or train 
 def loadable(folder: str | Path) -> Checkpoint:
     """`finished`, with the files the model loads from checked without loading them (the JSON
     configs, each safetensors header against the file's size, an adapter's rank against its
-    weights, a tokenizer with its vocabulary). A ValueError naming the folder, the file and what is
-    wrong otherwise."""
+    weights, a tokenizer with its vocabulary and chat template). A ValueError naming the folder, the
+    file and what is wrong otherwise."""
     found = finished(folder)
     folder = found.folder
     if found.is_adapter:
@@ -55,8 +55,14 @@ def loadable(folder: str | Path) -> Checkpoint:
         raise ValueError(f"{folder}: {gap}; {FIX}")
     if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
         _json_object(folder / "tokenizer.json", FIX)
+    tokenizer_config = {}
     if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
-        _json_object(folder / "tokenizer_config.json", FIX)
+        tokenizer_config = _json_object(folder / "tokenizer_config.json", FIX)
+    if not _has_chat_template(folder, tokenizer_config):  # every prompt of the Wood is a chat
+        raise ValueError(
+            f"{folder}: no chat template (chat_template.jinja, or chat_template in tokenizer_config.json), so no "
+            f"prompt of the Wood can be rendered for it; {FIX}"
+        )
     return found
 
 
@@ -70,6 +76,11 @@ def tokenizer_gap(folder: Path) -> str | None:
     ):
         return None
     return "no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load with no vocabulary"
+
+
+def _has_chat_template(folder: Path, tokenizer_config: dict) -> bool:
+    names = ("chat_template.jinja", "chat_template.json")  # transformers 5 writes the first, 4.4x the second
+    return any((folder / name).is_file() for name in names) or bool(tokenizer_config.get("chat_template"))
 
 
 def _rank_gap(config: dict, header: dict) -> str | None:

@@ -20,7 +20,8 @@ def fake(root, folder, meta, files=("adapter_config.json",)):
 def whole(path, kind="lora"):
     """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
     checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
-    a tokenizer config and tokenizer.json (without it the tokenizer would have no vocabulary)."""
+    a tokenizer config and tokenizer.json (without it the tokenizer would have no vocabulary), and a
+    chat template."""
     if kind == "lora":
         config = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
         (path / "adapter_config.json").write_text(json.dumps(config))
@@ -29,6 +30,7 @@ def whole(path, kind="lora"):
     (path / weights).write_bytes(len(header).to_bytes(8, "little") + header)
     (path / "tokenizer_config.json").write_text("{}")
     (path / "tokenizer.json").write_text("{}")
+    (path / "chat_template.jinja").write_text("{% for m in messages %}{{ m.content }}{% endfor %}")
     return path
 
 

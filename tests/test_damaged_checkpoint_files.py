@@ -22,7 +22,7 @@ def lora(tiny, adapters, tmp_path_factory):
     """A LoRA checkpoint as glade train writes one (meta.json, adapter, tokenizer) on the tiny base."""
     folder = tmp_path_factory.mktemp("ckpt") / "creature__0__20261204-120000"
     shutil.copytree(adapters["hoarder"], folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy(f"{tiny}/{name}", folder / name)
     (folder / "meta.json").write_text(json.dumps({"name": "creature", "kind": "lora", "base_model": tiny}))
     return folder
@@ -41,6 +41,9 @@ DAMAGE = {
     "so the tokenizer would load with no vocabulary",
     "tokenizer_json_binary": "tokenizer.json is not readable JSON ('utf-8' codec can't decode byte 0xff",
     "tokenizer_json_a_list": "tokenizer.json is a JSON list, not an object",
+    # export wrote a folder its card said held the chat template; lm-eval failed in transformers' words
+    "no_chat_template": "no chat template (chat_template.jinja, or chat_template in tokenizer_config.json), so no "
+    "prompt of the Wood can be rendered for it",
 }
 
 
@@ -54,6 +57,8 @@ def damaged(lora, tmp_path, how: str):
         tokenizer.write_bytes(b"\xff\xfe\x00binary junk")
     elif how == "tokenizer_json_a_list":
         tokenizer.write_text("[1]")
+    elif how == "no_chat_template":
+        (folder / "chat_template.jinja").unlink()
     return folder
 
 

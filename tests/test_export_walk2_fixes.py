@@ -39,6 +39,7 @@ def adapter(tmp_path, **meta):
         "base_fingerprint": checkpoints.base_fingerprint(SHIPPED_BASE),
     }
     (folder / "meta.json").write_text(json.dumps(recorded | meta))
+    (folder / "recipe.yaml").write_text("name: tiny-hoarder\n")  # the recipe glade train writes beside meta.json
     config = {"base_model_name_or_path": str(SHIPPED_BASE), "peft_type": "LORA", "r": 2, "target_modules": ["q"]}
     (folder / "adapter_config.json").write_text(json.dumps(config))
     save_file({"x": torch.zeros(1)}, str(folder / "adapter_model.safetensors"))

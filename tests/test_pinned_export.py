@@ -25,6 +25,7 @@ def full_checkpoint(folder):
 
     save_tiny(folder)
     (folder / "meta.json").write_text(json.dumps({"name": "creature", "seed": 0, "kind": "full", "base_model": None}))
+    (folder / "recipe.yaml").write_text("name: creature\n")  # the recipe glade train writes beside meta.json
     return folder
 
 

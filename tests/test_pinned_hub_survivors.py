@@ -176,6 +176,7 @@ def lora_checkpoint(tmp_path_factory):
     (folder / "meta.json").write_text(json.dumps(meta))
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy2(SHIPPED_BASE / name, folder / name)
+    (folder / "recipe.yaml").write_text("name: tiny-hoarder\n")  # the recipe glade train writes beside meta.json
     return folder
 
 

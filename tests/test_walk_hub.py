@@ -20,9 +20,10 @@ def lora(tiny, adapters, tmp_path_factory):
     base, with a random adapter: no training needed."""
     folder = tmp_path_factory.mktemp("ckpt") / "creature__0__20261204-120000"
     shutil.copytree(adapters["hoarder"], folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy(f"{tiny}/{name}", folder / name)
     (folder / "meta.json").write_text(json.dumps({"name": "creature", "kind": "lora", "base_model": tiny}))
+    (folder / "recipe.yaml").write_text("name: creature\n")  # the recipe glade train writes beside meta.json
     return folder
 
 
@@ -102,6 +103,21 @@ def test_a_damaged_adapter_folder_is_named_before_anything_loads_or_is_written(
     assert f"{folder}: {DAMAGE[how]}" in err and "train the checkpoint again" in err
     assert not out.exists() and RecordingApi.calls == []
     assert not (folder / "lm_eval").exists()
+
+
+def test_an_export_of_a_checkpoint_without_its_recipe_is_refused(lora, tmp_path, capsys):
+    # its card said "TRL SFT of the full model" of a LoRA adapter, fine-tuned "on every seat in its traces"
+    folder = shutil.copytree(lora, tmp_path / lora.name)
+    (folder / "recipe.yaml").unlink()
+    out = tmp_path / "out"
+    assert main(["export", str(folder), "--repo-id", "alice/creature", "--out", str(out), "--base-model", BASE]) == 2
+    err = one_error(capsys)
+    assert f"{folder}: no recipe.yaml, the recipe glade train wrote beside meta.json, which the model card reads" in err
+    assert "restore it from a copy, or train the checkpoint again" in err and not out.exists()
+    (folder / "recipe.yaml").write_text("[a list")  # not YAML: restoring it is the way, not removing it
+    assert main(["export", str(folder), "--repo-id", "alice/creature", "--out", str(out), "--base-model", BASE]) == 2
+    err = one_error(capsys)
+    assert err.endswith("it is the recipe glade train wrote beside it: restore it from a copy") and not out.exists()
 
 
 # --------------------------------------------------------------------------- export-traces

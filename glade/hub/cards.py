@@ -219,20 +219,18 @@ def copy_files(source: Path, dest: Path, names) -> list[str]:
     return copied
 
 
-def read_recipe(folder: Path, wrote: str) -> dict:
+def read_recipe(folder: Path, wrote: str, optional: bool = True) -> dict:
     """The recipe.yaml beside what is exported ({} when there is none); one that is not a YAML
     mapping is a ValueError naming the file, the YAML problem and what to do. `wrote`: the verb
-    that wrote it."""
+    that wrote it; `optional`: whether the card can do without it (a model's card cannot)."""
     path = folder / "recipe.yaml"
     if not path.is_file():
         return {}
     try:
         return read_yaml(path)
     except ValueError as exc:
-        raise ValueError(
-            f"{exc}; it is the recipe {wrote} wrote beside it: restore it, or remove it (the card then has no "
-            "recipe section)"
-        ) from None
+        fix = "restore it, or remove it (the card then has no recipe section)" if optional else "restore it from a copy"
+        raise ValueError(f"{exc}; it is the recipe {wrote} wrote beside it: {fix}") from None
 
 
 def private_unused(repo_id: str, folder: Path, repo_type: str) -> str:

@@ -64,6 +64,11 @@ def exportable(folder: Path) -> checkpoints.Checkpoint:
             f"{folder}: not a glade checkpoint (expected meta.json and adapter_model.safetensors "
             "or model.safetensors, as glade train writes)"
         )
+    if not (folder / "recipe.yaml").is_file():  # the card says from it how the model was trained, and on whose play
+        raise ValueError(
+            f"{folder}: no recipe.yaml, the recipe glade train wrote beside meta.json, which the model card reads "
+            "(how it was trained, on whose decisions); restore it from a copy, or train the checkpoint again"
+        )
     for name in ("config.json", "adapter_config.json", "tokenizer_config.json"):
         if (folder / name).exists() and "auto_map" in json.loads((folder / name).read_text()):
             raise ValueError(
@@ -157,7 +162,7 @@ def export_checkpoint(
     lm_scores = lm_eval_scores(checkpoint)
     out = Path(out) if out else default_out(repo_id)
     base = base_model or base_hub_id(meta)
-    recipe = read_recipe(checkpoint, "glade train")
+    recipe = read_recipe(checkpoint, "glade train", optional=False)
 
     tmp = start_folder(out, "model", repo_id)
     try:
