@@ -8,8 +8,8 @@
 A plain transformers model folder (config.json, no meta.json) reads as kind "full". `latest:NAME`:
 the newest complete checkpoint of recipe NAME's own runs under a root folder (unfinished
 `.NAME__SEED.partial` runs, merged models and other recipes' folders never count); `finished`
-refuses an unfinished run by name (merge and export take only finished ones), `loadable` checks
-its files too, without loading them. `shipped:NAME`: a model glade ships as package data
+refuses an unfinished run by name (merge and export take only finished ones;
+glade.checkpoint_files.loadable checks its files too, without loading them). `shipped:NAME`: a model glade ships as package data
 (`models/`, installed as glade.models), found from any folder, in a regular install too.
 `lineage` follows a checkpoint down the models it was trained from; `trained_prompts` gathers the
 prompts their saved training splits hold (what train and lm-eval leave out of held-out states).
