@@ -89,7 +89,11 @@ EPISODE_COLUMNS = {  # one row per world x creature; the world's figures repeat 
     ),
     "price_path": Column(TEXT, "every good's reference price after each turn (JSON: good -> prices)"),
     "start_prices": Column(TEXT, "every good's price before turn 0 (JSON)"),
-    "gambit_pnl": Column(REAL, "the patron's gambit P&L at the end, in pebbles; null where the scenario has no gambit"),
+    "gambit_pnl": Column(
+        REAL,
+        "the patron's gambit P&L at the end, in pebbles (its positions' P&L; a magistrate's fine is not in it); "
+        "null where the scenario has no gambit",
+    ),
     "final_gini": Column(REAL, "the Gini of wealth after the last turn"),
     "volume": Column(WHOLE, "units traded over the episode, all goods"),
     "turns": Column(WHOLE, "the turns played"),
