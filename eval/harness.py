@@ -82,8 +82,7 @@ def model_args(checkpoint: str | Path) -> dict:
 
 
 def resolve_checkpoint(checkpoint: str | Path) -> Path:
-    """A checkpoint folder, or `latest:NAME` resolved as train and merge resolve it (under
-    checkpoints/). Not `shipped:NAME`: results are written into the checkpoint's folder."""
+    """A checkpoint folder, or `latest:NAME` as train and merge resolve it. Not `shipped:NAME`: results go in its folder."""
     if str(checkpoint).startswith(checkpoints.SHIPPED):
         raise ValueError(
             f"{checkpoint}: glade lm-eval writes its results into the checkpoint folder, and a shipped model's "
