@@ -254,8 +254,7 @@ def entry() -> int:
     and said by then; a late Ctrl-C turned its exit status into 130 with no word. (Not in main:
     tests call it in a process that Ctrl-C must still stop.)"""
     code = main()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
 
