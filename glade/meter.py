@@ -7,7 +7,7 @@ second and faults; for the run, the same totals, wall and play time, the share o
 models, episodes per second. `cost_table` lays out the per-seat part, `closing_line` the run's totals.
 
 Before a run, `estimate` extrapolates a `Plan` (what the run will do: decisions per seat,
-world-turns, batched model calls) from a short calibration: the worlds of the run's first shard (with
+world-turns, batched model calls) from a short calibration (the dry run calls it a trial: no kin of `glade calibrate`): the worlds of the run's first shard (with
 one world of any council the shard lacks), each on a calibration seed of its own, played for
 `CALIBRATION_TURNS` turns after one unmeasured warm-up turn, so every distinct seat is met at the batch
 size the run will use. Each seat's model seconds and tokens per decision are multiplied by its planned
@@ -202,7 +202,7 @@ def _all_failed(seat: dict) -> bool:
 def _failed_head(label: str, seat: dict) -> str:
     faults = seat["measured_faults"]
     kinds = ", ".join(f"{k} {v:,}" for k, v in faults.items())
-    return f"{label}: {sum(faults.values()):,} of {seat['measured_decisions']:,} calibration decisions failed ({kinds})"
+    return f"{label}: {sum(faults.values()):,} of {seat['measured_decisions']:,} trial decisions failed ({kinds})"
 
 
 def fault_lines(expected: Estimate, max_fault_share=0.0) -> list[str]:
@@ -261,7 +261,7 @@ def estimate(plan: Plan, calibration: Calibration) -> Estimate:
         outside_seconds=outside_per_world_turn * plan.world_turns,
         setup_seconds=calibration.setup_seconds,
         how=(
-            f"calibrated on {stats.decisions:,} decisions: {calibration.worlds:,} "
+            f"measured on {stats.decisions:,} trial decisions: {calibration.worlds:,} "
             f"world{'' if calibration.worlds == 1 else 's'}, {calibration.world_turns:,} measured world-turns "
             f"(up to {CALIBRATION_TURNS} a world) after a warm-up turn, each on a seed of its own (a run's worlds that share a seed share answers "
             "until they part, which this leaves out: the run can take less); per seat, model seconds and tokens "

@@ -49,7 +49,7 @@ def test_dry_run_counts_the_plan_and_its_estimate_tracks_the_run(tiny_seat, tmp_
     # answered in 2 shards of 3 worlds (both hold a model world) x 5 turns = 10 batched calls
     assert "6 episodes (30 world-turns), 150 decisions (15 by model seats), 10 batched model calls" in out
     expected = int(out.split("about ")[1].split(" tokens")[0].replace(",", ""))
-    assert "estimated wall time" in out and "calibrated on" in out
+    assert "estimated wall time" in out and "measured on" in out
 
     assert main(["eval", path]) == 0
     out = capsys.readouterr().out
@@ -128,7 +128,7 @@ def test_estimate_lines_name_a_limit_the_plan_is_over_and_count_one_world():
     plan = Plan(episodes=3, world_turns=15, decisions={"model": 15, "standin:balanced": 60}, free={"standin:balanced"})
     expected = estimate(plan, Calibration(RolloutStats(), world_turns=2, worlds=1))
     lines = estimate_lines(expected, {"max_decisions": 10, "max_tokens": 100})
-    assert "calibrated on 0 decisions: 1 world, 2 measured world-turns (up to 2 a world)" in lines[1]
+    assert "measured on 0 trial decisions: 1 world, 2 measured world-turns (up to 2 a world)" in lines[1]
     assert (
         lines[2]
         == "over the recipe's max_decisions 10 (this plan: 15): a run would stop before starting, with nothing written"

@@ -37,7 +37,7 @@ def test_eval_with_max_tokens_refuses_a_dead_seat_before_writing(tmp_path, dead_
     path = eval_recipe(tmp_path, **live, max_tokens=10)
     assert main(["eval", str(path)]) == 2
     [line] = errors(capsys.readouterr().err)
-    assert line.startswith(f"error: {path}: live: ") and " calibration decisions failed (server_refused " in line
+    assert line.startswith(f"error: {path}: live: ") and " trial decisions failed (server_refused " in line
     assert line.endswith(
         ": the run would fail the same way (more than max_fault_share 0.2): check that its server is up"
     )
@@ -65,7 +65,7 @@ def test_check_limits_refuses_an_all_failed_seat_below_a_fault_share_of_1():
     with pytest.raises(ValueError) as refused:
         check_limits(plan, "r.yaml", None, 100, expected, 0.99)
     assert str(refused.value) == (
-        "r.yaml: m: 2 of 2 calibration decisions failed (server_refused 2): the run would fail the same way "
+        "r.yaml: m: 2 of 2 trial decisions failed (server_refused 2): the run would fail the same way "
         "(more than max_fault_share 0.99): check that its server is up"
     )
     check_limits(plan, "r.yaml", None, 100, expected, 1.0)  # every failure accepted: the run would not stop

@@ -40,6 +40,6 @@ def test_a_partly_faulted_seat_is_scaled_by_its_answered_decisions_and_the_refus
     expected = estimate(Plan(1, 10, {"a": 10}), calibration)
     seat = expected.seats["a"]
     assert (seat["prompt_tokens"], seat["completion_tokens"], seat["model_seconds"]) == (1000, 200, 10.0)
-    assert expected.how.startswith("calibrated on ")
-    with pytest.raises(ValueError, match=r"about 1,200 tokens \(calibrated on [^)]*\), more than the 100 allowed"):
+    assert expected.how.startswith("measured on ")
+    with pytest.raises(ValueError, match=r"about 1,200 tokens \(measured on [^)]*\), more than the 100 allowed"):
         check_limits(expected.plan, "r.yaml", None, 100, expected)

@@ -188,10 +188,10 @@ def test_fault_lines_name_only_faulted_seats_and_tell_all_failed_from_some():
     seats = {"hf:all": meter(2, faults=2), "hf:some": meter(3, faults=2), "hf:none": meter(3)}
     lines = fault_lines(estimate_of(seats, {"hf:all": 4, "hf:none": 4, "hf:some": 4}))
     assert len(lines) == 2
-    assert lines[0].startswith("hf:all: 2 of 2 calibration decisions failed (server_refused 2); its tokens and time")
+    assert lines[0].startswith("hf:all: 2 of 2 trial decisions failed (server_refused 2); its tokens and time")
     assert "check that its server is up" in lines[0]
     assert lines[1] == (
-        "hf:some: 2 of 3 calibration decisions failed (server_refused 2); "
+        "hf:some: 2 of 3 trial decisions failed (server_refused 2); "
         "its tokens and time are estimated from the answered ones"
     )
 

@@ -205,7 +205,7 @@ def test_a_dry_run_says_when_a_seat_failed_its_calibration_turns(tmp_path, close
     )
     assert main(["eval", str(path), "--dry-run"]) == 1  # a script that dry-runs first stops here
     out = " ".join(capsys.readouterr().out.split())
-    assert re.search(r"live: (\d+) of \1 calibration decisions failed \(server_refused \1\); its tokens", out)
+    assert re.search(r"live: (\d+) of \1 trial decisions failed \(server_refused \1\); its tokens", out)
     assert "and the run would fail the same way: check that its server is up" in out
 
 

@@ -43,7 +43,7 @@ VERBS = {
     "train": "fine-tune a creature model from a recipe (TRL SFT, LoRA or full)",
     "merge": "merge a LoRA checkpoint into its base model",
     "eval": "seat a council, play it against the all-stand-in world, measure divergence",
-    "flag": "rank council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
+    "flag": "test and list the council-vs-stand-in disagreements worth a look (flags.json, flags.md)",
     "calibrate": "fit the stand-in to a live policy's decisions; check it on held-out seeds and the council",
     "report": "write report.md and a self-contained report.html for a results folder",
     "rank": "a leaderboard of policies across evaluations (Bradley-Terry, bootstrap intervals; rank.json)",
@@ -74,6 +74,14 @@ def epilog(status: str, examples: tuple[str, ...] = ()) -> str:
     return f"{shown}exit status: {status}"
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """An option's help as argparse wraps it, but never at a word's hyphen: `crash-gambit.yaml`
+    or `lm-eval` cut in two could not be copied from the terminal."""
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class VerbHelp(argparse.HelpFormatter):
     """A verb's --help: paragraphs wrapped to the terminal, lines that open with spaces
     (examples, lists) kept as written. (argparse is extended only through `formatter_class`,
@@ -89,10 +97,21 @@ class VerbHelp(argparse.HelpFormatter):
                 paragraph.append(line.strip())
                 continue
             if paragraph:
-                out.append(textwrap.fill(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent))
+                out.append(
+                    textwrap.fill(
+                        " ".join(paragraph),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
                 paragraph = []
             out.append(indent + line if line.strip() else "")
         return "\n".join(out[:-1])
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrapped(text, width)
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -105,6 +124,9 @@ class _HelpFormatter(argparse.HelpFormatter):
             longest = max((len(name) for name in action.choices), default=0)
             self._action_max_length = max(self._action_max_length, self._current_indent + longest + 2)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrapped(text, width)
+
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The parser; only `verb`'s module is imported (every verb's when None)."""
@@ -112,7 +134,10 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         prog="glade",
         description="Fine-tune and evaluate creature models in the Wood, a woodland market economy.",
         formatter_class=_HelpFormatter,
-        epilog="Run 'glade VERB --help' for a verb's options.",
+        epilog="Run 'glade VERB --help' for a verb's options. The words the outputs use (stand-in, council, cast, "
+        'cell, flag, verdict, ...) are defined in the README\'s "Words the outputs use". In every verb a mistake '
+        "is one `error:` line and exit status 2 (GLADE_DEBUG=1 shows the traceback instead); Ctrl-C stops it with "
+        "exit status 130, a SIGTERM with 143.",
     )
     parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
     parser.add_argument(
@@ -169,6 +194,11 @@ def override_hint(extra: list[str], keys: set[str]) -> str:
     if not sep:
         following = extra[at + 1] if at + 1 < len(extra) else ""
         value = following if following and not following.startswith("-") else "VALUE"
+    inner = sorted(k for k in keys if k.startswith(key + ".") and k.count(".") == key.count(".") + 1)
+    if inner:  # a mapping (seeds): `seeds=3` would be refused in its turn, so name its own keys
+        if len(inner) > 4:  # sft: TRL's many settings
+            return f"; recipe keys are given as key=value, and {key} holds keys of its own: {key}.KEY={value}"
+        return f"; recipe keys are given as key=value, and {key} holds keys of its own ({', '.join(inner)}): e.g. {inner[0]}={value}"
     return f"; recipe keys are given as key=value; did you mean {key}={value}?"
 
 

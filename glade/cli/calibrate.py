@@ -7,50 +7,58 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glade.cli import VerbHelp, epilog
+
 MOST_POPSIZE = 1_000  # a population of popsize x parameters candidates a generation; the default is 10
 
-EPILOG = """\
+STEPS = """\
 what it does:
-  1. reads the policy's live decisions (an eval results folder or a traces dataset) and
-     rebuilds each observation from the stored JSON;
-  2. holds out a seeded share of the seeds (and, with several scenarios, one whole scenario);
-  3. searches the disposition's parameters (scipy differential_evolution, seeded) for the
-     best per-good direction agreement with the live actions on the rest, then quantity and
-     price closeness;
-  4. prints agreement, quantity and price error of the original (the scenario's own
-     disposition) and the calibrated stand-in, on the fit and the held-out part, with 95%
-     intervals over seeds (each seed's decisions averaged); whether the fit generalised beyond
-     base rates (always taking each good's most common side) and whether it improved agreement
-     over the original on held-out seeds (naming a held-out error it made clearly worse); and
-     the parameters that moved most;
-  5. from a results folder: plays the calibrated and the original stand-in worlds on the
-     held-out seeds and compares each with the live council (legend-good price, crash,
-     gambit P&L, price path), paired by world.
-every change printed is calibrated minus original.
+  1. reads the policy's live decisions (an eval results folder or a traces
+     dataset) and rebuilds each observation from the stored JSON;
+  2. holds out a seeded share of the seeds (and, with several scenarios, one
+     whole scenario);
+  3. searches the disposition's parameters (scipy differential_evolution,
+     seeded) for the best per-good direction agreement with the live actions on
+     the rest, then quantity and price closeness;
+  4. prints agreement, quantity and price error of the original (the scenario's
+     own disposition) and the calibrated stand-in, on the fit and the held-out
+     part, with 95% intervals over seeds (each seed's decisions averaged);
+     whether the fit generalised beyond base rates (always taking each good's
+     most common side) and whether it improved agreement over the original on
+     held-out seeds (naming a held-out error it made clearly worse); and the
+     parameters that moved most;
+  5. from a results folder: plays the calibrated and the original stand-in
+     worlds on the held-out seeds and compares each with the live council
+     (legend-good price, crash, gambit P&L, price path), paired by world.
+Every change printed is calibrated minus original.
 
-writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
-FILE with .json (the full summary) and, for a results folder, RESULTS/calibration/NAME.json,
-which glade report shows (it says so when it replaces one an earlier run wrote, unless FILE's
-.json is that file).
-
-examples:
-  glade calibrate runs/eval/crash-gambit --policy panic_model --out runs/calibrated/panic.yaml
-  glade calibrate runs/traces/mine --policy standin:hoarder --creature oona --out oona.yaml
-
-exit status: 0 fitted and written; 2 bad input (no such folder or policy, a bad option, an
---out that is not a disposition glade wrote, an --out in RESULTS/calibration/ not named as the
-fit, a file it cannot write: each is tried before the search), nothing written.
+It writes FILE (the fitted disposition, usable wherever a disposition is: --council oona=FILE),
+FILE's .json twin (panic.yaml -> panic.json: the full summary) and, for a results folder,
+RESULTS/calibration/NAME.json, which glade report shows (it says so when it replaces one an earlier
+run wrote, unless FILE's .json is that file).
 """
+
+EXAMPLES = (
+    "glade calibrate runs/eval/crash-gambit --policy panic_model --out panic.yaml",
+    "glade calibrate runs/traces/mine --policy standin:hoarder --creature oona \\",
+    "    --out oona.yaml",
+)
+
+EXIT_STATUS = (
+    "0 fitted and written; 2 bad input (no such folder or policy, a bad option, an --out that is not a "
+    "disposition glade wrote, an --out in RESULTS/calibration/ not named as the fit, a file it cannot write: "
+    "each is tried before the search), nothing written."
+)
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "calibrate",
         help=help,
-        description="Fit the stand-in's disposition to what a live policy did on some seeds, and check on the\n"
+        description="Fit the stand-in's disposition to what a live policy did on some seeds, and check on the "
         "others whether it then predicts the policy's decisions and the live council's outcomes.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=STEPS + "\n" + epilog(EXIT_STATUS, EXAMPLES),
+        formatter_class=VerbHelp,
     )
     p.add_argument(
         "source", metavar="RESULTS_OR_TRACES", help="a glade eval results folder or a glade generate traces folder"
@@ -65,7 +73,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument("--name", help="the fitted disposition's name (default: calibrated_<policy>[_<creature>])")
     p.add_argument("--seed", type=int, default=0, help="seeds the split and the search (default 0)")
     p.add_argument(
-        "--holdout", type=float, default=1 / 3, metavar="SHARE", help="share of seeds held out (default 1/3)"
+        "--holdout",
+        type=float,
+        default=1 / 3,
+        metavar="SHARE",
+        help="share of seeds held out (default: 0.333, a third)",
     )
     p.add_argument(
         "--holdout-scenario",

@@ -1,5 +1,5 @@
 """`glade eval RECIPE [key=value ...] [--ray [ADDRESS]]`: seat a council, play it against the
-stand-in world, measure where they part ways (glade.eval.run) and say what that means for the
+all-stand-in world, measure where they part ways (glade.eval.run) and say what that means for the
 three lessons (glade.eval.verdicts). Writes RESULTS/decisions.parquet, episodes.parquet,
 summary.json and recipe.yaml (RESULTS is the recipe's `out`; attribution.parquet too with
 `attribution: true`).
@@ -40,6 +40,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             ),
         ),
         formatter_class=VerbHelp,
+        # the recipe is required (run() asks for it); argparse would show it as [recipe]
+        usage="glade eval [-h] [--ray [ADDRESS]] [--dry-run] [--verbose]\n                  recipe [key=value ...]",
     )
     # optional only so that `--ray RECIPE` (the recipe taken as --ray's address) reads as meant: run() asks for it
     p.add_argument("recipe", nargs="?", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
@@ -56,7 +58,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (episodes, decisions, model calls, tokens) and a calibrated time estimate; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every calibration turn)",
+        help="print the plan (episodes, decisions, model calls, tokens) and a time estimate measured on a few trial turns; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every trial turn)",
     )
     p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p

@@ -48,19 +48,24 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog=epilog(
             EXIT_STATUS,
             (
-                "glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder   # the Hub-ready folder, not pushed",
-                "glade export CHECKPOINT --repo-id YOU/creature --base-model Qwen/Qwen2.5-0.5B-Instruct   # base was a local copy",
-                "glade export CHECKPOINT --repo-id YOU/creature --merge --council runs/eval/crash-gambit --push",
+                "glade export latest:tiny-hoarder --repo-id YOU/tiny-hoarder",
+                "glade export CHECKPOINT --repo-id YOU/creature \\",
+                "    --base-model Qwen/Qwen2.5-0.5B-Instruct    # its base was a local copy",
+                "glade export CHECKPOINT --repo-id YOU/creature --merge --push \\",
+                "    --council runs/eval/crash-gambit",
             ),
         ),
         formatter_class=VerbHelp,
     )
     p.add_argument(
         "checkpoint",
-        help="a checkpoint folder written by glade train (or glade merge), latest:NAME, or shipped:NAME (a base glade ships)",
+        help="a checkpoint folder written by glade train (or glade merge), latest:NAME (the newest checkpoint of the train recipe named NAME), or shipped:NAME (a base glade ships)",
     )
     p.add_argument(
-        "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub repo to write the card for (and push to)"
+        "--repo-id",
+        required=True,
+        metavar="OWNER/NAME",
+        help="the Hub repo to write the card for (and, with --push, to push to)",
     )
     p.add_argument(
         "--merge",
@@ -70,15 +75,17 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
     )
-    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write the folder (default: exports/NAME, NAME from --repo-id)"
+    )
     p.add_argument(
         "--push", action="store_true", help="create the repo and upload the folder (token: HF_TOKEN or `hf auth login`)"
     )
     p.add_argument(
         "--council",
         metavar="RESULTS",
-        help="a glade eval results folder (summary.json, flags.json): this checkpoint's seats, and the "
-        "councils it sat in, as whole-council results",
+        help="a glade eval results folder (summary.json, flags.json): adds to the card this checkpoint's seat "
+        "figures, the outcome effects of the councils it sat in (named as the whole council's) and its rank.json row",
     )
     p.add_argument(
         "--base-model",

@@ -24,12 +24,17 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
     p.add_argument(
-        "--repo-id", required=True, metavar="OWNER/NAME", help="the Hub dataset repo to write for (and push to)"
+        "--repo-id",
+        required=True,
+        metavar="OWNER/NAME",
+        help="the Hub dataset repo to write the card for (and, with --push, to push to)",
     )
     p.add_argument(
         "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
     )
-    p.add_argument("--out", metavar="DIR", help="where to write the folder (default: exports/NAME)")
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write the folder (default: exports/NAME, NAME from --repo-id)"
+    )
     p.add_argument(
         "--push",
         action="store_true",

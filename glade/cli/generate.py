@@ -22,7 +22,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "generate",
         help=help,
         description="Play the episodes a recipe describes and write one trace row per decision "
-        "(OUT/data/*.parquet, a dataset card in OUT/README.md). A rerun after an interruption "
+        "(OUT/data/*.parquet, a dataset card in OUT/README.md; OUT is the recipe's `out`). A rerun after an interruption "
         "plays only the episodes not yet written.",
         epilog=epilog(
             "0 written; 1 written, but a seat's server failed on more than the recipe's max_fault_share of "
@@ -31,7 +31,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             "resume).",
             (
                 "glade generate recipes/generate/standin.yaml",
-                "glade generate recipes/generate/standin.yaml out=runs/traces/mine seeds.count=2 --dry-run",
+                "glade generate recipes/generate/standin.yaml seeds.count=2 --dry-run",
+                "glade generate recipes/generate/standin.yaml out=runs/traces/mine",
             ),
         ),
         formatter_class=VerbHelp,
@@ -43,7 +44,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (episodes, decisions, tokens) and a calibrated time estimate; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every calibration turn)",
+        help="print the plan (episodes, decisions, tokens) and a time estimate measured on a few trial turns; run nothing (exit status 1: the run would stop, over a limit or on a seat that failed every trial turn)",
     )
     p.set_defaults(run=run, recipe_keys=recipe_keys)
     return p

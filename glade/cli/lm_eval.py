@@ -29,15 +29,16 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             "model that cannot be loaded), nothing written.",
             (
                 "glade lm-eval latest:tiny-hoarder --limit 50",
-                "glade lm-eval CHECKPOINT --tasks glade_decision_gen --traces runs/traces/other-seeds",
+                "glade lm-eval CHECKPOINT --tasks glade_decision_gen \\",
+                "    --traces runs/traces/other-seeds",
             ),
         ),
         formatter_class=VerbHelp,
     )
     p.add_argument(
         "checkpoint",
-        help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`, or latest:NAME (the newest "
-        "checkpoint of recipe NAME under checkpoints/)",
+        help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`, latest:NAME (the newest "
+        "checkpoint of recipe NAME under checkpoints/), or shipped:NAME (a base glade ships)",
     )
     p.add_argument(
         "--tasks",

@@ -19,12 +19,15 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
             (
                 "glade merge checkpoints/tiny-hoarder__0__20261124-101500",
                 "glade merge latest:tiny-hoarder",
-                "glade merge checkpoints/tiny-hoarder__0__20261124-101500 --out models/hoarder-merged",
+                "glade merge latest:tiny-hoarder --out models/hoarder-merged",
             ),
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("checkpoint", help="a LoRA checkpoint folder written by glade train, or latest:NAME")
+    p.add_argument(
+        "checkpoint",
+        help="a LoRA checkpoint folder written by glade train, or latest:NAME (the newest checkpoint of the train recipe named NAME)",
+    )
     p.add_argument("--out", metavar="DIR", help="where to write the merged model (default: CHECKPOINT-merged)")
     p.set_defaults(run=run)
     return p

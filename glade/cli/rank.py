@@ -39,8 +39,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         type=int,
         default=None,
         help=(
-            "bootstrap refits (default: 4000, or the least the level needs; where some entry gets an interval, at "
-            "least about 10 past each end of it: 1743 at 95%%, 109163 at 99%%)"
+            "bootstrap refits (default: 4,000, or more where --level needs it: when any entry gets an interval, at "
+            "least 1,743 at 95%% and 109,163 at 99%%, so that about 10 refits lie past each end of it)"
         ),
     )
     p.add_argument(

@@ -13,7 +13,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "report",
         help=help,
-        description=help[0].upper() + help[1:] + ".",
+        description="Write RESULTS/report.md and a self-contained RESULTS/report.html (its figures also as PNGs "
+        "in RESULTS/report_files/) for a results folder glade eval wrote, with flags.json, rank.json and "
+        "calibration/ when they are there.",
         epilog=epilog(
             "0 written; 2 bad input (a folder without glade eval's results, or an unreadable one), nothing written.",
             (

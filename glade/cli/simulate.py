@@ -31,6 +31,7 @@ import argparse
 import os
 from pathlib import Path
 
+from glade.cli import VerbHelp, epilog
 from glade.config import (
     MAX_SEED,
     ConfigError,
@@ -44,7 +45,7 @@ from glade.config import (
 from glade.console import console, show_faults
 from glade.console_tables import answer_errors, scoreboard, summary_lines, turn_table
 from glade.env import standin
-from glade.env.scenario import Scenario, load_scenario
+from glade.env.scenario import SCENARIO_DIR, Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
 from glade.faults import parse_errors, too_many_faults
@@ -171,28 +172,37 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "simulate",
         help=help,
-        description="Play one episode of the Wood, print a per-turn table and a scoreboard,\n"
+        description="Play one episode of the Wood, print a per-turn table and a scoreboard, "
         "and write trace.parquet and summary.json to --out.",
-        epilog="examples:\n"
-        "  glade simulate --scenario default --seed 7 --turns 30\n"
-        "  glade simulate --council oona=panic_seller,bramble=hoarder\n"
-        "  glade simulate --scenario gambit_override --council hoarder --quiet\n\n"
-        "exit status: 0 played and written; 1 written, but a seat's server failed on more than\n"
-        "--max-fault-share of its decisions (or the conservation check failed); 2 bad input, or a seat's\n"
-        "code failed (a python seat's act raised or answered out of shape: nothing written).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=epilog(
+            "0 played and written; 1 written, but a seat's server failed on more than --max-fault-share of its "
+            "decisions (or the conservation check failed); 2 bad input, or a seat's code failed (a python seat's "
+            "act raised or answered out of shape: nothing written).",
+            (
+                "glade simulate --scenario default --seed 7 --turns 30",
+                "glade simulate --council oona=panic_seller,bramble=hoarder",
+                "glade simulate --scenario gambit_override --council hoarder --quiet",
+            ),
+        ),
+        formatter_class=VerbHelp,
     )
+    shipped = load_scenario(SCENARIO_DIR / "default.yaml")  # its creatures, named in --council's help
+    names = ", ".join(sorted(f.stem for f in SCENARIO_DIR.glob("*.yaml")))
     p.add_argument(
-        "--scenario", default="default", help="a name under recipes/scenarios/ or a YAML path (default: default)"
+        "--scenario",
+        default="default",
+        help=f"a shipped scenario ({names}; ./recipes/scenarios/NAME.yaml takes the name's place where there is "
+        "one) or a YAML path (default: default)",
     )
     p.add_argument("--seed", type=int, default=7, help="fixes the whole episode (default: 7)")
     p.add_argument("--turns", type=int, default=None, help="turns to play (default: the scenario's)")
     p.add_argument(
         "--council",
         metavar="SPEC",
-        help="seats: 'oona=hoarder,bramble=panic_seller' (stand-in dispositions: a shipped name or a "
-        "disposition .yaml), one disposition for all, or a YAML file of creature -> seat spec; "
-        "unnamed creatures keep the scenario's",
+        help="seats: 'oona=hoarder,bramble=panic_seller' (the default Wood's creatures: "
+        f"{', '.join(shipped.creatures)}; stand-in dispositions: {', '.join(standin.SHIPPED)}, or a disposition "
+        '.yaml), one disposition for all, or a YAML file of creature -> seat spec (README, "Seats and the prompt '
+        "protocol\"); unnamed creatures keep the scenario's",
     )
     p.add_argument(
         "--out",
@@ -208,7 +218,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. market.max_step=0.3 (repeatable)",
     )
-    p.add_argument("--quiet", action="store_true", help="no per-turn table: just the scoreboard and where it wrote")
+    p.add_argument(
+        "--quiet", action="store_true", help="no per-turn table: the scoreboard, the summary lines and where it wrote"
+    )
     p.add_argument(
         "--max-fault-share",
         type=float,

@@ -17,17 +17,17 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "train",
         help=help,
         description="Validate the recipe, prepare SFT data from traces, train, evaluate on held-out "
-        "states, and write OUTPUT_ROOT/NAME__SEED__TIME/ (default checkpoints/; NAME the recipe's name). Under torchrun or accelerate "
+        "states, and write OUTPUT_ROOT/NAME__SEED__TIME/ (OUTPUT_ROOT the recipe's output_root, default checkpoints/; NAME and SEED the recipe's name and seed). Under torchrun or accelerate "
         "launch every process trains and rank 0 writes. Progress (the steps, then the eval loss and "
         "each pass over the held-out states) goes to stderr; the checkpoint and its figures to stdout.",
         epilog=epilog(
             "0 trained and written (a missed eval target is reported, not an error); 2 bad input (a malformed "
-            "recipe, missing traces, an interrupted run to --resume or --restart, a --resume of a changed recipe with "
+            "recipe, missing traces, an interrupted run of this recipe and seed while neither --resume nor --restart is given, a --resume of a changed recipe with "
             "no interrupted run), nothing trained; "
             "130 interrupted (rerun with --resume).",
             (
                 "glade train recipes/train/tiny-hoarder.yaml",
-                "glade train recipes/train/tiny-hoarder.yaml sft.max_steps=10 name=quick-hoarder",
+                "glade train recipes/train/tiny-hoarder.yaml sft.max_steps=10 name=quick",
                 "glade train recipes/train/tiny-hoarder.yaml --resume",
             ),
         ),
@@ -39,7 +39,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     again = p.add_mutually_exclusive_group()
     again.add_argument(
-        "--resume", action="store_true", help="continue the interrupted run of this recipe and seed where it stopped"
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run of this recipe and seed from its last saved trainer checkpoint (the steps after it run again); with none interrupted, keep a finished run of exactly this recipe, train anew where it has no run, and refuse where its newest checkpoint came from a changed recipe",
     )
     again.add_argument(
         "--restart", action="store_true", help="discard the interrupted run of this recipe and seed, and start over"

@@ -139,7 +139,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help=help,
         description="Check recipes and scenarios without running anything, with the checks the runs make before "
         "they prepare the data: what needs every row tokenized (a train recipe's sft.max_length against its rows) is "
-        "left to the run, which checks it before its first step.",
+        "left to the run, which checks it before its first step. Each file gets one line: ok; FAIL (malformed: "
+        "what is wrong); NEEDS (well-formed, but an input it names is written by an earlier step, e.g. traces "
+        "generate writes); KIND? (glade cannot tell what it is: give --kind).",
         epilog=epilog(
             "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
             "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or there is no such file "
@@ -158,7 +160,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         metavar="PATH|key=value",
         help="files or folders (default: ./recipes, else the shipped recipes), and key=value overrides of their keys",
     )
-    p.add_argument("--kind", choices=KINDS, help="what the given files are, for files outside recipes/<kind>/")
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="what the given files are, for files outside recipes/scenarios/, dispositions/, generate/, train/ and eval/",
+    )
     # `overrides`: main() adds a key=value given after an option here, as for the recipe verbs
     p.set_defaults(run=run, overrides=[])
     return p

@@ -128,7 +128,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "quickstart",
         help=help,
-        description="Run the quickstart steps in order, printing each as it runs.",
+        description="The whole chain, offline on a CPU (about 7 to 9 minutes on 2 idle cores): simulate, the crash gambits, "
+        "generate, train, evaluate, flag, report, lm-eval and export, each step printed as it runs.",
         epilog=WRITES
         + "\n\n"
         + epilog(
