@@ -59,11 +59,19 @@ def check_shard_rows(files: list[str], members: dict[str, set[str]]) -> None:
     """No shard repeats a row (episode, turn, creature) or holds an episode its part does not list
     (`members`, from check_listed): a shard edited or copied over by hand would count those rows twice,
     or another run's, in the card's counts, in training and in calibration, where a rerun of generate
-    plays its part again (glade.resume)."""
+    plays its part again (glade.resume). Nor do two shards hold one episode (generate writes an episode
+    whole into one part): a shard copied under another name, where no ledger lists the parts."""
+    fix = RERUN if members else "restore it from where the folder came from"  # the Hub's copy has no ledger
+    held: dict[str, str] = {}  # episode -> the shard that holds it
     for file in files:
         if isinstance(found := episodes_in(Path(file), members.get(file), whole=False), str):
-            fix = RERUN if members else "restore it from where the folder came from"  # the Hub's copy has no ledger
             raise ValueError(f"{file}: {found}; {fix}")
+        if twice := sorted(e for e in found if e in held):
+            raise ValueError(
+                f"{file}: holds {len(twice)} episode(s) that {held[twice[0]]} holds too (a copy: their rows would "
+                f"count twice); {fix}"
+            )
+        held.update(dict.fromkeys(found, file))
 
 
 def _members(folder: Path) -> dict[str, set[str]]:

@@ -59,6 +59,26 @@ def test_a_traces_shard_holding_another_parts_episode_is_refused_by_its_readers(
         gen.load_traces(tmp_path / "traces")
 
 
+def test_a_shard_copied_under_another_name_in_a_folder_without_its_ledger_is_refused(tmp_path, capsys):
+    """The Hub's copy (no progress.json) with a shard copied to part-00077: export-traces wrote 70 rows
+    whose card said 60, and validate passed a train recipe reading it (each shard alone was whole)."""
+    from glade.hub.export_traces import export_traces
+
+    path = generate_recipe(tmp_path)
+    assert main(["generate", str(path)]) == 0
+    data = tmp_path / "traces" / "data"
+    (tmp_path / "traces" / "progress.json").unlink()
+    (data / "part-00077.parquet").write_bytes((data / "part-00000.parquet").read_bytes())
+    said = r"part-00077.parquet: holds 2 episode\(s\) that .*part-00000.parquet holds too \(a copy: their rows would count twice\); restore it from where the folder came from"
+    with pytest.raises(ValueError, match=said):
+        gen.load_traces(tmp_path / "traces")
+    with pytest.raises(ValueError, match=said):
+        export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    (data / "part-00077.parquet").unlink()
+    assert len(gen.load_traces(tmp_path / "traces")) == len(rows(tmp_path / "traces"))
+
+
 def test_an_eval_shard_with_rows_copied_in_is_replayed_and_the_run_keeps_its_cost(tmp_path, capsys):
     """Before: 45 episode rows for 40 seats, and a rerun said the runs were interrupted before writing a
     summary (its cost and timing lost), since nothing played."""
