@@ -66,7 +66,8 @@ def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option
 def check_folder_path(path: Path) -> None:
     """Refuses (ValueError) a folder to write that is a file, or that lies under a file (where
     mkdir would fail with a bare 'Not a directory'), or that is or lies under a symlink to nothing
-    or a symlink loop (mkdir would fail with 'File exists', after making the link's missing parents)."""
+    or a symlink loop (mkdir would fail with 'File exists', after making the link's missing parents), or
+    whose nearest existing folder cannot be written (a read-only disk: found before a run plays)."""
     for part in (path, *path.parents):
         if part.is_symlink() and not part.exists():  # exists() follows the link: it leads nowhere
             where = f"{path}:" if part == path else f"{path}: {part} is"
@@ -78,10 +79,15 @@ def check_folder_path(path: Path) -> None:
             )
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path}: is a file; give a folder to write into")
-    for parent in path.parents:
+    for parent in (path, *path.parents):
         if parent.exists():
             if not parent.is_dir():
                 raise ValueError(f"{path}: {parent} is a file, so no folder can be made under it; give another path")
+            if not os.access(parent, os.W_OK | os.X_OK):  # a read-only disk, or no permission: found before the work
+                where = f"{path}:" if parent == path else f"{path}: {parent}"
+                raise ValueError(
+                    f"{where} cannot be written (a read-only disk, or no permission); choose a path you can write"
+                )
             return
 
 

@@ -297,6 +297,7 @@ def test_a_recipe_of_another_kind_is_named_as_such(tmp_path, capsys):
         (errno.EACCES, "error: /ro/out: permission denied; check the path and its permissions"),
         (errno.ENOSPC, "error: /ro/out: no space left on device; the disk is full: free some space, or choose"),
         (errno.ENOENT, "error: /ro/out: no such file or directory; check the path: it, or a folder above it, is not"),
+        (errno.EROFS, "error: /ro/out: read-only file system; choose a path you can write"),  # not said twice
     ],
 )
 def test_an_os_error_no_verb_named_is_one_line_with_the_path_and_what_to_do(monkeypatch, capsys, code, said):

@@ -34,6 +34,7 @@ import glade
 from glade.console import error, quiet_libraries
 from glade.env.schema import control_character, printable
 from glade.faults import SeatsFailing
+from glade.files import temp_of
 
 # The verbs, in the order `glade --help` lists them, with their one-line help.
 # Adding a verb is adding a line here and its module glade/cli/<verb>.py.
@@ -317,7 +318,7 @@ def stop_on_sigterm(received: list[int]) -> Callable[[], None]:
 OS_HINTS = {  # said of reads and writes alike: the OSError does not say which it was
     errno.EACCES: "check the path and its permissions",
     errno.EPERM: "check the path and its permissions",
-    errno.EROFS: "it is on a read-only file system: choose a path you can write",
+    errno.EROFS: "choose a path you can write",
     errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk",
     errno.ENOENT: "check the path: it, or a folder above it, is not there",
 }
@@ -327,7 +328,10 @@ def os_error_line(exc: OSError) -> str:
     if exc.filename is None or not exc.strerror:
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     hint = OS_HINTS.get(exc.errno, "check the path (GLADE_DEBUG=1 shows where it was used)")
-    return f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
+    path = Path(os.fsdecode(exc.filename))
+    if (meant := temp_of(path.name)) is not None:  # the hidden temporary of an atomic write: name its file
+        path = path.with_name(meant)
+    return f"{path}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
 
 
 def glade_command() -> str:

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.verdict_text import findings as verdict_findings
     from glade.faults import too_many_faults
     from glade.resume import interrupted_hint
+    from glade.seats.base import SeatAnswerError
     from glade.seats.server import forget_said, seat_fault_hint
 
     forget_said()  # the fault line tells this run's server refusals, not an earlier run's in this process
@@ -141,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
             summary = write_results(recipe, result)  # interrupted here too, a rerun writes the tables again
     except KeyboardInterrupt as exc:  # one raised while joining Ray says so: nothing played to resume
         raise KeyboardInterrupt(str(exc) or interrupted_hint(recipe.out, RESUME)) from None
+    except SeatAnswerError as exc:  # a python seat's code failed mid-run: the finished shards stay
+        raise SeatAnswerError(
+            f"{exc}; fix the seat, then rerun the same command: it plays only the worlds not yet written"
+        ) from None
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)

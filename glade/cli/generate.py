@@ -11,10 +11,12 @@ from glade.console_tables import print_table
 from glade.faults import too_many_faults
 from glade.meter import closing_line, estimate_report, plan_fails
 from glade.resume import interrupted_hint
+from glade.seats.base import SeatAnswerError
 from glade.seats.server import forget_said, seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
+UNWRITTEN = "it plays only the episodes not yet written"
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -80,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt:
         raise KeyboardInterrupt(interrupted_hint(recipe.out, RESUME)) from None
+    except SeatAnswerError as exc:  # a python seat's code failed mid-run: what it finished stays
+        raise SeatAnswerError(f"{exc}; fix the seat, then rerun the same command: {UNWRITTEN}") from None
     for line in summary["replayed"]:  # a repair names shards and what reading them raised
         con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
     if summary["cost"] is None:

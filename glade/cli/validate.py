@@ -43,10 +43,11 @@ FOLDERS = f"recipes/{', '.join(_NAMES[:-1])} or {_NAMES[-1]}"  # recipes/scenari
 
 
 def kind_of(path: Path, given: str | None) -> str:
-    if given:
-        return given
+    """What `path` is: its recipes/<folder>/ says, else --kind (`given`), else a KIND? refusal."""
     if found := folder_kind(path):
         return found
+    if given:
+        return given
     where = f"{path}: not under {FOLDERS}, so glade cannot tell what it is"
     if guess := looks_like(path):
         kind, evidence = guess
@@ -200,6 +201,10 @@ def run(args: argparse.Namespace) -> int:
     if overrides and not paths:  # an eval key applied to every train recipe would only fail them
         raise ConfigError(
             f"{' '.join(overrides)}: key=value overrides need the recipe(s) they change: glade validate PATH key=value"
+        )
+    if args.kind and not paths:  # the shipped recipes are each of their folder's kind
+        raise ConfigError(
+            f"--kind {args.kind}: says what files outside {FOLDERS} are; name them: glade validate FILE --kind {args.kind}"
         )
     files = collect(paths)
     if not files:

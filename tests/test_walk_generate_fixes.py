@@ -1,0 +1,104 @@
+"""What a walk of generate, eval and validate with a new user's mistakes found: a python seat
+whose code fails mid-run says that a rerun goes on from the finished episodes."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from glade.cli import main
+
+SEATS = '''
+from pathlib import Path
+
+CALLS = [0]
+
+
+class Flaky:
+    """Holds every turn; raises on its 7th call while the marker file is there."""
+
+    name = "flaky"
+
+    def __init__(self, marker):
+        self.marker = Path(marker)
+
+    def act(self, observations):
+        CALLS[0] += 1
+        if self.marker.exists() and CALLS[0] == 7:
+            raise RuntimeError("my policy broke")
+        return [{"orders": []} for _ in observations]
+
+
+def make(marker):
+    return Flaky(marker)
+'''
+
+
+def test_a_seat_whose_code_fails_mid_run_says_a_rerun_goes_on_from_what_was_written(tmp_path, monkeypatch, capsys):
+    (tmp_path / "walk_flaky_seats.py").write_text(SEATS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "broken"
+    marker.write_text("")
+    seat = f"{{kind: python, entry_point: 'walk_flaky_seats:make', kwargs: {{marker: '{marker}'}}}}"
+    recipe = tmp_path / "r.yaml"
+    out = tmp_path / "traces"
+    recipe.write_text(f"out: {out}\ncouncils: {{h: {{'oona': {seat}}}}}\nturns: 3\nworlds: 1\nseeds: {{count: 4}}\n")
+    assert main(["generate", str(recipe)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "python seat flaky: act raised RuntimeError: my policy broke on turn 0" in err
+    assert err.endswith(
+        "(set GLADE_DEBUG=1 for its traceback); fix the seat, then rerun the same command: it plays only the "
+        "episodes not yet written"
+    )
+    kept = {f.name for f in (out / "data").glob("part-*.parquet")}
+    assert kept  # the first two episodes (6 calls) were written
+    marker.unlink()  # the seat fixed
+    assert main(["generate", str(recipe)]) == 0
+    episodes = pq.read_table(out / "data", columns=["episode_id", "turn", "creature"]).to_pandas()
+    assert episodes["episode_id"].nunique() == 4 and not episodes.duplicated().any()
+
+
+def test_validate_kind_is_for_files_outside_the_recipe_folders(capsys):
+    # was: every shipped recipe of another kind a FAIL (16 of 21), exit 2
+    assert main(["validate", "--kind", "generate"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --kind generate: says what files outside recipes/scenarios, dispositions, generate, train or eval "
+        "are; name them: glade validate FILE --kind generate"
+    )
+    assert main(["validate", "recipes/scenarios/default.yaml", "--kind", "generate"]) == 0  # its folder says
+    assert capsys.readouterr().out.startswith("ok     recipes/scenarios/default.yaml")
+
+
+def test_a_write_that_fails_names_the_file_not_its_hidden_temporary(monkeypatch, capsys):
+    # was: "error: rofs/.progress.json.10463-9217b0df.tmp: read-only file system; it is on a read-only file system"
+    import errno
+    import os
+
+    import glade.cli.simulate as verb
+
+    def run(args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/ro/out/.progress.json.10463-9217b0df.tmp")
+
+    monkeypatch.setattr(verb, "run", run)
+    assert main(["simulate"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: /ro/out/progress.json: read-only file system; choose a path you can write"
+    )
+
+
+def test_an_out_on_a_disk_that_cannot_be_written_is_refused_before_anything_plays(tmp_path, monkeypatch, capsys):
+    # was: simulate played the whole episode, then "read-only file system"; a read-only disk, as access(2) says
+    import os
+
+    import glade.files
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(glade.files.os, "access", lambda p, mode: False if str(p) == str(ro) else real(p, mode))
+    played = []
+    monkeypatch.setattr("glade.cli.simulate.run_episode", lambda *a, **k: played.append(a))
+    assert main(["simulate", "--turns", "2", "--quiet", "--out", str(ro / "sub")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {ro / 'sub'}: {ro} cannot be written (a read-only disk, or no permission); choose a path you can write"
+    )
+    assert not played and not (ro / "sub").exists()
