@@ -11,6 +11,7 @@ from glade.env.scenario import Scenario
 from glade.env.scenario_check import FOLDER_NAME
 from glade.env.schema import control_character
 from glade.files import check_folder_path
+from glade.resume import check_outside_runs
 from glade.rollout import recipe_scenario
 from glade.run_limits import check_ranges
 from glade.seats import check_inputs as seat_inputs
@@ -135,6 +136,7 @@ def check_inputs(recipe: EvalRecipe, source: str | None) -> None:
     seats the rows could not tell apart (two disposition files or two model folders of one name)."""
     with keyed(source, "out"):
         check_folder_path(Path(recipe.out))
+        check_outside_runs(Path(recipe.out))
     for name in sorted(set(recipe.policies) - set(unseated(recipe))):
         with keyed(source, f"policies.{name}"):
             seat_inputs(recipe.policies[name])

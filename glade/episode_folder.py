@@ -12,6 +12,7 @@ from pathlib import Path
 
 from glade.files import atomic, check_folder_path, temp_of
 from glade.provenance import stamp
+from glade.resume import check_outside_runs
 from glade.rollout import Played
 
 # `glade simulate`'s trace.parquet: one row per creature-turn, columns from the trace row.
@@ -62,6 +63,7 @@ def check_episode_folder(out: Path) -> None:
     write_episode wrote (its summary.json is written first, so a trace alone is not one), or
     the part of one a kill left."""
     check_folder_path(out)
+    check_outside_runs(out)
     if not out.is_dir():
         return
     found = sorted(p.name for p in out.iterdir() if not _killed_write(p.name))

@@ -46,6 +46,17 @@ FORMAT = 2
 CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under their own relative path
 
 
+def check_outside_runs(out: Path) -> None:
+    """Refuses (ValueError) an `out` inside another run's folder: a generate or eval run's (its ledger)
+    or an episode simulate wrote. The new run's files would be strangers there, and that run's rerun
+    would refuse them (or read them as its own)."""
+    for folder in Path(os.path.abspath(out)).parents:
+        if (folder / PROGRESS).is_file() or (
+            (folder / "summary.json").is_file() and (folder / "trace.parquet").is_file()
+        ):
+            raise ValueError(f"{out}: inside {folder}, another glade run's folder; give a path outside it")
+
+
 @dataclass
 class Resumed:
     """The state of a folder at the start of a run, updated as parts are finished."""

@@ -20,7 +20,7 @@ from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
-from glade.resume import finished, scenario_hashes
+from glade.resume import check_outside_runs, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import check_inputs as seat_inputs
@@ -84,6 +84,7 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
     yet; and `out`, which must not be a file or lie under one (the run refuses it before playing)."""
     with keyed(source, "out"):
         check_folder_path(Path(recipe.out))
+        check_outside_runs(Path(recipe.out))
     for council, seats in recipe.councils.items():
         for creature, spec in seats.items():
             with keyed(source, f"councils.{council}.{creature}"):

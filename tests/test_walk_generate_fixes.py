@@ -102,3 +102,25 @@ def test_an_out_on_a_disk_that_cannot_be_written_is_refused_before_anything_play
         f"error: {ro / 'sub'}: {ro} cannot be written (a read-only disk, or no permission); choose a path you can write"
     )
     assert not played and not (ro / "sub").exists()
+
+
+def test_a_run_is_not_written_inside_another_runs_folder(tmp_path, capsys):
+    # was: a dataset written under another's data/ (exit 0), after which that one's own rerun was refused
+    traces = tmp_path / "traces"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"out: {traces}\nturns: 2\nworlds: 1\nseeds: {{count: 1}}\n")
+    assert main(["generate", str(recipe)]) == 0
+    inner = traces / "data" / "sub"
+    assert main(["generate", str(recipe), f"out={inner}"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {recipe} with out={inner}: out: {inner}: inside {traces}, another glade run's folder; give a path "
+        "outside it"
+    )
+    assert not inner.exists()
+    episode = tmp_path / "sim"
+    assert main(["simulate", "--turns", "2", "--quiet", "--out", str(episode)]) == 0
+    assert main(["simulate", "--turns", "2", "--quiet", "--out", str(episode / "inner")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"error: {episode / 'inner'}: inside {episode}, another glade run's folder; give a path outside it"
+    )
+    assert main(["generate", str(recipe)]) == 0  # the outer run is whole: its rerun has nothing to play
