@@ -239,7 +239,11 @@ def main(argv: list[str] | None = None) -> None:
         f" (save, writing), and {QUICK_STEPS} training steps instead of 12; about a minute on idle cores",
     )
     p.add_argument("--seed", type=int, default=0, help="seeds every kill moment (default 0)")
-    p.add_argument("--kills", metavar="G,E,T", help="kills per job (generate,eval,train), e.g. 2,2,1")
+    p.add_argument(
+        "--kills",
+        metavar="G,E,T",
+        help="kills per job (generate,eval,train), e.g. 2,2,1 (default: 10,10,8; with --quick 4,4,2)",
+    )
     p.add_argument(
         "--work",
         metavar="DIR",

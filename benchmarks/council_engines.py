@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {engine:<7} {w:>3} {r['decisions']:>9} {r['seconds']:>8.2f} {r['rate']:>7.2f} {calls:>12}"
                 f" {f'{rates[0]:.2f}-{rates[-1]:.2f}':>18}"
             )
-    print("  (engine calls: vLLM generate calls in the run, one per turn expected; best of the rounds shown)")
+    if "vllm" not in skipped:  # the column is vLLM's alone
+        print("  (engine calls: vLLM generate calls in the run, one per turn expected; best of the rounds shown)")
     for engine, why in skipped.items():
         print(f"  {engine:<7} skipped: {why}")
     if {"hf", "vllm"} <= set(engines):

@@ -148,5 +148,5 @@ def quick(
     lines = structured_lines(figures, worlds, target)
     print("\n".join(lines[:-1]))
     print(f"  quick run {time.perf_counter() - started:.1f} s (after setup)")
-    print(lines[-1])
+    print(lines[-1].strip())  # the headline, as the last line, from its first column
     return 0

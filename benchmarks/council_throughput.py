@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = structured_lines(figures, headline, TARGET_STRUCTURED_OVERHEAD)
     print("\n".join(lines[:-1]))
     print(f"  whole script {time.perf_counter() - started:.1f} s")
-    print(lines[-1])
+    print(lines[-1].strip())  # the headline, as the last line, from its first column
     return 0
 
 

@@ -1,7 +1,7 @@
 """Do glade's 95% intervals hold at the n an evaluation has? Coverage on synthetic episodes.
 
     .venv/bin/python benchmarks/interval_coverage.py           (4,000 draws per cell, 1 to 4 min)
-    .venv/bin/python benchmarks/interval_coverage.py --quick   (800 draws per cell, under 30 s)
+    .venv/bin/python benchmarks/interval_coverage.py --quick   (800 draws per cell, under a minute on idle cores)
     .venv/bin/python benchmarks/interval_coverage.py --draws 40000 --outcome "paired effect, skewed"
         (one outcome at ten times the draws: Monte Carlo error about 0.002 where a cell is close)
 
@@ -149,7 +149,9 @@ def coverage(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
-    parser.add_argument("--quick", action="store_true", help="800 draws per cell instead of 4,000 (under 30 s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="800 draws per cell instead of 4,000 (under a minute on idle cores)"
+    )
     parser.add_argument("--draws", type=int, help="draws per cell (default 4,000; quick 800)")
     parser.add_argument("--outcome", default="", help="only the outcomes whose name contains this")
     args = parser.parse_args(argv)

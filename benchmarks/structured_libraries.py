@@ -136,7 +136,8 @@ def llguidance_measure(tok, rows, schemas, answers) -> dict:
 
     tokenizer = llguidance.hf.from_tokenizer(tok)
     given = llguidance.LLMatcher(tokenizer, llguidance.LLMatcher.grammar_from_json_schema(schemas[0]), log_level=0)
-    note = given.get_error()[:40] if given.is_error() else "compiled"
+    # llguidance's error lists the keywords it leaves out: the first line, whole, not cut mid-word
+    note = given.get_error().splitlines()[0] if given.is_error() else "compiled"
     mask = np.zeros((len(tok) + 31) // 32, dtype=np.int32)
     setup = walk = 0.0
     tokens = accepted = refused = bad_total = 0

@@ -31,6 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 
+def cpu_name() -> str:
+    """The CPU's model name as Linux gives it (/proc/cpuinfo), else the platform's word."""
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown)
     parser.add_argument("--steps", type=int, default=12, help="training steps per configuration")
@@ -91,6 +104,9 @@ def measure(args: argparse.Namespace, work: Path) -> int:
     print(
         f"machine   {platform.machine()}  nproc {os.cpu_count()}  torch threads {torch.get_num_threads()}  load {os.getloadavg()[0]:.2f}"
     )
+    # TRL's defaults train in bf16 (SFTConfig.bf16 is True): native on some CPUs, emulated on AVX2-only ones,
+    # where the defaults run several times slower and the ratio below turns with it
+    print(f"cpu       {cpu_name()}  torch's kernels {torch.backends.cpu.get_cpu_capability()}")
     print(f"versions  torch {torch.__version__}  transformers {transformers.__version__}  trl {trl.__version__}")
     print(f"data      {len(data)} conversations of stand-in traces; {args.steps} steps per configuration\n")
     results = {}

@@ -29,6 +29,7 @@ from glade.env import standin
 from glade.env.scenario import load_scenario
 from glade.faults import SeatMeter
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.words import counted
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
 CALIBRATION_SEEDS = 1_000_000  # calibration world i plays seed CALIBRATION_SEEDS + i
@@ -350,14 +351,14 @@ def closing_line(cost: dict) -> str:
     rate = "-" if cost["episodes_per_s"] is None else f"{cost['episodes_per_s']:,.2f}"
     shared = cost.get("shared", 0)  # a summary written before shared answers were counted has none
     # every seat's, stand-ins' too: the eval's "live decisions" line beside it counts the council seats' alone
-    decisions = f"{cost['decisions']:,} decisions by every seat" + (
+    decisions = f"{counted(cost['decisions'], 'decision')} by every seat" + (
         f" ({shared:,} shared with an identical request)" if shared else ""
     )
     ray, played = cost.get("cluster"), cost["play_seconds"]  # the rest of the wall: loading seats, writing shards
     where = f" on Ray ({ray['nodes']:,} node(s), {ray['cpus']:g} CPU(s); " if ray else " ("
     play = f"the tasks' play {played:.1f} s, summed" if ray else f"{played:.1f} s of it play"  # Ray: tasks wait too
     return (
-        f"cost: {cost['episodes']:,} episodes, {decisions} in {cost['wall_seconds']:.1f} s wall{where}"
+        f"cost: {counted(cost['episodes'], 'episode')}, {decisions} in {cost['wall_seconds']:.1f} s wall{where}"
         f"{play}, {cost['model_share']:.1%} of that inside the models, {rate} episodes/s); "
         f"{tokens:,} tokens ({cost['prompt_tokens']:,} prompt + {cost['completion_tokens']:,} completion); "
         f"{cost['faults']:,} faults"

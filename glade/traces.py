@@ -23,8 +23,8 @@ from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_co
 from glade.resume import check_outside_runs, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_limits import check, check_ranges, results_recipe
+from glade.seats import SeatSpecError, check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats import check_inputs as seat_inputs
-from glade.seats import check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats.server import seat_fault_hint
 from glade.shard_rows import protocol_words
 from glade.trace_cells import check_cells
@@ -134,7 +134,10 @@ def episode_spec(recipe: GenerateRecipe, scenarios: dict, planned: tuple, counci
     scenario = scenarios[scenario_name]
     seats = seats_of(recipe, scenario, council_name)
     if (scenario_name, council_name) not in councils:
-        councils[(scenario_name, council_name)] = load_council(seats)
+        try:
+            councils[(scenario_name, council_name)] = load_council(seats)
+        except SeatSpecError as exc:  # "oona: ..." named by its recipe key, for a creature several councils seat
+            raise SeatSpecError(f"councils.{council_name}.{exc}") from exc
     named = {c: spec_label(s) for c, s in seats.items()} if labels else {}
     return EpisodeSpec(episode_id, scenario, seed, councils[(scenario_name, council_name)], named)
 

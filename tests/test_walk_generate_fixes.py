@@ -110,6 +110,8 @@ def test_a_run_is_not_written_inside_another_runs_folder(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"out: {traces}\nturns: 2\nworlds: 1\nseeds: {{count: 1}}\n")
     assert main(["generate", str(recipe)]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 1 episode (1 played now" in out and "cost: 1 episode, " in out  # was "1 episodes"
     inner = traces / "data" / "sub"
     assert main(["generate", str(recipe), f"out={inner}"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
@@ -120,7 +122,26 @@ def test_a_run_is_not_written_inside_another_runs_folder(tmp_path, capsys):
     episode = tmp_path / "sim"
     assert main(["simulate", "--turns", "2", "--quiet", "--out", str(episode)]) == 0
     assert main(["simulate", "--turns", "2", "--quiet", "--out", str(episode / "inner")]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        f"error: {episode / 'inner'}: inside {episode}, another glade run's folder; give a path outside it"
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"error: {episode / 'inner'}: inside {episode}, another glade run's folder; give a path outside it")
     )
     assert main(["generate", str(recipe)]) == 0  # the outer run is whole: its rerun has nothing to play
+
+
+def test_a_seat_factory_that_fails_is_named_by_its_council(tmp_path, monkeypatch, capsys):
+    # was "error: oona: seat spec ...": which of the councils seating oona, the line did not say
+    (tmp_path / "walk_factory_seats.py").write_text("def raises():\n    raise ValueError('factory failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    recipe = tmp_path / "r.yaml"
+    bad = "{kind: python, entry_point: 'walk_factory_seats:raises'}"
+    recipe.write_text(
+        f"out: {tmp_path / 'traces'}\ncouncils: {{ok: {{oona: hoarder}}, x: {{oona: {bad}}}}}\nturns: 2\nworlds: 1\n"
+        "seeds: {count: 1}\n"
+    )
+    assert main(["generate", str(recipe)]) == 2
+    assert (
+        "error: councils.x.oona: seat spec entry_point 'walk_factory_seats:raises': the factory raised ValueError"
+        in (" ".join(capsys.readouterr().err.split()))
+    )

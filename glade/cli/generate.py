@@ -14,6 +14,7 @@ from glade.resume import interrupted_hint
 from glade.seats.base import SeatAnswerError
 from glade.seats.server import forget_said, seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
+from glade.words import counted
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
 UNWRITTEN = "it plays only the episodes not yet written"
@@ -100,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         con.print(
-            f"wrote {summary['episodes']:,} episodes ({summary['played_now']:,} played now, "
+            f"wrote {counted(summary['episodes'], 'episode')} ({summary['played_now']:,} played now, "
             # the run's wall time, as the cost line below says it (seconds_now is the playing alone)
-            f"{summary['decisions_now']:,} decisions in {summary['cost']['wall_seconds']:.1f} s) to {summary['out']}",
+            f"{counted(summary['decisions_now'], 'decision')} in {summary['cost']['wall_seconds']:.1f} s) to {summary['out']}",
             soft_wrap=True,
             markup=False,  # the folder prints as written
         )
