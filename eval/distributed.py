@@ -37,8 +37,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
-from glade.meter import add
 from glade.rollout import RolloutStats, act_timed
+from glade.run_cost import add
 from glade.seats import Decision, Policy, load_council
 
 from .plan import Shard, seat_council

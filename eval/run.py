@@ -186,7 +186,7 @@ def write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
 
 
 def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
-    from glade.meter import run_cost
+    from glade.run_cost import run_cost
 
     from .metrics import summarize
     from .verdicts import verdicts

@@ -19,9 +19,10 @@ from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, k
 from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
-from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, run_cost, sampled, spec_label
+from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
 from glade.resume import check_outside_runs, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
+from glade.run_cost import run_cost
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import SeatSpecError, check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats import check_inputs as seat_inputs

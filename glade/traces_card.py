@@ -13,8 +13,8 @@ from glade.console import fault_kinds
 from glade.env import standin
 from glade.faults import too_many_faults
 from glade.files import atomic
-from glade.meter import closing_line, cost_table
 from glade.provenance import now, stamp
+from glade.run_cost import closing_line, cost_table
 from glade.words import counted, md_block, md_code, md_row, md_text, portable, seed_spans, term
 
 COLUMNS = {

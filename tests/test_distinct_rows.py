@@ -192,8 +192,8 @@ def test_the_measured_turns_are_what_the_whole_play_counted_beyond_the_warm_up()
 
 
 def test_the_cost_meter_counts_shared_decisions_per_seat_and_in_all():
-    from glade.meter import add, closing_line, cost_table, run_cost
     from glade.rollout import RolloutStats
+    from glade.run_cost import add, closing_line, cost_table, run_cost
     from glade.seats import Decision
 
     stats = RolloutStats(decisions=4, total_seconds=2.0, model_seconds=1.0)

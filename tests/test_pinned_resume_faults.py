@@ -306,8 +306,8 @@ def test_worlds_of_one_turn_are_timed_on_that_turn():
 def test_run_cost_rates_episodes_by_wall_time_and_a_whole_run_is_no_part():
     # guards run_cost's `episodes / wall_seconds` (not the summed play time) and cost_part's
     # `0 < episodes < worlds`: a run that played every world is not called a part
-    from glade.meter import cost_part, run_cost
     from glade.rollout import RolloutStats
+    from glade.run_cost import cost_part, run_cost
 
     stats = RolloutStats(decisions=8, model_seconds=1.0, total_seconds=8.0)
     cost = run_cost(stats, wall_seconds=2.0, episodes=4)
@@ -317,8 +317,8 @@ def test_run_cost_rates_episodes_by_wall_time_and_a_whole_run_is_no_part():
 
 def test_adding_a_processs_stats_folds_in_its_faults():
     # guards add's `into.faults.update(m.faults)`: a Ray shard's seat faults count in the run's
-    from glade.meter import add
     from glade.rollout import RolloutStats
+    from glade.run_cost import add
 
     total, part = RolloutStats(), RolloutStats(decisions=3, policy_calls=2)
     total.seats["live"] = meter(2, faults=1)

@@ -223,8 +223,8 @@ def test_a_token_limit_without_an_estimate_is_not_checked():
 def test_run_cost_counts_completion_tokens_and_faults_and_a_seat_without_time_has_no_rate():
     # guards run_cost's sums of completion tokens and faults, seat_cost's None rate at 0 model
     # seconds, and closing_line's sum of both token kinds and its "-" for no rate
-    from glade.meter import closing_line, cost_table, run_cost
     from glade.rollout import RolloutStats
+    from glade.run_cost import closing_line, cost_table, run_cost
 
     stats = RolloutStats(decisions=5, total_seconds=2.0)
     stats.seats.update({"a": meter(2, faults=1, prompt=10, completion=3), "b": meter(3, prompt=5, completion=4)})
@@ -241,7 +241,7 @@ def test_run_cost_counts_completion_tokens_and_faults_and_a_seat_without_time_ha
 
 def test_a_nan_rate_in_a_folders_cost_shows_as_a_dash():
     # guards cost_table's isnan: a summary.json read back may hold NaN for a seat's rate
-    from glade.meter import cost_table
+    from glade.run_cost import cost_table
 
     seat = {"decisions": 1, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0, "faults": {}}
     assert cost_table({"seats": {"a": seat | {"decisions_per_s": float("nan")}}})[1][0][5] == "-"
@@ -250,8 +250,8 @@ def test_a_nan_rate_in_a_folders_cost_shows_as_a_dash():
 def test_adding_a_processs_stats_sums_every_figure():
     # guards add's `+=` of the run's decisions, total seconds and policy calls, and of each
     # seat's decisions and tokens (a Ray run folds in one process's stats per shard)
-    from glade.meter import add
     from glade.rollout import RolloutStats
+    from glade.run_cost import add
 
     total = RolloutStats(decisions=2, model_seconds=1.0, total_seconds=3.0, policy_calls=1)
     total.seats["a"] = meter(2, prompt=10, completion=1, seconds=1.0)

@@ -145,3 +145,28 @@ def test_a_seat_factory_that_fails_is_named_by_its_council(tmp_path, monkeypatch
         "error: councils.x.oona: seat spec entry_point 'walk_factory_seats:raises': the factory raised ValueError"
         in (" ".join(capsys.readouterr().err.split()))
     )
+
+
+def test_one_factory_made_with_other_kwargs_is_two_seats_in_the_plan(tmp_path, monkeypatch, capsys):
+    # was one row, python:walk_kw_seats:make 8, where the rows and the card show two seats of 4
+    from glade.meter import spec_label
+
+    assert spec_label({"kind": "python", "entry_point": "m:make", "kwargs": {"name": "a", "k": 2}}) == (
+        "python:m:make(k=2, name=a)"
+    )
+    (tmp_path / "walk_kw_seats.py").write_text(
+        "class Holds:\n    def __init__(self, name):\n        self.name = name\n\n"
+        "    def act(self, observations):\n        return [{'orders': []} for _ in observations]\n\n\n"
+        "def make(name):\n    return Holds(name)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seat = "{{kind: python, entry_point: 'walk_kw_seats:make', kwargs: {{name: {}}}}}"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"out: {tmp_path / 'traces'}\ncouncils: {{a: {{oona: {seat.format('garbage')}}}, "
+        f"b: {{oona: {seat.format('objecty')}}}}}\nturns: 2\nworlds: 1\nseeds: {{count: 2}}\n"
+    )
+    capsys.readouterr()
+    assert main(["generate", str(recipe), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "python:walk_kw_seats:make(name=garbage)" in plan and "python:walk_kw_seats:make(name=objecty)" in plan

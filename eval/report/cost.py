@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from glade.meter import closing_line, cost_part, cost_table
+from glade.run_cost import closing_line, cost_part, cost_table
 
 from .markup import Section, html_table, md_table
 

@@ -36,7 +36,7 @@ from glade.eval.recipe import STANDIN
 from glade.eval.results_folder import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
 from glade.files import atomic, check_replaceable
-from glade.meter import cost_part
+from glade.run_cost import cost_part
 
 from .calibration import calibration_sections
 from .cost import cost_sections

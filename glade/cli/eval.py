@@ -21,7 +21,8 @@ from glade.config import recipe_source
 from glade.console import console, findings, progress_bar, show_faults, warning
 from glade.console_tables import print_table
 from glade.files import only_writer
-from glade.meter import closing_line, estimate_report, plan_fails
+from glade.meter import estimate_report, plan_fails
+from glade.run_cost import closing_line
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:

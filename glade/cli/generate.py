@@ -9,8 +9,9 @@ from glade.config import recipe_source
 from glade.console import console, progress_bar, show_faults
 from glade.console_tables import print_table
 from glade.faults import too_many_faults
-from glade.meter import closing_line, estimate_report, plan_fails
+from glade.meter import estimate_report, plan_fails
 from glade.resume import interrupted_hint
+from glade.run_cost import closing_line
 from glade.seats.base import SeatAnswerError
 from glade.seats.server import forget_said, seat_fault_hint
 from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_recipe
