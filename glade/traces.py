@@ -82,10 +82,12 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
 
 def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
     """What the seats read (checkpoints, model folders, adapters): MissingInput for what is not there
-    yet; and `out`, which must not be a file or lie under one (the run refuses it before playing)."""
+    yet; and `out`, refused as the run would refuse it before playing: a file or under one, inside
+    another run's folder, or holding another recipe's run or files no run wrote (validate asks too)."""
     with keyed(source, "out"):
         check_folder_path(Path(recipe.out))
         check_outside_runs(Path(recipe.out))
+        shard_log(recipe.out).check(results_recipe(recipe))  # another recipe's run, or files no run wrote
     for council, seats in recipe.councils.items():
         for creature, spec in seats.items():
             with keyed(source, f"councils.{council}.{creature}"):

@@ -170,3 +170,18 @@ def test_one_factory_made_with_other_kwargs_is_two_seats_in_the_plan(tmp_path, m
     assert main(["generate", str(recipe), "--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert "python:walk_kw_seats:make(name=garbage)" in plan and "python:walk_kw_seats:make(name=objecty)" in plan
+
+
+def test_validate_fails_a_generate_recipe_whose_out_the_run_would_refuse(tmp_path, capsys):
+    # was "ok", then `glade generate` refused the folder straight away (another recipe's run)
+    out = tmp_path / "traces"
+    first = tmp_path / "first.yaml"
+    first.write_text(f"out: {out}\nturns: 2\nworlds: 1\nseeds: {{count: 1}}\n")
+    assert main(["generate", str(first)]) == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(f"out: {out}\nturns: 2\nworlds: 1\nseeds: {{count: 3}}\n")
+    capsys.readouterr()
+    assert main(["validate", str(other), "--kind", "generate"]) == 2
+    said = capsys.readouterr().out
+    assert said.startswith(f"FAIL   {other}: out: ") and "seeds.count: 1 -> 3" in said
+    assert main(["validate", str(first), "--kind", "generate"]) == 0  # its own run: a rerun would go on
