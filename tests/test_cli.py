@@ -192,7 +192,7 @@ def test_run_episode_batches_one_call_per_policy_per_turn():
         (["--council", "zed=hoarder"], "error: --council: unknown creature(s) zed (creatures: oona,"),
         (["--scenario", "nowhere"], "error: scenario 'nowhere': no such scenario"),
         (["--set", "market.bogus=1"], "market.bogus: unknown key"),
-        (["--set", "turns"], "error: override 'turns': expected key=value"),
+        (["--set", "turns"], "error: --set 'turns': expected key=value (e.g. --set market.max_step=0.3)"),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, capsys, args, message):

@@ -4,6 +4,7 @@ whose code fails mid-run says that a rerun goes on from the finished episodes.""
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+import pytest
 
 from glade.cli import main
 
@@ -167,6 +168,7 @@ def test_one_factory_made_with_other_kwargs_is_two_seats_in_the_plan(tmp_path, m
         f"b: {{oona: {seat.format('objecty')}}}}}\nturns: 2\nworlds: 1\nseeds: {{count: 2}}\n"
     )
     capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "200")  # the plan's table folds no label
     assert main(["generate", str(recipe), "--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert "python:walk_kw_seats:make(name=garbage)" in plan and "python:walk_kw_seats:make(name=objecty)" in plan
@@ -185,3 +187,17 @@ def test_validate_fails_a_generate_recipe_whose_out_the_run_would_refuse(tmp_pat
     said = capsys.readouterr().out
     assert said.startswith(f"FAIL   {other}: out: ") and "seeds.count: 1 -> 3" in said
     assert main(["validate", str(first), "--kind", "generate"]) == 0  # its own run: a rerun would go on
+
+
+def test_a_seat_module_that_imports_a_missing_library_is_said_to_fail_importing(tmp_path, monkeypatch):
+    # was "seat spec entry_point 'walk_badimport:make': No module named ...", as if the entry point were wrong
+    from glade.seats import SeatSpecError, load
+
+    (tmp_path / "walk_badimport.py").write_text("import nonexistent_module_xyz\n\n\ndef make():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SeatSpecError) as caught:
+        load({"kind": "python", "entry_point": "walk_badimport:make"})
+    assert str(caught.value) == (
+        "seat spec entry_point 'walk_badimport:make': importing walk_badimport raised ModuleNotFoundError: No module "
+        "named 'nonexistent_module_xyz' (set GLADE_DEBUG=1 for its traceback)"
+    )

@@ -235,7 +235,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def load_with_overrides(name: str, turns: int | None, sets: list[str]) -> Scenario:
     check_kind(name, "scenario", "--scenario")
     check_scenario_file(name)
-    overrides = dict(parse_override(s) for s in sets)  # ordered: a key given twice takes the last
+    try:
+        overrides = dict(parse_override(s) for s in sets)  # ordered: a key given twice takes the last
+    except ConfigError as exc:  # "override 'x': ..." said as the option the user typed
+        raise ConfigError(str(exc).replace("override ", "--set ", 1) + " (e.g. --set market.max_step=0.3)") from None
     if turns is not None:
         if "turns" in overrides and overrides["turns"] != turns:  # one would win without a word
             raise ConfigError(f"--turns {turns} and --set turns={overrides['turns']} disagree: give one of them")

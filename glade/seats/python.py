@@ -267,6 +267,11 @@ def load_python(spec: dict) -> PythonSeat:
     module_name, attr = entry.split(":", 1)
     try:
         factory = getattr(importlib.import_module(module_name), attr)
+    except ModuleNotFoundError as exc:
+        # the entry point's own module missing is the spec's mistake; a module it imports, its code's
+        if exc.name is not None and not (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise SeatSpecError(f"seat spec entry_point {entry!r}: importing {module_name} {_raised(exc)}") from exc
+        raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
     except (ImportError, AttributeError) as exc:
         raise SeatSpecError(f"seat spec entry_point {entry!r}: {exc}") from None
     except (Exception, SystemExit) as exc:  # the user's module failed to import (a SyntaxError, its own raise): named
