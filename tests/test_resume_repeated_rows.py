@@ -17,22 +17,27 @@ from glade.cli import main
 from glade.resume import ShardLog
 
 
+def _refused_by_readers(traces, said: str, export) -> None:
+    """Training's reader and export-traces both refuse the folder, naming the shard; export writes nothing."""
+    from glade.hub.export_traces import export_traces
+
+    with pytest.raises(ValueError, match=said):
+        gen.load_traces(traces)
+    with pytest.raises(ValueError, match=said):
+        export_traces(traces, "me/t", out=export)
+    assert not export.exists()
+
+
 def test_a_traces_shard_with_a_row_copied_in_is_refused_by_its_readers_and_replayed(tmp_path, capsys):
     """A row repeated by hand: the card, training and calibration would count it twice (the card's
     decisions disagreed with the rows, exit 0); a rerun of generate plays that part again."""
-    from glade.hub.export_traces import export_traces
-
     path = generate_recipe(tmp_path)
     assert main(["generate", str(path)]) == 0
     clean = rows(tmp_path / "traces")
     shard = tmp_path / "traces" / "data" / "part-00001.parquet"
     _copy_rows(shard, [4])
     said = r"part-00001.parquet: holds 1 row\(s\) repeating another's episode_id, turn, creature; rerun the `glade generate`"
-    with pytest.raises(ValueError, match=said):
-        gen.load_traces(tmp_path / "traces")
-    with pytest.raises(ValueError, match=said):
-        export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
-    assert not (tmp_path / "export").exists()
+    _refused_by_readers(tmp_path / "traces", said, tmp_path / "export")
     capsys.readouterr()
     assert main(["generate", str(path)]) == 0
     out = capsys.readouterr().out
@@ -62,19 +67,13 @@ def test_a_traces_shard_holding_another_parts_episode_is_refused_by_its_readers(
 def test_a_shard_copied_under_another_name_in_a_folder_without_its_ledger_is_refused(tmp_path, capsys):
     """The Hub's copy (no progress.json) with a shard copied to part-00077: export-traces wrote 70 rows
     whose card said 60, and validate passed a train recipe reading it (each shard alone was whole)."""
-    from glade.hub.export_traces import export_traces
-
     path = generate_recipe(tmp_path)
     assert main(["generate", str(path)]) == 0
     data = tmp_path / "traces" / "data"
     (tmp_path / "traces" / "progress.json").unlink()
     (data / "part-00077.parquet").write_bytes((data / "part-00000.parquet").read_bytes())
     said = r"part-00077.parquet: holds 2 episode\(s\) that .*part-00000.parquet holds too \(a copy: their rows would count twice\); restore it from where the folder came from"
-    with pytest.raises(ValueError, match=said):
-        gen.load_traces(tmp_path / "traces")
-    with pytest.raises(ValueError, match=said):
-        export_traces(tmp_path / "traces", "me/t", out=tmp_path / "export")
-    assert not (tmp_path / "export").exists()
+    _refused_by_readers(tmp_path / "traces", said, tmp_path / "export")
     (data / "part-00077.parquet").unlink()
     assert len(gen.load_traces(tmp_path / "traces")) == len(rows(tmp_path / "traces"))
 
