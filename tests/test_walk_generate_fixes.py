@@ -201,3 +201,25 @@ def test_a_seat_module_that_imports_a_missing_library_is_said_to_fail_importing(
         "seat spec entry_point 'walk_badimport:make': importing walk_badimport raised ModuleNotFoundError: No module "
         "named 'nonexistent_module_xyz' (set GLADE_DEBUG=1 for its traceback)"
     )
+
+
+def test_an_eval_whose_seat_code_fails_mid_run_goes_on_when_rerun(tmp_path, monkeypatch, capsys):
+    (tmp_path / "walk_flaky_eval_seats.py").write_text(SEATS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "broken"
+    marker.write_text("")
+    out = tmp_path / "results"
+    recipe = tmp_path / "eval.yaml"
+    recipe.write_text(
+        f"name: flaky\nout: {out}\npolicies: {{flaky: {{kind: python, entry_point: 'walk_flaky_eval_seats:make', "
+        f"kwargs: {{marker: '{marker}'}}}}}}\ncouncils: {{c: {{focal: {{oona: flaky}}}}}}\n"
+        "scenarios: [gambit_rumour]\nseeds: {count: 4}\nturns: 5\nworlds: 2\n"
+    )
+    assert main(["eval", str(recipe)]) == 2
+    assert " ".join(capsys.readouterr().err.split()).endswith(
+        "fix the seat, then rerun the same command: it plays only the worlds not yet written"
+    )
+    marker.unlink()
+    assert main(["eval", str(recipe)]) == 0
+    episodes = pq.read_table(out / "episodes.parquet", columns=["episode_id", "creature"]).to_pandas()
+    assert not episodes.duplicated().any() and episodes["episode_id"].nunique() == 8  # 4 seeds, council and stand-in
