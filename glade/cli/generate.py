@@ -18,7 +18,6 @@ from glade.traces import GenerateRecipe, check_inputs, generate, load_generate_r
 from glade.words import counted
 
 RESUME = "rerun the same command to resume: the finished episodes are kept"
-UNWRITTEN = "it plays only the episodes not yet written"
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -85,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         raise KeyboardInterrupt(interrupted_hint(recipe.out, RESUME)) from None
     except SeatAnswerError as exc:  # a python seat's code failed mid-run: what it finished stays
-        raise SeatAnswerError(f"{exc}; fix the seat, then rerun the same command: {UNWRITTEN}") from None
+        raise SeatAnswerError(
+            f"{exc}; fix the seat, then rerun the same command: it plays only the episodes not yet written"
+        ) from None
     for line in summary["replayed"]:  # a repair names shards and what reading them raised
         con.print(f"[yellow]replayed[/]: {escape(line)}", soft_wrap=True)
     if summary["cost"] is None:
