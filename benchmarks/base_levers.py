@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.quick:
         a.steps, a.every, a.states = 30, 30, 8
     work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the finally below runs
     try:
         run(a, work, quick)
     finally:  # a scratch folder of our own goes however the run ends; --work is the user's to keep

@@ -43,6 +43,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -259,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
             p.error(str(exc))
     train = {**TRAIN, "sft": {**TRAIN["sft"], "max_steps": QUICK_STEPS}} if args.quick else TRAIN
     wall = time.perf_counter()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: the glade runs stopped, the work kept
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="glade-chaos-"))
     work.mkdir(parents=True, exist_ok=True)
     ENV.update(HF_HOME=str(work / "hf"))

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
     from council_parts import stand_in_texts
 
     tmp = tempfile.mkdtemp(prefix="glade-structured-bench-")
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the finally below runs
     try:
         base = save_tiny(Path(tmp) / "tiny", texts=list(default_corpus()) + stand_in_texts("default", 2, turns=30))
         tok = AutoTokenizer.from_pretrained(base)

@@ -231,8 +231,7 @@ def read_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         marked = isinstance(exc, yaml.MarkedYAMLError)  # a scanner or parser error: line and problem
         at = f" (line {exc.problem_mark.line + 1})" if marked and exc.problem_mark else ""
-        problem = (exc.problem if marked else None) or "not valid YAML"
-        raise ConfigError(f"{path}: YAML error{at}: {problem}") from None
+        raise ConfigError(f"{path}: YAML error{at}: {yaml_problem(exc)}") from None
     except BadYaml as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if data is None:
@@ -240,6 +239,15 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, in one line; a tab, which YAML never allows in indentation (and
+    an editor hides), says so."""
+    problem = (exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None) or "not valid YAML"
+    if "'\\t'" in problem:
+        problem += " (a tab: YAML indents with spaces only)"
+    return problem
 
 
 class BadYaml(ValueError):

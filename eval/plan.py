@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glade.config import ConfigError
+from glade.config import ConfigError, keyed
 from glade.env.scenario import Scenario
 from glade.resume import ShardLog
+from glade.run_limits import results_recipe
 from glade.seats import SeatSpecError, load_council
 
 from .recipe import STANDIN, EvalRecipe, casts
@@ -70,6 +71,15 @@ def seat_council(
                 raise type(exc)(f"policies.{focal[creature]} (seated on {creature}): {rest}") from exc
             raise
     return cache[key]
+
+
+def check_ledger(recipe: EvalRecipe, source: str | None) -> None:
+    """`out` refused as the run refuses it before playing (validate asks too): holding another
+    recipe's run, another verb's results, or files no run wrote. After check_inputs: the recipe
+    as the ledger holds it reads the seats' files."""
+    if Path(recipe.out).is_dir():
+        with keyed(source, "out"):
+            shard_log(recipe.out).check(results_recipe(recipe))
 
 
 def shard_log(out: str | Path) -> ShardLog:

@@ -63,7 +63,7 @@ def test_resamples_and_popsize_past_what_could_run_are_refused_by_name(tmp_path,
     assert "error: --resamples: at most 200,000, got 1,000,000" in capsys.readouterr().err
     out = str(tmp_path / "fit.yaml")
     assert main(["calibrate", str(tmp_path), "--policy", "p", "--out", out, "--popsize", str(10**30)]) == 2
-    assert "error: --popsize: at most 1,000 (default 10), got 1,000,000,000,000,000" in capsys.readouterr().err
+    assert "error: --popsize: at most 1,000 (default: 10), got 1,000,000,000,000,000" in capsys.readouterr().err
 
 
 def test_a_generate_recipe_given_to_eval_is_named_as_one(tmp_path, capsys):

@@ -221,6 +221,12 @@ def test_recipe_paths_and_values_are_named_as_given(tmp_path, monkeypatch, capsy
     (tmp_path / "empty").mkdir()
     assert main(["validate", "empty"]) == 2
     assert "empty: no YAML files (*.yaml, *.yml) to check" in capsys.readouterr().err
+    (tmp_path / "part-00000.parquet").write_bytes(b"PAR1")  # was KIND?, then FAIL with --kind
+    assert main(["validate", "part-00000.parquet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: part-00000.parquet: not a YAML file (.yaml, .yml); validate checks recipes, scenarios and "
+        "dispositions\n"
+    )
 
 
 def test_verb_help_opens_with_what_it_does(capsys):

@@ -146,3 +146,18 @@ def test_one_model_spelled_two_ways_is_one_model(tmp_path):
     spelled = [tmp_path / "runs" / "a" / "final", tmp_path / "runs" / "b" / ".." / "a" / "final"]
     councils = {"A": {"oona": hf("tiny", spelled[0])}, "B": {"oona": hf("tiny", spelled[1])}}
     gen.check_identities(gen.GenerateRecipe(out=str(tmp_path / "traces"), councils=councils))  # no refusal
+
+
+def test_validate_fails_an_eval_recipe_whose_out_the_run_would_refuse(tmp_path, capsys):
+    # was "ok" (generate's recipes were checked against their ledger; eval's were not), then
+    # `glade eval` refused the folder straight away
+    path = eval_recipe(tmp_path, seeds={"start": 0, "count": 2})
+    assert main(["eval", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(path), "--kind", "eval", "seeds.count=3"]) == 2
+    said = capsys.readouterr().out
+    assert said.startswith(f"FAIL   {path} with seeds.count=3: out: {tmp_path / 'results'}: holds a run of another")
+    assert "seeds.count: 2 -> 3" in said
+    assert main(["validate", str(path), "--kind", "eval"]) == 0  # its own run: a rerun would go on
+    assert main(["eval", str(path), "seeds.count=3", "--dry-run"]) == 2  # the run says it before anything
+    assert f"error: {path} with seeds.count=3: out: " in capsys.readouterr().err

@@ -360,12 +360,14 @@ def test_eval_ray_takes_a_key_value_after_it_as_an_override(monkeypatch, ray, ov
     # guards eval's `"=" in args.ray`: the override is appended, and the cluster is then `auto`
     import glade.cli.eval as verb
     import glade.eval
+    import glade.eval.plan
     import glade.eval.recipe
 
     loaded, backends = [], []
     recipe = SimpleNamespace(name="r", seeds=SimpleNamespace(count=8))
     monkeypatch.setattr(glade.eval.recipe, "load_eval_recipe", lambda path, given: loaded.append(given) or recipe)
     monkeypatch.setattr(glade.eval.recipe, "check_inputs", lambda *args: None)
+    monkeypatch.setattr(glade.eval.plan, "check_ledger", lambda *args: None)
     monkeypatch.setattr(glade.eval.recipe, "unseated", lambda recipe: [])
     monkeypatch.setattr(verb, "recipe_source", lambda *args: None)
     fake = SimpleNamespace(ray_backend=recorder(backends))

@@ -71,7 +71,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument("--creature", help="only this creature's decisions (default: every seat the policy held)")
     p.add_argument("--out", required=True, metavar="FILE", help="where the fitted disposition goes (a .yaml file)")
     p.add_argument("--name", help="the fitted disposition's name (default: calibrated_<policy>[_<creature>])")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split and the search (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the split and the search (default: 0)")
     p.add_argument(
         "--holdout",
         type=float,
@@ -85,9 +85,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="the scenario held out whole (default: the last by name, when there are several)",
     )
     p.add_argument(
-        "--popsize", type=int, default=10, help="differential evolution population per parameter (default 10)"
+        "--popsize", type=int, default=10, help="differential evolution population per parameter (default: 10)"
     )
-    p.add_argument("--maxiter", type=int, default=60, help="differential evolution generations at most (default 60)")
+    p.add_argument("--maxiter", type=int, default=60, help="differential evolution generations at most (default: 60)")
     p.add_argument("--no-outcome", action="store_true", help="skip the outcome check (no stand-in worlds are played)")
     p.set_defaults(run=run)
     return p
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.popsize < 1 or args.maxiter < 1:
         raise ValueError("--popsize and --maxiter: at least 1")
     if args.popsize > MOST_POPSIZE:  # scipy holds popsize x parameters candidates, each scored on every decision
-        raise ValueError(f"--popsize: at most {MOST_POPSIZE:,} (default 10), got {args.popsize:,}")
+        raise ValueError(f"--popsize: at most {MOST_POPSIZE:,} (default: 10), got {args.popsize:,}")
     name = args.name if args.name is not None else disposition_name(args.policy, args.creature)
     check_name(name)  # the report's copy is named by it
     # before the search: a fit that cannot be written (every file it writes, the report's copy too) is not started

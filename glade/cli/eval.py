@@ -32,7 +32,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description=about(__doc__),
         epilog=epilog(
             "0 written; 1 written, but a live seat's server failed on more than the recipe's max_fault_share of "
-            "its decisions (default 0.2); 2 bad input, a seat's code failed (a python seat's act raised or answered "
+            "its decisions (default: 0.2); 2 bad input, a seat's code failed (a python seat's act raised or answered "
             "out of shape) or the Ray cluster lost a node or its last CPU mid-run (finished shards are kept, a rerun "
             "goes on); 130 interrupted (rerun to resume).",
             (
@@ -75,6 +75,7 @@ def recipe_keys() -> set[str]:
 def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
+    from glade.eval.plan import check_ledger
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
     from glade.eval.rows import RESUME
     from glade.eval.run import evaluate, write_results
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     distributed = ray_module(args.ray, check=args.dry_run)  # a run checks it when it has worlds to play
     recipe = load_eval_recipe(args.recipe, overrides)
     check_inputs(recipe, recipe_source(args.recipe, overrides))
+    check_ledger(recipe, recipe_source(args.recipe, overrides))
     for name in unseated(recipe):  # a policy no council seats is most often a council left unfinished
         warning(f"policies.{name}: no council seats it, so it plays nowhere; seat it in a council's focal, or drop it")
     if recipe.seeds.count < MIN_N:  # said before the run, not found in its tables afterwards

@@ -35,7 +35,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument("results", metavar="RESULTS", help="an evaluation's output folder (the eval recipe's `out`)")
     p.add_argument(
-        "--top", type=int, default=10, metavar="N", help="flag families to print and to show examples of (default 10)"
+        "--top", type=int, default=10, metavar="N", help="flag families to print and to show examples of (default: 10)"
     )
     p.set_defaults(run=run)
     return p

@@ -43,7 +43,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--tasks",
         default=",".join(GLADE_TASKS),
-        help=f"comma-separated task names (default {','.join(GLADE_TASKS)}); standard lm-eval names too",
+        help=f"comma-separated task names (default: {','.join(GLADE_TASKS)}); standard lm-eval names too",
     )
     p.add_argument(
         "--limit",
@@ -62,7 +62,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="use every row of this traces folder instead of the checkpoint's held-out split; repeat "
         "--traces DIR for several folders",
     )
-    p.add_argument("--batch-size", type=int, default=4, help="lm-eval batch size (default 4)")
+    p.add_argument("--batch-size", type=int, default=4, help="lm-eval batch size (default: 4)")
     p.set_defaults(run=run)
     return p
 

@@ -226,7 +226,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         type=float,
         default=0.2,
         metavar="SHARE",
-        help="exit 1 when a seat's server failed on more than this share of its decisions (default 0.2)",
+        help="exit 1 when a seat's server failed on more than this share of its decisions (default: 0.2)",
     )
     p.set_defaults(run=run)
     return p

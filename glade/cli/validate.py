@@ -103,10 +103,12 @@ def validate_file(path: Path, kind: str, overrides: list[str] = ()) -> str:
 
         check_paths(load_train_recipe(path, overrides), source)
         return "train recipe"
+    from glade.eval.plan import check_ledger
     from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
 
     recipe = load_eval_recipe(path, overrides)
     check_inputs(recipe, source)
+    check_ledger(recipe, source)
     idle = unseated(recipe)  # not a mistake the run refuses, but most often a council left unfinished
     return "eval recipe" + (f"; {', '.join(f'policies.{n}' for n in idle)}: no council seats it" if idle else "")
 
@@ -123,8 +125,12 @@ def collect(paths: list[str]) -> list[Path]:
     for p in map(Path, paths or default_paths()):
         if p.is_dir():
             found = sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
-        elif p.exists():
+        elif p.exists() and p.suffix in (".yaml", ".yml"):
             found = [p]
+        elif p.exists():  # a shard, a results table: nothing validate could check
+            raise ConfigError(
+                f"{p}: not a YAML file (.yaml, .yml); validate checks recipes, scenarios and dispositions"
+            )
         else:
             shipped_hint(p)  # recipes/... run from outside a checkout: says where glade's copy is
             recipe_hint(p, None)  # a recipe named without its folder or .yaml

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from glade.console import fault_text
+from glade.env.schema import yaml_problem
 from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, other_protocol, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section, size_category
@@ -85,9 +86,8 @@ def read_card(dataset: Path):
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not readable as UTF-8 text ({exc}); {fix}") from None
     except yaml.YAMLError as exc:
-        problem = (exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None) or "not valid YAML"
         raise ValueError(
-            f"{path}: its front matter (between the --- lines) is not valid YAML ({problem}); {fix}"
+            f"{path}: its front matter (between the --- lines) is not valid YAML ({yaml_problem(exc)}); {fix}"
         ) from None
     except OSError as exc:  # a folder, or unreadable
         raise ValueError(f"{path}: not readable ({exc.strerror or exc}); {fix}") from None
