@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from council_parts import cpu_name, loadavg, versions
 from help_format import DefaultsShown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +115,7 @@ def run(a: argparse.Namespace, work: Path, quick: list[str]) -> None:
     from glade.train.recipe import EvalSpec, load_train_recipe
 
     torch.set_num_threads(1)
+    print(f"{time.strftime('%Y-%m-%d')}  {versions()}  cpu {cpu_name()}  torch threads 1  load {loadavg()}", flush=True)
     recipe = load_train_recipe(
         ROOT / "recipes" / "train" / "tiny-base.yaml",
         [f"sft.max_steps={a.steps}", 'sft.save_strategy="no"', "data.eval_share=0.02", *quick, *LEVERS[a.lever]],

@@ -9,6 +9,7 @@ import cProfile
 import io
 import math
 import os
+import platform
 import pstats
 import shutil
 import signal
@@ -252,6 +253,19 @@ def nproc() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def cpu_name() -> str:
+    """The CPU's model name as Linux gives it (/proc/cpuinfo), else the platform's word."""
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown"
 
 
 def loadavg() -> str:

@@ -23,25 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from council_parts import cpu_name
 from help_format import DefaultsShown
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
-
-
-def cpu_name() -> str:
-    """The CPU's model name as Linux gives it (/proc/cpuinfo), else the platform's word."""
-    try:
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
