@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from .jsonrepair import lenient, raw_decode
+from .market import ORDER_KEYS
 
 MAX_CHARS = 20_000
 # unclosed_think: a think block or analysis channel never ended; duplicate_key: a key named twice.
@@ -40,7 +41,6 @@ REPAIRS = (
     "trailing_comma",  # [1, 2,]
     "closed_braces",  # truncated output closed (open string, arrays, objects), or a missing ] / }
 )
-ORDER_KEYS = frozenset({"side", "good", "qty", "price"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import math
 from typing import NamedTuple
 
 SIDES = ("buy", "sell")
+ORDER_KEYS = frozenset(("side", "good", "qty", "price"))  # an order as actions write it (Order's fields less creature)
 # Float dust, relative: a buy its pebbles cover up to it is affordable, and a fill that would leave
 # the buyer that far below zero takes its last pebbles instead (world.trade). 1e-12 is far above a
 # division's rounding (1122.80 / 20.05 = 55.99999999999999) and far below a cent.

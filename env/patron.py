@@ -54,7 +54,7 @@ def open_position(world: World, good: str, qty: int, gambit: bool = False) -> Po
     # a tip is in the air from the turn it is whispered to the turn it is heard, the next one
     # (begin_turn delivers whispers once), so shorting right after a true tip counts too.
     tipped = any(t["true"] and t["good"] == good and t["turn"] >= world.turn - 1 for t in world.patron.tips)
-    position = Position(good, qty, world.price[good], world.turn, tipped_true=tipped, gambit=gambit)
+    position = Position(good, qty, world.price[good], tipped_true=tipped, gambit=gambit)
     world.patron.positions.append(position)
     return position
 

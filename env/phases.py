@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from . import market
 from .creatures import next_mood, nudge, produced, sanitise_gossip
 from .legends import LEGENDS
+from .market import ORDER_KEYS
 from .patron import settle_patron
 from .world import World, gini, move, trade, wealths
 
@@ -151,9 +152,6 @@ def decide(world: World, actions: dict[str, dict | None]) -> Decisions:
         orders[c], notes[c] = valid, why
         self_buys[c] = count_self_buys(s.made_goods[c], valid)
     return Decisions(orders, notes, self_buys)
-
-
-ORDER_KEYS = frozenset(("side", "good", "qty", "price"))
 
 
 def read_notes(raw_orders, max_orders: int, notes: list[dict]) -> None:

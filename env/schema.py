@@ -191,7 +191,7 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         if value not in get_args(tp):
             fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
         return value
-    raise TypeError(f"glade.config cannot validate type {tp!r}")  # a programming error
+    raise TypeError(f"glade.env.schema cannot validate type {tp!r}")  # a programming error
 
 
 def _key(field: dataclasses.Field) -> str:

@@ -37,7 +37,6 @@ class Position:
     good: str
     qty: int  # positive long, negative short
     entry_price: float
-    opened_turn: int
     # a true tip on this good was given while it was open, or was still in the air when it opened
     tipped_true: bool = False
     gambit: bool = False  # opened by the scripted gambit

@@ -40,13 +40,13 @@ from glade.env.scenario import Scenario
 from glade.rollout import RolloutStats, act_timed
 from glade.run_cost import add
 from glade.seats import Decision, Policy, load_council
+from glade.seats.spec import MODEL_KINDS  # seats served by the node's SeatServer actor
 
 from .plan import Shard, seat_council
 from .recipe import EvalRecipe
 from .rows import RESUME
 from .run import play
 
-MODEL_KINDS = ("hf", "checkpoint")  # seats served by the node's SeatServer actor
 TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often
 NAMESPACE = "glade"
 JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes

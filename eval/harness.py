@@ -49,7 +49,7 @@ from pathlib import Path
 from glade import checkpoint as checkpoints
 from glade.checkpoint_files import loadable
 from glade.hub_ids import hub_unreachable
-from glade.provenance import package_version, stamp
+from glade.provenance import now, package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
 from .lm_tasks.utils import DOCS
@@ -210,7 +210,7 @@ def run_lm_eval(
         # which glade (prompt protocol, commit) rendered the documents' prompts (task versions above)
         "provenance": stamp(("lm_eval", "torch", "transformers", "peft")),
         "seconds": {"build": round(built - started, 3), "evaluate": round(time.perf_counter() - built, 3)},
-        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "written": now(),
     }
     out.mkdir(parents=True, exist_ok=True)
     result["previous"] = keep_previous(out / "results.json")

@@ -17,6 +17,7 @@ from glade.config import as_plain, fail
 from glade.meter import Calibration, Plan, check_limits, estimate
 from glade.seats import results_spec
 from glade.seats.base import Generation
+from glade.seats.spec import MODEL_KINDS
 
 LIMIT_KEYS = ("max_fault_share", "max_decisions", "max_tokens")
 
@@ -52,7 +53,7 @@ def samples_by_batch(spec) -> bool:
     nothing)."""
     return (
         isinstance(spec, dict)
-        and spec.get("kind") in ("hf", "checkpoint")
+        and spec.get("kind") in MODEL_KINDS
         and spec.get("engine", "hf") == "hf"
         and (spec.get("temperature") or 0) > 0
     )

@@ -18,7 +18,7 @@ def fake(root, folder, meta, files=("adapter_config.json",)):
 
 
 def whole(path, kind="lora"):
-    """The files glade.checkpoint.loadable checks before merge, export and lm-eval load a
+    """The files glade.checkpoint_files.loadable checks before merge, export and lm-eval load a
     checkpoint, whole and holding no weights: the config, a safetensors file of no tensors,
     a tokenizer config and tokenizer.json (without it the tokenizer would have no vocabulary), and a
     chat template."""
@@ -98,7 +98,7 @@ def test_merge_names_a_missing_folder_an_out_under_a_file_and_a_base_that_is_gon
         "creature__0__20261124-101500",
         {"name": "creature", "kind": "lora", "base_model": str(tmp_path / "gone")},
     )
-    whole(adapter)  # merge checks the folder's files first (checkpoint.loadable)
+    whole(adapter)  # merge checks the folder's files first (checkpoint_files.loadable)
     (tmp_path / "a-file").write_text("mine")
     assert main(["merge", str(adapter), "--out", str(tmp_path / "a-file" / "merged")]) == 2
     under = tmp_path / "a-file" / "merged"

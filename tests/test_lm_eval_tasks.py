@@ -252,7 +252,7 @@ def test_scores_below_a_constant_answer_are_said():
 
 def _lora(folder, meta):
     folder.mkdir(parents=True)
-    whole(folder)  # lm-eval checks the folder's files first (checkpoint.loadable)
+    whole(folder)  # lm-eval checks the folder's files first (checkpoint_files.loadable)
     (folder / "meta.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
     return folder
 

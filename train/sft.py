@@ -263,7 +263,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         shutil.rmtree(work / "init", ignore_errors=True)
         meta["base_model_given"] = "tiny (built locally from the training data)"
     (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
-    _write_meta(work, meta)
+    _write_json(work / "meta.json", meta)
     from .evaluate import check_targets, evaluate_checkpoint
 
     measured = bool((len(eval_rows) or recipe.eval.traces) and recipe.eval.states)
@@ -302,7 +302,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
     # data, build, train, held-out evaluation; a resumed run adds the training seconds its earlier runs
     # kept (up to the checkpoint it resumed from), so the wall time is never less than train_seconds
     meta["wall_seconds"] = round(time.perf_counter() - started + earlier, 1)
-    _write_meta(work, meta)
+    _write_json(work / "meta.json", meta)
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
     for name in (TRAINED, STARTED):  # the partial folder's own records: recipe.yaml and meta.json say it all
@@ -371,12 +371,6 @@ def unmeasured(key: str, spec) -> str:
 def _write_json(path: Path, data: dict) -> None:
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
-
-
-def _write_meta(folder: Path, meta: dict) -> None:
-    tmp = folder / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, folder / "meta.json")
 
 
 def _barrier() -> None:

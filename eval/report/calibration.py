@@ -215,8 +215,7 @@ def lines(c: dict) -> list[str]:
     """The prose of one calibration: who, the split, both verdicts, what moved."""
     who = c["policy"] + (f" on {c['creature']}" if c.get("creature") else "")
     split = c["split"]
-    seeds = split["heldout_seeds"]
-    held = f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}"
+    held = seeds_text(split["heldout_seeds"])
     if split.get("heldout_scenario"):
         held += f" and scenario {split['heldout_scenario']}"
     moved = ", ".join(f"{m['parameter']} {_value(m['before'])} → {_value(m['after'])}" for m in c.get("moved", []))

@@ -16,11 +16,11 @@ import os
 import re
 import shlex
 import shutil
-import time
 from pathlib import Path
 
 from glade.checkpoint import shipped_root, staging_folder
 from glade.env.schema import did_you_mean, read_yaml
+from glade.provenance import now
 from glade.words import portable as portable  # its home is below the traces card, which shortens paths too
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
@@ -197,7 +197,7 @@ def finish_folder(tmp: Path, out: Path, marker: dict) -> Path:
     marker = {
         **marker,
         "glade_version": glade.__version__,
-        "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exported": now(),
     }
     (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     pickles = [p.name for p in tmp.rglob("*") if p.suffix in PICKLE_SUFFIXES]

@@ -32,6 +32,7 @@ from .names import check_model_names
 from .python import PythonSeat, load_python
 from .spec import (
     GENERATION,
+    MODEL_KINDS,
     SEAT_KINDS,
     VLLM_ONLY,
     check_inputs,
@@ -98,7 +99,7 @@ def load(spec: dict[str, Any] | str) -> Policy:
     if kind == "python":
         check_inputs(spec)
         return load_python(spec)
-    if kind in ("hf", "checkpoint"):
+    if kind in MODEL_KINDS:
         _model_seat(spec)  # its mistakes raised here, unprefixed: a lone seat sits on no creature
         policy = load_council({LONE: spec})[LONE]
         policy.default_adapter = policy.adapters.pop(LONE)  # one seat: its adapter serves any creature
@@ -113,7 +114,7 @@ def load_council(seats: dict[str, dict | str]) -> dict[str, Policy]:
     council: dict[str, Policy] = {}
     shared: dict[tuple, Any] = {}
     for creature, spec in seats.items():
-        if isinstance(spec, dict) and spec.get("kind") in ("hf", "checkpoint"):
+        if isinstance(spec, dict) and spec.get("kind") in MODEL_KINDS:
             try:
                 key, adapter, generation = _model_seat(spec)
             except (SeatSpecError, ConfigError) as exc:  # MissingInput too: named by creature, as other seats are

@@ -11,7 +11,7 @@ from typing import Any
 
 from .base import Generation, SeatSpecError, identity_clash, model_identity
 from .server import ServerPolicy, server_name
-from .spec import checkpoint_model
+from .spec import MODEL_KINDS, checkpoint_model
 
 # The keys besides the model that change a seat's answers, with their defaults (what a seat
 # that leaves one out plays with); top_p and seed only sample.
@@ -48,7 +48,7 @@ def check_model_names(specs: dict[str, dict[str, Any] | str], servers: bool = Fa
             name = server_name(spec.get("model"), bool(spec.get("structured")))
             said = answers(spec, SERVER_ANSWERS) if settings else {}
             seats.append((where, name, {"base_url": _server(spec.get("base_url")), **said}))
-        if kind not in ("hf", "checkpoint"):
+        if kind not in MODEL_KINDS:
             continue
         try:  # a checkpoint seat sits as its adapter on its base, or its full model
             found = {**spec, **checkpoint_model(spec["path"])} if spec["kind"] == "checkpoint" else spec

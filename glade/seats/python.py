@@ -33,6 +33,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from glade.env.market import ORDER_KEYS
 from glade.env.parallel import normalize_action
 from glade.env.phases import ACTION_KEYS
 from glade.env.protocol import HOLD, parse, with_article
@@ -217,8 +218,6 @@ def _check_action(action, name: str) -> None:
                 " a price must be a finite number (or return the action dict itself, where it is a bad_price)"
             )
 
-
-ORDER_KEYS = {"side", "good", "qty", "price"}
 
 # A Decision's fields besides its action: the types its trace row's columns hold, and whether
 # the field is a count or a time (finite, 0 or more). bool is an int to Python: refused apart.

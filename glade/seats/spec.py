@@ -25,6 +25,7 @@ from glade.hub_ids import WEIGHT_FILES
 from .base import SeatSpecError, check_keys, first_line
 
 SEAT_KINDS = ("standin", "hf", "checkpoint", "server", "python")
+MODEL_KINDS = ("hf", "checkpoint")  # seats whose model runs here (a model folder or a glade checkpoint; either engine)
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what PEFT's from_pretrained reads
 Rule = tuple[Callable[[Any], bool], str]  # (accepts the value, what is expected)
@@ -176,7 +177,7 @@ def check_spec(spec: dict[str, Any] | str) -> None:
     for key, what in REQUIRED.get(kind, {}).items():
         if key not in spec:
             raise SeatSpecError(f"seat spec {kind} {key}: missing {key!r} ({what})")
-    if kind in ("hf", "checkpoint"):
+    if kind in MODEL_KINDS:
         check_engine(spec)
 
 
@@ -253,7 +254,7 @@ def check_inputs(spec: dict[str, Any] | str) -> None:
             disposition(spec["disposition"])
         except ValueError as exc:
             raise SeatSpecError(f"seat spec disposition: {exc}") from None
-    elif kind in ("hf", "checkpoint"):
+    elif kind in MODEL_KINDS:
         installed(spec)
         found = checkpoint_model(spec["path"]) if kind == "checkpoint" else spec
         model_inputs(found["model"], found.get("adapter"), spec.get("max_new_tokens"))
