@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from glade.console import no_negative_zero
+from glade.console import with_ci
 
 from .families import families_heading, family_lines
 from .recipe import STANDIN
@@ -99,13 +99,8 @@ def _seeds(n: int) -> str:
 
 
 def value_text(iv: dict, fmt: str = "+.3f") -> str:
-    if iv.get("mean") is None:
-        return "-"
-    fmt = no_negative_zero(fmt)  # a mean of -1e-17 is no negative effect
-    head = format(iv["mean"], fmt)
-    if iv.get("ci"):
-        return f"{head} [{format(iv['ci'][0], fmt)}, {format(iv['ci'][1], fmt)}]"
-    return f"{head} ({iv['note']})" if iv.get("note") else head
+    """A verdict's interval (`mean`, `ci`, `note`) as the terminal and the report both write it."""
+    return with_ci(iv.get("mean"), iv.get("ci"), fmt, note=iv.get("note"))
 
 
 def rate_text(entry: dict) -> str:
@@ -115,7 +110,7 @@ def rate_text(entry: dict) -> str:
     rate = entry["rate"]
     pooled = rate["note"]
     if rate.get("ci"):
-        pooled = f"{rate['note']}, rate {rate['mean']:.2f} [{rate['ci'][0]:.2f}, {rate['ci'][1]:.2f}]"
+        pooled = f"{rate['note']}, rate {with_ci(rate['mean'], rate['ci'], '.2f')}"
     if len(entry["casts"]) <= 1:
         return pooled
     casts = "; ".join(f"cast {c['cast']}: {c['note']}" for c in entry["casts"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from glade.console import no_negative_zero
+from glade.console import with_ci
 from glade.eval.field_notes import policy_spec, table_one, table_one_caption, table_one_cells
 from glade.words import level_percent
 
@@ -16,12 +16,7 @@ from .markup import Section, html_table, md_table, md_text
 
 def _interval_text(d: dict, fmt: str) -> str:
     """`mean [low, high]`, or `mean (note)` where the interval was said in words."""
-    if d.get("mean") is None:
-        return "—"
-    fmt = no_negative_zero(fmt)  # a rate of -1e-17 reads 0.000, not -0.000
-    if d.get("ci"):
-        return f"{format(d['mean'], fmt)} [{format(d['ci'][0], fmt)}, {format(d['ci'][1], fmt)}]"
-    return f"{format(d['mean'], fmt)} ({d['note']})" if d.get("note") else format(d["mean"], fmt)
+    return with_ci(d.get("mean"), d.get("ci"), fmt, note=d.get("note"), missing="—")
 
 
 SEATS_CAPTION = (
