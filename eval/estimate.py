@@ -14,6 +14,7 @@ from glade.meter import Calibration, Estimate, Plan, estimate, spec_label
 from glade.rollout import EpisodeSpec
 from glade.run_limits import results_recipe
 from glade.seats import StandIn
+from glade.seats.standin import PREFIX as STANDIN_PREFIX
 
 from .plan import Shard, plan, seat_council, shard_log, shards
 from .recipe import EvalRecipe, load_played
@@ -37,7 +38,7 @@ def eval_plan(recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Sha
         for label in labels(s, w).values():
             decisions[label] = decisions.get(label, 0) + s.turns
     free = {name for name, spec in recipe.policies.items() if is_standin(spec)}
-    free |= {label for label in decisions if label.startswith("standin:") and label not in recipe.policies}
+    free |= {label for label in decisions if label.startswith(STANDIN_PREFIX) and label not in recipe.policies}
     return Plan(
         episodes=len(worlds),
         world_turns=sum(scenarios[w.scenario].turns for w in worlds),

@@ -20,6 +20,7 @@ from glade import checkpoint
 from glade.config import changes
 from glade.resume import PROGRESS, read_ledger
 from glade.seats.base import identity_clash
+from glade.seats.spec import as_spec
 
 from .recipe import STANDIN
 
@@ -41,9 +42,7 @@ def _recipe(folder: Path) -> dict:
 def _plain(policies: dict) -> dict:
     """policy name -> seat spec, one spec however it is written: a bare string is a stand-in
     disposition (glade.seats.load), and a model spec is `_deciding`."""
-    return {
-        n: {"kind": "standin", "disposition": s} if isinstance(s, str) else _deciding(s) for n, s in policies.items()
-    }
+    return {n: as_spec(s) if isinstance(s, str) else _deciding(s) for n, s in policies.items()}
 
 
 MODEL_KEYS = ("model", "adapter", "path")  # the keys of a seat spec that name a model folder

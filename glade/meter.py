@@ -22,6 +22,7 @@ from glade.env import standin
 from glade.env.scenario import load_scenario
 from glade.faults import SeatMeter
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep
+from glade.seats.standin import label as standin_label
 
 CALIBRATION_TURNS = 2  # measured turns, after one warm-up turn
 CALIBRATION_SEEDS = 1_000_000  # calibration world i plays seed CALIBRATION_SEEDS + i
@@ -148,7 +149,7 @@ def spec_label(spec) -> str:
             ref = standin.disposition(ref).name  # a file is labelled by the name inside it
         except (OSError, ValueError):
             pass  # the run names what is wrong with it
-        return f"standin:{ref}" + (f"@{seed}" if seed else "")
+        return standin_label(ref, seed)
     kind = spec.get("kind")
     name = {"hf": "model", "checkpoint": "path", "server": "model", "python": "entry_point"}.get(kind, "kind")
     text = str(spec.get(name, "")).rstrip("/").rsplit("/", 1)[-1]

@@ -27,6 +27,7 @@ from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import SeatSpecError, check_model_names, check_spec, check_stand_in_names, each_creature, load_council
 from glade.seats import check_inputs as seat_inputs
 from glade.seats.server import seat_fault_hint
+from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.shard_rows import protocol_words
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
@@ -159,7 +160,7 @@ def generate_plan(recipe: GenerateRecipe, scenarios: dict, plan: list[tuple]) ->
         for spec in seats_of(recipe, scenario, council_name).values():
             label = spec_label(spec)
             decisions[label] = decisions.get(label, 0) + scenario.turns
-    free = frozenset(label for label in decisions if label.startswith("standin:"))
+    free = frozenset(label for label in decisions if label.startswith(STANDIN_PREFIX))
     return Plan(len(plan), sum(scenarios[p[1]].turns for p in plan), decisions, free)
 
 

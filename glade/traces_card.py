@@ -15,6 +15,7 @@ from glade.faults import too_many_faults
 from glade.files import atomic
 from glade.provenance import now, stamp
 from glade.run_cost import closing_line, cost_table
+from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.words import counted, md_block, md_code, md_row, md_text, portable, seed_spans, term
 
 COLUMNS = {
@@ -192,7 +193,7 @@ def facts_text(f: dict) -> str:
     """The card's opening lines on the rows: how many, from what, who answered them."""
     prompt, completion = f["tokens"]
     counts = ", ".join(f"{md_code(p)} {n:,} rows" for p, n in f["policies"].items())
-    if all(p.startswith("standin:") for p in f["policies"]) and not prompt + completion:
+    if all(p.startswith(STANDIN_PREFIX) for p in f["policies"]) and not prompt + completion:
         who = f"Every row was answered by rule-based stand-ins (no model: 0 tokens): {counts}."
     else:
         who = f"The rows were answered by {counted(len(f['policies']), 'policy', 'policies')} ({prompt:,} prompt + {completion:,} completion tokens in all): {counts}."

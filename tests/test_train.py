@@ -122,6 +122,20 @@ def test_relabel_answers_every_state_as_one_stand_in_would(workdir):
     assert [m[-1]["content"] for m in own["messages"]] != [m[-1]["content"] for m in train["messages"]]
 
 
+def test_a_tied_embedding_is_said_through_warn_and_only_there(workdir, tmp_path):
+    # was glade.console.warning called from glade.train: the library printed, not the CLI
+    from glade.train.sft import build_trainer
+
+    lora = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "embed_tokens"]}
+    recipe = load_train_recipe(recipe_file(workdir, tmp_path, lora=lora), FAST_SFT)
+    train_rows, eval_rows, _ = prepare(recipe.data)
+    said = []
+    build_trainer(recipe, str(workdir / "base"), train_rows, eval_rows, str(tmp_path / "out"), warn=said.append)
+    assert len(said) == 1 and said[0].startswith("lora.target_modules: embed_tokens shares its weights")
+    with pytest.warns(UserWarning, match="embed_tokens shares its weights"):  # a library caller: a Python warning
+        build_trainer(recipe, str(workdir / "base"), train_rows, eval_rows, str(tmp_path / "out2"))
+
+
 def test_lora_loss_falls_and_every_lora_weight_changes(workdir, tmp_path):
     from glade.train.sft import build_trainer
 

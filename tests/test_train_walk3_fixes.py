@@ -171,7 +171,7 @@ def test_a_target_not_measured_says_why(tmp_path):
     from rich.console import Console
 
     from glade.cli.train import print_targets
-    from glade.train.sft import unmeasured
+    from glade.train.evaluate import unmeasured
 
     spec = SimpleNamespace(traces=(), probe_states=48)
     assert unmeasured("fall_talk_sell_rate", spec) == "the fall-talk probe reads eval.traces, and the recipe names none"

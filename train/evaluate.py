@@ -330,3 +330,14 @@ def parse_target(text: str) -> tuple[str, float]:
         hint = f" (for {value:g}%, write '{op} {value / 100:g}')" if 1 < value <= 100 else ""
         raise ValueError(f"{text!r}: the figures are rates, so the target must be between 0 and 1{hint}")
     return op, value
+
+
+def unmeasured(key: str, spec) -> str:
+    """Why the held-out evaluation (eval: `spec`) left figure `key` out: only the fall-talk probe's may be."""
+    if key != "fall_talk_sell_rate":
+        return f"the held-out evaluation gives no {key}"
+    if not spec.traces:
+        return "the fall-talk probe reads eval.traces, and the recipe names none"
+    if not spec.probe_states:
+        return "eval.probe_states is 0"
+    return "no state of eval.traces has talk of a fall in a good the creature holds and the panic_seller stand-in sells"

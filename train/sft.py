@@ -73,15 +73,22 @@ def build_tiny(recipe: TrainRecipe, train_rows, folder: Path) -> None:
 
 
 def build_trainer(
-    recipe: TrainRecipe, base: str, train_rows, eval_rows, output_dir: str, source: str | None = None, progress=None
+    recipe: TrainRecipe,
+    base: str,
+    train_rows,
+    eval_rows,
+    output_dir: str,
+    source: str | None = None,
+    progress=None,
+    warn=warnings.warn,
 ):
     """The TRL SFTTrainer a recipe asks for, on `base` (a hub id or a local folder). With
-    `progress` (a glade.console.Bar), the steps advance it instead of the trainer's own bar."""
+    `progress` (a glade.console.Bar), the steps advance it instead of the trainer's own bar;
+    `warn` hears what the run goes on despite (the CLI prints it as a warning)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    from glade.console import warning
     from glade.seats.hf import DTYPES
 
     dtype = DTYPES[recipe.model.dtype]
@@ -101,7 +108,7 @@ def build_trainer(
     with warnings.catch_warnings():
         lora = recipe.lora or {}
         if tied := tied_embedding(lora.get("target_modules"), model, ties=bool(lora.get("ensure_weight_tying"))):
-            warning(tied)
+            warn(tied)
             warnings.filterwarnings("ignore", message=r"Model (has|with) `tie_word_embeddings=True`")
         trainer = SFTTrainer(
             model=model,
@@ -127,9 +134,11 @@ def train(
     log=print,
     progress=None,
     restart: bool = False,
+    warn=warnings.warn,
 ) -> Path | None:
     """Run the recipe; returns the checkpoint folder on rank 0 (None on other ranks).
-    `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps. Rank 0
+    `log` hears one line per phase; `progress` (a glade.console.Bar) hears the steps; `warn`
+    what the run goes on despite (a tied embedding it trains as one). Rank 0
     holds the run's lock (glade.files.only_writer): a second run of the recipe while one is
     going is refused, rather than both writing one partial folder and two checkpoints."""
     check_paths(recipe, source)  # held-out seeds and prompt protocols included
@@ -137,18 +146,18 @@ def train(
     world = int(os.environ.get("WORLD_SIZE", "1"))
     work, root = partial_dir(recipe), Path(recipe.output_root)
     if rank != 0:
-        return _start(recipe, work, source, resume, log, progress, restart, rank, world)
+        return _start(recipe, work, source, resume, log, progress, restart, rank, world, warn)
     made_root = not root.exists()
     try:
         advice = "let it finish (then `--resume` keeps its checkpoint), or train another seed"
         with only_writer(work, lock=work.with_suffix(".lock"), advice=advice):  # .NAME__SEED.lock
-            return _start(recipe, work, source, resume, log, progress, restart, rank, world)
+            return _start(recipe, work, source, resume, log, progress, restart, rank, world, warn)
     finally:  # a failed run leaves no folder it made, once the lock beside the partial folder is gone
         if made_root and root.is_dir() and not any(root.iterdir()):
             root.rmdir()
 
 
-def _start(recipe, work: Path, source, resume: bool, log, progress, restart: bool, rank: int, world: int):
+def _start(recipe, work: Path, source, resume: bool, log, progress, restart: bool, rank: int, world: int, warn):
     """train, under its lock: refuse or resume an interrupted run, then train."""
     if work.exists() and not (restart or resume or holds_progress(work)):  # stopped before a step was saved
         log(f"{work}: an interrupted run of this recipe saved no training step; starting over")
@@ -174,7 +183,7 @@ def _start(recipe, work: Path, source, resume: bool, log, progress, restart: boo
         _barrier()
     made = not work.exists()
     try:
-        return _train(recipe, work, source, resume, log, progress, rank, world)
+        return _train(recipe, work, source, resume, log, progress, rank, world, warn)
     except Exception as exc:  # a failure, not an interrupt: leave no folder behind unless it holds progress
         if rank == 0 and made and not holds_progress(work):
             shutil.rmtree(work, ignore_errors=True)
@@ -189,13 +198,14 @@ def _start(recipe, work: Path, source, resume: bool, log, progress, restart: boo
 
 def holds_progress(work: Path) -> bool:
     """Whether a run's folder holds work to resume: a whole trainer checkpoint (its trainer_state.json
-    is written last), or finished training
-    (TRAINED; the trainer folder is gone by then), so a failure while writing or evaluating the
-    checkpoint never throws the trained model away."""
+    is written last), or finished training (TRAINED; the trainer folder is gone by then), so a
+    failure while writing or evaluating the checkpoint never throws the trained model away."""
     return (work / TRAINED).exists() or any((work / "trainer").glob("checkpoint-*/trainer_state.json"))
 
 
-def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int) -> Path | None:
+def _train(
+    recipe: TrainRecipe, work: Path, source, resume: bool, log, progress, rank: int, world: int, warn
+) -> Path | None:
     started = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
     if rank == 0 and not (work / STARTED).exists():  # first, so every trainer checkpoint has its recipe
@@ -231,7 +241,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         metrics, fit_seconds = record["metrics"], record["train_seconds"]
         earlier = fit_seconds  # all of the training was done by the run(s) before this one
     else:
-        fitted = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log)
+        fitted = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log, warn)
         if fitted is None:
             return None
         metrics, fit_seconds, earlier = fitted
@@ -264,7 +274,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
         meta["base_model_given"] = "tiny (built locally from the training data)"
     (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
     _write_json(work / "meta.json", meta)
-    from .evaluate import check_targets, evaluate_checkpoint
+    from .evaluate import check_targets, evaluate_checkpoint, unmeasured
 
     measured = bool((len(eval_rows) or recipe.eval.traces) and recipe.eval.states)
     if measured:
@@ -311,7 +321,7 @@ def _train(recipe: TrainRecipe, work: Path, source, resume: bool, log, progress,
 
 
 def _fit(
-    recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log
+    recipe, base, train_rows, eval_rows, work: Path, source, progress, resume: bool, log, warn
 ) -> tuple[dict, float, float] | None:
     """Train (from the last complete checkpoint when resuming); on rank 0 save the model and
     tokenizer into `work` and mark training finished (TRAINED). Returns the metrics, the
@@ -323,7 +333,7 @@ def _fit(
         check_steps(last, max_steps, "sft.max_steps", max_steps)
     if last:
         check_readable(last)
-    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress)
+    trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress, warn)
     if resume:
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
     if last:
@@ -355,17 +365,6 @@ def _fit(
     trainer.processing_class.save_pretrained(str(work))
     _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
     return metrics, seconds, before
-
-
-def unmeasured(key: str, spec) -> str:
-    """Why the held-out evaluation (eval: `spec`) left figure `key` out: only the fall-talk probe's may be."""
-    if key != "fall_talk_sell_rate":
-        return f"the held-out evaluation gives no {key}"
-    if not spec.traces:
-        return "the fall-talk probe reads eval.traces, and the recipe names none"
-    if not spec.probe_states:
-        return "eval.probe_states is 0"
-    return "no state of eval.traces has talk of a fall in a good the creature holds and the panic_seller stand-in sells"
 
 
 def _write_json(path: Path, data: dict) -> None:

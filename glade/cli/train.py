@@ -60,7 +60,7 @@ def recipe_keys() -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glade.console import console
+    from glade.console import console, warning
 
     con = console(stderr=True)  # the bars and the run's log; the checkpoint and its figures go to stdout
     # Checking the recipe builds TRL's and PEFT's config classes, whose imports take seconds: a
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 # a message names the recipe and its folders: `runs/x[/]` is no markup
                 log=lambda m: con.print(m, style="dim", soft_wrap=True, markup=False),
                 progress=bar,
+                warn=warning,
             )
     except KeyboardInterrupt:
         raise KeyboardInterrupt(resume_hint(partial_dir(recipe))) from None

@@ -35,6 +35,7 @@ from .spec import (
     MODEL_KINDS,
     SEAT_KINDS,
     VLLM_ONLY,
+    as_spec,
     check_inputs,
     check_spec,
     check_stand_in_names,
@@ -83,8 +84,7 @@ def load(spec: dict[str, Any] | str) -> Policy:
     """Build a Policy from a seat spec (checked first: glade.seats.spec). A bare string is a
     stand-in disposition name."""
     check_spec(spec)
-    if isinstance(spec, str):
-        spec = {"kind": "standin", "disposition": spec}
+    spec = as_spec(spec)
     kind = spec["kind"]
     if kind == "standin":
         ref = spec.get("disposition", "balanced")

@@ -161,10 +161,15 @@ REQUIRED = {
 }
 
 
+def as_spec(spec: Any) -> Any:
+    """A seat spec as a mapping where it is a bare string, a stand-in disposition (a name or a
+    file); anything else as given, for the checks to name."""
+    return {"kind": "standin", "disposition": spec} if isinstance(spec, str) else spec
+
+
 def check_spec(spec: dict[str, Any] | str) -> None:
     """Every key and value of a seat spec (a bare string is a stand-in disposition); loads nothing."""
-    if isinstance(spec, str):
-        spec = {"kind": "standin", "disposition": spec}
+    spec = as_spec(spec)
     if not isinstance(spec, dict) or "kind" not in spec:
         raise SeatSpecError(f"seat spec {spec!r}: expected a mapping with a 'kind' ({', '.join(SEAT_KINDS)})")
     kind = spec["kind"]
@@ -230,8 +235,7 @@ def check_stand_in_names(specs: dict[str, dict[str, Any] | str]) -> None:
 def check_inputs(spec: dict[str, Any] | str) -> None:
     """What the seat reads before it plays: MissingInput when a file or folder is not there,
     SeatSpecError when one is there but is not what the spec says."""
-    if isinstance(spec, str):
-        spec = {"kind": "standin", "disposition": spec}
+    spec = as_spec(spec)
     if not isinstance(spec, dict):
         return
     kind = spec.get("kind")

@@ -9,6 +9,14 @@ from glade.env import standin
 
 from .base import Decision, Policy
 
+PREFIX = "standin:"  # every stand-in's label starts so: rows, plans and cards tell the free seats by it
+
+
+def label(disposition_name: str, seed: int = 0) -> str:
+    """`standin:NAME`, or `standin:NAME@SEED`: a seed other than 0 plays otherwise, so its rows and
+    faults say which."""
+    return PREFIX + disposition_name + (f"@{seed}" if seed else "")
+
 
 @dataclass(frozen=True)
 class StandIn:
@@ -16,8 +24,8 @@ class StandIn:
     seed: int = 0
 
     @property
-    def name(self) -> str:  # a seed other than 0 plays otherwise, so its rows and faults say which
-        return f"standin:{self.disposition.name}" + (f"@{self.seed}" if self.seed else "")
+    def name(self) -> str:
+        return label(self.disposition.name, self.seed)
 
     def act(self, observations: list[dict]) -> list[Decision]:
         return [Decision(standin.act(obs, self.disposition, self.seed)) for obs in observations]
