@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import (
+    Seeds,
+    check_at_least,
+    check_out,
+    check_scenarios,
+    check_seeds,
+    fail,
+    keyed,
+    load_recipe,
+    recipe_source,
+)
 from glade.env.scenario import Scenario
 from glade.env.scenario_check import FOLDER_NAME
 from glade.env.schema import control_character
@@ -110,9 +120,7 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
         fail(source, "councils", "needs at least one council")
     check_seeds(recipe.seeds, source)
     check_out(recipe.out, source, "out")
-    for key, low in (("worlds", 1), ("turns", 1), ("seed", 0)):
-        if getattr(recipe, key) is not None and getattr(recipe, key) < low:
-            fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    check_at_least(recipe, source, {"worlds": 1, "turns": 1, "seed": 0})
     check_ranges(recipe, source)
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)

@@ -47,6 +47,7 @@ __all__ = [
     "build",
     "check_distinct",
     "check_scenarios",
+    "check_at_least",
     "check_out",
     "check_seeds",
     "check_scenario_file",
@@ -85,6 +86,14 @@ MAX_SEED = LARGEST_INT
 # Every seed is a world of every council and scenario, planned up front: past this a typo (an
 # extra zero or three) would exhaust memory planning the run rather than say so.
 MAX_SEEDS = 100_000
+
+
+def check_at_least(given: Any, source: str | None, lows: dict[str, int], prefix: str = "") -> None:
+    """Each field of the dataclass `given` named in `lows` at least its low (None: unset, left to its default)."""
+    for key, low in lows.items():
+        value = getattr(given, key)
+        if value is not None and value < low:
+            fail(source, prefix + key, f"must be at least {low}, got {value}")
 
 
 def check_seeds(seeds: Seeds, source: str | None, path: str = "seeds") -> None:

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glade.config import Seeds, check_out, check_scenarios, check_seeds, fail, keyed, load_recipe, recipe_source
+from glade.config import (
+    Seeds,
+    check_at_least,
+    check_out,
+    check_scenarios,
+    check_seeds,
+    fail,
+    keyed,
+    load_recipe,
+    recipe_source,
+)
 from glade.env import protocol
 from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
@@ -60,9 +70,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     source = recipe_source(path, overrides)
     check_out(recipe.out, source, "out")
     check_seeds(recipe.seeds, source)
-    for key, low in (("worlds", 1), ("turns", 1)):
-        if getattr(recipe, key) is not None and getattr(recipe, key) < low:
-            fail(source, key, f"must be at least {low}, got {getattr(recipe, key)}")
+    check_at_least(recipe, source, {"worlds": 1, "turns": 1})
     check_ranges(recipe, source)
     check_scenarios(recipe.scenarios, source, recipe.turns)
     if not recipe.councils:

@@ -57,3 +57,21 @@ def test_one_order_key_set_for_the_wood_the_parser_and_python_seats():
 
     assert jsonfix.ORDER_KEYS is market.ORDER_KEYS is phases.ORDER_KEYS is python.ORDER_KEYS
     assert market.ORDER_KEYS == {"side", "good", "qty", "price"}
+
+
+@pytest.mark.parametrize(
+    ("recipe", "override", "said"),
+    [
+        ("generate/standin.yaml", "worlds=0", "worlds: must be at least 1, got 0"),
+        ("eval/crash-gambit.yaml", "seed=-1", "seed: must be at least 0, got -1"),
+        ("train/tiny-base.yaml", "model.tiny.kv_heads=0", "model.tiny.kv_heads: must be at least 1, got 0"),
+        ("train/tiny-base.yaml", "eval.batch_size=0", "eval.batch_size: must be at least 1, got 0"),
+    ],
+)
+def test_every_recipe_kind_says_a_value_under_its_low_with_its_key(recipe, override, said, capsys):
+    from glade.cli import main
+    from glade.env.scenario import RECIPES
+
+    path = RECIPES / recipe
+    assert main(["validate", str(path), override]) == 2
+    assert capsys.readouterr().out.startswith(f"FAIL   {path} with {override}: {said}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.config import ConfigError, as_plain, check_out, fail, load_recipe, number_hint, recipe_source
+from glade.config import ConfigError, as_plain, check_at_least, check_out, fail, load_recipe, number_hint, recipe_source
 from glade.env.scenario import RECIPES
 from glade.env.schema import LARGEST_INT, did_you_mean, finite, shown, type_text
 from glade.seats.spec import DTYPE_NAMES
@@ -325,14 +325,12 @@ def check(recipe: TrainRecipe, source: str | None) -> None:
     t = recipe.model.tiny
     if recipe.model.base != "tiny" and t != TinyModel():  # else a size set here would go unread
         fail(source, "model.tiny", f"is read only when model.base is tiny (it is {recipe.model.base!r}); drop it")
-    for key in ("hidden_size", "layers", "heads", "kv_heads", "vocab_size"):
-        if getattr(t, key) < 1:
-            fail(source, f"model.tiny.{key}", f"must be at least 1, got {getattr(t, key)}")
+    check_at_least(
+        t, source, dict.fromkeys(("hidden_size", "layers", "heads", "kv_heads", "vocab_size"), 1), "model.tiny."
+    )
     if t.hidden_size % t.heads or t.heads % t.kv_heads:
         fail(source, "model.tiny", "hidden_size must divide by heads, and heads by kv_heads")
-    for key, low in (("states", 0), ("probe_states", 0), ("max_new_tokens", 1), ("batch_size", 1)):
-        if getattr(recipe.eval, key) < low:
-            fail(source, f"eval.{key}", f"must be at least {low}, got {getattr(recipe.eval, key)}")
+    check_at_least(recipe.eval, source, {"states": 0, "probe_states": 0, "max_new_tokens": 1, "batch_size": 1}, "eval.")
     if recipe.data.max_rows is not None and recipe.data.max_rows < 1:
         fail(source, "data.max_rows", f"must be at least 1 (or null), got {recipe.data.max_rows}")
     if recipe.model.dtype not in DTYPE_NAMES:
