@@ -97,6 +97,16 @@ class Policy(Protocol):
         ...
 
 
+class ModelSeat(Policy, Protocol):
+    """A policy that answers with a model (HFPolicy, VLLMPolicy): what answer_seats reads of each."""
+
+    gen: Generation
+
+    def seat_identity(self, creature: str) -> str:
+        """What the creature's rows name as its seat: the model, and its adapter there."""
+        ...
+
+
 PARSER = "parser"  # a note's `by` where the parser made it: its `order` counts the answer's orders
 
 

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from glade.env.action_schema import action_schema
 from glade.env.protocol import render
 
-from .base import Decision, Generation, Policy, model_decisions
+from .base import Decision, Generation, ModelSeat, model_decisions
 
 # (conversations, schemas) -> (replies, copied, cut or None): one engine call for every seat given
 Answer = Callable[[list[list[dict]], list[dict | None]], tuple[list, list[bool], list[bool] | None]]
 
 
-def answer_seats(seats: list[tuple[Policy, dict]], gen: Generation, answer: Answer) -> list[Decision]:
+def answer_seats(seats: list[tuple[ModelSeat, dict]], gen: Generation, answer: Answer) -> list[Decision]:
     """(policy, observation) pairs answered by `answer` in one call (the caller has checked that
     every policy shares its engine and `gen`), as Decisions, each with its seat's share of the
     call's time."""
