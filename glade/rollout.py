@@ -143,8 +143,7 @@ def act_timed(
             raise RuntimeError(f"policy {leader.name!r} returned {len(answers)} decisions for {len(members)} seats")
         shares = model_shares(leader, answers, time.perf_counter() - t0)
         if stats is not None:
-            if not isinstance(leader, StandIn):
-                stats.model_seconds += sum(shares)
+            stats.model_seconds += sum(shares)
             stats.policy_calls += 1
         for i, decision, share in zip(members, answers, shares):
             out[i] = decision
@@ -158,7 +157,7 @@ def model_shares(leader: Policy, answers: list[Decision], spent: float) -> list[
     share of a wall time that was not theirs), else an equal share of `spent`."""
     measured = [d.model_s for d in answers if d.model_s is not None]
     if not measured:
-        return [0.0 if isinstance(leader, StandIn) else spent / len(answers)] * len(answers)
+        return [spent / len(answers)] * len(answers)
     if len(measured) != len(answers):
         raise RuntimeError(
             f"policy {leader.name!r} set model_s on {len(measured)} of its {len(answers)} decisions;"
@@ -308,7 +307,7 @@ def trace_row(
         "events": events,
     }
     if reference is not None:
-        if isinstance(policy, StandIn) and policy.disposition == reference and policy.seed == 0 and d.text is None:
+        if policy == StandIn(reference) and d.text is None:
             counterfactual = d.action  # the seat is the reference: its answer is the counterfactual
         else:
             counterfactual = standin.act(obs, reference)

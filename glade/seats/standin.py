@@ -28,7 +28,8 @@ class StandIn:
         return label(self.disposition.name, self.seed)
 
     def act(self, observations: list[dict]) -> list[Decision]:
-        return [Decision(standin.act(obs, self.disposition, self.seed)) for obs in observations]
+        # a rule, no model: none of the call's time is model time
+        return [Decision(standin.act(obs, self.disposition, self.seed), model_s=0.0) for obs in observations]
 
     def batch_key(self) -> Hashable:
         return id(self)
