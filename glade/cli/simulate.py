@@ -85,39 +85,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
     spec = spec.strip()
     creatures = list(scenario.creatures)
     if os.path.isfile(spec) or ("=" not in spec and spec.endswith((".yaml", ".yml"))):
-        check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
-        try:
-            data = read_yaml(shipped_hint(spec))
-        except ConfigError as exc:  # MissingInput too: said of the option that named it
-            raise type(exc)(f"--council {exc}") from None
-        if not data:
-            raise ConfigError(f"--council {spec}: the file names no seat (creature: seat spec, or '*' for the rest)")
-        keys = set(data)
-        if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
-            # a disposition file (every seat on it); its own loader names a mistyped key
-            return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
-        seats = anchored(each_creature(data, creatures, f"--council {spec}"), Path(spec).parent)
-        for creature, seat in seats.items():
-            if seat is not None:
-                try:
-                    check_spec(seat)
-                except SeatSpecError as exc:
-                    raise SeatSpecError(f"--council {spec}: {creature}: {exc}") from None
-        check_stand_in_names(
-            {
-                (f"--council {spec}: {c}" if seat is not None else f"the scenario's {c}"): (
-                    seat if seat is not None else scenario.creatures[c].disposition
-                )
-                for c, seat in seats.items()
-            }
-        )
-        # two models (or two servers of one model name) that would write one policy in the rows
-        check_model_names({f"--council {spec}: {c}": s for c, s in seats.items() if s is not None}, servers=True)
-        try:
-            loaded = load_council({c: s for c, s in seats.items() if s is not None})
-        except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)
-            raise type(exc)(f"--council {spec}: {exc}") from exc
-        return {**council, **loaded}
+        return _council_file(spec, scenario, council)
     if "=" not in spec:
         if spec.lower() in creatures:  # a creature, not a disposition for every seat
             raise ConfigError(f"--council {spec}: {spec.lower()} is a creature: seat it as {spec.lower()}=DISPOSITION")
@@ -139,15 +107,7 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
             )
         named[creature] = disposition
     seated = each_creature(named, creatures, "--council")
-    # Two files under one name would read as one stand-in in the table and summary.json.
-    check_stand_in_names(
-        {
-            (f"--council {c}" if ref is not None else f"the scenario's {c}"): (
-                ref if ref is not None else scenario.creatures[c].disposition
-            )
-            for c, ref in seated.items()
-        }
-    )
+    _check_names("--council ", seated, scenario)
     shared = {p.disposition.name: p for p in council.values() if isinstance(p, StandIn)}  # reuse
     for creature, disposition in seated.items():
         if disposition is None:
@@ -156,6 +116,50 @@ def parse_council(spec: str | None, scenario: Scenario) -> dict[str, Policy]:
             shared[disposition] = _standin(disposition, f"--council {creature}={disposition}")
         council[creature] = shared[disposition]
     return council
+
+
+def _council_file(spec: str, scenario: Scenario, council: dict[str, Policy]) -> dict[str, Policy]:
+    """--council FILE: a disposition file (every seat on it), or creature -> seat spec."""
+    creatures = list(scenario.creatures)
+    check_kind(spec, "disposition", "--council")  # not a recipe of glade's own folders
+    try:
+        data = read_yaml(shipped_hint(spec))
+    except ConfigError as exc:  # MissingInput too: said of the option that named it
+        raise type(exc)(f"--council {exc}") from None
+    if not data:
+        raise ConfigError(f"--council {spec}: the file names no seat (creature: seat spec, or '*' for the rest)")
+    keys = set(data)
+    if keys & DISPOSITION_KEYS and not keys & {*creatures, "*"}:
+        # a disposition file (every seat on it); its own loader names a mistyped key
+        return dict.fromkeys(creatures, _standin(spec, f"--council {spec}"))
+    seats = anchored(each_creature(data, creatures, f"--council {spec}"), Path(spec).parent)
+    for creature, seat in seats.items():
+        if seat is not None:
+            try:
+                check_spec(seat)
+            except SeatSpecError as exc:
+                raise SeatSpecError(f"--council {spec}: {creature}: {exc}") from None
+    _check_names(f"--council {spec}: ", seats, scenario)
+    # two models (or two servers of one model name) that would write one policy in the rows
+    check_model_names({f"--council {spec}: {c}": s for c, s in seats.items() if s is not None}, servers=True)
+    try:
+        loaded = load_council({c: s for c, s in seats.items() if s is not None})
+    except (SeatSpecError, ConfigError) as exc:  # MissingInput too (a model folder not there)
+        raise type(exc)(f"--council {spec}: {exc}") from exc
+    return {**council, **loaded}
+
+
+def _check_names(where: str, seated: dict, scenario: Scenario) -> None:
+    """Two disposition files under one name would read as one stand-in in the table and summary.json.
+    `seated`: creature -> its seat, None for the scenario's own (named as the scenario's)."""
+    check_stand_in_names(
+        {
+            (f"{where}{c}" if seat is not None else f"the scenario's {c}"): (
+                seat if seat is not None else scenario.creatures[c].disposition
+            )
+            for c, seat in seated.items()
+        }
+    )
 
 
 def _standin(name: str, where: str) -> Policy:

@@ -151,8 +151,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "generate writes); KIND? (glade cannot tell what it is: give --kind).",
         epilog=epilog(
             "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
-            "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or there is no such file "
-            "or folder.",
+            "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or a path named is no file "
+            "or folder, or not a YAML file.",
             (
                 "glade validate",
                 "glade validate my-recipes/ --kind eval",
