@@ -217,14 +217,14 @@ def test_terms_define_the_names_the_report_uses(results):
         "cast",
         "legend_ratio",
         "log points",
-        "path_distance_<good>",
+        "path_distance\\_\\<good>",  # escaped: a bare <good> reads as an HTML tag, and Markdown viewers drop it
         "support",
         "q",
         "score",
         "interval",
     ):
         assert f"- **{name}**: " in terms
-    assert "|ln council price - ln stand-in price|" in terms  # what path_distance measures (eval/stats.py)
+    assert "\\|ln council price - ln stand-in price\\|" in terms  # what path_distance measures (eval/stats.py)
     errors = set(pd.read_parquet(out / "decisions.parquet")["error"].dropna())
     assert all(f"- **{code}**: " in terms for code in errors)  # every error code the seat table can show
     assert "- **sell_not_held**: " not in terms  # only the codes this run produced

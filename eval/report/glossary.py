@@ -7,14 +7,12 @@ made (env/market.py and env/protocol.py name them)."""
 
 from __future__ import annotations
 
-import html
-
 from glade.eval.figures import FIGURES
 from glade.eval.flags_text import ACROSS_ZERO
 from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
 from glade.words import term
 
-from .markup import Section
+from .markup import Section, definition_list
 
 # What a parser or order error means (the `error` column of decisions.parquet).
 ERRORS = {
@@ -243,11 +241,5 @@ def glossary(page) -> list[tuple[str, str]]:
 
 
 def glossary_sections(page) -> list[Section]:
-    terms = glossary(page)
-    md = [f"- **{term}**: {words}" for term, words in terms]
-    dl = (
-        '<dl class="meta">'
-        + "".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(words)}</dd>" for term, words in terms)
-        + "</dl>"
-    )
+    md, dl = definition_list(glossary(page))
     return [Section("terms", "Terms", md, [dl])]

@@ -42,6 +42,14 @@ def md_cell(text: str) -> str:
     return md_text(cell_text(text))
 
 
+def definition_list(items: list[tuple[str, str]]) -> tuple[list[str], str]:
+    """(name, words) pairs as report.md's bullets (`- **name**: words`) and report.html's one
+    `<dl class="meta">`; a lone hyphen is a missing value in both."""
+    md = [f"- **{md_text(name, inside=True)}**: {md_cell(words)}" for name, words in items]
+    dl = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(cell_text(words))}</dd>" for name, words in items)
+    return md, f'<dl class="meta">{dl}</dl>'
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(map(md_cell, row)) + " |" for row in rows]

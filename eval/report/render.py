@@ -43,7 +43,7 @@ from .cost import cost_sections
 from .data import FILES, Results, load_results, results_table, results_verdicts, standin_seeds
 from .glossary import glossary_sections
 from .leaderboard import rank_sections
-from .markup import CSS, SORT_SCRIPT, Section, html_table, md_cell, md_table, md_text, slug
+from .markup import CSS, SORT_SCRIPT, Section, definition_list, html_table, md_table, md_text, slug
 from .plots import (
     FIGURE_PREFIXES,
     Chart,
@@ -302,11 +302,7 @@ def _sections(r: Results, figures: list[Chart]) -> list[tuple[str, str, list[Cha
 
 
 def run_sections(page: Page) -> list[Section]:
-    items = header_items(page.r)
-    md = [f"- **{k}**: {md_cell(v)}" for k, v in items]
-    dl = (
-        '<dl class="meta">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
-    )
+    md, dl = definition_list(header_items(page.r))
     return [Section("run", "The run", md, [dl])]
 
 
