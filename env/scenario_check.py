@@ -28,14 +28,29 @@ FOLDER_NAME = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,127}")
 
 
 def check(s: Scenario, src: str | None) -> None:
-    """Cross-field rules the types alone cannot say."""
-    goods = set(s.goods)
-    known = ", ".join(s.goods)
+    """Cross-field rules the types alone cannot say, in the order a scenario file reads."""
+    _check_names(s, src)
+    if s.turns < 1:
+        fail(src, "turns", "must be at least 1")
+    _check_goods(s, src)
+    _check_creatures(s, src)
+    if not s.firewood_need:
+        fail(src, "firewood_need", "needs at least one step")
+    _check_legends(s, src)
+    if s.gambit is not None:
+        _check_gambit(s, src)
+    _check_firewood(s, src)
+    _check_ranges(s, src)
+    check_reach(s, src)
 
-    def good_ok(good: str, path: str) -> None:
-        if good not in goods:
-            fail(src, path, f"unknown good {shown(good)} (goods are {known})")
 
+def _good_ok(s: Scenario, src: str | None, good: str, path: str) -> None:
+    if good not in s.goods:
+        fail(src, path, f"unknown good {shown(good)} (goods are {', '.join(s.goods)})")
+
+
+def _check_names(s: Scenario, src: str | None) -> None:
+    """The scenario's name (a folder name) and its goods' and creatures' ids (prompts, rows, the terminal)."""
     if not FOLDER_NAME.fullmatch(s.name):
         fail(
             src,
@@ -50,8 +65,9 @@ def check(s: Scenario, src: str | None) -> None:
                 fail(src, kind, f"an id must be 1 to {MAX_ID} characters, got {shown(key)}")
             if control := control_character(key):
                 fail(src, kind, f"the id {key!r} has a {control}")
-    if s.turns < 1:
-        fail(src, "turns", "must be at least 1")
+
+
+def _check_goods(s: Scenario, src: str | None) -> None:
     if [g.kind for g in s.goods.values()].count("fuel") != 1:
         fail(src, "goods", "exactly one good must be of kind fuel (the firewood creatures burn)")
     for gid, good in s.goods.items():
@@ -70,13 +86,16 @@ def check(s: Scenario, src: str | None) -> None:
                 f"goods.{gid}.price",
                 f"must be at least its price_floor ({good.price_floor:g}), got {good.price!r}",
             )
+
+
+def _check_creatures(s: Scenario, src: str | None) -> None:
     if len(s.creatures) < 2:
         fail(src, "creatures", "a market needs at least two creatures")
     named: dict = {}  # disposition name -> (the first disposition of that name, its reference)
     for cid, c in s.creatures.items():
         base = f"creatures.{cid}"
         for good, rate in c.produces.items():
-            good_ok(good, f"{base}.produces.{good}")
+            _good_ok(s, src, good, f"{base}.produces.{good}")
             if rate < 0:
                 fail(src, f"{base}.produces.{good}", "must not be negative")
             if rate >= MAX_UNITS:  # a larger rate overflows the production draw mid-episode
@@ -99,13 +118,13 @@ def check(s: Scenario, src: str | None) -> None:
                         f"give a rate that stays one",
                     )
         for good, units in c.inventory.items():
-            good_ok(good, f"{base}.inventory.{good}")
+            _good_ok(s, src, good, f"{base}.inventory.{good}")
             if units < 0:
                 fail(src, f"{base}.inventory.{good}", "must not be negative")
             if units >= MAX_UNITS:
                 fail(src, f"{base}.inventory.{good}", f"must be from 0 to {MAX_UNITS - 1:,}, got {units!r}")
         for i, good in enumerate(c.diet):
-            good_ok(good, f"{base}.diet[{i}]")
+            _good_ok(s, src, good, f"{base}.diet[{i}]")
             if s.goods[good].kind != "food":
                 fail(src, f"{base}.diet[{i}]", f"{good!r} is not a food")
             if good in c.diet[:i]:  # eaten once per listing: a unit held once would be eaten twice
@@ -131,38 +150,42 @@ def check(s: Scenario, src: str | None) -> None:
             text = getattr(c, key)
             if not text or len(text) > 64 or not set(text) <= LINE_CHARSET:
                 fail(src, f"{base}.{key}", "must be 1 to 64 printable ASCII characters")
-    if not s.firewood_need:
-        fail(src, "firewood_need", "needs at least one step")
+
+
+def _check_legends(s: Scenario, src: str | None) -> None:
     for i, ev in enumerate(s.legends):
         if ev.legend not in LEGENDS:
             fail(src, f"legends[{i}].legend", f"unknown legend {shown(ev.legend)} (known: {', '.join(LEGENDS)})")
-        good_ok(LEGENDS[ev.legend].good, f"legends[{i}].legend")
+        _good_ok(s, src, LEGENDS[ev.legend].good, f"legends[{i}].legend")
         if ev.turn < 0:
             fail(src, f"legends[{i}].turn", "must not be negative")
+
+
+def _check_gambit(s: Scenario, src: str | None) -> None:
     g = s.gambit
-    if g is not None:
-        good_ok(g.good, "gambit.good")
-        if g.tip_creature not in s.creatures:
-            known = ", ".join(s.creatures)
-            hint = did_you_mean(g.tip_creature, s.creatures)
-            fail(src, "gambit.tip_creature", f"unknown creature {shown(g.tip_creature)} (creatures are {known}){hint}")
-        if g.legend not in LEGENDS:
-            fail(src, "gambit.legend", f"unknown legend {shown(g.legend)} (known: {', '.join(LEGENDS)})")
-        good_ok(LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
-        cover = g.spring_turn if g.cover_turn is None else g.cover_turn
-        if not g.open_turn <= g.spring_turn <= cover:
-            turns = f"got {g.open_turn}, {g.spring_turn}, {cover}"
-            fail(src, "gambit", f"turns must run open_turn <= spring_turn <= cover_turn, {turns}")
-        if g.size == 0 or abs(g.size) >= MAX_UNITS:  # a count of units, like every other in the Wood
-            fail(
-                src, "gambit.size", f"must be from -{MAX_UNITS - 1:,} to {MAX_UNITS - 1:,} and not zero, got {g.size!r}"
-            )
-        if g.open_turn < 0:
-            fail(src, "gambit.open_turn", "must not be negative")
-        # Any other tip turn plays: before the short, after the spring (the position may stay
-        # open to cover_turn), past a short run's last turn as a spring may; turns start at 0.
-        if g.tip_turn < 0:
-            fail(src, "gambit.tip_turn", "must not be negative")
+    _good_ok(s, src, g.good, "gambit.good")
+    if g.tip_creature not in s.creatures:
+        known = ", ".join(s.creatures)
+        hint = did_you_mean(g.tip_creature, s.creatures)
+        fail(src, "gambit.tip_creature", f"unknown creature {shown(g.tip_creature)} (creatures are {known}){hint}")
+    if g.legend not in LEGENDS:
+        fail(src, "gambit.legend", f"unknown legend {shown(g.legend)} (known: {', '.join(LEGENDS)})")
+    _good_ok(s, src, LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
+    cover = g.spring_turn if g.cover_turn is None else g.cover_turn
+    if not g.open_turn <= g.spring_turn <= cover:
+        turns = f"got {g.open_turn}, {g.spring_turn}, {cover}"
+        fail(src, "gambit", f"turns must run open_turn <= spring_turn <= cover_turn, {turns}")
+    if g.size == 0 or abs(g.size) >= MAX_UNITS:  # a count of units, like every other in the Wood
+        fail(src, "gambit.size", f"must be from -{MAX_UNITS - 1:,} to {MAX_UNITS - 1:,} and not zero, got {g.size!r}")
+    if g.open_turn < 0:
+        fail(src, "gambit.open_turn", "must not be negative")
+    # Any other tip turn plays: before the short, after the spring (the position may stay
+    # open to cover_turn), past a short run's last turn as a spring may; turns start at 0.
+    if g.tip_turn < 0:
+        fail(src, "gambit.tip_turn", "must not be negative")
+
+
+def _check_firewood(s: Scenario, src: str | None) -> None:
     for i, step in enumerate(s.firewood_need):
         for key in ("from_turn", "units"):
             if getattr(step, key) < 0:
@@ -171,6 +194,10 @@ def check(s: Scenario, src: str | None) -> None:
             fail(src, f"firewood_need[{i}].units", f"must be at most {MAX_UNITS - 1:,}, got {step.units!r}")
         if i and step.from_turn <= s.firewood_need[i - 1].from_turn:  # firewood_burn reads them in order
             fail(src, f"firewood_need[{i}].from_turn", "steps must be listed in rising from_turn order")
+
+
+def _check_ranges(s: Scenario, src: str | None) -> None:
+    """Each number inside its range (_ranges), and the pairs of numbers that bound each other."""
     for path, value, low, high in _ranges(s):
         above = value > low if low == 0 and path in _ABOVE_ZERO else value >= low
         if not above or value > high:
@@ -189,7 +216,6 @@ def check(s: Scenario, src: str | None) -> None:
         )
     if s.patron.maintenance > s.patron.margin:
         fail(src, "patron.maintenance", "must not exceed patron.margin (a position would be called when opened)")
-    check_reach(s, src)
 
 
 def check_reach(s: Scenario, src: str | None) -> None:
