@@ -101,6 +101,46 @@ def _local_base(found: checkpoints.Checkpoint, merge: bool, base_model: str | No
     return str(meta.get("base_model"))
 
 
+def _copy_weights(checkpoint: Path, tmp: Path, kind: str, exported_kind: str, base: str | None) -> None:
+    """The weights as exported: an adapter (its config naming `base`, the Hub id, where known), an
+    adapter merged into its base here (--merge of a lora checkpoint), or the full model as it is
+    (a `glade merge` folder, a full fine-tune)."""
+    if exported_kind == "lora":
+        config = json.loads((checkpoint / "adapter_config.json").read_text())
+        if base:
+            config["base_model_name_or_path"] = base
+        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+        copy_files(checkpoint, tmp, ["adapter_model.safetensors"])
+        return
+    if kind == "lora":  # --merge of an adapter: merged here, then copied
+        from glade.train.merge import merge as merge_lora
+
+        with tempfile.TemporaryDirectory(prefix="glade-export-") as work:
+            merged = merge_lora(checkpoint, Path(work) / "merged")
+            copy_files(merged, tmp, ["config.json", "generation_config.json", *_weight_files(merged)])
+        return
+    copy_files(checkpoint, tmp, ["config.json", "generation_config.json", *_weight_files(checkpoint)])
+
+
+def _weight_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.glob("model*.safetensors*")]
+
+
+def _exported_meta(checkpoint: Path, meta: dict, kind: str, exported_kind: str, base: str | None) -> dict:
+    """meta.json as exported: paths shortened to their last part, but `base_model` as
+    adapter_config.json names it (a LoRA seat finds its base there; a full model has none)."""
+    out = {**meta, "kind": exported_kind}
+    if exported_kind == "lora":
+        out.update(base_model=base or meta.get("base_model"), base_model_local=meta.get("base_model"))
+    else:
+        out["base_model"] = None
+    if kind == "lora" and exported_kind == "merged":
+        out["merged_from"] = checkpoint.name
+    elif meta.get("merged_from"):  # glade merge records the adapter's folder as a local path
+        out["merged_from"] = Path(str(meta["merged_from"])).name
+    return {**portable(out), "base_model": out["base_model"]}
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     repo_id: str,
@@ -166,42 +206,11 @@ def export_checkpoint(
 
     tmp = start_folder(out, "model", repo_id)
     try:
-        if exported_kind == "lora":
-            config = json.loads((checkpoint / "adapter_config.json").read_text())
-            if base:
-                config["base_model_name_or_path"] = base
-            (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
-            copy_files(checkpoint, tmp, ["adapter_model.safetensors"])
-        elif merge and kind == "lora":  # a `glade merge` folder (kind merged) is copied as it is, below
-            from glade.train.merge import merge as merge_lora
-
-            with tempfile.TemporaryDirectory(prefix="glade-export-") as work:
-                merged = merge_lora(checkpoint, Path(work) / "merged")
-                copy_files(
-                    merged,
-                    tmp,
-                    ["config.json", "generation_config.json"] + [p.name for p in merged.glob("model*.safetensors*")],
-                )
-        else:
-            copy_files(
-                checkpoint,
-                tmp,
-                ["config.json", "generation_config.json"] + [p.name for p in checkpoint.glob("model*.safetensors*")],
-            )
+        _copy_weights(checkpoint, tmp, kind, exported_kind, base)
         copy_files(checkpoint, tmp, TOKENIZER_COPIED)
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
-        exported_meta = {**meta, "kind": exported_kind}
-        if exported_kind == "lora":
-            exported_meta.update(base_model=base or meta.get("base_model"), base_model_local=meta.get("base_model"))
-        else:
-            exported_meta["base_model"] = None
-        if merge and kind == "lora":
-            exported_meta["merged_from"] = checkpoint.name
-        elif meta.get("merged_from"):  # glade merge records the adapter's folder as a local path
-            exported_meta["merged_from"] = Path(str(meta["merged_from"])).name
-        # base_model stays as adapter_config.json names it: a LoRA seat finds its base there
-        exported_meta = {**portable(exported_meta), "base_model": exported_meta["base_model"]}
+        exported_meta = _exported_meta(checkpoint, meta, kind, exported_kind, base)
         (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
         licensed = add_license(tmp, license_text, repo_id)
 
