@@ -261,7 +261,7 @@ def _fake_train(monkeypatch, folder):
     import sys
     from types import SimpleNamespace
 
-    def train(recipe, source, resume, log, progress, restart=False):
+    def train(recipe, source, resume, log, progress, restart=False, warn=None):
         log(f"{folder}: resuming from checkpoint-2")
         return folder
 
