@@ -14,7 +14,7 @@ from rich.padding import Padding
 from glade import checkpoint
 from glade.checkpoint import LATEST
 from glade.cli import glade_command
-from glade.console import console, findings, progress_bar
+from glade.console import console, findings, progress_bar, warning
 from glade.console_tables import answer_errors, plain_table, scoreboard, summary_lines
 from glade.env.scenario import RECIPES, load_scenario
 from glade.episode_folder import write_episode
@@ -161,6 +161,7 @@ def train_recipe(name: str):
                 # a message names the recipe and its folders: `runs/x[/]` is no markup
                 log=lambda m: err.print(m, style="dim", soft_wrap=True, markup=False),
                 progress=bar,
+                warn=warning,
             )
         meta = json.loads((out / "meta.json").read_text())
         con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True, markup=False)  # the checkpoint folder
