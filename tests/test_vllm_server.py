@@ -158,7 +158,9 @@ def test_structured_outputs_through_response_format(server):
     """A server seat with `structured: true` sends each state's action schema as
     response_format (glade.seats.server.portable_schema); the server holds every answer to it,
     so every answer parses cleanly."""
-    decisions = load(seat(server, "panic", structured=True, max_tokens=96)).act(wood_states(5))
+    # the server compiles each state's grammar before its first token: on a loaded 2-core CPU that
+    # passed the seat's default 60 s (CI beside a quickstart, 2026-12-06: five server_timeout)
+    decisions = load(seat(server, "panic", structured=True, max_tokens=96, timeout=300)).act(wood_states(5))
     assert all(d.error is None for d in decisions), [(d.error, d.text) for d in decisions]
     assert all(d.text.lstrip().startswith("{") for d in decisions)
 
