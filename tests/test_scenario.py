@@ -252,14 +252,6 @@ def test_a_file_without_a_name_is_named_by_its_stem_not_its_base(tmp_path, monke
     assert sorted(p.name for p in (tmp_path / "runs" / "simulate").iterdir()) == ["mine-seed7"]
 
 
-def test_tab_indentation_says_yaml_indents_with_spaces(tmp_path):
-    path = write(tmp_path, "tabbed.yaml", "extends: default\nseeds:\n\tcount: 2\n")
-    assert error_of(path) == (
-        f"{path}: YAML error (line 3): found character '\\t' that cannot start any token "
-        "(a tab: YAML indents with spaces only)"
-    )
-
-
 def test_extends_error_in_the_chain_names_the_file_with_the_yaml_error(tmp_path):
     base = write(tmp_path, "base.yaml", "extends: default\nturns: [\n")
     top = write(tmp_path, "top.yaml", "extends: base.yaml\n")

@@ -129,3 +129,11 @@ def test_review_scenario_errors_are_one_line_naming_the_key(tmp_path, body, prob
     with pytest.raises(ConfigError) as info:
         load_scenario(str(path))
     assert str(info.value).startswith(f"{path}: {problem}"), str(info.value)
+
+
+def test_tab_indentation_says_yaml_indents_with_spaces(tmp_path):
+    path = write(tmp_path, "tabbed.yaml", "extends: default\nseeds:\n\tcount: 2\n")
+    assert error_of(path) == (
+        f"{path}: YAML error (line 3): found character '\\t' that cannot start any token "
+        "(a tab: YAML indents with spaces only)"
+    )
