@@ -25,13 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from council_parts import cpu_name, loadavg, versions
+from council_parts import cpu_name, exit_on_sigterm, loadavg, versions
 from help_format import DefaultsShown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.quick:
         a.steps, a.every, a.states = 30, 30, 8
     work = Path(a.work or tempfile.mkdtemp(prefix="base-levers-"))
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the finally below runs
+    exit_on_sigterm()  # so the finally below runs
     try:
         run(a, work, quick)
     finally:  # a scratch folder of our own goes however the run ends; --work is the user's to keep

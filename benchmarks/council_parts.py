@@ -25,12 +25,18 @@ def scratch(prefix: str) -> str:
     run when a signal's default action ends the process, and the models built there stay."""
     path = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
-    signal.signal(signal.SIGTERM, _exit_on_term)
+    exit_on_sigterm()
     return path
 
 
+def exit_on_sigterm() -> None:
+    """A SIGTERM exits as SystemExit, so `finally` blocks and atexit run (its default action ends
+    the process with neither, and a script's scratch folder stays)."""
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)  # the exit a shell reports for the signal; atexit runs on the way out
+    raise SystemExit(128 + signum)  # the exit a shell reports for the signal
 
 
 def stand_in_texts(scenario_name: str, episodes: int, turns: int) -> list[str]:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ quiet_libraries()  # before transformers is imported: one line per run, not the 
 
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from council_parts import exit_on_sigterm  # noqa: E402
 from help_format import DefaultsShown  # noqa: E402
 
 
@@ -185,7 +185,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the finally below runs
+    exit_on_sigterm()  # so the finally below runs
     try:
         main()
     finally:

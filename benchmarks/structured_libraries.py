@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from council_parts import exit_on_sigterm  # noqa: E402
 from help_format import DefaultsShown  # noqa: E402
 
 from glade.console import quiet_libraries  # noqa: E402
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     from council_parts import stand_in_texts
 
     tmp = tempfile.mkdtemp(prefix="glade-structured-bench-")
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the finally below runs
+    exit_on_sigterm()  # so the finally below runs
     try:
         base = save_tiny(Path(tmp) / "tiny", texts=list(default_corpus()) + stand_in_texts("default", 2, turns=30))
         tok = AutoTokenizer.from_pretrained(base)

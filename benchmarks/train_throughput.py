@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from council_parts import cpu_name
+from council_parts import cpu_name, exit_on_sigterm
 from help_format import DefaultsShown
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -137,5 +136,5 @@ def measure(args: argparse.Namespace, work: Path) -> int:
 
 if __name__ == "__main__":
     # SIGTERM as an exit, so the scratch folder's `with` removes it (the default action would not)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    exit_on_sigterm()
     sys.exit(main())
