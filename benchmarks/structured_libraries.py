@@ -17,7 +17,7 @@ present: `pip install xgrammar outlines-core`):
   token (compute the mask, check the token is in it, advance).
 
 llguidance runs the Lark grammar glade uses (glade.seats.structured.lark_grammar, exact);
-xgrammar runs the portable form the server seat sends (glade.seats.server.portable_schema,
+xgrammar runs the portable form the server seat sends (glade.env.action_schema.portable_schema,
 exact, with prefixItems) since its converter drops `contains`; outlines-core is checked for
 correctness only. The last line is the headline: llguidance's setup and per-token cost.
 """
@@ -174,7 +174,7 @@ def llguidance_measure(tok, rows, schemas, answers) -> dict:
 def xgrammar_measure(tok, rows, schemas, answers) -> dict:
     import xgrammar as xgr
 
-    from glade.seats.server import portable_schema
+    from glade.env.action_schema import portable_schema
 
     info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=len(tok))
     compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)

@@ -1,10 +1,15 @@
 """A JSON Schema of the actions the parser (glade.env.protocol.parse) accepts in one state,
-for structured decoding: a seat held to it cannot answer an invalid order."""
+for structured decoding: a seat held to it cannot answer an invalid order. `portable_schema`
+writes the same set of answers in the keywords a server's schema compiler accepts."""
 
 from __future__ import annotations
 
+from itertools import permutations
+
 from .market import MAX_PRICE, MIN_PRICE, PRICE_CAP, cents_at_most
 from .protocol import GOSSIP_CHARS, MAX_ORDERS, MAX_QTY, THOUGHT_CHARS, goods_of
+
+PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
 
 
 def _order_form(side: str, good: str, max_qty: int, max_price: float) -> dict:
@@ -62,3 +67,26 @@ def action_schema(obs: dict) -> dict:
         "required": ["orders"],
         "additionalProperties": False,
     }
+
+
+def portable_schema(schema: dict) -> dict:
+    """An action schema (glade.env.action_schema.action_schema) in keywords servers compile.
+
+    Its "at most one order per good" is `contains`/`maxContains`, which llguidance refuses
+    and xgrammar silently drops (with the whole orders array). Here the orders array is an
+    `anyOf` over every sequence of distinct goods (`prefixItems` of `$ref`s to each good's
+    order forms): the same set of answers. Past PORTABLE_GOODS tradeable goods that list
+    grows too long, and the limit is left to the parser (`both_sides`)."""
+    orders = schema["properties"]["orders"]
+    forms = orders.get("items", {}).get("anyOf", [])
+    goods = list(dict.fromkeys(form["properties"]["good"]["const"] for form in forms))
+    if not goods:
+        return schema
+    defs = {f"order_{g}": {"anyOf": [f for f in forms if f["properties"]["good"]["const"] == g]} for g in goods}
+    portable = {"type": "array", "items": orders["items"], "maxItems": orders["maxItems"]}
+    if len(goods) <= PORTABLE_GOODS:
+        # Without minItems a sequence also admits each of its prefixes: the longest ones suffice.
+        longest = permutations(goods, orders["maxItems"])
+        refs = [{"prefixItems": [{"$ref": f"#/$defs/order_{g}"} for g in s], "items": False} for s in longest]
+        portable = {"type": "array", "anyOf": refs}
+    return {**schema, "properties": {**schema["properties"], "orders": portable}, "$defs": defs}

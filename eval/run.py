@@ -20,7 +20,7 @@ from glade.config import as_plain
 from glade.env import protocol
 from glade.env.scenario import Scenario
 from glade.episode_folder import PROVENANCE
-from glade.faults import SeatMeter, stop_if_failing, tally_faults
+from glade.faults import SeatMeter, failing_watch, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
@@ -53,11 +53,11 @@ class Evaluation:
 
 
 def play(
-    scenarios: dict[str, Scenario], shard: Shard, council, stats: RolloutStats, progress=None
+    scenarios: dict[str, Scenario], shard: Shard, council, stats: RolloutStats, progress=None, after=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
     replay) rows. `council(scenario, focal)` seats a world (see seat_council); `progress(n)`
-    hears after each lockstep turn the n world-turns it played."""
+    hears after each lockstep turn the n world-turns it played, then `after()` is called."""
     specs = [
         EpisodeSpec(
             w.episode_id,
@@ -70,7 +70,7 @@ def play(
         )
         for w in shard
     ]
-    played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress), stats=stats)
+    played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress, after), stats=stats)
     decisions, episodes, replays = [], [], []
     for w in shard:
         s, p = scenarios[w.scenario], played[w.episode_id]
@@ -86,11 +86,14 @@ def play_here(
     recipe: EvalRecipe, scenarios: dict[str, Scenario], todo: list[Shard], stats: RolloutStats, progress=None
 ):
     """The local backend: every shard in this process, one after another; yields (shard,
-    decisions, episodes, attribution) as each finishes."""
+    decisions, episodes, attribution) as each finishes. A seat that fails every decision
+    stops the run after its second turn (glade.faults.failing_watch), not at the shard's end."""
     cache: dict = {}
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
+    hint = lambda seat, faults: seat_fault_hint(seat, faults, recipe.policies.get(seat))
+    watch = failing_watch(stats.seats, recipe.max_fault_share, hint)
     for shard in todo:
-        yield shard, *play(scenarios, shard, council, stats, progress)
+        yield shard, *play(scenarios, shard, council, stats, progress, watch)
 
 
 def evaluate(

@@ -186,11 +186,45 @@ def stop_if_failing(
         total = totals.get(seat)
         if not every and (total is None or failed <= max_share * total):
             continue
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
         why = " (every decision so far)" if every else f" of the {total:,} it will make in all"
-        raise SeatsFailing(
-            f"seat {seat!r}: {failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed ({kinds}) in the "
-            f"first {played} of {planned} shards, more than max_fault_share {max_share:g}{why}: stopped early, "
-            f"keeping the finished shards; fix the seat ({hint(seat, t['faults'])}) and rerun: only what is missing "
-            "plays, and the episodes with faults play again"
-        )
+        raise SeatsFailing(_stopped(seat, t, f"the first {played} of {planned} shards", max_share, why, hint))
+
+
+def failing_watch(
+    meters: dict[str, SeatMeter],
+    max_share: float,
+    hint: Callable[[str, dict[str, int]], str] = lambda seat, faults: fault_hint(faults),
+) -> Callable[[], None]:
+    """A check to call after each lockstep turn of a run whose `meters` fill as it plays: it
+    raises SeatsFailing when a seat over `max_share` failed every decision so far, in two turns
+    or more. stop_if_failing checks between shards; inside one, a server that is down or hangs
+    would cost its timeout on every turn left in the shard (30 turns x (retries + 1) x timeout
+    at the defaults is hours). One turn is not enough: its tries all fall in one short window,
+    which a server restarting can fill."""
+    turns = 0
+    before: dict[str, int] = {}  # seat -> its decisions before this turn
+
+    def after_turn() -> None:
+        nonlocal turns
+        turns += 1
+        tally = tally_of(meters)
+        for seat in too_many_faults(tally, max_share):
+            t = tally[seat]
+            if before.get(seat, 0) and sum(t["faults"].values()) == t["decisions"]:
+                so_far = f"the first {turns} turns of this run"
+                raise SeatsFailing(_stopped(seat, t, so_far, max_share, " (every decision so far)", hint))
+        before.update((seat, t["decisions"]) for seat, t in tally.items())
+
+    return after_turn
+
+
+def _stopped(seat: str, t: dict, so_far: str, max_share: float, why: str, hint) -> str:
+    """The line a run stopped early by a failing seat ends with."""
+    failed = sum(t["faults"].values())
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(t["faults"].items(), key=lambda kv: -kv[1]))
+    return (
+        f"seat {seat!r}: {failed} of {t['decisions']} decisions ({t['fault_share']:.0%}) failed ({kinds}) in "
+        f"{so_far}, more than max_fault_share {max_share:g}{why}: stopped early, keeping the finished shards; "
+        f"fix the seat ({hint(seat, t['faults'])}) and rerun: only what is missing plays, and the episodes "
+        "with faults play again"
+    )

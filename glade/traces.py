@@ -27,7 +27,7 @@ from glade.config import (
     recipe_source,
 )
 from glade.env import protocol
-from glade.faults import is_fault, planned_decisions, stop_if_failing, tally_faults
+from glade.faults import failing_watch, is_fault, planned_decisions, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
 from glade.resume import check_outside_runs, finished, scenario_hashes
@@ -224,9 +224,10 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         # what the end tally will count per seat: the kept rows, and every decision this run plans
         kept = (seat for seat, _ in seats_and_errors(log.listed("traces", state)))
         totals = planned_decisions([episode_spec(recipe, scenarios, p, councils) for p in plan], kept)
+        watch = failing_watch(stats.seats, recipe.max_fault_share, seat_fault_hint)  # a dead seat, mid-shard
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
-            played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress), stats=stats)
+            played = run_lockstep(specs, on_turn=world_turn_ticks(specs, progress, watch), stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
             faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}

@@ -164,6 +164,32 @@ def test_the_stop_rule_counts_the_seats_total_and_leaves_a_seat_without_one_to_t
         faults.stop_if_failing({"s": meter(12, 12)}, 0.2, 4, 8, {})
 
 
+def test_the_turn_watch_stops_a_seat_that_failed_every_decision_in_two_turns_not_one():
+    meters = {"s": faults.SeatMeter(), "ok": faults.SeatMeter()}
+    watch = faults.failing_watch(meters, 0.2)
+
+    def turn(failed: int, answered: int = 0) -> None:
+        for _ in range(failed):
+            meters["s"].count(FAULT)
+        for _ in range(answered):
+            meters["s"].count(None)
+        meters["ok"].count(None)
+        watch()
+
+    turn(failed=4)  # one turn's tries fall in one window: not yet
+    with pytest.raises(faults.SeatsFailing, match=r"'s': 8 of 8 decisions .* in the first 2 turns of this run"):
+        turn(failed=4)
+    meters = {"s": faults.SeatMeter(), "ok": faults.SeatMeter()}
+    watch = faults.failing_watch(meters, 0.2)
+    turn(failed=4)
+    turn(failed=3, answered=1)  # one answer: left to the between-shard and end-of-run checks
+    turn(failed=4)
+    meters = {"s": faults.SeatMeter(), "ok": faults.SeatMeter()}
+    watch = faults.failing_watch(meters, 1.0)  # every fault accepted: never stopped
+    turn(failed=4)
+    turn(failed=4)
+
+
 # --------------------------------------------------------------------------- two servers, one name
 
 

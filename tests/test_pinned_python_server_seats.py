@@ -19,6 +19,7 @@ from seat_checks import assert_all_held, observations, server_seat
 from test_pinned_bounds_gossip_servers import ScriptedOpener, http_error, seat_with, sleeps  # noqa: F401 (a fixture)
 
 from glade.env import parallel_env
+from glade.env.action_schema import portable_schema
 from glade.seats import Decision, PythonSeat, SeatAnswerError, SeatSpecError, load
 from glade.seats import server as server_module
 from glade.seats.python import load_python
@@ -171,7 +172,7 @@ def test_a_token_count_is_a_whole_non_negative_number(value, count):
     assert server_module._count(value) == count
 
 
-# --------------------------------------------------------------------------- server: portable_schema
+# --------------------------------------------------------------------------- action_schema: portable_schema
 
 
 def order_schema(goods: list[str], max_items: int) -> dict:
@@ -184,7 +185,7 @@ def order_schema(goods: list[str], max_items: int) -> dict:
 
 def test_up_to_five_goods_every_longest_sequence_of_distinct_goods_is_spelled_out():
     # guards `len(goods) <= PORTABLE_GOODS`, `permutations(goods, maxItems)` and `"items": False`
-    portable = server_module.portable_schema(order_schema(list("abcde"), 2))
+    portable = portable_schema(order_schema(list("abcde"), 2))
     refs = portable["properties"]["orders"]["anyOf"]
     assert len(refs) == 20  # 5 x 4 ordered pairs of distinct goods
     assert all(r["items"] is False and len(r["prefixItems"]) == 2 for r in refs)
@@ -194,7 +195,7 @@ def test_up_to_five_goods_every_longest_sequence_of_distinct_goods_is_spelled_ou
 
 def test_past_five_goods_the_orders_array_is_left_to_the_parser():
     # guards the PORTABLE_GOODS bound from the other side: six goods keep the plain array
-    portable = server_module.portable_schema(order_schema(list("abcdef"), 2))
+    portable = portable_schema(order_schema(list("abcdef"), 2))
     assert portable["properties"]["orders"]["maxItems"] == 2 and "anyOf" not in portable["properties"]["orders"]
     assert len(portable["$defs"]) == 6
 

@@ -96,9 +96,8 @@ def test_seed_is_sent_when_set(fake_server):
 
 
 def test_structured_seats_send_the_state_schema_as_response_format(fake_server):
-    from glade.env.action_schema import action_schema
+    from glade.env.action_schema import action_schema, portable_schema
     from glade.env.observation import plain
-    from glade.seats.server import portable_schema
 
     server = fake_server(lambda n, body, headers: GOOD)
     batch = observations()
@@ -194,6 +193,46 @@ def test_a_server_that_does_not_speak_http_is_a_bad_response():
     assert_all_held(decisions, "server_bad_response")
     assert policy.faults == {"bad_response": 2}
     assert len(hits) == 2
+
+
+@pytest.mark.parametrize("length", ["10000000000", None], ids=["says-10-GB", "no-length"])
+def test_a_server_that_floods_its_body_is_a_bad_response_not_a_full_memory(length, monkeypatch):
+    """A body past MAX_BODY is no completion: the try stops there (it once read on until the
+    timeout, gigabytes, and a MemoryError ended the run with a traceback)."""
+    from glade.seats import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_BODY", 2**20)
+    sent = []
+
+    class Flood(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {length}\r\n" if length else "Connection: close\r\n"
+            self.request.sendall(head.encode() + b"\r\n")
+            block = b" " * 65536
+            try:
+                while sum(sent) < 50 * 2**20:  # 50 MiB at most, so a broken cap still ends the test
+                    self.request.sendall(block)
+                    sent.append(len(block))
+            except OSError:  # the seat hung up
+                pass
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Flood) as tcp:
+        tcp.daemon_threads = True
+        thread = threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            policy = server_seat(f"http://127.0.0.1:{tcp.server_address[1]}/v1", retries=2, timeout=20)
+            started = time.monotonic()
+            decisions = policy.act(observations()[:1])
+            took = time.monotonic() - started
+        finally:
+            tcp.shutdown()
+    assert_all_held(decisions, "server_bad_response")
+    assert policy.faults == {"bad_response": 1}
+    assert took < 10  # not the 20 s timeout
+    assert sum(sent) < 20 * 2**20  # hung up at the cap (or at the header), long before the 50 MiB
 
 
 def test_500_then_good_answer_is_retried_and_succeeds(fake_server):

@@ -18,13 +18,12 @@ from jsonschema import Draft202012Validator
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from glade.env import parallel_env, standin
-from glade.env.action_schema import action_schema
+from glade.env.action_schema import action_schema, portable_schema
 from glade.env.jsonfix import extract_json_object
 from glade.env.observation import plain
 from glade.env.protocol import parse
 from glade.eval.metrics import seat_validity
 from glade.seats import SeatSpecError, load, load_council
-from glade.seats.server import portable_schema
 from glade.seats.structured import Grammars, SchemaConstraint, lark_grammar
 from glade.tracejson import canonical
 from glade.train.tiny import save_tiny

@@ -156,7 +156,7 @@ def test_each_seat_is_answered_through_the_lora_module_it_names(server, models):
 
 def test_structured_outputs_through_response_format(server):
     """A server seat with `structured: true` sends each state's action schema as
-    response_format (glade.seats.server.portable_schema); the server holds every answer to it,
+    response_format (glade.env.action_schema.portable_schema); the server holds every answer to it,
     so every answer parses cleanly."""
     # the server compiles each state's grammar before its first token: on a loaded 2-core CPU that
     # passed the seat's default 60 s (CI beside a quickstart, 2026-12-06: five server_timeout)

@@ -10,7 +10,8 @@ per attempt). The run goes on.
     server_http_NNN      an HTTP error status; 408, 429, 500, 502, 503, 504 are retried,
                          others (400, 401, 404, 422 ...) are not
     server_bad_response  an answer that is not an OpenAI chat completion (not HTTP, not
-                         JSON, no choices ...): not retried, asking again will not help
+                         JSON, no choices, over MAX_BODY bytes ...): not retried, asking
+                         again will not help
     server_tls           https failed (a certificate not trusted, https spoken to a plain
                          http port, a client certificate refused): not retried
 
@@ -26,7 +27,7 @@ MAX_RETRY_AFTER.
 The request carries only fields every OpenAI-compatible server accepts: model, messages,
 max_tokens, temperature and (when set) seed; with `structured: true`, also
 `response_format: {type: json_schema, json_schema: {name, schema}}`, the state's action
-schema in the portable form `portable_schema` writes (vLLM and llama.cpp hold the answer
+schema in the portable form `glade.env.action_schema.portable_schema` writes (vLLM and llama.cpp hold the answer
 to it; `transformers serve` accepts the field and ignores it, logging that it does). With `transformers serve DIR`, the server is
 pinned to DIR and `model` must be that same string (or the server answers 400, which is
 not retried): `{kind: server, base_url: "http://127.0.0.1:8000/v1", model: DIR}`.
@@ -54,20 +55,19 @@ from collections import Counter
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import permutations
 
-from glade.env.action_schema import action_schema
+from glade.env.action_schema import action_schema, portable_schema
 from glade.env.protocol import parse, render
 from glade.faults import fault_hint
 
 from .base import STRUCTURED, Decision, Policy, answer_error, is_loopback, parser_notes
 from .spec import SERVER, check_fields
 
-PORTABLE_GOODS = 5  # up to this many tradeable goods "one order per good" is spelled out (5! = 120 sequences)
 SERVER_FIELDS = tuple(SERVER)  # the spec keys, each a field below
 RETRYABLE = {"refused", "timeout", "http_408", "http_429", "http_500", "http_502", "http_503", "http_504"}
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited only this long (a turn waits on it)
 CHUNK = 65_536  # bytes read at a time
+MAX_BODY = 8 * 2**20  # bytes: a completion is a few kB; more is not one, and would fill memory unread
 CUT_EVERY = 0.05  # seconds between cuts once the deadline has passed (a connect may still be opening)
 CANCEL_EVERY = 0.1  # seconds: how soon a Ctrl-C cuts the tries in flight
 
@@ -235,9 +235,14 @@ class ServerPolicy:
     ) -> tuple[tuple[str, int, int, str | None] | None, str, float | None]:
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                chunks = []
+                chunks, size = [], 0
+                if (response.length or 0) > MAX_BODY:
+                    return None, "bad_response", None
                 while chunk := response.read1(CHUNK):  # urllib has let go of the socket: the guard cannot cut it
                     chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        return None, "bad_response", None
                     if time.monotonic() > deadline:
                         return None, "timeout", None
                 if response.length:  # closed before its Content-Length (read1 does not raise IncompleteRead)
@@ -339,29 +344,6 @@ def retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < math.inf else None
-
-
-def portable_schema(schema: dict) -> dict:
-    """An action schema (glade.env.action_schema.action_schema) in keywords servers compile.
-
-    Its "at most one order per good" is `contains`/`maxContains`, which llguidance refuses
-    and xgrammar silently drops (with the whole orders array). Here the orders array is an
-    `anyOf` over every sequence of distinct goods (`prefixItems` of `$ref`s to each good's
-    order forms): the same set of answers. Past PORTABLE_GOODS tradeable goods that list
-    grows too long, and the limit is left to the parser (`both_sides`)."""
-    orders = schema["properties"]["orders"]
-    forms = orders.get("items", {}).get("anyOf", [])
-    goods = list(dict.fromkeys(form["properties"]["good"]["const"] for form in forms))
-    if not goods:
-        return schema
-    defs = {f"order_{g}": {"anyOf": [f for f in forms if f["properties"]["good"]["const"] == g]} for g in goods}
-    portable = {"type": "array", "items": orders["items"], "maxItems": orders["maxItems"]}
-    if len(goods) <= PORTABLE_GOODS:
-        # Without minItems a sequence also admits each of its prefixes: the longest ones suffice.
-        longest = permutations(goods, orders["maxItems"])
-        refs = [{"prefixItems": [{"$ref": f"#/$defs/order_{g}"} for g in s], "items": False} for s in longest]
-        portable = {"type": "array", "anyOf": refs}
-    return {**schema, "properties": {**schema["properties"], "orders": portable}, "$defs": defs}
 
 
 def _completion(raw: bytes) -> tuple[str, int, int, str | None] | None:
