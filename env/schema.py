@@ -150,7 +150,9 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
+            keys = [f.name for f in dataclasses.fields(tp)]
+            of = f" of {', '.join(keys[:-1])} and {keys[-1]}" if 2 <= len(keys) <= 3 else ""  # `seeds: [3, 4]`
+            fail(source, path, f"expected {type_text(tp)}{of}, got {shown(value)}")
         return build(tp, value, source, path)
     if origin is dict:
         key_tp, val_tp = get_args(tp)

@@ -43,7 +43,9 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
         "move_floor": (t.move_floor, t.move_floor >= 0, "0 or more"),
         "lever_min_effect": (t.lever_min_effect, t.lever_min_effect >= 0, "0 or more"),
         "ci_level": (t.ci_level, 0 < t.ci_level < 1, "between 0 and 1, both excluded"),
-        "resamples": (t.resamples, t.resamples >= 1, "at least 1"),
+        # a Monte Carlo p is at least 1 / (resamples + 1): with fewer, no cell past exact enumeration
+        # could reach a q worth a flag, and `glade flag` would read as an all-clear
+        "resamples": (t.resamples, t.resamples >= 100, "at least 100 (a Monte Carlo p is at least 1/(resamples+1))"),
     }
     for key, (value, ok, expected) in rules.items():
         if not ok:

@@ -222,6 +222,9 @@ class ShardLog:
         listed (a part written but not yet listed when a run was killed, an empty part an older
         glade left behind, a copy); refuse anything else that is not a listed shard."""
         listed = set(state.parts())
+        for item in self.root.iterdir() if self.root.is_dir() else ():  # the ledger, the recipe, the tables, the card
+            if item.is_file() and (target := temp_of(item.name)) is not None and item.name != f".{target}.tmp":
+                item.unlink()  # atomic's .NAME.PID-HEX.tmp, a write a kill cut short (one writer: the folder's lock)
         for folder, names in self._patterns().items():
             if not folder.is_dir():
                 continue

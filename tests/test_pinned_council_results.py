@@ -101,7 +101,7 @@ EDGES = [  # (key, the edge value that is allowed, the nearest refused one, the 
     ("fdr_q", 0.01, 0.0, "between 0 and 1, both excluded"),
     ("robust_floor", 1.0, 1.01, "between 0 and 1"),
     ("ci_level", 0.5, 0.0, "between 0 and 1, both excluded"),
-    ("resamples", 1, 0, "at least 1"),
+    ("resamples", 100, 99, "at least 100 (a Monte Carlo p is at least 1/(resamples+1))"),
 ]
 
 

@@ -262,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     terminated: list[int] = []  # the SIGTERM that stopped the verb, if one did
     restore = stop_on_sigterm(terminated)
+    restore_ctrl_c = lambda: None  # noqa: E731
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt as exc:  # a verb may say how to resume: KeyboardInterrupt("rerun ...")
+        restore_ctrl_c = ignore_ctrl_c()  # a second Ctrl-C while this is said was a traceback
         error(f"interrupted; {exc}" if str(exc) else "interrupted")
         return 128 + terminated[-1] if terminated else 130  # 143 for SIGTERM, as a shell reports each signal
     except SeatsFailing as exc:  # too many faults, as at a run's end (exit 1), only sooner
@@ -277,6 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         restore()
+        restore_ctrl_c()
+
+
+def ignore_ctrl_c() -> Callable[[], None]:
+    """Ignore SIGINT (in the main thread: elsewhere Python sets no handler); returns what puts
+    the previous handler back (main() may run in a test, which Ctrl-C must still stop)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return lambda: signal.signal(signal.SIGINT, before)
 
 
 def entry() -> int:
