@@ -263,16 +263,22 @@ def rank(
     board = []
     for i in order:
         short = too_few or played[i] < MIN_RESAMPLED
+        # every refit the same (each seed orders these entries alike): no spread to make an interval of
+        flat = not short and _tidy(low[i]) == _tidy(high[i])
         board.append(
             {
                 "rank": int(places[i]),
                 "entry": c.entries[i],
                 "names": c.labels.get(c.entries[i], []),
                 "strength": _tidy(strengths[i]),
-                "ci": None if short else [_tidy(low[i]), _tidy(high[i])],
+                "ci": None if short or flat else [_tidy(low[i]), _tidy(high[i])],
                 "rank_ci": None if short else [low[n + i], high[2 * n + i]],
                 "seeds": int(played[i]),  # the seeds it was compared on
-                "note": f"too few seeds for an interval: {played[i]}, at least {MIN_RESAMPLED}" if short else None,
+                "note": f"too few seeds for an interval: {played[i]}, at least {MIN_RESAMPLED}"
+                if short
+                else "the same strength in every resample (every seed orders it alike): no spread for an interval"
+                if flat
+                else None,
                 "wins": total[i].sum(),
                 "comparisons": total[i].sum() + total[:, i].sum(),
                 "separated": bool(total[i].sum() == 0 or total[:, i].sum() == 0),  # strength set by the prior

@@ -97,7 +97,36 @@ def read_table(
         raise ValueError(f"{unreadable_parquet(path, why)}; {rebuild(path.parent)}") from None
     check_filled(path, frame, fix or rebuild(path.parent))
     check_json_cells(path, frame, fix or rebuild(path.parent))
+    check_unique(path, frame, fix or rebuild(path.parent))
     return frame
+
+
+# What names a row of each table glade eval writes: no two rows share it
+ROW_KEYS = {
+    "decisions.parquet": ("episode_id", "turn", "creature"),
+    "episodes.parquet": ("episode_id", "creature"),
+    "attribution.parquet": ("episode_id", "creature"),
+}
+
+
+def check_unique(path: Path, frame: pd.DataFrame, fix: str) -> None:
+    """A row that repeats another's key (ROW_KEYS; a hand-made concat) is a ValueError: it would count twice."""
+    key = list(ROW_KEYS.get(path.name, ()))
+    if not key or not set(key) <= set(frame.columns):
+        return
+    if (twice := frame.duplicated(key)).any():
+        first = ", ".join(str(v) for v in frame.loc[twice, key].iloc[0])
+        raise ValueError(f"{path}: {int(twice.sum())} row(s) repeat another's {', '.join(key)} ({first} first); {fix}")
+
+
+def check_tables_agree(folder: Path, decisions: pd.DataFrame, episodes: pd.DataFrame) -> None:
+    """Decisions of an episode episodes.parquet lacks (tables of two runs, or one cut short) are a ValueError."""
+    lacking = sorted(set(decisions["episode_id"]) - set(episodes["episode_id"]))
+    if lacking:
+        raise ValueError(
+            f"{folder / 'decisions.parquet'}: decisions of {len(lacking)} episode(s) episodes.parquet lacks "
+            f"({lacking[0]} first); {rebuild(folder)}"
+        )
 
 
 NEVER_NULL = frozenset(DECISIONS_NEEDED) | frozenset(EPISODES_NEEDED)  # glade eval fills these in every row

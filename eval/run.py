@@ -57,7 +57,7 @@ def play(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Play one shard in lockstep; its decisions, episodes and attribution (leave-one-out
     replay) rows. `council(scenario, focal)` seats a world (see seat_council); `progress(n)`
-    hears after each lockstep turn the n world-turns it played, then `after()` is called."""
+    hears after each lockstep turn the n world-turns it played, then `after(live)`, with the worlds still playing."""
     specs = [
         EpisodeSpec(
             w.episode_id,
@@ -92,8 +92,9 @@ def play_here(
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
     hint = lambda seat, faults: seat_fault_hint(seat, faults, recipe.policies.get(seat))
     watch = failing_watch(stats.seats, recipe.max_fault_share, hint)
-    for shard in todo:
-        yield shard, *play(scenarios, shard, council, stats, progress, watch)
+    for i, shard in enumerate(todo):
+        last = i + 1 == len(todo)
+        yield shard, *play(scenarios, shard, council, stats, progress, lambda live: watch(live > 0 or not last))
 
 
 def evaluate(

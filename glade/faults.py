@@ -194,20 +194,21 @@ def failing_watch(
     meters: dict[str, SeatMeter],
     max_share: float,
     hint: Callable[[str, dict[str, int]], str] = lambda seat, faults: fault_hint(faults),
-) -> Callable[[], None]:
-    """A check to call after each lockstep turn of a run whose `meters` fill as it plays: it
-    raises SeatsFailing when a seat over `max_share` failed every decision so far, in two turns
-    or more. stop_if_failing checks between shards; inside one, a server that is down or hangs
-    would cost its timeout on every turn left in the shard (30 turns x (retries + 1) x timeout
-    at the defaults is hours). One turn is not enough: its tries all fall in one short window,
-    which a server restarting can fill."""
+) -> Callable[[bool], None]:
+    """A check to call after each lockstep turn of a run whose `meters` fill as it plays, `left`
+    saying whether the run has turns left to play: it raises SeatsFailing when a seat over
+    `max_share` failed every decision so far, in two turns or more, and turns are left (with
+    none, the run ends anyway and keeps its rows). stop_if_failing checks between shards;
+    inside one, a server that is down or hangs would cost its timeout on every turn left in the
+    shard (30 turns x (retries + 1) x timeout at the defaults is hours). One turn is not enough:
+    its tries all fall in one short window, which a server restarting can fill."""
     turns = 0
     before: dict[str, int] = {}  # seat -> its decisions before this turn
 
-    def after_turn() -> None:
+    def after_turn(left: bool) -> None:
         nonlocal turns
         turns += 1
-        tally = tally_of(meters)
+        tally = tally_of(meters) if left else {}
         for seat in too_many_faults(tally, max_share):
             t = tally[seat]
             if before.get(seat, 0) and sum(t["faults"].values()) == t["decisions"]:

@@ -174,22 +174,22 @@ def model_shares(leader: Policy, answers: list[Decision], spent: float) -> list[
 
 
 def world_turn_ticks(
-    episodes: list[EpisodeSpec], progress: Callable[[int], None] | None, after: Callable[[], None] | None = None
+    episodes: list[EpisodeSpec], progress: Callable[[int], None] | None, after: Callable[[int], None] | None = None
 ) -> Callable[[int], None] | None:
     """run_lockstep's `on_turn` for a bar counted in world-turns (the dry runs' unit): `progress(n)`
     hears the n worlds each lockstep turn played, every episode playing its scenario's turns;
-    `after()` is called after each turn too (glade.faults.failing_watch)."""
+    `after(live)` is called after each turn too, with the worlds still playing (glade.faults.failing_watch)."""
     if progress is None and after is None:
         return None
     lengths = [e.scenario.turns for e in episodes]
     counts = iter([sum(n > t for n in lengths) for t in range(max(lengths))])
 
-    def on_turn(_live: int) -> None:
+    def on_turn(live: int) -> None:
         played = next(counts)
         if progress is not None:
             progress(played)
         if after is not None:
-            after()
+            after(live)
 
     return on_turn
 

@@ -92,3 +92,86 @@ def test_a_rerun_drops_the_temporary_files_a_kill_left_in_the_run_folder(tmp_pat
     mine.write_text("a user's")
     assert main(["eval", str(path)]) == 0
     assert not any(p.exists() for p in left) and mine.exists()
+
+
+def test_a_share_the_same_wherever_the_figure_moved_is_said_in_words_not_a_zero_width_interval():
+    """Two seeds where the council moved nothing (0/0) made the same-share test fail, and
+    Fieller then gave hazel 100% [100%, 100%], which the README promises never to show."""
+    from test_pinned_verdicts import _attribute
+
+    _, seats = _attribute([0.0, 0.6, 0.0, 1.2, 0.9, 0.3], {"hazel": 1.0, "thorn": 0.0})
+    hazel, thorn = seats[(0, "hazel")], seats[(0, "thorn")]
+    assert hazel["share"] == 1.0 and hazel["share_ci"] is None
+    assert hazel["share_note"] == "same share in all 4 seeds where the figure moved (in 2 of 6 it did not)"
+    assert thorn["share"] == 0.0 and thorn["share_ci"] is None and thorn["share_note"].startswith("same share")
+
+
+def test_a_cast_effect_of_float_noise_gets_no_share():
+    """An effect of about 1e-16 (sums that differ in the last bit) gave share 0.0 beside a share
+    interval of [0.85, 1.05]: the point outside its own interval."""
+    from test_pinned_verdicts import _attribute
+
+    ulp = 1.7763568394002505e-15  # of the stand-in's volume, 10: the council's 10 - ulp differs in the last bit
+    _, seats = _attribute([ulp, ulp, 2 * ulp, ulp], {"hazel": 1.0, "thorn": 0.0})
+    assert seats[(0, "hazel")]["share"] is None and seats[(0, "hazel")]["cast_effect"] == 0.0
+
+
+def test_a_leaderboard_every_seed_orders_alike_says_so_instead_of_a_zero_width_interval(tmp_path):
+    """Every seed ordering a > b > c: every refit was the same, and the board printed
+    +0.23 [+0.23, +0.23]."""
+    import pandas as pd
+    from test_rank_intervals import _seat
+
+    from glade.eval.rank import rank
+
+    rows = [_seat("s", seed, p, v) for seed in range(12) for p, v in (("a", 3.0), ("b", 2.0), ("c", 0.0))]
+    folder = tmp_path / "r"
+    folder.mkdir()
+    pd.DataFrame(rows).to_parquet(folder / "episodes.parquet")
+    board = rank([folder], resamples=2000, seed=0)
+    assert [row["entry"] for row in board["board"]] == ["a", "b", "c"]
+    for row in board["board"]:
+        assert row["ci"] is None
+        assert (
+            row["note"] == "the same strength in every resample (every seed orders it alike): no spread for an interval"
+        )
+
+
+@pytest.mark.parametrize("damage", ["repeated-rows", "episodes-missing"])
+def test_tables_that_disagree_are_refused_by_flag_and_report_and_eval_rebuilds_them(tmp_path, capsys, damage):
+    """Five repeated decision rows were counted (653 live where 648 were played); decisions of
+    episodes episodes.parquet lacked passed flag, and report then looped on its advice."""
+    import pandas as pd
+
+    path = eval_recipe(tmp_path)
+    results = tmp_path / "results"
+    assert main(["eval", str(path)]) == 0
+    decisions = pd.read_parquet(results / "decisions.parquet")
+    if damage == "repeated-rows":
+        pd.concat([decisions, decisions.head(5)]).to_parquet(results / "decisions.parquet")
+        said = f"{results / 'decisions.parquet'}: 5 row(s) repeat another's episode_id, turn, creature ("
+    else:
+        episodes = pd.read_parquet(results / "episodes.parquet")
+        gone = decisions["episode_id"].iloc[0]
+        episodes[episodes["episode_id"] != gone].to_parquet(results / "episodes.parquet")
+        said = f"{results / 'decisions.parquet'}: decisions of 1 episode(s) episodes.parquet lacks ({gone} first)"
+    (results / "summary.json").rename(tmp_path / "summary.json")  # as the summary's own mismatch line advises
+    capsys.readouterr()
+    for argv in (["flag", str(results)], ["report", str(results)]):
+        err = _error(capsys, argv)
+        assert said in err and "it rebuilds the tables from its shards" in err
+    assert main(["eval", str(path)]) == 0  # what the line says to do
+    assert main(["flag", str(results)]) == 0 and main(["report", str(results)]) == 0
+    assert len(pd.read_parquet(results / "decisions.parquet")) == len(decisions)
+
+
+def test_rank_refuses_an_episodes_table_with_repeated_rows(tmp_path, capsys):
+    import pandas as pd
+    from test_rank_intervals import _seat
+
+    rows = [_seat("s", seed, p, v) for seed in range(8) for p, v in (("a", 3.0), ("b", 2.0))]
+    folder = tmp_path / "r"
+    folder.mkdir()
+    pd.DataFrame(rows + rows[:3]).to_parquet(folder / "episodes.parquet")
+    err = _error(capsys, ["rank", str(folder)])
+    assert f"{folder / 'episodes.parquet'}: 3 row(s) repeat another's episode_id, creature (s.a.s0, c1 first)" in err

@@ -105,7 +105,8 @@ def test_rank_takes_few_refits_where_no_entry_gets_an_interval(tmp_path, capsys)
 
 
 def test_rank_refuses_too_few_refits_where_an_entry_gets_an_interval(tmp_path, capsys):
-    eight = _folder(tmp_path, "eight", [(seed, "a", "b") for seed in range(8)])
+    # b wins one seed: refits differ (were every seed alike, no refit would spread an interval)
+    eight = _folder(tmp_path, "eight", [(seed, "a", "b") for seed in range(7)] + [(7, "b", "a")])
     assert main(["rank", str(eight), "--resamples", "10"]) == 2
     assert errors(capsys.readouterr().err) == [
         "error: --resamples 10: at least 1743 refits for a 95% interval's ends (about 10 beyond each at 8 seeds; "

@@ -20,6 +20,7 @@ from glade.eval.results_folder import (
     EPISODES_NEEDED,
     check_results_folder,
     check_summary,
+    check_tables_agree,
     interrupted,
     read_recipe,
     read_summary,
@@ -85,6 +86,7 @@ def load_results(results_dir: str | Path) -> Results:
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")
     decisions = read_table(decisions_path)
+    check_tables_agree(folder, decisions, seats)
     written = len(decisions), seats  # the tables as glade eval wrote them, faults in: what summary and flags describe
     played = list(dict.fromkeys(seats.loc[seats["council"] != STANDIN, "council"]))
     # a seat fault is a held turn, not play: its rows and worlds are left out as the summary leaves them out

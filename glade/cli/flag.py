@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         EPISODES_NEEDED,
         check_columns,
         check_results_folder,
+        check_tables_agree,
         interrupted,
         read_table,
     )
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         check_columns(results / "episodes.parquet", EPISODES_NEEDED)
         decisions = read_table(results / "decisions.parquet")
         episodes = read_table(results / "episodes.parquet")
+        check_tables_agree(results, decisions, episodes)
         flagging = flag(decisions, episodes, thresholds, seed)
         json_path, md_path = write_flags(flagging, results, top=args.top)
 
