@@ -94,7 +94,10 @@ def play_here(
     watch = failing_watch(stats.seats, recipe.max_fault_share, hint)
     for i, shard in enumerate(todo):
         last = i + 1 == len(todo)
-        yield shard, *play(scenarios, shard, council, stats, progress, lambda live: watch(live > 0 or not last))
+        yield (
+            shard,
+            *play(scenarios, shard, council, stats, progress, lambda live, last=last: watch(live > 0 or not last)),
+        )
 
 
 def evaluate(

@@ -228,7 +228,7 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
             last = i + 1 == len(batches)
-            on_turn = world_turn_ticks(specs, progress, lambda live: watch(live > 0 or not last))
+            on_turn = world_turn_ticks(specs, progress, lambda live, last=last: watch(live > 0 or not last))
             played = run_lockstep(specs, on_turn=on_turn, stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))
