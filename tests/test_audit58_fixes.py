@@ -175,3 +175,30 @@ def test_rank_refuses_an_episodes_table_with_repeated_rows(tmp_path, capsys):
     pd.DataFrame(rows + rows[:3]).to_parquet(folder / "episodes.parquet")
     err = _error(capsys, ["rank", str(folder)])
     assert f"{folder / 'episodes.parquet'}: 3 row(s) repeat another's episode_id, creature (s.a.s0, c1 first)" in err
+
+
+@pytest.mark.parametrize("verb", ["flag", "report", "rank"])
+def test_an_interrupted_flag_report_or_rank_says_its_files_are_whole_and_what_to_do(tmp_path, monkeypatch, capsys, verb):
+    """They said only `error: interrupted`, not whether anything was written or what to rerun."""
+    import glade.eval.flags
+    import glade.eval.rank
+    import glade.eval.report
+
+    path = eval_recipe(tmp_path)
+    results = tmp_path / "results"
+    assert main(["eval", str(path)]) == 0
+    assert main(["flag", str(results)]) == 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    module, name = {"flag": (glade.eval.flags, "write_flags"), "report": (glade.eval.report, "write_report")}.get(
+        verb, (glade.eval.rank, "write_rank")
+    )
+    monkeypatch.setattr(module, name, interrupted)
+    capsys.readouterr()
+    assert main([verb, str(results), *(["--resamples", "100"] if verb == "rank" else [])]) == 130
+    assert (
+        "error: interrupted; each file it writes is whole, this run's or the one before; rerun the same command to "
+        "write them all"
+    ) in " ".join(capsys.readouterr().err.split())

@@ -282,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         restore_ctrl_c()
 
 
+# What an interrupted flag, report or rank says: its files are written whole (glade.files.atomic)
+REWRITE = "each file it writes is whole, this run's or the one before; rerun the same command to write them all"
+
+
 def ignore_ctrl_c() -> Callable[[], None]:
     """Ignore SIGINT (in the main thread: elsewhere Python sets no handler); returns what puts
     the previous handler back (main() may run in a test, which Ctrl-C must still stop)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.cli import VerbHelp, about, epilog
+from glade.cli import REWRITE, VerbHelp, about, epilog
 
 TABLES = ("decisions.parquet", "episodes.parquet")
 WIDTH = 100
@@ -72,16 +72,19 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise ValueError("--top: must be at least 0")
     # the folder's lock, as glade eval takes it: no eval rewrites the tables, and no flag or report writes, meanwhile
-    with only_writer(results, advice="let it finish, then rerun glade flag", optional=True):
-        thresholds, seed = load_thresholds(results)
-        check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
-        check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
-        check_columns(results / "episodes.parquet", EPISODES_NEEDED)
-        decisions = read_table(results / "decisions.parquet")
-        episodes = read_table(results / "episodes.parquet")
-        check_tables_agree(results, decisions, episodes)
-        flagging = flag(decisions, episodes, thresholds, seed)
-        json_path, md_path = write_flags(flagging, results, top=args.top)
+    try:
+        with only_writer(results, advice="let it finish, then rerun glade flag", optional=True):
+            thresholds, seed = load_thresholds(results)
+            check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
+            check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
+            check_columns(results / "episodes.parquet", EPISODES_NEEDED)
+            decisions = read_table(results / "decisions.parquet")
+            episodes = read_table(results / "episodes.parquet")
+            check_tables_agree(results, decisions, episodes)
+            flagging = flag(decisions, episodes, thresholds, seed)
+            json_path, md_path = write_flags(flagging, results, top=args.top)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(REWRITE) from None
 
     console = glade_console()
     width = min(console.width, WIDTH)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.cli import VerbHelp, about, epilog
+from glade.cli import REWRITE, VerbHelp, about, epilog
 from glade.eval.thresholds import DEFAULTS
 
 
@@ -92,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
             if first.is_dir()
             else nullcontext()
         )
-    with lock:
-        return _rank(args, out, least, con=console())  # results on stdout; the bar on stderr
+    try:
+        with lock:
+            return _rank(args, out, least, con=console())  # results on stdout; the bar on stderr
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(REWRITE) from None
 
 
 def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glade.cli import VerbHelp, epilog
+from glade.cli import REWRITE, VerbHelp, epilog
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -39,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     # the folder's lock, as glade eval takes it (write_report itself names a folder that is none)
     lock = only_writer(results, advice="let it finish, then rerun glade report", optional=True)
-    with lock if results.is_dir() else nullcontext():
-        md_path, html_path = write_report(results)
+    try:
+        with lock if results.is_dir() else nullcontext():
+            md_path, html_path = write_report(results)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(REWRITE) from None
     print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
     print(f"wrote {html_path} (self-contained)")
     return 0
