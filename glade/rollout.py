@@ -31,7 +31,7 @@ from glade.env.observation import plain
 from glade.env.protocol import PROTOCOL_VERSION, render, with_article
 from glade.env.scenario import Scenario, load_scenario
 from glade.env.world import check_conservation
-from glade.faults import SeatMeter, tally_faults
+from glade.faults import SeatMeter, is_fault, tally_faults
 from glade.seats import Decision, Policy, StandIn, each_creature, load_council, standin_council
 from glade.tracejson import canonical, dumps, encoder, fills_json
 
@@ -298,7 +298,8 @@ def trace_row(
         "seat": seat,
         "policy": d.policy or policy.name,
         "protocol_version": PROTOCOL_VERSION,
-        "completion": d.text if d.text is not None else action,
+        # a stand-in's: its action; a fault's: nothing, the server sent no answer (the action is the held turn)
+        "completion": d.text if d.text is not None else "" if is_fault(d.error) else action,
         "action": action,
         "error": d.error,
         "repaired": bool(d.repaired),

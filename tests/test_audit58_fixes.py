@@ -178,7 +178,9 @@ def test_rank_refuses_an_episodes_table_with_repeated_rows(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("verb", ["flag", "report", "rank"])
-def test_an_interrupted_flag_report_or_rank_says_its_files_are_whole_and_what_to_do(tmp_path, monkeypatch, capsys, verb):
+def test_an_interrupted_flag_report_or_rank_says_its_files_are_whole_and_what_to_do(
+    tmp_path, monkeypatch, capsys, verb
+):
     """They said only `error: interrupted`, not whether anything was written or what to rerun."""
     import glade.eval.flags
     import glade.eval.rank
@@ -202,3 +204,18 @@ def test_an_interrupted_flag_report_or_rank_says_its_files_are_whole_and_what_to
         "error: interrupted; each file it writes is whole, this run's or the one before; rerun the same command to "
         "write them all"
     ) in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_fault_row_of_a_traces_dataset_has_no_completion_the_server_never_sent(tmp_path, capsys):
+    """A fault row stored completion '{"orders": []}', as if the model had answered a hold."""
+    import pandas as pd
+    from resume_setup import generate_recipe
+
+    dead = {"kind": "server", "base_url": "http://127.0.0.1:9/v1", "model": "tiny", "retries": 0, "timeout": 2}
+    path = generate_recipe(tmp_path, councils={"live": {"oona": dead}}, seeds={"count": 1}, max_fault_share=1.0)
+    assert main(["generate", str(path)]) == 0
+    rows = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "traces" / "data").glob("*.parquet")))
+    faults = rows[rows["error"] == "server_refused"]
+    assert len(faults) == 3 and (faults["completion"] == "").all() and (faults["action"] == '{"orders": []}').all()
+    others = rows[rows["creature"] != "oona"]
+    assert (others["completion"] == others["action"]).all()  # a stand-in's completion is its action
