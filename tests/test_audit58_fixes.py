@@ -219,3 +219,16 @@ def test_a_fault_row_of_a_traces_dataset_has_no_completion_the_server_never_sent
     assert len(faults) == 3 and (faults["completion"] == "").all() and (faults["action"] == '{"orders": []}').all()
     others = rows[rows["creature"] != "oona"]
     assert (others["completion"] == others["action"]).all()  # a stand-in's completion is its action
+
+
+def test_report_says_on_the_terminal_that_flags_json_is_unreadable(tmp_path, capsys):
+    """The complaint was only in italics inside the pages; the terminal said nothing."""
+    path = eval_recipe(tmp_path)
+    results = tmp_path / "results"
+    assert main(["eval", str(path)]) == 0
+    (results / "flags.json").write_text('{"a": 1}\n')
+    capsys.readouterr()
+    assert main(["report", str(results)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: {results / 'flags.json'}: not what glade flag writes" in err
+    assert "(the report says so where the flags would be)" in err

@@ -83,7 +83,10 @@ def test_a_folder_holding_a_plain_tmp_file_and_no_ledger_is_refused(tmp_path):
     (log.root / ".progress.json.tmp").write_text("{")
     log.check({})
     (log.root / "notes.tmp").write_text("mine")
-    with pytest.raises(ValueError, match=r"holds files that no glade run of this folder wrote \(there is no progress"):
+    with pytest.raises(
+        ValueError,
+        match=r"holds files but no progress.json, so no run of this verb to resume \(a glade simulate episode",
+    ):
         log.check({})
     assert (log.root / "notes.tmp").read_text() == "mine"
 

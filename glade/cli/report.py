@@ -33,6 +33,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
+    from glade.console import warning
+    from glade.eval.flags import load_flags
     from glade.eval.report import FILES, write_report
     from glade.files import only_writer
 
@@ -46,4 +48,9 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(REWRITE) from None
     print(f"wrote {md_path} (figures in {md_path.parent / FILES}/)")
     print(f"wrote {html_path} (self-contained)")
+    if (results / "flags.json").is_file():  # the pages say so in the flags' place; the terminal too
+        try:
+            load_flags(results / "flags.json")
+        except ValueError as exc:
+            warning(f"{exc} (the report says so where the flags would be)")
     return 0
