@@ -22,7 +22,7 @@ from .recipe import STANDIN
 from .stats import MIN_N, clean, fieller, interval
 from .thresholds import DEFAULTS, Thresholds
 
-NOISE = 1e-12  # |a difference| below this is float noise of sums, not a move of a figure
+NOISE = 1e-9  # |a difference| below this is float noise of sums (pebbles, prices: cents), not a move of a figure
 
 
 def _seat_names(episodes: pd.DataFrame, decisions: pd.DataFrame | None) -> dict[tuple[str, str], str]:
@@ -90,17 +90,20 @@ def attribution(
                 contribution = interval(part["contribution"], level=level, bounds=bounds, lattice=bounds is not None)
                 total = part["effect"].mean()
                 total = 0.0 if abs(total) < NOISE else total  # float noise of a difference of sums, not an effect
-                moved = (part["contribution"].abs() >= NOISE) | (part["effect"].abs() >= NOISE)  # 0/0 fits any share
+                known = part["contribution"].notna() & part["effect"].notna()
+                moved = known & (
+                    (part["contribution"].abs() >= NOISE) | (part["effect"].abs() >= NOISE)
+                )  # 0/0: any share
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratios = (part["contribution"] / part["effect"])[moved].to_numpy()
-                same = len(part) >= MIN_N and len(ratios) > 0 and np.isfinite(ratios).all() and np.ptp(ratios) <= 1e-9
+                same = len(ratios) >= MIN_N and np.isfinite(ratios).all() and np.ptp(ratios) <= 1e-9
                 share_ci = None if same else fieller(part["contribution"], part["effect"], level)
                 if share_ci is not None and share_ci[1] - share_ci[0] <= 1e-9:  # no spread to make an interval of
                     same, share_ci = True, None
                 pairs = int(part[["contribution", "effect"]].notna().all(axis=1).sum())
                 note = ""
                 if same:
-                    still = len(part) - len(ratios)
+                    still = int((known & ~moved).sum())
                     note = f"same share in all {len(ratios)} seeds" + (
                         f" where the figure moved (in {still} of {len(part)} it did not)" if still else ""
                     )

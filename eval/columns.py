@@ -50,7 +50,9 @@ DECISION_COLUMNS = {  # one row per live decision: a council's focal seat on one
     "action": Column(TEXT, "the live action (JSON)"),
     "standin_action": Column(TEXT, "the stand-in's action in the same state (JSON): the counterfactual"),
     "standin_disposition": Column(TEXT, "the stand-in disposition that gave it: the creature's scenario one"),
-    "completion": Column(TEXT, "the seat's raw answer (a stand-in's: its action, JSON)"),
+    "completion": Column(
+        TEXT, "the seat's raw answer (a stand-in's: its action, JSON; a seat fault's: empty, no answer came)"
+    ),
     "prompt": Column(TEXT, "the user prompt the seat read"),
     "observation": Column(TEXT, "the observation decided on (JSON), from which glade calibrate rebuilds the state"),
     "error": Column(

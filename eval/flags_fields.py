@@ -5,7 +5,10 @@ anything else there (markup where a number goes) rather than show it (the types:
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from .json_fields import INTEGER, LIST, NUMBER, TEXT, is_kind, said, wrong_fields
+from .thresholds import Thresholds
 
 # by key, the types a value may have; None: the key may be left out (or null)
 FAMILY_FIELDS = {"family": (INTEGER,), "n": (INTEGER,), "n_max": (INTEGER, None), "q": (NUMBER,), "title": (TEXT,)}
@@ -42,3 +45,14 @@ def wrong_field(families: list, flags: list[dict]) -> str | None:
                 if why := wrong_fields(example, EXAMPLE_FIELDS, f"{key}[{i}].examples[{j}]"):
                     return why
     return None
+
+
+def stale_thresholds(method: dict, thresholds: Thresholds) -> str | None:
+    """How the thresholds flags.json was flagged at (the ones its `method` records) differ from
+    the run's now (glade eval may run again at others); None where they match, or none is recorded."""
+    now = asdict(thresholds)
+    changed = [k for k in ("fdr_q", "flag_min_effect", "flag_support") if k in method and method[k] != now[k]]
+    if not changed:
+        return None
+    then = ", ".join(f"{k} {method[k]}" for k in changed)
+    return f"flagged at {then}, where the run's thresholds are now " + ", ".join(f"{k} {now[k]}" for k in changed)

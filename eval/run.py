@@ -20,7 +20,7 @@ from glade.config import as_plain
 from glade.env import protocol
 from glade.env.scenario import Scenario
 from glade.episode_folder import PROVENANCE
-from glade.faults import SeatMeter, failing_watch, stop_if_failing, tally_faults
+from glade.faults import SeatMeter, failing_watch, shard_watch, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
 from glade.resume import scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
@@ -87,17 +87,17 @@ def play_here(
 ):
     """The local backend: every shard in this process, one after another; yields (shard,
     decisions, episodes, attribution) as each finishes. A seat that fails every decision
-    stops the run after its second turn (glade.faults.failing_watch), not at the shard's end."""
+    may stop the run mid-shard (glade.faults.failing_watch), not only at the shard's end."""
     cache: dict = {}
     council = lambda scenario, focal: seat_council(recipe, scenario, focal, cache)
-    hint = lambda seat, faults: seat_fault_hint(seat, faults, recipe.policies.get(seat))
-    watch = failing_watch(stats.seats, recipe.max_fault_share, hint)
+    watch = failing_watch(stats.seats, recipe.max_fault_share, seat_hint(recipe))
     for i, shard in enumerate(todo):
-        last = i + 1 == len(todo)
-        yield (
-            shard,
-            *play(scenarios, shard, council, stats, progress, lambda live, last=last: watch(live > 0 or not last)),
-        )
+        yield shard, *play(scenarios, shard, council, stats, progress, shard_watch(watch, last=i + 1 == len(todo)))
+
+
+def seat_hint(recipe: EvalRecipe):
+    """What to fix about a failing seat, named by the recipe's policy name (its spec says which server)."""
+    return lambda seat, faults: seat_fault_hint(seat, faults, recipe.policies.get(seat))
 
 
 def evaluate(
@@ -143,9 +143,7 @@ def _evaluate(recipe: EvalRecipe, on_total, progress, backend, source) -> Evalua
     # (leave-one-out replays write none, so their faults, in stats.seats, are not counted here either)
     totals = eval_plan(recipe, scenarios, [[w for w in planned if w.left_out is None]]).decisions
     meters: dict[str, SeatMeter] = {}
-
-    def hint(seat: str, faults: dict[str, int]) -> str:  # seats are named by the recipe's policy names
-        return seat_fault_hint(seat, faults, recipe.policies.get(seat))
+    hint = seat_hint(recipe)
 
     part = first = state.next_part()
     try:

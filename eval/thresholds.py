@@ -29,6 +29,7 @@ class Thresholds:
 
 
 DEFAULTS = Thresholds()  # frozen: safe as a default argument
+MIN_RESAMPLES = 100
 
 
 def check_thresholds(t: Thresholds, source: str | None) -> None:
@@ -45,7 +46,11 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
         "ci_level": (t.ci_level, 0 < t.ci_level < 1, "between 0 and 1, both excluded"),
         # a Monte Carlo p is at least 1 / (resamples + 1): with fewer, no cell past exact enumeration
         # could reach a q worth a flag, and `glade flag` would read as an all-clear
-        "resamples": (t.resamples, t.resamples >= 100, "at least 100 (a Monte Carlo p is at least 1/(resamples+1))"),
+        "resamples": (
+            t.resamples,
+            t.resamples >= MIN_RESAMPLES,
+            f"at least {MIN_RESAMPLES} (a Monte Carlo p is at least 1/(resamples+1))",
+        ),
     }
     for key, (value, ok, expected) in rules.items():
         if not ok:
@@ -62,6 +67,14 @@ def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) 
     if given is not None and not isinstance(given, Mapping):
         fail(source, "thresholds", f"expected a mapping, got {given!r}")
     thresholds = build(Thresholds, dict(given or {}), source, "thresholds")
+    if thresholds.resamples < MIN_RESAMPLES and thresholds.resamples >= 1:  # an older glade took from 1
+        fail(
+            source,
+            "thresholds.resamples",
+            f"must be at least {MIN_RESAMPLES} (a Monte Carlo p is at least 1/(resamples+1)), got "
+            f"{thresholds.resamples}, which an older glade took; rerun glade eval with thresholds.resamples="
+            f"{DEFAULTS.resamples} (thresholds are not in the ledger: nothing plays again)",
+        )
     check_thresholds(thresholds, source)
     source = str(Path(folder) / ("recipe.yaml" if "seed" in recipe else "summary.json"))
     seed = recipe["seed"] if "seed" in recipe else summary.get("seed")

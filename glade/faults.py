@@ -5,6 +5,7 @@ when a seat faults too often (too_many_faults). Parse errors are behaviour, not 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from glade.seats import Decision
 
+GRACE_S = 60.0  # seconds every decision of a seat may fail before the turn watch stops a run mid-shard
 FAULT_PREFIX = "server_"  # a Decision whose error starts with this is a fault: the seat failed to answer
 
 
@@ -197,26 +199,35 @@ def failing_watch(
 ) -> Callable[[bool], None]:
     """A check to call after each lockstep turn of a run whose `meters` fill as it plays, `left`
     saying whether the run has turns left to play: it raises SeatsFailing when a seat over
-    `max_share` failed every decision so far, in two turns or more, and turns are left (with
-    none, the run ends anyway and keeps its rows). stop_if_failing checks between shards;
-    inside one, a server that is down or hangs would cost its timeout on every turn left in the
-    shard (30 turns x (retries + 1) x timeout at the defaults is hours). One turn is not enough:
-    its tries all fall in one short window, which a server restarting can fill."""
-    turns = 0
+    `max_share` failed every decision so far, in two of its turns or more, GRACE_S seconds into
+    the run or later, and turns are left (with none, the run ends anyway and keeps its rows).
+    stop_if_failing checks between shards; inside one, a server that hangs would cost its
+    timeout on every turn left in the shard (30 turns x (retries + 1) x timeout at the defaults
+    is hours). The grace is for a server still starting: refusals come fast, and the shard's
+    end is near when the grace is over."""
+    started = time.monotonic()
     before: dict[str, int] = {}  # seat -> its decisions before this turn
+    turns: Counter = Counter()  # seat -> the turns it decided in
 
     def after_turn(left: bool) -> None:
-        nonlocal turns
-        turns += 1
-        tally = tally_of(meters) if left else {}
+        tally = tally_of(meters)
+        turns.update(seat for seat, t in tally.items() if t["decisions"] > before.get(seat, 0))
+        before.update((seat, t["decisions"]) for seat, t in tally.items())
+        if not left or time.monotonic() - started < GRACE_S:
+            return
         for seat in too_many_faults(tally, max_share):
             t = tally[seat]
-            if before.get(seat, 0) and sum(t["faults"].values()) == t["decisions"]:
-                so_far = f"the first {turns} turns of this run"
+            if turns[seat] >= 2 and sum(t["faults"].values()) == t["decisions"]:
+                so_far = f"its first {turns[seat]} turns"
                 raise SeatsFailing(_stopped(seat, t, so_far, max_share, " (every decision so far)", hint))
-        before.update((seat, t["decisions"]) for seat, t in tally.items())
 
     return after_turn
+
+
+def shard_watch(watch: Callable[[bool], None], last: bool) -> Callable[[int], None]:
+    """failing_watch's check for one shard's run_lockstep (`after` of world_turn_ticks): turns are
+    left while its worlds play or shards follow."""
+    return lambda live: watch(live > 0 or not last)
 
 
 def _stopped(seat: str, t: dict, so_far: str, max_share: float, why: str, hint) -> str:

@@ -42,6 +42,24 @@ def temp_of(name: str) -> str | None:
     return found.group(1) if found else None
 
 
+_OURS = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")  # atomic's .NAME.PID-HEX.tmp, its writer's pid
+
+
+def left_by_a_kill(name: str) -> bool:
+    """Whether `name` is atomic's temporary of a process that is gone: a write a kill cut short
+    (a live writer's, another run's beside this one, is its own)."""
+    found = _OURS.match(name)
+    if found is None or int(found.group(1)) == os.getpid():
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # alive as another user; not a pid at all
+        return False
+    return False
+
+
 def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option: str | None = "--out") -> None:
     """Refuses (ValueError) to let a run write `path` over a folder, or over a file that
     `ours(text)` does not recognise as one glade wrote (`what`): glade never replaces what it

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from glade.config import changes
 from glade.env import protocol
-from glade.files import atomic, check_folder_path, temp_of
+from glade.files import atomic, check_folder_path, left_by_a_kill, temp_of
 from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
 
@@ -224,8 +224,8 @@ class ShardLog:
         glade left behind, a copy); refuse anything else that is not a listed shard."""
         listed = set(state.parts())
         for item in self.root.iterdir() if self.root.is_dir() else ():  # the ledger, the recipe, the tables, the card
-            if item.is_file() and (target := temp_of(item.name)) is not None and item.name != f".{target}.tmp":
-                item.unlink()  # atomic's .NAME.PID-HEX.tmp, a write a kill cut short (one writer: the folder's lock)
+            if item.is_file() and left_by_a_kill(item.name):
+                item.unlink()
         for folder, names in self._patterns().items():
             if not folder.is_dir():
                 continue

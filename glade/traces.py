@@ -27,7 +27,7 @@ from glade.config import (
     recipe_source,
 )
 from glade.env import protocol
-from glade.faults import failing_watch, is_fault, planned_decisions, stop_if_failing, tally_faults
+from glade.faults import failing_watch, is_fault, planned_decisions, shard_watch, stop_if_failing, tally_faults
 from glade.files import atomic, check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
 from glade.resume import check_outside_runs, finished, scenario_hashes
@@ -227,8 +227,7 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         watch = failing_watch(stats.seats, recipe.max_fault_share, seat_fault_hint)  # a dead seat, mid-shard
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
-            last = i + 1 == len(batches)
-            on_turn = world_turn_ticks(specs, progress, lambda live, last=last: watch(live > 0 or not last))
+            on_turn = world_turn_ticks(specs, progress, shard_watch(watch, last=i + 1 == len(batches)))
             played = run_lockstep(specs, on_turn=on_turn, stats=stats)
             rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
             _write_shard(rows, log.path("traces", part))

@@ -26,7 +26,8 @@ COLUMNS = {
     "protocol_version": "version of the prompt protocol (changes whenever the prompt wording does)",
     "messages": "the rendered chat prompt (system role card, user turn)",
     "observation": "the observation the prompt was rendered from (JSON), as the turn began",
-    "completion": "the raw completion (for stand-in seats, the action as canonical JSON)",
+    "completion": "the raw completion (for stand-in seats, the action as canonical JSON; empty for a seat fault, "
+    "where no answer came)",
     "action": "the parsed, valid action as canonical JSON (prices in pebbles per unit)",
     "error / repaired": "the parser's named error (or null) and whether it repaired the text",
     "self_buy": "how many buy orders named goods the creature makes (self-buys)",

@@ -85,13 +85,21 @@ def test_a_rerun_drops_the_temporary_files_a_kill_left_in_the_run_folder(tmp_pat
     path = eval_recipe(tmp_path)
     results = tmp_path / "results"
     assert main(["eval", str(path)]) == 0
-    left = [results / ".decisions.parquet.4242-0badc0de.tmp", results / ".summary.json.4242-deadbeef.tmp"]
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)  # the pid of a writer a kill stopped
+    left = [results / f".decisions.parquet.{dead}-0badc0de.tmp", results / f".summary.json.{dead}-deadbeef.tmp"]
     for leftover in left:
         leftover.write_bytes(b"half a write")
     mine = results / ".notes.tmp"  # no PID-HEX: not atomic's, so not glade's to delete
     mine.write_text("a user's")
+    live = results / f".rank.json.{os.getppid()}-0123abcd.tmp"  # a live writer's (glade rank --out beside it)
+    live.write_text("{}")
     assert main(["eval", str(path)]) == 0
-    assert not any(p.exists() for p in left) and mine.exists()
+    assert not any(p.exists() for p in left) and mine.exists() and live.exists()
 
 
 def test_a_share_the_same_wherever_the_figure_moved_is_said_in_words_not_a_zero_width_interval():
@@ -131,10 +139,13 @@ def test_a_leaderboard_every_seed_orders_alike_says_so_instead_of_a_zero_width_i
     board = rank([folder], resamples=2000, seed=0)
     assert [row["entry"] for row in board["board"]] == ["a", "b", "c"]
     for row in board["board"]:
-        assert row["ci"] is None
+        assert row["ci"] is None and row["rank_ci"] == [row["rank"], row["rank"]]
         assert (
             row["note"] == "the same strength in every resample (every seed orders it alike): no spread for an interval"
         )
+    from glade.hub.council_view import wrong_entry  # glade export takes the board as glade rank wrote it
+
+    assert [wrong_entry(row, f"board[{i}]") for i, row in enumerate(board["board"])] == [None, None, None]
 
 
 @pytest.mark.parametrize("damage", ["repeated-rows", "episodes-missing"])
@@ -232,3 +243,51 @@ def test_report_says_on_the_terminal_that_flags_json_is_unreadable(tmp_path, cap
     err = " ".join(capsys.readouterr().err.split())
     assert f"warning: {results / 'flags.json'}: not what glade flag writes" in err
     assert "(the report says so where the flags would be)" in err
+
+
+def test_a_results_folder_an_older_glade_ran_at_few_resamples_says_how_to_mend_it(tmp_path, capsys):
+    import yaml
+
+    path = eval_recipe(tmp_path)
+    results = tmp_path / "results"
+    assert main(["eval", str(path)]) == 0
+    recipe = yaml.safe_load((results / "recipe.yaml").read_text())
+    (results / "recipe.yaml").write_text(yaml.safe_dump({**recipe, "thresholds": {"resamples": 20}}))
+    capsys.readouterr()
+    err = _error(capsys, ["flag", str(results)])
+    assert (
+        f"{results / 'recipe.yaml'}: thresholds.resamples: must be at least 100 (a Monte Carlo p is at least "
+        "1/(resamples+1)), got 20, which an older glade took; rerun glade eval with thresholds.resamples=2000 "
+        "(thresholds are not in the ledger: nothing plays again)"
+    ) in err
+    assert main(["eval", str(path), "thresholds.resamples=2000"]) == 0 and main(["flag", str(results)]) == 0
+
+
+DEAD = {"kind": "server", "base_url": "http://127.0.0.1:9/v1", "model": "tiny", "retries": 0, "timeout": 2}
+
+
+def test_a_seat_failing_every_decision_stops_generate_mid_shard_once_the_grace_is_over(tmp_path, capsys, monkeypatch):
+    """A hung server was noticed only after a whole shard: every turn of it at (retries + 1) x
+    timeout, about 90 minutes at the defaults before the early stop."""
+    from resume_setup import generate_recipe
+
+    from glade import faults
+
+    monkeypatch.setattr(faults, "GRACE_S", 0.0)  # as if the seat had failed for a minute already
+    path = generate_recipe(tmp_path, councils={"live": {"oona": DEAD}}, seeds={"count": 3}, worlds=1)
+    assert main(["generate", str(path)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: seat 'server:tiny': 2 of 2 decisions (100%) failed (server_refused 2) in its first 2 turns" in err
+    assert not list((tmp_path / "traces" / "data").glob("part-*.parquet"))  # before the first shard's third turn
+
+
+def test_the_eval_stop_counts_the_seats_own_turns_not_the_stand_in_worlds(tmp_path, capsys, monkeypatch):
+    from glade import faults
+
+    monkeypatch.setattr(faults, "GRACE_S", 0.0)
+    path = eval_recipe(
+        tmp_path, policies={"live": DEAD}, councils={"one": {"focal": {"oona": "live"}}}, worlds=1
+    )  # shards of one world: the stand-in world's 6 turns come first
+    assert main(["eval", str(path)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "seat 'live': 2 of 2 decisions (100%) failed (server_refused 2) in its first 2 turns" in err

@@ -328,11 +328,10 @@ def test_a_council_whose_seat_failed_every_decision_is_said_to_be_left_out_of_th
         "scenarios": ["gambit_rumour"],
         "seeds": {"start": 500, "count": 2},
         "turns": 6,
-        "max_fault_share": 1.0,  # played to the end: at 0.2 a seat failing every decision stops the run at turn 2
     }
     path = tmp_path / "dead.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    assert main(["eval", str(path)]) == 0
+    assert main(["eval", str(path)]) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert (
         "left out: 2 council worlds with seat faults (12 decisions); council one lost every world, so it has no row "

@@ -98,7 +98,7 @@ def test_the_unedited_folder_exports_its_figures(lora, tmp_path):  # noqa: F811
         ("rank.json", ["board", 0, "rank_ci"], [1, None], "board[0].rank_ci must be a list of two numbers"),
         ("rank.json", ["level"], None, "level must be a number, not null"),
         ("rank.json", [], [1], "the file must be an object, not a list"),
-        ("rank.json", ["board", 0, "ci"], [0.1, 0.4], "board[0] must give both ci and rank_ci or neither"),
+        ("rank.json", ["board", 0, "ci"], [0.1, 0.4], "board[0] must give rank_ci where it gives ci"),
         ("rank.json", ["level"], 10**400, "level must be a number, not an integer of 401 digits"),
     ],
 )  # fmt: skip
@@ -189,3 +189,19 @@ def test_what_glade_eval_may_leave_empty_exports(lora, tmp_path, keys, value):  
     edited(council, "summary.json", keys, value)
     expected = 2 if keys[-1] == "policy_identity" else 0
     assert export(lora, council, tmp_path / "out") == expected
+
+
+def test_flags_flagged_at_other_thresholds_than_the_runs_are_not_published(lora, tmp_path, capsys):  # noqa: F811
+    """glade eval may run again at other thresholds: a model card carried the old flags as the run's."""
+    council = council_folder(lora, tmp_path / "council")
+    method = {"fdr_q": 0.05, "flag_min_effect": 0.15, "flag_support": 0.6}  # the run's (summary.json): the defaults
+    (council / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": []}))
+    assert export(lora, council, tmp_path / "out") == 2
+    assert (
+        f"{council / 'flags.json'}: out of date (flagged at fdr_q 0.05, where the run's thresholds are now fdr_q 0.1); "
+        f"rerun `glade flag {council}` first"
+    ) in one_error(capsys)
+    assert not (tmp_path / "out").exists()
+    method["fdr_q"] = 0.1
+    (council / "flags.json").write_text(json.dumps({"method": method, "families": [], "flags": [], "cells": []}))
+    assert export(lora, council, tmp_path / "out") == 0

@@ -78,7 +78,7 @@ def results(folder: Path, rows: list[dict]) -> Path:
 def test_a_policy_is_found_by_its_name_or_its_identity(tmp_path, seen):
     # guards load_live's results columns ("policy_name", "policy"), the `mine |=` over both and the known
     # policies named from both columns
-    rows = [decision(seen, seed=0), decision(seen, seed=1), decision(seen, policy="b", seed=0)]
+    rows = [decision(seen, seed=0), decision(seen, seed=1), decision(seen, policy="b", seed=0, episode_id="e0b")]
     folder = results(tmp_path / "r", rows)
     for name in ("a", "id-a"):
         live = load_live(folder, name)

@@ -299,6 +299,7 @@ def flag_folder(tmp_path, monkeypatch, families: int) -> tuple[Path, list]:
     )
     written = []
     monkeypatch.setattr(glade.eval.results_folder, "read_table", lambda path: None)
+    monkeypatch.setattr(glade.eval.results_folder, "check_tables_agree", lambda *args: None)
     monkeypatch.setattr(glade.eval.flags, "load_thresholds", lambda results: (None, 0))
     monkeypatch.setattr(glade.eval.flags, "flag", lambda *args: flagging)
     monkeypatch.setattr(glade.eval.flags, "write_flags", recorder(written, (tmp_path / "f.json", tmp_path / "f.md")))

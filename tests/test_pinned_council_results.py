@@ -79,7 +79,9 @@ def test_four_seeds_are_too_few_for_a_bootstrap_interval(tmp_path):
     # guards `too_few = len(c.units) < MIN_N` (MIN_N = 4: four (scenario, seed) units get intervals)
     rows = []
     for seed, (b, c) in enumerate(((2.0, 1.0), (1.0, 2.0), (2.0, 1.0), (1.0, 2.0))):
-        rows += [_ep(seed, "c1", "a", 9.0), _ep(seed, "c1", "b", b), _ep(seed, "c1", "c", c)]
+        # a council each: one world holds one row per creature (glade.eval.results_folder.ROW_KEYS)
+        rows += [_ep(seed, "c1", "a", 9.0, council="ka"), _ep(seed, "c1", "b", b, council="kb")]
+        rows += [_ep(seed, "c1", "c", c, council="kc")]
     (tmp_path / "r").mkdir()
     pd.DataFrame(rows).drop(columns=["recipe", "source"]).to_parquet(tmp_path / "r" / "episodes.parquet")
     totals = []

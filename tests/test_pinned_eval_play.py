@@ -162,19 +162,9 @@ def test_a_worlds_faults_in_the_ledger_are_the_sum_over_its_seats(tmp_path, dead
 def test_a_resumed_run_stopped_by_a_failing_seat_counts_only_its_own_shards(tmp_path, dead_url):  # noqa: F811
     # guards stop_if_failing's `part - first`: a rerun's first shard is "the first 1", not its part number
     recipe = two_dead_seats(tmp_path, dead_url)
-
-    def unwatched(recipe, scenarios, todo, stats, progress=None):
-        """play_here without its turn watch (as on Ray): the between-shard check is what stops the run"""
-        cache: dict = {}
-        for shard in todo:
-            council = lambda scenario, focal: eval_run.seat_council(recipe, scenario, focal, cache)  # noqa: E731
-            yield shard, *eval_run.play(scenarios, shard, council, stats, progress)
-
     with pytest.raises(SeatsFailing, match=r"in the first 1 of 3 shards"):
-        eval_run.evaluate(recipe, backend=unwatched)
+        eval_run.evaluate(recipe)
     with pytest.raises(SeatsFailing, match=r"in the first 1 of 3 shards"):
-        eval_run.evaluate(recipe, backend=unwatched)
-    with pytest.raises(SeatsFailing, match=r"in the first 2 turns of this run"):  # played here, the turn watch
         eval_run.evaluate(recipe)
 
 

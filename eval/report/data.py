@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
 from glade.eval.flags import flags_mismatch, load_flags
+from glade.eval.flags_fields import stale_thresholds
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.results_folder import (
@@ -115,7 +116,7 @@ def load_results(results_dir: str | Path) -> Results:
                     f"{folder / 'flags.json'}: another run's flags, not those of the tables beside it ({why}); "
                     f"rerun `glade flag {shlex.quote(str(folder))}` to flag these tables"
                 )
-            if why := _stale_thresholds(loaded["method"], thresholds):  # glade eval ran again at other thresholds
+            if why := stale_thresholds(loaded["method"], thresholds):  # glade eval ran again at other thresholds
                 raise ValueError(
                     f"{folder / 'flags.json'}: out of date ({why}); "
                     f"rerun `glade flag {shlex.quote(str(folder))}` to flag at them"
@@ -315,14 +316,3 @@ def fault_notes(summary: dict) -> list[str]:
         for seat, t in (summary.get("faults") or {}).items()
         if t.get("faults")
     ]
-
-
-def _stale_thresholds(method: dict, thresholds: Thresholds) -> str | None:
-    """How the thresholds flags.json was flagged at (the ones its `method` records) differ from
-    the run's now (glade eval may run again at others); None where they match, or none is recorded."""
-    now = asdict(thresholds)
-    changed = [k for k in ("fdr_q", "flag_min_effect", "flag_support") if k in method and method[k] != now[k]]
-    if not changed:
-        return None
-    then = ", ".join(f"{k} {method[k]}" for k in changed)
-    return f"flagged at {then}, where the run's thresholds are now " + ", ".join(f"{k} {now[k]}" for k in changed)

@@ -327,7 +327,7 @@ def seat_section(council: CouncilView, trained: dict | None = None) -> list[str]
         if rank["ci"]:
             (low, high), (rank_low, rank_high) = rank["ci"], rank["rank_ci"]
             spread = f"{level_percent(rank['level'])} CI {low:+z.2f} to {high:+z.2f}; rank {rank_low:g} to {rank_high:g} across bootstrap refits"
-        else:  # too few seeds for an interval
+        else:  # too few seeds for an interval, or every refit the same strength
             spread = f"no interval: {rank.get('note') or 'too few seeds'}"
         # seated under two identities (structured and not), each line names its own
         named = f" as {md_code(rank['entry'])}" if len(council.ranks) > 1 else ""

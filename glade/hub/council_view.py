@@ -12,6 +12,7 @@ from pathlib import Path
 
 from glade.eval import results_folder
 from glade.eval.flags import load_flags
+from glade.eval.flags_fields import stale_thresholds
 from glade.eval.json_fields import INTEGER, LIST, NUMBER, OBJECT, RATE, TEXT, is_kind, wrong_fields
 from glade.eval.thresholds import DEFAULTS, run_settings
 from glade.seats.base import model_of
@@ -80,7 +81,13 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies') or [])})"
         )
     councils = sorted({c for c, _ in seats})
-    flags = load_flags(results / "flags.json")["flags"] if (results / "flags.json").exists() else None
+    settings = run_settings({}, summary, results)[0]  # summary.json's thresholds: its figures were computed at them
+    flags = None
+    if (results / "flags.json").exists():
+        loaded = load_flags(results / "flags.json")
+        if why := stale_thresholds(loaded["method"], settings):  # as glade report refuses them
+            raise ValueError(f"{results / 'flags.json'}: out of date ({why}); rerun `glade flag {results}` first")
+        flags = loaded["flags"]
     return CouncilView(
         recipe=summary.get("recipe") or results.name,
         seats=seats,
@@ -96,8 +103,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         if flags is None
         else tuple(shown(f) for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         ranks=ranks_for(results, name),
-        # summary.json's thresholds (its figures were computed at them), checked as glade report checks them
-        level=run_settings({}, summary, results)[0].ci_level,
+        level=settings.ci_level,  # checked as glade report checks them
         provenance=shown({key: summary[key] for key in PROVENANCE if key in summary}),
         scenarios={
             portable(n): rules for n, rules in played_settings(results, summary.get("scenario_hashes") or {}).items()
@@ -193,8 +199,9 @@ def wrong_entry(entry, where: str) -> str | None:
     for key in ("ci", "rank_ci"):
         if entry.get(key) is not None and not two_numbers(entry[key]):
             return f"{where}.{key} must be a list of two numbers"
-    if (entry.get("ci") is None) != (entry.get("rank_ci") is None):  # glade rank gives both or neither
-        return f"{where} must give both ci and rank_ci or neither"
+    # glade rank gives both, neither, or rank_ci alone (every refit the same strength: a tie's places still span)
+    if entry.get("ci") is not None and entry.get("rank_ci") is None:
+        return f"{where} must give rank_ci where it gives ci"
     return None
 
 
