@@ -100,9 +100,9 @@ class ShardLog:
         if not progress.exists():
             if _holds_files(self.root):
                 raise ValueError(
-                    f"{self.root}: holds files but no {PROGRESS}, so no run of this verb to resume (a glade simulate "
-                    "episode, or files of your own); glade never deletes them: choose another out (out=DIR), or move "
-                    "the folder aside"
+                    f"{self.root}: holds files but no {PROGRESS}, so nothing this verb can resume (a glade simulate "
+                    "episode, a run copied without it, or files of your own); glade never deletes them: choose another "
+                    "out (out=DIR), or move the folder aside"
                 )
             return
         data = _ledger(progress)

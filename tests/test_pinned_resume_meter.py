@@ -85,7 +85,7 @@ def test_a_folder_holding_a_plain_tmp_file_and_no_ledger_is_refused(tmp_path):
     (log.root / "notes.tmp").write_text("mine")
     with pytest.raises(
         ValueError,
-        match=r"holds files but no progress.json, so no run of this verb to resume \(a glade simulate episode",
+        match=r"holds files but no progress.json, so nothing this verb can resume \(a glade simulate episode",
     ):
         log.check({})
     assert (log.root / "notes.tmp").read_text() == "mine"

@@ -180,7 +180,7 @@ def test_the_rebuild_hint_without_progress_json_says_glade_eval_refuses_it(hosti
     from dataclasses import replace
 
     recipe = replace(load_eval_recipe(root / "recipe.yaml"), out=str(copy))
-    with pytest.raises(ValueError, match="no glade run of this folder wrote"):
+    with pytest.raises(ValueError, match="holds files but no progress.json, so nothing this verb can resume"):
         evaluate(recipe)
 
 
