@@ -100,7 +100,7 @@ def attribution(
                 share_ci = None if same else fieller(part["contribution"], part["effect"], level)
                 if share_ci is not None and share_ci[1] - share_ci[0] <= 1e-9:  # no spread to make an interval of
                     same, share_ci = True, None
-                pairs = int(part[["contribution", "effect"]].notna().all(axis=1).sum())
+                pairs = int(known.sum())
                 note = ""
                 if same:
                     still = int((known & ~moved).sum())

@@ -30,6 +30,7 @@ class Thresholds:
 
 DEFAULTS = Thresholds()  # frozen: safe as a default argument
 MIN_RESAMPLES = 100
+RESAMPLES_RULE = f"at least {MIN_RESAMPLES} (a Monte Carlo p is at least 1/(resamples+1))"
 
 
 def check_thresholds(t: Thresholds, source: str | None) -> None:
@@ -46,11 +47,7 @@ def check_thresholds(t: Thresholds, source: str | None) -> None:
         "ci_level": (t.ci_level, 0 < t.ci_level < 1, "between 0 and 1, both excluded"),
         # a Monte Carlo p is at least 1 / (resamples + 1): with fewer, no cell past exact enumeration
         # could reach a q worth a flag, and `glade flag` would read as an all-clear
-        "resamples": (
-            t.resamples,
-            t.resamples >= MIN_RESAMPLES,
-            f"at least {MIN_RESAMPLES} (a Monte Carlo p is at least 1/(resamples+1))",
-        ),
+        "resamples": (t.resamples, t.resamples >= MIN_RESAMPLES, RESAMPLES_RULE),
     }
     for key, (value, ok, expected) in rules.items():
         if not ok:
@@ -71,9 +68,8 @@ def run_settings(recipe: Mapping[str, Any], summary: Mapping[str, Any], folder) 
         fail(
             source,
             "thresholds.resamples",
-            f"must be at least {MIN_RESAMPLES} (a Monte Carlo p is at least 1/(resamples+1)), got "
-            f"{thresholds.resamples}, which an older glade took; rerun glade eval with thresholds.resamples="
-            f"{DEFAULTS.resamples} (thresholds are not in the ledger: nothing plays again)",
+            f"must be {RESAMPLES_RULE}, got {thresholds.resamples}, which an older glade took; rerun glade eval "
+            f"with thresholds.resamples={DEFAULTS.resamples} (thresholds are not in the ledger: nothing plays again)",
         )
     check_thresholds(thresholds, source)
     source = str(Path(folder) / ("recipe.yaml" if "seed" in recipe else "summary.json"))
