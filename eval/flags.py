@@ -167,6 +167,9 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
         "fdr_q": q_max,
         "flag_min_effect": min_effect,
         "flag_support": min_support,
+        # what the cells' intervals and Monte Carlo p values were drawn at: a rerun at others is stale
+        "ci_level": thresholds.ci_level,
+        "resamples": thresholds.resamples,
         "cells": len(cells),
         "testable": testable,
         "flags": len(flags),

@@ -47,11 +47,14 @@ def wrong_field(families: list, flags: list[dict]) -> str | None:
     return None
 
 
+FLAGGED_AT = ("fdr_q", "flag_min_effect", "flag_support", "ci_level", "resamples")  # thresholds flags depend on
+
+
 def stale_thresholds(method: dict, thresholds: Thresholds) -> str | None:
     """How the thresholds flags.json was flagged at (the ones its `method` records) differ from
     the run's now (glade eval may run again at others); None where they match, or none is recorded."""
     now = asdict(thresholds)
-    changed = [k for k in ("fdr_q", "flag_min_effect", "flag_support") if k in method and method[k] != now[k]]
+    changed = [k for k in FLAGGED_AT if k in method and method[k] != now[k]]
     if not changed:
         return None
     then = ", ".join(f"{k} {method[k]}" for k in changed)
