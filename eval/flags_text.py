@@ -58,10 +58,11 @@ def metric_text(flag: dict) -> str:
 
 def method_text(method: dict) -> str:
     """The flag rule in one paragraph, with the counts of this run."""
+    draws = f" ({method['resamples']:,} draws)" if "resamples" in method else ""  # a flags.json before it was kept
     return (
         f"Every cell tested ({method['cells']} cells: decisions per cast, creature, phase, good and direction; "
         f"outcomes per council and figure) with the sign-flip test over episodes (decisions) or seeds (outcomes), "
-        f"exact up to 14 differing pairs and Monte Carlo beyond; Benjamini-Hochberg at "
+        f"exact up to 14 differing pairs and Monte Carlo beyond{draws}; Benjamini-Hochberg at "
         f"q = {method['fdr_q']} over the {method['testable']} cells whose smallest attainable p could reach it. "
         f"A flag needs q <= {method['fdr_q']}, |effect| >= {method['flag_min_effect']} (for figures in units, "
         f"such as gambit P&L and volume, relative to the stand-in's mean magnitude) and support >= "

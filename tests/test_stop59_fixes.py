@@ -21,6 +21,7 @@ def test_flags_record_their_draws_and_level_and_a_rerun_at_others_is_stale(tmp_p
     assert main(["flag", str(results)]) == 0
     method = json.loads((results / "flags.json").read_text())["method"]
     assert (method["resamples"], method["ci_level"]) == (2000, 0.95)
+    assert "exact up to 14 differing pairs and Monte Carlo beyond (2,000 draws);" in (results / "flags.md").read_text()
     assert main(["eval", str(path), "thresholds={resamples: 500}"]) == 0
     capsys.readouterr()
     assert main(["report", str(results)]) == 2
