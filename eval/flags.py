@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ from .families import EXAMPLES, effect_text, families, family_counts, scenario_t
 from .faults import excluded_text, without_faults
 from .fdr import filtered_bh, untestable
 from .figures import PHASES
-from .flags_fields import wrong_field
+from .flags_fields import FLAGGED_AT, wrong_field
 from .flags_text import examples_md, method_text, metric_text, number
 from .results_folder import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
 from .stats import clean
@@ -158,18 +158,14 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
         f.pop("pairs", None)
     testable = sum(c["q"] is not None for c in cells)
     shared = sum(len(c["scenarios"]) > 1 for c in cells)
+    recorded = asdict(thresholds)
     method = {
         "test": (
             "two-sided sign-flip (paired randomisation) test over episodes / worlds: exact up to 14 differing "
             "pairs, Monte Carlo beyond"
         ),
         "fdr": "Benjamini-Hochberg over every cell that can reach q (independent filtering on the smallest attainable p)",
-        "fdr_q": q_max,
-        "flag_min_effect": min_effect,
-        "flag_support": min_support,
-        # what the cells' intervals and Monte Carlo p values were drawn at: a rerun at others is stale
-        "ci_level": thresholds.ci_level,
-        "resamples": thresholds.resamples,
+        **{k: recorded[k] for k in FLAGGED_AT},  # the thresholds stale_thresholds holds against the run's
         "cells": len(cells),
         "testable": testable,
         "flags": len(flags),
