@@ -6,13 +6,26 @@ The comment on each names what it guards."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 from test_pinned_verdicts import _attribute, _seat_world
+from test_rank_intervals import _seat
 
+from glade import faults, files
+from glade.env.schema import ConfigError
+from glade.eval import rank as rank_module
 from glade.eval.attribution import attribution
+from glade.eval.flags_fields import stale_thresholds
 from glade.eval.metrics import world_figures
-from glade.eval.thresholds import DEFAULTS, Thresholds
+from glade.eval.results_folder import read_table
+from glade.eval.thresholds import DEFAULTS, Thresholds, run_settings
+from glade.faults import shard_watch
+from glade.files import left_by_a_kill
+from glade.seats.server import MAX_BODY
 
 
 def _by_contribution(effects: list[float], contributions: dict[str, list[float]], thresholds=DEFAULTS) -> dict:
@@ -75,8 +88,6 @@ def test_a_small_but_real_effect_gets_its_share():
 def test_the_turn_watch_counts_only_the_turns_a_seat_decided_in(monkeypatch):
     # guards faults.py:214's `t["decisions"] > before...` and :215's before.update: a turn the seat
     # sat out (its world over, another world's turn) is not one of "its turns"
-    from glade import faults
-
     monkeypatch.setattr(faults, "GRACE_S", 0.0)
     meters = {"s": faults.SeatMeter(), "ok": faults.SeatMeter()}
     watch = faults.failing_watch(meters, 0.2)
@@ -97,8 +108,6 @@ def test_the_turn_watch_counts_only_the_turns_a_seat_decided_in(monkeypatch):
 def test_a_shard_has_turns_left_while_its_worlds_play_or_shards_follow():
     # guards faults.py:230's `live > 0 or not last`: at the end of a shard that is not the last,
     # turns are left (the watch may stop the run); only the last shard's last turn has none
-    from glade.faults import shard_watch
-
     said = []
     middle, last = shard_watch(said.append, last=False), shard_watch(said.append, last=True)
     middle(3), middle(0), last(2), last(0)
@@ -108,8 +117,6 @@ def test_a_shard_has_turns_left_while_its_worlds_play_or_shards_follow():
 def test_an_attribution_table_with_a_repeated_replay_row_is_refused(tmp_path):
     # guards results_folder.py:108's ROW_KEYS entry for attribution.parquet: a hand-made concat
     # of replays would count a seat's contribution twice
-    from glade.eval.results_folder import read_table
-
     replay = "s.c.c0.s0.without-oona"
     rows = [{"episode_id": replay, "creature": c, "left_out": "oona"} for c in ("oona", "hazel")]
     path = tmp_path / "attribution.parquet"
@@ -126,9 +133,6 @@ def test_an_attribution_table_with_a_repeated_replay_row_is_refused(tmp_path):
 def test_flags_flagged_at_another_support_are_stale():
     # guards flags_fields.py:50's "flag_support" in FLAGGED_AT: flags.json records it, and the
     # flags (which cells are flagged) depend on it as on fdr_q and flag_min_effect
-    from glade.eval.flags_fields import stale_thresholds
-    from glade.eval.thresholds import DEFAULTS
-
     then = 0.9 if DEFAULTS.flag_support != 0.9 else 0.5
     assert stale_thresholds({"flag_support": then}, DEFAULTS) == (
         f"flagged at flag_support {then}, where the run's thresholds are now flag_support {DEFAULTS.flag_support}"
@@ -138,10 +142,6 @@ def test_flags_flagged_at_another_support_are_stale():
 def test_refits_that_differ_only_in_float_dust_are_still_one_strength(tmp_path, monkeypatch):
     # guards rank.py:267's `_tidy(low[i]) == _tidy(high[i])`: refits of the same order that differ in
     # the 14th digit are no spread either (else the board shows "+0.23 [+0.23, +0.23]")
-    from test_rank_intervals import _seat
-
-    from glade.eval import rank as rank_module
-
     real = rank_module.resample_intervals
 
     def dusty(*args, **kwargs):
@@ -160,11 +160,6 @@ def test_refits_that_differ_only_in_float_dust_are_still_one_strength(tmp_path, 
 def test_only_atomics_own_temporary_names_are_a_kills_leftovers():
     # guards files.py:45's `[0-9a-f]{8}`: .NAME.PID-HEX.tmp with 8 hex digits is atomic's; a
     # user's file that merely looks like it (other letters, other length) is never deleted
-    import subprocess
-    import sys
-
-    from glade.files import left_by_a_kill
-
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = int(gone.stdout)
     assert left_by_a_kill(f".summary.json.{dead}-0badc0de.tmp")
@@ -174,9 +169,6 @@ def test_only_atomics_own_temporary_names_are_a_kills_leftovers():
 
 def test_no_resamples_at_all_is_not_blamed_on_an_older_glade(tmp_path):
     # guards thresholds.py:67's `thresholds.resamples >= 1`: an older glade took 1 to 99, never 0
-    from glade.env.schema import ConfigError
-    from glade.eval.thresholds import run_settings
-
     with pytest.raises(ConfigError, match="got 0") as refused:
         run_settings({"thresholds": {"resamples": 0}}, {}, tmp_path)
     assert "older glade" not in str(refused.value)
@@ -184,18 +176,12 @@ def test_no_resamples_at_all_is_not_blamed_on_an_older_glade(tmp_path):
 
 def test_a_completion_body_is_capped_at_megabytes_not_gigabytes():
     # guards server.py:70's MAX_BODY (the flood test sets its own): a few kB is a completion
-    from glade.seats.server import MAX_BODY
-
     assert 2**20 <= MAX_BODY <= 64 * 2**20
 
 
 def test_a_temporary_of_another_users_live_writer_or_of_no_pid_is_left_alone(monkeypatch):
     # guards files.py:58's `except (PermissionError, OverflowError)`: os.kill(pid, 0) on another
     # user's live process raises PermissionError (kept, no traceback); a pid past C's int, OverflowError
-    import os
-
-    from glade import files
-
     def not_yours(pid, sig):
         raise PermissionError(1, "Operation not permitted")
 

@@ -5,10 +5,21 @@ max swapped, a range end moved) left untested. The comment on each names what it
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from glade.config import ConfigError
+from glade.env import load_scenario
+from glade.env.scenario_check import MAX_ID, _check_names
 from glade.eval.exact import clopper_pearson, korn_graubard, lattice_bounds
+from glade.eval.families import effect_text, families, family_lines, member_text
+from glade.run_limits import check_ranges, results_recipe, samples_by_batch
+from glade.tracejson import canonical, fills_json
+from glade.traces import GenerateRecipe
 
 
 # eval/exact.py:59 -- the high end must subtract |low| x the lower end of the down share
@@ -35,8 +46,6 @@ def test_korn_graubard_equal_shares_use_members():
 # eval/families.py:71 -- a lattice interval comes with a note ("same value in all 8 seeds"); the
 # member must keep the interval, not swap it for the note
 def test_outcome_member_with_an_interval_and_a_note_keeps_the_interval():
-    from glade.eval.families import member_text
-
     flag = {
         "kind": "outcome",
         "metric": "crash",
@@ -52,8 +61,6 @@ def test_outcome_member_with_an_interval_and_a_note_keeps_the_interval():
 
 # eval/families.py:54 -- an interval missing either end is no interval (a hand-edited or partial flag)
 def test_effect_text_with_one_end_missing_says_no_interval():
-    from glade.eval.families import effect_text
-
     assert effect_text({"effect": 0.5, "ci_low": 0.1, "ci_high": None}) == "+0.500"
     assert effect_text({"effect": 0.5, "ci_low": None, "ci_high": 0.9, "ci_note": "too few"}) == "+0.500 (too few)"
 
@@ -86,8 +93,6 @@ def _ex(episode, turn, creature="hazel"):
 
 # eval/families.py:135-152 -- a family's figures and examples come from all its members
 def test_family_aggregates_best_score_n_range_best_q_and_distinct_examples():
-    from glade.eval.families import families
-
     members = [
         _member(1, 0.9, 8, 0.02, [_ex("e1", 3), _ex("e2", 4)]),
         _member(5, 0.4, 6, 0.001, [_ex("e1", 3), _ex("e3", 1), _ex("e4", 2)]),  # e1/3 again: shown once
@@ -101,8 +106,6 @@ def test_family_aggregates_best_score_n_range_best_q_and_distinct_examples():
 
 # eval/families.py:135 -- an outcome family's examples at one turn of one episode but of two creatures are two
 def test_family_examples_of_two_creatures_in_one_turn_are_both_kept():
-    from glade.eval.families import families
-
     outcome = {
         "kind": "outcome",
         "scenario": "gambit_shock",
@@ -125,8 +128,6 @@ def test_family_examples_of_two_creatures_in_one_turn_are_both_kept():
 
 # eval/families.py:159-161 -- families rank by best score, ties by best flag rank, numbered from 1
 def test_families_order_and_numbers():
-    from glade.eval.families import families, family_lines
-
     a = _member(2, 0.5, 8, 0.01, [], creature="oona")
     b = _member(1, 0.5, 8, 0.01, [], creature="hazel")
     c = _member(3, 0.9, 8, 0.01, [], creature="bram")
@@ -148,18 +149,10 @@ def test_families_order_and_numbers():
     ],
 )
 def test_fills_json_is_json_dumps_on_every_path(fill):
-    import json
-
-    from glade.tracejson import fills_json
-
     assert fills_json([fill]) == json.dumps([fill])
 
 
 def test_canonical_nan_price_is_written_as_json_writes_it():
-    import json
-
-    from glade.tracejson import canonical
-
     order = {"side": "buy", "good": "honey", "qty": 2.0, "price": float("nan")}
     want = json.dumps(
         {"orders": [{"side": "buy", "good": "honey", "qty": 2, "price": float("nan")}]}, separators=(", ", ": ")
@@ -171,10 +164,6 @@ def test_canonical_nan_price_is_written_as_json_writes_it():
 # fault) and 1, max_decisions / max_tokens 1
 @pytest.mark.parametrize("share, decisions, tokens", [(0, None, None), (0.0, 1, 1), (1, None, None)])
 def test_limit_range_ends_are_accepted(share, decisions, tokens):
-    from types import SimpleNamespace
-
-    from glade.run_limits import check_ranges
-
     check_ranges(SimpleNamespace(max_fault_share=share, max_decisions=decisions, max_tokens=tokens), "r.yaml")
 
 
@@ -188,21 +177,12 @@ def test_limit_range_ends_are_accepted(share, decisions, tokens):
     ],
 )
 def test_limit_just_past_its_range_is_refused(share, decisions, tokens, key):
-    from types import SimpleNamespace
-
-    from glade.config import ConfigError
-    from glade.run_limits import check_ranges
-
     with pytest.raises(ConfigError, match=key):
         check_ranges(SimpleNamespace(max_fault_share=share, max_decisions=decisions, max_tokens=tokens), "r.yaml")
 
 
 # glade/tracejson.py:66 -- the fast path escapes the side as json.dumps does
 def test_canonical_escapes_an_odd_side_as_json_dumps_does():
-    import json
-
-    from glade.tracejson import canonical
-
     order = {"side": 'b"\u00fcy', "good": "h\\oney", "qty": 1, "price": 2.5}
     assert canonical({"orders": [order]}) == json.dumps({"orders": [order]}, separators=(", ", ": "))
 
@@ -210,8 +190,6 @@ def test_canonical_escapes_an_odd_side_as_json_dumps_does():
 # glade/run_limits.py:56 -- only a model run here samples by batch; a server or python seat at
 # temperature 1 draws per request, so `worlds` may change between reruns
 def test_only_model_seats_sample_by_batch():
-    from glade.run_limits import samples_by_batch
-
     assert samples_by_batch({"kind": "hf", "temperature": 1.0})
     assert samples_by_batch({"kind": "checkpoint", "temperature": 0.7, "engine": "hf"})
     for kind in ("server", "python", "standin"):
@@ -222,9 +200,6 @@ def test_only_model_seats_sample_by_batch():
 
 # glade/run_limits.py:83 -- one sampling seat among greedy ones is enough to keep `worlds`
 def test_one_sampling_seat_keeps_worlds_in_the_results_recipe():
-    from glade.run_limits import results_recipe
-    from glade.traces import GenerateRecipe
-
     def recipe(worlds):
         seats = {
             "oona": {"kind": "checkpoint", "path": "shipped:tiny-base", "temperature": 1.0},
@@ -237,12 +212,6 @@ def test_one_sampling_seat_keeps_worlds_in_the_results_recipe():
 
 # env/scenario_check.py:64 -- an id of exactly MAX_ID (64) characters is allowed, 65 is not
 def test_an_id_of_max_id_characters_is_allowed():
-    import dataclasses
-
-    from glade.config import ConfigError
-    from glade.env import load_scenario
-    from glade.env.scenario_check import MAX_ID, _check_names
-
     s = load_scenario("default")
     first, *rest = s.creatures.items()
 
