@@ -183,7 +183,10 @@ def lenient(s: str, i: int, may_close: bool) -> tuple:
         is_key = cut = False
         if c in _STRINGS:
             m = _STRINGS[c].match(s, j)
-            body = _STRING_FIX.sub(_fix_one, m.group(1))
+            raw = m.group(1)
+            if m.group(2) and (len(raw) - len(raw.rstrip("\\"))) % 2:
+                raw += "\\"  # a curly quote closed it: no backslash escapes one, so a last lone \ is literal
+            body = _STRING_FIX.sub(_fix_one, raw)
             if c != '"':
                 fixes.add("single_quotes" if c == "'" else "smart_quotes")
             elif body != m.group(1) and m.group(2):  # a string cut off is dropped, not repaired
