@@ -256,7 +256,12 @@ def test_a_shipped_stand_in_is_not_compared_with_a_file_of_its_name(tmp_path):
         _ledger(tmp_path / "b", {"policies": {"h": fitted}}),
     ]
     named = pd.DataFrame({"source": [0, 1], "policy": ["standin:hoarder"] * 2, "policy_name": ["h"] * 2})
-    check_identities(folders, named)  # no refusal
+    assert check_identities(folders, named) is None  # no refusal
+    # two disposition files of one name with other parameters are compared, and refused
+    refit = {**fitted, "parameters": {"name": "hoarder", "budget": 0.5}}
+    folders[0] = _ledger(tmp_path / "c", {"policies": {"h": refit}})
+    with pytest.raises(ValueError, match="different parameters"):
+        check_identities(folders, named)
 
 
 # eval/rank_councils.py:225, 231 -- the summary's protocol first; else every protocol the rows name, joined; else None
