@@ -171,11 +171,11 @@ def check_identities(results: list[str | Path], named: pd.DataFrame) -> None:
     disposition. A name whose folder's ledger records no spec is left out: nothing to compare."""
     specs = {source: _policies(Path(results[source])) for source in set(named["source"])}
     rows = named[["source", "policy", "policy_name"]].drop_duplicates().sort_values(["source", "policy_name"])
-    seats = (
+    compared = (
         ((source, name), identity, _compared(specs[source].get(name)))
         for source, identity, name in rows.itertuples(index=False, name=None)
-        if _compared(specs[source].get(name)) is not None
     )
+    seats = (seat for seat in compared if seat[2] is not None)
     clash = identity_clash(seats)
     if clash is not None:
         ((other, was), theirs), ((source, name), spec), identity = clash

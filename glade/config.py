@@ -341,7 +341,8 @@ def changes(old: dict, new: dict) -> str:
 
 
 def _flat(data, prefix: str = "") -> dict:
-    if isinstance(data, dict) and data:
+    """Dotted leaf -> value; an empty mapping inside is a leaf of its own, the whole one empty has none."""
+    if isinstance(data, dict) and (data or not prefix):
         out = {}
         for k, v in data.items():
             out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))

@@ -9,11 +9,9 @@ import json
 import shutil
 from pathlib import Path
 
-import yaml
-
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED, STARTED
-from glade.config import as_plain, changes
+from glade.config import as_plain, changes, read_yaml
 from glade.files import atomic
 
 from .recipe import TrainRecipe
@@ -99,9 +97,21 @@ def nothing_to_resume(recipe: TrainRecipe) -> str:
 
 
 def _recipe_of(folder: Path) -> dict | None:
-    """The recipe a finished run's recipe.yaml records, or None when it has none."""
+    """The recipe a finished run's recipe.yaml records, or None when it has none. One damaged since
+    (not text, no YAML mapping, empty) is a ValueError naming it and what to do."""
     path = folder / "recipe.yaml"
-    return yaml.safe_load(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        recipe = read_yaml(path)
+        if not recipe:  # glade train never writes an empty one
+            raise ValueError(f"{path}: empty")
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; it is the recipe glade train wrote beside that checkpoint, read to find a finished run of this "
+            f"recipe: restore it, or move {folder.name} out of {folder.parent}"
+        ) from None
+    return recipe
 
 
 def _same_base(recipe: TrainRecipe, folder: Path) -> bool:
