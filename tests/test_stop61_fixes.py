@@ -58,7 +58,10 @@ def test_a_run_with_no_recipe_is_still_another_recipes_run(tmp_path, traces):
     recipe = load_train_recipe(write_recipe(tmp_path, traces))
     (finished(recipe.output_root, recipe, "20261201-100000") / "recipe.yaml").unlink()
     assert interrupted.finished_run(recipe) is None
-    assert interrupted.nothing_to_resume(recipe) == "t (seed 0): no earlier run of this recipe; training from the beginning"
+    assert (
+        interrupted.nothing_to_resume(recipe)
+        == "t (seed 0): no earlier run of this recipe; training from the beginning"
+    )
 
 
 def test_changes_from_or_to_an_empty_mapping_name_only_keys():
