@@ -19,6 +19,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
 # vocab.json and merges.txt, a sentencepiece one from tokenizer.model; from tokenizer_config.json alone it
 # builds one with no vocabulary, which merges, exports and scores without an error
 VOCABULARY_FILES = (("vocab.json", "merges.txt"), ("tokenizer.model",))
+# read as JSON objects when there: the model's config, its vocabulary, the tokenizer's settings and special
+# tokens, the generation defaults
+SETTINGS_JSON = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "generation_config.json",
+)
 FIX = "copy the whole folder glade train (or glade merge) wrote again, or train the checkpoint again"
 
 
@@ -36,6 +45,8 @@ def loadable(folder: str | Path) -> Checkpoint:
             raise ValueError(
                 f"{folder}: adapter_config.json lacks {', '.join(missing)} (PEFT writes {', '.join(ADAPTER_KEYS)}); {FIX}"
             )
+        if wrong := adapter_gap(config):
+            raise ValueError(f"{folder}: adapter_config.json {wrong}; {FIX}")
         weights = [folder / "adapter_model.safetensors"]
         if not weights[0].exists() and not (folder / "adapter_model.bin").is_file():
             raise ValueError(f"{folder}: no adapter weights (adapter_model.safetensors); {FIX}")
@@ -51,12 +62,10 @@ def loadable(folder: str | Path) -> Checkpoint:
                 raise ValueError(f"{folder}: {path.name} is {problem}; {FIX}")
             if found.is_adapter and (wrong := _rank_gap(config, header)):
                 raise ValueError(f"{folder}: adapter_config.json {wrong}; {FIX}")
-    if gap := tokenizer_gap(folder):
+    if gap := tokenizer_gap(folder) or settings_gap(folder):
         raise ValueError(f"{folder}: {gap}; {FIX}")
-    if (folder / "tokenizer.json").exists():  # the vocabulary: tokenizers reads it as JSON
-        _json_object(folder / "tokenizer.json", FIX)
     tokenizer_config = {}
-    if (folder / "tokenizer_config.json").exists():  # transformers reads it as JSON before anything else
+    if (folder / "tokenizer_config.json").exists():  # settings_gap found it a JSON object
         tokenizer_config = _json_object(folder / "tokenizer_config.json", FIX)
     if not _has_chat_template(folder, tokenizer_config):  # every prompt of the Wood is a chat
         raise ValueError(
@@ -76,6 +85,65 @@ def tokenizer_gap(folder: Path) -> str | None:
     ):
         return None
     return "no tokenizer.json (nor vocab.json with merges.txt, or tokenizer.model), so the tokenizer would load with no vocabulary"
+
+
+def settings_gap(folder: Path) -> str | None:
+    """What in a model folder's tokenizer settings, chat template or generation defaults transformers
+    cannot read, as words after "{folder}:"; None when nothing is. Checked before anything loads: a
+    JSON list there is an AttributeError deep in transformers, a cut-short generation_config.json is
+    dropped without a word (its stop tokens with it), an empty template fails only at the first answer."""
+    for name in SETTINGS_JSON:
+        if (folder / name).is_file() and (problem := _json_problem(folder / name)):
+            return f"{name} {problem}"
+    template = folder / "chat_template.jinja"
+    if not template.is_file():
+        return None
+    try:
+        text = template.read_text()
+    except (OSError, ValueError) as exc:
+        return f"chat_template.jinja is not readable text ({exc})"
+    if not text.strip():
+        return "chat_template.jinja is empty, so no prompt of the Wood can be rendered for it"
+    # transformers' own compiler (private): its environment knows the {% generation %} tag chat templates use
+    from jinja2 import TemplateError
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    try:
+        _compile_jinja_template(text)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        return f"chat_template.jinja is no template transformers can compile ({exc.message.rstrip('.')}{f', line {line}' if line else ''})"
+    return None
+
+
+def adapter_gap(config: dict) -> str | None:
+    """Where a LoRA adapter_config.json gives a value PEFT cannot build the adapter from (a hand edit),
+    as words after "adapter_config.json"; None when none: PEFT fails on them with a bare TypeError."""
+    r, modules = config.get("r", 1), config.get("target_modules")
+    if not _rank(r):
+        return f"says r {r!r}, not a whole number of at least 1 (the LoRA rank)"
+    if not (modules is None or isinstance(modules, str) or _strings(modules)):
+        return f"says target_modules {modules!r}, neither a module name nor a list of them"
+    alpha = config.get("lora_alpha", 1)
+    if not _number(alpha):
+        return f"says lora_alpha {alpha!r}, not a number"
+    for key, fits, what in (("rank_pattern", _rank, "ranks"), ("alpha_pattern", _number, "numbers")):
+        pattern = config.get(key) or {}
+        if not (isinstance(pattern, dict) and all(fits(v) for v in pattern.values())):
+            return f"says {key} {config[key]!r}, not a mapping of module names to {what}"
+    return None
+
+
+def _rank(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _has_chat_template(folder: Path, tokenizer_config: dict) -> bool:
@@ -99,13 +167,18 @@ def _rank_gap(config: dict, header: dict) -> str | None:
 
 
 def _json_object(path: Path, fix: str) -> dict:
+    if problem := _json_problem(path):
+        raise ValueError(f"{path.parent}: {path.name} {problem}; {fix}")
+    return json.loads(path.read_text())
+
+
+def _json_problem(path: Path) -> str | None:
+    """What keeps a file from being read as a JSON object, as words after its name; None when it is one."""
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path.parent}: {path.name} is not readable JSON ({exc}); {fix}") from None
-    if not isinstance(found, dict):
-        raise ValueError(f"{path.parent}: {path.name} is a JSON {type(found).__name__}, not an object; {fix}")
-    return found
+        return f"is not readable JSON ({exc})"
+    return None if isinstance(found, dict) else f"is a JSON {type(found).__name__}, not an object"
 
 
 def _safetensors_header(path: Path) -> tuple[dict, str | None]:

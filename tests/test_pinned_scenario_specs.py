@@ -301,7 +301,9 @@ def test_a_model_folder_whose_config_cannot_be_read_or_with_no_weights_is_named_
     with pytest.raises(SeatSpecError, match=r"seat spec hf model: '.*': config.json is not readable JSON \(Expecting"):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "config.json").write_text("[1]")
-    with pytest.raises(SeatSpecError, match=r"config.json is not a JSON object$"):
+    with pytest.raises(
+        SeatSpecError, match=r"config.json is a JSON list, not an object; copy the whole folder save_pretrained wrote$"
+    ):
         check_inputs({"kind": "hf", "model": str(tmp_path)})
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(

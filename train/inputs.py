@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
-from glade.checkpoint_files import tokenizer_gap
+from glade.checkpoint_files import settings_gap, tokenizer_gap
 from glade.config import MissingInput, fail
 from glade.env.schema import printable
 from glade.files import check_folder_path
@@ -215,6 +215,8 @@ def _check_model_folder(folder: Path, base: str, source: str | None) -> None:
         fail(source, "model.base", f"{base!r} is not a model folder (no config.json): {MODEL_FOLDER}")
     if gap := tokenizer_gap(folder):
         fail(source, "model.base", f"{base!r} has {gap}: {MODEL_FOLDER}")
+    if gap := settings_gap(folder):
+        fail(source, "model.base", f"{base!r}: {gap}: {MODEL_FOLDER}")
 
 
 MODEL_FOLDER = "give a folder save_pretrained wrote (config, weights, tokenizer), a hub id, tiny or latest:RECIPE"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glade import checkpoint
-from glade.checkpoint_files import tokenizer_gap
+from glade.checkpoint_files import adapter_gap, settings_gap, tokenizer_gap
 from glade.config import MissingInput, looked_for, shipped_hint
 from glade.env.schema import LARGEST_INT, did_you_mean, type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
@@ -355,13 +355,9 @@ def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | N
             raise SeatSpecError(f"seat spec hf model: {model!r} has {gap}")
         # read now, before a run writes anything: a seat that fails to load mid-run leaves a folder of
         # this recipe's episodes that the fixed recipe may not resume
-        try:
-            config = json.loads((folder / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not readable JSON ({exc})") from None
-        if not isinstance(config, dict):
-            raise SeatSpecError(f"seat spec hf model: {model!r}: config.json is not a JSON object")
-        positions = config.get("max_position_embeddings")
+        if gap := settings_gap(folder):
+            raise SeatSpecError(f"seat spec hf model: {model!r}: {gap}; copy the whole folder save_pretrained wrote")
+        positions = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
         if isinstance(positions, int) and isinstance(max_new_tokens, int) and max_new_tokens >= positions:
             raise SeatSpecError(  # the cache is sized for the prompt and the answer: 10**8 asked for 128 GB
                 f"seat spec max_new_tokens: {max_new_tokens:,} leaves no room for the prompt in {model!r}'s "
@@ -385,8 +381,8 @@ def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | N
             raise SeatSpecError(
                 f"seat spec hf adapter: {adapter!r}: adapter_config.json is not readable JSON ({exc})"
             ) from None
-        if not isinstance(config, dict):
-            raise SeatSpecError(f"seat spec hf adapter: {adapter!r}: adapter_config.json is not a JSON object")
+        if wrong := adapter_gap(config) if isinstance(config, dict) else "is not a JSON object":
+            raise SeatSpecError(f"seat spec hf adapter: {adapter!r}: adapter_config.json {wrong}")
         if not any((Path(adapter) / name).is_file() for name in ADAPTER_WEIGHTS):
             raise SeatSpecError(
                 f"seat spec hf adapter: {adapter!r} has no adapter weights ({' or '.join(ADAPTER_WEIGHTS)}):"
