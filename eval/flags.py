@@ -351,10 +351,10 @@ def load_flags(path) -> dict:
     families (a plain list of flags) reads with no families and no cells, one from before the
     `tables` stamp with {} there. One that is not what glade flag writes is a ValueError naming
     it and saying to move it aside and rerun glade flag (which never replaces such a file)."""
-    return load_flags_text(Path(path).read_text(), path)
+    return load_flags_text(Path(path).read_bytes(), path)  # bytes: json names a file that is not UTF-8
 
 
-def load_flags_text(text: str, path) -> dict:
+def load_flags_text(text: str | bytes, path) -> dict:
     """load_flags on the text of flags.json (`path` names it in the error)."""
     # check_flags_out refuses to replace such a file, so rerunning alone would fail
     rerun = "move it aside, then rerun `glade flag` on its results folder to write it again"

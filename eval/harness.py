@@ -52,6 +52,7 @@ from glade.hub_ids import hub_unreachable
 from glade.provenance import now, package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
+from .lm_results import lm_eval_scores as lm_eval_scores  # its reader, beside the results file
 from .lm_tasks.utils import DOCS
 from .stats import MIN_N, ci_text, cluster_rate, interval
 from .thresholds import DEFAULTS
@@ -267,33 +268,6 @@ def score_text(result: dict, task: str, fmt: str = ".4f") -> str:
         f"{metric} {value:{fmt}}" + (over_episodes(found[metric]) if metric in found else "")
         for metric, value in result["scores"][task].items()
     )
-
-
-def lm_eval_scores(checkpoint: Path) -> list[dict]:
-    """The scores `run_lm_eval` wrote to CHECKPOINT/lm_eval/results.json (`scores` and `stderr`,
-    task -> metric -> value), one row per task and metric; [] when lm-eval was not run. The
-    one reader of that file, beside its writer (the model card and model-index read it)."""
-    path = Path(checkpoint) / "lm_eval" / "results.json"
-    if not path.exists():
-        return []
-    written = json.loads(path.read_text())
-    if not isinstance(written.get("scores"), dict):  # silently dropping the figures is how they once went missing
-        raise ValueError(f"{path}: no 'scores' (expected the results.json `glade lm-eval` writes); rerun glade lm-eval")
-    stderr, samples = written.get("stderr") or {}, written.get("n_samples") or {}
-    intervals = written.get("intervals") or {}  # results from before glade kept them: none
-    return [
-        {
-            "task": task,
-            "metric": metric,
-            "value": float(value),
-            "stderr": (stderr.get(task) or {}).get(metric),
-            "n": (samples.get(task) or {}).get("effective"),
-            "interval": (intervals.get(task) or {}).get(metric),
-        }
-        for task, metrics in sorted(written["scores"].items())
-        for metric, value in sorted(metrics.items())
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
-    ]
 
 
 def unknown_tasks(unknown: Sequence[str], known: Sequence[str] = ()) -> str:

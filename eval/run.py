@@ -218,10 +218,12 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
             kept = json.loads((out / "summary.json").read_text())
         except (OSError, ValueError):
             kept = {}  # the runs that played were interrupted before they wrote a summary
+        if not isinstance(kept, dict):  # damaged since: its cost is not known, as without one (rewritten below)
+            kept = {}
         foreign = not isinstance(kept.get("decisions"), int) or summary_mismatch(
             kept, len(result.decisions), result.episodes
         )  # another run's summary (copied in): its cost is not this folder's
-        if "timing" in kept and kept.get("cost") and not foreign:
+        if isinstance(kept.get("timing"), dict) and isinstance(kept.get("cost"), dict) and kept["cost"] and not foreign:
             timing, cost = kept["timing"], {**kept["cost"], "kept": True}
         else:  # not recorded: zeros would read as a run that cost nothing
             timing = cost = None

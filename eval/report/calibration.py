@@ -53,7 +53,7 @@ def calibrations(folder: Path) -> list[dict]:
     (eval/calibration_fields.py), is named (ValueError), not shown half."""
     out = []
     for path in sorted((Path(folder) / CALIBRATION_DIR).glob("*.json")):
-        text = path.read_text()
+        text = path.read_bytes()  # json reads bytes: a file that is not UTF-8 is then named below, not a codec error
         if not json_with_keys(SUMMARY_KEYS)(text):
             raise ValueError(
                 f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"

@@ -22,7 +22,7 @@ def rank_sections(page) -> list[Section]:
     path = Path(page.r.folder) / RANK_FILE
     if not path.exists():
         return []
-    text = path.read_text()
+    text = path.read_bytes()  # json reads bytes: a file that is not UTF-8 is then named below, not a codec error
     if not json_with_keys(BOARD_KEYS)(text):
         raise ValueError(f"{path}: not a leaderboard glade rank wrote; rerun `glade rank {page.r.folder}` or remove it")
     board = json.loads(text)

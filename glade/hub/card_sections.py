@@ -4,11 +4,11 @@ it sat in as a whole)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from glade.eval.families import effect_text
 from glade.eval.flags_text import ACROSS_ZERO, metric_text, number, reaches_zero, where
+from glade.eval.lm_results import read_results
 from glade.eval.stats import MIN_N, ci_text
 from glade.words import counted, level_percent, md_code, md_row, md_text
 
@@ -54,10 +54,7 @@ def lm_eval_record(checkpoint: str | Path) -> dict:
     reads those): `data`, the documents' source, `baselines`, what answers that carry no
     judgement score on the same documents (glade.eval.lm_docs.baselines), `n_samples` (each task's documents,
     all and scored) and `limit`. {} without the file."""
-    path = Path(checkpoint) / "lm_eval" / "results.json"
-    if not path.is_file():
-        return {}
-    written = json.loads(path.read_text())
+    written = read_results(checkpoint)  # {} without the file; a damaged one is named there
     found = {key: written[key] for key in ("data", "baselines", "n_samples") if isinstance(written.get(key), dict)}
     return found | ({"limit": written["limit"]} if isinstance(written.get("limit"), int) else {})
 

@@ -222,15 +222,48 @@ def copy_files(source: Path, dest: Path, names) -> list[str]:
 def read_recipe(folder: Path, wrote: str, optional: bool = True) -> dict:
     """The recipe.yaml beside what is exported ({} when there is none); one that is not a YAML
     mapping is a ValueError naming the file, the YAML problem and what to do. `wrote`: the verb
-    that wrote it; `optional`: whether the card can do without it (a model's card cannot)."""
+    that wrote it; `optional`: whether the card can do without it (a model's card cannot: an empty
+    one, or one whose parts the card reads are not of their shape, is refused the same way)."""
     path = folder / "recipe.yaml"
     if not path.is_file():
         return {}
     try:
-        return read_yaml(path)
+        recipe = read_yaml(path)
+        if not optional and (why := model_recipe_shape(recipe)):
+            raise ValueError(f"{path}: {why}")
     except ValueError as exc:
         fix = "restore it, or remove it (the card then has no recipe section)" if optional else "restore it from a copy"
         raise ValueError(f"{exc}; it is the recipe {wrote} wrote beside it: {fix}") from None
+    return recipe
+
+
+# What a model's card reads of its recipe (glade.hub.model_card, card_usage, lineage), with the shape glade
+# train writes: checked once here, so a hand-edited part is named rather than fail deep in the card
+RECIPE_MAPPINGS = ("model", "data", "lora", "eval")
+RECIPE_TEXTS = (("data", "traces"), ("data", "policies"), ("lora", "target_modules"))  # lists of texts
+RECIPE_LISTS = (("data", "creatures"),)
+YAML_WORDS = {bool: "true/false", int: "a number", float: "a number", str: "a text", list: "a list", dict: "a mapping"}
+
+
+def model_recipe_shape(recipe: dict) -> str | None:
+    """What is wrong with a model's recipe where its card reads it ("model: a number, not a mapping");
+    None where nothing is. Empty: glade train never writes one, and the card would say nothing true."""
+    if not recipe:
+        return "empty"
+    for key in RECIPE_MAPPINGS:
+        if recipe.get(key) is not None and not isinstance(recipe[key], dict):
+            return f"{key}: {_yaml_word(recipe[key])}, not a mapping"
+    for (part, key), texts in [(k, True) for k in RECIPE_TEXTS] + [(k, False) for k in RECIPE_LISTS]:
+        value = (recipe.get(part) or {}).get(key)
+        if value is not None and not isinstance(value, list):
+            return f"{part}.{key}: {_yaml_word(value)}, not a list{' of texts' if texts else ''}"
+        if texts and (odd := [v for v in value or [] if not isinstance(v, str)]):
+            return f"{part}.{key}: a list holding {_yaml_word(odd[0])}, not a list of texts"
+    return None
+
+
+def _yaml_word(value) -> str:
+    return YAML_WORDS.get(type(value), "null")
 
 
 def private_unused(repo_id: str, folder: Path, repo_type: str) -> str:

@@ -76,6 +76,12 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         models = seated.setdefault(row["council"], {}).setdefault(row["policy"], set())
         models.update(model_of(identity) for identity in row.get("policy_identity") or [])
     seats = tuple(sorted((c, p) for c, by in seated.items() for p, models in by.items() if name in models))
+    if not seats and (missing := [key for key in results_folder.SUMMARY_HOLDS if key not in summary]):
+        # none of glade eval's (`{}`): said as glade report and flag say it, not as a seat this model lacks
+        raise ValueError(
+            f"--council {results / 'summary.json'}: not a summary glade eval wrote (it lacks {', '.join(missing)}); "
+            f"{results_folder.rebuild(results)}"
+        )
     if not seats:
         raise ValueError(
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies') or [])})"

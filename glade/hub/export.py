@@ -17,9 +17,9 @@ import yaml
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint import SHIPPED, base_fingerprint
-from glade.checkpoint_files import loadable
+from glade.checkpoint_files import FIX, _json_object, loadable
 from glade.env import protocol
-from glade.eval.harness import lm_eval_scores
+from glade.eval.lm_results import lm_eval_scores
 
 from .base_check import check_base
 from .card_sections import lm_eval_record
@@ -70,7 +70,8 @@ def exportable(folder: Path) -> checkpoints.Checkpoint:
             "(how it was trained, on whose decisions); restore it from a copy, or train the checkpoint again"
         )
     for name in ("config.json", "adapter_config.json", "tokenizer_config.json"):
-        if (folder / name).exists() and "auto_map" in json.loads((folder / name).read_text()):
+        # a stray file among them (a config.json beside an adapter) is read too: named if damaged
+        if (folder / name).exists() and "auto_map" in _json_object(folder / name, FIX):
             raise ValueError(
                 f"{folder / name}: names custom code (auto_map); glade exports only models that load without remote code"
             )
