@@ -238,12 +238,13 @@ def test_the_run_loss_weights_each_logged_loss_by_the_steps_it_covers():
 
 def failing(monkeypatch, make=(), exc=None):
     """sft._train replaced by one that writes `make` (paths under the partial folder) and raises."""
+    trained = json.dumps({"metrics": {"train_loss": 1.0, "train_steps": 1}, "train_seconds": 1.0})  # as _fit writes
 
     def fail(recipe, work, *args):
         work.mkdir(parents=True, exist_ok=True)
         for name in make:
             (work / name).parent.mkdir(parents=True, exist_ok=True)
-            (work / name).write_text("{}")
+            (work / name).write_text(trained if name == sft.TRAINED else "{}")
         raise exc or ValueError("boom")
 
     monkeypatch.setattr(sft, "_train", fail)

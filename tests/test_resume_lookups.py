@@ -230,11 +230,14 @@ def test_an_interrupted_run_is_not_resumed_on_regenerated_traces(tmp_path, monke
 
 
 def test_check_data_passes_the_same_data_and_a_record_without_a_fingerprint(tmp_path):
-    (tmp_path / STARTED).write_text(json.dumps({"recipe": {}, "source": None, "data_fingerprint": "0123456789abcdef"}))
+    recipe = {"model": {"base": "tiny"}}  # as much of a recipe as STARTED's reader asks for
+    (tmp_path / STARTED).write_text(
+        json.dumps({"recipe": recipe, "source": None, "data_fingerprint": "0123456789abcdef"})
+    )
     interrupted.check_data(tmp_path, "0123456789abcdef")
     with pytest.raises(ValueError, match=r"data fingerprint 01234567, now fedcba98"):
         interrupted.check_data(tmp_path, "fedcba9876543210")
-    (tmp_path / STARTED).write_text(json.dumps({"recipe": {}, "source": None}))  # started by an older glade
+    (tmp_path / STARTED).write_text(json.dumps({"recipe": recipe, "source": None}))  # started by an older glade
     interrupted.check_data(tmp_path, "fedcba9876543210")
 
 

@@ -15,6 +15,7 @@ from glade.config import as_plain, changes, read_yaml
 from glade.files import atomic
 
 from .recipe import TrainRecipe
+from .records import CutShort, started_record, trainer_state
 
 
 def partial_dir(recipe: TrainRecipe) -> Path:
@@ -27,7 +28,9 @@ def resume_point(trainer_dir: Path) -> tuple[Path | None, int, list[tuple[Path, 
     trainer_state.json, written last, reads) and not at the final step (resumed from there, the
     Trainer takes a step past max_steps: the one before is used and the last steps are trained
     again, to the same weights). Also the newer ones passed over, newest first, each with whether
-    a kill cut its save short (else it is at the final step). (None, 0, passed) when none is left."""
+    a kill cut its save short (else it is at the final step). (None, 0, passed) when none is left.
+    One whose trainer_state.json parses but is not the Trainer's is found too (no kill leaves that):
+    reading it to resume names it, rather than its steps being thrown away."""
     steps = sorted(
         (p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
         key=lambda p: int(p.name.split("-")[-1]),
@@ -35,11 +38,13 @@ def resume_point(trainer_dir: Path) -> tuple[Path | None, int, list[tuple[Path, 
     passed = []
     for folder in reversed(steps):
         try:
-            state = json.loads((folder / "trainer_state.json").read_text())
-        except (OSError, ValueError):
+            state = trainer_state(folder)
+        except CutShort:
             passed.append((folder, True))
             continue
-        if state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]:
+        except ValueError:
+            state = {}
+        if state.get("max_steps", 0) > 0 and state["global_step"] >= state["max_steps"]:
             passed.append((folder, False))
             continue
         return folder, int(folder.name.split("-")[-1]), passed
@@ -163,10 +168,7 @@ def check_data(work: Path, data: str) -> None:
     fingerprint of the data prepared now; its traces folder regenerated meanwhile): the trainer
     would go on with its optimizer and schedule on rows its first steps never saw. A record
     without the fingerprint (a run started by an older glade, or none yet) is not checked."""
-    try:
-        started = json.loads((work / STARTED).read_text()).get("data_fingerprint")
-    except OSError:  # another rank's run has not written the record yet
-        return
+    started = (started_record(work) or {}).get("data_fingerprint")  # none: another rank's not written yet
     if started is not None and started != data:
         raise ValueError(
             f"{work}: its run started on other training data (data fingerprint {started[:8]}, now {data[:8]}: its "
@@ -186,9 +188,9 @@ def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool
     says what may change): resumed, it would train on silently under the new one, or fail
     loading its checkpoint. False when the folder predates the record and cannot be checked
     (it may be resumed: refusing would throw its steps away)."""
-    if not (work / STARTED).exists():
+    record = started_record(work)
+    if record is None:
         return False
-    record = json.loads((work / STARTED).read_text())
     theirs, ours = _decisive(record["recipe"]), _decisive(run_record(recipe, source)["recipe"])
     if theirs != ours:
         how = f" (it was started as: {record['source']})" if record.get("source") else ""
@@ -204,8 +206,8 @@ def check_resumable(recipe: TrainRecipe, work: Path, source: str | None) -> bool
 
 def trained_steps(checkpoint: str) -> tuple[int, int]:
     """The steps a trainer checkpoint has trained, and the max_steps its run then stopped at."""
-    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
-    return int(state.get("global_step", 0)), int(state.get("max_steps", 0))
+    state = trainer_state(checkpoint)
+    return state["global_step"], state.get("max_steps", 0)
 
 
 def check_steps(checkpoint: str, stop: int, key: str, value) -> None:
@@ -223,11 +225,12 @@ def check_steps(checkpoint: str, stop: int, key: str, value) -> None:
 def check_readable(checkpoint: str) -> None:
     """Refuse a trainer checkpoint whose weights, optimizer or schedule do not read (a file cut short
     after its trainer_state.json was written, a damaged disk): loading it would fail deep inside the
-    trainer; an older checkpoint is not taken silently in its place."""
+    trainer; an older checkpoint is not taken silently in its place. Its trainer_state.json first."""
     import zipfile
 
     from safetensors import SafetensorError, safe_open
 
+    trainer_state(checkpoint)
     folder = Path(checkpoint)
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         try:
@@ -252,7 +255,7 @@ def note_resume(work: Path, checkpoint: str | None) -> None:
     checkpoint moved aside, its steps are trained again from here); all are, with no checkpoint
     (None: trained from the beginning)."""
     step, then = trained_steps(checkpoint) if checkpoint else (0, 0)
-    record = json.loads((work / STARTED).read_text())
+    record = started_record(work) or {}
     kept = [r for r in record.get("resumed", []) if r["from_step"] < step]
     record["resumed"] = [*kept, {"from_step": step, "max_steps_then": then}] if checkpoint else kept
     with atomic(work / STARTED) as tmp:
@@ -261,10 +264,7 @@ def note_resume(work: Path, checkpoint: str | None) -> None:
 
 def resumes(work: Path) -> list[dict]:
     """The resumes the run's record (STARTED) notes, oldest first; [] for a run never resumed."""
-    try:
-        return json.loads((work / STARTED).read_text()).get("resumed", [])
-    except OSError:
-        return []
+    return (started_record(work) or {}).get("resumed", [])
 
 
 def steps_callback(checkpoint: str):

@@ -7,13 +7,29 @@ import json
 import time
 from pathlib import Path
 
+from glade.files import atomic
+
+from .records import number, parsed
+
 SECONDS = "glade_train_seconds.json"  # in a trainer checkpoint: the seconds of training up to it
 
 
 def seconds_before(checkpoint: str | None) -> float:
-    """The training seconds up to `checkpoint` (a trainer checkpoint folder, None: the start)."""
+    """The training seconds up to `checkpoint` (a trainer checkpoint folder, None: the start); 0 where
+    it has no record (saved by an older glade, or killed before the record was written). A damaged
+    one is a ValueError naming it (an older glade wrote it in place, so a kill could cut it short)."""
     path = Path(checkpoint) / SECONDS if checkpoint else None
-    return float(json.loads(path.read_text())["seconds"]) if path is not None and path.exists() else 0.0
+    if path is None or not path.exists():
+        return 0.0
+    record, why = parsed(path)
+    if why is None and not (isinstance(record, dict) and number(record.get("seconds"))):
+        why = "no number of seconds" if isinstance(record, dict) else f"a JSON {type(record).__name__}, not an object"
+    if why:
+        raise ValueError(
+            f"{path}: not the record glade train writes ({why}); delete it (the training seconds before this "
+            "checkpoint are then not counted in meta.json's train_seconds) and rerun with --resume"
+        )
+    return float(record["seconds"])
 
 
 def seconds_callback(before: float):
@@ -32,7 +48,8 @@ def seconds_callback(before: float):
             if state.is_world_process_zero:
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 seconds = before + time.perf_counter() - self.started
-                (folder / SECONDS).write_text(json.dumps({"seconds": round(seconds, 3)}))
+                with atomic(folder / SECONDS) as tmp:  # a kill or a full disk leaves the old record or none
+                    tmp.write_text(json.dumps({"seconds": round(seconds, 3)}))
 
     return Seconds()
 

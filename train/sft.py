@@ -52,9 +52,9 @@ from .interrupted import (
 )
 from .progress import progress_callback, seconds_before, seconds_callback
 from .recipe import TrainRecipe, lora_config, sft_config
+from .records import TRAINED, started_record, trained_record
 
 SAVES_EMBEDDING = r"Setting `save_embedding_layers` to `True`"
-TRAINED = "trained.json"  # in the partial folder: training finished, its metrics; what follows is writing
 
 
 def build_tiny(recipe: TrainRecipe, train_rows, folder: Path) -> None:
@@ -171,6 +171,8 @@ def _start(recipe, work: Path, source, resume: bool, log, progress, restart: boo
             )
         if not checked:
             log(f"{work}: started before glade recorded a run's recipe, so it cannot be checked; resuming it")
+    if resume and (work / TRAINED).exists():  # a damaged record named as itself, before the data is prepared
+        trained_record(work)
     if resume and not work.exists() and (done := finished_run(recipe)) is not None:
         log(f"{recipe.name} (seed {recipe.seed}): kept {done}, finished from this same recipe; not trained again")
         return done if rank == 0 else None
@@ -222,7 +224,7 @@ def _train(
     data_fingerprint = fingerprint(train_rows, eval_rows)
     check_data(work, data_fingerprint)  # before anything is overwritten or trained on
     if rank == 0:  # from now on a resume is held to this data (a record an older glade began too)
-        _write_json(work / STARTED, json.loads((work / STARTED).read_text()) | {"data_fingerprint": data_fingerprint})
+        _write_json(work / STARTED, started_record(work) | {"data_fingerprint": data_fingerprint})
         save_prepared(work / "data", train_rows, eval_rows, counts, recipe.data)
     trained = resume and (work / TRAINED).exists()  # killed while writing the checkpoint: training is done
     if recipe.model.base == "tiny":
@@ -237,8 +239,7 @@ def _train(
         log("training had finished; writing the checkpoint")
         if rank != 0:
             return None
-        record = json.loads((work / TRAINED).read_text())
-        metrics, fit_seconds = record["metrics"], record["train_seconds"]
+        metrics, fit_seconds = trained_record(work)
         earlier = fit_seconds  # all of the training was done by the run(s) before this one
     else:
         fitted = _fit(recipe, base, train_rows, eval_rows, work, source, progress, resume, log, warn)
@@ -333,6 +334,7 @@ def _fit(
         check_steps(last, max_steps, "sft.max_steps", max_steps)
     if last:
         check_readable(last)
+    before = seconds_before(last)  # read before the model loads, as the checks above
     trainer = build_trainer(recipe, base, train_rows, eval_rows, str(work / "trainer"), source, progress, warn)
     if resume:
         log(f"resuming from {last}" if last else "nothing to resume; starting from the beginning")
@@ -341,7 +343,7 @@ def _fit(
     trainer.add_callback(log_at_saves())  # each checkpoint holds the loss of every step up to it
     if resume and trainer.is_world_process_zero():
         note_resume(work, last)
-    before, started = seconds_before(last), time.perf_counter()
+    started = time.perf_counter()
     trainer.add_callback(seconds_callback(before))
     with warnings.catch_warnings():  # PEFT's note that a targeted embedding is saved whole: nothing to do
         warnings.filterwarnings("ignore", message=SAVES_EMBEDDING)

@@ -136,7 +136,13 @@ def print_checkpoint(con, out) -> None:
     from glade.words import seed_spans
 
     meta = json.loads((out / "meta.json").read_text())
-    m = meta["metrics"]
+    m = meta.get("metrics") if isinstance(meta, dict) else None
+    if not (isinstance(m, dict) and {"train_loss", "train_steps"} <= set(m)):  # a finished run --resume kept
+        raise ValueError(
+            f"{out / 'meta.json'}: no metrics with train_loss and train_steps; it is the record glade train writes "
+            f"beside the model: restore it from a copy, or move {out.name} out of {out.parent} and rerun to train "
+            "this recipe again"
+        )
     con.print(f"checkpoint: {out}", soft_wrap=True, markup=False, highlight=False)
     counts = meta.get("data_counts") or {}
     # train_loss_steps: resumed from a checkpoint that kept no loss of some steps before it
