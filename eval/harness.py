@@ -47,12 +47,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
-from glade.checkpoint_files import loadable
+from glade.checkpoint_files import check_base_settings, loadable
 from glade.hub_ids import hub_unreachable
 from glade.provenance import now, package_version, stamp
 
 from .lm_docs import GLADE_TASKS, SHUFFLE_SEED, baselines, given_rows, heldout_rows, write_tasks
-from .lm_results import lm_eval_scores as lm_eval_scores  # its reader, beside the results file
 from .lm_tasks.utils import DOCS
 from .stats import MIN_N, ci_text, cluster_rate, interval
 from .thresholds import DEFAULTS
@@ -73,6 +72,7 @@ def model_args(checkpoint: str | Path) -> dict:
         base = found.base_model
         if (base.startswith((".", "/")) or Path(base).exists()) and not Path(base).is_dir():
             raise ValueError(f"{checkpoint}: its base model {base!r} is not a folder")
+        check_base_settings(found)
         own = str(found.folder.resolve())  # its own tokenizer (loadable found one): the chat template it trained on
         args.update(pretrained=str(base), peft=own, tokenizer=own)
     else:

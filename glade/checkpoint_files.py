@@ -39,7 +39,7 @@ def loadable(folder: str | Path) -> Checkpoint:
     found = finished(folder)
     folder = found.folder
     if found.is_adapter:
-        config = _json_object(folder / "adapter_config.json", FIX)
+        config = json_object(folder / "adapter_config.json", FIX)
         missing = [key for key in ADAPTER_KEYS if key not in config]
         if missing:
             raise ValueError(
@@ -51,7 +51,7 @@ def loadable(folder: str | Path) -> Checkpoint:
         if not weights[0].exists() and not (folder / "adapter_model.bin").is_file():
             raise ValueError(f"{folder}: no adapter weights (adapter_model.safetensors); {FIX}")
     else:
-        _json_object(folder / "config.json", FIX)
+        json_object(folder / "config.json", FIX)
         weights = sorted(folder.glob("model*.safetensors"))
         if not weights and not any(folder.glob("pytorch_model*.bin")):
             raise ValueError(f"{folder}: no model weights (model.safetensors); {FIX}")
@@ -66,7 +66,7 @@ def loadable(folder: str | Path) -> Checkpoint:
         raise ValueError(f"{folder}: {gap}; {FIX}")
     tokenizer_config = {}
     if (folder / "tokenizer_config.json").exists():  # settings_gap found it a JSON object
-        tokenizer_config = _json_object(folder / "tokenizer_config.json", FIX)
+        tokenizer_config = json_object(folder / "tokenizer_config.json", FIX)
     if not _has_chat_template(folder, tokenizer_config):  # every prompt of the Wood is a chat
         raise ValueError(
             f"{folder}: no chat template (chat_template.jinja, or chat_template in tokenizer_config.json), so no "
@@ -114,6 +114,17 @@ def settings_gap(folder: Path) -> str | None:
         line = getattr(exc, "lineno", None)
         return f"chat_template.jinja is no template transformers can compile ({exc.message.rstrip('.')}{f', line {line}' if line else ''})"
     return None
+
+
+def check_base_settings(found: Checkpoint) -> None:
+    """An adapter's base model, where it is a folder here, with settings transformers can read
+    (settings_gap): merge and lm-eval load it. A ValueError naming it otherwise."""
+    base = Path(found.base_model)
+    if found.is_adapter and base.is_dir() and (gap := settings_gap(base)):
+        raise ValueError(
+            f"{found.folder}: its base model {base} (meta.json base_model): {gap}; copy the whole folder "
+            "save_pretrained wrote there again"
+        )
 
 
 def adapter_gap(config: dict) -> str | None:
@@ -166,7 +177,7 @@ def _rank_gap(config: dict, header: dict) -> str | None:
     return None
 
 
-def _json_object(path: Path, fix: str) -> dict:
+def json_object(path: Path, fix: str) -> dict:
     if problem := _json_problem(path):
         raise ValueError(f"{path.parent}: {path.name} {problem}; {fix}")
     return json.loads(path.read_text())

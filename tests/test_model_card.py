@@ -81,7 +81,10 @@ def test_a_results_json_without_scores_is_a_clear_error(ckpt, tmp_path, capsys):
     argv = ["export", str(source), "--repo-id", "alice/creature", "--out", str(tmp_path / "out")]
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "results.json: not the results glade lm-eval writes (scores must be an object, not missing); rerun glade lm-eval" in err
+    assert (
+        "results.json: not the results glade lm-eval writes (scores must be an object, not missing); rerun glade lm-eval"
+        in err
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -83,7 +83,7 @@ def test_score_text_says_too_few_only_of_a_mean_without_an_interval():
 
 
 def test_lm_eval_scores_are_sorted_rows_of_numbers_with_the_effective_count(tmp_path):
-    from glade.eval.harness import lm_eval_scores
+    from glade.eval.lm_results import lm_eval_scores
 
     # guards the rows' sort, the bool skip and "n" from n_samples' effective count
     assert lm_eval_scores(tmp_path) == []

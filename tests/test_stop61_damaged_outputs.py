@@ -84,7 +84,7 @@ def test_a_damaged_lm_eval_results_file_is_named_and_nothing_is_written(ckpt, tm
 
 
 def test_lm_eval_results_as_glade_writes_them_still_reach_the_card(ckpt, tmp_path):
-    from glade.eval.harness import lm_eval_scores  # its old home still answers
+    from glade.eval.lm_results import lm_eval_scores
 
     (ckpt / "lm_eval").mkdir()
     written = {

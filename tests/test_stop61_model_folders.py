@@ -109,18 +109,25 @@ def test_a_checkpoint_with_a_damaged_settings_file_is_named_before_anything_is_w
     assert not out.exists()
 
 
-def test_merge_names_a_damaged_settings_file_of_the_base_it_loads(tiny, lora, tmp_path, capsys):  # noqa: F811
+@pytest.mark.parametrize("verb", ["merge", "lm-eval"])
+def test_merge_and_lm_eval_name_a_damaged_settings_file_of_the_base_they_load(
+    tiny,
+    lora,  # noqa: F811
+    tmp_path,
+    capsys,
+    verb,
+):
     base = damaged(tiny, tmp_path, "generation_config_a_list")
     folder = tmp_path / lora.name
     shutil.copytree(lora, folder)
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "base_model": str(base)}))
-    assert main(["merge", str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert main([verb, str(folder)] + (["--out", str(tmp_path / "out")] if verb == "merge" else [])) == 2
     assert one_error(capsys) == (
         f"error: {folder}: its base model {base} (meta.json base_model): generation_config.json is a JSON list, not "
         "an object; copy the whole folder save_pretrained wrote there again"
     )
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (folder / "lm_eval").exists()
 
 
 ADAPTER = {  # a key of adapter_config.json, its hand-edited value, what is said of it

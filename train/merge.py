@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from glade import checkpoint as checkpoints
-from glade.checkpoint_files import loadable, settings_gap
+from glade.checkpoint_files import check_base_settings, loadable
 from glade.files import check_folder_path
 from glade.hub_ids import hub_unreachable
 
@@ -40,11 +40,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     tmp = checkpoints.staging_folder(out)  # not an interrupted training run's folder
     if unreachable := hub_unreachable(found.base_model):
         raise ValueError(f"{checkpoint}: its base model {found.base_model!r} (meta.json base_model): {unreachable}")
-    if Path(found.base_model).is_dir() and (gap := settings_gap(Path(found.base_model))):
-        raise ValueError(
-            f"{checkpoint}: its base model {found.base_model} (meta.json base_model): {gap}; copy the whole folder "
-            "save_pretrained wrote there again"
-        )
+    check_base_settings(found)
     try:
         base = AutoModelForCausalLM.from_pretrained(found.base_model, dtype=torch.float32)
     except OSError as exc:  # moved or deleted since training (meta.json names it as it was then)

@@ -50,7 +50,7 @@ def ci_cell(ci, n, note: str | None = None) -> str:
 
 
 def lm_eval_record(checkpoint: str | Path) -> dict:
-    """What CHECKPOINT/lm_eval/results.json says besides the scores (glade.eval.harness.lm_eval_scores
+    """What CHECKPOINT/lm_eval/results.json says besides the scores (glade.eval.lm_results.lm_eval_scores
     reads those): `data`, the documents' source, `baselines`, what answers that carry no
     judgement score on the same documents (glade.eval.lm_docs.baselines), `n_samples` (each task's documents,
     all and scored) and `limit`. {} without the file."""
@@ -149,7 +149,7 @@ def episodes_cell(found: dict | None) -> str:
 
 
 def lm_eval_section(lm_scores: list[dict], record: dict | None = None) -> list[str]:
-    """glade lm-eval's scores (glade.eval.harness.lm_eval_scores), beside the baselines on the same
+    """glade lm-eval's scores (glade.eval.lm_results.lm_eval_scores), beside the baselines on the same
     documents, and which scores fall under one."""
     if not lm_scores:
         return []

@@ -17,7 +17,7 @@ import yaml
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint import SHIPPED, base_fingerprint
-from glade.checkpoint_files import FIX, _json_object, loadable
+from glade.checkpoint_files import FIX, json_object, loadable
 from glade.env import protocol
 from glade.eval.lm_results import lm_eval_scores
 
@@ -71,7 +71,7 @@ def exportable(folder: Path) -> checkpoints.Checkpoint:
         )
     for name in ("config.json", "adapter_config.json", "tokenizer_config.json"):
         # a stray file among them (a config.json beside an adapter) is read too: named if damaged
-        if (folder / name).exists() and "auto_map" in _json_object(folder / name, FIX):
+        if (folder / name).exists() and "auto_map" in json_object(folder / name, FIX):
             raise ValueError(
                 f"{folder / name}: names custom code (auto_map); glade exports only models that load without remote code"
             )

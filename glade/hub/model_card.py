@@ -298,7 +298,7 @@ def render_card(
     dataset: str | None = None,
     size: dict | None = None,
 ) -> str:
-    """The prose under the front matter. `lm_scores`: glade.eval.harness.lm_eval_scores;
+    """The prose under the front matter. `lm_scores`: glade.eval.lm_results.lm_eval_scores;
     `shipped_recipe`: glade's shipped recipe of the checkpoint's name, resolved (lineage.reproduce);
     `trained`: lineage.trained_scenarios; `lm_record`: card_sections.lm_eval_record; `base_origin`:
     where the base id came from (base_check); `dataset`: the traces' Hub id (--dataset); `size`:

@@ -144,7 +144,7 @@ def eval_results(
 ) -> list:
     """The model-index: this model's own figures (held-out, lm-eval, its council seats, its
     leaderboard row) and, each named as the whole council's, its councils' outcome figures.
-    `lm_scores`: glade.eval.harness.lm_eval_scores; `lm_record`: card_sections.lm_eval_record
+    `lm_scores`: glade.eval.lm_results.lm_eval_scores; `lm_record`: card_sections.lm_eval_record
     (the documents' source: lm-eval scores on trained-on states are left out, lm_split).
     Entries group by task type, dataset type, config and split (huggingface_hub's
     `unique_identifier`), so each kind of entry has a dataset type, config or split of its own.
