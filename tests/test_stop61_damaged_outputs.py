@@ -194,3 +194,13 @@ def test_a_rerun_of_a_finished_eval_over_a_damaged_summary_writes_it_again(copy,
     assert main(["eval", str(recipe)]) == 0  # nothing to play: what playing cost is not known
     summary = json.loads((copy / "summary.json").read_text())
     assert summary["recipe"] == "damaged" and summary["cost"] is None and summary["timing"] is None
+
+
+def test_a_lora_checkpoint_whose_recipe_has_no_lora_section_is_still_called_an_adapter(ckpt, tmp_path):
+    # meta.json's kind decides: the card said "TRL SFT of the full model" of an adapter whose recipe.yaml
+    # (hand-edited, or an older glade's) had no lora section
+    assert "lora" not in (ckpt / "recipe.yaml").read_text()
+    assert export(ckpt, tmp_path / "out") == 0
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "TRL SFT with a PEFT LoRA adapter (adapter_config.json has its settings)" in card
+    assert "of the full model" not in card

@@ -26,8 +26,7 @@ def what_it_is(recipe: dict) -> str:
     many = "s" if len(policies) > 1 else ""
     who = f"the {' and '.join(policies)} stand-in{many}" if policies else "every seat in its traces"
     only = f" (creatures: {md_text(', '.join(map(str, creatures)))})" if creatures else ""
-    # `model.base: tiny` builds a random model: nothing was fine-tuned
-    how = "trained from scratch" if from_scratch(recipe) else "fine-tuned"
+    how = "trained from scratch" if from_scratch(recipe) else "fine-tuned"  # `model.base: tiny`: a random model
     return (
         "A creature model for the Wood, glade's woodland market economy. Each turn it reads one "
         "creature's situation (purse, stock, prices, news, gossip, feelings) as a chat prompt and "
@@ -308,6 +307,8 @@ def render_card(
     how_trained = "TRL SFT " + (
         f"with a PEFT LoRA adapter (r {lora.get('r')}, alpha {lora.get('lora_alpha')}, on {', '.join(lora.get('target_modules') or [])})"
         if lora
+        else "with a PEFT LoRA adapter (adapter_config.json has its settings)"
+        if meta.get("kind") == "lora"  # a recipe edited down to no lora section made an adapter "the full model"
         else "of the full model"
     )
     base_text = base_words(meta, base, base_origin)
