@@ -217,7 +217,7 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
         try:
             kept = json.loads((out / "summary.json").read_text())
         except (OSError, ValueError):
-            kept = {}  # the runs that played were interrupted before they wrote a summary
+            kept = {}  # the runs that played were interrupted before they wrote a summary, or it was damaged
         if not isinstance(kept, dict):  # damaged since: its cost is not known, as without one (rewritten below)
             kept = {}
         foreign = not isinstance(kept.get("decisions"), int) or summary_mismatch(

@@ -29,6 +29,7 @@ SETTINGS_JSON = (
     "generation_config.json",
 )
 FIX = "copy the whole folder glade train (or glade merge) wrote again, or train the checkpoint again"
+STRAY_CONFIG = "glade train writes no config.json beside an adapter (transformers reads one there): delete it"
 
 
 def loadable(folder: str | Path) -> Checkpoint:
@@ -63,7 +64,8 @@ def loadable(folder: str | Path) -> Checkpoint:
             if found.is_adapter and (wrong := _rank_gap(config, header)):
                 raise ValueError(f"{folder}: adapter_config.json {wrong}; {FIX}")
     if gap := tokenizer_gap(folder) or settings_gap(folder):
-        raise ValueError(f"{folder}: {gap}; {FIX}")
+        stray = found.is_adapter and gap.startswith("config.json ")  # copying the folder again would keep it
+        raise ValueError(f"{folder}: {gap}; " + (STRAY_CONFIG if stray else FIX))
     tokenizer_config = {}
     if (folder / "tokenizer_config.json").exists():  # settings_gap found it a JSON object
         tokenizer_config = json_object(folder / "tokenizer_config.json", FIX)

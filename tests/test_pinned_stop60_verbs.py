@@ -221,8 +221,9 @@ def test_validate_file_checks_an_eval_recipes_out_and_names_an_idle_policy(tmp_p
 def test_run_lines_with_an_empty_cost_says_no_timing():
     summary = {"timing": {}, "cost": {}, "worlds": 1200, "decisions": 34567}
     assert run_lines(summary, "OUT") == (
-        "nothing left to play: every episode was finished; the runs that played them were interrupted before writing "
-        "a summary, so no timing or cost to show\n1,200 worlds, 34,567 live decisions in all; results in OUT"
+        "nothing left to play: every episode was finished; the runs that played them left no summary of what that "
+        "cost (interrupted before writing one, or it was damaged or replaced since), so no timing or cost to show\n"
+        "1,200 worlds, 34,567 live decisions in all; results in OUT"
     )
 
 

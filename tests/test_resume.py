@@ -85,7 +85,7 @@ def test_a_rerun_with_nothing_to_play_keeps_what_playing_cost(tmp_path, capsys):
         summary.write_text(broken)
         assert main(["eval", str(path)]) == 0
         out = " ".join(capsys.readouterr().out.split())
-        assert "were interrupted before writing a summary, so no timing or cost to show" in out and "cost: " not in out
+        assert "left no summary of what that cost (interrupted before writing one" in out and "cost: " not in out
         rewritten = json.loads(summary.read_text())
         assert rewritten["cost"] is None and rewritten["timing"] is None  # not zeros: nothing was recorded
         assert main(["report", str(tmp_path / "results")]) == 0

@@ -93,7 +93,7 @@ def test_an_eval_shard_with_rows_copied_in_is_replayed_and_the_run_keeps_its_cos
         "shards/episodes-00001.parquet: holds 3 row(s) repeating another's episode_id, creature; its 2 episode(s)"
         in out
     )
-    assert "interrupted before writing a summary" not in out
+    assert "left no summary of what that cost" not in out
     again = pd.read_parquet(tmp_path / "results" / "episodes.parquet")
     assert len(again) == len(first) == 30 and again["episode_id"].value_counts().eq(5).all()
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())

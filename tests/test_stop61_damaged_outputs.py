@@ -108,8 +108,13 @@ def test_lm_eval_results_as_glade_writes_them_still_reach_the_card(ckpt, tmp_pat
 def test_a_damaged_stray_config_json_beside_an_adapter_is_named(ckpt, tmp_path, capsys, written, said):
     (ckpt / "config.json").write_text(written)
     assert export(ckpt, tmp_path / "out") == 2
-    assert one_error(capsys).startswith(f"error: {ckpt}: config.json {said}; copy the whole folder glade train")
+    assert one_error(capsys) == (
+        f"error: {ckpt}: config.json {said}; glade train writes no config.json beside an adapter (transformers "
+        "reads one there): delete it"
+    )
     assert not (tmp_path / "out").exists()
+    (ckpt / "config.json").unlink()  # what the message says to do
+    assert export(ckpt, tmp_path / "out") == 0
 
 
 def test_export_council_names_a_flags_json_that_is_not_utf8_and_a_summary_that_is_none_of_glade_evals(

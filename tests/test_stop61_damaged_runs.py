@@ -6,6 +6,7 @@ partial folder and its checkpoints are left as they were. The interrupted runs a
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -117,18 +118,27 @@ def test_the_cli_prints_a_damaged_started_json_as_one_error_line(tmp_path, trace
         ('{"metrics": {"train_loss": 1.0, "train_steps": 4}}', "no train_seconds"),
     ],
 )
-def test_a_damaged_trained_json_is_named_and_the_run_kept(tmp_path, traces, monkeypatch, text, why):
-    # before: KeyError 'metrics'; "Expecting value: ...; training finished and is kept ..." naming no file
-    recipe, work, _ = interrupted(tmp_path, traces)
+@pytest.mark.parametrize("killed_before_cleanup", [False, True])
+def test_a_damaged_trained_json_is_named_and_the_run_kept(
+    tmp_path, traces, monkeypatch, text, why, killed_before_cleanup
+):
+    # before: KeyError 'metrics'; "Expecting value: ...; training finished and is kept ..." naming no file.
+    # The trainer checkpoints go once the record is written (a kill in between keeps them): deleting the
+    # record then trains it all again, which the message says rather than promising a checkpoint
+    recipe, work, ckpt = interrupted(tmp_path, traces)
+    if not killed_before_cleanup:
+        shutil.rmtree(work / "trainer")
     (work / sft.TRAINED).write_text(text)
     no_trainer(monkeypatch)
     before = files(work)
     with pytest.raises(ValueError) as exc:
         sft.train(recipe, resume=True, log=lambda line: None)
+    again = "its last trainer checkpoint" if killed_before_cleanup else "the beginning"
     assert str(exc.value) == (
-        f"{work / sft.TRAINED}: not the record glade train writes as training finishes ({why}); restore it, or "
-        f"delete it and rerun with --resume to train again from the last trainer checkpoint in {work / 'trainer'} "
-        "(from the beginning where none is left)"
+        f"{work / sft.TRAINED}: not the record glade train writes as training finishes ({why}); training had "
+        f"finished and its model is in {work}: restore the record from a copy, or write it as "
+        '{"metrics": {"train_loss": LOSS, "train_steps": STEPS}, "train_seconds": SECONDS}, and rerun with '
+        f"--resume to write the checkpoint; deleted, a rerun with --resume trains again from {again}"
     )
     assert files(work) == before
 

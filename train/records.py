@@ -81,10 +81,13 @@ def trained_record(work: Path) -> tuple[dict, float]:
     elif why is None and not number(record.get("train_seconds")):
         why = "no train_seconds"
     if why:
+        # the trainer checkpoints are removed once this is written: deleted, a resume would train it all again
+        again = "its last trainer checkpoint" if any((work / "trainer").glob("checkpoint-*")) else "the beginning"
         raise ValueError(
-            f"{path}: not the record glade train writes as training finishes ({why}); restore it, or delete it and "
-            f"rerun with --resume to train again from the last trainer checkpoint in {work / 'trainer'} (from the "
-            "beginning where none is left)"
+            f"{path}: not the record glade train writes as training finishes ({why}); training had finished and its "
+            f"model is in {work}: restore the record from a copy, or write it as "
+            '{"metrics": {"train_loss": LOSS, "train_steps": STEPS}, "train_seconds": SECONDS}, and rerun with '
+            f"--resume to write the checkpoint; deleted, a rerun with --resume trains again from {again}"
         )
     return record["metrics"], float(record["train_seconds"])
 

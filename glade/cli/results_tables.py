@@ -19,10 +19,11 @@ def run_lines(summary: dict, out) -> str:
     (glade.eval.run.write_results)."""
     timing, cost, worlds = summary["timing"], summary["cost"], summary["worlds"]
     totals = f"{worlds:,} worlds, {summary['decisions']:,} live decisions in all; results in {out}"
-    if not cost:  # a rerun with nothing to play after runs that were interrupted before their summary
+    if not cost:  # a rerun with nothing to play, and no summary of the runs before it (interrupted, damaged)
         return (
-            "nothing left to play: every episode was finished; the runs that played them were interrupted before "
-            f"writing a summary, so no timing or cost to show\n{totals}"
+            "nothing left to play: every episode was finished; the runs that played them left no summary of what "
+            f"that cost (interrupted before writing one, or it was damaged or replaced since), so no timing or cost "
+            f"to show\n{totals}"
         )
     played_now = 0 if cost.get("kept") else cost["episodes"]
     took = wall_text(cost, timing)
