@@ -63,9 +63,11 @@ def loadable(folder: str | Path) -> Checkpoint:
                 raise ValueError(f"{folder}: {path.name} is {problem}; {FIX}")
             if found.is_adapter and (wrong := _rank_gap(config, header)):
                 raise ValueError(f"{folder}: adapter_config.json {wrong}; {FIX}")
+    stray = folder / "config.json"  # beside an adapter: copying the folder again would keep it
+    if found.is_adapter and stray.is_file() and (problem := _read_object(stray)[1]):
+        raise ValueError(f"{folder}: config.json {problem}; {STRAY_CONFIG}")
     if gap := tokenizer_gap(folder) or settings_gap(folder):
-        stray = found.is_adapter and gap.startswith("config.json ")  # copying the folder again would keep it
-        raise ValueError(f"{folder}: {gap}; " + (STRAY_CONFIG if stray else FIX))
+        raise ValueError(f"{folder}: {gap}; {FIX}")
     tokenizer_config = {}
     if (folder / "tokenizer_config.json").exists():  # settings_gap found it a JSON object
         tokenizer_config = json_object(folder / "tokenizer_config.json", FIX)
@@ -90,12 +92,12 @@ def tokenizer_gap(folder: Path) -> str | None:
 
 
 def settings_gap(folder: Path) -> str | None:
-    """What in a model folder's tokenizer settings, chat template or generation defaults transformers
-    cannot read, as words after "{folder}:"; None when nothing is. Checked before anything loads: a
+    """What in a model folder's config, tokenizer settings, chat template or generation defaults
+    transformers cannot read, as words after "{folder}:"; None when nothing is. Checked before anything loads: a
     JSON list there is an AttributeError deep in transformers, a cut-short generation_config.json is
     dropped without a word (its stop tokens with it), an empty template fails only at the first answer."""
     for name in SETTINGS_JSON:
-        if (folder / name).is_file() and (problem := _json_problem(folder / name)):
+        if (folder / name).is_file() and (problem := _read_object(folder / name)[1]):
             return f"{name} {problem}"
     template = folder / "chat_template.jinja"
     if not template.is_file():
@@ -180,18 +182,19 @@ def _rank_gap(config: dict, header: dict) -> str | None:
 
 
 def json_object(path: Path, fix: str) -> dict:
-    if problem := _json_problem(path):
+    found, problem = _read_object(path)
+    if problem:
         raise ValueError(f"{path.parent}: {path.name} {problem}; {fix}")
-    return json.loads(path.read_text())
+    return found
 
 
-def _json_problem(path: Path) -> str | None:
-    """What keeps a file from being read as a JSON object, as words after its name; None when it is one."""
+def _read_object(path: Path) -> tuple[dict, str | None]:
+    """A file's JSON object, and what keeps it from being one (words after its name) or None."""
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        return f"is not readable JSON ({exc})"
-    return None if isinstance(found, dict) else f"is a JSON {type(found).__name__}, not an object"
+        return {}, f"is not readable JSON ({exc})"
+    return (found, None) if isinstance(found, dict) else ({}, f"is a JSON {type(found).__name__}, not an object")
 
 
 def _safetensors_header(path: Path) -> tuple[dict, str | None]:
