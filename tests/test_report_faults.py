@@ -105,7 +105,11 @@ def test_a_resumed_run_counts_its_decisions_as_a_part(copy):
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("rank.json", "{}", "rank.json: not a leaderboard glade rank wrote; rerun `glade rank"),
+        (
+            "rank.json",
+            "{}",
+            "rank.json: not a leaderboard glade rank wrote; move it aside (or remove it), then rerun `glade rank",
+        ),
         ("rank.json", "{bad", "rank.json: not a leaderboard glade rank wrote"),
         ("calibration/x.json", '{"policy": "x"}', "x.json: not a calibration summary glade calibrate wrote"),
     ],

@@ -170,8 +170,16 @@ def copy(results, tmp_path):
 @pytest.mark.parametrize(
     ("name", "said"),
     [
-        ("rank.json", "not a leaderboard glade rank wrote; rerun `glade rank {folder}` or remove it"),
-        ("calibration/x.json", "not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"),
+        (
+            "rank.json",
+            "not a leaderboard glade rank wrote; move it aside (or remove it), then rerun `glade rank {folder}` to "
+            "write it again",
+        ),
+        (
+            "calibration/x.json",
+            "not a calibration summary glade calibrate wrote; move it aside (or remove it), then rerun glade "
+            "calibrate to write it again (it never replaces a file it did not write)",
+        ),
     ],
 )
 def test_report_names_a_results_file_that_is_not_utf8(copy, capsys, name, said):
@@ -209,3 +217,13 @@ def test_a_lora_checkpoint_whose_recipe_has_no_lora_section_is_still_called_an_a
     card = (tmp_path / "out" / "README.md").read_text()
     assert "TRL SFT with a PEFT LoRA adapter (adapter_config.json has its settings)" in card
     assert "of the full model" not in card
+
+
+def test_doing_what_a_damaged_rank_json_message_says_gives_a_report_with_its_leaderboard(copy, capsys):
+    # the message said "rerun `glade rank`", which refuses to replace a file it did not write
+    (copy / "rank.json").write_bytes(NOT_UTF8)
+    assert main(["rank", str(copy)]) == 2
+    assert "glade never replaces a file it did not write" in one_error(capsys)
+    (copy / "rank.json").rename(copy.parent / "rank.json.bad")  # moved aside, as the report's message says
+    assert main(["rank", str(copy)]) == 0
+    assert main(["report", str(copy)]) == 0

@@ -56,7 +56,8 @@ def calibrations(folder: Path) -> list[dict]:
         text = path.read_bytes()  # json reads bytes: a file that is not UTF-8 is then named below, not a codec error
         if not json_with_keys(SUMMARY_KEYS)(text):
             raise ValueError(
-                f"{path}: not a calibration summary glade calibrate wrote; rerun glade calibrate or remove it"
+                f"{path}: not a calibration summary glade calibrate wrote; move it aside (or remove it), then rerun "
+                "glade calibrate to write it again (it never replaces a file it did not write)"
             )
         if why := wrong_origin(summary := _nulls_left_out(json.loads(text))):
             raise _not_as_written(path, why)

@@ -24,7 +24,10 @@ def rank_sections(page) -> list[Section]:
         return []
     text = path.read_bytes()  # json reads bytes: a file that is not UTF-8 is then named below, not a codec error
     if not json_with_keys(BOARD_KEYS)(text):
-        raise ValueError(f"{path}: not a leaderboard glade rank wrote; rerun `glade rank {page.r.folder}` or remove it")
+        raise ValueError(  # glade rank would refuse to replace it: it never replaces a file it did not write
+            f"{path}: not a leaderboard glade rank wrote; move it aside (or remove it), then rerun "
+            f"`glade rank {page.r.folder}` to write it again"
+        )
     board = json.loads(text)
     about = board_about(board)
     header, rows = board_table(board)

@@ -221,7 +221,7 @@ def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
     path = results / "rank.json"
     if not path.exists():
         return ()
-    rerun = f"rerun `glade rank {results}` to write it again, or remove it"
+    rerun = f"move it aside (or remove it), then rerun `glade rank {results}` to write it again"  # rank keeps a file it did not write
     try:
         board = json.loads(path.read_text())
     except ValueError:  # JSONDecodeError, UnicodeDecodeError
