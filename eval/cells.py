@@ -125,6 +125,8 @@ def decision_cells(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS, s
     per_episode = frame.groupby(CELL + ["episode_id"], sort=True).mean(numeric_only=True)
     policies = decisions.groupby(CELL, sort=True)["policy_name"].first()
     shared = shared_play(decisions, goods)
+    # a scenario's own goods: a mixed-goods eval's other worlds' goods would be cells of two NaN sides, no test
+    goods_in = {scenario: goods_of(rows) for scenario, rows in decisions.groupby("scenario", sort=False)}
     cells = []
     for cell, episodes in per_episode.groupby(level=list(range(len(CELL))), sort=True):
         scenarios = shared[cell]
@@ -133,7 +135,7 @@ def decision_cells(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS, s
         key = dict(zip(CELL, cell))
         key["cast"] = int(key["cast"])
         key["scenarios"] = scenarios
-        for g in goods:
+        for g in goods_in[cell[0]]:
             live = {d: episodes[f"L|{g}|{d}"].to_numpy() for d in DIRECTIONS}
             ref = {d: episodes[f"S|{g}|{d}"].to_numpy() for d in DIRECTIONS}
             means = {d: float((live[d] - ref[d]).mean()) for d in DIRECTIONS}

@@ -148,28 +148,34 @@ class Figure:
     relative: bool = False  # in units (pebbles, goods): a flag's threshold is relative to the stand-in's magnitude
     key: bool = True  # named in the model card's prose
     rate: bool = False  # 0 or 1 per world: its mean is a rate with an exact binomial interval
+    bounds: tuple[float | None, float | None] | None = None  # values it cannot pass (None: no bound), as intervals take
 
 
 FIGURES: dict[str, Figure] = {
     f.name: f
     for f in (
         Figure(
-            "legend_ratio", "the legend good's price at the legend turn's settlement over the turn before", legend_ratio
+            "legend_ratio",
+            "the legend good's price at the legend turn's settlement over the turn before",
+            legend_ratio,
+            bounds=(0.0, None),
         ),
         Figure("gambit_pnl", "the patron's gambit P&L at the end, in pebbles", gambit_pnl, relative=True),
-        Figure("final_gini", "the Gini of wealth after the last turn", final_gini),
-        Figure("volume", "units traded over the episode, all goods", volume, relative=True),
+        Figure("final_gini", "the Gini of wealth after the last turn", final_gini, bounds=(0.0, 1.0)),
+        Figure("volume", "units traded over the episode, all goods", volume, relative=True, bounds=(0.0, None)),
         Figure(
             "crash",
             "1 if the legend good fell by crash_drop within crash_within turns of the legend",
             crash_figure,
             rate=True,
+            bounds=(0.0, 1.0),
         ),
         Figure(
             "bubble",
             "1 if the legend good rose by bubble_rise after the legend, then fell back",
             bubble_figure,
             rate=True,
+            bounds=(0.0, 1.0),
         ),
         Figure(
             "traded_move",
@@ -188,3 +194,11 @@ FIGURES: dict[str, Figure] = {
 LEGEND_RATIO_HEADING = "legend_ratio (price at settlement / before)"  # its column heading, saying what it is
 PHENOMENA = tuple(name for name, f in FIGURES.items() if f.rate)  # the named phenomena: crash, bubble
 PATH_DISTANCE = "path_distance_"  # + good: mean |log price gap| to the paired all-stand-in world, per turn
+
+
+def figure_bounds(name: str) -> tuple[float | None, float | None] | None:
+    """The values a figure's value (not an effect: a difference can go either way) cannot pass,
+    as stats.interval takes them: a catalogue figure's own, a price-path distance's (0, None)."""
+    if name.startswith(PATH_DISTANCE):
+        return (0.0, None)
+    return FIGURES[name].bounds if name in FIGURES else None

@@ -27,7 +27,7 @@ import pandas as pd
 from glade.config import as_plain
 
 from .faults import without_faults
-from .figures import FIGURES, PATH_DISTANCE, PHASES, mechanism
+from .figures import FIGURES, PATH_DISTANCE, PHASES, figure_bounds, mechanism
 from .recipe import STANDIN
 from .stats import Interval, clean, cluster_rate, describe, interval, jsd, path_distance, support
 from .thresholds import DEFAULTS, Thresholds
@@ -39,8 +39,10 @@ DIRECTIONS = ("buy", "sell", "none")
 
 
 def goods_of(decisions: pd.DataFrame) -> list[str]:
-    """The goods a decisions table carries (dir_<good> with its standin_dir_<good>), in order."""
-    return [c[4:] for c in decisions.columns if c.startswith("dir_") and f"standin_{c}" in decisions.columns]
+    """The goods a decisions table's rows trade in (dir_<good> and standin_dir_<good>, a side in
+    some row), in order: the columns are every scenario's goods, a world's rows NaN in those it lacks."""
+    columns = decisions.columns
+    return [c[4:] for c in columns if c.startswith("dir_") and f"standin_{c}" in columns and decisions[c].notna().any()]
 
 
 def _limit_prices(action_json: str, goods: list[str]) -> dict[str, tuple[str, float]]:
@@ -81,7 +83,7 @@ def decision_summary(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS)
     none) and mean |quantity difference| over goods, each {"mean", "ci", "n"} over seeds (an
     episode's mean in the phase, then a seed's episodes averaged: a policy on this creature in
     several casts of one seed counts that seed once, as `per_seed` counts worlds); per good
-    agreement {"mean", "ci", "n"} alike.
+    agreement {"mean", "ci", "n"} alike. Per good: the goods of the group's world (`goods_of`).
     Descriptive only, over decision rows with no interval and no n of independent units: per
     good the live and stand-in direction distributions and their JSD (`jsd`, and `jsd_mean` over
     goods), the mean quantity differences (`qty_abs_diff`, `qty_diff`: live - stand-in, in units,
@@ -93,11 +95,11 @@ def decision_summary(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS)
     goods = goods_of(decisions)
     frame = decisions.copy()
     frame = pd.concat([frame, price_differences(frame, goods)], axis=1)
-    for g in goods:
+    for g in goods:  # agreement NaN, not a disagreement, in a world without the good
         frame[f"qty_abs_diff_{g}"] = (frame[f"qty_{g}"] - frame[f"standin_qty_{g}"]).abs()
+        side = frame[f"dir_{g}"]
+        frame[f"agreement_{g}"] = (side == frame[f"standin_dir_{g}"]).astype(float).where(side.notna())
     frame["qty_abs_diff"] = frame[[f"qty_abs_diff_{g}" for g in goods]].mean(axis=1)
-    for g in goods:
-        frame[f"agreement_{g}"] = (frame[f"dir_{g}"] == frame[f"standin_dir_{g}"]).astype(float)
     keys = ["scenario", "council", "policy_name", "creature", "phase"]
     per_row = ["agreement", "qty_abs_diff", *(f"agreement_{g}" for g in goods)]
     out = []
@@ -115,9 +117,9 @@ def decision_summary(decisions: pd.DataFrame, thresholds: Thresholds = DEFAULTS)
         row["decisions"] = int(len(group))
         row["casts"] = sorted(int(c) for c in set(group["cast"]))
         row["agreement"] = over_seeds("agreement")
-        row["qty_abs_diff"] = describe(by_seed["qty_abs_diff"].to_numpy(), level=level)
+        row["qty_abs_diff"] = describe(by_seed["qty_abs_diff"].to_numpy(), level=level, bounds=(0.0, None))
         per_good, divergences = {}, []
-        for g in goods:
+        for g in goods_of(group):  # this world's goods: a mixed eval's other worlds have goods it lacks
             live = group[f"dir_{g}"].value_counts(normalize=True)
             ref = group[f"standin_dir_{g}"].value_counts(normalize=True)
             live_d = {d: float(live.get(d, 0.0)) for d in DIRECTIONS}
@@ -206,7 +208,7 @@ def world_figures(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> 
     for name, figure in FIGURES.items():
         worlds[name] = [float(figure.measure(ep, thresholds)) for ep in records]
     paths = [json.loads(p) for p in worlds["price_path"]]
-    goods = list(paths[0]) if paths else []
+    goods = list(dict.fromkeys(g for path in paths for g in path))  # every world's: a mixed eval's differ
     standin_paths = {
         pid: paths[i]
         for i, (pid, council) in enumerate(zip(worlds["pair_id"], worlds["council"]))
@@ -224,7 +226,8 @@ def world_figures(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> 
 
 
 def figure_names(worlds: pd.DataFrame) -> list[str]:
-    return [*FIGURES, *(c for c in worlds.columns if c.startswith(PATH_DISTANCE))]
+    """The catalogue, and the price-path distance of each good these worlds have (a mixed eval's differ)."""
+    return [*FIGURES, *(c for c in worlds.columns if c.startswith(PATH_DISTANCE) and worlds[c].notna().any())]
 
 
 def paired_worlds(worlds: pd.DataFrame, scenario: str, council: str) -> pd.DataFrame:
@@ -289,10 +292,10 @@ def outcome_summary(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> 
     if worlds is None or len(worlds) == 0:
         return []
     level = thresholds.ci_level
-    figures = figure_names(worlds)
     out = []
     for scenario in sorted(set(worlds["scenario"])):
         here = worlds[worlds["scenario"] == scenario]
+        figures = figure_names(here)
         standin = here[here["council"] == STANDIN]
         for council in sorted(set(here["council"]) - {STANDIN}):
             mine = here[here["council"] == council]
@@ -322,9 +325,9 @@ def outcome_summary(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> 
                     "council": (
                         seed_rate(values, entry["casts"], level).as_dict()
                         if rate
-                        else describe(values, level=level, unit=unit)
+                        else describe(values, level=level, unit=unit, bounds=figure_bounds(figure))
                     ),
-                    "standin": describe(standin[figure], level=level, rate=rate),
+                    "standin": describe(standin[figure], level=level, rate=rate, bounds=figure_bounds(figure)),
                     "effect": effect,
                 }
             out.append(clean(entry))
@@ -346,8 +349,8 @@ def outcome_table(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> li
         return []
     level = thresholds.ci_level
 
-    def over_seeds(frame: pd.DataFrame, column: str) -> dict:
-        return describe(per_seed(frame, [column])[column], level=level)
+    def over_seeds(frame: pd.DataFrame, column: str, bounds=None) -> dict:
+        return describe(per_seed(frame, [column])[column], level=level, bounds=bounds)
 
     rows = []
     for scenario in sorted(set(worlds["scenario"])):
@@ -360,7 +363,7 @@ def outcome_table(worlds: pd.DataFrame, thresholds: Thresholds = DEFAULTS) -> li
             mine = here[here["council"] == council]
             row = {"scenario": scenario, "mechanism": mechanism_name, "legend_good": good, "world": council}
             for figure in ("legend_ratio", "gambit_pnl"):
-                value = over_seeds(mine, figure)
+                value = over_seeds(mine, figure, figure_bounds(figure))
                 row |= {figure: value["mean"], f"{figure}_ci": value["ci"], f"{figure}_note": value["note"]}
                 if council != STANDIN:
                     effect = over_seeds(pairs_of(paired_worlds(worlds, scenario, council), figure), "diff")

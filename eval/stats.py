@@ -157,7 +157,7 @@ def interval(
     even where every seed has the same value (then said in the note too).
     Otherwise the same value everywhere is said in words, else the t interval widened by
     Hall's skewness correction, at the kurtosis-adjusted degrees of freedom (clipped to
-    `bounds`, e.g. (0, 1) for shares)."""
+    `bounds`, e.g. (0, 1) for shares, (0, None) for a figure with no ceiling: None is no bound)."""
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
     n = int(x.size)
@@ -182,7 +182,7 @@ def interval(
         return Interval(mean, low, high, n, f"{k} of {n} {unit}", "clopper-pearson")
     same = np.ptp(x) <= ROUNDING * max(1.0, abs(mean))  # equal up to float rounding (0.9 and 0.8999999999999999)
     if lattice:
-        if bounds is None or not bounds[0] <= min(0.0, x.min()) <= max(0.0, x.max()) <= bounds[1]:
+        if bounds is None or None in bounds or not bounds[0] <= min(0.0, x.min()) <= max(0.0, x.max()) <= bounds[1]:
             raise ValueError(f"a lattice interval needs the bounds its values cannot pass, around 0, got {bounds}")
         low, high = lattice_bounds(x, bounds, level)
         note = f"same value in all {n} {unit}" if same else ""
@@ -193,7 +193,9 @@ def interval(
         return Interval(0.0 if zero else mean, None, None, n, f"same value in all {n} {unit}", same=True)
     low, high = t_hall(x, level, df=kurtosis_df(x))
     if bounds is not None:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
+        floor, ceiling = bounds
+        low = low if floor is None else max(low, floor)
+        high = high if ceiling is None else min(high, ceiling)
     return Interval(mean, low, high, n, "", "t+hall+kurtosis-df")
 
 

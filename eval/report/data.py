@@ -13,6 +13,7 @@ import pandas as pd
 
 from glade.eval.faults import without_faults
 from glade.eval.fdr import untestable
+from glade.eval.figures import figure_bounds
 from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.flags_fields import stale_thresholds
 from glade.eval.metrics import per_seed
@@ -263,7 +264,7 @@ def results_table(r: Results) -> pd.DataFrame:
                     row[f"{name}_note"] = ""
                     continue
                 values = table[(table["scenario"] == scenario) & (table["council"] == world)][name]
-                iv = interval(values.to_numpy(dtype=float), level=r.thresholds.ci_level)
+                iv = interval(values.to_numpy(dtype=float), level=r.thresholds.ci_level, bounds=figure_bounds(name))
                 row[name], row[f"{name}_note"] = iv.mean, iv.note
                 row[f"{name}_low"] = math.nan if iv.low is None else iv.low
                 row[f"{name}_high"] = math.nan if iv.high is None else iv.high
