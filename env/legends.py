@@ -29,6 +29,7 @@ class Legend:
     shock_turns: int = 0  # ... for this many turns
     override_factor: float = 1.0  # the seam multiplies the reference price by this
     talk_turns: int = 2  # how many turns the talk stays in the air
+    creature: str | None = None  # the creature its story names (Oona's hoard): a Wood that plays it needs her
 
 
 LEGENDS: dict[str, Legend] = {
@@ -43,6 +44,7 @@ LEGENDS: dict[str, Legend] = {
             "spoiled; creatures queue at her hollow to get their honey out.",
             shock_units=8,  # a windfall glut of honey in every store
             override_factor=0.5,  # the run lands: honey halves at settlement
+            creature="oona",
         ),
         Legend(
             id="great_acorn_mania",
@@ -87,3 +89,11 @@ LEGENDS: dict[str, Legend] = {
         ),
     )
 }
+
+
+def legend_words(legend_id: str) -> str:
+    """What a legend is fixed to, in words: `'run_on_oonas_hoard' (The Run on Oona's Hoard) acts on honey
+    and tells of creature oona`."""
+    legend = LEGENDS[legend_id]
+    about = f" and tells of creature {legend.creature}" if legend.creature else ""
+    return f"{legend_id!r} ({legend.title}) acts on {legend.good}{about}"

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .creatures import LINE_CHARSET, heard_line, production_trials
-from .legends import LEGENDS
+from .legends import LEGENDS, legend_words
 from .market import MAX_PRICE, MIN_PRICE
 from .schema import control_character, did_you_mean, fail, shown
 from .standin import disposition
@@ -156,9 +156,36 @@ def _check_legends(s: Scenario, src: str | None) -> None:
     for i, ev in enumerate(s.legends):
         if ev.legend not in LEGENDS:
             fail(src, f"legends[{i}].legend", f"unknown legend {shown(ev.legend)} (known: {', '.join(LEGENDS)})")
-        _good_ok(s, src, LEGENDS[ev.legend].good, f"legends[{i}].legend")
+        _legend_ok(s, src, ev.legend, f"legends[{i}].legend", "or leave the legend out")
         if ev.turn < 0:
             fail(src, f"legends[{i}].turn", "must not be negative")
+
+
+def _legend_ok(s: Scenario, src: str | None, legend_id: str, path: str, leave: str) -> None:
+    """A legend's good must trade in this Wood, and the creature its story names live here: both are
+    fixed by the legend (env.legends), not by the scenario, so the error names them and what to do."""
+    legend = LEGENDS[legend_id]
+    lacks, adds = [], []
+    if legend.good not in s.goods:
+        lacks.append(f"the good {legend.good} (goods are {', '.join(s.goods)})")
+        adds.append(f"a good {legend.good}")
+    if legend.creature is not None and legend.creature not in s.creatures:
+        lacks.append(f"the creature {legend.creature} (creatures are {', '.join(s.creatures)})")
+        adds.append(f"a creature {legend.creature}")
+    if not lacks:
+        return
+    fits = [
+        name
+        for name, other in LEGENDS.items()
+        if other.good in s.goods and (other.creature is None or other.creature in s.creatures)
+    ]
+    choose = f", choose a legend this Wood can play ({', '.join(fits)})" if fits else ""
+    fail(
+        src,
+        path,
+        f"legend {legend_words(legend_id)}, but this Wood lacks {' and '.join(lacks)}; a legend's goods and "
+        f"creatures are fixed, so add {' and '.join(adds)}{choose} {leave}",
+    )
 
 
 def _check_gambit(s: Scenario, src: str | None) -> None:
@@ -170,7 +197,8 @@ def _check_gambit(s: Scenario, src: str | None) -> None:
         fail(src, "gambit.tip_creature", f"unknown creature {shown(g.tip_creature)} (creatures are {known}){hint}")
     if g.legend not in LEGENDS:
         fail(src, "gambit.legend", f"unknown legend {shown(g.legend)} (known: {', '.join(LEGENDS)})")
-    _good_ok(s, src, LEGENDS[g.legend].good, "gambit.legend")  # as for a scheduled legend: its good must trade here
+    # as for a scheduled legend: its good must trade here (run_on_oonas_hoard unless the file names another)
+    _legend_ok(s, src, g.legend, "gambit.legend", "or leave the gambit out")
     cover = g.spring_turn if g.cover_turn is None else g.cover_turn
     if not g.open_turn <= g.spring_turn <= cover:
         turns = f"got {g.open_turn}, {g.spring_turn}, {cover}"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -352,6 +353,18 @@ def outcome_line(outcome: dict | None) -> str:
     return "Outcome check: not run."
 
 
+def simulate_args(summary: dict, out: str | Path) -> str:
+    """`[--scenario S] --council CREATURE=FILE` for `glade simulate`, in the fitted policy's own world
+    (its first scenario): its creature, else that world's first (not the default world's oona)."""
+    from glade.env.scenario import load_scenario
+
+    scenario, creature = (summary.get("scenarios") or ["default"])[0], summary.get("creature")
+    with suppress(ValueError, OSError):  # a moved or changed scenario file: the seat in words
+        creature = creature or next(iter(load_scenario(scenario).creatures))
+    where = "" if scenario == "default" else f"--scenario {shlex.quote(str(scenario))} "
+    return f"{where}--council {creature or 'CREATURE'}={shlex.quote(str(out))}"
+
+
 def write(summary: dict, out: str | Path) -> list[Path]:
     """The fitted disposition as YAML at `out`, the summary beside it (`out` with .json), and
     for a results folder a copy in RESULTS/calibration/ for the report (`report_copy`)."""
@@ -369,7 +382,7 @@ def write(summary: dict, out: str | Path) -> list[Path]:
         "(calibrated minus original).\n"
         f"# {headline[0].upper() + headline[1:]}.\n"
         f"# {outcome_line(summary.get('outcome'))}\n"
-        f"# Use it by path: glade simulate --council oona={out}, or a seat {{kind: standin, disposition: {out}}}.\n"
+        f"# Use it by path: glade simulate {simulate_args(summary, out)}, or a seat {{kind: standin, disposition: {out}}}.\n"
     )
     written = [out, out.with_suffix(".json")]
     if copy is not None and not same_file(copy, written[1]):  # --out in RESULTS/calibration/: one file, once

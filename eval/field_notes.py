@@ -79,9 +79,10 @@ def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe:
     figures are not pooled: a crash in one and none in the other is no rate of one half):
     mechanism, world, seeds, episodes, legend_ratio / gambit_pnl
     ({"mean", "ci", "n"} over seeds), crash ({"mean", "ci", "n", "note", "exact"} over seeds, `seed_rate`) and
-    field_notes (a FieldNote as a dict, or None where the notes have no such row), withheld ("scenario"
+    legend_good, field_notes (a FieldNote as a dict, or None where the notes have no such row), withheld ("scenario"
     or "council" where the notes have a row for this mechanism and world name but played another
-    world: `is_notes_scenario`, `is_notes_council`; else None) and level (of every interval).
+    world: `is_notes_scenario`, `is_notes_council`; else None), notes_scenario (`is_notes_scenario`) and level
+    (of every interval). [] where no row is of the notes' scenario or has a notes' row of its mechanism and world.
     `recipe`: the run's recipe.yaml as a mapping; without it a council is the notes' by name."""
     if episodes is None or not len(episodes):
         return []
@@ -115,6 +116,7 @@ def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe:
                 {
                     "mechanism": mech,
                     "world": world,
+                    "legend_good": next(iter(mine["legend_good"].dropna()), None) if "legend_good" in mine else None,
                     "scenarios": sorted(set(mine["scenario"])),
                     "seeds": int(mine["seed"].nunique()),
                     "episodes": int(len(mine)),
@@ -124,9 +126,18 @@ def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe:
                     "field_notes": None if note is None or withheld else asdict(note),
                     "withheld": withheld,
                     "level": level,
+                    "notes_scenario": theirs[scenario],
                 }
             )
-    return rows
+    # the notes' table sits beside the worlds they played: a run with neither their scenario nor a world
+    # they have a row for (a user's own gambit) gets no Table 1
+    return rows if any(r["notes_scenario"] or r["field_notes"] or r["withheld"] for r in rows) else []
+
+
+def legend_goods(rows: list[dict]) -> list[str]:
+    """The legend goods of Table 1's rows: honey in the notes' worlds, a user's gambit its own
+    (rows without one, from before legend_good was kept, are the notes' honey)."""
+    return list(dict.fromkeys(r["legend_good"] for r in rows if r.get("legend_good"))) or ["honey"]
 
 
 def is_notes_scenario(name: str, mech: str | None, rows: pd.DataFrame) -> bool:
@@ -237,12 +248,14 @@ def table_one_caption(level: float, rows: list[dict] | None = None, recipe: dict
             " '— (not the field notes' council)': the recipe defines that council otherwise than the shipped "
             f"{SHIPPED_RECIPE.name}, whose council of that name the notes' row describes."
         )
+    goods = legend_goods(rows or [])
+    fell = goods[0] if len(goods) == 1 else "the legend good"
     return (
         "The field notes' Table 1 (the notes: the write-up of agent markets on small models that glade's three lessons "
         "come from; their Table 1 is the same gambit in four worlds, in the notes' words) beside the row glade measured "
-        "for the same world and mechanism: the legend good (honey) at the spring turn's settlement over the turn "
+        f"for the same world and mechanism: the legend good ({', '.join(goods)}) at the spring turn's settlement over the turn "
         f"before and the gambit's P&L, mean over seeds (a council's casts averaged per seed) with a {level_percent(level)} "
-        "interval (none below 4 seeds); the crash rate, seeds where honey fell by the recipe's "
+        f"interval (none below 4 seeds); the crash rate, seeds where {fell} fell by the recipe's "
         f"crash_drop within crash_within turns, with a {level_percent(level)} exact binomial interval (where a seed's casts disagree, "
         "the mean of each seed's share of its casts, with Korn and Graubard's interval). A mechanism played in "
         f"several scenarios has a row for each, its scenario named. {'; '.join(said)}. {legend}"

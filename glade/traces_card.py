@@ -43,7 +43,8 @@ COLUMNS = {
     "wealth_before / wealth_after / wealth_change": "wealth in pebbles, its pebbles plus its goods at the reference "
     "prices: as the turn began (the observation's holdings and prices), once it is over (the next turn's "
     "wealth_before: the goods made at its start included), and after minus before",
-    "mood": "the creature's mood once the turn is over (after its meals and firewood), from 0 (miserable) to 1 "
+    "mood": "the creature's mood once the turn is over (after its meals and the fuel it burns, firewood in the default "
+    "Wood), from 0 (miserable) to 1 "
     "(content), as its prompt says; never below the scenario's mood floor",
 }
 

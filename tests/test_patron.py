@@ -300,5 +300,8 @@ def test_springing_a_legend_about_a_good_the_wood_lacks_is_refused_not_a_crash_n
 def test_a_gambit_legend_about_a_good_the_wood_lacks_is_a_load_error(tmp_path):
     path = tmp_path / "no_honey.yaml"
     path.write_text(NO_HONEY + "gambit: {good: acorns, tip_creature: a, legend: run_on_oonas_hoard}\n")
-    with pytest.raises(ConfigError, match=r"gambit.legend: unknown good 'honey' \(goods are firewood, acorns\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"gambit.legend: legend 'run_on_oonas_hoard' .* acts on honey .* lacks the good honey \(goods are firewood, acorns\)",
+    ):
         parallel_env(str(path))

@@ -108,8 +108,9 @@ def test_each_outcome_column_says_its_unit_and_when_it_is_measured(traces):
         "turn's wealth_before: the goods made at its start included), and after minus before |"
     )
     assert schema_line(card, "mood") == (
-        "| `mood` | the creature's mood once the turn is over (after its meals and firewood), from 0 (miserable) to "
-        "1 (content), as its prompt says; never below the scenario's mood floor |"
+        "| `mood` | the creature's mood once the turn is over (after its meals and the fuel it burns, firewood in "
+        "the default Wood), from 0 (miserable) to 1 (content), as its prompt says; never below the scenario's mood "
+        "floor |"
     )
     assert "seconds (a server seat's round trip" in schema_line(card, "latency_s")
 

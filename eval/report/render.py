@@ -25,7 +25,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +44,7 @@ from .data import FILES, Results, load_results, results_table, results_verdicts,
 from .glossary import glossary_sections
 from .leaderboard import rank_sections
 from .markup import CSS, SORT_SCRIPT, Section, definition_list, html_table, md_table, md_text, slug
+from .outcome import effects_parts, legendless_scenarios, outcome_effects
 from .plots import (
     FIGURE_PREFIXES,
     Chart,
@@ -87,7 +88,7 @@ def table_rows(table: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], 
             [
                 labels.get(t.scenario, t.scenario),
                 world_label(t.world),
-                f"{t.legend_good or '—'}{turn}",
+                f"{'—' if pd.isna(t.legend_good) else t.legend_good}{turn}",  # NaN where other scenarios have one
                 _with_ci(t.legend_ratio, t.legend_ratio_low, t.legend_ratio_high, ".3f", t.legend_ratio_note),
                 _with_ci(t.gambit_pnl, t.gambit_pnl_low, t.gambit_pnl_high, "+.2f", t.gambit_pnl_note),
                 f"{t.seeds} of {of}" if of and t.seeds != of else str(t.seeds),  # a council lost seeds to faults
@@ -178,6 +179,7 @@ class Page:
     figures: list[Chart]
     labels: dict[str, str]
     verdicts: dict
+    effects: list[dict] = field(default_factory=list)  # the legendless scenarios' outcome figures (outcome.py)
 
 
 def unique_names(figures: list[Chart]) -> list[Chart]:
@@ -214,7 +216,7 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     figures += [f for f in (agreement_figure(r, c, labels) for c in r.councils) if f is not None]
     extra = (pnl_figure(r, table, labels), seam_figure(verdicts.get("seam", []), labels))
     figures = unique_names(figures + [f for f in extra if f is not None])
-    page = Page(r, table, figures, labels, verdicts)
+    page = Page(r, table, figures, labels, verdicts, outcome_effects(r, table))
     markdown, page_html = render_md(page), render_html(page)  # every section read before a file changes
 
     # each file whole (atomic), figures before the pages that link them: a kill leaves no dead link
@@ -312,14 +314,12 @@ def results_sections(page: Page) -> list[Section]:
     header, rows = table_rows(table, page.labels)
     worlds = list(table["world"]) if len(table) else []
     element = html_table(header, rows, {3, 4, 5, 6}, row_class=lambda i: "standin" if worlds[i] == STANDIN else "")
-    return [
-        Section(
-            "results",
-            "Results",
-            [caption, ""] + md_table(header, rows),
-            [f'<p class="caption">{html.escape(caption)}</p>', element],
-        )
-    ]
+    md, parts = [caption, ""] + md_table(header, rows), [f'<p class="caption">{html.escape(caption)}</p>', element]
+    every = bool(page.effects) and len(legendless_scenarios(r, table)) == len(r.scenarios)
+    if every:  # no legend anywhere: a table of '—' would be all the Results said
+        md, parts = [], []
+    more_md, more_html = effects_parts(r, page.effects, every)
+    return [Section("results", "Results", md + ([""] if md and more_md else []) + more_md, parts + more_html)]
 
 
 def figure_sections(page: Page) -> list[Section]:

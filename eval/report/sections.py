@@ -177,7 +177,7 @@ def lesson_sections(page) -> list[Section]:
             [
                 e["scenario"],
                 world_name(e["world"]),
-                f"{e['good']} @ {e['turn']}",
+                f"{e['good']} @ {int(e['turn'])}",  # 12.0 where another scenario's worlds have no legend turn
                 move_text(e["total"]),
                 move_text(e["traded"]),
                 move_text(e["seam"]),

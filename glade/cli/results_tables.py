@@ -1,5 +1,5 @@
 """What an eval run prints, shared by `glade eval` and the quickstart's eval step: the outcome
-table, each live seat's valid-action rate, Table 1 of the field notes beside glade's measured
+table (for worlds without a legend, the outcome figures that apply there), each live seat's valid-action rate, Table 1 of the field notes beside glade's measured
 rows, and the run's closing lines. A helper of the CLI, not a verb: it reads glade.eval, which
 sits above glade.console_tables."""
 
@@ -93,17 +93,19 @@ def table_one_of(results, thresholds: Thresholds = DEFAULTS) -> list[dict]:
 
 def print_table_one(con, rows: list[dict]) -> None:
     """The field notes' Table 1 beside glade's measured rows (nothing when `rows` is empty)."""
-    from glade.eval.field_notes import FIELD_NOTES, table_one_cells
+    from glade.eval.field_notes import FIELD_NOTES, legend_goods, table_one_cells
 
     if not rows:
         return
     header, cells = table_one_cells(rows)
     level = level_percent(rows[0]["level"])
+    goods = legend_goods(rows)  # the notes' honey, or the run's own gambit's good
+    good = goods[0] if len(goods) == 1 else f"the legend good ({', '.join(goods)})"
     # printed on their own, not as tables' titles: as a title, rich drops a character where a
     # word wraps when the table fills the whole width
     con.print(
         "Table 1 of the field notes (the write-up of agent markets on small models that glade's three lessons come from: "
-        "its crash-gambit table, in its own words) and glade's measured row for each world: honey at settlement over the turn before (legend_ratio) and "
+        f"its crash-gambit table, in its own words) and glade's measured row for each world: {good} at settlement over the turn before (legend_ratio) and "
         f"gambit P&L (mean over seeds [{level} interval]), crash rate (seeds that crashed [{level} exact CI]; where a "
         f"seed's casts disagree, the mean of each seed's share of its casts [{level} Korn-Graubard interval])",
         highlight=False,
@@ -166,11 +168,17 @@ def print_results(con, recipe, summary: dict) -> None:
     from rich.table import Table
 
     from glade.eval.figures import LEGEND_RATIO_HEADING
+    from glade.eval.outcome_effects import effect_cells, effect_rows, effects_caption
 
     level = level_percent(recipe.thresholds.ci_level)
     table_one = table_one_of(recipe.out, recipe.thresholds)
     shown = {(scenario, row["world"]) for row in table_one for scenario in row["scenarios"]}
-    if not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", [])):
+    effects = effect_rows(summary.get("outcome") or [])
+    # a run of worlds without a legend shows the figures that apply there, not a table of '-'
+    legends = not effects or any(row.get("legend_good") for row in summary.get("table", []))
+    if legends and (
+        not table_one or any((row["scenario"], row["world"]) not in shown for row in summary.get("table", []))
+    ):
         table = Table(
             title=f"{escape(recipe.name)}: legend good at settlement and gambit P&L "
             f"(mean over seeds, casts averaged [{level} CI])"
@@ -186,6 +194,14 @@ def print_results(con, recipe, summary: dict) -> None:
                 str(row["n"]),
             )
         con.print(table)  # else Table 1, printed last, holds every row of it
+    if effects:
+        scenarios = list(dict.fromkeys(str(row["scenario"]) for row in effects))
+        con.print(effects_caption(scenarios, not legends, level), highlight=False, markup=False)
+        header, cells = effect_cells(effects, missing="-")
+        for scenario in scenarios:  # a table each, its scenario above it: a column of paths squeezed the figures
+            con.print(f"{scenario}:", highlight=False, markup=False)
+            mine = [row[1:] for row in cells if row[0] == scenario]
+            con.print(_unbroken_table(header[1:], mine, con.width, figures=(2, 3)))
     excluded = summary.get("excluded") or {}
     if excluded.get("fault_worlds"):  # said before the tables are read as whole; the faults are shown at the end
         shown = {str(row["world"]) for row in summary.get("table", [])}
