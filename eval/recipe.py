@@ -66,7 +66,9 @@ class EvalRecipe:
     max_fault_share: float = 0.2
     max_decisions: int | None = None
     max_tokens: int | None = None
-    levers: tuple[Lever, ...] = ()  # their scenarios are played even when `scenarios` leaves them out
+    # their scenarios are played even when `scenarios` leaves them out (a lever compares two worlds):
+    # --dry-run and the run name those it adds (lever_scenarios_line)
+    levers: tuple[Lever, ...] = ()
     attribution: bool = False  # replay every council world with each focal seat left out (x focal seats)
 
 
@@ -225,6 +227,19 @@ def played_scenarios(recipe: EvalRecipe) -> tuple[str, ...]:
     """The recipe's scenarios, then any a lever names that it does not list."""
     named = [s for lever in recipe.levers for s in (lever.from_, lever.to)]
     return tuple(dict.fromkeys([*recipe.scenarios, *named]))
+
+
+def lever_scenarios_line(recipe: EvalRecipe) -> str | None:
+    """The line naming the scenarios the levers add to `scenarios` (their worlds are in the plan and its
+    counts), or None where they add none: a lever compares two worlds, so both play even when left out."""
+    added = played_scenarios(recipe)[len(recipe.scenarios) :]
+    if not added:
+        return None
+    named = ", ".join(f"{lever.name} ({lever.from_} -> {lever.to})" for lever in recipe.levers)
+    return (
+        f"levers: {named} also play {', '.join(added)}, which `scenarios` leaves out ({len(added)} more "
+        f"scenario(s), each with every council and seed); drop the levers (levers=[]) to play only {', '.join(recipe.scenarios)}"
+    )
 
 
 def load_played(recipe: EvalRecipe) -> dict[str, Scenario]:

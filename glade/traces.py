@@ -41,7 +41,7 @@ from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.shard_rows import protocol_words
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
-from glade.traces_ledger import check_listed, check_shard_rows, interrupted_generate, shard_log
+from glade.traces_ledger import check_listed, check_shard_rows, interrupted_generate, left_to_play, shard_log
 
 if TYPE_CHECKING:
     import datasets
@@ -86,6 +86,7 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
         for council in recipe.councils:
             with keyed(source, f"scenarios[{i}]"):
                 seat_specs(recipe, council, list(scenario.creatures))
+    check_names(recipe, source)
     return recipe
 
 
@@ -108,8 +109,9 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
 
 
 def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
-    """Seats the rows could not tell apart: two disposition files under one name, two models or
-    two servers under one policy identity (glade.seats check_stand_in_names, check_model_names)."""
+    """Seats the rows could not tell apart: two disposition files under one name, two models or two servers
+    under one policy identity (glade.seats check_stand_in_names, check_model_names); two scenarios of one name."""
+    check_names(recipe, source)
     specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
     # the stand-ins the scenarios seat where a council names none play beside them, under their names too
     scenario_seats = {
@@ -122,14 +124,27 @@ def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
         check_model_names(specs, servers=True)
 
 
-def episode_plan(recipe: GenerateRecipe) -> list[tuple[str, str, str, int]]:
-    """(episode_id, scenario, council, seed) for every episode, in a fixed order."""
+def episode_plan(recipe: GenerateRecipe, scenarios: dict | None = None) -> list[tuple[str, str, str, int]]:
+    """(episode_id, scenario, council, seed) for every episode, in a fixed order; `scenario` the recipe's entry (a name
+    or a path), the id NAME.COUNCIL.sSEED by its `name:` as the rows' scenario column (a path would go to the Hub)."""
+    scenarios = load_scenarios(recipe) if scenarios is None else scenarios
     return [
-        (f"{scenario}.{council}.s{seed}", scenario, council, seed)
-        for scenario in recipe.scenarios
+        (f"{scenarios[entry].name}.{council}.s{seed}", entry, council, seed)
+        for entry in recipe.scenarios
         for council in recipe.councils
         for seed in recipe.seeds.values()
     ]
+
+
+def check_names(recipe: GenerateRecipe, source: str | None) -> None:
+    """Two scenario files under one `name:`: the rows label a scenario (and its episode ids) by name."""
+    named: dict[str, str] = {}  # name -> the entry that first gave it
+    for i, entry in enumerate(recipe.scenarios):
+        name = recipe_scenario(entry, recipe.turns).name
+        if (first := named.setdefault(name, entry)) != entry:
+            why = "the rows label a scenario by its name, so theirs could not be told apart"
+            fail(source, f"scenarios[{i}]", f"{first!r} and {entry!r} are both named {name!r}: {why}; give one of "
+                 "the files a name of its own (name: ...)")  # fmt: skip
 
 
 def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:
@@ -183,7 +198,7 @@ def dry_run(recipe: GenerateRecipe) -> Estimate:
     scenarios = load_scenarios(recipe)
     hashes = scenario_hashes((s.name, s) for s in scenarios.values())
     done = finished(shard_log(recipe.out), results_recipe(recipe), hashes)
-    plan = [p for p in episode_plan(recipe) if p[0] not in done]
+    plan = left_to_play(episode_plan(recipe, scenarios), done)
     return estimate(generate_plan(recipe, scenarios, plan), calibration(recipe, scenarios, plan, {}))
 
 
@@ -204,7 +219,7 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
     scenarios = load_scenarios(recipe)
     log = shard_log(out)
     state = log.start(results_recipe(recipe), scenario_hashes((s.name, s) for s in scenarios.values()))
-    plan = [p for p in episode_plan(recipe) if p[0] not in state.done]
+    plan = left_to_play(episode_plan(recipe, scenarios), state.done)
     councils: dict[tuple[str, str], dict] = {}
     batches = [plan[i : i + recipe.worlds] for i in range(0, len(plan), recipe.worlds)]
     stats = RolloutStats()
@@ -256,7 +271,8 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         "card": "written" if plan or not (out / "README.md").exists() else "kept",
     }
     if summary["card"] == "written":
-        write_card(recipe, out, scenarios, state.done, summary["cost"], summary["faults"])
+        named = {s.name: s for s in scenarios.values()}  # as the rows and ids name them: no local path on the card
+        write_card(recipe, out, named, state.done, summary["cost"], summary["faults"])
     return summary
 
 

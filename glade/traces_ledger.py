@@ -11,6 +11,7 @@ from glade.resume import PROGRESS, ShardLog, read_episodes, read_ledger
 from glade.resume_upgrade import unresumable
 from glade.shard_rows import episodes_in
 
+Planned = tuple[str, str, str, int]  # (episode_id, scenario entry, council, seed): glade.traces.episode_plan
 RERUN = "rerun the `glade generate` command that wrote the folder: it plays those episodes again"
 
 
@@ -80,3 +81,24 @@ def _members(folder: Path) -> dict[str, set[str]]:
     for episode, entry in read_episodes(folder / PROGRESS).items():
         out.setdefault(str(log.path("traces", entry["part"])), set()).add(episode)
     return out
+
+
+def entry_id(planned: Planned) -> str:
+    """The id an older glade gave this episode: the recipe's entry in place of the scenario's name."""
+    _, entry, council, seed = planned
+    return f"{entry}.{council}.s{seed}"
+
+
+def left_to_play(plan: list[Planned], done: set[str]) -> list[Planned]:
+    """The planned episodes a folder does not hold yet, under either id: one an older glade wrote under its
+    entry's id (entry_id) is finished too, and is neither played again nor counted twice."""
+    return [p for p in plan if p[0] not in done and entry_id(p) not in done]
+
+
+def named_id(episode_id: str, scenario: str, entries: list[str]) -> str:
+    """`episode_id` in NAME.COUNCIL.sSEED form, `scenario` the row's (the scenario's name): an older glade's
+    id began with the recipe's entry (`entries`, longest first wins), a local path for a file of one's own."""
+    if episode_id.startswith(f"{scenario}."):
+        return episode_id
+    entry = max((e for e in entries if episode_id.startswith(f"{e}.")), key=len, default=None)
+    return episode_id if entry is None else scenario + episode_id[len(entry) :]

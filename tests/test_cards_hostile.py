@@ -113,15 +113,16 @@ def traces(tmp_path_factory):
 DATASET_HEADINGS = [("h2", h) for h in ("Schema", "Terms", "Provenance", "Cost of the last run", "Recipe")]
 
 
-def test_the_traces_card_keeps_its_headings_and_names_the_scenario_by_its_file(traces):
+def test_the_traces_card_keeps_its_headings_and_names_the_scenario_by_its_name(traces):
     from huggingface_hub import DatasetCard
 
     card = DatasetCard.load(traces / "traces" / "README.md").text
     assert_sound(card, [("h1", "glade traces: traces"), *DATASET_HEADINGS])
     terms = card.split("## Terms\n")[1].split("\n## ")[0]
-    assert "- **scenario `evil.yaml`**: 2 turns, 5 creatures: calm ## Load from the Hub  fake \\<img" in terms
+    # by its `name:`, as the rows and episode ids name it (its file's path stays off the card)
+    assert "- **scenario ``evil|na`me``**: 2 turns, 5 creatures: calm ## Load from the Hub  fake \\<img" in terms
     assert str(traces) not in terms and str(traces) not in card.split("## Provenance\n")[1].split("\n## ")[0]
-    assert '"scenario_hashes": {\n    "evil.yaml": ' in card
+    assert '"scenario_hashes": {\n    "evil|na`me": ' in card
     rendered = render(card)
     for name in (COUNCIL.replace("\n", " "), TAGGED):  # each council in a code span, whole
         assert f"<code>{html.escape(name, quote=False)}</code>" in rendered
@@ -149,7 +150,9 @@ def test_an_older_cards_paths_and_forged_heading_do_not_reach_the_hub(traces, tm
     shutil.copytree(traces / "traces", folder)
     path = str(traces / "evil.yaml")
     card = (folder / "README.md").read_text()
-    card = card.replace("scenario `evil.yaml`", f"scenario `{path}`").replace('"evil.yaml": ', f"{json.dumps(path)}: ")
+    card = card.replace("scenario ``evil|na`me``", f"scenario `{path}`").replace(
+        '"evil|na`me": ', f"{json.dumps(path)}: "
+    )
     card = card.replace(md_text(DESCRIPTION), DESCRIPTION)
     assert card.count(path) == 3 and "\n## Load from the Hub\n" in card  # Terms, Provenance, Recipe
     (folder / "README.md").write_text(card)

@@ -370,6 +370,7 @@ def test_eval_ray_takes_a_key_value_after_it_as_an_override(monkeypatch, ray, ov
     monkeypatch.setattr(glade.eval.recipe, "check_inputs", lambda *args: None)
     monkeypatch.setattr(glade.eval.plan, "check_ledger", lambda *args: None)
     monkeypatch.setattr(glade.eval.recipe, "unseated", lambda recipe: [])
+    monkeypatch.setattr(glade.eval.recipe, "lever_scenarios_line", lambda recipe: None)
     monkeypatch.setattr(verb, "recipe_source", lambda *args: None)
     fake = SimpleNamespace(ray_backend=recorder(backends))
     monkeypatch.setitem(sys.modules, "glade.eval.distributed", fake)

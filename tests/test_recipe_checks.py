@@ -73,9 +73,9 @@ def test_two_different_eval_scenarios_under_one_name_are_refused(tmp_path):
         r"files a name of its own \(name: \.\.\.\)$",
     ):
         load_eval_recipe(recipe)
-    # generate keys its episodes and councils by the entry as written, its rows by hash: allowed there
-    # (test_resume_rules.test_two_scenario_files_that_share_a_name_resume_as_they_are)
-    assert len(load_generate_recipe(written(tmp_path, {**GENERATE, "scenarios": ["default", other]})).scenarios) == 2
+    # generate labels its rows and episode ids by the name: refused there too
+    with pytest.raises(ConfigError, match=rf"'default' and '{re.escape(other)}' are both named 'default'"):
+        load_generate_recipe(written(tmp_path, {**GENERATE, "scenarios": ["default", other]}))
 
 
 def test_a_lever_naming_a_listed_scenario_by_another_spelling_is_refused_at_its_key(tmp_path):

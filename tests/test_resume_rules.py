@@ -86,11 +86,9 @@ def test_eval_refuses_under_other_rules_when_a_finished_part_holds_only_stand_in
         eval_run.evaluate(load_eval_recipe(path))
 
 
-def test_two_scenario_files_that_share_a_name_resume_as_they_are(tmp_path, capsys):
-    for stem, step in (("a", 0.15), ("b", 0.3)):  # both say name: calm; their rows are told apart by hash
+def test_two_scenario_files_that_share_a_name_are_refused(tmp_path, capsys):
+    for stem, step in (("a", 0.15), ("b", 0.3)):  # both say name: calm: their rows and ids could not be told apart
         (tmp_path / f"{stem}.yaml").write_text(f"extends: default\nname: calm\nmarket: {{max_step: {step}}}\n")
     path = generate_recipe(tmp_path, scenarios=[str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
-    assert main(["generate", str(path)]) == 0
-    capsys.readouterr()
-    assert main(["generate", str(path)]) == 0
-    assert "nothing left to play" in capsys.readouterr().out
+    assert main(["generate", str(path)]) == 2
+    assert "are both named 'calm'" in capsys.readouterr().err

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from glade.eval.plan import check_ledger
-    from glade.eval.recipe import check_inputs, load_eval_recipe, unseated
+    from glade.eval.recipe import check_inputs, lever_scenarios_line, load_eval_recipe, unseated
     from glade.eval.rows import RESUME
     from glade.eval.run import evaluate, write_results
     from glade.eval.stats import MIN_N
@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             f"cannot settle on an effect; set seeds.count to at least {MIN_N} for a measurement"
         )
     con = console()  # results on stdout; the bar on stderr
+    if (added := lever_scenarios_line(recipe)) and not args.dry_run:  # the plan names them in its table
+        con.print(added, soft_wrap=True, markup=False)
     if args.dry_run:
         from glade.eval.estimate import dry_run
 
@@ -118,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         header, rows, lines = estimate_report(planned, recipe.max_decisions, recipe.max_tokens, recipe.max_fault_share)
+        lines += [added] if added else []  # the plan counts their worlds: say where they come from
         if args.ray is not None:
             lines.append(
                 f"--ray {args.ray}: the wall-time estimate is for one local process playing every shard in turn, "

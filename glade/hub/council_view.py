@@ -18,7 +18,7 @@ from glade.eval.thresholds import DEFAULTS, run_settings
 from glade.seats.base import model_of
 from glade.words import portable
 
-from .scenario_settings import played_settings
+from .scenario_settings import played_settings, scenario_names
 
 PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "scenario_hashes", "written")
 
@@ -87,7 +87,12 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
             f"--council {results}: no seat of this evaluation ran {name} (policies: {', '.join(summary.get('policies') or [])})"
         )
     councils = sorted({c for c, _ in seats})
+    # glade eval keys its rows and hashes by the recipe's entry (a path, for a file of one's own): named by
+    # the scenario's `name:` here, as the training traces name it, so lineage can compare the two
+    names = scenario_names(summary.get("scenario_hashes") or {})
+    shown = lambda row: shown_row(row, names)
     settings = run_settings({}, summary, results)[0]  # summary.json's thresholds: its figures were computed at them
+    provenance = shown({key: summary[key] for key in PROVENANCE if key in summary})
     flags = None
     if (results / "flags.json").exists():
         loaded = load_flags(results / "flags.json")
@@ -110,19 +115,28 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
         else tuple(shown(f) for f in flags if f["kind"] == "outcome" and f["council"] in councils),
         ranks=ranks_for(results, name),
         level=settings.ci_level,  # checked as glade report checks them
-        provenance=shown({key: summary[key] for key in PROVENANCE if key in summary}),
+        provenance=provenance,
         scenarios={
-            portable(n): rules for n, rules in played_settings(results, summary.get("scenario_hashes") or {}).items()
+            portable(n): rules for n, rules in played_settings(results, provenance.get("scenario_hashes") or {}).items()
         },
     )
 
 
-def shown(row: dict) -> dict:
+def shown_row(row: dict, names: dict[str, str] | None = None) -> dict:
     """A row of summary.json or flags.json, or its provenance, with its scenarios named as the card and the
-    model-index name them: one given by path by its file (portable: a local path must not reach the Hub)."""
-    found = {key: portable(row[key]) for key in ("scenario", "scenarios") if row.get(key) is not None}
+    model-index name them: by `names` (scenario_names: an entry -> its `name:`), else one given by path by
+    its file (portable: a local path must not reach the Hub)."""
+
+    def named(value):
+        if isinstance(value, list):
+            return [named(item) for item in value]
+        if isinstance(value, str) and value in (names or {}):
+            return names[value]
+        return portable(value)
+
+    found = {key: named(row[key]) for key in ("scenario", "scenarios") if row.get(key) is not None}
     if isinstance(row.get("scenario_hashes"), dict):
-        found["scenario_hashes"] = {portable(name): digest for name, digest in row["scenario_hashes"].items()}
+        found["scenario_hashes"] = {named(name): digest for name, digest in row["scenario_hashes"].items()}
     return {**row, **found}
 
 

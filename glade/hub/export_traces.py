@@ -26,7 +26,7 @@ from glade.env.schema import yaml_problem
 from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, other_protocol, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section, size_category
-from glade.traces_ledger import interrupted_generate
+from glade.traces_ledger import interrupted_generate, named_id
 
 from .cards import (
     add_license,
@@ -69,6 +69,29 @@ def read_traces(dataset: Path) -> list[Path]:
         )
     readable_shards(dataset)  # names a shard that cannot be read
     return shards
+
+
+def publish_shard(shard: Path, to: Path, entries: list[str]) -> None:
+    """Copy a traces shard, its episode ids in NAME.COUNCIL.sSEED form: an older glade named them by the
+    recipe's entry, for a file of one's own its absolute path, in every row (a rerun keeps those ids, which
+    the checkpoints trained on the folder match their rows by, so the rewrite is the export's). An id that
+    still holds a local path (its recipe.yaml no longer names the entry) is refused, not published."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shard)
+    firsts = table.group_by("episode_id").aggregate([("scenario", "min")]).to_pylist()
+    ids = {row["episode_id"]: named_id(row["episode_id"], row["scenario_min"], entries) for row in firsts}
+    if held := next((new for new in ids.values() if portable(new) != new), None):
+        raise ValueError(
+            f"{shard}: episode id {held!r} holds a local path that its folder's recipe.yaml does not explain; "
+            "rerun its `glade generate` into a new folder (out=DIR) and export that"
+        )
+    if all(old == new for old, new in ids.items()):
+        shutil.copy2(shard, to)
+        return
+    renamed = pa.array([ids[e] for e in table["episode_id"].to_pylist()], table.schema.field("episode_id").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("episode_id"), "episode_id", renamed), to)
 
 
 def read_card(dataset: Path):
@@ -188,8 +211,9 @@ def export_traces(
     tmp = start_folder(out, "dataset", repo_id)
     try:
         (tmp / "data").mkdir()
+        entries = [str(e) for e in recipe.get("scenarios") or [] if isinstance(e, str)]
         for shard in shards:
-            shutil.copy2(shard, tmp / "data" / shard.name)
+            publish_shard(shard, tmp / "data" / shard.name, entries)
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
             head, heading, _ = card.text.rpartition(RECIPE_HEADING)

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
-from glade.words import counted, md_code, md_text, seed_spans
+from glade.words import counted, md_code, md_text, portable, seed_spans
 
 from .scenario_settings import differ_words, trained_settings
 
@@ -198,7 +198,8 @@ def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> 
         path = Path(checkpoint) / "data" / f"{split}.parquet"
         if path.is_file():
             for episode_id, turn, creature, observation in (r for b in _batches(path, key_columns) for r in b):
-                guess = ".".join(str(episode_id).split(".")[:-2]) or str(episode_id)
+                # an older glade's id began with the scenario's path: its file, not where it lies, goes on the card
+                guess = portable(".".join(str(episode_id).split(".")[:-2]) or str(episode_id))
                 wanted[_row_key(episode_id, turn, creature, observation)] = guess
     traces = [str(t) for t in ((recipe.get("data") or {}).get("traces") or [])]
     hashes: dict[str, set] = {}

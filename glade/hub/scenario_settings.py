@@ -63,6 +63,22 @@ def played_settings(results: Path, hashes: dict[str, str]) -> dict[str, dict]:
     return {name: hashed_rules(s) for name, s in named.items() if s.hash() == hashes.get(name)}
 
 
+def scenario_names(entries) -> dict[str, str]:
+    """Each scenario a council evaluation names as its recipe gave it (a shipped name or a path: the keys of
+    summary.json's `scenario_hashes`) -> its `name:`, as training traces name their scenarios. One that does
+    not load from here (moved since), or that shares its name with another (an older run's), is left out."""
+    from glade.env.scenario import load_scenario
+
+    named = {}
+    for entry in entries:
+        try:
+            named[entry] = load_scenario(entry).name
+        except (ValueError, OSError, TypeError):
+            continue
+    shared = {name for name in named.values() if list(named.values()).count(name) > 1}
+    return {entry: name for entry, name in named.items() if name not in shared}
+
+
 def _quotable(value) -> bool:
     """A value short enough to print as it is; a local path is not printed (the card goes to the Hub)."""
     if isinstance(value, str):
