@@ -31,7 +31,7 @@ from glade.env.scenario import MECHANISMS, SCENARIO_DIR, load_scenario
 from glade.env.schema import RECIPES, read_yaml
 from glade.words import level_percent
 
-from .figures import FIGURES, mechanism
+from .figures import FIGURES, figure_bounds, mechanism
 from .metrics import per_seed, seed_rate
 from .recipe import STANDIN
 from .stats import describe
@@ -120,7 +120,9 @@ def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe:
                     "scenarios": sorted(set(mine["scenario"])),
                     "seeds": int(mine["seed"].nunique()),
                     "episodes": int(len(mine)),
-                    "legend_ratio": describe(by_seed["legend_ratio"].to_numpy(), level=level),
+                    "legend_ratio": describe(
+                        by_seed["legend_ratio"].to_numpy(), level=level, bounds=figure_bounds("legend_ratio")
+                    ),
                     "gambit_pnl": describe(by_seed["gambit_pnl"].to_numpy(), level=level),
                     "crash": crash.as_dict() | {"exact": crash.method == "clopper-pearson"},
                     "field_notes": None if note is None or withheld else asdict(note),

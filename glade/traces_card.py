@@ -69,7 +69,7 @@ def write_card(
     rows) puts the held turns near the top, as the exported card has them. What the card says of
     the rows (how many, who answered them, the councils) it reads from the folder's shards."""
     plain = as_plain(recipe)
-    facts = row_facts(out, scenarios, list(plain.get("councils") or []))
+    facts = row_facts(out, scenarios, list(plain.get("councils") or []), tuple(plain.get("scenarios") or ()))
     front = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
         "tags": ["glade", "agent-traces", "multi-agent", "market-simulation"],
@@ -81,7 +81,7 @@ def write_card(
     }
     provenance = {
         **stamp(("datasets", "numpy")),
-        "scenario_hashes": {portable(name): s.hash() for name, s in scenarios.items()},  # a path: its file name
+        "scenario_hashes": {portable(name): s.hash() for name, s in scenarios.items()},
         "episodes": len(done),
         "written": now(),
     }
@@ -120,19 +120,20 @@ MADE_BY = (
 )
 
 
-def row_facts(out: Path, scenarios: dict, councils: list[str]) -> dict | None:
+def row_facts(out: Path, scenarios: dict, councils: list[str], entries: tuple[str, ...] = ()) -> dict | None:
     """What the card says of the rows, read from the folder's shards (data/*.parquet, what its `configs`
-    load), scenarios (the recipe's: its string -> Scenario) and councils in the recipe's order: None where
-    there are none or they lack a column (the card then says nothing of them). Read a batch at a time and
-    counted in Arrow, so memory grows with a batch (BATCH_ROWS) and the distinct ids, seats and policies, not
-    with the rows."""
+    load), given scenarios (name -> Scenario), councils in the recipe's order and the recipe's scenario
+    `entries` (the ids of a folder begun before ids held names): None where there are none or they lack
+    a column (the card then says nothing of them). Read a batch at a time and counted in Arrow, so memory
+    grows with a batch (BATCH_ROWS) and the distinct ids, seats and policies, not with the rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     shards = sorted((Path(out) / "data").glob("*.parquet"))
-    # each episode id the recipe plays, to its council: glade.traces.episode_plan's scenario.council.sSEED, with
-    # the recipe's scenario string (a path, for one named by path), not the rows' scenario name
-    heads = {f"{name}.{council}": council for name in scenarios for council in councils}
+    # each episode id the recipe plays, to its council: glade.traces.episode_plan's NAME.council.sSEED; a folder
+    # begun before ids named the scenario by its `name:` holds ids of the recipe's `entries` (a path, for one
+    # named by path), and a rerun adds new ones beside them
+    heads = {f"{name}.{council}": council for name in [*scenarios, *entries] for council in councils}
     tally = {"rows": 0, "episodes": set(), "scenarios": set(), "seeds": set(), "seats": {}, "policies": {}}
     tally |= {"prompt": 0, "completion": 0, "differs": 0}
     try:  # one shard open at a time: a folder of thousands of shards stays under the open-file limit

@@ -111,6 +111,8 @@ def test_an_older_folder_resumes_keeping_its_ids_and_plays_only_what_is_missing(
     assert ids - kept == {e.replace(str(scenario), "tiny2") for e in dropped}  # played now: by name
     assert len(gen.load_traces(out)) == 4 * 2 * 2  # every episode once: 4 episodes x 2 turns x 2 creatures
     assert gen.generate(r)["played_now"] == 0
+    # the card counts the councils of the old ids and the new alike
+    assert "1 scenario (tiny2) x 2 councils (scenario, hoard)" in (out / "README.md").read_text()
 
 
 def test_export_traces_of_an_older_folder_publishes_no_local_path(tmp_path):
