@@ -9,7 +9,6 @@ the kind a file is (by its folder or its keys) is glade.kinds'.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections import Counter
 from collections.abc import Iterator
@@ -36,11 +35,13 @@ from glade.env.schema import (
     read_yaml,
     shown,
 )
+from glade.files import Unwritable, user_path
 from glade.kinds import FOLDER_KINDS, check_keys_kind, check_kind, kind_text
 
 __all__ = [
     "ConfigError",
     "MissingInput",
+    "CannotWrite",
     "Seeds",
     "apply_overrides",
     "as_plain",
@@ -67,6 +68,12 @@ class MissingInput(ConfigError):
     """A well-formed recipe names a file or folder that is not there (yet): a traces folder, a
     checkpoint, a model. The run refuses it like any bad input; `glade validate` reports it
     apart from malformed recipes, since an earlier step may still write it."""
+
+
+class CannotWrite(ConfigError):
+    """A recipe's folder to write (`out`, `output_root`) cannot be written from here (a read-only
+    disk, no permission; glade.files.Unwritable): the run refuses it; `glade validate` reports it
+    apart from malformed recipes, as the file itself may be well formed."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,8 @@ def keyed(source: str | None, path: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         message = f"{source}: {path}: {exc}" if source else f"{path}: {exc}"
-        raise (MissingInput if isinstance(exc, MissingInput) else ConfigError)(message) from None
+        kind = CannotWrite if isinstance(exc, Unwritable) else ConfigError
+        raise (MissingInput if isinstance(exc, MissingInput) else kind)(message) from None
     except OSError as exc:  # a path no file system takes (a name past 255 bytes): said of its key
         what = exc.strerror or type(exc).__name__
         said = f"{path}: {what[0].lower()}{what[1:]}" + (f" ({shown(exc.filename)})" if exc.filename else "")
@@ -247,7 +255,7 @@ def load_recipe(
         check_keys_kind(data, path, kind)
     source = recipe_source(path, overrides)
     data = apply_overrides(data, parse_overrides(overrides), source)
-    data |= {k: os.path.expanduser(v) for k, v in data.items() if k in ("out", "output_root") and isinstance(v, str)}
+    data |= {k: user_path(v) for k, v in data.items() if k in ("out", "output_root") and isinstance(v, str)}
     return build(cls, data, source)
 
 

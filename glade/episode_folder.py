@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from glade.files import atomic, check_folder_path, temp_of
+from glade.files import arrow_path, atomic, check_folder_path, temp_of
 from glade.provenance import stamp
 from glade.resume import check_outside_runs
 from glade.rollout import Played
@@ -54,7 +54,7 @@ def write_episode(episode: Played, out: str | Path) -> Path:
     with atomic(out / "summary.json") as tmp:  # first: marks the folder
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     with atomic(out / "trace.parquet") as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), arrow_path(tmp))
     return out
 
 

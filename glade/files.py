@@ -4,6 +4,7 @@ never over a file glade did not write."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -14,6 +15,49 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 _TEMP = re.compile(r"^\.(.+?)(?:\.\d+-[0-9a-f]{8})?\.tmp$")  # .NAME.PID-HEX.tmp (atomic's), or an older .NAME.tmp
+_NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
+
+
+class Unwritable(ValueError):
+    """A folder to write that cannot be written here (a read-only disk, no permission): the input
+    naming it may be well formed; the place is not one this user can write."""
+
+
+def user_path(text: str) -> str:
+    """A path as the user meant it: a leading `~` (or `~user`) is that home folder. The shell
+    expands it only at the start of a word, so `--out=~/x` and a quoted '~/x' arrive as written,
+    and would make a folder named `~` here (and the `rm -rf ~` that removes it wipes the home).
+    The argparse type= of every path option and positional, and how recipes read `out`."""
+    return os.path.expanduser(text)
+
+
+def arrow_path(path: Path) -> str:
+    """`path` as pyarrow is to get it: absolute, so that the `~` pyarrow expands itself (in any path
+    that starts with one) never sends a write elsewhere than the files glade writes beside it."""
+    return str(Path(path).absolute())
+
+
+def sibling_name(name: str, prefix: str, suffix: str) -> str:
+    """prefix + name + suffix, the name of a hidden file beside `name` (a lock, a temporary); where
+    that is past the file system's 255 bytes while `name` itself is not, `name`'s start and a hash
+    of the whole, so a long file can still be written, and two long names never share a sibling."""
+    whole = f"{prefix}{name}{suffix}"
+    if len(whole.encode()) <= _NAME_MAX:
+        return whole
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    room = _NAME_MAX - len(f"{prefix}-{digest}{suffix}".encode())
+    return f"{prefix}{name.encode()[: max(room, 0)].decode(errors='ignore')}-{digest}{suffix}"
+
+
+def readable_by_umask(folder: Path) -> None:
+    """Gives every file under `folder` the mode the umask implies (0666 & ~umask), as open() makes
+    one: safetensors writes its weights 0600 whatever the umask, so another user, or a container
+    of another uid, could read every file of a checkpoint but its weights. Called on a folder glade
+    made, before it is moved into place."""
+    mask = os.umask(0o022)  # how Python reads the umask: set back at once (one thread writes here)
+    os.umask(mask)
+    for path in (p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()):
+        os.chmod(path, 0o666 & ~mask)
 
 
 @contextmanager
@@ -32,12 +76,13 @@ def atomic(path: Path) -> Iterator[Path]:
 
 def temp_for(path: Path) -> Path:
     """A new hidden temporary sibling of `path`, this process's own (atomic's .NAME.PID-HEX.tmp)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    return path.with_name(sibling_name(path.name, ".", f".{os.getpid()}-{secrets.token_hex(4)}.tmp"))
 
 
 def temp_of(name: str) -> str | None:
     """The file name a hidden temporary named `name` was to become (atomic's .NAME.PID-HEX.tmp, or
-    the .NAME.tmp of an older glade), else None: how a writer knows a killed write's leftover."""
+    the .NAME.tmp of an older glade), else None: how a writer knows a killed write's leftover (of a
+    name too long to keep whole, its shortened form: sibling_name)."""
     found = _TEMP.match(name)
     return found.group(1) if found else None
 
@@ -103,7 +148,7 @@ def check_folder_path(path: Path) -> None:
                 raise ValueError(f"{path}: {parent} is a file, so no folder can be made under it; give another path")
             if not os.access(parent, os.W_OK | os.X_OK):  # a read-only disk, or no permission: found before the work
                 where = f"{path}:" if parent == path else f"{path}: {parent}"
-                raise ValueError(
+                raise Unwritable(
                     f"{where} cannot be written (a read-only disk, or no permission); choose a path you can write"
                 )
             return
@@ -166,7 +211,7 @@ def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterat
     import fcntl
 
     target = resolved(shown)
-    lock = resolved(lock or target.parent / f".{target.name}.lock")
+    lock = resolved(lock or lock_of(target))
     if lock in _HELD:
         yield
         return
@@ -217,6 +262,11 @@ def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterat
         _remove_empty(made)
 
 
+def lock_of(target: Path) -> Path:
+    """The lock file of `target` (resolved): its hidden sibling .NAME.lock."""
+    return target.parent / sibling_name(target.name, ".", ".lock")
+
+
 def _remove_empty(folders: list[Path]) -> None:
     """Removes the folders the lock made, deepest first, while empty (a run that wrote nothing there)."""
     for folder in folders:
@@ -233,7 +283,7 @@ def writer_of(folder: Path) -> str | None:
         target = resolved(folder)
     except ValueError:
         return None
-    lock = target.parent / f".{target.name}.lock"
+    lock = lock_of(target)
     if lock in _HELD:
         return None
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from glade.faults import is_fault
-from glade.files import atomic
+from glade.files import arrow_path, atomic
 from glade.trace_cells import TRAIN_NEEDS
 from glade.traces import load_traces, readable_shards
 
@@ -197,9 +197,9 @@ def write_parquet(rows: Dataset, path: Path) -> None:
     table = rows.with_format("arrow")[:]  # [:] applies a filter's or select's indices
     with atomic(path) as tmp:
         if table.num_rows:
-            pq.write_table(table, str(tmp))
+            pq.write_table(table, arrow_path(tmp))
         else:  # no row group, as datasets writes an empty split
-            pq.ParquetWriter(str(tmp), table.schema).close()
+            pq.ParquetWriter(arrow_path(tmp), table.schema).close()
 
 
 def traces_record(folders) -> list[dict]:

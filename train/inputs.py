@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from glade import checkpoint
 from glade.checkpoint import LATEST, SHIPPED
 from glade.checkpoint_files import settings_gap, tokenizer_gap
-from glade.config import MissingInput, fail
+from glade.config import MissingInput, fail, keyed
 from glade.env.schema import printable
 from glade.files import check_folder_path
 from glade.hub_ids import hub_unreachable
@@ -49,10 +49,8 @@ def check_paths(recipe: TrainRecipe, source: str | None) -> None:
     from glade.traces import readable_shards
     from glade.traces_ledger import interrupted_generate
 
-    try:
+    with keyed(source, "output_root"):  # training would end in mkdir's bare OSError, after loading the model
         check_folder_path(Path(recipe.output_root))
-    except ValueError as exc:  # training would end in mkdir's bare OSError, after loading the model
-        fail(source, "output_root", str(exc))
     pending: list[tuple[str, str]] = []  # (key, problem): inputs not there yet
     shards: dict[str, list[str]] = {"data.traces": [], "eval.traces": []}
     for key, folders in (("data.traces", recipe.data.traces), ("eval.traces", recipe.eval.traces)):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint_files import check_base_settings, loadable
-from glade.files import check_folder_path
+from glade.files import check_folder_path, readable_by_umask
 from glade.hub_ids import hub_unreachable
 
 
@@ -62,6 +62,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
             shutil.copy2(checkpoint / "recipe.yaml", tmp / "recipe.yaml")
         meta = {**meta, "kind": "merged", "merged_from": str(checkpoint.resolve()), "base_model": None}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        readable_by_umask(tmp)  # the weights too (safetensors writes them 0600): another uid may serve them
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

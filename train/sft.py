@@ -27,7 +27,7 @@ import yaml
 
 from glade.checkpoint import STARTED, base_fingerprint, prompt_pair, trained_prompts
 from glade.config import as_plain
-from glade.files import atomic, only_writer
+from glade.files import atomic, only_writer, readable_by_umask
 
 from .base_model import tied_embedding
 from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
@@ -314,6 +314,7 @@ def _train(
     # kept (up to the checkpoint it resumed from), so the wall time is never less than train_seconds
     meta["wall_seconds"] = round(time.perf_counter() - started + earlier, 1)
     _write_json(work / "meta.json", meta)
+    readable_by_umask(work)  # the weights too (safetensors writes them 0600): another uid may seat the checkpoint
     final = Path(recipe.output_root) / f"{recipe.name}__{recipe.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     os.replace(work, final)
     for name in (TRAINED, STARTED):  # the partial folder's own records: recipe.yaml and meta.json say it all

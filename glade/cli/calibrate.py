@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
+from glade.files import user_path
 
 MOST_POPSIZE = 1_000  # a population of popsize x parameters candidates a generation; the default is 10
 
@@ -61,7 +62,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         formatter_class=VerbHelp,
     )
     p.add_argument(
-        "source", metavar="RESULTS_OR_TRACES", help="a glade eval results folder or a glade generate traces folder"
+        "source",
+        metavar="RESULTS_OR_TRACES",
+        type=user_path,
+        help="a glade eval results folder or a glade generate traces folder",
     )
     p.add_argument(
         "--policy",
@@ -69,7 +73,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         help="the policy to fit: an eval recipe's policy name, or a seat/policy name in traces",
     )
     p.add_argument("--creature", help="only this creature's decisions (default: every seat the policy held)")
-    p.add_argument("--out", required=True, metavar="FILE", help="where the fitted disposition goes (a .yaml file)")
+    p.add_argument(
+        "--out", required=True, metavar="FILE", type=user_path, help="where the fitted disposition goes (a .yaml file)"
+    )
     p.add_argument("--name", help="the fitted disposition's name (default: calibrated_<policy>[_<creature>])")
     p.add_argument("--seed", type=int, default=0, help="seeds the split and the search (default: 0)")
     p.add_argument(

@@ -26,6 +26,7 @@ from pathlib import Path
 from glade.checkpoint import read, resolve
 from glade.cli import VerbHelp, about, epilog
 from glade.console import error, warning
+from glade.files import user_path
 from glade.hub.cards import (
     EXIT_STATUS,
     MARKER,
@@ -59,6 +60,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "checkpoint",
+        type=user_path,
         help="a checkpoint folder written by glade train (or glade merge), latest:NAME (the newest checkpoint of the train recipe named NAME), or shipped:NAME (a base glade ships)",
     )
     p.add_argument(
@@ -76,7 +78,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
     )
     p.add_argument(
-        "--out", metavar="DIR", help="where to write the folder (default: exports/NAME, NAME from --repo-id)"
+        "--out",
+        metavar="DIR",
+        type=user_path,
+        help="where to write the folder (default: exports/NAME, NAME from --repo-id)",
     )
     p.add_argument(
         "--push", action="store_true", help="create the repo and upload the folder (token: HF_TOKEN or `hf auth login`)"
@@ -84,6 +89,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--council",
         metavar="RESULTS",
+        type=user_path,
         help="a glade eval results folder (summary.json, flags.json): adds to the card this checkpoint's seat "
         "figures, the outcome effects of the councils it sat in (named as the whole council's) and its rank.json row",
     )
@@ -102,6 +108,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--license-file",
         metavar="PATH",
+        type=user_path,
         help="the text of a license of your own (--license other): copied to LICENSE, which the card links",
     )
     p.set_defaults(run=run)

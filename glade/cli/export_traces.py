@@ -10,6 +10,7 @@ import argparse
 
 from glade.cli import VerbHelp, epilog
 from glade.console import error, warning
+from glade.files import user_path
 from glade.hub.cards import EXIT_STATUS, PUSH_FAILED, PushFailed, private_unused
 from glade.hub.export_traces import export_traces
 
@@ -22,7 +23,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog=epilog(EXIT_STATUS, ("glade export-traces runs/traces/standin --repo-id YOU/wood-traces --push",)),
         formatter_class=VerbHelp,
     )
-    p.add_argument("dataset", help="a traces folder written by glade generate (data/*.parquet, README.md)")
+    p.add_argument(
+        "dataset", type=user_path, help="a traces folder written by glade generate (data/*.parquet, README.md)"
+    )
     p.add_argument(
         "--repo-id",
         required=True,
@@ -33,7 +36,10 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--private", action="store_true", help="create the repo private, or make an existing one private (with --push)"
     )
     p.add_argument(
-        "--out", metavar="DIR", help="where to write the folder (default: exports/NAME, NAME from --repo-id)"
+        "--out",
+        metavar="DIR",
+        type=user_path,
+        help="where to write the folder (default: exports/NAME, NAME from --repo-id)",
     )
     p.add_argument(
         "--push",
@@ -54,6 +60,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--license-file",
         metavar="PATH",
+        type=user_path,
         help="the text of a license of your own (--license other): copied to LICENSE, which the card links",
     )
     p.set_defaults(run=run)

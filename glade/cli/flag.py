@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import REWRITE, VerbHelp, about, epilog
+from glade.files import user_path
 
 TABLES = ("decisions.parquet", "episodes.parquet")
 WIDTH = 100
@@ -33,7 +34,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("results", metavar="RESULTS", help="an evaluation's output folder (the eval recipe's `out`)")
+    p.add_argument(
+        "results", metavar="RESULTS", type=user_path, help="an evaluation's output folder (the eval recipe's `out`)"
+    )
     p.add_argument(
         "--top", type=int, default=10, metavar="N", help="flag families to print and to show examples of (default: 10)"
     )

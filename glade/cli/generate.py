@@ -9,6 +9,7 @@ from glade.config import recipe_source
 from glade.console import console, progress_bar, show_faults
 from glade.console_tables import print_table
 from glade.faults import too_many_faults
+from glade.files import user_path
 from glade.meter import estimate_report, plan_fails
 from glade.resume import interrupted_hint
 from glade.run_cost import closing_line
@@ -40,7 +41,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("recipe", help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
+    p.add_argument("recipe", type=user_path, help="a generate recipe (YAML), e.g. recipes/generate/standin.yaml")
     p.add_argument(
         "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. seeds.count=2"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from glade.cli import VerbHelp, epilog
+from glade.files import user_path
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -26,9 +27,12 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "checkpoint",
+        type=user_path,
         help="a LoRA checkpoint folder written by glade train, or latest:NAME (the newest checkpoint of the train recipe named NAME)",
     )
-    p.add_argument("--out", metavar="DIR", help="where to write the merged model (default: CHECKPOINT-merged)")
+    p.add_argument(
+        "--out", metavar="DIR", type=user_path, help="where to write the merged model (default: CHECKPOINT-merged)"
+    )
     p.set_defaults(run=run)
     return p
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from glade.cli import REWRITE, VerbHelp, about, epilog
 from glade.eval.thresholds import DEFAULTS
+from glade.files import user_path
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -31,7 +32,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("results", nargs="+", metavar="RESULTS", help="results folders written by glade eval")
+    p.add_argument(
+        "results", nargs="+", metavar="RESULTS", type=user_path, help="results folders written by glade eval"
+    )
     p.add_argument("--outcome", choices=("seat", "team"), default="seat", help="what is compared (default: seat)")
     # at 8 seeds the expanded interval's ends lie 0.57% into each tail: 4,000 refits put ~23 past each
     p.add_argument(
@@ -47,7 +50,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--level", type=float, default=DEFAULTS.ci_level, help=f"interval level (default: {DEFAULTS.ci_level})"
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampler (default: 0)")
-    p.add_argument("--out", metavar="FILE", help="where to write rank.json (default: RESULTS/rank.json, the first)")
+    p.add_argument(
+        "--out", metavar="FILE", type=user_path, help="where to write rank.json (default: RESULTS/rank.json, the first)"
+    )
     p.set_defaults(run=run)
     return p
 
@@ -119,6 +124,7 @@ def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
             progress=bar.advance,
             least_resamples=least,  # refused once the folders say some entry gets an interval
         )
+    out = write_rank(board, out)  # before the table: a print that fails (a closed pipe, a narrow encoding) keeps it
     header, rows = board_table(board)
     grow = 1  # the entry column (policy, or council for a team board) takes the room left
     table = Table(
@@ -139,7 +145,6 @@ def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
     con.print(table)
     if unranked := not_ranked(board):
         con.print(unranked, soft_wrap=True, markup=False)
-    out = write_rank(board, out)
     con.print(f"wrote {out}", markup=False)
     return 0
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from glade.cli import REWRITE, VerbHelp, epilog
+from glade.files import user_path
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -25,7 +26,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("results", metavar="RESULTS", help="the folder glade eval wrote (the recipe's `out`)")
+    p.add_argument(
+        "results", metavar="RESULTS", type=user_path, help="the folder glade eval wrote (the recipe's `out`)"
+    )
     p.set_defaults(run=run)
     return p
 

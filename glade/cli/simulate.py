@@ -49,6 +49,7 @@ from glade.env.scenario import SCENARIO_DIR, Scenario, load_scenario
 from glade.env.standin import DISPOSITION_KEYS
 from glade.episode_folder import check_episode_folder, write_episode
 from glade.faults import parse_errors, too_many_faults
+from glade.files import user_path
 from glade.kinds import check_kind
 from glade.rollout import run_episode
 from glade.seats import (
@@ -195,6 +196,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--scenario",
         default="default",
+        type=user_path,
         help=f"a shipped scenario ({names}; ./recipes/scenarios/NAME.yaml takes the name's place where there is "
         "one) or a YAML path (default: default)",
     )
@@ -203,6 +205,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--council",
         metavar="SPEC",
+        type=user_path,  # a YAML file of seats; a spec never starts with ~
         help="seats: 'oona=hoarder,bramble=panic_seller' (the default Wood's creatures: "
         f"{', '.join(shipped.creatures)}; stand-in dispositions: {', '.join(standin.SHIPPED)}, or a disposition "
         '.yaml), one disposition for all, or a YAML file of creature -> seat spec (README, "Seats and the prompt '
@@ -211,6 +214,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         metavar="DIR",
+        type=user_path,
         help="output folder (default: runs/simulate/<scenario>-seed<seed>); an earlier episode there is replaced,"
         " a folder holding anything else refused",
     )

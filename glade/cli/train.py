@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from glade.cli import VerbHelp, epilog
+from glade.files import user_path
 
 
 def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         ),
         formatter_class=VerbHelp,
     )
-    p.add_argument("recipe", help="a training recipe (YAML), e.g. recipes/train/tiny-base.yaml")
+    p.add_argument("recipe", type=user_path, help="a training recipe (YAML), e.g. recipes/train/tiny-base.yaml")
     p.add_argument(
         "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. sft.max_steps=50"
     )

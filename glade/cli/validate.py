@@ -11,9 +11,11 @@ tokenized is left to the run: `glade train` checks `sft.max_length` against its 
 once it has prepared them, before the first step (tokenizing is about 2 ms a row on one core, and a
 `tiny` base's tokenizer is trained by the run itself).
 
-Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); or `NEEDS` (well
+Each file gets one line: `ok`; `FAIL` (malformed: the run would refuse it); `NEEDS` (well
 formed, but a file or folder it reads is not there yet, such as traces an earlier
-`glade generate` writes, a checkpoint of `latest:NAME`, or a Hub base offline mode cannot fetch).
+`glade generate` writes, a checkpoint of `latest:NAME`, or a Hub base offline mode cannot fetch);
+or `WRITE?` (its own keys may be fine, but the folder it writes cannot be written from here: a
+read-only disk or folder, or no permission; a relative `out` is taken from the current folder).
 
 `key=value` words override keys of every file checked, as the verbs that read a recipe take
 them (a scenario's keys as simulate's --set takes them): a file without that key fails.
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from glade.cli import VerbHelp, epilog, os_error_line
 from glade.config import (
+    CannotWrite,
     ConfigError,
     MissingInput,
     parse_overrides,
@@ -35,6 +38,7 @@ from glade.config import (
     shipped_hint,
 )
 from glade.env.scenario import RECIPES
+from glade.files import user_path
 from glade.kinds import FOLDER_KINDS, KIND_KEYS, OWN_KEYS, folder_kind, generate_keys, kind_text
 
 KINDS = tuple(FOLDER_KINDS.values())
@@ -148,9 +152,11 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "they prepare the data: what needs every row tokenized (a train recipe's sft.max_length against its rows) is "
         "left to the run, which checks it before its first step. Each file gets one line: ok; FAIL (malformed: "
         "what is wrong); NEEDS (well-formed, but an input it names is written by an earlier step, e.g. traces "
-        "generate writes); KIND? (glade cannot tell what it is: give --kind).",
+        "generate writes); WRITE? (the folder it writes cannot be written from here: a read-only disk or no "
+        "permission); KIND? (glade cannot tell what it is: give --kind).",
         epilog=epilog(
-            "0 every file ok; 1 none malformed, but some need inputs an earlier step writes; 2 bad input: a file "
+            "0 every file ok; 1 none malformed, but some need inputs an earlier step writes, or write where this user "
+            "cannot (WRITE?); 2 bad input: a file "
             "is malformed, or of a kind glade cannot tell (a KIND? line: give --kind), or a path named is no file "
             "or folder, or not a YAML file.",
             (
@@ -164,6 +170,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "paths",
         nargs="*",
+        type=user_path,  # a key=value never starts with ~
         metavar="PATH|key=value",
         help="files or folders (default: ./recipes, else the shipped recipes), and key=value overrides of their keys",
     )
@@ -201,7 +208,7 @@ def _exists(word: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    failures = needs = unknown = 0
+    failures = needs = unknown = unwritable = 0
     paths, overrides = overrides_of(args.paths)
     overrides += args.overrides
     if overrides and not paths:  # an eval key applied to every train recipe would only fail them
@@ -227,13 +234,21 @@ def run(args: argparse.Namespace) -> int:
         except MissingInput as exc:
             needs += 1
             print(f"NEEDS  {exc}")
+        except CannotWrite as exc:  # not malformed: where it runs from, or the disk, is what is wrong
+            unwritable += 1
+            print(f"WRITE? {exc}")
         except (ValueError, OSError) as exc:  # ConfigError, SeatSpecError; a path no file system takes
             failures += 1
             line = os_error_line(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
             print(f"FAIL   {line if str(path) in line else f'{path}: {line}'}")  # every line names its file
     kinds = f", {unknown} KIND? (say what they are with --kind)" if unknown else ""
+    if unwritable:
+        kinds += (
+            f", {unwritable} WRITE? (the folder each writes cannot be written from here: run from a folder you can "
+            "write, or set out/output_root to one)"
+        )
     print(
-        f"{len(files) - failures - needs - unknown} ok, {failures} FAIL (malformed), {needs} NEEDS (inputs not made "
-        f"yet){kinds}"
+        f"{len(files) - failures - needs - unknown - unwritable} ok, {failures} FAIL (malformed), {needs} NEEDS "
+        f"(inputs not made yet){kinds}"
     )
-    return 2 if failures or unknown else 1 if needs else 0
+    return 2 if failures or unknown else 1 if needs or unwritable else 0

@@ -20,6 +20,7 @@ from glade.checkpoint import SHIPPED, base_fingerprint
 from glade.checkpoint_files import FIX, json_object, loadable
 from glade.env import protocol
 from glade.eval.lm_results import lm_eval_scores
+from glade.files import readable_by_umask
 
 from .base_check import check_base
 from .card_sections import lm_eval_record
@@ -254,6 +255,7 @@ def export_checkpoint(
         marker = {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
         if exported_kind != "lora":  # what an adapter's export checks its --base-model against (base_check)
             marker["fingerprint"] = base_fingerprint(tmp)
+        readable_by_umask(tmp)  # copied weights keep the checkpoint's mode, 0600 as safetensors wrote them
         folder = finish_folder(tmp, out, marker)
     except BaseException:
         import shutil

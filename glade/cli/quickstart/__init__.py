@@ -35,7 +35,7 @@ from glade import checkpoint
 from glade.cli import VerbHelp, epilog, glade_command
 from glade.console import console
 from glade.env.schema import did_you_mean
-from glade.files import check_folder_path
+from glade.files import check_folder_path, user_path
 
 from .steps import (
     ADAPTERS,
@@ -145,6 +145,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         "--out",
         metavar="DIR",
         default="runs/quickstart",
+        type=user_path,
         help="where the simulate and export steps write, OUT/simulate and OUT/exports (default: runs/quickstart); "
         "traces, checkpoints and the evaluation go where their recipes say: runs/traces, checkpoints, runs/eval",
     )
