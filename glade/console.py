@@ -1,11 +1,12 @@
 """Terminal output, with glade.console_tables: rich consoles (100 columns off a TTY), the one-line
 `error:`, progress bars, findings and faults (plain tables and the episode tables of `glade
 simulate` are glade.console_tables'), and `quiet_libraries`, which keeps the progress
-bars and warnings of datasets, transformers, huggingface_hub, TRL, lm-eval and vLLM out of glade's
-own output (`--verbose` keeps them).
+bars and warnings of datasets, transformers, huggingface_hub, TRL, lm-eval, vLLM and matplotlib out
+of glade's own output (`--verbose` keeps them).
 
 Library code never prints: the verbs in glade.cli do, through this module: results on stdout
 (`console()`); progress bars, warnings, errors on stderr (`console(stderr=True)`, `error`...).
+Both streams are Outlets while a verb runs (`kept_streams`): a write that fails never stops it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -23,15 +25,112 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def console(stderr: bool = False):
-    """A rich Console; off a terminal (CI, a pipe) it lays out at 100 columns, not 80. No emoji
-    codes: a seat or model named `x` prints as `server:x`, not as an emoji."""
+def console(stderr: bool = False, file: Any = None):
+    """A rich Console on stdout, stderr or `file`; off a terminal (CI, a pipe) it lays out at 100
+    columns, not 80. No emoji codes: a seat or model named `x` prints as `server:x`, not as an emoji."""
     from rich.console import Console
 
-    c = Console(stderr=stderr, emoji=False)
+    c = Console(stderr=stderr, file=file, emoji=False)
     if not c.is_terminal and "COLUMNS" not in os.environ:
-        c = Console(stderr=stderr, width=100, emoji=False)
+        c = Console(stderr=stderr, file=file, width=100, emoji=False)
     return c
+
+
+@dataclass(frozen=True, eq=False)  # a stream is itself: hashed and compared by identity
+class Outlet:
+    """A standard stream as glade writes to it (main() puts these in sys.stdout and sys.stderr, and
+    print() and every rich console write through them): a write that fails, because the reader went
+    away (`| head -1`) or the disk is full, is noted in `lost` and dropped with all that follows,
+    never raised. So a verb finishes and writes its files, and main() says what was lost at its end.
+    (A rich console would raise SystemExit(1) on a broken pipe, and dup2 /dev/null onto stdout even
+    when it was stderr that broke.)"""
+
+    stream: Any  # the io.TextIOWrapper (or a test's capture) it stands in for
+    lost: list[OSError] = field(default_factory=list)
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                self.stream.write(text)
+            except OSError as exc:
+                self._lose(exc)
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self._lose(exc)
+
+    def _lose(self, exc: OSError) -> None:
+        self.lost.append(exc)
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError):  # a test's capture has none (io.UnsupportedOperation is both)
+            return
+        # /dev/null onto the broken descriptor (Python's documented idiom for SIGPIPE): the bytes still
+        # buffered go there at exit, not into an "Exception ignored" message, nor does a subprocess meet it
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self.stream.closed
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:
+        return self.stream.errors
+
+    @property
+    def buffer(self):  # what a library writes bytes to (unguarded)
+        return self.stream.buffer
+
+
+def outlet(stream: Any) -> Outlet | None:
+    """`stream` (sys.stdout or sys.stderr) as an Outlet: itself if it is one (inside main), the one
+    under a live progress bar's redirection, else a new one. None for a closed stream (`2>&-`)."""
+    from rich.file_proxy import FileProxy
+
+    if isinstance(stream, FileProxy):  # a live bar's: the file under it, as rich's own consoles write
+        stream = stream.rich_proxied_file
+    if stream is None or isinstance(stream, Outlet):
+        return stream
+    return Outlet(stream)
+
+
+@contextmanager
+def kept_streams() -> Iterator[tuple[Outlet | None, Outlet | None]]:
+    """sys.stdout and sys.stderr as Outlets inside the block, put back at its end; yields them, to
+    be asked what they lost once flushed (print()'s lines wait in the buffer of a pipe or file)."""
+    before = sys.stdout, sys.stderr
+    kept = outlet(sys.stdout), outlet(sys.stderr)
+    sys.stdout, sys.stderr = kept
+    try:
+        yield kept
+    finally:
+        for stream in kept:
+            if stream is not None:
+                stream.flush()
+        sys.stdout, sys.stderr = before
 
 
 LOG_EVERY = 30.0  # seconds between plain progress lines where stderr is no terminal (a log file, CI)
@@ -114,15 +213,20 @@ def warning(message: str) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    Console(stderr=True).print(Text("warning: ", style="bold yellow") + Text(message, style="yellow"), soft_wrap=True)
+    Console(file=outlet(sys.stderr), stderr=True).print(
+        Text("warning: ", style="bold yellow") + Text(message, style="yellow"), soft_wrap=True
+    )
 
 
 def error(message: str) -> None:
-    """One red line on stderr, never wrapped."""
+    """One red line on stderr, never wrapped; it never raises (a stderr that cannot be written
+    loses it: there is nowhere else to say it)."""
     from rich.console import Console
     from rich.text import Text
 
-    Console(stderr=True).print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+    Console(file=outlet(sys.stderr), stderr=True).print(
+        Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True
+    )
 
 
 def fault_kinds(faults: dict[str, int]) -> str:
@@ -159,31 +263,52 @@ def show_faults(
 
 
 @contextmanager
-def without_lines(start: str, enabled: bool = True) -> Iterator[None]:
-    """Drop the lines that start with `start` from everything written to file descriptor 2
-    inside the block, subprocesses included (a library's `git` call); the rest is passed on."""
-    if not enabled:
-        yield
-        return
-    import sys
+def without_lines(start: str, enabled: bool = True) -> Iterator[Any]:
+    """Drop the lines that start with `start` from everything written to file descriptor 2 inside
+    the block, subprocesses included (lm-eval's `git describe` outside a repository); the rest is
+    passed on at the block's end. Yields the stderr console for glade's own progress bar, which
+    the redirect leaves alone (on a copy of descriptor 2 where sys.stderr writes there): drawn live
+    on a terminal, not held back with the noise. Off (`enabled` False, or stderr closed by `2>&-`):
+    the plain stderr console."""
     import tempfile
 
+    if not enabled or sys.stderr is None:
+        yield console(stderr=True)
+        return
     sys.stderr.flush()
     saved = os.dup(2)
+    seen = None
+    if _on_fd_2(sys.stderr):
+        seen = os.fdopen(os.dup(saved), "w", encoding=sys.stderr.encoding, errors="backslashreplace")
+        own = Outlet(seen, sys.stderr.lost if isinstance(sys.stderr, Outlet) else [])  # a reader gone, noted once
+    else:  # a test's capture, say: the redirect does not reach it
+        own = outlet(sys.stderr)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            yield
+            yield console(stderr=True, file=own)
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+            if seen is not None:
+                try:
+                    seen.close()
+                except OSError:  # what it still held, for a reader gone (noted in `lost` already)
+                    pass
             captured.seek(0)
             kept = [
                 line for line in captured.read().decode(errors="replace").splitlines(True) if not line.startswith(start)
             ]
             sys.stderr.write("".join(kept))
             sys.stderr.flush()
+
+
+def _on_fd_2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (OSError, ValueError):  # a capture with no descriptor (io.UnsupportedOperation is both)
+        return False
 
 
 def with_ci(value, ci, fmt: str, note: str | None = None, missing: str = "-") -> str:
@@ -265,5 +390,6 @@ def quiet_libraries(verbose: bool = False) -> None:
         "accelerate",
         "httpx",
         "vllm",  # it warns at import, before its own logging is set up (Triton without a CPU backend)
+        "matplotlib",  # report's plots: "created a temporary cache directory" where MPLCONFIGDIR or HOME is read-only
     ):
         logging.getLogger(name).setLevel(logging.ERROR)

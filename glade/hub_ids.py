@@ -69,9 +69,19 @@ def offline_uncached(model: str) -> str | None:
         return None
     if config and weights:
         return None
-    # either switches huggingface_hub offline, so each one set must go
-    said = " and ".join(k for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if os.environ.get(k)) or "HF_HUB_OFFLINE"
     return (
-        f"not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and offline mode is on ({said}), so it cannot be "
-        f"downloaded: download it first (`hf download {model}`), or unset {said}"
+        f"not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {offline_mode()}, so it cannot be "
+        f"downloaded: download it first (`hf download {model}`), or unset {offline_switches()}"
     )
+
+
+def offline_switches() -> str:
+    """The variables that put huggingface_hub offline here, as a message names them (`HF_HUB_OFFLINE
+    and TRANSFORMERS_OFFLINE`): either does, so each one set must go. HF_HUB_OFFLINE where neither is
+    (offline mode turned on in code)."""
+    return " and ".join(k for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if os.environ.get(k)) or "HF_HUB_OFFLINE"
+
+
+def offline_mode() -> str:
+    """`offline mode is on (TRANSFORMERS_OFFLINE)`: what a loader or a push says of offline mode."""
+    return f"offline mode is on ({offline_switches()})"

@@ -7,7 +7,13 @@ seat spec, a bad --council or --set, a missing file) prints one red `error: ...`
 stderr and exits 2; set GLADE_DEBUG=1 to see the traceback instead. `glade export` and
 `glade export-traces` exit 3 when the folder is written but the push could not happen. Ctrl-C
 stops a verb with one `error: interrupted; ...` line (how to resume, where it can) and exit 130;
-SIGTERM (docker stop, Slurm, a cancelled CI job) the same way, with exit 143.
+SIGTERM (docker stop, Slurm, a cancelled CI job) the same way, with exit 143, and SIGHUP (its
+terminal closed) with exit 129.
+
+Output that cannot be written never stops a verb: it finishes and writes its files, then a reader
+that went away (`glade eval R | head -1`, a closed stderr pipe) ends it quietly with exit 141,
+and stdout that cannot be written for another reason (a full disk) with one `error:` line on
+stderr and exit 1 (glade.cli.endings; a verb's own failure status comes first).
 
 One stream rule for every verb: results (tables, summaries, dry-run plans, `wrote ...` lines)
 on stdout; progress bars, warnings and errors on stderr (`console()` and `console(stderr=True)`
@@ -19,22 +25,26 @@ with its examples and `exit status: ...` (`epilog`, laid out by VerbHelp).
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import os
 import re
 import shutil
 import signal
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import glade
-from glade.console import error, quiet_libraries
+from glade.cli.endings import (
+    OUTPUT_LOST,
+    fill_closed_streams,
+    ignore_ctrl_c,
+    os_error_line,
+    output_status,
+    stop_on_sigterm,
+)
+from glade.console import error, kept_streams, quiet_libraries
 from glade.env.schema import control_character, printable
 from glade.faults import SeatsFailing
-from glade.files import temp_of
 
 # The verbs, in the order `glade --help` lists them, with their one-line help.
 # Adding a verb is adding a line here and its module glade/cli/<verb>.py.
@@ -70,9 +80,12 @@ def epilog(status: str, examples: tuple[str, ...] = ()) -> str:
     """A verb's --help epilog: its examples, then `exit status: ...` (one wording for every verb).
     VerbHelp keeps the example lines as written and wraps the rest."""
     shown = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" if examples else ""
-    if "130 interrupted" in status:  # main() stops on SIGTERM as on Ctrl-C
-        status += " A SIGTERM (docker stop, Slurm, a cancelled CI job) stops it the same way, with 143."
-    return f"{shown}exit status: {status}"
+    if "130 interrupted" in status:  # main() stops on SIGTERM and SIGHUP as on Ctrl-C
+        status += (
+            " A SIGTERM (docker stop, Slurm, a cancelled CI job) stops it the same way, with 143."
+            " A SIGHUP (its terminal closed) too, with 129."
+        )
+    return f"{shown}exit status: {status} {OUTPUT_LOST}"
 
 
 def _wrapped(text: str, width: int) -> list[str]:
@@ -138,7 +151,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'glade VERB --help' for a verb's options. The words the outputs use (stand-in, council, cast, "
         'cell, flag, verdict, ...) are defined in the README\'s "Words the outputs use". In every verb a mistake '
         "is one `error:` line and exit status 2 (GLADE_DEBUG=1 shows the traceback instead); Ctrl-C stops it with "
-        "exit status 130, a SIGTERM with 143.",
+        f"exit status 130, a SIGTERM with 143, a SIGHUP (its terminal closed) with 129. {OUTPUT_LOST}",
     )
     parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
     parser.add_argument(
@@ -236,6 +249,17 @@ def refused_argument(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `glade` command line on `argv`: the verb's exit status, as its output fared (output_status).
+    Its stdout and stderr writes never raise (glade.console.Outlet): a verb always finishes."""
+    with kept_streams() as (out, err):
+        code = run_verb(argv)
+        for stream in (out, err):
+            if stream is not None:
+                stream.flush()  # print()'s lines wait in the buffer of a pipe or file till here
+        return output_status(code, out, err)
+
+
+def run_verb(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if refused := refused_argument(argv):
         error(refused)
@@ -260,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if "run" not in args:
         parser.print_help()
         return 2
-    terminated: list[int] = []  # the SIGTERM that stopped the verb, if one did
+    terminated: list[int] = []  # the SIGTERM or SIGHUP that stopped the verb, if one did
     restore = stop_on_sigterm(terminated)
     restore_ctrl_c = lambda: None  # noqa: E731
     try:
@@ -268,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # a verb may say how to resume: KeyboardInterrupt("rerun ...")
         restore_ctrl_c = ignore_ctrl_c()  # a second Ctrl-C while this is said was a traceback
         error(f"interrupted; {exc}" if str(exc) else "interrupted")
-        return 128 + terminated[-1] if terminated else 130  # 143 for SIGTERM, as a shell reports each signal
+        return 128 + terminated[-1] if terminated else 130  # 143 for SIGTERM, 129 SIGHUP, as a shell reports them
     except SeatsFailing as exc:  # too many faults, as at a run's end (exit 1), only sooner
         error(str(exc))
         return 1
@@ -286,68 +310,15 @@ def main(argv: list[str] | None = None) -> int:
 REWRITE = "each file it writes is whole, this run's or the one before; rerun the same command to write them all"
 
 
-def ignore_ctrl_c() -> Callable[[], None]:
-    """Ignore SIGINT (in the main thread: elsewhere Python sets no handler); returns what puts
-    the previous handler back (main() may run in a test, which Ctrl-C must still stop)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return lambda: signal.signal(signal.SIGINT, before)
-
-
 def entry() -> int:
     """The `glade` command (and `python -m glade.cli`): main(), then Ctrl-C ignored while the
     interpreter winds down (about a second once torch is loaded), since the verb's work is finished
     and said by then; a late Ctrl-C turned its exit status into 130 with no word. (Not in main:
     tests call it in a process that Ctrl-C must still stop.)"""
+    fill_closed_streams()
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
-
-
-def stop_on_sigterm(received: list[int]) -> Callable[[], None]:
-    """SIGTERM (docker stop, Slurm, systemd, a cancelled CI job) stops a verb as Ctrl-C does: it
-    raises KeyboardInterrupt, so the verb keeps what it finished and says how to resume, and
-    `received` notes it (exit status 143). Only in this process: a forked child that inherits the
-    handler (a DataLoader worker) dies of SIGTERM as before; Ray workers and subprocesses start
-    with their own. Returns what puts the previous handler back (main() may run in a test)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # Python sets signal handlers in the main thread only
-    if os.environ.get("RANK", "0") not in ("", "0"):  # torchrun's other ranks: it ends them when one fails,
-        return lambda: None  # and one resume line (rank 0's) beside the failing rank's error is enough
-    pid = os.getpid()
-
-    def handler(signum: int, frame) -> None:
-        if os.getpid() != pid:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-# What to do about an OSError the verbs did not name themselves (a folder it cannot create, a
-# full disk): the path and the reason, not "[Errno 13] Permission denied: '...'".
-OS_HINTS = {  # said of reads and writes alike: the OSError does not say which it was
-    errno.EACCES: "check the path and its permissions",
-    errno.EPERM: "check the path and its permissions",
-    errno.EROFS: "choose a path you can write",
-    errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk",
-    errno.ENOENT: "check the path: it, or a folder above it, is not there",
-}
-
-
-def os_error_line(exc: OSError) -> str:
-    if exc.filename is None or not exc.strerror:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    hint = OS_HINTS.get(exc.errno, "check the path (GLADE_DEBUG=1 shows where it was used)")
-    path = Path(os.fsdecode(exc.filename))
-    if (meant := temp_of(path.name)) is not None:  # the hidden temporary of an atomic write: name its file
-        path = path.with_name(meant)
-    return f"{path}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
 
 
 def glade_command() -> str:

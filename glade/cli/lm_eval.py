@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if typos := [t for t in tasks if t.startswith("glade_") and t not in GLADE_TASKS]:  # no lm-eval task is glade_*
         raise ValueError(unknown_tasks(typos))  # said before the checkpoint loads or lm-eval lists its tasks
-    with without_lines(GIT_NOISE, enabled=not args.verbose):  # lm-eval asks git for a commit, wherever it runs
-        with progress_bar("lm-eval", "requests") as bar:
+    # lm-eval asks git for a commit, wherever it runs; the bar is drawn on the stderr outside the filter
+    with without_lines(GIT_NOISE, enabled=not args.verbose) as stderr:
+        with progress_bar("lm-eval", "requests", con=stderr) as bar:
             result = run_lm_eval(args.checkpoint, tasks, args.limit, args.traces, args.batch_size, progress=bar)
     overlap = (result.get("data") or {}).get("trained_on")
     if overlap:

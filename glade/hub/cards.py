@@ -20,6 +20,7 @@ from pathlib import Path
 
 from glade.checkpoint import shipped_root, staging_folder
 from glade.env.schema import did_you_mean, read_yaml
+from glade.hub_ids import offline_mode, offline_switches
 from glade.provenance import now
 from glade.words import portable as portable  # its home is below the traces card, which shortens paths too
 
@@ -343,7 +344,7 @@ def push(
             delete_patterns="*",
         )
     except OfflineModeIsEnabled:
-        raise PushFailed("offline mode is on: HF_HUB_OFFLINE is set", folder, command) from None
+        raise PushFailed(f"{offline_mode()}: unset {offline_switches()} to push", folder, command) from None
     except httpx2.TransportError as exc:  # ConnectError, timeouts: not OSErrors
         raise PushFailed(f"no network: cannot reach the Hub ({type(exc).__name__})", folder, command) from None
     except LocalTokenNotFoundError:
