@@ -177,7 +177,11 @@ def kill_plan(modes: tuple[str, ...], n_kills: int, rng: random.Random) -> list[
 
 def last_line(log: Path) -> str:
     """The last line a run printed that is not one of ours (its error, for a failed run)."""
-    lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip() and not x.startswith("=== ")]
+    lines = [
+        x
+        for x in log.read_text(errors="replace", encoding="utf-8").splitlines()
+        if x.strip() and not x.startswith("=== ")
+    ]
     return lines[-1].strip()[:300] if lines else ""
 
 
@@ -186,7 +190,7 @@ def kept_work(job: Job, folder: Path, partial: Path | None) -> bool:
     if job.name == "train":
         return (partial / "trained.json").exists() or any((partial / "trainer").glob("checkpoint-*"))
     progress = folder / "progress.json"
-    return progress.exists() and json.loads(progress.read_text())["episodes"] != {}
+    return progress.exists() and json.loads(progress.read_text(encoding="utf-8"))["episodes"] != {}
 
 
 def reference(job: Job, work: Path) -> None:
@@ -265,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     ENV.update(HF_HOME=str(work / "hf"))
     for name, data in (("generate", GENERATE), ("eval", EVAL), ("train", train)):
-        (work / f"{name}.yaml").write_text(yaml.safe_dump(data))
+        (work / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     jobs = {
         "generate": Job("generate", ["generate", "generate.yaml"], "out", ["data", "."]),
         "eval": Job("eval", ["eval", "eval.yaml"], "out", ["shards", "."]),

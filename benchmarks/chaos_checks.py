@@ -19,7 +19,7 @@ def torn(job: Job, folder: Path) -> int:
     progress = folder / "progress.json"
     if not progress.exists():
         return 0
-    ledger = json.loads(progress.read_text())["episodes"]
+    ledger = json.loads(progress.read_text(encoding="utf-8"))["episodes"]
     parts: dict[int, set] = {}
     for episode, entry in ledger.items():
         parts.setdefault(entry["part"], set()).add(episode)
@@ -64,7 +64,7 @@ def compare(job: Job, work: Path) -> None:
     elif job.name == "eval":
         for table in ("decisions.parquet", "episodes.parquet"):
             same_rows(job, table, chaos_dir / table, ref / table)
-        a, b = (json.loads((d / "summary.json").read_text()) for d in (chaos_dir, ref))
+        a, b = (json.loads((d / "summary.json").read_text(encoding="utf-8")) for d in (chaos_dir, ref))
         for key in ("decision", "outcome", "table", "faults", "worlds", "decisions"):
             if a.get(key) != b.get(key):
                 job.mismatches.append(f"summary.json {key}: differs")
@@ -90,7 +90,7 @@ def compare(job: Job, work: Path) -> None:
         differ = [k for k in wb if k not in wa or not (wa[k] == wb[k]).all()]
         if differ or set(wa) != set(wb):
             job.mismatches.append(f"adapter weights: {len(differ)} of {len(wb)} tensors differ")
-        ma, mb = (json.loads((d / "meta.json").read_text()) for d in (found[-1], reference))
+        ma, mb = (json.loads((d / "meta.json").read_text(encoding="utf-8")) for d in (found[-1], reference))
         for key in sorted(set(ma["metrics"]) | set(mb["metrics"])):
             if ma["metrics"].get(key) != mb["metrics"].get(key):
                 job.mismatches.append(f"metric {key}: {ma['metrics'].get(key)} vs {mb['metrics'].get(key)}")

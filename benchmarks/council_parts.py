@@ -266,7 +266,7 @@ def cpu_name() -> str:
     try:
         names = [
             line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
             if line.startswith("model name")
         ]
     except OSError:

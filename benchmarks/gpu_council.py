@@ -292,13 +292,13 @@ def write(args, out: dict, figures: bool) -> str:
         return f"no figures, nothing written (not to {path})"
     if args.dry_run and path.exists():
         try:
-            earlier = json.loads(path.read_text())
+            earlier = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             earlier = None
         if isinstance(earlier, dict) and not (earlier.get("args") or {}).get("dry_run", False):
             return f"NOT written: {path} holds the figures of a run that was not a dry run; give another --out"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return f"figures written to {path}" + (" (a dry run: CPU, the tiny model)" if args.dry_run else "")
 
 

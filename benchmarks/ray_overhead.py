@@ -92,7 +92,7 @@ def write_recipe(root: Path, name: str, base: str, adapter: str, quick: bool, wo
         "thresholds": {"resamples": 200},
     }
     path = root / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
 

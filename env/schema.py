@@ -48,7 +48,13 @@ def control_character(name: str) -> str | None:
     """Words for the first control character in `name` (Unicode category C: an escape sequence, a
     newline, a bidi override would reach a terminal raw), or None where it has none."""
     for i, ch in enumerate(name):
-        if unicodedata.category(ch).startswith("C"):
+        kind = unicodedata.category(ch)
+        if kind == "Cs":  # a byte Python could not read in this locale's encoding, kept as a lone surrogate
+            return (
+                f"byte this locale cannot read as text ({ch!r} at position {i}); set a UTF-8 locale "
+                "(LANG=C.UTF-8) or PYTHONUTF8=1"
+            )
+        if kind.startswith("C"):
             return f"control character {ch!r} at position {i}; use printable characters only"
     return None
 
@@ -223,7 +229,7 @@ def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; a parse error or a non-mapping is a one-line ConfigError."""
     path = Path(path)
     try:
-        data = load_unique(path.read_text())
+        data = load_unique(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -310,7 +310,7 @@ def check_writable(path: Path) -> None:
     tmp = temp_for(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text("")
+        tmp.write_text("", encoding="utf-8")
         tmp.unlink()
     except OSError as exc:  # named as the file the user knows, not its hidden temporary
         raise OSError(exc.errno, exc.strerror, str(path)) from None
@@ -394,5 +394,5 @@ def write(summary: dict, out: str | Path) -> list[Path]:
     with ExitStack() as stack:
         temps = [stack.enter_context(atomic(path)) for path in written]
         for tmp, content in zip(temps, [header + yaml.safe_dump(summary["fitted"], sort_keys=False), text, text]):
-            tmp.write_text(content)
+            tmp.write_text(content, encoding="utf-8")
     return written

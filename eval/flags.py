@@ -340,9 +340,9 @@ def write_flags(flagging: Flagging, out_dir, top: int = 10) -> tuple[Path, Path]
     text, md = json.dumps(written, indent=1, allow_nan=False) + "\n", markdown(flagging, top=top)
     # atomic: a killed run leaves the last whole file, never half of one (which glade would refuse to replace)
     with atomic(json_path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     with atomic(md_path) as tmp:
-        tmp.write_text(md)
+        tmp.write_text(md, encoding="utf-8")
     return json_path, md_path
 
 

@@ -216,7 +216,7 @@ def run_lm_eval(
     out.mkdir(parents=True, exist_ok=True)
     result["previous"] = keep_previous(out / "results.json")
     tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, default=str))
+    tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     tmp.replace(out / "results.json")
     return result
 
@@ -317,7 +317,7 @@ def keep_previous(results: Path) -> str | None:
     if not results.exists():
         return None
     try:  # a file not glade's (no JSON, no object, no stamp) is moved aside all the same
-        written = str(json.loads(results.read_text())["written"] or "")
+        written = str(json.loads(results.read_text(encoding="utf-8"))["written"] or "")
     except (ValueError, TypeError, KeyError):
         written = ""
     stamp = "".join(ch for ch in written if ch.isalnum()) or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -84,7 +84,7 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
     for i, doc in enumerate(mc):
         doc["id"] = i
     for name, docs in ((GEN_TASK, gen), (MC_TASK, mc)):
-        with open(out / f"{name}.jsonl", "w") as f:
+        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
             for doc in docs:
                 f.write(json.dumps(doc) + "\n")
     return out
@@ -93,7 +93,7 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
 def read_docs(folder: str | Path, task: str, limit: int | None = None) -> list[dict]:
     """The first LIMIT documents (all without one) of a task `write_tasks` wrote to FOLDER:
     the ones lm-eval scores with that limit."""
-    with open(Path(folder) / f"{task}.jsonl") as f:
+    with open(Path(folder) / f"{task}.jsonl", encoding="utf-8") as f:
         docs = [json.loads(line) for line in f if line.strip()]
     return docs[:limit]
 

@@ -365,7 +365,7 @@ def write_rank(board: dict, out: str | Path) -> Path:
     check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic(out) as tmp:  # whole or not at all: a kill leaves the earlier board, never an empty one
-        tmp.write_text(json.dumps(board, indent=2) + "\n")
+        tmp.write_text(json.dumps(board, indent=2) + "\n", encoding="utf-8")
     return out
 
 

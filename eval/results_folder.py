@@ -226,7 +226,7 @@ def read_recipe(folder: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        data = load_unique(path.read_text())
+        data = load_unique(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a key twice, or not UTF-8
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not readable YAML ({why}); {rebuild(folder)}") from None
@@ -257,7 +257,7 @@ def read_summary(folder: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         why = str(exc).splitlines()[0][:200]
         raise ValueError(f"{path}: not readable JSON ({why}); {rebuild(Path(folder))}") from None

@@ -215,7 +215,7 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     cost = run_cost(stats, result.wall_seconds, result.played_now)
     if result.played_now == 0:  # a rerun with nothing to play keeps what playing cost, if it was written
         try:
-            kept = json.loads((out / "summary.json").read_text())
+            kept = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             kept = {}  # the runs that played were interrupted before they wrote a summary, or it was damaged
         if not isinstance(kept, dict):  # damaged since: its cost is not known, as without one (rewritten below)
@@ -248,9 +248,9 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     }
     # whole or not at all: a kill leaves the earlier summary (and its timing and cost), never an empty one
     with atomic(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, default=float))
+        tmp.write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
     with atomic(out / "recipe.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
     return summary
 
 

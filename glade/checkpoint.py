@@ -153,7 +153,7 @@ def _meta(path: Path) -> dict:
         "restore it from a copy, or train the checkpoint again"
     )
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc}); {fix}") from exc
     if not isinstance(meta, dict):
@@ -170,7 +170,7 @@ def finished(folder: str | Path) -> Checkpoint:
     if run is None:
         return read(folder)
     try:
-        source = json.loads((folder / STARTED).read_text()).get("source")
+        source = json.loads((folder / STARTED).read_text(encoding="utf-8")).get("source")
     except (OSError, ValueError, AttributeError):  # a run started before the record was kept
         source = None
     started = f" (as it was started: {source})" if source else ""
@@ -256,7 +256,7 @@ def runs(name: str, root: str | Path = ROOT, seed: int | None = None) -> list[Pa
         if stamp is None or not p.is_dir() or not (p / "meta.json").exists():
             continue
         try:
-            meta = json.loads((p / "meta.json").read_text())
+            meta = json.loads((p / "meta.json").read_text(encoding="utf-8"))
         except ValueError:
             continue
         # a meta.json that is no object is not a record glade wrote: resolve names it when nothing else is found
@@ -273,7 +273,7 @@ def latest(name: str, root: str | Path = ROOT, seed: int | None = None) -> Path 
 
 def _unreadable_meta(folder: Path) -> bool:
     try:
-        return not isinstance(json.loads((folder / "meta.json").read_text()), dict)
+        return not isinstance(json.loads((folder / "meta.json").read_text(encoding="utf-8")), dict)
     except OSError:  # no meta.json: an unfinished run, which `latest` rightly passes over
         return False
     except ValueError:

@@ -103,7 +103,7 @@ def settings_gap(folder: Path) -> str | None:
     if not template.is_file():
         return None
     try:
-        text = template.read_text()
+        text = template.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
         return f"chat_template.jinja is not readable text ({exc})"
     if not text.strip():
@@ -191,7 +191,7 @@ def json_object(path: Path, fix: str) -> dict:
 def _read_object(path: Path) -> tuple[dict, str | None]:
     """A file's JSON object, and what keeps it from being one (words after its name) or None."""
     try:
-        found = json.loads(path.read_text())
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return {}, f"is not readable JSON ({exc})"
     return (found, None) if isinstance(found, dict) else ({}, f"is a JSON {type(found).__name__}, not an object")

@@ -52,6 +52,9 @@ class Outlet:
         if not self.lost:
             try:
                 self.stream.write(text)
+            except UnicodeEncodeError:  # a terminal of another encoding (PYTHONIOENCODING=ascii): "·" shows as "?"
+                encoding = self.stream.encoding or "utf-8"
+                self.write(text.encode(encoding, "replace").decode(encoding))
             except OSError as exc:
                 self._lose(exc)
         return len(text)

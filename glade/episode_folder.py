@@ -52,7 +52,7 @@ def write_episode(episode: Played, out: str | Path) -> Path:
     # this summary beside the earlier episode's trace
     (out / "trace.parquet").unlink(missing_ok=True)
     with atomic(out / "summary.json") as tmp:  # first: marks the folder
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     with atomic(out / "trace.parquet") as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), arrow_path(tmp))
     return out
@@ -72,7 +72,7 @@ def check_episode_folder(out: Path) -> None:
         foreign = ["trace.parquet"]  # without the summary written before it: not ours
     elif not foreign and "summary.json" in found:
         try:
-            summary = json.loads((out / "summary.json").read_text())
+            summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             summary = None
         if not (isinstance(summary, dict) and {"scenario_hash", "seed", "conservation_problems"} <= set(summary)):

@@ -116,7 +116,7 @@ def check_replaceable(path: Path, ours: Callable[[str], bool], what: str, option
     if not path.exists():
         return
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""
     if not ours(text):
@@ -220,7 +220,7 @@ def _hold(shown: Path, lock: Path | None, advice: str, optional: bool) -> Iterat
     while True:
         try:
             lock.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(lock, "a+")
+            handle = open(lock, "a+", encoding="utf-8")
         except OSError as exc:
             _remove_empty(made)
             if not optional:
@@ -287,7 +287,7 @@ def writer_of(folder: Path) -> str | None:
     if lock in _HELD:
         return None
     try:
-        handle = open(lock)
+        handle = open(lock, encoding="utf-8")
     except OSError:
         return None
     with handle:

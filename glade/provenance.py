@@ -94,13 +94,13 @@ def written_by(folder: str | Path) -> str:
     folder = Path(folder)
     for name in ("summary.json", "meta.json"):
         try:
-            commit = json.loads((folder / name).read_text()).get("git_commit")
+            commit = json.loads((folder / name).read_text(encoding="utf-8")).get("git_commit")
         except (OSError, ValueError, AttributeError):  # missing, not JSON, not an object
             continue
         if isinstance(commit, str) and commit:
             return f"glade at commit {commit[:7]}"
     try:
-        found = re.search(r'"git_commit": "([0-9a-f]{7,40})"', (folder / "README.md").read_text())
+        found = re.search(r'"git_commit": "([0-9a-f]{7,40})"', (folder / "README.md").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         found = None
     return f"glade at commit {found.group(1)[:7]}" if found else "an older glade"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from glade.config import changes
 from glade.env import protocol
-from glade.files import atomic, check_folder_path, left_by_a_kill, temp_of
+from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, temp_of
 from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
 
@@ -207,7 +207,7 @@ class ShardLog:
         # the shard kinds in order (a list: the keys are sorted), the first naming the verb's rows; rewritten
         ledger = {"format": FORMAT, "recipe": state.recipe, "shards": list(self.shards), "episodes": state.episodes}
         with atomic(self.root / PROGRESS) as tmp:  # after every part: compact, so json's C encoder writes it
-            tmp.write_text(json.dumps(ledger, sort_keys=True))
+            tmp.write_text(json.dumps(ledger, sort_keys=True), encoding="utf-8")
 
     def _patterns(self) -> dict[Path, re.Pattern]:
         """Shard folder -> the names this log writes there (the part number in the one group that matched)."""
@@ -314,7 +314,7 @@ class ShardLog:
                     continue
                 keep = table.filter(pc.invert(pc.is_in(table["episode_id"], value_set=pa.array(sorted(stale)))))
                 with atomic(shard) as tmp:
-                    pq.write_table(keep, tmp)
+                    pq.write_table(keep, arrow_path(tmp))
         faults = sum(state.episodes[e]["faults"] for e in stale)
         for e in stale:
             del state.episodes[e]
@@ -376,7 +376,7 @@ def read_ledger(folder: Path) -> dict | None:
     kind); None when it is missing, unreadable or not a JSON object. A run reads its own through
     ShardLog, which refuses a broken one."""
     try:
-        data = json.loads((Path(folder) / PROGRESS).read_text())
+        data = json.loads((Path(folder) / PROGRESS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -386,7 +386,7 @@ def _ledger(progress: Path) -> dict:
     """progress.json as it is (an older folder's is a plain episode map); a ValueError naming the
     file if it is not JSON or not a JSON object."""
     try:
-        data = json.loads(progress.read_text())
+        data = json.loads(progress.read_text(encoding="utf-8"))
     except ValueError:
         raise _not_a_ledger(progress, "not JSON") from None
     if not isinstance(data, dict):

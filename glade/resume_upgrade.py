@@ -77,7 +77,7 @@ def _written_recipe(root: Path) -> dict | None:
     import yaml
 
     try:
-        written = yaml.safe_load((root / RECIPE).read_text())
+        written = yaml.safe_load((root / RECIPE).read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):  # YAMLError is not a ValueError
         return None
     return written if isinstance(written, dict) else None

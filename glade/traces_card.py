@@ -108,9 +108,9 @@ def write_card(
     )
     # the card marks the folder finished (glade.traces_ledger.interrupted_generate): it goes last, and whole
     with atomic(out / "recipe.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(plain, sort_keys=False))
+        tmp.write_text(yaml.safe_dump(plain, sort_keys=False), encoding="utf-8")
     with atomic(out / "README.md") as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 MADE_BY = (

@@ -78,6 +78,8 @@ VERBS = [
     ("train", ["~/t.yaml"], {"recipe": "t.yaml"}),
     ("validate", ["~/v.yaml", "seeds.count=2"], {"paths": ["v.yaml", "seeds.count=2"]}),
     ("quickstart", ["--out=~/q"], {"out": "q"}),
+    ("eval", ["~/e.yaml"], {"recipe": "e.yaml"}),
+    ("lm-eval", ["~/ck", "--traces=~/t1", "--traces=~/t2"], {"checkpoint": "ck", "traces": ["t1", "t2"]}),
 ]
 
 

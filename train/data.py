@@ -185,7 +185,7 @@ def save_prepared(folder: Path, train: Dataset, evaluation: Dataset, counts: dic
         "Filters:\n\n```yaml\n" + yaml.safe_dump(as_plain(cfg), sort_keys=False) + "```\n"
     )
     with atomic(folder / "README.md") as tmp:
-        tmp.write_text(card)
+        tmp.write_text(card, encoding="utf-8")
 
 
 def write_parquet(rows: Dataset, path: Path) -> None:

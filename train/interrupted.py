@@ -131,7 +131,7 @@ def _trained_on(folder: Path) -> str | None:
     (None for a tiny model the run built), or, in an adapter from before that record, its
     `base_model` (the same folder); None when nothing records it (a full fine-tune from before
     the record: kept on its recipe alone, as then)."""
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     return meta["base_resolved"] if "base_resolved" in meta else meta.get("base_model")
 
 
@@ -259,7 +259,7 @@ def note_resume(work: Path, checkpoint: str | None) -> None:
     kept = [r for r in record.get("resumed", []) if r["from_step"] < step]
     record["resumed"] = [*kept, {"from_step": step, "max_steps_then": then}] if checkpoint else kept
     with atomic(work / STARTED) as tmp:
-        tmp.write_text(json.dumps(record, indent=2))
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 def resumes(work: Path) -> list[dict]:

@@ -61,7 +61,7 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
         if (checkpoint / "recipe.yaml").is_file():
             shutil.copy2(checkpoint / "recipe.yaml", tmp / "recipe.yaml")
         meta = {**meta, "kind": "merged", "merged_from": str(checkpoint.resolve()), "base_model": None}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         readable_by_umask(tmp)  # the weights too (safetensors writes them 0600): another uid may serve them
         os.replace(tmp, out)
     except BaseException:

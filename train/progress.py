@@ -49,7 +49,7 @@ def seconds_callback(before: float):
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 seconds = before + time.perf_counter() - self.started
                 with atomic(folder / SECONDS) as tmp:  # a kill or a full disk leaves the old record or none
-                    tmp.write_text(json.dumps({"seconds": round(seconds, 3)}))
+                    tmp.write_text(json.dumps({"seconds": round(seconds, 3)}), encoding="utf-8")
 
     return Seconds()
 

@@ -28,7 +28,7 @@ def number(value) -> bool:
 def parsed(path: Path):
     """The JSON in `path`; (None, why) when it does not parse, else (value, None)."""
     try:
-        return json.loads(path.read_text()), None
+        return json.loads(path.read_text(encoding="utf-8")), None
     except ValueError as exc:  # a UnicodeDecodeError (not text) is one too
         return None, f"not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 

@@ -273,7 +273,7 @@ def _train(
     if recipe.model.base == "tiny":
         shutil.rmtree(work / "init", ignore_errors=True)
         meta["base_model_given"] = "tiny (built locally from the training data)"
-    (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False))
+    (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
     _write_json(work / "meta.json", meta)
     from .evaluate import check_targets, evaluate_checkpoint, unmeasured
 
@@ -372,7 +372,7 @@ def _fit(
 
 def _write_json(path: Path, data: dict) -> None:
     with atomic(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def _barrier() -> None:

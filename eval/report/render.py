@@ -228,7 +228,7 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     md_path, html_path = r.folder / "report.md", r.folder / "report.html"
     for path, text in ((md_path, markdown), (html_path, page_html)):
         with atomic(path) as tmp:
-            tmp.write_text(text)
+            tmp.write_text(text, encoding="utf-8")
     remove_old_figures(files, {f.name.lower() for f in figures})
     return md_path, html_path
 

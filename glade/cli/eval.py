@@ -20,7 +20,7 @@ from glade.cli.results_tables import print_results, run_lines
 from glade.config import recipe_source
 from glade.console import console, findings, progress_bar, show_faults, warning
 from glade.console_tables import print_table
-from glade.files import only_writer
+from glade.files import only_writer, user_path
 from glade.meter import estimate_report, plan_fails
 from glade.run_cost import closing_line
 
@@ -45,7 +45,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         usage="glade eval [-h] [--ray [ADDRESS]] [--dry-run] [--verbose]\n                  recipe [key=value ...]",
     )
     # optional only so that `--ray RECIPE` (the recipe taken as --ray's address) reads as meant: run() asks for it
-    p.add_argument("recipe", nargs="?", help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml")
+    p.add_argument(
+        "recipe", nargs="?", type=user_path, help="a council recipe (YAML), e.g. recipes/eval/crash-gambit.yaml"
+    )
     p.add_argument(
         "overrides", nargs="*", default=[], metavar="key=value", help="override recipe keys, e.g. seeds.count=2"
     )

@@ -11,6 +11,7 @@ from glade.cli import VerbHelp, epilog
 from glade.console import progress_bar, warning, without_lines
 from glade.eval.harness import run_lm_eval, score_text, unknown_tasks
 from glade.eval.lm_docs import GLADE_TASKS, baseline_text, left_out_text
+from glade.files import user_path
 
 GIT_NOISE = "fatal: not a git repository"
 
@@ -37,6 +38,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "checkpoint",
+        type=user_path,
         help="a checkpoint folder from `glade train` (LoRA or full) or `glade merge`, latest:NAME (the newest "
         "checkpoint of recipe NAME under checkpoints/), or shipped:NAME (a base glade ships)",
     )
@@ -57,6 +59,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--traces",
         action="append",
+        type=user_path,
         default=None,
         metavar="DIR",
         help="use every row of this traces folder instead of the checkpoint's held-out split; repeat "

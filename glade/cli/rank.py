@@ -145,7 +145,7 @@ def _rank(args: argparse.Namespace, out: Path, least: int, con) -> int:
     con.print(table)
     if unranked := not_ranked(board):
         con.print(unranked, soft_wrap=True, markup=False)
-    con.print(f"wrote {out}", markup=False)
+    con.print(f"wrote {out}", markup=False, highlight=False, soft_wrap=True)  # a path cut in two cannot be copied
     return 0
 
 

@@ -136,7 +136,7 @@ def print_checkpoint(con, out) -> None:
     from glade.train.evaluate import hold_text, pool_text
     from glade.words import seed_spans
 
-    meta = json.loads((out / "meta.json").read_text())
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     m = meta.get("metrics") if isinstance(meta, dict) else None
     if not (isinstance(m, dict) and {"train_loss", "train_steps"} <= set(m)):  # a finished run --resume kept
         raise ValueError(

@@ -93,7 +93,7 @@ def model_size(checkpoint: str | Path, meta: dict) -> dict | None:
     if files is None:
         return None
     config, weights = files
-    config = json.loads(config.read_text())
+    config = json.loads(config.read_text(encoding="utf-8"))
     return {
         "base": sum(map(safetensors_count, weights)),
         "adapter": safetensors_count(adapter) if adapter.is_file() else None,
@@ -144,7 +144,9 @@ def cached_files(repo_id: str) -> tuple[Path, list[Path]] | None:
         return None
     if single is not None:
         return config, [single]
-    shards = [cached(name) for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    shards = [
+        cached(name) for name in sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    ]
     return (config, shards) if shards and None not in shards else None
 
 

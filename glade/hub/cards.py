@@ -148,7 +148,7 @@ def earlier_export(out: Path) -> tuple[dict, str]:
     """The MARKER of the glade export folder `out` ({} when it cannot be read or names no
     repo_type) and what the folder holds, in words ("a model export for me/m")."""
     try:
-        marker = json.loads((out / MARKER).read_text())
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         marker = None
     if not isinstance(marker, dict) or marker.get("repo_type") not in ("model", "dataset"):
@@ -200,7 +200,7 @@ def finish_folder(tmp: Path, out: Path, marker: dict) -> Path:
         "glade_version": glade.__version__,
         "exported": now(),
     }
-    (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     pickles = [p.name for p in tmp.rglob("*") if p.suffix in PICKLE_SUFFIXES]
     if pickles:  # a guard on this module's own copying, never expected to fire
         raise RuntimeError(f"refusing to export pickle files: {', '.join(pickles)}")

@@ -237,7 +237,7 @@ def ranks_for(results: Path, name: str) -> tuple[dict, ...]:
         return ()
     rerun = f"move it aside (or remove it), then rerun `glade rank {results}` to write it again"  # rank keeps a file it did not write
     try:
-        board = json.loads(path.read_text())
+        board = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:  # JSONDecodeError, UnicodeDecodeError
         raise ValueError(f"--council {path}: not a leaderboard glade rank wrote (not JSON); {rerun}") from None
     why = wrong_fields(board, BOARD_FIELDS, "")

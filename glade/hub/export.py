@@ -108,10 +108,10 @@ def _copy_weights(checkpoint: Path, tmp: Path, kind: str, exported_kind: str, ba
     adapter merged into its base here (--merge of a lora checkpoint), or the full model as it is
     (a `glade merge` folder, a full fine-tune)."""
     if exported_kind == "lora":
-        config = json.loads((checkpoint / "adapter_config.json").read_text())
+        config = json.loads((checkpoint / "adapter_config.json").read_text(encoding="utf-8"))
         if base:
             config["base_model_name_or_path"] = base
-        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         copy_files(checkpoint, tmp, ["adapter_model.safetensors"])
         return
     if kind == "lora":  # --merge of an adapter: merged here, then copied
@@ -211,9 +211,9 @@ def export_checkpoint(
         _copy_weights(checkpoint, tmp, kind, exported_kind, base)
         copy_files(checkpoint, tmp, TOKENIZER_COPIED)
         if recipe:
-            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
+            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
         exported_meta = _exported_meta(checkpoint, meta, kind, exported_kind, base)
-        (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n")
+        (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n", encoding="utf-8")
         licensed = add_license(tmp, license_text, repo_id)
 
         model_name = repo_id.split("/")[1]

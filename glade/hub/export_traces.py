@@ -215,7 +215,7 @@ def export_traces(
         for shard in shards:
             publish_shard(shard, tmp / "data" / shard.name, entries)
         if recipe:
-            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False))
+            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
             head, heading, _ = card.text.rpartition(RECIPE_HEADING)
             if heading:  # glade's own card: its recipe section is the last
                 card.text = head + recipe_section(portable(recipe))

@@ -357,7 +357,7 @@ def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | N
         # this recipe's episodes that the fixed recipe may not resume
         if gap := settings_gap(folder):
             raise SeatSpecError(f"seat spec hf model: {model!r}: {gap}; copy the whole folder save_pretrained wrote")
-        positions = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
+        positions = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
         if isinstance(positions, int) and isinstance(max_new_tokens, int) and max_new_tokens >= positions:
             raise SeatSpecError(  # the cache is sized for the prompt and the answer: 10**8 asked for 128 GB
                 f"seat spec max_new_tokens: {max_new_tokens:,} leaves no room for the prompt in {model!r}'s "
@@ -376,7 +376,7 @@ def model_inputs(model: str, adapter: str | None = None, max_new_tokens: int | N
         if not (Path(adapter) / "adapter_config.json").exists():
             raise SeatSpecError(f"seat spec hf adapter: {adapter!r} has no adapter_config.json")
         try:
-            config = json.loads((Path(adapter) / "adapter_config.json").read_text())
+            config = json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SeatSpecError(
                 f"seat spec hf adapter: {adapter!r}: adapter_config.json is not readable JSON ({exc})"

@@ -324,7 +324,7 @@ def _sampling(gen: Generation, row: int, schema: dict | None) -> SamplingParams:
 
 def _lora_rank(path: str) -> int:
     try:
-        config = json.loads((Path(path) / "adapter_config.json").read_text())
+        config = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"adapter {path!r}: cannot read adapter_config.json ({exc})") from None
     ranks = [config.get("r", 0), *(config.get("rank_pattern") or {}).values()]

@@ -163,7 +163,7 @@ def train_recipe(name: str):
                 progress=bar,
                 warn=warning,
             )
-        meta = json.loads((out / "meta.json").read_text())
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
         con.print(f"{out}: " + metric_line(meta["metrics"]), soft_wrap=True, markup=False)  # the checkpoint folder
         targets, intervals = meta.get("targets") or {}, meta["metrics"].get("intervals") or {}
         for metric, t in targets.items():
@@ -207,7 +207,7 @@ def metric_line(metrics: dict) -> str:
 def shipped_base(args: argparse.Namespace, con) -> None:
     """Say which base the adapters go on, and what it measured when it was made."""
     folder = checkpoint.shipped("tiny-base")
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     con.print(
         f"shipped:tiny-base ({folder}): trained {meta.get('created')} in {meta.get('wall_seconds', 0) / 60:.0f} min "
         f"({meta['metrics'].get('train_steps')} steps); held-out: " + metric_line(meta["metrics"]),
@@ -236,7 +236,7 @@ def pinned_adapters(path: Path, args: argparse.Namespace) -> list[str]:
     `latest:NAME` of an adapter the quickstart trains, where that names another run than the one
     its train step kept (FOLDER): left as it is otherwise."""
     pinned = []
-    for policy, spec in yaml.safe_load(path.read_text())["policies"].items():
+    for policy, spec in yaml.safe_load(path.read_text(encoding="utf-8"))["policies"].items():
         given = spec.get("path", "") if isinstance(spec, dict) else ""
         name = given.removeprefix(LATEST)
         if given.startswith(LATEST) and name in ADAPTERS:
@@ -259,7 +259,7 @@ def flag_and_report(args: argparse.Namespace, con) -> None:
     episodes = pd.read_parquet(results / "episodes.parquet")
     flagging = flag(decisions, episodes, thresholds, seed)
     json_path, _ = write_flags(flagging, results, top=8)
-    verdicts = json.loads((results / "summary.json").read_text()).get("verdicts")
+    verdicts = json.loads((results / "summary.json").read_text(encoding="utf-8")).get("verdicts")
     findings(con, "What this evaluation says", verdict_findings(verdicts, flagging.families, flagging.method, top=5))
     con.print(f"flags, families and every tested cell in {json_path}")
     md, html = write_report(results)
