@@ -61,7 +61,7 @@ def seat_council(
     """creature -> Policy for one world's seats, built once per (scenario, focal seats) by
     `loader` (glade.seats.load_council here; a Ray task passes one that serves model seats
     from its node's seat actor, glade.eval.distributed)."""
-    key = (scenario.name, tuple(sorted(focal.items())))  # one scenario per name (eval.recipe.check_named)
+    key = (scenario.name, tuple(sorted(focal.items())))  # one scenario per name (glade.config.check_distinct)
     if key not in cache:
         try:
             cache[key] = loader(seat_specs(recipe, scenario, focal))

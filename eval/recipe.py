@@ -126,12 +126,10 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     check_ranges(recipe, source)
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)
-    named: dict[str, tuple[str, Scenario]] = {}  # scenario name -> (the entry that first loaded it, it)
     for i, name in enumerate(played_scenarios(recipe)):
         key = f"scenarios[{i}]" if i < len(recipe.scenarios) else "levers"
         with keyed(source, key):
             scenario = recipe_scenario(name, recipe.turns)
-        check_named(named.setdefault(scenario.name, (name, scenario)), (name, scenario), source, key)
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
@@ -165,20 +163,6 @@ def unseated(recipe: EvalRecipe) -> list[str]:
     """The policies no council seats, in the recipe's order: they play nowhere."""
     seated = {policy for council in recipe.councils.values() for policy in council.focal.values()}
     return [name for name in recipe.policies if name not in seated]
-
-
-def check_named(first: tuple[str, Scenario], entry: tuple[str, Scenario], source: str | None, key: str) -> None:
-    """Two different scenarios (as written, loaded) under one `name`: a run seats each world's
-    stand-ins by scenario name (plan.seat_council), so the second would play with the first's."""
-    (a, one), (b, other) = first, entry
-    if a != b and one.hash() != other.hash():
-        fail(
-            source,
-            "scenarios" if key.startswith("scenarios[") else key,
-            f"{a!r} and {b!r} are two different scenarios named {one.name!r} (hashes {one.hash()} and "
-            f"{other.hash()}); an eval tells scenarios apart by name, so give one of the files a name of its own "
-            "(name: ...)",
-        )
 
 
 def check_turns_reach_legend(scenario: Scenario, source: str | None) -> None:

@@ -150,9 +150,11 @@ def check_scenarios(
 def check_distinct(entries: dict[str, str], source: str | None, turns: int | None) -> None:
     """Each scenario as written -> its key: two spellings of one scenario (its name and its file's
     path, two paths to one file) would play every world twice and count it twice. Compared by the
-    loaded scenario's hash, at the recipe's `turns`; an entry that does not load is left to the caller
-    (a path that is not there is named here, with what helps find it)."""
+    loaded scenario's hash, at the recipe's `turns`; two different scenarios under one `name:` are
+    refused too. An entry that does not load is left to the caller (a path that is not there is
+    named here, with what helps find it)."""
     seen: dict[str, str] = {}  # hash -> the entry that first loaded it
+    named: dict[str, tuple[str, str]] = {}  # the scenario's `name:` -> (the entry that first gave it, its hash)
     for entry, key in entries.items():
         with keyed(source, key):
             check_scenario_file(entry)
@@ -161,13 +163,14 @@ def check_distinct(entries: dict[str, str], source: str | None, turns: int | Non
         except ValueError:
             continue
         first = seen.setdefault(scenario.hash(), entry)
+        where = "scenarios" if key.startswith("scenarios[") else key
         if first != entry:
-            fail(
-                source,
-                "scenarios" if key.startswith("scenarios[") else key,
-                f"{first!r} and {entry!r} are the same scenario (hash {scenario.hash()}); list it once, "
-                "under one spelling",
-            )
+            fail(source, where, f"{first!r} and {entry!r} are the same scenario (hash {scenario.hash()}); list it once, under one spelling")  # fmt: skip
+        first, digest = named.setdefault(scenario.name, (entry, scenario.hash()))
+        if first != entry:  # rows, episode ids and an eval's stand-in seats tell scenarios apart by name
+            fail(source, where, f"{first!r} and {entry!r} are two different scenarios named {scenario.name!r} (hashes "
+                 f"{digest} and {scenario.hash()}); a run tells scenarios apart by name, so give one of the files a "
+                 "name of its own (name: ...)")  # fmt: skip
 
 
 @contextmanager

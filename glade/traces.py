@@ -86,7 +86,6 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
         for council in recipe.councils:
             with keyed(source, f"scenarios[{i}]"):
                 seat_specs(recipe, council, list(scenario.creatures))
-    check_names(recipe, source)
     return recipe
 
 
@@ -110,8 +109,9 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
 
 def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
     """Seats the rows could not tell apart: two disposition files under one name, two models or two servers
-    under one policy identity (glade.seats check_stand_in_names, check_model_names); two scenarios of one name."""
-    check_names(recipe, source)
+    under one policy identity (glade.seats check_stand_in_names, check_model_names); two scenarios of one name
+    (glade.config.check_distinct: the recipe is checked again here, as generate() may be given one unloaded)."""
+    check_scenarios(recipe.scenarios, source, recipe.turns)
     specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
     # the stand-ins the scenarios seat where a council names none play beside them, under their names too
     scenario_seats = {
@@ -134,17 +134,6 @@ def episode_plan(recipe: GenerateRecipe, scenarios: dict | None = None) -> list[
         for council in recipe.councils
         for seed in recipe.seeds.values()
     ]
-
-
-def check_names(recipe: GenerateRecipe, source: str | None) -> None:
-    """Two scenario files under one `name:`: the rows label a scenario (and its episode ids) by name."""
-    named: dict[str, str] = {}  # name -> the entry that first gave it
-    for i, entry in enumerate(recipe.scenarios):
-        name = recipe_scenario(entry, recipe.turns).name
-        if (first := named.setdefault(name, entry)) != entry:
-            why = "the rows label a scenario by its name, so theirs could not be told apart"
-            fail(source, f"scenarios[{i}]", f"{first!r} and {entry!r} are both named {name!r}: {why}; give one of "
-                 "the files a name of its own (name: ...)")  # fmt: skip
 
 
 def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:

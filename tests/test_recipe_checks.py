@@ -69,12 +69,14 @@ def test_two_different_eval_scenarios_under_one_name_are_refused(tmp_path):
     with pytest.raises(
         ConfigError,
         match=rf"scenarios: 'default' and '{re.escape(other)}' are two different scenarios named 'default' "
-        r"\(hashes [0-9a-f]{16} and [0-9a-f]{16}\); an eval tells scenarios apart by name, so give one of the "
+        r"\(hashes [0-9a-f]{16} and [0-9a-f]{16}\); a run tells scenarios apart by name, so give one of the "
         r"files a name of its own \(name: \.\.\.\)$",
     ):
         load_eval_recipe(recipe)
     # generate labels its rows and episode ids by the name: refused there too
-    with pytest.raises(ConfigError, match=rf"'default' and '{re.escape(other)}' are both named 'default'"):
+    with pytest.raises(
+        ConfigError, match=rf"'default' and '{re.escape(other)}' are two different scenarios named 'default'"
+    ):
         load_generate_recipe(written(tmp_path, {**GENERATE, "scenarios": ["default", other]}))
 
 

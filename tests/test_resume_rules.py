@@ -91,4 +91,4 @@ def test_two_scenario_files_that_share_a_name_are_refused(tmp_path, capsys):
         (tmp_path / f"{stem}.yaml").write_text(f"extends: default\nname: calm\nmarket: {{max_step: {step}}}\n")
     path = generate_recipe(tmp_path, scenarios=[str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
     assert main(["generate", str(path)]) == 2
-    assert "are both named 'calm'" in capsys.readouterr().err
+    assert "are two different scenarios named 'calm'" in capsys.readouterr().err

@@ -140,10 +140,12 @@ def test_two_scenario_files_of_one_name_are_refused_before_anything_plays(tmp_pa
     (tmp_path / "recipe.yaml").write_text(
         yaml.safe_dump({"out": str(tmp_path / "traces"), "scenarios": [str(one), str(other)], "turns": 2})
     )
-    with pytest.raises(ConfigError, match=rf"scenarios\[1\]: '{one}' and '{other}' are both named 'tiny2'.*name: "):
+    with pytest.raises(
+        ConfigError, match=rf"scenarios: '{one}' and '{other}' are two different scenarios named 'tiny2'.*name: "
+    ):
         gen.load_generate_recipe(tmp_path / "recipe.yaml")
     r = gen.GenerateRecipe(out=str(tmp_path / "traces"), scenarios=(str(one), str(other)), turns=2)
-    with pytest.raises(ConfigError, match="both named 'tiny2'"):
+    with pytest.raises(ConfigError, match="two different scenarios named 'tiny2'"):
         gen.generate(r)
     assert not (tmp_path / "traces").exists()
 
