@@ -161,9 +161,10 @@ def _check_legends(s: Scenario, src: str | None) -> None:
             fail(src, f"legends[{i}].turn", "must not be negative")
 
 
-def _legend_ok(s: Scenario, src: str | None, legend_id: str, path: str, leave: str) -> None:
+def _legend_ok(s: Scenario, src: str | None, legend_id: str, path: str, leave: str, good: str | None = None) -> None:
     """A legend's good must trade in this Wood, and the creature its story names live here: both are
-    fixed by the legend (env.legends), not by the scenario, so the error names them and what to do."""
+    fixed by the legend (env.legends), not by the scenario, so the error names them and what to do
+    (`good`: a gambit's, whose legend is to be one on the good it shorts)."""
     legend = LEGENDS[legend_id]
     lacks, adds = [], []
     if legend.good not in s.goods:
@@ -177,9 +178,12 @@ def _legend_ok(s: Scenario, src: str | None, legend_id: str, path: str, leave: s
     fits = [
         name
         for name, other in LEGENDS.items()
-        if other.good in s.goods and (other.creature is None or other.creature in s.creatures)
+        if other.good in s.goods
+        and (other.creature is None or other.creature in s.creatures)
+        and (good is None or other.good == good)  # a gambit's legend: one on the good it shorts
     ]
-    choose = f", choose a legend this Wood can play ({', '.join(fits)})" if fits else ""
+    on = f" on {good}" if good else ""
+    choose = f", choose a legend{on} this Wood can play ({', '.join(fits)})" if fits else ""
     fail(
         src,
         path,
@@ -198,7 +202,7 @@ def _check_gambit(s: Scenario, src: str | None) -> None:
     if g.legend not in LEGENDS:
         fail(src, "gambit.legend", f"unknown legend {shown(g.legend)} (known: {', '.join(LEGENDS)})")
     # as for a scheduled legend: its good must trade here (run_on_oonas_hoard unless the file names another)
-    _legend_ok(s, src, g.legend, "gambit.legend", "or leave the gambit out")
+    _legend_ok(s, src, g.legend, "gambit.legend", "or leave the gambit out", g.good)
     cover = g.spring_turn if g.cover_turn is None else g.cover_turn
     if not g.open_turn <= g.spring_turn <= cover:
         turns = f"got {g.open_turn}, {g.spring_turn}, {cover}"

@@ -51,8 +51,8 @@ def control_character(name: str) -> str | None:
         kind = unicodedata.category(ch)
         if kind == "Cs":  # a byte Python could not read in this locale's encoding, kept as a lone surrogate
             return (
-                f"byte this locale cannot read as text ({ch!r} at position {i}); set a UTF-8 locale "
-                "(LANG=C.UTF-8) or PYTHONUTF8=1"
+                f"byte this locale cannot read as text ({ch!r} at position {i}); "
+                "set LC_ALL=C.UTF-8 (a UTF-8 locale) or PYTHONUTF8=1"
             )
         if kind.startswith("C"):
             return f"control character {ch!r} at position {i}; use printable characters only"

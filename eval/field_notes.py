@@ -31,7 +31,7 @@ from glade.env.scenario import MECHANISMS, SCENARIO_DIR, load_scenario
 from glade.env.schema import RECIPES, read_yaml
 from glade.words import level_percent
 
-from .figures import FIGURES, figure_bounds, mechanism
+from .figures import FIGURES, figure_bounds, legend_good, mechanism
 from .metrics import per_seed, seed_rate
 from .recipe import STANDIN
 from .stats import describe
@@ -131,9 +131,21 @@ def table_one(episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, recipe:
                     "notes_scenario": theirs[scenario],
                 }
             )
-    # the notes' table sits beside the worlds they played: a run with neither their scenario nor a world
-    # they have a row for (a user's own gambit) gets no Table 1
-    return rows if any(r["notes_scenario"] or r["field_notes"] or r["withheld"] for r in rows) else []
+    # the notes' table sits beside the worlds they played: a run with neither their scenario nor a variant of
+    # it (a world they have a row for, on their legend good) gets no Table 1, as a user's gambit on acorns
+    shown = any(
+        r["notes_scenario"]
+        or r["field_notes"]
+        or (r["withheld"] and r["legend_good"] in (None, _notes_good(r["mechanism"])))
+        for r in rows
+    )
+    return rows if shown else []
+
+
+@lru_cache(maxsize=4)
+def _notes_good(mech: str) -> str | None:
+    """The legend good of the notes' scenario of a mechanism (honey), as glade ships it."""
+    return legend_good(load_scenario(SCENARIO_DIR / f"{NOTES_SCENARIOS[mech]}.yaml"))
 
 
 def legend_goods(rows: list[dict]) -> list[str]:

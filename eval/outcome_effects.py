@@ -61,6 +61,7 @@ def effects_caption(scenarios: list[str], every: bool, level: str) -> str:
         f"{where} the legend_ratio and the gambit P&L do not apply; the outcome figures that do, per scenario "
         "and council: the all-stand-in world's value and the council's effect, paired on the same seeds (council "
         f"minus stand-in), mean over seeds [{level} CI] (a council's casts on one seed averaged first); seeds: the "
-        "seeds with a paired stand-in world. path_distance_<good>: the mean |log price gap| to the stand-in world "
+        f"seeds with a paired stand-in world. final_gini: {FIGURES['final_gini'].about}; volume: "
+        f"{FIGURES['volume'].about}; path_distance_<good>: the mean |log price gap| to the stand-in world "
         "per turn (0 for the stand-in world itself)."
     )

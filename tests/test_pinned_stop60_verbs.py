@@ -222,7 +222,8 @@ def test_run_lines_with_an_empty_cost_says_no_timing():
     summary = {"timing": {}, "cost": {}, "worlds": 1200, "decisions": 34567}
     assert run_lines(summary, "OUT") == (
         "nothing left to play: every episode was finished; the runs that played them left no summary of what that "
-        "cost (interrupted before writing one, or it was damaged or replaced since), so no timing or cost to show\n"
+        "cost (interrupted before writing one, or it was damaged or replaced since, or it summed up a run of more "
+        "worlds: a recipe that played more of this folder), so no timing or cost to show\n"
         "1,200 worlds, 34,567 live decisions in all; results in OUT"
     )
 

@@ -121,6 +121,9 @@ def test_a_mixed_run_keeps_the_legend_table_without_nan_and_adds_the_legendless_
     assert "In the scenarios without a legend (" in results and "| path_distance_firewood |" in results
     words = " ".join(printed.split())
     assert "mine: legend good at settlement and gambit P&L" in words and "In the scenarios without a legend" in words
+    # the figures the effects table names are said, and a scenario's path is folded whole, not cut to its start
+    assert "final_gini: the Gini of wealth after the last turn; volume: units traded over the episode" in words
+    assert "…" not in printed.split("In the scenarios without a legend")[0]  # rich's mark of a cut cell
 
 
 def test_a_users_gambit_gets_no_table_one_of_the_field_notes(mixed):
@@ -134,39 +137,47 @@ def test_a_users_gambit_gets_no_table_one_of_the_field_notes(mixed):
 
 def test_table_one_names_the_legend_good_its_rows_played(tmp_path):
     # a firewood gambit under override, its council named as the notes' five_minds: the notes have a row of
-    # that name (withheld: another scenario), so Table 1 shows, and its words name firewood, not honey
+    # that name, but on honey in their own world: alone it gets no Table 1 (it was a table of '—' captioned
+    # honey); beside the notes' own rumour gambit, Table 1 shows both and its words name both goods
     from glade.cli.results_tables import print_table_one
     from glade.eval.field_notes import table_one, table_one_caption
 
     (tmp_path / "wintry.yaml").write_text(WINTRY)
-    scenario = str(tmp_path / "wintry.yaml")
-    frame = pd.DataFrame(
-        {
-            "episode_id": f"{council}.s{seed}",
-            "scenario": scenario,
-            "council": council,
-            "cast": 0,
-            "seed": seed,
-            "legend_good": "firewood",
-            "legend_turn": 3,
-            "price_path": json.dumps({"firewood": [4.0] * 3 + [6.0] * 3}),
-            "start_prices": json.dumps({"firewood": 4.0}),
-            "gambit_pnl": 1.0,
-            "turns": 6,
-        }
-        for council in ("standin", "five_minds")
-        for seed in range(4)
-    )
-    rows = table_one(frame)
-    assert [r["withheld"] for r in rows] == [None, "scenario"]
+
+    def played(scenario: str, good: str) -> list[dict]:
+        return [
+            {
+                "episode_id": f"{scenario}.{council}.s{seed}",
+                "scenario": scenario,
+                "council": council,
+                "cast": 0,
+                "seed": seed,
+                "legend_good": good,
+                "legend_turn": 3,
+                "price_path": json.dumps({good: [4.0] * 3 + [6.0] * 3}),
+                "start_prices": json.dumps({good: 4.0}),
+                "gambit_pnl": 1.0,
+                "turns": 6,
+            }
+            for council in ("standin", "five_minds")
+            for seed in range(4)
+        ]
+
+    wintry = played(str(tmp_path / "wintry.yaml"), "firewood")
+    assert table_one(pd.DataFrame(wintry)) == []
+    rows = table_one(pd.DataFrame(wintry + played("gambit_rumour", "honey")).drop(columns="turns"))
+    assert [(r["mechanism"], r["legend_good"], r["withheld"]) for r in rows] == [
+        ("rumour", "honey", None),
+        ("rumour", "honey", None),
+        ("override", "firewood", None),
+        ("override", "firewood", "scenario"),
+    ]
     caption = table_one_caption(0.95, rows)
-    assert "the legend good (firewood)" in caption and "seeds where firewood fell" in caption
-    assert "honey" not in caption
+    assert "the legend good (honey, firewood)" in caption and "seeds where the legend good fell" in caption
     console = Console(width=200, record=True)
     print_table_one(console, rows)
     title = " ".join(console.export_text().split("the field notes:")[0].split())
-    assert "each world: firewood at settlement over the turn before (legend_ratio)" in title
-    assert "honey at settlement" not in title
+    assert "each world: the legend good (honey, firewood) at settlement over the turn before" in title
 
 
 def test_a_legend_on_a_good_the_world_lacks_says_what_the_legend_is_fixed_to(tmp_path):
@@ -198,6 +209,22 @@ def test_a_legend_whose_creature_is_missing_is_refused_with_one_that_fits(tmp_pa
     said = str(err.value)
     assert "lacks the creature oona (creatures are wren, otto)" in said and "the good honey" not in said
     assert "add a creature oona, choose a legend this Wood can play (winter_rumour) or leave the legend out" in said
+    # a gambit on honey: only a legend on honey would do, and this Wood can play none, so none is offered
+    path.write_text(
+        WINTRY.replace("salt", "honey")
+        .replace("good: firewood", "good: honey")
+        .replace("winter_rumour", "run_on_oonas_hoard")
+    )
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    said = str(err.value)
+    assert said.endswith("gambit.legend: legend 'run_on_oonas_hoard' (The Run on Oona's Hoard) acts on honey and tells of "
+                         "creature oona, but this Wood lacks the creature oona (creatures are wren, otto); a legend's goods "
+                         "and creatures are fixed, so add a creature oona or leave the gambit out"), said  # fmt: skip
+    # a gambit on firewood whose legend needs oona: the firewood legend is offered, not the others
+    path.write_text(WINTRY.replace("winter_rumour", "run_on_oonas_hoard").replace("salt", "honey"))
+    with pytest.raises(ConfigError, match=r"choose a legend on firewood this Wood can play \(winter_rumour\) or leave"):
+        load_scenario(path)
 
 
 def test_the_calibrated_files_header_seats_a_creature_of_its_own_world(tmp_path):

@@ -129,9 +129,17 @@ def test_a_scenario_of_utf8_text_validates_and_plays_under_an_ascii_locale(tmp_p
 def test_a_utf8_path_under_an_ascii_locale_is_refused_for_the_locale_not_as_a_control_character(tmp_path):
     run = glade(["simulate", "--turns", "2", "--out", "café"], ascii_locale(tmp_path), tmp_path)
     assert run.returncode == 2
-    assert "byte this locale cannot read as text ('\\udcc3' at position 3); set a UTF-8 locale" in run.stderr
+    assert (
+        "byte this locale cannot read as text ('\\udcc3' at position 3); set LC_ALL=C.UTF-8 (a UTF-8 locale)"
+        in run.stderr
+    )
     assert "control character" not in run.stderr
     assert not (tmp_path / "café").exists()
+    # what it says to do works: LC_ALL=C.UTF-8 (LANG alone would not: LC_ALL=C overrides it), or PYTHONUTF8=1
+    for fix in ({"LC_ALL": "C.UTF-8"}, {"PYTHONUTF8": "1"}):
+        done = glade(["simulate", "--turns", "2", "--quiet", "--out", "café"], ascii_locale(tmp_path) | fix, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "café" / "summary.json").is_file()
 
 
 def test_a_terminal_that_cannot_show_a_character_gets_a_question_mark_not_an_error(tmp_path):

@@ -20,7 +20,7 @@ def _interval_text(d: dict, fmt: str) -> str:
 
 
 SEATS_CAPTION = (
-    "Per council and live seat (the recipe's policy name and spec, as Table 1 names it, then the identity its rows in "
+    "Per council and live seat (the recipe's policy name and spec, then the identity its rows in "
     "decisions.parquet carry): the share of its answers the parser took as a valid action "
     "with no named error, mean over seeds [{level} interval], n = seeds (a seed's casts and scenarios "
     "together); decisions that twin worlds made alike (the same prompt and answer, up to the legend turn: its decisions come before its effect) count once, in the rate and in the "

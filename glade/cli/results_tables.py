@@ -19,11 +19,11 @@ def run_lines(summary: dict, out) -> str:
     (glade.eval.run.write_results)."""
     timing, cost, worlds = summary["timing"], summary["cost"], summary["worlds"]
     totals = f"{worlds:,} worlds, {summary['decisions']:,} live decisions in all; results in {out}"
-    if not cost:  # a rerun with nothing to play, and no summary of the runs before it (interrupted, damaged)
+    if not cost:  # a rerun with nothing to play, and no summary of the runs before it that fits (glade.eval.run)
         return (
             "nothing left to play: every episode was finished; the runs that played them left no summary of what "
-            f"that cost (interrupted before writing one, or it was damaged or replaced since), so no timing or cost "
-            f"to show\n{totals}"
+            "that cost (interrupted before writing one, or it was damaged or replaced since, or it summed up a run "
+            f"of more worlds: a recipe that played more of this folder), so no timing or cost to show\n{totals}"
         )
     played_now = 0 if cost.get("kept") else cost["episodes"]
     took = wall_text(cost, timing)
@@ -183,7 +183,8 @@ def print_results(con, recipe, summary: dict) -> None:
             title=f"{escape(recipe.name)}: legend good at settlement and gambit P&L "
             f"(mean over seeds, casts averaged [{level} CI])"
         )
-        for column in ("scenario", "world", LEGEND_RATIO_HEADING, "gambit P&L", "seeds"):
+        table.add_column("scenario", overflow="fold")  # whole: two files' paths cut to one start were alike
+        for column in ("world", LEGEND_RATIO_HEADING, "gambit P&L", "seeds"):
             table.add_column(column)
         for row in summary.get("table", []):
             table.add_row(
