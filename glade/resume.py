@@ -36,9 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glade.config import changes
-from glade.env import protocol
 from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, temp_of
-from glade.resume_upgrade import legacy_episodes, recorded_recipe, unasked
+from glade.resume_upgrade import legacy_episodes, other_rules, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
 
 PROGRESS = "progress.json"
@@ -186,20 +185,8 @@ class ShardLog:
                     protocols |= protocol_words(table["protocol_version"].to_pylist())
                 if "scenario_hash" in table.column_names:
                     seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
-        if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
-            raise ValueError(
-                f"{self.root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(protocols))}, "
-                f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
-            )
-        now = hashes or {}
-        stale = sorted((name, h) for name, h in seen if name in now and h not in now[name])
-        if stale:
-            name, digest = stale[0]
-            raise ValueError(
-                f"{self.root}: its finished episodes of {name} were played under other rules (scenario hash "
-                f"{digest}, now {', '.join(sorted(now[name]))}: the scenario file changed, or glade's rules in code, "
-                "RULES_VERSION); move the folder aside (or set another out) to start afresh"
-            )
+        if refusal := other_rules(self.root, protocols, seen, hashes or {}):
+            raise ValueError(refusal)
 
     # --- checks and repairs -------------------------------------------------------------------
 

@@ -6,13 +6,15 @@ folder still resumes, and its rerun rewrites the ledger in format 2 naming its r
 upgrade), but only under the recipe that played it: the ledger cannot say which one did, so
 the recipe.yaml the run wrote beside its rows when it finished (glade eval's results,
 glade generate's dataset card) says it. A folder that records no recipe is refused: a rerun
-would keep its rows as if this recipe had played them.
+would keep its rows as if this recipe had played them. So is one whose rows were played under
+other rules than today's (`other_rules`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from glade.env import protocol
 from glade.provenance import written_by
 
 RECIPE = "recipe.yaml"
@@ -104,3 +106,27 @@ def _part_number(value) -> int:
     if isinstance(value, str):
         return int(Path(value).stem.split("-")[-1])
     return int(value)
+
+
+def other_rules(root: Path, protocols: set[str], seen: set[tuple], now: dict[str, set[str]]) -> str | None:
+    """Why a folder's finished rows cannot be resumed under today's rules, else None: rendered with another
+    prompt protocol (`protocols`), or played under another scenario hash than its name has `now` (`seen`: the
+    rows' (scenario, scenario_hash) pairs); one that is another scenario's now is an older glade's letting two
+    scenario files share a name, not a changed file."""
+    if protocols - {protocol.PROTOCOL_VERSION}:  # read at call time: a test stands in a later version
+        return (
+            f"{root}: its finished episodes were rendered with prompt protocol {', '.join(sorted(protocols))}, "
+            f"this glade renders {protocol.PROTOCOL_VERSION}; move the folder aside (or set another out) to start afresh"
+        )
+    stale = sorted((name, h) for name, h in seen if name in now and h not in now[name])
+    if not stale:
+        return None
+    name, digest = stale[0]
+    twin = next((other for other in sorted(now) if digest in now[other]), None)
+    why = (
+        f"include the scenario now named {twin} (hash {digest}), which an older glade let share that name"
+        if twin
+        else f"were played under other rules (scenario hash {digest}, now {', '.join(sorted(now[name]))}: the "
+        "scenario file changed, or glade's rules in code, RULES_VERSION)"
+    )
+    return f"{root}: its finished episodes of {name} {why}; move the folder aside (or set another out) to start afresh"

@@ -135,6 +135,48 @@ def test_export_traces_of_an_older_folder_publishes_no_local_path(tmp_path):
     assert not (tmp_path / "again").exists()
 
 
+def test_export_traces_refuses_two_episodes_it_would_publish_under_one_id(tmp_path):
+    # an older glade let two scenario files share a name: ids `A.council.sSEED` and `B.council.sSEED`, both
+    # rows labelled tiny2, would both be published as tiny2.council.sSEED (two episodes under one id)
+    scenario, twin = world(tmp_path / "mine"), world(tmp_path / "other", "twin.yaml", price=9.0)
+    r = recipe(tmp_path, scenario)
+    gen.generate(r)
+    out = Path(r.out)
+    as_older_glade_wrote(out, scenario)
+    shard = sorted((out / "data").glob("*.parquet"))[0]
+    table = pq.read_table(shard)
+    ids = pa.array([e.replace(str(scenario), str(twin)) for e in table["episode_id"].to_pylist()], pa.string())
+    twins = table.set_column(table.schema.get_field_index("episode_id"), "episode_id", ids)
+    pq.write_table(pa.concat_tables([table, twins]), shard)
+    ledger = json.loads((out / "progress.json").read_text())
+    ledger["episodes"] |= {e.replace(str(scenario), str(twin)): v for e, v in ledger["episodes"].items()}
+    (out / "progress.json").write_text(json.dumps(ledger))
+    recorded = yaml.safe_load((out / "recipe.yaml").read_text())
+    (out / "recipe.yaml").write_text(yaml.safe_dump({**recorded, "scenarios": [str(scenario), str(twin)]}))
+    with pytest.raises(ValueError, match=r"episodes '/.*' and '/.*twin.yaml.* would both be published as 'tiny2\.[a-z]+\.s[01]' .*"
+                       r"one name per scenario file, and export that$"):  # fmt: skip
+        export_traces(out, "alice/wood-traces", out=tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+
+
+def test_a_folder_holding_two_scenarios_of_one_name_is_not_said_to_hold_a_changed_file(tmp_path):
+    # an older glade's folder of two files named tiny2, one of them renamed since as glade now asks: its rows of
+    # tiny2 under the renamed file's hash were said to be "played under other rules: the scenario file changed"
+    scenario, twin = world(tmp_path / "mine"), world(tmp_path / "other", "twin.yaml", price=9.0)
+    twin.write_text(twin.read_text().replace("name: tiny2", "name: twin"))
+    r = gen.GenerateRecipe(**{**recipe(tmp_path, scenario).__dict__, "scenarios": (str(scenario), str(twin))})
+    gen.generate(r)
+    out = Path(r.out)
+    for shard in (out / "data").glob("*.parquet"):  # the rows as the older glade labelled them
+        table = pq.read_table(shard)
+        named = pa.array(["tiny2" for _ in range(len(table))])
+        pq.write_table(table.set_column(table.schema.get_field_index("scenario"), "scenario", named), shard)
+    digest = load_scenario(twin, turns=r.turns).hash()
+    with pytest.raises(ValueError, match=rf"episodes of tiny2 include the scenario now named twin \(hash {digest}\), "
+                       "which an older glade let share that name; move the folder aside"):  # fmt: skip
+        gen.generate(r)
+
+
 def test_two_scenario_files_of_one_name_are_refused_before_anything_plays(tmp_path):
     one, other = world(tmp_path / "a"), world(tmp_path / "b", "other.yaml", price=9.0)
     (tmp_path / "recipe.yaml").write_text(

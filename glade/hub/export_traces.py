@@ -71,26 +71,47 @@ def read_traces(dataset: Path) -> list[Path]:
     return shards
 
 
-def publish_shard(shard: Path, to: Path, entries: list[str]) -> None:
-    """Copy a traces shard, its episode ids in NAME.COUNCIL.sSEED form: an older glade named them by the
-    recipe's entry, for a file of one's own its absolute path, in every row (a rerun keeps those ids, which
-    the checkpoints trained on the folder match their rows by, so the rewrite is the export's). An id that
-    still holds a local path (its recipe.yaml no longer names the entry) is refused, not published."""
+def published_ids(dataset: Path, shards: list[Path], entries: list[str]) -> dict[str, str]:
+    """Each episode id of the folder -> the id it is published under, NAME.COUNCIL.sSEED: an older glade
+    named it by the recipe's entry, for a file of one's own its absolute path, in every row (a rerun keeps
+    those ids, which the checkpoints trained on the folder match their rows by, so the rewrite is the
+    export's). Refused, before anything is written: an id that still holds a local path (its recipe.yaml
+    no longer names the entry), and two ids published as one (an older glade let two scenario files share a
+    name; or it replayed, under its own form of the id, episodes a newer one had played)."""
+    import pyarrow.parquet as pq
+
+    ids: dict[str, str] = {}
+    for shard in shards:
+        table = pq.read_table(shard, columns=["episode_id", "scenario"])
+        for row in table.group_by("episode_id").aggregate([("scenario", "min")]).to_pylist():
+            ids[row["episode_id"]] = named_id(row["episode_id"], row["scenario_min"], entries)
+    if held := next((new for new in ids.values() if portable(new) != new), None):
+        raise ValueError(
+            f"{dataset}: episode id {held!r} holds a local path that its folder's recipe.yaml does not explain; "
+            "rerun its `glade generate` into a new folder (out=DIR) and export that"
+        )
+    first: dict[str, str] = {}  # published id -> the folder's id that first took it
+    for old, new in ids.items():
+        if (taken := first.setdefault(new, old)) != old:
+            raise ValueError(
+                f"{dataset}: episodes {taken!r} and {old!r} would both be published as {new!r} (an older glade "
+                "let two scenario files share a name, or played an episode again under the other form of its id); "
+                "rerun its `glade generate` into a new folder (out=DIR), one name per scenario file, and export that"
+            )
+    return ids
+
+
+def publish_shard(shard: Path, to: Path, ids: dict[str, str]) -> None:
+    """Copy a traces shard, its episode ids as `ids` (published_ids) has them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(shard)
-    firsts = table.group_by("episode_id").aggregate([("scenario", "min")]).to_pylist()
-    ids = {row["episode_id"]: named_id(row["episode_id"], row["scenario_min"], entries) for row in firsts}
-    if held := next((new for new in ids.values() if portable(new) != new), None):
-        raise ValueError(
-            f"{shard}: episode id {held!r} holds a local path that its folder's recipe.yaml does not explain; "
-            "rerun its `glade generate` into a new folder (out=DIR) and export that"
-        )
-    if all(old == new for old, new in ids.items()):
+    column = table["episode_id"].to_pylist()
+    if all(ids[e] == e for e in set(column)):
         shutil.copy2(shard, to)
         return
-    renamed = pa.array([ids[e] for e in table["episode_id"].to_pylist()], table.schema.field("episode_id").type)
+    renamed = pa.array([ids[e] for e in column], table.schema.field("episode_id").type)
     pq.write_table(table.set_column(table.schema.get_field_index("episode_id"), "episode_id", renamed), to)
 
 
@@ -208,12 +229,12 @@ def export_traces(
     out = Path(out) if out else default_out(repo_id)
     check_out(dataset, out)
     card = read_card(dataset)  # before anything is written
+    ids = published_ids(dataset, shards, [str(e) for e in recipe.get("scenarios") or [] if isinstance(e, str)])
     tmp = start_folder(out, "dataset", repo_id)
     try:
         (tmp / "data").mkdir()
-        entries = [str(e) for e in recipe.get("scenarios") or [] if isinstance(e, str)]
         for shard in shards:
-            publish_shard(shard, tmp / "data" / shard.name, entries)
+            publish_shard(shard, tmp / "data" / shard.name, ids)
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
             head, heading, _ = card.text.rpartition(RECIPE_HEADING)
