@@ -19,6 +19,7 @@ from test_train_resume import interrupt_at_start
 
 from glade.cli import main
 from glade.cli.train import resume_hint
+from glade.resume import read_ledger
 from glade.train.data import DataConfig, save_prepared
 from glade.train.sft import TRAINED
 
@@ -70,8 +71,10 @@ def test_sigterm_stops_generate_as_ctrl_c_does_and_a_rerun_finishes(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "tests"), GLADE_TEST_PAUSE="0.05")
     run = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list((out / "data").glob("part-*.parquet")) and run.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # until an episode is written: it is playing
+    # until the ledger lists a finished episode (its shard is written a moment before: a signal between the
+    # two finds nothing finished, and says so)
+    while not (read_ledger(out) or {}).get("episodes") and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     run.send_signal(signal.SIGTERM)  # as docker stop, Slurm or a CI cancel send it
     _, err = run.communicate(timeout=120)
     assert run.returncode == 143, err
