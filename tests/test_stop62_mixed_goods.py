@@ -10,40 +10,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_stop62_other_worlds import tiny_world
 
 from glade.cli import main
 from glade.eval.cells import decision_cells
 from glade.eval.metrics import decision_summary, outcome_summary, outcome_table, world_figures
 from glade.eval.stats import interval
 
-TWO_GOODS = """\
-name: tiny2
-description: Two creatures, two goods, no legends.
-turns: 6
-goods:
-  salt: {name: salt, kind: food, price: 5.0, spoil_rate: 0.0}
-  peat: {name: peat, kind: fuel, price: 3.0, spoil_rate: 0.0}
-creatures:
-  wren:
-    name: Wren
-    species: wren
-    produces: {salt: 2.0}
-    diet: [salt]
-    pebbles: 50.0
-    inventory: {salt: 10, peat: 5}
-    disposition: balanced
-  otto:
-    name: Otto
-    species: otter
-    produces: {peat: 4.0}
-    diet: [salt]
-    pebbles: 50.0
-    inventory: {peat: 10, salt: 2}
-    disposition: hoarder
-firewood_need:
-  - {from_turn: 0, units: 1}
-legends: []
-"""
+TWO_GOODS = tiny_world("tiny2")  # salt and peat, none of the default Wood's goods
 
 RECIPE = """\
 name: mixed

@@ -12,21 +12,27 @@ from rich.console import Console
 from glade.env.scenario import load_scenario
 from glade.env.schema import ConfigError
 
-TINY = """name: tiny
+
+def tiny_world(name: str = "tiny", turns: int = 6, salt_price: float = 5.0) -> str:
+    """Two creatures, salt and peat, no legends: a world unlike the shipped one (this stop's tests share it)."""
+    return f"""name: {name}
 description: Two creatures, salt and peat, no legends.
-turns: 6
+turns: {turns}
 goods:
-  salt: {name: salt, kind: food, price: 5.0, spoil_rate: 0.0}
-  peat: {name: peat, kind: fuel, price: 3.0, spoil_rate: 0.0}
+  salt: {{name: salt, kind: food, price: {salt_price}, spoil_rate: 0.0}}
+  peat: {{name: peat, kind: fuel, price: 3.0, spoil_rate: 0.0}}
 creatures:
-  wren: {name: Wren, species: wren, produces: {salt: 2.0}, diet: [salt], pebbles: 50.0,
-         inventory: {salt: 10, peat: 5}, disposition: balanced}
-  otto: {name: Otto, species: otter, produces: {peat: 4.0}, diet: [salt], pebbles: 50.0,
-         inventory: {peat: 10, salt: 2}, disposition: hoarder}
+  wren: {{name: Wren, species: wren, produces: {{salt: 2.0}}, diet: [salt], pebbles: 50.0,
+         inventory: {{salt: 10, peat: 5}}, disposition: balanced}}
+  otto: {{name: Otto, species: otter, produces: {{peat: 4.0}}, diet: [salt], pebbles: 50.0,
+         inventory: {{peat: 10, salt: 2}}, disposition: hoarder}}
 firewood_need:
-  - {from_turn: 0, units: 1}
+  - {{from_turn: 0, units: 1}}
 legends: []
 """
+
+
+TINY = tiny_world()
 
 WINTRY = """name: wintry
 description: Two creatures, salt and firewood; the patron plays the Long Winter on firewood.

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from test_export import council_results
+from test_stop62_other_worlds import tiny_world
 
 from glade import traces as gen
 from glade.cli import main
@@ -21,28 +22,11 @@ from glade.hub.export_traces import export_traces
 
 BASE = Path(__file__).resolve().parents[1] / "models" / "tiny-base"
 
-TINY = """\
-name: tiny2
-description: Two creatures, two goods, no legends.
-turns: 10
-goods:
-  salt: {name: salt, kind: food, price: PRICE, spoil_rate: 0.0}
-  peat: {name: peat, kind: fuel, price: 3.0, spoil_rate: 0.0}
-creatures:
-  wren: {name: Wren, species: wren, produces: {salt: 2.0}, diet: [salt], pebbles: 50.0,
-         inventory: {salt: 10, peat: 5}, disposition: balanced}
-  otto: {name: Otto, species: otter, produces: {peat: 4.0}, diet: [salt], pebbles: 50.0,
-         inventory: {peat: 10, salt: 2}, disposition: hoarder}
-firewood_need:
-  - {from_turn: 0, units: 1}
-legends: []
-"""
-
 
 def world(folder: Path, file: str = "world.v1.yaml", price: float = 5.0) -> Path:
     """A scenario file named `tiny2` whose file name is not (a dotted one: the old id form broke on it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / file).write_text(TINY.replace("PRICE", str(price)))
+    (folder / file).write_text(tiny_world("tiny2", turns=10, salt_price=price))
     return folder / file
 
 
