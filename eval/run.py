@@ -232,6 +232,9 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     summary = {
         "recipe": recipe.name,
         **made,
+        # each scenario as the recipe gave it (a path, for a file of one's own) -> its `name:`, which the training
+        # traces record: a model card names it so even after the file has moved (glade.hub.scenario_settings)
+        "scenario_names": {entry: scenario.name for entry, scenario in load_played(recipe).items()},
         "worlds": result.worlds,
         "decisions": len(result.decisions),
         "tables": tables_identity(len(result.decisions), result.episodes),  # the report checks the tables by it

@@ -24,6 +24,7 @@ PROVENANCE = ("glade_version", "git_commit", "git_dirty", "protocol_version", "s
 
 # What the export reads of summary.json (glade.eval.metrics.summarize), with the types glade eval writes
 SUMMARY_FIELDS = {key: (LIST, None) for key in ("policies", "decision", "seats", "outcome")} | {"recipe": (TEXT, None)}
+SUMMARY_FIELDS |= {"scenario_names": (OBJECT, None)}  # entry -> name: texts (wrong_summary)
 DECISION_FIELDS = {"council": (TEXT,), "policy": (TEXT,), "policy_identity": (LIST, None)}
 SEAT_FIELDS = {"council": (TEXT,), "policy": (TEXT,), "decisions": (INTEGER, None), "errors": (OBJECT, None)}
 SEAT_FIELDS |= {"valid_action": (OBJECT, None), "self_buy": (OBJECT, None)}  # intervals of RATES (wrong_interval)
@@ -89,7 +90,7 @@ def council_for(checkpoint: Path, results: str | Path) -> CouncilView:
     councils = sorted({c for c, _ in seats})
     # glade eval keys its rows and hashes by the recipe's entry (a path, for a file of one's own): named by
     # the scenario's `name:` here, as the training traces name it, so lineage can compare the two
-    names = scenario_names(summary.get("scenario_hashes") or {})
+    names = scenario_names(summary.get("scenario_hashes") or {}, summary.get("scenario_names"))
     shown = lambda row: shown_row(row, names)
     settings = run_settings({}, summary, results)[0]  # summary.json's thresholds: its figures were computed at them
     provenance = shown({key: summary[key] for key in PROVENANCE if key in summary})
@@ -173,6 +174,8 @@ def wrong_summary(summary: dict) -> str | None:
         return why
     if not all(is_kind(policy, TEXT) for policy in summary.get("policies") or []):
         return "policies must be a list of texts"
+    if not all(is_kind(name, TEXT) for name in (summary.get("scenario_names") or {}).values()):
+        return "scenario_names must map each scenario to a text"
     for i, row in enumerate(summary.get("decision") or []):
         why = wrong_fields(row, DECISION_FIELDS, f"decision[{i}]")
         if why or not all(is_kind(identity, TEXT) for identity in row.get("policy_identity") or []):

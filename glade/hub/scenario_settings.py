@@ -63,14 +63,19 @@ def played_settings(results: Path, hashes: dict[str, str]) -> dict[str, dict]:
     return {name: hashed_rules(s) for name, s in named.items() if s.hash() == hashes.get(name)}
 
 
-def scenario_names(entries) -> dict[str, str]:
+def scenario_names(entries, recorded=None) -> dict[str, str]:
     """Each scenario a council evaluation names as its recipe gave it (a shipped name or a path: the keys of
-    summary.json's `scenario_hashes`) -> its `name:`, as training traces name their scenarios. One that does
-    not load from here (moved since), or that shares its name with another (an older run's), is left out."""
+    summary.json's `scenario_hashes`) -> its `name:`, as training traces name their scenarios: as glade eval
+    recorded it (summary.json's `scenario_names`), else as the file loads from here. One neither gives (an
+    older run's, its file moved since), or that shares its name with another (an older run's), is left out."""
     from glade.env.scenario import load_scenario
 
     named = {}
     for entry in entries:
+        name = (recorded or {}).get(entry)
+        if isinstance(name, str) and name and portable(name) == name:
+            named[entry] = name
+            continue
         try:
             named[entry] = load_scenario(entry).name
         except (ValueError, OSError, TypeError):
