@@ -217,7 +217,9 @@ def test_a_direct_lm_eval_run_is_told_how_to_name_the_documents():
     spec.loader.exec_module(utils)
     with pytest.raises(ValueError) as caught:
         utils.direction_docs()
-    assert str(caught.value).endswith("""pass lm_eval --metadata '{"glade_docs": "CHECKPOINT/lm_eval/docs"}'""")
+    assert """pass lm_eval --metadata '{"glade_docs": "CHECKPOINT/lm_eval/docs"}' and --apply_chat_template""" in str(
+        caught.value
+    )
 
 
 # --------------------------------------------------------------------------- review of 1: --base-model

@@ -51,7 +51,8 @@ def _docs(folder: str, task: str):
     if not folder:
         raise ValueError(
             f"{task}: no documents; run it through `glade lm-eval` (it writes them and sets metadata {DOCS}), "
-            f'or, with documents glade lm-eval wrote, pass lm_eval --metadata \'{{"{DOCS}": "CHECKPOINT/lm_eval/docs"}}\''
+            f'or, with documents glade lm-eval wrote, pass lm_eval --metadata \'{{"{DOCS}": "CHECKPOINT/lm_eval/docs"}}\' '
+            "and --apply_chat_template (without it the model reads its prompts as plain text)"
         )
     return DatasetDict({"train": load_dataset("json", data_files=str(Path(folder) / f"{task}.jsonl"), split="train")})
 

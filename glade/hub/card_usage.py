@@ -241,6 +241,13 @@ def usage_section(
         "print(answer)",
         "```",
         "",
+        # transformers 4 cannot read the tokenizer files transformers 5 saves (its extra_special_tokens list)
+        "It loads with transformers 5 or later"
+        + (", and peft" if exported_kind == "lora" else "")
+        + " (`pip install 'transformers>=5'"
+        + (" peft" if exported_kind == "lora" else "")
+        + " datasets`): transformers 4 cannot read its tokenizer files.",
+        "",
         f"The prompt is the `messages` of a row of {where}; for a new state glade's renderer writes them "
         "(`glade.env.protocol.render(observation)`). Prompts are of glade's prompt protocol "
         f"`{meta.get('protocol_version')}` (meta.json `protocol_version`); it was trained on those, greedy decoding "
