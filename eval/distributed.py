@@ -37,7 +37,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
-from glade.rollout import RolloutStats, act_timed
+from glade.policy_calls import act_timed
+from glade.rollout import RolloutStats
 from glade.run_cost import add
 from glade.seats import Decision, Policy, load_council
 from glade.seats.spec import MODEL_KINDS  # seats served by the node's SeatServer actor

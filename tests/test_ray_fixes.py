@@ -20,7 +20,8 @@ from resume_setup import eval_recipe  # noqa: E402
 
 from glade.cli import main  # noqa: E402
 from glade.eval import distributed  # noqa: E402
-from glade.rollout import RolloutStats, act_timed  # noqa: E402
+from glade.policy_calls import act_timed  # noqa: E402
+from glade.rollout import RolloutStats  # noqa: E402
 from glade.run_cost import closing_line, run_cost  # noqa: E402
 from glade.seats import Decision  # noqa: E402
 
