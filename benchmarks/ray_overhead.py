@@ -127,7 +127,7 @@ def main() -> None:
     import ray
     import torch
 
-    from glade.eval import distributed
+    from glade.eval import distributed, ray_join
 
     torch.set_num_threads(1)
     root = Path(_TMP)
@@ -156,11 +156,11 @@ def main() -> None:
             )
 
     run(f"local W={head} (cold)", head)
-    # without token auth, as eval/distributed.py starts its local cluster: else Ray writes ~/.ray/auth_token
+    # without token auth, as eval/ray_join.py starts its local cluster: else Ray writes ~/.ray/auth_token
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     where = ray.get_runtime_context().gcs_address
-    print(distributed.ready(where, f"a local Ray cluster this benchmark started at {where}"), flush=True)
+    print(ray_join.ready(where, f"a local Ray cluster this benchmark started at {where}"), flush=True)
     try:
         run(f"ray W={head} (cold)", head, distributed.play_on_ray)
         for _ in range(rounds):

@@ -18,12 +18,11 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from .decision_metrics import DIRECTIONS, goods_of
 from .fdr import sign_flip
 from .figures import FIGURES, PATH_DISTANCE
 from .metrics import (
-    DIRECTIONS,
     figure_names,
-    goods_of,
     paired_worlds,
     pairs_of,
     per_seed,

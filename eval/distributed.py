@@ -5,7 +5,8 @@ driver (the `glade eval` process) submits every shard still to play as one Ray t
 when its task returns (run.evaluate), so finished shards are kept, a rerun plays only the rest, and a shard is counted
 once however often Ray ran it. A task whose worker dies is run again by Ray (`TASK_RETRIES`); it returns rows and
 writes nothing, so a dead attempt leaves no trace. A node lost for good (Ray's error, no CPU left, a head not
-answering) stops the run with one OSError line (glade exits 2); a rerun plays the rest.
+answering) stops the run with one OSError line (glade exits 2); a rerun plays the rest. Joining the cluster (or
+starting a local one) is glade.eval.ray_join's.
 
 Inside a task the worlds play in lockstep (glade.rollout), with one batched call per batch key per turn. Model seats
 (hf, checkpoint) live in one `SeatServer` actor per node, created by the driver: it loads each base model once and
@@ -23,13 +24,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 import ray
@@ -37,173 +34,20 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from glade import checkpoint
 from glade.env.scenario import Scenario
-from glade.rollout import RolloutStats, act_timed
+from glade.policy_calls import act_timed
+from glade.rollout import RolloutStats
 from glade.run_cost import add
 from glade.seats import Decision, Policy, load_council
 from glade.seats.spec import MODEL_KINDS  # seats served by the node's SeatServer actor
 
 from .plan import Shard, seat_council
+from .ray_join import cluster, connect, no_cpus, within
 from .recipe import EvalRecipe
 from .rows import RESUME
 from .run import play
 
 TASK_RETRIES = 3  # a shard whose worker dies is played again, at most this often
-NAMESPACE = "glade"
-JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes
-TOKEN_FILE = Path(".ray") / "auth_token"  # under the home folder: Ray's default token
 WAIT_SECONDS = 10  # how often a run waiting on its tasks checks for a CPU, and how long the head may take to answer
-
-
-def connect(address: str = "auto", quiet: bool = True, start_local: bool = True) -> str | None:
-    """Join the Ray cluster at `address` ("auto": this machine's; with none, start a local one without token auth, so
-    that it leaves no ~/.ray/auth_token, or return None where not `start_local`). Returns one line saying which; OSError
-    when it cannot be joined within JOIN_SECONDS or has no CPU for a shard. `quiet`: no messages from Ray's nodes."""
-    if ray.is_initialized():
-        return ready(ray.get_runtime_context().gcs_address, "an already connected Ray cluster")
-    target, named = address_of(address)
-    check_address(address)
-    if quiet:  # log_to_driver=False still prints the nodes' own messages ("(raylet) ...", on stdout): Ray's switch
-        ray._private.worker._worker_logs_enabled = False
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        return _connect(address, target, named, start_local)
-    except KeyboardInterrupt:  # not the resume hint: nothing has played
-        raise KeyboardInterrupt(f"while joining Ray ({named}), before anything played") from None
-    finally:  # a local cluster's ray.init takes SIGTERM over; glade's CLI turns it into the resume line
-        if sigterm is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, sigterm)
-
-
-def address_of(address: str) -> tuple[str, str]:
-    """(the address Ray joins, how messages name it): --ray's, or RAY_ADDRESS's for "auto" (as Ray reads it)."""
-    if address == "auto" and os.environ.get("RAY_ADDRESS"):
-        return os.environ["RAY_ADDRESS"], f"RAY_ADDRESS={os.environ['RAY_ADDRESS']} (--ray gives no address)"
-    return address, f"--ray {address}"
-
-
-def _connect(address: str, target: str, named: str, start_local: bool) -> str | None:
-    options = dict(namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
-    if target != "auto" and joins_with_token(os.environ, Path.home()):
-        _token_mode()
-    try:
-        _join(address, JOIN_SECONDS, **options)
-    except (ConnectionError, RuntimeError, TimeoutError) as exc:
-        if target != "auto" or isinstance(exc, TimeoutError):
-            raise OSError(
-                f"{named}: could not join a Ray cluster there ({str(exc).splitlines()[0]}); check that it is "
-                "a Ray head's address (`ray status --address` on it), and if the cluster uses token authentication, "
-                "that this machine has its token (~/.ray/auth_token or RAY_AUTH_TOKEN; `ray get-auth-token` on the head)"
-            ) from None
-        if not start_local:
-            return None
-        with _auth_unset_as("disabled"):  # else Ray 2.60 writes ~/.ray/auth_token, and `ray start` then asks for it
-            ray.init(address="local", include_dashboard=False, **options)
-        where = ray.get_runtime_context().gcs_address
-        return ready(where, f"no Ray cluster found (--ray auto); started a local one on this machine at {where}")
-    where = ray.get_runtime_context().gcs_address
-    return ready(where, f"Ray cluster at {where}")
-
-
-def joins_with_token(env: Mapping[str, str], home: Path) -> bool:
-    """Whether to join an explicit address with token authentication: RAY_AUTH_MODE unset and a token at hand
-    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token). ray.init("auto") decides so itself, and `ray start
-    --head` turns token auth on whenever that file exists, but Ray 2.60 never does for an explicit address: `--ray
-    HEAD:6379` would fail where plain `--ray` joins."""
-    if "RAY_AUTH_MODE" in env:
-        return False
-    return bool(env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH")) or (home / TOKEN_FILE).is_file()
-
-
-def _token_mode() -> None:
-    # what ray.init("auto") does (RAY_AUTH_MODE=token, and Ray's config, read at import, read again)
-    from ray._private.authentication.authentication_token_setup import _enable_token_auth
-
-    _enable_token_auth()
-
-
-@contextmanager
-def _auth_unset_as(mode: str):
-    """RAY_AUTH_MODE=`mode` while the block runs, where the user set none."""
-    mine = "RAY_AUTH_MODE" not in os.environ
-    os.environ.setdefault("RAY_AUTH_MODE", mode)
-    try:
-        yield
-    finally:
-        if mine:
-            os.environ.pop("RAY_AUTH_MODE", None)
-
-
-def _join(address: str, seconds: float, **options) -> None:
-    within(seconds, lambda: ray.init(address=address, **options), f"no answer as a Ray head within {seconds:g} s")
-
-
-def within(seconds: float, call: Callable, late: str):
-    """call(), given up after `seconds` with TimeoutError(late), in a thread that the process ends: Ray takes no timeout
-    to join (it retries a non-Ray listener for minutes) nor to ask a head that has gone (60 s, then it ends us)."""
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="glade-ray-call", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise TimeoutError(late)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
-def ready(where: str, what: str) -> str:
-    """`describe`'s line for the cluster just joined; OSError when it has no CPU for a task (each shard asks for one:
-    the run would wait at 0 turns, and Ray's warning is not shown)."""
-    line = describe(what)
-    if refusal := no_cpus(where, cluster()["cpus"]):
-        raise OSError(refusal)
-    return line
-
-
-def no_cpus(where: str, cpus: float) -> str | None:
-    """The one-line refusal of a cluster whose alive nodes have no CPU; None when they have some."""
-    if cpus > 0:
-        return None
-    return (
-        f"the Ray cluster at {where} has no CPUs for tasks (each shard needs 1): add a worker node with CPUs, "
-        "or start the head with --num-cpus N"
-    )
-
-
-def check_address(address: str) -> None:
-    """OSError at once when nothing listens at a HOST:PORT address (--ray's, or RAY_ADDRESS for "auto"; ray.init would
-    retry for minutes); "auto", "local" and ray:// addresses are left to Ray."""
-    target, named = address_of(address)
-    if target in ("auto", "local") or "://" in target:
-        return
-    host, _, port = target.rpartition(":")
-    try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
-    except (OSError, ValueError):
-        how = "there, or unset RAY_ADDRESS" if target != address else "and give its HOST:PORT, or leave it out"
-        raise OSError(
-            f"{named}: no Ray cluster answers there; start one with `ray start --head` {how} for a local one"
-        ) from None
-
-
-def cluster() -> dict:
-    """The connected cluster's alive nodes, CPUs and GPUs (summary.json's cost.cluster)."""
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
-    gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
-    return {"nodes": len(nodes), "cpus": cpus, "gpus": gpus}
-
-
-def describe(what: str) -> str:
-    c = cluster()
-    return f"{what}: {c['nodes']} node(s), {c['cpus']:g} CPU(s), {c['gpus']:g} GPU(s)"
 
 
 def shipped(recipe: EvalRecipe) -> EvalRecipe:

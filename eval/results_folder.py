@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from glade.config import ConfigError
-from glade.env.schema import load_unique
+from glade.env.strict_yaml import load_unique
 from glade.files import writer_of
 from glade.kinds import check_keys_kind
 from glade.resume import PROGRESS, read_ledger

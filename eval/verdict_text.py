@@ -9,19 +9,17 @@ import math
 from glade.console import with_ci
 
 from .families import families_heading, family_lines
+from .floor_rule import AT_FLOOR, narrower, straddles_floor
 from .recipe import STANDIN
 from .stats import MIN_N
 from .verdicts import (
-    AT_FLOOR,
     CAST_ALPHA,
     LEVER_RULES,
     ROBUST_RULES,
     SEAM_RULES,
     SEAM_UNDECIDED,
     did_text,
-    narrower,
     rules_text,
-    straddles_floor,
 )
 
 LESSONS = {

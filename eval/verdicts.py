@@ -1,15 +1,16 @@
 """The field notes' three lessons as measured verdicts, each with n and an interval that holds
 at that n (eval/stats.py).
 
-One rule holds an interval to a lesson's floor in all three (`against_floor`): a quantity is
-beyond the floor (a rate robust, a price or a lever moved) only when its whole interval lies at
-or beyond the floor on one side of 0, inside it (sporadic, no move) only when its whole
-interval lies less than the floor from 0, and undecided otherwise: an interval that straddles
-the floor does not decide. The seam and the levers name the undecided case: "at the floor" when
-that interval is narrower than the floor (an effect about the floor's size, which more seeds
-alone may not settle), "not enough seeds" when it is as wide or wider (more seeds would narrow
-it) or there are too few seeds; robustness says "not enough seeds" for both. The mean alone
-never decides. A value the same in every seed is its own interval (a rate's: eval/exact.py); fewer than 4 give none.
+One rule holds an interval to a lesson's floor in all three (`against_floor`, in
+glade.eval.floor_rule): a quantity is beyond the floor (a rate robust, a price or a lever
+moved) only when its whole interval lies at or beyond the floor on one side of 0, inside it
+(sporadic, no move) only when its whole interval lies less than the floor from 0, and undecided
+otherwise: an interval that straddles the floor does not decide. The seam and the levers name
+the undecided case: "at the floor" when that interval is narrower than the floor (an effect
+about the floor's size, which more seeds alone may not settle), "not enough seeds" when it is
+as wide or wider (more seeds would narrow it) or there are too few seeds; robustness says "not
+enough seeds" for both. The mean alone never decides. A value the same in every seed is its own
+interval (a rate's: eval/exact.py); fewer than 4 give none.
 
 1. Contingent emergence (`robustness`): for each scenario, named phenomenon (crash, bubble of
    the legend good) and world, the rate in every cast and pooled over seeds, and a verdict: robust
@@ -51,17 +52,13 @@ from .attribution import attribution
 from .faults import without_faults
 from .fdr import heterogeneity
 from .figures import FIGURES, PHENOMENA
+from .floor_rule import AT_FLOOR, AT_FLOOR_RULE, against_floor, narrower, stored_interval
 from .metrics import per_seed, seed_rate, world_figures, world_unit
 from .recipe import STANDIN, Lever
 from .stats import MIN_N, Interval, clean, interval
 from .thresholds import DEFAULTS, Thresholds
 
 CAST_ALPHA = 0.05  # a difference in rates across casts below this p counts as cast-dependent
-AT_FLOOR = "at the floor"  # an interval across the floor and narrower than it: more seeds alone may not settle it
-AT_FLOOR_RULE = (
-    "an interval across the floor and narrower than it: the effect is about the floor's size, which more seeds alone "
-    "may not settle"
-)
 
 # Every verdict each lesson's verdict function can return, with its rule in words, "the floor"
 # being that lesson's: the lead's rule sentence, the tables' captions and Terms all say these.
@@ -115,35 +112,6 @@ LEVER_RULES = {
 def rules_text(rules: dict[str, str]) -> str:
     """Every verdict with its rule: "robust: present in every cast, ...; sporadic: ..."."""
     return "; ".join(f"{verdict}: {rule}" for verdict, rule in rules.items())
-
-
-def against_floor(iv: Interval, floor: float) -> str | None:
-    """Where an interval lies against a floor on its size: "beyond" (every value in it at least
-    `floor` from 0, all on one side of 0), "inside" (every value less than `floor` from 0, or the
-    same 0 in every seed), or None: it straddles the floor, or there is no interval (fewer than
-    MIN_N seeds, a value not finite). A same value with no interval (a rate's has one) is its own."""
-    if iv.n < MIN_N or math.isnan(iv.mean):
-        return None
-    if iv.low is not None:
-        low, high = iv.low, iv.high
-    elif iv.same:
-        low = high = iv.mean
-    else:
-        return None
-    low, high, floor = _sig(low), _sig(high), _sig(floor)  # 0.90 - 0.95 is -0.04999999999999999: at a 0.05 floor
-    if (low >= floor and low > 0) or (high <= -floor and high < 0):
-        return "beyond"
-    if (-floor < low and high < floor) or low == high == 0:
-        return "inside"
-    return None
-
-
-def _sig(x: float) -> float:  # 12 significant digits: a bound off the floor by floating-point dust is at it
-    return float(f"{x:.12g}")
-
-
-def narrower(low: float, high: float, floor: float) -> bool:  # the at-the-floor width test, dust aside
-    return _sig(high - low) < _sig(floor)
 
 
 def _worlds_of(worlds: pd.DataFrame, scenario: str) -> list[str]:
@@ -344,19 +312,6 @@ def _undecided(across: list[Interval], floor: float) -> str:
     if all(iv.n >= MIN_N and iv.low is not None and narrower(iv.low, iv.high, floor) for iv in across):
         return AT_FLOOR
     return "not enough seeds"
-
-
-def stored_interval(d: dict) -> Interval:
-    """An interval back from its `as_dict` (the verdicts' stored entries)."""
-    ci, note = d.get("ci") or (None, None), d.get("note") or ""
-    mean = math.nan if d.get("mean") is None else d["mean"]
-    # a stored interval keeps only its words: "same value in all N" is how `interval` says `same`
-    return Interval(mean, ci[0], ci[1], int(d.get("n") or 0), note, same=note.startswith("same value"))
-
-
-def straddles_floor(d: dict, floor: float) -> bool:
-    """An interval (not too few seeds) that reaches both sides of the floor: against_floor's None."""
-    return bool(d.get("ci")) and against_floor(stored_interval(d), floor) is None
 
 
 def did_text(standin: dict, live: dict, did: dict) -> str:

@@ -29,12 +29,12 @@ from glade.env.schema import (
     build,
     control_character,
     fail,
-    load_unique,
     number_hint,
     printable,
     read_yaml,
     shown,
 )
+from glade.env.strict_yaml import load_unique
 from glade.files import Unwritable, user_path
 from glade.kinds import FOLDER_KINDS, check_keys_kind, check_kind, kind_text
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from glade import checkpoint as checkpoints
 from glade.hub import cards
 from glade.hub.card_sections import lm_eval_record, lm_eval_section, seat_section
+from glade.hub.card_targets import targets_section
 from glade.hub.council_view import CouncilView
 from glade.hub.export import _local_base
-from glade.hub.model_card import heldout_table, render_card, targets_section, training_table
+from glade.hub.model_card import heldout_table, render_card, training_table
 from glade.hub.model_index import base_hub_id, council_results, eval_results, seat_results
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from glade.eval.cells import outcome_cells
+from glade.eval.decision_metrics import decision_summary
 from glade.eval.flags import flag
-from glade.eval.metrics import decision_summary, outcome_summary, summarize, world_figures
+from glade.eval.metrics import outcome_summary, summarize, world_figures
 from glade.eval.scoring import directions, quantities
 from glade.eval.stats import bubble, crash, jsd, path_distance
 from glade.eval.thresholds import Thresholds

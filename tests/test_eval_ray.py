@@ -24,7 +24,7 @@ from glade.eval.recipe import load_eval_recipe  # noqa: E402
 def test_an_address_where_nothing_answers_is_refused_at_once():
     from ray_cluster import free_port
 
-    from glade.eval.distributed import check_address
+    from glade.eval.ray_join import check_address
 
     started = time.monotonic()
     with pytest.raises(OSError, match=r"--ray 127.0.0.1:\d+: no Ray cluster answers there"):
@@ -55,10 +55,10 @@ def cluster():
     """A fresh 2-CPU head node, this process connected to it as the driver."""
     import ray
 
-    from glade.eval import distributed
+    from glade.eval import ray_join
 
     with ray_cluster(cpus=2) as (address, head, temp_dir):
-        line = distributed.connect(address)
+        line = ray_join.connect(address)
         try:
             yield {"address": address, "head": head, "temp_dir": temp_dir, "connected": line}
         finally:

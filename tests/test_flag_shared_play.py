@@ -11,7 +11,8 @@ import pytest
 from test_eval_metrics import decision, order  # tests/ is on sys.path under pytest
 from test_flags import FAST, paired_worlds
 
-from glade.eval.flags import flag, markdown
+from glade.eval.flags import flag
+from glade.eval.flags_page import markdown
 from glade.eval.report.top_flags import flag_rows
 
 HONEY = [order("buy", "honey", 2, 10.0)]

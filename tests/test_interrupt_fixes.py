@@ -147,7 +147,7 @@ def test_a_local_ray_cluster_leaves_sigterm_to_glade(monkeypatch, tmp_path):
 
     import ray
 
-    from glade.eval import distributed
+    from glade.eval import ray_join
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ray of this machine's
@@ -157,7 +157,7 @@ def test_a_local_ray_cluster_leaves_sigterm_to_glade(monkeypatch, tmp_path):
 
     before = signal.signal(signal.SIGTERM, mine)
     try:
-        assert "started a local one" in distributed.connect("auto")
+        assert "started a local one" in ray_join.connect("auto")
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         ray.shutdown()

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from glade.env import load_scenario
-from glade.rollout import FULL_ONLY, ROW_COLUMNS, EpisodeSpec, RolloutStats, act_timed, run_lockstep
+from glade.policy_calls import act_timed
+from glade.rollout import FULL_ONLY, ROW_COLUMNS, EpisodeSpec, RolloutStats, run_lockstep
 from glade.seats import Decision, standin_council
 
 

@@ -10,8 +10,9 @@ from test_card_reader_fixes import META, card
 from test_pinned_export_numbers import view
 
 from glade.hub.card_sections import lm_source
+from glade.hub.card_targets import targets_section
 from glade.hub.council_view import ranks_for
-from glade.hub.model_card import base_doubt, seconds, targets_section
+from glade.hub.model_card import base_doubt, seconds
 from glade.hub.model_index import seat_results
 
 

@@ -19,7 +19,7 @@ pytest.importorskip("ray")
 from resume_setup import eval_recipe  # noqa: E402
 from test_eval_review import dead_seat, dead_url  # noqa: E402, F401  (dead_url: a fixture)
 
-from glade.eval import distributed  # noqa: E402
+from glade.eval import distributed, ray_join  # noqa: E402
 from glade.eval import run as eval_run  # noqa: E402
 from glade.eval.recipe import load_eval_recipe  # noqa: E402
 from glade.faults import SeatsFailing  # noqa: E402
@@ -111,7 +111,7 @@ def test_seat_servers_start_one_per_alive_node_once(fake_cluster):
 
 def test_describe_counts_only_alive_nodes(fake_cluster):
     # guards describe's Alive filter: a dead node's CPUs and GPUs are not on offer
-    assert distributed.describe("here") == "here: 1 node(s), 4 CPU(s), 1 GPU(s)"
+    assert ray_join.describe("here") == "here: 1 node(s), 4 CPU(s), 1 GPU(s)"
 
 
 def test_a_seat_server_takes_a_gpu_on_a_node_with_exactly_one(monkeypatch):
@@ -126,11 +126,11 @@ def test_a_seat_server_takes_a_gpu_on_a_node_with_exactly_one(monkeypatch):
 
 def test_check_address_leaves_ray_urls_to_ray_and_reads_a_bare_port_as_loopback():
     # guards check_address's `"://" in address` and `host or "127.0.0.1"`
-    distributed.check_address("ray://nothing-listens-here:1")  # no socket opened, no error
+    ray_join.check_address("ray://nothing-listens-here:1")  # no socket opened, no error
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        distributed.check_address(f":{s.getsockname()[1]}")
+        ray_join.check_address(f":{s.getsockname()[1]}")
 
 
 # --------------------------------------------------------------------------- run
@@ -279,7 +279,7 @@ def test_a_cluster_that_will_not_take_the_driver_is_named_with_both_likely_cause
     # something answers at the address but is not a Ray head that lets this driver in: both the
     # address and token authentication are named (before, only the token)
     monkeypatch.setattr(distributed.ray, "is_initialized", lambda: False)
-    monkeypatch.setattr(distributed, "check_address", lambda address: None)
+    monkeypatch.setattr(ray_join, "check_address", lambda address: None)
 
     def refuse(**kwargs):
         raise ConnectionError("Failed to get cluster ID\nmore")
@@ -290,4 +290,4 @@ def test_a_cluster_that_will_not_take_the_driver_is_named_with_both_likely_cause
         match=r"^--ray 10.0.0.1:6379: could not join a Ray cluster there \(Failed to get "
         r"cluster ID\); check that it is a Ray head's address .* that this machine has its token",
     ):
-        distributed.connect("10.0.0.1:6379")
+        ray_join.connect("10.0.0.1:6379")

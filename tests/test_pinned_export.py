@@ -301,7 +301,8 @@ def test_a_rate_written_before_intervals_gets_its_exact_interval_from_its_own_n(
 
 def test_the_card_says_stand_in_for_one_policy_and_not_met_for_a_missed_target():
     # guards what_it_is's plural `len(policies) > 1` and targets_section's "**not met**"
-    from glade.hub.model_card import targets_section, what_it_is
+    from glade.hub.card_targets import targets_section
+    from glade.hub.model_card import what_it_is
 
     assert "on the decisions of the hoarder stand-in." in what_it_is({"data": {"policies": ["standin:hoarder"]}})
     both = what_it_is({"data": {"policies": ["standin:hoarder", "standin:panic_seller"]}})

@@ -13,6 +13,7 @@ from pathlib import Path
 from test_model_card import council
 
 from glade.hub.card_sections import council_section, seat_section
+from glade.hub.card_targets import targets_section
 from glade.hub.council_view import CouncilView, council_for
 from glade.hub.lineage import (
     heldout_text,
@@ -23,7 +24,7 @@ from glade.hub.lineage import (
     scenarios_text,
     trained_scenarios,
 )
-from glade.hub.model_card import heldout_table, heldout_words, render_card, targets_section
+from glade.hub.model_card import heldout_table, heldout_words, render_card
 from glade.hub.model_index import council_results, eval_results
 
 

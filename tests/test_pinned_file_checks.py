@@ -17,7 +17,8 @@ from glade.config import ConfigError, Seeds, changes, check_seeds, load_recipe, 
 from glade.env import load_scenario
 from glade.env.scenario import Gambit, scenario_from_dict
 from glade.env.scenario_check import MAX_UNITS
-from glade.env.schema import apply_overrides, as_plain, build, load_unique, number_hint, read_yaml
+from glade.env.schema import apply_overrides, as_plain, build, number_hint, read_yaml
+from glade.env.strict_yaml import load_unique
 from glade.eval.recipe import Lever
 from glade.kinds import check_kind
 

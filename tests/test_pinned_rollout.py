@@ -103,7 +103,7 @@ def test_the_share_outside_the_model_is_one_minus_the_models():
 
 def test_a_policy_answering_more_decisions_than_seats_is_named():
     # guards _act_timed's `len(answers) != len(members)` (too many answers, not only too few)
-    from glade.rollout import act_timed
+    from glade.policy_calls import act_timed
 
     obs = dict(observation("thorn"))
     with pytest.raises(RuntimeError, match=r"^policy 'bare' returned 2 decisions for 1 seats$"):

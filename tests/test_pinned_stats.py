@@ -19,13 +19,12 @@ from scipy import stats as scipy_stats
 from test_eval_metrics import decision, order, world
 
 from glade.eval.cells import outcome_cells
+from glade.eval.decision_metrics import decision_summary, price_differences
 from glade.eval.fdr import filtered_bh, heterogeneity, sign_flip, untestable
 from glade.eval.metrics import (
-    decision_summary,
     outcome_summary,
     outcome_table,
     pairs_of,
-    price_differences,
     seed_rate,
     world_figures,
 )

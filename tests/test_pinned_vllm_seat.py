@@ -99,8 +99,9 @@ def vs():
         try:
             yield importlib.import_module("glade.seats.vllm")
         finally:  # else glade.seats._vllm_seats would find this module instead of a missing vLLM
-            sys.modules.pop("glade.seats.vllm", None)
-            vars(glade.seats).pop("vllm", None)
+            for name in ("vllm", "vllm_stop"):
+                sys.modules.pop(f"glade.seats.{name}", None)
+                vars(glade.seats).pop(name, None)
 
 
 @pytest.fixture
@@ -124,7 +125,8 @@ def test_greedy_rows_are_temperature_zero_and_sampled_rows_are_seeded_by_their_p
     # sampled row's plain temperature + nucleus (no top-k) seeded `gen.seed + row`
     greedy = vs._sampling(Generation(max_new_tokens=7), 3, None)
     assert (greedy.temperature, greedy.max_tokens, greedy.structured_outputs) == (0.0, 7, None)
-    assert greedy.extra_args == {vs.STOP_AT_JSON_END: True} and greedy.detokenize is False
+    stop_key = importlib.import_module("glade.seats.vllm_stop").STOP_AT_JSON_END
+    assert greedy.extra_args == {stop_key: True} and greedy.detokenize is False
     sampled = vs._sampling(Generation(temperature=0.7, top_p=0.9, seed=10), 3, None)
     assert (sampled.temperature, sampled.top_p, sampled.top_k, sampled.seed) == (0.7, 0.9, 0, 13)
 

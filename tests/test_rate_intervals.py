@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from glade.eval.families import family_lines
+from glade.eval.floor_rule import against_floor
 from glade.eval.recipe import STANDIN, Lever
 from glade.eval.stats import interval
-from glade.eval.verdicts import against_floor, lever_audit
+from glade.eval.verdicts import lever_audit
 
 
 def _counts(k: int, n: int, sign: float = 1.0):

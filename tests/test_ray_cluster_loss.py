@@ -28,11 +28,11 @@ from resume_setup import eval_recipe  # noqa: E402
 
 from glade.cli import main  # noqa: E402
 from glade.env import standin  # noqa: E402
-from glade.eval import distributed  # noqa: E402
+from glade.eval import distributed, ray_join  # noqa: E402
 from glade.seats import Decision  # noqa: E402
 
 RESUME = "rerun the same command to resume: the finished worlds are kept"
-NO_CPUS = distributed.no_cpus("HOST:PORT", 0).split("HOST:PORT", 1)[1]  # Ray names the head by this machine's IP
+NO_CPUS = ray_join.no_cpus("HOST:PORT", 0).split("HOST:PORT", 1)[1]  # Ray names the head by this machine's IP
 
 
 def _raises(monkeypatch, error: BaseException):
@@ -90,7 +90,7 @@ def test_a_cluster_left_without_cpus_stops_the_run_instead_of_waiting(monkeypatc
     stats = distributed.RolloutStats()
     with pytest.raises(ConnectionError) as caught:
         list(distributed.play_on_ray(SimpleNamespace(policies={}), {}, [["a"], ["b"]], stats))
-    assert str(caught.value) == f"{distributed.no_cpus('10.0.0.1:6379', 0)}; {RESUME}"
+    assert str(caught.value) == f"{ray_join.no_cpus('10.0.0.1:6379', 0)}; {RESUME}"
     assert waits == [{"num_returns": 1, "timeout": distributed.WAIT_SECONDS}] and len(cancelled) == 2
 
 
@@ -113,22 +113,22 @@ def test_ray_address_is_named_where_it_gave_the_address(monkeypatch, tmp_path, c
         "`ray start --head` there, or unset RAY_ADDRESS for a local one"
     )
     with pytest.raises(OSError) as caught:
-        distributed.check_address("auto")
+        ray_join.check_address("auto")
     assert str(caught.value) == said
     assert main(["eval", str(eval_recipe(tmp_path)), "--ray", "--dry-run"]) == 2
     assert f"error: {said}" in capsys.readouterr().err
     monkeypatch.delenv("RAY_ADDRESS")
     with pytest.raises(OSError, match=rf"^--ray {address}: no Ray cluster answers there; start one with `ray start "):
-        distributed.check_address(address)  # given as --ray's own: named so
+        ray_join.check_address(address)  # given as --ray's own: named so
 
 
 def test_quiet_turns_off_rays_messages_from_its_nodes(monkeypatch):
     worker = ray._private.worker
     monkeypatch.setattr(worker, "_worker_logs_enabled", True)  # put back after the test
-    monkeypatch.setattr(distributed, "_connect", lambda *args: "joined")
+    monkeypatch.setattr(ray_join, "_connect", lambda *args: "joined")
     monkeypatch.setattr(distributed.ray, "is_initialized", lambda: False)
-    assert distributed.connect("auto", quiet=False) == "joined" and worker._worker_logs_enabled
-    assert distributed.connect("auto") == "joined" and not worker._worker_logs_enabled
+    assert ray_join.connect("auto", quiet=False) == "joined" and worker._worker_logs_enabled
+    assert ray_join.connect("auto") == "joined" and not worker._worker_logs_enabled
 
 
 class _Stop(Exception):

@@ -19,40 +19,41 @@ from ray_cluster import free_port, ray_cluster  # noqa: E402
 from resume_setup import eval_recipe  # noqa: E402
 
 from glade.cli import main  # noqa: E402
-from glade.eval import distributed  # noqa: E402
-from glade.rollout import RolloutStats, act_timed  # noqa: E402
+from glade.eval import distributed, ray_join  # noqa: E402
+from glade.policy_calls import act_timed  # noqa: E402
+from glade.rollout import RolloutStats  # noqa: E402
 from glade.run_cost import closing_line, run_cost  # noqa: E402
 from glade.seats import Decision  # noqa: E402
 
 
 def test_token_mode_for_an_explicit_address_is_rays_own_rule(tmp_path):
     token = tmp_path / ".ray" / "auth_token"
-    assert not distributed.joins_with_token({}, tmp_path)  # no token at hand: as Ray joins
+    assert not ray_join.joins_with_token({}, tmp_path)  # no token at hand: as Ray joins
     token.parent.mkdir()
     token.write_text("x" * 64)
-    assert distributed.joins_with_token({}, tmp_path)  # ~/.ray/auth_token: as ray.init("auto") does
-    assert not distributed.joins_with_token({"RAY_AUTH_MODE": "disabled"}, tmp_path)  # the user's choice holds
-    assert not distributed.joins_with_token({"RAY_AUTH_MODE": "token"}, tmp_path)  # set already: nothing to do
+    assert ray_join.joins_with_token({}, tmp_path)  # ~/.ray/auth_token: as ray.init("auto") does
+    assert not ray_join.joins_with_token({"RAY_AUTH_MODE": "disabled"}, tmp_path)  # the user's choice holds
+    assert not ray_join.joins_with_token({"RAY_AUTH_MODE": "token"}, tmp_path)  # set already: nothing to do
     empty = tmp_path / "empty"
-    assert distributed.joins_with_token({"RAY_AUTH_TOKEN": "abc"}, empty)
-    assert distributed.joins_with_token({"RAY_AUTH_TOKEN_PATH": str(token)}, empty)
+    assert ray_join.joins_with_token({"RAY_AUTH_TOKEN": "abc"}, empty)
+    assert ray_join.joins_with_token({"RAY_AUTH_TOKEN_PATH": str(token)}, empty)
 
 
 def test_a_cluster_without_cpus_is_refused_in_one_line():
-    assert distributed.no_cpus("10.0.0.1:6379", 2.0) is None
-    assert distributed.no_cpus("10.0.0.1:6379", 0) == (
+    assert ray_join.no_cpus("10.0.0.1:6379", 2.0) is None
+    assert ray_join.no_cpus("10.0.0.1:6379", 0) == (
         "the Ray cluster at 10.0.0.1:6379 has no CPUs for tasks (each shard needs 1): add a worker node with CPUs, "
         "or start the head with --num-cpus N"
     )
 
 
 def test_a_join_that_does_not_answer_is_given_up(monkeypatch):
-    monkeypatch.setattr(distributed, "JOIN_SECONDS", 0.3)
-    monkeypatch.setattr(distributed, "check_address", lambda address: None)
+    monkeypatch.setattr(ray_join, "JOIN_SECONDS", 0.3)
+    monkeypatch.setattr(ray_join, "check_address", lambda address: None)
     monkeypatch.setattr(distributed.ray, "init", lambda **options: time.sleep(3))  # Ray retrying for minutes
     started = time.monotonic()
     with pytest.raises(OSError, match=r"^--ray 10.0.0.1:1: could not join a Ray cluster there \(no answer as a Ray"):
-        distributed.connect("10.0.0.1:1")
+        ray_join.connect("10.0.0.1:1")
     assert time.monotonic() - started < 2
 
 
@@ -60,8 +61,8 @@ def test_ctrl_c_while_joining_says_so_not_how_to_resume(monkeypatch, tmp_path, c
     def interrupted(address, seconds, **options):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(distributed, "check_address", lambda address: None)
-    monkeypatch.setattr(distributed, "_join", interrupted)
+    monkeypatch.setattr(ray_join, "check_address", lambda address: None)
+    monkeypatch.setattr(ray_join, "_join", interrupted)
     path = eval_recipe(tmp_path, seeds={"start": 0, "count": 1})
     assert main(["eval", str(path), "--ray", "10.0.0.1:1"]) == 130
     err = capsys.readouterr().err
@@ -153,15 +154,15 @@ def test_a_cluster_with_no_cpus_is_refused_not_waited_on():
     with ray_cluster(cpus=0) as (address, head, temp_dir):
         try:
             with pytest.raises(OSError, match=r"has no CPUs for tasks \(each shard needs 1\)"):
-                distributed.connect(address)
+                ray_join.connect(address)
         finally:
             ray.shutdown()
 
 
 JOIN = """
 import os, sys
-from glade.eval import distributed
-print(distributed.connect(sys.argv[1]))
+from glade.eval import ray_join
+print(ray_join.connect(sys.argv[1]))
 """
 
 

@@ -4,10 +4,10 @@
 
 import numpy as np
 
+from glade.eval.floor_rule import stored_interval
 from glade.eval.harness import score_text
 from glade.eval.outcome_check import _figure_verdict
 from glade.eval.stats import interval
-from glade.eval.verdicts import stored_interval
 from glade.hub.card_sections import episodes_cell
 
 

@@ -49,8 +49,9 @@ def vs():
         try:
             yield importlib.import_module("glade.seats.vllm")
         finally:
-            sys.modules.pop("glade.seats.vllm", None)
-            vars(glade.seats).pop("vllm", None)
+            for name in ("vllm", "vllm_stop"):
+                sys.modules.pop(f"glade.seats.{name}", None)
+                vars(glade.seats).pop(name, None)
 
 
 # --------------------------------------------------------------------------- 1. cpu:0 is cpu

@@ -233,7 +233,8 @@ def test_every_creature_on_one_server_spec_is_asked_at_once(fake_server):
     from fake_server import completion
     from seat_checks import FAST, observations
 
-    from glade.rollout import RolloutStats, act_timed
+    from glade.policy_calls import act_timed
+    from glade.rollout import RolloutStats
 
     lock, in_flight, peak = threading.Lock(), [0], [0]
 

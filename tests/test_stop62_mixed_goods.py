@@ -14,7 +14,8 @@ from test_stop62_other_worlds import tiny_world
 
 from glade.cli import main
 from glade.eval.cells import decision_cells
-from glade.eval.metrics import decision_summary, outcome_summary, outcome_table, world_figures
+from glade.eval.decision_metrics import decision_summary
+from glade.eval.metrics import outcome_summary, outcome_table, world_figures
 from glade.eval.stats import interval
 
 TWO_GOODS = tiny_world("tiny2")  # salt and peat, none of the default Wood's goods

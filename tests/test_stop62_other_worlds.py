@@ -83,7 +83,7 @@ def no_legend(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mixed")
-    # goods alike: a run of worlds with other goods fails in glade.eval.metrics.decision_summary (jsd of no mass)
+    # goods alike: a run of worlds with other goods fails in glade.eval.decision_metrics.decision_summary (jsd of no mass)
     (folder / "tiny.yaml").write_text(TINY.replace("peat", "firewood"))
     (folder / "wintry.yaml").write_text(WINTRY)
     return evaluated(folder, [str(folder / "tiny.yaml"), str(folder / "wintry.yaml")])

@@ -22,7 +22,7 @@ from glade.env.action_schema import action_schema, portable_schema
 from glade.env.jsonfix import extract_json_object
 from glade.env.observation import plain
 from glade.env.protocol import parse
-from glade.eval.metrics import seat_validity
+from glade.eval.decision_metrics import seat_validity
 from glade.seats import SeatSpecError, load, load_council
 from glade.seats.structured import Grammars, SchemaConstraint, lark_grammar
 from glade.tracejson import canonical

@@ -5,7 +5,7 @@ to show it either way), met or missed; the card and the console both read it fro
 import pytest
 
 from glade.cli.train import target_text
-from glade.hub.model_card import target_verdict
+from glade.hub.card_targets import target_verdict
 from glade.train import evaluate
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from glade.eval.floor_rule import AT_FLOOR
 from glade.eval.report.sections import VERDICTS, _verdict_html
 from glade.eval.stats import MIN_N, Interval
 from glade.eval.verdict_text import lever_note, seam_note
 from glade.eval.verdicts import (
-    AT_FLOOR,
     LEVER_RULES,
     SEAM_RULES,
     _lever_verdict,

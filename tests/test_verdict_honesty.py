@@ -10,9 +10,9 @@ import pytest
 
 import glade.eval.attribution as attribution_module
 import glade.eval.verdicts as verdicts_module
+from glade.eval.decision_metrics import decision_summary
 from glade.eval.fdr import heterogeneity
 from glade.eval.figures import FIGURES
-from glade.eval.metrics import decision_summary
 from glade.eval.stats import Interval
 from glade.eval.verdict_text import attribution_lines, seam_lines
 from glade.eval.verdicts import SEAM_UNDECIDED, _robust_verdict, robustness, seam_split

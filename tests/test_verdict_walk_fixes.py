@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from glade.cli import main
+from glade.eval.floor_rule import against_floor
 from glade.eval.rank import rank
 from glade.eval.report.leaderboard import board_table, rank_sections, share_text
 from glade.eval.report.sections import lesson_sections
 from glade.eval.stats import MIN_RESAMPLED, Interval
 from glade.eval.thresholds import Thresholds
 from glade.eval.verdict_text import n_text, robustness_lines, verdict_sections
-from glade.eval.verdicts import _lever_verdict, _undecided, against_floor
+from glade.eval.verdicts import _lever_verdict, _undecided
 
 # the reviewer's council effect: 0.90 - 0.95 on every seed, at lever_min_effect 0.05
 AT_FLOOR = Interval(

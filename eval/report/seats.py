@@ -39,7 +39,7 @@ def seat_text(recipe: dict, name: str, identities: list[str]) -> str:
 
 
 def seat_rows(r: Results) -> tuple[list[str], list[list[str]]]:
-    from glade.eval.metrics import seat_validity
+    from glade.eval.decision_metrics import seat_validity
 
     header = ["council", "seat (policy)", "valid actions", "self-buys", "n", "decisions", "top errors"]
     rows = []

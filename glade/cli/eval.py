@@ -194,7 +194,9 @@ def ray_module(address: str | None, check: bool):
     except ImportError:
         raise ValueError("--ray needs Ray: pip install 'glade[ray]'") from None
     if check:
-        distributed.check_address(address)
+        from glade.eval.ray_join import check_address
+
+        check_address(address)
     return distributed
 
 
@@ -203,7 +205,7 @@ def dry_join(address: str) -> None:
     with this machine's CPUs), and leave it. OSError as a run's join raises it."""
     import ray
 
-    from glade.eval.distributed import connect
+    from glade.eval.ray_join import connect
 
     joined = ray.is_initialized()
     try:

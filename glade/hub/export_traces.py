@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from glade.console import fault_text
-from glade.env.schema import yaml_problem
+from glade.env.strict_yaml import yaml_problem
 from glade.faults import fault_hint, tally_faults, too_many_faults
 from glade.traces import GenerateRecipe, other_protocol, readable_shards, seats_and_errors
 from glade.traces_card import FAULTS_HEADING, RECIPE_HEADING, faults_section, recipe_section, size_category

@@ -71,7 +71,7 @@ class Decision:
     policy: str | None = None  # identity of what decided, when it differs per seat
     shared: bool = False  # the answer of an identical request in the same call, not generated again
     # The model seconds this decision took as the policy measured them in another process (a
-    # Ray seat server's share of its batched generate), counted by glade.rollout.act_timed in
+    # Ray seat server's share of its batched generate), counted by glade.policy_calls.act_timed in
     # place of an equal share of the call's wall time, which there includes the network. None:
     # act_timed times the call. Unlike latency_s it reaches no trace row: it is run cost only.
     model_s: float | None = None
