@@ -116,7 +116,7 @@ def load_model(checkpoint: str | Path, args: dict, batch_size: int):
             f"{checkpoint}: cannot load its base model {base!r} (meta.json's base_model): {unreachable}; {local}"
         )
     try:
-        return get_model("hf").create_from_arg_obj(
+        lm = get_model("hf").create_from_arg_obj(
             args, {"batch_size": batch_size, "max_batch_size": None, "device": "cpu"}
         )
     except Exception as exc:
@@ -132,6 +132,11 @@ def load_model(checkpoint: str | Path, args: dict, batch_size: int):
             f"cache {HF_HUB_CACHE}), or set base_model in {Path(checkpoint) / 'meta.json'} to a local folder "
             "holding that model."
         ) from exc
+    # lm-eval asks for max_length (prompt + the task's max_gen_toks), and a folder's max_new_tokens (glade writes
+    # its evaluation's budget there: glade.train.folder_defaults) would take precedence: the task's budget decides
+    model = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
+    model.generation_config.max_new_tokens = None
+    return lm
 
 
 # --- running --------------------------------------------------------------------------------

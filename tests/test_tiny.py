@@ -134,14 +134,17 @@ CHAT = [
 
 
 @pytest.mark.parametrize("which", ["memory", "reloaded"])
-def test_assistant_mask_covers_exactly_assistant_content(tok, reloaded, which):
+def test_the_template_renders_in_plain_jinja2_as_transformers_renders_it(tok, reloaded, which):
+    # llama.cpp, text-generation-webui and other plain-Jinja2 renderers refused transformers' own
+    # {% generation %} tag ("Encountered unknown tag 'generation'"); glade never asks for its mask
+    import jinja2
+
     t = tok if which == "memory" else reloaded[0]
-    out = t.apply_chat_template(CHAT, return_assistant_tokens_mask=True, return_dict=True)
-    ids, mask = out["input_ids"], out["assistant_masks"]
-    assert len(ids) == len(mask)
-    expected = [i for m in CHAT if m["role"] == "assistant" for i in t.encode(m["content"] + IM_END)]
-    assert [i for i, m in zip(ids, mask) if m] == expected
-    # The masked span is contiguous per turn: header and trailing "\n" are outside it.
+    plain = jinja2.Environment().from_string(t.chat_template)
+    for chat in (CHAT, CHAT[:2], CHAT[:3], CHAT[1:2]):
+        for prompt in (False, True):
+            expected = t.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
+            assert plain.render(messages=chat, add_generation_prompt=prompt) == expected
     text = t.apply_chat_template(CHAT, tokenize=False)
     assert text.startswith("<|im_start|>system\nYou are Hazel")
     assert text.endswith("<|im_start|>assistant\nHold.\n  Wait for frost.<|im_end|>\n")
@@ -184,10 +187,14 @@ def test_left_padded_batch_generation_equals_single(reloaded):
             assert torch.allclose(together.logits[step][i], logits[0], atol=1e-5), (i, step)
 
 
-def test_trl_sees_generation_markers_and_trained_stop_token(tok):
-    # TRL's own checks for assistant_only_loss: it keeps our template (no patching) and the
-    # end-of-turn token falls inside the loss mask, so a trained model learns to stop.
-    from trl.chat_template_utils import has_generation_markers, is_chat_template_stop_token_trained
+def test_a_completion_holds_the_answer_and_its_stop_token(tok):
+    # glade trains prompt/completion rows (glade.train.data.to_prompt_completion): TRL renders the
+    # prompt with the generation prompt and the whole chat, and trains on what the second adds, so
+    # the end-of-turn token is trained (no {% generation %} markers needed, and the template has none)
+    from trl.chat_template_utils import has_generation_markers
 
-    assert has_generation_markers(tok.chat_template)
-    assert is_chat_template_stop_token_trained(tok)
+    assert not has_generation_markers(tok.chat_template)
+    for end in (3, 5):
+        prompt = tok.apply_chat_template(CHAT[: end - 1], tokenize=False, add_generation_prompt=True)
+        whole = tok.apply_chat_template(CHAT[:end], tokenize=False)
+        assert whole.startswith(prompt) and whole[len(prompt) :] == CHAT[end - 1]["content"] + IM_END + "\n"

@@ -1,7 +1,9 @@
 """Fold a LoRA checkpoint into its base model (`glade merge CHECKPOINT [--out DIR]`).
 
 The merged folder is a plain transformers model (safetensors, tokenizer, meta.json) whose
-logits equal the adapter's; it serves where adapters cannot (some servers, exports). The
+logits equal the adapter's; it serves where adapters cannot (some servers, exports). Its
+generation_config.json decodes greedily in the recipe's `eval.max_new_tokens`, and its chat
+template holds no transformers-only markers (glade.train.folder_defaults). The
 adapter's recipe.yaml and data/ (its SFT splits) come along: `glade lm-eval` reads its
 held-out split from data/ and checks `--traces` against its training split.
 """
@@ -17,6 +19,8 @@ from glade import checkpoint as checkpoints
 from glade.checkpoint_files import check_base_settings, loadable
 from glade.files import check_folder_path, readable_by_umask
 from glade.hub_ids import hub_unreachable
+
+from .folder_defaults import plain_templates, recipe_budget, write_greedy
 
 
 def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
@@ -56,6 +60,8 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     try:
         merged.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
+        write_greedy(tmp, recipe_budget(checkpoint))  # answers as its evaluation did, not as its base samples
+        plain_templates(tmp)  # a template plain Jinja2 renders
         if (checkpoint / "data").is_dir():  # what the merged weights were trained and held out on
             shutil.copytree(checkpoint / "data", tmp / "data")
         if (checkpoint / "recipe.yaml").is_file():

@@ -28,6 +28,8 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
+from .folder_defaults import answer_budget, greedy_config
+
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = [ENDOFTEXT, IM_START, IM_END]
 MODEL_MAX_LENGTH = 2048
@@ -40,14 +42,14 @@ QWEN2_PRETOKENIZE_REGEX = (
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
-# ChatML. The assistant content and its <|im_end|> sit inside {% generation %} so that
-# return_assistant_tokens_mask (and TRL's assistant_only_loss) marks exactly those tokens;
-# the "\n" after <|im_end|> is outside, as is the "<|im_start|>assistant\n" header.
+# ChatML, in plain Jinja2: no transformers-only {% generation %} markers, which llama.cpp,
+# text-generation-webui and other plain-Jinja2 renderers refuse as unknown tags. glade trains
+# prompt/completion rows (TRL masks the prompt), so it never asks for an assistant-token mask.
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
     "{%- if message['role'] == 'assistant' %}"
     "{{- '<|im_start|>assistant\\n' }}"
-    "{%- generation %}{{- message['content'] + '<|im_end|>' }}{%- endgeneration %}"
+    "{{- message['content'] + '<|im_end|>' }}"
     "{{- '\\n' }}"
     "{%- else %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -250,7 +252,8 @@ def build_model(
     )
     torch.manual_seed(seed)  # init draws from torch's global RNG
     model = Qwen2ForCausalLM(config).to(torch.float32).eval()
-    model.generation_config = GenerationConfig(**ids)  # greedy by default, knows pad/eos
+    # greedy in a seat's default budget, as glade answers: pipeline() would sample, generate() stop at 20 tokens
+    model.generation_config = GenerationConfig(**greedy_config(ids, answer_budget(None)))
     return model
 
 

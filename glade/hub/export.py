@@ -1,7 +1,8 @@
 """A Hub-ready folder for a creature checkpoint (`glade export`), and its push.
 
 The folder holds the LoRA adapter (or, merged, a plain model) as safetensors, the tokenizer
-and chat template, the resolved recipe, meta.json and a model card (glade.hub.model_card), with
+and chat template (without transformers-only markers), greedy generation defaults for a whole
+model (glade.train.folder_defaults), the resolved recipe, meta.json and a model card (glade.hub.model_card), with
 local absolute paths shortened to their last part (`portable`).
 Nothing is pickled and nothing needs remote code to load. Raises ValueError for bad input
 and PushFailed (the folder ready) when the push cannot happen; never prints.
@@ -21,6 +22,7 @@ from glade.checkpoint_files import FIX, json_object, loadable
 from glade.env import protocol
 from glade.eval.lm_results import lm_eval_scores
 from glade.files import readable_by_umask
+from glade.train.folder_defaults import plain_templates, recipe_budget, write_greedy
 
 from .base_check import check_base
 from .card_sections import lm_eval_record
@@ -120,8 +122,10 @@ def _copy_weights(checkpoint: Path, tmp: Path, kind: str, exported_kind: str, ba
         with tempfile.TemporaryDirectory(prefix="glade-export-") as work:
             merged = merge_lora(checkpoint, Path(work) / "merged")
             copy_files(merged, tmp, ["config.json", "generation_config.json", *_weight_files(merged)])
-        return
-    copy_files(checkpoint, tmp, ["config.json", "generation_config.json", *_weight_files(checkpoint)])
+    else:
+        copy_files(checkpoint, tmp, ["config.json", "generation_config.json", *_weight_files(checkpoint)])
+    # greedy in the budget its evaluation used, whatever the checkpoint's own says (a full fine-tune keeps its base's)
+    write_greedy(tmp, recipe_budget(checkpoint))
 
 
 def _weight_files(folder: Path) -> list[str]:
@@ -210,6 +214,8 @@ def export_checkpoint(
     try:
         _copy_weights(checkpoint, tmp, kind, exported_kind, base)
         copy_files(checkpoint, tmp, TOKENIZER_COPIED)
+        # an older checkpoint's (or a real base's) {% generation %} markers: plain Jinja2 refuses them
+        plain_templates(tmp)
         if recipe:
             (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
         exported_meta = _exported_meta(checkpoint, meta, kind, exported_kind, base)
