@@ -134,7 +134,9 @@ def load_model(checkpoint: str | Path, args: dict, batch_size: int):
         ) from exc
     # lm-eval asks for max_length (prompt + the task's max_gen_toks), and a folder's max_new_tokens (glade writes
     # its evaluation's budget there: glade.train.folder_defaults) would take precedence: the task's budget decides
-    model = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
+    from peft import PeftModel
+
+    model = lm.model.get_base_model() if isinstance(lm.model, PeftModel) else lm.model
     model.generation_config.max_new_tokens = None
     return lm
 
