@@ -139,12 +139,21 @@ def test_lm_eval_says_its_limit_its_intervals_and_a_worse_self_buy_in_words():
     assert "On glade_direction_mc read `acc`" in text
 
 
+HELD_OUT = (
+    "the episodes glade train set aside from these traces (not trained on), of the rows its recipe's filters kept"
+)
+
+
 def test_the_model_index_counts_each_task_s_scored_episodes_and_names_the_hub_dataset():
     found = {r.task_name: r for r in eval_results({"metrics": {"eval_loss": 0.4}}, ROWS, None, RECORD, "me/traces")}
-    assert found["glade_decision_gen"].dataset_args == {"episodes": 3, "limit": 12}
-    assert found["glade_direction_mc"].dataset_args == {"episodes": 2, "limit": 12}
+    assert found["glade_decision_gen"].dataset_args == {"held_out": HELD_OUT, "episodes": 3, "limit": 12}
+    assert found["glade_direction_mc"].dataset_args == {"held_out": HELD_OUT, "episodes": 2, "limit": 12}
     assert found["glade_direction_mc"].dataset_type == "me/traces"
-    assert found["glade_direction_mc"].dataset_config == "glade_direction_mc"
+    # the config and split glade export-traces writes (tests/test_stop63_export_hub_meta.py loads them)
+    assert (found["glade_direction_mc"].dataset_config, found["glade_direction_mc"].dataset_split) == (
+        "default",
+        "train",
+    )
     assert found["creature decisions (the trainer's loss)"].dataset_type == "me/traces"
 
 

@@ -156,7 +156,7 @@ def test_calibrate_takes_seed_0_and_one_generation(monkeypatch, tmp_path):
 
 def test_export_passes_every_option_down(monkeypatch):
     # guards export's run: --merge, --private, --out, --push, --council, --base-model, --dataset,
-    # --license each reach export_checkpoint (and the license defaults to apache-2.0)
+    # --license each reach export_checkpoint (and no --license is None: export_checkpoint takes the base's)
     import glade.cli.export as verb
 
     fake_train_modules(monkeypatch, {})
@@ -172,7 +172,7 @@ def test_export_passes_every_option_down(monkeypatch):
     [(args, kwargs), (_, plain)] = exported
     assert args == ("ck", "me/c")
     wanted = {"merge": True, "private": True, "out": "o", "push": True, "council": "runs/e"}
-    wanted |= {"base_model": "me/base", "dataset": "me/d", "license": "apache-2.0"}
+    wanted |= {"base_model": "me/base", "dataset": "me/d", "license": None}
     assert {k: kwargs[k] for k in wanted} == wanted
     assert (plain["merge"], plain["private"], plain["push"], plain["license"]) == (False, False, False, "mit")
 

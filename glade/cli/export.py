@@ -8,6 +8,8 @@ held-out metrics, the scores `glade lm-eval` wrote to CHECKPOINT/lm_eval/results
 with --council RESULTS, this checkpoint's own seats (valid-action rate, decision flags) and,
 named as the whole council's, the outcome effects and outcome flags of the councils it sat
 in, and its row of the leaderboard where RESULTS holds one (rank.json). Nothing is pickled and nothing needs remote code to load.
+The card's license is the one the base's own card names, where a card here names one (said in one
+line), else apache-2.0; a --license other than the base's is written as asked, and warned of.
 
 --push creates the repo and uploads the folder with huggingface_hub, so that the repo holds
 exactly the folder's files (older remote files are deleted); --private makes an existing public
@@ -102,8 +104,9 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
     p.add_argument("--dataset", metavar="OWNER/NAME", help="the Hub id of the traces dataset, for the card")
     p.add_argument(
         "--license",
-        default="apache-2.0",
-        help="a Hub license id for the card (default: apache-2.0; other for a license of your own, with --license-file)",
+        help="a Hub license id for the card (default: the license the base's card names, where a card here names "
+        "one, else apache-2.0; other for a license of your own, with --license-file); one other than the base's "
+        "is warned of",
     )
     p.add_argument(
         "--license-file",
@@ -118,7 +121,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from glade.train.recipe import shipped_recipe  # names TRL: only when the verb runs
 
-    check_license(args.license)  # the Hub refuses the upload of a card with any other license
+    if args.license is not None:  # the Hub refuses the upload of a card with any other license
+        check_license(args.license)
     checkpoint = str(resolve(args.checkpoint))  # latest:NAME, shipped:NAME
     out = Path(args.out) if args.out else default_out(check_repo_id(args.repo_id))
     earlier = earlier_export(out)[0] if (out / MARKER).is_file() else {}  # what an export there replaces
@@ -137,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             shipped_recipe=shipped_recipe(checkpoint),
             log=print,
             license_file=args.license_file,
-            warn=warning,  # a --base-model nothing here shows to be the adapter's base
+            warn=warning,  # a --base-model nothing here shows to be the adapter's base, a --license not the base's
         )
     except PushFailed as exc:
         merge_unused(checkpoint, args)

@@ -25,6 +25,7 @@ from glade.files import readable_by_umask
 from glade.train.folder_defaults import plain_templates, recipe_budget, write_greedy
 
 from .base_check import check_base
+from .base_license import base_license, chosen_license
 from .card_sections import lm_eval_record
 from .card_usage import model_size
 from .cards import (
@@ -157,7 +158,7 @@ def export_checkpoint(
     council: str | Path | None = None,
     api=None,
     base_model: str | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     dataset: str | None = None,
     shipped_recipe: dict | None = None,
     log=None,
@@ -173,7 +174,9 @@ def export_checkpoint(
     `glade train` resolves it (glade.cli.export reads it: the hub may not import glade.train.recipe);
     the card then says whether the run used it as it is, or with which overrides. `log`: hears
     what the push changed besides the files (an existing public repo made private).
-    `license_file`: the text of `license` other, copied to LICENSE (required with it).
+    `license_file`: the text of `license` other, copied to LICENSE (required with it). `license`
+    None: the license the base's card here names (base_license), else apache-2.0; `log` hears which
+    was taken from the base, `warn` of a `license` other than the base's (chosen_license).
     A `base_model` whose export here holds other weights than the adapter's base is refused; `warn`
     hears, once the folder is written, of one nothing here shows to be that base (base_check).
     Raises ValueError for bad input, PushFailed (folder ready) when the push cannot happen."""
@@ -208,6 +211,7 @@ def export_checkpoint(
     lm_scores = lm_eval_scores(checkpoint)
     out = Path(out) if out else default_out(repo_id)
     base = base_model or base_hub_id(meta)
+    license, license_note, license_warns = chosen_license(license, base_license(meta, (base,)))
     recipe = read_recipe(checkpoint, "glade train", optional=False)
 
     tmp = start_folder(out, "model", repo_id)
@@ -236,7 +240,7 @@ def export_checkpoint(
             pipeline_tag="text-generation",
         )
         lm_record = lm_eval_record(checkpoint)
-        data.eval_results = eval_results(meta, lm_scores, summary, lm_record, dataset) or None
+        data.eval_results = eval_results(meta, lm_scores, summary, lm_record, dataset, recipe) or None
         lineage = trained_scenarios(checkpoint, recipe, meta)
         # its settings stay as read here, like the council's they are compared with (summary.scenarios):
         # shortened on one side only, a path would differ from itself; the card's words print no path
@@ -268,6 +272,8 @@ def export_checkpoint(
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if license_note and (say := warn if license_warns else log) is not None:
+        say(license_note)
     if warn is not None and base_named is not None and base_named.warning:
         warn(base_named.warning)
     if warn is not None and (other := other_protocols(meta, lineage)):

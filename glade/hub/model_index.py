@@ -13,6 +13,7 @@ from pathlib import Path
 from glade.checkpoint import SHIPPED
 from glade.eval.figures import FIGURES
 from glade.eval.json_fields import NUMBER, RATE, is_kind, wrong_fields
+from glade.eval.lm_tasks.utils import MC_TASK
 
 from . import cards
 from .cards import is_repo_id
@@ -22,6 +23,9 @@ HELDOUT = "glade Wood held-out states"
 # the checkpoint's data/eval.parquet (not exported): the episodes `glade train` set aside from its
 # own traces (data.eval_share), of the training seeds, so not the held-out seeds; eval_loss is on them
 SFT_EVAL = "held-out episodes of the training traces"
+# what `glade export-traces` writes (glade.traces_card: configs): the only config and split a model-index
+# entry naming the --dataset repo may name; which of its episodes were held out, dataset_args say
+TRACES_CONFIG, TRACES_SPLIT = "default", "train"
 HELDOUT_METRICS = (
     "valid_json_rate",
     "valid_action_rate",
@@ -127,6 +131,32 @@ def scored_episodes(lm_scores: list[dict]) -> dict[str, int]:
     return found
 
 
+def held_out_args(meta: dict, recipe: dict | None) -> dict:
+    """Which rows of the training traces `glade train` set aside (its data/eval.parquet), for the
+    dataset_args of an entry naming the --dataset repo: whole episodes, drawn by data.eval_share and
+    data.split_seed (train/data.py split_episodes), of the rows the recipe's filters kept."""
+    data = (recipe or {}).get("data") or {}
+    counts = meta.get("data_counts") or {}
+    return {
+        "held_out": "the episodes glade train set aside from these traces (not trained on), of the rows its "
+        "recipe's filters kept",
+        "eval_share": data.get("eval_share"),
+        "split_seed": data.get("split_seed"),
+        "held_out_episodes": counts.get("eval_episodes"),
+        "held_out_rows": counts.get("eval"),
+    }
+
+
+def _given(args: dict) -> dict | None:
+    return {key: value for key, value in args.items() if value is not None} or None
+
+
+def lm_task_type(task: str) -> str:
+    """The Hub task id an lm-eval task is (https://hf.co/tasks): glade_direction_mc scores three choices by
+    log-likelihood (lm-eval's multiple_choice), glade_decision_gen generates the answer."""
+    return "multiple-choice" if task == MC_TASK else "text-generation"
+
+
 def lm_args(task: str, split: tuple[str, dict], episodes: dict[str, int]) -> dict | None:
     args = dict(split[1])
     if task in episodes:  # the scored documents' own count replaces the split's
@@ -141,15 +171,18 @@ def eval_results(
     council: CouncilView | None,
     lm_record: dict | None = None,
     dataset: str | None = None,
+    recipe: dict | None = None,
 ) -> list:
     """The model-index: this model's own figures (held-out, lm-eval, its council seats, its
     leaderboard row) and, each named as the whole council's, its councils' outcome figures.
     `lm_scores`: glade.eval.lm_results.lm_eval_scores; `lm_record`: card_sections.lm_eval_record
     (the documents' source: lm-eval scores on trained-on states are left out, lm_split).
     Entries group by task type, dataset type, config and split (huggingface_hub's
-    `unique_identifier`), so each kind of entry has a dataset type, config or split of its own.
+    `unique_identifier`), so each kind of entry has a task type, dataset type, config or split of its own.
     `dataset`: the training traces' Hub id (--dataset): the trainer's eval split and lm-eval's
-    documents from it name it as their dataset type (the Hub links a type to hf.co/datasets/TYPE);
+    documents from it name it as their dataset type (the Hub links a type to hf.co/datasets/TYPE),
+    with the config and split `glade export-traces` writes and, in dataset_args, which episodes were
+    held out (`recipe`: the resolved training recipe, its data.eval_share and data.split_seed);
     the held-out traces, never published by the export, keep glade's own names."""
     from huggingface_hub import EvalResult
 
@@ -168,14 +201,24 @@ def eval_results(
         for key in HELDOUT_METRICS
         if isinstance(metrics.get(key), (int, float))
     ]
+    # Entries naming the --dataset repo name its one config and split (TRACES_CONFIG, TRACES_SPLIT), and the
+    # held-out episodes in dataset_args. The Hub groups entries by task type, dataset type, config and split
+    # (huggingface_hub's unique_identifier: entries sharing them merge under the first one's task name), so
+    # the three on the same rows differ where it is true: glade_direction_mc is the Hub's multiple-choice task
+    # (three choices scored by log-likelihood), glade_decision_gen and the trainer's loss are text-generation,
+    # and the loss names no config: load_dataset(TYPE, split="train") loads the default config that the
+    # lm-eval entries name, so each entry links to rows the export has, and the two stay two.
+    held = held_out_args(meta, recipe) if dataset else {}
     if is_kind(metrics.get("eval_loss"), NUMBER):  # not on the held-out seeds: an entry of its own; never NaN
+        where = dict(dataset_type="glade/sft-eval-split", dataset_split="eval")
+        if dataset:
+            where = dict(dataset_type=dataset, dataset_split=TRACES_SPLIT, dataset_args=_given(held))
         found.append(
             EvalResult(
                 task_type="text-generation",
                 task_name="creature decisions (the trainer's loss)",
-                dataset_type=dataset or "glade/sft-eval-split",
+                **where,
                 dataset_name=SFT_EVAL,
-                dataset_split="eval",
                 metric_type="eval_loss",
                 metric_name="eval_loss",
                 metric_value=rounded(float(metrics["eval_loss"])),
@@ -184,21 +227,28 @@ def eval_results(
     split = lm_split(lm_record)
     episodes = scored_episodes(lm_scores)
     on_hub = dataset if split and split[0] == "checkpoint-eval-split" else None  # the training traces' split
-    found += [
-        EvalResult(
-            task_type="text-generation",
-            task_name=row["task"],
-            dataset_type=on_hub or f"lm-eval/{row['task']}",
-            dataset_name=row["task"],
-            dataset_config=row["task"] if on_hub else None,  # two tasks on one dataset stay two entries
-            dataset_split=split[0],
-            dataset_args=lm_args(row["task"], split, episodes),
-            metric_type=row["metric"],
-            metric_name=row["metric"],
-            metric_value=rounded(row["value"]),
+    for row in lm_scores if split else []:
+        args = lm_args(row["task"], split, episodes)
+        where = dict(dataset_type=f"lm-eval/{row['task']}", dataset_split=split[0], dataset_args=args)
+        if on_hub:  # the split's episodes are the held-out ones, which held_out_episodes counts
+            args = {("held_out_episodes" if key == "split_episodes" else key): v for key, v in (args or {}).items()}
+            where = dict(
+                dataset_type=on_hub,
+                dataset_config=TRACES_CONFIG,
+                dataset_split=TRACES_SPLIT,
+                dataset_args=_given({**held, **args}),
+            )
+        found.append(
+            EvalResult(
+                task_type=lm_task_type(row["task"]),
+                task_name=row["task"],
+                **where,
+                dataset_name=row["task"],
+                metric_type=row["metric"],
+                metric_name=row["metric"],
+                metric_value=rounded(row["value"]),
+            )
         )
-        for row in (lm_scores if split else [])
-    ]
     if council is not None:
         found += seat_results(council) + council_results(council)
     return found
