@@ -33,3 +33,15 @@ def test_the_readme_gives_the_direct_lm_eval_command_with_the_chat_template():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     command = readme[readme.index("lm_eval --model hf") :].split("```")[0]
     assert "--apply_chat_template" in command and "--include_path eval/lm_tasks" in command
+
+
+def test_the_shipped_bases_card_is_the_one_glade_export_writes_for_it_today(tmp_path, monkeypatch, capsys):
+    from glade.cli import main
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    base = Path(__file__).resolve().parents[1] / "models" / "tiny-base"
+    assert main(["export", "shipped:tiny-base", "--repo-id", "glade/tiny-base", "--out", str(tmp_path / "out")]) == 0
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert card == (base / "README.md").read_text(encoding="utf-8"), (
+        "regenerate it: glade export shipped:tiny-base --repo-id glade/tiny-base --out DIR, then copy DIR/README.md"
+    )
