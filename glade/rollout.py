@@ -154,16 +154,20 @@ def run_lockstep(
     on_turn: Callable[[int], None] | None = None,
     stats: RolloutStats | None = None,
     full: bool = True,
+    sink: Callable[[str, dict], None] | None = None,
 ) -> dict[str, Played]:
     """Play every episode to its end; returns episode_id -> Played. `on_turn(live)` hears
     after each lockstep turn how many worlds are still playing. `full=False` records rows
-    without the FULL_ONLY columns (what `glade simulate` writes needs none of them)."""
+    without the FULL_ONLY columns (what `glade simulate` writes needs none of them). `sink(episode_id,
+    row)` takes each row as it is made, in the order Played.rows would hold them, and Played.rows stays
+    empty: `glade generate` packs them as they come (glade.shard_spool) instead of keeping every dict."""
     stats = stats if stats is not None else RolloutStats()
     twice = sorted({e.episode_id for e in episodes if sum(f.episode_id == e.episode_id for f in episodes) > 1})
     if twice:  # rows and results are keyed by id: two would be merged into one
         raise ValueError(f"episode ids must differ; given twice: {', '.join(twice[:3])}")
     started = time.perf_counter()
     envs, observations, rows = {}, {}, {e.episode_id: [] for e in episodes}
+    marks: dict[str, list[tuple]] = {e.episode_id: [] for e in episodes}  # (creature, seat, error): the summary's
     for e in episodes:
         env = parallel_env(e.scenario)
         observations[e.episode_id], _ = env.reset(seed=e.seed)
@@ -190,21 +194,24 @@ def run_lockstep(
             before = env.last_wealth_before
             events = _json(list(env.last_row["events"]) + [f"seam: {s}" for s in env.last_row["seam"]])
             for c in agents:
-                rows[e.episode_id].append(
-                    trace_row(
-                        e,
-                        hashes[e.episode_id],
-                        c,
-                        obs[c],
-                        decisions[(e.episode_id, c)],
-                        labels[(e.episode_id, c)],
-                        infos[c],
-                        before[c],
-                        env.world,
-                        events,
-                        references[e.episode_id][c] if full and (e.recorded is None or c in e.recorded) else None,
-                    )
+                row = trace_row(
+                    e,
+                    hashes[e.episode_id],
+                    c,
+                    obs[c],
+                    decisions[(e.episode_id, c)],
+                    labels[(e.episode_id, c)],
+                    infos[c],
+                    before[c],
+                    env.world,
+                    events,
+                    references[e.episode_id][c] if full and (e.recorded is None or c in e.recorded) else None,
                 )
+                marks[e.episode_id].append((c, row["seat"], row["error"]))
+                if sink is None:
+                    rows[e.episode_id].append(row)
+                else:
+                    sink(e.episode_id, row)
             observations[e.episode_id] = next_obs
             stats.decisions += len(agents)
             if not env.agents:
@@ -212,7 +219,7 @@ def run_lockstep(
                     e,
                     rows[e.episode_id],
                     list(env.world.history),
-                    _summary(e, hashes[e.episode_id], rows[e.episode_id], env.world),
+                    _summary(e, hashes[e.episode_id], marks.pop(e.episode_id), env.world),
                 )
         live = [e for e in live if envs[e.episode_id].agents]
         if on_turn is not None:
@@ -280,12 +287,13 @@ def trace_row(
     return row
 
 
-def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dict:
+def _summary(e: EpisodeSpec, scenario_hash: str, marks: list[tuple], world) -> dict:
+    """`marks`: (creature, seat, error) of each of the episode's rows, in order."""
     history = world.history
     last = history[-1]
     seats: dict[str, str] = {}
-    for r in rows:
-        seats.setdefault(r["creature"], r["seat"])
+    for creature, seat, _ in marks:
+        seats.setdefault(creature, seat)
     return {
         "scenario": e.scenario.name,
         "scenario_hash": scenario_hash,
@@ -301,7 +309,9 @@ def _summary(e: EpisodeSpec, scenario_hash: str, rows: list[dict], world) -> dic
         "gambit_pnl": round(world.patron.gambit_pnl, 6) if e.scenario.gambit is not None else None,
         "patron_pebbles": round(world.patron.pebbles, 6),
         "conservation_problems": check_conservation(world),
-        "faults": tally_faults((r["seat"], r["error"]) for r in rows),  # per seat: turns its server failed to answer
+        "faults": tally_faults(
+            (seat, error) for _, seat, error in marks
+        ),  # per seat: turns its server failed to answer
         "glade_version": glade.__version__,
     }
 

@@ -27,8 +27,8 @@ from glade.config import (
     recipe_source,
 )
 from glade.env import protocol
-from glade.faults import failing_watch, is_fault, planned_decisions, shard_watch, stop_if_failing, tally_faults
-from glade.files import atomic, check_folder_path, only_writer
+from glade.faults import failing_watch, planned_decisions, shard_watch, stop_if_failing, tally_faults
+from glade.files import check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
 from glade.resume import check_outside_runs, finished, scenario_hashes
 from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
@@ -39,6 +39,7 @@ from glade.seats import check_inputs as seat_inputs
 from glade.seats.server import seat_fault_hint
 from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.shard_rows import protocol_words
+from glade.shard_spool import ShardSpool, dataset_schema  # noqa: F401 (glade.traces.dataset_schema, as before)
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
 from glade.traces_ledger import check_listed, check_shard_rows, interrupted_generate, left_to_play, shard_log
@@ -232,11 +233,10 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         for i, batch in enumerate(batches):
             specs = [episode_spec(recipe, scenarios, p, councils) for p in batch]
             on_turn = world_turn_ticks(specs, progress, shard_watch(watch, last=i + 1 == len(batches)))
-            played = run_lockstep(specs, on_turn=on_turn, stats=stats)
-            rows = [{k: r[k] for k in DATASET_COLUMNS} for e in specs for r in played[e.episode_id].rows]
-            _write_shard(rows, log.path("traces", part))
-            faults = {e.episode_id: sum(is_fault(r["error"]) for r in played[e.episode_id].rows) for e in specs}
-            log.finish(state, part, faults)
+            spool = ShardSpool([e.episode_id for e in specs])  # the rows packed as they come, not held as dicts
+            run_lockstep(specs, on_turn=on_turn, stats=stats, sink=spool.add)
+            _write_shard(spool, log.path("traces", part))
+            log.finish(state, part, spool.faults)
             part += 1
             if i + 1 < len(batches):  # a seat failing from the start stops the run here
                 stop_if_failing(
@@ -274,29 +274,9 @@ def seats_and_errors(shards: list[Path]):
         yield from zip(table["seat"].to_pylist(), table["error"].to_pylist())
 
 
-def dataset_schema():
-    """The Arrow schema of every traces shard. Written explicitly: inferred from the rows, a
-    column that is null in every row of a shard (`error` in a batch with no errors) would be
-    typed null there and string in the next shard, and no reader could load the folder whole."""
-    import pyarrow as pa
-
-    text, whole, real = pa.string(), pa.int64(), pa.float64()
-    types = {
-        "seed": whole, "turn": whole, "self_buy": whole, "prompt_tokens": whole, "completion_tokens": whole,
-        "repaired": pa.bool_(), "latency_s": real, "pebbles": real, "wealth_before": real, "wealth_after": real,
-        "wealth_change": real, "mood": real,
-        "messages": pa.list_(pa.struct([("role", text), ("content", text)])),
-    }  # fmt: skip
-    return pa.schema([(c, types.get(c, text)) for c in DATASET_COLUMNS])
-
-
-def _write_shard(rows: list[dict], path: Path) -> None:
-    import pyarrow.parquet as pq
-    from datasets import Dataset, Features  # heavy import, only when writing
-
-    table = Dataset.from_list(rows, features=Features.from_arrow_schema(dataset_schema())).with_format("arrow")[:]
-    with atomic(path) as tmp:  # pyarrow writes the file: Dataset.to_parquet's Python file, called from
-        pq.write_table(table, str(tmp))  # Arrow's C++ writer, aborts the process on a Ctrl-C there
+def _write_shard(spool: ShardSpool, path: Path) -> None:
+    """A batch's shard, from the rows packed as they played (here, where a test stands in a writer that dies)."""
+    spool.write(path)
 
 
 def readable_shards(folder: str | Path) -> list[str]:
