@@ -5,8 +5,9 @@ code it replaced.
     .venv/bin/python benchmarks/results_scale.py --quick    (38,400 and 153,600 rows; under 2 minutes)
 
 A small results folder is played once by `glade eval` (this checkout; a shipped scenario, councils of stand-in and
-random seats: tests/planted.py's random_trader), then tiled into two folders of FACTOR_A and 4 x FACTOR_A copies of
+random seats: tests/planted.py's random_trader), then tiled into two folders of --factor and 4 x --factor copies of
 its seeds (each copy's seeds, episode ids and pair ids renamed; no summary.json, which `glade flag` does not need).
+The larger stays under 1,024 seeds: past them the before code's sign-flip test overflowed (eval/fdr.py).
 Past 131,072 rows pandas reads a column in more than one Arrow chunk, which is where glade flag used to turn
 quadratic (one row subset per flag cost the whole table). Each figure is one `glade flag` run in its own process
 (`/usr/bin/time`: user + system CPU seconds and maximum resident set size); "before" is BASELINE unpacked with
@@ -122,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", default=BASELINE, metavar="REV", help="the before code")
     p.add_argument("--no-baseline", action="store_true", help="measure this checkout only")
     args = p.parse_args(argv)
+    for name in ("seeds", "turns", "factor"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name}: must be at least 1")
     # B under 1,024 seeds: the before code's sign-flip test overflowed past them
     factor = args.factor or (16 if args.quick else 24)
     args.turns = args.turns or (20 if args.quick else 40)

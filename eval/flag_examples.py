@@ -43,10 +43,6 @@ def _picked(rows: pd.DataFrame, limit: int = EXAMPLES) -> pd.DataFrame:
     return pd.concat([first, rows.drop(first.index)]).head(limit)
 
 
-def _examples(rows: pd.DataFrame, limit: int = EXAMPLES) -> list[dict]:
-    return [] if len(rows) == 0 else [_example(r) for _, r in _picked(rows, limit).iterrows()]
-
-
 def add_examples(decisions: pd.DataFrame, flags: list[dict], texts: Callable | None = None) -> None:
     """Sets f["examples"] of each flag. `texts` (keys -> {key: (prompt, completion)}) reads the texts of the rows
     picked, all flags' at once; without it they are the table's own. Each flag's rows are picked from a frame of the
