@@ -56,7 +56,7 @@ def sign_flip(diffs, *, seed: int = 0, draws: int = DRAWS) -> tuple[float, float
     rng = np.random.default_rng(seed)
     signs = rng.choice((-1.0, 1.0), size=(draws, k))
     hits = int(np.sum(np.abs(signs @ d) >= observed))
-    return (1 + hits) / (draws + 1), max(2.0 / 2**k, 1 / (draws + 1))
+    return (1 + hits) / (draws + 1), max(2.0 ** (1 - k), 1 / (draws + 1))  # 2 / 2**k overflowed past 1,023 pairs
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:

@@ -34,19 +34,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from glade.files import atomic, check_replaceable
 
-from .cells import CELL, decision_cells, outcome_cells
-from .families import EXAMPLES, families
+from .cells import decision_cells, outcome_cells
+from .families import families
 from .faults import without_faults
 from .fdr import filtered_bh
 from .figures import PHASES
+from .flag_examples import add_examples
 from .flags_fields import FLAGGED_AT, wrong_field
 from .flags_page import markdown
 from .results_folder import check_summary, read_recipe, read_summary, stamp_mismatch, tables_identity
@@ -102,29 +103,6 @@ class Flagging:
         )
 
 
-def _example(row) -> dict:
-    return {
-        "episode_id": str(row["episode_id"]),
-        "turn": int(row["turn"]),
-        "creature": str(row["creature"]),
-        "prompt": str(row["prompt"]),
-        "response": str(row["completion"]),
-        "action": str(row["action"]),
-        "error": None if pd.isna(row.get("error")) else str(row["error"]),  # a cut-off answer says so beside it
-        "standin_action": str(row["standin_action"]),
-    }
-
-
-def _examples(rows: pd.DataFrame, limit: int = EXAMPLES) -> list[dict]:
-    """Up to `limit` rows, one per episode first (then more from the same episodes)."""
-    if len(rows) == 0:
-        return []
-    rows = rows.sort_values(["episode_id", "turn", "creature"])
-    first = rows.drop_duplicates("episode_id")
-    picked = pd.concat([first, rows.drop(first.index)]).head(limit)
-    return [_example(r) for _, r in picked.iterrows()]
-
-
 def _passes(cell: dict, q_max: float, min_effect: float, min_support: float) -> bool:
     if cell["q"] is None or not math.isfinite(cell["scaled_effect"]):
         return False
@@ -133,9 +111,17 @@ def _passes(cell: dict, q_max: float, min_effect: float, min_support: float) -> 
     return cell["q"] <= q_max and abs(cell["scaled_effect"]) >= min_effect and cell["support"] >= min_support
 
 
-def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds = DEFAULTS, seed: int = 0) -> Flagging:
+def flag(
+    decisions: pd.DataFrame,
+    episodes: pd.DataFrame,
+    thresholds: Thresholds = DEFAULTS,
+    seed: int = 0,
+    texts: Callable | None = None,
+) -> Flagging:
     """Test every decision and outcome cell, control the FDR over all of them, keep the flags
-    (best first, with examples) and group them into families. Seat faults are left out first."""
+    (best first, with examples) and group them into families. Seat faults are left out first.
+    `texts` reads the examples' prompts and responses where `decisions` holds hashes of them
+    (eval/lean_tables.py: read_lean, example_texts)."""
     # stamped before the faults go: the report compares it with the tables as written
     tables = tables_identity(len(decisions), episodes) if decisions is not None and episodes is not None else {}
     decisions, episodes, excluded = without_faults(decisions, episodes)
@@ -146,9 +132,7 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
     for c, q in zip(cells, q_values):
         c["q"] = None if math.isnan(q) else float(q)
     flags = [dict(c) for c in cells if _passes(c, q_max, min_effect, min_support)]
-    rows_of = decisions.groupby(CELL, sort=False).indices if decisions is not None and len(decisions) else {}
-    for f in flags:
-        f["examples"] = _flag_examples(decisions, f, rows_of)
+    add_examples(decisions, flags, texts)
     _rank(flags)
     for c in cells:
         c.pop("pairs", None)
@@ -180,14 +164,6 @@ def flag(decisions: pd.DataFrame, episodes: pd.DataFrame, thresholds: Thresholds
     )
 
 
-def _flag_examples(decisions: pd.DataFrame, f: dict, rows_of: dict) -> list[dict]:
-    if f["kind"] == "outcome":
-        return _outcome_examples(decisions, f["pairs"], f["effect"], f["good"], f.get("legend_turn"), f["metric"])
-    here = decisions.iloc[rows_of[tuple(f[c] for c in CELL)]]
-    g, d = f["good"], f["direction"]
-    return _examples(here[(here[f"dir_{g}"] == d) & (here[f"standin_dir_{g}"] != d)])
-
-
 def _rank(flags: list[dict]) -> None:
     phase_order = {p: i for i, p in enumerate(PHASES)}
     flags.sort(
@@ -204,40 +180,6 @@ def _rank(flags: list[dict]) -> None:
     )
     for rank, f in enumerate(flags, 1):
         f["rank"] = rank
-
-
-def _outcome_examples(
-    decisions: pd.DataFrame, pairs: pd.DataFrame, effect: float, legend_good, legend_turn, metric: str
-) -> list[dict]:
-    """Live decisions from the worlds that moved most in the effect's direction: the least
-    agreeing ones, nearest the legend turn, disagreements on the legend good first. Each says
-    its world's figure beside its pair's (`outcome`), which is what ties it to the flag."""
-    if decisions is None or len(decisions) == 0 or len(pairs) == 0:
-        return []
-    top = pairs.assign(moved=pairs["diff"] * np.sign(effect)).sort_values("moved", ascending=False)
-    episodes = list(top["episode_id"].head(EXAMPLES))
-    rows = decisions[decisions["episode_id"].isin(episodes)]
-    if len(rows) == 0:
-        return []
-    rows = rows.assign(
-        _rank=rows["episode_id"].map({e: i for i, e in enumerate(episodes)}),
-        _legend=(rows[f"dir_{legend_good}"] == rows[f"standin_dir_{legend_good}"]).astype(int)
-        if isinstance(legend_good, str) and f"dir_{legend_good}" in rows
-        else 0,
-        _near=(rows["turn"] - (legend_turn if legend_turn is not None and not pd.isna(legend_turn) else 0)).abs(),
-    )
-    rows = rows.sort_values(["_legend", "agreement", "_near", "_rank", "turn", "creature"])
-    first = rows.drop_duplicates("episode_id")
-    picked = pd.concat([first, rows.drop(first.index)]).head(EXAMPLES)
-    world = top.drop_duplicates("episode_id").set_index("episode_id")
-    return [
-        _example(r)
-        | {
-            "outcome": f"{metric} {world.at[r['episode_id'], 'live']:.3g} in this world, "
-            f"{world.at[r['episode_id'], 'standin']:.3g} in the all-stand-in world on its seed"
-        }
-        for _, r in picked.iterrows()
-    ]
 
 
 # --- writing -----------------------------------------------------------------------------------

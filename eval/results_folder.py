@@ -21,6 +21,7 @@ from glade.resume_upgrade import unresumable
 from glade.traces import unreadable_parquet
 
 from .json_fields import INTEGER, NUMBER, OBJECT, TEXT, is_kind, wrong_fields
+from .lean_tables import distinct_cells
 from .recipe import EvalRecipe
 from .rows import SHARDS
 from .thresholds import run_settings
@@ -180,7 +181,7 @@ def check_json_cells(path: Path, frame: pd.DataFrame, fix: str) -> None:
     Names the row (counted from 0), its episode and the column, then `fix`."""
     for column in (c for c in frame.columns if c in JSON_CELLS):
         words, fits = JSON_CELLS[column]
-        for row, text in enumerate(frame[column]):
+        for row, text in distinct_cells(frame[column]):
             try:
                 value = json.loads(text)
                 fine = isinstance(value, dict) and fits(value)

@@ -52,6 +52,7 @@ def test_export_says_which_export_it_replaced(tmp_path, capsys):
 
 def test_flag_says_what_its_flags_column_holds(tmp_path, monkeypatch, capsys):
     import glade.eval.flags
+    import glade.eval.lean_tables
     import glade.eval.results_folder
 
     for name in ("decisions.parquet", "episodes.parquet"):
@@ -59,6 +60,7 @@ def test_flag_says_what_its_flags_column_holds(tmp_path, monkeypatch, capsys):
     fams = [{"family": 1, "text": "family-1", "members": [3, 4, 5, 6, 7, 8], "n": 9, "q": 0.01}]
     flagging = SimpleNamespace(excluded={"fault_rows": 0}, method={"flags": 6}, cells=[], flags=fams, families=fams)
     monkeypatch.setattr(glade.eval.results_folder, "read_table", lambda path: None)
+    monkeypatch.setattr(glade.eval.lean_tables, "read_lean", lambda path: None)  # decisions, read lean
     monkeypatch.setattr(glade.eval.results_folder, "check_tables_agree", lambda *args: None)
     monkeypatch.setattr(glade.eval.flags, "load_thresholds", lambda results: (None, 0))
     monkeypatch.setattr(glade.eval.flags, "flag", lambda *args: flagging)

@@ -287,6 +287,7 @@ def test_merge_passes_its_out_down(monkeypatch):
 def flag_folder(tmp_path, monkeypatch, families: int) -> tuple[Path, list]:
     """A results folder whose flagging finds `families` families; glade.eval's calls recorded."""
     import glade.eval.flags
+    import glade.eval.lean_tables
     import glade.eval.results_folder
 
     for name in ("decisions.parquet", "episodes.parquet"):
@@ -299,6 +300,7 @@ def flag_folder(tmp_path, monkeypatch, families: int) -> tuple[Path, list]:
     )
     written = []
     monkeypatch.setattr(glade.eval.results_folder, "read_table", lambda path: None)
+    monkeypatch.setattr(glade.eval.lean_tables, "read_lean", lambda path: None)  # decisions, read lean
     monkeypatch.setattr(glade.eval.results_folder, "check_tables_agree", lambda *args: None)
     monkeypatch.setattr(glade.eval.flags, "load_thresholds", lambda results: (None, 0))
     monkeypatch.setattr(glade.eval.flags, "flag", lambda *args: flagging)

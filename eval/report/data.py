@@ -16,6 +16,7 @@ from glade.eval.fdr import untestable
 from glade.eval.figures import figure_bounds
 from glade.eval.flags import flags_mismatch, load_flags
 from glade.eval.flags_fields import stale_thresholds
+from glade.eval.lean_tables import read_lean
 from glade.eval.metrics import per_seed
 from glade.eval.recipe import STANDIN
 from glade.eval.results_folder import (
@@ -87,7 +88,7 @@ def load_results(results_dir: str | Path) -> Results:
     decisions_path = folder / "decisions.parquet"
     if not decisions_path.exists():
         raise FileNotFoundError(f"{decisions_path}: missing; {rebuild(folder)}")
-    decisions = read_table(decisions_path)
+    decisions = read_lean(decisions_path)  # the report shows no prompt, answer or observation
     check_tables_agree(folder, decisions, seats)
     written = len(decisions), seats  # the tables as glade eval wrote them, faults in: what summary and flags describe
     played = list(dict.fromkeys(seats.loc[seats["council"] != STANDIN, "council"]))

@@ -9,6 +9,7 @@ RESULTS/flags.md, and prints the top families."""
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from glade.cli import REWRITE, VerbHelp, about, epilog
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from glade.eval.fdr import untestable
     from glade.eval.flags import check_flags_out, flag, load_thresholds, write_flags
     from glade.eval.flags_text import method_text
+    from glade.eval.lean_tables import example_texts, read_lean
     from glade.eval.results_folder import (
         DECISIONS_NEEDED,
         EPISODES_NEEDED,
@@ -81,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
             check_flags_out(results)  # before the flagging: a file of the user's there is never replaced
             check_columns(results / "decisions.parquet", DECISIONS_NEEDED)  # another table in its place is named
             check_columns(results / "episodes.parquet", EPISODES_NEEDED)
-            decisions = read_table(results / "decisions.parquet")
+            # lean: no observations, the prompts and answers as hashes; the examples' texts read apart
+            decisions = read_lean(results / "decisions.parquet")
             episodes = read_table(results / "episodes.parquet")
             check_tables_agree(results, decisions, episodes)
-            flagging = flag(decisions, episodes, thresholds, seed)
+            texts = partial(example_texts, results / "decisions.parquet")
+            flagging = flag(decisions, episodes, thresholds, seed, texts)
             json_path, md_path = write_flags(flagging, results, top=args.top)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(REWRITE) from None
