@@ -23,8 +23,10 @@ def combined(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with each Arrow-backed column of several chunks made one chunk (in place; returned)."""
     for column in frame.columns:
         array = frame[column].array
-        chunked = getattr(array, "_pa_array", None)
-        if chunked is not None and getattr(chunked, "num_chunks", 1) > 1:
+        if not isinstance(array, pd.arrays.ArrowExtensionArray):  # numpy-backed: one block already
+            continue
+        chunked = array.__arrow_array__()  # the Arrow protocol: the column's ChunkedArray, not a copy
+        if chunked.num_chunks > 1:
             frame[column] = pd.Series(pd.array(chunked.combine_chunks(), dtype=array.dtype), index=frame.index)
     return frame
 
