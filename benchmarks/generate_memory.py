@@ -59,7 +59,7 @@ def peak_kb() -> int:
     from the process forked (here the benchmark itself, after it read the shards of the size before)."""
     status = Path("/proc/self/status")
     if status.exists():
-        for line in status.read_text().splitlines():
+        for line in status.read_text(encoding="utf-8").splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux; bytes on macOS
@@ -87,7 +87,7 @@ def same_shards(a: Path, b: Path) -> str:
             return f"DIFFERENT schema in {name}"
         if not x.equals(y):
             return f"DIFFERENT rows in {name}"
-    ledgers = [json.loads((f / "progress.json").read_text())["episodes"] for f in (a, b)]
+    ledgers = [json.loads((f / "progress.json").read_text(encoding="utf-8"))["episodes"] for f in (a, b)]
     return "same" if ledgers[0] == ledgers[1] else "DIFFERENT progress.json episodes"
 
 

@@ -49,7 +49,9 @@ turns: {turns}
 
 def play(folder: Path, args: argparse.Namespace) -> None:
     recipe = folder.parent / "scale.yaml"
-    recipe.write_text(RECIPE.format(out=folder, scenario=args.scenario, seeds=args.seeds, turns=args.turns))
+    recipe.write_text(
+        RECIPE.format(out=folder, scenario=args.scenario, seeds=args.seeds, turns=args.turns), encoding="utf-8"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "glade.cli", "eval", str(recipe)], cwd=ROOT, env=env,
                           capture_output=True, text=True)  # fmt: skip
@@ -66,7 +68,7 @@ def tile(base: Path, into: Path, copies: int) -> int:
     import pandas as pd
 
     into.mkdir(parents=True)
-    (into / "recipe.yaml").write_text((base / "recipe.yaml").read_text())
+    (into / "recipe.yaml").write_text((base / "recipe.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     rows = 0
     for name in ("decisions.parquet", "episodes.parquet"):
         table = pd.read_parquet(base / name)
