@@ -2,7 +2,7 @@
 decisions.parquet, EPISODE_COLUMNS for episodes.parquet and attribution.parquet), the schema the tables (and their
 shards) are written with, and the README's list of them (readme_columns).
 
-The schema is written explicitly, as glade.traces.dataset_schema is: inferred from the rows, a column that holds no
+The schema is written explicitly, as glade.shard_spool.dataset_schema is: inferred from the rows, a column that holds no
 value in a whole run (no legend, no error) took another type there than in a run where it does, and text was
 large_string under pandas 3 and string under pandas 2, so two runs' tables did not concatenate."""
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from glade.faults import is_fault
 from glade.files import atomic
+from glade.rollout import ROW_COLUMNS
 
+# The dataset keeps every trace column but the simulate trace's per-turn extras.
+DATASET_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("inventory", "sentiment", "events"))
 CHUNK_ROWS = 80  # a world's rows kept as dicts before they are packed
 ROW_GROUP_BYTES = 16 << 20  # Arrow bytes of whole worlds gathered into one row group, at most one world more
 
@@ -27,8 +30,6 @@ def dataset_schema():
     column that is null in every row of a shard (`error` in a batch with no errors) would be
     typed null there and string in the next shard, and no reader could load the folder whole."""
     import pyarrow as pa
-
-    from glade.traces import DATASET_COLUMNS
 
     text, whole, real = pa.string(), pa.int64(), pa.float64()
     types = {

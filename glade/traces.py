@@ -31,7 +31,7 @@ from glade.faults import failing_watch, planned_decisions, shard_watch, stop_if_
 from glade.files import check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
 from glade.resume import check_outside_runs, finished, scenario_hashes
-from glade.rollout import ROW_COLUMNS, EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
+from glade.rollout import EpisodeSpec, RolloutStats, recipe_scenario, run_lockstep, world_turn_ticks
 from glade.run_cost import run_cost
 from glade.run_limits import check, check_ranges, results_recipe
 from glade.seats import SeatSpecError, check_model_names, check_spec, check_stand_in_names, each_creature, load_council
@@ -39,7 +39,7 @@ from glade.seats import check_inputs as seat_inputs
 from glade.seats.server import seat_fault_hint
 from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.shard_rows import protocol_words
-from glade.shard_spool import ShardSpool, dataset_schema  # noqa: F401 (glade.traces.dataset_schema, as before)
+from glade.shard_spool import ShardSpool
 from glade.trace_cells import check_cells
 from glade.traces_card import write_card
 from glade.traces_ledger import check_listed, check_shard_rows, interrupted_generate, left_to_play, shard_log
@@ -363,7 +363,3 @@ def _features(files: list[str]):
             f"{files[0]}: these traces shards do not share one schema ({str(exc).splitlines()[0][:120]}); "
             "load folders written by the same glade"
         ) from None
-
-
-# The dataset keeps every trace column but the simulate trace's per-turn extras.
-DATASET_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("inventory", "sentiment", "events"))

@@ -19,7 +19,8 @@ from glade.env import standin
 from glade.env.legends import FALL
 from glade.eval.scoring import direction_agreement, score
 from glade.seats.base import CUT_OFF, Decision
-from glade.traces import GenerateRecipe, dataset_schema, generate, load_traces
+from glade.shard_spool import dataset_schema
+from glade.traces import GenerateRecipe, generate, load_traces
 from glade.train import evaluate
 from glade.train.data import DataConfig, prepare
 from glade.train.recipe import EvalSpec

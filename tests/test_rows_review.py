@@ -19,7 +19,7 @@ from glade.eval import run as eval_run
 from glade.eval.recipe import load_eval_recipe
 from glade.eval.rows import DECISION_COLUMNS, EPISODE_COLUMNS, PlannedWorld, episode_rows
 from glade.rollout import ROW_COLUMNS, run_episode
-from glade.traces import DATASET_COLUMNS
+from glade.shard_spool import DATASET_COLUMNS
 from glade.traces_card import COLUMNS as CARD_COLUMNS
 from tests.resume_setup import eval_recipe
 
