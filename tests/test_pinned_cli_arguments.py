@@ -155,8 +155,7 @@ def test_calibrate_takes_seed_0_and_one_generation(monkeypatch, tmp_path):
 
 
 def test_export_passes_every_option_down(monkeypatch):
-    # guards export's run: --merge, --private, --out, --push, --council, --base-model, --dataset,
-    # --license each reach export_checkpoint (and no --license is None: export_checkpoint takes the base's)
+    # guards export's run: each option reaches export_checkpoint (no --license is None: it takes the base's)
     import glade.cli.export as verb
 
     fake_train_modules(monkeypatch, {})
