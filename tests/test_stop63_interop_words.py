@@ -19,6 +19,7 @@ def test_the_cards_usage_names_the_transformers_it_loads_with(kind, needs):
     said = next(line for line in lines if line.startswith("It loads with transformers 5 or later"))
     assert f"`pip install '{needs}`" in said
     assert ("and peft" in said) == (kind == "lora")
+    assert "Served by vLLM, ask for `temperature: 0` and at most 256 tokens" in said  # no budget named: 256
 
 
 def test_a_direct_lm_eval_run_is_told_to_apply_the_chat_template():

@@ -246,7 +246,8 @@ def usage_section(
         + (", and peft" if exported_kind == "lora" else "")
         + " (`pip install 'transformers>=5'"
         + (" peft" if exported_kind == "lora" else "")
-        + " datasets`): transformers 4 cannot read its tokenizer files.",
+        + " datasets`): transformers 4 cannot read its tokenizer files. Served by vLLM, ask for `temperature: 0` "
+        f"and at most {budget} tokens: vLLM reads no `do_sample` from generation_config.json, so it would sample.",
         "",
         f"The prompt is the `messages` of a row of {where}; for a new state glade's renderer writes them "
         "(`glade.env.protocol.render(observation)`). Prompts are of glade's prompt protocol "
