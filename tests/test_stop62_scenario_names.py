@@ -176,7 +176,11 @@ def test_two_scenario_files_of_one_name_are_refused_before_anything_plays(tmp_pa
     assert not (tmp_path / "traces").exists()
 
 
-def test_the_card_warns_of_other_rules_for_an_evaluation_that_named_its_scenario_by_path(tmp_path):
+def path_scenario_card(tmp_path, recorded: bool = False, moved: bool = False) -> tuple[str, str, str]:
+    """(the model card, the played and the trained hash) of a checkpoint trained on the path-given scenario
+    `tiny2` at 10 turns and evaluated on it at 6, its summary keyed by the path as glade eval writes it;
+    `recorded`: the summary names the scenario (`scenario_names`, as glade eval writes it since); `moved`:
+    the scenario file is gone before the export."""
     scenario = world(tmp_path / "mine")
     trained_hash = load_scenario(str(scenario), turns=10).hash()
     played_hash = load_scenario(str(scenario), turns=6).hash()
@@ -193,12 +197,19 @@ def test_the_card_warns_of_other_rules_for_an_evaluation_that_named_its_scenario
     summary = json.loads((council / "summary.json").read_text())
     # as glade eval writes them: keyed by the recipe's entry, the path
     summary = {**summary, "scenario_hashes": {str(scenario): played_hash}}
+    if recorded:
+        summary["scenario_names"] = {str(scenario): "tiny2"}
     for row in summary["outcome"]:
         row["scenario"] = str(scenario)
     (council / "summary.json").write_text(json.dumps(summary))
-    readme = (
-        export_checkpoint(ckpt, "alice/creature", out=tmp_path / "out", council=council) / "README.md"
-    ).read_text()
+    if moved:
+        shutil.rmtree(tmp_path / "mine")
+    readme = export_checkpoint(ckpt, "alice/creature", out=tmp_path / "out", council=council) / "README.md"
+    return readme.read_text(), played_hash, trained_hash
+
+
+def test_the_card_warns_of_other_rules_for_an_evaluation_that_named_its_scenario_by_path(tmp_path):
+    readme, played_hash, trained_hash = path_scenario_card(tmp_path)
     text = " ".join(readme.split())
     assert f"scenario hashes: tiny2 `{played_hash}`." in text
     assert f"differ from those of the traces it trained on: tiny2 (`{played_hash}` here, `{trained_hash}`" in text

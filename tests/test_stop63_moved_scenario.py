@@ -2,17 +2,10 @@
 in summary.json (`scenario_names`), and a model card compares the evaluation's scenarios with the training
 traces' by that name, even where the file no longer loads."""
 
-import json
-import shutil
-
-import yaml
-from test_export import council_results
 from test_stop62_other_worlds import evaluated, tiny_world
-from test_stop62_scenario_names import BASE, world
+from test_stop62_scenario_names import path_scenario_card, world
 
-from glade.env.scenario import load_scenario
 from glade.hub.council_view import wrong_summary
-from glade.hub.export import export_checkpoint
 
 
 def test_eval_records_the_name_of_each_scenario_it_was_given_by_path(tmp_path):
@@ -23,28 +16,7 @@ def test_eval_records_the_name_of_each_scenario_it_was_given_by_path(tmp_path):
 
 
 def test_the_card_names_a_moved_scenario_as_eval_recorded_it_and_still_warns(tmp_path):
-    scenario = world(tmp_path / "mine")
-    trained_hash = load_scenario(str(scenario), turns=10).hash()
-    played_hash = load_scenario(str(scenario), turns=6).hash()
-    ckpt = tmp_path / "tiny-base"
-    shutil.copytree(BASE, ckpt)
-    meta = json.loads((ckpt / "meta.json").read_text())
-    meta["traces"] = {"data": [{"folder": str(tmp_path / "traces"), "scenario_hashes": {"tiny2": trained_hash}}]}
-    meta["traces"]["eval"] = []
-    (ckpt / "meta.json").write_text(json.dumps(meta))
-    council = council_results(ckpt, tmp_path / "council")
-    (council / "recipe.yaml").write_text(yaml.safe_dump({"name": "c", "scenarios": [str(scenario)], "turns": 6}))
-    summary = json.loads((council / "summary.json").read_text())
-    summary["scenario_hashes"] = {str(scenario): played_hash}
-    summary["scenario_names"] = {str(scenario): "tiny2"}
-    for row in summary["outcome"]:
-        row["scenario"] = str(scenario)
-    (council / "summary.json").write_text(json.dumps(summary))
-    shutil.rmtree(tmp_path / "mine")  # moved away since the evaluation
-
-    readme = (
-        export_checkpoint(ckpt, "alice/creature", out=tmp_path / "out", council=council) / "README.md"
-    ).read_text()
+    readme, played_hash, trained_hash = path_scenario_card(tmp_path, recorded=True, moved=True)
     text = " ".join(readme.split())
     assert f"scenario hashes: tiny2 `{played_hash}`." in text
     assert f"differ from those of the traces it trained on: tiny2 (`{played_hash}` here, `{trained_hash}`" in text
