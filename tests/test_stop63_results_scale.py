@@ -56,7 +56,7 @@ def _chunked(results, tmp_path):
     shutil.copytree(results, out)
     table = pq.read_table(out / "decisions.parquet")
     pq.write_table(table, out / "decisions.parquet", row_group_size=50)
-    assert pd.read_parquet(out / "decisions.parquet")["episode_id"].array._pa_array.num_chunks > 1
+    assert pd.read_parquet(out / "decisions.parquet")["episode_id"].array.__arrow_array__().num_chunks > 1
     return out
 
 
@@ -74,7 +74,8 @@ def test_flag_picks_its_examples_from_columns_of_one_chunk(results, tmp_path, mo
     assert main(["flag", str(_chunked(results, tmp_path)), "--top", "0"]) == 0
     assert made
     for frame in made:
-        chunks = {c: frame[c].array._pa_array.num_chunks for c in frame if hasattr(frame[c].array, "_pa_array")}
+        arrow = [c for c in frame if isinstance(frame[c].array, pd.arrays.ArrowExtensionArray)]
+        chunks = {c: frame[c].array.__arrow_array__().num_chunks for c in arrow}
         assert chunks and set(chunks.values()) == {1}, chunks
 
 
