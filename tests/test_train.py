@@ -312,6 +312,8 @@ def test_restart_discards_an_interrupted_run(workdir, tmp_path):
         ({"data": {"traces": ["x"], "eval_shares": 0.1}}, r"data.eval_shares: unknown key"),
         ({"seed": "zero"}, r"seed: expected an integer, got 'zero'"),
         ({"sft": {"output_dir": "/tmp"}}, r"sft.output_dir: is set by glade"),
+        # TRL's own refusal blames the chat template; glade's rows are prompt/completion pairs
+        ({"sft": {"assistant_only_loss": True}}, r"sft.assistant_only_loss: glade trains prompt/completion rows"),
         ({"sft": {"bf16": "yes"}}, r"sft.bf16: expected true or false"),
         ({"model": {"base": "tiny"}, "lora": {"r": 4}}, r"lora: a freshly built tiny model must be trained in full"),
         ({"eval": {"targets": {"accuracy": ">= 0.9"}}}, r"eval.targets.accuracy: unknown metric"),

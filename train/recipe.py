@@ -24,6 +24,7 @@ from glade.env.schema import LARGEST_INT, did_you_mean, finite, shown, type_text
 from glade.seats.spec import DTYPE_NAMES
 
 from .data import DataConfig
+from .report_to import check_reporters
 
 MAX_TRAIN_SEED = 2**32 - 1  # numpy's legacy seed, which transformers.set_seed sets, takes 32 bits
 SET_BY_GLADE = {"output_dir", "seed"}  # from the recipe's run folder and `seed`
@@ -106,24 +107,6 @@ LORA_RANGES = {
     "lora_alpha": (lambda v: v > 0, "above 0"),
     "lora_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "target_modules": (lambda v: len(v) > 0, "a module name or a list of them (leave it out for PEFT's default)"),
-}
-
-# `sft.report_to` integrations -> (modules, any of which serves it; what to pip install). The trainer
-# finds a missing one only as it is built, after the data is prepared, with a traceback; integrations
-# not named here are left to it.
-REPORTERS = {
-    "wandb": (("wandb",), "wandb"),
-    "tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
-    "comet_ml": (("comet_ml",), "comet-ml"),
-    "mlflow": (("mlflow",), "mlflow"),
-    "neptune": (("neptune",), "neptune"),
-    "trackio": (("trackio",), "trackio"),
-    "clearml": (("clearml",), "clearml"),
-    "codecarbon": (("codecarbon",), "codecarbon"),
-    "dvclive": (("dvclive",), "dvclive"),
-    "swanlab": (("swanlab",), "swanlab"),
-    "flyte": (("flytekit",), "flytekit"),
-    "azure_ml": (("azureml",), "azureml-core"),
 }
 
 
@@ -223,6 +206,13 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
     for key, value in recipe.sft.items():
         if key in SET_BY_GLADE:
             fail(source, f"sft.{key}", "is set by glade (the run folder and the recipe's seed)")
+        if key == "assistant_only_loss" and value:  # TRL's refusal would blame the chat template
+            fail(
+                source,
+                "sft.assistant_only_loss",
+                "glade trains prompt/completion rows, whose loss is on the answer alone already (unless "
+                "sft.completion_only_loss is false): drop it",
+            )
         field_name = key if key in fields else OLD_NAMES.get(key, key)
         sft[field_name] = value
         spelled[field_name] = key
@@ -231,40 +221,6 @@ def sft_config(recipe: TrainRecipe, output_dir: str, source: str | None = None, 
         return SFTConfig(output_dir=output_dir, seed=recipe.seed, **{**sft, **extra})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: sft: {str(exc).splitlines()[0]}") from None
-
-
-def check_reporters(report_to, source: str | None) -> None:
-    """Each `sft.report_to` name is an integration transformers has (its own list: a misspelt one
-    would pass here and fail only as the trainer is built), and each glade knows the package of is
-    installed (looked up, not imported: importing wandb or tensorboard takes seconds)."""
-    import importlib.util
-
-    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
-
-    known = [*INTEGRATION_TO_CALLBACK, "all", "none"]
-    names = [report_to] if isinstance(report_to, str) else list(report_to or ())
-    for name in names:
-        if name not in known:
-            fail(
-                source,
-                "sft.report_to",
-                f"unknown integration {name!r} (known: {', '.join(known)})" + did_you_mean(name, known),
-            )
-        modules, package = REPORTERS.get(name, ((), ""))
-        if modules and all(importlib.util.find_spec(m) is None for m in modules):
-            fail(
-                source,
-                "sft.report_to",
-                f"{name} needs the {package} package, which is not installed: pip install {package}, "
-                "or drop sft.report_to (report_to: none logs nowhere)",
-            )
-    if len(names) > 1 and {"all", "none"} & set(names):  # transformers takes them only alone
-        fail(
-            source,
-            "sft.report_to",
-            f"{' and '.join(n for n in ('all', 'none') if n in names)} stands alone (report_to: all, or "
-            "report_to: none), not in a list with other integrations",
-        )
 
 
 def lora_config(recipe: TrainRecipe, source: str | None = None):
