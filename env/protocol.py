@@ -118,7 +118,9 @@ def role_card(obs: dict) -> str:
             makes,
             f"Goods: {', '.join(goods)}.",
             f"Each turn you eat up to {obs['appetite']} different foods (one of each) from: {_listing(foods)}; "
-            f"and you burn {obs['fuel']} to stay warm.",
+            f"and you burn {obs['fuel']} to stay warm."
+            if foods  # a scenario may give a creature no diet: it still burns fuel
+            else f"You eat no food. Each turn you burn {obs['fuel']} to stay warm.",
             "Each turn, answer with ONE JSON object and nothing else:",
             ACTION_SCHEMA,
             'Use {"orders": []} to hold. You can only sell what you hold and buy what your pebbles cover.',
