@@ -323,7 +323,8 @@ def _parse(text, obs: dict) -> Parsed:
 def _canonical_observations() -> list[dict]:
     """Fixed observations whose prompts define PROTOCOL_VERSION: one busy turn (news, gossip,
     a whisper, a shortage) and one quiet turn of a creature that makes nothing, so every
-    branch of the wording is covered."""
+    branch of the wording is covered but one: a creature with no diet (no shipped scenario has
+    one), whose line was reworded after the version had shipped in models' cards."""
     goods = ["honey", "firewood", "acorns"]
     busy = {
         "creature": "oona",
