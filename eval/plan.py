@@ -20,7 +20,7 @@ from glade.resume import ShardLog
 from glade.run_limits import results_recipe
 from glade.seats import SeatSpecError, load_council
 
-from .recipe import STANDIN, EvalRecipe, casts
+from .recipe import STANDIN, EvalRecipe, casts, world_id
 from .rows import ATTRIBUTION, SHARDS, PlannedWorld
 
 Shard = list[PlannedWorld]  # worlds played in lockstep and written as one part (`shards`)
@@ -35,7 +35,7 @@ def plan(recipe: EvalRecipe, scenarios: dict[str, Scenario]) -> list[PlannedWorl
             worlds.append(PlannedWorld(f"{name}.{STANDIN}.s{seed}", pair, name, STANDIN, 0, seed, {}))
             for council_name, council in recipe.councils.items():
                 for k, focal in enumerate(casts(council, creatures)):
-                    episode = f"{name}.{council_name}.c{k}.s{seed}"
+                    episode = world_id(name, council_name, k, seed)
                     worlds.append(PlannedWorld(episode, pair, name, council_name, k, seed, focal))
                     if recipe.attribution and len(focal) > 1:  # one focal seat left out is the stand-in world
                         for creature in focal:

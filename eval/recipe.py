@@ -126,16 +126,38 @@ def load_eval_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     check_ranges(recipe, source)
     check_thresholds(recipe.thresholds, source)
     check_levers(recipe, source)
+    scenarios = {}
     for i, name in enumerate(played_scenarios(recipe)):
         key = f"scenarios[{i}]" if i < len(recipe.scenarios) else "levers"
         with keyed(source, key):
-            scenario = recipe_scenario(name, recipe.turns)
+            scenario = scenarios[name] = recipe_scenario(name, recipe.turns)
         for council_name, council in recipe.councils.items():
             with keyed(source, f"councils.{council_name}.focal"):
                 casts(council, list(scenario.creatures))
             check_rotate(council, scenario, source, f"councils.{council_name}.rotate")
         check_turns_reach_legend(scenario, source)
+    check_world_ids(recipe, scenarios, source)
     return recipe
+
+
+def world_id(scenario: str, council: str, cast: int, seed: int) -> str:
+    """A council world's episode_id (glade.eval.plan), by the recipe's scenario entry."""
+    return f"{scenario}.{council}.c{cast}.s{seed}"
+
+
+def check_world_ids(recipe: EvalRecipe, scenarios: dict[str, Scenario], source: str | None) -> None:
+    """Two (scenario, council) pairs of one id (`./s.yaml` with council `y.yaml.z`, `./s.yaml.y.yaml` with `z`): the
+    run would play both and then refuse its own rows. The id keeps its form (folders and resumes know it)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for entry, scenario in scenarios.items():
+        for council_name, council in recipe.councils.items():
+            pair = (entry, council_name)
+            for k in range(len(casts(council, list(scenario.creatures)))):  # the seed ends an id: all clash alike
+                wid = world_id(entry, council_name, k, recipe.seeds.start)
+                first = seen.setdefault(wid, pair)
+                if first != pair:
+                    fail(source, "councils", f"scenario {first[0]!r} with council {first[1]!r} and scenario {pair[0]!r} "
+                         f"with council {pair[1]!r} make one episode id, {wid!r}; rename one of those councils or scenarios")  # fmt: skip
 
 
 def check_inputs(recipe: EvalRecipe, source: str | None) -> None:

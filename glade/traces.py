@@ -27,6 +27,7 @@ from glade.config import (
     recipe_source,
 )
 from glade.env import protocol
+from glade.env.schema import control_character
 from glade.faults import failing_watch, planned_decisions, shard_watch, stop_if_failing, tally_faults
 from glade.files import check_folder_path, only_writer
 from glade.meter import Calibration, Estimate, Plan, calibrate, estimate, sampled, spec_label
@@ -77,17 +78,35 @@ def load_generate_recipe(path: str | Path, overrides: list[str] | tuple[str, ...
     if not recipe.councils:
         fail(source, "councils", "needs at least one council")
     for council, seats in recipe.councils.items():
+        if control := control_character(council):  # as glade.eval.recipe.check_label: ids and the card show it raw
+            fail(source, "councils", f"{council!r} cannot label episodes: {control}")
         for creature, spec in seats.items():
             if spec is not None:
                 with keyed(source, f"councils.{council}.{creature}"):
                     check_spec(spec)
+    scenarios = {}
     for i, name in enumerate(recipe.scenarios):
         with keyed(source, f"scenarios[{i}]"):
-            scenario = recipe_scenario(name, recipe.turns)
+            scenario = scenarios[name] = recipe_scenario(name, recipe.turns)
         for council in recipe.councils:
             with keyed(source, f"scenarios[{i}]"):
                 seat_specs(recipe, council, list(scenario.creatures))
+    check_episode_ids(recipe, scenarios, source)
     return recipe
+
+
+def check_episode_ids(recipe: GenerateRecipe, scenarios: dict, source: str | None) -> None:
+    """Two (scenario, council) pairs of one id (`x` with council `y.z`, `x.y` with `z`): the ledger would count one
+    episode's rows as the other's and a rerun would drop one. The id keeps its form (folders and resumes know it)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for entry in recipe.scenarios:
+        for council in recipe.councils:
+            pair = (scenarios[entry].name, council)
+            eid = episode_id(*pair, recipe.seeds.start)  # every seed's ids clash alike: the seed ends the id
+            first = seen.setdefault(eid, pair)
+            if first != pair:
+                fail(source, "councils", f"scenario {first[0]!r} with council {first[1]!r} and scenario {pair[0]!r} "
+                     f"with council {pair[1]!r} make one episode id, {eid!r}; rename one of those councils or scenarios")  # fmt: skip
 
 
 def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
@@ -111,13 +130,16 @@ def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
 def check_identities(recipe: GenerateRecipe, source: str | None = None) -> None:
     """Seats the rows could not tell apart: two disposition files under one name, two models or two servers
     under one policy identity (glade.seats check_stand_in_names, check_model_names); two scenarios of one name
-    (glade.config.check_distinct: the recipe is checked again here, as generate() may be given one unloaded)."""
+    (glade.config.check_distinct) and two episodes of one id (check_episode_ids): the recipe is checked again
+    here, as generate() may be given one unloaded."""
     check_scenarios(recipe.scenarios, source, recipe.turns)
+    scenarios = load_scenarios(recipe)
+    check_episode_ids(recipe, scenarios, source)
     specs = {f"{c}.{creature}": spec for c, seats in recipe.councils.items() for creature, spec in seats.items()}
     # the stand-ins the scenarios seat where a council names none play beside them, under their names too
     scenario_seats = {
         f"scenario {name}'s {creature}": c.disposition
-        for name, scenario in load_scenarios(recipe).items()
+        for name, scenario in scenarios.items()
         for creature, c in scenario.creatures.items()
     }
     with keyed(source, "councils"):
@@ -130,11 +152,15 @@ def episode_plan(recipe: GenerateRecipe, scenarios: dict | None = None) -> list[
     or a path), the id NAME.COUNCIL.sSEED by its `name:` as the rows' scenario column (a path would go to the Hub)."""
     scenarios = load_scenarios(recipe) if scenarios is None else scenarios
     return [
-        (f"{scenarios[entry].name}.{council}.s{seed}", entry, council, seed)
+        (episode_id(scenarios[entry].name, council, seed), entry, council, seed)
         for entry in recipe.scenarios
         for council in recipe.councils
         for seed in recipe.seeds.values()
     ]
+
+
+def episode_id(scenario: str, council: str, seed: int) -> str:
+    return f"{scenario}.{council}.s{seed}"
 
 
 def seat_specs(recipe: GenerateRecipe, council: str, creatures: list[str]) -> dict[str, Any]:
@@ -334,8 +360,13 @@ def unreadable_parquet(path: str | Path, why: str) -> str:
 def load_traces(
     folders: str | Path | tuple[str | Path, ...] | list[str | Path], needs: Sequence[str] = (), reader: str = ""
 ) -> datasets.Dataset:
-    """Every row of this traces folder, or these, as one Dataset (readable_shards first; `needs` by check_cells)."""
-    from datasets import load_dataset
+    """Every row of this traces folder, or these, as one Dataset (readable_shards first; `needs` by check_cells), held in
+    memory: load_dataset would leave an Arrow copy several times the traces' size under HF_HOME, never removed, and the
+    filters and maps on an in-memory Dataset stay in memory too."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetInfo
+    from datasets.table import InMemoryTable, table_cast
 
     folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
     if not folders:
@@ -343,7 +374,10 @@ def load_traces(
     if dup := [(a, b) for i, b in enumerate(folders) for a in folders[:i] if Path(a).resolve() == Path(b).resolve()]:
         raise ValueError(f"{dup[0][1]}: named twice (first as {dup[0][0]}): its rows would load twice; name it once")
     files = [file for folder in folders for file in readable_shards(folder)]
-    rows = load_dataset("parquet", data_files=files, features=_features(files), split="train")
+    features = _features(files)
+    # each shard cast as load_dataset's Parquet reader casts it; Arrow columns, never Python rows
+    table = pa.concat_tables(table_cast(pq.read_table(f, memory_map=True), features.arrow_schema) for f in files)
+    rows = Dataset(InMemoryTable(table), info=DatasetInfo(features=features), split="train")
     check_cells(rows.data.table, files, needs, reader)
     return rows
 
