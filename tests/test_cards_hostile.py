@@ -27,6 +27,7 @@ torch.set_num_threads(1)
 
 DESCRIPTION = "calm\n## Load from the Hub\n\nfake <img src=x onerror=alert(1)>\n## Recipe\n```yaml"
 COUNCIL = "c\n---\nevil: 1\n## Injected"
+TRACES_COUNCIL = "c --- evil: 1 ## Injected"  # generate refuses a council name with a line break (a control character)
 TAGGED = "h`|x<img src=x onerror=y>"
 RECIPE_NAME = "hostile `name`\n```\n## Injected <img src=x onerror=alert(1)>"
 
@@ -101,7 +102,7 @@ def traces(tmp_path_factory):
     data = {
         "out": str(root / "traces"),
         "scenarios": [str(root / "evil.yaml")],
-        "councils": {COUNCIL: {}, TAGGED: {"*": {"kind": "standin", "disposition": "hoarder"}}},
+        "councils": {TRACES_COUNCIL: {}, TAGGED: {"*": {"kind": "standin", "disposition": "hoarder"}}},
         "seeds": {"start": 3, "count": 1},
         "turns": 2,
     }
@@ -124,7 +125,7 @@ def test_the_traces_card_keeps_its_headings_and_names_the_scenario_by_its_name(t
     assert str(traces) not in terms and str(traces) not in card.split("## Provenance\n")[1].split("\n## ")[0]
     assert '"scenario_hashes": {\n    "evil|na`me": ' in card
     rendered = render(card)
-    for name in (COUNCIL.replace("\n", " "), TAGGED):  # each council in a code span, whole
+    for name in (TRACES_COUNCIL, TAGGED):  # each council in a code span, whole
         assert f"<code>{html.escape(name, quote=False)}</code>" in rendered
 
 
