@@ -178,7 +178,6 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
     prompts repeat across seeds), as `glade train` leaves them out of its held-out figures; and a
     note of where they came from, the left-out ones counted under `trained_on_left_out`."""
     import pyarrow.parquet as pq
-    from datasets import load_dataset
 
     path = Path(checkpoint) / "data" / "eval.parquet"
     if not path.exists():
@@ -186,9 +185,8 @@ def heldout_rows(checkpoint: str | Path) -> tuple[list[dict], dict]:
             f"{checkpoint}: no held-out split (data/eval.parquet, which glade train saves beside "
             "recipe.yaml); pass --traces DIR"
         )
-    # datasets refuses an empty file with an obscure error, so count its rows first
-    empty = pq.ParquetFile(path).metadata.num_rows == 0
-    rows = [] if empty else load_dataset("parquet", data_files=str(path), split="train").to_list()
+    # read by pyarrow: datasets' load_dataset would leave an Arrow copy of the split under HF_HOME
+    rows = pq.read_table(path).to_pylist()
     if not rows:
         raise ValueError(f"{path}: no held-out states (the recipe's data.eval_share was 0); pass --traces DIR")
     try:

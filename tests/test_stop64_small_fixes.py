@@ -13,3 +13,25 @@ def test_a_creature_with_no_diet_is_told_it_eats_nothing_not_from_nothing(wood):
     assert "from: nothing" not in card
     fed = role_card(hazel(wood))
     assert "different foods (one of each) from: " in fed and "You eat no food" not in fed
+
+
+def test_lm_eval_heldout_rows_read_the_split_without_a_datasets_cache(tmp_path, monkeypatch):
+    import datasets.config
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glade.eval.lm_docs import heldout_rows
+
+    cache = tmp_path / "hf" / "datasets"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)  # where load_dataset wrote its Arrow copy
+    messages = [
+        [{"role": "user", "content": f"state {i}"}, {"role": "assistant", "content": '{"orders": []}'}]
+        for i in range(3)
+    ]
+    (tmp_path / "ck" / "data").mkdir(parents=True)
+    pq.write_table(
+        pa.table({"messages": messages, "episode_id": ["e0", "e0", "e1"]}), tmp_path / "ck" / "data" / "eval.parquet"
+    )
+    rows, _ = heldout_rows(tmp_path / "ck")
+    assert [r["messages"][0]["content"] for r in rows] == ["state 0", "state 1", "state 2"]
+    assert not cache.exists()
