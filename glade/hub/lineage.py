@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
+from glade.env.schema import printable
 from glade.words import counted, md_code, md_text, portable, seed_spans
 
 from .scenario_settings import differ_words, trained_settings
@@ -104,10 +105,17 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     return [line, ""]
 
 
+def meta_text(value) -> str:
+    """A value meta.json or summary.json records (a version, a metric's name) as card text: Markdown read as
+    typed, a control character as its escape (the file is anyone's to edit; an escape sequence would reach the
+    terminal that shows the card)."""
+    return md_text(printable(str(value)))
+
+
 def commit_text(prov: dict) -> str:
     """`VERSION (commit `SHA`, ...)`, saying whether the working tree had uncommitted changes
     (provenance `git_dirty`), or that this was not recorded."""
-    version, commit = prov.get("glade_version"), prov.get("git_commit")
+    version, commit = meta_text(prov.get("glade_version")), prov.get("git_commit")
     if not commit:
         return f"{version} (no git commit recorded: not run from a git checkout)"
     if prov.get("git_dirty") is None:  # written before glade recorded it, or git could not say
@@ -116,7 +124,7 @@ def commit_text(prov: dict) -> str:
         state = ", **with uncommitted changes in the working tree**: the commit alone does not reproduce it"
     else:
         state = ", clean working tree"
-    return f"{version} (commit `{commit}`{state})"
+    return f"{version} (commit {md_code(printable(str(commit)))}{state})"
 
 
 def _row_key(episode_id, turn, creature, observation) -> tuple:
