@@ -16,8 +16,8 @@ from glade.cli import main
 from glade.eval.flags_text import examples_md
 from glade.eval.report.top_flags import _examples_html
 from glade.hub.cards import MARKER, finish_folder, start_folder
-from glade.hub.lineage import commit_text
-from glade.hub.model_card import heldout_table
+from glade.hub.lineage import commit_text, protocol_text
+from glade.hub.model_card import base_words, heldout_table
 from glade.provenance import git_commit, git_dirty
 
 RAW = ("\x00", "\x1b", "\u202e", "\x85")
@@ -111,6 +111,8 @@ def test_the_card_escapes_metas_versions_commit_and_metric_names():
     row = next(line for line in table.splitlines() if "alert" in line)
     assert "\x1b" not in row and "\\<script>" in row and not re.search(r"(?<!\\)<script>", row)
     assert row.count(" | ") == 3  # four cells: the key's pipe is escaped
+    for cell in (protocol_text({"protocol_version": HOSTILE}, {}), base_words({"base_model_given": HOSTILE}, None)):
+        assert "\x1b" not in cell and "\n" not in cell and "``" in cell  # one whole code span, controls escaped
 
 
 def test_glade_export_json_records_the_git_commit(tmp_path):

@@ -8,14 +8,13 @@ from pathlib import Path
 import yaml
 
 from glade.checkpoint import SHIPPED
-from glade.env.schema import printable
 from glade.words import md_block, md_code, md_text
 
 from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .card_targets import targets_section
 from .card_usage import from_scratch, limitations_section, terms_section, usage_section
 from .council_view import CouncilView
-from .lineage import commit_text, heldout_text, meta_text, protocol_text, reproduce, scenarios_text
+from .lineage import commit_text, heldout_text, meta_code, meta_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, shipped_repo_id
 
 TRAINING = ("train_steps", "train_loss", "eval_loss", "train_loss_steps")  # the trainer's: not on held-out seeds
@@ -154,7 +153,7 @@ def base_words(meta: dict, base: str | None, origin: str | None = None) -> str:
     if given.startswith(SHIPPED):
         return f"glade's shipped base `{given}`, whose export names no repo id on the Hub"
     local = Path(meta["base_model"]).name if meta.get("base_model") else given
-    return f"a locally built base model that is not on the Hub ({md_code(local)})"
+    return f"a locally built base model that is not on the Hub ({meta_code(local)})"
 
 
 def other_protocols(meta: dict, trained: dict) -> list[str]:
@@ -279,7 +278,7 @@ def render_card(
         table(
             ["what", "value"],
             [
-                ["data fingerprint", md_code(printable(str(meta.get("data_fingerprint"))))],
+                ["data fingerprint", meta_code(meta.get("data_fingerprint"))],
                 *(
                     [["base fingerprint", f"`{fp}` (the adapter needs exactly these base weights)"]]
                     if exported_kind == "lora" and (fp := meta.get("base_fingerprint"))
