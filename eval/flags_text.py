@@ -4,13 +4,26 @@ flags.md, the report and the model card write them."""
 from __future__ import annotations
 
 import json
+import re
 
 from .families import scenario_text
 from .verdict_text import example_where
 
+# C0 and C1 controls but newline and tab, DEL, and the bidi marks, embeddings, overrides and isolates
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with each control character shown as its escape (\\x1b, \\u202e): a model's answer is
+    written into flags.md and the report, where an escape sequence would reach the terminal that shows
+    the file and a bidi override would reorder what the reader sees."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
 
 def _fence(text: str) -> str:
-    """A Markdown code block around `text`, its fence longer than any backtick run inside."""
+    """A Markdown code block around `text` (its controls shown visibly), its fence longer than any
+    backtick run inside."""
+    text = visible(text)
     ticks = run = 0
     for ch in text:
         run = run + 1 if ch == "`" else 0
@@ -116,6 +129,8 @@ def examples_md(examples: list[dict]) -> list[str]:
         lines += ["Live answer:", "", _fence(e["response"]), ""]
         if shown := played(e):
             label, action = shown
-            lines += [label[0].upper() + label[1:] + ":", ""] + ([_fence(action), ""] if action is not None else [])
+            lines += [visible(label[0].upper() + label[1:]) + ":", ""] + (
+                [_fence(action), ""] if action is not None else []
+            )
         lines += ["Stand-in action:", "", _fence(e["standin_action"]), ""]
     return lines

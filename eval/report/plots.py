@@ -5,6 +5,7 @@ seam; and a figure as report.md and report.html show it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import math
 import re
@@ -97,8 +98,16 @@ def world_label(world: str) -> str:
 FIGURE_PREFIXES = ("prices-", "agreement-", "gambit-pnl", "seam-split")
 
 
+SLUG_CHARS = 100  # a file name's part from a name: a long scenario path must not pass the file system's 255 bytes
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
+    """`text` as a file name's part; a long one cut to SLUG_CHARS with a short hash of the whole, so two
+    long names that share their start still differ (unique_names settles any other clash)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
+    if len(slug) <= SLUG_CHARS:
+        return slug
+    return slug[:SLUG_CHARS] + "-" + hashlib.sha256(str(text).encode("utf-8")).hexdigest()[:8]
 
 
 def _save(fig, plt) -> bytes:

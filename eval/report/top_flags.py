@@ -7,7 +7,7 @@ import html
 import math
 
 from glade.eval.families import effect_text, scenario_text
-from glade.eval.flags_text import decision_errors, played
+from glade.eval.flags_text import decision_errors, played, visible
 from glade.eval.verdict_text import example_where
 
 from .data import TOP_FLAGS
@@ -127,7 +127,8 @@ def _examples_html(flag: dict, errors: dict, rank: int) -> str:
         if extra := played(ex, errors):  # a cut-off answer: its error and the part of it played, after the answer
             blocks.insert(len(blocks) - (ex.get("standin_action") is not None), extra)
         body = "".join(
-            f"<b>{html.escape(label)}</b>" + ("" if text is None else f"<pre>{html.escape(str(text)[:4000])}</pre>")
+            f"<b>{html.escape(visible(label))}</b>"
+            + ("" if text is None else f"<pre>{html.escape(visible(str(text)[:4000]))}</pre>")
             for label, text in blocks
         )
         parts.append(f"<details><summary>{summary}</summary>{body}</details>")

@@ -142,6 +142,19 @@ class _HelpFormatter(argparse.HelpFormatter):
         return _wrapped(text, width)
 
 
+class _Version(argparse.Action):
+    """`glade 0.1.0 (commit <sha>+dirty)`: 0.1.0 names every commit, so a checkout adds its own; git is
+    asked only when --version is given, not on every command's parse."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from glade.provenance import git_commit, git_dirty
+
+        commit = git_commit()
+        built = f" (commit {commit}{'+dirty' if git_dirty() else ''})" if commit else ""
+        sys.stdout.write(f"glade {glade.__version__}{built}\n")  # stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The parser; only `verb`'s module is imported (every verb's when None)."""
     parser = argparse.ArgumentParser(
@@ -153,7 +166,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         "is one `error:` line and exit status 2 (GLADE_DEBUG=1 shows the traceback instead); Ctrl-C stops it with "
         f"exit status 130, a SIGTERM with 143, a SIGHUP (its terminal closed) with 129. {OUTPUT_LOST}",
     )
-    parser.add_argument("--version", action="version", version=f"glade {glade.__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show glade's version and git commit, and exit")
     parser.add_argument(
         "--verbose",
         dest="verbose_first",

@@ -21,7 +21,7 @@ from pathlib import Path
 from glade.checkpoint import shipped_root, staging_folder
 from glade.env.schema import did_you_mean, read_yaml
 from glade.hub_ids import offline_mode, offline_switches
-from glade.provenance import now
+from glade.provenance import git_commit, now
 from glade.words import portable as portable  # its home is below the traces card, which shortens paths too
 
 PUSH_FAILED = 3  # exit code: the folder is ready, the push failed
@@ -165,6 +165,8 @@ def start_folder(out: Path, repo_type: str, repo_id: str) -> Path:
     from glade.files import check_folder_path
 
     out = Path(out)
+    if out.is_symlink():  # the export replaces `out` whole, and a link cannot be replaced by a folder
+        raise ValueError(f"--out {out}: is a symbolic link (to {os.readlink(out)}); pass the real folder as --out")
     try:
         check_folder_path(out)  # a file, or under one: named, not mkdir's bare 'Not a directory'
     except ValueError as exc:
@@ -198,6 +200,7 @@ def finish_folder(tmp: Path, out: Path, marker: dict) -> Path:
     marker = {
         **marker,
         "glade_version": glade.__version__,
+        "git_commit": git_commit(),  # glade_version is 0.1.0 at every commit: this tells which glade exported
         "exported": now(),
     }
     (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")

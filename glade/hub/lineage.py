@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from glade.config import apply_overrides, parse_override
+from glade.env.schema import printable
 from glade.words import counted, md_code, md_text, portable, seed_spans
 
 from .scenario_settings import differ_words, trained_settings
@@ -104,10 +105,22 @@ def reproduce(meta: dict, recipe: dict, shipped: dict | None) -> list[str]:
     return [line, ""]
 
 
+def meta_text(value) -> str:
+    """A value meta.json or summary.json records (a version, a metric's name) as card text: Markdown read as
+    typed, a control character as its escape (the file is anyone's to edit; an escape sequence would reach the
+    terminal that shows the card)."""
+    return md_text(printable(str(value)))
+
+
+def meta_code(value) -> str:
+    """Such a value as inline code: whole (a backtick in it does not end the span), its controls escaped."""
+    return md_code(printable(str(value)))
+
+
 def commit_text(prov: dict) -> str:
     """`VERSION (commit `SHA`, ...)`, saying whether the working tree had uncommitted changes
     (provenance `git_dirty`), or that this was not recorded."""
-    version, commit = prov.get("glade_version"), prov.get("git_commit")
+    version, commit = meta_text(prov.get("glade_version")), prov.get("git_commit")
     if not commit:
         return f"{version} (no git commit recorded: not run from a git checkout)"
     if prov.get("git_dirty") is None:  # written before glade recorded it, or git could not say
@@ -116,7 +129,7 @@ def commit_text(prov: dict) -> str:
         state = ", **with uncommitted changes in the working tree**: the commit alone does not reproduce it"
     else:
         state = ", clean working tree"
-    return f"{version} (commit `{commit}`{state})"
+    return f"{version} (commit {meta_code(commit)}{state})"
 
 
 def _row_key(episode_id, turn, creature, observation) -> tuple:
@@ -147,14 +160,14 @@ def recorded_traces(meta: dict) -> dict | None:
     regenerated = isinstance(again, dict)
     how = "recorded from the traces' rows when it trained"
     if regenerated:
-        recipes = ", ".join(f"`{r}`" for r in again.get("recipes") or []) or "its generate recipes"
+        recipes = ", ".join(map(meta_code, again.get("recipes") or [])) or "its generate recipes"
         got, trained_on = again.get("data_fingerprint"), meta.get("data_fingerprint")
         same = (
             "which give the data fingerprint it trained on"
             if got and got == trained_on
-            else f"which give data fingerprint `{got}`, not the `{trained_on}` it trained on"
+            else f"which give data fingerprint {meta_code(got)}, not the {meta_code(trained_on)} it trained on"
         )
-        how = f"read from traces regenerated on {again.get('date')} by {recipes}, {same}"
+        how = f"read from traces regenerated on {meta_text(again.get('date'))} by {recipes}, {same}"
     return {
         "data": list(record["data"]),
         "eval": list(record.get("eval") or []),
@@ -234,10 +247,10 @@ def _matched_scenarios(checkpoint: Path, recipe: dict, protocol: str | None) -> 
 def folder_text(folder: dict) -> str:
     """One traces folder of meta.json's `traces` record, for the card."""
     named = sorted((folder.get("scenario_hashes") or {}).items())
-    hashes = ", ".join(f"{md_text(name)} `{digest}`" for name, digest in named)
+    hashes = ", ".join(f"{meta_text(name)} {meta_code(digest)}" for name, digest in named)
     seeds = folder.get("seeds") or []
     return (
-        f"{md_code(folder.get('folder'))}: {hashes or 'no scenarios'}; {folder.get('episodes', 0):,} episodes, "
+        f"{meta_code(folder.get('folder'))}: {hashes or 'no scenarios'}; {folder.get('episodes', 0):,} episodes, "
         f"seeds {seed_spans(seeds) if seeds else 'not recorded'}"
     )
 
@@ -284,10 +297,10 @@ def protocol_text(meta: dict, trained: dict) -> str:
     own = meta.get("protocol_version")
     learned = trained.get("protocols") or []
     if trained.get("recorded") is None or not learned or learned == [own]:
-        return f"`{own}`"
+        return meta_code(own)
     return (
-        f"`{own}` (glade's when it trained); its training traces hold prompts of protocol "
-        f"{', '.join(f'`{p}`' for p in learned)}: the prompts it learned"
+        f"{meta_code(own)} (glade's when it trained); its training traces hold prompts of protocol "
+        f"{', '.join(map(meta_code, learned))}: the prompts it learned"
     )
 
 
@@ -298,12 +311,12 @@ def council_provenance(prov: dict, trained: dict | None = None, played: dict | N
     if not prov:
         return []
     hashes = prov.get("scenario_hashes") or {}
-    scenarios = ", ".join(f"{md_text(name)} `{digest}`" for name, digest in sorted(hashes.items())) or "not recorded"
+    scenarios = ", ".join(f"{meta_text(name)} {meta_code(d)}" for name, d in sorted(hashes.items())) or "not recorded"
     protocol = prov.get("protocol_version")
-    line = f"The evaluation ran glade {commit_text(prov)}, prompt protocol `{protocol}`; scenario hashes: {scenarios}."
+    line = f"The evaluation ran glade {commit_text(prov)}, prompt protocol {meta_code(protocol)}; scenario hashes: {scenarios}."
     learned_protocols = (trained or {}).get("protocols") or []
     if protocol and learned_protocols and protocol not in learned_protocols:
-        said = ", ".join(f"`{p}`" for p in learned_protocols)
+        said = ", ".join(map(meta_code, learned_protocols))
         line += f" This model was trained on prompts of protocol {said}, not the one it played here."
     learned = (trained or {}).get("scenarios") or {}
     known = (trained or {}).get("settings") or {}

@@ -14,7 +14,7 @@ from .card_sections import ci_cell, council_section, fmt, lm_eval_section, table
 from .card_targets import targets_section
 from .card_usage import from_scratch, limitations_section, terms_section, usage_section
 from .council_view import CouncilView
-from .lineage import commit_text, heldout_text, protocol_text, reproduce, scenarios_text
+from .lineage import commit_text, heldout_text, meta_code, meta_text, protocol_text, reproduce, scenarios_text
 from .model_index import HELDOUT, SFT_EVAL, shipped_repo_id
 
 TRAINING = ("train_steps", "train_loss", "eval_loss", "train_loss_steps")  # the trainer's: not on held-out seeds
@@ -76,12 +76,19 @@ def heldout_table(meta: dict) -> str:
             found = interval([1.0] * k + [0.0] * (n - k), unit="states", rate=True).as_dict()
         if found is not None:
             cell = ci_cell(found.get("ci"), found.get("n"), found.get("note"))
-            rows.append([key, fmt(value), cell, f"{found.get('n')} states{cut_words(metrics, key)}"])
+            rows.append(
+                [meta_text(key), meta_text(fmt(value)), cell, f"{found.get('n')} states{cut_words(metrics, key)}"]
+            )
         elif key in ("heldout_states", "fall_talk_states"):
-            rows.append([key, fmt(value), "-", "-"])
+            rows.append([meta_text(key), meta_text(fmt(value)), "-", "-"])
         else:
             rows.append(
-                [key, fmt(value), "not recorded (a checkpoint written before glade kept intervals)", f"{n} states"]
+                [
+                    meta_text(key),
+                    meta_text(fmt(value)),
+                    "not recorded (a checkpoint written before glade kept intervals)",
+                    f"{n} states",
+                ]
             )
     return table(["metric", "value", "95% CI", "n"], rows)
 
@@ -146,7 +153,7 @@ def base_words(meta: dict, base: str | None, origin: str | None = None) -> str:
     if given.startswith(SHIPPED):
         return f"glade's shipped base `{given}`, whose export names no repo id on the Hub"
     local = Path(meta["base_model"]).name if meta.get("base_model") else given
-    return f"a locally built base model that is not on the Hub ({md_code(local)})"
+    return f"a locally built base model that is not on the Hub ({meta_code(local)})"
 
 
 def other_protocols(meta: dict, trained: dict) -> list[str]:
@@ -271,7 +278,7 @@ def render_card(
         table(
             ["what", "value"],
             [
-                ["data fingerprint", f"`{meta.get('data_fingerprint')}`"],
+                ["data fingerprint", meta_code(meta.get("data_fingerprint"))],
                 *(
                     [["base fingerprint", f"`{fp}` (the adapter needs exactly these base weights)"]]
                     if exported_kind == "lora" and (fp := meta.get("base_fingerprint"))
@@ -282,13 +289,13 @@ def render_card(
                     if dataset
                     else []
                 ),
-                ["data counts", ", ".join(f"{k} {v}" for k, v in (meta.get("data_counts") or {}).items())],
+                ["data counts", ", ".join(meta_text(f"{k} {v}") for k, v in (meta.get("data_counts") or {}).items())],
                 *([["scenarios trained on (scenario hashes)", scenarios_text(trained)]] if trained else []),
                 *([["held-out traces", heldout_text(trained)]] if trained and heldout_text(trained) else []),
                 ["glade", commit_text(meta)],
                 ["prompt protocol", protocol_text(meta, trained or {})],
-                ["versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())],
-                ["trained", meta.get("created")],
+                ["versions", ", ".join(meta_text(f"{k} {v}") for k, v in (meta.get("versions") or {}).items())],
+                ["trained", meta_text(meta.get("created"))],
             ],
         ),
         "",
