@@ -169,3 +169,13 @@ def test_a_python_seats_name_with_a_control_character_is_refused(name, where):
     assert where in str(caught.value)
     with pytest.raises(SeatSpecError, match="its name has a control character"):
         PythonSeat(Named(name))
+
+
+def test_a_server_model_with_a_control_character_is_refused():
+    """`server:MODEL` names the seat in rows and reports as the python seat's name does."""
+    for model in ("m\x1b[31m", "m" + HALF):
+        with pytest.raises(SeatSpecError) as caught:
+            server_seat("http://127.0.0.1:9/v1", model=model)
+        assert str(caught.value) == (
+            f"seat spec server model: expected a non-empty string of printable characters, got {model!r}"
+        )
