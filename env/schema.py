@@ -35,6 +35,9 @@ RECIPES = Path(str(importlib.resources.files("glade.recipes")))
 
 
 LARGEST_INT = 2**63 - 1  # a whole number in a recipe or scenario fits 64 bits
+# Half a character: what an escape such as \\ud800 alone (YAML, JSON) reads as. No UTF-8 file holds one.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LOCALE_BYTES = range(0xDC80, 0xDD00)  # where Python keeps a byte it could not read in this locale (surrogateescape)
 
 
 class ConfigError(ValueError):
@@ -51,14 +54,22 @@ def control_character(name: str) -> str | None:
     newline, a bidi override would reach a terminal raw), or None where it has none."""
     for i, ch in enumerate(name):
         kind = unicodedata.category(ch)
-        if kind == "Cs":  # a byte Python could not read in this locale's encoding, kept as a lone surrogate
-            return (
-                f"byte this locale cannot read as text ({ch!r} at position {i}); "
-                "set LC_ALL=C.UTF-8 (a UTF-8 locale) or PYTHONUTF8=1"
-            )
+        if kind == "Cs":
+            return half_character(ch, i)
         if kind.startswith("C"):
             return f"control character {ch!r} at position {i}; use printable characters only"
     return None
+
+
+def half_character(ch: str, i: int) -> str:
+    """Words for a lone surrogate `ch` at position `i`: a byte Python could not read in this
+    locale's encoding (an argument, a file name), or else an escape of half a character."""
+    if ord(ch) in LOCALE_BYTES:
+        return (
+            f"byte this locale cannot read as text ({ch!r} at position {i}); "
+            "set LC_ALL=C.UTF-8 (a UTF-8 locale) or PYTHONUTF8=1"
+        )
+    return f"lone surrogate {ch!r} at position {i} (half a character, from an escape); write the character itself"
 
 
 def printable(text: str | None) -> str | None:
@@ -196,6 +207,8 @@ def _convert(value: Any, tp: Any, source: str | None, path: str) -> Any:
     if tp is str:
         if not isinstance(value, str):
             fail(source, path, f"expected {type_text(tp)}, got {shown(value)}")
+        if half := LONE_SURROGATE.search(value):  # a YAML escape; writing it to a card or a row would fail mid-run
+            fail(source, path, f"{shown(value)} holds a {half_character(half.group(), half.start())}")
         return value
     if typing.get_origin(tp) is typing.Literal:
         if value not in get_args(tp):

@@ -16,9 +16,15 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from glade.env.protocol import Parsed, parse
-from glade.env.schema import did_you_mean
+from glade.env.schema import LONE_SURROGATE, did_you_mean
 
 STRUCTURED = "+structured"  # ends the identity of a seat with structured decoding
+
+
+def utf8_text(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD: a server's JSON or a python seat's string may
+    hold one, which no UTF-8 row or file can, and the run would stop while writing the batch."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,20 @@ from glade.env.market import ORDER_KEYS
 from glade.env.parallel import normalize_action
 from glade.env.phases import ACTION_KEYS
 from glade.env.protocol import HOLD, parse, with_article
+from glade.env.schema import control_character
 from glade.tracejson import canonical, dumps
 
-from .base import PARSER, Decision, Policy, SeatAnswerError, SeatSpecError, check_keys, first_line, parser_notes
+from .base import (
+    PARSER,
+    Decision,
+    Policy,
+    SeatAnswerError,
+    SeatSpecError,
+    check_keys,
+    first_line,
+    parser_notes,
+    utf8_text,
+)
 
 
 @runtime_checkable
@@ -54,6 +65,11 @@ class Scripted(Protocol):
 @dataclass(frozen=True)
 class PythonSeat:
     scripted: Scripted
+
+    def __post_init__(self) -> None:
+        name = self.scripted.name  # written as it is into rows, reports and the terminal
+        if isinstance(name, str) and (control := control_character(name)):
+            raise SeatSpecError(f"python seat {name!r}: its name has a {control}")
 
     @property
     def name(self) -> str:
@@ -117,7 +133,12 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         _check_fields(answer, name)
         action = _named_action(answer.action, obs)
         _check_action(action, name)
-        return answer if action is answer.action else replace(answer, action=action)
+        strings = (answer.text, answer.error, answer.policy)
+        # its strings as a row holds them: a lone surrogate would stop the run while the batch is written
+        text, error, policy = (None if t is None else utf8_text(t) for t in strings)
+        if action is answer.action and (text, error, policy) == strings:
+            return answer
+        return replace(answer, action=action, text=text, error=error, policy=policy)
     if isinstance(answer, dict):  # the action-space form (side and good as indices) reads as names first
         kept, ignored = _action_keys(normalize_action(answer, tuple(obs["prices"])))
         text = json.dumps(kept)
@@ -125,7 +146,7 @@ def _decision(answer: Decision | dict, obs: dict, name: str) -> Decision:
         notes = parser_notes(parsed) + ignored
         error = parsed.error or (ignored[0]["reason"] if ignored else None)
         # the row's `completion` is what the seat answered, as JSON, not the action parsed from it
-        answered = json.dumps(_plain(answer), ensure_ascii=False)
+        answered = utf8_text(json.dumps(_plain(answer), ensure_ascii=False))
         return Decision(parsed.action, answered, error, repaired=parsed.repaired, notes=notes)
     if answer is None:  # a hold, as env.step takes it, but named: a forgotten `return` reads as None too
         return Decision(dict(HOLD), "null", NONE_IS_HOLD, notes=(_ignored(NONE_IS_HOLD),))

@@ -8,7 +8,7 @@ per attempt). The run goes on.
     server_refused       nothing listens (or the connection dropped): retried
     server_timeout       no answer within `timeout` seconds: retried
     server_http_NNN      an HTTP error status; 408, 429, 500, 502, 503, 504 are retried,
-                         others (400, 401, 404, 422 ...) are not
+                         others (400, 401, 404, 422 ...) are not; a redirect (3xx) is not followed
     server_bad_response  an answer that is not an OpenAI chat completion (not HTTP, not
                          JSON, no choices, over MAX_BODY bytes ...): not retried, asking
                          again will not help
@@ -33,9 +33,9 @@ pinned to DIR and `model` must be that same string (or the server answers 400, w
 not retried): `{kind: server, base_url: "http://127.0.0.1:8000/v1", model: DIR}`.
 
 The API key is read from the environment variable named by `api_key_env` at request time
-and sent as a Bearer header; it is never stored on the policy, in a Decision or in a
-fault. Loopback servers are reached directly, never through an http(s)_proxy from the
-environment.
+and sent as a Bearer header to base_url's host only (a redirect is a fault, not followed); it
+is never stored on the policy, in a Decision or in a fault. Loopback servers are reached
+directly, never through an http(s)_proxy from the environment.
 """
 
 from __future__ import annotations
@@ -58,9 +58,10 @@ from dataclasses import dataclass, field
 
 from glade.env.action_schema import action_schema, portable_schema
 from glade.env.protocol import parse, render
+from glade.env.schema import printable
 from glade.faults import fault_hint
 
-from .base import STRUCTURED, Decision, Policy, answer_error, is_loopback, parser_notes
+from .base import STRUCTURED, Decision, Policy, answer_error, is_loopback, parser_notes, utf8_text
 from .spec import SERVER, check_fields
 
 SERVER_FIELDS = tuple(SERVER)  # the spec keys, each a field below
@@ -93,6 +94,13 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def https_open(self, req):  # no context given: http.client's default, as urllib's own handler
         return self.do_open(_handed_over(http.client.HTTPSConnection), req)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows none (urllib's sends the API key to the host named, as a GET): a 3xx is an HTTPError."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
 
 
 def _guard(connections: list, done: threading.Event, seconds: float, cancel: threading.Event) -> None:
@@ -140,7 +148,7 @@ class ServerPolicy:
         check_fields("server", {k: getattr(self, k) for k in SERVER_FIELDS})
         parts = urllib.parse.urlsplit(self.base_url)
         # A local server is never reached through a proxy from the environment.
-        handlers = [_HTTPHandler, _HTTPSHandler]
+        handlers = [_HTTPHandler, _HTTPSHandler, _NoRedirect]
         if is_loopback(parts.hostname):
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
@@ -250,8 +258,9 @@ class ServerPolicy:
                 raw = b"".join(chunks)
         except urllib.error.HTTPError as exc:
             wait = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
-            if 400 <= exc.code < 500:  # the server's own words say what in the request it refused
-                _remember((self.name, self.base_url), f"server_http_{exc.code}", _refusal(exc))
+            if 300 <= exc.code < 500:  # a refusal's own words say what in the request to fix; a redirect's, where
+                said = _refusal(exc) if exc.code >= 400 else _redirect(exc)
+                _remember((self.name, self.base_url), f"server_http_{exc.code}", said)
             exc.close()
             return None, f"http_{exc.code}", wait
         except TimeoutError:
@@ -280,8 +289,7 @@ _said_lock = threading.Lock()
 
 
 def _refusal(exc: urllib.error.HTTPError) -> str:
-    """The explanation in a 4xx's body (OpenAI's and vLLM's `error.message`, `message` or
-    `detail`, else the text), on one line, at most SAID_CHARS characters; "" when unreadable."""
+    """The explanation in a 4xx's body (OpenAI's and vLLM's `error.message`, `message` or `detail`, else the text)."""
     try:
         raw = exc.read(CHUNK).decode(errors="replace")
     except (OSError, http.client.HTTPException, ValueError):
@@ -293,11 +301,22 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
     if isinstance(data, dict):
         inner = data.get("error") if isinstance(data.get("error"), dict) else data
         data = next((inner[k] for k in ("message", "detail", "error") if isinstance(inner.get(k), str)), raw)
-    text = " ".join(str(data).split())
-    return text if len(text) <= SAID_CHARS else text[: SAID_CHARS - 3] + "..."
+    return str(data)
+
+
+def _redirect(exc: urllib.error.HTTPError) -> str:
+    """What a 3xx said to do: go to its Location's host."""
+    try:
+        host = urllib.parse.urlsplit(urllib.parse.urljoin(exc.geturl(), exc.headers.get("Location") or "")).netloc
+    except ValueError:  # a Location no URL parser takes
+        host = "an unreadable Location"
+    return f"redirected to {host[:80]}; glade does not follow redirects: give the final base_url"
 
 
 def _remember(seat: tuple[str, str], fault: str, text: str) -> None:
+    """Keep what a server said on one line, at most SAID_CHARS, escaped where it would drive the terminal."""
+    text = printable(" ".join(text.split()))
+    text = text if len(text) <= SAID_CHARS else text[: SAID_CHARS - 3] + "..."
     if text:
         with _said_lock:
             _said.setdefault(fault, {}).setdefault(seat, text)
@@ -320,14 +339,14 @@ def server_said(seat: str, fault: str, base_url: str | None = None) -> str:
 
 def seat_fault_hint(seat: str, faults: dict[str, int], spec: dict | None = None) -> str:
     """glade.faults.fault_hint for a seat's faults, and, when its most frequent one is a refusal
-    (a 4xx), what the server said (its own words say what to fix). `spec`: the seat's, where it is
+    (a 4xx) or a redirect (a 3xx), what the server said (its own words say what to fix). `spec`: the seat's, where it is
     not named as its server (eval names seats by the recipe's policy names)."""
     hint = fault_hint(faults)
     worst = max(sorted(faults), key=lambda kind: faults[kind]) if faults else ""
     url = None
     if isinstance(spec, dict) and spec.get("kind") == "server":
         seat, url = server_name(spec.get("model"), bool(spec.get("structured"))), spec.get("base_url")
-    said = server_said(seat, worst, url) if worst.startswith("server_http_4") else ""
+    said = server_said(seat, worst, url) if worst.startswith(("server_http_3", "server_http_4")) else ""
     return f"{hint}; it said: {said}" if said and hint else said or hint
 
 
@@ -370,7 +389,7 @@ def _completion(raw: bytes) -> tuple[str, int, int, str | None] | None:
     usage = usage if isinstance(usage, dict) else {}
     finish = choice.get("finish_reason")
     finish = finish if isinstance(finish, str) else None
-    return text, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), finish
+    return utf8_text(text), _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), finish
 
 
 def _count(value) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from glade import checkpoint
 from glade.checkpoint_files import adapter_gap, settings_gap, tokenizer_gap
 from glade.config import MissingInput, looked_for, shipped_hint
-from glade.env.schema import LARGEST_INT, did_you_mean, type_text
+from glade.env.schema import LARGEST_INT, control_character, did_you_mean, type_text
 from glade.env.standin import DISPOSITIONS, disposition, is_disposition_path
 from glade.hub_ids import WEIGHT_FILES
 
@@ -84,6 +84,8 @@ MAX_RETRIES = 10
 MAX_TEMPERATURE = 2.0
 
 TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
+# A server's model names the seat in rows, reports and the terminal as written: no escape sequence or bidi override.
+NAME: Rule = (lambda v: TEXT[0](v) and control_character(v) is None, "a non-empty string of printable characters")
 OPTIONAL_TEXT: Rule = (lambda v: v is None or TEXT[0](v), "a non-empty string or null")
 BOOL: Rule = (lambda v: isinstance(v, bool), type_text(bool))
 GENERATION: dict[str, Rule] = {
@@ -115,7 +117,7 @@ SERVER: dict[str, Rule] = {
         "the server's API root, http(s)://HOST[:PORT]/PATH with no spaces, query or fragment, such as"
         " http://127.0.0.1:8000/v1 (glade adds /chat/completions)",
     ),
-    "model": TEXT,
+    "model": NAME,
     "timeout": _number(0, open_low=True, high=LONGEST_WAIT),
     "retries": _whole_below(MAX_RETRIES),
     "backoff": _number(0, high=LONGEST_WAIT),
