@@ -5,6 +5,7 @@ probe's states."""
 from __future__ import annotations
 
 from .card_sections import ci_cell, fmt, table
+from .lineage import meta_text
 
 
 def target_verdict(t: dict) -> str:
@@ -46,7 +47,7 @@ def targets_section(meta: dict, recipe: dict | None = None) -> list[str]:
         listed = ((recipe or {}).get("eval") or {}).get("targets")
         later = [name for name in targets if isinstance(listed, dict) and name not in listed]
         if later:  # e.g. the shipped base's structured targets, measured after it trained
-            why = f": {meta['structured_measured']}" if meta.get("structured_measured") else ""
+            why = f": {meta_text(meta['structured_measured'])}" if meta.get("structured_measured") else ""
             out += [
                 f"{', '.join(f'`{n}`' for n in later)}: not in this repository's `recipe.yaml` (the recipe it trained "
                 f"with); set and measured after training{why}.",

@@ -12,6 +12,7 @@ from glade.checkpoint import SHIPPED, base_fingerprint
 from glade.words import term
 
 from . import cards
+from .lineage import meta_code
 
 # what the card's figures and words mean; the metrics' words follow train/evaluate.py and
 # eval/scoring.py; the stand-in, disposition, seat and council are glade.words' (terms_section adds them)
@@ -171,7 +172,7 @@ def limitations_section(meta: dict, recipe: dict, size: dict | None) -> list[str
     rows = f"{counts['train']:,}" if isinstance(counts.get("train"), int) else "?"
     lines = [
         "It plays glade's simulated Wood market only: a creature's turn in glade's own economy, rendered as "
-        f"glade's prompts (protocol `{meta.get('protocol_version')}`). It knows nothing of real markets and is not "
+        f"glade's prompts (protocol {meta_code(meta.get('protocol_version'))}). It knows nothing of real markets and is not "
         "a trading model.",
         "Its prompts are in English, as glade renders them; it was trained on no other language or format.",
         f"Size: {words}." if (words := size_words(size)) else None,
@@ -251,7 +252,7 @@ def usage_section(
         "",
         f"The prompt is the `messages` of a row of {where}; for a new state glade's renderer writes them "
         "(`glade.env.protocol.render(observation)`). Prompts are of glade's prompt protocol "
-        f"`{meta.get('protocol_version')}` (meta.json `protocol_version`); it was trained on those, greedy decoding "
+        f"{meta_code(meta.get('protocol_version'))} (meta.json `protocol_version`); it was trained on those, greedy decoding "
         + (
             f"as its evaluation used, with {budget} new tokens at most (the recipe's `eval.max_new_tokens`)."
             if named
