@@ -75,9 +75,12 @@ def test_an_older_glades_run_is_not_resumed_on_regenerated_traces(tmp_path, monk
     generate_traces(Path(recipe.data.traces[0]), "panic_seller")  # regenerated meanwhile, other decisions
     with pytest.raises(ValueError) as exc:
         sft.train(recipe, resume=True, log=lambda line: None)
-    assert str(exc.value).startswith(
-        f"{work}: its run started on other training data (data fingerprint {before[:8]}, now "
+    said = str(exc.value)
+    assert said.startswith(
+        f"{work}: its run, started by an older glade, trained on other data than is prepared now (the split it "
+        f"saved has data fingerprint {before[:8]}, now "
     )
+    assert said.endswith("rerun with --restart to discard it and train on the data as it is now")
     assert fits == [] and "data_fingerprint" not in json.loads((work / STARTED).read_text(encoding="utf-8"))
 
 
@@ -105,7 +108,7 @@ def test_check_data_holds_a_record_without_a_fingerprint_to_the_saved_split(tmp_
     train, held = Dataset.from_dict({"messages": [chat]}), Dataset.from_dict({"messages": [chat[:1]]})
     save_prepared(tmp_path / "data", train, held, {"train": 1}, DataConfig(traces=("x",)))
     interrupted.check_data(tmp_path, fingerprint(train, held))
-    with pytest.raises(ValueError, match=rf"data fingerprint {fingerprint(train, held)[:8]}, now fedcba98"):
+    with pytest.raises(ValueError, match=rf"has data fingerprint {fingerprint(train, held)[:8]}, now fedcba98"):
         interrupted.check_data(tmp_path, "fedcba9876543210")
 
 

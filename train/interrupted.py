@@ -172,7 +172,13 @@ def check_data(work: Path, data: str) -> None:
     record = started_record(work) or {}  # none: another rank's not written yet
     started = record.get("data_fingerprint")
     if started is None and record and _trained_any(work):
-        started = _saved_fingerprint(work)
+        saved = _saved_fingerprint(work)
+        if saved != data:  # its glade may have rendered the same traces otherwise: regenerating may not help
+            raise ValueError(
+                f"{work}: its run, started by an older glade, trained on other data than is prepared now (the split "
+                f"it saved has data fingerprint {saved[:8]}, now {data[:8]}: its traces changed since, or this glade "
+                "renders them otherwise); rerun with --restart to discard it and train on the data as it is now"
+            )
     if started is not None and started != data:
         raise ValueError(
             f"{work}: its run started on other training data (data fingerprint {started[:8]}, now {data[:8]}: its "
