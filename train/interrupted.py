@@ -15,7 +15,7 @@ from glade.config import as_plain, changes, read_yaml
 from glade.files import atomic
 
 from .recipe import TrainRecipe
-from .records import CutShort, started_record, trainer_state
+from .records import TRAINED, CutShort, started_record, trainer_state
 
 
 def partial_dir(recipe: TrainRecipe) -> Path:
@@ -167,14 +167,53 @@ def check_data(work: Path, data: str) -> None:
     """Refuse to resume an interrupted run on other data than it started on (`data`: the
     fingerprint of the data prepared now; its traces folder regenerated meanwhile): the trainer
     would go on with its optimizer and schedule on rows its first steps never saw. A record
-    without the fingerprint (a run started by an older glade, or none yet) is not checked."""
-    started = (started_record(work) or {}).get("data_fingerprint")  # none: another rank's not written yet
+    without the fingerprint (a run started by an older glade) is held to the fingerprint of the
+    split it saved (data/); one with no step trained yet (killed while preparing its data) is not checked."""
+    record = started_record(work) or {}  # none: another rank's not written yet
+    started = record.get("data_fingerprint")
+    if started is None and record and _trained_any(work):
+        saved = _saved_fingerprint(work)
+        if saved != data:  # its glade may have rendered the same traces otherwise: regenerating may not help
+            raise ValueError(
+                f"{work}: its run, started by an older glade, trained on other data than is prepared now (the split "
+                f"it saved has data fingerprint {saved[:8]}, now {data[:8]}: its traces changed since, or this glade "
+                "renders them otherwise); rerun with --restart to discard it and train on the data as it is now"
+            )
     if started is not None and started != data:
         raise ValueError(
             f"{work}: its run started on other training data (data fingerprint {started[:8]}, now {data[:8]}: its "
             "traces changed since it started); regenerate the same traces and rerun with --resume to continue it, or "
             "rerun with --restart to discard it and train on the data as it is now"
         )
+
+
+def _trained_any(work: Path) -> bool:
+    """Whether a partial folder holds steps trained (a trainer checkpoint, whole or not, or finished training)."""
+    return (work / TRAINED).exists() or any((work / "trainer").glob("checkpoint-*"))
+
+
+def _saved_fingerprint(work: Path) -> str:
+    """The data fingerprint of the split a run saved as it started (data/, written by save_prepared),
+    for a run whose record has none (started by an older glade); a ValueError when it does not read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    from .data import fingerprint  # here: the resume hint reads this module without loading datasets
+
+    folder = work / "data"
+    try:
+        train, evaluation = (
+            Dataset(pq.read_table(folder / f"{s}.parquet", columns=["messages"])) for s in ("train", "eval")
+        )
+        return fingerprint(train, evaluation)
+    except (pa.ArrowException, KeyError, OSError) as exc:  # gone, not Parquet, no messages column
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"{work}: its run was started by an older glade that recorded no data fingerprint, and the split it "
+            f"saved (data/) does not read ({reason}), so its data cannot be checked; rerun with --restart to discard "
+            "it and train on the data as it is now"
+        ) from None
 
 
 def _decisive(recipe_plain: dict) -> dict:

@@ -32,6 +32,7 @@ from glade.eval.results_folder import (
 )
 from glade.eval.stats import column_intervals, interval
 from glade.eval.thresholds import Thresholds, run_settings
+from glade.provenance import git_commit
 
 FILES = "report_files"
 READ_HERE = ("episode_id", "scenario", "council", "seed", "price_path")  # of episodes.parquet, by load_results
@@ -123,10 +124,10 @@ def load_results(results_dir: str | Path) -> Results:
                     f"{folder / 'flags.json'}: out of date ({why}); "
                     f"rerun `glade flag {shlex.quote(str(folder))}` to flag at them"
                 )
-            if loaded["method"] or loaded["flags"]:
+            if loaded["method"]:
                 flags = loaded["flags"]
                 note = "" if flags else no_flags_note(loaded)
-            else:  # `[]`: no flags and no method to say why (it would read "? flags in 0 families")
+            else:  # a plain list (an older glade's): no method to count or explain them ("? flags in 0 families")
                 loaded, note = {}, NO_METHOD.format(path=folder / "flags.json")
     attribution_path = folder / "attribution.parquet"
     # episode rows of the leave-one-out replays, each naming the creature it left out
@@ -174,8 +175,8 @@ def load_results(results_dir: str | Path) -> Results:
 
 
 NO_METHOD = (
-    "{path}: not what glade flag writes now (an empty list, without the method that says why nothing was "
-    "flagged); rerun `glade flag` on its results folder to write it again"
+    "{path}: not what glade flag writes now (written by an older glade: a list of flags without the method that "
+    "says how they were found, or why none was); rerun `glade flag` on its results folder to write it again"
 )
 
 
@@ -209,6 +210,25 @@ def results_verdicts(r: Results) -> dict:
     # a summary from a glade before some lesson (attribution came later) keeps what it says; the
     # lessons it lacks come from the tables, never an empty section ("the recipe names no levers")
     return computed | given if isinstance(given, dict) else computed
+
+
+def decided_note(what: str, recorded, rerun: str) -> str:
+    """One line where what a section shows as stored (summary.json's verdicts, rank.json's board) was
+    decided by glade at another commit than this report's, so under that commit's rules, not today's
+    (which the flags beside it are read under). "" where the two are the same or either is unknown."""
+    now = git_commit()
+    if not isinstance(recorded, str) or not recorded or now is None or recorded == now:
+        return ""
+    return f"{what} decided by glade at commit {recorded} (this report: {now}); rerun {rerun} for today's rules"
+
+
+def verdicts_note(r: Results) -> str:
+    """decided_note of the verdicts summary.json stores ("" where results_verdicts computes them all here)."""
+    given = r.summary.get("verdicts")
+    if not (isinstance(given, dict) and given):
+        return ""
+    rerun = f"`glade eval` with the recipe that wrote this folder (out={shlex.quote(str(r.folder))})"
+    return decided_note("The verdicts below were", r.summary.get("git_commit"), rerun)
 
 
 def ordered(values: pd.Series, preferred) -> list[str]:

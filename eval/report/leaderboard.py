@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 from pathlib import Path
 
 from glade.eval.rank import BOARD_KEYS
 from glade.files import json_with_keys
-from glade.words import level_percent
+from glade.words import level_percent, md_text
 
+from .data import decided_note
 from .markup import Section, html_table, md_table
 
 RANK_FILE = "rank.json"
@@ -32,15 +34,31 @@ def rank_sections(page) -> list[Section]:
     about = board_about(board)
     header, rows = board_table(board)
     unranked = not_ranked(board)
+    decided = board_note(board, page.r.folder)
     return [
         Section(
             "leaderboard",
             "Leaderboard",
-            [about, ""] + md_table(header, rows) + (["", unranked] if unranked else []),
-            [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, NUMERIC)]
+            ([f"*{md_text(decided, inside=True)}*", ""] if decided else [])
+            + [about, ""]
+            + md_table(header, rows)
+            + (["", unranked] if unranked else []),
+            ([f'<p class="note">{html.escape(decided)}</p>'] if decided else [])
+            + [f'<p class="caption">{html.escape(about)}</p>', html_table(header, rows, NUMERIC)]
             + ([f'<p class="note">{html.escape(unranked)}</p>'] if unranked else []),
         )
     ]
+
+
+def board_note(board: dict, folder) -> str:
+    """decided_note of a board ranked by another glade (its provenance; a board from before it names none)."""
+    provenance = board.get("provenance")
+    if not isinstance(provenance, dict):
+        return ""
+    others = board["results"][1:] if isinstance(board.get("results"), list) else []  # the first: where it lies
+    rerun = "`glade rank " + " ".join(shlex.quote(str(f)) for f in [folder, *others])
+    rerun += " --outcome team`" if board.get("outcome") == "team" else "`"
+    return decided_note("This board was", provenance.get("git_commit"), rerun)
 
 
 def not_ranked(board: dict) -> str | None:

@@ -30,7 +30,7 @@ from glade.eval.verdict_text import (
 from glade.eval.verdicts import LEVER_RULES, ROBUST_RULES, SEAM_RULES, rules_text
 from glade.words import level_percent
 
-from .data import standin_seeds
+from .data import standin_seeds, verdicts_note
 from .markup import Section, html_table, md_table, md_text
 from .plots import figure_html, figure_md
 
@@ -70,6 +70,9 @@ def verdict_section(page) -> list[Section]:
         [LEAD.format(level=level_percent(r.thresholds.ci_level)), ""],
         [f'<p class="caption">{_e(LEAD.format(level=level_percent(r.thresholds.ci_level)))}</p>'],
     )
+    if decided := verdicts_note(r):  # summary.json's verdicts, from an older glade: its rules, not today's
+        md += [f"*{md_text(decided, inside=True)}*", ""]
+        out.append(f'<p class="note">{_e(decided)}</p>')
     for number, (key, question, lines) in enumerate(verdict_sections(v), 1):
         heading = f"{number}. {question}" if key in LESSONS else question
         lines = lines or [EMPTY.get(key, "nothing to say")]
