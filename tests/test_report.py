@@ -174,7 +174,7 @@ def test_flags_table_top_20_escaped(results, tmp_path):
         }
         for i in range(25)
     ]
-    (out / "flags.json").write_text(json.dumps(flags))
+    (out / "flags.json").write_text(json.dumps({"method": {"test": "sign-flip"}, "flags": flags}))
     md_path, html_path = report.write_report(out)
     rows = _md_rows(_section(md_path.read_text(), "Flags (top 20)"))
     assert len(rows) == 20

@@ -35,3 +35,43 @@ def test_lm_eval_heldout_rows_read_the_split_without_a_datasets_cache(tmp_path, 
     rows, _ = heldout_rows(tmp_path / "ck")
     assert [r["messages"][0]["content"] for r in rows] == ["state 0", "state 1", "state 2"]
     assert not cache.exists()
+
+
+RAW = ("\x00", "\x1b", "\u202e")
+SEAT = """
+from glade.seats.base import Decision
+
+EVIL = "RAW \\x00NUL \\x1b[31mESC \\u202eRLO"
+
+
+class Seat:
+    name = "evil"
+
+    def act(self, observations):
+        sell = {"orders": [{"side": "sell", "good": "honey", "qty": 1, "price": 0.5}]}
+        return [Decision(action=sell, text=EVIL) for _ in observations]
+
+
+def make():
+    return Seat()
+"""
+
+
+def test_a_models_control_characters_reach_no_report_file_raw(tmp_path, monkeypatch, capsys):
+    from glade.cli import main
+
+    (tmp_path / "evilseat.py").write_text(SEAT, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    recipe = tmp_path / "ev.yaml"
+    recipe.write_text(
+        f"name: ev\nout: {tmp_path / 'ev'}\npolicies:\n  evp: {{kind: python, entry_point: 'evilseat:make'}}\n"
+        "councils:\n  cx: {focal: {'*': evp}}\nscenarios: [gambit_rumour]\nseeds: {start: 1, count: 6}\nturns: 8\n",
+        encoding="utf-8",
+    )
+    assert main(["eval", str(recipe)]) == 0
+    assert main(["flag", str(tmp_path / "ev")]) == 0
+    assert main(["report", str(tmp_path / "ev")]) == 0, capsys.readouterr().err
+    for name in ("flags.md", "report.md", "report.html"):
+        text = (tmp_path / "ev" / name).read_text(encoding="utf-8")
+        assert "RAW \\x00NUL \\x1b[31mESC \\u202eRLO" in text, name  # the answer is shown, its controls as escapes
+        assert not [c for c in RAW if c in text], name

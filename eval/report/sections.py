@@ -10,7 +10,7 @@ import html
 import re
 
 from glade.eval.families import families_heading, family_counts
-from glade.eval.flags_text import decision_errors, played
+from glade.eval.flags_text import decision_errors, played, visible
 from glade.eval.verdict_text import (
     EMPTY,
     LEAD_FIGURES,
@@ -371,11 +371,14 @@ def family_sections(page) -> list[Section]:
                 blocks["response"].append(extra)
             for label, text in [b for key, _ in SIDES for b in blocks[key]]:
                 md += [f"{md_text(label[0].upper() + label[1:])}:", ""]
-                md += [] if text is None else ["```", str(text)[:EXAMPLE_CHARS].replace("```", "'''"), "```", ""]
+                md += (
+                    [] if text is None else ["```", visible(str(text)[:EXAMPLE_CHARS]).replace("```", "'''"), "```", ""]
+                )
             cells = "".join(
                 "<div>"
                 + "".join(
-                    f"<b>{_e(label)}</b>" + ("" if text is None else f"<pre>{_e(str(text)[:EXAMPLE_CHARS])}</pre>")
+                    f"<b>{_e(label)}</b>"
+                    + ("" if text is None else f"<pre>{_e(visible(str(text)[:EXAMPLE_CHARS]))}</pre>")
                     for label, text in blocks[key]
                 )
                 + "</div>"
