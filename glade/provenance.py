@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -16,15 +17,25 @@ def checkout() -> Path | None:
     """The glade source checkout this code runs from, or None: an install (site-packages), even one
     inside a user's own git repository (a project's .venv), whose commit says nothing of glade's."""
     root = Path(__file__).resolve().parent.parent
-    if not (root / "pyproject.toml").is_file():
-        return None
+    return root if (root / "pyproject.toml").is_file() and _is_top(root) else None
+
+
+@cache  # a checkout's top cannot move under a running process: one git call per process, not one per stamp
+def _is_top(root: Path) -> bool:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=5
-        )
+        done = _git(root, "rev-parse", "--show-toplevel")
     except (OSError, subprocess.SubprocessError):
-        return None
-    return root if done.returncode == 0 and Path(done.stdout.strip()).resolve() == root else None
+        return False
+    return done.returncode == 0 and Path(done.stdout.strip()).resolve() == root
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """`git -C root ARGS`, read-only: --no-optional-locks keeps `status` from taking .git/index.lock to
+    refresh the index, which a `git commit` in the checkout meanwhile would fail on (and a timeout's kill
+    mid-refresh would leave behind)."""
+    return subprocess.run(
+        ["git", "--no-optional-locks", "-C", str(root), *args], capture_output=True, text=True, timeout=5
+    )
 
 
 def git_commit() -> str | None:
@@ -33,7 +44,7 @@ def git_commit() -> str | None:
     if root is None:
         return None
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        done = _git(root, "rev-parse", "HEAD")
         # a repository with no commit yet answers 128 with the bare word HEAD on stdout
         return (done.stdout.strip() or None) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
@@ -47,12 +58,7 @@ def git_dirty() -> bool | None:
     if root is None:
         return None
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        done = _git(root, "status", "--porcelain", "--untracked-files=no")
         return bool(done.stdout.strip()) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
