@@ -37,7 +37,14 @@ from pathlib import Path
 
 from glade.config import changes
 from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, temp_of
-from glade.resume_upgrade import legacy_episodes, other_rules, recorded_recipe, unasked
+from glade.resume_upgrade import (
+    legacy_episodes,
+    older_parameters,
+    other_rules,
+    recorded_recipe,
+    unasked,
+    unrecorded_parameters,
+)
 from glade.shard_rows import episodes_in, protocol_words
 
 PROGRESS = "progress.json"
@@ -118,8 +125,11 @@ class ShardLog:
             written = {k: v for k, v in written.items() if k not in self.dropped}
             recipe = unasked(written, recipe)  # what an older ledger did not record yet
         if written is not None and written != recipe:
+            asked, unrecorded = unrecorded_parameters(written, recipe)
+            if unrecorded and written == asked:  # no other change: rerunning it as it was would not help
+                raise ValueError(older_parameters(self.root, unrecorded))
             raise ValueError(
-                f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "
+                f"{self.root}: holds a run of another recipe ({changes(written, asked)}); rerun it as it was, "
                 "or choose another out (out=DIR) for this one"
             )
 

@@ -50,6 +50,35 @@ def unasked(written: dict, recipe: dict) -> dict:
     return recipe
 
 
+def unrecorded_parameters(written: dict, recipe: dict) -> tuple[dict, list[str]]:
+    """`recipe` without the `parameters` of each disposition-file seat whose spec in the ledger's recipe
+    `written` has none (an older glade's, before 2026-12-04, recorded the file's path alone), and where
+    those are, dotted: what that glade did not record, so it cannot tell whether the file changed since."""
+    found: list[str] = []
+
+    def strip(theirs, ours, at: str):
+        if not isinstance(ours, dict) or not isinstance(theirs, dict):
+            return ours
+        if "kind" in ours:  # a seat spec
+            if "parameters" not in ours or "parameters" in theirs:
+                return ours
+            found.append(f"{at}.parameters")
+            return {k: v for k, v in ours.items() if k != "parameters"}
+        return {k: strip(theirs.get(k), v, f"{at}.{k}" if at else str(k)) for k, v in ours.items()}
+
+    return strip(written, recipe, ""), found
+
+
+def older_parameters(root: Path, where: list[str]) -> str:
+    """The refusal of a folder whose ledger predates disposition files' parameters (unrecorded_parameters)."""
+    return (
+        f"{root}: its progress.json was written by {written_by(root)}, which did not record a disposition file's "
+        f"parameters ({', '.join(where[:3])}{' and more' if len(where) > 3 else ''}), so no glade can tell whether "
+        "the file changed since its rows played; move the folder aside (or choose another out, out=DIR) to start "
+        "afresh"
+    )
+
+
 def _without_batch(written, ours):
     """`ours` (seat specs, or councils of them) with `batch_size` left out of each spec whose
     written counterpart has none."""
