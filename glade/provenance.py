@@ -64,6 +64,45 @@ def git_dirty() -> bool | None:
         return None
 
 
+WRITER = ("glade_version", "git_commit", "git_dirty")  # which glade wrote something: the start of stamp()
+
+
+def writer() -> dict:
+    """The glade this process runs (WRITER), as a folder's ledger records it beside each part it writes."""
+    commit = git_commit()
+    return {"glade_version": glade.__version__, "git_commit": commit, "git_dirty": git_dirty() if commit else None}
+
+
+def tally_writers(writers) -> list[dict]:
+    """Each distinct writer (a WRITER dict, or None where an older ledger recorded none: all three None) with how
+    many of `writers` are its, as `episodes`, in the order first seen."""
+    counts: dict[tuple, int] = {}
+    for one in writers:
+        key = tuple((one or {}).get(k) for k in WRITER)
+        counts[key] = counts.get(key, 0) + 1
+    return [{**dict(zip(WRITER, key, strict=True)), "episodes": n} for key, n in counts.items()]
+
+
+def other_writers(tally: list[dict], stamped: dict) -> list[dict] | None:
+    """`tally` (tally_writers) where any of it is not the glade `stamped` names (a stamp()), else None: a folder
+    resumed under another commit, or kept whole from another's run, is not all the stamp's work."""
+    return tally if any({k: t[k] for k in WRITER} != {k: stamped[k] for k in WRITER} for t in tally) else None
+
+
+def writers_line(folder: str | Path, tally: list[dict], unit: str, where: str) -> str:
+    """One line: which glades wrote the `unit`s of `folder` (tally_writers), and that `where` lists each."""
+    said = []
+    for t in tally:
+        if t["git_commit"]:
+            name = f"glade at commit {t['git_commit'][:7]}" + (" with uncommitted changes" if t["git_dirty"] else "")
+        elif t["glade_version"]:
+            name = f"glade {t['glade_version']} (an install: no commit)"
+        else:
+            name = "an older glade that recorded none"
+        said.append(f"{t['episodes']} by {name}")
+    return f"{folder}: its {unit}s were written by {', '.join(said)}; {where} lists each under written_by"
+
+
 def package_version(package: str) -> str | None:
     try:
         return version(package.replace("_", "-"))
@@ -75,11 +114,8 @@ def stamp(packages: tuple[str, ...] = ()) -> dict:
     """glade_version, git_commit, git_dirty, protocol_version, versions of `packages`, python."""
     from glade.env.protocol import PROTOCOL_VERSION
 
-    commit = git_commit()
     return {
-        "glade_version": glade.__version__,
-        "git_commit": commit,
-        "git_dirty": git_dirty() if commit else None,
+        **writer(),
         "protocol_version": PROTOCOL_VERSION,
         "versions": {p: package_version(p) for p in packages},
         "python": platform.python_version(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glade.config import changes
 from glade.env import protocol
 from glade.provenance import written_by
 
@@ -69,13 +70,21 @@ def unrecorded_parameters(written: dict, recipe: dict) -> tuple[dict, list[str]]
     return strip(written, recipe, ""), found
 
 
-def older_parameters(root: Path, where: list[str]) -> str:
-    """The refusal of a folder whose ledger predates disposition files' parameters (unrecorded_parameters)."""
+def another_recipe(root: Path, written: dict, recipe: dict) -> str:
+    """The refusal of a folder whose ledger's recipe `written` is not `recipe`: the keys that changed, or, where
+    the only change is what an older glade did not record (unrecorded_parameters), that glade's, since rerunning
+    it as it was would be refused again."""
+    asked, where = unrecorded_parameters(written, recipe)
+    if where and written == asked:
+        return (
+            f"{root}: its progress.json was written by {written_by(root)}, which did not record a disposition "
+            f"file's parameters ({', '.join(where[:3])}{' and more' if len(where) > 3 else ''}), so no glade can "
+            "tell whether the file changed since its rows played; move the folder aside (or choose another out, "
+            "out=DIR) to start afresh"
+        )
     return (
-        f"{root}: its progress.json was written by {written_by(root)}, which did not record a disposition file's "
-        f"parameters ({', '.join(where[:3])}{' and more' if len(where) > 3 else ''}), so no glade can tell whether "
-        "the file changed since its rows played; move the folder aside (or choose another out, out=DIR) to start "
-        "afresh"
+        f"{root}: holds a run of another recipe ({changes(written, asked)}); rerun it as it was, "
+        "or choose another out (out=DIR) for this one"
     )
 
 

@@ -110,3 +110,101 @@ def test_an_older_ledger_with_another_change_too_names_that_change_alone(tmp_pat
     with pytest.raises(ValueError) as refused:
         log.check(results_recipe(load_eval_recipe(tmp_path / "eval.yaml")))
     assert "holds a run of another recipe (turns: 13 -> 14); rerun it as it was" in str(refused.value)
+
+
+OTHER = {"glade_version": "0.1.0", "git_commit": "a" * 40, "git_dirty": False}  # the glade a run was cut short under
+
+
+def _cut_short_under_another_glade(folder: Path, writer: dict | None) -> int:
+    """The ledger of a run cut short, as another glade wrote it (`writer`; None: one that recorded no writers)."""
+    progress = folder / "progress.json"
+    data = json.loads(progress.read_text(encoding="utf-8"))
+    parts = {entry["part"] for entry in data["episodes"].values()}
+    if writer is None:
+        data.pop("writers")
+    else:
+        data["writers"] = {str(p): writer for p in parts}
+    progress.write_text(json.dumps(data), encoding="utf-8")
+    return len(data["episodes"])
+
+
+def test_an_eval_resumed_under_another_glade_names_each_glade_that_wrote_its_worlds(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    from resume_setup import eval_recipe, interrupt_second_batch
+
+    from glade.cli import main
+    from glade.eval import run as eval_run
+    from glade.eval.recipe import load_eval_recipe
+    from glade.provenance import writer
+
+    path, out = eval_recipe(tmp_path), tmp_path / "results"
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    with pytest.raises(KeyboardInterrupt):
+        eval_run.evaluate(load_eval_recipe(path))
+    restore()
+    ledger = json.loads((out / "progress.json").read_text(encoding="utf-8"))
+    assert ledger["writers"] == {"0": writer()}  # each finished part names the glade that wrote it
+    early = _cut_short_under_another_glade(out, OTHER)
+    assert main(["eval", str(path)]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    worlds = summary["worlds"]
+    # was: git_commit named this glade alone, though another played `early` of the worlds
+    assert summary["written_by"] == [{**OTHER, "episodes": early}, {**writer(), "episodes": worlds - early}]
+    assert summary["git_commit"] == writer()["git_commit"]  # the glade that wrote the summary, as before
+    for table in ("decisions.parquet", "episodes.parquet"):
+        assert json.loads(pq.read_schema(out / table).metadata[b"glade"])["written_by"] == summary["written_by"]
+
+
+def test_an_older_ledgers_parts_count_as_an_unknown_glades_and_one_glades_folder_says_nothing_new(
+    tmp_path, monkeypatch
+):
+    from resume_setup import eval_recipe, interrupt_second_batch
+
+    from glade.cli import main
+    from glade.eval import run as eval_run
+    from glade.eval.recipe import load_eval_recipe
+    from glade.provenance import writer
+
+    path, out = eval_recipe(tmp_path), tmp_path / "results"
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    with pytest.raises(KeyboardInterrupt):
+        eval_run.evaluate(load_eval_recipe(path))
+    restore()
+    early = _cut_short_under_another_glade(out, None)  # an older glade's ledger: no writers
+    assert main(["eval", str(path)]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    unknown = {"glade_version": None, "git_commit": None, "git_dirty": None}
+    assert summary["written_by"] == [
+        {**unknown, "episodes": early},
+        {**writer(), "episodes": summary["worlds"] - early},
+    ]
+    assert main(["eval", str(path), f"out={tmp_path / 'whole'}"]) == 0  # one glade wrote it all: as before
+    assert "written_by" not in json.loads((tmp_path / "whole" / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_a_dataset_resumed_under_another_glade_names_each_on_its_card(tmp_path, monkeypatch):
+    from resume_setup import generate_recipe, interrupt_second_batch
+
+    from glade import traces as gen
+    from glade.cli import main
+    from glade.provenance import writer, writers_line
+
+    path, out = generate_recipe(tmp_path), tmp_path / "traces"
+    restore = interrupt_second_batch(monkeypatch, gen)
+    assert main(["generate", str(path)]) != 0  # interrupted: its first part kept
+    restore()
+    early = _cut_short_under_another_glade(out, {**OTHER, "git_dirty": True})
+    assert main(["generate", str(path)]) == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    provenance = json.loads(card.split("## Provenance")[1].split("```json")[1].split("```")[0])
+    written = [
+        {**OTHER, "git_dirty": True, "episodes": early},
+        {**writer(), "episodes": provenance["episodes"] - early},
+    ]
+    assert provenance["written_by"] == written  # was: the card named only the glade that wrote it
+    assert "`written_by` each one that wrote episodes here" in " ".join(card.split())
+    line = writers_line(out, written, "episode", "the dataset card's Provenance")
+    assert line.startswith(f"{out}: its episodes were written by {early} by glade at commit aaaaaaa with uncommitted ")
+    assert main(["generate", str(path), f"out={tmp_path / 'whole'}"]) == 0  # one glade wrote it all: as before
+    whole = (tmp_path / "whole" / "README.md").read_text(encoding="utf-8")
+    assert '"written_by"' not in whole and "version and commit that wrote these." in whole
