@@ -100,7 +100,7 @@ def writers_line(folder: str | Path, tally: list[dict], unit: str, where: str) -
         else:
             name = "an older glade that recorded none"
         said.append(f"{t['episodes']} by {name}")
-    return f"{folder}: its {unit}s were written by {', '.join(said)}; {where} lists each under written_by"
+    return f"{folder}: not all its {unit}s are this glade's ({', '.join(said)}); {where} lists each under written_by"
 
 
 def package_version(package: str) -> str | None:

@@ -65,10 +65,11 @@ def size_category(rows: int) -> str:
 
 def write_card(
     recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None, faults: dict | None = None
-) -> None:
+) -> list[dict] | None:
     """The dataset card (README.md) and recipe.yaml; `faults` (glade.faults.tally_faults of the
     rows) puts the held turns near the top, as the exported card has them. What the card says of
-    the rows (how many, who answered them, the councils) it reads from the folder's shards."""
+    the rows (how many, who answered them, the councils) it reads from the folder's shards.
+    Returns the card's `written_by` (glade.provenance.other_writers), for the command to say so."""
     plain = as_plain(recipe)
     facts = row_facts(out, scenarios, list(plain.get("councils") or []), tuple(plain.get("scenarios") or ()))
     front = {
@@ -116,6 +117,7 @@ def write_card(
         tmp.write_text(yaml.safe_dump(plain, sort_keys=False), encoding="utf-8")
     with atomic(out / "README.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return others
 
 
 MADE_BY = (

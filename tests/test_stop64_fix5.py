@@ -204,7 +204,9 @@ def test_a_dataset_resumed_under_another_glade_names_each_on_its_card(tmp_path, 
     assert provenance["written_by"] == written  # was: the card named only the glade that wrote it
     assert "`written_by` each one that wrote episodes here" in " ".join(card.split())
     line = writers_line(out, written, "episode", "the dataset card's Provenance")
-    assert line.startswith(f"{out}: its episodes were written by {early} by glade at commit aaaaaaa with uncommitted ")
+    assert line.startswith(
+        f"{out}: not all its episodes are this glade's ({early} by glade at commit aaaaaaa with uncommitted"
+    )
     assert main(["generate", str(path), f"out={tmp_path / 'whole'}"]) == 0  # one glade wrote it all: as before
     whole = (tmp_path / "whole" / "README.md").read_text(encoding="utf-8")
     assert '"written_by"' not in whole and "version and commit that wrote these." in whole
