@@ -22,7 +22,8 @@ from glade.env.scenario import Scenario
 from glade.episode_folder import PROVENANCE
 from glade.faults import SeatMeter, failing_watch, shard_watch, stop_if_failing, tally_faults
 from glade.files import atomic, only_writer
-from glade.resume import scenario_hashes
+from glade.provenance import other_writers
+from glade.resume import part_writers, scenario_hashes
 from glade.rollout import EpisodeSpec, RolloutStats, run_lockstep, world_turn_ticks
 from glade.run_limits import check, results_recipe
 from glade.seats.server import seat_fault_hint
@@ -199,6 +200,10 @@ def _write_results(recipe: EvalRecipe, result: Evaluation) -> dict:
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     made = provenance(result.decisions, result.episodes)
+    # a folder resumed under another glade, or kept whole from another's run: each glade that wrote its worlds
+    worlds = set(result.episodes["episode_id"]) if len(result.episodes) else set()
+    if others := other_writers(part_writers(out, worlds), made):
+        made["written_by"] = others
     glade = table_provenance(recipe, made)
     _write(result.decisions, out / "decisions.parquet", DECISION_COLUMNS, glade)
     _write(result.episodes, out / "episodes.parquet", EPISODE_COLUMNS, glade)
@@ -279,7 +284,9 @@ def provenance(decisions: pd.DataFrame, episodes: pd.DataFrame) -> dict:
 def table_provenance(recipe: EvalRecipe, summary: dict) -> dict:
     """The `glade` metadata key of each table write_results writes (as trace.parquet's, glade.episode_folder):
     which glade, prompt protocol, scenarios and recipe made it, so a table copied away still says so."""
-    return {**{k: summary[k] for k in PROVENANCE}, "scenario_hashes": summary["scenario_hashes"], "recipe": recipe.name}
+    # written_by: where the worlds are not all the glade the stamp names (a run resumed under another)
+    kept = [*PROVENANCE, "scenario_hashes", *(["written_by"] if "written_by" in summary else [])]
+    return {**{k: summary[k] for k in kept}, "recipe": recipe.name}
 
 
 def _write(frame: pd.DataFrame, path: Path, columns: dict = EVERY_COLUMN, glade: dict | None = None) -> None:

@@ -9,8 +9,10 @@ between the two). progress.json is the folder's ledger:
 
 `recipe` is the content of the recipe that decides the rows, its seat specs included (the caller leaves out
 what cannot change them, such as `worlds` or a server's URL): every episode of the folder was played with it.
-`faults` counts an episode's decisions whose seat failed to answer. Older folders list `EPISODE_ID: part` (or a
-shard path) and record no recipe: they resume only under the one their recipe.yaml names (glade.resume_upgrade).
+`faults` counts an episode's decisions whose seat failed to answer; `writers` (since 2026-12-07), each part's
+glade (glade.provenance.writer): a resumed folder may hold more than one's, and older ledgers name none. Older
+folders list `EPISODE_ID: part` (or a shard path) and record no recipe: they resume only under the one their
+recipe.yaml names (glade.resume_upgrade).
 
 What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
@@ -35,9 +37,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glade.config import changes
 from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, temp_of
-from glade.resume_upgrade import legacy_episodes, other_rules, recorded_recipe, unasked
+from glade.provenance import WRITER, tally_writers, writer
+from glade.resume_upgrade import another_recipe, legacy_episodes, other_rules, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
 
 PROGRESS = "progress.json"
@@ -46,9 +48,9 @@ CORRUPT = "corrupt"  # unreadable and unlisted shards are moved here, under thei
 
 
 def check_outside_runs(out: Path) -> None:
-    """Refuses (ValueError) an `out` inside another run's folder: a generate or eval run's (its ledger)
-    or an episode simulate wrote. The new run's files would be strangers there, and that run's rerun
-    would refuse them (or read them as its own)."""
+    """Refuses (ValueError) an `out` inside another run's folder: a generate or eval run's (its ledger) or an episode
+    simulate wrote. The new run's files would be strangers there, and that run's rerun would refuse them (or read
+    them as its own)."""
     for folder in Path(os.path.abspath(out)).parents:
         if (folder / PROGRESS).is_file() or (
             (folder / "summary.json").is_file() and (folder / "trace.parquet").is_file()
@@ -64,6 +66,8 @@ class Resumed:
     episodes: dict[str, dict]  # episode id -> {"part", "faults"}
     replayed: list[str] = field(default_factory=list)  # one line per repair, for the console
     created: bool = False  # this run created the folder
+    writers: dict[int, dict] = field(default_factory=dict)  # part -> the glade that wrote it (none: an older ledger)
+    writer: dict = field(default_factory=dict)  # this run's (glade.provenance.writer), for the parts it finishes
 
     @property
     def done(self) -> set[str]:
@@ -91,9 +95,8 @@ class ShardLog:
         return self.root / self.shards[kind].format(part=part)
 
     def check(self, recipe: dict) -> None:
-        """The refusals, read-only (a dry run asks too): a folder of files no glade run wrote, a
-        folder another verb wrote, a folder of another recipe. `recipe` is the plain recipe
-        content that decides the rows."""
+        """The refusals, read-only (a dry run asks too): a folder of files no glade run wrote, a folder another verb
+        wrote, a folder of another recipe. `recipe` is the plain recipe content that decides the rows."""
         check_folder_path(self.root)
         progress = self.root / PROGRESS
         if not progress.exists():
@@ -118,19 +121,17 @@ class ShardLog:
             written = {k: v for k, v in written.items() if k not in self.dropped}
             recipe = unasked(written, recipe)  # what an older ledger did not record yet
         if written is not None and written != recipe:
-            raise ValueError(
-                f"{self.root}: holds a run of another recipe ({changes(written, recipe)}); rerun it as it was, "
-                "or choose another out (out=DIR) for this one"
-            )
+            raise ValueError(another_recipe(self.root, written, recipe))
 
     def start(self, recipe: dict, hashes: dict[str, set[str]] | None = None) -> Resumed:
-        """The finished episodes of this folder, after the checks and repairs above. `recipe`
-        is the plain recipe content that decides the rows; `hashes` maps each scenario the run
-        plays (by the name its rows record) to its hashes now (`scenario_hashes`)."""
+        """The finished episodes of this folder, after the checks and repairs above. `recipe` is the plain recipe
+        content that decides the rows; `hashes` maps each scenario the run plays (by the name its rows record) to its
+        hashes now (`scenario_hashes`)."""
         self.check(recipe)
         progress = self.root / PROGRESS
-        created = not self.root.exists()
-        state = Resumed(recipe, read_episodes(progress) if progress.exists() else {}, created=created)
+        created, episodes = not self.root.exists(), read_episodes(progress) if progress.exists() else {}
+        writers = _writers(progress) if episodes else {}
+        state = Resumed(recipe, episodes, created=created, writers=writers, writer=writer())
         self._check_folders(state)
         if state.episodes:
             self.check_rows(state, hashes)
@@ -143,10 +144,11 @@ class ShardLog:
         return state
 
     def finish(self, state: Resumed, part: int, faults: dict[str, int]) -> None:
-        """List a part whose shards are written: its episodes count as finished from now on.
+        """List a part whose shards are written (by this run's glade): its episodes count as finished from now on.
         `faults` maps each of its episode ids to its fault count."""
         for episode_id, count in faults.items():
             state.episodes[episode_id] = {"part": part, "faults": int(count)}
+        state.writers[part] = state.writer
         self._save(state)
 
     def listed(self, kind: str, state: Resumed) -> list[Path]:
@@ -164,11 +166,10 @@ class ShardLog:
                 folder.rmdir()
 
     def check_rows(self, state: Resumed, hashes: dict[str, set[str]] | None) -> None:
-        """Raises ValueError when finished rows were rendered under another prompt protocol, or
-        played under other rules than a scenario's hash now says (`hashes`: the name its rows
-        record -> its hashes now; two files may share a name): resumed, the folder would hold two
-        worlds under one name. Every kind of shard is read (an eval part of stand-in worlds only
-        has no decision rows); unreadable ones are left to the repairs."""
+        """Raises ValueError when finished rows were rendered under another prompt protocol, or played under other rules
+        than a scenario's hash now says (`hashes`: the name its rows record -> its hashes now; two files may share a
+        name): resumed, the folder would hold two worlds under one name. Every kind of shard is read (an eval part of
+        stand-in worlds only has no decision rows); unreadable ones are left to the repairs."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -188,11 +189,10 @@ class ShardLog:
         if refusal := other_rules(self.root, protocols, seen, hashes or {}):
             raise ValueError(refusal)
 
-    # --- checks and repairs -------------------------------------------------------------------
-
     def _save(self, state: Resumed) -> None:
         # the shard kinds in order (a list: the keys are sorted), the first naming the verb's rows; rewritten
         ledger = {"format": FORMAT, "recipe": state.recipe, "shards": list(self.shards), "episodes": state.episodes}
+        ledger["writers"] = {str(p): state.writers[p] for p in state.parts() if p in state.writers}
         with atomic(self.root / PROGRESS) as tmp:  # after every part: compact, so json's C encoder writes it
             tmp.write_text(json.dumps(ledger, sort_keys=True), encoding="utf-8")
 
@@ -206,9 +206,9 @@ class ShardLog:
         return {folder: re.compile(f"^(?:{'|'.join(names)})$") for folder, names in out.items()}
 
     def _check_folders(self, state: Resumed) -> None:
-        """Drop a write a kill cut short (a temporary file); move aside a shard file the ledger never
-        listed (a part written but not yet listed when a run was killed, an empty part an older
-        glade left behind, a copy); refuse anything else that is not a listed shard."""
+        """Drop a write a kill cut short (a temporary file); move aside a shard file the ledger never listed (a part
+        written but not yet listed when a run was killed, an empty part an older glade left behind, a copy); refuse
+        anything else that is not a listed shard."""
         listed = set(state.parts())
         for item in self.root.iterdir() if self.root.is_dir() else ():  # the ledger, the recipe, the tables, the card
             if item.is_file() and left_by_a_kill(item.name):
@@ -237,8 +237,8 @@ class ShardLog:
                 )
 
     def _aside(self, path: Path) -> Path:
-        """Move `path` under OUT/corrupt/ (kept for a look, outside the folders anything reads),
-        never over an earlier one; returns where it went."""
+        """Move `path` under OUT/corrupt/ (kept for a look, outside the folders anything reads), never over an earlier
+        one; returns where it went."""
         aside = self.root / CORRUPT / path.relative_to(self.root)
         count = 1
         while aside.exists():
@@ -249,9 +249,8 @@ class ShardLog:
         return aside
 
     def _replay_unreadable(self, state: Resumed) -> None:
-        """A listed shard that is missing or cannot be read, or a part whose shards lack one of
-        its listed episodes: the part's files go aside under OUT/corrupt/ and its episodes
-        play again."""
+        """A listed shard that is missing or cannot be read, or a part whose shards lack one of its listed episodes: the
+        part's files go aside under OUT/corrupt/ and its episodes play again."""
         for part in state.parts():
             members = {e for e, v in state.episodes.items() if v["part"] == part}
             problem, held = None, set()
@@ -277,9 +276,9 @@ class ShardLog:
             state.replayed.append(f"{problem}; its {len(members)} episode(s) play again")
 
     def _replay_faulted(self, state: Resumed) -> None:
-        """Episodes that had seat faults: dropped from their shards (rewritten atomically), then
-        from the ledger, so they play again. A part whose episodes all faulted loses its shards:
-        left empty and unlisted, they would read as files no run of the folder wrote."""
+        """Episodes that had seat faults: dropped from their shards (rewritten atomically), then from the ledger, so
+        they play again. A part whose episodes all faulted loses its shards: left empty and unlisted, they would read as
+        files no run of the folder wrote."""
         stale = {e for e, v in state.episodes.items() if v["faults"]}
         if not stale:
             return
@@ -318,17 +317,16 @@ def scenario_hashes(named) -> dict[str, set[str]]:
 
 
 def _holds_files(root: Path) -> bool:
-    """Whether `root` holds a file, other than a hidden temporary one (.NAME.tmp) that a run
-    killed while writing its first ledger leaves; empty folders hold nothing to lose."""
+    """Whether `root` holds a file, other than a hidden temporary one (.NAME.tmp) that a run killed while writing
+    its first ledger leaves; empty folders hold nothing to lose."""
     if not root.is_dir():
         return root.exists()
     return any(p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")) for p in root.rglob("*"))
 
 
 def finished(log: ShardLog, recipe: dict, hashes: dict[str, set[str]] | None = None) -> set[str]:
-    """The episodes a rerun into the log's folder keeps, after its refusals (`ShardLog.check`,
-    `ShardLog.check_rows`) and without repairs (for a dry run): those listed in its ledger,
-    less those with seat faults (they play again)."""
+    """The episodes a rerun into the log's folder keeps, after its refusals (`ShardLog.check`, `ShardLog.check_rows`)
+    and without repairs (for a dry run): those listed in its ledger, less those with seat faults (they play again)."""
     log.check(recipe)
     progress = log.root / PROGRESS
     if not progress.exists():
@@ -358,10 +356,25 @@ def read_episodes(progress: Path) -> dict[str, dict]:
         raise _not_a_ledger(progress, "its episodes are not listed as glade lists them") from None
 
 
+def part_writers(folder: Path, only: set[str]) -> list[dict]:
+    """Which glades wrote the episodes of `only` the folder's ledger lists, in the order they wrote them, with how
+    many each (glade.provenance.tally_writers); a part an older ledger lists without its writer counts as unknown."""
+    progress = Path(folder) / PROGRESS
+    listed = sorted(read_episodes(progress).items(), key=lambda item: item[1]["part"]) if progress.is_file() else []
+    writers = _writers(progress) if listed else {}
+    return tally_writers(writers.get(entry["part"]) for episode, entry in listed if episode in only)
+
+
+def _writers(progress: Path) -> dict[int, dict]:
+    """Each listed part's writer as the ledger records it; one it records none for, or not as glade does, has none."""
+    data = _ledger(progress)
+    found = data.get("writers") if data.get("format") == FORMAT and isinstance(data.get("writers"), dict) else {}
+    return {int(p): {k: w.get(k) for k in WRITER} for p, w in found.items() if p.isdigit() and isinstance(w, dict)}
+
+
 def read_ledger(folder: Path) -> dict | None:
-    """A folder's progress.json as it is, for readers that only look (rank, export, a folder's
-    kind); None when it is missing, unreadable or not a JSON object. A run reads its own through
-    ShardLog, which refuses a broken one."""
+    """A folder's progress.json as it is, for readers that only look (rank, export, a folder's kind); None when it
+    is missing, unreadable or not a JSON object. A run reads its own through ShardLog, which refuses a broken one."""
     try:
         data = json.loads((Path(folder) / PROGRESS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -370,8 +383,8 @@ def read_ledger(folder: Path) -> dict | None:
 
 
 def _ledger(progress: Path) -> dict:
-    """progress.json as it is (an older folder's is a plain episode map); a ValueError naming the
-    file if it is not JSON or not a JSON object."""
+    """progress.json as it is (an older folder's is a plain episode map); a ValueError naming the file if it is not
+    JSON or not a JSON object."""
     try:
         data = json.loads(progress.read_text(encoding="utf-8"))
     except ValueError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glade.config import changes
 from glade.env import protocol
 from glade.provenance import written_by
 
@@ -48,6 +49,43 @@ def unasked(written: dict, recipe: dict) -> dict:
         if isinstance(written.get(group), dict) and isinstance(recipe.get(group), dict):
             recipe = {**recipe, group: _without_batch(written[group], recipe[group])}
     return recipe
+
+
+def unrecorded_parameters(written: dict, recipe: dict) -> tuple[dict, list[str]]:
+    """`recipe` without the `parameters` of each disposition-file seat whose spec in the ledger's recipe
+    `written` has none (an older glade's, before 2026-12-04, recorded the file's path alone), and where
+    those are, dotted: what that glade did not record, so it cannot tell whether the file changed since."""
+    found: list[str] = []
+
+    def strip(theirs, ours, at: str):
+        if not isinstance(ours, dict) or not isinstance(theirs, dict):
+            return ours
+        if "kind" in ours:  # a seat spec
+            if "parameters" not in ours or "parameters" in theirs:
+                return ours
+            found.append(f"{at}.parameters")
+            return {k: v for k, v in ours.items() if k != "parameters"}
+        return {k: strip(theirs.get(k), v, f"{at}.{k}" if at else str(k)) for k, v in ours.items()}
+
+    return strip(written, recipe, ""), found
+
+
+def another_recipe(root: Path, written: dict, recipe: dict) -> str:
+    """The refusal of a folder whose ledger's recipe `written` is not `recipe`: the keys that changed, or, where
+    the only change is what an older glade did not record (unrecorded_parameters), that glade's, since rerunning
+    it as it was would be refused again."""
+    asked, where = unrecorded_parameters(written, recipe)
+    if where and written == asked:
+        return (
+            f"{root}: its progress.json was written by {written_by(root)}, which did not record a disposition "
+            f"file's parameters ({', '.join(where[:3])}{' and more' if len(where) > 3 else ''}), so no glade can "
+            "tell whether the file changed since its rows played; move the folder aside (or choose another out, "
+            "out=DIR) to start afresh"
+        )
+    return (
+        f"{root}: holds a run of another recipe ({changes(written, asked)}); rerun it as it was, "
+        "or choose another out (out=DIR) for this one"
+    )
 
 
 def _without_batch(written, ours):

@@ -13,7 +13,8 @@ from glade.console import fault_kinds
 from glade.env import standin
 from glade.faults import too_many_faults
 from glade.files import atomic
-from glade.provenance import now, stamp
+from glade.provenance import now, other_writers, stamp
+from glade.resume import part_writers
 from glade.run_cost import closing_line, cost_table
 from glade.seats.standin import PREFIX as STANDIN_PREFIX
 from glade.words import counted, md_block, md_code, md_row, md_text, portable, seed_spans, term
@@ -64,10 +65,11 @@ def size_category(rows: int) -> str:
 
 def write_card(
     recipe, out: Path, scenarios: dict, done: dict, cost: dict | None = None, faults: dict | None = None
-) -> None:
+) -> list[dict] | None:
     """The dataset card (README.md) and recipe.yaml; `faults` (glade.faults.tally_faults of the
     rows) puts the held turns near the top, as the exported card has them. What the card says of
-    the rows (how many, who answered them, the councils) it reads from the folder's shards."""
+    the rows (how many, who answered them, the councils) it reads from the folder's shards.
+    Returns the card's `written_by` (glade.provenance.other_writers), for the command to say so."""
     plain = as_plain(recipe)
     facts = row_facts(out, scenarios, list(plain.get("councils") or []), tuple(plain.get("scenarios") or ()))
     front = {
@@ -79,11 +81,15 @@ def write_card(
         "task_categories": ["text-generation"],
         **({"size_categories": [size_category(facts["rows"])]} if facts else {}),
     }
+    made = stamp(("datasets", "numpy"))
+    # a folder resumed under another glade, or kept whole from another's run: each glade that wrote its episodes
+    others = other_writers(part_writers(out, set(done)), made)
     provenance = {
-        **stamp(("datasets", "numpy")),
+        **made,
         "scenario_hashes": {portable(name): s.hash() for name, s in scenarios.items()},
         "episodes": len(done),
         "written": now(),
+        **({"written_by": others} if others else {}),
     }
     load = f'datasets.load_dataset({json.dumps(str(out))}, split="train")'
     schema = "\n".join(f"| `{k}` | {v} |" for k, v in COLUMNS.items())
@@ -94,7 +100,7 @@ def write_card(
         f"`glade generate`. Load with {md_code(load)} (this folder; its `configs` name the shards) or "
         f"{md_code(f'glade.traces.load_traces({json.dumps(str(out))})')}, which refuses an unfinished one.\n\n"
         + (facts_text(facts) if facts else "")
-        + MADE_BY
+        + (MADE_BY if others is None else MADE_BY_SEVERAL)
         + (faults_section(faults, recipe.max_fault_share) if faults else "")
         + "## Schema\n\n| column | meaning |\n| --- | --- |\n"
         + schema
@@ -111,12 +117,18 @@ def write_card(
         tmp.write_text(yaml.safe_dump(plain, sort_keys=False), encoding="utf-8")
     with atomic(out / "README.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return others
 
 
 MADE_BY = (
     "Made by `glade generate recipe.yaml`, the resolved recipe this folder holds (under Recipe below): "
     "`glade generate recipe.yaml out=NEW_FOLDER` plays the same episodes again; Provenance names the glade "
     "version and commit that wrote these.\n\n"
+)
+MADE_BY_SEVERAL = MADE_BY.replace(
+    "the glade version and commit that wrote these",
+    "the glade version and commit that wrote this card, and `written_by` each one that wrote episodes here, with "
+    "how many (a run resumed under another glade)",
 )
 
 
