@@ -284,10 +284,11 @@ def _generate(recipe: GenerateRecipe, progress, on_total, source) -> dict:
         # "kept": the card of the run that played; "written": by this run (a run killed after its
         # last part wrote none, and its cost went with it)
         "card": "written" if plan or not (out / "README.md").exists() else "kept",
+        "written_by": None,  # the card's, where more than this glade wrote the episodes (a run resumed under another)
     }
     if summary["card"] == "written":
         named = {s.name: s for s in scenarios.values()}  # as the rows and ids name them: no local path on the card
-        write_card(recipe, out, named, state.done, summary["cost"], summary["faults"])
+        summary["written_by"] = write_card(recipe, out, named, state.done, summary["cost"], summary["faults"])
     return summary
 
 

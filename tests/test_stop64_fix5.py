@@ -210,3 +210,30 @@ def test_a_dataset_resumed_under_another_glade_names_each_on_its_card(tmp_path, 
     assert main(["generate", str(path), f"out={tmp_path / 'whole'}"]) == 0  # one glade wrote it all: as before
     whole = (tmp_path / "whole" / "README.md").read_text(encoding="utf-8")
     assert '"written_by"' not in whole and "version and commit that wrote these." in whole
+
+
+def test_a_run_resumed_under_another_glade_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from resume_setup import eval_recipe, generate_recipe, interrupt_second_batch
+
+    from glade import traces as gen
+    from glade.cli import main
+    from glade.eval import run as eval_run
+
+    path = generate_recipe(tmp_path)
+    restore = interrupt_second_batch(monkeypatch, gen)
+    assert main(["generate", str(path)]) != 0
+    restore()
+    _cut_short_under_another_glade(tmp_path / "traces", OTHER)
+    capsys.readouterr()
+    assert main(["generate", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert "not all its episodes are this glade's (2 by glade at commit aaaaaaa" in " ".join(said.split())
+    path = eval_recipe(tmp_path)
+    restore = interrupt_second_batch(monkeypatch, eval_run)
+    assert main(["eval", str(path)]) != 0
+    restore()
+    _cut_short_under_another_glade(tmp_path / "results", OTHER)
+    capsys.readouterr()
+    assert main(["eval", str(path)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "not all its worlds are this glade's (2 by glade at commit aaaaaaa" in said

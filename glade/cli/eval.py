@@ -22,6 +22,7 @@ from glade.console import console, findings, progress_bar, show_faults, warning
 from glade.console_tables import print_table
 from glade.files import only_writer, user_path
 from glade.meter import estimate_report, plan_fails
+from glade.provenance import writers_line
 from glade.run_cost import closing_line
 
 
@@ -157,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     print_results(con, recipe, summary)
     findings(con, "What this evaluation says", verdict_findings(summary.get("verdicts")))
     con.print(run_lines(summary, recipe.out), soft_wrap=True, markup=False)
+    if "written_by" in summary:  # resumed under another glade: summary.json's git_commit is not all of it
+        con.print(
+            writers_line(recipe.out, summary["written_by"], "world", "summary.json"), soft_wrap=True, markup=False
+        )
     if summary["cost"]:
         con.print(closing_line(summary["cost"]), soft_wrap=True)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)

@@ -11,6 +11,7 @@ from glade.console_tables import print_table
 from glade.faults import too_many_faults
 from glade.files import user_path
 from glade.meter import estimate_report, plan_fails
+from glade.provenance import writers_line
 from glade.resume import interrupted_hint
 from glade.run_cost import closing_line
 from glade.seats.base import SeatAnswerError
@@ -111,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
             markup=False,  # the folder prints as written
         )
         con.print(closing_line(summary["cost"]), soft_wrap=True)
+    if summary["written_by"]:  # resumed under another glade: the card's git_commit is not all of it
+        where = "the dataset card's Provenance"
+        con.print(writers_line(summary["out"], summary["written_by"], "episode", where), soft_wrap=True, markup=False)
     over = too_many_faults(summary["faults"], recipe.max_fault_share)
     hint = seat_fault_hint(over[0], summary["faults"][over[0]]["faults"]) if over else ""
     show_faults(con, summary["faults"], over, recipe.max_fault_share, hint)
