@@ -148,3 +148,23 @@ def test_rays_node_messages_come_back_after_a_quiet_run(monkeypatch):
     assert list(distributed.ray_backend("auto", said.append, quiet=True)(None, {}, ["a shard"], None)) == []
     assert said == ["joined"] and played == [False]  # quiet while it plays
     assert worker._worker_logs_enabled  # and as it was after
+
+
+INTERRUPTED_EARLY = """
+import runpy, sys
+import glade.cli
+
+def build_parser(verb):  # a Ctrl-C while the verb's module imports, before the verb runs
+    raise KeyboardInterrupt
+
+glade.cli.build_parser = build_parser
+sys.argv = ["glade", "simulate", "--help"]
+runpy.run_module("glade.cli", run_name="__main__")
+"""
+
+
+def test_a_ctrl_c_before_the_verb_runs_is_one_line_not_a_traceback():
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_EARLY], capture_output=True, text=True)
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: interrupted"
