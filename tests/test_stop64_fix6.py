@@ -168,3 +168,17 @@ def test_a_ctrl_c_before_the_verb_runs_is_one_line_not_a_traceback():
     assert done.returncode == 130
     assert "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: interrupted"
+
+
+def test_a_killed_reports_temporary_figure_goes_with_the_next_report(tmp_path):
+    from glade.eval.report.render import remove_old_figures
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # a writer that has ended
+    dead.wait()
+    left = tmp_path / f".prices-honey.png.{dead.pid}-0123abcd.tmp"  # a kill cut its write short
+    live = tmp_path / f".prices-honey.png.{os.getpid()}-0123abcd.tmp"  # a report writing now
+    mine = tmp_path / f".notes.png.{dead.pid}-0123abcd.tmp"  # not a figure glade draws
+    for path in (left, live, mine):
+        path.write_bytes(b"")
+    remove_old_figures(tmp_path, set())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name])
