@@ -89,19 +89,19 @@ class SharedModel:
         """Load the adapter at `path` once; returns the name PEFT knows it by."""
         if path is None:
             return BASE
-        key = str(model_key(path))  # an adapter retrained in place is another adapter
+        key = str(Path(path).resolve())
         if key not in self.adapters:
             from peft import PeftModel  # PEFT only when an adapter is asked for
 
-            name, where = "a" + hashlib.sha1(key.encode()).hexdigest()[:10], str(Path(path).resolve())
+            name = "a" + hashlib.sha1(key.encode()).hexdigest()[:10]
             # PEFT draws the new LoRA weights at random before it loads them: not from the caller's RNG streams,
             # which a seat loading its adapter on its first turn would otherwise move
             try:  # an adapter of another base (a shape mismatch), corrupt weights, modules the base lacks
                 with torch.random.fork_rng(devices=self._rng_devices()):
                     if isinstance(self.model, PeftModel):
-                        self.model.load_adapter(where, adapter_name=name)
+                        self.model.load_adapter(key, adapter_name=name)
                     else:
-                        self.model = PeftModel.from_pretrained(self.model, where, adapter_name=name)
+                        self.model = PeftModel.from_pretrained(self.model, key, adapter_name=name)
             except LOAD_ERRORS as exc:
                 # PEFT may have changed the base model in place before it failed: not shared again
                 for k in [k for k, m in _MODELS.items() if m is self]:
