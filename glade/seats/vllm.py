@@ -61,7 +61,6 @@ from vllm.sampling_params import StructuredOutputsParams  # noqa: E402
 from glade.hub_ids import hub_unreachable  # noqa: E402
 
 from .base import Decision, Generation, Policy, SeatSpecError, model_identity, once_each, one_device, request_key  # noqa: E402
-from .hf import model_key  # noqa: E402
 from .model_policy import answer_seats  # noqa: E402
 from .spec import DTYPE_NAMES  # noqa: E402
 from .structured import JsonScan, lark_grammar  # noqa: E402
@@ -282,16 +281,14 @@ def _rank_cap(rank: int) -> int:
     raise ValueError(f"LoRA rank {rank}: vLLM serves ranks up to {LORA_RANKS[-1]}")
 
 
-_ENGINES: dict[tuple, SharedEngine] = {}
+_ENGINES: dict[EngineSettings, SharedEngine] = {}
 
 
 def shared_engine(settings: EngineSettings) -> SharedEngine:
-    """One SharedEngine per settings (its model as glade.seats.hf.model_key reads it) in this process:
-    weights load once."""
-    key = (model_key(settings.model), settings)
-    if key not in _ENGINES:
-        _ENGINES[key] = SharedEngine(settings)
-    return _ENGINES[key]
+    """One SharedEngine per settings in this process: weights load once."""
+    if settings not in _ENGINES:
+        _ENGINES[settings] = SharedEngine(settings)
+    return _ENGINES[settings]
 
 
 @dataclass
