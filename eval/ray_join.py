@@ -1,23 +1,33 @@
 """Joining the Ray cluster `glade eval --ray` plays on (glade.eval.distributed): --ray's address
 checked at once, token authentication as `ray start` set it up, a local cluster started where
 none answers, each call that Ray would retry for minutes given up in time, and a cluster with
-no CPU for a shard refused in one line; `cluster` says what was joined (summary.json's cost)."""
+no CPU for a shard refused in one line; `cluster` says what was joined (summary.json's cost).
+
+Every ray.init runs in a helper thread: from the main thread Ray takes SIGTERM over (sys.exit, no word, and a local
+cluster's agents left running); glade's CLI turns SIGTERM into the interrupt line itself."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psutil  # Ray ships its own copy (and peft needs it)
 import ray
+from ray._common.utils import get_default_system_temp_dir
+from ray._private import ray_constants
 
 NAMESPACE = "glade"
 JOIN_SECONDS = 30  # joining takes a few seconds; ray.init retries a non-Ray listener for minutes
 TOKEN_FILE = Path(".ray") / "auth_token"  # under the home folder: Ray's default token
+AGENT_SECONDS = 5  # a stopped local cluster's agents exit in well under a second
 
 
 def connect(address: str = "auto", quiet: bool = True, start_local: bool = True) -> str | None:
@@ -35,7 +45,7 @@ def connect(address: str = "auto", quiet: bool = True, start_local: bool = True)
         return _connect(address, target, named, start_local)
     except KeyboardInterrupt:  # not the resume hint: nothing has played
         raise KeyboardInterrupt(f"while joining Ray ({named}), before anything played") from None
-    finally:  # a local cluster's ray.init takes SIGTERM over; glade's CLI turns it into the resume line
+    finally:  # Ray's core worker puts its crash reporter over SIGTERM; glade's CLI turns it into the resume line
         if sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)
 
@@ -63,7 +73,7 @@ def _connect(address: str, target: str, named: str, start_local: bool) -> str | 
         if not start_local:
             return None
         with _auth_unset_as("disabled"):  # else Ray 2.60 writes ~/.ray/auth_token, and `ray start` then asks for it
-            ray.init(address="local", include_dashboard=False, **options)
+            _start_local(options)
         where = ray.get_runtime_context().gcs_address
         return ready(where, f"no Ray cluster found (--ray auto); started a local one on this machine at {where}")
     where = ray.get_runtime_context().gcs_address
@@ -101,6 +111,53 @@ def _auth_unset_as(mode: str):
 
 def _join(address: str, seconds: float, **options) -> None:
     within(seconds, lambda: ray.init(address=address, **options), f"no answer as a Ray head within {seconds:g} s")
+
+
+def _start_local(options: dict) -> None:
+    """A local cluster, its session folder in a temp folder of glade's that goes when the cluster does (Ray's own,
+    /tmp/ray/session_*, stays for ever; the path stays short: Ray's sockets live under it). Interrupted while it
+    starts, it is let finish and then stopped: a half-started cluster leaves its agents running."""
+    temp = tempfile.mkdtemp(prefix="glade-ray-", dir=get_default_system_temp_dir())
+    started, stopped = threading.Event(), threading.Event()
+    atexit.register(_stop_local, temp, stopped)
+    outcome: dict = {}
+
+    def start() -> None:  # lives on till the cluster stops: Linux ends Ray's processes with the thread that made them
+        try:
+            ray.init(address="local", include_dashboard=False, _temp_dir=temp, **options)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = exc
+        started.set()
+        stopped.wait()
+
+    threading.Thread(target=start, name="glade-ray-local", daemon=True).start()
+    try:
+        started.wait()
+    except KeyboardInterrupt:
+        started.wait(JOIN_SECONDS)
+        _stop_local(temp, stopped)
+        raise
+    if "error" in outcome:
+        _stop_local(temp, stopped)
+        raise outcome["error"]
+
+
+def _stop_local(temp: str, stopped: threading.Event) -> None:
+    """Stop the local cluster, let the raylet's agents and workers go (they read its log as it stops: a log gone, or
+    one stopped mid-start, and they try to tell the dead head for a minute), then remove its folder."""
+    node = ray._private.worker._global_node
+    raylets = node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET, []) if node is not None else []
+    children = []
+    for raylet in raylets:
+        with suppress(psutil.Error):  # gone already
+            children += psutil.Process(raylet.process.pid).children(recursive=True)
+    ray.shutdown()
+    _, left = psutil.wait_procs(children, timeout=AGENT_SECONDS)
+    for child in left:
+        with suppress(psutil.Error):
+            child.kill()
+    shutil.rmtree(temp, ignore_errors=True)
+    stopped.set()
 
 
 def within(seconds: float, call: Callable, late: str):

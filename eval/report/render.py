@@ -35,7 +35,7 @@ from glade.eval.figures import LEGEND_RATIO_HEADING, mechanism
 from glade.eval.recipe import STANDIN
 from glade.eval.results_folder import DECISIONS_NEEDED, EPISODES_NEEDED, check_columns
 from glade.eval.stats import MIN_N
-from glade.files import atomic, check_replaceable
+from glade.files import atomic, check_replaceable, left_by_a_kill, temp_of
 from glade.run_cost import cost_part
 
 from .calibration import calibration_sections
@@ -235,10 +235,13 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
 
 def remove_old_figures(files: Path, kept: set[str]) -> None:
     """Remove an earlier report's figures this one does not draw (`kept`: lower-cased, as a case-insensitive
-    file system names them); a PNG of the user's own stays."""
+    file system names them), and a figure's temporary a killed report left; a PNG of the user's own stays."""
     for old in files.glob("*.png"):
         if old.name.startswith(FIGURE_PREFIXES) and old.name.lower() not in kept:
             old.unlink()
+    for temp in files.glob(".*.tmp"):  # a live report's, beside this one, is its own
+        if (temp_of(temp.name) or "").startswith(FIGURE_PREFIXES) and left_by_a_kill(temp.name):
+            temp.unlink(missing_ok=True)
 
 
 MD_HEADING = "# glade evaluation report"  # how report.md opens, which is how one glade wrote is told

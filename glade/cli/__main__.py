@@ -3,5 +3,10 @@
 import sys
 
 from glade.cli import entry
+from glade.console import error
 
-sys.exit(entry())
+try:
+    sys.exit(entry())
+except KeyboardInterrupt:  # a Ctrl-C before the verb's own handler is up (its parser imports the verb's module)
+    error("interrupted")
+    sys.exit(130)

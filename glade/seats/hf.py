@@ -1,33 +1,31 @@
 """A local transformers model for the hf seats, optionally through LoRA adapters.
 
-One `SharedModel` per base model holds the weights and every adapter loaded onto it.
-An `HFPolicy` (glade.seats.hf_policy) seats that model on creatures, each with its own
-adapter or the bare base; `SharedModel.generate` answers all their prompts in ONE batched
-`generate` (left padding, mixed-adapter batches: glade.seats.lora_spans), stopping each row
-at the end of its JSON object. On CPU use float32 (bf16 is far slower there); on a GPU bf16
-is the usual choice.
+One `SharedModel` per base model holds the weights and every adapter loaded onto it. An `HFPolicy`
+(glade.seats.hf_policy) seats that model on creatures, each with its own adapter or the bare base;
+`SharedModel.generate` answers all their prompts in ONE batched `generate` (left padding, mixed-adapter batches:
+glade.seats.lora_spans), stopping each row at the end of its JSON object. On CPU use float32 (bf16 is far slower
+there); on a GPU bf16 is the usual choice.
 
-Prefix cache: every prompt opens with its creature's role card, which stays the same all
-episode. Its keys and values are computed once per (adapter, card) and kept; each batch
-starts from a cache assembled from them, so only the rest of each prompt is prefilled.
-A row reads [pad..][card][pad..][this turn]: padding inside the row is masked and
-positions follow the mask, so each row reads as its prompt would alone.
+Prefix cache: every prompt opens with its creature's role card, which stays the same all episode. Its keys and
+values are computed once per (adapter, card) and kept; each batch starts from a cache assembled from them, so
+only the rest of each prompt is prefilled. A row reads [pad..][card][pad..][this turn]: padding inside the row
+is masked and positions follow the mask, so each row reads as its prompt would alone.
 
-Structured decoding (`Generation.structured`, the seat spec's `structured: true`): each row
-is held to its own state's action schema by glade.seats.structured, in the same batched
-generate as every other row (mixed adapters, unconstrained rows and the prefix cache
-included); a schema row's answer always parses (budget overspend aside: the parser's job).
+Structured decoding (`Generation.structured`, the seat spec's `structured: true`): each row is held to its own
+state's action schema by glade.seats.structured, in the same batched generate as every other row (mixed
+adapters, unconstrained rows and the prefix cache included); a schema row's answer always parses (budget
+overspend aside: the parser's job).
 
-Decoding is exactly what `Generation` says: temperature 0 is plain greedy, and sampling
-knobs a model folder ships (top_k, repetition penalty...) are pinned neutral. A sampled
-call is seeded from `Generation.seed`, so it is reproducible, and it leaves the caller's
-torch RNG state as it found it.
+Decoding is exactly what `Generation` says: temperature 0 is plain greedy, and sampling knobs a model folder
+ships (top_k, repetition penalty...) are pinned neutral. A sampled call is seeded from `Generation.seed`, so it
+is reproducible, and it leaves the caller's torch RNG state as it found it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -108,6 +106,8 @@ class SharedModel:
                 # PEFT may have changed the base model in place before it failed: not shared again
                 for k in [k for k, m in _MODELS.items() if m is self]:
                     del _MODELS[k]
+                if self in _KEPT:
+                    _KEPT.remove(self)
                 raise SeatSpecError(
                     f"seat spec hf adapter: {path!r}: PEFT could not load it onto {self.model_id!r} ({first_line(exc)});"
                     " is it an adapter of this base model?"
@@ -129,10 +129,9 @@ class SharedModel:
     ) -> list[tuple[str, int, int]]:
         """(text, prompt tokens, completion tokens) per conversation, in order.
 
-        `heads`, one per conversation, is text its prompt opens with that recurs across
-        calls (the role card); with `gen.prefix_cache` its keys/values are reused.
-        `schemas`, one per conversation (None: unconstrained), holds each answer to its
-        JSON Schema (structured decoding)."""
+        `heads`, one per conversation, is text its prompt opens with that recurs across calls (the role card);
+        with `gen.prefix_cache` its keys/values are reused. `schemas`, one per conversation (None: unconstrained),
+        holds each answer to its JSON Schema (structured decoding)."""
         return self.generate_once(conversations, adapters, gen, heads, schemas)[0]
 
     @torch.inference_mode()
@@ -189,8 +188,8 @@ class SharedModel:
     def _generate_rows(self, chunk, names, gen: Generation, heads, schemas, seed: int) -> list[tuple[str, int, int]]:
         """One batched generate over `chunk` (rows grouped by adapter); replies in its order."""
         prompts = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
-        # A preallocated KV cache saves re-concatenating the whole cache every step
-        # (measured +12% for batches on CPU; it slows single rows, so not for them).
+        # A preallocated KV cache saves re-concatenating the whole cache every step (measured +12% for
+        # batches on CPU; it slows single rows, so not for them).
         static = len(chunk) > 1 and self.device == "cpu"
         batch = None
         if heads is not None and gen.prefix_cache and self.prefix_cache_supported:
@@ -287,9 +286,8 @@ class SharedModel:
         }
 
     def _head_length(self, prompt: str, head: str, ids: list[int]) -> int:
-        """How many of the prompt's leading tokens cover `head` exactly as the whole prompt
-        tokenizes them (a merge across the head's end stops it a token short). At least one
-        token is always left to prefill."""
+        """How many of the prompt's leading tokens cover `head` exactly as the whole prompt tokenizes them (a
+        merge across the head's end stops it a token short). At least one token is always left to prefill."""
         at = prompt.find(head)
         if not head or at < 0:
             return 0
@@ -337,24 +335,23 @@ class SharedModel:
         return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-# Decoding knobs a model folder's generation_config may set (Qwen2.5-Instruct ships top_k 20
-# and a repetition penalty; transformers fills any knob left unset from there): pinned so
-# that a seat decodes exactly as its `Generation` says. eos ids still come from the folder.
+# Decoding knobs a model folder's generation_config may set (Qwen2.5-Instruct ships top_k 20 and a repetition
+# penalty; transformers fills any knob left unset from there): pinned so that a seat decodes exactly as its
+# `Generation` says. eos ids still come from the folder.
 _NEUTRAL = dict(
     num_beams=1, repetition_penalty=1.0, no_repeat_ngram_size=0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0
 )
 
 
-# What loading a model or an adapter raises for a bad folder: missing files (OSError), a config
-# of no known model (ValueError, KeyError), weights of other shapes (RuntimeError), a corrupt
-# safetensors file (SafetensorError, a bare Exception).
+# What loading a model or an adapter raises for a bad folder: missing files (OSError), a config of no known
+# model (ValueError, KeyError), weights of other shapes (RuntimeError), a corrupt safetensors file (SafetensorError,
+# a bare Exception).
 LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, SafetensorError)
 
 
 def check_device(device: str) -> None:
-    """A SeatSpecError unless `device` is one this machine has (cuda on a CPU build raises an
-    AssertionError deep in torch, after the weights have loaded; hpu without Habana's torch
-    plug-in, a ModuleNotFoundError)."""
+    """A SeatSpecError unless `device` is one this machine has (cuda on a CPU build raises an AssertionError
+    deep in torch, after the weights have loaded; hpu without Habana's torch plug-in, a ModuleNotFoundError)."""
     try:
         kind = torch.device(device).type
         if kind == "cuda" and not torch.cuda.is_available():
@@ -374,12 +371,28 @@ def _sampling(gen: Generation) -> dict:
     return dict(_NEUTRAL, do_sample=False, temperature=1.0, top_p=1.0, top_k=50)
 
 
-_MODELS: dict[tuple[str, str, str], SharedModel] = {}
+# A model stays loaded while a seated policy holds it, and the models of the last MODELS_KEPT seatings beside
+# those: a loop of episodes on one model loads it once, a loop over checkpoints holds no more than that.
+MODELS_KEPT = 2
+_MODELS: weakref.WeakValueDictionary[tuple, SharedModel] = weakref.WeakValueDictionary()
+_KEPT: deque[SharedModel] = deque(maxlen=MODELS_KEPT)
+
+
+def model_key(model: str) -> tuple:
+    """What `model` names now: a local folder by its resolved path and its files' names, sizes and mtimes
+    (run from another folder, or rewritten in place, it is another model); else the id."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return (str(model),)
+    stats = [(p.name, p.stat()) for p in sorted(folder.iterdir()) if p.is_file()]
+    return (str(folder.resolve()), tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats))
 
 
 def shared_model(model: str, dtype: str = "float32", device: str = "cpu") -> SharedModel:
-    """One SharedModel per (model, dtype, device) in this process: weights load once."""
-    key = (str(model), dtype, one_device(device))
-    if key not in _MODELS:
-        _MODELS[key] = SharedModel(*key)
-    return _MODELS[key]
+    """One SharedModel per (model as model_key reads it, dtype, device) in this process: weights load once."""
+    key = (model_key(model), dtype, one_device(device))
+    found = _MODELS.get(key)
+    if found is None:
+        found = _MODELS[key] = SharedModel(str(model), dtype, key[2])
+    _KEPT.append(found)
+    return found
