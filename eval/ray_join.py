@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import psutil  # Ray ships its own copy (and peft needs it)
+import psutil
 import ray
 from ray._common.utils import get_default_system_temp_dir
 from ray._private import ray_constants

@@ -99,14 +99,11 @@ def check_episode_ids(recipe: GenerateRecipe, scenarios: dict, source: str | Non
     """Two (scenario, council) pairs of one id (`x` with council `y.z`, `x.y` with `z`): the ledger would count one
     episode's rows as the other's and a rerun would drop one. The id keeps its form (folders and resumes know it)."""
     seen: dict[str, tuple[str, str]] = {}
-    for entry in recipe.scenarios:
-        for council in recipe.councils:
-            pair = (scenarios[entry].name, council)
-            eid = episode_id(*pair, recipe.seeds.start)  # every seed's ids clash alike: the seed ends the id
-            first = seen.setdefault(eid, pair)
-            if first != pair:
-                fail(source, "councils", f"scenario {first[0]!r} with council {first[1]!r} and scenario {pair[0]!r} "
-                     f"with council {pair[1]!r} make one episode id, {eid!r}; rename one of those councils or scenarios")  # fmt: skip
+    for eid, entry, council, _ in episode_plan(recipe, scenarios):
+        pair = (scenarios[entry].name, council)
+        if (first := seen.setdefault(eid, pair)) != pair:
+            fail(source, "councils", f"scenario {first[0]!r} with council {first[1]!r} and scenario {pair[0]!r} "
+                 f"with council {pair[1]!r} make one episode id, {eid!r}; rename one of those councils or scenarios")  # fmt: skip
 
 
 def check_inputs(recipe: GenerateRecipe, source: str | None) -> None:
