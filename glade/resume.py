@@ -366,10 +366,11 @@ def _writers(progress: Path) -> dict[int, dict]:
 
 def read_ledger(folder: Path) -> dict | None:
     """A folder's progress.json as it is, for readers that only look (rank, export, a folder's kind); None when it
-    is missing, unreadable or not a JSON object. A run reads its own through ShardLog, which refuses a broken one."""
+    is missing or not a JSON object (an OSError where the file system refuses the read: not said to be malformed). A
+    run reads its own through ShardLog, which refuses a broken one."""
     try:
         data = json.loads((Path(folder) / PROGRESS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (FileNotFoundError, IsADirectoryError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
