@@ -104,7 +104,7 @@ def settings_gap(folder: Path) -> str | None:
         return None
     try:
         text = template.read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # other OSErrors (permission denied) name themselves
         return f"chat_template.jinja is not readable text ({exc})"
     if not text.strip():
         return "chat_template.jinja is empty, so no prompt of the Wood can be rendered for it"
@@ -192,7 +192,7 @@ def _read_object(path: Path) -> tuple[dict, str | None]:
     """A file's JSON object, and what keeps it from being one (words after its name) or None."""
     try:
         found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (FileNotFoundError, IsADirectoryError, ValueError) as exc:  # a permission error names itself, not "JSON"
         return {}, f"is not readable JSON ({exc})"
     return (found, None) if isinstance(found, dict) else ({}, f"is a JSON {type(found).__name__}, not an object")
 
@@ -200,7 +200,8 @@ def _read_object(path: Path) -> tuple[dict, str | None]:
 def _safetensors_header(path: Path) -> tuple[dict, str | None]:
     """A safetensors file's header (tensor name -> dtype, shape, data_offsets) read alone (8 bytes of
     header length, the JSON header, then the tensors' bytes it lists), and what is wrong with the
-    file, or None: no weights are read."""
+    file, or None: no weights are read. An OSError other than a folder in its place (permission denied,
+    an I/O error) is raised: it says nothing of the content, and copying or training again would not help."""
     unreadable = "truncated or not safetensors (header unreadable)"
     try:
         size = path.stat().st_size
@@ -213,7 +214,7 @@ def _safetensors_header(path: Path) -> tuple[dict, str | None]:
         tensors = {key: entry for key, entry in header.items() if key != "__metadata__"}
         ends = [entry["data_offsets"][1] for entry in tensors.values()]
         end = 8 + length + max(ends, default=0)
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (IsADirectoryError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return {}, unreadable
     if not isinstance(end, int):
         return {}, unreadable

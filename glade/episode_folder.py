@@ -48,13 +48,13 @@ def write_episode(episode: Played, out: str | Path) -> Path:
         metadata={b"glade": json.dumps(where).encode()},
     )  # fmt: skip
     rows = [{c: r[_TRACE_FROM.get(c, c)] for c in TRACE_COLUMNS} for r in episode.rows]
-    # each file whole or not at all (atomic); the old trace goes first, so a kill never leaves
-    # this summary beside the earlier episode's trace
-    (out / "trace.parquet").unlink(missing_ok=True)
-    with atomic(out / "summary.json") as tmp:  # first: marks the folder
+    # both new files are written whole to temporaries before the earlier episode is touched, so a
+    # full disk leaves that episode as it was; then its trace goes first, so a kill never leaves
+    # this summary beside the earlier trace, and the summary (which marks the folder) replaces first
+    with atomic(out / "trace.parquet") as trace, atomic(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    with atomic(out / "trace.parquet") as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), arrow_path(tmp))
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), arrow_path(trace))
+        (out / "trace.parquet").unlink(missing_ok=True)
     return out
 
 

@@ -41,6 +41,7 @@ from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, t
 from glade.provenance import WRITER, tally_writers, writer
 from glade.resume_upgrade import another_recipe, legacy_episodes, other_rules, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
+from glade.shard_rules import shard_rules
 
 PROGRESS = "progress.json"
 FORMAT = 2
@@ -169,23 +170,14 @@ class ShardLog:
         """Raises ValueError when finished rows were rendered under another prompt protocol, or played under other rules
         than a scenario's hash now says (`hashes`: the name its rows record -> its hashes now; two files may share a
         name): resumed, the folder would hold two worlds under one name. Every kind of shard is read (an eval part of
-        stand-in worlds only has no decision rows); unreadable ones are left to the repairs."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
+        stand-in worlds only has no decision rows); damaged ones are left to the repairs, one the file system will not
+        let glade read is refused (glade.shard_rules)."""
         protocols, seen = set(), set()
         for kind in self.shards:
             for part in state.parts():
-                shard = self.path(kind, part)
-                try:
-                    wanted = {"protocol_version", "scenario", "scenario_hash"} & set(pq.read_schema(shard).names)
-                    table = pq.read_table(shard, columns=sorted(wanted))
-                except (pa.ArrowException, OSError):  # missing or unreadable
-                    continue
-                if "protocol_version" in table.column_names:
-                    protocols |= protocol_words(table["protocol_version"].to_pylist())
-                if "scenario_hash" in table.column_names:
-                    seen |= set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
+                if (found := shard_rules(self.path(kind, part))) is not None:
+                    protocols |= protocol_words(found[0])
+                    seen |= found[1]
         if refusal := other_rules(self.root, protocols, seen, hashes or {}):
             raise ValueError(refusal)
 
@@ -374,10 +366,11 @@ def _writers(progress: Path) -> dict[int, dict]:
 
 def read_ledger(folder: Path) -> dict | None:
     """A folder's progress.json as it is, for readers that only look (rank, export, a folder's kind); None when it
-    is missing, unreadable or not a JSON object. A run reads its own through ShardLog, which refuses a broken one."""
+    is missing or not a JSON object (an OSError where the file system refuses the read: not said to be malformed). A
+    run reads its own through ShardLog, which refuses a broken one."""
     try:
         data = json.loads((Path(folder) / PROGRESS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (FileNotFoundError, IsADirectoryError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
