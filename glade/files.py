@@ -175,8 +175,10 @@ def check_folder_path(path: Path) -> None:
                 raise ValueError(f"{path}: {parent} is a file, so no folder can be made under it; give another path")
             if not os.access(parent, os.W_OK | os.X_OK):  # a read-only disk, or no permission: found before the work
                 where = f"{path}:" if parent == path else f"{path}: {parent}"
+                # a relative one (`.`, the folder a report writes into) said not which folder it is
+                which = "" if parent.is_absolute() else f"{os.path.abspath(parent)}: "
                 raise Unwritable(
-                    f"{where} cannot be written (a read-only disk, or no permission); choose a path you can write"
+                    f"{where} cannot be written ({which}a read-only disk, or no permission); choose a path you can write"
                 )
             return
 

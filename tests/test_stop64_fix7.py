@@ -167,3 +167,19 @@ def test_train_on_a_full_disk_at_a_checkpoint_says_resume(trained_creature, tmp_
     monkeypatch.undo()  # room again: --resume drops the checkpoint the disk cut short and finishes
     assert main(["train", str(tmp_path / "r.yaml"), "--resume"]) == 0
     assert [p.name.split("__")[0] for p in (tmp_path / "checkpoints").iterdir()] == ["creature"]
+
+
+def test_a_folder_that_cannot_be_written_is_named_by_its_absolute_path(tmp_path, monkeypatch, capsys):
+    # before: "error: x: . cannot be written (...)" and ".: cannot be written (...)" for a read-only current folder
+    import glade.files
+
+    monkeypatch.chdir(tmp_path)
+    real = os.access
+    monkeypatch.setattr(glade.files.os, "access", lambda p, mode: False if str(p) == "." else real(p, mode))
+    assert main(["simulate", "--turns", "2", "--quiet", "--out", "x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: x: . cannot be written ({tmp_path}: a read-only disk, or no permission); choose a path you can write"
+    )
+    with pytest.raises(ValueError) as refused:
+        glade.files.check_folder_path(Path("."))
+    assert str(refused.value).startswith(f".: cannot be written ({tmp_path}: a read-only disk")
