@@ -273,7 +273,8 @@ def _train(
     if recipe.model.base == "tiny":
         shutil.rmtree(work / "init", ignore_errors=True)
         meta["base_model_given"] = "tiny (built locally from the training data)"
-    (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
+    with atomic(work / "recipe.yaml") as tmp:  # a full disk here is named (f.write's error names no file)
+        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
     _write_json(work / "meta.json", meta)
     from .evaluate import check_targets, evaluate_checkpoint, unmeasured
 
