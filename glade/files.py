@@ -68,10 +68,37 @@ def atomic(path: Path) -> Iterator[Path]:
     file never share (and unlink) one temporary: the last to finish wins."""
     tmp = temp_for(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with saved_into(path):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how Rust's io errors end: "No space left on device (os error 28)"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file past `ulimit -f`
+
+
+@contextmanager
+def saved_into(path: Path) -> Iterator[None]:
+    """Runs a save into `path` (a file or folder) so that its failure names `path`: an OSError that names
+    no file (pyarrow's and f.write's: "[Errno 28] Error writing bytes to file"), and a full disk that
+    safetensors (SafetensorError) or tokenizers (a plain Exception) report in Rust's words, which no
+    OSError handler sees, are raised as the OSError they are, naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+    except Exception as exc:
+        from safetensors import SafetensorError  # here: a write that went well need not load it
+
+        found = _RUST_OS_ERROR.search(str(exc)) if type(exc) in (SafetensorError, Exception) else None
+        if found is None or int(found.group(1)) not in _DISK_FULL:
+            raise
+        code = int(found.group(1))
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def temp_for(path: Path) -> Path:
@@ -148,8 +175,10 @@ def check_folder_path(path: Path) -> None:
                 raise ValueError(f"{path}: {parent} is a file, so no folder can be made under it; give another path")
             if not os.access(parent, os.W_OK | os.X_OK):  # a read-only disk, or no permission: found before the work
                 where = f"{path}:" if parent == path else f"{path}: {parent}"
+                # a relative one (`.`, the folder a report writes into) said not which folder it is
+                which = "" if parent.is_absolute() else f"{os.path.abspath(parent)}: "
                 raise Unwritable(
-                    f"{where} cannot be written (a read-only disk, or no permission); choose a path you can write"
+                    f"{where} cannot be written ({which}a read-only disk, or no permission); choose a path you can write"
                 )
             return
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from glade import checkpoint as checkpoints
 from glade.checkpoint_files import check_base_settings, loadable
-from glade.files import check_folder_path, readable_by_umask
+from glade.files import check_folder_path, readable_by_umask, saved_into
 from glade.hub_ids import hub_unreachable
 
 from .folder_defaults import plain_templates, recipe_budget, write_greedy
@@ -58,8 +58,9 @@ def merge(checkpoint: str | Path, out: str | Path | None = None) -> Path:
     # another size, an index) would end up in this merged model beside the new ones
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        merged.save_pretrained(tmp)
-        AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
+        with saved_into(out):  # safetensors' and tokenizers' full disk, named as the folder it was to be
+            merged.save_pretrained(tmp)
+            AutoTokenizer.from_pretrained(str(checkpoint)).save_pretrained(tmp)
         write_greedy(tmp, recipe_budget(checkpoint))  # answers as its evaluation did, not as its base samples
         plain_templates(tmp)  # a template plain Jinja2 renders
         if (checkpoint / "data").is_dir():  # what the merged weights were trained and held out on

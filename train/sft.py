@@ -27,7 +27,7 @@ import yaml
 
 from glade.checkpoint import STARTED, base_fingerprint, prompt_pair, trained_prompts
 from glade.config import as_plain
-from glade.files import atomic, only_writer, readable_by_umask
+from glade.files import atomic, only_writer, readable_by_umask, saved_into
 
 from .base_model import tied_embedding
 from .data import fingerprint, prepare, save_prepared, to_prompt_completion, traces_record
@@ -273,7 +273,8 @@ def _train(
     if recipe.model.base == "tiny":
         shutil.rmtree(work / "init", ignore_errors=True)
         meta["base_model_given"] = "tiny (built locally from the training data)"
-    (work / "recipe.yaml").write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
+    with atomic(work / "recipe.yaml") as tmp:  # a full disk here is named (f.write's error names no file)
+        tmp.write_text(yaml.safe_dump(as_plain(recipe), sort_keys=False), encoding="utf-8")
     _write_json(work / "meta.json", meta)
     from .evaluate import check_targets, evaluate_checkpoint, unmeasured
 
@@ -346,7 +347,8 @@ def _fit(
         note_resume(work, last)
     started = time.perf_counter()
     trainer.add_callback(seconds_callback(before))
-    with warnings.catch_warnings():  # PEFT's note that a targeted embedding is saved whole: nothing to do
+    # PEFT's note that a targeted embedding is saved whole: nothing to do; a full disk at a checkpoint, one line
+    with warnings.catch_warnings(), saved_into(work / "trainer"):
         warnings.filterwarnings("ignore", message=SAVES_EMBEDDING)
         result = trainer.train(resume_from_checkpoint=last)
     seconds = before + time.perf_counter() - started
@@ -359,13 +361,13 @@ def _fit(
         metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
     if not trainer.is_world_process_zero():
         return None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), saved_into(work):
         warnings.filterwarnings("ignore", message=SAVES_EMBEDDING)
         trainer.save_model(str(work))
-    # save_model also pickles the TrainingArguments; recipe.yaml says the same in plain text, and a
-    # pickle is code a reader of the checkpoint (or the Hub's scanner) would have to trust
-    (work / "training_args.bin").unlink(missing_ok=True)
-    trainer.processing_class.save_pretrained(str(work))
+        # save_model also pickles the TrainingArguments; recipe.yaml says the same in plain text, and a
+        # pickle is code a reader of the checkpoint (or the Hub's scanner) would have to trust
+        (work / "training_args.bin").unlink(missing_ok=True)
+        trainer.processing_class.save_pretrained(str(work))
     _write_json(work / TRAINED, {"metrics": metrics, "train_seconds": seconds})
     return metrics, seconds, before
 

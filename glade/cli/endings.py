@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from glade.checkpoint import PARTIAL
 from glade.console import Outlet, error
 from glade.files import temp_of
 
@@ -110,22 +111,36 @@ OS_HINTS = {  # said of reads and writes alike: the OSError does not say which i
     errno.EACCES: "check the path and its permissions",
     errno.EPERM: "check the path and its permissions",
     errno.EROFS: "choose a path you can write",
-    errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk",
+    errno.ENOSPC: "the disk is full: free some space, or choose a path on another disk; files it finished are kept",
+    errno.EDQUOT: "the disk quota is used up: free some space, or choose a path on another disk; files it finished "
+    "are kept",
+    errno.EFBIG: "the file is larger than this system allows (`ulimit -f`, or the file system's limit): raise the "
+    "limit, or choose a path on another disk; files it finished are kept",
     errno.ENOENT: "check the path: it, or a folder above it, is not there",
 }
+WRITES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)  # only a write fails so: of a copy, its destination
+# Where the failing write is a training run's (its hidden folder, .NAME__SEED.partial): what goes on from it
+TRAIN_RESUME = "free some space, then rerun with --resume: the trainer checkpoints it finished are kept"
 
 
 def os_error_line(exc: OSError) -> str:
-    if exc.filename is None or not exc.strerror:
+    # shutil's copy names the source (filename) and the destination (filename2): a full disk is the destination's
+    named = exc.filename2 if exc.errno in WRITES and exc.filename2 is not None else exc.filename
+    if not exc.strerror or (named is None and exc.errno not in OS_HINTS):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = os.strerror(exc.errno)  # pyarrow's is "Error writing bytes to file. Detail: [errno 28] ..."
     hint = OS_HINTS.get(exc.errno, "check the path (GLADE_DEBUG=1 shows where it was used)")
-    path = Path(os.fsdecode(exc.filename))
+    if named is None:  # a write no caller named (an open file's, stdout's): the reason and what to do
+        return f"{reason}; {hint}"
+    path = Path(os.fsdecode(named))
     if (meant := temp_of(path.name)) is not None:  # the hidden temporary of an atomic write: name its file
         path = path.with_name(meant)
     if exc.errno in CACHE_HINTS and (cache := hf_cache_of(path)) is not None:  # not a path the user chose
         where, variable = cache
         hint = f"{where}: {CACHE_HINTS[exc.errno].format(variable=variable)}"
-    return f"{path}: {exc.strerror[0].lower()}{exc.strerror[1:]}; {hint}"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT) and any(PARTIAL.fullmatch(p.name) for p in (path, *path.parents)):
+        hint = f"{hint.split(':')[0]}: {TRAIN_RESUME}"
+    return f"{path}: {reason[0].lower()}{reason[1:]}; {hint}"
 
 
 # What to do where the path is the Hugging Face cache's (a read-only HOME or HF_HOME, its disk full)

@@ -21,7 +21,7 @@ from glade.checkpoint import SHIPPED, base_fingerprint
 from glade.checkpoint_files import FIX, json_object, loadable
 from glade.env import protocol
 from glade.eval.lm_results import lm_eval_scores
-from glade.files import readable_by_umask
+from glade.files import readable_by_umask, saved_into
 from glade.train.folder_defaults import plain_templates, recipe_budget, write_greedy
 
 from .base_check import check_base
@@ -216,57 +216,58 @@ def export_checkpoint(
 
     tmp = start_folder(out, "model", repo_id)
     try:
-        _copy_weights(checkpoint, tmp, kind, exported_kind, base)
-        copy_files(checkpoint, tmp, TOKENIZER_COPIED)
-        # an older checkpoint's (or a real base's) {% generation %} markers: plain Jinja2 refuses them
-        plain_templates(tmp)
-        if recipe:
-            (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
-        exported_meta = _exported_meta(checkpoint, meta, kind, exported_kind, base)
-        (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n", encoding="utf-8")
-        licensed = add_license(tmp, license_text, repo_id)
+        with saved_into(out):  # a write that names no file (f.write's on a full disk) names the export
+            _copy_weights(checkpoint, tmp, kind, exported_kind, base)
+            copy_files(checkpoint, tmp, TOKENIZER_COPIED)
+            # an older checkpoint's (or a real base's) {% generation %} markers: plain Jinja2 refuses them
+            plain_templates(tmp)
+            if recipe:
+                (tmp / "recipe.yaml").write_text(yaml.safe_dump(portable(recipe), sort_keys=False), encoding="utf-8")
+            exported_meta = _exported_meta(checkpoint, meta, kind, exported_kind, base)
+            (tmp / "meta.json").write_text(json.dumps(exported_meta, indent=2) + "\n", encoding="utf-8")
+            licensed = add_license(tmp, license_text, repo_id)
 
-        model_name = repo_id.split("/")[1]
-        data = ModelCardData(
-            model_name=model_name,
-            base_model=base,
-            library_name="peft" if exported_kind == "lora" else "transformers",
-            license=license,
-            **licensed,
-            tags=["glade", "wood", "creature", "multi-agent", "market-simulation", "trl", "sft"]
-            + (["lora"] if exported_kind == "lora" else []),
-            datasets=[dataset] if dataset else None,
-            language="en",
-            pipeline_tag="text-generation",
-        )
-        lm_record = lm_eval_record(checkpoint)
-        data.eval_results = eval_results(meta, lm_scores, summary, lm_record, dataset, recipe) or None
-        lineage = trained_scenarios(checkpoint, recipe, meta)
-        # its settings stay as read here, like the council's they are compared with (summary.scenarios):
-        # shortened on one side only, a path would differ from itself; the card's words print no path
-        trained = {**portable(lineage), **({"settings": lineage["settings"]} if "settings" in lineage else {})}
-        body = render_card(
-            portable(meta),
-            portable(recipe),
-            lm_scores,
-            repo_id,
-            exported_kind,
-            base,
-            summary,
-            portable(shipped_recipe),
-            trained,
-            portable(lm_record),
-            base_origin=base_named.origin if base_named else None,
-            base_unverified=bool(base_named and base_named.warning),
-            dataset=dataset,
-            size=model_size(tmp, meta),  # the weights exported (merged: the merged ones); meta finds a local base
-        )
-        ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
-        marker = {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
-        if exported_kind != "lora":  # what an adapter's export checks its --base-model against (base_check)
-            marker["fingerprint"] = base_fingerprint(tmp)
-        readable_by_umask(tmp)  # copied weights keep the checkpoint's mode, 0600 as safetensors wrote them
-        folder = finish_folder(tmp, out, marker)
+            model_name = repo_id.split("/")[1]
+            data = ModelCardData(
+                model_name=model_name,
+                base_model=base,
+                library_name="peft" if exported_kind == "lora" else "transformers",
+                license=license,
+                **licensed,
+                tags=["glade", "wood", "creature", "multi-agent", "market-simulation", "trl", "sft"]
+                + (["lora"] if exported_kind == "lora" else []),
+                datasets=[dataset] if dataset else None,
+                language="en",
+                pipeline_tag="text-generation",
+            )
+            lm_record = lm_eval_record(checkpoint)
+            data.eval_results = eval_results(meta, lm_scores, summary, lm_record, dataset, recipe) or None
+            lineage = trained_scenarios(checkpoint, recipe, meta)
+            # its settings stay as read here, like the council's they are compared with (summary.scenarios):
+            # shortened on one side only, a path would differ from itself; the card's words print no path
+            trained = {**portable(lineage), **({"settings": lineage["settings"]} if "settings" in lineage else {})}
+            body = render_card(
+                portable(meta),
+                portable(recipe),
+                lm_scores,
+                repo_id,
+                exported_kind,
+                base,
+                summary,
+                portable(shipped_recipe),
+                trained,
+                portable(lm_record),
+                base_origin=base_named.origin if base_named else None,
+                base_unverified=bool(base_named and base_named.warning),
+                dataset=dataset,
+                size=model_size(tmp, meta),  # the weights exported (merged: the merged ones); meta finds a local base
+            )
+            ModelCard("---\n" + data.to_yaml() + "\n---\n\n" + body).save(tmp / "README.md")
+            marker = {"repo_id": repo_id, "repo_type": "model", "source": checkpoint.name, "kind": exported_kind}
+            if exported_kind != "lora":  # what an adapter's export checks its --base-model against (base_check)
+                marker["fingerprint"] = base_fingerprint(tmp)
+            readable_by_umask(tmp)  # copied weights keep the checkpoint's mode, 0600 as safetensors wrote them
+            folder = finish_folder(tmp, out, marker)
     except BaseException:
         import shutil
 
