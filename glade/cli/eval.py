@@ -34,8 +34,8 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog=epilog(
             "0 written; 1 written, but a live seat's server failed on more than the recipe's max_fault_share of "
             "its decisions (default: 0.2); 2 bad input, a seat's code failed (a python seat's act raised or answered "
-            "out of shape) or the Ray cluster lost a node or its last CPU mid-run (finished shards are kept, a rerun "
-            "goes on); 130 interrupted (rerun to resume).",
+            "out of shape), the Ray cluster lost a node or its last CPU mid-run, or the disk filled (finished shards are "
+            "kept, a rerun goes on); 130 interrupted (rerun to resume).",
             (
                 "glade eval recipes/eval/crash-gambit.yaml --dry-run",
                 "glade eval recipes/eval/crash-gambit.yaml seeds.count=2 out=runs/eval/quick",

@@ -32,7 +32,7 @@ def add_parser(subparsers, help: str) -> argparse.ArgumentParser:
         epilog=epilog(
             "0 written; 1 written, but a seat's server failed on more than the recipe's max_fault_share of "
             "its decisions (default: 0.2); 2 bad input, nothing written, or a seat's code failed (a python seat's act "
-            "raised or answered out of shape: finished episodes are kept, a rerun goes on); 130 interrupted (rerun to "
+            "raised or answered out of shape) or the disk filled (finished episodes are kept, a rerun goes on); 130 interrupted (rerun to "
             "resume).",
             (
                 "glade generate recipes/generate/standin.yaml",
