@@ -1,4 +1,4 @@
-"""Seat boundaries (stop 64, fix2): a lone surrogate from a server, a python seat or a scenario
+"""Seat boundaries (stop 64): a lone surrogate from a server, a python seat or a scenario
 is not a crash mid-run; a server's redirect is not followed with the API key; a server's words
 and a python seat's name reach the terminal and the reports without control characters."""
 

@@ -133,7 +133,7 @@ def results(tmp_path_factory):
     from glade.eval.recipe import load_eval_recipe
     from glade.eval.run import run_recipe
 
-    root = tmp_path_factory.mktemp("stop64_fix4")
+    root = tmp_path_factory.mktemp("older_glade")
     out = root / "results"
     (root / "recipe.yaml").write_text(RECIPE.format(out=out), encoding="utf-8")
     run_recipe(load_eval_recipe(root / "recipe.yaml"))

@@ -1,4 +1,4 @@
-"""File-system failures said as what they are (stop 64, fix8): a checkpoint's weights, a listed shard or a
+"""File-system failures said as what they are: a checkpoint's weights, a listed shard or a
 results folder's progress.json that the file system will not let glade read is named with "permission
 denied", not called corrupt (nor moved aside and played again); and a `glade simulate` rerun that fails
 to write (a full disk) leaves the earlier episode as it was. We run as root, which reads a chmod 000

@@ -1,4 +1,4 @@
-"""Stop 64 (fix3): a model's control characters shown visibly in flags.md and the report's top flags, a
+"""Stop 64: a model's control characters shown visibly in flags.md and the report's top flags, a
 long scenario path's figure name cut to fit the file system, a symlinked --out refused before an export
 writes, meta.json's strings escaped in the model card, and `glade --version` / glade_export.json naming
 the git commit."""

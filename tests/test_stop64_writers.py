@@ -1,4 +1,4 @@
-"""Stop-64 fixes (fix5): provenance's git calls take no index lock and find the checkout once; an older
+"""Stop-64 fixes: provenance's git calls take no index lock and find the checkout once; an older
 glade's ledger that did not record a disposition file's parameters is named as such, not as another recipe;
 a folder whose parts more than one glade wrote names each (summary.json, the dataset card)."""
 

@@ -1,5 +1,5 @@
 """Episode ids two (scenario, council) pairs share, council names with control characters in a generate recipe,
-and the Arrow copy of the traces that reading them left under HF_HOME (stop 64, fix1)."""
+and the Arrow copy of the traces that reading them left under HF_HOME."""
 
 from __future__ import annotations
 

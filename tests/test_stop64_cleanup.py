@@ -1,4 +1,4 @@
-"""Leaks and clean-up (audit B, fix6): the hf model cache, the local Ray cluster's signals,
+"""Leaks and clean-up: the hf model cache, the local Ray cluster's signals,
 temp folder and log switch, an interrupt during imports, a killed report's temp figures."""
 
 from __future__ import annotations
