@@ -75,3 +75,15 @@ def test_a_models_control_characters_reach_no_report_file_raw(tmp_path, monkeypa
         text = (tmp_path / "ev" / name).read_text(encoding="utf-8")
         assert "RAW \\x00NUL \\x1b[31mESC \\u202eRLO" in text, name  # the answer is shown, its controls as escapes
         assert not [c for c in RAW if c in text], name
+
+
+def test_the_glade_command_says_one_line_for_a_ctrl_c_before_the_verb_runs(monkeypatch, capsys):
+    import glade.cli
+
+    def build_parser(verb):  # a Ctrl-C while the verb's module imports, before the verb's own handler is up
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(glade.cli, "build_parser", build_parser)
+    monkeypatch.setattr("sys.argv", ["glade", "simulate", "--help"])
+    assert glade.cli.entry() == 130  # the `glade` console script calls entry() itself, not __main__
+    assert capsys.readouterr().err.strip() == "error: interrupted"

@@ -329,7 +329,11 @@ def entry() -> int:
     and said by then; a late Ctrl-C turned its exit status into 130 with no word. (Not in main:
     tests call it in a process that Ctrl-C must still stop.)"""
     fill_closed_streams()
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before the verb's own handler is up (its parser imports the verb's module)
+        error("interrupted")
+        return 130
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
