@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glade.shard_rules import NOT_THE_CONTENT, refused_read
+
 ROW_KEY = ("episode_id", "turn", "creature")  # names a row of any shard glade writes (those of its columns it has)
 
 
@@ -23,6 +25,8 @@ def episodes_in(shard: Path, members: set[str] | None = None, whole: bool = True
         key = [c for c in ROW_KEY if c in pq.read_schema(shard).names]
         table = pq.read_table(shard, columns=None if whole else key)
     except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno in NOT_THE_CONTENT:  # the file system's refusal, not the rows'
+            raise refused_read(shard, exc.errno) from None
         return f"unreadable ({str(exc).splitlines()[0]})"
     if "episode_id" not in key:
         return set()

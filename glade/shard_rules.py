@@ -29,13 +29,18 @@ def shard_rules(shard: Path) -> tuple[set, set[tuple]] | None:
         table = pq.read_table(shard, columns=sorted(wanted))
     except (pa.ArrowException, OSError) as exc:  # pyarrow's own errors about the content are OSErrors with no errno
         if isinstance(exc, OSError) and exc.errno in NOT_THE_CONTENT:
-            raise ValueError(
-                f"{shard}: {os.strerror(exc.errno).lower()}, so its rows cannot be read; {NOT_THE_CONTENT[exc.errno]} "
-                "(glade moves aside only shards whose content is damaged, and plays their episodes again)"
-            ) from None
+            raise refused_read(shard, exc.errno) from None
         return None
     protocols = set(table["protocol_version"].to_pylist()) if "protocol_version" in table.column_names else set()
     seen = set()
     if "scenario_hash" in table.column_names:
         seen = set(zip(table["scenario"].to_pylist(), table["scenario_hash"].to_pylist(), strict=True))
     return protocols, seen
+
+
+def refused_read(shard: Path, code: int) -> ValueError:
+    """The error for a shard the file system would not let glade read (`code`, an errno of NOT_THE_CONTENT)."""
+    return ValueError(
+        f"{shard}: {os.strerror(code).lower()}, so its rows cannot be read; {NOT_THE_CONTENT[code]} "
+        "(glade moves aside only shards whose content is damaged, and plays their episodes again)"
+    )

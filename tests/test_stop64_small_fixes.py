@@ -87,3 +87,18 @@ def test_the_glade_command_says_one_line_for_a_ctrl_c_before_the_verb_runs(monke
     monkeypatch.setattr("sys.argv", ["glade", "simulate", "--help"])
     assert glade.cli.entry() == 130  # the `glade` console script calls entry() itself, not __main__
     assert capsys.readouterr().err.strip() == "error: interrupted"
+
+
+def test_reading_traces_with_a_shard_the_file_system_refuses_says_permission_not_damage(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    import pytest
+    from test_stop64_unreadable_files import denied
+
+    from glade.traces import GenerateRecipe, generate, load_traces
+
+    out = tmp_path / "traces"
+    generate(GenerateRecipe(out=str(out), scenarios=("default",), councils={"s": {}}, turns=2, worlds=1))
+    shard = out / "data" / "part-00000.parquet"
+    denied(monkeypatch, pq, "read_table", shard)
+    with pytest.raises(ValueError, match="permission denied, so its rows cannot be read; fix its permissions"):
+        load_traces(out)
