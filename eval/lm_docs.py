@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from glade.checkpoint import prompt_pair, trained_prompts
+from glade.files import atomic
 from glade.trace_cells import LM_EVAL_NEEDS
 
 from .lm_tasks.utils import CHOICES, GEN_METRICS, GEN_TASK, MC_TASK, gold_shares, score_completion
@@ -84,9 +85,8 @@ def write_tasks(rows: Iterable[dict], out_dir: str | Path, limit: int | None = N
     for i, doc in enumerate(mc):
         doc["id"] = i
     for name, docs in ((GEN_TASK, gen), (MC_TASK, mc)):
-        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
-            for doc in docs:
-                f.write(json.dumps(doc) + "\n")
+        with atomic(out / f"{name}.jsonl") as tmp:  # whole or not at all; a full disk names the file
+            tmp.write_text("".join(json.dumps(doc) + "\n" for doc in docs), encoding="utf-8")
     return out
 
 

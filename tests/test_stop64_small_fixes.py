@@ -102,3 +102,31 @@ def test_reading_traces_with_a_shard_the_file_system_refuses_says_permission_not
     denied(monkeypatch, pq, "read_table", shard)
     with pytest.raises(ValueError, match="permission denied, so its rows cannot be read; fix its permissions"):
         load_traces(out)
+
+
+def test_lm_eval_task_documents_on_a_full_disk_name_their_file_and_leave_none_half_written(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    import pytest
+
+    from glade.cli.endings import os_error_line
+    from glade.eval import lm_docs
+    from glade.traces import GenerateRecipe, generate
+
+    out = tmp_path / "traces"
+    generate(GenerateRecipe(out=str(out), scenarios=("default",), councils={"s": {}}, turns=2, worlds=1))
+    rows = lm_docs.trace_rows([out])
+    real = Path.write_text
+
+    def full(self, text, *args, **kwargs):  # half the text lands, then the disk is full (f.write names no file)
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as caught:
+        lm_docs.write_tasks(rows, tmp_path / "docs")
+    assert os_error_line(caught.value).startswith(
+        f"{tmp_path / 'docs' / lm_docs.GEN_TASK}.jsonl: no space left on device; the disk is full"
+    )
+    assert list((tmp_path / "docs").iterdir()) == []
