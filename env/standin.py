@@ -23,6 +23,8 @@ It never buys a good it makes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import zlib
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from typing import Literal
 
 from .legends import FALL, RISE
 from .market import MAX_PRICE, MIN_PRICE, PRICE_CAP, cents_at_most
-from .protocol import MAX_QTY
+from .protocol import MAX_QTY, _canonical_observations
 from .schema import RECIPES, ConfigError, build, fail, finite, read_yaml, shown
 
 Reaction = Literal["ignore", "dump", "hoard"]
@@ -257,3 +259,44 @@ def act(obs: dict, d: Disposition | str, seed: int = 0) -> dict:
     for g, q, p in sells:
         orders.append({"side": "sell", "good": g, "qty": q, "price": p})
     return {"orders": orders}
+
+
+# beside the shipped dispositions: bold enough that the price cap and MAX_PRICE bind and dumps keep some units,
+# branches no shipped one reaches but a disposition file may
+_PROBE = Disposition(
+    "probe", bid=9.5, budget=1.0, dump_keep=1, on_fall="dump", on_rise="hoard", momentum=0.1, swing_units=4
+)
+
+
+def _canonical_cases() -> list[tuple[dict, int]]:
+    """Fixed (observation, seed) pairs whose decisions define STANDIN_VERSION: the protocol's busy and quiet turns
+    (rising and falling talk, a shortage, a surplus of what it makes), another seed, whispers, holdings at want with
+    moves past any momentum either way, a budget that cuts a buy and one that cuts none, an order past MAX_QTY and
+    extreme references."""
+    busy, quiet = _canonical_observations()
+    goods = list(busy["inventory"])
+    calm = dict.fromkeys(goods, 0)
+    whispered = {**busy, "talk": calm, "whisper": {"honey": 2, "firewood": 1, "acorns": 1}}
+    at_want = {"honey": 2, "firewood": 2, "acorns": 2}
+    moving = {
+        **busy,
+        "talk": calm,
+        "inventory": at_want,
+        "price_moves": {"honey": -0.5, "firewood": 0.5, "acorns": 0.5},
+    }
+    tight, rich = {**busy, "pebbles": 20.0}, {**busy, "pebbles": 1e6}
+    extreme = {"honey": 4.0, "firewood": 0.001, "acorns": 3000.0}
+    flooded = {**busy, "inventory": {"honey": 2000, "firewood": 0, "acorns": 9}, "prices": extreme, "pebbles": 1e6}
+    return [(busy, 0), (busy, 7), (quiet, 0), (whispered, 3), (moving, 0), (tight, 0), (rich, 0), (flooded, 0)]
+
+
+def _version() -> str:
+    """The stand-in's version: a hash of its decisions on the canonical cases, for every shipped disposition and the
+    probe, so a change to its code or to a shipped disposition changes the version a ledger records (glade.resume)."""
+    named = [*DISPOSITIONS.values(), _PROBE]
+    decisions = [[d.name, [act(obs, d, seed) for obs, seed in _canonical_cases()]] for d in named]
+    digest = hashlib.sha256(json.dumps(decisions, sort_keys=True).encode()).hexdigest()[:8]
+    return "standin-1+" + digest
+
+
+STANDIN_VERSION = _version()

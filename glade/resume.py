@@ -5,7 +5,8 @@ and episodes-NNNNN.parquet). A part's shards are written atomically and only the
 interruption keeps what is listed, plays the rest, and plays again a part written but not yet listed (killed
 between the two). progress.json is the folder's ledger:
 
-    {"format": 2, "recipe": {...}, "shards": ["traces", ...], "episodes": {EPISODE_ID: {"part": 3, "faults": 0}}}
+    {"format": 2, "recipe": {...}, "shards": ["traces", ...], "episodes": {EPISODE_ID: {"part": 3, "faults": 0}},
+     "standin_version": "standin-1+..."}
 
 `recipe` is the content of the recipe that decides the rows, its seat specs included (the caller leaves out
 what cannot change them, such as `worlds` or a server's URL): every episode of the folder was played with it.
@@ -18,7 +19,8 @@ What a rerun refuses, with one ValueError and nothing touched:
 - a folder that holds files but no progress.json: glade did not write it, and never deletes it;
 - a folder another verb wrote (an eval results folder given to `glade generate`);
 - a folder written by another recipe (the message names each key that changed), or by an older glade
-  under a recipe nothing in the folder records; rows rendered under another prompt protocol version;
+  under a recipe nothing in the folder records; rows rendered under another prompt protocol version, or
+  played by another stand-in version than the ledger's `standin_version` (an older ledger records none);
 - rows played under other rules: a scenario whose hash in the rows is not its hash now (its file
   changed, or glade's rules in code, `RULES_VERSION`), when the caller passes the hashes;
 - a file in the shard folders that no run of this folder wrote.
@@ -37,9 +39,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glade.env import standin
 from glade.files import arrow_path, atomic, check_folder_path, left_by_a_kill, temp_of
 from glade.provenance import WRITER, tally_writers, writer
-from glade.resume_upgrade import another_recipe, legacy_episodes, other_rules, recorded_recipe, unasked
+from glade.resume_upgrade import another_recipe, legacy_episodes, other_rules, other_standin, recorded_recipe, unasked
 from glade.shard_rows import episodes_in, protocol_words
 from glade.shard_rules import shard_rules
 
@@ -123,6 +126,8 @@ class ShardLog:
             recipe = unasked(written, recipe)  # what an older ledger did not record yet
         if written is not None and written != recipe:
             raise ValueError(another_recipe(self.root, written, recipe))
+        if said := other_standin(self.root, data):
+            raise ValueError(said)
 
     def start(self, recipe: dict, hashes: dict[str, set[str]] | None = None) -> Resumed:
         """The finished episodes of this folder, after the checks and repairs above. `recipe` is the plain recipe
@@ -185,6 +190,7 @@ class ShardLog:
         # the shard kinds in order (a list: the keys are sorted), the first naming the verb's rows; rewritten
         ledger = {"format": FORMAT, "recipe": state.recipe, "shards": list(self.shards), "episodes": state.episodes}
         ledger["writers"] = {str(p): state.writers[p] for p in state.parts() if p in state.writers}
+        ledger["standin_version"] = standin.STANDIN_VERSION  # read at call time: a test stands in another
         with atomic(self.root / PROGRESS) as tmp:  # after every part: compact, so json's C encoder writes it
             tmp.write_text(json.dumps(ledger, sort_keys=True), encoding="utf-8")
 

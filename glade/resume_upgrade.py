@@ -7,7 +7,8 @@ upgrade), but only under the recipe that played it: the ledger cannot say which 
 the recipe.yaml the run wrote beside its rows when it finished (glade eval's results,
 glade generate's dataset card) says it. A folder that records no recipe is refused: a rerun
 would keep its rows as if this recipe had played them. So is one whose rows were played under
-other rules than today's (`other_rules`).
+other rules than today's (`other_rules`), and one whose ledger records another stand-in
+version (`other_standin`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from glade.config import changes
-from glade.env import protocol
+from glade.env import protocol, standin
 from glade.provenance import written_by
 
 RECIPE = "recipe.yaml"
@@ -144,6 +145,18 @@ def _part_number(value) -> int:
     if isinstance(value, str):
         return int(Path(value).stem.split("-")[-1])
     return int(value)
+
+
+def other_standin(root: Path, ledger: dict) -> str | None:
+    """Why a folder whose ledger lists finished episodes played by another stand-in version (`standin_version`) than
+    today's cannot be resumed, else None. A ledger of an older glade records none: not refused, it cannot be told."""
+    recorded = ledger.get("standin_version")
+    if not ledger.get("episodes") or recorded is None or recorded == standin.STANDIN_VERSION:  # read at call time
+        return None
+    return (
+        f"{root}: its finished episodes were played by stand-ins of version {recorded}, this glade's are "
+        f"{standin.STANDIN_VERSION}; move the folder aside (or set another out) to start afresh"
+    )
 
 
 def other_rules(root: Path, protocols: set[str], seen: set[tuple], now: dict[str, set[str]]) -> str | None:
