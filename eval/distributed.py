@@ -73,12 +73,8 @@ def ray_backend(address: str, say: Callable[[str], None], quiet: bool = True) ->
     def backend(recipe, scenarios, todo, stats, progress=None):
         if not todo:  # every episode finished: no cluster to start
             return
-        logs = ray._private.worker._worker_logs_enabled  # `quiet` turns Ray's switch off for this run only
-        try:
-            say(connect(address, quiet))
-            yield from play_on_ray(recipe, scenarios, todo, stats, progress)
-        finally:
-            ray._private.worker._worker_logs_enabled = logs
+        say(connect(address, quiet))
+        yield from play_on_ray(recipe, scenarios, todo, stats, progress)
 
     return backend
 

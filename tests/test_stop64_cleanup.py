@@ -1,5 +1,5 @@
 """Leaks and clean-up: the hf model cache, the local Ray cluster's signals,
-temp folder and log switch, an interrupt during imports, a killed report's temp figures."""
+temp folder, an interrupt during imports, a killed report's temp figures."""
 
 from __future__ import annotations
 
@@ -127,27 +127,6 @@ def test_a_local_cluster_leaves_no_session_folder():
         assert _left_in(root) == []
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def test_rays_node_messages_come_back_after_a_quiet_run(monkeypatch):
-    ray = pytest.importorskip("ray")
-    from glade.eval import distributed, ray_join
-
-    worker = ray._private.worker
-    monkeypatch.setattr(worker, "_worker_logs_enabled", True)  # put back after the test
-    monkeypatch.setattr(ray_join, "_connect", lambda *args: "joined")
-    monkeypatch.setattr(distributed.ray, "is_initialized", lambda: False)
-    played = []
-
-    def play(*args):
-        played.append(worker._worker_logs_enabled)
-        yield from ()
-
-    monkeypatch.setattr(distributed, "play_on_ray", play)
-    said = []
-    assert list(distributed.ray_backend("auto", said.append, quiet=True)(None, {}, ["a shard"], None)) == []
-    assert said == ["joined"] and played == [False]  # quiet while it plays
-    assert worker._worker_logs_enabled  # and as it was after
 
 
 INTERRUPTED_EARLY = """
