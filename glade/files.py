@@ -77,6 +77,8 @@ def atomic(path: Path) -> Iterator[Path]:
 
 _RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how Rust's io errors end: "No space left on device (os error 28)"
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file past `ulimit -f`
+# what a failed write says of where it writes; another OSError in a save (a worker's, a read's) is not the path's
+_WRITE_ERRORS = (*_DISK_FULL, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
 
 
 @contextmanager
@@ -88,7 +90,7 @@ def saved_into(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.filename is not None or exc.errno is None:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
             raise
         raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
     except Exception as exc:

@@ -130,3 +130,18 @@ def test_lm_eval_task_documents_on_a_full_disk_name_their_file_and_leave_none_ha
         f"{tmp_path / 'docs' / lm_docs.GEN_TASK}.jsonl: no space left on device; the disk is full"
     )
     assert list((tmp_path / "docs").iterdir()) == []
+
+
+def test_a_save_names_its_path_only_for_errors_a_write_gives(tmp_path):
+    import errno
+
+    import pytest
+
+    from glade.files import saved_into
+
+    with pytest.raises(OSError) as caught, saved_into(tmp_path / "trainer"):  # a dataloader's, say: not the folder's
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    assert caught.value.filename is None and caught.value.errno == errno.ECONNRESET
+    with pytest.raises(OSError) as caught, saved_into(tmp_path / "trainer"):  # f.write on a full disk names no file
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.filename == str(tmp_path / "trainer") and caught.value.errno == errno.ENOSPC
